@@ -1,0 +1,32 @@
+namespace IpiEngine.Apic;
+
+/// <summary>
+/// The APIC registers the engine understands, numbered as the hardware numbers them
+/// (xAPIC MMIO offsets from the APIC page, or x2APIC MSR numbers). SDM Vol. 3A, "Local APIC Register Address Map"
+/// and "x2APIC Register Address Space".
+/// </summary>
+public static class ApicRegister
+{
+    /// <summary>xAPIC APIC ID register: ID in bits 31:24.</summary>
+    public const ushort Id = 0x020;
+    /// <summary>xAPIC Logical Destination Register: logical ID in bits 31:24 (read-only in x2APIC mode).</summary>
+    public const ushort Ldr = 0x0D0;
+    /// <summary>xAPIC Destination Format Register: model in bits 31:28 (0xF flat, 0x0 cluster).</summary>
+    public const ushort Dfr = 0x0E0;
+    /// <summary>xAPIC Spurious Interrupt Vector Register: bit 8 = software enable.</summary>
+    public const ushort Svr = 0x0F0;
+    /// <summary>xAPIC ICR low: writing it sends the IPI.</summary>
+    public const ushort IcrLow = 0x300;
+    /// <summary>xAPIC ICR high (ICR2): latches the destination in bits 31:24, never sends.</summary>
+    public const ushort IcrHigh = 0x310;
+    /// <summary>IA32_APIC_BASE MSR: bit 11 global enable, bit 10 x2APIC mode.</summary>
+    public const ushort ApicBase = 0x01B;
+    /// <summary>x2APIC SVR MSR: bit 8 = software enable.</summary>
+    public const ushort X2Svr = 0x80F;
+    /// <summary>x2APIC ICR MSR: one 64-bit write, destination in bits 63:32; sends.</summary>
+    public const ushort X2Icr = 0x830;
+    /// <summary>x2APIC SELF IPI MSR: bits 7:0 = vector; a fixed, edge IPI to the writer.</summary>
+    public const ushort X2SelfIpi = 0x83F;
+    /// <summary>Stands for a register number that does not fit 16 bits; always rejected.</summary>
+    public const ushort Invalid = 0xFFFF;
+}

@@ -1,0 +1,24 @@
+namespace IpiEngine.Apic;
+
+/// <summary>Why a posted record produced no IPI. Every rejection is counted under one of these.</summary>
+public enum RejectReason : byte
+{
+    /// <summary>Not rejected.</summary>
+    None = 0,
+    /// <summary>The source vCPU index is not one of the engine's vCPUs.</summary>
+    UnknownSource,
+    /// <summary>The register is not one the engine understands.</summary>
+    UnknownRegister,
+    /// <summary>Delivery mode 011 or 111 (SDM: reserved).</summary>
+    ReservedDeliveryMode,
+    /// <summary>Fixed or lowest-priority with a vector below 16 (SDM: "send illegal vector").</summary>
+    IllegalVector,
+    /// <summary>A shorthand the SDM does not allow with this delivery mode (lowest priority to self or all-including-self).</summary>
+    InvalidShorthand,
+    /// <summary>An xAPIC register written in x2APIC mode or an x2APIC MSR written in xAPIC mode (the hardware faults).</summary>
+    WrongApicMode,
+    /// <summary>The source APIC is globally disabled (IA32_APIC_BASE bit 11 clear): it sends nothing.</summary>
+    SourceDisabled,
+    /// <summary>Dropped because the ring was full and the options asked for dropping.</summary>
+    Dropped,
+}
