@@ -1,0 +1,202 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace IpiEngine.Native;
+
+/// <summary>
+/// The C entry points (<c>include/ipi_engine.h</c>). Each one catches every exception: one escaping into the host
+/// would abort the simulator, so it becomes a status code instead. Handles are looked up, never dereferenced.
+/// </summary>
+internal static unsafe class Exports
+{
+    [UnmanagedCallersOnly(EntryPoint = "ipi_abi_version")]
+    public static uint AbiVersion() => AbiValues.AbiVersion;
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_strerror")]
+    public static byte* StrError(int status) => StatusMessages.For(status);
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_engine_create")]
+    public static int EngineCreate(NativeConfig* config, ulong* outEngine)
+    {
+        if (outEngine is null)
+            return Status.NullPointer;
+        *outEngine = 0;
+        if (config is null)
+            return Status.NullPointer;
+        try
+        {
+            int status = NativeEngine.TryCreate(config, out NativeEngine? engine);
+            if (status != Status.Ok)
+                return status;
+            if (!EngineHandleTable.TryAdd(engine!))
+            {
+                engine!.Destroy();
+                return Status.Limit;
+            }
+            *outEngine = engine!.Handle;
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.FromException(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_engine_start")]
+    public static int EngineStart(ulong handle)
+    {
+        try
+        {
+            return EngineHandleTable.Find(handle)?.Start() ?? Status.BadHandle;
+        }
+        catch (Exception e)
+        {
+            return Status.FromException(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_post")]
+    public static int Post(ulong handle, NativeExit* record) => PostOne(handle, record, wait: true);
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_try_post")]
+    public static int TryPost(ulong handle, NativeExit* record) => PostOne(handle, record, wait: false);
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_post_batch")]
+    public static int PostBatch(ulong handle, NativeExit* records, uint count)
+    {
+        if (records is null && count != 0)
+            return Status.NullPointer;
+        try
+        {
+            NativeEngine? engine = EngineHandleTable.Find(handle);
+            if (engine is null)
+                return Status.BadHandle;
+            return count > int.MaxValue ? Status.BadConfig : engine.PostBatch(new ReadOnlySpan<NativeExit>(records, (int)count));
+        }
+        catch (Exception e)
+        {
+            return Status.FromException(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_topology_write")]
+    public static int TopologyWrite(ulong handle, uint vcpu, uint register, ulong value)
+    {
+        try
+        {
+            return EngineHandleTable.Find(handle)?.TopologyWrite(vcpu, register, value) ?? Status.BadHandle;
+        }
+        catch (Exception e)
+        {
+            return Status.FromException(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_pending")]
+    public static int Pending(ulong handle, uint vcpu)
+    {
+        try
+        {
+            return EngineHandleTable.Find(handle)?.HasPending(vcpu) ?? Status.BadHandle;
+        }
+        catch (Exception e)
+        {
+            return Status.FromException(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_take_pending")]
+    public static int TakePending(ulong handle, uint vcpu, NativePending* pending)
+    {
+        if (pending is null)
+            return Status.NullPointer;
+        try
+        {
+            return EngineHandleTable.Find(handle)?.TakePending(vcpu, pending) ?? Status.BadHandle;
+        }
+        catch (Exception e)
+        {
+            return Status.FromException(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_counters")]
+    public static int Counters(ulong handle, NativeCounters* counters)
+    {
+        if (counters is null)
+            return Status.NullPointer;
+        try
+        {
+            return EngineHandleTable.Find(handle)?.ReadCounters(counters) ?? Status.BadHandle;
+        }
+        catch (Exception e)
+        {
+            return Status.FromException(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_engine_stop")]
+    public static int EngineStop(ulong handle)
+    {
+        try
+        {
+            return EngineHandleTable.Find(handle)?.Stop() ?? Status.BadHandle;
+        }
+        catch (Exception e)
+        {
+            return Status.FromException(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_engine_destroy")]
+    public static int EngineDestroy(ulong handle)
+    {
+        try
+        {
+            NativeEngine? engine = EngineHandleTable.Remove(handle);
+            if (engine is null)
+                return Status.BadHandle;
+            engine.Destroy();
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return Status.FromException(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_bench_post_managed")]
+    public static int BenchPostManaged(ulong handle, NativeExit* records, uint count, uint repeat, uint batchSize)
+    {
+        if (records is null && count != 0)
+            return Status.NullPointer;
+        try
+        {
+            NativeEngine? engine = EngineHandleTable.Find(handle);
+            if (engine is null)
+                return Status.BadHandle;
+            return count > int.MaxValue ? Status.BadConfig
+                : ManagedPostingLoop.Run(engine, new ReadOnlySpan<NativeExit>(records, (int)count), repeat, batchSize);
+        }
+        catch (Exception e)
+        {
+            return Status.FromException(e);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PostOne(ulong handle, NativeExit* record, bool wait)
+    {
+        if (record is null)
+            return Status.NullPointer;
+        try
+        {
+            NativeEngine? engine = EngineHandleTable.Find(handle);
+            return engine is null ? Status.BadHandle : engine.Post(*record, wait);
+        }
+        catch (Exception e)
+        {
+            return Status.FromException(e);
+        }
+    }
+}
