@@ -10,7 +10,7 @@ namespace IpiEngine.Apic;
 /// <item>xAPIC senders (8-bit destination): for each of the 256 physical and 256 logical destination values, the
 /// ascending vCPUs it matches, computed with <see cref="ApicMatcher"/> (so any mix of flat, cluster, sparse IDs and
 /// modes is exact);</item>
-/// <item>x2APIC senders (32-bit destination), when every APIC is in x2APIC mode with distinct IDs: an x2APIC-ID table
+/// <item>x2APIC senders (32-bit destination), when every enabled APIC is in x2APIC mode with distinct IDs: an x2APIC-ID table
 /// and a cluster table (16 slots per cluster); otherwise (mixed modes while a guest switches) the per-target rules.</item>
 /// </list>
 /// Built off the hot path by <see cref="ApicTopology.BuildMap"/>, published by <see cref="IcrResolver"/> with one
@@ -232,6 +232,11 @@ public sealed class DestinationMap
         uint maxId = 0;
         foreach (ApicState apic in apics)
         {
+            if (!apic.GloballyEnabled)
+            {
+                continue; // receives nothing (and has left x2APIC mode): not a destination in any table
+            }
+
             if (!apic.X2Apic || apic.InitialId >= MaxTabulatedX2ApicId)
             {
                 return (null, null);
@@ -246,6 +251,11 @@ public sealed class DestinationMap
         Array.Fill(byCluster, -1);
         for (int vcpu = 0; vcpu < apics.Length; vcpu++)
         {
+            if (!apics[vcpu].GloballyEnabled)
+            {
+                continue;
+            }
+
             uint id = apics[vcpu].InitialId;
             if (byId[id] >= 0)
             {
