@@ -50,21 +50,3 @@ namespace IpiEngine
         public PendingInterrupts TakePending(int vcpu) => default;
     }
 }
-
-namespace IpiEngine.Apic
-{
-    public enum TopologyKind { XApicFlat, XApicCluster, XApicPhysical, X2ApicPhysical, X2ApicCluster }
-
-    public sealed class ApicTopology
-    {
-        public int VcpuCount { get; private init; }
-        public static ApicTopology Reset(ReadOnlySpan<uint> initialApicIds) => new() { VcpuCount = initialApicIds.Length };
-        public static ApicTopology Configure(int vcpuCount, TopologyKind kind, bool sparseIds = false)
-        {
-            if (kind == TopologyKind.XApicFlat && vcpuCount > 8) throw new ArgumentException("xAPIC flat holds at most 8 vCPUs.");
-            return new() { VcpuCount = vcpuCount };
-        }
-        public static bool IsTopologyRegister(ushort register)
-            => register is ApicRegister.Id or ApicRegister.Ldr or ApicRegister.Dfr or ApicRegister.Svr or ApicRegister.X2Svr or ApicRegister.ApicBase;
-    }
-}
