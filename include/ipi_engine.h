@@ -73,14 +73,15 @@ extern "C" {
 #define IPI_TOPOLOGY_X2APIC_CLUSTER   6u /* x2APIC, logical cluster destinations */
 
 /* ipi_config.flags */
-#define IPI_CONFIG_SPARSE_IDS  0x1u /* configured topologies: give the vCPUs non-contiguous APIC IDs */
+#define IPI_CONFIG_SPARSE_IDS         0x1u /* configured topologies: give the vCPUs non-contiguous APIC IDs */
+#define IPI_CONFIG_NO_POST_TIMESTAMP  0x2u /* don't read the clock on every post (saves its cost; no latency figures) */
 
 /* ipi_config.threading_mode */
 #define IPI_THREADING_FUSED      0u /* one pipeline thread runs every stage (best on few cores; default) */
 #define IPI_THREADING_PER_STAGE  1u /* one thread per stage (scales on many cores) */
 
 /* ipi_config.wait_strategy: how engine threads and a waiting ipi_post wait */
-#define IPI_WAIT_DEFAULT    0u /* the engine's default: behaves when threads outnumber cores */
+#define IPI_WAIT_DEFAULT    0u /* hybrid: spins briefly, yields, then parks (behaves when threads outnumber cores) */
 #define IPI_WAIT_BUSY_SPIN  1u
 #define IPI_WAIT_YIELDING   2u
 #define IPI_WAIT_SLEEPING   3u
@@ -208,7 +209,8 @@ const char *ipi_strerror(int32_t status);
  * On success *out_engine is the new handle; on failure it is IPI_NULL_ENGINE. */
 int32_t ipi_engine_create(const ipi_config_t *config, ipi_engine_t *out_engine);
 
-/* Starts the engine's pipeline thread(s). Records posted before start wait in the rings. */
+/* Starts the engine's pipeline thread(s). Records posted before start wait in the rings; until then ipi_post
+ * does not wait (a full ring gives IPI_E_WOULD_BLOCK) and ipi_post_batch returns IPI_E_STATE. */
 int32_t ipi_engine_start(ipi_engine_t engine);
 
 /* Posts one exit record (an ICR write, an ICR high latch, or a topology write). Under
@@ -219,8 +221,9 @@ int32_t ipi_post(ipi_engine_t engine, const ipi_exit_t *record);
 /* Like ipi_post, but returns IPI_E_WOULD_BLOCK instead of waiting when the ring is full. */
 int32_t ipi_try_post(ipi_engine_t engine, const ipi_exit_t *record);
 
-/* Posts `count` records in order with one boundary crossing (records of one source vCPU are
- * published together). Every record is checked first: on any error nothing is posted. */
+/* Posts `count` records with one boundary crossing; each run of records from one source vCPU is published
+ * together, in order. As for ipi_post, no other thread may post for those source vCPUs meanwhile. Every
+ * record's vCPU is checked first: if one is out of range, nothing is posted. */
 int32_t ipi_post_batch(ipi_engine_t engine, const ipi_exit_t *exits, uint32_t count);
 
 /* Applies a topology register write of `vcpu` (APIC ID 0x020, LDR 0x0D0, DFR 0x0E0, SVR 0x0F0 /

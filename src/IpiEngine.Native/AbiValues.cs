@@ -20,7 +20,8 @@ internal static class AbiValues
     public const uint TopologyX2ApicCluster = 6;
 
     public const uint FlagSparseIds = 0x1;
-    public const uint KnownFlags = FlagSparseIds;
+    public const uint FlagNoPostTimestamp = 0x2;
+    public const uint KnownFlags = FlagSparseIds | FlagNoPostTimestamp;
 
     public const uint ThreadingFused = 0;
     public const uint ThreadingPerStage = 1;

@@ -1,10 +1,13 @@
 using System.Runtime.CompilerServices;
+using IpiEngine.Apic;
 
 namespace IpiEngine.Native;
 
 /// <summary>Writes <see cref="EngineCounters"/> as an <c>ipi_counters_t</c>, no further than the caller's struct_size.</summary>
 internal static unsafe class CountersTranslator
 {
+    private static readonly RejectReason[] s_reasons = Enum.GetValues<RejectReason>();
+
     public static void Write(in EngineCounters source, NativeCounters* destination)
     {
         NativeCounters full = default;
@@ -20,6 +23,11 @@ internal static unsafe class CountersTranslator
         full.Forwarded = (ulong)source.Forwarded;
         full.NoDestination = (ulong)source.NoDestination;
         full.Notifications = (ulong)source.Notifications;
+        foreach (RejectReason reason in s_reasons)
+        {
+            if (reason != RejectReason.None && (int)reason < NativeCounters.ReasonSlots)
+                full.RejectedByReason[(int)reason] = (ulong)source.RejectedBy(reason);
+        }
         // A caller built against an older, shorter struct gets only the fields it knows.
         uint size = Math.Min(destination->StructSize, (uint)sizeof(NativeCounters));
         Unsafe.CopyBlockUnaligned(destination, &full, size);

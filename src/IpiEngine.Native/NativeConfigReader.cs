@@ -1,4 +1,5 @@
 using IpiEngine.Apic;
+using IpiEngine.Pipeline;
 
 namespace IpiEngine.Native;
 
@@ -18,8 +19,9 @@ internal static unsafe class NativeConfigReader
         uint vcpus = config->VcpuCount;
         if (vcpus == 0 || vcpus > AbiValues.MaxVcpus || (config->Flags & ~AbiValues.KnownFlags) != 0)
             return Status.BadConfig;
+        var defaults = new EngineOptions();
         if (!TryThreading(config->ThreadingMode, out ThreadingMode threading)
-            || !TryWait(config->WaitStrategy, out WaitStrategyKind wait)
+            || !TryWait(config->WaitStrategy, defaults.WaitStrategy, out WaitStrategyKind wait)
             || !TryBackPressure(config->BackPressure, out BackPressure backPressure))
             return Status.BadConfig;
         int ring = (int)Math.Min(config->RingCapacity, int.MaxValue);
@@ -32,14 +34,19 @@ internal static unsafe class NativeConfigReader
 
         options = new EngineOptions
         {
+            Name = "native",
             VcpuCount = (int)vcpus,
             Topology = topology,
+            RingCapacity = ring != 0 ? ring : defaults.RingCapacity,
             ThreadingMode = threading,
             WaitStrategy = wait,
             BackPressure = backPressure,
+            StampPostTime = (config->Flags & AbiValues.FlagNoPostTimestamp) == 0,
+            // The host's callback, called on the deliver thread once per destination per batch; same ABI as
+            // void (*)(void *, uint32_t) on LP64 (pointer in the first register, 32-bit integer in the second).
+            NativeNotifier = (delegate* unmanaged<nint, int, void>)config->Kick,
+            NativeNotifierContext = config->KickContext,
         };
-        if (ring != 0)
-            options.RingCapacity = ring;
         return Status.Ok;
     }
 
@@ -70,9 +77,9 @@ internal static unsafe class NativeConfigReader
         return value is AbiValues.ThreadingFused or AbiValues.ThreadingPerStage;
     }
 
-    private static bool TryWait(uint value, out WaitStrategyKind kind)
+    private static bool TryWait(uint value, WaitStrategyKind engineDefault, out WaitStrategyKind kind)
     {
-        kind = new EngineOptions().WaitStrategy; // IPI_WAIT_DEFAULT: whatever the engine picks by default
+        kind = engineDefault; // IPI_WAIT_DEFAULT: whatever the engine picks by default
         switch (value)
         {
             case AbiValues.WaitDefault: return true;

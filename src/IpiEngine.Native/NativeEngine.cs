@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using IpiEngine.Apic;
+using IpiEngine.Delivery;
 
 namespace IpiEngine.Native;
 
@@ -62,11 +63,13 @@ internal sealed unsafe class NativeEngine
     {
         if (record.SourceVcpu >= (uint)VcpuCount)
             return Status.VcpuRange;
-        // A plain acquire read: a post racing with stop is the engine's to settle; this only refuses posts
-        // that come after ipi_engine_stop returned.
-        if (Volatile.Read(ref _state) == Stopped)
+        // Acquire read of the life-cycle state: a post racing with stop is the engine's to settle (it refuses and we
+        // map that); this refuses posts after ipi_engine_stop returned, and never waits before start, when nothing
+        // would ever make room in a full ring.
+        int state = Volatile.Read(ref _state);
+        if (state == Stopped)
             return Status.Stopped;
-        if (wait)
+        if (wait && state == Running)
         {
             _engine.Post((int)record.SourceVcpu, record.Register, record.Value, record.DestinationId, record.Tag);
             return Status.Ok;
@@ -88,8 +91,12 @@ internal sealed unsafe class NativeEngine
             if (record.SourceVcpu >= vcpus)
                 return Status.VcpuRange;
         }
-        if (Volatile.Read(ref _state) == Stopped)
-            return Status.Stopped;
+        if (records.IsEmpty)
+            return Status.Ok;
+        // Before start a batch could fill the ring half way and then have nowhere to wait: refuse it whole.
+        int state = Volatile.Read(ref _state);
+        if (state != Running)
+            return state == Stopped ? Status.Stopped : Status.State;
 
         Span<ExitRecord> chunk = stackalloc ExitRecord[BatchChunk];
         int start = 0;

@@ -1,3 +1,5 @@
+using IpiEngine.Delivery;
+
 namespace IpiEngine.Native;
 
 /// <summary>Writes the engine's <see cref="PendingInterrupts"/> as an <c>ipi_pending_t</c>.</summary>
@@ -5,10 +7,8 @@ internal static unsafe class PendingTranslator
 {
     public static void Write(in PendingInterrupts taken, NativePending* pending)
     {
-        pending->Vectors[0] = taken.V0;
-        pending->Vectors[1] = taken.V1;
-        pending->Vectors[2] = taken.V2;
-        pending->Vectors[3] = taken.V3;
+        for (int word = 0; word < 4; word++)
+            pending->Vectors[word] = taken.VectorWord(word);
         uint flags = 0;
         if (taken.Nmi)
             flags |= NativePending.Nmi;

@@ -1,30 +1,52 @@
-// TEMPORARY: a stand-in for the engine facade that the core branch is writing, with the planned names, so the C ABI,
-// the C example and CI can be built before it lands. Deleted when main has src/IpiEngine/Engine.cs.
-#pragma warning disable CS1591, CA1812, CA1822, CA1805, IDE0060
+// TEMPORARY: a stand-in for the engine facade of the core branch, with its public shapes, so the C ABI, the C example
+// and CI can be built before it lands on main. Deleted when main has src/IpiEngine/Engine.cs.
+#pragma warning disable CS1591, CA1812, CA1822, CA1805, IDE0060, CA1815, CA1028, CA1716
+namespace IpiEngine.Pipeline
+{
+    public enum WaitStrategyKind { Hybrid, BusySpin, Yielding, Sleeping, Blocking }
+}
+
+namespace IpiEngine.Delivery
+{
+    public readonly struct PendingInterrupts
+    {
+        public bool IsEmpty => true;
+        public bool Nmi => false;
+        public bool Smi => false;
+        public bool Init => false;
+        public bool Sipi => false;
+        public byte SipiVector => 0;
+        public ulong VectorWord(int index) => 0;
+    }
+}
+
 namespace IpiEngine
 {
     using IpiEngine.Apic;
+    using IpiEngine.Delivery;
+    using IpiEngine.Pipeline;
 
     public enum ThreadingMode { Fused, PerStage }
-    public enum WaitStrategyKind { Hybrid, BusySpin, Yielding, Sleeping, Blocking }
     public enum BackPressure { Wait, Drop }
 
-    public sealed class EngineOptions
+    public sealed unsafe class EngineOptions
     {
-        public int VcpuCount { get; set; }
-        public ApicTopology? Topology { get; set; }
-        public int RingCapacity { get; set; } = 4096;
-        public ThreadingMode ThreadingMode { get; set; }
-        public WaitStrategyKind WaitStrategy { get; set; }
-        public BackPressure BackPressure { get; set; }
+        public int VcpuCount { get; init; }
+        public ApicTopology? Topology { get; init; }
+        public int RingCapacity { get; init; } = 4096;
+        public ThreadingMode ThreadingMode { get; init; }
+        public WaitStrategyKind WaitStrategy { get; init; }
+        public BackPressure BackPressure { get; init; }
+        public bool StampPostTime { get; init; } = true;
+        public delegate* unmanaged<nint, int, void> NativeNotifier { get; init; }
+        public nint NativeNotifierContext { get; init; }
+        public string Name { get; init; } = "engine";
     }
 
     public readonly record struct EngineCounters(long Posted, long Latched, long TopologyWrites, long IpisResolved, long Rejected,
-        long DestinationsResolved, long Delivered, long Coalesced, long Forwarded, long NoDestination, long Notifications);
-
-    public readonly record struct PendingInterrupts(ulong V0, ulong V1, ulong V2, ulong V3, bool Nmi, bool Smi, bool Init, bool Sipi, byte SipiVector)
+        long DestinationsResolved, long NoDestination, long Delivered, long Coalesced, long Forwarded, long Notifications)
     {
-        public bool IsEmpty => (V0 | V1 | V2 | V3) == 0 && !Nmi && !Smi && !Init && !Sipi;
+        public long RejectedBy(RejectReason reason) => 0;
     }
 
     public sealed class Engine : IDisposable
@@ -33,7 +55,6 @@ namespace IpiEngine
         private int _state;
         public Engine(EngineOptions options)
         {
-            if (options.VcpuCount < 1) throw new ArgumentOutOfRangeException(nameof(options), "vCPU count must be positive.");
             if (options.RingCapacity < 2 || (options.RingCapacity & (options.RingCapacity - 1)) != 0)
                 throw new ArgumentOutOfRangeException(nameof(options), "ring capacity must be a power of two.");
         }
