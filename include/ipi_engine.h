@@ -168,6 +168,9 @@ typedef struct ipi_counters_t {
     uint64_t no_destination;       /* IPIs that matched no vCPU */
     uint64_t notifications;        /* kick callbacks made */
     uint64_t rejected_by_reason[IPI_REJECT_REASONS]; /* index: IPI_REJECT_* */
+    uint64_t remote_delivered;     /* deliveries forwarded by another host that set a pending bit or flag here */
+    uint64_t remote_coalesced;     /* ... that were already pending here */
+    uint64_t remote_rejected;      /* ... that named no local vCPU */
 } ipi_counters_t;
 
 /* ---- layout checks: the C# side asserts the same numbers (tests/IpiEngine.Tests/Native) ---- */
@@ -192,10 +195,12 @@ IPI_STATIC_ASSERT(offsetof(ipi_exit_t, tag) == 24, "ipi_exit layout");
 IPI_STATIC_ASSERT(sizeof(ipi_pending_t) == 40, "ipi_pending layout");
 IPI_STATIC_ASSERT(offsetof(ipi_pending_t, flags) == 32, "ipi_pending layout");
 IPI_STATIC_ASSERT(offsetof(ipi_pending_t, sipi_vector) == 36, "ipi_pending layout");
-IPI_STATIC_ASSERT(sizeof(ipi_counters_t) == 224, "ipi_counters layout");
+IPI_STATIC_ASSERT(sizeof(ipi_counters_t) == 248, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, posted) == 8, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, notifications) == 88, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, rejected_by_reason) == 96, "ipi_counters layout");
+IPI_STATIC_ASSERT(offsetof(ipi_counters_t, remote_delivered) == 224, "ipi_counters layout");
+IPI_STATIC_ASSERT(offsetof(ipi_counters_t, remote_rejected) == 240, "ipi_counters layout");
 
 /* ---- functions ---------------------------------------------------------------------------- */
 

@@ -23,6 +23,9 @@ internal static unsafe class CountersTranslator
         full.Forwarded = (ulong)source.Forwarded;
         full.NoDestination = (ulong)source.NoDestination;
         full.Notifications = (ulong)source.Notifications;
+        full.RemoteDelivered = (ulong)source.RemoteDelivered;
+        full.RemoteCoalesced = (ulong)source.RemoteCoalesced;
+        full.RemoteRejected = (ulong)source.RemoteRejected;
         foreach (RejectReason reason in s_reasons)
         {
             if (reason != RejectReason.None && (int)reason < NativeCounters.ReasonSlots)

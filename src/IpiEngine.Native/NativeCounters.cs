@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace IpiEngine.Native;
 
-/// <summary>Mirror of <c>ipi_counters_t</c>: a snapshot of the engine's accounting (224 bytes).</summary>
+/// <summary>Mirror of <c>ipi_counters_t</c>: a snapshot of the engine's accounting (248 bytes).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct NativeCounters
 {
@@ -26,4 +26,7 @@ internal unsafe struct NativeCounters
     public ulong NoDestination;
     public ulong Notifications;
     public fixed ulong RejectedByReason[ReasonSlots];
+    public ulong RemoteDelivered;
+    public ulong RemoteCoalesced;
+    public ulong RemoteRejected;
 }

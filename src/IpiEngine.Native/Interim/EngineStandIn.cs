@@ -44,7 +44,8 @@ namespace IpiEngine
     }
 
     public readonly record struct EngineCounters(long Posted, long Latched, long TopologyWrites, long IpisResolved, long Rejected,
-        long DestinationsResolved, long NoDestination, long Delivered, long Coalesced, long Forwarded, long Notifications)
+        long DestinationsResolved, long NoDestination, long Delivered, long Coalesced, long Forwarded, long Notifications,
+        long RemoteDelivered = 0, long RemoteCoalesced = 0, long RemoteRejected = 0)
     {
         public long RejectedBy(RejectReason reason) => 0;
     }

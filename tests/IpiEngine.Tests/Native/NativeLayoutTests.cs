@@ -29,6 +29,7 @@ public class NativeLayoutTests
         ["sipi_vector"] = nameof(NativePending.SipiVector),
         ["posted"] = nameof(NativeCounters.Posted), ["notifications"] = nameof(NativeCounters.Notifications),
         ["rejected_by_reason"] = nameof(NativeCounters.RejectedByReason),
+        ["remote_delivered"] = nameof(NativeCounters.RemoteDelivered), ["remote_rejected"] = nameof(NativeCounters.RemoteRejected),
     };
 
     [Fact]
