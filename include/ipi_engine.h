@@ -16,7 +16,7 @@
  *    and refused with IPI_E_BAD_HANDLE, it is never dereferenced.
  *  - Threads: ipi_post / ipi_try_post / ipi_post_batch for one source vCPU must come from one
  *    thread at a time (each vCPU has a single-producer ring; that is a vCPU thread's natural shape).
- *    ipi_pending / ipi_take_pending for one vCPU likewise from that vCPU's thread. ipi_counters,
+ *    ipi_pending / ipi_take_pending (one atomic exchange per word), ipi_counters,
  *    ipi_topology_write and ipi_engine_stop may be called from any thread. ipi_engine_destroy must
  *    not race with other calls on the same engine.
  *  - Never call into the library from a signal handler; the kick callback runs on an engine thread
@@ -46,18 +46,18 @@ extern "C" {
 
 /* ---- status codes ------------------------------------------------------------------------ */
 #define IPI_OK                0  /* success */
-#define IPI_E_NULL_POINTER   -1  /* a required pointer argument is NULL */
-#define IPI_E_STRUCT_SIZE    -2  /* struct_size is 0 or smaller than this ABI's first layout */
-#define IPI_E_BAD_CONFIG     -3  /* a config field is out of range (vCPU count, topology, ring capacity, ...) */
-#define IPI_E_BAD_HANDLE     -4  /* the engine handle is 0, unknown, or already destroyed */
-#define IPI_E_VCPU_RANGE     -5  /* a vCPU index is not below the engine's vCPU count */
-#define IPI_E_BAD_REGISTER   -6  /* ipi_topology_write with a register that is not a topology register */
-#define IPI_E_STOPPED        -7  /* the engine was stopped: it accepts no more records */
-#define IPI_E_STATE          -8  /* the call does not fit the engine's state (e.g. started twice) */
-#define IPI_E_WOULD_BLOCK    -9  /* ipi_try_post: the source vCPU's ring is full; nothing was posted */
-#define IPI_E_LIMIT         -10  /* too many engines alive at once (IPI_MAX_ENGINES) */
-#define IPI_E_NO_MEMORY     -11  /* the engine's memory could not be allocated */
-#define IPI_E_INTERNAL      -12  /* an unexpected failure inside the library (a bug: please report it) */
+#define IPI_E_NULL_POINTER  (-1) /* a required pointer argument is NULL */
+#define IPI_E_STRUCT_SIZE   (-2) /* struct_size is 0 or smaller than this ABI's first layout */
+#define IPI_E_BAD_CONFIG    (-3) /* a config field is out of range (vCPU count, topology, ring capacity, ...) */
+#define IPI_E_BAD_HANDLE    (-4) /* the engine handle is 0, unknown, or already destroyed */
+#define IPI_E_VCPU_RANGE    (-5) /* a vCPU index is not below the engine's vCPU count */
+#define IPI_E_BAD_REGISTER  (-6) /* ipi_topology_write with a register that is not a topology register */
+#define IPI_E_STOPPED       (-7) /* the engine was stopped: it accepts no more records */
+#define IPI_E_STATE         (-8) /* the call does not fit the engine's state (e.g. started twice) */
+#define IPI_E_WOULD_BLOCK   (-9) /* the source vCPU's ring is full (ipi_try_post; ipi_post before start): nothing posted */
+#define IPI_E_LIMIT        (-10) /* too many engines alive at once (IPI_MAX_ENGINES) */
+#define IPI_E_NO_MEMORY    (-11) /* the engine's memory could not be allocated */
+#define IPI_E_INTERNAL     (-12) /* an unexpected failure inside the library (a bug: please report it) */
 
 /* ---- limits and option values -------------------------------------------------------------- */
 #define IPI_MAX_ENGINES   256u   /* engines alive at once in one process */
