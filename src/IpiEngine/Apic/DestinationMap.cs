@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
@@ -67,9 +68,15 @@ public sealed class DestinationMap
     /// only APICs that accept the delivery mode; lowest priority keeps one (index <c>vector mod count</c> of the ascending
     /// candidates) or none; INIT level de-assert reaches nobody. Allocation-free; never throws for a valid source.
     /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="destinations"/> cannot hold every vCPU.</exception>
     public void Resolve(int source, in IcrCommand command, DestinationSet destinations)
     {
         ArgumentNullException.ThrowIfNull(destinations);
+        if (destinations.Capacity < _apics.Length)
+        {
+            ThrowTooSmall(destinations, _apics.Length);
+        }
+
         destinations.Clear();
         if (command.IsInitDeassert)
         {
@@ -204,6 +211,11 @@ public sealed class DestinationMap
             destinations.Add(vcpu);
         }
     }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowTooSmall(DestinationSet destinations, int vcpus)
+        => throw new ArgumentException($"The destination set holds {destinations.Capacity} vCPUs; this map has {vcpus}.", nameof(destinations));
 
     /// <summary>For each 8-bit destination value, the ascending vCPUs that match it (compressed rows).</summary>
     private static (int[] Start, int[] Members) TabulateXApic(ApicState[] apics, bool logical)

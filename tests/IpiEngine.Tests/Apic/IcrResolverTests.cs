@@ -96,6 +96,15 @@ public class IcrResolverTests
     }
 
     [Fact]
+    public void A_destination_set_smaller_than_the_vcpu_count_is_refused_before_resolving()
+    {
+        var resolver = new IcrResolver(ApicTopology.Configure(4, TopologyKind.XApicFlat));
+
+        var error = Assert.Throws<ArgumentException>(() => resolver.Process(Write(0, ApicRegister.IcrLow, 0xC40FD), new DestinationSet(3)));
+        Assert.Contains("holds 3 vCPUs; this map has 4", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Firing_writes_allocate_nothing()
     {
         var resolver = new IcrResolver(ApicTopology.Configure(64, TopologyKind.X2ApicCluster));
