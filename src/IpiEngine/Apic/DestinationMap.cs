@@ -80,6 +80,16 @@ public sealed class DestinationMap
         }
 
         destinations.Clear();
+        ResolveInto(source, command, destinations);
+    }
+
+    /// <summary>
+    /// <see cref="Resolve"/> without the argument checks, for <see cref="IcrResolver.Process"/>, which has made them:
+    /// <paramref name="source"/> is a vCPU index and <paramref name="destinations"/> is empty and large enough.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void ResolveInto(int source, in IcrCommand command, DestinationSet destinations)
+    {
         if (command.IsInitDeassert)
         {
             return; // SDM: INIT level de-assert delivers nothing since the Pentium 4; KVM kvm_apic_send_ipi ignores it.
@@ -216,7 +226,7 @@ public sealed class DestinationMap
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowTooSmall(DestinationSet destinations, int vcpus)
+    internal static void ThrowTooSmall(DestinationSet destinations, int vcpus)
         => throw new ArgumentException($"The destination set holds {destinations.Capacity} vCPUs; this map has {vcpus}.", nameof(destinations));
 
     /// <summary>For each 8-bit destination value, the ascending vCPUs that match it (compressed rows).</summary>

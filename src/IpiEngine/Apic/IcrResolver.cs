@@ -47,8 +47,13 @@ public sealed class IcrResolver
     public ExitOutcome Process(in ExitRecord record, DestinationSet destinations)
     {
         ArgumentNullException.ThrowIfNull(destinations);
-        destinations.Clear();
         DestinationMap map = Volatile.Read(ref _map); // acquire: a published map is fully built; read once per call
+        if (destinations.Capacity < map.VcpuCount)
+        {
+            DestinationMap.ThrowTooSmall(destinations, map.VcpuCount);
+        }
+
+        destinations.Clear();
         int source = record.SourceVcpu;
         if ((uint)source >= (uint)map.VcpuCount)
         {
@@ -100,7 +105,7 @@ public sealed class IcrResolver
             return Reject(reason, command, true);
         }
 
-        map.Resolve(source, command, destinations);
+        map.ResolveInto(source, command, destinations);
         return new ExitOutcome(ExitKind.Fired, RejectReason.None, command, true);
     }
 
