@@ -130,7 +130,10 @@ public class IcrResolverTests
             reached += set.Count;
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        // The runtime itself may allocate a little on this thread while tiering up; an allocating resolution would cost at
+        // least 24 bytes per call, 2.4 MB here.
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 100_000, $"{allocated} bytes allocated over 100,000 firing writes");
         Assert.Equal(20_000 * (1 + 8 + 63 + 64 + 1), reached);
     }
 
