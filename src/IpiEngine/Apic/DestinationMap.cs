@@ -20,11 +20,8 @@ namespace IpiEngine.Apic;
 /// </summary>
 public sealed class DestinationMap
 {
-    /// <summary>Beyond this x2APIC ID the ID table would be too sparse to be worth it: use the per-target rules.</summary>
-    private const uint MaxTabulatedX2ApicId = 1u << 20;
     private const byte AcceptsSystem = 1; // INIT, SIPI, NMI, SMI: globally enabled
     private const byte AcceptsVectored = 2; // Fixed, LowPri: globally and software enabled
-    private const int XApicDestinations = 256;
 
     private readonly ApicState[] _apics;
     private readonly byte[] _accepts;
@@ -46,9 +43,9 @@ public sealed class DestinationMap
                                  | (ApicMatcher.Accepts(_apics[v], DeliveryMode.Fixed) ? AcceptsVectored : 0));
         }
 
-        (_physicalStart, _physicalMembers) = TabulateXApic(_apics, logical: false);
-        (_logicalStart, _logicalMembers) = TabulateXApic(_apics, logical: true);
-        _x2ById = TabulateX2Apic(_apics);
+        (_physicalStart, _physicalMembers) = DestinationTables.XApicRows(_apics, logical: false);
+        (_logicalStart, _logicalMembers) = DestinationTables.XApicRows(_apics, logical: true);
+        _x2ById = DestinationTables.X2ApicIds(_apics);
     }
 
     /// <summary>The number of vCPUs.</summary>
@@ -228,65 +225,4 @@ public sealed class DestinationMap
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal static void ThrowTooSmall(DestinationSet destinations, int vcpus)
         => throw new ArgumentException($"The destination set holds {destinations.Capacity} vCPUs; this map has {vcpus}.", nameof(destinations));
-
-    /// <summary>For each 8-bit destination value, the ascending vCPUs that match it (compressed rows).</summary>
-    private static (int[] Start, int[] Members) TabulateXApic(ApicState[] apics, bool logical)
-    {
-        var start = new int[XApicDestinations + 1];
-        var members = new List<int>();
-        for (uint d = 0; d < XApicDestinations; d++)
-        {
-            start[d] = members.Count;
-            for (int vcpu = 0; vcpu < apics.Length; vcpu++)
-            {
-                if (ApicMatcher.MatchesDestination(apics[vcpu], d, logical))
-                {
-                    members.Add(vcpu);
-                }
-            }
-        }
-
-        start[XApicDestinations] = members.Count;
-        return (start, members.ToArray());
-    }
-
-    /// <summary>The x2APIC ID (and cluster) table, or null when the per-target rules must be used instead.</summary>
-    private static int[]? TabulateX2Apic(ApicState[] apics)
-    {
-        uint maxId = 0;
-        foreach (ApicState apic in apics)
-        {
-            if (!apic.GloballyEnabled)
-            {
-                continue; // receives nothing (and has left x2APIC mode): not a destination in any table
-            }
-
-            if (!apic.X2Apic || apic.InitialId >= MaxTabulatedX2ApicId)
-            {
-                return null;
-            }
-
-            maxId = Math.Max(maxId, apic.InitialId);
-        }
-
-        var byId = new int[((maxId >> 4) + 1) * 16];
-        Array.Fill(byId, -1);
-        for (int vcpu = 0; vcpu < apics.Length; vcpu++)
-        {
-            if (!apics[vcpu].GloballyEnabled)
-            {
-                continue;
-            }
-
-            uint id = apics[vcpu].InitialId;
-            if (byId[id] >= 0)
-            {
-                return null; // duplicate IDs: several targets per ID, leave it to the per-target rules
-            }
-
-            byId[id] = vcpu;
-        }
-
-        return byId;
-    }
 }
