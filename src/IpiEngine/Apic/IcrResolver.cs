@@ -25,7 +25,7 @@ namespace IpiEngine.Apic;
 public sealed class IcrResolver
 {
     private readonly ApicTopology _topology;
-    private readonly uint[] _latchedHigh; // per source vCPU: the last ICR high (0x310) value; only Process touches it
+    private readonly uint[] _latchedHigh; // per vCPU: ICR high as QEMU keeps it (0x310, x2APIC ICR, INIT); only Process touches it
     private readonly Lock _topologyGate = new();
     private DestinationMap _map;
 
@@ -106,7 +106,7 @@ public sealed class IcrResolver
                 return ProcessOtherRegister(record);
         }
 
-        RejectReason reason = Validate(map, source, command);
+        RejectReason reason = Validate(command);
         if (reason != RejectReason.None)
         {
             return Reject(reason, command, true);
@@ -144,7 +144,7 @@ public sealed class IcrResolver
     /// (SDM ICR table: not supported). A globally disabled sender is not refused: QEMU's MMIO handler still sends.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static RejectReason Validate(DestinationMap map, int source, in IcrCommand command)
+    private static RejectReason Validate(in IcrCommand command)
     {
         DeliveryMode mode = command.DeliveryMode;
         if (mode is DeliveryMode.Reserved3 or DeliveryMode.Reserved7)
