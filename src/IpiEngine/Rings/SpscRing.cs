@@ -121,8 +121,8 @@ public sealed class SpscRing<T> where T : unmanaged
         return count;
     }
 
-    /// <summary>Producer: counts one record dropped by policy (producer-owned counter; read with <see cref="DroppedCount"/>).</summary>
-    public void CountDropped() => Volatile.Write(ref _cursors.Dropped, _cursors.Dropped + 1); // release: counters readers see whole values
+    /// <summary>Producer: counts records dropped by policy (producer-owned counter; read with <see cref="DroppedCount"/>).</summary>
+    public void CountDropped(long count = 1) => Volatile.Write(ref _cursors.Dropped, _cursors.Dropped + count); // release: readers see whole values
 
     // ---------------------------------------------------------------- consumer side
 
