@@ -126,13 +126,16 @@ public sealed class SpscRing<T> where T : unmanaged
 
     // ---------------------------------------------------------------- consumer side
 
-    /// <summary>Consumer: how many records are readable, refreshing the cached tail only when the cached view is empty.</summary>
+    /// <summary>
+    /// Consumer: how many records are readable, refreshing the cached tail only when the cached view holds fewer than
+    /// <paramref name="wanted"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public int Available()
+    public int Available(int wanted = 1)
     {
         long head = _cursors.Head; // consumer-owned
         long available = _cursors.CachedTail - head;
-        if (available > 0)
+        if (available >= wanted)
         {
             return (int)available;
         }
@@ -148,7 +151,7 @@ public sealed class SpscRing<T> where T : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ReadOnlySpan<T> PeekContiguous(int max = int.MaxValue)
     {
-        int available = Math.Min(Available(), max);
+        int available = Math.Min(Available(Math.Min(max, _buffer.Length)), max);
         int start = (int)(_cursors.Head & _mask);
         int count = Math.Min(available, _buffer.Length - start);
         return new ReadOnlySpan<T>(_buffer, start, count);
@@ -165,7 +168,7 @@ public sealed class SpscRing<T> where T : unmanaged
     /// <summary>Consumer: copies up to <paramref name="destination"/>'s length of records out, wrapping, with one head store.</summary>
     public int TryRead(Span<T> destination)
     {
-        int total = Math.Min(destination.Length, Available());
+        int total = Math.Min(destination.Length, Available(Math.Min(destination.Length, _buffer.Length)));
         int start = (int)(_cursors.Head & _mask);
         int first = Math.Min(total, _buffer.Length - start);
         _buffer.AsSpan(start, first).CopyTo(destination);
