@@ -130,29 +130,6 @@ public sealed class ApicTopology
         }
     }
 
-    /// <summary>
-    /// The routing part of an INIT the vCPU has accepted (QEMU <c>do_cpu_init</c> calls <c>apic_init_reset</c>; SDM Vol. 3A
-    /// "Local APIC State After an INIT Reset"): LDR 0 and DFR flat; the APIC ID and IA32_APIC_BASE (global enable, x2APIC
-    /// mode, hence the derived x2APIC LDR) are kept. SVR is kept too: the spec's vector <c>switch-to-x2apic</c> has an
-    /// INIT target take a fixed IPI afterwards without re-enabling it, and the spec's vectors win over QEMU (which resets
-    /// SVR to 0xFF). Returns whether anything changed.
-    /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="vcpu"/> is not a vCPU index.</exception>
-    public bool ApplyInit(int vcpu)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(vcpu);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vcpu, _apics.Length);
-        ref ApicState apic = ref _apics[vcpu];
-        ApicState reset = apic with { LogicalId = 0, DfrModel = ApicState.DfrFlat };
-        if (reset == apic)
-        {
-            return false;
-        }
-
-        apic = reset;
-        return true;
-    }
-
     /// <summary>Builds the immutable routing snapshot of the current state.</summary>
     public DestinationMap BuildMap() => new(_apics);
 

@@ -17,15 +17,18 @@ namespace IpiEngine.Apic;
 /// an x2APIC ICR write (0x830) also leaves its destination in the latch (QEMU keeps one ICR high for both modes);
 /// an ICR high (0x310) in x2APIC mode, or an x2APIC ICR/SELF IPI MSR in xAPIC mode, is refused
 /// (<see cref="RejectReason.WrongApicMode"/>: QEMU ignores the first and faults the MSRs);
-/// an INIT accepted by an APIC resets its LDR, DFR and ICR high latch (<c>do_cpu_init</c> → <c>apic_init_reset</c>; see
-/// <see cref="ApicTopology.ApplyInit"/> for why SVR is kept);
+/// a delivered INIT changes no routing state and no latch, unlike QEMU (<c>do_cpu_init</c> → <c>apic_init_reset</c>: LDR 0,
+/// DFR flat, SVR 0xFF, ICR 0, done later on the target's own thread): the spec's <c>switch-to-x2apic</c> vector needs SVR
+/// to survive; a firing write must change nothing but its own source's latch, since the concurrent engine orders vCPUs
+/// only at topology rows; and Linux and SeaBIOS rewrite LDR, DFR, SVR (and ICR high before any IPI without a shorthand)
+/// after INIT before they matter;
 /// lowest priority picks the accepting candidate at index <c>vector mod count</c> in ascending vCPU order (the spec's
 /// rule; QEMU picks the lowest APIC ID).
 /// </remarks>
 public sealed class IcrResolver
 {
     private readonly ApicTopology _topology;
-    private readonly uint[] _latchedHigh; // per vCPU: ICR high as QEMU keeps it (0x310, x2APIC ICR, INIT); only Process touches it
+    private readonly uint[] _latchedHigh; // per vCPU: ICR high as QEMU keeps it (0x310, x2APIC ICR); only Process touches it
     private readonly Lock _topologyGate = new();
     private DestinationMap _map;
 
@@ -113,10 +116,6 @@ public sealed class IcrResolver
         }
 
         map.ResolveInto(source, command, destinations);
-        if (command.DeliveryMode == DeliveryMode.Init && destinations.Count != 0)
-        {
-            ApplyInit(destinations); // de-asserts resolve to nobody, so only real INITs get here
-        }
 
         return new ExitOutcome(ExitKind.Fired, RejectReason.None, command, true);
     }
@@ -176,30 +175,6 @@ public sealed class IcrResolver
     {
         _latchedHigh[source] = 0;
         return IcrCommand.FromX2Apic(low);
-    }
-
-    /// <summary>
-    /// The targets of a delivered INIT reset their ICR high latch and, through <see cref="ApicTopology.ApplyInit"/>, their
-    /// LDR and DFR (QEMU <c>apic_init_reset</c>); one new map is published when routing changed. Rare: off the hot path.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ApplyInit(DestinationSet targets)
-    {
-        ReadOnlySpan<int> vcpus = targets.Vcpus;
-        lock (_topologyGate)
-        {
-            bool changed = false;
-            foreach (int vcpu in vcpus)
-            {
-                _latchedHigh[vcpu] = 0;
-                changed |= _topology.ApplyInit(vcpu);
-            }
-
-            if (changed)
-            {
-                Volatile.Write(ref _map, _topology.BuildMap()); // release: the map's tables are visible before the reference
-            }
-        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

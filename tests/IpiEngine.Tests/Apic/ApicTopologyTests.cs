@@ -107,21 +107,6 @@ public class ApicTopologyTests
     }
 
     [Fact]
-    public void Init_resets_ldr_and_dfr_and_keeps_id_svr_and_mode()
-    {
-        ApicTopology topology = ApicTopology.Reset([3]);
-        topology.Apply(0, ApicRegister.Id, 0x0900_0000);
-        topology.Apply(0, ApicRegister.Ldr, 0x1200_0000);
-        topology.Apply(0, ApicRegister.Dfr, 0x0FFF_FFFF);
-        topology.Apply(0, ApicRegister.Svr, 0x1FF);
-
-        Assert.True(topology.ApplyInit(0));
-        Assert.False(topology.ApplyInit(0)); // already in the INIT state: nothing changes
-
-        Assert.Equal(new ApicState(3, 9, 0, ApicState.DfrFlat, true, true, false), topology.Apics[0]);
-    }
-
-    [Fact]
     public void Invalid_apic_base_transitions_change_nothing()
     {
         ApicTopology topology = ApicTopology.Reset([1]);

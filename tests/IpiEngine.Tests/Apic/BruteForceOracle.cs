@@ -64,15 +64,6 @@ internal sealed class BruteForceOracle
         }
 
         ApicMatcher.Resolve(_topology.Apics, source, command, destinations);
-        if (mode == DeliveryMode.Init)
-        {
-            foreach (int vcpu in destinations.Vcpus)
-            {
-                _latch[vcpu] = 0;
-                _topology.ApplyInit(vcpu);
-            }
-        }
-
         return ExitKind.Fired;
     }
 }

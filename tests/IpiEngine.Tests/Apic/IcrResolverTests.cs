@@ -104,25 +104,24 @@ public class IcrResolverTests
     }
 
     [Fact]
-    public void A_delivered_init_resets_the_targets_ldr_dfr_and_latch_but_not_its_svr_or_id()
+    public void A_delivered_init_changes_neither_the_targets_routing_state_nor_its_latch()
     {
         var resolver = new IcrResolver(ApicTopology.Configure(8, TopologyKind.XApicCluster));
         var set = new DestinationSet(8);
         resolver.Process(Write(5, ApicRegister.IcrHigh, 0x0300_0000), set);
-        ApicState before = resolver.Map.Apics[5];
+        DestinationMap before = resolver.Map;
 
         resolver.Process(Write(0, ApicRegister.IcrHigh, 0x0500_0000), set);
         resolver.Process(Write(0, ApicRegister.IcrLow, 0xC500), set); // INIT, level assert, to APIC ID 5
         Assert.Equal([5], set.Vcpus.ToArray());
 
-        Assert.Equal(before with { LogicalId = 0, DfrModel = ApicState.DfrFlat }, resolver.Map.Apics[5]);
-        Assert.True(resolver.Map.Apics[5].SoftwareEnabled);
-        resolver.Process(Write(5, ApicRegister.IcrLow, 0x4400), set); // NMI: the latch now holds 0
-        Assert.Equal([0], set.Vcpus.ToArray());
+        Assert.Same(before, resolver.Map); // only topology rows publish maps: the concurrent engine orders vCPUs there
+        resolver.Process(Write(5, ApicRegister.IcrLow, 0x4400), set); // NMI with vCPU 5's own latch, untouched
+        Assert.Equal([3], set.Vcpus.ToArray());
     }
 
     [Fact]
-    public void An_init_de_assert_resets_nothing()
+    public void An_init_de_assert_delivers_nothing_and_publishes_no_map()
     {
         var resolver = new IcrResolver(ApicTopology.Configure(4, TopologyKind.XApicFlat));
         var set = new DestinationSet(4);

@@ -141,9 +141,6 @@ class Guest:
                     got.append(v)
             if mode == LOWPRI and got:
                 got = [got[vector % len(got)]]
-            if mode == INIT:
-                for v in got:
-                    self.apics[v].ldr, self.apics[v].dfr, self.latch[v] = 0, 0xF, 0
         name = "INIT_DEASSERT" if deassert else MODE_NAMES[mode]
         self.deliveries.append((len(self.exits) - 1, src, name, vector, got))
         return got
