@@ -1,4 +1,5 @@
 using IpiEngine.Apic;
+using IpiEngine.Pipeline;
 using IpiEngine.Trace;
 using Xunit;
 
@@ -7,8 +8,8 @@ namespace IpiEngine.Tests.Apic;
 /// <summary>
 /// The synthetic traces of tests/IpiEngine.Tests/Vectors/synthetic (written by generate.py there: 8-64 vCPUs, sparse and
 /// above-255 APIC IDs, several x2APIC clusters, xAPIC cluster mode, NMIs, shorthands, lowest priority, offline/online,
-/// kexec) replay to the deliveries of the generator's own rule implementation, and the resolver's precomputed maps agree
-/// with the brute-force oracle on every write.
+/// kexec) replay to the deliveries of the generator's own rule implementation, the resolver's precomputed maps agree
+/// with the brute-force oracle on every write, and the concurrent engine (one thread per vCPU) replays them alike.
 /// </summary>
 public class SyntheticTraceTests
 {
@@ -47,6 +48,20 @@ public class SyntheticTraceTests
             Assert.True(expectedKind == outcome.Kind && actual.Vcpus.SequenceEqual(expected.Vcpus),
                 $"seq {i}: {outcome} [{string.Join(',', actual.Vcpus.ToArray())}] vs {expectedKind} [{string.Join(',', expected.Vcpus.ToArray())}]");
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(TraceNames))]
+    public void Concurrent_engine_replay_equals_the_sequential_one(string name)
+    {
+        (uint[] ids, ExitRecord[] exits) = Load(name);
+        ReplayResult reference = SequentialReplay.Run(ids, exits);
+
+        ConcurrentReplayResult result = ConcurrentTraceReplay.Run(ids, exits, ThreadingMode.Fused, WaitStrategyKind.Hybrid, ringCapacity: 256);
+
+        Assert.Null(result.FirstDifference(reference));
+        Assert.True(result.Counters.ConservationHolds, result.Counters.ToString());
+        Assert.Equal(reference.Counters.Destinations, result.Counters.DestinationsResolved);
     }
 
     [Fact]
