@@ -116,7 +116,6 @@ public sealed class IcrResolver
         }
 
         map.ResolveInto(source, command, destinations);
-
         return new ExitOutcome(ExitKind.Fired, RejectReason.None, command, true);
     }
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Writes synthetic traces in the bundled format (../../../../traces/README.md) for what the four recorded traces do not
+"""Writes synthetic traces in the bundled format (traces/README.md) for what the four recorded traces do not
 exercise: 8-64 vCPUs, sparse and >255 APIC IDs, several x2APIC clusters, xAPIC cluster mode, NMIs to a mask and to
 all-excluding-self, self-IPIs by shorthand and by the SELF IPI MSR, lowest priority, CPU offline/online with INIT/SIPI to a
 software-disabled APIC, a kexec-style stop and restart.
 
 A Linux-like guest model emits the writes. deliveries.csv comes from this file's own implementation of the rules
-(../../../../../shared/spec/apic.md plus the QEMU decisions in ../qemu/qemu.md), written apart from the C# resolver, and
+(docs/apic.md plus the QEMU decisions in tests/IpiEngine.Tests/Vectors/qemu/qemu.md), written apart from the C# resolver, and
 every IPI the guest aims at particular CPUs is also checked against the CPUs it meant. Deterministic: rerun with
 `python3 generate.py` after a rule change and review the diff.
 """
