@@ -106,6 +106,7 @@ extern "C" {
 #define IPI_REJECT_WRONG_APIC_MODE         6u /* xAPIC register in x2APIC mode or the reverse */
 #define IPI_REJECT_SOURCE_DISABLED         7u /* the source APIC is globally disabled */
 #define IPI_REJECT_DROPPED                 8u /* ring full under IPI_BACK_PRESSURE_DROP */
+#define IPI_REJECT_INVALID_REMOTE_DESTINATION 9u /* a forwarded delivery named no local vCPU: counted in remote_rejected, not here */
 #define IPI_REJECT_REASONS                16u /* length of rejected_by_reason (room for later reasons) */
 
 /* ---- types ------------------------------------------------------------------------------ */
