@@ -57,19 +57,4 @@ internal static class EngineHandleTable
             return engine;
         }
     }
-
-    /// <summary>How many engines are live (for tests).</summary>
-    public static int LiveCount
-    {
-        get
-        {
-            lock (s_gate)
-            {
-                int count = 0;
-                foreach (NativeEngine? engine in s_slots)
-                    count += engine is null ? 0 : 1;
-                return count;
-            }
-        }
-    }
 }

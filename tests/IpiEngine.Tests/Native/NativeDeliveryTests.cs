@@ -210,6 +210,80 @@ public unsafe class NativeDeliveryTests
         }
     }
 
+    public static TheoryData<uint, uint> ModesAndStrategies()
+    {
+        var data = new TheoryData<uint, uint>();
+        foreach (uint mode in new[] { AbiValues.ThreadingFused, AbiValues.ThreadingPerStage })
+        {
+            foreach (uint wait in new[] { AbiValues.WaitDefault, AbiValues.WaitBusySpin, AbiValues.WaitYielding, AbiValues.WaitSleeping, AbiValues.WaitBlocking })
+                data.Add(mode, wait);
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(ModesAndStrategies))]
+    public void Every_threading_mode_and_wait_strategy_delivers_each_ipi_once(uint threading, uint wait)
+    {
+        NativeConfig config = Abi.Config(4);
+        config.ThreadingMode = threading;
+        config.WaitStrategy = wait;
+        config.Flags = AbiValues.FlagNoPostTimestamp;
+        ulong engine = Abi.CreateOrFail(config);
+        try
+        {
+            // Each destination gets each of 50 vectors exactly once: 150 IPIs, nothing to coalesce.
+            const int PerDestination = 50;
+            NativeExit* records = stackalloc NativeExit[3 * PerDestination];
+            for (int i = 0; i < 3 * PerDestination; i++)
+                records[i] = Abi.Icr(0, 1 + (uint)(i % 3), 0x40 + (uint)(i / 3));
+            Assert.Equal(Status.Ok, Abi.Start(engine));
+            Assert.Equal(Status.Ok, Abi.PostBatch(engine, records, 3 * PerDestination));
+            Assert.Equal(Status.Ok, Abi.Stop(engine));
+
+            for (uint vcpu = 1; vcpu <= 3; vcpu++)
+            {
+                NativePending pending;
+                Assert.Equal(1, Abi.TakePending(engine, vcpu, &pending));
+                int taken = 0;
+                for (int w = 0; w < 4; w++)
+                    taken += System.Numerics.BitOperations.PopCount(pending.Vectors[w]);
+                Assert.Equal(PerDestination, taken);
+            }
+            NativeCounters counters = ReadCounters(engine);
+            Assert.Equal(150ul, counters.Delivered);
+            Assert.Equal(0ul, counters.Coalesced);
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(engine));
+        }
+    }
+
+    [Fact]
+    public void Sparse_ids_route_by_apic_id_not_by_vcpu_index()
+    {
+        NativeConfig config = Abi.Config(3);
+        config.Flags = AbiValues.FlagSparseIds; // x2APIC: every third ID, so vCPU 1 is APIC 3
+        ulong engine = Abi.CreateOrFail(config);
+        try
+        {
+            NativeExit toApic3 = Abi.Icr(0, 3, 0x60);
+            NativeExit toApic1 = Abi.Icr(0, 1, 0x61); // no APIC has ID 1
+            Assert.Equal(Status.Ok, Abi.Post(engine, &toApic3));
+            Assert.Equal(Status.Ok, Abi.Post(engine, &toApic1));
+            Assert.Equal(Status.Ok, Abi.Stop(engine));
+            NativePending pending;
+            Assert.Equal(1, Abi.TakePending(engine, 1, &pending));
+            Assert.Equal(1ul << (0x60 - 64), pending.Vectors[1]);
+            Assert.Equal(1ul, ReadCounters(engine).NoDestination);
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(engine));
+        }
+    }
+
     private static NativeCounters ReadCounters(ulong engine)
     {
         NativeCounters counters = new() { StructSize = (uint)sizeof(NativeCounters) };
