@@ -6,7 +6,7 @@
  * One producer (vCPU 0) sends fixed x2APIC IPIs to vCPU 1; the engine runs its pipeline thread. Each figure is
  * end to end: from the first post until the engine has resolved every IPI of the round (counters polled).
  *
- * usage: ipi-bench [--ipis N_PER_ROUND] [--rounds R] [--batch B]
+ * usage: ipi-bench [--ipis N_PER_ROUND] [--rounds R] [--batch B] [--wait IPI_WAIT_*] [--per-stage]
  * Timed figures are for a quiet machine; CI runs it only briefly to prove it works.
  */
 #include <inttypes.h>
@@ -84,7 +84,7 @@ static int compare_doubles(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     uint64_t ipis = 4u << 20;
-    uint32_t rounds = 5, batch = 64;
+    uint32_t rounds = 5, batch = 64, wait = IPI_WAIT_DEFAULT, threading = IPI_THREADING_FUSED;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ipis") && i + 1 < argc)
             ipis = strtoull(argv[++i], NULL, 10);
@@ -92,9 +92,14 @@ int main(int argc, char **argv)
             rounds = (uint32_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
             batch = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--wait") && i + 1 < argc)
+            wait = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--per-stage"))
+            threading = IPI_THREADING_PER_STAGE;
         else {
-            fprintf(stderr, "usage: ipi-bench [--ipis N_PER_ROUND] [--rounds R (1..%d)] [--batch B (1..%u)]\n", MAX_ROUNDS,
-                    RECORDS);
+            fprintf(stderr,
+                    "usage: ipi-bench [--ipis N_PER_ROUND] [--rounds R (1..%d)] [--batch B (1..%u)] [--wait 0..4] [--per-stage]\n",
+                    MAX_ROUNDS, RECORDS);
             return 2;
         }
     }
@@ -117,6 +122,8 @@ int main(int argc, char **argv)
     config.struct_size = sizeof config;
     config.vcpu_count = 2;
     config.topology = IPI_TOPOLOGY_X2APIC_PHYSICAL;
+    config.wait_strategy = wait;
+    config.threading_mode = threading;
     ipi_engine_t engine;
     int32_t status = ipi_engine_create(&config, &engine);
     if (status != IPI_OK)
@@ -145,8 +152,8 @@ int main(int argc, char **argv)
         }
     }
 
-    printf("ipi-bench: %" PRIu64 " IPIs per round, %u rounds, batch %u, x2APIC unicast vCPU 0 -> 1, fused pipeline\n",
-           per_round, rounds, batch);
+    printf("ipi-bench: %" PRIu64 " IPIs per round, %u rounds, batch %u, x2APIC unicast vCPU 0 -> 1, %s pipeline, wait %u\n",
+           per_round, rounds, batch, threading == IPI_THREADING_FUSED ? "fused" : "per-stage", wait);
     printf("%-26s %16s %16s %16s\n", "mode", "median IPIs/s", "min IPIs/s", "max IPIs/s");
     for (int mode = 0; mode < MODES; mode++) {
         qsort(rates[mode], rounds, sizeof(double), compare_doubles);

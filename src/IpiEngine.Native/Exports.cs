@@ -192,7 +192,7 @@ internal static unsafe class Exports
         try
         {
             NativeEngine? engine = EngineHandleTable.Find(handle);
-            return engine is null ? Status.BadHandle : engine.Post(*record, wait);
+            return engine is null ? Status.BadHandle : engine.Post(in *record, wait);
         }
         catch (Exception e)
         {
