@@ -211,6 +211,12 @@ uint32_t ipi_abi_version(void);
 /* A static, NUL-terminated English sentence for a status code (never NULL; unknown codes get one too). */
 const char *ipi_strerror(int32_t status);
 
+/* A sentence about the last call that failed on the calling thread, more specific than ipi_strerror
+ * (which field, which vCPU, what the engine said): copied into buffer as NUL-terminated UTF-8,
+ * truncated to capacity. Returns the sentence's full length in bytes without the NUL (0 if no call
+ * failed on this thread yet). Like errno, a successful call leaves it unchanged. */
+int32_t ipi_last_error(char *buffer, uint32_t capacity);
+
 /* Creates an engine (this also starts the library's runtime: do it outside any measured loop).
  * On success *out_engine is the new handle; on failure it is IPI_NULL_ENGINE. */
 int32_t ipi_engine_create(const ipi_config_t *config, ipi_engine_t *out_engine);

@@ -50,7 +50,9 @@ static sim_t g_sim;
 
 static void die(const char *what, int32_t status)
 {
-    fprintf(stderr, "c-sim: %s failed: %s (%d)\n", what, ipi_strerror(status), (int)status);
+    char detail[256];
+    ipi_last_error(detail, sizeof detail);
+    fprintf(stderr, "c-sim: %s failed: %s (%d): %s\n", what, ipi_strerror(status), (int)status, detail);
     exit(2);
 }
 

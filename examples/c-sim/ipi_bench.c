@@ -27,7 +27,9 @@ static const char *const mode_names[MODES] = { "C ipi_post (1 per call)", "C ipi
 
 static void die(const char *what, int32_t status)
 {
-    fprintf(stderr, "ipi-bench: %s failed: %s (%d)\n", what, ipi_strerror(status), (int)status);
+    char detail[256];
+    ipi_last_error(detail, sizeof detail);
+    fprintf(stderr, "ipi-bench: %s failed: %s (%d): %s\n", what, ipi_strerror(status), (int)status, detail);
     exit(2);
 }
 

@@ -99,6 +99,18 @@ static void bad_configs(void)
     config.topology = IPI_TOPOLOGY_XAPIC_FLAT; /* flat logical mode holds 8 APICs */
     EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);
     EXPECT_TRUE(engine == IPI_NULL_ENGINE);
+
+    /* The detail of the last failure names the field; a short buffer is truncated and NUL-terminated. */
+    char detail[256];
+    config = valid_config(4);
+    config.ring_capacity = 3;
+    EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);
+    int32_t length = ipi_last_error(detail, sizeof detail);
+    EXPECT_TRUE(length > 0 && strstr(detail, "ring_capacity") != NULL);
+    printf("  last error after ring_capacity 3: %s\n", detail);
+    char tiny[5];
+    EXPECT_TRUE(ipi_last_error(tiny, sizeof tiny) == length && strlen(tiny) == sizeof tiny - 1);
+    EXPECT_TRUE(ipi_last_error(NULL, 0) == length);
 }
 
 static void bad_handles(void)

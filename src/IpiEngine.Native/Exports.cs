@@ -15,14 +15,27 @@ internal static unsafe class Exports
     [UnmanagedCallersOnly(EntryPoint = "ipi_strerror")]
     public static byte* StrError(int status) => StatusMessages.For(status);
 
+    [UnmanagedCallersOnly(EntryPoint = "ipi_last_error")]
+    public static int LastErrorMessage(byte* buffer, uint capacity)
+    {
+        try
+        {
+            return LastError.CopyTo(buffer, capacity);
+        }
+        catch (Exception e)
+        {
+            return Status.FromException(e);
+        }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "ipi_engine_create")]
     public static int EngineCreate(NativeConfig* config, ulong* outEngine)
     {
         if (outEngine is null)
-            return Status.NullPointer;
+            return LastError.NullPointer("out_engine");
         *outEngine = 0;
         if (config is null)
-            return Status.NullPointer;
+            return LastError.NullPointer("config");
         try
         {
             int status = NativeEngine.TryCreate(config, out NativeEngine? engine);
@@ -31,14 +44,14 @@ internal static unsafe class Exports
             if (!EngineHandleTable.TryAdd(engine!))
             {
                 engine!.Destroy();
-                return Status.Limit;
+                return LastError.Set(Status.Limit, $"{AbiValues.MaxEngines} engines are alive: destroy one before creating another");
             }
             *outEngine = engine!.Handle;
             return Status.Ok;
         }
         catch (Exception e)
         {
-            return Status.FromException(e);
+            return LastError.From(e);
         }
     }
 
@@ -47,11 +60,11 @@ internal static unsafe class Exports
     {
         try
         {
-            return EngineHandleTable.Find(handle)?.Start() ?? Status.BadHandle;
+            return EngineHandleTable.Find(handle)?.Start() ?? LastError.BadHandle(handle);
         }
         catch (Exception e)
         {
-            return Status.FromException(e);
+            return LastError.From(e);
         }
     }
 
@@ -65,17 +78,17 @@ internal static unsafe class Exports
     public static int PostBatch(ulong handle, NativeExit* records, uint count)
     {
         if (records is null && count != 0)
-            return Status.NullPointer;
+            return LastError.NullPointer("records");
         try
         {
             NativeEngine? engine = EngineHandleTable.Find(handle);
             if (engine is null)
-                return Status.BadHandle;
-            return count > int.MaxValue ? Status.BadConfig : engine.PostBatch(new ReadOnlySpan<NativeExit>(records, (int)count));
+                return LastError.BadHandle(handle);
+            return count > int.MaxValue ? LastError.Set(Status.BadConfig, "count is above 2^31 - 1") : engine.PostBatch(new ReadOnlySpan<NativeExit>(records, (int)count));
         }
         catch (Exception e)
         {
-            return Status.FromException(e);
+            return LastError.From(e);
         }
     }
 
@@ -84,11 +97,11 @@ internal static unsafe class Exports
     {
         try
         {
-            return EngineHandleTable.Find(handle)?.TopologyWrite(vcpu, register, value) ?? Status.BadHandle;
+            return EngineHandleTable.Find(handle)?.TopologyWrite(vcpu, register, value) ?? LastError.BadHandle(handle);
         }
         catch (Exception e)
         {
-            return Status.FromException(e);
+            return LastError.From(e);
         }
     }
 
@@ -97,11 +110,11 @@ internal static unsafe class Exports
     {
         try
         {
-            return EngineHandleTable.Find(handle)?.HasPending(vcpu) ?? Status.BadHandle;
+            return EngineHandleTable.Find(handle)?.HasPending(vcpu) ?? LastError.BadHandle(handle);
         }
         catch (Exception e)
         {
-            return Status.FromException(e);
+            return LastError.From(e);
         }
     }
 
@@ -109,14 +122,14 @@ internal static unsafe class Exports
     public static int TakePending(ulong handle, uint vcpu, NativePending* pending)
     {
         if (pending is null)
-            return Status.NullPointer;
+            return LastError.NullPointer("out");
         try
         {
-            return EngineHandleTable.Find(handle)?.TakePending(vcpu, pending) ?? Status.BadHandle;
+            return EngineHandleTable.Find(handle)?.TakePending(vcpu, pending) ?? LastError.BadHandle(handle);
         }
         catch (Exception e)
         {
-            return Status.FromException(e);
+            return LastError.From(e);
         }
     }
 
@@ -124,14 +137,14 @@ internal static unsafe class Exports
     public static int Counters(ulong handle, NativeCounters* counters)
     {
         if (counters is null)
-            return Status.NullPointer;
+            return LastError.NullPointer("out");
         try
         {
-            return EngineHandleTable.Find(handle)?.ReadCounters(counters) ?? Status.BadHandle;
+            return EngineHandleTable.Find(handle)?.ReadCounters(counters) ?? LastError.BadHandle(handle);
         }
         catch (Exception e)
         {
-            return Status.FromException(e);
+            return LastError.From(e);
         }
     }
 
@@ -140,11 +153,11 @@ internal static unsafe class Exports
     {
         try
         {
-            return EngineHandleTable.Find(handle)?.Stop() ?? Status.BadHandle;
+            return EngineHandleTable.Find(handle)?.Stop() ?? LastError.BadHandle(handle);
         }
         catch (Exception e)
         {
-            return Status.FromException(e);
+            return LastError.From(e);
         }
     }
 
@@ -155,13 +168,13 @@ internal static unsafe class Exports
         {
             NativeEngine? engine = EngineHandleTable.Remove(handle);
             if (engine is null)
-                return Status.BadHandle;
+                return LastError.BadHandle(handle);
             engine.Destroy();
             return Status.Ok;
         }
         catch (Exception e)
         {
-            return Status.FromException(e);
+            return LastError.From(e);
         }
     }
 
@@ -169,18 +182,18 @@ internal static unsafe class Exports
     public static int BenchPostManaged(ulong handle, NativeExit* records, uint count, uint repeat, uint batchSize)
     {
         if (records is null && count != 0)
-            return Status.NullPointer;
+            return LastError.NullPointer("records");
         try
         {
             NativeEngine? engine = EngineHandleTable.Find(handle);
             if (engine is null)
-                return Status.BadHandle;
-            return count > int.MaxValue ? Status.BadConfig
+                return LastError.BadHandle(handle);
+            return count > int.MaxValue ? LastError.Set(Status.BadConfig, "count is above 2^31 - 1")
                 : ManagedPostingLoop.Run(engine, new ReadOnlySpan<NativeExit>(records, (int)count), repeat, batchSize);
         }
         catch (Exception e)
         {
-            return Status.FromException(e);
+            return LastError.From(e);
         }
     }
 
@@ -188,15 +201,15 @@ internal static unsafe class Exports
     private static int PostOne(ulong handle, NativeExit* record, bool wait)
     {
         if (record is null)
-            return Status.NullPointer;
+            return LastError.NullPointer("record");
         try
         {
             NativeEngine? engine = EngineHandleTable.Find(handle);
-            return engine is null ? Status.BadHandle : engine.Post(in *record, wait);
+            return engine is null ? LastError.BadHandle(handle) : engine.Post(in *record, wait);
         }
         catch (Exception e)
         {
-            return Status.FromException(e);
+            return LastError.From(e);
         }
     }
 }

@@ -11,7 +11,7 @@ internal static class ManagedPostingLoop
         foreach (ref readonly NativeExit record in records)
         {
             if (record.SourceVcpu >= (uint)engine.VcpuCount)
-                return Status.VcpuRange;
+                return LastError.VcpuRange(record.SourceVcpu, engine.VcpuCount);
         }
         Engine target = engine.Engine;
         if (batchSize == 0)

@@ -15,22 +15,26 @@ internal static unsafe class NativeConfigReader
     {
         options = null;
         if (config->StructSize < NativeConfig.MinimumSize)
-            return Status.StructSize;
+            return LastError.Set(Status.StructSize, $"ipi_config_t.struct_size is {config->StructSize}; it must be at least {NativeConfig.MinimumSize}");
         uint vcpus = config->VcpuCount;
-        if (vcpus == 0 || vcpus > AbiValues.MaxVcpus || (config->Flags & ~AbiValues.KnownFlags) != 0)
-            return Status.BadConfig;
+        if (vcpus == 0 || vcpus > AbiValues.MaxVcpus)
+            return Bad($"vcpu_count is {vcpus}; it must be 1 to {AbiValues.MaxVcpus}");
+        if ((config->Flags & ~AbiValues.KnownFlags) != 0)
+            return Bad($"flags 0x{config->Flags:x} has bits this library does not know (0x{config->Flags & ~AbiValues.KnownFlags:x})");
         var defaults = new EngineOptions();
-        if (!TryThreading(config->ThreadingMode, out ThreadingMode threading)
-            || !TryWait(config->WaitStrategy, defaults.WaitStrategy, out WaitStrategyKind wait)
-            || !TryBackPressure(config->BackPressure, out BackPressure backPressure))
-            return Status.BadConfig;
+        if (!TryThreading(config->ThreadingMode, out ThreadingMode threading))
+            return Bad($"threading_mode {config->ThreadingMode} is not an IPI_THREADING_* value");
+        if (!TryWait(config->WaitStrategy, defaults.WaitStrategy, out WaitStrategyKind wait))
+            return Bad($"wait_strategy {config->WaitStrategy} is not an IPI_WAIT_* value");
+        if (!TryBackPressure(config->BackPressure, out BackPressure backPressure))
+            return Bad($"back_pressure {config->BackPressure} is not an IPI_BACK_PRESSURE_* value");
         int ring = (int)Math.Min(config->RingCapacity, int.MaxValue);
         if (ring != 0 && (ring < 2 || !int.IsPow2(ring)))
-            return Status.BadConfig;
+            return Bad($"ring_capacity {config->RingCapacity} is not a power of two of at least 2 (or 0 for the default)");
 
         ApicTopology? topology = Topology(config, (int)vcpus);
         if (topology is null)
-            return Status.BadConfig;
+            return Bad($"topology {config->Topology} is not an IPI_TOPOLOGY_* value");
 
         options = new EngineOptions
         {
@@ -49,6 +53,8 @@ internal static unsafe class NativeConfigReader
         };
         return Status.Ok;
     }
+
+    private static int Bad(string message) => LastError.Set(Status.BadConfig, message);
 
     private static ApicTopology? Topology(NativeConfig* config, int vcpus)
     {

@@ -52,7 +52,7 @@ internal sealed unsafe class NativeEngine
     {
         // The CAS makes two racing starts see exactly one winner.
         if (Interlocked.CompareExchange(ref _state, Running, Created) != Created)
-            return Volatile.Read(ref _state) == Stopped ? Status.Stopped : Status.State;
+            return Volatile.Read(ref _state) == Stopped ? Refused(Status.Stopped) : LastError.Set(Status.State, "the engine was already started");
         _engine.Start();
         return Status.Ok;
     }
@@ -62,13 +62,13 @@ internal sealed unsafe class NativeEngine
     public int Post(in NativeExit record, bool wait)
     {
         if (record.SourceVcpu >= (uint)VcpuCount)
-            return Status.VcpuRange;
+            return LastError.VcpuRange(record.SourceVcpu, VcpuCount);
         // Acquire read of the life-cycle state: a post racing with stop is the engine's to settle (it refuses and we
         // map that); this refuses posts after ipi_engine_stop returned, and never waits before start, when nothing
         // would ever make room in a full ring.
         int state = Volatile.Read(ref _state);
         if (state == Stopped)
-            return Status.Stopped;
+            return Refused(Status.Stopped);
         if (wait && state == Running)
         {
             _engine.Post((int)record.SourceVcpu, record.Register, record.Value, record.DestinationId, record.Tag);
@@ -89,14 +89,14 @@ internal sealed unsafe class NativeEngine
         foreach (ref readonly NativeExit record in records)
         {
             if (record.SourceVcpu >= vcpus)
-                return Status.VcpuRange;
+                return LastError.VcpuRange(record.SourceVcpu, VcpuCount);
         }
         if (records.IsEmpty)
             return Status.Ok;
         // Before start a batch could fill the ring half way and then have nowhere to wait: refuse it whole.
         int state = Volatile.Read(ref _state);
         if (state != Running)
-            return state == Stopped ? Status.Stopped : Status.State;
+            return Refused(state == Stopped ? Status.Stopped : Status.State);
 
         Span<ExitRecord> chunk = stackalloc ExitRecord[BatchChunk];
         int start = 0;
@@ -119,7 +119,7 @@ internal sealed unsafe class NativeEngine
     public int TopologyWrite(uint vcpu, uint register, ulong value)
     {
         if (register > ushort.MaxValue || !ApicTopology.IsTopologyRegister((ushort)register))
-            return Status.BadRegister;
+            return LastError.Set(Status.BadRegister, $"register 0x{register:x} is not a topology register (0x20 APIC ID, 0xD0 LDR, 0xE0 DFR, 0xF0 / 0x80F SVR, 0x1B APIC base)");
         return Post(new NativeExit { SourceVcpu = vcpu, Register = register, Value = value }, wait: true);
     }
 
@@ -128,7 +128,7 @@ internal sealed unsafe class NativeEngine
     public int HasPending(uint vcpu)
     {
         if (vcpu >= (uint)VcpuCount)
-            return Status.VcpuRange;
+            return LastError.VcpuRange(vcpu, VcpuCount);
         return _engine.HasPending((int)vcpu) ? 1 : 0;
     }
 
@@ -136,7 +136,7 @@ internal sealed unsafe class NativeEngine
     public int TakePending(uint vcpu, NativePending* pending)
     {
         if (vcpu >= (uint)VcpuCount)
-            return Status.VcpuRange;
+            return LastError.VcpuRange(vcpu, VcpuCount);
         PendingInterrupts taken = _engine.TakePending((int)vcpu);
         PendingTranslator.Write(taken, pending);
         return taken.IsEmpty ? 0 : 1;
@@ -146,7 +146,7 @@ internal sealed unsafe class NativeEngine
     public int ReadCounters(NativeCounters* counters)
     {
         if (counters->StructSize < NativeCounters.MinimumSize)
-            return Status.StructSize;
+            return LastError.Set(Status.StructSize, $"ipi_counters_t.struct_size is {counters->StructSize}; it must be at least {NativeCounters.MinimumSize}");
         CountersTranslator.Write(_engine.ReadCounters(), counters);
         return Status.Ok;
     }
@@ -165,6 +165,12 @@ internal sealed unsafe class NativeEngine
         _engine.Stop();
         return Status.Ok;
     }
+
+    /// <summary>A refusal because of the life-cycle state, with the sentence that says which.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int Refused(int status) => LastError.Set(status, status == Status.Stopped
+        ? "the engine was stopped: it accepts no more records"
+        : "ipi_post_batch needs a started engine (before ipi_engine_start nothing could make room in a full ring)");
 
     /// <summary><c>ipi_engine_destroy</c> after the handle left the table: drain, then free.</summary>
     public void Destroy()

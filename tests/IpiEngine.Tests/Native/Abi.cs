@@ -10,6 +10,7 @@ internal static unsafe class Abi
 {
     public static uint AbiVersion() => ((delegate* unmanaged<uint>)&Exports.AbiVersion)();
     public static byte* StrError(int status) => ((delegate* unmanaged<int, byte*>)&Exports.StrError)(status);
+    public static int LastError(byte* buffer, uint capacity) => ((delegate* unmanaged<byte*, uint, int>)&Exports.LastErrorMessage)(buffer, capacity);
     public static int Create(NativeConfig* config, ulong* engine) => ((delegate* unmanaged<NativeConfig*, ulong*, int>)&Exports.EngineCreate)(config, engine);
     public static int Start(ulong engine) => ((delegate* unmanaged<ulong, int>)&Exports.EngineStart)(engine);
     public static int Post(ulong engine, NativeExit* record) => ((delegate* unmanaged<ulong, NativeExit*, int>)&Exports.Post)(engine, record);
@@ -50,6 +51,14 @@ internal static unsafe class Abi
         int status = Create(&config, &handle);
         Xunit.Assert.True(status == Status.Ok, $"create: {Message(status)}");
         return handle;
+    }
+
+    /// <summary>The calling thread's last error sentence, read through <c>ipi_last_error</c>.</summary>
+    public static string LastErrorText()
+    {
+        byte* buffer = stackalloc byte[512];
+        int length = LastError(buffer, 512);
+        return System.Text.Encoding.UTF8.GetString(buffer, Math.Min(length, 511));
     }
 
     public static string Message(int status) => System.Runtime.InteropServices.Marshal.PtrToStringUTF8((nint)StrError(status)) ?? "(null)";

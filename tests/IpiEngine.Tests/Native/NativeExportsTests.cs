@@ -79,6 +79,37 @@ public unsafe class NativeExportsTests
     }
 
     [Fact]
+    public void The_last_error_says_which_field_or_vcpu_was_wrong_and_truncates_safely()
+    {
+        NativeConfig config = Abi.Config(4);
+        config.RingCapacity = 3;
+        ulong handle;
+        Assert.Equal(Status.BadConfig, Abi.Create(&config, &handle));
+        Assert.Contains("ring_capacity 3", Abi.LastErrorText(), StringComparison.Ordinal);
+
+        config = Abi.Config(9, AbiValues.TopologyXApicFlat);
+        Assert.Equal(Status.BadConfig, Abi.Create(&config, &handle));
+        Assert.Contains("8", Abi.LastErrorText(), StringComparison.Ordinal); // the topology's own sentence: at most 8
+
+        ulong engine = Abi.CreateOrFail(Abi.Config(2));
+        NativeExit outOfRange = Abi.Icr(7, 0, 0x40);
+        Assert.Equal(Status.VcpuRange, Abi.Post(engine, &outOfRange));
+        string text = Abi.LastErrorText();
+        Assert.Contains("vCPU 7", text, StringComparison.Ordinal);
+        Assert.Equal(Status.Ok, Abi.Start(engine)); // a success leaves the sentence alone
+        Assert.Equal(text, Abi.LastErrorText());
+        Assert.Equal(Status.Ok, Abi.Destroy(engine));
+        Assert.Equal(Status.BadHandle, Abi.Destroy(engine));
+        Assert.Contains("not a live engine", Abi.LastErrorText(), StringComparison.Ordinal);
+
+        byte* small = stackalloc byte[4] { 0xFF, 0xFF, 0xFF, 0xFF };
+        int length = Abi.LastError(small, 4);
+        Assert.True(length > 3);
+        Assert.Equal(0, small[3]); // NUL-terminated within capacity
+        Assert.Equal(length, Abi.LastError(null, 0)); // a size query
+    }
+
+    [Fact]
     public void A_larger_struct_size_from_a_newer_header_is_accepted()
     {
         NativeConfig config = Abi.Config(2);
