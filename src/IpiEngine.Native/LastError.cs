@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace IpiEngine.Native;
@@ -21,14 +22,18 @@ internal static class LastError
     }
 
     /// <summary>Records the exception's message and returns the status it maps to.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // the slow path stays out of the inlined hot paths
     public static int From(Exception exception) => Set(Status.FromException(exception), exception.Message);
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static int BadHandle(ulong handle)
         => Set(Status.BadHandle, string.Create(CultureInfo.InvariantCulture, $"engine handle 0x{handle:x} is not a live engine (never created, or destroyed)"));
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static int VcpuRange(uint vcpu, int vcpuCount)
         => Set(Status.VcpuRange, string.Create(CultureInfo.InvariantCulture, $"vCPU {vcpu} is out of range: the engine has vCPUs 0 to {vcpuCount - 1}"));
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public static int NullPointer(string argument) => Set(Status.NullPointer, argument + " is NULL");
 
     /// <summary>
