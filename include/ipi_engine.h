@@ -116,7 +116,8 @@ typedef uint64_t ipi_engine_t;
 #define IPI_NULL_ENGINE ((ipi_engine_t)0)
 
 /* Wakes vCPU `vcpu` because interrupts became pending for it. Called on an engine thread, at most
- * once per destination per delivered batch; must not block and must not call back into the library. */
+ * once per destination per delivered batch; must not block, must not call back into the library and
+ * must not let a C++ exception escape. */
 typedef void (*ipi_kick_fn)(void *context, uint32_t vcpu);
 
 /* How to build an engine. Zero it, set struct_size = sizeof(ipi_config_t), then the fields you need. */
