@@ -210,6 +210,11 @@ public sealed partial class Engine
     private void ThrowNotAccepting()
     {
         ThrowIfDisposed();
+        if (_pipeline.Fault is { } fault)
+        {
+            throw new InvalidOperationException($"The engine '{_options.Name}' failed and accepts no more records: {fault.Message}", fault);
+        }
+
         throw new InvalidOperationException($"The engine '{_options.Name}' is {State}: it accepts no more records.");
     }
 
