@@ -12,9 +12,8 @@ namespace IpiEngine.Benchmarks.Baselines;
 public abstract class BaselineRig : IDisposable
 {
     private readonly ExitRecord[][] _records;
-    private readonly Thread[] _workers;
     private readonly Thread _consumer;
-    private readonly Barrier _gate;
+    private ProducerGang? _gang;
     private readonly int _producers;
     private readonly IcrResolver _resolver;
     private readonly DestinationSet _destinations;
@@ -37,35 +36,24 @@ public abstract class BaselineRig : IDisposable
         _resolver = new IcrResolver(Workload.Topology(VcpuCount));
         _destinations = new DestinationSet(VcpuCount);
         _descriptors = new DescriptorTable(VcpuCount);
-        _gate = new Barrier(producers + 1);
-        _workers = new Thread[producers];
         _consumer = new Thread(Consume) { IsBackground = true, Name = "baseline-consumer" };
     }
 
     /// <summary>The number of vCPUs (one queue each).</summary>
     protected int VcpuCount { get; }
 
-    /// <summary>Whether the rig is shutting down.</summary>
-    protected bool Closing => _closing;
-
     /// <summary>Starts the consumer and the producers.</summary>
     protected void Start()
     {
         _consumer.Start();
-        for (int p = 0; p < _producers; p++)
-        {
-            int producer = p;
-            _workers[p] = new Thread(() => Work(producer)) { IsBackground = true };
-            _workers[p].Start();
-        }
+        _gang = new ProducerGang(_producers, Post);
     }
 
     /// <summary>One invocation: every producer posts its records, then wait until all are resolved and delivered.</summary>
     public void RunOnce()
     {
         _expected += _records.Sum(r => r.Length);
-        _gate.SignalAndWait();
-        _gate.SignalAndWait();
+        _gang!.Run();
         while (Volatile.Read(ref _resolved) < _expected)
         {
             Thread.Yield();
@@ -75,16 +63,10 @@ public abstract class BaselineRig : IDisposable
     /// <summary>Stops the threads.</summary>
     public void Dispose()
     {
+        _gang?.Dispose();
         _closing = true;
-        _gate.SignalAndWait();
-        foreach (Thread worker in _workers)
-        {
-            worker.Join();
-        }
-
         _consumer.Join();
         _descriptors.Dispose();
-        _gate.Dispose();
         GC.SuppressFinalize(this);
     }
 
@@ -94,25 +76,14 @@ public abstract class BaselineRig : IDisposable
     /// <summary>Consumer: dequeues one record of vCPU <paramref name="vcpu"/>'s queue, if any.</summary>
     protected abstract bool TryDequeue(int vcpu, out ExitRecord record);
 
-    private void Work(int producer)
+    private void Post(int producer)
     {
-        while (true)
+        for (int v = producer; v < _records.Length; v += _producers)
         {
-            _gate.SignalAndWait();
-            if (_closing)
+            foreach (ExitRecord record in _records[v])
             {
-                return;
+                Enqueue(v, record);
             }
-
-            for (int v = producer; v < _records.Length; v += _producers)
-            {
-                foreach (ExitRecord record in _records[v])
-                {
-                    Enqueue(v, record);
-                }
-            }
-
-            _gate.SignalAndWait();
         }
     }
 

@@ -11,11 +11,9 @@ public sealed class EngineRig : IDisposable
 {
     private const int BatchSize = 64;
     private readonly ExitRecord[][] _records; // per vCPU
-    private readonly Thread[] _workers;
-    private readonly Barrier _gate;
+    private readonly ProducerGang _gang;
     private readonly int _producers;
     private long _expectedResolved;
-    private volatile bool _closing;
 
     /// <summary>Builds and starts the engine and its producer threads.</summary>
     public EngineRig(int producers, ThreadingMode mode, WaitStrategyKind wait, Traffic traffic, int ipisPerInvocation,
@@ -41,14 +39,7 @@ public sealed class EngineRig : IDisposable
             Name = "bench",
         });
         Engine.Start();
-        _gate = new Barrier(producers + 1);
-        _workers = new Thread[producers];
-        for (int p = 0; p < producers; p++)
-        {
-            int producer = p;
-            _workers[p] = new Thread(() => Work(producer)) { IsBackground = true, Name = $"producer-{p}" };
-            _workers[p].Start();
-        }
+        _gang = new ProducerGang(producers, Post);
     }
 
     /// <summary>The engine.</summary>
@@ -61,8 +52,7 @@ public sealed class EngineRig : IDisposable
     public void RunOnce()
     {
         _expectedResolved += IpisPerInvocation;
-        _gate.SignalAndWait(); // start
-        _gate.SignalAndWait(); // every producer has posted
+        _gang.Run(); // every producer has posted
         while (true)
         {
             EngineCounters counters = Engine.ReadCounters();
@@ -78,37 +68,19 @@ public sealed class EngineRig : IDisposable
     /// <summary>Stops the producers and the engine.</summary>
     public void Dispose()
     {
-        _closing = true;
-        _gate.SignalAndWait();
-        foreach (Thread worker in _workers)
-        {
-            worker.Join();
-        }
-
+        _gang.Dispose();
         Engine.Dispose();
-        _gate.Dispose();
     }
 
-    private void Work(int producer)
+    private void Post(int producer)
     {
-        while (true)
+        for (int v = producer; v < _records.Length; v += _producers)
         {
-            _gate.SignalAndWait();
-            if (_closing)
+            ReadOnlySpan<ExitRecord> records = _records[v];
+            for (int i = 0; i < records.Length; i += BatchSize)
             {
-                return;
+                Engine.PostBatch(v, records.Slice(i, Math.Min(BatchSize, records.Length - i)));
             }
-
-            for (int v = producer; v < _records.Length; v += _producers)
-            {
-                ReadOnlySpan<ExitRecord> records = _records[v];
-                for (int i = 0; i < records.Length; i += BatchSize)
-                {
-                    Engine.PostBatch(v, records.Slice(i, Math.Min(BatchSize, records.Length - i)));
-                }
-            }
-
-            _gate.SignalAndWait();
         }
     }
 }
