@@ -162,7 +162,11 @@ public sealed partial class Engine
     {
         lock (_control)
         {
-            ThrowIfDisposed();
+            if (_state > Running)
+            {
+                ThrowNotAccepting(); // a stopped engine accepts nothing, topology writes included
+            }
+
             if ((uint)sourceVcpu >= (uint)_rings.Length)
             {
                 _controlCounters.AddRejected(RejectReason.UnknownSource, count);

@@ -216,4 +216,24 @@ public class EngineApiTests
         Assert.Equal(1, seen["ipi.resolved"]);
         engine.Stop();
     }
+
+    [Fact]
+    public void Per_stage_mode_takes_runs_longer_than_its_pipeline_ring()
+    {
+        // A vCPU ring of 4096 drained in runs of up to 1024 into a 512-entry pipeline ring.
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2, ThreadingMode = ThreadingMode.PerStage, PipelineRingSize = 512 });
+        var records = new ExitRecord[3000];
+        for (int i = 0; i < records.Length; i++)
+        {
+            records[i] = ExitRecord.Create(0, X2Icr, Unicast(1, (byte)(0x20 + (i % 200))), 1, (ulong)i);
+        }
+
+        engine.PostBatch(0, records); // before start: the whole batch waits in the vCPU ring
+        engine.Start();
+        engine.Stop();
+        EngineCounters counters = engine.ReadCounters();
+        Assert.Equal(records.Length, counters.IpisResolved);
+        Assert.True(counters.ConservationHolds, counters.ToString());
+        Assert.Throws<InvalidOperationException>(() => engine.ApplyTopologyWrite(0, ApicRegister.X2Svr, 0x1FF));
+    }
 }
