@@ -1,12 +1,12 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace IpiEngine.Delivery;
 
 /// <summary>
-/// One <see cref="PostedInterruptDescriptor"/> per vCPU in 64-byte-aligned native memory (one line each, so that
-/// vCPUs never share a line), updated only with atomic operations: the deliver stage ORs pending bits in, and the
-/// destination vCPU takes them out with exchanges.
+/// One <see cref="PostedInterruptDescriptor"/> per vCPU, 64-byte aligned (one line each, so that vCPUs never share a
+/// line), updated only with atomic operations: the deliver stage ORs pending bits in, and the destination vCPU takes
+/// them out with exchanges. The memory is a pinned managed array aligned by hand: its addresses are stable for native
+/// embedders, and a call that races with <see cref="Dispose"/> still touches live memory (never a crash).
 /// </summary>
 /// <remarks>
 /// Ordering between the two sides (as VT-x does it): the deliverer ORs the PIR words, then ORs the control word with
@@ -19,22 +19,25 @@ public sealed unsafe class DescriptorTable : IDisposable
 {
     private const int WordsPerDescriptor = 8; // 64 bytes
     private const int ControlWord = 4;
-    private ulong* _words;
+    private readonly ulong[] _storage; // pinned; descriptor 0 starts at _first, on a 64-byte boundary
+    private readonly ulong* _words;
+    private volatile bool _disposed;
 
     /// <summary>Allocates zeroed descriptors for <paramref name="vcpuCount"/> vCPUs.</summary>
     public DescriptorTable(int vcpuCount)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vcpuCount);
         VcpuCount = vcpuCount;
-        nuint bytes = (nuint)vcpuCount * (nuint)sizeof(PostedInterruptDescriptor);
-        _words = (ulong*)NativeMemory.AlignedAlloc(bytes, 64);
-        NativeMemory.Clear(_words, bytes);
+        _storage = GC.AllocateArray<ulong>((vcpuCount + 1) * WordsPerDescriptor, pinned: true);
+        ulong* start = (ulong*)Unsafe.AsPointer(ref _storage[0]); // pinned: the address never changes
+        nint misalignment = (nint)start & 63;
+        _words = misalignment == 0 ? start : start + ((64 - misalignment) / sizeof(ulong));
     }
 
     /// <summary>How many descriptors.</summary>
     public int VcpuCount { get; }
 
-    /// <summary>The descriptor's address (for embedders that read it directly; valid until disposal).</summary>
+    /// <summary>The descriptor's address (for embedders that read it directly; stable for the table's lifetime).</summary>
     public nint AddressOf(int vcpu)
     {
         CheckVcpu(vcpu);
@@ -104,23 +107,15 @@ public sealed unsafe class DescriptorTable : IDisposable
         return false;
     }
 
-    /// <summary>Frees the memory. Only after every thread that delivers or takes has stopped.</summary>
-    public void Dispose()
-    {
-        ulong* words = _words;
-        _words = null;
-        if (words != null)
-        {
-            NativeMemory.AlignedFree(words);
-        }
-    }
+    /// <summary>Refuses further public calls (the memory itself lives as long as the table is referenced).</summary>
+    public void Dispose() => _disposed = true;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong* Words(int vcpu) => _words + ((nint)vcpu * WordsPerDescriptor);
 
     private void CheckVcpu(int vcpu)
     {
-        ObjectDisposedException.ThrowIf(_words == null, this);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if ((uint)vcpu >= (uint)VcpuCount)
         {
             ThrowBadVcpu(vcpu);
