@@ -198,14 +198,14 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         Debug.Assert(bit != 0, "Reserved delivery modes are rejected before delivery.");
         if ((control & bit) != 0)
         {
-            _batchCoalesced++; // already gathered this batch: the first SIPI's vector stays
-            return;
+            _batchCoalesced++; // already gathered this batch (a later SIPI still replaces the vector, below)
         }
 
         control |= bit;
         if (bit == PostedInterruptDescriptor.SipiPending)
         {
-            control |= (ulong)(byte)low << PostedInterruptDescriptor.SipiVectorShift;
+            // Latest start-up vector wins, as in KVM (__apic_accept_irq: sipi_vector is overwritten).
+            control = (control & ~(0xFFUL << PostedInterruptDescriptor.SipiVectorShift)) | ((ulong)(byte)low << PostedInterruptDescriptor.SipiVectorShift);
         }
     }
 

@@ -85,26 +85,26 @@ public sealed unsafe class DescriptorTable : IDisposable
     internal ulong OrControl(int vcpu, ulong bits) => Interlocked.Or(ref Words(vcpu)[ControlWord], bits); // full fence
 
     /// <summary>
-    /// Deliverer: posts a SIPI with its vector unless one is already pending (then the pending one stays, like a second
-    /// SIPI to an AP that is no longer waiting for one). Returns false when it coalesced.
+    /// Deliverer: posts a SIPI with its vector. A SIPI already pending is replaced and counts as coalesced (one pending
+    /// start-up at a time, the latest vector wins, as KVM's <c>__apic_accept_irq</c> stores <c>sipi_vector</c> and sets one
+    /// pending bit). Returns false when it coalesced.
     /// </summary>
     internal bool PostSipi(int vcpu, byte vector)
     {
+        const ulong vectorMask = 0xFFUL << PostedInterruptDescriptor.SipiVectorShift;
         ref ulong control = ref Words(vcpu)[ControlWord];
         ulong current = Volatile.Read(ref control);
-        while ((current & PostedInterruptDescriptor.SipiPending) == 0)
+        while (true)
         {
-            ulong next = current | PostedInterruptDescriptor.SipiPending | ((ulong)vector << PostedInterruptDescriptor.SipiVectorShift);
+            ulong next = (current & ~vectorMask) | PostedInterruptDescriptor.SipiPending | ((ulong)vector << PostedInterruptDescriptor.SipiVectorShift);
             ulong seen = Interlocked.CompareExchange(ref control, next, current); // full fence
             if (seen == current)
             {
-                return true;
+                return (current & PostedInterruptDescriptor.SipiPending) == 0;
             }
 
             current = seen;
         }
-
-        return false;
     }
 
     /// <summary>Refuses further public calls (the memory itself lives as long as the table is referenced).</summary>

@@ -236,4 +236,24 @@ public class EngineApiTests
         Assert.True(counters.ConservationHolds, counters.ToString());
         Assert.Throws<InvalidOperationException>(() => engine.ApplyTopologyWrite(0, ApicRegister.X2Svr, 0x1FF));
     }
+
+    [Fact]
+    public void Flags_coalesce_and_the_latest_sipi_vector_wins()
+    {
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2 });
+        engine.Post(0, X2Icr, Unicast(1, 0x10, mode: 6), 1); // SIPI, page 0x10
+        engine.Post(0, X2Icr, Unicast(1, 0x20, mode: 6), 1); // SIPI, page 0x20: same batch
+        engine.Post(0, X2Icr, Unicast(1, 0x00, mode: 4), 1); // NMI
+        engine.Post(0, X2Icr, Unicast(1, 0x00, mode: 4), 1); // NMI again: coalesces
+        engine.Start();
+        engine.Stop();
+        PendingInterrupts pending = engine.TakePending(1);
+        Assert.True(pending.Sipi);
+        Assert.Equal(0x20, pending.SipiVector);
+        Assert.True(pending.Nmi);
+        EngineCounters counters = engine.ReadCounters();
+        Assert.Equal(2, counters.Delivered);
+        Assert.Equal(2, counters.Coalesced);
+        Assert.True(counters.ConservationHolds, counters.ToString());
+    }
 }
