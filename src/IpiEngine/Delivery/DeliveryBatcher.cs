@@ -183,6 +183,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         _batchCoalesced = 0;
     }
 
+    /// <summary>NMI, SMI, INIT, SIPI: one pending flag each, like KVM's pending events (<c>__apic_accept_irq</c>).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void AddFlag(int destination, uint low)
     {

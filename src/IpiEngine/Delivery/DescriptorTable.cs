@@ -9,7 +9,8 @@ namespace IpiEngine.Delivery;
 /// embedders, and a call that races with <see cref="Dispose"/> still touches live memory (never a crash).
 /// </summary>
 /// <remarks>
-/// Ordering between the two sides (as VT-x does it): the deliverer ORs the PIR words, then ORs the control word with
+/// Ordering between the two sides (as VT-x does it, SDM Vol. 3C "Posted-Interrupt Processing"; KVM
+/// <c>vmx_deliver_posted_interrupt</c> / <c>__kvm_apic_update_irr</c>): the deliverer ORs the PIR words, then ORs the control word with
 /// the outstanding-notification bit and notifies only if that bit was clear. The taker exchanges the control word
 /// first (clearing the bit), then the PIR words. So if a deliverer found the bit already set, that set precedes the
 /// taker's control exchange, which precedes its PIR exchanges, and the taker sees the deliverer's bits; if it found the
