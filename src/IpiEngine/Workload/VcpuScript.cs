@@ -1,0 +1,51 @@
+namespace IpiEngine.Workload;
+
+/// <summary>
+/// One vCPU's pre-generated exits, posted in a loop during a run so that generating them costs nothing in the
+/// measured window.
+/// </summary>
+public sealed class VcpuScript
+{
+    /// <summary>Creates a script; <paramref name="ipisBefore"/>[i] counts the firing writes among the first i records.</summary>
+    public VcpuScript(int vcpu, ExitRecord[] records, int[] ipisBefore)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        ArgumentNullException.ThrowIfNull(ipisBefore);
+        if (ipisBefore.Length != records.Length + 1)
+        {
+            throw new ArgumentException("One prefix count per record, plus one.", nameof(ipisBefore));
+        }
+
+        Vcpu = vcpu;
+        Records = records;
+        IpisBefore = ipisBefore;
+    }
+
+    /// <summary>The vCPU that writes these records.</summary>
+    public int Vcpu { get; }
+
+    /// <summary>The records, in the order the vCPU writes them.</summary>
+    public ExitRecord[] Records { get; }
+
+    /// <summary>Prefix counts of firing writes: <c>IpisBefore[i]</c> firing writes among <c>Records[..i]</c>.</summary>
+    public int[] IpisBefore { get; }
+
+    /// <summary>Firing writes in one pass over the script.</summary>
+    public int Ipis => IpisBefore[^1];
+
+    /// <summary>The number of leading records that hold exactly <paramref name="ipis"/> firing writes (at most one pass).</summary>
+    public int RecordsForIpis(int ipis)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(ipis);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ipis, Ipis);
+        var index = Array.BinarySearch(IpisBefore, ipis);
+
+        // Several prefixes may equal ipis (an ICR2 write fires nothing): take the first, which ends at the firing write.
+        while (index > 0 && IpisBefore[index - 1] == ipis)
+        {
+            index--;
+        }
+
+        return index;
+    }
+}
