@@ -34,18 +34,25 @@ public sealed class VcpuScript
     public int Ipis => IpisBefore[^1];
 
     /// <summary>The number of leading records that hold exactly <paramref name="ipis"/> firing writes (at most one pass).</summary>
-    public int RecordsForIpis(int ipis)
+    public int RecordsForIpis(int ipis) => RecordsForIpisFrom(0, ipis);
+
+    /// <summary>
+    /// The number of records from <paramref name="start"/> that hold exactly <paramref name="ipis"/> firing writes and
+    /// end with one (or 0 for 0), within the rest of this pass.
+    /// </summary>
+    public int RecordsForIpisFrom(int start, int ipis)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(ipis);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(ipis, Ipis);
-        var index = Array.BinarySearch(IpisBefore, ipis);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ipis, IpisBefore[^1] - IpisBefore[start]);
+        var wanted = IpisBefore[start] + ipis;
+        var index = Array.BinarySearch(IpisBefore, start, IpisBefore.Length - start, wanted);
 
-        // Several prefixes may equal ipis (an ICR2 write fires nothing): take the first, which ends at the firing write.
-        while (index > 0 && IpisBefore[index - 1] == ipis)
+        // Several prefixes may equal the target (an ICR2 write fires nothing): the first ends at the firing write.
+        while (index > start && IpisBefore[index - 1] == wanted)
         {
             index--;
         }
 
-        return index;
+        return index - start;
     }
 }

@@ -132,6 +132,8 @@ public class WorkloadGeneratorTests
         Assert.Equal(2, vcpu.RecordsForIpis(1));
         Assert.Equal(vcpu.Records.Length, vcpu.RecordsForIpis(vcpu.Ipis));
         Assert.Equal(10, vcpu.Ipis);
+        Assert.Equal(2, vcpu.RecordsForIpisFrom(2, 1));
+        Assert.Equal(3, vcpu.RecordsForIpisFrom(1, 2)); // from an ICR low: itself, then the next ICR2+ICR pair
     }
 }
 
