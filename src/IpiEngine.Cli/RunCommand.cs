@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.Text.Json;
 using IpiEngine.Cli.Run;
+using IpiEngine.Trace;
 
 namespace IpiEngine.Cli;
 
@@ -50,6 +51,11 @@ public static class RunCommand
                 return report.ConservationHeld && report.MatchesSequentialReplay != false && report.MatchesReference != false ? 0 : 1;
             }
             catch (RunInputException e)
+            {
+                error.WriteLine(e.Message);
+                return 2;
+            }
+            catch (TraceFormatException e)
             {
                 error.WriteLine(e.Message);
                 return 2;

@@ -138,8 +138,7 @@ public sealed class RunOptions
                 throw new RunInputException("Give either --trace NAME or --vcpus FILE with --exits FILE, not both.");
             }
 
-            var files = TraceLocator.Resolve(traceName);
-            (name, vcpus, exits, reference) = (files.Name, files.VcpusPath, files.ExitsPath, files.ReferencePath);
+            (name, vcpus, exits, reference) = LocateTrace(traceName);
         }
         else
         {
@@ -158,6 +157,22 @@ public sealed class RunOptions
             Loop = Text(parse, Loop) is { } k ? (int)OptionValues.Positive("--loop", k, 1_000_000) : 1,
             Batch = Text(parse, Batch) is { } b ? (int)OptionValues.Positive("--batch", b, 4096) : RunSettings.DefaultBatch,
         };
+    }
+
+    /// <summary>A bundled trace by name, or a path prefix such as <c>traces/xapic-flat-smp4</c>; the reference is null when absent.</summary>
+    private static (string Name, string Vcpus, string Exits, string? Reference) LocateTrace(string name)
+    {
+        var prefix = BundledTraces.Find(name) is { } folder ? Path.Combine(folder, name) : name;
+        var (vcpus, exits, reference) = (prefix + ".vcpus.csv", prefix + ".exits.csv", prefix + ".deliveries.csv");
+        if (!File.Exists(vcpus) || !File.Exists(exits))
+        {
+            var known = BundledTraces.List();
+            throw new RunInputException(known.Count == 0
+                ? $"No trace named '{name}' was found (no {name}.vcpus.csv and {name}.exits.csv, and no traces folder)."
+                : $"No trace named '{name}' was found: the bundled traces are {string.Join(", ", known)}.");
+        }
+
+        return (Path.GetFileName(prefix), vcpus, exits, File.Exists(reference) ? reference : null);
     }
 
     private static string? Text(ParseResult parse, Option<string?> option)

@@ -30,6 +30,24 @@ public sealed class VcpuAddressBook
         this.logicalIds = logicalIds;
     }
 
+    /// <summary>
+    /// The address book of a topology set up by <see cref="ApicTopology.Configure"/> (or any topology whose APICs are
+    /// addressed the <paramref name="kind"/> way): each vCPU's current APIC ID and xAPIC logical ID.
+    /// </summary>
+    public static VcpuAddressBook From(ApicTopology topology, TopologyKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        var ids = new uint[topology.VcpuCount];
+        var logical = new byte[topology.VcpuCount];
+        for (var v = 0; v < ids.Length; v++)
+        {
+            ids[v] = topology.CurrentApicId(v);
+            logical[v] = topology.Apics[v].LogicalId;
+        }
+
+        return new VcpuAddressBook(kind, ids, logical);
+    }
+
     /// <summary>The addressing the guest uses.</summary>
     public TopologyKind Kind { get; }
 

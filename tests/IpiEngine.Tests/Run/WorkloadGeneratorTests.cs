@@ -83,7 +83,7 @@ public class WorkloadGeneratorTests
     [Fact]
     public void Unicast_goes_to_another_vcpu_by_its_apic_id_in_physical_mode()
     {
-        var book = AddressBooks.Sparse(TopologyKind.X2ApicPhysical, 9, stride: 3);
+        var book = AddressBooks.Sparse(TopologyKind.X2ApicPhysical, 9); // x2APIC IDs 0, 3, 6, ...
         var script = WorkloadGenerator.Generate(book, WorkloadMix.Unicast, 1, 1000);
 
         foreach (var vcpu in script.Vcpus)
@@ -137,20 +137,10 @@ public class WorkloadGeneratorTests
     }
 }
 
-/// <summary>Address books laid out like the APIC topology's <c>Configure</c>.</summary>
+/// <summary>Address books of the topologies <see cref="ApicTopology.Configure"/> sets up.</summary>
 internal static class AddressBooks
 {
-    public static VcpuAddressBook Dense(TopologyKind kind, int vcpus) => Sparse(kind, vcpus, 1);
+    public static VcpuAddressBook Dense(TopologyKind kind, int vcpus) => VcpuAddressBook.From(ApicTopology.Configure(vcpus, kind), kind);
 
-    public static VcpuAddressBook Sparse(TopologyKind kind, int vcpus, uint stride)
-    {
-        var ids = Enumerable.Range(0, vcpus).Select(i => (uint)i * stride).ToArray();
-        var logical = Enumerable.Range(0, vcpus).Select(i => kind switch
-        {
-            TopologyKind.XApicFlat => (byte)(1 << i),
-            TopologyKind.XApicCluster => (byte)(((i / 4) << 4) | (1 << (i % 4))),
-            _ => (byte)0,
-        }).ToArray();
-        return new VcpuAddressBook(kind, ids, logical);
-    }
+    public static VcpuAddressBook Sparse(TopologyKind kind, int vcpus) => VcpuAddressBook.From(ApicTopology.Configure(vcpus, kind, sparseIds: true), kind);
 }
