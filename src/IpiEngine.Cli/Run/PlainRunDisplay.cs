@@ -14,12 +14,13 @@ public sealed class PlainRunDisplay : IRunDisplay
     public void Show(Func<RunProgress?> poll)
     {
         ArgumentNullException.ThrowIfNull(poll);
-        var lastLine = TimeSpan.MinValue;
+        var lastLine = TimeSpan.Zero;
         while (poll() is { } p)
         {
-            if (p.Elapsed - lastLine < TimeSpan.FromSeconds(1))
+            var final = p.Phase == RunProgress.Done;
+            if (!final && p.Elapsed - lastLine < TimeSpan.FromSeconds(1))
             {
-                continue;
+                continue; // about a line a second, and always the last one
             }
 
             lastLine = p.Elapsed;

@@ -10,4 +10,8 @@ namespace IpiEngine.Cli.Run;
 /// <param name="DeliveredPerSecond">IPIs delivered per second since the previous sample.</param>
 /// <param name="RingOccupancy">Records waiting in the rings, as a fraction of their total capacity.</param>
 public readonly record struct RunProgress(
-    TimeSpan Elapsed, string Phase, long Posted, long Delivered, long Rejected, double PostedPerSecond, double DeliveredPerSecond, double RingOccupancy);
+    TimeSpan Elapsed, string Phase, long Posted, long Delivered, long Rejected, double PostedPerSecond, double DeliveredPerSecond, double RingOccupancy)
+{
+    /// <summary>The phase of the last sample, taken once the run is over.</summary>
+    public const string Done = "done";
+}

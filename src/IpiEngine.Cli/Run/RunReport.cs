@@ -75,8 +75,11 @@ public sealed class RunReport
     /// <summary>Post-to-delivery latency in nanoseconds.</summary>
     public required LatencySummary LatencyNs { get; init; }
 
-    /// <summary>Managed bytes allocated in the measured window, every thread included.</summary>
+    /// <summary>Managed bytes allocated in the measured window by the engine and vCPU threads (every thread but the display's).</summary>
     public required long AllocatedBytes { get; init; }
+
+    /// <summary>What the progress display itself allocated in the window (its own thread), left out of <see cref="AllocatedBytes"/>.</summary>
+    public long DisplayAllocatedBytes { get; init; }
 
     /// <summary>Garbage collections in the measured window, by generation.</summary>
     public required GcCounts GcCollections { get; init; }

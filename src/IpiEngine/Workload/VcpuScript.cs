@@ -55,4 +55,24 @@ public sealed class VcpuScript
 
         return index - start;
     }
+
+    /// <summary>
+    /// Adds to <paramref name="perMode"/> (indexed by ICR delivery mode, 8 entries) the modes of the first
+    /// <paramref name="ipis"/> firing writes this vCPU posts when it loops over its script from the start.
+    /// </summary>
+    public void CountFiringByMode(long ipis, Span<long> perMode)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(ipis);
+        ArgumentOutOfRangeException.ThrowIfLessThan(perMode.Length, 8);
+        var passes = Ipis == 0 ? 0 : ipis / Ipis;
+        var rest = Ipis == 0 ? 0 : (int)(ipis % Ipis);
+        var end = RecordsForIpis(rest);
+        for (var i = 0; i < Records.Length; i++)
+        {
+            if (IpisBefore[i + 1] != IpisBefore[i])
+            {
+                perMode[(int)((Records[i].Value >> 8) & 7)] += passes + (i < end ? 1 : 0);
+            }
+        }
+    }
 }

@@ -27,6 +27,9 @@ public static class WorkloadGenerator
     /// <summary>vCPUs that share an address space, the set a TLB shootdown reaches.</summary>
     public const int TlbGroupSize = 4;
 
+    /// <summary>Tag bit of the bring-up's records (script records carry <c>vcpu &lt;&lt; 32 | IPI index</c>).</summary>
+    public const ulong BringUpTag = 1UL << 63;
+
     /// <summary>The vCPU every <see cref="IpiKind.Storm"/> IPI goes to (vCPU 0 itself sends to vCPU 1).</summary>
     public const int StormTarget = 0;
 
@@ -43,10 +46,11 @@ public static class WorkloadGenerator
         var bringUp = new List<ExitRecord>();
         for (var ap = 1; ap < addresses.VcpuCount; ap++)
         {
-            addresses.AppendPhysical(bringUp, 0, InitAssert, ap, 0);
-            addresses.AppendPhysical(bringUp, 0, InitDeassert, ap, 0);
-            addresses.AppendPhysical(bringUp, 0, StartUp, ap, 0);
-            addresses.AppendPhysical(bringUp, 0, StartUp, ap, 0);
+            var tag = BringUpTag | (ulong)ap << 2;
+            addresses.AppendPhysical(bringUp, 0, InitAssert, ap, tag);
+            addresses.AppendPhysical(bringUp, 0, InitDeassert, ap, tag | 1);
+            addresses.AppendPhysical(bringUp, 0, StartUp, ap, tag | 2);
+            addresses.AppendPhysical(bringUp, 0, StartUp, ap, tag | 3);
         }
 
         var scripts = new VcpuScript[addresses.VcpuCount];
