@@ -151,7 +151,7 @@ public static class ReplayCommand
         DeliveryComparison comparison = DeliveryComparison.Compare(reference, produced, ShownDifferences);
         CultureInfo invariant = CultureInfo.InvariantCulture;
         output.WriteLine(string.Create(invariant,
-            $"check against {referencePath}: {comparison.Matching} rows match, {comparison.Differing} differ"));
+            $"Check against {referencePath}: {comparison.Matching} rows match, {comparison.Differing} differ"));
         foreach (string difference in comparison.FirstDifferences)
         {
             output.WriteLine("  " + difference);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
@@ -10,19 +11,17 @@ namespace IpiEngine.Apic;
 /// <item>xAPIC senders (8-bit destination): for each of the 256 physical and 256 logical destination values, the
 /// ascending vCPUs it matches, computed with <see cref="ApicMatcher"/> (so any mix of flat, cluster, sparse IDs and
 /// modes is exact);</item>
-/// <item>x2APIC senders (32-bit destination), when every enabled APIC is in x2APIC mode with distinct IDs: an x2APIC-ID table
-/// and a cluster table (16 slots per cluster); otherwise (mixed modes while a guest switches) the per-target rules.</item>
+/// <item>x2APIC senders (32-bit destination), when every enabled APIC is in x2APIC mode with distinct IDs: one x2APIC-ID
+/// table that is also the cluster table (16 slots per cluster); otherwise (mixed modes while a guest switches, duplicate
+/// or huge IDs) the per-target rules, O(vCPUs).</item>
 /// </list>
 /// Built off the hot path by <see cref="ApicTopology.BuildMap"/>, published by <see cref="IcrResolver"/> with one
 /// reference swap.
 /// </summary>
 public sealed class DestinationMap
 {
-    /// <summary>Beyond this x2APIC ID the ID tables would be too sparse to be worth it: use the per-target rules.</summary>
-    private const uint MaxTabulatedX2ApicId = 1u << 20;
     private const byte AcceptsSystem = 1; // INIT, SIPI, NMI, SMI: globally enabled
     private const byte AcceptsVectored = 2; // Fixed, LowPri: globally and software enabled
-    private const int XApicDestinations = 256;
 
     private readonly ApicState[] _apics;
     private readonly byte[] _accepts;
@@ -30,8 +29,9 @@ public sealed class DestinationMap
     private readonly int[] _physicalMembers;
     private readonly int[] _logicalStart; // xAPIC sender: logical MDA d -> members[start[d]..start[d+1])
     private readonly int[] _logicalMembers;
-    private readonly int[]? _x2ById; // x2APIC ID -> vCPU or -1; null when the APICs are not all x2APIC with distinct IDs
-    private readonly int[]? _x2ByCluster; // cluster * 16 + member bit -> vCPU or -1
+    // x2APIC ID -> vCPU or -1, length a multiple of 16 so that it doubles as the cluster table: slot cluster * 16 + member
+    // bit is the ID itself (SDM: cluster = ID bits 31:4, member = ID bits 3:0). Null: use the per-target rules.
+    private readonly int[]? _x2ById;
 
     internal DestinationMap(ReadOnlySpan<ApicState> apics)
     {
@@ -43,9 +43,9 @@ public sealed class DestinationMap
                                  | (ApicMatcher.Accepts(_apics[v], DeliveryMode.Fixed) ? AcceptsVectored : 0));
         }
 
-        (_physicalStart, _physicalMembers) = TabulateXApic(_apics, logical: false);
-        (_logicalStart, _logicalMembers) = TabulateXApic(_apics, logical: true);
-        (_x2ById, _x2ByCluster) = TabulateX2Apic(_apics);
+        (_physicalStart, _physicalMembers) = DestinationTables.XApicRows(_apics, logical: false);
+        (_logicalStart, _logicalMembers) = DestinationTables.XApicRows(_apics, logical: true);
+        _x2ById = DestinationTables.X2ApicIds(_apics);
     }
 
     /// <summary>The number of vCPUs.</summary>
@@ -67,10 +67,26 @@ public sealed class DestinationMap
     /// only APICs that accept the delivery mode; lowest priority keeps one (index <c>vector mod count</c> of the ascending
     /// candidates) or none; INIT level de-assert reaches nobody. Allocation-free; never throws for a valid source.
     /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="destinations"/> cannot hold every vCPU.</exception>
     public void Resolve(int source, in IcrCommand command, DestinationSet destinations)
     {
         ArgumentNullException.ThrowIfNull(destinations);
+        if (destinations.Capacity < _apics.Length)
+        {
+            ThrowTooSmall(destinations, _apics.Length);
+        }
+
         destinations.Clear();
+        ResolveInto(source, command, destinations);
+    }
+
+    /// <summary>
+    /// <see cref="Resolve"/> without the argument checks, for <see cref="IcrResolver.Process"/>, which has made them:
+    /// <paramref name="source"/> is a vCPU index and <paramref name="destinations"/> is empty and large enough.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void ResolveInto(int source, in IcrCommand command, DestinationSet destinations)
+    {
         if (command.IsInitDeassert)
         {
             return; // SDM: INIT level de-assert delivers nothing since the Pentium 4; KVM kvm_apic_send_ipi ignores it.
@@ -123,7 +139,7 @@ public sealed class DestinationMap
     private void ResolveX2ApicDestination(in IcrCommand command, byte accept, DestinationSet destinations)
     {
         uint destination = command.Destination;
-        if (_x2ById is null || _x2ByCluster is null)
+        if (_x2ById is null)
         {
             ResolveByEveryTarget(command, accept, destinations);
             return;
@@ -151,7 +167,7 @@ public sealed class DestinationMap
 
         // SDM "Logical Destination Mode in x2APIC Mode": one cluster (bits 31:16), members by bit (15:0).
         uint cluster = destination >> 16;
-        if (cluster >= (uint)(_x2ByCluster.Length / 16))
+        if (cluster >= (uint)(_x2ById.Length / 16))
         {
             return;
         }
@@ -160,7 +176,7 @@ public sealed class DestinationMap
         uint bits = destination & 0xFFFF;
         while (bits != 0)
         {
-            int vcpu = _x2ByCluster[baseSlot + BitOperations.TrailingZeroCount(bits)];
+            int vcpu = _x2ById[baseSlot + BitOperations.TrailingZeroCount(bits)];
             bits &= bits - 1;
             if (vcpu >= 0)
             {
@@ -205,67 +221,8 @@ public sealed class DestinationMap
         }
     }
 
-    /// <summary>For each 8-bit destination value, the ascending vCPUs that match it (compressed rows).</summary>
-    private static (int[] Start, int[] Members) TabulateXApic(ApicState[] apics, bool logical)
-    {
-        var start = new int[XApicDestinations + 1];
-        var members = new List<int>();
-        for (uint d = 0; d < XApicDestinations; d++)
-        {
-            start[d] = members.Count;
-            for (int vcpu = 0; vcpu < apics.Length; vcpu++)
-            {
-                if (ApicMatcher.MatchesDestination(apics[vcpu], d, logical))
-                {
-                    members.Add(vcpu);
-                }
-            }
-        }
-
-        start[XApicDestinations] = members.Count;
-        return (start, members.ToArray());
-    }
-
-    /// <summary>x2APIC ID and cluster tables, or nulls when the per-target rules must be used instead.</summary>
-    private static (int[]? ById, int[]? ByCluster) TabulateX2Apic(ApicState[] apics)
-    {
-        uint maxId = 0;
-        foreach (ApicState apic in apics)
-        {
-            if (!apic.GloballyEnabled)
-            {
-                continue; // receives nothing (and has left x2APIC mode): not a destination in any table
-            }
-
-            if (!apic.X2Apic || apic.InitialId >= MaxTabulatedX2ApicId)
-            {
-                return (null, null);
-            }
-
-            maxId = Math.Max(maxId, apic.InitialId);
-        }
-
-        var byId = new int[maxId + 1];
-        var byCluster = new int[((maxId >> 4) + 1) * 16];
-        Array.Fill(byId, -1);
-        Array.Fill(byCluster, -1);
-        for (int vcpu = 0; vcpu < apics.Length; vcpu++)
-        {
-            if (!apics[vcpu].GloballyEnabled)
-            {
-                continue;
-            }
-
-            uint id = apics[vcpu].InitialId;
-            if (byId[id] >= 0)
-            {
-                return (null, null); // duplicate IDs: several targets per ID, leave it to the per-target rules
-            }
-
-            byId[id] = vcpu;
-            byCluster[id] = vcpu; // cluster (id >> 4) * 16 + member bit (id & 0xF) is the ID itself
-        }
-
-        return (byId, byCluster);
-    }
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static void ThrowTooSmall(DestinationSet destinations, int vcpus)
+        => throw new ArgumentException($"The destination set holds {destinations.Capacity} vCPUs; this map has {vcpus}.", nameof(destinations));
 }

@@ -13,7 +13,9 @@ namespace IpiEngine.Apic;
 /// an xAPIC ICR register (0x300/0x310) written in x2APIC mode, or an x2APIC ICR/SELF IPI MSR written in xAPIC mode,
 /// is rejected as <see cref="RejectReason.WrongApicMode"/> (the hardware faults: SDM "x2APIC Register Availability");
 /// a firing write from a globally disabled APIC is rejected as <see cref="RejectReason.SourceDisabled"/> (its registers
-/// are not reachable, SDM "Enabling or Disabling the Local APIC").
+/// are not reachable, SDM "Enabling or Disabling the Local APIC"); delivering INIT does not reset the target's routing
+/// state here (the guest rewrites SVR/LDR after start-up; the reference traces agree); lowest priority picks the
+/// accepting candidate at index <c>vector mod count</c> in ascending vCPU order (KVM's vector hashing, deterministic).
 /// </remarks>
 public sealed class IcrResolver
 {
@@ -45,8 +47,13 @@ public sealed class IcrResolver
     public ExitOutcome Process(in ExitRecord record, DestinationSet destinations)
     {
         ArgumentNullException.ThrowIfNull(destinations);
-        destinations.Clear();
         DestinationMap map = Volatile.Read(ref _map); // acquire: a published map is fully built; read once per call
+        if (destinations.Capacity < map.VcpuCount)
+        {
+            DestinationMap.ThrowTooSmall(destinations, map.VcpuCount);
+        }
+
+        destinations.Clear();
         int source = record.SourceVcpu;
         if ((uint)source >= (uint)map.VcpuCount)
         {
@@ -98,7 +105,7 @@ public sealed class IcrResolver
             return Reject(reason, command, true);
         }
 
-        map.Resolve(source, command, destinations);
+        map.ResolveInto(source, command, destinations);
         return new ExitOutcome(ExitKind.Fired, RejectReason.None, command, true);
     }
 

@@ -43,6 +43,10 @@ public sealed class DeliveryRow : IEquatable<DeliveryRow>
     /// <summary>The vCPUs the IPI reached, ascending.</summary>
     public ReadOnlySpan<int> Destinations => _destinations;
 
+    /// <summary>The row of a firing write's outcome (fired or rejected) and the destinations it resolved to.</summary>
+    public static DeliveryRow FromOutcome(in ExitRecord record, in ExitOutcome outcome, ReadOnlySpan<int> destinations)
+        => new((long)record.Tag, record.SourceVcpu, ModeName(outcome), outcome.Command.Vector, destinations);
+
     /// <summary>The row's mode name for an outcome of a firing write.</summary>
     public static string ModeName(in ExitOutcome outcome)
     {

@@ -25,8 +25,7 @@ public static class SequentialReplay
             counters.Count(outcome, destinations.Count);
             if (outcome.IsFiringWrite)
             {
-                rows.Add(new DeliveryRow((long)record.Tag, record.SourceVcpu, DeliveryRow.ModeName(outcome),
-                    outcome.Command.Vector, destinations.Vcpus));
+                rows.Add(DeliveryRow.FromOutcome(record, outcome, destinations.Vcpus));
             }
         }
 
