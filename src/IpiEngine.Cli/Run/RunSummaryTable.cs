@@ -14,9 +14,20 @@ public static class RunSummaryTable
         var table = new Table().Border(TableBorder.Rounded).Title("ipi run: summary")
             .AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
 
-        Row(table, "scenario", $"{report.Vcpus} vCPUs, {report.Topology}, {report.Workload}");
-        Row(table, "engine", $"{report.Threading}, wait {report.Wait}, batch {report.Batch}");
-        Row(table, "measured window", string.Create(CultureInfo.InvariantCulture, $"{report.DurationSeconds:F2} s after {report.WarmupSeconds:F2} s warm-up{(report.Interrupted ? " (interrupted)" : string.Empty)}"));
+        var interrupted = report.Interrupted ? " (interrupted)" : string.Empty;
+        if (report.Loops is { } loops)
+        {
+            Row(table, "trace", $"{report.Workload}, {report.Vcpus} vCPUs, each posting from its own thread");
+            Row(table, "engine", $"{report.Threading}, wait {report.Wait}");
+            Row(table, "replays", string.Create(CultureInfo.InvariantCulture, $"{loops} in {report.DurationSeconds:F3} s{interrupted}"));
+        }
+        else
+        {
+            Row(table, "scenario", $"{report.Vcpus} vCPUs, {report.Topology}, {report.Workload}");
+            Row(table, "engine", $"{report.Threading}, wait {report.Wait}, batch {report.Batch}");
+            Row(table, "measured window", string.Create(CultureInfo.InvariantCulture, $"{report.DurationSeconds:F2} s after {report.WarmupSeconds:F2} s warm-up{interrupted}"));
+        }
+
         table.AddEmptyRow();
         Row(table, "IPIs posted", Count(report.Posted) + $"  ({Count(report.Records)} records)");
         Row(table, "delivered", Count(report.Delivered));
@@ -37,7 +48,7 @@ public static class RunSummaryTable
         Row(table, "IPIs/s delivered (incl. coalesced)", PlainRunDisplay.Rate(report.IpisPerSecond));
         var l = report.LatencyNs;
         Row(table, "latency p50 / p99 / p99.9 / max", l.Samples == 0 ? "no samples" : $"{Ns(l.P50)} / {Ns(l.P99)} / {Ns(l.P999)} / {Ns(l.Max)}");
-        Row(table, "bytes allocated in window", Count(report.AllocatedBytes));
+        Row(table, report.Loops is null ? "bytes allocated in window" : "bytes allocated (incl. an engine per replay)", Count(report.AllocatedBytes));
         Row(table, "GC gen0 / gen1 / gen2", $"{report.GcCollections.Gen0} / {report.GcCollections.Gen1} / {report.GcCollections.Gen2}");
         Row(table, "conservation", report.ConservationHeld ? "[green]held[/]" : "[red]VIOLATED[/]", markup: true);
         if (report.MatchesSequentialReplay is { } sequential)
