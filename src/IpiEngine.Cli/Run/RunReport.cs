@@ -66,6 +66,9 @@ public sealed class RunReport
     /// <summary>IPIs resolved, by delivery mode.</summary>
     public required Dictionary<string, long> ByDeliveryMode { get; init; }
 
+    /// <summary>Synthetic runs: how often a vCPU found interrupts pending between its posts and took them (a VM entry's sync).</summary>
+    public long? PendingTakes { get; init; }
+
     /// <summary>IPIs posted per second of the window.</summary>
     public required double PostedPerSecond { get; init; }
 

@@ -43,6 +43,11 @@ public static class RunSummaryTable
             Row(table, $"  mode {mode}", Count(count));
         }
 
+        if (report.PendingTakes is { } takes)
+        {
+            Row(table, "vCPU takes of pending interrupts", Count(takes));
+        }
+
         table.AddEmptyRow();
         Row(table, "IPIs/s posted", PlainRunDisplay.Rate(report.PostedPerSecond));
         Row(table, "IPIs/s delivered (incl. coalesced)", PlainRunDisplay.Rate(report.IpisPerSecond));
