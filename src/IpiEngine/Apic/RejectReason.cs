@@ -21,4 +21,6 @@ public enum RejectReason : byte
     SourceDisabled,
     /// <summary>Dropped because the ring was full and the options asked for dropping.</summary>
     Dropped,
+    /// <summary>A forwarded delivery named a destination vCPU that does not exist or is not on this node.</summary>
+    InvalidRemoteDestination,
 }
