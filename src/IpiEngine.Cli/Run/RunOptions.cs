@@ -27,7 +27,7 @@ public sealed class RunOptions
 
     internal Option<string?> Threading { get; } = new("--threading") { Description = "Engine threading: fused (default, one thread runs every stage) or per-stage.", HelpName = "MODE" };
 
-    internal Option<string?> Wait { get; } = new("--wait") { Description = "The engine's wait strategy (default: the engine's).", HelpName = "STRATEGY" };
+    internal Option<string?> Wait { get; } = new("--wait") { Description = $"The engine's wait strategy: {string.Join(", ", EngineNames.WaitStrategies)} (default {EngineNames.Of(new EngineOptions().WaitStrategy)}).", HelpName = "STRATEGY" };
 
     internal Option<string?> RingCapacity { get; } = new("--ring-capacity") { Description = "Per-vCPU ring capacity in records, a power of two (default: the engine's).", HelpName = "N" };
 
@@ -70,7 +70,7 @@ public sealed class RunOptions
         var settings = new RunSettings
         {
             Threading = Choice(parse, Threading, ["fused", "per-stage"]) ?? "fused",
-            Wait = Choice(parse, Wait, EngineWaitNames),
+            Wait = Choice(parse, Wait, [.. EngineNames.WaitStrategies]),
             RingCapacity = Text(parse, RingCapacity) is { } rc ? RingCapacityOf(rc) : null,
             JsonPath = Text(parse, Json) is { } json && json != "-" ? WritablePath("--json", json) : Text(parse, Json),
             Plain = parse.GetValue(Plain),
@@ -80,9 +80,6 @@ public sealed class RunOptions
             ? ReadTrace(parse, settings)
             : ReadSynthetic(parse, settings);
     }
-
-    /// <summary>The wait strategy names the engine offers.</summary>
-    internal static readonly string[] EngineWaitNames = ["busy-spin", "yielding", "sleeping", "blocking"];
 
     private RunSettings ReadSynthetic(ParseResult parse, RunSettings settings)
     {
