@@ -118,7 +118,7 @@ public sealed class RunOptions
 
     private RunSettings ReadTrace(ParseResult parse, RunSettings settings)
     {
-        foreach (var syntheticOnly in new[] { Topology, Workload, Duration, Count, Seed, Rate, Warmup })
+        foreach (var syntheticOnly in new[] { Topology, Workload, Duration, Count, Seed, Rate, Warmup, Batch })
         {
             if (Text(parse, syntheticOnly) is not null)
             {
@@ -152,7 +152,6 @@ public sealed class RunOptions
             DeliveriesPath = Text(parse, Deliveries) is { } d && d != "-" ? WritablePath("--deliveries", d) : Text(parse, Deliveries),
             CheckPath = Text(parse, Check) ?? reference,
             Loop = Text(parse, Loop) is { } k ? (int)OptionValues.Positive("--loop", k, 1_000_000) : 1,
-            Batch = Text(parse, Batch) is { } b ? (int)OptionValues.Positive("--batch", b, 4096) : RunSettings.DefaultBatch,
         };
     }
 

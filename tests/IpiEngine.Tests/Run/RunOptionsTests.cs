@@ -49,6 +49,18 @@ public class RunOptionsTests
         Assert.Contains("--vcpus", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--batch", "4")]
+    [InlineData("--topology", "xapic-flat")]
+    [InlineData("--duration", "1s")]
+    public void Options_of_generated_workloads_are_refused_with_a_trace(string option, string value)
+    {
+        var (code, _, error) = RunCli.Invoke("run", "--trace", "xapic-flat-smp4", option, value);
+
+        Assert.Equal(2, code);
+        Assert.Contains(option, error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Duration_and_count_together_are_refused()
         => Assert.Equal(2, RunCli.Invoke("run", "--duration", "1s", "--count", "100").ExitCode);
