@@ -29,7 +29,7 @@ public sealed class RunOptions
 
     internal Option<string?> Wait { get; } = new("--wait") { Description = $"The engine's wait strategy: {string.Join(", ", EngineNames.WaitStrategies)} (default {EngineNames.Of(new EngineOptions().WaitStrategy)}).", HelpName = "STRATEGY" };
 
-    internal Option<string?> RingCapacity { get; } = new("--ring-capacity") { Description = "Per-vCPU ring capacity in records, a power of two (default: the engine's).", HelpName = "N" };
+    internal Option<string?> RingCapacity { get; } = new("--ring-capacity") { Description = $"Per-vCPU ring capacity in records, a power of two (default {new EngineOptions().RingCapacity}).", HelpName = "N" };
 
     internal Option<string?> Seed { get; } = new("--seed") { Description = "Workload seed: the same seed gives the same offered sequence (default 1).", HelpName = "N" };
 
@@ -37,7 +37,7 @@ public sealed class RunOptions
 
     internal Option<string?> Batch { get; } = new("--batch") { Description = $"Records per post call: 1 posts each exit alone, more uses PostBatch (default {RunSettings.DefaultBatch}).", HelpName = "N" };
 
-    internal Option<string?> Warmup { get; } = new("--warmup") { Description = "Warm-up before the measured window (default: a fifth of the run, at most 1s; 0 to skip).", HelpName = "TIME" };
+    internal Option<string?> Warmup { get; } = new("--warmup") { Description = "Warm-up on a throw-away engine before the measured window (default: a fifth of the run, at most 1s; 0.1s with --count; 0 to skip).", HelpName = "TIME" };
 
     internal Option<string?> Json { get; } = new("--json") { Description = "Also write the summary as JSON to FILE, or to stdout with -.", HelpName = "FILE" };
 
