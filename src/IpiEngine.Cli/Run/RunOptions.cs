@@ -13,7 +13,7 @@ public sealed class RunOptions
     public const int MaxVcpus = 4096;
 
     /// <summary>The options, in help order.</summary>
-    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Duration, Count, Threading, Wait, RingCapacity, Seed, Rate, Batch, Warmup, Json, Trace, Exits, Deliveries, Check, Loop, Plain];
+    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Duration, Count, Threading, Wait, RingCapacity, Seed, Rate, Batch, Warmup, LatencySamples, Json, Trace, Exits, Deliveries, Check, Loop, Plain];
 
     internal Option<string?> Vcpus { get; } = new("--vcpus") { Description = $"Number of emulated vCPUs (default {RunSettings.DefaultVcpus}); with --exits, the trace's vcpus.csv.", HelpName = "N|FILE" };
 
@@ -38,6 +38,8 @@ public sealed class RunOptions
     internal Option<string?> Batch { get; } = new("--batch") { Description = $"Records per post call: 1 posts each exit alone, more uses PostBatch (default {RunSettings.DefaultBatch}).", HelpName = "N" };
 
     internal Option<string?> Warmup { get; } = new("--warmup") { Description = "Warm-up on a throw-away engine before the measured window (default: a fifth of the run, at most 1s; 0.1s with --count; 0 to skip).", HelpName = "TIME" };
+
+    internal Option<string?> LatencySamples { get; } = new("--latency-samples") { Description = $"Deliveries logged for the latency percentiles, the window's first (default {RunSettings.DefaultLatencySamples}; 0 turns the log off).", HelpName = "N" };
 
     internal Option<string?> Json { get; } = new("--json") { Description = "Also write the summary as JSON to FILE, or to stdout with -.", HelpName = "FILE" };
 
@@ -113,12 +115,13 @@ public sealed class RunOptions
             Rate = Text(parse, Rate) is { } r && r.Trim() != "unlimited" ? OptionValues.Scaled("--rate", r) : null,
             Batch = Text(parse, Batch) is { } b ? (int)OptionValues.Positive("--batch", b, 4096) : RunSettings.DefaultBatch,
             Warmup = Text(parse, Warmup) is { } wu ? OptionValues.Duration("--warmup", wu, allowZero: true) : null,
+            LatencySamples = Text(parse, LatencySamples) is { } ls ? LatencySamplesOf(ls) : RunSettings.DefaultLatencySamples,
         };
     }
 
     private RunSettings ReadTrace(ParseResult parse, RunSettings settings)
     {
-        foreach (var syntheticOnly in new[] { Topology, Workload, Duration, Count, Seed, Rate, Warmup, Batch })
+        foreach (var syntheticOnly in new[] { Topology, Workload, Duration, Count, Seed, Rate, Warmup, Batch, LatencySamples })
         {
             if (Text(parse, syntheticOnly) is not null)
             {
@@ -204,6 +207,9 @@ public sealed class RunOptions
             ? path
             : throw new RunInputException($"{option} cannot write '{path}': the folder '{folder}' does not exist.");
     }
+
+    private static int LatencySamplesOf(string text)
+        => text.Trim() == "0" ? 0 : (int)OptionValues.Positive("--latency-samples", text, 1 << 26);
 
     private static int SeedOf(string text)
         => int.TryParse(text.Trim(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var seed)

@@ -74,6 +74,12 @@ public sealed record RunSettings
     /// <summary>How many times to replay the trace back to back.</summary>
     public int Loop { get; init; } = 1;
 
+    /// <summary>The default number of deliveries logged for latency.</summary>
+    public const int DefaultLatencySamples = 1 << 20;
+
+    /// <summary>Deliveries logged for latency, the window's first (40 bytes each, native memory); 0 turns the log off.</summary>
+    public int LatencySamples { get; init; } = DefaultLatencySamples;
+
     /// <summary>Force plain progress lines even on a terminal.</summary>
     public bool Plain { get; init; }
 

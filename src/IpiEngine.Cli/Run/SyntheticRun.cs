@@ -6,14 +6,11 @@ namespace IpiEngine.Cli.Run;
 /// <summary>
 /// A generated workload through the engine: a warm-up on a throw-away engine (JIT tiering and first-time paths
 /// allocate; the code they leave behind is shared), then a fresh engine: bring-up, the measured window, drain, report.
-/// Latency comes from the measured engine's delivery log, which keeps the window's first <see cref="LatencySamples"/>
-/// deliveries (a log of every delivery of a 10 s run would need gigabytes).
+/// Latency comes from the measured engine's delivery log, which keeps the window's first
+/// <see cref="RunSettings.LatencySamples"/> deliveries (a log of every delivery of a 10 s run would need gigabytes).
 /// </summary>
 public static class SyntheticRun
 {
-    /// <summary>Deliveries logged for latency (the bring-up's, then the window's first): 40 bytes each, native memory.</summary>
-    public const int LatencySamples = 1 << 20;
-
     /// <summary>Most records generated per vCPU script over all vCPUs (bounds the scripts' memory).</summary>
     private const int ScriptBudgetIpis = 1 << 20;
 
@@ -26,7 +23,8 @@ public static class SyntheticRun
         var script = Generate(settings);
         var warmup = settings.EffectiveWarmup;
         using var warmUp = warmup > TimeSpan.Zero ? new WarmUpRun(Options(settings, 0), script, settings) : null;
-        using var engine = new Engine(Options(settings, LatencySamples));
+        // The log also holds the bring-up's deliveries (at most one per bring-up IPI), which come first and are skipped.
+        using var engine = new Engine(Options(settings, settings.LatencySamples == 0 ? 0 : settings.LatencySamples + script.BringUpIpis));
         engine.Start();
         var driver = new WorkloadDriver(engine, script, settings.Batch, settings.Count, settings.Rate);
         driver.PostBringUp();
@@ -46,9 +44,9 @@ public static class SyntheticRun
         engine.Stop();
         var final = engine.ReadCounters();
         var latency = new LatencyHistogram();
-        foreach (ref readonly var entry in engine.DeliveryLog!.Entries)
+        foreach (ref readonly var entry in engine.DeliveryLog is { } log ? log.Entries : [])
         {
-            if (entry.PostTimestamp >= monitor.WindowOpenedAt)
+            if (entry.PostTimestamp >= monitor.WindowOpenedAt && latency.Count < settings.LatencySamples)
             {
                 latency.RecordTicks(entry.PostTimestamp, entry.DeliverTimestamp);
             }

@@ -110,6 +110,17 @@ public class SyntheticRunTests
     }
 
     [Fact]
+    public void Latency_samples_are_bounded_by_the_option_and_off_with_zero()
+    {
+        var some = RunJson("--count", "20000", "--warmup", "0", "--vcpus", "4", "--workload", "unicast", "--latency-samples", "1000");
+        var none = RunJson("--count", "20000", "--warmup", "0", "--vcpus", "4", "--latency-samples", "0");
+
+        Assert.Equal(1000, some.GetProperty("latencyNs").GetProperty("samples").GetInt64());
+        Assert.Equal(0, none.GetProperty("latencyNs").GetProperty("samples").GetInt64());
+        Assert.True(none.GetProperty("conservationHeld").GetBoolean());
+    }
+
+    [Fact]
     public void A_topology_that_cannot_hold_the_vcpus_is_exit_code_2()
     {
         var (code, output, error) = RunCli.Invoke("run", "--topology", "xapic-flat", "--vcpus", "9", "--count", "10");
