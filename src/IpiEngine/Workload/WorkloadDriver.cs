@@ -19,13 +19,24 @@ public sealed class WorkloadDriver
     /// <summary>
     /// Prepares the threads. <paramref name="windowIpis"/> is the total number of IPIs to offer in the measured window
     /// (shared out over the vCPUs), or null to run until <see cref="Stop"/>; <paramref name="ipisPerSecond"/> paces the
-    /// offered load over all vCPUs, or null for as fast as the engine takes them.
+    /// offered load over all vCPUs (each vCPU waits before a batch until its IPIs are due), or null for as fast as the
+    /// engine takes them.
     /// </summary>
     public WorkloadDriver(Engine engine, WorkloadScript script, int batch, long? windowIpis, double? ipisPerSecond)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(script);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
+        if (windowIpis < 0 || ipisPerSecond is <= 0 or double.NaN)
+        {
+            throw new ArgumentOutOfRangeException(windowIpis < 0 ? nameof(windowIpis) : nameof(ipisPerSecond), "Counts and rates must be positive.");
+        }
+
+        if (script.Vcpus.Length != engine.VcpuCount)
+        {
+            throw new ArgumentException($"The script has {script.Vcpus.Length} vCPUs but the engine {engine.VcpuCount}.", nameof(script));
+        }
+
         this.engine = engine;
         this.script = script;
         var n = script.Vcpus.Length;
