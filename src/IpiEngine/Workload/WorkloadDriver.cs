@@ -19,7 +19,7 @@ public sealed class WorkloadDriver
     /// <summary>
     /// Prepares the threads. <paramref name="windowIpis"/> is the total number of IPIs to offer in the measured window
     /// (shared out over the vCPUs), or null to run until <see cref="Stop"/>; <paramref name="ipisPerSecond"/> paces the
-    /// offered load over all vCPUs (each vCPU waits before a batch until its IPIs are due), or null for as fast as the
+    /// offered load over all vCPUs (after each batch a vCPU waits until the IPIs it has sent are due), or null for as fast as the
     /// engine takes them.
     /// </summary>
     public WorkloadDriver(Engine engine, WorkloadScript script, int batch, long? windowIpis, double? ipisPerSecond)
