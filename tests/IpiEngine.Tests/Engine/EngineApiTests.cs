@@ -38,7 +38,7 @@ public class EngineApiTests
         engine.Post(0, X2Icr, Unicast(1, 0x40, mode: 3), 1);     // reserved delivery mode
         engine.Post(0, X2Icr, Unicast(1, 0x40, mode: 7), 1);     // reserved delivery mode
         engine.Post(0, X2Icr, Unicast(1, 0x05), 1);              // illegal vector
-        engine.Post(0, ApicRegister.IcrLow, 0x4040, 0);          // xAPIC ICR in x2APIC mode
+        engine.Post(0, ApicRegister.IcrHigh, 0x0100_0000, 1);    // xAPIC ICR high in x2APIC mode
         engine.PostBatch(9, [ExitRecord.Create(9, X2Icr, Unicast(1, 0x40), 1)]); // unknown source, batch
         Assert.True(engine.TryPost(0, X2Icr, Unicast(1, 0x41), 1, tag: 42)); // a good one after all that
         engine.Stop();
