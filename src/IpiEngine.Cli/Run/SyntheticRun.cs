@@ -11,7 +11,7 @@ namespace IpiEngine.Cli.Run;
 /// </summary>
 public static class SyntheticRun
 {
-    /// <summary>Most records generated per vCPU script over all vCPUs (bounds the scripts' memory).</summary>
+    /// <summary>IPIs generated over all the vCPUs' scripts, at most (bounds their memory); each script loops.</summary>
     private const int ScriptBudgetIpis = 1 << 20;
 
     /// <summary>Runs the workload and reports.</summary>
@@ -23,6 +23,7 @@ public static class SyntheticRun
         var script = Generate(settings);
         var warmup = settings.EffectiveWarmup;
         using var warmUp = warmup > TimeSpan.Zero ? new WarmUpRun(Options(settings, 0), script, settings) : null;
+
         // The log also holds the bring-up's deliveries (at most one per bring-up IPI), which come first and are skipped.
         using var engine = new Engine(Options(settings, settings.LatencySamples == 0 ? 0 : settings.LatencySamples + script.BringUpIpis));
         engine.Start();
