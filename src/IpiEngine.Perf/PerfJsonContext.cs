@@ -1,4 +1,6 @@
 using System.Text.Json.Serialization;
+using IpiEngine.Perf.Comparison;
+using IpiEngine.Perf.Records;
 using IpiEngine.Perf.Suite;
 
 namespace IpiEngine.Perf;
@@ -11,4 +13,6 @@ namespace IpiEngine.Perf;
     ReadCommentHandling = System.Text.Json.JsonCommentHandling.Skip,
     AllowTrailingCommas = true)]
 [JsonSerializable(typeof(SuiteRunManifest))]
+[JsonSerializable(typeof(PerfRecord))]
+[JsonSerializable(typeof(ComparisonReport))]
 internal sealed partial class PerfJsonContext : JsonSerializerContext;
