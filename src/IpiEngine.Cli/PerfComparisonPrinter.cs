@@ -41,12 +41,14 @@ internal static class PerfComparisonPrinter
             // Colour only when writing to a terminal; NO_COLOR is honoured by Spectre itself.
             Ansi = output == Console.Out ? AnsiSupport.Detect : AnsiSupport.No,
         });
+        // Tables are as wide as they need: a log or a pipe has no terminal width to wrap at.
+        console.Profile.Width = Math.Max(console.Profile.Width, 220);
         foreach (var line in ComparisonTables.HeaderLines(report))
         {
-            console.WriteLine(line);
+            output.WriteLine(line);
         }
-        console.WriteLine();
-        console.WriteLine(report.SummaryLine);
+        output.WriteLine();
+        output.WriteLine(report.SummaryLine);
         foreach (var table in ComparisonTables.Build(report))
         {
             var rendered = new Table().Border(TableBorder.Simple).AddColumn(new TableColumn(new Text(table.Title)));
@@ -60,7 +62,7 @@ internal static class PerfComparisonPrinter
             }
             console.Write(rendered);
         }
-        console.WriteLine();
-        console.WriteLine(report.VerdictLine);
+        output.WriteLine();
+        output.WriteLine(report.VerdictLine);
     }
 }

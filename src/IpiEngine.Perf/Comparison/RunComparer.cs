@@ -51,7 +51,12 @@ public sealed class RunComparer(ComparisonOptions options)
         }
         if (compared.TrueForAll(c => c.Time is TimeOutcome.NotComparable or TimeOutcome.Failed) && !compared.Exists(c => c.AllocationChanged))
         {
-            return NotComparable(baseSummary, diffSummary, policy, "no common benchmark could be compared (no shared calibration state, or failed runs)");
+            return NotComparable(baseSummary, diffSummary, policy, "no common benchmark could be compared (no shared calibration state, or failed runs)") with
+            {
+                Benchmarks = compared,
+                New = added,
+                Missing = missing,
+            };
         }
 
         compared.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));

@@ -39,8 +39,16 @@ public static class TrendChart
     public static string FileName(TrendSeries series)
     {
         ArgumentNullException.ThrowIfNull(series);
-        var chars = series.Name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? c : '_').ToArray();
-        var name = new string(chars).Trim('_');
+        var builder = new System.Text.StringBuilder(series.Name.Length);
+        foreach (char c in series.Name)
+        {
+            bool keep = char.IsAsciiLetterOrDigit(c) || c is '.' or '-';
+            if (keep || (builder.Length > 0 && builder[^1] != '_'))
+            {
+                builder.Append(keep ? c : '_');
+            }
+        }
+        var name = builder.ToString().Trim('_');
         return (name.Length > 150 ? name[^150..] : name) + ".png";
     }
 }
