@@ -15,6 +15,12 @@ public sealed record ComparisonOptions
     /// <summary>When true, a cross-thread slowdown fails like a single-threaded one instead of warning.</summary>
     public bool GateCrossThread { get; init; }
 
+    /// <summary>
+    /// Fewest samples per side for a time verdict; below it the outcome is unknown. Five is the
+    /// least at which the test can see a 20% shift at all; the full profile gives 30.
+    /// </summary>
+    public int MinSamples { get; init; } = 5;
+
     /// <summary>Restrict both sides to this machine id (needed when both sides share several).</summary>
     public string? MachineId { get; init; }
 }

@@ -62,7 +62,7 @@ public static class ComparisonTables
         if (notCompared.Count > 0)
         {
             tables.Add(new ComparisonTable("Not compared", ["Outcome", "Why"],
-                notCompared.Select(b => Row(b.Id, b.Time.ToString(), b.Note ?? "too few samples for the test")).ToList()));
+                notCompared.Select(b => Row(b.Id, b.Time.ToString(), b.Note ?? "too few samples for a verdict (record with --profile full)")).ToList()));
         }
         if (report.New.Count + report.Missing.Count > 0)
         {

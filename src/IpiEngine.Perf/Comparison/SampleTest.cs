@@ -19,6 +19,7 @@ internal sealed class SampleTest
     private readonly Threshold _threshold;
     private readonly Threshold _noiseFloor;
     private readonly SignificanceLevel _alpha;
+    private readonly int _minSamples;
 
     /// <summary>Parses the thresholds.</summary>
     /// <exception cref="PerfInputException">A threshold is not in BenchmarkDotNet syntax.</exception>
@@ -31,12 +32,13 @@ internal sealed class SampleTest
             throw new PerfInputException($"--alpha must be between 0 and 0.5, not {options.Alpha}.");
         }
         _alpha = new SignificanceLevel(options.Alpha);
+        _minSamples = Math.Max(2, options.MinSamples);
     }
 
     /// <summary>Compares base and diff samples (ns per operation; bigger is slower).</summary>
     public TimeOutcome Compare(IReadOnlyList<double> baseSamples, IReadOnlyList<double> diffSamples)
     {
-        if (baseSamples.Count < 2 || diffSamples.Count < 2)
+        if (baseSamples.Count < _minSamples || diffSamples.Count < _minSamples)
         {
             return TimeOutcome.Unknown;
         }

@@ -197,4 +197,30 @@ public class RunComparerTests
         Assert.Contains("verdict: REGRESSION", markdown, StringComparison.Ordinal);
         Assert.Contains("\"verdict\": \"Regression\"", ComparisonJson.Serialize(report), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Three_samples_per_side_give_no_time_verdict_even_for_a_large_shift()
+    {
+        var report = Comparer.Compare(
+            Set("base", Record("aaa", Benchmark(Id, Samples(100, 3, seed: 33)))),
+            Set("diff", Record("bbb", Benchmark(Id, Samples(200, 3, seed: 34)))));
+        Assert.Equal(TimeOutcome.Unknown, Assert.Single(report.Benchmarks).Time);
+        Assert.Equal(0, report.ExitCode);
+    }
+
+    [Fact]
+    public void A_state_switch_on_a_cross_thread_benchmark_does_not_fail_a_comparison_that_has_other_benchmarks()
+    {
+        var report = Comparer.Compare(
+            Set("base", Record("aaa",
+                Benchmark("Ring.Handoff", Samples(100, 15, seed: 35), state: CoreDistanceState.Near, categories: SuiteCategories.CrossThread),
+                Benchmark("Apic.Decode", Samples(10, 15, seed: 36), state: CoreDistanceState.Near))),
+            Set("diff", Record("bbb",
+                Benchmark("Ring.Handoff", Samples(260, 15, seed: 37), state: CoreDistanceState.Far, categories: SuiteCategories.CrossThread),
+                Benchmark("Apic.Decode", Samples(10, 15, seed: 38), state: CoreDistanceState.Far))));
+        Assert.Equal(Verdict.Pass, report.Verdict);
+        Assert.Equal(TimeOutcome.NotComparable, report.Benchmarks.Single(b => b.Id == "Ring.Handoff").Time);
+        Assert.Equal(TimeOutcome.Same, report.Benchmarks.Single(b => b.Id == "Apic.Decode").Time);
+        Assert.Contains(ComparisonTables.Build(report), t => t.Title == "Not compared");
+    }
 }
