@@ -17,7 +17,7 @@ public static class PerfCheckCommand
         var command = new Command("check", "Check records from a smoke run: every benchmark ran, ZeroAlloc benchmarks allocated nothing.")
         {
             records,
-        }.Lenient();
+        };
         command.SetAction(parse => PerfCommand.Guarded(parse, (output, error) =>
         {
             var paths = new List<string>();

@@ -37,17 +37,13 @@ public static class PerfCommand
 
     /// <summary>
     /// Runs a subcommand's body with the invocation's output and error writers; a
-    /// <see cref="PerfInputException"/> or an unknown argument becomes one sentence and exit 2.
+    /// <see cref="PerfInputException"/> becomes one sentence and exit 2 (parse errors are
+    /// <see cref="Program.Run"/>'s, also exit 2).
     /// </summary>
     internal static int Guarded(ParseResult parseResult, Func<TextWriter, TextWriter, int> body)
     {
         var output = parseResult.InvocationConfiguration.Output ?? Console.Out;
         var error = parseResult.InvocationConfiguration.Error ?? Console.Error;
-        if (parseResult.UnmatchedTokens.Count > 0)
-        {
-            error.WriteLine($"Unknown argument '{parseResult.UnmatchedTokens[0]}'; see 'ipi perf --help'.");
-            return 2;
-        }
         try
         {
             return body(output, error);
@@ -75,11 +71,4 @@ public static class PerfCommand
     /// <summary>The results folder: <paramref name="results"/>, else <c>perf-results/</c> at the repository root or here.</summary>
     internal static string ResultsFolder(string? results, GitRepository? git) =>
         results ?? Path.Combine(git?.Root ?? Environment.CurrentDirectory, "perf-results");
-
-    /// <summary>Marks a command's unknown tokens as ours to report (exit 2) instead of a parse error (exit 1).</summary>
-    internal static Command Lenient(this Command command)
-    {
-        command.TreatUnmatchedTokensAsErrors = false;
-        return command;
-    }
 }

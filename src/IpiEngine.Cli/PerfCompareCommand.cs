@@ -23,7 +23,7 @@ public static class PerfCompareCommand
         var command = new Command("compare", "Compare two commits' (or record sets') benchmark results with a statistical test.")
         {
             baseSpec, diffSpec, results, repo,
-        }.Lenient();
+        };
         policy.AddTo(command);
         command.SetAction(parse => PerfCommand.Guarded(parse, (output, _) =>
         {

@@ -29,7 +29,7 @@ public static class PerfCompareCommitsCommand
         var command = new Command("compare-commits", "Build two commits and run their benchmarks alternately in one session, then compare them.")
         {
             a, b, profile, filter, rounds, save, results, repo,
-        }.Lenient();
+        };
         policy.AddTo(command);
         command.SetAction(parse => PerfCommand.Guarded(parse, (output, error) =>
         {

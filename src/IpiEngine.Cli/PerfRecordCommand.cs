@@ -24,7 +24,7 @@ public static class PerfRecordCommand
         var command = new Command("record", "Run the benchmark suite on the current tree and store one record of the run.")
         {
             profile, filter, results, repo, noBuild,
-        }.Lenient();
+        };
         command.SetAction(parse => PerfCommand.Guarded(parse, (output, error) =>
         {
             var suiteProfile = ResolveProfile(parse.GetValue(profile));

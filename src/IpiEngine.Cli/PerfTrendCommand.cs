@@ -26,7 +26,7 @@ public static class PerfTrendCommand
         var command = new Command("trend", "Per-commit medians of each benchmark, their change points, and PNG charts.")
         {
             results, repo, machine, filter, output, minDistance,
-        }.Lenient();
+        };
         command.SetAction(parse => PerfCommand.Guarded(parse, (stdout, _) =>
         {
             var folder = PerfCommand.ResultsFolder(parse.GetValue(results), PerfCommand.TryOpenRepository(parse.GetValue(repo)));

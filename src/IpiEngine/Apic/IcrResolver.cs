@@ -1,0 +1,175 @@
+using System.Runtime.CompilerServices;
+
+namespace IpiEngine.Apic;
+
+/// <summary>
+/// Turns exit records into IPIs: keeps the per-source ICR2 latch, decodes and validates firing writes, resolves them
+/// through the current <see cref="DestinationMap"/>, and applies topology writes by publishing a new map.
+/// </summary>
+/// <remarks>
+/// <see cref="Process"/> is the hot path and must be called from one thread at a time; it reads only the latch table and
+/// the map it loads once per call, so <see cref="ApplyTopologyWrite"/> may run concurrently on any thread.
+/// Decisions the spec leaves open (documented here, following QEMU where it has an answer):
+/// an xAPIC ICR register (0x300/0x310) written in x2APIC mode, or an x2APIC ICR/SELF IPI MSR written in xAPIC mode,
+/// is rejected as <see cref="RejectReason.WrongApicMode"/> (the hardware faults: SDM "x2APIC Register Availability");
+/// a firing write from a globally disabled APIC is rejected as <see cref="RejectReason.SourceDisabled"/> (its registers
+/// are not reachable, SDM "Enabling or Disabling the Local APIC"); delivering INIT does not reset the target's routing
+/// state here (the guest rewrites SVR/LDR after start-up; the reference traces agree); lowest priority picks the
+/// accepting candidate at index <c>vector mod count</c> in ascending vCPU order (KVM's vector hashing, deterministic).
+/// </remarks>
+public sealed class IcrResolver
+{
+    private readonly ApicTopology _topology;
+    private readonly uint[] _latchedHigh; // per source vCPU: the last ICR high (0x310) value; only Process touches it
+    private readonly Lock _topologyGate = new();
+    private DestinationMap _map;
+
+    /// <summary>Takes ownership of <paramref name="topology"/> (do not change it afterwards) and builds the first map.</summary>
+    public IcrResolver(ApicTopology topology)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        _topology = topology;
+        _latchedHigh = new uint[topology.VcpuCount];
+        _map = topology.BuildMap();
+    }
+
+    /// <summary>The current snapshot.</summary>
+    public DestinationMap Map => Volatile.Read(ref _map); // acquire: pairs with the release in ApplyTopologyWrite
+
+    /// <summary>The number of vCPUs.</summary>
+    public int VcpuCount => _latchedHigh.Length;
+
+    /// <summary>
+    /// Processes one record: an ICR high write latches; a firing write is decoded, validated and resolved into
+    /// <paramref name="destinations"/> (cleared first; only APICs that accept the delivery mode; lowest priority: one or
+    /// none); a topology write goes to <see cref="ApplyTopologyWrite"/>. Never throws on bad input, never allocates for IPIs.
+    /// </summary>
+    public ExitOutcome Process(in ExitRecord record, DestinationSet destinations)
+    {
+        ArgumentNullException.ThrowIfNull(destinations);
+        DestinationMap map = Volatile.Read(ref _map); // acquire: a published map is fully built; read once per call
+        if (destinations.Capacity < map.VcpuCount)
+        {
+            DestinationMap.ThrowTooSmall(destinations, map.VcpuCount);
+        }
+
+        destinations.Clear();
+        int source = record.SourceVcpu;
+        if ((uint)source >= (uint)map.VcpuCount)
+        {
+            return Reject(RejectReason.UnknownSource, default, IcrFamily(record.Register));
+        }
+
+        IcrCommand command;
+        switch (record.Register)
+        {
+            case ApicRegister.IcrHigh:
+                if (map.IsX2Apic(source))
+                {
+                    return Reject(RejectReason.WrongApicMode, default, false);
+                }
+
+                _latchedHigh[source] = (uint)record.Value;
+                return new ExitOutcome(ExitKind.Latched, RejectReason.None, default, false);
+            case ApicRegister.IcrLow:
+                command = IcrCommand.FromXApic((uint)record.Value, _latchedHigh[source]);
+                if (map.IsX2Apic(source))
+                {
+                    return Reject(RejectReason.WrongApicMode, command, true);
+                }
+
+                break;
+            case ApicRegister.X2Icr:
+                command = IcrCommand.FromX2Apic(record.Value);
+                if (!map.IsX2Apic(source))
+                {
+                    return Reject(RejectReason.WrongApicMode, command, true);
+                }
+
+                break;
+            case ApicRegister.X2SelfIpi:
+                command = IcrCommand.SelfIpi((byte)record.Value);
+                if (!map.IsX2Apic(source))
+                {
+                    return Reject(RejectReason.WrongApicMode, command, true);
+                }
+
+                break;
+            default:
+                return ProcessOtherRegister(record);
+        }
+
+        RejectReason reason = Validate(map, source, command);
+        if (reason != RejectReason.None)
+        {
+            return Reject(reason, command, true);
+        }
+
+        map.ResolveInto(source, command, destinations);
+        return new ExitOutcome(ExitKind.Fired, RejectReason.None, command, true);
+    }
+
+    /// <summary>
+    /// Applies a topology write to the model, builds a new map and publishes it with one reference swap. Any thread;
+    /// writers are serialised; a concurrent <see cref="Process"/> finishes on the map it already loaded.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="vcpu"/> is not a vCPU index.</exception>
+    public void ApplyTopologyWrite(int vcpu, ushort register, ulong value)
+    {
+        lock (_topologyGate)
+        {
+            if (_topology.Apply(vcpu, register, value))
+            {
+                DestinationMap next = _topology.BuildMap();
+                Volatile.Write(ref _map, next); // release: the map's tables are visible before the reference
+            }
+        }
+    }
+
+    /// <summary>
+    /// SDM checks on a decoded command, in this order: reserved delivery mode (011, 111), illegal vector (fixed or lowest
+    /// priority below 16: "send illegal vector"), lowest priority with the self or all-including-self shorthand
+    /// (SDM ICR table: not supported), and a globally disabled sender.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static RejectReason Validate(DestinationMap map, int source, in IcrCommand command)
+    {
+        DeliveryMode mode = command.DeliveryMode;
+        if (mode is DeliveryMode.Reserved3 or DeliveryMode.Reserved7)
+        {
+            return RejectReason.ReservedDeliveryMode;
+        }
+
+        if (mode <= DeliveryMode.LowestPriority && command.Vector < 16)
+        {
+            return RejectReason.IllegalVector;
+        }
+
+        if (mode == DeliveryMode.LowestPriority
+            && command.Shorthand is DestinationShorthand.Self or DestinationShorthand.AllIncludingSelf)
+        {
+            return RejectReason.InvalidShorthand;
+        }
+
+        return map.IsGloballyEnabled(source) ? RejectReason.None : RejectReason.SourceDisabled;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ExitOutcome ProcessOtherRegister(in ExitRecord record)
+    {
+        if (!ApicTopology.IsTopologyRegister(record.Register))
+        {
+            return Reject(RejectReason.UnknownRegister, default, false);
+        }
+
+        ApplyTopologyWrite(record.SourceVcpu, record.Register, record.Value);
+        return new ExitOutcome(ExitKind.TopologyWrite, RejectReason.None, default, false);
+    }
+
+    private static bool IcrFamily(ushort register)
+        => register is ApicRegister.IcrLow or ApicRegister.X2Icr or ApicRegister.X2SelfIpi;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ExitOutcome Reject(RejectReason reason, IcrCommand command, bool firing)
+        => new(ExitKind.Rejected, reason, command, firing);
+}
