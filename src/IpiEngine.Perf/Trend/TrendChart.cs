@@ -14,6 +14,7 @@ public static class TrendChart
         var plot = new Plot();
         var band = plot.Add.FillY(xs, [.. series.Points.Select(p => p.Q1)], [.. series.Points.Select(p => p.Q3)]);
         band.FillStyle.Color = Colors.SteelBlue.WithAlpha(0.25);
+        band.LineStyle.Width = 0;
         band.LegendText = "Q1-Q3";
         var median = plot.Add.Scatter(xs, [.. series.Points.Select(p => p.Median)]);
         median.Color = Colors.SteelBlue;
@@ -23,11 +24,14 @@ public static class TrendChart
             var step = plot.Add.VerticalLine(index - 0.5);
             step.Color = Colors.OrangeRed;
             step.LinePattern = LinePattern.Dashed;
+            step.LabelOppositeAxis = true;
             step.Text = series.Points[index].ShortSha[..Math.Min(7, series.Points[index].ShortSha.Length)];
         }
         plot.Axes.Bottom.TickGenerator = new NumericManual(xs, [.. series.Points.Select(p => p.ShortSha[..Math.Min(7, p.ShortSha.Length)])]);
         plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        // Room for the rotated shas below the axis, so they do not run into the axis label.
+        plot.Axes.Bottom.MinimumSize = 90;
         plot.Title(series.Name.Length > 90 ? "..." + series.Name[^87..] : series.Name);
         plot.YLabel("ns per operation");
         plot.XLabel("commit");
