@@ -44,6 +44,12 @@ public static class PerfRecordCommand
                 int failed = record.Benchmarks.Count(b => b.Failed);
                 output.WriteLine($"recorded {record.Benchmarks.Count} benchmark(s), {failed} failed, of {commit.ShortSha}{(dirty ? " (dirty tree: never a baseline)" : "")} on {record.Machine.Id}");
                 output.WriteLine($"calibration: {CalibrationSummary.Of([record])}");
+                foreach (var benchmark in record.Benchmarks)
+                {
+                    var median = benchmark.Median is { } ns ? ComparisonTables.Ns(ns) : "failed";
+                    var allocated = benchmark.AllocatedBytesPerOp is { } bytes ? $"{bytes} B/op" : "n/a";
+                    output.WriteLine($"  {median,12}  {allocated,10}  {benchmark.Calibration.State,-7}  {benchmark.Id}");
+                }
                 output.WriteLine(path);
                 return allRan ? 0 : 1;
             }
