@@ -297,7 +297,7 @@ public sealed class RunComparer(ComparisonOptions options)
 
         public void Add(BenchmarkResult result)
         {
-            CrossThread |= result.HasCategory(SuiteCategories.CrossThread);
+            CrossThread |= SuiteCategories.IsCrossThread(result.Categories);
             Baseline |= result.HasCategory(SuiteCategories.Baselines);
             if (result.Failed)
             {

@@ -93,6 +93,9 @@ public sealed record RunInfo
 
     /// <summary>Round number within a <c>compare-commits</c> session, null for a plain record.</summary>
     public int? Round { get; init; }
+
+    /// <summary>BenchmarkDotNet's validation errors: benchmarks that could not even start are named here, not lost.</summary>
+    public IReadOnlyList<string> ValidationErrors { get; init; } = [];
 }
 
 /// <summary>One benchmark's results within a record.</summary>

@@ -66,6 +66,10 @@ public static partial class RecordConverter
         DateTimeOffset startedUtc,
         int? round)
     {
+        if (reports.Count == 0 && manifest?.ValidationErrors.Count > 0)
+        {
+            throw new PerfInputException($"BenchmarkDotNet refused the benchmarks: {manifest.ValidationErrors[0]}");
+        }
         if (reports.Count == 0)
         {
             throw new PerfInputException("No BenchmarkDotNet export was written: no benchmark matched, or the suite failed before running any.");
@@ -124,6 +128,7 @@ public static partial class RecordConverter
                 Job = manifest?.Profile,
                 Calibration = thresholds,
                 Round = round,
+                ValidationErrors = manifest?.ValidationErrors ?? [],
             },
             Benchmarks = results,
         };

@@ -19,6 +19,10 @@ public static class SmokeCheck
         {
             problems.Add("the record holds no benchmark");
         }
+        foreach (var validationError in record.Run.ValidationErrors)
+        {
+            problems.Add($"BenchmarkDotNet validation error: {validationError}");
+        }
         foreach (var benchmark in record.Benchmarks)
         {
             if (benchmark.Failed)

@@ -23,7 +23,31 @@ public static class SuiteCategories
 
     /// <summary>
     /// Area of the reference implementations (Channels, ConcurrentQueue). Not the engine's hot path:
-    /// its allocations are reported, never gated.
+    /// its allocations are reported, never gated. Treated as cross-thread.
     /// </summary>
     public const string Baselines = "Baselines";
+
+    /// <summary>Area of the whole-engine benchmarks (threads posting, pipeline threads consuming). Treated as cross-thread.</summary>
+    public const string EndToEnd = "EndToEnd";
+
+    /// <summary>
+    /// True for a benchmark whose time depends on the calibration state: tagged
+    /// <see cref="CrossThread"/>, or in an area whose benchmarks hand work between threads
+    /// (<see cref="EndToEnd"/>, <see cref="Baselines"/>). Erring this way only costs comparisons
+    /// across states; erring the other way reports regressions that are a state switch.
+    /// </summary>
+    public static bool IsCrossThread(IEnumerable<string> categories)
+    {
+        ArgumentNullException.ThrowIfNull(categories);
+        foreach (var category in categories)
+        {
+            if (string.Equals(category, CrossThread, StringComparison.OrdinalIgnoreCase)
+                || string.Equals(category, EndToEnd, StringComparison.OrdinalIgnoreCase)
+                || string.Equals(category, Baselines, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
 }

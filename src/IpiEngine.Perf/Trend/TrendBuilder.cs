@@ -67,7 +67,7 @@ public static class TrendBuilder
 
     private static string? SeriesName(BenchmarkResult benchmark)
     {
-        if (!benchmark.HasCategory(SuiteCategories.CrossThread))
+        if (!SuiteCategories.IsCrossThread(benchmark.Categories))
         {
             return benchmark.Id;
         }

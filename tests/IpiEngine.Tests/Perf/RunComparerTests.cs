@@ -223,4 +223,17 @@ public class RunComparerTests
         Assert.Equal(TimeOutcome.Same, report.Benchmarks.Single(b => b.Id == "Apic.Decode").Time);
         Assert.Contains(ComparisonTables.Build(report), t => t.Title == "Not compared");
     }
+
+    [Fact]
+    public void End_to_end_and_baseline_areas_count_as_cross_thread_even_untagged()
+    {
+        Assert.True(SuiteCategories.IsCrossThread(["EndToEnd"]));
+        Assert.True(SuiteCategories.IsCrossThread(["Baselines"]));
+        Assert.True(SuiteCategories.IsCrossThread(["Rings", "CrossThread"]));
+        Assert.False(SuiteCategories.IsCrossThread(["Apic", "ZeroAlloc"]));
+        var report = Comparer.Compare(
+            Set("base", Record("aaa", Benchmark(Id, Samples(100, 15, seed: 39), state: CoreDistanceState.Near, categories: SuiteCategories.EndToEnd))),
+            Set("diff", Record("bbb", Benchmark(Id, Samples(250, 15, seed: 40), state: CoreDistanceState.Far, categories: SuiteCategories.EndToEnd))));
+        Assert.Equal(TimeOutcome.NotComparable, Assert.Single(report.Benchmarks).Time);
+    }
 }

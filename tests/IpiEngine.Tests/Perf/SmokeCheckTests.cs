@@ -39,4 +39,12 @@ public class SmokeCheckTests
             DateTimeOffset.UtcNow);
         Assert.Empty(SmokeCheck.Problems(record));
     }
+
+    [Fact]
+    public void A_validation_error_fails_the_check()
+    {
+        var record = Record("aaa", Benchmark("A", Samples(10, 3, 1)));
+        record = record with { Run = record.Run with { ValidationErrors = ["Benchmark class Foo is sealed."] } };
+        Assert.Contains("sealed", Assert.Single(SmokeCheck.Problems(record)), StringComparison.Ordinal);
+    }
 }
