@@ -38,10 +38,6 @@ public static class PerfCompareCommitsCommand
             var comparer = new RunComparer(options);
             var suiteProfile = PerfRecordCommand.ResolveProfile(parse.GetValue(profile));
             var git = GitRepository.Open(parse.GetValue(repo) ?? Environment.CurrentDirectory);
-            foreach (var revision in new[] { parse.GetValue(a)!, parse.GetValue(b)! })
-            {
-                _ = git.TryResolveCommit(revision) ?? throw new PerfInputException($"No commit named '{revision}' in {git.Root}.");
-            }
             var outcome = new AlternatingRunner(git, error).Run(parse.GetValue(a)!, parse.GetValue(b)!, suiteProfile, parse.GetValue(filter) ?? [], parse.GetValue(rounds));
             if (parse.GetValue(save))
             {

@@ -163,4 +163,14 @@ public sealed class PerfCliTests : IDisposable
         Assert.Contains("Bench.T: 6 commit(s)", output, StringComparison.Ordinal);
         Assert.Single(Directory.GetFiles(charts.FullName, "*.png"));
     }
+
+    [Fact]
+    public void Compare_commits_with_an_unknown_commit_exits_2_before_building_anything()
+    {
+        var repositoryRoot = Path.GetFullPath(Path.Combine(PerfFixtures.Path("x"), "..", "..", "..", "..", ".."));
+        var (exit, _, error) = Run("perf", "compare-commits", "no-such-commit-1", "HEAD", "--repo", repositoryRoot);
+        Assert.Equal(2, exit);
+        AssertOneSentenceError(error);
+        Assert.Contains("no-such-commit-1", error, StringComparison.Ordinal);
+    }
 }
