@@ -11,7 +11,7 @@ namespace IpiEngine.Perf.Comparison;
 public sealed class RecordSelector(RecordStore store, GitRepository? git)
 {
     /// <summary>Selects the records for one side.</summary>
-    /// <param name="spec">File, folder, or commit.</param>
+    /// <param name="spec">File, folder, commit, or range of commits (<c>main~5..main</c>: a rolling baseline of their records).</param>
     /// <param name="isBaseline">True for <c>--base</c>: dirty records are refused or left out.</param>
     /// <exception cref="PerfInputException">Nothing usable is found; the message says what and why.</exception>
     public RecordSet Select(string spec, bool isBaseline)
@@ -38,6 +38,15 @@ public sealed class RecordSelector(RecordStore store, GitRepository? git)
         if (git is null)
         {
             throw new PerfInputException($"'{spec}' is neither a record file nor a folder, and there is no git repository to look it up in.");
+        }
+        if (git.TryListRange(spec) is { } range)
+        {
+            var inRange = range.SelectMany(store.FilesOf).ToList();
+            if (inRange.Count == 0)
+            {
+                throw new PerfInputException($"No records of the {range.Count} commit(s) in '{spec}' in {store.RunsFolder}.");
+            }
+            return FromFiles($"{spec} ({range.Count} commits)", RecordStore.RecordFiles(inRange), isBaseline);
         }
         var sha = git.TryResolveCommit(spec)
             ?? throw new PerfInputException($"'{spec}' is neither a record file, a folder, nor a commit known to git.");

@@ -35,6 +35,20 @@ public sealed class GitRepository
         return outcome.ExitCode == 0 ? outcome.Output.Trim() : null;
     }
 
+    /// <summary>The commits of a range such as <c>main~5..main</c>, newest first, or null when git does not accept it.</summary>
+    public IReadOnlyList<string>? TryListRange(string range)
+    {
+        ArgumentNullException.ThrowIfNull(range);
+        if (range.StartsWith('-') || !range.Contains("..", StringComparison.Ordinal))
+        {
+            return null;
+        }
+        var outcome = Git("rev-list", "--end-of-options", range);
+        return outcome.ExitCode == 0
+            ? outcome.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            : null;
+    }
+
     /// <summary>Sha, subject and committer date of a commit, and whether the working tree is dirty.</summary>
     /// <exception cref="PerfInputException">The commit does not exist.</exception>
     public CommitInfo Describe(string revision, bool dirty)

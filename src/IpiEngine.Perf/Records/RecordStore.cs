@@ -45,14 +45,17 @@ public sealed class RecordStore(string root)
     }
 
     /// <summary>Record files (by name) anywhere under <paramref name="folder"/>, ordered by their time stamp.</summary>
-    public static IReadOnlyList<string> RecordFiles(string folder)
+    public static IReadOnlyList<string> RecordFiles(string folder) =>
+        Directory.Exists(folder)
+            ? RecordFiles(Directory.EnumerateFiles(folder, "*.json", SearchOption.AllDirectories))
+            : [];
+
+    /// <summary>The record files (by name) among <paramref name="paths"/>, ordered by their time stamp.</summary>
+    public static IReadOnlyList<string> RecordFiles(IEnumerable<string> paths)
     {
-        if (!Directory.Exists(folder))
-        {
-            return [];
-        }
+        ArgumentNullException.ThrowIfNull(paths);
         var files = new List<(DateTimeOffset Stamp, string Path)>();
-        foreach (var path in Directory.EnumerateFiles(folder, "*.json", SearchOption.AllDirectories))
+        foreach (var path in paths)
         {
             if (RecordFileName.TryParse(path, out var stamp, out _, out _))
             {

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using IpiEngine.Perf;
+using IpiEngine.Perf.Comparison;
 using IpiEngine.Perf.Git;
+using IpiEngine.Perf.Records;
 using Xunit;
 
 namespace IpiEngine.Tests.Perf;
@@ -67,6 +69,31 @@ public sealed class GitRepositoryTests : IDisposable
         using var outside = PerfFixtures.TempFolder();
         // The temp folder is not under a repository on any machine this runs on.
         Assert.Throws<PerfInputException>(() => GitRepository.Open(outside.FullName));
+    }
+
+    [Fact]
+    public void A_range_selects_the_records_of_its_commits_as_a_rolling_baseline_and_leaves_dirty_ones_out()
+    {
+        var git = GitRepository.Open(_folder.FullName);
+        var first = git.TryResolveCommit("HEAD")!;
+        File.WriteAllText(_folder.File("a.txt"), "two");
+        RunGit("-c", "user.name=Test", "-c", "user.email=test@example.com", "commit", "--quiet", "-am", "Second commit");
+        var second = git.TryResolveCommit("HEAD")!;
+        Assert.Equal([second], git.TryListRange("HEAD~1..HEAD"));
+        Assert.Null(git.TryListRange("HEAD"));
+
+        var store = new RecordStore(_folder.File("perf-results"));
+        store.Save(SyntheticRecords.Record(first, SyntheticRecords.Benchmark("B.X", SyntheticRecords.Samples(100, 15, 1))));
+        store.Save(SyntheticRecords.Record(second, SyntheticRecords.Benchmark("B.X", SyntheticRecords.Samples(100, 15, 2))));
+        store.Save(SyntheticRecords.Record(second, SyntheticRecords.Machine, IpiEngine.Perf.Suite.SuiteProfile.Full, dirty: true, SyntheticRecords.Benchmark("B.X", SyntheticRecords.Samples(100, 15, 3))));
+        var selector = new RecordSelector(store, git);
+
+        var lastOne = selector.Select("HEAD~1..HEAD", isBaseline: true);
+        var record = Assert.Single(lastOne.Records);
+        Assert.Equal(second, record.Commit.Sha);
+        Assert.Single(lastOne.LeftOut);
+        Assert.Equal(2, selector.Select("HEAD~1", isBaseline: true).Records.Count + selector.Select("HEAD", isBaseline: true).Records.Count);
+        Assert.Throws<PerfInputException>(() => selector.Select("HEAD..HEAD", isBaseline: true));
     }
 
     private void RunGit(params string[] arguments)
