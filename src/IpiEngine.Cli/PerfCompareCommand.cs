@@ -15,7 +15,7 @@ public static class PerfCompareCommand
     /// <summary>The subcommand.</summary>
     public static Command Create()
     {
-        var baseSpec = new Option<string?>("--base") { Description = "Baseline: a commit (sha, branch, tag), a record file or a folder of records." };
+        var baseSpec = new Option<string?>("--base") { Description = "Baseline: a commit (sha, branch, tag), a range of commits (main~5..main), a record file or a folder of records." };
         var diffSpec = new Option<string?>("--diff") { Description = "The side under test: a commit, a record file or a folder of records." };
         var policy = new PolicyOptions();
         var results = PerfCommand.ResultsOption();
