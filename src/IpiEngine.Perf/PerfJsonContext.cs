@@ -11,7 +11,9 @@ namespace IpiEngine.Perf;
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     ReadCommentHandling = System.Text.Json.JsonCommentHandling.Skip,
-    AllowTrailingCommas = true)]
+    AllowTrailingCommas = true,
+    // A ratio over a failed benchmark's missing median is NaN: written as the string "NaN", still JSON.
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 [JsonSerializable(typeof(SuiteRunManifest))]
 [JsonSerializable(typeof(PerfRecord))]
 [JsonSerializable(typeof(ComparisonReport))]

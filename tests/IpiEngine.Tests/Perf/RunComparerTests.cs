@@ -236,4 +236,15 @@ public class RunComparerTests
             Set("diff", Record("bbb", Benchmark(Id, Samples(250, 15, seed: 40), state: CoreDistanceState.Far, categories: SuiteCategories.EndToEnd))));
         Assert.Equal(TimeOutcome.NotComparable, Assert.Single(report.Benchmarks).Time);
     }
+
+    [Fact]
+    public void A_benchmark_that_failed_on_one_side_is_listed_and_still_serializes()
+    {
+        var report = Comparer.Compare(
+            Set("base", Record("aaa", Benchmark(Id, []), Benchmark("Other", Samples(10, 15, seed: 41)))),
+            Set("diff", Record("bbb", Benchmark(Id, Samples(100, 15, seed: 42)), Benchmark("Other", Samples(10, 15, seed: 43)))));
+        Assert.Equal(TimeOutcome.Failed, report.Benchmarks.Single(b => b.Id == Id).Time);
+        Assert.Equal(0, report.ExitCode);
+        Assert.Contains("\"ratio\": \"NaN\"", ComparisonJson.Serialize(report), StringComparison.Ordinal);
+    }
 }
