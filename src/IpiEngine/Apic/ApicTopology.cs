@@ -95,9 +95,10 @@ public sealed class ApicTopology
 
     /// <summary>
     /// Applies a routing-relevant register write of <paramref name="vcpu"/>. Returns false (and changes nothing) when the
-    /// register is not a topology register. A write the hardware would fault or ignore in the APIC's current mode
-    /// (an xAPIC MMIO register in x2APIC mode, the x2APIC SVR MSR in xAPIC mode, an invalid IA32_APIC_BASE transition)
-    /// is ignored, as QEMU's <c>apic_mem_write</c>/<c>apic_msr_write</c>/<c>apic_set_base_check</c> do.
+    /// register is not a topology register. As in QEMU's <c>apic_register_write</c>/<c>apic_msr_write</c>/
+    /// <c>apic_set_base_check</c>: the xAPIC ID, LDR and DFR (MMIO) are ignored in x2APIC mode, the x2APIC SVR MSR is
+    /// ignored in xAPIC mode (it faults), an invalid IA32_APIC_BASE transition is ignored; the SVR written through MMIO
+    /// takes effect in either mode (QEMU's MMIO handler does not check the mode and its SVR case has no x2APIC guard).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="vcpu"/> is not a vCPU index.</exception>
     public bool Apply(int vcpu, ushort register, ulong value)
@@ -117,7 +118,7 @@ public sealed class ApicTopology
             case ApicRegister.Dfr when !apic.X2Apic:
                 apic = apic with { DfrModel = (byte)(low >> 28) }; // SDM: model in bits 31:28.
                 return true;
-            case ApicRegister.Svr when !apic.X2Apic:
+            case ApicRegister.Svr:
             case ApicRegister.X2Svr when apic.X2Apic:
                 apic = apic with { SoftwareEnabled = (low & SvrSoftwareEnable) != 0 };
                 return true;
@@ -135,7 +136,10 @@ public sealed class ApicTopology
     /// <summary>
     /// IA32_APIC_BASE (SDM Vol. 3A "x2APIC State Transitions"): the invalid transitions (x2APIC without global enable,
     /// disabled straight to x2APIC, x2APIC back to xAPIC) fault and change nothing; a global disable also leaves x2APIC
-    /// mode and clears the software enable (QEMU <c>apic_set_base</c>); IDs and LDR/DFR keep their values.
+    /// mode and clears the software enable (QEMU <c>apic_set_base</c>); IDs and DFR keep their values. A write that sets
+    /// x2APIC mode also overwrites the 8-bit xAPIC logical ID with the low byte of the derived x2APIC LDR, as QEMU's
+    /// <c>apic_set_base</c> does: invisible in x2APIC mode, it is what an APIC that later returns to xAPIC mode (global
+    /// disable, then enable) matches logical addresses with until the guest writes its LDR.
     /// </summary>
     private static ApicState WithApicBase(ApicState apic, ulong value)
     {
@@ -154,6 +158,8 @@ public sealed class ApicTopology
             return apic with { GloballyEnabled = false, X2Apic = false, SoftwareEnabled = false };
         }
 
-        return apic with { GloballyEnabled = true, X2Apic = x2 };
+        return x2
+            ? apic with { GloballyEnabled = true, X2Apic = true, LogicalId = (byte)apic.X2ApicLdr }
+            : apic with { GloballyEnabled = true, X2Apic = false };
     }
 }

@@ -9,18 +9,26 @@ namespace IpiEngine.Apic;
 /// <remarks>
 /// <see cref="Process"/> is the hot path and must be called from one thread at a time; it reads only the latch table and
 /// the map it loads once per call, so <see cref="ApplyTopologyWrite"/> may run concurrently on any thread.
-/// Decisions the spec leaves open (documented here, following QEMU where it has an answer):
-/// an xAPIC ICR register (0x300/0x310) written in x2APIC mode, or an x2APIC ICR/SELF IPI MSR written in xAPIC mode,
-/// is rejected as <see cref="RejectReason.WrongApicMode"/> (the hardware faults: SDM "x2APIC Register Availability");
-/// a firing write from a globally disabled APIC is rejected as <see cref="RejectReason.SourceDisabled"/> (its registers
-/// are not reachable, SDM "Enabling or Disabling the Local APIC"); delivering INIT does not reset the target's routing
-/// state here (the guest rewrites SVR/LDR after start-up; the reference traces agree); lowest priority picks the
-/// accepting candidate at index <c>vector mod count</c> in ascending vCPU order (KVM's vector hashing, deterministic).
+/// Decisions the spec leaves open follow QEMU 10.0's userspace APIC (<c>hw/intc/apic.c</c>), the model the reference
+/// traces come from:
+/// an ICR low write (0x300, MMIO) fires in any mode (<c>apic_mem_write</c> checks neither the global enable nor the
+/// mode): from a globally disabled APIC with the latched ICR high; in x2APIC mode as an x2APIC ICR whose destination is
+/// the 32-bit write's bits 63:32, i.e. 0, which also clears the latch (<c>apic_register_write</c>, case 0x30);
+/// an x2APIC ICR write (0x830) also leaves its destination in the latch (QEMU keeps one ICR high for both modes);
+/// an ICR high (0x310) in x2APIC mode, or an x2APIC ICR/SELF IPI MSR in xAPIC mode, is refused
+/// (<see cref="RejectReason.WrongApicMode"/>: QEMU ignores the first and faults the MSRs);
+/// a delivered INIT changes no routing state and no latch, unlike QEMU (<c>do_cpu_init</c> → <c>apic_init_reset</c>: LDR 0,
+/// DFR flat, SVR 0xFF, ICR 0, done later on the target's own thread): the spec's <c>switch-to-x2apic</c> vector needs SVR
+/// to survive; a firing write must change nothing but its own source's latch, since the concurrent engine orders vCPUs
+/// only at topology rows; and Linux and SeaBIOS rewrite LDR, DFR, SVR (and ICR high before any IPI without a shorthand)
+/// after INIT before they matter;
+/// lowest priority picks the accepting candidate at index <c>vector mod count</c> in ascending vCPU order (the spec's
+/// rule; QEMU picks the lowest APIC ID).
 /// </remarks>
 public sealed class IcrResolver
 {
     private readonly ApicTopology _topology;
-    private readonly uint[] _latchedHigh; // per source vCPU: the last ICR high (0x310) value; only Process touches it
+    private readonly uint[] _latchedHigh; // per vCPU: ICR high as QEMU keeps it (0x310, x2APIC ICR); only Process touches it
     private readonly Lock _topologyGate = new();
     private DestinationMap _map;
 
@@ -72,12 +80,13 @@ public sealed class IcrResolver
                 _latchedHigh[source] = (uint)record.Value;
                 return new ExitOutcome(ExitKind.Latched, RejectReason.None, default, false);
             case ApicRegister.IcrLow:
-                command = IcrCommand.FromXApic((uint)record.Value, _latchedHigh[source]);
                 if (map.IsX2Apic(source))
                 {
-                    return Reject(RejectReason.WrongApicMode, command, true);
+                    command = X2ApicModeIcrLow(source, (uint)record.Value);
+                    break;
                 }
 
+                command = IcrCommand.FromXApic((uint)record.Value, _latchedHigh[source]);
                 break;
             case ApicRegister.X2Icr:
                 command = IcrCommand.FromX2Apic(record.Value);
@@ -86,6 +95,7 @@ public sealed class IcrResolver
                     return Reject(RejectReason.WrongApicMode, command, true);
                 }
 
+                _latchedHigh[source] = command.Destination; // QEMU: the x2APIC ICR write sets ICR high too
                 break;
             case ApicRegister.X2SelfIpi:
                 command = IcrCommand.SelfIpi((byte)record.Value);
@@ -99,7 +109,7 @@ public sealed class IcrResolver
                 return ProcessOtherRegister(record);
         }
 
-        RejectReason reason = Validate(map, source, command);
+        RejectReason reason = Validate(command);
         if (reason != RejectReason.None)
         {
             return Reject(reason, command, true);
@@ -129,10 +139,10 @@ public sealed class IcrResolver
     /// <summary>
     /// SDM checks on a decoded command, in this order: reserved delivery mode (011, 111), illegal vector (fixed or lowest
     /// priority below 16: "send illegal vector"), lowest priority with the self or all-including-self shorthand
-    /// (SDM ICR table: not supported), and a globally disabled sender.
+    /// (SDM ICR table: not supported). A globally disabled sender is not refused: QEMU's MMIO handler still sends.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static RejectReason Validate(DestinationMap map, int source, in IcrCommand command)
+    private static RejectReason Validate(in IcrCommand command)
     {
         DeliveryMode mode = command.DeliveryMode;
         if (mode is DeliveryMode.Reserved3 or DeliveryMode.Reserved7)
@@ -151,7 +161,19 @@ public sealed class IcrResolver
             return RejectReason.InvalidShorthand;
         }
 
-        return map.IsGloballyEnabled(source) ? RejectReason.None : RejectReason.SourceDisabled;
+        return RejectReason.None;
+    }
+
+    /// <summary>
+    /// An ICR low MMIO write from an APIC in x2APIC mode, as QEMU's <c>apic_register_write</c> (case 0x30) takes it: an
+    /// x2APIC ICR whose destination, bits 63:32 of a 32-bit write, is 0, and which overwrites ICR high with that 0.
+    /// (The SDM disables the MMIO interface in x2APIC mode; no Linux or SeaBIOS code writes it there.)
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private IcrCommand X2ApicModeIcrLow(int source, uint low)
+    {
+        _latchedHigh[source] = 0;
+        return IcrCommand.FromX2Apic(low);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -61,21 +61,49 @@ public class ApicTopologyTests
     }
 
     [Fact]
-    public void Switching_to_x2apic_uses_the_initial_id_and_the_derived_ldr_and_ignores_xapic_registers()
+    public void Switching_to_x2apic_uses_the_initial_id_and_the_derived_ldr_and_ignores_xapic_id_ldr_dfr()
     {
         ApicTopology topology = ApicTopology.Reset([0x23]);
         topology.Apply(0, ApicRegister.Id, 0x0500_0000);
         topology.Apply(0, ApicRegister.ApicBase, 0xFEE0_0C00);
 
-        topology.Apply(0, ApicRegister.Ldr, 0xFF00_0000); // MMIO is gone in x2APIC mode
-        topology.Apply(0, ApicRegister.Svr, 0x1FF);
-        Assert.False(topology.Apics[0].SoftwareEnabled);
+        topology.Apply(0, ApicRegister.Ldr, 0xFF00_0000); // QEMU apic_register_write refuses these in x2APIC mode
+        topology.Apply(0, ApicRegister.Dfr, 0x0FFF_FFFF);
+        topology.Apply(0, ApicRegister.Id, 0x0700_0000);
         topology.Apply(0, ApicRegister.X2Svr, 0x1FF);
 
         Assert.True(topology.IsX2Apic(0));
         Assert.True(topology.Apics[0].SoftwareEnabled);
         Assert.Equal(0x23u, topology.CurrentApicId(0));
+        Assert.Equal(5, topology.Apics[0].XApicId);
+        Assert.Equal(ApicState.DfrFlat, topology.Apics[0].DfrModel);
         Assert.Equal((2u << 16) | (1u << 3), topology.Apics[0].Ldr);
+    }
+
+    [Fact]
+    public void The_svr_written_through_mmio_takes_effect_in_x2apic_mode_too()
+    {
+        ApicTopology topology = ApicTopology.Reset([0]);
+        topology.Apply(0, ApicRegister.ApicBase, 0xFEE0_0C00);
+
+        topology.Apply(0, ApicRegister.Svr, 0x1FF); // QEMU: apic_mem_write does not check the mode, SVR has no guard
+
+        Assert.True(topology.Apics[0].SoftwareEnabled);
+    }
+
+    [Theory]
+    [InlineData(0x23u, 0x08)] // ID bits 3:0 = 3: the derived LDR's low byte
+    [InlineData(0x2Au, 0x00)] // ID bits 3:0 = 10: the member bit is above the low byte
+    public void Entering_x2apic_overwrites_the_xapic_logical_id_with_the_derived_ldr_low_byte(uint id, byte expected)
+    {
+        ApicTopology topology = ApicTopology.Reset([id]);
+        topology.Apply(0, ApicRegister.Ldr, 0x8000_0000);
+        topology.Apply(0, ApicRegister.ApicBase, 0xFEE0_0C00); // QEMU apic_set_base: log_dest = (uint8_t)derived LDR
+        topology.Apply(0, ApicRegister.ApicBase, 0xFEE0_0000);
+        topology.Apply(0, ApicRegister.ApicBase, 0xFEE0_0800);
+
+        Assert.False(topology.IsX2Apic(0));
+        Assert.Equal(expected, topology.Apics[0].LogicalId);
     }
 
     [Fact]

@@ -62,18 +62,75 @@ public class IcrResolverTests
     }
 
     [Fact]
-    public void Xapic_icr_registers_are_rejected_in_x2apic_mode_and_a_disabled_sender_sends_nothing()
+    public void In_x2apic_mode_icr_high_is_refused_and_icr_low_fires_to_x2apic_id_0_as_qemu_takes_it()
     {
         var resolver = new IcrResolver(ApicTopology.Configure(4, TopologyKind.X2ApicPhysical));
         var set = new DestinationSet(4);
 
-        Assert.Equal(RejectReason.WrongApicMode, resolver.Process(Write(0, ApicRegister.IcrHigh, 0), set).Reason);
-        Assert.Equal(RejectReason.WrongApicMode, resolver.Process(Write(0, ApicRegister.IcrLow, 0x40FD), set).Reason);
+        Assert.Equal(RejectReason.WrongApicMode, resolver.Process(Write(2, ApicRegister.IcrHigh, 0x0300_0000), set).Reason);
+        ExitOutcome outcome = resolver.Process(Write(2, ApicRegister.IcrLow, 0x40FD), set);
 
-        resolver.ApplyTopologyWrite(1, ApicRegister.ApicBase, 0xFEE0_0000);
-        ExitOutcome outcome = resolver.Process(Write(1, ApicRegister.IcrLow, 0x84400), set); // NMI to all, from a disabled APIC
-        Assert.Equal(RejectReason.SourceDisabled, outcome.Reason);
-        Assert.True(outcome.IsFiringWrite);
+        Assert.Equal(ExitKind.Fired, outcome.Kind);
+        Assert.True(outcome.Command.IsX2Apic);
+        Assert.Equal([0], set.Vcpus.ToArray()); // QEMU apic_register_write: destination = bits 63:32 of a 32-bit write
+    }
+
+    [Fact]
+    public void A_globally_disabled_apic_still_sends_as_in_qemu_but_receives_nothing()
+    {
+        var resolver = new IcrResolver(ApicTopology.Configure(4, TopologyKind.X2ApicPhysical));
+        var set = new DestinationSet(4);
+        resolver.ApplyTopologyWrite(1, ApicRegister.ApicBase, 0xFEE0_0000); // also leaves x2APIC mode
+
+        ExitOutcome outcome = resolver.Process(Write(1, ApicRegister.IcrLow, 0x84400), set); // NMI to all including self
+
+        Assert.Equal(ExitKind.Fired, outcome.Kind);
+        Assert.Equal([0, 2, 3], set.Vcpus.ToArray());
+    }
+
+    [Fact]
+    public void An_x2apic_icr_write_leaves_its_destination_in_the_latch_an_xapic_write_uses_after_leaving_x2apic()
+    {
+        var resolver = new IcrResolver(ApicTopology.Configure(8, TopologyKind.X2ApicPhysical));
+        var set = new DestinationSet(8);
+        resolver.Process(Write(0, ApicRegister.X2Icr, 0x0500_0000_0000_4400ul), set); // NMI to x2APIC ID 0x05000000
+        Assert.Equal(0, set.Count);
+        resolver.ApplyTopologyWrite(0, ApicRegister.ApicBase, 0xFEE0_0000);
+        resolver.ApplyTopologyWrite(0, ApicRegister.ApicBase, 0xFEE0_0800);
+
+        resolver.Process(Write(0, ApicRegister.IcrLow, 0x4400), set); // no ICR high write since: QEMU's icr[1] bits 31:24
+
+        Assert.Equal([5], set.Vcpus.ToArray());
+    }
+
+    [Fact]
+    public void A_delivered_init_changes_neither_the_targets_routing_state_nor_its_latch()
+    {
+        var resolver = new IcrResolver(ApicTopology.Configure(8, TopologyKind.XApicCluster));
+        var set = new DestinationSet(8);
+        resolver.Process(Write(5, ApicRegister.IcrHigh, 0x0300_0000), set);
+        DestinationMap before = resolver.Map;
+
+        resolver.Process(Write(0, ApicRegister.IcrHigh, 0x0500_0000), set);
+        resolver.Process(Write(0, ApicRegister.IcrLow, 0xC500), set); // INIT, level assert, to APIC ID 5
+        Assert.Equal([5], set.Vcpus.ToArray());
+
+        Assert.Same(before, resolver.Map); // only topology rows publish maps: the concurrent engine orders vCPUs there
+        resolver.Process(Write(5, ApicRegister.IcrLow, 0x4400), set); // NMI with vCPU 5's own latch, untouched
+        Assert.Equal([3], set.Vcpus.ToArray());
+    }
+
+    [Fact]
+    public void An_init_de_assert_delivers_nothing_and_publishes_no_map()
+    {
+        var resolver = new IcrResolver(ApicTopology.Configure(4, TopologyKind.XApicFlat));
+        var set = new DestinationSet(4);
+        DestinationMap before = resolver.Map;
+
+        resolver.Process(Write(0, ApicRegister.IcrLow, 0xC8500), set); // INIT de-assert, all including self
+
+        Assert.Equal(0, set.Count);
+        Assert.Same(before, resolver.Map);
     }
 
     [Fact]

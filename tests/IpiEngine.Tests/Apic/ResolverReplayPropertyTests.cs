@@ -25,62 +25,19 @@ public class ResolverReplayPropertyTests
         var random = new Random(seed);
         uint[] ids = Enumerable.Range(0, count).Select(i => sparse ? (uint)(i * 5 + random.Next(5)) : (uint)i).ToArray();
         var resolver = new IcrResolver(ApicTopology.Reset(ids));
-        ApicTopology oracleTopology = ApicTopology.Reset(ids);
-        var oracleLatch = new uint[count];
+        var oracle = new BruteForceOracle(ids);
         var actual = new DestinationSet(count);
         var expected = new DestinationSet(count);
         for (int i = 0; i < WritesPerTrace; i++)
         {
-            ExitRecord record = RandomWrite(random, count, oracleTopology);
+            ExitRecord record = RandomWrite(random, count, oracle.Topology);
             ExitOutcome outcome = resolver.Process(record, actual);
 
-            ExitKind expectedKind = Oracle(record, oracleTopology, oracleLatch, expected);
+            ExitKind expectedKind = oracle.Apply(record, expected);
             Assert.True(expectedKind == outcome.Kind, $"write {i} {record.Register:x3}={record.Value:x}: {outcome} vs {expectedKind}");
             Assert.True(actual.Vcpus.SequenceEqual(expected.Vcpus),
                 $"write {i} from {record.SourceVcpu}, {outcome.Command}: [{string.Join(',', actual.Vcpus.ToArray())}] vs [{string.Join(',', expected.Vcpus.ToArray())}]");
         }
-    }
-
-    /// <summary>The brute-force model of one write: what kind of outcome, and the destinations.</summary>
-    private static ExitKind Oracle(in ExitRecord record, ApicTopology topology, uint[] latch, DestinationSet destinations)
-    {
-        destinations.Clear();
-        int source = record.SourceVcpu;
-        ApicState sender = topology.Apics[source];
-        IcrCommand command;
-        switch (record.Register)
-        {
-            case ApicRegister.IcrHigh when !sender.X2Apic:
-                latch[source] = (uint)record.Value;
-                return ExitKind.Latched;
-            case ApicRegister.IcrLow when !sender.X2Apic:
-                command = IcrCommand.FromXApic((uint)record.Value, latch[source]);
-                break;
-            case ApicRegister.X2Icr when sender.X2Apic:
-                command = IcrCommand.FromX2Apic(record.Value);
-                break;
-            case ApicRegister.X2SelfIpi when sender.X2Apic:
-                command = IcrCommand.SelfIpi((byte)record.Value);
-                break;
-            case ApicRegister.IcrHigh or ApicRegister.IcrLow or ApicRegister.X2Icr or ApicRegister.X2SelfIpi:
-                return ExitKind.Rejected;
-            default:
-                topology.Apply(source, record.Register, record.Value);
-                return ExitKind.TopologyWrite;
-        }
-
-        DeliveryMode mode = command.DeliveryMode;
-        bool illegal = mode is DeliveryMode.Reserved3 or DeliveryMode.Reserved7
-                       || (mode <= DeliveryMode.LowestPriority && command.Vector < 16)
-                       || (mode == DeliveryMode.LowestPriority && command.Shorthand is DestinationShorthand.Self or DestinationShorthand.AllIncludingSelf)
-                       || !sender.GloballyEnabled;
-        if (illegal)
-        {
-            return ExitKind.Rejected;
-        }
-
-        ApicMatcher.Resolve(topology.Apics, source, command, destinations);
-        return ExitKind.Fired;
     }
 
     private static ExitRecord RandomWrite(Random random, int count, ApicTopology topology)
