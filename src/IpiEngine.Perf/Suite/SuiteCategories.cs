@@ -23,29 +23,38 @@ public static class SuiteCategories
 
     /// <summary>
     /// Area of the reference implementations (Channels, ConcurrentQueue). Not the engine's hot path:
-    /// its allocations are reported, never gated. Treated as cross-thread.
+    /// its allocations are reported, never gated.
     /// </summary>
     public const string Baselines = "Baselines";
 
-    /// <summary>Area of the whole-engine benchmarks (threads posting, pipeline threads consuming). Treated as cross-thread.</summary>
-    public const string EndToEnd = "EndToEnd";
+    /// <summary>
+    /// Areas whose benchmarks all hand work to another thread (a pipeline, processor or consumer
+    /// thread runs behind the measured one), so they count as cross-thread without a tag. The
+    /// <c>Rings</c> area mixes both kinds: tag its cross-thread benchmarks.
+    /// </summary>
+    public static IReadOnlyList<string> CrossThreadAreas { get; } = ["EndToEnd", Baselines, "Pipeline", "Native"];
 
     /// <summary>
     /// True for a benchmark whose time depends on the calibration state: tagged
-    /// <see cref="CrossThread"/>, or in an area whose benchmarks hand work between threads
-    /// (<see cref="EndToEnd"/>, <see cref="Baselines"/>). Erring this way only costs comparisons
-    /// across states; erring the other way reports regressions that are a state switch.
+    /// <see cref="CrossThread"/>, or in one of the <see cref="CrossThreadAreas"/>. Erring this way
+    /// only costs comparisons across states; erring the other way reports a state switch as a
+    /// regression.
     /// </summary>
     public static bool IsCrossThread(IEnumerable<string> categories)
     {
         ArgumentNullException.ThrowIfNull(categories);
         foreach (var category in categories)
         {
-            if (string.Equals(category, CrossThread, StringComparison.OrdinalIgnoreCase)
-                || string.Equals(category, EndToEnd, StringComparison.OrdinalIgnoreCase)
-                || string.Equals(category, Baselines, StringComparison.OrdinalIgnoreCase))
+            if (string.Equals(category, CrossThread, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
+            }
+            foreach (var area in CrossThreadAreas)
+            {
+                if (string.Equals(category, area, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
             }
         }
         return false;

@@ -229,11 +229,14 @@ public class RunComparerTests
     {
         Assert.True(SuiteCategories.IsCrossThread(["EndToEnd"]));
         Assert.True(SuiteCategories.IsCrossThread(["Baselines"]));
+        Assert.True(SuiteCategories.IsCrossThread(["Pipeline"]));
+        Assert.True(SuiteCategories.IsCrossThread(["Native"]));
+        Assert.False(SuiteCategories.IsCrossThread(["Rings"]));
         Assert.True(SuiteCategories.IsCrossThread(["Rings", "CrossThread"]));
         Assert.False(SuiteCategories.IsCrossThread(["Apic", "ZeroAlloc"]));
         var report = Comparer.Compare(
-            Set("base", Record("aaa", Benchmark(Id, Samples(100, 15, seed: 39), state: CoreDistanceState.Near, categories: SuiteCategories.EndToEnd))),
-            Set("diff", Record("bbb", Benchmark(Id, Samples(250, 15, seed: 40), state: CoreDistanceState.Far, categories: SuiteCategories.EndToEnd))));
+            Set("base", Record("aaa", Benchmark(Id, Samples(100, 15, seed: 39), state: CoreDistanceState.Near, categories: "EndToEnd"))),
+            Set("diff", Record("bbb", Benchmark(Id, Samples(250, 15, seed: 40), state: CoreDistanceState.Far, categories: "EndToEnd"))));
         Assert.Equal(TimeOutcome.NotComparable, Assert.Single(report.Benchmarks).Time);
     }
 
