@@ -57,8 +57,17 @@ public sealed record BenchmarkComparison
     /// <summary>True when allocation changed either way.</summary>
     public bool AllocationChanged => BaseAllocated is { } b && DiffAllocated is { } d && d != b;
 
+    /// <summary>
+    /// True when the allocation increase fails the comparison: on a gated benchmark, any increase
+    /// from zero or of a single-threaded benchmark; on a cross-thread benchmark that already
+    /// allocated, more than 10%, because its rig's allocations (timers, thread-pool work) vary
+    /// with scheduling from run to run.
+    /// </summary>
+    public bool AllocationRegressed => AllocationIncreased && AllocationGated
+        && (!CrossThread || BaseAllocated == 0 || DiffAllocated > BaseAllocated * 1.1);
+
     /// <summary>True when this benchmark alone makes the comparison fail.</summary>
-    public bool IsRegression => (Time == TimeOutcome.Slower && TimeGated) || (AllocationIncreased && AllocationGated);
+    public bool IsRegression => (Time == TimeOutcome.Slower && TimeGated) || AllocationRegressed;
 
     /// <summary>True when this benchmark got slower but is only warned about.</summary>
     public bool IsWarning => Time == TimeOutcome.Slower && !TimeGated;

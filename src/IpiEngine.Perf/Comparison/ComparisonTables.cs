@@ -56,7 +56,7 @@ public static class ComparisonTables
         {
             tables.Add(new ComparisonTable("Allocation changed", ["Base B/op", "Diff B/op", "Gate"],
                 allocation.Select(b => Row(b.Id, Bytes(b.BaseAllocated), Bytes(b.DiffAllocated),
-                    !b.AllocationIncreased ? "" : b.AllocationGated ? "fail" : "warn")).ToList()));
+                    !b.AllocationIncreased ? "" : b.AllocationRegressed ? "fail" : "warn")).ToList()));
         }
         var notCompared = report.Benchmarks.Where(b => b.Time is TimeOutcome.NotComparable or TimeOutcome.Failed or TimeOutcome.Unknown).ToList();
         if (notCompared.Count > 0)

@@ -20,7 +20,7 @@ public sealed class RunComparer(ComparisonOptions options)
         ArgumentNullException.ThrowIfNull(baseSet);
         ArgumentNullException.ThrowIfNull(diffSet);
         var policy = string.Create(CultureInfo.InvariantCulture,
-            $"time: Mann-Whitney equivalence at {options.Threshold} and {options.NoiseFloor}, alpha {options.Alpha}; cross-thread: same calibration state only, {(options.GateCrossThread ? "gated" : "warn-only")}; alloc: any increase fails except Baselines");
+            $"time: Mann-Whitney equivalence at {options.Threshold} and {options.NoiseFloor}, alpha {options.Alpha}; cross-thread: same calibration state only, {(options.GateCrossThread ? "gated" : "warn-only")}; alloc: any increase fails except Baselines (cross-thread rigs that already allocate: over 10%)");
 
         var (machine, problem) = CommonMachine(baseSet, diffSet);
         var baseRecords = baseSet.Records.Where(r => r.Machine.Id == machine).ToList();
@@ -275,7 +275,7 @@ public sealed class RunComparer(ComparisonOptions options)
     private static string VerdictLine(List<BenchmarkComparison> compared, Verdict verdict)
     {
         int timeRegressions = compared.Count(c => c.Time == TimeOutcome.Slower && c.TimeGated);
-        int allocRegressions = compared.Count(c => c.AllocationIncreased && c.AllocationGated);
+        int allocRegressions = compared.Count(c => c.AllocationRegressed);
         int warnings = compared.Count(c => c.IsWarning);
         var warned = warnings == 0 ? "" : $"; {warnings} cross-thread slowdown(s) warned, not gated";
         return verdict == Verdict.Regression

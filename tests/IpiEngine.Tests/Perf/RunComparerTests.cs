@@ -250,4 +250,17 @@ public class RunComparerTests
         Assert.Equal(0, report.ExitCode);
         Assert.Contains("\"ratio\": \"NaN\"", ComparisonJson.Serialize(report), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData(0, 8, true)]
+    [InlineData(400, 420, false)]
+    [InlineData(400, 480, true)]
+    public void A_cross_thread_rig_that_already_allocates_fails_only_beyond_10_percent(long before, long after, bool fails)
+    {
+        var report = Comparer.Compare(
+            Set("base", Record("aaa", Benchmark(Id, Samples(100, 15, seed: 44), allocated: before, categories: SuiteCategories.CrossThread))),
+            Set("diff", Record("bbb", Benchmark(Id, Samples(100, 15, seed: 45), allocated: after, categories: SuiteCategories.CrossThread))));
+        Assert.True(Assert.Single(report.Benchmarks).AllocationIncreased);
+        Assert.Equal(fails ? 1 : 0, report.ExitCode);
+    }
 }
