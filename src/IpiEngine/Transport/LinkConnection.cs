@@ -76,8 +76,16 @@ internal sealed class LinkConnection : IAsyncDisposable
         {
             // Already closed.
         }
-        await Reader.CompleteAsync().ConfigureAwait(false);
-        await Writer.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await Reader.CompleteAsync().ConfigureAwait(false);
+            // Completing the writer flushes what is left; the peer may be gone, and resending covers it.
+            await Writer.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The connection is already broken; its unacknowledged records are still in the window.
+        }
         await _stream.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
     }

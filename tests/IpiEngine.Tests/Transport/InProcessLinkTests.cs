@@ -13,7 +13,7 @@ public class InProcessLinkTests
     public async Task Every_record_reaches_the_right_node_and_vcpu_once_in_source_order(int[] nodeOfVcpu, int perSource)
     {
         await using var cluster = LoopbackCluster.Start(nodeOfVcpu);
-        var senders = cluster.Nodes.Select(n => Task.Run(() => Workload.Run(n, nodeOfVcpu, perSource))).ToArray();
+        var senders = cluster.Nodes.Select(n => Task.Run(() => Workload.Run(n, nodeOfVcpu, perSource), TestContext.Current.CancellationToken)).ToArray();
         await Task.WhenAll(senders).WaitAsync(Bound, TestContext.Current.CancellationToken);
         Assert.True(await cluster.DrainAsync(Bound), "not every record was acknowledged: " + string.Join(" | ", cluster.Log));
 
