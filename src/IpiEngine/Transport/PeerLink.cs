@@ -162,8 +162,13 @@ public sealed class PeerLink : IDisposable
     /// <summary>Acceptor side: replace any running connection with this authenticated one, welcome it and run it.</summary>
     internal async Task RunAcceptedAsync(LinkConnection connection, Handshake.Accepted accepted, CancellationToken stopping)
     {
-        Volatile.Read(ref _current)?.Abort(LinkFault.Replaced);
-        await _gate.WaitAsync(stopping).ConfigureAwait(false);
+        // The newest connection wins: keep closing whichever one holds the link (it may still be in its own
+        // welcome when this one arrives) until it lets go.
+        do
+        {
+            Volatile.Read(ref _current)?.Abort(LinkFault.Replaced);
+        }
+        while (!await _gate.WaitAsync(TimeSpan.FromMilliseconds(10), stopping).ConfigureAwait(false));
         try
         {
             ApplyPeerResume(accepted.PeerIncarnation, accepted.PeerResume);
