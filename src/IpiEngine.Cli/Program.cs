@@ -12,6 +12,7 @@ public static class Program
     public static RootCommand BuildRoot()
     {
         var root = new RootCommand("ipi: resolve, deliver and forward x86 inter-processor interrupts between emulated vCPUs.");
+        root.Add(NodeCommand.Create());
         return root;
     }
 }
