@@ -3,13 +3,16 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
 using IpiEngine.Cli.Nodes;
+using IpiEngine.Delivery;
 using IpiEngine.Transport;
 
 namespace IpiEngine.Cli;
 
 /// <summary>
 /// <c>ipi node</c>: runs one node of a multi-host VM from a config file. Prints <c>listening ADDRESS</c>, then
-/// <c>ready</c> once every peer link is up, runs the cross-node workload (<c>--per-source</c>), prints
+/// <c>ready</c> once every peer link is up, posts the cross-node workload (<c>--per-source</c>) into this node's
+/// <see cref="Engine"/>, which resolves it and forwards it over the links (arrivals go into the engine's descriptors
+/// through <see cref="EngineSink"/>, checked on the way by <see cref="NodeDeliveryCheck"/>), prints
 /// <c>sent N</c> and finally <c>result {json}</c> (a <see cref="NodeReport"/>). With <c>--control</c> it waits for
 /// <c>go</c> before sending and for <c>stop</c> (or end of input) before leaving, so an orchestrator can keep
 /// every node up until all are done. Exit codes: 0 complete, 1 incomplete or timed out, 2 bad input.
@@ -21,22 +24,21 @@ public static class NodeCommand
     {
         var config = new Option<FileInfo>("--config") { Description = "The node's JSON config (node, listen, keyFile, placement, peers).", Required = true };
         var perSource = new Option<int>("--per-source") { Description = "IPIs each local vCPU sends to each other node (0: only serve).", DefaultValueFactory = _ => 0 };
-        var batch = new Option<int>("--batch") { Description = "Records per forward call.", DefaultValueFactory = _ => 64 };
         var timeout = new Option<int>("--timeout") { Description = "Seconds allowed for connecting and for the run.", DefaultValueFactory = _ => 60 };
         var control = new Option<bool>("--control") { Description = "Wait for 'go' and 'stop' lines on standard input (used by ipi run --nodes)." };
         var command = new Command("node", "Run one node of a VM whose vCPUs are spread over several hosts; forwards IPIs to its peers.")
         {
-            config, perSource, batch, timeout, control,
+            config, perSource, timeout, control,
         };
-        command.SetAction((parse, ct) => RunAsync(parse.GetRequiredValue(config).FullName, parse.GetValue(perSource), parse.GetValue(batch),
+        command.SetAction((parse, ct) => RunAsync(parse.GetRequiredValue(config).FullName, parse.GetValue(perSource),
             TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(string configPath, int perSource, int batch, TimeSpan timeout, bool control, CancellationToken ct)
+    private static async Task<int> RunAsync(string configPath, int perSource, TimeSpan timeout, bool control, CancellationToken ct)
     {
-        if (perSource < 0 || batch < 1 || timeout <= TimeSpan.Zero)
-            return Fail("--per-source must be 0 or more, --batch 1 or more and --timeout positive.");
+        if (perSource < 0 || timeout <= TimeSpan.Zero)
+            return Fail("--per-source must be 0 or more and --timeout positive.");
         NodeConfig config;
         TransportOptions options;
         try
@@ -48,16 +50,49 @@ public static class NodeCommand
         {
             return Fail(e.Message);
         }
-        var check = new NodeDeliveryCheck(config.Placement!, config.Node);
-        await using var transport = new NodeTransport(options, check);
+        int[] placement = config.Placement!;
+        var transport = new NodeTransport(options);
+        Engine engine;
         try
         {
-            transport.Start();
+            // Default topology: x2APIC physical, APIC ID = vCPU index, every APIC enabled.
+            engine = new Engine(new EngineOptions
+            {
+                VcpuCount = placement.Length,
+                Placement = new VcpuPlacement(placement, config.Node),
+                Forwarder = transport,
+                Name = $"node{config.Node}",
+            });
+        }
+        catch (ArgumentException e)
+        {
+            return Fail($"node {config.Node}: {e.Message}");
+        }
+        try
+        {
+            return await RunNodeAsync(config, options, transport, engine, perSource, timeout, control, ct);
+        }
+        finally
+        {
+            await transport.DisposeAsync(); // first: no delivery may reach the engine after it is freed
+            engine.Dispose();
+        }
+    }
+
+    private static async Task<int> RunNodeAsync(NodeConfig config, TransportOptions options, NodeTransport transport, Engine engine,
+        int perSource, TimeSpan timeout, bool control, CancellationToken ct)
+    {
+        int[] placement = config.Placement!;
+        var check = new NodeDeliveryCheck(placement, config.Node, new EngineSink(engine));
+        try
+        {
+            transport.Start(check);
         }
         catch (SocketException e)
         {
             return Fail($"node {config.Node} cannot listen on {options.Listen}: {e.Message}.");
         }
+        engine.Start();
         Console.Out.WriteLine($"listening {transport.LocalEndPoint}");
         if (!await WaitAsync(() => transport.Links.All(l => l.IsConnected), timeout, ct))
         {
@@ -68,20 +103,22 @@ public static class NodeCommand
         if (control && !await ReadCommandAsync("go", ct))
             return 1;
         if (perSource == 0 && !control)
-        {
             await WaitAsync(() => false, Timeout.InfiniteTimeSpan, ct); // serve until interrupted
-        }
         var clock = Stopwatch.StartNew();
-        long sent = await Task.Run(() => NodeWorkload.Run(transport, config.Placement!, perSource, batch, stamp: true), ct);
+        long sent = await Task.Run(() => NodeWorkload.Post(engine, placement, config.Node, perSource), ct);
         Console.Out.WriteLine($"sent {sent}");
-        long expected = (long)perSource * config.Placement!.Count(n => n != config.Node);
-        bool complete = await WaitAsync(() => check.InOrder + check.Skipped + check.Misrouted >= expected && transport.Links.All(l => l.Counters.InFlight == 0), timeout, ct);
+        long expected = (long)perSource * placement.Count(n => n != config.Node);
+        bool complete = await WaitAsync(() => engine.ReadCounters().InFlight == 0 && transport.Links.All(l => l.Counters.InFlight == 0)
+            && check.InOrder + check.Skipped + check.Misrouted >= expected, timeout, ct);
         double seconds = clock.Elapsed.TotalSeconds;
         var links = transport.Links.Select(l => l.Counters).ToArray();
-        var report = new NodeReport(config.Node, links.Sum(c => c.Forwarded), links.Sum(c => c.Acknowledged), expected, links.Sum(c => c.Applied),
-            check.InOrder, check.Repeated, check.Skipped, check.Misrouted, links.Sum(c => c.Duplicates), links.Sum(c => c.Connections), seconds,
+        var counters = engine.ReadCounters();
+        var report = new NodeReport(config.Node, counters.Posted, counters.Forwarded, counters.ConservationHolds,
+            links.Sum(c => c.Forwarded), links.Sum(c => c.Acknowledged), links.Sum(c => c.Applied), links.Sum(c => c.Duplicates),
+            counters.RemoteDelivered, counters.RemoteCoalesced, counters.RemoteRejected,
+            expected, check.InOrder, check.Repeated, check.Skipped, check.Misrouted, links.Sum(c => c.Connections), seconds,
             check.LatencyMicroseconds(50), check.LatencyMicroseconds(99),
-            complete && check.InOrder == expected && check.Repeated == 0);
+            complete && check.InOrder == expected && check.Repeated == 0 && counters.ConservationHolds);
         Console.Out.WriteLine("result " + JsonSerializer.Serialize(report, NodeConfigJsonContext.Default.NodeReport));
         if (control)
             await ReadCommandAsync("stop", ct);

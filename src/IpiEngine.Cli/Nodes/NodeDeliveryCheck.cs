@@ -9,6 +9,7 @@ namespace IpiEngine.Cli.Nodes;
 /// A sink that checks the <see cref="NodeWorkload"/> stream as it arrives: per source vCPU the next tag expected,
 /// and counts of records in order, repeated (duplicate), skipped ahead (lost before them) or at the wrong vCPU;
 /// plus a latency histogram from each record's post timestamp (valid when sender and receiver share a clock: one host).
+/// Then it hands the frame on to the next sink (the node's engine), if any.
 /// </summary>
 public sealed class NodeDeliveryCheck : RemoteDeliverySink
 {
@@ -17,11 +18,13 @@ public sealed class NodeDeliveryCheck : RemoteDeliverySink
     private readonly uint[] _local;
     private readonly ulong[] _next;
     private readonly LongHistogram _latency = new(TimeSpan.FromMinutes(1).Ticks * 100, 3);
+    private readonly RemoteDeliverySink? _nextSink;
     private long _inOrder, _repeated, _skipped, _misrouted;
 
-    /// <summary>Creates the check for node <paramref name="self"/>.</summary>
-    public NodeDeliveryCheck(IReadOnlyList<int> nodeOfVcpu, int self)
+    /// <summary>Creates the check for node <paramref name="self"/>, passing every frame on to <paramref name="next"/>.</summary>
+    public NodeDeliveryCheck(IReadOnlyList<int> nodeOfVcpu, int self, RemoteDeliverySink? next = null)
     {
+        _nextSink = next;
         ArgumentNullException.ThrowIfNull(nodeOfVcpu);
         _nodeOfVcpu = nodeOfVcpu;
         _local = NodeWorkload.VcpusOf(nodeOfVcpu, self);
@@ -69,5 +72,6 @@ public sealed class NodeDeliveryCheck : RemoteDeliverySink
                     _latency.RecordValue(Math.Max(0, now - d.PostTimestamp));
             }
         }
+        _nextSink?.Deliver(fromNode, deliveries);
     }
 }

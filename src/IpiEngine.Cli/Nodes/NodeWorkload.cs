@@ -30,6 +30,32 @@ public static class NodeWorkload
         return [.. list];
     }
 
+    /// <summary>
+    /// Posts the workload into <paramref name="engine"/> as x2APIC ICR writes (MSR 0x830: fixed, physical, vector 0xFD,
+    /// destination = the target's APIC ID, which the default topology makes equal to its vCPU index), tagged as
+    /// <see cref="Make"/> does; the engine resolves them and forwards each to the target's node. Returns the records posted.
+    /// </summary>
+    public static long Post(Engine engine, IReadOnlyList<int> nodeOfVcpu, int self, int perSource)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        var local = VcpusOf(nodeOfVcpu, self);
+        var peers = nodeOfVcpu.Distinct().Where(n => n != self).Order().Select(n => VcpusOf(nodeOfVcpu, n)).ToArray();
+        long total = 0;
+        for (int tag = 0; tag < perSource; tag++)
+        {
+            foreach (var remote in peers)
+            {
+                foreach (uint source in local)
+                {
+                    uint destination = Make(source, (ulong)tag, remote).DestinationVcpu;
+                    engine.Post((int)source, Apic.ApicRegister.X2Icr, ((ulong)destination << 32) | 0xFD, destination, (ulong)tag);
+                    total++;
+                }
+            }
+        }
+        return total;
+    }
+
     /// <summary>Forwards the workload through <paramref name="transport"/> in batches; returns the records forwarded.</summary>
     public static long Run(NodeTransport transport, IReadOnlyList<int> nodeOfVcpu, int perSource, int batch, bool stamp)
     {

@@ -17,8 +17,13 @@ public enum RejectReason : byte
     InvalidShorthand,
     /// <summary>An xAPIC register written in x2APIC mode or an x2APIC MSR written in xAPIC mode (the hardware faults).</summary>
     WrongApicMode,
-    /// <summary>The source APIC is globally disabled (IA32_APIC_BASE bit 11 clear): it sends nothing.</summary>
+    /// <summary>
+    /// The source APIC is globally disabled (IA32_APIC_BASE bit 11 clear). Not produced by <see cref="IcrResolver"/>, which
+    /// follows QEMU and lets such an APIC send; kept for embedders that model the SDM's disabled MMIO interface.
+    /// </summary>
     SourceDisabled,
     /// <summary>Dropped because the ring was full and the options asked for dropping.</summary>
     Dropped,
+    /// <summary>A forwarded delivery named a destination vCPU that does not exist or is not on this node.</summary>
+    InvalidRemoteDestination,
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using IpiEngine.Delivery;
 
 namespace IpiEngine.Transport;
@@ -9,9 +8,10 @@ namespace IpiEngine.Transport;
 /// <summary>
 /// One node's side of a multi-host VM: a listener for the peers with a lower node id, a dialer for each peer with a
 /// higher one, one <see cref="PeerLink"/> per peer, and the sink that applies what peers forward.
-/// <see cref="Forward"/> is the engine's entry point for remote deliveries.
+/// It is the engine's <see cref="RemoteForwarder"/> (<see cref="EngineOptions.Forwarder"/>): build it, build the engine
+/// with it, then <see cref="Start"/> it with a sink that delivers into that engine (<see cref="EngineSink"/>).
 /// </summary>
-public sealed class NodeTransport : IAsyncDisposable
+public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
 {
     private readonly PeerLink?[] _linkOfNode;
     private readonly PeerLink[] _links;
@@ -22,11 +22,12 @@ public sealed class NodeTransport : IAsyncDisposable
     private Socket? _listener;
     private Timer? _timer;
 
+    private RemoteDeliverySink? _sink;
+
     /// <summary>Creates the node's transport; nothing is opened until <see cref="Start"/>.</summary>
-    public NodeTransport(TransportOptions options, RemoteDeliverySink sink)
+    public NodeTransport(TransportOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(sink);
         if (!BitConverter.IsLittleEndian)
             throw new PlatformNotSupportedException("the wire records are the in-memory image of little-endian hosts");
         if (options.Key.Length < 16)
@@ -34,7 +35,6 @@ public sealed class NodeTransport : IAsyncDisposable
         if (options.MaxRecordsPerFrame is < 1 or > FrameHeader.MaxRecordsPerFrame)
             throw new ArgumentException($"MaxRecordsPerFrame must be between 1 and {FrameHeader.MaxRecordsPerFrame}", nameof(options));
         Options = options;
-        Sink = sink;
         NodeId = options.NodeId;
         _nodeOfVcpu = [.. options.NodeOfVcpu];
         if (options.NodeId < 0)
@@ -77,7 +77,7 @@ public sealed class NodeTransport : IAsyncDisposable
     public IReadOnlyList<PeerLink> Links => _links;
 
     internal TransportOptions Options { get; }
-    internal RemoteDeliverySink Sink { get; }
+    internal RemoteDeliverySink Sink => _sink!;
     internal int[] NodeOfVcpu => _nodeOfVcpu;
     internal bool IsStopping => _stopping.IsCancellationRequested;
 
@@ -89,9 +89,13 @@ public sealed class NodeTransport : IAsyncDisposable
     /// <summary>How many connections closed or were refused for <paramref name="fault"/>.</summary>
     public long FaultCount(LinkFault fault) => Volatile.Read(ref _faults[(int)fault]);
 
-    /// <summary>Opens the listener and starts dialing the peers with a higher node id.</summary>
-    public void Start()
+    /// <summary>Opens the listener and starts dialing the peers with a higher node id; what peers forward goes to <paramref name="sink"/>.</summary>
+    public void Start(RemoteDeliverySink sink)
     {
+        ArgumentNullException.ThrowIfNull(sink);
+        if (_sink is not null)
+            throw new InvalidOperationException("the transport is already started");
+        _sink = sink;
         var listen = Options.Listen;
         var listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         // A restarted node binds its old port again while the previous connections linger in TIME_WAIT.
@@ -116,9 +120,11 @@ public sealed class NodeTransport : IAsyncDisposable
         }, null, period, period);
     }
 
-    /// <summary>Hands <paramref name="deliveries"/> (all for vCPUs on <paramref name="node"/>) to that peer's link.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Forward(int node, ReadOnlySpan<RemoteDelivery> deliveries) => Link(node).Forward(deliveries);
+    /// <summary>
+    /// Hands <paramref name="batch"/> (all for vCPUs on <paramref name="node"/>) to that peer's link; waits while its
+    /// in-flight window is full. One calling thread per link (the engine's deliver thread).
+    /// </summary>
+    public override void Forward(int node, ReadOnlySpan<RemoteDelivery> batch) => Link(node).Forward(batch);
 
     /// <summary>Waits until every link's forwarded records are acknowledged, or the timeout passes; true if drained.</summary>
     public async Task<bool> DrainAsync(TimeSpan timeout)

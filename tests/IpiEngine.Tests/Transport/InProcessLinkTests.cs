@@ -47,16 +47,16 @@ public class InProcessLinkTests
         await using var b = new NodeTransport(new TransportOptions
         {
             NodeId = 1, NodeOfVcpu = placement, Key = LoopbackCluster.Key, Peers = [new PeerAddress(0)], Log = log.Enqueue,
-        }, acceptor);
-        b.Start();
+        });
+        b.Start(acceptor);
         byte[] wrongKey = [.. LoopbackCluster.Key];
         wrongKey[0] ^= 1;
         await using var a = new NodeTransport(new TransportOptions
         {
             NodeId = 0, NodeOfVcpu = placement, Key = wrongKey, Peers = [new PeerAddress(1, b.LocalEndPoint)], Log = log.Enqueue,
             ReconnectMaxDelay = TimeSpan.FromMilliseconds(50),
-        }, new RecordingSink());
-        a.Start();
+        });
+        a.Start(new RecordingSink());
         Assert.True(await LoopbackCluster.WaitUntilAsync(() => a.FaultCount(LinkFault.WrongKey) > 0, Bound));
         Assert.False(a.Link(1).IsConnected);
         Assert.False(b.Link(0).IsConnected);

@@ -53,8 +53,8 @@ public sealed class LoopbackCluster : IAsyncDisposable
     public void StartNode(int node)
     {
         Sinks[node] = new RecordingSink();
-        var transport = new NodeTransport(OptionsFor(node, _listen[node] ?? new IPEndPoint(IPAddress.Loopback, 0)), Sinks[node]);
-        transport.Start();
+        var transport = new NodeTransport(OptionsFor(node, _listen[node] ?? new IPEndPoint(IPAddress.Loopback, 0)));
+        transport.Start(Sinks[node]);
         _listen[node] = transport.LocalEndPoint;
         Nodes[node] = transport;
     }

@@ -23,6 +23,11 @@ public class SeparateProcessTests
             Assert.Equal(node.Expected, node.InOrder);
             Assert.Equal(0, node.Repeated + node.Skipped + node.Misrouted);
             Assert.Equal(node.Forwarded, node.Acknowledged);
+            // Engine conservation: everything posted was resolved and forwarded; every arrival went into a descriptor.
+            Assert.True(node.EngineConservationHolds);
+            Assert.Equal(node.Posted, node.EngineForwarded);
+            Assert.Equal(node.Applied, node.RemoteDelivered + node.RemoteCoalesced);
+            Assert.Equal(0, node.RemoteRejected);
             Assert.True(node.Complete, string.Join(" | ", log));
         }
         Assert.True(result.Complete);

@@ -1,0 +1,164 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using IpiEngine.Trace;
+using Spectre.Console;
+
+namespace IpiEngine.Cli;
+
+/// <summary>
+/// <c>ipi replay</c>: applies a trace in order through the resolver alone and writes one row per firing write in the
+/// exact <c>deliveries.csv</c> format; <c>--check</c> compares with a reference. Exit codes: 0 done (and identical),
+/// 1 rows differ from the reference, 2 bad input (one sentence naming the file and line).
+/// </summary>
+public static class ReplayCommand
+{
+    /// <summary>The trace replayed when no input is named.</summary>
+    public const string DefaultTrace = "xapic-flat-smp4";
+
+    private const int ShownDifferences = 10;
+
+    /// <summary>Creates the verb.</summary>
+    public static Command Create()
+    {
+        var vcpus = new Option<string?>("--vcpus") { Description = "vcpus.csv: each vCPU's APIC ID at reset", HelpName = "V.csv" };
+        var exits = new Option<string?>("--exits") { Description = "exits.csv: the register writes to apply in order", HelpName = "E.csv" };
+        var deliveries = new Option<string?>("--deliveries") { Description = "write the produced rows here ('-' for stdout)", HelpName = "OUT.csv" };
+        var check = new Option<string?>("--check") { Description = "compare with this reference deliveries.csv; exit 1 on any difference", HelpName = "REF.csv" };
+        var trace = new Option<string?>("--trace")
+        {
+            Description = $"a bundled trace (traces/NAME.*.csv), checked against its deliveries unless --check is given; default {DefaultTrace}",
+            HelpName = "NAME",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var command = new Command("replay", "Replay an IPI trace through the APIC resolver and write or check its deliveries.")
+        {
+            vcpus, exits, deliveries, check, trace,
+        };
+        command.SetAction(parseResult =>
+        {
+            var request = new ReplayRequest(
+                parseResult.GetValue(vcpus),
+                parseResult.GetValue(exits),
+                parseResult.GetValue(deliveries),
+                parseResult.GetValue(check),
+                parseResult.GetResult(trace) is not null,
+                parseResult.GetValue(trace));
+            return Run(request, parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error);
+        });
+        return command;
+    }
+
+    private static int Run(ReplayRequest request, TextWriter output, TextWriter error)
+    {
+        if (!TryResolveInputs(request, out string vcpusPath, out string exitsPath, out string? checkPath, out string? problem))
+        {
+            error.WriteLine(problem);
+            return 2;
+        }
+
+        try
+        {
+            uint[] ids = TraceReader.ReadVcpus(vcpusPath);
+            ExitRecord[] records = TraceReader.ReadExits(exitsPath, ids.Length);
+            List<DeliveryRow>? reference = checkPath is null ? null : TraceReader.ReadDeliveries(checkPath);
+
+            long started = Stopwatch.GetTimestamp();
+            ReplayResult result = SequentialReplay.Run(ids, records);
+            TimeSpan elapsed = Stopwatch.GetElapsedTime(started);
+
+            if (request.Deliveries is not null && !TryWriteDeliveries(request.Deliveries, result.Rows, output, error))
+            {
+                return 2;
+            }
+
+            ReplaySummary.Write(error, result.Counters, elapsed);
+            return reference is null ? 0 : Check(reference, result.Rows, checkPath!, request.Deliveries == "-" ? error : output);
+        }
+        catch (TraceFormatException e)
+        {
+            error.WriteLine(e.Message);
+            return 2;
+        }
+    }
+
+    private static bool TryResolveInputs(ReplayRequest request, out string vcpus, out string exits, out string? check, out string? problem)
+    {
+        vcpus = exits = string.Empty;
+        check = request.Check;
+        problem = null;
+        bool explicitFiles = request.Vcpus is not null || request.Exits is not null;
+        if (request.TraceGiven && explicitFiles)
+        {
+            problem = "Give either --trace NAME or --vcpus with --exits, not both.";
+            return false;
+        }
+
+        if (explicitFiles)
+        {
+            if (request.Vcpus is null || request.Exits is null)
+            {
+                problem = "--vcpus and --exits go together: give both files (or --trace NAME for a bundled trace).";
+                return false;
+            }
+
+            vcpus = request.Vcpus;
+            exits = request.Exits;
+            return true;
+        }
+
+        string name = request.TraceGiven ? request.Trace ?? string.Empty : DefaultTrace;
+        string? folder = BundledTraces.Find(name);
+        if (folder is null)
+        {
+            IReadOnlyList<string> known = BundledTraces.List();
+            string list = known.Count == 0 ? "none found (no traces/ folder above the current directory)" : string.Join(", ", known);
+            problem = name.Length == 0
+                ? $"--trace needs a trace name; bundled traces: {list}."
+                : $"Unknown trace '{name}'; bundled traces: {list}.";
+            return false;
+        }
+
+        vcpus = Path.Combine(folder, name + ".vcpus.csv");
+        exits = Path.Combine(folder, name + ".exits.csv");
+        check ??= Path.Combine(folder, name + ".deliveries.csv");
+        return true;
+    }
+
+    private static bool TryWriteDeliveries(string path, IReadOnlyList<DeliveryRow> rows, TextWriter output, TextWriter error)
+    {
+        if (path == "-")
+        {
+            DeliveryCsv.Write(output, rows);
+            return true;
+        }
+
+        try
+        {
+            using var writer = new StreamWriter(path);
+            DeliveryCsv.Write(writer, rows);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            error.WriteLine($"{path}: cannot write the deliveries ({e.Message}).");
+            return false;
+        }
+    }
+
+    private static int Check(List<DeliveryRow> reference, IReadOnlyList<DeliveryRow> produced, string referencePath, TextWriter output)
+    {
+        DeliveryComparison comparison = DeliveryComparison.Compare(reference, produced, ShownDifferences);
+        CultureInfo invariant = CultureInfo.InvariantCulture;
+        output.WriteLine(string.Create(invariant,
+            $"Check against {referencePath}: {comparison.Matching} rows match, {comparison.Differing} differ"));
+        foreach (string difference in comparison.FirstDifferences)
+        {
+            output.WriteLine("  " + difference);
+        }
+
+        return comparison.Identical ? 0 : 1;
+    }
+
+    private sealed record ReplayRequest(string? Vcpus, string? Exits, string? Deliveries, string? Check, bool TraceGiven, string? Trace);
+}

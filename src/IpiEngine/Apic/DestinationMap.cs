@@ -1,0 +1,228 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace IpiEngine.Apic;
+
+/// <summary>
+/// An immutable routing snapshot of every APIC, precomputed like KVM's optimized APIC map
+/// (<c>kvm_recalculate_apic_map</c>) so that resolution is O(1) for a unicast and O(destinations) for a multicast:
+/// <list type="bullet">
+/// <item>xAPIC senders (8-bit destination): for each of the 256 physical and 256 logical destination values, the
+/// ascending vCPUs it matches, computed with <see cref="ApicMatcher"/> (so any mix of flat, cluster, sparse IDs and
+/// modes is exact);</item>
+/// <item>x2APIC senders (32-bit destination), when every enabled APIC is in x2APIC mode with distinct IDs: one x2APIC-ID
+/// table that is also the cluster table (16 slots per cluster); otherwise (mixed modes while a guest switches, duplicate
+/// or huge IDs) the per-target rules, O(vCPUs).</item>
+/// </list>
+/// Built off the hot path by <see cref="ApicTopology.BuildMap"/>, published by <see cref="IcrResolver"/> with one
+/// reference swap.
+/// </summary>
+public sealed class DestinationMap
+{
+    private const byte AcceptsSystem = 1; // INIT, SIPI, NMI, SMI: globally enabled
+    private const byte AcceptsVectored = 2; // Fixed, LowPri: globally and software enabled
+
+    private readonly ApicState[] _apics;
+    private readonly byte[] _accepts;
+    private readonly int[] _physicalStart; // xAPIC sender: physical destination d -> members[start[d]..start[d+1])
+    private readonly int[] _physicalMembers;
+    private readonly int[] _logicalStart; // xAPIC sender: logical MDA d -> members[start[d]..start[d+1])
+    private readonly int[] _logicalMembers;
+    // x2APIC ID -> vCPU or -1, length a multiple of 16 so that it doubles as the cluster table: slot cluster * 16 + member
+    // bit is the ID itself (SDM: cluster = ID bits 31:4, member = ID bits 3:0). Null: use the per-target rules.
+    private readonly int[]? _x2ById;
+
+    internal DestinationMap(ReadOnlySpan<ApicState> apics)
+    {
+        _apics = apics.ToArray();
+        _accepts = new byte[_apics.Length];
+        for (int v = 0; v < _apics.Length; v++)
+        {
+            _accepts[v] = (byte)((ApicMatcher.Accepts(_apics[v], DeliveryMode.Nmi) ? AcceptsSystem : 0)
+                                 | (ApicMatcher.Accepts(_apics[v], DeliveryMode.Fixed) ? AcceptsVectored : 0));
+        }
+
+        (_physicalStart, _physicalMembers) = DestinationTables.XApicRows(_apics, logical: false);
+        (_logicalStart, _logicalMembers) = DestinationTables.XApicRows(_apics, logical: true);
+        _x2ById = DestinationTables.X2ApicIds(_apics);
+    }
+
+    /// <summary>The number of vCPUs.</summary>
+    public int VcpuCount => _apics.Length;
+
+    /// <summary>Every APIC's state in this snapshot, by vCPU index.</summary>
+    public ReadOnlySpan<ApicState> Apics => _apics;
+
+    /// <summary>Whether the vCPU's APIC is in x2APIC mode in this snapshot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsX2Apic(int vcpu) => _apics[vcpu].X2Apic;
+
+    /// <summary>Whether the vCPU's APIC is globally enabled (IA32_APIC_BASE bit 11) in this snapshot.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsGloballyEnabled(int vcpu) => _apics[vcpu].GloballyEnabled;
+
+    /// <summary>
+    /// Resolves a validated command sent by <paramref name="source"/> into <paramref name="destinations"/> (cleared first):
+    /// only APICs that accept the delivery mode; lowest priority keeps one (index <c>vector mod count</c> of the ascending
+    /// candidates) or none; INIT level de-assert reaches nobody. Allocation-free; never throws for a valid source.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="destinations"/> cannot hold every vCPU.</exception>
+    public void Resolve(int source, in IcrCommand command, DestinationSet destinations)
+    {
+        ArgumentNullException.ThrowIfNull(destinations);
+        if (destinations.Capacity < _apics.Length)
+        {
+            ThrowTooSmall(destinations, _apics.Length);
+        }
+
+        destinations.Clear();
+        ResolveInto(source, command, destinations);
+    }
+
+    /// <summary>
+    /// <see cref="Resolve"/> without the argument checks, for <see cref="IcrResolver.Process"/>, which has made them:
+    /// <paramref name="source"/> is a vCPU index and <paramref name="destinations"/> is empty and large enough.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void ResolveInto(int source, in IcrCommand command, DestinationSet destinations)
+    {
+        if (command.IsInitDeassert)
+        {
+            return; // SDM: INIT level de-assert delivers nothing since the Pentium 4; KVM kvm_apic_send_ipi ignores it.
+        }
+
+        DeliveryMode mode = command.DeliveryMode;
+        byte accept = mode <= DeliveryMode.LowestPriority ? AcceptsVectored : AcceptsSystem;
+        switch (command.Shorthand)
+        {
+            case DestinationShorthand.None:
+                ResolveDestinationField(command, accept, destinations);
+                break;
+            case DestinationShorthand.Self:
+                AddIfAccepts(source, accept, destinations);
+                break;
+            case DestinationShorthand.AllIncludingSelf:
+                AddAll(accept, -1, destinations);
+                break;
+            default:
+                AddAll(accept, source, destinations);
+                break;
+        }
+
+        if (mode == DeliveryMode.LowestPriority)
+        {
+            destinations.KeepOnly(command.Vector);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ResolveDestinationField(in IcrCommand command, byte accept, DestinationSet destinations)
+    {
+        if (!command.IsX2Apic)
+        {
+            // 8-bit destination: one table row, already ascending.
+            uint d = command.Destination & 0xFF;
+            int[] start = command.Logical ? _logicalStart : _physicalStart;
+            int[] members = command.Logical ? _logicalMembers : _physicalMembers;
+            for (int i = start[d], end = start[d + 1]; i < end; i++)
+            {
+                AddIfAccepts(members[i], accept, destinations);
+            }
+
+            return;
+        }
+
+        ResolveX2ApicDestination(command, accept, destinations);
+    }
+
+    private void ResolveX2ApicDestination(in IcrCommand command, byte accept, DestinationSet destinations)
+    {
+        uint destination = command.Destination;
+        if (_x2ById is null)
+        {
+            ResolveByEveryTarget(command, accept, destinations);
+            return;
+        }
+
+        if (destination == uint.MaxValue)
+        {
+            AddAll(accept, -1, destinations); // x2APIC broadcast, physical or logical (SDM).
+            return;
+        }
+
+        if (!command.Logical)
+        {
+            if (destination < (uint)_x2ById.Length)
+            {
+                int vcpu = _x2ById[destination];
+                if (vcpu >= 0)
+                {
+                    AddIfAccepts(vcpu, accept, destinations);
+                }
+            }
+
+            return;
+        }
+
+        // SDM "Logical Destination Mode in x2APIC Mode": one cluster (bits 31:16), members by bit (15:0).
+        uint cluster = destination >> 16;
+        if (cluster >= (uint)(_x2ById.Length / 16))
+        {
+            return;
+        }
+
+        int baseSlot = (int)cluster * 16;
+        uint bits = destination & 0xFFFF;
+        while (bits != 0)
+        {
+            int vcpu = _x2ById[baseSlot + BitOperations.TrailingZeroCount(bits)];
+            bits &= bits - 1;
+            if (vcpu >= 0)
+            {
+                AddIfAccepts(vcpu, accept, destinations);
+            }
+        }
+
+        destinations.SortSmall(); // IDs ascend within a cluster; vCPU indices need not.
+    }
+
+    /// <summary>Mixed xAPIC/x2APIC modes (transient) or very sparse IDs: each target matches by its own mode.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ResolveByEveryTarget(in IcrCommand command, byte accept, DestinationSet destinations)
+    {
+        for (int vcpu = 0; vcpu < _apics.Length; vcpu++)
+        {
+            if ((_accepts[vcpu] & accept) != 0 && ApicMatcher.MatchesDestination(_apics[vcpu], command.Destination, command.Logical))
+            {
+                destinations.Add(vcpu);
+            }
+        }
+    }
+
+    private void AddAll(byte accept, int except, DestinationSet destinations)
+    {
+        byte[] accepts = _accepts;
+        for (int vcpu = 0; vcpu < accepts.Length; vcpu++)
+        {
+            if ((accepts[vcpu] & accept) != 0 && vcpu != except)
+            {
+                destinations.Add(vcpu);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void AddIfAccepts(int vcpu, byte accept, DestinationSet destinations)
+    {
+        if ((_accepts[vcpu] & accept) != 0)
+        {
+            destinations.Add(vcpu);
+        }
+    }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static void ThrowTooSmall(DestinationSet destinations, int vcpus)
+        => throw new ArgumentException($"The destination set holds {destinations.Capacity} vCPUs; this map has {vcpus}.", nameof(destinations));
+}

@@ -1,0 +1,197 @@
+using System.Runtime.CompilerServices;
+
+namespace IpiEngine.Apic;
+
+/// <summary>
+/// Turns exit records into IPIs: keeps the per-source ICR2 latch, decodes and validates firing writes, resolves them
+/// through the current <see cref="DestinationMap"/>, and applies topology writes by publishing a new map.
+/// </summary>
+/// <remarks>
+/// <see cref="Process"/> is the hot path and must be called from one thread at a time; it reads only the latch table and
+/// the map it loads once per call, so <see cref="ApplyTopologyWrite"/> may run concurrently on any thread.
+/// Decisions the spec leaves open follow QEMU 10.0's userspace APIC (<c>hw/intc/apic.c</c>), the model the reference
+/// traces come from:
+/// an ICR low write (0x300, MMIO) fires in any mode (<c>apic_mem_write</c> checks neither the global enable nor the
+/// mode): from a globally disabled APIC with the latched ICR high; in x2APIC mode as an x2APIC ICR whose destination is
+/// the 32-bit write's bits 63:32, i.e. 0, which also clears the latch (<c>apic_register_write</c>, case 0x30);
+/// an x2APIC ICR write (0x830) also leaves its destination in the latch (QEMU keeps one ICR high for both modes);
+/// an ICR high (0x310) in x2APIC mode, or an x2APIC ICR/SELF IPI MSR in xAPIC mode, is refused
+/// (<see cref="RejectReason.WrongApicMode"/>: QEMU ignores the first and faults the MSRs);
+/// a delivered INIT changes no routing state and no latch, unlike QEMU (<c>do_cpu_init</c> → <c>apic_init_reset</c>: LDR 0,
+/// DFR flat, SVR 0xFF, ICR 0, done later on the target's own thread): the spec's <c>switch-to-x2apic</c> vector needs SVR
+/// to survive; a firing write must change nothing but its own source's latch, since the concurrent engine orders vCPUs
+/// only at topology rows; and Linux and SeaBIOS rewrite LDR, DFR, SVR (and ICR high before any IPI without a shorthand)
+/// after INIT before they matter;
+/// lowest priority picks the accepting candidate at index <c>vector mod count</c> in ascending vCPU order (the spec's
+/// rule; QEMU picks the lowest APIC ID).
+/// </remarks>
+public sealed class IcrResolver
+{
+    private readonly ApicTopology _topology;
+    private readonly uint[] _latchedHigh; // per vCPU: ICR high as QEMU keeps it (0x310, x2APIC ICR); only Process touches it
+    private readonly Lock _topologyGate = new();
+    private DestinationMap _map;
+
+    /// <summary>Takes ownership of <paramref name="topology"/> (do not change it afterwards) and builds the first map.</summary>
+    public IcrResolver(ApicTopology topology)
+    {
+        ArgumentNullException.ThrowIfNull(topology);
+        _topology = topology;
+        _latchedHigh = new uint[topology.VcpuCount];
+        _map = topology.BuildMap();
+    }
+
+    /// <summary>The current snapshot.</summary>
+    public DestinationMap Map => Volatile.Read(ref _map); // acquire: pairs with the release in ApplyTopologyWrite
+
+    /// <summary>The number of vCPUs.</summary>
+    public int VcpuCount => _latchedHigh.Length;
+
+    /// <summary>
+    /// Processes one record: an ICR high write latches; a firing write is decoded, validated and resolved into
+    /// <paramref name="destinations"/> (cleared first; only APICs that accept the delivery mode; lowest priority: one or
+    /// none); a topology write goes to <see cref="ApplyTopologyWrite"/>. Never throws on bad input, never allocates for IPIs.
+    /// </summary>
+    public ExitOutcome Process(in ExitRecord record, DestinationSet destinations)
+    {
+        ArgumentNullException.ThrowIfNull(destinations);
+        DestinationMap map = Volatile.Read(ref _map); // acquire: a published map is fully built; read once per call
+        if (destinations.Capacity < map.VcpuCount)
+        {
+            DestinationMap.ThrowTooSmall(destinations, map.VcpuCount);
+        }
+
+        destinations.Clear();
+        int source = record.SourceVcpu;
+        if ((uint)source >= (uint)map.VcpuCount)
+        {
+            return Reject(RejectReason.UnknownSource, default, IcrFamily(record.Register));
+        }
+
+        IcrCommand command;
+        switch (record.Register)
+        {
+            case ApicRegister.IcrHigh:
+                if (map.IsX2Apic(source))
+                {
+                    return Reject(RejectReason.WrongApicMode, default, false);
+                }
+
+                _latchedHigh[source] = (uint)record.Value;
+                return new ExitOutcome(ExitKind.Latched, RejectReason.None, default, false);
+            case ApicRegister.IcrLow:
+                if (map.IsX2Apic(source))
+                {
+                    command = X2ApicModeIcrLow(source, (uint)record.Value);
+                    break;
+                }
+
+                command = IcrCommand.FromXApic((uint)record.Value, _latchedHigh[source]);
+                break;
+            case ApicRegister.X2Icr:
+                command = IcrCommand.FromX2Apic(record.Value);
+                if (!map.IsX2Apic(source))
+                {
+                    return Reject(RejectReason.WrongApicMode, command, true);
+                }
+
+                _latchedHigh[source] = command.Destination; // QEMU: the x2APIC ICR write sets ICR high too
+                break;
+            case ApicRegister.X2SelfIpi:
+                command = IcrCommand.SelfIpi((byte)record.Value);
+                if (!map.IsX2Apic(source))
+                {
+                    return Reject(RejectReason.WrongApicMode, command, true);
+                }
+
+                break;
+            default:
+                return ProcessOtherRegister(record);
+        }
+
+        RejectReason reason = Validate(command);
+        if (reason != RejectReason.None)
+        {
+            return Reject(reason, command, true);
+        }
+
+        map.ResolveInto(source, command, destinations);
+        return new ExitOutcome(ExitKind.Fired, RejectReason.None, command, true);
+    }
+
+    /// <summary>
+    /// Applies a topology write to the model, builds a new map and publishes it with one reference swap. Any thread;
+    /// writers are serialised; a concurrent <see cref="Process"/> finishes on the map it already loaded.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="vcpu"/> is not a vCPU index.</exception>
+    public void ApplyTopologyWrite(int vcpu, ushort register, ulong value)
+    {
+        lock (_topologyGate)
+        {
+            if (_topology.Apply(vcpu, register, value))
+            {
+                DestinationMap next = _topology.BuildMap();
+                Volatile.Write(ref _map, next); // release: the map's tables are visible before the reference
+            }
+        }
+    }
+
+    /// <summary>
+    /// SDM checks on a decoded command, in this order: reserved delivery mode (011, 111), illegal vector (fixed or lowest
+    /// priority below 16: "send illegal vector"), lowest priority with the self or all-including-self shorthand
+    /// (SDM ICR table: not supported). A globally disabled sender is not refused: QEMU's MMIO handler still sends.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static RejectReason Validate(in IcrCommand command)
+    {
+        DeliveryMode mode = command.DeliveryMode;
+        if (mode is DeliveryMode.Reserved3 or DeliveryMode.Reserved7)
+        {
+            return RejectReason.ReservedDeliveryMode;
+        }
+
+        if (mode <= DeliveryMode.LowestPriority && command.Vector < 16)
+        {
+            return RejectReason.IllegalVector;
+        }
+
+        if (mode == DeliveryMode.LowestPriority
+            && command.Shorthand is DestinationShorthand.Self or DestinationShorthand.AllIncludingSelf)
+        {
+            return RejectReason.InvalidShorthand;
+        }
+
+        return RejectReason.None;
+    }
+
+    /// <summary>
+    /// An ICR low MMIO write from an APIC in x2APIC mode, as QEMU's <c>apic_register_write</c> (case 0x30) takes it: an
+    /// x2APIC ICR whose destination, bits 63:32 of a 32-bit write, is 0, and which overwrites ICR high with that 0.
+    /// (The SDM disables the MMIO interface in x2APIC mode; no Linux or SeaBIOS code writes it there.)
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private IcrCommand X2ApicModeIcrLow(int source, uint low)
+    {
+        _latchedHigh[source] = 0;
+        return IcrCommand.FromX2Apic(low);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ExitOutcome ProcessOtherRegister(in ExitRecord record)
+    {
+        if (!ApicTopology.IsTopologyRegister(record.Register))
+        {
+            return Reject(RejectReason.UnknownRegister, default, false);
+        }
+
+        ApplyTopologyWrite(record.SourceVcpu, record.Register, record.Value);
+        return new ExitOutcome(ExitKind.TopologyWrite, RejectReason.None, default, false);
+    }
+
+    private static bool IcrFamily(ushort register)
+        => register is ApicRegister.IcrLow or ApicRegister.X2Icr or ApicRegister.X2SelfIpi;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ExitOutcome Reject(RejectReason reason, IcrCommand command, bool firing)
+        => new(ExitKind.Rejected, reason, command, firing);
+}

@@ -1,0 +1,34 @@
+using IpiEngine.Apic;
+
+namespace IpiEngine;
+
+/// <summary>Indices of the engine's counters in each writer's <see cref="StageCounters"/>.</summary>
+internal enum CounterSlot
+{
+    /// <summary>ICR high writes: the destination was latched.</summary>
+    Latched,
+    /// <summary>Routing-relevant register writes applied.</summary>
+    TopologyWrites,
+    /// <summary>Firing writes that produced an IPI (possibly reaching nobody).</summary>
+    IpisResolved,
+    /// <summary>Destination vCPUs of resolved IPIs, summed.</summary>
+    DestinationsResolved,
+    /// <summary>Resolved IPIs that reached nobody (no match, or an INIT level de-assert).</summary>
+    NoDestination,
+    /// <summary>Destinations whose descriptor gained the interrupt.</summary>
+    Delivered,
+    /// <summary>Destinations where the interrupt was already pending (like a set IRR bit).</summary>
+    Coalesced,
+    /// <summary>Destinations on another node, handed to the forwarder.</summary>
+    Forwarded,
+    /// <summary>Notifications raised (at most one per destination per batch).</summary>
+    Notifications,
+    /// <summary>Forwarded deliveries from other nodes that gained the interrupt here.</summary>
+    RemoteDelivered,
+    /// <summary>Forwarded deliveries from other nodes that were already pending here.</summary>
+    RemoteCoalesced,
+    /// <summary>Forwarded deliveries refused (their destination is not a local vCPU).</summary>
+    RemoteRejected,
+    /// <summary>First of the rejected-record counters, one per <see cref="RejectReason"/>.</summary>
+    RejectedBase,
+}

@@ -1,0 +1,235 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace IpiEngine.Delivery;
+
+/// <summary>
+/// The batch and deliver stages: groups the resolved deliveries of one available batch per destination (vector bits
+/// ORed into a scratch bitmap, flags into a scratch control word), then updates each touched descriptor with one atomic
+/// OR per non-zero 64-bit word, counts coalescing from the ORs' return values, and notifies each destination at most
+/// once. Destinations on other nodes are collected per node and forwarded once per batch. One thread at a time.
+/// </summary>
+/// <typeparam name="TNotifier">The embedder's notifier (a struct: the call inlines).</typeparam>
+internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeliveryNotifier
+{
+    /// <summary>Deliveries gathered before a forced flush (bounds scratch memory and latency within a huge batch).</summary>
+    public const int FlushLimit = 4096;
+
+    private const ulong ControlFlagBits = PostedInterruptDescriptor.NmiPending | PostedInterruptDescriptor.SmiPending | PostedInterruptDescriptor.InitPending;
+
+    private readonly DescriptorTable _table;
+    private readonly DeliveryLog? _log;
+    private readonly StageCounters _counters;
+    private readonly bool _injection;
+    private readonly int[]? _nodeOfVcpu;
+    private readonly int _localNode;
+    private readonly RemoteForwarder? _forwarder;
+    private readonly ulong[] _pir;          // vcpu * 4 + word: vector bits gathered this batch
+    private readonly ulong[] _control;      // vcpu: NMI/SMI/INIT/SIPI(+vector) gathered this batch
+    private readonly bool[] _touchedMark;
+    private readonly int[] _touched;
+    private readonly DeliveryLogEntry[]? _logBuffer;
+    private readonly RemoteDelivery[][]? _remote;
+    private readonly int[]? _remoteCount;
+    private TNotifier _notifier;
+    private int _touchedCount;
+    private int _logCount;
+    private int _pending;
+    private long _batchCoalesced;
+    private long _batchForwarded;
+
+    /// <summary>Creates a batcher; <paramref name="injection"/> marks the one that applies deliveries from other nodes.</summary>
+    public DeliveryBatcher(DescriptorTable table, TNotifier notifier, DeliveryLog? log, StageCounters counters,
+        VcpuPlacement? placement, RemoteForwarder? forwarder, bool injection)
+    {
+        _table = table;
+        _notifier = notifier;
+        _log = log;
+        _counters = counters;
+        _injection = injection;
+        int vcpus = table.VcpuCount;
+        _pir = new ulong[vcpus * 4];
+        _control = new ulong[vcpus];
+        _touchedMark = new bool[vcpus];
+        _touched = new int[vcpus];
+        _logBuffer = log is null ? null : new DeliveryLogEntry[FlushLimit];
+        if (placement is not null && !injection)
+        {
+            _nodeOfVcpu = placement.NodeOfVcpu.ToArray();
+            _localNode = placement.LocalNode;
+            _forwarder = forwarder;
+            _remote = new RemoteDelivery[placement.NodeCount][];
+            _remoteCount = new int[placement.NodeCount];
+            for (int node = 0; node < _remote.Length; node++)
+            {
+                _remote[node] = node == placement.LocalNode ? [] : new RemoteDelivery[FlushLimit];
+            }
+        }
+    }
+
+    /// <summary>Adds one resolved delivery (destination already validated) to the current batch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Add(in RemoteDelivery delivery)
+    {
+        int destination = (int)delivery.DestinationVcpu;
+        if (_nodeOfVcpu is not null && _nodeOfVcpu[destination] != _localNode)
+        {
+            AddRemote(delivery, _nodeOfVcpu[destination]);
+        }
+        else
+        {
+            uint low = delivery.IcrLow;
+            if ((low & 0x600) == 0)
+            {
+                // Fixed (000) or lowest priority (001): one IRR-like bit per vector (SDM "Interrupt Command Register").
+                ref ulong word = ref _pir[(destination << 2) + (int)((low & 0xFF) >> 6)];
+                ulong bit = 1UL << (int)low; // C# masks the shift count to 6 bits: the vector's bit within its word
+                if ((word & bit) != 0)
+                {
+                    _batchCoalesced++;
+                }
+
+                word |= bit;
+            }
+            else
+            {
+                AddFlag(destination, low);
+            }
+
+            if (!_touchedMark[destination])
+            {
+                _touchedMark[destination] = true;
+                _touched[_touchedCount++] = destination;
+            }
+
+            if (_logBuffer is not null)
+            {
+                _logBuffer[_logCount++] = new DeliveryLogEntry(delivery, 0, _injection);
+            }
+        }
+
+        if (++_pending >= FlushLimit)
+        {
+            Flush();
+        }
+    }
+
+    /// <summary>Ends the batch: updates descriptors, notifies, writes the log, forwards, publishes the counters.</summary>
+    public void Flush()
+    {
+        if (_pending == 0)
+        {
+            return;
+        }
+
+        long delivered = 0;
+        long coalesced = _batchCoalesced;
+        long notifications = 0;
+        for (int i = 0; i < _touchedCount; i++)
+        {
+            int destination = _touched[i];
+            _touchedMark[destination] = false;
+            int first = destination << 2;
+            for (int w = 0; w < 4; w++)
+            {
+                ulong bits = _pir[first + w];
+                if (bits != 0)
+                {
+                    _pir[first + w] = 0;
+                    ulong before = _table.OrVectors(destination, w, bits);
+                    delivered += BitOperations.PopCount(bits & ~before);
+                    coalesced += BitOperations.PopCount(bits & before);
+                }
+            }
+
+            ulong control = _control[destination];
+            _control[destination] = 0;
+            if ((control & PostedInterruptDescriptor.SipiPending) != 0)
+            {
+                bool posted = _table.PostSipi(destination, (byte)(control >> PostedInterruptDescriptor.SipiVectorShift));
+                delivered += posted ? 1 : 0;
+                coalesced += posted ? 0 : 1;
+            }
+
+            // The flags and the outstanding-notification bit in one OR, after the PIR words (see DescriptorTable).
+            ulong flags = control & ControlFlagBits;
+            ulong previous = _table.OrControl(destination, flags | PostedInterruptDescriptor.OutstandingNotification);
+            delivered += BitOperations.PopCount(flags & ~previous);
+            coalesced += BitOperations.PopCount(flags & previous);
+            if ((previous & PostedInterruptDescriptor.OutstandingNotification) == 0)
+            {
+                _notifier.Notify(destination);
+                notifications++;
+            }
+        }
+
+        _touchedCount = 0;
+        if (_logBuffer is not null)
+        {
+            _log!.Append(_logBuffer.AsSpan(0, _logCount), Stopwatch.GetTimestamp());
+            _logCount = 0;
+        }
+
+        if (_batchForwarded != 0)
+        {
+            ForwardAll();
+        }
+
+        _counters.Add(_injection ? CounterSlot.RemoteDelivered : CounterSlot.Delivered, delivered);
+        _counters.Add(_injection ? CounterSlot.RemoteCoalesced : CounterSlot.Coalesced, coalesced);
+        _counters.Add(CounterSlot.Notifications, notifications);
+        _pending = 0;
+        _batchCoalesced = 0;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void AddFlag(int destination, uint low)
+    {
+        ref ulong control = ref _control[destination];
+        ulong bit = ((low >> 8) & 7) switch
+        {
+            2 => PostedInterruptDescriptor.SmiPending,  // SMI
+            4 => PostedInterruptDescriptor.NmiPending,  // NMI
+            5 => PostedInterruptDescriptor.InitPending, // INIT (a de-assert never resolves to a destination)
+            6 => PostedInterruptDescriptor.SipiPending, // start-up: the vector is the start page
+            _ => 0,
+        };
+        Debug.Assert(bit != 0, "Reserved delivery modes are rejected before delivery.");
+        if ((control & bit) != 0)
+        {
+            _batchCoalesced++; // already gathered this batch: the first SIPI's vector stays
+            return;
+        }
+
+        control |= bit;
+        if (bit == PostedInterruptDescriptor.SipiPending)
+        {
+            control |= (ulong)(byte)low << PostedInterruptDescriptor.SipiVectorShift;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void AddRemote(in RemoteDelivery delivery, int node)
+    {
+        _remote![node][_remoteCount![node]++] = delivery;
+        _batchForwarded++;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ForwardAll()
+    {
+        for (int node = 0; node < _remote!.Length; node++)
+        {
+            int count = _remoteCount![node];
+            if (count != 0)
+            {
+                _remoteCount[node] = 0;
+                _forwarder!.Forward(node, _remote[node].AsSpan(0, count));
+            }
+        }
+
+        _counters.Add(CounterSlot.Forwarded, _batchForwarded);
+        _batchForwarded = 0;
+    }
+}

@@ -1,0 +1,247 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using IpiEngine.Apic;
+using IpiEngine.Pipeline;
+using IpiEngine.Rings;
+
+namespace IpiEngine;
+
+/// <content>The producer side: posting records, topology writes in order, back-pressure.</content>
+public sealed partial class Engine
+{
+    /// <summary>
+    /// Posts one trapped register write as the hypervisor reports it. An unknown source vCPU is rejected and counted at
+    /// once; a routing-relevant register (APIC ID, LDR, DFR, SVR, IA32_APIC_BASE) is applied in order (see
+    /// <see cref="ApplyTopologyWrite"/>); everything else (ICR, ICR2, unknown registers) goes through the source's ring
+    /// and is resolved or rejected there. When the ring is full, waits by the wait strategy (or drops and counts, if the
+    /// options say so). Allocation-free.
+    /// </summary>
+    /// <param name="sourceVcpu">The vCPU that wrote the register.</param>
+    /// <param name="register">The register: MMIO offset (0x300, 0x310 ...) or MSR number (0x830 ...).</param>
+    /// <param name="value">The value written (64 bits for the x2APIC ICR).</param>
+    /// <param name="destinationId">The destination id the hypervisor reported (informational).</param>
+    /// <param name="tag">Returned with every delivery of this record's IPI.</param>
+    /// <exception cref="InvalidOperationException">The engine is stopped, or not started and the ring is full.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Post(int sourceVcpu, uint register, ulong value, uint destinationId, ulong tag = 0)
+    {
+        ushort reg = register <= 0xFFFE ? (ushort)register : ApicRegister.Invalid;
+        if ((uint)sourceVcpu >= (uint)_rings.Length || ApicTopology.IsTopologyRegister(reg))
+        {
+            PostOutsideRing(sourceVcpu, reg, value, 1);
+            return;
+        }
+
+        ThrowIfNotAccepting();
+        SpscRing<ExitRecord> ring = _rings[sourceVcpu];
+        if (ring.FreeSpace() < 1 && !WaitForRoom(ring, 1))
+        {
+            return; // dropped by policy, counted
+        }
+
+        ring.ProducerSlot(0) = new ExitRecord((ushort)sourceVcpu, reg, value, destinationId, tag, _stamp ? Stopwatch.GetTimestamp() : 0);
+        ring.PublishFenced(1); // full fence: the doorbell read below cannot move above the tail store
+        RingDoorbell(sourceVcpu);
+    }
+
+    /// <summary>
+    /// Like <see cref="Post"/>, but returns false instead of waiting when the source's ring is full (the record is then
+    /// not posted and not counted). True when the record was taken (including when it was rejected and counted).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The engine is stopped.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryPost(int sourceVcpu, uint register, ulong value, uint destinationId, ulong tag = 0)
+    {
+        ushort reg = register <= 0xFFFE ? (ushort)register : ApicRegister.Invalid;
+        if ((uint)sourceVcpu >= (uint)_rings.Length || ApicTopology.IsTopologyRegister(reg))
+        {
+            PostOutsideRing(sourceVcpu, reg, value, 1);
+            return true;
+        }
+
+        ThrowIfNotAccepting();
+        SpscRing<ExitRecord> ring = _rings[sourceVcpu];
+        if (ring.FreeSpace() < 1)
+        {
+            return false;
+        }
+
+        ring.ProducerSlot(0) = new ExitRecord((ushort)sourceVcpu, reg, value, destinationId, tag, _stamp ? Stopwatch.GetTimestamp() : 0);
+        ring.PublishFenced(1);
+        RingDoorbell(sourceVcpu);
+        return true;
+    }
+
+    /// <summary>
+    /// Posts many records of one source vCPU with one publication per run that fits (one fence, one doorbell check).
+    /// Each record's source is taken to be <paramref name="sourceVcpu"/>; a record without a post timestamp gets the
+    /// batch's. Topology registers among them are applied in order, as by <see cref="Post"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The engine is stopped, or not started and the ring is full.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    public void PostBatch(int sourceVcpu, ReadOnlySpan<ExitRecord> records)
+    {
+        if ((uint)sourceVcpu >= (uint)_rings.Length)
+        {
+            PostOutsideRing(sourceVcpu, ApicRegister.Invalid, 0, records.Length);
+            return;
+        }
+
+        ThrowIfNotAccepting();
+        SpscRing<ExitRecord> ring = _rings[sourceVcpu];
+        long timestamp = _stamp ? Stopwatch.GetTimestamp() : 0;
+        ushort source = (ushort)sourceVcpu;
+        int i = 0;
+        while (i < records.Length)
+        {
+            if (ApicTopology.IsTopologyRegister(records[i].Register))
+            {
+                PostOutsideRing(sourceVcpu, records[i].Register, records[i].Value, 1);
+                i++;
+                continue;
+            }
+
+            int run = 1;
+            while (i + run < records.Length && !ApicTopology.IsTopologyRegister(records[i + run].Register))
+            {
+                run++;
+            }
+
+            int free = ring.FreeSpace(run);
+            if (free < 1)
+            {
+                if (!WaitForRoom(ring, run))
+                {
+                    i += run; // dropped by policy, counted
+                    continue;
+                }
+
+                free = ring.FreeSpace(run);
+            }
+
+            int count = Math.Min(run, free);
+            for (int k = 0; k < count; k++)
+            {
+                ref readonly ExitRecord r = ref records[i + k];
+                ring.ProducerSlot(k) = new ExitRecord(source, r.Register, r.Value, r.DestinationId, r.Tag,
+                    r.PostTimestamp != 0 ? r.PostTimestamp : timestamp);
+            }
+
+            ring.PublishFenced(count); // one fenced tail store for the whole run
+            RingDoorbell(sourceVcpu);
+            i += count;
+        }
+    }
+
+    /// <summary>
+    /// Applies a routing-relevant register write (APIC ID, LDR, DFR, SVR, IA32_APIC_BASE) so that every IPI posted
+    /// before this call, by any thread, resolves with the old topology and every IPI posted after it with the new:
+    /// the call waits until the pipeline has resolved everything published so far, then publishes a new destination
+    /// map with one swap. Topology writes are rare; any thread; serialised.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="vcpu"/> is not a vCPU index.</exception>
+    /// <exception cref="ArgumentException"><paramref name="register"/> is not a topology register.</exception>
+    public void ApplyTopologyWrite(int vcpu, uint register, ulong value)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(vcpu);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vcpu, _rings.Length);
+        ushort reg = register <= 0xFFFE ? (ushort)register : ApicRegister.Invalid;
+        if (!ApicTopology.IsTopologyRegister(reg))
+        {
+            throw new ArgumentException($"Register 0x{register:x} is not a topology register (APIC ID, LDR, DFR, SVR, IA32_APIC_BASE).", nameof(register));
+        }
+
+        PostOutsideRing(vcpu, reg, value, 1);
+    }
+
+    /// <summary>Records that do not enter a ring: unknown sources (rejected) and topology writes (applied in order).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void PostOutsideRing(int sourceVcpu, ushort register, ulong value, int count)
+    {
+        lock (_control)
+        {
+            ThrowIfDisposed();
+            if ((uint)sourceVcpu >= (uint)_rings.Length)
+            {
+                _controlCounters.AddRejected(RejectReason.UnknownSource, count);
+                return;
+            }
+
+            if (_state == Running)
+            {
+                for (int i = 0; i < _rings.Length; i++)
+                {
+                    _topologySnapshot[i] = _rings[i].PublishedCount; // acquire: everything posted before us, by anyone
+                }
+
+                _pipeline.WaitResolved(_topologySnapshot); // false only when stopping: Stop's drain then runs on the old map
+            }
+            else
+            {
+                _pipeline.DrainInline(); // not running: resolve what is queued with the old map first, on this thread
+            }
+
+            _resolver.ApplyTopologyWrite(sourceVcpu, register, value); // new immutable map, one reference swap
+            _controlCounters.Add(CounterSlot.TopologyWrites, 1);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void RingDoorbell(int vcpu)
+    {
+        if (_doorbell.Ring(vcpu))
+        {
+            _signal.SignalAfterFence(); // the Interlocked.Or in Ring was the fence; wakes a parked pipeline
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ThrowIfNotAccepting()
+    {
+        if (Volatile.Read(ref _state) > Running)
+        {
+            ThrowNotAccepting();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowNotAccepting()
+    {
+        ThrowIfDisposed();
+        throw new InvalidOperationException($"The engine '{_options.Name}' is {State}: it accepts no more records.");
+    }
+
+    /// <summary>The ring is full: drop (counted) or wait by the strategy. Returns false when dropped.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool WaitForRoom(SpscRing<ExitRecord> ring, int recordsAtStake)
+    {
+        if (_drop)
+        {
+            ring.CountDropped(recordsAtStake);
+            return false;
+        }
+
+        if (Volatile.Read(ref _state) != Running)
+        {
+            throw new InvalidOperationException(
+                $"The ring is full ({ring.Capacity} records) and the engine '{_options.Name}' is {State}: start it, or post fewer records before starting.");
+        }
+
+        var room = new Room(this, ring);
+        _wait.WaitUntil(ref room, _signal);
+        if (ring.FreeSpace() < 1)
+        {
+            ThrowNotAccepting(); // the engine stopped while we waited
+        }
+
+        return true;
+    }
+
+    /// <summary>A producer's wait: room in its ring, or the engine stopped.</summary>
+    private readonly struct Room(Engine engine, SpscRing<ExitRecord> ring) : IWaitCondition
+    {
+        public bool IsSatisfied => ring.FreeSpace() >= 1 || Volatile.Read(ref engine._state) != Running || engine._pipeline.Fault is not null;
+    }
+}

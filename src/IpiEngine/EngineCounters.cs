@@ -1,0 +1,108 @@
+using IpiEngine.Apic;
+
+namespace IpiEngine;
+
+/// <summary>
+/// A snapshot of an engine's counters, summed over the threads that own them. Accounting rules:
+/// every posted record is latched, a topology write, a resolved IPI, or rejected with a reason; every destination of
+/// a resolved IPI is delivered, coalesced (already pending) or forwarded. <see cref="ConservationHolds"/> checks both
+/// (exact when the engine is quiescent, for example after <see cref="Engine.Stop"/>).
+/// </summary>
+public readonly struct EngineCounters
+{
+    private readonly RejectCounts _rejected;
+
+    internal EngineCounters(long posted, long latched, long topologyWrites, long ipisResolved, RejectCounts rejected,
+        long destinationsResolved, long noDestination, long delivered, long coalesced, long forwarded, long notifications,
+        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow)
+    {
+        Posted = posted;
+        Latched = latched;
+        TopologyWrites = topologyWrites;
+        IpisResolved = ipisResolved;
+        _rejected = rejected;
+        DestinationsResolved = destinationsResolved;
+        NoDestination = noDestination;
+        Delivered = delivered;
+        Coalesced = coalesced;
+        Forwarded = forwarded;
+        Notifications = notifications;
+        RemoteDelivered = remoteDelivered;
+        RemoteCoalesced = remoteCoalesced;
+        RemoteRejected = remoteRejected;
+        LogOverflow = logOverflow;
+    }
+
+    /// <summary>Records posted (every <c>Post</c>, every record of a <c>PostBatch</c>, every topology write).</summary>
+    public long Posted { get; }
+
+    /// <summary>ICR high writes that latched a destination.</summary>
+    public long Latched { get; }
+
+    /// <summary>Topology register writes applied.</summary>
+    public long TopologyWrites { get; }
+
+    /// <summary>Firing writes that produced an IPI (including those that reached nobody).</summary>
+    public long IpisResolved { get; }
+
+    /// <summary>Records rejected, all reasons.</summary>
+    public long Rejected
+    {
+        get
+        {
+            long total = 0;
+            foreach (long count in _rejected)
+            {
+                total += count;
+            }
+
+            return total;
+        }
+    }
+
+    /// <summary>Destinations of resolved IPIs, summed.</summary>
+    public long DestinationsResolved { get; }
+
+    /// <summary>Resolved IPIs that reached no vCPU.</summary>
+    public long NoDestination { get; }
+
+    /// <summary>Destinations whose descriptor gained the interrupt.</summary>
+    public long Delivered { get; }
+
+    /// <summary>Destinations that already had the interrupt pending (like a set IRR bit).</summary>
+    public long Coalesced { get; }
+
+    /// <summary>Destinations on another node, handed to the forwarder.</summary>
+    public long Forwarded { get; }
+
+    /// <summary>Notifications raised.</summary>
+    public long Notifications { get; }
+
+    /// <summary>Deliveries from other nodes that gained the interrupt here.</summary>
+    public long RemoteDelivered { get; }
+
+    /// <summary>Deliveries from other nodes that were already pending here.</summary>
+    public long RemoteCoalesced { get; }
+
+    /// <summary>Deliveries from other nodes refused (<see cref="RejectReason.InvalidRemoteDestination"/>).</summary>
+    public long RemoteRejected { get; }
+
+    /// <summary>Deliveries the log had no room for.</summary>
+    public long LogOverflow { get; }
+
+    /// <summary>Records still between posting and resolution (0 when quiescent).</summary>
+    public long InFlight => Posted - Latched - TopologyWrites - IpisResolved - Rejected;
+
+    /// <summary>posted = latched + topology writes + resolved + rejected, and destinations = delivered + coalesced + forwarded.</summary>
+    public bool ConservationHolds => InFlight == 0 && DestinationsResolved == Delivered + Coalesced + Forwarded;
+
+    /// <summary>Records rejected for <paramref name="reason"/>.</summary>
+    public long RejectedBy(RejectReason reason)
+        => (uint)reason < StageCounters.RejectReasonCount ? _rejected[(int)reason] : 0;
+
+    /// <inheritdoc/>
+    public override string ToString()
+        => $"posted {Posted}, latched {Latched}, topology {TopologyWrites}, resolved {IpisResolved}, rejected {Rejected}, "
+           + $"destinations {DestinationsResolved} = delivered {Delivered} + coalesced {Coalesced} + forwarded {Forwarded}, "
+           + $"notifications {Notifications}";
+}

@@ -1,0 +1,62 @@
+using System.Diagnostics.Metrics;
+
+namespace IpiEngine;
+
+/// <summary>
+/// Publishes every running engine's counters through <c>System.Diagnostics.Metrics</c> observable counters on one
+/// meter, <c>IpiEngine</c>, tagged with the engine's name. Read on collection only: nothing on the hot path.
+/// </summary>
+public static class EngineMetrics
+{
+    /// <summary>The meter's name.</summary>
+    public const string MeterName = "IpiEngine";
+
+    private static readonly Lock Gate = new();
+    private static readonly List<Engine> Engines = [];
+    private static readonly Meter Meter = new(MeterName);
+
+    static EngineMetrics()
+    {
+        Observe("ipi.posted", "Records posted", static c => c.Posted);
+        Observe("ipi.resolved", "IPIs resolved", static c => c.IpisResolved);
+        Observe("ipi.rejected", "Records rejected", static c => c.Rejected);
+        Observe("ipi.destinations", "Destinations of resolved IPIs", static c => c.DestinationsResolved);
+        Observe("ipi.delivered", "Destinations delivered", static c => c.Delivered);
+        Observe("ipi.coalesced", "Destinations coalesced", static c => c.Coalesced);
+        Observe("ipi.forwarded", "Destinations forwarded to other nodes", static c => c.Forwarded);
+        Observe("ipi.notifications", "Notifications raised", static c => c.Notifications);
+    }
+
+    internal static void Register(Engine engine)
+    {
+        lock (Gate)
+        {
+            Engines.Add(engine);
+        }
+    }
+
+    internal static void Unregister(Engine engine)
+    {
+        lock (Gate)
+        {
+            Engines.Remove(engine);
+        }
+    }
+
+    private static void Observe(string name, string description, Func<EngineCounters, long> read)
+        => Meter.CreateObservableCounter(name, () => Measure(read), unit: "{record}", description: description);
+
+    private static List<Measurement<long>> Measure(Func<EngineCounters, long> read)
+    {
+        lock (Gate)
+        {
+            var measurements = new List<Measurement<long>>(Engines.Count);
+            foreach (Engine engine in Engines)
+            {
+                measurements.Add(new Measurement<long>(read(engine.ReadCounters()), new KeyValuePair<string, object?>("engine", engine.Options.Name)));
+            }
+
+            return measurements;
+        }
+    }
+}

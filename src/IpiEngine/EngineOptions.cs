@@ -1,0 +1,123 @@
+using System.Numerics;
+using IpiEngine.Apic;
+using IpiEngine.Delivery;
+using IpiEngine.Pipeline;
+
+namespace IpiEngine;
+
+/// <summary>How an <see cref="Engine"/> is built. Validated by the engine's constructor.</summary>
+public sealed unsafe class EngineOptions
+{
+    /// <summary>The most vCPUs an engine serves (exit records carry a 16-bit source index).</summary>
+    public const int MaxVcpus = ushort.MaxValue;
+
+    /// <summary>
+    /// The number of vCPUs. 0 (the default) takes <see cref="Topology"/>'s count; with no topology it must be set.
+    /// </summary>
+    public int VcpuCount { get; init; }
+
+    /// <summary>
+    /// The APIC topology at start (the engine takes it over: do not change it afterwards). Default: every APIC enabled
+    /// in x2APIC physical mode with APIC ID = vCPU index.
+    /// </summary>
+    public ApicTopology? Topology { get; init; }
+
+    /// <summary>Records each vCPU's ring holds (a power of two, at least 2). Default 4096.</summary>
+    public int RingCapacity { get; init; } = 4096;
+
+    /// <summary>Entries of each pipeline ring in per-stage mode (a power of two, at least 512). Default 16384.</summary>
+    public int PipelineRingSize { get; init; } = 16384;
+
+    /// <summary>Fused (default) or per-stage.</summary>
+    public ThreadingMode ThreadingMode { get; init; } = ThreadingMode.Fused;
+
+    /// <summary>
+    /// How idle threads wait: for the pipeline threads (no work), and for producers (ring full). Default
+    /// <see cref="WaitStrategyKind.Hybrid"/>: spin briefly, yield, then park, which keeps latency low under load and
+    /// leaves the cores to the producers when they outnumber them.
+    /// </summary>
+    public WaitStrategyKind WaitStrategy { get; init; } = WaitStrategyKind.Hybrid;
+
+    /// <summary>Wait (default: never lose a record) or drop (counted) when a vCPU's ring is full.</summary>
+    public BackPressure BackPressure { get; init; } = BackPressure.Wait;
+
+    /// <summary>Stamp each record with <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> when posted (default true).</summary>
+    public bool StampPostTime { get; init; } = true;
+
+    /// <summary>A managed notifier, called on the deliver thread with a vCPU that has new pending interrupts.</summary>
+    public Action<int>? NotifyCallback { get; init; }
+
+    /// <summary>An unmanaged notifier <c>void notify(intptr_t context, int vcpu)</c> (takes precedence over <see cref="NotifyCallback"/>).</summary>
+    public delegate* unmanaged<nint, int, void> NativeNotifier { get; init; }
+
+    /// <summary>The context passed to <see cref="NativeNotifier"/>.</summary>
+    public nint NativeNotifierContext { get; init; }
+
+    /// <summary>Entries of the delivery log (0, the default: no log).</summary>
+    public int DeliveryLogCapacity { get; init; }
+
+    /// <summary>Which node each vCPU lives on (null, the default: all local). Remote vCPUs need a <see cref="Forwarder"/>.</summary>
+    public VcpuPlacement? Placement { get; init; }
+
+    /// <summary>Takes the deliveries to vCPUs on other nodes, once per batch per node.</summary>
+    public RemoteForwarder? Forwarder { get; init; }
+
+    /// <summary>A name for this engine's metrics (the <c>engine</c> tag). Default "engine".</summary>
+    public string Name { get; init; } = "engine";
+
+    /// <summary>The vCPU count the options resolve to, after checking everything; throws a clear error otherwise.</summary>
+    internal int Validate()
+    {
+        int vcpus = VcpuCount == 0 && Topology is not null ? Topology.VcpuCount : VcpuCount;
+        if (vcpus < 1 || vcpus > MaxVcpus)
+        {
+            throw new ArgumentException($"VcpuCount must be between 1 and {MaxVcpus} (got {vcpus}).", nameof(VcpuCount));
+        }
+
+        if (Topology is not null && Topology.VcpuCount != vcpus)
+        {
+            throw new ArgumentException($"The topology has {Topology.VcpuCount} vCPUs but VcpuCount is {vcpus}.", nameof(Topology));
+        }
+
+        if (RingCapacity < 2 || !BitOperations.IsPow2(RingCapacity))
+        {
+            throw new ArgumentException($"RingCapacity must be a power of two of at least 2 (got {RingCapacity}).", nameof(RingCapacity));
+        }
+
+        if (PipelineRingSize < 512 || !BitOperations.IsPow2(PipelineRingSize))
+        {
+            throw new ArgumentException($"PipelineRingSize must be a power of two of at least 512 (got {PipelineRingSize}).", nameof(PipelineRingSize));
+        }
+
+        if (!Enum.IsDefined(ThreadingMode) || !Enum.IsDefined(WaitStrategy) || !Enum.IsDefined(BackPressure))
+        {
+            throw new ArgumentException("ThreadingMode, WaitStrategy and BackPressure must be defined values.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(DeliveryLogCapacity);
+        ArgumentNullException.ThrowIfNull(Name);
+        ValidatePlacement(vcpus);
+        return vcpus;
+    }
+
+    private void ValidatePlacement(int vcpus)
+    {
+        if (Placement is null)
+        {
+            return;
+        }
+
+        if (Placement.VcpuCount != vcpus)
+        {
+            throw new ArgumentException($"The placement names {Placement.VcpuCount} vCPUs but the engine has {vcpus}.");
+        }
+
+        for (int vcpu = 0; vcpu < vcpus; vcpu++)
+        {
+            if (!Placement.IsLocal(vcpu) && Forwarder is null)
+            {
+                throw new ArgumentException($"vCPU {vcpu} lives on node {Placement.NodeOfVcpu[vcpu]}, not here: set a Forwarder.");
+            }
+        }
+    }
+}

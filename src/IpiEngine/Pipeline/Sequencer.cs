@@ -1,0 +1,79 @@
+namespace IpiEngine.Pipeline;
+
+/// <summary>
+/// Hands out sequences of a <see cref="RingBuffer{T}"/> to producers and publishes them to consumers, never letting a
+/// producer lap the slowest gating sequence (the consumers that must see an entry before it is reused).
+/// </summary>
+public abstract class Sequencer
+{
+    private Sequence[] _gatingSequences = [];
+
+    /// <summary>Creates a sequencer for a ring of <paramref name="bufferSize"/> entries.</summary>
+    protected Sequencer(int bufferSize, WaitStrategy waitStrategy, EventCount signal)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, 2);
+        ArgumentNullException.ThrowIfNull(waitStrategy);
+        ArgumentNullException.ThrowIfNull(signal);
+        BufferSize = bufferSize;
+        WaitStrategy = waitStrategy;
+        Signal = signal;
+    }
+
+    /// <summary>The ring's size.</summary>
+    public int BufferSize { get; }
+
+    /// <summary>How producers wait for space and consumers wait for entries.</summary>
+    public WaitStrategy WaitStrategy { get; }
+
+    /// <summary>Signalled after each publication (and by consumers after they advance).</summary>
+    public EventCount Signal { get; }
+
+    /// <summary>The highest sequence handed out (multi-producer) or published (single producer).</summary>
+    public Sequence Cursor { get; } = new();
+
+    /// <summary>The sequences producers must not lap (set once, before producing).</summary>
+    protected Sequence[] GatingSequences => Volatile.Read(ref _gatingSequences);
+
+    /// <summary>Sets the consumers' sequences that gate producers (before any producer starts).</summary>
+    public void SetGatingSequences(params Sequence[] sequences)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        Volatile.Write(ref _gatingSequences, (Sequence[])sequences.Clone()); // release: a producer sees the whole array
+    }
+
+    /// <summary>A barrier for consumers that follow <paramref name="dependents"/> (or the cursor when none).</summary>
+    public SequenceBarrier NewBarrier(params Sequence[] dependents) => new(this, dependents);
+
+    /// <summary>Claims the next <paramref name="count"/> sequences if there is room; <paramref name="highest"/> is the last one.</summary>
+    public abstract bool TryNext(int count, out long highest);
+
+    /// <summary>Claims the next <paramref name="count"/> sequences, waiting by the strategy for room; returns the last one.</summary>
+    public long Next(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, BufferSize);
+        long highest;
+        while (!TryNext(count, out highest))
+        {
+            var room = new RoomFor(this, count);
+            WaitStrategy.WaitUntil(ref room, Signal);
+        }
+
+        return highest;
+    }
+
+    /// <summary>Makes the claimed sequences <paramref name="low"/>..<paramref name="high"/> visible to consumers.</summary>
+    public abstract void Publish(long low, long high);
+
+    /// <summary>The highest sequence from <paramref name="low"/> up to <paramref name="available"/> that consumers may read.</summary>
+    public abstract long GetHighestPublishedSequence(long low, long available);
+
+    /// <summary>Whether <paramref name="count"/> more sequences could be claimed now (a snapshot).</summary>
+    protected abstract bool HasRoomFor(int count);
+
+    /// <summary>Waits for room: the slowest gating sequence has moved far enough.</summary>
+    private readonly struct RoomFor(Sequencer sequencer, int count) : IWaitCondition
+    {
+        public bool IsSatisfied => sequencer.HasRoomFor(count);
+    }
+}

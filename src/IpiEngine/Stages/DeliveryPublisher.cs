@@ -1,0 +1,56 @@
+using System.Runtime.CompilerServices;
+using IpiEngine.Delivery;
+using IpiEngine.Pipeline;
+
+namespace IpiEngine.Stages;
+
+/// <summary>
+/// Per-stage mode: the resolve thread's writer into the delivery ring. Claims sequences in chunks from the single
+/// producer sequencer, writes deliveries, and publishes what it wrote once per batch (or before waiting for room, so
+/// the deliver thread can always make progress).
+/// </summary>
+internal sealed class DeliveryPublisher
+{
+    private const int Chunk = 256;
+    private readonly RingBuffer<RemoteDelivery> _ring;
+    private readonly SingleProducerSequencer _sequencer;
+    private long _next;
+    private long _claimedHigh = Sequence.InitialValue;
+    private long _publishedHigh = Sequence.InitialValue;
+
+    public DeliveryPublisher(RingBuffer<RemoteDelivery> ring, SingleProducerSequencer sequencer)
+    {
+        _ring = ring;
+        _sequencer = sequencer;
+    }
+
+    /// <summary>Writes one delivery (visible to the deliver thread at the next <see cref="Commit"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Add(in RemoteDelivery delivery)
+    {
+        if (_next > _claimedHigh)
+        {
+            Refill();
+        }
+
+        _ring[_next++] = delivery;
+    }
+
+    /// <summary>Publishes everything written so far with one release store.</summary>
+    public void Commit()
+    {
+        long high = _next - 1;
+        if (high > _publishedHigh)
+        {
+            _sequencer.Publish(_publishedHigh + 1, high);
+            _publishedHigh = high;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Refill()
+    {
+        Commit(); // before waiting: the deliver thread frees room only for what it can see
+        _claimedHigh = _sequencer.Next(Math.Min(Chunk, _ring.BufferSize));
+    }
+}

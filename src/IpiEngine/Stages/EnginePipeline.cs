@@ -1,0 +1,69 @@
+using IpiEngine.Delivery;
+
+namespace IpiEngine.Stages;
+
+/// <summary>
+/// The engine's threads and stages behind one control-plane surface (virtual calls here are per control operation,
+/// never per IPI): start, stop with drain, the topology-ordering wait, inline draining, remote injection, counters.
+/// </summary>
+internal abstract class EnginePipeline
+{
+    private volatile Exception? _fault;
+    private volatile bool _stopping;
+
+    /// <summary>Every counter block the pipeline's threads own.</summary>
+    public abstract StageCounters[] Counters { get; }
+
+    /// <summary>The failure that stopped a pipeline thread, if any.</summary>
+    public Exception? Fault => _fault;
+
+    /// <summary>Set by <see cref="StopAndJoin"/>: threads drain and exit.</summary>
+    protected bool Stopping => _stopping;
+
+    /// <summary>Starts the threads.</summary>
+    public abstract void Start();
+
+    /// <summary>Asks the threads to drain and exit, and waits for them.</summary>
+    public void StopAndJoin()
+    {
+        _stopping = true;
+        Wake();
+        Join();
+    }
+
+    /// <summary>
+    /// Waits until every record published before <paramref name="publishedSnapshot"/> was taken (per ring) has been
+    /// resolved; returns false if the pipeline stopped or failed meanwhile.
+    /// </summary>
+    public abstract bool WaitResolved(ReadOnlySpan<long> publishedSnapshot);
+
+    /// <summary>Resolves and delivers everything in the rings on the calling thread (only while no pipeline thread runs).</summary>
+    public abstract void DrainInline();
+
+    /// <summary>Applies deliveries forwarded by another node (any thread; serialised).</summary>
+    public abstract void DeliverRemote(ReadOnlySpan<RemoteDelivery> deliveries);
+
+    /// <summary>Wakes every parked pipeline thread.</summary>
+    protected abstract void Wake();
+
+    /// <summary>Waits for the pipeline threads to exit.</summary>
+    protected abstract void Join();
+
+    /// <summary>Runs a thread body, recording a failure instead of letting it end the process.</summary>
+    protected void Guard(Action body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        try
+        {
+            body();
+        }
+#pragma warning disable CA1031 // a pipeline thread must not take the process down: the failure is reported by Stop
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _fault = ex;
+            _stopping = true;
+            Wake();
+        }
+    }
+}

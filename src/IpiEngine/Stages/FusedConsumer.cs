@@ -1,0 +1,19 @@
+using System.Runtime.CompilerServices;
+using IpiEngine.Delivery;
+
+namespace IpiEngine.Stages;
+
+/// <summary>Fused mode's gather consumer: resolves each record of the run into the batcher, all on one thread.</summary>
+internal readonly struct FusedConsumer<TNotifier>(ResolveStage resolve, DeliveryBatcher<TNotifier> batcher) : ISpanConsumer
+    where TNotifier : struct, IDeliveryNotifier
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Consume(ReadOnlySpan<ExitRecord> records)
+    {
+        var sink = new BatcherSink<TNotifier>(batcher);
+        for (int i = 0; i < records.Length; i++)
+        {
+            resolve.Resolve(records[i], ref sink);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+using System.Runtime.CompilerServices;
+using IpiEngine.Delivery;
+using IpiEngine.Pipeline;
+
+namespace IpiEngine.Stages;
+
+/// <summary>Per-stage mode's sink: resolved deliveries go into the delivery ring.</summary>
+internal readonly struct PublisherSink(DeliveryPublisher publisher) : IResolvedSink
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Add(in RemoteDelivery delivery) => publisher.Add(delivery);
+}
+
+/// <summary>Per-stage mode's resolve processor: each available batch of exit records into the delivery ring.</summary>
+internal readonly struct ResolveHandler(ResolveStage resolve, DeliveryPublisher publisher) : IBatchHandler<ExitRecord>
+{
+    public void OnBatch(RingBuffer<ExitRecord> ring, long first, long last)
+    {
+        var sink = new PublisherSink(publisher);
+        for (long sequence = first; sequence <= last; sequence++)
+        {
+            resolve.Resolve(ring[sequence], ref sink);
+        }
+
+        publisher.Commit();
+        resolve.PublishCounters();
+    }
+}
+
+/// <summary>Per-stage mode's deliver processor: each available batch of deliveries grouped and delivered.</summary>
+internal readonly struct DeliverHandler<TNotifier>(DeliveryBatcher<TNotifier> batcher) : IBatchHandler<RemoteDelivery>
+    where TNotifier : struct, IDeliveryNotifier
+{
+    public void OnBatch(RingBuffer<RemoteDelivery> ring, long first, long last)
+    {
+        for (long sequence = first; sequence <= last; sequence++)
+        {
+            batcher.Add(ring[sequence]);
+        }
+
+        batcher.Flush();
+    }
+}
+
+/// <summary>Per-stage mode's gather consumer: copies each run into the exit-record ring and publishes it.</summary>
+internal readonly struct CopyConsumer(RingBuffer<ExitRecord> ring, SingleProducerSequencer sequencer) : ISpanConsumer
+{
+    public void Consume(ReadOnlySpan<ExitRecord> records)
+    {
+        long high = sequencer.Next(records.Length);
+        long low = high - records.Length + 1;
+        for (int i = 0; i < records.Length; i++)
+        {
+            ring[low + i] = records[i];
+        }
+
+        sequencer.Publish(low, high); // before the SPSC head moves: a topology writer relies on that order
+    }
+}

@@ -1,0 +1,119 @@
+using IpiEngine.Delivery;
+using IpiEngine.Pipeline;
+
+namespace IpiEngine.Stages;
+
+/// <summary>
+/// Per-stage mode: a gather thread (SPSC rings into the exit-record ring, the single producer), a resolve processor
+/// (exit records into the delivery ring) and a batch+deliver processor, each on its own thread, linked by our Disruptor.
+/// Scales with cores; on few cores fused mode costs less.
+/// </summary>
+internal sealed class PerStagePipeline<TNotifier> : EnginePipeline<TNotifier> where TNotifier : struct, IDeliveryNotifier
+{
+    private readonly RingBuffer<ExitRecord> _records;
+    private readonly SingleProducerSequencer _recordSequencer;
+    private readonly BatchEventProcessor<ExitRecord, ResolveHandler> _resolveProcessor;
+    private readonly BatchEventProcessor<RemoteDelivery, DeliverHandler<TNotifier>> _deliverProcessor;
+    private readonly Thread[] _threads = new Thread[3];
+
+    public PerStagePipeline(PipelineParts parts, TNotifier notifier)
+        : base(parts, notifier)
+    {
+        int size = parts.PipelineRingSize;
+        _records = new RingBuffer<ExitRecord>(size);
+        _recordSequencer = new SingleProducerSequencer(size, parts.Wait, parts.Signal);
+        var deliveries = new RingBuffer<RemoteDelivery>(size);
+        var deliverySequencer = new SingleProducerSequencer(size, parts.Wait, parts.Signal);
+        var publisher = new DeliveryPublisher(deliveries, deliverySequencer);
+        _resolveProcessor = new BatchEventProcessor<ExitRecord, ResolveHandler>(
+            _records, _recordSequencer.NewBarrier(), parts.Signal, new ResolveHandler(Resolve, publisher));
+        _recordSequencer.SetGatingSequences(_resolveProcessor.Sequence);
+        _deliverProcessor = new BatchEventProcessor<RemoteDelivery, DeliverHandler<TNotifier>>(
+            deliveries, deliverySequencer.NewBarrier(), parts.Signal, new DeliverHandler<TNotifier>(Batcher));
+        deliverySequencer.SetGatingSequences(_deliverProcessor.Sequence);
+    }
+
+    /// <inheritdoc/>
+    public override void Start()
+    {
+        _threads[0] = new Thread(() => Guard(RunGather)) { IsBackground = true, Name = "ipi-gather" };
+        _threads[1] = new Thread(() => Guard(_resolveProcessor.Run)) { IsBackground = true, Name = "ipi-resolve" };
+        _threads[2] = new Thread(() => Guard(_deliverProcessor.Run)) { IsBackground = true, Name = "ipi-deliver" };
+        foreach (Thread thread in _threads)
+        {
+            thread.Start();
+        }
+    }
+
+    /// <inheritdoc/>
+    public override bool WaitResolved(ReadOnlySpan<long> publishedSnapshot)
+    {
+        // First the gather thread must have taken each ring past the snapshot (it publishes into the record ring
+        // before moving a ring's head), then the resolve processor must have passed everything published by then.
+        while (!RingsConsumedPast(publishedSnapshot))
+        {
+            if (Stopping || Fault is not null)
+            {
+                return false;
+            }
+
+            Thread.Yield();
+        }
+
+        long gathered = _recordSequencer.Cursor.Value;
+        while (_resolveProcessor.Sequence.Value < gathered)
+        {
+            if (Stopping || Fault is not null)
+            {
+                return false;
+            }
+
+            Thread.Yield();
+        }
+
+        return true;
+    }
+
+    /// <inheritdoc/>
+    protected override void Join()
+    {
+        // In pipeline order, so that each stage drains what the previous one left before it is halted.
+        _threads[0]?.Join();
+        _resolveProcessor.Halt();
+        _threads[1]?.Join();
+        _deliverProcessor.Halt();
+        _threads[2]?.Join();
+    }
+
+    private void RunGather()
+    {
+        var consumer = new CopyConsumer(_records, _recordSequencer);
+        var idle = new Idle(this);
+        while (true)
+        {
+            if (Gather.Pass(ref consumer))
+            {
+                Parts.Signal.Signal(); // producers waiting for room may be parked
+                continue;
+            }
+
+            if (Stopping)
+            {
+                if (!Gather.Pass(ref consumer) && Gather.AllEmpty)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            Parts.Wait.WaitUntil(ref idle, Parts.Signal);
+        }
+    }
+
+    /// <summary>The gather thread's idle condition: a doorbell rang, or the engine is stopping.</summary>
+    private readonly struct Idle(PerStagePipeline<TNotifier> pipeline) : IWaitCondition
+    {
+        public bool IsSatisfied => pipeline.Gather.AnyRung || pipeline.Stopping;
+    }
+}

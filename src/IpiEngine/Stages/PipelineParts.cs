@@ -1,0 +1,19 @@
+using IpiEngine.Apic;
+using IpiEngine.Delivery;
+using IpiEngine.Pipeline;
+using IpiEngine.Rings;
+
+namespace IpiEngine.Stages;
+
+/// <summary>What the engine hands its pipeline: the rings, the resolver, the descriptors and the options' choices.</summary>
+internal sealed record PipelineParts(
+    SpscRing<ExitRecord>[] Rings,
+    DoorbellBitmap Doorbell,
+    IcrResolver Resolver,
+    DescriptorTable Descriptors,
+    DeliveryLog? Log,
+    VcpuPlacement? Placement,
+    RemoteForwarder? Forwarder,
+    WaitStrategy Wait,
+    EventCount Signal,
+    int PipelineRingSize);

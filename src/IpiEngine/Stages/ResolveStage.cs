@@ -1,0 +1,83 @@
+using System.Runtime.CompilerServices;
+using IpiEngine.Apic;
+using IpiEngine.Delivery;
+
+namespace IpiEngine.Stages;
+
+/// <summary>
+/// The resolve stage: runs each exit record through <see cref="IcrResolver"/> (which keeps the per-source ICR2 latch)
+/// and fans a fired IPI out to one delivery per destination, so a multicast costs O(destinations). Counts every record
+/// once: latched, resolved IPI, or rejected with its reason. One thread at a time.
+/// </summary>
+internal sealed class ResolveStage
+{
+    private readonly IcrResolver _resolver;
+    private readonly DestinationSet _destinations;
+    private readonly StageCounters _counters;
+    private long _latched;
+    private long _ipis;
+    private long _destinationCount;
+    private long _noDestination;
+
+    public ResolveStage(IcrResolver resolver, StageCounters counters)
+    {
+        _resolver = resolver;
+        _destinations = new DestinationSet(resolver.VcpuCount);
+        _counters = counters;
+    }
+
+    /// <summary>Resolves one record into <paramref name="sink"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Resolve<TSink>(in ExitRecord record, ref TSink sink) where TSink : struct, IResolvedSink
+    {
+        ExitOutcome outcome = _resolver.Process(record, _destinations);
+        if (outcome.Kind != ExitKind.Fired)
+        {
+            CountOther(outcome);
+            return;
+        }
+
+        ReadOnlySpan<int> destinations = _destinations.Vcpus;
+        _ipis++;
+        _destinationCount += destinations.Length;
+        if (destinations.IsEmpty)
+        {
+            _noDestination++;
+            return;
+        }
+
+        IcrCommand command = outcome.Command;
+        for (int i = 0; i < destinations.Length; i++)
+        {
+            sink.Add(new RemoteDelivery(record.Tag, record.PostTimestamp, record.SourceVcpu, (uint)destinations[i],
+                command.Low, command.Destination));
+        }
+    }
+
+    /// <summary>Publishes the counts gathered since the last call (once per batch).</summary>
+    public void PublishCounters()
+    {
+        _counters.Add(CounterSlot.Latched, _latched);
+        _counters.Add(CounterSlot.IpisResolved, _ipis);
+        _counters.Add(CounterSlot.DestinationsResolved, _destinationCount);
+        _counters.Add(CounterSlot.NoDestination, _noDestination);
+        _latched = _ipis = _destinationCount = _noDestination = 0;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CountOther(in ExitOutcome outcome)
+    {
+        switch (outcome.Kind)
+        {
+            case ExitKind.Latched:
+                _latched++;
+                break;
+            case ExitKind.TopologyWrite:
+                _counters.Add(CounterSlot.TopologyWrites, 1); // only if a caller bypassed the posting path's routing
+                break;
+            default:
+                _counters.AddRejected(outcome.Reason);
+                break;
+        }
+    }
+}

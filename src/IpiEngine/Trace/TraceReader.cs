@@ -1,0 +1,165 @@
+using IpiEngine.Apic;
+
+namespace IpiEngine.Trace;
+
+/// <summary>
+/// Reads the trace files described in <c>traces/README.md</c>: <c>vcpus.csv</c>, <c>exits.csv</c> and
+/// <c>deliveries.csv</c>. Every problem is a <see cref="TraceFormatException"/> naming the file and line.
+/// </summary>
+public static class TraceReader
+{
+    /// <summary>The header of <c>vcpus.csv</c>.</summary>
+    public const string VcpusHeader = "vcpu,apic_id";
+
+    /// <summary>The header of <c>exits.csv</c>.</summary>
+    public const string ExitsHeader = "seq,src_vcpu,reg,value,dest_id";
+
+    /// <summary>The registers an exit row may name.</summary>
+    private static readonly ushort[] KnownRegisters =
+    [
+        ApicRegister.IcrLow, ApicRegister.IcrHigh, ApicRegister.X2Icr, ApicRegister.X2SelfIpi, ApicRegister.Id,
+        ApicRegister.Ldr, ApicRegister.Dfr, ApicRegister.Svr, ApicRegister.X2Svr, ApicRegister.ApicBase,
+    ];
+
+    /// <summary>Reads <c>vcpus.csv</c>: the initial APIC ID of each vCPU, which must be numbered 0, 1, 2... in order.</summary>
+    public static uint[] ReadVcpus(string path)
+    {
+        using CsvTable table = CsvTable.Open(path, VcpusHeader);
+        return ReadVcpus(table, path);
+    }
+
+    /// <summary>Reads <c>vcpus.csv</c> text from <paramref name="reader"/>, naming it <paramref name="name"/> in errors.</summary>
+    public static uint[] ReadVcpus(TextReader reader, string name)
+    {
+        using CsvTable table = CsvTable.Open(reader, name, VcpusHeader);
+        return ReadVcpus(table, name);
+    }
+
+    /// <summary>Reads <c>exits.csv</c> into records (tag = seq), checking registers and vCPU numbers.</summary>
+    public static ExitRecord[] ReadExits(string path, int vcpuCount)
+    {
+        using CsvTable table = CsvTable.Open(path, ExitsHeader);
+        return ReadExits(table, vcpuCount);
+    }
+
+    /// <summary>Reads <c>exits.csv</c> text from <paramref name="reader"/>, naming it <paramref name="name"/> in errors.</summary>
+    public static ExitRecord[] ReadExits(TextReader reader, string name, int vcpuCount)
+    {
+        using CsvTable table = CsvTable.Open(reader, name, ExitsHeader);
+        return ReadExits(table, vcpuCount);
+    }
+
+    /// <summary>Reads <c>deliveries.csv</c>.</summary>
+    public static List<DeliveryRow> ReadDeliveries(string path)
+    {
+        using CsvTable table = CsvTable.Open(path, DeliveryCsv.Header);
+        return ReadDeliveries(table);
+    }
+
+    /// <summary>Reads <c>deliveries.csv</c> text from <paramref name="reader"/>, naming it <paramref name="name"/> in errors.</summary>
+    public static List<DeliveryRow> ReadDeliveries(TextReader reader, string name)
+    {
+        using CsvTable table = CsvTable.Open(reader, name, DeliveryCsv.Header);
+        return ReadDeliveries(table);
+    }
+
+    private static uint[] ReadVcpus(CsvTable table, string name)
+    {
+        var ids = new List<uint>();
+        while (table.Next())
+        {
+            long vcpu = table.Decimal(0, "vcpu");
+            if (vcpu != ids.Count)
+            {
+                throw table.Error($"vCPU {vcpu} out of order: vCPUs are numbered densely from 0, expected {ids.Count}");
+            }
+
+            if (vcpu > ushort.MaxValue)
+            {
+                throw table.Error($"vCPU {vcpu} out of range: at most {ushort.MaxValue + 1} vCPUs");
+            }
+
+            ids.Add((uint)table.Hex(1, "apic_id", 32));
+        }
+
+        if (ids.Count == 0)
+        {
+            throw new TraceFormatException(name, table.Line, "no vCPUs listed");
+        }
+
+        return [.. ids];
+    }
+
+    private static ExitRecord[] ReadExits(CsvTable table, int vcpuCount)
+    {
+        var records = new List<ExitRecord>();
+        while (table.Next())
+        {
+            long seq = table.Decimal(0, "seq");
+            long source = table.Decimal(1, "src_vcpu");
+            if (source >= vcpuCount)
+            {
+                throw table.Error($"vCPU {source} out of range: the trace has {vcpuCount} vCPUs (0 to {vcpuCount - 1})");
+            }
+
+            ulong register = table.Hex(2, "reg", 32);
+            if (register > ushort.MaxValue || Array.IndexOf(KnownRegisters, (ushort)register) < 0)
+            {
+                throw table.Error($"unknown register 0x{register:x3}");
+            }
+
+            ulong value = table.Hex(3, "value", 64);
+            uint destination = (uint)table.Hex(4, "dest_id", 32);
+            records.Add(new ExitRecord((ushort)source, (ushort)register, value, destination, (ulong)seq, 0));
+        }
+
+        return [.. records];
+    }
+
+    private static List<DeliveryRow> ReadDeliveries(CsvTable table)
+    {
+        var rows = new List<DeliveryRow>();
+        var destinations = new List<int>();
+        while (table.Next())
+        {
+            long seq = table.Decimal(0, "seq");
+            long source = table.Decimal(1, "src_vcpu");
+            if (source > ushort.MaxValue)
+            {
+                throw table.Error($"vCPU {source} out of range");
+            }
+
+            string mode = table.Field(2);
+            if (!DeliveryRow.IsKnownMode(mode))
+            {
+                throw table.Error($"unknown delivery_mode '{mode}'");
+            }
+
+            byte vector = (byte)table.Hex(3, "vector", 8);
+            destinations.Clear();
+            string list = table.Field(4);
+            if (list.Length > 0)
+            {
+                foreach (string item in list.Split('|'))
+                {
+                    if (!int.TryParse(item, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int vcpu)
+                        || vcpu > ushort.MaxValue)
+                    {
+                        throw table.Error($"bad dest_cpus '{list}': expected vCPU numbers separated by '|'");
+                    }
+
+                    if (destinations.Count > 0 && vcpu <= destinations[^1])
+                    {
+                        throw table.Error($"dest_cpus '{list}' not strictly ascending");
+                    }
+
+                    destinations.Add(vcpu);
+                }
+            }
+
+            rows.Add(new DeliveryRow(seq, (int)source, mode, vector, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(destinations)));
+        }
+
+        return rows;
+    }
+}

@@ -1,0 +1,219 @@
+using System.Diagnostics.Metrics;
+using IpiEngine.Apic;
+using IpiEngine.Delivery;
+using IpiEngine.Pipeline;
+using Xunit;
+
+namespace IpiEngine.Tests.Facade;
+
+/// <summary>The public API: options, bad input, back-pressure, stop/drain, notifications, metrics.</summary>
+public class EngineApiTests
+{
+    private const uint X2Icr = ApicRegister.X2Icr;
+
+    private static ulong Unicast(uint destination, byte vector, uint mode = 0) => ((ulong)destination << 32) | vector | (mode << 8) | (1u << 14);
+
+    [Fact]
+    public void Inconsistent_options_are_refused_with_a_clear_message()
+    {
+        Assert.Contains("power of two", Assert.Throws<ArgumentException>(() => new Engine(new EngineOptions { VcpuCount = 2, RingCapacity = 100 })).Message);
+        Assert.Contains("VcpuCount", Assert.Throws<ArgumentException>(() => new Engine(new EngineOptions())).Message);
+        Assert.Contains("topology has 4", Assert.Throws<ArgumentException>(
+            () => new Engine(new EngineOptions { VcpuCount = 2, Topology = ApicTopology.Configure(4, TopologyKind.X2ApicPhysical) })).Message);
+        Assert.Contains("Forwarder", Assert.Throws<ArgumentException>(
+            () => new Engine(new EngineOptions { VcpuCount = 2, Placement = new VcpuPlacement([0, 1], 0) })).Message);
+    }
+
+    [Theory]
+    [InlineData(ThreadingMode.Fused)]
+    [InlineData(ThreadingMode.PerStage)]
+    public void Bad_input_is_rejected_with_a_counted_reason_and_the_pipeline_goes_on(ThreadingMode mode)
+    {
+        using var engine = new Engine(new EngineOptions { VcpuCount = 4, ThreadingMode = mode, DeliveryLogCapacity = 64 });
+        engine.Start();
+        engine.Post(7, X2Icr, Unicast(1, 0x40), 1);              // unknown source vCPU
+        engine.Post(-1, X2Icr, Unicast(1, 0x40), 1);             // negative source vCPU
+        engine.Post(0, 0x123, 0x40, 0);                          // unknown register
+        engine.Post(0, 0x1_0300, 0x40, 0);                  // register past 16 bits
+        engine.Post(0, X2Icr, Unicast(1, 0x40, mode: 3), 1);     // reserved delivery mode
+        engine.Post(0, X2Icr, Unicast(1, 0x40, mode: 7), 1);     // reserved delivery mode
+        engine.Post(0, X2Icr, Unicast(1, 0x05), 1);              // illegal vector
+        engine.Post(0, ApicRegister.IcrHigh, 0x0100_0000, 1);    // xAPIC ICR high in x2APIC mode
+        engine.PostBatch(9, [ExitRecord.Create(9, X2Icr, Unicast(1, 0x40), 1)]); // unknown source, batch
+        Assert.True(engine.TryPost(0, X2Icr, Unicast(1, 0x41), 1, tag: 42)); // a good one after all that
+        engine.Stop();
+
+        EngineCounters counters = engine.ReadCounters();
+        Assert.Equal(10, counters.Posted);
+        Assert.Equal(3, counters.RejectedBy(RejectReason.UnknownSource));
+        Assert.Equal(2, counters.RejectedBy(RejectReason.UnknownRegister));
+        Assert.Equal(2, counters.RejectedBy(RejectReason.ReservedDeliveryMode));
+        Assert.Equal(1, counters.RejectedBy(RejectReason.IllegalVector));
+        Assert.Equal(1, counters.RejectedBy(RejectReason.WrongApicMode));
+        Assert.Equal(1, counters.IpisResolved);
+        Assert.Equal(1, counters.Delivered);
+        Assert.True(counters.ConservationHolds, counters.ToString());
+        Assert.Equal(42UL, Assert.Single(engine.DeliveryLog!.Entries.ToArray()).Tag);
+        Assert.True(engine.TakePending(1).IsPending(0x41));
+        Assert.Throws<ArgumentOutOfRangeException>(() => engine.TakePending(4));
+        Assert.Throws<ArgumentOutOfRangeException>(() => engine.ApplyTopologyWrite(4, ApicRegister.X2Svr, 0x1FF));
+        Assert.Throws<ArgumentException>(() => engine.ApplyTopologyWrite(0, X2Icr, 0));
+    }
+
+    [Fact]
+    public void Posting_before_start_is_delivered_after_start_and_a_full_unstarted_ring_is_a_clear_error()
+    {
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2, RingCapacity = 2 });
+        engine.Post(0, X2Icr, Unicast(1, 0x40), 1);
+        engine.Post(0, X2Icr, Unicast(1, 0x41), 1);
+        Assert.False(engine.TryPost(0, X2Icr, Unicast(1, 0x42), 1));
+        Assert.Contains("start it", Assert.Throws<InvalidOperationException>(() => engine.Post(0, X2Icr, Unicast(1, 0x42), 1)).Message);
+        engine.Start();
+        engine.Stop();
+        Assert.Equal(2, engine.TakePending(1).VectorCount);
+        Assert.Throws<InvalidOperationException>(() => engine.Post(0, X2Icr, Unicast(1, 0x40), 1));
+        Assert.Throws<InvalidOperationException>(engine.Start);
+        engine.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => engine.Post(0, X2Icr, Unicast(1, 0x40), 1));
+    }
+
+    [Fact]
+    public void Drop_policy_counts_what_a_full_ring_refused()
+    {
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2, RingCapacity = 2, BackPressure = BackPressure.Drop });
+        for (int i = 0; i < 5; i++)
+        {
+            engine.Post(0, X2Icr, Unicast(1, (byte)(0x40 + i)), 1); // not started: the ring fills, the rest drop
+        }
+
+        engine.PostBatch(0, [ExitRecord.Create(0, X2Icr, Unicast(1, 0x50), 1)]);
+        engine.Start();
+        engine.Stop();
+        EngineCounters counters = engine.ReadCounters();
+        Assert.Equal(6, counters.Posted);
+        Assert.Equal(4, counters.RejectedBy(RejectReason.Dropped));
+        Assert.Equal(2, counters.Delivered);
+        Assert.True(counters.ConservationHolds, counters.ToString());
+    }
+
+    [Theory]
+    [InlineData(ThreadingMode.Fused)]
+    [InlineData(ThreadingMode.PerStage)]
+    public void A_slow_notifier_causes_back_pressure_and_nothing_is_lost(ThreadingMode mode)
+    {
+        int notifications = 0;
+        using var engine = new Engine(new EngineOptions
+        {
+            VcpuCount = 4,
+            RingCapacity = 4,
+            ThreadingMode = mode,
+            PipelineRingSize = 512,
+            NotifyCallback = vcpu =>
+            {
+                Interlocked.Increment(ref notifications);
+                Thread.Sleep(1); // a deliberately slow consumer
+            },
+            DeliveryLogCapacity = 10_000,
+        });
+        engine.Start();
+        const int PerSource = 300;
+        var producers = new Thread[4];
+        for (int p = 0; p < producers.Length; p++)
+        {
+            int source = p;
+            producers[p] = new Thread(() =>
+            {
+                for (int i = 0; i < PerSource; i++)
+                {
+                    engine.Post(source, X2Icr, Unicast((uint)((source + 1) % 4), (byte)(0x20 + (i % 200))), 0, (ulong)(source * PerSource + i));
+                    if (i % 50 == 0)
+                    {
+                        engine.TakePending((source + 1) % 4); // the destination takes now and then: notifications resume
+                    }
+                }
+            });
+            producers[p].Start();
+        }
+
+        foreach (Thread producer in producers)
+        {
+            Assert.True(producer.Join(TimeSpan.FromSeconds(60)));
+        }
+
+        engine.Stop();
+        EngineCounters counters = engine.ReadCounters();
+        Assert.Equal(4 * PerSource, counters.Posted);
+        Assert.Equal(4 * PerSource, counters.IpisResolved);
+        Assert.Equal(4 * PerSource, engine.DeliveryLog!.Count);
+        Assert.Equal(counters.Notifications, notifications);
+        Assert.True(notifications > 0);
+        Assert.True(counters.ConservationHolds, counters.ToString());
+    }
+
+    [Fact]
+    public void Notification_is_raised_once_until_the_destination_takes()
+    {
+        var notified = new List<int>();
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2, NotifyCallback = notified.Add });
+        engine.Post(0, X2Icr, Unicast(1, 0x40), 1);
+        engine.Post(0, X2Icr, Unicast(1, 0x41), 1);
+        engine.Start();
+        engine.Stop();
+        Assert.Equal([1], notified); // one batch or two: the outstanding bit suppresses the second
+        Assert.True(engine.HasPending(1));
+        Assert.Equal(2, engine.TakePending(1).VectorCount);
+        Assert.False(engine.HasPending(1));
+    }
+
+    [Fact]
+    public void Topology_write_before_start_applies_after_what_was_posted_before_it()
+    {
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2 });
+        engine.Post(0, X2Icr, Unicast(1, 0x40), 1);          // vCPU 1 enabled: delivered
+        engine.Post(1, ApicRegister.X2Svr, 0x0FF, 0);        // vCPU 1 software-disabled from here on
+        engine.Post(0, X2Icr, Unicast(1, 0x41), 1);          // refused by a software-disabled APIC
+        engine.Start();
+        engine.Stop();
+        PendingInterrupts pending = engine.TakePending(1);
+        Assert.True(pending.IsPending(0x40));
+        Assert.False(pending.IsPending(0x41));
+        EngineCounters counters = engine.ReadCounters();
+        Assert.Equal(1, counters.TopologyWrites);
+        Assert.Equal(1, counters.NoDestination);
+        Assert.True(counters.ConservationHolds, counters.ToString());
+    }
+
+    [Fact]
+    public void Counters_are_published_as_observable_instruments()
+    {
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2, Name = "metrics-test" });
+        engine.Start();
+        engine.Post(0, X2Icr, Unicast(1, 0x40), 1);
+        Assert.True(SpinWait.SpinUntil(() => engine.ReadCounters().Delivered == 1, TimeSpan.FromSeconds(10)));
+        var seen = new Dictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == EngineMetrics.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                if (tag.Key == "engine" && (string?)tag.Value == "metrics-test")
+                {
+                    seen[instrument.Name] = value;
+                }
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        Assert.Equal(1, seen["ipi.posted"]);
+        Assert.Equal(1, seen["ipi.delivered"]);
+        Assert.Equal(1, seen["ipi.resolved"]);
+        engine.Stop();
+    }
+}

@@ -1,0 +1,134 @@
+using IpiEngine.Apic;
+using IpiEngine.Delivery;
+using Xunit;
+
+namespace IpiEngine.Tests.Facade;
+
+/// <summary>
+/// Two "nodes" in one process: each engine owns half the vCPUs and forwards deliveries for the other half through an
+/// in-process forwarder into the other engine's <see cref="Engine.DeliverRemote"/>. Every IPI reaches each destination once.
+/// </summary>
+public class TwoNodeTests
+{
+    [Theory]
+    [InlineData(ThreadingMode.Fused)]
+    [InlineData(ThreadingMode.PerStage)]
+    public void Every_ipi_is_delivered_once_across_two_nodes(ThreadingMode mode)
+    {
+        int[] nodeOf = [0, 0, 1, 1];
+        var toB = new LoopbackForwarder();
+        var toA = new LoopbackForwarder();
+        using var a = NewNode(0, nodeOf, toB, mode);
+        using var b = NewNode(1, nodeOf, toA, mode);
+        toB.Peer = b;
+        toA.Peer = a;
+        a.Start();
+        b.Start();
+
+        const int PerSource = 500;
+        var threads = new Thread[4];
+        for (int v = 0; v < 4; v++)
+        {
+            int source = v;
+            Engine home = nodeOf[v] == 0 ? a : b;
+            threads[v] = new Thread(() =>
+            {
+                for (int i = 0; i < PerSource; i++)
+                {
+                    ulong tag = (ulong)(source * PerSource + i);
+                    uint low = (uint)(0x20 + (i % 100)) | (1u << 14);
+                    if (i % 5 == 0)
+                    {
+                        home.Post(source, ApicRegister.X2Icr, low | (3u << 18), 0, tag); // all excluding self: crosses nodes
+                    }
+                    else
+                    {
+                        uint destination = (uint)((source + 1 + (i % 3)) % 4);
+                        home.Post(source, ApicRegister.X2Icr, ((ulong)destination << 32) | low, destination, tag);
+                    }
+                }
+            });
+            threads[v].Start();
+        }
+
+        foreach (Thread thread in threads)
+        {
+            Assert.True(thread.Join(TimeSpan.FromSeconds(60)));
+        }
+
+        a.Stop(); // A's last forwarded batches reach B, which is still running
+        b.Stop();
+        a.Stop();
+
+        var seen = new HashSet<(ulong, int)>();
+        foreach (Engine node in new[] { a, b })
+        {
+            foreach (DeliveryLogEntry entry in node.DeliveryLog!.Entries)
+            {
+                Assert.True(seen.Add((entry.Tag, entry.DestinationVcpu)), $"tag {entry.Tag} to vCPU {entry.DestinationVcpu} twice");
+                Assert.Equal(node == a ? 0 : 1, nodeOf[entry.DestinationVcpu]);
+                Assert.Equal(nodeOf[entry.SourceVcpu] != nodeOf[entry.DestinationVcpu], entry.Remote);
+            }
+        }
+
+        long expected = 4L * PerSource / 5 * 3 + (4L * PerSource - 4L * PerSource / 5);
+        Assert.Equal(expected, seen.Count);
+        EngineCounters ca = a.ReadCounters();
+        EngineCounters cb = b.ReadCounters();
+        Assert.True(ca.ConservationHolds, ca.ToString());
+        Assert.True(cb.ConservationHolds, cb.ToString());
+        Assert.Equal(ca.Forwarded, cb.RemoteDelivered + cb.RemoteCoalesced);
+        Assert.Equal(cb.Forwarded, ca.RemoteDelivered + ca.RemoteCoalesced);
+        Assert.True(ca.Forwarded > 0 && cb.Forwarded > 0);
+        Assert.Equal(0, ca.RemoteRejected + cb.RemoteRejected);
+        Assert.InRange(toB.Batches, 1, ca.Forwarded); // one call per batch per node, not per IPI
+        Assert.InRange(toA.Batches, 1, cb.Forwarded);
+    }
+
+    [Fact]
+    public void Forwarded_deliveries_for_vcpus_that_are_not_local_are_rejected_and_counted()
+    {
+        using var b = NewNode(1, [0, 0, 1, 1], new LoopbackForwarder(), ThreadingMode.Fused);
+        b.DeliverRemote(
+        [
+            new RemoteDelivery(1, 0, 0, 2, 0x4040, 2),   // local: delivered
+            new RemoteDelivery(2, 0, 0, 0, 0x4040, 0),   // vCPU 0 lives on node 0
+            new RemoteDelivery(3, 0, 0, 99, 0x4040, 99), // no such vCPU
+            new RemoteDelivery(4, 0, 0, 3, 0x4340, 3),   // reserved delivery mode
+            new RemoteDelivery(5, 0, 0, 2, 0x4040, 2),   // same vector again: coalesces
+        ]);
+        EngineCounters counters = b.ReadCounters();
+        Assert.Equal(1, counters.RemoteDelivered);
+        Assert.Equal(1, counters.RemoteCoalesced);
+        Assert.Equal(3, counters.RemoteRejected);
+        Assert.True(b.TakePending(2).IsPending(0x40));
+        Assert.True(Assert.Single(b.DeliveryLog!.Entries.ToArray(), e => e.Tag == 1).Remote);
+    }
+
+    private static Engine NewNode(int node, int[] nodeOf, RemoteForwarder forwarder, ThreadingMode mode)
+        => new(new EngineOptions
+        {
+            Topology = ApicTopology.Configure(nodeOf.Length, TopologyKind.X2ApicPhysical),
+            Placement = new VcpuPlacement(nodeOf, node),
+            Forwarder = forwarder,
+            ThreadingMode = mode,
+            DeliveryLogCapacity = 10_000,
+            RingCapacity = 64,
+            PipelineRingSize = 1024,
+            Name = $"node{node}",
+        });
+
+    /// <summary>Hands each batch straight to the peer engine.</summary>
+    private sealed class LoopbackForwarder : RemoteForwarder
+    {
+        public Engine? Peer { get; set; }
+
+        public int Batches { get; private set; }
+
+        public override void Forward(int node, ReadOnlySpan<RemoteDelivery> batch)
+        {
+            Batches++;
+            Peer!.DeliverRemote(batch);
+        }
+    }
+}
