@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using IpiEngine.Delivery;
+using IpiEngine.Rings;
 
 namespace IpiEngine.Transport;
 
@@ -13,9 +14,9 @@ internal sealed class OutboundWindow
 {
     private readonly RemoteDelivery[] _ring;
     private readonly long _mask;
-    // Padding between the two cursors that different threads write lives in PaddedSequence (one place).
-    private PaddedSequence _published; // written by the producer only
-    private PaddedSequence _acked;     // written by the link's receive loop or handshake only
+    // Written by different threads, so each sits alone (padding is decided in Rings.CacheLine).
+    private PaddedLong _published; // written by the producer only
+    private PaddedLong _acked;     // written by the link's receive loop or handshake only
 
     public OutboundWindow(int capacity)
     {
