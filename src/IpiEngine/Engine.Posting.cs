@@ -162,7 +162,11 @@ public sealed partial class Engine
     {
         lock (_control)
         {
-            ThrowIfDisposed();
+            if (_state > Running)
+            {
+                ThrowNotAccepting(); // a stopped engine accepts nothing, topology writes included
+            }
+
             if ((uint)sourceVcpu >= (uint)_rings.Length)
             {
                 _controlCounters.AddRejected(RejectReason.UnknownSource, count);
@@ -210,6 +214,11 @@ public sealed partial class Engine
     private void ThrowNotAccepting()
     {
         ThrowIfDisposed();
+        if (_pipeline.Fault is { } fault)
+        {
+            throw new InvalidOperationException($"The engine '{_options.Name}' failed and accepts no more records: {fault.Message}", fault);
+        }
+
         throw new InvalidOperationException($"The engine '{_options.Name}' is {State}: it accepts no more records.");
     }
 

@@ -183,6 +183,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         _batchCoalesced = 0;
     }
 
+    /// <summary>NMI, SMI, INIT, SIPI: one pending flag each, like KVM's pending events (<c>__apic_accept_irq</c>).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void AddFlag(int destination, uint low)
     {
@@ -198,14 +199,14 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         Debug.Assert(bit != 0, "Reserved delivery modes are rejected before delivery.");
         if ((control & bit) != 0)
         {
-            _batchCoalesced++; // already gathered this batch: the first SIPI's vector stays
-            return;
+            _batchCoalesced++; // already gathered this batch (a later SIPI still replaces the vector, below)
         }
 
         control |= bit;
         if (bit == PostedInterruptDescriptor.SipiPending)
         {
-            control |= (ulong)(byte)low << PostedInterruptDescriptor.SipiVectorShift;
+            // Latest start-up vector wins, as in KVM (__apic_accept_irq: sipi_vector is overwritten).
+            control = (control & ~(0xFFUL << PostedInterruptDescriptor.SipiVectorShift)) | ((ulong)(byte)low << PostedInterruptDescriptor.SipiVectorShift);
         }
     }
 

@@ -1,15 +1,14 @@
-using System.Runtime.InteropServices;
-
 namespace IpiEngine.Delivery;
 
 /// <summary>
-/// A preallocated, append-only log of deliveries in native memory: batches reserve a range with one atomic add and
-/// copy their entries in. When full, further entries are counted in <see cref="Overflowed"/> and nothing is allocated.
-/// Read it when the engine is stopped (a range is reserved before it is written).
+/// A preallocated, append-only log of deliveries (an array of blittable entries): batches reserve a range with one
+/// atomic add and copy their entries in. When full, further entries are counted in <see cref="Overflowed"/> and nothing
+/// is allocated. Read it when the engine is stopped (a range is reserved before it is written).
 /// </summary>
-public sealed unsafe class DeliveryLog : IDisposable
+public sealed class DeliveryLog : IDisposable
 {
-    private DeliveryLogEntry* _entries;
+    private readonly DeliveryLogEntry[] _entries;
+    private volatile bool _disposed;
     private long _reserved;
     private long _overflowed;
 
@@ -18,7 +17,7 @@ public sealed unsafe class DeliveryLog : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
         Capacity = capacity;
-        _entries = (DeliveryLogEntry*)NativeMemory.AlignedAlloc((nuint)capacity * (nuint)sizeof(DeliveryLogEntry), 64);
+        _entries = new DeliveryLogEntry[capacity];
     }
 
     /// <summary>How many entries fit.</summary>
@@ -30,13 +29,13 @@ public sealed unsafe class DeliveryLog : IDisposable
     /// <summary>Entries that did not fit.</summary>
     public long Overflowed => Volatile.Read(ref _overflowed);
 
-    /// <summary>The written entries (valid until disposal; read once the engine has stopped).</summary>
+    /// <summary>The written entries (read once the engine has stopped).</summary>
     public ReadOnlySpan<DeliveryLogEntry> Entries
     {
         get
         {
-            ObjectDisposedException.ThrowIf(_entries == null, this);
-            return new ReadOnlySpan<DeliveryLogEntry>(_entries, Count);
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return new ReadOnlySpan<DeliveryLogEntry>(_entries, 0, Count);
         }
     }
 
@@ -61,14 +60,6 @@ public sealed unsafe class DeliveryLog : IDisposable
         }
     }
 
-    /// <summary>Frees the memory (after the engine stopped).</summary>
-    public void Dispose()
-    {
-        DeliveryLogEntry* entries = _entries;
-        _entries = null;
-        if (entries != null)
-        {
-            NativeMemory.AlignedFree(entries);
-        }
-    }
+    /// <summary>Refuses further reads through <see cref="Entries"/>.</summary>
+    public void Dispose() => _disposed = true;
 }

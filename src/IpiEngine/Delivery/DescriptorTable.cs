@@ -1,15 +1,16 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace IpiEngine.Delivery;
 
 /// <summary>
-/// One <see cref="PostedInterruptDescriptor"/> per vCPU in 64-byte-aligned native memory (one line each, so that
-/// vCPUs never share a line), updated only with atomic operations: the deliver stage ORs pending bits in, and the
-/// destination vCPU takes them out with exchanges.
+/// One <see cref="PostedInterruptDescriptor"/> per vCPU, 64-byte aligned (one line each, so that vCPUs never share a
+/// line), updated only with atomic operations: the deliver stage ORs pending bits in, and the destination vCPU takes
+/// them out with exchanges. The memory is a pinned managed array aligned by hand: its addresses are stable for native
+/// embedders, and a call that races with <see cref="Dispose"/> still touches live memory (never a crash).
 /// </summary>
 /// <remarks>
-/// Ordering between the two sides (as VT-x does it): the deliverer ORs the PIR words, then ORs the control word with
+/// Ordering between the two sides (as VT-x does it, SDM Vol. 3C "Posted-Interrupt Processing"; KVM
+/// <c>vmx_deliver_posted_interrupt</c> / <c>__kvm_apic_update_irr</c>): the deliverer ORs the PIR words, then ORs the control word with
 /// the outstanding-notification bit and notifies only if that bit was clear. The taker exchanges the control word
 /// first (clearing the bit), then the PIR words. So if a deliverer found the bit already set, that set precedes the
 /// taker's control exchange, which precedes its PIR exchanges, and the taker sees the deliverer's bits; if it found the
@@ -19,22 +20,25 @@ public sealed unsafe class DescriptorTable : IDisposable
 {
     private const int WordsPerDescriptor = 8; // 64 bytes
     private const int ControlWord = 4;
-    private ulong* _words;
+    private readonly ulong[] _storage; // pinned; descriptor 0 starts at _first, on a 64-byte boundary
+    private readonly ulong* _words;
+    private volatile bool _disposed;
 
     /// <summary>Allocates zeroed descriptors for <paramref name="vcpuCount"/> vCPUs.</summary>
     public DescriptorTable(int vcpuCount)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(vcpuCount);
         VcpuCount = vcpuCount;
-        nuint bytes = (nuint)vcpuCount * (nuint)sizeof(PostedInterruptDescriptor);
-        _words = (ulong*)NativeMemory.AlignedAlloc(bytes, 64);
-        NativeMemory.Clear(_words, bytes);
+        _storage = GC.AllocateArray<ulong>((vcpuCount + 1) * WordsPerDescriptor, pinned: true);
+        ulong* start = (ulong*)Unsafe.AsPointer(ref _storage[0]); // pinned: the address never changes
+        nint misalignment = (nint)start & 63;
+        _words = misalignment == 0 ? start : start + ((64 - misalignment) / sizeof(ulong));
     }
 
     /// <summary>How many descriptors.</summary>
     public int VcpuCount { get; }
 
-    /// <summary>The descriptor's address (for embedders that read it directly; valid until disposal).</summary>
+    /// <summary>The descriptor's address (for embedders that read it directly; stable for the table's lifetime).</summary>
     public nint AddressOf(int vcpu)
     {
         CheckVcpu(vcpu);
@@ -82,45 +86,37 @@ public sealed unsafe class DescriptorTable : IDisposable
     internal ulong OrControl(int vcpu, ulong bits) => Interlocked.Or(ref Words(vcpu)[ControlWord], bits); // full fence
 
     /// <summary>
-    /// Deliverer: posts a SIPI with its vector unless one is already pending (then the pending one stays, like a second
-    /// SIPI to an AP that is no longer waiting for one). Returns false when it coalesced.
+    /// Deliverer: posts a SIPI with its vector. A SIPI already pending is replaced and counts as coalesced (one pending
+    /// start-up at a time, the latest vector wins, as KVM's <c>__apic_accept_irq</c> stores <c>sipi_vector</c> and sets one
+    /// pending bit). Returns false when it coalesced.
     /// </summary>
     internal bool PostSipi(int vcpu, byte vector)
     {
+        const ulong vectorMask = 0xFFUL << PostedInterruptDescriptor.SipiVectorShift;
         ref ulong control = ref Words(vcpu)[ControlWord];
         ulong current = Volatile.Read(ref control);
-        while ((current & PostedInterruptDescriptor.SipiPending) == 0)
+        while (true)
         {
-            ulong next = current | PostedInterruptDescriptor.SipiPending | ((ulong)vector << PostedInterruptDescriptor.SipiVectorShift);
+            ulong next = (current & ~vectorMask) | PostedInterruptDescriptor.SipiPending | ((ulong)vector << PostedInterruptDescriptor.SipiVectorShift);
             ulong seen = Interlocked.CompareExchange(ref control, next, current); // full fence
             if (seen == current)
             {
-                return true;
+                return (current & PostedInterruptDescriptor.SipiPending) == 0;
             }
 
             current = seen;
         }
-
-        return false;
     }
 
-    /// <summary>Frees the memory. Only after every thread that delivers or takes has stopped.</summary>
-    public void Dispose()
-    {
-        ulong* words = _words;
-        _words = null;
-        if (words != null)
-        {
-            NativeMemory.AlignedFree(words);
-        }
-    }
+    /// <summary>Refuses further public calls (the memory itself lives as long as the table is referenced).</summary>
+    public void Dispose() => _disposed = true;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong* Words(int vcpu) => _words + ((nint)vcpu * WordsPerDescriptor);
 
     private void CheckVcpu(int vcpu)
     {
-        ObjectDisposedException.ThrowIf(_words == null, this);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if ((uint)vcpu >= (uint)VcpuCount)
         {
             ThrowBadVcpu(vcpu);

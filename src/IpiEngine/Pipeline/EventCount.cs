@@ -37,10 +37,11 @@ public sealed class EventCount
     {
         lock (_gate)
         {
-            // The timeout is a safety net only: every progress that can satisfy a waiter signals.
+            // The timeout is a safety net only: every progress that can satisfy a waiter signals (the test suite passes
+            // in the same time with a 30 s timeout). Long enough that a lost wake-up would show as a stall, not hide.
             if (Volatile.Read(ref _epoch.Value) == epoch)
             {
-                Monitor.Wait(_gate, 100);
+                Monitor.Wait(_gate, 1000);
             }
         }
 

@@ -7,6 +7,7 @@ namespace IpiEngine.Pipeline;
 public abstract class Sequencer
 {
     private Sequence[] _gatingSequences = [];
+    private volatile bool _aborted;
 
     /// <summary>Creates a sequencer for a ring of <paramref name="bufferSize"/> entries.</summary>
     protected Sequencer(int bufferSize, WaitStrategy waitStrategy, EventCount signal)
@@ -48,6 +49,7 @@ public abstract class Sequencer
     public abstract bool TryNext(int count, out long highest);
 
     /// <summary>Claims the next <paramref name="count"/> sequences, waiting by the strategy for room; returns the last one.</summary>
+    /// <exception cref="OperationCanceledException"><see cref="Abort"/> was called (the consumers will not free room).</exception>
     public long Next(int count)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
@@ -57,9 +59,20 @@ public abstract class Sequencer
         {
             var room = new RoomFor(this, count);
             WaitStrategy.WaitUntil(ref room, Signal);
+            if (_aborted)
+            {
+                throw new OperationCanceledException("The sequencer was aborted: its consumers stopped.");
+            }
         }
 
         return highest;
+    }
+
+    /// <summary>Makes producers waiting in <see cref="Next"/> (now or later) give up, for when a consumer failed.</summary>
+    public void Abort()
+    {
+        _aborted = true;
+        Signal.SignalAll();
     }
 
     /// <summary>Makes the claimed sequences <paramref name="low"/>..<paramref name="high"/> visible to consumers.</summary>
@@ -74,6 +87,6 @@ public abstract class Sequencer
     /// <summary>Waits for room: the slowest gating sequence has moved far enough.</summary>
     private readonly struct RoomFor(Sequencer sequencer, int count) : IWaitCondition
     {
-        public bool IsSatisfied => sequencer.HasRoomFor(count);
+        public bool IsSatisfied => sequencer._aborted || sequencer.HasRoomFor(count);
     }
 }

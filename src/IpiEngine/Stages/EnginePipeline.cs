@@ -49,6 +49,11 @@ internal abstract class EnginePipeline
     /// <summary>Waits for the pipeline threads to exit.</summary>
     protected abstract void Join();
 
+    /// <summary>A thread failed: release the other threads from waits that its progress would have ended.</summary>
+    protected virtual void OnFault()
+    {
+    }
+
     /// <summary>Runs a thread body, recording a failure instead of letting it end the process.</summary>
     protected void Guard(Action body)
     {
@@ -61,8 +66,9 @@ internal abstract class EnginePipeline
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            _fault = ex;
+            _fault ??= ex;
             _stopping = true;
+            OnFault();
             Wake();
         }
     }

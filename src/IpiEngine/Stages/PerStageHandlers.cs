@@ -47,13 +47,18 @@ internal readonly struct CopyConsumer(RingBuffer<ExitRecord> ring, SingleProduce
 {
     public void Consume(ReadOnlySpan<ExitRecord> records)
     {
-        long high = sequencer.Next(records.Length);
-        long low = high - records.Length + 1;
-        for (int i = 0; i < records.Length; i++)
+        int chunk = ring.BufferSize / 2; // a run may be longer than the ring: claim it in pieces
+        for (int start = 0; start < records.Length; start += chunk)
         {
-            ring[low + i] = records[i];
-        }
+            ReadOnlySpan<ExitRecord> piece = records.Slice(start, Math.Min(chunk, records.Length - start));
+            long high = sequencer.Next(piece.Length);
+            long low = high - piece.Length + 1;
+            for (int i = 0; i < piece.Length; i++)
+            {
+                ring[low + i] = piece[i];
+            }
 
-        sequencer.Publish(low, high); // before the SPSC head moves: a topology writer relies on that order
+            sequencer.Publish(low, high); // before the SPSC head moves: a topology writer relies on that order
+        }
     }
 }

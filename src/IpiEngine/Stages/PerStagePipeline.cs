@@ -12,6 +12,7 @@ internal sealed class PerStagePipeline<TNotifier> : EnginePipeline<TNotifier> wh
 {
     private readonly RingBuffer<ExitRecord> _records;
     private readonly SingleProducerSequencer _recordSequencer;
+    private readonly SingleProducerSequencer _deliverySequencer;
     private readonly BatchEventProcessor<ExitRecord, ResolveHandler> _resolveProcessor;
     private readonly BatchEventProcessor<RemoteDelivery, DeliverHandler<TNotifier>> _deliverProcessor;
     private readonly Thread[] _threads = new Thread[3];
@@ -23,14 +24,14 @@ internal sealed class PerStagePipeline<TNotifier> : EnginePipeline<TNotifier> wh
         _records = new RingBuffer<ExitRecord>(size);
         _recordSequencer = new SingleProducerSequencer(size, parts.Wait, parts.Signal);
         var deliveries = new RingBuffer<RemoteDelivery>(size);
-        var deliverySequencer = new SingleProducerSequencer(size, parts.Wait, parts.Signal);
-        var publisher = new DeliveryPublisher(deliveries, deliverySequencer);
+        _deliverySequencer = new SingleProducerSequencer(size, parts.Wait, parts.Signal);
+        var publisher = new DeliveryPublisher(deliveries, _deliverySequencer);
         _resolveProcessor = new BatchEventProcessor<ExitRecord, ResolveHandler>(
             _records, _recordSequencer.NewBarrier(), parts.Signal, new ResolveHandler(Resolve, publisher));
         _recordSequencer.SetGatingSequences(_resolveProcessor.Sequence);
         _deliverProcessor = new BatchEventProcessor<RemoteDelivery, DeliverHandler<TNotifier>>(
-            deliveries, deliverySequencer.NewBarrier(), parts.Signal, new DeliverHandler<TNotifier>(Batcher));
-        deliverySequencer.SetGatingSequences(_deliverProcessor.Sequence);
+            deliveries, _deliverySequencer.NewBarrier(), parts.Signal, new DeliverHandler<TNotifier>(Batcher));
+        _deliverySequencer.SetGatingSequences(_deliverProcessor.Sequence);
     }
 
     /// <inheritdoc/>
@@ -83,6 +84,17 @@ internal sealed class PerStagePipeline<TNotifier> : EnginePipeline<TNotifier> wh
         _threads[1]?.Join();
         _deliverProcessor.Halt();
         _threads[2]?.Join();
+    }
+
+    /// <inheritdoc/>
+    protected override void OnFault()
+    {
+        // A stage died: nobody will free room downstream of it, so no stage may wait for room any more, and the
+        // processors stop once they have handled what they can see.
+        _recordSequencer.Abort();
+        _deliverySequencer.Abort();
+        _resolveProcessor.Halt();
+        _deliverProcessor.Halt();
     }
 
     private void RunGather()

@@ -27,7 +27,7 @@ public class DescriptorTableTests
         Assert.NotEqual(0UL, table.OrVectors(1, 3, 1UL << (0xFD - 192))); // already pending: coalesces
         Assert.Equal(0UL, table.OrControl(1, PostedInterruptDescriptor.NmiPending | PostedInterruptDescriptor.OutstandingNotification));
         Assert.True(table.PostSipi(1, 0x99));
-        Assert.False(table.PostSipi(1, 0x10)); // one SIPI pending at a time: the first stays
+        Assert.False(table.PostSipi(1, 0x10)); // one SIPI pending at a time: coalesces, the latest vector wins (KVM)
         Assert.True(table.HasPending(1));
         Assert.False(table.HasPending(0));
 
@@ -37,7 +37,7 @@ public class DescriptorTableTests
         Assert.Equal(1, pending.VectorCount);
         Assert.True(pending.Nmi);
         Assert.True(pending.Sipi);
-        Assert.Equal(0x99, pending.SipiVector);
+        Assert.Equal(0x10, pending.SipiVector);
         Assert.False(pending.Smi);
         Assert.False(pending.Init);
         Assert.False(table.HasPending(1));

@@ -216,4 +216,44 @@ public class EngineApiTests
         Assert.Equal(1, seen["ipi.resolved"]);
         engine.Stop();
     }
+
+    [Fact]
+    public void Per_stage_mode_takes_runs_longer_than_its_pipeline_ring()
+    {
+        // A vCPU ring of 4096 drained in runs of up to 1024 into a 512-entry pipeline ring.
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2, ThreadingMode = ThreadingMode.PerStage, PipelineRingSize = 512 });
+        var records = new ExitRecord[3000];
+        for (int i = 0; i < records.Length; i++)
+        {
+            records[i] = ExitRecord.Create(0, X2Icr, Unicast(1, (byte)(0x20 + (i % 200))), 1, (ulong)i);
+        }
+
+        engine.PostBatch(0, records); // before start: the whole batch waits in the vCPU ring
+        engine.Start();
+        engine.Stop();
+        EngineCounters counters = engine.ReadCounters();
+        Assert.Equal(records.Length, counters.IpisResolved);
+        Assert.True(counters.ConservationHolds, counters.ToString());
+        Assert.Throws<InvalidOperationException>(() => engine.ApplyTopologyWrite(0, ApicRegister.X2Svr, 0x1FF));
+    }
+
+    [Fact]
+    public void Flags_coalesce_and_the_latest_sipi_vector_wins()
+    {
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2 });
+        engine.Post(0, X2Icr, Unicast(1, 0x10, mode: 6), 1); // SIPI, page 0x10
+        engine.Post(0, X2Icr, Unicast(1, 0x20, mode: 6), 1); // SIPI, page 0x20: same batch
+        engine.Post(0, X2Icr, Unicast(1, 0x00, mode: 4), 1); // NMI
+        engine.Post(0, X2Icr, Unicast(1, 0x00, mode: 4), 1); // NMI again: coalesces
+        engine.Start();
+        engine.Stop();
+        PendingInterrupts pending = engine.TakePending(1);
+        Assert.True(pending.Sipi);
+        Assert.Equal(0x20, pending.SipiVector);
+        Assert.True(pending.Nmi);
+        EngineCounters counters = engine.ReadCounters();
+        Assert.Equal(2, counters.Delivered);
+        Assert.Equal(2, counters.Coalesced);
+        Assert.True(counters.ConservationHolds, counters.ToString());
+    }
 }

@@ -46,7 +46,7 @@ public class SequencerTests
                 Gen.Int.Operation<SharedRing>(i => $"Publish({i})", (ring, i) => ring.Publish(i)),
                 equal: (a, b) => a.Published().SequenceEqual(b.Published()),
                 print: ring => string.Join(',', ring.Published()),
-                iter: 60);
+                iter: 40);
     }
 
     [Fact]

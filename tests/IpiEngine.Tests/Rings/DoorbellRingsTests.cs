@@ -15,7 +15,7 @@ public class DoorbellRingsTests
     [InlineData(70)]
     public void Consumer_guided_by_doorbells_sees_every_record_in_order(int producers)
     {
-        const int PerProducer = 5_000;
+        const int PerProducer = 2_000;
         var rings = new SpscRing<long>[producers];
         for (int i = 0; i < producers; i++)
         {

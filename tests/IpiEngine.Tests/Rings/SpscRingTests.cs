@@ -76,7 +76,7 @@ public class SpscRingTests
     [Fact]
     public void Producer_and_consumer_threads_lose_duplicate_and_reorder_nothing_across_wrap_arounds()
     {
-        const int Count = 400_000;
+        const int Count = 200_000;
         var ring = new SpscRing<long>(64);
         var producer = new Thread(() =>
         {

@@ -1,0 +1,86 @@
+using IpiEngine.Pipeline;
+
+namespace IpiEngine.Benchmarks.EndToEnd;
+
+/// <summary>
+/// An engine with persistent producer threads (one per producer, each owning vCPUs) released by a barrier for each
+/// invocation; an invocation posts every producer's preallocated records in batches and returns when all are
+/// delivered. Nothing is allocated per invocation.
+/// </summary>
+public sealed class EngineRig : IDisposable
+{
+    private const int BatchSize = 64;
+    private readonly ExitRecord[][] _records; // per vCPU
+    private readonly ProducerGang _gang;
+    private readonly int _producers;
+    private long _expectedResolved;
+
+    /// <summary>Builds and starts the engine and its producer threads.</summary>
+    public EngineRig(int producers, ThreadingMode mode, WaitStrategyKind wait, Traffic traffic, int ipisPerInvocation,
+        bool stampPostTime = true, int deliveryLogCapacity = 0)
+    {
+        _producers = producers;
+        int vcpus = Math.Max(producers, 8);
+        int perVcpu = ipisPerInvocation / vcpus;
+        IpisPerInvocation = perVcpu * vcpus;
+        _records = new ExitRecord[vcpus][];
+        for (int v = 0; v < vcpus; v++)
+        {
+            _records[v] = Workload.For(v, vcpus, traffic, perVcpu);
+        }
+
+        Engine = new Engine(new EngineOptions
+        {
+            Topology = Workload.Topology(vcpus),
+            ThreadingMode = mode,
+            WaitStrategy = wait,
+            StampPostTime = stampPostTime,
+            DeliveryLogCapacity = deliveryLogCapacity,
+            Name = "bench",
+        });
+        Engine.Start();
+        _gang = new ProducerGang(producers, Post);
+    }
+
+    /// <summary>The engine.</summary>
+    public Engine Engine { get; }
+
+    /// <summary>IPIs posted by one <see cref="RunOnce"/>.</summary>
+    public int IpisPerInvocation { get; }
+
+    /// <summary>Releases the producers, waits for them to post everything, then for the pipeline to resolve and deliver it.</summary>
+    public void RunOnce()
+    {
+        _expectedResolved += IpisPerInvocation;
+        _gang.Run(); // every producer has posted
+        while (true)
+        {
+            EngineCounters counters = Engine.ReadCounters();
+            if (counters.IpisResolved >= _expectedResolved && counters.ConservationHolds)
+            {
+                return;
+            }
+
+            Thread.Yield();
+        }
+    }
+
+    /// <summary>Stops the producers and the engine.</summary>
+    public void Dispose()
+    {
+        _gang.Dispose();
+        Engine.Dispose();
+    }
+
+    private void Post(int producer)
+    {
+        for (int v = producer; v < _records.Length; v += _producers)
+        {
+            ReadOnlySpan<ExitRecord> records = _records[v];
+            for (int i = 0; i < records.Length; i += BatchSize)
+            {
+                Engine.PostBatch(v, records.Slice(i, Math.Min(BatchSize, records.Length - i)));
+            }
+        }
+    }
+}

@@ -1,0 +1,274 @@
+/*
+ * ipi_engine.h - the C ABI of IpiEngine, a lock-free engine that resolves x86 inter-processor
+ * interrupts (IPIs) per the Intel SDM and delivers them into per-vCPU posted-interrupt descriptors.
+ *
+ * Library: libipi_engine.so.1 (a NativeAOT shared library; it carries its own .NET runtime, so the
+ * host needs no .NET install). Link with `pkg-config --cflags --libs ipi_engine`.
+ *
+ * Conventions
+ *  - Every function is prefixed ipi_ and returns an int32_t status: IPI_OK (0) or a negative
+ *    IPI_E_* code; ipi_strerror() names each one. Nothing ever aborts the host: null pointers,
+ *    unknown or destroyed handles, out-of-range vCPUs and bad configs are reported as codes.
+ *  - Only fixed-width integers, pointers and structs of them cross the boundary (no bool, no enum).
+ *  - Structs a caller passes in or fills start with uint32_t struct_size = sizeof(the struct), so a
+ *    later library version can append fields and still serve callers built against this header.
+ *  - An engine is an opaque 64-bit handle (slot and generation): a destroyed handle is detected
+ *    and refused with IPI_E_BAD_HANDLE, it is never dereferenced.
+ *  - Threads: ipi_post / ipi_try_post / ipi_post_batch for one source vCPU must come from one
+ *    thread at a time (each vCPU has a single-producer ring; that is a vCPU thread's natural shape).
+ *    ipi_pending / ipi_take_pending (one atomic exchange per word), ipi_counters,
+ *    ipi_topology_write and ipi_engine_stop may be called from any thread. ipi_engine_destroy must
+ *    not race with other calls on the same engine.
+ *  - Never call into the library from a signal handler; the kick callback runs on an engine thread
+ *    and must only wake the vCPU (set a flag, signal a condition variable, write an eventfd).
+ *  - Register numbers are the hardware's: xAPIC MMIO offsets (0x300 ICR low fires, 0x310 ICR high
+ *    latches) or x2APIC MSR numbers (0x830 ICR, 0x83F SELF IPI); topology registers likewise.
+ *  - Supported platform: 64-bit Linux (LP64), checked below.
+ */
+#ifndef IPI_ENGINE_H
+#define IPI_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#define IPI_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define IPI_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+/* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
+ * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
+#define IPI_ABI_VERSION_MAJOR 1u
+#define IPI_ABI_VERSION_MINOR 0u
+#define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
+
+/* ---- status codes ------------------------------------------------------------------------ */
+#define IPI_OK                0  /* success */
+#define IPI_E_NULL_POINTER  (-1) /* a required pointer argument is NULL */
+#define IPI_E_STRUCT_SIZE   (-2) /* struct_size is 0 or smaller than this ABI's first layout */
+#define IPI_E_BAD_CONFIG    (-3) /* a config field is out of range (vCPU count, topology, ring capacity, ...) */
+#define IPI_E_BAD_HANDLE    (-4) /* the engine handle is 0, unknown, or already destroyed */
+#define IPI_E_VCPU_RANGE    (-5) /* a vCPU index is not below the engine's vCPU count */
+#define IPI_E_BAD_REGISTER  (-6) /* ipi_topology_write with a register that is not a topology register */
+#define IPI_E_STOPPED       (-7) /* the engine was stopped: it accepts no more records */
+#define IPI_E_STATE         (-8) /* the call does not fit the engine's state (e.g. started twice) */
+#define IPI_E_WOULD_BLOCK   (-9) /* the source vCPU's ring is full (ipi_try_post; ipi_post before start): nothing posted */
+#define IPI_E_LIMIT        (-10) /* too many engines alive at once (IPI_MAX_ENGINES) */
+#define IPI_E_NO_MEMORY    (-11) /* the engine's memory could not be allocated */
+#define IPI_E_INTERNAL     (-12) /* an unexpected failure inside the library (a bug: please report it) */
+
+/* ---- limits and option values -------------------------------------------------------------- */
+#define IPI_MAX_ENGINES   256u   /* engines alive at once in one process */
+#define IPI_MAX_VCPUS   65535u   /* vCPU indices fit 16 bits in the engine's records */
+
+/* ipi_config.topology: how the APICs are set up when the engine is created. */
+#define IPI_TOPOLOGY_RESET            1u /* the SDM reset state (globally enabled, software-disabled, xAPIC,
+                                            LDR 0, DFR flat) with apic_ids; the guest sets the rest through writes */
+#define IPI_TOPOLOGY_XAPIC_FLAT       2u /* xAPIC logical flat, as an OS sets it up (at most 8 vCPUs) */
+#define IPI_TOPOLOGY_XAPIC_CLUSTER    3u /* xAPIC logical cluster (at most 60 vCPUs) */
+#define IPI_TOPOLOGY_XAPIC_PHYSICAL   4u /* xAPIC physical destinations (at most 255 vCPUs) */
+#define IPI_TOPOLOGY_X2APIC_PHYSICAL  5u /* x2APIC, physical destinations */
+#define IPI_TOPOLOGY_X2APIC_CLUSTER   6u /* x2APIC, logical cluster destinations */
+
+/* ipi_config.flags */
+#define IPI_CONFIG_SPARSE_IDS         0x1u /* configured topologies: give the vCPUs non-contiguous APIC IDs */
+#define IPI_CONFIG_NO_POST_TIMESTAMP  0x2u /* don't read the clock on every post (saves its cost; no latency figures) */
+
+/* ipi_config.threading_mode */
+#define IPI_THREADING_FUSED      0u /* one pipeline thread runs every stage (best on few cores; default) */
+#define IPI_THREADING_PER_STAGE  1u /* one thread per stage (scales on many cores) */
+
+/* ipi_config.wait_strategy: how engine threads and a waiting ipi_post wait */
+#define IPI_WAIT_DEFAULT    0u /* hybrid: spins briefly, yields, then parks (behaves when threads outnumber cores) */
+#define IPI_WAIT_BUSY_SPIN  1u
+#define IPI_WAIT_YIELDING   2u
+#define IPI_WAIT_SLEEPING   3u
+#define IPI_WAIT_BLOCKING   4u
+
+/* ipi_config.back_pressure: what ipi_post does when the source vCPU's ring is full */
+#define IPI_BACK_PRESSURE_WAIT  0u /* wait for room; nothing is ever lost (default) */
+#define IPI_BACK_PRESSURE_DROP  1u /* drop the record and count it as rejected (IPI_REJECT_DROPPED) */
+
+/* ipi_pending.flags */
+#define IPI_PENDING_NMI   0x1u
+#define IPI_PENDING_SMI   0x2u
+#define IPI_PENDING_INIT  0x4u
+#define IPI_PENDING_SIPI  0x8u /* ipi_pending.sipi_vector holds the start-up vector */
+
+/* Index into ipi_counters.rejected_by_reason: why a posted record produced no IPI. */
+#define IPI_REJECT_UNKNOWN_SOURCE          1u
+#define IPI_REJECT_UNKNOWN_REGISTER        2u
+#define IPI_REJECT_RESERVED_DELIVERY_MODE  3u
+#define IPI_REJECT_ILLEGAL_VECTOR          4u /* fixed / lowest priority with a vector below 16 */
+#define IPI_REJECT_INVALID_SHORTHAND       5u
+#define IPI_REJECT_WRONG_APIC_MODE         6u /* xAPIC register in x2APIC mode or the reverse */
+#define IPI_REJECT_SOURCE_DISABLED         7u /* the source APIC is globally disabled */
+#define IPI_REJECT_DROPPED                 8u /* ring full under IPI_BACK_PRESSURE_DROP */
+#define IPI_REJECT_INVALID_REMOTE_DESTINATION 9u /* a forwarded delivery named no local vCPU: counted in remote_rejected, not here */
+#define IPI_REJECT_REASONS                16u /* length of rejected_by_reason (room for later reasons) */
+
+/* ---- types ------------------------------------------------------------------------------ */
+
+/* An engine: an opaque handle, never a pointer. 0 is never a valid engine. */
+typedef uint64_t ipi_engine_t;
+#define IPI_NULL_ENGINE ((ipi_engine_t)0)
+
+/* Wakes vCPU `vcpu` because interrupts became pending for it. Called on an engine thread, at most
+ * once per destination per delivered batch; must not block, must not call back into the library and
+ * must not let a C++ exception escape. */
+typedef void (*ipi_kick_fn)(void *context, uint32_t vcpu);
+
+/* How to build an engine. Zero it, set struct_size = sizeof(ipi_config_t), then the fields you need. */
+typedef struct ipi_config_t {
+    uint32_t struct_size;      /* sizeof(ipi_config_t) */
+    uint32_t vcpu_count;       /* 1 .. IPI_MAX_VCPUS (and what the topology can hold) */
+    uint32_t topology;         /* IPI_TOPOLOGY_* (required: 0 is refused) */
+    uint32_t flags;            /* IPI_CONFIG_* */
+    uint32_t ring_capacity;    /* per-vCPU ring entries, a power of two; 0 = the engine's default */
+    uint32_t threading_mode;   /* IPI_THREADING_* */
+    uint32_t wait_strategy;    /* IPI_WAIT_* */
+    uint32_t back_pressure;    /* IPI_BACK_PRESSURE_* */
+    const uint32_t *apic_ids;  /* IPI_TOPOLOGY_RESET: vcpu_count initial APIC IDs, or NULL for 0..n-1 */
+    ipi_kick_fn kick;          /* optional: called when a vCPU has new pending interrupts */
+    void *kick_context;        /* passed to kick unchanged */
+} ipi_config_t;
+
+/* One trapped APIC register write, exactly as the hypervisor hands it to userspace. */
+typedef struct ipi_exit_t {
+    uint32_t src_vcpu;  /* the vCPU that wrote (dense index from 0) */
+    uint32_t reg;       /* register: 0x300 / 0x310 / 0x830 / 0x83F, or a topology register */
+    uint64_t value;     /* the value written (64 bits for the x2APIC ICR) */
+    uint32_t dest_id;   /* the destination id the hypervisor reported (informational) */
+    uint32_t reserved;  /* set to 0 */
+    uint64_t tag;       /* yours: returned with the deliveries of this record's IPI */
+} ipi_exit_t;
+
+/* What a vCPU takes before re-entry: like the PIR-to-IRR sync at VM entry. */
+typedef struct ipi_pending_t {
+    uint64_t vectors[4];   /* fixed / lowest-priority vectors: bit (v % 64) of vectors[v / 64] */
+    uint32_t flags;        /* IPI_PENDING_* */
+    uint32_t sipi_vector;  /* valid when flags has IPI_PENDING_SIPI */
+} ipi_pending_t;
+
+/* A snapshot of the engine's accounting. Every posted record is counted once:
+ *   posted = latched + topology_writes + ipis_resolved + rejected
+ *   each resolved destination: destinations_resolved = delivered + coalesced + forwarded */
+typedef struct ipi_counters_t {
+    uint32_t struct_size;          /* in: sizeof(ipi_counters_t); the library fills at most that much */
+    uint32_t reserved;
+    uint64_t posted;               /* records accepted by ipi_post / ipi_try_post / ipi_post_batch */
+    uint64_t latched;              /* ICR high (0x310) writes: latch only */
+    uint64_t topology_writes;      /* topology register writes applied */
+    uint64_t ipis_resolved;        /* firing writes resolved to an IPI (even one with no destination) */
+    uint64_t rejected;             /* records that produced no IPI; by reason below */
+    uint64_t destinations_resolved;/* (IPI, destination vCPU) pairs */
+    uint64_t delivered;            /* pairs that set a pending bit or flag */
+    uint64_t coalesced;            /* pairs whose vector was already pending (as in a real IRR) */
+    uint64_t forwarded;            /* pairs sent to another host */
+    uint64_t no_destination;       /* IPIs that matched no vCPU */
+    uint64_t notifications;        /* kick callbacks made */
+    uint64_t rejected_by_reason[IPI_REJECT_REASONS]; /* index: IPI_REJECT_* */
+    uint64_t remote_delivered;     /* deliveries forwarded by another host that set a pending bit or flag here */
+    uint64_t remote_coalesced;     /* ... that were already pending here */
+    uint64_t remote_rejected;      /* ... that named no local vCPU */
+} ipi_counters_t;
+
+/* ---- layout checks: the C# side asserts the same numbers (tests/IpiEngine.Tests/Native) ---- */
+IPI_STATIC_ASSERT(sizeof(void *) == 8, "ipi_engine.h supports LP64 targets only");
+IPI_STATIC_ASSERT(sizeof(ipi_config_t) == 56, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, vcpu_count) == 4, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, topology) == 8, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, flags) == 12, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, ring_capacity) == 16, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, threading_mode) == 20, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, wait_strategy) == 24, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, back_pressure) == 28, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, apic_ids) == 32, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, kick) == 40, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, kick_context) == 48, "ipi_config layout");
+IPI_STATIC_ASSERT(sizeof(ipi_exit_t) == 32, "ipi_exit layout");
+IPI_STATIC_ASSERT(offsetof(ipi_exit_t, reg) == 4, "ipi_exit layout");
+IPI_STATIC_ASSERT(offsetof(ipi_exit_t, value) == 8, "ipi_exit layout");
+IPI_STATIC_ASSERT(offsetof(ipi_exit_t, dest_id) == 16, "ipi_exit layout");
+IPI_STATIC_ASSERT(offsetof(ipi_exit_t, reserved) == 20, "ipi_exit layout");
+IPI_STATIC_ASSERT(offsetof(ipi_exit_t, tag) == 24, "ipi_exit layout");
+IPI_STATIC_ASSERT(sizeof(ipi_pending_t) == 40, "ipi_pending layout");
+IPI_STATIC_ASSERT(offsetof(ipi_pending_t, flags) == 32, "ipi_pending layout");
+IPI_STATIC_ASSERT(offsetof(ipi_pending_t, sipi_vector) == 36, "ipi_pending layout");
+IPI_STATIC_ASSERT(sizeof(ipi_counters_t) == 248, "ipi_counters layout");
+IPI_STATIC_ASSERT(offsetof(ipi_counters_t, posted) == 8, "ipi_counters layout");
+IPI_STATIC_ASSERT(offsetof(ipi_counters_t, notifications) == 88, "ipi_counters layout");
+IPI_STATIC_ASSERT(offsetof(ipi_counters_t, rejected_by_reason) == 96, "ipi_counters layout");
+IPI_STATIC_ASSERT(offsetof(ipi_counters_t, remote_delivered) == 224, "ipi_counters layout");
+IPI_STATIC_ASSERT(offsetof(ipi_counters_t, remote_rejected) == 240, "ipi_counters layout");
+
+/* ---- functions ---------------------------------------------------------------------------- */
+
+/* IPI_ABI_VERSION of the loaded library. */
+uint32_t ipi_abi_version(void);
+
+/* A static, NUL-terminated English sentence for a status code (never NULL; unknown codes get one too). */
+const char *ipi_strerror(int32_t status);
+
+/* A sentence about the last call that failed on the calling thread, more specific than ipi_strerror
+ * (which field, which vCPU, what the engine said): copied into buffer as NUL-terminated UTF-8,
+ * truncated to capacity. Returns the sentence's full length in bytes without the NUL (0 if no call
+ * failed on this thread yet). Like errno, a successful call leaves it unchanged. */
+int32_t ipi_last_error(char *buffer, uint32_t capacity);
+
+/* Creates an engine (this also starts the library's runtime: do it outside any measured loop).
+ * On success *out_engine is the new handle; on failure it is IPI_NULL_ENGINE. */
+int32_t ipi_engine_create(const ipi_config_t *config, ipi_engine_t *out_engine);
+
+/* Starts the engine's pipeline thread(s). Records posted before start wait in the rings; until then ipi_post
+ * does not wait (a full ring gives IPI_E_WOULD_BLOCK) and ipi_post_batch returns IPI_E_STATE. */
+int32_t ipi_engine_start(ipi_engine_t engine);
+
+/* Posts one exit record (an ICR write, an ICR high latch, or a topology write). Under
+ * IPI_BACK_PRESSURE_WAIT it waits while the source's ring is full. Topology writes are applied in
+ * order: IPIs posted before one resolve with the old topology, those after with the new. */
+int32_t ipi_post(ipi_engine_t engine, const ipi_exit_t *record);
+
+/* Like ipi_post, but returns IPI_E_WOULD_BLOCK instead of waiting when the ring is full. */
+int32_t ipi_try_post(ipi_engine_t engine, const ipi_exit_t *record);
+
+/* Posts `count` records with one boundary crossing; each run of records from one source vCPU is published
+ * together, in order. As for ipi_post, no other thread may post for those source vCPUs meanwhile. Every
+ * record's vCPU is checked first: if one is out of range, nothing is posted. */
+int32_t ipi_post_batch(ipi_engine_t engine, const ipi_exit_t *exits, uint32_t count);
+
+/* Applies a topology register write of `vcpu` (APIC ID 0x020, LDR 0x0D0, DFR 0x0E0, SVR 0x0F0 /
+ * 0x80F, IA32_APIC_BASE 0x01B), ordered with the IPIs as ipi_post orders it. */
+int32_t ipi_topology_write(ipi_engine_t engine, uint32_t vcpu, uint32_t reg, uint64_t value);
+
+/* The pre-entry check: 1 if `vcpu` has anything pending, 0 if not, or a negative IPI_E_* code. */
+int32_t ipi_pending(ipi_engine_t engine, uint32_t vcpu);
+
+/* Takes (and clears) everything pending for `vcpu` into *out: 1 if anything was taken, 0 if
+ * nothing was (then *out is all zero), or a negative IPI_E_* code. */
+int32_t ipi_take_pending(ipi_engine_t engine, uint32_t vcpu, ipi_pending_t *out);
+
+/* Fills *out (at most out->struct_size bytes) with a snapshot of the counters. */
+int32_t ipi_counters(ipi_engine_t engine, ipi_counters_t *out);
+
+/* Stops the engine after delivering everything posted before the call (drain). Posting afterwards
+ * returns IPI_E_STOPPED; taking pending interrupts and reading counters still work. */
+int32_t ipi_engine_stop(ipi_engine_t engine);
+
+/* Stops (draining) if needed and frees the engine. The handle becomes invalid: using it again,
+ * destroying it twice included, returns IPI_E_BAD_HANDLE. */
+int32_t ipi_engine_destroy(ipi_engine_t engine);
+
+/* Benchmark aid: posts `count` records `repeat` times from managed code inside the library, the way
+ * a C# embedder would (batch_size 0: one Post per record; else PostBatch of that many), so a C
+ * driver can compare C and C# posting on one engine in one process. */
+int32_t ipi_bench_post_managed(ipi_engine_t engine, const ipi_exit_t *exits, uint32_t count,
+                               uint32_t repeat, uint32_t batch_size);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* IPI_ENGINE_H */

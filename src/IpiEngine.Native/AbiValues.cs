@@ -1,0 +1,37 @@
+namespace IpiEngine.Native;
+
+/// <summary>The option values of <c>ipi_config_t</c> (<c>IPI_TOPOLOGY_*</c>, <c>IPI_THREADING_*</c>, ...), as the header numbers them.</summary>
+internal static class AbiValues
+{
+    /// <summary><c>IPI_ABI_VERSION</c>: major 1, minor 0.</summary>
+    public const uint AbiVersion = (1u << 16) | 0u;
+
+    /// <summary><c>IPI_MAX_ENGINES</c>.</summary>
+    public const int MaxEngines = 256;
+
+    /// <summary><c>IPI_MAX_VCPUS</c>: vCPU indices are 16-bit in <see cref="ExitRecord"/>.</summary>
+    public const uint MaxVcpus = 65535;
+
+    public const uint TopologyReset = 1;
+    public const uint TopologyXApicFlat = 2;
+    public const uint TopologyXApicCluster = 3;
+    public const uint TopologyXApicPhysical = 4;
+    public const uint TopologyX2ApicPhysical = 5;
+    public const uint TopologyX2ApicCluster = 6;
+
+    public const uint FlagSparseIds = 0x1;
+    public const uint FlagNoPostTimestamp = 0x2;
+    public const uint KnownFlags = FlagSparseIds | FlagNoPostTimestamp;
+
+    public const uint ThreadingFused = 0;
+    public const uint ThreadingPerStage = 1;
+
+    public const uint WaitDefault = 0;
+    public const uint WaitBusySpin = 1;
+    public const uint WaitYielding = 2;
+    public const uint WaitSleeping = 3;
+    public const uint WaitBlocking = 4;
+
+    public const uint BackPressureWait = 0;
+    public const uint BackPressureDrop = 1;
+}

@@ -1,0 +1,215 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace IpiEngine.Native;
+
+/// <summary>
+/// The C entry points (<c>include/ipi_engine.h</c>). Each one catches every exception: one escaping into the host
+/// would abort the simulator, so it becomes a status code instead. Handles are looked up, never dereferenced.
+/// </summary>
+internal static unsafe class Exports
+{
+    [UnmanagedCallersOnly(EntryPoint = "ipi_abi_version")]
+    public static uint AbiVersion() => AbiValues.AbiVersion;
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_strerror")]
+    public static byte* StrError(int status) => StatusMessages.For(status);
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_last_error")]
+    public static int LastErrorMessage(byte* buffer, uint capacity)
+    {
+        try
+        {
+            return LastError.CopyTo(buffer, capacity);
+        }
+        catch (Exception e)
+        {
+            return Status.FromException(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_engine_create")]
+    public static int EngineCreate(NativeConfig* config, ulong* outEngine)
+    {
+        if (outEngine is null)
+            return LastError.NullPointer("out_engine");
+        *outEngine = 0;
+        if (config is null)
+            return LastError.NullPointer("config");
+        try
+        {
+            int status = NativeEngine.TryCreate(config, out NativeEngine? engine);
+            if (status != Status.Ok)
+                return status;
+            if (!EngineHandleTable.TryAdd(engine!))
+            {
+                engine!.Destroy();
+                return LastError.Set(Status.Limit, $"{AbiValues.MaxEngines} engines are alive: destroy one before creating another");
+            }
+            *outEngine = engine!.Handle;
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_engine_start")]
+    public static int EngineStart(ulong handle)
+    {
+        try
+        {
+            return EngineHandleTable.Find(handle)?.Start() ?? LastError.BadHandle(handle);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_post")]
+    public static int Post(ulong handle, NativeExit* record) => PostOne(handle, record, wait: true);
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_try_post")]
+    public static int TryPost(ulong handle, NativeExit* record) => PostOne(handle, record, wait: false);
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_post_batch")]
+    public static int PostBatch(ulong handle, NativeExit* records, uint count)
+    {
+        if (records is null && count != 0)
+            return LastError.NullPointer("records");
+        try
+        {
+            NativeEngine? engine = EngineHandleTable.Find(handle);
+            if (engine is null)
+                return LastError.BadHandle(handle);
+            return count > int.MaxValue ? LastError.Set(Status.BadConfig, "count is above 2^31 - 1") : engine.PostBatch(new ReadOnlySpan<NativeExit>(records, (int)count));
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_topology_write")]
+    public static int TopologyWrite(ulong handle, uint vcpu, uint register, ulong value)
+    {
+        try
+        {
+            return EngineHandleTable.Find(handle)?.TopologyWrite(vcpu, register, value) ?? LastError.BadHandle(handle);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_pending")]
+    public static int Pending(ulong handle, uint vcpu)
+    {
+        try
+        {
+            return EngineHandleTable.Find(handle)?.HasPending(vcpu) ?? LastError.BadHandle(handle);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_take_pending")]
+    public static int TakePending(ulong handle, uint vcpu, NativePending* pending)
+    {
+        if (pending is null)
+            return LastError.NullPointer("out");
+        try
+        {
+            return EngineHandleTable.Find(handle)?.TakePending(vcpu, pending) ?? LastError.BadHandle(handle);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_counters")]
+    public static int Counters(ulong handle, NativeCounters* counters)
+    {
+        if (counters is null)
+            return LastError.NullPointer("out");
+        try
+        {
+            return EngineHandleTable.Find(handle)?.ReadCounters(counters) ?? LastError.BadHandle(handle);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_engine_stop")]
+    public static int EngineStop(ulong handle)
+    {
+        try
+        {
+            return EngineHandleTable.Find(handle)?.Stop() ?? LastError.BadHandle(handle);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_engine_destroy")]
+    public static int EngineDestroy(ulong handle)
+    {
+        try
+        {
+            NativeEngine? engine = EngineHandleTable.Remove(handle);
+            if (engine is null)
+                return LastError.BadHandle(handle);
+            engine.Destroy();
+            return Status.Ok;
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_bench_post_managed")]
+    public static int BenchPostManaged(ulong handle, NativeExit* records, uint count, uint repeat, uint batchSize)
+    {
+        if (records is null && count != 0)
+            return LastError.NullPointer("records");
+        try
+        {
+            NativeEngine? engine = EngineHandleTable.Find(handle);
+            if (engine is null)
+                return LastError.BadHandle(handle);
+            return count > int.MaxValue ? LastError.Set(Status.BadConfig, "count is above 2^31 - 1")
+                : ManagedPostingLoop.Run(engine, new ReadOnlySpan<NativeExit>(records, (int)count), repeat, batchSize);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PostOne(ulong handle, NativeExit* record, bool wait)
+    {
+        if (record is null)
+            return LastError.NullPointer("record");
+        try
+        {
+            NativeEngine? engine = EngineHandleTable.Find(handle);
+            return engine is null ? LastError.BadHandle(handle) : engine.Post(in *record, wait);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using IpiEngine.Apic;
+using IpiEngine.Pipeline;
+
+namespace IpiEngine.Native;
+
+/// <summary>Checks an <c>ipi_config_t</c> field by field and turns it into <see cref="EngineOptions"/>.</summary>
+internal static unsafe class NativeConfigReader
+{
+    /// <summary>
+    /// The options for <paramref name="config"/>, or a status saying what is wrong with it. Range checks that only
+    /// the engine or the topology knows (e.g. 9 vCPUs in xAPIC flat) surface as <see cref="ArgumentException"/>s,
+    /// which the boundary maps to <see cref="Status.BadConfig"/> as well.
+    /// </summary>
+    public static int TryRead(NativeConfig* config, out EngineOptions? options)
+    {
+        options = null;
+        if (config->StructSize < NativeConfig.MinimumSize)
+            return LastError.Set(Status.StructSize, $"ipi_config_t.struct_size is {config->StructSize}; it must be at least {NativeConfig.MinimumSize}");
+        uint vcpus = config->VcpuCount;
+        if (vcpus == 0 || vcpus > AbiValues.MaxVcpus)
+            return Bad($"vcpu_count is {vcpus}; it must be 1 to {AbiValues.MaxVcpus}");
+        if ((config->Flags & ~AbiValues.KnownFlags) != 0)
+            return Bad($"flags 0x{config->Flags:x} has bits this library does not know (0x{config->Flags & ~AbiValues.KnownFlags:x})");
+        var defaults = new EngineOptions();
+        if (!TryThreading(config->ThreadingMode, out ThreadingMode threading))
+            return Bad($"threading_mode {config->ThreadingMode} is not an IPI_THREADING_* value");
+        if (!TryWait(config->WaitStrategy, defaults.WaitStrategy, out WaitStrategyKind wait))
+            return Bad($"wait_strategy {config->WaitStrategy} is not an IPI_WAIT_* value");
+        if (!TryBackPressure(config->BackPressure, out BackPressure backPressure))
+            return Bad($"back_pressure {config->BackPressure} is not an IPI_BACK_PRESSURE_* value");
+        int ring = (int)Math.Min(config->RingCapacity, int.MaxValue);
+        if (ring != 0 && (ring < 2 || !int.IsPow2(ring)))
+            return Bad($"ring_capacity {config->RingCapacity} is not a power of two of at least 2 (or 0 for the default)");
+
+        ApicTopology? topology = Topology(config, (int)vcpus);
+        if (topology is null)
+            return Bad($"topology {config->Topology} is not an IPI_TOPOLOGY_* value");
+
+        options = new EngineOptions
+        {
+            Name = "native",
+            VcpuCount = (int)vcpus,
+            Topology = topology,
+            RingCapacity = ring != 0 ? ring : defaults.RingCapacity,
+            ThreadingMode = threading,
+            WaitStrategy = wait,
+            BackPressure = backPressure,
+            StampPostTime = (config->Flags & AbiValues.FlagNoPostTimestamp) == 0,
+            // The host's callback, called on the deliver thread once per destination per batch; same ABI as
+            // void (*)(void *, uint32_t) on LP64 (pointer in the first register, 32-bit integer in the second).
+            NativeNotifier = (delegate* unmanaged<nint, int, void>)config->Kick,
+            NativeNotifierContext = config->KickContext,
+        };
+        return Status.Ok;
+    }
+
+    private static int Bad(string message) => LastError.Set(Status.BadConfig, message);
+
+    private static ApicTopology? Topology(NativeConfig* config, int vcpus)
+    {
+        bool sparse = (config->Flags & AbiValues.FlagSparseIds) != 0;
+        switch (config->Topology)
+        {
+            case AbiValues.TopologyReset:
+                if (config->ApicIds is not null)
+                    return ApicTopology.Reset(new ReadOnlySpan<uint>(config->ApicIds, vcpus));
+                Span<uint> dense = vcpus <= 1024 ? stackalloc uint[vcpus] : new uint[vcpus];
+                for (int i = 0; i < dense.Length; i++)
+                    dense[i] = (uint)i;
+                return ApicTopology.Reset(dense);
+            case AbiValues.TopologyXApicFlat: return ApicTopology.Configure(vcpus, TopologyKind.XApicFlat, sparse);
+            case AbiValues.TopologyXApicCluster: return ApicTopology.Configure(vcpus, TopologyKind.XApicCluster, sparse);
+            case AbiValues.TopologyXApicPhysical: return ApicTopology.Configure(vcpus, TopologyKind.XApicPhysical, sparse);
+            case AbiValues.TopologyX2ApicPhysical: return ApicTopology.Configure(vcpus, TopologyKind.X2ApicPhysical, sparse);
+            case AbiValues.TopologyX2ApicCluster: return ApicTopology.Configure(vcpus, TopologyKind.X2ApicCluster, sparse);
+            default: return null;
+        }
+    }
+
+    private static bool TryThreading(uint value, out ThreadingMode mode)
+    {
+        mode = value == AbiValues.ThreadingPerStage ? ThreadingMode.PerStage : ThreadingMode.Fused;
+        return value is AbiValues.ThreadingFused or AbiValues.ThreadingPerStage;
+    }
+
+    private static bool TryWait(uint value, WaitStrategyKind engineDefault, out WaitStrategyKind kind)
+    {
+        kind = engineDefault; // IPI_WAIT_DEFAULT: whatever the engine picks by default
+        switch (value)
+        {
+            case AbiValues.WaitDefault: return true;
+            case AbiValues.WaitBusySpin: kind = WaitStrategyKind.BusySpin; return true;
+            case AbiValues.WaitYielding: kind = WaitStrategyKind.Yielding; return true;
+            case AbiValues.WaitSleeping: kind = WaitStrategyKind.Sleeping; return true;
+            case AbiValues.WaitBlocking: kind = WaitStrategyKind.Blocking; return true;
+            default: return false;
+        }
+    }
+
+    private static bool TryBackPressure(uint value, out BackPressure policy)
+    {
+        policy = value == AbiValues.BackPressureDrop ? BackPressure.Drop : BackPressure.Wait;
+        return value is AbiValues.BackPressureWait or AbiValues.BackPressureDrop;
+    }
+}

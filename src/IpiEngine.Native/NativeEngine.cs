@@ -1,0 +1,187 @@
+using System.Runtime.CompilerServices;
+using IpiEngine.Apic;
+using IpiEngine.Delivery;
+
+namespace IpiEngine.Native;
+
+/// <summary>
+/// One engine as the C ABI sees it: the <see cref="Engine"/> plus the checks the boundary owes the host (vCPU
+/// ranges, life-cycle state) and the translation of the C structs. Every method returns a status; exceptions are
+/// left to the export that called it, which catches everything.
+/// </summary>
+internal sealed unsafe class NativeEngine
+{
+    private const int Created = 0;
+    private const int Running = 1;
+    private const int Stopped = 2;
+
+    /// <summary>Records converted per <see cref="Engine.PostBatch"/> call: 64 x 32 bytes of stack.</summary>
+    private const int BatchChunk = 64;
+
+    private readonly Engine _engine;
+    private int _state;
+
+    private NativeEngine(Engine engine, int vcpuCount)
+    {
+        _engine = engine;
+        VcpuCount = vcpuCount;
+    }
+
+    /// <summary>The opaque handle the host holds (set once by <see cref="EngineHandleTable.TryAdd"/>).</summary>
+    public ulong Handle { get; set; }
+
+    /// <summary>Number of vCPUs; valid indices are below it.</summary>
+    public int VcpuCount { get; }
+
+    /// <summary>The engine itself (the managed-posting benchmark aid drives it directly).</summary>
+    public Engine Engine => _engine;
+
+    /// <summary>Builds an engine from a checked config.</summary>
+    public static int TryCreate(NativeConfig* config, out NativeEngine? engine)
+    {
+        engine = null;
+        int status = NativeConfigReader.TryRead(config, out EngineOptions? options);
+        if (status != Status.Ok)
+            return status;
+        engine = new NativeEngine(new Engine(options!), options!.VcpuCount);
+        return Status.Ok;
+    }
+
+    /// <summary><c>ipi_engine_start</c>: once, from the created state.</summary>
+    public int Start()
+    {
+        // The CAS makes two racing starts see exactly one winner.
+        if (Interlocked.CompareExchange(ref _state, Running, Created) != Created)
+            return Volatile.Read(ref _state) == Stopped ? Refused(Status.Stopped) : LastError.Set(Status.State, "the engine was already started");
+        _engine.Start();
+        return Status.Ok;
+    }
+
+    /// <summary><c>ipi_post</c> / <c>ipi_try_post</c>: the per-IPI hot path.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Post(in NativeExit record, bool wait)
+    {
+        if (record.SourceVcpu >= (uint)VcpuCount)
+            return LastError.VcpuRange(record.SourceVcpu, VcpuCount);
+        // Acquire read of the life-cycle state: a post racing with stop is the engine's to settle (it refuses and we
+        // map that); this refuses posts after ipi_engine_stop returned, and never waits before start, when nothing
+        // would ever make room in a full ring.
+        int state = Volatile.Read(ref _state);
+        if (state == Stopped)
+            return Refused(Status.Stopped);
+        if (wait && state == Running)
+        {
+            _engine.Post((int)record.SourceVcpu, record.Register, record.Value, record.DestinationId, record.Tag);
+            return Status.Ok;
+        }
+        return _engine.TryPost((int)record.SourceVcpu, record.Register, record.Value, record.DestinationId, record.Tag)
+            ? Status.Ok
+            : Status.WouldBlock;
+    }
+
+    /// <summary>
+    /// <c>ipi_post_batch</c>: checks every record first (all or nothing), then hands each run of records from one
+    /// source vCPU to <see cref="Engine.PostBatch"/>, converted to ring records in stack chunks (no allocation).
+    /// </summary>
+    public int PostBatch(ReadOnlySpan<NativeExit> records)
+    {
+        uint vcpus = (uint)VcpuCount;
+        foreach (ref readonly NativeExit record in records)
+        {
+            if (record.SourceVcpu >= vcpus)
+                return LastError.VcpuRange(record.SourceVcpu, VcpuCount);
+        }
+        if (records.IsEmpty)
+            return Status.Ok;
+        // Before start a batch could fill the ring half way and then have nowhere to wait: refuse it whole.
+        int state = Volatile.Read(ref _state);
+        if (state != Running)
+            return Refused(state == Stopped ? Status.Stopped : Status.State);
+
+        Span<ExitRecord> chunk = stackalloc ExitRecord[BatchChunk];
+        int start = 0;
+        while (start < records.Length)
+        {
+            uint source = records[start].SourceVcpu;
+            int count = 0;
+            while (count < chunk.Length && start + count < records.Length && records[start + count].SourceVcpu == source)
+            {
+                ref readonly NativeExit r = ref records[start + count];
+                chunk[count++] = ExitRecord.Create((ushort)source, r.Register, r.Value, r.DestinationId, r.Tag);
+            }
+            _engine.PostBatch((int)source, chunk[..count]);
+            start += count;
+        }
+        return Status.Ok;
+    }
+
+    /// <summary><c>ipi_topology_write</c>: a topology register write, ordered with the IPIs like any posted record.</summary>
+    public int TopologyWrite(uint vcpu, uint register, ulong value)
+    {
+        if (register > ushort.MaxValue || !ApicTopology.IsTopologyRegister((ushort)register))
+            return LastError.Set(Status.BadRegister, $"register 0x{register:x} is not a topology register (0x20 APIC ID, 0xD0 LDR, 0xE0 DFR, 0xF0 / 0x80F SVR, 0x1B APIC base)");
+        return Post(new NativeExit { SourceVcpu = vcpu, Register = register, Value = value }, wait: true);
+    }
+
+    /// <summary><c>ipi_pending</c>: 1, 0, or a negative status.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int HasPending(uint vcpu)
+    {
+        if (vcpu >= (uint)VcpuCount)
+            return LastError.VcpuRange(vcpu, VcpuCount);
+        return _engine.HasPending((int)vcpu) ? 1 : 0;
+    }
+
+    /// <summary><c>ipi_take_pending</c>: 1 if anything was taken into <paramref name="pending"/>, 0 if not.</summary>
+    public int TakePending(uint vcpu, NativePending* pending)
+    {
+        if (vcpu >= (uint)VcpuCount)
+            return LastError.VcpuRange(vcpu, VcpuCount);
+        PendingInterrupts taken = _engine.TakePending((int)vcpu);
+        PendingTranslator.Write(taken, pending);
+        return taken.IsEmpty ? 0 : 1;
+    }
+
+    /// <summary><c>ipi_counters</c>: the snapshot, written up to the caller's struct_size.</summary>
+    public int ReadCounters(NativeCounters* counters)
+    {
+        if (counters->StructSize < NativeCounters.MinimumSize)
+            return LastError.Set(Status.StructSize, $"ipi_counters_t.struct_size is {counters->StructSize}; it must be at least {NativeCounters.MinimumSize}");
+        CountersTranslator.Write(_engine.ReadCounters(), counters);
+        return Status.Ok;
+    }
+
+    /// <summary>
+    /// <c>ipi_engine_stop</c>: drains and stops. An engine that was never started is started first, so records
+    /// posted before start are delivered too ("stop drains" holds whatever the order of calls).
+    /// </summary>
+    public int Stop()
+    {
+        int previous = Interlocked.Exchange(ref _state, Stopped);
+        if (previous == Stopped)
+            return Status.Ok;
+        if (previous == Created)
+            _engine.Start();
+        _engine.Stop();
+        return Status.Ok;
+    }
+
+    /// <summary>A refusal because of the life-cycle state, with the sentence that says which.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int Refused(int status) => LastError.Set(status, status == Status.Stopped
+        ? "the engine was stopped: it accepts no more records"
+        : "ipi_post_batch needs a started engine (before ipi_engine_start nothing could make room in a full ring)");
+
+    /// <summary><c>ipi_engine_destroy</c> after the handle left the table: drain, then free.</summary>
+    public void Destroy()
+    {
+        try
+        {
+            Stop();
+        }
+        finally
+        {
+            _engine.Dispose();
+        }
+    }
+}

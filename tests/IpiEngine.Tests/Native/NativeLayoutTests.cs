@@ -1,0 +1,132 @@
+using System.Runtime.InteropServices;
+using IpiEngine.Apic;
+using IpiEngine.Native;
+using Xunit;
+
+namespace IpiEngine.Tests.Native;
+
+/// <summary>The managed mirrors of the C structs and constants agree with <c>include/ipi_engine.h</c>, read at test time.</summary>
+public class NativeLayoutTests
+{
+    /// <summary>C struct name to its managed mirror, and C field name to managed field name.</summary>
+    private static readonly Dictionary<string, Type> s_mirrors = new()
+    {
+        ["ipi_config_t"] = typeof(NativeConfig),
+        ["ipi_exit_t"] = typeof(NativeExit),
+        ["ipi_pending_t"] = typeof(NativePending),
+        ["ipi_counters_t"] = typeof(NativeCounters),
+    };
+
+    private static readonly Dictionary<string, string> s_fieldNames = new()
+    {
+        ["vcpu_count"] = nameof(NativeConfig.VcpuCount), ["topology"] = nameof(NativeConfig.Topology),
+        ["flags"] = nameof(NativeConfig.Flags), ["ring_capacity"] = nameof(NativeConfig.RingCapacity),
+        ["threading_mode"] = nameof(NativeConfig.ThreadingMode), ["wait_strategy"] = nameof(NativeConfig.WaitStrategy),
+        ["back_pressure"] = nameof(NativeConfig.BackPressure), ["apic_ids"] = nameof(NativeConfig.ApicIds),
+        ["kick"] = nameof(NativeConfig.Kick), ["kick_context"] = nameof(NativeConfig.KickContext),
+        ["reg"] = nameof(NativeExit.Register), ["value"] = nameof(NativeExit.Value),
+        ["dest_id"] = nameof(NativeExit.DestinationId), ["reserved"] = nameof(NativeExit.Reserved), ["tag"] = nameof(NativeExit.Tag),
+        ["sipi_vector"] = nameof(NativePending.SipiVector),
+        ["posted"] = nameof(NativeCounters.Posted), ["notifications"] = nameof(NativeCounters.Notifications),
+        ["rejected_by_reason"] = nameof(NativeCounters.RejectedByReason),
+        ["remote_delivered"] = nameof(NativeCounters.RemoteDelivered), ["remote_rejected"] = nameof(NativeCounters.RemoteRejected),
+    };
+
+    [Fact]
+    public void Every_struct_the_header_sizes_has_a_mirror_of_that_size()
+    {
+        IReadOnlyDictionary<string, int> sizes = NativeHeader.AssertedSizes();
+        Assert.Equal(s_mirrors.Keys.Order(), sizes.Keys.Order());
+        foreach ((string c, int size) in sizes)
+            Assert.True(Marshal.SizeOf(s_mirrors[c]) == size, $"{c}: header {size}, managed {Marshal.SizeOf(s_mirrors[c])}");
+    }
+
+    [Fact]
+    public void Every_offset_the_header_asserts_matches_the_mirror()
+    {
+        IReadOnlyList<(string Type, string Field, int Offset)> offsets = NativeHeader.AssertedOffsets();
+        Assert.True(offsets.Count >= 20, "the header should pin most fields");
+        foreach ((string type, string field, int offset) in offsets)
+        {
+            // ipi_pending_t.flags is the pending flags, not the config flags.
+            string managed = type == "ipi_pending_t" && field == "flags" ? nameof(NativePending.Flags) : s_fieldNames[field];
+            Assert.True((int)Marshal.OffsetOf(s_mirrors[type], managed) == offset, $"{type}.{field} at {offset}");
+        }
+    }
+
+    [Fact]
+    public void Every_field_of_the_exit_mirror_sits_where_the_header_says()
+    {
+        // Spot-check the record the hot path copies, field by field, independent of the parser.
+        Assert.Equal(32, Marshal.SizeOf<NativeExit>());
+        Assert.Equal(0, (int)Marshal.OffsetOf<NativeExit>(nameof(NativeExit.SourceVcpu)));
+        Assert.Equal(24, (int)Marshal.OffsetOf<NativeExit>(nameof(NativeExit.Tag)));
+    }
+
+    [Fact]
+    public void Status_codes_match_the_header()
+    {
+        IReadOnlyDictionary<string, long> d = NativeHeader.Defines();
+        Assert.Equal(Status.Ok, d["IPI_OK"]);
+        Assert.Equal(Status.NullPointer, d["IPI_E_NULL_POINTER"]);
+        Assert.Equal(Status.StructSize, d["IPI_E_STRUCT_SIZE"]);
+        Assert.Equal(Status.BadConfig, d["IPI_E_BAD_CONFIG"]);
+        Assert.Equal(Status.BadHandle, d["IPI_E_BAD_HANDLE"]);
+        Assert.Equal(Status.VcpuRange, d["IPI_E_VCPU_RANGE"]);
+        Assert.Equal(Status.BadRegister, d["IPI_E_BAD_REGISTER"]);
+        Assert.Equal(Status.Stopped, d["IPI_E_STOPPED"]);
+        Assert.Equal(Status.State, d["IPI_E_STATE"]);
+        Assert.Equal(Status.WouldBlock, d["IPI_E_WOULD_BLOCK"]);
+        Assert.Equal(Status.Limit, d["IPI_E_LIMIT"]);
+        Assert.Equal(Status.NoMemory, d["IPI_E_NO_MEMORY"]);
+        Assert.Equal(Status.Internal, d["IPI_E_INTERNAL"]);
+        // Dense: every IPI_E_* is accounted for above, and none is below the lowest.
+        Assert.Equal(-Status.Lowest, d.Keys.Count(k => k.StartsWith("IPI_E_", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Option_values_and_limits_match_the_header()
+    {
+        IReadOnlyDictionary<string, long> d = NativeHeader.Defines();
+        Assert.Equal(AbiValues.AbiVersion, (uint)((d["IPI_ABI_VERSION_MAJOR"] << 16) | d["IPI_ABI_VERSION_MINOR"]));
+        Assert.Equal(AbiValues.MaxEngines, d["IPI_MAX_ENGINES"]);
+        Assert.Equal(AbiValues.MaxVcpus, (uint)d["IPI_MAX_VCPUS"]);
+        Assert.Equal(AbiValues.TopologyReset, (uint)d["IPI_TOPOLOGY_RESET"]);
+        Assert.Equal(AbiValues.TopologyXApicFlat, (uint)d["IPI_TOPOLOGY_XAPIC_FLAT"]);
+        Assert.Equal(AbiValues.TopologyXApicCluster, (uint)d["IPI_TOPOLOGY_XAPIC_CLUSTER"]);
+        Assert.Equal(AbiValues.TopologyXApicPhysical, (uint)d["IPI_TOPOLOGY_XAPIC_PHYSICAL"]);
+        Assert.Equal(AbiValues.TopologyX2ApicPhysical, (uint)d["IPI_TOPOLOGY_X2APIC_PHYSICAL"]);
+        Assert.Equal(AbiValues.TopologyX2ApicCluster, (uint)d["IPI_TOPOLOGY_X2APIC_CLUSTER"]);
+        Assert.Equal(AbiValues.FlagSparseIds, (uint)d["IPI_CONFIG_SPARSE_IDS"]);
+        Assert.Equal(AbiValues.FlagNoPostTimestamp, (uint)d["IPI_CONFIG_NO_POST_TIMESTAMP"]);
+        Assert.Equal(AbiValues.ThreadingFused, (uint)d["IPI_THREADING_FUSED"]);
+        Assert.Equal(AbiValues.ThreadingPerStage, (uint)d["IPI_THREADING_PER_STAGE"]);
+        Assert.Equal(AbiValues.WaitDefault, (uint)d["IPI_WAIT_DEFAULT"]);
+        Assert.Equal(AbiValues.WaitBusySpin, (uint)d["IPI_WAIT_BUSY_SPIN"]);
+        Assert.Equal(AbiValues.WaitYielding, (uint)d["IPI_WAIT_YIELDING"]);
+        Assert.Equal(AbiValues.WaitSleeping, (uint)d["IPI_WAIT_SLEEPING"]);
+        Assert.Equal(AbiValues.WaitBlocking, (uint)d["IPI_WAIT_BLOCKING"]);
+        Assert.Equal(AbiValues.BackPressureWait, (uint)d["IPI_BACK_PRESSURE_WAIT"]);
+        Assert.Equal(AbiValues.BackPressureDrop, (uint)d["IPI_BACK_PRESSURE_DROP"]);
+        Assert.Equal(NativePending.Nmi, (uint)d["IPI_PENDING_NMI"]);
+        Assert.Equal(NativePending.Smi, (uint)d["IPI_PENDING_SMI"]);
+        Assert.Equal(NativePending.Init, (uint)d["IPI_PENDING_INIT"]);
+        Assert.Equal(NativePending.Sipi, (uint)d["IPI_PENDING_SIPI"]);
+        Assert.Equal(NativeCounters.ReasonSlots, d["IPI_REJECT_REASONS"]);
+    }
+
+    [Fact]
+    public void Reject_reason_indices_are_the_engine_reason_values()
+    {
+        IReadOnlyDictionary<string, long> d = NativeHeader.Defines();
+        var reasons = Enum.GetValues<RejectReason>().Where(r => r != RejectReason.None).ToList();
+        foreach (RejectReason reason in reasons)
+        {
+            string name = "IPI_REJECT_" + string.Concat(reason.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
+            Assert.True(d.TryGetValue(name, out long index), $"{name} missing from the header");
+            Assert.Equal((long)reason, index);
+            Assert.True(index < NativeCounters.ReasonSlots);
+        }
+        Assert.Equal(reasons.Count, d.Keys.Count(k => k.StartsWith("IPI_REJECT_", StringComparison.Ordinal) && k != "IPI_REJECT_REASONS"));
+    }
+}
