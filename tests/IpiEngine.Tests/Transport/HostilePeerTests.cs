@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
+using IpiEngine.Cli.Nodes;
 using IpiEngine.Delivery;
 using IpiEngine.Transport;
 using Xunit;
@@ -11,6 +12,22 @@ public class HostilePeerTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
     private static readonly int[] TwoNodes = [0, 0, 1, 1];
+
+    /// <summary>Node 0 is played by the test (an impostor that holds the key); nodes 1 and 2 are real.</summary>
+    private static readonly int[] ThreeNodes = [0, 0, 1, 1, 2, 2];
+
+    private static LoopbackCluster StartWithoutNode0() => LoopbackCluster.Start(ThreeNodes, absent: 0);
+
+    /// <summary>Node 1's link to node 2 still carries traffic, exactly once and in order.</summary>
+    private static async Task AssertOtherLinkServesAsync(LoopbackCluster cluster)
+    {
+        var remote = NodeWorkload.VcpusOf(ThreeNodes, 2);
+        var batch = Enumerable.Range(0, 300).Select(i => NodeWorkload.Make(2, (ulong)i, remote)).ToArray();
+        cluster.Nodes[1].Link(2).Forward(batch);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.Nodes[1].Link(2).Counters.InFlight == 0, Bound), string.Join(" | ", cluster.Log));
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.Sinks[2].Count == 300, Bound));
+        Assert.Equal(Enumerable.Range(0, 300).Select(i => (ulong)i), cluster.Sinks[2].Snapshot().Select(r => r.Delivery.Tag));
+    }
 
     private static byte[] Header(FrameKind kind, uint length, uint count, ulong sequence = 0, uint magic = FrameHeader.Magic)
     {
@@ -93,8 +110,7 @@ public class HostilePeerTests
     [MemberData(nameof(Lies))]
     public async Task An_authenticated_peer_that_lies_is_cut_off_with_a_reason_and_nothing_it_sent_is_applied(string what, LinkFault reason)
     {
-        await using var cluster = LoopbackCluster.Start(TwoNodes);
-        Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.AllConnected, Bound));
+        await using var cluster = StartWithoutNode0();
         byte[] frames = what switch
         {
             "vcpu that does not exist" => DeliveryFrame(0, new RemoteDelivery(0, 0, 0, 99, 0xFD, 99)),
@@ -108,17 +124,13 @@ public class HostilePeerTests
             Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.Nodes[1].FaultCount(reason) > 0, Bound), $"{what}: not cut off as {reason}: " + string.Join(" | ", cluster.Log));
         }
         Assert.Equal(0, cluster.Sinks[1].Count);
-
-        // The real node 0 reconnects and its link works again.
-        await Task.Run(() => Workload.Run(cluster.Nodes[0], TwoNodes, perSource: 200), TestContext.Current.CancellationToken);
-        Assert.True(await cluster.Nodes[0].DrainAsync(Bound).WaitAsync(TestContext.Current.CancellationToken), string.Join(" | ", cluster.Log));
-        Workload.AssertExactlyOnceInOrder(cluster.Sinks[1].Snapshot(), TwoNodes, self: 1, perSource: 200);
+        await AssertOtherLinkServesAsync(cluster);
     }
 
     [Fact]
     public async Task A_resent_frame_is_applied_once_and_the_overlap_is_counted_as_duplicates()
     {
-        await using var cluster = LoopbackCluster.Start(TwoNodes);
+        await using var cluster = StartWithoutNode0();
         var a = new RemoteDelivery(0, 0, 0, 2, 0xFD, 2);
         var b = new RemoteDelivery(0, 0, 1, 3, 0xFD, 3);
         var c = new RemoteDelivery(1, 0, 0, 3, 0xFD, 3);
@@ -136,7 +148,7 @@ public class HostilePeerTests
     [Fact]
     public async Task Randomly_mutated_frame_streams_never_crash_the_node()
     {
-        await using var cluster = LoopbackCluster.Start(TwoNodes);
+        await using var cluster = StartWithoutNode0();
         var random = new Random(42);
         const ulong ImpostorTag = 0xBAD_0000_0000;
         const long ImpostorTime = 0x7777_7777_7777_7777;
@@ -149,11 +161,8 @@ public class HostilePeerTests
             await using var peer = await ImpersonateNode0Async(cluster, mutated);
             await peer.Writer.FlushAsync(TestContext.Current.CancellationToken);
         }
-        await Task.Run(() => Workload.Run(cluster.Nodes[0], TwoNodes, perSource: 100), TestContext.Current.CancellationToken);
-        Assert.True(await cluster.Nodes[0].DrainAsync(Bound).WaitAsync(TestContext.Current.CancellationToken), string.Join(" | ", cluster.Log));
-        // Frames the mutations left valid were applied (the impostor held the key); the real node 0's stream must still be exact.
-        var fromRealNode0 = cluster.Sinks[1].Snapshot().Where(r => r.Delivery.Tag < 100 && r.Delivery.PostTimestamp == 0).ToArray();
-        Workload.AssertExactlyOnceInOrder(fromRealNode0, TwoNodes, self: 1, perSource: 100);
-        Assert.True(cluster.Nodes[1].Links[0].Counters.Connections > 1);
+        // Each impostor connection was closed with a reason or ended cleanly; the node still serves its other link.
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.Nodes[1].Link(0).Counters.Connections == 20 && !cluster.Nodes[1].Link(0).IsConnected, Bound));
+        await AssertOtherLinkServesAsync(cluster);
     }
 }
