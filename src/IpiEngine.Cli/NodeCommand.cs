@@ -24,21 +24,22 @@ public static class NodeCommand
     {
         var config = new Option<FileInfo>("--config") { Description = "The node's JSON config (node, listen, keyFile, placement, peers).", Required = true };
         var perSource = new Option<int>("--per-source") { Description = "IPIs each local vCPU sends to each other node (0: only serve).", DefaultValueFactory = _ => 0 };
+        var rate = new Option<long>("--rate") { Description = "IPIs per second this node posts (0: as fast as possible; pace it to measure latency rather than queueing).", DefaultValueFactory = _ => 0 };
         var timeout = new Option<int>("--timeout") { Description = "Seconds allowed for connecting and for the run.", DefaultValueFactory = _ => 60 };
         var control = new Option<bool>("--control") { Description = "Wait for 'go' and 'stop' lines on standard input (used by ipi run --nodes)." };
         var command = new Command("node", "Run one node of a VM whose vCPUs are spread over several hosts; forwards IPIs to its peers.")
         {
-            config, perSource, timeout, control,
+            config, perSource, rate, timeout, control,
         };
-        command.SetAction((parse, ct) => RunAsync(parse.GetRequiredValue(config).FullName, parse.GetValue(perSource),
+        command.SetAction((parse, ct) => RunAsync(parse.GetRequiredValue(config).FullName, parse.GetValue(perSource), parse.GetValue(rate),
             TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(string configPath, int perSource, TimeSpan timeout, bool control, CancellationToken ct)
+    private static async Task<int> RunAsync(string configPath, int perSource, long rate, TimeSpan timeout, bool control, CancellationToken ct)
     {
-        if (perSource < 0 || timeout <= TimeSpan.Zero)
-            return Fail("--per-source must be 0 or more and --timeout positive.");
+        if (perSource < 0 || rate < 0 || timeout <= TimeSpan.Zero)
+            return Fail("--per-source and --rate must be 0 or more and --timeout positive.");
         NodeConfig config;
         TransportOptions options;
         try
@@ -70,7 +71,7 @@ public static class NodeCommand
         }
         try
         {
-            return await RunNodeAsync(config, options, transport, engine, perSource, timeout, control, ct);
+            return await RunNodeAsync(config, options, transport, engine, perSource, rate, timeout, control, ct);
         }
         finally
         {
@@ -80,7 +81,7 @@ public static class NodeCommand
     }
 
     private static async Task<int> RunNodeAsync(NodeConfig config, TransportOptions options, NodeTransport transport, Engine engine,
-        int perSource, TimeSpan timeout, bool control, CancellationToken ct)
+        int perSource, long rate, TimeSpan timeout, bool control, CancellationToken ct)
     {
         int[] placement = config.Placement!;
         var check = new NodeDeliveryCheck(placement, config.Node, new EngineSink(engine));
@@ -105,7 +106,7 @@ public static class NodeCommand
         if (perSource == 0 && !control)
             await WaitAsync(() => false, Timeout.InfiniteTimeSpan, ct); // serve until interrupted
         var clock = Stopwatch.StartNew();
-        long sent = await Task.Run(() => NodeWorkload.Post(engine, placement, config.Node, perSource), ct);
+        long sent = await Task.Run(() => NodeWorkload.Post(engine, placement, config.Node, perSource, rate), CancellationToken.None);
         Console.Out.WriteLine($"sent {sent}");
         long expected = (long)perSource * placement.Count(n => n != config.Node);
         bool complete = await WaitAsync(() => engine.ReadCounters().InFlight == 0 && transport.Links.All(l => l.Counters.InFlight == 0)

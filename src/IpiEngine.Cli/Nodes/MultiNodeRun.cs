@@ -20,6 +20,8 @@ public sealed class MultiNodeRun
     public int VcpusPerNode { get; init; } = 2;
     /// <summary>IPIs each vCPU sends to each other node.</summary>
     public int PerSource { get; init; } = 100_000;
+    /// <summary>IPIs per second each node posts (0: as fast as possible). Pace it to read latency rather than queueing.</summary>
+    public long Rate { get; init; }
     /// <summary>Bound on each phase (start, run, stop).</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>The <c>ipi.dll</c> to start; by default the one this type lives in.</summary>
@@ -96,7 +98,8 @@ public sealed class MultiNodeRun
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string arg in new[] { IpiDll, "node", "--config", configPath, "--control", "--per-source", PerSource.ToString(System.Globalization.CultureInfo.InvariantCulture), "--timeout", ((int)Timeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        foreach (string arg in new[] { IpiDll, "node", "--config", configPath, "--control", "--per-source", PerSource.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                     "--rate", Rate.ToString(System.Globalization.CultureInfo.InvariantCulture), "--timeout", ((int)Timeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture) })
             info.ArgumentList.Add(arg);
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start node {node}.");
         process.ErrorDataReceived += (_, e) =>
