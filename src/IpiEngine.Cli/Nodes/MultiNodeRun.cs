@@ -29,6 +29,29 @@ public sealed class MultiNodeRun
     /// <summary>Receives the nodes' standard error lines (link events), prefixed with the node id.</summary>
     public Action<string>? Log { get; init; }
 
+    /// <summary>
+    /// The whole of <c>ipi run --nodes N</c> after option parsing: runs the VM, writes the summary table to
+    /// <paramref name="output"/>, and returns the exit code (0: every IPI delivered exactly once; 1: incomplete;
+    /// 2: a node could not be started or did not answer, said in one sentence on <paramref name="error"/>).
+    /// </summary>
+    public async Task<int> RunAndReportAsync(TextWriter output, TextWriter error, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        MultiNodeResult result;
+        try
+        {
+            result = await RunAsync(ct);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException or IOException or System.ComponentModel.Win32Exception)
+        {
+            await error.WriteLineAsync($"ipi run --nodes: {e.Message}");
+            return 2;
+        }
+        MultiNodeSummary.Write(output, result);
+        return result.Complete ? 0 : 1;
+    }
+
     /// <summary>Runs the VM once; throws <see cref="InvalidOperationException"/> with one sentence when a node fails to start or answer.</summary>
     public async Task<MultiNodeResult> RunAsync(CancellationToken ct = default)
     {

@@ -38,4 +38,15 @@ public class SeparateProcessTests
         Assert.Contains("every IPI delivered exactly once", table.ToString(), StringComparison.Ordinal);
         Assert.Contains("in order, exactly once", table.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_node_that_cannot_start_is_one_sentence_and_exit_code_2()
+    {
+        var run = new MultiNodeRun { Nodes = 2, IpiDll = "/nonexistent/ipi.dll", Timeout = TimeSpan.FromSeconds(20) };
+        var output = new StringWriter();
+        var error = new StringWriter();
+        Assert.Equal(2, await run.RunAndReportAsync(output, error, TestContext.Current.CancellationToken));
+        Assert.StartsWith("ipi run --nodes: node 0 exited before saying \"ready\"", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal("", output.ToString());
+    }
 }
