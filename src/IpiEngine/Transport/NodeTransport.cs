@@ -98,10 +98,19 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
         _sink = sink;
         var listen = Options.Listen;
         var listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        // A restarted node binds its old port again while the previous connections linger in TIME_WAIT.
-        listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        listener.Bind(listen);
-        listener.Listen(64);
+        // No ReuseAddress: on Linux .NET maps it to SO_REUSEPORT too, which would let a second node bind the same
+        // port silently. .NET already sets SO_REUSEADDR on Unix listeners, so a restarted node can bind its old port.
+        try
+        {
+            listener.Bind(listen);
+            listener.Listen(64);
+        }
+        catch (SocketException)
+        {
+            listener.Dispose();
+            _sink = null; // not started: Start may be called again
+            throw;
+        }
         _listener = listener;
         _loops.Add(AcceptLoopAsync(listener, _stopping.Token));
         foreach (var peer in Options.Peers)

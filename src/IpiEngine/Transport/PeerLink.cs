@@ -225,10 +225,9 @@ public sealed class PeerLink : IDisposable
         Volatile.Write(ref _current, null);
         LinkFault fault = connection.Fault;
         Volatile.Write(ref _lastFault, (int)fault);
-        if (fault is not (LinkFault.ConnectionLost or LinkFault.Shutdown or LinkFault.Replaced))
+        // Tell the peer why, unless the connection is already gone or a newer one from that peer took over.
+        if (fault is not (LinkFault.ConnectionLost or LinkFault.Replaced))
             await connection.SendGoodbyeAsync(fault).ConfigureAwait(false);
-        else if (fault == LinkFault.Shutdown)
-            await connection.SendGoodbyeAsync(LinkFault.Shutdown).ConfigureAwait(false);
         _node.RecordFault(fault, $"link {_node.NodeId}<->{PeerNode}: closed ({fault}): {first.Exception?.InnerException?.Message ?? "connection ended"}");
     }
 

@@ -63,4 +63,17 @@ public class InProcessLinkTests
         Assert.Contains(log, line => line.Contains("could not prove it holds this VM's key", StringComparison.Ordinal));
         Assert.Equal(0, acceptor.Count);
     }
+
+    [Fact]
+    public async Task A_second_node_cannot_listen_on_a_port_that_is_taken()
+    {
+        var options = new TransportOptions { NodeId = 1, NodeOfVcpu = [0, 1], Key = LoopbackCluster.Key, Peers = [new PeerAddress(0)] };
+        await using var first = new NodeTransport(options);
+        first.Start(new RecordingSink());
+        await using var second = new NodeTransport(new TransportOptions
+        {
+            NodeId = 1, NodeOfVcpu = [0, 1], Key = LoopbackCluster.Key, Peers = [new PeerAddress(0)], Listen = first.LocalEndPoint,
+        });
+        Assert.Throws<System.Net.Sockets.SocketException>(() => second.Start(new RecordingSink()));
+    }
 }
