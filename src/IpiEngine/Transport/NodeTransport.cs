@@ -112,6 +112,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
             throw;
         }
         _listener = listener;
+        TransportMetrics.Register(this);
         _loops.Add(AcceptLoopAsync(listener, _stopping.Token));
         foreach (var peer in Options.Peers)
         {
@@ -158,6 +159,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
         if (_stopping.IsCancellationRequested)
             return;
         await _stopping.CancelAsync().ConfigureAwait(false);
+        TransportMetrics.Unregister(this);
         foreach (var link in _links)
             link.Abort(LinkFault.Shutdown);
         _listener?.Dispose();
