@@ -14,7 +14,7 @@ public class TransportMetricsTests
         await Task.Run(() => Workload.Run(cluster.Nodes[0], placement, perSource: 500), TestContext.Current.CancellationToken);
         Assert.True(await cluster.Nodes[0].DrainAsync(TimeSpan.FromSeconds(20)).WaitAsync(TestContext.Current.CancellationToken));
 
-        var seen = new Dictionary<(string, int, int), long>();
+        var seen = new List<((string Name, int Node, int Peer) Key, long Value)>(); // every node published, none overwritten
         using var listener = new MeterListener();
         listener.InstrumentPublished = (instrument, l) =>
         {
@@ -32,7 +32,7 @@ public class TransportMetricsTests
                     peer = (int)tag.Value!;
             }
             lock (seen)
-                seen[(instrument.Name, node, peer)] = value;
+                seen.Add(((instrument.Name, node, peer), value));
         });
         listener.Start();
         listener.RecordObservableInstruments();
@@ -40,6 +40,6 @@ public class TransportMetricsTests
         // Other tests' nodes may be published too (same ids); this cluster carried exactly 1 000 records from 0 to 1.
         Assert.Contains(seen, kv => kv.Key == ("ipi.link.acknowledged", 0, 1) && kv.Value == 1_000);
         Assert.Contains(seen, kv => kv.Key == ("ipi.link.applied", 1, 0) && kv.Value == 1_000);
-        Assert.Contains(seen, kv => kv.Key.Item1 == "ipi.link.connections");
+        Assert.Contains(seen, kv => kv.Key.Name == "ipi.link.connections");
     }
 }
