@@ -40,6 +40,7 @@ public static class Program
         root.Subcommands.Add(ReplayCommand.Create());
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(PerfCommand.Create());
+        root.Subcommands.Add(NodeCommand.Create());
         return root;
     }
 }

@@ -1,0 +1,140 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace IpiEngine.Transport;
+
+/// <summary>
+/// Mutual HMAC-SHA256 challenge–response over the pre-shared key (the key never crosses the wire):
+/// Hello (dialer: ids, incarnation, nonce) → Challenge (acceptor: incarnation, nonce, proof) →
+/// Auth (dialer: proof, resume state) → Welcome (acceptor: resume state). Each proof covers both nonces,
+/// both node ids, both incarnations and a role label, so neither proof can be replayed or reflected.
+/// </summary>
+internal static class Handshake
+{
+    private static readonly byte[] AcceptorLabel = Encoding.ASCII.GetBytes("IPIF acceptor v1");
+    private static readonly byte[] DialerLabel = Encoding.ASCII.GetBytes("IPIF dialer   v1");
+
+    /// <summary>What the acceptor learned from a dialer that proved the key.</summary>
+    public readonly record struct Accepted(int PeerNode, ulong PeerIncarnation, ResumeState PeerResume);
+
+    /// <summary>What the dialer learned from an acceptor that proved the key.</summary>
+    public readonly record struct Dialed(ulong PeerIncarnation, ResumeState PeerResume);
+
+    /// <summary>Dialer side. <paramref name="resume"/> is asked for this node's state once the peer is known.</summary>
+    public static async Task<Dialed> DialAsync(LinkConnection c, int self, int peer, ulong incarnation, ReadOnlyMemory<byte> key,
+        Func<ResumeState> resume, CancellationToken ct)
+    {
+        byte[] nonce = RandomNumberGenerator.GetBytes(FrameHeader.NonceSize);
+        byte[] hello = new byte[FrameHeader.FixedPayloadLength(FrameKind.Hello)];
+        BinaryPrimitives.WriteInt32LittleEndian(hello, self);
+        BinaryPrimitives.WriteInt32LittleEndian(hello.AsSpan(4), peer);
+        BinaryPrimitives.WriteUInt64LittleEndian(hello.AsSpan(8), incarnation);
+        nonce.CopyTo(hello.AsSpan(16));
+        FrameWriter.WriteControl(c.Writer, FrameKind.Hello, hello);
+        await c.Writer.FlushAsync(ct).ConfigureAwait(false);
+
+        byte[] challenge = await ReadAsync(c.Reader, FrameKind.Challenge, ct).ConfigureAwait(false);
+        int acceptor = BinaryPrimitives.ReadInt32LittleEndian(challenge);
+        ulong peerIncarnation = BinaryPrimitives.ReadUInt64LittleEndian(challenge.AsSpan(8));
+        var peerNonce = challenge.AsSpan(16, FrameHeader.NonceSize);
+        if (acceptor != peer)
+            throw new LinkProtocolException(LinkFault.UnknownNode, $"dialed node {peer} but node {acceptor} answered");
+        Span<byte> expected = stackalloc byte[FrameHeader.MacSize];
+        Prove(key, AcceptorLabel, nonce, peerNonce, self, peer, incarnation, peerIncarnation, expected);
+        if (!CryptographicOperations.FixedTimeEquals(expected, challenge.AsSpan(16 + FrameHeader.NonceSize, FrameHeader.MacSize)))
+            throw new LinkProtocolException(LinkFault.WrongKey, $"node {peer} could not prove it holds this VM's key");
+
+        byte[] auth = new byte[FrameHeader.FixedPayloadLength(FrameKind.Auth)];
+        Prove(key, DialerLabel, nonce, peerNonce, self, peer, incarnation, peerIncarnation, auth);
+        resume().Write(auth.AsSpan(FrameHeader.MacSize));
+        FrameWriter.WriteControl(c.Writer, FrameKind.Auth, auth);
+        await c.Writer.FlushAsync(ct).ConfigureAwait(false);
+
+        byte[] welcome = await ReadAsync(c.Reader, FrameKind.Welcome, ct).ConfigureAwait(false);
+        return new Dialed(peerIncarnation, ResumeState.Read(welcome));
+    }
+
+    /// <summary>Acceptor side up to the dialer's proof; the link sends the welcome once it owns the connection.</summary>
+    public static async Task<Accepted> AcceptAsync(LinkConnection c, int self, ulong incarnation, ReadOnlyMemory<byte> key,
+        Func<int, bool> isDialingPeer, CancellationToken ct)
+    {
+        byte[] hello = await ReadAsync(c.Reader, FrameKind.Hello, ct).ConfigureAwait(false);
+        int dialer = BinaryPrimitives.ReadInt32LittleEndian(hello);
+        int target = BinaryPrimitives.ReadInt32LittleEndian(hello.AsSpan(4));
+        ulong peerIncarnation = BinaryPrimitives.ReadUInt64LittleEndian(hello.AsSpan(8));
+        var peerNonce = hello.AsSpan(16, FrameHeader.NonceSize).ToArray();
+        if (target != self)
+            throw new LinkProtocolException(LinkFault.UnknownNode, $"a peer dialed node {target} but this is node {self}");
+        if (!isDialingPeer(dialer))
+            throw new LinkProtocolException(LinkFault.UnknownNode, $"node {dialer} is not a peer that dials node {self}");
+
+        byte[] nonce = RandomNumberGenerator.GetBytes(FrameHeader.NonceSize);
+        byte[] challenge = new byte[FrameHeader.FixedPayloadLength(FrameKind.Challenge)];
+        BinaryPrimitives.WriteInt32LittleEndian(challenge, self);
+        BinaryPrimitives.WriteUInt64LittleEndian(challenge.AsSpan(8), incarnation);
+        nonce.CopyTo(challenge.AsSpan(16));
+        Prove(key, AcceptorLabel, peerNonce, nonce, dialer, self, peerIncarnation, incarnation, challenge.AsSpan(16 + FrameHeader.NonceSize));
+        FrameWriter.WriteControl(c.Writer, FrameKind.Challenge, challenge);
+        await c.Writer.FlushAsync(ct).ConfigureAwait(false);
+
+        byte[] auth = await ReadAsync(c.Reader, FrameKind.Auth, ct).ConfigureAwait(false);
+        Span<byte> expected = stackalloc byte[FrameHeader.MacSize];
+        Prove(key, DialerLabel, peerNonce, nonce, dialer, self, peerIncarnation, incarnation, expected);
+        if (!CryptographicOperations.FixedTimeEquals(expected, auth.AsSpan(0, FrameHeader.MacSize)))
+            throw new LinkProtocolException(LinkFault.WrongKey, $"node {dialer} could not prove it holds this VM's key");
+        return new Accepted(dialer, peerIncarnation, ResumeState.Read(auth.AsSpan(FrameHeader.MacSize)));
+    }
+
+    /// <summary>Acceptor: the last handshake frame.</summary>
+    public static async Task WelcomeAsync(LinkConnection c, ResumeState resume, CancellationToken ct)
+    {
+        byte[] welcome = new byte[FrameHeader.ResumeSize];
+        resume.Write(welcome);
+        FrameWriter.WriteControl(c.Writer, FrameKind.Welcome, welcome);
+        await c.Writer.FlushAsync(ct).ConfigureAwait(false);
+    }
+
+    private static void Prove(ReadOnlyMemory<byte> key, byte[] label, ReadOnlySpan<byte> dialerNonce, ReadOnlySpan<byte> acceptorNonce,
+        int dialer, int acceptor, ulong dialerIncarnation, ulong acceptorIncarnation, Span<byte> mac)
+    {
+        Span<byte> message = stackalloc byte[16 + 2 * FrameHeader.NonceSize + 24];
+        label.CopyTo(message);
+        dialerNonce.CopyTo(message[16..]);
+        acceptorNonce.CopyTo(message[(16 + FrameHeader.NonceSize)..]);
+        var tail = message[(16 + 2 * FrameHeader.NonceSize)..];
+        BinaryPrimitives.WriteInt32LittleEndian(tail, dialer);
+        BinaryPrimitives.WriteInt32LittleEndian(tail[4..], acceptor);
+        BinaryPrimitives.WriteUInt64LittleEndian(tail[8..], dialerIncarnation);
+        BinaryPrimitives.WriteUInt64LittleEndian(tail[16..], acceptorIncarnation);
+        HMACSHA256.HashData(key.Span, message, mac);
+    }
+
+    /// <summary>Reads one whole frame of kind <paramref name="expected"/>; a goodbye becomes the peer's stated fault.</summary>
+    private static async Task<byte[]> ReadAsync(PipeReader reader, FrameKind expected, CancellationToken ct)
+    {
+        while (true)
+        {
+            ReadResult result = await reader.ReadAsync(ct).ConfigureAwait(false);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            if (FrameHeader.TryRead(buffer, out var header) && buffer.Length >= FrameHeader.Size + header.PayloadLength)
+            {
+                byte[] payload = buffer.Slice(FrameHeader.Size, header.PayloadLength).ToArray();
+                reader.AdvanceTo(buffer.GetPosition(FrameHeader.Size + header.PayloadLength));
+                if (header.Kind == FrameKind.Goodbye)
+                {
+                    var reason = (LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(payload);
+                    throw new LinkProtocolException(Enum.IsDefined(reason) ? reason : LinkFault.UnexpectedFrame, $"peer refused the handshake: {reason}");
+                }
+                if (header.Kind != expected)
+                    throw new LinkProtocolException(LinkFault.UnexpectedFrame, $"expected a {expected} frame, got {header.Kind}");
+                return payload;
+            }
+            reader.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted)
+                throw new LinkProtocolException(buffer.IsEmpty ? LinkFault.ConnectionLost : LinkFault.TruncatedFrame, "the peer closed the connection during the handshake");
+        }
+    }
+}

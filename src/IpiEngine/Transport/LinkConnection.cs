@@ -1,0 +1,92 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+
+namespace IpiEngine.Transport;
+
+/// <summary>
+/// One TCP connection of a link: the socket, its <see cref="PipeReader"/> and <see cref="PipeWriter"/>, and the
+/// token that stops both loops. The first fault recorded is the reason the connection closed.
+/// </summary>
+internal sealed class LinkConnection : IAsyncDisposable
+{
+    private readonly NetworkStream _stream;
+    private readonly CancellationTokenSource _stop;
+    private int _fault;
+
+    public LinkConnection(Socket socket, CancellationToken nodeStopping)
+    {
+        Socket = socket;
+        socket.NoDelay = true; // frames are already batched; Nagle would only add latency
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        Reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
+        Writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true));
+        _stop = CancellationTokenSource.CreateLinkedTokenSource(nodeStopping);
+    }
+
+    public Socket Socket { get; }
+    public PipeReader Reader { get; }
+    public PipeWriter Writer { get; }
+    public CancellationToken Stopping => _stop.Token;
+
+    /// <summary>Why the connection closed (the first fault recorded), or <see cref="LinkFault.None"/>.</summary>
+    public LinkFault Fault => (LinkFault)Volatile.Read(ref _fault);
+
+    /// <summary>Records <paramref name="fault"/> if no fault was recorded yet and stops both loops.</summary>
+    public void Abort(LinkFault fault)
+    {
+        // First fault wins: later ones are consequences (cancelled reads, broken pipes).
+        Interlocked.CompareExchange(ref _fault, (int)fault, (int)LinkFault.None);
+        try
+        {
+            _stop.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already closed.
+        }
+    }
+
+    /// <summary>Best effort: tells the peer why, bounded by a short timeout.</summary>
+    public async ValueTask SendGoodbyeAsync(LinkFault fault)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+            FrameWriter.WriteGoodbye(Writer, fault);
+            await Writer.FlushAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The peer is gone or not reading: nothing more to tell it.
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Abort(LinkFault.ConnectionLost);
+        try
+        {
+            Socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+            // Already reset by the peer.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already closed.
+        }
+        try
+        {
+            await Reader.CompleteAsync().ConfigureAwait(false);
+            // Completing the writer flushes what is left; the peer may be gone, and resending covers it.
+            await Writer.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The connection is already broken; its unacknowledged records are still in the window.
+        }
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        _stop.Dispose();
+    }
+}

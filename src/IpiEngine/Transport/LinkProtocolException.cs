@@ -1,0 +1,20 @@
+namespace IpiEngine.Transport;
+
+/// <summary>A peer broke the protocol or failed the handshake; the connection is closed with <see cref="Fault"/>.</summary>
+public sealed class LinkProtocolException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public LinkProtocolException(LinkFault fault, string message) : base(message) => Fault = fault;
+
+    /// <summary>Creates the exception without a fault code (kept for the standard constructor set).</summary>
+    public LinkProtocolException() : this(LinkFault.None, "link protocol error") { }
+
+    /// <summary>Creates the exception without a fault code (kept for the standard constructor set).</summary>
+    public LinkProtocolException(string message) : this(LinkFault.None, message) { }
+
+    /// <summary>Creates the exception without a fault code (kept for the standard constructor set).</summary>
+    public LinkProtocolException(string message, Exception innerException) : base(message, innerException) { }
+
+    /// <summary>Why the connection is closed.</summary>
+    public LinkFault Fault { get; }
+}

@@ -1,0 +1,247 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using IpiEngine.Delivery;
+
+namespace IpiEngine.Transport;
+
+/// <summary>
+/// One node's side of a multi-host VM: a listener for the peers with a lower node id, a dialer for each peer with a
+/// higher one, one <see cref="PeerLink"/> per peer, and the sink that applies what peers forward.
+/// It is the engine's <see cref="RemoteForwarder"/> (<see cref="EngineOptions.Forwarder"/>): build it, build the engine
+/// with it, then <see cref="Start"/> it with a sink that delivers into that engine (<see cref="EngineSink"/>).
+/// </summary>
+public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
+{
+    private readonly PeerLink?[] _linkOfNode;
+    private readonly PeerLink[] _links;
+    private readonly long[] _faults = new long[Enum.GetValues<LinkFault>().Length];
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Task> _loops = [];
+    private readonly int[] _nodeOfVcpu;
+    private Socket? _listener;
+    private Timer? _timer;
+
+    private RemoteDeliverySink? _sink;
+
+    /// <summary>Creates the node's transport; nothing is opened until <see cref="Start"/>.</summary>
+    public NodeTransport(TransportOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("the wire records are the in-memory image of little-endian hosts");
+        if (options.Key.Length < 16)
+            throw new ArgumentException("the pre-shared key must be at least 16 bytes", nameof(options));
+        if (options.MaxRecordsPerFrame is < 1 or > FrameHeader.MaxRecordsPerFrame)
+            throw new ArgumentException($"MaxRecordsPerFrame must be between 1 and {FrameHeader.MaxRecordsPerFrame}", nameof(options));
+        Options = options;
+        NodeId = options.NodeId;
+        _nodeOfVcpu = [.. options.NodeOfVcpu];
+        if (options.NodeId < 0)
+            throw new ArgumentException("the node id must not be negative", nameof(options));
+        int maxNode = options.NodeId;
+        foreach (var peer in options.Peers)
+            maxNode = Math.Max(maxNode, peer.NodeId);
+        _linkOfNode = new PeerLink?[maxNode + 1];
+        var links = new List<PeerLink>();
+        foreach (var peer in options.Peers)
+        {
+            if (peer.NodeId < 0 || peer.NodeId == NodeId || _linkOfNode[peer.NodeId] is not null)
+                throw new ArgumentException($"peer node {peer.NodeId} is this node or listed twice", nameof(options));
+            if (peer.NodeId > NodeId && peer.EndPoint is null)
+                throw new ArgumentException($"peer node {peer.NodeId} needs an address: this node dials peers with a higher id", nameof(options));
+            var link = new PeerLink(this, peer.NodeId, options.WindowRecords);
+            _linkOfNode[peer.NodeId] = link;
+            links.Add(link);
+        }
+        _links = [.. links];
+        Span<byte> random = stackalloc byte[8];
+        do
+        {
+            System.Security.Cryptography.RandomNumberGenerator.Fill(random);
+            Incarnation = BitConverter.ToUInt64(random);
+        }
+        while (Incarnation == 0);
+    }
+
+    /// <summary>This node's id.</summary>
+    public int NodeId { get; }
+
+    /// <summary>A random number drawn at construction: tells peers whether this node restarted (and lost its state).</summary>
+    public ulong Incarnation { get; }
+
+    /// <summary>The address the listener is bound to (valid after <see cref="Start"/>).</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)(_listener?.LocalEndPoint ?? throw new InvalidOperationException("the transport is not started"));
+
+    /// <summary>The links, one per peer.</summary>
+    public IReadOnlyList<PeerLink> Links => _links;
+
+    internal TransportOptions Options { get; }
+    internal RemoteDeliverySink Sink => _sink!;
+    internal int[] NodeOfVcpu => _nodeOfVcpu;
+    internal bool IsStopping => _stopping.IsCancellationRequested;
+
+    /// <summary>The link to <paramref name="node"/>.</summary>
+    public PeerLink Link(int node) => (uint)node < (uint)_linkOfNode.Length && _linkOfNode[node] is { } link
+        ? link
+        : throw new ArgumentOutOfRangeException(nameof(node), node, "not a peer of this node");
+
+    /// <summary>How many connections closed or were refused for <paramref name="fault"/>.</summary>
+    public long FaultCount(LinkFault fault) => Volatile.Read(ref _faults[(int)fault]);
+
+    /// <summary>Opens the listener and starts dialing the peers with a higher node id; what peers forward goes to <paramref name="sink"/>.</summary>
+    public void Start(RemoteDeliverySink sink)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        if (_sink is not null)
+            throw new InvalidOperationException("the transport is already started");
+        _sink = sink;
+        var listen = Options.Listen;
+        var listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        // No ReuseAddress: on Linux .NET maps it to SO_REUSEPORT too, which would let a second node bind the same
+        // port silently. .NET already sets SO_REUSEADDR on Unix listeners, so a restarted node can bind its old port.
+        try
+        {
+            listener.Bind(listen);
+            listener.Listen(64);
+        }
+        catch (SocketException)
+        {
+            listener.Dispose();
+            _sink = null; // not started: Start may be called again
+            throw;
+        }
+        _listener = listener;
+        TransportMetrics.Register(this);
+        _loops.Add(AcceptLoopAsync(listener, _stopping.Token));
+        foreach (var peer in Options.Peers)
+        {
+            if (peer.NodeId > NodeId)
+                _loops.Add(_linkOfNode[peer.NodeId]!.DialLoopAsync(peer.EndPoint!, _stopping.Token));
+        }
+        long heartbeat = (long)(Options.HeartbeatInterval.TotalSeconds * Stopwatch.Frequency);
+        long silence = (long)(Options.SilenceTimeout.TotalSeconds * Stopwatch.Frequency);
+        var period = TimeSpan.FromTicks(Math.Max(Options.HeartbeatInterval.Ticks / 2, TimeSpan.TicksPerMillisecond));
+        _timer = new Timer(_ =>
+        {
+            long now = Stopwatch.GetTimestamp();
+            foreach (var link in _links)
+                link.OnTick(now, heartbeat, silence);
+        }, null, period, period);
+    }
+
+    /// <summary>
+    /// Hands <paramref name="batch"/> (all for vCPUs on <paramref name="node"/>) to that peer's link; waits while its
+    /// in-flight window is full. One calling thread per link (the engine's deliver thread).
+    /// </summary>
+    public override void Forward(int node, ReadOnlySpan<RemoteDelivery> batch) => Link(node).Forward(batch);
+
+    /// <summary>Waits until every link's forwarded records are acknowledged, or the timeout passes; true if drained.</summary>
+    public async Task<bool> DrainAsync(TimeSpan timeout)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            bool drained = true;
+            foreach (var link in _links)
+                drained &= link.IsDrained;
+            if (drained)
+                return true;
+            if (Stopwatch.GetTimestamp() > deadline)
+                return false;
+            await Task.Delay(1).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops: tells connected peers goodbye, closes every connection and the listener.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+            return;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        TransportMetrics.Unregister(this);
+        foreach (var link in _links)
+            link.Abort(LinkFault.Shutdown);
+        _listener?.Dispose();
+        if (_timer is not null)
+            await _timer.DisposeAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_loops).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Expected: the loops end by cancellation.
+        }
+        foreach (var link in _links)
+            link.Dispose();
+        _stopping.Dispose();
+    }
+
+    internal void Log(string message) => Options.Log?.Invoke(message);
+
+    internal void RecordFault(LinkFault fault, string message)
+    {
+        Interlocked.Increment(ref _faults[(int)fault]);
+        Log(message);
+    }
+
+    private async Task AcceptLoopAsync(Socket listener, CancellationToken stopping)
+    {
+        var running = new List<Task>();
+        while (!stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(stopping).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                break;
+            }
+            running.RemoveAll(t => t.IsCompleted);
+            running.Add(ServeAcceptedAsync(socket, stopping));
+        }
+        await Task.WhenAll(running).ConfigureAwait(false);
+    }
+
+    /// <summary>One accepted connection: authenticate, then hand it to the peer's link. Never throws.</summary>
+    private async Task ServeAcceptedAsync(Socket socket, CancellationToken stopping)
+    {
+        var connection = new LinkConnection(socket, stopping);
+        string remote = socket.RemoteEndPoint?.ToString() ?? "?";
+        try
+        {
+            Handshake.Accepted accepted;
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping))
+            {
+                timeout.CancelAfter(Options.HandshakeTimeout);
+                try
+                {
+                    accepted = await Handshake.AcceptAsync(connection, NodeId, Incarnation, Options.Key,
+                        node => node >= 0 && node < NodeId && node < _linkOfNode.Length && _linkOfNode[node] is not null,
+                        timeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+                {
+                    throw new LinkProtocolException(LinkFault.HandshakeTimeout, $"no complete handshake from {remote} within {Options.HandshakeTimeout.TotalSeconds:0.#} s");
+                }
+            }
+            await _linkOfNode[accepted.PeerNode]!.RunAcceptedAsync(connection, accepted, stopping).ConfigureAwait(false);
+        }
+        catch (LinkProtocolException e)
+        {
+            RecordFault(e.Fault, $"node {NodeId}: refused connection from {remote}: {e.Message}");
+            await connection.SendGoodbyeAsync(e.Fault).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Peer vanished mid-handshake or the node is stopping: the dialer retries.
+        }
+        finally
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,402 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using IpiEngine.Delivery;
+
+namespace IpiEngine.Transport;
+
+/// <summary>
+/// The link between this node and one peer: one TCP connection at a time, carrying deliveries both ways.
+/// Outbound records wait in the <see cref="OutboundWindow"/> until the peer acknowledges them, and are resent from
+/// the first unacknowledged one after a reconnect; inbound frames are applied once, by sequence number.
+/// </summary>
+public sealed class PeerLink : IDisposable
+{
+    // Bytes written before the send loop flushes, so one flush never holds more than this in the pipe.
+    private const int FlushThreshold = 256 * 1024;
+
+    private readonly NodeTransport _node;
+    private readonly OutboundWindow _window;
+    private readonly WakeSignal _signal = new();
+    private readonly RemoteDelivery[] _scratch = new RemoteDelivery[FrameHeader.MaxRecordsPerFrame];
+    private readonly SemaphoreSlim _gate = new(1, 1); // one connection at a time (connection setup only)
+    private LinkConnection? _current;
+
+    private long _nextExpected;       // receive state: written by the receive loop and the handshake
+    private ulong _peerIncarnation;   // which incarnation of the peer _nextExpected belongs to (0 = none yet)
+    private long _forwarded, _abandoned, _recordsSent, _applied, _duplicates, _connections;
+    private long _lastReceived, _lastSent;
+    private int _lastFault;
+    private volatile bool _heartbeatDue;
+
+    internal PeerLink(NodeTransport node, int peerNode, int windowRecords)
+    {
+        _node = node;
+        PeerNode = peerNode;
+        _window = new OutboundWindow(windowRecords);
+    }
+
+    /// <summary>The peer's node id.</summary>
+    public int PeerNode { get; }
+
+    /// <summary>True while a connection to the peer is authenticated and running.</summary>
+    public bool IsConnected => Volatile.Read(ref _current) is not null;
+
+    /// <summary>The link's counters now.</summary>
+    public LinkCounters Counters => new(PeerNode, Volatile.Read(ref _forwarded), _window.Acked, Volatile.Read(ref _recordsSent),
+        Volatile.Read(ref _applied), Volatile.Read(ref _duplicates), Volatile.Read(ref _abandoned), Volatile.Read(ref _connections),
+        (LinkFault)Volatile.Read(ref _lastFault));
+
+    /// <summary>
+    /// Queues <paramref name="records"/> for the peer (one producer thread). Waits while the in-flight window is
+    /// full; after the node stopped, the records that could not be queued are counted as abandoned.
+    /// </summary>
+    public void Forward(ReadOnlySpan<RemoteDelivery> records)
+    {
+        int total = records.Length;
+        while (!records.IsEmpty)
+        {
+            int n = _window.Append(records);
+            if (n == 0)
+            {
+                if (!WaitForRoom())
+                {
+                    Volatile.Write(ref _abandoned, _abandoned + records.Length);
+                    break;
+                }
+                continue;
+            }
+            records = records[n..];
+        }
+        Volatile.Write(ref _forwarded, _forwarded + total);
+        _signal.Notify();
+    }
+
+    /// <summary>Spins, then sleeps, until the peer acknowledges something; false once the node is stopping.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool WaitForRoom()
+    {
+        _signal.Notify();
+        var spin = new SpinWait();
+        while (_window.Free == 0)
+        {
+            if (_node.IsStopping)
+                return false;
+            spin.SpinOnce();
+        }
+        return true;
+    }
+
+    /// <summary>Releases the connection gate; the owning <see cref="NodeTransport"/> calls it when it stops.</summary>
+    public void Dispose() => _gate.Dispose();
+
+    /// <summary>True when every forwarded record was acknowledged.</summary>
+    internal bool IsDrained => _window.Acked == _window.Published;
+
+    internal ResumeState CaptureResume() => new(_window.Acked, _peerIncarnation, Volatile.Read(ref _nextExpected));
+
+    /// <summary>Dialer side: connect, authenticate, run, and reconnect with backoff until the node stops.</summary>
+    internal async Task DialLoopAsync(System.Net.IPEndPoint address, CancellationToken stopping)
+    {
+        var options = _node.Options;
+        TimeSpan delay = options.ReconnectMinDelay;
+        while (!stopping.IsCancellationRequested)
+        {
+            bool ran = false;
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            LinkConnection? connection = null;
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+                timeout.CancelAfter(options.HandshakeTimeout);
+                await socket.ConnectAsync(address, timeout.Token).ConfigureAwait(false);
+                connection = new LinkConnection(socket, stopping);
+                await _gate.WaitAsync(stopping).ConfigureAwait(false);
+                try
+                {
+                    var dialed = await Handshake.DialAsync(connection, _node.NodeId, PeerNode, _node.Incarnation, options.Key,
+                        CaptureResume, timeout.Token).ConfigureAwait(false);
+                    ApplyPeerResume(dialed.PeerIncarnation, dialed.PeerResume);
+                    ran = true;
+                    await RunAsync(connection).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _gate.Release();
+                }
+            }
+            catch (LinkProtocolException e)
+            {
+                _node.RecordFault(e.Fault, $"link {_node.NodeId}->{PeerNode}: handshake refused: {e.Message}");
+                if (connection is not null)
+                    await connection.SendGoodbyeAsync(e.Fault).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
+            {
+                // Not reachable yet, or the connection broke during the handshake: retry after the backoff.
+            }
+            finally
+            {
+                if (connection is not null)
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                else
+                    socket.Dispose();
+            }
+            delay = ran ? options.ReconnectMinDelay : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.ReconnectMaxDelay.Ticks));
+            try
+            {
+                await Task.Delay(delay, stopping).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>Acceptor side: replace any running connection with this authenticated one, welcome it and run it.</summary>
+    internal async Task RunAcceptedAsync(LinkConnection connection, Handshake.Accepted accepted, CancellationToken stopping)
+    {
+        // The newest connection wins: keep closing whichever one holds the link (it may still be in its own
+        // welcome when this one arrives) until it lets go.
+        do
+        {
+            Volatile.Read(ref _current)?.Abort(LinkFault.Replaced);
+        }
+        while (!await _gate.WaitAsync(TimeSpan.FromMilliseconds(10), stopping).ConfigureAwait(false));
+        try
+        {
+            ApplyPeerResume(accepted.PeerIncarnation, accepted.PeerResume);
+            await Handshake.WelcomeAsync(connection, CaptureResume(), connection.Stopping).ConfigureAwait(false);
+            await RunAsync(connection).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Adopts the peer's view: a peer incarnation we have no receive state for starts at its resend point; if the peer
+    /// has receive state for our incarnation, what it already applied counts as acknowledged.
+    /// </summary>
+    private void ApplyPeerResume(ulong peerIncarnation, ResumeState peer)
+    {
+        if (peerIncarnation != _peerIncarnation)
+        {
+            _peerIncarnation = peerIncarnation;
+            Volatile.Write(ref _nextExpected, peer.ResendFrom);
+        }
+        else if (peer.ResendFrom > Volatile.Read(ref _nextExpected))
+        {
+            throw new LinkProtocolException(LinkFault.SequenceGap, $"node {PeerNode} resends from {peer.ResendFrom} but {_nextExpected} is the next record expected");
+        }
+        if (peer.KnownPeerIncarnation == _node.Incarnation && !_window.Release(peer.NextExpected))
+            throw new LinkProtocolException(LinkFault.BadAcknowledgement, $"node {PeerNode} acknowledges {peer.NextExpected} records but only {_window.Published} were sent");
+    }
+
+    /// <summary>Runs both loops of an authenticated connection until one of them ends; records why.</summary>
+    private async Task RunAsync(LinkConnection connection)
+    {
+        long now = Stopwatch.GetTimestamp();
+        Volatile.Write(ref _lastReceived, now);
+        Volatile.Write(ref _lastSent, now);
+        Volatile.Write(ref _current, connection);
+        Interlocked.Increment(ref _connections);
+        _node.Log($"link {_node.NodeId}<->{PeerNode}: connected, resending from {_window.Acked}, expecting {_nextExpected}");
+        Task send = SendLoopAsync(connection, _window.Acked);
+        Task receive = ReceiveLoopAsync(connection);
+        Task first = await Task.WhenAny(send, receive).ConfigureAwait(false);
+        connection.Abort(FaultOf(first.Exception?.InnerException));
+        _signal.Notify();
+        try
+        {
+            await Task.WhenAll(send, receive).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Both loops end by exception when the connection closes; the first fault was recorded above.
+        }
+        Volatile.Write(ref _current, null);
+        LinkFault fault = connection.Fault;
+        Volatile.Write(ref _lastFault, (int)fault);
+        // Tell the peer why, unless the connection is already gone or a newer one from that peer took over.
+        if (fault is not (LinkFault.ConnectionLost or LinkFault.Replaced))
+            await connection.SendGoodbyeAsync(fault).ConfigureAwait(false);
+        _node.RecordFault(fault, $"link {_node.NodeId}<->{PeerNode}: closed ({fault}): {first.Exception?.InnerException?.Message ?? "connection ended"}");
+    }
+
+    private LinkFault FaultOf(Exception? e) => e switch
+    {
+        LinkProtocolException p => p.Fault,
+        OperationCanceledException when _node.IsStopping => LinkFault.Shutdown,
+        _ => LinkFault.ConnectionLost,
+    };
+
+    /// <summary>Called by the node's timer: heartbeat when idle, close when the peer went silent.</summary>
+    internal void OnTick(long now, long heartbeatTicks, long silenceTicks)
+    {
+        var connection = Volatile.Read(ref _current);
+        if (connection is null)
+            return;
+        if (now - Volatile.Read(ref _lastReceived) > silenceTicks)
+        {
+            connection.Abort(LinkFault.PeerSilent);
+            _signal.Notify();
+            return;
+        }
+        if (now - Volatile.Read(ref _lastSent) >= heartbeatTicks)
+        {
+            _heartbeatDue = true;
+            _signal.Notify();
+        }
+    }
+
+    internal void Abort(LinkFault fault)
+    {
+        Volatile.Read(ref _current)?.Abort(fault);
+        _signal.Notify();
+    }
+
+    /// <summary>Writes acknowledgements, unsent records and heartbeats; parks on the wake signal when there is nothing.</summary>
+    private async Task SendLoopAsync(LinkConnection connection, long cursor)
+    {
+        await Task.Yield(); // leave the caller's thread: both loops start before either runs
+        PipeWriter writer = connection.Writer;
+        CancellationToken stopping = connection.Stopping;
+        int maxPerFrame = _node.Options.MaxRecordsPerFrame;
+        long ackSent = -1;
+        while (true)
+        {
+            stopping.ThrowIfCancellationRequested();
+            int written = 0;
+            long next = Volatile.Read(ref _nextExpected);
+            if (next != ackSent)
+            {
+                written += FrameWriter.WriteEmpty(writer, FrameKind.Ack, next);
+                ackSent = next;
+            }
+            long published = _window.Published;
+            long sentBefore = cursor;
+            while (cursor < published && written < FlushThreshold)
+            {
+                var slice = _window.Slice(cursor, published, maxPerFrame);
+                written += FrameWriter.WriteDeliveries(writer, slice, cursor);
+                cursor += slice.Length;
+            }
+            if (_heartbeatDue)
+            {
+                _heartbeatDue = false;
+                if (written == 0)
+                    written += FrameWriter.WriteEmpty(writer, FrameKind.Heartbeat, 0);
+            }
+            if (written == 0)
+            {
+                await _signal.WaitAsync();
+                continue;
+            }
+            Volatile.Write(ref _recordsSent, _recordsSent + (cursor - sentBefore));
+            Volatile.Write(ref _lastSent, Stopwatch.GetTimestamp());
+            FlushResult flushed = await writer.FlushAsync(stopping).ConfigureAwait(false);
+            if (flushed.IsCompleted || flushed.IsCanceled)
+                throw new OperationCanceledException();
+        }
+    }
+
+    /// <summary>Parses frames as they arrive and applies them; any protocol violation closes the connection.</summary>
+    private async Task ReceiveLoopAsync(LinkConnection connection)
+    {
+        await Task.Yield();
+        PipeReader reader = connection.Reader;
+        CancellationToken stopping = connection.Stopping;
+        while (true)
+        {
+            ReadResult result = await reader.ReadAsync(stopping).ConfigureAwait(false);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            while (FrameHeader.TryRead(buffer, out var header))
+            {
+                long frameLength = FrameHeader.Size + header.PayloadLength;
+                if (buffer.Length < frameLength)
+                    break; // the header is valid, so the payload awaited is bounded
+                HandleFrame(header, buffer.Slice(FrameHeader.Size, header.PayloadLength));
+                buffer = buffer.Slice(frameLength);
+            }
+            reader.AdvanceTo(buffer.Start, buffer.End);
+            Volatile.Write(ref _lastReceived, Stopwatch.GetTimestamp());
+            if (result.IsCompleted)
+            {
+                throw buffer.IsEmpty
+                    ? new LinkProtocolException(LinkFault.ConnectionLost, "the peer closed the connection")
+                    : new LinkProtocolException(LinkFault.TruncatedFrame, $"the stream ended inside a frame ({buffer.Length} bytes left)");
+            }
+        }
+    }
+
+    private void HandleFrame(in FrameHeader header, in ReadOnlySequence<byte> payload)
+    {
+        switch (header.Kind)
+        {
+            case FrameKind.Deliveries:
+                Apply(header, payload);
+                break;
+            case FrameKind.Ack:
+                if (header.Sequence > long.MaxValue || !_window.Release((long)header.Sequence))
+                    ThrowFault(LinkFault.BadAcknowledgement, $"acknowledgement of {header.Sequence} records, only {_window.Published} sent");
+                break;
+            case FrameKind.Heartbeat:
+                break;
+            case FrameKind.Goodbye:
+                Span<byte> reason = stackalloc byte[4];
+                payload.CopyTo(reason);
+                ThrowFault(LinkFault.ConnectionLost, $"the peer said goodbye ({(LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(reason)})");
+                break;
+            default:
+                ThrowFault(LinkFault.UnexpectedFrame, $"{header.Kind} frame after the handshake");
+                break;
+        }
+    }
+
+    /// <summary>Applies the records of a delivery frame that were not applied before, after validating all of them.</summary>
+    private void Apply(in FrameHeader header, in ReadOnlySequence<byte> payload)
+    {
+        long next = _nextExpected; // only this loop writes it while the connection runs
+        if (header.Sequence > (ulong)next)
+            ThrowFault(LinkFault.SequenceGap, $"delivery frame starts at {header.Sequence}, next expected is {next}");
+        long first = (long)header.Sequence;
+        int count = (int)header.RecordCount;
+        var records = _scratch.AsSpan(0, count);
+        payload.CopyTo(MemoryMarshal.AsBytes(records));
+        var nodeOfVcpu = _node.NodeOfVcpu;
+        int self = _node.NodeId;
+        for (int i = 0; i < records.Length; i++)
+        {
+            ref readonly var r = ref records[i];
+            if (r.DestinationVcpu >= (uint)nodeOfVcpu.Length || nodeOfVcpu[r.DestinationVcpu] != self
+                || r.SourceVcpu >= (uint)nodeOfVcpu.Length || nodeOfVcpu[r.SourceVcpu] != PeerNode)
+            {
+                ThrowFault(LinkFault.RecordOutsidePlacement, $"record {first + i} goes from vCPU {r.SourceVcpu} to vCPU {r.DestinationVcpu}, not from node {PeerNode} to node {self}");
+            }
+        }
+        long skip = next - first;
+        if (skip >= count)
+        {
+            Volatile.Write(ref _duplicates, _duplicates + count);
+            return;
+        }
+        _node.Sink.Deliver(PeerNode, records[(int)skip..]);
+        Volatile.Write(ref _duplicates, _duplicates + skip);
+        Volatile.Write(ref _applied, _applied + (count - skip));
+        // Release: the send loop acknowledges only what the sink has applied.
+        Volatile.Write(ref _nextExpected, first + count);
+        _signal.Notify();
+    }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowFault(LinkFault fault, string message) => throw new LinkProtocolException(fault, message);
+}

@@ -1,0 +1,17 @@
+using IpiEngine.Delivery;
+
+namespace IpiEngine.Transport;
+
+/// <summary>
+/// Where a node puts the deliveries its peers forward to it: into its own engine's descriptors
+/// (a simulator) or to an embedder's injector (a hypervisor). Each link's receive loop calls
+/// <see cref="Deliver"/> once per frame, after the frame's records were validated against the placement;
+/// links to different peers may call it concurrently, so an implementation must allow that.
+/// </summary>
+public abstract class RemoteDeliverySink
+{
+    /// <summary>Applies one frame's records, in order, exactly once each.</summary>
+    /// <param name="fromNode">The node that forwarded them.</param>
+    /// <param name="deliveries">The records; the span is only valid during the call.</param>
+    public abstract void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries);
+}

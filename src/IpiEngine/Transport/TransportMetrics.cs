@@ -1,0 +1,85 @@
+using System.Diagnostics.Metrics;
+
+namespace IpiEngine.Transport;
+
+/// <summary>
+/// Publishes every started <see cref="NodeTransport"/>'s link counters through <c>System.Diagnostics.Metrics</c>
+/// observable counters on the meter <c>IpiEngine.Transport</c>, tagged with the node and the peer (faults: with the
+/// reason). Read on collection only: nothing on the forwarding path.
+/// </summary>
+public static class TransportMetrics
+{
+    /// <summary>The meter's name.</summary>
+    public const string MeterName = "IpiEngine.Transport";
+
+    private static readonly Lock Gate = new();
+    private static readonly List<NodeTransport> Nodes = [];
+    private static readonly Meter Meter = new(MeterName);
+
+    static TransportMetrics()
+    {
+        Observe("ipi.link.forwarded", "Records handed to the link", static c => c.Forwarded);
+        Observe("ipi.link.acknowledged", "Records the peer acknowledged", static c => c.Acknowledged);
+        Observe("ipi.link.sent", "Records written to the connection (resends included)", static c => c.RecordsSent);
+        Observe("ipi.link.applied", "Records received and applied once", static c => c.Applied);
+        Observe("ipi.link.duplicates", "Resent records discarded on arrival", static c => c.Duplicates);
+        Observe("ipi.link.abandoned", "Records not queued because the node stopped", static c => c.Abandoned);
+        Meter.CreateObservableCounter("ipi.link.connections", () => MeasureLinks(static c => c.Connections), unit: "{connection}",
+            description: "Authenticated connections of the link");
+        Meter.CreateObservableCounter("ipi.link.faults", MeasureFaults, unit: "{connection}",
+            description: "Connections closed or refused, by reason");
+    }
+
+    internal static void Register(NodeTransport node)
+    {
+        lock (Gate)
+            Nodes.Add(node);
+    }
+
+    internal static void Unregister(NodeTransport node)
+    {
+        lock (Gate)
+            Nodes.Remove(node);
+    }
+
+    private static void Observe(string name, string description, Func<LinkCounters, long> read)
+        => Meter.CreateObservableCounter(name, () => MeasureLinks(read), unit: "{record}", description: description);
+
+    private static List<Measurement<long>> MeasureLinks(Func<LinkCounters, long> read)
+    {
+        lock (Gate)
+        {
+            var measurements = new List<Measurement<long>>();
+            foreach (var node in Nodes)
+            {
+                foreach (var link in node.Links)
+                {
+                    measurements.Add(new Measurement<long>(read(link.Counters),
+                        new KeyValuePair<string, object?>("node", node.NodeId), new KeyValuePair<string, object?>("peer", link.PeerNode)));
+                }
+            }
+            return measurements;
+        }
+    }
+
+    private static List<Measurement<long>> MeasureFaults()
+    {
+        lock (Gate)
+        {
+            var measurements = new List<Measurement<long>>();
+            foreach (var node in Nodes)
+            {
+                foreach (var reason in Enum.GetValues<LinkFault>())
+                {
+                    long count = node.FaultCount(reason);
+                    if (count != 0)
+                    {
+                        measurements.Add(new Measurement<long>(count,
+                            new KeyValuePair<string, object?>("node", node.NodeId), new KeyValuePair<string, object?>("reason", reason.ToString())));
+                    }
+                }
+            }
+            return measurements;
+        }
+    }
+}

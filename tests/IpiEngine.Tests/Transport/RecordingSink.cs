@@ -1,0 +1,35 @@
+using IpiEngine.Delivery;
+using IpiEngine.Transport;
+
+namespace IpiEngine.Tests.Transport;
+
+/// <summary>Keeps every record a node applies, with the node it came from (tests only: it locks and allocates).</summary>
+public sealed class RecordingSink : RemoteDeliverySink
+{
+    private readonly Lock _lock = new();
+    private readonly List<(int From, RemoteDelivery Delivery)> _received = [];
+
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+                return _received.Count;
+        }
+    }
+
+    public (int From, RemoteDelivery Delivery)[] Snapshot()
+    {
+        lock (_lock)
+            return [.. _received];
+    }
+
+    public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
+    {
+        lock (_lock)
+        {
+            foreach (var d in deliveries)
+                _received.Add((fromNode, d));
+        }
+    }
+}
