@@ -43,6 +43,11 @@ public static class RunCommand
                 var settings = options.Read(parseResult);
                 var human = RunConsole.Over(settings.JsonPath == "-" ? error : output);
                 using var interruption = new RunInterruption();
+                if (settings.Nodes is not null)
+                {
+                    return NodesRun.Execute(settings, human, error, interruption);
+                }
+
                 var report = settings.IsTrace
                     ? TraceRun.Execute(settings, human, interruption)
                     : SyntheticRun.Execute(settings, human, interruption);

@@ -12,8 +12,11 @@ public sealed class RunOptions
     /// <summary>Largest vCPU count accepted (x2APIC cluster with dense IDs holds far more; this bounds memory).</summary>
     public const int MaxVcpus = 4096;
 
+    /// <summary>Most nodes (processes) a multi-node run starts.</summary>
+    public const int MaxNodes = 16;
+
     /// <summary>The options, in help order.</summary>
-    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Duration, Count, Threading, Wait, RingCapacity, Seed, Rate, Batch, Warmup, LatencySamples, Json, Trace, Exits, Deliveries, Check, Loop, Plain];
+    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Duration, Count, Threading, Wait, RingCapacity, Seed, Rate, Batch, Warmup, LatencySamples, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, Plain];
 
     internal Option<string?> Vcpus { get; } = new("--vcpus") { Description = $"Number of emulated vCPUs (default {RunSettings.DefaultVcpus}); with --exits, the trace's vcpus.csv.", HelpName = "N|FILE" };
 
@@ -53,6 +56,8 @@ public sealed class RunOptions
 
     internal Option<string?> Loop { get; } = new("--loop") { Description = "Trace replay: replay K times back to back for a throughput figure (default 1).", HelpName = "K" };
 
+    internal Option<string?> Nodes { get; } = new("--nodes") { Description = "Spread the VM over N engines in N processes on loopback, forwarding IPIs between them (--vcpus in all, default 2 per node; --count cross-node IPIs in all; --rate).", HelpName = "N" };
+
     internal Option<bool> Plain { get; } = new("--plain") { Description = "Plain progress lines even on a terminal." };
 
     /// <summary>Reads and checks every option; throws <see cref="RunInputException"/> on the first bad one.</summary>
@@ -77,6 +82,11 @@ public sealed class RunOptions
             JsonPath = Text(parse, Json) is { } json && json != "-" ? WritablePath("--json", json) : Text(parse, Json),
             Plain = parse.GetValue(Plain),
         };
+
+        if (Text(parse, Nodes) is { } nodes)
+        {
+            return ReadNodes(parse, settings, nodes);
+        }
 
         return Text(parse, Trace) is not null || Text(parse, Exits) is not null
             ? ReadTrace(parse, settings)
@@ -116,6 +126,41 @@ public sealed class RunOptions
             Batch = Text(parse, Batch) is { } b ? (int)OptionValues.Positive("--batch", b, 4096) : RunSettings.DefaultBatch,
             Warmup = Text(parse, Warmup) is { } wu ? OptionValues.Duration("--warmup", wu, allowZero: true) : null,
             LatencySamples = Text(parse, LatencySamples) is { } ls ? LatencySamplesOf(ls) : RunSettings.DefaultLatencySamples,
+        };
+    }
+
+    private RunSettings ReadNodes(ParseResult parse, RunSettings settings, string text)
+    {
+        var nodes = (int)OptionValues.Positive("--nodes", text, MaxNodes);
+        if (nodes < 2)
+        {
+            throw new RunInputException("--nodes must be at least 2 (one engine process per node).");
+        }
+
+        var notForNodes = new[] { Topology, Workload, Duration, Seed, Warmup, Batch, LatencySamples, Threading, Wait, RingCapacity, Json, Trace, Exits, Deliveries, Check, Loop };
+        foreach (var option in notForNodes)
+        {
+            if (Text(parse, option) is not null)
+            {
+                throw new RunInputException($"{option.Name} applies to a run on one engine, not to --nodes.");
+            }
+        }
+
+        var vcpus = Text(parse, Vcpus) is { } v ? (int)OptionValues.Positive("--vcpus", v, MaxVcpus) : 2 * nodes;
+        if (vcpus % nodes != 0)
+        {
+            throw new RunInputException($"--vcpus must be a multiple of --nodes (each node gets the same share), not {vcpus} over {nodes}.");
+        }
+
+        var perSource = Text(parse, Count) is { } c
+            ? (int)Math.Clamp(OptionValues.Positive("--count", c, long.MaxValue / 4) / ((long)vcpus * (nodes - 1)), 1, int.MaxValue)
+            : settings.NodesPerSource;
+        return settings with
+        {
+            Nodes = nodes,
+            Vcpus = vcpus,
+            NodesPerSource = perSource,
+            Rate = Text(parse, Rate) is { } r && r.Trim() != "unlimited" ? OptionValues.Scaled("--rate", r) : null,
         };
     }
 

@@ -80,6 +80,12 @@ public sealed record RunSettings
     /// <summary>Deliveries logged for latency, the window's first (40 bytes each, native memory); 0 turns the log off.</summary>
     public int LatencySamples { get; init; } = DefaultLatencySamples;
 
+    /// <summary>Multi-node runs: the number of nodes (engine processes on loopback), or null for one engine here.</summary>
+    public int? Nodes { get; init; }
+
+    /// <summary>Multi-node runs: IPIs each vCPU sends to each other node.</summary>
+    public int NodesPerSource { get; init; } = 100_000;
+
     /// <summary>Force plain progress lines even on a terminal.</summary>
     public bool Plain { get; init; }
 
