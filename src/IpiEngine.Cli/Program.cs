@@ -38,6 +38,8 @@ public static class Program
     {
         var root = new RootCommand("ipi: resolve, deliver and forward x86 inter-processor interrupts between emulated vCPUs.");
         root.Subcommands.Add(ReplayCommand.Create());
+        root.Subcommands.Add(RunCommand.Create());
+        root.Subcommands.Add(PerfCommand.Create());
         root.Subcommands.Add(NodeCommand.Create());
         return root;
     }

@@ -26,12 +26,12 @@ public sealed class EngineRig : IDisposable
         _records = new ExitRecord[vcpus][];
         for (int v = 0; v < vcpus; v++)
         {
-            _records[v] = Workload.For(v, vcpus, traffic, perVcpu);
+            _records[v] = TrafficRecords.For(v, vcpus, traffic, perVcpu);
         }
 
         Engine = new Engine(new EngineOptions
         {
-            Topology = Workload.Topology(vcpus),
+            Topology = TrafficRecords.Topology(vcpus),
             ThreadingMode = mode,
             WaitStrategy = wait,
             StampPostTime = stampPostTime,

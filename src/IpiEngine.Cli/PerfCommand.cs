@@ -1,0 +1,74 @@
+using System.CommandLine;
+using IpiEngine.Perf;
+using IpiEngine.Perf.Git;
+
+namespace IpiEngine.Cli;
+
+/// <summary>
+/// <c>ipi perf</c>: the perf regression suite's workflow: <c>record</c>, <c>compare</c>,
+/// <c>compare-commits</c>, <c>trend</c>, <c>check</c>. Bad input always ends with one sentence on
+/// stderr and exit code 2.
+/// </summary>
+public static class PerfCommand
+{
+    /// <summary>The <c>perf</c> verb with its subcommands.</summary>
+    public static Command Create()
+    {
+        var perf = new Command("perf", "Record the benchmark suite's results per commit, compare commits with statistics, draw the trend.");
+        perf.Subcommands.Add(PerfRecordCommand.Create());
+        perf.Subcommands.Add(PerfCompareCommand.Create());
+        perf.Subcommands.Add(PerfCompareCommitsCommand.Create());
+        perf.Subcommands.Add(PerfTrendCommand.Create());
+        perf.Subcommands.Add(PerfCheckCommand.Create());
+        return perf;
+    }
+
+    /// <summary><c>--results</c>: the results folder (default: <c>perf-results/</c> at the repository root).</summary>
+    internal static Option<string?> ResultsOption() => new("--results")
+    {
+        Description = "Results folder (default: perf-results/ at the repository root).",
+    };
+
+    /// <summary><c>--repo</c>: where the repository is (default: the current folder).</summary>
+    internal static Option<string?> RepoOption() => new("--repo")
+    {
+        Description = "A folder inside the git repository (default: the current folder).",
+    };
+
+    /// <summary>
+    /// Runs a subcommand's body with the invocation's output and error writers; a
+    /// <see cref="PerfInputException"/> becomes one sentence and exit 2 (parse errors are
+    /// <see cref="Program.Run"/>'s, also exit 2).
+    /// </summary>
+    internal static int Guarded(ParseResult parseResult, Func<TextWriter, TextWriter, int> body)
+    {
+        var output = parseResult.InvocationConfiguration.Output ?? Console.Out;
+        var error = parseResult.InvocationConfiguration.Error ?? Console.Error;
+        try
+        {
+            return body(output, error);
+        }
+        catch (PerfInputException e)
+        {
+            error.WriteLine(e.Message);
+            return 2;
+        }
+    }
+
+    /// <summary>The repository, or null when <paramref name="repo"/> is not inside one and git is optional.</summary>
+    internal static GitRepository? TryOpenRepository(string? repo)
+    {
+        try
+        {
+            return GitRepository.Open(repo ?? Environment.CurrentDirectory);
+        }
+        catch (PerfInputException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The results folder: <paramref name="results"/>, else <c>perf-results/</c> at the repository root or here.</summary>
+    internal static string ResultsFolder(string? results, GitRepository? git) =>
+        results ?? Path.Combine(git?.Root ?? Environment.CurrentDirectory, "perf-results");
+}

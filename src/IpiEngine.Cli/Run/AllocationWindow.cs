@@ -1,0 +1,16 @@
+namespace IpiEngine.Cli.Run;
+
+/// <summary>
+/// Managed allocation and GC counts over a window: taken right before the vCPU threads start posting and right
+/// after they stop, so it covers exactly the measured window (every thread, since the counts are process-wide).
+/// </summary>
+public readonly record struct AllocationWindow(long AllocatedBytes, int Gen0, int Gen1, int Gen2)
+{
+    /// <summary>Reads the counters now. <c>GetTotalAllocatedBytes(true)</c> is precise (it flushes every thread's allocation context).</summary>
+    public static AllocationWindow Now()
+        => new(GC.GetTotalAllocatedBytes(precise: true), GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+
+    /// <summary>What happened between <paramref name="before"/> and <paramref name="after"/>.</summary>
+    public static AllocationWindow Between(AllocationWindow before, AllocationWindow after)
+        => new(after.AllocatedBytes - before.AllocatedBytes, after.Gen0 - before.Gen0, after.Gen1 - before.Gen1, after.Gen2 - before.Gen2);
+}

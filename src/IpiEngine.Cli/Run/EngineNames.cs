@@ -1,0 +1,37 @@
+using IpiEngine.Pipeline;
+
+namespace IpiEngine.Cli.Run;
+
+/// <summary>The command line's spellings of the engine's choices (kebab-case of the enum names).</summary>
+public static class EngineNames
+{
+    private static readonly WaitStrategyKind[] WaitKinds = Enum.GetValues<WaitStrategyKind>();
+
+    /// <summary>Every wait strategy's spelling, in the enum's order.</summary>
+    public static IReadOnlyList<string> WaitStrategies { get; } = Array.ConvertAll(WaitKinds, Of);
+
+    /// <summary>The strategy a spelling names (null: the engine's default).</summary>
+    public static WaitStrategyKind WaitStrategy(string? name)
+        => name is null ? new EngineOptions().WaitStrategy : WaitKinds[Array.IndexOf([.. WaitStrategies], name)];
+
+    /// <summary>The threading mode a spelling (<c>fused</c>, <c>per-stage</c>) names.</summary>
+    public static ThreadingMode Threading(string name) => name == "per-stage" ? ThreadingMode.PerStage : ThreadingMode.Fused;
+
+    /// <summary>A strategy's spelling: <c>BusySpin</c> becomes <c>busy-spin</c>.</summary>
+    public static string Of(WaitStrategyKind kind)
+    {
+        var name = kind.ToString();
+        var spelled = new System.Text.StringBuilder(name.Length + 4);
+        foreach (var c in name)
+        {
+            if (char.IsUpper(c) && spelled.Length > 0)
+            {
+                spelled.Append('-');
+            }
+
+            spelled.Append(char.ToLowerInvariant(c));
+        }
+
+        return spelled.ToString();
+    }
+}

@@ -1,0 +1,61 @@
+using System.Globalization;
+
+namespace IpiEngine.Cli.Run;
+
+/// <summary>Parses the numeric spellings <c>ipi run</c> accepts, each failure as one sentence naming the option.</summary>
+public static class OptionValues
+{
+    /// <summary>Longest run accepted (a day).</summary>
+    public static readonly TimeSpan MaxDuration = TimeSpan.FromDays(1);
+
+    /// <summary>Parses <c>10</c>, <c>10s</c>, <c>0.3s</c>, <c>300ms</c>, <c>2m</c>; positive, or zero when <paramref name="allowZero"/>.</summary>
+    public static TimeSpan Duration(string option, string text, bool allowZero = false)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var t = text.Trim().ToLowerInvariant();
+        var (number, scale) = t.EndsWith("ms", StringComparison.Ordinal) ? (t[..^2], 0.001)
+            : t.EndsWith('s') ? (t[..^1], 1.0)
+            : t.EndsWith('m') ? (t[..^1], 60.0)
+            : (t, 1.0);
+        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)
+            || double.IsNaN(value) || value * scale > MaxDuration.TotalSeconds || (value == 0 && !allowZero))
+        {
+            throw new RunInputException($"{option} must be a positive time such as 10s, 0.3s or 500ms (at most a day), not '{text}'.");
+        }
+
+        return TimeSpan.FromSeconds(value * scale);
+    }
+
+    /// <summary>Parses a whole number from 1 to <paramref name="max"/>.</summary>
+    public static long Positive(string option, string text, long max)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var t = text.Trim().Replace("_", string.Empty, StringComparison.Ordinal);
+        if (!long.TryParse(t, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) || value < 1 || value > max)
+        {
+            throw new RunInputException($"{option} must be a whole number from 1 to {max.ToString("N0", CultureInfo.InvariantCulture)}, not '{text}'.");
+        }
+
+        return value;
+    }
+
+    /// <summary>Parses a count that may carry a k, M or G suffix (thousands, millions, billions).</summary>
+    public static double Scaled(string option, string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var t = text.Trim();
+        var scale = t.Length == 0 ? 1.0 : t[^1] switch { 'k' or 'K' => 1e3, 'm' or 'M' => 1e6, 'g' or 'G' => 1e9, _ => 1.0 };
+        if (scale != 1.0)
+        {
+            t = t[..^1];
+        }
+
+        if (!double.TryParse(t, NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
+            || !double.IsFinite(value) || value <= 0)
+        {
+            throw new RunInputException($"{option} must be a positive number such as 500000, 250k or 5M, not '{text}'.");
+        }
+
+        return value * scale;
+    }
+}

@@ -1,0 +1,218 @@
+using System.CommandLine;
+using IpiEngine.Workload;
+
+namespace IpiEngine.Cli.Run;
+
+/// <summary>
+/// The options of <c>ipi run</c>. Values are taken as text and checked here rather than by the parser, so every
+/// bad value gets one sentence that names the option and what it accepts.
+/// </summary>
+public sealed class RunOptions
+{
+    /// <summary>Largest vCPU count accepted (x2APIC cluster with dense IDs holds far more; this bounds memory).</summary>
+    public const int MaxVcpus = 4096;
+
+    /// <summary>The options, in help order.</summary>
+    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Duration, Count, Threading, Wait, RingCapacity, Seed, Rate, Batch, Warmup, LatencySamples, Json, Trace, Exits, Deliveries, Check, Loop, Plain];
+
+    internal Option<string?> Vcpus { get; } = new("--vcpus") { Description = $"Number of emulated vCPUs (default {RunSettings.DefaultVcpus}); with --exits, the trace's vcpus.csv.", HelpName = "N|FILE" };
+
+    internal Option<string?> Topology { get; } = new("--topology") { Description = "xapic-flat, xapic-cluster, xapic-physical, x2apic-physical or x2apic-cluster (default), each optionally -sparse.", HelpName = "KIND" };
+
+    internal Option<string?> Workload { get; } = new("--workload") { Description = "unicast, multicast, broadcast, linux-mix (default), storm, or weights such as single=60,resched=30,call=5,tlb=4,broadcast=1.", HelpName = "MIX" };
+
+    internal Option<string?> Duration { get; } = new("--duration") { Description = "Length of the measured window, e.g. 10s (default), 0.3s, 500ms.", HelpName = "TIME" };
+
+    internal Option<string?> Count { get; } = new("--count") { Description = "Offer exactly this many IPIs (firing writes) instead of running for a duration.", HelpName = "N" };
+
+    internal Option<string?> Threading { get; } = new("--threading") { Description = "Engine threading: fused (default, one thread runs every stage) or per-stage.", HelpName = "MODE" };
+
+    internal Option<string?> Wait { get; } = new("--wait") { Description = $"The engine's wait strategy: {string.Join(", ", EngineNames.WaitStrategies)} (default {EngineNames.Of(new EngineOptions().WaitStrategy)}).", HelpName = "STRATEGY" };
+
+    internal Option<string?> RingCapacity { get; } = new("--ring-capacity") { Description = $"Per-vCPU ring capacity in records, a power of two (default {new EngineOptions().RingCapacity}).", HelpName = "N" };
+
+    internal Option<string?> Seed { get; } = new("--seed") { Description = "Workload seed: the same seed gives the same offered sequence (default 1).", HelpName = "N" };
+
+    internal Option<string?> Rate { get; } = new("--rate") { Description = "Offered load in IPIs/s over all vCPUs, e.g. 2M (default: unlimited).", HelpName = "IPIS" };
+
+    internal Option<string?> Batch { get; } = new("--batch") { Description = $"Records per post call: 1 posts each exit alone, more uses PostBatch (default {RunSettings.DefaultBatch}).", HelpName = "N" };
+
+    internal Option<string?> Warmup { get; } = new("--warmup") { Description = "Warm-up on a throw-away engine before the measured window (default: a fifth of the run, at most 1s; 0.1s with --count; 0 to skip).", HelpName = "TIME" };
+
+    internal Option<string?> LatencySamples { get; } = new("--latency-samples") { Description = $"Deliveries logged for the latency percentiles, the window's first (default {RunSettings.DefaultLatencySamples}; 0 turns the log off).", HelpName = "N" };
+
+    internal Option<string?> Json { get; } = new("--json") { Description = "Also write the summary as JSON to FILE, or to stdout with -.", HelpName = "FILE" };
+
+    internal Option<string?> Trace { get; } = new("--trace") { Description = "Replay a recorded trace through the engine instead (a bundled name such as xapic-flat-smp4, or a path prefix).", HelpName = "NAME" };
+
+    internal Option<string?> Exits { get; } = new("--exits") { Description = "Replay this exits.csv (with --vcpus FILE) instead of a named trace.", HelpName = "FILE" };
+
+    internal Option<string?> Deliveries { get; } = new("--deliveries") { Description = "Trace replay: write the deliveries in deliveries.csv format.", HelpName = "FILE" };
+
+    internal Option<string?> Check { get; } = new("--check") { Description = "Trace replay: compare the deliveries with this reference (default: the trace's own deliveries.csv).", HelpName = "FILE" };
+
+    internal Option<string?> Loop { get; } = new("--loop") { Description = "Trace replay: replay K times back to back for a throughput figure (default 1).", HelpName = "K" };
+
+    internal Option<bool> Plain { get; } = new("--plain") { Description = "Plain progress lines even on a terminal." };
+
+    /// <summary>Reads and checks every option; throws <see cref="RunInputException"/> on the first bad one.</summary>
+    public RunSettings Read(ParseResult parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        if (parse.UnmatchedTokens.Count > 0)
+        {
+            throw new RunInputException($"Unknown option or argument '{parse.UnmatchedTokens[0]}': see ipi run --help.");
+        }
+
+        if (parse.Errors.Count > 0)
+        {
+            throw new RunInputException(parse.Errors[0].Message);
+        }
+
+        var settings = new RunSettings
+        {
+            Threading = Choice(parse, Threading, ["fused", "per-stage"]) ?? "fused",
+            Wait = Choice(parse, Wait, [.. EngineNames.WaitStrategies]),
+            RingCapacity = Text(parse, RingCapacity) is { } rc ? RingCapacityOf(rc) : null,
+            JsonPath = Text(parse, Json) is { } json && json != "-" ? WritablePath("--json", json) : Text(parse, Json),
+            Plain = parse.GetValue(Plain),
+        };
+
+        return Text(parse, Trace) is not null || Text(parse, Exits) is not null
+            ? ReadTrace(parse, settings)
+            : ReadSynthetic(parse, settings);
+    }
+
+    private RunSettings ReadSynthetic(ParseResult parse, RunSettings settings)
+    {
+        foreach (var traceOnly in new[] { Deliveries, Check, Loop })
+        {
+            if (Text(parse, traceOnly) is not null)
+            {
+                throw new RunInputException($"{traceOnly.Name} applies to trace replays only (with --trace or --exits).");
+            }
+        }
+
+        if (Text(parse, Duration) is not null && Text(parse, Count) is not null)
+        {
+            throw new RunInputException("Give either --duration or --count, not both.");
+        }
+
+        WorkloadMix? mix = WorkloadMix.LinuxMix;
+        if (Text(parse, Workload) is { } w && !WorkloadMix.TryParse(w, out mix, out var error))
+        {
+            throw new RunInputException(error!);
+        }
+
+        return settings with
+        {
+            Vcpus = Text(parse, Vcpus) is { } v ? (int)OptionValues.Positive("--vcpus", v, MaxVcpus) : RunSettings.DefaultVcpus,
+            Topology = Text(parse, Topology) is { } t ? TopologyChoice.Parse(t) : settings.Topology,
+            Mix = mix!,
+            Duration = Text(parse, Duration) is { } d ? OptionValues.Duration("--duration", d) : RunSettings.DefaultDuration,
+            Count = Text(parse, Count) is { } c ? OptionValues.Positive("--count", c, long.MaxValue / 4) : null,
+            Seed = Text(parse, Seed) is { } s ? SeedOf(s) : 1,
+            Rate = Text(parse, Rate) is { } r && r.Trim() != "unlimited" ? OptionValues.Scaled("--rate", r) : null,
+            Batch = Text(parse, Batch) is { } b ? (int)OptionValues.Positive("--batch", b, 4096) : RunSettings.DefaultBatch,
+            Warmup = Text(parse, Warmup) is { } wu ? OptionValues.Duration("--warmup", wu, allowZero: true) : null,
+            LatencySamples = Text(parse, LatencySamples) is { } ls ? LatencySamplesOf(ls) : RunSettings.DefaultLatencySamples,
+        };
+    }
+
+    private RunSettings ReadTrace(ParseResult parse, RunSettings settings)
+    {
+        foreach (var syntheticOnly in new[] { Topology, Workload, Duration, Count, Seed, Rate, Warmup, Batch, LatencySamples })
+        {
+            if (Text(parse, syntheticOnly) is not null)
+            {
+                throw new RunInputException($"{syntheticOnly.Name} applies to generated workloads only, not to trace replays.");
+            }
+        }
+
+        string name, vcpus, exits;
+        string? reference = null;
+        if (Text(parse, Trace) is { } traceName)
+        {
+            if (Text(parse, Exits) is not null || Text(parse, Vcpus) is not null)
+            {
+                throw new RunInputException("Give either --trace NAME or --vcpus FILE with --exits FILE, not both.");
+            }
+
+            (name, vcpus, exits, reference) = LocateTrace(traceName);
+        }
+        else
+        {
+            exits = Text(parse, Exits)!;
+            vcpus = Text(parse, Vcpus) ?? throw new RunInputException("--exits needs --vcpus FILE (the trace's vcpus.csv).");
+            name = Path.GetFileName(exits);
+        }
+
+        return settings with
+        {
+            TraceName = name,
+            VcpusPath = vcpus,
+            ExitsPath = exits,
+            DeliveriesPath = Text(parse, Deliveries) is { } d && d != "-" ? WritablePath("--deliveries", d) : Text(parse, Deliveries),
+            CheckPath = Text(parse, Check) ?? reference,
+            Loop = Text(parse, Loop) is { } k ? (int)OptionValues.Positive("--loop", k, 1_000_000) : 1,
+        };
+    }
+
+    /// <summary>A bundled trace by name, or a path prefix such as <c>traces/xapic-flat-smp4</c>; the reference is null when absent.</summary>
+    private static (string Name, string Vcpus, string Exits, string? Reference) LocateTrace(string name)
+    {
+        var prefix = BundledTraces.Find(name) is { } folder ? Path.Combine(folder, name) : name;
+        var (vcpus, exits, reference) = (prefix + ".vcpus.csv", prefix + ".exits.csv", prefix + ".deliveries.csv");
+        if (!File.Exists(vcpus) || !File.Exists(exits))
+        {
+            var known = BundledTraces.List();
+            throw new RunInputException(known.Count == 0
+                ? $"No trace named '{name}' was found (no {name}.vcpus.csv and {name}.exits.csv, and no traces folder)."
+                : $"No trace named '{name}' was found: the bundled traces are {string.Join(", ", known)}.");
+        }
+
+        return (Path.GetFileName(prefix), vcpus, exits, File.Exists(reference) ? reference : null);
+    }
+
+    private static string? Text(ParseResult parse, Option<string?> option)
+        => parse.GetValue(option) is { } value ? value : null;
+
+    private static string? Choice(ParseResult parse, Option<string?> option, string[] accepted)
+    {
+        var value = Text(parse, option)?.Trim().ToLowerInvariant();
+        if (value is null || Array.IndexOf(accepted, value) >= 0)
+        {
+            return value;
+        }
+
+        throw new RunInputException($"Unknown {option.Name} value '{Text(parse, option)}': use one of {string.Join(", ", accepted)}.");
+    }
+
+    private static int RingCapacityOf(string text)
+    {
+        var capacity = OptionValues.Positive("--ring-capacity", text, 1 << 24);
+        if ((capacity & (capacity - 1)) != 0 || capacity < 2)
+        {
+            throw new RunInputException($"--ring-capacity must be a power of two from 2 to 16777216, not '{text}'.");
+        }
+
+        return (int)capacity;
+    }
+
+    /// <summary>Checks up front that an output file's folder exists, so a long run does not end in an error.</summary>
+    private static string WritablePath(string option, string path)
+    {
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        return folder is null || Directory.Exists(folder)
+            ? path
+            : throw new RunInputException($"{option} cannot write '{path}': the folder '{folder}' does not exist.");
+    }
+
+    private static int LatencySamplesOf(string text)
+        => text.Trim() == "0" ? 0 : (int)OptionValues.Positive("--latency-samples", text, 1 << 26);
+
+    private static int SeedOf(string text)
+        => int.TryParse(text.Trim(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var seed)
+            ? seed
+            : throw new RunInputException($"--seed must be a whole number, not '{text}'.");
+}

@@ -1,0 +1,104 @@
+namespace IpiEngine.Cli.Run;
+
+/// <summary>
+/// Everything one <c>ipi run</c> reports: the summary table shows it, <c>--json</c> writes it (camelCase names).
+/// Counts cover the measured window only (warm-up and bring-up excluded) unless named otherwise.
+/// </summary>
+public sealed class RunReport
+{
+    /// <summary><c>synthetic</c> (a generated workload) or <c>trace</c> (a recorded trace).</summary>
+    public required string Mode { get; init; }
+
+    /// <summary>Number of vCPUs.</summary>
+    public required int Vcpus { get; init; }
+
+    /// <summary>Topology name (synthetic) or the trace's name.</summary>
+    public required string Topology { get; init; }
+
+    /// <summary>Workload name or weights (synthetic), or the trace name.</summary>
+    public required string Workload { get; init; }
+
+    /// <summary>Engine threading mode.</summary>
+    public required string Threading { get; init; }
+
+    /// <summary>Engine wait strategy.</summary>
+    public required string Wait { get; init; }
+
+    /// <summary>Records per post call.</summary>
+    public required int Batch { get; init; }
+
+    /// <summary>Workload seed (synthetic runs).</summary>
+    public int? Seed { get; init; }
+
+    /// <summary>Offered load in IPIs/s, or null when unlimited.</summary>
+    public double? OfferedRate { get; init; }
+
+    /// <summary>Trace replays: how many times the trace was replayed.</summary>
+    public int? Loops { get; init; }
+
+    /// <summary>Warm-up before the window, in seconds.</summary>
+    public required double WarmupSeconds { get; init; }
+
+    /// <summary>Length of the measured window, in seconds.</summary>
+    public required double DurationSeconds { get; init; }
+
+    /// <summary>True when Ctrl-C ended the run early.</summary>
+    public bool Interrupted { get; init; }
+
+    /// <summary>Exit records posted (firing writes, ICR2 latches and topology writes).</summary>
+    public required long Records { get; init; }
+
+    /// <summary>IPIs posted: firing writes.</summary>
+    public required long Posted { get; init; }
+
+    /// <summary>Destinations that got their IPI into the descriptor as a newly pending interrupt.</summary>
+    public required long Delivered { get; init; }
+
+    /// <summary>Destinations where the vector (or NMI/SMI/INIT/SIPI) was already pending: merged, as an IRR does.</summary>
+    public required long Coalesced { get; init; }
+
+    /// <summary>IPIs rejected (all reasons).</summary>
+    public required long Rejected { get; init; }
+
+    /// <summary>Rejected IPIs by reason.</summary>
+    public required Dictionary<string, long> RejectedByReason { get; init; }
+
+    /// <summary>IPIs resolved, by delivery mode.</summary>
+    public required Dictionary<string, long> ByDeliveryMode { get; init; }
+
+    /// <summary>Synthetic runs: how often a vCPU found interrupts pending between its posts and took them (a VM entry's sync).</summary>
+    public long? PendingTakes { get; init; }
+
+    /// <summary>IPIs posted per second of the window.</summary>
+    public required double PostedPerSecond { get; init; }
+
+    /// <summary>IPIs delivered into descriptors (delivered + coalesced) per second of the window: the headline figure.</summary>
+    public required double IpisPerSecond { get; init; }
+
+    /// <summary>Post-to-delivery latency in nanoseconds.</summary>
+    public required LatencySummary LatencyNs { get; init; }
+
+    /// <summary>Managed bytes allocated in the measured window by the engine and vCPU threads (every thread but the display's).</summary>
+    public required long AllocatedBytes { get; init; }
+
+    /// <summary>What the progress display itself allocated in the window (its own thread), left out of <see cref="AllocatedBytes"/>.</summary>
+    public long DisplayAllocatedBytes { get; init; }
+
+    /// <summary>Garbage collections in the measured window, by generation.</summary>
+    public required GcCounts GcCollections { get; init; }
+
+    /// <summary>Whether every posted record was accounted for (resolved, latched, topology or rejected) and every resolved destination delivered or coalesced.</summary>
+    public required bool ConservationHeld { get; init; }
+
+    /// <summary>Trace replays: whether the deliveries equal the sequential replay's, row for row.</summary>
+    public bool? MatchesSequentialReplay { get; init; }
+
+    /// <summary>Trace replays with a reference: whether the deliveries equal it.</summary>
+    public bool? MatchesReference { get; init; }
+
+    /// <summary>The reference compared with, if any.</summary>
+    public string? ReferencePath { get; init; }
+}
+
+/// <summary>Garbage collections by generation.</summary>
+public sealed record GcCounts(int Gen0, int Gen1, int Gen2);

@@ -1,0 +1,90 @@
+using IpiEngine.Workload;
+
+namespace IpiEngine.Cli.Run;
+
+/// <summary>The validated options of one <c>ipi run</c>.</summary>
+public sealed record RunSettings
+{
+    /// <summary>The default scenario's vCPU count.</summary>
+    public const int DefaultVcpus = 16;
+
+    /// <summary>The default scenario's length.</summary>
+    public static readonly TimeSpan DefaultDuration = TimeSpan.FromSeconds(10);
+
+    /// <summary>Records per <c>PostBatch</c> call by default: an ICR2+ICR pair and a little more, as a vCPU's exit handler might queue.</summary>
+    public const int DefaultBatch = 8;
+
+    /// <summary>Number of emulated vCPUs (synthetic runs) or of the trace.</summary>
+    public int Vcpus { get; init; } = DefaultVcpus;
+
+    /// <summary>The APIC topology of a synthetic run.</summary>
+    public TopologyChoice Topology { get; init; } = new(Apic.TopologyKind.X2ApicCluster, false);
+
+    /// <summary>The IPI mix of a synthetic run.</summary>
+    public WorkloadMix Mix { get; init; } = WorkloadMix.LinuxMix;
+
+    /// <summary>How long the measured window lasts (when <see cref="Count"/> is null).</summary>
+    public TimeSpan Duration { get; init; } = DefaultDuration;
+
+    /// <summary>Total IPIs (firing writes) to offer instead of a duration.</summary>
+    public long? Count { get; init; }
+
+    /// <summary>Threading mode name: <c>fused</c> or <c>per-stage</c>.</summary>
+    public string Threading { get; init; } = "fused";
+
+    /// <summary>Wait strategy name, or null for the engine's default.</summary>
+    public string? Wait { get; init; }
+
+    /// <summary>Per-vCPU ring capacity, or null for the engine's default.</summary>
+    public int? RingCapacity { get; init; }
+
+    /// <summary>The workload seed.</summary>
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Offered load in IPIs per second over all vCPUs, or null for as fast as the engine takes them.</summary>
+    public double? Rate { get; init; }
+
+    /// <summary>Records per post call (1 = <c>Post</c>, more = <c>PostBatch</c>).</summary>
+    public int Batch { get; init; } = DefaultBatch;
+
+    /// <summary>Warm-up before the measured window (JIT tiering allocates), or null for the default.</summary>
+    public TimeSpan? Warmup { get; init; }
+
+    /// <summary>Where to write the JSON report: a path, <c>-</c> for stdout, or null.</summary>
+    public string? JsonPath { get; init; }
+
+    /// <summary>True to replay a trace rather than generate a workload.</summary>
+    public bool IsTrace => ExitsPath is not null;
+
+    /// <summary>The trace's display name.</summary>
+    public string? TraceName { get; init; }
+
+    /// <summary>The trace's <c>vcpus.csv</c>.</summary>
+    public string? VcpusPath { get; init; }
+
+    /// <summary>The trace's <c>exits.csv</c>.</summary>
+    public string? ExitsPath { get; init; }
+
+    /// <summary>Where to write the replay's deliveries.</summary>
+    public string? DeliveriesPath { get; init; }
+
+    /// <summary>A reference deliveries file to compare with.</summary>
+    public string? CheckPath { get; init; }
+
+    /// <summary>How many times to replay the trace back to back.</summary>
+    public int Loop { get; init; } = 1;
+
+    /// <summary>The default number of deliveries logged for latency.</summary>
+    public const int DefaultLatencySamples = 1 << 20;
+
+    /// <summary>Deliveries logged for latency, the window's first (40 bytes each, native memory); 0 turns the log off.</summary>
+    public int LatencySamples { get; init; } = DefaultLatencySamples;
+
+    /// <summary>Force plain progress lines even on a terminal.</summary>
+    public bool Plain { get; init; }
+
+    /// <summary>The warm-up actually used: the option, or a fifth of the run capped at one second.</summary>
+    public TimeSpan EffectiveWarmup => Warmup ?? (Count is null
+        ? TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerSecond, Duration.Ticks / 5))
+        : TimeSpan.FromMilliseconds(100));
+}

@@ -1,0 +1,81 @@
+using System.Globalization;
+using Spectre.Console;
+
+namespace IpiEngine.Cli.Run;
+
+/// <summary>Renders a <see cref="RunReport"/> as the end-of-run summary table.</summary>
+public static class RunSummaryTable
+{
+    /// <summary>Writes the summary to <paramref name="console"/>.</summary>
+    public static void Write(IAnsiConsole console, RunReport report)
+    {
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(report);
+        var table = new Table().Border(TableBorder.Rounded).Title("ipi run: summary")
+            .AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
+
+        var interrupted = report.Interrupted ? " (interrupted)" : string.Empty;
+        if (report.Loops is { } loops)
+        {
+            Row(table, "trace", $"{report.Workload}, {report.Vcpus} vCPUs, a posting thread each");
+            Row(table, "engine", $"{report.Threading}, wait {report.Wait}");
+            Row(table, "replays", string.Create(CultureInfo.InvariantCulture, $"{loops} in {report.DurationSeconds:F3} s{interrupted}"));
+        }
+        else
+        {
+            Row(table, "scenario", $"{report.Vcpus} vCPUs, {report.Topology}, {report.Workload}");
+            Row(table, "engine", $"{report.Threading}, wait {report.Wait}, batch {report.Batch}");
+            Row(table, "measured window", string.Create(CultureInfo.InvariantCulture, $"{report.DurationSeconds:F2} s after {report.WarmupSeconds:F2} s warm-up{interrupted}"));
+        }
+
+        table.AddEmptyRow();
+        Row(table, "IPIs posted", Count(report.Posted) + $"  ({Count(report.Records)} records)");
+        Row(table, "delivered", Count(report.Delivered));
+        Row(table, "coalesced", Count(report.Coalesced));
+        Row(table, "rejected", Count(report.Rejected));
+        foreach (var (reason, count) in report.RejectedByReason)
+        {
+            Row(table, $"  rejected: {reason}", Count(count));
+        }
+
+        foreach (var (mode, count) in report.ByDeliveryMode)
+        {
+            Row(table, $"  mode {mode}", Count(count));
+        }
+
+        if (report.PendingTakes is { } takes)
+        {
+            Row(table, "vCPU takes of pending interrupts", Count(takes));
+        }
+
+        table.AddEmptyRow();
+        Row(table, "IPIs/s posted", PlainRunDisplay.Rate(report.PostedPerSecond));
+        Row(table, "IPIs/s delivered (incl. coalesced)", PlainRunDisplay.Rate(report.IpisPerSecond));
+        var l = report.LatencyNs;
+        Row(table, $"latency p50 / p99 / p99.9 / max ({Count(l.Samples)} deliveries)", l.Samples == 0 ? "no samples" : $"{Ns(l.P50)} / {Ns(l.P99)} / {Ns(l.P999)} / {Ns(l.Max)}");
+        Row(table, report.Loops is null ? "bytes allocated in window" : "bytes allocated (incl. an engine per replay)", Count(report.AllocatedBytes));
+        Row(table, "GC gen0 / gen1 / gen2", $"{report.GcCollections.Gen0} / {report.GcCollections.Gen1} / {report.GcCollections.Gen2}");
+        Row(table, "conservation", report.ConservationHeld ? "[green]held[/]" : "[red]VIOLATED[/]", markup: true);
+        if (report.MatchesSequentialReplay is { } sequential)
+        {
+            Row(table, "equals sequential replay", sequential ? "[green]yes[/]" : "[red]NO[/]", markup: true);
+        }
+
+        if (report.MatchesReference is { } reference)
+        {
+            Row(table, $"equals {Path.GetFileName(report.ReferencePath)}", reference ? "[green]yes[/]" : "[red]NO[/]", markup: true);
+        }
+
+        console.Write(table);
+    }
+
+    private static void Row(Table table, string name, string value, bool markup = false)
+        => table.AddRow(new Text(name), markup ? new Markup(value) : new Text(value));
+
+    private static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string Ns(long ns)
+        => ns >= 1_000_000 ? string.Create(CultureInfo.InvariantCulture, $"{ns / 1e6:F2} ms")
+            : ns >= 1_000 ? string.Create(CultureInfo.InvariantCulture, $"{ns / 1e3:F1} µs")
+            : string.Create(CultureInfo.InvariantCulture, $"{ns} ns");
+}

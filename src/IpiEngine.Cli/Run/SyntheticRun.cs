@@ -1,0 +1,140 @@
+using IpiEngine.Apic;
+using IpiEngine.Workload;
+
+namespace IpiEngine.Cli.Run;
+
+/// <summary>
+/// A generated workload through the engine: a warm-up on a throw-away engine (JIT tiering and first-time paths
+/// allocate; the code they leave behind is shared), then a fresh engine: bring-up, the measured window, drain, report.
+/// Latency comes from the measured engine's delivery log, which keeps the window's first
+/// <see cref="RunSettings.LatencySamples"/> deliveries (a log of every delivery of a 10 s run would need gigabytes).
+/// </summary>
+public static class SyntheticRun
+{
+    /// <summary>IPIs generated over all the vCPUs' scripts, at most (bounds their memory); each script loops.</summary>
+    private const int ScriptBudgetIpis = 1 << 20;
+
+    /// <summary>Runs the workload and reports.</summary>
+    public static RunReport Execute(RunSettings settings, RunConsole console, RunInterruption interruption)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(interruption);
+        var script = Generate(settings);
+        var warmup = settings.EffectiveWarmup;
+        using var warmUp = warmup > TimeSpan.Zero ? new WarmUpRun(Options(settings, 0), script, settings) : null;
+
+        // The log also holds the bring-up's deliveries (at most one per bring-up IPI), which come first and are skipped.
+        using var engine = new Engine(Options(settings, settings.LatencySamples == 0 ? 0 : settings.LatencySamples + script.BringUpIpis));
+        engine.Start();
+        var driver = new WorkloadDriver(engine, script, settings.Batch, settings.Count, settings.Rate);
+        driver.PostBringUp();
+        EngineQuiescence.Wait(engine);
+        var monitor = new RunMonitor(engine, driver, settings, interruption, (long)settings.Vcpus * RingCapacity(settings), warmUp);
+        try
+        {
+            driver.Start();
+            console.Display($"ipi run: {settings.Vcpus} vCPUs, {settings.Topology.Name}, {settings.Mix.Name}", settings.Plain).Show(monitor.Poll);
+        }
+        finally
+        {
+            driver.Stop(); // the vCPU threads end before the engine they post to (idempotent after the monitor's stop)
+            warmUp?.Finish();
+        }
+
+        engine.Stop();
+        var final = engine.ReadCounters();
+        var latency = new LatencyHistogram();
+        foreach (ref readonly var entry in engine.DeliveryLog is { } log ? log.Entries : [])
+        {
+            if (entry.PostTimestamp >= monitor.WindowOpenedAt && latency.Count < settings.LatencySamples)
+            {
+                latency.RecordTicks(entry.PostTimestamp, entry.DeliverTimestamp);
+            }
+        }
+
+        return Report(settings, warmup, monitor, final, latency.Summarize(), driver, script);
+    }
+
+    private static WorkloadScript Generate(RunSettings settings)
+    {
+        var choice = settings.Topology;
+        ApicTopology topology;
+        try
+        {
+            topology = ApicTopology.Configure(settings.Vcpus, choice.Kind, choice.SparseIds);
+        }
+        catch (ArgumentException e)
+        {
+            throw new RunInputException($"--topology {choice.Name} cannot hold {settings.Vcpus} vCPUs: {e.Message.Split(" (Parameter", 2)[0]}");
+        }
+
+        var ipisPerVcpu = Math.Clamp(ScriptBudgetIpis / settings.Vcpus, 64, 16384);
+        if (settings.Count is { } count)
+        {
+            ipisPerVcpu = (int)Math.Clamp(count / settings.Vcpus + 1, 1, ipisPerVcpu);
+        }
+
+        return WorkloadGenerator.Generate(VcpuAddressBook.From(topology, choice.Kind), settings.Mix, settings.Seed, ipisPerVcpu);
+    }
+
+    private static EngineOptions Options(RunSettings settings, int logCapacity) => new()
+    {
+        Topology = ApicTopology.Configure(settings.Vcpus, settings.Topology.Kind, settings.Topology.SparseIds),
+        ThreadingMode = EngineNames.Threading(settings.Threading),
+        WaitStrategy = EngineNames.WaitStrategy(settings.Wait),
+        RingCapacity = RingCapacity(settings),
+        DeliveryLogCapacity = logCapacity,
+        Name = "ipi-run",
+    };
+
+    private static int RingCapacity(RunSettings settings) => settings.RingCapacity ?? new EngineOptions().RingCapacity;
+
+    private static RunReport Report(RunSettings settings, TimeSpan warmup, RunMonitor monitor, in EngineCounters final, LatencySummary latency, WorkloadDriver driver, WorkloadScript script)
+    {
+        var start = monitor.WindowStart;
+        var end = monitor.WindowEnd;
+        var seconds = Math.Max(monitor.Window.TotalSeconds, 1e-9);
+        var ipis = end.IpisResolved - start.IpisResolved + end.Rejected - start.Rejected;
+        var destinations = end.Delivered - start.Delivered + end.Coalesced - start.Coalesced + end.Forwarded - start.Forwarded;
+        var perMode = new long[8];
+        for (var v = 0; v < script.Vcpus.Length; v++)
+        {
+            script.Vcpus[v].CountFiringByMode(driver.PostedIpisOf(v), perMode);
+        }
+
+        return new RunReport
+        {
+            Mode = "synthetic",
+            Vcpus = settings.Vcpus,
+            Topology = settings.Topology.Name,
+            Workload = settings.Mix.Name,
+            Threading = settings.Threading,
+            Wait = EngineNames.Of(EngineNames.WaitStrategy(settings.Wait)),
+            Batch = settings.Batch,
+            Seed = settings.Seed,
+            OfferedRate = settings.Rate,
+            WarmupSeconds = warmup.TotalSeconds,
+            DurationSeconds = monitor.Window.TotalSeconds,
+            Interrupted = monitor.Interrupted,
+            Records = end.Posted - start.Posted,
+            Posted = ipis,
+            Delivered = end.Delivered - start.Delivered,
+            Coalesced = end.Coalesced - start.Coalesced,
+            Rejected = end.Rejected - start.Rejected,
+            RejectedByReason = RunCounts.RejectedByReason(start, end),
+            ByDeliveryMode = RunCounts.ByMode(perMode),
+            PendingTakes = driver.TakenInterrupts,
+            PostedPerSecond = ipis / seconds,
+            IpisPerSecond = destinations / seconds,
+            LatencyNs = latency,
+            AllocatedBytes = monitor.Allocations.AllocatedBytes,
+            DisplayAllocatedBytes = monitor.MonitorAllocatedBytes,
+            GcCollections = new GcCounts(monitor.Allocations.Gen0, monitor.Allocations.Gen1, monitor.Allocations.Gen2),
+
+            // Nothing lost anywhere: the engine accounts for every record and destination over its whole life, the
+            // window drained, and the IPIs the vCPU threads say they posted are the ones the engine resolved or rejected.
+            ConservationHeld = final.ConservationHolds && monitor.Drained && driver.PostedIpis == ipis,
+        };
+    }
+}

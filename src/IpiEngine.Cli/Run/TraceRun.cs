@@ -1,0 +1,64 @@
+using System.Diagnostics;
+using IpiEngine.Pipeline;
+using IpiEngine.Trace;
+
+namespace IpiEngine.Cli.Run;
+
+/// <summary>
+/// A recorded trace through the full engine: each vCPU's records posted by that vCPU's own thread, topology rows
+/// coordinated (<see cref="ConcurrentTraceReplay"/>), checked against the sequential replay and, if given, a reference
+/// deliveries file; <c>--loop K</c> replays it K times on fresh engines for a throughput figure on real traffic.
+/// </summary>
+public static class TraceRun
+{
+    /// <summary>Replays the trace and reports.</summary>
+    public static RunReport Execute(RunSettings settings, RunConsole console, RunInterruption interruption)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(console);
+        ArgumentNullException.ThrowIfNull(interruption);
+        var ids = TraceReader.ReadVcpus(settings.VcpusPath!);
+        var exits = TraceReader.ReadExits(settings.ExitsPath!, ids.Length);
+        var reference = settings.CheckPath is null ? null : TraceReader.ReadDeliveries(settings.CheckPath);
+        var sequential = SequentialReplay.Run(ids, exits);
+        var replay = new TraceReplayLoop(settings, ids, exits, sequential, interruption);
+        console.Display($"ipi run --trace {settings.TraceName}: {ids.Length} vCPUs, {exits.Length:N0} records x {settings.Loop}", settings.Plain).Show(replay.Poll);
+
+        var rows = replay.FirstRows!;
+        if (replay.FirstDifference is { } difference)
+        {
+            console.Writer.WriteLine($"differs from the sequential replay: {difference}");
+        }
+
+        bool? matchesReference = null;
+        if (reference is not null)
+        {
+            var comparison = DeliveryComparison.Compare(reference, rows);
+            matchesReference = comparison.Identical;
+            console.Writer.WriteLine($"{Path.GetFileName(settings.CheckPath)}: {comparison.Matching} rows match, {comparison.Differing} differ");
+            foreach (var line in comparison.FirstDifferences)
+            {
+                console.Writer.WriteLine("  " + line);
+            }
+        }
+
+        if (settings.DeliveriesPath is { } path)
+        {
+            WriteDeliveries(path, rows, console.Writer);
+        }
+
+        return replay.Report(matchesReference);
+    }
+
+    private static void WriteDeliveries(string path, IReadOnlyList<DeliveryRow> rows, TextWriter human)
+    {
+        if (path == "-")
+        {
+            DeliveryCsv.Write(human, rows);
+            return;
+        }
+
+        using var writer = new StreamWriter(path);
+        DeliveryCsv.Write(writer, rows);
+    }
+}

@@ -1,0 +1,74 @@
+namespace IpiEngine.Perf.Comparison;
+
+/// <summary>The comparison of one benchmark present on both sides.</summary>
+public sealed record BenchmarkComparison
+{
+    /// <summary>The benchmark's full name.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>True for a <c>CrossThread</c> benchmark: compared within one calibration state, warn-only unless gated.</summary>
+    public bool CrossThread { get; init; }
+
+    /// <summary>What the time test found.</summary>
+    public TimeOutcome Time { get; init; }
+
+    /// <summary>The calibration state the time test used: <c>near</c>, <c>far</c>, or <c>any</c> for single-threaded benchmarks.</summary>
+    public string State { get; init; } = "any";
+
+    /// <summary>True when a slowdown of this benchmark fails the comparison (otherwise it warns).</summary>
+    public bool TimeGated { get; init; }
+
+    /// <summary>Pooled base median, ns per operation (within <see cref="State"/>).</summary>
+    public double BaseMedian { get; init; }
+
+    /// <summary>Pooled diff median, ns per operation (within <see cref="State"/>).</summary>
+    public double DiffMedian { get; init; }
+
+    /// <summary>Diff median over base median.</summary>
+    public double Ratio => BaseMedian > 0 ? DiffMedian / BaseMedian : double.NaN;
+
+    /// <summary>Samples used on the base side.</summary>
+    public int BaseSamples { get; init; }
+
+    /// <summary>Samples used on the diff side.</summary>
+    public int DiffSamples { get; init; }
+
+    /// <summary>Samples left out because they were taken in another, a mixed or an unknown state.</summary>
+    public int LeftOutSamples { get; init; }
+
+    /// <summary>Modality hint of the base and diff samples ("", "bimodal", ...).</summary>
+    public string Modality { get; init; } = "";
+
+    /// <summary>Median allocated bytes per operation over the base records (null: not measured).</summary>
+    public long? BaseAllocated { get; init; }
+
+    /// <summary>Median allocated bytes per operation over the diff records.</summary>
+    public long? DiffAllocated { get; init; }
+
+    /// <summary>True when an allocation increase of this benchmark fails the comparison (hot path, not Baselines).</summary>
+    public bool AllocationGated { get; init; }
+
+    /// <summary>Why the time was not compared, when it was not.</summary>
+    public string? Note { get; init; }
+
+    /// <summary>True when the diff allocates more per operation than the base.</summary>
+    public bool AllocationIncreased => BaseAllocated is { } b && DiffAllocated is { } d && d > b;
+
+    /// <summary>True when allocation changed either way.</summary>
+    public bool AllocationChanged => BaseAllocated is { } b && DiffAllocated is { } d && d != b;
+
+    /// <summary>
+    /// True when the allocation increase fails the comparison: on a gated benchmark, any increase
+    /// from zero or of a single-threaded benchmark; on a cross-thread benchmark that already
+    /// allocated, more than 10%, because its rig's allocations (timers, thread-pool work) vary
+    /// with scheduling from run to run.
+    /// </summary>
+    public bool AllocationRegressed => AllocationIncreased && AllocationGated
+        && (!CrossThread || BaseAllocated == 0 || DiffAllocated > BaseAllocated * 1.1);
+
+    /// <summary>True when this benchmark alone makes the comparison fail.</summary>
+    public bool IsRegression => (Time == TimeOutcome.Slower && TimeGated) || AllocationRegressed;
+
+    /// <summary>True when this benchmark got slower but is only warned about.</summary>
+    public bool IsWarning => Time == TimeOutcome.Slower && !TimeGated;
+}

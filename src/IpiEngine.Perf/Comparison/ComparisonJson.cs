@@ -1,0 +1,11 @@
+using System.Text.Json;
+
+namespace IpiEngine.Perf.Comparison;
+
+/// <summary>Writes a comparison as JSON (for scripts): the same verdicts as the text output.</summary>
+public static class ComparisonJson
+{
+    /// <summary>The report as indented JSON.</summary>
+    public static string Serialize(ComparisonReport report) =>
+        JsonSerializer.Serialize(report, PerfJsonContext.Default.ComparisonReport);
+}

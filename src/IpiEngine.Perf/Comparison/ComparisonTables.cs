@@ -1,0 +1,92 @@
+using System.Globalization;
+
+namespace IpiEngine.Perf.Comparison;
+
+/// <summary>One table of a comparison printout: a title, column headers and rows of cells.</summary>
+/// <param name="Title">Table title, also the first column's header.</param>
+/// <param name="Headers">Column headers after the first.</param>
+/// <param name="Rows">Rows: the benchmark, then one cell per header.</param>
+public sealed record ComparisonTable(string Title, IReadOnlyList<string> Headers, IReadOnlyList<IReadOnlyList<string>> Rows);
+
+/// <summary>
+/// The header lines and tables of a comparison, shared by the text (Spectre.Console) and Markdown
+/// printers: Slower, Faster, Allocation changed, Not compared.
+/// </summary>
+public static class ComparisonTables
+{
+    /// <summary>The lines printed above the tables: machine, both sides with their calibration, policy.</summary>
+    public static IReadOnlyList<string> HeaderLines(ComparisonReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var lines = new List<string>
+        {
+            $"machine  {string.Join(", ", report.Base.Machines.Union(report.Diff.Machines))}",
+            Side("base", report.Base),
+            Side("diff", report.Diff),
+            $"job      {(report.Base.Jobs.Count > 0 ? report.Base.Jobs[0] : "none")}",
+            $"policy   {report.Policy}",
+        };
+        return lines;
+
+        static string Side(string name, SideSummary side) =>
+            $"{name}     {side.Label}: {side.Records} record(s) of {string.Join(", ", side.Commits)}"
+            + (side.LeftOut.Count > 0 ? $" ({string.Join("; ", side.LeftOut)})" : "")
+            + $"; calibration {side.Calibration}";
+    }
+
+    /// <summary>The non-empty tables, in print order.</summary>
+    public static IReadOnlyList<ComparisonTable> Build(ComparisonReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var tables = new List<ComparisonTable>();
+        var slower = report.Benchmarks.Where(b => b.Time == TimeOutcome.Slower).OrderByDescending(b => b.Ratio).ToList();
+        if (slower.Count > 0)
+        {
+            tables.Add(new ComparisonTable("Slower", ["diff/base", "Base median", "Diff median", "State", "Samples", "Modality", "Gate"],
+                slower.Select(b => Row(b.Id, Ratio(b.Ratio), Ns(b.BaseMedian), Ns(b.DiffMedian), b.State, Samples(b), b.Modality, b.TimeGated ? "fail" : "warn")).ToList()));
+        }
+        var faster = report.Benchmarks.Where(b => b.Time == TimeOutcome.Faster).OrderBy(b => b.Ratio).ToList();
+        if (faster.Count > 0)
+        {
+            tables.Add(new ComparisonTable("Faster", ["base/diff", "Base median", "Diff median", "State", "Samples", "Modality"],
+                faster.Select(b => Row(b.Id, Ratio(1 / b.Ratio), Ns(b.BaseMedian), Ns(b.DiffMedian), b.State, Samples(b), b.Modality)).ToList()));
+        }
+        var allocation = report.Benchmarks.Where(b => b.AllocationChanged).ToList();
+        if (allocation.Count > 0)
+        {
+            tables.Add(new ComparisonTable("Allocation changed", ["Base B/op", "Diff B/op", "Gate"],
+                allocation.Select(b => Row(b.Id, Bytes(b.BaseAllocated), Bytes(b.DiffAllocated),
+                    !b.AllocationIncreased ? "" : b.AllocationRegressed ? "fail" : "warn")).ToList()));
+        }
+        var notCompared = report.Benchmarks.Where(b => b.Time is TimeOutcome.NotComparable or TimeOutcome.Failed or TimeOutcome.Unknown).ToList();
+        if (notCompared.Count > 0)
+        {
+            tables.Add(new ComparisonTable("Not compared", ["Outcome", "Why"],
+                notCompared.Select(b => Row(b.Id, b.Time.ToString(), b.Note ?? "too few samples for a verdict (record with --profile full)")).ToList()));
+        }
+        if (report.New.Count + report.Missing.Count > 0)
+        {
+            tables.Add(new ComparisonTable("Only on one side", ["Side"],
+                report.New.Select(id => Row(id, "diff (new)")).Concat(report.Missing.Select(id => Row(id, "base (missing)"))).ToList()));
+        }
+        return tables;
+    }
+
+    private static string[] Row(params string[] cells) => cells;
+
+    private static string Samples(BenchmarkComparison b) => b.LeftOutSamples > 0
+        ? string.Create(CultureInfo.InvariantCulture, $"{b.BaseSamples}/{b.DiffSamples} ({b.LeftOutSamples} left out)")
+        : string.Create(CultureInfo.InvariantCulture, $"{b.BaseSamples}/{b.DiffSamples}");
+
+    private static string Ratio(double ratio) => ratio.ToString("0.00", CultureInfo.InvariantCulture);
+
+    /// <summary>Nanoseconds with a sensible precision.</summary>
+    public static string Ns(double ns) => ns switch
+    {
+        >= 1e6 => (ns / 1e6).ToString("0.00 'ms'", CultureInfo.InvariantCulture),
+        >= 1e3 => (ns / 1e3).ToString("0.00 'us'", CultureInfo.InvariantCulture),
+        _ => ns.ToString("0.00 'ns'", CultureInfo.InvariantCulture),
+    };
+
+    private static string Bytes(long? bytes) => bytes?.ToString(CultureInfo.InvariantCulture) ?? "n/a";
+}

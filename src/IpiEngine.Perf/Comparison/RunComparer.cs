@@ -1,0 +1,287 @@
+using System.Globalization;
+using IpiEngine.Perf.Calibration;
+using IpiEngine.Perf.Records;
+using IpiEngine.Perf.Suite;
+
+namespace IpiEngine.Perf.Comparison;
+
+/// <summary>
+/// Compares two sets of records: pools each side's samples per benchmark (on one machine id, with
+/// one set of job settings), tests time with <see cref="SampleTest"/> (cross-thread benchmarks only
+/// within one calibration state), and checks allocated bytes per operation.
+/// </summary>
+public sealed class RunComparer(ComparisonOptions options)
+{
+    private readonly SampleTest _test = new(options);
+
+    /// <summary>Compares <paramref name="baseSet"/> with <paramref name="diffSet"/>.</summary>
+    public ComparisonReport Compare(RecordSet baseSet, RecordSet diffSet)
+    {
+        ArgumentNullException.ThrowIfNull(baseSet);
+        ArgumentNullException.ThrowIfNull(diffSet);
+        var policy = string.Create(CultureInfo.InvariantCulture,
+            $"time: Mann-Whitney equivalence at {options.Threshold} and {options.NoiseFloor}, alpha {options.Alpha}; cross-thread: same calibration state only, {(options.GateCrossThread ? "gated" : "warn-only")}; alloc: any increase fails except Baselines (cross-thread rigs that already allocate: over 10%)");
+
+        var (machine, problem) = CommonMachine(baseSet, diffSet);
+        var baseRecords = baseSet.Records.Where(r => r.Machine.Id == machine).ToList();
+        var diffRecords = diffSet.Records.Where(r => r.Machine.Id == machine).ToList();
+        var baseSummary = Summarize(baseSet, baseRecords);
+        var diffSummary = Summarize(diffSet, diffRecords);
+        problem ??= JobMismatch(baseSummary, diffSummary);
+        if (problem is not null)
+        {
+            return NotComparable(baseSummary, diffSummary, policy, problem);
+        }
+
+        var basePool = Pool(baseRecords);
+        var diffPool = Pool(diffRecords);
+        var compared = new List<BenchmarkComparison>();
+        foreach (var (id, basePooled) in basePool)
+        {
+            if (diffPool.TryGetValue(id, out var diffPooled))
+            {
+                compared.Add(CompareOne(id, basePooled, diffPooled));
+            }
+        }
+        var missing = basePool.Keys.Where(id => !diffPool.ContainsKey(id)).Order(StringComparer.Ordinal).ToList();
+        var added = diffPool.Keys.Where(id => !basePool.ContainsKey(id)).Order(StringComparer.Ordinal).ToList();
+        if (compared.Count == 0)
+        {
+            return NotComparable(baseSummary, diffSummary, policy, "the two sides have no benchmark in common");
+        }
+        if (compared.TrueForAll(c => c.Time is TimeOutcome.NotComparable or TimeOutcome.Failed) && !compared.Exists(c => c.AllocationChanged))
+        {
+            return NotComparable(baseSummary, diffSummary, policy, "no common benchmark could be compared (no shared calibration state, or failed runs)") with
+            {
+                Benchmarks = compared,
+                New = added,
+                Missing = missing,
+            };
+        }
+
+        compared.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
+        int regressions = compared.Count(c => c.IsRegression);
+        var verdict = regressions > 0 ? Verdict.Regression : Verdict.Pass;
+        return new ComparisonReport
+        {
+            Base = baseSummary,
+            Diff = diffSummary,
+            Policy = policy,
+            Benchmarks = compared,
+            New = added,
+            Missing = missing,
+            Verdict = verdict,
+            SummaryLine = SummaryLine(compared, added.Count, missing.Count),
+            VerdictLine = VerdictLine(compared, verdict),
+        };
+    }
+
+    private BenchmarkComparison CompareOne(string id, PooledBenchmark basePooled, PooledBenchmark diffPooled)
+    {
+        bool crossThread = basePooled.CrossThread || diffPooled.CrossThread;
+        bool hotPath = !basePooled.Baseline && !diffPooled.Baseline;
+        var comparison = new BenchmarkComparison
+        {
+            Id = id,
+            CrossThread = crossThread,
+            TimeGated = !crossThread || options.GateCrossThread,
+            BaseAllocated = MedianOf(basePooled.Allocated),
+            DiffAllocated = MedianOf(diffPooled.Allocated),
+            AllocationGated = hotPath,
+        };
+        if (basePooled.AllSamples.Count == 0 || diffPooled.AllSamples.Count == 0)
+        {
+            return comparison with { Time = TimeOutcome.Failed, Note = basePooled.AllSamples.Count == 0 ? "failed in base" : "failed in diff" };
+        }
+        if (!crossThread)
+        {
+            return WithTime(comparison, "any", basePooled.AllSamples, diffPooled.AllSamples, leftOut: 0);
+        }
+
+        // Cross-thread: compare within each calibration state both sides have; a slowdown in any state counts.
+        BenchmarkComparison? chosen = null;
+        int usable = 0;
+        foreach (var state in (ReadOnlySpan<CoreDistanceState>)[CoreDistanceState.Near, CoreDistanceState.Far])
+        {
+            var baseSamples = basePooled.SamplesIn(state);
+            var diffSamples = diffPooled.SamplesIn(state);
+            if (baseSamples.Count == 0 || diffSamples.Count == 0)
+            {
+                continue;
+            }
+            usable += baseSamples.Count + diffSamples.Count;
+            var candidate = WithTime(comparison, StateName(state), baseSamples, diffSamples, leftOut: 0);
+            if (chosen is null || Rank(candidate.Time) > Rank(chosen.Time))
+            {
+                chosen = candidate;
+            }
+        }
+        int leftOut = basePooled.AllSamples.Count + diffPooled.AllSamples.Count - usable;
+        if (chosen is null)
+        {
+            return comparison with
+            {
+                Time = TimeOutcome.NotComparable,
+                State = "none",
+                LeftOutSamples = leftOut,
+                BaseMedian = SampleTest.Median(basePooled.AllSamples),
+                DiffMedian = SampleTest.Median(diffPooled.AllSamples),
+                Note = $"no common calibration state (base {basePooled.States()}, diff {diffPooled.States()})",
+            };
+        }
+        return chosen with { LeftOutSamples = leftOut };
+
+        // Slower outranks faster outranks same outranks unknown: the worst finding is the one reported.
+        static int Rank(TimeOutcome outcome) => outcome switch
+        {
+            TimeOutcome.Slower => 3,
+            TimeOutcome.Faster => 2,
+            TimeOutcome.Same => 1,
+            _ => 0,
+        };
+    }
+
+    private BenchmarkComparison WithTime(BenchmarkComparison comparison, string state, List<double> baseSamples, List<double> diffSamples, int leftOut)
+    {
+        var baseModality = SampleTest.Modality(baseSamples);
+        var diffModality = SampleTest.Modality(diffSamples);
+        return comparison with
+        {
+            Time = _test.Compare(baseSamples, diffSamples),
+            State = state,
+            BaseMedian = SampleTest.Median(baseSamples),
+            DiffMedian = SampleTest.Median(diffSamples),
+            BaseSamples = baseSamples.Count,
+            DiffSamples = diffSamples.Count,
+            LeftOutSamples = leftOut,
+            Modality = baseModality == diffModality ? baseModality : $"{Dash(baseModality)} / {Dash(diffModality)}",
+        };
+
+        static string Dash(string text) => text.Length == 0 ? "-" : text;
+    }
+
+    private (string? Machine, string? Problem) CommonMachine(RecordSet baseSet, RecordSet diffSet)
+    {
+        var baseMachines = baseSet.Records.Select(r => r.Machine.Id).ToHashSet(StringComparer.Ordinal);
+        var diffMachines = diffSet.Records.Select(r => r.Machine.Id).ToHashSet(StringComparer.Ordinal);
+        var common = baseMachines.Intersect(diffMachines, StringComparer.Ordinal).ToList();
+        if (options.MachineId is { } wanted)
+        {
+            return common.Contains(wanted)
+                ? (wanted, null)
+                : (wanted, $"machine '{wanted}' does not have records on both sides");
+        }
+        return common.Count switch
+        {
+            1 => (common[0], null),
+            0 => (null, $"different machines: base on {string.Join(", ", baseMachines)}, diff on {string.Join(", ", diffMachines)}"),
+            _ => (null, $"both sides have records from several machines ({string.Join(", ", common)}); choose one with --machine"),
+        };
+    }
+
+    private static string? JobMismatch(SideSummary baseSummary, SideSummary diffSummary)
+    {
+        if (baseSummary.Jobs.Count > 1 || diffSummary.Jobs.Count > 1)
+        {
+            return "one side pools records made with different job settings";
+        }
+        if (baseSummary.Jobs.Count == 1 && diffSummary.Jobs.Count == 1 && baseSummary.Jobs[0] != diffSummary.Jobs[0])
+        {
+            return $"different job settings: base [{baseSummary.Jobs[0]}], diff [{diffSummary.Jobs[0]}]";
+        }
+        return null;
+    }
+
+    private static SideSummary Summarize(RecordSet set, List<PerfRecord> used) => new()
+    {
+        Label = set.Label,
+        Records = used.Count,
+        Commits = used.Select(r => r.Commit.ShortSha + (r.Commit.Dirty ? "-dirty" : "")).Distinct().ToList(),
+        Machines = set.Records.Select(r => r.Machine.Id).Distinct().ToList(),
+        Jobs = used.Select(r => JobSignature(r.Run.Job)).Distinct().ToList(),
+        LeftOut = set.LeftOut,
+        Calibration = CalibrationSummary.Of(used),
+    };
+
+    /// <summary>The job settings as one comparable line.</summary>
+    public static string JobSignature(SuiteProfile? job)
+    {
+        if (job is null)
+        {
+            return "unknown job (record made without the suite manifest)";
+        }
+        var environment = string.Join(",", job.Environment.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key}={p.Value}"));
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{job.Name}: launches {job.LaunchCount}, warmup {job.WarmupCount}, iterations {job.IterationCount} x {job.IterationTimeMs} ms, gcServer {job.GcServer}, gcConcurrent {job.GcConcurrent}, {environment}");
+    }
+
+    private static ComparisonReport NotComparable(SideSummary baseSummary, SideSummary diffSummary, string policy, string reason) => new()
+    {
+        Base = baseSummary,
+        Diff = diffSummary,
+        Policy = policy,
+        Verdict = Verdict.NotComparable,
+        NotComparableReason = reason,
+        SummaryLine = "summary: not comparable",
+        VerdictLine = $"verdict: NOT COMPARABLE, {reason} (exit 2)",
+    };
+
+    private static Dictionary<string, PooledBenchmark> Pool(IEnumerable<PerfRecord> records)
+    {
+        var pool = new Dictionary<string, PooledBenchmark>(StringComparer.Ordinal);
+        foreach (var record in records)
+        {
+            foreach (var benchmark in record.Benchmarks)
+            {
+                if (!pool.TryGetValue(benchmark.Id, out var pooled))
+                {
+                    pool[benchmark.Id] = pooled = new PooledBenchmark();
+                }
+                pooled.Add(benchmark);
+            }
+        }
+        return pool;
+    }
+
+    private static long? MedianOf(List<long> values)
+    {
+        if (values.Count == 0)
+        {
+            return null;
+        }
+        values.Sort();
+        return values[values.Count / 2];
+    }
+
+    private static string SummaryLine(List<BenchmarkComparison> compared, int added, int missing)
+    {
+        var slower = compared.Where(c => c.Time == TimeOutcome.Slower).ToList();
+        var faster = compared.Where(c => c.Time == TimeOutcome.Faster).ToList();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"summary: {slower.Count} slower{GeoMean(slower)}, {faster.Count} faster{GeoMean(faster)}, " +
+            $"{compared.Count(c => c.Time == TimeOutcome.Same)} same, {compared.Count(c => c.Time == TimeOutcome.Unknown)} unknown, " +
+            $"{compared.Count(c => c.Time == TimeOutcome.NotComparable)} not comparable, {compared.Count(c => c.Time == TimeOutcome.Failed)} failed, " +
+            $"{compared.Count(c => c.AllocationChanged)} allocation changed, {added} new, {missing} missing");
+
+        static string GeoMean(List<BenchmarkComparison> items)
+        {
+            var ratios = items.Select(c => c.Ratio).Where(r => double.IsFinite(r) && r > 0).ToList();
+            return ratios.Count == 0
+                ? ""
+                : string.Create(CultureInfo.InvariantCulture, $" (geomean {Math.Exp(ratios.Average(Math.Log)):0.00}x)");
+        }
+    }
+
+    private static string VerdictLine(List<BenchmarkComparison> compared, Verdict verdict)
+    {
+        int timeRegressions = compared.Count(c => c.Time == TimeOutcome.Slower && c.TimeGated);
+        int allocRegressions = compared.Count(c => c.AllocationRegressed);
+        int warnings = compared.Count(c => c.IsWarning);
+        var warned = warnings == 0 ? "" : $"; {warnings} cross-thread slowdown(s) warned, not gated";
+        return verdict == Verdict.Regression
+            ? $"verdict: REGRESSION, {timeRegressions} gated time regression(s), {allocRegressions} allocation increase(s){warned} (exit 1)"
+            : $"verdict: PASS, no regression on a gated metric{warned} (exit 0)";
+    }
+
+    internal static string StateName(CoreDistanceState state) => state.ToString().ToLowerInvariant();
+}

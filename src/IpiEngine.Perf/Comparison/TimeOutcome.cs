@@ -1,0 +1,26 @@
+using System.Text.Json.Serialization;
+
+namespace IpiEngine.Perf.Comparison;
+
+/// <summary>What the time test concluded for one benchmark.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<TimeOutcome>))]
+public enum TimeOutcome
+{
+    /// <summary>Equivalent within the threshold or the noise floor.</summary>
+    Same,
+
+    /// <summary>The diff is slower beyond both the threshold and the noise floor.</summary>
+    Slower,
+
+    /// <summary>The diff is faster beyond both the threshold and the noise floor.</summary>
+    Faster,
+
+    /// <summary>Too few samples for the test to conclude.</summary>
+    Unknown,
+
+    /// <summary>Cross-thread, and the two sides share no calibration state.</summary>
+    NotComparable,
+
+    /// <summary>Failed (no samples) on at least one side.</summary>
+    Failed,
+}

@@ -1,0 +1,101 @@
+using System.Text.Json;
+
+namespace IpiEngine.Perf.Records;
+
+/// <summary>
+/// The results folder: <c>runs/&lt;machine-id&gt;/&lt;stamp&gt;_&lt;sha12&gt;[-dirty].json</c>, one file per
+/// run, so that records from parallel branches merge without conflicts.
+/// </summary>
+public sealed class RecordStore(string root)
+{
+    /// <summary>The results folder (usually <c>perf-results/</c> at the repository root).</summary>
+    public string Root { get; } = Path.GetFullPath(root);
+
+    /// <summary>Where the records live.</summary>
+    public string RunsFolder => Path.Combine(Root, "runs");
+
+    /// <summary>Writes a record under its machine id and returns the file path.</summary>
+    public string Save(PerfRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var folder = Path.Combine(RunsFolder, record.Machine.Id);
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, RecordFileName.For(record.Run.StartedUtc, record.Commit.Sha, record.Commit.Dirty));
+        File.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(record, PerfJsonContext.Default.PerfRecord));
+        return path;
+    }
+
+    /// <summary>Every record file under <see cref="RunsFolder"/>, oldest first.</summary>
+    public IReadOnlyList<string> AllFiles() => RecordFiles(RunsFolder);
+
+    /// <summary>The record files of one commit (by its first 12 hex digits), oldest first.</summary>
+    public IReadOnlyList<string> FilesOf(string sha)
+    {
+        ArgumentNullException.ThrowIfNull(sha);
+        var shortSha = (sha.Length > 12 ? sha[..12] : sha).ToLowerInvariant();
+        var found = new List<string>();
+        foreach (var path in AllFiles())
+        {
+            if (RecordFileName.TryParse(path, out _, out var fileSha, out _) && fileSha == shortSha)
+            {
+                found.Add(path);
+            }
+        }
+        return found;
+    }
+
+    /// <summary>Record files (by name) anywhere under <paramref name="folder"/>, ordered by their time stamp.</summary>
+    public static IReadOnlyList<string> RecordFiles(string folder) =>
+        Directory.Exists(folder)
+            ? RecordFiles(Directory.EnumerateFiles(folder, "*.json", SearchOption.AllDirectories))
+            : [];
+
+    /// <summary>The record files (by name) among <paramref name="paths"/>, ordered by their time stamp.</summary>
+    public static IReadOnlyList<string> RecordFiles(IEnumerable<string> paths)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        var files = new List<(DateTimeOffset Stamp, string Path)>();
+        foreach (var path in paths)
+        {
+            if (RecordFileName.TryParse(path, out var stamp, out _, out _))
+            {
+                files.Add((stamp, path));
+            }
+        }
+        files.Sort((a, b) => a.Stamp != b.Stamp ? a.Stamp.CompareTo(b.Stamp) : string.CompareOrdinal(a.Path, b.Path));
+        return files.ConvertAll(f => f.Path);
+    }
+
+    /// <summary>Reads one record.</summary>
+    /// <exception cref="PerfInputException">The file is missing, is not JSON, or is not a record this version reads.</exception>
+    public static PerfRecord Load(string path)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new PerfInputException($"Cannot read the record {path}: {e.Message}", e);
+        }
+        PerfRecord? record;
+        try
+        {
+            record = JsonSerializer.Deserialize(bytes, PerfJsonContext.Default.PerfRecord);
+        }
+        catch (JsonException e)
+        {
+            throw new PerfInputException($"{path} is not a valid perf record ({e.Message}).", e);
+        }
+        if (record is null || record.Benchmarks is null || record.Machine?.Id is null || record.Commit?.Sha is null)
+        {
+            throw new PerfInputException($"{path} is not a perf record (commit, machine or benchmarks missing).");
+        }
+        if (record.SchemaVersion != PerfRecord.CurrentSchemaVersion)
+        {
+            throw new PerfInputException($"{path} has schema version {record.SchemaVersion}; this tool reads version {PerfRecord.CurrentSchemaVersion}.");
+        }
+        return record;
+    }
+}

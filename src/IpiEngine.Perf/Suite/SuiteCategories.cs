@@ -1,0 +1,62 @@
+namespace IpiEngine.Perf.Suite;
+
+/// <summary>
+/// Benchmark categories with a meaning to the perf tools, beside each class's area category
+/// (<c>Apic</c>, <c>Rings</c>, <c>Pipeline</c>, <c>EndToEnd</c>, <c>Baselines</c>, ...).
+/// Use them in <c>[BenchmarkCategory(...)]</c>.
+/// </summary>
+public static class SuiteCategories
+{
+    /// <summary>
+    /// Must allocate nothing per operation: the CI smoke run fails if it does, and any increase of
+    /// allocated bytes between two commits is a regression.
+    /// </summary>
+    public const string ZeroAlloc = "ZeroAlloc";
+
+    /// <summary>
+    /// Runs on more than one thread (producer/consumer hand-offs, end-to-end pipelines). Its time
+    /// depends on how far apart the two cores are at the moment, so <c>ipi perf compare</c>
+    /// compares it only between samples taken in the same calibration state, and a slowdown warns
+    /// instead of failing unless <c>--gate-cross-thread</c> is given.
+    /// </summary>
+    public const string CrossThread = "CrossThread";
+
+    /// <summary>
+    /// Area of the reference implementations (Channels, ConcurrentQueue). Not the engine's hot path:
+    /// its allocations are reported, never gated.
+    /// </summary>
+    public const string Baselines = "Baselines";
+
+    /// <summary>
+    /// Areas whose benchmarks all hand work to another thread (a pipeline, processor or consumer
+    /// thread runs behind the measured one), so they count as cross-thread without a tag. The
+    /// <c>Rings</c> area mixes both kinds: tag its cross-thread benchmarks.
+    /// </summary>
+    public static IReadOnlyList<string> CrossThreadAreas { get; } = ["EndToEnd", Baselines, "Pipeline", "Native"];
+
+    /// <summary>
+    /// True for a benchmark whose time depends on the calibration state: tagged
+    /// <see cref="CrossThread"/>, or in one of the <see cref="CrossThreadAreas"/>. Erring this way
+    /// only costs comparisons across states; erring the other way reports a state switch as a
+    /// regression.
+    /// </summary>
+    public static bool IsCrossThread(IEnumerable<string> categories)
+    {
+        ArgumentNullException.ThrowIfNull(categories);
+        foreach (var category in categories)
+        {
+            if (string.Equals(category, CrossThread, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+            foreach (var area in CrossThreadAreas)
+            {
+                if (string.Equals(category, area, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,76 @@
+using IpiEngine.Perf.Records;
+
+namespace IpiEngine.Perf.Suite;
+
+/// <summary>
+/// Builds and runs the benchmark suite of one source tree (the repository, or a temporary clone of
+/// a commit) and turns the run into a <see cref="PerfRecord"/>. The suite runs as one
+/// BenchmarkDotNet session over every selected benchmark, in the suite's own process: the
+/// calibration probe runs inside it before and after each benchmark (BenchmarkDotNet event hooks),
+/// so the benchmarks are built once instead of once per benchmark, and each reading is taken
+/// right next to the benchmark it describes, while no benchmark process runs.
+/// </summary>
+public sealed class SuiteRunner(string sourceRoot, TextWriter log)
+{
+    /// <summary>The suite's project, relative to the source root.</summary>
+    public const string ProjectPath = "bench/IpiEngine.Benchmarks/IpiEngine.Benchmarks.csproj";
+
+    private string ProjectFolder => Path.GetDirectoryName(Path.Combine(sourceRoot, ProjectPath))!;
+
+    private string Assembly => Path.Combine(ProjectFolder, "bin", "Release", "net10.0", "IpiEngine.Benchmarks.dll");
+
+    /// <summary>Builds the suite in Release.</summary>
+    /// <exception cref="PerfInputException">The tree has no suite, or it does not build.</exception>
+    public void Build()
+    {
+        var project = Path.Combine(sourceRoot, ProjectPath);
+        if (!File.Exists(Path.Combine(ProjectFolder, "Infrastructure", "SuiteConfig.cs")))
+        {
+            throw new PerfInputException($"{sourceRoot} has no perf suite ({ProjectPath} with Infrastructure/SuiteConfig.cs); it predates the suite.");
+        }
+        log.WriteLine($"building {project} (Release)");
+        var outcome = ExternalCommand.Run("dotnet", ["build", project, "-c", "Release", "--nologo", "-v", "quiet"], sourceRoot);
+        if (outcome.ExitCode != 0)
+        {
+            log.Write(outcome.Output);
+            throw new PerfInputException($"The suite in {sourceRoot} does not build (dotnet build exit code {outcome.ExitCode}).");
+        }
+    }
+
+    /// <summary>
+    /// Runs the selected benchmarks with <paramref name="profile"/> and converts the run into a
+    /// record. Artifacts go to <paramref name="workFolder"/>, never into the source tree.
+    /// </summary>
+    /// <returns>The record and whether every benchmark produced results.</returns>
+    /// <exception cref="PerfInputException">The suite is not built, or no benchmark ran.</exception>
+    public (PerfRecord Record, bool AllRan) Run(SuiteProfile profile, IReadOnlyList<string> filters, string workFolder, CommitInfo commit, int? round = null)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        ArgumentNullException.ThrowIfNull(filters);
+        if (!File.Exists(Assembly))
+        {
+            throw new PerfInputException($"The suite is not built ({Assembly} is missing); run without --no-build.");
+        }
+        Directory.CreateDirectory(workFolder);
+        var manifestPath = Path.Combine(workFolder, "manifest.json");
+        var arguments = new List<string> { Assembly, "--profile", profile.Name, "--artifacts", workFolder, "--manifest", manifestPath, "--filter" };
+        arguments.AddRange(filters.Count == 0 ? ["*"] : filters);
+        var started = DateTimeOffset.UtcNow;
+        log.WriteLine($"running the suite ({profile.Name} profile, filter {string.Join(" ", filters.Count == 0 ? ["*"] : filters)})");
+        // The working folder must be the project's: BenchmarkDotNet finds the project to build from it.
+        var outcome = ExternalCommand.Run("dotnet", arguments, ProjectFolder, log);
+        var exports = Directory.Exists(Path.Combine(workFolder, "results"))
+            ? Directory.GetFiles(Path.Combine(workFolder, "results"), "*-report-full.json")
+            : [];
+        Array.Sort(exports, StringComparer.Ordinal);
+        var manifest = File.Exists(manifestPath) ? SuiteRunManifest.Load(manifestPath) : null;
+        if (exports.Length == 0 || manifest is null || manifest.Benchmarks.Count == 0)
+        {
+            throw new PerfInputException(outcome.ExitCode == 2
+                ? $"The suite refused its arguments: {outcome.Error.Trim()}"
+                : $"No benchmark ran (suite exit code {outcome.ExitCode}); check the filter ({string.Join(" ", filters)}) with 'dotnet {Assembly} --list flat'.");
+        }
+        var record = RecordConverter.Convert(exports, manifest, commit, started, round);
+        return (record, outcome.ExitCode == 0 && !record.Benchmarks.Any(b => b.Failed));
+    }
+}

@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
+namespace IpiEngine.Workload;
+
+/// <summary>
+/// One emulated vCPU's loop: posts its pre-generated exits in batches, the way an exit handler queues a few ICR
+/// writes, and takes its pending interrupts between batches, the way a vCPU loop syncs the posted-interrupt
+/// descriptor at VM entry. Allocation-free; runs on its own thread.
+/// </summary>
+internal sealed class VcpuDriver
+{
+    private readonly Engine engine;
+    private readonly VcpuScript script;
+    private readonly WorkloadPhase phase;
+    private readonly int batch;
+    private readonly long windowIpis;
+    private readonly double ticksPerIpi;
+
+    public VcpuDriver(Engine engine, VcpuScript script, WorkloadPhase phase, int batch, long windowIpis, double ticksPerIpi)
+    {
+        this.engine = engine;
+        this.script = script;
+        this.phase = phase;
+        this.batch = batch;
+        this.windowIpis = windowIpis;
+        this.ticksPerIpi = ticksPerIpi;
+    }
+
+    /// <summary>IPIs this vCPU posted (read after the thread ends).</summary>
+    public long Sent { get; private set; }
+
+    /// <summary>How often this vCPU found interrupts pending and took them (read after the thread ends).</summary>
+    public long Taken { get; private set; }
+
+    /// <summary>The thread body.</summary>
+    public void Run()
+    {
+        long taken = 0; // locals, written to the fields once at the end: the drivers sit side by side in memory
+        if (!WaitUntilPosting(ref taken))
+        {
+            Taken = taken;
+            phase.Finished(0);
+            return;
+        }
+
+        var records = script.Records;
+        var ipisBefore = script.IpisBefore;
+        var vcpu = script.Vcpu;
+        var position = 0;
+        long sent = 0;
+        var paceStart = Stopwatch.GetTimestamp();
+        while (sent < windowIpis && phase.Current != WorkloadPhase.Stopping)
+        {
+            var count = Math.Min(batch, records.Length - position);
+            var ipis = ipisBefore[position + count] - ipisBefore[position];
+            if (sent + ipis > windowIpis)
+            {
+                // The last batch of a counted run: end right after the firing write that reaches the count.
+                ipis = (int)(windowIpis - sent);
+                count = script.RecordsForIpisFrom(position, ipis);
+            }
+
+            Post(vcpu, records, position, count);
+            sent += ipis;
+            position += count;
+            if (position == records.Length)
+            {
+                position = 0;
+            }
+
+            taken += TakePending(vcpu);
+            if (ticksPerIpi > 0)
+            {
+                Pace(vcpu, paceStart + (long)(sent * ticksPerIpi), ref taken);
+            }
+        }
+
+        Sent = sent;
+        Taken = taken;
+        phase.Finished(sent);
+    }
+
+    /// <summary>Waits, taking interrupts, until the controller says post (true) or stop (false).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool WaitUntilPosting(ref long taken)
+    {
+        while (true)
+        {
+            var state = phase.Current;
+            if (state != WorkloadPhase.Ready)
+            {
+                return state == WorkloadPhase.Posting;
+            }
+
+            taken += TakePending(script.Vcpu);
+            Thread.Sleep(1);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Post(int vcpu, ExitRecord[] records, int position, int count)
+    {
+        if (count == 1)
+        {
+            ref readonly var r = ref records[position];
+            engine.Post(vcpu, r.Register, r.Value, r.DestinationId, r.Tag);
+        }
+        else if (count > 1)
+        {
+            engine.PostBatch(vcpu, new ReadOnlySpan<ExitRecord>(records, position, count));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int TakePending(int vcpu)
+    {
+        if (!engine.HasPending(vcpu))
+        {
+            return 0;
+        }
+
+        engine.TakePending(vcpu);
+        return 1;
+    }
+
+    /// <summary>Offered-load pacing: wait until this vCPU's next IPI is due, taking interrupts meanwhile.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Pace(int vcpu, long due, ref long taken)
+    {
+        while (true)
+        {
+            var early = due - Stopwatch.GetTimestamp();
+            if (early <= 0 || phase.Current == WorkloadPhase.Stopping)
+            {
+                return;
+            }
+
+            taken += TakePending(vcpu);
+            if (early > Stopwatch.Frequency / 500)
+            {
+                Thread.Sleep(1); // more than 2 ms early: give the core to the engine and the other vCPUs
+            }
+            else
+            {
+                Thread.Yield();
+            }
+        }
+    }
+}

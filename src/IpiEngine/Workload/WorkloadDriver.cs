@@ -1,0 +1,123 @@
+using System.Diagnostics;
+
+namespace IpiEngine.Workload;
+
+/// <summary>
+/// Runs a <see cref="WorkloadScript"/> through an <see cref="Engine"/>: one thread per emulated vCPU posting its
+/// script in a loop (batched) and taking its pending interrupts between posts. The threads start ready but idle,
+/// post from <see cref="BeginPosting"/> on, and end at <see cref="Stop"/> or, in a counted run, after their share.
+/// </summary>
+public sealed class WorkloadDriver
+{
+    private readonly Engine engine;
+    private readonly WorkloadScript script;
+    private readonly WorkloadPhase phase;
+    private readonly VcpuDriver[] drivers;
+    private readonly Thread[] threads;
+    private bool started;
+
+    /// <summary>
+    /// Prepares the threads. <paramref name="windowIpis"/> is the total number of IPIs to offer in the measured window
+    /// (shared out over the vCPUs), or null to run until <see cref="Stop"/>; <paramref name="ipisPerSecond"/> paces the
+    /// offered load over all vCPUs (after each batch a vCPU waits until the IPIs it has sent are due), or null for as fast as the
+    /// engine takes them.
+    /// </summary>
+    public WorkloadDriver(Engine engine, WorkloadScript script, int batch, long? windowIpis, double? ipisPerSecond)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(script);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
+        if (windowIpis < 0 || ipisPerSecond is <= 0 or double.NaN)
+        {
+            throw new ArgumentOutOfRangeException(windowIpis < 0 ? nameof(windowIpis) : nameof(ipisPerSecond), "Counts and rates must be positive.");
+        }
+
+        if (script.Vcpus.Length != engine.VcpuCount)
+        {
+            throw new ArgumentException($"The script has {script.Vcpus.Length} vCPUs but the engine {engine.VcpuCount}.", nameof(script));
+        }
+
+        this.engine = engine;
+        this.script = script;
+        var n = script.Vcpus.Length;
+        phase = new WorkloadPhase(n);
+        drivers = new VcpuDriver[n];
+        threads = new Thread[n];
+        var ticksPerIpi = ipisPerSecond is { } rate ? Stopwatch.Frequency * n / rate : 0;
+        for (var v = 0; v < n; v++)
+        {
+            var share = windowIpis is { } total ? total / n + (v < total % n ? 1 : 0) : long.MaxValue;
+            drivers[v] = new VcpuDriver(engine, script.Vcpus[v], phase, batch, share, ticksPerIpi);
+            threads[v] = new Thread(drivers[v].Run) { IsBackground = true, Name = $"vcpu{v}" };
+        }
+    }
+
+    /// <summary>True once every vCPU has posted its share of a counted run (or stopped).</summary>
+    public bool AllFinished => phase.Running == 0;
+
+    /// <summary>IPIs the vCPU threads posted; final once <see cref="Stop"/> returned.</summary>
+    public long PostedIpis => phase.FinishedIpis;
+
+    /// <summary>IPIs one vCPU posted; final once <see cref="Stop"/> returned.</summary>
+    public long PostedIpisOf(int vcpu) => drivers[vcpu].Sent;
+
+    /// <summary>How often the vCPUs found interrupts pending and took them; final once <see cref="Stop"/> returned.</summary>
+    public long TakenInterrupts
+    {
+        get
+        {
+            long taken = 0;
+            foreach (var d in drivers)
+            {
+                taken += d.Taken;
+            }
+
+            return taken;
+        }
+    }
+
+    /// <summary>
+    /// Posts the bring-up (vCPU 0's INIT/SIPI to every other vCPU) from the calling thread, before the vCPU threads
+    /// exist: the thread start orders these posts before vCPU 0's own thread posts anything.
+    /// </summary>
+    public void PostBringUp()
+    {
+        if (started)
+        {
+            throw new InvalidOperationException("The bring-up goes before the vCPU threads start.");
+        }
+
+        if (script.BringUp.Length > 0)
+        {
+            engine.PostBatch(0, script.BringUp);
+        }
+    }
+
+    /// <summary>Starts the vCPU threads, idle until <see cref="BeginPosting"/>.</summary>
+    public void Start()
+    {
+        started = true;
+        foreach (var t in threads)
+        {
+            t.Start();
+        }
+    }
+
+    /// <summary>Lets every vCPU thread post (counted runs count from here).</summary>
+    public void BeginPosting() => phase.Set(WorkloadPhase.Posting);
+
+    /// <summary>Tells every vCPU thread to stop after its current batch and waits for them.</summary>
+    public void Stop()
+    {
+        phase.Set(WorkloadPhase.Stopping);
+        if (!started)
+        {
+            return;
+        }
+
+        foreach (var t in threads)
+        {
+            t.Join();
+        }
+    }
+}

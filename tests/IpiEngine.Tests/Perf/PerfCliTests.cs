@@ -1,0 +1,176 @@
+using System.CommandLine;
+using IpiEngine.Cli;
+using IpiEngine.Perf.Records;
+using Xunit;
+using static IpiEngine.Tests.Perf.SyntheticRecords;
+
+namespace IpiEngine.Tests.Perf;
+
+/// <summary><c>ipi perf</c> end to end in-process: exit codes and one-sentence errors on bad input.</summary>
+public sealed class PerfCliTests : IDisposable
+{
+    private readonly TempFolder _folder = PerfFixtures.TempFolder();
+
+    public void Dispose() => _folder.Dispose();
+
+    private static (int ExitCode, string Output, string Error) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int exit = Program.BuildRoot().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    private string Save(PerfRecord record) => new RecordStore(_folder.FullName).Save(record);
+
+    private static void AssertOneSentenceError(string error)
+    {
+        var lines = error.Trim().Split('\n');
+        Assert.Single(lines);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.False(string.IsNullOrWhiteSpace(error));
+    }
+
+    [Fact]
+    public void Compare_of_a_20_percent_slowdown_exits_1_and_prints_the_slower_table()
+    {
+        var basePath = Save(Record("aaa", Benchmark("Bench.X", Samples(100, 15, 1))));
+        var diffPath = Save(Record("bbb", Benchmark("Bench.X", Samples(120, 15, 2))));
+        var (exit, output, _) = Run("perf", "compare", "--base", basePath, "--diff", diffPath);
+        Assert.Equal(1, exit);
+        Assert.Contains("Slower", output, StringComparison.Ordinal);
+        Assert.Contains("Bench.X", output, StringComparison.Ordinal);
+        Assert.Contains("verdict: REGRESSION", output, StringComparison.Ordinal);
+        Assert.Contains("calibration near 1", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Compare_in_json_and_markdown_gives_the_same_verdict()
+    {
+        var basePath = Save(Record("aaa", Benchmark("Bench.X", Samples(100, 15, 3))));
+        var diffPath = Save(Record("bbb", Benchmark("Bench.X", Samples(100, 15, 4))));
+        var (jsonExit, json, _) = Run("perf", "compare", "--base", basePath, "--diff", diffPath, "--format", "json");
+        Assert.Equal(0, jsonExit);
+        Assert.Contains("\"verdict\": \"Pass\"", json, StringComparison.Ordinal);
+        var (markdownExit, markdown, _) = Run("perf", "compare", "--base", basePath, "--diff", diffPath, "--format", "markdown");
+        Assert.Equal(0, markdownExit);
+        Assert.Contains("**verdict: PASS", markdown, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Compare_across_machines_exits_2()
+    {
+        var basePath = Save(Record("aaa", "machine-a", IpiEngine.Perf.Suite.SuiteProfile.Full, false, Benchmark("Bench.X", Samples(100, 15, 5))));
+        var diffPath = Save(Record("bbb", "machine-b", IpiEngine.Perf.Suite.SuiteProfile.Full, false, Benchmark("Bench.X", Samples(100, 15, 6))));
+        var (exit, output, _) = Run("perf", "compare", "--base", basePath, "--diff", diffPath);
+        Assert.Equal(2, exit);
+        Assert.Contains("NOT COMPARABLE", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_record_file_is_one_sentence_and_exit_2()
+    {
+        var (exit, _, error) = Run("perf", "compare", "--base", _folder.File("nope.json"), "--diff", _folder.File("nope2.json"), "--results", _folder.FullName, "--repo", _folder.FullName);
+        Assert.Equal(2, exit);
+        AssertOneSentenceError(error);
+    }
+
+    [Fact]
+    public void A_malformed_record_file_is_one_sentence_and_exit_2()
+    {
+        var bad = _folder.File("20260101T000000Z_0123456789ab.json");
+        File.WriteAllText(bad, "{ \"schemaVersion\": 1, \"commit\": ");
+        var good = Save(Record("bbb", Benchmark("Bench.X", Samples(100, 15, 7))));
+        var (exit, _, error) = Run("perf", "compare", "--base", bad, "--diff", good);
+        Assert.Equal(2, exit);
+        AssertOneSentenceError(error);
+        Assert.Contains("not a valid perf record", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_json_file_that_is_not_a_record_is_one_sentence_and_exit_2()
+    {
+        var other = _folder.File("20260101T000000Z_0123456789ab.json");
+        File.WriteAllText(other, "{ \"hello\": 1 }");
+        var (exit, _, error) = Run("perf", "check", other);
+        Assert.Equal(2, exit);
+        AssertOneSentenceError(error);
+    }
+
+    [Fact]
+    public void An_unknown_sha_is_one_sentence_and_exit_2()
+    {
+        var good = Save(Record("bbb", Benchmark("Bench.X", Samples(100, 15, 8))));
+        var (exit, _, error) = Run("perf", "compare", "--base", "0badc0ffee0badc0ffee", "--diff", good, "--results", _folder.FullName);
+        Assert.Equal(2, exit);
+        AssertOneSentenceError(error);
+    }
+
+    [Fact]
+    public void An_empty_results_folder_is_one_sentence_and_exit_2()
+    {
+        using var empty = PerfFixtures.TempFolder();
+        var (trendExit, _, trendError) = Run("perf", "trend", "--results", empty.FullName);
+        Assert.Equal(2, trendExit);
+        AssertOneSentenceError(trendError);
+        var (compareExit, _, compareError) = Run("perf", "compare", "--base", empty.FullName, "--diff", empty.FullName);
+        Assert.Equal(2, compareExit);
+        AssertOneSentenceError(compareError);
+    }
+
+    [Fact]
+    public void A_dirty_record_is_refused_as_a_baseline()
+    {
+        var dirty = Save(Record("aaa", Machine, IpiEngine.Perf.Suite.SuiteProfile.Full, dirty: true, Benchmark("Bench.X", Samples(100, 15, 9))));
+        var clean = Save(Record("bbb", Benchmark("Bench.X", Samples(100, 15, 10))));
+        var (exit, _, error) = Run("perf", "compare", "--base", dirty, "--diff", clean);
+        Assert.Equal(2, exit);
+        Assert.Contains("dirty", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Missing_options_bad_format_and_unknown_arguments_exit_2()
+    {
+        Assert.Equal(2, Run("perf", "compare", "--diff", "x").ExitCode);
+        var good = Save(Record("bbb", Benchmark("Bench.X", Samples(100, 15, 11))));
+        Assert.Equal(2, Run("perf", "compare", "--base", good, "--diff", good, "--format", "yaml").ExitCode);
+        Assert.Equal(2, Run("perf", "compare", "--base", good, "--diff", good, "--threshold", "lots").ExitCode);
+        Assert.Equal(2, Program.Run(["perf", "compare", "--base", good, "--diff", good, "--bogus"], new StringWriter()));
+        Assert.Equal(2, Run("perf", "record", "--profile", "huge").ExitCode);
+    }
+
+    [Fact]
+    public void Check_fails_on_a_zero_alloc_benchmark_that_allocates()
+    {
+        var allocating = Save(Record("aaa", Benchmark("Bench.X", Samples(100, 3, 12), allocated: 16, categories: IpiEngine.Perf.Suite.SuiteCategories.ZeroAlloc)));
+        var (exit, _, error) = Run("perf", "check", allocating);
+        Assert.Equal(1, exit);
+        Assert.Contains("allocated 16 B", error, StringComparison.Ordinal);
+        var clean = Save(Record("bbb", Benchmark("Bench.X", Samples(100, 3, 13), allocated: 0, categories: IpiEngine.Perf.Suite.SuiteCategories.ZeroAlloc)));
+        Assert.Equal(0, Run("perf", "check", clean).ExitCode);
+    }
+
+    [Fact]
+    public void Trend_prints_the_series_and_writes_charts()
+    {
+        for (int i = 0; i < 6; i++)
+        {
+            Save(Record($"e{i:d2}", Benchmark("Bench.T", Samples(i < 3 ? 100 : 140, 15, 300 + i))));
+        }
+        using var charts = PerfFixtures.TempFolder();
+        var (exit, output, _) = Run("perf", "trend", "--results", _folder.FullName, "--out", charts.FullName, "--min-distance", "1");
+        Assert.Equal(0, exit);
+        Assert.Contains("Bench.T: 6 commit(s)", output, StringComparison.Ordinal);
+        Assert.Single(Directory.GetFiles(charts.FullName, "*.png"));
+    }
+
+    [Fact]
+    public void Compare_commits_with_an_unknown_commit_exits_2_before_building_anything()
+    {
+        var repositoryRoot = Path.GetFullPath(Path.Combine(PerfFixtures.Path("x"), "..", "..", "..", "..", ".."));
+        var (exit, _, error) = Run("perf", "compare-commits", "no-such-commit-1", "HEAD", "--repo", repositoryRoot);
+        Assert.Equal(2, exit);
+        AssertOneSentenceError(error);
+        Assert.Contains("no-such-commit-1", error, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,126 @@
+using IpiEngine.Apic;
+using IpiEngine.Cli.Run;
+using Xunit;
+
+namespace IpiEngine.Tests.Run;
+
+public class RunOptionsTests
+{
+    [Theory]
+    [InlineData("--vcpus", "0")]
+    [InlineData("--vcpus", "-3")]
+    [InlineData("--vcpus", "lots")]
+    [InlineData("--count", "0")]
+    [InlineData("--count", "-5")]
+    [InlineData("--duration", "0s")]
+    [InlineData("--duration", "soon")]
+    [InlineData("--topology", "x3apic")]
+    [InlineData("--workload", "chaos")]
+    [InlineData("--workload", "single=x")]
+    [InlineData("--workload", "single=0,resched=0")]
+    [InlineData("--workload", "bogus=4")]
+    [InlineData("--threading", "many")]
+    [InlineData("--wait", "nap")]
+    [InlineData("--ring-capacity", "1000")]
+    [InlineData("--batch", "0")]
+    [InlineData("--rate", "-1M")]
+    [InlineData("--seed", "x")]
+    [InlineData("--loop", "2")]
+    [InlineData("--trace", "no-such-trace")]
+    [InlineData("--bogus", "1")]
+    [InlineData("--json", "/no/such/folder/run.json")]
+    public void Bad_input_is_one_sentence_and_exit_code_2(string option, string value)
+    {
+        var (code, output, error) = RunCli.Invoke("run", option, value);
+
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, output);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.DoesNotContain("   at ", line, StringComparison.Ordinal); // no stack trace
+        Assert.EndsWith(".", line.TrimEnd(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_option_value_is_exit_code_2()
+    {
+        var (code, _, error) = RunCli.Invoke("run", "--vcpus");
+
+        Assert.Equal(2, code);
+        Assert.Contains("--vcpus", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--batch", "4")]
+    [InlineData("--topology", "xapic-flat")]
+    [InlineData("--duration", "1s")]
+    public void Options_of_generated_workloads_are_refused_with_a_trace(string option, string value)
+    {
+        var (code, _, error) = RunCli.Invoke("run", "--trace", "xapic-flat-smp4", option, value);
+
+        Assert.Equal(2, code);
+        Assert.Contains(option, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Duration_and_count_together_are_refused()
+        => Assert.Equal(2, RunCli.Invoke("run", "--duration", "1s", "--count", "100").ExitCode);
+
+    [Fact]
+    public void Defaults_are_the_documented_scenario()
+    {
+        var settings = Read();
+
+        Assert.Equal(16, settings.Vcpus);
+        Assert.Equal(new TopologyChoice(TopologyKind.X2ApicCluster, false), settings.Topology);
+        Assert.Equal("linux-mix", settings.Mix.Name);
+        Assert.Equal(TimeSpan.FromSeconds(10), settings.Duration);
+        Assert.Null(settings.Count);
+        Assert.Equal("fused", settings.Threading);
+        Assert.False(settings.IsTrace);
+        Assert.Equal(TimeSpan.FromSeconds(1), settings.EffectiveWarmup);
+    }
+
+    [Fact]
+    public void Values_are_read_in_their_spellings()
+    {
+        var settings = Read("--vcpus", "6", "--topology", "xapic-physical-sparse", "--workload", "single=3,tlb=1", "--duration", "300ms",
+            "--threading", "per-stage", "--rate", "2.5M", "--seed", "-7", "--batch", "1", "--ring-capacity", "256", "--warmup", "0");
+
+        Assert.Equal(6, settings.Vcpus);
+        Assert.Equal(new TopologyChoice(TopologyKind.XApicPhysical, true), settings.Topology);
+        Assert.Equal("xapic-physical-sparse", settings.Topology.Name);
+        Assert.Equal(3, settings.Mix.WeightOf(Workload.IpiKind.CallFunctionSingle));
+        Assert.Equal(1, settings.Mix.WeightOf(Workload.IpiKind.TlbShootdown));
+        Assert.Equal(0, settings.Mix.WeightOf(Workload.IpiKind.Reschedule));
+        Assert.Equal(TimeSpan.FromMilliseconds(300), settings.Duration);
+        Assert.Equal("per-stage", settings.Threading);
+        Assert.Equal(2_500_000, settings.Rate);
+        Assert.Equal(-7, settings.Seed);
+        Assert.Equal(1, settings.Batch);
+        Assert.Equal(256, settings.RingCapacity);
+        Assert.Equal(TimeSpan.Zero, settings.EffectiveWarmup);
+    }
+
+    [Fact]
+    public void A_bundled_trace_is_found_by_name_with_its_reference()
+    {
+        var settings = Read("--trace", "xapic-flat-smp4", "--loop", "3");
+
+        Assert.True(settings.IsTrace);
+        Assert.Equal(3, settings.Loop);
+        Assert.EndsWith("xapic-flat-smp4.exits.csv", settings.ExitsPath, StringComparison.Ordinal);
+        Assert.EndsWith("xapic-flat-smp4.deliveries.csv", settings.CheckPath, StringComparison.Ordinal);
+    }
+
+    private static RunSettings Read(params string[] args)
+    {
+        var options = new RunOptions();
+        var run = new System.CommandLine.Command("run");
+        foreach (var option in options.All)
+        {
+            run.Options.Add(option);
+        }
+
+        return options.Read(run.Parse(args));
+    }
+}

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using Xunit;
+
+namespace IpiEngine.Tests.Run;
+
+/// <summary><c>ipi run --trace</c>: the bundled traces through the full engine equal their references in both modes.</summary>
+public class TraceRunTests
+{
+    public static TheoryData<string, string> Cases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var trace in new[] { "xapic-flat-smp4", "xapic-phys-smp4", "x2apic-cluster-smp4", "x2apic-phys-smp8" })
+        {
+            data.Add(trace, "fused");
+            data.Add(trace, "per-stage");
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void A_bundled_trace_through_the_engine_equals_its_reference(string trace, string threading)
+    {
+        var (code, output, error) = RunCli.Invoke("run", "--trace", trace, "--threading", threading, "--ring-capacity", "16", "--json", "-");
+
+        Assert.True(code == 0, $"exit {code}: {error}");
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        Assert.True(root.GetProperty("matchesReference").GetBoolean());
+        Assert.True(root.GetProperty("matchesSequentialReplay").GetBoolean());
+        Assert.True(root.GetProperty("conservationHeld").GetBoolean());
+        Assert.Equal("trace", root.GetProperty("mode").GetString());
+        Assert.Contains(" 0 differ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Deliveries_are_written_in_the_reference_format_and_loops_add_up()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"ipi-run-{Guid.NewGuid():N}.csv");
+        try
+        {
+            var (code, output, error) = RunCli.Invoke("run", "--trace", "x2apic-phys-smp8", "--loop", "2", "--deliveries", path, "--json", "-");
+
+            Assert.True(code == 0, $"exit {code}: {error}");
+            Assert.Equal(File.ReadAllLines(RepoFiles.Path("traces", "x2apic-phys-smp8.deliveries.csv")), File.ReadAllLines(path));
+            using var json = JsonDocument.Parse(output);
+            Assert.Equal(2, json.RootElement.GetProperty("loops").GetInt32());
+            Assert.Equal(2 * 5195, json.RootElement.GetProperty("posted").GetInt64());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void A_differing_reference_is_exit_code_1()
+    {
+        var reference = Path.Combine(Path.GetTempPath(), $"ipi-ref-{Guid.NewGuid():N}.csv");
+        try
+        {
+            var lines = File.ReadAllLines(RepoFiles.Path("traces", "x2apic-phys-smp8.deliveries.csv"));
+            lines[10] = lines[10][..lines[10].LastIndexOf(',')] + ",7";
+            File.WriteAllLines(reference, lines);
+
+            var (code, output, _) = RunCli.Invoke("run", "--trace", "x2apic-phys-smp8", "--check", reference);
+
+            Assert.Equal(1, code);
+            Assert.Contains("1 differ", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(reference);
+        }
+    }
+
+    [Fact]
+    public void An_unreadable_trace_is_one_sentence_and_exit_code_2()
+    {
+        var exits = Path.Combine(Path.GetTempPath(), $"ipi-bad-{Guid.NewGuid():N}.exits.csv");
+        try
+        {
+            File.WriteAllText(exits, "seq,src_vcpu,reg,value,dest_id\n0,0,0x300,zz,0\n");
+
+            var (code, output, error) = RunCli.Invoke("run", "--vcpus", RepoFiles.Path("traces", "xapic-flat-smp4.vcpus.csv"), "--exits", exits);
+
+            Assert.Equal(2, code);
+            Assert.Equal(string.Empty, output);
+            Assert.Contains(":2", error, StringComparison.Ordinal); // file and line
+            Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+        finally
+        {
+            File.Delete(exits);
+        }
+    }
+}
