@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using IpiEngine.Benchmarks.Baselines;
+using IpiEngine.Perf.Suite;
 using IpiEngine.Pipeline;
 
 namespace IpiEngine.Benchmarks.EndToEnd;
@@ -59,13 +60,16 @@ public class HeadlineBenchmarks
 
     /// <summary>The engine, fused mode.</summary>
     [Benchmark(OperationsPerInvoke = Ipis)]
+    [BenchmarkCategory(SuiteCategories.ZeroAlloc)]
     public void EngineFused() => _engine!.RunOnce();
 
     /// <summary>The engine, fused mode, one <c>Post</c> per record (as an exit handler without batching posts).</summary>
     [Benchmark(OperationsPerInvoke = Ipis)]
+    [BenchmarkCategory(SuiteCategories.ZeroAlloc)]
     public void EngineFusedSinglePost() => _engine!.RunOnce();
 
     /// <summary>The engine, per-stage mode.</summary>
     [Benchmark(OperationsPerInvoke = Ipis)]
+    [BenchmarkCategory(SuiteCategories.ZeroAlloc)]
     public void EnginePerStage() => _engine!.RunOnce();
 }
