@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using IpiEngine.Perf.Suite;
 using IpiEngine.Apic;
 
 namespace IpiEngine.Benchmarks.Apic;
@@ -9,7 +10,7 @@ namespace IpiEngine.Benchmarks.Apic;
 /// every APIC). One operation = one firing write, taken round-robin from a preallocated array of records whose sources
 /// and destinations vary, so neither side can keep one answer in a register. Goal: unicast at most 5 ns, 0 bytes.
 /// </summary>
-[BenchmarkCategory("Apic")]
+[BenchmarkCategory("Apic", SuiteCategories.ZeroAlloc)]
 [MemoryDiagnoser]
 public class ResolutionBenchmarks
 {

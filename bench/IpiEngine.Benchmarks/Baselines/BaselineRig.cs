@@ -30,10 +30,10 @@ public abstract class BaselineRig : IDisposable
         _records = new ExitRecord[VcpuCount][];
         for (int v = 0; v < VcpuCount; v++)
         {
-            _records[v] = EndToEnd.Workload.For(v, VcpuCount, Traffic.Unicast, ipisPerInvocation / VcpuCount);
+            _records[v] = TrafficRecords.For(v, VcpuCount, Traffic.Unicast, ipisPerInvocation / VcpuCount);
         }
 
-        _resolver = new IcrResolver(EndToEnd.Workload.Topology(VcpuCount));
+        _resolver = new IcrResolver(TrafficRecords.Topology(VcpuCount));
         _destinations = new DestinationSet(VcpuCount);
         _descriptors = new DescriptorTable(VcpuCount);
         _consumer = new Thread(Consume) { IsBackground = true, Name = "baseline-consumer" };

@@ -9,7 +9,7 @@ namespace IpiEngine.Benchmarks.EndToEnd;
 /// </summary>
 public sealed class EngineRig : IDisposable
 {
-    private const int BatchSize = 64;
+    private readonly int _batchSize;
     private readonly ExitRecord[][] _records; // per vCPU
     private readonly ProducerGang _gang;
     private readonly int _producers;
@@ -17,8 +17,10 @@ public sealed class EngineRig : IDisposable
 
     /// <summary>Builds and starts the engine and its producer threads.</summary>
     public EngineRig(int producers, ThreadingMode mode, WaitStrategyKind wait, Traffic traffic, int ipisPerInvocation,
-        bool stampPostTime = true, int deliveryLogCapacity = 0)
+        bool stampPostTime = true, int deliveryLogCapacity = 0, int batchSize = 64)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        _batchSize = batchSize;
         _producers = producers;
         int vcpus = Math.Max(producers, 8);
         int perVcpu = ipisPerInvocation / vcpus;
@@ -26,12 +28,12 @@ public sealed class EngineRig : IDisposable
         _records = new ExitRecord[vcpus][];
         for (int v = 0; v < vcpus; v++)
         {
-            _records[v] = Workload.For(v, vcpus, traffic, perVcpu);
+            _records[v] = TrafficRecords.For(v, vcpus, traffic, perVcpu);
         }
 
         Engine = new Engine(new EngineOptions
         {
-            Topology = Workload.Topology(vcpus),
+            Topology = TrafficRecords.Topology(vcpus),
             ThreadingMode = mode,
             WaitStrategy = wait,
             StampPostTime = stampPostTime,
@@ -77,9 +79,19 @@ public sealed class EngineRig : IDisposable
         for (int v = producer; v < _records.Length; v += _producers)
         {
             ReadOnlySpan<ExitRecord> records = _records[v];
-            for (int i = 0; i < records.Length; i += BatchSize)
+            if (_batchSize == 1)
             {
-                Engine.PostBatch(v, records.Slice(i, Math.Min(BatchSize, records.Length - i)));
+                foreach (ref readonly ExitRecord r in records)
+                {
+                    Engine.Post(v, r.Register, r.Value, r.DestinationId, r.Tag); // one exit, one post: the unbatched path
+                }
+
+                continue;
+            }
+
+            for (int i = 0; i < records.Length; i += _batchSize)
+            {
+                Engine.PostBatch(v, records.Slice(i, Math.Min(_batchSize, records.Length - i)));
             }
         }
     }

@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using IpiEngine.Perf.Suite;
 using IpiEngine.Pipeline;
 
 namespace IpiEngine.Benchmarks.EndToEnd;
@@ -8,7 +9,7 @@ namespace IpiEngine.Benchmarks.EndToEnd;
 /// unicast / multicast / mixed, fused vs per-stage, default wait strategy. One operation = one IPI.
 /// Goal (fused, 8 producers, unicast): at least 20 M IPIs/s, 0 B allocated per IPI.
 /// </summary>
-[BenchmarkCategory("EndToEnd")]
+[BenchmarkCategory("EndToEnd", SuiteCategories.ZeroAlloc)]
 [MemoryDiagnoser]
 public class EngineThroughputBenchmarks
 {

@@ -1,10 +1,11 @@
 using BenchmarkDotNet.Attributes;
+using IpiEngine.Perf.Suite;
 using IpiEngine.Pipeline;
 
 namespace IpiEngine.Benchmarks.EndToEnd;
 
 /// <summary>Each wait strategy end to end: 8 producers, unicast, fused and per-stage. One operation = one IPI.</summary>
-[BenchmarkCategory("EndToEnd")]
+[BenchmarkCategory("EndToEnd", SuiteCategories.ZeroAlloc)]
 [MemoryDiagnoser]
 public class WaitStrategyBenchmarks
 {

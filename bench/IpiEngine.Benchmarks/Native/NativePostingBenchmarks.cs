@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using IpiEngine.Perf.Suite;
 using IpiEngine.Native;
 
 namespace IpiEngine.Benchmarks.Native;
@@ -10,7 +11,7 @@ namespace IpiEngine.Benchmarks.Native;
 /// transition both ways; the figures from real C code come from <c>examples/c-sim/ipi-bench</c>. Both must allocate 0 B.
 /// </summary>
 [MemoryDiagnoser]
-[BenchmarkCategory("Native")]
+[BenchmarkCategory("Native", SuiteCategories.ZeroAlloc)]
 public unsafe class NativePostingBenchmarks
 {
     private const int Records = 4096;

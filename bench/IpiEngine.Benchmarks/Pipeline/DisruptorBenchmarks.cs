@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using IpiEngine.Perf.Suite;
 using IpiEngine.Pipeline;
 
 namespace IpiEngine.Benchmarks.Pipeline;
@@ -7,7 +8,7 @@ namespace IpiEngine.Benchmarks.Pipeline;
 /// Our Disruptor alone: one producer publishing batches of 64 exit records through the single- or multi-producer
 /// sequencer to a batch event processor on another thread, for each wait strategy. One operation = one event.
 /// </summary>
-[BenchmarkCategory("Pipeline")]
+[BenchmarkCategory("Pipeline", SuiteCategories.ZeroAlloc)]
 [MemoryDiagnoser]
 public class DisruptorBenchmarks
 {

@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using IpiEngine.Perf.Suite;
 using IpiEngine.Rings;
 
 namespace IpiEngine.Benchmarks.Rings;
@@ -8,7 +9,7 @@ namespace IpiEngine.Benchmarks.Rings;
 /// bookkeeping), and a producer thread streaming to a consumer thread (the cost of the cache-line hand-off).
 /// One operation = one record.
 /// </summary>
-[BenchmarkCategory("Rings")]
+[BenchmarkCategory("Rings", SuiteCategories.ZeroAlloc)]
 [MemoryDiagnoser]
 public class SpscRingBenchmarks
 {
@@ -62,6 +63,7 @@ public class SpscRingBenchmarks
 
     /// <summary>Streams records to a consumer thread in batches; returns when it consumed them all.</summary>
     [Benchmark(OperationsPerInvoke = Records)]
+    [BenchmarkCategory(SuiteCategories.CrossThread)]
     public void StreamToAnotherThread()
     {
         long target = Volatile.Read(ref _consumed) + Records;

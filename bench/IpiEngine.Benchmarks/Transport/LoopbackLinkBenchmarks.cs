@@ -3,6 +3,7 @@ using System.Net;
 using BenchmarkDotNet.Attributes;
 using HdrHistogram;
 using IpiEngine.Delivery;
+using IpiEngine.Perf.Suite;
 using IpiEngine.Transport;
 
 namespace IpiEngine.Benchmarks.Transport;
@@ -12,7 +13,8 @@ namespace IpiEngine.Benchmarks.Transport;
 /// <see cref="NodeTransport"/>s in this process, one TCP connection), and one operation is one record applied by node 1.
 /// Each invocation forwards <see cref="Records"/> records and waits until the receiver has applied them all, so
 /// IPIs/s = 1 / mean. The receiver records each record's latency (post on node 0 to apply on node 1) into a histogram
-/// printed as p50/p99 at cleanup. Goal: at least 5 million IPIs/s and 0 bytes allocated per forwarded IPI.
+/// printed as p50/p99 at cleanup. Goal: at least 5 million IPIs/s and 0 bytes allocated per forwarded IPI
+/// (tagged ZeroAlloc: the CI smoke run fails if forwarding allocates).
 /// </summary>
 [BenchmarkCategory("Transport")]
 [MemoryDiagnoser]
@@ -49,6 +51,7 @@ public class LoopbackLinkBenchmarks
 
     /// <summary>Forwards <see cref="Records"/> records and waits until all are applied on the far side.</summary>
     [Benchmark(OperationsPerInvoke = Records)]
+    [BenchmarkCategory(SuiteCategories.CrossThread, SuiteCategories.ZeroAlloc)]
     public void ForwardOverLoopback()
     {
         long target = _sink.Applied + Records;
@@ -70,6 +73,7 @@ public class LoopbackLinkBenchmarks
     /// one-way time of a batch over an idle link, including the wake-up of the send loop).
     /// </summary>
     [Benchmark]
+    [BenchmarkCategory(SuiteCategories.CrossThread)]
     public void ForwardOneBatchAndWait()
     {
         long target = _sink.Applied + _batch.Length;

@@ -32,7 +32,7 @@ public static class SuiteCategories
     /// thread runs behind the measured one), so they count as cross-thread without a tag. The
     /// <c>Rings</c> area mixes both kinds: tag its cross-thread benchmarks.
     /// </summary>
-    public static IReadOnlyList<string> CrossThreadAreas { get; } = ["EndToEnd", Baselines, "Pipeline", "Native"];
+    public static IReadOnlyList<string> CrossThreadAreas { get; } = ["EndToEnd", Baselines, "Pipeline", "Native", "Transport"];
 
     /// <summary>
     /// True for a benchmark whose time depends on the calibration state: tagged

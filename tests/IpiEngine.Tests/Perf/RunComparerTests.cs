@@ -231,6 +231,7 @@ public class RunComparerTests
         Assert.True(SuiteCategories.IsCrossThread(["Baselines"]));
         Assert.True(SuiteCategories.IsCrossThread(["Pipeline"]));
         Assert.True(SuiteCategories.IsCrossThread(["Native"]));
+        Assert.True(SuiteCategories.IsCrossThread(["Transport"]));
         Assert.False(SuiteCategories.IsCrossThread(["Rings"]));
         Assert.True(SuiteCategories.IsCrossThread(["Rings", "CrossThread"]));
         Assert.False(SuiteCategories.IsCrossThread(["Apic", "ZeroAlloc"]));

@@ -6,7 +6,7 @@ namespace IpiEngine.Benchmarks.EndToEnd;
 /// Preallocated x2APIC ICR writes per source vCPU, so a benchmark's posting loop only copies records. Topology:
 /// x2APIC cluster with APIC ID = vCPU index (physical destinations address one vCPU, logical ones a cluster's members).
 /// </summary>
-public static class Workload
+public static class TrafficRecords
 {
     /// <summary>The topology every end-to-end benchmark and baseline uses.</summary>
     public static ApicTopology Topology(int vcpus) => ApicTopology.Configure(vcpus, TopologyKind.X2ApicCluster);

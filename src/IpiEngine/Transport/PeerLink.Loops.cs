@@ -1,0 +1,150 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace IpiEngine.Transport;
+
+/// <summary>The two loops of a running connection: frames out (send) and frames in (receive, validate, apply).</summary>
+public sealed partial class PeerLink
+{
+    /// <summary>Writes acknowledgements, unsent records and heartbeats; parks on the wake signal when there is nothing.</summary>
+    private async Task SendLoopAsync(LinkConnection connection, long cursor)
+    {
+        await Task.Yield(); // leave the caller's thread: both loops start before either runs
+        PipeWriter writer = connection.Writer;
+        CancellationToken stopping = connection.Stopping;
+        int maxPerFrame = _node.Options.MaxRecordsPerFrame;
+        long ackSent = -1;
+        while (true)
+        {
+            stopping.ThrowIfCancellationRequested();
+            int written = 0;
+            long next = Volatile.Read(ref _nextExpected);
+            if (next != ackSent)
+            {
+                written += FrameWriter.WriteEmpty(writer, FrameKind.Ack, next);
+                ackSent = next;
+            }
+            long published = _window.Published;
+            long sentBefore = cursor;
+            while (cursor < published && written < FlushThreshold)
+            {
+                var slice = _window.Slice(cursor, published, maxPerFrame);
+                written += FrameWriter.WriteDeliveries(writer, slice, cursor);
+                cursor += slice.Length;
+            }
+            if (_heartbeatDue)
+            {
+                _heartbeatDue = false;
+                if (written == 0)
+                    written += FrameWriter.WriteEmpty(writer, FrameKind.Heartbeat, 0);
+            }
+            if (written == 0)
+            {
+                await _signal.WaitAsync();
+                continue;
+            }
+            Volatile.Write(ref _recordsSent, _recordsSent + (cursor - sentBefore));
+            Volatile.Write(ref _lastSent, Stopwatch.GetTimestamp());
+            FlushResult flushed = await writer.FlushAsync(stopping).ConfigureAwait(false);
+            if (flushed.IsCompleted || flushed.IsCanceled)
+                throw new OperationCanceledException();
+        }
+    }
+
+    /// <summary>Parses frames as they arrive and applies them; any protocol violation closes the connection.</summary>
+    private async Task ReceiveLoopAsync(LinkConnection connection)
+    {
+        await Task.Yield();
+        PipeReader reader = connection.Reader;
+        CancellationToken stopping = connection.Stopping;
+        while (true)
+        {
+            ReadResult result = await reader.ReadAsync(stopping).ConfigureAwait(false);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            while (FrameHeader.TryRead(buffer, out var header))
+            {
+                long frameLength = FrameHeader.Size + header.PayloadLength;
+                if (buffer.Length < frameLength)
+                    break; // the header is valid, so the payload awaited is bounded
+                HandleFrame(header, buffer.Slice(FrameHeader.Size, header.PayloadLength));
+                buffer = buffer.Slice(frameLength);
+            }
+            reader.AdvanceTo(buffer.Start, buffer.End);
+            Volatile.Write(ref _lastReceived, Stopwatch.GetTimestamp());
+            if (result.IsCompleted)
+            {
+                throw buffer.IsEmpty
+                    ? new LinkProtocolException(LinkFault.ConnectionLost, "the peer closed the connection")
+                    : new LinkProtocolException(LinkFault.TruncatedFrame, $"the stream ended inside a frame ({buffer.Length} bytes left)");
+            }
+        }
+    }
+
+    private void HandleFrame(in FrameHeader header, in ReadOnlySequence<byte> payload)
+    {
+        switch (header.Kind)
+        {
+            case FrameKind.Deliveries:
+                Apply(header, payload);
+                break;
+            case FrameKind.Ack:
+                if (header.Sequence > long.MaxValue || !_window.Release((long)header.Sequence))
+                    ThrowFault(LinkFault.BadAcknowledgement, $"acknowledgement of {header.Sequence} records, only {_window.Published} sent");
+                break;
+            case FrameKind.Heartbeat:
+                break;
+            case FrameKind.Goodbye:
+                Span<byte> reason = stackalloc byte[4];
+                payload.CopyTo(reason);
+                ThrowFault(LinkFault.ConnectionLost, $"the peer said goodbye ({(LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(reason)})");
+                break;
+            default:
+                ThrowFault(LinkFault.UnexpectedFrame, $"{header.Kind} frame after the handshake");
+                break;
+        }
+    }
+
+    /// <summary>Applies the records of a delivery frame that were not applied before, after validating all of them.</summary>
+    private void Apply(in FrameHeader header, in ReadOnlySequence<byte> payload)
+    {
+        long next = _nextExpected; // only this loop writes it while the connection runs
+        if (header.Sequence > (ulong)next)
+            ThrowFault(LinkFault.SequenceGap, $"delivery frame starts at {header.Sequence}, next expected is {next}");
+        long first = (long)header.Sequence;
+        int count = (int)header.RecordCount;
+        var records = _scratch.AsSpan(0, count);
+        payload.CopyTo(MemoryMarshal.AsBytes(records));
+        var nodeOfVcpu = _node.NodeOfVcpu;
+        int self = _node.NodeId;
+        for (int i = 0; i < records.Length; i++)
+        {
+            ref readonly var r = ref records[i];
+            if (r.DestinationVcpu >= (uint)nodeOfVcpu.Length || nodeOfVcpu[r.DestinationVcpu] != self
+                || r.SourceVcpu >= (uint)nodeOfVcpu.Length || nodeOfVcpu[r.SourceVcpu] != PeerNode)
+            {
+                ThrowFault(LinkFault.RecordOutsidePlacement, $"record {first + i} goes from vCPU {r.SourceVcpu} to vCPU {r.DestinationVcpu}, not from node {PeerNode} to node {self}");
+            }
+        }
+        long skip = next - first;
+        if (skip >= count)
+        {
+            Volatile.Write(ref _duplicates, _duplicates + count);
+            return;
+        }
+        _node.Sink.Deliver(PeerNode, records[(int)skip..]);
+        Volatile.Write(ref _duplicates, _duplicates + skip);
+        Volatile.Write(ref _applied, _applied + (count - skip));
+        // Release: the send loop acknowledges only what the sink has applied.
+        Volatile.Write(ref _nextExpected, first + count);
+        _signal.Notify();
+    }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowFault(LinkFault fault, string message) => throw new LinkProtocolException(fault, message);
+}
