@@ -22,11 +22,14 @@ public sealed class DestinationMap
 {
     private const byte AcceptsSystem = 1; // INIT, SIPI, NMI, SMI: globally enabled
     private const byte AcceptsVectored = 2; // Fixed, LowPri: globally and software enabled
+    private const int NoMember = -1; // _physicalUnicast: nobody has this physical ID
+    private const int Several = -2; // _physicalUnicast: several vCPUs match (broadcast 0xFF, shared IDs): walk the row
 
     private readonly ApicState[] _apics;
     private readonly byte[] _accepts;
     private readonly int[] _physicalStart; // xAPIC sender: physical destination d -> members[start[d]..start[d+1])
     private readonly int[] _physicalMembers;
+    private readonly int[] _physicalUnicast; // xAPIC sender: physical destination d -> its only vCPU, NoMember or Several
     private readonly int[] _logicalStart; // xAPIC sender: logical MDA d -> members[start[d]..start[d+1])
     private readonly int[] _logicalMembers;
     // x2APIC ID -> vCPU or -1, length a multiple of 16 so that it doubles as the cluster table: slot cluster * 16 + member
@@ -44,6 +47,7 @@ public sealed class DestinationMap
         }
 
         (_physicalStart, _physicalMembers) = DestinationTables.XApicRows(_apics, logical: false);
+        _physicalUnicast = UnicastColumn(_physicalStart, _physicalMembers);
         (_logicalStart, _logicalMembers) = DestinationTables.XApicRows(_apics, logical: true);
         _x2ById = DestinationTables.X2ApicIds(_apics);
     }
@@ -123,11 +127,39 @@ public sealed class DestinationMap
         {
             // 8-bit destination: one table row, already ascending.
             uint d = command.Destination & 0xFF;
+            if (!command.Logical)
+            {
+                // Physical unicast, the common case: one load instead of a row walk (KVM's map does the same).
+                int single = _physicalUnicast[d];
+                if (single >= 0)
+                {
+                    AddIfAccepts(single, accept, destinations);
+                    return;
+                }
+
+                if (single == NoMember)
+                {
+                    return;
+                }
+            }
+
             int[] start = command.Logical ? _logicalStart : _physicalStart;
             int[] members = command.Logical ? _logicalMembers : _physicalMembers;
             for (int i = start[d], end = start[d + 1]; i < end; i++)
             {
                 AddIfAccepts(members[i], accept, destinations);
+            }
+
+            return;
+        }
+
+        // x2APIC physical unicast, the common case: one table load, inlined (broadcast and cluster go the long way).
+        if (!command.Logical && _x2ById is int[] ids && command.Destination < (uint)ids.Length)
+        {
+            int vcpu = ids[command.Destination];
+            if (vcpu >= 0)
+            {
+                AddIfAccepts(vcpu, accept, destinations);
             }
 
             return;
@@ -225,4 +257,22 @@ public sealed class DestinationMap
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal static void ThrowTooSmall(DestinationSet destinations, int vcpus)
         => throw new ArgumentException($"The destination set holds {destinations.Capacity} vCPUs; this map has {vcpus}.", nameof(destinations));
+
+    /// <summary>For each row of an xAPIC table: its only member, <see cref="NoMember"/> or <see cref="Several"/>.</summary>
+    private static int[] UnicastColumn(int[] start, int[] members)
+    {
+        var column = new int[start.Length - 1];
+        for (int d = 0; d < column.Length; d++)
+        {
+            int count = start[d + 1] - start[d];
+            column[d] = count switch
+            {
+                0 => NoMember,
+                1 => members[start[d]],
+                _ => Several,
+            };
+        }
+
+        return column;
+    }
 }

@@ -144,24 +144,25 @@ public sealed class IcrResolver
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static RejectReason Validate(in IcrCommand command)
     {
-        DeliveryMode mode = command.DeliveryMode;
-        if (mode is DeliveryMode.Reserved3 or DeliveryMode.Reserved7)
+        uint low = command.Low;
+        uint mode = (low >> 8) & 7;
+        if (mode <= (uint)DeliveryMode.LowestPriority)
         {
-            return RejectReason.ReservedDeliveryMode;
+            // The common case (Fixed) costs two compares: the vector, then whether it is lowest priority.
+            if ((byte)low < 16)
+            {
+                return RejectReason.IllegalVector;
+            }
+
+            return mode == (uint)DeliveryMode.LowestPriority
+                   && command.Shorthand is DestinationShorthand.Self or DestinationShorthand.AllIncludingSelf
+                ? RejectReason.InvalidShorthand
+                : RejectReason.None;
         }
 
-        if (mode <= DeliveryMode.LowestPriority && command.Vector < 16)
-        {
-            return RejectReason.IllegalVector;
-        }
-
-        if (mode == DeliveryMode.LowestPriority
-            && command.Shorthand is DestinationShorthand.Self or DestinationShorthand.AllIncludingSelf)
-        {
-            return RejectReason.InvalidShorthand;
-        }
-
-        return RejectReason.None;
+        return mode is (uint)DeliveryMode.Reserved3 or (uint)DeliveryMode.Reserved7
+            ? RejectReason.ReservedDeliveryMode
+            : RejectReason.None;
     }
 
     /// <summary>
