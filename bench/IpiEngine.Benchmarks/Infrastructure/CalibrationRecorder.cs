@@ -25,6 +25,13 @@ public sealed class CalibrationRecorder(SuiteProfile profile, string manifestPat
     public override void OnValidationError(ValidationError validationError)
     {
         ArgumentNullException.ThrowIfNull(validationError);
+        if (!validationError.IsCritical)
+        {
+            // Advice, not failure: e.g. "assembly is located in temp" when the repository itself was cloned under /tmp.
+            // The benchmark still runs and is recorded; only errors that stop a benchmark belong in the record.
+            return;
+        }
+
         _validationErrors.Add(validationError.Message);
         Save();
     }
