@@ -26,6 +26,7 @@ public static class MultiNodeSummary
         Row("resolved / rejected", r => $"{Number(r.Resolved)} / {Number(r.Rejected)}");
         Row("local delivered + coalesced", r => $"{Number(r.LocalDelivered)} + {Number(r.LocalCoalesced)}");
         Row("expected local", r => Number(r.ExpectedLocal));
+        Row("local checked", r => r.LocalPairsChecked ? "per pair" : "in aggregate");
         Row("forwarded (engine)", r => Number(r.EngineForwarded));
         Row("expected forwarded", r => Number(r.ExpectedForwarded));
         Row("engine conservation", r => r.EngineConservationHolds ? "holds" : "BROKEN");

@@ -11,12 +11,12 @@ namespace IpiEngine.Cli.Nodes;
 /// </summary>
 public sealed class NodeExpectation
 {
-    private readonly long[] _remotePairs;
+    private readonly long[] _pairs;
 
-    private NodeExpectation(int vcpus, long[] remotePairs, long local, long forwarded, long remote)
+    private NodeExpectation(int vcpus, long[] pairs, long local, long forwarded, long remote)
     {
         Vcpus = vcpus;
-        _remotePairs = remotePairs;
+        _pairs = pairs;
         Local = local;
         Forwarded = forwarded;
         Remote = remote;
@@ -34,8 +34,8 @@ public sealed class NodeExpectation
     /// <summary>Deliveries from other nodes' vCPUs to this node's vCPUs.</summary>
     public long Remote { get; }
 
-    /// <summary>Deliveries expected from remote vCPU <paramref name="source"/> at local vCPU <paramref name="destination"/>.</summary>
-    public long RemotePair(int source, int destination) => _remotePairs[source * Vcpus + destination];
+    /// <summary>Deliveries expected from vCPU <paramref name="source"/> (local or remote) at local vCPU <paramref name="destination"/>.</summary>
+    public long Pair(int source, int destination) => _pairs[source * Vcpus + destination];
 
     /// <summary>Computes the expectation of node <paramref name="self"/> for the IPIs <paramref name="posted"/> per vCPU.</summary>
     public static NodeExpectation Compute(NodeScript script, IReadOnlyList<int> nodeOfVcpu, int self, IReadOnlyList<long> posted)
@@ -66,15 +66,14 @@ public sealed class NodeExpectation
                 foreach (int d in destinations.Vcpus)
                 {
                     bool toHere = nodeOfVcpu[d] == self;
+                    if (toHere)
+                        pairs[v * vcpus + d]++;
                     if (fromHere && toHere)
                         local++;
                     else if (fromHere)
                         forwarded++;
                     else if (toHere)
-                    {
                         remote++;
-                        pairs[v * vcpus + d]++;
-                    }
                 }
             }
         }

@@ -7,7 +7,8 @@ namespace IpiEngine.Cli.Nodes;
 /// remote arrivals <see cref="RemoteDelivered"/> + <see cref="RemoteCoalesced"/> + <see cref="RemoteRejected"/> = <see cref="Received"/>.
 /// Links: <see cref="Forwarded"/> = <see cref="Acknowledged"/> + in flight; resends discarded as <see cref="DuplicatesDiscarded"/>.
 /// Check against the script resolved sequentially: local deliveries = <see cref="ExpectedLocal"/>, forwarded =
-/// <see cref="ExpectedForwarded"/>, per (source, destination) pair received = expected (<see cref="ExpectedRemote"/> in all);
+/// <see cref="ExpectedForwarded"/>, per (source, destination) pair received = expected (<see cref="ExpectedRemote"/> in all),
+/// and local deliveries per pair too when the engine's delivery log held them all (<see cref="LocalPairsChecked"/>; else in aggregate);
 /// <see cref="Doubled"/>, <see cref="Lost"/>, <see cref="Misrouted"/> are 0.
 /// </summary>
 public sealed record NodeReport(
@@ -29,6 +30,7 @@ public sealed record NodeReport(
     long ExpectedLocal,
     long ExpectedForwarded,
     long ExpectedRemote,
+    bool LocalPairsChecked,
     long Doubled,
     long Lost,
     long Misrouted,

@@ -24,6 +24,7 @@ public class NodesRunTests
         var rows = output.Split('\n');
         Assert.Equal(int.Parse(nodes, System.Globalization.CultureInfo.InvariantCulture), Cells(rows, "engine conservation").Count(c => c == "holds"));
         Assert.All(Cells(rows, "doubled / lost / misrouted"), c => Assert.Equal("0 / 0 / 0", c));
+        Assert.All(Cells(rows, "local checked"), c => Assert.Equal("per pair", c));
         // Every node posted its vCPUs' share and received something from the others (6 vCPUs, all kinds reach other nodes).
         Assert.All(Cells(rows, "IPIs posted"), c => Assert.Equal((6000 / int.Parse(nodes, System.Globalization.CultureInfo.InvariantCulture)).ToString("N0", System.Globalization.CultureInfo.InvariantCulture), c));
         Assert.All(Cells(rows, "received remote"), c => Assert.NotEqual("0", c));

@@ -30,6 +30,7 @@ public class SeparateProcessTests
             Assert.Equal(node.ExpectedForwarded, node.EngineForwarded);
             Assert.Equal(node.ExpectedRemote, node.Received);
             Assert.Equal(0, node.Doubled + node.Lost + node.Misrouted);
+            Assert.True(node.LocalPairsChecked);
             Assert.Equal(node.Forwarded, node.Acknowledged);
             Assert.True(node.EngineConservationHolds);
             Assert.Equal(node.Received, node.RemoteDelivered + node.RemoteCoalesced);
