@@ -3,65 +3,94 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
 using IpiEngine.Cli.Nodes;
+using IpiEngine.Cli.Run;
 using IpiEngine.Delivery;
 using IpiEngine.Transport;
+using IpiEngine.Workload;
 
 namespace IpiEngine.Cli;
 
 /// <summary>
 /// <c>ipi node</c>: runs one node of a multi-host VM from a config file. Prints <c>listening ADDRESS</c>, then
-/// <c>ready</c> once every peer link is up, posts the cross-node workload (<c>--per-source</c>) into this node's
-/// <see cref="Engine"/>, which resolves it and forwards it over the links (arrivals go into the engine's descriptors
-/// through <see cref="EngineSink"/>, checked on the way by <see cref="NodeDeliveryCheck"/>), prints
-/// <c>sent N</c> and finally <c>result {json}</c> (a <see cref="NodeReport"/>). With <c>--control</c> it waits for
-/// <c>go</c> before sending and for <c>stop</c> (or end of input) before leaving, so an orchestrator can keep
-/// every node up until all are done. Exit codes: 0 complete, 1 incomplete or timed out, 2 bad input.
+/// <c>ready</c> once every peer link is up, posts its own vCPUs' parts of the VM's seeded workload (<see cref="NodeScript"/>:
+/// <c>--workload</c>, <c>--topology</c>, <c>--seed</c>, <c>--ipis-per-vcpu</c> or <c>--duration-ms</c>) into this node's
+/// <see cref="Engine"/>, which resolves each IPI and forwards deliveries to remote vCPUs over the links (arrivals are
+/// counted by <see cref="NodeArrivals"/> and go into the engine's descriptors through <see cref="EngineSink"/>), prints
+/// <c>posted C0,C1,...</c> (IPIs per vCPU of the VM, 0 for the others' vCPUs) and finally <c>result {json}</c> (a
+/// <see cref="NodeReport"/>). With <c>--control</c> it waits for <c>go</c> before posting, for <c>expect C0,C1,...</c>
+/// (every vCPU's posted IPIs, summed over the nodes) before checking, and for <c>stop</c> (or end of input) before
+/// leaving; without it every vCPU is taken to post <c>--ipis-per-vcpu</c>. Exit codes: 0 complete, 1 incomplete or
+/// timed out, 2 bad input.
 /// </summary>
 public static class NodeCommand
 {
+    /// <summary>
+    /// Deliveries the engine logs (40 bytes each): local ones are checked per (source, destination) pair from the log;
+    /// a run that delivers more locally is checked in aggregate (the report says which).
+    /// </summary>
+    private const int LocalLogCapacity = 1 << 19;
+
     /// <summary>Builds the verb.</summary>
     public static Command Create()
     {
         var config = new Option<FileInfo>("--config") { Description = "The node's JSON config (node, listen, keyFile, placement, peers).", Required = true };
-        var perSource = new Option<int>("--per-source") { Description = "IPIs each local vCPU sends to each other node (0: only serve).", DefaultValueFactory = _ => 0 };
+        var topology = new Option<string>("--topology") { Description = "The VM's APIC topology: x2apic-cluster or x2apic-physical (optionally -sparse).", DefaultValueFactory = _ => "x2apic-cluster" };
+        var workload = new Option<string>("--workload") { Description = "The IPI mix, as for ipi run.", DefaultValueFactory = _ => "linux-mix" };
+        var seed = new Option<int>("--seed") { Description = "The workload seed (the same on every node).", DefaultValueFactory = _ => 1 };
+        var ipis = new Option<long>("--ipis-per-vcpu") { Description = "IPIs each local vCPU posts (0: post for --duration-ms, or only serve without --control).", DefaultValueFactory = _ => 0 };
+        var duration = new Option<int>("--duration-ms") { Description = "How long to post when --ipis-per-vcpu is 0 (with --control).", DefaultValueFactory = _ => 1000 };
         var rate = new Option<long>("--rate") { Description = "IPIs per second this node posts (0: as fast as possible; pace it to measure latency rather than queueing).", DefaultValueFactory = _ => 0 };
         var timeout = new Option<int>("--timeout") { Description = "Seconds allowed for connecting and for the run.", DefaultValueFactory = _ => 60 };
-        var control = new Option<bool>("--control") { Description = "Wait for 'go' and 'stop' lines on standard input (used by ipi run --nodes)." };
+        var control = new Option<bool>("--control") { Description = "Wait for 'go', 'expect ...' and 'stop' lines on standard input (used by ipi run --nodes)." };
         var command = new Command("node", "Run one node of a VM whose vCPUs are spread over several hosts; forwards IPIs to its peers.")
         {
-            config, perSource, rate, timeout, control,
+            config, topology, workload, seed, ipis, duration, rate, timeout, control,
         };
-        command.SetAction((parse, ct) => RunAsync(parse.GetRequiredValue(config).FullName, parse.GetValue(perSource), parse.GetValue(rate),
-            TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), ct));
+        command.SetAction((parse, ct) => RunAsync(new NodeRunArguments(parse.GetRequiredValue(config).FullName, parse.GetValue(topology)!, parse.GetValue(workload)!,
+            parse.GetValue(seed), parse.GetValue(ipis), TimeSpan.FromMilliseconds(parse.GetValue(duration)), parse.GetValue(rate),
+            TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control)), ct));
         return command;
     }
 
-    private static async Task<int> RunAsync(string configPath, int perSource, long rate, TimeSpan timeout, bool control, CancellationToken ct)
+    private static async Task<int> RunAsync(NodeRunArguments args, CancellationToken ct)
     {
-        if (perSource < 0 || rate < 0 || timeout <= TimeSpan.Zero)
-            return Fail("--per-source and --rate must be 0 or more and --timeout positive.");
+        if (args.IpisPerVcpu < 0 || args.Rate < 0 || args.Timeout <= TimeSpan.Zero || args.Duration <= TimeSpan.Zero)
+            return Fail("--ipis-per-vcpu and --rate must be 0 or more, --duration-ms and --timeout positive.");
+        if (!WorkloadMix.TryParse(args.Workload, out var mix, out var mixError))
+            return Fail(mixError!);
         NodeConfig config;
         TransportOptions options;
+        NodeScript script;
         try
         {
-            config = NodeConfig.Load(configPath);
-            options = config.ToTransportOptions(configPath, line => Console.Error.WriteLine(line));
+            config = NodeConfig.Load(args.ConfigPath);
+            options = config.ToTransportOptions(args.ConfigPath, line => Console.Error.WriteLine(line));
+            var choice = TopologyChoice.Parse(args.Topology);
+            script = NodeScript.Build(config.Placement!.Length, choice.Kind, choice.SparseIds, mix!, args.Seed, args.IpisPerVcpu);
         }
         catch (NodeConfigException e)
         {
             return Fail(e.Message);
+        }
+        catch (RunInputException e)
+        {
+            return Fail(e.Message);
+        }
+        catch (ArgumentException e)
+        {
+            return Fail($"--topology {args.Topology}: {e.Message.Split(" (Parameter", 2)[0]}");
         }
         int[] placement = config.Placement!;
         var transport = new NodeTransport(options);
         Engine engine;
         try
         {
-            // Default topology: x2APIC physical, APIC ID = vCPU index, every APIC enabled.
             engine = new Engine(new EngineOptions
             {
-                VcpuCount = placement.Length,
+                Topology = script.NewTopology(),
                 Placement = new VcpuPlacement(placement, config.Node),
                 Forwarder = transport,
+                DeliveryLogCapacity = LocalLogCapacity,
                 Name = $"node{config.Node}",
             });
         }
@@ -71,7 +100,7 @@ public static class NodeCommand
         }
         try
         {
-            return await RunNodeAsync(config, options, transport, engine, perSource, rate, timeout, control, ct);
+            return await RunNodeAsync(config, options, transport, engine, script, args, ct);
         }
         finally
         {
@@ -81,13 +110,13 @@ public static class NodeCommand
     }
 
     private static async Task<int> RunNodeAsync(NodeConfig config, TransportOptions options, NodeTransport transport, Engine engine,
-        int perSource, long rate, TimeSpan timeout, bool control, CancellationToken ct)
+        NodeScript script, NodeRunArguments args, CancellationToken ct)
     {
         int[] placement = config.Placement!;
-        var check = new NodeDeliveryCheck(placement, config.Node, new EngineSink(engine));
+        var arrivals = new NodeArrivals(placement, config.Node, new EngineSink(engine));
         try
         {
-            transport.Start(check);
+            transport.Start(arrivals);
         }
         catch (SocketException e)
         {
@@ -95,35 +124,106 @@ public static class NodeCommand
         }
         engine.Start();
         Console.Out.WriteLine($"listening {transport.LocalEndPoint}");
-        if (!await WaitAsync(() => transport.Links.All(l => l.IsConnected), timeout, ct))
+        if (!await WaitAsync(() => transport.Links.All(l => l.IsConnected), args.Timeout, ct))
         {
-            Console.Error.WriteLine($"node {config.Node}: not every peer connected within {timeout.TotalSeconds:0} s.");
+            Console.Error.WriteLine($"node {config.Node}: not every peer connected within {args.Timeout.TotalSeconds:0} s.");
             return 1;
         }
         Console.Out.WriteLine("ready");
-        if (control && !await ReadCommandAsync("go", ct))
+        if (args.Control && await ReadCommandAsync("go", ct) is null)
             return 1;
-        if (perSource == 0 && !control)
+        if (args.IpisPerVcpu == 0 && !args.Control)
             await WaitAsync(() => false, Timeout.InfiniteTimeSpan, ct); // serve until interrupted
         var clock = Stopwatch.StartNew();
-        long sent = await Task.Run(() => NodeWorkload.Post(engine, placement, config.Node, perSource, rate), CancellationToken.None);
-        Console.Out.WriteLine($"sent {sent}");
-        long expected = (long)perSource * placement.Count(n => n != config.Node);
+        var local = NodeWorkload.VcpusOf(placement, config.Node);
+        long[] posted = await Task.Run(() => script.Post(engine, local, args.IpisPerVcpu, args.Duration, args.Rate, ct), CancellationToken.None);
+        double postSeconds = clock.Elapsed.TotalSeconds;
+        Console.Out.WriteLine("posted " + string.Join(',', posted));
+        long[] all;
+        if (args.Control)
+        {
+            if (await ReadCommandAsync("expect", ct) is not { } line || !TryParseCounts(line, placement.Length, out all))
+                return Fail($"node {config.Node}: expected 'expect' with {placement.Length} counts.");
+        }
+        else
+        {
+            all = [.. placement.Select(_ => args.IpisPerVcpu)];
+        }
+        var expected = NodeExpectation.Compute(script, placement, config.Node, all);
         bool complete = await WaitAsync(() => engine.ReadCounters().InFlight == 0 && transport.Links.All(l => l.Counters.InFlight == 0)
-            && check.InOrder + check.Skipped + check.Misrouted >= expected, timeout, ct);
-        double seconds = clock.Elapsed.TotalSeconds;
-        var links = transport.Links.Select(l => l.Counters).ToArray();
-        var counters = engine.ReadCounters();
-        var report = new NodeReport(config.Node, counters.Posted, counters.Forwarded, counters.ConservationHolds,
-            links.Sum(c => c.Forwarded), links.Sum(c => c.Acknowledged), links.Sum(c => c.Applied), links.Sum(c => c.Duplicates),
-            counters.RemoteDelivered, counters.RemoteCoalesced, counters.RemoteRejected,
-            expected, check.InOrder, check.Repeated, check.Skipped, check.Misrouted, links.Sum(c => c.Connections), seconds,
-            check.LatencyMicroseconds(50), check.LatencyMicroseconds(99),
-            complete && check.InOrder == expected && check.Repeated == 0 && counters.ConservationHolds);
+            && arrivals.Total >= expected.Remote, args.Timeout, ct);
+        engine.Stop(); // drained: the delivery log may now be read
+        var report = Report(config.Node, placement, engine, transport, arrivals, expected, posted.Sum(), postSeconds, clock.Elapsed.TotalSeconds, complete);
         Console.Out.WriteLine("result " + JsonSerializer.Serialize(report, NodeConfigJsonContext.Default.NodeReport));
-        if (control)
+        if (args.Control)
             await ReadCommandAsync("stop", ct);
         return report.Complete ? 0 : 1;
+    }
+
+    /// <summary>Local deliveries per (source, destination) pair from the stopped engine's log, or null when it overflowed.</summary>
+    private static long[]? LocalPairs(Engine engine, int vcpus)
+    {
+        if (engine.DeliveryLog is not { Overflowed: 0 } log)
+            return null;
+        var pairs = new long[vcpus * vcpus];
+        foreach (ref readonly var entry in log.Entries)
+        {
+            if (!entry.Remote)
+                pairs[entry.SourceVcpu * vcpus + entry.DestinationVcpu]++;
+        }
+        return pairs;
+    }
+
+    private static NodeReport Report(int node, int[] placement, Engine engine, NodeTransport transport, NodeArrivals arrivals, NodeExpectation expected,
+        long posted, double postSeconds, double seconds, bool drained)
+    {
+        var links = transport.Links.Select(l => l.Counters).ToArray();
+        var counters = engine.ReadCounters();
+        // Local deliveries are logged (and counted) by the engine before vectors coalesce into descriptors.
+        long local = counters.Delivered + counters.Coalesced;
+        long[]? localPairs = LocalPairs(engine, expected.Vcpus);
+        long doubled = 0, lost = 0;
+        for (int s = 0; s < expected.Vcpus; s++)
+        {
+            for (int d = 0; d < expected.Vcpus; d++)
+            {
+                bool fromHere = placement[s] == node;
+                if (fromHere && localPairs is null)
+                    continue;
+                long difference = (fromHere ? localPairs![s * expected.Vcpus + d] : arrivals.Pair(s, d)) - expected.Pair(s, d);
+                doubled += Math.Max(0, difference);
+                lost += Math.Max(0, -difference);
+            }
+        }
+        if (localPairs is null)
+        {
+            doubled += Math.Max(0, local - expected.Local);
+            lost += Math.Max(0, expected.Local - local);
+        }
+        doubled += Math.Max(0, counters.Forwarded - expected.Forwarded);
+        lost += Math.Max(0, expected.Forwarded - counters.Forwarded);
+        bool conservation = counters.ConservationHolds && counters.IpisResolved + counters.Rejected == posted;
+        return new NodeReport(node, posted, counters.IpisResolved, counters.Rejected, counters.Delivered, counters.Coalesced, counters.Forwarded,
+            conservation, links.Sum(c => c.Forwarded), links.Sum(c => c.Acknowledged), links.Sum(c => c.Duplicates),
+            arrivals.Total, counters.RemoteDelivered, counters.RemoteCoalesced, counters.RemoteRejected,
+            expected.Local, expected.Forwarded, expected.Remote, localPairs is not null, doubled, lost, arrivals.Misrouted, links.Sum(c => c.Connections),
+            postSeconds, seconds, arrivals.LatencyMicroseconds(50), arrivals.LatencyMicroseconds(99),
+            drained && conservation && doubled == 0 && lost == 0 && arrivals.Misrouted == 0
+            && counters.RemoteDelivered + counters.RemoteCoalesced == arrivals.Total);
+    }
+
+    private static bool TryParseCounts(string line, int vcpus, out long[] counts)
+    {
+        var parts = line["expect".Length..].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        counts = new long[vcpus];
+        if (parts.Length != vcpus)
+            return false;
+        for (int i = 0; i < vcpus; i++)
+        {
+            if (!long.TryParse(parts[i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out counts[i]))
+                return false;
+        }
+        return true;
     }
 
     private static int Fail(string sentence)
@@ -132,15 +232,18 @@ public static class NodeCommand
         return 2;
     }
 
-    /// <summary>Reads lines until <paramref name="command"/>; end of input counts as the command (the orchestrator went away).</summary>
-    private static async Task<bool> ReadCommandAsync(string command, CancellationToken ct)
+    /// <summary>
+    /// Reads lines until one starting with <paramref name="command"/> and returns it; end of input counts as
+    /// <c>stop</c> (the orchestrator went away) and is null for anything else.
+    /// </summary>
+    private static async Task<string?> ReadCommandAsync(string command, CancellationToken ct)
     {
         while (await Console.In.ReadLineAsync(ct) is { } line)
         {
-            if (line.Trim() == command)
-                return true;
+            if (line.Trim().StartsWith(command, StringComparison.Ordinal))
+                return line.Trim();
         }
-        return command == "stop";
+        return command == "stop" ? command : null;
     }
 
     private static async Task<bool> WaitAsync(Func<bool> condition, TimeSpan timeout, CancellationToken ct)

@@ -16,10 +16,18 @@ public sealed class MultiNodeRun
 {
     /// <summary>Number of nodes (processes), at least 2.</summary>
     public required int Nodes { get; init; }
-    /// <summary>vCPUs on each node (placement: contiguous blocks).</summary>
-    public int VcpusPerNode { get; init; } = 2;
-    /// <summary>IPIs each vCPU sends to each other node.</summary>
-    public int PerSource { get; init; } = 100_000;
+    /// <summary>vCPUs of the whole VM, at least <see cref="Nodes"/> (placement: vCPU v on node v % N).</summary>
+    public int Vcpus { get; init; } = 4;
+    /// <summary>The <c>--topology</c> name (x2APIC kinds).</summary>
+    public string Topology { get; init; } = "x2apic-cluster";
+    /// <summary>The <c>--workload</c> mix.</summary>
+    public string Workload { get; init; } = "linux-mix";
+    /// <summary>The workload seed, the same on every node.</summary>
+    public int Seed { get; init; } = 1;
+    /// <summary>IPIs each vCPU posts; 0 to post for <see cref="Duration"/> instead.</summary>
+    public long IpisPerVcpu { get; init; } = 1000;
+    /// <summary>How long each node posts when <see cref="IpisPerVcpu"/> is 0.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>IPIs per second each node posts (0: as fast as possible). Pace it to read latency rather than queueing.</summary>
     public long Rate { get; init; }
     /// <summary>Bound on each phase (start, run, stop).</summary>
@@ -55,15 +63,15 @@ public sealed class MultiNodeRun
     /// <summary>Runs the VM once; throws <see cref="InvalidOperationException"/> with one sentence when a node fails to start or answer.</summary>
     public async Task<MultiNodeResult> RunAsync(CancellationToken ct = default)
     {
-        if (Nodes < 2 || VcpusPerNode < 1 || PerSource < 0)
-            throw new ArgumentException("a multi-node run needs at least 2 nodes, 1 vCPU per node and a non-negative workload");
+        if (Nodes < 2 || Vcpus < Nodes || IpisPerVcpu < 0 || Duration <= TimeSpan.Zero)
+            throw new ArgumentException("a multi-node run needs at least 2 nodes, at least 1 vCPU per node and a non-negative workload");
         string folder = Directory.CreateTempSubdirectory("ipi-nodes-").FullName;
         var processes = new List<Process>();
         try
         {
             await File.WriteAllTextAsync(Path.Combine(folder, "vm.key"), Convert.ToHexString(RandomNumberGenerator.GetBytes(32)), ct);
             int[] ports = FreeLoopbackPorts(Nodes);
-            int[] placement = [.. Enumerable.Range(0, Nodes * VcpusPerNode).Select(v => v / VcpusPerNode)];
+            int[] placement = [.. Enumerable.Range(0, Vcpus).Select(v => v % Nodes)];
             for (int node = 0; node < Nodes; node++)
             {
                 var config = new NodeConfig
@@ -82,6 +90,20 @@ public sealed class MultiNodeRun
                 await ExpectLineAsync(process, node, "ready", ct);
             foreach (var process in processes)
                 await process.StandardInput.WriteLineAsync("go".AsMemory(), ct);
+            // Each node says what its vCPUs posted; every node needs all of it to compute what it must receive.
+            var posted = new long[Vcpus];
+            foreach (var (process, node) in processes.Select((p, i) => (p, i)))
+            {
+                string line = await ExpectLineAsync(process, node, "posted ", ct);
+                var counts = line["posted ".Length..].Split(',');
+                if (counts.Length != Vcpus)
+                    throw new InvalidOperationException($"node {node} reported {counts.Length} vCPU counts, not {Vcpus}.");
+                for (int v = 0; v < Vcpus; v++)
+                    posted[v] += long.Parse(counts[v], System.Globalization.CultureInfo.InvariantCulture);
+            }
+            string expect = "expect " + string.Join(',', posted);
+            foreach (var process in processes)
+                await process.StandardInput.WriteLineAsync(expect.AsMemory(), ct);
             var reports = new List<NodeReport>();
             foreach (var (process, node) in processes.Select((p, i) => (p, i)))
             {
@@ -97,7 +119,8 @@ public sealed class MultiNodeRun
             foreach (var process in processes)
                 await WaitOrKillAsync(process);
             double seconds = reports.Max(r => r.Seconds);
-            return new MultiNodeResult(reports, seconds > 0 ? reports.Sum(r => r.InOrder) / seconds : 0, reports.All(r => r.Complete));
+            return new MultiNodeResult(reports, seconds > 0 ? reports.Sum(r => r.Received) / seconds : 0,
+                seconds > 0 ? reports.Sum(r => r.LocalDelivered + r.LocalCoalesced) / seconds : 0, reports.All(r => r.Complete));
         }
         finally
         {
@@ -121,8 +144,11 @@ public sealed class MultiNodeRun
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string arg in new[] { IpiDll, "node", "--config", configPath, "--control", "--per-source", PerSource.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                     "--rate", Rate.ToString(System.Globalization.CultureInfo.InvariantCulture), "--timeout", ((int)Timeout.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture) })
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        foreach (string arg in new[] { IpiDll, "node", "--config", configPath, "--control", "--topology", Topology, "--workload", Workload,
+                     "--seed", Seed.ToString(invariant), "--ipis-per-vcpu", IpisPerVcpu.ToString(invariant),
+                     "--duration-ms", ((long)Duration.TotalMilliseconds).ToString(invariant),
+                     "--rate", Rate.ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant) })
             info.ArgumentList.Add(arg);
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start node {node}.");
         process.ErrorDataReceived += (_, e) =>
@@ -189,5 +215,5 @@ public sealed class MultiNodeRun
     }
 }
 
-/// <summary>The outcome of a <see cref="MultiNodeRun"/>: every node's report and the cross-node rate.</summary>
-public sealed record MultiNodeResult(IReadOnlyList<NodeReport> Nodes, double CrossNodeIpisPerSecond, bool Complete);
+/// <summary>The outcome of a <see cref="MultiNodeRun"/>: every node's report, the cross-node and local delivery rates.</summary>
+public sealed record MultiNodeResult(IReadOnlyList<NodeReport> Nodes, double CrossNodeIpisPerSecond, double LocalIpisPerSecond, bool Complete);

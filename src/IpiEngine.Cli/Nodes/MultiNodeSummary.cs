@@ -22,27 +22,32 @@ public static class MultiNodeSummary
         var table = new Table().AddColumn("node");
         foreach (var node in result.Nodes)
             table.AddColumn(new TableColumn(node.Node.ToString(invariant)).RightAligned());
-        Row("posted (engine)", r => Number(r.Posted));
+        Row("IPIs posted", r => Number(r.Posted));
+        Row("resolved / rejected", r => $"{Number(r.Resolved)} / {Number(r.Rejected)}");
+        Row("local delivered + coalesced", r => $"{Number(r.LocalDelivered)} + {Number(r.LocalCoalesced)}");
+        Row("expected local", r => Number(r.ExpectedLocal));
+        Row("local checked", r => r.LocalPairsChecked ? "per pair" : "in aggregate");
         Row("forwarded (engine)", r => Number(r.EngineForwarded));
+        Row("expected forwarded", r => Number(r.ExpectedForwarded));
         Row("engine conservation", r => r.EngineConservationHolds ? "holds" : "BROKEN");
-        Row("sent over links", r => Number(r.Forwarded));
-        Row("acknowledged by peers", r => Number(r.Acknowledged));
-        Row("received, applied once", r => Number(r.Applied));
+        Row("sent / acknowledged (links)", r => $"{Number(r.Forwarded)} / {Number(r.Acknowledged)}");
         Row("resends discarded", r => Number(r.DuplicatesDiscarded));
-        Row("delivered into descriptors", r => Number(r.RemoteDelivered));
-        Row("coalesced (vector pending)", r => Number(r.RemoteCoalesced));
+        Row("received remote", r => Number(r.Received));
+        Row("expected remote", r => Number(r.ExpectedRemote));
+        Row("remote delivered + coalesced", r => $"{Number(r.RemoteDelivered)} + {Number(r.RemoteCoalesced)}");
         Row("rejected on arrival", r => Number(r.RemoteRejected));
-        Row("expected from peers", r => Number(r.Expected));
-        Row("in order, exactly once", r => Number(r.InOrder));
-        Row("doubled / lost / misrouted", r => $"{Number(r.Repeated)} / {Number(r.Skipped)} / {Number(r.Misrouted)}");
+        Row("doubled / lost / misrouted", r => $"{Number(r.Doubled)} / {Number(r.Lost)} / {Number(r.Misrouted)}");
         Row("connections", r => Number(r.Connections));
-        Row("latency p50 (us)", r => r.P50Microseconds.ToString("0.0", invariant));
-        Row("latency p99 (us)", r => r.P99Microseconds.ToString("0.0", invariant));
-        Row("seconds", r => r.Seconds.ToString("0.000", invariant));
+        Row("cross-node p50 (us)", r => r.P50Microseconds.ToString("0.0", invariant));
+        Row("cross-node p99 (us)", r => r.P99Microseconds.ToString("0.0", invariant));
+        Row("seconds (posting / all)", r => $"{r.PostSeconds.ToString("0.000", invariant)} / {r.Seconds.ToString("0.000", invariant)}");
         console.Write(table);
-        console.WriteLine($"cross-node IPIs/s: {result.CrossNodeIpisPerSecond.ToString("N0", invariant)}; {(result.Complete ? "every IPI delivered exactly once" : "INCOMPLETE")}");
+        console.WriteLine($"cross-node IPIs/s: {result.CrossNodeIpisPerSecond.ToString("N0", invariant)}; local IPIs/s: {result.LocalIpisPerSecond.ToString("N0", invariant)}; "
+            + $"cross-node latency p50 {Worst(r => r.P50Microseconds)} us, p99 {Worst(r => r.P99Microseconds)} us (worst node); "
+            + (result.Complete ? "every IPI delivered exactly once" : "INCOMPLETE"));
 
         void Row(string label, Func<NodeReport, string> cell) => table.AddRow([label, .. result.Nodes.Select(cell)]);
         string Number(long value) => value.ToString("N0", invariant);
+        string Worst(Func<NodeReport, double> value) => result.Nodes.Max(value).ToString("0.0", invariant);
     }
 }

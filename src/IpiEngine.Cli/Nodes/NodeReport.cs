@@ -2,31 +2,40 @@ namespace IpiEngine.Cli.Nodes;
 
 /// <summary>
 /// What one node reports at the end of a run (one JSON line).
-/// Engine: <see cref="Posted"/> records resolved and <see cref="EngineForwarded"/> to peers, <see cref="EngineConservationHolds"/>;
-/// remote arrivals <see cref="RemoteDelivered"/> + <see cref="RemoteCoalesced"/> + <see cref="RemoteRejected"/> = <see cref="Applied"/>.
-/// Links: <see cref="Forwarded"/> = <see cref="Acknowledged"/> + in flight; <see cref="Applied"/> once each,
-/// resends discarded as <see cref="DuplicatesDiscarded"/>.
-/// Check: <see cref="Expected"/> = <see cref="InOrder"/> when complete, and <see cref="Repeated"/>, <see cref="Skipped"/>,
-/// <see cref="Misrouted"/> are 0.
+/// Engine: <see cref="Posted"/> IPIs (firing writes) = <see cref="Resolved"/> + <see cref="Rejected"/>; their destinations
+/// = <see cref="LocalDelivered"/> + <see cref="LocalCoalesced"/> + <see cref="EngineForwarded"/> (<see cref="EngineConservationHolds"/>);
+/// remote arrivals <see cref="RemoteDelivered"/> + <see cref="RemoteCoalesced"/> + <see cref="RemoteRejected"/> = <see cref="Received"/>.
+/// Links: <see cref="Forwarded"/> = <see cref="Acknowledged"/> + in flight; resends discarded as <see cref="DuplicatesDiscarded"/>.
+/// Check against the script resolved sequentially: local deliveries = <see cref="ExpectedLocal"/>, forwarded =
+/// <see cref="ExpectedForwarded"/>, per (source, destination) pair received = expected (<see cref="ExpectedRemote"/> in all),
+/// and local deliveries per pair too when the engine's delivery log held them all (<see cref="LocalPairsChecked"/>; else in aggregate);
+/// <see cref="Doubled"/>, <see cref="Lost"/>, <see cref="Misrouted"/> are 0.
 /// </summary>
 public sealed record NodeReport(
     int Node,
     long Posted,
+    long Resolved,
+    long Rejected,
+    long LocalDelivered,
+    long LocalCoalesced,
     long EngineForwarded,
     bool EngineConservationHolds,
     long Forwarded,
     long Acknowledged,
-    long Applied,
     long DuplicatesDiscarded,
+    long Received,
     long RemoteDelivered,
     long RemoteCoalesced,
     long RemoteRejected,
-    long Expected,
-    long InOrder,
-    long Repeated,
-    long Skipped,
+    long ExpectedLocal,
+    long ExpectedForwarded,
+    long ExpectedRemote,
+    bool LocalPairsChecked,
+    long Doubled,
+    long Lost,
     long Misrouted,
     long Connections,
+    double PostSeconds,
     double Seconds,
     double P50Microseconds,
     double P99Microseconds,

@@ -5,7 +5,7 @@ using IpiEngine.Transport;
 namespace IpiEngine.Cli.Nodes;
 
 /// <summary>
-/// A deterministic cross-node workload: every vCPU of this node sends <c>perSource</c> fixed IPIs (vector 0xFD) to the
+/// The transport tests' link-level stream (no engine): every vCPU of this node sends <c>perSource</c> fixed IPIs (vector 0xFD) to the
 /// vCPUs of each other node in turn, tagged with a per-source, per-peer counter, so that the receiver can check
 /// exactly-once delivery, per-source order and the destination of every record.
 /// </summary>
@@ -28,47 +28,6 @@ public static class NodeWorkload
                 list.Add((uint)v);
         }
         return [.. list];
-    }
-
-    /// <summary>
-    /// Posts the workload into <paramref name="engine"/> as x2APIC ICR writes (MSR 0x830: fixed, physical, vector 0xFD,
-    /// destination = the target's APIC ID, which the default topology makes equal to its vCPU index), tagged as
-    /// <see cref="Make"/> does; the engine resolves them and forwards each to the target's node. Returns the records posted.
-    /// </summary>
-    /// <param name="engine">This node's engine.</param>
-    /// <param name="nodeOfVcpu">The VM's placement.</param>
-    /// <param name="self">This node.</param>
-    /// <param name="perSource">Records each local vCPU sends to each other node.</param>
-    /// <param name="rate">Records per second to post, spread in 1 ms steps (0: as fast as the engine takes them).
-    /// A paced run measures latency through idle queues; an unpaced one measures throughput and queueing.</param>
-    public static long Post(Engine engine, IReadOnlyList<int> nodeOfVcpu, int self, int perSource, long rate = 0)
-    {
-        ArgumentNullException.ThrowIfNull(engine);
-        var clock = Stopwatch.StartNew();
-        var local = VcpusOf(nodeOfVcpu, self);
-        var peers = nodeOfVcpu.Distinct().Where(n => n != self).Order().Select(n => VcpusOf(nodeOfVcpu, n)).ToArray();
-        long total = 0;
-        for (int tag = 0; tag < perSource; tag++)
-        {
-            foreach (var remote in peers)
-            {
-                foreach (uint source in local)
-                {
-                    uint destination = Make(source, (ulong)tag, remote).DestinationVcpu;
-                    if (rate > 0 && total * 1000 / rate > clock.ElapsedMilliseconds)
-                        WaitForNextStep(clock, total * 1000 / rate);
-                    engine.Post((int)source, Apic.ApicRegister.X2Icr, ((ulong)destination << 32) | 0xFD, destination, (ulong)tag);
-                    total++;
-                }
-            }
-        }
-        return total;
-    }
-
-    private static void WaitForNextStep(Stopwatch clock, long millisecond)
-    {
-        while (clock.ElapsedMilliseconds < millisecond)
-            Thread.Sleep(1);
     }
 
     /// <summary>Forwards the workload through <paramref name="transport"/> in batches; returns the records forwarded.</summary>

@@ -5,7 +5,8 @@ namespace IpiEngine.Cli.Run;
 /// <summary>
 /// <c>ipi run --nodes N</c>: the VM spread over N engines in N processes on loopback, forwarding IPIs between them.
 /// The transport's <see cref="MultiNodeRun"/> does the work and writes the per-node table; this maps the options and
-/// Ctrl-C onto it.
+/// Ctrl-C onto it. The workload is the single-node run's (same options and defaults: 16 vCPUs, x2apic-cluster,
+/// linux-mix, 10 s); <c>--count</c> is IPIs over all vCPUs, <c>--rate</c> IPIs/s over all nodes.
 /// </summary>
 public static class NodesRun
 {
@@ -20,12 +21,19 @@ public static class NodesRun
         var run = new MultiNodeRun
         {
             Nodes = nodes,
-            VcpusPerNode = settings.Vcpus / nodes,
-            PerSource = settings.NodesPerSource,
+            Vcpus = settings.Vcpus,
+            Topology = settings.Topology.Name,
+            Workload = settings.Mix.Name,
+            Seed = settings.Seed,
+            IpisPerVcpu = settings.Count is { } count ? Math.Max(1, (count + settings.Vcpus - 1) / settings.Vcpus) : 0,
+            Duration = settings.Duration,
             Rate = settings.Rate is { } rate ? Math.Max(1, (long)(rate / nodes)) : 0,
+            Timeout = TimeSpan.FromSeconds(60) + (settings.Count is null ? settings.Duration : TimeSpan.Zero),
             Log = line => error.WriteLine(line),
         };
-        console.Writer.WriteLine($"{nodes} nodes on loopback, {run.VcpusPerNode} vCPUs each, {run.PerSource:N0} IPIs from each vCPU to each other node");
+        var amount = settings.Count is null ? $"for {settings.Duration.TotalSeconds:0.###} s" : $"{run.IpisPerVcpu:N0} IPIs per vCPU";
+        console.Writer.WriteLine($"{nodes} nodes on loopback, {settings.Vcpus} vCPUs (vCPU v on node v % {nodes}), {settings.Topology.Name}, "
+            + $"{settings.Mix.Name}, seed {settings.Seed}, {amount}");
         using var cancel = new CancellationTokenSource();
         var running = run.RunAndReportAsync(console.Writer, error, cancel.Token);
         while (!running.IsCompleted)

@@ -56,7 +56,7 @@ public sealed class RunOptions
 
     internal Option<string?> Loop { get; } = new("--loop") { Description = "Trace replay: replay K times back to back for a throughput figure (default 1).", HelpName = "K" };
 
-    internal Option<string?> Nodes { get; } = new("--nodes") { Description = "Spread the VM over N engines in N processes on loopback, forwarding IPIs between them (--vcpus in all, default 2 per node; --count cross-node IPIs in all; --rate).", HelpName = "N" };
+    internal Option<string?> Nodes { get; } = new("--nodes") { Description = "Spread the VM over N engines in N processes on loopback, forwarding IPIs between them with the same workload options (--vcpus in all, vCPU v on node v % N; --topology x2APIC kinds; --count over all vCPUs; --rate over all nodes).", HelpName = "N" };
 
     internal Option<bool> Plain { get; } = new("--plain") { Description = "Plain progress lines even on a terminal." };
 
@@ -137,7 +137,7 @@ public sealed class RunOptions
             throw new RunInputException("--nodes must be at least 2 (one engine process per node).");
         }
 
-        var notForNodes = new[] { Topology, Workload, Duration, Seed, Warmup, Batch, LatencySamples, Threading, Wait, RingCapacity, Json, Trace, Exits, Deliveries, Check, Loop };
+        var notForNodes = new[] { Warmup, Batch, LatencySamples, Threading, Wait, RingCapacity, Json, Trace, Exits, Deliveries, Check, Loop };
         foreach (var option in notForNodes)
         {
             if (Text(parse, option) is not null)
@@ -146,22 +146,28 @@ public sealed class RunOptions
             }
         }
 
-        var vcpus = Text(parse, Vcpus) is { } v ? (int)OptionValues.Positive("--vcpus", v, MaxVcpus) : 2 * nodes;
-        if (vcpus % nodes != 0)
+        // The same workload options and defaults as a single-engine run, spread over the nodes.
+        var synthetic = ReadSynthetic(parse, settings);
+        if (synthetic.Vcpus < nodes)
         {
-            throw new RunInputException($"--vcpus must be a multiple of --nodes (each node gets the same share), not {vcpus} over {nodes}.");
+            throw new RunInputException($"--vcpus must be at least --nodes (each node holds at least one vCPU), not {synthetic.Vcpus} over {nodes}.");
         }
 
-        var perSource = Text(parse, Count) is { } c
-            ? (int)Math.Clamp(OptionValues.Positive("--count", c, long.MaxValue / 4) / ((long)vcpus * (nodes - 1)), 1, int.MaxValue)
-            : settings.NodesPerSource;
-        return settings with
+        if (synthetic.Topology.Kind is not (Apic.TopologyKind.X2ApicCluster or Apic.TopologyKind.X2ApicPhysical))
         {
-            Nodes = nodes,
-            Vcpus = vcpus,
-            NodesPerSource = perSource,
-            Rate = Text(parse, Rate) is { } r && r.Trim() != "unlimited" ? OptionValues.Scaled("--rate", r) : null,
-        };
+            throw new RunInputException($"--topology {synthetic.Topology.Name} is not supported with --nodes: use x2apic-cluster or x2apic-physical (xAPIC logical IDs need topology writes that every node would have to apply in order).");
+        }
+
+        try
+        {
+            Apic.ApicTopology.Configure(synthetic.Vcpus, synthetic.Topology.Kind, synthetic.Topology.SparseIds);
+        }
+        catch (ArgumentException e)
+        {
+            throw new RunInputException($"--topology {synthetic.Topology.Name} cannot hold {synthetic.Vcpus} vCPUs: {e.Message.Split(" (Parameter", 2)[0]}");
+        }
+
+        return synthetic with { Nodes = nodes };
     }
 
     private RunSettings ReadTrace(ParseResult parse, RunSettings settings)

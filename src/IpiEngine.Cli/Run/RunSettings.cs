@@ -83,9 +83,6 @@ public sealed record RunSettings
     /// <summary>Multi-node runs: the number of nodes (engine processes on loopback), or null for one engine here.</summary>
     public int? Nodes { get; init; }
 
-    /// <summary>Multi-node runs: IPIs each vCPU sends to each other node.</summary>
-    public int NodesPerSource { get; init; } = 100_000;
-
     /// <summary>Force plain progress lines even on a terminal.</summary>
     public bool Plain { get; init; }
 

@@ -2,16 +2,41 @@ using Xunit;
 
 namespace IpiEngine.Tests.Run;
 
-/// <summary><c>ipi run --nodes N</c>: node processes on loopback, every cross-node IPI delivered exactly once.</summary>
+/// <summary>
+/// <c>ipi run --nodes N</c> under the single-node run's workloads: node processes on loopback, every delivery (local,
+/// forwarded, received) equal to what the seeded script resolves to, per (source, destination) pair for cross-node ones.
+/// </summary>
 public class NodesRunTests
 {
-    [Fact]
-    public void Two_nodes_deliver_every_cross_node_ipi_exactly_once()
+    [Theory]
+    [InlineData("2", "linux-mix", "x2apic-cluster")]
+    [InlineData("3", "linux-mix", "x2apic-physical")]
+    [InlineData("2", "multicast", "x2apic-physical")]
+    [InlineData("3", "multicast", "x2apic-cluster")]
+    public void Every_delivery_of_the_seeded_workload_arrives_exactly_once_on_every_node(string nodes, string workload, string topology)
     {
-        var (code, output, error) = RunCli.Invoke("run", "--nodes", "2", "--count", "4000");
+        var (code, output, error) = RunCli.Invoke("run", "--nodes", nodes, "--vcpus", "6", "--workload", workload, "--topology", topology,
+            "--seed", "7", "--count", "6000");
 
-        Assert.True(code == 0, $"exit {code}: {error}");
-        Assert.Contains("2 vCPUs each, 1,000 IPIs from each vCPU", output, StringComparison.Ordinal);
+        Assert.True(code == 0, $"exit {code}: {error}\n{output}");
+        Assert.Contains($"{nodes} nodes on loopback, 6 vCPUs (vCPU v on node v % {nodes}), {topology}, {workload}, seed 7, 1,000 IPIs per vCPU", output, StringComparison.Ordinal);
+        Assert.Contains("every IPI delivered exactly once", output, StringComparison.Ordinal);
+        var rows = output.Split('\n');
+        Assert.Equal(int.Parse(nodes, System.Globalization.CultureInfo.InvariantCulture), Cells(rows, "engine conservation").Count(c => c == "holds"));
+        Assert.All(Cells(rows, "doubled / lost / misrouted"), c => Assert.Equal("0 / 0 / 0", c));
+        Assert.All(Cells(rows, "local checked"), c => Assert.Equal("per pair", c));
+        // Every node posted its vCPUs' share and received something from the others (6 vCPUs, all kinds reach other nodes).
+        Assert.All(Cells(rows, "IPIs posted"), c => Assert.Equal((6000 / int.Parse(nodes, System.Globalization.CultureInfo.InvariantCulture)).ToString("N0", System.Globalization.CultureInfo.InvariantCulture), c));
+        Assert.All(Cells(rows, "received remote"), c => Assert.NotEqual("0", c));
+        Assert.Equal(Cells(rows, "expected remote"), Cells(rows, "received remote"));
+    }
+
+    [Fact]
+    public void A_duration_run_with_broadcast_and_a_rate_is_exactly_once()
+    {
+        var (code, output, error) = RunCli.Invoke("run", "--nodes", "2", "--vcpus", "4", "--workload", "broadcast", "--duration", "300ms", "--rate", "20000");
+
+        Assert.True(code == 0, $"exit {code}: {error}\n{output}");
         Assert.Contains("every IPI delivered exactly once", output, StringComparison.Ordinal);
     }
 
@@ -20,7 +45,10 @@ public class NodesRunTests
     [InlineData("--nodes", "x")]
     [InlineData("--threading", "per-stage")]
     [InlineData("--json", "-")]
-    [InlineData("--vcpus", "3")]
+    [InlineData("--vcpus", "1")]
+    [InlineData("--topology", "xapic-flat")]
+    [InlineData("--topology", "xapic-physical")]
+    [InlineData("--workload", "bogus")]
     public void Bad_multi_node_input_is_exit_code_2(string option, string value)
     {
         var args = option == "--nodes" ? new[] { "run", option, value } : ["run", "--nodes", "2", option, value];
@@ -29,6 +57,22 @@ public class NodesRunTests
 
         Assert.Equal(2, code);
         Assert.Equal(string.Empty, output);
-        Assert.Contains(option, error, StringComparison.Ordinal);
+        Assert.Contains(option == "--workload" ? "workload" : option, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Count_and_duration_together_are_exit_code_2()
+    {
+        var (code, _, error) = RunCli.Invoke("run", "--nodes", "2", "--count", "100", "--duration", "1s");
+
+        Assert.Equal(2, code);
+        Assert.Contains("--duration or --count", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>The per-node cells of the summary table's row <paramref name="label"/>.</summary>
+    private static string[] Cells(string[] rows, string label)
+    {
+        var row = rows.Single(r => r.Contains(label, StringComparison.Ordinal));
+        return [.. row.Split('│', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Skip(1)];
     }
 }

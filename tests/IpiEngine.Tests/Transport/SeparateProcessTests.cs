@@ -7,36 +7,44 @@ namespace IpiEngine.Tests.Transport;
 public class SeparateProcessTests
 {
     [Theory]
-    [InlineData(2, 20_000, 0)]
-    [InlineData(3, 20_000, 0)]
-    [InlineData(2, 1_000, 20_000)] // paced: 4 000 IPIs per node at 20 000/s
-    public async Task Every_ipi_crosses_between_node_processes_exactly_once_in_order(int nodes, int perSource, long rate)
+    [InlineData(2, "unicast", 2_000, 0)]
+    [InlineData(3, "linux-mix", 2_000, 0)]
+    [InlineData(2, "storm", 500, 20_000)] // paced: 2 000 IPIs per node at 20 000/s
+    public async Task Every_delivery_crosses_between_node_processes_exactly_once(int nodes, string workload, long ipisPerVcpu, long rate)
     {
         var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var run = new MultiNodeRun { Nodes = nodes, VcpusPerNode = 2, PerSource = perSource, Rate = rate, Timeout = TimeSpan.FromSeconds(30), Log = log.Enqueue };
+        var run = new MultiNodeRun
+        {
+            Nodes = nodes, Vcpus = 2 * nodes, Workload = workload, IpisPerVcpu = ipisPerVcpu, Rate = rate,
+            Timeout = TimeSpan.FromSeconds(30), Log = log.Enqueue,
+        };
         var result = await run.RunAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal(nodes, result.Nodes.Count);
         foreach (var node in result.Nodes)
         {
-            // Each node hears from every vCPU of the other nodes, perSource times each, nothing doubled, skipped or misrouted.
-            Assert.Equal((long)perSource * 2 * (nodes - 1), node.Expected);
-            Assert.Equal(node.Expected, node.InOrder);
-            Assert.Equal(0, node.Repeated + node.Skipped + node.Misrouted);
+            // Each node's vCPUs posted their share; the script, resolved on its own, says what each node must get.
+            Assert.Equal(ipisPerVcpu * 2, node.Posted);
+            Assert.Equal(node.Posted, node.Resolved + node.Rejected);
+            Assert.Equal(node.ExpectedLocal, node.LocalDelivered + node.LocalCoalesced);
+            Assert.Equal(node.ExpectedForwarded, node.EngineForwarded);
+            Assert.Equal(node.ExpectedRemote, node.Received);
+            Assert.Equal(0, node.Doubled + node.Lost + node.Misrouted);
+            Assert.True(node.LocalPairsChecked);
             Assert.Equal(node.Forwarded, node.Acknowledged);
-            // Engine conservation: everything posted was resolved and forwarded; every arrival went into a descriptor.
             Assert.True(node.EngineConservationHolds);
-            Assert.Equal(node.Posted, node.EngineForwarded);
-            Assert.Equal(node.Applied, node.RemoteDelivered + node.RemoteCoalesced);
+            Assert.Equal(node.Received, node.RemoteDelivered + node.RemoteCoalesced);
             Assert.Equal(0, node.RemoteRejected);
             Assert.True(node.Complete, string.Join(" | ", log));
         }
+        // What one node forwards, the others receive.
+        Assert.Equal(result.Nodes.Sum(n => n.EngineForwarded), result.Nodes.Sum(n => n.Received));
         Assert.True(result.Complete);
         Assert.True(result.CrossNodeIpisPerSecond > 0);
         var table = new StringWriter();
         MultiNodeSummary.Write(table, result);
         Assert.Contains("every IPI delivered exactly once", table.ToString(), StringComparison.Ordinal);
-        Assert.Contains("in order, exactly once", table.ToString(), StringComparison.Ordinal);
+        Assert.Contains("doubled / lost / misrouted", table.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

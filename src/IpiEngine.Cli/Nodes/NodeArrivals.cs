@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using HdrHistogram;
+using IpiEngine.Delivery;
+using IpiEngine.Transport;
+
+namespace IpiEngine.Cli.Nodes;
+
+/// <summary>
+/// Counts what arrives from other nodes per (source vCPU, destination vCPU) pair in the receive path, before the
+/// engine coalesces vectors into descriptors, plus arrivals that name a vCPU not on this node or a source not on the
+/// sending node (misrouted), and a latency histogram from each delivery's post timestamp (one host: one clock).
+/// Then hands the frame to the next sink (the node's engine).
+/// </summary>
+public sealed class NodeArrivals : RemoteDeliverySink
+{
+    private readonly Lock _lock = new(); // one lock per frame (links call concurrently), not per record
+    private readonly IReadOnlyList<int> _nodeOfVcpu;
+    private readonly int _self;
+    private readonly long[] _pairs;
+    private readonly LongHistogram _latency = new(TimeSpan.FromMinutes(1).Ticks * 100, 3);
+    private readonly RemoteDeliverySink? _nextSink;
+    private long _total, _misrouted;
+
+    /// <summary>Creates the count for node <paramref name="self"/>, passing every frame on to <paramref name="next"/>.</summary>
+    public NodeArrivals(IReadOnlyList<int> nodeOfVcpu, int self, RemoteDeliverySink? next = null)
+    {
+        ArgumentNullException.ThrowIfNull(nodeOfVcpu);
+        _nodeOfVcpu = nodeOfVcpu;
+        _self = self;
+        _nextSink = next;
+        _pairs = new long[nodeOfVcpu.Count * nodeOfVcpu.Count];
+    }
+
+    /// <summary>Deliveries received (all pairs, misrouted included).</summary>
+    public long Total => Interlocked.Read(ref _total);
+
+    /// <summary>Deliveries naming a vCPU that is not here, or a source that is not on the sending node.</summary>
+    public long Misrouted => Interlocked.Read(ref _misrouted);
+
+    /// <summary>Deliveries received from <paramref name="source"/> at <paramref name="destination"/>.</summary>
+    public long Pair(int source, int destination)
+    {
+        lock (_lock)
+            return _pairs[source * _nodeOfVcpu.Count + destination];
+    }
+
+    /// <summary>Latency percentile in microseconds (0 with no sample).</summary>
+    public double LatencyMicroseconds(double percentile)
+    {
+        lock (_lock)
+            return _latency.TotalCount == 0 ? 0 : _latency.GetValueAtPercentile(percentile) * 1e6 / Stopwatch.Frequency;
+    }
+
+    /// <inheritdoc/>
+    public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
+    {
+        long now = Stopwatch.GetTimestamp();
+        int vcpus = _nodeOfVcpu.Count;
+        lock (_lock)
+        {
+            foreach (ref readonly var d in deliveries)
+            {
+                _total++;
+                if (d.SourceVcpu >= (uint)vcpus || d.DestinationVcpu >= (uint)vcpus
+                    || _nodeOfVcpu[(int)d.DestinationVcpu] != _self || _nodeOfVcpu[(int)d.SourceVcpu] != fromNode)
+                {
+                    _misrouted++;
+                    continue;
+                }
+                _pairs[d.SourceVcpu * vcpus + d.DestinationVcpu]++;
+                if (d.PostTimestamp != 0)
+                    _latency.RecordValue(Math.Max(0, now - d.PostTimestamp));
+            }
+        }
+        _nextSink?.Deliver(fromNode, deliveries);
+    }
+}

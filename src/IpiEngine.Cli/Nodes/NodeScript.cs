@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using IpiEngine.Apic;
+using IpiEngine.Workload;
+
+namespace IpiEngine.Cli.Nodes;
+
+/// <summary>
+/// The VM's seeded workload as every node builds it: the same topology, mix and seed give every node the same
+/// <see cref="WorkloadScript"/> (<see cref="WorkloadGenerator"/>); each node posts only its own vCPUs' scripts, looping
+/// over each as the single-node run does. The bring-up (INIT/SIPI from vCPU 0) is not posted in a multi-node run.
+/// </summary>
+public sealed class NodeScript
+{
+    /// <summary>IPIs generated per vCPU at most (bounds the scripts' memory; each script loops).</summary>
+    private const int ScriptBudgetIpis = 1 << 20;
+
+    private NodeScript(WorkloadScript script, TopologyKind kind, bool sparseIds)
+    {
+        Script = script;
+        Kind = kind;
+        SparseIds = sparseIds;
+    }
+
+    /// <summary>The generated scripts, one per vCPU of the whole VM.</summary>
+    public WorkloadScript Script { get; }
+
+    /// <summary>The addressing kind.</summary>
+    public TopologyKind Kind { get; }
+
+    /// <summary>True for sparse APIC IDs.</summary>
+    public bool SparseIds { get; }
+
+    /// <summary>
+    /// Builds the script; throws <see cref="ArgumentException"/> with one sentence when the topology is not an x2APIC
+    /// kind (xAPIC logical IDs are set by topology writes that every node would have to apply in the same order) or
+    /// cannot hold <paramref name="vcpus"/>.
+    /// </summary>
+    public static NodeScript Build(int vcpus, TopologyKind kind, bool sparseIds, WorkloadMix mix, int seed, long ipisPerVcpu)
+    {
+        ArgumentNullException.ThrowIfNull(mix);
+        if (kind is not (TopologyKind.X2ApicCluster or TopologyKind.X2ApicPhysical))
+            throw new ArgumentException("a multi-node run supports the x2APIC topologies only (x2apic-cluster, x2apic-physical).");
+        var topology = ApicTopology.Configure(vcpus, kind, sparseIds);
+        int perVcpu = (int)Math.Clamp(ipisPerVcpu > 0 ? ipisPerVcpu : ScriptBudgetIpis / vcpus, 1, Math.Max(64, ScriptBudgetIpis / vcpus));
+        return new NodeScript(WorkloadGenerator.Generate(VcpuAddressBook.From(topology, kind), mix, seed, perVcpu), kind, sparseIds);
+    }
+
+    /// <summary>A fresh topology of the VM (each engine and each resolver takes ownership of its own).</summary>
+    public ApicTopology NewTopology() => ApicTopology.Configure(Script.Vcpus.Length, Kind, SparseIds);
+
+    /// <summary>
+    /// Posts the scripts of <paramref name="local"/> vCPUs into <paramref name="engine"/> from one thread, round-robin,
+    /// one firing write (with the ICR high write before it, if any) per vCPU per turn, so each vCPU's order is kept.
+    /// Stops when each vCPU posted <paramref name="ipisPerVcpu"/> IPIs (when positive) or at <paramref name="deadline"/>.
+    /// Returns the IPIs (firing writes) posted per vCPU, indexed by vCPU of the whole VM.
+    /// </summary>
+    /// <param name="rate">IPIs per second this node posts, in 1 ms steps (0: as fast as the engine takes them).</param>
+    public long[] Post(Engine engine, uint[] local, long ipisPerVcpu, TimeSpan deadline, long rate, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(local);
+        var posted = new long[Script.Vcpus.Length];
+        var cursor = new int[Script.Vcpus.Length];
+        var clock = Stopwatch.StartNew();
+        long total = 0;
+        bool more = local.Length > 0;
+        while (more && !ct.IsCancellationRequested)
+        {
+            if (ipisPerVcpu <= 0 && clock.Elapsed >= deadline)
+                break;
+            more = false;
+            foreach (uint v in local)
+            {
+                if (ipisPerVcpu > 0 && posted[v] >= ipisPerVcpu)
+                    continue;
+                if (rate > 0 && total * 1000 / rate > clock.ElapsedMilliseconds)
+                    WaitUntil(clock, total * 1000 / rate);
+                var script = Script.Vcpus[v];
+                // Up to and including the next firing write (an ICR2 write only latches).
+                while (true)
+                {
+                    ref readonly var record = ref script.Records[cursor[v]];
+                    engine.Post((int)v, record.Register, record.Value, record.DestinationId, record.Tag);
+                    cursor[v] = (cursor[v] + 1) % script.Records.Length;
+                    if (WorkloadGenerator.Fires(record.Register))
+                        break;
+                }
+                posted[v]++;
+                total++;
+                more |= ipisPerVcpu <= 0 || posted[v] < ipisPerVcpu;
+            }
+        }
+        return posted;
+    }
+
+    private static void WaitUntil(Stopwatch clock, long millisecond)
+    {
+        while (clock.ElapsedMilliseconds < millisecond)
+            Thread.Sleep(1);
+    }
+}

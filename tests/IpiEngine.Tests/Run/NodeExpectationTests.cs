@@ -1,0 +1,54 @@
+using IpiEngine.Apic;
+using IpiEngine.Cli.Nodes;
+using IpiEngine.Workload;
+using Xunit;
+
+namespace IpiEngine.Tests.Run;
+
+/// <summary>
+/// <see cref="NodeExpectation"/>: what each node must receive, split from the same seeded script, adds up to what one
+/// engine holding every vCPU delivers for that script.
+/// </summary>
+public class NodeExpectationTests
+{
+    [Theory]
+    [InlineData(2, "linux-mix", TopologyKind.X2ApicCluster)]
+    [InlineData(3, "multicast", TopologyKind.X2ApicPhysical)]
+    [InlineData(3, "broadcast", TopologyKind.X2ApicCluster)]
+    [InlineData(2, "storm", TopologyKind.X2ApicPhysical)]
+    public void The_nodes_expectations_add_up_to_one_engines_deliveries(int nodes, string workload, TopologyKind kind)
+    {
+        const int vcpus = 7;
+        const int perVcpu = 150;
+        Assert.True(WorkloadMix.TryParse(workload, out var mix, out _));
+        var script = NodeScript.Build(vcpus, kind, false, mix!, 5, perVcpu);
+        int[] placement = [.. Enumerable.Range(0, vcpus).Select(v => v % nodes)];
+        long[] posted = [.. Enumerable.Repeat((long)perVcpu, vcpus)];
+
+        var expectations = Enumerable.Range(0, nodes).Select(n => NodeExpectation.Compute(script, placement, n, posted)).ToArray();
+
+        // Every delivery is expected once at its destination's node, and once at its source's node as local or forwarded.
+        long atDestinations = expectations.Sum(e => e.Local + e.Remote);
+        Assert.Equal(expectations.Sum(e => e.Local + e.Forwarded), atDestinations);
+        Assert.Equal(atDestinations, expectations.Sum(e => Enumerable.Range(0, vcpus).Sum(s => Enumerable.Range(0, vcpus).Sum(d => e.Pair(s, d)))));
+        Assert.True(expectations.Sum(e => e.Remote) > 0);
+
+        using var engine = new Engine(new EngineOptions { Topology = script.NewTopology() });
+        engine.Start();
+        using (var local = new CancellationTokenSource())
+        {
+            var sent = script.Post(engine, [.. Enumerable.Range(0, vcpus).Select(v => (uint)v)], perVcpu, TimeSpan.MaxValue, 0, local.Token);
+            Assert.All(sent, n => Assert.Equal(perVcpu, n));
+        }
+        engine.Stop();
+        var counters = engine.ReadCounters();
+        Assert.True(counters.ConservationHolds);
+        Assert.Equal(counters.DestinationsResolved, atDestinations);
+    }
+
+    [Fact]
+    public void An_xapic_topology_is_refused()
+    {
+        Assert.Throws<ArgumentException>(() => NodeScript.Build(4, TopologyKind.XApicFlat, false, WorkloadMix.LinuxMix, 1, 10));
+    }
+}
