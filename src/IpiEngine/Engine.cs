@@ -172,6 +172,24 @@ public sealed partial class Engine : IDisposable
         }
     }
 
+    /// <summary>
+    /// Benchmarks and tests: resolves and delivers everything queued, on the calling thread, while the engine has not
+    /// been started (so no pipeline thread runs). Measures the pipeline's per-record cost without a thread hand-off.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The engine was started.</exception>
+    internal void DrainQueuedInline()
+    {
+        lock (_control)
+        {
+            if (_state != Created)
+            {
+                throw new InvalidOperationException($"The engine is {State}: inline draining is for an engine not started.");
+            }
+
+            _pipeline.DrainInline();
+        }
+    }
+
     /// <summary>Whether the vCPU has pending interrupts or an outstanding notification.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Not a vCPU index.</exception>
     public bool HasPending(int vcpu) => _descriptors.HasPending(vcpu);

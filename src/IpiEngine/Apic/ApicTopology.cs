@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace IpiEngine.Apic;
 
 /// <summary>
@@ -81,8 +83,11 @@ public sealed class ApicTopology
     }
 
     /// <summary>Whether a register write changes routing (APIC ID, LDR, DFR, SVR, IA32_APIC_BASE).</summary>
-    public static bool IsTopologyRegister(ushort register) => register is ApicRegister.Id or ApicRegister.Ldr
-        or ApicRegister.Dfr or ApicRegister.Svr or ApicRegister.X2Svr or ApicRegister.ApicBase;
+    /// <remarks>Inlined on the posting path: the ICR registers (0x300 and up, except 0x80F) cost two compares.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsTopologyRegister(ushort register) => register < 0x100
+        ? register is ApicRegister.Id or ApicRegister.Ldr or ApicRegister.Dfr or ApicRegister.Svr or ApicRegister.ApicBase
+        : register == ApicRegister.X2Svr;
 
     /// <summary>The initial APIC ID of a vCPU.</summary>
     public uint InitialApicId(int vcpu) => _apics[vcpu].InitialId;

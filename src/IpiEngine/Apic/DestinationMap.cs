@@ -35,6 +35,10 @@ public sealed class DestinationMap
     // x2APIC ID -> vCPU or -1, length a multiple of 16 so that it doubles as the cluster table: slot cluster * 16 + member
     // bit is the ID itself (SDM: cluster = ID bits 31:4, member = ID bits 3:0). Null: use the per-target rules.
     private readonly int[]? _x2ById;
+    // The fast lane's tables (see VectoredUnicastTarget): physical destination -> the one vCPU that has it and accepts
+    // Fixed and lowest-priority IPIs, else -1. xAPIC senders: 256 entries; x2APIC senders: like _x2ById (null with it).
+    private readonly int[] _xApicVectoredUnicast;
+    private readonly int[]? _x2VectoredUnicast;
 
     internal DestinationMap(ReadOnlySpan<ApicState> apics)
     {
@@ -50,6 +54,8 @@ public sealed class DestinationMap
         _physicalUnicast = UnicastColumn(_physicalStart, _physicalMembers);
         (_logicalStart, _logicalMembers) = DestinationTables.XApicRows(_apics, logical: true);
         _x2ById = DestinationTables.X2ApicIds(_apics);
+        _xApicVectoredUnicast = VectoredOnly(_physicalUnicast);
+        _x2VectoredUnicast = _x2ById is null ? null : VectoredOnly(_x2ById);
     }
 
     /// <summary>The number of vCPUs.</summary>
@@ -65,6 +71,19 @@ public sealed class DestinationMap
     /// <summary>Whether the vCPU's APIC is globally enabled (IA32_APIC_BASE bit 11) in this snapshot.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsGloballyEnabled(int vcpu) => _apics[vcpu].GloballyEnabled;
+
+    /// <summary>
+    /// The fast lane of <see cref="IcrResolver.TryResolveUnicast"/>: the vCPU that a Fixed or lowest-priority IPI with
+    /// physical destination <paramref name="destination"/> and no shorthand reaches when exactly one APIC has that ID and
+    /// accepts it; -1 when the full resolution must decide (nobody, several, not accepting, mixed modes). Equal to
+    /// <see cref="ResolveInto"/> for every destination it answers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int VectoredUnicastTarget(bool x2ApicSender, uint destination)
+    {
+        int[]? table = x2ApicSender ? _x2VectoredUnicast : _xApicVectoredUnicast;
+        return table is not null && destination < (uint)table.Length ? table[destination] : -1;
+    }
 
     /// <summary>
     /// Resolves a validated command sent by <paramref name="source"/> into <paramref name="destinations"/> (cleared first):
@@ -257,6 +276,19 @@ public sealed class DestinationMap
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal static void ThrowTooSmall(DestinationSet destinations, int vcpus)
         => throw new ArgumentException($"The destination set holds {destinations.Capacity} vCPUs; this map has {vcpus}.", nameof(destinations));
+
+    /// <summary>A copy of a destination -> vCPU column keeping only the vCPUs that accept Fixed IPIs (others: -1).</summary>
+    private int[] VectoredOnly(int[] column)
+    {
+        var result = new int[column.Length];
+        for (int d = 0; d < column.Length; d++)
+        {
+            int vcpu = column[d];
+            result[d] = vcpu >= 0 && (_accepts[vcpu] & AcceptsVectored) != 0 ? vcpu : -1;
+        }
+
+        return result;
+    }
 
     /// <summary>For each row of an xAPIC table: its only member, <see cref="NoMember"/> or <see cref="Several"/>.</summary>
     private static int[] UnicastColumn(int[] start, int[] members)

@@ -120,6 +120,50 @@ public sealed class IcrResolver
     }
 
     /// <summary>
+    /// The fast lane for the dominant IPI: an x2APIC ICR write (x2APIC sender) or an ICR low write (xAPIC sender) of a
+    /// Fixed or lowest-priority IPI with a legal vector, physical destination and no shorthand, whose destination is
+    /// exactly one APIC that accepts it. Returns that vCPU and the command's destination field, with the same latch
+    /// effect as <see cref="Process"/>; returns -1 and changes nothing for every other record, which then goes through
+    /// <see cref="Process"/>. For the records it takes, the result equals Process's (one destination; a lowest-priority
+    /// IPI with one candidate keeps it). Same threading rule as Process.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int TryResolveUnicast(in ExitRecord record, out uint destination)
+    {
+        // Delivery mode 000/001 (bits 10:9 clear), physical (bit 11 clear), no shorthand (bits 19:18 clear).
+        const uint NotFastLane = (3u << 9) | (1u << 11) | (3u << 18);
+        DestinationMap map = Volatile.Read(ref _map); // acquire, as in Process
+        uint low = (uint)record.Value;
+        int source = record.SourceVcpu;
+        destination = 0;
+        if ((low & NotFastLane) != 0 || (byte)low < 16 || (uint)source >= (uint)map.VcpuCount)
+        {
+            return -1;
+        }
+
+        bool x2Apic = map.IsX2Apic(source);
+        if (record.Register == ApicRegister.X2Icr && x2Apic)
+        {
+            destination = (uint)(record.Value >> 32);
+            int target = map.VectoredUnicastTarget(true, destination);
+            if (target >= 0)
+            {
+                _latchedHigh[source] = destination; // as Process: the x2APIC ICR write sets ICR high too
+            }
+
+            return target;
+        }
+
+        if (record.Register == ApicRegister.IcrLow && !x2Apic)
+        {
+            destination = _latchedHigh[source] >> 24;
+            return map.VectoredUnicastTarget(false, destination);
+        }
+
+        return -1;
+    }
+
+    /// <summary>
     /// Applies a topology write to the model, builds a new map and publishes it with one reference swap. Any thread;
     /// writers are serialised; a concurrent <see cref="Process"/> finishes on the map it already loaded.
     /// </summary>

@@ -26,9 +26,25 @@ internal sealed class ResolveStage
         _counters = counters;
     }
 
-    /// <summary>Resolves one record into <paramref name="sink"/>.</summary>
+    /// <summary>Resolves one record into <paramref name="sink"/>: a unicast by the fast lane, anything else fully.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Resolve<TSink>(in ExitRecord record, ref TSink sink) where TSink : struct, IResolvedSink
+    {
+        int target = _resolver.TryResolveUnicast(record, out uint destinationField);
+        if (target >= 0)
+        {
+            _ipis++;
+            _destinationCount++;
+            sink.Add(new RemoteDelivery(record.Tag, record.PostTimestamp, record.SourceVcpu, (uint)target, (uint)record.Value, destinationField));
+            return;
+        }
+
+        ResolveFully(record, ref sink);
+    }
+
+    /// <summary>The full resolution (multicast, broadcast, shorthands, other modes, latches, rejections).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ResolveFully<TSink>(in ExitRecord record, ref TSink sink) where TSink : struct, IResolvedSink
     {
         ExitOutcome outcome = _resolver.Process(record, _destinations);
         if (outcome.Kind != ExitKind.Fired)

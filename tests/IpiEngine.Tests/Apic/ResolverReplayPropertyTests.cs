@@ -20,6 +20,57 @@ public class ResolverReplayPropertyTests
             .Sample((count, sparse, seed) => CheckTrace(count, sparse, seed), iter: 60);
     }
 
+    [Fact]
+    public void Fast_lane_gives_what_Process_gives_and_takes_the_plain_unicasts()
+    {
+        int taken = 0;
+        Gen.Select(Gen.Int[1, 128], Gen.Bool, Gen.Int)
+            .Sample((count, sparse, seed) => Interlocked.Add(ref taken, CheckFastLane(count, sparse, seed)), iter: 60);
+        Assert.True(taken > 60 * WritesPerTrace / 100, $"the fast lane took only {taken} writes: the comparison would be empty");
+    }
+
+    /// <summary>
+    /// Two resolvers fed the same writes: one tries the fast lane first, the other only processes. Every write the fast
+    /// lane takes must be one Process fires to exactly that vCPU with that destination field, and the latches must stay
+    /// equal (checked by every later ICR low write). Returns how many writes the fast lane took.
+    /// </summary>
+    private static int CheckFastLane(int count, bool sparse, int seed)
+    {
+        var random = new Random(seed);
+        uint[] ids = Enumerable.Range(0, count).Select(i => sparse ? (uint)(i * 5 + random.Next(5)) : (uint)i).ToArray();
+        var fast = new IcrResolver(ApicTopology.Reset(ids));
+        var full = new IcrResolver(ApicTopology.Reset(ids));
+        var fastSet = new DestinationSet(count);
+        var fullSet = new DestinationSet(count);
+        var topology = ApicTopology.Reset(ids);
+        int taken = 0;
+        for (int i = 0; i < WritesPerTrace; i++)
+        {
+            ExitRecord record = random.Next(2) == 0 ? RandomWrite(random, count, topology) : PlainUnicast(random, count, topology);
+            if (ApicTopology.IsTopologyRegister(record.Register))
+            {
+                topology.Apply(record.SourceVcpu, record.Register, record.Value);
+            }
+
+            ExitOutcome expected = full.Process(record, fullSet);
+            int target = fast.TryResolveUnicast(record, out uint destination);
+            if (target >= 0)
+            {
+                taken++;
+                Assert.True(expected.Kind == ExitKind.Fired && fullSet.Vcpus.SequenceEqual([target])
+                            && expected.Command.Destination == destination,
+                    $"write {i} {record.Register:x3}={record.Value:x}: fast lane {target}/0x{destination:x}, Process {expected} [{string.Join(',', fullSet.Vcpus.ToArray())}]");
+                continue;
+            }
+
+            ExitOutcome actual = fast.Process(record, fastSet);
+            Assert.Equal(expected, actual);
+            Assert.True(fastSet.Vcpus.SequenceEqual(fullSet.Vcpus), $"write {i}: destinations differ after the fast lane declined");
+        }
+
+        return taken;
+    }
+
     private static void CheckTrace(int count, bool sparse, int seed)
     {
         var random = new Random(seed);
@@ -38,6 +89,16 @@ public class ResolverReplayPropertyTests
             Assert.True(actual.Vcpus.SequenceEqual(expected.Vcpus),
                 $"write {i} from {record.SourceVcpu}, {outcome.Command}: [{string.Join(',', actual.Vcpus.ToArray())}] vs [{string.Join(',', expected.Vcpus.ToArray())}]");
         }
+    }
+
+    /// <summary>The fast lane's shape from the source's mode: Fixed or lowest priority, physical, no shorthand.</summary>
+    private static ExitRecord PlainUnicast(Random random, int count, ApicTopology topology)
+    {
+        int source = random.Next(count);
+        uint low = (uint)random.Next(0, 256) | (uint)random.Next(2) << 8 | (uint)random.Next(2) << 14;
+        return topology.IsX2Apic(source)
+            ? ExitRecord.Create((ushort)source, ApicRegister.X2Icr, (ulong)topology.Apics[random.Next(count)].CurrentId << 32 | low, 0)
+            : ExitRecord.Create((ushort)source, ApicRegister.IcrLow, low, 0);
     }
 
     private static ExitRecord RandomWrite(Random random, int count, ApicTopology topology)
