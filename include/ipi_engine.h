@@ -74,7 +74,7 @@ extern "C" {
 
 /* ipi_config.flags */
 #define IPI_CONFIG_SPARSE_IDS         0x1u /* configured topologies: give the vCPUs non-contiguous APIC IDs */
-#define IPI_CONFIG_NO_POST_TIMESTAMP  0x2u /* don't read the clock on every post (saves its cost; no latency figures) */
+#define IPI_CONFIG_NO_POST_TIMESTAMP  0x2u /* never read the clock on a post (without it: only when the delivery log is on) */
 
 /* ipi_config.threading_mode */
 #define IPI_THREADING_FUSED      0u /* one pipeline thread runs every stage (best on few cores; default) */

@@ -62,7 +62,7 @@ public sealed partial class Engine : IDisposable
         _descriptors = new DescriptorTable(vcpus);
         _log = options.DeliveryLogCapacity > 0 ? new DeliveryLog(options.DeliveryLogCapacity) : null;
         _topologySnapshot = new long[vcpus];
-        _stamp = options.StampPostTime;
+        _stamp = options.StampPostTime ?? (_log is not null || options.Placement is not null || options.Forwarder is not null);
         _drop = options.BackPressure == BackPressure.Drop;
         var parts = new PipelineParts(_rings, _doorbell, _resolver, _descriptors, _log, options.Placement,
             options.Forwarder, _wait, _signal, options.PipelineRingSize);

@@ -17,7 +17,7 @@ public sealed class EngineRig : IDisposable
 
     /// <summary>Builds and starts the engine and its producer threads.</summary>
     public EngineRig(int producers, ThreadingMode mode, WaitStrategyKind wait, Traffic traffic, int ipisPerInvocation,
-        bool stampPostTime = true, int deliveryLogCapacity = 0, int batchSize = 64)
+        bool? stampPostTime = null, int deliveryLogCapacity = 0, int batchSize = 64)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         _batchSize = batchSize;

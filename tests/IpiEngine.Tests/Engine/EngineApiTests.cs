@@ -25,6 +25,23 @@ public class EngineApiTests
     }
 
     [Theory]
+    [InlineData(null, true)]   // default with a log: the log can show the stamp, so posts are stamped
+    [InlineData(false, false)] // asked not to: never stamped
+    [InlineData(true, true)]
+    public void Post_timestamps_reach_the_log_unless_switched_off(bool? stamp, bool expectStamped)
+    {
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2, DeliveryLogCapacity = 8, StampPostTime = stamp });
+        long before = System.Diagnostics.Stopwatch.GetTimestamp();
+        engine.Post(0, X2Icr, Unicast(1, 0x40), 1);
+        engine.PostBatch(0, [ExitRecord.Create(0, X2Icr, Unicast(1, 0x41), 1)]);
+        engine.Stop();
+
+        DeliveryLogEntry[] entries = engine.DeliveryLog!.Entries.ToArray();
+        Assert.Equal(2, entries.Length);
+        Assert.All(entries, e => Assert.True(expectStamped ? e.PostTimestamp >= before : e.PostTimestamp == 0, $"post timestamp {e.PostTimestamp}"));
+    }
+
+    [Theory]
     [InlineData(ThreadingMode.Fused)]
     [InlineData(ThreadingMode.PerStage)]
     public void Bad_input_is_rejected_with_a_counted_reason_and_the_pipeline_goes_on(ThreadingMode mode)
