@@ -9,11 +9,13 @@ namespace IpiEngine.Rings;
 /// </summary>
 /// <remarks>
 /// Why no wake-up can be lost. The producer (1) publishes its tail with a full fence, then (2) loads the word and sets
-/// its bit only if it reads it clear. The consumer (a) clears the word with an atomic exchange, then (b) reads the
-/// tails of the rings whose bits it took, and re-rings a ring it could not drain fully. If the producer's load (2) saw
-/// the bit still set, that load precedes the consumer's exchange (a) in the word's order, so the producer's tail store
-/// (1), fenced before (2), is visible to the consumer's tail read (b), which follows its exchange. If the load saw the
-/// bit clear, the producer sets it and the next pass finds it. Either way the record is seen.
+/// its bit only if it reads it clear. The consumer clears a bit only with a full fence, either (a) by taking the whole
+/// word (<see cref="Take"/>) or (a') by clearing the bits of rings it found empty (<see cref="Clear"/>), and then (b)
+/// reads those rings' tails again. Both sides store, fence, then load what the other stores (Dekker's pattern): if the
+/// producer's load (2) saw the bit still set, the consumer's read (b) sees the producer's tail (1); if it saw the bit
+/// clear, the producer sets it and a later pass finds it. Either way the record is seen.
+/// Clearing lazily (a': only bits of rings that stayed empty for a whole visit) keeps the word unwritten while traffic
+/// flows, so a producer's check is a read of a shared line instead of an atomic on a line the consumer keeps taking back.
 /// </remarks>
 public sealed class DoorbellBitmap
 {
@@ -59,6 +61,17 @@ public sealed class DoorbellBitmap
         ref ulong word = ref Word(wordIndex);
         return Volatile.Read(ref word) == 0 ? 0 : Interlocked.Exchange(ref word, 0);
     }
+
+    /// <summary>Consumer: the word's bits, left set (the lazy protocol clears with <see cref="Clear"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ulong Peek(int wordIndex) => Volatile.Read(ref Word(wordIndex)); // acquire: the tails are read after
+
+    /// <summary>
+    /// Consumer: clears <paramref name="bits"/> of one word (atomic AND, a full fence); the caller must then read those
+    /// rings' tails again and handle (or re-ring) any that is no longer empty.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Clear(int wordIndex, ulong bits) => Interlocked.And(ref Word(wordIndex), ~bits);
 
     /// <summary>Whether any bit is set (a snapshot).</summary>
     public bool AnySet

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using IpiEngine.Rings;
 
 namespace IpiEngine.Stages;
@@ -6,7 +7,7 @@ namespace IpiEngine.Stages;
 /// <summary>
 /// The gather stage: visits only the rings whose doorbell rang, hands each readable run to a consumer, then returns
 /// the slots to the producer with one release store per run. A ring is drained at most <see cref="RingBudget"/>
-/// records per pass (fairness between vCPUs) and re-rung if it still holds records.
+/// records per pass (fairness between vCPUs); a ring keeps its doorbell bit while it holds records.
 /// </summary>
 internal sealed class GatherStage
 {
@@ -42,40 +43,75 @@ internal sealed class GatherStage
         }
     }
 
-    /// <summary>One pass over the rung rings; returns whether any record was consumed.</summary>
+    /// <summary>
+    /// One pass over the rung rings; returns whether any record was consumed. A ring's bit stays set while it delivers
+    /// records and is cleared only when a visit finds it empty (see <see cref="DoorbellBitmap"/>), so steady traffic
+    /// never makes producers write the doorbell.
+    /// </summary>
     public bool Pass<TConsumer>(ref TConsumer consumer) where TConsumer : struct, ISpanConsumer
     {
         bool any = false;
         for (int w = 0; w < _doorbell.WordCount; w++)
         {
-            ulong bits = _doorbell.Take(w); // exchange: a full fence before the tails are read (see DoorbellBitmap)
+            ulong bits = _doorbell.Peek(w);
+            ulong idle = 0;
             while (bits != 0)
             {
-                int index = (w << 6) + BitOperations.TrailingZeroCount(bits);
+                int bit = BitOperations.TrailingZeroCount(bits);
                 bits &= bits - 1;
-                SpscRing<ExitRecord> ring = _rings[index];
-                int budget = RingBudget;
-                while (budget > 0)
+                if (Drain(_rings[(w << 6) + bit], ref consumer))
                 {
-                    ReadOnlySpan<ExitRecord> run = ring.PeekContiguous(budget);
-                    if (run.IsEmpty)
-                    {
-                        break;
-                    }
-
-                    consumer.Consume(run);
-                    ring.Advance(run.Length); // release, after the consumer's effects (resolution or pipeline publish)
-                    budget -= run.Length;
                     any = true;
                 }
-
-                if (budget == 0 && ring.Available() > 0)
+                else
                 {
-                    _doorbell.Ring(index); // still holds records: visit it again next pass
+                    idle |= 1UL << bit;
                 }
+            }
+
+            if (idle != 0)
+            {
+                ClearIdle(w, idle);
             }
         }
 
         return any;
+    }
+
+    /// <summary>Hands up to <see cref="RingBudget"/> records of one ring to the consumer; whether there were any.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Drain<TConsumer>(SpscRing<ExitRecord> ring, ref TConsumer consumer) where TConsumer : struct, ISpanConsumer
+    {
+        int budget = RingBudget;
+        while (budget > 0)
+        {
+            ReadOnlySpan<ExitRecord> run = ring.PeekContiguous(budget);
+            if (run.IsEmpty)
+            {
+                break;
+            }
+
+            consumer.Consume(run);
+            ring.Advance(run.Length); // release, after the consumer's effects (resolution or pipeline publish)
+            budget -= run.Length;
+        }
+
+        return budget != RingBudget; // a ring left with records keeps its bit: the next pass visits it again
+    }
+
+    /// <summary>Clears the bits of rings found empty, then re-rings any that a producer filled meanwhile.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ClearIdle(int word, ulong idle)
+    {
+        _doorbell.Clear(word, idle); // full fence: the tails below are read after the clear
+        while (idle != 0)
+        {
+            int index = (word << 6) + BitOperations.TrailingZeroCount(idle);
+            idle &= idle - 1;
+            if (!_rings[index].IsEmpty)
+            {
+                _doorbell.Ring(index); // its producer may have seen the bit still set and left it to us
+            }
+        }
     }
 }
