@@ -35,10 +35,11 @@ public sealed class DestinationMap
     // x2APIC ID -> vCPU or -1, length a multiple of 16 so that it doubles as the cluster table: slot cluster * 16 + member
     // bit is the ID itself (SDM: cluster = ID bits 31:4, member = ID bits 3:0). Null: use the per-target rules.
     private readonly int[]? _x2ById;
-    // The fast lane's tables (see VectoredUnicastTarget): physical destination -> the one vCPU that has it and accepts
-    // Fixed and lowest-priority IPIs, else -1. xAPIC senders: 256 entries; x2APIC senders: like _x2ById (null with it).
-    private readonly int[] _xApicVectoredUnicast;
-    private readonly int[]? _x2VectoredUnicast;
+    // The fast lane's tables (see VectoredUnicastTarget): destination -> the one vCPU it reaches that accepts Fixed and
+    // lowest-priority IPIs, else -1. xAPIC senders: 256 physical, 256 logical; x2APIC: like _x2ById (null with it).
+    private readonly int[] _xApicPhysicalVectored;
+    private readonly int[] _xApicLogicalVectored;
+    private readonly int[]? _x2VectoredById;
 
     internal DestinationMap(ReadOnlySpan<ApicState> apics)
     {
@@ -54,8 +55,9 @@ public sealed class DestinationMap
         _physicalUnicast = UnicastColumn(_physicalStart, _physicalMembers);
         (_logicalStart, _logicalMembers) = DestinationTables.XApicRows(_apics, logical: true);
         _x2ById = DestinationTables.X2ApicIds(_apics);
-        _xApicVectoredUnicast = VectoredOnly(_physicalUnicast);
-        _x2VectoredUnicast = _x2ById is null ? null : VectoredOnly(_x2ById);
+        _xApicPhysicalVectored = VectoredOnly(_physicalUnicast);
+        _xApicLogicalVectored = VectoredOnly(UnicastColumn(_logicalStart, _logicalMembers));
+        _x2VectoredById = _x2ById is null ? null : VectoredOnly(_x2ById);
     }
 
     /// <summary>The number of vCPUs.</summary>
@@ -73,16 +75,38 @@ public sealed class DestinationMap
     public bool IsGloballyEnabled(int vcpu) => _apics[vcpu].GloballyEnabled;
 
     /// <summary>
-    /// The fast lane of <see cref="IcrResolver.TryResolveUnicast"/>: the vCPU that a Fixed or lowest-priority IPI with
-    /// physical destination <paramref name="destination"/> and no shorthand reaches when exactly one APIC has that ID and
-    /// accepts it; -1 when the full resolution must decide (nobody, several, not accepting, mixed modes). Equal to
-    /// <see cref="ResolveInto"/> for every destination it answers.
+    /// The fast lane of <see cref="IcrResolver.TryResolveUnicast"/>: the vCPU that a Fixed or lowest-priority IPI without
+    /// shorthand reaches when its destination (physical, or logical naming one APIC: an x2APIC cluster with one member
+    /// bit, an xAPIC MDA whose row has one member) is exactly one APIC that accepts it; -1 when the full resolution must
+    /// decide (nobody, several, not accepting, mixed modes). Equal to <see cref="ResolveInto"/> for every IPI it answers.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal int VectoredUnicastTarget(bool x2ApicSender, uint destination)
+    internal int VectoredUnicastTarget(bool x2ApicSender, bool logical, uint destination)
     {
-        int[]? table = x2ApicSender ? _x2VectoredUnicast : _xApicVectoredUnicast;
-        return table is not null && destination < (uint)table.Length ? table[destination] : -1;
+        if (!x2ApicSender)
+        {
+            return (logical ? _xApicLogicalVectored : _xApicPhysicalVectored)[destination & 0xFF];
+        }
+
+        int[]? byId = _x2VectoredById;
+        if (byId is null)
+        {
+            return -1;
+        }
+
+        if (logical)
+        {
+            // SDM "Logical Destination Mode in x2APIC Mode": cluster in bits 31:16, one bit per member in 15:0.
+            uint members = destination & 0xFFFF;
+            if (!BitOperations.IsPow2(members))
+            {
+                return -1; // several members, none, or the broadcast 0xFFFFFFFF
+            }
+
+            destination = ((destination >> 16) << 4) + (uint)BitOperations.TrailingZeroCount(members);
+        }
+
+        return destination < (uint)byId.Length ? byId[destination] : -1;
     }
 
     /// <summary>

@@ -121,17 +121,17 @@ public sealed class IcrResolver
 
     /// <summary>
     /// The fast lane for the dominant IPI: an x2APIC ICR write (x2APIC sender) or an ICR low write (xAPIC sender) of a
-    /// Fixed or lowest-priority IPI with a legal vector, physical destination and no shorthand, whose destination is
-    /// exactly one APIC that accepts it. Returns that vCPU and the command's destination field, with the same latch
-    /// effect as <see cref="Process"/>; returns -1 and changes nothing for every other record, which then goes through
-    /// <see cref="Process"/>. For the records it takes, the result equals Process's (one destination; a lowest-priority
-    /// IPI with one candidate keeps it). Same threading rule as Process.
+    /// Fixed or lowest-priority IPI with a legal vector and no shorthand, whose destination (physical, or logical naming
+    /// one APIC, as Linux sends unicasts in its logical modes) is exactly one APIC that accepts it. Returns that vCPU and
+    /// the command's destination field, with the same latch effect as <see cref="Process"/>; returns -1 and changes
+    /// nothing for every other record, which then goes through Process. For the records it takes, the result equals
+    /// Process's (one destination; a lowest-priority IPI with one candidate keeps it). Same threading rule as Process.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal int TryResolveUnicast(in ExitRecord record, out uint destination)
     {
-        // Delivery mode 000/001 (bits 10:9 clear), physical (bit 11 clear), no shorthand (bits 19:18 clear).
-        const uint NotFastLane = (3u << 9) | (1u << 11) | (3u << 18);
+        // Delivery mode 000/001 (bits 10:9 clear), no shorthand (bits 19:18 clear).
+        const uint NotFastLane = (3u << 9) | (3u << 18);
         DestinationMap map = Volatile.Read(ref _map); // acquire, as in Process
         uint low = (uint)record.Value;
         int source = record.SourceVcpu;
@@ -141,11 +141,12 @@ public sealed class IcrResolver
             return -1;
         }
 
+        bool logical = (low & (1u << 11)) != 0;
         bool x2Apic = map.IsX2Apic(source);
         if (record.Register == ApicRegister.X2Icr && x2Apic)
         {
             destination = (uint)(record.Value >> 32);
-            int target = map.VectoredUnicastTarget(true, destination);
+            int target = map.VectoredUnicastTarget(true, logical, destination);
             if (target >= 0)
             {
                 _latchedHigh[source] = destination; // as Process: the x2APIC ICR write sets ICR high too
@@ -157,7 +158,7 @@ public sealed class IcrResolver
         if (record.Register == ApicRegister.IcrLow && !x2Apic)
         {
             destination = _latchedHigh[source] >> 24;
-            return map.VectoredUnicastTarget(false, destination);
+            return map.VectoredUnicastTarget(false, logical, destination);
         }
 
         return -1;

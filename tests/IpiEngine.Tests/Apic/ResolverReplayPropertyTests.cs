@@ -24,17 +24,23 @@ public class ResolverReplayPropertyTests
     public void Fast_lane_gives_what_Process_gives_and_takes_the_plain_unicasts()
     {
         int taken = 0;
-        Gen.Select(Gen.Int[1, 128], Gen.Bool, Gen.Int)
-            .Sample((count, sparse, seed) => Interlocked.Add(ref taken, CheckFastLane(count, sparse, seed)), iter: 60);
+        int takenLogical = 0;
+        Gen.Select(Gen.Int[1, 128], Gen.Bool, Gen.Int).Sample((count, sparse, seed) =>
+        {
+            (int all, int logical) = CheckFastLane(count, sparse, seed);
+            Interlocked.Add(ref taken, all);
+            Interlocked.Add(ref takenLogical, logical);
+        }, iter: 60);
         Assert.True(taken > 60 * WritesPerTrace / 100, $"the fast lane took only {taken} writes: the comparison would be empty");
+        Assert.True(takenLogical > taken / 10, $"the fast lane took only {takenLogical} logical writes of {taken}");
     }
 
     /// <summary>
     /// Two resolvers fed the same writes: one tries the fast lane first, the other only processes. Every write the fast
     /// lane takes must be one Process fires to exactly that vCPU with that destination field, and the latches must stay
-    /// equal (checked by every later ICR low write). Returns how many writes the fast lane took.
+    /// equal (checked by every later ICR low write). Returns how many writes the fast lane took, and how many logical.
     /// </summary>
-    private static int CheckFastLane(int count, bool sparse, int seed)
+    private static (int Taken, int Logical) CheckFastLane(int count, bool sparse, int seed)
     {
         var random = new Random(seed);
         uint[] ids = Enumerable.Range(0, count).Select(i => sparse ? (uint)(i * 5 + random.Next(5)) : (uint)i).ToArray();
@@ -44,6 +50,7 @@ public class ResolverReplayPropertyTests
         var fullSet = new DestinationSet(count);
         var topology = ApicTopology.Reset(ids);
         int taken = 0;
+        int logical = 0;
         for (int i = 0; i < WritesPerTrace; i++)
         {
             ExitRecord record = random.Next(2) == 0 ? RandomWrite(random, count, topology) : PlainUnicast(random, count, topology);
@@ -57,6 +64,7 @@ public class ResolverReplayPropertyTests
             if (target >= 0)
             {
                 taken++;
+                logical += expected.Command.Logical ? 1 : 0;
                 Assert.True(expected.Kind == ExitKind.Fired && fullSet.Vcpus.SequenceEqual([target])
                             && expected.Command.Destination == destination,
                     $"write {i} {record.Register:x3}={record.Value:x}: fast lane {target}/0x{destination:x}, Process {expected} [{string.Join(',', fullSet.Vcpus.ToArray())}]");
@@ -68,7 +76,7 @@ public class ResolverReplayPropertyTests
             Assert.True(fastSet.Vcpus.SequenceEqual(fullSet.Vcpus), $"write {i}: destinations differ after the fast lane declined");
         }
 
-        return taken;
+        return (taken, logical);
     }
 
     private static void CheckTrace(int count, bool sparse, int seed)
@@ -91,14 +99,25 @@ public class ResolverReplayPropertyTests
         }
     }
 
-    /// <summary>The fast lane's shape from the source's mode: Fixed or lowest priority, physical, no shorthand.</summary>
+    /// <summary>
+    /// The fast lane's shape from the source's mode: Fixed or lowest priority, no shorthand, physical or logical (x2APIC:
+    /// a target's LDR, one member bit, or now and then a random cluster and member set; xAPIC: the latched MDA).
+    /// </summary>
     private static ExitRecord PlainUnicast(Random random, int count, ApicTopology topology)
     {
         int source = random.Next(count);
-        uint low = (uint)random.Next(0, 256) | (uint)random.Next(2) << 8 | (uint)random.Next(2) << 14;
-        return topology.IsX2Apic(source)
-            ? ExitRecord.Create((ushort)source, ApicRegister.X2Icr, (ulong)topology.Apics[random.Next(count)].CurrentId << 32 | low, 0)
-            : ExitRecord.Create((ushort)source, ApicRegister.IcrLow, low, 0);
+        bool logical = random.Next(2) == 0;
+        uint low = (uint)random.Next(0, 256) | (uint)random.Next(2) << 8 | (logical ? 1u << 11 : 0) | (uint)random.Next(2) << 14;
+        if (!topology.IsX2Apic(source))
+        {
+            return ExitRecord.Create((ushort)source, ApicRegister.IcrLow, low, 0);
+        }
+
+        ApicState target = topology.Apics[random.Next(count)];
+        uint destination = !logical ? target.CurrentId
+            : random.Next(4) == 0 ? (uint)random.Next(0, 16) << 16 | (uint)random.Next(0, 0x10000)
+            : target.X2ApicLdr;
+        return ExitRecord.Create((ushort)source, ApicRegister.X2Icr, (ulong)destination << 32 | low, 0);
     }
 
     private static ExitRecord RandomWrite(Random random, int count, ApicTopology topology)
