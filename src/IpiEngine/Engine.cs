@@ -60,7 +60,7 @@ public sealed partial class Engine : IDisposable
         _wait = WaitStrategy.For(options.WaitStrategy);
         _resolver = new IcrResolver(options.Topology ?? ApicTopology.Configure(vcpus, TopologyKind.X2ApicPhysical));
         _descriptors = new DescriptorTable(vcpus);
-        _log = options.DeliveryLogCapacity > 0 ? new DeliveryLog(options.DeliveryLogCapacity) : null;
+        _log = options.DeliveryLogCapacity > 0 ? new DeliveryLog(options.DeliveryLogCapacity, options.DeliveryLogMode) : null;
         _topologySnapshot = new long[vcpus];
         _stamp = options.StampPostTime ?? (_log is not null || options.Placement is not null || options.Forwarder is not null);
         _drop = options.BackPressure == BackPressure.Drop;

@@ -62,6 +62,12 @@ public sealed unsafe class EngineOptions
     /// <summary>Entries of the delivery log (0, the default: no log).</summary>
     public int DeliveryLogCapacity { get; init; }
 
+    /// <summary>
+    /// Which deliveries the log keeps when more arrive than it holds: the first ones, in order (the default; replays and
+    /// exact checks), or a uniform sample of all of them (latency over a long run).
+    /// </summary>
+    public DeliveryLogMode DeliveryLogMode { get; init; } = DeliveryLogMode.First;
+
     /// <summary>Which node each vCPU lives on (null, the default: all local). Remote vCPUs need a <see cref="Forwarder"/>.</summary>
     public VcpuPlacement? Placement { get; init; }
 
@@ -95,9 +101,9 @@ public sealed unsafe class EngineOptions
             throw new ArgumentException($"PipelineRingSize must be a power of two of at least 512 (got {PipelineRingSize}).", nameof(PipelineRingSize));
         }
 
-        if (!Enum.IsDefined(ThreadingMode) || !Enum.IsDefined(WaitStrategy) || !Enum.IsDefined(BackPressure))
+        if (!Enum.IsDefined(ThreadingMode) || !Enum.IsDefined(WaitStrategy) || !Enum.IsDefined(BackPressure) || !Enum.IsDefined(DeliveryLogMode))
         {
-            throw new ArgumentException("ThreadingMode, WaitStrategy and BackPressure must be defined values.");
+            throw new ArgumentException("ThreadingMode, WaitStrategy, BackPressure and DeliveryLogMode must be defined values.");
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(DeliveryLogCapacity);

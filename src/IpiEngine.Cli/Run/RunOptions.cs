@@ -42,7 +42,7 @@ public sealed class RunOptions
 
     internal Option<string?> Warmup { get; } = new("--warmup") { Description = "Warm-up on a throw-away engine before the measured window (default: a fifth of the run, at most 1s; 0.1s with --count; 0 to skip).", HelpName = "TIME" };
 
-    internal Option<string?> LatencySamples { get; } = new("--latency-samples") { Description = $"Deliveries logged for the latency percentiles, the window's first (default {RunSettings.DefaultLatencySamples}; 0 turns the log off).", HelpName = "N" };
+    internal Option<string?> LatencySamples { get; } = new("--latency-samples") { Description = $"Deliveries sampled uniformly over the run for the latency percentiles (default {RunSettings.DefaultLatencySamples}; 0 turns the log off).", HelpName = "N" };
 
     internal Option<string?> Json { get; } = new("--json") { Description = "Also write the summary as JSON to FILE, or to stdout with -.", HelpName = "FILE" };
 

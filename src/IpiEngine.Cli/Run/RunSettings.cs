@@ -77,7 +77,7 @@ public sealed record RunSettings
     /// <summary>The default number of deliveries logged for latency.</summary>
     public const int DefaultLatencySamples = 1 << 20;
 
-    /// <summary>Deliveries logged for latency, the window's first (40 bytes each, native memory); 0 turns the log off.</summary>
+    /// <summary>Deliveries kept for latency, a uniform sample of the run's (40 bytes each); 0 turns the log off.</summary>
     public int LatencySamples { get; init; } = DefaultLatencySamples;
 
     /// <summary>Multi-node runs: the number of nodes (engine processes on loopback), or null for one engine here.</summary>

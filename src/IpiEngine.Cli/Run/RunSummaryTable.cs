@@ -52,7 +52,7 @@ public static class RunSummaryTable
         Row(table, "IPIs/s posted", PlainRunDisplay.Rate(report.PostedPerSecond));
         Row(table, "IPIs/s delivered (incl. coalesced)", PlainRunDisplay.Rate(report.IpisPerSecond));
         var l = report.LatencyNs;
-        Row(table, $"latency p50 / p99 / p99.9 / max ({Count(l.Samples)} deliveries)", l.Samples == 0 ? "no samples" : $"{Ns(l.P50)} / {Ns(l.P99)} / {Ns(l.P999)} / {Ns(l.Max)}");
+        Row(table, $"latency p50 / p99 / p99.9 / max ({Count(l.Samples)} sampled deliveries)", l.Samples == 0 ? "no samples" : $"{Ns(l.P50)} / {Ns(l.P99)} / {Ns(l.P999)} / {Ns(l.Max)}");
         Row(table, report.Loops is null ? "bytes allocated in window" : "bytes allocated (incl. an engine per replay)", Count(report.AllocatedBytes));
         Row(table, "GC gen0 / gen1 / gen2", $"{report.GcCollections.Gen0} / {report.GcCollections.Gen1} / {report.GcCollections.Gen2}");
         Row(table, "conservation", report.ConservationHeld ? "[green]held[/]" : "[red]VIOLATED[/]", markup: true);

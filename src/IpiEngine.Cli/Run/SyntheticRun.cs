@@ -1,4 +1,5 @@
 using IpiEngine.Apic;
+using IpiEngine.Delivery;
 using IpiEngine.Workload;
 
 namespace IpiEngine.Cli.Run;
@@ -6,8 +7,9 @@ namespace IpiEngine.Cli.Run;
 /// <summary>
 /// A generated workload through the engine: a warm-up on a throw-away engine (JIT tiering and first-time paths
 /// allocate; the code they leave behind is shared), then a fresh engine: bring-up, the measured window, drain, report.
-/// Latency comes from the measured engine's delivery log, which keeps the window's first
-/// <see cref="RunSettings.LatencySamples"/> deliveries (a log of every delivery of a 10 s run would need gigabytes).
+/// Latency comes from the measured engine's delivery log, which keeps a uniform sample of
+/// <see cref="RunSettings.LatencySamples"/> of all its deliveries (a log of every delivery of a 10 s run would need
+/// gigabytes); those posted in the window count.
 /// </summary>
 public static class SyntheticRun
 {
@@ -24,8 +26,8 @@ public static class SyntheticRun
         var warmup = settings.EffectiveWarmup;
         using var warmUp = warmup > TimeSpan.Zero ? new WarmUpRun(Options(settings, 0), script, settings) : null;
 
-        // The log also holds the bring-up's deliveries (at most one per bring-up IPI), which come first and are skipped.
-        using var engine = new Engine(Options(settings, settings.LatencySamples == 0 ? 0 : settings.LatencySamples + script.BringUpIpis));
+        // The sample may include bring-up deliveries and ones posted before the window opened: they are skipped below.
+        using var engine = new Engine(Options(settings, settings.LatencySamples, DeliveryLogMode.Sample));
         engine.Start();
         var driver = new WorkloadDriver(engine, script, settings.Batch, settings.Count, settings.Rate);
         driver.PostBringUp();
@@ -47,7 +49,7 @@ public static class SyntheticRun
         var latency = new LatencyHistogram();
         foreach (ref readonly var entry in engine.DeliveryLog is { } log ? log.Entries : [])
         {
-            if (entry.PostTimestamp >= monitor.WindowOpenedAt && latency.Count < settings.LatencySamples)
+            if (entry.PostTimestamp >= monitor.WindowOpenedAt)
             {
                 latency.RecordTicks(entry.PostTimestamp, entry.DeliverTimestamp);
             }
@@ -78,8 +80,9 @@ public static class SyntheticRun
         return WorkloadGenerator.Generate(VcpuAddressBook.From(topology, choice.Kind), settings.Mix, settings.Seed, ipisPerVcpu);
     }
 
-    private static EngineOptions Options(RunSettings settings, int logCapacity) => new()
+    private static EngineOptions Options(RunSettings settings, int logCapacity, DeliveryLogMode logMode = DeliveryLogMode.First) => new()
     {
+        DeliveryLogMode = logMode,
         Topology = ApicTopology.Configure(settings.Vcpus, settings.Topology.Kind, settings.Topology.SparseIds),
         ThreadingMode = EngineNames.Threading(settings.Threading),
         WaitStrategy = EngineNames.WaitStrategy(settings.Wait),
