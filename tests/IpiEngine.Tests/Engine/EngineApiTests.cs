@@ -24,6 +24,28 @@ public class EngineApiTests
             () => new Engine(new EngineOptions { VcpuCount = 2, Placement = new VcpuPlacement([0, 1], 0) })).Message);
     }
 
+    [Fact]
+    public void A_sampling_log_spreads_over_a_run_that_overflows_it()
+    {
+        Assert.Contains("DeliveryLogMode", Assert.Throws<ArgumentException>(
+            () => new Engine(new EngineOptions { VcpuCount = 2, DeliveryLogCapacity = 8, DeliveryLogMode = (DeliveryLogMode)7 })).Message);
+
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2, DeliveryLogCapacity = 100, DeliveryLogMode = DeliveryLogMode.Sample });
+        engine.Start();
+        for (int i = 0; i < 10_000; i++)
+        {
+            engine.Post(0, X2Icr, Unicast(1, (byte)(0x20 + (i % 200))), 1, tag: (ulong)i);
+        }
+
+        engine.Stop();
+        ulong[] tags = engine.DeliveryLog!.Entries.ToArray().Select(e => e.Tag).ToArray();
+        Assert.InRange(tags.Length, 50, 100);
+        Assert.True(tags.Zip(tags.Skip(1)).All(pair => pair.First < pair.Second), "one source's deliveries are logged in order");
+        Assert.True(tags[^1] >= 9_000 && tags[0] < 1_000, $"the sample spans the run: first {tags[0]}, last {tags[^1]}");
+        EngineCounters counters = engine.ReadCounters();
+        Assert.Equal(counters.Delivered + counters.Coalesced - tags.Length, engine.DeliveryLog.Overflowed);
+    }
+
     [Theory]
     [InlineData(null, true)]   // default with a log: the log can show the stamp, so posts are stamped
     [InlineData(false, false)] // asked not to: never stamped
