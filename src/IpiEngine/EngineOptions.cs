@@ -107,6 +107,10 @@ public sealed unsafe class EngineOptions
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(DeliveryLogCapacity);
+        if (DeliveryLogMode == DeliveryLogMode.Sample && DeliveryLogCapacity == 1)
+        {
+            throw new ArgumentException("DeliveryLogCapacity must be 0 (no log) or at least 2 with DeliveryLogMode.Sample (got 1): the sample halves pairs of entries.", nameof(DeliveryLogCapacity));
+        }
         ArgumentNullException.ThrowIfNull(Name);
         ValidatePlacement(vcpus);
         return vcpus;

@@ -260,7 +260,9 @@ public sealed class RunOptions
     }
 
     private static int LatencySamplesOf(string text)
-        => text.Trim() == "0" ? 0 : (int)OptionValues.Positive("--latency-samples", text, 1 << 26);
+        => text.Trim() == "0" ? 0
+            : (int)OptionValues.Positive("--latency-samples", text, 1 << 26) is var n && n >= 2 ? n
+            : throw new RunInputException($"--latency-samples must be 0 (no log) or at least 2 (an even sample halves pairs), not '{text}'.");
 
     private static int SeedOf(string text)
         => int.TryParse(text.Trim(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var seed)

@@ -9,13 +9,13 @@ namespace IpiEngine.Rings;
 /// </summary>
 /// <remarks>
 /// Why no wake-up can be lost. The producer (1) publishes its tail with a full fence, then (2) loads the word and sets
-/// its bit only if it reads it clear. The consumer clears a bit only with a full fence, either (a) by taking the whole
-/// word (<see cref="Take"/>) or (a') by clearing the bits of rings it found empty (<see cref="Clear"/>), and then (b)
-/// reads those rings' tails again. Both sides store, fence, then load what the other stores (Dekker's pattern): if the
-/// producer's load (2) saw the bit still set, the consumer's read (b) sees the producer's tail (1); if it saw the bit
-/// clear, the producer sets it and a later pass finds it. Either way the record is seen.
-/// Clearing lazily (a': only bits of rings that stayed empty for a whole visit) keeps the word unwritten while traffic
-/// flows, so a producer's check is a read of a shared line instead of an atomic on a line the consumer keeps taking back.
+/// its bit only if it reads it clear. The consumer (a) clears bits only with <see cref="Clear"/>, a full fence, and then
+/// (b) reads those rings' tails again. Both sides store, fence, then load what the other stores (Dekker's pattern): if
+/// the producer's load (2) saw the bit still set, the consumer's read (b) sees the producer's tail (1); if it saw the
+/// bit clear, the producer sets it and a later pass finds it. Either way the record is seen.
+/// The gather stage clears lazily, only the bits of rings that stayed empty for a whole visit: the word stays unwritten
+/// while traffic flows, so a producer's check is a read of a shared line instead of an atomic on a line the consumer
+/// keeps taking back.
 /// </remarks>
 public sealed class DoorbellBitmap
 {
@@ -54,15 +54,7 @@ public sealed class DoorbellBitmap
         return (Interlocked.Or(ref word, bit) & bit) == 0; // full fence; a parked consumer is checked after it
     }
 
-    /// <summary>Consumer: takes and clears one word (atomic exchange, a full fence before the rings' tails are read).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong Take(int wordIndex)
-    {
-        ref ulong word = ref Word(wordIndex);
-        return Volatile.Read(ref word) == 0 ? 0 : Interlocked.Exchange(ref word, 0);
-    }
-
-    /// <summary>Consumer: the word's bits, left set (the lazy protocol clears with <see cref="Clear"/>).</summary>
+    /// <summary>Consumer: the word's bits, left set (they are cleared with <see cref="Clear"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Peek(int wordIndex) => Volatile.Read(ref Word(wordIndex)); // acquire: the tails are read after
 

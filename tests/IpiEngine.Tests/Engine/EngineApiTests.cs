@@ -29,6 +29,8 @@ public class EngineApiTests
     {
         Assert.Contains("DeliveryLogMode", Assert.Throws<ArgumentException>(
             () => new Engine(new EngineOptions { VcpuCount = 2, DeliveryLogCapacity = 8, DeliveryLogMode = (DeliveryLogMode)7 })).Message);
+        Assert.Contains("at least 2", Assert.Throws<ArgumentException>(
+            () => new Engine(new EngineOptions { VcpuCount = 2, DeliveryLogCapacity = 1, DeliveryLogMode = DeliveryLogMode.Sample })).Message);
 
         using var engine = new Engine(new EngineOptions { VcpuCount = 2, DeliveryLogCapacity = 100, DeliveryLogMode = DeliveryLogMode.Sample });
         engine.Start();

@@ -25,6 +25,7 @@ public class RunOptionsTests
     [InlineData("--batch", "0")]
     [InlineData("--rate", "-1M")]
     [InlineData("--seed", "x")]
+    [InlineData("--latency-samples", "1")]
     [InlineData("--loop", "2")]
     [InlineData("--trace", "no-such-trace")]
     [InlineData("--bogus", "1")]
