@@ -38,6 +38,9 @@ public sealed class RunComparer
         }
     }
 
+    /// <summary>Fewest launches per side with which the launch test can give a verdict at all (1 when iterations are compared).</summary>
+    public int MinimumLaunches => _launchTest?.MinimumLaunches ?? 1;
+
     /// <summary>Compares <paramref name="baseSet"/> with <paramref name="diffSet"/>.</summary>
     public ComparisonReport Compare(RecordSet baseSet, RecordSet diffSet)
     {

@@ -143,6 +143,13 @@ public sealed class LaunchTestTests
     }
 
     [Theory]
+    [InlineData(0.95, 1.6449)]
+    [InlineData(0.99, 2.3263)]
+    [InlineData(0.999, 3.0902)]
+    public void The_normal_quantile_behind_the_rounds_advice_is_right(double p, double z) =>
+        Assert.Equal(z, LaunchTest.NormalQuantile(p), precision: 3);
+
+    [Theory]
     [InlineData("5%", "0.25ns", 0.05, 0.25)]
     [InlineData("12%", "2 ns", 0.12, 2)]
     [InlineData("10%", "1us", 0.10, 1000)]

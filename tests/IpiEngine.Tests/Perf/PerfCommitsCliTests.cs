@@ -1,5 +1,3 @@
-using System.CommandLine;
-using IpiEngine.Cli;
 using IpiEngine.Perf.Records;
 using Xunit;
 using static IpiEngine.Tests.Perf.SyntheticRecords;
@@ -16,15 +14,9 @@ public sealed class PerfCommitsCliTests : IDisposable
 
     public void Dispose() => _folder.Dispose();
 
-    private static string RepositoryRoot => Path.GetFullPath(Path.Combine(PerfFixtures.Path("x"), "..", "..", "..", "..", ".."));
+    private static string RepositoryRoot => PerfFixtures.RepositoryRoot;
 
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int exit = Program.BuildRoot().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        return (exit, output.ToString(), error.ToString());
-    }
+    private static (int ExitCode, string Output, string Error) Run(params string[] args) => PerfFixtures.RunCli(args);
 
     private static void AssertOneSentence(int exit, string error, string mentions)
     {
