@@ -50,6 +50,8 @@ echo "-- C++17 header check"
 timeout 60 "$work/build/header-check-cpp"
 echo "-- C error paths"
 timeout 60 "$work/build/ipi-errors" | tail -n 20
+echo "-- C stop racing posts and a second stop (tiny rings, repeated cycles)"
+timeout 120 "$work/build/ipi-stop-race"
 echo "-- c-sim: x2APIC, 4 vCPUs"
 timeout 120 "$work/build/c-sim" --vcpus 4 --ipis 20000
 echo "-- c-sim: xAPIC (ICR2 latch + ICR), 3 vCPUs"
