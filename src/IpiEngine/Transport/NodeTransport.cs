@@ -87,6 +87,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     public IReadOnlyList<PeerLink> Links => _links;
 
     internal TransportOptions Options { get; }
+    internal PeerLink[] LinkArray => _links; // enumerated without an allocation
     internal RemoteDeliverySink Sink => _sink!;
     internal int[] NodeOfVcpu => _nodeOfVcpu;
     internal bool IsStopping => _stopping.IsCancellationRequested;

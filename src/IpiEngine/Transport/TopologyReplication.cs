@@ -123,7 +123,6 @@ public sealed class TopologyReplication : TopologyReplicator
         CancellationToken stopping = _node.StoppingToken;
         TimeSpan timeout = _node.Options.TopologyWriteTimeout;
         long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        string write = $"the topology write of vCPU {vcpu} (register 0x{apicRegister:x} = 0x{value:x})";
         lock (_lock)
         {
             while (_outstanding is not null) // one write of this node at a time
@@ -131,8 +130,8 @@ public sealed class TopologyReplication : TopologyReplicator
                 if (!WaitUntil(deadline, stopping))
                 {
                     throw stopping.IsCancellationRequested
-                        ? Fail(TopologyWriteFailure.Stopped, $"node {_self} stopped before {write} was sent.")
-                        : Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {write} waited {timeout.TotalSeconds:0.###} s behind another write of this node that did not finish; it was not sent.");
+                        ? Fail(TopologyWriteFailure.Stopped, $"node {_self} stopped before {Describe(vcpu, apicRegister, value)} was sent.")
+                        : Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} waited {timeout.TotalSeconds:0.###} s behind another write of this node that did not finish; it was not sent.");
                 }
             }
             var request = new TopologyMessage(TopologyMessageType.Request, _self, vcpu, apicRegister, value, _nextRequestId++, 0, 0);
@@ -154,16 +153,19 @@ public sealed class TopologyReplication : TopologyReplicator
             if (done)
                 return;
             if (stopping.IsCancellationRequested)
-                throw Fail(TopologyWriteFailure.Stopped, $"node {_self} stopped while {write} was replicated; other nodes may have applied it.");
+                throw Fail(TopologyWriteFailure.Stopped, $"node {_self} stopped while {Describe(vcpu, apicRegister, value)} was replicated; other nodes may have applied it.");
             if (index < 0)
             {
-                throw Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {write} was not ordered by the sequencer, node {Sequencer}, within "
+                throw Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} was not ordered by the sequencer, node {Sequencer}, within "
                     + $"{timeout.TotalSeconds:0.###} s{LinksDown()}; it may still be applied on every node once the link returns.");
             }
-            throw Fail(TopologyWriteFailure.NotConfirmed, $"node {_self}: {write} is topology write #{index} of the VM and applied here, but "
+            throw Fail(TopologyWriteFailure.NotConfirmed, $"node {_self}: {Describe(vcpu, apicRegister, value)} is topology write #{index} of the VM and applied here, but "
                 + $"{Unconfirmed(index)} did not confirm it within {timeout.TotalSeconds:0.###} s; it is applied there once the links return.");
         }
     }
+
+    private static string Describe(int vcpu, ushort apicRegister, ulong value)
+        => $"the topology write of vCPU {vcpu} (register 0x{apicRegister:x} = 0x{value:x})";
 
     /// <summary>Under the lock: waits for a pulse; false once the deadline passed or the node stops.</summary>
     private bool WaitUntil(long deadline, CancellationToken stopping)
@@ -216,7 +218,7 @@ public sealed class TopologyReplication : TopologyReplicator
         lock (_lock)
         {
             var state = State();
-            foreach (var link in _node.Links)
+            foreach (var link in _node.LinkArray)
             {
                 if (link.IsConnected)
                     link.SendTopology(state);
@@ -276,7 +278,7 @@ public sealed class TopologyReplication : TopologyReplicator
         _lastRequest[request.Origin] = (request.RequestId, index);
         _unconfirmed.Enqueue(commit);
         Accept(commit);
-        foreach (var link in _node.Links)
+        foreach (var link in _node.LinkArray)
             link.SendTopology(commit);
     }
 
@@ -339,7 +341,7 @@ public sealed class TopologyReplication : TopologyReplicator
     {
         if (_epoch <= index)
             return false;
-        foreach (var link in _node.Links)
+        foreach (var link in _node.LinkArray)
         {
             if (_peerEpoch[link.PeerNode] <= index)
                 return false;
