@@ -89,6 +89,13 @@ public sealed unsafe class EngineOptions
     /// <summary>Takes the deliveries to vCPUs on other nodes, once per batch per node.</summary>
     public RemoteForwarder? Forwarder { get; init; }
 
+    /// <summary>
+    /// Makes this engine's topology writes VM-wide (a multi-node VM: <c>NodeTransport.Replication</c>): each one posted
+    /// here is handed to it instead of being applied at once, and it applies the writes of every node here, in one order
+    /// for the whole VM. A replicator serves one engine. Null (the default): topology writes are local.
+    /// </summary>
+    public TopologyReplicator? Replicator { get; init; }
+
     /// <summary>A name for this engine's metrics (the <c>engine</c> tag). Default "engine".</summary>
     public string Name { get; init; } = "engine";
 
