@@ -128,7 +128,11 @@ public sealed partial class Engine
     {
         if (_options.Replicator is { } replicator && (uint)sourceVcpu < (uint)_rings.Length)
         {
-            ThrowIfNotAccepting();
+            if (Volatile.Read(ref _state) > Running || _posting.Fault is not null)
+            {
+                _posting.ThrowClosed(); // a stopped or failed engine replicates nothing
+            }
+
             replicator.Replicate(sourceVcpu, register, value); // never under _control: the applier needs it
             return;
         }
