@@ -53,10 +53,13 @@ public class InitSipiOrderTests
     private static (long Takes, string? Split) RaceTaker(Engine engine, Action deliverPair)
     {
         bool done = false;
+        long takes = 0;
         var deliverer = new Thread(() =>
         {
+            // At least 1.5 s, and on a loaded machine until the taker saw enough pairs (at most 15 s).
             var clock = Stopwatch.StartNew();
-            while (clock.Elapsed < TimeSpan.FromSeconds(1.5))
+            while (clock.Elapsed < TimeSpan.FromSeconds(1.5)
+                || (Volatile.Read(ref takes) < 200 && clock.Elapsed < TimeSpan.FromSeconds(15)))
             {
                 deliverPair();
             }
@@ -64,7 +67,6 @@ public class InitSipiOrderTests
             Volatile.Write(ref done, true);
         });
         deliverer.Start();
-        long takes = 0;
         string? split = null;
         while (!Volatile.Read(ref done) || engine.HasPending(1))
         {
@@ -74,7 +76,7 @@ public class InitSipiOrderTests
                 split ??= $"take {takes}: INIT {taken.Init}, SIPI {taken.Sipi}";
             }
 
-            takes += taken.Init ? 1 : 0;
+            Volatile.Write(ref takes, takes + (taken.Init ? 1 : 0)); // read by the deliverer's loop bound
         }
 
         Assert.True(deliverer.Join(TimeSpan.FromSeconds(20)));
