@@ -72,6 +72,7 @@ public sealed partial class Engine : IDisposable
         var parts = new PipelineParts(_rings, _doorbell, _posting, _resolver, _descriptors, _log, options.Placement,
             options.Forwarder, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler));
         _pipeline = CreatePipeline(options, parts);
+        AttachReplicator();
     }
 
     /// <summary>The number of vCPUs.</summary>
@@ -232,7 +233,8 @@ public sealed partial class Engine : IDisposable
     /// <summary>Reads every counter (summed over the threads that own them). Allocation-free.</summary>
     public EngineCounters ReadCounters()
     {
-        long posted = _controlCounters.Read(CounterSlot.TopologyWrites) + _controlCounters.ReadRejected(RejectReason.UnknownSource);
+        long posted = _controlCounters.Read(CounterSlot.TopologyWrites) - _controlCounters.Read(CounterSlot.PeerTopologyWrites)
+            + _controlCounters.ReadRejected(RejectReason.UnknownSource);
         long dropped = 0;
         foreach (SpscRing<ExitRecord> ring in _rings)
         {
@@ -250,7 +252,7 @@ public sealed partial class Engine : IDisposable
 
         Accumulate(_controlCounters, sums, ref rejected);
         rejected[(int)RejectReason.Dropped] += dropped;
-        return new EngineCounters(posted, sums[(int)CounterSlot.Latched], sums[(int)CounterSlot.TopologyWrites],
+        return new EngineCounters(posted, sums[(int)CounterSlot.Latched], sums[(int)CounterSlot.TopologyWrites], sums[(int)CounterSlot.PeerTopologyWrites],
             sums[(int)CounterSlot.IpisResolved], rejected, sums[(int)CounterSlot.DestinationsResolved],
             sums[(int)CounterSlot.NoDestination], sums[(int)CounterSlot.Delivered], sums[(int)CounterSlot.Coalesced],
             sums[(int)CounterSlot.Forwarded], sums[(int)CounterSlot.Notifications], sums[(int)CounterSlot.RemoteDelivered],
