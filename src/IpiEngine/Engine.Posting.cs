@@ -130,7 +130,7 @@ public sealed partial class Engine
         {
             if (Volatile.Read(ref _state) > Running || _posting.Fault is not null)
             {
-                _posting.ThrowClosed(); // a stopped or failed engine sends no write to the other nodes
+                _posting.ThrowClosed(); // a stopped or failed engine replicates nothing
             }
 
             replicator.Replicate(sourceVcpu, register, value); // never under _control: the applier needs it

@@ -41,7 +41,7 @@ public sealed partial class Engine : IDisposable
     private readonly IcrResolver _resolver;
     private readonly DescriptorTable _descriptors;
     private readonly DeliveryLog? _log;
-    private readonly EnginePipeline _pipeline;
+    private readonly IEnginePipeline _pipeline;
     private readonly Lock _control = new();
     private readonly StageCounters _controlCounters = new(); // written only under _control
     private readonly long[] _topologySnapshot;
@@ -273,7 +273,7 @@ public sealed partial class Engine : IDisposable
         }
     }
 
-    private static unsafe EnginePipeline CreatePipeline(EngineOptions options, PipelineParts parts)
+    private static unsafe IEnginePipeline CreatePipeline(EngineOptions options, PipelineParts parts)
     {
         if (options.NativeNotifier != null)
         {
@@ -285,7 +285,7 @@ public sealed partial class Engine : IDisposable
             : Create(options.ThreadingMode, parts, new NoNotifier());
     }
 
-    private static EnginePipeline Create<TNotifier>(ThreadingMode mode, PipelineParts parts, TNotifier notifier)
+    private static IEnginePipeline Create<TNotifier>(ThreadingMode mode, PipelineParts parts, TNotifier notifier)
         where TNotifier : struct, IDeliveryNotifier
         => mode == ThreadingMode.Fused
             ? new FusedPipeline<TNotifier>(parts, notifier)

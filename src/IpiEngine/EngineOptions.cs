@@ -46,7 +46,7 @@ public sealed unsafe class EngineOptions
     /// <see cref="Engine.PostBatch"/> call, once per <see cref="Engine.Post"/>). Default (null): stamp exactly when
     /// something can read the stamp, a delivery log (<see cref="DeliveryLogCapacity"/>) or deliveries forwarded to other
     /// nodes (<see cref="Placement"/>, <see cref="Forwarder"/>). A clock read costs about 21 ns on the 2-core VM the
-    /// README's figures come from, more than the rest of a <c>Post</c>.
+    /// figures of docs/performance.md come from, more than the rest of a <c>Post</c>.
     /// </summary>
     public bool? StampPostTime { get; init; }
 
