@@ -32,10 +32,13 @@ public static class SyntheticRun
         var driver = new WorkloadDriver(engine, script, settings.Batch, settings.Count, settings.Rate);
         driver.PostBringUp();
         EngineQuiescence.Wait(engine);
+        // Every thread starts before any posts: starting hundreds of threads while hundreds of others keep the cores busy
+        // took minutes (each start waits for the new thread to be scheduled). Until the window opens they wait blocked.
+        driver.Start();
+        warmUp?.Begin();
         var monitor = new RunMonitor(engine, driver, settings, interruption, (long)settings.Vcpus * RingCapacity(settings), warmUp);
         try
         {
-            driver.Start();
             console.Display($"ipi run: {settings.Vcpus} vCPUs, {settings.Topology.Name}, {settings.Mix.Name}", settings.Plain).Show(monitor.Poll);
         }
         finally

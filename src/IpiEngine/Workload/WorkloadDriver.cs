@@ -19,8 +19,9 @@ public sealed class WorkloadDriver
     /// <summary>
     /// Prepares the threads. <paramref name="windowIpis"/> is the total number of IPIs to offer in the measured window
     /// (shared out over the vCPUs), or null to run until <see cref="Stop"/>; <paramref name="ipisPerSecond"/> paces the
-    /// offered load over all vCPUs (after each batch a vCPU waits until the IPIs it has sent are due), or null for as fast as the
-    /// engine takes them.
+    /// offered load over all vCPUs (IPI k of vCPU v is due (k * vCPUs + v) / rate seconds after posting opens, and a
+    /// batch waits until its last IPI is due, so at most rate x seconds + 1 are ever offered), or null for as fast as
+    /// the engine takes them.
     /// </summary>
     public WorkloadDriver(Engine engine, WorkloadScript script, int batch, long? windowIpis, double? ipisPerSecond)
     {
@@ -47,7 +48,7 @@ public sealed class WorkloadDriver
         for (var v = 0; v < n; v++)
         {
             var share = windowIpis is { } total ? total / n + (v < total % n ? 1 : 0) : long.MaxValue;
-            drivers[v] = new VcpuDriver(engine, script.Vcpus[v], phase, batch, share, ticksPerIpi);
+            drivers[v] = new VcpuDriver(engine, script.Vcpus[v], phase, batch, share, ticksPerIpi, ticksPerIpi * v / n);
             threads[v] = new Thread(drivers[v].Run) { IsBackground = true, Name = $"vcpu{v}" };
         }
     }
