@@ -24,6 +24,11 @@ public static class SyntheticRun
         ArgumentNullException.ThrowIfNull(interruption);
         var script = Generate(settings);
         var warmup = settings.EffectiveWarmup;
+        if (settings.Vcpus >= 256)
+        {
+            console.Writer.WriteLine($"starting {settings.Vcpus:N0} vCPU threads{(warmup > TimeSpan.Zero ? " (and as many for the warm-up)" : "")}: on a busy machine this takes a while");
+        }
+
         using var warmUp = warmup > TimeSpan.Zero ? new WarmUpRun(Options(settings, 0), script, settings) : null;
 
         // The sample may include bring-up deliveries and ones posted before the window opened: they are skipped below.
