@@ -7,11 +7,16 @@ namespace IpiEngine.Cli.Nodes;
 
 /// <summary>
 /// One node's config file (JSON): <c>{"node":0, "listen":"127.0.0.1:7000", "keyFile":"vm.key", "placement":[0,0,1,1],
-/// "peers":[{"node":1,"address":"127.0.0.1:7001"}]}</c>. The key file holds at least 16 bytes as hex; a relative
-/// path is taken from the config file's folder. Listening is on loopback unless an address is given.
+/// "peers":[{"node":1,"address":"127.0.0.1:7001"}], "topologyWriteTimeoutMs":5000}</c>. The key file holds at least 16
+/// bytes as hex; a relative path is taken from the config file's folder. Listening is on loopback unless an address is
+/// given. <c>topologyWriteTimeoutMs</c> (optional, default 5000) bounds how long a topology write may take to reach every
+/// node before it fails.
 /// </summary>
 public sealed class NodeConfig
 {
+    /// <summary>The highest node id accepted (ids index per-node tables, so they are kept small).</summary>
+    public const int MaxNodeId = 1023;
+
     /// <summary>This node's id.</summary>
     public int Node { get; set; }
     /// <summary>Listen address <c>ip:port</c>; loopback with an ephemeral port when absent.</summary>
@@ -22,11 +27,15 @@ public sealed class NodeConfig
     public int[]? Placement { get; set; }
     /// <summary>Every other node of the VM.</summary>
     public List<NodePeerConfig>? Peers { get; set; }
+    /// <summary>Milliseconds a topology write may take to be applied on every node (default 5000).</summary>
+    public int? TopologyWriteTimeoutMs { get; set; }
 
     /// <summary>Reads and validates <paramref name="path"/>; every problem is one <see cref="NodeConfigException"/> sentence.</summary>
     public static NodeConfig Load(string path)
     {
         NodeConfig? config;
+        if (Directory.Exists(path))
+            throw new NodeConfigException($"the node config {path} is a directory, not a file");
         try
         {
             config = JsonSerializer.Deserialize(File.ReadAllText(path), NodeConfigJsonContext.Default.NodeConfig);
@@ -49,11 +58,15 @@ public sealed class NodeConfig
     {
         if (Placement is not { Length: > 0 })
             throw new NodeConfigException($"{path}: \"placement\" must list the node of every vCPU");
-        if (Placement.Any(n => n < 0))
-            throw new NodeConfigException($"{path}: node ids in \"placement\" must not be negative");
+        if (Node is < 0 or > MaxNodeId)
+            throw new NodeConfigException($"{path}: \"node\" must be a node id from 0 to {MaxNodeId}, not {Node}");
+        if (Array.FindIndex(Placement, n => n is < 0 or > MaxNodeId) is var badVcpu and >= 0)
+            throw new NodeConfigException($"{path}: \"placement\" puts vCPU {badVcpu} on node {Placement[badVcpu]}; node ids go from 0 to {MaxNodeId}");
         if (KeyFile is null)
             throw new NodeConfigException($"{path}: \"keyFile\" is required (the VM's pre-shared key, hex)");
         var peers = Peers ?? [];
+        if (peers.FirstOrDefault(p => p.Node is < 0 or > MaxNodeId) is { } badPeer)
+            throw new NodeConfigException($"{path}: \"peers\" lists node {badPeer.Node}; node ids go from 0 to {MaxNodeId}");
         if (peers.Any(p => p.Node == Node) || peers.Select(p => p.Node).Distinct().Count() != peers.Count)
             throw new NodeConfigException($"{path}: \"peers\" lists this node or a node twice");
         foreach (var peer in peers.Where(p => p.Node > Node))
@@ -61,8 +74,12 @@ public sealed class NodeConfig
             if (!IPEndPoint.TryParse(peer.Address ?? "", out var ep) || ep.Port == 0)
                 throw new NodeConfigException($"{path}: peer {peer.Node} needs an \"address\" ip:port (this node dials peers with a higher id)");
         }
+        if (TopologyWriteTimeoutMs is <= 0)
+            throw new NodeConfigException($"{path}: \"topologyWriteTimeoutMs\" must be a positive number of milliseconds, got {TopologyWriteTimeoutMs}");
         if (Listen is not null && !IPEndPoint.TryParse(Listen, out _))
             throw new NodeConfigException($"{path}: \"listen\" must be ip:port, got \"{Listen}\"");
+        if (Array.FindIndex(Placement, n => n != Node && !peers.Any(p => p.Node == n)) is var unreachable and >= 0)
+            throw new NodeConfigException($"{path}: \"placement\" puts vCPU {unreachable} on node {Placement[unreachable]}, which has no entry in \"peers\" (IPIs to it could not be forwarded)");
     }
 
     /// <summary>The transport options this config describes; the key is read from <see cref="KeyFile"/>.</summary>
@@ -92,6 +109,7 @@ public sealed class NodeConfig
             Listen = Listen is null ? new IPEndPoint(IPAddress.Loopback, 0) : IPEndPoint.Parse(Listen),
             Peers = [.. (Peers ?? []).Select(p => new PeerAddress(p.Node, p.Address is null ? null : IPEndPoint.Parse(p.Address)))],
             Log = log,
+            TopologyWriteTimeout = TopologyWriteTimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : TransportOptions.DefaultTopologyWriteTimeout,
         };
     }
 }

@@ -73,8 +73,15 @@ public sealed class NodeScript
             {
                 if (ipisPerVcpu > 0 && posted[v] >= ipisPerVcpu)
                     continue;
-                if (rate > 0 && total * 1000 / rate > clock.ElapsedMilliseconds)
-                    WaitUntil(clock, total * 1000 / rate);
+                long due = rate > 0 ? total * 1000 / rate : 0;
+                // A timed run ends at its deadline, also when the next IPI would only be due after it.
+                if (ipisPerVcpu <= 0 && (clock.Elapsed >= deadline || due >= deadline.TotalMilliseconds))
+                {
+                    more = false;
+                    break;
+                }
+                if (due > clock.ElapsedMilliseconds)
+                    WaitUntil(clock, due);
                 var script = Script.Vcpus[v];
                 // Up to and including the next firing write (an ICR2 write only latches).
                 while (true)

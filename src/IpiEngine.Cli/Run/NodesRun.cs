@@ -25,9 +25,9 @@ public static class NodesRun
             Topology = settings.Topology.Name,
             Workload = settings.Mix.Name,
             Seed = settings.Seed,
-            IpisPerVcpu = settings.Count is { } count ? Math.Max(1, (count + settings.Vcpus - 1) / settings.Vcpus) : 0,
+            IpisPerVcpu = settings.Count is { } count ? count / settings.Vcpus : 0, // a multiple of the vCPUs (RunOptions)
             Duration = settings.Duration,
-            Rate = settings.Rate is { } rate ? Math.Max(1, (long)(rate / nodes)) : 0,
+            Rate = settings.Rate is { } rate ? (long)(rate / nodes) : 0, // a whole multiple of the nodes (RunOptions)
             Timeout = TimeSpan.FromSeconds(60) + (settings.Count is null ? settings.Duration : TimeSpan.Zero),
             Log = line => error.WriteLine(line),
         };

@@ -167,6 +167,17 @@ public sealed class RunOptions
             throw new RunInputException($"--topology {synthetic.Topology.Name} cannot hold {synthetic.Vcpus} vCPUs: {e.Message.Split(" (Parameter", 2)[0]}");
         }
 
+        // Each vCPU posts the same number of IPIs and each node the same rate: refuse what cannot be shared out exactly.
+        if (synthetic.Count is { } count && count % synthetic.Vcpus != 0)
+        {
+            throw new RunInputException($"--count with --nodes is shared equally over the vCPUs: give a multiple of --vcpus ({synthetic.Vcpus}), not {count}.");
+        }
+
+        if (synthetic.Rate is { } rate && (rate < nodes || rate % nodes != 0))
+        {
+            throw new RunInputException($"--rate with --nodes is shared equally over the nodes: give a whole multiple of {nodes} IPIs/s, not {rate:0.###}.");
+        }
+
         return synthetic with { Nodes = nodes };
     }
 
@@ -253,6 +264,11 @@ public sealed class RunOptions
     /// <summary>Checks up front that an output file's folder exists, so a long run does not end in an error.</summary>
     private static string WritablePath(string option, string path)
     {
+        if (Directory.Exists(path))
+        {
+            throw new RunInputException($"{option} cannot write '{path}': it is a directory; give a file name.");
+        }
+
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
         return folder is null || Directory.Exists(folder)
             ? path

@@ -29,6 +29,8 @@ public sealed partial class PeerLink
                 written += FrameWriter.WriteEmpty(writer, FrameKind.Ack, next);
                 ackSent = next;
             }
+            while (written < FlushThreshold && _topologyOut.TryDequeue(out var topology))
+                written += FrameWriter.WriteTopology(writer, topology);
             long published = _window.Published;
             long sentBefore = cursor;
             while (cursor < published && written < FlushThreshold)
@@ -98,10 +100,15 @@ public sealed partial class PeerLink
                 break;
             case FrameKind.Heartbeat:
                 break;
+            case FrameKind.Topology:
+                _node.Replication.Receive(PeerNode, payload);
+                break;
             case FrameKind.Goodbye:
                 Span<byte> reason = stackalloc byte[4];
                 payload.CopyTo(reason);
-                ThrowFault(LinkFault.ConnectionLost, $"the peer said goodbye ({(LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(reason)})");
+                var said = (LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(reason);
+                // A topology refusal holds for both sides (and slows the redial); any other goodbye is a lost connection here.
+                ThrowFault(said == LinkFault.TopologyMismatch ? said : LinkFault.ConnectionLost, $"the peer said goodbye ({said})");
                 break;
             default:
                 ThrowFault(LinkFault.UnexpectedFrame, $"{header.Kind} frame after the handshake");

@@ -33,7 +33,7 @@ public class NodeExpectationTests
         Assert.Equal(atDestinations, expectations.Sum(e => Enumerable.Range(0, vcpus).Sum(s => Enumerable.Range(0, vcpus).Sum(d => e.Pair(s, d)))));
         Assert.True(expectations.Sum(e => e.Remote) > 0);
 
-        using var engine = new Engine(new EngineOptions { Topology = script.NewTopology() });
+        using var engine = new Engine(new EngineOptions { Topology = script.NewTopology(), DeliveryLogCapacity = 1 << 16 });
         engine.Start();
         using (var local = new CancellationTokenSource())
         {
@@ -44,6 +44,26 @@ public class NodeExpectationTests
         var counters = engine.ReadCounters();
         Assert.True(counters.ConservationHolds);
         Assert.Equal(counters.DestinationsResolved, atDestinations);
+
+        // Pair by pair: each node expects exactly the deliveries one engine made to that node's vCPUs, none to others'.
+        Assert.Equal(0, engine.DeliveryLog!.Overflowed);
+        var delivered = new long[vcpus, vcpus];
+        foreach (var entry in engine.DeliveryLog.Entries)
+        {
+            delivered[entry.SourceVcpu, entry.DestinationVcpu]++;
+        }
+
+        for (int s = 0; s < vcpus; s++)
+        {
+            for (int d = 0; d < vcpus; d++)
+            {
+                for (int n = 0; n < nodes; n++)
+                {
+                    Assert.True(expectations[n].Pair(s, d) == (placement[d] == n ? delivered[s, d] : 0),
+                        $"node {n} expects {expectations[n].Pair(s, d)} from vCPU {s} to vCPU {d}; one engine delivered {delivered[s, d]} (vCPU {d} on node {placement[d]})");
+                }
+            }
+        }
     }
 
     [Fact]
