@@ -65,7 +65,7 @@ public sealed partial class Engine : IDisposable
         _stamp = options.StampPostTime ?? (_log is not null || options.Placement is not null || options.Forwarder is not null);
         _drop = options.BackPressure == BackPressure.Drop;
         var parts = new PipelineParts(_rings, _doorbell, _resolver, _descriptors, _log, options.Placement,
-            options.Forwarder, _wait, _signal, options.PipelineRingSize);
+            options.Forwarder, options.LocalTargets, _wait, _signal, options.PipelineRingSize);
         _pipeline = CreatePipeline(options, parts);
     }
 
@@ -233,7 +233,7 @@ public sealed partial class Engine : IDisposable
         return new EngineCounters(posted, sums[(int)CounterSlot.Latched], sums[(int)CounterSlot.TopologyWrites],
             sums[(int)CounterSlot.IpisResolved], rejected, sums[(int)CounterSlot.DestinationsResolved],
             sums[(int)CounterSlot.NoDestination], sums[(int)CounterSlot.Delivered], sums[(int)CounterSlot.Coalesced],
-            sums[(int)CounterSlot.Forwarded], sums[(int)CounterSlot.Notifications], sums[(int)CounterSlot.RemoteDelivered],
+            sums[(int)CounterSlot.Forwarded], sums[(int)CounterSlot.ServedByHost], sums[(int)CounterSlot.Notifications], sums[(int)CounterSlot.RemoteDelivered],
             sums[(int)CounterSlot.RemoteCoalesced], sums[(int)CounterSlot.RemoteRejected], _log?.Overflowed ?? 0);
     }
 

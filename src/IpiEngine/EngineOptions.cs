@@ -74,6 +74,13 @@ public sealed unsafe class EngineOptions
     /// <summary>Takes the deliveries to vCPUs on other nodes, once per batch per node.</summary>
     public RemoteForwarder? Forwarder { get; init; }
 
+    /// <summary>
+    /// Who serves destinations on this node: the engine (the default), or the host's kernel, which already delivered
+    /// them at the ICR write (KVM with the distributed-VM patch): then the engine counts them as served by the host and
+    /// forwards only the destinations on other nodes.
+    /// </summary>
+    public LocalTargets LocalTargets { get; init; } = LocalTargets.Engine;
+
     /// <summary>A name for this engine's metrics (the <c>engine</c> tag). Default "engine".</summary>
     public string Name { get; init; } = "engine";
 
@@ -101,9 +108,9 @@ public sealed unsafe class EngineOptions
             throw new ArgumentException($"PipelineRingSize must be a power of two of at least 512 (got {PipelineRingSize}).", nameof(PipelineRingSize));
         }
 
-        if (!Enum.IsDefined(ThreadingMode) || !Enum.IsDefined(WaitStrategy) || !Enum.IsDefined(BackPressure) || !Enum.IsDefined(DeliveryLogMode))
+        if (!Enum.IsDefined(ThreadingMode) || !Enum.IsDefined(WaitStrategy) || !Enum.IsDefined(BackPressure) || !Enum.IsDefined(DeliveryLogMode) || !Enum.IsDefined(LocalTargets))
         {
-            throw new ArgumentException("ThreadingMode, WaitStrategy, BackPressure and DeliveryLogMode must be defined values.");
+            throw new ArgumentException("ThreadingMode, WaitStrategy, BackPressure, DeliveryLogMode and LocalTargets must be defined values.");
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(DeliveryLogCapacity);

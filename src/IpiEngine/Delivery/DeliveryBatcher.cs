@@ -8,7 +8,8 @@ namespace IpiEngine.Delivery;
 /// The batch and deliver stages: groups the resolved deliveries of one available batch per destination (vector bits
 /// ORed into a scratch bitmap, flags into a scratch control word), then updates each touched descriptor with one atomic
 /// OR per non-zero 64-bit word, counts coalescing from the ORs' return values, and notifies each destination at most
-/// once. Destinations on other nodes are collected per node and forwarded once per batch. One thread at a time.
+/// once. Destinations on other nodes are collected per node and forwarded once per batch; with
+/// <see cref="LocalTargets.Kernel"/>, local destinations are only counted (the host's kernel served them). One thread at a time.
 /// </summary>
 /// <typeparam name="TNotifier">The embedder's notifier (a struct: the call inlines).</typeparam>
 internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeliveryNotifier
@@ -22,6 +23,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private readonly DeliveryLog? _log;
     private readonly StageCounters _counters;
     private readonly bool _injection;
+    private readonly bool _hostServesLocal;
     private readonly int[]? _nodeOfVcpu;
     private readonly int _localNode;
     private readonly RemoteForwarder? _forwarder;
@@ -38,16 +40,18 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private int _pending;
     private long _batchCoalesced;
     private long _batchForwarded;
+    private long _batchServedByHost;
 
     /// <summary>Creates a batcher; <paramref name="injection"/> marks the one that applies deliveries from other nodes.</summary>
     public DeliveryBatcher(DescriptorTable table, TNotifier notifier, DeliveryLog? log, StageCounters counters,
-        VcpuPlacement? placement, RemoteForwarder? forwarder, bool injection)
+        VcpuPlacement? placement, RemoteForwarder? forwarder, LocalTargets localTargets, bool injection)
     {
         _table = table;
         _notifier = notifier;
         _log = log;
         _counters = counters;
         _injection = injection;
+        _hostServesLocal = localTargets == LocalTargets.Kernel && !injection;
         int vcpus = table.VcpuCount;
         _pir = new ulong[vcpus * 4];
         _control = new ulong[vcpus];
@@ -76,6 +80,10 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         if (_nodeOfVcpu is not null && _nodeOfVcpu[destination] != _localNode)
         {
             AddRemote(delivery, _nodeOfVcpu[destination]);
+        }
+        else if (_hostServesLocal)
+        {
+            _batchServedByHost++; // KVM delivered it at the ICR write; delivering again would double it
         }
         else
         {
@@ -179,6 +187,12 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         _counters.Add(_injection ? CounterSlot.RemoteDelivered : CounterSlot.Delivered, delivered);
         _counters.Add(_injection ? CounterSlot.RemoteCoalesced : CounterSlot.Coalesced, coalesced);
         _counters.Add(CounterSlot.Notifications, notifications);
+        if (_batchServedByHost != 0)
+        {
+            _counters.Add(CounterSlot.ServedByHost, _batchServedByHost);
+            _batchServedByHost = 0;
+        }
+
         _pending = 0;
         _batchCoalesced = 0;
     }

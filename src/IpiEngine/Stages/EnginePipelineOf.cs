@@ -21,9 +21,9 @@ internal abstract class EnginePipeline<TNotifier> : EnginePipeline where TNotifi
         DeliverCounters = new StageCounters();
         Resolve = new ResolveStage(parts.Resolver, ResolveCounters);
         Batcher = new DeliveryBatcher<TNotifier>(parts.Descriptors, notifier, parts.Log, DeliverCounters,
-            parts.Placement, parts.Forwarder, injection: false);
+            parts.Placement, parts.Forwarder, parts.LocalTargets, injection: false);
         _injection = new DeliveryBatcher<TNotifier>(parts.Descriptors, notifier, parts.Log, _injectionCounters,
-            null, null, injection: true);
+            null, null, LocalTargets.Engine, injection: true);
         _vcpuCount = parts.Descriptors.VcpuCount;
         _counters = [ResolveCounters, DeliverCounters, _injectionCounters];
     }

@@ -14,6 +14,7 @@ internal sealed record PipelineParts(
     DeliveryLog? Log,
     VcpuPlacement? Placement,
     RemoteForwarder? Forwarder,
+    LocalTargets LocalTargets,
     WaitStrategy Wait,
     EventCount Signal,
     int PipelineRingSize);
