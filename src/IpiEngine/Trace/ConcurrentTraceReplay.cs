@@ -24,7 +24,7 @@ public static class ConcurrentTraceReplay
     {
         ArgumentNullException.ThrowIfNull(exits);
         int vcpus = initialApicIds.Length;
-        List<Phase> phases = Split(exits);
+        List<TracePhase> phases = TracePhase.Split(exits);
         using var engine = new Engine(new EngineOptions
         {
             Topology = ApicTopology.Reset(initialApicIds),
@@ -72,9 +72,9 @@ public static class ConcurrentTraceReplay
         return new ConcurrentReplayResult(engine.DeliveryLog!.Entries.ToArray(), engine.ReadCounters(), stopwatch.Elapsed);
     }
 
-    private static void PostPhases(Engine engine, List<Phase> phases, int vcpu, Barrier barrier)
+    private static void PostPhases(Engine engine, List<TracePhase> phases, int vcpu, Barrier barrier)
     {
-        foreach (Phase phase in phases)
+        foreach (TracePhase phase in phases)
         {
             foreach (ExitRecord r in phase.Records)
             {
@@ -100,38 +100,5 @@ public static class ConcurrentTraceReplay
 
             barrier.SignalAndWait(); // the new topology is in force before anything after is posted
         }
-    }
-
-    /// <summary>Cuts the trace into phases: a run of non-topology records, then the run of topology rows after it.</summary>
-    private static List<Phase> Split(IReadOnlyList<ExitRecord> exits)
-    {
-        var phases = new List<Phase>();
-        var current = new Phase();
-        foreach (ExitRecord record in exits)
-        {
-            if (ApicTopology.IsTopologyRegister(record.Register))
-            {
-                current.TopologyWrites.Add(record);
-                continue;
-            }
-
-            if (current.TopologyWrites.Count > 0)
-            {
-                phases.Add(current);
-                current = new Phase();
-            }
-
-            current.Records.Add(record);
-        }
-
-        phases.Add(current);
-        return phases;
-    }
-
-    private sealed class Phase
-    {
-        public List<ExitRecord> Records { get; } = [];
-
-        public List<ExitRecord> TopologyWrites { get; } = [];
     }
 }
