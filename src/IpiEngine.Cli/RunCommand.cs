@@ -45,7 +45,7 @@ public static class RunCommand
                 using var interruption = new RunInterruption();
                 if (settings.Nodes is not null)
                 {
-                    return NodesRun.Execute(settings, human, error, interruption);
+                    return NodesRun.Execute(settings, human, error, interruption, output);
                 }
 
                 var report = settings.IsTrace

@@ -17,13 +17,18 @@ public sealed class KernelStandIn : IcrInjector
     private readonly DestinationSet _destinations;
     private readonly IReadOnlyList<int> _nodeOfVcpu;
     private readonly int _self;
-    private readonly List<(long Seq, int Destination)> _served = [];
+    private readonly List<(long Seq, int Destination)>? _served;
+    private readonly long[] _pairs;
+    private long _servedTotal;
     private readonly Dictionary<(int Target, byte Vector), long> _injected = [];
     private long _injectedTotal;
     private long _misinjected;
 
-    /// <summary>Creates the kernel of node <paramref name="self"/>, with its own copy of the VM's topology.</summary>
-    public KernelStandIn(ApicTopology topology, IReadOnlyList<int> nodeOfVcpu, int self)
+    /// <summary>
+    /// Creates the kernel of node <paramref name="self"/>, with its own copy of the VM's topology; with
+    /// <paramref name="recordServed"/> it keeps every served (tag, target), else only counts per (source, target).
+    /// </summary>
+    public KernelStandIn(ApicTopology topology, IReadOnlyList<int> nodeOfVcpu, int self, bool recordServed)
     {
         ArgumentNullException.ThrowIfNull(topology);
         ArgumentNullException.ThrowIfNull(nodeOfVcpu);
@@ -31,16 +36,42 @@ public sealed class KernelStandIn : IcrInjector
         _destinations = new DestinationSet(topology.VcpuCount);
         _nodeOfVcpu = nodeOfVcpu;
         _self = self;
+        _served = recordServed ? [] : null;
+        _pairs = new long[topology.VcpuCount * topology.VcpuCount];
     }
 
-    /// <summary>Local targets served at ICR writes, as (the record's tag, the target vCPU).</summary>
+    /// <summary>Local targets served at ICR writes, all pairs.</summary>
+    public long ServedTotal
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _servedTotal;
+            }
+        }
+    }
+
+    /// <summary>Local targets served per (source, target) pair, indexed <c>source * vCPUs + target</c> (a copy).</summary>
+    public long[] ServedPairs
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _pairs];
+            }
+        }
+    }
+
+    /// <summary>Local targets served at ICR writes, as (the record's tag, the target vCPU); empty unless recorded.</summary>
     public IReadOnlyList<(long Seq, int Destination)> Served
     {
         get
         {
             lock (_lock)
             {
-                return [.. _served];
+                return [.. _served ?? []];
             }
         }
     }
@@ -99,7 +130,9 @@ public sealed class KernelStandIn : IcrInjector
             {
                 if (_nodeOfVcpu[destination] == _self)
                 {
-                    _served.Add(((long)record.Tag, destination));
+                    _served?.Add(((long)record.Tag, destination));
+                    _pairs[(record.SourceVcpu * _nodeOfVcpu.Count) + destination]++;
+                    _servedTotal++;
                 }
             }
         }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using IpiEngine.Apic;
+using IpiEngine.Cli.Run;
 using IpiEngine.Delivery;
 using IpiEngine.Trace;
 using IpiEngine.Transport;
@@ -27,6 +28,7 @@ public sealed class TraceNode : IDisposable
     private readonly List<TracePhase> _phases;
     private readonly int[] _local;
     private readonly Stopwatch _clock = new();
+    private AllocationWindow _allocationsBefore;
 
     /// <summary>Builds the node's engine, kernel stand-in (if any) and receiving side; nothing runs yet.</summary>
     /// <exception cref="ArgumentException">The setup does not fit (the message says why).</exception>
@@ -55,7 +57,7 @@ public sealed class TraceNode : IDisposable
         });
         if (setup.LocalTargets == LocalTargets.Kernel)
         {
-            Kernel = new KernelStandIn(ApicTopology.Reset(setup.ApicIds), setup.Placement, setup.Node);
+            Kernel = new KernelStandIn(ApicTopology.Reset(setup.ApicIds), setup.Placement, setup.Node, recordServed: true);
         }
 
         bool x2Apic = setup.Exits.Any(e => e.Register == ApicRegister.X2Icr);
@@ -94,6 +96,7 @@ public sealed class TraceNode : IDisposable
     {
         Engine.Start();
         _clock.Start();
+        _allocationsBefore = AllocationWindow.Now();
     }
 
     /// <summary>
@@ -210,6 +213,7 @@ public sealed class TraceNode : IDisposable
     {
         Engine.Stop();
         double seconds = _clock.Elapsed.TotalSeconds;
+        var allocations = AllocationWindow.Between(_allocationsBefore, AllocationWindow.Now());
         EngineCounters c = Engine.ReadCounters();
         RemoteDelivery[] arrived = Arrivals.Arrived;
         var problems = new List<string>();
@@ -255,8 +259,9 @@ public sealed class TraceNode : IDisposable
         }
 
         var report = new TraceNodeReport(_setup.Node, c.Posted, c.IpisResolved + c.Rejected, c.Rejected, c.TopologyWrites, c.Delivered,
-            c.Coalesced, c.Forwarded, c.ServedByHost, arrived.Length, ExpectedArrivals, Kernel?.Injected ?? 0, misrouted, c.ConservationHolds,
-            seconds, Arrivals.LatencyMicroseconds(50), Arrivals.LatencyMicroseconds(99), [.. problems]);
+            c.Coalesced, c.Forwarded, c.ServedByHost, arrived.Length, c.RemoteDelivered, c.RemoteCoalesced, ExpectedArrivals, Kernel?.Injected ?? 0, misrouted, c.ConservationHolds,
+            seconds, Arrivals.LatencyMicroseconds(50), Arrivals.LatencyMicroseconds(99), allocations.AllocatedBytes, allocations.Gen0,
+            allocations.Gen1, allocations.Gen2, [.. problems]);
         return (report, deliveries);
     }
 

@@ -18,6 +18,8 @@ public sealed record TraceNodeReport(
     long Forwarded,
     long ServedByHost,
     long Received,
+    long RemoteDelivered,
+    long RemoteCoalesced,
     long ExpectedReceived,
     long Injected,
     long Misrouted,
@@ -25,4 +27,8 @@ public sealed record TraceNodeReport(
     double Seconds,
     double P50Microseconds,
     double P99Microseconds,
+    long AllocatedBytes,
+    int Gen0,
+    int Gen1,
+    int Gen2,
     string[] Problems);
