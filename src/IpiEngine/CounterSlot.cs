@@ -31,6 +31,8 @@ internal enum CounterSlot
     RemoteCoalesced,
     /// <summary>Forwarded deliveries refused (their destination is not a local vCPU).</summary>
     RemoteRejected,
+    /// <summary>Notifier calls that threw (see <see cref="Delivery.NotifierExceptionPolicy"/>).</summary>
+    NotifierFaults,
     /// <summary>First of the rejected-record counters, one per <see cref="RejectReason"/>.</summary>
     RejectedBase,
 }

@@ -14,7 +14,7 @@ public readonly struct EngineCounters
 
     internal EngineCounters(long posted, long latched, long topologyWrites, long ipisResolved, RejectCounts rejected,
         long destinationsResolved, long noDestination, long delivered, long coalesced, long forwarded, long servedByHost, long notifications,
-        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow)
+        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow, long notifierFaults)
     {
         Posted = posted;
         Latched = latched;
@@ -32,6 +32,7 @@ public readonly struct EngineCounters
         RemoteCoalesced = remoteCoalesced;
         RemoteRejected = remoteRejected;
         LogOverflow = logOverflow;
+        NotifierFaults = notifierFaults;
     }
 
     /// <summary>Records posted (every <c>Post</c>, every record of a <c>PostBatch</c>, every topology write).</summary>
@@ -93,6 +94,9 @@ public readonly struct EngineCounters
 
     /// <summary>Deliveries the log had no room for.</summary>
     public long LogOverflow { get; }
+
+    /// <summary>Notifier calls that threw (the interrupts stay pending in the descriptors; see <see cref="Delivery.NotifierExceptionPolicy"/>).</summary>
+    public long NotifierFaults { get; }
 
     /// <summary>Records still between posting and resolution (0 when quiescent).</summary>
     public long InFlight => Posted - Latched - TopologyWrites - IpisResolved - Rejected;

@@ -50,8 +50,23 @@ public sealed unsafe class EngineOptions
     /// </summary>
     public bool? StampPostTime { get; init; }
 
-    /// <summary>A managed notifier, called on the deliver thread with a vCPU that has new pending interrupts.</summary>
+    /// <summary>
+    /// A managed notifier, called with a vCPU that has new pending interrupts and no notification outstanding. Called
+    /// from any engine thread (the deliver thread, and the threads that call <see cref="Engine.DeliverRemote"/>),
+    /// possibly concurrently: it must be thread-safe. A vCPU is not notified again until it has taken its pending
+    /// interrupts. See <see cref="NotifierExceptions"/> for what happens when it throws.
+    /// </summary>
     public Action<int>? NotifyCallback { get; init; }
+
+    /// <summary>What a throwing notifier means (default: count, report, keep delivering). See docs/lifecycle.md.</summary>
+    public NotifierExceptionPolicy NotifierExceptions { get; init; } = NotifierExceptionPolicy.Continue;
+
+    /// <summary>
+    /// Called with the vCPU and the exception when the notifier throws (on the thread that notified; it must be
+    /// thread-safe and must not post). Null (the default): the first such exception is written to
+    /// <see cref="System.Diagnostics.Trace"/>; all are counted in <see cref="EngineCounters.NotifierFaults"/>.
+    /// </summary>
+    public Action<int, Exception>? NotifierExceptionHandler { get; init; }
 
     /// <summary>An unmanaged notifier <c>void notify(intptr_t context, int vcpu)</c> (takes precedence over <see cref="NotifyCallback"/>).</summary>
     public delegate* unmanaged<nint, int, void> NativeNotifier { get; init; }
@@ -108,9 +123,9 @@ public sealed unsafe class EngineOptions
             throw new ArgumentException($"PipelineRingSize must be a power of two of at least 512 (got {PipelineRingSize}).", nameof(PipelineRingSize));
         }
 
-        if (!Enum.IsDefined(ThreadingMode) || !Enum.IsDefined(WaitStrategy) || !Enum.IsDefined(BackPressure) || !Enum.IsDefined(DeliveryLogMode) || !Enum.IsDefined(LocalTargets))
+        if (!Enum.IsDefined(ThreadingMode) || !Enum.IsDefined(WaitStrategy) || !Enum.IsDefined(BackPressure) || !Enum.IsDefined(DeliveryLogMode) || !Enum.IsDefined(NotifierExceptions) || !Enum.IsDefined(LocalTargets))
         {
-            throw new ArgumentException("ThreadingMode, WaitStrategy, BackPressure, DeliveryLogMode and LocalTargets must be defined values.");
+            throw new ArgumentException("ThreadingMode, WaitStrategy, BackPressure, DeliveryLogMode, NotifierExceptions and LocalTargets must be defined values.");
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(DeliveryLogCapacity);

@@ -1,4 +1,5 @@
 using IpiEngine.Delivery;
+using IpiEngine.Posting;
 
 namespace IpiEngine.Stages;
 
@@ -6,7 +7,7 @@ namespace IpiEngine.Stages;
 /// The engine's threads and stages behind one control-plane surface (virtual calls here are per control operation,
 /// never per IPI): start, stop with drain, the topology-ordering wait, inline draining, remote injection, counters.
 /// </summary>
-internal abstract class EnginePipeline
+internal abstract class EnginePipeline(PostingRings posting)
 {
     private volatile Exception? _fault;
     private volatile bool _stopping;
@@ -37,6 +38,12 @@ internal abstract class EnginePipeline
     /// </summary>
     public abstract bool WaitResolved(ReadOnlySpan<long> publishedSnapshot);
 
+    /// <summary>
+    /// After a fault, with the threads joined: how many taken records were never resolved (still in the vCPU rings, or
+    /// between stages). Stop counts them as rejected (<see cref="Apic.RejectReason.EngineFaulted"/>).
+    /// </summary>
+    public abstract long UnresolvedAfterFault();
+
     /// <summary>Resolves and delivers everything in the rings on the calling thread (only while no pipeline thread runs).</summary>
     public abstract void DrainInline();
 
@@ -66,10 +73,21 @@ internal abstract class EnginePipeline
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            _fault ??= ex;
-            _stopping = true;
-            OnFault();
-            Wake();
+            Fail(ex);
         }
+    }
+
+    /// <summary>
+    /// The pipeline failed (any thread): keep the first failure, close the producers' rings with it (from now on every
+    /// post throws <see cref="EngineFaultedException"/>), release the other threads and let them exit.
+    /// </summary>
+    protected void Fail(Exception failure)
+    {
+        Exception original = failure is EngineFaultedException { InnerException: { } inner } ? inner : failure;
+        _fault ??= original;
+        posting.Close(original);
+        _stopping = true;
+        OnFault();
+        Wake();
     }
 }

@@ -13,17 +13,17 @@ internal abstract class EnginePipeline<TNotifier> : EnginePipeline where TNotifi
     private readonly StageCounters[] _counters;
 
     protected EnginePipeline(PipelineParts parts, TNotifier notifier)
+        : base(parts.Posting)
     {
-        ArgumentNullException.ThrowIfNull(parts);
         Parts = parts;
         Gather = new GatherStage(parts.Rings, parts.Doorbell);
         ResolveCounters = new StageCounters();
         DeliverCounters = new StageCounters();
         Resolve = new ResolveStage(parts.Resolver, ResolveCounters);
         Batcher = new DeliveryBatcher<TNotifier>(parts.Descriptors, notifier, parts.Log, DeliverCounters,
-            parts.Placement, parts.Forwarder, parts.LocalTargets, injection: false);
+            parts.Placement, parts.Forwarder, parts.LocalTargets, injection: false, parts.NotifierFaults);
         _injection = new DeliveryBatcher<TNotifier>(parts.Descriptors, notifier, parts.Log, _injectionCounters,
-            null, null, LocalTargets.Engine, injection: true);
+            null, null, LocalTargets.Engine, injection: true, parts.NotifierFaults);
         _vcpuCount = parts.Descriptors.VcpuCount;
         _counters = [ResolveCounters, DeliverCounters, _injectionCounters];
     }
@@ -55,6 +55,7 @@ internal abstract class EnginePipeline<TNotifier> : EnginePipeline where TNotifi
         Resolve.PublishCounters();
         Batcher.Flush();
         Parts.Signal.Signal(); // producers waiting for room and topology writers waiting for progress may be parked
+        Batcher.ThrowIfNotifierFailed(); // fail-fast policy: after the batch is counted
         return true;
     }
 
@@ -89,6 +90,15 @@ internal abstract class EnginePipeline<TNotifier> : EnginePipeline where TNotifi
 
             _injection.Flush();
             _injectionCounters.Add(CounterSlot.RemoteRejected, rejected);
+            try
+            {
+                _injection.ThrowIfNotifierFailed(); // fail-fast policy: the deliveries are counted; the engine fails
+            }
+            catch (EngineFaultedException e)
+            {
+                Fail(e);
+                throw;
+            }
         }
     }
 

@@ -43,6 +43,9 @@ internal sealed class FusedPipeline<TNotifier> : EnginePipeline<TNotifier> where
     /// <inheritdoc/>
     protected override void Join() => _thread?.Join();
 
+    /// <inheritdoc/>
+    public override long UnresolvedAfterFault() => Parts.Posting.Unconsumed(); // a ring's head moves only after resolution
+
     private void Run()
     {
         var idle = new Idle(this);

@@ -76,6 +76,10 @@ internal sealed class PerStagePipeline<TNotifier> : EnginePipeline<TNotifier> wh
     }
 
     /// <inheritdoc/>
+    public override long UnresolvedAfterFault()
+        => Parts.Posting.Unconsumed() + (_recordSequencer.Cursor.Value - _resolveProcessor.Sequence.Value); // rings, then gathered but not resolved
+
+    /// <inheritdoc/>
     protected override void Join()
     {
         // In pipeline order, so that each stage drains what the previous one left before it is halted.

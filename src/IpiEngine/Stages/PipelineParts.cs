@@ -1,6 +1,7 @@
 using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using IpiEngine.Pipeline;
+using IpiEngine.Posting;
 using IpiEngine.Rings;
 
 namespace IpiEngine.Stages;
@@ -9,6 +10,7 @@ namespace IpiEngine.Stages;
 internal sealed record PipelineParts(
     SpscRing<ExitRecord>[] Rings,
     DoorbellBitmap Doorbell,
+    PostingRings Posting,
     IcrResolver Resolver,
     DescriptorTable Descriptors,
     DeliveryLog? Log,
@@ -17,4 +19,5 @@ internal sealed record PipelineParts(
     LocalTargets LocalTargets,
     WaitStrategy Wait,
     EventCount Signal,
-    int PipelineRingSize);
+    int PipelineRingSize,
+    NotifierFaults NotifierFaults);
