@@ -1,4 +1,3 @@
-using System.Text.Json;
 using IpiEngine.Cli.Nodes;
 using IpiEngine.Cli.TraceNodes;
 using IpiEngine.Trace;
@@ -53,7 +52,8 @@ public static class NodesRun
             return outcome?.ExitCode ?? 1;
         }
 
-        WriteJson(settings.JsonPath, result.ToReport(settings.Threading, settings.LocalTargets, settings.Vcpus, settings.Topology.Name, settings.Mix.Name), jsonOutput ?? console.Writer);
+        JsonOutput.Write(settings.JsonPath, result.ToReport(settings.Threading, settings.LocalTargets, settings.Vcpus, settings.Topology.Name, settings.Mix.Name),
+            NodesRunReportJsonContext.Default.NodesRunReport, jsonOutput ?? console.Writer);
         return code;
     }
 
@@ -115,8 +115,8 @@ public static class NodesRun
             }
         }
 
-        WriteJson(settings.JsonPath, TraceNodesSummary.ToReport(result, settings.TraceName ?? "trace", settings.Threading, settings.LocalTargets, matches, settings.CheckPath),
-            jsonOutput ?? console.Writer);
+        JsonOutput.Write(settings.JsonPath, TraceNodesSummary.ToReport(result, settings.TraceName ?? "trace", settings.Threading, settings.LocalTargets, matches, settings.CheckPath),
+            NodesRunReportJsonContext.Default.NodesRunReport, jsonOutput ?? console.Writer);
         return result.Exact && matches != false ? 0 : 1;
     }
 
@@ -147,24 +147,6 @@ public static class NodesRun
         {
             console.Writer.WriteLine("Interrupted: the node processes were stopped before they reported.");
             return null;
-        }
-    }
-
-    private static void WriteJson(string? path, NodesRunReport report, TextWriter output)
-    {
-        if (path is null)
-        {
-            return;
-        }
-
-        var json = JsonSerializer.Serialize(report, NodesRunReportJsonContext.Default.NodesRunReport);
-        if (path == "-")
-        {
-            output.WriteLine(json);
-        }
-        else
-        {
-            File.WriteAllText(path, json + Environment.NewLine);
         }
     }
 }

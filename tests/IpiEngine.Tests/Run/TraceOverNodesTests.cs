@@ -30,13 +30,10 @@ public class TraceOverNodesTests
 
     [Theory]
     [InlineData("x2apic-cluster-smp64-sparse", 3, ThreadingMode.Fused, LocalTargets.Engine)]
-    [InlineData("x2apic-cluster-smp64-sparse", 2, ThreadingMode.PerStage, LocalTargets.Kernel)]
-    [InlineData("x2apic-phys-smp40-stride8", 3, ThreadingMode.PerStage, LocalTargets.Kernel)]
+    [InlineData("x2apic-phys-smp40-stride8", 2, ThreadingMode.PerStage, LocalTargets.Kernel)]
     [InlineData("xapic-cluster-smp16-sparse", 3, ThreadingMode.Fused, LocalTargets.Kernel)]
-    [InlineData("xapic-cluster-smp16-sparse", 2, ThreadingMode.Fused, LocalTargets.Engine)]
     [InlineData("xapic-flat-smp8", 3, ThreadingMode.PerStage, LocalTargets.Engine)]
     [InlineData("xapic-phys-smp8-sparse", 2, ThreadingMode.Fused, LocalTargets.Kernel)]
-    [InlineData("xapic-phys-smp8-sparse", 3, ThreadingMode.PerStage, LocalTargets.Engine)]
     public void Other_traces_of_the_same_form_over_nodes_equal_their_reference(string name, int nodes, ThreadingMode mode, LocalTargets local)
         => AssertExact(RepoFiles.Path("tests", "IpiEngine.Tests", "Vectors", "synthetic", name), nodes, mode, local);
 
