@@ -8,7 +8,7 @@ using IpiEngine.Delivery;
 using var engine = new Engine(new EngineOptions
 {
     Topology = ApicTopology.Configure(4, TopologyKind.X2ApicPhysical),
-    NotifyCallback = vcpu => KickVcpuThread(vcpu),    // on an engine thread: wake the vCPU, never post from here
+    NotifyCallback = vcpu => KickVcpuThread(vcpu),    // any engine thread, concurrently: only wake the vCPU
 });
 engine.Start();
 // vCPU 0's exit handler: WRMSR 0x830, fixed vector 0xFD to x2APIC ID 2

@@ -112,6 +112,7 @@ public static class NodeCommand
                 Forwarder = transport,
                 ThreadingMode = args.Threading == "per-stage" ? ThreadingMode.PerStage : ThreadingMode.Fused,
                 LocalTargets = config.LocalTargetsMode,
+                Replicator = transport.Replication, // topology writes go to every node, in the VM's one order
                 DeliveryLogCapacity = LocalLogCapacity,
                 Name = $"node{config.Node}",
             });

@@ -7,8 +7,10 @@ internal enum CounterSlot
 {
     /// <summary>ICR high writes: the destination was latched.</summary>
     Latched,
-    /// <summary>Routing-relevant register writes applied.</summary>
+    /// <summary>Routing-relevant register writes applied (posted here or, replicated, on another node).</summary>
     TopologyWrites,
+    /// <summary>Of the topology writes applied, those posted on another node and replicated here.</summary>
+    PeerTopologyWrites,
     /// <summary>Firing writes that produced an IPI (possibly reaching nobody).</summary>
     IpisResolved,
     /// <summary>Destination vCPUs of resolved IPIs, summed.</summary>

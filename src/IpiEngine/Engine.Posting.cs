@@ -100,7 +100,9 @@ public sealed partial class Engine
     /// Applies a routing-relevant register write (APIC ID, LDR, DFR, SVR, IA32_APIC_BASE) so that every IPI posted
     /// before this call, by any thread, resolves with the old topology and every IPI posted after it with the new:
     /// the call waits until the pipeline has resolved everything published so far, then publishes a new destination
-    /// map with one swap. Topology writes are rare; any thread; serialised.
+    /// map with one swap. Topology writes are rare; any thread; serialised. With a <see cref="EngineOptions.Replicator"/>
+    /// (a multi-node VM), the write is applied so on every node, in the VM's one order of topology writes, and the call
+    /// returns once every node applied it.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="vcpu"/> is not a vCPU index.</exception>
     /// <exception cref="ArgumentException"><paramref name="register"/> is not a topology register.</exception>
@@ -117,9 +119,32 @@ public sealed partial class Engine
         PostOutsideRing(vcpu, reg, value, 1);
     }
 
-    /// <summary>Records that do not enter a ring: unknown sources (rejected) and topology writes (applied in order).</summary>
+    /// <summary>
+    /// Records that do not enter a ring: unknown sources (rejected) and topology writes (applied in order; with a
+    /// <see cref="EngineOptions.Replicator"/>, handed to it, which returns once every node applied the write).
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void PostOutsideRing(int sourceVcpu, ushort register, ulong value, int count)
+    {
+        if (_options.Replicator is { } replicator && (uint)sourceVcpu < (uint)_rings.Length)
+        {
+            if (Volatile.Read(ref _state) > Running || _posting.Fault is not null)
+            {
+                _posting.ThrowClosed(); // a stopped or failed engine replicates nothing
+            }
+
+            replicator.Replicate(sourceVcpu, register, value); // never under _control: the applier needs it
+            return;
+        }
+
+        ApplyInOrder(sourceVcpu, register, value, count, fromPeer: false);
+    }
+
+    /// <summary>
+    /// Under <see cref="_control"/>: rejects an unknown source, or applies a topology write after everything posted
+    /// before it resolved (with the old map) and before anything posted after it (with the new one).
+    /// </summary>
+    private void ApplyInOrder(int sourceVcpu, ushort register, ulong value, int count, bool fromPeer)
     {
         lock (_control)
         {
@@ -153,6 +178,10 @@ public sealed partial class Engine
 
             _resolver.ApplyTopologyWrite(sourceVcpu, register, value); // new immutable map, one reference swap
             _controlCounters.Add(CounterSlot.TopologyWrites, 1);
+            if (fromPeer)
+            {
+                _controlCounters.Add(CounterSlot.PeerTopologyWrites, 1);
+            }
         }
     }
 }

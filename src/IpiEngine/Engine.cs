@@ -41,7 +41,7 @@ public sealed partial class Engine : IDisposable
     private readonly IcrResolver _resolver;
     private readonly DescriptorTable _descriptors;
     private readonly DeliveryLog? _log;
-    private readonly EnginePipeline _pipeline;
+    private readonly IEnginePipeline _pipeline;
     private readonly Lock _control = new();
     private readonly StageCounters _controlCounters = new(); // written only under _control
     private readonly long[] _topologySnapshot;
@@ -72,6 +72,7 @@ public sealed partial class Engine : IDisposable
         var parts = new PipelineParts(_rings, _doorbell, _posting, _resolver, _descriptors, _log, options.Placement,
             options.Forwarder, options.LocalTargets, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler));
         _pipeline = CreatePipeline(options, parts);
+        AttachReplicator();
     }
 
     /// <summary>The number of vCPUs.</summary>
@@ -232,7 +233,8 @@ public sealed partial class Engine : IDisposable
     /// <summary>Reads every counter (summed over the threads that own them). Allocation-free.</summary>
     public EngineCounters ReadCounters()
     {
-        long posted = _controlCounters.Read(CounterSlot.TopologyWrites) + _controlCounters.ReadRejected(RejectReason.UnknownSource);
+        long posted = _controlCounters.Read(CounterSlot.TopologyWrites) - _controlCounters.Read(CounterSlot.PeerTopologyWrites)
+            + _controlCounters.ReadRejected(RejectReason.UnknownSource);
         long dropped = 0;
         foreach (SpscRing<ExitRecord> ring in _rings)
         {
@@ -250,7 +252,7 @@ public sealed partial class Engine : IDisposable
 
         Accumulate(_controlCounters, sums, ref rejected);
         rejected[(int)RejectReason.Dropped] += dropped;
-        return new EngineCounters(posted, sums[(int)CounterSlot.Latched], sums[(int)CounterSlot.TopologyWrites],
+        return new EngineCounters(posted, sums[(int)CounterSlot.Latched], sums[(int)CounterSlot.TopologyWrites], sums[(int)CounterSlot.PeerTopologyWrites],
             sums[(int)CounterSlot.IpisResolved], rejected, sums[(int)CounterSlot.DestinationsResolved],
             sums[(int)CounterSlot.NoDestination], sums[(int)CounterSlot.Delivered], sums[(int)CounterSlot.Coalesced],
             sums[(int)CounterSlot.Forwarded], sums[(int)CounterSlot.ServedByHost], sums[(int)CounterSlot.Notifications], sums[(int)CounterSlot.RemoteDelivered],
@@ -271,7 +273,7 @@ public sealed partial class Engine : IDisposable
         }
     }
 
-    private static unsafe EnginePipeline CreatePipeline(EngineOptions options, PipelineParts parts)
+    private static unsafe IEnginePipeline CreatePipeline(EngineOptions options, PipelineParts parts)
     {
         if (options.NativeNotifier != null)
         {
@@ -283,7 +285,7 @@ public sealed partial class Engine : IDisposable
             : Create(options.ThreadingMode, parts, new NoNotifier());
     }
 
-    private static EnginePipeline Create<TNotifier>(ThreadingMode mode, PipelineParts parts, TNotifier notifier)
+    private static IEnginePipeline Create<TNotifier>(ThreadingMode mode, PipelineParts parts, TNotifier notifier)
         where TNotifier : struct, IDeliveryNotifier
         => mode == ThreadingMode.Fused
             ? new FusedPipeline<TNotifier>(parts, notifier)

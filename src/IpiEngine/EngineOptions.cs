@@ -46,7 +46,7 @@ public sealed unsafe class EngineOptions
     /// <see cref="Engine.PostBatch"/> call, once per <see cref="Engine.Post"/>). Default (null): stamp exactly when
     /// something can read the stamp, a delivery log (<see cref="DeliveryLogCapacity"/>) or deliveries forwarded to other
     /// nodes (<see cref="Placement"/>, <see cref="Forwarder"/>). A clock read costs about 21 ns on the 2-core VM the
-    /// README's figures come from, more than the rest of a <c>Post</c>.
+    /// figures of docs/performance.md come from, more than the rest of a <c>Post</c>.
     /// </summary>
     public bool? StampPostTime { get; init; }
 
@@ -95,6 +95,13 @@ public sealed unsafe class EngineOptions
     /// forwards only the destinations on other nodes.
     /// </summary>
     public LocalTargets LocalTargets { get; init; } = LocalTargets.Engine;
+
+    /// <summary>
+    /// Makes this engine's topology writes VM-wide (a multi-node VM: <c>NodeTransport.Replication</c>): each one posted
+    /// here is handed to it instead of being applied at once, and it applies the writes of every node here, in one order
+    /// for the whole VM. A replicator serves one engine. Null (the default): topology writes are local.
+    /// </summary>
+    public TopologyReplicator? Replicator { get; init; }
 
     /// <summary>A name for this engine's metrics (the <c>engine</c> tag). Default "engine".</summary>
     public string Name { get; init; } = "engine";

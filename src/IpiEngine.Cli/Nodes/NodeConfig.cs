@@ -7,10 +7,11 @@ namespace IpiEngine.Cli.Nodes;
 
 /// <summary>
 /// One node's config file (JSON): <c>{"node":0, "listen":"127.0.0.1:7000", "keyFile":"vm.key", "placement":[0,0,1,1],
-/// "peers":[{"node":1,"address":"127.0.0.1:7001"}], "localTargets":"engine"}</c>. <c>localTargets</c> says who serves
-/// destinations on this node: <c>engine</c> (the default) or <c>kernel</c> (KVM already delivered them at the ICR write;
-/// the engine forwards only the other nodes' targets). The key file holds at least 16 bytes as hex; a relative
-/// path is taken from the config file's folder. Listening is on loopback unless an address is given.
+/// "peers":[{"node":1,"address":"127.0.0.1:7001"}], "topologyWriteTimeoutMs":5000, "localTargets":"engine"}</c>. The key file holds at least 16
+/// bytes as hex; a relative path is taken from the config file's folder. Listening is on loopback unless an address is
+/// given. <c>topologyWriteTimeoutMs</c> (optional, default 5000) bounds how long a topology write may take to reach every
+/// node before it fails. <c>localTargets</c> says who serves destinations on this node: <c>engine</c> (the default) or
+/// <c>kernel</c> (KVM already delivered them at the ICR write; the engine forwards only the other nodes' targets).
 /// </summary>
 public sealed class NodeConfig
 {
@@ -24,6 +25,9 @@ public sealed class NodeConfig
     public int[]? Placement { get; set; }
     /// <summary>Every other node of the VM.</summary>
     public List<NodePeerConfig>? Peers { get; set; }
+    /// <summary>Milliseconds a topology write may take to be applied on every node (default 5000).</summary>
+    public int? TopologyWriteTimeoutMs { get; set; }
+
     /// <summary>Who serves this node's destinations: <c>engine</c> (default) or <c>kernel</c>.</summary>
     public string? LocalTargets { get; set; }
 
@@ -71,6 +75,8 @@ public sealed class NodeConfig
         }
         if (LocalTargets is not (null or "engine" or "kernel"))
             throw new NodeConfigException($"{path}: \"localTargets\" must be \"engine\" or \"kernel\", not \"{LocalTargets}\"");
+        if (TopologyWriteTimeoutMs is <= 0)
+            throw new NodeConfigException($"{path}: \"topologyWriteTimeoutMs\" must be a positive number of milliseconds, got {TopologyWriteTimeoutMs}");
         if (Listen is not null && !IPEndPoint.TryParse(Listen, out _))
             throw new NodeConfigException($"{path}: \"listen\" must be ip:port, got \"{Listen}\"");
     }
@@ -102,6 +108,7 @@ public sealed class NodeConfig
             Listen = Listen is null ? new IPEndPoint(IPAddress.Loopback, 0) : IPEndPoint.Parse(Listen),
             Peers = [.. (Peers ?? []).Select(p => new PeerAddress(p.Node, p.Address is null ? null : IPEndPoint.Parse(p.Address)))],
             Log = log,
+            TopologyWriteTimeout = TopologyWriteTimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : TransportOptions.DefaultTopologyWriteTimeout,
         };
     }
 }

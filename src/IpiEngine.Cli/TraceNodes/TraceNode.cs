@@ -17,24 +17,21 @@ namespace IpiEngine.Cli.TraceNodes;
 /// </summary>
 public sealed class TraceNode : IDisposable
 {
-    /// <summary>
-    /// The one switch until the topology replication protocol is on <c>main</c>: each node applies every topology row
-    /// to its own engine. Without it, only the node of the row's vCPU posts it (the engine applies it VM-wide) and the
-    /// other nodes wait until their engine's <see cref="EngineCounters.TopologyWrites"/> reaches the row's ordinal.
-    /// </summary>
-    internal static readonly bool EachNodeAppliesTopologyRows = true;
-
     private readonly TraceNodeSetup _setup;
     private readonly List<TracePhase> _phases;
     private readonly int[] _local;
     private readonly Stopwatch _clock = new();
     private AllocationWindow _allocationsBefore;
 
-    /// <summary>Builds the node's engine, kernel stand-in (if any) and receiving side; nothing runs yet.</summary>
+    /// <summary>
+    /// Builds the node's engine (forwarding through <paramref name="transport"/>, its topology writes replicated VM-wide
+    /// by the transport's <see cref="NodeTransport.Replication"/>), kernel stand-in (if any) and receiving side; nothing runs yet.
+    /// </summary>
     /// <exception cref="ArgumentException">The setup does not fit (the message says why).</exception>
-    public TraceNode(TraceNodeSetup setup, RemoteForwarder forwarder)
+    public TraceNode(TraceNodeSetup setup, NodeTransport transport)
     {
         ArgumentNullException.ThrowIfNull(setup);
+        ArgumentNullException.ThrowIfNull(transport);
         _setup = setup;
         _phases = TracePhase.Split(setup.Exits);
         _local = [.. Enumerable.Range(0, setup.Placement.Length).Where(v => setup.Placement[v] == setup.Node)];
@@ -48,7 +45,8 @@ public sealed class TraceNode : IDisposable
         {
             Topology = ApicTopology.Reset(setup.ApicIds),
             Placement = new VcpuPlacement(setup.Placement, setup.Node),
-            Forwarder = forwarder,
+            Forwarder = transport,
+            Replicator = transport.Replication, // a row posted here is applied on every node, in the VM's one order
             ThreadingMode = setup.Threading,
             LocalTargets = setup.LocalTargets,
             // Every delivery the trace has, at most; none when the kernel serves (the engine then delivers nothing).
@@ -170,15 +168,19 @@ public sealed class TraceNode : IDisposable
         }
     }
 
-    /// <summary>Applies one run of topology rows here, in trace order, each before the next.</summary>
+    /// <summary>
+    /// Applies one run of topology rows, in trace order, each before the next: the node of the row's vCPU posts it
+    /// (replicated: the call returns once every node applied it); every node waits until its engine's
+    /// <see cref="EngineCounters.TopologyWrites"/> (writes applied here, whoever posted them) reaches the row's ordinal.
+    /// </summary>
     private void ApplyRows(TracePhase phase, CancellationToken ct)
     {
         int ordinal = phase.TopologyWritesBefore;
         foreach (ExitRecord row in phase.TopologyWrites)
         {
             ordinal++;
-            Kernel?.Write(row);
-            if (EachNodeAppliesTopologyRows || _setup.Placement[row.SourceVcpu] == _setup.Node)
+            Kernel?.Write(row); // the host kernel's own copy of the topology
+            if (_setup.Placement[row.SourceVcpu] == _setup.Node)
             {
                 WaitForTopologyWrites(ordinal - 1, ct); // the rows before it are in force VM-wide
                 Engine.Post(row.SourceVcpu, row.Register, row.Value, row.DestinationId, row.Tag);
