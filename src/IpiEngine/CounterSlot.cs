@@ -7,8 +7,10 @@ internal enum CounterSlot
 {
     /// <summary>ICR high writes: the destination was latched.</summary>
     Latched,
-    /// <summary>Routing-relevant register writes applied.</summary>
+    /// <summary>Routing-relevant register writes applied (posted here or, replicated, on another node).</summary>
     TopologyWrites,
+    /// <summary>Of the topology writes applied, those posted on another node and replicated here.</summary>
+    PeerTopologyWrites,
     /// <summary>Firing writes that produced an IPI (possibly reaching nobody).</summary>
     IpisResolved,
     /// <summary>Destination vCPUs of resolved IPIs, summed.</summary>
@@ -29,6 +31,8 @@ internal enum CounterSlot
     RemoteCoalesced,
     /// <summary>Forwarded deliveries refused (their destination is not a local vCPU).</summary>
     RemoteRejected,
+    /// <summary>Notifier calls that threw (see <see cref="Delivery.NotifierExceptionPolicy"/>).</summary>
+    NotifierFaults,
     /// <summary>First of the rejected-record counters, one per <see cref="RejectReason"/>.</summary>
     RejectedBase,
 }

@@ -7,8 +7,10 @@ namespace IpiEngine.Cli.Nodes;
 
 /// <summary>
 /// One node's config file (JSON): <c>{"node":0, "listen":"127.0.0.1:7000", "keyFile":"vm.key", "placement":[0,0,1,1],
-/// "peers":[{"node":1,"address":"127.0.0.1:7001"}]}</c>. The key file holds at least 16 bytes as hex; a relative
-/// path is taken from the config file's folder. Listening is on loopback unless an address is given.
+/// "peers":[{"node":1,"address":"127.0.0.1:7001"}], "topologyWriteTimeoutMs":5000}</c>. The key file holds at least 16
+/// bytes as hex; a relative path is taken from the config file's folder. Listening is on loopback unless an address is
+/// given. <c>topologyWriteTimeoutMs</c> (optional, default 5000) bounds how long a topology write may take to reach every
+/// node before it fails.
 /// </summary>
 public sealed class NodeConfig
 {
@@ -25,6 +27,8 @@ public sealed class NodeConfig
     public int[]? Placement { get; set; }
     /// <summary>Every other node of the VM.</summary>
     public List<NodePeerConfig>? Peers { get; set; }
+    /// <summary>Milliseconds a topology write may take to be applied on every node (default 5000).</summary>
+    public int? TopologyWriteTimeoutMs { get; set; }
 
     /// <summary>Reads and validates <paramref name="path"/>; every problem is one <see cref="NodeConfigException"/> sentence.</summary>
     public static NodeConfig Load(string path)
@@ -70,6 +74,8 @@ public sealed class NodeConfig
             if (!IPEndPoint.TryParse(peer.Address ?? "", out var ep) || ep.Port == 0)
                 throw new NodeConfigException($"{path}: peer {peer.Node} needs an \"address\" ip:port (this node dials peers with a higher id)");
         }
+        if (TopologyWriteTimeoutMs is <= 0)
+            throw new NodeConfigException($"{path}: \"topologyWriteTimeoutMs\" must be a positive number of milliseconds, got {TopologyWriteTimeoutMs}");
         if (Listen is not null && !IPEndPoint.TryParse(Listen, out _))
             throw new NodeConfigException($"{path}: \"listen\" must be ip:port, got \"{Listen}\"");
         if (Array.FindIndex(Placement, n => n != Node && !peers.Any(p => p.Node == n)) is var unreachable and >= 0)
@@ -103,6 +109,7 @@ public sealed class NodeConfig
             Listen = Listen is null ? new IPEndPoint(IPAddress.Loopback, 0) : IPEndPoint.Parse(Listen),
             Peers = [.. (Peers ?? []).Select(p => new PeerAddress(p.Node, p.Address is null ? null : IPEndPoint.Parse(p.Address)))],
             Log = log,
+            TopologyWriteTimeout = TopologyWriteTimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : TransportOptions.DefaultTopologyWriteTimeout,
         };
     }
 }

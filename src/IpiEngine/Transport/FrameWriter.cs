@@ -29,6 +29,17 @@ internal static class FrameWriter
         return FrameHeader.Size;
     }
 
+    /// <summary>A topology replication frame carrying <paramref name="message"/>.</summary>
+    public static int WriteTopology(PipeWriter writer, in TopologyMessage message)
+    {
+        const int length = FrameHeader.Size + TopologyMessage.Size;
+        Span<byte> span = writer.GetSpan(length);
+        new FrameHeader(FrameKind.Topology, TopologyMessage.Size, 0, 0).Write(span);
+        message.Write(span[FrameHeader.Size..]);
+        writer.Advance(length);
+        return length;
+    }
+
     /// <summary>A goodbye frame carrying <paramref name="reason"/>.</summary>
     public static void WriteGoodbye(PipeWriter writer, LinkFault reason)
     {

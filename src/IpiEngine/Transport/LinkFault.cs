@@ -39,4 +39,9 @@ public enum LinkFault : uint
     HandshakeTimeout,
     /// <summary>A newer connection from the same peer replaced this one.</summary>
     Replaced,
+    /// <summary>
+    /// The nodes disagree on the VM's topology: another digest at the same epoch, a replicated write that does not
+    /// reproduce the sequencer's digest, or a sequencer that lost writes a peer already applied (it restarted).
+    /// </summary>
+    TopologyMismatch,
 }

@@ -29,6 +29,8 @@ public sealed partial class PeerLink
                 written += FrameWriter.WriteEmpty(writer, FrameKind.Ack, next);
                 ackSent = next;
             }
+            while (written < FlushThreshold && _topologyOut.TryDequeue(out var topology))
+                written += FrameWriter.WriteTopology(writer, topology);
             long published = _window.Published;
             long sentBefore = cursor;
             while (cursor < published && written < FlushThreshold)
@@ -97,6 +99,9 @@ public sealed partial class PeerLink
                     ThrowFault(LinkFault.BadAcknowledgement, $"acknowledgement of {header.Sequence} records, only {_window.Published} sent");
                 break;
             case FrameKind.Heartbeat:
+                break;
+            case FrameKind.Topology:
+                _node.Replication.Receive(PeerNode, payload);
                 break;
             case FrameKind.Goodbye:
                 Span<byte> reason = stackalloc byte[4];

@@ -29,6 +29,7 @@ public class NodeConfigTests
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[{\"node\":-3,\"address\":\"127.0.0.1:7001\"}]}", "\"peers\" lists node -3; node ids go from 0 to 1023")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[{\"node\":2147483647,\"address\":\"127.0.0.1:7001\"}]}", "\"peers\" lists node 2147483647")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0,1,1],\"peers\":[]}", "\"placement\" puts vCPU 2 on node 1, which has no entry in \"peers\"")]
+    [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[],\"topologyWriteTimeoutMs\":0}", "\"topologyWriteTimeoutMs\" must be a positive")]
     public void A_bad_config_is_one_clear_sentence(string json, string expected)
     {
         var e = Assert.Throws<NodeConfigException>(() => NodeConfig.Load(Write(json)));
@@ -77,5 +78,13 @@ public class NodeConfigTests
         Assert.Equal(System.Net.IPAddress.Loopback, options.Listen.Address);
         Assert.Equal(16, options.Key.Length);
         Assert.Equal(7001, options.Peers[0].EndPoint!.Port);
+        Assert.Equal(IpiEngine.Transport.TransportOptions.DefaultTopologyWriteTimeout, options.TopologyWriteTimeout);
+    }
+
+    [Fact]
+    public void The_topology_write_timeout_is_read_from_the_config()
+    {
+        string path = Write("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[],\"topologyWriteTimeoutMs\":1500}");
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), NodeConfig.Load(path).ToTransportOptions(path, null).TopologyWriteTimeout);
     }
 }
