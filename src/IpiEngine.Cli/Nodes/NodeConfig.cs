@@ -7,10 +7,11 @@ namespace IpiEngine.Cli.Nodes;
 
 /// <summary>
 /// One node's config file (JSON): <c>{"node":0, "listen":"127.0.0.1:7000", "keyFile":"vm.key", "placement":[0,0,1,1],
-/// "peers":[{"node":1,"address":"127.0.0.1:7001"}], "topologyWriteTimeoutMs":5000}</c>. The key file holds at least 16
+/// "peers":[{"node":1,"address":"127.0.0.1:7001"}], "topologyWriteTimeoutMs":5000, "localTargets":"engine"}</c>. The key file holds at least 16
 /// bytes as hex; a relative path is taken from the config file's folder. Listening is on loopback unless an address is
 /// given. <c>topologyWriteTimeoutMs</c> (optional, default 5000) bounds how long a topology write may take to reach every
-/// node before it fails.
+/// node before it fails. <c>localTargets</c> says who serves destinations on this node: <c>engine</c> (the default) or
+/// <c>kernel</c> (KVM already delivered them at the ICR write; the engine forwards only the other nodes' targets).
 /// </summary>
 public sealed class NodeConfig
 {
@@ -29,6 +30,13 @@ public sealed class NodeConfig
     public List<NodePeerConfig>? Peers { get; set; }
     /// <summary>Milliseconds a topology write may take to be applied on every node (default 5000).</summary>
     public int? TopologyWriteTimeoutMs { get; set; }
+
+    /// <summary>Who serves this node's destinations: <c>engine</c> (default) or <c>kernel</c>.</summary>
+    public string? LocalTargets { get; set; }
+
+    /// <summary>The validated <see cref="LocalTargets"/>.</summary>
+    [JsonIgnore]
+    public IpiEngine.LocalTargets LocalTargetsMode => LocalTargets is "kernel" ? IpiEngine.LocalTargets.Kernel : IpiEngine.LocalTargets.Engine;
 
     /// <summary>Reads and validates <paramref name="path"/>; every problem is one <see cref="NodeConfigException"/> sentence.</summary>
     public static NodeConfig Load(string path)
@@ -74,6 +82,8 @@ public sealed class NodeConfig
             if (!IPEndPoint.TryParse(peer.Address ?? "", out var ep) || ep.Port == 0)
                 throw new NodeConfigException($"{path}: peer {peer.Node} needs an \"address\" ip:port (this node dials peers with a higher id)");
         }
+        if (LocalTargets is not (null or "engine" or "kernel"))
+            throw new NodeConfigException($"{path}: \"localTargets\" must be \"engine\" or \"kernel\", not \"{LocalTargets}\"");
         if (TopologyWriteTimeoutMs is <= 0)
             throw new NodeConfigException($"{path}: \"topologyWriteTimeoutMs\" must be a positive number of milliseconds, got {TopologyWriteTimeoutMs}");
         if (Listen is not null && !IPEndPoint.TryParse(Listen, out _))

@@ -7,7 +7,7 @@ namespace IpiEngine.Tests.Docs;
 /// The README is what a newcomer copies from, so what it shows must be what CI compiles and runs: its C# example is
 /// the start of <c>examples/nuget-consumer/Program.cs</c> (built against the packed IpiEngine by .ci/steps/40-package.sh),
 /// its C example is <c>examples/c-sim/readme_example.c</c> (built warning-free and run by .ci/steps/30-native.sh), its
-/// set-up commands are the ones CI runs, and every file it links to exists.
+/// set-up commands are the ones CI runs, its verbs table is the ipi command's, and every file it links to exists.
 /// </summary>
 public sealed partial class ReadmeExamplesTests
 {
@@ -42,6 +42,19 @@ public sealed partial class ReadmeExamplesTests
         {
             Assert.Contains(command, File.ReadAllText(RepoFiles.Path(".ci", "run")), StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public void The_verbs_table_names_every_verb_and_perf_subcommand_of_the_ipi_command()
+    {
+        string[] rows = Readme().Split('\n').Where(line => line.StartsWith("| `ipi ", StringComparison.Ordinal)).ToArray();
+        System.CommandLine.RootCommand root = IpiEngine.Cli.Program.BuildRoot();
+
+        Assert.Equal(root.Subcommands.Select(c => c.Name).Order(StringComparer.Ordinal),
+            rows.Select(row => row.Split('`')[1]["ipi ".Length..]).Order(StringComparer.Ordinal));
+        string perfRow = rows.Single(row => row.StartsWith("| `ipi perf` |", StringComparison.Ordinal));
+        Assert.All(root.Subcommands.Single(c => c.Name == "perf").Subcommands,
+            sub => Assert.Contains($"`{sub.Name}`", perfRow, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -16,6 +16,9 @@ public class NodeExpectationTests
     [InlineData(3, "multicast", TopologyKind.X2ApicPhysical)]
     [InlineData(3, "broadcast", TopologyKind.X2ApicCluster)]
     [InlineData(2, "storm", TopologyKind.X2ApicPhysical)]
+    [InlineData(2, "linux-mix", TopologyKind.XApicFlat)]
+    [InlineData(3, "multicast", TopologyKind.XApicCluster)]
+    [InlineData(3, "linux-mix", TopologyKind.XApicPhysical)]
     public void The_nodes_expectations_add_up_to_one_engines_deliveries(int nodes, string workload, TopologyKind kind)
     {
         const int vcpus = 7;
@@ -37,7 +40,7 @@ public class NodeExpectationTests
         engine.Start();
         using (var local = new CancellationTokenSource())
         {
-            var sent = script.Post(engine, [.. Enumerable.Range(0, vcpus).Select(v => (uint)v)], perVcpu, TimeSpan.MaxValue, 0, local.Token);
+            var sent = script.Post(engine, [.. Enumerable.Range(0, vcpus).Select(v => (uint)v)], perVcpu, TimeSpan.MaxValue, 0, null, local.Token);
             Assert.All(sent, n => Assert.Equal(perVcpu, n));
         }
         engine.Stop();
@@ -67,8 +70,8 @@ public class NodeExpectationTests
     }
 
     [Fact]
-    public void An_xapic_topology_is_refused()
+    public void A_topology_too_small_for_the_vcpus_is_refused()
     {
-        Assert.Throws<ArgumentException>(() => NodeScript.Build(4, TopologyKind.XApicFlat, false, WorkloadMix.LinuxMix, 1, 10));
+        Assert.Throws<ArgumentException>(() => NodeScript.Build(9, TopologyKind.XApicFlat, false, WorkloadMix.LinuxMix, 1, 10));
     }
 }

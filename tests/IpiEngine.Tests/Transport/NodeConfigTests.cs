@@ -22,6 +22,7 @@ public class NodeConfigTests
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,1],\"peers\":[{\"node\":0}]}", "twice")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,1],\"listen\":\"here\",\"peers\":[]}", "\"listen\" must be ip:port")]
     [InlineData("{\"node\":0,", "not valid JSON")]
+    [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[],\"topologyWriteTimeoutMs\":0}", "\"topologyWriteTimeoutMs\" must be a positive")]
     [InlineData("{\"node\":-1,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[]}", "\"node\" must be a node id from 0 to 1023, not -1")]
     [InlineData("{\"node\":1000000,\"keyFile\":\"vm.key\",\"placement\":[1000000],\"peers\":[]}", "\"node\" must be a node id from 0 to 1023, not 1000000")]
     [InlineData("{\"node\":2147483647,\"keyFile\":\"vm.key\",\"placement\":[2147483647],\"peers\":[]}", "not 2147483647")]
@@ -29,7 +30,6 @@ public class NodeConfigTests
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[{\"node\":-3,\"address\":\"127.0.0.1:7001\"}]}", "\"peers\" lists node -3; node ids go from 0 to 1023")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[{\"node\":2147483647,\"address\":\"127.0.0.1:7001\"}]}", "\"peers\" lists node 2147483647")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0,1,1],\"peers\":[]}", "\"placement\" puts vCPU 2 on node 1, which has no entry in \"peers\"")]
-    [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[],\"topologyWriteTimeoutMs\":0}", "\"topologyWriteTimeoutMs\" must be a positive")]
     public void A_bad_config_is_one_clear_sentence(string json, string expected)
     {
         var e = Assert.Throws<NodeConfigException>(() => NodeConfig.Load(Write(json)));
