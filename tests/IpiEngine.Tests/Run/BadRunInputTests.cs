@@ -84,7 +84,7 @@ public class BadRunInputTests
         Assert.True(code == 0, $"exit {code}: {error}");
         using var json = JsonDocument.Parse(output);
         Assert.Equal(512, json.RootElement.GetProperty("posted").GetInt64());
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"512 vCPUs took {clock.Elapsed.TotalSeconds:0.0} s to run 512 IPIs");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"512 vCPUs took {clock.Elapsed.TotalSeconds:0.0} s to run 512 IPIs");
     }
 
     [Fact]
