@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using IpiEngine.Cli.Nodes;
 using IpiEngine.Cli.Run;
+using IpiEngine.Cli.TraceNodes;
 using IpiEngine.Delivery;
 using IpiEngine.Transport;
 using IpiEngine.Workload;
@@ -34,7 +35,7 @@ public static class NodeCommand
     public static Command Create()
     {
         var config = new Option<FileInfo>("--config") { Description = "The node's JSON config (node, listen, keyFile, placement, peers).", Required = true };
-        var topology = new Option<string>("--topology") { Description = "The VM's APIC topology: x2apic-cluster or x2apic-physical (optionally -sparse).", DefaultValueFactory = _ => "x2apic-cluster" };
+        var topology = new Option<string>("--topology") { Description = "The VM's APIC topology, as for ipi run (xapic-flat, xapic-cluster, xapic-physical, x2apic-physical, x2apic-cluster, each optionally -sparse).", DefaultValueFactory = _ => "x2apic-cluster" };
         var workload = new Option<string>("--workload") { Description = "The IPI mix, as for ipi run.", DefaultValueFactory = _ => "linux-mix" };
         var seed = new Option<int>("--seed") { Description = "The workload seed (the same on every node).", DefaultValueFactory = _ => 1 };
         var ipis = new Option<long>("--ipis-per-vcpu") { Description = "IPIs each local vCPU posts (0: post for --duration-ms, or only serve without --control).", DefaultValueFactory = _ => 0 };
@@ -42,14 +43,31 @@ public static class NodeCommand
         var rate = new Option<long>("--rate") { Description = "IPIs per second this node posts (0: as fast as possible; pace it to measure latency rather than queueing).", DefaultValueFactory = _ => 0 };
         var timeout = new Option<int>("--timeout") { Description = "Seconds allowed for connecting and for the run.", DefaultValueFactory = _ => 60 };
         var control = new Option<bool>("--control") { Description = "Wait for 'go', 'expect ...' and 'stop' lines on standard input (used by ipi run --nodes)." };
+        var traceVcpus = new Option<FileInfo?>("--trace-vcpus") { Description = "Replay this trace's vcpus.csv over the nodes (with --trace-exits, --deliveries and --control) instead of a workload." };
+        var traceExits = new Option<FileInfo?>("--trace-exits") { Description = "The trace's exits.csv: this node posts its vCPUs' records and applies the topology rows." };
+        var threading = new Option<string>("--threading") { Description = "The engine's threading, fused or per-stage.", DefaultValueFactory = _ => "fused" };
+        var deliveries = new Option<FileInfo?>("--deliveries") { Description = "Trace replay: where this node writes what it delivered (seq,dest_vcpu lines)." };
         var command = new Command("node", "Run one node of a VM whose vCPUs are spread over several hosts; forwards IPIs to its peers.")
         {
-            config, topology, workload, seed, ipis, duration, rate, timeout, control,
+            config, topology, workload, seed, ipis, duration, rate, timeout, control, traceVcpus, traceExits, threading, deliveries,
         };
-        command.SetAction((parse, ct) => RunAsync(new NodeRunArguments(parse.GetRequiredValue(config).FullName, parse.GetValue(topology)!, parse.GetValue(workload)!,
+        command.SetAction((parse, ct) => parse.GetValue(traceExits) is { } exits
+            ? RunTraceAsync(parse.GetRequiredValue(config).FullName, parse.GetValue(traceVcpus), exits, parse.GetValue(threading)!, parse.GetValue(deliveries),
+                TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), ct)
+            : RunAsync(new NodeRunArguments(parse.GetRequiredValue(config).FullName, parse.GetValue(topology)!, parse.GetValue(workload)!,
             parse.GetValue(seed), parse.GetValue(ipis), TimeSpan.FromMilliseconds(parse.GetValue(duration)), parse.GetValue(rate),
-            TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control)), ct));
+            TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!), ct));
         return command;
+    }
+
+    private static Task<int> RunTraceAsync(string configPath, FileInfo? vcpus, FileInfo exits, string threading, FileInfo? deliveries,
+        TimeSpan timeout, bool control, CancellationToken ct)
+    {
+        if (vcpus is null || deliveries is null || !control)
+            return Task.FromResult(Fail("--trace-exits needs --trace-vcpus, --deliveries and --control (the nodes of a trace meet at its topology rows)."));
+        if (timeout <= TimeSpan.Zero)
+            return Task.FromResult(Fail("--timeout must be positive."));
+        return TraceNodeProcess.RunAsync(configPath, vcpus.FullName, exits.FullName, threading, deliveries.FullName, timeout, ct);
     }
 
     private static async Task<int> RunAsync(NodeRunArguments args, CancellationToken ct)
@@ -58,6 +76,8 @@ public static class NodeCommand
             return Fail("--ipis-per-vcpu and --rate must be 0 or more, --duration-ms and --timeout positive.");
         if (!WorkloadMix.TryParse(args.Workload, out var mix, out var mixError))
             return Fail(mixError!);
+        if (args.Threading is not ("fused" or "per-stage"))
+            return Fail($"--threading must be fused or per-stage, not '{args.Threading}'.");
         NodeConfig config;
         TransportOptions options;
         NodeScript script;
@@ -90,6 +110,8 @@ public static class NodeCommand
                 Topology = script.NewTopology(),
                 Placement = new VcpuPlacement(placement, config.Node),
                 Forwarder = transport,
+                ThreadingMode = args.Threading == "per-stage" ? ThreadingMode.PerStage : ThreadingMode.Fused,
+                LocalTargets = config.LocalTargetsMode,
                 Replicator = transport.Replication, // topology writes go to every node, in the VM's one order
                 DeliveryLogCapacity = LocalLogCapacity,
                 Name = $"node{config.Node}",
@@ -114,7 +136,10 @@ public static class NodeCommand
         NodeScript script, NodeRunArguments args, CancellationToken ct)
     {
         int[] placement = config.Placement!;
-        var arrivals = new NodeArrivals(placement, config.Node, new EngineSink(engine));
+        // With the kernel serving local targets, it sees every write first and takes the other nodes' IPIs (KVM_DSM_IPI).
+        var kernel = config.LocalTargetsMode == LocalTargets.Kernel ? new KernelStandIn(script.NewTopology(), placement, config.Node, recordServed: false) : null;
+        var arrivals = new NodeArrivals(placement, config.Node, kernel is null ? new EngineSink(engine)
+            : new InjectorSink(kernel, script.Kind is Apic.TopologyKind.X2ApicCluster or Apic.TopologyKind.X2ApicPhysical));
         try
         {
             transport.Start(arrivals);
@@ -136,8 +161,9 @@ public static class NodeCommand
         if (args.IpisPerVcpu == 0 && !args.Control)
             await WaitAsync(() => false, Timeout.InfiniteTimeSpan, ct); // serve until interrupted
         var clock = Stopwatch.StartNew();
+        var allocationsBefore = AllocationWindow.Now();
         var local = NodeWorkload.VcpusOf(placement, config.Node);
-        long[] posted = await Task.Run(() => script.Post(engine, local, args.IpisPerVcpu, args.Duration, args.Rate, ct), CancellationToken.None);
+        long[] posted = await Task.Run(() => script.Post(engine, local, args.IpisPerVcpu, args.Duration, args.Rate, kernel, ct), CancellationToken.None);
         double postSeconds = clock.Elapsed.TotalSeconds;
         Console.Out.WriteLine("posted " + string.Join(',', posted));
         long[] all;
@@ -154,7 +180,9 @@ public static class NodeCommand
         bool complete = await WaitAsync(() => engine.ReadCounters().InFlight == 0 && transport.Links.All(l => l.Counters.InFlight == 0)
             && arrivals.Total >= expected.Remote, args.Timeout, ct);
         engine.Stop(); // drained: the delivery log may now be read
-        var report = Report(config.Node, placement, engine, transport, arrivals, expected, posted.Sum(), postSeconds, clock.Elapsed.TotalSeconds, complete);
+        var allocations = AllocationWindow.Between(allocationsBefore, AllocationWindow.Now());
+        var report = Report(config.Node, placement, engine, kernel, transport, arrivals, expected, posted.Sum(), postSeconds, clock.Elapsed.TotalSeconds, complete)
+            with { AllocatedBytes = allocations.AllocatedBytes, Gen0 = allocations.Gen0, Gen1 = allocations.Gen1, Gen2 = allocations.Gen2 };
         Console.Out.WriteLine("result " + JsonSerializer.Serialize(report, NodeConfigJsonContext.Default.NodeReport));
         if (args.Control)
             await ReadCommandAsync("stop", ct);
@@ -175,14 +203,15 @@ public static class NodeCommand
         return pairs;
     }
 
-    private static NodeReport Report(int node, int[] placement, Engine engine, NodeTransport transport, NodeArrivals arrivals, NodeExpectation expected,
-        long posted, double postSeconds, double seconds, bool drained)
+    private static NodeReport Report(int node, int[] placement, Engine engine, KernelStandIn? kernel, NodeTransport transport, NodeArrivals arrivals,
+        NodeExpectation expected, long posted, double postSeconds, double seconds, bool drained)
     {
         var links = transport.Links.Select(l => l.Counters).ToArray();
         var counters = engine.ReadCounters();
-        // Local deliveries are logged (and counted) by the engine before vectors coalesce into descriptors.
-        long local = counters.Delivered + counters.Coalesced;
-        long[]? localPairs = LocalPairs(engine, expected.Vcpus);
+        // Local deliveries are logged (and counted) by the engine before vectors coalesce into descriptors; with the
+        // kernel serving them, the kernel counts them per pair (and the engine must have delivered none).
+        long local = kernel?.ServedTotal ?? counters.Delivered + counters.Coalesced;
+        long[]? localPairs = kernel?.ServedPairs ?? LocalPairs(engine, expected.Vcpus);
         long doubled = 0, lost = 0;
         for (int s = 0; s < expected.Vcpus; s++)
         {
@@ -204,13 +233,18 @@ public static class NodeCommand
         doubled += Math.Max(0, counters.Forwarded - expected.Forwarded);
         lost += Math.Max(0, expected.Forwarded - counters.Forwarded);
         bool conservation = counters.ConservationHolds && counters.IpisResolved + counters.Rejected == posted;
+        // Arrivals went into the engine, or into the kernel as KVM_DSM_IPI records, each exactly once.
+        bool arrivalsTaken = kernel is null
+            ? counters.RemoteDelivered + counters.RemoteCoalesced == arrivals.Total
+            : kernel.Injected == arrivals.Total && kernel.Misinjected == 0 && counters.Delivered + counters.Coalesced == 0
+              && counters.ServedByHost == expected.Local;
         return new NodeReport(node, posted, counters.IpisResolved, counters.Rejected, counters.Delivered, counters.Coalesced, counters.Forwarded,
             conservation, links.Sum(c => c.Forwarded), links.Sum(c => c.Acknowledged), links.Sum(c => c.Duplicates),
             arrivals.Total, counters.RemoteDelivered, counters.RemoteCoalesced, counters.RemoteRejected,
             expected.Local, expected.Forwarded, expected.Remote, localPairs is not null, doubled, lost, arrivals.Misrouted, links.Sum(c => c.Connections),
             postSeconds, seconds, arrivals.LatencyMicroseconds(50), arrivals.LatencyMicroseconds(99),
-            drained && conservation && doubled == 0 && lost == 0 && arrivals.Misrouted == 0
-            && counters.RemoteDelivered + counters.RemoteCoalesced == arrivals.Total);
+            drained && conservation && doubled == 0 && lost == 0 && arrivals.Misrouted == 0 && arrivalsTaken)
+            { ServedByHost = counters.ServedByHost };
     }
 
     private static bool TryParseCounts(string line, int vcpus, out long[] counts)
@@ -227,7 +261,7 @@ public static class NodeCommand
         return true;
     }
 
-    private static int Fail(string sentence)
+    internal static int Fail(string sentence)
     {
         Console.Error.WriteLine(sentence);
         return 2;
@@ -237,7 +271,7 @@ public static class NodeCommand
     /// Reads lines until one starting with <paramref name="command"/> and returns it; end of input counts as
     /// <c>stop</c> (the orchestrator went away) and is null for anything else.
     /// </summary>
-    private static async Task<string?> ReadCommandAsync(string command, CancellationToken ct)
+    internal static async Task<string?> ReadCommandAsync(string command, CancellationToken ct)
     {
         while (await Console.In.ReadLineAsync(ct) is { } line)
         {
@@ -247,7 +281,7 @@ public static class NodeCommand
         return command == "stop" ? command : null;
     }
 
-    private static async Task<bool> WaitAsync(Func<bool> condition, TimeSpan timeout, CancellationToken ct)
+    internal static async Task<bool> WaitAsync(Func<bool> condition, TimeSpan timeout, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         while (!condition())

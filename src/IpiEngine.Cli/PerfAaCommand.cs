@@ -62,11 +62,8 @@ public static class PerfAaCommand
                 var report = comparer.Compare(outcome.A, outcome.B);
                 reports.Add(report);
                 var line = string.Create(CultureInfo.InvariantCulture, $"run {run} of {count}: {report.VerdictLine}; {report.SummaryLine}");
-                error.WriteLine(line);
-                if (format != "json")
-                {
-                    output.WriteLine(line);
-                }
+                // The run's line is the result (stdout); in JSON it goes with the progress, so stdout stays one document.
+                (format == "json" ? error : output).WriteLine(line);
             }
             var rates = VerdictRates.From(builds.CommitA.ShortSha, separate, fraction, reports);
             if (format == "json")

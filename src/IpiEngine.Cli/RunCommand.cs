@@ -45,14 +45,14 @@ public static class RunCommand
                 using var interruption = new RunInterruption();
                 if (settings.Nodes is not null)
                 {
-                    return NodesRun.Execute(settings, human, error, interruption);
+                    return NodesRun.Execute(settings, human, error, interruption, output);
                 }
 
                 var report = settings.IsTrace
                     ? TraceRun.Execute(settings, human, interruption)
                     : SyntheticRun.Execute(settings, human, interruption);
                 RunSummaryTable.Write(human.Console, report);
-                WriteJson(settings.JsonPath, report, output);
+                JsonOutput.Write(settings.JsonPath, report, RunReportJsonContext.Default.RunReport, output);
                 return report.ConservationHeld && report.MatchesSequentialReplay != false && report.MatchesReference != false ? 0 : 1;
             }
             catch (RunInputException e)
@@ -69,24 +69,6 @@ public static class RunCommand
             {
                 error.WriteLine($"Cannot read or write a file: {e.Message}");
                 return 2;
-            }
-        }
-
-        private static void WriteJson(string? path, RunReport report, TextWriter output)
-        {
-            if (path is null)
-            {
-                return;
-            }
-
-            var json = JsonSerializer.Serialize(report, RunReportJsonContext.Default.RunReport);
-            if (path == "-")
-            {
-                output.WriteLine(json);
-            }
-            else
-            {
-                File.WriteAllText(path, json + Environment.NewLine);
             }
         }
     }

@@ -23,6 +23,8 @@ internal enum CounterSlot
     Coalesced,
     /// <summary>Destinations on another node, handed to the forwarder.</summary>
     Forwarded,
+    /// <summary>Local destinations the host's kernel already served (<see cref="LocalTargets.Kernel"/>): not delivered here.</summary>
+    ServedByHost,
     /// <summary>Notifications raised (at most one per destination per batch).</summary>
     Notifications,
     /// <summary>Forwarded deliveries from other nodes that gained the interrupt here.</summary>

@@ -33,7 +33,7 @@ public sealed partial class Engine
             return;
         }
 
-        _posting.Post(new ExitRecord((ushort)sourceVcpu, reg, value, destinationId, tag, _stamp ? Stopwatch.GetTimestamp() : 0), wait: true);
+        _posting.Post(sourceVcpu, reg, value, destinationId, tag, _stamp ? Stopwatch.GetTimestamp() : 0, wait: true);
     }
 
     /// <summary>
@@ -53,7 +53,7 @@ public sealed partial class Engine
             return true;
         }
 
-        return _posting.Post(new ExitRecord((ushort)sourceVcpu, reg, value, destinationId, tag, _stamp ? Stopwatch.GetTimestamp() : 0), wait: false);
+        return _posting.Post(sourceVcpu, reg, value, destinationId, tag, _stamp ? Stopwatch.GetTimestamp() : 0, wait: false);
     }
 
     /// <summary>

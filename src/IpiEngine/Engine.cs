@@ -70,7 +70,7 @@ public sealed partial class Engine : IDisposable
         _stamp = options.StampPostTime ?? (_log is not null || options.Placement is not null || options.Forwarder is not null);
         _posting = new PostingRings(_rings, _doorbell, _signal, _wait, options.BackPressure == BackPressure.Drop, options.Name);
         var parts = new PipelineParts(_rings, _doorbell, _posting, _resolver, _descriptors, _log, options.Placement,
-            options.Forwarder, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler));
+            options.Forwarder, options.LocalTargets, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler));
         _pipeline = CreatePipeline(options, parts);
         AttachReplicator();
     }
@@ -255,7 +255,7 @@ public sealed partial class Engine : IDisposable
         return new EngineCounters(posted, sums[(int)CounterSlot.Latched], sums[(int)CounterSlot.TopologyWrites], sums[(int)CounterSlot.PeerTopologyWrites],
             sums[(int)CounterSlot.IpisResolved], rejected, sums[(int)CounterSlot.DestinationsResolved],
             sums[(int)CounterSlot.NoDestination], sums[(int)CounterSlot.Delivered], sums[(int)CounterSlot.Coalesced],
-            sums[(int)CounterSlot.Forwarded], sums[(int)CounterSlot.Notifications], sums[(int)CounterSlot.RemoteDelivered],
+            sums[(int)CounterSlot.Forwarded], sums[(int)CounterSlot.ServedByHost], sums[(int)CounterSlot.Notifications], sums[(int)CounterSlot.RemoteDelivered],
             sums[(int)CounterSlot.RemoteCoalesced], sums[(int)CounterSlot.RemoteRejected], _log?.Overflowed ?? 0,
             sums[(int)CounterSlot.NotifierFaults]);
     }

@@ -5,7 +5,7 @@ namespace IpiEngine;
 /// <summary>
 /// A snapshot of an engine's counters, summed over the threads that own them. Accounting rules:
 /// every posted record is latched, a topology write, a resolved IPI, or rejected with a reason; every destination of
-/// a resolved IPI is delivered, coalesced (already pending) or forwarded. <see cref="ConservationHolds"/> checks both
+/// a resolved IPI is delivered, coalesced (already pending), forwarded, or served by the host (<see cref="LocalTargets.Kernel"/>). <see cref="ConservationHolds"/> checks both
 /// (exact when the engine is quiescent, for example after <see cref="Engine.Stop"/>).
 /// </summary>
 public readonly struct EngineCounters
@@ -13,7 +13,7 @@ public readonly struct EngineCounters
     private readonly RejectCounts _rejected;
 
     internal EngineCounters(long posted, long latched, long topologyWrites, long peerTopologyWrites, long ipisResolved, RejectCounts rejected,
-        long destinationsResolved, long noDestination, long delivered, long coalesced, long forwarded, long notifications,
+        long destinationsResolved, long noDestination, long delivered, long coalesced, long forwarded, long servedByHost, long notifications,
         long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow, long notifierFaults)
     {
         Posted = posted;
@@ -27,6 +27,7 @@ public readonly struct EngineCounters
         Delivered = delivered;
         Coalesced = coalesced;
         Forwarded = forwarded;
+        ServedByHost = servedByHost;
         Notifications = notifications;
         RemoteDelivered = remoteDelivered;
         RemoteCoalesced = remoteCoalesced;
@@ -87,6 +88,9 @@ public readonly struct EngineCounters
     /// <summary>Destinations on another node, handed to the forwarder.</summary>
     public long Forwarded { get; }
 
+    /// <summary>Local destinations the host's kernel already served (<see cref="LocalTargets.Kernel"/>), not delivered by the engine.</summary>
+    public long ServedByHost { get; }
+
     /// <summary>Notifications raised.</summary>
     public long Notifications { get; }
 
@@ -110,9 +114,9 @@ public readonly struct EngineCounters
 
     /// <summary>
     /// posted = latched + topology writes posted here + resolved + rejected, and destinations = delivered + coalesced +
-    /// forwarded.
+    /// forwarded + served by the host.
     /// </summary>
-    public bool ConservationHolds => InFlight == 0 && DestinationsResolved == Delivered + Coalesced + Forwarded;
+    public bool ConservationHolds => InFlight == 0 && DestinationsResolved == Delivered + Coalesced + Forwarded + ServedByHost;
 
     /// <summary>Records rejected for <paramref name="reason"/>.</summary>
     public long RejectedBy(RejectReason reason)
@@ -121,6 +125,6 @@ public readonly struct EngineCounters
     /// <inheritdoc/>
     public override string ToString()
         => $"posted {Posted}, latched {Latched}, topology {TopologyWrites}, resolved {IpisResolved}, rejected {Rejected}, "
-           + $"destinations {DestinationsResolved} = delivered {Delivered} + coalesced {Coalesced} + forwarded {Forwarded}, "
+           + $"destinations {DestinationsResolved} = delivered {Delivered} + coalesced {Coalesced} + forwarded {Forwarded} + served by host {ServedByHost}, "
            + $"notifications {Notifications}";
 }

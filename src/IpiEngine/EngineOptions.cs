@@ -90,6 +90,13 @@ public sealed unsafe class EngineOptions
     public RemoteForwarder? Forwarder { get; init; }
 
     /// <summary>
+    /// Who serves destinations on this node: the engine (the default), or the host's kernel, which already delivered
+    /// them at the ICR write (KVM with the distributed-VM patch): then the engine counts them as served by the host and
+    /// forwards only the destinations on other nodes.
+    /// </summary>
+    public LocalTargets LocalTargets { get; init; } = LocalTargets.Engine;
+
+    /// <summary>
     /// Makes this engine's topology writes VM-wide (a multi-node VM: <c>NodeTransport.Replication</c>): each one posted
     /// here is handed to it instead of being applied at once, and it applies the writes of every node here, in one order
     /// for the whole VM. A replicator serves one engine. Null (the default): topology writes are local.
@@ -123,9 +130,9 @@ public sealed unsafe class EngineOptions
             throw new ArgumentException($"PipelineRingSize must be a power of two of at least 512 (got {PipelineRingSize}).", nameof(PipelineRingSize));
         }
 
-        if (!Enum.IsDefined(ThreadingMode) || !Enum.IsDefined(WaitStrategy) || !Enum.IsDefined(BackPressure) || !Enum.IsDefined(DeliveryLogMode) || !Enum.IsDefined(NotifierExceptions))
+        if (!Enum.IsDefined(ThreadingMode) || !Enum.IsDefined(WaitStrategy) || !Enum.IsDefined(BackPressure) || !Enum.IsDefined(DeliveryLogMode) || !Enum.IsDefined(NotifierExceptions) || !Enum.IsDefined(LocalTargets))
         {
-            throw new ArgumentException("ThreadingMode, WaitStrategy, BackPressure, DeliveryLogMode and NotifierExceptions must be defined values.");
+            throw new ArgumentException("ThreadingMode, WaitStrategy, BackPressure, DeliveryLogMode, NotifierExceptions and LocalTargets must be defined values.");
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(DeliveryLogCapacity);

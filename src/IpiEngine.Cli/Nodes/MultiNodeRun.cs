@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Text.Json;
 
 namespace IpiEngine.Cli.Nodes;
@@ -18,7 +14,7 @@ public sealed class MultiNodeRun
     public required int Nodes { get; init; }
     /// <summary>vCPUs of the whole VM, at least <see cref="Nodes"/> (placement: vCPU v on node v % N).</summary>
     public int Vcpus { get; init; } = 4;
-    /// <summary>The <c>--topology</c> name (x2APIC kinds).</summary>
+    /// <summary>The <c>--topology</c> name (every kind).</summary>
     public string Topology { get; init; } = "x2apic-cluster";
     /// <summary>The <c>--workload</c> mix.</summary>
     public string Workload { get; init; } = "linux-mix";
@@ -30,6 +26,10 @@ public sealed class MultiNodeRun
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>IPIs per second each node posts (0: as fast as possible). Pace it to read latency rather than queueing.</summary>
     public long Rate { get; init; }
+    /// <summary>The engines' threading: <c>fused</c> or <c>per-stage</c>.</summary>
+    public string Threading { get; init; } = "fused";
+    /// <summary>Who serves each node's own targets: <c>engine</c> or <c>kernel</c> (a stand-in for KVM on each node).</summary>
+    public string LocalTargets { get; init; } = "engine";
     /// <summary>Bound on each phase (start, run, stop).</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>The <c>ipi.dll</c> to start; by default the one this type lives in.</summary>
@@ -43,6 +43,10 @@ public sealed class MultiNodeRun
     /// 2: a node could not be started or did not answer, said in one sentence on <paramref name="error"/>).
     /// </summary>
     public async Task<int> RunAndReportAsync(TextWriter output, TextWriter error, CancellationToken ct = default)
+        => (await RunAndSummarizeAsync(output, error, ct)).ExitCode;
+
+    /// <summary>As <see cref="RunAndReportAsync"/>, also returning the result (null when the run could not be made).</summary>
+    public async Task<(int ExitCode, MultiNodeResult? Result)> RunAndSummarizeAsync(TextWriter output, TextWriter error, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
@@ -54,10 +58,10 @@ public sealed class MultiNodeRun
         catch (Exception e) when (e is InvalidOperationException or ArgumentException or IOException or System.ComponentModel.Win32Exception)
         {
             await error.WriteLineAsync($"ipi run --nodes: {e.Message}");
-            return 2;
+            return (2, null);
         }
         MultiNodeSummary.Write(output, result);
-        return result.Complete ? 0 : 1;
+        return (result.Complete ? 0 : 1, result);
     }
 
     /// <summary>Runs the VM once; throws <see cref="InvalidOperationException"/> with one sentence when a node fails to start or answer.</summary>
@@ -65,155 +69,73 @@ public sealed class MultiNodeRun
     {
         if (Nodes < 2 || Vcpus < Nodes || IpisPerVcpu < 0 || Duration <= TimeSpan.Zero)
             throw new ArgumentException("a multi-node run needs at least 2 nodes, at least 1 vCPU per node and a non-negative workload");
-        string folder = Directory.CreateTempSubdirectory("ipi-nodes-").FullName;
-        var processes = new List<Process>();
-        try
-        {
-            await File.WriteAllTextAsync(Path.Combine(folder, "vm.key"), Convert.ToHexString(RandomNumberGenerator.GetBytes(32)), ct);
-            int[] ports = FreeLoopbackPorts(Nodes);
-            int[] placement = [.. Enumerable.Range(0, Vcpus).Select(v => v % Nodes)];
-            for (int node = 0; node < Nodes; node++)
-            {
-                var config = new NodeConfig
-                {
-                    Node = node,
-                    Listen = $"127.0.0.1:{ports[node]}",
-                    KeyFile = "vm.key",
-                    Placement = placement,
-                    Peers = [.. Enumerable.Range(0, Nodes).Where(p => p != node).Select(p => new NodePeerConfig { Node = p, Address = $"127.0.0.1:{ports[p]}" })],
-                };
-                string path = Path.Combine(folder, $"node{node}.json");
-                await File.WriteAllTextAsync(path, JsonSerializer.Serialize(config, NodeConfigJsonContext.Default.NodeConfig), ct);
-                processes.Add(Start(node, path));
-            }
-            foreach (var (process, node) in processes.Select((p, i) => (p, i)))
-                await ExpectLineAsync(process, node, "ready", ct);
-            foreach (var process in processes)
-                await process.StandardInput.WriteLineAsync("go".AsMemory(), ct);
-            // Each node says what its vCPUs posted; every node needs all of it to compute what it must receive.
-            var posted = new long[Vcpus];
-            foreach (var (process, node) in processes.Select((p, i) => (p, i)))
-            {
-                string line = await ExpectLineAsync(process, node, "posted ", ct);
-                var counts = line["posted ".Length..].Split(',');
-                if (counts.Length != Vcpus)
-                    throw new InvalidOperationException($"node {node} reported {counts.Length} vCPU counts, not {Vcpus}.");
-                for (int v = 0; v < Vcpus; v++)
-                    posted[v] += long.Parse(counts[v], System.Globalization.CultureInfo.InvariantCulture);
-            }
-            string expect = "expect " + string.Join(',', posted);
-            foreach (var process in processes)
-                await process.StandardInput.WriteLineAsync(expect.AsMemory(), ct);
-            var reports = new List<NodeReport>();
-            foreach (var (process, node) in processes.Select((p, i) => (p, i)))
-            {
-                string line = await ExpectLineAsync(process, node, "result ", ct);
-                reports.Add(JsonSerializer.Deserialize(line["result ".Length..], NodeConfigJsonContext.Default.NodeReport)
-                    ?? throw new InvalidOperationException($"node {node} sent an empty report."));
-            }
-            foreach (var process in processes)
-            {
-                await process.StandardInput.WriteLineAsync("stop".AsMemory(), ct);
-                process.StandardInput.Close();
-            }
-            foreach (var process in processes)
-                await WaitOrKillAsync(process);
-            double seconds = reports.Max(r => r.Seconds);
-            return new MultiNodeResult(reports, seconds > 0 ? reports.Sum(r => r.Received) / seconds : 0,
-                seconds > 0 ? reports.Sum(r => r.LocalDelivered + r.LocalCoalesced) / seconds : 0, reports.All(r => r.Complete));
-        }
-        finally
-        {
-            foreach (var process in processes)
-            {
-                await WaitOrKillAsync(process);
-                process.Dispose();
-            }
-            Directory.Delete(folder, recursive: true);
-        }
-    }
-
-    private Process Start(int node, string configPath)
-    {
-        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH")
-            ?? (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet");
-        var info = new ProcessStartInfo(host)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
-        foreach (string arg in new[] { IpiDll, "node", "--config", configPath, "--control", "--topology", Topology, "--workload", Workload,
-                     "--seed", Seed.ToString(invariant), "--ipis-per-vcpu", IpisPerVcpu.ToString(invariant),
-                     "--duration-ms", ((long)Duration.TotalMilliseconds).ToString(invariant),
-                     "--rate", Rate.ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant) })
-            info.ArgumentList.Add(arg);
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start node {node}.");
-        process.ErrorDataReceived += (_, e) =>
+        await using var nodes = await NodeProcesses.StartAsync(Nodes, Vcpus, LocalTargets, (_, _) => ["--threading", Threading, "--topology", Topology, "--workload", Workload,
+            "--seed", Seed.ToString(invariant), "--ipis-per-vcpu", IpisPerVcpu.ToString(invariant),
+            "--duration-ms", ((long)Duration.TotalMilliseconds).ToString(invariant),
+            "--rate", Rate.ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant)], IpiDll, Timeout, Log, ct);
+        await nodes.ExpectFromAllAsync("ready", ct);
+        await nodes.SendAllAsync("go", ct);
+        // Each node says what its vCPUs posted; every node needs all of it to compute what it must receive.
+        var posted = new long[Vcpus];
+        foreach (var (line, node) in (await nodes.ExpectFromAllAsync("posted ", ct)).Select((l, i) => (l, i)))
         {
-            if (e.Data is not null)
-                Log?.Invoke($"node {node}: {e.Data}");
-        };
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    /// <summary>Reads the node's output up to a line starting with <paramref name="prefix"/>, within the timeout.</summary>
-    private async Task<string> ExpectLineAsync(Process process, int node, string prefix, CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(Timeout);
-        try
-        {
-            while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
-            {
-                if (line.StartsWith(prefix, StringComparison.Ordinal))
-                    return line;
-            }
+            var counts = line["posted ".Length..].Split(',');
+            if (counts.Length != Vcpus)
+                throw new InvalidOperationException($"node {node} reported {counts.Length} vCPU counts, not {Vcpus}.");
+            for (int v = 0; v < Vcpus; v++)
+                posted[v] += long.Parse(counts[v], invariant);
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        await nodes.SendAllAsync("expect " + string.Join(',', posted), ct);
+        var reports = new List<NodeReport>();
+        foreach (var (line, node) in (await nodes.ExpectFromAllAsync("result ", ct)).Select((l, i) => (l, i)))
         {
-            throw new InvalidOperationException($"node {node} did not say \"{prefix.Trim()}\" within {Timeout.TotalSeconds:0} s.");
+            reports.Add(JsonSerializer.Deserialize(line["result ".Length..], NodeConfigJsonContext.Default.NodeReport)
+                ?? throw new InvalidOperationException($"node {node} sent an empty report."));
         }
-        throw new InvalidOperationException($"node {node} exited before saying \"{prefix.Trim()}\" (see its log lines).");
-    }
-
-    private static async Task WaitOrKillAsync(Process process)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true); // our own child, by its id
-            await process.WaitForExitAsync(CancellationToken.None);
-        }
-    }
-
-    /// <summary>Ports the OS hands out for loopback right now (bound, read and released; a tiny reuse race is accepted).</summary>
-    private static int[] FreeLoopbackPorts(int count)
-    {
-        var sockets = new Socket[count];
-        try
-        {
-            for (int i = 0; i < count; i++)
-            {
-                sockets[i] = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                sockets[i].Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            }
-            return [.. sockets.Select(s => ((IPEndPoint)s.LocalEndPoint!).Port)];
-        }
-        finally
-        {
-            foreach (var s in sockets)
-                s?.Dispose();
-        }
+        await nodes.StopAsync();
+        double seconds = reports.Max(r => r.Seconds);
+        return new MultiNodeResult(reports, seconds > 0 ? reports.Sum(r => r.Received) / seconds : 0,
+            seconds > 0 ? reports.Sum(r => r.LocalDelivered + r.LocalCoalesced + r.ServedByHost) / seconds : 0, reports.All(r => r.Complete));
     }
 }
 
 /// <summary>The outcome of a <see cref="MultiNodeRun"/>: every node's report, the cross-node and local delivery rates.</summary>
-public sealed record MultiNodeResult(IReadOnlyList<NodeReport> Nodes, double CrossNodeIpisPerSecond, double LocalIpisPerSecond, bool Complete);
+public sealed record MultiNodeResult(IReadOnlyList<NodeReport> Nodes, double CrossNodeIpisPerSecond, double LocalIpisPerSecond, bool Complete)
+{
+    /// <summary>The run as the JSON summary of <c>ipi run --nodes</c>.</summary>
+    public NodesRunReport ToReport(string threading, string localTargets, int vcpus, string topology, string workload)
+    {
+        double seconds = Nodes.Max(r => r.Seconds);
+        long served = Nodes.Sum(r => r.LocalDelivered + r.LocalCoalesced + r.RemoteDelivered + r.RemoteCoalesced + r.ServedByHost);
+        return new NodesRunReport
+        {
+            Mode = "nodes",
+            NodeCount = Nodes.Count,
+            LocalTargets = localTargets,
+            Threading = threading,
+            Vcpus = vcpus,
+            Topology = topology,
+            Workload = workload,
+            DurationSeconds = seconds,
+            Posted = Nodes.Sum(r => r.Posted),
+            Delivered = Nodes.Sum(r => r.LocalDelivered + r.RemoteDelivered),
+            Coalesced = Nodes.Sum(r => r.LocalCoalesced + r.RemoteCoalesced),
+            Rejected = Nodes.Sum(r => r.Rejected),
+            Forwarded = Nodes.Sum(r => r.EngineForwarded),
+            Received = Nodes.Sum(r => r.Received),
+            ServedByHost = Nodes.Sum(r => r.ServedByHost),
+            IpisPerSecond = seconds > 0 ? served / seconds : 0,
+            LatencyNs = new CrossNodeLatency(Nanoseconds(Nodes.Max(r => r.P50Microseconds)), Nanoseconds(Nodes.Max(r => r.P99Microseconds))),
+            AllocatedBytes = Nodes.Sum(r => r.AllocatedBytes),
+            GcCollections = new Run.GcCounts(Nodes.Sum(r => r.Gen0), Nodes.Sum(r => r.Gen1), Nodes.Sum(r => r.Gen2)),
+            ConservationHeld = Nodes.All(r => r.EngineConservationHolds),
+            ExactlyOnce = Complete,
+            Nodes = [.. Nodes.Select(r => new NodeSummary(r.Node, r.Posted, r.Resolved, r.Rejected, r.LocalDelivered + r.RemoteDelivered,
+                r.LocalCoalesced + r.RemoteCoalesced, r.EngineForwarded, r.ServedByHost, r.Received, r.Doubled, r.Lost, r.Misrouted,
+                r.EngineConservationHolds, new CrossNodeLatency(Nanoseconds(r.P50Microseconds), Nanoseconds(r.P99Microseconds)), r.AllocatedBytes))],
+        };
+    }
+
+    internal static long Nanoseconds(double microseconds) => (long)Math.Round(microseconds * 1000);
+}

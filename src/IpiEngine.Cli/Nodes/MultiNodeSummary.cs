@@ -25,6 +25,7 @@ public static class MultiNodeSummary
         Row("IPIs posted", r => Number(r.Posted));
         Row("resolved / rejected", r => $"{Number(r.Resolved)} / {Number(r.Rejected)}");
         Row("local delivered + coalesced", r => $"{Number(r.LocalDelivered)} + {Number(r.LocalCoalesced)}");
+        Row("served by host (kernel)", r => Number(r.ServedByHost));
         Row("expected local", r => Number(r.ExpectedLocal));
         Row("local checked", r => r.LocalPairsChecked ? "per pair" : "in aggregate");
         Row("forwarded (engine)", r => Number(r.EngineForwarded));

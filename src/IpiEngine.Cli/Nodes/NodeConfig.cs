@@ -7,13 +7,17 @@ namespace IpiEngine.Cli.Nodes;
 
 /// <summary>
 /// One node's config file (JSON): <c>{"node":0, "listen":"127.0.0.1:7000", "keyFile":"vm.key", "placement":[0,0,1,1],
-/// "peers":[{"node":1,"address":"127.0.0.1:7001"}], "topologyWriteTimeoutMs":5000}</c>. The key file holds at least 16
+/// "peers":[{"node":1,"address":"127.0.0.1:7001"}], "topologyWriteTimeoutMs":5000, "localTargets":"engine"}</c>. The key file holds at least 16
 /// bytes as hex; a relative path is taken from the config file's folder. Listening is on loopback unless an address is
 /// given. <c>topologyWriteTimeoutMs</c> (optional, default 5000) bounds how long a topology write may take to reach every
-/// node before it fails.
+/// node before it fails. <c>localTargets</c> says who serves destinations on this node: <c>engine</c> (the default) or
+/// <c>kernel</c> (KVM already delivered them at the ICR write; the engine forwards only the other nodes' targets).
 /// </summary>
 public sealed class NodeConfig
 {
+    /// <summary>The highest node id accepted (ids index per-node tables, so they are kept small).</summary>
+    public const int MaxNodeId = 1023;
+
     /// <summary>This node's id.</summary>
     public int Node { get; set; }
     /// <summary>Listen address <c>ip:port</c>; loopback with an ephemeral port when absent.</summary>
@@ -27,10 +31,19 @@ public sealed class NodeConfig
     /// <summary>Milliseconds a topology write may take to be applied on every node (default 5000).</summary>
     public int? TopologyWriteTimeoutMs { get; set; }
 
+    /// <summary>Who serves this node's destinations: <c>engine</c> (default) or <c>kernel</c>.</summary>
+    public string? LocalTargets { get; set; }
+
+    /// <summary>The validated <see cref="LocalTargets"/>.</summary>
+    [JsonIgnore]
+    public IpiEngine.LocalTargets LocalTargetsMode => LocalTargets is "kernel" ? IpiEngine.LocalTargets.Kernel : IpiEngine.LocalTargets.Engine;
+
     /// <summary>Reads and validates <paramref name="path"/>; every problem is one <see cref="NodeConfigException"/> sentence.</summary>
     public static NodeConfig Load(string path)
     {
         NodeConfig? config;
+        if (Directory.Exists(path))
+            throw new NodeConfigException($"the node config {path} is a directory, not a file");
         try
         {
             config = JsonSerializer.Deserialize(File.ReadAllText(path), NodeConfigJsonContext.Default.NodeConfig);
@@ -53,11 +66,15 @@ public sealed class NodeConfig
     {
         if (Placement is not { Length: > 0 })
             throw new NodeConfigException($"{path}: \"placement\" must list the node of every vCPU");
-        if (Placement.Any(n => n < 0))
-            throw new NodeConfigException($"{path}: node ids in \"placement\" must not be negative");
+        if (Node is < 0 or > MaxNodeId)
+            throw new NodeConfigException($"{path}: \"node\" must be a node id from 0 to {MaxNodeId}, not {Node}");
+        if (Array.FindIndex(Placement, n => n is < 0 or > MaxNodeId) is var badVcpu and >= 0)
+            throw new NodeConfigException($"{path}: \"placement\" puts vCPU {badVcpu} on node {Placement[badVcpu]}; node ids go from 0 to {MaxNodeId}");
         if (KeyFile is null)
             throw new NodeConfigException($"{path}: \"keyFile\" is required (the VM's pre-shared key, hex)");
         var peers = Peers ?? [];
+        if (peers.FirstOrDefault(p => p.Node is < 0 or > MaxNodeId) is { } badPeer)
+            throw new NodeConfigException($"{path}: \"peers\" lists node {badPeer.Node}; node ids go from 0 to {MaxNodeId}");
         if (peers.Any(p => p.Node == Node) || peers.Select(p => p.Node).Distinct().Count() != peers.Count)
             throw new NodeConfigException($"{path}: \"peers\" lists this node or a node twice");
         foreach (var peer in peers.Where(p => p.Node > Node))
@@ -65,10 +82,14 @@ public sealed class NodeConfig
             if (!IPEndPoint.TryParse(peer.Address ?? "", out var ep) || ep.Port == 0)
                 throw new NodeConfigException($"{path}: peer {peer.Node} needs an \"address\" ip:port (this node dials peers with a higher id)");
         }
+        if (LocalTargets is not (null or "engine" or "kernel"))
+            throw new NodeConfigException($"{path}: \"localTargets\" must be \"engine\" or \"kernel\", not \"{LocalTargets}\"");
         if (TopologyWriteTimeoutMs is <= 0)
             throw new NodeConfigException($"{path}: \"topologyWriteTimeoutMs\" must be a positive number of milliseconds, got {TopologyWriteTimeoutMs}");
         if (Listen is not null && !IPEndPoint.TryParse(Listen, out _))
             throw new NodeConfigException($"{path}: \"listen\" must be ip:port, got \"{Listen}\"");
+        if (Array.FindIndex(Placement, n => n != Node && !peers.Any(p => p.Node == n)) is var unreachable and >= 0)
+            throw new NodeConfigException($"{path}: \"placement\" puts vCPU {unreachable} on node {Placement[unreachable]}, which has no entry in \"peers\" (IPIs to it could not be forwarded)");
     }
 
     /// <summary>The transport options this config describes; the key is read from <see cref="KeyFile"/>.</summary>

@@ -39,4 +39,9 @@ public sealed record NodeReport(
     double Seconds,
     double P50Microseconds,
     double P99Microseconds,
-    bool Complete);
+    bool Complete,
+    long ServedByHost = 0,
+    long AllocatedBytes = 0,
+    int Gen0 = 0,
+    int Gen1 = 0,
+    int Gen2 = 0);

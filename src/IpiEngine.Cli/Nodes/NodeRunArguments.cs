@@ -10,4 +10,5 @@ internal sealed record NodeRunArguments(
     TimeSpan Duration,
     long Rate,
     TimeSpan Timeout,
-    bool Control);
+    bool Control,
+    string Threading);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using IpiEngine.Apic;
+using IpiEngine.Cli.TraceNodes;
 using IpiEngine.Workload;
 
 namespace IpiEngine.Cli.Nodes;
@@ -31,15 +32,14 @@ public sealed class NodeScript
     public bool SparseIds { get; }
 
     /// <summary>
-    /// Builds the script; throws <see cref="ArgumentException"/> with one sentence when the topology is not an x2APIC
-    /// kind (xAPIC logical IDs are set by topology writes that every node would have to apply in the same order) or
-    /// cannot hold <paramref name="vcpus"/>.
+    /// Builds the script; throws <see cref="ArgumentException"/> with one sentence when the topology cannot hold
+    /// <paramref name="vcpus"/>. Every kind works (xAPIC flat, cluster and physical included): every node starts from the
+    /// same configured topology, the state the bring-up's replicated writes leave, and the script writes no topology
+    /// register, so each node's resolution of its own vCPUs' writes equals the sequential one.
     /// </summary>
     public static NodeScript Build(int vcpus, TopologyKind kind, bool sparseIds, WorkloadMix mix, int seed, long ipisPerVcpu)
     {
         ArgumentNullException.ThrowIfNull(mix);
-        if (kind is not (TopologyKind.X2ApicCluster or TopologyKind.X2ApicPhysical))
-            throw new ArgumentException("a multi-node run supports the x2APIC topologies only (x2apic-cluster, x2apic-physical).");
         var topology = ApicTopology.Configure(vcpus, kind, sparseIds);
         int perVcpu = (int)Math.Clamp(ipisPerVcpu > 0 ? ipisPerVcpu : ScriptBudgetIpis / vcpus, 1, Math.Max(64, ScriptBudgetIpis / vcpus));
         return new NodeScript(WorkloadGenerator.Generate(VcpuAddressBook.From(topology, kind), mix, seed, perVcpu), kind, sparseIds);
@@ -55,7 +55,8 @@ public sealed class NodeScript
     /// Returns the IPIs (firing writes) posted per vCPU, indexed by vCPU of the whole VM.
     /// </summary>
     /// <param name="rate">IPIs per second this node posts, in 1 ms steps (0: as fast as the engine takes them).</param>
-    public long[] Post(Engine engine, uint[] local, long ipisPerVcpu, TimeSpan deadline, long rate, CancellationToken ct)
+    /// <param name="kernel">With the host's kernel serving local targets: it sees each write first, as KVM does.</param>
+    public long[] Post(Engine engine, uint[] local, long ipisPerVcpu, TimeSpan deadline, long rate, KernelStandIn? kernel, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(local);
@@ -73,13 +74,21 @@ public sealed class NodeScript
             {
                 if (ipisPerVcpu > 0 && posted[v] >= ipisPerVcpu)
                     continue;
-                if (rate > 0 && total * 1000 / rate > clock.ElapsedMilliseconds)
-                    WaitUntil(clock, total * 1000 / rate);
+                long due = rate > 0 ? total * 1000 / rate : 0;
+                // A timed run ends at its deadline, also when the next IPI would only be due after it.
+                if (ipisPerVcpu <= 0 && (clock.Elapsed >= deadline || due >= deadline.TotalMilliseconds))
+                {
+                    more = false;
+                    break;
+                }
+                if (due > clock.ElapsedMilliseconds)
+                    WaitUntil(clock, due);
                 var script = Script.Vcpus[v];
                 // Up to and including the next firing write (an ICR2 write only latches).
                 while (true)
                 {
                     ref readonly var record = ref script.Records[cursor[v]];
+                    kernel?.Write(record);
                     engine.Post((int)v, record.Register, record.Value, record.DestinationId, record.Tag);
                     cursor[v] = (cursor[v] + 1) % script.Records.Length;
                     if (WorkloadGenerator.Fires(record.Register))

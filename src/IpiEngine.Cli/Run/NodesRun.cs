@@ -1,22 +1,32 @@
 using IpiEngine.Cli.Nodes;
+using IpiEngine.Cli.TraceNodes;
+using IpiEngine.Trace;
 
 namespace IpiEngine.Cli.Run;
 
 /// <summary>
 /// <c>ipi run --nodes N</c>: the VM spread over N engines in N processes on loopback, forwarding IPIs between them.
-/// The transport's <see cref="MultiNodeRun"/> does the work and writes the per-node table; this maps the options and
-/// Ctrl-C onto it. The workload is the single-node run's (same options and defaults: 16 vCPUs, x2apic-cluster,
-/// linux-mix, 10 s); <c>--count</c> is IPIs over all vCPUs, <c>--rate</c> IPIs/s over all nodes.
+/// A generated workload goes to <see cref="MultiNodeRun"/> (same options and defaults as one node: 16 vCPUs,
+/// x2apic-cluster, linux-mix, 10 s; <c>--count</c> is IPIs over all vCPUs, <c>--rate</c> IPIs/s over all nodes); a
+/// trace to <see cref="TraceNodesRun"/>, whose merged deliveries are written (<c>--deliveries</c>) and compared
+/// (<c>--check</c>, default the trace's reference). This maps the options, Ctrl-C and <c>--json</c> onto them.
 /// </summary>
 public static class NodesRun
 {
-    /// <summary>Runs the nodes; the exit code is the multi-node run's (0 every IPI exactly once, 1 incomplete, 2 a node failed).</summary>
-    public static int Execute(RunSettings settings, RunConsole console, TextWriter error, RunInterruption interruption)
+    /// <summary>Runs the nodes; the exit code is 0 every IPI exactly once (and equal to the reference), 1 not, 2 a node failed or bad input.</summary>
+    public static int Execute(RunSettings settings, RunConsole console, TextWriter error, RunInterruption interruption, TextWriter? jsonOutput = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(error);
         ArgumentNullException.ThrowIfNull(interruption);
+        return settings.IsTrace
+            ? Trace(settings, console, error, interruption, jsonOutput)
+            : Synthetic(settings, console, error, interruption, jsonOutput);
+    }
+
+    private static int Synthetic(RunSettings settings, RunConsole console, TextWriter error, RunInterruption interruption, TextWriter? jsonOutput)
+    {
         var nodes = settings.Nodes!.Value;
         var run = new MultiNodeRun
         {
@@ -25,17 +35,100 @@ public static class NodesRun
             Topology = settings.Topology.Name,
             Workload = settings.Mix.Name,
             Seed = settings.Seed,
-            IpisPerVcpu = settings.Count is { } count ? Math.Max(1, (count + settings.Vcpus - 1) / settings.Vcpus) : 0,
+            IpisPerVcpu = settings.Count is { } count ? count / settings.Vcpus : 0, // a multiple of the vCPUs (RunOptions)
             Duration = settings.Duration,
-            Rate = settings.Rate is { } rate ? Math.Max(1, (long)(rate / nodes)) : 0,
+            Rate = settings.Rate is { } rate ? (long)(rate / nodes) : 0, // a whole multiple of the nodes (RunOptions)
+            Threading = settings.Threading,
+            LocalTargets = settings.LocalTargets,
             Timeout = TimeSpan.FromSeconds(60) + (settings.Count is null ? settings.Duration : TimeSpan.Zero),
             Log = line => error.WriteLine(line),
         };
         var amount = settings.Count is null ? $"for {settings.Duration.TotalSeconds:0.###} s" : $"{run.IpisPerVcpu:N0} IPIs per vCPU";
         console.Writer.WriteLine($"{nodes} nodes on loopback, {settings.Vcpus} vCPUs (vCPU v on node v % {nodes}), {settings.Topology.Name}, "
-            + $"{settings.Mix.Name}, seed {settings.Seed}, {amount}");
+            + $"{settings.Mix.Name}, seed {settings.Seed}, {amount}" + Suffix(settings));
+        var outcome = Wait(ct => run.RunAndSummarizeAsync(console.Writer, error, ct), console, interruption);
+        if (outcome is not ({ } code, { } result))
+        {
+            return outcome?.ExitCode ?? 1;
+        }
+
+        JsonOutput.Write(settings.JsonPath, result.ToReport(settings.Threading, settings.LocalTargets, settings.Vcpus, settings.Topology.Name, settings.Mix.Name),
+            NodesRunReportJsonContext.Default.NodesRunReport, jsonOutput ?? console.Writer);
+        return code;
+    }
+
+    private static int Trace(RunSettings settings, RunConsole console, TextWriter error, RunInterruption interruption, TextWriter? jsonOutput)
+    {
+        var nodes = settings.Nodes!.Value;
+        var run = new TraceNodesRun
+        {
+            Nodes = nodes,
+            VcpusPath = settings.VcpusPath!,
+            ExitsPath = settings.ExitsPath!,
+            Threading = settings.Threading,
+            LocalTargets = settings.LocalTargets == "kernel" ? LocalTargets.Kernel : LocalTargets.Engine,
+            Log = line => error.WriteLine(line),
+        };
+        // Read the reference first: a bad file is bad input before any process starts.
+        var reference = settings.CheckPath is null ? null : TraceReader.ReadDeliveries(settings.CheckPath);
+        console.Writer.WriteLine($"ipi run --nodes {nodes} --trace {settings.TraceName}: vCPU v on node v % {nodes}" + Suffix(settings));
+        var outcome = Wait(async ct =>
+        {
+            try
+            {
+                return (0, await run.RunAsync(ct));
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException or System.ComponentModel.Win32Exception)
+            {
+                await error.WriteLineAsync($"ipi run --nodes: {e.Message}");
+                return (2, (TraceNodesResult?)null);
+            }
+        }, console, interruption);
+        if (outcome is not (_, { } result))
+        {
+            return outcome?.ExitCode ?? 1;
+        }
+
+        TraceNodesSummary.Write(console.Writer, result);
+        bool? matches = null;
+        if (reference is not null)
+        {
+            var comparison = DeliveryComparison.Compare(reference, result.Merge.Rows);
+            matches = comparison.Identical;
+            console.Writer.WriteLine($"{Path.GetFileName(settings.CheckPath)}: {comparison.Matching} rows match, {comparison.Differing} differ");
+            foreach (var line in comparison.FirstDifferences)
+            {
+                console.Writer.WriteLine("  " + line);
+            }
+        }
+
+        if (settings.DeliveriesPath is { } path)
+        {
+            if (path == "-")
+            {
+                DeliveryCsv.Write(console.Writer, result.Merge.Rows);
+            }
+            else
+            {
+                using var writer = new StreamWriter(path);
+                DeliveryCsv.Write(writer, result.Merge.Rows);
+            }
+        }
+
+        JsonOutput.Write(settings.JsonPath, TraceNodesSummary.ToReport(result, settings.TraceName ?? "trace", settings.Threading, settings.LocalTargets, matches, settings.CheckPath),
+            NodesRunReportJsonContext.Default.NodesRunReport, jsonOutput ?? console.Writer);
+        return result.Exact && matches != false ? 0 : 1;
+    }
+
+    private static string Suffix(RunSettings settings)
+        => $", {settings.Threading}" + (settings.LocalTargets == "kernel" ? ", local targets served by a kernel stand-in" : "");
+
+    /// <summary>Runs the work, cancelling it on Ctrl-C; null when interrupted.</summary>
+    private static (int ExitCode, T? Result)? Wait<T>(Func<CancellationToken, Task<(int, T?)>> work, RunConsole console, RunInterruption interruption)
+        where T : class
+    {
         using var cancel = new CancellationTokenSource();
-        var running = run.RunAndReportAsync(console.Writer, error, cancel.Token);
+        var running = work(cancel.Token);
         while (!running.IsCompleted)
         {
             if (interruption.Requested)
@@ -53,7 +146,7 @@ public static class NodesRun
         catch (OperationCanceledException)
         {
             console.Writer.WriteLine("Interrupted: the node processes were stopped before they reported.");
-            return 1;
+            return null;
         }
     }
 }

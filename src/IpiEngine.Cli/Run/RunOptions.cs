@@ -16,7 +16,7 @@ public sealed class RunOptions
     public const int MaxNodes = 16;
 
     /// <summary>The options, in help order.</summary>
-    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Duration, Count, Threading, Wait, RingCapacity, Seed, Rate, Batch, Warmup, LatencySamples, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, Plain];
+    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Duration, Count, Threading, Wait, RingCapacity, Seed, Rate, Batch, Warmup, LatencySamples, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, LocalTargets, Plain];
 
     internal Option<string?> Vcpus { get; } = new("--vcpus") { Description = $"Number of emulated vCPUs (default {RunSettings.DefaultVcpus}); with --exits, the trace's vcpus.csv.", HelpName = "N|FILE" };
 
@@ -56,7 +56,9 @@ public sealed class RunOptions
 
     internal Option<string?> Loop { get; } = new("--loop") { Description = "Trace replay: replay K times back to back for a throughput figure (default 1).", HelpName = "K" };
 
-    internal Option<string?> Nodes { get; } = new("--nodes") { Description = "Spread the VM over N engines in N processes on loopback, forwarding IPIs between them with the same workload options (--vcpus in all, vCPU v on node v % N; --topology x2APIC kinds; --count over all vCPUs; --rate over all nodes).", HelpName = "N" };
+    internal Option<string?> Nodes { get; } = new("--nodes") { Description = "Spread the VM over N engines in N processes on loopback, forwarding IPIs between them (vCPU v on node v % N): the same workload options (--vcpus in all, every --topology, --count over all vCPUs, --rate over all nodes), or a trace (--trace or --vcpus FILE --exits FILE, with --deliveries and --check).", HelpName = "N" };
+
+    internal Option<string?> LocalTargets { get; } = new("--local-targets") { Description = "With --nodes: who serves each node's own targets, engine (default) or kernel (a stand-in for KVM, which delivers them at the ICR write; the engines forward only remote targets).", HelpName = "WHO" };
 
     internal Option<bool> Plain { get; } = new("--plain") { Description = "Plain progress lines even on a terminal." };
 
@@ -86,6 +88,11 @@ public sealed class RunOptions
         if (Text(parse, Nodes) is { } nodes)
         {
             return ReadNodes(parse, settings, nodes);
+        }
+
+        if (Text(parse, LocalTargets) is not null)
+        {
+            throw new RunInputException("--local-targets applies to --nodes runs only (one engine has no other node to forward to).");
         }
 
         return Text(parse, Trace) is not null || Text(parse, Exits) is not null
@@ -137,13 +144,23 @@ public sealed class RunOptions
             throw new RunInputException("--nodes must be at least 2 (one engine process per node).");
         }
 
-        var notForNodes = new[] { Warmup, Batch, LatencySamples, Threading, Wait, RingCapacity, Json, Trace, Exits, Deliveries, Check, Loop };
+        var notForNodes = new[] { Warmup, Batch, LatencySamples, Wait, RingCapacity, Loop };
         foreach (var option in notForNodes)
         {
             if (Text(parse, option) is not null)
             {
                 throw new RunInputException($"{option.Name} applies to a run on one engine, not to --nodes.");
             }
+        }
+
+        settings = settings with { LocalTargets = Choice(parse, LocalTargets, ["engine", "kernel"]) ?? "engine" };
+        if (Text(parse, Trace) is not null || Text(parse, Exits) is not null)
+        {
+            var trace = ReadTrace(parse, settings);
+            var vcpus = global::IpiEngine.Trace.TraceReader.ReadVcpus(trace.VcpusPath!).Length;
+            return vcpus >= nodes
+                ? trace with { Nodes = nodes, Vcpus = vcpus }
+                : throw new RunInputException($"--nodes {nodes} is more than the trace's {vcpus} vCPUs: each node holds at least one (vCPU v on node v % N).");
         }
 
         // The same workload options and defaults as a single-engine run, spread over the nodes.
@@ -153,11 +170,6 @@ public sealed class RunOptions
             throw new RunInputException($"--vcpus must be at least --nodes (each node holds at least one vCPU), not {synthetic.Vcpus} over {nodes}.");
         }
 
-        if (synthetic.Topology.Kind is not (Apic.TopologyKind.X2ApicCluster or Apic.TopologyKind.X2ApicPhysical))
-        {
-            throw new RunInputException($"--topology {synthetic.Topology.Name} is not supported with --nodes: use x2apic-cluster or x2apic-physical (xAPIC logical IDs need topology writes that every node would have to apply in order).");
-        }
-
         try
         {
             Apic.ApicTopology.Configure(synthetic.Vcpus, synthetic.Topology.Kind, synthetic.Topology.SparseIds);
@@ -165,6 +177,17 @@ public sealed class RunOptions
         catch (ArgumentException e)
         {
             throw new RunInputException($"--topology {synthetic.Topology.Name} cannot hold {synthetic.Vcpus} vCPUs: {e.Message.Split(" (Parameter", 2)[0]}");
+        }
+
+        // Each vCPU posts the same number of IPIs and each node the same rate: refuse what cannot be shared out exactly.
+        if (synthetic.Count is { } count && count % synthetic.Vcpus != 0)
+        {
+            throw new RunInputException($"--count with --nodes is shared equally over the vCPUs: give a multiple of --vcpus ({synthetic.Vcpus}), not {count}.");
+        }
+
+        if (synthetic.Rate is { } rate && (rate < nodes || rate % nodes != 0))
+        {
+            throw new RunInputException($"--rate with --nodes is shared equally over the nodes: give a whole multiple of {nodes} IPIs/s, not {rate:0.###}.");
         }
 
         return synthetic with { Nodes = nodes };
@@ -253,6 +276,11 @@ public sealed class RunOptions
     /// <summary>Checks up front that an output file's folder exists, so a long run does not end in an error.</summary>
     private static string WritablePath(string option, string path)
     {
+        if (Directory.Exists(path))
+        {
+            throw new RunInputException($"{option} cannot write '{path}': it is a directory; give a file name.");
+        }
+
         var folder = Path.GetDirectoryName(Path.GetFullPath(path));
         return folder is null || Directory.Exists(folder)
             ? path

@@ -83,6 +83,9 @@ public sealed record RunSettings
     /// <summary>Multi-node runs: the number of nodes (engine processes on loopback), or null for one engine here.</summary>
     public int? Nodes { get; init; }
 
+    /// <summary>Multi-node runs: who serves each node's own targets, <c>engine</c> or <c>kernel</c>.</summary>
+    public string LocalTargets { get; init; } = "engine";
+
     /// <summary>Force plain progress lines even on a terminal.</summary>
     public bool Plain { get; init; }
 

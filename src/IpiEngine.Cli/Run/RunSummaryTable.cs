@@ -17,7 +17,7 @@ public static class RunSummaryTable
         var interrupted = report.Interrupted ? " (interrupted)" : string.Empty;
         if (report.Loops is { } loops)
         {
-            Row(table, "trace", $"{report.Workload}, {report.Vcpus} vCPUs, a posting thread each");
+            Row(table, "trace", $"{report.Workload}, {report.Vcpus} vCPUs, each posted in order by one of {Math.Min(report.Vcpus, IpiEngine.Trace.ConcurrentTraceReplay.MaxPosterThreads)} threads");
             Row(table, "engine", $"{report.Threading}, wait {report.Wait}");
             Row(table, "replays", string.Create(CultureInfo.InvariantCulture, $"{loops} in {report.DurationSeconds:F3} s{interrupted}"));
         }

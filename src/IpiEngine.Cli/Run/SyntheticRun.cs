@@ -24,6 +24,11 @@ public static class SyntheticRun
         ArgumentNullException.ThrowIfNull(interruption);
         var script = Generate(settings);
         var warmup = settings.EffectiveWarmup;
+        if (settings.Vcpus >= 256)
+        {
+            console.Writer.WriteLine($"starting {settings.Vcpus:N0} vCPU threads{(warmup > TimeSpan.Zero ? " (and as many for the warm-up)" : "")}: on a busy machine this takes a while");
+        }
+
         using var warmUp = warmup > TimeSpan.Zero ? new WarmUpRun(Options(settings, 0), script, settings) : null;
 
         // The sample may include bring-up deliveries and ones posted before the window opened: they are skipped below.
@@ -32,10 +37,13 @@ public static class SyntheticRun
         var driver = new WorkloadDriver(engine, script, settings.Batch, settings.Count, settings.Rate);
         driver.PostBringUp();
         EngineQuiescence.Wait(engine);
+        // Every thread starts before any posts: starting hundreds of threads while hundreds of others keep the cores busy
+        // took minutes (each start waits for the new thread to be scheduled). Until the window opens they wait blocked.
+        driver.Start();
+        warmUp?.Begin();
         var monitor = new RunMonitor(engine, driver, settings, interruption, (long)settings.Vcpus * RingCapacity(settings), warmUp);
         try
         {
-            driver.Start();
             console.Display($"ipi run: {settings.Vcpus} vCPUs, {settings.Topology.Name}, {settings.Mix.Name}", settings.Plain).Show(monitor.Poll);
         }
         finally

@@ -84,7 +84,7 @@ internal sealed class TraceReplayLoop
 
     private void ReplayOnce()
     {
-        var result = ConcurrentTraceReplay.Run(ids, exits, EngineNames.Threading(settings.Threading), EngineNames.WaitStrategy(settings.Wait), settings.RingCapacity ?? new EngineOptions().RingCapacity);
+        var result = ConcurrentTraceReplay.Run(ids, exits, EngineNames.Threading(settings.Threading), EngineNames.WaitStrategy(settings.Wait), RingCapacity(settings, ids.Length), sequential.Counters.Destinations);
         replaying += result.Elapsed;
         var c = result.Counters;
         records += c.Posted;
@@ -122,6 +122,29 @@ internal sealed class TraceReplayLoop
 
         FirstRows ??= rows;
         done++;
+    }
+
+    /// <summary>Most memory the vCPU rings of a trace replay take when --ring-capacity is not given.</summary>
+    private const long DefaultRingBytes = 1L << 30;
+
+    /// <summary>
+    /// --ring-capacity, or the engine's default made smaller for traces with many vCPUs, so their rings stay within
+    /// <see cref="DefaultRingBytes"/> (65,535 vCPUs x 4,096 records x 32 bytes would be 8 GB).
+    /// </summary>
+    internal static int RingCapacity(RunSettings settings, int vcpus)
+    {
+        if (settings.RingCapacity is { } given)
+        {
+            return given;
+        }
+
+        int capacity = new EngineOptions().RingCapacity;
+        while (capacity > 64 && (long)vcpus * capacity * System.Runtime.CompilerServices.Unsafe.SizeOf<ExitRecord>() > DefaultRingBytes)
+        {
+            capacity /= 2;
+        }
+
+        return capacity;
     }
 
     /// <summary>The run's report.</summary>

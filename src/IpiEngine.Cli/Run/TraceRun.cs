@@ -18,9 +18,19 @@ public static class TraceRun
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(interruption);
         var ids = TraceReader.ReadVcpus(settings.VcpusPath!);
+        if (ids.Length > EngineOptions.MaxVcpus)
+        {
+            throw new RunInputException($"{settings.VcpusPath} lists {ids.Length:N0} vCPUs; the engine runs at most {EngineOptions.MaxVcpus:N0} (ipi replay checks larger traces without the engine).");
+        }
+
         var exits = TraceReader.ReadExits(settings.ExitsPath!, ids.Length);
         var reference = settings.CheckPath is null ? null : TraceReader.ReadDeliveries(settings.CheckPath);
         var sequential = SequentialReplay.Run(ids, exits);
+        if (sequential.Counters.Destinations > ConcurrentTraceReplay.MaxLoggedDeliveries)
+        {
+            throw new RunInputException($"{settings.ExitsPath} delivers {sequential.Counters.Destinations:N0} interrupts; a checked replay through the engine logs at most {ConcurrentTraceReplay.MaxLoggedDeliveries:N0}: split the trace, or check it with ipi replay.");
+        }
+
         var replay = new TraceReplayLoop(settings, ids, exits, sequential, interruption);
         console.Display($"ipi run --trace {settings.TraceName}: {ids.Length} vCPUs, {exits.Length:N0} records x {settings.Loop}", settings.Plain).Show(replay.Poll);
 

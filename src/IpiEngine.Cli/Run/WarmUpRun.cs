@@ -18,12 +18,14 @@ internal sealed class WarmUpRun : IDisposable
         Engine.Start();
         driver = new WorkloadDriver(Engine, script, settings.Batch, null, settings.Rate);
         driver.PostBringUp();
-        driver.Start();
-        driver.BeginPosting();
+        driver.Start(); // the threads wait, blocked, for Begin
     }
 
     /// <summary>The throw-away engine (for the display's samples).</summary>
     public Engine Engine { get; }
+
+    /// <summary>Lets the warm-up's vCPU threads post.</summary>
+    public void Begin() => driver.BeginPosting();
 
     /// <summary>Stops the vCPU threads and the engine; idempotent.</summary>
     public void Finish()

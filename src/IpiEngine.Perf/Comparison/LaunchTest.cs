@@ -66,7 +66,7 @@ public sealed record LaunchFinding
 /// </remarks>
 internal sealed class LaunchTest(double alpha, int permutations = 4000, int seed = 20)
 {
-    /// <summary>Beyond this many more rounds the advice is "too close to the threshold", not a number.</summary>
+    /// <summary>Beyond this many more rounds the advice is "would likely not decide", not a number.</summary>
     public const int MostRoundsAdvised = 50;
 
     // One-sided normal quantiles for the sample-size advice: the test's level and 80% power.
@@ -158,7 +158,7 @@ internal sealed class LaunchTest(double alpha, int permutations = 4000, int seed
         int? moreRounds = MoreRoundsNeeded(strata, estimate, delta, Math.Min(baseUsed, diffUsed), minimum);
         string advice = moreRounds is { } k
             ? Invariant($"about {k} more round(s) would decide")
-            : Invariant($"the shift sits too close to the threshold for {MostRoundsAdvised} more rounds to decide");
+            : Invariant($"even {MostRoundsAdvised} more rounds would likely not decide (the launches spread too widely, or the shift sits right at the threshold)");
         return finding with
         {
             Outcome = TimeOutcome.NotEnoughEvidence,

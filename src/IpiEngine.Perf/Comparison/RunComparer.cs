@@ -348,7 +348,7 @@ public sealed class RunComparer
         var undecided = compared.Where(c => c.IsInconclusive).ToList();
         if (undecided.Exists(c => c.MoreRounds is null))
         {
-            return "at least one sits too close to its threshold to decide in a practical number of rounds";
+            return string.Create(CultureInfo.InvariantCulture, $"at least one would likely stay undecided even with {LaunchTest.MostRoundsAdvised} more rounds (its launches spread too widely, or its shift sits right at the threshold)");
         }
         int most = undecided.Max(c => c.MoreRounds ?? 0);
         return string.Create(CultureInfo.InvariantCulture, $"about {most} more round(s) would decide them (raise --rounds by {most})");

@@ -9,7 +9,8 @@ namespace IpiEngine.Delivery;
 /// The batch and deliver stages: groups the resolved deliveries of one available batch per destination (vector bits
 /// ORed into a scratch bitmap, flags into a scratch control word), then updates each touched descriptor with one atomic
 /// OR per non-zero 64-bit word, counts coalescing from the ORs' return values, and notifies each destination at most
-/// once. Destinations on other nodes are collected per node and forwarded once per batch. One thread at a time.
+/// once. Destinations on other nodes are collected per node and forwarded once per batch; with
+/// <see cref="LocalTargets.Kernel"/>, local destinations are only counted (the host's kernel served them). One thread at a time.
 /// A destination's control-word interrupts of one batch (NMI, SMI, INIT, SIPI with its vector) and the
 /// outstanding-notification bit go in with one atomic step, so a take sees an INIT and the SIPI after it together.
 /// A notifier that throws is handled by the engine's <see cref="NotifierFaults"/> policy, after the batch is counted.
@@ -24,6 +25,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private readonly DeliveryLog? _log;
     private readonly StageCounters _counters;
     private readonly bool _injection;
+    private readonly bool _hostServesLocal;
     private readonly int[]? _nodeOfVcpu;
     private readonly int _localNode;
     private readonly RemoteForwarder? _forwarder;
@@ -41,12 +43,13 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private int _pending;
     private long _batchCoalesced;
     private long _batchForwarded;
+    private long _batchServedByHost;
     private long _batchNotifierFaults;
     private Exception? _failure;
 
     /// <summary>Creates a batcher; <paramref name="injection"/> marks the one that applies deliveries from other nodes.</summary>
     public DeliveryBatcher(DescriptorTable table, TNotifier notifier, DeliveryLog? log, StageCounters counters,
-        VcpuPlacement? placement, RemoteForwarder? forwarder, bool injection, NotifierFaults notifierFaults)
+        VcpuPlacement? placement, RemoteForwarder? forwarder, LocalTargets localTargets, bool injection, NotifierFaults notifierFaults)
     {
         _notifierFaults = notifierFaults;
         _table = table;
@@ -54,6 +57,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         _log = log;
         _counters = counters;
         _injection = injection;
+        _hostServesLocal = localTargets == LocalTargets.Kernel && !injection;
         int vcpus = table.VcpuCount;
         _pir = new ulong[vcpus * 4];
         _control = new ulong[vcpus];
@@ -82,6 +86,10 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         if (_nodeOfVcpu is not null && _nodeOfVcpu[destination] != _localNode)
         {
             AddRemote(delivery, _nodeOfVcpu[destination]);
+        }
+        else if (_hostServesLocal)
+        {
+            _batchServedByHost++; // KVM delivered it at the ICR write; delivering again would double it
         }
         else
         {
@@ -180,6 +188,12 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         _counters.Add(_injection ? CounterSlot.RemoteDelivered : CounterSlot.Delivered, delivered);
         _counters.Add(_injection ? CounterSlot.RemoteCoalesced : CounterSlot.Coalesced, coalesced);
         _counters.Add(CounterSlot.Notifications, notifications);
+        if (_batchServedByHost != 0)
+        {
+            _counters.Add(CounterSlot.ServedByHost, _batchServedByHost);
+            _batchServedByHost = 0;
+        }
+
         if (_batchNotifierFaults != 0)
         {
             _counters.Add(CounterSlot.NotifierFaults, _batchNotifierFaults);

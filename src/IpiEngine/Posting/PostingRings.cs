@@ -69,20 +69,20 @@ internal sealed class PostingRings
     public void Start() => _started = true;
 
     /// <summary>
-    /// Posts one record into its source's ring (the source is a valid vCPU index). Waits for room (or drops, by policy)
-    /// when <paramref name="wait"/>; otherwise returns false when the ring is full. Throws when the rings are closed.
+    /// Posts one record into its source's ring (<paramref name="source"/> is a valid vCPU index). Waits for room (or
+    /// drops, by policy) when <paramref name="wait"/>; otherwise returns false when the ring is full. Throws when the
+    /// rings are closed. The record is built straight into its slot.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool Post(in ExitRecord record, bool wait)
+    public bool Post(int source, ushort register, ulong value, uint destinationId, ulong tag, long timestamp, bool wait)
     {
-        int source = record.SourceVcpu;
         SpscRing<ExitRecord> ring = _rings[source];
         if (ring.FreeSpace() < 1 && !MakeRoom(ring, 1, wait))
         {
             return false; // full (try-post), or dropped by policy and counted
         }
 
-        ring.ProducerSlot(0) = record;
+        ring.ProducerSlot(0) = new ExitRecord((ushort)source, register, value, destinationId, tag, timestamp);
         if (!ring.TryPublish(1)) // full fence, ordered with Close: the doorbell read below comes after the tail store
         {
             ThrowClosed();

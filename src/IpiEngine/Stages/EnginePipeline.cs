@@ -27,9 +27,9 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
         DeliverCounters = new StageCounters();
         Resolve = new ResolveStage(parts.Resolver, ResolveCounters);
         Batcher = new DeliveryBatcher<TNotifier>(parts.Descriptors, notifier, parts.Log, DeliverCounters,
-            parts.Placement, parts.Forwarder, injection: false, parts.NotifierFaults);
+            parts.Placement, parts.Forwarder, parts.LocalTargets, injection: false, parts.NotifierFaults);
         _injection = new DeliveryBatcher<TNotifier>(parts.Descriptors, notifier, parts.Log, _injectionCounters,
-            null, null, injection: true, parts.NotifierFaults);
+            null, null, LocalTargets.Engine, injection: true, parts.NotifierFaults);
         _vcpuCount = parts.Descriptors.VcpuCount;
         _counters = [ResolveCounters, DeliverCounters, _injectionCounters];
     }

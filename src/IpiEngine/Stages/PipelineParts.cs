@@ -16,6 +16,7 @@ internal sealed record PipelineParts(
     DeliveryLog? Log,
     VcpuPlacement? Placement,
     RemoteForwarder? Forwarder,
+    LocalTargets LocalTargets,
     WaitStrategy Wait,
     EventCount Signal,
     int PipelineRingSize,

@@ -4,13 +4,28 @@ namespace IpiEngine.Trace;
 
 /// <summary>
 /// Reads one of the trace's comma-separated files line by line: checks the header and the column count, and parses
-/// fields with errors that name the file and line. Blank lines are skipped.
+/// fields with errors that name the file and line. Blank lines are skipped. A line longer than
+/// <see cref="MaxLineLength"/> is refused as soon as that many characters are read, so a corrupt file of one huge line
+/// fails at once instead of exhausting memory.
 /// </summary>
 internal sealed class CsvTable : IDisposable
 {
+    /// <summary>
+    /// The longest line accepted, in characters: a <c>deliveries.csv</c> row naming all 65,536 vCPUs as destinations
+    /// takes about 390,000, every other row well under 100.
+    /// </summary>
+    public const int MaxLineLength = 1 << 20;
+
+    /// <summary>How much of a bad header an error quotes.</summary>
+    private const int QuotedHeaderLength = 80;
+
     private readonly TextReader _reader;
     private readonly string _file;
     private readonly int _columns;
+    private readonly char[] _buffer = new char[16 * 1024];
+    private readonly System.Text.StringBuilder _line = new();
+    private int _buffered;
+    private int _position;
     private string[] _fields = [];
 
     private CsvTable(TextReader reader, string file, int columns)
@@ -27,6 +42,11 @@ internal sealed class CsvTable : IDisposable
     public static CsvTable Open(string file, string header)
     {
         StreamReader reader;
+        if (Directory.Exists(file))
+        {
+            throw new TraceFormatException(file, 0, "is a directory, not a file");
+        }
+
         try
         {
             reader = new StreamReader(file);
@@ -53,7 +73,7 @@ internal sealed class CsvTable : IDisposable
         if (!string.Equals(first.Trim(), header, StringComparison.Ordinal))
         {
             table.Dispose();
-            throw new TraceFormatException(file, 1, $"wrong header '{first.Trim()}'; expected '{header}'");
+            throw new TraceFormatException(file, 1, $"wrong header {Quote(first.Trim())}; expected '{header}'");
         }
 
         return table;
@@ -121,17 +141,81 @@ internal sealed class CsvTable : IDisposable
     /// <inheritdoc/>
     public void Dispose() => _reader.Dispose();
 
+    /// <summary>
+    /// The text of <paramref name="text"/> fit for one line of a terminal: in quotes, control and other non-printable
+    /// characters written as <c>\uXXXX</c>, cut after <see cref="QuotedHeaderLength"/> characters.
+    /// </summary>
+    internal static string Quote(string text)
+    {
+        var quoted = new System.Text.StringBuilder("'");
+        foreach (char c in text.Length > QuotedHeaderLength ? text.AsSpan(0, QuotedHeaderLength) : text.AsSpan())
+        {
+            if (c is >= ' ' and <= '~')
+            {
+                quoted.Append(c);
+            }
+            else
+            {
+                quoted.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
+            }
+        }
+
+        quoted.Append('\'');
+        return text.Length > QuotedHeaderLength ? quoted.Append(CultureInfo.InvariantCulture, $" (first {QuotedHeaderLength} of {text.Length} characters)").ToString() : quoted.ToString();
+    }
+
+    /// <summary>Reads one line (without its end: \n, \r\n or \r) of at most <see cref="MaxLineLength"/> characters; null at the end.</summary>
     private string? ReadLine()
+    {
+        _line.Clear();
+        bool any = false;
+        while (true)
+        {
+            if (_position == _buffered && !Fill())
+            {
+                return any ? Ended() : null;
+            }
+
+            any = true;
+            var rest = _buffer.AsSpan(_position, _buffered - _position);
+            int end = rest.IndexOfAny('\n', '\r');
+            int take = end < 0 ? rest.Length : end;
+            if (_line.Length + take > MaxLineLength)
+            {
+                throw new TraceFormatException(_file, Line + 1, $"line longer than {MaxLineLength:N0} characters: not a trace row (is this the right file?)");
+            }
+
+            _line.Append(rest[..take]);
+            _position += take;
+            if (end < 0)
+            {
+                continue;
+            }
+
+            bool carriageReturn = _buffer[_position] == '\r';
+            _position++;
+            if (carriageReturn && (_position < _buffered || Fill()) && _buffer[_position] == '\n')
+            {
+                _position++;
+            }
+
+            return Ended();
+        }
+    }
+
+    private string Ended()
+    {
+        Line++;
+        return _line.ToString();
+    }
+
+    private bool Fill()
     {
         try
         {
-            string? line = _reader.ReadLine();
-            if (line is not null)
-            {
-                Line++;
-            }
-
-            return line;
+            _buffered = _reader.Read(_buffer, 0, _buffer.Length);
+            _position = 0;
+            return _buffered > 0;
         }
         catch (IOException e)
         {

@@ -21,7 +21,10 @@ public static class TraceReader
         ApicRegister.Ldr, ApicRegister.Dfr, ApicRegister.Svr, ApicRegister.X2Svr, ApicRegister.ApicBase,
     ];
 
-    /// <summary>Reads <c>vcpus.csv</c>: the initial APIC ID of each vCPU, which must be numbered 0, 1, 2... in order.</summary>
+    /// <summary>
+    /// Reads <c>vcpus.csv</c>: the initial APIC ID of each vCPU, which must be numbered 0, 1, 2... in order; two vCPUs
+    /// may not share an APIC ID.
+    /// </summary>
     public static uint[] ReadVcpus(string path)
     {
         using CsvTable table = CsvTable.Open(path, VcpusHeader);
@@ -35,7 +38,7 @@ public static class TraceReader
         return ReadVcpus(table, name);
     }
 
-    /// <summary>Reads <c>exits.csv</c> into records (tag = seq), checking registers and vCPU numbers.</summary>
+    /// <summary>Reads <c>exits.csv</c> into records (tag = seq), checking registers, vCPU numbers and that seq ascends.</summary>
     public static ExitRecord[] ReadExits(string path, int vcpuCount)
     {
         using CsvTable table = CsvTable.Open(path, ExitsHeader);
@@ -66,6 +69,7 @@ public static class TraceReader
     private static uint[] ReadVcpus(CsvTable table, string name)
     {
         var ids = new List<uint>();
+        var lineOfId = new Dictionary<uint, int>();
         while (table.Next())
         {
             long vcpu = table.Decimal(0, "vcpu");
@@ -79,7 +83,13 @@ public static class TraceReader
                 throw table.Error($"vCPU {vcpu} out of range: at most {ushort.MaxValue + 1} vCPUs");
             }
 
-            ids.Add((uint)table.Hex(1, "apic_id", 32));
+            uint id = (uint)table.Hex(1, "apic_id", 32);
+            if (!lineOfId.TryAdd(id, table.Line))
+            {
+                throw table.Error($"APIC ID 0x{id:x} of vCPU {vcpu} is already vCPU {ids.IndexOf(id)}'s (line {lineOfId[id]}): every vCPU needs its own");
+            }
+
+            ids.Add(id);
         }
 
         if (ids.Count == 0)
@@ -93,9 +103,11 @@ public static class TraceReader
     private static ExitRecord[] ReadExits(CsvTable table, int vcpuCount)
     {
         var records = new List<ExitRecord>();
+        long previous = -1;
         while (table.Next())
         {
-            long seq = table.Decimal(0, "seq");
+            long seq = Ascending(table, previous);
+            previous = seq;
             long source = table.Decimal(1, "src_vcpu");
             if (source >= vcpuCount)
             {
@@ -120,9 +132,11 @@ public static class TraceReader
     {
         var rows = new List<DeliveryRow>();
         var destinations = new List<int>();
+        long previous = -1;
         while (table.Next())
         {
-            long seq = table.Decimal(0, "seq");
+            long seq = Ascending(table, previous);
+            previous = seq;
             long source = table.Decimal(1, "src_vcpu");
             if (source > ushort.MaxValue)
             {
@@ -161,5 +175,19 @@ public static class TraceReader
         }
 
         return rows;
+    }
+
+    /// <summary>The row's seq, which must be greater than the previous row's (rows are in the order they happened).</summary>
+    private static long Ascending(CsvTable table, long previous)
+    {
+        long seq = table.Decimal(0, "seq");
+        if (seq <= previous)
+        {
+            throw table.Error(seq == previous
+                ? $"seq {seq} appears twice: every row needs its own"
+                : $"seq {seq} after seq {previous}: rows must be in ascending seq order");
+        }
+
+        return seq;
     }
 }

@@ -106,7 +106,9 @@ public sealed partial class PeerLink
             case FrameKind.Goodbye:
                 Span<byte> reason = stackalloc byte[4];
                 payload.CopyTo(reason);
-                ThrowFault(LinkFault.ConnectionLost, $"the peer said goodbye ({(LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(reason)})");
+                var said = (LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(reason);
+                // A topology refusal holds for both sides (and slows the redial); any other goodbye is a lost connection here.
+                ThrowFault(said == LinkFault.TopologyMismatch ? said : LinkFault.ConnectionLost, $"the peer said goodbye ({said})");
                 break;
             default:
                 ThrowFault(LinkFault.UnexpectedFrame, $"{header.Kind} frame after the handshake");

@@ -154,7 +154,9 @@ public sealed partial class PeerLink : IDisposable
                 else
                     socket.Dispose();
             }
-            delay = ran ? options.ReconnectMinDelay : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.ReconnectMaxDelay.Ticks));
+            // A connection refused for diverged topologies is redialed with backoff too: it stays refused until a restart.
+            bool refused = (LinkFault)Volatile.Read(ref _lastFault) == LinkFault.TopologyMismatch;
+            delay = ran && !refused ? options.ReconnectMinDelay : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.ReconnectMaxDelay.Ticks));
             try
             {
                 await Task.Delay(delay, stopping).ConfigureAwait(false);

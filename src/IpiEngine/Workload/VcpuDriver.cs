@@ -16,9 +16,18 @@ internal sealed class VcpuDriver
     private readonly int batch;
     private readonly long windowIpis;
     private readonly double ticksPerIpi;
+    private readonly double firstDueTicks;
 
-    public VcpuDriver(Engine engine, VcpuScript script, WorkloadPhase phase, int batch, long windowIpis, double ticksPerIpi)
+    /// <param name="engine">The engine posted to.</param>
+    /// <param name="script">This vCPU's records.</param>
+    /// <param name="phase">The controller's phase, shared by all drivers.</param>
+    /// <param name="batch">Records per post call.</param>
+    /// <param name="windowIpis">IPIs to post (long.MaxValue: until told to stop).</param>
+    /// <param name="ticksPerIpi">Stopwatch ticks between this vCPU's IPIs (0: unpaced).</param>
+    /// <param name="firstDueTicks">When this vCPU's first IPI is due, after posting opens (staggers the vCPUs).</param>
+    public VcpuDriver(Engine engine, VcpuScript script, WorkloadPhase phase, int batch, long windowIpis, double ticksPerIpi, double firstDueTicks)
     {
+        this.firstDueTicks = firstDueTicks;
         this.engine = engine;
         this.script = script;
         this.phase = phase;
@@ -61,6 +70,12 @@ internal sealed class VcpuDriver
                 count = script.RecordsForIpisFrom(position, ipis);
             }
 
+            // Pacing: a batch goes when its last IPI is due, so no more than the rate allows is ever offered.
+            if (ticksPerIpi > 0 && ipis > 0 && !Pace(vcpu, paceStart + (long)(firstDueTicks + ((sent + ipis - 1) * ticksPerIpi)), ref taken))
+            {
+                break;
+            }
+
             Post(vcpu, records, position, count);
             sent += ipis;
             position += count;
@@ -70,10 +85,6 @@ internal sealed class VcpuDriver
             }
 
             taken += TakePending(vcpu);
-            if (ticksPerIpi > 0)
-            {
-                Pace(vcpu, paceStart + (long)(sent * ticksPerIpi), ref taken);
-            }
         }
 
         Sent = sent;
@@ -81,21 +92,15 @@ internal sealed class VcpuDriver
         phase.Finished(sent);
     }
 
-    /// <summary>Waits, taking interrupts, until the controller says post (true) or stop (false).</summary>
+    /// <summary>
+    /// Blocks until the controller says post (true) or stop (false), then takes what arrived meanwhile (the bring-up).
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool WaitUntilPosting(ref long taken)
     {
-        while (true)
-        {
-            var state = phase.Current;
-            if (state != WorkloadPhase.Ready)
-            {
-                return state == WorkloadPhase.Posting;
-            }
-
-            taken += TakePending(script.Vcpu);
-            Thread.Sleep(1);
-        }
+        var state = phase.WaitWhileReady();
+        taken += TakePending(script.Vcpu);
+        return state == WorkloadPhase.Posting;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -124,16 +129,23 @@ internal sealed class VcpuDriver
         return 1;
     }
 
-    /// <summary>Offered-load pacing: wait until this vCPU's next IPI is due, taking interrupts meanwhile.</summary>
+    /// <summary>
+    /// Offered-load pacing: waits until <paramref name="due"/>, taking interrupts meanwhile; false when told to stop first.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void Pace(int vcpu, long due, ref long taken)
+    private bool Pace(int vcpu, long due, ref long taken)
     {
         while (true)
         {
-            var early = due - Stopwatch.GetTimestamp();
-            if (early <= 0 || phase.Current == WorkloadPhase.Stopping)
+            if (phase.Current == WorkloadPhase.Stopping)
             {
-                return;
+                return false;
+            }
+
+            var early = due - Stopwatch.GetTimestamp();
+            if (early <= 0)
+            {
+                return true;
             }
 
             taken += TakePending(vcpu);

@@ -19,8 +19,9 @@ public sealed class WorkloadDriver
     /// <summary>
     /// Prepares the threads. <paramref name="windowIpis"/> is the total number of IPIs to offer in the measured window
     /// (shared out over the vCPUs), or null to run until <see cref="Stop"/>; <paramref name="ipisPerSecond"/> paces the
-    /// offered load over all vCPUs (after each batch a vCPU waits until the IPIs it has sent are due), or null for as fast as the
-    /// engine takes them.
+    /// offered load over all vCPUs (IPI k of vCPU v is due (k * vCPUs + v) / rate seconds after posting opens, and a
+    /// batch waits until its last IPI is due, so at most rate x seconds + 1 are ever offered), or null for as fast as
+    /// the engine takes them.
     /// </summary>
     public WorkloadDriver(Engine engine, WorkloadScript script, int batch, long? windowIpis, double? ipisPerSecond)
     {
@@ -47,7 +48,7 @@ public sealed class WorkloadDriver
         for (var v = 0; v < n; v++)
         {
             var share = windowIpis is { } total ? total / n + (v < total % n ? 1 : 0) : long.MaxValue;
-            drivers[v] = new VcpuDriver(engine, script.Vcpus[v], phase, batch, share, ticksPerIpi);
+            drivers[v] = new VcpuDriver(engine, script.Vcpus[v], phase, batch, share, ticksPerIpi, ticksPerIpi * v / n);
             threads[v] = new Thread(drivers[v].Run) { IsBackground = true, Name = $"vcpu{v}" };
         }
     }
@@ -93,13 +94,45 @@ public sealed class WorkloadDriver
         }
     }
 
-    /// <summary>Starts the vCPU threads, idle until <see cref="BeginPosting"/>.</summary>
+    /// <summary>vCPU threads one starter thread starts; more vCPUs are started by several starters at once.</summary>
+    private const int ThreadsPerStarter = 128;
+
+    /// <summary>
+    /// Starts the vCPU threads, idle until <see cref="BeginPosting"/>. Each <see cref="Thread.Start()"/> waits until
+    /// the new thread runs, which on a busy machine takes milliseconds: thousands of vCPUs are started by up to 16
+    /// starter threads at once, so those waits overlap.
+    /// </summary>
     public void Start()
     {
         started = true;
-        foreach (var t in threads)
+        var starters = Math.Clamp(threads.Length / ThreadsPerStarter, 1, 16);
+        if (starters == 1)
         {
-            t.Start();
+            foreach (var t in threads)
+            {
+                t.Start();
+            }
+
+            return;
+        }
+
+        var startersThreads = new Thread[starters];
+        for (var s = 0; s < starters; s++)
+        {
+            var first = s;
+            startersThreads[s] = new Thread(() =>
+            {
+                for (var v = first; v < threads.Length; v += starters)
+                {
+                    threads[v].Start();
+                }
+            }) { IsBackground = true, Name = $"vcpu-starter{s}" };
+            startersThreads[s].Start();
+        }
+
+        foreach (var starter in startersThreads)
+        {
+            starter.Join();
         }
     }
 

@@ -62,7 +62,18 @@ public static class WorkloadGenerator
         return new WorkloadScript(addresses, mix, seed, [.. bringUp], 4 * (addresses.VcpuCount - 1), scripts);
     }
 
-    private static VcpuScript GenerateVcpu(VcpuAddressBook addresses, WorkloadMix mix, int seed, int v, int ipis)
+    /// <summary>
+    /// The vCPUs each IPI of vCPU <paramref name="v"/>'s script is meant to reach, by tag (the same draws as
+    /// <see cref="Generate"/>): what tests check the resolved writes against.
+    /// </summary>
+    internal static Dictionary<ulong, int[]> IntendedDestinations(VcpuAddressBook addresses, WorkloadMix mix, int seed, int v, int ipisPerVcpu)
+    {
+        var intents = new Dictionary<ulong, int[]>();
+        GenerateVcpu(addresses, mix, seed, v, ipisPerVcpu, intents);
+        return intents;
+    }
+
+    private static VcpuScript GenerateVcpu(VcpuAddressBook addresses, WorkloadMix mix, int seed, int v, int ipis, Dictionary<ulong, int[]>? intents = null)
     {
 #pragma warning disable CA5394 // A reproducible workload wants a seeded PRNG, not a cryptographic one.
         var random = new Random(unchecked(seed * 1_000_003 + v));
@@ -80,21 +91,22 @@ public static class WorkloadGenerator
                 case IpiKind.CallFunctionSingle:
                 case IpiKind.Reschedule:
                     destinations[0] = OtherThan(v, addresses.VcpuCount, random);
-                    fired += addresses.AppendSend(records, v, kind == IpiKind.Reschedule ? RescheduleVector : CallFunctionSingleVector, destinations.AsSpan(0, 1), tag);
+                    fired += Send(addresses, records, v, kind == IpiKind.Reschedule ? RescheduleVector : CallFunctionSingleVector, destinations.AsSpan(0, 1), tag, intents);
                     break;
                 case IpiKind.CallFunction:
-                    fired += addresses.AppendSend(records, v, CallFunctionVector, RandomSet(v, addresses.VcpuCount, random, destinations), tag);
+                    fired += Send(addresses, records, v, CallFunctionVector, RandomSet(v, addresses.VcpuCount, random, destinations), tag, intents);
                     break;
                 case IpiKind.TlbShootdown:
-                    fired += addresses.AppendSend(records, v, CallFunctionVector, TlbGroup(v, addresses.VcpuCount, random, destinations), tag);
+                    fired += Send(addresses, records, v, CallFunctionVector, TlbGroup(v, addresses.VcpuCount, random, destinations), tag, intents);
                     break;
                 case IpiKind.Broadcast:
                     addresses.AppendShorthand(records, v, AllExcludingSelf | CallFunctionVector, tag);
+                    intents?.Add(tag, [.. Enumerable.Range(0, addresses.VcpuCount).Where(d => d != v)]);
                     fired++;
                     break;
                 default:
                     destinations[0] = v == StormTarget ? (StormTarget + 1) % addresses.VcpuCount : StormTarget;
-                    fired += addresses.AppendSend(records, v, RescheduleVector, destinations.AsSpan(0, 1), tag);
+                    fired += Send(addresses, records, v, RescheduleVector, destinations.AsSpan(0, 1), tag, intents);
                     break;
             }
 
@@ -106,6 +118,13 @@ public static class WorkloadGenerator
 #pragma warning restore CA5394
 
         return new VcpuScript(v, [.. records], [.. prefix]);
+    }
+
+    /// <summary>Appends the writes that send one IPI to <paramref name="to"/> (noting the set in <paramref name="intents"/>); returns how many fire.</summary>
+    private static int Send(VcpuAddressBook addresses, List<ExitRecord> records, int v, uint vector, ReadOnlySpan<int> to, ulong tag, Dictionary<ulong, int[]>? intents)
+    {
+        intents?.Add(tag, to.ToArray());
+        return addresses.AppendSend(records, v, vector, to, tag);
     }
 
     /// <summary>True for the registers whose write sends an IPI.</summary>

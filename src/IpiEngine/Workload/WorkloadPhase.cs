@@ -1,7 +1,11 @@
 
 namespace IpiEngine.Workload;
 
-/// <summary>Ready, posting, stopping: what the vCPU drivers are told to do.</summary>
+/// <summary>
+/// Ready, posting, stopping: what the vCPU drivers are told to do. Drivers wait for the end of <see cref="Ready"/>
+/// blocked on an event, not polling: thousands of threads each waking every millisecond kept the cores so busy that
+/// starting the remaining threads took minutes.
+/// </summary>
 internal sealed class WorkloadPhase
 {
     /// <summary>Threads started, waiting to post (so thread start-up costs land before the window).</summary>
@@ -13,6 +17,7 @@ internal sealed class WorkloadPhase
     /// <summary>Finish the current batch and end.</summary>
     public const int Stopping = 2;
 
+    private readonly object gate = new(); // a Monitor (drivers wait on it in Ready), not a Lock
     private WorkloadPhaseState state;
 
     public WorkloadPhase(int drivers) => state.Running = drivers;
@@ -27,7 +32,31 @@ internal sealed class WorkloadPhase
     public long FinishedIpis => Interlocked.Read(ref state.FinishedIpis);
 
     /// <summary>Moves every driver to <paramref name="phase"/> (release: pairs with <see cref="Current"/>).</summary>
-    public void Set(int phase) => Volatile.Write(ref state.Current, phase);
+    public void Set(int phase)
+    {
+        Volatile.Write(ref state.Current, phase);
+        if (phase != Ready)
+        {
+            lock (gate)
+            {
+                Monitor.PulseAll(gate); // after the write: a woken driver, or one that checks next, reads the new phase
+            }
+        }
+    }
+
+    /// <summary>Blocks until the phase is no longer <see cref="Ready"/>, then returns it.</summary>
+    public int WaitWhileReady()
+    {
+        lock (gate)
+        {
+            while (Current == Ready)
+            {
+                Monitor.Wait(gate); // the check and the wait under the gate: Set's pulse cannot fall between them
+            }
+        }
+
+        return Current;
+    }
 
     /// <summary>A driver's last act: adds its IPIs, then counts itself out (full fences, so the controller sees both).</summary>
     public void Finished(long ipis)

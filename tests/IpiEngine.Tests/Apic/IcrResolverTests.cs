@@ -217,7 +217,7 @@ public class IcrResolverTests
             Assert.True(set.Vcpus.SequenceEqual([0, 1]) || set.Vcpus.SequenceEqual([0]), string.Join(',', set.Vcpus.ToArray()));
         }
 
-        writer.Join();
+        Assert.True(writer.Join(TimeSpan.FromSeconds(60)), "the topology writer did not finish within 60 s");
         resolver.Process(Write(0, ApicRegister.IcrLow, 0x48FD), set);
         Assert.Equal([0, 1], set.Vcpus.ToArray()); // the last write (i = 1999) enabled it again
     }

@@ -186,6 +186,19 @@ public class EngineApiTests
         Assert.Equal(4 * PerSource, counters.Posted);
         Assert.Equal(4 * PerSource, counters.IpisResolved);
         Assert.Equal(4 * PerSource, engine.DeliveryLog!.Count);
+        // Exactly the (tag, destination) pairs posted, each source's in its posting order: a lost delivery and a doubled
+        // one cannot cancel out in the count.
+        var delivered = new List<(ulong Tag, int Destination)>();
+        var lastTagOf = new long[4] { -1, -1, -1, -1 };
+        foreach (DeliveryLogEntry entry in engine.DeliveryLog.Entries)
+        {
+            delivered.Add((entry.Tag, entry.DestinationVcpu));
+            Assert.True((long)entry.Tag > lastTagOf[entry.SourceVcpu], $"vCPU {entry.SourceVcpu}'s tag {entry.Tag} delivered after {lastTagOf[entry.SourceVcpu]}");
+            lastTagOf[entry.SourceVcpu] = (long)entry.Tag;
+        }
+
+        var expected = Enumerable.Range(0, 4 * PerSource).Select(t => ((ulong)t, (t / PerSource + 1) % 4));
+        Assert.Equal(expected.Order(), delivered.Order());
         Assert.Equal(counters.Notifications, notifications);
         Assert.True(notifications > 0);
         Assert.True(counters.ConservationHolds, counters.ToString());

@@ -91,7 +91,7 @@ public class NotifierContractTests
         EngineCounters counters = engine.ReadCounters();
         Assert.Equal(0, doubled);
         Assert.Equal(Interlocked.Read(ref calls), counters.Notifications);
-        Assert.True(takes > 10, $"only {takes} takes");
+        Assert.True(takes > 0, "no take: the race was not exercised");
         Assert.True(counters.ConservationHolds, counters.ToString());
         // Nothing pending is left without its notification: a vCPU with pending interrupts was notified and not taken.
         for (int vcpu = 0; vcpu < Vcpus; vcpu++)

@@ -92,7 +92,7 @@ public class DoorbellRingsTests
 
         foreach (Thread thread in threads)
         {
-            thread.Join();
+            Assert.True(thread.Join(TimeSpan.FromSeconds(60)), $"{thread.Name ?? "a thread"} did not finish within 60 s");
         }
 
         Assert.Equal((long)producers * PerProducer, total);

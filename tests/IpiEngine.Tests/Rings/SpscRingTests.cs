@@ -125,7 +125,7 @@ public class SpscRingTests
             }
         }
 
-        producer.Join();
+        Assert.True(producer.Join(TimeSpan.FromSeconds(60)), "the producer did not finish within 60 s");
         Assert.Equal(Count, expected);
         Assert.True(ring.IsEmpty);
     }

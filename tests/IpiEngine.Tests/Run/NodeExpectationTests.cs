@@ -16,6 +16,9 @@ public class NodeExpectationTests
     [InlineData(3, "multicast", TopologyKind.X2ApicPhysical)]
     [InlineData(3, "broadcast", TopologyKind.X2ApicCluster)]
     [InlineData(2, "storm", TopologyKind.X2ApicPhysical)]
+    [InlineData(2, "linux-mix", TopologyKind.XApicFlat)]
+    [InlineData(3, "multicast", TopologyKind.XApicCluster)]
+    [InlineData(3, "linux-mix", TopologyKind.XApicPhysical)]
     public void The_nodes_expectations_add_up_to_one_engines_deliveries(int nodes, string workload, TopologyKind kind)
     {
         const int vcpus = 7;
@@ -33,22 +36,42 @@ public class NodeExpectationTests
         Assert.Equal(atDestinations, expectations.Sum(e => Enumerable.Range(0, vcpus).Sum(s => Enumerable.Range(0, vcpus).Sum(d => e.Pair(s, d)))));
         Assert.True(expectations.Sum(e => e.Remote) > 0);
 
-        using var engine = new Engine(new EngineOptions { Topology = script.NewTopology() });
+        using var engine = new Engine(new EngineOptions { Topology = script.NewTopology(), DeliveryLogCapacity = 1 << 16 });
         engine.Start();
         using (var local = new CancellationTokenSource())
         {
-            var sent = script.Post(engine, [.. Enumerable.Range(0, vcpus).Select(v => (uint)v)], perVcpu, TimeSpan.MaxValue, 0, local.Token);
+            var sent = script.Post(engine, [.. Enumerable.Range(0, vcpus).Select(v => (uint)v)], perVcpu, TimeSpan.MaxValue, 0, null, local.Token);
             Assert.All(sent, n => Assert.Equal(perVcpu, n));
         }
         engine.Stop();
         var counters = engine.ReadCounters();
         Assert.True(counters.ConservationHolds);
         Assert.Equal(counters.DestinationsResolved, atDestinations);
+
+        // Pair by pair: each node expects exactly the deliveries one engine made to that node's vCPUs, none to others'.
+        Assert.Equal(0, engine.DeliveryLog!.Overflowed);
+        var delivered = new long[vcpus, vcpus];
+        foreach (var entry in engine.DeliveryLog.Entries)
+        {
+            delivered[entry.SourceVcpu, entry.DestinationVcpu]++;
+        }
+
+        for (int s = 0; s < vcpus; s++)
+        {
+            for (int d = 0; d < vcpus; d++)
+            {
+                for (int n = 0; n < nodes; n++)
+                {
+                    Assert.True(expectations[n].Pair(s, d) == (placement[d] == n ? delivered[s, d] : 0),
+                        $"node {n} expects {expectations[n].Pair(s, d)} from vCPU {s} to vCPU {d}; one engine delivered {delivered[s, d]} (vCPU {d} on node {placement[d]})");
+                }
+            }
+        }
     }
 
     [Fact]
-    public void An_xapic_topology_is_refused()
+    public void A_topology_too_small_for_the_vcpus_is_refused()
     {
-        Assert.Throws<ArgumentException>(() => NodeScript.Build(4, TopologyKind.XApicFlat, false, WorkloadMix.LinuxMix, 1, 10));
+        Assert.Throws<ArgumentException>(() => NodeScript.Build(9, TopologyKind.XApicFlat, false, WorkloadMix.LinuxMix, 1, 10));
     }
 }

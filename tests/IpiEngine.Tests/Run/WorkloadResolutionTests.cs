@@ -31,15 +31,18 @@ public class WorkloadResolutionTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Every_ipi_reaches_other_vcpus_only_and_each_at_most_once(TopologyKind kind, bool sparse, int vcpus, string mixName)
+    public void Every_ipi_reaches_exactly_the_vcpus_the_generator_meant_each_once(TopologyKind kind, bool sparse, int vcpus, string mixName)
     {
         Assert.True(WorkloadMix.TryParse(mixName, out var mix, out _));
-        var script = WorkloadGenerator.Generate(VcpuAddressBook.From(ApicTopology.Configure(vcpus, kind, sparse), kind), mix!, 5, 400);
+        var addresses = VcpuAddressBook.From(ApicTopology.Configure(vcpus, kind, sparse), kind);
+        var script = WorkloadGenerator.Generate(addresses, mix!, 5, 400);
         var resolver = new IcrResolver(ApicTopology.Configure(vcpus, kind, sparse));
         var destinations = new DestinationSet(vcpus);
 
         foreach (var vcpu in script.Vcpus)
         {
+            var intended = WorkloadGenerator.IntendedDestinations(addresses, mix!, 5, vcpu.Vcpu, 400);
+            var reachedByTag = new Dictionary<ulong, List<int>>();
             var reached = new HashSet<int>();
             var tag = ulong.MaxValue;
             foreach (var record in vcpu.Records)
@@ -57,6 +60,13 @@ public class WorkloadResolutionTests
                     tag = record.Tag;
                 }
 
+                if (!reachedByTag.TryGetValue(record.Tag, out var all))
+                {
+                    reachedByTag[record.Tag] = all = [];
+                }
+
+                all.AddRange(destinations.Vcpus.ToArray());
+
                 Assert.NotEqual(0, destinations.Count);
                 foreach (var d in destinations.Vcpus)
                 {
@@ -72,6 +82,13 @@ public class WorkloadResolutionTests
                 {
                     Assert.Equal(1, destinations.Count);
                 }
+            }
+
+            // Every IPI the generator drew reached exactly its set (over all of its writes), and nothing else was sent.
+            Assert.Equal(intended.Keys.Order(), reachedByTag.Keys.Order());
+            foreach (var (ipi, set) in intended)
+            {
+                Assert.Equal(set.Order(), reachedByTag[ipi].Order());
             }
         }
     }

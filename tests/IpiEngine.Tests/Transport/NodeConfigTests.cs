@@ -23,6 +23,13 @@ public class NodeConfigTests
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,1],\"listen\":\"here\",\"peers\":[]}", "\"listen\" must be ip:port")]
     [InlineData("{\"node\":0,", "not valid JSON")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[],\"topologyWriteTimeoutMs\":0}", "\"topologyWriteTimeoutMs\" must be a positive")]
+    [InlineData("{\"node\":-1,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[]}", "\"node\" must be a node id from 0 to 1023, not -1")]
+    [InlineData("{\"node\":1000000,\"keyFile\":\"vm.key\",\"placement\":[1000000],\"peers\":[]}", "\"node\" must be a node id from 0 to 1023, not 1000000")]
+    [InlineData("{\"node\":2147483647,\"keyFile\":\"vm.key\",\"placement\":[2147483647],\"peers\":[]}", "not 2147483647")]
+    [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,-2],\"peers\":[]}", "\"placement\" puts vCPU 1 on node -2; node ids go from 0 to 1023")]
+    [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[{\"node\":-3,\"address\":\"127.0.0.1:7001\"}]}", "\"peers\" lists node -3; node ids go from 0 to 1023")]
+    [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[{\"node\":2147483647,\"address\":\"127.0.0.1:7001\"}]}", "\"peers\" lists node 2147483647")]
+    [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0,1,1],\"peers\":[]}", "\"placement\" puts vCPU 2 on node 1, which has no entry in \"peers\"")]
     public void A_bad_config_is_one_clear_sentence(string json, string expected)
     {
         var e = Assert.Throws<NodeConfigException>(() => NodeConfig.Load(Write(json)));
@@ -38,6 +45,25 @@ public class NodeConfigTests
         var config = NodeConfig.Load(path);
         var e = Assert.Throws<NodeConfigException>(() => config.ToTransportOptions(path, null));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("{\"node\":-1,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[]}")]
+    [InlineData("{\"node\":1000000,\"keyFile\":\"vm.key\",\"placement\":[1000000,1000000],\"peers\":[]}")]
+    [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[{\"node\":-3,\"address\":\"127.0.0.1:7001\"}]}")]
+    [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0,1,1],\"peers\":[]}")]
+    public void The_node_verb_exits_2_before_listening_on_a_bad_config(string json)
+    {
+        // Each of these once got past the config check and ended in a stack trace (or, for the missing peer, after "ready").
+        Assert.Equal(2, IpiEngine.Cli.Program.Main(["node", "--config", Write(json), "--ipis-per-vcpu", "1", "--timeout", "5"]));
+    }
+
+    [Fact]
+    public void A_directory_given_as_the_config_is_called_a_directory()
+    {
+        string folder = Directory.CreateTempSubdirectory("ipi-config-dir-").FullName;
+        var e = Assert.Throws<NodeConfigException>(() => NodeConfig.Load(folder));
+        Assert.Equal($"the node config {folder} is a directory, not a file", e.Message);
     }
 
     [Fact]

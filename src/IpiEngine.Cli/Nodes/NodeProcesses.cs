@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text.Json;
+
+namespace IpiEngine.Cli.Nodes;
+
+/// <summary>
+/// N <c>ipi node --control</c> processes of one VM on loopback: a temporary folder with a fresh key and one config per
+/// node (vCPU v on node v % N), the processes started with the caller's extra arguments, and their control lines
+/// (standard input and output) with a bound on every wait. Disposing stops them (killing, by process id, any that
+/// does not leave) and deletes the folder.
+/// </summary>
+internal sealed class NodeProcesses : IAsyncDisposable
+{
+    private readonly List<Process> _processes = [];
+    private readonly TimeSpan _timeout;
+
+    private NodeProcesses(string folder, TimeSpan timeout)
+    {
+        Folder = folder;
+        _timeout = timeout;
+    }
+
+    /// <summary>The temporary folder (configs, key, and whatever files the nodes are told to write).</summary>
+    public string Folder { get; }
+
+    /// <summary>The number of nodes.</summary>
+    public int Count => _processes.Count;
+
+    /// <summary>
+    /// Writes the configs and starts the nodes; <paramref name="arguments"/> gives each node's arguments after
+    /// <c>--control</c> from its id and the temporary folder.
+    /// </summary>
+    public static async Task<NodeProcesses> StartAsync(int nodes, int vcpus, string localTargets, Func<int, string, IEnumerable<string>> arguments,
+        string ipiDll, TimeSpan timeout, Action<string>? log, CancellationToken ct)
+    {
+        var started = new NodeProcesses(Directory.CreateTempSubdirectory("ipi-nodes-").FullName, timeout);
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(started.Folder, "vm.key"), Convert.ToHexString(RandomNumberGenerator.GetBytes(32)), ct);
+            int[] ports = FreeLoopbackPorts(nodes);
+            int[] placement = [.. Enumerable.Range(0, vcpus).Select(v => v % nodes)];
+            for (int node = 0; node < nodes; node++)
+            {
+                var config = new NodeConfig
+                {
+                    Node = node,
+                    Listen = $"127.0.0.1:{ports[node]}",
+                    KeyFile = "vm.key",
+                    Placement = placement,
+                    LocalTargets = localTargets,
+                    Peers = [.. Enumerable.Range(0, nodes).Where(p => p != node).Select(p => new NodePeerConfig { Node = p, Address = $"127.0.0.1:{ports[p]}" })],
+                };
+                string path = Path.Combine(started.Folder, $"node{node}.json");
+                await File.WriteAllTextAsync(path, JsonSerializer.Serialize(config, NodeConfigJsonContext.Default.NodeConfig), ct);
+                started._processes.Add(Start(node, ipiDll, ["node", "--config", path, "--control", .. arguments(node, started.Folder)], log));
+            }
+
+            return started;
+        }
+        catch
+        {
+            await started.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Reads node <paramref name="node"/>'s output up to a line starting with <paramref name="prefix"/>, within the timeout.</summary>
+    /// <exception cref="InvalidOperationException">The node did not say it in time, or exited (one sentence).</exception>
+    public async Task<string> ExpectLineAsync(int node, string prefix, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_timeout);
+        try
+        {
+            while (await _processes[node].StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                if (line.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    return line;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new InvalidOperationException($"node {node} did not say \"{prefix.Trim()}\" within {_timeout.TotalSeconds:0} s.");
+        }
+
+        throw new InvalidOperationException($"node {node} exited before saying \"{prefix.Trim()}\" (see its log lines).");
+    }
+
+    /// <summary>Reads the line starting with <paramref name="prefix"/> from every node, in node order.</summary>
+    public async Task<string[]> ExpectFromAllAsync(string prefix, CancellationToken ct)
+    {
+        var lines = new string[_processes.Count];
+        for (int node = 0; node < lines.Length; node++)
+        {
+            lines[node] = await ExpectLineAsync(node, prefix, ct);
+        }
+
+        return lines;
+    }
+
+    /// <summary>Sends one control line to every node.</summary>
+    public async Task SendAllAsync(string line, CancellationToken ct)
+    {
+        foreach (var process in _processes)
+        {
+            await process.StandardInput.WriteLineAsync(line.AsMemory(), ct);
+            await process.StandardInput.FlushAsync(ct);
+        }
+    }
+
+    /// <summary>Sends <c>stop</c>, closes their input and waits for every node to leave (or kills it).</summary>
+    public async Task StopAsync()
+    {
+        foreach (var process in _processes)
+        {
+            try
+            {
+                await process.StandardInput.WriteLineAsync("stop".AsMemory(), CancellationToken.None);
+                process.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // already gone: WaitOrKill below sees it
+            }
+        }
+
+        foreach (var process in _processes)
+        {
+            await WaitOrKillAsync(process);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            await WaitOrKillAsync(process);
+            process.Dispose();
+        }
+
+        _processes.Clear();
+        Directory.Delete(Folder, recursive: true);
+    }
+
+    private static Process Start(int node, string ipiDll, IEnumerable<string> arguments, Action<string>? log)
+    {
+        string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH")
+            ?? (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet");
+        var info = new ProcessStartInfo(host)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(ipiDll);
+        foreach (string argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start node {node}.");
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                log?.Invoke($"node {node}: {e.Data}");
+            }
+        };
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static async Task WaitOrKillAsync(Process process)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true); // our own child, by its id
+            await process.WaitForExitAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>Ports the OS hands out for loopback right now (bound, read and released; a tiny reuse race is accepted).</summary>
+    private static int[] FreeLoopbackPorts(int count)
+    {
+        var sockets = new Socket[count];
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                sockets[i] = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                sockets[i].Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            }
+
+            return [.. sockets.Select(s => ((IPEndPoint)s.LocalEndPoint!).Port)];
+        }
+        finally
+        {
+            foreach (var s in sockets)
+            {
+                s?.Dispose();
+            }
+        }
+    }
+}

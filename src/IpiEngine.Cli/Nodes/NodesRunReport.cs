@@ -1,0 +1,74 @@
+using System.Text.Json.Serialization;
+using IpiEngine.Cli.Run;
+
+namespace IpiEngine.Cli.Nodes;
+
+/// <summary>
+/// The JSON summary of <c>ipi run --nodes N</c> (<c>--json FILE|-</c>): the single-node run's fields for the whole VM
+/// (IPIs posted, destinations delivered, coalesced, rejected IPIs, destinations per second, latency, allocations,
+/// collections, conservation) plus what crossed nodes (<see cref="Forwarded"/>, <see cref="Received"/>) or the hosts'
+/// kernels served (<see cref="ServedByHost"/>), and one <see cref="NodeSummary"/> per node.
+/// </summary>
+public sealed record NodesRunReport
+{
+    /// <summary><c>nodes</c> (a generated workload) or <c>nodes-trace</c>.</summary>
+    public required string Mode { get; init; }
+    /// <summary>How many node processes.</summary>
+    public required int NodeCount { get; init; }
+    /// <summary>Who served each node's own targets: <c>engine</c> or <c>kernel</c>.</summary>
+    public required string LocalTargets { get; init; }
+    /// <summary>The engines' threading.</summary>
+    public required string Threading { get; init; }
+    /// <summary>vCPUs of the VM.</summary>
+    public required int Vcpus { get; init; }
+    /// <summary>The topology (or "from the trace").</summary>
+    public required string Topology { get; init; }
+    /// <summary>The workload mix, or the trace's name.</summary>
+    public required string Workload { get; init; }
+    /// <summary>Seconds from the start signal to the last node's report.</summary>
+    public required double DurationSeconds { get; init; }
+    /// <summary>IPIs (firing writes) posted over all nodes.</summary>
+    public required long Posted { get; init; }
+    /// <summary>Destinations delivered into engines' descriptors (local and arrived from other nodes).</summary>
+    public required long Delivered { get; init; }
+    /// <summary>Destinations that were already pending (local and arrived).</summary>
+    public required long Coalesced { get; init; }
+    /// <summary>IPIs rejected, all nodes.</summary>
+    public required long Rejected { get; init; }
+    /// <summary>Destinations handed to the links for other nodes.</summary>
+    public required long Forwarded { get; init; }
+    /// <summary>Destinations that arrived from other nodes.</summary>
+    public required long Received { get; init; }
+    /// <summary>Local destinations the hosts' kernels served (<c>--local-targets kernel</c>).</summary>
+    public required long ServedByHost { get; init; }
+    /// <summary>Destinations served per second, VM-wide (delivered, coalesced, served by the hosts).</summary>
+    public required double IpisPerSecond { get; init; }
+    /// <summary>Cross-node latency from post to arrival (the worst node's percentiles), nanoseconds.</summary>
+    public required CrossNodeLatency LatencyNs { get; init; }
+    /// <summary>Bytes allocated by the node processes during the run, summed.</summary>
+    public required long AllocatedBytes { get; init; }
+    /// <summary>Collections in the node processes during the run, summed.</summary>
+    public required GcCounts GcCollections { get; init; }
+    /// <summary>Every engine's conservation held.</summary>
+    public required bool ConservationHeld { get; init; }
+    /// <summary>Every destination exactly once: nothing doubled, lost or misrouted.</summary>
+    public required bool ExactlyOnce { get; init; }
+    /// <summary>Trace runs: whether the merged deliveries equal the reference (null without one).</summary>
+    public bool? MatchesReference { get; init; }
+    /// <summary>Trace runs: the reference compared with.</summary>
+    public string? ReferencePath { get; init; }
+    /// <summary>Each node's counters.</summary>
+    public required IReadOnlyList<NodeSummary> Nodes { get; init; }
+}
+
+/// <summary>Post-to-arrival latency percentiles of deliveries that crossed nodes, nanoseconds.</summary>
+public sealed record CrossNodeLatency(long P50, long P99);
+
+/// <summary>One node's counters in <see cref="NodesRunReport"/>.</summary>
+public sealed record NodeSummary(int Node, long Posted, long Resolved, long Rejected, long Delivered, long Coalesced, long Forwarded, long ServedByHost,
+    long Received, long Doubled, long Lost, long Misrouted, bool ConservationHeld, CrossNodeLatency LatencyNs, long AllocatedBytes);
+
+/// <summary>Source-generated JSON for <see cref="NodesRunReport"/>.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(NodesRunReport))]
+internal sealed partial class NodesRunReportJsonContext : JsonSerializerContext;

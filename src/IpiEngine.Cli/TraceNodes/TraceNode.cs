@@ -1,0 +1,289 @@
+using System.Diagnostics;
+using IpiEngine.Apic;
+using IpiEngine.Cli.Run;
+using IpiEngine.Delivery;
+using IpiEngine.Trace;
+using IpiEngine.Transport;
+
+namespace IpiEngine.Cli.TraceNodes;
+
+/// <summary>
+/// One node of a trace replayed over several nodes: its engine (forwarding to the other nodes), each of its vCPUs'
+/// records posted by a thread of its own in trace order, and the topology rows handled as the single-node concurrent
+/// replay does (<see cref="ConcurrentTraceReplay"/>): every thread of every node stops at the rows
+/// (<see cref="NodeRendezvous"/>), the rows are applied, then all go on. With <see cref="LocalTargets.Kernel"/> a
+/// <see cref="KernelStandIn"/> serves the local targets at each write (as KVM does) and takes the other nodes' IPIs
+/// as <c>KVM_DSM_IPI</c> records, while the engine forwards only remote targets.
+/// </summary>
+public sealed class TraceNode : IDisposable
+{
+    private readonly TraceNodeSetup _setup;
+    private readonly List<TracePhase> _phases;
+    private readonly int[] _local;
+    private readonly Stopwatch _clock = new();
+    private AllocationWindow _allocationsBefore;
+
+    /// <summary>
+    /// Builds the node's engine (forwarding through <paramref name="transport"/>, its topology writes replicated VM-wide
+    /// by the transport's <see cref="NodeTransport.Replication"/>), kernel stand-in (if any) and receiving side; nothing runs yet.
+    /// </summary>
+    /// <exception cref="ArgumentException">The setup does not fit (the message says why).</exception>
+    public TraceNode(TraceNodeSetup setup, NodeTransport transport)
+    {
+        ArgumentNullException.ThrowIfNull(setup);
+        ArgumentNullException.ThrowIfNull(transport);
+        _setup = setup;
+        _phases = TracePhase.Split(setup.Exits);
+        _local = [.. Enumerable.Range(0, setup.Placement.Length).Where(v => setup.Placement[v] == setup.Node)];
+        if (_local.Length == 0)
+        {
+            throw new ArgumentException($"node {setup.Node} holds no vCPU of the trace's {setup.Placement.Length}.");
+        }
+
+        long destinations = setup.Sequential.Rows.Sum(r => (long)r.Destinations.Length);
+        Engine = new Engine(new EngineOptions
+        {
+            Topology = ApicTopology.Reset(setup.ApicIds),
+            Placement = new VcpuPlacement(setup.Placement, setup.Node),
+            Forwarder = transport,
+            Replicator = transport.Replication, // a row posted here is applied on every node, in the VM's one order
+            ThreadingMode = setup.Threading,
+            LocalTargets = setup.LocalTargets,
+            // Every delivery the trace has, at most; none when the kernel serves (the engine then delivers nothing).
+            DeliveryLogCapacity = setup.LocalTargets == LocalTargets.Kernel ? 0 : (int)Math.Min(1 << 26, destinations + 16),
+            Name = $"node{setup.Node}",
+        });
+        if (setup.LocalTargets == LocalTargets.Kernel)
+        {
+            Kernel = new KernelStandIn(ApicTopology.Reset(setup.ApicIds), setup.Placement, setup.Node, recordServed: true);
+        }
+
+        bool x2Apic = setup.Exits.Any(e => e.Register == ApicRegister.X2Icr);
+        Arrivals = new TraceArrivals(Kernel is null ? new EngineSink(Engine) : new InjectorSink(Kernel, x2Apic));
+        foreach (DeliveryRow row in setup.Sequential.Rows)
+        {
+            if (setup.Placement[row.SourceVcpu] == setup.Node)
+            {
+                continue;
+            }
+
+            foreach (int destination in row.Destinations)
+            {
+                ExpectedArrivals += setup.Placement[destination] == setup.Node ? 1 : 0;
+            }
+        }
+    }
+
+    /// <summary>The node's engine.</summary>
+    public Engine Engine { get; }
+
+    /// <summary>The host kernel's stand-in with <see cref="LocalTargets.Kernel"/>, else null.</summary>
+    public KernelStandIn? Kernel { get; }
+
+    /// <summary>The receiving side: give it to the transport (it feeds the engine, or the kernel's injections).</summary>
+    public TraceArrivals Arrivals { get; }
+
+    /// <summary>Deliveries the other nodes must forward here (from the sequential replay).</summary>
+    public long ExpectedArrivals { get; }
+
+    /// <summary>Whether everything posted here is resolved and everything due here has arrived.</summary>
+    public bool Drained => Engine.ReadCounters().InFlight == 0 && Arrivals.Count >= ExpectedArrivals;
+
+    /// <summary>Starts the engine (start the transport first, with <see cref="Arrivals"/>).</summary>
+    public void Start()
+    {
+        Engine.Start();
+        _clock.Start();
+        _allocationsBefore = AllocationWindow.Now();
+    }
+
+    /// <summary>
+    /// Posts this node's share of the trace, a thread per local vCPU, and applies the topology rows at the rendezvous.
+    /// Returns when every local record is posted; throws <see cref="InvalidOperationException"/> (one sentence) when a
+    /// thread or a wait failed.
+    /// </summary>
+    public void Post(NodeRendezvous rendezvous, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(rendezvous);
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var rowPhases = _phases.Where(p => p.TopologyWrites.Count > 0).ToArray();
+        int next = 0;
+        Exception? failure = null;
+        // The post-phase action runs once all local threads reached the rows, before any is released.
+        using var barrier = new Barrier(_local.Length, _ =>
+        {
+            TracePhase phase = rowPhases[next++];
+            rendezvous.Arrive(next, failed.Token); // every node has posted what precedes the rows
+            ApplyRows(phase, failed.Token);
+        });
+        var threads = new Thread[_local.Length];
+        for (int i = 0; i < _local.Length; i++)
+        {
+            int vcpu = _local[i];
+            threads[i] = new Thread(() =>
+            {
+                try
+                {
+                    PostVcpu(vcpu, barrier, failed.Token);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref failure, e is BarrierPostPhaseException { InnerException: { } inner } ? inner : e, null);
+                    failed.Cancel(); // the others stop at their next wait
+                }
+            }) { IsBackground = true, Name = $"node{_setup.Node}-vcpu{vcpu}" };
+            threads[i].Start();
+        }
+
+        foreach (Thread thread in threads)
+        {
+            thread.Join();
+        }
+
+        if (failure is not null)
+        {
+            throw failure is OperationCanceledException && ct.IsCancellationRequested
+                ? new OperationCanceledException(ct)
+                : new InvalidOperationException($"node {_setup.Node}: {failure.Message}", failure);
+        }
+    }
+
+    private void PostVcpu(int vcpu, Barrier barrier, CancellationToken ct)
+    {
+        foreach (TracePhase phase in _phases)
+        {
+            foreach (ExitRecord r in phase.Records)
+            {
+                if (r.SourceVcpu == vcpu)
+                {
+                    Kernel?.Write(r); // KVM resolves and serves local targets before the exit reaches userspace
+                    Engine.Post(r.SourceVcpu, r.Register, r.Value, r.DestinationId, r.Tag);
+                }
+            }
+
+            if (phase.TopologyWrites.Count > 0)
+            {
+                barrier.SignalAndWait(ct);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Applies one run of topology rows, in trace order, each before the next: the node of the row's vCPU posts it
+    /// (replicated: the call returns once every node applied it); every node waits until its engine's
+    /// <see cref="EngineCounters.TopologyWrites"/> (writes applied here, whoever posted them) reaches the row's ordinal.
+    /// </summary>
+    private void ApplyRows(TracePhase phase, CancellationToken ct)
+    {
+        int ordinal = phase.TopologyWritesBefore;
+        foreach (ExitRecord row in phase.TopologyWrites)
+        {
+            ordinal++;
+            Kernel?.Write(row); // the host kernel's own copy of the topology
+            if (_setup.Placement[row.SourceVcpu] == _setup.Node)
+            {
+                WaitForTopologyWrites(ordinal - 1, ct); // the rows before it are in force VM-wide
+                Engine.Post(row.SourceVcpu, row.Register, row.Value, row.DestinationId, row.Tag);
+            }
+
+            WaitForTopologyWrites(ordinal, ct); // the row is applied here, whoever posted it
+        }
+    }
+
+    private void WaitForTopologyWrites(int ordinal, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        var spin = new SpinWait();
+        while (Engine.ReadCounters().TopologyWrites < ordinal)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (clock.Elapsed > _setup.Timeout)
+            {
+                throw new InvalidOperationException(
+                    $"topology row {ordinal} of the trace was not applied here within {_setup.Timeout.TotalSeconds:0} s (the engine applied {Engine.ReadCounters().TopologyWrites}).");
+            }
+
+            spin.SpinOnce(sleep1Threshold: 30);
+        }
+    }
+
+    /// <summary>
+    /// Stops the engine (call once every node is drained) and returns this node's deliveries, as (seq, destination
+    /// vCPU): with the engine serving, its log (local and arrived); with the kernel, what it served plus what arrived.
+    /// </summary>
+    public (TraceNodeReport Report, List<(long Seq, int Destination)> Deliveries) Finish()
+    {
+        Engine.Stop();
+        double seconds = _clock.Elapsed.TotalSeconds;
+        var allocations = AllocationWindow.Between(_allocationsBefore, AllocationWindow.Now());
+        EngineCounters c = Engine.ReadCounters();
+        RemoteDelivery[] arrived = Arrivals.Arrived;
+        var problems = new List<string>();
+        var deliveries = new List<(long Seq, int Destination)>();
+        long misrouted = arrived.LongCount(d => d.DestinationVcpu >= (uint)_setup.Placement.Length || d.SourceVcpu >= (uint)_setup.Placement.Length
+            || _setup.Placement[(int)d.DestinationVcpu] != _setup.Node || _setup.Placement[(int)d.SourceVcpu] == _setup.Node);
+        if (Kernel is null)
+        {
+            if (c.LogOverflow > 0)
+            {
+                problems.Add($"the delivery log overflowed by {c.LogOverflow} entries.");
+            }
+
+            foreach (DeliveryLogEntry entry in Engine.DeliveryLog!.Entries)
+            {
+                deliveries.Add(((long)entry.Tag, entry.DestinationVcpu));
+            }
+
+            if (c.RemoteDelivered + c.RemoteCoalesced + c.RemoteRejected != arrived.Length || c.RemoteRejected != 0)
+            {
+                problems.Add($"{arrived.Length} deliveries arrived but the engine took {c.RemoteDelivered + c.RemoteCoalesced} and refused {c.RemoteRejected}.");
+            }
+        }
+        else
+        {
+            deliveries.AddRange(Kernel.Served);
+            deliveries.AddRange(arrived.Select(d => ((long)d.Tag, (int)d.DestinationVcpu)));
+            CheckInjections(arrived, problems);
+            if (c.Delivered + c.Coalesced != 0)
+            {
+                problems.Add($"the engine delivered {c.Delivered + c.Coalesced} local targets that the kernel had served.");
+            }
+        }
+
+        if (!c.ConservationHolds)
+        {
+            problems.Add($"the engine's conservation does not hold: {c}.");
+        }
+
+        if (misrouted > 0)
+        {
+            problems.Add($"{misrouted} arrivals named a vCPU that is not here or a source on this node.");
+        }
+
+        var report = new TraceNodeReport(_setup.Node, c.Posted, c.IpisResolved + c.Rejected, c.Rejected, c.TopologyWrites, c.Delivered,
+            c.Coalesced, c.Forwarded, c.ServedByHost, arrived.Length, c.RemoteDelivered, c.RemoteCoalesced, ExpectedArrivals, Kernel?.Injected ?? 0, misrouted, c.ConservationHolds,
+            seconds, Arrivals.LatencyMicroseconds(50), Arrivals.LatencyMicroseconds(99), allocations.AllocatedBytes, allocations.Gen0,
+            allocations.Gen1, allocations.Gen2, [.. problems]);
+        return (report, deliveries);
+    }
+
+    /// <summary>The kernel took, as <c>KVM_DSM_IPI</c> records, exactly what arrived: per (target, vector), none elsewhere.</summary>
+    private void CheckInjections(RemoteDelivery[] arrived, List<string> problems)
+    {
+        if (Kernel!.Misinjected != 0)
+        {
+            problems.Add($"{Kernel.Misinjected} KVM_DSM_IPI records named a vCPU that is not on this host.");
+        }
+
+        var expected = arrived.GroupBy(d => ((int)d.DestinationVcpu, d.Vector)).ToDictionary(g => g.Key, g => (long)g.Count());
+        var injected = Kernel.InjectedByTarget;
+        if (Kernel.Injected != arrived.Length || expected.Count != injected.Count
+            || expected.Any(e => injected.GetValueOrDefault(e.Key) != e.Value))
+        {
+            problems.Add($"the kernel took {Kernel.Injected} KVM_DSM_IPI records for the {arrived.Length} deliveries that arrived, not one each per target and vector.");
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => Engine.Dispose();
+}

@@ -1,0 +1,34 @@
+namespace IpiEngine.Cli.TraceNodes;
+
+/// <summary>
+/// What one node of a trace replayed over nodes did (one JSON line in <c>ipi node</c>'s output). Engine:
+/// <see cref="Ipis"/> firing writes = resolved + <see cref="Rejected"/>; their destinations = <see cref="Delivered"/> +
+/// <see cref="Coalesced"/> + <see cref="Forwarded"/> + <see cref="ServedByHost"/> (<see cref="ConservationHeld"/>).
+/// Arrivals from other nodes: <see cref="Received"/>, of which <see cref="Misrouted"/> named a vCPU not here or a
+/// source on this node. <see cref="Problems"/> says, one sentence each, every check that failed on this node.
+/// </summary>
+public sealed record TraceNodeReport(
+    int Node,
+    long Records,
+    long Ipis,
+    long Rejected,
+    long TopologyWrites,
+    long Delivered,
+    long Coalesced,
+    long Forwarded,
+    long ServedByHost,
+    long Received,
+    long RemoteDelivered,
+    long RemoteCoalesced,
+    long ExpectedReceived,
+    long Injected,
+    long Misrouted,
+    bool ConservationHeld,
+    double Seconds,
+    double P50Microseconds,
+    double P99Microseconds,
+    long AllocatedBytes,
+    int Gen0,
+    int Gen1,
+    int Gen2,
+    string[] Problems);

@@ -1,0 +1,68 @@
+using IpiEngine.Cli.TraceNodes;
+using IpiEngine.Trace;
+using Xunit;
+
+namespace IpiEngine.Tests.Run;
+
+/// <summary>
+/// Recorded traces over 2 and 3 nodes in one process (vCPU v on node v % N, real loopback links): the merged
+/// deliveries equal the trace's reference, each destination exactly once, whichever node served it, in both threading
+/// modes and with the engine or the host's kernel serving local targets. The synthetic traces (more vCPUs, sparse IDs,
+/// several clusters, xAPIC flat and physical) check that nothing is tuned to the four bundled ones.
+/// </summary>
+public class TraceOverNodesTests
+{
+    public static TheoryData<string, int, ThreadingMode, LocalTargets> Bundled()
+    {
+        var data = new TheoryData<string, int, ThreadingMode, LocalTargets>();
+        foreach (var name in new[] { "xapic-flat-smp4", "xapic-phys-smp4", "x2apic-cluster-smp4", "x2apic-phys-smp8" })
+            foreach (var nodes in new[] { 2, 3 })
+                foreach (var mode in new[] { ThreadingMode.Fused, ThreadingMode.PerStage })
+                    foreach (var local in new[] { LocalTargets.Engine, LocalTargets.Kernel })
+                        data.Add(name, nodes, mode, local);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Bundled))]
+    public void A_bundled_trace_over_nodes_equals_its_reference(string name, int nodes, ThreadingMode mode, LocalTargets local)
+        => AssertExact(RepoFiles.Path("traces", name), nodes, mode, local);
+
+    [Theory]
+    [InlineData("x2apic-cluster-smp64-sparse", 3, ThreadingMode.Fused, LocalTargets.Engine)]
+    [InlineData("x2apic-phys-smp40-stride8", 2, ThreadingMode.PerStage, LocalTargets.Kernel)]
+    [InlineData("xapic-cluster-smp16-sparse", 3, ThreadingMode.Fused, LocalTargets.Kernel)]
+    [InlineData("xapic-flat-smp8", 3, ThreadingMode.PerStage, LocalTargets.Engine)]
+    [InlineData("xapic-phys-smp8-sparse", 2, ThreadingMode.Fused, LocalTargets.Kernel)]
+    public void Other_traces_of_the_same_form_over_nodes_equal_their_reference(string name, int nodes, ThreadingMode mode, LocalTargets local)
+        => AssertExact(RepoFiles.Path("tests", "IpiEngine.Tests", "Vectors", "synthetic", name), nodes, mode, local);
+
+    private static void AssertExact(string prefix, int nodes, ThreadingMode mode, LocalTargets local)
+    {
+        var outcome = InProcessTraceNodes.Run(prefix, nodes, mode, local);
+
+        var reference = TraceReader.ReadDeliveries(prefix + ".deliveries.csv");
+        var comparison = DeliveryComparison.Compare(reference, outcome.Merge.Rows);
+        Assert.True(comparison.Identical, string.Join('\n', comparison.FirstDifferences));
+        Assert.True(outcome.Merge.ExactlyOnce, $"doubled {string.Join(',', outcome.Merge.Doubled)}, lost {string.Join(',', outcome.Merge.Lost)}, unknown {outcome.Merge.Unknown}");
+        Assert.All(outcome.Reports, r => Assert.Empty(r.Problems));
+        Assert.All(outcome.Reports, r => Assert.Equal(r.ExpectedReceived, r.Received));
+        // Every firing write was posted on exactly one node (its vCPU's), and nothing crossed without being forwarded.
+        Assert.Equal(outcome.Sequential.Rows.Count, outcome.Reports.Sum(r => r.Ipis));
+        Assert.Equal(outcome.Reports.Sum(r => r.Forwarded), outcome.Reports.Sum(r => r.Received));
+        long destinations = outcome.Sequential.Rows.Sum(r => (long)r.Destinations.Length);
+        if (local == LocalTargets.Kernel)
+        {
+            Assert.All(outcome.Reports, r => Assert.Equal(0, r.Delivered + r.Coalesced));
+            Assert.All(outcome.Reports, r => Assert.Equal(r.Received, r.Injected));
+            Assert.Equal(destinations, outcome.Reports.Sum(r => r.ServedByHost + r.Forwarded));
+        }
+        else
+        {
+            Assert.All(outcome.Reports, r => Assert.Equal(0, r.ServedByHost));
+            Assert.Equal(destinations, outcome.Reports.Sum(r => r.Delivered + r.Coalesced + r.Forwarded));
+        }
+
+        Assert.True(outcome.Reports.Sum(r => r.Received) > 0, "nothing crossed a node boundary");
+    }
+}
