@@ -29,7 +29,8 @@ echo "$(basename "$tarball"): $(tar -tzf "$tarball" | wc -l) entries, pkg-config
 lib="$native/lib/libipi_engine.so.1"
 
 echo "-- SONAME and exports"
-readelf -d "$lib" | grep -q 'SONAME.*\[libipi_engine\.so\.1\]' || { echo "no SONAME libipi_engine.so.1"; exit 1; }
+dynamic=$(readelf -d "$lib")   # not piped into grep -q: under pipefail, grep stopping early can fail the pipe
+grep -q 'SONAME.*\[libipi_engine\.so\.1\]' <<<"$dynamic" || { echo "no SONAME libipi_engine.so.1"; exit 1; }
 # Every function the header declares is exported, and nothing with the prefix is exported that it does not declare.
 declared=$(grep -oE '^[a-z_0-9 ]+[ *]ipi_[a-z_]+\(' include/ipi_engine.h | grep -oE 'ipi_[a-z_]+' | sort)
 exported=$(nm -D --defined-only "$lib" | grep -oE ' ipi_[a-z_]+' | tr -d ' ' | sort)

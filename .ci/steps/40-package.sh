@@ -37,17 +37,19 @@ for nuspec in "$lib_nuspec" "$tool_nuspec"; do
   grep -q '<repository type="git" url="https://[^"]\+"' <<<"$nuspec" || fail "a nuspec lacks the repository URL"
 done
 grep -q '<packageType name="DotnetTool"' <<<"$tool_nuspec" || fail "IpiEngine.Cli is not a .NET tool package"
+# (Listings go into variables first: `unzip | grep -q` under pipefail fails whenever grep stops reading early.)
 lib_files=$(unzip -Z1 "$feed/IpiEngine.$version.nupkg")
 for f in README.md LICENSE lib/net10.0/IpiEngine.dll lib/net10.0/IpiEngine.xml; do
   grep -qx "$f" <<<"$lib_files" || fail "IpiEngine.$version.nupkg lacks $f"
 done
-unzip -Z1 "$feed/IpiEngine.$version.snupkg" | grep -qx lib/net10.0/IpiEngine.pdb || fail "the symbols package lacks IpiEngine.pdb"
+symbol_files=$(unzip -Z1 "$feed/IpiEngine.$version.snupkg")
+grep -qx lib/net10.0/IpiEngine.pdb <<<"$symbol_files" || fail "the symbols package lacks IpiEngine.pdb"
 tool_files=$(unzip -Z1 "$feed/IpiEngine.Cli.$version.nupkg")
 for f in tools/net10.0/any/ipi.dll tools/net10.0/any/DotnetToolSettings.xml tools/net10.0/any/traces/xapic-flat-smp4.vcpus.csv; do
   grep -qx "$f" <<<"$tool_files" || fail "IpiEngine.Cli.$version.nupkg lacks $f"
 done
-unzip -p "$feed/IpiEngine.Cli.$version.nupkg" tools/net10.0/any/DotnetToolSettings.xml | grep -q 'Name="ipi"' \
-  || fail "the tool's command is not named ipi"
+tool_settings=$(unzip -p "$feed/IpiEngine.Cli.$version.nupkg" tools/net10.0/any/DotnetToolSettings.xml)
+grep -q 'Name="ipi"' <<<"$tool_settings" || fail "the tool's command is not named ipi"
 echo "metadata ok: version $version, license $spdx, readme, repository, XML docs, symbols, tool command ipi"
 
 # Only the local feed: the consumer and the tool need nothing else, and a package of the same name elsewhere could
@@ -67,9 +69,9 @@ cp -r examples/nuget-consumer "$work/consumer"
 rm -rf "$work/consumer/bin" "$work/consumer/obj"
 timeout 300 dotnet build "$work/consumer" -c Release --configfile "$work/nuget.config" -p:IpiEngineVersion="$version" \
   -nologo -v quiet
-grep -q "\"IpiEngine/$version\": {" "$work/consumer/obj/project.assets.json" || fail "the consumer did not restore IpiEngine $version"
-grep -A1 "\"IpiEngine/$version\": {" "$work/consumer/obj/project.assets.json" | grep -q '"type": "package"' \
-  || fail "the consumer took IpiEngine as something other than a package"
+restored=$(grep -A1 "\"IpiEngine/$version\": {" "$work/consumer/obj/project.assets.json" || true)
+[ -n "$restored" ] || fail "the consumer did not restore IpiEngine $version"
+grep -q '"type": "package"' <<<"$restored" || fail "the consumer took IpiEngine as something other than a package"
 (cd "$work" && timeout 120 dotnet consumer/bin/Release/net10.0/NuGetConsumer.dll)
 
 echo "-- the ipi tool from the feed"
