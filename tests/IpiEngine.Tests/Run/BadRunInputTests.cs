@@ -56,7 +56,7 @@ public class BadRunInputTests
         using var engine = new Engine(new EngineOptions { Topology = script.NewTopology() });
         engine.Start();
 
-        long[] posted = script.Post(engine, [0, 1, 2, 3], 0, TimeSpan.FromSeconds(1), 1, CancellationToken.None);
+        long[] posted = script.Post(engine, [0, 1, 2, 3], 0, TimeSpan.FromSeconds(1), 1, null, CancellationToken.None);
 
         engine.Stop();
         Assert.Equal(1, posted.Sum());
