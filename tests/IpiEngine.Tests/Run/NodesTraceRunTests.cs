@@ -73,7 +73,7 @@ public class NodesTraceRunTests
 
     [Theory]
     [InlineData("2", "xapic-flat", "8", "kernel", "fused")]
-    [InlineData("3", "xapic-cluster-sparse", "7", "engine", "per-stage")]
+    [InlineData("3", "xapic-cluster-sparse", "6", "engine", "per-stage")]
     public void An_xapic_workload_over_node_processes_is_delivered_exactly_once(string nodes, string topology, string vcpus, string local, string threading)
     {
         var (code, output, error) = RunCli.Invoke("run", "--nodes", nodes, "--vcpus", vcpus, "--topology", topology, "--workload", "linux-mix",
