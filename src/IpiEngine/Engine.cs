@@ -116,7 +116,9 @@ public sealed partial class Engine : IDisposable
 
     /// <summary>
     /// Stops the engine after delivering everything posted before the call (drain), and returns when the pipeline
-    /// threads have exited. Idempotent.
+    /// threads have exited. Idempotent. Deliveries for another node are handed to the forwarder, which bounds how long
+    /// it waits for a peer whose queue stays full (<see cref="RemoteForwarder.OnEngineStopping"/>); what it refuses is
+    /// counted in <see cref="EngineCounters.PeerUnreachable"/>.
     /// </summary>
     /// <exception cref="InvalidOperationException">A pipeline thread failed (the inner exception says how), or a notifier threw.</exception>
     public void Stop()
@@ -132,6 +134,7 @@ public sealed partial class Engine : IDisposable
             Volatile.Write(ref _state, Stopping); // release: posters from now on are refused
             if (wasRunning)
             {
+                _options.Forwarder?.OnEngineStopping(); // a peer that takes nothing must not hold the drain forever
                 _pipeline.StopAndJoin();
             }
 
@@ -234,7 +237,8 @@ public sealed partial class Engine : IDisposable
             sums[(int)CounterSlot.IpisResolved], rejected, sums[(int)CounterSlot.DestinationsResolved],
             sums[(int)CounterSlot.NoDestination], sums[(int)CounterSlot.Delivered], sums[(int)CounterSlot.Coalesced],
             sums[(int)CounterSlot.Forwarded], sums[(int)CounterSlot.Notifications], sums[(int)CounterSlot.RemoteDelivered],
-            sums[(int)CounterSlot.RemoteCoalesced], sums[(int)CounterSlot.RemoteRejected], _log?.Overflowed ?? 0);
+            sums[(int)CounterSlot.RemoteCoalesced], sums[(int)CounterSlot.RemoteRejected], _log?.Overflowed ?? 0,
+            sums[(int)CounterSlot.PeerUnreachable]);
     }
 
     private static void Accumulate(StageCounters stage, Span<long> sums, ref RejectCounts rejected)

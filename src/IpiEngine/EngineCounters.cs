@@ -5,7 +5,7 @@ namespace IpiEngine;
 /// <summary>
 /// A snapshot of an engine's counters, summed over the threads that own them. Accounting rules:
 /// every posted record is latched, a topology write, a resolved IPI, or rejected with a reason; every destination of
-/// a resolved IPI is delivered, coalesced (already pending) or forwarded. <see cref="ConservationHolds"/> checks both
+/// a resolved IPI is delivered, coalesced (already pending), forwarded, or refused because its node was unreachable. <see cref="ConservationHolds"/> checks both
 /// (exact when the engine is quiescent, for example after <see cref="Engine.Stop"/>).
 /// </summary>
 public readonly struct EngineCounters
@@ -14,7 +14,7 @@ public readonly struct EngineCounters
 
     internal EngineCounters(long posted, long latched, long topologyWrites, long ipisResolved, RejectCounts rejected,
         long destinationsResolved, long noDestination, long delivered, long coalesced, long forwarded, long notifications,
-        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow)
+        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow, long peerUnreachable)
     {
         Posted = posted;
         Latched = latched;
@@ -31,6 +31,7 @@ public readonly struct EngineCounters
         RemoteCoalesced = remoteCoalesced;
         RemoteRejected = remoteRejected;
         LogOverflow = logOverflow;
+        PeerUnreachable = peerUnreachable;
     }
 
     /// <summary>Records posted (every <c>Post</c>, every record of a <c>PostBatch</c>, every topology write).</summary>
@@ -75,6 +76,12 @@ public readonly struct EngineCounters
     /// <summary>Destinations on another node, handed to the forwarder.</summary>
     public long Forwarded { get; }
 
+    /// <summary>
+    /// Destinations on another node that the forwarder did not take: the peer was declared unreachable (full queue under
+    /// <c>FullQueuePolicy.Fail</c>), or the engine stopped while the peer's queue stayed full. Never silent.
+    /// </summary>
+    public long PeerUnreachable { get; }
+
     /// <summary>Notifications raised.</summary>
     public long Notifications { get; }
 
@@ -93,8 +100,8 @@ public readonly struct EngineCounters
     /// <summary>Records still between posting and resolution (0 when quiescent).</summary>
     public long InFlight => Posted - Latched - TopologyWrites - IpisResolved - Rejected;
 
-    /// <summary>posted = latched + topology writes + resolved + rejected, and destinations = delivered + coalesced + forwarded.</summary>
-    public bool ConservationHolds => InFlight == 0 && DestinationsResolved == Delivered + Coalesced + Forwarded;
+    /// <summary>posted = latched + topology writes + resolved + rejected, and destinations = delivered + coalesced + forwarded + peer unreachable.</summary>
+    public bool ConservationHolds => InFlight == 0 && DestinationsResolved == Delivered + Coalesced + Forwarded + PeerUnreachable;
 
     /// <summary>Records rejected for <paramref name="reason"/>.</summary>
     public long RejectedBy(RejectReason reason)
@@ -103,6 +110,6 @@ public readonly struct EngineCounters
     /// <inheritdoc/>
     public override string ToString()
         => $"posted {Posted}, latched {Latched}, topology {TopologyWrites}, resolved {IpisResolved}, rejected {Rejected}, "
-           + $"destinations {DestinationsResolved} = delivered {Delivered} + coalesced {Coalesced} + forwarded {Forwarded}, "
+           + $"destinations {DestinationsResolved} = delivered {Delivered} + coalesced {Coalesced} + forwarded {Forwarded} + peer unreachable {PeerUnreachable}, "
            + $"notifications {Notifications}";
 }

@@ -24,6 +24,7 @@ public static class EngineMetrics
         Observe("ipi.delivered", "Destinations delivered", static c => c.Delivered);
         Observe("ipi.coalesced", "Destinations coalesced", static c => c.Coalesced);
         Observe("ipi.forwarded", "Destinations forwarded to other nodes", static c => c.Forwarded);
+        Observe("ipi.peer_unreachable", "Destinations on another node refused because the peer was unreachable", static c => c.PeerUnreachable);
         Observe("ipi.notifications", "Notifications raised", static c => c.Notifications);
     }
 

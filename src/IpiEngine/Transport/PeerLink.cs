@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using IpiEngine.Delivery;
 
 namespace IpiEngine.Transport;
@@ -29,11 +28,13 @@ public sealed partial class PeerLink : IDisposable
     private int _lastFault;
     private volatile bool _heartbeatDue;
 
-    internal PeerLink(NodeTransport node, int peerNode, int windowRecords)
+    internal PeerLink(NodeTransport node, int peerNode, TransportOptions options)
     {
         _node = node;
         PeerNode = peerNode;
-        _window = new OutboundWindow(windowRecords);
+        _window = new OutboundWindow(options.WindowRecords);
+        _policy = options.FullQueuePolicy;
+        _ordinaryReserve = _policy == FullQueuePolicy.Fail ? options.WindowRecords / 8 : 0;
     }
 
     /// <summary>The peer's node id.</summary>
@@ -43,48 +44,21 @@ public sealed partial class PeerLink : IDisposable
     public bool IsConnected => Volatile.Read(ref _current) is not null;
 
     /// <summary>The link's counters now.</summary>
-    public LinkCounters Counters => new(PeerNode, Volatile.Read(ref _forwarded), _window.Acked, Volatile.Read(ref _recordsSent),
-        Volatile.Read(ref _applied), Volatile.Read(ref _duplicates), Volatile.Read(ref _abandoned), Volatile.Read(ref _connections),
-        (LinkFault)Volatile.Read(ref _lastFault));
-
-    /// <summary>
-    /// Queues <paramref name="records"/> for the peer (one producer thread). Waits while the in-flight window is
-    /// full; after the node stopped, the records that could not be queued are counted as abandoned.
-    /// </summary>
-    public void Forward(ReadOnlySpan<RemoteDelivery> records)
+    public LinkCounters Counters
     {
-        int total = records.Length;
-        while (!records.IsEmpty)
+        get
         {
-            int n = _window.Append(records);
-            if (n == 0)
+            var times = ReadTimes(out var state);
+            return new(PeerNode, Volatile.Read(ref _forwarded), _window.Acked, Volatile.Read(ref _recordsSent),
+                Volatile.Read(ref _applied), Volatile.Read(ref _duplicates), Volatile.Read(ref _abandoned), Volatile.Read(ref _connections),
+                (LinkFault)Volatile.Read(ref _lastFault))
             {
-                if (!WaitForRoom())
-                {
-                    Volatile.Write(ref _abandoned, _abandoned + records.Length);
-                    break;
-                }
-                continue;
-            }
-            records = records[n..];
+                Unreachable = Volatile.Read(ref _unreachableCount),
+                Stalled = Stopwatch.GetElapsedTime(0, Volatile.Read(ref _stallTicks)),
+                State = state,
+                Times = times,
+            };
         }
-        Volatile.Write(ref _forwarded, _forwarded + total);
-        _signal.Notify();
-    }
-
-    /// <summary>Spins, then sleeps, until the peer acknowledges something; false once the node is stopping.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool WaitForRoom()
-    {
-        _signal.Notify();
-        var spin = new SpinWait();
-        while (_window.Free == 0)
-        {
-            if (_node.IsStopping)
-                return false;
-            spin.SpinOnce();
-        }
-        return true;
     }
 
     /// <summary>Releases the connection gate; the owning <see cref="NodeTransport"/> calls it when it stops.</summary>
@@ -103,6 +77,7 @@ public sealed partial class PeerLink : IDisposable
         while (!stopping.IsCancellationRequested)
         {
             bool ran = false;
+            SetConnectionState(LinkState.Reconnecting);
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             LinkConnection? connection = null;
             try
@@ -141,6 +116,7 @@ public sealed partial class PeerLink : IDisposable
                     await connection.DisposeAsync().ConfigureAwait(false);
                 else
                     socket.Dispose();
+                SetConnectionState(LinkState.Down);
             }
             delay = ran ? options.ReconnectMinDelay : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.ReconnectMaxDelay.Ticks));
             try
@@ -164,6 +140,7 @@ public sealed partial class PeerLink : IDisposable
             Volatile.Read(ref _current)?.Abort(LinkFault.Replaced);
         }
         while (!await _gate.WaitAsync(TimeSpan.FromMilliseconds(10), stopping).ConfigureAwait(false));
+        SetConnectionState(LinkState.Reconnecting);
         try
         {
             ApplyPeerResume(accepted.PeerIncarnation, accepted.PeerResume);
@@ -172,6 +149,7 @@ public sealed partial class PeerLink : IDisposable
         }
         finally
         {
+            SetConnectionState(LinkState.Down);
             _gate.Release();
         }
     }
@@ -203,6 +181,7 @@ public sealed partial class PeerLink : IDisposable
         Volatile.Write(ref _lastSent, now);
         Volatile.Write(ref _current, connection);
         Interlocked.Increment(ref _connections);
+        SetConnectionState(LinkState.Connected);
         _node.Log($"link {_node.NodeId}<->{PeerNode}: connected, resending from {_window.Acked}, expecting {_nextExpected}");
         Task send = SendLoopAsync(connection, _window.Acked);
         Task receive = ReceiveLoopAsync(connection);
@@ -218,6 +197,7 @@ public sealed partial class PeerLink : IDisposable
             // Both loops end by exception when the connection closes; the first fault was recorded above.
         }
         Volatile.Write(ref _current, null);
+        SetConnectionState(LinkState.Down);
         LinkFault fault = connection.Fault;
         Volatile.Write(ref _lastFault, (int)fault);
         // Tell the peer why, unless the connection is already gone or a newer one from that peer took over.
