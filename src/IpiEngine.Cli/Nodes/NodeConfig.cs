@@ -22,6 +22,12 @@ public sealed class NodeConfig
     public int[]? Placement { get; set; }
     /// <summary>Every other node of the VM.</summary>
     public List<NodePeerConfig>? Peers { get; set; }
+    /// <summary>Encrypt frames with AES-GCM (every node of the VM must agree); default false: HMAC-authenticated only.</summary>
+    public bool Encrypt { get; set; }
+    /// <summary>Each peer's outbound queue in records (a power of two, at least 64); default 2^24.</summary>
+    public int? QueueRecords { get; set; }
+    /// <summary>What to do when a peer's queue is full: "wait" (default) or "fail" (the peer is declared unreachable).</summary>
+    public string? FullQueue { get; set; }
 
     /// <summary>Reads and validates <paramref name="path"/>; every problem is one <see cref="NodeConfigException"/> sentence.</summary>
     public static NodeConfig Load(string path)
@@ -61,6 +67,10 @@ public sealed class NodeConfig
             if (!IPEndPoint.TryParse(peer.Address ?? "", out var ep) || ep.Port == 0)
                 throw new NodeConfigException($"{path}: peer {peer.Node} needs an \"address\" ip:port (this node dials peers with a higher id)");
         }
+        if (QueueRecords is { } q && (q < 64 || (q & (q - 1)) != 0))
+            throw new NodeConfigException($"{path}: \"queueRecords\" must be a power of two of at least 64, got {q}");
+        if (FullQueue is not (null or "wait" or "fail"))
+            throw new NodeConfigException($"{path}: \"fullQueue\" must be \"wait\" or \"fail\", got \"{FullQueue}\"");
         if (Listen is not null && !IPEndPoint.TryParse(Listen, out _))
             throw new NodeConfigException($"{path}: \"listen\" must be ip:port, got \"{Listen}\"");
     }
@@ -92,6 +102,9 @@ public sealed class NodeConfig
             Listen = Listen is null ? new IPEndPoint(IPAddress.Loopback, 0) : IPEndPoint.Parse(Listen),
             Peers = [.. (Peers ?? []).Select(p => new PeerAddress(p.Node, p.Address is null ? null : IPEndPoint.Parse(p.Address)))],
             Log = log,
+            Encrypt = Encrypt,
+            WindowRecords = QueueRecords ?? TransportOptions.DefaultWindowRecords,
+            FullQueuePolicy = FullQueue == "fail" ? FullQueuePolicy.Fail : FullQueuePolicy.Wait,
         };
     }
 }

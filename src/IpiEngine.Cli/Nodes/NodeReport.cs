@@ -39,4 +39,8 @@ public sealed record NodeReport(
     double Seconds,
     double P50Microseconds,
     double P99Microseconds,
-    bool Complete);
+    bool Complete)
+{
+    /// <summary>Each link's health: state, time per state, stall time, records refused (see <see cref="LinkReport"/>).</summary>
+    public IReadOnlyList<LinkReport>? Links { get; init; }
+}

@@ -39,4 +39,8 @@ public enum LinkFault : uint
     HandshakeTimeout,
     /// <summary>A newer connection from the same peer replaced this one.</summary>
     Replaced,
+    /// <summary>A frame failed authentication (altered, replayed, reordered or from another connection); nothing from it was applied.</summary>
+    BadMac,
+    /// <summary>The peers disagree on frame protection (one encrypts with AES-GCM, the other only authenticates).</summary>
+    ProtectionMismatch,
 }

@@ -235,7 +235,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
                 timeout.CancelAfter(Options.HandshakeTimeout);
                 try
                 {
-                    accepted = await Handshake.AcceptAsync(connection, NodeId, Incarnation, Options.Key,
+                    accepted = await Handshake.AcceptAsync(connection, NodeId, Incarnation, Options.Key, Options.Encrypt,
                         node => node >= 0 && node < NodeId && node < _linkOfNode.Length && _linkOfNode[node] is not null,
                         timeout.Token).ConfigureAwait(false);
                 }

@@ -17,7 +17,8 @@ public sealed partial class PeerLink : IDisposable
     private readonly NodeTransport _node;
     private readonly OutboundWindow _window;
     private readonly WakeSignal _signal = new();
-    private readonly RemoteDelivery[] _scratch = new RemoteDelivery[FrameHeader.MaxRecordsPerFrame];
+    private readonly RemoteDelivery[] _scratch = new RemoteDelivery[FrameHeader.MaxRecordsPerFrame]; // an opened frame's payload
+    private readonly byte[] _frameScratch = new byte[FrameHeader.Size + FrameHeader.MaxRecordsPerFrame * FrameHeader.RecordSize + FrameProtection.TagSize];
     private readonly SemaphoreSlim _gate = new(1, 1); // one connection at a time (connection setup only)
     private LinkConnection? _current;
 
@@ -89,7 +90,7 @@ public sealed partial class PeerLink : IDisposable
                 await _gate.WaitAsync(stopping).ConfigureAwait(false);
                 try
                 {
-                    var dialed = await Handshake.DialAsync(connection, _node.NodeId, PeerNode, _node.Incarnation, options.Key,
+                    var dialed = await Handshake.DialAsync(connection, _node.NodeId, PeerNode, _node.Incarnation, options.Key, options.Encrypt,
                         CaptureResume, timeout.Token).ConfigureAwait(false);
                     ApplyPeerResume(dialed.PeerIncarnation, dialed.PeerResume);
                     ran = true;

@@ -33,7 +33,8 @@ public class FrameHeaderTests
 
     [Theory]
     [InlineData(0, 0xFF, LinkFault.BadMagic)]
-    [InlineData(4, 2, LinkFault.UnsupportedVersion)]
+    [InlineData(4, 1, LinkFault.UnsupportedVersion)] // the previous protocol version (frames without tags)
+    [InlineData(4, 3, LinkFault.UnsupportedVersion)]
     [InlineData(5, 0, LinkFault.UnknownFrameKind)]
     [InlineData(5, 9, LinkFault.UnknownFrameKind)]
     [InlineData(6, 1, LinkFault.ReservedBitsSet)]
