@@ -19,8 +19,12 @@
  *    ipi_pending / ipi_take_pending (one atomic exchange per word), ipi_counters,
  *    ipi_topology_write and ipi_engine_stop may be called from any thread. ipi_engine_destroy must
  *    not race with other calls on the same engine.
- *  - Never call into the library from a signal handler; the kick callback runs on an engine thread
- *    and must only wake the vCPU (set a flag, signal a condition variable, write an eventfd).
+ *  - Stop: a post racing with ipi_engine_stop either returns IPI_OK and its record is delivered by the
+ *    stop's drain, or returns IPI_E_STOPPED; once ipi_engine_stop has returned every post returns
+ *    IPI_E_STOPPED. Every ipi_engine_stop, also two at once, returns only when the engine is drained.
+ *  - Never call into the library from a signal handler; the kick callback may run on any engine
+ *    thread, concurrently with itself (see ipi_kick_fn), and must only wake the vCPU (set a flag,
+ *    signal a condition variable, write an eventfd).
  *  - Register numbers are the hardware's: xAPIC MMIO offsets (0x300 ICR low fires, 0x310 ICR high
  *    latches) or x2APIC MSR numbers (0x830 ICR, 0x83F SELF IPI); topology registers likewise.
  *  - Supported platform: 64-bit Linux (LP64), checked below.
@@ -41,7 +45,7 @@ extern "C" {
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 0u
+#define IPI_ABI_VERSION_MINOR 1u /* 1.1: IPI_E_FAULTED */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -58,6 +62,7 @@ extern "C" {
 #define IPI_E_LIMIT        (-10) /* too many engines alive at once (IPI_MAX_ENGINES) */
 #define IPI_E_NO_MEMORY    (-11) /* the engine's memory could not be allocated */
 #define IPI_E_INTERNAL     (-12) /* an unexpected failure inside the library (a bug: please report it) */
+#define IPI_E_FAULTED      (-13) /* the engine's pipeline failed: it accepts no more records (ipi_last_error says why) */
 
 /* ---- limits and option values -------------------------------------------------------------- */
 #define IPI_MAX_ENGINES   256u   /* engines alive at once in one process */
@@ -107,6 +112,7 @@ extern "C" {
 #define IPI_REJECT_SOURCE_DISABLED         7u /* the source APIC is globally disabled */
 #define IPI_REJECT_DROPPED                 8u /* ring full under IPI_BACK_PRESSURE_DROP */
 #define IPI_REJECT_INVALID_REMOTE_DESTINATION 9u /* a forwarded delivery named no local vCPU: counted in remote_rejected, not here */
+#define IPI_REJECT_ENGINE_FAULTED         10u /* posted before the pipeline failed, never resolved (ABI 1.1) */
 #define IPI_REJECT_REASONS                16u /* length of rejected_by_reason (room for later reasons) */
 
 /* ---- types ------------------------------------------------------------------------------ */
@@ -115,9 +121,11 @@ extern "C" {
 typedef uint64_t ipi_engine_t;
 #define IPI_NULL_ENGINE ((ipi_engine_t)0)
 
-/* Wakes vCPU `vcpu` because interrupts became pending for it. Called on an engine thread, at most
- * once per destination per delivered batch; must not block, must not call back into the library and
- * must not let a C++ exception escape. */
+/* Wakes vCPU `vcpu` because interrupts became pending for it and no kick is outstanding: a vCPU is
+ * kicked again only after ipi_take_pending has taken its interrupts. Called from any engine thread
+ * (the pipeline's, or a transport thread applying deliveries from another node), possibly
+ * concurrently with itself for different vCPUs: it must be thread-safe. Must not block, must not
+ * call back into the library and must not let a C++ exception escape. */
 typedef void (*ipi_kick_fn)(void *context, uint32_t vcpu);
 
 /* How to build an engine. Zero it, set struct_size = sizeof(ipi_config_t), then the fields you need. */
@@ -254,7 +262,8 @@ int32_t ipi_take_pending(ipi_engine_t engine, uint32_t vcpu, ipi_pending_t *out)
 int32_t ipi_counters(ipi_engine_t engine, ipi_counters_t *out);
 
 /* Stops the engine after delivering everything posted before the call (drain). Posting afterwards
- * returns IPI_E_STOPPED; taking pending interrupts and reading counters still work. */
+ * returns IPI_E_STOPPED; taking pending interrupts and reading counters still work. Any thread; a
+ * second call returns when the engine is drained. IPI_E_FAULTED (every call) if the pipeline failed. */
 int32_t ipi_engine_stop(ipi_engine_t engine);
 
 /* Stops (draining) if needed and frees the engine. The handle becomes invalid: using it again,

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The C ABI, as a C host sees it: publish the NativeAOT library (SONAME, exports), build the C simulator example,
-# the C error-path test, the C++17 header check and the posting benchmark with CMake through pkg-config, then run
-# them briefly. The simulator exits non-zero unless every posted record is accounted for and every delivered
-# interrupt was taken exactly once. Bounded: every run has a timeout.
+# The C ABI, as a C host sees it: publish the NativeAOT library, unpack the versioned tarball that the publish makes
+# (ipi_engine-VERSION-linux-x64.tar.gz, the native package) into a fresh prefix, check it (SONAME, exports, the
+# pkg-config version), build the README's C example, the C simulator example, the C error-path test, the C++17 header
+# check and the posting benchmark with CMake through that prefix's pkg-config file, then run them briefly. The
+# simulator exits non-zero unless every posted record is accounted for and every delivered interrupt was taken
+# exactly once. Bounded: every run has a timeout.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -10,8 +12,20 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 native="$work/native"
 
-echo "-- publish (NativeAOT, linux-x64)"
-dotnet publish src/IpiEngine.Native/IpiEngine.Native.csproj -c Release -r linux-x64 -o "$native" -nologo -v quiet
+echo "-- publish (NativeAOT, linux-x64) and its tarball"
+dotnet publish src/IpiEngine.Native/IpiEngine.Native.csproj -c Release -r linux-x64 -o "$work/publish" \
+  -p:PackageOutputPath="$work/packages/" -nologo -v quiet
+version=$(dotnet msbuild src/IpiEngine.Native/IpiEngine.Native.csproj -getProperty:Version)
+tarball="$work/packages/ipi_engine-$version-linux-x64.tar.gz"
+[ -f "$tarball" ] || { echo "no tarball $tarball"; ls "$work/packages"; exit 1; }
+mkdir -p "$native"
+tar -xzf "$tarball" -C "$native" --strip-components=1
+for f in lib/libipi_engine.so.1 lib/libipi_engine.so lib/pkgconfig/ipi_engine.pc include/ipi_engine.h share/doc/ipi_engine/LICENSE; do
+  [ -e "$native/$f" ] || { echo "the tarball lacks $f"; tar -tzf "$tarball"; exit 1; }
+done
+pc_version=$(PKG_CONFIG_PATH="$native/lib/pkgconfig" pkg-config --modversion ipi_engine)
+[ "$pc_version" = "$version" ] || { echo "ipi_engine.pc says $pc_version, the repository $version"; exit 1; }
+echo "$(basename "$tarball"): $(tar -tzf "$tarball" | wc -l) entries, pkg-config version $pc_version"
 lib="$native/lib/libipi_engine.so.1"
 
 echo "-- SONAME and exports"
@@ -29,10 +43,15 @@ PKG_CONFIG_PATH="$native/lib/pkgconfig" cmake -S examples/c-sim -B "$work/build"
   || { cat "$work/cmake.log"; exit 1; }
 cmake --build "$work/build" -j 2 > "$work/build.log" || { cat "$work/build.log"; exit 1; }
 
+echo "-- the README's C example"
+timeout 60 "$work/build/readme-example"
+echo "readme-example: vector 0xFD taken by vCPU 2"
 echo "-- C++17 header check"
 timeout 60 "$work/build/header-check-cpp"
 echo "-- C error paths"
 timeout 60 "$work/build/ipi-errors" | tail -n 20
+echo "-- C stop racing posts and a second stop (tiny rings, repeated cycles)"
+timeout 120 "$work/build/ipi-stop-race"
 echo "-- c-sim: x2APIC, 4 vCPUs"
 timeout 120 "$work/build/c-sim" --vcpus 4 --ipis 20000
 echo "-- c-sim: xAPIC (ICR2 latch + ICR), 3 vCPUs"

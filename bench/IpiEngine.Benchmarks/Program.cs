@@ -19,6 +19,15 @@ public static class Program
             Console.Error.WriteLine(suite.Error);
             return 2;
         }
+        try
+        {
+            IpiEngine.Perf.Suite.SuiteSlowdown.FromEnvironment();
+        }
+        catch (IpiEngine.Perf.PerfInputException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 2;
+        }
         var summaries = BenchmarkSwitcher
             .FromAssembly(typeof(Program).Assembly)
             .Run([.. suite.Remaining], SuiteConfig.Create(suite.Profile, suite.ManifestPath));

@@ -90,6 +90,7 @@ public static class NodeCommand
                 Topology = script.NewTopology(),
                 Placement = new VcpuPlacement(placement, config.Node),
                 Forwarder = transport,
+                Replicator = transport.Replication, // topology writes go to every node, in the VM's one order
                 DeliveryLogCapacity = LocalLogCapacity,
                 Name = $"node{config.Node}",
             });

@@ -6,7 +6,7 @@ namespace IpiEngine.Cli;
 
 /// <summary>
 /// <c>ipi perf</c>: the perf regression suite's workflow: <c>record</c>, <c>compare</c>,
-/// <c>compare-commits</c>, <c>trend</c>, <c>check</c>. Bad input always ends with one sentence on
+/// <c>compare-commits</c>, <c>aa</c>, <c>trend</c>, <c>check</c>. Bad input always ends with one sentence on
 /// stderr and exit code 2.
 /// </summary>
 public static class PerfCommand
@@ -18,6 +18,7 @@ public static class PerfCommand
         perf.Subcommands.Add(PerfRecordCommand.Create());
         perf.Subcommands.Add(PerfCompareCommand.Create());
         perf.Subcommands.Add(PerfCompareCommitsCommand.Create());
+        perf.Subcommands.Add(PerfAaCommand.Create());
         perf.Subcommands.Add(PerfTrendCommand.Create());
         perf.Subcommands.Add(PerfCheckCommand.Create());
         return perf;

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using IpiEngine.Perf;
 using IpiEngine.Perf.Comparison;
 using IpiEngine.Perf.Git;
 using IpiEngine.Perf.Records;
@@ -8,9 +7,10 @@ using IpiEngine.Perf.Suite;
 namespace IpiEngine.Cli;
 
 /// <summary>
-/// <c>ipi perf compare-commits A B</c>: builds both commits in temporary clones, runs their suites
-/// alternately (A, B, A, B, ...) and compares the pooled results like <c>compare</c>, with the
-/// calibration of each round. The command to run before merging.
+/// <c>ipi perf compare-commits A B</c>: builds both commits in temporary clones, runs launches of
+/// their suites alternately (A B, B A, ...) with the probe around every benchmark, and compares
+/// them launch by launch (<see cref="ComparisonUnit.Launch"/>). The command to run before merging.
+/// Exit 0 pass, 1 regression, 2 not comparable or bad input, 3 not enough evidence.
 /// </summary>
 public static class PerfCompareCommitsCommand
 {
@@ -19,26 +19,27 @@ public static class PerfCompareCommitsCommand
     {
         var a = new Argument<string>("A") { Description = "Baseline commit (sha, branch, tag)." };
         var b = new Argument<string>("B") { Description = "Commit under test." };
-        var profile = PerfRecordCommand.ProfileOption();
-        var filter = PerfRecordCommand.FilterOption();
-        var rounds = new Option<int>("--rounds") { Description = "Alternating rounds (each runs A then B once).", DefaultValueFactory = _ => 2 };
-        var save = new Option<bool>("--save") { Description = "Also store the rounds' records in the results folder." };
+        var launches = new LaunchRunOptions();
+        var save = new Option<bool>("--save") { Description = "Also store every launch's record in the results folder." };
         var results = PerfCommand.ResultsOption();
         var repo = PerfCommand.RepoOption();
-        var policy = new PolicyOptions();
-        var command = new Command("compare-commits", "Build two commits and run their benchmarks alternately in one session, then compare them.")
+        var policy = new PolicyOptions(byLaunch: true);
+        var command = new Command("compare-commits", "Build two commits, run launches of their benchmarks alternately, and compare them launch by launch.")
         {
-            a, b, profile, filter, rounds, save, results, repo,
+            a, b, save, results, repo,
         };
+        launches.AddTo(command);
         policy.AddTo(command);
         command.SetAction(parse => PerfCommand.Guarded(parse, (output, error) =>
         {
-            var options = policy.Read(parse);
+            // Everything the user typed is checked before the first (long) build.
             var format = PerfComparisonPrinter.Validate(parse.GetValue(policy.Format));
-            var comparer = new RunComparer(options);
-            var suiteProfile = PerfRecordCommand.ResolveProfile(parse.GetValue(profile));
+            var comparer = new RunComparer(policy.Read(parse));
+            var settings = launches.Read(parse) with { MinimumRounds = comparer.MinimumLaunches };
             var git = GitRepository.Open(parse.GetValue(repo) ?? Environment.CurrentDirectory);
-            var outcome = new AlternatingRunner(git, error).Run(parse.GetValue(a)!, parse.GetValue(b)!, suiteProfile, parse.GetValue(filter) ?? [], parse.GetValue(rounds));
+            var runner = new AlternatingRunner(git, error);
+            using var builds = runner.Build(parse.GetValue(a)!, parse.GetValue(b)!, parse.GetValue(launches.SeparateBuilds));
+            var outcome = runner.Run(builds, settings, builds.BuildTime);
             if (parse.GetValue(save))
             {
                 var store = new RecordStore(PerfCommand.ResultsFolder(parse.GetValue(results), git));
@@ -47,9 +48,11 @@ public static class PerfCompareCommitsCommand
                     error.WriteLine($"saved {store.Save(record)}");
                 }
             }
+            // Round lines go with the text; JSON and Markdown stay one document on stdout.
+            var roundLog = format == "text" ? output : error;
             foreach (var line in outcome.Rounds)
             {
-                output.WriteLine(line);
+                roundLog.WriteLine(line);
             }
             var report = comparer.Compare(outcome.A, outcome.B);
             PerfComparisonPrinter.Print(report, format, output);

@@ -63,6 +63,10 @@ internal static class PerfComparisonPrinter
             console.Write(rendered);
         }
         output.WriteLine();
+        if (report.Caveat is not null)
+        {
+            output.WriteLine($"note: {report.Caveat}");
+        }
         output.WriteLine(report.VerdictLine);
     }
 }

@@ -3,11 +3,27 @@ using IpiEngine.Perf.Comparison;
 
 namespace IpiEngine.Cli;
 
-/// <summary>The verdict-policy options that <c>compare</c> and <c>compare-commits</c> share.</summary>
-internal sealed class PolicyOptions
+/// <summary>
+/// The verdict-policy options that <c>compare</c>, <c>compare-commits</c> and <c>aa</c> share.
+/// With <paramref name="byLaunch"/> (the commands that run launches) the time is tested across
+/// launches, the single-threaded floor is finer, and cross-thread benchmarks get their own threshold.
+/// </summary>
+internal sealed class PolicyOptions(bool byLaunch)
 {
-    public Option<string> Threshold { get; } = new("--threshold") { Description = "Relative threshold of the equivalence test.", DefaultValueFactory = _ => "5%" };
-    public Option<string> Noise { get; } = new("--noise") { Description = "Absolute noise floor: smaller shifts never count.", DefaultValueFactory = _ => "1ns" };
+    public Option<string> Threshold { get; } = new("--threshold")
+    {
+        Description = byLaunch ? "Relative threshold for single-threaded benchmarks: smaller changes never count." : "Relative threshold of the equivalence test.",
+        DefaultValueFactory = _ => "5%",
+    };
+
+    public Option<string> Noise { get; } = new("--noise")
+    {
+        Description = byLaunch ? "Absolute floor for single-threaded benchmarks: smaller shifts never count." : "Absolute noise floor: smaller shifts never count.",
+        DefaultValueFactory = _ => byLaunch ? "0.25ns" : "1ns",
+    };
+
+    public Option<string> CrossThreshold { get; } = new("--cross-threshold") { Description = "Relative threshold for cross-thread benchmarks.", DefaultValueFactory = _ => "12%" };
+    public Option<string> CrossNoise { get; } = new("--cross-noise") { Description = "Absolute floor for cross-thread benchmarks.", DefaultValueFactory = _ => "2ns" };
     public Option<double> Alpha { get; } = new("--alpha") { Description = "Significance level of each one-sided test.", DefaultValueFactory = _ => 0.01 };
     public Option<bool> GateCrossThread { get; } = new("--gate-cross-thread") { Description = "Fail on cross-thread slowdowns too (they only warn by default)." };
     public Option<string?> Machine { get; } = new("--machine") { Description = "Machine id to compare on, when both sides have several." };
@@ -17,6 +33,11 @@ internal sealed class PolicyOptions
     {
         command.Options.Add(Threshold);
         command.Options.Add(Noise);
+        if (byLaunch)
+        {
+            command.Options.Add(CrossThreshold);
+            command.Options.Add(CrossNoise);
+        }
         command.Options.Add(Alpha);
         command.Options.Add(GateCrossThread);
         command.Options.Add(Machine);
@@ -27,6 +48,9 @@ internal sealed class PolicyOptions
     {
         Threshold = parse.GetValue(Threshold) ?? "5%",
         NoiseFloor = parse.GetValue(Noise) ?? "1ns",
+        CrossThreadThreshold = parse.GetValue(CrossThreshold) ?? "12%",
+        CrossThreadNoiseFloor = parse.GetValue(CrossNoise) ?? "2ns",
+        Unit = byLaunch ? ComparisonUnit.Launch : ComparisonUnit.Iteration,
         Alpha = parse.GetValue(Alpha),
         GateCrossThread = parse.GetValue(GateCrossThread),
         MachineId = parse.GetValue(Machine),

@@ -152,16 +152,13 @@ internal sealed unsafe class NativeEngine
     }
 
     /// <summary>
-    /// <c>ipi_engine_stop</c>: drains and stops. An engine that was never started is started first, so records
-    /// posted before start are delivered too ("stop drains" holds whatever the order of calls).
+    /// <c>ipi_engine_stop</c>: drains and stops; records posted before a start that never came are drained too.
+    /// Every call, also a second one racing the first, goes through <see cref="Engine.Stop"/>, which returns only
+    /// when the engine is drained (a concurrent call waits for the first) and reports a pipeline failure each time.
     /// </summary>
     public int Stop()
     {
-        int previous = Interlocked.Exchange(ref _state, Stopped);
-        if (previous == Stopped)
-            return Status.Ok;
-        if (previous == Created)
-            _engine.Start();
+        Volatile.Write(ref _state, Stopped); // release: later posts are refused here; racing ones by the engine's closed rings
         _engine.Stop();
         return Status.Ok;
     }

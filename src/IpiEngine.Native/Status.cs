@@ -17,9 +17,10 @@ internal static class Status
     public const int Limit = -10;
     public const int NoMemory = -11;
     public const int Internal = -12;
+    public const int Faulted = -13;
 
     /// <summary>The lowest defined code (the codes are dense from 0 down to it).</summary>
-    public const int Lowest = Internal;
+    public const int Lowest = Faulted;
 
     /// <summary>
     /// The status for an exception caught at the boundary: it must never cross into the host, where it would abort
@@ -28,6 +29,8 @@ internal static class Status
     public static int FromException(Exception exception) => exception switch
     {
         OutOfMemoryException => NoMemory,
+        EngineStoppedException => Stopped,
+        EngineFaultedException => Faulted,
         ObjectDisposedException => BadHandle,
         ArgumentException => BadConfig,
         InvalidOperationException => State,

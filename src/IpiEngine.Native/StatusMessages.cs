@@ -25,6 +25,7 @@ internal static unsafe class StatusMessages
         Status.Limit => "too many engines are alive at once\0"u8,
         Status.NoMemory => "the engine's memory could not be allocated\0"u8,
         Status.Internal => "an unexpected failure inside the library (a bug: please report it)\0"u8,
+        Status.Faulted => "the engine's pipeline failed and accepts no more records (ipi_last_error says why)\0"u8,
         _ => "unknown status code\0"u8,
     });
 

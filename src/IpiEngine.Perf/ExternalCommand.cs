@@ -12,9 +12,10 @@ internal static class ExternalCommand
     /// <summary>
     /// Runs <paramref name="fileName"/> to completion. With <paramref name="echo"/>, output is passed
     /// through line by line (to stderr, so that stdout stays clean for the tool's own result).
+    /// <paramref name="environment"/> adds or replaces environment variables of the program.
     /// </summary>
     /// <exception cref="PerfInputException">The program could not be started.</exception>
-    public static Outcome Run(string fileName, IEnumerable<string> arguments, string workingDirectory, TextWriter? echo = null)
+    public static Outcome Run(string fileName, IEnumerable<string> arguments, string workingDirectory, TextWriter? echo = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -26,6 +27,10 @@ internal static class ExternalCommand
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
+        }
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
         }
         var output = new StringBuilder();
         var error = new StringBuilder();

@@ -17,4 +17,5 @@ namespace IpiEngine.Perf;
 [JsonSerializable(typeof(SuiteRunManifest))]
 [JsonSerializable(typeof(PerfRecord))]
 [JsonSerializable(typeof(ComparisonReport))]
+[JsonSerializable(typeof(VerdictRates))]
 internal sealed partial class PerfJsonContext : JsonSerializerContext;

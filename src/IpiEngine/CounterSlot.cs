@@ -7,8 +7,10 @@ internal enum CounterSlot
 {
     /// <summary>ICR high writes: the destination was latched.</summary>
     Latched,
-    /// <summary>Routing-relevant register writes applied.</summary>
+    /// <summary>Routing-relevant register writes applied (posted here or, replicated, on another node).</summary>
     TopologyWrites,
+    /// <summary>Of the topology writes applied, those posted on another node and replicated here.</summary>
+    PeerTopologyWrites,
     /// <summary>Firing writes that produced an IPI (possibly reaching nobody).</summary>
     IpisResolved,
     /// <summary>Destination vCPUs of resolved IPIs, summed.</summary>
@@ -31,6 +33,8 @@ internal enum CounterSlot
     RemoteRejected,
     /// <summary>Destinations on another node the forwarder refused: the peer was unreachable (or the engine stopped first).</summary>
     PeerUnreachable,
+    /// <summary>Notifier calls that threw (see <see cref="Delivery.NotifierExceptionPolicy"/>).</summary>
+    NotifierFaults,
     /// <summary>First of the rejected-record counters, one per <see cref="RejectReason"/>.</summary>
     RejectedBase,
 }

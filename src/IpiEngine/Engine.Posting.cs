@@ -1,12 +1,10 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using IpiEngine.Apic;
-using IpiEngine.Pipeline;
-using IpiEngine.Rings;
 
 namespace IpiEngine;
 
-/// <content>The producer side: posting records, topology writes in order, back-pressure.</content>
+/// <content>The producer API: posts go through <see cref="Posting.PostingRings"/>; topology writes are ordered here.</content>
 public sealed partial class Engine
 {
     /// <summary>
@@ -21,7 +19,9 @@ public sealed partial class Engine
     /// <param name="value">The value written (64 bits for the x2APIC ICR).</param>
     /// <param name="destinationId">The destination id the hypervisor reported (informational).</param>
     /// <param name="tag">Returned with every delivery of this record's IPI.</param>
-    /// <exception cref="InvalidOperationException">The engine is stopped, or not started and the ring is full.</exception>
+    /// <exception cref="InvalidOperationException">The engine is not started and the ring is full.</exception>
+    /// <exception cref="EngineStoppedException">The engine is stopped (the record was not taken).</exception>
+    /// <exception cref="EngineFaultedException">The engine's pipeline failed (the inner exception says how).</exception>
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Post(int sourceVcpu, uint register, ulong value, uint destinationId, ulong tag = 0)
@@ -33,23 +33,15 @@ public sealed partial class Engine
             return;
         }
 
-        ThrowIfNotAccepting();
-        SpscRing<ExitRecord> ring = _rings[sourceVcpu];
-        if (ring.FreeSpace() < 1 && !WaitForRoom(ring, 1))
-        {
-            return; // dropped by policy, counted
-        }
-
-        ring.ProducerSlot(0) = new ExitRecord((ushort)sourceVcpu, reg, value, destinationId, tag, _stamp ? Stopwatch.GetTimestamp() : 0);
-        ring.PublishFenced(1); // full fence: the doorbell read below cannot move above the tail store
-        RingDoorbell(sourceVcpu);
+        _posting.Post(new ExitRecord((ushort)sourceVcpu, reg, value, destinationId, tag, _stamp ? Stopwatch.GetTimestamp() : 0), wait: true);
     }
 
     /// <summary>
     /// Like <see cref="Post"/>, but returns false instead of waiting when the source's ring is full (the record is then
     /// not posted and not counted). True when the record was taken (including when it was rejected and counted).
     /// </summary>
-    /// <exception cref="InvalidOperationException">The engine is stopped.</exception>
+    /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
+    /// <exception cref="EngineFaultedException">The engine's pipeline failed (the inner exception says how).</exception>
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPost(int sourceVcpu, uint register, ulong value, uint destinationId, ulong tag = 0)
@@ -61,25 +53,18 @@ public sealed partial class Engine
             return true;
         }
 
-        ThrowIfNotAccepting();
-        SpscRing<ExitRecord> ring = _rings[sourceVcpu];
-        if (ring.FreeSpace() < 1)
-        {
-            return false;
-        }
-
-        ring.ProducerSlot(0) = new ExitRecord((ushort)sourceVcpu, reg, value, destinationId, tag, _stamp ? Stopwatch.GetTimestamp() : 0);
-        ring.PublishFenced(1);
-        RingDoorbell(sourceVcpu);
-        return true;
+        return _posting.Post(new ExitRecord((ushort)sourceVcpu, reg, value, destinationId, tag, _stamp ? Stopwatch.GetTimestamp() : 0), wait: false);
     }
 
     /// <summary>
     /// Posts many records of one source vCPU with one publication per run that fits (one fence, one doorbell check).
     /// Each record's source is taken to be <paramref name="sourceVcpu"/>; a record without a post timestamp gets the
-    /// batch's. Topology registers among them are applied in order, as by <see cref="Post"/>.
+    /// batch's. Topology registers among them are applied in order, as by <see cref="Post"/>. When the engine stops or
+    /// fails part way, the records before the refused piece were taken (and are resolved by the drain), the rest not.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The engine is stopped, or not started and the ring is full.</exception>
+    /// <exception cref="InvalidOperationException">The engine is not started and the ring is full.</exception>
+    /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
+    /// <exception cref="EngineFaultedException">The engine's pipeline failed (the inner exception says how).</exception>
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     public void PostBatch(int sourceVcpu, ReadOnlySpan<ExitRecord> records)
     {
@@ -89,10 +74,7 @@ public sealed partial class Engine
             return;
         }
 
-        ThrowIfNotAccepting();
-        SpscRing<ExitRecord> ring = _rings[sourceVcpu];
         long timestamp = _stamp ? Stopwatch.GetTimestamp() : 0;
-        ushort source = (ushort)sourceVcpu;
         int i = 0;
         while (i < records.Length)
         {
@@ -109,29 +91,8 @@ public sealed partial class Engine
                 run++;
             }
 
-            int free = ring.FreeSpace(run);
-            if (free < 1)
-            {
-                if (!WaitForRoom(ring, run))
-                {
-                    i += run; // dropped by policy, counted
-                    continue;
-                }
-
-                free = ring.FreeSpace(run);
-            }
-
-            int count = Math.Min(run, free);
-            for (int k = 0; k < count; k++)
-            {
-                ref readonly ExitRecord r = ref records[i + k];
-                ring.ProducerSlot(k) = new ExitRecord(source, r.Register, r.Value, r.DestinationId, r.Tag,
-                    r.PostTimestamp != 0 ? r.PostTimestamp : timestamp);
-            }
-
-            ring.PublishFenced(count); // one fenced tail store for the whole run
-            RingDoorbell(sourceVcpu);
-            i += count;
+            _posting.PostRun(sourceVcpu, records.Slice(i, run), timestamp);
+            i += run;
         }
     }
 
@@ -139,7 +100,9 @@ public sealed partial class Engine
     /// Applies a routing-relevant register write (APIC ID, LDR, DFR, SVR, IA32_APIC_BASE) so that every IPI posted
     /// before this call, by any thread, resolves with the old topology and every IPI posted after it with the new:
     /// the call waits until the pipeline has resolved everything published so far, then publishes a new destination
-    /// map with one swap. Topology writes are rare; any thread; serialised.
+    /// map with one swap. Topology writes are rare; any thread; serialised. With a <see cref="EngineOptions.Replicator"/>
+    /// (a multi-node VM), the write is applied so on every node, in the VM's one order of topology writes, and the call
+    /// returns once every node applied it.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="vcpu"/> is not a vCPU index.</exception>
     /// <exception cref="ArgumentException"><paramref name="register"/> is not a topology register.</exception>
@@ -156,15 +119,38 @@ public sealed partial class Engine
         PostOutsideRing(vcpu, reg, value, 1);
     }
 
-    /// <summary>Records that do not enter a ring: unknown sources (rejected) and topology writes (applied in order).</summary>
+    /// <summary>
+    /// Records that do not enter a ring: unknown sources (rejected) and topology writes (applied in order; with a
+    /// <see cref="EngineOptions.Replicator"/>, handed to it, which returns once every node applied the write).
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void PostOutsideRing(int sourceVcpu, ushort register, ulong value, int count)
     {
+        if (_options.Replicator is { } replicator && (uint)sourceVcpu < (uint)_rings.Length)
+        {
+            if (Volatile.Read(ref _state) > Running || _posting.Fault is not null)
+            {
+                _posting.ThrowClosed(); // a stopped or failed engine replicates nothing
+            }
+
+            replicator.Replicate(sourceVcpu, register, value); // never under _control: the applier needs it
+            return;
+        }
+
+        ApplyInOrder(sourceVcpu, register, value, count, fromPeer: false);
+    }
+
+    /// <summary>
+    /// Under <see cref="_control"/>: rejects an unknown source, or applies a topology write after everything posted
+    /// before it resolved (with the old map) and before anything posted after it (with the new one).
+    /// </summary>
+    private void ApplyInOrder(int sourceVcpu, ushort register, ulong value, int count, bool fromPeer)
+    {
         lock (_control)
         {
-            if (_state > Running)
+            if (_state > Running || _posting.Fault is not null)
             {
-                ThrowNotAccepting(); // a stopped engine accepts nothing, topology writes included
+                _posting.ThrowClosed(); // a stopped or failed engine accepts nothing, topology writes included
             }
 
             if ((uint)sourceVcpu >= (uint)_rings.Length)
@@ -180,7 +166,10 @@ public sealed partial class Engine
                     _topologySnapshot[i] = _rings[i].PublishedCount; // acquire: everything posted before us, by anyone
                 }
 
-                _pipeline.WaitResolved(_topologySnapshot); // false only when stopping: Stop's drain then runs on the old map
+                if (!_pipeline.WaitResolved(_topologySnapshot))
+                {
+                    _posting.ThrowClosed(); // only a fault ends the wait early (Stop needs _control, which we hold)
+                }
             }
             else
             {
@@ -189,68 +178,10 @@ public sealed partial class Engine
 
             _resolver.ApplyTopologyWrite(sourceVcpu, register, value); // new immutable map, one reference swap
             _controlCounters.Add(CounterSlot.TopologyWrites, 1);
+            if (fromPeer)
+            {
+                _controlCounters.Add(CounterSlot.PeerTopologyWrites, 1);
+            }
         }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void RingDoorbell(int vcpu)
-    {
-        if (_doorbell.Ring(vcpu))
-        {
-            _signal.SignalAfterFence(); // the Interlocked.Or in Ring was the fence; wakes a parked pipeline
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void ThrowIfNotAccepting()
-    {
-        if (Volatile.Read(ref _state) > Running)
-        {
-            ThrowNotAccepting();
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowNotAccepting()
-    {
-        ThrowIfDisposed();
-        if (_pipeline.Fault is { } fault)
-        {
-            throw new InvalidOperationException($"The engine '{_options.Name}' failed and accepts no more records: {fault.Message}", fault);
-        }
-
-        throw new InvalidOperationException($"The engine '{_options.Name}' is {State}: it accepts no more records.");
-    }
-
-    /// <summary>The ring is full: drop (counted) or wait by the strategy. Returns false when dropped.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool WaitForRoom(SpscRing<ExitRecord> ring, int recordsAtStake)
-    {
-        if (_drop)
-        {
-            ring.CountDropped(recordsAtStake);
-            return false;
-        }
-
-        if (Volatile.Read(ref _state) != Running)
-        {
-            throw new InvalidOperationException(
-                $"The ring is full ({ring.Capacity} records) and the engine '{_options.Name}' is {State}: start it, or post fewer records before starting.");
-        }
-
-        var room = new Room(this, ring);
-        _wait.WaitUntil(ref room, _signal);
-        if (ring.FreeSpace() < 1)
-        {
-            ThrowNotAccepting(); // the engine stopped while we waited
-        }
-
-        return true;
-    }
-
-    /// <summary>A producer's wait: room in its ring, or the engine stopped.</summary>
-    private readonly struct Room(Engine engine, SpscRing<ExitRecord> ring) : IWaitCondition
-    {
-        public bool IsSatisfied => ring.FreeSpace() >= 1 || Volatile.Read(ref engine._state) != Running || engine._pipeline.Fault is not null;
     }
 }

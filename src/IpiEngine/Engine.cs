@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using IpiEngine.Pipeline;
+using IpiEngine.Posting;
 using IpiEngine.Rings;
 using IpiEngine.Stages;
 
@@ -15,8 +16,12 @@ namespace IpiEngine;
 /// </summary>
 /// <remarks>
 /// Threading contract: each vCPU's records are posted by one thread at a time (normally the vCPU's own thread); any
-/// number of vCPU threads post concurrently. Topology writes may come from any thread. Do not post from the notifier.
-/// Posting allocates nothing. Every record is accounted for in <see cref="ReadCounters"/>.
+/// number of vCPU threads post concurrently. Topology writes, <see cref="Stop"/> and <see cref="DeliverRemote"/> may
+/// come from any thread. The notifier may be called from any thread, concurrently (see <see cref="IDeliveryNotifier"/>).
+/// Do not post from the notifier. Posting allocates nothing. Every record is accounted for in <see cref="ReadCounters"/>.
+/// Life cycle: a post either is taken before <see cref="Stop"/> closes the rings (and is then resolved by its drain) or
+/// throws <see cref="EngineStoppedException"/>; after a pipeline failure every post throws
+/// <see cref="EngineFaultedException"/> (docs/lifecycle.md).
 /// </remarks>
 [DebuggerDisplay("{_options.Name}: {State}")]
 public sealed partial class Engine : IDisposable
@@ -30,17 +35,17 @@ public sealed partial class Engine : IDisposable
     private readonly EngineOptions _options;
     private readonly SpscRing<ExitRecord>[] _rings;
     private readonly DoorbellBitmap _doorbell;
+    private readonly PostingRings _posting;
     private readonly EventCount _signal = new();
     private readonly WaitStrategy _wait;
     private readonly IcrResolver _resolver;
     private readonly DescriptorTable _descriptors;
     private readonly DeliveryLog? _log;
-    private readonly EnginePipeline _pipeline;
+    private readonly IEnginePipeline _pipeline;
     private readonly Lock _control = new();
     private readonly StageCounters _controlCounters = new(); // written only under _control
     private readonly long[] _topologySnapshot;
     private readonly bool _stamp;
-    private readonly bool _drop;
     private int _state;
 
     /// <summary>Builds an engine (threads start with <see cref="Start"/>).</summary>
@@ -63,10 +68,11 @@ public sealed partial class Engine : IDisposable
         _log = options.DeliveryLogCapacity > 0 ? new DeliveryLog(options.DeliveryLogCapacity, options.DeliveryLogMode) : null;
         _topologySnapshot = new long[vcpus];
         _stamp = options.StampPostTime ?? (_log is not null || options.Placement is not null || options.Forwarder is not null);
-        _drop = options.BackPressure == BackPressure.Drop;
-        var parts = new PipelineParts(_rings, _doorbell, _resolver, _descriptors, _log, options.Placement,
-            options.Forwarder, _wait, _signal, options.PipelineRingSize);
+        _posting = new PostingRings(_rings, _doorbell, _signal, _wait, options.BackPressure == BackPressure.Drop, options.Name);
+        var parts = new PipelineParts(_rings, _doorbell, _posting, _resolver, _descriptors, _log, options.Placement,
+            options.Forwarder, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler));
         _pipeline = CreatePipeline(options, parts);
+        AttachReplicator();
     }
 
     /// <summary>The number of vCPUs.</summary>
@@ -84,11 +90,15 @@ public sealed partial class Engine : IDisposable
     /// <summary>The delivery log, when <see cref="EngineOptions.DeliveryLogCapacity"/> asked for one.</summary>
     public DeliveryLog? DeliveryLog => _log;
 
-    /// <summary>Whether the pipeline threads run.</summary>
-    public bool IsRunning => Volatile.Read(ref _state) == Running;
+    /// <summary>Whether the pipeline threads run (false from the moment the pipeline fails).</summary>
+    public bool IsRunning => Volatile.Read(ref _state) == Running && _posting.Fault is null;
+
+    /// <summary>The failure that stopped the pipeline, if any (also the inner exception of <see cref="EngineFaultedException"/>).</summary>
+    public Exception? Fault => _posting.Fault;
 
     private string State => Volatile.Read(ref _state) switch
     {
+        _ when _posting.Fault is not null => "faulted",
         Created => "created",
         Running => "running",
         Stopping => "stopping",
@@ -109,56 +119,37 @@ public sealed partial class Engine : IDisposable
             }
 
             _pipeline.Start();
-            Volatile.Write(ref _state, Running); // release: posters that see Running see started threads
+            _posting.Start(); // producers with a full ring may wait from now on: a consumer runs
+            Volatile.Write(ref _state, Running); // release: readers that see Running see started threads
             EngineMetrics.Register(this);
         }
     }
 
     /// <summary>
-    /// Stops the engine after delivering everything posted before the call (drain), and returns when the pipeline
-    /// threads have exited. Idempotent. Deliveries for another node are handed to the forwarder, which bounds how long
-    /// it waits for a peer whose queue stays full (<see cref="RemoteForwarder.OnEngineStopping"/>); what it refuses is
-    /// counted in <see cref="EngineCounters.PeerUnreachable"/>.
+    /// Stops the engine: closes every vCPU's ring (a post racing with the call is either taken before the close or
+    /// refused with <see cref="EngineStoppedException"/>), delivers everything taken (drain), and returns when the
+    /// pipeline threads have exited. Any thread; a call made while another runs returns when that one has drained.
+    /// Idempotent, except that every call reports a pipeline failure.
+    /// Deliveries for another node are handed to the forwarder, which bounds how long it waits for a peer whose queue
+    /// stays full (<see cref="RemoteForwarder.OnEngineStopping"/>); what it refuses is counted in
+    /// <see cref="EngineCounters.PeerUnreachable"/>.
     /// </summary>
-    /// <exception cref="InvalidOperationException">A pipeline thread failed (the inner exception says how), or a notifier threw.</exception>
+    /// <exception cref="EngineFaultedException">The pipeline failed (the inner exception says how); records it never resolved are counted as rejected.</exception>
     public void Stop()
     {
-        lock (_control)
+        CloseAndDrain();
+        if (_posting.Fault is not null)
         {
-            if (_state is Stopped or Disposed)
-            {
-                return;
-            }
-
-            bool wasRunning = _state == Running;
-            Volatile.Write(ref _state, Stopping); // release: posters from now on are refused
-            if (wasRunning)
-            {
-                _options.Forwarder?.OnEngineStopping(); // a peer that takes nothing must not hold the drain forever
-                _pipeline.StopAndJoin();
-            }
-
-            if (_pipeline.Fault is null)
-            {
-                _pipeline.DrainInline(); // records that raced with the stop, or posted before a start that never came
-            }
-
-            Volatile.Write(ref _state, Stopped);
-            _signal.SignalAll(); // producers waiting for room see the stop
-        }
-
-        if (_pipeline.Fault is { } fault)
-        {
-            throw new InvalidOperationException("The engine's pipeline failed: " + fault.Message, fault);
+            _posting.ThrowClosed();
         }
     }
 
-    /// <summary>Stops (draining) if running, then frees the descriptors and the log.</summary>
+    /// <summary>Stops (draining) if running, then frees the descriptors and the log. Never throws a pipeline failure (Stop reports it).</summary>
     public void Dispose()
     {
         try
         {
-            Stop();
+            CloseAndDrain();
         }
         finally
         {
@@ -166,11 +157,42 @@ public sealed partial class Engine : IDisposable
             {
                 if (_state != Disposed)
                 {
+                    _posting.MarkDisposed();
                     Volatile.Write(ref _state, Disposed);
                     EngineMetrics.Unregister(this);
                     _descriptors.Dispose();
                     _log?.Dispose();
                 }
+            }
+        }
+    }
+
+    /// <summary>Stop's work: close the rings, stop the threads, drain (or count what a fault stranded). Once.</summary>
+    private void CloseAndDrain()
+    {
+        lock (_control)
+        {
+            if (_state is not (Stopped or Disposed))
+            {
+                bool wasRunning = _state == Running;
+                Volatile.Write(ref _state, Stopping); // release: readers of the state see the stop begin
+                _posting.Close(null); // every tail closed: what was published before is drained below, nothing after
+                _options.Forwarder?.OnEngineStopping(); // a peer that takes nothing must not hold the drain forever
+                if (wasRunning)
+                {
+                    _pipeline.StopAndJoin();
+                }
+
+                if (_posting.Fault is null)
+                {
+                    _pipeline.DrainInline(); // the rest, or what was posted before a start that never came
+                }
+                else
+                {
+                    _controlCounters.AddRejected(RejectReason.EngineFaulted, _pipeline.UnresolvedAfterFault()); // once: the state leaves Stopping
+                }
+
+                Volatile.Write(ref _state, Stopped);
             }
         }
     }
@@ -215,7 +237,8 @@ public sealed partial class Engine : IDisposable
     /// <summary>Reads every counter (summed over the threads that own them). Allocation-free.</summary>
     public EngineCounters ReadCounters()
     {
-        long posted = _controlCounters.Read(CounterSlot.TopologyWrites) + _controlCounters.ReadRejected(RejectReason.UnknownSource);
+        long posted = _controlCounters.Read(CounterSlot.TopologyWrites) - _controlCounters.Read(CounterSlot.PeerTopologyWrites)
+            + _controlCounters.ReadRejected(RejectReason.UnknownSource);
         long dropped = 0;
         foreach (SpscRing<ExitRecord> ring in _rings)
         {
@@ -233,12 +256,12 @@ public sealed partial class Engine : IDisposable
 
         Accumulate(_controlCounters, sums, ref rejected);
         rejected[(int)RejectReason.Dropped] += dropped;
-        return new EngineCounters(posted, sums[(int)CounterSlot.Latched], sums[(int)CounterSlot.TopologyWrites],
+        return new EngineCounters(posted, sums[(int)CounterSlot.Latched], sums[(int)CounterSlot.TopologyWrites], sums[(int)CounterSlot.PeerTopologyWrites],
             sums[(int)CounterSlot.IpisResolved], rejected, sums[(int)CounterSlot.DestinationsResolved],
             sums[(int)CounterSlot.NoDestination], sums[(int)CounterSlot.Delivered], sums[(int)CounterSlot.Coalesced],
             sums[(int)CounterSlot.Forwarded], sums[(int)CounterSlot.Notifications], sums[(int)CounterSlot.RemoteDelivered],
             sums[(int)CounterSlot.RemoteCoalesced], sums[(int)CounterSlot.RemoteRejected], _log?.Overflowed ?? 0,
-            sums[(int)CounterSlot.PeerUnreachable]);
+            sums[(int)CounterSlot.NotifierFaults], sums[(int)CounterSlot.PeerUnreachable]);
     }
 
     private static void Accumulate(StageCounters stage, Span<long> sums, ref RejectCounts rejected)
@@ -254,7 +277,7 @@ public sealed partial class Engine : IDisposable
         }
     }
 
-    private static unsafe EnginePipeline CreatePipeline(EngineOptions options, PipelineParts parts)
+    private static unsafe IEnginePipeline CreatePipeline(EngineOptions options, PipelineParts parts)
     {
         if (options.NativeNotifier != null)
         {
@@ -266,7 +289,7 @@ public sealed partial class Engine : IDisposable
             : Create(options.ThreadingMode, parts, new NoNotifier());
     }
 
-    private static EnginePipeline Create<TNotifier>(ThreadingMode mode, PipelineParts parts, TNotifier notifier)
+    private static IEnginePipeline Create<TNotifier>(ThreadingMode mode, PipelineParts parts, TNotifier notifier)
         where TNotifier : struct, IDeliveryNotifier
         => mode == ThreadingMode.Fused
             ? new FusedPipeline<TNotifier>(parts, notifier)

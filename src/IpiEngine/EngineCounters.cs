@@ -12,13 +12,14 @@ public readonly struct EngineCounters
 {
     private readonly RejectCounts _rejected;
 
-    internal EngineCounters(long posted, long latched, long topologyWrites, long ipisResolved, RejectCounts rejected,
+    internal EngineCounters(long posted, long latched, long topologyWrites, long peerTopologyWrites, long ipisResolved, RejectCounts rejected,
         long destinationsResolved, long noDestination, long delivered, long coalesced, long forwarded, long notifications,
-        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow, long peerUnreachable)
+        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow, long notifierFaults, long peerUnreachable)
     {
         Posted = posted;
         Latched = latched;
         TopologyWrites = topologyWrites;
+        PeerTopologyWrites = peerTopologyWrites;
         IpisResolved = ipisResolved;
         _rejected = rejected;
         DestinationsResolved = destinationsResolved;
@@ -32,16 +33,27 @@ public readonly struct EngineCounters
         RemoteRejected = remoteRejected;
         LogOverflow = logOverflow;
         PeerUnreachable = peerUnreachable;
+        NotifierFaults = notifierFaults;
     }
 
-    /// <summary>Records posted (every <c>Post</c>, every record of a <c>PostBatch</c>, every topology write).</summary>
+    /// <summary>
+    /// Records posted on this engine (every <c>Post</c>, every record of a <c>PostBatch</c>, every topology write). A
+    /// topology write replicated by <see cref="EngineOptions.Replicator"/> is counted when it is applied here; one that
+    /// failed before that is counted by the replicator (<c>TopologyReplication.FailureCount</c>), not here.
+    /// </summary>
     public long Posted { get; }
 
     /// <summary>ICR high writes that latched a destination.</summary>
     public long Latched { get; }
 
-    /// <summary>Topology register writes applied.</summary>
+    /// <summary>
+    /// Topology register writes applied on this engine, whichever node posted them: with a replicator, a node reaches k
+    /// once the VM's first k writes (in their one total order) are applied here.
+    /// </summary>
     public long TopologyWrites { get; }
+
+    /// <summary>Of <see cref="TopologyWrites"/>, those posted on another node and replicated here (not in <see cref="Posted"/>).</summary>
+    public long PeerTopologyWrites { get; }
 
     /// <summary>Firing writes that produced an IPI (including those that reached nobody).</summary>
     public long IpisResolved { get; }
@@ -97,10 +109,16 @@ public readonly struct EngineCounters
     /// <summary>Deliveries the log had no room for.</summary>
     public long LogOverflow { get; }
 
-    /// <summary>Records still between posting and resolution (0 when quiescent).</summary>
-    public long InFlight => Posted - Latched - TopologyWrites - IpisResolved - Rejected;
+    /// <summary>Notifier calls that threw (the interrupts stay pending in the descriptors; see <see cref="Delivery.NotifierExceptionPolicy"/>).</summary>
+    public long NotifierFaults { get; }
 
-    /// <summary>posted = latched + topology writes + resolved + rejected, and destinations = delivered + coalesced + forwarded + peer unreachable.</summary>
+    /// <summary>Records still between posting and resolution (0 when quiescent).</summary>
+    public long InFlight => Posted - Latched - (TopologyWrites - PeerTopologyWrites) - IpisResolved - Rejected;
+
+    /// <summary>
+    /// posted = latched + topology writes posted here + resolved + rejected, and destinations = delivered + coalesced +
+    /// forwarded + peer unreachable.
+    /// </summary>
     public bool ConservationHolds => InFlight == 0 && DestinationsResolved == Delivered + Coalesced + Forwarded + PeerUnreachable;
 
     /// <summary>Records rejected for <paramref name="reason"/>.</summary>

@@ -46,12 +46,27 @@ public sealed unsafe class EngineOptions
     /// <see cref="Engine.PostBatch"/> call, once per <see cref="Engine.Post"/>). Default (null): stamp exactly when
     /// something can read the stamp, a delivery log (<see cref="DeliveryLogCapacity"/>) or deliveries forwarded to other
     /// nodes (<see cref="Placement"/>, <see cref="Forwarder"/>). A clock read costs about 21 ns on the 2-core VM the
-    /// README's figures come from, more than the rest of a <c>Post</c>.
+    /// figures of docs/performance.md come from, more than the rest of a <c>Post</c>.
     /// </summary>
     public bool? StampPostTime { get; init; }
 
-    /// <summary>A managed notifier, called on the deliver thread with a vCPU that has new pending interrupts.</summary>
+    /// <summary>
+    /// A managed notifier, called with a vCPU that has new pending interrupts and no notification outstanding. Called
+    /// from any engine thread (the deliver thread, and the threads that call <see cref="Engine.DeliverRemote"/>),
+    /// possibly concurrently: it must be thread-safe. A vCPU is not notified again until it has taken its pending
+    /// interrupts. See <see cref="NotifierExceptions"/> for what happens when it throws.
+    /// </summary>
     public Action<int>? NotifyCallback { get; init; }
+
+    /// <summary>What a throwing notifier means (default: count, report, keep delivering). See docs/lifecycle.md.</summary>
+    public NotifierExceptionPolicy NotifierExceptions { get; init; } = NotifierExceptionPolicy.Continue;
+
+    /// <summary>
+    /// Called with the vCPU and the exception when the notifier throws (on the thread that notified; it must be
+    /// thread-safe and must not post). Null (the default): the first such exception is written to
+    /// <see cref="System.Diagnostics.Trace"/>; all are counted in <see cref="EngineCounters.NotifierFaults"/>.
+    /// </summary>
+    public Action<int, Exception>? NotifierExceptionHandler { get; init; }
 
     /// <summary>An unmanaged notifier <c>void notify(intptr_t context, int vcpu)</c> (takes precedence over <see cref="NotifyCallback"/>).</summary>
     public delegate* unmanaged<nint, int, void> NativeNotifier { get; init; }
@@ -73,6 +88,13 @@ public sealed unsafe class EngineOptions
 
     /// <summary>Takes the deliveries to vCPUs on other nodes, once per batch per node.</summary>
     public RemoteForwarder? Forwarder { get; init; }
+
+    /// <summary>
+    /// Makes this engine's topology writes VM-wide (a multi-node VM: <c>NodeTransport.Replication</c>): each one posted
+    /// here is handed to it instead of being applied at once, and it applies the writes of every node here, in one order
+    /// for the whole VM. A replicator serves one engine. Null (the default): topology writes are local.
+    /// </summary>
+    public TopologyReplicator? Replicator { get; init; }
 
     /// <summary>A name for this engine's metrics (the <c>engine</c> tag). Default "engine".</summary>
     public string Name { get; init; } = "engine";
@@ -101,9 +123,9 @@ public sealed unsafe class EngineOptions
             throw new ArgumentException($"PipelineRingSize must be a power of two of at least 512 (got {PipelineRingSize}).", nameof(PipelineRingSize));
         }
 
-        if (!Enum.IsDefined(ThreadingMode) || !Enum.IsDefined(WaitStrategy) || !Enum.IsDefined(BackPressure) || !Enum.IsDefined(DeliveryLogMode))
+        if (!Enum.IsDefined(ThreadingMode) || !Enum.IsDefined(WaitStrategy) || !Enum.IsDefined(BackPressure) || !Enum.IsDefined(DeliveryLogMode) || !Enum.IsDefined(NotifierExceptions))
         {
-            throw new ArgumentException("ThreadingMode, WaitStrategy, BackPressure and DeliveryLogMode must be defined values.");
+            throw new ArgumentException("ThreadingMode, WaitStrategy, BackPressure, DeliveryLogMode and NotifierExceptions must be defined values.");
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(DeliveryLogCapacity);

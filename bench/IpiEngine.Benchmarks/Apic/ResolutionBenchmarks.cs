@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using IpiEngine.Perf.Suite;
 using IpiEngine.Apic;
+using IpiEngine.Benchmarks.Infrastructure;
 
 namespace IpiEngine.Benchmarks.Apic;
 
@@ -90,6 +91,7 @@ public class ResolutionBenchmarks
     [Benchmark(Baseline = true, OperationsPerInvoke = Writes)]
     public int BruteForceMatcher()
     {
+        using var slowdown = BenchmarkSlowdown.Begin();
         ReadOnlySpan<ApicState> apics = _resolver.Map.Apics;
         ExitRecord[] records = _records;
         int reached = 0;
@@ -110,6 +112,7 @@ public class ResolutionBenchmarks
     [Benchmark(OperationsPerInvoke = Writes)]
     public int DestinationMap()
     {
+        using var slowdown = BenchmarkSlowdown.Begin();
         IcrResolver resolver = _resolver;
         DestinationSet destinations = _destinations;
         ExitRecord[] records = _records;

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using IpiEngine.Benchmarks.Baselines;
+using IpiEngine.Benchmarks.Infrastructure;
 using IpiEngine.Perf.Suite;
 using IpiEngine.Pipeline;
 
@@ -52,24 +53,44 @@ public class HeadlineBenchmarks
 
     /// <summary>8 bounded channels (one per vCPU), one reader resolving and delivering.</summary>
     [Benchmark(Baseline = true, OperationsPerInvoke = Ipis)]
-    public void Channels() => _channels!.RunOnce();
+    public void Channels()
+    {
+        using var slowdown = BenchmarkSlowdown.Begin();
+        _channels!.RunOnce();
+    }
 
     /// <summary>ConcurrentQueues (one per vCPU), one reader resolving and delivering.</summary>
     [Benchmark(OperationsPerInvoke = Ipis)]
-    public void ConcurrentQueues() => _queues!.RunOnce();
+    public void ConcurrentQueues()
+    {
+        using var slowdown = BenchmarkSlowdown.Begin();
+        _queues!.RunOnce();
+    }
 
     /// <summary>The engine, fused mode.</summary>
     [Benchmark(OperationsPerInvoke = Ipis)]
     [BenchmarkCategory(SuiteCategories.ZeroAlloc)]
-    public void EngineFused() => _engine!.RunOnce();
+    public void EngineFused()
+    {
+        using var slowdown = BenchmarkSlowdown.Begin();
+        _engine!.RunOnce();
+    }
 
     /// <summary>The engine, fused mode, one <c>Post</c> per record (as an exit handler without batching posts).</summary>
     [Benchmark(OperationsPerInvoke = Ipis)]
     [BenchmarkCategory(SuiteCategories.ZeroAlloc)]
-    public void EngineFusedSinglePost() => _engine!.RunOnce();
+    public void EngineFusedSinglePost()
+    {
+        using var slowdown = BenchmarkSlowdown.Begin();
+        _engine!.RunOnce();
+    }
 
     /// <summary>The engine, per-stage mode.</summary>
     [Benchmark(OperationsPerInvoke = Ipis)]
     [BenchmarkCategory(SuiteCategories.ZeroAlloc)]
-    public void EnginePerStage() => _engine!.RunOnce();
+    public void EnginePerStage()
+    {
+        using var slowdown = BenchmarkSlowdown.Begin();
+        _engine!.RunOnce();
+    }
 }

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using IpiEngine.Benchmarks.EndToEnd;
+using IpiEngine.Benchmarks.Infrastructure;
 using IpiEngine.Perf.Suite;
 
 namespace IpiEngine.Benchmarks.Pipeline;
@@ -44,6 +45,7 @@ public class FusedPassBenchmarks
     [Benchmark(OperationsPerInvoke = Vcpus * PerVcpu)]
     public void PostThenDrain()
     {
+        using var slowdown = BenchmarkSlowdown.Begin();
         for (int v = 0; v < Vcpus; v++)
         {
             ReadOnlySpan<ExitRecord> records = _records[v];

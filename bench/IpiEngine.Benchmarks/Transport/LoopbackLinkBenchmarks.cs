@@ -33,8 +33,8 @@ public class LoopbackLinkBenchmarks
     public int Batch { get; set; }
 
     /// <summary>
-    /// Frame protection (protocol v2 tags every frame): false = HMAC-SHA256 tags only, true = AES-256-GCM. The cost of
-    /// the tags is this benchmark against the same one at a commit before protocol v2 (frames without tags).
+    /// Frame protection (protocol v3 tags every frame): false = HMAC-SHA256 tags only, true = AES-256-GCM. The cost of
+    /// the tags is this benchmark against the same one at a commit before protocol v3 (frames without tags).
     /// </summary>
     [Params(false, true)]
     public bool Encrypt { get; set; }

@@ -7,8 +7,10 @@ namespace IpiEngine.Cli.Nodes;
 
 /// <summary>
 /// One node's config file (JSON): <c>{"node":0, "listen":"127.0.0.1:7000", "keyFile":"vm.key", "placement":[0,0,1,1],
-/// "peers":[{"node":1,"address":"127.0.0.1:7001"}]}</c>. The key file holds at least 16 bytes as hex; a relative
-/// path is taken from the config file's folder. Listening is on loopback unless an address is given.
+/// "peers":[{"node":1,"address":"127.0.0.1:7001"}], "topologyWriteTimeoutMs":5000}</c>. The key file holds at least 16
+/// bytes as hex; a relative path is taken from the config file's folder. Listening is on loopback unless an address is
+/// given. <c>topologyWriteTimeoutMs</c> (optional, default 5000) bounds how long a topology write may take to reach every
+/// node before it fails.
 /// </summary>
 public sealed class NodeConfig
 {
@@ -28,6 +30,8 @@ public sealed class NodeConfig
     public int? QueueRecords { get; set; }
     /// <summary>What to do when a peer's queue is full: "wait" (default) or "fail" (the peer is declared unreachable).</summary>
     public string? FullQueue { get; set; }
+    /// <summary>Milliseconds a topology write may take to be applied on every node (default 5000).</summary>
+    public int? TopologyWriteTimeoutMs { get; set; }
 
     /// <summary>Reads and validates <paramref name="path"/>; every problem is one <see cref="NodeConfigException"/> sentence.</summary>
     public static NodeConfig Load(string path)
@@ -71,6 +75,8 @@ public sealed class NodeConfig
             throw new NodeConfigException($"{path}: \"queueRecords\" must be a power of two of at least 64, got {q}");
         if (FullQueue is not (null or "wait" or "fail"))
             throw new NodeConfigException($"{path}: \"fullQueue\" must be \"wait\" or \"fail\", got \"{FullQueue}\"");
+        if (TopologyWriteTimeoutMs is <= 0)
+            throw new NodeConfigException($"{path}: \"topologyWriteTimeoutMs\" must be a positive number of milliseconds, got {TopologyWriteTimeoutMs}");
         if (Listen is not null && !IPEndPoint.TryParse(Listen, out _))
             throw new NodeConfigException($"{path}: \"listen\" must be ip:port, got \"{Listen}\"");
     }
@@ -105,6 +111,7 @@ public sealed class NodeConfig
             Encrypt = Encrypt,
             WindowRecords = QueueRecords ?? TransportOptions.DefaultWindowRecords,
             FullQueuePolicy = FullQueue == "fail" ? FullQueuePolicy.Fail : FullQueuePolicy.Wait,
+            TopologyWriteTimeout = TopologyWriteTimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : TransportOptions.DefaultTopologyWriteTimeout,
         };
     }
 }

@@ -80,8 +80,11 @@ public sealed class CoreDistanceProbe
                 }
                 if ((value & 1) == 1)
                 {
-                    // Release: the answer is the only thing the pinger waits for.
-                    Volatile.Write(ref _line.Value, value + 1);
+                    // Answer only if the line still holds the ask (full fence, so also a release of the answer):
+                    // a plain write could land after a pinger that timed out wrote Stop, erase it, and leave this
+                    // thread spinning forever and Measure() waiting for it. With the exchange, Stop always survives:
+                    // either it came first (the exchange fails, the next read returns) or the answer came first.
+                    Interlocked.CompareExchange(ref _line.Value, value + 1, value);
                 }
             }
         }

@@ -24,10 +24,25 @@ public sealed record BenchmarkComparison
     /// <summary>Pooled diff median, ns per operation (within <see cref="State"/>).</summary>
     public double DiffMedian { get; init; }
 
-    /// <summary>Diff median over base median.</summary>
-    public double Ratio => BaseMedian > 0 ? DiffMedian / BaseMedian : double.NaN;
+    /// <summary>Diff over base: the launch test's estimated shift when launches were compared, else diff median over base median.</summary>
+    public double Ratio => EstimatedRatio is { } estimated ? estimated : BaseMedian > 0 ? DiffMedian / BaseMedian : double.NaN;
 
-    /// <summary>Samples used on the base side.</summary>
+    /// <summary>The launch test's estimated diff/base ratio (null when iterations were compared).</summary>
+    public double? EstimatedRatio { get; init; }
+
+    /// <summary>Each base launch's median, ns, in run order (empty when iterations were compared).</summary>
+    public IReadOnlyList<double> BaseLaunches { get; init; } = [];
+
+    /// <summary>Each diff launch's median, ns, in run order.</summary>
+    public IReadOnlyList<double> DiffLaunches { get; init; } = [];
+
+    /// <summary>Why the verdict is what it is, in one line (launch comparisons).</summary>
+    public string? Reason { get; init; }
+
+    /// <summary>More rounds that would likely decide a benchmark with not enough evidence (null: none needed, or out of reach).</summary>
+    public int? MoreRounds { get; init; }
+
+    /// <summary>Samples (iterations, or launches with <see cref="ComparisonUnit.Launch"/>) used on the base side.</summary>
     public int BaseSamples { get; init; }
 
     /// <summary>Samples used on the diff side.</summary>
@@ -65,6 +80,9 @@ public sealed record BenchmarkComparison
     /// </summary>
     public bool AllocationRegressed => AllocationIncreased && AllocationGated
         && (!CrossThread || BaseAllocated == 0 || DiffAllocated > BaseAllocated * 1.1);
+
+    /// <summary>True when this benchmark lacks the evidence for a verdict and its time is gated.</summary>
+    public bool IsInconclusive => Time == TimeOutcome.NotEnoughEvidence && TimeGated;
 
     /// <summary>True when this benchmark alone makes the comparison fail.</summary>
     public bool IsRegression => (Time == TimeOutcome.Slower && TimeGated) || AllocationRegressed;

@@ -9,3 +9,11 @@ public static class ComparisonJson
     public static string Serialize(ComparisonReport report) =>
         JsonSerializer.Serialize(report, PerfJsonContext.Default.ComparisonReport);
 }
+
+/// <summary>Writes the rates of an A/A series as JSON.</summary>
+public static class VerdictRatesJson
+{
+    /// <summary>The rates as indented JSON.</summary>
+    public static string Serialize(VerdictRates rates) =>
+        JsonSerializer.Serialize(rates, PerfJsonContext.Default.VerdictRates);
+}

@@ -27,6 +27,11 @@ public static class ComparisonMarkdown
             }
             writer.WriteLine();
         }
+        if (report.Caveat is not null)
+        {
+            writer.WriteLine($"> Note: {report.Caveat}");
+            writer.WriteLine();
+        }
         writer.WriteLine($"**{report.VerdictLine}**");
     }
 

@@ -1,4 +1,17 @@
+using System.Text.Json.Serialization;
+
 namespace IpiEngine.Perf.Comparison;
+
+/// <summary>What one observation of a benchmark is.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ComparisonUnit>))]
+public enum ComparisonUnit
+{
+    /// <summary>Every iteration is a sample (stored records: the launches are too few to test across).</summary>
+    Iteration,
+
+    /// <summary>Every launch's median is one observation, tested across launches (<c>compare-commits</c>).</summary>
+    Launch,
+}
 
 /// <summary>The verdict policy's knobs (defaults are the documented policy).</summary>
 public sealed record ComparisonOptions
@@ -8,6 +21,15 @@ public sealed record ComparisonOptions
 
     /// <summary>Absolute noise floor: a shift smaller than this is never a change (<c>1ns</c>).</summary>
     public string NoiseFloor { get; init; } = "1ns";
+
+    /// <summary>Relative threshold for cross-thread benchmarks with <see cref="ComparisonUnit.Launch"/> (<c>12%</c>).</summary>
+    public string CrossThreadThreshold { get; init; } = "12%";
+
+    /// <summary>Absolute floor for cross-thread benchmarks with <see cref="ComparisonUnit.Launch"/> (<c>2ns</c>).</summary>
+    public string CrossThreadNoiseFloor { get; init; } = "2ns";
+
+    /// <summary>What one observation is: an iteration (pooled samples) or a launch's median.</summary>
+    public ComparisonUnit Unit { get; init; } = ComparisonUnit.Iteration;
 
     /// <summary>Significance level of each one-sided Mann–Whitney test.</summary>
     public double Alpha { get; init; } = 0.01;

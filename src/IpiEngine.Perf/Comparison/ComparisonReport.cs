@@ -14,6 +14,9 @@ public enum Verdict
 
     /// <summary>The sides cannot be compared: machine, job settings, or no common benchmark (exit 2).</summary>
     NotComparable = 2,
+
+    /// <summary>No regression found, but a gated benchmark has not enough evidence either way: run more rounds (exit 3).</summary>
+    NotEnoughEvidence = 3,
 }
 
 /// <summary>One side of a comparison, as the summary describes it.</summary>
@@ -68,7 +71,10 @@ public sealed record ComparisonReport
     /// <summary>The verdict.</summary>
     public Verdict Verdict { get; init; }
 
-    /// <summary>The process exit code: 0 pass, 1 regression, 2 not comparable.</summary>
+    /// <summary>What the comparison cannot tell, in one line (stored records cannot separate drift from change), or null.</summary>
+    public string? Caveat { get; init; }
+
+    /// <summary>The process exit code: 0 pass, 1 regression, 2 not comparable, 3 not enough evidence.</summary>
     public int ExitCode => (int)Verdict;
 
     /// <summary>The one-line verdict.</summary>

@@ -26,6 +26,10 @@ public static class ComparisonTables
             $"job      {(report.Base.Jobs.Count > 0 ? report.Base.Jobs[0] : "none")}",
             $"policy   {report.Policy}",
         };
+        if (report.Caveat is not null)
+        {
+            lines.Add($"caveat   {report.Caveat}");
+        }
         return lines;
 
         static string Side(string name, SideSummary side) =>
@@ -58,11 +62,17 @@ public static class ComparisonTables
                 allocation.Select(b => Row(b.Id, Bytes(b.BaseAllocated), Bytes(b.DiffAllocated),
                     !b.AllocationIncreased ? "" : b.AllocationRegressed ? "fail" : "warn")).ToList()));
         }
-        var notCompared = report.Benchmarks.Where(b => b.Time is TimeOutcome.NotComparable or TimeOutcome.Failed or TimeOutcome.Unknown).ToList();
+        var notCompared = report.Benchmarks.Where(b => b.Time is TimeOutcome.NotComparable or TimeOutcome.Failed or TimeOutcome.Unknown or TimeOutcome.NotEnoughEvidence).ToList();
         if (notCompared.Count > 0)
         {
             tables.Add(new ComparisonTable("Not compared", ["Outcome", "Why"],
-                notCompared.Select(b => Row(b.Id, b.Time.ToString(), b.Note ?? "too few samples for a verdict (record with --profile full)")).ToList()));
+                notCompared.Select(b => Row(b.Id, b.Time.ToString(), b.Note ?? b.Reason ?? "too few samples for a verdict (record with --profile full)")).ToList()));
+        }
+        var launched = report.Benchmarks.Where(b => b.BaseLaunches.Count + b.DiffLaunches.Count > 0).ToList();
+        if (launched.Count > 0)
+        {
+            tables.Add(new ComparisonTable("Launches", ["Verdict", "diff/base", "Base launch medians", "Base spread", "Diff launch medians", "Diff spread", "Reason"],
+                launched.Select(b => Row(b.Id, b.Time.ToString(), Ratio(b.Ratio), Medians(b.BaseLaunches), Spread(b.BaseLaunches), Medians(b.DiffLaunches), Spread(b.DiffLaunches), b.Reason ?? b.Note ?? "")).ToList()));
         }
         if (report.New.Count + report.Missing.Count > 0)
         {
@@ -77,6 +87,22 @@ public static class ComparisonTables
     private static string Samples(BenchmarkComparison b) => b.LeftOutSamples > 0
         ? string.Create(CultureInfo.InvariantCulture, $"{b.BaseSamples}/{b.DiffSamples} ({b.LeftOutSamples} left out)")
         : string.Create(CultureInfo.InvariantCulture, $"{b.BaseSamples}/{b.DiffSamples}");
+
+    private static string Medians(IReadOnlyList<double> launches) => string.Join(" ", launches.Select(Ns));
+
+    /// <summary>The range of the launch medians over their median, e.g. <c>3.1%</c>.</summary>
+    public static string Spread(IReadOnlyList<double> launches)
+    {
+        ArgumentNullException.ThrowIfNull(launches);
+        if (launches.Count < 2)
+        {
+            return "-";
+        }
+        double median = SampleTest.Median(launches);
+        return median > 0
+            ? ((launches.Max() - launches.Min()) / median * 100).ToString("0.0'%'", CultureInfo.InvariantCulture)
+            : "-";
+    }
 
     private static string Ratio(double ratio) => ratio.ToString("0.00", CultureInfo.InvariantCulture);
 

@@ -10,11 +10,19 @@ internal sealed class PooledBenchmark
     private readonly Dictionary<CoreDistanceState, List<double>> _byState = [];
 
     public List<double> AllSamples { get; } = [];
+
+    /// <summary>One observation per launch, in run order.</summary>
+    public List<LaunchObservation> Launches { get; } = [];
     public List<long> Allocated { get; } = [];
     public bool CrossThread { get; private set; }
     public bool Baseline { get; private set; }
 
-    public void Add(BenchmarkResult result)
+    /// <summary>
+    /// Adds one record's result; <paramref name="launchCount"/> is the record's launches per
+    /// benchmark, whose iterations BenchmarkDotNet lists launch after launch. All launches of one
+    /// result share the probe readings around it, so they share its state.
+    /// </summary>
+    public void Add(BenchmarkResult result, int launchCount)
     {
         CrossThread |= SuiteCategories.IsCrossThread(result.Categories);
         Baseline |= result.HasCategory(SuiteCategories.Baselines);
@@ -28,6 +36,17 @@ internal sealed class PooledBenchmark
             _byState[result.Calibration.State] = samples = [];
         }
         samples.AddRange(result.Samples);
+        int launches = launchCount > 1 && result.Samples.Count % launchCount == 0 ? launchCount : 1;
+        int perLaunch = result.Samples.Count / launches;
+        for (int launch = 0; launch < launches; launch++)
+        {
+            var iterations = new double[perLaunch];
+            for (int i = 0; i < perLaunch; i++)
+            {
+                iterations[i] = result.Samples[(launch * perLaunch) + i];
+            }
+            Launches.Add(new LaunchObservation(SampleTest.Median(iterations), result.Calibration.State));
+        }
         if (result.AllocatedBytesPerOp is { } bytes)
         {
             Allocated.Add(bytes);

@@ -7,20 +7,50 @@ namespace IpiEngine.Perf.Comparison;
 
 /// <summary>
 /// Compares two sets of records: pools each side's samples per benchmark (on one machine id, with
-/// one set of job settings), tests time with <see cref="SampleTest"/> (cross-thread benchmarks only
-/// within one calibration state), and checks allocated bytes per operation.
+/// one set of job settings), tests time, and checks allocated bytes per operation. Time is tested
+/// per <see cref="ComparisonOptions.Unit"/>: across launches with <see cref="LaunchTest"/> (every
+/// benchmark within its core state; what <c>compare-commits</c> does), or across pooled iterations
+/// with <see cref="SampleTest"/> (cross-thread benchmarks only within one state).
 /// </summary>
-public sealed class RunComparer(ComparisonOptions options)
+public sealed class RunComparer
 {
-    private readonly SampleTest _test = new(options);
+    private readonly ComparisonOptions options;
+    private readonly SampleTest? _test;
+    private readonly LaunchTest? _launchTest;
+    private readonly PracticalThreshold _singleThreaded;
+    private readonly PracticalThreshold _crossThread;
+
+    /// <summary>Checks the options.</summary>
+    /// <exception cref="PerfInputException">A threshold or the significance level is malformed.</exception>
+    public RunComparer(ComparisonOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        this.options = options;
+        if (options.Unit == ComparisonUnit.Launch)
+        {
+            _launchTest = new LaunchTest(options.Alpha);
+            _singleThreaded = PracticalThreshold.Parse(options.Threshold, options.NoiseFloor, "--threshold", "--noise");
+            _crossThread = PracticalThreshold.Parse(options.CrossThreadThreshold, options.CrossThreadNoiseFloor, "--cross-threshold", "--cross-noise");
+        }
+        else
+        {
+            _test = new SampleTest(options);
+        }
+    }
+
+    /// <summary>Fewest launches per side with which the launch test can give a verdict at all (1 when iterations are compared).</summary>
+    public int MinimumLaunches => _launchTest?.MinimumLaunches ?? 1;
 
     /// <summary>Compares <paramref name="baseSet"/> with <paramref name="diffSet"/>.</summary>
     public ComparisonReport Compare(RecordSet baseSet, RecordSet diffSet)
     {
         ArgumentNullException.ThrowIfNull(baseSet);
         ArgumentNullException.ThrowIfNull(diffSet);
-        var policy = string.Create(CultureInfo.InvariantCulture,
-            $"time: Mann-Whitney equivalence at {options.Threshold} and {options.NoiseFloor}, alpha {options.Alpha}; cross-thread: same calibration state only, {(options.GateCrossThread ? "gated" : "warn-only")}; alloc: any increase fails except Baselines (cross-thread rigs that already allocate: over 10%)");
+        var policy = options.Unit == ComparisonUnit.Launch
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"time: one observation per launch (its median), stratified permutation test of the shift against a threshold of {_singleThreaded} single-threaded, {_crossThread} cross-thread, alpha {options.Alpha}; every benchmark within its core state, launches whose state changed left out; cross-thread {(options.GateCrossThread ? "gated" : "warn-only")}; alloc: any increase fails except Baselines (cross-thread rigs that already allocate: over 10%)")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"time: Mann-Whitney equivalence at {options.Threshold} and {options.NoiseFloor}, alpha {options.Alpha}; cross-thread: same calibration state only, {(options.GateCrossThread ? "gated" : "warn-only")}; alloc: any increase fails except Baselines (cross-thread rigs that already allocate: over 10%)");
 
         var (machine, problem) = CommonMachine(baseSet, diffSet);
         var baseRecords = baseSet.Records.Where(r => r.Machine.Id == machine).ToList();
@@ -61,7 +91,9 @@ public sealed class RunComparer(ComparisonOptions options)
 
         compared.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
         int regressions = compared.Count(c => c.IsRegression);
-        var verdict = regressions > 0 ? Verdict.Regression : Verdict.Pass;
+        var verdict = regressions > 0 ? Verdict.Regression
+            : compared.Exists(c => c.IsInconclusive) ? Verdict.NotEnoughEvidence
+            : Verdict.Pass;
         return new ComparisonReport
         {
             Base = baseSummary,
@@ -92,6 +124,10 @@ public sealed class RunComparer(ComparisonOptions options)
         if (basePooled.AllSamples.Count == 0 || diffPooled.AllSamples.Count == 0)
         {
             return comparison with { Time = TimeOutcome.Failed, Note = basePooled.AllSamples.Count == 0 ? "failed in base" : "failed in diff" };
+        }
+        if (_launchTest is not null)
+        {
+            return WithLaunchTime(comparison, basePooled.Launches, diffPooled.Launches, crossThread ? _crossThread : _singleThreaded);
         }
         if (!crossThread)
         {
@@ -141,13 +177,33 @@ public sealed class RunComparer(ComparisonOptions options)
         };
     }
 
+    private BenchmarkComparison WithLaunchTime(BenchmarkComparison comparison, List<LaunchObservation> baseLaunches, List<LaunchObservation> diffLaunches, PracticalThreshold threshold)
+    {
+        var finding = _launchTest!.Compare(baseLaunches, diffLaunches, threshold);
+        return comparison with
+        {
+            Time = finding.Outcome,
+            State = finding.States.Length == 0 ? "none" : finding.States,
+            BaseMedian = SampleTest.Median(baseLaunches.ConvertAll(l => l.MedianNs)),
+            DiffMedian = SampleTest.Median(diffLaunches.ConvertAll(l => l.MedianNs)),
+            EstimatedRatio = double.IsNaN(finding.EstimatedRatio) ? null : finding.EstimatedRatio,
+            BaseSamples = finding.BaseUsed,
+            DiffSamples = finding.DiffUsed,
+            LeftOutSamples = finding.LeftOut,
+            BaseLaunches = baseLaunches.ConvertAll(l => l.MedianNs),
+            DiffLaunches = diffLaunches.ConvertAll(l => l.MedianNs),
+            Reason = finding.Reason,
+            MoreRounds = finding.MoreRounds,
+        };
+    }
+
     private BenchmarkComparison WithTime(BenchmarkComparison comparison, string state, List<double> baseSamples, List<double> diffSamples, int leftOut)
     {
         var baseModality = SampleTest.Modality(baseSamples);
         var diffModality = SampleTest.Modality(diffSamples);
         return comparison with
         {
-            Time = _test.Compare(baseSamples, diffSamples),
+            Time = _test!.Compare(baseSamples, diffSamples),
             State = state,
             BaseMedian = SampleTest.Median(baseSamples),
             DiffMedian = SampleTest.Median(diffSamples),
@@ -237,7 +293,7 @@ public sealed class RunComparer(ComparisonOptions options)
                 {
                     pool[benchmark.Id] = pooled = new PooledBenchmark();
                 }
-                pooled.Add(benchmark);
+                pooled.Add(benchmark, record.Run.Job?.LaunchCount ?? 1);
             }
         }
         return pool;
@@ -260,6 +316,7 @@ public sealed class RunComparer(ComparisonOptions options)
         return string.Create(CultureInfo.InvariantCulture,
             $"summary: {slower.Count} slower{GeoMean(slower)}, {faster.Count} faster{GeoMean(faster)}, " +
             $"{compared.Count(c => c.Time == TimeOutcome.Same)} same, {compared.Count(c => c.Time == TimeOutcome.Unknown)} unknown, " +
+            $"{compared.Count(c => c.Time == TimeOutcome.NotEnoughEvidence)} not enough evidence, " +
             $"{compared.Count(c => c.Time == TimeOutcome.NotComparable)} not comparable, {compared.Count(c => c.Time == TimeOutcome.Failed)} failed, " +
             $"{compared.Count(c => c.AllocationChanged)} allocation changed, {added} new, {missing} missing");
 
@@ -278,9 +335,23 @@ public sealed class RunComparer(ComparisonOptions options)
         int allocRegressions = compared.Count(c => c.AllocationRegressed);
         int warnings = compared.Count(c => c.IsWarning);
         var warned = warnings == 0 ? "" : $"; {warnings} cross-thread slowdown(s) warned, not gated";
-        return verdict == Verdict.Regression
-            ? $"verdict: REGRESSION, {timeRegressions} gated time regression(s), {allocRegressions} allocation increase(s){warned} (exit 1)"
-            : $"verdict: PASS, no regression on a gated metric{warned} (exit 0)";
+        return verdict switch
+        {
+            Verdict.Regression => $"verdict: REGRESSION, {timeRegressions} gated time regression(s), {allocRegressions} allocation increase(s){warned} (exit 1)",
+            Verdict.NotEnoughEvidence => $"verdict: NOT ENOUGH EVIDENCE, no regression found but {compared.Count(c => c.IsInconclusive)} gated benchmark(s) undecided; {MoreRoundsAdvice(compared)}{warned} (exit 3)",
+            _ => $"verdict: PASS, no regression on a gated metric{warned} (exit 0)",
+        };
+    }
+
+    private static string MoreRoundsAdvice(List<BenchmarkComparison> compared)
+    {
+        var undecided = compared.Where(c => c.IsInconclusive).ToList();
+        if (undecided.Exists(c => c.MoreRounds is null))
+        {
+            return "at least one sits too close to its threshold to decide in a practical number of rounds";
+        }
+        int most = undecided.Max(c => c.MoreRounds ?? 0);
+        return string.Create(CultureInfo.InvariantCulture, $"about {most} more round(s) would decide them (raise --rounds by {most})");
     }
 
     internal static string StateName(CoreDistanceState state) => state.ToString().ToLowerInvariant();

@@ -18,6 +18,9 @@ public enum TimeOutcome
     /// <summary>Too few samples for the test to conclude.</summary>
     Unknown,
 
+    /// <summary>Launches were compared, but they show neither a change beyond the threshold nor equivalence within it: more rounds are needed.</summary>
+    NotEnoughEvidence,
+
     /// <summary>Cross-thread, and the two sides share no calibration state.</summary>
     NotComparable,
 

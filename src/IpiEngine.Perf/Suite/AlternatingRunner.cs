@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using IpiEngine.Perf.Comparison;
 using IpiEngine.Perf.Git;
 using IpiEngine.Perf.Records;
@@ -5,9 +6,12 @@ using IpiEngine.Perf.Records;
 namespace IpiEngine.Perf.Suite;
 
 /// <summary>
-/// Measures two commits fairly on a noisy machine: builds each in a temporary clone, then runs their
-/// suites alternately (A, B, A, B, ...) so that both see the same machine states, and returns each
-/// side's records with the calibration of every round.
+/// Measures two commits fairly on a noisy machine: builds each in a temporary clone, then runs
+/// launches of their suites alternately, A B, B A, A B, ... (<see cref="LaunchSchedule"/>), each
+/// launch one process that runs every selected benchmark once with the probe before and after
+/// each benchmark, and returns one record per launch, so that each launch's median is one
+/// observation of <see cref="LaunchTest"/>. Prints progress (launch k of n, ETA) and fits the
+/// rounds into a time budget (<see cref="BudgetPlanner"/>).
 /// </summary>
 /// <remarks>
 /// A temporary clone (<c>git clone --shared</c>, objects borrowed from the repository) serves as the
@@ -16,49 +20,156 @@ namespace IpiEngine.Perf.Suite;
 /// </remarks>
 public sealed class AlternatingRunner(GitRepository git, TextWriter log)
 {
-    /// <summary>One side's records and one line of calibration per round.</summary>
+    /// <summary>Each side's records (one per launch) and one line of calibration per round.</summary>
     public sealed record Outcome(RecordSet A, RecordSet B, IReadOnlyList<string> Rounds);
 
-    /// <summary>Builds both commits and runs <paramref name="rounds"/> alternating rounds.</summary>
-    /// <exception cref="PerfInputException">A commit is unknown, predates the suite, or does not build.</exception>
-    public Outcome Run(string revisionA, string revisionB, SuiteProfile profile, IReadOnlyList<string> filters, int rounds)
+    /// <summary>What to run, and for how long.</summary>
+    public sealed record Settings
     {
-        ArgumentNullException.ThrowIfNull(profile);
-        if (rounds < 1)
+        /// <summary>The job of one launch.</summary>
+        public SuiteProfile Profile { get; init; } = SuiteProfile.CompareLaunch;
+
+        /// <summary>BenchmarkDotNet filters (empty: all).</summary>
+        public IReadOnlyList<string> Filters { get; init; } = [];
+
+        /// <summary>Rounds to run; null plans them from <see cref="Budget"/>.</summary>
+        public int? Rounds { get; init; }
+
+        /// <summary>Time the whole run may take, builds included, when the rounds are planned.</summary>
+        public TimeSpan Budget { get; init; } = BudgetPlanner.DefaultBudget;
+
+        /// <summary>Fewest rounds a plan runs: the launches per side the test needs for a verdict at all.</summary>
+        public int MinimumRounds { get; init; } = 5;
+
+        /// <summary>Environment variables for B's launches only (the benchmark-only slowdown switch).</summary>
+        public IReadOnlyDictionary<string, string> DiffEnvironment { get; init; } = new Dictionary<string, string>();
+    }
+
+    /// <summary>The built suites of both sides, in a scratch folder deleted on dispose.</summary>
+    public sealed class Builds : IDisposable
+    {
+        internal Builds(DirectoryInfo scratch, CommitInfo a, CommitInfo b, SuiteRunner runnerA, SuiteRunner runnerB, TimeSpan buildTime, string labelA, string labelB)
         {
-            throw new PerfInputException($"--rounds must be at least 1, not {rounds}.");
+            Scratch = scratch;
+            CommitA = a;
+            CommitB = b;
+            RunnerA = runnerA;
+            RunnerB = runnerB;
+            BuildTime = buildTime;
+            LabelA = labelA;
+            LabelB = labelB;
         }
+
+        internal DirectoryInfo Scratch { get; }
+        internal SuiteRunner RunnerA { get; }
+        internal SuiteRunner RunnerB { get; }
+        internal string LabelA { get; }
+        internal string LabelB { get; }
+
+        /// <summary>The baseline commit.</summary>
+        public CommitInfo CommitA { get; }
+
+        /// <summary>The commit under test.</summary>
+        public CommitInfo CommitB { get; }
+
+        /// <summary>How long checking out and building took.</summary>
+        public TimeSpan BuildTime { get; }
+
+        /// <summary>Deletes the clones.</summary>
+        public void Dispose() => Scratch.Delete(recursive: true);
+    }
+
+    /// <summary>Checks out and builds both commits; the same commit is built once unless <paramref name="separateBuilds"/>.</summary>
+    /// <exception cref="PerfInputException">A commit is unknown, predates the suite, or does not build.</exception>
+    public Builds Build(string revisionA, string revisionB, bool separateBuilds)
+    {
         var commitA = git.Describe(revisionA, dirty: false);
         var commitB = git.Describe(revisionB, dirty: false);
+        var clock = Stopwatch.StartNew();
         var scratch = Directory.CreateTempSubdirectory("ipi-perf-commits-");
         try
         {
             var runnerA = new SuiteRunner(Checkout(commitA.Sha, Path.Combine(scratch.FullName, "a")), log);
-            var runnerB = new SuiteRunner(Checkout(commitB.Sha, Path.Combine(scratch.FullName, "b")), log);
             runnerA.Build();
-            runnerB.Build();
-            var recordsA = new List<PerfRecord>();
-            var recordsB = new List<PerfRecord>();
-            var roundLines = new List<string>();
-            for (int round = 1; round <= rounds; round++)
+            var runnerB = runnerA;
+            if (commitA.Sha != commitB.Sha || separateBuilds)
             {
-                log.WriteLine($"round {round}/{rounds}: A = {commitA.ShortSha}");
-                var (a, _) = runnerA.Run(profile, filters, Path.Combine(scratch.FullName, $"run-{round}-a"), commitA, round);
-                log.WriteLine($"round {round}/{rounds}: B = {commitB.ShortSha}");
-                var (b, _) = runnerB.Run(profile, filters, Path.Combine(scratch.FullName, $"run-{round}-b"), commitB, round);
-                recordsA.Add(a);
-                recordsB.Add(b);
-                roundLines.Add($"round {round}: A {CalibrationSummary.Of([a])}; B {CalibrationSummary.Of([b])}");
+                runnerB = new SuiteRunner(Checkout(commitB.Sha, Path.Combine(scratch.FullName, "b")), log);
+                runnerB.Build();
             }
-            return new Outcome(
-                new RecordSet($"A {revisionA} ({commitA.ShortSha})", recordsA, []),
-                new RecordSet($"B {revisionB} ({commitB.ShortSha})", recordsB, []),
-                roundLines);
+            else
+            {
+                log.WriteLine($"A and B are both {commitA.ShortSha}: one build serves both sides (--separate-builds builds it twice)");
+            }
+            return new Builds(scratch, commitA, commitB, runnerA, runnerB, clock.Elapsed,
+                $"A {revisionA} ({commitA.ShortSha})", $"B {revisionB} ({commitB.ShortSha}){(ReferenceEquals(runnerA, runnerB) ? "" : commitA.Sha == commitB.Sha ? ", a separate build" : "")}");
         }
-        finally
+        catch
         {
             scratch.Delete(recursive: true);
+            throw;
         }
+    }
+
+    /// <summary>Runs the rounds (fixed, or planned from the budget after the first round) on <paramref name="builds"/>.</summary>
+    /// <param name="builds">The built suites.</param>
+    /// <param name="settings">Filters, rounds or budget, B's environment.</param>
+    /// <param name="spentBefore">Time already gone by (builds), counted against the budget.</param>
+    /// <exception cref="PerfInputException">A launch ran no benchmark at all.</exception>
+    public Outcome Run(Builds builds, Settings settings, TimeSpan spentBefore)
+    {
+        ArgumentNullException.ThrowIfNull(builds);
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.Rounds is < 1)
+        {
+            throw new PerfInputException($"--rounds must be at least 1, not {settings.Rounds}.");
+        }
+        var clock = Stopwatch.StartNew();
+        var noEnvironment = new Dictionary<string, string>();
+        var recordsA = new List<PerfRecord>();
+        var recordsB = new List<PerfRecord>();
+        var roundLines = new List<string>();
+        int rounds = settings.Rounds ?? settings.MinimumRounds;
+        string slowed = settings.DiffEnvironment.Count == 0 ? "" : $" [{string.Join(", ", settings.DiffEnvironment.Select(p => $"{p.Key}={p.Value}"))}]";
+        for (int round = 1; round <= rounds; round++)
+        {
+            var (first, second) = LaunchSchedule.Round(round);
+            PerfRecord? a = null, b = null;
+            foreach (var side in (ReadOnlySpan<Side>)[first, second])
+            {
+                bool isA = side == Side.A;
+                var commit = isA ? builds.CommitA : builds.CommitB;
+                var launchClock = Stopwatch.StartNew();
+                var folder = Path.Combine(builds.Scratch.FullName, $"launch-{round}-{side}");
+                var (record, allRan) = (isA ? builds.RunnerA : builds.RunnerB)
+                    .RunLaunch(settings.Profile, settings.Filters, folder, commit, round, isA ? noEnvironment : settings.DiffEnvironment);
+                Directory.Delete(folder, recursive: true);
+                if (isA)
+                {
+                    a = record;
+                    recordsA.Add(record);
+                }
+                else
+                {
+                    b = record;
+                    recordsB.Add(record);
+                }
+                int done = recordsA.Count + recordsB.Count;
+                var eta = BudgetPlanner.Remaining(clock.Elapsed, done, 2 * rounds);
+                log.WriteLine($"launch {done} of {2 * rounds} (round {round}, {side} {commit.ShortSha}{(isA ? "" : slowed)}): {BudgetPlanner.Duration(launchClock.Elapsed)}, {record.Benchmarks.Count} benchmark(s){(allRan ? "" : ", some failed")}; ETA {BudgetPlanner.Duration(eta)}");
+            }
+            roundLines.Add($"round {round} ({first} then {second}): A {CalibrationSummary.Of([a!])}; B {CalibrationSummary.Of([b!])}");
+            if (settings.Rounds is null)
+            {
+                var plan = BudgetPlanner.Plan(settings.Budget, spentBefore + clock.Elapsed, clock.Elapsed / round, round, settings.MinimumRounds);
+                if (plan.Rounds != rounds || round == 1)
+                {
+                    log.WriteLine(plan.Line);
+                }
+                rounds = plan.Rounds;
+            }
+        }
+        return new Outcome(new RecordSet(builds.LabelA, recordsA, []), new RecordSet(builds.LabelB + slowed, recordsB, []), roundLines);
     }
 
     private string Checkout(string sha, string folder)

@@ -68,6 +68,31 @@ public sealed record SuiteProfile
         Environment = PinnedRuntimeKnobs,
     };
 
+    /// <summary>
+    /// One launch of <c>compare-commits</c>: every selected benchmark once, in the process that runs
+    /// the suite (BenchmarkDotNet's in-process toolchain), so that a launch costs no build and the
+    /// process is the launch. The GC mode is pinned through environment variables, as an in-process
+    /// job cannot set it. Launches alternate A and B; each launch's median is one observation.
+    /// </summary>
+    /// <remarks>
+    /// Passed to any commit's suite as <c>--profile ci</c> plus BenchmarkDotNet's own
+    /// <c>--inProcess --launchCount --warmupCount --iterationCount --iterationTime</c>, which every
+    /// suite understands, so commits from before this profile can be compared too.
+    /// </remarks>
+    public static SuiteProfile CompareLaunch { get; } = new()
+    {
+        Name = "launch",
+        LaunchCount = 1,
+        WarmupCount = 3,
+        IterationCount = 7,
+        IterationTimeMs = 100,
+        Environment = new Dictionary<string, string>(PinnedRuntimeKnobs, StringComparer.Ordinal)
+        {
+            ["DOTNET_gcServer"] = "0",
+            ["DOTNET_gcConcurrent"] = "0",
+        },
+    };
+
     /// <summary>Every profile, by name.</summary>
     public static IReadOnlyList<SuiteProfile> All { get; } = [Ci, Full];
 

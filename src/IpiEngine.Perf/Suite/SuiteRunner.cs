@@ -1,3 +1,4 @@
+using System.Globalization;
 using IpiEngine.Perf.Records;
 
 namespace IpiEngine.Perf.Suite;
@@ -46,6 +47,40 @@ public sealed class SuiteRunner(string sourceRoot, TextWriter log)
     public (PerfRecord Record, bool AllRan) Run(SuiteProfile profile, IReadOnlyList<string> filters, string workFolder, CommitInfo commit, int? round = null)
     {
         ArgumentNullException.ThrowIfNull(profile);
+        log.WriteLine($"running the suite ({profile.Name} profile, filter {string.Join(" ", filters.Count == 0 ? ["*"] : filters)})");
+        return Run(["--profile", profile.Name], filters, workFolder, commit, round, log, environment: null);
+    }
+
+    /// <summary>
+    /// Runs one launch of every selected benchmark in one suite process (in-process toolchain, see
+    /// <see cref="SuiteProfile.CompareLaunch"/>), quietly, with <paramref name="environment"/> added
+    /// to the profile's. The record says <paramref name="profile"/>, the settings that were asked for.
+    /// </summary>
+    /// <exception cref="PerfInputException">The suite is not built, or no benchmark ran.</exception>
+    public (PerfRecord Record, bool AllRan) RunLaunch(SuiteProfile profile, IReadOnlyList<string> filters, string workFolder, CommitInfo commit, int round, IReadOnlyDictionary<string, string> environment)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        ArgumentNullException.ThrowIfNull(environment);
+        string[] job =
+        [
+            "--profile", SuiteProfile.Ci.Name, "--inProcess",
+            "--launchCount", "1",
+            "--warmupCount", profile.WarmupCount.ToString(CultureInfo.InvariantCulture),
+            "--iterationCount", profile.IterationCount.ToString(CultureInfo.InvariantCulture),
+            "--iterationTime", profile.IterationTimeMs.ToString(CultureInfo.InvariantCulture),
+        ];
+        var variables = new Dictionary<string, string>(profile.Environment, StringComparer.Ordinal);
+        foreach (var (name, value) in environment)
+        {
+            variables[name] = value;
+        }
+        var (record, allRan) = Run(job, filters, workFolder, commit, round, echo: null, variables);
+        // The suite wrote the ci profile it was started with; the settings that ran are the launch profile's.
+        return (record with { Run = record.Run with { Job = profile } }, allRan);
+    }
+
+    private (PerfRecord Record, bool AllRan) Run(string[] job, IReadOnlyList<string> filters, string workFolder, CommitInfo commit, int? round, TextWriter? echo, IReadOnlyDictionary<string, string>? environment)
+    {
         ArgumentNullException.ThrowIfNull(filters);
         if (!File.Exists(Assembly))
         {
@@ -53,12 +88,13 @@ public sealed class SuiteRunner(string sourceRoot, TextWriter log)
         }
         Directory.CreateDirectory(workFolder);
         var manifestPath = Path.Combine(workFolder, "manifest.json");
-        var arguments = new List<string> { Assembly, "--profile", profile.Name, "--artifacts", workFolder, "--manifest", manifestPath, "--filter" };
+        var arguments = new List<string> { Assembly };
+        arguments.AddRange(job);
+        arguments.AddRange(["--artifacts", workFolder, "--manifest", manifestPath, "--filter"]);
         arguments.AddRange(filters.Count == 0 ? ["*"] : filters);
         var started = DateTimeOffset.UtcNow;
-        log.WriteLine($"running the suite ({profile.Name} profile, filter {string.Join(" ", filters.Count == 0 ? ["*"] : filters)})");
         // The working folder must be the project's: BenchmarkDotNet finds the project to build from it.
-        var outcome = ExternalCommand.Run("dotnet", arguments, ProjectFolder, log);
+        var outcome = ExternalCommand.Run("dotnet", arguments, ProjectFolder, echo, environment);
         var exports = Directory.Exists(Path.Combine(workFolder, "results"))
             ? Directory.GetFiles(Path.Combine(workFolder, "results"), "*-report-full.json")
             : [];
@@ -66,6 +102,11 @@ public sealed class SuiteRunner(string sourceRoot, TextWriter log)
         var manifest = File.Exists(manifestPath) ? SuiteRunManifest.Load(manifestPath) : null;
         if (exports.Length == 0 || manifest is null || manifest.Benchmarks.Count == 0)
         {
+            if (echo is null)
+            {
+                // A quiet run kept its output: show its end, where BenchmarkDotNet says what went wrong.
+                log.WriteLine(string.Join(Environment.NewLine, outcome.Output.Split('\n').TakeLast(20)));
+            }
             throw new PerfInputException(outcome.ExitCode == 2
                 ? $"The suite refused its arguments: {outcome.Error.Trim()}"
                 : $"No benchmark ran (suite exit code {outcome.ExitCode}); check the filter ({string.Join(" ", filters)}) with 'dotnet {Assembly} --list flat'.");

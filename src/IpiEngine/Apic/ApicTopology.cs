@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 
 namespace IpiEngine.Apic;
 
@@ -133,6 +135,30 @@ public sealed class ApicTopology
             default:
                 return IsTopologyRegister(register); // a topology register the current mode ignores
         }
+    }
+
+    /// <summary>
+    /// A 64-bit digest of every APIC's routing state (the first 8 bytes of a SHA-256 over each APIC's fields, in vCPU
+    /// order): equal topologies give equal digests, so nodes of one VM can check that they start from the same one.
+    /// </summary>
+    public ulong Digest()
+    {
+        const int bytesPerApic = 8;
+        byte[] image = new byte[_apics.Length * bytesPerApic];
+        for (int i = 0; i < _apics.Length; i++)
+        {
+            ApicState a = _apics[i];
+            Span<byte> slot = image.AsSpan(i * bytesPerApic, bytesPerApic);
+            BinaryPrimitives.WriteUInt32LittleEndian(slot, a.InitialId);
+            slot[4] = a.XApicId;
+            slot[5] = a.LogicalId;
+            slot[6] = a.DfrModel;
+            slot[7] = (byte)((a.SoftwareEnabled ? 1 : 0) | (a.GloballyEnabled ? 2 : 0) | (a.X2Apic ? 4 : 0));
+        }
+
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(image, hash);
+        return BinaryPrimitives.ReadUInt64LittleEndian(hash);
     }
 
     /// <summary>Builds the immutable routing snapshot of the current state.</summary>

@@ -164,6 +164,15 @@ public sealed class IcrResolver
         return -1;
     }
 
+    /// <summary>The digest of the current topology (<see cref="ApicTopology.Digest"/>), taken under the writers' lock.</summary>
+    public ulong TopologyDigest()
+    {
+        lock (_topologyGate)
+        {
+            return _topology.Digest();
+        }
+    }
+
     /// <summary>
     /// Applies a topology write to the model, builds a new map and publishes it with one reference swap. Any thread;
     /// writers are serialised; a concurrent <see cref="Process"/> finishes on the map it already loaded.

@@ -26,4 +26,6 @@ public enum RejectReason : byte
     Dropped,
     /// <summary>A forwarded delivery named a destination vCPU that does not exist or is not on this node.</summary>
     InvalidRemoteDestination,
+    /// <summary>Taken before the engine's pipeline failed, and never resolved (see <see cref="EngineFaultedException"/>).</summary>
+    EngineFaulted,
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
@@ -9,14 +10,15 @@ namespace IpiEngine.Delivery;
 /// ORed into a scratch bitmap, flags into a scratch control word), then updates each touched descriptor with one atomic
 /// OR per non-zero 64-bit word, counts coalescing from the ORs' return values, and notifies each destination at most
 /// once. Destinations on other nodes are collected per node and forwarded once per batch. One thread at a time.
+/// A destination's control-word interrupts of one batch (NMI, SMI, INIT, SIPI with its vector) and the
+/// outstanding-notification bit go in with one atomic step, so a take sees an INIT and the SIPI after it together.
+/// A notifier that throws is handled by the engine's <see cref="NotifierFaults"/> policy, after the batch is counted.
 /// </summary>
 /// <typeparam name="TNotifier">The embedder's notifier (a struct: the call inlines).</typeparam>
 internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeliveryNotifier
 {
     /// <summary>Deliveries gathered before a forced flush (bounds scratch memory and latency within a huge batch).</summary>
     public const int FlushLimit = 4096;
-
-    private const ulong ControlFlagBits = PostedInterruptDescriptor.NmiPending | PostedInterruptDescriptor.SmiPending | PostedInterruptDescriptor.InitPending;
 
     private readonly DescriptorTable _table;
     private readonly DeliveryLog? _log;
@@ -25,6 +27,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private readonly int[]? _nodeOfVcpu;
     private readonly int _localNode;
     private readonly RemoteForwarder? _forwarder;
+    private readonly NotifierFaults _notifierFaults;
     private readonly ulong[] _pir;          // vcpu * 4 + word: vector bits gathered this batch
     private readonly ulong[] _control;      // vcpu: NMI/SMI/INIT/SIPI(+vector) gathered this batch
     private readonly bool[] _touchedMark;
@@ -38,11 +41,14 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private int _pending;
     private long _batchCoalesced;
     private long _batchForwarded;
+    private long _batchNotifierFaults;
+    private Exception? _failure;
 
     /// <summary>Creates a batcher; <paramref name="injection"/> marks the one that applies deliveries from other nodes.</summary>
     public DeliveryBatcher(DescriptorTable table, TNotifier notifier, DeliveryLog? log, StageCounters counters,
-        VcpuPlacement? placement, RemoteForwarder? forwarder, bool injection)
+        VcpuPlacement? placement, RemoteForwarder? forwarder, bool injection, NotifierFaults notifierFaults)
     {
+        _notifierFaults = notifierFaults;
         _table = table;
         _notifier = notifier;
         _log = log;
@@ -145,21 +151,16 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
 
             ulong control = _control[destination];
             _control[destination] = 0;
-            if ((control & PostedInterruptDescriptor.SipiPending) != 0)
-            {
-                bool posted = _table.PostSipi(destination, (byte)(control >> PostedInterruptDescriptor.SipiVectorShift));
-                delivered += posted ? 1 : 0;
-                coalesced += posted ? 0 : 1;
-            }
 
-            // The flags and the outstanding-notification bit in one OR, after the PIR words (see DescriptorTable).
-            ulong flags = control & ControlFlagBits;
-            ulong previous = _table.OrControl(destination, flags | PostedInterruptDescriptor.OutstandingNotification);
+            // Every flag (a SIPI with its vector) and the outstanding-notification bit in one atomic step, after the
+            // PIR words (see DescriptorTable): a take sees all of this batch's flags for the vCPU, or none.
+            ulong flags = control & PostedInterruptDescriptor.FlagMask;
+            ulong previous = _table.PostControl(destination, control | PostedInterruptDescriptor.OutstandingNotification);
             delivered += BitOperations.PopCount(flags & ~previous);
             coalesced += BitOperations.PopCount(flags & previous);
             if ((previous & PostedInterruptDescriptor.OutstandingNotification) == 0)
             {
-                _notifier.Notify(destination);
+                Notify(destination);
                 notifications++;
             }
         }
@@ -179,8 +180,59 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         _counters.Add(_injection ? CounterSlot.RemoteDelivered : CounterSlot.Delivered, delivered);
         _counters.Add(_injection ? CounterSlot.RemoteCoalesced : CounterSlot.Coalesced, coalesced);
         _counters.Add(CounterSlot.Notifications, notifications);
+        if (_batchNotifierFaults != 0)
+        {
+            _counters.Add(CounterSlot.NotifierFaults, _batchNotifierFaults);
+            _batchNotifierFaults = 0;
+        }
+
         _pending = 0;
         _batchCoalesced = 0;
+    }
+
+    /// <summary>
+    /// After a batch is flushed and counted: throws the notifier exception that the fail-fast policy keeps (the
+    /// caller's pipeline thread then fails as for any other exception).
+    /// </summary>
+    public void ThrowIfNotifierFailed()
+    {
+        if (_failure is { } failure)
+        {
+            ThrowNotifierFailed(failure);
+        }
+    }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowNotifierFailed(Exception failure)
+        => throw new EngineFaultedException("The notifier threw and the notifier policy is FailFast: " + failure.Message, failure);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Notify(int destination)
+    {
+        try
+        {
+            _notifier.Notify(destination);
+        }
+#pragma warning disable CA1031 // the embedder's code: handled by the engine's notifier policy, never lost
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            NotifierThrew(destination, e);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void NotifierThrew(int destination, Exception exception)
+    {
+        _batchNotifierFaults++;
+        if (_notifierFaults.FailFast)
+        {
+            _failure ??= exception; // thrown after the batch is counted (ThrowIfNotifierFailed)
+            return;
+        }
+
+        _notifierFaults.Report(destination, exception);
     }
 
     /// <summary>NMI, SMI, INIT, SIPI: one pending flag each, like KVM's pending events (<c>__apic_accept_irq</c>).</summary>

@@ -1,10 +1,12 @@
 using System.Runtime.CompilerServices;
+using IpiEngine.Rings;
 
 namespace IpiEngine.Delivery;
 
 /// <summary>
-/// One <see cref="PostedInterruptDescriptor"/> per vCPU, 64-byte aligned (one line each, so that vCPUs never share a
-/// line), updated only with atomic operations: the deliver stage ORs pending bits in, and the destination vCPU takes
+/// One <see cref="PostedInterruptDescriptor"/> per vCPU: 64 bytes on a <see cref="CacheLine.Size"/> boundary, one
+/// every <see cref="CacheLine.PaddedSize"/> bytes (the project's padding rule: vCPUs never share a line, nor a pair of
+/// lines that the adjacent-line prefetcher pulls together), updated only with atomic operations: the deliver stage ORs pending bits in, and the destination vCPU takes
 /// them out with exchanges. The memory is a pinned managed array aligned by hand: its addresses are stable for native
 /// embedders, and a call that races with <see cref="Dispose"/> still touches live memory (never a crash).
 /// </summary>
@@ -18,7 +20,7 @@ namespace IpiEngine.Delivery;
 /// </remarks>
 public sealed unsafe class DescriptorTable : IDisposable
 {
-    private const int WordsPerDescriptor = 8; // 64 bytes
+    private const int WordsPerDescriptor = CacheLine.PaddedSize / sizeof(ulong); // the stride: 64 bytes used, the rest padding
     private const int ControlWord = 4;
     private readonly ulong[] _storage; // pinned; descriptor 0 starts at _first, on a 64-byte boundary
     private readonly ulong* _words;
@@ -31,8 +33,8 @@ public sealed unsafe class DescriptorTable : IDisposable
         VcpuCount = vcpuCount;
         _storage = GC.AllocateArray<ulong>((vcpuCount + 1) * WordsPerDescriptor, pinned: true);
         ulong* start = (ulong*)Unsafe.AsPointer(ref _storage[0]); // pinned: the address never changes
-        nint misalignment = (nint)start & 63;
-        _words = misalignment == 0 ? start : start + ((64 - misalignment) / sizeof(ulong));
+        nint misalignment = (nint)start & (CacheLine.Size - 1);
+        _words = misalignment == 0 ? start : start + ((CacheLine.Size - misalignment) / sizeof(ulong));
     }
 
     /// <summary>How many descriptors.</summary>
@@ -91,17 +93,38 @@ public sealed unsafe class DescriptorTable : IDisposable
     /// pending bit). Returns false when it coalesced.
     /// </summary>
     internal bool PostSipi(int vcpu, byte vector)
+        => (PostControl(vcpu, PostedInterruptDescriptor.SipiPending | ((ulong)vector << PostedInterruptDescriptor.SipiVectorShift))
+            & PostedInterruptDescriptor.SipiPending) == 0;
+
+    /// <summary>
+    /// Deliverer: sets control bits in one atomic step (flags, the outstanding-notification bit, and, when
+    /// <paramref name="bits"/> has <see cref="PostedInterruptDescriptor.SipiPending"/>, the SIPI vector in bits 15:8,
+    /// replacing a pending one: the latest wins). Returns the control word before. One step, so a taker's exchange
+    /// sees all of them or none (an INIT and its SIPI are never split).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ulong PostControl(int vcpu, ulong bits)
+    {
+        if ((bits & PostedInterruptDescriptor.SipiPending) == 0)
+        {
+            return OrControl(vcpu, bits); // no vector to replace: one OR
+        }
+
+        return PostControlWithSipi(ref Words(vcpu)[ControlWord], bits);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ulong PostControlWithSipi(ref ulong control, ulong bits)
     {
         const ulong vectorMask = 0xFFUL << PostedInterruptDescriptor.SipiVectorShift;
-        ref ulong control = ref Words(vcpu)[ControlWord];
         ulong current = Volatile.Read(ref control);
         while (true)
         {
-            ulong next = (current & ~vectorMask) | PostedInterruptDescriptor.SipiPending | ((ulong)vector << PostedInterruptDescriptor.SipiVectorShift);
-            ulong seen = Interlocked.CompareExchange(ref control, next, current); // full fence
+            ulong next = (current & ~vectorMask) | bits;
+            ulong seen = Interlocked.CompareExchange(ref control, next, current); // full fence, like the OR it replaces
             if (seen == current)
             {
-                return (current & PostedInterruptDescriptor.SipiPending) == 0;
+                return current;
             }
 
             current = seen;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace IpiEngine.Rings;
 
@@ -12,15 +11,36 @@ namespace IpiEngine.Rings;
 /// </summary>
 /// <remarks>
 /// Exactly one thread produces and one consumes at any time. The producer writes slots with plain stores and makes a
-/// whole batch visible with one store of the tail (<see cref="Publish"/>: release; <see cref="PublishFenced"/>: a full
-/// fence, for callers that must then read shared state, such as a doorbell). The consumer reads slots after an acquire
-/// load of the tail and returns them with one release store of the head (<see cref="Advance"/>).
+/// whole batch visible with one store of the tail (<see cref="Publish"/>: release; <see cref="TryPublish"/>: a compare
+/// and swap, a full fence, for callers that must then read shared state, such as a doorbell, and that must learn
+/// whether the ring was closed). The consumer reads slots after an acquire load of the tail and returns them with one
+/// release store of the head (<see cref="Advance"/>).
+/// <para>
+/// Closing (why a publication and a close can never cross). <see cref="Close"/> sets <see cref="ClosedBit"/> in the
+/// tail word with a compare and swap; <see cref="TryPublish"/> moves the tail with a compare and swap that expects the
+/// bit clear. Both are read-modify-writes of the same word, so they are totally ordered: a publication ordered before
+/// the close is included in the count <see cref="Close"/> returns (the closer drains it), and one ordered after fails
+/// and publishes nothing (its caller reports the close). There is no window in between, and the producer pays no more
+/// than the locked instruction it needs anyway for the doorbell's store-load order. A closed tail also makes
+/// <see cref="FreeSpace"/> negative (the bit is far above any capacity), so a closed ring always looks full to its
+/// producer and no slot is written while the closer drains. Only <see cref="TryPublish"/> respects a close;
+/// <see cref="Publish"/> is for rings that are never closed.
+/// </para>
+/// <para>
+/// The slots start on a <see cref="CacheLine.Size"/> boundary (pinned, aligned by hand), so a record whose size divides
+/// the line (the 32-byte <see cref="ExitRecord"/>) never straddles two lines.
+/// </para>
 /// </remarks>
 /// <typeparam name="T">The record type (blittable).</typeparam>
 [DebuggerDisplay("Published = {PublishedCount}, Consumed = {ConsumedCount}, Capacity = {Capacity}")]
-public sealed class SpscRing<T> where T : unmanaged
+public sealed unsafe class SpscRing<T> where T : unmanaged
 {
-    private readonly T[] _buffer;
+    /// <summary>Set in the tail word by <see cref="Close"/>; far above any index a ring reaches.</summary>
+    private const long ClosedBit = 1L << 62;
+
+    private readonly byte[] _storage; // pinned: the slots live inside it, from _slots
+    private readonly T* _slots;       // on a CacheLine.Size boundary
+    private readonly int _capacity;
     private readonly long _mask;
     private SpscCursors _cursors;
 
@@ -33,15 +53,24 @@ public sealed class SpscRing<T> where T : unmanaged
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "The ring capacity must be a power of two of at least 2.");
         }
 
-        _buffer = new T[capacity];
+        _capacity = capacity;
         _mask = capacity - 1;
+        _storage = GC.AllocateArray<byte>((capacity * sizeof(T)) + CacheLine.Size, pinned: true);
+        byte* start = (byte*)Unsafe.AsPointer(ref _storage[0]); // pinned: the address never changes
+        _slots = (T*)(start + ((CacheLine.Size - ((nint)start & (CacheLine.Size - 1))) & (CacheLine.Size - 1)));
     }
 
     /// <summary>How many records the ring holds at most.</summary>
-    public int Capacity => _buffer.Length;
+    public int Capacity => _capacity;
 
     /// <summary>Records published since creation (an acquire read of the tail; any thread).</summary>
-    public long PublishedCount => Volatile.Read(ref _cursors.Tail);
+    public long PublishedCount => Volatile.Read(ref _cursors.Tail) & ~ClosedBit;
+
+    /// <summary>Whether <see cref="Close"/> was called (an acquire read; any thread).</summary>
+    public bool IsClosed => (Volatile.Read(ref _cursors.Tail) & ClosedBit) != 0;
+
+    /// <summary>The address of the slot that index <paramref name="index"/> maps to (alignment checks).</summary>
+    internal nint SlotAddress(long index) => (nint)(_slots + (index & _mask));
 
     /// <summary>Records consumed since creation (an acquire read of the head; any thread).</summary>
     public long ConsumedCount => Volatile.Read(ref _cursors.Head);
@@ -50,16 +79,19 @@ public sealed class SpscRing<T> where T : unmanaged
     public long DroppedCount => Volatile.Read(ref _cursors.Dropped);
 
     /// <summary>True when everything published has been consumed (any thread; a snapshot).</summary>
-    public bool IsEmpty => Volatile.Read(ref _cursors.Head) == Volatile.Read(ref _cursors.Tail);
+    public bool IsEmpty => Volatile.Read(ref _cursors.Head) == (Volatile.Read(ref _cursors.Tail) & ~ClosedBit);
 
     // ---------------------------------------------------------------- producer side
 
-    /// <summary>Producer: free slots, refreshing the cached head only when the cached view says the ring is full.</summary>
+    /// <summary>
+    /// Producer: free slots, refreshing the cached head only when the cached view says the ring is full. Negative once
+    /// the ring is closed.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int FreeSpace(int wanted = 1)
     {
-        long tail = _cursors.Tail; // producer-owned: a plain read sees our own last store
-        long free = _buffer.Length - (tail - _cursors.CachedHead);
+        long tail = _cursors.Tail; // producer-owned (the closer only sets ClosedBit, which makes free negative)
+        long free = _capacity - (tail - _cursors.CachedHead);
         if (free >= wanted)
         {
             return (int)free;
@@ -72,7 +104,7 @@ public sealed class SpscRing<T> where T : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref T ProducerSlot(int offset)
     {
-        Debug.Assert((uint)offset < (uint)_buffer.Length, "Claim no more slots than FreeSpace returned.");
+        Debug.Assert((uint)offset < (uint)_capacity, "Claim no more slots than FreeSpace returned.");
         return ref Slot(_cursors.Tail + offset);
     }
 
@@ -82,12 +114,37 @@ public sealed class SpscRing<T> where T : unmanaged
         => Volatile.Write(ref _cursors.Tail, _cursors.Tail + count); // release: the slots' stores are visible first
 
     /// <summary>
-    /// Producer: like <see cref="Publish"/> but with a full fence (one locked exchange), so that a later load by this
-    /// thread (for example of a doorbell word) cannot be ordered before the tail store.
+    /// Producer: makes the next <paramref name="count"/> written slots visible unless the ring was closed, with one
+    /// compare and swap (a full fence, so a later load by this thread, for example of a doorbell word, cannot be ordered
+    /// before the tail store). False, and nothing published, when the ring is closed (see the class remarks).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void PublishFenced(int count)
-        => Interlocked.Exchange(ref _cursors.Tail, _cursors.Tail + count); // full fence: store tail, then later loads
+    public bool TryPublish(int count)
+    {
+        long tail = _cursors.Tail & ~ClosedBit; // producer-owned; the expected value never has the bit, so a close fails us
+        return Interlocked.CompareExchange(ref _cursors.Tail, tail + count, tail) == tail; // full fence; ordered with Close
+    }
+
+    /// <summary>
+    /// Closes the ring for its producer (any thread, idempotent): every <see cref="TryPublish"/> ordered after this
+    /// fails. Returns the records published before the close (all of them readable by the consumer).
+    /// </summary>
+    public long Close()
+    {
+        long tail = Volatile.Read(ref _cursors.Tail);
+        while ((tail & ClosedBit) == 0)
+        {
+            long seen = Interlocked.CompareExchange(ref _cursors.Tail, tail | ClosedBit, tail); // full fence; ordered with TryPublish
+            if (seen == tail)
+            {
+                break;
+            }
+
+            tail = seen;
+        }
+
+        return tail & ~ClosedBit;
+    }
 
     /// <summary>Producer: writes one record if there is room, publishing it (release). False when full.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -140,7 +197,7 @@ public sealed class SpscRing<T> where T : unmanaged
             return (int)available;
         }
 
-        _cursors.CachedTail = Volatile.Read(ref _cursors.Tail); // acquire: pairs with the producer's publish
+        _cursors.CachedTail = Volatile.Read(ref _cursors.Tail) & ~ClosedBit; // acquire: pairs with the producer's publish
         return (int)(_cursors.CachedTail - head);
     }
 
@@ -151,10 +208,10 @@ public sealed class SpscRing<T> where T : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ReadOnlySpan<T> PeekContiguous(int max = int.MaxValue)
     {
-        int available = Math.Min(Available(Math.Min(max, _buffer.Length)), max);
+        int available = Math.Min(Available(Math.Min(max, _capacity)), max);
         int start = (int)(_cursors.Head & _mask);
-        int count = Math.Min(available, _buffer.Length - start);
-        return new ReadOnlySpan<T>(_buffer, start, count);
+        int count = Math.Min(available, _capacity - start);
+        return new ReadOnlySpan<T>(_slots + start, count);
     }
 
     /// <summary>Consumer: returns <paramref name="count"/> read slots to the producer with one release store of the head.</summary>
@@ -168,11 +225,11 @@ public sealed class SpscRing<T> where T : unmanaged
     /// <summary>Consumer: copies up to <paramref name="destination"/>'s length of records out, wrapping, with one head store.</summary>
     public int TryRead(Span<T> destination)
     {
-        int total = Math.Min(destination.Length, Available(Math.Min(destination.Length, _buffer.Length)));
+        int total = Math.Min(destination.Length, Available(Math.Min(destination.Length, _capacity)));
         int start = (int)(_cursors.Head & _mask);
-        int first = Math.Min(total, _buffer.Length - start);
-        _buffer.AsSpan(start, first).CopyTo(destination);
-        _buffer.AsSpan(0, total - first).CopyTo(destination[first..]);
+        int first = Math.Min(total, _capacity - start);
+        new ReadOnlySpan<T>(_slots + start, first).CopyTo(destination);
+        new ReadOnlySpan<T>(_slots, total - first).CopyTo(destination[first..]);
         if (total > 0)
         {
             Advance(total);
@@ -196,12 +253,12 @@ public sealed class SpscRing<T> where T : unmanaged
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ref T Slot(long index) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_buffer), (nint)(index & _mask));
+    private ref T Slot(long index) => ref _slots[index & _mask];
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private int RefreshFreeSpace(long tail)
     {
         _cursors.CachedHead = Volatile.Read(ref _cursors.Head); // acquire: the consumer finished reading those slots
-        return (int)(_buffer.Length - (tail - _cursors.CachedHead));
+        return (int)Math.Max(_capacity - (tail - _cursors.CachedHead), int.MinValue); // closed: the ClosedBit makes it very negative
     }
 }

@@ -1,50 +1,76 @@
+using IpiEngine.Apic;
 using IpiEngine.Delivery;
+using IpiEngine.Pipeline;
 
 namespace IpiEngine.Stages;
 
 /// <summary>
-/// The engine's threads and stages behind one control-plane surface (virtual calls here are per control operation,
-/// never per IPI): start, stop with drain, the topology-ordering wait, inline draining, remote injection, counters.
+/// Everything both threading modes share, generic over the notifier so that its call inlines: the stages, the one run
+/// loop with its idle policy and drain, the stop and fault handshake with the threads, remote injection. A mode adds
+/// only its threads (<see cref="FusedPipeline{TNotifier}"/>: one; <see cref="PerStagePipeline{TNotifier}"/>: three).
 /// </summary>
-internal abstract class EnginePipeline
+internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotifier : struct, IDeliveryNotifier
 {
-    private volatile Exception? _fault;
     private volatile bool _stopping;
+    private readonly Lock _remoteGate = new();
+    private readonly DeliveryBatcher<TNotifier> _injection;
+    private readonly StageCounters _injectionCounters = new();
+    private readonly int _vcpuCount;
+    private readonly StageCounters[] _counters;
 
-    /// <summary>Every counter block the pipeline's threads own.</summary>
-    public abstract StageCounters[] Counters { get; }
+    protected EnginePipeline(PipelineParts parts, TNotifier notifier)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        Parts = parts;
+        Gather = new GatherStage(parts.Rings, parts.Doorbell);
+        ResolveCounters = new StageCounters();
+        DeliverCounters = new StageCounters();
+        Resolve = new ResolveStage(parts.Resolver, ResolveCounters);
+        Batcher = new DeliveryBatcher<TNotifier>(parts.Descriptors, notifier, parts.Log, DeliverCounters,
+            parts.Placement, parts.Forwarder, injection: false, parts.NotifierFaults);
+        _injection = new DeliveryBatcher<TNotifier>(parts.Descriptors, notifier, parts.Log, _injectionCounters,
+            null, null, injection: true, parts.NotifierFaults);
+        _vcpuCount = parts.Descriptors.VcpuCount;
+        _counters = [ResolveCounters, DeliverCounters, _injectionCounters];
+    }
 
-    /// <summary>The failure that stopped a pipeline thread, if any.</summary>
-    public Exception? Fault => _fault;
+    /// <inheritdoc/>
+    public StageCounters[] Counters => _counters;
 
-    /// <summary>Set by <see cref="StopAndJoin"/>: threads drain and exit.</summary>
+    protected PipelineParts Parts { get; }
+
+    protected GatherStage Gather { get; }
+
+    protected ResolveStage Resolve { get; }
+
+    protected DeliveryBatcher<TNotifier> Batcher { get; }
+
+    protected StageCounters ResolveCounters { get; }
+
+    protected StageCounters DeliverCounters { get; }
+
+    /// <summary>Set by <see cref="StopAndJoin"/> or a fault: the threads drain and exit.</summary>
     protected bool Stopping => _stopping;
 
-    /// <summary>Starts the threads.</summary>
+    /// <summary>The failure that stopped the pipeline, if any (kept by the producer side, which it closed).</summary>
+    protected Exception? Fault => Parts.Posting.Fault;
+
+    /// <inheritdoc/>
     public abstract void Start();
 
-    /// <summary>Asks the threads to drain and exit, and waits for them.</summary>
+    /// <inheritdoc/>
+    public abstract bool WaitResolved(ReadOnlySpan<long> publishedSnapshot);
+
+    /// <inheritdoc/>
+    public abstract long UnresolvedAfterFault();
+
+    /// <inheritdoc/>
     public void StopAndJoin()
     {
         _stopping = true;
         Wake();
         Join();
     }
-
-    /// <summary>
-    /// Waits until every record published before <paramref name="publishedSnapshot"/> was taken (per ring) has been
-    /// resolved; returns false if the pipeline stopped or failed meanwhile.
-    /// </summary>
-    public abstract bool WaitResolved(ReadOnlySpan<long> publishedSnapshot);
-
-    /// <summary>Resolves and delivers everything in the rings on the calling thread (only while no pipeline thread runs).</summary>
-    public abstract void DrainInline();
-
-    /// <summary>Applies deliveries forwarded by another node (any thread; serialised).</summary>
-    public abstract void DeliverRemote(ReadOnlySpan<RemoteDelivery> deliveries);
-
-    /// <summary>Wakes every parked pipeline thread.</summary>
-    protected abstract void Wake();
 
     /// <summary>Waits for the pipeline threads to exit.</summary>
     protected abstract void Join();
@@ -66,10 +92,144 @@ internal abstract class EnginePipeline
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            _fault ??= ex;
-            _stopping = true;
-            OnFault();
-            Wake();
+            Fail(ex);
         }
     }
+
+    /// <summary>
+    /// The pipeline failed (any thread): close the producers' rings with the original failure (from now on every post
+    /// throws <see cref="EngineFaultedException"/>; the first failure is kept), release the other threads, let them exit.
+    /// </summary>
+    protected void Fail(Exception failure)
+    {
+        Parts.Posting.Close(failure is EngineFaultedException { InnerException: { } inner } ? inner : failure);
+        _stopping = true;
+        OnFault();
+        Wake();
+    }
+
+    /// <summary>One fused pass (gather, resolve, batch, deliver) on the calling thread; returns whether it found work.</summary>
+    protected bool FusedPass()
+    {
+        var consumer = new FusedConsumer<TNotifier>(Resolve, Batcher);
+        if (!Gather.Pass(ref consumer))
+        {
+            return false;
+        }
+
+        Resolve.PublishCounters();
+        Batcher.Flush();
+        Parts.Signal.Signal(); // producers waiting for room and topology writers waiting for progress may be parked
+        Batcher.ThrowIfNotifierFailed(); // fail-fast policy: after the batch is counted
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public void DrainInline()
+    {
+        var pass = new FusedRun(this);
+        Drain(ref pass);
+    }
+
+    /// <summary>
+    /// The one run loop of a gathering thread, for both modes: passes while there is work, the idle policy (the wait
+    /// strategy, woken by a doorbell or the stop) when there is none, and once stopping the one drain.
+    /// </summary>
+    protected void RunLoop<TPass>(ref TPass pass) where TPass : struct, IGatherPass
+    {
+        var idle = new Idle(this);
+        while (!Stopping)
+        {
+            if (!pass.Run())
+            {
+                Parts.Wait.WaitUntil(ref idle, Parts.Signal);
+            }
+        }
+
+        Drain(ref pass);
+    }
+
+    /// <summary>
+    /// The one drain: passes until every vCPU ring is empty. Final once the rings are closed (Stop closes them before
+    /// it asks the threads to drain), since nothing can be published after.
+    /// </summary>
+    protected void Drain<TPass>(ref TPass pass) where TPass : struct, IGatherPass
+    {
+        while (pass.Run() || !Gather.AllEmpty)
+        {
+        }
+    }
+
+    /// <summary>Fused mode's pass: gather, resolve, batch and deliver on the calling thread.</summary>
+    protected readonly struct FusedRun(EnginePipeline<TNotifier> pipeline) : IGatherPass
+    {
+        public bool Run() => pipeline.FusedPass();
+    }
+
+    /// <summary>The idle condition of a gathering thread: a doorbell rang, or the engine is stopping.</summary>
+    private readonly struct Idle(EnginePipeline<TNotifier> pipeline) : IWaitCondition
+    {
+        public bool IsSatisfied => pipeline.Gather.AnyRung || pipeline.Stopping;
+    }
+
+    /// <inheritdoc/>
+    public void DeliverRemote(ReadOnlySpan<RemoteDelivery> deliveries)
+    {
+        lock (_remoteGate)
+        {
+            long rejected = 0;
+            foreach (ref readonly RemoteDelivery delivery in deliveries)
+            {
+                int destination = (int)delivery.DestinationVcpu;
+                bool local = (uint)destination < (uint)_vcpuCount && (Parts.Placement?.IsLocal(destination) ?? true);
+                bool deliverable = delivery.DeliveryMode is not (DeliveryMode.Reserved3 or DeliveryMode.Reserved7);
+                if (local && deliverable)
+                {
+                    _injection.Add(delivery);
+                }
+                else
+                {
+                    rejected++;
+                }
+            }
+
+            _injection.Flush();
+            _injectionCounters.Add(CounterSlot.RemoteRejected, rejected);
+            try
+            {
+                _injection.ThrowIfNotifierFailed(); // fail-fast policy: the deliveries are counted; the engine fails
+            }
+            catch (EngineFaultedException e)
+            {
+                Fail(e);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits until every ring's consumer has passed its snapshot (the gathering thread moves a ring's head only after
+    /// the records' effects: resolution in fused mode, publication into the record ring in per-stage mode); false if
+    /// the pipeline stopped or failed meanwhile.
+    /// </summary>
+    protected bool WaitRingsConsumedPast(ReadOnlySpan<long> snapshot)
+    {
+        for (int i = 0; i < snapshot.Length; i++)
+        {
+            while (Parts.Rings[i].ConsumedCount < snapshot[i])
+            {
+                if (Stopping || Fault is not null)
+                {
+                    return false;
+                }
+
+                Thread.Yield(); // rare (topology writes): the pipeline thread needs the core more than we do
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Wakes every parked pipeline thread.</summary>
+    private void Wake() => Parts.Signal.SignalAll();
 }

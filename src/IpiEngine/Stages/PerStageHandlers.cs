@@ -39,6 +39,7 @@ internal readonly struct DeliverHandler<TNotifier>(DeliveryBatcher<TNotifier> ba
         }
 
         batcher.Flush();
+        batcher.ThrowIfNotifierFailed(); // fail-fast policy: after the batch is counted
     }
 }
 

@@ -51,14 +51,9 @@ internal sealed class PerStagePipeline<TNotifier> : EnginePipeline<TNotifier> wh
     {
         // First the gather thread must have taken each ring past the snapshot (it publishes into the record ring
         // before moving a ring's head), then the resolve processor must have passed everything published by then.
-        while (!RingsConsumedPast(publishedSnapshot))
+        if (!WaitRingsConsumedPast(publishedSnapshot))
         {
-            if (Stopping || Fault is not null)
-            {
-                return false;
-            }
-
-            Thread.Yield();
+            return false;
         }
 
         long gathered = _recordSequencer.Cursor.Value;
@@ -74,6 +69,10 @@ internal sealed class PerStagePipeline<TNotifier> : EnginePipeline<TNotifier> wh
 
         return true;
     }
+
+    /// <inheritdoc/>
+    public override long UnresolvedAfterFault()
+        => Parts.Posting.Unconsumed() + (_recordSequencer.Cursor.Value - _resolveProcessor.Sequence.Value); // rings, then gathered but not resolved
 
     /// <inheritdoc/>
     protected override void Join()
@@ -99,33 +98,24 @@ internal sealed class PerStagePipeline<TNotifier> : EnginePipeline<TNotifier> wh
 
     private void RunGather()
     {
-        var consumer = new CopyConsumer(_records, _recordSequencer);
-        var idle = new Idle(this);
-        while (true)
-        {
-            if (Gather.Pass(ref consumer))
-            {
-                Parts.Signal.Signal(); // producers waiting for room may be parked
-                continue;
-            }
-
-            if (Stopping)
-            {
-                if (!Gather.Pass(ref consumer) && Gather.AllEmpty)
-                {
-                    return;
-                }
-
-                continue;
-            }
-
-            Parts.Wait.WaitUntil(ref idle, Parts.Signal);
-        }
+        var pass = new CopyRun(Gather, new CopyConsumer(_records, _recordSequencer), Parts.Signal);
+        RunLoop(ref pass);
     }
 
-    /// <summary>The gather thread's idle condition: a doorbell rang, or the engine is stopping.</summary>
-    private readonly struct Idle(PerStagePipeline<TNotifier> pipeline) : IWaitCondition
+    /// <summary>The gather thread's pass: copy each rung ring's records into the exit-record ring.</summary>
+    private struct CopyRun(GatherStage gather, CopyConsumer consumer, EventCount signal) : IGatherPass
     {
-        public bool IsSatisfied => pipeline.Gather.AnyRung || pipeline.Stopping;
+        private CopyConsumer _consumer = consumer;
+
+        public bool Run()
+        {
+            if (!gather.Pass(ref _consumer))
+            {
+                return false;
+            }
+
+            signal.Signal(); // producers waiting for room may be parked
+            return true;
+        }
     }
 }

@@ -1,6 +1,7 @@
 using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using IpiEngine.Pipeline;
+using IpiEngine.Posting;
 using IpiEngine.Rings;
 
 namespace IpiEngine.Stages;
@@ -9,6 +10,7 @@ namespace IpiEngine.Stages;
 internal sealed record PipelineParts(
     SpscRing<ExitRecord>[] Rings,
     DoorbellBitmap Doorbell,
+    PostingRings Posting,
     IcrResolver Resolver,
     DescriptorTable Descriptors,
     DeliveryLog? Log,
@@ -16,4 +18,5 @@ internal sealed record PipelineParts(
     RemoteForwarder? Forwarder,
     WaitStrategy Wait,
     EventCount Signal,
-    int PipelineRingSize);
+    int PipelineRingSize,
+    NotifierFaults NotifierFaults);

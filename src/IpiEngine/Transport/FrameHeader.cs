@@ -14,7 +14,7 @@ public readonly struct FrameHeader
     /// <summary>"IPIF" as little-endian bytes 49 50 49 46.</summary>
     public const uint Magic = 0x4649_5049;
     /// <summary>The only protocol version this build speaks.</summary>
-    public const byte Version = 2;
+    public const byte Version = 3;
     /// <summary>Bytes in the header.</summary>
     public const int Size = 24;
     /// <summary>Bytes in one delivery record.</summary>
@@ -54,6 +54,7 @@ public readonly struct FrameHeader
         FrameKind.Auth => MacSize + ResumeSize + FrameProtection.TagSize,
         FrameKind.Welcome => ResumeSize + FrameProtection.TagSize,
         FrameKind.Goodbye => 4,
+        FrameKind.Topology => TopologyMessage.Size,
         _ => 0,
     };
 
@@ -95,7 +96,7 @@ public readonly struct FrameHeader
         if (bytes[4] != Version)
             throw Fault(LinkFault.UnsupportedVersion, $"peer speaks protocol version {bytes[4]}, this node speaks {Version}");
         var kind = (FrameKind)bytes[5];
-        if (kind is < FrameKind.Hello or > FrameKind.Goodbye)
+        if (kind is < FrameKind.Hello or > FrameKind.Topology)
             throw Fault(LinkFault.UnknownFrameKind, $"unknown frame kind {bytes[5]}");
         if (BinaryPrimitives.ReadUInt16LittleEndian(bytes[6..]) != 0)
             throw Fault(LinkFault.ReservedBitsSet, "reserved header bits are set");

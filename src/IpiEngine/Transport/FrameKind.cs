@@ -19,4 +19,6 @@ public enum FrameKind : byte
     Heartbeat = 7,
     /// <summary>The sender closes the connection; the payload says why (<see cref="LinkFault"/>).</summary>
     Goodbye = 8,
+    /// <summary>One message of the topology replication protocol (<see cref="TopologyMessage"/>, 48 bytes).</summary>
+    Topology = 9,
 }

@@ -19,7 +19,7 @@ internal sealed class FrameProtection : IDisposable
     public const int TagSize = 16;
 
     private const int KeySize = 32;
-    private static readonly byte[] SessionLabel = Encoding.ASCII.GetBytes("IPIF session v2 ");
+    private static readonly byte[] SessionLabel = Encoding.ASCII.GetBytes("IPIF session v3 ");
 
     private readonly IncrementalHash? _sendMac, _receiveMac;
     private readonly AesGcm? _sendAead, _receiveAead;

@@ -30,6 +30,15 @@ internal static class FrameWriter
         return Finish(writer, protection, span, FrameHeader.Size);
     }
 
+    /// <summary>A topology replication frame carrying <paramref name="message"/>.</summary>
+    public static int WriteTopology(PipeWriter writer, FrameProtection? protection, in TopologyMessage message)
+    {
+        Span<byte> span = writer.GetSpan(FrameHeader.Size + TopologyMessage.Size + FrameProtection.TagSize);
+        new FrameHeader(FrameKind.Topology, TopologyMessage.Size, 0, 0).Write(span);
+        message.Write(span[FrameHeader.Size..]);
+        return Finish(writer, protection, span, FrameHeader.Size + TopologyMessage.Size);
+    }
+
     /// <summary>A goodbye frame carrying <paramref name="reason"/>.</summary>
     public static void WriteGoodbye(PipeWriter writer, FrameProtection? protection, LinkFault reason)
     {

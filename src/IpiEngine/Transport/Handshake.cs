@@ -16,8 +16,8 @@ namespace IpiEngine.Transport;
 /// </summary>
 internal static class Handshake
 {
-    private static readonly byte[] AcceptorLabel = Encoding.ASCII.GetBytes("IPIF acceptor v2");
-    private static readonly byte[] DialerLabel = Encoding.ASCII.GetBytes("IPIF dialer   v2");
+    private static readonly byte[] AcceptorLabel = Encoding.ASCII.GetBytes("IPIF acceptor v3");
+    private static readonly byte[] DialerLabel = Encoding.ASCII.GetBytes("IPIF dialer   v3");
 
     /// <summary>What the acceptor learned from a dialer that proved the key.</summary>
     public readonly record struct Accepted(int PeerNode, ulong PeerIncarnation, ResumeState PeerResume);

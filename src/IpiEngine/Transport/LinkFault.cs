@@ -39,6 +39,11 @@ public enum LinkFault : uint
     HandshakeTimeout,
     /// <summary>A newer connection from the same peer replaced this one.</summary>
     Replaced,
+    /// <summary>
+    /// The nodes disagree on the VM's topology: another digest at the same epoch, a replicated write that does not
+    /// reproduce the sequencer's digest, or a sequencer that lost writes a peer already applied (it restarted).
+    /// </summary>
+    TopologyMismatch,
     /// <summary>A frame failed authentication (altered, replayed, reordered or from another connection); nothing from it was applied.</summary>
     BadMac,
     /// <summary>The peers disagree on frame protection (one encrypts with AES-GCM, the other only authenticates).</summary>

@@ -56,6 +56,9 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
             links.Add(link);
         }
         _links = [.. links];
+        int sequencer = options.NodeId;
+        foreach (var peer in options.Peers)
+            sequencer = Math.Min(sequencer, peer.NodeId);
         Span<byte> random = stackalloc byte[8];
         do
         {
@@ -63,6 +66,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
             Incarnation = BitConverter.ToUInt64(random);
         }
         while (Incarnation == 0);
+        Replication = new TopologyReplication(this, sequencer, maxNode + 1);
     }
 
     /// <summary>This node's id.</summary>
@@ -74,13 +78,21 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     /// <summary>The address the listener is bound to (valid after <see cref="Start"/>).</summary>
     public IPEndPoint LocalEndPoint => (IPEndPoint)(_listener?.LocalEndPoint ?? throw new InvalidOperationException("the transport is not started"));
 
+    /// <summary>
+    /// The VM's topology writes, replicated over the links in one total order: build the engine with
+    /// <see cref="EngineOptions.Replicator"/> set to it, then <see cref="Start"/> the transport.
+    /// </summary>
+    public TopologyReplication Replication { get; }
+
     /// <summary>The links, one per peer.</summary>
     public IReadOnlyList<PeerLink> Links => _links;
 
     internal TransportOptions Options { get; }
+    internal PeerLink[] LinkArray => _links; // enumerated without an allocation
     internal RemoteDeliverySink Sink => _sink!;
     internal int[] NodeOfVcpu => _nodeOfVcpu;
     internal bool IsStopping => _stopping.IsCancellationRequested;
+    internal CancellationToken StoppingToken => _stopping.Token;
 
     /// <summary>The link to <paramref name="node"/>.</summary>
     public PeerLink Link(int node) => (uint)node < (uint)_linkOfNode.Length && _linkOfNode[node] is { } link
@@ -114,6 +126,8 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
         }
         _listener = listener;
         TransportMetrics.Register(this);
+        Replication.Start();
+        _loops.Add(Replication.Completion);
         _loops.Add(AcceptLoopAsync(listener, _stopping.Token));
         foreach (var peer in Options.Peers)
         {
@@ -128,6 +142,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
             long now = Stopwatch.GetTimestamp();
             foreach (var link in _links)
                 link.OnTick(now, heartbeat, silence);
+            Replication.OnTick(now, heartbeat);
         }, null, period, period);
     }
 

@@ -30,6 +30,8 @@ public sealed partial class PeerLink
                 written += FrameWriter.WriteEmpty(writer, protection, FrameKind.Ack, next);
                 ackSent = next;
             }
+            while (written < FlushThreshold && _topologyOut.TryDequeue(out var topology))
+                written += FrameWriter.WriteTopology(writer, protection, topology);
             long published = _window.Published;
             long sentBefore = cursor;
             while (cursor < published && written < FlushThreshold)
@@ -122,6 +124,9 @@ public sealed partial class PeerLink
                     ThrowFault(LinkFault.BadAcknowledgement, $"acknowledgement of {header.Sequence} records, only {_window.Published} sent");
                 break;
             case FrameKind.Heartbeat:
+                break;
+            case FrameKind.Topology:
+                _node.Replication.Receive(PeerNode, payload);
                 break;
             case FrameKind.Goodbye:
                 ThrowFault(LinkFault.ConnectionLost, $"the peer said goodbye ({(LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(payload)})");

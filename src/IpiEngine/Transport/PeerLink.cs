@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
 using IpiEngine.Delivery;
@@ -20,6 +21,7 @@ public sealed partial class PeerLink : IDisposable
     private readonly RemoteDelivery[] _scratch = new RemoteDelivery[FrameHeader.MaxRecordsPerFrame]; // an opened frame's payload
     private readonly byte[] _frameScratch = new byte[FrameHeader.Size + FrameHeader.MaxRecordsPerFrame * FrameHeader.RecordSize + FrameProtection.TagSize];
     private readonly SemaphoreSlim _gate = new(1, 1); // one connection at a time (connection setup only)
+    private readonly ConcurrentQueue<TopologyMessage> _topologyOut = new(); // TopologyReplication's messages, sent before deliveries
     private LinkConnection? _current;
 
     private long _nextExpected;       // receive state: written by the receive loop and the handshake
@@ -61,6 +63,16 @@ public sealed partial class PeerLink : IDisposable
             };
         }
     }
+
+    /// <summary>Queues a topology replication message for the peer (any thread); resends are the replication's business.</summary>
+    internal void SendTopology(in TopologyMessage message)
+    {
+        _topologyOut.Enqueue(message);
+        _signal.Notify();
+    }
+
+    /// <summary>Drops the topology messages still queued (a new connection: the replication regenerates what matters).</summary>
+    internal void ClearTopology() => _topologyOut.Clear();
 
     /// <summary>Releases the connection gate; the owning <see cref="NodeTransport"/> calls it when it stops.</summary>
     public void Dispose() => _gate.Dispose();
@@ -183,6 +195,7 @@ public sealed partial class PeerLink : IDisposable
         Volatile.Write(ref _current, connection);
         Interlocked.Increment(ref _connections);
         SetConnectionState(LinkState.Connected);
+        _node.Replication.OnConnected(this);
         _node.Log($"link {_node.NodeId}<->{PeerNode}: connected, resending from {_window.Acked}, expecting {_nextExpected}");
         Task send = SendLoopAsync(connection, _window.Acked);
         Task receive = ReceiveLoopAsync(connection);

@@ -65,6 +65,15 @@ public sealed record TransportOptions
     /// <summary>Longest reconnect delay.</summary>
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a topology write may take to be applied on every node (<see cref="TopologyReplication"/>): past it the
+    /// posting call fails with a <see cref="TopologyWriteException"/> and the failure is counted.
+    /// </summary>
+    public TimeSpan TopologyWriteTimeout { get; init; } = DefaultTopologyWriteTimeout;
+
+    /// <summary>The default <see cref="TopologyWriteTimeout"/>: 5 s.</summary>
+    public static TimeSpan DefaultTopologyWriteTimeout => TimeSpan.FromSeconds(5);
+
     /// <summary>Receives one line per link event (connected, refused with reason, closed with reason).</summary>
     public Action<string>? Log { get; init; }
 }

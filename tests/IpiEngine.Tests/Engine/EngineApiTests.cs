@@ -112,7 +112,7 @@ public class EngineApiTests
         engine.Start();
         engine.Stop();
         Assert.Equal(2, engine.TakePending(1).VectorCount);
-        Assert.Throws<InvalidOperationException>(() => engine.Post(0, X2Icr, Unicast(1, 0x40), 1));
+        Assert.Throws<EngineStoppedException>(() => engine.Post(0, X2Icr, Unicast(1, 0x40), 1));
         Assert.Throws<InvalidOperationException>(engine.Start);
         engine.Dispose();
         Assert.Throws<ObjectDisposedException>(() => engine.Post(0, X2Icr, Unicast(1, 0x40), 1));
@@ -275,7 +275,7 @@ public class EngineApiTests
         EngineCounters counters = engine.ReadCounters();
         Assert.Equal(records.Length, counters.IpisResolved);
         Assert.True(counters.ConservationHolds, counters.ToString());
-        Assert.Throws<InvalidOperationException>(() => engine.ApplyTopologyWrite(0, ApicRegister.X2Svr, 0x1FF));
+        Assert.Throws<EngineStoppedException>(() => engine.ApplyTopologyWrite(0, ApicRegister.X2Svr, 0x1FF));
     }
 
     [Fact]

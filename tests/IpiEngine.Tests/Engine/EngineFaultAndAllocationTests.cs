@@ -20,6 +20,7 @@ public class EngineFaultAndAllocationTests
             ThreadingMode = mode,
             PipelineRingSize = 512,
             NotifyCallback = _ => throw new InvalidDataException("simulator kick failed"),
+            NotifierExceptions = IpiEngine.Delivery.NotifierExceptionPolicy.FailFast,
         });
         engine.Start();
         var poster = new Thread(() =>
@@ -38,7 +39,7 @@ public class EngineFaultAndAllocationTests
         });
         poster.Start();
         Assert.True(poster.Join(TimeSpan.FromSeconds(30)), "a producer hung after the pipeline failed");
-        var error = Assert.Throws<InvalidOperationException>(engine.Stop);
+        var error = Assert.Throws<EngineFaultedException>(engine.Stop);
         Assert.IsType<InvalidDataException>(error.InnerException);
         Assert.Contains("simulator kick failed", error.Message);
     }

@@ -4,7 +4,10 @@ using Xunit;
 
 namespace IpiEngine.Tests.Facade;
 
-/// <summary>The README's embedding example, kept compiling and true.</summary>
+/// <summary>
+/// The fuller embedding example of docs/embedding.md (kicks, a delivery log), kept compiling and true. The README's
+/// shorter one is examples/nuget-consumer/Program.cs, built against the package and run by .ci/steps/40-package.sh.
+/// </summary>
 public class ReadmeExampleTests
 {
     [Fact]

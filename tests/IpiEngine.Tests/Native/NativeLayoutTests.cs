@@ -80,6 +80,7 @@ public class NativeLayoutTests
         Assert.Equal(Status.Limit, d["IPI_E_LIMIT"]);
         Assert.Equal(Status.NoMemory, d["IPI_E_NO_MEMORY"]);
         Assert.Equal(Status.Internal, d["IPI_E_INTERNAL"]);
+        Assert.Equal(Status.Faulted, d["IPI_E_FAULTED"]);
         // Dense: every IPI_E_* is accounted for above, and none is below the lowest.
         Assert.Equal(-Status.Lowest, d.Keys.Count(k => k.StartsWith("IPI_E_", StringComparison.Ordinal)));
     }

@@ -1,4 +1,3 @@
-using System.CommandLine;
 using IpiEngine.Cli;
 using IpiEngine.Perf.Records;
 using Xunit;
@@ -13,13 +12,7 @@ public sealed class PerfCliTests : IDisposable
 
     public void Dispose() => _folder.Dispose();
 
-    private static (int ExitCode, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int exit = Program.BuildRoot().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
-        return (exit, output.ToString(), error.ToString());
-    }
+    private static (int ExitCode, string Output, string Error) Run(params string[] args) => PerfFixtures.RunCli(args);
 
     private string Save(PerfRecord record) => new RecordStore(_folder.FullName).Save(record);
 

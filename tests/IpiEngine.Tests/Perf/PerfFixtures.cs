@@ -1,3 +1,6 @@
+using System.CommandLine;
+using IpiEngine.Cli;
+
 namespace IpiEngine.Tests.Perf;
 
 /// <summary>Finds the checked-in fixtures from the test binary's folder (walks up to the repository root).</summary>
@@ -17,6 +20,18 @@ internal static class PerfFixtures
 
     /// <summary>A fresh empty folder under the temp folder, deleted by <see cref="IDisposable.Dispose"/>.</summary>
     public static TempFolder TempFolder() => new();
+
+    /// <summary>The repository's root folder (for <c>--repo</c>).</summary>
+    public static string RepositoryRoot => System.IO.Path.GetFullPath(System.IO.Path.Combine(Path("x"), "..", "..", "..", "..", ".."));
+
+    /// <summary>Runs the <c>ipi</c> command line in-process and returns its exit code, stdout and stderr.</summary>
+    public static (int ExitCode, string Output, string Error) RunCli(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int exit = Program.BuildRoot().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+        return (exit, output.ToString(), error.ToString());
+    }
 }
 
 internal sealed class TempFolder : IDisposable

@@ -33,10 +33,11 @@ public class FrameHeaderTests
 
     [Theory]
     [InlineData(0, 0xFF, LinkFault.BadMagic)]
-    [InlineData(4, 1, LinkFault.UnsupportedVersion)] // the previous protocol version (frames without tags)
-    [InlineData(4, 3, LinkFault.UnsupportedVersion)]
+    [InlineData(4, 1, LinkFault.UnsupportedVersion)] // version 1 had no topology frames
+    [InlineData(4, 2, LinkFault.UnsupportedVersion)] // version 2 had no frame tags
+    [InlineData(4, 4, LinkFault.UnsupportedVersion)]
     [InlineData(5, 0, LinkFault.UnknownFrameKind)]
-    [InlineData(5, 9, LinkFault.UnknownFrameKind)]
+    [InlineData(5, 10, LinkFault.UnknownFrameKind)]
     [InlineData(6, 1, LinkFault.ReservedBitsSet)]
     [InlineData(11, 0xFF, LinkFault.LengthOutOfBounds)] // payload length 0xFF0000C0: far past the bound
     [InlineData(12, 4, LinkFault.LengthOutOfBounds)]    // record count no longer matches the length

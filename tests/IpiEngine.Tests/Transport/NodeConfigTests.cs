@@ -22,6 +22,7 @@ public class NodeConfigTests
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,1],\"peers\":[{\"node\":0}]}", "twice")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,1],\"listen\":\"here\",\"peers\":[]}", "\"listen\" must be ip:port")]
     [InlineData("{\"node\":0,", "not valid JSON")]
+    [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[],\"topologyWriteTimeoutMs\":0}", "\"topologyWriteTimeoutMs\" must be a positive")]
     public void A_bad_config_is_one_clear_sentence(string json, string expected)
     {
         var e = Assert.Throws<NodeConfigException>(() => NodeConfig.Load(Write(json)));
@@ -51,5 +52,13 @@ public class NodeConfigTests
         Assert.Equal(System.Net.IPAddress.Loopback, options.Listen.Address);
         Assert.Equal(16, options.Key.Length);
         Assert.Equal(7001, options.Peers[0].EndPoint!.Port);
+        Assert.Equal(IpiEngine.Transport.TransportOptions.DefaultTopologyWriteTimeout, options.TopologyWriteTimeout);
+    }
+
+    [Fact]
+    public void The_topology_write_timeout_is_read_from_the_config()
+    {
+        string path = Write("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[],\"topologyWriteTimeoutMs\":1500}");
+        Assert.Equal(TimeSpan.FromMilliseconds(1500), NodeConfig.Load(path).ToTransportOptions(path, null).TopologyWriteTimeout);
     }
 }

@@ -1,0 +1,53 @@
+using System.CommandLine;
+using IpiEngine.Perf;
+using IpiEngine.Perf.Suite;
+
+namespace IpiEngine.Cli;
+
+/// <summary>The options of the commands that run alternating launches: <c>compare-commits</c> and <c>aa</c>.</summary>
+internal sealed class LaunchRunOptions
+{
+    public Option<string[]> Filter { get; } = PerfRecordCommand.FilterOption();
+
+    public Option<int?> Rounds { get; } = new("--rounds")
+    {
+        Description = "Rounds to run (each one launch of A and one of B, order flipping every round). Default: as many as fit the budget, at least 5.",
+    };
+
+    public Option<string> Budget { get; } = new("--budget")
+    {
+        Description = "Time the run may take, builds included, when --rounds is not given (15m, 90s, 1h).",
+        DefaultValueFactory = _ => "15m",
+    };
+
+    public Option<bool> SeparateBuilds { get; } = new("--separate-builds")
+    {
+        Description = "Build A and B in separate clones even when they are the same commit.",
+    };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(Filter);
+        command.Options.Add(Rounds);
+        command.Options.Add(Budget);
+        command.Options.Add(SeparateBuilds);
+    }
+
+    /// <summary>The run settings, checked before anything is built.</summary>
+    /// <exception cref="PerfInputException">A bad --rounds or --budget.</exception>
+    public AlternatingRunner.Settings Read(ParseResult parse, IReadOnlyDictionary<string, string>? diffEnvironment = null)
+    {
+        int? rounds = parse.GetValue(Rounds);
+        if (rounds is < 1 or > 1000)
+        {
+            throw new PerfInputException($"--rounds must be between 1 and 1000, not {rounds}.");
+        }
+        return new AlternatingRunner.Settings
+        {
+            Filters = parse.GetValue(Filter) ?? [],
+            Rounds = rounds,
+            Budget = BudgetPlanner.ParseBudget(parse.GetValue(Budget) ?? "15m"),
+            DiffEnvironment = diffEnvironment ?? new Dictionary<string, string>(),
+        };
+    }
+}

@@ -1,0 +1,42 @@
+using System.Globalization;
+
+namespace IpiEngine.Perf.Suite;
+
+/// <summary>
+/// The benchmark-only slowdown switch: with <see cref="EnvironmentVariable"/> set to a percentage,
+/// the suite's instrumented benchmarks spin for that part of each invocation's own time after it,
+/// so a build of identical code runs a known amount slower. <c>ipi perf aa --slowdown</c> sets it
+/// on one side to measure how often the suite catches a real regression. Only the benchmark
+/// harness reads it; no shipped code path does.
+/// </summary>
+public static class SuiteSlowdown
+{
+    /// <summary>The environment variable the benchmark harness reads.</summary>
+    public const string EnvironmentVariable = "IPI_BENCH_SLOWDOWN";
+
+    /// <summary>The largest slowdown accepted: 400%, five times as slow.</summary>
+    public const double MostFraction = 4;
+
+    /// <summary>Parses <c>10%</c> (or <c>0%</c>) into 0.10.</summary>
+    /// <exception cref="PerfInputException">Not a percentage from 0% to 400%.</exception>
+    public static double Parse(string text, string source)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var trimmed = text.Trim();
+        if (trimmed.EndsWith('%')
+            && double.TryParse(trimmed[..^1], NumberStyles.Float, CultureInfo.InvariantCulture, out double percent)
+            && percent >= 0 && percent / 100 <= MostFraction)
+        {
+            return percent / 100;
+        }
+        throw new PerfInputException($"{source} '{text}' is not a slowdown from 0% to 400% like 10%.");
+    }
+
+    /// <summary>The slowdown set in this process's environment: 0 when unset.</summary>
+    /// <exception cref="PerfInputException">The variable is set but is not a percentage.</exception>
+    public static double FromEnvironment()
+    {
+        var text = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        return string.IsNullOrWhiteSpace(text) ? 0 : Parse(text, EnvironmentVariable);
+    }
+}

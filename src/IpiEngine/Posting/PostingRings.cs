@@ -1,0 +1,242 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+using IpiEngine.Pipeline;
+using IpiEngine.Rings;
+
+namespace IpiEngine.Posting;
+
+/// <summary>
+/// The producer side of the engine, in one place: a record's way into its source vCPU's ring (post, try-post, runs of a
+/// batch), the wait for room, the doorbell, and the stop/fault handshake that closes the rings.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The handshake (why a post either is drained by <see cref="Engine.Stop"/> or fails, never in between). A record is
+/// taken only by <see cref="SpscRing{T}.TryPublish"/>, a compare and swap of its ring's tail; <see cref="Close"/> marks
+/// every tail closed with a compare and swap of the same word. So for each ring the two are totally ordered, like a
+/// channel that checks completion under the same lock as the write (dotnet/runtime's bounded channel): a publication
+/// ordered first is counted in the tail the closer saw and is resolved by the drain that follows the close; one
+/// ordered after publishes nothing and throws <see cref="EngineStoppedException"/> (or
+/// <see cref="EngineFaultedException"/> when a fault closed the rings). The state check a post makes before writing
+/// its slot is only a fast refusal: correctness rests on the compare and swap alone, so a producer that read "running"
+/// and was then descheduled across the whole stop still cannot slip a record in after the drain.
+/// </para>
+/// <para>
+/// The doorbell (why no record is left unseen). After a successful publication, which is a full fence, the producer
+/// reads its doorbell word and sets its bit if clear; the consumer clears bits with a full fence and then re-reads
+/// those rings' tails (<see cref="DoorbellBitmap"/> has the Dekker argument). A producer whose bit was clear and that
+/// set it wakes a parked consumer through <see cref="EventCount.SignalAfterFence"/>.
+/// </para>
+/// <para>
+/// Waiting for room. A producer whose ring is full waits by the wait strategy until its ring has room or is closed; the
+/// consumer signals after every pass that freed slots, and <see cref="Close"/> signals after closing every ring, so a
+/// waiting producer always wakes to either room or the close. Before <see cref="Start"/> nothing would make room, so
+/// a full ring then refuses instead of waiting.
+/// </para>
+/// The hot path costs the ring's free-space check (a read of producer-owned fields), the slot stores, one locked
+/// compare and swap, and a read of the doorbell word: no other fence and no lock.
+/// </remarks>
+internal sealed class PostingRings
+{
+    private readonly SpscRing<ExitRecord>[] _rings;
+    private readonly DoorbellBitmap _doorbell;
+    private readonly EventCount _signal;
+    private readonly WaitStrategy _wait;
+    private readonly bool _drop;
+    private readonly string _name;
+    private volatile bool _started;
+    private volatile bool _disposed;
+    private volatile Exception? _fault;
+
+    public PostingRings(SpscRing<ExitRecord>[] rings, DoorbellBitmap doorbell, EventCount signal, WaitStrategy wait, bool drop, string name)
+    {
+        _rings = rings;
+        _doorbell = doorbell;
+        _signal = signal;
+        _wait = wait;
+        _drop = drop;
+        _name = name;
+    }
+
+    /// <summary>The failure that closed the rings, if a fault did.</summary>
+    public Exception? Fault => _fault;
+
+    /// <summary>Whether the rings were closed (by a stop or a fault).</summary>
+    public bool IsClosed => _rings[0].IsClosed;
+
+    /// <summary>From now on a producer with a full ring waits (a consumer runs).</summary>
+    public void Start() => _started = true;
+
+    /// <summary>
+    /// Posts one record into its source's ring (the source is a valid vCPU index). Waits for room (or drops, by policy)
+    /// when <paramref name="wait"/>; otherwise returns false when the ring is full. Throws when the rings are closed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Post(in ExitRecord record, bool wait)
+    {
+        int source = record.SourceVcpu;
+        SpscRing<ExitRecord> ring = _rings[source];
+        if (ring.FreeSpace() < 1 && !MakeRoom(ring, 1, wait))
+        {
+            return false; // full (try-post), or dropped by policy and counted
+        }
+
+        ring.ProducerSlot(0) = record;
+        if (!ring.TryPublish(1)) // full fence, ordered with Close: the doorbell read below comes after the tail store
+        {
+            ThrowClosed();
+        }
+
+        RingDoorbell(source);
+        return true;
+    }
+
+    /// <summary>
+    /// Posts a run of records of one source (no topology registers among them), in as few publications as the ring's
+    /// room allows; a record without a post timestamp gets <paramref name="timestamp"/>.
+    /// </summary>
+    public void PostRun(int source, ReadOnlySpan<ExitRecord> run, long timestamp)
+    {
+        SpscRing<ExitRecord> ring = _rings[source];
+        ushort sourceIndex = (ushort)source;
+        int i = 0;
+        while (i < run.Length)
+        {
+            int left = run.Length - i;
+            int free = ring.FreeSpace(left);
+            if (free < 1)
+            {
+                if (!MakeRoom(ring, left, wait: true))
+                {
+                    return; // the rest is dropped by policy, counted
+                }
+
+                free = ring.FreeSpace(left);
+            }
+
+            int count = Math.Min(left, free);
+            for (int k = 0; k < count; k++)
+            {
+                ref readonly ExitRecord r = ref run[i + k];
+                ring.ProducerSlot(k) = new ExitRecord(sourceIndex, r.Register, r.Value, r.DestinationId, r.Tag,
+                    r.PostTimestamp != 0 ? r.PostTimestamp : timestamp);
+            }
+
+            if (!ring.TryPublish(count)) // one fenced compare and swap for the whole piece, ordered with Close
+            {
+                ThrowClosed();
+            }
+
+            RingDoorbell(source);
+            i += count;
+        }
+    }
+
+    /// <summary>
+    /// Closes every ring (any thread; idempotent; the first fault given is kept): every publication from now on fails.
+    /// Returns nothing to wait for: what was published before is in the rings, for the caller's drain.
+    /// </summary>
+    public void Close(Exception? fault)
+    {
+        if (fault is not null)
+        {
+            Interlocked.CompareExchange(ref _fault, fault, null); // before the close: a refused producer reads it after its failed CAS
+        }
+
+        foreach (SpscRing<ExitRecord> ring in _rings)
+        {
+            ring.Close();
+        }
+
+        _signal.SignalAll(); // producers waiting for room see the close
+    }
+
+    /// <summary>After <see cref="Engine.Dispose"/>: refusals say disposed.</summary>
+    public void MarkDisposed() => _disposed = true;
+
+    /// <summary>Records published but not consumed from the rings (after a fault: they will never be resolved).</summary>
+    public long Unconsumed()
+    {
+        long total = 0;
+        foreach (SpscRing<ExitRecord> ring in _rings)
+        {
+            total += ring.PublishedCount - ring.ConsumedCount;
+        }
+
+        return total;
+    }
+
+    /// <summary>Throws the exception that says why the rings refuse records: disposed, faulted or stopped.</summary>
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public void ThrowClosed()
+    {
+        if (_disposed)
+        {
+            throw new ObjectDisposedException(nameof(Engine), $"The engine '{_name}' was disposed.");
+        }
+
+        if (_fault is { } fault)
+        {
+            throw new EngineFaultedException($"The engine '{_name}' failed and accepts no more records: {fault.Message}", fault);
+        }
+
+        throw new EngineStoppedException($"The engine '{_name}' is stopped: it accepts no more records.");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void RingDoorbell(int vcpu)
+    {
+        if (_doorbell.Ring(vcpu))
+        {
+            _signal.SignalAfterFence(); // the Interlocked.Or in Ring was the fence; wakes a parked pipeline
+        }
+    }
+
+    /// <summary>
+    /// The ring is full: refuse if closed, drop (counted) or report full, or wait by the strategy until there is room.
+    /// Returns false when the record is not to be written (dropped, or full for a try-post).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool MakeRoom(SpscRing<ExitRecord> ring, int recordsAtStake, bool wait)
+    {
+        if (ring.IsClosed)
+        {
+            ThrowClosed();
+        }
+
+        if (!wait)
+        {
+            return false;
+        }
+
+        if (_drop)
+        {
+            ring.CountDropped(recordsAtStake);
+            return false;
+        }
+
+        if (!_started)
+        {
+            throw new InvalidOperationException(
+                $"The ring is full ({ring.Capacity} records) and the engine '{_name}' is not started: start it, or post fewer records before starting.");
+        }
+
+        var room = new Room(ring);
+        _wait.WaitUntil(ref room, _signal);
+        if (ring.IsClosed)
+        {
+            ThrowClosed();
+        }
+
+        Debug.Assert(ring.FreeSpace() >= 1, "The wait ends with room or the close.");
+        return true;
+    }
+
+    /// <summary>A producer's wait: room in its ring, or the ring closed.</summary>
+    private readonly struct Room(SpscRing<ExitRecord> ring) : IWaitCondition
+    {
+        public bool IsSatisfied => ring.FreeSpace() >= 1 || ring.IsClosed;
+    }
+}

@@ -1,0 +1,23 @@
+namespace IpiEngine;
+
+/// <summary>
+/// Makes an engine's topology writes VM-wide when the VM's vCPUs are spread over several nodes (the transport's
+/// <c>TopologyReplication</c> implements it). The engine hands every routing-relevant write of a local vCPU to
+/// <see cref="Replicate"/> instead of applying it; the replicator orders the writes of all nodes into one sequence and
+/// applies each, in that order, on every node with <see cref="Engine.ApplyReplicatedTopologyWrite"/>.
+/// </summary>
+public abstract class TopologyReplicator
+{
+    /// <summary>
+    /// Called once, by the constructor of the engine built with this replicator: the engine that applies the writes.
+    /// Throws <see cref="InvalidOperationException"/> when the replicator already serves another engine.
+    /// </summary>
+    protected internal abstract void Attach(Engine engine);
+
+    /// <summary>
+    /// Called on the posting thread for a write of <paramref name="apicRegister"/> by local vCPU <paramref name="vcpu"/>;
+    /// returns once every node of the VM applied it, or throws (the exception says why and whether the write may still be
+    /// applied).
+    /// </summary>
+    protected internal abstract void Replicate(int vcpu, ushort apicRegister, ulong value);
+}

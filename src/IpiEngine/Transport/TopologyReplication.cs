@@ -1,0 +1,456 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Security.Cryptography;
+
+namespace IpiEngine.Transport;
+
+/// <summary>
+/// Replicates the VM's topology writes over the node's links, in one total order, synchronously for the writer
+/// (protocol, and why it is a total order and exactly-once, in <c>docs/wire-format.md</c>, "Topology replication").
+/// The lowest node id of the VM is the <b>sequencer</b>: every node sends its vCPUs' writes to it (Request), it numbers
+/// them 0, 1, 2 ... and sends each (Commit) to every node; every node applies the commits strictly by number on one
+/// applier thread, reports its epoch (writes applied) and digest (State), and the sequencer tells the writing node once
+/// every node applied its write (Done). Resends after a reconnect are idempotent: a Commit is applied once per number,
+/// a Request once per request id. The engine built with <see cref="EngineOptions.Replicator"/> = this object posts
+/// through it; the transport's <see cref="NodeTransport.Start"/> starts the applier.
+/// </summary>
+public sealed class TopologyReplication : TopologyReplicator
+{
+    private readonly NodeTransport _node;
+    private readonly int _self;
+    private readonly object _lock = new(); // guards everything below; Monitor.Wait/PulseAll on it wakes writers and the applier
+    private readonly SortedDictionary<long, TopologyMessage> _pending = [];   // commits received, not yet taken by the applier
+    private readonly List<ulong> _digests = [];                               // [e]: digest after the first e writes applied here
+    private readonly List<TopologyMessage> _applied = [];                     // the commits applied here, in order
+    private readonly long[] _failures = new long[Enum.GetValues<TopologyWriteFailure>().Length];
+    private readonly bool[] _checked;                                         // by node id: its State on this connection matched
+
+    // Sequencer only (all under _lock).
+    private readonly List<TopologyMessage> _ordered = [];                      // every commit, by index
+    private readonly long[] _peerEpoch;                                        // by node id: writes it reported applied
+    private readonly bool[] _resendOnState;                                    // by node id: a new connection awaits its State
+    private readonly Dictionary<int, (ulong RequestId, long Index)> _lastRequest = [];
+    private readonly Queue<TopologyMessage> _unconfirmed = new();              // commits not yet applied everywhere, by index
+    private ulong _orderDigest;
+
+    // Writer and applier state (under _lock).
+    private ulong _nextRequestId;
+    private TopologyMessage? _outstanding;                                     // this node's write in flight (one at a time)
+    private bool _outstandingDone;
+    private long _outstandingIndex = -1;
+    private long _nextToApply;
+    private long _epoch;
+    private long _nextAnnouncement;
+    private Engine? _engine;
+    private Task? _applier;
+
+    internal TopologyReplication(NodeTransport node, int sequencer, int nodeCount)
+    {
+        _node = node;
+        _self = node.NodeId;
+        Sequencer = sequencer;
+        _peerEpoch = new long[nodeCount];
+        _resendOnState = new bool[nodeCount];
+        _checked = new bool[nodeCount];
+        _nextRequestId = node.Incarnation; // random per incarnation: a restarted node never reuses a request id
+    }
+
+    /// <summary>The node that orders the VM's topology writes: the lowest node id.</summary>
+    public int Sequencer { get; }
+
+    /// <summary>True on the sequencer.</summary>
+    public bool IsSequencer => Sequencer == _self;
+
+    /// <summary>The topology epoch: how many of the VM's topology writes this node applied.</summary>
+    public long Epoch => Volatile.Read(ref _epoch);
+
+    /// <summary>The topology digest at <see cref="Epoch"/> (the initial topology's digest chained with every write applied).</summary>
+    public ulong Digest
+    {
+        get
+        {
+            lock (_lock)
+                return _digests.Count == 0 ? 0 : _digests[^1];
+        }
+    }
+
+    /// <summary>The writes applied on this node, in the VM's order (a copy).</summary>
+    public TopologyMessage[] AppliedWrites()
+    {
+        lock (_lock)
+            return [.. _applied];
+    }
+
+    /// <summary>How many topology writes posted on this node failed for <paramref name="failure"/>.</summary>
+    public long FailureCount(TopologyWriteFailure failure) => Volatile.Read(ref _failures[(int)failure]);
+
+    /// <summary>Chains one write into a digest: the first 8 bytes of SHA-256(previous ‖ vCPU ‖ register ‖ value), little-endian.</summary>
+    public static ulong Chain(ulong previous, int vcpu, ushort register, ulong value)
+    {
+        Span<byte> input = stackalloc byte[24];
+        BinaryPrimitives.WriteUInt64LittleEndian(input, previous);
+        BinaryPrimitives.WriteInt32LittleEndian(input[8..], vcpu);
+        BinaryPrimitives.WriteUInt32LittleEndian(input[12..], register);
+        BinaryPrimitives.WriteUInt64LittleEndian(input[16..], value);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(input, hash);
+        return BinaryPrimitives.ReadUInt64LittleEndian(hash);
+    }
+
+    /// <inheritdoc/>
+    protected internal override void Attach(Engine engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        lock (_lock)
+        {
+            if (_engine is not null)
+                throw new InvalidOperationException($"node {_self}: this topology replication already serves engine '{_engine.Options.Name}'.");
+            if (engine.VcpuCount != _node.NodeOfVcpu.Length)
+                throw new InvalidOperationException($"node {_self}: the engine has {engine.VcpuCount} vCPUs but the transport places {_node.NodeOfVcpu.Length}.");
+            ulong initial = engine.Resolver.TopologyDigest();
+            _digests.Add(initial);
+            _orderDigest = initial;
+            _engine = engine;
+        }
+    }
+
+    /// <inheritdoc/>
+    protected internal override void Replicate(int vcpu, ushort apicRegister, ulong value)
+    {
+        if (Volatile.Read(ref _applier) is null)
+            throw new InvalidOperationException($"node {_self}: the transport is not started; topology writes are replicated through it.");
+        CancellationToken stopping = _node.StoppingToken;
+        TimeSpan timeout = _node.Options.TopologyWriteTimeout;
+        long deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        lock (_lock)
+        {
+            while (_outstanding is not null) // one write of this node at a time
+            {
+                if (!WaitUntil(deadline, stopping))
+                {
+                    throw stopping.IsCancellationRequested
+                        ? Fail(TopologyWriteFailure.Stopped, $"node {_self} stopped before {Describe(vcpu, apicRegister, value)} was sent.")
+                        : Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} waited {timeout.TotalSeconds:0.###} s behind another write of this node that did not finish; it was not sent.");
+                }
+            }
+            var request = new TopologyMessage(TopologyMessageType.Request, _self, vcpu, apicRegister, value, _nextRequestId++, 0, 0);
+            _outstanding = request;
+            _outstandingIndex = -1;
+            _outstandingDone = false;
+            if (IsSequencer)
+                Order(request);
+            else
+                _node.Link(Sequencer).SendTopology(request);
+            while (!_outstandingDone && WaitUntil(deadline, stopping))
+            {
+                // Woken by Done, by the stop, or by another write's progress: check again.
+            }
+            bool done = _outstandingDone;
+            long index = _outstandingIndex;
+            _outstanding = null;
+            Monitor.PulseAll(_lock); // the next writer of this node may go
+            if (done)
+                return;
+            if (stopping.IsCancellationRequested)
+                throw Fail(TopologyWriteFailure.Stopped, $"node {_self} stopped while {Describe(vcpu, apicRegister, value)} was replicated; other nodes may have applied it.");
+            if (index < 0)
+            {
+                throw Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} was not ordered by the sequencer, node {Sequencer}, within "
+                    + $"{timeout.TotalSeconds:0.###} s{LinksDown()}; it may still be applied on every node once the link returns.");
+            }
+            throw Fail(TopologyWriteFailure.NotConfirmed, $"node {_self}: {Describe(vcpu, apicRegister, value)} is topology write #{index} of the VM and applied here, but "
+                + $"{Unconfirmed(index)} did not confirm it within {timeout.TotalSeconds:0.###} s; it is applied there once the links return.");
+        }
+    }
+
+    private static string Describe(int vcpu, ushort apicRegister, ulong value)
+        => $"the topology write of vCPU {vcpu} (register 0x{apicRegister:x} = 0x{value:x})";
+
+    /// <summary>Under the lock: waits for a pulse; false once the deadline passed or the node stops.</summary>
+    private bool WaitUntil(long deadline, CancellationToken stopping)
+    {
+        long left = deadline - Stopwatch.GetTimestamp();
+        if (left <= 0 || stopping.IsCancellationRequested)
+            return false;
+        Monitor.Wait(_lock, TimeSpan.FromSeconds(Math.Min((double)left / Stopwatch.Frequency, 0.1))); // bounded: sees the stop within 100 ms
+        return !stopping.IsCancellationRequested;
+    }
+
+    /// <summary>Starts the applier (only when an engine is attached: a transport without one replicates nothing).</summary>
+    internal void Start()
+    {
+        if (_engine is not null)
+            Volatile.Write(ref _applier, Task.Factory.StartNew(ApplyLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+    }
+
+    /// <summary>The applier, to await when the node stops (completed when none was started).</summary>
+    internal Task Completion => Volatile.Read(ref _applier) ?? Task.CompletedTask;
+
+    /// <summary>
+    /// A link to <paramref name="link"/>'s peer is up, before its loops run: drop what the previous connection left
+    /// queued (everything needed is regenerated here), announce this node's State first (nothing else from a peer is
+    /// accepted before its State matched; the sequencer then resends every commit from the peer's epoch on), and
+    /// resend this node's outstanding request to the sequencer.
+    /// </summary>
+    internal void OnConnected(PeerLink link)
+    {
+        if (_engine is null)
+            return;
+        lock (_lock)
+        {
+            link.ClearTopology();
+            _checked[link.PeerNode] = false;
+            if (IsSequencer)
+                _resendOnState[link.PeerNode] = true;
+            link.SendTopology(State());
+            if (link.PeerNode == Sequencer && _outstanding is { } request)
+                link.SendTopology(request);
+        }
+    }
+
+    /// <summary>The node's timer: every heartbeat interval, each connected peer gets this node's epoch and digest.</summary>
+    internal void OnTick(long now, long intervalTicks)
+    {
+        if (Volatile.Read(ref _applier) is null || now < _nextAnnouncement)
+            return;
+        _nextAnnouncement = now + intervalTicks; // only the timer callback touches it
+        lock (_lock)
+        {
+            var state = State();
+            foreach (var link in _node.LinkArray)
+            {
+                if (link.IsConnected)
+                    link.SendTopology(state);
+            }
+        }
+    }
+
+    /// <summary>A topology frame from <paramref name="peer"/> (its receive loop). Violations throw and close the link.</summary>
+    internal void Receive(int peer, ReadOnlySpan<byte> payload)
+    {
+        var message = TopologyMessage.Read(payload, _node.NodeOfVcpu.Length, _peerEpoch.Length);
+        if (Volatile.Read(ref _applier) is null)
+            throw new LinkProtocolException(LinkFault.UnexpectedFrame, $"node {_self} replicates no topology (no engine is attached to its transport)");
+        lock (_lock)
+        {
+            if (message.Type != TopologyMessageType.State && !_checked[peer])
+                throw new LinkProtocolException(LinkFault.UnexpectedFrame, $"topology {message.Type} from node {peer} before its State");
+            switch (message.Type)
+            {
+                case TopologyMessageType.Request when IsSequencer && message.Origin == peer:
+                    Order(message);
+                    break;
+                case TopologyMessageType.Commit when peer == Sequencer:
+                    Accept(message);
+                    break;
+                case TopologyMessageType.Done when peer == Sequencer && message.Origin == _self:
+                    Confirmed(message.RequestId);
+                    break;
+                case TopologyMessageType.State:
+                    Compare(peer, message.Index, message.Digest);
+                    _checked[peer] = true;
+                    if (IsSequencer)
+                        OnPeerState(peer, message.Index);
+                    break;
+                default:
+                    throw new LinkProtocolException(LinkFault.UnexpectedFrame,
+                        $"topology {message.Type} from node {peer} (origin {message.Origin}), but node {Sequencer} is the sequencer");
+            }
+        }
+    }
+
+    /// <summary>Sequencer, under the lock: gives a new request the next index and sends the commit to every node; a resent request is answered, not ordered again.</summary>
+    private void Order(in TopologyMessage request)
+    {
+        if (_lastRequest.TryGetValue(request.Origin, out var last) && last.RequestId == request.RequestId)
+        {
+            if (AppliedEverywhere(last.Index))
+                SendDone(request.Origin, request.RequestId, last.Index);
+            return;
+        }
+        long index = _ordered.Count;
+        _orderDigest = Chain(_orderDigest, request.Vcpu, request.Register, request.Value);
+        var commit = request with { Type = TopologyMessageType.Commit, Index = index, Digest = _orderDigest };
+        _ordered.Add(commit);
+        _lastRequest[request.Origin] = (request.RequestId, index);
+        _unconfirmed.Enqueue(commit);
+        Accept(commit);
+        foreach (var link in _node.LinkArray)
+            link.SendTopology(commit);
+    }
+
+    /// <summary>Under the lock: queues a commit for the applier unless it was taken already (a resend).</summary>
+    private void Accept(in TopologyMessage commit)
+    {
+        if (commit.Index >= _nextToApply && _pending.TryAdd(commit.Index, commit))
+            Monitor.PulseAll(_lock);
+    }
+
+    /// <summary>Sequencer, under the lock: a peer's epoch; after a reconnect, resend every commit from it.</summary>
+    private void OnPeerState(int peer, long epoch)
+    {
+        _peerEpoch[peer] = epoch;
+        if (_resendOnState[peer])
+        {
+            _resendOnState[peer] = false;
+            var link = _node.Link(peer);
+            for (long i = epoch; i < _ordered.Count; i++)
+                link.SendTopology(_ordered[(int)i]);
+        }
+        Confirm();
+    }
+
+    /// <summary>Under the lock: a peer's digest at an epoch must equal this node's (or the sequencer's order) at that epoch.</summary>
+    private void Compare(int peer, long epoch, ulong digest)
+    {
+        ulong? mine = null;
+        if (epoch < _digests.Count)
+        {
+            mine = _digests[(int)epoch];
+        }
+        else if (IsSequencer)
+        {
+            if (epoch > _ordered.Count)
+            {
+                throw new LinkProtocolException(LinkFault.TopologyMismatch, $"node {peer} applied {epoch} topology writes but this sequencer "
+                    + $"ordered only {_ordered.Count}: it restarted and lost the VM's order; restart the VM");
+            }
+            mine = _ordered[(int)epoch - 1].Digest;
+        }
+        if (mine is { } expected && expected != digest)
+        {
+            throw new LinkProtocolException(LinkFault.TopologyMismatch,
+                $"node {peer} has topology digest {digest:x16} at epoch {epoch}, this node {expected:x16}: the topologies diverged");
+        }
+    }
+
+    /// <summary>Sequencer, under the lock: answers every write, in order, that every node has applied.</summary>
+    private void Confirm()
+    {
+        while (_unconfirmed.TryPeek(out var commit) && AppliedEverywhere(commit.Index))
+        {
+            _unconfirmed.Dequeue();
+            SendDone(commit.Origin, commit.RequestId, commit.Index);
+        }
+    }
+
+    private bool AppliedEverywhere(long index)
+    {
+        if (_epoch <= index)
+            return false;
+        foreach (var link in _node.LinkArray)
+        {
+            if (_peerEpoch[link.PeerNode] <= index)
+                return false;
+        }
+        return true;
+    }
+
+    private void SendDone(int origin, ulong requestId, long index)
+    {
+        if (origin != _self)
+            _node.Link(origin).SendTopology(new TopologyMessage(TopologyMessageType.Done, origin, 0, 0, 0, requestId, index, 0));
+        else
+            Confirmed(requestId);
+    }
+
+    /// <summary>Under the lock: this node's write <paramref name="requestId"/> is applied everywhere; its writer returns.</summary>
+    private void Confirmed(ulong requestId)
+    {
+        if (_outstanding?.RequestId == requestId)
+        {
+            _outstandingDone = true;
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    private TopologyMessage State() => new(TopologyMessageType.State, _self, 0, 0, 0, 0, _epoch, _digests[^1]);
+
+    /// <summary>The applier: applies commits strictly by index, each with the engine's local ordering guarantee.</summary>
+    private void ApplyLoop()
+    {
+        var engine = _engine!;
+        CancellationToken stopping = _node.StoppingToken;
+        try
+        {
+            while (TakeNext(stopping) is { } commit)
+            {
+                // Outside the lock: the engine waits here until everything posted before resolved.
+                engine.ApplyReplicatedTopologyWrite(commit.Vcpu, commit.Register, commit.Value, fromPeer: commit.Origin != _self);
+                if (!Applied(commit))
+                    return;
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+        {
+            _node.Log($"node {_self}: topology replication stopped applying: {e.Message}");
+        }
+    }
+
+    /// <summary>Waits for the commit numbered next; null once the node stops.</summary>
+    private TopologyMessage? TakeNext(CancellationToken stopping)
+    {
+        lock (_lock)
+        {
+            TopologyMessage commit;
+            while (!_pending.Remove(_nextToApply, out commit))
+            {
+                if (stopping.IsCancellationRequested)
+                    return null;
+                Monitor.Wait(_lock, TimeSpan.FromMilliseconds(100)); // bounded: sees the stop within 100 ms
+            }
+            _nextToApply++;
+            return commit;
+        }
+    }
+
+    /// <summary>Records an applied commit; false (and the link to the sequencer closed) when it did not reproduce the sequencer's digest.</summary>
+    private bool Applied(in TopologyMessage commit)
+    {
+        lock (_lock)
+        {
+            ulong digest = Chain(_digests[^1], commit.Vcpu, commit.Register, commit.Value);
+            _digests.Add(digest);
+            _applied.Add(commit);
+            Volatile.Write(ref _epoch, _epoch + 1); // release: readers of Epoch see the engine's apply before it
+            if (commit.Origin == _self && _outstanding?.RequestId == commit.RequestId)
+                _outstandingIndex = commit.Index;
+            if (digest != commit.Digest)
+            {
+                _node.Log($"node {_self}: topology write #{commit.Index} gives digest {digest:x16} here but {commit.Digest:x16} on the sequencer: the topologies diverged; no more writes are applied");
+                _node.Link(Sequencer).Abort(LinkFault.TopologyMismatch);
+                return false;
+            }
+            if (IsSequencer)
+                Confirm();
+            else
+                _node.Link(Sequencer).SendTopology(State());
+            return true;
+        }
+    }
+
+    private TopologyWriteException Fail(TopologyWriteFailure failure, string message)
+    {
+        Interlocked.Increment(ref _failures[(int)failure]);
+        _node.Log(message);
+        return new TopologyWriteException(failure, message);
+    }
+
+    private string LinksDown()
+    {
+        var down = _node.Links.Where(l => !l.IsConnected).Select(l => l.PeerNode).ToArray();
+        return down.Length == 0 ? "" : $" (links down to node{(down.Length > 1 ? "s" : "")} {string.Join(", ", down)})";
+    }
+
+    private string Unconfirmed(long index)
+    {
+        if (!IsSequencer)
+            return "not every node" + LinksDown();
+        lock (_lock)
+        {
+            var missing = _node.Links.Where(l => _peerEpoch[l.PeerNode] <= index).Select(l => l.PeerNode).ToArray();
+            return $"node{(missing.Length > 1 ? "s" : "")} {string.Join(", ", missing)}";
+        }
+    }
+}

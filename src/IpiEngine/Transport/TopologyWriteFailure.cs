@@ -1,0 +1,12 @@
+namespace IpiEngine.Transport;
+
+/// <summary>Why a replicated topology write failed; counted per node (<see cref="TopologyReplication.FailureCount"/>).</summary>
+public enum TopologyWriteFailure
+{
+    /// <summary>The sequencer did not order the write within the timeout (its link was down or it did not answer).</summary>
+    NotOrdered,
+    /// <summary>The write was ordered (and applied on this node) but not every node confirmed it within the timeout.</summary>
+    NotConfirmed,
+    /// <summary>The node stopped while the write was in flight.</summary>
+    Stopped,
+}

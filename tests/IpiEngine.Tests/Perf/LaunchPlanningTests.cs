@@ -1,0 +1,129 @@
+using IpiEngine.Perf;
+using IpiEngine.Perf.Comparison;
+using IpiEngine.Perf.Suite;
+using Xunit;
+
+namespace IpiEngine.Tests.Perf;
+
+/// <summary>The ABBA schedule, the budget planner and the A/A rate counting of <c>compare-commits</c> and <c>aa</c>.</summary>
+public sealed class LaunchPlanningTests
+{
+    [Fact]
+    public void Rounds_alternate_their_order_so_each_side_runs_first_half_the_time()
+    {
+        var order = LaunchSchedule.Launches(4).Select(l => l.Side.ToString());
+        Assert.Equal("ABBAABBA", string.Concat(order));
+        Assert.Equal([1, 1, 2, 2, 3, 3, 4, 4], LaunchSchedule.Launches(4).Select(l => l.Round));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LaunchSchedule.Round(0));
+    }
+
+    [Fact]
+    public void The_plan_fills_the_budget_with_the_measured_round_time()
+    {
+        // Builds took 3 minutes, round 1 took 75 s: 15 min leaves 645 s, 8 more rounds.
+        var plan = BudgetPlanner.Plan(TimeSpan.FromMinutes(15), TimeSpan.FromSeconds(255), TimeSpan.FromSeconds(75), roundsDone: 1, minimumRounds: 5);
+        Assert.Equal(9, plan.Rounds);
+        Assert.True(plan.WithinBudget);
+        Assert.True(plan.Estimated <= TimeSpan.FromMinutes(15));
+        Assert.Contains("plan: 9 rounds (18 launches)", plan.Line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_plan_never_goes_below_the_minimum_and_says_when_that_is_over_budget()
+    {
+        var plan = BudgetPlanner.Plan(TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(8), TimeSpan.FromMinutes(4), roundsDone: 1, minimumRounds: 5);
+        Assert.Equal(5, plan.Rounds);
+        Assert.False(plan.WithinBudget);
+        Assert.Contains("over budget", plan.Line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_plan_stops_at_the_cap_on_a_fast_set_and_never_undoes_rounds_already_run()
+    {
+        Assert.Equal(BudgetPlanner.MostRounds, BudgetPlanner.Plan(TimeSpan.FromMinutes(15), TimeSpan.FromSeconds(20), TimeSpan.FromSeconds(5), 1, 5).Rounds);
+        Assert.Equal(7, BudgetPlanner.Plan(TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(40), roundsDone: 7, minimumRounds: 5).Rounds);
+    }
+
+    [Fact]
+    public void The_eta_is_the_average_launch_time_times_the_launches_left()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(120), BudgetPlanner.Remaining(TimeSpan.FromSeconds(60), launchesDone: 2, launchesTotal: 6));
+        Assert.Equal(TimeSpan.Zero, BudgetPlanner.Remaining(TimeSpan.Zero, 0, 6));
+        Assert.Equal("12m05s", BudgetPlanner.Duration(TimeSpan.FromSeconds(725)));
+        Assert.Equal("40s", BudgetPlanner.Duration(TimeSpan.FromSeconds(40)));
+    }
+
+    [Theory]
+    [InlineData("15m", 900)]
+    [InlineData("90s", 90)]
+    [InlineData("1h", 3600)]
+    [InlineData("20", 1200)]
+    public void Budgets_parse(string text, double seconds) =>
+        Assert.Equal(TimeSpan.FromSeconds(seconds), BudgetPlanner.ParseBudget(text));
+
+    [Theory]
+    [InlineData("soon")]
+    [InlineData("-5m")]
+    [InlineData("0s")]
+    public void Bad_budgets_are_one_sentence(string text) =>
+        Assert.DoesNotContain('\n', Assert.Throws<PerfInputException>(() => BudgetPlanner.ParseBudget(text)).Message);
+
+    [Theory]
+    [InlineData("10%", 0.10)]
+    [InlineData("25%", 0.25)]
+    [InlineData("0%", 0)]
+    public void Slowdowns_parse(string text, double fraction) =>
+        Assert.Equal(fraction, SuiteSlowdown.Parse(text, "--slowdown"), precision: 9);
+
+    [Theory]
+    [InlineData("10")]
+    [InlineData("-10%")]
+    [InlineData("900%")]
+    public void Bad_slowdowns_are_refused(string text) =>
+        Assert.Throws<PerfInputException>(() => SuiteSlowdown.Parse(text, "--slowdown"));
+
+    private static ComparisonReport Report(Verdict verdict, params TimeOutcome[] outcomes) => new()
+    {
+        Base = new SideSummary { Label = "A" },
+        Diff = new SideSummary { Label = "B" },
+        Policy = "test",
+        Verdict = verdict,
+        VerdictLine = "verdict",
+        SummaryLine = "summary",
+        Benchmarks = outcomes.Select((o, i) => new BenchmarkComparison { Id = $"Ns.Type.M{i}", Time = o }).ToList(),
+    };
+
+    [Fact]
+    public void An_aa_series_counts_every_run_that_called_anything_slower_or_faster_as_false()
+    {
+        var rates = VerdictRates.From("abc", separateBuilds: false, slowdown: 0,
+        [
+            Report(Verdict.Pass, TimeOutcome.Same, TimeOutcome.Same),
+            Report(Verdict.Pass, TimeOutcome.Same, TimeOutcome.Faster),
+            Report(Verdict.Regression, TimeOutcome.Slower, TimeOutcome.Same),
+            Report(Verdict.NotEnoughEvidence, TimeOutcome.NotEnoughEvidence, TimeOutcome.Same),
+        ]);
+        Assert.Equal(4, rates.Runs);
+        Assert.Equal(2, rates.RunsWithFalseVerdict);
+        Assert.Equal(2, rates.Verdicts["Pass"]);
+        Assert.Equal(1, rates.Benchmarks[0].Undecided);
+        Assert.Contains("A/A false verdicts: 2 of 4 run(s) (50%)", rates.SummaryLine, StringComparison.Ordinal);
+        Assert.Contains("\"runsWithFalseVerdict\": 2", VerdictRatesJson.Serialize(rates), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_slowed_series_counts_runs_that_caught_every_benchmark()
+    {
+        var rates = VerdictRates.From("abc", separateBuilds: true, slowdown: 0.10,
+        [
+            Report(Verdict.Regression, TimeOutcome.Slower, TimeOutcome.Slower),
+            Report(Verdict.Regression, TimeOutcome.Slower, TimeOutcome.NotEnoughEvidence),
+            Report(Verdict.Regression, TimeOutcome.Slower, TimeOutcome.Slower),
+        ]);
+        Assert.Equal(2, rates.RunsAllDetected);
+        Assert.Equal(0, rates.RunsWithFalseVerdict);
+        Assert.Equal(2, rates.Benchmarks[1].Slower);
+        Assert.Contains("every benchmark flagged SLOWER in 2 of 3 run(s)", rates.SummaryLine, StringComparison.Ordinal);
+        Assert.Contains("Type.M1 2/3", rates.SummaryLine, StringComparison.Ordinal);
+    }
+}

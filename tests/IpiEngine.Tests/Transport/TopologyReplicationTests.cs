@@ -1,0 +1,199 @@
+using IpiEngine.Apic;
+using IpiEngine.Transport;
+using Xunit;
+
+namespace IpiEngine.Tests.Transport;
+
+/// <summary>The VM's topology writes over several nodes: one total order, synchronous for the writer, through faults.</summary>
+public class TopologyReplicationTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+
+    private static (long Index, int Origin, ulong RequestId, int Vcpu, ushort Register, ulong Value)[] Order(TopologyReplication replication)
+        => [.. replication.AppliedWrites().Select(w => (w.Index, w.Origin, w.RequestId, w.Vcpu, w.Register, w.Value))];
+
+    private static async Task ConnectAsync(ReplicatedVm vm)
+        => Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.AllConnected, Bound), "the nodes did not connect: " + string.Join(" | ", vm.Log.TakeLast(10)));
+
+    /// <summary>Every node applied the same writes in the same order, and their engines hold the same topology.</summary>
+    private static void AssertOneOrderEverywhere(ReplicatedVm vm, int writes, Func<int, int> postedOn)
+    {
+        var reference = Order(vm.Replication(0));
+        Assert.Equal(writes, reference.Length);
+        Assert.Equal(Enumerable.Range(0, writes).Select(i => (long)i), reference.Select(w => w.Index));
+        Assert.Equal(writes, reference.Select(w => (w.Origin, w.RequestId)).Distinct().Count()); // each write once
+        for (int node = 0; node < vm.Transports.Length; node++)
+        {
+            Assert.Equal(reference, Order(vm.Replication(node)));
+            Assert.Equal(writes, vm.Replication(node).Epoch);
+            Assert.Equal(vm.Replication(0).Digest, vm.Replication(node).Digest);
+            Assert.Equal(vm.Engine(0).Resolver.TopologyDigest(), vm.Engine(node).Resolver.TopologyDigest());
+            var counters = vm.Engine(node).ReadCounters();
+            Assert.Equal(writes, counters.TopologyWrites); // the contract: writes applied here, whichever node posted them
+            Assert.Equal(writes - postedOn(node), counters.PeerTopologyWrites);
+            Assert.True(counters.ConservationHolds, counters.ToString());
+        }
+    }
+
+    /// <summary>Each vCPU writes its SVR <paramref name="perVcpu"/> times (bit 8 kept set); the values encode (vCPU, k).</summary>
+    private static void WriteConcurrently(ReplicatedVm vm, int vcpus, int perVcpu)
+    {
+        var writers = Enumerable.Range(0, vcpus).Select(v => new Thread(() =>
+        {
+            for (int k = 0; k < perVcpu; k++)
+                vm.Engine(vm.NodeOfVcpu[v]).Post(v, ApicRegister.Svr, 0x100u | (uint)(v << 4) | (uint)k, 0);
+        })).ToArray();
+        foreach (var t in writers)
+            t.Start();
+        foreach (var t in writers)
+            Assert.True(t.Join(Bound), "a topology write did not return");
+    }
+
+    private static void AssertProgramOrderPerVcpu(ReplicatedVm vm, int vcpus)
+    {
+        var order = Order(vm.Replication(0));
+        for (int v = 0; v < vcpus; v++)
+        {
+            var mine = order.Where(w => w.Vcpu == v).Select(w => w.Value & 0xF).ToArray();
+            Assert.Equal(mine.Order(), mine); // a vCPU's writes keep its program order
+        }
+    }
+
+    [Fact]
+    public async Task Concurrent_writes_from_every_node_are_applied_in_one_order_on_all_nodes()
+    {
+        const int vcpus = 6, perVcpu = 8;
+        await using var vm = ReplicatedVm.Start(nodes: 3, vcpus);
+        await ConnectAsync(vm);
+        WriteConcurrently(vm, vcpus, perVcpu);
+        // Synchronous for the writer: once every write returned, every node applied all of them.
+        AssertOneOrderEverywhere(vm, vcpus * perVcpu, node => vm.NodeOfVcpu.Count(n => n == node) * perVcpu);
+        AssertProgramOrderPerVcpu(vm, vcpus);
+        Assert.True(vm.Replication(0).IsSequencer);
+    }
+
+    [Fact]
+    public async Task An_ipi_posted_after_the_write_resolves_with_the_new_topology_on_every_node()
+    {
+        // xAPIC physical, 4 vCPUs: 0 and 2 on node 0, 1 and 3 on node 1.
+        await using var vm = ReplicatedVm.Start(nodes: 2, vcpus: 4);
+        await ConnectAsync(vm);
+        vm.PostXApicIpi(source: 0, destination: 0x21, vector: 0x40); // before the write: APIC ID 0x21 names nobody
+        vm.Engine(1).Post(1, ApicRegister.Id, 0x21u << 24, 0);         // vCPU 1 (node 1) takes APIC ID 0x21
+        vm.PostXApicIpi(source: 0, destination: 0x21, vector: 0x41); // node 0: forwarded to vCPU 1
+        vm.PostXApicIpi(source: 3, destination: 0x21, vector: 0x42); // node 1: local
+        vm.PostXApicIpi(source: 2, destination: 0x01, vector: 0x43); // the old ID names nobody now
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() =>
+        {
+            var a = vm.Engine(0).ReadCounters();
+            var b = vm.Engine(1).ReadCounters();
+            return a.InFlight == 0 && b.InFlight == 0 && a.IpisResolved == 3 && b.IpisResolved == 1 && b.RemoteDelivered == 1;
+        }, Bound), vm.Engine(0).ReadCounters() + " / " + vm.Engine(1).ReadCounters());
+        var pending = vm.Engine(1).TakePending(1);
+        Assert.True(pending.IsPending(0x41) && pending.IsPending(0x42), "vCPU 1 did not receive what was sent to its new ID");
+        Assert.False(pending.IsPending(0x40), "an IPI posted before the write resolved with the new topology");
+        Assert.Equal(2, vm.Engine(0).ReadCounters().NoDestination); // 0x40 (before) and 0x43 (old ID)
+        Assert.Equal(1, vm.Engine(0).ReadCounters().Forwarded);
+        Assert.False(vm.Engine(0).HasPending(0) || vm.Engine(0).HasPending(2) || vm.Engine(1).HasPending(3));
+    }
+
+    [Theory]
+    [InlineData(11)]
+    [InlineData(12)]
+    public async Task Links_cut_during_topology_writes_apply_each_write_exactly_once_everywhere(int seed)
+    {
+        const int vcpus = 6, perVcpu = 5;
+        var proxies = new List<FaultProxy>();
+        await using var vm = ReplicatedVm.Start(nodes: 3, vcpus, route: (_, target) =>
+        {
+            var proxy = new FaultProxy(target, seed + proxies.Count) { CutAfterBytes = (100, 1500), CutBudget = 6 };
+            proxies.Add(proxy);
+            return proxy.EndPoint;
+        });
+        try
+        {
+            await ConnectAsync(vm);
+            WriteConcurrently(vm, vcpus, perVcpu);
+            AssertOneOrderEverywhere(vm, vcpus * perVcpu, node => vm.NodeOfVcpu.Count(n => n == node) * perVcpu);
+            AssertProgramOrderPerVcpu(vm, vcpus);
+            Assert.True(proxies.Sum(p => p.Cuts) > 0, "no link was cut, so the test proved nothing");
+        }
+        finally
+        {
+            await vm.DisposeAsync();
+            foreach (var proxy in proxies)
+                await proxy.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_node_restarted_between_writes_catches_up_and_takes_part_again()
+    {
+        await using var vm = ReplicatedVm.Start(nodes: 3, vcpus: 3);
+        await ConnectAsync(vm);
+        for (uint k = 0; k < 3; k++)
+            vm.Engine(1).Post(1, ApicRegister.Ldr, (1u << (int)(k + 1)) << 24, 0);
+        await vm.StopNodeAsync(2);
+        vm.StartNode(2); // a fresh engine at the initial topology
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(2).Epoch == 3, Bound), "the restarted node did not catch up: " + string.Join(" | ", vm.Log.TakeLast(10)));
+        Assert.Equal(vm.Engine(0).Resolver.TopologyDigest(), vm.Engine(2).Resolver.TopologyDigest());
+        Assert.Equal(3, vm.Engine(2).ReadCounters().PeerTopologyWrites);
+        vm.Engine(2).Post(2, ApicRegister.Id, 0x30u << 24, 0); // and it writes again, synchronously for everyone
+        AssertOneOrderEverywhere(vm, 4, node => node switch { 0 => 0, 1 => 3, _ => 1 });
+    }
+
+    [Fact]
+    public async Task A_restarted_sequencer_that_lost_the_order_is_refused_with_a_reason()
+    {
+        await using var vm = ReplicatedVm.Start(nodes: 2, vcpus: 2, writeTimeout: TimeSpan.FromMilliseconds(500));
+        await ConnectAsync(vm);
+        vm.Engine(1).Post(1, ApicRegister.Ldr, 2u << 24, 0);
+        await vm.StopNodeAsync(0);
+        vm.StartNode(0);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).FaultCount(LinkFault.TopologyMismatch) > 0, Bound));
+        Assert.Contains(vm.Log, line => line.Contains("restarted and lost", StringComparison.Ordinal));
+        var e = Assert.Throws<TopologyWriteException>(() => vm.Engine(1).Post(1, ApicRegister.Ldr, 4u << 24, 0));
+        Assert.Equal(TopologyWriteFailure.NotOrdered, e.Failure);
+        Assert.Equal(0, vm.Engine(0).ReadCounters().TopologyWrites); // nothing was applied on the refused sequencer
+    }
+
+    [Fact]
+    public async Task Nodes_that_start_from_different_topologies_are_refused_with_a_reason()
+    {
+        // Node 1 was configured with sparse APIC IDs: the digests differ at epoch 0.
+        await using var vm = ReplicatedVm.Start(nodes: 2, vcpus: 4, writeTimeout: TimeSpan.FromMilliseconds(500),
+            topologyOf: node => ApicTopology.Configure(4, TopologyKind.XApicPhysical, sparseIds: node == 1));
+        Assert.True(await LoopbackCluster.WaitUntilAsync(
+            () => vm.Transport(0).FaultCount(LinkFault.TopologyMismatch) + vm.Transport(1).FaultCount(LinkFault.TopologyMismatch) > 0, Bound));
+        Assert.Contains(vm.Log, line => line.Contains("diverged", StringComparison.Ordinal) && line.Contains("TopologyMismatch", StringComparison.Ordinal));
+        var e = Assert.Throws<TopologyWriteException>(() => vm.Engine(1).Post(1, ApicRegister.Ldr, 2u << 24, 0));
+        Assert.Equal(TopologyWriteFailure.NotOrdered, e.Failure);
+        Assert.Equal(0, vm.Engine(0).ReadCounters().TopologyWrites + vm.Engine(1).ReadCounters().TopologyWrites);
+    }
+
+    [Fact]
+    public async Task A_peer_that_stays_unreachable_fails_the_write_with_a_counted_reason()
+    {
+        await using var vm = ReplicatedVm.Start(nodes: 2, vcpus: 2, writeTimeout: TimeSpan.FromMilliseconds(300));
+        await ConnectAsync(vm);
+        await vm.StopNodeAsync(1);
+        var e = Assert.Throws<TopologyWriteException>(() => vm.Engine(0).ApplyTopologyWrite(0, ApicRegister.Ldr, 1u << 24));
+        Assert.Equal(TopologyWriteFailure.NotConfirmed, e.Failure);
+        Assert.Contains("node 1", e.Message, StringComparison.Ordinal);
+        Assert.Equal(1, vm.Replication(0).FailureCount(TopologyWriteFailure.NotConfirmed));
+        Assert.Equal(1, vm.Engine(0).ReadCounters().TopologyWrites); // ordered and applied here: not silently dropped
+    }
+
+    [Fact]
+    public async Task An_unreachable_sequencer_fails_the_write_with_a_counted_reason()
+    {
+        await using var vm = ReplicatedVm.Start(nodes: 2, vcpus: 2, writeTimeout: TimeSpan.FromMilliseconds(300));
+        await ConnectAsync(vm);
+        await vm.StopNodeAsync(0);
+        var e = Assert.Throws<TopologyWriteException>(() => vm.Engine(1).PostBatch(1, [new ExitRecord(1, ApicRegister.Ldr, 2u << 24, 0, 0, 0)]));
+        Assert.Equal(TopologyWriteFailure.NotOrdered, e.Failure);
+        Assert.Contains("sequencer, node 0", e.Message, StringComparison.Ordinal);
+        Assert.Equal(1, vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
+        Assert.Equal(0, vm.Engine(1).ReadCounters().TopologyWrites);
+    }
+}
