@@ -156,6 +156,7 @@ public static class NodeCommand
             return 1;
         }
         Console.Out.WriteLine("ready");
+        using var status = new Timer(_ => PrintLinks(config.Node, transport), null, StatusInterval, StatusInterval);
         if (args.Control && await ReadCommandAsync("go", ct) is null)
             return 1;
         if (args.IpisPerVcpu == 0 && !args.Control)
@@ -180,6 +181,7 @@ public static class NodeCommand
         bool complete = await WaitAsync(() => engine.ReadCounters().InFlight == 0 && transport.Links.All(l => l.Counters.InFlight == 0)
             && arrivals.Total >= expected.Remote, args.Timeout, ct);
         engine.Stop(); // drained: the delivery log may now be read
+        PrintLinks(config.Node, transport);
         var allocations = AllocationWindow.Between(allocationsBefore, AllocationWindow.Now());
         var report = Report(config.Node, placement, engine, kernel, transport, arrivals, expected, posted.Sum(), postSeconds, clock.Elapsed.TotalSeconds, complete)
             with { AllocatedBytes = allocations.AllocatedBytes, Gen0 = allocations.Gen0, Gen1 = allocations.Gen1, Gen2 = allocations.Gen2 };
@@ -187,6 +189,15 @@ public static class NodeCommand
         if (args.Control)
             await ReadCommandAsync("stop", ct);
         return report.Complete ? 0 : 1;
+    }
+
+    /// <summary>How often a running node prints its links' status lines.</summary>
+    private static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(2);
+
+    private static void PrintLinks(int node, NodeTransport transport)
+    {
+        foreach (var link in transport.Links)
+            Console.Out.WriteLine(LinkReport.StatusLine(node, link.Counters));
     }
 
     /// <summary>Local deliveries per (source, destination) pair from the stopped engine's log, or null when it overflowed.</summary>
@@ -244,7 +255,10 @@ public static class NodeCommand
             expected.Local, expected.Forwarded, expected.Remote, localPairs is not null, doubled, lost, arrivals.Misrouted, links.Sum(c => c.Connections),
             postSeconds, seconds, arrivals.LatencyMicroseconds(50), arrivals.LatencyMicroseconds(99),
             drained && conservation && doubled == 0 && lost == 0 && arrivals.Misrouted == 0 && arrivalsTaken)
-            { ServedByHost = counters.ServedByHost };
+        {
+            ServedByHost = counters.ServedByHost,
+            Links = [.. links.Select(LinkReport.Of)],
+        };
     }
 
     private static bool TryParseCounts(string line, int vcpus, out long[] counts)

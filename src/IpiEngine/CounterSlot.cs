@@ -33,6 +33,8 @@ internal enum CounterSlot
     RemoteCoalesced,
     /// <summary>Forwarded deliveries refused (their destination is not a local vCPU).</summary>
     RemoteRejected,
+    /// <summary>Destinations on another node the forwarder refused: the peer was unreachable (or the engine stopped first).</summary>
+    PeerUnreachable,
     /// <summary>Notifier calls that threw (see <see cref="Delivery.NotifierExceptionPolicy"/>).</summary>
     NotifierFaults,
     /// <summary>First of the rejected-record counters, one per <see cref="RejectReason"/>.</summary>

@@ -130,6 +130,9 @@ public sealed partial class Engine : IDisposable
     /// refused with <see cref="EngineStoppedException"/>), delivers everything taken (drain), and returns when the
     /// pipeline threads have exited. Any thread; a call made while another runs returns when that one has drained.
     /// Idempotent, except that every call reports a pipeline failure.
+    /// Deliveries for another node are handed to the forwarder, which bounds how long it waits for a peer whose queue
+    /// stays full (<see cref="RemoteForwarder.OnEngineStopping"/>); what it refuses is counted in
+    /// <see cref="EngineCounters.PeerUnreachable"/>.
     /// </summary>
     /// <exception cref="EngineFaultedException">The pipeline failed (the inner exception says how); records it never resolved are counted as rejected.</exception>
     public void Stop()
@@ -174,6 +177,7 @@ public sealed partial class Engine : IDisposable
                 bool wasRunning = _state == Running;
                 Volatile.Write(ref _state, Stopping); // release: readers of the state see the stop begin
                 _posting.Close(null); // every tail closed: what was published before is drained below, nothing after
+                _options.Forwarder?.OnEngineStopping(); // a peer that takes nothing must not hold the drain forever
                 if (wasRunning)
                 {
                     _pipeline.StopAndJoin();
@@ -257,7 +261,7 @@ public sealed partial class Engine : IDisposable
             sums[(int)CounterSlot.NoDestination], sums[(int)CounterSlot.Delivered], sums[(int)CounterSlot.Coalesced],
             sums[(int)CounterSlot.Forwarded], sums[(int)CounterSlot.ServedByHost], sums[(int)CounterSlot.Notifications], sums[(int)CounterSlot.RemoteDelivered],
             sums[(int)CounterSlot.RemoteCoalesced], sums[(int)CounterSlot.RemoteRejected], _log?.Overflowed ?? 0,
-            sums[(int)CounterSlot.NotifierFaults]);
+            sums[(int)CounterSlot.NotifierFaults], sums[(int)CounterSlot.PeerUnreachable]);
     }
 
     private static void Accumulate(StageCounters stage, Span<long> sums, ref RejectCounts rejected)

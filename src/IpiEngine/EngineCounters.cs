@@ -5,7 +5,7 @@ namespace IpiEngine;
 /// <summary>
 /// A snapshot of an engine's counters, summed over the threads that own them. Accounting rules:
 /// every posted record is latched, a topology write, a resolved IPI, or rejected with a reason; every destination of
-/// a resolved IPI is delivered, coalesced (already pending), forwarded, or served by the host (<see cref="LocalTargets.Kernel"/>). <see cref="ConservationHolds"/> checks both
+/// a resolved IPI is delivered, coalesced (already pending), forwarded, served by the host (<see cref="LocalTargets.Kernel"/>), or refused because its node was unreachable. <see cref="ConservationHolds"/> checks both
 /// (exact when the engine is quiescent, for example after <see cref="Engine.Stop"/>).
 /// </summary>
 public readonly struct EngineCounters
@@ -14,7 +14,7 @@ public readonly struct EngineCounters
 
     internal EngineCounters(long posted, long latched, long topologyWrites, long peerTopologyWrites, long ipisResolved, RejectCounts rejected,
         long destinationsResolved, long noDestination, long delivered, long coalesced, long forwarded, long servedByHost, long notifications,
-        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow, long notifierFaults)
+        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow, long notifierFaults, long peerUnreachable)
     {
         Posted = posted;
         Latched = latched;
@@ -33,6 +33,7 @@ public readonly struct EngineCounters
         RemoteCoalesced = remoteCoalesced;
         RemoteRejected = remoteRejected;
         LogOverflow = logOverflow;
+        PeerUnreachable = peerUnreachable;
         NotifierFaults = notifierFaults;
     }
 
@@ -91,6 +92,12 @@ public readonly struct EngineCounters
     /// <summary>Local destinations the host's kernel already served (<see cref="LocalTargets.Kernel"/>), not delivered by the engine.</summary>
     public long ServedByHost { get; }
 
+    /// <summary>
+    /// Destinations on another node that the forwarder did not take: the peer was declared unreachable (full queue under
+    /// <c>FullQueuePolicy.Fail</c>), or the engine stopped while the peer's queue stayed full. Never silent.
+    /// </summary>
+    public long PeerUnreachable { get; }
+
     /// <summary>Notifications raised.</summary>
     public long Notifications { get; }
 
@@ -114,9 +121,9 @@ public readonly struct EngineCounters
 
     /// <summary>
     /// posted = latched + topology writes posted here + resolved + rejected, and destinations = delivered + coalesced +
-    /// forwarded + served by the host.
+    /// forwarded + served by the host + peer unreachable.
     /// </summary>
-    public bool ConservationHolds => InFlight == 0 && DestinationsResolved == Delivered + Coalesced + Forwarded + ServedByHost;
+    public bool ConservationHolds => InFlight == 0 && DestinationsResolved == Delivered + Coalesced + Forwarded + ServedByHost + PeerUnreachable;
 
     /// <summary>Records rejected for <paramref name="reason"/>.</summary>
     public long RejectedBy(RejectReason reason)
@@ -125,6 +132,6 @@ public readonly struct EngineCounters
     /// <inheritdoc/>
     public override string ToString()
         => $"posted {Posted}, latched {Latched}, topology {TopologyWrites}, resolved {IpisResolved}, rejected {Rejected}, "
-           + $"destinations {DestinationsResolved} = delivered {Delivered} + coalesced {Coalesced} + forwarded {Forwarded} + served by host {ServedByHost}, "
+           + $"destinations {DestinationsResolved} = delivered {Delivered} + coalesced {Coalesced} + forwarded {Forwarded} + served by host {ServedByHost} + peer unreachable {PeerUnreachable}, "
            + $"notifications {Notifications}";
 }

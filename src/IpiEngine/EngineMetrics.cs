@@ -25,6 +25,7 @@ public static class EngineMetrics
         Observe("ipi.coalesced", "Destinations coalesced", static c => c.Coalesced);
         Observe("ipi.forwarded", "Destinations forwarded to other nodes", static c => c.Forwarded);
         Observe("ipi.served_by_host", "Local destinations the host's kernel served (LocalTargets.Kernel)", static c => c.ServedByHost);
+        Observe("ipi.peer_unreachable", "Destinations on another node refused because the peer was unreachable", static c => c.PeerUnreachable);
         Observe("ipi.notifications", "Notifications raised", static c => c.Notifications);
     }
 

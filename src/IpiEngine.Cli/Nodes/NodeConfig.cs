@@ -28,6 +28,12 @@ public sealed class NodeConfig
     public int[]? Placement { get; set; }
     /// <summary>Every other node of the VM.</summary>
     public List<NodePeerConfig>? Peers { get; set; }
+    /// <summary>Encrypt frames with AES-GCM (every node of the VM must agree); default false: HMAC-authenticated only.</summary>
+    public bool Encrypt { get; set; }
+    /// <summary>Each peer's outbound queue in records (a power of two, at least 64); default 2^24.</summary>
+    public int? QueueRecords { get; set; }
+    /// <summary>What to do when a peer's queue is full: "wait" (default) or "fail" (the peer is declared unreachable).</summary>
+    public string? FullQueue { get; set; }
     /// <summary>Milliseconds a topology write may take to be applied on every node (default 5000).</summary>
     public int? TopologyWriteTimeoutMs { get; set; }
 
@@ -84,6 +90,10 @@ public sealed class NodeConfig
         }
         if (LocalTargets is not (null or "engine" or "kernel"))
             throw new NodeConfigException($"{path}: \"localTargets\" must be \"engine\" or \"kernel\", not \"{LocalTargets}\"");
+        if (QueueRecords is { } q && (q < 64 || (q & (q - 1)) != 0))
+            throw new NodeConfigException($"{path}: \"queueRecords\" must be a power of two of at least 64, got {q}");
+        if (FullQueue is not (null or "wait" or "fail"))
+            throw new NodeConfigException($"{path}: \"fullQueue\" must be \"wait\" or \"fail\", got \"{FullQueue}\"");
         if (TopologyWriteTimeoutMs is <= 0)
             throw new NodeConfigException($"{path}: \"topologyWriteTimeoutMs\" must be a positive number of milliseconds, got {TopologyWriteTimeoutMs}");
         if (Listen is not null && !IPEndPoint.TryParse(Listen, out _))
@@ -119,6 +129,9 @@ public sealed class NodeConfig
             Listen = Listen is null ? new IPEndPoint(IPAddress.Loopback, 0) : IPEndPoint.Parse(Listen),
             Peers = [.. (Peers ?? []).Select(p => new PeerAddress(p.Node, p.Address is null ? null : IPEndPoint.Parse(p.Address)))],
             Log = log,
+            Encrypt = Encrypt,
+            WindowRecords = QueueRecords ?? TransportOptions.DefaultWindowRecords,
+            FullQueuePolicy = FullQueue == "fail" ? FullQueuePolicy.Fail : FullQueuePolicy.Wait,
             TopologyWriteTimeout = TopologyWriteTimeoutMs is { } ms ? TimeSpan.FromMilliseconds(ms) : TransportOptions.DefaultTopologyWriteTimeout,
         };
     }

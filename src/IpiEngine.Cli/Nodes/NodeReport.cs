@@ -44,4 +44,8 @@ public sealed record NodeReport(
     long AllocatedBytes = 0,
     int Gen0 = 0,
     int Gen1 = 0,
-    int Gen2 = 0);
+    int Gen2 = 0)
+{
+    /// <summary>Each link's health: state, time per state, stall time, records refused (see <see cref="LinkReport"/>).</summary>
+    public IReadOnlyList<LinkReport>? Links { get; init; }
+}

@@ -286,17 +286,19 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ForwardAll()
     {
+        long refused = 0;
         for (int node = 0; node < _remote!.Length; node++)
         {
             int count = _remoteCount![node];
             if (count != 0)
             {
                 _remoteCount[node] = 0;
-                _forwarder!.Forward(node, _remote[node].AsSpan(0, count));
+                refused += _forwarder!.Forward(node, _remote[node].AsSpan(0, count));
             }
         }
 
-        _counters.Add(CounterSlot.Forwarded, _batchForwarded);
+        _counters.Add(CounterSlot.Forwarded, _batchForwarded - refused);
+        _counters.Add(CounterSlot.PeerUnreachable, refused);
         _batchForwarded = 0;
     }
 }

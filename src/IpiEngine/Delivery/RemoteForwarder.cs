@@ -6,6 +6,18 @@ namespace IpiEngine.Delivery;
 /// </summary>
 public abstract class RemoteForwarder
 {
-    /// <summary>Forwards one batch for <paramref name="node"/>; the span is valid only during the call.</summary>
-    public abstract void Forward(int node, ReadOnlySpan<RemoteDelivery> batch);
+    /// <summary>
+    /// Forwards one batch for <paramref name="node"/>; the span is valid only during the call. Returns how many of the
+    /// records were refused (the peer is unreachable, or the engine is stopping and the peer takes nothing): the engine
+    /// counts them as <see cref="EngineCounters.PeerUnreachable"/>. 0 when all were taken.
+    /// </summary>
+    public abstract int Forward(int node, ReadOnlySpan<RemoteDelivery> batch);
+
+    /// <summary>
+    /// Called once by <see cref="Engine.Stop"/> before it drains: from now on a forward must not wait without bound
+    /// for a peer (refuse what does not fit after a short grace instead). Any thread.
+    /// </summary>
+    public virtual void OnEngineStopping()
+    {
+    }
 }

@@ -14,7 +14,7 @@ public readonly struct FrameHeader
     /// <summary>"IPIF" as little-endian bytes 49 50 49 46.</summary>
     public const uint Magic = 0x4649_5049;
     /// <summary>The only protocol version this build speaks.</summary>
-    public const byte Version = 2;
+    public const byte Version = 3;
     /// <summary>Bytes in the header.</summary>
     public const int Size = 24;
     /// <summary>Bytes in one delivery record.</summary>
@@ -49,10 +49,10 @@ public readonly struct FrameHeader
     /// <summary>The exact payload length each non-delivery kind must have.</summary>
     public static int FixedPayloadLength(FrameKind kind) => kind switch
     {
-        FrameKind.Hello => 16 + NonceSize,
+        FrameKind.Hello => 16 + NonceSize + 4,
         FrameKind.Challenge => 16 + NonceSize + MacSize,
-        FrameKind.Auth => MacSize + ResumeSize,
-        FrameKind.Welcome => ResumeSize,
+        FrameKind.Auth => MacSize + ResumeSize + FrameProtection.TagSize,
+        FrameKind.Welcome => ResumeSize + FrameProtection.TagSize,
         FrameKind.Goodbye => 4,
         FrameKind.Topology => TopologyMessage.Size,
         _ => 0,

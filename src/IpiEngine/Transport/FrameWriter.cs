@@ -5,56 +5,79 @@ using IpiEngine.Delivery;
 
 namespace IpiEngine.Transport;
 
-/// <summary>Writes frames straight into a <see cref="PipeWriter"/>'s buffer: no allocation per frame.</summary>
+/// <summary>
+/// Writes frames straight into a <see cref="PipeWriter"/>'s buffer, each followed by its tag when the connection is
+/// protected (every frame after the handshake): no allocation per frame.
+/// </summary>
 internal static class FrameWriter
 {
     /// <summary>One delivery frame for <paramref name="records"/>, numbered from <paramref name="firstSequence"/>.</summary>
-    public static int WriteDeliveries(PipeWriter writer, ReadOnlySpan<RemoteDelivery> records, long firstSequence)
+    public static int WriteDeliveries(PipeWriter writer, FrameProtection? protection, ReadOnlySpan<RemoteDelivery> records, long firstSequence)
     {
         // The record image is the wire image: the transport refuses to start on a big-endian host.
         int payload = records.Length * FrameHeader.RecordSize;
-        Span<byte> span = writer.GetSpan(FrameHeader.Size + payload);
+        Span<byte> span = writer.GetSpan(FrameHeader.Size + payload + FrameProtection.TagSize);
         new FrameHeader(FrameKind.Deliveries, (uint)payload, (uint)records.Length, (ulong)firstSequence).Write(span);
         MemoryMarshal.AsBytes(records).CopyTo(span[FrameHeader.Size..]);
-        writer.Advance(FrameHeader.Size + payload);
-        return FrameHeader.Size + payload;
+        return Finish(writer, protection, span, FrameHeader.Size + payload);
     }
 
     /// <summary>A frame without payload: acknowledgement (sequence = next expected) or heartbeat.</summary>
-    public static int WriteEmpty(PipeWriter writer, FrameKind kind, long sequence)
+    public static int WriteEmpty(PipeWriter writer, FrameProtection? protection, FrameKind kind, long sequence)
     {
-        Span<byte> span = writer.GetSpan(FrameHeader.Size);
+        Span<byte> span = writer.GetSpan(FrameHeader.Size + FrameProtection.TagSize);
         new FrameHeader(kind, 0, 0, (ulong)sequence).Write(span);
-        writer.Advance(FrameHeader.Size);
-        return FrameHeader.Size;
+        return Finish(writer, protection, span, FrameHeader.Size);
     }
 
     /// <summary>A topology replication frame carrying <paramref name="message"/>.</summary>
-    public static int WriteTopology(PipeWriter writer, in TopologyMessage message)
+    public static int WriteTopology(PipeWriter writer, FrameProtection? protection, in TopologyMessage message)
     {
-        const int length = FrameHeader.Size + TopologyMessage.Size;
-        Span<byte> span = writer.GetSpan(length);
+        Span<byte> span = writer.GetSpan(FrameHeader.Size + TopologyMessage.Size + FrameProtection.TagSize);
         new FrameHeader(FrameKind.Topology, TopologyMessage.Size, 0, 0).Write(span);
         message.Write(span[FrameHeader.Size..]);
-        writer.Advance(length);
-        return length;
+        return Finish(writer, protection, span, FrameHeader.Size + TopologyMessage.Size);
     }
 
     /// <summary>A goodbye frame carrying <paramref name="reason"/>.</summary>
-    public static void WriteGoodbye(PipeWriter writer, LinkFault reason)
+    public static void WriteGoodbye(PipeWriter writer, FrameProtection? protection, LinkFault reason)
     {
-        Span<byte> span = writer.GetSpan(FrameHeader.Size + 4);
+        Span<byte> span = writer.GetSpan(FrameHeader.Size + 4 + FrameProtection.TagSize);
         new FrameHeader(FrameKind.Goodbye, 4, 0, 0).Write(span);
         BinaryPrimitives.WriteUInt32LittleEndian(span[FrameHeader.Size..], (uint)reason);
-        writer.Advance(FrameHeader.Size + 4);
+        Finish(writer, protection, span, FrameHeader.Size + 4);
     }
 
-    /// <summary>A handshake frame with its payload.</summary>
-    public static void WriteControl(PipeWriter writer, FrameKind kind, ReadOnlySpan<byte> payload)
+    /// <summary>
+    /// A handshake frame with its payload. Auth and Welcome end with a tag inside their fixed payload (the last
+    /// <see cref="FrameProtection.TagSize"/> bytes of <paramref name="payload"/> are overwritten by it), never encrypted.
+    /// </summary>
+    public static void WriteControl(PipeWriter writer, FrameKind kind, ReadOnlySpan<byte> payload, FrameProtection? protection = null)
     {
-        Span<byte> span = writer.GetSpan(FrameHeader.Size + payload.Length);
+        int length = FrameHeader.Size + payload.Length;
+        Span<byte> span = writer.GetSpan(length);
         new FrameHeader(kind, (uint)payload.Length, 0, 0).Write(span);
         payload.CopyTo(span[FrameHeader.Size..]);
-        writer.Advance(FrameHeader.Size + payload.Length);
+        protection?.Seal(span[..(length - FrameProtection.TagSize)], span.Slice(length - FrameProtection.TagSize, FrameProtection.TagSize), encryptPayload: false);
+        writer.Advance(length);
+    }
+
+    /// <summary>Tests: a frame given whole (header and payload), tagged like any frame after the handshake.</summary>
+    public static void WriteRaw(PipeWriter writer, FrameProtection protection, ReadOnlySpan<byte> frame)
+    {
+        Span<byte> span = writer.GetSpan(frame.Length + FrameProtection.TagSize);
+        frame.CopyTo(span);
+        Finish(writer, protection, span, frame.Length);
+    }
+
+    private static int Finish(PipeWriter writer, FrameProtection? protection, Span<byte> span, int length)
+    {
+        if (protection is not null)
+        {
+            protection.Seal(span[..length], span.Slice(length, FrameProtection.TagSize));
+            length += FrameProtection.TagSize;
+        }
+        writer.Advance(length);
+        return length;
     }
 }

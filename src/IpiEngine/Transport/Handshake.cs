@@ -10,12 +10,14 @@ namespace IpiEngine.Transport;
 /// Mutual HMAC-SHA256 challenge–response over the pre-shared key (the key never crosses the wire):
 /// Hello (dialer: ids, incarnation, nonce) → Challenge (acceptor: incarnation, nonce, proof) →
 /// Auth (dialer: proof, resume state) → Welcome (acceptor: resume state). Each proof covers both nonces,
-/// both node ids, both incarnations and a role label, so neither proof can be replayed or reflected.
+/// both node ids, both incarnations and a role label, so neither proof can be replayed or reflected. Once the
+/// acceptor's proof checks out, both sides derive the connection's <see cref="FrameProtection"/>: Auth and Welcome
+/// (which carry the resume state) end with a tag under it, and so does every frame after them.
 /// </summary>
 internal static class Handshake
 {
-    private static readonly byte[] AcceptorLabel = Encoding.ASCII.GetBytes("IPIF acceptor v1");
-    private static readonly byte[] DialerLabel = Encoding.ASCII.GetBytes("IPIF dialer   v1");
+    private static readonly byte[] AcceptorLabel = Encoding.ASCII.GetBytes("IPIF acceptor v3");
+    private static readonly byte[] DialerLabel = Encoding.ASCII.GetBytes("IPIF dialer   v3");
 
     /// <summary>What the acceptor learned from a dialer that proved the key.</summary>
     public readonly record struct Accepted(int PeerNode, ulong PeerIncarnation, ResumeState PeerResume);
@@ -25,7 +27,7 @@ internal static class Handshake
 
     /// <summary>Dialer side. <paramref name="resume"/> is asked for this node's state once the peer is known.</summary>
     public static async Task<Dialed> DialAsync(LinkConnection c, int self, int peer, ulong incarnation, ReadOnlyMemory<byte> key,
-        Func<ResumeState> resume, CancellationToken ct)
+        bool encrypt, Func<ResumeState> resume, CancellationToken ct)
     {
         byte[] nonce = RandomNumberGenerator.GetBytes(FrameHeader.NonceSize);
         byte[] hello = new byte[FrameHeader.FixedPayloadLength(FrameKind.Hello)];
@@ -33,10 +35,11 @@ internal static class Handshake
         BinaryPrimitives.WriteInt32LittleEndian(hello.AsSpan(4), peer);
         BinaryPrimitives.WriteUInt64LittleEndian(hello.AsSpan(8), incarnation);
         nonce.CopyTo(hello.AsSpan(16));
+        BinaryPrimitives.WriteUInt32LittleEndian(hello.AsSpan(16 + FrameHeader.NonceSize), encrypt ? 1u : 0u);
         FrameWriter.WriteControl(c.Writer, FrameKind.Hello, hello);
         await c.Writer.FlushAsync(ct).ConfigureAwait(false);
 
-        byte[] challenge = await ReadAsync(c.Reader, FrameKind.Challenge, ct).ConfigureAwait(false);
+        byte[] challenge = (await ReadAsync(c.Reader, FrameKind.Challenge, ct).ConfigureAwait(false))[FrameHeader.Size..];
         int acceptor = BinaryPrimitives.ReadInt32LittleEndian(challenge);
         ulong peerIncarnation = BinaryPrimitives.ReadUInt64LittleEndian(challenge.AsSpan(8));
         var peerNonce = challenge.AsSpan(16, FrameHeader.NonceSize);
@@ -47,21 +50,32 @@ internal static class Handshake
         if (!CryptographicOperations.FixedTimeEquals(expected, challenge.AsSpan(16 + FrameHeader.NonceSize, FrameHeader.MacSize)))
             throw new LinkProtocolException(LinkFault.WrongKey, $"node {peer} could not prove it holds this VM's key");
 
-        byte[] auth = new byte[FrameHeader.FixedPayloadLength(FrameKind.Auth)];
-        Prove(key, DialerLabel, nonce, peerNonce, self, peer, incarnation, peerIncarnation, auth);
-        resume().Write(auth.AsSpan(FrameHeader.MacSize));
-        FrameWriter.WriteControl(c.Writer, FrameKind.Auth, auth);
-        await c.Writer.FlushAsync(ct).ConfigureAwait(false);
+        var protection = FrameProtection.Derive(key.Span, encrypt, dialer: true, nonce, peerNonce, self, peer, incarnation, peerIncarnation);
+        try
+        {
+            byte[] auth = new byte[FrameHeader.FixedPayloadLength(FrameKind.Auth)];
+            Prove(key, DialerLabel, nonce, challenge.AsSpan(16, FrameHeader.NonceSize), self, peer, incarnation, peerIncarnation, auth);
+            resume().Write(auth.AsSpan(FrameHeader.MacSize));
+            FrameWriter.WriteControl(c.Writer, FrameKind.Auth, auth, protection);
+            await c.Writer.FlushAsync(ct).ConfigureAwait(false);
 
-        byte[] welcome = await ReadAsync(c.Reader, FrameKind.Welcome, ct).ConfigureAwait(false);
-        return new Dialed(peerIncarnation, ResumeState.Read(welcome));
+            byte[] welcome = await ReadAsync(c.Reader, FrameKind.Welcome, ct).ConfigureAwait(false);
+            var peerResume = OpenTagged(protection, welcome, peer);
+            c.Protection = protection;
+            return new Dialed(peerIncarnation, ResumeState.Read(peerResume));
+        }
+        catch
+        {
+            protection.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Acceptor side up to the dialer's proof; the link sends the welcome once it owns the connection.</summary>
     public static async Task<Accepted> AcceptAsync(LinkConnection c, int self, ulong incarnation, ReadOnlyMemory<byte> key,
-        Func<int, bool> isDialingPeer, CancellationToken ct)
+        bool encrypt, Func<int, bool> isDialingPeer, CancellationToken ct)
     {
-        byte[] hello = await ReadAsync(c.Reader, FrameKind.Hello, ct).ConfigureAwait(false);
+        byte[] hello = (await ReadAsync(c.Reader, FrameKind.Hello, ct).ConfigureAwait(false))[FrameHeader.Size..];
         int dialer = BinaryPrimitives.ReadInt32LittleEndian(hello);
         int target = BinaryPrimitives.ReadInt32LittleEndian(hello.AsSpan(4));
         ulong peerIncarnation = BinaryPrimitives.ReadUInt64LittleEndian(hello.AsSpan(8));
@@ -70,6 +84,13 @@ internal static class Handshake
             throw new LinkProtocolException(LinkFault.UnknownNode, $"a peer dialed node {target} but this is node {self}");
         if (!isDialingPeer(dialer))
             throw new LinkProtocolException(LinkFault.UnknownNode, $"node {dialer} is not a peer that dials node {self}");
+        uint mode = BinaryPrimitives.ReadUInt32LittleEndian(hello.AsSpan(16 + FrameHeader.NonceSize));
+        if (mode != (encrypt ? 1u : 0u))
+        {
+            throw new LinkProtocolException(LinkFault.ProtectionMismatch, mode > 1
+                ? $"node {dialer} asks for frame protection mode {mode}, which this node does not know"
+                : $"node {dialer} {(mode == 1 ? "encrypts" : "does not encrypt")} frames but this node {(encrypt ? "does" : "does not")} (set the same \"encrypt\" on both)");
+        }
 
         byte[] nonce = RandomNumberGenerator.GetBytes(FrameHeader.NonceSize);
         byte[] challenge = new byte[FrameHeader.FixedPayloadLength(FrameKind.Challenge)];
@@ -81,19 +102,46 @@ internal static class Handshake
         await c.Writer.FlushAsync(ct).ConfigureAwait(false);
 
         byte[] auth = await ReadAsync(c.Reader, FrameKind.Auth, ct).ConfigureAwait(false);
-        Span<byte> expected = stackalloc byte[FrameHeader.MacSize];
-        Prove(key, DialerLabel, peerNonce, nonce, dialer, self, peerIncarnation, incarnation, expected);
-        if (!CryptographicOperations.FixedTimeEquals(expected, auth.AsSpan(0, FrameHeader.MacSize)))
+        if (!ProofMatches(key, peerNonce, nonce, dialer, self, peerIncarnation, incarnation, auth.AsSpan(FrameHeader.Size, FrameHeader.MacSize)))
             throw new LinkProtocolException(LinkFault.WrongKey, $"node {dialer} could not prove it holds this VM's key");
-        return new Accepted(dialer, peerIncarnation, ResumeState.Read(auth.AsSpan(FrameHeader.MacSize)));
+        var protection = FrameProtection.Derive(key.Span, encrypt, dialer: false, peerNonce, nonce, dialer, self, peerIncarnation, incarnation);
+        try
+        {
+            var payload = OpenTagged(protection, auth, dialer);
+            c.Protection = protection;
+            return new Accepted(dialer, peerIncarnation, ResumeState.Read(payload.AsSpan(FrameHeader.MacSize)));
+        }
+        catch
+        {
+            protection.Dispose();
+            throw;
+        }
+    }
+
+    private static bool ProofMatches(ReadOnlyMemory<byte> key, ReadOnlySpan<byte> dialerNonce, ReadOnlySpan<byte> acceptorNonce, int dialer, int acceptor,
+        ulong dialerIncarnation, ulong acceptorIncarnation, ReadOnlySpan<byte> proof)
+    {
+        Span<byte> expected = stackalloc byte[FrameHeader.MacSize];
+        Prove(key, DialerLabel, dialerNonce, acceptorNonce, dialer, acceptor, dialerIncarnation, acceptorIncarnation, expected);
+        return CryptographicOperations.FixedTimeEquals(expected, proof);
+    }
+
+    /// <summary>Checks the tag that ends a whole Auth or Welcome <paramref name="frame"/>; returns its payload without the tag.</summary>
+    private static byte[] OpenTagged(FrameProtection protection, byte[] frame, int peer)
+    {
+        int tagAt = frame.Length - FrameProtection.TagSize;
+        byte[] payload = new byte[tagAt - FrameHeader.Size];
+        if (!protection.Open(frame.AsSpan(0, tagAt), frame.AsSpan(tagAt), payload, payloadEncrypted: false))
+            throw new LinkProtocolException(LinkFault.BadMac, $"the handshake frame from node {peer} failed authentication");
+        return payload;
     }
 
     /// <summary>Acceptor: the last handshake frame.</summary>
     public static async Task WelcomeAsync(LinkConnection c, ResumeState resume, CancellationToken ct)
     {
-        byte[] welcome = new byte[FrameHeader.ResumeSize];
+        byte[] welcome = new byte[FrameHeader.FixedPayloadLength(FrameKind.Welcome)];
         resume.Write(welcome);
-        FrameWriter.WriteControl(c.Writer, FrameKind.Welcome, welcome);
+        FrameWriter.WriteControl(c.Writer, FrameKind.Welcome, welcome, c.Protection);
         await c.Writer.FlushAsync(ct).ConfigureAwait(false);
     }
 
@@ -112,7 +160,7 @@ internal static class Handshake
         HMACSHA256.HashData(key.Span, message, mac);
     }
 
-    /// <summary>Reads one whole frame of kind <paramref name="expected"/>; a goodbye becomes the peer's stated fault.</summary>
+    /// <summary>Reads one whole frame (header and payload) of kind <paramref name="expected"/>; a goodbye becomes the peer's stated fault.</summary>
     private static async Task<byte[]> ReadAsync(PipeReader reader, FrameKind expected, CancellationToken ct)
     {
         while (true)
@@ -121,16 +169,16 @@ internal static class Handshake
             ReadOnlySequence<byte> buffer = result.Buffer;
             if (FrameHeader.TryRead(buffer, out var header) && buffer.Length >= FrameHeader.Size + header.PayloadLength)
             {
-                byte[] payload = buffer.Slice(FrameHeader.Size, header.PayloadLength).ToArray();
+                byte[] frame = buffer.Slice(0, FrameHeader.Size + header.PayloadLength).ToArray();
                 reader.AdvanceTo(buffer.GetPosition(FrameHeader.Size + header.PayloadLength));
                 if (header.Kind == FrameKind.Goodbye)
                 {
-                    var reason = (LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(payload);
+                    var reason = (LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(FrameHeader.Size));
                     throw new LinkProtocolException(Enum.IsDefined(reason) ? reason : LinkFault.UnexpectedFrame, $"peer refused the handshake: {reason}");
                 }
                 if (header.Kind != expected)
                     throw new LinkProtocolException(LinkFault.UnexpectedFrame, $"expected a {expected} frame, got {header.Kind}");
-                return payload;
+                return frame;
             }
             reader.AdvanceTo(buffer.Start, buffer.End);
             if (result.IsCompleted)

@@ -28,6 +28,9 @@ internal sealed class LinkConnection : IAsyncDisposable
     public PipeWriter Writer { get; }
     public CancellationToken Stopping => _stop.Token;
 
+    /// <summary>The keys and counters that tag every frame once the handshake derived them; null before.</summary>
+    public FrameProtection? Protection { get; set; }
+
     /// <summary>Why the connection closed (the first fault recorded), or <see cref="LinkFault.None"/>.</summary>
     public LinkFault Fault => (LinkFault)Volatile.Read(ref _fault);
 
@@ -52,7 +55,7 @@ internal sealed class LinkConnection : IAsyncDisposable
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
-            FrameWriter.WriteGoodbye(Writer, fault);
+            FrameWriter.WriteGoodbye(Writer, Protection, fault);
             await Writer.FlushAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
@@ -88,5 +91,6 @@ internal sealed class LinkConnection : IAsyncDisposable
         }
         await _stream.DisposeAsync().ConfigureAwait(false);
         _stop.Dispose();
+        Protection?.Dispose();
     }
 }

@@ -1,9 +1,11 @@
 namespace IpiEngine.Transport;
 
 /// <summary>
-/// A snapshot of one link's counters. Sending side: <see cref="Forwarded"/> = <see cref="Acknowledged"/> + in flight
-/// (+ <see cref="Abandoned"/> after a stop that could not drain). Receiving side: every record that arrived is
-/// <see cref="Applied"/> once or discarded as a <see cref="Duplicates"/> resend.
+/// A snapshot of one link's counters and health. Sending side: every record handed to the link is
+/// <see cref="Forwarded"/> (queued: <see cref="Acknowledged"/> + <see cref="InFlight"/>), <see cref="Unreachable"/>
+/// (refused: the peer was declared unreachable under <see cref="FullQueuePolicy.Fail"/>) or <see cref="Abandoned"/>
+/// (refused: the node or its engine stopped while the queue stayed full). Receiving side: every record that arrived
+/// is <see cref="Applied"/> once or discarded as a <see cref="Duplicates"/> resend.
 /// </summary>
 public readonly record struct LinkCounters(
     int PeerNode,
@@ -16,6 +18,31 @@ public readonly record struct LinkCounters(
     long Connections,
     LinkFault LastFault)
 {
-    /// <summary>Records handed to the link and not yet acknowledged by the peer.</summary>
-    public long InFlight => Forwarded - Abandoned - Acknowledged;
+    /// <summary>Records queued for the peer and not yet acknowledged by it.</summary>
+    public long InFlight => Forwarded - Acknowledged;
+
+    /// <summary>Records refused because the peer was declared unreachable (full queue under the fail policy).</summary>
+    public long Unreachable { get; init; }
+
+    /// <summary>Time the forwarding thread spent waiting for room in this peer's full queue.</summary>
+    public TimeSpan Stalled { get; init; }
+
+    /// <summary>The link's state when the snapshot was taken.</summary>
+    public LinkState State { get; init; }
+
+    /// <summary>Time spent in each <see cref="LinkState"/>, indexed by the state, since the transport was built.</summary>
+    public LinkStateTimes Times { get; init; }
+}
+
+/// <summary>Time one link spent in each state.</summary>
+public readonly record struct LinkStateTimes(TimeSpan Down, TimeSpan Reconnecting, TimeSpan Connected, TimeSpan BackPressured)
+{
+    /// <summary>The time spent in <paramref name="state"/>.</summary>
+    public TimeSpan Of(LinkState state) => state switch
+    {
+        LinkState.Down => Down,
+        LinkState.Reconnecting => Reconnecting,
+        LinkState.Connected => Connected,
+        _ => BackPressured,
+    };
 }

@@ -44,4 +44,8 @@ public enum LinkFault : uint
     /// reproduce the sequencer's digest, or a sequencer that lost writes a peer already applied (it restarted).
     /// </summary>
     TopologyMismatch,
+    /// <summary>A frame failed authentication (altered, replayed, reordered or from another connection); nothing from it was applied.</summary>
+    BadMac,
+    /// <summary>The peers disagree on frame protection (one encrypts with AES-GCM, the other only authenticates).</summary>
+    ProtectionMismatch,
 }

@@ -21,6 +21,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     private readonly int[] _nodeOfVcpu;
     private Socket? _listener;
     private Timer? _timer;
+    private long _engineStopDeadline; // Stopwatch ticks; 0 while the engine runs
 
     private RemoteDeliverySink? _sink;
 
@@ -50,7 +51,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
                 throw new ArgumentException($"peer node {peer.NodeId} is this node or listed twice", nameof(options));
             if (peer.NodeId > NodeId && peer.EndPoint is null)
                 throw new ArgumentException($"peer node {peer.NodeId} needs an address: this node dials peers with a higher id", nameof(options));
-            var link = new PeerLink(this, peer.NodeId, options.WindowRecords);
+            var link = new PeerLink(this, peer.NodeId, options);
             _linkOfNode[peer.NodeId] = link;
             links.Add(link);
         }
@@ -146,10 +147,25 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     }
 
     /// <summary>
-    /// Hands <paramref name="batch"/> (all for vCPUs on <paramref name="node"/>) to that peer's link; waits while its
-    /// in-flight window is full. One calling thread per link (the engine's deliver thread).
+    /// Hands <paramref name="batch"/> (all for vCPUs on <paramref name="node"/>) to that peer's own queue and returns how
+    /// many records were refused (see <see cref="PeerLink.Forward"/>). One calling thread per link (the deliver thread).
     /// </summary>
-    public override void Forward(int node, ReadOnlySpan<RemoteDelivery> batch) => Link(node).Forward(batch);
+    public override int Forward(int node, ReadOnlySpan<RemoteDelivery> batch) => Link(node).Forward(batch);
+
+    /// <summary>From now on a forward waits for a full queue at most <see cref="TransportOptions.StopGrace"/> more.</summary>
+    public override void OnEngineStopping()
+    {
+        long deadline = Stopwatch.GetTimestamp() + (long)(Options.StopGrace.TotalSeconds * Stopwatch.Frequency);
+        // First call wins: a second stop must not extend the grace.
+        Interlocked.CompareExchange(ref _engineStopDeadline, deadline, 0);
+    }
+
+    /// <summary>Whether a forward waiting for room must give up: the node stops, or the engine's stop grace ran out.</summary>
+    internal bool GiveUpWaiting(long now)
+    {
+        long deadline = Volatile.Read(ref _engineStopDeadline);
+        return IsStopping || (deadline != 0 && now > deadline);
+    }
 
     /// <summary>Waits until every link's forwarded records are acknowledged, or the timeout passes; true if drained.</summary>
     public async Task<bool> DrainAsync(TimeSpan timeout)
@@ -234,7 +250,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
                 timeout.CancelAfter(Options.HandshakeTimeout);
                 try
                 {
-                    accepted = await Handshake.AcceptAsync(connection, NodeId, Incarnation, Options.Key,
+                    accepted = await Handshake.AcceptAsync(connection, NodeId, Incarnation, Options.Key, Options.Encrypt,
                         node => node >= 0 && node < NodeId && node < _linkOfNode.Length && _linkOfNode[node] is not null,
                         timeout.Token).ConfigureAwait(false);
                 }

@@ -22,7 +22,7 @@ internal sealed class OutboundWindow
     {
         if (capacity < 64 || (capacity & (capacity - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "the window must be a power of two of at least 64 records");
-        _ring = new RemoteDelivery[capacity];
+        _ring = GC.AllocateUninitializedArray<RemoteDelivery>(capacity); // pages are touched only as the queue fills
         _mask = capacity - 1;
     }
 
@@ -37,12 +37,15 @@ internal sealed class OutboundWindow
     /// <summary>Free slots from the producer's point of view.</summary>
     public int Free => (int)(_ring.Length - (_published.Value - Acked));
 
-    /// <summary>Producer: appends up to <paramref name="records"/>.Length records; returns how many fitted (0 when full).</summary>
-    public int Append(ReadOnlySpan<RemoteDelivery> records)
+    /// <summary>
+    /// Producer: appends up to <paramref name="records"/>.Length records, leaving <paramref name="reserve"/> slots free;
+    /// returns how many fitted (0 when full).
+    /// </summary>
+    public int Append(ReadOnlySpan<RemoteDelivery> records, int reserve = 0)
     {
         long published = _published.Value;
         int index = (int)(published & _mask);
-        int n = Math.Min(Math.Min(records.Length, Free), _ring.Length - index);
+        int n = Math.Min(Math.Min(records.Length, Free - reserve), _ring.Length - index);
         if (n <= 0)
             return 0;
         records[..n].CopyTo(_ring.AsSpan(index, n));

@@ -16,6 +16,7 @@ public sealed partial class PeerLink
     {
         await Task.Yield(); // leave the caller's thread: both loops start before either runs
         PipeWriter writer = connection.Writer;
+        FrameProtection protection = connection.Protection!;
         CancellationToken stopping = connection.Stopping;
         int maxPerFrame = _node.Options.MaxRecordsPerFrame;
         long ackSent = -1;
@@ -26,24 +27,24 @@ public sealed partial class PeerLink
             long next = Volatile.Read(ref _nextExpected);
             if (next != ackSent)
             {
-                written += FrameWriter.WriteEmpty(writer, FrameKind.Ack, next);
+                written += FrameWriter.WriteEmpty(writer, protection, FrameKind.Ack, next);
                 ackSent = next;
             }
             while (written < FlushThreshold && _topologyOut.TryDequeue(out var topology))
-                written += FrameWriter.WriteTopology(writer, topology);
+                written += FrameWriter.WriteTopology(writer, protection, topology);
             long published = _window.Published;
             long sentBefore = cursor;
             while (cursor < published && written < FlushThreshold)
             {
                 var slice = _window.Slice(cursor, published, maxPerFrame);
-                written += FrameWriter.WriteDeliveries(writer, slice, cursor);
+                written += FrameWriter.WriteDeliveries(writer, protection, slice, cursor);
                 cursor += slice.Length;
             }
             if (_heartbeatDue)
             {
                 _heartbeatDue = false;
                 if (written == 0)
-                    written += FrameWriter.WriteEmpty(writer, FrameKind.Heartbeat, 0);
+                    written += FrameWriter.WriteEmpty(writer, protection, FrameKind.Heartbeat, 0);
             }
             if (written == 0)
             {
@@ -58,11 +59,15 @@ public sealed partial class PeerLink
         }
     }
 
-    /// <summary>Parses frames as they arrive and applies them; any protocol violation closes the connection.</summary>
+    /// <summary>
+    /// Parses frames as they arrive, checks each one's tag, and applies it; any protocol violation, and any frame that
+    /// fails its tag (<see cref="LinkFault.BadMac"/>), closes the connection before anything of that frame is applied.
+    /// </summary>
     private async Task ReceiveLoopAsync(LinkConnection connection)
     {
         await Task.Yield();
         PipeReader reader = connection.Reader;
+        FrameProtection protection = connection.Protection!;
         CancellationToken stopping = connection.Stopping;
         while (true)
         {
@@ -70,10 +75,10 @@ public sealed partial class PeerLink
             ReadOnlySequence<byte> buffer = result.Buffer;
             while (FrameHeader.TryRead(buffer, out var header))
             {
-                long frameLength = FrameHeader.Size + header.PayloadLength;
+                long frameLength = FrameHeader.Size + header.PayloadLength + FrameProtection.TagSize;
                 if (buffer.Length < frameLength)
                     break; // the header is valid, so the payload awaited is bounded
-                HandleFrame(header, buffer.Slice(FrameHeader.Size, header.PayloadLength));
+                OpenAndHandle(protection, header, buffer.Slice(0, frameLength));
                 buffer = buffer.Slice(frameLength);
             }
             reader.AdvanceTo(buffer.Start, buffer.End);
@@ -87,12 +92,32 @@ public sealed partial class PeerLink
         }
     }
 
-    private void HandleFrame(in FrameHeader header, in ReadOnlySequence<byte> payload)
+    /// <summary>Checks the tag of one whole frame and hands its plain payload on; the payload lands in <see cref="_scratch"/>.</summary>
+    private void OpenAndHandle(FrameProtection protection, in FrameHeader header, in ReadOnlySequence<byte> frame)
+    {
+        ReadOnlySpan<byte> bytes;
+        if (frame.IsSingleSegment)
+        {
+            bytes = frame.FirstSpan;
+        }
+        else
+        {
+            frame.CopyTo(_frameScratch);
+            bytes = _frameScratch.AsSpan(0, (int)frame.Length);
+        }
+        int tagAt = bytes.Length - FrameProtection.TagSize;
+        var payload = MemoryMarshal.AsBytes(_scratch.AsSpan())[..(int)header.PayloadLength];
+        if (!protection.Open(bytes[..tagAt], bytes[tagAt..], payload))
+            ThrowFault(LinkFault.BadMac, $"frame {protection.ReceiveCounter - 1} ({header.Kind}, sequence {header.Sequence}) failed authentication; nothing of it was applied");
+        HandleFrame(header, payload);
+    }
+
+    private void HandleFrame(in FrameHeader header, ReadOnlySpan<byte> payload)
     {
         switch (header.Kind)
         {
             case FrameKind.Deliveries:
-                Apply(header, payload);
+                Apply(header);
                 break;
             case FrameKind.Ack:
                 if (header.Sequence > long.MaxValue || !_window.Release((long)header.Sequence))
@@ -104,9 +129,7 @@ public sealed partial class PeerLink
                 _node.Replication.Receive(PeerNode, payload);
                 break;
             case FrameKind.Goodbye:
-                Span<byte> reason = stackalloc byte[4];
-                payload.CopyTo(reason);
-                var said = (LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(reason);
+                var said = (LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(payload);
                 // A topology refusal holds for both sides (and slows the redial); any other goodbye is a lost connection here.
                 ThrowFault(said == LinkFault.TopologyMismatch ? said : LinkFault.ConnectionLost, $"the peer said goodbye ({said})");
                 break;
@@ -116,8 +139,8 @@ public sealed partial class PeerLink
         }
     }
 
-    /// <summary>Applies the records of a delivery frame that were not applied before, after validating all of them.</summary>
-    private void Apply(in FrameHeader header, in ReadOnlySequence<byte> payload)
+    /// <summary>Applies the records of an opened delivery frame (already in <see cref="_scratch"/>) not applied before, after validating all.</summary>
+    private void Apply(in FrameHeader header)
     {
         long next = _nextExpected; // only this loop writes it while the connection runs
         if (header.Sequence > (ulong)next)
@@ -125,7 +148,6 @@ public sealed partial class PeerLink
         long first = (long)header.Sequence;
         int count = (int)header.RecordCount;
         var records = _scratch.AsSpan(0, count);
-        payload.CopyTo(MemoryMarshal.AsBytes(records));
         var nodeOfVcpu = _node.NodeOfVcpu;
         int self = _node.NodeId;
         for (int i = 0; i < records.Length; i++)

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
-using System.Runtime.CompilerServices;
 using IpiEngine.Delivery;
 
 namespace IpiEngine.Transport;
@@ -19,7 +18,8 @@ public sealed partial class PeerLink : IDisposable
     private readonly NodeTransport _node;
     private readonly OutboundWindow _window;
     private readonly WakeSignal _signal = new();
-    private readonly RemoteDelivery[] _scratch = new RemoteDelivery[FrameHeader.MaxRecordsPerFrame];
+    private readonly RemoteDelivery[] _scratch = new RemoteDelivery[FrameHeader.MaxRecordsPerFrame]; // an opened frame's payload
+    private readonly byte[] _frameScratch = new byte[FrameHeader.Size + FrameHeader.MaxRecordsPerFrame * FrameHeader.RecordSize + FrameProtection.TagSize];
     private readonly SemaphoreSlim _gate = new(1, 1); // one connection at a time (connection setup only)
     private readonly ConcurrentQueue<TopologyMessage> _topologyOut = new(); // TopologyReplication's messages, sent before deliveries
     private LinkConnection? _current;
@@ -31,11 +31,13 @@ public sealed partial class PeerLink : IDisposable
     private int _lastFault;
     private volatile bool _heartbeatDue;
 
-    internal PeerLink(NodeTransport node, int peerNode, int windowRecords)
+    internal PeerLink(NodeTransport node, int peerNode, TransportOptions options)
     {
         _node = node;
         PeerNode = peerNode;
-        _window = new OutboundWindow(windowRecords);
+        _window = new OutboundWindow(options.WindowRecords);
+        _policy = options.FullQueuePolicy;
+        _ordinaryReserve = _policy == FullQueuePolicy.Fail ? options.WindowRecords / 8 : 0;
     }
 
     /// <summary>The peer's node id.</summary>
@@ -45,48 +47,21 @@ public sealed partial class PeerLink : IDisposable
     public bool IsConnected => Volatile.Read(ref _current) is not null;
 
     /// <summary>The link's counters now.</summary>
-    public LinkCounters Counters => new(PeerNode, Volatile.Read(ref _forwarded), _window.Acked, Volatile.Read(ref _recordsSent),
-        Volatile.Read(ref _applied), Volatile.Read(ref _duplicates), Volatile.Read(ref _abandoned), Volatile.Read(ref _connections),
-        (LinkFault)Volatile.Read(ref _lastFault));
-
-    /// <summary>
-    /// Queues <paramref name="records"/> for the peer (one producer thread). Waits while the in-flight window is
-    /// full; after the node stopped, the records that could not be queued are counted as abandoned.
-    /// </summary>
-    public void Forward(ReadOnlySpan<RemoteDelivery> records)
+    public LinkCounters Counters
     {
-        int total = records.Length;
-        while (!records.IsEmpty)
+        get
         {
-            int n = _window.Append(records);
-            if (n == 0)
+            var times = ReadTimes(out var state);
+            return new(PeerNode, Volatile.Read(ref _forwarded), _window.Acked, Volatile.Read(ref _recordsSent),
+                Volatile.Read(ref _applied), Volatile.Read(ref _duplicates), Volatile.Read(ref _abandoned), Volatile.Read(ref _connections),
+                (LinkFault)Volatile.Read(ref _lastFault))
             {
-                if (!WaitForRoom())
-                {
-                    Volatile.Write(ref _abandoned, _abandoned + records.Length);
-                    break;
-                }
-                continue;
-            }
-            records = records[n..];
+                Unreachable = Volatile.Read(ref _unreachableCount),
+                Stalled = Stopwatch.GetElapsedTime(0, Volatile.Read(ref _stallTicks)),
+                State = state,
+                Times = times,
+            };
         }
-        Volatile.Write(ref _forwarded, _forwarded + total);
-        _signal.Notify();
-    }
-
-    /// <summary>Spins, then sleeps, until the peer acknowledges something; false once the node is stopping.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool WaitForRoom()
-    {
-        _signal.Notify();
-        var spin = new SpinWait();
-        while (_window.Free == 0)
-        {
-            if (_node.IsStopping)
-                return false;
-            spin.SpinOnce();
-        }
-        return true;
     }
 
     /// <summary>Queues a topology replication message for the peer (any thread); resends are the replication's business.</summary>
@@ -115,6 +90,7 @@ public sealed partial class PeerLink : IDisposable
         while (!stopping.IsCancellationRequested)
         {
             bool ran = false;
+            SetConnectionState(LinkState.Reconnecting);
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             LinkConnection? connection = null;
             try
@@ -126,7 +102,7 @@ public sealed partial class PeerLink : IDisposable
                 await _gate.WaitAsync(stopping).ConfigureAwait(false);
                 try
                 {
-                    var dialed = await Handshake.DialAsync(connection, _node.NodeId, PeerNode, _node.Incarnation, options.Key,
+                    var dialed = await Handshake.DialAsync(connection, _node.NodeId, PeerNode, _node.Incarnation, options.Key, options.Encrypt,
                         CaptureResume, timeout.Token).ConfigureAwait(false);
                     ApplyPeerResume(dialed.PeerIncarnation, dialed.PeerResume);
                     ran = true;
@@ -153,6 +129,7 @@ public sealed partial class PeerLink : IDisposable
                     await connection.DisposeAsync().ConfigureAwait(false);
                 else
                     socket.Dispose();
+                SetConnectionState(LinkState.Down);
             }
             // A connection refused for diverged topologies is redialed with backoff too: it stays refused until a restart.
             bool refused = (LinkFault)Volatile.Read(ref _lastFault) == LinkFault.TopologyMismatch;
@@ -178,6 +155,7 @@ public sealed partial class PeerLink : IDisposable
             Volatile.Read(ref _current)?.Abort(LinkFault.Replaced);
         }
         while (!await _gate.WaitAsync(TimeSpan.FromMilliseconds(10), stopping).ConfigureAwait(false));
+        SetConnectionState(LinkState.Reconnecting);
         try
         {
             ApplyPeerResume(accepted.PeerIncarnation, accepted.PeerResume);
@@ -186,6 +164,7 @@ public sealed partial class PeerLink : IDisposable
         }
         finally
         {
+            SetConnectionState(LinkState.Down);
             _gate.Release();
         }
     }
@@ -217,6 +196,7 @@ public sealed partial class PeerLink : IDisposable
         Volatile.Write(ref _lastSent, now);
         Volatile.Write(ref _current, connection);
         Interlocked.Increment(ref _connections);
+        SetConnectionState(LinkState.Connected);
         _node.Replication.OnConnected(this);
         _node.Log($"link {_node.NodeId}<->{PeerNode}: connected, resending from {_window.Acked}, expecting {_nextExpected}");
         Task send = SendLoopAsync(connection, _window.Acked);
@@ -233,6 +213,7 @@ public sealed partial class PeerLink : IDisposable
             // Both loops end by exception when the connection closes; the first fault was recorded above.
         }
         Volatile.Write(ref _current, null);
+        SetConnectionState(LinkState.Down);
         LinkFault fault = connection.Fault;
         Volatile.Write(ref _lastFault, (int)fault);
         // Tell the peer why, unless the connection is already gone or a newer one from that peer took over.

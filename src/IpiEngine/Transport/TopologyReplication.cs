@@ -227,11 +227,9 @@ public sealed class TopologyReplication : TopologyReplicator
     }
 
     /// <summary>A topology frame from <paramref name="peer"/> (its receive loop). Violations throw and close the link.</summary>
-    internal void Receive(int peer, in ReadOnlySequence<byte> payload)
+    internal void Receive(int peer, ReadOnlySpan<byte> payload)
     {
-        Span<byte> bytes = stackalloc byte[TopologyMessage.Size];
-        payload.CopyTo(bytes);
-        var message = TopologyMessage.Read(bytes, _node.NodeOfVcpu.Length, _peerEpoch.Length);
+        var message = TopologyMessage.Read(payload, _node.NodeOfVcpu.Length, _peerEpoch.Length);
         if (Volatile.Read(ref _applier) is null)
             throw new LinkProtocolException(LinkFault.UnexpectedFrame, $"node {_self} replicates no topology (no engine is attached to its transport)");
         lock (_lock)

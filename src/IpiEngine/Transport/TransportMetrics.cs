@@ -23,7 +23,14 @@ public static class TransportMetrics
         Observe("ipi.link.sent", "Records written to the connection (resends included)", static c => c.RecordsSent);
         Observe("ipi.link.applied", "Records received and applied once", static c => c.Applied);
         Observe("ipi.link.duplicates", "Resent records discarded on arrival", static c => c.Duplicates);
-        Observe("ipi.link.abandoned", "Records not queued because the node stopped", static c => c.Abandoned);
+        Observe("ipi.link.abandoned", "Records not queued because the node or its engine stopped while the queue was full", static c => c.Abandoned);
+        Observe("ipi.link.unreachable", "Records refused: the peer was declared unreachable (full queue, policy fail)", static c => c.Unreachable);
+        Meter.CreateObservableCounter("ipi.link.stalled", () => MeasureLinks(static c => c.Stalled.TotalSeconds), unit: "s",
+            description: "Time forwarding waited for room in the peer's full queue (policy wait)");
+        Meter.CreateObservableCounter("ipi.link.state_time", MeasureStateTimes, unit: "s",
+            description: "Time the link spent in each state (down, reconnecting, connected, back-pressured)");
+        Meter.CreateObservableGauge("ipi.link.state", () => MeasureLinks(static c => (long)c.State), unit: "{state}",
+            description: "The link's state now: 0 down, 1 reconnecting, 2 connected, 3 back-pressured");
         Meter.CreateObservableCounter("ipi.link.connections", () => MeasureLinks(static c => c.Connections), unit: "{connection}",
             description: "Authenticated connections of the link");
         Meter.CreateObservableCounter("ipi.link.faults", MeasureFaults, unit: "{connection}",
@@ -45,17 +52,39 @@ public static class TransportMetrics
     private static void Observe(string name, string description, Func<LinkCounters, long> read)
         => Meter.CreateObservableCounter(name, () => MeasureLinks(read), unit: "{record}", description: description);
 
-    private static List<Measurement<long>> MeasureLinks(Func<LinkCounters, long> read)
+    private static List<Measurement<T>> MeasureLinks<T>(Func<LinkCounters, T> read)
+        where T : struct
     {
         lock (Gate)
         {
-            var measurements = new List<Measurement<long>>();
+            var measurements = new List<Measurement<T>>();
             foreach (var node in Nodes)
             {
                 foreach (var link in node.Links)
                 {
-                    measurements.Add(new Measurement<long>(read(link.Counters),
+                    measurements.Add(new Measurement<T>(read(link.Counters),
                         new KeyValuePair<string, object?>("node", node.NodeId), new KeyValuePair<string, object?>("peer", link.PeerNode)));
+                }
+            }
+            return measurements;
+        }
+    }
+
+    private static List<Measurement<double>> MeasureStateTimes()
+    {
+        lock (Gate)
+        {
+            var measurements = new List<Measurement<double>>();
+            foreach (var node in Nodes)
+            {
+                foreach (var link in node.Links)
+                {
+                    var times = link.Counters.Times;
+                    foreach (var state in Enum.GetValues<LinkState>())
+                    {
+                        measurements.Add(new Measurement<double>(times.Of(state).TotalSeconds, new KeyValuePair<string, object?>("node", node.NodeId),
+                            new KeyValuePair<string, object?>("peer", link.PeerNode), new KeyValuePair<string, object?>("state", state.ToString())));
+                    }
                 }
             }
             return measurements;

@@ -140,10 +140,11 @@ public class TwoNodeTests
 
         public int Batches { get; private set; }
 
-        public override void Forward(int node, ReadOnlySpan<RemoteDelivery> batch)
+        public override int Forward(int node, ReadOnlySpan<RemoteDelivery> batch)
         {
             Batches++;
             Peer!.DeliverRemote(batch);
+            return 0;
         }
     }
 }

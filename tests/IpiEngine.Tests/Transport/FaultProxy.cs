@@ -17,7 +17,9 @@ public sealed class FaultProxy : IAsyncDisposable
     private readonly List<Task> _tasks = [];
     private readonly Lock _lock = new();
     private readonly Task _acceptLoop;
-    private int _cuts, _connections;
+    private int _cuts, _connections, _flipped;
+    private bool _blocked;
+    private CancellationTokenSource _generation = new();
 
     public FaultProxy(IPEndPoint target, int seed)
     {
@@ -44,6 +46,33 @@ public sealed class FaultProxy : IAsyncDisposable
     /// <summary>Cuts left to make; when none are left, connections run undisturbed (so a test can finish).</summary>
     public int CutBudget { get; set; } = int.MaxValue;
 
+    /// <summary>
+    /// Flip one bit of the client-to-server stream of the first connection, at this byte offset (0 = never): an attacker
+    /// on the path altering a frame.
+    /// </summary>
+    public long FlipBitAtByte { get; set; }
+
+    /// <summary>Whether the bit was flipped.</summary>
+    public bool Flipped => Volatile.Read(ref _flipped) != 0;
+
+    /// <summary>While blocked, new connections are closed at once; <see cref="Block"/> also cuts the running ones.</summary>
+    public void Block()
+    {
+        lock (_lock)
+        {
+            _blocked = true;
+            _generation.Cancel();
+            _generation = new CancellationTokenSource();
+        }
+    }
+
+    /// <summary>Lets connections through again.</summary>
+    public void Unblock()
+    {
+        lock (_lock)
+            _blocked = false;
+    }
+
     public int Cuts => Volatile.Read(ref _cuts);
     public int Connections => Volatile.Read(ref _connections);
 
@@ -69,7 +98,19 @@ public sealed class FaultProxy : IAsyncDisposable
     private async Task ServeAsync(Socket client)
     {
         using var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        using var connection = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        CancellationToken generation;
+        bool first;
+        lock (_lock)
+        {
+            generation = _generation.Token;
+            first = _connections == 1;
+            if (_blocked)
+            {
+                client.Dispose();
+                return;
+            }
+        }
+        using var connection = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, generation);
         try
         {
             await server.ConnectAsync(_target, connection.Token);
@@ -80,7 +121,8 @@ public sealed class FaultProxy : IAsyncDisposable
                 cutAt = max > 0 && CutBudget > 0 ? _random.Next(min, max) : long.MaxValue;
             }
             var budget = new StrongBox(cutAt);
-            await Task.WhenAny(PumpAsync(client, server, budget, connection.Token), PumpAsync(server, client, budget, connection.Token));
+            long flipAt = first && FlipBitAtByte > 0 ? FlipBitAtByte : long.MaxValue;
+            await Task.WhenAny(PumpAsync(client, server, budget, flipAt, connection.Token), PumpAsync(server, client, budget, long.MaxValue, connection.Token));
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
         {
@@ -99,9 +141,10 @@ public sealed class FaultProxy : IAsyncDisposable
         public long Remaining = value;
     }
 
-    private async Task PumpAsync(Socket from, Socket to, StrongBox budget, CancellationToken ct)
+    private async Task PumpAsync(Socket from, Socket to, StrongBox budget, long flipAt, CancellationToken ct)
     {
         var buffer = new byte[64 * 1024];
+        long forwarded = 0;
         try
         {
             while (true)
@@ -109,6 +152,12 @@ public sealed class FaultProxy : IAsyncDisposable
                 int read = await from.ReceiveAsync(buffer, SocketFlags.None, ct);
                 if (read == 0)
                     return;
+                if (flipAt >= forwarded && flipAt < forwarded + read)
+                {
+                    buffer[flipAt - forwarded] ^= 0x10;
+                    Volatile.Write(ref _flipped, 1);
+                }
+                forwarded += read;
                 for (int offset = 0; offset < read;)
                 {
                     int piece = Math.Min(MaxPiece, read - offset);
@@ -148,5 +197,6 @@ public sealed class FaultProxy : IAsyncDisposable
             tasks = [.. _tasks];
         await Task.WhenAll(tasks);
         _stop.Dispose();
+        _generation.Dispose();
     }
 }

@@ -34,6 +34,8 @@ public class FrameHeaderTests
     [Theory]
     [InlineData(0, 0xFF, LinkFault.BadMagic)]
     [InlineData(4, 1, LinkFault.UnsupportedVersion)] // version 1 had no topology frames
+    [InlineData(4, 2, LinkFault.UnsupportedVersion)] // version 2 had no frame tags
+    [InlineData(4, 4, LinkFault.UnsupportedVersion)]
     [InlineData(5, 0, LinkFault.UnknownFrameKind)]
     [InlineData(5, 10, LinkFault.UnknownFrameKind)]
     [InlineData(6, 1, LinkFault.ReservedBitsSet)]

@@ -29,7 +29,7 @@ public class LivenessTests
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(node.LocalEndPoint, TestContext.Current.CancellationToken);
         await using var mute = new LinkConnection(socket, TestContext.Current.CancellationToken);
-        await Handshake.DialAsync(mute, 0, 1, 77, LoopbackCluster.Key, () => default, TestContext.Current.CancellationToken);
+        await Handshake.DialAsync(mute, 0, 1, 77, LoopbackCluster.Key, false, () => default, TestContext.Current.CancellationToken);
         // The mute peer never reads or writes again: the node must give up on it by itself.
         Assert.True(await LoopbackCluster.WaitUntilAsync(() => node.FaultCount(LinkFault.PeerSilent) == 1, TimeSpan.FromSeconds(20)), string.Join(" | ", log));
         Assert.False(node.Link(0).IsConnected);

@@ -53,6 +53,7 @@ public sealed class LoopbackCluster : IAsyncDisposable
         Peers = [.. Enumerable.Range(0, Nodes.Length).Where(p => p != node).Select(p => new PeerAddress(p, p > node ? _route(p, _listen[p]!) : null))],
         Log = line => Log.Enqueue(line),
         ReconnectMaxDelay = TimeSpan.FromMilliseconds(100),
+        WindowRecords = 1 << 16, // tests need no second of full-rate traffic queued: keep the suite's memory small
     });
 
     /// <summary>(Re)starts node <paramref name="node"/> on its previous port if it had one.</summary>

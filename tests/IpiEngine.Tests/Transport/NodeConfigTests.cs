@@ -30,10 +30,26 @@ public class NodeConfigTests
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[{\"node\":-3,\"address\":\"127.0.0.1:7001\"}]}", "\"peers\" lists node -3; node ids go from 0 to 1023")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[{\"node\":2147483647,\"address\":\"127.0.0.1:7001\"}]}", "\"peers\" lists node 2147483647")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0,1,1],\"peers\":[]}", "\"placement\" puts vCPU 2 on node 1, which has no entry in \"peers\"")]
+    [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[],\"queueRecords\":1000}", "\"queueRecords\" must be a power of two")]
+    [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[],\"fullQueue\":\"drop\"}", "\"fullQueue\" must be \"wait\" or \"fail\"")]
     public void A_bad_config_is_one_clear_sentence(string json, string expected)
     {
         var e = Assert.Throws<NodeConfigException>(() => NodeConfig.Load(Write(json)));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Link_settings_reach_the_transport_options()
+    {
+        string path = Write("{\"node\":1,\"keyFile\":\"vm.key\",\"placement\":[0,1],\"peers\":[{\"node\":0}],\"encrypt\":true,\"queueRecords\":4096,\"fullQueue\":\"fail\"}");
+        var options = NodeConfig.Load(path).ToTransportOptions(path, null);
+        Assert.True(options.Encrypt);
+        Assert.Equal(4096, options.WindowRecords);
+        Assert.Equal(IpiEngine.Transport.FullQueuePolicy.Fail, options.FullQueuePolicy);
+        string plain = Write("{\"node\":1,\"keyFile\":\"vm.key\",\"placement\":[0,1],\"peers\":[{\"node\":0}]}");
+        var defaults = NodeConfig.Load(plain).ToTransportOptions(plain, null);
+        Assert.Equal((false, IpiEngine.Transport.TransportOptions.DefaultWindowRecords, IpiEngine.Transport.FullQueuePolicy.Wait),
+            (defaults.Encrypt, defaults.WindowRecords, defaults.FullQueuePolicy));
     }
 
     [Theory]

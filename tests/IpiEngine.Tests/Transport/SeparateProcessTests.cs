@@ -36,6 +36,9 @@ public class SeparateProcessTests
             Assert.Equal(node.Received, node.RemoteDelivered + node.RemoteCoalesced);
             Assert.Equal(0, node.RemoteRejected);
             Assert.True(node.Complete, string.Join(" | ", log));
+            // Link health in the node's JSON: one entry per peer, up at the end, nothing refused under policy wait.
+            Assert.Equal(Enumerable.Range(0, nodes).Where(n => n != node.Node), node.Links!.Select(l => l.Peer).Order());
+            Assert.All(node.Links!, l => Assert.True(l.State is "connected" or "back-pressured" && l.ConnectedSeconds > 0 && l.Unreachable == 0 && l.Abandoned == 0, l.ToString()));
         }
         // What one node forwards, the others receive.
         Assert.Equal(result.Nodes.Sum(n => n.EngineForwarded), result.Nodes.Sum(n => n.Received));

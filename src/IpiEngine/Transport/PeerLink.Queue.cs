@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using IpiEngine.Delivery;
+
+namespace IpiEngine.Transport;
+
+/// <summary>
+/// The producer side of a link: the engine's deliver thread hands the peer its records, which go into the peer's own
+/// bounded queue (the <see cref="OutboundWindow"/>) and return at once while there is room, so one slow, stopped or
+/// cut peer holds up nobody else until its queue is full. Then <see cref="FullQueuePolicy"/> decides: wait (stall
+/// counted) or declare the peer unreachable (records refused and counted, never silently). Also the link's state
+/// and the time spent in each state.
+/// </summary>
+public sealed partial class PeerLink
+{
+    private readonly FullQueuePolicy _policy;
+    private readonly int _ordinaryReserve;  // slots only NMI/SMI/INIT/SIPI may fill (fail policy)
+    private bool _unreachable;              // producer only
+    private long _unreachableCount, _stallTicks;
+
+    // Link state: two inputs (connection progress, producer pressure), one effective state, time per state.
+    private readonly Lock _stateGate = new();
+    private readonly long[] _ticksIn = new long[4];
+    private LinkState _connectionState = LinkState.Down;
+    private LinkState _state = LinkState.Down;
+    private bool _pressured;
+    private long _stateSince = Stopwatch.GetTimestamp();
+
+    /// <summary>The link's state now.</summary>
+    public LinkState State
+    {
+        get
+        {
+            lock (_stateGate)
+                return _state;
+        }
+    }
+
+    /// <summary>
+    /// Hands <paramref name="records"/> to the peer's queue (one producer thread) and returns how many were refused
+    /// (0 unless the peer is unreachable under the fail policy, or the node or engine stopped while the queue stayed
+    /// full); refused records are counted here and by the engine, never dropped silently.
+    /// </summary>
+    public int Forward(ReadOnlySpan<RemoteDelivery> records)
+    {
+        int refused = _policy == FullQueuePolicy.Fail ? QueueOrRefuse(records) : QueueWaiting(records, 0);
+        Volatile.Write(ref _forwarded, _forwarded + records.Length - refused);
+        _signal.Notify();
+        return refused;
+    }
+
+    /// <summary>Queues all of <paramref name="records"/>, waiting for room; the tail that never fitted is abandoned.</summary>
+    private int QueueWaiting(ReadOnlySpan<RemoteDelivery> records, int reserve)
+    {
+        while (!records.IsEmpty)
+        {
+            int n = _window.Append(records, reserve);
+            if (n == 0)
+            {
+                if (!WaitForRoom(reserve))
+                {
+                    Volatile.Write(ref _abandoned, _abandoned + records.Length);
+                    return records.Length;
+                }
+                continue;
+            }
+            records = records[n..];
+        }
+        return 0;
+    }
+
+    /// <summary>Fail policy: queue while there is room; once full, refuse all but NMI/SMI/INIT/SIPI until the peer recovers.</summary>
+    private int QueueOrRefuse(ReadOnlySpan<RemoteDelivery> records)
+    {
+        if (_unreachable && IsConnected && _window.Free >= _window.Capacity / 2)
+        {
+            _unreachable = false;
+            SetPressured(false);
+            _node.Log($"link {_node.NodeId}->{PeerNode}: peer reachable again, forwarding resumes");
+        }
+        if (!_unreachable)
+        {
+            while (!records.IsEmpty)
+            {
+                int n = _window.Append(records, _ordinaryReserve);
+                if (n == 0)
+                    break;
+                records = records[n..];
+            }
+            if (records.IsEmpty)
+                return 0;
+            _unreachable = true;
+            SetPressured(true);
+            _node.Log($"link {_node.NodeId}->{PeerNode}: queue of {_window.Capacity} records full, peer declared unreachable (policy fail)");
+        }
+        return RefuseOrdinary(records);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int RefuseOrdinary(ReadOnlySpan<RemoteDelivery> records)
+    {
+        int unreachable = 0, abandoned = 0;
+        for (int i = 0; i < records.Length; i++)
+        {
+            if (IsNeverDropped(records[i].IcrLow))
+                abandoned += QueueWaiting(records.Slice(i, 1), 0); // the reserve is theirs; waits only if even it is full
+            else
+                unreachable++;
+        }
+        Volatile.Write(ref _unreachableCount, _unreachableCount + unreachable);
+        return unreachable + abandoned;
+    }
+
+    /// <summary>SMI (010), NMI (100), INIT (101), start-up (110): one-shot events a vCPU cannot get again by a later IPI.</summary>
+    private static bool IsNeverDropped(uint icrLow) => ((icrLow >> 8) & 7) is 2 or 4 or 5 or 6;
+
+    /// <summary>Spins, then sleeps, until there is room; false once the node stops or the engine's stop grace ran out.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool WaitForRoom(int reserve)
+    {
+        _signal.Notify();
+        long start = Stopwatch.GetTimestamp();
+        SetPressured(true);
+        var spin = new SpinWait();
+        bool room = true;
+        while (_window.Free <= reserve)
+        {
+            if (_node.GiveUpWaiting(Stopwatch.GetTimestamp()))
+            {
+                room = false;
+                break;
+            }
+            spin.SpinOnce();
+        }
+        SetPressured(false);
+        Volatile.Write(ref _stallTicks, _stallTicks + (Stopwatch.GetTimestamp() - start));
+        return room;
+    }
+
+    private void SetConnectionState(LinkState state)
+    {
+        lock (_stateGate)
+        {
+            _connectionState = state;
+            UpdateState();
+        }
+    }
+
+    private void SetPressured(bool pressured)
+    {
+        lock (_stateGate)
+        {
+            _pressured = pressured;
+            UpdateState();
+        }
+    }
+
+    private void UpdateState()
+    {
+        var next = _connectionState == LinkState.Connected && _pressured ? LinkState.BackPressured : _connectionState;
+        if (next == _state)
+            return;
+        long now = Stopwatch.GetTimestamp();
+        _ticksIn[(int)_state] += now - _stateSince;
+        _stateSince = now;
+        _state = next;
+    }
+
+    private LinkStateTimes ReadTimes(out LinkState state)
+    {
+        lock (_stateGate)
+        {
+            long current = Stopwatch.GetTimestamp() - _stateSince;
+            var now = _state;
+            state = now;
+            TimeSpan In(LinkState s) => Stopwatch.GetElapsedTime(0, _ticksIn[(int)s] + (s == now ? current : 0));
+            return new LinkStateTimes(In(LinkState.Down), In(LinkState.Reconnecting), In(LinkState.Connected), In(LinkState.BackPressured));
+        }
+    }
+}
