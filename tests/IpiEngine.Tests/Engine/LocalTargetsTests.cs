@@ -77,12 +77,14 @@ public class LocalTargetsTests
     {
         public List<RemoteDelivery> Seen { get; } = [];
 
-        public override void Forward(int node, ReadOnlySpan<RemoteDelivery> batch)
+        public override int Forward(int node, ReadOnlySpan<RemoteDelivery> batch)
         {
             lock (Seen)
             {
                 Seen.AddRange(batch);
             }
+
+            return 0; // took them all
         }
     }
 }
