@@ -8,7 +8,15 @@ using Xunit;
 
 namespace IpiEngine.Tests.Transport;
 
+/// <summary>
+/// HostilePeerTests reads the process-wide allocation counter (a hostile length must not become an allocation), which a
+/// test running beside it (the 2048-vCPU trace replay allocates hundreds of MB) would move: so it runs alone.
+/// </summary>
+[CollectionDefinition(nameof(HostilePeerTests), DisableParallelization = true)]
+public sealed class HostilePeersRunAlone;
+
 /// <summary>Garbage, mutated and lying frames sent at a node: it closes that connection and keeps serving its real peer.</summary>
+[Collection(nameof(HostilePeerTests))]
 public class HostilePeerTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
