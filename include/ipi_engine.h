@@ -45,7 +45,7 @@ extern "C" {
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 1u /* 1.1: IPI_E_FAULTED */
+#define IPI_ABI_VERSION_MINOR 2u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -63,6 +63,8 @@ extern "C" {
 #define IPI_E_NO_MEMORY    (-11) /* the engine's memory could not be allocated */
 #define IPI_E_INTERNAL     (-12) /* an unexpected failure inside the library (a bug: please report it) */
 #define IPI_E_FAULTED      (-13) /* the engine's pipeline failed: it accepts no more records (ipi_last_error says why) */
+#define IPI_E_NETWORK      (-14) /* a node could not listen on its address (ABI 1.2; ipi_last_error says why) */
+#define IPI_E_NOT_REPLICATED (-15) /* a node's topology write was not confirmed by every node in time (ABI 1.2) */
 
 /* ---- limits and option values -------------------------------------------------------------- */
 #define IPI_MAX_ENGINES   256u   /* engines alive at once in one process */
@@ -101,6 +103,27 @@ extern "C" {
 #define IPI_PENDING_SMI   0x2u
 #define IPI_PENDING_INIT  0x4u
 #define IPI_PENDING_SIPI  0x8u /* ipi_pending.sipi_vector holds the start-up vector */
+
+/* ---- nodes of a multi-host VM (ABI 1.2) ------------------------------------------------------ */
+#define IPI_MAX_NODE_ID   1023u  /* node ids go from 0 to this */
+
+/* ipi_node_config_t.flags */
+#define IPI_NODE_ENCRYPT        0x1u /* encrypt frames with AES-256-GCM (every node must agree); without it frames are HMAC-SHA256 authenticated only */
+#define IPI_NODE_X2APIC_RECORDS 0x2u /* ipi_inject_fn records: ICR high is the 32-bit x2APIC destination (without it: xAPIC ICR2, destination << 24) */
+
+/* ipi_node_config_t.local_targets: who serves the destinations that live on this node */
+#define IPI_LOCAL_TARGETS_ENGINE  0u /* the engine delivers them into its descriptors (default) */
+#define IPI_LOCAL_TARGETS_KERNEL  1u /* the host's kernel already did at the ICR write: counted served_by_host, only remote ones are forwarded */
+
+/* ipi_node_config_t.full_queue: what forwarding does when a peer's outbound queue is full */
+#define IPI_FULL_QUEUE_WAIT  0u /* wait for room: nothing lost (default) */
+#define IPI_FULL_QUEUE_FAIL  1u /* declare the peer unreachable: its IPIs are refused and counted in peer_unreachable */
+
+/* ipi_link_t.state */
+#define IPI_LINK_DOWN            0u /* no connection and no attempt running */
+#define IPI_LINK_RECONNECTING    1u /* a connection is being made or authenticated */
+#define IPI_LINK_CONNECTED       2u /* authenticated, and the peer's queue has room */
+#define IPI_LINK_BACK_PRESSURED  3u /* authenticated, but the peer's queue is full */
 
 /* Index into ipi_counters.rejected_by_reason: why a posted record produced no IPI. */
 #define IPI_REJECT_UNKNOWN_SOURCE          1u
@@ -161,8 +184,8 @@ typedef struct ipi_pending_t {
 } ipi_pending_t;
 
 /* A snapshot of the engine's accounting. Every posted record is counted once:
- *   posted = latched + topology_writes + ipis_resolved + rejected
- *   each resolved destination: destinations_resolved = delivered + coalesced + forwarded */
+ *   posted = latched + (topology_writes - peer_topology_writes) + ipis_resolved + rejected
+ *   each resolved destination: destinations_resolved = delivered + coalesced + forwarded + served_by_host + peer_unreachable */
 typedef struct ipi_counters_t {
     uint32_t struct_size;          /* in: sizeof(ipi_counters_t); the library fills at most that much */
     uint32_t reserved;
@@ -181,7 +204,90 @@ typedef struct ipi_counters_t {
     uint64_t remote_delivered;     /* deliveries forwarded by another host that set a pending bit or flag here */
     uint64_t remote_coalesced;     /* ... that were already pending here */
     uint64_t remote_rejected;      /* ... that named no local vCPU */
+    /* ABI 1.2 (a caller built against 1.0 / 1.1 passes a smaller struct_size and does not get these): */
+    uint64_t served_by_host;       /* local pairs the host's kernel served (IPI_LOCAL_TARGETS_KERNEL) */
+    uint64_t peer_unreachable;     /* pairs for another node refused because that peer was unreachable (IPI_FULL_QUEUE_FAIL) */
+    uint64_t peer_topology_writes; /* topology writes of other nodes applied here (also counted in topology_writes) */
 } ipi_counters_t;
+
+/* A peer node of a multi-host VM and where to reach it. */
+typedef struct ipi_peer_t {
+    uint32_t node;         /* its node id (0 .. IPI_MAX_NODE_ID, not this node's) */
+    uint32_t port;         /* its listen port: needed for a peer with a higher id (this node dials it), else 0 */
+    const char *host;      /* its IP address as text ("127.0.0.1", "::1"; no DNS names); NULL for a peer with a lower id */
+} ipi_peer_t;
+
+/* One IPI another node forwarded to a vCPU of this node: the KVM_DSM_IPI record (what the distributed-VM KVM
+ * patch's inject ioctl takes). icr_low is the ICR low dword the source wrote (vector, delivery mode, ...); icr_high
+ * is rebuilt from the destination field (IPI_NODE_X2APIC_RECORDS: the 32-bit x2APIC destination; else xAPIC ICR2,
+ * the 8-bit destination in bits 31:24); dest_id is the destination field itself. */
+typedef struct ipi_injection_t {
+    uint32_t target_vcpu;  /* the destination vCPU the sending node resolved (a vCPU of this node) */
+    uint32_t icr_low;
+    uint32_t icr_high;
+    uint32_t dest_id;
+} ipi_injection_t;
+
+/* The same for an x2APIC guest as one 64-bit ICR value (what a WRMSR 0x830 wrote: destination in bits 63:32). */
+typedef struct ipi_x2apic_injection_t {
+    uint32_t target_vcpu;
+    uint32_t reserved;     /* 0 */
+    uint64_t icr;
+} ipi_x2apic_injection_t;
+
+/* Hands `count` forwarded IPIs (one record each, in the order they arrived) to the host, which injects them (a
+ * KVM_DSM_IPI ioctl per record, or a pending set its vCPU threads take). The array is valid only during the call.
+ * Threads: called on the node's transport threads, one call at a time per peer link; links to different peers may
+ * call concurrently, so it must be thread-safe. It must return promptly and must not let a C++ exception escape.
+ * It may call ipi_pending, ipi_take_pending, ipi_counters and ipi_node_link; it must NOT post (ipi_post,
+ * ipi_try_post, ipi_post_batch, ipi_topology_write: a receive thread waiting on a full ring would stop the very link
+ * whose acknowledgements make room) and must not stop or destroy the engine. To answer an injected IPI, wake the
+ * vCPU thread and post from there. */
+typedef void (*ipi_inject_fn)(void *context, const ipi_injection_t *records, uint32_t count);
+typedef void (*ipi_inject_x2apic_fn)(void *context, const ipi_x2apic_injection_t *records, uint32_t count);
+
+/* How an engine joins a multi-host VM as one of its nodes (ipi_node_create). Zero it, set struct_size, then the fields.
+ * Every node of the VM is given the same vCPU count, topology and placement. This node listens for the peers with a
+ * lower id and dials those with a higher id (so their host and port are needed). */
+typedef struct ipi_node_config_t {
+    uint32_t struct_size;        /* sizeof(ipi_node_config_t) */
+    uint32_t node_id;            /* this node: 0 .. IPI_MAX_NODE_ID */
+    const uint32_t *placement;   /* the node of each vCPU: ipi_config_t.vcpu_count entries; each must be this node or a peer */
+    const ipi_peer_t *peers;     /* every other node of the VM */
+    uint32_t peer_count;
+    uint32_t key_length;         /* bytes of key, at least 16 */
+    const uint8_t *key;          /* the VM's pre-shared key (never sent: the handshake proves it); copied at create */
+    const char *listen_host;     /* IP address to listen on; NULL: 127.0.0.1 */
+    uint32_t listen_port;        /* 0: an ephemeral port (ipi_node_port tells which, after start) */
+    uint32_t flags;              /* IPI_NODE_* */
+    uint32_t local_targets;      /* IPI_LOCAL_TARGETS_* */
+    uint32_t queue_records;      /* each peer's outbound queue in records: a power of two >= 64; 0: 2^24 */
+    uint32_t full_queue;         /* IPI_FULL_QUEUE_* */
+    uint32_t topology_write_timeout_ms; /* how long a topology write may take to reach every node; 0: 5000 */
+    ipi_inject_fn inject;        /* optional: forwarded IPIs go here as KVM_DSM_IPI records ... */
+    ipi_inject_x2apic_fn inject_x2apic; /* ... or here as 64-bit ICRs (at most one of the two); neither: into
+                                           this engine's descriptors (kick, ipi_take_pending) like local deliveries */
+    void *inject_context;        /* passed to inject / inject_x2apic unchanged */
+} ipi_node_config_t;
+
+/* One link to a peer: its health and counters. Sending side: forwarded = acknowledged + in flight; refused records
+ * are unreachable (IPI_FULL_QUEUE_FAIL) or abandoned (the engine stopped while the queue stayed full). Receiving
+ * side: every record that arrived was applied once or discarded as a duplicate resend. */
+typedef struct ipi_link_t {
+    uint32_t struct_size;        /* in: sizeof(ipi_link_t); the library fills at most that much */
+    uint32_t peer_node;
+    uint32_t state;              /* IPI_LINK_* */
+    uint32_t last_fault;         /* why the last connection closed or was refused (0: none; see docs/distributed.md) */
+    uint64_t forwarded;          /* records handed to this link for the peer */
+    uint64_t acknowledged;       /* ... that the peer confirmed */
+    uint64_t records_sent;       /* records written to the wire (resends included) */
+    uint64_t applied;            /* records from the peer applied here, each once */
+    uint64_t duplicates;         /* records from the peer discarded as resends */
+    uint64_t abandoned;          /* records refused because the engine stopped while the queue stayed full */
+    uint64_t unreachable;        /* records refused because the peer was declared unreachable */
+    uint64_t connections;        /* authenticated connections made */
+    uint64_t stalled_ns;         /* time forwarding waited for room in this peer's full queue */
+} ipi_link_t;
 
 /* ---- layout checks: the C# side asserts the same numbers (tests/IpiEngine.Tests/Native) ---- */
 IPI_STATIC_ASSERT(sizeof(void *) == 8, "ipi_engine.h supports LP64 targets only");
@@ -205,12 +311,44 @@ IPI_STATIC_ASSERT(offsetof(ipi_exit_t, tag) == 24, "ipi_exit layout");
 IPI_STATIC_ASSERT(sizeof(ipi_pending_t) == 40, "ipi_pending layout");
 IPI_STATIC_ASSERT(offsetof(ipi_pending_t, flags) == 32, "ipi_pending layout");
 IPI_STATIC_ASSERT(offsetof(ipi_pending_t, sipi_vector) == 36, "ipi_pending layout");
-IPI_STATIC_ASSERT(sizeof(ipi_counters_t) == 248, "ipi_counters layout");
+IPI_STATIC_ASSERT(sizeof(ipi_counters_t) == 272, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, posted) == 8, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, notifications) == 88, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, rejected_by_reason) == 96, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, remote_delivered) == 224, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, remote_rejected) == 240, "ipi_counters layout");
+IPI_STATIC_ASSERT(offsetof(ipi_counters_t, served_by_host) == 248, "ipi_counters layout");
+IPI_STATIC_ASSERT(offsetof(ipi_counters_t, peer_unreachable) == 256, "ipi_counters layout");
+IPI_STATIC_ASSERT(offsetof(ipi_counters_t, peer_topology_writes) == 264, "ipi_counters layout");
+IPI_STATIC_ASSERT(sizeof(ipi_peer_t) == 16, "ipi_peer layout");
+IPI_STATIC_ASSERT(offsetof(ipi_peer_t, port) == 4, "ipi_peer layout");
+IPI_STATIC_ASSERT(offsetof(ipi_peer_t, host) == 8, "ipi_peer layout");
+IPI_STATIC_ASSERT(sizeof(ipi_injection_t) == 16, "ipi_injection layout");
+IPI_STATIC_ASSERT(offsetof(ipi_injection_t, icr_low) == 4, "ipi_injection layout");
+IPI_STATIC_ASSERT(offsetof(ipi_injection_t, icr_high) == 8, "ipi_injection layout");
+IPI_STATIC_ASSERT(offsetof(ipi_injection_t, dest_id) == 12, "ipi_injection layout");
+IPI_STATIC_ASSERT(sizeof(ipi_x2apic_injection_t) == 16, "ipi_x2apic_injection layout");
+IPI_STATIC_ASSERT(offsetof(ipi_x2apic_injection_t, icr) == 8, "ipi_x2apic_injection layout");
+IPI_STATIC_ASSERT(sizeof(ipi_node_config_t) == 96, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, node_id) == 4, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, placement) == 8, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, peers) == 16, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, peer_count) == 24, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, key_length) == 28, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, key) == 32, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, listen_host) == 40, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, listen_port) == 48, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, flags) == 52, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, local_targets) == 56, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, queue_records) == 60, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, full_queue) == 64, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, topology_write_timeout_ms) == 68, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject) == 72, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject_x2apic) == 80, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject_context) == 88, "ipi_node_config layout");
+IPI_STATIC_ASSERT(sizeof(ipi_link_t) == 88, "ipi_link layout");
+IPI_STATIC_ASSERT(offsetof(ipi_link_t, forwarded) == 16, "ipi_link layout");
+IPI_STATIC_ASSERT(offsetof(ipi_link_t, stalled_ns) == 80, "ipi_link layout");
 
 /* ---- functions ---------------------------------------------------------------------------- */
 
@@ -269,6 +407,27 @@ int32_t ipi_engine_stop(ipi_engine_t engine);
 /* Stops (draining) if needed and frees the engine. The handle becomes invalid: using it again,
  * destroying it twice included, returns IPI_E_BAD_HANDLE. */
 int32_t ipi_engine_destroy(ipi_engine_t engine);
+
+/* ---- nodes of a multi-host VM (ABI 1.2) ---- */
+
+/* Creates an engine that is node `node->node_id` of a VM spread over several hosts: IPIs to vCPUs placed on another
+ * node are forwarded over an authenticated TCP link to that node, and what peers forward arrives here (into the
+ * engine's descriptors, or to node->inject / inject_x2apic). Returns an ordinary engine handle: ipi_post,
+ * ipi_take_pending, ipi_counters, ipi_engine_stop and ipi_engine_destroy work on it as on any engine.
+ * ipi_engine_start opens the listener (IPI_E_NETWORK if it cannot; the call may then be repeated), starts dialing the
+ * peers with a higher id and starts the pipeline; links come up in the background (ipi_node_link). A topology write
+ * (ipi_topology_write, or a posted topology record) is VM-wide: it is applied on every node in one order for the
+ * whole VM, and the call returns once every node applied it (IPI_E_NOT_REPLICATED after topology_write_timeout_ms).
+ * ipi_engine_stop drains the pipeline; the links keep running (forwarded records still reach their peers, and
+ * peers' records still arrive) until ipi_engine_destroy closes them. The strings and arrays are copied. */
+int32_t ipi_node_create(const ipi_config_t *config, const ipi_node_config_t *node, ipi_engine_t *out_engine);
+
+/* Fills *out (at most out->struct_size bytes) with the link to peer `peer_node`: IPI_E_STATE if the engine is not a
+ * node, IPI_E_BAD_CONFIG if peer_node is not one of its peers. Any thread. */
+int32_t ipi_node_link(ipi_engine_t engine, uint32_t peer_node, ipi_link_t *out);
+
+/* The port the node listens on (useful with listen_port 0): IPI_E_STATE before ipi_engine_start or if not a node. */
+int32_t ipi_node_port(ipi_engine_t engine, uint32_t *out_port);
 
 /* Benchmark aid: posts `count` records `repeat` times from managed code inside the library, the way
  * a C# embedder would (batch_size 0: one Post per record; else PostBatch of that many), so a C

@@ -26,6 +26,9 @@ internal static unsafe class CountersTranslator
         full.RemoteDelivered = (ulong)source.RemoteDelivered;
         full.RemoteCoalesced = (ulong)source.RemoteCoalesced;
         full.RemoteRejected = (ulong)source.RemoteRejected;
+        full.ServedByHost = (ulong)source.ServedByHost;
+        full.PeerUnreachable = (ulong)source.PeerUnreachable;
+        full.PeerTopologyWrites = (ulong)source.PeerTopologyWrites;
         foreach (RejectReason reason in s_reasons)
         {
             if (reason != RejectReason.None && (int)reason < NativeCounters.ReasonSlots)

@@ -39,15 +39,7 @@ internal static unsafe class Exports
         try
         {
             int status = NativeEngine.TryCreate(config, out NativeEngine? engine);
-            if (status != Status.Ok)
-                return status;
-            if (!EngineHandleTable.TryAdd(engine!))
-            {
-                engine!.Destroy();
-                return LastError.Set(Status.Limit, $"{AbiValues.MaxEngines} engines are alive: destroy one before creating another");
-            }
-            *outEngine = engine!.Handle;
-            return Status.Ok;
+            return status != Status.Ok ? status : Register(engine!, outEngine);
         }
         catch (Exception e)
         {
@@ -176,6 +168,69 @@ internal static unsafe class Exports
         {
             return LastError.From(e);
         }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_node_create")]
+    public static int NodeCreate(NativeConfig* config, NativeNodeConfig* node, ulong* outEngine)
+    {
+        if (outEngine is null)
+            return LastError.NullPointer("out_engine");
+        *outEngine = 0;
+        if (config is null)
+            return LastError.NullPointer("config");
+        if (node is null)
+            return LastError.NullPointer("node");
+        try
+        {
+            int status = NativeEngine.TryCreateNode(config, node, out NativeEngine? engine);
+            return status != Status.Ok ? status : Register(engine!, outEngine);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_node_link")]
+    public static int NodeLink(ulong handle, uint peerNode, NativeLink* link)
+    {
+        if (link is null)
+            return LastError.NullPointer("out");
+        try
+        {
+            return EngineHandleTable.Find(handle)?.ReadLink(peerNode, link) ?? LastError.BadHandle(handle);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_node_port")]
+    public static int NodePort(ulong handle, uint* port)
+    {
+        if (port is null)
+            return LastError.NullPointer("out_port");
+        try
+        {
+            return EngineHandleTable.Find(handle)?.ReadPort(port) ?? LastError.BadHandle(handle);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    /// <summary>Gives a new engine its handle, or frees it when every slot is taken.</summary>
+    private static int Register(NativeEngine engine, ulong* outEngine)
+    {
+        if (!EngineHandleTable.TryAdd(engine))
+        {
+            engine.Destroy();
+            return LastError.Set(Status.Limit, $"{AbiValues.MaxEngines} engines are alive: destroy one before creating another");
+        }
+        *outEngine = engine.Handle;
+        return Status.Ok;
     }
 
     [UnmanagedCallersOnly(EntryPoint = "ipi_bench_post_managed")]

@@ -1,5 +1,6 @@
 using IpiEngine.Apic;
 using IpiEngine.Pipeline;
+using IpiEngine.Transport;
 
 namespace IpiEngine.Native;
 
@@ -11,7 +12,13 @@ internal static unsafe class NativeConfigReader
     /// the engine or the topology knows (e.g. 9 vCPUs in xAPIC flat) surface as <see cref="ArgumentException"/>s,
     /// which the boundary maps to <see cref="Status.BadConfig"/> as well.
     /// </summary>
-    public static int TryRead(NativeConfig* config, out EngineOptions? options)
+    public static int TryRead(NativeConfig* config, out EngineOptions? options) => TryRead(config, null, out options);
+
+    /// <summary>
+    /// As above, for one node of a multi-host VM when <paramref name="node"/> is set: its placement, forwarder,
+    /// local-targets mode and topology replicator (its transport) go into the options.
+    /// </summary>
+    public static int TryRead(NativeConfig* config, (NativeNodeSetup Setup, NodeTransport Transport)? node, out EngineOptions? options)
     {
         options = null;
         if (config->StructSize < NativeConfig.MinimumSize)
@@ -38,7 +45,11 @@ internal static unsafe class NativeConfigReader
 
         options = new EngineOptions
         {
-            Name = "native",
+            Name = node is { } named ? $"native-node{named.Setup.Transport.NodeId}" : "native",
+            Placement = node?.Setup.Placement,
+            Forwarder = node?.Transport,
+            LocalTargets = node?.Setup.LocalTargets ?? LocalTargets.Engine,
+            Replicator = node?.Transport.Replication, // topology writes go to every node, in the VM's one order
             VcpuCount = (int)vcpus,
             Topology = topology,
             RingCapacity = ring != 0 ? ring : defaults.RingCapacity,

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace IpiEngine.Native;
 
-/// <summary>Mirror of <c>ipi_counters_t</c>: a snapshot of the engine's accounting (248 bytes).</summary>
+/// <summary>Mirror of <c>ipi_counters_t</c>: a snapshot of the engine's accounting (272 bytes; 248 before ABI 1.2).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct NativeCounters
 {
@@ -29,4 +29,7 @@ internal unsafe struct NativeCounters
     public ulong RemoteDelivered;
     public ulong RemoteCoalesced;
     public ulong RemoteRejected;
+    public ulong ServedByHost;       // ABI 1.2
+    public ulong PeerUnreachable;    // ABI 1.2
+    public ulong PeerTopologyWrites; // ABI 1.2
 }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using IpiEngine.Apic;
 using IpiEngine.Delivery;
+using IpiEngine.Transport;
 
 namespace IpiEngine.Native;
 
@@ -19,12 +20,18 @@ internal sealed unsafe class NativeEngine
     private const int BatchChunk = 64;
 
     private readonly Engine _engine;
+    private readonly NodeTransport? _transport;
+    private readonly RemoteDeliverySink? _arrivals;
+    private readonly System.Net.IPEndPoint? _listen;
     private int _state;
 
-    private NativeEngine(Engine engine, int vcpuCount)
+    private NativeEngine(Engine engine, int vcpuCount, NodeTransport? transport = null, RemoteDeliverySink? arrivals = null, System.Net.IPEndPoint? listen = null)
     {
         _engine = engine;
         VcpuCount = vcpuCount;
+        _transport = transport;
+        _arrivals = arrivals;
+        _listen = listen;
     }
 
     /// <summary>The opaque handle the host holds (set once by <see cref="EngineHandleTable.TryAdd"/>).</summary>
@@ -47,15 +54,99 @@ internal sealed unsafe class NativeEngine
         return Status.Ok;
     }
 
+    /// <summary>
+    /// <c>ipi_node_create</c>: an engine that is one node of a multi-host VM. Built as <c>ipi node</c> builds one: the
+    /// transport first (it is the engine's forwarder and topology replicator), then the engine, then where arrivals go
+    /// (the host's injector, or this engine's descriptors).
+    /// </summary>
+    public static int TryCreateNode(NativeConfig* config, NativeNodeConfig* node, out NativeEngine? engine)
+    {
+        engine = null;
+        int status = NativeConfigReader.TryRead(config, out EngineOptions? plain); // checks the engine's fields first
+        if (status != Status.Ok)
+            return status;
+        status = NativeNodeReader.TryRead(node, plain!.VcpuCount, out NativeNodeSetup? setup);
+        if (status != Status.Ok)
+            return status;
+        var transport = new NodeTransport(setup!.Transport);
+        Engine? built = null;
+        try
+        {
+            status = NativeConfigReader.TryRead(config, (setup, transport), out EngineOptions? options);
+            if (status != Status.Ok)
+                return status;
+            built = new Engine(options!);
+            RemoteDeliverySink arrivals = setup.Injector is { } injector
+                ? new InjectorSink(injector, injector.X2ApicRecords)
+                : new EngineSink(built);
+            engine = new NativeEngine(built, options!.VcpuCount, transport, arrivals, setup.Transport.Listen);
+            return Status.Ok;
+        }
+        finally
+        {
+            if (engine is null)
+            {
+                built?.Dispose();
+                transport.DisposeAsync().AsTask().GetAwaiter().GetResult(); // never started: closes nothing but its token
+            }
+        }
+    }
+
     /// <summary><c>ipi_engine_start</c>: once, from the created state.</summary>
     public int Start()
     {
         // The CAS makes two racing starts see exactly one winner.
         if (Interlocked.CompareExchange(ref _state, Running, Created) != Created)
             return Volatile.Read(ref _state) == Stopped ? Refused(Status.Stopped) : LastError.Set(Status.State, "the engine was already started");
+        if (_transport is not null)
+        {
+            try
+            {
+                _transport.Start(_arrivals!); // as ipi node: arrivals may come before the pipeline runs (they do not use it)
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                // Nothing started: back to created (release, the CAS above's partner), so the host may fix the port and retry.
+                Volatile.Write(ref _state, Created);
+                return LastError.Set(Status.Network, $"node {_transport.NodeId} cannot listen on {_listen}: {e.Message}");
+            }
+        }
         _engine.Start();
         return Status.Ok;
     }
+
+    /// <summary><c>ipi_node_link</c>: the link to <paramref name="peer"/>, written up to the caller's struct_size.</summary>
+    public int ReadLink(uint peer, NativeLink* link)
+    {
+        if (_transport is null)
+            return NotANode();
+        if (link->StructSize < NativeLink.MinimumSize)
+            return LastError.Set(Status.StructSize, $"ipi_link_t.struct_size is {link->StructSize}; it must be at least {NativeLink.MinimumSize}");
+        foreach (PeerLink candidate in _transport.Links)
+        {
+            if (candidate.PeerNode != peer)
+                continue;
+            NativeLink full = NativeLink.From(candidate.Counters);
+            full.StructSize = link->StructSize;
+            Unsafe.CopyBlockUnaligned(link, &full, Math.Min(link->StructSize, (uint)sizeof(NativeLink)));
+            return Status.Ok;
+        }
+        return LastError.Set(Status.BadConfig, $"node {peer} is not a peer of node {_transport.NodeId}");
+    }
+
+    /// <summary><c>ipi_node_port</c>: the listener's port once started.</summary>
+    public int ReadPort(uint* port)
+    {
+        if (_transport is null)
+            return NotANode();
+        if (Volatile.Read(ref _state) == Created)
+            return LastError.Set(Status.State, "the node listens only once ipi_engine_start has returned IPI_OK");
+        *port = (uint)_transport.LocalEndPoint.Port;
+        return Status.Ok;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int NotANode() => LastError.Set(Status.State, "the engine is not a node of a multi-host VM (ipi_node_create makes one)");
 
     /// <summary><c>ipi_post</c> / <c>ipi_try_post</c>: the per-IPI hot path.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -178,7 +269,15 @@ internal sealed unsafe class NativeEngine
         }
         finally
         {
-            _engine.Dispose();
+            try
+            {
+                // First the links: no arrival may reach the engine after it is freed.
+                _transport?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+            finally
+            {
+                _engine.Dispose();
+            }
         }
     }
 }

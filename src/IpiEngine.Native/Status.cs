@@ -18,9 +18,11 @@ internal static class Status
     public const int NoMemory = -11;
     public const int Internal = -12;
     public const int Faulted = -13;
+    public const int Network = -14;
+    public const int NotReplicated = -15;
 
     /// <summary>The lowest defined code (the codes are dense from 0 down to it).</summary>
-    public const int Lowest = Faulted;
+    public const int Lowest = NotReplicated;
 
     /// <summary>
     /// The status for an exception caught at the boundary: it must never cross into the host, where it would abort
@@ -31,6 +33,8 @@ internal static class Status
         OutOfMemoryException => NoMemory,
         EngineStoppedException => Stopped,
         EngineFaultedException => Faulted,
+        IpiEngine.Transport.TopologyWriteException => NotReplicated,
+        System.Net.Sockets.SocketException => Network,
         ObjectDisposedException => BadHandle,
         ArgumentException => BadConfig,
         InvalidOperationException => State,

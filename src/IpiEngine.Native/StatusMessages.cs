@@ -26,6 +26,8 @@ internal static unsafe class StatusMessages
         Status.NoMemory => "the engine's memory could not be allocated\0"u8,
         Status.Internal => "an unexpected failure inside the library (a bug: please report it)\0"u8,
         Status.Faulted => "the engine's pipeline failed and accepts no more records (ipi_last_error says why)\0"u8,
+        Status.Network => "the node could not listen on its address (ipi_last_error says why)\0"u8,
+        Status.NotReplicated => "the topology write was not confirmed by every node of the VM in time\0"u8,
         _ => "unknown status code\0"u8,
     });
 

@@ -1,0 +1,88 @@
+using System.Runtime.InteropServices;
+using IpiEngine.Transport;
+
+namespace IpiEngine.Native;
+
+/// <summary>Mirror of <c>ipi_node_config_t</c>: how an engine joins a multi-host VM (96 bytes on LP64).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeNodeConfig
+{
+    /// <summary>The first layout's size (ABI 1.2).</summary>
+    public const uint MinimumSize = 96;
+
+    public uint StructSize;
+    public uint NodeId;
+    public uint* Placement;
+    public NativePeer* Peers;
+    public uint PeerCount;
+    public uint KeyLength;
+    public byte* Key;
+    public byte* ListenHost;
+    public uint ListenPort;
+    public uint Flags;
+    public uint LocalTargets;
+    public uint QueueRecords;
+    public uint FullQueue;
+    public uint TopologyWriteTimeoutMs;
+    public delegate* unmanaged<nint, IcrInjection*, uint, void> Inject;
+    public delegate* unmanaged<nint, NativeX2ApicInjection*, uint, void> InjectX2Apic;
+    public nint InjectContext;
+}
+
+/// <summary>Mirror of <c>ipi_peer_t</c> (16 bytes).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativePeer
+{
+    public uint Node;
+    public uint Port;
+    public byte* Host;
+}
+
+/// <summary>Mirror of <c>ipi_x2apic_injection_t</c>: a forwarded IPI as the 64-bit x2APIC ICR (16 bytes).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeX2ApicInjection
+{
+    public uint TargetVcpu;
+    public uint Reserved;
+    public ulong Icr;
+}
+
+/// <summary>Mirror of <c>ipi_link_t</c>: one peer link's health and counters (88 bytes).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NativeLink
+{
+    /// <summary>The first layout's size (ABI 1.2).</summary>
+    public const uint MinimumSize = 88;
+
+    public uint StructSize;
+    public uint PeerNode;
+    public uint State;
+    public uint LastFault;
+    public ulong Forwarded;
+    public ulong Acknowledged;
+    public ulong RecordsSent;
+    public ulong Applied;
+    public ulong Duplicates;
+    public ulong Abandoned;
+    public ulong Unreachable;
+    public ulong Connections;
+    public ulong StalledNanoseconds;
+
+    /// <summary>The snapshot of <paramref name="counters"/> as the C struct.</summary>
+    public static NativeLink From(in LinkCounters counters) => new()
+    {
+        StructSize = MinimumSize,
+        PeerNode = (uint)counters.PeerNode,
+        State = (uint)counters.State, // LinkState's values are IPI_LINK_* (asserted by the layout tests)
+        LastFault = (uint)counters.LastFault,
+        Forwarded = (ulong)counters.Forwarded,
+        Acknowledged = (ulong)counters.Acknowledged,
+        RecordsSent = (ulong)counters.RecordsSent,
+        Applied = (ulong)counters.Applied,
+        Duplicates = (ulong)counters.Duplicates,
+        Abandoned = (ulong)counters.Abandoned,
+        Unreachable = (ulong)counters.Unreachable,
+        Connections = (ulong)counters.Connections,
+        StalledNanoseconds = (ulong)counters.Stalled.Ticks * 100,
+    };
+}
