@@ -22,6 +22,10 @@ internal static unsafe class Abi
     public static int Counters(ulong engine, NativeCounters* counters) => ((delegate* unmanaged<ulong, NativeCounters*, int>)&Exports.Counters)(engine, counters);
     public static int Stop(ulong engine) => ((delegate* unmanaged<ulong, int>)&Exports.EngineStop)(engine);
     public static int Destroy(ulong engine) => ((delegate* unmanaged<ulong, int>)&Exports.EngineDestroy)(engine);
+    public static int NodeCreate(NativeConfig* config, NativeNodeConfig* node, ulong* engine)
+        => ((delegate* unmanaged<NativeConfig*, NativeNodeConfig*, ulong*, int>)&Exports.NodeCreate)(config, node, engine);
+    public static int NodeLink(ulong engine, uint peer, NativeLink* link) => ((delegate* unmanaged<ulong, uint, NativeLink*, int>)&Exports.NodeLink)(engine, peer, link);
+    public static int NodePort(ulong engine, uint* port) => ((delegate* unmanaged<ulong, uint*, int>)&Exports.NodePort)(engine, port);
     public static int BenchPostManaged(ulong engine, NativeExit* records, uint count, uint repeat, uint batch)
         => ((delegate* unmanaged<ulong, NativeExit*, uint, uint, uint, int>)&Exports.BenchPostManaged)(engine, records, count, repeat, batch);
 

@@ -48,9 +48,9 @@ internal static partial class NativeHeader
     [GeneratedRegex(@"^#define\s+(?<name>IPI_[A-Z0-9_]+)\s+\(?(?<value>-?(0x[0-9A-Fa-f]+|[0-9]+)[uU]?)\b", RegexOptions.Multiline)]
     private static partial Regex DefineLine();
 
-    [GeneratedRegex(@"IPI_STATIC_ASSERT\(sizeof\((?<type>ipi_[a-z_]+)\)\s*==\s*(?<size>[0-9]+)")]
+    [GeneratedRegex(@"IPI_STATIC_ASSERT\(sizeof\((?<type>ipi_[a-z0-9_]+)\)\s*==\s*(?<size>[0-9]+)")]
     private static partial Regex SizeAssert();
 
-    [GeneratedRegex(@"IPI_STATIC_ASSERT\(offsetof\((?<type>ipi_[a-z_]+),\s*(?<field>[a-z_]+)\)\s*==\s*(?<offset>[0-9]+)")]
+    [GeneratedRegex(@"IPI_STATIC_ASSERT\(offsetof\((?<type>ipi_[a-z0-9_]+),\s*(?<field>[a-z0-9_]+)\)\s*==\s*(?<offset>[0-9]+)")]
     private static partial Regex OffsetAssert();
 }

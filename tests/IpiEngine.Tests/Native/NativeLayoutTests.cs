@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using IpiEngine.Apic;
 using IpiEngine.Native;
+using IpiEngine.Transport;
 using Xunit;
 
 namespace IpiEngine.Tests.Native;
@@ -15,6 +16,25 @@ public class NativeLayoutTests
         ["ipi_exit_t"] = typeof(NativeExit),
         ["ipi_pending_t"] = typeof(NativePending),
         ["ipi_counters_t"] = typeof(NativeCounters),
+        ["ipi_node_config_t"] = typeof(NativeNodeConfig),
+        ["ipi_peer_t"] = typeof(NativePeer),
+        ["ipi_injection_t"] = typeof(IcrInjection),
+        ["ipi_x2apic_injection_t"] = typeof(NativeX2ApicInjection),
+        ["ipi_link_t"] = typeof(NativeLink),
+    };
+
+    /// <summary>Fields whose C name means something else in another struct: (struct, C field) to managed field name.</summary>
+    private static readonly Dictionary<(string, string), string> s_fieldNamesByType = new()
+    {
+        [("ipi_pending_t", "flags")] = nameof(NativePending.Flags),
+        [("ipi_node_config_t", "flags")] = nameof(NativeNodeConfig.Flags),
+        [("ipi_peer_t", "port")] = nameof(NativePeer.Port),
+        [("ipi_peer_t", "host")] = nameof(NativePeer.Host),
+        // IcrInjection is a positional record struct: its fields are the properties' backing fields.
+        [("ipi_injection_t", "icr_low")] = "<IcrLow>k__BackingField",
+        [("ipi_injection_t", "icr_high")] = "<IcrHigh>k__BackingField",
+        [("ipi_injection_t", "dest_id")] = "<DestinationId>k__BackingField",
+        [("ipi_x2apic_injection_t", "icr")] = nameof(NativeX2ApicInjection.Icr),
     };
 
     private static readonly Dictionary<string, string> s_fieldNames = new()
@@ -30,6 +50,17 @@ public class NativeLayoutTests
         ["posted"] = nameof(NativeCounters.Posted), ["notifications"] = nameof(NativeCounters.Notifications),
         ["rejected_by_reason"] = nameof(NativeCounters.RejectedByReason),
         ["remote_delivered"] = nameof(NativeCounters.RemoteDelivered), ["remote_rejected"] = nameof(NativeCounters.RemoteRejected),
+        ["served_by_host"] = nameof(NativeCounters.ServedByHost), ["peer_unreachable"] = nameof(NativeCounters.PeerUnreachable),
+        ["peer_topology_writes"] = nameof(NativeCounters.PeerTopologyWrites),
+        ["node_id"] = nameof(NativeNodeConfig.NodeId), ["placement"] = nameof(NativeNodeConfig.Placement),
+        ["peers"] = nameof(NativeNodeConfig.Peers), ["peer_count"] = nameof(NativeNodeConfig.PeerCount),
+        ["key_length"] = nameof(NativeNodeConfig.KeyLength), ["key"] = nameof(NativeNodeConfig.Key),
+        ["listen_host"] = nameof(NativeNodeConfig.ListenHost), ["listen_port"] = nameof(NativeNodeConfig.ListenPort),
+        ["local_targets"] = nameof(NativeNodeConfig.LocalTargets), ["queue_records"] = nameof(NativeNodeConfig.QueueRecords),
+        ["full_queue"] = nameof(NativeNodeConfig.FullQueue), ["topology_write_timeout_ms"] = nameof(NativeNodeConfig.TopologyWriteTimeoutMs),
+        ["inject"] = nameof(NativeNodeConfig.Inject), ["inject_x2apic"] = nameof(NativeNodeConfig.InjectX2Apic),
+        ["inject_context"] = nameof(NativeNodeConfig.InjectContext),
+        ["forwarded"] = nameof(NativeLink.Forwarded), ["stalled_ns"] = nameof(NativeLink.StalledNanoseconds),
     };
 
     [Fact]
@@ -48,8 +79,7 @@ public class NativeLayoutTests
         Assert.True(offsets.Count >= 20, "the header should pin most fields");
         foreach ((string type, string field, int offset) in offsets)
         {
-            // ipi_pending_t.flags is the pending flags, not the config flags.
-            string managed = type == "ipi_pending_t" && field == "flags" ? nameof(NativePending.Flags) : s_fieldNames[field];
+            string managed = s_fieldNamesByType.TryGetValue((type, field), out string? byType) ? byType : s_fieldNames[field];
             Assert.True((int)Marshal.OffsetOf(s_mirrors[type], managed) == offset, $"{type}.{field} at {offset}");
         }
     }
@@ -81,6 +111,8 @@ public class NativeLayoutTests
         Assert.Equal(Status.NoMemory, d["IPI_E_NO_MEMORY"]);
         Assert.Equal(Status.Internal, d["IPI_E_INTERNAL"]);
         Assert.Equal(Status.Faulted, d["IPI_E_FAULTED"]);
+        Assert.Equal(Status.Network, d["IPI_E_NETWORK"]);
+        Assert.Equal(Status.NotReplicated, d["IPI_E_NOT_REPLICATED"]);
         // Dense: every IPI_E_* is accounted for above, and none is below the lowest.
         Assert.Equal(-Status.Lowest, d.Keys.Count(k => k.StartsWith("IPI_E_", StringComparison.Ordinal)));
     }
@@ -114,6 +146,26 @@ public class NativeLayoutTests
         Assert.Equal(NativePending.Init, (uint)d["IPI_PENDING_INIT"]);
         Assert.Equal(NativePending.Sipi, (uint)d["IPI_PENDING_SIPI"]);
         Assert.Equal(NativeCounters.ReasonSlots, d["IPI_REJECT_REASONS"]);
+    }
+
+    [Fact]
+    public void Node_values_match_the_header_and_the_engine()
+    {
+        IReadOnlyDictionary<string, long> d = NativeHeader.Defines();
+        Assert.Equal(NativeNodeReader.MaxNodeId, (uint)d["IPI_MAX_NODE_ID"]);
+        Assert.Equal(IpiEngine.Cli.Nodes.NodeConfig.MaxNodeId, d["IPI_MAX_NODE_ID"]); // the same ids as ipi node's config
+        Assert.Equal(NativeNodeReader.FlagEncrypt, (uint)d["IPI_NODE_ENCRYPT"]);
+        Assert.Equal(NativeNodeReader.FlagX2ApicRecords, (uint)d["IPI_NODE_X2APIC_RECORDS"]);
+        Assert.Equal(NativeNodeReader.LocalTargetsEngine, (uint)d["IPI_LOCAL_TARGETS_ENGINE"]);
+        Assert.Equal(NativeNodeReader.LocalTargetsKernel, (uint)d["IPI_LOCAL_TARGETS_KERNEL"]);
+        Assert.Equal(NativeNodeReader.FullQueueWait, (uint)d["IPI_FULL_QUEUE_WAIT"]);
+        Assert.Equal(NativeNodeReader.FullQueueFail, (uint)d["IPI_FULL_QUEUE_FAIL"]);
+        // ipi_link_t.state is LinkState's value as is.
+        foreach (LinkState state in Enum.GetValues<LinkState>())
+        {
+            string name = "IPI_LINK_" + string.Concat(state.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
+            Assert.Equal((long)state, d[name]);
+        }
     }
 
     [Fact]

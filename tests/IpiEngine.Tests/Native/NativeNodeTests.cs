@@ -1,0 +1,441 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using IpiEngine.Native;
+using IpiEngine.Transport;
+using Xunit;
+
+namespace IpiEngine.Tests.Native;
+
+/// <summary>
+/// The C ABI's nodes of a multi-host VM (ABI 1.2), called through function pointers as C calls them: two nodes in this
+/// process over loopback, engine- and kernel-served local targets, both injector forms, VM-wide topology writes from C,
+/// and every bad input as a status code. examples/c-sim --nodes runs the same against the NativeAOT library in CI.
+/// </summary>
+public unsafe class NativeNodeTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60); // a loaded 2-core machine: generous
+
+    private static readonly byte[] s_key = [.. Enumerable.Range(1, 32).Select(i => (byte)i)];
+
+    /// <summary>What a node's injector received; the callback finds it through a GCHandle in the context pointer.</summary>
+    private sealed class Injected
+    {
+        public ConcurrentQueue<IcrInjection> Records { get; } = new();
+        public ConcurrentQueue<NativeX2ApicInjection> X2ApicRecords { get; } = new();
+        public int Count => Records.Count + X2ApicRecords.Count;
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnInject(nint context, IcrInjection* records, uint count)
+    {
+        var sink = (Injected)GCHandle.FromIntPtr(context).Target!;
+        for (uint i = 0; i < count; i++)
+            sink.Records.Enqueue(records[i]);
+    }
+
+    [UnmanagedCallersOnly]
+    private static void OnInjectX2Apic(nint context, NativeX2ApicInjection* records, uint count)
+    {
+        var sink = (Injected)GCHandle.FromIntPtr(context).Target!;
+        for (uint i = 0; i < count; i++)
+            sink.X2ApicRecords.Enqueue(records[i]);
+    }
+
+    /// <summary>Which injector a node gets: none (arrivals go into its descriptors), the KVM_DSM_IPI record, or the 64-bit ICR.</summary>
+    public enum Injector { None, KvmRecord, X2Apic }
+
+    /// <summary>Creates a node of a VM of <paramref name="placement"/>.Length x2APIC-physical vCPUs with peers on loopback.</summary>
+    private static int CreateNode(uint self, uint[] placement, (uint Node, uint Port)[] peers, out ulong engine,
+        uint localTargets = NativeNodeReader.LocalTargetsEngine, Injector injector = Injector.None, nint context = 0)
+    {
+        NativeConfig config = Abi.Config((uint)placement.Length);
+        byte* host = stackalloc byte[10];
+        "127.0.0.1\0"u8.CopyTo(new Span<byte>(host, 10));
+        NativePeer* peerArray = stackalloc NativePeer[Math.Max(1, peers.Length)];
+        for (int i = 0; i < peers.Length; i++)
+            peerArray[i] = new NativePeer { Node = peers[i].Node, Port = peers[i].Port, Host = peers[i].Port != 0 ? host : null };
+        fixed (uint* nodes = placement)
+        fixed (byte* key = s_key)
+        {
+            NativeNodeConfig node = new()
+            {
+                StructSize = (uint)sizeof(NativeNodeConfig),
+                NodeId = self,
+                Placement = nodes,
+                Peers = peerArray,
+                PeerCount = (uint)peers.Length,
+                Key = key,
+                KeyLength = (uint)s_key.Length,
+                LocalTargets = localTargets,
+                QueueRecords = 1024,
+                Flags = injector == Injector.KvmRecord ? NativeNodeReader.FlagX2ApicRecords : 0,
+                InjectContext = context,
+            };
+            if (injector == Injector.KvmRecord)
+                node.Inject = &OnInject;
+            if (injector == Injector.X2Apic)
+                node.InjectX2Apic = &OnInjectX2Apic;
+            ulong handle;
+            int status = Abi.NodeCreate(&config, &node, &handle);
+            engine = handle;
+            return status;
+        }
+    }
+
+    /// <summary>A two-node VM, vCPUs 0-1 on node 0 and 2-3 on node 1, both started and linked.</summary>
+    private static (ulong Node0, ulong Node1) StartPair(uint localTargets0 = NativeNodeReader.LocalTargetsEngine, Injector injector1 = Injector.None, nint context1 = 0)
+    {
+        uint[] placement = [0, 0, 1, 1];
+        Assert.Equal(Status.Ok, CreateNode(1, placement, [(0, 0)], out ulong node1, injector: injector1, context: context1));
+        Assert.Equal(Status.Ok, Abi.Start(node1));
+        uint port;
+        Assert.Equal(Status.Ok, Abi.NodePort(node1, &port));
+        Assert.NotEqual(0u, port);
+        Assert.Equal(Status.Ok, CreateNode(0, placement, [(1, port)], out ulong node0, localTargets0));
+        Assert.Equal(Status.Ok, Abi.Start(node0));
+        WaitFor(() => LinkOf(node0, 1).State == (uint)LinkState.Connected && LinkOf(node1, 0).State == (uint)LinkState.Connected, "the link to come up");
+        return (node0, node1);
+    }
+
+    private static NativeLink LinkOf(ulong engine, uint peer)
+    {
+        NativeLink link = new() { StructSize = (uint)sizeof(NativeLink) };
+        Assert.Equal(Status.Ok, Abi.NodeLink(engine, peer, &link));
+        return link;
+    }
+
+    private static NativeCounters CountersOf(ulong engine)
+    {
+        NativeCounters counters = new() { StructSize = (uint)sizeof(NativeCounters) };
+        Assert.Equal(Status.Ok, Abi.Counters(engine, &counters));
+        return counters;
+    }
+
+    private static void WaitFor(Func<bool> condition, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < Patience, $"timed out waiting for {what}");
+            Thread.Sleep(5);
+        }
+    }
+
+    /// <summary>
+    /// Each of vCPU 0's IPIs goes to one destination, cycling 1 (local), 2, 3 (remote) with a vector of its own per round;
+    /// returns how many went to each vCPU.
+    /// </summary>
+    private static int[] PostRounds(ulong node0, int rounds)
+    {
+        var sent = new int[4];
+        for (int i = 0; i < rounds * 3; i++)
+        {
+            uint destination = (uint)(1 + i % 3);
+            NativeExit record = Abi.Icr(0, destination, (uint)(0x20 + i % 200), (ulong)i);
+            Assert.Equal(Status.Ok, Abi.Post(node0, &record));
+            sent[destination]++;
+        }
+        return sent;
+    }
+
+    [Fact]
+    public void Two_nodes_forward_every_remote_ipi_exactly_once_and_account_for_every_destination()
+    {
+        (ulong node0, ulong node1) = StartPair();
+        try
+        {
+            int[] sent = PostRounds(node0, 300);
+            Assert.Equal(Status.Ok, Abi.Stop(node0)); // drains node 0's pipeline; the link keeps running
+            WaitFor(() => LinkOf(node0, 1).Acknowledged == (ulong)(sent[2] + sent[3]), "node 1 to acknowledge every forwarded IPI");
+
+            NativeCounters c0 = CountersOf(node0), c1 = CountersOf(node1);
+            Assert.Equal((ulong)(sent[1] + sent[2] + sent[3]), c0.IpisResolved);
+            Assert.Equal(c0.DestinationsResolved, c0.Delivered + c0.Coalesced + c0.Forwarded + c0.ServedByHost + c0.PeerUnreachable);
+            Assert.Equal((ulong)sent[1], c0.Delivered + c0.Coalesced);
+            Assert.Equal((ulong)(sent[2] + sent[3]), c0.Forwarded);
+            Assert.Equal(0ul, c0.ServedByHost);
+            Assert.Equal(0ul, c0.PeerUnreachable);
+            Assert.Equal((ulong)(sent[2] + sent[3]), c1.RemoteDelivered + c1.RemoteCoalesced); // into node 1's descriptors
+            Assert.Equal(0ul, c1.RemoteRejected);
+            NativeLink received = LinkOf(node1, 0);
+            Assert.Equal((ulong)(sent[2] + sent[3]), received.Applied);
+            Assert.Equal(0u, received.PeerNode);
+            Assert.Equal(1u, LinkOf(node0, 1).PeerNode);
+            Assert.True(Abi.Pending(node1, 2) == 1 && Abi.Pending(node1, 3) == 1, "the forwarded vectors are pending on node 1's vCPUs");
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(node0));
+            Assert.Equal(Status.Ok, Abi.Destroy(node1));
+        }
+    }
+
+    [Theory]
+    [InlineData(Injector.KvmRecord)]
+    [InlineData(Injector.X2Apic)]
+    public void With_the_kernel_serving_local_targets_only_remote_ones_reach_the_peers_injector(Injector form)
+    {
+        var injected = new Injected();
+        GCHandle context = GCHandle.Alloc(injected);
+        (ulong node0, ulong node1) = StartPair(NativeNodeReader.LocalTargetsKernel, form, GCHandle.ToIntPtr(context));
+        try
+        {
+            int[] sent = PostRounds(node0, 200);
+            Assert.Equal(Status.Ok, Abi.Stop(node0));
+            WaitFor(() => injected.Count == sent[2] + sent[3], "every forwarded IPI to reach the injector");
+
+            NativeCounters c0 = CountersOf(node0), c1 = CountersOf(node1);
+            Assert.Equal((ulong)sent[1], c0.ServedByHost); // the local target: the kernel's, not delivered here
+            Assert.Equal(0ul, c0.Delivered + c0.Coalesced);
+            Assert.Equal((ulong)(sent[2] + sent[3]), c0.Forwarded);
+            Assert.Equal(0ul, c1.RemoteDelivered + c1.RemoteCoalesced); // to the injector, not into the descriptors
+            Assert.Equal(0, Abi.Pending(node1, 2));
+
+            // In posting order (one link), each the record of IPI i: vector 0x20 + i % 200 to vCPU 1 + i % 3.
+            var targets = form == Injector.KvmRecord
+                ? injected.Records.Select(r => (r.TargetVcpu, r.IcrLow, Destination: r.IcrHigh)).ToList()
+                : injected.X2ApicRecords.Select(r => (r.TargetVcpu, IcrLow: (uint)r.Icr, Destination: (uint)(r.Icr >> 32))).ToList();
+            var expected = Enumerable.Range(0, sent[1] + sent[2] + sent[3]).Where(i => i % 3 != 0)
+                .Select(i => ((uint)(1 + i % 3), (uint)(0x20 + i % 200), (uint)(1 + i % 3))).ToList();
+            Assert.Equal(expected, targets);
+            if (form == Injector.KvmRecord)
+                Assert.All(injected.Records, r => Assert.Equal(r.IcrHigh, r.DestinationId));
+            else
+                Assert.All(injected.X2ApicRecords, r => Assert.Equal(0u, r.Reserved));
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(node0));
+            Assert.Equal(Status.Ok, Abi.Destroy(node1));
+            context.Free();
+        }
+    }
+
+    [Fact]
+    public void A_topology_write_from_c_is_applied_on_every_node()
+    {
+        (ulong node0, ulong node1) = StartPair();
+        try
+        {
+            // vCPU 3 (on node 1) software-enables its APIC again with spurious vector 0xFF: SVR, x2APIC MSR 0x80F.
+            Assert.Equal(Status.Ok, Abi.TopologyWrite(node0, 3, 0x80F, 0x1FF));
+            NativeCounters c0 = CountersOf(node0), c1 = CountersOf(node1);
+            Assert.Equal(1ul, c0.TopologyWrites);
+            Assert.Equal(0ul, c0.PeerTopologyWrites);
+            Assert.Equal(1ul, c1.TopologyWrites); // the call returned once every node applied it
+            Assert.Equal(1ul, c1.PeerTopologyWrites);
+            Assert.Equal(c0.Posted, c0.Latched + (c0.TopologyWrites - c0.PeerTopologyWrites) + c0.IpisResolved + c0.Rejected);
+            Assert.Equal(0ul, c1.Posted);
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(node0));
+            Assert.Equal(Status.Ok, Abi.Destroy(node1));
+        }
+    }
+
+    [Fact]
+    public void A_topology_write_no_peer_confirms_fails_with_not_replicated()
+    {
+        // Node 1 is never started: node 0 cannot order the write with it (1 s timeout instead of 5).
+        uint[] placement = [0, 1];
+        NativeConfig config = Abi.Config(2);
+        fixed (uint* nodes = placement)
+        fixed (byte* key = s_key)
+        {
+            byte* host = stackalloc byte[10];
+            "127.0.0.1\0"u8.CopyTo(new Span<byte>(host, 10));
+            NativePeer peer = new() { Node = 1, Port = FreePort(), Host = host };
+            NativeNodeConfig node = new()
+            {
+                StructSize = (uint)sizeof(NativeNodeConfig), NodeId = 0, Placement = nodes, Peers = &peer, PeerCount = 1,
+                Key = key, KeyLength = 32, QueueRecords = 64, TopologyWriteTimeoutMs = 1000,
+            };
+            ulong engine;
+            Assert.Equal(Status.Ok, Abi.NodeCreate(&config, &node, &engine));
+            try
+            {
+                Assert.Equal(Status.Ok, Abi.Start(engine));
+                Assert.Equal(Status.NotReplicated, Abi.TopologyWrite(engine, 0, 0x80F, 0x1FF));
+                Assert.Contains("node", Abi.LastErrorText(), StringComparison.Ordinal);
+                Assert.NotEqual((uint)LinkState.Connected, LinkOf(engine, 1).State);
+            }
+            finally
+            {
+                Assert.Equal(Status.Ok, Abi.Destroy(engine));
+            }
+        }
+    }
+
+    [Fact]
+    public void Start_on_a_taken_port_is_a_network_error_and_may_be_retried()
+    {
+        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        taken.Listen(1);
+        uint port = (uint)((IPEndPoint)taken.LocalEndPoint!).Port;
+        uint[] placement = [0, 0];
+        NativeConfig config = Abi.Config(2);
+        fixed (uint* nodes = placement)
+        fixed (byte* key = s_key)
+        {
+            byte* host = stackalloc byte[10];
+            "127.0.0.1\0"u8.CopyTo(new Span<byte>(host, 10));
+            NativeNodeConfig node = new()
+            {
+                StructSize = (uint)sizeof(NativeNodeConfig), Placement = nodes, Key = key, KeyLength = 32, ListenHost = host, ListenPort = port,
+            };
+            ulong engine;
+            Assert.Equal(Status.Ok, Abi.NodeCreate(&config, &node, &engine));
+            try
+            {
+                Assert.Equal(Status.Network, Abi.Start(engine));
+                Assert.Contains(port.ToString(System.Globalization.CultureInfo.InvariantCulture), Abi.LastErrorText(), StringComparison.Ordinal);
+                uint readPort;
+                Assert.Equal(Status.State, Abi.NodePort(engine, &readPort)); // not listening
+                taken.Close();
+                Assert.Equal(Status.Ok, Abi.Start(engine)); // the port is free now: the same node starts
+                Assert.Equal(Status.Ok, Abi.NodePort(engine, &readPort));
+                Assert.Equal(port, readPort);
+            }
+            finally
+            {
+                Assert.Equal(Status.Ok, Abi.Destroy(engine));
+            }
+        }
+    }
+
+    public static TheoryData<string, int> BadNodes => new()
+    {
+        { "struct size", Status.StructSize }, { "node id", Status.BadConfig }, { "placement null", Status.NullPointer },
+        { "peers null", Status.NullPointer }, { "key null", Status.NullPointer }, { "key short", Status.BadConfig },
+        { "flags", Status.BadConfig }, { "local targets", Status.BadConfig }, { "full queue", Status.BadConfig },
+        { "queue records", Status.BadConfig }, { "both injectors", Status.BadConfig }, { "listen host", Status.BadConfig },
+        { "listen port", Status.BadConfig }, { "peer is self", Status.BadConfig }, { "peer twice", Status.BadConfig },
+        { "higher peer without port", Status.BadConfig }, { "peer host", Status.BadConfig }, { "placement off the VM", Status.BadConfig },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadNodes))]
+    public void Node_create_refuses_every_bad_field_with_a_status_and_a_sentence(string which, int expected)
+    {
+        uint[] placement = [0, 1, 2];
+        NativeConfig config = Abi.Config(3);
+        byte* host = stackalloc byte[16];
+        "127.0.0.1\0"u8.CopyTo(new Span<byte>(host, 16));
+        byte* badHost = stackalloc byte[16];
+        "not-an-ip\0"u8.CopyTo(new Span<byte>(badHost, 16));
+        NativePeer* peers = stackalloc NativePeer[2];
+        peers[0] = new NativePeer { Node = 1, Port = 9, Host = host };
+        peers[1] = new NativePeer { Node = 2, Port = 9, Host = host };
+        fixed (uint* nodes = placement)
+        fixed (byte* key = s_key)
+        {
+            NativeNodeConfig node = new()
+            {
+                StructSize = (uint)sizeof(NativeNodeConfig), NodeId = 0, Placement = nodes, Peers = peers, PeerCount = 2, Key = key, KeyLength = 32,
+            };
+            switch (which)
+            {
+                case "struct size": node.StructSize = NativeNodeConfig.MinimumSize - 8; break;
+                case "node id": node.NodeId = NativeNodeReader.MaxNodeId + 1; break;
+                case "placement null": node.Placement = null; break;
+                case "peers null": node.Peers = null; break;
+                case "key null": node.Key = null; break;
+                case "key short": node.KeyLength = 15; break;
+                case "flags": node.Flags = 0x100; break;
+                case "local targets": node.LocalTargets = 2; break;
+                case "full queue": node.FullQueue = 2; break;
+                case "queue records": node.QueueRecords = 100; break;
+                case "both injectors": node.Inject = &OnInject; node.InjectX2Apic = &OnInjectX2Apic; break;
+                case "listen host": node.ListenHost = badHost; break;
+                case "listen port": node.ListenPort = 70000; break;
+                case "peer is self": peers[1].Node = 0; break;
+                case "peer twice": peers[1].Node = 1; break;
+                case "higher peer without port": peers[1].Port = 0; break;
+                case "peer host": peers[0].Host = badHost; break;
+                case "placement off the VM": placement[2] = 7; break;
+                default: throw new ArgumentOutOfRangeException(nameof(which));
+            }
+            ulong engine = 99;
+            Assert.Equal(expected, Abi.NodeCreate(&config, &node, &engine));
+            Assert.Equal(0ul, engine);
+            Assert.False(string.IsNullOrWhiteSpace(Abi.LastErrorText()));
+        }
+    }
+
+    [Fact]
+    public void Node_calls_refuse_null_pointers_plain_engines_and_strangers()
+    {
+        NativeConfig config = Abi.Config(2);
+        NativeNodeConfig node = new() { StructSize = (uint)sizeof(NativeNodeConfig) };
+        ulong engine = 99;
+        Assert.Equal(Status.NullPointer, Abi.NodeCreate(&config, &node, null));
+        Assert.Equal(Status.NullPointer, Abi.NodeCreate(null, &node, &engine));
+        Assert.Equal(0ul, engine);
+        Assert.Equal(Status.NullPointer, Abi.NodeCreate(&config, null, &engine));
+        config.VcpuCount = 0; // the engine's fields are checked as ipi_engine_create checks them
+        Assert.Equal(Status.BadConfig, Abi.NodeCreate(&config, &node, &engine));
+
+        ulong plain = Abi.CreateOrFail(Abi.Config(2));
+        try
+        {
+            NativeLink link = new() { StructSize = (uint)sizeof(NativeLink) };
+            uint port;
+            Assert.Equal(Status.State, Abi.NodeLink(plain, 1, &link));
+            Assert.Equal(Status.State, Abi.NodePort(plain, &port));
+            Assert.Equal(Status.NullPointer, Abi.NodeLink(plain, 1, null));
+            Assert.Equal(Status.NullPointer, Abi.NodePort(plain, null));
+            Assert.Equal(Status.BadHandle, Abi.NodeLink(12345, 1, &link));
+            Assert.Equal(Status.BadHandle, Abi.NodePort(12345, &port));
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(plain));
+        }
+
+        Assert.Equal(Status.Ok, CreateNode(0, [0, 1], [(1, 9)], out ulong single));
+        try
+        {
+            NativeLink link = new() { StructSize = (uint)sizeof(NativeLink) };
+            Assert.Equal(Status.BadConfig, Abi.NodeLink(single, 5, &link)); // not a peer
+            link.StructSize = NativeLink.MinimumSize - 8;
+            Assert.Equal(Status.StructSize, Abi.NodeLink(single, 1, &link));
+            link.StructSize = (uint)sizeof(NativeLink);
+            Assert.Equal(Status.Ok, Abi.NodeLink(single, 1, &link));
+            Assert.Equal((uint)LinkState.Down, link.State); // not started: nothing dialed yet
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(single)); // never started: destroy still frees it
+        }
+    }
+
+    [Fact]
+    public void A_caller_built_against_abi_1_1_gets_the_counters_it_knows_and_nothing_past_them()
+    {
+        ulong engine = Abi.CreateOrFail(Abi.Config(2));
+        try
+        {
+            NativeCounters counters = new() { StructSize = 248, ServedByHost = 0xAAAA, PeerTopologyWrites = 0xBBBB };
+            Assert.Equal(Status.Ok, Abi.Counters(engine, &counters));
+            Assert.Equal(248u, counters.StructSize);
+            Assert.Equal(0xAAAAul, counters.ServedByHost); // ABI 1.2's fields: untouched
+            Assert.Equal(0xBBBBul, counters.PeerTopologyWrites);
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(engine));
+        }
+    }
+
+    private static uint FreePort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return (uint)((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+}
