@@ -10,6 +10,7 @@
  * that everything posted was accounted for and that every delivered interrupt was taken exactly once.
  *
  * usage: c-sim [--vcpus N] [--ipis PER_VCPU] [--xapic] [--halt-every K]
+ *        c-sim --nodes N [--local-targets kernel|engine] [--vcpus V] [--ipis PER_VCPU]   (a multi-node VM: c_nodes.c)
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "c_nodes.h"
 #include "ipi_engine.h"
 
 #define X2APIC_ICR 0x830u
@@ -166,6 +168,18 @@ static int check(const char *what, uint64_t left, uint64_t right)
 
 int main(int argc, char **argv)
 {
+    /* The multi-node mode (c_nodes.c): a child node, or the parent of the whole VM. Before any ipi_* call, so the
+     * children are forked before the library's runtime starts any thread. */
+    int node_exit;
+    if (vm_child(argc, argv, c_nodes_node, &node_exit))
+        return node_exit;
+    for (int i = 1; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--nodes")) {
+            uint32_t nodes = (uint32_t)strtoul(argv[i + 1], NULL, 10);
+            return c_nodes_options_ok(argc, argv, nodes) ? c_nodes_run(argc, argv, nodes) : 2;
+        }
+    }
+
     sim_t *sim = &g_sim;
     sim->vcpu_count = 4;
     sim->ipis_per_vcpu = 250000;
@@ -180,7 +194,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--xapic"))
             sim->xapic = 1;
         else {
-            fprintf(stderr, "usage: c-sim [--vcpus N (2..255)] [--ipis PER_VCPU] [--xapic] [--halt-every K]\n");
+            fprintf(stderr, "usage: c-sim [--vcpus N (2..255)] [--ipis PER_VCPU] [--xapic] [--halt-every K]\n"
+                            "       c-sim --nodes N [--local-targets kernel|engine] [--vcpus V] [--ipis PER_VCPU] [--halt-every K]\n");
             return 2;
         }
     }

@@ -10,7 +10,14 @@ static_assert(std::is_standard_layout_v<ipi_config_t> && std::is_trivially_copya
 static_assert(std::is_standard_layout_v<ipi_exit_t> && std::is_trivially_copyable_v<ipi_exit_t>);
 static_assert(std::is_standard_layout_v<ipi_pending_t> && std::is_standard_layout_v<ipi_counters_t>);
 static_assert(std::is_same_v<ipi_engine_t, std::uint64_t>);
-static_assert(IPI_ABI_VERSION == 0x10001u);
+static_assert(std::is_standard_layout_v<ipi_node_config_t> && std::is_trivially_copyable_v<ipi_node_config_t>);
+static_assert(std::is_standard_layout_v<ipi_peer_t> && std::is_standard_layout_v<ipi_link_t>);
+static_assert(std::is_standard_layout_v<ipi_injection_t> && std::is_standard_layout_v<ipi_x2apic_injection_t>);
+static_assert(IPI_ABI_VERSION == 0x10002u);
+
+// The injector types take plain C functions (no C++ exception may escape them).
+static void inject(void *, const ipi_injection_t *, uint32_t) noexcept {}
+static void inject_x2apic(void *, const ipi_x2apic_injection_t *, uint32_t) noexcept {}
 
 int main()
 {
@@ -20,5 +27,26 @@ int main()
     const int32_t status = ipi_engine_create(&config, &engine); // vcpu_count 0: refused, not a crash
     std::printf("header-check-cpp: abi %#x, create with a zero config -> %d (%s)\n",
                 ipi_abi_version(), static_cast<int>(status), ipi_strerror(status));
-    return ipi_abi_version() == IPI_ABI_VERSION && status == IPI_E_BAD_CONFIG && engine == IPI_NULL_ENGINE ? 0 : 1;
+    // A node with both injectors set is refused with a status (and the node calls link with C linkage).
+    config.vcpu_count = 2;
+    config.topology = IPI_TOPOLOGY_X2APIC_PHYSICAL;
+    const uint32_t placement[2] = {0, 0};
+    const uint8_t key[16] = {1};
+    ipi_node_config_t node{};
+    node.struct_size = sizeof node;
+    node.placement = placement;
+    node.key = key;
+    node.key_length = sizeof key;
+    node.inject = inject;
+    node.inject_x2apic = inject_x2apic;
+    const int32_t node_status = ipi_node_create(&config, &node, &engine);
+    ipi_link_t link{};
+    link.struct_size = sizeof link;
+    uint32_t port = 0;
+    const int32_t link_status = ipi_node_link(IPI_NULL_ENGINE, 1, &link);
+    const int32_t port_status = ipi_node_port(IPI_NULL_ENGINE, &port);
+    std::printf("header-check-cpp: node with both injectors -> %d, link/port of no engine -> %d/%d\n",
+                static_cast<int>(node_status), static_cast<int>(link_status), static_cast<int>(port_status));
+    return ipi_abi_version() == IPI_ABI_VERSION && status == IPI_E_BAD_CONFIG && engine == IPI_NULL_ENGINE
+        && node_status == IPI_E_BAD_CONFIG && link_status == IPI_E_BAD_HANDLE && port_status == IPI_E_BAD_HANDLE ? 0 : 1;
 }
