@@ -24,6 +24,7 @@ typedef struct vm_peer_process {
 static vm_peer_process_t g_nodes[VM_MAX_NODES];
 static uint32_t g_node_count;
 static pthread_t g_node0_thread;
+static int g_node0_started;
 static int g_node0_exit;
 static vm_node_args_t g_node0_args;
 static FILE *g_node0_in, *g_node0_out;
@@ -134,6 +135,7 @@ int vm_start(uint32_t nodes, int argc, char **argv, vm_node_main_fn node_main)
             g_nodes[0].pid = 0;
             if (pthread_create(&g_node0_thread, NULL, node0_thread, NULL) != 0)
                 return 1;
+            g_node0_started = 1;
         } else {
             char port_list[VM_MAX_NODES * 16] = "";
             for (uint32_t j = k + 1; j < nodes; j++) {
@@ -143,7 +145,9 @@ int vm_start(uint32_t nodes, int argc, char **argv, vm_node_main_fn node_main)
             }
             char node_arg[16];
             snprintf(node_arg, sizeof node_arg, "%u", k);
-            char **child_argv = calloc((size_t)argc + 5, sizeof *child_argv);
+            char nodes_arg[16];
+            snprintf(nodes_arg, sizeof nodes_arg, "%u", nodes);
+            char **child_argv = calloc((size_t)argc + 7, sizeof *child_argv);
             if (child_argv == NULL)
                 return 1;
             for (int i = 0; i < argc; i++)
@@ -152,6 +156,8 @@ int vm_start(uint32_t nodes, int argc, char **argv, vm_node_main_fn node_main)
             child_argv[argc + 1] = node_arg;
             child_argv[argc + 2] = "--peer-ports";
             child_argv[argc + 3] = k + 1 < nodes ? port_list : "";
+            child_argv[argc + 4] = "--nodes";
+            child_argv[argc + 5] = nodes_arg;
             pid_t pid = fork();
             if (pid < 0) {
                 perror("fork");
@@ -214,12 +220,18 @@ void vm_broadcast(const char *command)
 int vm_finish(void)
 {
     int failed = 0;
-    for (uint32_t k = 0; k < g_node_count; k++)
-        fclose(g_nodes[k].to);
-    pthread_join(g_node0_thread, NULL);
-    failed |= g_node0_exit != 0;
+    for (uint32_t k = 0; k < g_node_count; k++) {
+        if (g_nodes[k].to != NULL)
+            fclose(g_nodes[k].to);
+    }
+    if (g_node0_started) {
+        pthread_join(g_node0_thread, NULL);
+        failed |= g_node0_exit != 0;
+    }
     for (uint32_t k = 1; k < g_node_count; k++) {
         int status = 0;
+        if (g_nodes[k].pid <= 0)
+            continue;
         while (waitpid(g_nodes[k].pid, &status, 0) < 0 && errno == EINTR) {
         }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -227,8 +239,10 @@ int vm_finish(void)
             failed = 1;
         }
     }
-    for (uint32_t k = 0; k < g_node_count; k++)
-        fclose(g_nodes[k].from);
+    for (uint32_t k = 0; k < g_node_count; k++) {
+        if (g_nodes[k].from != NULL)
+            fclose(g_nodes[k].from);
+    }
     return failed;
 }
 
