@@ -2,9 +2,10 @@
 # The C ABI, as a C host sees it: publish the NativeAOT library, unpack the versioned tarball that the publish makes
 # (ipi_engine-VERSION-linux-x64.tar.gz, the native package) into a fresh prefix, check it (SONAME, exports, the
 # pkg-config version), build the README's C example, the C simulator example, the C error-path test, the C++17 header
-# check and the posting benchmark with CMake through that prefix's pkg-config file, then run them briefly. The
-# simulator exits non-zero unless every posted record is accounted for and every delivered interrupt was taken
-# exactly once. Bounded: every run has a timeout.
+# check, the posting benchmark and the trace-over-nodes replay with CMake through that prefix's pkg-config file, then
+# run them briefly. The simulator exits non-zero unless every posted record is accounted for and every delivered
+# interrupt was taken exactly once (in its multi-node mode: every IPI reached every destination exactly once); the
+# trace replay unless every node's deliveries equal the reference. Bounded: every run has a timeout.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -57,5 +58,12 @@ echo "-- c-sim: x2APIC, 4 vCPUs"
 timeout 120 "$work/build/c-sim" --vcpus 4 --ipis 20000
 echo "-- c-sim: xAPIC (ICR2 latch + ICR), 3 vCPUs"
 timeout 120 "$work/build/c-sim" --vcpus 3 --ipis 5000 --xapic
+echo "-- c-sim --nodes: the VM over 2 and 3 processes on loopback (engine-, then kernel-served local targets)"
+timeout 180 "$work/build/c-sim" --nodes 2 --vcpus 4 --ipis 20000
+timeout 180 "$work/build/c-sim" --nodes 3 --vcpus 7 --ipis 10000 --local-targets kernel
+echo "-- c-trace-nodes: every bundled trace over 2 C nodes, against its reference deliveries"
+for vcpus in traces/*.vcpus.csv; do
+  timeout 300 "$work/build/c-trace-nodes" --trace "${vcpus%.vcpus.csv}" | tail -n 1
+done
 echo "-- ipi-bench (smoke run, not a measurement)"
 timeout 120 "$work/build/ipi-bench" --ipis 65536 --rounds 1
