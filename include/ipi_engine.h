@@ -17,8 +17,9 @@
  *  - Threads: ipi_post / ipi_try_post / ipi_post_batch for one source vCPU must come from one
  *    thread at a time (each vCPU has a single-producer ring; that is a vCPU thread's natural shape).
  *    ipi_pending / ipi_take_pending (one atomic exchange per word), ipi_counters,
- *    ipi_topology_write and ipi_engine_stop may be called from any thread. ipi_engine_destroy must
- *    not race with other calls on the same engine.
+ *    ipi_topology_write, ipi_node_link and ipi_engine_stop may be called from any thread.
+ *    ipi_engine_destroy must not race with other calls on the same engine. A node's injector runs on its
+ *    transport threads and may not post (see ipi_inject_fn).
  *  - Stop: a post racing with ipi_engine_stop either returns IPI_OK and its record is delivered by the
  *    stop's drain, or returns IPI_E_STOPPED; once ipi_engine_stop has returned every post returns
  *    IPI_E_STOPPED. Every ipi_engine_stop, also two at once, returns only when the engine is drained.
