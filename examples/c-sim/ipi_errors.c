@@ -1,9 +1,11 @@
 /*
  * ipi-errors: the C ABI's error paths, called from C as a host would call them. Every bad call must come back
  * as a status code (never a crash or an abort): null config, bad sizes and values, null and stale handles,
- * double destroy, out-of-range vCPUs, posting after stop, too many engines.
+ * double destroy, out-of-range vCPUs, posting after stop, too many engines, bad node configs (ABI 1.2), and a
+ * caller that passes the ABI 1.1 counters size.
  * Prints one line per check and exits 1 if any failed.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,7 +54,7 @@ static ipi_exit_t icr(uint32_t src, uint32_t dest, uint32_t vector)
 static void strings_and_version(void)
 {
     EXPECT_TRUE(ipi_abi_version() == IPI_ABI_VERSION);
-    for (int32_t s = IPI_OK; s >= IPI_E_FAULTED; s--) {
+    for (int32_t s = IPI_OK; s >= IPI_E_NOT_REPLICATED; s--) {
         const char *text = ipi_strerror(s);
         EXPECT_TRUE(text != NULL && text[0] != '\0');
         EXPECT_TRUE(strcmp(text, ipi_strerror(-999)) != 0); /* each code has its own sentence */
@@ -193,6 +195,77 @@ static void life_cycle(void)
     EXPECT_STATUS(ipi_engine_destroy(again), IPI_OK); /* destroy without start or stop */
 }
 
+/* A caller built against ABI 1.1 passes the 248-byte ipi_counters_t: the fields 1.2 appended stay untouched. */
+static void old_counters_caller(void)
+{
+    ipi_config_t config = valid_config(2);
+    ipi_engine_t engine = IPI_NULL_ENGINE;
+    EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_OK);
+    ipi_counters_t counters;
+    memset(&counters, 0xAB, sizeof counters);
+    counters.struct_size = offsetof(ipi_counters_t, served_by_host); /* 248: the 1.1 layout's size */
+    EXPECT_STATUS(ipi_counters(engine, &counters), IPI_OK);
+    EXPECT_TRUE(counters.posted == 0 && counters.remote_rejected == 0);
+    EXPECT_TRUE(counters.served_by_host == 0xABABABABABABABABull && counters.peer_topology_writes == 0xABABABABABABABABull);
+    EXPECT_STATUS(ipi_engine_destroy(engine), IPI_OK);
+}
+
+/* Nodes of a multi-host VM (ABI 1.2): bad node configs and node calls on the wrong engine come back as codes. */
+static void bad_nodes(void)
+{
+    static const uint8_t key[32] = { 1, 2, 3 };
+    const uint32_t placement[2] = { 0, 1 };
+    ipi_peer_t peer = { .node = 1, .port = 9, .host = "127.0.0.1" };
+    ipi_config_t config = valid_config(2);
+    ipi_node_config_t node;
+    memset(&node, 0, sizeof node);
+    node.struct_size = sizeof node;
+    node.placement = placement;
+    node.peers = &peer;
+    node.peer_count = 1;
+    node.key = key;
+    node.key_length = sizeof key;
+    ipi_engine_t engine = 42;
+    EXPECT_STATUS(ipi_node_create(&config, NULL, &engine), IPI_E_NULL_POINTER);
+    EXPECT_TRUE(engine == IPI_NULL_ENGINE);
+    EXPECT_STATUS(ipi_node_create(NULL, &node, &engine), IPI_E_NULL_POINTER);
+    EXPECT_STATUS(ipi_node_create(&config, &node, NULL), IPI_E_NULL_POINTER);
+    node.struct_size = 8;
+    EXPECT_STATUS(ipi_node_create(&config, &node, &engine), IPI_E_STRUCT_SIZE);
+    node.struct_size = sizeof node;
+    node.key_length = 15;
+    EXPECT_STATUS(ipi_node_create(&config, &node, &engine), IPI_E_BAD_CONFIG);
+    node.key_length = sizeof key;
+    peer.host = "localhost"; /* IP literals only */
+    EXPECT_STATUS(ipi_node_create(&config, &node, &engine), IPI_E_BAD_CONFIG);
+    peer.host = "127.0.0.1";
+    node.local_targets = 7;
+    EXPECT_STATUS(ipi_node_create(&config, &node, &engine), IPI_E_BAD_CONFIG);
+    node.local_targets = IPI_LOCAL_TARGETS_KERNEL;
+    node.peer_count = 0; /* vCPU 1 on node 1, which is not a peer */
+    EXPECT_STATUS(ipi_node_create(&config, &node, &engine), IPI_E_BAD_CONFIG);
+    node.peer_count = 1;
+
+    EXPECT_STATUS(ipi_node_create(&config, &node, &engine), IPI_OK);
+    ipi_link_t link;
+    memset(&link, 0, sizeof link);
+    link.struct_size = sizeof link;
+    uint32_t port = 0;
+    EXPECT_STATUS(ipi_node_port(engine, &port), IPI_E_STATE); /* not started: not listening */
+    EXPECT_STATUS(ipi_node_link(engine, 1, &link), IPI_OK);
+    EXPECT_TRUE(link.peer_node == 1 && link.state == IPI_LINK_DOWN && link.forwarded == 0);
+    EXPECT_STATUS(ipi_node_link(engine, 3, &link), IPI_E_BAD_CONFIG); /* not a peer */
+    EXPECT_STATUS(ipi_engine_destroy(engine), IPI_OK);
+    EXPECT_STATUS(ipi_node_link(engine, 1, &link), IPI_E_BAD_HANDLE);
+
+    ipi_engine_t plain = IPI_NULL_ENGINE;
+    EXPECT_STATUS(ipi_engine_create(&config, &plain), IPI_OK);
+    EXPECT_STATUS(ipi_node_link(plain, 1, &link), IPI_E_STATE); /* not a node */
+    EXPECT_STATUS(ipi_node_port(plain, &port), IPI_E_STATE);
+    EXPECT_STATUS(ipi_node_port(plain, NULL), IPI_E_NULL_POINTER);
+    EXPECT_STATUS(ipi_engine_destroy(plain), IPI_OK);
+}
+
 static void too_many_engines(void)
 {
     static ipi_engine_t engines[IPI_MAX_ENGINES];
@@ -215,6 +288,8 @@ int main(void)
     bad_configs();
     bad_handles();
     life_cycle();
+    old_counters_caller();
+    bad_nodes();
     too_many_engines();
     printf("ipi-errors: %d checks, %d failed\n", g_checks, g_failures);
     return g_failures == 0 ? 0 : 1;
