@@ -49,7 +49,7 @@ public unsafe class NativeNodeTests
 
     /// <summary>Creates a node of a VM of <paramref name="placement"/>.Length x2APIC-physical vCPUs with peers on loopback.</summary>
     private static int CreateNode(uint self, uint[] placement, (uint Node, uint Port)[] peers, out ulong engine,
-        uint localTargets = NativeNodeReader.LocalTargetsEngine, Injector injector = Injector.None, nint context = 0)
+        uint localTargets = NativeNodeReader.LocalTargetsEngine, Injector injector = Injector.None, nint context = 0, bool encrypt = false)
     {
         NativeConfig config = Abi.Config((uint)placement.Length);
         byte* host = stackalloc byte[10];
@@ -71,7 +71,7 @@ public unsafe class NativeNodeTests
                 KeyLength = (uint)s_key.Length,
                 LocalTargets = localTargets,
                 QueueRecords = 1024,
-                Flags = injector == Injector.KvmRecord ? NativeNodeReader.FlagX2ApicRecords : 0,
+                Flags = (injector == Injector.KvmRecord ? NativeNodeReader.FlagX2ApicRecords : 0) | (encrypt ? NativeNodeReader.FlagEncrypt : 0),
                 InjectContext = context,
             };
             if (injector == Injector.KvmRecord)
@@ -86,15 +86,16 @@ public unsafe class NativeNodeTests
     }
 
     /// <summary>A two-node VM, vCPUs 0-1 on node 0 and 2-3 on node 1, both started and linked.</summary>
-    private static (ulong Node0, ulong Node1) StartPair(uint localTargets0 = NativeNodeReader.LocalTargetsEngine, Injector injector1 = Injector.None, nint context1 = 0)
+    private static (ulong Node0, ulong Node1) StartPair(uint localTargets0 = NativeNodeReader.LocalTargetsEngine, Injector injector1 = Injector.None, nint context1 = 0,
+        bool encrypt = false)
     {
         uint[] placement = [0, 0, 1, 1];
-        Assert.Equal(Status.Ok, CreateNode(1, placement, [(0, 0)], out ulong node1, injector: injector1, context: context1));
+        Assert.Equal(Status.Ok, CreateNode(1, placement, [(0, 0)], out ulong node1, injector: injector1, context: context1, encrypt: encrypt));
         Assert.Equal(Status.Ok, Abi.Start(node1));
         uint port;
         Assert.Equal(Status.Ok, Abi.NodePort(node1, &port));
         Assert.NotEqual(0u, port);
-        Assert.Equal(Status.Ok, CreateNode(0, placement, [(1, port)], out ulong node0, localTargets0));
+        Assert.Equal(Status.Ok, CreateNode(0, placement, [(1, port)], out ulong node0, localTargets0, encrypt: encrypt));
         Assert.Equal(Status.Ok, Abi.Start(node0));
         WaitFor(() => LinkOf(node0, 1).State == (uint)LinkState.Connected && LinkOf(node1, 0).State == (uint)LinkState.Connected, "the link to come up");
         return (node0, node1);
@@ -141,10 +142,12 @@ public unsafe class NativeNodeTests
         return sent;
     }
 
-    [Fact]
-    public void Two_nodes_forward_every_remote_ipi_exactly_once_and_account_for_every_destination()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // IPI_NODE_ENCRYPT: AES-GCM frames
+    public void Two_nodes_forward_every_remote_ipi_exactly_once_and_account_for_every_destination(bool encrypt)
     {
-        (ulong node0, ulong node1) = StartPair();
+        (ulong node0, ulong node1) = StartPair(encrypt: encrypt);
         try
         {
             int[] sent = PostRounds(node0, 300);
