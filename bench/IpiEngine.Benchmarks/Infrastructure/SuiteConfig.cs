@@ -23,7 +23,10 @@ public static class SuiteConfig
             .AddJob(CreateJob(profile).AsDefault())
             .AddDiagnoser(MemoryDiagnoser.Default)
             .AddColumn(ThroughputColumn.Instance)
-            .AddExporter(JsonExporter.Full);
+            .AddExporter(JsonExporter.Full)
+            // BenchmarkDotNet's default of 2 minutes to build its generated project ran out on this loaded 2-core
+            // machine (the smoke step then ran no benchmark at all): a slow build is not a failed one.
+            .WithBuildTimeout(TimeSpan.FromMinutes(15));
         if (manifestPath is not null)
         {
             config.AddEventProcessor(new CalibrationRecorder(profile, manifestPath));

@@ -45,6 +45,9 @@ internal sealed class FrameProtection : IDisposable
     /// <summary>Whether payloads are encrypted (AES-GCM) rather than only authenticated (HMAC).</summary>
     public bool Encrypts => _sendAead is not null;
 
+    /// <summary>Benchmarks only (<see cref="TransportOptions.UntaggedFramesForBenchmarks"/>): seal writes a zero tag, open checks none.</summary>
+    internal bool SkipTags { get; set; }
+
     /// <summary>The counter the next received frame must carry (for messages).</summary>
     public ulong ReceiveCounter => _receiveCounter;
 
@@ -83,6 +86,11 @@ internal sealed class FrameProtection : IDisposable
     public void Seal(Span<byte> frame, Span<byte> tag, bool encryptPayload = true)
     {
         ulong counter = _sendCounter++;
+        if (SkipTags)
+        {
+            tag.Clear();
+            return;
+        }
         if (_sendAead is not null)
         {
             Span<byte> nonce = stackalloc byte[12];
@@ -108,6 +116,11 @@ internal sealed class FrameProtection : IDisposable
     public bool Open(ReadOnlySpan<byte> frame, ReadOnlySpan<byte> tag, Span<byte> payload, bool payloadEncrypted = true)
     {
         ulong counter = _receiveCounter++;
+        if (SkipTags)
+        {
+            frame[FrameHeader.Size..].CopyTo(payload);
+            return true;
+        }
         if (_receiveAead is not null)
         {
             Span<byte> nonce = stackalloc byte[12];

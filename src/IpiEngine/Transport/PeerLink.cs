@@ -191,6 +191,7 @@ public sealed partial class PeerLink : IDisposable
     /// <summary>Runs both loops of an authenticated connection until one of them ends; records why.</summary>
     private async Task RunAsync(LinkConnection connection)
     {
+        connection.Protection!.SkipTags = _node.Options.UntaggedFramesForBenchmarks; // both sides, before any frame after the handshake
         long now = Stopwatch.GetTimestamp();
         Volatile.Write(ref _lastReceived, now);
         Volatile.Write(ref _lastSent, now);
