@@ -81,14 +81,17 @@ public sealed partial class Engine : IDisposable
     /// <summary>The options the engine was built with.</summary>
     public EngineOptions Options => _options;
 
-    /// <summary>The resolver (its <see cref="IcrResolver.Map"/> is the current routing snapshot).</summary>
-    public IcrResolver Resolver => _resolver;
+    /// <summary>
+    /// The resolver (its <see cref="IcrResolver.Map"/> is the current routing snapshot). Internal: calling it beside the
+    /// pipeline would skip the topology ordering and race the ICR2 latch.
+    /// </summary>
+    internal IcrResolver Resolver => _resolver;
 
-    /// <summary>The posted-interrupt descriptors (also reachable by address for native embedders).</summary>
-    public DescriptorTable Descriptors => _descriptors;
+    /// <summary>The posted-interrupt descriptors (the C ABI and tests; internal: disposing them under a running engine is a footgun).</summary>
+    internal DescriptorTable Descriptors => _descriptors;
 
-    /// <summary>The delivery log, when <see cref="EngineOptions.DeliveryLogCapacity"/> asked for one.</summary>
-    public DeliveryLog? DeliveryLog => _log;
+    /// <summary>The delivery log, when <see cref="EngineOptions.DeliveryLogCapacity"/> asked for one (internal: see <see cref="ReadDeliveryLog"/>).</summary>
+    internal DeliveryLog? DeliveryLog => _log;
 
     /// <summary>Whether the pipeline threads run (false from the moment the pipeline fails).</summary>
     public bool IsRunning => Volatile.Read(ref _state) == Running && _posting.Fault is null;
@@ -232,6 +235,29 @@ public sealed partial class Engine : IDisposable
     {
         ThrowIfDisposed();
         _pipeline.DeliverRemote(deliveries);
+    }
+
+    /// <summary>
+    /// The delivery log's entries, in delivery order (<see cref="EngineOptions.DeliveryLogCapacity"/>,
+    /// <see cref="EngineOptions.DeliveryLogMode"/>): read-only, and only once the engine has stopped, since the pipeline
+    /// writes the entries while it runs. Deliveries not kept are counted in <see cref="EngineCounters.LogOverflow"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The engine has no delivery log, or has not stopped yet.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    public ReadOnlySpan<DeliveryLogEntry> ReadDeliveryLog()
+    {
+        ThrowIfDisposed();
+        if (_log is null)
+        {
+            throw new InvalidOperationException($"The engine '{_options.Name}' keeps no delivery log: set EngineOptions.DeliveryLogCapacity.");
+        }
+
+        if (Volatile.Read(ref _state) != Stopped) // acquire: Stopped is written after the drain's last append
+        {
+            throw new InvalidOperationException($"The engine '{_options.Name}' is {State}: read the delivery log once it has stopped.");
+        }
+
+        return _log.Entries;
     }
 
     /// <summary>Reads every counter (summed over the threads that own them). Allocation-free.</summary>
