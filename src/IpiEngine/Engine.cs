@@ -41,6 +41,7 @@ public sealed partial class Engine : IDisposable
     private readonly IcrResolver _resolver;
     private readonly DescriptorTable _descriptors;
     private readonly DeliveryLog? _log;
+    private readonly PendingWaiters _waiters;
     private readonly IEnginePipeline _pipeline;
     private readonly Lock _control = new();
     private readonly StageCounters _controlCounters = new(); // written only under _control
@@ -48,9 +49,19 @@ public sealed partial class Engine : IDisposable
     private readonly bool _stamp;
     private int _state;
 
-    /// <summary>Builds an engine (threads start with <see cref="Start"/>).</summary>
+    /// <summary>
+    /// Builds an engine (threads start with <see cref="Start"/>) that notifies through the options'
+    /// <see cref="EngineOptions.NotifyCallback"/> or <see cref="EngineOptions.NativeNotifier"/>, if any. For a notifier
+    /// struct of your own, see <see cref="Create{TNotifier}"/>.
+    /// </summary>
     /// <exception cref="ArgumentException">The options are inconsistent (the message says which and why).</exception>
     public Engine(EngineOptions options)
+        : this(options, CreatePipeline)
+    {
+    }
+
+    /// <summary>The one constructor: <paramref name="createPipeline"/> picks the notifier type the pipeline is built for.</summary>
+    private Engine(EngineOptions options, Func<EngineOptions, PipelineParts, PendingWaiters, IEnginePipeline> createPipeline)
     {
         ArgumentNullException.ThrowIfNull(options);
         int vcpus = options.Validate();
@@ -65,13 +76,14 @@ public sealed partial class Engine : IDisposable
         _wait = WaitStrategy.For(options.WaitStrategy);
         _resolver = new IcrResolver(options.Topology ?? ApicTopology.Configure(vcpus, TopologyKind.X2ApicPhysical));
         _descriptors = new DescriptorTable(vcpus);
+        _waiters = new PendingWaiters(_descriptors);
         _log = options.DeliveryLogCapacity > 0 ? new DeliveryLog(options.DeliveryLogCapacity, options.DeliveryLogMode) : null;
         _topologySnapshot = new long[vcpus];
         _stamp = options.StampPostTime ?? (_log is not null || options.Placement is not null || options.Forwarder is not null);
         _posting = new PostingRings(_rings, _doorbell, _signal, _wait, options.BackPressure == BackPressure.Drop, options.Name);
         var parts = new PipelineParts(_rings, _doorbell, _posting, _resolver, _descriptors, _log, options.Placement,
             options.Forwarder, options.LocalTargets, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler));
-        _pipeline = CreatePipeline(options, parts);
+        _pipeline = createPipeline(options, parts, _waiters);
         AttachReplicator();
     }
 
@@ -164,6 +176,7 @@ public sealed partial class Engine : IDisposable
                     Volatile.Write(ref _state, Disposed);
                     EngineMetrics.Unregister(this);
                     _descriptors.Dispose();
+                    _waiters.AbortAll(); // after the descriptors: a woken waiter finds them disposed
                     _log?.Dispose();
                 }
             }
@@ -303,23 +316,27 @@ public sealed partial class Engine : IDisposable
         }
     }
 
-    private static unsafe IEnginePipeline CreatePipeline(EngineOptions options, PipelineParts parts)
+    private static unsafe IEnginePipeline CreatePipeline(EngineOptions options, PipelineParts parts, PendingWaiters waiters)
     {
         if (options.NativeNotifier != null)
         {
-            return Create(options.ThreadingMode, parts, new FunctionPointerNotifier(options.NativeNotifier, options.NativeNotifierContext));
+            return CreatePipeline(options.ThreadingMode, parts, waiters, new FunctionPointerNotifier(options.NativeNotifier, options.NativeNotifierContext));
         }
 
         return options.NotifyCallback is { } callback
-            ? Create(options.ThreadingMode, parts, new CallbackNotifier(callback))
-            : Create(options.ThreadingMode, parts, new NoNotifier());
+            ? CreatePipeline(options.ThreadingMode, parts, waiters, new CallbackNotifier(callback))
+            : CreatePipeline(options.ThreadingMode, parts, waiters, new NoNotifier());
     }
 
-    private static IEnginePipeline Create<TNotifier>(ThreadingMode mode, PipelineParts parts, TNotifier notifier)
+    /// <summary>The pipeline for one notifier type: the engine's waiters are woken first, then <paramref name="notifier"/>.</summary>
+    private static IEnginePipeline CreatePipeline<TNotifier>(ThreadingMode mode, PipelineParts parts, PendingWaiters waiters, TNotifier notifier)
         where TNotifier : struct, IDeliveryNotifier
-        => mode == ThreadingMode.Fused
-            ? new FusedPipeline<TNotifier>(parts, notifier)
-            : new PerStagePipeline<TNotifier>(parts, notifier);
+    {
+        var engineNotifier = new EngineNotifier<TNotifier>(waiters, notifier);
+        return mode == ThreadingMode.Fused
+            ? new FusedPipeline<EngineNotifier<TNotifier>>(parts, engineNotifier)
+            : new PerStagePipeline<EngineNotifier<TNotifier>>(parts, engineNotifier);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfDisposed()
