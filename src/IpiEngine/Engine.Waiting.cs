@@ -7,8 +7,8 @@ public sealed partial class Engine
 {
     /// <summary>
     /// Builds an engine that notifies through <paramref name="notifier"/>, a struct of the embedder's: the pipeline is
-    /// generic over its type, so the call inlines like the engine's own notifiers. The engine copies the struct (one copy
-    /// per delivering thread): keep shared state in objects it references. The contract is
+    /// generic over its type, so the call inlines like the engine's own notifiers. The engine keeps a copy of the struct per
+    /// delivery path (local, remote): keep shared state in objects it references. The contract is
     /// <see cref="IDeliveryNotifier"/>'s: any engine thread, concurrently; thread-safe, short, never posting.
     /// </summary>
     /// <exception cref="ArgumentException">

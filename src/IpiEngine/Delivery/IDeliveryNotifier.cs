@@ -3,8 +3,8 @@ namespace IpiEngine.Delivery;
 /// <summary>
 /// Told when a vCPU has new pending interrupts and no notification outstanding: a vCPU is notified again only after it
 /// has taken its pending interrupts. Implemented by structs: the engine is generic over the notifier type, so the call
-/// inlines; an embedder supplies one to <see cref="Engine.Create{TNotifier}"/> (the engine copies it, one copy per
-/// delivering thread: shared state belongs in a referenced object). Called from any thread that delivers (the pipeline's
+/// inlines; an embedder supplies one to <see cref="Engine.Create{TNotifier}"/> (the engine keeps a copy per delivery
+/// path, local and remote: shared state belongs in a referenced object). Called from any thread that delivers (the pipeline's
 /// deliver thread, every thread that calls <see cref="Engine.DeliverRemote"/>, and for an engine never started the thread
 /// whose stop or topology write drains the queue), possibly concurrently: it must be thread-safe. Keep it short (kick
 /// the vCPU), and never post to the engine from it. An exception it throws is handled by
