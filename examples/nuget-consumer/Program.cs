@@ -21,8 +21,10 @@ EngineCounters counters = engine.ReadCounters();      // counters.ConservationHo
 bool exampleOk = pending.IsPending(0xFD) && pending.VectorCount == 1 && counters.Delivered == 1 && counters.ConservationHolds;
 Console.WriteLine($"README example: vector 0xFD pending at vCPU 2: {pending.IsPending(0xFD)}; {counters}");
 bool exchangeOk = Exchange.Run(vcpus: 4, ipisPerVcpu: 20_000);
-Console.WriteLine(exampleOk && exchangeOk ? "nuget-consumer: all checks ok" : "nuget-consumer: CHECKS FAILED");
-return exampleOk && exchangeOk ? 0 : 1;
+bool haltOk = await Halt.Run(rounds: 1_000);
+bool allOk = exampleOk && exchangeOk && haltOk;
+Console.WriteLine(allOk ? "nuget-consumer: all checks ok" : "nuget-consumer: CHECKS FAILED");
+return allOk ? 0 : 1;
 
 static void KickVcpuThread(int vcpu) => Console.WriteLine($"kick: vCPU {vcpu} has interrupts pending");
 
@@ -74,6 +76,48 @@ internal static class Exchange
         Console.WriteLine($"exchange: {vcpus} vCPUs x {ipisPerVcpu} IPIs: posted {c.Posted}, resolved {c.IpisResolved}, "
             + $"delivered {c.Delivered} + coalesced {c.Coalesced} of {c.DestinationsResolved} destinations, "
             + $"vectors taken {takenTotal}, conservation {(c.ConservationHolds ? "held" : "BROKEN")}: {(ok ? "ok" : "FAILED")}");
+        return ok;
+    }
+}
+
+/// <summary>The embedder's own notifier: a struct the engine inlines; it counts kicks in an array it references.</summary>
+internal readonly struct CountingKick(long[] kicks) : IDeliveryNotifier
+{
+    public void Notify(int vcpu) => Interlocked.Increment(ref kicks[vcpu]);
+}
+
+/// <summary>
+/// A halted vCPU 1 waits for its interrupts while vCPU 0 sends them, one at a time: blocking with a timeout, then
+/// awaiting. Every IPI must wake the waiter (none lost) and be kicked once through the embedder's notifier struct.
+/// </summary>
+internal static class Halt
+{
+    public static async Task<bool> Run(int rounds)
+    {
+        var kicks = new long[2];
+        using Engine engine = Engine.Create(new EngineOptions { VcpuCount = 2 }, new CountingKick(kicks));
+        engine.Start();
+        int woken = 0;
+        for (int i = 0; i < rounds; i++)
+        {
+            engine.Post(0, register: 0x830, value: (1UL << 32) | 0x4050, destinationId: 1);
+            if (engine.WaitForPending(1, TimeSpan.FromSeconds(30), out PendingInterrupts pending) && pending.IsPending(0x50))
+            {
+                woken++;
+            }
+
+            ValueTask<PendingInterrupts> waiting = engine.WaitForPendingAsync(1);
+            engine.Post(0, register: 0x830, value: (1UL << 32) | 0x4051, destinationId: 1);
+            if ((await waiting.AsTask().WaitAsync(TimeSpan.FromSeconds(30))).IsPending(0x51))
+            {
+                woken++;
+            }
+        }
+
+        engine.Stop();
+        EngineCounters c = engine.ReadCounters();
+        bool ok = woken == 2 * rounds && Interlocked.Read(ref kicks[1]) == 2 * rounds && c.Delivered == 2 * rounds && c.ConservationHolds;
+        Console.WriteLine($"halt: {woken} of {2 * rounds} IPIs woke the waiting vCPU, {kicks[1]} kicks: {(ok ? "ok" : "FAILED")}");
         return ok;
     }
 }

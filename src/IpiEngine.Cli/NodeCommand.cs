@@ -23,7 +23,7 @@ namespace IpiEngine.Cli;
 /// leaving; without it every vCPU is taken to post <c>--ipis-per-vcpu</c>. Exit codes: 0 complete, 1 incomplete or
 /// timed out, 2 bad input.
 /// </summary>
-public static class NodeCommand
+internal static class NodeCommand
 {
     /// <summary>
     /// Deliveries the engine logs (40 bytes each): local ones are checked per (source, destination) pair from the log;

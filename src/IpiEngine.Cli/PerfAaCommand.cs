@@ -14,7 +14,7 @@ namespace IpiEngine.Cli;
 /// (<see cref="SuiteSlowdown"/>) and it reports the detection rate instead. The two rates are the
 /// suite's specification (perf-results/README.md). Exit 0 when the series ran, 2 on bad input.
 /// </summary>
-public static class PerfAaCommand
+internal static class PerfAaCommand
 {
     /// <summary>The subcommand.</summary>
     public static Command Create()

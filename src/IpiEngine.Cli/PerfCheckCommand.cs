@@ -8,7 +8,7 @@ namespace IpiEngine.Cli;
 /// <c>ipi perf check RECORD...</c>: the CI smoke gate. Fails (exit 1) when a benchmark produced no
 /// measurements or a <c>ZeroAlloc</c> benchmark allocated; never looks at timings.
 /// </summary>
-public static class PerfCheckCommand
+internal static class PerfCheckCommand
 {
     /// <summary>The subcommand.</summary>
     public static Command Create()

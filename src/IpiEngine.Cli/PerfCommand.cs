@@ -9,7 +9,7 @@ namespace IpiEngine.Cli;
 /// <c>compare-commits</c>, <c>aa</c>, <c>trend</c>, <c>check</c>. Bad input always ends with one sentence on
 /// stderr and exit code 2.
 /// </summary>
-public static class PerfCommand
+internal static class PerfCommand
 {
     /// <summary>The <c>perf</c> verb with its subcommands.</summary>
     public static Command Create()

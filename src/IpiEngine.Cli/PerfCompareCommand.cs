@@ -11,7 +11,7 @@ namespace IpiEngine.Cli;
 /// that records from different times cannot separate drift from change (<c>compare-commits</c> can).
 /// Exit 0 = no regression, 1 = regression on a gated metric, 2 = not comparable or bad input.
 /// </summary>
-public static class PerfCompareCommand
+internal static class PerfCompareCommand
 {
     /// <summary>The subcommand.</summary>
     public static Command Create()

@@ -12,7 +12,7 @@ namespace IpiEngine.Cli;
 /// them launch by launch (<see cref="ComparisonUnit.Launch"/>). The command to run before merging.
 /// Exit 0 pass, 1 regression, 2 not comparable or bad input, 3 not enough evidence.
 /// </summary>
-public static class PerfCompareCommitsCommand
+internal static class PerfCompareCommitsCommand
 {
     /// <summary>The subcommand.</summary>
     public static Command Create()

@@ -11,7 +11,7 @@ namespace IpiEngine.Cli;
 /// <c>ipi perf record</c>: builds and runs the suite (or a filter of it) on the current tree and
 /// writes one record to <c>perf-results/runs/&lt;machine-id&gt;/&lt;stamp&gt;_&lt;sha12&gt;[-dirty].json</c>.
 /// </summary>
-public static class PerfRecordCommand
+internal static class PerfRecordCommand
 {
     /// <summary>The subcommand.</summary>
     public static Command Create()

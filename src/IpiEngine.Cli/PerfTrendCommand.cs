@@ -12,7 +12,7 @@ namespace IpiEngine.Cli;
 /// <c>ipi perf trend</c>: per-benchmark series of per-commit medians across the stored records,
 /// change points from Perfolizer's EdPelt detector, and with <c>--out</c> a PNG per benchmark.
 /// </summary>
-public static class PerfTrendCommand
+internal static class PerfTrendCommand
 {
     /// <summary>The subcommand.</summary>
     public static Command Create()

@@ -3,7 +3,7 @@ using System.CommandLine;
 namespace IpiEngine.Cli;
 
 /// <summary>The <c>ipi</c> command: one verb per job.</summary>
-public static class Program
+internal static class Program
 {
     /// <summary>Exit code for bad input: unknown options, bad values, unreadable files.</summary>
     public const int BadInput = 2;

@@ -11,7 +11,7 @@ namespace IpiEngine.Cli;
 /// exact <c>deliveries.csv</c> format; <c>--check</c> compares with a reference. Exit codes: 0 done (and identical),
 /// 1 rows differ from the reference, 2 bad input (one sentence naming the file and line).
 /// </summary>
-public static class ReplayCommand
+internal static class ReplayCommand
 {
     /// <summary>The trace replayed when no input is named.</summary>
     public const string DefaultTrace = "xapic-flat-smp4";

@@ -10,7 +10,7 @@ namespace IpiEngine.Cli;
 /// <c>ipi run</c>: simulates a VM's IPI traffic through the engine (or replays a recorded trace through it) and
 /// shows what happened. Exit codes: 0 done, 1 conservation failure or a replay that differs, 2 bad input.
 /// </summary>
-public static class RunCommand
+internal static class RunCommand
 {
     /// <summary>Creates the verb.</summary>
     public static Command Create()

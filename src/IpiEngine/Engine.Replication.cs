@@ -13,7 +13,7 @@ public sealed partial class Engine
     /// </summary>
     /// <exception cref="InvalidOperationException">The engine is stopped.</exception>
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
-    public void ApplyReplicatedTopologyWrite(int vcpu, ushort register, ulong value, bool fromPeer)
+    internal void ApplyReplicatedTopologyWrite(int vcpu, ushort register, ulong value, bool fromPeer)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(vcpu);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vcpu, _rings.Length);

@@ -41,6 +41,7 @@ public sealed partial class Engine : IDisposable
     private readonly IcrResolver _resolver;
     private readonly DescriptorTable _descriptors;
     private readonly DeliveryLog? _log;
+    private readonly PendingWaiters _waiters;
     private readonly IEnginePipeline _pipeline;
     private readonly Lock _control = new();
     private readonly StageCounters _controlCounters = new(); // written only under _control
@@ -48,9 +49,19 @@ public sealed partial class Engine : IDisposable
     private readonly bool _stamp;
     private int _state;
 
-    /// <summary>Builds an engine (threads start with <see cref="Start"/>).</summary>
+    /// <summary>
+    /// Builds an engine (threads start with <see cref="Start"/>) that notifies through the options'
+    /// <see cref="EngineOptions.NotifyCallback"/> or <see cref="EngineOptions.NativeNotifier"/>, if any. For a notifier
+    /// struct of your own, see <see cref="Create{TNotifier}"/>.
+    /// </summary>
     /// <exception cref="ArgumentException">The options are inconsistent (the message says which and why).</exception>
     public Engine(EngineOptions options)
+        : this(options, CreatePipeline)
+    {
+    }
+
+    /// <summary>The one constructor: <paramref name="createPipeline"/> picks the notifier type the pipeline is built for.</summary>
+    private Engine(EngineOptions options, Func<EngineOptions, PipelineParts, PendingWaiters, IEnginePipeline> createPipeline)
     {
         ArgumentNullException.ThrowIfNull(options);
         int vcpus = options.Validate();
@@ -65,13 +76,14 @@ public sealed partial class Engine : IDisposable
         _wait = WaitStrategy.For(options.WaitStrategy);
         _resolver = new IcrResolver(options.Topology ?? ApicTopology.Configure(vcpus, TopologyKind.X2ApicPhysical));
         _descriptors = new DescriptorTable(vcpus);
+        _waiters = new PendingWaiters(_descriptors);
         _log = options.DeliveryLogCapacity > 0 ? new DeliveryLog(options.DeliveryLogCapacity, options.DeliveryLogMode) : null;
         _topologySnapshot = new long[vcpus];
         _stamp = options.StampPostTime ?? (_log is not null || options.Placement is not null || options.Forwarder is not null);
         _posting = new PostingRings(_rings, _doorbell, _signal, _wait, options.BackPressure == BackPressure.Drop, options.Name);
         var parts = new PipelineParts(_rings, _doorbell, _posting, _resolver, _descriptors, _log, options.Placement,
             options.Forwarder, options.LocalTargets, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler));
-        _pipeline = CreatePipeline(options, parts);
+        _pipeline = createPipeline(options, parts, _waiters);
         AttachReplicator();
     }
 
@@ -81,14 +93,17 @@ public sealed partial class Engine : IDisposable
     /// <summary>The options the engine was built with.</summary>
     public EngineOptions Options => _options;
 
-    /// <summary>The resolver (its <see cref="IcrResolver.Map"/> is the current routing snapshot).</summary>
-    public IcrResolver Resolver => _resolver;
+    /// <summary>
+    /// The resolver (its <see cref="IcrResolver.Map"/> is the current routing snapshot). Internal: calling it beside the
+    /// pipeline would skip the topology ordering and race the ICR2 latch.
+    /// </summary>
+    internal IcrResolver Resolver => _resolver;
 
-    /// <summary>The posted-interrupt descriptors (also reachable by address for native embedders).</summary>
-    public DescriptorTable Descriptors => _descriptors;
+    /// <summary>The posted-interrupt descriptors (the C ABI and tests; internal: disposing them under a running engine is a footgun).</summary>
+    internal DescriptorTable Descriptors => _descriptors;
 
-    /// <summary>The delivery log, when <see cref="EngineOptions.DeliveryLogCapacity"/> asked for one.</summary>
-    public DeliveryLog? DeliveryLog => _log;
+    /// <summary>The delivery log, when <see cref="EngineOptions.DeliveryLogCapacity"/> asked for one (internal: see <see cref="ReadDeliveryLog"/>).</summary>
+    internal DeliveryLog? DeliveryLog => _log;
 
     /// <summary>Whether the pipeline threads run (false from the moment the pipeline fails).</summary>
     public bool IsRunning => Volatile.Read(ref _state) == Running && _posting.Fault is null;
@@ -161,6 +176,7 @@ public sealed partial class Engine : IDisposable
                     Volatile.Write(ref _state, Disposed);
                     EngineMetrics.Unregister(this);
                     _descriptors.Dispose();
+                    _waiters.AbortAll(); // after the descriptors: a woken waiter finds them disposed
                     _log?.Dispose();
                 }
             }
@@ -234,6 +250,29 @@ public sealed partial class Engine : IDisposable
         _pipeline.DeliverRemote(deliveries);
     }
 
+    /// <summary>
+    /// The delivery log's entries, in delivery order (<see cref="EngineOptions.DeliveryLogCapacity"/>,
+    /// <see cref="EngineOptions.DeliveryLogMode"/>): read-only, and only once the engine has stopped, since the pipeline
+    /// writes the entries while it runs. Deliveries not kept are counted in <see cref="EngineCounters.LogOverflow"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The engine has no delivery log, or has not stopped yet.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    public ReadOnlySpan<DeliveryLogEntry> ReadDeliveryLog()
+    {
+        ThrowIfDisposed();
+        if (_log is null)
+        {
+            throw new InvalidOperationException($"The engine '{_options.Name}' keeps no delivery log: set EngineOptions.DeliveryLogCapacity.");
+        }
+
+        if (Volatile.Read(ref _state) != Stopped) // acquire: Stopped is written after the drain's last append
+        {
+            throw new InvalidOperationException($"The engine '{_options.Name}' is {State}: read the delivery log once it has stopped.");
+        }
+
+        return _log.Entries;
+    }
+
     /// <summary>Reads every counter (summed over the threads that own them). Allocation-free.</summary>
     public EngineCounters ReadCounters()
     {
@@ -277,23 +316,27 @@ public sealed partial class Engine : IDisposable
         }
     }
 
-    private static unsafe IEnginePipeline CreatePipeline(EngineOptions options, PipelineParts parts)
+    private static unsafe IEnginePipeline CreatePipeline(EngineOptions options, PipelineParts parts, PendingWaiters waiters)
     {
         if (options.NativeNotifier != null)
         {
-            return Create(options.ThreadingMode, parts, new FunctionPointerNotifier(options.NativeNotifier, options.NativeNotifierContext));
+            return CreatePipeline(options.ThreadingMode, parts, waiters, new FunctionPointerNotifier(options.NativeNotifier, options.NativeNotifierContext));
         }
 
         return options.NotifyCallback is { } callback
-            ? Create(options.ThreadingMode, parts, new CallbackNotifier(callback))
-            : Create(options.ThreadingMode, parts, new NoNotifier());
+            ? CreatePipeline(options.ThreadingMode, parts, waiters, new CallbackNotifier(callback))
+            : CreatePipeline(options.ThreadingMode, parts, waiters, new NoNotifier());
     }
 
-    private static IEnginePipeline Create<TNotifier>(ThreadingMode mode, PipelineParts parts, TNotifier notifier)
+    /// <summary>The pipeline for one notifier type: the engine's waiters are woken first, then <paramref name="notifier"/>.</summary>
+    private static IEnginePipeline CreatePipeline<TNotifier>(ThreadingMode mode, PipelineParts parts, PendingWaiters waiters, TNotifier notifier)
         where TNotifier : struct, IDeliveryNotifier
-        => mode == ThreadingMode.Fused
-            ? new FusedPipeline<TNotifier>(parts, notifier)
-            : new PerStagePipeline<TNotifier>(parts, notifier);
+    {
+        var engineNotifier = new EngineNotifier<TNotifier>(waiters, notifier);
+        return mode == ThreadingMode.Fused
+            ? new FusedPipeline<EngineNotifier<TNotifier>>(parts, engineNotifier)
+            : new PerStagePipeline<EngineNotifier<TNotifier>>(parts, engineNotifier);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfDisposed()

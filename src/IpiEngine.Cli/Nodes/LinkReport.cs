@@ -8,7 +8,7 @@ namespace IpiEngine.Cli.Nodes;
 /// in each state, the time forwarding stalled on a full queue (policy wait), and the records refused because the peer
 /// was unreachable (policy fail) or abandoned at the stop.
 /// </summary>
-public sealed record LinkReport(
+internal sealed record LinkReport(
     int Peer,
     string State,
     double ConnectedSeconds,

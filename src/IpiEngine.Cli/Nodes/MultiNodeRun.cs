@@ -8,7 +8,7 @@ namespace IpiEngine.Cli.Nodes;
 /// once, collects each node's <see cref="NodeReport"/>, then stops them (killing, by process id, any that does not leave).
 /// This is what <c>ipi run --nodes N</c> calls.
 /// </summary>
-public sealed class MultiNodeRun
+internal sealed class MultiNodeRun
 {
     /// <summary>Number of nodes (processes), at least 2.</summary>
     public required int Nodes { get; init; }
@@ -101,7 +101,7 @@ public sealed class MultiNodeRun
 }
 
 /// <summary>The outcome of a <see cref="MultiNodeRun"/>: every node's report, the cross-node and local delivery rates.</summary>
-public sealed record MultiNodeResult(IReadOnlyList<NodeReport> Nodes, double CrossNodeIpisPerSecond, double LocalIpisPerSecond, bool Complete)
+internal sealed record MultiNodeResult(IReadOnlyList<NodeReport> Nodes, double CrossNodeIpisPerSecond, double LocalIpisPerSecond, bool Complete)
 {
     /// <summary>The run as the JSON summary of <c>ipi run --nodes</c>.</summary>
     public NodesRunReport ToReport(string threading, string localTargets, int vcpus, string topology, string workload)

@@ -7,7 +7,7 @@ namespace IpiEngine.Cli.Nodes;
 /// The multi-node run's table: one column per node with its conservation counters (engine, links, check), the
 /// cross-node latency percentiles, and the overall cross-node IPIs/s under it.
 /// </summary>
-public static class MultiNodeSummary
+internal static class MultiNodeSummary
 {
     /// <summary>Writes the table for <paramref name="result"/> to <paramref name="writer"/> (no colours, no terminal needed).</summary>
     public static void Write(TextWriter writer, MultiNodeResult result)

@@ -11,7 +11,7 @@ namespace IpiEngine.Cli.Nodes;
 /// sending node (misrouted), and a latency histogram from each delivery's post timestamp (one host: one clock).
 /// Then hands the frame to the next sink (the node's engine).
 /// </summary>
-public sealed class NodeArrivals : RemoteDeliverySink
+internal sealed class NodeArrivals : RemoteDeliverySink
 {
     private readonly Lock _lock = new(); // one lock per frame (links call concurrently), not per record
     private readonly IReadOnlyList<int> _nodeOfVcpu;

@@ -13,7 +13,7 @@ namespace IpiEngine.Cli.Nodes;
 /// node before it fails. <c>localTargets</c> says who serves destinations on this node: <c>engine</c> (the default) or
 /// <c>kernel</c> (KVM already delivered them at the ICR write; the engine forwards only the other nodes' targets).
 /// </summary>
-public sealed class NodeConfig
+internal sealed class NodeConfig
 {
     /// <summary>The highest node id accepted (ids index per-node tables, so they are kept small).</summary>
     public const int MaxNodeId = 1023;
@@ -138,7 +138,7 @@ public sealed class NodeConfig
 }
 
 /// <summary>A peer in a node config.</summary>
-public sealed class NodePeerConfig
+internal sealed class NodePeerConfig
 {
     /// <summary>The peer's node id.</summary>
     public int Node { get; set; }
@@ -147,7 +147,7 @@ public sealed class NodePeerConfig
 }
 
 /// <summary>A node config that cannot be used; the message is one sentence for the user.</summary>
-public sealed class NodeConfigException(string message) : Exception(message);
+internal sealed class NodeConfigException(string message) : Exception(message);
 
 /// <summary>Source-generated JSON for node configs and reports (no reflection).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = false)]

@@ -9,7 +9,7 @@ namespace IpiEngine.Cli.Nodes;
 /// thread. x2APIC topologies take no topology writes during the run and each vCPU's ICR latch is its own, so the
 /// sequential resolution gives the same destinations as the engines' concurrent one.
 /// </summary>
-public sealed class NodeExpectation
+internal sealed class NodeExpectation
 {
     private readonly long[] _pairs;
 

@@ -11,7 +11,7 @@ namespace IpiEngine.Cli.Nodes;
 /// and local deliveries per pair too when the engine's delivery log held them all (<see cref="LocalPairsChecked"/>; else in aggregate);
 /// <see cref="Doubled"/>, <see cref="Lost"/>, <see cref="Misrouted"/> are 0.
 /// </summary>
-public sealed record NodeReport(
+internal sealed record NodeReport(
     int Node,
     long Posted,
     long Resolved,

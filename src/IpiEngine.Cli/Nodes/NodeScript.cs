@@ -10,7 +10,7 @@ namespace IpiEngine.Cli.Nodes;
 /// <see cref="WorkloadScript"/> (<see cref="WorkloadGenerator"/>); each node posts only its own vCPUs' scripts, looping
 /// over each as the single-node run does. The bring-up (INIT/SIPI from vCPU 0) is not posted in a multi-node run.
 /// </summary>
-public sealed class NodeScript
+internal sealed class NodeScript
 {
     /// <summary>IPIs generated per vCPU at most (bounds the scripts' memory; each script loops).</summary>
     private const int ScriptBudgetIpis = 1 << 20;

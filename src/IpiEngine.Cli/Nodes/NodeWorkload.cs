@@ -9,7 +9,7 @@ namespace IpiEngine.Cli.Nodes;
 /// vCPUs of each other node in turn, tagged with a per-source, per-peer counter, so that the receiver can check
 /// exactly-once delivery, per-source order and the destination of every record.
 /// </summary>
-public static class NodeWorkload
+internal static class NodeWorkload
 {
     /// <summary>The record a source sends with tag <paramref name="tag"/> to the vCPUs <paramref name="remote"/> of one node.</summary>
     public static RemoteDelivery Make(uint source, ulong tag, ReadOnlySpan<uint> remote, long timestamp = 0)

@@ -9,7 +9,7 @@ namespace IpiEngine.Cli.Nodes;
 /// collections, conservation) plus what crossed nodes (<see cref="Forwarded"/>, <see cref="Received"/>) or the hosts'
 /// kernels served (<see cref="ServedByHost"/>), and one <see cref="NodeSummary"/> per node.
 /// </summary>
-public sealed record NodesRunReport
+internal sealed record NodesRunReport
 {
     /// <summary><c>nodes</c> (a generated workload) or <c>nodes-trace</c>.</summary>
     public required string Mode { get; init; }
@@ -62,10 +62,10 @@ public sealed record NodesRunReport
 }
 
 /// <summary>Post-to-arrival latency percentiles of deliveries that crossed nodes, nanoseconds.</summary>
-public sealed record CrossNodeLatency(long P50, long P99);
+internal sealed record CrossNodeLatency(long P50, long P99);
 
 /// <summary>One node's counters in <see cref="NodesRunReport"/>.</summary>
-public sealed record NodeSummary(int Node, long Posted, long Resolved, long Rejected, long Delivered, long Coalesced, long Forwarded, long ServedByHost,
+internal sealed record NodeSummary(int Node, long Posted, long Resolved, long Rejected, long Delivered, long Coalesced, long Forwarded, long ServedByHost,
     long Received, long Doubled, long Lost, long Misrouted, bool ConservationHeld, CrossNodeLatency LatencyNs, long AllocatedBytes);
 
 /// <summary>Source-generated JSON for <see cref="NodesRunReport"/>.</summary>

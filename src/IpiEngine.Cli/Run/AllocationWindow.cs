@@ -4,7 +4,7 @@ namespace IpiEngine.Cli.Run;
 /// Managed allocation and GC counts over a window: taken right before the vCPU threads start posting and right
 /// after they stop, so it covers exactly the measured window (every thread, since the counts are process-wide).
 /// </summary>
-public readonly record struct AllocationWindow(long AllocatedBytes, int Gen0, int Gen1, int Gen2)
+internal readonly record struct AllocationWindow(long AllocatedBytes, int Gen0, int Gen1, int Gen2)
 {
     /// <summary>Reads the counters now. <c>GetTotalAllocatedBytes(true)</c> is precise (it flushes every thread's allocation context).</summary>
     public static AllocationWindow Now()

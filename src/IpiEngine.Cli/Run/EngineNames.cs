@@ -3,7 +3,7 @@ using IpiEngine.Pipeline;
 namespace IpiEngine.Cli.Run;
 
 /// <summary>The command line's spellings of the engine's choices (kebab-case of the enum names).</summary>
-public static class EngineNames
+internal static class EngineNames
 {
     private static readonly WaitStrategyKind[] WaitKinds = Enum.GetValues<WaitStrategyKind>();
 

@@ -1,7 +1,7 @@
 namespace IpiEngine.Cli.Run;
 
 /// <summary>Shows a run's progress while it runs (a live table on a terminal, plain lines otherwise).</summary>
-public interface IRunDisplay
+internal interface IRunDisplay
 {
     /// <summary>
     /// Calls <paramref name="poll"/> until it returns null, showing each sample. <paramref name="poll"/> blocks until

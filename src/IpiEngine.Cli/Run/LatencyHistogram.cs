@@ -4,7 +4,7 @@ using HdrHistogram;
 namespace IpiEngine.Cli.Run;
 
 /// <summary>Post-to-delivery latency in nanoseconds, recorded into an HdrHistogram (3 significant digits, up to 60 s).</summary>
-public sealed class LatencyHistogram
+internal sealed class LatencyHistogram
 {
     private const long HighestNs = 60L * 1_000_000_000;
     private readonly LongHistogram histogram = new(1, HighestNs, 3);

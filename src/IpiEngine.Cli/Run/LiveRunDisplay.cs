@@ -4,7 +4,7 @@ using Spectre.Console;
 namespace IpiEngine.Cli.Run;
 
 /// <summary>Progress as a live Spectre.Console table redrawn in place (terminals only).</summary>
-public sealed class LiveRunDisplay : IRunDisplay
+internal sealed class LiveRunDisplay : IRunDisplay
 {
     private readonly IAnsiConsole console;
     private readonly string title;

@@ -11,7 +11,7 @@ namespace IpiEngine.Cli.Run;
 /// trace to <see cref="TraceNodesRun"/>, whose merged deliveries are written (<c>--deliveries</c>) and compared
 /// (<c>--check</c>, default the trace's reference). This maps the options, Ctrl-C and <c>--json</c> onto them.
 /// </summary>
-public static class NodesRun
+internal static class NodesRun
 {
     /// <summary>Runs the nodes; the exit code is 0 every IPI exactly once (and equal to the reference), 1 not, 2 a node failed or bad input.</summary>
     public static int Execute(RunSettings settings, RunConsole console, TextWriter error, RunInterruption interruption, TextWriter? jsonOutput = null)

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace IpiEngine.Cli.Run;
 
 /// <summary>Parses the numeric spellings <c>ipi run</c> accepts, each failure as one sentence naming the option.</summary>
-public static class OptionValues
+internal static class OptionValues
 {
     /// <summary>Longest run accepted (a day).</summary>
     public static readonly TimeSpan MaxDuration = TimeSpan.FromDays(1);

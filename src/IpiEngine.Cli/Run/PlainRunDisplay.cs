@@ -3,7 +3,7 @@ using System.Globalization;
 namespace IpiEngine.Cli.Run;
 
 /// <summary>Progress as plain lines, about one a second, with no escape codes (for logs and pipes).</summary>
-public sealed class PlainRunDisplay : IRunDisplay
+internal sealed class PlainRunDisplay : IRunDisplay
 {
     private readonly TextWriter writer;
 

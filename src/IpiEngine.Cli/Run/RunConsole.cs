@@ -6,7 +6,7 @@ namespace IpiEngine.Cli.Run;
 /// Where a run's human-readable output goes: a Spectre console over the given writer, with colours and a live
 /// display only when that writer is a real terminal.
 /// </summary>
-public sealed class RunConsole
+internal sealed class RunConsole
 {
     private RunConsole(IAnsiConsole console, bool isTerminal, TextWriter writer)
     {

@@ -3,7 +3,7 @@ using IpiEngine.Apic;
 namespace IpiEngine.Cli.Run;
 
 /// <summary>The summary's breakdowns: rejections by reason, IPIs by delivery mode (names as in deliveries.csv).</summary>
-public static class RunCounts
+internal static class RunCounts
 {
     private static readonly string[] ModeNames = ["FIXED", "LOWPRI", "SMI", "RESERVED3", "NMI", "INIT", "SIPI", "RESERVED7"];
 

@@ -1,7 +1,7 @@
 namespace IpiEngine.Cli.Run;
 
 /// <summary>Bad input to <c>ipi run</c>: the message is one sentence for the user, and the exit code is 2.</summary>
-public sealed class RunInputException : Exception
+internal sealed class RunInputException : Exception
 {
     /// <summary>Creates the exception with the sentence to show.</summary>
     public RunInputException(string message)

@@ -6,7 +6,7 @@ namespace IpiEngine.Cli.Run;
 /// Turns Ctrl-C (and SIGTERM) into a request to end the run: the process is not killed, the vCPU threads stop
 /// posting, the engine drains, and the summary is still printed.
 /// </summary>
-public sealed class RunInterruption : IDisposable
+internal sealed class RunInterruption : IDisposable
 {
     private readonly PosixSignalRegistration? sigterm;
     private int requested;

@@ -7,7 +7,7 @@ namespace IpiEngine.Cli.Run;
 /// The options of <c>ipi run</c>. Values are taken as text and checked here rather than by the parser, so every
 /// bad value gets one sentence that names the option and what it accepts.
 /// </summary>
-public sealed class RunOptions
+internal sealed class RunOptions
 {
     /// <summary>Largest vCPU count accepted (x2APIC cluster with dense IDs holds far more; this bounds memory).</summary>
     public const int MaxVcpus = 4096;

@@ -9,7 +9,7 @@ namespace IpiEngine.Cli.Run;
 /// <param name="PostedPerSecond">IPIs posted per second since the previous sample.</param>
 /// <param name="DeliveredPerSecond">IPIs delivered per second since the previous sample.</param>
 /// <param name="RingOccupancy">Records waiting in the rings, as a fraction of their total capacity.</param>
-public readonly record struct RunProgress(
+internal readonly record struct RunProgress(
     TimeSpan Elapsed, string Phase, long Posted, long Delivered, long Rejected, double PostedPerSecond, double DeliveredPerSecond, double RingOccupancy)
 {
     /// <summary>The phase of the last sample, taken once the run is over.</summary>

@@ -4,7 +4,7 @@ namespace IpiEngine.Cli.Run;
 /// Everything one <c>ipi run</c> reports: the summary table shows it, <c>--json</c> writes it (camelCase names).
 /// Counts cover the measured window only (warm-up and bring-up excluded) unless named otherwise.
 /// </summary>
-public sealed class RunReport
+internal sealed class RunReport
 {
     /// <summary><c>synthetic</c> (a generated workload) or <c>trace</c> (a recorded trace).</summary>
     public required string Mode { get; init; }
@@ -101,4 +101,4 @@ public sealed class RunReport
 }
 
 /// <summary>Garbage collections by generation.</summary>
-public sealed record GcCounts(int Gen0, int Gen1, int Gen2);
+internal sealed record GcCounts(int Gen0, int Gen1, int Gen2);

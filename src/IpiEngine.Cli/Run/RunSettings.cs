@@ -3,7 +3,7 @@ using IpiEngine.Workload;
 namespace IpiEngine.Cli.Run;
 
 /// <summary>The validated options of one <c>ipi run</c>.</summary>
-public sealed record RunSettings
+internal sealed record RunSettings
 {
     /// <summary>The default scenario's vCPU count.</summary>
     public const int DefaultVcpus = 16;

@@ -4,7 +4,7 @@ using Spectre.Console;
 namespace IpiEngine.Cli.Run;
 
 /// <summary>Renders a <see cref="RunReport"/> as the end-of-run summary table.</summary>
-public static class RunSummaryTable
+internal static class RunSummaryTable
 {
     /// <summary>Writes the summary to <paramref name="console"/>.</summary>
     public static void Write(IAnsiConsole console, RunReport report)

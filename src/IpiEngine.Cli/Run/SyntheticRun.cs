@@ -11,7 +11,7 @@ namespace IpiEngine.Cli.Run;
 /// <see cref="RunSettings.LatencySamples"/> of all its deliveries (a log of every delivery of a 10 s run would need
 /// gigabytes); those posted in the window count.
 /// </summary>
-public static class SyntheticRun
+internal static class SyntheticRun
 {
     /// <summary>IPIs generated over all the vCPUs' scripts, at most (bounds their memory); each script loops.</summary>
     private const int ScriptBudgetIpis = 1 << 20;

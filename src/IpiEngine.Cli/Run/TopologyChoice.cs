@@ -3,7 +3,7 @@ using IpiEngine.Apic;
 namespace IpiEngine.Cli.Run;
 
 /// <summary>A <c>--topology</c> value: the addressing kind and whether APIC IDs are sparse.</summary>
-public readonly record struct TopologyChoice(TopologyKind Kind, bool SparseIds)
+internal readonly record struct TopologyChoice(TopologyKind Kind, bool SparseIds)
 {
     /// <summary>The names <c>--topology</c> accepts; each also has a <c>-sparse</c> variant.</summary>
     public static readonly IReadOnlyList<string> Names = ["xapic-flat", "xapic-cluster", "xapic-physical", "x2apic-physical", "x2apic-cluster"];

@@ -9,7 +9,7 @@ namespace IpiEngine.Cli.Run;
 /// coordinated (<see cref="ConcurrentTraceReplay"/>), checked against the sequential replay and, if given, a reference
 /// deliveries file; <c>--loop K</c> replays it K times on fresh engines for a throughput figure on real traffic.
 /// </summary>
-public static class TraceRun
+internal static class TraceRun
 {
     /// <summary>Replays the trace and reports.</summary>
     public static RunReport Execute(RunSettings settings, RunConsole console, RunInterruption interruption)

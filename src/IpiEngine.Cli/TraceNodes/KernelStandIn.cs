@@ -10,7 +10,7 @@ namespace IpiEngine.Cli.TraceNodes;
 /// <c>KVM_DSM_IPI</c> records (<see cref="IcrInjector"/>). Here the resolution is the sequential <see cref="IcrResolver"/>
 /// under a lock (the stand-in is not the engine under test), and what it served or injected is recorded for the check.
 /// </summary>
-public sealed class KernelStandIn : IcrInjector
+internal sealed class KernelStandIn : IcrInjector
 {
     private readonly Lock _lock = new();
     private readonly IcrResolver _resolver;

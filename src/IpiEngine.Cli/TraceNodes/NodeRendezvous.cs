@@ -6,14 +6,14 @@ namespace IpiEngine.Cli.TraceNodes;
 /// (they must resolve with the old topology). In one process a barrier; across processes the orchestrator's
 /// <c>at K</c> / <c>pass K</c> lines.
 /// </summary>
-public abstract class NodeRendezvous
+internal abstract class NodeRendezvous
 {
     /// <summary>This node reached the <paramref name="ordinal"/>-th run of topology rows (from 1); waits for the others.</summary>
     public abstract void Arrive(int ordinal, CancellationToken ct);
 }
 
 /// <summary>The rendezvous of nodes running in one process: a barrier with one participant per node.</summary>
-public sealed class InProcessRendezvous(int nodes) : NodeRendezvous, IDisposable
+internal sealed class InProcessRendezvous(int nodes) : NodeRendezvous, IDisposable
 {
     private readonly Barrier _barrier = new(nodes);
 

@@ -10,7 +10,7 @@ namespace IpiEngine.Cli.TraceNodes;
 /// the frame on: to the node's engine (<see cref="EngineSink"/>) or, when the kernel serves local targets, to the
 /// kernel's <c>KVM_DSM_IPI</c> path (<see cref="InjectorSink"/>, whose records carry no tag).
 /// </summary>
-public sealed class TraceArrivals(RemoteDeliverySink next) : RemoteDeliverySink
+internal sealed class TraceArrivals(RemoteDeliverySink next) : RemoteDeliverySink
 {
     private readonly Lock _lock = new();
     private readonly List<RemoteDelivery> _arrived = [];

@@ -15,7 +15,7 @@ namespace IpiEngine.Cli.TraceNodes;
 /// <see cref="KernelStandIn"/> serves the local targets at each write (as KVM does) and takes the other nodes' IPIs
 /// as <c>KVM_DSM_IPI</c> records, while the engine forwards only remote targets.
 /// </summary>
-public sealed class TraceNode : IDisposable
+internal sealed class TraceNode : IDisposable
 {
     private readonly TraceNodeSetup _setup;
     private readonly List<TracePhase> _phases;

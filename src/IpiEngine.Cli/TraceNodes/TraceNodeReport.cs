@@ -7,7 +7,7 @@ namespace IpiEngine.Cli.TraceNodes;
 /// Arrivals from other nodes: <see cref="Received"/>, of which <see cref="Misrouted"/> named a vCPU not here or a
 /// source on this node. <see cref="Problems"/> says, one sentence each, every check that failed on this node.
 /// </summary>
-public sealed record TraceNodeReport(
+internal sealed record TraceNodeReport(
     int Node,
     long Records,
     long Ipis,

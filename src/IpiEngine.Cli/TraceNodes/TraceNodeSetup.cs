@@ -11,5 +11,5 @@ namespace IpiEngine.Cli.TraceNodes;
 /// <param name="Threading">The engine's threading mode.</param>
 /// <param name="LocalTargets">Who serves this node's targets: the engine, or the host's kernel (<see cref="KernelStandIn"/>).</param>
 /// <param name="Timeout">Bound on each wait (a topology row applied here, the peers at a rendezvous).</param>
-public sealed record TraceNodeSetup(int Node, int[] Placement, uint[] ApicIds, ExitRecord[] Exits, ReplayResult Sequential,
+internal sealed record TraceNodeSetup(int Node, int[] Placement, uint[] ApicIds, ExitRecord[] Exits, ReplayResult Sequential,
     ThreadingMode Threading, LocalTargets LocalTargets, TimeSpan Timeout);

@@ -8,7 +8,7 @@ namespace IpiEngine.Cli.TraceNodes;
 /// ascending, duplicates kept (so a doubled delivery differs from the reference). Counts what is doubled, lost or
 /// delivered for no firing write, per node of the destination.
 /// </summary>
-public sealed class TraceNodesMerge
+internal sealed class TraceNodesMerge
 {
     private TraceNodesMerge(List<DeliveryRow> rows, long[] doubled, long[] lost, long unknown)
     {

@@ -12,7 +12,7 @@ namespace IpiEngine.Cli.TraceNodes;
 /// (<c>at K</c> / <c>pass K</c>), then merges the nodes' deliveries into <c>deliveries.csv</c> rows
 /// (<see cref="TraceNodesMerge"/>).
 /// </summary>
-public sealed class TraceNodesRun
+internal sealed class TraceNodesRun
 {
     /// <summary>Number of nodes (processes), at least 2 and at most the trace's vCPUs.</summary>
     public required int Nodes { get; init; }
@@ -80,7 +80,7 @@ public sealed class TraceNodesRun
 }
 
 /// <summary>What a trace replayed over nodes did: each node's report, the merged deliveries, the sequential reference.</summary>
-public sealed record TraceNodesResult(IReadOnlyList<TraceNodeReport> Nodes, TraceNodesMerge Merge, ReplayResult Sequential, int Vcpus, int Records, double Seconds)
+internal sealed record TraceNodesResult(IReadOnlyList<TraceNodeReport> Nodes, TraceNodesMerge Merge, ReplayResult Sequential, int Vcpus, int Records, double Seconds)
 {
     /// <summary>Every destination exactly once, and every node's checks held.</summary>
     public bool Exact => Merge.ExactlyOnce && Nodes.All(n => n.Problems.Length == 0);

@@ -5,7 +5,7 @@ using Spectre.Console;
 namespace IpiEngine.Cli.TraceNodes;
 
 /// <summary>The table of a trace replayed over nodes (one column per node), and its JSON summary.</summary>
-public static class TraceNodesSummary
+internal static class TraceNodesSummary
 {
     /// <summary>Writes the table for <paramref name="result"/> (no colours, no terminal needed).</summary>
     public static void Write(TextWriter writer, TraceNodesResult result)

@@ -5,7 +5,7 @@ namespace IpiEngine.Apic;
 /// <see cref="DestinationMap"/> is built from and checked against (property tests, benchmark baseline).
 /// O(vCPUs) per IPI; allocation-free.
 /// </summary>
-public static class ApicMatcher
+internal static class ApicMatcher
 {
     private const uint X2ApicBroadcast = 0xFFFF_FFFF;
     private const uint XApicBroadcast = 0xFF;

@@ -28,5 +28,5 @@ public static class ApicRegister
     /// <summary>x2APIC SELF IPI MSR: bits 7:0 = vector; a fixed, edge IPI to the writer.</summary>
     public const ushort X2SelfIpi = 0x83F;
     /// <summary>Stands for a register number that does not fit 16 bits; always rejected.</summary>
-    public const ushort Invalid = 0xFFFF;
+    internal const ushort Invalid = 0xFFFF;
 }

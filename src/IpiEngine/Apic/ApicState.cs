@@ -10,7 +10,7 @@ namespace IpiEngine.Apic;
 /// <param name="SoftwareEnabled">SVR bit 8.</param>
 /// <param name="GloballyEnabled">IA32_APIC_BASE bit 11.</param>
 /// <param name="X2Apic">IA32_APIC_BASE bit 10: x2APIC mode.</param>
-public readonly record struct ApicState(
+internal readonly record struct ApicState(
     uint InitialId, byte XApicId, byte LogicalId, byte DfrModel, bool SoftwareEnabled, bool GloballyEnabled, bool X2Apic)
 {
     /// <summary>DFR model value of the flat model.</summary>

@@ -27,7 +27,7 @@ public sealed class ApicTopology
     public int VcpuCount => _apics.Length;
 
     /// <summary>Every APIC's current state, by vCPU index.</summary>
-    public ReadOnlySpan<ApicState> Apics => _apics;
+    internal ReadOnlySpan<ApicState> Apics => _apics;
 
     /// <summary>
     /// The spec's reset state for each vCPU: globally enabled, software-disabled, xAPIC mode, LDR 0, DFR flat,
@@ -87,7 +87,7 @@ public sealed class ApicTopology
     /// <summary>Whether a register write changes routing (APIC ID, LDR, DFR, SVR, IA32_APIC_BASE).</summary>
     /// <remarks>Inlined on the posting path: the ICR registers (0x300 and up, except 0x80F) cost two compares.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool IsTopologyRegister(ushort register) => register < 0x100
+    internal static bool IsTopologyRegister(ushort register) => register < 0x100
         ? register is ApicRegister.Id or ApicRegister.Ldr or ApicRegister.Dfr or ApicRegister.Svr or ApicRegister.ApicBase
         : register == ApicRegister.X2Svr;
 
@@ -108,7 +108,7 @@ public sealed class ApicTopology
     /// takes effect in either mode (QEMU's MMIO handler does not check the mode and its SVR case has no x2APIC guard).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="vcpu"/> is not a vCPU index.</exception>
-    public bool Apply(int vcpu, ushort register, ulong value)
+    internal bool Apply(int vcpu, ushort register, ulong value)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(vcpu);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vcpu, _apics.Length);
@@ -141,7 +141,7 @@ public sealed class ApicTopology
     /// A 64-bit digest of every APIC's routing state (the first 8 bytes of a SHA-256 over each APIC's fields, in vCPU
     /// order): equal topologies give equal digests, so nodes of one VM can check that they start from the same one.
     /// </summary>
-    public ulong Digest()
+    internal ulong Digest()
     {
         const int bytesPerApic = 8;
         byte[] image = new byte[_apics.Length * bytesPerApic];
@@ -162,7 +162,7 @@ public sealed class ApicTopology
     }
 
     /// <summary>Builds the immutable routing snapshot of the current state.</summary>
-    public DestinationMap BuildMap() => new(_apics);
+    internal DestinationMap BuildMap() => new(_apics);
 
     /// <summary>
     /// IA32_APIC_BASE (SDM Vol. 3A "x2APIC State Transitions"): the invalid transitions (x2APIC without global enable,

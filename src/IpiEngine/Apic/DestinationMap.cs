@@ -18,7 +18,7 @@ namespace IpiEngine.Apic;
 /// Built off the hot path by <see cref="ApicTopology.BuildMap"/>, published by <see cref="IcrResolver"/> with one
 /// reference swap.
 /// </summary>
-public sealed class DestinationMap
+internal sealed class DestinationMap
 {
     private const byte AcceptsSystem = 1; // INIT, SIPI, NMI, SMI: globally enabled
     private const byte AcceptsVectored = 2; // Fixed, LowPri: globally and software enabled

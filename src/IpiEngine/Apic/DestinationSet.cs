@@ -6,7 +6,7 @@ namespace IpiEngine.Apic;
 /// The destination vCPUs of one IPI, ascending: a preallocated buffer (capacity = vCPU count) reused for every IPI,
 /// so resolution never allocates.
 /// </summary>
-public sealed class DestinationSet
+internal sealed class DestinationSet
 {
     private readonly int[] _vcpus;
 

@@ -1,7 +1,7 @@
 namespace IpiEngine.Apic;
 
 /// <summary>ICR bits 19:18 (SDM Vol. 3A, "Interrupt Command Register").</summary>
-public enum DestinationShorthand : byte
+internal enum DestinationShorthand : byte
 {
     /// <summary>00: the destination field and destination mode select the targets.</summary>
     None = 0,

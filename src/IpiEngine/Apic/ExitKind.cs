@@ -1,7 +1,7 @@
 namespace IpiEngine.Apic;
 
 /// <summary>What <see cref="IcrResolver.Process"/> did with one exit record.</summary>
-public enum ExitKind : byte
+internal enum ExitKind : byte
 {
     /// <summary>An ICR high (0x310) write: the destination was latched for the sender's next ICR low write.</summary>
     Latched,

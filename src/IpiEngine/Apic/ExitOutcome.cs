@@ -4,7 +4,7 @@ namespace IpiEngine.Apic;
 /// The result of processing one exit record: what happened, why it was rejected if it was, and the decoded command
 /// (valid when <see cref="Kind"/> is <see cref="ExitKind.Fired"/>, and when a firing write was rejected after decoding).
 /// </summary>
-public readonly struct ExitOutcome : IEquatable<ExitOutcome>
+internal readonly struct ExitOutcome : IEquatable<ExitOutcome>
 {
     /// <summary>Creates an outcome.</summary>
     /// <param name="kind">What happened.</param>

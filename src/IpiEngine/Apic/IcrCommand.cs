@@ -6,7 +6,7 @@ namespace IpiEngine.Apic;
 /// One firing ICR write, decoded: the ICR low bits (identical in xAPIC and x2APIC, SDM Vol. 3A "Interrupt Command
 /// Register" and "x2APIC Interrupt Command Register") plus the full destination field.
 /// </summary>
-public readonly struct IcrCommand : IEquatable<IcrCommand>
+internal readonly struct IcrCommand : IEquatable<IcrCommand>
 {
     private const uint SelfShorthandBits = 1u << 18;
 

@@ -25,7 +25,7 @@ namespace IpiEngine.Apic;
 /// lowest priority picks the accepting candidate at index <c>vector mod count</c> in ascending vCPU order (the spec's
 /// rule; QEMU picks the lowest APIC ID).
 /// </remarks>
-public sealed class IcrResolver
+internal sealed class IcrResolver
 {
     private readonly ApicTopology _topology;
     private readonly uint[] _latchedHigh; // per vCPU: ICR high as QEMU keeps it (0x310, x2APIC ICR); only Process touches it

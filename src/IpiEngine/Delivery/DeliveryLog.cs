@@ -7,7 +7,7 @@ namespace IpiEngine.Delivery;
 /// deliveries, in delivery order (batches take a lock; skipped deliveries cost nothing each). Nothing is allocated
 /// after construction. Read it when the engine is stopped.
 /// </summary>
-public sealed class DeliveryLog : IDisposable
+internal sealed class DeliveryLog : IDisposable
 {
     private readonly DeliveryLogEntry[] _entries;
     private readonly Lock _sampleGate = new();

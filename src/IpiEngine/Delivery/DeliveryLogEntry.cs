@@ -28,7 +28,7 @@ public readonly struct DeliveryLogEntry
     [FieldOffset(34)] private readonly byte _flags;
 
     /// <summary>Creates an entry from a resolved delivery.</summary>
-    public DeliveryLogEntry(in RemoteDelivery delivery, long deliverTimestamp, bool remote)
+    internal DeliveryLogEntry(in RemoteDelivery delivery, long deliverTimestamp, bool remote)
     {
         Tag = delivery.Tag;
         PostTimestamp = delivery.PostTimestamp;

@@ -18,7 +18,7 @@ namespace IpiEngine.Delivery;
 /// taker's control exchange, which precedes its PIR exchanges, and the taker sees the deliverer's bits; if it found the
 /// bit clear, it notifies. No pending interrupt is left without a notification.
 /// </remarks>
-public sealed unsafe class DescriptorTable : IDisposable
+internal sealed unsafe class DescriptorTable : IDisposable
 {
     private const int WordsPerDescriptor = CacheLine.PaddedSize / sizeof(ulong); // the stride: 64 bytes used, the rest padding
     private const int ControlWord = 4;

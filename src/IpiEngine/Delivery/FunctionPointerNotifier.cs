@@ -1,7 +1,7 @@
 namespace IpiEngine.Delivery;
 
 /// <summary>Notifies through an unmanaged function <c>void notify(intptr_t context, int vcpu)</c> (the C ABI's kick).</summary>
-public readonly unsafe struct FunctionPointerNotifier : IDeliveryNotifier
+internal readonly unsafe struct FunctionPointerNotifier : IDeliveryNotifier
 {
     private readonly delegate* unmanaged<nint, int, void> _function;
     private readonly nint _context;

@@ -1,7 +1,7 @@
 namespace IpiEngine.Delivery;
 
 /// <summary>Notifies nobody: the vCPUs poll their descriptors.</summary>
-public readonly struct NoNotifier : IDeliveryNotifier
+internal readonly struct NoNotifier : IDeliveryNotifier
 {
     /// <inheritdoc/>
     public void Notify(int vcpu)

@@ -15,7 +15,7 @@ public readonly struct PendingInterrupts : IEquatable<PendingInterrupts>
     private readonly ulong _control;
 
     /// <summary>Creates a value from the four PIR words and the control word.</summary>
-    public PendingInterrupts(ulong v0, ulong v1, ulong v2, ulong v3, ulong control)
+    internal PendingInterrupts(ulong v0, ulong v1, ulong v2, ulong v3, ulong control)
     {
         _v0 = v0;
         _v1 = v1;

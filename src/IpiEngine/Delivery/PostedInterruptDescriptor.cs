@@ -9,7 +9,7 @@ namespace IpiEngine.Delivery;
 /// <see cref="DescriptorTable"/>; this type documents the layout (a C embedder sees the same bytes).
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = 64)]
-public readonly struct PostedInterruptDescriptor
+internal readonly struct PostedInterruptDescriptor
 {
     /// <summary>Control bit 0: an NMI is pending.</summary>
     public const ulong NmiPending = 1UL << 0;

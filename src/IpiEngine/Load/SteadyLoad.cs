@@ -9,7 +9,7 @@ namespace IpiEngine.Load;
 /// when late) and reports every delivery's post-to-delivery latency from the delivery log. The caller records the
 /// latencies (an HdrHistogram in the benchmark and in <c>ipi run</c>).
 /// </summary>
-public static class SteadyLoad
+internal static class SteadyLoad
 {
     /// <summary>Runs the load; calls <paramref name="recordLatencyTicks"/> with each delivery's latency in Stopwatch ticks.</summary>
     /// <returns>The engine's counters after it stopped.</returns>

@@ -3,7 +3,7 @@ using IpiEngine.Pipeline;
 namespace IpiEngine.Load;
 
 /// <summary>A steady offered load for latency measurement: producers, their pace, and the engine's configuration.</summary>
-public sealed class SteadyLoadOptions
+internal sealed class SteadyLoadOptions
 {
     /// <summary>Producer threads, one vCPU each (at least 2 vCPUs are configured). Default 8.</summary>
     public int Producers { get; init; } = 8;

@@ -7,7 +7,7 @@ namespace IpiEngine.Pipeline;
 /// </summary>
 /// <typeparam name="T">The entry type.</typeparam>
 /// <typeparam name="THandler">The handler (a struct: its call inlines).</typeparam>
-public sealed class BatchEventProcessor<T, THandler> where T : unmanaged where THandler : struct, IBatchHandler<T>
+internal sealed class BatchEventProcessor<T, THandler> where T : unmanaged where THandler : struct, IBatchHandler<T>
 {
     private readonly RingBuffer<T> _ring;
     private readonly SequenceBarrier _barrier;

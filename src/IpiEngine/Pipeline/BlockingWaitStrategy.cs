@@ -1,7 +1,7 @@
 namespace IpiEngine.Pipeline;
 
 /// <summary>Parks on the event at the first empty look, until a producer signals.</summary>
-public sealed class BlockingWaitStrategy : WaitStrategy
+internal sealed class BlockingWaitStrategy : WaitStrategy
 {
     /// <summary>The shared instance.</summary>
     public static readonly BlockingWaitStrategy Instance = new();

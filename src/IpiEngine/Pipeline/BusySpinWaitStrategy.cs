@@ -1,7 +1,7 @@
 namespace IpiEngine.Pipeline;
 
 /// <summary>Spins with a pause instruction and never gives the core away.</summary>
-public sealed class BusySpinWaitStrategy : WaitStrategy
+internal sealed class BusySpinWaitStrategy : WaitStrategy
 {
     /// <summary>The shared instance.</summary>
     public static readonly BusySpinWaitStrategy Instance = new();

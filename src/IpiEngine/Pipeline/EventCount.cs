@@ -13,7 +13,7 @@ namespace IpiEngine.Pipeline;
 /// other's variable, so at least one of them sees the other: either the waiter's re-check sees the progress, or the
 /// signaller sees the waiter and bumps the epoch under the lock the waiter parks with.
 /// </remarks>
-public sealed class EventCount
+internal sealed class EventCount
 {
     private readonly object _gate = new(); // a Monitor, not a Lock: waiters use Monitor.Wait
     private PaddedLong _epoch;

@@ -4,7 +4,7 @@ namespace IpiEngine.Pipeline;
 /// The default: spins for a few looks (work usually arrives within a microsecond under load), yields for a while (on
 /// an oversubscribed machine the producers need this core), then parks until signalled (idle costs nothing).
 /// </summary>
-public sealed class HybridWaitStrategy : WaitStrategy
+internal sealed class HybridWaitStrategy : WaitStrategy
 {
     private const int SpinLooks = 16;
     private const int YieldLooks = 48;

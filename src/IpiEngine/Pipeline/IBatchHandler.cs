@@ -5,7 +5,7 @@ namespace IpiEngine.Pipeline;
 /// dispatch: it receives whole available batches.
 /// </summary>
 /// <typeparam name="T">The ring's entry type.</typeparam>
-public interface IBatchHandler<T> where T : unmanaged
+internal interface IBatchHandler<T> where T : unmanaged
 {
     /// <summary>Handles the entries <paramref name="first"/>..<paramref name="last"/> (inclusive) of <paramref name="ring"/>.</summary>
     void OnBatch(RingBuffer<T> ring, long first, long last);

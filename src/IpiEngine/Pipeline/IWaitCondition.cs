@@ -1,7 +1,7 @@
 namespace IpiEngine.Pipeline;
 
 /// <summary>What a waiter waits for, as a struct so that <see cref="WaitStrategy.WaitUntil{TCondition}"/> inlines it.</summary>
-public interface IWaitCondition
+internal interface IWaitCondition
 {
     /// <summary>True when the wait is over (including when it was called off, which the caller checks afterwards).</summary>
     bool IsSatisfied { get; }

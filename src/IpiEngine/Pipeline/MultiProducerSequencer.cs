@@ -7,7 +7,7 @@ namespace IpiEngine.Pipeline;
 /// each slot available with the round it belongs to, so consumers read only entries whose writes are complete even
 /// when producers publish out of order.
 /// </summary>
-public sealed class MultiProducerSequencer : Sequencer
+internal sealed class MultiProducerSequencer : Sequencer
 {
     private readonly int[] _availableRound; // per slot: the round (sequence >> shift) last published there
     private readonly int _mask;

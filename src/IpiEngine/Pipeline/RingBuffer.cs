@@ -9,7 +9,7 @@ namespace IpiEngine.Pipeline;
 /// buffer. Holds storage only: a <see cref="Sequencer"/> decides who may write and read which sequences.
 /// </summary>
 /// <typeparam name="T">The entry type (blittable).</typeparam>
-public sealed class RingBuffer<T> where T : unmanaged
+internal sealed class RingBuffer<T> where T : unmanaged
 {
     private readonly T[] _entries;
     private readonly long _mask;

@@ -9,7 +9,7 @@ namespace IpiEngine.Pipeline;
 /// Starts at <see cref="InitialValue"/> (nothing processed).
 /// </summary>
 [DebuggerDisplay("{Value}")]
-public sealed class Sequence
+internal sealed class Sequence
 {
     /// <summary>The value of a sequence that has seen nothing.</summary>
     public const long InitialValue = -1;

@@ -4,7 +4,7 @@ namespace IpiEngine.Pipeline;
 /// What a consumer waits on: the sequencer's cursor (first stage) or the sequences of the processors it follows, and
 /// an alert that tells it to stop once nothing more is available.
 /// </summary>
-public sealed class SequenceBarrier
+internal sealed class SequenceBarrier
 {
     private readonly Sequencer _sequencer;
     private readonly Sequence[] _dependents;

@@ -4,7 +4,7 @@ namespace IpiEngine.Pipeline;
 /// Hands out sequences of a <see cref="RingBuffer{T}"/> to producers and publishes them to consumers, never letting a
 /// producer lap the slowest gating sequence (the consumers that must see an entry before it is reused).
 /// </summary>
-public abstract class Sequencer
+internal abstract class Sequencer
 {
     private Sequence[] _gatingSequences = [];
     private volatile bool _aborted;

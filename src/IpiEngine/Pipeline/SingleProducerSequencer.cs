@@ -6,7 +6,7 @@ namespace IpiEngine.Pipeline;
 /// A sequencer for exactly one producing thread: claims are plain arithmetic on producer-owned fields, publication is
 /// one release store of the cursor (then a signal to parked consumers, if any).
 /// </summary>
-public sealed class SingleProducerSequencer : Sequencer
+internal sealed class SingleProducerSequencer : Sequencer
 {
     private long _nextValue = Sequence.InitialValue;     // producer-owned: the last sequence claimed
     private long _cachedGating = Sequence.InitialValue;  // producer-owned: the last view of the slowest consumer

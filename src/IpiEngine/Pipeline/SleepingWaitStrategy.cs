@@ -1,7 +1,7 @@
 namespace IpiEngine.Pipeline;
 
 /// <summary>Spins, then yields, then sleeps about a millisecond per look; never parks on the event.</summary>
-public sealed class SleepingWaitStrategy : WaitStrategy
+internal sealed class SleepingWaitStrategy : WaitStrategy
 {
     private const int SpinLooks = 32;
     private const int YieldLooks = 64;

@@ -7,7 +7,7 @@ namespace IpiEngine.Pipeline;
 /// n-th empty look); <see cref="WaitUntil{TCondition}"/> is shared and parks through an <see cref="EventCount"/>
 /// without losing a wake-up. Called only when a look found nothing, never per event.
 /// </summary>
-public abstract class WaitStrategy
+internal abstract class WaitStrategy
 {
     /// <summary>Which strategy this is.</summary>
     public abstract WaitStrategyKind Kind { get; }

@@ -1,7 +1,7 @@
 namespace IpiEngine.Pipeline;
 
 /// <summary>Spins for a few looks, then yields the core on every later look; never parks.</summary>
-public sealed class YieldingWaitStrategy : WaitStrategy
+internal sealed class YieldingWaitStrategy : WaitStrategy
 {
     private const int SpinLooks = 64;
 

@@ -17,7 +17,7 @@ namespace IpiEngine.Rings;
 /// while traffic flows, so a producer's check is a read of a shared line instead of an atomic on a line the consumer
 /// keeps taking back.
 /// </remarks>
-public sealed class DoorbellBitmap
+internal sealed class DoorbellBitmap
 {
     private const int Stride = CacheLine.PaddedSize / sizeof(ulong); // one padded line per word
     private readonly ulong[] _words;

@@ -33,7 +33,7 @@ namespace IpiEngine.Rings;
 /// </remarks>
 /// <typeparam name="T">The record type (blittable).</typeparam>
 [DebuggerDisplay("Published = {PublishedCount}, Consumed = {ConsumedCount}, Capacity = {Capacity}")]
-public sealed unsafe class SpscRing<T> where T : unmanaged
+internal sealed unsafe class SpscRing<T> where T : unmanaged
 {
     /// <summary>Set in the tail word by <see cref="Close"/>; far above any index a ring reaches.</summary>
     private const long ClosedBit = 1L << 62;

@@ -6,7 +6,7 @@ namespace IpiEngine.Trace;
 /// <param name="Deliveries">The delivery log, in delivery order.</param>
 /// <param name="Counters">The engine's counters after it stopped.</param>
 /// <param name="Elapsed">From the first post to the end of the drain.</param>
-public sealed record ConcurrentReplayResult(IReadOnlyList<DeliveryLogEntry> Deliveries, EngineCounters Counters, TimeSpan Elapsed)
+internal sealed record ConcurrentReplayResult(IReadOnlyList<DeliveryLogEntry> Deliveries, EngineCounters Counters, TimeSpan Elapsed)
 {
     /// <summary>The destinations each firing write reached (by its <c>seq</c>), ascending.</summary>
     public IReadOnlyDictionary<long, int[]> DestinationsBySeq()

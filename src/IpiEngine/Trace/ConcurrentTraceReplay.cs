@@ -12,7 +12,7 @@ namespace IpiEngine.Trace;
 /// each run of them (every thread has posted what precedes, one thread applies them, then all go on), which is the
 /// ordering the trace's reference model saw. The result equals <see cref="SequentialReplay"/>'s.
 /// </summary>
-public static class ConcurrentTraceReplay
+internal static class ConcurrentTraceReplay
 {
     /// <summary>Most posting threads (each owns the vCPUs v with v % threads == its index).</summary>
     public const int MaxPosterThreads = 64;

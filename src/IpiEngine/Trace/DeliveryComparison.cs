@@ -4,7 +4,7 @@ namespace IpiEngine.Trace;
 /// Compares produced rows with reference rows, joined by <c>seq</c>: how many match, how many differ (a different row,
 /// or a row only one side has), and the first differences in seq order.
 /// </summary>
-public sealed class DeliveryComparison
+internal sealed class DeliveryComparison
 {
     private DeliveryComparison(int matching, int differing, IReadOnlyList<string> firstDifferences)
     {

@@ -7,7 +7,7 @@ namespace IpiEngine.Trace;
 /// Writes the exact <c>deliveries.csv</c> text of the reference traces: decimal seq and vCPUs, the vector as
 /// lower-case <c>0x%02x</c>, destinations ascending and <c>|</c>-separated (empty when none), <c>\n</c> line ends.
 /// </summary>
-public static class DeliveryCsv
+internal static class DeliveryCsv
 {
     /// <summary>The header line.</summary>
     public const string Header = "seq,src_vcpu,delivery_mode,vector,dest_cpus";

@@ -5,7 +5,7 @@ namespace IpiEngine.Trace;
 /// <summary>
 /// One row of <c>deliveries.csv</c>: the IPI of one firing write, with the vCPUs it reached (ascending).
 /// </summary>
-public sealed class DeliveryRow : IEquatable<DeliveryRow>
+internal sealed class DeliveryRow : IEquatable<DeliveryRow>
 {
     /// <summary>The mode name of a firing write the engine refused.</summary>
     public const string RejectedMode = "REJECTED";

@@ -3,7 +3,7 @@ using IpiEngine.Apic;
 namespace IpiEngine.Trace;
 
 /// <summary>What a replay processed: every record is counted once as latched, topology write, fired or rejected.</summary>
-public sealed class ReplayCounters
+internal sealed class ReplayCounters
 {
     private readonly Dictionary<string, long> _ipisByMode = new(StringComparer.Ordinal);
     private readonly Dictionary<RejectReason, long> _rejectedByReason = [];

@@ -3,4 +3,4 @@ namespace IpiEngine.Trace;
 /// <summary>The rows a replay produced (seq ascending, as the exits were) and its counters.</summary>
 /// <param name="Rows">One row per firing write.</param>
 /// <param name="Counters">Every record, counted by outcome.</param>
-public sealed record ReplayResult(IReadOnlyList<DeliveryRow> Rows, ReplayCounters Counters);
+internal sealed record ReplayResult(IReadOnlyList<DeliveryRow> Rows, ReplayCounters Counters);

@@ -6,7 +6,7 @@ namespace IpiEngine.Trace;
 /// Runs a trace through <see cref="IcrResolver"/> alone, in order, on one thread: the reference behaviour the
 /// concurrent engine is checked against. One <see cref="DeliveryRow"/> per firing write (fired or rejected).
 /// </summary>
-public static class SequentialReplay
+internal static class SequentialReplay
 {
     /// <summary>Replays <paramref name="exits"/> from the spec's reset state with these initial APIC IDs.</summary>
     public static ReplayResult Run(ReadOnlySpan<uint> initialApicIds, ReadOnlySpan<ExitRecord> exits)

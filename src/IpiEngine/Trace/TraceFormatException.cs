@@ -1,7 +1,7 @@
 namespace IpiEngine.Trace;
 
 /// <summary>A trace file that does not follow the format: the message reads <c>file:line: what is wrong</c>.</summary>
-public sealed class TraceFormatException : Exception
+internal sealed class TraceFormatException : Exception
 {
     /// <summary>Creates the exception for a place in a file (line 0 = the file as a whole).</summary>
     public TraceFormatException(string file, int line, string problem)

@@ -8,7 +8,7 @@ namespace IpiEngine.Trace;
 /// own thread, then stops every thread at the topology rows, applies them, and goes on: the ordering the trace's
 /// reference model saw.
 /// </summary>
-public sealed class TracePhase
+internal sealed class TracePhase
 {
     /// <summary>The records before the topology rows, in trace order.</summary>
     public List<ExitRecord> Records { get; } = [];

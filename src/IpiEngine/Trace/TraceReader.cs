@@ -6,7 +6,7 @@ namespace IpiEngine.Trace;
 /// Reads the trace files described in <c>traces/README.md</c>: <c>vcpus.csv</c>, <c>exits.csv</c> and
 /// <c>deliveries.csv</c>. Every problem is a <see cref="TraceFormatException"/> naming the file and line.
 /// </summary>
-public static class TraceReader
+internal static class TraceReader
 {
     /// <summary>The header of <c>vcpus.csv</c>.</summary>
     public const string VcpusHeader = "vcpu,apic_id";

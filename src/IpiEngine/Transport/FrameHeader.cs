@@ -9,7 +9,7 @@ namespace IpiEngine.Transport;
 /// <see cref="TryRead"/> validates magic, version, kind, reserved bits and the length bounds of the kind
 /// as soon as the header has arrived, before the payload is awaited, so a hostile length costs nothing.
 /// </summary>
-public readonly struct FrameHeader
+internal readonly struct FrameHeader
 {
     /// <summary>"IPIF" as little-endian bytes 49 50 49 46.</summary>
     public const uint Magic = 0x4649_5049;

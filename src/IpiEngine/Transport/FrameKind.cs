@@ -1,7 +1,7 @@
 namespace IpiEngine.Transport;
 
 /// <summary>What a frame carries (byte 5 of the frame header). See <c>docs/wire-format.md</c>.</summary>
-public enum FrameKind : byte
+internal enum FrameKind : byte
 {
     /// <summary>Dialer to acceptor: node ids, incarnation and the dialer's challenge nonce.</summary>
     Hello = 1,

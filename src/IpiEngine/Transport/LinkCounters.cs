@@ -7,7 +7,7 @@ namespace IpiEngine.Transport;
 /// (refused: the node or its engine stopped while the queue stayed full). Receiving side: every record that arrived
 /// is <see cref="Applied"/> once or discarded as a <see cref="Duplicates"/> resend.
 /// </summary>
-public readonly record struct LinkCounters(
+internal readonly record struct LinkCounters(
     int PeerNode,
     long Forwarded,
     long Acknowledged,
@@ -35,7 +35,7 @@ public readonly record struct LinkCounters(
 }
 
 /// <summary>Time one link spent in each state.</summary>
-public readonly record struct LinkStateTimes(TimeSpan Down, TimeSpan Reconnecting, TimeSpan Connected, TimeSpan BackPressured)
+internal readonly record struct LinkStateTimes(TimeSpan Down, TimeSpan Reconnecting, TimeSpan Connected, TimeSpan BackPressured)
 {
     /// <summary>The time spent in <paramref name="state"/>.</summary>
     public TimeSpan Of(LinkState state) => state switch

@@ -1,7 +1,7 @@
 namespace IpiEngine.Transport;
 
 /// <summary>A peer broke the protocol or failed the handshake; the connection is closed with <see cref="Fault"/>.</summary>
-public sealed class LinkProtocolException : Exception
+internal sealed class LinkProtocolException : Exception
 {
     /// <summary>Creates the exception.</summary>
     public LinkProtocolException(LinkFault fault, string message) : base(message) => Fault = fault;

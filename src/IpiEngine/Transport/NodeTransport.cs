@@ -85,7 +85,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     public TopologyReplication Replication { get; }
 
     /// <summary>The links, one per peer.</summary>
-    public IReadOnlyList<PeerLink> Links => _links;
+    internal IReadOnlyList<PeerLink> Links => _links;
 
     internal TransportOptions Options { get; }
     internal PeerLink[] LinkArray => _links; // enumerated without an allocation
@@ -95,7 +95,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     internal CancellationToken StoppingToken => _stopping.Token;
 
     /// <summary>The link to <paramref name="node"/>.</summary>
-    public PeerLink Link(int node) => (uint)node < (uint)_linkOfNode.Length && _linkOfNode[node] is { } link
+    internal PeerLink Link(int node) => (uint)node < (uint)_linkOfNode.Length && _linkOfNode[node] is { } link
         ? link
         : throw new ArgumentOutOfRangeException(nameof(node), node, "not a peer of this node");
 

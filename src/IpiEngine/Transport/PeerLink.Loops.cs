@@ -9,7 +9,7 @@ using System.Runtime.InteropServices;
 namespace IpiEngine.Transport;
 
 /// <summary>The two loops of a running connection: frames out (send) and frames in (receive, validate, apply).</summary>
-public sealed partial class PeerLink
+internal sealed partial class PeerLink
 {
     /// <summary>Writes acknowledgements, unsent records and heartbeats; parks on the wake signal when there is nothing.</summary>
     private async Task SendLoopAsync(LinkConnection connection, long cursor)

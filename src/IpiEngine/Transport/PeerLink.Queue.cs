@@ -11,7 +11,7 @@ namespace IpiEngine.Transport;
 /// counted) or declare the peer unreachable (records refused and counted, never silently). Also the link's state
 /// and the time spent in each state.
 /// </summary>
-public sealed partial class PeerLink
+internal sealed partial class PeerLink
 {
     private readonly FullQueuePolicy _policy;
     private readonly int _ordinaryReserve;  // slots only NMI/SMI/INIT/SIPI may fill (fail policy)

@@ -10,7 +10,7 @@ namespace IpiEngine.Transport;
 /// Outbound records wait in the <see cref="OutboundWindow"/> until the peer acknowledges them, and are resent from
 /// the first unacknowledged one after a reconnect; inbound frames are applied once, by sequence number.
 /// </summary>
-public sealed partial class PeerLink : IDisposable
+internal sealed partial class PeerLink : IDisposable
 {
     // Bytes written before the send loop flushes, so one flush never holds more than this in the pipe.
     private const int FlushThreshold = 256 * 1024;

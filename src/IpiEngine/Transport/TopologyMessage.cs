@@ -4,7 +4,7 @@ using IpiEngine.Apic;
 namespace IpiEngine.Transport;
 
 /// <summary>What a <see cref="FrameKind.Topology"/> frame says (layout in <c>docs/wire-format.md</c>).</summary>
-public enum TopologyMessageType : byte
+internal enum TopologyMessageType : byte
 {
     /// <summary>A node asks the sequencer to order one of its vCPUs' topology writes.</summary>
     Request = 1,
@@ -28,7 +28,7 @@ public enum TopologyMessageType : byte
 /// <param name="RequestId">The writing node's id for the write (Request, Commit, Done).</param>
 /// <param name="Index">Commit and Done: the write's place in the VM's order (from 0); State: the epoch (writes applied).</param>
 /// <param name="Digest">Commit: the topology digest after the write; State: the digest at the epoch.</param>
-public readonly record struct TopologyMessage(TopologyMessageType Type, int Origin, int Vcpu, ushort Register, ulong Value,
+internal readonly record struct TopologyMessage(TopologyMessageType Type, int Origin, int Vcpu, ushort Register, ulong Value,
     ulong RequestId, long Index, ulong Digest)
 {
     /// <summary>Bytes on the wire.</summary>

@@ -76,7 +76,7 @@ public sealed class TopologyReplication : TopologyReplicator
     }
 
     /// <summary>The writes applied on this node, in the VM's order (a copy).</summary>
-    public TopologyMessage[] AppliedWrites()
+    internal TopologyMessage[] AppliedWrites()
     {
         lock (_lock)
             return [.. _applied];
@@ -86,7 +86,7 @@ public sealed class TopologyReplication : TopologyReplicator
     public long FailureCount(TopologyWriteFailure failure) => Volatile.Read(ref _failures[(int)failure]);
 
     /// <summary>Chains one write into a digest: the first 8 bytes of SHA-256(previous ‖ vCPU ‖ register ‖ value), little-endian.</summary>
-    public static ulong Chain(ulong previous, int vcpu, ushort register, ulong value)
+    internal static ulong Chain(ulong previous, int vcpu, ushort register, ulong value)
     {
         Span<byte> input = stackalloc byte[24];
         BinaryPrimitives.WriteUInt64LittleEndian(input, previous);
@@ -99,7 +99,7 @@ public sealed class TopologyReplication : TopologyReplicator
     }
 
     /// <inheritdoc/>
-    protected internal override void Attach(Engine engine)
+    internal override void Attach(Engine engine)
     {
         ArgumentNullException.ThrowIfNull(engine);
         lock (_lock)
@@ -116,7 +116,7 @@ public sealed class TopologyReplication : TopologyReplicator
     }
 
     /// <inheritdoc/>
-    protected internal override void Replicate(int vcpu, ushort apicRegister, ulong value)
+    internal override void Replicate(int vcpu, ushort apicRegister, ulong value)
     {
         if (Volatile.Read(ref _applier) is null)
             throw new InvalidOperationException($"node {_self}: the transport is not started; topology writes are replicated through it.");

@@ -4,7 +4,7 @@ namespace IpiEngine.Workload;
 /// The kinds of IPI a Linux guest sends (arch/x86/include/asm/irq_vectors.h, arch/x86/kernel/smp.c), as the
 /// workload generator draws them.
 /// </summary>
-public enum IpiKind
+internal enum IpiKind
 {
     /// <summary>CALL_FUNCTION_SINGLE (vector 0xfb) to one other vCPU: <c>smp_call_function_single</c>.</summary>
     CallFunctionSingle,

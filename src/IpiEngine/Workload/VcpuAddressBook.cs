@@ -10,7 +10,7 @@ namespace IpiEngine.Workload;
 /// <c>x2apic_phys</c>), logical flat one write for the whole set (<c>default_send_IPI_mask_logical</c>),
 /// logical cluster one write per cluster (<c>x2apic_cluster.c</c> <c>__x2apic_send_IPI_mask</c>).
 /// </summary>
-public sealed class VcpuAddressBook
+internal sealed class VcpuAddressBook
 {
     private readonly uint[] apicIds;
     private readonly byte[] logicalIds;

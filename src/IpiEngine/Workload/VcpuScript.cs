@@ -4,7 +4,7 @@ namespace IpiEngine.Workload;
 /// One vCPU's pre-generated exits, posted in a loop during a run so that generating them costs nothing in the
 /// measured window.
 /// </summary>
-public sealed class VcpuScript
+internal sealed class VcpuScript
 {
     /// <summary>Creates a script; <paramref name="ipisBefore"/>[i] counts the firing writes among the first i records.</summary>
     public VcpuScript(int vcpu, ExitRecord[] records, int[] ipisBefore)

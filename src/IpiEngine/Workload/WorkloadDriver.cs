@@ -7,7 +7,7 @@ namespace IpiEngine.Workload;
 /// script in a loop (batched) and taking its pending interrupts between posts. The threads start ready but idle,
 /// post from <see cref="BeginPosting"/> on, and end at <see cref="Stop"/> or, in a counted run, after their share.
 /// </summary>
-public sealed class WorkloadDriver
+internal sealed class WorkloadDriver
 {
     private readonly Engine engine;
     private readonly WorkloadScript script;

@@ -6,7 +6,7 @@ namespace IpiEngine.Workload;
 /// Draws a seeded, Linux-like IPI workload for a topology: each vCPU gets its own random stream (seed and vCPU
 /// index), so the offered sequence of every vCPU is the same from run to run whatever the thread timing.
 /// </summary>
-public static class WorkloadGenerator
+internal static class WorkloadGenerator
 {
     // Linux's vectors (arch/x86/include/asm/irq_vectors.h) and the start-up page the bundled traces use.
     private const uint CallFunctionVector = 0xFC;

@@ -7,7 +7,7 @@ namespace IpiEngine.Workload;
 /// (<c>unicast</c>, <c>multicast</c>, <c>broadcast</c>, <c>linux-mix</c>, <c>storm</c>) or explicit weights such as
 /// <c>single=60,resched=30,call=5,tlb=4,broadcast=1</c>.
 /// </summary>
-public sealed class WorkloadMix
+internal sealed class WorkloadMix
 {
     /// <summary>The names accepted for each kind in a weights list, in <see cref="IpiKind"/> order.</summary>
     public static readonly IReadOnlyList<string> KindNames = ["single", "resched", "call", "tlb", "broadcast", "storm"];

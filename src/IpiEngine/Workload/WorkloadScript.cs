@@ -1,7 +1,7 @@
 namespace IpiEngine.Workload;
 
 /// <summary>A generated workload: the bring-up sent before the run, then one looping script per vCPU.</summary>
-public sealed class WorkloadScript
+internal sealed class WorkloadScript
 {
     /// <summary>Creates a workload.</summary>
     public WorkloadScript(VcpuAddressBook addresses, WorkloadMix mix, int seed, ExitRecord[] bringUp, int bringUpIpis, VcpuScript[] vcpus)

@@ -12,26 +12,36 @@ namespace IpiEngine.Tests.Facade;
 /// </summary>
 public class NotifierContractTests
 {
+    private const int Vcpus = 4;
+
+    /// <summary>The embedder's own notifier (issue 15): a struct through <see cref="Engine.Create{TNotifier}"/>.</summary>
+    private readonly struct ForwardingNotifier(Action<int> notify) : IDeliveryNotifier
+    {
+        public void Notify(int vcpu) => notify(vcpu);
+    }
+
     [Fact]
     public void Local_and_remote_deliveries_notify_each_vcpu_once_per_take_from_any_thread()
+        => NotifyOncePerTakeFromAnyThread(notify => new Engine(new EngineOptions { VcpuCount = Vcpus, NotifyCallback = notify }));
+
+    [Fact]
+    public void An_embedders_notifier_struct_keeps_the_same_contract()
+        => NotifyOncePerTakeFromAnyThread(notify => Engine.Create(new EngineOptions { VcpuCount = Vcpus }, new ForwardingNotifier(notify)));
+
+    private static void NotifyOncePerTakeFromAnyThread(Func<Action<int>, Engine> build)
     {
-        const int Vcpus = 4;
         var outstanding = new int[Vcpus]; // 1 from a notification until the vCPU's take
         int doubled = 0;
         long calls = 0;
         var threads = new System.Collections.Concurrent.ConcurrentDictionary<int, bool>();
-        using var engine = new Engine(new EngineOptions
+        using Engine engine = build(vcpu =>
         {
-            VcpuCount = Vcpus,
-            NotifyCallback = vcpu =>
+            threads[Environment.CurrentManagedThreadId] = true;
+            Interlocked.Increment(ref calls);
+            if (Interlocked.Exchange(ref outstanding[vcpu], 1) != 0)
             {
-                threads[Environment.CurrentManagedThreadId] = true;
-                Interlocked.Increment(ref calls);
-                if (Interlocked.Exchange(ref outstanding[vcpu], 1) != 0)
-                {
-                    Interlocked.Increment(ref doubled);
-                }
-            },
+                Interlocked.Increment(ref doubled);
+            }
         });
         engine.Start();
         bool done = false;
@@ -92,6 +102,7 @@ public class NotifierContractTests
         Assert.Equal(0, doubled);
         Assert.Equal(Interlocked.Read(ref calls), counters.Notifications);
         Assert.True(takes > 0, "no take: the race was not exercised");
+        Assert.True(threads.Count >= 2, $"the notifier ran on {threads.Count} thread(s): the pipeline's and the remote deliverers' were expected");
         Assert.True(counters.ConservationHolds, counters.ToString());
         // Nothing pending is left without its notification: a vCPU with pending interrupts was notified and not taken.
         for (int vcpu = 0; vcpu < Vcpus; vcpu++)

@@ -75,7 +75,7 @@ public class ProcessorChainTests
     }
 
     /// <summary>Checks that values arrive as 0, 1, 2 ...</summary>
-    public struct OrderCheck : IBatchHandler<long>
+    internal struct OrderCheck : IBatchHandler<long>
     {
         public long Seen { get; private set; }
         public bool OutOfOrder { get; private set; }

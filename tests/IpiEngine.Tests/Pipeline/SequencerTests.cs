@@ -186,7 +186,7 @@ public class SequencerTests
     }
 
     /// <summary>Checks that each producer's tagged values arrive as 1, 2, 3...; counts them.</summary>
-    public struct OrderHandler(int producers) : IBatchHandler<long>
+    internal struct OrderHandler(int producers) : IBatchHandler<long>
     {
         public long[] LastOf { get; } = new long[producers];
         public long Count { get; private set; }

@@ -1,0 +1,53 @@
+using IpiEngine.Apic;
+using IpiEngine.Delivery;
+using Xunit;
+
+namespace IpiEngine.Tests.Facade;
+
+/// <summary>
+/// Issue 15: the delivery log is read through <see cref="Engine.ReadDeliveryLog"/>, read-only and only once the engine
+/// has stopped; the engine hands out no part (log, descriptors, resolver) that could be disposed or driven beside it.
+/// </summary>
+public class ReadDeliveryLogTests
+{
+    private static ulong Unicast(uint destination, byte vector) => ((ulong)destination << 32) | vector | (1u << 14);
+
+    [Fact]
+    public void The_log_is_read_once_the_engine_has_stopped()
+    {
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2, DeliveryLogCapacity = 16 });
+        Assert.Contains("once it has stopped", Assert.Throws<InvalidOperationException>(() => engine.ReadDeliveryLog().Length).Message, StringComparison.Ordinal);
+        engine.Start();
+        engine.Post(0, ApicRegister.X2Icr, Unicast(1, 0x61), 1, tag: 7);
+        Assert.Throws<InvalidOperationException>(() => engine.ReadDeliveryLog().Length); // running: the pipeline writes it
+        engine.Stop();
+        ReadOnlySpan<DeliveryLogEntry> log = engine.ReadDeliveryLog();
+        Assert.Equal(1, log.Length);
+        Assert.Equal((7UL, 0, 1, (byte)0x61), (log[0].Tag, log[0].SourceVcpu, log[0].DestinationVcpu, log[0].Vector));
+        engine.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => engine.ReadDeliveryLog().Length);
+    }
+
+    [Fact]
+    public void An_engine_without_a_log_says_how_to_get_one()
+    {
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2 });
+        engine.Stop();
+        Assert.Contains("DeliveryLogCapacity", Assert.Throws<InvalidOperationException>(() => engine.ReadDeliveryLog().Length).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_engine_exposes_no_disposable_or_internal_part()
+    {
+        foreach (var property in typeof(Engine).GetProperties())
+        {
+            Assert.True(property.PropertyType.IsPublic || property.PropertyType.IsPrimitive, $"Engine.{property.Name} exposes {property.PropertyType}");
+            Assert.False(typeof(IDisposable).IsAssignableFrom(property.PropertyType), $"Engine.{property.Name} can be disposed under the engine");
+        }
+
+        Assert.Null(typeof(Engine).GetProperty("Resolver"));
+        Assert.Null(typeof(Engine).GetProperty("Descriptors"));
+        Assert.Null(typeof(Engine).GetProperty("DeliveryLog"));
+        Assert.Null(typeof(Engine).GetMethod("ApplyReplicatedTopologyWrite"));
+    }
+}
