@@ -186,6 +186,7 @@ public sealed partial class Engine : IDisposable
                 if (_posting.Fault is not null)
                 {
                     _controlCounters.AddRejected(RejectReason.EngineFaulted, _pipeline.UnresolvedAfterFault()); // once: the state leaves Stopping
+                    _controlCounters.Add(CounterSlot.Undelivered, _pipeline.UndeliveredAfterFault());
                 }
                 else if (!wasRunning)
                 {
@@ -265,7 +266,7 @@ public sealed partial class Engine : IDisposable
             sums[(int)CounterSlot.NoDestination], sums[(int)CounterSlot.Delivered], sums[(int)CounterSlot.Coalesced],
             sums[(int)CounterSlot.Forwarded], sums[(int)CounterSlot.ServedByHost], sums[(int)CounterSlot.Notifications], sums[(int)CounterSlot.RemoteDelivered],
             sums[(int)CounterSlot.RemoteCoalesced], sums[(int)CounterSlot.RemoteRejected], _log?.Overflowed ?? 0,
-            sums[(int)CounterSlot.NotifierFaults], sums[(int)CounterSlot.PeerUnreachable]);
+            sums[(int)CounterSlot.NotifierFaults], sums[(int)CounterSlot.PeerUnreachable], sums[(int)CounterSlot.Undelivered]);
     }
 
     private static void Accumulate(StageCounters stage, Span<long> sums, ref RejectCounts rejected)
