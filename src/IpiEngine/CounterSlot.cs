@@ -35,6 +35,8 @@ internal enum CounterSlot
     RemoteRejected,
     /// <summary>Destinations on another node the forwarder refused: the peer was unreachable (or the engine stopped first).</summary>
     PeerUnreachable,
+    /// <summary>Destinations resolved and never delivered because the pipeline failed first.</summary>
+    Undelivered,
     /// <summary>Notifier calls that threw (see <see cref="Delivery.NotifierExceptionPolicy"/>).</summary>
     NotifierFaults,
     /// <summary>First of the rejected-record counters, one per <see cref="RejectReason"/>.</summary>

@@ -199,15 +199,20 @@ public sealed partial class Engine : IDisposable
                     _pipeline.StopAndJoin();
                 }
 
-                if (_posting.Fault is null)
-                {
-                    _pipeline.DrainInline(); // the rest, or what was posted before a start that never came
-                }
-                else
+                if (_posting.Fault is not null)
                 {
                     _controlCounters.AddRejected(RejectReason.EngineFaulted, _pipeline.UnresolvedAfterFault()); // once: the state leaves Stopping
+                    _controlCounters.Add(CounterSlot.Undelivered, _pipeline.UndeliveredAfterFault());
+                }
+                else if (!wasRunning)
+                {
+                    _pipeline.DrainInline(); // what was posted before a start that never came
                 }
 
+                // A pipeline that ran drained every ring before its threads exited (the rings were closed first), so the
+                // stopping thread runs no pass of its own: in per-stage mode that pass had never run, and its first call
+                // was charged ~6 KB on the stopping thread.
+                Debug.Assert(_posting.Fault is not null || _posting.Unconsumed() == 0, "A stopped pipeline left records in its rings.");
                 Volatile.Write(ref _state, Stopped);
             }
         }
@@ -300,7 +305,7 @@ public sealed partial class Engine : IDisposable
             sums[(int)CounterSlot.NoDestination], sums[(int)CounterSlot.Delivered], sums[(int)CounterSlot.Coalesced],
             sums[(int)CounterSlot.Forwarded], sums[(int)CounterSlot.ServedByHost], sums[(int)CounterSlot.Notifications], sums[(int)CounterSlot.RemoteDelivered],
             sums[(int)CounterSlot.RemoteCoalesced], sums[(int)CounterSlot.RemoteRejected], _log?.Overflowed ?? 0,
-            sums[(int)CounterSlot.NotifierFaults], sums[(int)CounterSlot.PeerUnreachable]);
+            sums[(int)CounterSlot.NotifierFaults], sums[(int)CounterSlot.PeerUnreachable], sums[(int)CounterSlot.Undelivered]);
     }
 
     private static void Accumulate(StageCounters stage, Span<long> sums, ref RejectCounts rejected)

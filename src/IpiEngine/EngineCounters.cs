@@ -5,7 +5,7 @@ namespace IpiEngine;
 /// <summary>
 /// A snapshot of an engine's counters, summed over the threads that own them. Accounting rules:
 /// every posted record is latched, a topology write, a resolved IPI, or rejected with a reason; every destination of
-/// a resolved IPI is delivered, coalesced (already pending), forwarded, served by the host (<see cref="LocalTargets.Kernel"/>), or refused because its node was unreachable. <see cref="ConservationHolds"/> checks both
+/// a resolved IPI is delivered, coalesced (already pending), forwarded, served by the host (<see cref="LocalTargets.Kernel"/>), refused because its node was unreachable, or undelivered because the pipeline failed first. <see cref="ConservationHolds"/> checks both
 /// (exact when the engine is quiescent, for example after <see cref="Engine.Stop"/>).
 /// </summary>
 public readonly struct EngineCounters
@@ -14,7 +14,7 @@ public readonly struct EngineCounters
 
     internal EngineCounters(long posted, long latched, long topologyWrites, long peerTopologyWrites, long ipisResolved, RejectCounts rejected,
         long destinationsResolved, long noDestination, long delivered, long coalesced, long forwarded, long servedByHost, long notifications,
-        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow, long notifierFaults, long peerUnreachable)
+        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow, long notifierFaults, long peerUnreachable, long undelivered)
     {
         Posted = posted;
         Latched = latched;
@@ -34,6 +34,7 @@ public readonly struct EngineCounters
         RemoteRejected = remoteRejected;
         LogOverflow = logOverflow;
         PeerUnreachable = peerUnreachable;
+        Undelivered = undelivered;
         NotifierFaults = notifierFaults;
     }
 
@@ -98,6 +99,12 @@ public readonly struct EngineCounters
     /// </summary>
     public long PeerUnreachable { get; }
 
+    /// <summary>
+    /// Destinations resolved but never delivered because the pipeline failed first (per-stage mode: still in the delivery
+    /// ring when the deliver thread failed, or resolved after it failed). 0 unless <see cref="Engine.Fault"/> is set.
+    /// </summary>
+    public long Undelivered { get; }
+
     /// <summary>Notifications raised.</summary>
     public long Notifications { get; }
 
@@ -121,9 +128,9 @@ public readonly struct EngineCounters
 
     /// <summary>
     /// posted = latched + topology writes posted here + resolved + rejected, and destinations = delivered + coalesced +
-    /// forwarded + served by the host + peer unreachable.
+    /// forwarded + served by the host + peer unreachable + undelivered (after a fault).
     /// </summary>
-    public bool ConservationHolds => InFlight == 0 && DestinationsResolved == Delivered + Coalesced + Forwarded + ServedByHost + PeerUnreachable;
+    public bool ConservationHolds => InFlight == 0 && DestinationsResolved == Delivered + Coalesced + Forwarded + ServedByHost + PeerUnreachable + Undelivered;
 
     /// <summary>Records rejected for <paramref name="reason"/>.</summary>
     public long RejectedBy(RejectReason reason)
@@ -132,6 +139,6 @@ public readonly struct EngineCounters
     /// <inheritdoc/>
     public override string ToString()
         => $"posted {Posted}, latched {Latched}, topology {TopologyWrites}, resolved {IpisResolved}, rejected {Rejected}, "
-           + $"destinations {DestinationsResolved} = delivered {Delivered} + coalesced {Coalesced} + forwarded {Forwarded} + served by host {ServedByHost} + peer unreachable {PeerUnreachable}, "
+           + $"destinations {DestinationsResolved} = delivered {Delivered} + coalesced {Coalesced} + forwarded {Forwarded} + served by host {ServedByHost} + peer unreachable {PeerUnreachable} + undelivered {Undelivered}, "
            + $"notifications {Notifications}";
 }

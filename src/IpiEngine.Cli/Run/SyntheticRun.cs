@@ -16,6 +16,13 @@ internal static class SyntheticRun
     /// <summary>IPIs generated over all the vCPUs' scripts, at most (bounds their memory); each script loops.</summary>
     private const int ScriptBudgetIpis = 1 << 20;
 
+    /// <summary>
+    /// vCPUs of the warm-up, at most: enough to run every code path (and its contention) the measured run takes, without
+    /// a second set of thousands of threads to start and stop (on a busy 2-core machine, 4,096 took 5 s to start and
+    /// about as long to stop, all before the window opened).
+    /// </summary>
+    private const int WarmUpVcpus = StartUpProgress.ReportFrom;
+
     /// <summary>Runs the workload and reports.</summary>
     public static RunReport Execute(RunSettings settings, RunConsole console, RunInterruption interruption)
     {
@@ -24,12 +31,7 @@ internal static class SyntheticRun
         ArgumentNullException.ThrowIfNull(interruption);
         var script = Generate(settings);
         var warmup = settings.EffectiveWarmup;
-        if (settings.Vcpus >= 256)
-        {
-            console.Writer.WriteLine($"starting {settings.Vcpus:N0} vCPU threads{(warmup > TimeSpan.Zero ? " (and as many for the warm-up)" : "")}: on a busy machine this takes a while");
-        }
-
-        using var warmUp = warmup > TimeSpan.Zero ? new WarmUpRun(Options(settings, 0), script, settings) : null;
+        using var warmUp = warmup > TimeSpan.Zero ? WarmUp(settings, script) : null;
 
         // The sample may include bring-up deliveries and ones posted before the window opened: they are skipped below.
         using var engine = new Engine(Options(settings, settings.LatencySamples, DeliveryLogMode.Sample));
@@ -39,7 +41,10 @@ internal static class SyntheticRun
         EngineQuiescence.Wait(engine);
         // Every thread starts before any posts: starting hundreds of threads while hundreds of others keep the cores busy
         // took minutes (each start waits for the new thread to be scheduled). Until the window opens they wait blocked.
+        var startUp = new StartUpProgress(console.Writer, settings.Vcpus);
+        startUp.Explain();
         driver.Start();
+        startUp.End();
         warmUp?.Begin();
         var monitor = new RunMonitor(engine, driver, settings, interruption, (long)settings.Vcpus * RingCapacity(settings), warmUp);
         try
@@ -64,6 +69,18 @@ internal static class SyntheticRun
         }
 
         return Report(settings, warmup, monitor, final, latency.Summarize(), driver, script);
+    }
+
+    /// <summary>The warm-up: the same workload and engine options, on at most <see cref="WarmUpVcpus"/> vCPUs.</summary>
+    private static WarmUpRun WarmUp(RunSettings settings, WorkloadScript script)
+    {
+        if (settings.Vcpus <= WarmUpVcpus)
+        {
+            return new WarmUpRun(Options(settings, 0), script, settings);
+        }
+
+        var small = settings with { Vcpus = WarmUpVcpus, Count = null };
+        return new WarmUpRun(Options(small, 0), Generate(small), small);
     }
 
     private static WorkloadScript Generate(RunSettings settings)

@@ -52,20 +52,33 @@ internal abstract class Sequencer
     /// <exception cref="OperationCanceledException"><see cref="Abort"/> was called (the consumers will not free room).</exception>
     public long Next(int count)
     {
+        if (!NextUnlessAborted(count, out long highest))
+        {
+            throw new OperationCanceledException("The sequencer was aborted: its consumers stopped.");
+        }
+
+        return highest;
+    }
+
+    /// <summary>
+    /// Like <see cref="Next"/>, but returns false instead of throwing once <see cref="Abort"/> was called (the consumers
+    /// will not free room): for a producer that accounts for what it can no longer publish.
+    /// </summary>
+    public bool NextUnlessAborted(int count, out long highest)
+    {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, BufferSize);
-        long highest;
         while (!TryNext(count, out highest))
         {
             var room = new RoomFor(this, count);
             WaitStrategy.WaitUntil(ref room, Signal);
             if (_aborted)
             {
-                throw new OperationCanceledException("The sequencer was aborted: its consumers stopped.");
+                return false;
             }
         }
 
-        return highest;
+        return true;
     }
 
     /// <summary>Makes producers waiting in <see cref="Next"/> (now or later) give up, for when a consumer failed.</summary>

@@ -47,7 +47,8 @@ internal sealed class PostingRings
     private readonly string _name;
     private volatile bool _started;
     private volatile bool _disposed;
-    private volatile Exception? _fault;
+    private volatile Exception? _fault;        // set before the rings close: a refused producer reads it after its failed CAS
+    private volatile Exception? _closedFault;  // set once every ring is closed: what Fault (and IsRunning) report
 
     public PostingRings(SpscRing<ExitRecord>[] rings, DoorbellBitmap doorbell, EventCount signal, WaitStrategy wait, bool drop, string name)
     {
@@ -60,7 +61,8 @@ internal sealed class PostingRings
     }
 
     /// <summary>The failure that closed the rings, if a fault did.</summary>
-    public Exception? Fault => _fault;
+    /// <remarks>Set only once every ring is closed, so a caller that sees it never has a post accepted after.</remarks>
+    public Exception? Fault => _closedFault;
 
     /// <summary>Whether the rings were closed (by a stop or a fault).</summary>
     public bool IsClosed => _rings[0].IsClosed;
@@ -149,6 +151,10 @@ internal sealed class PostingRings
             ring.Close();
         }
 
+        if (_fault is { } first)
+        {
+            _closedFault = first; // volatile, after the closes: a reader that sees the fault finds every ring closed; never reset
+        }
         _signal.SignalAll(); // producers waiting for room see the close
     }
 

@@ -65,6 +65,9 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     public abstract long UnresolvedAfterFault();
 
     /// <inheritdoc/>
+    public abstract long UndeliveredAfterFault();
+
+    /// <inheritdoc/>
     public void StopAndJoin()
     {
         _stopping = true;

@@ -32,6 +32,9 @@ internal sealed class FusedPipeline<TNotifier> : EnginePipeline<TNotifier> where
     /// <inheritdoc/>
     public override long UnresolvedAfterFault() => Parts.Posting.Unconsumed(); // a ring's head moves only after resolution
 
+    /// <inheritdoc/>
+    public override long UndeliveredAfterFault() => 0; // a pass delivers (and counts) what it resolved before it ends
+
     private void Run()
     {
         var pass = new FusedRun(this);

@@ -30,6 +30,12 @@ internal interface IEnginePipeline
     /// </summary>
     long UnresolvedAfterFault();
 
+    /// <summary>
+    /// After a fault, with the threads joined: how many resolved destinations were never delivered (per-stage mode: left
+    /// in the delivery ring). Stop counts them as <see cref="EngineCounters.Undelivered"/>.
+    /// </summary>
+    long UndeliveredAfterFault();
+
     /// <summary>Resolves and delivers everything in the rings on the calling thread (only while no pipeline thread runs).</summary>
     void DrainInline();
 

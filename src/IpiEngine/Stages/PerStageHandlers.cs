@@ -27,18 +27,28 @@ internal readonly struct ResolveHandler(ResolveStage resolve, DeliveryPublisher 
     }
 }
 
-/// <summary>Per-stage mode's deliver processor: each available batch of deliveries grouped and delivered.</summary>
-internal readonly struct DeliverHandler<TNotifier>(DeliveryBatcher<TNotifier> batcher) : IBatchHandler<RemoteDelivery>
+/// <summary>
+/// Per-stage mode's deliver processor: each available batch of deliveries grouped and delivered, in pieces of at most
+/// <see cref="DeliveryBatcher{TNotifier}.FlushLimit"/> (the batcher's own flush size). <paramref name="counted"/> is the
+/// last delivery counted (delivered, coalesced, forwarded ...): after a failure, the ones after it were never delivered.
+/// </summary>
+internal readonly struct DeliverHandler<TNotifier>(DeliveryBatcher<TNotifier> batcher, Sequence counted) : IBatchHandler<RemoteDelivery>
     where TNotifier : struct, IDeliveryNotifier
 {
     public void OnBatch(RingBuffer<RemoteDelivery> ring, long first, long last)
     {
-        for (long sequence = first; sequence <= last; sequence++)
+        for (long start = first; start <= last; start += DeliveryBatcher<TNotifier>.FlushLimit)
         {
-            batcher.Add(ring[sequence]);
+            long end = Math.Min(last, start + DeliveryBatcher<TNotifier>.FlushLimit - 1);
+            for (long sequence = start; sequence <= end; sequence++)
+            {
+                batcher.Add(ring[sequence]);
+            }
+
+            batcher.Flush(); // counts the piece (a no-op if the last Add reached the limit and flushed it)
+            counted.SetValue(end); // release: read after the thread is joined
         }
 
-        batcher.Flush();
         batcher.ThrowIfNotifierFailed(); // fail-fast policy: after the batch is counted
     }
 }

@@ -15,6 +15,7 @@ internal sealed class PerStagePipeline<TNotifier> : EnginePipeline<TNotifier> wh
     private readonly SingleProducerSequencer _deliverySequencer;
     private readonly BatchEventProcessor<ExitRecord, ResolveHandler> _resolveProcessor;
     private readonly BatchEventProcessor<RemoteDelivery, DeliverHandler<TNotifier>> _deliverProcessor;
+    private readonly Sequence _deliveriesCounted = new();
     private readonly Thread[] _threads = new Thread[3];
 
     public PerStagePipeline(PipelineParts parts, TNotifier notifier)
@@ -25,12 +26,12 @@ internal sealed class PerStagePipeline<TNotifier> : EnginePipeline<TNotifier> wh
         _recordSequencer = new SingleProducerSequencer(size, parts.Wait, parts.Signal);
         var deliveries = new RingBuffer<RemoteDelivery>(size);
         _deliverySequencer = new SingleProducerSequencer(size, parts.Wait, parts.Signal);
-        var publisher = new DeliveryPublisher(deliveries, _deliverySequencer);
+        var publisher = new DeliveryPublisher(deliveries, _deliverySequencer, ResolveCounters);
         _resolveProcessor = new BatchEventProcessor<ExitRecord, ResolveHandler>(
             _records, _recordSequencer.NewBarrier(), parts.Signal, new ResolveHandler(Resolve, publisher));
         _recordSequencer.SetGatingSequences(_resolveProcessor.Sequence);
         _deliverProcessor = new BatchEventProcessor<RemoteDelivery, DeliverHandler<TNotifier>>(
-            deliveries, _deliverySequencer.NewBarrier(), parts.Signal, new DeliverHandler<TNotifier>(Batcher));
+            deliveries, _deliverySequencer.NewBarrier(), parts.Signal, new DeliverHandler<TNotifier>(Batcher, _deliveriesCounted));
         _deliverySequencer.SetGatingSequences(_deliverProcessor.Sequence);
     }
 
@@ -73,6 +74,10 @@ internal sealed class PerStagePipeline<TNotifier> : EnginePipeline<TNotifier> wh
     /// <inheritdoc/>
     public override long UnresolvedAfterFault()
         => Parts.Posting.Unconsumed() + (_recordSequencer.Cursor.Value - _resolveProcessor.Sequence.Value); // rings, then gathered but not resolved
+
+    /// <inheritdoc/>
+    public override long UndeliveredAfterFault()
+        => _deliverySequencer.Cursor.Value - _deliveriesCounted.Value; // published into the delivery ring, never counted
 
     /// <inheritdoc/>
     protected override void Join()

@@ -91,6 +91,62 @@ public class PipelineFaultTests
         }
     }
 
+    [Theory]
+    [InlineData(ThreadingMode.Fused)]
+    [InlineData(ThreadingMode.PerStage)]
+    public void Deliveries_stranded_by_a_fault_are_counted_as_undelivered(ThreadingMode mode)
+    {
+        // The first notification holds the deliver thread, then throws under the fail-fast policy. Per-stage: it waits until
+        // every IPI is resolved, so the rest wait in the delivery ring, resolved and never delivered; fused (no such ring):
+        // until every record is posted, so the rest are never resolved. Every record and destination is accounted for.
+        const int Ipis = 200;
+        int notifying = 0;
+        Engine? engine = null;
+        engine = new Engine(new EngineOptions
+        {
+            VcpuCount = 4,
+            ThreadingMode = mode,
+            PipelineRingSize = 512,
+            NotifierExceptions = NotifierExceptionPolicy.FailFast,
+            NotifyCallback = _ =>
+            {
+                Volatile.Write(ref notifying, 1);
+                SpinWait.SpinUntil(() => mode == ThreadingMode.PerStage ? engine!.ReadCounters().DestinationsResolved == Ipis : engine!.ReadCounters().Posted == Ipis, TimeSpan.FromSeconds(20));
+                throw new InvalidDataException("kick failed");
+            },
+        });
+        using (engine)
+        {
+            engine.Start();
+            for (int i = 0; i < Ipis; i++)
+            {
+                engine.Post(0, ApicRegister.X2Icr, Unicast((uint)(1 + (i % 3)), (byte)(0x20 + (i % 200))), 0, (ulong)i);
+                if (i == 0)
+                {
+                    // the rest come after the first batch, while its notification holds the deliver thread
+                    Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref notifying) == 1, TimeSpan.FromSeconds(20)), "no notification");
+                }
+            }
+
+            AssertFault(Record.Exception(engine.Stop));
+            EngineCounters counters = engine.ReadCounters();
+            Assert.Equal(Ipis, counters.Posted);
+            Assert.True(counters.ConservationHolds, counters.ToString());
+            Assert.Equal(counters.IpisResolved, counters.DestinationsResolved); // unicasts
+            Assert.Equal(counters.DestinationsResolved - counters.Delivered - counters.Coalesced, counters.Undelivered);
+            if (mode == ThreadingMode.PerStage)
+            {
+                Assert.Equal(Ipis, counters.IpisResolved); // the notifier waited until all were resolved
+                Assert.True(counters.Undelivered > 0, "the fault left nothing in the delivery ring: " + counters);
+            }
+            else
+            {
+                Assert.Equal(0, counters.Undelivered); // fused: a batch is delivered (and counted) whole
+                Assert.True(counters.RejectedBy(RejectReason.EngineFaulted) > 0, "the fault left nothing unresolved: " + counters);
+            }
+        }
+    }
+
     private static void AssertFault(Exception? error)
     {
         Assert.NotNull(error);

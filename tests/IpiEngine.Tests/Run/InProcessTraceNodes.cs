@@ -57,7 +57,13 @@ internal static class InProcessTraceNodes
             foreach (var thread in threads)
                 thread.Start();
             foreach (var thread in threads)
-                thread.Join();
+            {
+                if (!thread.Join(2 * timeout)) // the posts give up at the token's timeout: a thread still running is stuck
+                {
+                    cancel.Cancel();
+                    throw new TimeoutException($"a node's posting thread did not finish within {2 * timeout.TotalSeconds:0} s");
+                }
+            }
             var failure = failures.FirstOrDefault(f => f is not null and not OperationCanceledException) ?? failures.FirstOrDefault(f => f is not null);
             if (failure is not null)
                 throw new InvalidOperationException("a node failed: " + failure.Message, failure);
