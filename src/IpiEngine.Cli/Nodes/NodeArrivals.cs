@@ -9,7 +9,7 @@ namespace IpiEngine.Cli.Nodes;
 /// Counts what arrives from other nodes per (source vCPU, destination vCPU) pair in the receive path, before the
 /// engine coalesces vectors into descriptors, plus arrivals that name a vCPU not on this node or a source not on the
 /// sending node (misrouted), and a latency histogram from each delivery's post timestamp (one host: one clock).
-/// Then hands the frame to the next sink (the node's engine).
+/// Each frame is handed to the next sink (the node's engine) before it is counted.
 /// </summary>
 public sealed class NodeArrivals : RemoteDeliverySink
 {
@@ -55,6 +55,9 @@ public sealed class NodeArrivals : RemoteDeliverySink
     public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
     {
         long now = Stopwatch.GetTimestamp();
+        // Handed on first, counted after: once Total reaches what is due, the next sink (the engine) has taken all of it,
+        // so a node that stops its engine as soon as Total is complete never stops it under an arrival still on its way.
+        _nextSink?.Deliver(fromNode, deliveries);
         int vcpus = _nodeOfVcpu.Count;
         lock (_lock)
         {
@@ -72,6 +75,5 @@ public sealed class NodeArrivals : RemoteDeliverySink
                     _latency.RecordValue(Math.Max(0, now - d.PostTimestamp));
             }
         }
-        _nextSink?.Deliver(fromNode, deliveries);
     }
 }

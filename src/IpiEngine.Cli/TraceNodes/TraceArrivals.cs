@@ -6,9 +6,9 @@ using IpiEngine.Transport;
 namespace IpiEngine.Cli.TraceNodes;
 
 /// <summary>
-/// Records every delivery that arrives from another node (the record's tag, source and destination) before handing
-/// the frame on: to the node's engine (<see cref="EngineSink"/>) or, when the kernel serves local targets, to the
-/// kernel's <c>KVM_DSM_IPI</c> path (<see cref="InjectorSink"/>, whose records carry no tag).
+/// Records every delivery that arrives from another node (the record's tag, source and destination) once it has
+/// handed the frame on: to the node's engine (<see cref="EngineSink"/>) or, when the kernel serves local targets, to
+/// the kernel's <c>KVM_DSM_IPI</c> path (<see cref="InjectorSink"/>, whose records carry no tag).
 /// </summary>
 public sealed class TraceArrivals(RemoteDeliverySink next) : RemoteDeliverySink
 {
@@ -53,6 +53,8 @@ public sealed class TraceArrivals(RemoteDeliverySink next) : RemoteDeliverySink
     public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
     {
         long now = Stopwatch.GetTimestamp();
+        // Handed on first, recorded after: once Count reaches what is due, the next sink has taken all of it.
+        next.Deliver(fromNode, deliveries);
         lock (_lock)
         {
             foreach (ref readonly RemoteDelivery delivery in deliveries)
@@ -64,7 +66,5 @@ public sealed class TraceArrivals(RemoteDeliverySink next) : RemoteDeliverySink
                 }
             }
         }
-
-        next.Deliver(fromNode, deliveries);
     }
 }
