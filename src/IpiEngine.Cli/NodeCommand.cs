@@ -253,7 +253,7 @@ public static class NodeCommand
             conservation, links.Sum(c => c.Forwarded), links.Sum(c => c.Acknowledged), links.Sum(c => c.Duplicates),
             arrivals.Total, counters.RemoteDelivered, counters.RemoteCoalesced, counters.RemoteRejected,
             expected.Local, expected.Forwarded, expected.Remote, localPairs is not null, doubled, lost, arrivals.Misrouted, links.Sum(c => c.Connections),
-            postSeconds, seconds, arrivals.LatencyMicroseconds(50), arrivals.LatencyMicroseconds(99),
+            postSeconds, seconds, arrivals.LatencyNs(),
             drained && conservation && doubled == 0 && lost == 0 && arrivals.Misrouted == 0 && arrivalsTaken)
         {
             ServedByHost = counters.ServedByHost,

@@ -105,37 +105,8 @@ public sealed record MultiNodeResult(IReadOnlyList<NodeReport> Nodes, double Cro
 {
     /// <summary>The run as the JSON summary of <c>ipi run --nodes</c>.</summary>
     public NodesRunReport ToReport(string threading, string localTargets, int vcpus, string topology, string workload)
-    {
-        double seconds = Nodes.Max(r => r.Seconds);
-        long served = Nodes.Sum(r => r.LocalDelivered + r.LocalCoalesced + r.RemoteDelivered + r.RemoteCoalesced + r.ServedByHost);
-        return new NodesRunReport
-        {
-            Mode = "nodes",
-            NodeCount = Nodes.Count,
-            LocalTargets = localTargets,
-            Threading = threading,
-            Vcpus = vcpus,
-            Topology = topology,
-            Workload = workload,
-            DurationSeconds = seconds,
-            Posted = Nodes.Sum(r => r.Posted),
-            Delivered = Nodes.Sum(r => r.LocalDelivered + r.RemoteDelivered),
-            Coalesced = Nodes.Sum(r => r.LocalCoalesced + r.RemoteCoalesced),
-            Rejected = Nodes.Sum(r => r.Rejected),
-            Forwarded = Nodes.Sum(r => r.EngineForwarded),
-            Received = Nodes.Sum(r => r.Received),
-            ServedByHost = Nodes.Sum(r => r.ServedByHost),
-            IpisPerSecond = seconds > 0 ? served / seconds : 0,
-            LatencyNs = new CrossNodeLatency(Nanoseconds(Nodes.Max(r => r.P50Microseconds)), Nanoseconds(Nodes.Max(r => r.P99Microseconds))),
-            AllocatedBytes = Nodes.Sum(r => r.AllocatedBytes),
-            GcCollections = new Run.GcCounts(Nodes.Sum(r => r.Gen0), Nodes.Sum(r => r.Gen1), Nodes.Sum(r => r.Gen2)),
-            ConservationHeld = Nodes.All(r => r.EngineConservationHolds),
-            ExactlyOnce = Complete,
-            Nodes = [.. Nodes.Select(r => new NodeSummary(r.Node, r.Posted, r.Resolved, r.Rejected, r.LocalDelivered + r.RemoteDelivered,
+        => NodesRunReport.Build("nodes", localTargets, threading, vcpus, topology, workload, Nodes.Max(r => r.Seconds), Complete,
+            [.. Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Posted, r.Resolved, r.Rejected, r.LocalDelivered + r.RemoteDelivered,
                 r.LocalCoalesced + r.RemoteCoalesced, r.EngineForwarded, r.ServedByHost, r.Received, r.Doubled, r.Lost, r.Misrouted,
-                r.EngineConservationHolds, new CrossNodeLatency(Nanoseconds(r.P50Microseconds), Nanoseconds(r.P99Microseconds)), r.AllocatedBytes))],
-        };
-    }
-
-    internal static long Nanoseconds(double microseconds) => (long)Math.Round(microseconds * 1000);
+                r.EngineConservationHolds, r.LatencyNs, r.AllocatedBytes), r.LocalDelivered + r.LocalCoalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))]);
 }

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using HdrHistogram;
+using IpiEngine.Cli.Run;
 using IpiEngine.Delivery;
 using IpiEngine.Transport;
 
@@ -17,7 +17,7 @@ public sealed class NodeArrivals : RemoteDeliverySink
     private readonly IReadOnlyList<int> _nodeOfVcpu;
     private readonly int _self;
     private readonly long[] _pairs;
-    private readonly LongHistogram _latency = new(TimeSpan.FromMinutes(1).Ticks * 100, 3);
+    private readonly LatencyHistogram _latency = new();
     private readonly RemoteDeliverySink? _nextSink;
     private long _total, _misrouted;
 
@@ -44,11 +44,11 @@ public sealed class NodeArrivals : RemoteDeliverySink
             return _pairs[source * _nodeOfVcpu.Count + destination];
     }
 
-    /// <summary>Latency percentile in microseconds (0 with no sample).</summary>
-    public double LatencyMicroseconds(double percentile)
+    /// <summary>Post-to-arrival latency of what arrived, in the shape of a single-node run's <c>latencyNs</c>.</summary>
+    public LatencySummary LatencyNs()
     {
         lock (_lock)
-            return _latency.TotalCount == 0 ? 0 : _latency.GetValueAtPercentile(percentile) * 1e6 / Stopwatch.Frequency;
+            return _latency.Summarize();
     }
 
     /// <inheritdoc/>
@@ -71,8 +71,7 @@ public sealed class NodeArrivals : RemoteDeliverySink
                     continue;
                 }
                 _pairs[d.SourceVcpu * vcpus + d.DestinationVcpu]++;
-                if (d.PostTimestamp != 0)
-                    _latency.RecordValue(Math.Max(0, now - d.PostTimestamp));
+                _latency.RecordTicks(d.PostTimestamp, now);
             }
         }
     }

@@ -9,7 +9,7 @@ namespace IpiEngine.Cli.Nodes;
 /// Check against the script resolved sequentially: local deliveries = <see cref="ExpectedLocal"/>, forwarded =
 /// <see cref="ExpectedForwarded"/>, per (source, destination) pair received = expected (<see cref="ExpectedRemote"/> in all),
 /// and local deliveries per pair too when the engine's delivery log held them all (<see cref="LocalPairsChecked"/>; else in aggregate);
-/// <see cref="Doubled"/>, <see cref="Lost"/>, <see cref="Misrouted"/> are 0.
+/// <see cref="Doubled"/>, <see cref="Lost"/>, <see cref="Misrouted"/> are 0. <see cref="LatencyNs"/>: post-to-arrival latency of what arrived here.
 /// </summary>
 public sealed record NodeReport(
     int Node,
@@ -37,8 +37,7 @@ public sealed record NodeReport(
     long Connections,
     double PostSeconds,
     double Seconds,
-    double P50Microseconds,
-    double P99Microseconds,
+    Run.LatencySummary LatencyNs,
     bool Complete,
     long ServedByHost = 0,
     long AllocatedBytes = 0,

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using HdrHistogram;
+using IpiEngine.Cli.Run;
 using IpiEngine.Delivery;
 using IpiEngine.Transport;
 
@@ -14,7 +14,7 @@ public sealed class TraceArrivals(RemoteDeliverySink next) : RemoteDeliverySink
 {
     private readonly Lock _lock = new();
     private readonly List<RemoteDelivery> _arrived = [];
-    private readonly LongHistogram _latency = new(TimeSpan.FromMinutes(1).Ticks * 100, 3);
+    private readonly LatencyHistogram _latency = new();
 
     /// <summary>Deliveries arrived so far.</summary>
     public int Count
@@ -40,12 +40,12 @@ public sealed class TraceArrivals(RemoteDeliverySink next) : RemoteDeliverySink
         }
     }
 
-    /// <summary>Cross-node latency percentile in microseconds, from each record's post stamp (one host: one clock); 0 with no sample.</summary>
-    public double LatencyMicroseconds(double percentile)
+    /// <summary>Cross-node latency from each record's post stamp (one host: one clock), in the shape of a single-node run's <c>latencyNs</c>.</summary>
+    public LatencySummary LatencyNs()
     {
         lock (_lock)
         {
-            return _latency.TotalCount == 0 ? 0 : _latency.GetValueAtPercentile(percentile) * 1e6 / Stopwatch.Frequency;
+            return _latency.Summarize();
         }
     }
 
@@ -60,10 +60,7 @@ public sealed class TraceArrivals(RemoteDeliverySink next) : RemoteDeliverySink
             foreach (ref readonly RemoteDelivery delivery in deliveries)
             {
                 _arrived.Add(delivery);
-                if (delivery.PostTimestamp != 0)
-                {
-                    _latency.RecordValue(Math.Max(0, now - delivery.PostTimestamp));
-                }
+                _latency.RecordTicks(delivery.PostTimestamp, now);
             }
         }
     }
