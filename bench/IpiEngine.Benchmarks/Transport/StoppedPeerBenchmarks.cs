@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Attributes;
+using IpiEngine.Apic;
+using IpiEngine.Delivery;
+using IpiEngine.Perf.Suite;
+using IpiEngine.Transport;
+using IpiEngine.Workload;
+
+namespace IpiEngine.Benchmarks.Transport;
+
+/// <summary>
+/// Issue 14's isolation as a figure: the local delivery rate of a node while one of its two peers is stopped, against
+/// none stopped. Three nodes in this process (6 vCPUs, vCPU v on node v % 3, x2APIC cluster, linux-mix); node 0's vCPUs
+/// post, node 0 delivers its local targets and forwards the rest. With <see cref="PeerStopped"/>, node 2 stops taking
+/// frames for the whole iteration (its receive loop is held in its sink, so it reads nothing and acknowledges nothing:
+/// a paused process as node 0 sees it), and node 0's deliveries for it wait in that peer's own queue; it is let go after
+/// the iteration, which drains the queue before the next one. One operation is one IPI posted on node 0; an invocation
+/// ends when node 0 resolved everything and node 1 acknowledged everything forwarded to it. Isolated means the two rows
+/// are alike: the pipeline never waits on the stopped peer while its queue has room.
+/// </summary>
+[BenchmarkCategory("Transport")]
+[MemoryDiagnoser]
+public class StoppedPeerBenchmarks
+{
+    /// <summary>IPIs each of node 0's vCPUs posts per invocation.</summary>
+    public const int IpisPerVcpu = 1 << 13;
+
+    private const int Nodes = 3;
+    private const int Vcpus = 6;
+    private readonly NodeTransport[] _transports = new NodeTransport[Nodes];
+    private readonly Engine[] _engines = new Engine[Nodes];
+    private readonly HeldSink _node2 = new();
+    private ExitRecord[][] _records = null!;
+
+    /// <summary>Whether node 2 is stopped during the measured iterations.</summary>
+    [Params(false, true)]
+    public bool PeerStopped { get; set; }
+
+    /// <summary>Builds the workload, starts the three nodes (highest id first: each dialer knows its acceptors' ports) and waits for every link.</summary>
+    [GlobalSetup]
+    public void Setup()
+    {
+        int[] placement = [.. Enumerable.Range(0, Vcpus).Select(v => v % Nodes)];
+        var key = new byte[32];
+        var script = WorkloadGenerator.Generate(VcpuAddressBook.From(ApicTopology.Configure(Vcpus, TopologyKind.X2ApicCluster), TopologyKind.X2ApicCluster),
+            WorkloadMix.LinuxMix, seed: 1, IpisPerVcpu);
+        _records = [.. Enumerable.Range(0, Vcpus).Where(v => placement[v] == 0).Select(v => script.Vcpus[v].Records)];
+        for (int node = Nodes - 1; node >= 0; node--)
+        {
+            int self = node;
+            _transports[node] = new NodeTransport(new TransportOptions
+            {
+                NodeId = node,
+                NodeOfVcpu = placement,
+                Key = key,
+                Peers = [.. Enumerable.Range(0, Nodes).Where(p => p != self).Select(p => new PeerAddress(p, p > self ? _transports[p].LocalEndPoint : null))],
+                WindowRecords = 1 << 20, // far more than an iteration forwards to the stopped peer: its queue never fills
+            });
+            _engines[node] = new Engine(new EngineOptions
+            {
+                Topology = ApicTopology.Configure(Vcpus, TopologyKind.X2ApicCluster),
+                Placement = new VcpuPlacement(placement, node),
+                Forwarder = _transports[node],
+                Name = $"bench-node{node}",
+            });
+            var sink = new EngineSink(_engines[node]);
+            if (node == 2)
+                _node2.Next = sink;
+            _transports[node].Start(node == 2 ? _node2 : sink);
+            _engines[node].Start();
+        }
+
+        var clock = Stopwatch.StartNew();
+        while (!_transports.All(t => t.Links.All(l => l.IsConnected)) && clock.Elapsed < TimeSpan.FromSeconds(10))
+            Thread.Sleep(1);
+    }
+
+    /// <summary>Stops node 2 (when <see cref="PeerStopped"/>) before the iteration.</summary>
+    [IterationSetup]
+    public void StopPeer()
+    {
+        if (PeerStopped)
+            _node2.Hold();
+    }
+
+    /// <summary>Lets node 2 go and waits (bounded) until node 0's queue for it is empty again.</summary>
+    [IterationCleanup]
+    public void ResumePeer()
+    {
+        _node2.Release();
+        var link = _transports[0].Link(2);
+        var clock = Stopwatch.StartNew();
+        while (link.Counters.InFlight != 0 && clock.Elapsed < TimeSpan.FromSeconds(30))
+            Thread.Sleep(1);
+    }
+
+    /// <summary>Posts node 0's vCPUs' scripts; returns once node 0 resolved all of it and node 1 acknowledged all it was sent.</summary>
+    [Benchmark(OperationsPerInvoke = IpisPerVcpu * Vcpus / Nodes)]
+    [BenchmarkCategory(SuiteCategories.CrossThread)]
+    public void LocalDeliveryWithPeers()
+    {
+        foreach (ExitRecord[] records in _records)
+            _engines[0].PostBatch(records[0].SourceVcpu, records);
+
+        var toNode1 = _transports[0].Link(1);
+        var spin = new SpinWait();
+        while (_engines[0].ReadCounters().InFlight != 0 || toNode1.Counters.InFlight != 0)
+            spin.SpinOnce();
+    }
+
+    /// <summary>Stops every node (transports first: nothing reaches an engine after it is freed).</summary>
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _node2.Release();
+        foreach (NodeTransport transport in _transports)
+            transport.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        foreach (Engine engine in _engines)
+            engine.Dispose();
+        _node2.Dispose();
+    }
+
+    /// <summary>Node 2's sink: while held, its receive loop waits here (reading nothing more) before handing frames on.</summary>
+    private sealed class HeldSink : RemoteDeliverySink, IDisposable
+    {
+        private readonly ManualResetEventSlim _open = new(initialState: true);
+
+        public RemoteDeliverySink? Next { get; set; }
+
+        public void Hold() => _open.Reset();
+
+        public void Release() => _open.Set();
+
+        public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
+        {
+            _open.Wait();
+            Next!.Deliver(fromNode, deliveries);
+        }
+
+        public void Dispose() => _open.Dispose();
+    }
+}
