@@ -47,4 +47,16 @@ public sealed record NodeReport(
 {
     /// <summary>Each link's health: state, time per state, stall time, records refused (see <see cref="LinkReport"/>).</summary>
     public IReadOnlyList<LinkReport>? Links { get; init; }
+
+    /// <summary>Topology writes applied here, the VM's (whichever node posted them).</summary>
+    public long TopologyWrites { get; init; }
+
+    /// <summary>Of <see cref="TopologyWrites"/>, those posted on other nodes.</summary>
+    public long PeerTopologyWrites { get; init; }
+
+    /// <summary>The node's topology epoch: the VM's writes it applied, in the VM's one order.</summary>
+    public long TopologyEpoch { get; init; }
+
+    /// <summary>The topology digest at <see cref="TopologyEpoch"/>, chained over every write in the order applied: equal on two nodes means the same writes in the same order.</summary>
+    public ulong TopologyDigest { get; init; }
 }
