@@ -27,9 +27,8 @@ public class StoppedPeerBenchmarks
 
     private const int Nodes = 3;
     private const int Vcpus = 6;
-    private readonly NodeTransport[] _transports = new NodeTransport[Nodes];
-    private readonly Engine[] _engines = new Engine[Nodes];
     private readonly HeldSink _node2 = new();
+    private BenchNodes _nodes = null!;
     private ExitRecord[][] _records = null!;
 
     /// <summary>Whether node 2 is stopped during the measured iterations.</summary>
@@ -41,38 +40,12 @@ public class StoppedPeerBenchmarks
     public void Setup()
     {
         int[] placement = [.. Enumerable.Range(0, Vcpus).Select(v => v % Nodes)];
-        var key = new byte[32];
         var script = WorkloadGenerator.Generate(VcpuAddressBook.From(ApicTopology.Configure(Vcpus, TopologyKind.X2ApicCluster), TopologyKind.X2ApicCluster),
             WorkloadMix.LinuxMix, seed: 1, IpisPerVcpu);
         _records = [.. Enumerable.Range(0, Vcpus).Where(v => placement[v] == 0).Select(v => script.Vcpus[v].Records)];
-        for (int node = Nodes - 1; node >= 0; node--)
-        {
-            int self = node;
-            _transports[node] = new NodeTransport(new TransportOptions
-            {
-                NodeId = node,
-                NodeOfVcpu = placement,
-                Key = key,
-                Peers = [.. Enumerable.Range(0, Nodes).Where(p => p != self).Select(p => new PeerAddress(p, p > self ? _transports[p].LocalEndPoint : null))],
-                WindowRecords = 1 << 20, // far more than an iteration forwards to the stopped peer: its queue never fills
-            });
-            _engines[node] = new Engine(new EngineOptions
-            {
-                Topology = ApicTopology.Configure(Vcpus, TopologyKind.X2ApicCluster),
-                Placement = new VcpuPlacement(placement, node),
-                Forwarder = _transports[node],
-                Name = $"bench-node{node}",
-            });
-            var sink = new EngineSink(_engines[node]);
-            if (node == 2)
-                _node2.Next = sink;
-            _transports[node].Start(node == 2 ? _node2 : sink);
-            _engines[node].Start();
-        }
-
-        var clock = Stopwatch.StartNew();
-        while (!_transports.All(t => t.Links.All(l => l.IsConnected)) && clock.Elapsed < TimeSpan.FromSeconds(10))
-            Thread.Sleep(1);
+        // Each peer's queue holds far more than an iteration forwards to the stopped peer: it never fills.
+        _nodes = BenchNodes.Start(placement, () => ApicTopology.Configure(Vcpus, TopologyKind.X2ApicCluster),
+            (node, sink) => node == 2 ? _node2.Wrapping(sink) : sink, windowRecords: 1 << 20);
     }
 
     /// <summary>Stops node 2 (when <see cref="PeerStopped"/>) before the iteration.</summary>
@@ -88,7 +61,7 @@ public class StoppedPeerBenchmarks
     public void ResumePeer()
     {
         _node2.Release();
-        var link = _transports[0].Link(2);
+        var link = _nodes.Transports[0].Link(2);
         var clock = Stopwatch.StartNew();
         while (link.Counters.InFlight != 0 && clock.Elapsed < TimeSpan.FromSeconds(30))
             Thread.Sleep(1);
@@ -100,11 +73,11 @@ public class StoppedPeerBenchmarks
     public void LocalDeliveryWithPeers()
     {
         foreach (ExitRecord[] records in _records)
-            _engines[0].PostBatch(records[0].SourceVcpu, records);
+            _nodes.Engines[0].PostBatch(records[0].SourceVcpu, records);
 
-        var toNode1 = _transports[0].Link(1);
+        var toNode1 = _nodes.Transports[0].Link(1);
         var spin = new SpinWait();
-        while (_engines[0].ReadCounters().InFlight != 0 || toNode1.Counters.InFlight != 0)
+        while (_nodes.Engines[0].ReadCounters().InFlight != 0 || toNode1.Counters.InFlight != 0)
             spin.SpinOnce();
     }
 
@@ -113,10 +86,7 @@ public class StoppedPeerBenchmarks
     public void Cleanup()
     {
         _node2.Release();
-        foreach (NodeTransport transport in _transports)
-            transport.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        foreach (Engine engine in _engines)
-            engine.Dispose();
+        _nodes.Dispose();
         _node2.Dispose();
     }
 
@@ -125,7 +95,13 @@ public class StoppedPeerBenchmarks
     {
         private readonly ManualResetEventSlim _open = new(initialState: true);
 
-        public RemoteDeliverySink? Next { get; set; }
+        private RemoteDeliverySink? _next;
+
+        public HeldSink Wrapping(RemoteDeliverySink next)
+        {
+            _next = next;
+            return this;
+        }
 
         public void Hold() => _open.Reset();
 
@@ -134,7 +110,7 @@ public class StoppedPeerBenchmarks
         public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
         {
             _open.Wait();
-            Next!.Deliver(fromNode, deliveries);
+            _next!.Deliver(fromNode, deliveries);
         }
 
         public void Dispose() => _open.Dispose();
