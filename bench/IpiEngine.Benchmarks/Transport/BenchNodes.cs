@@ -24,10 +24,10 @@ internal sealed class BenchNodes : IDisposable
     /// <summary>
     /// Starts the nodes of <paramref name="placement"/> (vCPU v on node placement[v]), each engine from its own
     /// <paramref name="topology"/>, and waits (up to 10 s) for every link; <paramref name="sinkOf"/> may wrap a node's
-    /// arrivals sink; <paramref name="windowRecords"/> sizes each peer's queue (default: the transport's).
+    /// arrivals sink; <paramref name="windowRecords"/> sizes each peer's queue and <paramref name="fullQueuePolicy"/> says what a full one does (defaults: the transport's).
     /// </summary>
     public static BenchNodes Start(int[] placement, Func<ApicTopology> topology, Func<int, RemoteDeliverySink, RemoteDeliverySink>? sinkOf = null,
-        int windowRecords = TransportOptions.DefaultWindowRecords)
+        int windowRecords = TransportOptions.DefaultWindowRecords, FullQueuePolicy fullQueuePolicy = FullQueuePolicy.Wait)
     {
         int count = placement.Max() + 1;
         var nodes = new BenchNodes(count);
@@ -42,6 +42,7 @@ internal sealed class BenchNodes : IDisposable
                 Key = key,
                 Peers = [.. Enumerable.Range(0, count).Where(p => p != self).Select(p => new PeerAddress(p, p > self ? nodes.Transports[p].LocalEndPoint : null))],
                 WindowRecords = windowRecords,
+                FullQueuePolicy = fullQueuePolicy,
             });
             var engine = nodes.Engines[node] = new Engine(new EngineOptions
             {
