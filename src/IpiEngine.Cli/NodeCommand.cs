@@ -47,16 +47,18 @@ internal static class NodeCommand
         var traceExits = new Option<FileInfo?>("--trace-exits") { Description = "The trace's exits.csv: this node posts its vCPUs' records and applies the topology rows." };
         var threading = new Option<string>("--threading") { Description = "The engine's threading, fused or per-stage.", DefaultValueFactory = _ => "fused" };
         var deliveries = new Option<FileInfo?>("--deliveries") { Description = "Trace replay: where this node writes what it delivered (seq,dest_vcpu lines)." };
+        var svrWrites = new Option<int>("--svr-write-every") { Description = "Each local vCPU also writes its SVR (a topology write replicated to every node; routing unchanged) before every N-th IPI (0: never).", DefaultValueFactory = _ => 0 };
+        var progress = new Option<int>("--progress-ms") { Description = "While posting, print 'progress TIMESTAMP SERVED' (Stopwatch ticks, local destinations served so far) every N ms (0: never).", DefaultValueFactory = _ => 0 };
         var command = new Command("node", "Run one node of a VM whose vCPUs are spread over several hosts; forwards IPIs to its peers.")
         {
-            config, topology, workload, seed, ipis, duration, rate, timeout, control, traceVcpus, traceExits, threading, deliveries,
+            config, topology, workload, seed, ipis, duration, rate, timeout, control, traceVcpus, traceExits, threading, deliveries, svrWrites, progress,
         };
         command.SetAction((parse, ct) => parse.GetValue(traceExits) is { } exits
             ? RunTraceAsync(parse.GetRequiredValue(config).FullName, parse.GetValue(traceVcpus), exits, parse.GetValue(threading)!, parse.GetValue(deliveries),
                 TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), ct)
             : RunAsync(new NodeRunArguments(parse.GetRequiredValue(config).FullName, parse.GetValue(topology)!, parse.GetValue(workload)!,
             parse.GetValue(seed), parse.GetValue(ipis), TimeSpan.FromMilliseconds(parse.GetValue(duration)), parse.GetValue(rate),
-            TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!), ct));
+            TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!, parse.GetValue(svrWrites), parse.GetValue(progress)), ct));
         return command;
     }
 
@@ -72,8 +74,8 @@ internal static class NodeCommand
 
     private static async Task<int> RunAsync(NodeRunArguments args, CancellationToken ct)
     {
-        if (args.IpisPerVcpu < 0 || args.Rate < 0 || args.Timeout <= TimeSpan.Zero || args.Duration <= TimeSpan.Zero)
-            return Fail("--ipis-per-vcpu and --rate must be 0 or more, --duration-ms and --timeout positive.");
+        if (args.IpisPerVcpu < 0 || args.Rate < 0 || args.SvrWriteEvery < 0 || args.ProgressMs < 0 || args.Timeout <= TimeSpan.Zero || args.Duration <= TimeSpan.Zero)
+            return Fail("--ipis-per-vcpu, --rate, --svr-write-every and --progress-ms must be 0 or more, --duration-ms and --timeout positive.");
         if (!WorkloadMix.TryParse(args.Workload, out var mix, out var mixError))
             return Fail(mixError!);
         if (args.Threading is not ("fused" or "per-stage"))
@@ -164,7 +166,19 @@ internal static class NodeCommand
         var clock = Stopwatch.StartNew();
         var allocationsBefore = AllocationWindow.Now();
         var local = NodeWorkload.VcpusOf(placement, config.Node);
-        long[] posted = await Task.Run(() => script.Post(engine, local, args.IpisPerVcpu, args.Duration, args.Rate, kernel, ct), CancellationToken.None);
+        long[] posted;
+        using (var progress = args.ProgressMs > 0 ? new Timer(_ => PrintProgress(engine), null, 0, args.ProgressMs) : null)
+        {
+            try
+            {
+                posted = await Task.Run(() => script.Post(engine, local, args.IpisPerVcpu, args.Duration, args.Rate, kernel, ct, args.SvrWriteEvery), CancellationToken.None);
+            }
+            catch (TopologyWriteException e)
+            {
+                Console.Error.WriteLine($"node {config.Node}: {e.Message}");
+                return 1;
+            }
+        }
         double postSeconds = clock.Elapsed.TotalSeconds;
         Console.Out.WriteLine("posted " + string.Join(',', posted));
         long[] all;
@@ -189,6 +203,13 @@ internal static class NodeCommand
         if (args.Control)
             await ReadCommandAsync("stop", ct);
         return report.Complete ? 0 : 1;
+    }
+
+    /// <summary>One <c>progress</c> line: the time (Stopwatch ticks: one clock for every process of the host) and the local destinations served so far.</summary>
+    private static void PrintProgress(Engine engine)
+    {
+        var c = engine.ReadCounters();
+        Console.Out.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"progress {Stopwatch.GetTimestamp()} {c.Delivered + c.Coalesced + c.ServedByHost}"));
     }
 
     /// <summary>How often a running node prints its links' status lines.</summary>
@@ -249,15 +270,20 @@ internal static class NodeCommand
             ? counters.RemoteDelivered + counters.RemoteCoalesced == arrivals.Total
             : kernel.Injected == arrivals.Total && kernel.Misinjected == 0 && counters.Delivered + counters.Coalesced == 0
               && counters.ServedByHost == expected.Local;
+        var replication = transport.Replication;
         return new NodeReport(node, posted, counters.IpisResolved, counters.Rejected, counters.Delivered, counters.Coalesced, counters.Forwarded,
             conservation, links.Sum(c => c.Forwarded), links.Sum(c => c.Acknowledged), links.Sum(c => c.Duplicates),
             arrivals.Total, counters.RemoteDelivered, counters.RemoteCoalesced, counters.RemoteRejected,
             expected.Local, expected.Forwarded, expected.Remote, localPairs is not null, doubled, lost, arrivals.Misrouted, links.Sum(c => c.Connections),
-            postSeconds, seconds, arrivals.LatencyMicroseconds(50), arrivals.LatencyMicroseconds(99),
+            postSeconds, seconds, arrivals.LatencyNs(),
             drained && conservation && doubled == 0 && lost == 0 && arrivals.Misrouted == 0 && arrivalsTaken)
         {
             ServedByHost = counters.ServedByHost,
             Links = [.. links.Select(LinkReport.Of)],
+            TopologyWrites = counters.TopologyWrites,
+            PeerTopologyWrites = counters.PeerTopologyWrites,
+            TopologyEpoch = replication.Epoch,
+            TopologyDigest = replication.Digest,
         };
     }
 

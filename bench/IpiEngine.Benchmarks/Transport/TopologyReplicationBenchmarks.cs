@@ -21,8 +21,7 @@ namespace IpiEngine.Benchmarks.Transport;
 [MemoryDiagnoser]
 public class TopologyReplicationBenchmarks
 {
-    private NodeTransport[] _transports = null!;
-    private Engine[] _engines = null!;
+    private BenchNodes _nodes = null!;
     private LongHistogram _roundTrips = null!;
     private uint _flip;
 
@@ -38,34 +37,7 @@ public class TopologyReplicationBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        int[] placement = [.. Enumerable.Range(0, Nodes)];
-        byte[] key = new byte[32];
-        _transports = new NodeTransport[Nodes];
-        _engines = new Engine[Nodes];
-        for (int node = Nodes - 1; node >= 0; node--)
-        {
-            int self = node;
-            _transports[node] = new NodeTransport(new TransportOptions
-            {
-                NodeId = node,
-                NodeOfVcpu = placement,
-                Key = key,
-                Peers = [.. Enumerable.Range(0, Nodes).Where(p => p != self).Select(p => new PeerAddress(p, p > self ? _transports[p].LocalEndPoint : null))],
-            });
-            _engines[node] = new Engine(new EngineOptions
-            {
-                Topology = ApicTopology.Configure(Nodes, TopologyKind.XApicPhysical),
-                Placement = new VcpuPlacement(placement, node),
-                Forwarder = _transports[node],
-                Replicator = _transports[node].Replication,
-                Name = $"bench-node{node}",
-            });
-            _transports[node].Start(new EngineSink(_engines[node]));
-            _engines[node].Start();
-        }
-        var clock = Stopwatch.StartNew();
-        while (!_transports.All(t => t.Links.All(l => l.IsConnected)) && clock.Elapsed < TimeSpan.FromSeconds(10))
-            Thread.Sleep(1);
+        _nodes = BenchNodes.Start([.. Enumerable.Range(0, Nodes)], () => ApicTopology.Configure(Nodes, TopologyKind.XApicPhysical));
         _roundTrips = new LongHistogram(Stopwatch.Frequency * 60, 3);
     }
 
@@ -76,7 +48,7 @@ public class TopologyReplicationBenchmarks
     {
         int vcpu = FromLastNode ? Nodes - 1 : 0;
         long start = Stopwatch.GetTimestamp();
-        _engines[vcpu].Post(vcpu, ApicRegister.Svr, 0x1FFu ^ (_flip++ & 1), 0);
+        _nodes.Engines[vcpu].Post(vcpu, ApicRegister.Svr, 0x1FFu ^ (_flip++ & 1), 0);
         _roundTrips.RecordValue(Stopwatch.GetTimestamp() - start);
     }
 
@@ -87,9 +59,6 @@ public class TopologyReplicationBenchmarks
         double Us(double p) => _roundTrips.TotalCount == 0 ? 0 : _roundTrips.GetValueAtPercentile(p) * 1e6 / Stopwatch.Frequency;
         Console.WriteLine($"// topology-write round trip, {Nodes} nodes, from node {(FromLastNode ? Nodes - 1 : 0)}: "
             + $"p50 {Us(50):0.0} us, p99 {Us(99):0.0} us over {_roundTrips.TotalCount} writes");
-        foreach (var transport in _transports)
-            transport.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        foreach (var engine in _engines)
-            engine.Dispose();
+        _nodes.Dispose();
     }
 }

@@ -36,6 +36,12 @@ internal sealed class MultiNodeRun
     public string IpiDll { get; init; } = typeof(MultiNodeRun).Assembly.Location;
     /// <summary>Receives the nodes' standard error lines (link events), prefixed with the node id.</summary>
     public Action<string>? Log { get; init; }
+    /// <summary>Each vCPU also writes its SVR (replicated, routing unchanged) before every N-th IPI; 0 never (<c>--svr-write-every</c>).</summary>
+    public int SvrWriteEvery { get; init; }
+    /// <summary>How often each node reports its local progress while posting (<see cref="MultiNodeResult.Progress"/>); zero: never.</summary>
+    public TimeSpan ProgressInterval { get; init; }
+    /// <summary>Runs once every node was told to go, alongside the run, with the nodes' process ids (a test stops one, say); the run waits for it.</summary>
+    public Func<IReadOnlyList<int>, CancellationToken, Task>? WhileRunning { get; init; }
 
     /// <summary>
     /// The whole of <c>ipi run --nodes N</c> after option parsing: runs the VM, writes the summary table to
@@ -73,9 +79,12 @@ internal sealed class MultiNodeRun
         await using var nodes = await NodeProcesses.StartAsync(Nodes, Vcpus, LocalTargets, (_, _) => ["--threading", Threading, "--topology", Topology, "--workload", Workload,
             "--seed", Seed.ToString(invariant), "--ipis-per-vcpu", IpisPerVcpu.ToString(invariant),
             "--duration-ms", ((long)Duration.TotalMilliseconds).ToString(invariant),
-            "--rate", Rate.ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant)], IpiDll, Timeout, Log, ct);
+            "--rate", Rate.ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant),
+            "--svr-write-every", SvrWriteEvery.ToString(invariant), "--progress-ms", ((int)ProgressInterval.TotalMilliseconds).ToString(invariant)], IpiDll, Timeout, Log, ct);
         await nodes.ExpectFromAllAsync("ready", ct);
         await nodes.SendAllAsync("go", ct);
+        if (WhileRunning is not null)
+            await WhileRunning(nodes.ProcessIds, ct);
         // Each node says what its vCPUs posted; every node needs all of it to compute what it must receive.
         var posted = new long[Vcpus];
         foreach (var (line, node) in (await nodes.ExpectFromAllAsync("posted ", ct)).Select((l, i) => (l, i)))
@@ -96,46 +105,23 @@ internal sealed class MultiNodeRun
         await nodes.StopAsync();
         double seconds = reports.Max(r => r.Seconds);
         return new MultiNodeResult(reports, seconds > 0 ? reports.Sum(r => r.Received) / seconds : 0,
-            seconds > 0 ? reports.Sum(r => r.LocalDelivered + r.LocalCoalesced + r.ServedByHost) / seconds : 0, reports.All(r => r.Complete));
+            seconds > 0 ? reports.Sum(r => r.LocalDelivered + r.LocalCoalesced + r.ServedByHost) / seconds : 0, reports.All(r => r.Complete))
+        {
+            Progress = [.. Enumerable.Range(0, Nodes).Select(n => nodes.Progress(n))],
+        };
     }
 }
 
 /// <summary>The outcome of a <see cref="MultiNodeRun"/>: every node's report, the cross-node and local delivery rates.</summary>
 internal sealed record MultiNodeResult(IReadOnlyList<NodeReport> Nodes, double CrossNodeIpisPerSecond, double LocalIpisPerSecond, bool Complete)
 {
+    /// <summary>Each node's progress samples while posting (empty without <see cref="MultiNodeRun.ProgressInterval"/>).</summary>
+    public IReadOnlyList<IReadOnlyList<ProgressSample>> Progress { get; init; } = [];
+
     /// <summary>The run as the JSON summary of <c>ipi run --nodes</c>.</summary>
     public NodesRunReport ToReport(string threading, string localTargets, int vcpus, string topology, string workload)
-    {
-        double seconds = Nodes.Max(r => r.Seconds);
-        long served = Nodes.Sum(r => r.LocalDelivered + r.LocalCoalesced + r.RemoteDelivered + r.RemoteCoalesced + r.ServedByHost);
-        return new NodesRunReport
-        {
-            Mode = "nodes",
-            NodeCount = Nodes.Count,
-            LocalTargets = localTargets,
-            Threading = threading,
-            Vcpus = vcpus,
-            Topology = topology,
-            Workload = workload,
-            DurationSeconds = seconds,
-            Posted = Nodes.Sum(r => r.Posted),
-            Delivered = Nodes.Sum(r => r.LocalDelivered + r.RemoteDelivered),
-            Coalesced = Nodes.Sum(r => r.LocalCoalesced + r.RemoteCoalesced),
-            Rejected = Nodes.Sum(r => r.Rejected),
-            Forwarded = Nodes.Sum(r => r.EngineForwarded),
-            Received = Nodes.Sum(r => r.Received),
-            ServedByHost = Nodes.Sum(r => r.ServedByHost),
-            IpisPerSecond = seconds > 0 ? served / seconds : 0,
-            LatencyNs = new CrossNodeLatency(Nanoseconds(Nodes.Max(r => r.P50Microseconds)), Nanoseconds(Nodes.Max(r => r.P99Microseconds))),
-            AllocatedBytes = Nodes.Sum(r => r.AllocatedBytes),
-            GcCollections = new Run.GcCounts(Nodes.Sum(r => r.Gen0), Nodes.Sum(r => r.Gen1), Nodes.Sum(r => r.Gen2)),
-            ConservationHeld = Nodes.All(r => r.EngineConservationHolds),
-            ExactlyOnce = Complete,
-            Nodes = [.. Nodes.Select(r => new NodeSummary(r.Node, r.Posted, r.Resolved, r.Rejected, r.LocalDelivered + r.RemoteDelivered,
+        => NodesRunReport.Build("nodes", localTargets, threading, vcpus, topology, workload, Nodes.Max(r => r.Seconds), Complete,
+            [.. Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Posted, r.Resolved, r.Rejected, r.LocalDelivered + r.RemoteDelivered,
                 r.LocalCoalesced + r.RemoteCoalesced, r.EngineForwarded, r.ServedByHost, r.Received, r.Doubled, r.Lost, r.Misrouted,
-                r.EngineConservationHolds, new CrossNodeLatency(Nanoseconds(r.P50Microseconds), Nanoseconds(r.P99Microseconds)), r.AllocatedBytes))],
-        };
-    }
-
-    internal static long Nanoseconds(double microseconds) => (long)Math.Round(microseconds * 1000);
+                r.EngineConservationHolds, r.LatencyNs, r.AllocatedBytes), r.LocalDelivered + r.LocalCoalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))]);
 }

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using HdrHistogram;
+using IpiEngine.Cli.Run;
 using IpiEngine.Delivery;
 using IpiEngine.Transport;
 
@@ -9,7 +9,7 @@ namespace IpiEngine.Cli.Nodes;
 /// Counts what arrives from other nodes per (source vCPU, destination vCPU) pair in the receive path, before the
 /// engine coalesces vectors into descriptors, plus arrivals that name a vCPU not on this node or a source not on the
 /// sending node (misrouted), and a latency histogram from each delivery's post timestamp (one host: one clock).
-/// Then hands the frame to the next sink (the node's engine).
+/// Each frame is handed to the next sink (the node's engine) before it is counted.
 /// </summary>
 internal sealed class NodeArrivals : RemoteDeliverySink
 {
@@ -17,7 +17,7 @@ internal sealed class NodeArrivals : RemoteDeliverySink
     private readonly IReadOnlyList<int> _nodeOfVcpu;
     private readonly int _self;
     private readonly long[] _pairs;
-    private readonly LongHistogram _latency = new(TimeSpan.FromMinutes(1).Ticks * 100, 3);
+    private readonly LatencyHistogram _latency = new();
     private readonly RemoteDeliverySink? _nextSink;
     private long _total, _misrouted;
 
@@ -44,17 +44,20 @@ internal sealed class NodeArrivals : RemoteDeliverySink
             return _pairs[source * _nodeOfVcpu.Count + destination];
     }
 
-    /// <summary>Latency percentile in microseconds (0 with no sample).</summary>
-    public double LatencyMicroseconds(double percentile)
+    /// <summary>Post-to-arrival latency of what arrived, in the shape of a single-node run's <c>latencyNs</c>.</summary>
+    public LatencySummary LatencyNs()
     {
         lock (_lock)
-            return _latency.TotalCount == 0 ? 0 : _latency.GetValueAtPercentile(percentile) * 1e6 / Stopwatch.Frequency;
+            return _latency.Summarize();
     }
 
     /// <inheritdoc/>
     public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
     {
         long now = Stopwatch.GetTimestamp();
+        // Handed on first, counted after: once Total reaches what is due, the next sink (the engine) has taken all of it,
+        // so a node that stops its engine as soon as Total is complete never stops it under an arrival still on its way.
+        _nextSink?.Deliver(fromNode, deliveries);
         int vcpus = _nodeOfVcpu.Count;
         lock (_lock)
         {
@@ -68,10 +71,8 @@ internal sealed class NodeArrivals : RemoteDeliverySink
                     continue;
                 }
                 _pairs[d.SourceVcpu * vcpus + d.DestinationVcpu]++;
-                if (d.PostTimestamp != 0)
-                    _latency.RecordValue(Math.Max(0, now - d.PostTimestamp));
+                _latency.RecordTicks(d.PostTimestamp, now);
             }
         }
-        _nextSink?.Deliver(fromNode, deliveries);
     }
 }

@@ -15,6 +15,7 @@ namespace IpiEngine.Cli.Nodes;
 internal sealed class NodeProcesses : IAsyncDisposable
 {
     private readonly List<Process> _processes = [];
+    private readonly List<List<ProgressSample>> _progress = [];
     private readonly TimeSpan _timeout;
 
     private NodeProcesses(string folder, TimeSpan timeout)
@@ -28,6 +29,12 @@ internal sealed class NodeProcesses : IAsyncDisposable
 
     /// <summary>The number of nodes.</summary>
     public int Count => _processes.Count;
+
+    /// <summary>The nodes' process ids, by node id.</summary>
+    public IReadOnlyList<int> ProcessIds => [.. _processes.Select(p => p.Id)];
+
+    /// <summary>The <c>progress</c> lines node <paramref name="node"/> printed, as far as its output was read.</summary>
+    public IReadOnlyList<ProgressSample> Progress(int node) => _progress[node];
 
     /// <summary>
     /// Writes the configs and starts the nodes; <paramref name="arguments"/> gives each node's arguments after
@@ -56,6 +63,7 @@ internal sealed class NodeProcesses : IAsyncDisposable
                 string path = Path.Combine(started.Folder, $"node{node}.json");
                 await File.WriteAllTextAsync(path, JsonSerializer.Serialize(config, NodeConfigJsonContext.Default.NodeConfig), ct);
                 started._processes.Add(Start(node, ipiDll, ["node", "--config", path, "--control", .. arguments(node, started.Folder)], log));
+                started._progress.Add([]);
             }
 
             return started;
@@ -80,6 +88,11 @@ internal sealed class NodeProcesses : IAsyncDisposable
                 if (line.StartsWith(prefix, StringComparison.Ordinal))
                 {
                     return line;
+                }
+
+                if (ProgressSample.TryParse(line, out var sample))
+                {
+                    _progress[node].Add(sample);
                 }
             }
         }
@@ -212,5 +225,25 @@ internal sealed class NodeProcesses : IAsyncDisposable
                 s?.Dispose();
             }
         }
+    }
+}
+
+/// <summary>One <c>progress TIMESTAMP SERVED</c> line of <c>ipi node --progress-ms</c>: when (Stopwatch ticks) and how many local destinations it had served.</summary>
+internal readonly record struct ProgressSample(long Timestamp, long Served)
+{
+    /// <summary>Parses a progress line; false for any other line.</summary>
+    public static bool TryParse(string line, out ProgressSample sample)
+    {
+        sample = default;
+        var parts = line.Split(' ');
+        if (parts.Length != 3 || parts[0] != "progress"
+            || !long.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long timestamp)
+            || !long.TryParse(parts[2], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long served))
+        {
+            return false;
+        }
+
+        sample = new ProgressSample(timestamp, served);
+        return true;
     }
 }

@@ -9,7 +9,7 @@ namespace IpiEngine.Cli.Nodes;
 /// Check against the script resolved sequentially: local deliveries = <see cref="ExpectedLocal"/>, forwarded =
 /// <see cref="ExpectedForwarded"/>, per (source, destination) pair received = expected (<see cref="ExpectedRemote"/> in all),
 /// and local deliveries per pair too when the engine's delivery log held them all (<see cref="LocalPairsChecked"/>; else in aggregate);
-/// <see cref="Doubled"/>, <see cref="Lost"/>, <see cref="Misrouted"/> are 0.
+/// <see cref="Doubled"/>, <see cref="Lost"/>, <see cref="Misrouted"/> are 0. <see cref="LatencyNs"/>: post-to-arrival latency of what arrived here.
 /// </summary>
 internal sealed record NodeReport(
     int Node,
@@ -37,8 +37,7 @@ internal sealed record NodeReport(
     long Connections,
     double PostSeconds,
     double Seconds,
-    double P50Microseconds,
-    double P99Microseconds,
+    Run.LatencySummary LatencyNs,
     bool Complete,
     long ServedByHost = 0,
     long AllocatedBytes = 0,
@@ -48,4 +47,16 @@ internal sealed record NodeReport(
 {
     /// <summary>Each link's health: state, time per state, stall time, records refused (see <see cref="LinkReport"/>).</summary>
     public IReadOnlyList<LinkReport>? Links { get; init; }
+
+    /// <summary>Topology writes applied here, the VM's (whichever node posted them).</summary>
+    public long TopologyWrites { get; init; }
+
+    /// <summary>Of <see cref="TopologyWrites"/>, those posted on other nodes.</summary>
+    public long PeerTopologyWrites { get; init; }
+
+    /// <summary>The node's topology epoch: the VM's writes it applied, in the VM's one order.</summary>
+    public long TopologyEpoch { get; init; }
+
+    /// <summary>The topology digest at <see cref="TopologyEpoch"/>, chained over every write in the order applied: equal on two nodes means the same writes in the same order.</summary>
+    public ulong TopologyDigest { get; init; }
 }

@@ -1,6 +1,10 @@
 namespace IpiEngine.Cli.Nodes;
 
-/// <summary>The options of one <c>ipi node</c> process.</summary>
+/// <summary>
+/// The options of one <c>ipi node</c> process. <see cref="SvrWriteEvery"/>: each local vCPU also writes its SVR (a
+/// replicated topology write, routing unchanged) before every N-th IPI, 0 never; <see cref="ProgressMs"/>: print a
+/// <c>progress</c> line every N ms while posting, 0 never.
+/// </summary>
 internal sealed record NodeRunArguments(
     string ConfigPath,
     string Topology,
@@ -11,4 +15,6 @@ internal sealed record NodeRunArguments(
     long Rate,
     TimeSpan Timeout,
     bool Control,
-    string Threading);
+    string Threading,
+    int SvrWriteEvery = 0,
+    int ProgressMs = 0);

@@ -56,7 +56,12 @@ internal sealed class NodeScript
     /// </summary>
     /// <param name="rate">IPIs per second this node posts, in 1 ms steps (0: as fast as the engine takes them).</param>
     /// <param name="kernel">With the host's kernel serving local targets: it sees each write first, as KVM does.</param>
-    public long[] Post(Engine engine, uint[] local, long ipisPerVcpu, TimeSpan deadline, long rate, KernelStandIn? kernel, CancellationToken ct)
+    /// <param name="svrWriteEvery">
+    /// When positive, each vCPU also writes its SVR before every N-th IPI (its 0th included): a replicated topology write
+    /// that leaves routing alone (the software enable stays set; the spurious vector's low bit alternates), so the
+    /// expectations still hold while the nodes' writes cross. Returns only when every node applied it.
+    /// </param>
+    public long[] Post(Engine engine, uint[] local, long ipisPerVcpu, TimeSpan deadline, long rate, KernelStandIn? kernel, CancellationToken ct, int svrWriteEvery = 0)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(local);
@@ -84,6 +89,12 @@ internal sealed class NodeScript
                 if (due > clock.ElapsedMilliseconds)
                     WaitUntil(clock, due);
                 var script = Script.Vcpus[v];
+                if (svrWriteEvery > 0 && posted[v] % svrWriteEvery == 0)
+                {
+                    var svr = new ExitRecord((ushort)v, ApicRegister.Svr, 0x1FFu ^ (ulong)(posted[v] / svrWriteEvery & 1), 0, 0, 0);
+                    kernel?.Write(svr);
+                    engine.Post((int)v, svr.Register, svr.Value, 0);
+                }
                 // Up to and including the next firing write (an ICR2 write only latches).
                 while (true)
                 {

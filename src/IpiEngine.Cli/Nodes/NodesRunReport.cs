@@ -43,8 +43,11 @@ internal sealed record NodesRunReport
     public required long ServedByHost { get; init; }
     /// <summary>Destinations served per second, VM-wide (delivered, coalesced, served by the hosts).</summary>
     public required double IpisPerSecond { get; init; }
-    /// <summary>Cross-node latency from post to arrival (the worst node's percentiles), nanoseconds.</summary>
-    public required CrossNodeLatency LatencyNs { get; init; }
+    /// <summary>
+    /// Cross-node latency from post to arrival, nanoseconds, in the single-node run's shape: samples over all nodes,
+    /// each percentile and the maximum the worst node's (<see cref="LatencySummary.Worst"/>).
+    /// </summary>
+    public required LatencySummary LatencyNs { get; init; }
     /// <summary>Bytes allocated by the node processes during the run, summed.</summary>
     public required long AllocatedBytes { get; init; }
     /// <summary>Collections in the node processes during the run, summed.</summary>
@@ -59,14 +62,49 @@ internal sealed record NodesRunReport
     public string? ReferencePath { get; init; }
     /// <summary>Each node's counters.</summary>
     public required IReadOnlyList<NodeSummary> Nodes { get; init; }
+
+    /// <summary>
+    /// The report of a run whose nodes did <paramref name="nodes"/> (both kinds of multi-node run build it here): VM-wide
+    /// counts are the nodes' sums, the rate is destinations served (each node's local ones, by its engine or its host,
+    /// plus what arrived from the others) per second of <paramref name="seconds"/>.
+    /// </summary>
+    internal static NodesRunReport Build(string mode, string localTargets, string threading, int vcpus, string topology, string workload,
+        double seconds, bool exactlyOnce, IReadOnlyList<NodePart> nodes) => new()
+    {
+        Mode = mode,
+        NodeCount = nodes.Count,
+        LocalTargets = localTargets,
+        Threading = threading,
+        Vcpus = vcpus,
+        Topology = topology,
+        Workload = workload,
+        DurationSeconds = seconds,
+        Posted = nodes.Sum(n => n.Summary.Posted),
+        Delivered = nodes.Sum(n => n.Summary.Delivered),
+        Coalesced = nodes.Sum(n => n.Summary.Coalesced),
+        Rejected = nodes.Sum(n => n.Summary.Rejected),
+        Forwarded = nodes.Sum(n => n.Summary.Forwarded),
+        Received = nodes.Sum(n => n.Summary.Received),
+        ServedByHost = nodes.Sum(n => n.Summary.ServedByHost),
+        IpisPerSecond = seconds > 0 ? nodes.Sum(n => n.LocalServed + n.Summary.Received) / seconds : 0,
+        LatencyNs = LatencySummary.Worst(nodes.Select(n => n.Summary.LatencyNs)),
+        AllocatedBytes = nodes.Sum(n => n.Summary.AllocatedBytes),
+        GcCollections = new GcCounts(nodes.Sum(n => n.Gc.Gen0), nodes.Sum(n => n.Gc.Gen1), nodes.Sum(n => n.Gc.Gen2)),
+        ConservationHeld = nodes.All(n => n.Summary.ConservationHeld),
+        ExactlyOnce = exactlyOnce,
+        Nodes = [.. nodes.Select(n => n.Summary)],
+    };
 }
 
-/// <summary>Post-to-arrival latency percentiles of deliveries that crossed nodes, nanoseconds.</summary>
-internal sealed record CrossNodeLatency(long P50, long P99);
-
-/// <summary>One node's counters in <see cref="NodesRunReport"/>.</summary>
+/// <summary>
+/// One node's counters in <see cref="NodesRunReport"/>: <see cref="Delivered"/> and <see cref="Coalesced"/> count its
+/// engine's local and arrived destinations; <see cref="LatencyNs"/> is the latency of what arrived here from the others.
+/// </summary>
 internal sealed record NodeSummary(int Node, long Posted, long Resolved, long Rejected, long Delivered, long Coalesced, long Forwarded, long ServedByHost,
-    long Received, long Doubled, long Lost, long Misrouted, bool ConservationHeld, CrossNodeLatency LatencyNs, long AllocatedBytes);
+    long Received, long Doubled, long Lost, long Misrouted, bool ConservationHeld, LatencySummary LatencyNs, long AllocatedBytes);
+
+/// <summary>What <see cref="NodesRunReport.Build"/> takes of one node: its summary, its local destinations served (by its engine or its host), its collections.</summary>
+internal readonly record struct NodePart(NodeSummary Summary, long LocalServed, GcCounts Gc);
 
 /// <summary>Source-generated JSON for <see cref="NodesRunReport"/>.</summary>
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -262,7 +262,7 @@ internal sealed class TraceNode : IDisposable
 
         var report = new TraceNodeReport(_setup.Node, c.Posted, c.IpisResolved + c.Rejected, c.Rejected, c.TopologyWrites, c.Delivered,
             c.Coalesced, c.Forwarded, c.ServedByHost, arrived.Length, c.RemoteDelivered, c.RemoteCoalesced, ExpectedArrivals, Kernel?.Injected ?? 0, misrouted, c.ConservationHolds,
-            seconds, Arrivals.LatencyMicroseconds(50), Arrivals.LatencyMicroseconds(99), allocations.AllocatedBytes, allocations.Gen0,
+            seconds, Arrivals.LatencyNs(), allocations.AllocatedBytes, allocations.Gen0,
             allocations.Gen1, allocations.Gen2, [.. problems]);
         return (report, deliveries);
     }

@@ -30,7 +30,7 @@ internal static class TraceNodesSummary
         Row("injected (KVM_DSM_IPI)", r => Number(r.Injected));
         Row("doubled / lost / misrouted", r => $"{Number(result.Merge.Doubled[r.Node])} / {Number(result.Merge.Lost[r.Node])} / {Number(r.Misrouted)}");
         Row("engine conservation", r => r.ConservationHeld ? "holds" : "BROKEN");
-        Row("cross-node p50 / p99 (us)", r => $"{r.P50Microseconds.ToString("0.0", invariant)} / {r.P99Microseconds.ToString("0.0", invariant)}");
+        Row("cross-node p50 / p99 (us)", r => $"{(r.LatencyNs.P50 / 1000.0).ToString("0.0", invariant)} / {(r.LatencyNs.P99 / 1000.0).ToString("0.0", invariant)}");
         console.Write(table);
         foreach (var node in result.Nodes)
         {
@@ -55,36 +55,10 @@ internal static class TraceNodesSummary
     public static NodesRunReport ToReport(TraceNodesResult result, string traceName, string threading, string localTargets, bool? matchesReference, string? referencePath)
     {
         ArgumentNullException.ThrowIfNull(result);
-        var nodes = result.Nodes;
-        long served = nodes.Sum(r => r.Delivered + r.Coalesced + r.ServedByHost + r.Received); // arrivals: into an engine or a kernel
-        return new NodesRunReport
-        {
-            Mode = "nodes-trace",
-            NodeCount = nodes.Count,
-            LocalTargets = localTargets,
-            Threading = threading,
-            Vcpus = result.Vcpus,
-            Topology = "from the trace",
-            Workload = traceName,
-            DurationSeconds = result.Seconds,
-            Posted = nodes.Sum(r => r.Ipis),
-            Delivered = nodes.Sum(r => r.Delivered + r.RemoteDelivered),
-            Coalesced = nodes.Sum(r => r.Coalesced + r.RemoteCoalesced),
-            Rejected = nodes.Sum(r => r.Rejected),
-            Forwarded = nodes.Sum(r => r.Forwarded),
-            Received = nodes.Sum(r => r.Received),
-            ServedByHost = nodes.Sum(r => r.ServedByHost),
-            IpisPerSecond = result.Seconds > 0 ? served / result.Seconds : 0,
-            LatencyNs = new CrossNodeLatency(MultiNodeResult.Nanoseconds(nodes.Max(r => r.P50Microseconds)), MultiNodeResult.Nanoseconds(nodes.Max(r => r.P99Microseconds))),
-            AllocatedBytes = nodes.Sum(r => r.AllocatedBytes),
-            GcCollections = new Run.GcCounts(nodes.Sum(r => r.Gen0), nodes.Sum(r => r.Gen1), nodes.Sum(r => r.Gen2)),
-            ConservationHeld = nodes.All(r => r.ConservationHeld),
-            ExactlyOnce = result.Exact,
-            MatchesReference = matchesReference,
-            ReferencePath = referencePath,
-            Nodes = [.. nodes.Select(r => new NodeSummary(r.Node, r.Ipis, r.Ipis - r.Rejected, r.Rejected, r.Delivered + r.RemoteDelivered, r.Coalesced + r.RemoteCoalesced, r.Forwarded, r.ServedByHost,
-                r.Received, result.Merge.Doubled[r.Node], result.Merge.Lost[r.Node], r.Misrouted, r.ConservationHeld,
-                new CrossNodeLatency(MultiNodeResult.Nanoseconds(r.P50Microseconds), MultiNodeResult.Nanoseconds(r.P99Microseconds)), r.AllocatedBytes))],
-        };
+        return NodesRunReport.Build("nodes-trace", localTargets, threading, result.Vcpus, "from the trace", traceName, result.Seconds, result.Exact,
+            [.. result.Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Ipis, r.Ipis - r.Rejected, r.Rejected, r.Delivered + r.RemoteDelivered,
+                r.Coalesced + r.RemoteCoalesced, r.Forwarded, r.ServedByHost, r.Received, result.Merge.Doubled[r.Node], result.Merge.Lost[r.Node], r.Misrouted,
+                r.ConservationHeld, r.LatencyNs, r.AllocatedBytes), r.Delivered + r.Coalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))])
+            with { MatchesReference = matchesReference, ReferencePath = referencePath };
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
@@ -144,11 +145,15 @@ public sealed class ApicTopology
     internal ulong Digest()
     {
         const int bytesPerApic = 8;
-        byte[] image = new byte[_apics.Length * bytesPerApic];
+        const int stackBytes = 1024; // 128 vCPUs hashed from the stack; a larger VM borrows a pooled buffer
+        int length = _apics.Length * bytesPerApic;
+        byte[]? pooled = length > stackBytes ? ArrayPool<byte>.Shared.Rent(length) : null;
+        Span<byte> image = pooled is null ? stackalloc byte[stackBytes] : pooled;
+        image = image[..length];
         for (int i = 0; i < _apics.Length; i++)
         {
             ApicState a = _apics[i];
-            Span<byte> slot = image.AsSpan(i * bytesPerApic, bytesPerApic);
+            Span<byte> slot = image.Slice(i * bytesPerApic, bytesPerApic);
             BinaryPrimitives.WriteUInt32LittleEndian(slot, a.InitialId);
             slot[4] = a.XApicId;
             slot[5] = a.LogicalId;
@@ -158,6 +163,11 @@ public sealed class ApicTopology
 
         Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
         SHA256.HashData(image, hash);
+        if (pooled is not null)
+        {
+            ArrayPool<byte>.Shared.Return(pooled);
+        }
+
         return BinaryPrimitives.ReadUInt64LittleEndian(hash);
     }
 

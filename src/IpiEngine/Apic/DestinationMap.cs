@@ -55,9 +55,10 @@ internal sealed class DestinationMap
         _physicalUnicast = UnicastColumn(_physicalStart, _physicalMembers);
         (_logicalStart, _logicalMembers) = DestinationTables.XApicRows(_apics, logical: true);
         _x2ById = DestinationTables.X2ApicIds(_apics);
-        _xApicPhysicalVectored = VectoredOnly(_physicalUnicast);
-        _xApicLogicalVectored = VectoredOnly(UnicastColumn(_logicalStart, _logicalMembers));
-        _x2VectoredById = _x2ById is null ? null : VectoredOnly(_x2ById);
+        _xApicPhysicalVectored = VectoredOnly(_physicalUnicast, (int[])_physicalUnicast.Clone());
+        int[] logicalUnicast = UnicastColumn(_logicalStart, _logicalMembers); // kept only in its vectored form: filtered in place
+        _xApicLogicalVectored = VectoredOnly(logicalUnicast, logicalUnicast);
+        _x2VectoredById = _x2ById is null ? null : VectoredOnly(_x2ById, (int[])_x2ById.Clone());
     }
 
     /// <summary>The number of vCPUs.</summary>
@@ -301,10 +302,9 @@ internal sealed class DestinationMap
     internal static void ThrowTooSmall(DestinationSet destinations, int vcpus)
         => throw new ArgumentException($"The destination set holds {destinations.Capacity} vCPUs; this map has {vcpus}.", nameof(destinations));
 
-    /// <summary>A copy of a destination -> vCPU column keeping only the vCPUs that accept Fixed IPIs (others: -1).</summary>
-    private int[] VectoredOnly(int[] column)
+    /// <summary>Writes into <paramref name="result"/> (the column itself, or a copy of it) the column with only the vCPUs that accept Fixed IPIs (others: -1).</summary>
+    private int[] VectoredOnly(int[] column, int[] result)
     {
-        var result = new int[column.Length];
         for (int d = 0; d < column.Length; d++)
         {
             int vcpu = column[d];

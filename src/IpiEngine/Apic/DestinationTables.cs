@@ -18,7 +18,9 @@ internal static class DestinationTables
     /// </summary>
     public static (int[] Start, int[] Members) XApicRows(ApicState[] apics, bool logical)
     {
-        // Counting sort: count per destination, turn counts into row starts, then place vCPUs in ascending order.
+        // Counting sort: count per destination, turn counts into row starts, then place vCPUs in ascending order, each
+        // placement moving its row's start on; once all are placed, start[d] is row d's end, i.e. row d + 1's start, so
+        // one shift by a slot gives the starts back (no second array: a topology write builds this twice per node).
         var start = new int[XApicDestinations + 1];
         ForEachMatch(apics, logical, (d, _) => start[d + 1]++);
         for (int d = 0; d < XApicDestinations; d++)
@@ -27,8 +29,13 @@ internal static class DestinationTables
         }
 
         var members = new int[start[XApicDestinations]];
-        var next = (int[])start.Clone();
-        ForEachMatch(apics, logical, (d, vcpu) => members[next[d]++] = vcpu);
+        ForEachMatch(apics, logical, (d, vcpu) => members[start[d]++] = vcpu);
+        for (int d = XApicDestinations; d > 0; d--)
+        {
+            start[d] = start[d - 1];
+        }
+
+        start[0] = 0;
         return (start, members);
     }
 

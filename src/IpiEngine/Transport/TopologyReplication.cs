@@ -38,7 +38,7 @@ public sealed class TopologyReplication : TopologyReplicator
     private ulong _nextRequestId;
     private TopologyMessage? _outstanding;                                     // this node's write in flight (one at a time)
     private bool _outstandingDone;
-    private long _outstandingIndex = -1;
+    private long _outstandingIndex = -1;                                       // its index once this node knows it is ordered (not once applied)
     private long _nextToApply;
     private long _epoch;
     private long _nextAnnouncement;
@@ -159,7 +159,7 @@ public sealed class TopologyReplication : TopologyReplicator
                 throw Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} was not ordered by the sequencer, node {Sequencer}, within "
                     + $"{timeout.TotalSeconds:0.###} s{LinksDown()}; it may still be applied on every node once the link returns.");
             }
-            throw Fail(TopologyWriteFailure.NotConfirmed, $"node {_self}: {Describe(vcpu, apicRegister, value)} is topology write #{index} of the VM and applied here, but "
+            throw Fail(TopologyWriteFailure.NotConfirmed, $"node {_self}: {Describe(vcpu, apicRegister, value)} is topology write #{index} of the VM, applied here in order, but "
                 + $"{Unconfirmed(index)} did not confirm it within {timeout.TotalSeconds:0.###} s; it is applied there once the links return.");
         }
     }
@@ -280,9 +280,14 @@ public sealed class TopologyReplication : TopologyReplicator
             link.SendTopology(commit);
     }
 
-    /// <summary>Under the lock: queues a commit for the applier unless it was taken already (a resend).</summary>
+    /// <summary>
+    /// Under the lock: queues a commit for the applier unless it was taken already (a resend). This node's own write is
+    /// ordered from here on, whether or not the applier got to it yet: a slow applier never makes an ordered write look unordered.
+    /// </summary>
     private void Accept(in TopologyMessage commit)
     {
+        if (commit.Origin == _self && _outstanding?.RequestId == commit.RequestId)
+            _outstandingIndex = commit.Index;
         if (commit.Index >= _nextToApply && _pending.TryAdd(commit.Index, commit))
             Monitor.PulseAll(_lock);
     }
@@ -414,8 +419,6 @@ public sealed class TopologyReplication : TopologyReplicator
             _digests.Add(digest);
             _applied.Add(commit);
             Volatile.Write(ref _epoch, _epoch + 1); // release: readers of Epoch see the engine's apply before it
-            if (commit.Origin == _self && _outstanding?.RequestId == commit.RequestId)
-                _outstandingIndex = commit.Index;
             if (digest != commit.Digest)
             {
                 _node.Log($"node {_self}: topology write #{commit.Index} gives digest {digest:x16} here but {commit.Digest:x16} on the sequencer: the topologies diverged; no more writes are applied");

@@ -5,7 +5,7 @@ public enum TopologyWriteFailure
 {
     /// <summary>The sequencer did not order the write within the timeout (its link was down or it did not answer).</summary>
     NotOrdered,
-    /// <summary>The write was ordered (and applied on this node) but not every node confirmed it within the timeout.</summary>
+    /// <summary>The write was ordered (and is applied on this node in that order) but not every node confirmed it within the timeout.</summary>
     NotConfirmed,
     /// <summary>The node stopped while the write was in flight.</summary>
     Stopped,

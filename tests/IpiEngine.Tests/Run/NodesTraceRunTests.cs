@@ -39,6 +39,21 @@ public class NodesTraceRunTests
             Assert.Equal(root.GetProperty("posted").GetInt64(), nodes.Sum(n => n.GetProperty("posted").GetInt64()));
             Assert.All(nodes, n => Assert.Equal(0, n.GetProperty("doubled").GetInt64() + n.GetProperty("lost").GetInt64() + n.GetProperty("misrouted").GetInt64()));
             Assert.All(new[] { "ipisPerSecond", "latencyNs", "allocatedBytes", "gcCollections", "rejected", "coalesced" }, p => Assert.True(root.TryGetProperty(p, out _), p));
+
+            // latencyNs has the single-node run's shape, VM-wide and per node; the VM's samples are the nodes' arrivals.
+            var (singleCode, single, singleError) = RunCli.Invoke("run", "--trace", "xapic-phys-smp4", "--json", "-");
+            Assert.True(singleCode == 0, singleError);
+            using var singleReport = JsonDocument.Parse(single);
+            string[] shape = [.. singleReport.RootElement.GetProperty("latencyNs").EnumerateObject().Select(p => p.Name)];
+            Assert.Equal(["samples", "p50", "p99", "p999", "max"], shape);
+            Assert.Equal(shape, root.GetProperty("latencyNs").EnumerateObject().Select(p => p.Name));
+            Assert.All(nodes, n => Assert.Equal(shape, n.GetProperty("latencyNs").EnumerateObject().Select(p => p.Name)));
+            var latency = root.GetProperty("latencyNs");
+            Assert.Equal(nodes.Sum(n => n.GetProperty("latencyNs").GetProperty("samples").GetInt64()), latency.GetProperty("samples").GetInt64());
+            Assert.InRange(latency.GetProperty("samples").GetInt64(), 1, root.GetProperty("received").GetInt64());
+            Assert.Equal(nodes.Max(n => n.GetProperty("latencyNs").GetProperty("p99").GetInt64()), latency.GetProperty("p99").GetInt64());
+            Assert.True(latency.GetProperty("p50").GetInt64() <= latency.GetProperty("p99").GetInt64()
+                && latency.GetProperty("p99").GetInt64() <= latency.GetProperty("max").GetInt64(), latency.ToString());
         }
         finally
         {

@@ -16,9 +16,11 @@ public sealed class ReplicatedVm : IAsyncDisposable
     private readonly Func<int, IPEndPoint, IPEndPoint> _route;
     private readonly Func<int, ApicTopology> _topologyOf;
     private readonly TimeSpan _writeTimeout;
+    private readonly Action<int>? _notify;
 
-    private ReplicatedVm(int nodes, int vcpus, Func<int, ApicTopology> topologyOf, TimeSpan writeTimeout, Func<int, IPEndPoint, IPEndPoint>? route)
+    private ReplicatedVm(int nodes, int vcpus, Func<int, ApicTopology> topologyOf, TimeSpan writeTimeout, Func<int, IPEndPoint, IPEndPoint>? route, Action<int>? notify)
     {
+        _notify = notify;
         NodeOfVcpu = [.. Enumerable.Range(0, vcpus).Select(v => v % nodes)];
         Transports = new NodeTransport?[nodes];
         Engines = new Engine?[nodes];
@@ -37,11 +39,11 @@ public sealed class ReplicatedVm : IAsyncDisposable
     public Engine Engine(int node) => Engines[node]!;
     public TopologyReplication Replication(int node) => Transports[node]!.Replication;
 
-    /// <summary>Starts every node, highest id first (so each dialer knows its acceptors' ports).</summary>
+    /// <summary>Starts every node, highest id first (so each dialer knows its acceptors' ports); <paramref name="notify"/> is every engine's notifier.</summary>
     public static ReplicatedVm Start(int nodes, int vcpus, TopologyKind kind = TopologyKind.XApicPhysical, TimeSpan? writeTimeout = null,
-        Func<int, IPEndPoint, IPEndPoint>? route = null, Func<int, ApicTopology>? topologyOf = null)
+        Func<int, IPEndPoint, IPEndPoint>? route = null, Func<int, ApicTopology>? topologyOf = null, Action<int>? notify = null)
     {
-        var vm = new ReplicatedVm(nodes, vcpus, topologyOf ?? (_ => ApicTopology.Configure(vcpus, kind)), writeTimeout ?? TimeSpan.FromSeconds(30), route);
+        var vm = new ReplicatedVm(nodes, vcpus, topologyOf ?? (_ => ApicTopology.Configure(vcpus, kind)), writeTimeout ?? TimeSpan.FromSeconds(30), route, notify);
         for (int n = nodes - 1; n >= 0; n--)
             vm.StartNode(n);
         return vm;
@@ -67,6 +69,7 @@ public sealed class ReplicatedVm : IAsyncDisposable
             Placement = new VcpuPlacement(NodeOfVcpu, node),
             Forwarder = transport,
             Replicator = transport.Replication,
+            NotifyCallback = _notify,
             Name = $"node{node}",
         });
         transport.Start(new EngineSink(engine));

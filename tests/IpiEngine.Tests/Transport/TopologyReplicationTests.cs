@@ -181,7 +181,33 @@ public class TopologyReplicationTests
         Assert.Equal(TopologyWriteFailure.NotConfirmed, e.Failure);
         Assert.Contains("node 1", e.Message, StringComparison.Ordinal);
         Assert.Equal(1, vm.Replication(0).FailureCount(TopologyWriteFailure.NotConfirmed));
-        Assert.Equal(1, vm.Engine(0).ReadCounters().TopologyWrites); // ordered and applied here: not silently dropped
+        // Ordered, so applied here (however slowly the applier runs on a loaded machine): not silently dropped.
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Engine(0).ReadCounters().TopologyWrites == 1, Bound));
+    }
+
+    [Fact]
+    public async Task A_write_the_sequencer_ordered_but_applies_late_fails_as_not_confirmed_not_as_not_ordered()
+    {
+        // The load the flaky 300 ms case met, made deterministic: node 0's pipeline is held in a delivery (its notifier
+        // blocks), so its applier, which waits for the IPI posted after that one and before the write, applies it only after the timeout.
+        using var held = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        await using var vm = ReplicatedVm.Start(nodes: 2, vcpus: 4, writeTimeout: TimeSpan.FromMilliseconds(300), notify: _ =>
+        {
+            held.Set();
+            release.Wait(Bound, TestContext.Current.CancellationToken);
+        });
+        await ConnectAsync(vm);
+        await vm.StopNodeAsync(1);
+        vm.PostXApicIpi(source: 0, destination: 2, vector: 0x40); // local on node 0: its delivery blocks in the notifier
+        Assert.True(held.Wait(Bound, TestContext.Current.CancellationToken));
+        vm.PostXApicIpi(source: 0, destination: 2, vector: 0x41); // not resolved while the pipeline is held: the applier waits for it
+        var e = Assert.Throws<TopologyWriteException>(() => vm.Engine(0).ApplyTopologyWrite(0, ApicRegister.Ldr, 1u << 24));
+        Assert.Equal(TopologyWriteFailure.NotConfirmed, e.Failure); // ordered (the sequencer numbered it), just not applied yet
+        Assert.Equal(0, vm.Replication(0).FailureCount(TopologyWriteFailure.NotOrdered));
+        release.Set();
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Engine(0).ReadCounters().TopologyWrites == 1, Bound));
+        Assert.Equal(1, vm.Replication(0).Epoch);
     }
 
     [Fact]
