@@ -224,6 +224,14 @@ public sealed partial class Engine : IDisposable
     public PendingInterrupts TakePending(int vcpu) => _descriptors.Take(vcpu);
 
     /// <summary>
+    /// Marks the vCPU running (true) or not (false), VT-x's SN bit in its descriptor: while it runs, deliveries set its
+    /// pending bits but call no notifier (it takes by itself, e.g. before each guest entry). Clearing returns true when
+    /// something is pending: take it before waiting for a notification, since none will come for it. Any thread.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not a vCPU index.</exception>
+    public bool SetSuppressNotify(int vcpu, bool suppress) => _descriptors.SetSuppressNotify(vcpu, suppress);
+
+    /// <summary>
     /// Applies deliveries forwarded by another node's engine to this node's descriptors: same coalescing, notification
     /// and log rules as local delivery; counted as remote delivered / coalesced; a destination that is not a local
     /// vCPU (or a reserved delivery mode) is counted as remote rejected. Any thread.
