@@ -42,6 +42,7 @@ public sealed partial class Engine : IDisposable
     private readonly DescriptorTable _descriptors;
     private readonly DeliveryLog? _log;
     private readonly IEnginePipeline _pipeline;
+    private readonly IInlinePoster? _inline; // Inline mode: posts resolve and deliver on the posting thread
     private readonly Lock _control = new();
     private readonly StageCounters _controlCounters = new(); // written only under _control
     private readonly long[] _topologySnapshot;
@@ -67,11 +68,14 @@ public sealed partial class Engine : IDisposable
         _descriptors = new DescriptorTable(vcpus);
         _log = options.DeliveryLogCapacity > 0 ? new DeliveryLog(options.DeliveryLogCapacity, options.DeliveryLogMode) : null;
         _topologySnapshot = new long[vcpus];
-        _stamp = options.StampPostTime ?? (_log is not null || options.Placement is not null || options.Forwarder is not null);
+        bool inline = options.ThreadingMode == ThreadingMode.Inline; // no queue: unstamped by default, so its log is deterministic
+        _stamp = options.StampPostTime ?? (!inline && (_log is not null || options.Placement is not null || options.Forwarder is not null));
         _posting = new PostingRings(_rings, _doorbell, _signal, _wait, options.BackPressure == BackPressure.Drop, options.Name);
         var parts = new PipelineParts(_rings, _doorbell, _posting, _resolver, _descriptors, _log, options.Placement,
-            options.Forwarder, options.LocalTargets, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler));
+            options.Forwarder, options.LocalTargets, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler),
+            StampDeliveries: !inline || _stamp);
         _pipeline = CreatePipeline(options, parts);
+        _inline = _pipeline as IInlinePoster;
         AttachReplicator();
     }
 
@@ -299,9 +303,12 @@ public sealed partial class Engine : IDisposable
 
     private static IEnginePipeline Create<TNotifier>(ThreadingMode mode, PipelineParts parts, TNotifier notifier)
         where TNotifier : struct, IDeliveryNotifier
-        => mode == ThreadingMode.Fused
-            ? new FusedPipeline<TNotifier>(parts, notifier)
-            : new PerStagePipeline<TNotifier>(parts, notifier);
+        => mode switch
+        {
+            ThreadingMode.Fused => new FusedPipeline<TNotifier>(parts, notifier),
+            ThreadingMode.PerStage => new PerStagePipeline<TNotifier>(parts, notifier),
+            _ => new InlinePipeline<TNotifier>(parts, notifier),
+        };
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfDisposed()

@@ -25,6 +25,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private readonly DeliveryLog? _log;
     private readonly StageCounters _counters;
     private readonly bool _injection;
+    private readonly bool _stampDeliveries; // false: the log's deliver timestamps are 0 (Inline mode's deterministic log)
     private readonly bool _hostServesLocal;
     private readonly int[]? _nodeOfVcpu;
     private readonly int _localNode;
@@ -49,8 +50,10 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
 
     /// <summary>Creates a batcher; <paramref name="injection"/> marks the one that applies deliveries from other nodes.</summary>
     public DeliveryBatcher(DescriptorTable table, TNotifier notifier, DeliveryLog? log, StageCounters counters,
-        VcpuPlacement? placement, RemoteForwarder? forwarder, LocalTargets localTargets, bool injection, NotifierFaults notifierFaults)
+        VcpuPlacement? placement, RemoteForwarder? forwarder, LocalTargets localTargets, bool injection, NotifierFaults notifierFaults,
+        bool stampDeliveries)
     {
+        _stampDeliveries = stampDeliveries;
         _notifierFaults = notifierFaults;
         _table = table;
         _notifier = notifier;
@@ -179,7 +182,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         _touchedCount = 0;
         if (_logBuffer is not null)
         {
-            _log!.Append(_logBuffer.AsSpan(0, _logCount), Stopwatch.GetTimestamp());
+            _log!.Append(_logBuffer.AsSpan(0, _logCount), _stampDeliveries ? Stopwatch.GetTimestamp() : 0);
             _logCount = 0;
         }
 
