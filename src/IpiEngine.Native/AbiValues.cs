@@ -25,6 +25,7 @@ internal static class AbiValues
 
     public const uint ThreadingFused = 0;
     public const uint ThreadingPerStage = 1;
+    public const uint ThreadingInline = 2;
 
     public const uint WaitDefault = 0;
     public const uint WaitBusySpin = 1;

@@ -15,6 +15,7 @@ public class NativeLayoutTests
         ["ipi_exit_t"] = typeof(NativeExit),
         ["ipi_pending_t"] = typeof(NativePending),
         ["ipi_counters_t"] = typeof(NativeCounters),
+        ["ipi_pi_desc_t"] = typeof(IpiEngine.Delivery.PostedInterruptDescriptor),
     };
 
     private static readonly Dictionary<string, string> s_fieldNames = new()
@@ -29,6 +30,8 @@ public class NativeLayoutTests
         ["sipi_vector"] = nameof(NativePending.SipiVector),
         ["posted"] = nameof(NativeCounters.Posted), ["notifications"] = nameof(NativeCounters.Notifications),
         ["rejected_by_reason"] = nameof(NativeCounters.RejectedByReason),
+        ["pir"] = nameof(IpiEngine.Delivery.PostedInterruptDescriptor.Pir0), ["control"] = nameof(IpiEngine.Delivery.PostedInterruptDescriptor.Control),
+        ["events"] = nameof(IpiEngine.Delivery.PostedInterruptDescriptor.Events),
         ["remote_delivered"] = nameof(NativeCounters.RemoteDelivered), ["remote_rejected"] = nameof(NativeCounters.RemoteRejected),
     };
 
@@ -102,6 +105,17 @@ public class NativeLayoutTests
         Assert.Equal(AbiValues.FlagNoPostTimestamp, (uint)d["IPI_CONFIG_NO_POST_TIMESTAMP"]);
         Assert.Equal(AbiValues.ThreadingFused, (uint)d["IPI_THREADING_FUSED"]);
         Assert.Equal(AbiValues.ThreadingPerStage, (uint)d["IPI_THREADING_PER_STAGE"]);
+        Assert.Equal(AbiValues.ThreadingInline, (uint)d["IPI_THREADING_INLINE"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.OutstandingNotification, (ulong)d["IPI_PI_ON"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.SuppressNotification, (ulong)d["IPI_PI_SN"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.NotificationVectorShift, d["IPI_PI_NV_SHIFT"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.NotificationDestinationShift, d["IPI_PI_NDST_SHIFT"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.SipiVectorShift, d["IPI_PI_EVENTS_SIPI_VECTOR_SHIFT"]);
+        // The descriptor's events word uses the IPI_PENDING_* bits (a C host reads them with the same names).
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.NmiPending, (ulong)d["IPI_PENDING_NMI"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.SmiPending, (ulong)d["IPI_PENDING_SMI"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.InitPending, (ulong)d["IPI_PENDING_INIT"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.SipiPending, (ulong)d["IPI_PENDING_SIPI"]);
         Assert.Equal(AbiValues.WaitDefault, (uint)d["IPI_WAIT_DEFAULT"]);
         Assert.Equal(AbiValues.WaitBusySpin, (uint)d["IPI_WAIT_BUSY_SPIN"]);
         Assert.Equal(AbiValues.WaitYielding, (uint)d["IPI_WAIT_YIELDING"]);
