@@ -49,7 +49,8 @@ extern "C" {
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 1u /* 1.1: IPI_E_FAULTED */
+#define IPI_ABI_VERSION_MINOR 3u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*, branch c-nodes);
+                                    1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */

@@ -10,7 +10,7 @@ static_assert(std::is_standard_layout_v<ipi_config_t> && std::is_trivially_copya
 static_assert(std::is_standard_layout_v<ipi_exit_t> && std::is_trivially_copyable_v<ipi_exit_t>);
 static_assert(std::is_standard_layout_v<ipi_pending_t> && std::is_standard_layout_v<ipi_counters_t>);
 static_assert(std::is_same_v<ipi_engine_t, std::uint64_t>);
-static_assert(IPI_ABI_VERSION == 0x10001u);
+static_assert(IPI_ABI_VERSION == 0x10003u);
 
 int main()
 {
