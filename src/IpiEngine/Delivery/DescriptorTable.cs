@@ -28,8 +28,8 @@ namespace IpiEngine.Delivery;
 /// neither ON nor a notification). A vCPU that runs and polls its descriptor sets SN with
 /// <see cref="SetSuppressNotify"/>; deliveries then set PIR and events bits only. When it clears SN, the same call
 /// re-reads the descriptor and, if anything is pending, sets ON and returns true: the caller takes before it waits,
-/// since no notification will come for what arrived while SN was set (KVM does the same when it clears SN on
-/// vCPU load: <c>vmx_vcpu_pi_load</c> sets ON when the PIR is not empty). The race is a Dekker pair of locked
+/// since no notification will come for what arrived while SN was set (KVM's <c>vmx_vcpu_pi_load</c> long did the
+/// same after clearing SN: set ON when the PIR is not empty; newer kernels request a PIR sync instead). The race is a Dekker pair of locked
 /// operations: the deliverer ORs the PIR then reads SN; the vCPU clears SN then reads the PIR; at least one of them
 /// sees the other's write, so either the deliverer notifies or the call returns true (or both).
 /// </para>
