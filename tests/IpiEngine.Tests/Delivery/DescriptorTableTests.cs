@@ -79,8 +79,23 @@ public class DescriptorTableTests
             }
         });
         taker.Start();
+        long posted = Deliver(table, Rounds, ref notified);
+
+        Volatile.Write(ref done, true);
+        Assert.True(taker.Join(TimeSpan.FromSeconds(30)));
+        Assert.Equal(posted, taken);
+        Assert.False(table.HasPending(0));
+    }
+
+    /// <summary>
+    /// The deliverer's side of the concurrent tests, as the batcher does it: ORs one vector into vCPU 0's PIR per round,
+    /// then raises the notification and sets <paramref name="notified"/> when that says to notify. Returns how many
+    /// vectors went from clear to pending (what the taker must take).
+    /// </summary>
+    internal static long Deliver(DescriptorTable table, int rounds, ref int notified)
+    {
         long posted = 0;
-        for (int i = 0; i < Rounds; i++)
+        for (int i = 0; i < rounds; i++)
         {
             int vector = 32 + (i % 200);
             ulong before = table.OrVectors(0, vector >> 6, 1UL << vector);
@@ -91,9 +106,6 @@ public class DescriptorTableTests
             }
         }
 
-        Volatile.Write(ref done, true);
-        Assert.True(taker.Join(TimeSpan.FromSeconds(30)));
-        Assert.Equal(posted, taken);
-        Assert.False(table.HasPending(0));
+        return posted;
     }
 }

@@ -114,17 +114,7 @@ public class HardwareDescriptorTests
             }
         });
         vcpu.Start();
-        long posted = 0;
-        for (int i = 0; i < Rounds; i++)
-        {
-            int vector = 32 + (i % 200);
-            ulong before = table.OrVectors(0, vector >> 6, 1UL << vector);
-            posted += (before & (1UL << vector)) == 0 ? 1 : 0;
-            if (table.RaiseNotification(0))
-            {
-                Volatile.Write(ref notified, 1);
-            }
-        }
+        long posted = DescriptorTableTests.Deliver(table, Rounds, ref notified);
 
         Volatile.Write(ref done, true);
         Assert.True(vcpu.Join(TimeSpan.FromSeconds(60)));

@@ -47,6 +47,14 @@ internal static unsafe class Abi
         Tag = tag,
     };
 
+    /// <summary>Reads the engine's counters through <c>ipi_counters</c> (the full struct), failing the test on a status.</summary>
+    public static NativeCounters ReadCounters(ulong engine)
+    {
+        NativeCounters counters = new() { StructSize = (uint)sizeof(NativeCounters) };
+        Xunit.Assert.Equal(Status.Ok, Counters(engine, &counters));
+        return counters;
+    }
+
     /// <summary>Creates an engine or fails the test with the status's sentence.</summary>
     public static ulong CreateOrFail(NativeConfig config)
     {
