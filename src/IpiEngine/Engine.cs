@@ -16,7 +16,8 @@ namespace IpiEngine;
 /// </summary>
 /// <remarks>
 /// Threading contract: each vCPU's records are posted by one thread at a time (normally the vCPU's own thread); any
-/// number of vCPU threads post concurrently. Topology writes, <see cref="Stop"/> and <see cref="DeliverRemote"/> may
+/// number of vCPU threads post concurrently (in <see cref="ThreadingMode.Inline"/>, posts are serialised by a lock and
+/// each is delivered on its posting thread before it returns). Topology writes, <see cref="Stop"/> and <see cref="DeliverRemote"/> may
 /// come from any thread. The notifier may be called from any thread, concurrently (see <see cref="IDeliveryNotifier"/>).
 /// Do not post from the notifier. Posting allocates nothing. Every record is accounted for in <see cref="ReadCounters"/>.
 /// Life cycle: a post either is taken before <see cref="Stop"/> closes the rings (and is then resolved by its drain) or
