@@ -39,14 +39,19 @@
 #ifdef __cplusplus
 extern "C" {
 #define IPI_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#define IPI_ALIGNAS(n) alignas(n)
+#define IPI_ALIGNOF(t) alignof(t)
 #else
 #define IPI_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#define IPI_ALIGNAS(n) _Alignas(n)
+#define IPI_ALIGNOF(t) _Alignof(t)
 #endif
 
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 2u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended */
+#define IPI_ABI_VERSION_MINOR 3u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
+                                    1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -87,6 +92,9 @@ extern "C" {
 /* ipi_config.threading_mode */
 #define IPI_THREADING_FUSED      0u /* one pipeline thread runs every stage (best on few cores; default) */
 #define IPI_THREADING_PER_STAGE  1u /* one thread per stage (scales on many cores) */
+#define IPI_THREADING_INLINE     2u /* no engine thread: each ipi_post resolves and delivers (and kicks) on the posting
+                                       thread before it returns; deterministic; posts from several threads are
+                                       serialised by a lock (ABI 1.3) */
 
 /* ipi_config.wait_strategy: how engine threads and a waiting ipi_post wait */
 #define IPI_WAIT_DEFAULT    0u /* hybrid: spins briefly, yields, then parks (behaves when threads outnumber cores) */
@@ -125,6 +133,16 @@ extern "C" {
 #define IPI_LINK_RECONNECTING    1u /* a connection is being made or authenticated */
 #define IPI_LINK_CONNECTED       2u /* authenticated, and the peer's queue has room */
 #define IPI_LINK_BACK_PRESSURED  3u /* authenticated, but the peer's queue is full */
+
+/* ipi_pi_desc_t.control (descriptor bits 319:256, as VT-x and VT-d define them) */
+#define IPI_PI_ON               0x1ull /* bit 256, outstanding notification: set with the kick, cleared by the take */
+#define IPI_PI_SN               0x2ull /* bit 257, suppress notification: the vCPU runs (ipi_vcpu_set_running) */
+#define IPI_PI_NV_SHIFT         16     /* bits 279:272, notification vector (the engine leaves it 0) */
+#define IPI_PI_NDST_SHIFT       32     /* bits 319:288, notification destination (the engine leaves it 0) */
+
+/* ipi_pi_desc_t.events: the engine's NMI/SMI/INIT/SIPI state, in bytes the hardware reserves. The bits are the
+ * IPI_PENDING_* flags; bits 15:8 hold the pending SIPI's vector. */
+#define IPI_PI_EVENTS_SIPI_VECTOR_SHIFT 8
 
 /* Index into ipi_counters.rejected_by_reason: why a posted record produced no IPI. */
 #define IPI_REJECT_UNKNOWN_SOURCE          1u
@@ -183,6 +201,20 @@ typedef struct ipi_pending_t {
     uint32_t flags;        /* IPI_PENDING_* */
     uint32_t sipi_vector;  /* valid when flags has IPI_PENDING_SIPI */
 } ipi_pending_t;
+
+/* One vCPU's posted-interrupt descriptor, in the hardware's format (Intel SDM Vol. 3C "Posted-Interrupt
+ * Processing", VT-d "Posted-Interrupt Descriptor"; Linux's struct pi_desc), at the address ipi_descriptor gives:
+ * 64 bytes, 64-byte aligned. Read-only for the host: the engine writes it with atomic read-modify-writes only,
+ * so read it with atomic loads (e.g. __atomic_load_n(&d->pir[w], __ATOMIC_ACQUIRE)); take what is pending
+ * with ipi_take_pending, which clears ON, events and PIR in the order that loses no interrupt.
+ * Protocol: a delivery ORs the PIR (and events), then sets ON and kicks if ON and SN were both clear.
+ * While SN is set (ipi_vcpu_set_running) a delivery sets PIR / events bits only: no ON, no kick. */
+typedef struct ipi_pi_desc_t {
+    IPI_ALIGNAS(64) uint64_t pir[4]; /* bits 255:0: vector v pending = bit (v % 64) of pir[v / 64] */
+    uint64_t control;                /* bits 319:256: IPI_PI_ON, IPI_PI_SN, NV, NDST */
+    uint64_t events;                 /* reserved by the hardware; the engine's pending NMI/SMI/INIT/SIPI */
+    uint64_t reserved[2];            /* zero */
+} ipi_pi_desc_t;
 
 /* A snapshot of the engine's accounting. Every posted record is counted once:
  *   posted = latched + (topology_writes - peer_topology_writes) + ipis_resolved + rejected
@@ -351,6 +383,12 @@ IPI_STATIC_ASSERT(sizeof(ipi_link_t) == 88, "ipi_link layout");
 IPI_STATIC_ASSERT(offsetof(ipi_link_t, forwarded) == 16, "ipi_link layout");
 IPI_STATIC_ASSERT(offsetof(ipi_link_t, stalled_ns) == 80, "ipi_link layout");
 
+IPI_STATIC_ASSERT(sizeof(ipi_pi_desc_t) == 64, "ipi_pi_desc layout: 512 bits, as VT-x's");
+IPI_STATIC_ASSERT(IPI_ALIGNOF(ipi_pi_desc_t) == 64, "ipi_pi_desc layout: 64-byte aligned, as VT-x requires");
+IPI_STATIC_ASSERT(offsetof(ipi_pi_desc_t, pir) == 0, "ipi_pi_desc layout: PIR in bits 255:0");
+IPI_STATIC_ASSERT(offsetof(ipi_pi_desc_t, control) == 32, "ipi_pi_desc layout: ON at bit 256");
+IPI_STATIC_ASSERT(offsetof(ipi_pi_desc_t, events) == 40, "ipi_pi_desc layout: engine events in reserved bits 383:320");
+
 /* ---- functions ---------------------------------------------------------------------------- */
 
 /* IPI_ABI_VERSION of the loaded library. */
@@ -396,6 +434,17 @@ int32_t ipi_pending(ipi_engine_t engine, uint32_t vcpu);
 /* Takes (and clears) everything pending for `vcpu` into *out: 1 if anything was taken, 0 if
  * nothing was (then *out is all zero), or a negative IPI_E_* code. */
 int32_t ipi_take_pending(ipi_engine_t engine, uint32_t vcpu, ipi_pending_t *out);
+
+/* The address of `vcpu`'s posted-interrupt descriptor (ipi_pi_desc_t) into *out (ABI 1.3): fixed for the
+ * engine's life, valid until ipi_engine_destroy (not after). A pre-entry check can read it directly instead of
+ * calling ipi_pending. Descriptors of different vCPUs are not contiguous: ask for each one. */
+int32_t ipi_descriptor(ipi_engine_t engine, uint32_t vcpu, const ipi_pi_desc_t **out);
+
+/* Sets (running != 0) or clears (running == 0) `vcpu`'s SN bit (ABI 1.3). While set, deliveries make interrupts
+ * pending without kicking: a running vCPU checks its descriptor by itself before each entry. Returns 1 if
+ * something is pending, 0 if not, or a negative IPI_E_* code. Clearing it returns 1 when interrupts arrived
+ * unkicked (ON is then set): take them before halting, no kick will come for them. Any thread, usually the vCPU's. */
+int32_t ipi_vcpu_set_running(ipi_engine_t engine, uint32_t vcpu, uint32_t running);
 
 /* Fills *out (at most out->struct_size bytes) with a snapshot of the counters. */
 int32_t ipi_counters(ipi_engine_t engine, ipi_counters_t *out);

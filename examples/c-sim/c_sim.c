@@ -4,8 +4,11 @@
  *   - "run the guest" until an exit; here every exit is the guest writing the ICR to send an IPI
  *     (x2APIC: one WRMSR 0x830; xAPIC: an MMIO write of ICR high 0x310 that latches, then ICR low 0x300 that fires)
  *     -> ipi_post() the record exactly as the hypervisor would hand it over;
- *   - before re-entry, the pre-run hook: ipi_pending() and, if set, ipi_take_pending() (the vectors to inject);
- *   - now and then the guest idles (HLT): the vCPU sleeps until the engine's kick callback wakes it.
+ *   - before re-entry, the pre-run hook: read the vCPU's posted-interrupt descriptor in place (ipi_descriptor: the
+ *     hardware's layout, PIR and ON) and, if anything is there, ipi_take_pending() (the vectors to inject);
+ *   - while "in the guest" the vCPU is marked running (ipi_vcpu_set_running: the descriptor's SN bit), so deliveries
+ *     make interrupts pending without kicking it; now and then the guest idles (HLT): the vCPU clears SN, takes what
+ *     arrived unkicked, or else sleeps until the engine's kick callback wakes it.
  * At the end it stops the engine (drain), takes what is left, prints IPIs/s and the engine's counters, and checks
  * that everything posted was accounted for and that every delivered interrupt was taken exactly once.
  *
@@ -37,6 +40,8 @@ typedef struct vcpu {
     uint64_t ipis_sent;
     uint64_t vectors_taken;     /* fixed vectors taken before re-entry */
     uint64_t halts;
+    const ipi_pi_desc_t *desc;  /* this vCPU's posted-interrupt descriptor (read in place, never written) */
+    uint64_t pir_bits_missed;   /* PIR bits read in place that the following take did not return (must stay 0) */
 } vcpu_t;
 
 typedef struct sim {
@@ -76,21 +81,39 @@ static uint64_t popcount64(uint64_t x)
     return (uint64_t)__builtin_popcountll(x);
 }
 
-/* The pre-run hook: take what is pending and "inject" it (here: count it). Returns 1 if anything was taken. */
+/* The pre-run hook: read the descriptor in place (no library call when nothing is pending, like a CPU checking
+ * ON / the PIR at VM entry), then take what is pending and "inject" it (here: count it). Only this vCPU's thread
+ * takes its interrupts, so a PIR bit seen here stays set until the take: the take must return it.
+ * Returns 1 if anything was taken. */
 static int take_pending(sim_t *sim, vcpu_t *v)
 {
-    int32_t has = ipi_pending(sim->engine, v->index);
-    if (has < 0)
-        die("ipi_pending", has);
-    if (has == 0)
+    uint64_t seen[4];
+    uint64_t any = __atomic_load_n(&v->desc->control, __ATOMIC_ACQUIRE) & IPI_PI_ON;
+    any |= __atomic_load_n(&v->desc->events, __ATOMIC_ACQUIRE);
+    for (int w = 0; w < 4; w++) {
+        seen[w] = __atomic_load_n(&v->desc->pir[w], __ATOMIC_ACQUIRE);
+        any |= seen[w];
+    }
+    if (any == 0)
         return 0;
     ipi_pending_t pending;
     int32_t taken = ipi_take_pending(sim->engine, v->index, &pending);
     if (taken < 0)
         die("ipi_take_pending", taken);
-    for (int w = 0; w < 4; w++)
+    for (int w = 0; w < 4; w++) {
         v->vectors_taken += popcount64(pending.vectors[w]);
+        v->pir_bits_missed += popcount64(seen[w] & ~pending.vectors[w]);
+    }
     return taken;
+}
+
+/* Marks the vCPU running (in the guest: no kicks) or not; returns 1 if something is pending. */
+static int set_running(sim_t *sim, vcpu_t *v, uint32_t running)
+{
+    int32_t status = ipi_vcpu_set_running(sim->engine, v->index, running);
+    if (status < 0)
+        die("ipi_vcpu_set_running", status);
+    return status;
 }
 
 /* HLT: sleep until kicked (or 1 ms passed: a real VMM would also wake on timers). */
@@ -127,6 +150,7 @@ static void *vcpu_loop(void *arg)
     vcpu_t *v = (vcpu_t *)arg;
     sim_t *sim = &g_sim;
     uint64_t seed = 0x9E3779B97F4A7C15ull * (v->index + 1);
+    set_running(sim, v, 1); /* entering the guest */
     for (uint64_t i = 0; i < sim->ipis_per_vcpu; i++) {
         /* KVM_RUN returned with an ICR write: a fixed IPI to another vCPU (APIC ID = vCPU index here). */
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
@@ -145,10 +169,16 @@ static void *vcpu_loop(void *arg)
         /* Pre-run hook before re-entering the guest. */
         take_pending(sim, v);
 
-        /* Now and then the guest executes HLT: wait for a kick unless something is already pending. */
-        if (sim->halt_every != 0 && i % sim->halt_every == sim->halt_every - 1 && !take_pending(sim, v))
-            halt(v);
+        /* Now and then the guest executes HLT: leave the guest (clear SN), then wait for a kick unless something is
+         * already pending (a clear that reports pending means interrupts arrived unkicked: take them, no wait). */
+        if (sim->halt_every != 0 && i % sim->halt_every == sim->halt_every - 1) {
+            int arrived_unkicked = set_running(sim, v, 0); /* from now on deliveries kick */
+            if (!take_pending(sim, v) && !arrived_unkicked)
+                halt(v);
+            set_running(sim, v, 1);
+        }
     }
+    set_running(sim, v, 0);
     return NULL;
 }
 
@@ -231,6 +261,9 @@ int main(int argc, char **argv)
     int32_t status = ipi_engine_create(&config, &sim->engine);
     if (status != IPI_OK)
         die("ipi_engine_create", status);
+    for (uint32_t i = 0; i < sim->vcpu_count; i++)
+        if ((status = ipi_descriptor(sim->engine, i, &sim->vcpus[i].desc)) != IPI_OK)
+            die("ipi_descriptor", status);
     if ((status = ipi_engine_start(sim->engine)) != IPI_OK)
         die("ipi_engine_start", status);
 
@@ -248,8 +281,9 @@ int main(int argc, char **argv)
     for (uint32_t i = 0; i < sim->vcpu_count; i++)
         take_pending(sim, &sim->vcpus[i]);
 
-    uint64_t sent = 0, exits = 0, taken = 0, halts = 0;
+    uint64_t sent = 0, exits = 0, taken = 0, halts = 0, missed = 0;
     for (uint32_t i = 0; i < sim->vcpu_count; i++) {
+        missed += sim->vcpus[i].pir_bits_missed;
         sent += sim->vcpus[i].ipis_sent;
         exits += sim->vcpus[i].exits_posted;
         taken += sim->vcpus[i].vectors_taken;
@@ -281,6 +315,7 @@ int main(int argc, char **argv)
     ok &= check("destinations == delivered + coalesced + forwarded", c.destinations_resolved,
                 c.delivered + c.coalesced + c.forwarded);
     ok &= check("vectors taken by the vCPUs == delivered", taken, c.delivered);
+    ok &= check("PIR bits read in place and not taken == 0", missed, 0);
 
     if ((status = ipi_engine_destroy(sim->engine)) != IPI_OK)
         die("ipi_engine_destroy", status);

@@ -13,7 +13,7 @@ static_assert(std::is_same_v<ipi_engine_t, std::uint64_t>);
 static_assert(std::is_standard_layout_v<ipi_node_config_t> && std::is_trivially_copyable_v<ipi_node_config_t>);
 static_assert(std::is_standard_layout_v<ipi_peer_t> && std::is_standard_layout_v<ipi_link_t>);
 static_assert(std::is_standard_layout_v<ipi_injection_t> && std::is_standard_layout_v<ipi_x2apic_injection_t>);
-static_assert(IPI_ABI_VERSION == 0x10002u);
+static_assert(IPI_ABI_VERSION == 0x10003u);
 
 // The injector types take plain C functions (no C++ exception may escape them).
 static void inject(void *, const ipi_injection_t *, uint32_t) noexcept {}

@@ -45,7 +45,7 @@ internal static class NodeCommand
         var control = new Option<bool>("--control") { Description = "Wait for 'go', 'expect ...' and 'stop' lines on standard input (used by ipi run --nodes)." };
         var traceVcpus = new Option<FileInfo?>("--trace-vcpus") { Description = "Replay this trace's vcpus.csv over the nodes (with --trace-exits, --deliveries and --control) instead of a workload." };
         var traceExits = new Option<FileInfo?>("--trace-exits") { Description = "The trace's exits.csv: this node posts its vCPUs' records and applies the topology rows." };
-        var threading = new Option<string>("--threading") { Description = "The engine's threading, fused or per-stage.", DefaultValueFactory = _ => "fused" };
+        var threading = new Option<string>("--threading") { Description = "The engine's threading: fused, per-stage or inline.", DefaultValueFactory = _ => "fused" };
         var deliveries = new Option<FileInfo?>("--deliveries") { Description = "Trace replay: where this node writes what it delivered (seq,dest_vcpu lines)." };
         var svrWrites = new Option<int>("--svr-write-every") { Description = "Each local vCPU also writes its SVR (a topology write replicated to every node; routing unchanged) before every N-th IPI (0: never).", DefaultValueFactory = _ => 0 };
         var progress = new Option<int>("--progress-ms") { Description = "While posting, print 'progress TIMESTAMP SERVED' (Stopwatch ticks, local destinations served so far) every N ms (0: never).", DefaultValueFactory = _ => 0 };
@@ -78,8 +78,8 @@ internal static class NodeCommand
             return Fail("--ipis-per-vcpu, --rate, --svr-write-every and --progress-ms must be 0 or more, --duration-ms and --timeout positive.");
         if (!WorkloadMix.TryParse(args.Workload, out var mix, out var mixError))
             return Fail(mixError!);
-        if (args.Threading is not ("fused" or "per-stage"))
-            return Fail($"--threading must be fused or per-stage, not '{args.Threading}'.");
+        if (EngineNames.TryThreading(args.Threading) is null)
+            return Fail($"--threading must be fused, per-stage or inline, not '{args.Threading}'.");
         NodeConfig config;
         TransportOptions options;
         NodeScript script;
@@ -112,7 +112,7 @@ internal static class NodeCommand
                 Topology = script.NewTopology(),
                 Placement = new VcpuPlacement(placement, config.Node),
                 Forwarder = transport,
-                ThreadingMode = args.Threading == "per-stage" ? ThreadingMode.PerStage : ThreadingMode.Fused,
+                ThreadingMode = EngineNames.Threading(args.Threading),
                 LocalTargets = config.LocalTargetsMode,
                 Replicator = transport.Replication, // topology writes go to every node, in the VM's one order
                 DeliveryLogCapacity = LocalLogCapacity,

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using IpiEngine.Delivery;
 
 namespace IpiEngine.Native;
 
@@ -118,6 +119,35 @@ internal static unsafe class Exports
         try
         {
             return EngineHandleTable.Find(handle)?.TakePending(vcpu, pending) ?? LastError.BadHandle(handle);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_descriptor")]
+    public static int Descriptor(ulong handle, uint vcpu, PostedInterruptDescriptor** descriptor)
+    {
+        if (descriptor is null)
+            return LastError.NullPointer("out");
+        *descriptor = null;
+        try
+        {
+            return EngineHandleTable.Find(handle)?.Descriptor(vcpu, descriptor) ?? LastError.BadHandle(handle);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_vcpu_set_running")]
+    public static int VcpuSetRunning(ulong handle, uint vcpu, uint running)
+    {
+        try
+        {
+            return EngineHandleTable.Find(handle)?.SetRunning(vcpu, running) ?? LastError.BadHandle(handle);
         }
         catch (Exception e)
         {

@@ -90,8 +90,13 @@ internal static unsafe class NativeConfigReader
 
     private static bool TryThreading(uint value, out ThreadingMode mode)
     {
-        mode = value == AbiValues.ThreadingPerStage ? ThreadingMode.PerStage : ThreadingMode.Fused;
-        return value is AbiValues.ThreadingFused or AbiValues.ThreadingPerStage;
+        mode = value switch
+        {
+            AbiValues.ThreadingPerStage => ThreadingMode.PerStage,
+            AbiValues.ThreadingInline => ThreadingMode.Inline,
+            _ => ThreadingMode.Fused,
+        };
+        return value is AbiValues.ThreadingFused or AbiValues.ThreadingPerStage or AbiValues.ThreadingInline;
     }
 
     private static bool TryWait(uint value, WaitStrategyKind engineDefault, out WaitStrategyKind kind)

@@ -233,6 +233,23 @@ internal sealed unsafe class NativeEngine
         return taken.IsEmpty ? 0 : 1;
     }
 
+    /// <summary><c>ipi_descriptor</c>: the vCPU's posted-interrupt descriptor address (fixed for the engine's life).</summary>
+    public int Descriptor(uint vcpu, PostedInterruptDescriptor** descriptor)
+    {
+        if (vcpu >= (uint)VcpuCount)
+            return LastError.VcpuRange(vcpu, VcpuCount);
+        *descriptor = (PostedInterruptDescriptor*)_engine.Descriptors.AddressOf((int)vcpu);
+        return Status.Ok;
+    }
+
+    /// <summary><c>ipi_vcpu_set_running</c>: SN set or cleared; 1 if something is pending, else 0.</summary>
+    public int SetRunning(uint vcpu, uint running)
+    {
+        if (vcpu >= (uint)VcpuCount)
+            return LastError.VcpuRange(vcpu, VcpuCount);
+        return _engine.SetSuppressNotify((int)vcpu, running != 0) ? 1 : 0;
+    }
+
     /// <summary><c>ipi_counters</c>: the snapshot, written up to the caller's struct_size.</summary>
     public int ReadCounters(NativeCounters* counters)
     {

@@ -33,7 +33,14 @@ public sealed partial class Engine
             return;
         }
 
-        _posting.Post(sourceVcpu, reg, value, destinationId, tag, _stamp ? Stopwatch.GetTimestamp() : 0, wait: true);
+        long timestamp = _stamp ? Stopwatch.GetTimestamp() : 0;
+        if (_inline is not null)
+        {
+            _inline.Post(sourceVcpu, reg, value, destinationId, tag, timestamp, wait: true);
+            return;
+        }
+
+        _posting.Post(sourceVcpu, reg, value, destinationId, tag, timestamp, wait: true);
     }
 
     /// <summary>
@@ -53,7 +60,10 @@ public sealed partial class Engine
             return true;
         }
 
-        return _posting.Post(sourceVcpu, reg, value, destinationId, tag, _stamp ? Stopwatch.GetTimestamp() : 0, wait: false);
+        long timestamp = _stamp ? Stopwatch.GetTimestamp() : 0;
+        return _inline is not null
+            ? _inline.Post(sourceVcpu, reg, value, destinationId, tag, timestamp, wait: false)
+            : _posting.Post(sourceVcpu, reg, value, destinationId, tag, timestamp, wait: false);
     }
 
     /// <summary>
@@ -91,7 +101,15 @@ public sealed partial class Engine
                 run++;
             }
 
-            _posting.PostRun(sourceVcpu, records.Slice(i, run), timestamp);
+            if (_inline is not null)
+            {
+                _inline.PostRun(sourceVcpu, records.Slice(i, run), timestamp);
+            }
+            else
+            {
+                _posting.PostRun(sourceVcpu, records.Slice(i, run), timestamp);
+            }
+
             i += run;
         }
     }

@@ -16,7 +16,8 @@ namespace IpiEngine;
 /// </summary>
 /// <remarks>
 /// Threading contract: each vCPU's records are posted by one thread at a time (normally the vCPU's own thread); any
-/// number of vCPU threads post concurrently. Topology writes, <see cref="Stop"/> and <see cref="DeliverRemote"/> may
+/// number of vCPU threads post concurrently (in <see cref="ThreadingMode.Inline"/>, posts are serialised by a lock and
+/// each is delivered on its posting thread before it returns). Topology writes, <see cref="Stop"/> and <see cref="DeliverRemote"/> may
 /// come from any thread. The notifier may be called from any thread, concurrently (see <see cref="IDeliveryNotifier"/>).
 /// Do not post from the notifier. Posting allocates nothing. Every record is accounted for in <see cref="ReadCounters"/>.
 /// Life cycle: a post either is taken before <see cref="Stop"/> closes the rings (and is then resolved by its drain) or
@@ -43,6 +44,7 @@ public sealed partial class Engine : IDisposable
     private readonly DeliveryLog? _log;
     private readonly PendingWaiters _waiters;
     private readonly IEnginePipeline _pipeline;
+    private readonly IInlinePoster? _inline; // Inline mode: posts resolve and deliver on the posting thread
     private readonly Lock _control = new();
     private readonly StageCounters _controlCounters = new(); // written only under _control
     private readonly long[] _topologySnapshot;
@@ -79,11 +81,14 @@ public sealed partial class Engine : IDisposable
         _waiters = new PendingWaiters(_descriptors);
         _log = options.DeliveryLogCapacity > 0 ? new DeliveryLog(options.DeliveryLogCapacity, options.DeliveryLogMode) : null;
         _topologySnapshot = new long[vcpus];
-        _stamp = options.StampPostTime ?? (_log is not null || options.Placement is not null || options.Forwarder is not null);
+        bool inline = options.ThreadingMode == ThreadingMode.Inline; // no queue: unstamped by default, so its log is deterministic
+        _stamp = options.StampPostTime ?? (!inline && (_log is not null || options.Placement is not null || options.Forwarder is not null));
         _posting = new PostingRings(_rings, _doorbell, _signal, _wait, options.BackPressure == BackPressure.Drop, options.Name);
         var parts = new PipelineParts(_rings, _doorbell, _posting, _resolver, _descriptors, _log, options.Placement,
-            options.Forwarder, options.LocalTargets, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler));
+            options.Forwarder, options.LocalTargets, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler),
+            StampDeliveries: !inline || _stamp);
         _pipeline = createPipeline(options, parts, _waiters);
+        _inline = _pipeline as IInlinePoster;
         AttachReplicator();
     }
 
@@ -245,6 +250,14 @@ public sealed partial class Engine : IDisposable
     public PendingInterrupts TakePending(int vcpu) => _descriptors.Take(vcpu);
 
     /// <summary>
+    /// Marks the vCPU running (true) or not (false), VT-x's SN bit in its descriptor: while it runs, deliveries set its
+    /// pending bits but call no notifier (it takes by itself, e.g. before each guest entry). Clearing returns true when
+    /// something is pending: take it before waiting for a notification, since none will come for it. Any thread.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not a vCPU index.</exception>
+    public bool SetSuppressNotify(int vcpu, bool suppress) => _descriptors.SetSuppressNotify(vcpu, suppress);
+
+    /// <summary>
     /// Applies deliveries forwarded by another node's engine to this node's descriptors: same coalescing, notification
     /// and log rules as local delivery; counted as remote delivered / coalesced; a destination that is not a local
     /// vCPU (or a reserved delivery mode) is counted as remote rejected. Any thread.
@@ -338,9 +351,12 @@ public sealed partial class Engine : IDisposable
         where TNotifier : struct, IDeliveryNotifier
     {
         var engineNotifier = new EngineNotifier<TNotifier>(waiters, notifier);
-        return mode == ThreadingMode.Fused
-            ? new FusedPipeline<EngineNotifier<TNotifier>>(parts, engineNotifier)
-            : new PerStagePipeline<EngineNotifier<TNotifier>>(parts, engineNotifier);
+        return mode switch
+        {
+            ThreadingMode.Fused => new FusedPipeline<EngineNotifier<TNotifier>>(parts, engineNotifier),
+            ThreadingMode.PerStage => new PerStagePipeline<EngineNotifier<TNotifier>>(parts, engineNotifier),
+            _ => new InlinePipeline<EngineNotifier<TNotifier>>(parts, engineNotifier),
+        };
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -28,7 +28,7 @@ public sealed unsafe class EngineOptions
     /// <summary>Entries of each pipeline ring in per-stage mode (a power of two, at least 512). Default 16384.</summary>
     public int PipelineRingSize { get; init; } = 16384;
 
-    /// <summary>Fused (default) or per-stage.</summary>
+    /// <summary>Fused (default), per-stage, or inline (no engine thread: the posting thread delivers; deterministic).</summary>
     public ThreadingMode ThreadingMode { get; init; } = ThreadingMode.Fused;
 
     /// <summary>
@@ -46,7 +46,9 @@ public sealed unsafe class EngineOptions
     /// <see cref="Engine.PostBatch"/> call, once per <see cref="Engine.Post"/>). Default (null): stamp exactly when
     /// something can read the stamp, a delivery log (<see cref="DeliveryLogCapacity"/>) or deliveries forwarded to other
     /// nodes (<see cref="Placement"/>, <see cref="Forwarder"/>). A clock read costs about 21 ns on the 2-core VM the
-    /// figures of docs/performance.md come from, more than the rest of a <c>Post</c>.
+    /// figures of docs/performance.md come from, more than the rest of a <c>Post</c>. In <see cref="ThreadingMode.Inline"/>
+    /// the default is never (and the log's deliver timestamps are 0 too), so that its delivery log is the same bytes
+    /// run after run; true stamps both.
     /// </summary>
     public bool? StampPostTime { get; init; }
 

@@ -117,7 +117,7 @@ public abstract class BaselineRig : IDisposable
             foreach (int destination in _destinations.Vcpus)
             {
                 _descriptors.OrVectors(destination, vector >> 6, 1UL << vector);
-                _descriptors.OrControl(destination, PostedInterruptDescriptor.OutstandingNotification);
+                _descriptors.RaiseNotification(destination);
             }
         }
 

@@ -26,7 +26,7 @@ internal sealed class MultiNodeRun
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>IPIs per second each node posts (0: as fast as possible). Pace it to read latency rather than queueing.</summary>
     public long Rate { get; init; }
-    /// <summary>The engines' threading: <c>fused</c> or <c>per-stage</c>.</summary>
+    /// <summary>The engines' threading: <c>fused</c>, <c>per-stage</c> or <c>inline</c>.</summary>
     public string Threading { get; init; } = "fused";
     /// <summary>Who serves each node's own targets: <c>engine</c> or <c>kernel</c> (a stand-in for KVM on each node).</summary>
     public string LocalTargets { get; init; } = "engine";

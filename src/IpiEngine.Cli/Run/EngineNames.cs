@@ -14,8 +14,20 @@ internal static class EngineNames
     public static WaitStrategyKind WaitStrategy(string? name)
         => name is null ? new EngineOptions().WaitStrategy : WaitKinds[Array.IndexOf([.. WaitStrategies], name)];
 
-    /// <summary>The threading mode a spelling (<c>fused</c>, <c>per-stage</c>) names.</summary>
-    public static ThreadingMode Threading(string name) => name == "per-stage" ? ThreadingMode.PerStage : ThreadingMode.Fused;
+    /// <summary>Every threading mode's spelling, in the enum's order.</summary>
+    public static IReadOnlyList<string> ThreadingModes { get; } = ["fused", "per-stage", "inline"];
+
+    /// <summary>The threading mode a spelling (<c>fused</c>, <c>per-stage</c>, <c>inline</c>) names; null for none.</summary>
+    public static ThreadingMode? TryThreading(string? name) => name switch
+    {
+        "fused" => ThreadingMode.Fused,
+        "per-stage" => ThreadingMode.PerStage,
+        "inline" => ThreadingMode.Inline,
+        _ => null,
+    };
+
+    /// <summary>The threading mode a spelling names (the spelling was checked; fused otherwise).</summary>
+    public static ThreadingMode Threading(string name) => TryThreading(name) ?? ThreadingMode.Fused;
 
     /// <summary>A strategy's spelling: <c>BusySpin</c> becomes <c>busy-spin</c>.</summary>
     public static string Of(WaitStrategyKind kind)

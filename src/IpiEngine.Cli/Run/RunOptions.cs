@@ -28,7 +28,7 @@ internal sealed class RunOptions
 
     internal Option<string?> Count { get; } = new("--count") { Description = "Offer exactly this many IPIs (firing writes) instead of running for a duration.", HelpName = "N" };
 
-    internal Option<string?> Threading { get; } = new("--threading") { Description = "Engine threading: fused (default, one thread runs every stage) or per-stage.", HelpName = "MODE" };
+    internal Option<string?> Threading { get; } = new("--threading") { Description = "Engine threading: fused (default, one thread runs every stage), per-stage, or inline (the posting threads resolve and deliver).", HelpName = "MODE" };
 
     internal Option<string?> Wait { get; } = new("--wait") { Description = $"The engine's wait strategy: {string.Join(", ", EngineNames.WaitStrategies)} (default {EngineNames.Of(new EngineOptions().WaitStrategy)}).", HelpName = "STRATEGY" };
 
@@ -78,7 +78,7 @@ internal sealed class RunOptions
 
         var settings = new RunSettings
         {
-            Threading = Choice(parse, Threading, ["fused", "per-stage"]) ?? "fused",
+            Threading = Choice(parse, Threading, [.. EngineNames.ThreadingModes]) ?? "fused",
             Wait = Choice(parse, Wait, [.. EngineNames.WaitStrategies]),
             RingCapacity = Text(parse, RingCapacity) is { } rc ? RingCapacityOf(rc) : null,
             JsonPath = Text(parse, Json) is { } json && json != "-" ? WritablePath("--json", json) : Text(parse, Json),

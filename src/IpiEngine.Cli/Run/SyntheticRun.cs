@@ -110,6 +110,7 @@ internal static class SyntheticRun
         DeliveryLogMode = logMode,
         Topology = ApicTopology.Configure(settings.Vcpus, settings.Topology.Kind, settings.Topology.SparseIds),
         ThreadingMode = EngineNames.Threading(settings.Threading),
+        StampPostTime = true, // the run reports latency (Inline would not stamp by default)
         WaitStrategy = EngineNames.WaitStrategy(settings.Wait),
         RingCapacity = RingCapacity(settings),
         DeliveryLogCapacity = logCapacity,

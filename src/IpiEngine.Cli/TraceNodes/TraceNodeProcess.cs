@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text.Json;
 using IpiEngine.Cli.Nodes;
+using IpiEngine.Cli.Run;
 using IpiEngine.Trace;
 using IpiEngine.Transport;
 
@@ -35,12 +36,8 @@ internal static class TraceNodeProcess
                 return NodeCommand.Fail($"the placement names {config.Placement.Length} vCPUs but the trace has {ids.Length}.");
             }
 
-            var mode = threading switch
-            {
-                "fused" => ThreadingMode.Fused,
-                "per-stage" => ThreadingMode.PerStage,
-                _ => throw new NodeConfigException($"--threading must be fused or per-stage, not '{threading}'"),
-            };
+            ThreadingMode mode = EngineNames.TryThreading(threading)
+                ?? throw new NodeConfigException($"--threading must be fused, per-stage or inline, not '{threading}'");
             setup = new TraceNodeSetup(config.Node, config.Placement, ids, exits, SequentialReplay.Run(ids, exits), mode, config.LocalTargetsMode, timeout);
         }
         catch (Exception e) when (e is NodeConfigException or TraceFormatException or IOException or UnauthorizedAccessException)

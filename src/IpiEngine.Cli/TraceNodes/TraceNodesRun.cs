@@ -20,7 +20,7 @@ internal sealed class TraceNodesRun
     public required string VcpusPath { get; init; }
     /// <summary>The trace's <c>exits.csv</c>.</summary>
     public required string ExitsPath { get; init; }
-    /// <summary>The engines' threading: <c>fused</c> or <c>per-stage</c>.</summary>
+    /// <summary>The engines' threading: <c>fused</c>, <c>per-stage</c> or <c>inline</c>.</summary>
     public string Threading { get; init; } = "fused";
     /// <summary>Who serves each node's targets.</summary>
     public LocalTargets LocalTargets { get; init; } = LocalTargets.Engine;

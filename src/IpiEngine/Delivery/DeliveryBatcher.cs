@@ -7,12 +7,12 @@ namespace IpiEngine.Delivery;
 
 /// <summary>
 /// The batch and deliver stages: groups the resolved deliveries of one available batch per destination (vector bits
-/// ORed into a scratch bitmap, flags into a scratch control word), then updates each touched descriptor with one atomic
+/// ORed into a scratch bitmap, flags into a scratch events word), then updates each touched descriptor with one atomic
 /// OR per non-zero 64-bit word, counts coalescing from the ORs' return values, and notifies each destination at most
 /// once. Destinations on other nodes are collected per node and forwarded once per batch; with
 /// <see cref="LocalTargets.Kernel"/>, local destinations are only counted (the host's kernel served them). One thread at a time.
-/// A destination's control-word interrupts of one batch (NMI, SMI, INIT, SIPI with its vector) and the
-/// outstanding-notification bit go in with one atomic step, so a take sees an INIT and the SIPI after it together.
+/// A destination's events of one batch (NMI, SMI, INIT, SIPI with its vector) go in with one atomic step, so a take
+/// sees an INIT and the SIPI after it together; a vCPU that suppresses notifications (SN) gets its bits but no notifier call.
 /// A notifier that throws is handled by the engine's <see cref="NotifierFaults"/> policy, after the batch is counted.
 /// </summary>
 /// <typeparam name="TNotifier">The embedder's notifier (a struct: the call inlines).</typeparam>
@@ -25,13 +25,14 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private readonly DeliveryLog? _log;
     private readonly StageCounters _counters;
     private readonly bool _injection;
+    private readonly bool _stampDeliveries; // false: the log's deliver timestamps are 0 (Inline mode's deterministic log)
     private readonly bool _hostServesLocal;
     private readonly int[]? _nodeOfVcpu;
     private readonly int _localNode;
     private readonly RemoteForwarder? _forwarder;
     private readonly NotifierFaults _notifierFaults;
     private readonly ulong[] _pir;          // vcpu * 4 + word: vector bits gathered this batch
-    private readonly ulong[] _control;      // vcpu: NMI/SMI/INIT/SIPI(+vector) gathered this batch
+    private readonly ulong[] _events;      // vcpu: the events word (NMI/SMI/INIT/SIPI+vector) gathered this batch
     private readonly bool[] _touchedMark;
     private readonly int[] _touched;
     private readonly DeliveryLogEntry[]? _logBuffer;
@@ -49,8 +50,10 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
 
     /// <summary>Creates a batcher; <paramref name="injection"/> marks the one that applies deliveries from other nodes.</summary>
     public DeliveryBatcher(DescriptorTable table, TNotifier notifier, DeliveryLog? log, StageCounters counters,
-        VcpuPlacement? placement, RemoteForwarder? forwarder, LocalTargets localTargets, bool injection, NotifierFaults notifierFaults)
+        VcpuPlacement? placement, RemoteForwarder? forwarder, LocalTargets localTargets, bool injection, NotifierFaults notifierFaults,
+        bool stampDeliveries)
     {
+        _stampDeliveries = stampDeliveries;
         _notifierFaults = notifierFaults;
         _table = table;
         _notifier = notifier;
@@ -60,7 +63,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         _hostServesLocal = localTargets == LocalTargets.Kernel && !injection;
         int vcpus = table.VcpuCount;
         _pir = new ulong[vcpus * 4];
-        _control = new ulong[vcpus];
+        _events = new ulong[vcpus];
         _touchedMark = new bool[vcpus];
         _touched = new int[vcpus];
         _logBuffer = log is null ? null : new DeliveryLogEntry[FlushLimit];
@@ -157,16 +160,19 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
                 }
             }
 
-            ulong control = _control[destination];
-            _control[destination] = 0;
+            ulong events = _events[destination];
+            if (events != 0)
+            {
+                // Every flag (a SIPI with its vector) in one atomic step, after the PIR words and before ON (see
+                // DescriptorTable): a take sees all of this batch's flags for the vCPU, or none.
+                _events[destination] = 0;
+                ulong flags = events & PostedInterruptDescriptor.FlagMask;
+                ulong previous = _table.PostEvents(destination, events);
+                delivered += BitOperations.PopCount(flags & ~previous);
+                coalesced += BitOperations.PopCount(flags & previous);
+            }
 
-            // Every flag (a SIPI with its vector) and the outstanding-notification bit in one atomic step, after the
-            // PIR words (see DescriptorTable): a take sees all of this batch's flags for the vCPU, or none.
-            ulong flags = control & PostedInterruptDescriptor.FlagMask;
-            ulong previous = _table.PostControl(destination, control | PostedInterruptDescriptor.OutstandingNotification);
-            delivered += BitOperations.PopCount(flags & ~previous);
-            coalesced += BitOperations.PopCount(flags & previous);
-            if ((previous & PostedInterruptDescriptor.OutstandingNotification) == 0)
+            if (_table.RaiseNotification(destination)) // false while ON is outstanding or the vCPU suppresses (SN)
             {
                 Notify(destination);
                 notifications++;
@@ -176,7 +182,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         _touchedCount = 0;
         if (_logBuffer is not null)
         {
-            _log!.Append(_logBuffer.AsSpan(0, _logCount), Stopwatch.GetTimestamp());
+            _log!.Append(_logBuffer.AsSpan(0, _logCount), _stampDeliveries ? Stopwatch.GetTimestamp() : 0);
             _logCount = 0;
         }
 
@@ -253,7 +259,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void AddFlag(int destination, uint low)
     {
-        ref ulong control = ref _control[destination];
+        ref ulong control = ref _events[destination];
         ulong bit = ((low >> 8) & 7) switch
         {
             2 => PostedInterruptDescriptor.SmiPending,  // SMI

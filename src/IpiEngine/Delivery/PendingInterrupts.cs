@@ -14,14 +14,14 @@ public readonly struct PendingInterrupts : IEquatable<PendingInterrupts>
     private readonly ulong _v3;
     private readonly ulong _control;
 
-    /// <summary>Creates a value from the four PIR words and the control word.</summary>
-    internal PendingInterrupts(ulong v0, ulong v1, ulong v2, ulong v3, ulong control)
+    /// <summary>Creates a value from the four PIR words and the descriptor's events word (<see cref="PostedInterruptDescriptor.Events"/>).</summary>
+    internal PendingInterrupts(ulong v0, ulong v1, ulong v2, ulong v3, ulong events)
     {
         _v0 = v0;
         _v1 = v1;
         _v2 = v2;
         _v3 = v3;
-        _control = control & (PostedInterruptDescriptor.FlagMask | (0xFFUL << PostedInterruptDescriptor.SipiVectorShift));
+        _control = events & (PostedInterruptDescriptor.FlagMask | (0xFFUL << PostedInterruptDescriptor.SipiVectorShift));
     }
 
     /// <summary>Nothing was pending.</summary>

@@ -7,7 +7,8 @@ namespace IpiEngine.Stages;
 /// <summary>
 /// Everything both threading modes share, generic over the notifier so that its call inlines: the stages, the one run
 /// loop with its idle policy and drain, the stop and fault handshake with the threads, remote injection. A mode adds
-/// only its threads (<see cref="FusedPipeline{TNotifier}"/>: one; <see cref="PerStagePipeline{TNotifier}"/>: three).
+/// only its threads (<see cref="FusedPipeline{TNotifier}"/>: one; <see cref="PerStagePipeline{TNotifier}"/>: three;
+/// <see cref="InlinePipeline{TNotifier}"/>: none, the posting thread runs the stages).
 /// </summary>
 internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotifier : struct, IDeliveryNotifier
 {
@@ -27,9 +28,9 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
         DeliverCounters = new StageCounters();
         Resolve = new ResolveStage(parts.Resolver, ResolveCounters);
         Batcher = new DeliveryBatcher<TNotifier>(parts.Descriptors, notifier, parts.Log, DeliverCounters,
-            parts.Placement, parts.Forwarder, parts.LocalTargets, injection: false, parts.NotifierFaults);
+            parts.Placement, parts.Forwarder, parts.LocalTargets, injection: false, parts.NotifierFaults, parts.StampDeliveries);
         _injection = new DeliveryBatcher<TNotifier>(parts.Descriptors, notifier, parts.Log, _injectionCounters,
-            null, null, LocalTargets.Engine, injection: true, parts.NotifierFaults);
+            null, null, LocalTargets.Engine, injection: true, parts.NotifierFaults, parts.StampDeliveries);
         _vcpuCount = parts.Descriptors.VcpuCount;
         _counters = [ResolveCounters, DeliverCounters, _injectionCounters];
     }
@@ -135,7 +136,7 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     }
 
     /// <summary>
-    /// The one run loop of a gathering thread, for both modes: passes while there is work, the idle policy (the wait
+    /// The one run loop of a gathering thread, for the fused and per-stage modes: passes while there is work, the idle policy (the wait
     /// strategy, woken by a doorbell or the stop) when there is none, and once stopping the one drain.
     /// </summary>
     protected void RunLoop<TPass>(ref TPass pass) where TPass : struct, IGatherPass

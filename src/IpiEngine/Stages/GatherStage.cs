@@ -78,6 +78,18 @@ internal sealed class GatherStage
         return any;
     }
 
+    /// <summary>
+    /// Inline mode: hands every record of one ring to the consumer, leaving its doorbell bit alone (a set bit costs
+    /// the producer nothing; the stop's drain clears it).
+    /// </summary>
+    public void DrainRing<TConsumer>(int vcpu, ref TConsumer consumer) where TConsumer : struct, ISpanConsumer
+    {
+        SpscRing<ExitRecord> ring = _rings[vcpu];
+        while (Drain(ring, ref consumer))
+        {
+        }
+    }
+
     /// <summary>Hands up to <see cref="RingBudget"/> records of one ring to the consumer; whether there were any.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Drain<TConsumer>(SpscRing<ExitRecord> ring, ref TConsumer consumer) where TConsumer : struct, ISpanConsumer

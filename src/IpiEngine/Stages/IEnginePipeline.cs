@@ -5,7 +5,7 @@ namespace IpiEngine.Stages;
 /// <summary>
 /// The engine's threads and stages behind one control-plane surface (interface calls here are per control operation,
 /// never per IPI): start, stop with drain, the topology-ordering wait, inline draining, remote injection, counters.
-/// Implemented once, by <see cref="EnginePipeline{TNotifier}"/>; the two threading modes differ only in their threads.
+/// Implemented once, by <see cref="EnginePipeline{TNotifier}"/>; the threading modes differ only in their threads (Inline has none).
 /// </summary>
 internal interface IEnginePipeline
 {

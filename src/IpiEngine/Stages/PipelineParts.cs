@@ -20,4 +20,5 @@ internal sealed record PipelineParts(
     WaitStrategy Wait,
     EventCount Signal,
     int PipelineRingSize,
-    NotifierFaults NotifierFaults);
+    NotifierFaults NotifierFaults,
+    bool StampDeliveries);

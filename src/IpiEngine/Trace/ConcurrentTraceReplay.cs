@@ -52,6 +52,7 @@ internal static class ConcurrentTraceReplay
             WaitStrategy = wait,
             RingCapacity = ringCapacity,
             DeliveryLogCapacity = (int)Math.Max(16, expected + 1), // one spare: a delivery too many shows as a difference
+            StampPostTime = true, // the replay's latency (the other modes stamp by default when logging; Inline does not)
             Name = "replay",
         });
         engine.Start();

@@ -25,7 +25,9 @@ public class DescriptorTableTests
         using var table = new DescriptorTable(2);
         Assert.Equal(0UL, table.OrVectors(1, 3, 1UL << (0xFD - 192)));
         Assert.NotEqual(0UL, table.OrVectors(1, 3, 1UL << (0xFD - 192))); // already pending: coalesces
-        Assert.Equal(0UL, table.OrControl(1, PostedInterruptDescriptor.NmiPending | PostedInterruptDescriptor.OutstandingNotification));
+        Assert.Equal(0UL, table.PostEvents(1, PostedInterruptDescriptor.NmiPending));
+        Assert.True(table.RaiseNotification(1));
+        Assert.False(table.RaiseNotification(1)); // ON already outstanding: no second notification
         Assert.True(table.PostSipi(1, 0x99));
         Assert.False(table.PostSipi(1, 0x10)); // one SIPI pending at a time: coalesces, the latest vector wins (KVM)
         Assert.True(table.HasPending(1));
@@ -77,22 +79,33 @@ public class DescriptorTableTests
             }
         });
         taker.Start();
-        long posted = 0;
-        for (int i = 0; i < Rounds; i++)
-        {
-            int vector = 32 + (i % 200);
-            ulong before = table.OrVectors(0, vector >> 6, 1UL << vector);
-            posted += (before & (1UL << vector)) == 0 ? 1 : 0;
-            ulong control = table.OrControl(0, PostedInterruptDescriptor.OutstandingNotification);
-            if ((control & PostedInterruptDescriptor.OutstandingNotification) == 0)
-            {
-                Volatile.Write(ref notified, 1);
-            }
-        }
+        long posted = Deliver(table, Rounds, ref notified);
 
         Volatile.Write(ref done, true);
         Assert.True(taker.Join(TimeSpan.FromSeconds(30)));
         Assert.Equal(posted, taken);
         Assert.False(table.HasPending(0));
+    }
+
+    /// <summary>
+    /// The deliverer's side of the concurrent tests, as the batcher does it: ORs one vector into vCPU 0's PIR per round,
+    /// then raises the notification and sets <paramref name="notified"/> when that says to notify. Returns how many
+    /// vectors went from clear to pending (what the taker must take).
+    /// </summary>
+    internal static long Deliver(DescriptorTable table, int rounds, ref int notified)
+    {
+        long posted = 0;
+        for (int i = 0; i < rounds; i++)
+        {
+            int vector = 32 + (i % 200);
+            ulong before = table.OrVectors(0, vector >> 6, 1UL << vector);
+            posted += (before & (1UL << vector)) == 0 ? 1 : 0;
+            if (table.RaiseNotification(0))
+            {
+                Volatile.Write(ref notified, 1);
+            }
+        }
+
+        return posted;
     }
 }

@@ -15,6 +15,10 @@ public class ConcurrentTraceReplayTests
     [InlineData("xapic-flat-smp4", ThreadingMode.PerStage)]
     [InlineData("x2apic-cluster-smp4", ThreadingMode.PerStage)]
     [InlineData("x2apic-phys-smp8", ThreadingMode.PerStage)]
+    [InlineData("xapic-flat-smp4", ThreadingMode.Inline)] // one poster thread per vCPU: serialised by Inline's lock
+    [InlineData("xapic-phys-smp4", ThreadingMode.Inline)]
+    [InlineData("x2apic-cluster-smp4", ThreadingMode.Inline)]
+    [InlineData("x2apic-phys-smp8", ThreadingMode.Inline)]
     public void Bundled_trace_through_the_concurrent_engine_equals_the_reference(string name, ThreadingMode mode)
     {
         uint[] ids = TraceReader.ReadVcpus(RepoFiles.Path("traces", name + ".vcpus.csv"));

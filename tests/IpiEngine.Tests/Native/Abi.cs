@@ -19,6 +19,9 @@ internal static unsafe class Abi
     public static int TopologyWrite(ulong engine, uint vcpu, uint register, ulong value) => ((delegate* unmanaged<ulong, uint, uint, ulong, int>)&Exports.TopologyWrite)(engine, vcpu, register, value);
     public static int Pending(ulong engine, uint vcpu) => ((delegate* unmanaged<ulong, uint, int>)&Exports.Pending)(engine, vcpu);
     public static int TakePending(ulong engine, uint vcpu, NativePending* pending) => ((delegate* unmanaged<ulong, uint, NativePending*, int>)&Exports.TakePending)(engine, vcpu, pending);
+    public static int Descriptor(ulong engine, uint vcpu, IpiEngine.Delivery.PostedInterruptDescriptor** descriptor)
+        => ((delegate* unmanaged<ulong, uint, IpiEngine.Delivery.PostedInterruptDescriptor**, int>)&Exports.Descriptor)(engine, vcpu, descriptor);
+    public static int VcpuSetRunning(ulong engine, uint vcpu, uint running) => ((delegate* unmanaged<ulong, uint, uint, int>)&Exports.VcpuSetRunning)(engine, vcpu, running);
     public static int Counters(ulong engine, NativeCounters* counters) => ((delegate* unmanaged<ulong, NativeCounters*, int>)&Exports.Counters)(engine, counters);
     public static int Stop(ulong engine) => ((delegate* unmanaged<ulong, int>)&Exports.EngineStop)(engine);
     public static int Destroy(ulong engine) => ((delegate* unmanaged<ulong, int>)&Exports.EngineDestroy)(engine);
@@ -47,6 +50,14 @@ internal static unsafe class Abi
         DestinationId = destination,
         Tag = tag,
     };
+
+    /// <summary>Reads the engine's counters through <c>ipi_counters</c> (the full struct), failing the test on a status.</summary>
+    public static NativeCounters ReadCounters(ulong engine)
+    {
+        NativeCounters counters = new() { StructSize = (uint)sizeof(NativeCounters) };
+        Xunit.Assert.Equal(Status.Ok, Counters(engine, &counters));
+        return counters;
+    }
 
     /// <summary>Creates an engine or fails the test with the status's sentence.</summary>
     public static ulong CreateOrFail(NativeConfig config)

@@ -284,10 +284,5 @@ public unsafe class NativeDeliveryTests
         }
     }
 
-    private static NativeCounters ReadCounters(ulong engine)
-    {
-        NativeCounters counters = new() { StructSize = (uint)sizeof(NativeCounters) };
-        Assert.Equal(Status.Ok, Abi.Counters(engine, &counters));
-        return counters;
-    }
+    private static NativeCounters ReadCounters(ulong engine) => Abi.ReadCounters(engine);
 }

@@ -45,7 +45,7 @@ internal static partial class NativeHeader
         throw new DirectoryNotFoundException("Engine.sln not found above " + AppContext.BaseDirectory);
     }
 
-    [GeneratedRegex(@"^#define\s+(?<name>IPI_[A-Z0-9_]+)\s+\(?(?<value>-?(0x[0-9A-Fa-f]+|[0-9]+)[uU]?)\b", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^#define\s+(?<name>IPI_[A-Z0-9_]+)\s+\(?(?<value>-?(0x[0-9A-Fa-f]+|[0-9]+))([uU]|ull|ULL)?\b", RegexOptions.Multiline)]
     private static partial Regex DefineLine();
 
     [GeneratedRegex(@"IPI_STATIC_ASSERT\(sizeof\((?<type>ipi_[a-z0-9_]+)\)\s*==\s*(?<size>[0-9]+)")]

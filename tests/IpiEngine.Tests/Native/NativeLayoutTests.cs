@@ -21,6 +21,7 @@ public class NativeLayoutTests
         ["ipi_injection_t"] = typeof(IcrInjection),
         ["ipi_x2apic_injection_t"] = typeof(NativeX2ApicInjection),
         ["ipi_link_t"] = typeof(NativeLink),
+        ["ipi_pi_desc_t"] = typeof(IpiEngine.Delivery.PostedInterruptDescriptor),
     };
 
     /// <summary>Fields whose C name means something else in another struct: (struct, C field) to managed field name.</summary>
@@ -49,6 +50,8 @@ public class NativeLayoutTests
         ["sipi_vector"] = nameof(NativePending.SipiVector),
         ["posted"] = nameof(NativeCounters.Posted), ["notifications"] = nameof(NativeCounters.Notifications),
         ["rejected_by_reason"] = nameof(NativeCounters.RejectedByReason),
+        ["pir"] = nameof(IpiEngine.Delivery.PostedInterruptDescriptor.Pir0), ["control"] = nameof(IpiEngine.Delivery.PostedInterruptDescriptor.Control),
+        ["events"] = nameof(IpiEngine.Delivery.PostedInterruptDescriptor.Events),
         ["remote_delivered"] = nameof(NativeCounters.RemoteDelivered), ["remote_rejected"] = nameof(NativeCounters.RemoteRejected),
         ["served_by_host"] = nameof(NativeCounters.ServedByHost), ["peer_unreachable"] = nameof(NativeCounters.PeerUnreachable),
         ["peer_topology_writes"] = nameof(NativeCounters.PeerTopologyWrites),
@@ -134,6 +137,17 @@ public class NativeLayoutTests
         Assert.Equal(AbiValues.FlagNoPostTimestamp, (uint)d["IPI_CONFIG_NO_POST_TIMESTAMP"]);
         Assert.Equal(AbiValues.ThreadingFused, (uint)d["IPI_THREADING_FUSED"]);
         Assert.Equal(AbiValues.ThreadingPerStage, (uint)d["IPI_THREADING_PER_STAGE"]);
+        Assert.Equal(AbiValues.ThreadingInline, (uint)d["IPI_THREADING_INLINE"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.OutstandingNotification, (ulong)d["IPI_PI_ON"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.SuppressNotification, (ulong)d["IPI_PI_SN"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.NotificationVectorShift, d["IPI_PI_NV_SHIFT"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.NotificationDestinationShift, d["IPI_PI_NDST_SHIFT"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.SipiVectorShift, d["IPI_PI_EVENTS_SIPI_VECTOR_SHIFT"]);
+        // The descriptor's events word uses the IPI_PENDING_* bits (a C host reads them with the same names).
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.NmiPending, (ulong)d["IPI_PENDING_NMI"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.SmiPending, (ulong)d["IPI_PENDING_SMI"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.InitPending, (ulong)d["IPI_PENDING_INIT"]);
+        Assert.Equal(IpiEngine.Delivery.PostedInterruptDescriptor.SipiPending, (ulong)d["IPI_PENDING_SIPI"]);
         Assert.Equal(AbiValues.WaitDefault, (uint)d["IPI_WAIT_DEFAULT"]);
         Assert.Equal(AbiValues.WaitBusySpin, (uint)d["IPI_WAIT_BUSY_SPIN"]);
         Assert.Equal(AbiValues.WaitYielding, (uint)d["IPI_WAIT_YIELDING"]);

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace IpiEngine.Tests.Run;
 
-/// <summary><c>ipi run --trace</c>: the bundled traces through the full engine equal their references in both modes.</summary>
+/// <summary><c>ipi run --trace</c>: the bundled traces through the full engine equal their references in every threading mode.</summary>
 public class TraceRunTests
 {
     public static TheoryData<string, string> Cases()
@@ -13,6 +13,7 @@ public class TraceRunTests
         {
             data.Add(trace, "fused");
             data.Add(trace, "per-stage");
+            data.Add(trace, "inline"); // the replay's poster threads resolve and deliver themselves, serialised
         }
 
         return data;
