@@ -97,6 +97,9 @@ internal sealed class InlinePipeline<TNotifier> : EnginePipeline<TNotifier>, IIn
     public override long UnresolvedAfterFault() => Parts.Posting.Unconsumed(); // a ring's head moves only after resolution
 
     /// <inheritdoc/>
+    public override long UndeliveredAfterFault() => 0; // a pass delivers (and counts) what it resolved before it ends, as in fused mode
+
+    /// <inheritdoc/>
     protected override void Join()
     {
         lock (_gate)
