@@ -158,23 +158,6 @@ static int take_pending(node_state_t *node, node_vcpu_t *v)
     return took;
 }
 
-static void halt(node_vcpu_t *v)
-{
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_nsec += 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec += 1;
-        deadline.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&v->lock);
-    while (!v->kicked) {
-        if (pthread_cond_timedwait(&v->kicked_cond, &v->lock, &deadline) != 0)
-            break;
-    }
-    v->kicked = 0;
-    pthread_mutex_unlock(&v->lock);
-}
 
 static node_state_t *g_node; /* the vCPU threads' node (one node per process, or node 0 in the parent) */
 
@@ -197,7 +180,7 @@ static void *vcpu_loop(void *arg)
         v->ipis_sent++;
         take_pending(node, v);
         if (node->halt_every != 0 && i % node->halt_every == node->halt_every - 1 && !take_pending(node, v))
-            halt(v);
+            vm_halt(&v->lock, &v->kicked_cond, &v->kicked);
     }
     return NULL;
 }
@@ -289,14 +272,7 @@ int c_nodes_node(const vm_node_args_t *args, FILE *in, FILE *out)
     int32_t status = vm_create_node(args, &config, &node_config, node.placement, &node.engine, out);
     if (status != IPI_OK)
         vm_die("creating the node", status);
-    if (vm_wait_links(node.engine, args, 60)) {
-        fprintf(out, "failed: links did not come up within 60 s\n");
-        fflush(out);
-        return 1;
-    }
-    fprintf(out, "ready\n");
-    fflush(out);
-    if (vm_expect(in, "go"))
+    if (vm_ready(node.engine, args, in, out))
         return 1;
 
     for (uint32_t v = node.self; v < node.vcpu_count; v += node.nodes)

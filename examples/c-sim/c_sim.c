@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "c_nodes.h"
+#include "vm_nodes.h"
 #include "ipi_engine.h"
 
 #define X2APIC_ICR 0x830u
@@ -116,23 +117,10 @@ static int set_running(sim_t *sim, vcpu_t *v, uint32_t running)
     return status;
 }
 
-/* HLT: sleep until kicked (or 1 ms passed: a real VMM would also wake on timers). */
+/* HLT: sleep until kicked (or 1 ms passed), and count it. */
 static void halt(vcpu_t *v)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_nsec += 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec += 1;
-        deadline.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&v->lock);
-    while (!v->kicked) {
-        if (pthread_cond_timedwait(&v->kicked_cond, &v->lock, &deadline) != 0)
-            break;
-    }
-    v->kicked = 0;
-    pthread_mutex_unlock(&v->lock);
+    vm_halt(&v->lock, &v->kicked_cond, &v->kicked);
     v->halts++;
 }
 

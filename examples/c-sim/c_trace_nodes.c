@@ -268,14 +268,7 @@ static int trace_node_main(const vm_node_args_t *args, FILE *in, FILE *out)
     int32_t status = vm_create_node(args, &config, &node_config, node.placement, &engine, out);
     if (status != IPI_OK)
         vm_die("creating the node", status);
-    if (vm_wait_links(engine, args, 60)) {
-        fprintf(out, "failed: links did not come up within 60 s\n");
-        fflush(out);
-        return 1;
-    }
-    fprintf(out, "ready\n");
-    fflush(out);
-    if (vm_expect(in, "go"))
+    if (vm_ready(engine, args, in, out))
         return 1;
 
     for (size_t i = 0; i < node.row_count; i++) {

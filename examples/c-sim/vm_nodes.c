@@ -328,3 +328,33 @@ int vm_wait_acknowledged(ipi_engine_t engine, const vm_node_args_t *args, double
 {
     return wait_links(engine, args, timeout_s, 1);
 }
+
+int vm_ready(ipi_engine_t engine, const vm_node_args_t *args, FILE *in, FILE *out)
+{
+    if (vm_wait_links(engine, args, 60)) {
+        fprintf(out, "failed: links did not come up within 60 s\n");
+        fflush(out);
+        return 1;
+    }
+    fprintf(out, "ready\n");
+    fflush(out);
+    return vm_expect(in, "go");
+}
+
+void vm_halt(pthread_mutex_t *lock, pthread_cond_t *kicked_cond, int *kicked)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_nsec += 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec += 1;
+        deadline.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(lock);
+    while (!*kicked) {
+        if (pthread_cond_timedwait(kicked_cond, lock, &deadline) != 0)
+            break;
+    }
+    *kicked = 0;
+    pthread_mutex_unlock(lock);
+}

@@ -10,6 +10,7 @@
 #ifndef VM_NODES_H
 #define VM_NODES_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -58,6 +59,14 @@ int vm_wait_links(ipi_engine_t engine, const vm_node_args_t *args, double timeou
 
 /* Node: waits (up to timeout_s) until every link's forwarded records are acknowledged; 0 when they are. */
 int vm_wait_acknowledged(ipi_engine_t engine, const vm_node_args_t *args, double timeout_s);
+
+/* Node: waits for every link (60 s), says "ready" on out and waits for "go" on in; 0 then, 1 on a timeout or a
+ * missing "go" (the failure is written to out). */
+int vm_ready(ipi_engine_t engine, const vm_node_args_t *args, FILE *in, FILE *out);
+
+/* HLT: sleeps until *kicked is set under lock (the kick callback signals kicked_cond), or 1 ms passed (a real VMM
+ * also wakes on timers); clears *kicked. */
+void vm_halt(pthread_mutex_t *lock, pthread_cond_t *kicked_cond, int *kicked);
 
 /* Prints the failed call, its status and ipi_last_error's sentence on stderr, and exits 2. */
 void vm_die(const char *what, int32_t status);
