@@ -28,7 +28,7 @@ internal sealed class NodeConfig
     public int[]? Placement { get; set; }
     /// <summary>Every other node of the VM.</summary>
     public List<NodePeerConfig>? Peers { get; set; }
-    /// <summary>Encrypt frames with AES-GCM (every node of the VM must agree); default false: HMAC-authenticated only.</summary>
+    /// <summary>Encrypt frames with AES-GCM (every node of the VM must agree); default false: GMAC-authenticated only.</summary>
     public bool Encrypt { get; set; }
     /// <summary>Each peer's outbound queue in records (a power of two, at least 64); default 2^24.</summary>
     public int? QueueRecords { get; set; }

@@ -9,9 +9,11 @@ namespace IpiEngine.Transport;
 /// handshake's Auth and Welcome on. Keys come from HKDF-SHA256 over the pre-shared key, salted with both handshake
 /// nonces, one key per direction; each direction counts its frames from 0, and the counter and the direction are
 /// bound into every tag, so a frame altered, replayed, reordered, reflected or spliced from another connection fails.
-/// Mode MAC: tag = the first 16 bytes of HMAC-SHA256(key, counter ‖ direction ‖ 7 zero bytes ‖ header ‖ payload).
-/// Mode AES-GCM: the payload is encrypted under AES-256-GCM, nonce = direction (u32) ‖ counter (u64), the header as
-/// associated data, 16-byte tag. Nothing is allocated per frame. Layout: <c>docs/wire-format.md</c>.
+/// Both modes use AES-256-GCM with nonce = direction (u32) ‖ counter (u64) and a 16-byte tag. Mode MAC (the default)
+/// is GMAC: nothing is encrypted, the whole frame (header and payload) is the associated data. Mode AES-GCM encrypts
+/// the payload, the header as associated data. (GMAC replaced protocol v3's HMAC-SHA256, which cost about 9% of both
+/// cores of a 2-node run: GHASH with carry-less multiply runs about 3x faster here than SHA-256.) Nothing is allocated
+/// per frame. Layout: <c>docs/wire-format.md</c>.
 /// </summary>
 internal sealed class FrameProtection : IDisposable
 {
@@ -19,10 +21,10 @@ internal sealed class FrameProtection : IDisposable
     public const int TagSize = 16;
 
     private const int KeySize = 32;
-    private static readonly byte[] SessionLabel = Encoding.ASCII.GetBytes("IPIF session v3 ");
+    private static readonly byte[] SessionLabel = Encoding.ASCII.GetBytes("IPIF session v4 ");
 
-    private readonly IncrementalHash? _sendMac, _receiveMac;
-    private readonly AesGcm? _sendAead, _receiveAead;
+    private readonly AesGcm _sendAead, _receiveAead;
+    private readonly bool _encrypt;
     private readonly uint _sendDirection, _receiveDirection;
     private ulong _sendCounter, _receiveCounter;
 
@@ -30,20 +32,13 @@ internal sealed class FrameProtection : IDisposable
     {
         _sendDirection = dialer ? 1u : 2u;
         _receiveDirection = dialer ? 2u : 1u;
-        if (encrypt)
-        {
-            _sendAead = new AesGcm(sendKey, TagSize);
-            _receiveAead = new AesGcm(receiveKey, TagSize);
-        }
-        else
-        {
-            _sendMac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, sendKey);
-            _receiveMac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, receiveKey);
-        }
+        _encrypt = encrypt;
+        _sendAead = new AesGcm(sendKey, TagSize);
+        _receiveAead = new AesGcm(receiveKey, TagSize);
     }
 
-    /// <summary>Whether payloads are encrypted (AES-GCM) rather than only authenticated (HMAC).</summary>
-    public bool Encrypts => _sendAead is not null;
+    /// <summary>Whether payloads are encrypted (AES-GCM) rather than only authenticated (GMAC).</summary>
+    public bool Encrypts => _encrypt;
 
     /// <summary>Benchmarks only (<see cref="TransportOptions.UntaggedFramesForBenchmarks"/>): seal writes a zero tag, open checks none.</summary>
     internal bool SkipTags { get; set; }
@@ -91,22 +86,17 @@ internal sealed class FrameProtection : IDisposable
             tag.Clear();
             return;
         }
-        if (_sendAead is not null)
+        Span<byte> nonce = stackalloc byte[12];
+        WriteNonce(nonce, _sendDirection, counter);
+        if (_encrypt && encryptPayload)
         {
-            Span<byte> nonce = stackalloc byte[12];
-            WriteNonce(nonce, _sendDirection, counter);
-            if (encryptPayload)
-            {
-                var payload = frame[FrameHeader.Size..];
-                _sendAead.Encrypt(nonce, payload, payload, tag, frame[..FrameHeader.Size]);
-            }
-            else
-            {
-                _sendAead.Encrypt(nonce, ReadOnlySpan<byte>.Empty, Span<byte>.Empty, tag, frame);
-            }
-            return;
+            var payload = frame[FrameHeader.Size..];
+            _sendAead.Encrypt(nonce, payload, payload, tag, frame[..FrameHeader.Size]);
         }
-        Mac(_sendMac!, _sendDirection, counter, frame, tag);
+        else
+        {
+            _sendAead.Encrypt(nonce, ReadOnlySpan<byte>.Empty, Span<byte>.Empty, tag, frame); // GMAC over the whole frame
+        }
     }
 
     /// <summary>
@@ -121,60 +111,37 @@ internal sealed class FrameProtection : IDisposable
             frame[FrameHeader.Size..].CopyTo(payload);
             return true;
         }
-        if (_receiveAead is not null)
+        Span<byte> nonce = stackalloc byte[12];
+        WriteNonce(nonce, _receiveDirection, counter);
+        try
         {
-            Span<byte> nonce = stackalloc byte[12];
-            WriteNonce(nonce, _receiveDirection, counter);
-            try
+            if (_encrypt && payloadEncrypted)
             {
-                if (payloadEncrypted)
-                {
-                    _receiveAead.Decrypt(nonce, frame[FrameHeader.Size..], tag, payload, frame[..FrameHeader.Size]);
-                }
-                else
-                {
-                    _receiveAead.Decrypt(nonce, ReadOnlySpan<byte>.Empty, tag, Span<byte>.Empty, frame);
-                    frame[FrameHeader.Size..].CopyTo(payload);
-                }
-                return true;
+                _receiveAead.Decrypt(nonce, frame[FrameHeader.Size..], tag, payload, frame[..FrameHeader.Size]);
             }
-            catch (AuthenticationTagMismatchException)
+            else
             {
-                payload.Clear(); // Decrypt already cleared it; say so for the reader
-                return false;
+                _receiveAead.Decrypt(nonce, ReadOnlySpan<byte>.Empty, tag, Span<byte>.Empty, frame); // GMAC: checks the tag in constant time
+                frame[FrameHeader.Size..].CopyTo(payload);
             }
+            return true;
         }
-        Span<byte> expected = stackalloc byte[TagSize];
-        Mac(_receiveMac!, _receiveDirection, counter, frame, expected);
-        if (!CryptographicOperations.FixedTimeEquals(expected, tag))
+        catch (AuthenticationTagMismatchException)
+        {
+            payload.Clear(); // nothing of a failed frame reaches the caller
             return false;
-        frame[FrameHeader.Size..].CopyTo(payload);
-        return true;
+        }
     }
 
     public void Dispose()
     {
-        _sendMac?.Dispose();
-        _receiveMac?.Dispose();
-        _sendAead?.Dispose();
-        _receiveAead?.Dispose();
+        _sendAead.Dispose();
+        _receiveAead.Dispose();
     }
 
     private static void WriteNonce(Span<byte> nonce, uint direction, ulong counter)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(nonce, direction);
         BinaryPrimitives.WriteUInt64LittleEndian(nonce[4..], counter);
-    }
-
-    private static void Mac(IncrementalHash hmac, uint direction, ulong counter, ReadOnlySpan<byte> frame, Span<byte> tag)
-    {
-        Span<byte> prefix = stackalloc byte[16];
-        BinaryPrimitives.WriteUInt64LittleEndian(prefix, counter);
-        BinaryPrimitives.WriteUInt64LittleEndian(prefix[8..], direction);
-        hmac.AppendData(prefix);
-        hmac.AppendData(frame);
-        Span<byte> full = stackalloc byte[32];
-        hmac.TryGetHashAndReset(full, out _);
-        full[..TagSize].CopyTo(tag);
     }
 }

@@ -15,7 +15,7 @@ public sealed record TransportOptions
     public required ReadOnlyMemory<byte> Key { get; init; }
 
     /// <summary>
-    /// Encrypt frame payloads with AES-256-GCM (default false: every frame is authenticated with HMAC-SHA256 but sent
+    /// Encrypt frame payloads with AES-256-GCM (default false: every frame is authenticated with AES-256-GMAC but sent
     /// in clear). Both sides of a link must agree (<see cref="LinkFault.ProtectionMismatch"/> otherwise).
     /// </summary>
     public bool Encrypt { get; init; }
