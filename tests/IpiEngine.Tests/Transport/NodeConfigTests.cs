@@ -3,11 +3,27 @@ using Xunit;
 
 namespace IpiEngine.Tests.Transport;
 
-public class NodeConfigTests
+public sealed class NodeConfigTests : IDisposable
 {
-    private static string Write(string json, string? key = "00112233445566778899AABBCCDDEEFF")
+    /// <summary>The temporary folders this test made; removed when it ends (xunit makes one instance per test).</summary>
+    private readonly List<string> _folders = [];
+
+    public void Dispose()
     {
-        string folder = Directory.CreateTempSubdirectory("ipi-config-").FullName;
+        foreach (string folder in _folders)
+            Directory.Delete(folder, recursive: true);
+    }
+
+    private string TempFolder(string prefix)
+    {
+        string folder = Directory.CreateTempSubdirectory(prefix).FullName;
+        _folders.Add(folder);
+        return folder;
+    }
+
+    private string Write(string json, string? key = "00112233445566778899AABBCCDDEEFF")
+    {
+        string folder = TempFolder("ipi-config-");
         if (key is not null)
             File.WriteAllText(Path.Combine(folder, "vm.key"), key);
         string path = Path.Combine(folder, "node.json");
@@ -77,7 +93,7 @@ public class NodeConfigTests
     [Fact]
     public void A_directory_given_as_the_config_is_called_a_directory()
     {
-        string folder = Directory.CreateTempSubdirectory("ipi-config-dir-").FullName;
+        string folder = TempFolder("ipi-config-dir-");
         var e = Assert.Throws<NodeConfigException>(() => NodeConfig.Load(folder));
         Assert.Equal($"the node config {folder} is a directory, not a file", e.Message);
     }
