@@ -69,9 +69,10 @@ public sealed partial class Engine : IDisposable
         int vcpus = options.Validate();
         _options = options;
         _rings = new SpscRing<ExitRecord>[vcpus];
+        int ringCapacity = options.EffectiveRingCapacity(vcpus);
         for (int i = 0; i < vcpus; i++)
         {
-            _rings[i] = new SpscRing<ExitRecord>(options.RingCapacity);
+            _rings[i] = new SpscRing<ExitRecord>(ringCapacity);
         }
 
         _doorbell = new DoorbellBitmap(vcpus);

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using IpiEngine.Pipeline;
@@ -22,8 +23,34 @@ public sealed unsafe class EngineOptions
     /// </summary>
     public ApicTopology? Topology { get; init; }
 
-    /// <summary>Records each vCPU's ring holds (a power of two, at least 2). Default 4096.</summary>
-    public int RingCapacity { get; init; } = 4096;
+    /// <summary>
+    /// Records each vCPU's ring holds (a power of two, at least 2), or 0 (the default) for automatic: 4096 while the
+    /// VM's rings together fit in 8 MiB (up to 64 vCPUs), then halved as the vCPUs double, down to 64 (1024 vCPUs: 256).
+    /// Rings that outgrow the caches make every record a cache miss: with 4096-record rings, 1024 vCPUs posted several
+    /// times slower than 8 (<c>VcpuScalingBenchmarks</c>).
+    /// </summary>
+    public int RingCapacity { get; init; }
+
+    /// <summary>The largest per-vCPU ring, in records, of the automatic <see cref="RingCapacity"/>.</summary>
+    internal const int MaxAutomaticRingCapacity = 4096;
+
+    /// <summary>The bytes all rings of the automatic <see cref="RingCapacity"/> stay within, while above the floor.</summary>
+    internal const long AutomaticRingBytes = 8L << 20;
+
+    /// <summary>The per-vCPU ring capacity of the automatic <see cref="RingCapacity"/> for <paramref name="vcpus"/> vCPUs.</summary>
+    internal static int AutomaticRingCapacity(int vcpus)
+    {
+        int capacity = MaxAutomaticRingCapacity;
+        while (capacity > 64 && (long)vcpus * capacity * Unsafe.SizeOf<ExitRecord>() > AutomaticRingBytes)
+        {
+            capacity /= 2;
+        }
+
+        return capacity;
+    }
+
+    /// <summary>The per-vCPU ring capacity this engine uses: <see cref="RingCapacity"/>, or the automatic one.</summary>
+    internal int EffectiveRingCapacity(int vcpus) => RingCapacity != 0 ? RingCapacity : AutomaticRingCapacity(vcpus);
 
     /// <summary>Entries of each pipeline ring in per-stage mode (a power of two, at least 512). Default 16384.</summary>
     public int PipelineRingSize { get; init; } = 16384;
@@ -122,9 +149,9 @@ public sealed unsafe class EngineOptions
             throw new ArgumentException($"The topology has {Topology.VcpuCount} vCPUs but VcpuCount is {vcpus}.", nameof(Topology));
         }
 
-        if (RingCapacity < 2 || !BitOperations.IsPow2(RingCapacity))
+        if (RingCapacity != 0 && (RingCapacity < 2 || !BitOperations.IsPow2(RingCapacity)))
         {
-            throw new ArgumentException($"RingCapacity must be a power of two of at least 2 (got {RingCapacity}).", nameof(RingCapacity));
+            throw new ArgumentException($"RingCapacity must be a power of two of at least 2, or 0 for automatic (got {RingCapacity}).", nameof(RingCapacity));
         }
 
         if (PipelineRingSize < 512 || !BitOperations.IsPow2(PipelineRingSize))

@@ -32,7 +32,7 @@ internal sealed class RunOptions
 
     internal Option<string?> Wait { get; } = new("--wait") { Description = $"The engine's wait strategy: {string.Join(", ", EngineNames.WaitStrategies)} (default {EngineNames.Of(new EngineOptions().WaitStrategy)}).", HelpName = "STRATEGY" };
 
-    internal Option<string?> RingCapacity { get; } = new("--ring-capacity") { Description = $"Per-vCPU ring capacity in records, a power of two (default {new EngineOptions().RingCapacity}).", HelpName = "N" };
+    internal Option<string?> RingCapacity { get; } = new("--ring-capacity") { Description = $"Per-vCPU ring capacity in records, a power of two (default: {EngineOptions.MaxAutomaticRingCapacity}, smaller beyond 64 vCPUs so all rings fit in {EngineOptions.AutomaticRingBytes >> 20} MiB).", HelpName = "N" };
 
     internal Option<string?> Seed { get; } = new("--seed") { Description = "Workload seed: the same seed gives the same offered sequence (default 1).", HelpName = "N" };
 

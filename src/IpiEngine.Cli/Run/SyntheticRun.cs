@@ -117,7 +117,7 @@ internal static class SyntheticRun
         Name = "ipi-run",
     };
 
-    private static int RingCapacity(RunSettings settings) => settings.RingCapacity ?? new EngineOptions().RingCapacity;
+    private static int RingCapacity(RunSettings settings) => TraceReplayLoop.RingCapacity(settings, settings.Vcpus);
 
     private static RunReport Report(RunSettings settings, TimeSpan warmup, RunMonitor monitor, in EngineCounters final, LatencySummary latency, WorkloadDriver driver, WorkloadScript script)
     {

@@ -124,28 +124,8 @@ internal sealed class TraceReplayLoop
         done++;
     }
 
-    /// <summary>Most memory the vCPU rings of a trace replay take when --ring-capacity is not given.</summary>
-    private const long DefaultRingBytes = 1L << 30;
-
-    /// <summary>
-    /// --ring-capacity, or the engine's default made smaller for traces with many vCPUs, so their rings stay within
-    /// <see cref="DefaultRingBytes"/> (65,535 vCPUs x 4,096 records x 32 bytes would be 8 GB).
-    /// </summary>
-    internal static int RingCapacity(RunSettings settings, int vcpus)
-    {
-        if (settings.RingCapacity is { } given)
-        {
-            return given;
-        }
-
-        int capacity = new EngineOptions().RingCapacity;
-        while (capacity > 64 && (long)vcpus * capacity * System.Runtime.CompilerServices.Unsafe.SizeOf<ExitRecord>() > DefaultRingBytes)
-        {
-            capacity /= 2;
-        }
-
-        return capacity;
-    }
+    /// <summary>--ring-capacity, or the engine's automatic capacity for this many vCPUs (smaller rings for many vCPUs).</summary>
+    internal static int RingCapacity(RunSettings settings, int vcpus) => settings.RingCapacity ?? EngineOptions.AutomaticRingCapacity(vcpus);
 
     /// <summary>The run's report.</summary>
     public RunReport Report(bool? matchesReference)

@@ -118,6 +118,35 @@ public class EngineApiTests
         Assert.Throws<ObjectDisposedException>(() => engine.Post(0, X2Icr, Unicast(1, 0x40), 1));
     }
 
+    [Theory]
+    [InlineData(8, 4096)]
+    [InlineData(64, 4096)]   // 64 x 4096 x 32 B = 8 MiB: the budget exactly
+    [InlineData(65, 2048)]
+    [InlineData(1024, 256)]
+    [InlineData(4096, 64)]
+    [InlineData(65535, 64)]  // the floor
+    public void The_automatic_ring_capacity_keeps_all_rings_within_8_MiB_down_to_64_records(int vcpus, int expected)
+    {
+        Assert.Equal(expected, EngineOptions.AutomaticRingCapacity(vcpus));
+        Assert.Equal(expected, new EngineOptions { VcpuCount = vcpus }.EffectiveRingCapacity(vcpus));
+        Assert.Equal(32, new EngineOptions { RingCapacity = 32 }.EffectiveRingCapacity(vcpus));
+    }
+
+    [Fact]
+    public void A_default_1024_vcpu_engine_has_rings_of_256_records()
+    {
+        using var engine = new Engine(new EngineOptions { VcpuCount = 1024 });
+        for (int i = 0; i < 256; i++)
+        {
+            Assert.True(engine.TryPost(1023, X2Icr, Unicast(0, 0x40), 0));
+        }
+
+        Assert.False(engine.TryPost(1023, X2Icr, Unicast(0, 0x40), 0)); // unstarted and full: refused, nothing waits
+        engine.Start();
+        engine.Stop();
+        Assert.Equal(256, engine.ReadCounters().IpisResolved);
+    }
+
     [Fact]
     public void Drop_policy_counts_what_a_full_ring_refused()
     {
