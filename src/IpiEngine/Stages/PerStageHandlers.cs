@@ -49,7 +49,7 @@ internal readonly struct DeliverHandler<TNotifier>(DeliveryBatcher<TNotifier> ba
             counted.SetValue(end); // release: read after the thread is joined
         }
 
-        batcher.ThrowIfNotifierFailed(); // fail-fast policy: after the batch is counted
+        batcher.ThrowIfFailed(); // a kept failure (fail-fast notifier, forwarder): after the batch is counted
     }
 }
 

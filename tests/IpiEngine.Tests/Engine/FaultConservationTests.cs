@@ -61,28 +61,49 @@ public class FaultConservationTests
         Assert.True(counters.ConservationHolds, counters.ToString());
     }
 
+    /// <summary>Where the injected fault comes from: the embedder's notifier (fail-fast) or its remote forwarder.</summary>
+    public enum FaultSource
+    {
+        Notifier,
+        Forwarder,
+    }
+
     [Theory]
-    [InlineData(ThreadingMode.Fused)]
-    [InlineData(ThreadingMode.PerStage)]
-    [InlineData(ThreadingMode.Inline)]
-    public void Conservation_holds_after_a_fault_at_a_random_point(ThreadingMode mode)
+    [InlineData(ThreadingMode.Fused, FaultSource.Notifier)]
+    [InlineData(ThreadingMode.PerStage, FaultSource.Notifier)]
+    [InlineData(ThreadingMode.Inline, FaultSource.Notifier)]
+    [InlineData(ThreadingMode.Fused, FaultSource.Forwarder)]
+    [InlineData(ThreadingMode.PerStage, FaultSource.Forwarder)]
+    [InlineData(ThreadingMode.Inline, FaultSource.Forwarder)]
+    public void Conservation_holds_after_a_fault_at_a_random_point(ThreadingMode mode, FaultSource source)
     {
         var clock = Stopwatch.StartNew();
         int round = 0;
         while (round < 6 || (clock.Elapsed < TimeSpan.FromSeconds(2) && round < 200))
         {
             round++;
-            RunRound(mode, new Random(round * 7919 + (int)mode), round);
+            RunRound(mode, source, new Random((round * 7919) + (int)mode + (100 * (int)source)), round);
         }
     }
 
-    private static void RunRound(ThreadingMode mode, Random random, int round)
+    private static void RunRound(ThreadingMode mode, FaultSource source, Random random, int round)
     {
         int vcpus = random.Next(4, 17);
-        int producers = random.Next(1, Math.Min(4, vcpus) + 1);
-        int faultAt = random.Next(1, 300);
+        int producers = random.Next(1, Math.Min(4, vcpus / 2) + 1); // vCPUs 0.. post; with a forwarder, they are node 0's half
+        int faultAt = random.Next(1, source == FaultSource.Notifier ? 300 : 60);
         int ringCapacity = 1 << random.Next(1, 12);
         int calls = 0;
+        bool Inject() // a slow call now and then (the stages behind it fill up), and the fault at its call
+        {
+            int call = Interlocked.Increment(ref calls);
+            if (call % 16 == 0)
+            {
+                Thread.Sleep(1);
+            }
+
+            return call == faultAt;
+        }
+
         Engine? engine = null;
         engine = new Engine(new EngineOptions
         {
@@ -94,17 +115,13 @@ public class FaultConservationTests
             NotifyCallback = vcpu =>
             {
                 engine!.TakePending(vcpu); // so that later deliveries notify again
-                int call = Interlocked.Increment(ref calls);
-                if (call % 16 == 0)
-                {
-                    Thread.Sleep(1); // a slow kick now and then: the stages behind it fill up
-                }
-
-                if (call == faultAt)
+                if (source == FaultSource.Notifier && Inject())
                 {
                     throw new InvalidDataException("kick failed");
                 }
             },
+            Placement = source == FaultSource.Forwarder ? new VcpuPlacement([.. Enumerable.Range(0, vcpus).Select(v => v < vcpus / 2 ? 0 : 1)], 0) : null,
+            Forwarder = source == FaultSource.Forwarder ? new InjectingForwarder(Inject) : null,
         });
         using (engine)
         {
@@ -115,9 +132,9 @@ public class FaultConservationTests
             var threads = new Thread[producers];
             for (int p = 0; p < producers; p++)
             {
-                int source = p;
+                int vcpu = p;
                 int seed = random.Next();
-                threads[p] = new Thread(() => Produce(engine, source, vcpus, new Random(seed), ref accepted[source], ref inCall[source], ref unexpected[source]));
+                threads[p] = new Thread(() => Produce(engine, vcpu, vcpus, new Random(seed), ref accepted[vcpu], ref inCall[vcpu], ref unexpected[vcpu]));
                 threads[p].Start();
             }
 
@@ -129,10 +146,10 @@ public class FaultConservationTests
             Exception? stopError = Record.Exception(engine.Stop);
             Assert.All(unexpected, e => Assert.Null(e));
             EngineCounters counters = engine.ReadCounters();
-            string where = $"round {round} ({mode}, {vcpus} vCPUs, {producers} producers, ring {ringCapacity}, fault at call {faultAt} of {Volatile.Read(ref calls)}): {counters}";
+            string where = $"round {round} ({mode}, {source}, {vcpus} vCPUs, {producers} producers, ring {ringCapacity}, fault at call {faultAt} of {Volatile.Read(ref calls)}): {counters}";
             if (Volatile.Read(ref calls) >= faultAt)
             {
-                Assert.True(stopError is EngineFaultedException, $"{where}: Stop did not report the fault: {stopError}");
+                Assert.True(stopError is EngineFaultedException { InnerException: InvalidDataException }, $"{where}: Stop did not report the fault: {stopError}");
             }
             else
             {
@@ -145,6 +162,13 @@ public class FaultConservationTests
             long total = accepted.Sum();
             Assert.True(counters.Posted >= total && counters.Posted <= total + inCall.Sum(), $"{where}: callers were told {total} (+{inCall.Sum()} in refused calls)");
         }
+    }
+
+    /// <summary>An embedder's forwarder that takes every batch, and throws at the injected call.</summary>
+    private sealed class InjectingForwarder(Func<bool> inject) : RemoteForwarder
+    {
+        public override int Forward(int node, ReadOnlySpan<RemoteDelivery> batch)
+            => inject() ? throw new InvalidDataException("the link broke") : 0;
     }
 
     private static void Produce(Engine engine, int source, int vcpus, Random random, ref long accepted, ref int inCall, ref Exception? unexpected)
