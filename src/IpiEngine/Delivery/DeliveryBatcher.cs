@@ -14,8 +14,8 @@ namespace IpiEngine.Delivery;
 /// A destination's events of one batch (NMI, SMI, INIT, SIPI with its vector) go in with one atomic step, so a take
 /// sees an INIT and the SIPI after it together; a vCPU that suppresses notifications (SN) gets its bits but no notifier call.
 /// A notifier that throws is handled by the engine's <see cref="NotifierFaults"/> policy, after the batch is counted.
-/// A forwarder that throws fails the engine, also after the batch is counted: the deliveries of the call that threw
-/// are counted undelivered (the forwarder did not say which it took), the other nodes' batches are still forwarded.
+/// A forwarder or a notifier exception handler that throws fails the engine, also after the batch is counted (the
+/// deliveries of a forward call that threw are counted undelivered: the forwarder did not say which it took).
 /// </summary>
 /// <typeparam name="TNotifier">The embedder's notifier (a struct: the call inlines).</typeparam>
 internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeliveryNotifier
@@ -249,7 +249,16 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
             return;
         }
 
-        _notifierFaults.Report(destination, exception);
+        try
+        {
+            _notifierFaults.Report(destination, exception);
+        }
+#pragma warning disable CA1031 // the embedder's handler: kept, then it fails the engine after the batch (ThrowIfFailed)
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            _failure ??= new EngineFaultedException("The notifier exception handler threw: " + e.Message, e);
+        }
     }
 
     /// <summary>NMI, SMI, INIT, SIPI: one pending flag each, like KVM's pending events (<c>__apic_accept_irq</c>).</summary>

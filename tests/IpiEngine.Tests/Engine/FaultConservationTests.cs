@@ -61,11 +61,15 @@ public class FaultConservationTests
         Assert.True(counters.ConservationHolds, counters.ToString());
     }
 
-    /// <summary>Where the injected fault comes from: the embedder's notifier (fail-fast) or its remote forwarder.</summary>
+    /// <summary>
+    /// Where the injected fault comes from: the embedder's notifier (fail-fast policy), its remote forwarder, or its
+    /// notifier exception handler (the default policy: the notifier throws, the handler it is reported to throws too).
+    /// </summary>
     public enum FaultSource
     {
         Notifier,
         Forwarder,
+        ExceptionHandler,
     }
 
     [Theory]
@@ -75,6 +79,9 @@ public class FaultConservationTests
     [InlineData(ThreadingMode.Fused, FaultSource.Forwarder)]
     [InlineData(ThreadingMode.PerStage, FaultSource.Forwarder)]
     [InlineData(ThreadingMode.Inline, FaultSource.Forwarder)]
+    [InlineData(ThreadingMode.Fused, FaultSource.ExceptionHandler)]
+    [InlineData(ThreadingMode.PerStage, FaultSource.ExceptionHandler)]
+    [InlineData(ThreadingMode.Inline, FaultSource.ExceptionHandler)]
     public void Conservation_holds_after_a_fault_at_a_random_point(ThreadingMode mode, FaultSource source)
     {
         var clock = Stopwatch.StartNew();
@@ -111,15 +118,16 @@ public class FaultConservationTests
             RingCapacity = ringCapacity,
             ThreadingMode = mode,
             PipelineRingSize = 512,
-            NotifierExceptions = NotifierExceptionPolicy.FailFast,
+            NotifierExceptions = source == FaultSource.ExceptionHandler ? NotifierExceptionPolicy.Continue : NotifierExceptionPolicy.FailFast,
             NotifyCallback = vcpu =>
             {
                 engine!.TakePending(vcpu); // so that later deliveries notify again
-                if (source == FaultSource.Notifier && Inject())
+                if (source != FaultSource.Forwarder && Inject())
                 {
                     throw new InvalidDataException("kick failed");
                 }
             },
+            NotifierExceptionHandler = source == FaultSource.ExceptionHandler ? (_, e) => throw new InvalidDataException("the handler failed", e) : null,
             Placement = source == FaultSource.Forwarder ? new VcpuPlacement([.. Enumerable.Range(0, vcpus).Select(v => v < vcpus / 2 ? 0 : 1)], 0) : null,
             Forwarder = source == FaultSource.Forwarder ? new InjectingForwarder(Inject) : null,
         });
