@@ -23,7 +23,8 @@ public class FaultConservationTests
     /// Per-stage mode, reproduced: the gather thread is copying one ring's run into the full exit-record ring (the
     /// resolve thread waits for room in the delivery ring, the deliver thread is held by the notifier) when the deliver
     /// thread fails. The pieces of the run it had published are in the record ring and still in the vCPU ring (whose
-    /// head moves after the whole run): they must be counted once, not as unresolved twice.
+    /// head moves after the whole run): they must be counted once, not as unresolved twice. The resolve thread, cut in
+    /// the middle of its batch too, counts the deliveries it can no longer publish as undelivered.
     /// </summary>
     [Fact]
     public void A_fault_while_the_gather_thread_waits_for_room_counts_its_published_pieces_once()
@@ -59,6 +60,10 @@ public class FaultConservationTests
         EngineCounters counters = engine.ReadCounters();
         Assert.Equal(Records, counters.Posted);
         Assert.True(counters.ConservationHolds, counters.ToString());
+        // Every stage was cut mid-batch: the resolve thread's deliveries after the fault are undelivered, the gather
+        // thread's records after it never resolved.
+        Assert.True(counters.Undelivered > 0, counters.ToString());
+        Assert.True(counters.RejectedBy(RejectReason.EngineFaulted) > 0, counters.ToString());
     }
 
     /// <summary>
