@@ -220,9 +220,14 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     {
         if (_failure is { } failure)
         {
-            throw failure;
+            ThrowFailed(failure);
         }
     }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowFailed(EngineFaultedException failure)
+        => throw new EngineFaultedException(failure.Message, failure.InnerException!); // a fresh instance per throw: callers may hold earlier ones
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Notify(int destination)
