@@ -93,7 +93,8 @@ public sealed unsafe class EngineOptions
     /// <summary>
     /// Called with the vCPU and the exception when the notifier throws (on the thread that notified; it must be
     /// thread-safe and must not post). Null (the default): the first such exception is written to
-    /// <see cref="System.Diagnostics.Trace"/>; all are counted in <see cref="EngineCounters.NotifierFaults"/>.
+    /// <see cref="System.Diagnostics.Trace"/>; all are counted in <see cref="EngineCounters.NotifierFaults"/>. A handler
+    /// that throws faults the engine once the batch is delivered and counted.
     /// </summary>
     public Action<int, Exception>? NotifierExceptionHandler { get; init; }
 

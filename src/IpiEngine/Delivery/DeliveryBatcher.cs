@@ -14,6 +14,8 @@ namespace IpiEngine.Delivery;
 /// A destination's events of one batch (NMI, SMI, INIT, SIPI with its vector) go in with one atomic step, so a take
 /// sees an INIT and the SIPI after it together; a vCPU that suppresses notifications (SN) gets its bits but no notifier call.
 /// A notifier that throws is handled by the engine's <see cref="NotifierFaults"/> policy, after the batch is counted.
+/// A forwarder or a notifier exception handler that throws fails the engine, also after the batch is counted (the
+/// deliveries of a forward call that threw are counted undelivered: the forwarder did not say which it took).
 /// </summary>
 /// <typeparam name="TNotifier">The embedder's notifier (a struct: the call inlines).</typeparam>
 internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeliveryNotifier
@@ -46,7 +48,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private long _batchForwarded;
     private long _batchServedByHost;
     private long _batchNotifierFaults;
-    private Exception? _failure;
+    private EngineFaultedException? _failure; // the first failure to throw once the batch is counted
 
     /// <summary>Creates a batcher; <paramref name="injection"/> marks the one that applies deliveries from other nodes.</summary>
     public DeliveryBatcher(DescriptorTable table, TNotifier notifier, DeliveryLog? log, StageCounters counters,
@@ -211,21 +213,21 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     }
 
     /// <summary>
-    /// After a batch is flushed and counted: throws the notifier exception that the fail-fast policy keeps (the
-    /// caller's pipeline thread then fails as for any other exception).
+    /// After a batch is flushed and counted: throws the failure kept meanwhile (a notifier's exception under the
+    /// fail-fast policy, or a forwarder's), so that the caller's pipeline thread then fails as for any other exception.
     /// </summary>
-    public void ThrowIfNotifierFailed()
+    public void ThrowIfFailed()
     {
         if (_failure is { } failure)
         {
-            ThrowNotifierFailed(failure);
+            ThrowFailed(failure);
         }
     }
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void ThrowNotifierFailed(Exception failure)
-        => throw new EngineFaultedException("The notifier threw and the notifier policy is FailFast: " + failure.Message, failure);
+    private static void ThrowFailed(EngineFaultedException failure)
+        => throw new EngineFaultedException(failure.Message, failure.InnerException!); // a fresh instance per throw: callers may hold earlier ones
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Notify(int destination)
@@ -248,11 +250,20 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         _batchNotifierFaults++;
         if (_notifierFaults.FailFast)
         {
-            _failure ??= exception; // thrown after the batch is counted (ThrowIfNotifierFailed)
+            _failure ??= new EngineFaultedException("The notifier threw and the notifier policy is FailFast: " + exception.Message, exception); // thrown after the batch is counted
             return;
         }
 
-        _notifierFaults.Report(destination, exception);
+        try
+        {
+            _notifierFaults.Report(destination, exception);
+        }
+#pragma warning disable CA1031 // the embedder's handler: kept, then it fails the engine after the batch (ThrowIfFailed)
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            _failure ??= new EngineFaultedException("The notifier exception handler threw: " + e.Message, e);
+        }
     }
 
     /// <summary>NMI, SMI, INIT, SIPI: one pending flag each, like KVM's pending events (<c>__apic_accept_irq</c>).</summary>
@@ -293,18 +304,37 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private void ForwardAll()
     {
         long refused = 0;
+        long undelivered = 0;
         for (int node = 0; node < _remote!.Length; node++)
         {
             int count = _remoteCount![node];
             if (count != 0)
             {
                 _remoteCount[node] = 0;
-                refused += _forwarder!.Forward(node, _remote[node].AsSpan(0, count));
+                try
+                {
+                    refused += _forwarder!.Forward(node, _remote[node].AsSpan(0, count));
+                }
+#pragma warning disable CA1031 // the embedder's code: counted, then it fails the engine after the batch (ThrowIfFailed)
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    ForwarderThrew(node, count, e);
+                    undelivered += count;
+                }
             }
         }
 
-        _counters.Add(CounterSlot.Forwarded, _batchForwarded - refused);
+        _counters.Add(CounterSlot.Forwarded, _batchForwarded - refused - undelivered);
         _counters.Add(CounterSlot.PeerUnreachable, refused);
         _batchForwarded = 0;
+        if (undelivered != 0)
+        {
+            _counters.Add(CounterSlot.Undelivered, undelivered);
+        }
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ForwarderThrew(int node, int count, Exception exception)
+        => _failure ??= new EngineFaultedException($"The remote forwarder threw while forwarding {count} deliveries to node {node}: {exception.Message}", exception);
 }

@@ -16,7 +16,7 @@ internal sealed class NotifierFaults(NotifierExceptionPolicy policy, Action<int,
     {
         if (handler is not null)
         {
-            handler(vcpu, exception); // may throw: that fails the pipeline, as any pipeline exception does
+            handler(vcpu, exception); // may throw: the batcher keeps it and fails the pipeline once the batch is counted
             return;
         }
 

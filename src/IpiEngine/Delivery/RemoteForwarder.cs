@@ -9,7 +9,9 @@ public abstract class RemoteForwarder
     /// <summary>
     /// Forwards one batch for <paramref name="node"/>; the span is valid only during the call. Returns how many of the
     /// records were refused (the peer is unreachable, or the engine is stopping and the peer takes nothing): the engine
-    /// counts them as <see cref="EngineCounters.PeerUnreachable"/>. 0 when all were taken.
+    /// counts them as <see cref="EngineCounters.PeerUnreachable"/>. 0 when all were taken. An exception fails the engine
+    /// once the batch is counted (<see cref="Engine.Fault"/> holds it); the records of the call that threw are counted
+    /// in <see cref="EngineCounters.Undelivered"/>.
     /// </summary>
     public abstract int Forward(int node, ReadOnlySpan<RemoteDelivery> batch);
 

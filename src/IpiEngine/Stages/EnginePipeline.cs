@@ -124,7 +124,7 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
         Resolve.PublishCounters();
         Batcher.Flush();
         Parts.Signal.Signal(); // producers waiting for room and topology writers waiting for progress may be parked
-        Batcher.ThrowIfNotifierFailed(); // fail-fast policy: after the batch is counted
+        Batcher.ThrowIfFailed(); // a kept failure (fail-fast notifier, forwarder): after the batch is counted
         return true;
     }
 
@@ -201,7 +201,7 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
             _injectionCounters.Add(CounterSlot.RemoteRejected, rejected);
             try
             {
-                _injection.ThrowIfNotifierFailed(); // fail-fast policy: the deliveries are counted; the engine fails
+                _injection.ThrowIfFailed(); // a kept failure (fail-fast notifier): the deliveries are counted; the engine fails
             }
             catch (EngineFaultedException e)
             {

@@ -8,12 +8,14 @@ internal readonly struct FusedConsumer<TNotifier>(ResolveStage resolve, Delivery
     where TNotifier : struct, IDeliveryNotifier
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Consume(ReadOnlySpan<ExitRecord> records)
+    public int Consume(ReadOnlySpan<ExitRecord> records)
     {
         var sink = new BatcherSink<TNotifier>(batcher);
         for (int i = 0; i < records.Length; i++)
         {
             resolve.Resolve(records[i], ref sink);
         }
+
+        return records.Length;
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using IpiEngine.Rings;
@@ -103,13 +104,23 @@ internal sealed class GatherStage
                 break;
             }
 
-            consumer.Consume(run);
-            ring.Advance(run.Length); // release, after the consumer's effects (resolution or pipeline publish)
+            int consumed = consumer.Consume(run);
+            ring.Advance(consumed); // release, after the consumer's effects (resolution or pipeline publish)
+            if (consumed != run.Length)
+            {
+                ThrowConsumerAborted(); // the rest stays in the ring, where the fault accounting counts it
+            }
+
             budget -= run.Length;
         }
 
         return budget != RingBudget; // a ring left with records keeps its bit: the next pass visits it again
     }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowConsumerAborted()
+        => throw new OperationCanceledException("The gather stage's consumer was aborted: a later stage failed.");
 
     /// <summary>Clears the bits of rings found empty, then re-rings any that a producer filled meanwhile.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -120,7 +120,7 @@ internal sealed class InlinePipeline<TNotifier> : EnginePipeline<TNotifier>, IIn
             if (source == AllSources)
             {
                 DrainInline();
-                Batcher.ThrowIfNotifierFailed();
+                Batcher.ThrowIfFailed();
                 return;
             }
 
@@ -128,7 +128,7 @@ internal sealed class InlinePipeline<TNotifier> : EnginePipeline<TNotifier>, IIn
             Gather.DrainRing(source, ref consumer);
             Resolve.PublishCounters();
             Batcher.Flush();
-            Batcher.ThrowIfNotifierFailed(); // fail-fast policy: after the batch is counted
+            Batcher.ThrowIfFailed(); // a kept failure (fail-fast notifier, forwarder): after the batch is counted
         }
 #pragma warning disable CA1031 // like a pipeline thread's failure: the engine fails, the poster is told
         catch (Exception ex)

@@ -49,20 +49,29 @@ internal readonly struct DeliverHandler<TNotifier>(DeliveryBatcher<TNotifier> ba
             counted.SetValue(end); // release: read after the thread is joined
         }
 
-        batcher.ThrowIfNotifierFailed(); // fail-fast policy: after the batch is counted
+        batcher.ThrowIfFailed(); // a kept failure (fail-fast notifier, forwarder): after the batch is counted
     }
 }
 
-/// <summary>Per-stage mode's gather consumer: copies each run into the exit-record ring and publishes it.</summary>
+/// <summary>
+/// Per-stage mode's gather consumer: copies each run into the exit-record ring and publishes it, in pieces of at most
+/// half the ring. Once the ring's consumers stopped (the sequencer is aborted after a stage failed), it returns how many
+/// records it published: the gather moves the vCPU ring's head past exactly those, so that each record is in one place
+/// when the fault is counted (published ones in the record ring, the rest in the vCPU ring), never in both.
+/// </summary>
 internal readonly struct CopyConsumer(RingBuffer<ExitRecord> ring, SingleProducerSequencer sequencer) : ISpanConsumer
 {
-    public void Consume(ReadOnlySpan<ExitRecord> records)
+    public int Consume(ReadOnlySpan<ExitRecord> records)
     {
         int chunk = ring.BufferSize / 2; // a run may be longer than the ring: claim it in pieces
         for (int start = 0; start < records.Length; start += chunk)
         {
             ReadOnlySpan<ExitRecord> piece = records.Slice(start, Math.Min(chunk, records.Length - start));
-            long high = sequencer.Next(piece.Length);
+            if (!sequencer.NextUnlessAborted(piece.Length, out long high))
+            {
+                return start; // aborted: the pieces before this one are published, this one and the rest are not
+            }
+
             long low = high - piece.Length + 1;
             for (int i = 0; i < piece.Length; i++)
             {
@@ -71,5 +80,7 @@ internal readonly struct CopyConsumer(RingBuffer<ExitRecord> ring, SingleProduce
 
             sequencer.Publish(low, high); // before the SPSC head moves: a topology writer relies on that order
         }
+
+        return records.Length;
     }
 }

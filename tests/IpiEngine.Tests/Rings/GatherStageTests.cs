@@ -86,6 +86,37 @@ public class GatherStageTests
         }
     }
 
+    [Fact]
+    public void A_consumer_aborted_part_way_returns_only_what_it_consumed_and_the_rest_stays_in_the_ring()
+    {
+        var ring = new SpscRing<ExitRecord>(16);
+        var doorbell = new DoorbellBitmap(1);
+        var gather = new GatherStage([ring], doorbell);
+        for (int i = 0; i < 10; i++)
+        {
+            Assert.True(ring.TryWrite(ExitRecord.Create(0, 0x830, (ulong)i, 0)));
+        }
+
+        doorbell.Ring(0);
+        var consumer = new PartialConsumer(4);
+        Assert.Throws<OperationCanceledException>(() => gather.Pass(ref consumer));
+        Assert.Equal(4, ring.ConsumedCount); // the six it did not take are still there, each in one place
+        Assert.Equal(10, ring.PublishedCount);
+    }
+
+    /// <summary>Takes the first <paramref name="limit"/> records it is offered, then reports itself aborted.</summary>
+    private struct PartialConsumer(int limit) : ISpanConsumer
+    {
+        private int _left = limit;
+
+        public int Consume(ReadOnlySpan<ExitRecord> records)
+        {
+            int taken = Math.Min(_left, records.Length);
+            _left -= taken;
+            return taken;
+        }
+    }
+
     private struct OrderChecker(int rings) : ISpanConsumer
     {
         private readonly long[] _next = new long[rings];
@@ -94,7 +125,7 @@ public class GatherStageTests
 
         public long OutOfOrder { get; private set; }
 
-        public void Consume(ReadOnlySpan<ExitRecord> records)
+        public int Consume(ReadOnlySpan<ExitRecord> records)
         {
             foreach (ref readonly ExitRecord record in records)
             {
@@ -105,6 +136,7 @@ public class GatherStageTests
             }
 
             Total += records.Length;
+            return records.Length;
         }
     }
 }
