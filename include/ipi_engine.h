@@ -50,8 +50,9 @@ extern "C" {
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 3u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
-                                    1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE */
+#define IPI_ABI_VERSION_MINOR 4u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
+                                    1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE;
+                                    1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_config_t.placement_count */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -115,6 +116,7 @@ extern "C" {
 
 /* ---- nodes of a multi-host VM (ABI 1.2) ------------------------------------------------------ */
 #define IPI_MAX_NODE_ID   1023u  /* node ids go from 0 to this */
+#define IPI_MAX_KEY_LENGTH 1024u /* ipi_node_config_t.key_length at most (ABI 1.4 checks it) */
 
 /* ipi_node_config_t.flags */
 #define IPI_NODE_ENCRYPT        0x1u /* encrypt frames with AES-256-GCM (every node must agree); without it frames are HMAC-SHA256 authenticated only */
@@ -133,6 +135,30 @@ extern "C" {
 #define IPI_LINK_RECONNECTING    1u /* a connection is being made or authenticated */
 #define IPI_LINK_CONNECTED       2u /* authenticated, and the peer's queue has room */
 #define IPI_LINK_BACK_PRESSURED  3u /* authenticated, but the peer's queue is full */
+
+/* ipi_link_t.last_fault: why a link's last connection closed or was refused (ABI 1.4 names them; the values are those
+ * of the Goodbye frame's reason, docs/wire-format.md "Close reasons", and never change). */
+#define IPI_LINK_FAULT_NONE                      0u /* no fault yet */
+#define IPI_LINK_FAULT_SHUTDOWN                  1u /* the node is shutting down */
+#define IPI_LINK_FAULT_CONNECTION_LOST           2u /* the peer or the network closed the connection */
+#define IPI_LINK_FAULT_BAD_MAGIC                 3u /* a frame did not start with the magic number */
+#define IPI_LINK_FAULT_UNSUPPORTED_VERSION       4u /* the peer speaks another protocol version */
+#define IPI_LINK_FAULT_UNKNOWN_FRAME_KIND        5u /* a frame kind this version does not define */
+#define IPI_LINK_FAULT_RESERVED_BITS_SET         6u /* reserved header bits were set */
+#define IPI_LINK_FAULT_LENGTH_OUT_OF_BOUNDS      7u /* a payload length or record count past the bound */
+#define IPI_LINK_FAULT_TRUNCATED_FRAME           8u /* the stream ended inside a frame */
+#define IPI_LINK_FAULT_UNEXPECTED_FRAME          9u /* a frame not allowed at that point of the conversation */
+#define IPI_LINK_FAULT_UNKNOWN_NODE             10u /* the peer claimed a node id this node does not expect */
+#define IPI_LINK_FAULT_WRONG_KEY                11u /* the peer could not prove it holds the pre-shared key */
+#define IPI_LINK_FAULT_RECORD_OUTSIDE_PLACEMENT 12u /* a record named a vCPU not placed where the link says */
+#define IPI_LINK_FAULT_SEQUENCE_GAP             13u /* a delivery frame started past the next expected sequence */
+#define IPI_LINK_FAULT_BAD_ACKNOWLEDGEMENT      14u /* an acknowledgement covered records never sent */
+#define IPI_LINK_FAULT_PEER_SILENT              15u /* nothing heard from the peer for longer than the silence timeout */
+#define IPI_LINK_FAULT_HANDSHAKE_TIMEOUT        16u /* the handshake did not finish in time */
+#define IPI_LINK_FAULT_REPLACED                 17u /* a newer connection from the same peer replaced this one */
+#define IPI_LINK_FAULT_TOPOLOGY_MISMATCH        18u /* the nodes disagree on the VM's topology (or the sequencer restarted) */
+#define IPI_LINK_FAULT_BAD_MAC                  19u /* a frame failed authentication; nothing from it was applied */
+#define IPI_LINK_FAULT_PROTECTION_MISMATCH      20u /* the peers disagree on IPI_NODE_ENCRYPT */
 
 /* ipi_pi_desc_t.control (descriptor bits 319:256, as VT-x and VT-d define them) */
 #define IPI_PI_ON               0x1ull /* bit 256, outstanding notification: set with the kick, cleared by the take */
@@ -218,7 +244,8 @@ typedef struct ipi_pi_desc_t {
 
 /* A snapshot of the engine's accounting. Every posted record is counted once:
  *   posted = latched + (topology_writes - peer_topology_writes) + ipis_resolved + rejected
- *   each resolved destination: destinations_resolved = delivered + coalesced + forwarded + served_by_host + peer_unreachable */
+ *   each resolved destination: destinations_resolved = delivered + coalesced + forwarded + served_by_host + peer_unreachable
+ *                                                      + undelivered */
 typedef struct ipi_counters_t {
     uint32_t struct_size;          /* in: sizeof(ipi_counters_t); the library fills at most that much */
     uint32_t reserved;
@@ -241,6 +268,8 @@ typedef struct ipi_counters_t {
     uint64_t served_by_host;       /* local pairs the host's kernel served (IPI_LOCAL_TARGETS_KERNEL) */
     uint64_t peer_unreachable;     /* pairs for another node refused because that peer was unreachable (IPI_FULL_QUEUE_FAIL) */
     uint64_t peer_topology_writes; /* topology writes of other nodes applied here (also counted in topology_writes) */
+    /* ABI 1.4: */
+    uint64_t undelivered;          /* pairs resolved but never delivered because the pipeline failed (IPI_E_FAULTED) first */
 } ipi_counters_t;
 
 /* A peer node of a multi-host VM and where to reach it. */
@@ -287,8 +316,8 @@ typedef struct ipi_node_config_t {
     uint32_t node_id;            /* this node: 0 .. IPI_MAX_NODE_ID */
     const uint32_t *placement;   /* the node of each vCPU: ipi_config_t.vcpu_count entries; each must be this node or a peer */
     const ipi_peer_t *peers;     /* every other node of the VM */
-    uint32_t peer_count;
-    uint32_t key_length;         /* bytes of key, at least 16 */
+    uint32_t peer_count;         /* at most IPI_MAX_NODE_ID */
+    uint32_t key_length;         /* bytes of key, 16 .. IPI_MAX_KEY_LENGTH */
     const uint8_t *key;          /* the VM's pre-shared key (never sent: the handshake proves it); copied at create */
     const char *listen_host;     /* IP address to listen on; NULL: 127.0.0.1 */
     uint32_t listen_port;        /* 0: an ephemeral port (ipi_node_port tells which, after start) */
@@ -301,6 +330,9 @@ typedef struct ipi_node_config_t {
     ipi_inject_x2apic_fn inject_x2apic; /* ... or here as 64-bit ICRs (at most one of the two); neither: into
                                            this engine's descriptors (kick, ipi_take_pending) like local deliveries */
     void *inject_context;        /* passed to inject / inject_x2apic unchanged */
+    /* ABI 1.4 (a caller built against 1.2 / 1.3 passes struct_size 96 and its placement is not length-checked): */
+    uint32_t placement_count;    /* entries in placement: must equal ipi_config_t.vcpu_count */
+    uint32_t reserved;           /* 0 */
 } ipi_node_config_t;
 
 /* One link to a peer: its health and counters. Sending side: forwarded = acknowledged + in flight; refused records
@@ -310,7 +342,7 @@ typedef struct ipi_link_t {
     uint32_t struct_size;        /* in: sizeof(ipi_link_t); the library fills at most that much */
     uint32_t peer_node;
     uint32_t state;              /* IPI_LINK_* */
-    uint32_t last_fault;         /* why the last connection closed or was refused (0: none; see docs/distributed.md) */
+    uint32_t last_fault;         /* why the last connection closed or was refused: IPI_LINK_FAULT_* */
     uint64_t forwarded;          /* records handed to this link for the peer */
     uint64_t acknowledged;       /* ... that the peer confirmed */
     uint64_t records_sent;       /* records written to the wire (resends included) */
@@ -344,7 +376,7 @@ IPI_STATIC_ASSERT(offsetof(ipi_exit_t, tag) == 24, "ipi_exit layout");
 IPI_STATIC_ASSERT(sizeof(ipi_pending_t) == 40, "ipi_pending layout");
 IPI_STATIC_ASSERT(offsetof(ipi_pending_t, flags) == 32, "ipi_pending layout");
 IPI_STATIC_ASSERT(offsetof(ipi_pending_t, sipi_vector) == 36, "ipi_pending layout");
-IPI_STATIC_ASSERT(sizeof(ipi_counters_t) == 272, "ipi_counters layout");
+IPI_STATIC_ASSERT(sizeof(ipi_counters_t) == 280, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, posted) == 8, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, notifications) == 88, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, rejected_by_reason) == 96, "ipi_counters layout");
@@ -353,6 +385,7 @@ IPI_STATIC_ASSERT(offsetof(ipi_counters_t, remote_rejected) == 240, "ipi_counter
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, served_by_host) == 248, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, peer_unreachable) == 256, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, peer_topology_writes) == 264, "ipi_counters layout");
+IPI_STATIC_ASSERT(offsetof(ipi_counters_t, undelivered) == 272, "ipi_counters layout");
 IPI_STATIC_ASSERT(sizeof(ipi_peer_t) == 16, "ipi_peer layout");
 IPI_STATIC_ASSERT(offsetof(ipi_peer_t, port) == 4, "ipi_peer layout");
 IPI_STATIC_ASSERT(offsetof(ipi_peer_t, host) == 8, "ipi_peer layout");
@@ -362,7 +395,7 @@ IPI_STATIC_ASSERT(offsetof(ipi_injection_t, icr_high) == 8, "ipi_injection layou
 IPI_STATIC_ASSERT(offsetof(ipi_injection_t, dest_id) == 12, "ipi_injection layout");
 IPI_STATIC_ASSERT(sizeof(ipi_x2apic_injection_t) == 16, "ipi_x2apic_injection layout");
 IPI_STATIC_ASSERT(offsetof(ipi_x2apic_injection_t, icr) == 8, "ipi_x2apic_injection layout");
-IPI_STATIC_ASSERT(sizeof(ipi_node_config_t) == 96, "ipi_node_config layout");
+IPI_STATIC_ASSERT(sizeof(ipi_node_config_t) == 104, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, node_id) == 4, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, placement) == 8, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, peers) == 16, "ipi_node_config layout");
@@ -379,6 +412,8 @@ IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, topology_write_timeout_ms) == 68, 
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject) == 72, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject_x2apic) == 80, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject_context) == 88, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, placement_count) == 96, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, reserved) == 100, "ipi_node_config layout");
 IPI_STATIC_ASSERT(sizeof(ipi_link_t) == 88, "ipi_link layout");
 IPI_STATIC_ASSERT(offsetof(ipi_link_t, forwarded) == 16, "ipi_link layout");
 IPI_STATIC_ASSERT(offsetof(ipi_link_t, stalled_ns) == 80, "ipi_link layout");

@@ -35,6 +35,7 @@ int main()
     ipi_node_config_t node{};
     node.struct_size = sizeof node;
     node.placement = placement;
+    node.placement_count = 2;
     node.key = key;
     node.key_length = sizeof key;
     node.inject = inject;

@@ -207,6 +207,10 @@ static void old_counters_caller(void)
     EXPECT_STATUS(ipi_counters(engine, &counters), IPI_OK);
     EXPECT_TRUE(counters.posted == 0 && counters.remote_rejected == 0);
     EXPECT_TRUE(counters.served_by_host == 0xABABABABABABABABull && counters.peer_topology_writes == 0xABABABABABABABABull);
+    memset(&counters, 0xAB, sizeof counters);
+    counters.struct_size = offsetof(ipi_counters_t, undelivered); /* 272: the 1.2 / 1.3 layout's size */
+    EXPECT_STATUS(ipi_counters(engine, &counters), IPI_OK);
+    EXPECT_TRUE(counters.peer_topology_writes == 0 && counters.undelivered == 0xABABABABABABABABull);
     EXPECT_STATUS(ipi_engine_destroy(engine), IPI_OK);
 }
 
@@ -221,6 +225,7 @@ static void bad_nodes(void)
     memset(&node, 0, sizeof node);
     node.struct_size = sizeof node;
     node.placement = placement;
+    node.placement_count = 2;
     node.peers = &peer;
     node.peer_count = 1;
     node.key = key;
@@ -245,6 +250,13 @@ static void bad_nodes(void)
     node.peer_count = 0; /* vCPU 1 on node 1, which is not a peer */
     EXPECT_STATUS(ipi_node_create(&config, &node, &engine), IPI_E_BAD_CONFIG);
     node.peer_count = 1;
+    node.placement_count = 3; /* ABI 1.4: the placement's length is checked against vcpu_count */
+    EXPECT_STATUS(ipi_node_create(&config, &node, &engine), IPI_E_BAD_CONFIG);
+    node.struct_size = offsetof(ipi_node_config_t, placement_count); /* a 1.2 / 1.3 caller: no length to check */
+    EXPECT_STATUS(ipi_node_create(&config, &node, &engine), IPI_OK);
+    EXPECT_STATUS(ipi_engine_destroy(engine), IPI_OK);
+    node.struct_size = sizeof node;
+    node.placement_count = 2;
 
     EXPECT_STATUS(ipi_node_create(&config, &node, &engine), IPI_OK);
     ipi_link_t link;

@@ -29,6 +29,7 @@ public class NativeLayoutTests
     {
         [("ipi_pending_t", "flags")] = nameof(NativePending.Flags),
         [("ipi_node_config_t", "flags")] = nameof(NativeNodeConfig.Flags),
+        [("ipi_node_config_t", "reserved")] = nameof(NativeNodeConfig.Reserved),
         [("ipi_peer_t", "port")] = nameof(NativePeer.Port),
         [("ipi_peer_t", "host")] = nameof(NativePeer.Host),
         // IcrInjection is a positional record struct: its fields are the properties' backing fields.
@@ -54,7 +55,7 @@ public class NativeLayoutTests
         ["events"] = nameof(IpiEngine.Delivery.PostedInterruptDescriptor.Events),
         ["remote_delivered"] = nameof(NativeCounters.RemoteDelivered), ["remote_rejected"] = nameof(NativeCounters.RemoteRejected),
         ["served_by_host"] = nameof(NativeCounters.ServedByHost), ["peer_unreachable"] = nameof(NativeCounters.PeerUnreachable),
-        ["peer_topology_writes"] = nameof(NativeCounters.PeerTopologyWrites),
+        ["peer_topology_writes"] = nameof(NativeCounters.PeerTopologyWrites), ["undelivered"] = nameof(NativeCounters.Undelivered),
         ["node_id"] = nameof(NativeNodeConfig.NodeId), ["placement"] = nameof(NativeNodeConfig.Placement),
         ["peers"] = nameof(NativeNodeConfig.Peers), ["peer_count"] = nameof(NativeNodeConfig.PeerCount),
         ["key_length"] = nameof(NativeNodeConfig.KeyLength), ["key"] = nameof(NativeNodeConfig.Key),
@@ -62,7 +63,7 @@ public class NativeLayoutTests
         ["local_targets"] = nameof(NativeNodeConfig.LocalTargets), ["queue_records"] = nameof(NativeNodeConfig.QueueRecords),
         ["full_queue"] = nameof(NativeNodeConfig.FullQueue), ["topology_write_timeout_ms"] = nameof(NativeNodeConfig.TopologyWriteTimeoutMs),
         ["inject"] = nameof(NativeNodeConfig.Inject), ["inject_x2apic"] = nameof(NativeNodeConfig.InjectX2Apic),
-        ["inject_context"] = nameof(NativeNodeConfig.InjectContext),
+        ["inject_context"] = nameof(NativeNodeConfig.InjectContext), ["placement_count"] = nameof(NativeNodeConfig.PlacementCount),
         ["forwarded"] = nameof(NativeLink.Forwarded), ["stalled_ns"] = nameof(NativeLink.StalledNanoseconds),
     };
 
@@ -180,6 +181,18 @@ public class NativeLayoutTests
             string name = "IPI_LINK_" + string.Concat(state.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
             Assert.Equal((long)state, d[name]);
         }
+    }
+
+    [Fact]
+    public void Every_link_fault_has_its_define_with_the_engine_value_and_the_header_names_no_other()
+    {
+        IReadOnlyDictionary<string, long> d = NativeHeader.Defines();
+        var expected = Enum.GetValues<LinkFault>().ToDictionary(CName, f => (long)f);
+        var inHeader = d.Where(p => p.Key.StartsWith("IPI_LINK_FAULT_", StringComparison.Ordinal)).ToDictionary(p => p.Key, p => p.Value);
+        Assert.Equal(expected.OrderBy(p => p.Key), inHeader.OrderBy(p => p.Key)); // ipi_link_t.last_fault is LinkFault's value as is
+        Assert.Equal(NativeNodeReader.MaxKeyLength, (uint)d["IPI_MAX_KEY_LENGTH"]);
+
+        static string CName(LinkFault fault) => "IPI_LINK_FAULT_" + string.Concat(fault.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
     }
 
     [Fact]
