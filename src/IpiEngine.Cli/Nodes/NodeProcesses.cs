@@ -43,10 +43,11 @@ internal sealed class NodeProcesses : IAsyncDisposable
 
     /// <summary>
     /// Writes the configs and starts the nodes; <paramref name="arguments"/> gives each node's arguments after
-    /// <c>--control</c> from its id and the temporary folder.
+    /// <c>--control</c> from its id and the temporary folder. <paramref name="route"/> (tests: a proxy on the path) gives
+    /// the address a node dials for a peer (dialer, peer, the peer's listen address); null: the peer's own address.
     /// </summary>
     public static async Task<NodeProcesses> StartAsync(int nodes, int vcpus, string localTargets, Func<int, string, IEnumerable<string>> arguments,
-        string ipiDll, TimeSpan timeout, Action<string>? log, CancellationToken ct)
+        string ipiDll, TimeSpan timeout, Action<string>? log, CancellationToken ct, Func<int, int, IPEndPoint, IPEndPoint>? route = null)
     {
         var started = new NodeProcesses(Directory.CreateTempSubdirectory("ipi-nodes-").FullName, timeout, ipiDll, log);
         try
@@ -54,6 +55,11 @@ internal sealed class NodeProcesses : IAsyncDisposable
             await File.WriteAllTextAsync(Path.Combine(started.Folder, "vm.key"), Convert.ToHexString(RandomNumberGenerator.GetBytes(32)), ct);
             int[] ports = FreeLoopbackPorts(nodes);
             int[] placement = [.. Enumerable.Range(0, vcpus).Select(v => v % nodes)];
+            IPEndPoint Dialed(int node, int peer)
+            {
+                var listen = new IPEndPoint(IPAddress.Loopback, ports[peer]);
+                return route is not null && peer > node ? route(node, peer, listen) : listen; // a node dials only the higher ids
+            }
             for (int node = 0; node < nodes; node++)
             {
                 var config = new NodeConfig
@@ -63,7 +69,7 @@ internal sealed class NodeProcesses : IAsyncDisposable
                     KeyFile = "vm.key",
                     Placement = placement,
                     LocalTargets = localTargets,
-                    Peers = [.. Enumerable.Range(0, nodes).Where(p => p != node).Select(p => new NodePeerConfig { Node = p, Address = $"127.0.0.1:{ports[p]}" })],
+                    Peers = [.. Enumerable.Range(0, nodes).Where(p => p != node).Select(p => new NodePeerConfig { Node = p, Address = Dialed(node, p).ToString() })],
                 };
                 string path = Path.Combine(started.Folder, $"node{node}.json");
                 await File.WriteAllTextAsync(path, JsonSerializer.Serialize(config, NodeConfigJsonContext.Default.NodeConfig), ct);

@@ -8,11 +8,12 @@ using Xunit;
 namespace IpiEngine.Tests.Transport;
 
 /// <summary>
-/// Issue 13, "a node restarted between topology writes", as real <c>ipi node --control</c> processes on loopback: the
-/// nodes serve until <c>stop</c> and take topology writes as control lines (<see cref="NodeControl"/>); one node
-/// process is killed (SIGKILL) between two writes and started again with the same config.
+/// Issue 13's topology-write faults as real <c>ipi node --control</c> processes on loopback: the nodes serve until
+/// <c>stop</c> and take topology writes as control lines (<see cref="NodeControl"/>). A node process killed (SIGKILL)
+/// between two writes and started again with the same config; a restarted sequencer; links cut (through a
+/// <see cref="FaultProxy"/>) while writes are in flight.
 /// </summary>
-public class NodeProcessRestartTests
+public class NodeProcessTopologyTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
     private const int Nodes = 3, Vcpus = 6; // vCPU v on node v % 3; node 0 is the sequencer
@@ -87,6 +88,56 @@ public class NodeProcessRestartTests
             Assert.Equal(new TopologyLine(3, expected[3], 3, 2), await AskAsync(nodes, node, ct));
         Assert.DoesNotContain(log, l => l.Contains("TopologyMismatch", StringComparison.Ordinal));
         await nodes.StopAsync();
+    }
+
+    [Fact]
+    public async Task Topology_writes_in_flight_while_a_link_between_node_processes_is_cut_are_resent_and_applied_once_everywhere_in_one_order()
+    {
+        var log = new ConcurrentQueue<string>();
+        var ct = TestContext.Current.CancellationToken;
+        var proxies = new ConcurrentDictionary<(int Dialer, int Peer), FaultProxy>();
+        try
+        {
+            await using var nodes = await NodeProcesses.StartAsync(Nodes, Vcpus, "engine", (_, _) => ["--topology", "xapic-cluster", "--timeout", "60"],
+                typeof(MultiNodeRun).Assembly.Location, Bound, log.Enqueue, ct,
+                route: (dialer, peer, target) => proxies.GetOrAdd((dialer, peer), _ => new FaultProxy(target, seed: 13 + dialer * Nodes + peer)).EndPoint);
+            string Log() => string.Join(" | ", log.TakeLast(20));
+            await nodes.ExpectFromAllAsync("ready", ct);
+
+            (int Vcpu, ulong Value)[] writes = [(2, 0x1FE), (0, 0x1FD), (1, 0x1FC)];
+            ulong digest = ApicTopology.Configure(Vcpus, TopologyKind.XApicCluster).Digest();
+            var expected = new ulong[writes.Length];
+            for (int i = 0; i < writes.Length; i++)
+                expected[i] = digest = TopologyReplication.Chain(digest, writes[i].Vcpu, Svr, writes[i].Value);
+
+            // Each write meets a cut link for a second, well inside the 5 s write timeout: (a) the writer's own link to
+            // the sequencer, so its request waits; (b) the sequencer's link to a node, so that node's commit waits and the
+            // write waits for its confirmation; (c) a link cut just after the write is sent, wherever it then is.
+            (int Dialer, int Peer, bool CutFirst)[] cuts = [(0, 2, true), (0, 1, true), (0, 1, false)];
+            for (int i = 0; i < writes.Length; i++)
+            {
+                var proxy = proxies[(cuts[i].Dialer, cuts[i].Peer)];
+                int before = proxy.Connections;
+                if (cuts[i].CutFirst)
+                    proxy.Block();
+                await nodes.SendAsync(writes[i].Vcpu % Nodes, $"write {writes[i].Vcpu} 0x{Svr:x} 0x{writes[i].Value:x}", ct);
+                if (!cuts[i].CutFirst)
+                    proxy.Block();
+                await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                proxy.Unblock();
+                Assert.Equal($"written {i + 1} {expected[i]:x16}", await nodes.ExpectLineAsync(writes[i].Vcpu % Nodes, "writ", ct));
+                Assert.True(await LoopbackCluster.WaitUntilAsync(() => proxy.Connections > before, Bound), $"link {cuts[i].Dialer}->{cuts[i].Peer} never reconnected: " + Log());
+            }
+            // Every node applied each write once, in the one order (the chained digest), whichever links were cut.
+            for (int node = 0; node < Nodes; node++)
+                Assert.Equal(new TopologyLine(3, expected[^1], 3, 2), await AskAsync(nodes, node, ct));
+            await nodes.StopAsync();
+        }
+        finally
+        {
+            foreach (var proxy in proxies.Values)
+                await proxy.DisposeAsync();
+        }
     }
 
     [Fact]
