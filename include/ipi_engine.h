@@ -52,7 +52,8 @@ extern "C" {
 #define IPI_ABI_VERSION_MAJOR 1u
 #define IPI_ABI_VERSION_MINOR 4u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
                                     1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE;
-                                    1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_config_t.placement_count */
+                                    1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_config_t.placement_count,
+                                    ipi_config_t.apic_id_count */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -209,6 +210,9 @@ typedef struct ipi_config_t {
     const uint32_t *apic_ids;  /* IPI_TOPOLOGY_RESET: vcpu_count initial APIC IDs, or NULL for 0..n-1 */
     ipi_kick_fn kick;          /* optional: called when a vCPU has new pending interrupts */
     void *kick_context;        /* passed to kick unchanged */
+    /* ABI 1.4 (a caller built against an older header passes struct_size 56: its apic_ids are not length-checked): */
+    uint32_t apic_id_count;    /* entries in apic_ids: vcpu_count when apic_ids is set (IPI_TOPOLOGY_RESET only), else 0 */
+    uint32_t reserved;         /* 0 */
 } ipi_config_t;
 
 /* One trapped APIC register write, exactly as the hypervisor hands it to userspace. */
@@ -356,7 +360,7 @@ typedef struct ipi_link_t {
 
 /* ---- layout checks: the C# side asserts the same numbers (tests/IpiEngine.Tests/Native) ---- */
 IPI_STATIC_ASSERT(sizeof(void *) == 8, "ipi_engine.h supports LP64 targets only");
-IPI_STATIC_ASSERT(sizeof(ipi_config_t) == 56, "ipi_config layout");
+IPI_STATIC_ASSERT(sizeof(ipi_config_t) == 64, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, vcpu_count) == 4, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, topology) == 8, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, flags) == 12, "ipi_config layout");
@@ -367,6 +371,8 @@ IPI_STATIC_ASSERT(offsetof(ipi_config_t, back_pressure) == 28, "ipi_config layou
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, apic_ids) == 32, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, kick) == 40, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, kick_context) == 48, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, apic_id_count) == 56, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, reserved) == 60, "ipi_config layout");
 IPI_STATIC_ASSERT(sizeof(ipi_exit_t) == 32, "ipi_exit layout");
 IPI_STATIC_ASSERT(offsetof(ipi_exit_t, reg) == 4, "ipi_exit layout");
 IPI_STATIC_ASSERT(offsetof(ipi_exit_t, value) == 8, "ipi_exit layout");

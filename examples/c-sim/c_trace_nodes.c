@@ -259,6 +259,7 @@ static int trace_node_main(const vm_node_args_t *args, FILE *in, FILE *out)
     config.vcpu_count = node.vcpus;
     config.topology = IPI_TOPOLOGY_RESET;
     config.apic_ids = node.apic_ids;
+    config.apic_id_count = node.vcpus;
     ipi_node_config_t node_config;
     memset(&node_config, 0, sizeof node_config);
     node_config.inject = on_inject;

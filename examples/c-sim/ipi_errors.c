@@ -97,6 +97,20 @@ static void bad_configs(void)
     config = valid_config(4);
     config.flags = 0x80;
     EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);
+    /* ABI 1.4: apic_ids comes with its length, and only with IPI_TOPOLOGY_RESET */
+    static const uint32_t ids[4] = { 0, 1, 2, 3 };
+    config = valid_config(4);
+    config.topology = IPI_TOPOLOGY_RESET;
+    config.apic_ids = ids;
+    config.apic_id_count = 3;
+    EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);
+    config.struct_size = offsetof(ipi_config_t, apic_id_count); /* a caller built before 1.4: not length-checked */
+    EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_OK);
+    EXPECT_STATUS(ipi_engine_destroy(engine), IPI_OK);
+    config.struct_size = sizeof config;
+    config.apic_id_count = 4;
+    config.topology = IPI_TOPOLOGY_X2APIC_PHYSICAL; /* a configured topology has its own IDs */
+    EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);
     config = valid_config(9);
     config.topology = IPI_TOPOLOGY_XAPIC_FLAT; /* flat logical mode holds 8 APICs */
     EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);

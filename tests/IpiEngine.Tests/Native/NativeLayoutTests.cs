@@ -30,6 +30,7 @@ public class NativeLayoutTests
         [("ipi_pending_t", "flags")] = nameof(NativePending.Flags),
         [("ipi_node_config_t", "flags")] = nameof(NativeNodeConfig.Flags),
         [("ipi_node_config_t", "reserved")] = nameof(NativeNodeConfig.Reserved),
+        [("ipi_config_t", "reserved")] = nameof(NativeConfig.Reserved),
         [("ipi_peer_t", "port")] = nameof(NativePeer.Port),
         [("ipi_peer_t", "host")] = nameof(NativePeer.Host),
         // IcrInjection is a positional record struct: its fields are the properties' backing fields.
@@ -45,7 +46,7 @@ public class NativeLayoutTests
         ["flags"] = nameof(NativeConfig.Flags), ["ring_capacity"] = nameof(NativeConfig.RingCapacity),
         ["threading_mode"] = nameof(NativeConfig.ThreadingMode), ["wait_strategy"] = nameof(NativeConfig.WaitStrategy),
         ["back_pressure"] = nameof(NativeConfig.BackPressure), ["apic_ids"] = nameof(NativeConfig.ApicIds),
-        ["kick"] = nameof(NativeConfig.Kick), ["kick_context"] = nameof(NativeConfig.KickContext),
+        ["kick"] = nameof(NativeConfig.Kick), ["kick_context"] = nameof(NativeConfig.KickContext), ["apic_id_count"] = nameof(NativeConfig.ApicIdCount),
         ["reg"] = nameof(NativeExit.Register), ["value"] = nameof(NativeExit.Value),
         ["dest_id"] = nameof(NativeExit.DestinationId), ["reserved"] = nameof(NativeExit.Reserved), ["tag"] = nameof(NativeExit.Tag),
         ["sipi_vector"] = nameof(NativePending.SipiVector),
