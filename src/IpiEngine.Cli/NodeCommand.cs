@@ -19,9 +19,9 @@ namespace IpiEngine.Cli;
 /// counted by <see cref="NodeArrivals"/> and go into the engine's descriptors through <see cref="EngineSink"/>), prints
 /// <c>posted C0,C1,...</c> (IPIs per vCPU of the VM, 0 for the others' vCPUs) and finally <c>result {json}</c> (a
 /// <see cref="NodeReport"/>). With <c>--control</c> it serves until <c>go</c> (or leaves at <c>stop</c>), answering
-/// <see cref="NodeControl"/>'s lines meanwhile (topology writes, the topology's epoch and digest), before posting, for <c>expect C0,C1,...</c>
-/// (every vCPU's posted IPIs, summed over the nodes) before checking, and for <c>stop</c> (or end of input) before
-/// leaving; without it every vCPU is taken to post <c>--ipis-per-vcpu</c>. Exit codes: 0 complete, 1 incomplete or
+/// <see cref="NodeControl"/>'s lines meanwhile (topology writes, the topology's epoch and digest); after posting it
+/// waits for <c>expect C0,C1,...</c> (every vCPU's posted IPIs, summed over the nodes) before checking, and for
+/// <c>stop</c> (or end of input) before leaving; without it every vCPU is taken to post <c>--ipis-per-vcpu</c>. Exit codes: 0 complete, 1 incomplete or
 /// timed out, 2 bad input.
 /// </summary>
 internal static class NodeCommand
