@@ -52,8 +52,8 @@ extern "C" {
 #define IPI_ABI_VERSION_MAJOR 1u
 #define IPI_ABI_VERSION_MINOR 4u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
                                     1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE;
-                                    1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_config_t.placement_count,
-                                    ipi_config_t.apic_id_count */
+                                    1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_faults,
+                                    ipi_node_config_t.placement_count, ipi_config_t.apic_id_count */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -160,6 +160,13 @@ extern "C" {
 #define IPI_LINK_FAULT_TOPOLOGY_MISMATCH        18u /* the nodes disagree on the VM's topology (or the sequencer restarted) */
 #define IPI_LINK_FAULT_BAD_MAC                  19u /* a frame failed authentication; nothing from it was applied */
 #define IPI_LINK_FAULT_PROTECTION_MISMATCH      20u /* the peers disagree on IPI_NODE_ENCRYPT */
+#define IPI_LINK_FAULTS                         32u /* length of ipi_node_faults_t.link_faults (room for later reasons) */
+
+/* Index into ipi_node_faults_t.topology_write_failures: why a topology write of this node failed (ABI 1.4). */
+#define IPI_TOPOLOGY_WRITE_NOT_ORDERED    0u /* the sequencer (the lowest node id) did not order it in time: its link was down or refused */
+#define IPI_TOPOLOGY_WRITE_NOT_CONFIRMED  1u /* ordered and applied here, but some node did not confirm it in time */
+#define IPI_TOPOLOGY_WRITE_STOPPED        2u /* the node stopped while the write was in flight */
+#define IPI_TOPOLOGY_WRITE_FAILURES       4u /* length of ipi_node_faults_t.topology_write_failures */
 
 /* ipi_pi_desc_t.control (descriptor bits 319:256, as VT-x and VT-d define them) */
 #define IPI_PI_ON               0x1ull /* bit 256, outstanding notification: set with the kick, cleared by the take */
@@ -358,6 +365,15 @@ typedef struct ipi_link_t {
     uint64_t stalled_ns;         /* time forwarding waited for room in this peer's full queue */
 } ipi_link_t;
 
+/* A node's fault counts (ABI 1.4): every connection closed or refused, by reason (all links together, and connections
+ * from strangers that never became a link), and every failed topology write of this node, by reason. */
+typedef struct ipi_node_faults_t {
+    uint32_t struct_size;        /* in: sizeof(ipi_node_faults_t); the library fills at most that much */
+    uint32_t reserved;
+    uint64_t link_faults[IPI_LINK_FAULTS];                     /* index: IPI_LINK_FAULT_* */
+    uint64_t topology_write_failures[IPI_TOPOLOGY_WRITE_FAILURES]; /* index: IPI_TOPOLOGY_WRITE_*; each also returned IPI_E_NOT_REPLICATED */
+} ipi_node_faults_t;
+
 /* ---- layout checks: the C# side asserts the same numbers (tests/IpiEngine.Tests/Native) ---- */
 IPI_STATIC_ASSERT(sizeof(void *) == 8, "ipi_engine.h supports LP64 targets only");
 IPI_STATIC_ASSERT(sizeof(ipi_config_t) == 64, "ipi_config layout");
@@ -420,6 +436,9 @@ IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject_x2apic) == 80, "ipi_node_co
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject_context) == 88, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, placement_count) == 96, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, reserved) == 100, "ipi_node_config layout");
+IPI_STATIC_ASSERT(sizeof(ipi_node_faults_t) == 296, "ipi_node_faults layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_faults_t, link_faults) == 8, "ipi_node_faults layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_faults_t, topology_write_failures) == 264, "ipi_node_faults layout");
 IPI_STATIC_ASSERT(sizeof(ipi_link_t) == 88, "ipi_link layout");
 IPI_STATIC_ASSERT(offsetof(ipi_link_t, forwarded) == 16, "ipi_link layout");
 IPI_STATIC_ASSERT(offsetof(ipi_link_t, stalled_ns) == 80, "ipi_link layout");
@@ -516,6 +535,10 @@ int32_t ipi_node_create(const ipi_config_t *config, const ipi_node_config_t *nod
 /* Fills *out (at most out->struct_size bytes) with the link to peer `peer_node`: IPI_E_STATE if the engine is not a
  * node, IPI_E_BAD_CONFIG if peer_node is not one of its peers. Any thread. */
 int32_t ipi_node_link(ipi_engine_t engine, uint32_t peer_node, ipi_link_t *out);
+
+/* Fills *out (at most out->struct_size bytes) with the node's fault counts (ABI 1.4): IPI_E_STATE if the engine is not
+ * a node. Any thread. */
+int32_t ipi_node_faults(ipi_engine_t engine, ipi_node_faults_t *out);
 
 /* The port the node listens on (useful with listen_port 0): IPI_E_STATE before ipi_engine_start or if not a node. */
 int32_t ipi_node_port(ipi_engine_t engine, uint32_t *out_port);

@@ -281,6 +281,14 @@ static void bad_nodes(void)
     EXPECT_STATUS(ipi_node_link(engine, 1, &link), IPI_OK);
     EXPECT_TRUE(link.peer_node == 1 && link.state == IPI_LINK_DOWN && link.forwarded == 0);
     EXPECT_STATUS(ipi_node_link(engine, 3, &link), IPI_E_BAD_CONFIG); /* not a peer */
+    ipi_node_faults_t faults;
+    memset(&faults, 0xAB, sizeof faults);
+    faults.struct_size = sizeof faults;
+    EXPECT_STATUS(ipi_node_faults(engine, &faults), IPI_OK); /* ABI 1.4 */
+    EXPECT_TRUE(faults.link_faults[IPI_LINK_FAULT_PROTECTION_MISMATCH] == 0 && faults.topology_write_failures[IPI_TOPOLOGY_WRITE_NOT_ORDERED] == 0);
+    faults.struct_size = 8;
+    EXPECT_STATUS(ipi_node_faults(engine, &faults), IPI_E_STRUCT_SIZE);
+    EXPECT_STATUS(ipi_node_faults(engine, NULL), IPI_E_NULL_POINTER);
     EXPECT_STATUS(ipi_engine_destroy(engine), IPI_OK);
     EXPECT_STATUS(ipi_node_link(engine, 1, &link), IPI_E_BAD_HANDLE);
 
@@ -289,6 +297,8 @@ static void bad_nodes(void)
     EXPECT_STATUS(ipi_node_link(plain, 1, &link), IPI_E_STATE); /* not a node */
     EXPECT_STATUS(ipi_node_port(plain, &port), IPI_E_STATE);
     EXPECT_STATUS(ipi_node_port(plain, NULL), IPI_E_NULL_POINTER);
+    faults.struct_size = sizeof faults;
+    EXPECT_STATUS(ipi_node_faults(plain, &faults), IPI_E_STATE);
     EXPECT_STATUS(ipi_engine_destroy(plain), IPI_OK);
 }
 

@@ -91,3 +91,19 @@ internal struct NativeLink
         StalledNanoseconds = (ulong)counters.Stalled.Ticks * 100,
     };
 }
+
+/// <summary>Mirror of <c>ipi_node_faults_t</c>: a node's closed or refused connections and failed topology writes, by reason (296 bytes; ABI 1.4).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeNodeFaults
+{
+    /// <summary><c>IPI_LINK_FAULTS</c>: room for <see cref="LinkFault"/> values added later.</summary>
+    public const int LinkFaultSlots = 32;
+
+    /// <summary><c>IPI_TOPOLOGY_WRITE_FAILURES</c>: room for <see cref="TopologyWriteFailure"/> values added later.</summary>
+    public const int TopologyWriteFailureSlots = 4;
+
+    public uint StructSize;
+    public uint Reserved;
+    public fixed ulong LinkFaults[LinkFaultSlots];
+    public fixed ulong TopologyWriteFailures[TopologyWriteFailureSlots];
+}

@@ -109,6 +109,13 @@ public unsafe class NativeNodeTests
         return link;
     }
 
+    private static NativeNodeFaults FaultsOf(ulong engine)
+    {
+        NativeNodeFaults faults = new() { StructSize = (uint)sizeof(NativeNodeFaults) };
+        Assert.Equal(Status.Ok, Abi.NodeFaults(engine, &faults));
+        return faults;
+    }
+
     private static NativeCounters CountersOf(ulong engine)
     {
         NativeCounters counters = new() { StructSize = (uint)sizeof(NativeCounters) };
@@ -266,6 +273,10 @@ public unsafe class NativeNodeTests
                 Assert.Equal(Status.NotReplicated, Abi.TopologyWrite(engine, 0, 0x80F, 0x1FF));
                 Assert.Contains("node", Abi.LastErrorText(), StringComparison.Ordinal);
                 Assert.NotEqual((uint)LinkState.Connected, LinkOf(engine, 1).State);
+                // Node 0 is the sequencer: it ordered the write itself, so the failure is node 1's missing confirmation, counted once.
+                NativeNodeFaults faults = FaultsOf(engine);
+                Assert.Equal(1ul, faults.TopologyWriteFailures[(int)TopologyWriteFailure.NotConfirmed]);
+                Assert.Equal(0ul, faults.TopologyWriteFailures[(int)TopologyWriteFailure.NotOrdered] + faults.TopologyWriteFailures[(int)TopologyWriteFailure.Stopped]);
             }
             finally
             {
@@ -398,6 +409,10 @@ public unsafe class NativeNodeTests
             uint port;
             Assert.Equal(Status.State, Abi.NodeLink(plain, 1, &link));
             Assert.Equal(Status.State, Abi.NodePort(plain, &port));
+            NativeNodeFaults faults = new() { StructSize = (uint)sizeof(NativeNodeFaults) };
+            Assert.Equal(Status.State, Abi.NodeFaults(plain, &faults));
+            Assert.Equal(Status.NullPointer, Abi.NodeFaults(plain, null));
+            Assert.Equal(Status.BadHandle, Abi.NodeFaults(12345, &faults));
             Assert.Equal(Status.NullPointer, Abi.NodeLink(plain, 1, null));
             Assert.Equal(Status.NullPointer, Abi.NodePort(plain, null));
             Assert.Equal(Status.BadHandle, Abi.NodeLink(12345, 1, &link));
@@ -418,6 +433,11 @@ public unsafe class NativeNodeTests
             link.StructSize = (uint)sizeof(NativeLink);
             Assert.Equal(Status.Ok, Abi.NodeLink(single, 1, &link));
             Assert.Equal((uint)LinkState.Down, link.State); // not started: nothing dialed yet
+            NativeNodeFaults faults = new() { StructSize = (uint)sizeof(NativeNodeFaults) - 8 };
+            Assert.Equal(Status.StructSize, Abi.NodeFaults(single, &faults));
+            faults.StructSize = (uint)sizeof(NativeNodeFaults);
+            Assert.Equal(Status.Ok, Abi.NodeFaults(single, &faults));
+            Assert.Equal(0ul, faults.LinkFaults[(int)LinkFault.ProtectionMismatch]);
         }
         finally
         {
@@ -525,6 +545,11 @@ public unsafe class NativeNodeTests
             Assert.NotEqual((uint)LinkState.Connected, LinkOf(node0, 1).State);
             Assert.NotEqual((uint)LinkState.Connected, LinkOf(node1, 0).State);
             Assert.Equal(0ul, LinkOf(node0, 1).Connections);
+            // ... and counted per node, by reason, on both sides.
+            NativeNodeFaults dialer = FaultsOf(node0), acceptor = FaultsOf(node1);
+            Assert.True(dialer.LinkFaults[(int)LinkFault.ProtectionMismatch] > 0);
+            Assert.True(acceptor.LinkFaults[(int)LinkFault.ProtectionMismatch] > 0);
+            Assert.Equal(0ul, acceptor.LinkFaults[(int)LinkFault.WrongKey]);
             // Local IPIs still work on a node whose link is refused; the engine stops and is destroyed cleanly.
             NativeExit record = Abi.Icr(0, 1, 0x40, 1);
             Assert.Equal(Status.Ok, Abi.Post(node0, &record));
