@@ -50,8 +50,10 @@ extern "C" {
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 3u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
-                                    1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE */
+#define IPI_ABI_VERSION_MINOR 4u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
+                                    1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE;
+                                    1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_faults,
+                                    ipi_node_config_t.placement_count, ipi_config_t.apic_id_count */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -115,6 +117,7 @@ extern "C" {
 
 /* ---- nodes of a multi-host VM (ABI 1.2) ------------------------------------------------------ */
 #define IPI_MAX_NODE_ID   1023u  /* node ids go from 0 to this */
+#define IPI_MAX_KEY_LENGTH 1024u /* ipi_node_config_t.key_length at most (ABI 1.4 checks it) */
 
 /* ipi_node_config_t.flags */
 #define IPI_NODE_ENCRYPT        0x1u /* encrypt frames with AES-256-GCM (every node must agree); without it frames are HMAC-SHA256 authenticated only */
@@ -133,6 +136,37 @@ extern "C" {
 #define IPI_LINK_RECONNECTING    1u /* a connection is being made or authenticated */
 #define IPI_LINK_CONNECTED       2u /* authenticated, and the peer's queue has room */
 #define IPI_LINK_BACK_PRESSURED  3u /* authenticated, but the peer's queue is full */
+
+/* ipi_link_t.last_fault: why a link's last connection closed or was refused (ABI 1.4 names them; the values are those
+ * of the Goodbye frame's reason, docs/wire-format.md "Close reasons", and never change). */
+#define IPI_LINK_FAULT_NONE                      0u /* no fault yet */
+#define IPI_LINK_FAULT_SHUTDOWN                  1u /* the node is shutting down */
+#define IPI_LINK_FAULT_CONNECTION_LOST           2u /* the peer or the network closed the connection */
+#define IPI_LINK_FAULT_BAD_MAGIC                 3u /* a frame did not start with the magic number */
+#define IPI_LINK_FAULT_UNSUPPORTED_VERSION       4u /* the peer speaks another protocol version */
+#define IPI_LINK_FAULT_UNKNOWN_FRAME_KIND        5u /* a frame kind this version does not define */
+#define IPI_LINK_FAULT_RESERVED_BITS_SET         6u /* reserved header bits were set */
+#define IPI_LINK_FAULT_LENGTH_OUT_OF_BOUNDS      7u /* a payload length or record count past the bound */
+#define IPI_LINK_FAULT_TRUNCATED_FRAME           8u /* the stream ended inside a frame */
+#define IPI_LINK_FAULT_UNEXPECTED_FRAME          9u /* a frame not allowed at that point of the conversation */
+#define IPI_LINK_FAULT_UNKNOWN_NODE             10u /* the peer claimed a node id this node does not expect */
+#define IPI_LINK_FAULT_WRONG_KEY                11u /* the peer could not prove it holds the pre-shared key */
+#define IPI_LINK_FAULT_RECORD_OUTSIDE_PLACEMENT 12u /* a record named a vCPU not placed where the link says */
+#define IPI_LINK_FAULT_SEQUENCE_GAP             13u /* a delivery frame started past the next expected sequence */
+#define IPI_LINK_FAULT_BAD_ACKNOWLEDGEMENT      14u /* an acknowledgement covered records never sent */
+#define IPI_LINK_FAULT_PEER_SILENT              15u /* nothing heard from the peer for longer than the silence timeout */
+#define IPI_LINK_FAULT_HANDSHAKE_TIMEOUT        16u /* the handshake did not finish in time */
+#define IPI_LINK_FAULT_REPLACED                 17u /* a newer connection from the same peer replaced this one */
+#define IPI_LINK_FAULT_TOPOLOGY_MISMATCH        18u /* the nodes disagree on the VM's topology (or the sequencer restarted) */
+#define IPI_LINK_FAULT_BAD_MAC                  19u /* a frame failed authentication; nothing from it was applied */
+#define IPI_LINK_FAULT_PROTECTION_MISMATCH      20u /* the peers disagree on IPI_NODE_ENCRYPT */
+#define IPI_LINK_FAULTS                         32u /* length of ipi_node_faults_t.link_faults (room for later reasons) */
+
+/* Index into ipi_node_faults_t.topology_write_failures: why a topology write of this node failed (ABI 1.4). */
+#define IPI_TOPOLOGY_WRITE_NOT_ORDERED    0u /* the sequencer (the lowest node id) did not order it in time: its link was down or refused */
+#define IPI_TOPOLOGY_WRITE_NOT_CONFIRMED  1u /* ordered and applied here, but some node did not confirm it in time */
+#define IPI_TOPOLOGY_WRITE_STOPPED        2u /* the node stopped while the write was in flight */
+#define IPI_TOPOLOGY_WRITE_FAILURES       4u /* length of ipi_node_faults_t.topology_write_failures */
 
 /* ipi_pi_desc_t.control (descriptor bits 319:256, as VT-x and VT-d define them) */
 #define IPI_PI_ON               0x1ull /* bit 256, outstanding notification: set with the kick, cleared by the take */
@@ -183,6 +217,9 @@ typedef struct ipi_config_t {
     const uint32_t *apic_ids;  /* IPI_TOPOLOGY_RESET: vcpu_count initial APIC IDs, or NULL for 0..n-1 */
     ipi_kick_fn kick;          /* optional: called when a vCPU has new pending interrupts */
     void *kick_context;        /* passed to kick unchanged */
+    /* ABI 1.4 (a caller built against an older header passes struct_size 56: its apic_ids are not length-checked): */
+    uint32_t apic_id_count;    /* entries in apic_ids: vcpu_count when apic_ids is set (IPI_TOPOLOGY_RESET only), else 0 */
+    uint32_t reserved;         /* 0 */
 } ipi_config_t;
 
 /* One trapped APIC register write, exactly as the hypervisor hands it to userspace. */
@@ -218,7 +255,8 @@ typedef struct ipi_pi_desc_t {
 
 /* A snapshot of the engine's accounting. Every posted record is counted once:
  *   posted = latched + (topology_writes - peer_topology_writes) + ipis_resolved + rejected
- *   each resolved destination: destinations_resolved = delivered + coalesced + forwarded + served_by_host + peer_unreachable */
+ *   each resolved destination: destinations_resolved = delivered + coalesced + forwarded + served_by_host + peer_unreachable
+ *                                                      + undelivered */
 typedef struct ipi_counters_t {
     uint32_t struct_size;          /* in: sizeof(ipi_counters_t); the library fills at most that much */
     uint32_t reserved;
@@ -241,6 +279,8 @@ typedef struct ipi_counters_t {
     uint64_t served_by_host;       /* local pairs the host's kernel served (IPI_LOCAL_TARGETS_KERNEL) */
     uint64_t peer_unreachable;     /* pairs for another node refused because that peer was unreachable (IPI_FULL_QUEUE_FAIL) */
     uint64_t peer_topology_writes; /* topology writes of other nodes applied here (also counted in topology_writes) */
+    /* ABI 1.4: */
+    uint64_t undelivered;          /* pairs resolved but never delivered because the pipeline failed (IPI_E_FAULTED) first */
 } ipi_counters_t;
 
 /* A peer node of a multi-host VM and where to reach it. */
@@ -287,8 +327,8 @@ typedef struct ipi_node_config_t {
     uint32_t node_id;            /* this node: 0 .. IPI_MAX_NODE_ID */
     const uint32_t *placement;   /* the node of each vCPU: ipi_config_t.vcpu_count entries; each must be this node or a peer */
     const ipi_peer_t *peers;     /* every other node of the VM */
-    uint32_t peer_count;
-    uint32_t key_length;         /* bytes of key, at least 16 */
+    uint32_t peer_count;         /* at most IPI_MAX_NODE_ID */
+    uint32_t key_length;         /* bytes of key, 16 .. IPI_MAX_KEY_LENGTH */
     const uint8_t *key;          /* the VM's pre-shared key (never sent: the handshake proves it); copied at create */
     const char *listen_host;     /* IP address to listen on; NULL: 127.0.0.1 */
     uint32_t listen_port;        /* 0: an ephemeral port (ipi_node_port tells which, after start) */
@@ -301,6 +341,9 @@ typedef struct ipi_node_config_t {
     ipi_inject_x2apic_fn inject_x2apic; /* ... or here as 64-bit ICRs (at most one of the two); neither: into
                                            this engine's descriptors (kick, ipi_take_pending) like local deliveries */
     void *inject_context;        /* passed to inject / inject_x2apic unchanged */
+    /* ABI 1.4 (a caller built against 1.2 / 1.3 passes struct_size 96 and its placement is not length-checked): */
+    uint32_t placement_count;    /* entries in placement: must equal ipi_config_t.vcpu_count */
+    uint32_t reserved;           /* 0 */
 } ipi_node_config_t;
 
 /* One link to a peer: its health and counters. Sending side: forwarded = acknowledged + in flight; refused records
@@ -310,7 +353,7 @@ typedef struct ipi_link_t {
     uint32_t struct_size;        /* in: sizeof(ipi_link_t); the library fills at most that much */
     uint32_t peer_node;
     uint32_t state;              /* IPI_LINK_* */
-    uint32_t last_fault;         /* why the last connection closed or was refused (0: none; see docs/distributed.md) */
+    uint32_t last_fault;         /* why the last connection closed or was refused: IPI_LINK_FAULT_* */
     uint64_t forwarded;          /* records handed to this link for the peer */
     uint64_t acknowledged;       /* ... that the peer confirmed */
     uint64_t records_sent;       /* records written to the wire (resends included) */
@@ -322,9 +365,18 @@ typedef struct ipi_link_t {
     uint64_t stalled_ns;         /* time forwarding waited for room in this peer's full queue */
 } ipi_link_t;
 
+/* A node's fault counts (ABI 1.4): every connection closed or refused, by reason (all links together, and connections
+ * from strangers that never became a link), and every failed topology write of this node, by reason. */
+typedef struct ipi_node_faults_t {
+    uint32_t struct_size;        /* in: sizeof(ipi_node_faults_t); the library fills at most that much */
+    uint32_t reserved;
+    uint64_t link_faults[IPI_LINK_FAULTS];                     /* index: IPI_LINK_FAULT_* */
+    uint64_t topology_write_failures[IPI_TOPOLOGY_WRITE_FAILURES]; /* index: IPI_TOPOLOGY_WRITE_*; each also returned IPI_E_NOT_REPLICATED */
+} ipi_node_faults_t;
+
 /* ---- layout checks: the C# side asserts the same numbers (tests/IpiEngine.Tests/Native) ---- */
 IPI_STATIC_ASSERT(sizeof(void *) == 8, "ipi_engine.h supports LP64 targets only");
-IPI_STATIC_ASSERT(sizeof(ipi_config_t) == 56, "ipi_config layout");
+IPI_STATIC_ASSERT(sizeof(ipi_config_t) == 64, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, vcpu_count) == 4, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, topology) == 8, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, flags) == 12, "ipi_config layout");
@@ -335,6 +387,8 @@ IPI_STATIC_ASSERT(offsetof(ipi_config_t, back_pressure) == 28, "ipi_config layou
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, apic_ids) == 32, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, kick) == 40, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, kick_context) == 48, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, apic_id_count) == 56, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, reserved) == 60, "ipi_config layout");
 IPI_STATIC_ASSERT(sizeof(ipi_exit_t) == 32, "ipi_exit layout");
 IPI_STATIC_ASSERT(offsetof(ipi_exit_t, reg) == 4, "ipi_exit layout");
 IPI_STATIC_ASSERT(offsetof(ipi_exit_t, value) == 8, "ipi_exit layout");
@@ -344,7 +398,7 @@ IPI_STATIC_ASSERT(offsetof(ipi_exit_t, tag) == 24, "ipi_exit layout");
 IPI_STATIC_ASSERT(sizeof(ipi_pending_t) == 40, "ipi_pending layout");
 IPI_STATIC_ASSERT(offsetof(ipi_pending_t, flags) == 32, "ipi_pending layout");
 IPI_STATIC_ASSERT(offsetof(ipi_pending_t, sipi_vector) == 36, "ipi_pending layout");
-IPI_STATIC_ASSERT(sizeof(ipi_counters_t) == 272, "ipi_counters layout");
+IPI_STATIC_ASSERT(sizeof(ipi_counters_t) == 280, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, posted) == 8, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, notifications) == 88, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, rejected_by_reason) == 96, "ipi_counters layout");
@@ -353,6 +407,7 @@ IPI_STATIC_ASSERT(offsetof(ipi_counters_t, remote_rejected) == 240, "ipi_counter
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, served_by_host) == 248, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, peer_unreachable) == 256, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, peer_topology_writes) == 264, "ipi_counters layout");
+IPI_STATIC_ASSERT(offsetof(ipi_counters_t, undelivered) == 272, "ipi_counters layout");
 IPI_STATIC_ASSERT(sizeof(ipi_peer_t) == 16, "ipi_peer layout");
 IPI_STATIC_ASSERT(offsetof(ipi_peer_t, port) == 4, "ipi_peer layout");
 IPI_STATIC_ASSERT(offsetof(ipi_peer_t, host) == 8, "ipi_peer layout");
@@ -362,7 +417,7 @@ IPI_STATIC_ASSERT(offsetof(ipi_injection_t, icr_high) == 8, "ipi_injection layou
 IPI_STATIC_ASSERT(offsetof(ipi_injection_t, dest_id) == 12, "ipi_injection layout");
 IPI_STATIC_ASSERT(sizeof(ipi_x2apic_injection_t) == 16, "ipi_x2apic_injection layout");
 IPI_STATIC_ASSERT(offsetof(ipi_x2apic_injection_t, icr) == 8, "ipi_x2apic_injection layout");
-IPI_STATIC_ASSERT(sizeof(ipi_node_config_t) == 96, "ipi_node_config layout");
+IPI_STATIC_ASSERT(sizeof(ipi_node_config_t) == 104, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, node_id) == 4, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, placement) == 8, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, peers) == 16, "ipi_node_config layout");
@@ -379,6 +434,11 @@ IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, topology_write_timeout_ms) == 68, 
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject) == 72, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject_x2apic) == 80, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject_context) == 88, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, placement_count) == 96, "ipi_node_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, reserved) == 100, "ipi_node_config layout");
+IPI_STATIC_ASSERT(sizeof(ipi_node_faults_t) == 296, "ipi_node_faults layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_faults_t, link_faults) == 8, "ipi_node_faults layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_faults_t, topology_write_failures) == 264, "ipi_node_faults layout");
 IPI_STATIC_ASSERT(sizeof(ipi_link_t) == 88, "ipi_link layout");
 IPI_STATIC_ASSERT(offsetof(ipi_link_t, forwarded) == 16, "ipi_link layout");
 IPI_STATIC_ASSERT(offsetof(ipi_link_t, stalled_ns) == 80, "ipi_link layout");
@@ -475,6 +535,10 @@ int32_t ipi_node_create(const ipi_config_t *config, const ipi_node_config_t *nod
 /* Fills *out (at most out->struct_size bytes) with the link to peer `peer_node`: IPI_E_STATE if the engine is not a
  * node, IPI_E_BAD_CONFIG if peer_node is not one of its peers. Any thread. */
 int32_t ipi_node_link(ipi_engine_t engine, uint32_t peer_node, ipi_link_t *out);
+
+/* Fills *out (at most out->struct_size bytes) with the node's fault counts (ABI 1.4): IPI_E_STATE if the engine is not
+ * a node. Any thread. */
+int32_t ipi_node_faults(ipi_engine_t engine, ipi_node_faults_t *out);
 
 /* The port the node listens on (useful with listen_port 0): IPI_E_STATE before ipi_engine_start or if not a node. */
 int32_t ipi_node_port(ipi_engine_t engine, uint32_t *out_port);

@@ -318,8 +318,9 @@ int c_nodes_node(const vm_node_args_t *args, FILE *in, FILE *out)
         fprintf(stderr, "node %u: forwarded records not all acknowledged within 60 s\n", node.self);
     ok &= check(stderr, node.self, "IPIs resolved == IPIs sent", c.ipis_resolved, sent);
     ok &= check(stderr, node.self, "nothing rejected", c.rejected, 0);
-    ok &= check(stderr, node.self, "destinations == delivered + coalesced + forwarded + served by host + unreachable",
-                c.destinations_resolved, c.delivered + c.coalesced + c.forwarded + c.served_by_host + c.peer_unreachable);
+    ok &= check(stderr, node.self, "destinations == delivered + coalesced + forwarded + served by host + unreachable + undelivered",
+                c.destinations_resolved, c.delivered + c.coalesced + c.forwarded + c.served_by_host + c.peer_unreachable + c.undelivered);
+    ok &= check(stderr, node.self, "nothing undelivered (no pipeline fault)", c.undelivered, 0);
     ok &= check(stderr, node.self, "forwarded == remote targets of the script", c.forwarded, remote);
     ok &= check(stderr, node.self, "no peer unreachable", c.peer_unreachable, 0);
     ok &= check(stderr, node.self, "served by host == local targets (kernel) or 0", c.served_by_host, node.kernel ? local : 0);

@@ -300,8 +300,9 @@ int main(int argc, char **argv)
     ok &= check("rejected == 0", c.rejected, 0);
     ok &= check("resolved IPIs == IPIs sent", c.ipis_resolved, sent);
     ok &= check("destinations == IPIs sent (all unicast)", c.destinations_resolved, sent);
-    ok &= check("destinations == delivered + coalesced + forwarded", c.destinations_resolved,
-                c.delivered + c.coalesced + c.forwarded);
+    ok &= check("destinations == delivered + coalesced + forwarded + undelivered", c.destinations_resolved,
+                c.delivered + c.coalesced + c.forwarded + c.undelivered);
+    ok &= check("undelivered == 0 (no pipeline fault)", c.undelivered, 0);
     ok &= check("vectors taken by the vCPUs == delivered", taken, c.delivered);
     ok &= check("PIR bits read in place and not taken == 0", missed, 0);
 

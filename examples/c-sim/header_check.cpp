@@ -13,7 +13,9 @@ static_assert(std::is_same_v<ipi_engine_t, std::uint64_t>);
 static_assert(std::is_standard_layout_v<ipi_node_config_t> && std::is_trivially_copyable_v<ipi_node_config_t>);
 static_assert(std::is_standard_layout_v<ipi_peer_t> && std::is_standard_layout_v<ipi_link_t>);
 static_assert(std::is_standard_layout_v<ipi_injection_t> && std::is_standard_layout_v<ipi_x2apic_injection_t>);
-static_assert(IPI_ABI_VERSION == 0x10003u);
+static_assert(std::is_standard_layout_v<ipi_node_faults_t> && std::is_trivially_copyable_v<ipi_node_faults_t>);
+static_assert(IPI_ABI_VERSION == 0x10004u);
+static_assert(IPI_LINK_FAULT_PROTECTION_MISMATCH == 20u && offsetof(ipi_node_config_t, placement_count) == 96);
 
 // The injector types take plain C functions (no C++ exception may escape them).
 static void inject(void *, const ipi_injection_t *, uint32_t) noexcept {}
@@ -35,6 +37,7 @@ int main()
     ipi_node_config_t node{};
     node.struct_size = sizeof node;
     node.placement = placement;
+    node.placement_count = 2;
     node.key = key;
     node.key_length = sizeof key;
     node.inject = inject;
@@ -45,8 +48,12 @@ int main()
     uint32_t port = 0;
     const int32_t link_status = ipi_node_link(IPI_NULL_ENGINE, 1, &link);
     const int32_t port_status = ipi_node_port(IPI_NULL_ENGINE, &port);
-    std::printf("header-check-cpp: node with both injectors -> %d, link/port of no engine -> %d/%d\n",
-                static_cast<int>(node_status), static_cast<int>(link_status), static_cast<int>(port_status));
+    ipi_node_faults_t faults{};
+    faults.struct_size = sizeof faults;
+    const int32_t faults_status = ipi_node_faults(IPI_NULL_ENGINE, &faults);
+    std::printf("header-check-cpp: node with both injectors -> %d, link/port/faults of no engine -> %d/%d/%d\n",
+                static_cast<int>(node_status), static_cast<int>(link_status), static_cast<int>(port_status), static_cast<int>(faults_status));
     return ipi_abi_version() == IPI_ABI_VERSION && status == IPI_E_BAD_CONFIG && engine == IPI_NULL_ENGINE
-        && node_status == IPI_E_BAD_CONFIG && link_status == IPI_E_BAD_HANDLE && port_status == IPI_E_BAD_HANDLE ? 0 : 1;
+        && node_status == IPI_E_BAD_CONFIG && link_status == IPI_E_BAD_HANDLE && port_status == IPI_E_BAD_HANDLE
+        && faults_status == IPI_E_BAD_HANDLE ? 0 : 1;
 }

@@ -97,6 +97,20 @@ static void bad_configs(void)
     config = valid_config(4);
     config.flags = 0x80;
     EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);
+    /* ABI 1.4: apic_ids comes with its length, and only with IPI_TOPOLOGY_RESET */
+    static const uint32_t ids[4] = { 0, 1, 2, 3 };
+    config = valid_config(4);
+    config.topology = IPI_TOPOLOGY_RESET;
+    config.apic_ids = ids;
+    config.apic_id_count = 3;
+    EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);
+    config.struct_size = offsetof(ipi_config_t, apic_id_count); /* a caller built before 1.4: not length-checked */
+    EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_OK);
+    EXPECT_STATUS(ipi_engine_destroy(engine), IPI_OK);
+    config.struct_size = sizeof config;
+    config.apic_id_count = 4;
+    config.topology = IPI_TOPOLOGY_X2APIC_PHYSICAL; /* a configured topology has its own IDs */
+    EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);
     config = valid_config(9);
     config.topology = IPI_TOPOLOGY_XAPIC_FLAT; /* flat logical mode holds 8 APICs */
     EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);
@@ -207,6 +221,10 @@ static void old_counters_caller(void)
     EXPECT_STATUS(ipi_counters(engine, &counters), IPI_OK);
     EXPECT_TRUE(counters.posted == 0 && counters.remote_rejected == 0);
     EXPECT_TRUE(counters.served_by_host == 0xABABABABABABABABull && counters.peer_topology_writes == 0xABABABABABABABABull);
+    memset(&counters, 0xAB, sizeof counters);
+    counters.struct_size = offsetof(ipi_counters_t, undelivered); /* 272: the 1.2 / 1.3 layout's size */
+    EXPECT_STATUS(ipi_counters(engine, &counters), IPI_OK);
+    EXPECT_TRUE(counters.peer_topology_writes == 0 && counters.undelivered == 0xABABABABABABABABull);
     EXPECT_STATUS(ipi_engine_destroy(engine), IPI_OK);
 }
 
@@ -221,6 +239,7 @@ static void bad_nodes(void)
     memset(&node, 0, sizeof node);
     node.struct_size = sizeof node;
     node.placement = placement;
+    node.placement_count = 2;
     node.peers = &peer;
     node.peer_count = 1;
     node.key = key;
@@ -245,6 +264,13 @@ static void bad_nodes(void)
     node.peer_count = 0; /* vCPU 1 on node 1, which is not a peer */
     EXPECT_STATUS(ipi_node_create(&config, &node, &engine), IPI_E_BAD_CONFIG);
     node.peer_count = 1;
+    node.placement_count = 3; /* ABI 1.4: the placement's length is checked against vcpu_count */
+    EXPECT_STATUS(ipi_node_create(&config, &node, &engine), IPI_E_BAD_CONFIG);
+    node.struct_size = offsetof(ipi_node_config_t, placement_count); /* a 1.2 / 1.3 caller: no length to check */
+    EXPECT_STATUS(ipi_node_create(&config, &node, &engine), IPI_OK);
+    EXPECT_STATUS(ipi_engine_destroy(engine), IPI_OK);
+    node.struct_size = sizeof node;
+    node.placement_count = 2;
 
     EXPECT_STATUS(ipi_node_create(&config, &node, &engine), IPI_OK);
     ipi_link_t link;
@@ -255,6 +281,14 @@ static void bad_nodes(void)
     EXPECT_STATUS(ipi_node_link(engine, 1, &link), IPI_OK);
     EXPECT_TRUE(link.peer_node == 1 && link.state == IPI_LINK_DOWN && link.forwarded == 0);
     EXPECT_STATUS(ipi_node_link(engine, 3, &link), IPI_E_BAD_CONFIG); /* not a peer */
+    ipi_node_faults_t faults;
+    memset(&faults, 0xAB, sizeof faults);
+    faults.struct_size = sizeof faults;
+    EXPECT_STATUS(ipi_node_faults(engine, &faults), IPI_OK); /* ABI 1.4 */
+    EXPECT_TRUE(faults.link_faults[IPI_LINK_FAULT_PROTECTION_MISMATCH] == 0 && faults.topology_write_failures[IPI_TOPOLOGY_WRITE_NOT_ORDERED] == 0);
+    faults.struct_size = 8;
+    EXPECT_STATUS(ipi_node_faults(engine, &faults), IPI_E_STRUCT_SIZE);
+    EXPECT_STATUS(ipi_node_faults(engine, NULL), IPI_E_NULL_POINTER);
     EXPECT_STATUS(ipi_engine_destroy(engine), IPI_OK);
     EXPECT_STATUS(ipi_node_link(engine, 1, &link), IPI_E_BAD_HANDLE);
 
@@ -263,6 +297,8 @@ static void bad_nodes(void)
     EXPECT_STATUS(ipi_node_link(plain, 1, &link), IPI_E_STATE); /* not a node */
     EXPECT_STATUS(ipi_node_port(plain, &port), IPI_E_STATE);
     EXPECT_STATUS(ipi_node_port(plain, NULL), IPI_E_NULL_POINTER);
+    faults.struct_size = sizeof faults;
+    EXPECT_STATUS(ipi_node_faults(plain, &faults), IPI_E_STATE);
     EXPECT_STATUS(ipi_engine_destroy(plain), IPI_OK);
 }
 

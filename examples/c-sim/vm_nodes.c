@@ -272,6 +272,7 @@ int32_t vm_create_node(const vm_node_args_t *args, const ipi_config_t *config, i
     node->struct_size = sizeof *node;
     node->node_id = args->self;
     node->placement = placement;
+    node->placement_count = config->vcpu_count;
     node->peers = peers;
     node->peer_count = count;
     node->key = demo_key;

@@ -18,9 +18,10 @@ namespace IpiEngine.Cli;
 /// <see cref="Engine"/>, which resolves each IPI and forwards deliveries to remote vCPUs over the links (arrivals are
 /// counted by <see cref="NodeArrivals"/> and go into the engine's descriptors through <see cref="EngineSink"/>), prints
 /// <c>posted C0,C1,...</c> (IPIs per vCPU of the VM, 0 for the others' vCPUs) and finally <c>result {json}</c> (a
-/// <see cref="NodeReport"/>). With <c>--control</c> it waits for <c>go</c> before posting, for <c>expect C0,C1,...</c>
-/// (every vCPU's posted IPIs, summed over the nodes) before checking, and for <c>stop</c> (or end of input) before
-/// leaving; without it every vCPU is taken to post <c>--ipis-per-vcpu</c>. Exit codes: 0 complete, 1 incomplete or
+/// <see cref="NodeReport"/>). With <c>--control</c> it serves until <c>go</c> (or leaves at <c>stop</c>), answering
+/// <see cref="NodeControl"/>'s lines meanwhile (topology writes, the topology's epoch and digest); after posting it
+/// waits for <c>expect C0,C1,...</c> (every vCPU's posted IPIs, summed over the nodes) before checking, and for
+/// <c>stop</c> (or end of input) before leaving; without it every vCPU is taken to post <c>--ipis-per-vcpu</c>. Exit codes: 0 complete, 1 incomplete or
 /// timed out, 2 bad input.
 /// </summary>
 internal static class NodeCommand
@@ -159,8 +160,14 @@ internal static class NodeCommand
         }
         Console.Out.WriteLine("ready");
         using var status = new Timer(_ => PrintLinks(config.Node, transport), null, StatusInterval, StatusInterval);
-        if (args.Control && await ReadCommandAsync("go", ct) is null)
-            return 1;
+        if (args.Control)
+        {
+            bool? go = await NodeControl.ServeUntilGoAsync(engine, transport, placement, config.Node, kernel, ct);
+            if (go is null)
+                return 1; // its input ended before go: nobody will say what to expect
+            if (go == false)
+                return 0; // told to stop before go: it served (links, forwarded records, topology writes) and leaves
+        }
         if (args.IpisPerVcpu == 0 && !args.Control)
             await WaitAsync(() => false, Timeout.InfiniteTimeSpan, ct); // serve until interrupted
         var clock = Stopwatch.StartNew();

@@ -3,8 +3,11 @@ namespace IpiEngine.Native;
 /// <summary>The option values of <c>ipi_config_t</c> (<c>IPI_TOPOLOGY_*</c>, <c>IPI_THREADING_*</c>, ...), as the header numbers them.</summary>
 internal static class AbiValues
 {
-    /// <summary><c>IPI_ABI_VERSION</c>: major 1, minor 3 (1.1 added <c>IPI_E_FAULTED</c>; 1.2 nodes; 1.3 descriptors, SN, inline).</summary>
-    public const uint AbiVersion = (1u << 16) | 3u; // 1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE
+    /// <summary>
+    /// <c>IPI_ABI_VERSION</c>: major 1, minor 4 (1.1 added <c>IPI_E_FAULTED</c>; 1.2 nodes; 1.3 descriptors, SN, inline;
+    /// 1.4 the undelivered counter, link fault names and the node config's placement length).
+    /// </summary>
+    public const uint AbiVersion = (1u << 16) | 4u;
 
     /// <summary><c>IPI_MAX_ENGINES</c>.</summary>
     public const int MaxEngines = 256;

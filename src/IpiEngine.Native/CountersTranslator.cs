@@ -29,6 +29,7 @@ internal static unsafe class CountersTranslator
         full.ServedByHost = (ulong)source.ServedByHost;
         full.PeerUnreachable = (ulong)source.PeerUnreachable;
         full.PeerTopologyWrites = (ulong)source.PeerTopologyWrites;
+        full.Undelivered = (ulong)source.Undelivered;
         foreach (RejectReason reason in s_reasons)
         {
             if (reason != RejectReason.None && (int)reason < NativeCounters.ReasonSlots)

@@ -236,6 +236,21 @@ internal static unsafe class Exports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "ipi_node_faults")]
+    public static int NodeFaults(ulong handle, NativeNodeFaults* faults)
+    {
+        if (faults is null)
+            return LastError.NullPointer("out");
+        try
+        {
+            return EngineHandleTable.Find(handle)?.ReadFaults(faults) ?? LastError.BadHandle(handle);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
     [UnmanagedCallersOnly(EntryPoint = "ipi_node_port")]
     public static int NodePort(ulong handle, uint* port)
     {

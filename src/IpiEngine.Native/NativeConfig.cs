@@ -2,12 +2,15 @@ using System.Runtime.InteropServices;
 
 namespace IpiEngine.Native;
 
-/// <summary>Mirror of <c>ipi_config_t</c>: how the host asks for an engine. 56 bytes on LP64 (asserted in C and in the tests).</summary>
+/// <summary>Mirror of <c>ipi_config_t</c>: how the host asks for an engine. 64 bytes on LP64, 56 before ABI 1.4 (asserted in C and in the tests).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct NativeConfig
 {
     /// <summary>The first layout's size: a caller built against ABI 1.0 passes at least this much.</summary>
     public const uint MinimumSize = 56;
+
+    /// <summary>The size from which <see cref="ApicIdCount"/> and <see cref="Reserved"/> are present (ABI 1.4).</summary>
+    public const uint ApicIdCountSize = 64;
 
     public uint StructSize;
     public uint VcpuCount;
@@ -20,4 +23,6 @@ internal unsafe struct NativeConfig
     public uint* ApicIds;
     public delegate* unmanaged<nint, uint, void> Kick;
     public nint KickContext;
+    public uint ApicIdCount; // ABI 1.4
+    public uint Reserved;    // ABI 1.4
 }

@@ -39,6 +39,18 @@ internal static unsafe class NativeConfigReader
         if (ring != 0 && (ring < 2 || !int.IsPow2(ring)))
             return Bad($"ring_capacity {config->RingCapacity} is not a power of two of at least 2 (or 0 for the default)");
 
+        if (config->StructSize >= NativeConfig.ApicIdCountSize)
+        {
+            // Checked before apic_ids is read: a wrong count is refused, not read past the caller's array; and IDs given
+            // with a configured topology (which has its own) are refused rather than silently ignored.
+            if (config->ApicIds is not null && config->Topology != AbiValues.TopologyReset)
+                return Bad($"apic_ids is set but topology {config->Topology} is not IPI_TOPOLOGY_RESET, which alone takes initial APIC IDs");
+            uint expectedIds = config->ApicIds is not null ? vcpus : 0;
+            if (config->ApicIdCount != expectedIds)
+                return Bad($"apic_id_count is {config->ApicIdCount}; it must be {expectedIds} (vcpu_count when apic_ids is set, else 0)");
+            if (config->Reserved != 0)
+                return Bad($"ipi_config_t.reserved is {config->Reserved}; it must be 0");
+        }
         ApicTopology? topology = Topology(config, (int)vcpus);
         if (topology is null)
             return Bad($"topology {config->Topology} is not an IPI_TOPOLOGY_* value");

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace IpiEngine.Native;
 
-/// <summary>Mirror of <c>ipi_counters_t</c>: a snapshot of the engine's accounting (272 bytes; 248 before ABI 1.2).</summary>
+/// <summary>Mirror of <c>ipi_counters_t</c>: a snapshot of the engine's accounting (280 bytes; 272 before ABI 1.4, 248 before ABI 1.2).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct NativeCounters
 {
@@ -32,4 +32,5 @@ internal unsafe struct NativeCounters
     public ulong ServedByHost;       // ABI 1.2
     public ulong PeerUnreachable;    // ABI 1.2
     public ulong PeerTopologyWrites; // ABI 1.2
+    public ulong Undelivered;        // ABI 1.4
 }

@@ -134,6 +134,23 @@ internal sealed unsafe class NativeEngine
         return LastError.Set(Status.BadConfig, $"node {peer} is not a peer of node {_transport.NodeId}");
     }
 
+    /// <summary><c>ipi_node_faults</c>: the node's fault counts, written up to the caller's struct_size.</summary>
+    public int ReadFaults(NativeNodeFaults* faults)
+    {
+        if (_transport is null)
+            return NotANode();
+        if (faults->StructSize < sizeof(NativeNodeFaults))
+            return LastError.Set(Status.StructSize, $"ipi_node_faults_t.struct_size is {faults->StructSize}; it must be at least {sizeof(NativeNodeFaults)}");
+        NativeNodeFaults full = default;
+        full.StructSize = faults->StructSize;
+        foreach (LinkFault fault in Enum.GetValues<LinkFault>())
+            full.LinkFaults[(int)fault] = (ulong)_transport.FaultCount(fault);
+        foreach (TopologyWriteFailure failure in Enum.GetValues<TopologyWriteFailure>())
+            full.TopologyWriteFailures[(int)failure] = (ulong)_transport.Replication.FailureCount(failure);
+        Unsafe.CopyBlockUnaligned(faults, &full, (uint)sizeof(NativeNodeFaults));
+        return Status.Ok;
+    }
+
     /// <summary><c>ipi_node_port</c>: the listener's port once started.</summary>
     public int ReadPort(uint* port)
     {

@@ -3,12 +3,15 @@ using IpiEngine.Transport;
 
 namespace IpiEngine.Native;
 
-/// <summary>Mirror of <c>ipi_node_config_t</c>: how an engine joins a multi-host VM (96 bytes on LP64).</summary>
+/// <summary>Mirror of <c>ipi_node_config_t</c>: how an engine joins a multi-host VM (104 bytes on LP64; 96 before ABI 1.4).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct NativeNodeConfig
 {
     /// <summary>The first layout's size (ABI 1.2).</summary>
     public const uint MinimumSize = 96;
+
+    /// <summary>The size from which <see cref="PlacementCount"/> and <see cref="Reserved"/> are present (ABI 1.4).</summary>
+    public const uint PlacementCountSize = 104;
 
     public uint StructSize;
     public uint NodeId;
@@ -27,6 +30,8 @@ internal unsafe struct NativeNodeConfig
     public delegate* unmanaged<nint, IcrInjection*, uint, void> Inject;
     public delegate* unmanaged<nint, NativeX2ApicInjection*, uint, void> InjectX2Apic;
     public nint InjectContext;
+    public uint PlacementCount; // ABI 1.4
+    public uint Reserved;       // ABI 1.4
 }
 
 /// <summary>Mirror of <c>ipi_peer_t</c> (16 bytes).</summary>
@@ -85,4 +90,20 @@ internal struct NativeLink
         Connections = (ulong)counters.Connections,
         StalledNanoseconds = (ulong)counters.Stalled.Ticks * 100,
     };
+}
+
+/// <summary>Mirror of <c>ipi_node_faults_t</c>: a node's closed or refused connections and failed topology writes, by reason (296 bytes; ABI 1.4).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct NativeNodeFaults
+{
+    /// <summary><c>IPI_LINK_FAULTS</c>: room for <see cref="LinkFault"/> values added later.</summary>
+    public const int LinkFaultSlots = 32;
+
+    /// <summary><c>IPI_TOPOLOGY_WRITE_FAILURES</c>: room for <see cref="TopologyWriteFailure"/> values added later.</summary>
+    public const int TopologyWriteFailureSlots = 4;
+
+    public uint StructSize;
+    public uint Reserved;
+    public fixed ulong LinkFaults[LinkFaultSlots];
+    public fixed ulong TopologyWriteFailures[TopologyWriteFailureSlots];
 }

@@ -12,6 +12,8 @@ internal sealed record NativeNodeSetup(TransportOptions Transport, VcpuPlacement
 internal static unsafe class NativeNodeReader
 {
     public const uint MaxNodeId = 1023;
+    /// <summary><c>IPI_MAX_KEY_LENGTH</c>: a bound, so a wrong key_length is refused rather than read far past the key.</summary>
+    public const uint MaxKeyLength = 1024;
     public const uint FlagEncrypt = 0x1;
     public const uint FlagX2ApicRecords = 0x2;
     public const uint KnownFlags = FlagEncrypt | FlagX2ApicRecords;
@@ -35,8 +37,18 @@ internal static unsafe class NativeNodeReader
             return LastError.NullPointer("node->peers");
         if (node->Key is null)
             return LastError.NullPointer("node->key");
-        if (node->KeyLength < 16)
-            return Bad($"key_length is {node->KeyLength}; the pre-shared key needs at least 16 bytes");
+        if (node->KeyLength is < 16 or > MaxKeyLength)
+            return Bad($"key_length is {node->KeyLength}; the pre-shared key needs 16 to {MaxKeyLength} bytes");
+        // Bounds before the arrays are read: a wrong count is refused, not read past the caller's array.
+        if (node->PeerCount > MaxNodeId)
+            return Bad($"peer_count is {node->PeerCount}; a VM has at most {MaxNodeId + 1} nodes, so at most {MaxNodeId} peers");
+        if (node->StructSize >= NativeNodeConfig.PlacementCountSize)
+        {
+            if (node->PlacementCount != (uint)vcpus)
+                return Bad($"placement_count is {node->PlacementCount} but the VM has {vcpus} vCPUs (ipi_config_t.vcpu_count): placement needs one node per vCPU");
+            if (node->Reserved != 0)
+                return Bad($"ipi_node_config_t.reserved is {node->Reserved}; it must be 0");
+        }
         if ((node->Flags & ~KnownFlags) != 0)
             return Bad($"node flags 0x{node->Flags:x} has bits this library does not know (0x{node->Flags & ~KnownFlags:x})");
         if (node->LocalTargets is not (LocalTargetsEngine or LocalTargetsKernel))

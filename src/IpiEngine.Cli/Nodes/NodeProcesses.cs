@@ -15,13 +15,18 @@ namespace IpiEngine.Cli.Nodes;
 internal sealed class NodeProcesses : IAsyncDisposable
 {
     private readonly List<Process> _processes = [];
+    private readonly List<string[]> _arguments = [];
+    private readonly string _ipiDll;
+    private readonly Action<string>? _log;
     private readonly List<List<ProgressSample>> _progress = [];
     private readonly TimeSpan _timeout;
 
-    private NodeProcesses(string folder, TimeSpan timeout)
+    private NodeProcesses(string folder, TimeSpan timeout, string ipiDll, Action<string>? log)
     {
         Folder = folder;
         _timeout = timeout;
+        _ipiDll = ipiDll;
+        _log = log;
     }
 
     /// <summary>The temporary folder (configs, key, and whatever files the nodes are told to write).</summary>
@@ -38,17 +43,23 @@ internal sealed class NodeProcesses : IAsyncDisposable
 
     /// <summary>
     /// Writes the configs and starts the nodes; <paramref name="arguments"/> gives each node's arguments after
-    /// <c>--control</c> from its id and the temporary folder.
+    /// <c>--control</c> from its id and the temporary folder. <paramref name="route"/> (tests: a proxy on the path) gives
+    /// the address a node dials for a peer (dialer, peer, the peer's listen address); null: the peer's own address.
     /// </summary>
     public static async Task<NodeProcesses> StartAsync(int nodes, int vcpus, string localTargets, Func<int, string, IEnumerable<string>> arguments,
-        string ipiDll, TimeSpan timeout, Action<string>? log, CancellationToken ct)
+        string ipiDll, TimeSpan timeout, Action<string>? log, CancellationToken ct, Func<int, int, IPEndPoint, IPEndPoint>? route = null)
     {
-        var started = new NodeProcesses(Directory.CreateTempSubdirectory("ipi-nodes-").FullName, timeout);
+        var started = new NodeProcesses(Directory.CreateTempSubdirectory("ipi-nodes-").FullName, timeout, ipiDll, log);
         try
         {
             await File.WriteAllTextAsync(Path.Combine(started.Folder, "vm.key"), Convert.ToHexString(RandomNumberGenerator.GetBytes(32)), ct);
             int[] ports = FreeLoopbackPorts(nodes);
             int[] placement = [.. Enumerable.Range(0, vcpus).Select(v => v % nodes)];
+            IPEndPoint Dialed(int node, int peer)
+            {
+                var listen = new IPEndPoint(IPAddress.Loopback, ports[peer]);
+                return route is not null && peer > node ? route(node, peer, listen) : listen; // a node dials only the higher ids
+            }
             for (int node = 0; node < nodes; node++)
             {
                 var config = new NodeConfig
@@ -58,11 +69,12 @@ internal sealed class NodeProcesses : IAsyncDisposable
                     KeyFile = "vm.key",
                     Placement = placement,
                     LocalTargets = localTargets,
-                    Peers = [.. Enumerable.Range(0, nodes).Where(p => p != node).Select(p => new NodePeerConfig { Node = p, Address = $"127.0.0.1:{ports[p]}" })],
+                    Peers = [.. Enumerable.Range(0, nodes).Where(p => p != node).Select(p => new NodePeerConfig { Node = p, Address = Dialed(node, p).ToString() })],
                 };
                 string path = Path.Combine(started.Folder, $"node{node}.json");
                 await File.WriteAllTextAsync(path, JsonSerializer.Serialize(config, NodeConfigJsonContext.Default.NodeConfig), ct);
-                started._processes.Add(Start(node, ipiDll, ["node", "--config", path, "--control", .. arguments(node, started.Folder)], log));
+                started._arguments.Add(["node", "--config", path, "--control", .. arguments(node, started.Folder)]);
+                started._processes.Add(Start(node, ipiDll, started._arguments[node], log));
                 started._progress.Add([]);
             }
 
@@ -124,6 +136,27 @@ internal sealed class NodeProcesses : IAsyncDisposable
             await process.StandardInput.WriteLineAsync(line.AsMemory(), ct);
             await process.StandardInput.FlushAsync(ct);
         }
+    }
+
+    /// <summary>Sends one control line to node <paramref name="node"/>.</summary>
+    public async Task SendAsync(int node, string line, CancellationToken ct)
+    {
+        await _processes[node].StandardInput.WriteLineAsync(line.AsMemory(), ct);
+        await _processes[node].StandardInput.FlushAsync(ct);
+    }
+
+    /// <summary>
+    /// Kills node <paramref name="node"/> (SIGKILL, by its process id: no goodbye, nothing flushed) and starts it again
+    /// with the same config and arguments, as a host that crashed and came back would.
+    /// </summary>
+    public async Task RestartAsync(int node)
+    {
+        var killed = _processes[node];
+        killed.Kill(entireProcessTree: true); // our own child, by its id
+        await killed.WaitForExitAsync(CancellationToken.None);
+        killed.Dispose();
+        _processes[node] = Start(node, _ipiDll, _arguments[node], _log);
+        _progress[node].Clear();
     }
 
     /// <summary>Sends <c>stop</c>, closes their input and waits for every node to leave (or kills it).</summary>

@@ -89,7 +89,8 @@ internal static class Handshake
         {
             throw new LinkProtocolException(LinkFault.ProtectionMismatch, mode > 1
                 ? $"node {dialer} asks for frame protection mode {mode}, which this node does not know"
-                : $"node {dialer} {(mode == 1 ? "encrypts" : "does not encrypt")} frames but this node {(encrypt ? "does" : "does not")} (set the same \"encrypt\" on both)");
+                : $"node {dialer} {(mode == 1 ? "encrypts" : "does not encrypt")} frames but this node {(encrypt ? "does" : "does not")} (set the same \"encrypt\" on both)",
+                dialer);
         }
 
         byte[] nonce = RandomNumberGenerator.GetBytes(FrameHeader.NonceSize);
@@ -103,7 +104,7 @@ internal static class Handshake
 
         byte[] auth = await ReadAsync(c.Reader, FrameKind.Auth, ct).ConfigureAwait(false);
         if (!ProofMatches(key, peerNonce, nonce, dialer, self, peerIncarnation, incarnation, auth.AsSpan(FrameHeader.Size, FrameHeader.MacSize)))
-            throw new LinkProtocolException(LinkFault.WrongKey, $"node {dialer} could not prove it holds this VM's key");
+            throw new LinkProtocolException(LinkFault.WrongKey, $"node {dialer} could not prove it holds this VM's key", dialer);
         var protection = FrameProtection.Derive(key.Span, encrypt, dialer: false, peerNonce, nonce, dialer, self, peerIncarnation, incarnation);
         try
         {
@@ -132,7 +133,7 @@ internal static class Handshake
         int tagAt = frame.Length - FrameProtection.TagSize;
         byte[] payload = new byte[tagAt - FrameHeader.Size];
         if (!protection.Open(frame.AsSpan(0, tagAt), frame.AsSpan(tagAt), payload, payloadEncrypted: false))
-            throw new LinkProtocolException(LinkFault.BadMac, $"the handshake frame from node {peer} failed authentication");
+            throw new LinkProtocolException(LinkFault.BadMac, $"the handshake frame from node {peer} failed authentication", peer);
         return payload;
     }
 

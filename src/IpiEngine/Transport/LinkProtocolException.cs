@@ -6,6 +6,9 @@ internal sealed class LinkProtocolException : Exception
     /// <summary>Creates the exception.</summary>
     public LinkProtocolException(LinkFault fault, string message) : base(message) => Fault = fault;
 
+    /// <summary>Creates the exception for a handshake with a known peer (its link records the fault as its last).</summary>
+    public LinkProtocolException(LinkFault fault, string message, int peerNode) : this(fault, message) => PeerNode = peerNode;
+
     /// <summary>Creates the exception without a fault code (kept for the standard constructor set).</summary>
     public LinkProtocolException() : this(LinkFault.None, "link protocol error") { }
 
@@ -17,4 +20,7 @@ internal sealed class LinkProtocolException : Exception
 
     /// <summary>Why the connection is closed.</summary>
     public LinkFault Fault { get; }
+
+    /// <summary>The peer the refused handshake came from, once it was known to be one of this node's peers; -1 before.</summary>
+    public int PeerNode { get; } = -1;
 }

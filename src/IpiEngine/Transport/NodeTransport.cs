@@ -264,6 +264,8 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
         catch (LinkProtocolException e)
         {
             RecordFault(e.Fault, $"node {NodeId}: refused connection from {remote}: {e.Message}");
+            if (e.PeerNode >= 0)
+                _linkOfNode[e.PeerNode]!.RecordRefusal(e.Fault); // set only once the dialer was checked to be a peer that dials here
             await connection.SendGoodbyeAsync(e.Fault).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)

@@ -115,6 +115,7 @@ internal sealed partial class PeerLink : IDisposable
             }
             catch (LinkProtocolException e)
             {
+                RecordRefusal(e.Fault);
                 _node.RecordFault(e.Fault, $"link {_node.NodeId}->{PeerNode}: handshake refused: {e.Message}");
                 if (connection is not null)
                     await connection.SendGoodbyeAsync(e.Fault).ConfigureAwait(false);
@@ -144,6 +145,9 @@ internal sealed partial class PeerLink : IDisposable
             }
         }
     }
+
+    /// <summary>A handshake with this peer was refused (by either side): the reason is the link's last fault, so a host sees why it stays down.</summary>
+    internal void RecordRefusal(LinkFault fault) => Volatile.Write(ref _lastFault, (int)fault); // a plain publish: readers want the latest reason only
 
     /// <summary>Acceptor side: replace any running connection with this authenticated one, welcome it and run it.</summary>
     internal async Task RunAcceptedAsync(LinkConnection connection, Handshake.Accepted accepted, CancellationToken stopping)

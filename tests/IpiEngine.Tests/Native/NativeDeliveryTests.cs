@@ -90,6 +90,7 @@ public unsafe class NativeDeliveryTests
         uint* ids = stackalloc uint[2] { 0, 5 }; // sparse: vCPU 1 has APIC ID 5
         NativeConfig config = Abi.Config(2, AbiValues.TopologyReset);
         config.ApicIds = ids;
+        config.ApicIdCount = 2;
         ulong engine = Abi.CreateOrFail(config);
         try
         {

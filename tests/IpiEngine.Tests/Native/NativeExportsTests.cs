@@ -10,8 +10,8 @@ namespace IpiEngine.Tests.Native;
 public unsafe class NativeExportsTests
 {
     [Fact]
-    public void Abi_version_is_1_3()
-        => Assert.Equal(0x1_0003u, Abi.AbiVersion());
+    public void Abi_version_is_1_4()
+        => Assert.Equal(0x1_0004u, Abi.AbiVersion());
 
     [Fact]
     public void Every_status_has_its_own_sentence_and_unknown_codes_get_one_too()
@@ -51,13 +51,15 @@ public unsafe class NativeExportsTests
     }
 
     public static TheoryData<string> BadConfigs => ["vcpus 0", "vcpus too many", "topology 0", "topology 99", "ring 3", "ring 1",
-        "threading 7", "wait 9", "back-pressure 5", "unknown flag", "xAPIC flat with 9 vCPUs"];
+        "threading 7", "wait 9", "back-pressure 5", "unknown flag", "xAPIC flat with 9 vCPUs",
+        "apic ids short", "apic ids long", "apic id count without ids", "apic ids with a configured topology", "reserved"];
 
     [Theory]
     [MemberData(nameof(BadConfigs))]
     public void Create_refuses_out_of_range_configs(string which)
     {
         NativeConfig config = Abi.Config(4);
+        uint* ids = stackalloc uint[4] { 0, 1, 2, 3 };
         switch (which)
         {
             case "vcpus 0": config.VcpuCount = 0; break;
@@ -71,11 +73,29 @@ public unsafe class NativeExportsTests
             case "back-pressure 5": config.BackPressure = 5; break;
             case "unknown flag": config.Flags = 0x80; break;
             case "xAPIC flat with 9 vCPUs": config.VcpuCount = 9; config.Topology = AbiValues.TopologyXApicFlat; break;
+            case "apic ids short": config.Topology = AbiValues.TopologyReset; config.ApicIds = ids; config.ApicIdCount = 3; break;
+            case "apic ids long": config.Topology = AbiValues.TopologyReset; config.ApicIds = ids; config.ApicIdCount = 5; break;
+            case "apic id count without ids": config.Topology = AbiValues.TopologyReset; config.ApicIdCount = 4; break;
+            case "apic ids with a configured topology": config.ApicIds = ids; config.ApicIdCount = 4; break;
+            case "reserved": config.Reserved = 1; break;
             default: throw new ArgumentOutOfRangeException(nameof(which));
         }
         ulong handle = 99;
         Assert.Equal(Status.BadConfig, Abi.Create(&config, &handle));
         Assert.Equal(0ul, handle);
+    }
+
+    [Fact]
+    public void A_caller_built_before_abi_1_4_passes_apic_ids_without_a_count_and_its_engine_is_still_created()
+    {
+        uint* ids = stackalloc uint[2] { 0, 5 };
+        NativeConfig config = Abi.Config(2, AbiValues.TopologyReset);
+        config.StructSize = NativeConfig.MinimumSize; // the 56-byte layout: apic_id_count and reserved are past it
+        config.ApicIds = ids;
+        config.ApicIdCount = 0xDEAD;
+        config.Reserved = 0xBEEF;
+        ulong engine = Abi.CreateOrFail(config);
+        Assert.Equal(Status.Ok, Abi.Destroy(engine));
     }
 
     [Fact]

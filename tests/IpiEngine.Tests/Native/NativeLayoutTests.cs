@@ -21,6 +21,7 @@ public class NativeLayoutTests
         ["ipi_injection_t"] = typeof(IcrInjection),
         ["ipi_x2apic_injection_t"] = typeof(NativeX2ApicInjection),
         ["ipi_link_t"] = typeof(NativeLink),
+        ["ipi_node_faults_t"] = typeof(NativeNodeFaults),
         ["ipi_pi_desc_t"] = typeof(IpiEngine.Delivery.PostedInterruptDescriptor),
     };
 
@@ -29,6 +30,8 @@ public class NativeLayoutTests
     {
         [("ipi_pending_t", "flags")] = nameof(NativePending.Flags),
         [("ipi_node_config_t", "flags")] = nameof(NativeNodeConfig.Flags),
+        [("ipi_node_config_t", "reserved")] = nameof(NativeNodeConfig.Reserved),
+        [("ipi_config_t", "reserved")] = nameof(NativeConfig.Reserved),
         [("ipi_peer_t", "port")] = nameof(NativePeer.Port),
         [("ipi_peer_t", "host")] = nameof(NativePeer.Host),
         // IcrInjection is a positional record struct: its fields are the properties' backing fields.
@@ -44,7 +47,7 @@ public class NativeLayoutTests
         ["flags"] = nameof(NativeConfig.Flags), ["ring_capacity"] = nameof(NativeConfig.RingCapacity),
         ["threading_mode"] = nameof(NativeConfig.ThreadingMode), ["wait_strategy"] = nameof(NativeConfig.WaitStrategy),
         ["back_pressure"] = nameof(NativeConfig.BackPressure), ["apic_ids"] = nameof(NativeConfig.ApicIds),
-        ["kick"] = nameof(NativeConfig.Kick), ["kick_context"] = nameof(NativeConfig.KickContext),
+        ["kick"] = nameof(NativeConfig.Kick), ["kick_context"] = nameof(NativeConfig.KickContext), ["apic_id_count"] = nameof(NativeConfig.ApicIdCount),
         ["reg"] = nameof(NativeExit.Register), ["value"] = nameof(NativeExit.Value),
         ["dest_id"] = nameof(NativeExit.DestinationId), ["reserved"] = nameof(NativeExit.Reserved), ["tag"] = nameof(NativeExit.Tag),
         ["sipi_vector"] = nameof(NativePending.SipiVector),
@@ -54,7 +57,7 @@ public class NativeLayoutTests
         ["events"] = nameof(IpiEngine.Delivery.PostedInterruptDescriptor.Events),
         ["remote_delivered"] = nameof(NativeCounters.RemoteDelivered), ["remote_rejected"] = nameof(NativeCounters.RemoteRejected),
         ["served_by_host"] = nameof(NativeCounters.ServedByHost), ["peer_unreachable"] = nameof(NativeCounters.PeerUnreachable),
-        ["peer_topology_writes"] = nameof(NativeCounters.PeerTopologyWrites),
+        ["peer_topology_writes"] = nameof(NativeCounters.PeerTopologyWrites), ["undelivered"] = nameof(NativeCounters.Undelivered),
         ["node_id"] = nameof(NativeNodeConfig.NodeId), ["placement"] = nameof(NativeNodeConfig.Placement),
         ["peers"] = nameof(NativeNodeConfig.Peers), ["peer_count"] = nameof(NativeNodeConfig.PeerCount),
         ["key_length"] = nameof(NativeNodeConfig.KeyLength), ["key"] = nameof(NativeNodeConfig.Key),
@@ -62,8 +65,9 @@ public class NativeLayoutTests
         ["local_targets"] = nameof(NativeNodeConfig.LocalTargets), ["queue_records"] = nameof(NativeNodeConfig.QueueRecords),
         ["full_queue"] = nameof(NativeNodeConfig.FullQueue), ["topology_write_timeout_ms"] = nameof(NativeNodeConfig.TopologyWriteTimeoutMs),
         ["inject"] = nameof(NativeNodeConfig.Inject), ["inject_x2apic"] = nameof(NativeNodeConfig.InjectX2Apic),
-        ["inject_context"] = nameof(NativeNodeConfig.InjectContext),
+        ["inject_context"] = nameof(NativeNodeConfig.InjectContext), ["placement_count"] = nameof(NativeNodeConfig.PlacementCount),
         ["forwarded"] = nameof(NativeLink.Forwarded), ["stalled_ns"] = nameof(NativeLink.StalledNanoseconds),
+        ["link_faults"] = nameof(NativeNodeFaults.LinkFaults), ["topology_write_failures"] = nameof(NativeNodeFaults.TopologyWriteFailures),
     };
 
     [Fact]
@@ -177,9 +181,36 @@ public class NativeLayoutTests
         // ipi_link_t.state is LinkState's value as is.
         foreach (LinkState state in Enum.GetValues<LinkState>())
         {
-            string name = "IPI_LINK_" + string.Concat(state.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
+            string name = "IPI_LINK_" + Upper(state.ToString());
             Assert.Equal((long)state, d[name]);
         }
+    }
+
+    [Fact]
+    public void Every_link_fault_has_its_define_with_the_engine_value_and_the_header_names_no_other()
+    {
+        IReadOnlyDictionary<string, long> d = NativeHeader.Defines();
+        var expected = Enum.GetValues<LinkFault>().ToDictionary(f => "IPI_LINK_FAULT_" + Upper(f.ToString()), f => (long)f);
+        var inHeader = d.Where(p => p.Key.StartsWith("IPI_LINK_FAULT_", StringComparison.Ordinal)).ToDictionary(p => p.Key, p => p.Value);
+        Assert.Equal(expected.OrderBy(p => p.Key), inHeader.OrderBy(p => p.Key)); // ipi_link_t.last_fault is LinkFault's value as is
+        Assert.Equal(NativeNodeReader.MaxKeyLength, (uint)d["IPI_MAX_KEY_LENGTH"]);
+        Assert.Equal(NativeNodeFaults.LinkFaultSlots, d["IPI_LINK_FAULTS"]);
+        Assert.True(expected.Values.Max() < NativeNodeFaults.LinkFaultSlots, "ipi_node_faults_t.link_faults has no room for every LinkFault");
+    }
+
+    /// <summary>A C# member name as the header spells it: ProtectionMismatch, PROTECTION_MISMATCH.</summary>
+    private static string Upper(string name) => string.Concat(name.Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
+
+    [Fact]
+    public void Every_topology_write_failure_has_its_index_define_with_the_engine_value()
+    {
+        IReadOnlyDictionary<string, long> d = NativeHeader.Defines();
+        var expected = Enum.GetValues<TopologyWriteFailure>().ToDictionary(f => "IPI_TOPOLOGY_WRITE_" + Upper(f.ToString()), f => (long)f);
+        var inHeader = d.Where(p => p.Key.StartsWith("IPI_TOPOLOGY_WRITE_", StringComparison.Ordinal) && p.Key != "IPI_TOPOLOGY_WRITE_FAILURES")
+            .ToDictionary(p => p.Key, p => p.Value);
+        Assert.Equal(expected.OrderBy(p => p.Key), inHeader.OrderBy(p => p.Key));
+        Assert.Equal(NativeNodeFaults.TopologyWriteFailureSlots, d["IPI_TOPOLOGY_WRITE_FAILURES"]);
+        Assert.True(expected.Values.Max() < NativeNodeFaults.TopologyWriteFailureSlots);
     }
 
     [Fact]

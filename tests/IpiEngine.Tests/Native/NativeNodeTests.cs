@@ -65,6 +65,7 @@ public unsafe class NativeNodeTests
                 StructSize = (uint)sizeof(NativeNodeConfig),
                 NodeId = self,
                 Placement = nodes,
+                PlacementCount = (uint)placement.Length,
                 Peers = peerArray,
                 PeerCount = (uint)peers.Length,
                 Key = key,
@@ -106,6 +107,13 @@ public unsafe class NativeNodeTests
         NativeLink link = new() { StructSize = (uint)sizeof(NativeLink) };
         Assert.Equal(Status.Ok, Abi.NodeLink(engine, peer, &link));
         return link;
+    }
+
+    private static NativeNodeFaults FaultsOf(ulong engine)
+    {
+        NativeNodeFaults faults = new() { StructSize = (uint)sizeof(NativeNodeFaults) };
+        Assert.Equal(Status.Ok, Abi.NodeFaults(engine, &faults));
+        return faults;
     }
 
     private static NativeCounters CountersOf(ulong engine)
@@ -254,7 +262,7 @@ public unsafe class NativeNodeTests
             NativePeer peer = new() { Node = 1, Port = FreePort(), Host = host };
             NativeNodeConfig node = new()
             {
-                StructSize = (uint)sizeof(NativeNodeConfig), NodeId = 0, Placement = nodes, Peers = &peer, PeerCount = 1,
+                StructSize = (uint)sizeof(NativeNodeConfig), NodeId = 0, Placement = nodes, PlacementCount = 2, Peers = &peer, PeerCount = 1,
                 Key = key, KeyLength = 32, QueueRecords = 64, TopologyWriteTimeoutMs = 1000,
             };
             ulong engine;
@@ -265,6 +273,10 @@ public unsafe class NativeNodeTests
                 Assert.Equal(Status.NotReplicated, Abi.TopologyWrite(engine, 0, 0x80F, 0x1FF));
                 Assert.Contains("node", Abi.LastErrorText(), StringComparison.Ordinal);
                 Assert.NotEqual((uint)LinkState.Connected, LinkOf(engine, 1).State);
+                // Node 0 is the sequencer: it ordered the write itself, so the failure is node 1's missing confirmation, counted once.
+                NativeNodeFaults faults = FaultsOf(engine);
+                Assert.Equal(1ul, faults.TopologyWriteFailures[(int)TopologyWriteFailure.NotConfirmed]);
+                Assert.Equal(0ul, faults.TopologyWriteFailures[(int)TopologyWriteFailure.NotOrdered] + faults.TopologyWriteFailures[(int)TopologyWriteFailure.Stopped]);
             }
             finally
             {
@@ -289,7 +301,7 @@ public unsafe class NativeNodeTests
             "127.0.0.1\0"u8.CopyTo(new Span<byte>(host, 10));
             NativeNodeConfig node = new()
             {
-                StructSize = (uint)sizeof(NativeNodeConfig), Placement = nodes, Key = key, KeyLength = 32, ListenHost = host, ListenPort = port,
+                StructSize = (uint)sizeof(NativeNodeConfig), Placement = nodes, PlacementCount = 2, Key = key, KeyLength = 32, ListenHost = host, ListenPort = port,
             };
             ulong engine;
             Assert.Equal(Status.Ok, Abi.NodeCreate(&config, &node, &engine));
@@ -319,6 +331,8 @@ public unsafe class NativeNodeTests
         { "queue records", Status.BadConfig }, { "both injectors", Status.BadConfig }, { "listen host", Status.BadConfig },
         { "listen port", Status.BadConfig }, { "peer is self", Status.BadConfig }, { "peer twice", Status.BadConfig },
         { "higher peer without port", Status.BadConfig }, { "peer host", Status.BadConfig }, { "placement off the VM", Status.BadConfig },
+        { "placement count short", Status.BadConfig }, { "placement count long", Status.BadConfig }, { "reserved", Status.BadConfig },
+        { "peer count past the node ids", Status.BadConfig }, { "key long", Status.BadConfig },
     };
 
     [Theory]
@@ -339,7 +353,7 @@ public unsafe class NativeNodeTests
         {
             NativeNodeConfig node = new()
             {
-                StructSize = (uint)sizeof(NativeNodeConfig), NodeId = 0, Placement = nodes, Peers = peers, PeerCount = 2, Key = key, KeyLength = 32,
+                StructSize = (uint)sizeof(NativeNodeConfig), NodeId = 0, Placement = nodes, PlacementCount = 3, Peers = peers, PeerCount = 2, Key = key, KeyLength = 32,
             };
             switch (which)
             {
@@ -361,6 +375,11 @@ public unsafe class NativeNodeTests
                 case "higher peer without port": peers[1].Port = 0; break;
                 case "peer host": peers[0].Host = badHost; break;
                 case "placement off the VM": placement[2] = 7; break;
+                case "placement count short": node.PlacementCount = 2; break;
+                case "placement count long": node.PlacementCount = 4; break;
+                case "reserved": node.Reserved = 1; break;
+                case "peer count past the node ids": node.PeerCount = NativeNodeReader.MaxNodeId + 1; break; // refused before peers[2] is read
+                case "key long": node.KeyLength = NativeNodeReader.MaxKeyLength + 1; break; // refused before the key is read
                 default: throw new ArgumentOutOfRangeException(nameof(which));
             }
             ulong engine = 99;
@@ -390,6 +409,10 @@ public unsafe class NativeNodeTests
             uint port;
             Assert.Equal(Status.State, Abi.NodeLink(plain, 1, &link));
             Assert.Equal(Status.State, Abi.NodePort(plain, &port));
+            NativeNodeFaults faults = new() { StructSize = (uint)sizeof(NativeNodeFaults) };
+            Assert.Equal(Status.State, Abi.NodeFaults(plain, &faults));
+            Assert.Equal(Status.NullPointer, Abi.NodeFaults(plain, null));
+            Assert.Equal(Status.BadHandle, Abi.NodeFaults(12345, &faults));
             Assert.Equal(Status.NullPointer, Abi.NodeLink(plain, 1, null));
             Assert.Equal(Status.NullPointer, Abi.NodePort(plain, null));
             Assert.Equal(Status.BadHandle, Abi.NodeLink(12345, 1, &link));
@@ -410,6 +433,11 @@ public unsafe class NativeNodeTests
             link.StructSize = (uint)sizeof(NativeLink);
             Assert.Equal(Status.Ok, Abi.NodeLink(single, 1, &link));
             Assert.Equal((uint)LinkState.Down, link.State); // not started: nothing dialed yet
+            NativeNodeFaults faults = new() { StructSize = (uint)sizeof(NativeNodeFaults) - 8 };
+            Assert.Equal(Status.StructSize, Abi.NodeFaults(single, &faults));
+            faults.StructSize = (uint)sizeof(NativeNodeFaults);
+            Assert.Equal(Status.Ok, Abi.NodeFaults(single, &faults));
+            Assert.Equal(0ul, faults.LinkFaults[(int)LinkFault.ProtectionMismatch]);
         }
         finally
         {
@@ -432,6 +460,109 @@ public unsafe class NativeNodeTests
         finally
         {
             Assert.Equal(Status.Ok, Abi.Destroy(engine));
+        }
+    }
+
+    [Fact]
+    public void A_caller_built_against_abi_1_3_gets_every_counter_but_undelivered()
+    {
+        ulong engine = Abi.CreateOrFail(Abi.Config(2));
+        try
+        {
+            NativeCounters counters = new() { StructSize = 272, Undelivered = 0xCCCC };
+            Assert.Equal(Status.Ok, Abi.Counters(engine, &counters));
+            Assert.Equal(0ul, counters.PeerTopologyWrites);
+            Assert.Equal(0xCCCCul, counters.Undelivered); // ABI 1.4's field: untouched
+            counters = new() { StructSize = (uint)sizeof(NativeCounters), Undelivered = 0xCCCC };
+            Assert.Equal(Status.Ok, Abi.Counters(engine, &counters));
+            Assert.Equal(0ul, counters.Undelivered);
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(engine));
+        }
+    }
+
+    [Fact]
+    public void The_undelivered_count_of_a_faulted_pipeline_reaches_ipi_counters_t()
+    {
+        // A C host cannot make the pipeline fault (its kick cannot throw), so the translation is checked on a snapshot
+        // that says what a faulted per-stage pipeline says: resolved pairs, some delivered, the rest undelivered.
+        var snapshot = new EngineCounters(posted: 10, latched: 0, topologyWrites: 0, peerTopologyWrites: 0, ipisResolved: 10, rejected: default,
+            destinationsResolved: 10, noDestination: 0, delivered: 3, coalesced: 0, forwarded: 0, servedByHost: 0, notifications: 1,
+            remoteDelivered: 0, remoteCoalesced: 0, remoteRejected: 0, logOverflow: 0, notifierFaults: 1, peerUnreachable: 0, undelivered: 7);
+        Assert.True(snapshot.ConservationHolds);
+        NativeCounters counters = new() { StructSize = (uint)sizeof(NativeCounters) };
+        CountersTranslator.Write(snapshot, &counters);
+        Assert.Equal(7ul, counters.Undelivered);
+        Assert.Equal(counters.DestinationsResolved, counters.Delivered + counters.Coalesced + counters.Forwarded + counters.ServedByHost
+            + counters.PeerUnreachable + counters.Undelivered);
+    }
+
+    [Fact]
+    public void A_caller_built_against_abi_1_2_passes_no_placement_count_and_its_node_is_still_created()
+    {
+        uint[] placement = [0, 1];
+        NativeConfig config = Abi.Config(2);
+        byte* host = stackalloc byte[10];
+        "127.0.0.1\0"u8.CopyTo(new Span<byte>(host, 10));
+        NativePeer peer = new() { Node = 1, Port = 9, Host = host };
+        fixed (uint* nodes = placement)
+        fixed (byte* key = s_key)
+        {
+            // The 96-byte layout: placement_count and reserved lie past struct_size and hold garbage the library must not read.
+            NativeNodeConfig node = new()
+            {
+                StructSize = NativeNodeConfig.MinimumSize, Placement = nodes, Peers = &peer, PeerCount = 1, Key = key, KeyLength = (uint)s_key.Length,
+                PlacementCount = 0xDEAD, Reserved = 0xBEEF,
+            };
+            ulong engine;
+            Assert.Equal(Status.Ok, Abi.NodeCreate(&config, &node, &engine));
+            Assert.Equal(Status.Ok, Abi.Destroy(engine));
+        }
+    }
+
+    [Fact]
+    public void Nodes_that_disagree_on_encryption_are_refused_with_the_protection_mismatch_fault_and_nothing_crashes()
+    {
+        uint[] placement = [0, 0, 1, 1];
+        Assert.Equal(Status.Ok, CreateNode(1, placement, [(0, 0)], out ulong node1, encrypt: true));
+        ulong node0 = 0;
+        try
+        {
+            Assert.Equal(Status.Ok, Abi.Start(node1));
+            uint port;
+            Assert.Equal(Status.Ok, Abi.NodePort(node1, &port));
+            Assert.Equal(Status.Ok, CreateNode(0, placement, [(1, port)], out node0, encrypt: false));
+            Assert.Equal(Status.Ok, Abi.Start(node0));
+            // Node 0 dials; node 1 refuses its Hello and says why in the Goodbye: both links name the reason.
+            var clock = Stopwatch.StartNew();
+            while (!(LinkOf(node0, 1).LastFault == (uint)LinkFault.ProtectionMismatch && LinkOf(node1, 0).LastFault == (uint)LinkFault.ProtectionMismatch))
+            {
+                Assert.True(clock.Elapsed < Patience, $"last faults: node 0's link {(LinkFault)LinkOf(node0, 1).LastFault}, node 1's link {(LinkFault)LinkOf(node1, 0).LastFault}");
+                Thread.Sleep(5);
+            }
+            Assert.NotEqual((uint)LinkState.Connected, LinkOf(node0, 1).State);
+            Assert.NotEqual((uint)LinkState.Connected, LinkOf(node1, 0).State);
+            Assert.Equal(0ul, LinkOf(node0, 1).Connections);
+            // ... and counted per node, by reason, on both sides.
+            NativeNodeFaults dialer = FaultsOf(node0), acceptor = FaultsOf(node1);
+            Assert.True(dialer.LinkFaults[(int)LinkFault.ProtectionMismatch] > 0);
+            Assert.True(acceptor.LinkFaults[(int)LinkFault.ProtectionMismatch] > 0);
+            Assert.Equal(0ul, acceptor.LinkFaults[(int)LinkFault.WrongKey]);
+            // Local IPIs still work on a node whose link is refused; the engine stops and is destroyed cleanly.
+            NativeExit record = Abi.Icr(0, 1, 0x40, 1);
+            Assert.Equal(Status.Ok, Abi.Post(node0, &record));
+            Assert.Equal(Status.Ok, Abi.Stop(node0));
+            NativeCounters counters = CountersOf(node0);
+            Assert.Equal(1ul, counters.Delivered);
+            Assert.Equal(0ul, counters.Forwarded);
+        }
+        finally
+        {
+            if (node0 != 0)
+                Assert.Equal(Status.Ok, Abi.Destroy(node0));
+            Assert.Equal(Status.Ok, Abi.Destroy(node1));
         }
     }
 
