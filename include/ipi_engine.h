@@ -120,7 +120,7 @@ extern "C" {
 #define IPI_MAX_KEY_LENGTH 1024u /* ipi_node_config_t.key_length at most (ABI 1.4 checks it) */
 
 /* ipi_node_config_t.flags */
-#define IPI_NODE_ENCRYPT        0x1u /* encrypt frames with AES-256-GCM (every node must agree); without it frames are HMAC-SHA256 authenticated only */
+#define IPI_NODE_ENCRYPT        0x1u /* encrypt frames with AES-256-GCM (every node must agree); without it frames are authenticated (AES-256-GMAC), not encrypted */
 #define IPI_NODE_X2APIC_RECORDS 0x2u /* ipi_inject_fn records: ICR high is the 32-bit x2APIC destination (without it: xAPIC ICR2, destination << 24) */
 
 /* ipi_node_config_t.local_targets: who serves the destinations that live on this node */
