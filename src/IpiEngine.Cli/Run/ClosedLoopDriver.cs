@@ -79,6 +79,7 @@ internal sealed class ClosedLoopDriver : IDisposable
     private long _violations;
     private int _sendersDone;
     private volatile bool _stop;
+    private volatile bool _abandoned;
 
     /// <summary>Prepares the vCPU threads (not started) and every send's writes.</summary>
     public ClosedLoopDriver(Engine engine, VcpuAddressBook addresses, ClosedLoopKind kind, long? roundTrips, int seed)
@@ -177,6 +178,16 @@ internal sealed class ClosedLoopDriver : IDisposable
     /// <summary>Asks the senders to stop after their current round trip.</summary>
     public void Stop() => _stop = true;
 
+    /// <summary>
+    /// Makes every vCPU give up waiting (a lost ack would otherwise spin forever): the run then ends with the acks still
+    /// owed counted as violations.
+    /// </summary>
+    public void Abandon()
+    {
+        _abandoned = true;
+        _stop = true;
+    }
+
     /// <summary>Waits for every vCPU thread, then checks that no ack is left over; returns the merged round-trip latency.</summary>
     public LatencySummary Join()
     {
@@ -186,6 +197,11 @@ internal sealed class ClosedLoopDriver : IDisposable
         }
 
         var merged = new LatencyHistogram();
+        if (_abandoned)
+        {
+            _violations++; // a round trip never ended
+        }
+
         for (var v = 0; v < _vcpus; v++)
         {
             merged.Add(_latency[v]);
@@ -237,7 +253,7 @@ internal sealed class ClosedLoopDriver : IDisposable
             if (_kind == ClosedLoopKind.PingPong)
             {
                 PostAll(v, sends[0]);
-                while (!TakeVector(v, PingPongVector))
+                while (!TakeVector(v, PingPongVector) && !_abandoned)
                 {
                     spin.SpinOnce(sleep1Threshold: -1);
                 }
@@ -253,7 +269,7 @@ internal sealed class ClosedLoopDriver : IDisposable
                 }
 
                 PostAll(v, send);
-                while (Volatile.Read(ref _outstanding[v * Stride]) != 0) // acquire: pairs with the targets' decrements
+                while (Volatile.Read(ref _outstanding[v * Stride]) != 0 && !_abandoned) // acquire: pairs with the targets' decrements
                 {
                     Serve(v);
                     spin.SpinOnce(sleep1Threshold: -1);
@@ -269,7 +285,7 @@ internal sealed class ClosedLoopDriver : IDisposable
         if (_kind != ClosedLoopKind.PingPong)
         {
             // Others may still wait for this vCPU's acks: keep serving until every sender is done.
-            while (!SendersFinished)
+            while (!SendersFinished && !_abandoned)
             {
                 Serve(v);
                 spin.SpinOnce(sleep1Threshold: -1);
@@ -293,7 +309,7 @@ internal sealed class ClosedLoopDriver : IDisposable
                 continue;
             }
 
-            if (Volatile.Read(ref _roundTrips[partner * Stride]) == _acksServed[v * Stride] && SendersFinished)
+            if ((Volatile.Read(ref _roundTrips[partner * Stride]) == _acksServed[v * Stride] && SendersFinished) || _abandoned)
             {
                 return; // every ping answered and no sender will ping again
             }

@@ -106,11 +106,22 @@ internal static class ClosedLoopRun
         var allocations = AllocationWindow.Now();
         var start = Stopwatch.GetTimestamp();
         driver.Go();
+        var (progress, progressAt) = (0L, start);
         while (!driver.SendersFinished)
         {
             if (interruption.Requested || (settings.Count is null && Stopwatch.GetElapsedTime(start) >= settings.Duration))
             {
                 driver.Stop();
+            }
+
+            var now = Stopwatch.GetTimestamp();
+            if (driver.RoundTrips is var trips && trips != progress)
+            {
+                (progress, progressAt) = (trips, now);
+            }
+            else if (Stopwatch.GetElapsedTime(progressAt, now) > EngineQuiescence.Patience)
+            {
+                driver.Abandon(); // no round trip ended for that long: an ack was lost; end the run and report it
             }
 
             Thread.Sleep(1);
