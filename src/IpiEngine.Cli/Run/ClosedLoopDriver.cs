@@ -158,7 +158,7 @@ internal sealed class ClosedLoopDriver : IDisposable
     public long IpisTaken => SumOf(_ipisTaken);
 
     /// <summary>Doubled acks, acks still outstanding at the end, answers that were not due: 0 on a sound run.</summary>
-    public long Violations => Interlocked.Read(ref _violations);
+    public long Violations => Interlocked.Read(ref _violations); // atomic read: vCPU threads add to it atomically
 
     /// <summary>Starts the vCPU threads; they wait for <see cref="Go"/>.</summary>
     public void Start()
@@ -309,6 +309,7 @@ internal sealed class ClosedLoopDriver : IDisposable
                 continue;
             }
 
+            // Acquire: the partner's count of finished round trips, released after it saw each answer.
             if ((Volatile.Read(ref _roundTrips[partner * Stride]) == _acksServed[v * Stride] && SendersFinished) || _abandoned)
             {
                 return; // every ping answered and no sender will ping again
@@ -349,7 +350,7 @@ internal sealed class ClosedLoopDriver : IDisposable
                 senders &= senders - 1;
                 if (Interlocked.Decrement(ref _outstanding[sender * Stride]) < 0) // full fence: the ack the sender spins on
                 {
-                    Interlocked.Increment(ref _violations);
+                    Interlocked.Increment(ref _violations); // atomic: any vCPU may find a doubled ack
                 }
 
                 _acksServed[v * Stride]++;

@@ -115,7 +115,7 @@ internal sealed unsafe class ProbeRig : IDisposable
     public long Consumed => Volatile.Read(ref _consumed); // acquire: pairs with the consumer's release after each pass
 
     /// <summary>Records that arrived out of their ring's sequence (lost, doubled or reordered): 0 when the rings are sound.</summary>
-    public long SequenceErrors => Interlocked.Read(ref _sequenceErrors);
+    public long SequenceErrors => Interlocked.Read(ref _sequenceErrors); // atomic read of the consumer's atomic count
 
     /// <summary>Each producer posts <paramref name="recordsPerVcpu"/> records; returns when the consumer has resolved all of them.</summary>
     public void RunOnce(long recordsPerVcpu)
