@@ -21,6 +21,7 @@ internal static class PerfCommand
         perf.Subcommands.Add(PerfAaCommand.Create());
         perf.Subcommands.Add(PerfTrendCommand.Create());
         perf.Subcommands.Add(PerfCheckCommand.Create());
+        perf.Subcommands.Add(PerfIdleCommand.Create());
         return perf;
     }
 

@@ -48,8 +48,8 @@ internal static class RunCommand
                     return NodesRun.Execute(settings, human, error, interruption, output);
                 }
 
-                var report = settings.IsTrace
-                    ? TraceRun.Execute(settings, human, interruption)
+                var report = settings.IsTrace ? TraceRun.Execute(settings, human, interruption)
+                    : settings.ClosedLoop is not null ? ClosedLoopRun.Execute(settings, human, interruption)
                     : SyntheticRun.Execute(settings, human, interruption);
                 RunSummaryTable.Write(human.Console, report);
                 JsonOutput.Write(settings.JsonPath, report, RunReportJsonContext.Default.RunReport, output);

@@ -1,6 +1,8 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using IpiEngine.Benchmarks.Baselines;
 using IpiEngine.Benchmarks.Infrastructure;
+using IpiEngine.Perf.Probe;
 using IpiEngine.Perf.Suite;
 using IpiEngine.Pipeline;
 
@@ -8,19 +10,36 @@ namespace IpiEngine.Benchmarks.EndToEnd;
 
 /// <summary>
 /// The headline comparison in one table: 8 producer threads, unicast, the engine (fused and per-stage) against
-/// the same flow built on bounded Channels (the baseline: BenchmarkDotNet prints each row's ratio to it) and on
-/// ConcurrentQueue. The engine's producers publish 64 records per call (PostBatch) and, in one row, one per call;
-/// the baselines write one item per call (their APIs have no batch write). One operation = one IPI. Goal: fused at least 20 M IPIs/s and at least 10x Channels, 0 B per IPI.
+/// the probe (<see cref="ProbeRig"/>: the engine's bare shape, the most that shape allows on this machine right now) and
+/// against the same flow built on bounded Channels and on ConcurrentQueue. Rows are grouped by records per call: 64
+/// (PostBatch; the probe publishes 64 per release store) and 1 (one Post per record; the probe one release store per
+/// record; Channels and ConcurrentQueue, whose APIs have no batch write). The probe is each group's baseline, so
+/// BenchmarkDotNet's ratio column is the engine's time over the probe's (the rate ratio's inverse; goal: at most 1.33,
+/// i.e. at least 0.75 of the probe's rate). BenchmarkDotNet groups rows by their whole category set, so Channels and
+/// ConcurrentQueue (not ZeroAlloc) form a third group without a ratio: compare their IPIs/s column. One operation =
+/// one IPI. Goal also: fused at least 20 M IPIs/s, 0 B per IPI.
 /// </summary>
 [BenchmarkCategory("EndToEnd", "Headline")]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [MemoryDiagnoser]
 public class HeadlineBenchmarks
 {
     private const int Producers = 8;
     private const int Ipis = 1 << 18;
+    private const string PerCall64 = "PerCall64";
+    private const string PerCall1 = "PerCall1";
     private ChannelsRig? _channels;
     private ConcurrentQueueRig? _queues;
     private EngineRig? _engine;
+    private ProbeRig? _probe;
+
+    /// <summary>Builds the probe publishing 64 records per release store.</summary>
+    [GlobalSetup(Target = nameof(ProbeBatched))]
+    public void SetupProbeBatched() => _probe = new ProbeRig(Producers, batch: 64);
+
+    /// <summary>Builds the probe publishing each record alone.</summary>
+    [GlobalSetup(Target = nameof(ProbeSinglePost))]
+    public void SetupProbeSingle() => _probe = new ProbeRig(Producers, batch: 1);
 
     /// <summary>Builds the Channels rig.</summary>
     [GlobalSetup(Target = nameof(Channels))]
@@ -49,10 +68,30 @@ public class HeadlineBenchmarks
         _channels?.Dispose();
         _queues?.Dispose();
         _engine?.Dispose();
+        _probe?.Dispose();
+    }
+
+    /// <summary>The probe, 64 records per publication: the baseline of the batched group.</summary>
+    [Benchmark(Baseline = true, OperationsPerInvoke = Ipis)]
+    [BenchmarkCategory(PerCall64, SuiteCategories.ZeroAlloc)]
+    public void ProbeBatched()
+    {
+        using var slowdown = BenchmarkSlowdown.Begin();
+        _probe!.RunOnce(Ipis / Producers);
+    }
+
+    /// <summary>The probe, one record per publication: the baseline of the one-per-call group.</summary>
+    [Benchmark(Baseline = true, OperationsPerInvoke = Ipis)]
+    [BenchmarkCategory(PerCall1, SuiteCategories.ZeroAlloc)]
+    public void ProbeSinglePost()
+    {
+        using var slowdown = BenchmarkSlowdown.Begin();
+        _probe!.RunOnce(Ipis / Producers);
     }
 
     /// <summary>8 bounded channels (one per vCPU), one reader resolving and delivering.</summary>
-    [Benchmark(Baseline = true, OperationsPerInvoke = Ipis)]
+    [Benchmark(OperationsPerInvoke = Ipis)]
+    [BenchmarkCategory(PerCall1)]
     public void Channels()
     {
         using var slowdown = BenchmarkSlowdown.Begin();
@@ -61,6 +100,7 @@ public class HeadlineBenchmarks
 
     /// <summary>ConcurrentQueues (one per vCPU), one reader resolving and delivering.</summary>
     [Benchmark(OperationsPerInvoke = Ipis)]
+    [BenchmarkCategory(PerCall1)]
     public void ConcurrentQueues()
     {
         using var slowdown = BenchmarkSlowdown.Begin();
@@ -69,7 +109,7 @@ public class HeadlineBenchmarks
 
     /// <summary>The engine, fused mode.</summary>
     [Benchmark(OperationsPerInvoke = Ipis)]
-    [BenchmarkCategory(SuiteCategories.ZeroAlloc)]
+    [BenchmarkCategory(PerCall64, SuiteCategories.ZeroAlloc)]
     public void EngineFused()
     {
         using var slowdown = BenchmarkSlowdown.Begin();
@@ -78,7 +118,7 @@ public class HeadlineBenchmarks
 
     /// <summary>The engine, fused mode, one <c>Post</c> per record (as an exit handler without batching posts).</summary>
     [Benchmark(OperationsPerInvoke = Ipis)]
-    [BenchmarkCategory(SuiteCategories.ZeroAlloc)]
+    [BenchmarkCategory(PerCall1, SuiteCategories.ZeroAlloc)]
     public void EngineFusedSinglePost()
     {
         using var slowdown = BenchmarkSlowdown.Begin();
@@ -87,7 +127,7 @@ public class HeadlineBenchmarks
 
     /// <summary>The engine, per-stage mode.</summary>
     [Benchmark(OperationsPerInvoke = Ipis)]
-    [BenchmarkCategory(SuiteCategories.ZeroAlloc)]
+    [BenchmarkCategory(PerCall64, SuiteCategories.ZeroAlloc)]
     public void EnginePerStage()
     {
         using var slowdown = BenchmarkSlowdown.Begin();

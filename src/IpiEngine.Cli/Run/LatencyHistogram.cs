@@ -25,6 +25,13 @@ internal sealed class LatencyHistogram
         histogram.RecordValue(Math.Clamp(ns, 1, HighestNs));
     }
 
+    /// <summary>Adds every sample of <paramref name="other"/> (per-thread histograms merged after the run).</summary>
+    public void Add(LatencyHistogram other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        histogram.Add(other.histogram);
+    }
+
     /// <summary>The percentiles the summary reports, or zeros when nothing was recorded.</summary>
     public LatencySummary Summarize()
         => Count == 0

@@ -16,13 +16,13 @@ internal sealed class RunOptions
     public const int MaxNodes = 16;
 
     /// <summary>The options, in help order.</summary>
-    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Duration, Count, Threading, Wait, RingCapacity, Seed, Rate, Batch, Warmup, LatencySamples, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, LocalTargets, Plain];
+    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Duration, Count, Threading, Wait, RingCapacity, Seed, Rate, Batch, Warmup, LatencySamples, Baseline, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, LocalTargets, Plain];
 
     internal Option<string?> Vcpus { get; } = new("--vcpus") { Description = $"Number of emulated vCPUs (default {RunSettings.DefaultVcpus}); with --exits, the trace's vcpus.csv.", HelpName = "N|FILE" };
 
     internal Option<string?> Topology { get; } = new("--topology") { Description = "xapic-flat, xapic-cluster, xapic-physical, x2apic-physical or x2apic-cluster (default), each optionally -sparse.", HelpName = "KIND" };
 
-    internal Option<string?> Workload { get; } = new("--workload") { Description = "unicast, multicast, broadcast, linux-mix (default), storm, or weights such as single=60,resched=30,call=5,tlb=4,broadcast=1.", HelpName = "MIX" };
+    internal Option<string?> Workload { get; } = new("--workload") { Description = "unicast, multicast, broadcast, linux-mix (default), storm, or weights such as single=60,resched=30,call=5,tlb=4,broadcast=1; or a closed loop where each vCPU sends and waits for the ack: call-single (one target), tlb-shootdown (a set of 3), ping-pong (pairs bounce one IPI); --count is then round trips.", HelpName = "MIX" };
 
     internal Option<string?> Duration { get; } = new("--duration") { Description = "Length of the measured window, e.g. 10s (default), 0.3s, 500ms.", HelpName = "TIME" };
 
@@ -43,6 +43,8 @@ internal sealed class RunOptions
     internal Option<string?> Warmup { get; } = new("--warmup") { Description = "Warm-up on a throw-away engine before the measured window (default: a fifth of the run, at most 1s; 0.1s with --count; 0 to skip).", HelpName = "TIME" };
 
     internal Option<string?> LatencySamples { get; } = new("--latency-samples") { Description = $"Deliveries sampled uniformly over the run for the latency percentiles (default {RunSettings.DefaultLatencySamples}; 0 turns the log off).", HelpName = "N" };
+
+    internal Option<bool> Baseline { get; } = new("--baseline") { Description = "Also run the probe (the engine's bare shape: per-vCPU SPSC rings, one consumer ORing pending bits, unicast) for the same window, vCPU count and batch, and print engine rate, probe rate and their ratio." };
 
     internal Option<string?> Json { get; } = new("--json") { Description = "Also write the summary as JSON to FILE, or to stdout with -.", HelpName = "FILE" };
 
@@ -83,7 +85,13 @@ internal sealed class RunOptions
             RingCapacity = Text(parse, RingCapacity) is { } rc ? RingCapacityOf(rc) : null,
             JsonPath = Text(parse, Json) is { } json && json != "-" ? WritablePath("--json", json) : Text(parse, Json),
             Plain = parse.GetValue(Plain),
+            Baseline = parse.GetValue(Baseline),
         };
+
+        if (settings.Baseline && (Text(parse, Nodes) is not null || Text(parse, Trace) is not null || Text(parse, Exits) is not null))
+        {
+            throw new RunInputException("--baseline applies to a generated workload on one engine, not to --nodes or trace replays.");
+        }
 
         if (Text(parse, Nodes) is { } nodes)
         {
@@ -115,10 +123,15 @@ internal sealed class RunOptions
             throw new RunInputException("Give either --duration or --count, not both.");
         }
 
+        if (Text(parse, Workload) is { } loop && ClosedLoopRun.Parse(loop) is { } kind)
+        {
+            return ReadClosedLoop(parse, settings, kind);
+        }
+
         WorkloadMix? mix = WorkloadMix.LinuxMix;
         if (Text(parse, Workload) is { } w && !WorkloadMix.TryParse(w, out mix, out var error))
         {
-            throw new RunInputException(error!);
+            throw new RunInputException(error!.Replace("storm, or weights", "storm, call-single, tlb-shootdown, ping-pong, or weights", StringComparison.Ordinal));
         }
 
         return settings with
@@ -133,6 +146,52 @@ internal sealed class RunOptions
             Batch = Text(parse, Batch) is { } b ? (int)OptionValues.Positive("--batch", b, 4096) : RunSettings.DefaultBatch,
             Warmup = Text(parse, Warmup) is { } wu ? OptionValues.Duration("--warmup", wu, allowZero: true) : null,
             LatencySamples = Text(parse, LatencySamples) is { } ls ? LatencySamplesOf(ls) : RunSettings.DefaultLatencySamples,
+        };
+    }
+
+    private RunSettings ReadClosedLoop(ParseResult parse, RunSettings settings, ClosedLoopKind kind)
+    {
+        var name = ClosedLoopRun.NameOf(kind);
+        foreach (var openLoopOnly in new[] { Rate, Batch, LatencySamples, Nodes })
+        {
+            if (Text(parse, openLoopOnly) is not null)
+            {
+                throw new RunInputException($"{openLoopOnly.Name} does not apply to --workload {name}: a closed loop posts one IPI and waits for its ack, on one engine.");
+            }
+        }
+
+        if (Text(parse, Duration) is not null && Text(parse, Count) is not null)
+        {
+            throw new RunInputException("Give either --duration or --count, not both.");
+        }
+
+        if (settings.Baseline)
+        {
+            throw new RunInputException($"--baseline compares open-loop throughput; it does not apply to --workload {name}.");
+        }
+
+        var vcpus = Text(parse, Vcpus) is { } v ? (int)OptionValues.Positive("--vcpus", v, ClosedLoopDriver.MaxVcpus) : RunSettings.DefaultVcpus;
+        if (vcpus < 2 || (kind == ClosedLoopKind.PingPong && vcpus % 2 != 0))
+        {
+            throw new RunInputException(kind == ClosedLoopKind.PingPong
+                ? $"--workload ping-pong pairs the vCPUs: give an even --vcpus of at least 2, not {vcpus}."
+                : $"--workload {name} needs at least 2 vCPUs (a vCPU does not call itself), not {vcpus}.");
+        }
+
+        var senders = kind == ClosedLoopKind.PingPong ? vcpus / 2 : vcpus;
+        var count = Text(parse, Count) is { } c ? OptionValues.Positive("--count", c, long.MaxValue / 4) : (long?)null;
+        return settings with
+        {
+            ClosedLoop = kind,
+            Vcpus = vcpus,
+            Topology = Text(parse, Topology) is { } t ? TopologyChoice.Parse(t) : settings.Topology,
+            Mix = WorkloadMix.Unicast,
+            Duration = Text(parse, Duration) is { } d ? OptionValues.Duration("--duration", d) : RunSettings.DefaultDuration,
+            Count = count is { } n && n < senders
+                ? throw new RunInputException($"--count with --workload {name} is round trips shared over the {senders} sending vCPUs: give at least {senders}, not {n}.")
+                : count,
+            Seed = Text(parse, Seed) is { } s ? SeedOf(s) : 1,
+            Warmup = Text(parse, Warmup) is { } wu ? OptionValues.Duration("--warmup", wu, allowZero: true) : null,
         };
     }
 

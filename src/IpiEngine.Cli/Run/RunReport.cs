@@ -98,7 +98,21 @@ internal sealed class RunReport
 
     /// <summary>The reference compared with, if any.</summary>
     public string? ReferencePath { get; init; }
+
+    /// <summary>Closed-loop workloads: round trips and their latency.</summary>
+    public ClosedLoopSummary? ClosedLoop { get; init; }
+
+    /// <summary>With <c>--baseline</c>: the probe's rate in the same invocation and the engine's share of it.</summary>
+    public ProbeBaseline? Baseline { get; init; }
 }
+
+/// <summary>The probe reference rig's run beside the engine's (JSON <c>baseline</c>).</summary>
+/// <param name="ProbeIpisPerSecond">Records the probe resolved per second of its window (one destination each).</param>
+/// <param name="EngineToProbe">The engine's delivered IPIs/s over the probe's: 1 would be the shape's full speed.</param>
+/// <param name="ProbeRecords">Records the probe resolved in its window.</param>
+/// <param name="ProbeSeconds">The probe's window.</param>
+/// <param name="ProbeSequenceErrors">Records the probe lost, doubled or reordered: 0.</param>
+internal sealed record ProbeBaseline(double ProbeIpisPerSecond, double EngineToProbe, long ProbeRecords, double ProbeSeconds, long ProbeSequenceErrors);
 
 /// <summary>Garbage collections by generation.</summary>
 internal sealed record GcCounts(int Gen0, int Gen1, int Gen2);

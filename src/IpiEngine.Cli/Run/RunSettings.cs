@@ -86,6 +86,12 @@ internal sealed record RunSettings
     /// <summary>Multi-node runs: who serves each node's own targets, <c>engine</c> or <c>kernel</c>.</summary>
     public string LocalTargets { get; init; } = "engine";
 
+    /// <summary>A closed-loop workload (call-single, tlb-shootdown, ping-pong) instead of the open-loop mix, or null.</summary>
+    public ClosedLoopKind? ClosedLoop { get; init; }
+
+    /// <summary>Also run the probe reference rig for the same window, vCPU count and batch, and report the ratio.</summary>
+    public bool Baseline { get; init; }
+
     /// <summary>Force plain progress lines even on a terminal.</summary>
     public bool Plain { get; init; }
 

@@ -52,7 +52,26 @@ internal static class RunSummaryTable
         Row(table, "IPIs/s posted", PlainRunDisplay.Rate(report.PostedPerSecond));
         Row(table, "IPIs/s delivered (incl. coalesced)", PlainRunDisplay.Rate(report.IpisPerSecond));
         var l = report.LatencyNs;
-        Row(table, $"latency p50 / p99 / p99.9 / max ({Count(l.Samples)} sampled deliveries)", l.Samples == 0 ? "no samples" : $"{Ns(l.P50)} / {Ns(l.P99)} / {Ns(l.P999)} / {Ns(l.Max)}");
+        if (report.ClosedLoop is null)
+        {
+            Row(table, $"latency p50 / p99 / p99.9 / max ({Count(l.Samples)} sampled deliveries)", l.Samples == 0 ? "no samples" : $"{Ns(l.P50)} / {Ns(l.P99)} / {Ns(l.P999)} / {Ns(l.Max)}");
+        }
+        if (report.ClosedLoop is { } loop)
+        {
+            Row(table, "closed loop", $"{loop.Senders} sending vCPUs, ack by {loop.AckPath}");
+            Row(table, "round trips", Count(loop.RoundTrips) + $"  ({Count(loop.Acks)} acks)");
+            Row(table, "round trips/s", PlainRunDisplay.Rate(loop.RoundTripsPerSecond));
+            var r = loop.RoundTripLatencyNs;
+            Row(table, "round trip p50 / p99 / p99.9 / max", r.Samples == 0 ? "no samples" : $"{Ns(r.P50)} / {Ns(r.P99)} / {Ns(r.P999)} / {Ns(r.Max)}");
+            Row(table, "acks doubled, missing or undue", Count(loop.Violations));
+        }
+
+        if (report.Baseline is { } probe)
+        {
+            Row(table, "probe IPIs/s (the bare shape, same invocation)", PlainRunDisplay.Rate(probe.ProbeIpisPerSecond));
+            Row(table, "engine / probe", string.Create(CultureInfo.InvariantCulture, $"{probe.EngineToProbe:F2}"));
+        }
+
         Row(table, report.Loops is null ? "bytes allocated in window" : "bytes allocated (incl. an engine per replay)", Count(report.AllocatedBytes));
         Row(table, "GC gen0 / gen1 / gen2", $"{report.GcCollections.Gen0} / {report.GcCollections.Gen1} / {report.GcCollections.Gen2}");
         Row(table, "conservation", report.ConservationHeld ? "[green]held[/]" : "[red]VIOLATED[/]", markup: true);

@@ -1,5 +1,6 @@
 using IpiEngine.Apic;
 using IpiEngine.Delivery;
+using IpiEngine.Perf.Probe;
 using IpiEngine.Workload;
 
 namespace IpiEngine.Cli.Run;
@@ -68,7 +69,26 @@ internal static class SyntheticRun
             }
         }
 
-        return Report(settings, warmup, monitor, final, latency.Summarize(), driver, script);
+        var probe = settings.Baseline ? RunProbe(settings, monitor.Window, console) : (ProbeResult?)null;
+        return Report(settings, warmup, monitor, final, latency.Summarize(), driver, script, probe);
+    }
+
+    /// <summary>
+    /// <c>--baseline</c>: the probe reference rig (see <see cref="ProbeRig"/>) with the run's vCPU count, batch and ring
+    /// capacity, for as long as the engine's measured window, after a short warm-up of its own; the engine is stopped by then.
+    /// </summary>
+    private static ProbeResult RunProbe(RunSettings settings, TimeSpan window, RunConsole console)
+    {
+        console.Writer.WriteLine($"ipi run: the probe for {window.TotalSeconds:0.###} s ({settings.Vcpus} vCPUs, batch {settings.Batch})");
+        var capacity = Math.Max(RingCapacity(settings), (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)settings.Batch));
+        using var probe = new ProbeRig(settings.Vcpus, settings.Batch, capacity);
+        var warmup = settings.EffectiveWarmup;
+        if (warmup > TimeSpan.Zero)
+        {
+            probe.RunFor(warmup);
+        }
+
+        return probe.RunFor(window);
     }
 
     /// <summary>The warm-up: the same workload and engine options, on at most <see cref="WarmUpVcpus"/> vCPUs.</summary>
@@ -119,7 +139,7 @@ internal static class SyntheticRun
 
     private static int RingCapacity(RunSettings settings) => TraceReplayLoop.RingCapacity(settings, settings.Vcpus);
 
-    private static RunReport Report(RunSettings settings, TimeSpan warmup, RunMonitor monitor, in EngineCounters final, LatencySummary latency, WorkloadDriver driver, WorkloadScript script)
+    private static RunReport Report(RunSettings settings, TimeSpan warmup, RunMonitor monitor, in EngineCounters final, LatencySummary latency, WorkloadDriver driver, WorkloadScript script, ProbeResult? probe)
     {
         var start = monitor.WindowStart;
         var end = monitor.WindowEnd;
@@ -160,6 +180,9 @@ internal static class SyntheticRun
             AllocatedBytes = monitor.Allocations.AllocatedBytes,
             DisplayAllocatedBytes = monitor.MonitorAllocatedBytes,
             GcCollections = new GcCounts(monitor.Allocations.Gen0, monitor.Allocations.Gen1, monitor.Allocations.Gen2),
+            Baseline = probe is { } p
+                ? new ProbeBaseline(p.RecordsPerSecond, destinations / seconds / Math.Max(p.RecordsPerSecond, 1e-9), p.Records, p.Seconds, p.SequenceErrors)
+                : null,
 
             // Nothing lost anywhere: the engine accounts for every record and destination over its whole life, the
             // window drained, and the IPIs the vCPU threads say they posted are the ones the engine resolved or rejected.

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using IpiEngine.Apic;
+using IpiEngine.Cli.Run;
+using IpiEngine.Pipeline;
+
+namespace IpiEngine.Cli.Idle;
+
+/// <summary>
+/// <c>ipi perf idle</c>'s measurement: what an engine with no traffic costs, and how fast it wakes for one IPI.
+/// A two-vCPU engine starts and settles (start-up work and JIT tiering burn CPU that is not idling), then does nothing
+/// for the idle window while the process's CPU time is read before and after; then vCPU 0 posts single IPIs to vCPU 1
+/// at intervals long enough for the engine to go idle again between them, and after each post the measuring thread
+/// spins on <see cref="Engine.TakePending"/> for vCPU 1: wake latency = post to "TakePending sees it".
+/// </summary>
+internal static class IdleCost
+{
+    private const byte Vector = 0xFD;
+    private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan WakePatience = TimeSpan.FromSeconds(30);
+
+    /// <summary>Measures and reports.</summary>
+    public static IdleReport Measure(WaitStrategyKind wait, TimeSpan idle, int wakes, TimeSpan interval)
+    {
+        using var engine = new Engine(new EngineOptions
+        {
+            Topology = ApicTopology.Configure(2, TopologyKind.X2ApicPhysical),
+            WaitStrategy = wait,
+            Name = "ipi-idle",
+        });
+        engine.Start();
+        WakeOnce(engine); // the post and delivery paths run once before the window (JIT), and the engine is up
+        Thread.Sleep(Settle);
+
+        var cpuBefore = ProcessCpuTime.Now();
+        var start = Stopwatch.GetTimestamp();
+        Thread.Sleep(idle);
+        var cpuAfter = ProcessCpuTime.Now();
+        var wall = Stopwatch.GetElapsedTime(start);
+        var cpu = cpuAfter - cpuBefore;
+
+        var latency = new LatencyHistogram();
+        for (var i = 0; i < wakes; i++)
+        {
+            Thread.Sleep(interval);
+            var (posted, seen) = WakeOnce(engine);
+            latency.RecordTicks(posted, seen);
+        }
+
+        engine.Stop();
+        var counters = engine.ReadCounters();
+        return new IdleReport(
+            EngineNames.Of(wait),
+            wall.TotalSeconds,
+            cpu.TotalSeconds,
+            100 * cpu.TotalSeconds / Math.Max(wall.TotalSeconds, 1e-9),
+            interval.TotalSeconds,
+            latency.Summarize(),
+            counters.ConservationHolds && counters.IpisResolved == wakes + 1 && counters.Delivered == wakes + 1);
+    }
+
+    /// <summary>Posts one IPI from vCPU 0 to vCPU 1 and spins until vCPU 1 has taken it; returns both timestamps.</summary>
+    private static (long Posted, long Seen) WakeOnce(Engine engine)
+    {
+        var posted = Stopwatch.GetTimestamp();
+        engine.Post(0, ApicRegister.X2Icr, 1UL << 32 | 1u << 14 | Vector, 1);
+        while (!engine.TakePending(1).IsPending(Vector))
+        {
+            if (Stopwatch.GetElapsedTime(posted) > WakePatience)
+            {
+                throw new InvalidOperationException($"The engine did not deliver one IPI within {WakePatience.TotalSeconds:0} s.");
+            }
+
+            Thread.SpinWait(1);
+        }
+
+        return (posted, Stopwatch.GetTimestamp());
+    }
+}
+
+/// <summary>What <c>ipi perf idle</c> measured (JSON, camelCase).</summary>
+/// <param name="Wait">The engine's wait strategy.</param>
+/// <param name="IdleSeconds">The idle window, measured.</param>
+/// <param name="CpuSeconds">CPU time the whole process used in the idle window (user + system, every thread).</param>
+/// <param name="CpuPercentOfOneCore">That CPU time as a percentage of one core over the window (goal: under 1).</param>
+/// <param name="WakeIntervalSeconds">The quiet time before each single IPI.</param>
+/// <param name="WakeLatencyNs">Post to "vCPU 1's TakePending sees it", in nanoseconds.</param>
+/// <param name="ConservationHeld">Every posted IPI was resolved and delivered once.</param>
+internal sealed record IdleReport(string Wait, double IdleSeconds, double CpuSeconds, double CpuPercentOfOneCore, double WakeIntervalSeconds, LatencySummary WakeLatencyNs, bool ConservationHeld);

@@ -1,0 +1,126 @@
+using System.Text.Json;
+using Xunit;
+
+namespace IpiEngine.Tests.Run;
+
+/// <summary>
+/// <c>ipi run --workload call-single|tlb-shootdown|ping-pong</c>: every sender completes its round trips, every
+/// request is acked exactly once, every IPI the vCPUs posted is one the engine resolved; counted runs, bounded in time.
+/// </summary>
+public class ClosedLoopRunTests
+{
+    private const int RoundTrips = 3000;
+
+    [Theory]
+    [InlineData("x2apic-cluster", "fused")]
+    [InlineData("x2apic-physical", "per-stage")]
+    [InlineData("xapic-flat", "fused")]
+    [InlineData("xapic-physical", "inline")]
+    public void Ping_pong_bounces_each_ipi_exactly_once(string topology, string threading)
+    {
+        var json = SyntheticRunTests.RunJson("--workload", "ping-pong", "--vcpus", "4", "--topology", topology, "--threading", threading, "--count", $"{RoundTrips}", "--warmup", "0");
+
+        var loop = json.GetProperty("closedLoop");
+        Assert.Equal(RoundTrips, loop.GetProperty("roundTrips").GetInt64());
+        Assert.Equal(RoundTrips, loop.GetProperty("acks").GetInt64()); // one answer per ping
+        Assert.Equal(0, loop.GetProperty("violations").GetInt64());
+        Assert.Equal(2 * RoundTrips, json.GetProperty("posted").GetInt64()); // a ping and its answer
+        Assert.Equal(2 * RoundTrips, json.GetProperty("delivered").GetInt64()); // one in flight per pair: nothing to merge with
+        Assert.Equal(0, json.GetProperty("coalesced").GetInt64());
+        Assert.Equal(2 * RoundTrips, json.GetProperty("pendingTakes").GetInt64()); // each taken once, by its target
+        AssertRoundTripLatency(loop, RoundTrips);
+        Assert.True(json.GetProperty("conservationHeld").GetBoolean());
+    }
+
+    [Theory]
+    [InlineData("x2apic-cluster", 6)]
+    [InlineData("xapic-physical", 5)]
+    public void Call_single_acks_every_call_exactly_once(string topology, int vcpus)
+    {
+        var json = SyntheticRunTests.RunJson("--workload", "call-single", "--vcpus", $"{vcpus}", "--topology", topology, "--count", $"{RoundTrips}", "--warmup", "0");
+
+        var loop = json.GetProperty("closedLoop");
+        Assert.Equal(RoundTrips, loop.GetProperty("roundTrips").GetInt64());
+        Assert.Equal(RoundTrips, loop.GetProperty("acks").GetInt64());
+        Assert.Equal(0, loop.GetProperty("violations").GetInt64());
+        Assert.Equal(RoundTrips, json.GetProperty("posted").GetInt64());
+        Assert.Equal(RoundTrips, json.GetProperty("delivered").GetInt64() + json.GetProperty("coalesced").GetInt64());
+        AssertRoundTripLatency(loop, RoundTrips);
+        Assert.True(json.GetProperty("conservationHeld").GetBoolean());
+    }
+
+    [Theory]
+    [InlineData("x2apic-physical", "fused")]
+    [InlineData("x2apic-cluster", "per-stage")]
+    [InlineData("xapic-flat", "fused")]
+    public void A_tlb_shootdown_waits_for_every_target_and_each_acks_once(string topology, string threading)
+    {
+        var json = SyntheticRunTests.RunJson("--workload", "tlb-shootdown", "--vcpus", "6", "--topology", topology, "--threading", threading, "--count", $"{RoundTrips}", "--warmup", "0");
+
+        var loop = json.GetProperty("closedLoop");
+        Assert.Equal(RoundTrips, loop.GetProperty("roundTrips").GetInt64());
+        Assert.Equal(3 * RoundTrips, loop.GetProperty("acks").GetInt64()); // a set of 3 targets per shootdown
+        Assert.Equal(0, loop.GetProperty("violations").GetInt64());
+        Assert.Equal(3 * RoundTrips, json.GetProperty("delivered").GetInt64() + json.GetProperty("coalesced").GetInt64());
+        if (topology == "x2apic-physical")
+        {
+            Assert.Equal(3 * RoundTrips, json.GetProperty("posted").GetInt64()); // physical mode: one write per target
+        }
+
+        AssertRoundTripLatency(loop, RoundTrips);
+        Assert.True(json.GetProperty("conservationHeld").GetBoolean());
+    }
+
+    [Fact]
+    public void A_timed_closed_loop_ends_by_itself_and_reports_its_rate()
+    {
+        var json = SyntheticRunTests.RunJson("--workload", "call-single", "--vcpus", "4", "--duration", "300ms", "--warmup", "50ms");
+
+        var loop = json.GetProperty("closedLoop");
+        var trips = loop.GetProperty("roundTrips").GetInt64();
+        Assert.True(trips > 0, "no round trip in 300 ms");
+        Assert.Equal(trips, loop.GetProperty("acks").GetInt64());
+        Assert.InRange(json.GetProperty("durationSeconds").GetDouble(), 0.25, 60);
+        Assert.InRange(loop.GetProperty("roundTripsPerSecond").GetDouble(), 0.5 * trips / 60, 1.01 * trips / 0.25);
+        Assert.True(json.GetProperty("conservationHeld").GetBoolean());
+    }
+
+    [Theory]
+    [InlineData(new[] { "--workload", "ping-pong", "--vcpus", "3" }, "--workload ping-pong pairs the vCPUs: give an even --vcpus of at least 2, not 3.")]
+    [InlineData(new[] { "--workload", "call-single", "--vcpus", "1" }, "--workload call-single needs at least 2 vCPUs (a vCPU does not call itself), not 1.")]
+    [InlineData(new[] { "--workload", "call-single", "--rate", "1M" }, "--rate does not apply to --workload call-single: a closed loop posts one IPI and waits for its ack, on one engine.")]
+    [InlineData(new[] { "--workload", "tlb-shootdown", "--batch", "4" }, "--batch does not apply to --workload tlb-shootdown: a closed loop posts one IPI and waits for its ack, on one engine.")]
+    [InlineData(new[] { "--workload", "ping-pong", "--vcpus", "4", "--count", "1" }, "--count with --workload ping-pong is round trips shared over the 2 sending vCPUs: give at least 2, not 1.")]
+    [InlineData(new[] { "--workload", "ping-pong", "--vcpus", "300" }, "--vcpus must be a whole number from 1 to 256, not '300'.")]
+    [InlineData(new[] { "--workload", "ping-pong", "--baseline" }, "--baseline compares open-loop throughput; it does not apply to --workload ping-pong.")]
+    [InlineData(new[] { "--trace", "xapic-flat-smp4", "--baseline" }, "--baseline applies to a generated workload on one engine, not to --nodes or trace replays.")]
+    public void Bad_closed_loop_and_baseline_input_is_one_sentence_and_exit_code_2(string[] args, string sentence)
+    {
+        var (code, output, error) = RunCli.Invoke(["run", .. args]);
+
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, output);
+        Assert.Equal(sentence, error.Trim());
+    }
+
+    [Fact]
+    public void The_baseline_runs_the_probe_for_the_same_window_and_reports_the_ratio()
+    {
+        var json = SyntheticRunTests.RunJson("--workload", "unicast", "--vcpus", "4", "--batch", "16", "--duration", "200ms", "--warmup", "50ms", "--latency-samples", "0", "--baseline");
+
+        var baseline = json.GetProperty("baseline");
+        var probeRate = baseline.GetProperty("probeIpisPerSecond").GetDouble();
+        Assert.True(probeRate > 0, "the probe moved nothing");
+        Assert.Equal(0, baseline.GetProperty("probeSequenceErrors").GetInt64());
+        Assert.InRange(baseline.GetProperty("probeSeconds").GetDouble(), 0.15, 60);
+        Assert.Equal(json.GetProperty("ipisPerSecond").GetDouble() / probeRate, baseline.GetProperty("engineToProbe").GetDouble(), 6);
+    }
+
+    private static void AssertRoundTripLatency(JsonElement loop, long roundTrips)
+    {
+        var latency = loop.GetProperty("roundTripLatencyNs");
+        Assert.Equal(roundTrips, latency.GetProperty("samples").GetInt64());
+        var (p50, p99, p999, max) = (latency.GetProperty("p50").GetInt64(), latency.GetProperty("p99").GetInt64(), latency.GetProperty("p999").GetInt64(), latency.GetProperty("max").GetInt64());
+        Assert.True(p50 > 0 && p50 <= p99 && p99 <= p999 && p999 <= max, $"percentiles out of order: {p50} {p99} {p999} {max}");
+    }
+}
