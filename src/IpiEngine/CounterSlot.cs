@@ -39,6 +39,14 @@ internal enum CounterSlot
     Undelivered,
     /// <summary>Notifier calls that threw (see <see cref="Delivery.NotifierExceptionPolicy"/>).</summary>
     NotifierFaults,
+    /// <summary>Of the resolved IPIs, MSIs from device sources.</summary>
+    MsisResolved,
+    /// <summary>Of the rejected records, MSIs from device sources.</summary>
+    MsisRejected,
+    /// <summary>Of the resolved IPIs, <c>KVM_HC_SEND_IPI</c> hypercalls.</summary>
+    PvIpisResolved,
+    /// <summary>Of the rejected records, <c>KVM_HC_SEND_IPI</c> hypercalls.</summary>
+    PvIpisRejected,
     /// <summary>First of the rejected-record counters, one per <see cref="RejectReason"/>.</summary>
     RejectedBase,
 }

@@ -34,7 +34,8 @@ public sealed partial class Engine : IDisposable
     private const int Disposed = 4;
 
     private readonly EngineOptions _options;
-    private readonly SpscRing<ExitRecord>[] _rings;
+    private readonly int _vcpus;
+    private readonly SpscRing<ExitRecord>[] _rings; // one per vCPU, then one per device source
     private readonly DoorbellBitmap _doorbell;
     private readonly PostingRings _posting;
     private readonly EventCount _signal = new();
@@ -68,19 +69,20 @@ public sealed partial class Engine : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         int vcpus = options.Validate();
         _options = options;
-        _rings = new SpscRing<ExitRecord>[vcpus];
-        for (int i = 0; i < vcpus; i++)
+        _vcpus = vcpus;
+        _rings = new SpscRing<ExitRecord>[vcpus + options.DeviceSources]; // the vCPUs', then one per device source
+        for (int i = 0; i < _rings.Length; i++)
         {
             _rings[i] = new SpscRing<ExitRecord>(options.RingCapacity);
         }
 
-        _doorbell = new DoorbellBitmap(vcpus);
+        _doorbell = new DoorbellBitmap(_rings.Length);
         _wait = WaitStrategy.For(options.WaitStrategy);
-        _resolver = new IcrResolver(options.Topology ?? ApicTopology.Configure(vcpus, TopologyKind.X2ApicPhysical));
+        _resolver = new IcrResolver(options.Topology ?? ApicTopology.Configure(vcpus, TopologyKind.X2ApicPhysical), options.DeviceSources);
         _descriptors = new DescriptorTable(vcpus);
         _waiters = new PendingWaiters(_descriptors);
         _log = options.DeliveryLogCapacity > 0 ? new DeliveryLog(options.DeliveryLogCapacity, options.DeliveryLogMode) : null;
-        _topologySnapshot = new long[vcpus];
+        _topologySnapshot = new long[_rings.Length];
         bool inline = options.ThreadingMode == ThreadingMode.Inline; // no queue: unstamped by default, so its log is deterministic
         _stamp = options.StampPostTime ?? (!inline && (_log is not null || options.Placement is not null || options.Forwarder is not null));
         _posting = new PostingRings(_rings, _doorbell, _signal, _wait, options.BackPressure == BackPressure.Drop, options.Name);
@@ -93,7 +95,7 @@ public sealed partial class Engine : IDisposable
     }
 
     /// <summary>The number of vCPUs.</summary>
-    public int VcpuCount => _rings.Length;
+    public int VcpuCount => _vcpus;
 
     /// <summary>The options the engine was built with.</summary>
     public EngineOptions Options => _options;
@@ -318,7 +320,9 @@ public sealed partial class Engine : IDisposable
             sums[(int)CounterSlot.NoDestination], sums[(int)CounterSlot.Delivered], sums[(int)CounterSlot.Coalesced],
             sums[(int)CounterSlot.Forwarded], sums[(int)CounterSlot.ServedByHost], sums[(int)CounterSlot.Notifications], sums[(int)CounterSlot.RemoteDelivered],
             sums[(int)CounterSlot.RemoteCoalesced], sums[(int)CounterSlot.RemoteRejected], _log?.Overflowed ?? 0,
-            sums[(int)CounterSlot.NotifierFaults], sums[(int)CounterSlot.PeerUnreachable], sums[(int)CounterSlot.Undelivered]);
+            sums[(int)CounterSlot.NotifierFaults], sums[(int)CounterSlot.PeerUnreachable], sums[(int)CounterSlot.Undelivered],
+            new DeviceInputCounts(sums[(int)CounterSlot.MsisResolved], sums[(int)CounterSlot.MsisRejected],
+                sums[(int)CounterSlot.PvIpisResolved], sums[(int)CounterSlot.PvIpisRejected]));
     }
 
     private static void Accumulate(StageCounters stage, Span<long> sums, ref RejectCounts rejected)

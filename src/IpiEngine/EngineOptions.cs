@@ -22,6 +22,12 @@ public sealed unsafe class EngineOptions
     /// </summary>
     public ApicTopology? Topology { get; init; }
 
+    /// <summary>
+    /// Device sources (each one thread that posts MSIs with <see cref="Engine.PostMsi"/>, on a ring of its own after the
+    /// vCPUs': device d posts as source <c>VcpuCount + d</c>). Default 0. vCPUs plus devices are at most <see cref="MaxVcpus"/>.
+    /// </summary>
+    public int DeviceSources { get; init; }
+
     /// <summary>Records each vCPU's ring holds (a power of two, at least 2). Default 4096.</summary>
     public int RingCapacity { get; init; } = 4096;
 
@@ -120,6 +126,11 @@ public sealed unsafe class EngineOptions
         if (Topology is not null && Topology.VcpuCount != vcpus)
         {
             throw new ArgumentException($"The topology has {Topology.VcpuCount} vCPUs but VcpuCount is {vcpus}.", nameof(Topology));
+        }
+
+        if (DeviceSources < 0 || DeviceSources > MaxVcpus - vcpus)
+        {
+            throw new ArgumentException($"DeviceSources must be between 0 and {MaxVcpus - vcpus} with {vcpus} vCPUs (got {DeviceSources}).", nameof(DeviceSources));
         }
 
         if (RingCapacity < 2 || !BitOperations.IsPow2(RingCapacity))

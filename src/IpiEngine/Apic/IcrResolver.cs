@@ -29,15 +29,25 @@ internal sealed class IcrResolver
 {
     private readonly ApicTopology _topology;
     private readonly uint[] _latchedHigh; // per vCPU: ICR high as QEMU keeps it (0x310, x2APIC ICR); only Process touches it
+    private readonly ulong[] _pvHigh; // per vCPU: a KVM_HC_SEND_IPI's a1, latched by its PvSendIpiHigh record; only Process
+    private readonly uint[] _pvIcr; // per vCPU: that call's a3 (ICR low bits); only Process
+    private readonly int _deviceSources;
     private readonly Lock _topologyGate = new();
     private DestinationMap _map;
 
-    /// <summary>Takes ownership of <paramref name="topology"/> (do not change it afterwards) and builds the first map.</summary>
-    public IcrResolver(ApicTopology topology)
+    /// <summary>
+    /// Takes ownership of <paramref name="topology"/> (do not change it afterwards) and builds the first map. Sources
+    /// <c>VcpuCount .. VcpuCount + deviceSources - 1</c> are devices (they post MSIs; docs/apic.md "Device interrupts").
+    /// </summary>
+    public IcrResolver(ApicTopology topology, int deviceSources = 0)
     {
         ArgumentNullException.ThrowIfNull(topology);
+        ArgumentOutOfRangeException.ThrowIfNegative(deviceSources);
         _topology = topology;
         _latchedHigh = new uint[topology.VcpuCount];
+        _pvHigh = new ulong[topology.VcpuCount];
+        _pvIcr = new uint[topology.VcpuCount];
+        _deviceSources = deviceSources;
         _map = topology.BuildMap();
     }
 
@@ -65,7 +75,7 @@ internal sealed class IcrResolver
         int source = record.SourceVcpu;
         if ((uint)source >= (uint)map.VcpuCount)
         {
-            return Reject(RejectReason.UnknownSource, default, IcrFamily(record.Register));
+            return ProcessDeviceSource(record, map, destinations);
         }
 
         IcrCommand command;
@@ -106,7 +116,7 @@ internal sealed class IcrResolver
 
                 break;
             default:
-                return ProcessOtherRegister(record);
+                return ProcessOtherRegister(record, map, destinations);
         }
 
         RejectReason reason = Validate(command);
@@ -232,15 +242,78 @@ internal sealed class IcrResolver
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ExitOutcome ProcessOtherRegister(in ExitRecord record)
+    private ExitOutcome ProcessOtherRegister(in ExitRecord record, DestinationMap map, DestinationSet destinations)
     {
+        int source = record.SourceVcpu;
+        switch (record.Register)
+        {
+            case ApicRegister.PvSendIpiHigh:
+                _pvHigh[source] = record.Value;
+                _pvIcr[source] = record.DestinationId;
+                return new ExitOutcome(ExitKind.Latched, RejectReason.None, default, false);
+            case ApicRegister.PvSendIpi:
+                return ProcessPvSendIpi(record, map, destinations);
+            case ApicRegister.Msi:
+                return Reject(RejectReason.UnknownRegister, default, false); // a vCPU writes no MSI: devices do
+        }
+
         if (!ApicTopology.IsTopologyRegister(record.Register))
         {
             return Reject(RejectReason.UnknownRegister, default, false);
         }
 
-        ApplyTopologyWrite(record.SourceVcpu, record.Register, record.Value);
+        ApplyTopologyWrite(source, record.Register, record.Value);
         return new ExitOutcome(ExitKind.TopologyWrite, RejectReason.None, default, false);
+    }
+
+    /// <summary>
+    /// The firing half of a <c>KVM_HC_SEND_IPI</c> (a0, a2) with the upper half (a1, a3) its vCPU latched just before;
+    /// the latch is cleared, so a firing half without its own upper half sends vector 0 and is rejected.
+    /// </summary>
+    private ExitOutcome ProcessPvSendIpi(in ExitRecord record, DestinationMap map, DestinationSet destinations)
+    {
+        int source = record.SourceVcpu;
+        ulong high = _pvHigh[source];
+        uint icr = _pvIcr[source];
+        _pvHigh[source] = 0;
+        _pvIcr[source] = 0;
+        var command = IcrCommand.FromDevice(icr, record.DestinationId);
+        RejectReason reason = PvSendIpi.Resolve(map, record.Value, high, record.DestinationId, icr, destinations);
+        return reason == RejectReason.None
+            ? new ExitOutcome(ExitKind.Fired, RejectReason.None, command, true, InterruptInput.PvIpi)
+            : new ExitOutcome(ExitKind.Rejected, reason, command, true, InterruptInput.PvIpi);
+    }
+
+    /// <summary>
+    /// A record from a source past the vCPUs: a device's MSI (resolved like an ICR write without shorthand, one destination
+    /// when the redirection hint is set), or refused: an unknown source, or a register a device cannot write.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ExitOutcome ProcessDeviceSource(in ExitRecord record, DestinationMap map, DestinationSet destinations)
+    {
+        if (record.SourceVcpu - map.VcpuCount >= _deviceSources)
+        {
+            return Reject(RejectReason.UnknownSource, default, IcrFamily(record.Register));
+        }
+
+        if (record.Register != ApicRegister.Msi)
+        {
+            return Reject(RejectReason.UnknownRegister, default, false);
+        }
+
+        RejectReason reason = MsiMessage.Decode(record.Value, record.DestinationId, out IcrCommand command, out bool oneDestination);
+        if (reason != RejectReason.None)
+        {
+            return new ExitOutcome(ExitKind.Rejected, reason, command, true, InterruptInput.Msi);
+        }
+
+        map.ResolveInto(record.SourceVcpu, command, destinations);
+        if (oneDestination)
+        {
+            destinations.KeepOnly(command.Vector); // KVM kvm_lowest_prio_delivery: the hint alone asks for arbitration
+        }
+
+        return new ExitOutcome(ExitKind.Fired, RejectReason.None, command, true, InterruptInput.Msi);
     }
 
     private static bool IcrFamily(ushort register)

@@ -53,6 +53,11 @@ internal sealed class ResolveStage
             return;
         }
 
+        if (outcome.Input != InterruptInput.Icr)
+        {
+            _counters.Add(outcome.Input == InterruptInput.Msi ? CounterSlot.MsisResolved : CounterSlot.PvIpisResolved, 1);
+        }
+
         ReadOnlySpan<int> destinations = _destinations.Vcpus;
         _ipis++;
         _destinationCount += destinations.Length;
@@ -93,6 +98,11 @@ internal sealed class ResolveStage
                 break;
             default:
                 _counters.AddRejected(outcome.Reason);
+                if (outcome.Input != InterruptInput.Icr)
+                {
+                    _counters.Add(outcome.Input == InterruptInput.Msi ? CounterSlot.MsisRejected : CounterSlot.PvIpisRejected, 1);
+                }
+
                 break;
         }
     }
