@@ -56,7 +56,8 @@ public class DeviceInterruptBenchmarks
         for (int i = 0; i < Interrupts; i++)
         {
             ushort source = (ushort)(i % Vcpus);
-            uint target = (uint)((i * 7 + 1) % Vcpus) & (multicast ? ~15u : ~0u); // multicasts: the first 4 of a cluster
+            // Never APIC ID 255: an 8-bit MSI destination 0xFF is the broadcast. Multicasts: the first 4 of a cluster.
+            uint target = (uint)((i * 7 + 1) % (Vcpus - 1)) & (multicast ? ~15u : ~0u);
             uint cluster = target >> 4;
             switch (Case)
             {

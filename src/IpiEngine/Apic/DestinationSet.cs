@@ -55,7 +55,15 @@ internal sealed class DestinationSet
     internal void SortUnique()
     {
         Span<int> items = _vcpus.AsSpan(0, Count);
-        items.Sort();
+        if (items.Length <= 32)
+        {
+            SortSmall(); // usually ascending already: one pass
+        }
+        else
+        {
+            items.Sort();
+        }
+
         int kept = 0;
         for (int i = 0; i < items.Length; i++)
         {
