@@ -47,6 +47,12 @@ internal enum CounterSlot
     PvIpisResolved,
     /// <summary>Of the rejected records, <c>KVM_HC_SEND_IPI</c> hypercalls.</summary>
     PvIpisRejected,
+    /// <summary>Of the resolved IPIs, IOAPIC pins delivered (by a line change, an entry write or an EOI).</summary>
+    IoApicResolved,
+    /// <summary>Of the rejected records, IOAPIC records (masked pin, unknown pin, invalid entry).</summary>
+    IoApicRejected,
+    /// <summary>Of the latched records, IOAPIC records that only changed its state.</summary>
+    IoApicStateOnly,
     /// <summary>First of the rejected-record counters, one per <see cref="RejectReason"/>.</summary>
     RejectedBase,
 }

@@ -162,6 +162,60 @@ public sealed partial class Engine
     }
 
     /// <summary>
+    /// Device <paramref name="device"/> drives IOAPIC input <paramref name="pin"/> (0 to 23) high or low, on the device's
+    /// ring. The pin's redirection entry decides: an unmasked edge pin fires on a rising edge; an asserted level pin fires
+    /// unless its remote IRR is set (then again at the EOI of its vector, if still asserted); an assertion on a masked
+    /// pin is refused (<see cref="RejectReason.MaskedPin"/>). The interrupt resolves as the MSI the entry describes
+    /// (docs/apic.md, "IOAPIC"). Counted in <see cref="EngineCounters.IoApicResolved"/> and its siblings.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The device or the pin does not exist.</exception>
+    /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
+    /// <exception cref="EngineFaultedException">The engine's pipeline failed.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    public void SetIoApicPin(int device, int pin, bool asserted, ulong tag = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(device);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(device, _rings.Length - _vcpus);
+        ArgumentOutOfRangeException.ThrowIfNegative(pin);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(pin, IoApic.PinCount);
+        Post(_vcpus + device, ApicRegister.IoApicPin, asserted ? 1ul : 0, (uint)pin, tag);
+    }
+
+    /// <summary>
+    /// <paramref name="vcpu"/> writes IOAPIC redirection entry <paramref name="pin"/> (the 64-bit entry: vector, delivery
+    /// mode, destination mode, trigger, mask, destination in bits 63:56), on its ring, in order with its other records.
+    /// Every pin starts masked. Unmasking an asserted level pin delivers it.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The vCPU or the pin does not exist.</exception>
+    /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
+    /// <exception cref="EngineFaultedException">The engine's pipeline failed.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    public void WriteIoApicEntry(int vcpu, int pin, ulong entry)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(vcpu);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vcpu, _vcpus);
+        ArgumentOutOfRangeException.ThrowIfNegative(pin);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(pin, IoApic.PinCount);
+        Post(vcpu, ApicRegister.IoApicEntry, entry, (uint)pin);
+    }
+
+    /// <summary>
+    /// <paramref name="vcpu"/> ended the handler of <paramref name="vector"/> (an EOI write; with APICv, the EOI exit of a
+    /// level-triggered vector): every level IOAPIC pin with that vector loses its remote IRR, and one still asserted
+    /// is delivered again.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The vCPU does not exist.</exception>
+    /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
+    /// <exception cref="EngineFaultedException">The engine's pipeline failed.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    public void PostEoi(int vcpu, byte vector)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(vcpu);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vcpu, _vcpus);
+        Post(vcpu, ApicRegister.Eoi, vector, 0);
+    }
+
+    /// <summary>
     /// Applies a routing-relevant register write (APIC ID, LDR, DFR, SVR, IA32_APIC_BASE) so that every IPI posted
     /// before this call, by any thread, resolves with the old topology and every IPI posted after it with the new:
     /// the call waits until the pipeline has resolved everything published so far, then publishes a new destination

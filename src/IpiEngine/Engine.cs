@@ -322,7 +322,8 @@ public sealed partial class Engine : IDisposable
             sums[(int)CounterSlot.RemoteCoalesced], sums[(int)CounterSlot.RemoteRejected], _log?.Overflowed ?? 0,
             sums[(int)CounterSlot.NotifierFaults], sums[(int)CounterSlot.PeerUnreachable], sums[(int)CounterSlot.Undelivered],
             new DeviceInputCounts(sums[(int)CounterSlot.MsisResolved], sums[(int)CounterSlot.MsisRejected],
-                sums[(int)CounterSlot.PvIpisResolved], sums[(int)CounterSlot.PvIpisRejected]));
+                sums[(int)CounterSlot.PvIpisResolved], sums[(int)CounterSlot.PvIpisRejected],
+                sums[(int)CounterSlot.IoApicResolved], sums[(int)CounterSlot.IoApicRejected], sums[(int)CounterSlot.IoApicStateOnly]));
     }
 
     private static void Accumulate(StageCounters stage, Span<long> sums, ref RejectCounts rejected)

@@ -3,7 +3,8 @@ using IpiEngine.Apic;
 namespace IpiEngine;
 
 /// <summary>The per-kind device and hypercall counts <see cref="EngineCounters"/> carries (internal: its constructor's argument).</summary>
-internal readonly record struct DeviceInputCounts(long MsisResolved, long MsisRejected, long PvIpisResolved, long PvIpisRejected);
+internal readonly record struct DeviceInputCounts(long MsisResolved, long MsisRejected, long PvIpisResolved, long PvIpisRejected,
+    long IoApicResolved, long IoApicRejected, long IoApicStateOnly);
 
 /// <summary>
 /// A snapshot of an engine's counters, summed over the threads that own them. Accounting rules:
@@ -23,6 +24,9 @@ public readonly struct EngineCounters
         MsisRejected = devices.MsisRejected;
         PvIpisResolved = devices.PvIpisResolved;
         PvIpisRejected = devices.PvIpisRejected;
+        IoApicResolved = devices.IoApicResolved;
+        IoApicRejected = devices.IoApicRejected;
+        IoApicStateOnly = devices.IoApicStateOnly;
         Posted = posted;
         Latched = latched;
         TopologyWrites = topologyWrites;
@@ -52,7 +56,10 @@ public readonly struct EngineCounters
     /// </summary>
     public long Posted { get; }
 
-    /// <summary>ICR high writes that latched a destination.</summary>
+    /// <summary>
+    /// Records that only kept state for later: ICR high writes (the latched destination), the upper halves of
+    /// <c>KVM_HC_SEND_IPI</c> calls, and IOAPIC records that delivered nothing (<see cref="IoApicStateOnly"/>).
+    /// </summary>
     public long Latched { get; }
 
     /// <summary>
@@ -81,6 +88,22 @@ public readonly struct EngineCounters
     /// (each hypercall is two records: the latched upper half counts in <see cref="Latched"/>).
     /// </summary>
     public long PvIpisRejected { get; }
+
+    /// <summary>
+    /// Of <see cref="IpisResolved"/>, IOAPIC records that delivered a pin's interrupt (a line assertion, an unmasking
+    /// entry write, an EOI that re-delivers a still-asserted level pin). Quiescent: IOAPIC records posted (pin levels,
+    /// entry writes, EOIs) = <see cref="IoApicResolved"/> + <see cref="IoApicRejected"/> + <see cref="IoApicStateOnly"/>.
+    /// </summary>
+    public long IoApicResolved { get; }
+
+    /// <summary>Of <see cref="Rejected"/>, IOAPIC records (<see cref="RejectReason.MaskedPin"/>, <see cref="RejectReason.UnknownPin"/>, an invalid entry).</summary>
+    public long IoApicRejected { get; }
+
+    /// <summary>
+    /// Of <see cref="Latched"/>, IOAPIC records that only changed its state (a de-assertion, a level pin waiting for its
+    /// EOI, an entry write or an EOI that delivers nothing).
+    /// </summary>
+    public long IoApicStateOnly { get; }
 
     /// <summary>Records rejected, all reasons.</summary>
     public long Rejected

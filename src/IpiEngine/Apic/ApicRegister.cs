@@ -44,6 +44,17 @@ public static class ApicRegister
     /// <see cref="PvSendIpi"/> by the same vCPU: value = a1 (APIC IDs a2 + 64 .. a2 + 127), destination id = a3 (ICR low bits).
     /// </summary>
     internal const ushort PvSendIpiHigh = 0xF10B;
+    /// <summary>xAPIC EOI register: the value is the vector whose handling ended (the hypervisor knows it from the ISR).</summary>
+    internal const ushort Eoi = 0x0B0;
+    /// <summary>x2APIC EOI MSR, as <see cref="Eoi"/>.</summary>
+    internal const ushort X2Eoi = 0x80B;
+    /// <summary>
+    /// Not an APIC register: an IOAPIC redirection entry write (a vCPU's IOWIN write), value = the 64-bit entry,
+    /// destination id = the pin. The number recalls the IOAPIC window 0xFEC00000.
+    /// </summary>
+    internal const ushort IoApicEntry = 0xFEC0;
+    /// <summary>Not an APIC register: an IOAPIC input line changes level (a device source), value = 1 asserted / 0, destination id = the pin.</summary>
+    internal const ushort IoApicPin = 0xFEC1;
     /// <summary>Stands for a register number that does not fit 16 bits; always rejected.</summary>
     internal const ushort Invalid = 0xFFFF;
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace IpiEngine.Apic;
@@ -32,6 +33,8 @@ internal sealed class IcrResolver
     private readonly ulong[] _pvHigh; // per vCPU: a KVM_HC_SEND_IPI's a1, latched by its PvSendIpiHigh record; only Process
     private readonly uint[] _pvIcr; // per vCPU: that call's a3 (ICR low bits); only Process
     private readonly int _deviceSources;
+    private readonly IoApic _ioApic = new(); // only Process touches it
+    private readonly DestinationSet _scratch; // one pin's destinations when an EOI re-delivers several pins
     private readonly Lock _topologyGate = new();
     private DestinationMap _map;
 
@@ -48,6 +51,7 @@ internal sealed class IcrResolver
         _pvHigh = new ulong[topology.VcpuCount];
         _pvIcr = new uint[topology.VcpuCount];
         _deviceSources = deviceSources;
+        _scratch = new DestinationSet(topology.VcpuCount);
         _map = topology.BuildMap();
     }
 
@@ -253,8 +257,19 @@ internal sealed class IcrResolver
                 return new ExitOutcome(ExitKind.Latched, RejectReason.None, default, false);
             case ApicRegister.PvSendIpi:
                 return ProcessPvSendIpi(record, map, destinations);
-            case ApicRegister.Msi:
-                return Reject(RejectReason.UnknownRegister, default, false); // a vCPU writes no MSI: devices do
+            case ApicRegister.Msi or ApicRegister.IoApicPin:
+                return Reject(RejectReason.UnknownRegister, default, false); // a vCPU writes no MSI and drives no line: devices do
+            case ApicRegister.IoApicEntry:
+            {
+                IoApic.Effect effect = _ioApic.WriteEntry(record.DestinationId, record.Value, out uint pins, out RejectReason reason);
+                return IoApicOutcome(effect, pins, reason, map, destinations);
+            }
+
+            case ApicRegister.Eoi or ApicRegister.X2Eoi:
+            {
+                IoApic.Effect effect = _ioApic.Eoi((byte)record.Value, out uint pins);
+                return IoApicOutcome(effect, pins, RejectReason.None, map, destinations);
+            }
         }
 
         if (!ApicTopology.IsTopologyRegister(record.Register))
@@ -296,6 +311,12 @@ internal sealed class IcrResolver
             return Reject(RejectReason.UnknownSource, default, IcrFamily(record.Register));
         }
 
+        if (record.Register == ApicRegister.IoApicPin)
+        {
+            IoApic.Effect effect = _ioApic.SetLine(record.DestinationId, record.Value != 0, out uint pins, out RejectReason pinReason);
+            return IoApicOutcome(effect, pins, pinReason, map, destinations);
+        }
+
         if (record.Register != ApicRegister.Msi)
         {
             return Reject(RejectReason.UnknownRegister, default, false);
@@ -314,6 +335,64 @@ internal sealed class IcrResolver
         }
 
         return new ExitOutcome(ExitKind.Fired, RejectReason.None, command, true, InterruptInput.Msi);
+    }
+
+    /// <summary>
+    /// Delivers the IOAPIC pins a record fired, each as the MSI its entry sends: one pin's destinations, or (an EOI
+    /// re-delivering several pins with one vector) their union, ascending. A pin whose entry is invalid is refused with
+    /// the MSI's reason and keeps no remote IRR; the record is rejected only when no pin was delivered.
+    /// </summary>
+    private ExitOutcome IoApicOutcome(IoApic.Effect effect, uint pins, RejectReason reason, DestinationMap map, DestinationSet destinations)
+    {
+        if (effect == IoApic.Effect.Rejected)
+        {
+            return new ExitOutcome(ExitKind.Rejected, reason, default, true, InterruptInput.IoApic);
+        }
+
+        if (effect == IoApic.Effect.StateOnly)
+        {
+            return new ExitOutcome(ExitKind.Latched, RejectReason.None, default, false, InterruptInput.IoApic);
+        }
+
+        IcrCommand fired = default;
+        RejectReason firstReason = RejectReason.None;
+        bool delivered = false;
+        for (; pins != 0; pins &= pins - 1)
+        {
+            int pin = BitOperations.TrailingZeroCount(pins);
+            ulong msi = _ioApic.MsiOf(pin, out uint addressHigh);
+            RejectReason pinReason = MsiMessage.Decode(msi, addressHigh, out IcrCommand command, out _);
+            if (pinReason != RejectReason.None)
+            {
+                firstReason = firstReason == RejectReason.None ? pinReason : firstReason;
+                continue;
+            }
+
+            _ioApic.Delivered(pin);
+            DestinationSet into = delivered ? _scratch : destinations;
+            into.Clear();
+            map.ResolveInto(0, command, into);
+            if (delivered)
+            {
+                int sorted = destinations.Count; // the union stays within the capacity: only vCPUs not there yet are added
+                foreach (int vcpu in _scratch.Vcpus)
+                {
+                    if (destinations.Vcpus[..sorted].BinarySearch(vcpu) < 0)
+                    {
+                        destinations.Add(vcpu);
+                    }
+                }
+
+                destinations.SortUnique();
+            }
+
+            fired = command;
+            delivered = true;
+        }
+
+        return delivered
+            ? new ExitOutcome(ExitKind.Fired, RejectReason.None, fired, true, InterruptInput.IoApic)
+            : new ExitOutcome(ExitKind.Rejected, firstReason, default, true, InterruptInput.IoApic);
     }
 
     private static bool IcrFamily(ushort register)

@@ -9,4 +9,6 @@ internal enum InterruptInput : byte
     Msi,
     /// <summary>A <c>KVM_HC_SEND_IPI</c> hypercall from a vCPU (<see cref="PvSendIpi"/>).</summary>
     PvIpi,
+    /// <summary>An IOAPIC record: a pin's level, a redirection entry write or an EOI (<see cref="IoApic"/>).</summary>
+    IoApic,
 }

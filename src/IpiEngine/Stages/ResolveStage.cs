@@ -55,7 +55,12 @@ internal sealed class ResolveStage
 
         if (outcome.Input != InterruptInput.Icr)
         {
-            _counters.Add(outcome.Input == InterruptInput.Msi ? CounterSlot.MsisResolved : CounterSlot.PvIpisResolved, 1);
+            _counters.Add(outcome.Input switch
+            {
+                InterruptInput.Msi => CounterSlot.MsisResolved,
+                InterruptInput.PvIpi => CounterSlot.PvIpisResolved,
+                _ => CounterSlot.IoApicResolved,
+            }, 1);
         }
 
         ReadOnlySpan<int> destinations = _destinations.Vcpus;
@@ -92,6 +97,11 @@ internal sealed class ResolveStage
         {
             case ExitKind.Latched:
                 _latched++;
+                if (outcome.Input == InterruptInput.IoApic)
+                {
+                    _counters.Add(CounterSlot.IoApicStateOnly, 1);
+                }
+
                 break;
             case ExitKind.TopologyWrite:
                 _counters.Add(CounterSlot.TopologyWrites, 1); // only if a caller bypassed the posting path's routing
@@ -100,7 +110,12 @@ internal sealed class ResolveStage
                 _counters.AddRejected(outcome.Reason);
                 if (outcome.Input != InterruptInput.Icr)
                 {
-                    _counters.Add(outcome.Input == InterruptInput.Msi ? CounterSlot.MsisRejected : CounterSlot.PvIpisRejected, 1);
+                    _counters.Add(outcome.Input switch
+                    {
+                        InterruptInput.Msi => CounterSlot.MsisRejected,
+                        InterruptInput.PvIpi => CounterSlot.PvIpisRejected,
+                        _ => CounterSlot.IoApicRejected,
+                    }, 1);
                 }
 
                 break;
