@@ -78,7 +78,10 @@ public sealed partial class Engine : IDisposable
 
         _doorbell = new DoorbellBitmap(_rings.Length);
         _wait = WaitStrategy.For(options.WaitStrategy);
-        _resolver = new IcrResolver(options.Topology ?? ApicTopology.Configure(vcpus, TopologyKind.X2ApicPhysical), options.DeviceSources);
+        int eoiTarget = options.IoApicNode >= 0 && options.Placement!.LocalNode != options.IoApicNode
+            ? options.Placement.NodeOfVcpu.IndexOf(options.IoApicNode)
+            : -1;
+        _resolver = new IcrResolver(options.Topology ?? ApicTopology.Configure(vcpus, TopologyKind.X2ApicPhysical), options.DeviceSources, eoiTarget);
         _descriptors = new DescriptorTable(vcpus);
         _waiters = new PendingWaiters(_descriptors);
         _log = options.DeliveryLogCapacity > 0 ? new DeliveryLog(options.DeliveryLogCapacity, options.DeliveryLogMode) : null;
@@ -267,7 +270,54 @@ public sealed partial class Engine : IDisposable
     public void DeliverRemote(ReadOnlySpan<RemoteDelivery> deliveries)
     {
         ThrowIfDisposed();
-        _pipeline.DeliverRemote(deliveries);
+        int start = 0;
+        for (int i = 0; i < deliveries.Length; i++)
+        {
+            if ((deliveries[i].IcrLow & RemoteDelivery.IoApicEoiFlag) != 0)
+            {
+                if (i > start)
+                {
+                    _pipeline.DeliverRemote(deliveries[start..i]);
+                }
+
+                TakeRemoteEoi(deliveries[i]);
+                start = i + 1;
+            }
+        }
+
+        if (start < deliveries.Length)
+        {
+            _pipeline.DeliverRemote(deliveries[start..]);
+        }
+    }
+
+    /// <summary>
+    /// An EOI another node's vCPU sent to this node's IOAPIC: posted as that vCPU's EOI record on its ring here, which no
+    /// local thread uses (the vCPU runs on the other node), so the link from that node is the ring's one producer and
+    /// the IOAPIC is touched only by the resolve thread. Refused and counted (<see cref="EngineCounters.RemoteRejected"/>)
+    /// when the source is not a vCPU of another node or the engine has stopped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void TakeRemoteEoi(in RemoteDelivery eoi)
+    {
+        int source = (int)eoi.SourceVcpu;
+        bool fromPeerVcpu = (uint)source < (uint)_vcpus && _options.Placement is { } placement && !placement.IsLocal(source);
+        try
+        {
+            if (fromPeerVcpu)
+            {
+                Post(source, ApicRegister.Eoi, (byte)eoi.IcrLow, 0, eoi.Tag);
+                return;
+            }
+        }
+        catch (EngineStoppedException)
+        {
+        }
+
+        lock (_control)
+        {
+            _controlCounters.Add(CounterSlot.RemoteRejected, 1);
+        }
     }
 
     /// <summary>

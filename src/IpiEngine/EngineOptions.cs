@@ -28,6 +28,13 @@ public sealed unsafe class EngineOptions
     /// </summary>
     public int DeviceSources { get; init; }
 
+    /// <summary>
+    /// In a multi-node VM, the node whose engine owns the IOAPIC (GiantVM: node 0, with every device): the other nodes
+    /// forward their vCPUs' EOIs there (docs/apic.md, "IOAPIC"). -1 (the default): this engine's own IOAPIC sees its own
+    /// vCPUs' EOIs only. Needs a <see cref="Placement"/> that places vCPUs on that node.
+    /// </summary>
+    public int IoApicNode { get; init; } = -1;
+
     /// <summary>Records each vCPU's ring holds (a power of two, at least 2). Default 4096.</summary>
     public int RingCapacity { get; init; } = 4096;
 
@@ -155,6 +162,11 @@ public sealed unsafe class EngineOptions
         }
         ArgumentNullException.ThrowIfNull(Name);
         ValidatePlacement(vcpus);
+        if (IoApicNode != -1 && (Placement is null || !Placement.NodeOfVcpu.Contains(IoApicNode)))
+        {
+            throw new ArgumentException($"IoApicNode {IoApicNode} must be -1 or a node of the Placement that holds vCPUs.", nameof(IoApicNode));
+        }
+
         return vcpus;
     }
 

@@ -1,4 +1,5 @@
 using System.Numerics;
+using IpiEngine.Delivery;
 using System.Runtime.CompilerServices;
 
 namespace IpiEngine.Apic;
@@ -34,6 +35,7 @@ internal sealed class IcrResolver
     private readonly uint[] _pvIcr; // per vCPU: that call's a3 (ICR low bits); only Process
     private readonly int _deviceSources;
     private readonly IoApic _ioApic = new(); // only Process touches it
+    private readonly int _eoiTarget; // -1: EOIs go to _ioApic; else the first vCPU of the IOAPIC's node, EOIs are forwarded
     private readonly DestinationSet _scratch; // one pin's destinations when an EOI re-delivers several pins
     private readonly Lock _topologyGate = new();
     private DestinationMap _map;
@@ -42,7 +44,10 @@ internal sealed class IcrResolver
     /// Takes ownership of <paramref name="topology"/> (do not change it afterwards) and builds the first map. Sources
     /// <c>VcpuCount .. VcpuCount + deviceSources - 1</c> are devices (they post MSIs; docs/apic.md "Device interrupts").
     /// </summary>
-    public IcrResolver(ApicTopology topology, int deviceSources = 0)
+    /// <param name="topology">The APICs.</param>
+    /// <param name="deviceSources">How many device sources follow the vCPUs.</param>
+    /// <param name="eoiTarget">-1: the IOAPIC is here; else a vCPU on the IOAPIC's node, to which EOIs are forwarded.</param>
+    public IcrResolver(ApicTopology topology, int deviceSources = 0, int eoiTarget = -1)
     {
         ArgumentNullException.ThrowIfNull(topology);
         ArgumentOutOfRangeException.ThrowIfNegative(deviceSources);
@@ -51,6 +56,7 @@ internal sealed class IcrResolver
         _pvHigh = new ulong[topology.VcpuCount];
         _pvIcr = new uint[topology.VcpuCount];
         _deviceSources = deviceSources;
+        _eoiTarget = eoiTarget;
         _scratch = new DestinationSet(topology.VcpuCount);
         _map = topology.BuildMap();
     }
@@ -60,6 +66,12 @@ internal sealed class IcrResolver
 
     /// <summary>The number of vCPUs.</summary>
     public int VcpuCount => _latchedHigh.Length;
+
+    /// <summary>
+    /// The source index the IOAPIC's deliveries carry (<c>VcpuCount + deviceSources</c>, past every ring): whichever record
+    /// made a pin fire (a device's line, a vCPU's entry write or EOI, maybe from another node), the IOAPIC sends it.
+    /// </summary>
+    public int IoApicSource => _latchedHigh.Length + _deviceSources;
 
     /// <summary>
     /// Processes one record: an ICR high write latches; a firing write is decoded, validated and resolved into
@@ -265,6 +277,11 @@ internal sealed class IcrResolver
                 return IoApicOutcome(effect, pins, reason, map, destinations);
             }
 
+            case ApicRegister.Eoi or ApicRegister.X2Eoi when _eoiTarget >= 0:
+                // The IOAPIC lives on another node: one delivery there carries the EOI (RemoteDelivery.IoApicEoiFlag).
+                destinations.Add(_eoiTarget);
+                return new ExitOutcome(ExitKind.Fired, RejectReason.None, IcrCommand.FromDevice(RemoteDelivery.IoApicEoiFlag | (byte)record.Value, 0),
+                    true, InterruptInput.IoApic);
             case ApicRegister.Eoi or ApicRegister.X2Eoi:
             {
                 IoApic.Effect effect = _ioApic.Eoi((byte)record.Value, out uint pins);

@@ -73,10 +73,15 @@ internal sealed class ResolveStage
         }
 
         IcrCommand command = outcome.Command;
+        uint source = record.SourceVcpu;
+        if (outcome.Input == InterruptInput.IoApic && (command.Low & RemoteDelivery.IoApicEoiFlag) == 0)
+        {
+            source = (uint)_resolver.IoApicSource; // a pin fired: the IOAPIC sends it (an EOI on its way there keeps its vCPU)
+        }
+
         for (int i = 0; i < destinations.Length; i++)
         {
-            sink.Add(new RemoteDelivery(record.Tag, record.PostTimestamp, record.SourceVcpu, (uint)destinations[i],
-                command.Low, command.Destination));
+            sink.Add(new RemoteDelivery(record.Tag, record.PostTimestamp, source, (uint)destinations[i], command.Low, command.Destination));
         }
     }
 

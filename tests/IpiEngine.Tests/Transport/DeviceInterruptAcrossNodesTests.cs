@@ -64,4 +64,82 @@ public class DeviceInterruptAcrossNodesTests
             }
         }
     }
+
+    /// <summary>
+    /// GiantVM's layout: node 0 owns the IOAPIC and the device; pin 3 (level, vector 0x45) targets APIC ID 3 on node 1.
+    /// Assert, deliver on node 1, EOI there, the EOI travels back to node 0, whose IOAPIC clears remote IRR and (the line
+    /// still asserted) delivers again; after a de-assertion and another EOI, a new assertion is delivered at once.
+    /// </summary>
+    [Fact]
+    public async Task A_level_pin_round_trip_sends_the_eoi_back_to_the_ioapic_node()
+    {
+        int[] placement = [0, 0, 1, 1];
+        var transports = new NodeTransport[2];
+        var engines = new Engine[2];
+        for (int node = 1; node >= 0; node--)
+        {
+            transports[node] = new NodeTransport(new TransportOptions
+            {
+                NodeId = node,
+                NodeOfVcpu = placement,
+                Key = LoopbackCluster.Key,
+                Peers = [node == 0 ? new PeerAddress(1, transports[1].LocalEndPoint) : new PeerAddress(0)],
+            });
+            engines[node] = new Engine(new EngineOptions
+            {
+                VcpuCount = placement.Length,
+                Placement = new VcpuPlacement(placement, node),
+                Forwarder = transports[node],
+                DeviceSources = node == 0 ? 1 : 0,
+                IoApicNode = 0,
+            });
+            transports[node].Start(new EngineSink(engines[node]));
+            engines[node].Start();
+        }
+
+        TimeSpan patience = TimeSpan.FromSeconds(20);
+        try
+        {
+            engines[0].WriteIoApicEntry(0, 3, 0x45 | (1ul << 15) | (3ul << 56));
+            engines[0].SetIoApicPin(0, 3, asserted: true);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[1].HasPending(3), patience));
+            Assert.True(engines[1].TakePending(3).IsPending(0x45));
+
+            engines[0].SetIoApicPin(0, 3, asserted: true); // remote IRR still set: held on node 0
+            engines[1].PostEoi(3, 0x45); // back to node 0: IRR cleared, the line is high: delivered again
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[1].HasPending(3), patience));
+            Assert.True(engines[1].TakePending(3).IsPending(0x45));
+
+            engines[0].SetIoApicPin(0, 3, asserted: false);
+            engines[1].PostEoi(3, 0x45); // IRR cleared, the line is low: nothing
+            // State-only records on node 0 so far: the entry write, the held assertion, the de-assertion, this EOI.
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[0].ReadCounters().IoApicStateOnly == 4, patience));
+            Assert.False(engines[1].HasPending(3));
+            engines[0].SetIoApicPin(0, 3, asserted: true); // delivered at once: the EOI did clear remote IRR
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[1].HasPending(3), patience));
+
+            engines[1].Stop();
+            engines[0].Stop();
+            EngineCounters ioApicNode = engines[0].ReadCounters(), other = engines[1].ReadCounters();
+            Assert.True(ioApicNode.ConservationHolds, ioApicNode.ToString());
+            Assert.True(other.ConservationHolds, other.ToString());
+            // Node 0: the entry write, 4 pin changes and 2 EOIs from node 1 = 7 IOAPIC records: 3 delivered (2 assertions, the
+            // first EOI), 4 state only (the entry write with the line low, the held assertion, the de-assertion, the second EOI).
+            Assert.Equal((3L, 0L, 4L), (ioApicNode.IoApicResolved, ioApicNode.IoApicRejected, ioApicNode.IoApicStateOnly));
+            Assert.Equal((2L, 2L), (other.IoApicResolved, other.Forwarded)); // node 1's two EOIs, forwarded
+            Assert.Equal(0, ioApicNode.RemoteRejected);
+        }
+        finally
+        {
+            foreach (var t in transports)
+            {
+                await t.DisposeAsync();
+            }
+
+            foreach (var e in engines)
+            {
+                e.Dispose();
+            }
+        }
+    }
 }
