@@ -110,9 +110,12 @@ public class DeviceInterruptAcrossNodesTests
             Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[1].HasPending(3), patience));
             Assert.True(engines[1].TakePending(3).IsPending(0x45));
 
+            // The de-assertion (device ring) and the EOI (vCPU 3's ring on node 0) are on different rings: the EOI is sent
+            // once node 0 has taken the de-assertion, else it could find the line still high and deliver again.
             engines[0].SetIoApicPin(0, 3, asserted: false);
+            // State-only records on node 0 so far: the entry write, the held assertion, the de-assertion.
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[0].ReadCounters().IoApicStateOnly == 3, patience));
             engines[1].PostEoi(3, 0x45); // IRR cleared, the line is low: nothing
-            // State-only records on node 0 so far: the entry write, the held assertion, the de-assertion, this EOI.
             Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[0].ReadCounters().IoApicStateOnly == 4, patience));
             Assert.False(engines[1].HasPending(3));
             engines[0].SetIoApicPin(0, 3, asserted: true); // delivered at once: the EOI did clear remote IRR
