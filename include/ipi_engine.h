@@ -189,6 +189,11 @@ extern "C" {
 #define IPI_REJECT_DROPPED                 8u /* ring full under IPI_BACK_PRESSURE_DROP */
 #define IPI_REJECT_INVALID_REMOTE_DESTINATION 9u /* a forwarded delivery named no local vCPU: counted in remote_rejected, not here */
 #define IPI_REJECT_ENGINE_FAULTED         10u /* posted before the pipeline failed, never resolved (ABI 1.1) */
+#define IPI_REJECT_NOT_AN_MSI_ADDRESS     11u /* an MSI whose address is outside 0xFEExxxxx (ABI 1.4) */
+#define IPI_REJECT_INVALID_HYPERCALL      12u /* KVM_HC_SEND_IPI with a logical destination or a shorthand in a3 (ABI 1.4) */
+#define IPI_REJECT_DESTINATION_BEYOND_VM  13u /* KVM_HC_SEND_IPI naming an APIC ID above the VM's highest (ABI 1.4) */
+#define IPI_REJECT_MASKED_PIN             14u /* an IOAPIC assertion on a masked pin (ABI 1.4) */
+#define IPI_REJECT_UNKNOWN_PIN            15u /* an IOAPIC pin past the last redirection entry (ABI 1.4) */
 #define IPI_REJECT_REASONS                16u /* length of rejected_by_reason (room for later reasons) */
 
 /* ---- types ------------------------------------------------------------------------------ */

@@ -39,6 +39,20 @@ internal enum CounterSlot
     Undelivered,
     /// <summary>Notifier calls that threw (see <see cref="Delivery.NotifierExceptionPolicy"/>).</summary>
     NotifierFaults,
+    /// <summary>Of the resolved IPIs, MSIs from device sources.</summary>
+    MsisResolved,
+    /// <summary>Of the rejected records, MSIs from device sources.</summary>
+    MsisRejected,
+    /// <summary>Of the resolved IPIs, <c>KVM_HC_SEND_IPI</c> hypercalls.</summary>
+    PvIpisResolved,
+    /// <summary>Of the rejected records, <c>KVM_HC_SEND_IPI</c> hypercalls.</summary>
+    PvIpisRejected,
+    /// <summary>Of the resolved IPIs, IOAPIC pins delivered (by a line change, an entry write or an EOI).</summary>
+    IoApicResolved,
+    /// <summary>Of the rejected records, IOAPIC records (masked pin, unknown pin, invalid entry).</summary>
+    IoApicRejected,
+    /// <summary>Of the latched records, IOAPIC records that only changed its state.</summary>
+    IoApicStateOnly,
     /// <summary>First of the rejected-record counters, one per <see cref="RejectReason"/>.</summary>
     RejectedBase,
 }

@@ -115,6 +115,107 @@ public sealed partial class Engine
     }
 
     /// <summary>
+    /// Posts a message-signalled interrupt that device <paramref name="device"/> wrote (an address/data pair, decoded as
+    /// KVM's <c>kvm_set_msi_irq</c> does: docs/apic.md, "Device interrupts") on the device's own ring, to be resolved by
+    /// the same destination rules as an ICR write. One thread per device at a time. Invalid MSIs are rejected and
+    /// counted (<see cref="EngineCounters.MsisRejected"/>). Waits when the ring is full, as <see cref="Post"/>.
+    /// </summary>
+    /// <param name="device">The device source, 0 to <see cref="EngineOptions.DeviceSources"/> - 1.</param>
+    /// <param name="address">The MSI address (bits 63:32 carry destination bits 31:8 under KVM's x2APIC API).</param>
+    /// <param name="data">The MSI data (vector, delivery mode, trigger).</param>
+    /// <param name="tag">Returned with every delivery of this interrupt.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="device"/> is not a configured device source.</exception>
+    /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
+    /// <exception cref="EngineFaultedException">The engine's pipeline failed.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    public void PostMsi(int device, ulong address, uint data, ulong tag = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(device);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(device, _rings.Length - _vcpus);
+        Post(_vcpus + device, ApicRegister.Msi, MsiMessage.RecordValue(address, data), (uint)(address >> 32), tag);
+    }
+
+    /// <summary>
+    /// Posts a <c>KVM_HC_SEND_IPI</c> hypercall that <paramref name="vcpu"/> made (a 128-bit bitmap of physical APIC IDs
+    /// from <paramref name="minApicId"/> up, and the ICR low bits), on the vCPU's ring as two records published together
+    /// (docs/apic.md, "Device interrupts"). Each named APIC resolves as a physical ICR write to it would; invalid calls are
+    /// rejected and counted (<see cref="EngineCounters.PvIpisRejected"/>). Same threading rule as <see cref="Post"/>.
+    /// </summary>
+    /// <param name="vcpu">The calling vCPU.</param>
+    /// <param name="bitmapLow">a0: bit i names APIC ID <paramref name="minApicId"/> + i.</param>
+    /// <param name="bitmapHigh">a1: bit i names APIC ID <paramref name="minApicId"/> + 64 + i.</param>
+    /// <param name="minApicId">a2.</param>
+    /// <param name="icr">a3: the ICR low bits (vector, delivery mode; physical, no shorthand).</param>
+    /// <param name="tag">Returned with every delivery of this IPI.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="vcpu"/> is not a vCPU index.</exception>
+    /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
+    /// <exception cref="EngineFaultedException">The engine's pipeline failed.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    public void PostPvIpi(int vcpu, ulong bitmapLow, ulong bitmapHigh, uint minApicId, uint icr, ulong tag = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(vcpu);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vcpu, _vcpus);
+        Span<ExitRecord> call = stackalloc ExitRecord[2];
+        call[0] = new ExitRecord((ushort)vcpu, ApicRegister.PvSendIpiHigh, bitmapHigh, icr, tag, 0);
+        call[1] = new ExitRecord((ushort)vcpu, ApicRegister.PvSendIpi, bitmapLow, minApicId, tag, 0);
+        PostBatch(vcpu, call);
+    }
+
+    /// <summary>
+    /// Device <paramref name="device"/> drives IOAPIC input <paramref name="pin"/> (0 to 23) high or low, on the device's
+    /// ring. The pin's redirection entry decides: an unmasked edge pin fires on a rising edge; an asserted level pin fires
+    /// unless its remote IRR is set (then again at the EOI of its vector, if still asserted); an assertion on a masked
+    /// pin is refused (<see cref="RejectReason.MaskedPin"/>). The interrupt resolves as the MSI the entry describes
+    /// (docs/apic.md, "IOAPIC"). Counted in <see cref="EngineCounters.IoApicResolved"/> and its siblings.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The device or the pin does not exist.</exception>
+    /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
+    /// <exception cref="EngineFaultedException">The engine's pipeline failed.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    public void SetIoApicPin(int device, int pin, bool asserted, ulong tag = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(device);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(device, _rings.Length - _vcpus);
+        ArgumentOutOfRangeException.ThrowIfNegative(pin);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(pin, IoApic.PinCount);
+        Post(_vcpus + device, ApicRegister.IoApicPin, asserted ? 1ul : 0, (uint)pin, tag);
+    }
+
+    /// <summary>
+    /// <paramref name="vcpu"/> writes IOAPIC redirection entry <paramref name="pin"/> (the 64-bit entry: vector, delivery
+    /// mode, destination mode, trigger, mask, destination in bits 63:56), on its ring, in order with its other records.
+    /// Every pin starts masked. Unmasking an asserted level pin delivers it.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The vCPU or the pin does not exist.</exception>
+    /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
+    /// <exception cref="EngineFaultedException">The engine's pipeline failed.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    public void WriteIoApicEntry(int vcpu, int pin, ulong entry)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(vcpu);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vcpu, _vcpus);
+        ArgumentOutOfRangeException.ThrowIfNegative(pin);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(pin, IoApic.PinCount);
+        Post(vcpu, ApicRegister.IoApicEntry, entry, (uint)pin);
+    }
+
+    /// <summary>
+    /// <paramref name="vcpu"/> ended the handler of <paramref name="vector"/> (an EOI write; with APICv, the EOI exit of a
+    /// level-triggered vector): every level IOAPIC pin with that vector loses its remote IRR, and one still asserted
+    /// is delivered again.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The vCPU does not exist.</exception>
+    /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
+    /// <exception cref="EngineFaultedException">The engine's pipeline failed.</exception>
+    /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    public void PostEoi(int vcpu, byte vector)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(vcpu);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vcpu, _vcpus);
+        Post(vcpu, ApicRegister.Eoi, vector, 0);
+    }
+
+    /// <summary>
     /// Applies a routing-relevant register write (APIC ID, LDR, DFR, SVR, IA32_APIC_BASE) so that every IPI posted
     /// before this call, by any thread, resolves with the old topology and every IPI posted after it with the new:
     /// the call waits until the pipeline has resolved everything published so far, then publishes a new destination
@@ -127,7 +228,7 @@ public sealed partial class Engine
     public void ApplyTopologyWrite(int vcpu, uint register, ulong value)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(vcpu);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vcpu, _rings.Length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vcpu, _vcpus);
         ushort reg = register <= 0xFFFE ? (ushort)register : ApicRegister.Invalid;
         if (!ApicTopology.IsTopologyRegister(reg))
         {
@@ -144,7 +245,7 @@ public sealed partial class Engine
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void PostOutsideRing(int sourceVcpu, ushort register, ulong value, int count)
     {
-        if (_options.Replicator is { } replicator && (uint)sourceVcpu < (uint)_rings.Length)
+        if (_options.Replicator is { } replicator && (uint)sourceVcpu < (uint)_vcpus)
         {
             if (Volatile.Read(ref _state) > Running || _posting.Fault is not null)
             {
@@ -171,9 +272,9 @@ public sealed partial class Engine
                 _posting.ThrowClosed(); // a stopped or failed engine accepts nothing, topology writes included
             }
 
-            if ((uint)sourceVcpu >= (uint)_rings.Length)
+            if ((uint)sourceVcpu >= (uint)_vcpus)
             {
-                _controlCounters.AddRejected(RejectReason.UnknownSource, count);
+                _controlCounters.AddRejected(RejectReason.UnknownSource, count); // a device source has no topology either
                 return;
             }
 

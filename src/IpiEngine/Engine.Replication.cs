@@ -16,7 +16,7 @@ public sealed partial class Engine
     internal void ApplyReplicatedTopologyWrite(int vcpu, ushort register, ulong value, bool fromPeer)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(vcpu);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vcpu, _rings.Length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vcpu, _vcpus);
         if (!ApicTopology.IsTopologyRegister(register))
         {
             throw new ArgumentException($"Register 0x{register:x} is not a topology register (APIC ID, LDR, DFR, SVR, IA32_APIC_BASE).", nameof(register));

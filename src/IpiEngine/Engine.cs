@@ -34,7 +34,8 @@ public sealed partial class Engine : IDisposable
     private const int Disposed = 4;
 
     private readonly EngineOptions _options;
-    private readonly SpscRing<ExitRecord>[] _rings;
+    private readonly int _vcpus;
+    private readonly SpscRing<ExitRecord>[] _rings; // one per vCPU, then one per device source
     private readonly DoorbellBitmap _doorbell;
     private readonly PostingRings _posting;
     private readonly EventCount _signal = new();
@@ -68,20 +69,24 @@ public sealed partial class Engine : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         int vcpus = options.Validate();
         _options = options;
-        _rings = new SpscRing<ExitRecord>[vcpus];
+        _vcpus = vcpus;
+        _rings = new SpscRing<ExitRecord>[vcpus + options.DeviceSources]; // the vCPUs', then one per device source
         int ringCapacity = options.EffectiveRingCapacity(vcpus);
-        for (int i = 0; i < vcpus; i++)
+        for (int i = 0; i < _rings.Length; i++)
         {
             _rings[i] = new SpscRing<ExitRecord>(ringCapacity);
         }
 
-        _doorbell = new DoorbellBitmap(vcpus);
+        _doorbell = new DoorbellBitmap(_rings.Length);
         _wait = WaitStrategy.For(options.WaitStrategy);
-        _resolver = new IcrResolver(options.Topology ?? ApicTopology.Configure(vcpus, TopologyKind.X2ApicPhysical));
+        int eoiTarget = options.IoApicNode >= 0 && options.Placement!.LocalNode != options.IoApicNode
+            ? options.Placement.NodeOfVcpu.IndexOf(options.IoApicNode)
+            : -1;
+        _resolver = new IcrResolver(options.Topology ?? ApicTopology.Configure(vcpus, TopologyKind.X2ApicPhysical), options.DeviceSources, eoiTarget);
         _descriptors = new DescriptorTable(vcpus);
         _waiters = new PendingWaiters(_descriptors);
         _log = options.DeliveryLogCapacity > 0 ? new DeliveryLog(options.DeliveryLogCapacity, options.DeliveryLogMode) : null;
-        _topologySnapshot = new long[vcpus];
+        _topologySnapshot = new long[_rings.Length];
         bool inline = options.ThreadingMode == ThreadingMode.Inline; // no queue: unstamped by default, so its log is deterministic
         _stamp = options.StampPostTime ?? (!inline && (_log is not null || options.Placement is not null || options.Forwarder is not null));
         _posting = new PostingRings(_rings, _doorbell, _signal, _wait, options.BackPressure == BackPressure.Drop, options.Name);
@@ -94,7 +99,7 @@ public sealed partial class Engine : IDisposable
     }
 
     /// <summary>The number of vCPUs.</summary>
-    public int VcpuCount => _rings.Length;
+    public int VcpuCount => _vcpus;
 
     /// <summary>The options the engine was built with.</summary>
     public EngineOptions Options => _options;
@@ -266,7 +271,54 @@ public sealed partial class Engine : IDisposable
     public void DeliverRemote(ReadOnlySpan<RemoteDelivery> deliveries)
     {
         ThrowIfDisposed();
-        _pipeline.DeliverRemote(deliveries);
+        int start = 0;
+        for (int i = 0; i < deliveries.Length; i++)
+        {
+            if ((deliveries[i].IcrLow & RemoteDelivery.IoApicEoiFlag) != 0)
+            {
+                if (i > start)
+                {
+                    _pipeline.DeliverRemote(deliveries[start..i]);
+                }
+
+                TakeRemoteEoi(deliveries[i]);
+                start = i + 1;
+            }
+        }
+
+        if (start < deliveries.Length)
+        {
+            _pipeline.DeliverRemote(deliveries[start..]);
+        }
+    }
+
+    /// <summary>
+    /// An EOI another node's vCPU sent to this node's IOAPIC: posted as that vCPU's EOI record on its ring here, which no
+    /// local thread uses (the vCPU runs on the other node), so the link from that node is the ring's one producer and
+    /// the IOAPIC is touched only by the resolve thread. Refused and counted (<see cref="EngineCounters.RemoteRejected"/>)
+    /// when the source is not a vCPU of another node or the engine has stopped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void TakeRemoteEoi(in RemoteDelivery eoi)
+    {
+        int source = (int)eoi.SourceVcpu;
+        bool fromPeerVcpu = (uint)source < (uint)_vcpus && _options.Placement is { } placement && !placement.IsLocal(source);
+        try
+        {
+            if (fromPeerVcpu)
+            {
+                Post(source, ApicRegister.Eoi, (byte)eoi.IcrLow, 0, eoi.Tag);
+                return;
+            }
+        }
+        catch (EngineStoppedException)
+        {
+        }
+
+        lock (_control)
+        {
+            _controlCounters.Add(CounterSlot.RemoteRejected, 1);
+        }
     }
 
     /// <summary>
@@ -319,7 +371,10 @@ public sealed partial class Engine : IDisposable
             sums[(int)CounterSlot.NoDestination], sums[(int)CounterSlot.Delivered], sums[(int)CounterSlot.Coalesced],
             sums[(int)CounterSlot.Forwarded], sums[(int)CounterSlot.ServedByHost], sums[(int)CounterSlot.Notifications], sums[(int)CounterSlot.RemoteDelivered],
             sums[(int)CounterSlot.RemoteCoalesced], sums[(int)CounterSlot.RemoteRejected], _log?.Overflowed ?? 0,
-            sums[(int)CounterSlot.NotifierFaults], sums[(int)CounterSlot.PeerUnreachable], sums[(int)CounterSlot.Undelivered]);
+            sums[(int)CounterSlot.NotifierFaults], sums[(int)CounterSlot.PeerUnreachable], sums[(int)CounterSlot.Undelivered],
+            new DeviceInputCounts(sums[(int)CounterSlot.MsisResolved], sums[(int)CounterSlot.MsisRejected],
+                sums[(int)CounterSlot.PvIpisResolved], sums[(int)CounterSlot.PvIpisRejected],
+                sums[(int)CounterSlot.IoApicResolved], sums[(int)CounterSlot.IoApicRejected], sums[(int)CounterSlot.IoApicStateOnly]));
     }
 
     private static void Accumulate(StageCounters stage, Span<long> sums, ref RejectCounts rejected)

@@ -2,6 +2,10 @@ using IpiEngine.Apic;
 
 namespace IpiEngine;
 
+/// <summary>The per-kind device and hypercall counts <see cref="EngineCounters"/> carries (internal: its constructor's argument).</summary>
+internal readonly record struct DeviceInputCounts(long MsisResolved, long MsisRejected, long PvIpisResolved, long PvIpisRejected,
+    long IoApicResolved, long IoApicRejected, long IoApicStateOnly);
+
 /// <summary>
 /// A snapshot of an engine's counters, summed over the threads that own them. Accounting rules:
 /// every posted record is latched, a topology write, a resolved IPI, or rejected with a reason; every destination of
@@ -14,8 +18,15 @@ public readonly struct EngineCounters
 
     internal EngineCounters(long posted, long latched, long topologyWrites, long peerTopologyWrites, long ipisResolved, RejectCounts rejected,
         long destinationsResolved, long noDestination, long delivered, long coalesced, long forwarded, long servedByHost, long notifications,
-        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow, long notifierFaults, long peerUnreachable, long undelivered)
+        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow, long notifierFaults, long peerUnreachable, long undelivered, DeviceInputCounts devices)
     {
+        MsisResolved = devices.MsisResolved;
+        MsisRejected = devices.MsisRejected;
+        PvIpisResolved = devices.PvIpisResolved;
+        PvIpisRejected = devices.PvIpisRejected;
+        IoApicResolved = devices.IoApicResolved;
+        IoApicRejected = devices.IoApicRejected;
+        IoApicStateOnly = devices.IoApicStateOnly;
         Posted = posted;
         Latched = latched;
         TopologyWrites = topologyWrites;
@@ -45,7 +56,10 @@ public readonly struct EngineCounters
     /// </summary>
     public long Posted { get; }
 
-    /// <summary>ICR high writes that latched a destination.</summary>
+    /// <summary>
+    /// Records that only kept state for later: ICR high writes (the latched destination), the upper halves of
+    /// <c>KVM_HC_SEND_IPI</c> calls, and IOAPIC records that delivered nothing (<see cref="IoApicStateOnly"/>).
+    /// </summary>
     public long Latched { get; }
 
     /// <summary>
@@ -59,6 +73,37 @@ public readonly struct EngineCounters
 
     /// <summary>Firing writes that produced an IPI (including those that reached nobody).</summary>
     public long IpisResolved { get; }
+
+    /// <summary>Of <see cref="IpisResolved"/>, the MSIs devices posted (<see cref="Engine.PostMsi"/>).</summary>
+    public long MsisResolved { get; }
+
+    /// <summary>Of <see cref="Rejected"/>, the MSIs devices posted. Quiescent: MSIs posted = resolved + rejected.</summary>
+    public long MsisRejected { get; }
+
+    /// <summary>Of <see cref="IpisResolved"/>, the <c>KVM_HC_SEND_IPI</c> hypercalls (<see cref="Engine.PostPvIpi"/>).</summary>
+    public long PvIpisResolved { get; }
+
+    /// <summary>
+    /// Of <see cref="Rejected"/>, the <c>KVM_HC_SEND_IPI</c> hypercalls. Quiescent: hypercalls posted = resolved + rejected
+    /// (each hypercall is two records: the latched upper half counts in <see cref="Latched"/>).
+    /// </summary>
+    public long PvIpisRejected { get; }
+
+    /// <summary>
+    /// Of <see cref="IpisResolved"/>, IOAPIC records that delivered a pin's interrupt (a line assertion, an unmasking
+    /// entry write, an EOI that re-delivers a still-asserted level pin). Quiescent: IOAPIC records posted (pin levels,
+    /// entry writes, EOIs) = <see cref="IoApicResolved"/> + <see cref="IoApicRejected"/> + <see cref="IoApicStateOnly"/>.
+    /// </summary>
+    public long IoApicResolved { get; }
+
+    /// <summary>Of <see cref="Rejected"/>, IOAPIC records (<see cref="RejectReason.MaskedPin"/>, <see cref="RejectReason.UnknownPin"/>, an invalid entry).</summary>
+    public long IoApicRejected { get; }
+
+    /// <summary>
+    /// Of <see cref="Latched"/>, IOAPIC records that only changed its state (a de-assertion, a level pin waiting for its
+    /// EOI, an entry write or an EOI that delivers nothing).
+    /// </summary>
+    public long IoApicStateOnly { get; }
 
     /// <summary>Records rejected, all reasons.</summary>
     public long Rejected

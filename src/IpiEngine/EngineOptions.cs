@@ -24,6 +24,19 @@ public sealed unsafe class EngineOptions
     public ApicTopology? Topology { get; init; }
 
     /// <summary>
+    /// Device sources (each one thread that posts MSIs with <see cref="Engine.PostMsi"/>, on a ring of its own after the
+    /// vCPUs': device d posts as source <c>VcpuCount + d</c>). Default 0. vCPUs plus devices are at most <see cref="MaxVcpus"/>.
+    /// </summary>
+    public int DeviceSources { get; init; }
+
+    /// <summary>
+    /// In a multi-node VM, the node whose engine owns the IOAPIC (GiantVM: node 0, with every device): the other nodes
+    /// forward their vCPUs' EOIs there (docs/apic.md, "IOAPIC"). -1 (the default): this engine's own IOAPIC sees its own
+    /// vCPUs' EOIs only. Needs a <see cref="Placement"/> that places vCPUs on that node.
+    /// </summary>
+    public int IoApicNode { get; init; } = -1;
+
+    /// <summary>
     /// Records each vCPU's ring holds (a power of two, at least 2), or 0 (the default) for automatic: 4096 while the
     /// VM's rings together fit in 8 MiB (up to 64 vCPUs), then halved as the vCPUs double, down to 64 (1024 vCPUs: 256).
     /// Rings that outgrow the caches make every record a cache miss: with 4096-record rings, 1024 vCPUs posted several
@@ -150,6 +163,11 @@ public sealed unsafe class EngineOptions
             throw new ArgumentException($"The topology has {Topology.VcpuCount} vCPUs but VcpuCount is {vcpus}.", nameof(Topology));
         }
 
+        if (DeviceSources < 0 || DeviceSources > MaxVcpus - vcpus)
+        {
+            throw new ArgumentException($"DeviceSources must be between 0 and {MaxVcpus - vcpus} with {vcpus} vCPUs (got {DeviceSources}).", nameof(DeviceSources));
+        }
+
         if (RingCapacity != 0 && (RingCapacity < 2 || !BitOperations.IsPow2(RingCapacity)))
         {
             throw new ArgumentException($"RingCapacity must be a power of two of at least 2, or 0 for automatic (got {RingCapacity}).", nameof(RingCapacity));
@@ -172,6 +190,11 @@ public sealed unsafe class EngineOptions
         }
         ArgumentNullException.ThrowIfNull(Name);
         ValidatePlacement(vcpus);
+        if (IoApicNode != -1 && (Placement is null || !Placement.NodeOfVcpu.Contains(IoApicNode)))
+        {
+            throw new ArgumentException($"IoApicNode {IoApicNode} must be -1 or a node of the Placement that holds vCPUs.", nameof(IoApicNode));
+        }
+
         return vcpus;
     }
 

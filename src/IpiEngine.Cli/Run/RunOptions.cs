@@ -22,7 +22,7 @@ internal sealed class RunOptions
 
     internal Option<string?> Topology { get; } = new("--topology") { Description = "xapic-flat, xapic-cluster, xapic-physical, x2apic-physical or x2apic-cluster (default), each optionally -sparse.", HelpName = "KIND" };
 
-    internal Option<string?> Workload { get; } = new("--workload") { Description = "unicast, multicast, broadcast, linux-mix (default), storm, or weights such as single=60,resched=30,call=5,tlb=4,broadcast=1; or a closed loop where each vCPU sends and waits for the ack: call-single (one target), tlb-shootdown (a set of 3), ping-pong (pairs bounce one IPI); --count is then round trips.", HelpName = "MIX" };
+    internal Option<string?> Workload { get; } = new("--workload") { Description = "unicast, multicast, broadcast, linux-mix (default), storm, or weights such as single=60,resched=30,call=5,tlb=4,broadcast=1,pv-ipi=10 (pv-ipi: CALL_FUNCTION by the KVM_HC_SEND_IPI hypercall); or a closed loop where each vCPU sends and waits for the ack: call-single (one target), tlb-shootdown (a set of 3), ping-pong (pairs bounce one IPI); --count is then round trips.", HelpName = "MIX" };
 
     internal Option<string?> Duration { get; } = new("--duration") { Description = "Length of the measured window, e.g. 10s (default), 0.3s, 500ms.", HelpName = "TIME" };
 

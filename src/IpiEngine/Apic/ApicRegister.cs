@@ -27,6 +27,34 @@ public static class ApicRegister
     public const ushort X2Icr = 0x830;
     /// <summary>x2APIC SELF IPI MSR: bits 7:0 = vector; a fixed, edge IPI to the writer.</summary>
     public const ushort X2SelfIpi = 0x83F;
+    /// <summary>
+    /// Not an APIC register: an MSI a device wrote (docs/apic.md, "Device interrupts"). Posted from a device source;
+    /// value = data bits 31:0 in bits 63:32 and the address's low 32 bits in bits 31:0, destination id = address bits 63:32.
+    /// The number recalls the MSI window 0xFEE00000.
+    /// </summary>
+    internal const ushort Msi = 0xFEE0;
+    /// <summary>
+    /// Not an APIC register: the firing half of a <c>KVM_HC_SEND_IPI</c> hypercall, value = a0 (bitmap of APIC IDs
+    /// a2 .. a2 + 63), destination id = a2 (the lowest APIC ID); the upper half comes from <see cref="PvSendIpiHigh"/>.
+    /// The number recalls KVM_HC_SEND_IPI = 10.
+    /// </summary>
+    internal const ushort PvSendIpi = 0xF10A;
+    /// <summary>
+    /// Not an APIC register: the latching half of a <c>KVM_HC_SEND_IPI</c> hypercall, posted just before
+    /// <see cref="PvSendIpi"/> by the same vCPU: value = a1 (APIC IDs a2 + 64 .. a2 + 127), destination id = a3 (ICR low bits).
+    /// </summary>
+    internal const ushort PvSendIpiHigh = 0xF10B;
+    /// <summary>xAPIC EOI register: the value is the vector whose handling ended (the hypervisor knows it from the ISR).</summary>
+    internal const ushort Eoi = 0x0B0;
+    /// <summary>x2APIC EOI MSR, as <see cref="Eoi"/>.</summary>
+    internal const ushort X2Eoi = 0x80B;
+    /// <summary>
+    /// Not an APIC register: an IOAPIC redirection entry write (a vCPU's IOWIN write), value = the 64-bit entry,
+    /// destination id = the pin. The number recalls the IOAPIC window 0xFEC00000.
+    /// </summary>
+    internal const ushort IoApicEntry = 0xFEC0;
+    /// <summary>Not an APIC register: an IOAPIC input line changes level (a device source), value = 1 asserted / 0, destination id = the pin.</summary>
+    internal const ushort IoApicPin = 0xFEC1;
     /// <summary>Stands for a register number that does not fit 16 bits; always rejected.</summary>
     internal const ushort Invalid = 0xFFFF;
 }

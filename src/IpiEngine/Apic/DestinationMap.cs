@@ -59,7 +59,14 @@ internal sealed class DestinationMap
         int[] logicalUnicast = UnicastColumn(_logicalStart, _logicalMembers); // kept only in its vectored form: filtered in place
         _xApicLogicalVectored = VectoredOnly(logicalUnicast, logicalUnicast);
         _x2VectoredById = _x2ById is null ? null : VectoredOnly(_x2ById, (int[])_x2ById.Clone());
+        foreach (ApicState apic in _apics)
+        {
+            MaxApicId = Math.Max(MaxApicId, Math.Max(apic.InitialId, apic.XApicId));
+        }
     }
+
+    /// <summary>The highest APIC ID any vCPU has (initial or xAPIC): KVM's <c>max_apic_id</c>, the bound of a PV IPI's bitmap.</summary>
+    public uint MaxApicId { get; }
 
     /// <summary>The number of vCPUs.</summary>
     public int VcpuCount => _apics.Length;
@@ -210,6 +217,65 @@ internal sealed class DestinationMap
         }
 
         ResolveX2ApicDestination(command, accept, destinations);
+    }
+
+    /// <summary>
+    /// <see cref="PvSendIpi"/>'s lookup: adds the vCPUs that a physical ICR write of <paramref name="icr"/> (no shorthand)
+    /// to APIC ID <paramref name="first"/> + i reaches, for each set bit i of the 128-bit <paramref name="low"/>:
+    /// <paramref name="high"/>, ascending, each once. IDs of the VM are distinct but in the transient mixed-mode state
+    /// with IDs from 0xFF up: then each vCPU is checked against every bit (an xAPIC-mode APIC sees the low byte).
+    /// </summary>
+    internal void AddPhysicalIds(ulong low, ulong high, uint first, uint icr, DestinationSet destinations)
+    {
+        IcrCommand kind = IcrCommand.FromDevice(icr, 0);
+        if (kind.IsInitDeassert)
+        {
+            return;
+        }
+
+        byte accept = kind.DeliveryMode <= DeliveryMode.LowestPriority ? AcceptsVectored : AcceptsSystem;
+        if (_x2ById is null && MaxApicId >= 0xFF)
+        {
+            for (int vcpu = 0; vcpu < _apics.Length; vcpu++)
+            {
+                if ((_accepts[vcpu] & accept) != 0 && (MatchesAnyBit(vcpu, low, first) || MatchesAnyBit(vcpu, high, first + 64)))
+                {
+                    destinations.Add(vcpu);
+                }
+            }
+
+            return;
+        }
+
+        // One vCPU per ID at most, distinct IDs: no repeats, only the order to fix (IDs ascend, vCPU indices need not).
+        AddEachBit(low, first, icr, accept, destinations);
+        AddEachBit(high, first + 64, icr, accept, destinations);
+        destinations.SortUnique();
+    }
+
+    private void AddEachBit(ulong bits, uint first, uint icr, byte accept, DestinationSet destinations)
+    {
+        while (bits != 0)
+        {
+            IcrCommand probe = IcrCommand.FromDevice(icr, first + (uint)BitOperations.TrailingZeroCount(bits));
+            bits &= bits - 1;
+            ResolveDestinationField(probe, accept, destinations);
+        }
+    }
+
+    private bool MatchesAnyBit(int vcpu, ulong bits, uint first)
+    {
+        while (bits != 0)
+        {
+            uint id = first + (uint)BitOperations.TrailingZeroCount(bits);
+            bits &= bits - 1;
+            if (ApicMatcher.MatchesDestination(_apics[vcpu], id, logical: false))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void ResolveX2ApicDestination(in IcrCommand command, byte accept, DestinationSet destinations)

@@ -51,6 +51,31 @@ internal sealed class DestinationSet
         }
     }
 
+    /// <summary>Sorts ascending and drops repeats (after lookups whose vCPUs come in APIC ID order). Allocation-free.</summary>
+    internal void SortUnique()
+    {
+        Span<int> items = _vcpus.AsSpan(0, Count);
+        if (items.Length <= 32)
+        {
+            SortSmall(); // usually ascending already: one pass
+        }
+        else
+        {
+            items.Sort();
+        }
+
+        int kept = 0;
+        for (int i = 0; i < items.Length; i++)
+        {
+            if (kept == 0 || items[kept - 1] != items[i])
+            {
+                items[kept++] = items[i];
+            }
+        }
+
+        Count = kept;
+    }
+
     /// <summary>
     /// Lowest priority: keeps the candidate at index <c>vector mod Count</c> of the ascending candidates (KVM's vector
     /// hashing, <c>kvm_vector_to_index</c>, our documented deterministic rule), or nothing when there is no candidate.

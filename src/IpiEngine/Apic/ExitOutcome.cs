@@ -11,8 +11,10 @@ internal readonly struct ExitOutcome : IEquatable<ExitOutcome>
     /// <param name="reason">Why it was rejected, or <see cref="RejectReason.None"/>.</param>
     /// <param name="command">The decoded command, or default.</param>
     /// <param name="isFiringWrite">Whether the record was a write to a firing register (ICR low, x2APIC ICR, SELF IPI).</param>
-    public ExitOutcome(ExitKind kind, RejectReason reason, IcrCommand command, bool isFiringWrite)
+    /// <param name="input">The kind of interrupt a fired or rejected record stands for.</param>
+    public ExitOutcome(ExitKind kind, RejectReason reason, IcrCommand command, bool isFiringWrite, InterruptInput input = InterruptInput.Icr)
     {
+        Input = input;
         Kind = kind;
         Reason = reason;
         Command = command;
@@ -34,14 +36,18 @@ internal readonly struct ExitOutcome : IEquatable<ExitOutcome>
     /// </summary>
     public bool IsFiringWrite { get; }
 
+    /// <summary>The kind of interrupt the record stands for (ICR for latches, topology writes and unknown registers too).</summary>
+    public InterruptInput Input { get; }
+
     /// <inheritdoc/>
-    public bool Equals(ExitOutcome other) => Kind == other.Kind && Reason == other.Reason && Command == other.Command && IsFiringWrite == other.IsFiringWrite;
+    public bool Equals(ExitOutcome other)
+        => Kind == other.Kind && Reason == other.Reason && Command == other.Command && IsFiringWrite == other.IsFiringWrite && Input == other.Input;
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is ExitOutcome other && Equals(other);
 
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(Kind, Reason, Command, IsFiringWrite);
+    public override int GetHashCode() => HashCode.Combine(Kind, Reason, Command, IsFiringWrite, Input);
 
     /// <summary>Equality.</summary>
     public static bool operator ==(ExitOutcome left, ExitOutcome right) => left.Equals(right);

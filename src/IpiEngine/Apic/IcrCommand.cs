@@ -65,6 +65,14 @@ internal readonly struct IcrCommand : IEquatable<IcrCommand>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static IcrCommand SelfIpi(byte vector) => new(vector | SelfShorthandBits, 0, true);
 
+    /// <summary>
+    /// A command that did not come from an ICR (an MSI, a PV IPI lookup): <paramref name="low"/> in the ICR low layout and
+    /// a destination that takes the 8-bit xAPIC tables below 0xFF and the 32-bit rules from 0xFF up (so 0xFF is APIC ID
+    /// 255, not the xAPIC broadcast; callers that mean a broadcast pass 0xFFFFFFFF).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static IcrCommand FromDevice(uint low, uint destination) => new(low, destination, destination >= 0xFF);
+
     /// <inheritdoc/>
     public bool Equals(IcrCommand other) => Low == other.Low && Destination == other.Destination && IsX2Apic == other.IsX2Apic;
 

@@ -1,3 +1,5 @@
+using System.Numerics;
+using IpiEngine.Delivery;
 using System.Runtime.CompilerServices;
 
 namespace IpiEngine.Apic;
@@ -29,15 +31,33 @@ internal sealed class IcrResolver
 {
     private readonly ApicTopology _topology;
     private readonly uint[] _latchedHigh; // per vCPU: ICR high as QEMU keeps it (0x310, x2APIC ICR); only Process touches it
+    private readonly ulong[] _pvHigh; // per vCPU: a KVM_HC_SEND_IPI's a1, latched by its PvSendIpiHigh record; only Process
+    private readonly uint[] _pvIcr; // per vCPU: that call's a3 (ICR low bits); only Process
+    private readonly int _deviceSources;
+    private readonly IoApic _ioApic = new(); // only Process touches it
+    private readonly int _eoiTarget; // -1: EOIs go to _ioApic; else the first vCPU of the IOAPIC's node, EOIs are forwarded
+    private readonly DestinationSet _scratch; // one pin's destinations when an EOI re-delivers several pins
     private readonly Lock _topologyGate = new();
     private DestinationMap _map;
 
-    /// <summary>Takes ownership of <paramref name="topology"/> (do not change it afterwards) and builds the first map.</summary>
-    public IcrResolver(ApicTopology topology)
+    /// <summary>
+    /// Takes ownership of <paramref name="topology"/> (do not change it afterwards) and builds the first map. Sources
+    /// <c>VcpuCount .. VcpuCount + deviceSources - 1</c> are devices (they post MSIs; docs/apic.md "Device interrupts").
+    /// </summary>
+    /// <param name="topology">The APICs.</param>
+    /// <param name="deviceSources">How many device sources follow the vCPUs.</param>
+    /// <param name="eoiTarget">-1: the IOAPIC is here; else a vCPU on the IOAPIC's node, to which EOIs are forwarded.</param>
+    public IcrResolver(ApicTopology topology, int deviceSources = 0, int eoiTarget = -1)
     {
         ArgumentNullException.ThrowIfNull(topology);
+        ArgumentOutOfRangeException.ThrowIfNegative(deviceSources);
         _topology = topology;
         _latchedHigh = new uint[topology.VcpuCount];
+        _pvHigh = new ulong[topology.VcpuCount];
+        _pvIcr = new uint[topology.VcpuCount];
+        _deviceSources = deviceSources;
+        _eoiTarget = eoiTarget;
+        _scratch = new DestinationSet(topology.VcpuCount);
         _map = topology.BuildMap();
     }
 
@@ -46,6 +66,12 @@ internal sealed class IcrResolver
 
     /// <summary>The number of vCPUs.</summary>
     public int VcpuCount => _latchedHigh.Length;
+
+    /// <summary>
+    /// The source index the IOAPIC's deliveries carry (<c>VcpuCount + deviceSources</c>, past every ring): whichever record
+    /// made a pin fire (a device's line, a vCPU's entry write or EOI, maybe from another node), the IOAPIC sends it.
+    /// </summary>
+    public int IoApicSource => _latchedHigh.Length + _deviceSources;
 
     /// <summary>
     /// Processes one record: an ICR high write latches; a firing write is decoded, validated and resolved into
@@ -65,7 +91,7 @@ internal sealed class IcrResolver
         int source = record.SourceVcpu;
         if ((uint)source >= (uint)map.VcpuCount)
         {
-            return Reject(RejectReason.UnknownSource, default, IcrFamily(record.Register));
+            return ProcessDeviceSource(record, map, destinations);
         }
 
         IcrCommand command;
@@ -106,7 +132,7 @@ internal sealed class IcrResolver
 
                 break;
             default:
-                return ProcessOtherRegister(record);
+                return ProcessOtherRegister(record, map, destinations);
         }
 
         RejectReason reason = Validate(command);
@@ -232,15 +258,158 @@ internal sealed class IcrResolver
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ExitOutcome ProcessOtherRegister(in ExitRecord record)
+    private ExitOutcome ProcessOtherRegister(in ExitRecord record, DestinationMap map, DestinationSet destinations)
     {
+        int source = record.SourceVcpu;
+        switch (record.Register)
+        {
+            case ApicRegister.PvSendIpiHigh:
+                _pvHigh[source] = record.Value;
+                _pvIcr[source] = record.DestinationId;
+                return new ExitOutcome(ExitKind.Latched, RejectReason.None, default, false);
+            case ApicRegister.PvSendIpi:
+                return ProcessPvSendIpi(record, map, destinations);
+            case ApicRegister.Msi or ApicRegister.IoApicPin:
+                return Reject(RejectReason.UnknownRegister, default, false); // a vCPU writes no MSI and drives no line: devices do
+            case ApicRegister.IoApicEntry:
+            {
+                IoApic.Effect effect = _ioApic.WriteEntry(record.DestinationId, record.Value, out uint pins, out RejectReason reason);
+                return IoApicOutcome(effect, pins, reason, map, destinations);
+            }
+
+            case ApicRegister.Eoi or ApicRegister.X2Eoi when _eoiTarget >= 0:
+                // The IOAPIC lives on another node: one delivery there carries the EOI (RemoteDelivery.IoApicEoiFlag).
+                destinations.Add(_eoiTarget);
+                return new ExitOutcome(ExitKind.Fired, RejectReason.None, IcrCommand.FromDevice(RemoteDelivery.IoApicEoiFlag | (byte)record.Value, 0),
+                    true, InterruptInput.IoApic);
+            case ApicRegister.Eoi or ApicRegister.X2Eoi:
+            {
+                IoApic.Effect effect = _ioApic.Eoi((byte)record.Value, out uint pins);
+                return IoApicOutcome(effect, pins, RejectReason.None, map, destinations);
+            }
+        }
+
         if (!ApicTopology.IsTopologyRegister(record.Register))
         {
             return Reject(RejectReason.UnknownRegister, default, false);
         }
 
-        ApplyTopologyWrite(record.SourceVcpu, record.Register, record.Value);
+        ApplyTopologyWrite(source, record.Register, record.Value);
         return new ExitOutcome(ExitKind.TopologyWrite, RejectReason.None, default, false);
+    }
+
+    /// <summary>
+    /// The firing half of a <c>KVM_HC_SEND_IPI</c> (a0, a2) with the upper half (a1, a3) its vCPU latched just before;
+    /// the latch is cleared, so a firing half without its own upper half sends vector 0 and is rejected.
+    /// </summary>
+    private ExitOutcome ProcessPvSendIpi(in ExitRecord record, DestinationMap map, DestinationSet destinations)
+    {
+        int source = record.SourceVcpu;
+        ulong high = _pvHigh[source];
+        uint icr = _pvIcr[source];
+        _pvHigh[source] = 0;
+        _pvIcr[source] = 0;
+        var command = IcrCommand.FromDevice(icr, record.DestinationId);
+        RejectReason reason = PvSendIpi.Resolve(map, record.Value, high, record.DestinationId, icr, destinations);
+        return reason == RejectReason.None
+            ? new ExitOutcome(ExitKind.Fired, RejectReason.None, command, true, InterruptInput.PvIpi)
+            : new ExitOutcome(ExitKind.Rejected, reason, command, true, InterruptInput.PvIpi);
+    }
+
+    /// <summary>
+    /// A record from a source past the vCPUs: a device's MSI (resolved like an ICR write without shorthand, one destination
+    /// when the redirection hint is set), or refused: an unknown source, or a register a device cannot write.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ExitOutcome ProcessDeviceSource(in ExitRecord record, DestinationMap map, DestinationSet destinations)
+    {
+        if (record.SourceVcpu - map.VcpuCount >= _deviceSources)
+        {
+            return Reject(RejectReason.UnknownSource, default, IcrFamily(record.Register));
+        }
+
+        if (record.Register == ApicRegister.IoApicPin)
+        {
+            IoApic.Effect effect = _ioApic.SetLine(record.DestinationId, record.Value != 0, out uint pins, out RejectReason pinReason);
+            return IoApicOutcome(effect, pins, pinReason, map, destinations);
+        }
+
+        if (record.Register != ApicRegister.Msi)
+        {
+            return Reject(RejectReason.UnknownRegister, default, false);
+        }
+
+        RejectReason reason = MsiMessage.Decode(record.Value, record.DestinationId, out IcrCommand command, out bool oneDestination);
+        if (reason != RejectReason.None)
+        {
+            return new ExitOutcome(ExitKind.Rejected, reason, command, true, InterruptInput.Msi);
+        }
+
+        map.ResolveInto(record.SourceVcpu, command, destinations);
+        if (oneDestination)
+        {
+            destinations.KeepOnly(command.Vector); // KVM kvm_lowest_prio_delivery: the hint alone asks for arbitration
+        }
+
+        return new ExitOutcome(ExitKind.Fired, RejectReason.None, command, true, InterruptInput.Msi);
+    }
+
+    /// <summary>
+    /// Delivers the IOAPIC pins a record fired, each as the MSI its entry sends: one pin's destinations, or (an EOI
+    /// re-delivering several pins with one vector) their union, ascending. A pin whose entry is invalid is refused with
+    /// the MSI's reason and keeps no remote IRR; the record is rejected only when no pin was delivered.
+    /// </summary>
+    private ExitOutcome IoApicOutcome(IoApic.Effect effect, uint pins, RejectReason reason, DestinationMap map, DestinationSet destinations)
+    {
+        if (effect == IoApic.Effect.Rejected)
+        {
+            return new ExitOutcome(ExitKind.Rejected, reason, default, true, InterruptInput.IoApic);
+        }
+
+        if (effect == IoApic.Effect.StateOnly)
+        {
+            return new ExitOutcome(ExitKind.Latched, RejectReason.None, default, false, InterruptInput.IoApic);
+        }
+
+        IcrCommand fired = default;
+        RejectReason firstReason = RejectReason.None;
+        bool delivered = false;
+        for (; pins != 0; pins &= pins - 1)
+        {
+            int pin = BitOperations.TrailingZeroCount(pins);
+            ulong msi = _ioApic.MsiOf(pin, out uint addressHigh);
+            RejectReason pinReason = MsiMessage.Decode(msi, addressHigh, out IcrCommand command, out _);
+            if (pinReason != RejectReason.None)
+            {
+                firstReason = firstReason == RejectReason.None ? pinReason : firstReason;
+                continue;
+            }
+
+            _ioApic.Delivered(pin);
+            DestinationSet into = delivered ? _scratch : destinations;
+            into.Clear();
+            map.ResolveInto(0, command, into);
+            if (delivered)
+            {
+                int sorted = destinations.Count; // the union stays within the capacity: only vCPUs not there yet are added
+                foreach (int vcpu in _scratch.Vcpus)
+                {
+                    if (destinations.Vcpus[..sorted].BinarySearch(vcpu) < 0)
+                    {
+                        destinations.Add(vcpu);
+                    }
+                }
+
+                destinations.SortUnique();
+            }
+
+            fired = command;
+            delivered = true;
+        }
+
+        return delivered
+            ? new ExitOutcome(ExitKind.Fired, RejectReason.None, fired, true, InterruptInput.IoApic)
+            : new ExitOutcome(ExitKind.Rejected, firstReason, default, true, InterruptInput.IoApic);
     }
 
     private static bool IcrFamily(ushort register)

@@ -28,4 +28,16 @@ public enum RejectReason : byte
     InvalidRemoteDestination,
     /// <summary>Taken before the engine's pipeline failed, and never resolved (see <see cref="EngineFaultedException"/>).</summary>
     EngineFaulted,
+    /// <summary>An MSI whose address is not in the interrupt window 0xFEExxxxx (a plain DMA write, not an interrupt).</summary>
+    NotAnMsiAddress,
+    /// <summary>
+    /// A <c>KVM_HC_SEND_IPI</c> whose ICR bits (a3) ask for a logical destination or a shorthand (KVM: <c>-KVM_EINVAL</c>).
+    /// </summary>
+    InvalidHypercall,
+    /// <summary>A <c>KVM_HC_SEND_IPI</c> bitmap bit names an APIC ID above the VM's highest one.</summary>
+    DestinationBeyondVm,
+    /// <summary>An IOAPIC pin whose redirection entry is masked (bit 16): the assertion is not delivered.</summary>
+    MaskedPin,
+    /// <summary>An IOAPIC pin number, or a device source, that the engine does not have.</summary>
+    UnknownPin,
 }

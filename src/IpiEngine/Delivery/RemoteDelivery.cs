@@ -25,6 +25,12 @@ public readonly struct RemoteDelivery
     /// <summary>The ICR destination field as written (xAPIC: 8 bits; x2APIC: 32 bits).</summary>
     [FieldOffset(28)] public readonly uint IcrDestination;
 
+    /// <summary>
+    /// <see cref="IcrLow"/> bit 31 (reserved in the ICR): not an interrupt but a vCPU's EOI of vector bits 7:0 travelling
+    /// to the node that owns the IOAPIC (<see cref="EngineOptions.IoApicNode"/>); its destination is that node's first vCPU.
+    /// </summary>
+    internal const uint IoApicEoiFlag = 1u << 31;
+
     /// <summary>Creates a delivery.</summary>
     public RemoteDelivery(ulong tag, long postTimestamp, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
     {

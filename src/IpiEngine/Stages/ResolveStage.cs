@@ -53,6 +53,16 @@ internal sealed class ResolveStage
             return;
         }
 
+        if (outcome.Input != InterruptInput.Icr)
+        {
+            _counters.Add(outcome.Input switch
+            {
+                InterruptInput.Msi => CounterSlot.MsisResolved,
+                InterruptInput.PvIpi => CounterSlot.PvIpisResolved,
+                _ => CounterSlot.IoApicResolved,
+            }, 1);
+        }
+
         ReadOnlySpan<int> destinations = _destinations.Vcpus;
         _ipis++;
         _destinationCount += destinations.Length;
@@ -63,10 +73,15 @@ internal sealed class ResolveStage
         }
 
         IcrCommand command = outcome.Command;
+        uint source = record.SourceVcpu;
+        if (outcome.Input == InterruptInput.IoApic && (command.Low & RemoteDelivery.IoApicEoiFlag) == 0)
+        {
+            source = (uint)_resolver.IoApicSource; // a pin fired: the IOAPIC sends it (an EOI on its way there keeps its vCPU)
+        }
+
         for (int i = 0; i < destinations.Length; i++)
         {
-            sink.Add(new RemoteDelivery(record.Tag, record.PostTimestamp, record.SourceVcpu, (uint)destinations[i],
-                command.Low, command.Destination));
+            sink.Add(new RemoteDelivery(record.Tag, record.PostTimestamp, source, (uint)destinations[i], command.Low, command.Destination));
         }
     }
 
@@ -87,12 +102,27 @@ internal sealed class ResolveStage
         {
             case ExitKind.Latched:
                 _latched++;
+                if (outcome.Input == InterruptInput.IoApic)
+                {
+                    _counters.Add(CounterSlot.IoApicStateOnly, 1);
+                }
+
                 break;
             case ExitKind.TopologyWrite:
                 _counters.Add(CounterSlot.TopologyWrites, 1); // only if a caller bypassed the posting path's routing
                 break;
             default:
                 _counters.AddRejected(outcome.Reason);
+                if (outcome.Input != InterruptInput.Icr)
+                {
+                    _counters.Add(outcome.Input switch
+                    {
+                        InterruptInput.Msi => CounterSlot.MsisRejected,
+                        InterruptInput.PvIpi => CounterSlot.PvIpisRejected,
+                        _ => CounterSlot.IoApicRejected,
+                    }, 1);
+                }
+
                 break;
         }
     }

@@ -153,10 +153,11 @@ internal sealed partial class PeerLink
         for (int i = 0; i < records.Length; i++)
         {
             ref readonly var r = ref records[i];
+            // A source past the vCPUs is one of the peer's device sources (docs/apic.md, "Device interrupts").
             if (r.DestinationVcpu >= (uint)nodeOfVcpu.Length || nodeOfVcpu[r.DestinationVcpu] != self
-                || r.SourceVcpu >= (uint)nodeOfVcpu.Length || nodeOfVcpu[r.SourceVcpu] != PeerNode)
+                || r.SourceVcpu > ushort.MaxValue || (r.SourceVcpu < (uint)nodeOfVcpu.Length && nodeOfVcpu[r.SourceVcpu] != PeerNode))
             {
-                ThrowFault(LinkFault.RecordOutsidePlacement, $"record {first + i} goes from vCPU {r.SourceVcpu} to vCPU {r.DestinationVcpu}, not from node {PeerNode} to node {self}");
+                ThrowFault(LinkFault.RecordOutsidePlacement, $"record {first + i} goes from source {r.SourceVcpu} to vCPU {r.DestinationVcpu}, not from node {PeerNode} to node {self}");
             }
         }
         long skip = next - first;

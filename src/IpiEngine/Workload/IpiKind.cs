@@ -18,4 +18,9 @@ internal enum IpiKind
     Broadcast,
     /// <summary>RESCHEDULE (0xfd) from every vCPU to one hot vCPU: most of these coalesce at the destination.</summary>
     Storm,
+    /// <summary>
+    /// CALL_FUNCTION (0xfc) to a random set of other vCPUs by the <c>KVM_HC_SEND_IPI</c> hypercall, as a guest that sees
+    /// <c>KVM_FEATURE_PV_SEND_IPI</c> sends its multicasts (<c>arch/x86/kernel/kvm.c</c> <c>__send_ipi_mask</c>).
+    /// </summary>
+    PvIpi,
 }

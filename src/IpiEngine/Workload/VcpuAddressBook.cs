@@ -68,6 +68,51 @@ internal sealed class VcpuAddressBook
         => Kind == TopologyKind.X2ApicCluster ? (apicIds[vcpu] >> 4) << 16 | 1u << (int)(apicIds[vcpu] & 0xF) : logicalIds[vcpu];
 
     /// <summary>
+    /// Appends the <c>KVM_HC_SEND_IPI</c> calls that send <paramref name="icrLow"/> (physical, no shorthand) from
+    /// <paramref name="source"/> to <paramref name="destinations"/>, as the guest's <c>__send_ipi_mask</c> does: APIC IDs
+    /// ascending, one call per window of 128 IDs from its lowest (each call two records, the upper half first). Returns
+    /// how many calls fire.
+    /// </summary>
+    public int AppendPvIpi(List<ExitRecord> into, int source, uint icrLow, ReadOnlySpan<int> destinations, ulong tag)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        var ids = new uint[destinations.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = apicIds[destinations[i]];
+        }
+
+        Array.Sort(ids);
+        var calls = 0;
+        var i0 = 0;
+        while (i0 < ids.Length)
+        {
+            uint min = ids[i0];
+            ulong low = 0, high = 0;
+            var i = i0;
+            for (; i < ids.Length && ids[i] - min < 128; i++)
+            {
+                var bit = (int)(ids[i] - min);
+                if (bit < 64)
+                {
+                    low |= 1ul << bit;
+                }
+                else
+                {
+                    high |= 1ul << (bit - 64);
+                }
+            }
+
+            into.Add(new ExitRecord((ushort)source, ApicRegister.PvSendIpiHigh, high, icrLow, tag, 0));
+            into.Add(new ExitRecord((ushort)source, ApicRegister.PvSendIpi, low, min, tag, 0));
+            calls++;
+            i0 = i;
+        }
+
+        return calls;
+    }
+
+    /// <summary>
     /// Appends the writes that send <paramref name="icrLow"/> (vector, delivery mode, trigger; no destination mode, no
     /// shorthand) from <paramref name="source"/> to the vCPUs in <paramref name="destinations"/> (ascending, distinct),
     /// in the topology's own destination mode. Returns how many of the appended writes fire.

@@ -99,6 +99,11 @@ internal static class WorkloadGenerator
                 case IpiKind.TlbShootdown:
                     fired += Send(addresses, records, v, CallFunctionVector, TlbGroup(v, addresses.VcpuCount, random, destinations), tag, intents);
                     break;
+                case IpiKind.PvIpi:
+                    var set = RandomSet(v, addresses.VcpuCount, random, destinations);
+                    intents?.Add(tag, set.ToArray());
+                    fired += addresses.AppendPvIpi(records, v, CallFunctionVector, set, tag);
+                    break;
                 case IpiKind.Broadcast:
                     addresses.AppendShorthand(records, v, AllExcludingSelf | CallFunctionVector, tag);
                     intents?.Add(tag, [.. Enumerable.Range(0, addresses.VcpuCount).Where(d => d != v)]);
@@ -128,7 +133,7 @@ internal static class WorkloadGenerator
     }
 
     /// <summary>True for the registers whose write sends an IPI.</summary>
-    public static bool Fires(ushort register) => register is ApicRegister.IcrLow or ApicRegister.X2Icr or ApicRegister.X2SelfIpi;
+    public static bool Fires(ushort register) => register is ApicRegister.IcrLow or ApicRegister.X2Icr or ApicRegister.X2SelfIpi or ApicRegister.PvSendIpi;
 
     private static int OtherThan(int v, int count, Random random)
     {

@@ -5,12 +5,12 @@ namespace IpiEngine.Workload;
 /// <summary>
 /// Relative weights of the <see cref="IpiKind"/>s in a generated workload: a named pattern
 /// (<c>unicast</c>, <c>multicast</c>, <c>broadcast</c>, <c>linux-mix</c>, <c>storm</c>) or explicit weights such as
-/// <c>single=60,resched=30,call=5,tlb=4,broadcast=1</c>.
+/// <c>single=60,resched=30,call=5,tlb=4,broadcast=1,pv-ipi=10</c>.
 /// </summary>
 internal sealed class WorkloadMix
 {
     /// <summary>The names accepted for each kind in a weights list, in <see cref="IpiKind"/> order.</summary>
-    public static readonly IReadOnlyList<string> KindNames = ["single", "resched", "call", "tlb", "broadcast", "storm"];
+    public static readonly IReadOnlyList<string> KindNames = ["single", "resched", "call", "tlb", "broadcast", "storm", "pv-ipi"];
 
     /// <summary>The named patterns.</summary>
     public static readonly IReadOnlyList<string> PatternNames = ["unicast", "multicast", "broadcast", "linux-mix", "storm"];
@@ -34,22 +34,22 @@ internal sealed class WorkloadMix
     public int TotalWeight { get; }
 
     /// <summary>Unicast only: CALL_FUNCTION_SINGLE and RESCHEDULE.</summary>
-    public static WorkloadMix Unicast => new("unicast", [60, 40, 0, 0, 0, 0]);
+    public static WorkloadMix Unicast => new("unicast", [60, 40, 0, 0, 0, 0, 0]);
 
     /// <summary>Multicast only: CALL_FUNCTION sets and TLB shootdowns.</summary>
-    public static WorkloadMix Multicast => new("multicast", [0, 0, 50, 50, 0, 0]);
+    public static WorkloadMix Multicast => new("multicast", [0, 0, 50, 50, 0, 0, 0]);
 
     /// <summary>All-excluding-self shorthands only.</summary>
-    public static WorkloadMix Broadcast => new("broadcast", [0, 0, 0, 0, 100, 0]);
+    public static WorkloadMix Broadcast => new("broadcast", [0, 0, 0, 0, 100, 0, 0]);
 
     /// <summary>
     /// What a busy Linux guest sends: mostly unicast CALL_FUNCTION_SINGLE and RESCHEDULE, some multicast
     /// CALL_FUNCTION and TLB shootdowns, rare broadcasts (the proportions of the bundled traces, rounded).
     /// </summary>
-    public static WorkloadMix LinuxMix => new("linux-mix", [55, 30, 7, 7, 1, 0]);
+    public static WorkloadMix LinuxMix => new("linux-mix", [55, 30, 7, 7, 1, 0, 0]);
 
     /// <summary>Every vCPU hammers one hot vCPU with RESCHEDULE.</summary>
-    public static WorkloadMix Storm => new("storm", [0, 0, 0, 0, 0, 100]);
+    public static WorkloadMix Storm => new("storm", [0, 0, 0, 0, 0, 100, 0]);
 
     /// <summary>The weight of one kind.</summary>
     public int WeightOf(IpiKind kind) => weights[(int)kind];
@@ -90,7 +90,7 @@ internal sealed class WorkloadMix
 
         if (!text.Contains('=', StringComparison.Ordinal))
         {
-            error = $"Unknown workload '{text}': use one of {string.Join(", ", PatternNames)}, or weights such as single=60,resched=30,call=5,tlb=4,broadcast=1.";
+            error = $"Unknown workload '{text}': use one of {string.Join(", ", PatternNames)}, or weights such as single=60,resched=30,call=5,tlb=4,broadcast=1,pv-ipi=10 (pv-ipi: CALL_FUNCTION by the KVM_HC_SEND_IPI hypercall).";
             return false;
         }
 

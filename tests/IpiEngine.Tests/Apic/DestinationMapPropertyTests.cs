@@ -40,7 +40,7 @@ public class DestinationMapPropertyTests
         }
     }
 
-    private static ApicTopology BuildTopology(int count, int kind, bool sparse, Random random)
+    internal static ApicTopology BuildTopology(int count, int kind, bool sparse, Random random)
     {
         ApicTopology topology;
         if (kind < 5)

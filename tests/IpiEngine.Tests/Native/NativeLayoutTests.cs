@@ -218,13 +218,15 @@ public class NativeLayoutTests
     {
         IReadOnlyDictionary<string, long> d = NativeHeader.Defines();
         var reasons = Enum.GetValues<RejectReason>().Where(r => r != RejectReason.None).ToList();
+        int defined = 0;
         foreach (RejectReason reason in reasons)
         {
             string name = "IPI_REJECT_" + string.Concat(reason.ToString().Select((c, i) => i > 0 && char.IsUpper(c) ? "_" + c : c.ToString())).ToUpperInvariant();
             Assert.True(d.TryGetValue(name, out long index), $"{name} missing from the header");
+            Assert.True((int)reason < NativeCounters.ReasonSlots, $"{reason} has no slot in ipi_counters.rejected_by_reason");
             Assert.Equal((long)reason, index);
-            Assert.True(index < NativeCounters.ReasonSlots);
+            defined++;
         }
-        Assert.Equal(reasons.Count, d.Keys.Count(k => k.StartsWith("IPI_REJECT_", StringComparison.Ordinal) && k != "IPI_REJECT_REASONS"));
+        Assert.Equal(defined, d.Keys.Count(k => k.StartsWith("IPI_REJECT_", StringComparison.Ordinal) && k != "IPI_REJECT_REASONS"));
     }
 }

@@ -19,7 +19,7 @@ public class WorkloadResolutionTests
                     continue; // logical xAPIC addresses by LDR, not by APIC ID: sparse IDs change nothing there
                 }
 
-                foreach (var mix in WorkloadMix.PatternNames)
+                foreach (var mix in WorkloadMix.PatternNames.Append("call=1,pv-ipi=3"))
                 {
                     data.Add(kind, sparse, vcpus, mix);
                 }

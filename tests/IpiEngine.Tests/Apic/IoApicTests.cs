@@ -1,0 +1,130 @@
+using IpiEngine.Apic;
+using Xunit;
+
+namespace IpiEngine.Tests.Apic;
+
+/// <summary>The IOAPIC through the resolver: entries, edge and level pins, remote IRR and EOI, masks, bad input.</summary>
+public class IoApicTests
+{
+    private const int Device = 4; // the first device source of a 4-vCPU resolver
+    private const ulong Level = 1ul << 15;
+    private const ulong Masked = 1ul << 16;
+
+    private readonly IcrResolver _resolver = new(ApicTopology.Configure(4, TopologyKind.XApicFlat), deviceSources: 1);
+    private readonly DestinationSet _set = new(4);
+
+    private static ulong Entry(byte vector, uint destination, bool logical = false, ulong flags = 0)
+        => vector | (logical ? 1ul << 11 : 0) | flags | (ulong)destination << 56;
+
+    private (ExitKind Kind, RejectReason Reason, string Vcpus) Do(ushort source, ushort register, ulong value, uint pin)
+    {
+        ExitOutcome outcome = _resolver.Process(new ExitRecord(source, register, value, pin, 0, 0), _set);
+        Assert.Equal(InterruptInput.IoApic, outcome.Input);
+        return (outcome.Kind, outcome.Reason, string.Join(',', _set.Vcpus.ToArray()));
+    }
+
+    private (ExitKind, RejectReason, string) Pin(uint pin, bool asserted) => Do(Device, ApicRegister.IoApicPin, asserted ? 1ul : 0, pin);
+
+    private (ExitKind, RejectReason, string) Write(uint pin, ulong entry) => Do(0, ApicRegister.IoApicEntry, entry, pin);
+
+    private (ExitKind, RejectReason, string) Eoi(int vcpu, byte vector) => Do((ushort)vcpu, ApicRegister.Eoi, vector, 0);
+
+    [Fact]
+    public void Every_pin_starts_masked_and_a_masked_assertion_is_refused()
+    {
+        Assert.Equal((ExitKind.Rejected, RejectReason.MaskedPin, ""), Pin(3, true));
+        Assert.Equal((ExitKind.Latched, RejectReason.None, ""), Pin(3, false)); // a de-assertion only changes state
+    }
+
+    [Fact]
+    public void An_edge_pin_fires_on_each_rising_edge_only()
+    {
+        Assert.Equal(ExitKind.Latched, Write(2, Entry(0x41, destination: 0b0110, logical: true)).Item1);
+
+        Assert.Equal((ExitKind.Fired, RejectReason.None, "1,2"), Pin(2, true));
+        Assert.Equal(ExitKind.Latched, Pin(2, true).Item1); // still high: no edge
+        Assert.Equal(ExitKind.Latched, Pin(2, false).Item1);
+        Assert.Equal((ExitKind.Fired, RejectReason.None, "1,2"), Pin(2, true));
+        Assert.Equal(ExitKind.Latched, Eoi(1, 0x41).Item1); // an edge pin has no remote IRR
+    }
+
+    [Fact]
+    public void A_level_pin_keeps_remote_irr_until_the_eoi_and_is_delivered_again_while_asserted()
+    {
+        Write(5, Entry(0x52, destination: 0b1000, logical: true, Level));
+
+        Assert.Equal((ExitKind.Fired, RejectReason.None, "3"), Pin(5, true));
+        Assert.Equal(ExitKind.Latched, Pin(5, true).Item1); // remote IRR set: held
+        Assert.Equal(ExitKind.Latched, Eoi(3, 0x53).Item1); // another vector
+        Assert.Equal((ExitKind.Fired, RejectReason.None, "3"), Eoi(3, 0x52)); // still asserted: again
+        Assert.Equal(ExitKind.Latched, Pin(5, false).Item1);
+        Assert.Equal(ExitKind.Latched, Eoi(3, 0x52).Item1); // cleared, the line is low: nothing
+        Assert.Equal((ExitKind.Fired, RejectReason.None, "3"), Pin(5, true)); // IRR was cleared: fires at once
+    }
+
+    [Fact]
+    public void Unmasking_an_asserted_level_pin_delivers_it_and_masking_holds_the_eoi_redelivery()
+    {
+        Write(7, Entry(0x60, destination: 0b0001, logical: true, Level | Masked));
+        Assert.Equal(RejectReason.MaskedPin, Pin(7, true).Item2);
+
+        Assert.Equal((ExitKind.Fired, RejectReason.None, "0"), Write(7, Entry(0x60, destination: 0b0001, logical: true, Level)));
+        Assert.Equal(ExitKind.Latched, Write(7, Entry(0x60, destination: 0b0001, logical: true, Level | Masked)).Item1);
+        Assert.Equal(ExitKind.Latched, Eoi(0, 0x60).Item1); // masked: IRR cleared, no delivery
+        Assert.Equal((ExitKind.Fired, RejectReason.None, "0"), Write(7, Entry(0x60, destination: 0b0001, logical: true, Level)));
+    }
+
+    [Fact]
+    public void An_eoi_redelivers_every_asserted_pin_of_its_vector_as_one_union()
+    {
+        Write(1, Entry(0x70, destination: 0b0001, logical: true, Level));
+        Write(9, Entry(0x70, destination: 0b0100, logical: true, Level));
+        Assert.Equal("0", Pin(1, true).Item3);
+        Assert.Equal("2", Pin(9, true).Item3);
+
+        Assert.Equal((ExitKind.Fired, RejectReason.None, "0,2"), Eoi(2, 0x70));
+    }
+
+    [Fact]
+    public void Bad_pins_entries_and_sources_are_refused_with_a_reason()
+    {
+        Assert.Equal(RejectReason.UnknownPin, Pin(24, true).Item2);
+        Assert.Equal(RejectReason.UnknownPin, Write(24, Entry(0x41, 1)).Item2);
+        Write(4, Entry(0x05, destination: 1, flags: Level)); // fixed, vector 5
+        Assert.Equal((ExitKind.Rejected, RejectReason.IllegalVector, ""), Pin(4, true));
+        Assert.Equal(ExitKind.Latched, Eoi(0, 0x05).Item1); // no remote IRR was set by the refused delivery
+        Write(6, Entry(0x41, destination: 1, flags: 3ul << 8)); // delivery mode 011
+        Assert.Equal(RejectReason.ReservedDeliveryMode, Pin(6, true).Item2);
+
+        var set = new DestinationSet(4);
+        Assert.Equal(RejectReason.UnknownRegister, _resolver.Process(new ExitRecord(0, ApicRegister.IoApicPin, 1, 2, 0, 0), set).Reason); // a vCPU drives no line
+    }
+
+    [Fact]
+    public void An_engine_round_trip_of_a_level_pin_is_counted_per_kind()
+    {
+        using var engine = new Engine(new EngineOptions
+        {
+            Topology = ApicTopology.Configure(4, TopologyKind.XApicPhysical), DeviceSources = 1, ThreadingMode = ThreadingMode.Inline,
+        });
+        engine.Start();
+        engine.WriteIoApicEntry(0, 10, Entry(0x33, destination: 2, flags: Level));
+        engine.SetIoApicPin(0, 10, asserted: true);
+        Assert.True(engine.TakePending(2).IsPending(0x33));
+        engine.SetIoApicPin(0, 10, asserted: true); // held: remote IRR
+        Assert.False(engine.HasPending(2));
+        engine.PostEoi(2, 0x33); // still asserted: delivered again
+        Assert.True(engine.TakePending(2).IsPending(0x33));
+        engine.SetIoApicPin(0, 10, asserted: false);
+        engine.PostEoi(2, 0x33);
+        engine.SetIoApicPin(0, 11, asserted: true); // masked
+        Assert.Throws<ArgumentOutOfRangeException>(() => engine.SetIoApicPin(0, 24, true));
+        Assert.Throws<ArgumentOutOfRangeException>(() => engine.SetIoApicPin(1, 0, true));
+        engine.Stop();
+
+        EngineCounters counters = engine.ReadCounters();
+        Assert.Equal((2L, 1L, 4L), (counters.IoApicResolved, counters.IoApicRejected, counters.IoApicStateOnly)); // 7 IOAPIC records
+        Assert.Equal(1, counters.RejectedBy(RejectReason.MaskedPin));
+        Assert.True(counters.ConservationHolds, counters.ToString());
+    }
+}
