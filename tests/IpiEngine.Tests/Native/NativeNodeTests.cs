@@ -490,7 +490,7 @@ public unsafe class NativeNodeTests
         // that says what a faulted per-stage pipeline says: resolved pairs, some delivered, the rest undelivered.
         var snapshot = new EngineCounters(posted: 10, latched: 0, topologyWrites: 0, peerTopologyWrites: 0, ipisResolved: 10, rejected: default,
             destinationsResolved: 10, noDestination: 0, delivered: 3, coalesced: 0, forwarded: 0, servedByHost: 0, notifications: 1,
-            remoteDelivered: 0, remoteCoalesced: 0, remoteRejected: 0, logOverflow: 0, notifierFaults: 1, peerUnreachable: 0, undelivered: 7);
+            remoteDelivered: 0, remoteCoalesced: 0, remoteRejected: 0, logOverflow: 0, notifierFaults: 1, peerUnreachable: 0, undelivered: 7, devices: default);
         Assert.True(snapshot.ConservationHolds);
         NativeCounters counters = new() { StructSize = (uint)sizeof(NativeCounters) };
         CountersTranslator.Write(snapshot, &counters);
