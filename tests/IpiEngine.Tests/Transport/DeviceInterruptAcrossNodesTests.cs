@@ -12,57 +12,29 @@ public class DeviceInterruptAcrossNodesTests
     public async Task An_msi_and_a_pv_ipi_reach_vcpus_on_the_other_node()
     {
         int[] placement = [0, 0, 1, 1];
-        var transports = new NodeTransport[2];
-        var engines = new Engine[2];
-        for (int node = 1; node >= 0; node--)
+        await using var nodes = new TwoEngineNodes(placement, (node, place, transport) => new EngineOptions
         {
-            transports[node] = new NodeTransport(new TransportOptions
-            {
-                NodeId = node,
-                NodeOfVcpu = placement,
-                Key = LoopbackCluster.Key,
-                Peers = [node == 0 ? new PeerAddress(1, transports[1].LocalEndPoint) : new PeerAddress(0)],
-            });
-            engines[node] = new Engine(new EngineOptions
-            {
-                VcpuCount = placement.Length,
-                Placement = new VcpuPlacement(placement, node),
-                Forwarder = transports[node],
-                DeviceSources = node == 0 ? 1 : 0,
-            });
-            transports[node].Start(new EngineSink(engines[node]));
-            engines[node].Start();
-        }
+            VcpuCount = placement.Length,
+            Placement = place,
+            Forwarder = transport,
+            DeviceSources = node == 0 ? 1 : 0,
+        });
+        var (transports, engines) = (nodes.Transports, nodes.Engines);
 
-        try
-        {
-            // Device 0 on node 0: MSI vector 0x41 to APIC ID 3 (node 1). vCPU 0 on node 0: PV IPI 0xFD to IDs 1 and 2.
-            engines[0].PostMsi(0, 0xFEE0_3000, 0x41);
-            engines[0].PostPvIpi(0, 0b110, 0, 0, 0xFD);
-            Assert.True(await LoopbackCluster.WaitUntilAsync(
-                () => engines[1].HasPending(3) && engines[1].HasPending(2) && engines[0].HasPending(1), TimeSpan.FromSeconds(20)));
+        // Device 0 on node 0: MSI vector 0x41 to APIC ID 3 (node 1). vCPU 0 on node 0: PV IPI 0xFD to IDs 1 and 2.
+        engines[0].PostMsi(0, 0xFEE0_3000, 0x41);
+        engines[0].PostPvIpi(0, 0b110, 0, 0, 0xFD);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(
+            () => engines[1].HasPending(3) && engines[1].HasPending(2) && engines[0].HasPending(1), TimeSpan.FromSeconds(20)));
 
-            Assert.True(engines[1].TakePending(3).IsPending(0x41));
-            Assert.True(engines[1].TakePending(2).IsPending(0xFD));
-            Assert.True(engines[0].TakePending(1).IsPending(0xFD));
-            Assert.Equal(0, transports[1].FaultCount(LinkFault.RecordOutsidePlacement));
-            engines[0].Stop();
-            EngineCounters sender = engines[0].ReadCounters();
-            Assert.True(sender.ConservationHolds, sender.ToString());
-            Assert.Equal((1, 1, 2), (sender.MsisResolved, sender.PvIpisResolved, sender.Forwarded));
-        }
-        finally
-        {
-            foreach (var t in transports)
-            {
-                await t.DisposeAsync();
-            }
-
-            foreach (var e in engines)
-            {
-                e.Dispose();
-            }
-        }
+        Assert.True(engines[1].TakePending(3).IsPending(0x41));
+        Assert.True(engines[1].TakePending(2).IsPending(0xFD));
+        Assert.True(engines[0].TakePending(1).IsPending(0xFD));
+        Assert.Equal(0, transports[1].FaultCount(LinkFault.RecordOutsidePlacement));
+        engines[0].Stop();
+        EngineCounters sender = engines[0].ReadCounters();
+        Assert.True(sender.ConservationHolds, sender.ToString());
+        Assert.Equal((1, 1, 2), (sender.MsisResolved, sender.PvIpisResolved, sender.Forwarded));
     }
 
     /// <summary>
@@ -74,75 +46,47 @@ public class DeviceInterruptAcrossNodesTests
     public async Task A_level_pin_round_trip_sends_the_eoi_back_to_the_ioapic_node()
     {
         int[] placement = [0, 0, 1, 1];
-        var transports = new NodeTransport[2];
-        var engines = new Engine[2];
-        for (int node = 1; node >= 0; node--)
+        await using var nodes = new TwoEngineNodes(placement, (node, place, transport) => new EngineOptions
         {
-            transports[node] = new NodeTransport(new TransportOptions
-            {
-                NodeId = node,
-                NodeOfVcpu = placement,
-                Key = LoopbackCluster.Key,
-                Peers = [node == 0 ? new PeerAddress(1, transports[1].LocalEndPoint) : new PeerAddress(0)],
-            });
-            engines[node] = new Engine(new EngineOptions
-            {
-                VcpuCount = placement.Length,
-                Placement = new VcpuPlacement(placement, node),
-                Forwarder = transports[node],
-                DeviceSources = node == 0 ? 1 : 0,
-                IoApicNode = 0,
-            });
-            transports[node].Start(new EngineSink(engines[node]));
-            engines[node].Start();
-        }
+            VcpuCount = placement.Length,
+            Placement = place,
+            Forwarder = transport,
+            DeviceSources = node == 0 ? 1 : 0,
+            IoApicNode = 0,
+        });
+        var (transports, engines) = (nodes.Transports, nodes.Engines);
 
         TimeSpan patience = TimeSpan.FromSeconds(20);
-        try
-        {
-            engines[0].WriteIoApicEntry(0, 3, 0x45 | (1ul << 15) | (3ul << 56));
-            engines[0].SetIoApicPin(0, 3, asserted: true);
-            Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[1].HasPending(3), patience));
-            Assert.True(engines[1].TakePending(3).IsPending(0x45));
+        engines[0].WriteIoApicEntry(0, 3, 0x45 | (1ul << 15) | (3ul << 56));
+        engines[0].SetIoApicPin(0, 3, asserted: true);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[1].HasPending(3), patience));
+        Assert.True(engines[1].TakePending(3).IsPending(0x45));
 
-            engines[0].SetIoApicPin(0, 3, asserted: true); // remote IRR still set: held on node 0
-            engines[1].PostEoi(3, 0x45); // back to node 0: IRR cleared, the line is high: delivered again
-            Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[1].HasPending(3), patience));
-            Assert.True(engines[1].TakePending(3).IsPending(0x45));
+        engines[0].SetIoApicPin(0, 3, asserted: true); // remote IRR still set: held on node 0
+        engines[1].PostEoi(3, 0x45); // back to node 0: IRR cleared, the line is high: delivered again
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[1].HasPending(3), patience));
+        Assert.True(engines[1].TakePending(3).IsPending(0x45));
 
-            // The de-assertion (device ring) and the EOI (vCPU 3's ring on node 0) are on different rings: the EOI is sent
-            // once node 0 has taken the de-assertion, else it could find the line still high and deliver again.
-            engines[0].SetIoApicPin(0, 3, asserted: false);
-            // State-only records on node 0 so far: the entry write, the held assertion, the de-assertion.
-            Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[0].ReadCounters().IoApicStateOnly == 3, patience));
-            engines[1].PostEoi(3, 0x45); // IRR cleared, the line is low: nothing
-            Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[0].ReadCounters().IoApicStateOnly == 4, patience));
-            Assert.False(engines[1].HasPending(3));
-            engines[0].SetIoApicPin(0, 3, asserted: true); // delivered at once: the EOI did clear remote IRR
-            Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[1].HasPending(3), patience));
+        // The de-assertion (device ring) and the EOI (vCPU 3's ring on node 0) are on different rings: the EOI is sent
+        // once node 0 has taken the de-assertion, else it could find the line still high and deliver again.
+        engines[0].SetIoApicPin(0, 3, asserted: false);
+        // State-only records on node 0 so far: the entry write, the held assertion, the de-assertion.
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[0].ReadCounters().IoApicStateOnly == 3, patience));
+        engines[1].PostEoi(3, 0x45); // IRR cleared, the line is low: nothing
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[0].ReadCounters().IoApicStateOnly == 4, patience));
+        Assert.False(engines[1].HasPending(3));
+        engines[0].SetIoApicPin(0, 3, asserted: true); // delivered at once: the EOI did clear remote IRR
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[1].HasPending(3), patience));
 
-            engines[1].Stop();
-            engines[0].Stop();
-            EngineCounters ioApicNode = engines[0].ReadCounters(), other = engines[1].ReadCounters();
-            Assert.True(ioApicNode.ConservationHolds, ioApicNode.ToString());
-            Assert.True(other.ConservationHolds, other.ToString());
-            // Node 0: the entry write, 4 pin changes and 2 EOIs from node 1 = 7 IOAPIC records: 3 delivered (2 assertions, the
-            // first EOI), 4 state only (the entry write with the line low, the held assertion, the de-assertion, the second EOI).
-            Assert.Equal((3L, 0L, 4L), (ioApicNode.IoApicResolved, ioApicNode.IoApicRejected, ioApicNode.IoApicStateOnly));
-            Assert.Equal((2L, 2L), (other.IoApicResolved, other.Forwarded)); // node 1's two EOIs, forwarded
-            Assert.Equal(0, ioApicNode.RemoteRejected);
-        }
-        finally
-        {
-            foreach (var t in transports)
-            {
-                await t.DisposeAsync();
-            }
-
-            foreach (var e in engines)
-            {
-                e.Dispose();
-            }
-        }
+        engines[1].Stop();
+        engines[0].Stop();
+        EngineCounters ioApicNode = engines[0].ReadCounters(), other = engines[1].ReadCounters();
+        Assert.True(ioApicNode.ConservationHolds, ioApicNode.ToString());
+        Assert.True(other.ConservationHolds, other.ToString());
+        // Node 0: the entry write, 4 pin changes and 2 EOIs from node 1 = 7 IOAPIC records: 3 delivered (2 assertions, the
+        // first EOI), 4 state only (the entry write with the line low, the held assertion, the de-assertion, the second EOI).
+        Assert.Equal((3L, 0L, 4L), (ioApicNode.IoApicResolved, ioApicNode.IoApicRejected, ioApicNode.IoApicStateOnly));
+        Assert.Equal((2L, 2L), (other.IoApicResolved, other.Forwarded)); // node 1's two EOIs, forwarded
+        Assert.Equal(0, ioApicNode.RemoteRejected);
     }
 }
