@@ -53,15 +53,7 @@ internal sealed class ResolveStage
             return;
         }
 
-        if (outcome.Input != InterruptInput.Icr)
-        {
-            _counters.Add(outcome.Input switch
-            {
-                InterruptInput.Msi => CounterSlot.MsisResolved,
-                InterruptInput.PvIpi => CounterSlot.PvIpisResolved,
-                _ => CounterSlot.IoApicResolved,
-            }, 1);
-        }
+        CountDeviceInput(outcome.Input, resolved: true);
 
         ReadOnlySpan<int> destinations = _destinations.Vcpus;
         _ipis++;
@@ -113,17 +105,25 @@ internal sealed class ResolveStage
                 break;
             default:
                 _counters.AddRejected(outcome.Reason);
-                if (outcome.Input != InterruptInput.Icr)
-                {
-                    _counters.Add(outcome.Input switch
-                    {
-                        InterruptInput.Msi => CounterSlot.MsisRejected,
-                        InterruptInput.PvIpi => CounterSlot.PvIpisRejected,
-                        _ => CounterSlot.IoApicRejected,
-                    }, 1);
-                }
+                CountDeviceInput(outcome.Input, resolved: false);
 
                 break;
         }
+    }
+
+    /// <summary>Counts a device input (MSI, PV IPI, IOAPIC) as resolved or rejected per kind; an ICR write counts nothing here.</summary>
+    private void CountDeviceInput(InterruptInput input, bool resolved)
+    {
+        if (input == InterruptInput.Icr)
+        {
+            return;
+        }
+
+        _counters.Add(input switch
+        {
+            InterruptInput.Msi => resolved ? CounterSlot.MsisResolved : CounterSlot.MsisRejected,
+            InterruptInput.PvIpi => resolved ? CounterSlot.PvIpisResolved : CounterSlot.PvIpisRejected,
+            _ => resolved ? CounterSlot.IoApicResolved : CounterSlot.IoApicRejected,
+        }, 1);
     }
 }
