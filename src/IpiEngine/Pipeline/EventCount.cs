@@ -4,14 +4,19 @@ using IpiEngine.Rings;
 namespace IpiEngine.Pipeline;
 
 /// <summary>
-/// Lets waiters park without missing a wake-up, and costs a signalling thread one read when nobody is parked.
+/// Lets waiters park without missing a wake-up, and costs a signalling thread one plain read when nobody is parked.
 /// A waiter registers (<see cref="PrepareWait"/>), re-checks its condition, and only then parks on the epoch it read;
-/// a signaller publishes its progress, issues a full fence, and wakes the parked only if it sees a registered waiter.
+/// a signaller publishes its progress (a release store is enough) and wakes the parked only if it sees a registered waiter.
 /// </summary>
 /// <remarks>
-/// The waiter's registration and the signaller's publication are both followed by full fences before each reads the
-/// other's variable, so at least one of them sees the other: either the waiter's re-check sees the progress, or the
-/// signaller sees the waiter and bumps the epoch under the lock the waiter parks with.
+/// The store-load order both sides need is paid by the waiter alone: it increments the waiter count and then runs
+/// <see cref="Interlocked.MemoryBarrierProcessWide"/> before its re-check, while the signaller stores its progress and
+/// reads the count with no fence (the asymmetric Dekker rule of <see cref="SpscRing{T}"/>'s remarks). The barrier falls
+/// somewhere in the signaller's program order: if the signaller's read of the count came before that point, its
+/// progress store did too and the waiter's re-check sees it; if it came after, it sees the registration and bumps the
+/// epoch under the lock the waiter parks with (so a signal between the waiter's epoch read and its park is not lost).
+/// Parking is rare (after a strategy's spins, yields or sleeps), so the waiter's few microseconds buy the removal of a
+/// full fence from every signaller's pass.
 /// </remarks>
 internal sealed class EventCount
 {
@@ -22,11 +27,12 @@ internal sealed class EventCount
     /// <summary>Whether any waiter is registered (a snapshot).</summary>
     public bool HasWaiters => Volatile.Read(ref _waiters.Value) != 0;
 
-    /// <summary>Registers a waiter (full fence) and returns the epoch to park on.</summary>
+    /// <summary>Registers a waiter, then a process-wide barrier; returns the epoch to park on.</summary>
     public long PrepareWait()
     {
-        Interlocked.Increment(ref _waiters.Value); // full fence: the caller's re-check of its condition comes after
-        return Volatile.Read(ref _epoch.Value);
+        Interlocked.Increment(ref _waiters.Value); // atomic: waiters register concurrently
+        Interlocked.MemoryBarrierProcessWide(); // orders the registration before every signaller's unfenced read of the count (remarks)
+        return Volatile.Read(ref _epoch.Value); // acquire, after the registration: a later SignalAll moves it
     }
 
     /// <summary>Unregisters a waiter whose re-check succeeded.</summary>
@@ -48,22 +54,14 @@ internal sealed class EventCount
         Interlocked.Decrement(ref _waiters.Value);
     }
 
-    /// <summary>After a publication that was a full fence (an Interlocked operation): wakes parked waiters, if any.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void SignalAfterFence()
-    {
-        if (Volatile.Read(ref _waiters.Value) != 0)
-        {
-            SignalAll();
-        }
-    }
-
-    /// <summary>After a release-only publication: a full fence, then wakes parked waiters, if any.</summary>
+    /// <summary>After a publication (a release store is enough): wakes parked waiters, if any.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Signal()
     {
-        Interlocked.MemoryBarrier(); // order our publication before the read of the waiter count (store-load)
-        SignalAfterFence();
+        if (Volatile.Read(ref _waiters.Value) != 0) // unfenced after the publication: the waiter's process-wide barrier orders the pair (remarks)
+        {
+            SignalAll();
+        }
     }
 
     /// <summary>Moves the epoch and wakes every parked waiter.</summary>

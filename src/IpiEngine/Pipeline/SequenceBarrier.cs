@@ -55,5 +55,9 @@ internal sealed class SequenceBarrier
     private readonly struct Ready(SequenceBarrier barrier, long sequence) : IWaitCondition
     {
         public bool IsSatisfied => barrier._alerted || barrier.AvailableSequence() >= sequence;
+
+        public void BeforePark()
+        {
+        }
     }
 }

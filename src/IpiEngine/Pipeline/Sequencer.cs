@@ -101,5 +101,9 @@ internal abstract class Sequencer
     private readonly struct RoomFor(Sequencer sequencer, int count) : IWaitCondition
     {
         public bool IsSatisfied => sequencer._aborted || sequencer.HasRoomFor(count);
+
+        public void BeforePark()
+        {
+        }
     }
 }

@@ -53,7 +53,8 @@ internal abstract class WaitStrategy
                 continue;
             }
 
-            long epoch = signal.PrepareWait(); // registered (full fence) before the re-check below
+            condition.BeforePark(); // before registering: what it releases (doorbell bits) makes producers signal
+            long epoch = signal.PrepareWait(); // registered (with a process-wide barrier) before the re-check below
             if (condition.IsSatisfied)
             {
                 signal.CancelWait();

@@ -13,20 +13,21 @@ namespace IpiEngine.Posting;
 /// <remarks>
 /// <para>
 /// The handshake (why a post either is drained by <see cref="Engine.Stop"/> or fails, never in between). A record is
-/// taken only by <see cref="SpscRing{T}.TryPublish"/>, a compare and swap of its ring's tail; <see cref="Close"/> marks
-/// every tail closed with a compare and swap of the same word. So for each ring the two are totally ordered, like a
-/// channel that checks completion under the same lock as the write (dotnet/runtime's bounded channel): a publication
-/// ordered first is counted in the tail the closer saw and is resolved by the drain that follows the close; one
-/// ordered after publishes nothing and throws <see cref="EngineStoppedException"/> (or
-/// <see cref="EngineFaultedException"/> when a fault closed the rings). The state check a post makes before writing
-/// its slot is only a fast refusal: correctness rests on the compare and swap alone, so a producer that read "running"
-/// and was then descheduled across the whole stop still cannot slip a record in after the drain.
+/// taken only by <see cref="SpscRing{T}.TryPublish"/>: a release store of its ring's tail, then a plain check of the
+/// ring's close flag. <see cref="Close"/> sets every ring's flag, runs one process-wide barrier and then seals every
+/// ring's tail; a publication whose check missed the flag is inside the seal, one whose check saw it is taken only if
+/// the seal includes it, and nothing past a seal is ever read or counted (the proof is in <see cref="SpscRing{T}"/>'s
+/// remarks). So a publication inside the seal is resolved by the drain that follows the close, and one outside it throws
+/// <see cref="EngineStoppedException"/> (or <see cref="EngineFaultedException"/> when a fault closed the rings). The
+/// state check a post makes before writing its slot is only a fast refusal: correctness rests on the seal alone, so a
+/// producer that read "running" and was then descheduled across the whole stop still cannot slip a record in after
+/// the drain.
 /// </para>
 /// <para>
-/// The doorbell (why no record is left unseen). After a successful publication, which is a full fence, the producer
-/// reads its doorbell word and sets its bit if clear; the consumer clears bits with a full fence and then re-reads
-/// those rings' tails (<see cref="DoorbellBitmap"/> has the Dekker argument). A producer whose bit was clear and that
-/// set it wakes a parked consumer through <see cref="EventCount.SignalAfterFence"/>.
+/// The doorbell (why no record is left unseen). After publishing, the producer reads its doorbell word and sets its bit
+/// if clear; the consumer clears bits, runs a process-wide barrier and then re-reads those rings' tails
+/// (<see cref="DoorbellBitmap"/> has the argument). A producer whose bit was clear and that set it wakes a parked
+/// consumer through <see cref="EventCount.Signal"/>.
 /// </para>
 /// <para>
 /// Waiting for room. A producer whose ring is full waits by the wait strategy until its ring has room or is closed; the
@@ -34,8 +35,9 @@ namespace IpiEngine.Posting;
 /// waiting producer always wakes to either room or the close. Before <see cref="Start"/> nothing would make room, so
 /// a full ring then refuses instead of waiting.
 /// </para>
-/// The hot path costs the ring's free-space check (a read of producer-owned fields), the slot stores, one locked
-/// compare and swap, and a read of the doorbell word: no other fence and no lock.
+/// The hot path costs the ring's free-space check (a read of producer-owned fields), the slot stores, one release
+/// store of the tail, a read of the close flag (on the producer's own line) and a read of the doorbell word: no locked
+/// instruction, no fence and no lock.
 /// </remarks>
 internal sealed class PostingRings
 {
@@ -47,7 +49,7 @@ internal sealed class PostingRings
     private readonly string _name;
     private volatile bool _started;
     private volatile bool _disposed;
-    private volatile Exception? _fault;        // set before the rings close: a refused producer reads it after its failed CAS
+    private volatile Exception? _fault;        // set before the rings close: a refused producer reads it after it saw a close flag
     private volatile Exception? _closedFault;  // set once every ring is closed: what Fault (and IsRunning) report
 
     public PostingRings(SpscRing<ExitRecord>[] rings, DoorbellBitmap doorbell, EventCount signal, WaitStrategy wait, bool drop, string name)
@@ -85,7 +87,7 @@ internal sealed class PostingRings
         }
 
         ring.ProducerSlot(0) = new ExitRecord((ushort)source, register, value, destinationId, tag, timestamp);
-        if (!ring.TryPublish(1)) // full fence, ordered with Close: the doorbell read below comes after the tail store
+        if (!ring.TryPublish(1)) // release store of the tail, then the close check; refused only if a close's seal excludes it
         {
             ThrowClosed();
         }
@@ -125,7 +127,7 @@ internal sealed class PostingRings
                     r.PostTimestamp != 0 ? r.PostTimestamp : timestamp);
             }
 
-            if (!ring.TryPublish(count)) // one fenced compare and swap for the whole piece, ordered with Close
+            if (!ring.TryPublish(count)) // one release store for the whole piece; refused only if a close's seal excludes it
             {
                 ThrowClosed();
             }
@@ -137,18 +139,25 @@ internal sealed class PostingRings
 
     /// <summary>
     /// Closes every ring (any thread; idempotent; the first fault given is kept): every publication from now on fails.
-    /// Returns nothing to wait for: what was published before is in the rings, for the caller's drain.
+    /// Returns nothing to wait for: what was published before is in the rings, for the caller's drain. Costs one
+    /// process-wide barrier, however many rings.
     /// </summary>
     public void Close(Exception? fault)
     {
         if (fault is not null)
         {
-            Interlocked.CompareExchange(ref _fault, fault, null); // before the close: a refused producer reads it after its failed CAS
+            Interlocked.CompareExchange(ref _fault, fault, null); // before the flags: a refused producer reads it after it saw one
         }
 
         foreach (SpscRing<ExitRecord> ring in _rings)
         {
-            ring.Close();
+            ring.BeginClose();
+        }
+
+        Interlocked.MemoryBarrierProcessWide(); // every producer's publish-then-check is ordered against the flags (SpscRing remarks)
+        foreach (SpscRing<ExitRecord> ring in _rings)
+        {
+            ring.Seal();
         }
 
         if (_fault is { } first)
@@ -196,7 +205,7 @@ internal sealed class PostingRings
     {
         if (_doorbell.Ring(vcpu))
         {
-            _signal.SignalAfterFence(); // the Interlocked.Or in Ring was the fence; wakes a parked pipeline
+            _signal.Signal(); // wakes a parked pipeline (its registration's barrier orders this read; EventCount remarks)
         }
     }
 
@@ -244,5 +253,9 @@ internal sealed class PostingRings
     private readonly struct Room(SpscRing<ExitRecord> ring) : IWaitCondition
     {
         public bool IsSatisfied => ring.FreeSpace() >= 1 || ring.IsClosed;
+
+        public void BeforePark()
+        {
+        }
     }
 }

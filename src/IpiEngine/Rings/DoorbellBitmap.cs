@@ -8,14 +8,18 @@ namespace IpiEngine.Rings;
 /// O(active rings), not O(all rings). Each 64-bit word sits on its own padded line.
 /// </summary>
 /// <remarks>
-/// Why no wake-up can be lost. The producer (1) publishes its tail with a full fence, then (2) loads the word and sets
-/// its bit only if it reads it clear. The consumer (a) clears bits only with <see cref="Clear"/>, a full fence, and then
-/// (b) reads those rings' tails again. Both sides store, fence, then load what the other stores (Dekker's pattern): if
-/// the producer's load (2) saw the bit still set, the consumer's read (b) sees the producer's tail (1); if it saw the
-/// bit clear, the producer sets it and a later pass finds it. Either way the record is seen.
-/// The gather stage clears lazily, only the bits of rings that stayed empty for a whole visit: the word stays unwritten
-/// while traffic flows, so a producer's check is a read of a shared line instead of an atomic on a line the consumer
-/// keeps taking back.
+/// Why no wake-up can be lost. The producer (1) publishes its tail with a release store, then (2) loads the word (a
+/// plain load, no fence) and sets its bit only if it reads it clear. The consumer (a) clears bits only through
+/// <see cref="Clear"/>: an atomic AND per word, then one
+/// <see cref="Interlocked.MemoryBarrierProcessWide"/>, and then (b) reads those rings' tails again and re-rings any
+/// that is not empty. This is the asymmetric form of Dekker's pattern (<see cref="SpscRing{T}"/>'s remarks): the
+/// consumer's barrier falls somewhere in the producer's program order, so if the producer's load (2) saw the bit still
+/// set, its tail store (1) came before that point and the consumer's read (b) sees it; if (2) saw the bit clear, the
+/// producer sets it (a full fence, after which it checks for a parked consumer) and a later pass finds it. Either way
+/// the record is seen. The producer pays a store and a load; the consumer pays a barrier (a few microseconds, a system
+/// call) per clear, so clears are rare: the gather stage clears a ring's bit only after the ring was empty for many
+/// visits in a row, or right before its thread parks. While traffic flows the word stays unwritten, so a producer's
+/// check is a read of a shared line instead of an atomic on a line the consumer keeps taking back.
 /// </remarks>
 internal sealed class DoorbellBitmap
 {
@@ -38,7 +42,7 @@ internal sealed class DoorbellBitmap
     public int WordCount { get; }
 
     /// <summary>
-    /// Producer, after a fenced publish: sets the ring's bit unless it is already set. Returns true when this call
+    /// Producer, after publishing its tail (a release store is enough): sets the ring's bit unless it is already set. Returns true when this call
     /// changed it from clear to set (the caller may then wake a parked consumer).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -46,9 +50,9 @@ internal sealed class DoorbellBitmap
     {
         ref ulong word = ref Word(index >> 6);
         ulong bit = 1UL << index;
-        if ((Volatile.Read(ref word) & bit) != 0)
+        if ((Volatile.Read(ref word) & bit) != 0) // unfenced after the tail store: the clearer's process-wide barrier orders the pair (remarks)
         {
-            return false; // already set: the consumer will visit (see the remarks for why this read is safe)
+            return false; // already set: the consumer will visit
         }
 
         return (Interlocked.Or(ref word, bit) & bit) == 0; // full fence; a parked consumer is checked after it
@@ -59,11 +63,21 @@ internal sealed class DoorbellBitmap
     public ulong Peek(int wordIndex) => Volatile.Read(ref Word(wordIndex)); // acquire: the tails are read after
 
     /// <summary>
-    /// Consumer: clears <paramref name="bits"/> of one word (atomic AND, a full fence); the caller must then read those
-    /// rings' tails again and handle (or re-ring) any that is no longer empty.
+    /// Consumer: clears, for every word w, the bits <paramref name="bitsByWord"/>[w], then one process-wide barrier for
+    /// all of them; the caller must then read those rings' tails again and re-ring any that is not empty.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Clear(int wordIndex, ulong bits) => Interlocked.And(ref Word(wordIndex), ~bits);
+    public void Clear(ReadOnlySpan<ulong> bitsByWord)
+    {
+        for (int w = 0; w < bitsByWord.Length; w++)
+        {
+            if (bitsByWord[w] != 0)
+            {
+                Interlocked.And(ref Word(w), ~bitsByWord[w]); // atomic: producers set other bits of the word concurrently
+            }
+        }
+
+        Interlocked.MemoryBarrierProcessWide(); // orders the clears before every producer's unfenced read of its word (remarks)
+    }
 
     /// <summary>Whether any bit is set (a snapshot).</summary>
     public bool AnySet

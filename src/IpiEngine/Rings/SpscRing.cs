@@ -11,20 +11,42 @@ namespace IpiEngine.Rings;
 /// </summary>
 /// <remarks>
 /// Exactly one thread produces and one consumes at any time. The producer writes slots with plain stores and makes a
-/// whole batch visible with one store of the tail (<see cref="Publish"/>: release; <see cref="TryPublish"/>: a compare
-/// and swap, a full fence, for callers that must then read shared state, such as a doorbell, and that must learn
-/// whether the ring was closed). The consumer reads slots after an acquire load of the tail and returns them with one
-/// release store of the head (<see cref="Advance"/>).
+/// whole batch visible with one release store of the tail (<see cref="Publish"/>; <see cref="TryPublish"/> then also
+/// reads the close flag, a plain load). No producer path executes a locked instruction or a fence: where an order
+/// between the producer's tail store and a later load of its own is needed (the close flag here, a doorbell word in
+/// <see cref="DoorbellBitmap"/>), the rare side pays for it with <see cref="Interlocked.MemoryBarrierProcessWide"/>
+/// (membarrier on Linux), which runs a full barrier on every processor that runs a thread of the process. So for any
+/// producer thread the barrier falls somewhere in its program order: a store the producer made before that point is
+/// visible to every load the rare side makes after its barrier, and a load the producer makes after that point sees
+/// every store the rare side made before its barrier. Hence the asymmetric Dekker rule used below: if the rare side
+/// stores X, barriers, then loads Y, and the producer stores Y, then loads X, at least one of the two loads sees the
+/// other side's store. (The JIT keeps volatile accesses in program order; the hardware's store-to-load reordering is the
+/// one the barrier covers, and on Arm64 a release store followed by an acquire load is ordered anyway.) The consumer
+/// reads slots after an acquire load of the tail and returns them with one release store of the head
+/// (<see cref="Advance"/>).
 /// <para>
-/// Closing (why a publication and a close can never cross). <see cref="Close"/> sets <see cref="ClosedBit"/> in the
-/// tail word with a compare and swap; <see cref="TryPublish"/> moves the tail with a compare and swap that expects the
-/// bit clear. Both are read-modify-writes of the same word, so they are totally ordered: a publication ordered before
-/// the close is included in the count <see cref="Close"/> returns (the closer drains it), and one ordered after fails
-/// and publishes nothing (its caller reports the close). There is no window in between, and the producer pays no more
-/// than the locked instruction it needs anyway for the doorbell's store-load order. A closed tail also makes
-/// <see cref="FreeSpace"/> negative (the bit is far above any capacity), so a closed ring always looks full to its
-/// producer and no slot is written while the closer drains. Only <see cref="TryPublish"/> respects a close;
-/// <see cref="Publish"/> is for rings that are never closed.
+/// Closing (why a publication and a close can never cross: every record is either drained and counted, or refused to
+/// its producer, never both, never neither). The closer (1) sets <c>Closed</c> with an atomic exchange, (2) runs the
+/// process-wide barrier, (3) reads the tail and (4) seals it: the first closer's compare and swap stores it once as
+/// <c>FinalTail</c>, which every reader then uses as the ring's published count. The producer (a) stores its new tail
+/// t (release), then (b) loads <c>Closed</c>. Proof, in three parts.
+/// (i) A producer that reads <c>Closed</c> clear is included: by the asymmetric rule, (3) sees t, and the sealed value
+/// (some closer's (3), each made after its own barrier) is at least t, so the closer's drain takes the record and
+/// <see cref="TryPublish"/> returns true.
+/// (ii) A producer that reads it set waits for the seal (the closer is between (1) and (4), a bounded step that takes
+/// no lock) and compares: the sealed tail is a value this producer once stored, so it is either at least t (included:
+/// true) or at most the previous tail (refused: false, and its records lie at or above the seal).
+/// (iii) Nothing at or above the seal is ever read, so a refused record is never drained. Every reader of the tail
+/// (<see cref="Available"/>, <see cref="PublishedCount"/>, <see cref="IsEmpty"/>) loads the tail (acquire) and then
+/// <c>Closed</c> (acquire); if the flag is set it uses the seal instead (waiting for it as in (ii)). If the flag read
+/// clear, the tail read is at most the seal: the closer's (1) was visible to all before its (3), and (3) read a tail
+/// below this one only if this one became visible after (3), so before this reader's later load of the flag, which
+/// would then have seen (1) (x86 and Arm64 give every processor one order of stores). So the consumer's head, and every
+/// count a reader adds up, never passes the seal.
+/// Two closers (a stop and a fault) are safe: each sets the flag and barriers before its (3), so (i) holds for both
+/// reads, and the compare and swap keeps one seal. A producer may still write slots after a close; they lie at or
+/// above the seal, which the consumer never reaches, and its next <see cref="TryPublish"/> is refused again.
+/// <see cref="Publish"/> ignores a close and is for rings that are never closed.
 /// </para>
 /// <para>
 /// The slots start on a <see cref="CacheLine.Size"/> boundary (pinned, aligned by hand), so a record whose size divides
@@ -35,9 +57,6 @@ namespace IpiEngine.Rings;
 [DebuggerDisplay("Published = {PublishedCount}, Consumed = {ConsumedCount}, Capacity = {Capacity}")]
 internal sealed unsafe class SpscRing<T> where T : unmanaged
 {
-    /// <summary>Set in the tail word by <see cref="Close"/>; far above any index a ring reaches.</summary>
-    private const long ClosedBit = 1L << 62;
-
     private readonly byte[] _storage; // pinned: the slots live inside it, from _slots
     private readonly T* _slots;       // on a CacheLine.Size boundary
     private readonly int _capacity;
@@ -58,16 +77,20 @@ internal sealed unsafe class SpscRing<T> where T : unmanaged
         _storage = GC.AllocateArray<byte>((capacity * sizeof(T)) + CacheLine.Size, pinned: true);
         byte* start = (byte*)Unsafe.AsPointer(ref _storage[0]); // pinned: the address never changes
         _slots = (T*)(start + ((CacheLine.Size - ((nint)start & (CacheLine.Size - 1))) & (CacheLine.Size - 1)));
+        _cursors.FinalTail = -1; // not sealed
     }
 
     /// <summary>How many records the ring holds at most.</summary>
     public int Capacity => _capacity;
 
-    /// <summary>Records published since creation (an acquire read of the tail; any thread).</summary>
-    public long PublishedCount => Volatile.Read(ref _cursors.Tail) & ~ClosedBit;
+    /// <summary>
+    /// Records published since creation (any thread): the tail, or once closed the sealed tail (refused records never
+    /// count; see the class remarks).
+    /// </summary>
+    public long PublishedCount => ReadableTail();
 
-    /// <summary>Whether <see cref="Close"/> was called (an acquire read; any thread).</summary>
-    public bool IsClosed => (Volatile.Read(ref _cursors.Tail) & ClosedBit) != 0;
+    /// <summary>Whether a close began (an acquire read; any thread).</summary>
+    public bool IsClosed => Volatile.Read(ref _cursors.Closed) != 0;
 
     /// <summary>The address of the slot that index <paramref name="index"/> maps to (alignment checks).</summary>
     internal nint SlotAddress(long index) => (nint)(_slots + (index & _mask));
@@ -79,18 +102,19 @@ internal sealed unsafe class SpscRing<T> where T : unmanaged
     public long DroppedCount => Volatile.Read(ref _cursors.Dropped);
 
     /// <summary>True when everything published has been consumed (any thread; a snapshot).</summary>
-    public bool IsEmpty => Volatile.Read(ref _cursors.Head) == (Volatile.Read(ref _cursors.Tail) & ~ClosedBit);
+    public bool IsEmpty => Volatile.Read(ref _cursors.Head) == ReadableTail(); // acquire: the head first, so it never passes the tail read after
 
     // ---------------------------------------------------------------- producer side
 
     /// <summary>
-    /// Producer: free slots, refreshing the cached head only when the cached view says the ring is full. Negative once
-    /// the ring is closed.
+    /// Producer: free slots, refreshing the cached head only when the cached view says the ring is full. A close does
+    /// not show here (<see cref="TryPublish"/> refuses what is published after it; callers check <see cref="IsClosed"/>
+    /// before waiting for room).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int FreeSpace(int wanted = 1)
     {
-        long tail = _cursors.Tail; // producer-owned (the closer only sets ClosedBit, which makes free negative)
+        long tail = _cursors.Tail; // producer-owned
         long free = _capacity - (tail - _cursors.CachedHead);
         if (free >= wanted)
         {
@@ -114,36 +138,45 @@ internal sealed unsafe class SpscRing<T> where T : unmanaged
         => Volatile.Write(ref _cursors.Tail, _cursors.Tail + count); // release: the slots' stores are visible first
 
     /// <summary>
-    /// Producer: makes the next <paramref name="count"/> written slots visible unless the ring was closed, with one
-    /// compare and swap (a full fence, so a later load by this thread, for example of a doorbell word, cannot be ordered
-    /// before the tail store). False, and nothing published, when the ring is closed (see the class remarks).
+    /// Producer: makes the next <paramref name="count"/> written slots visible with one release store, then checks the
+    /// close flag (a plain load of the producer's own line). True when the records are taken; false when the ring was
+    /// closed and the closer's seal excludes them: they will never be read or counted (see the class remarks). No
+    /// locked instruction and no fence: a caller that must order a later load after the tail store relies on the rare
+    /// side's process-wide barrier, as <see cref="DoorbellBitmap.Ring"/> does.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPublish(int count)
     {
-        long tail = _cursors.Tail & ~ClosedBit; // producer-owned; the expected value never has the bit, so a close fails us
-        return Interlocked.CompareExchange(ref _cursors.Tail, tail + count, tail) == tail; // full fence; ordered with Close
+        long tail = _cursors.Tail + count; // producer-owned
+        Volatile.Write(ref _cursors.Tail, tail); // release: the slots' stores are visible first; no fence (class remarks)
+        return Volatile.Read(ref _cursors.Closed) == 0 // after the tail store in program order; the closer's barrier orders the pair (class remarks, (i))
+            || WaitForSeal() >= tail; // closed: taken only if the seal includes this publication ((ii))
     }
 
     /// <summary>
-    /// Closes the ring for its producer (any thread, idempotent): every <see cref="TryPublish"/> ordered after this
-    /// fails. Returns the records published before the close (all of them readable by the consumer).
+    /// Closes the ring for its producer (any thread, idempotent): <see cref="BeginClose"/>, the process-wide barrier,
+    /// <see cref="Seal"/>. Returns the records published before the close (all of them readable by the consumer).
+    /// To close many rings, call <see cref="BeginClose"/> on each, one barrier, then <see cref="Seal"/> on each.
     /// </summary>
     public long Close()
     {
-        long tail = Volatile.Read(ref _cursors.Tail);
-        while ((tail & ClosedBit) == 0)
-        {
-            long seen = Interlocked.CompareExchange(ref _cursors.Tail, tail | ClosedBit, tail); // full fence; ordered with TryPublish
-            if (seen == tail)
-            {
-                break;
-            }
+        BeginClose();
+        Interlocked.MemoryBarrierProcessWide(); // every producer's unfenced publish-then-check is ordered against the flag (class remarks)
+        return Seal();
+    }
 
-            tail = seen;
-        }
+    /// <summary>Closer, step (1): sets the close flag. Follow with <see cref="Interlocked.MemoryBarrierProcessWide"/>, then <see cref="Seal"/>.</summary>
+    public void BeginClose() => Interlocked.Exchange(ref _cursors.Closed, 1); // full fence on this thread; the barrier that follows covers the producers
 
-        return tail & ~ClosedBit;
+    /// <summary>
+    /// Closer, steps (3) and (4), after <see cref="BeginClose"/> and a process-wide barrier: reads the tail and seals it
+    /// (the first seal wins). Returns the sealed tail.
+    /// </summary>
+    public long Seal()
+    {
+        long tail = Volatile.Read(ref _cursors.Tail); // acquire, after the barrier: every publish whose check missed the flag is seen, with its slots
+        long sealedBefore = Interlocked.CompareExchange(ref _cursors.FinalTail, tail, -1); // full fence: publishes the seal (release) once
+        return sealedBefore < 0 ? tail : sealedBefore;
     }
 
     /// <summary>Producer: writes one record if there is room, publishing it (release). False when full.</summary>
@@ -197,7 +230,7 @@ internal sealed unsafe class SpscRing<T> where T : unmanaged
             return (int)available;
         }
 
-        _cursors.CachedTail = Volatile.Read(ref _cursors.Tail) & ~ClosedBit; // acquire: pairs with the producer's publish
+        _cursors.CachedTail = ReadableTail();
         return (int)(_cursors.CachedTail - head);
     }
 
@@ -255,10 +288,34 @@ internal sealed unsafe class SpscRing<T> where T : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref T Slot(long index) => ref _slots[index & _mask];
 
+    /// <summary>The tail a reader may use (any thread): the published tail while open, the seal once closed ((iii)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long ReadableTail()
+    {
+        long tail = Volatile.Read(ref _cursors.Tail); // acquire: pairs with the producer's publish; the slots are visible
+        return Volatile.Read(ref _cursors.Closed) == 0 // acquire, after the tail: clear means the tail read is within the seal ((iii))
+            ? tail
+            : WaitForSeal();
+    }
+
+    /// <summary>The sealed tail, waiting for a closer between its flag and its seal (a short step that takes no lock).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private long WaitForSeal()
+    {
+        var spin = new SpinWait();
+        long sealedTail;
+        while ((sealedTail = Volatile.Read(ref _cursors.FinalTail)) < 0) // acquire: pairs with the seal's compare and swap
+        {
+            spin.SpinOnce();
+        }
+
+        return sealedTail;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private int RefreshFreeSpace(long tail)
     {
         _cursors.CachedHead = Volatile.Read(ref _cursors.Head); // acquire: the consumer finished reading those slots
-        return (int)Math.Max(_capacity - (tail - _cursors.CachedHead), int.MinValue); // closed: the ClosedBit makes it very negative
+        return (int)(_capacity - (tail - _cursors.CachedHead));
     }
 }

@@ -170,10 +170,15 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
         public bool Run() => pipeline.FusedPass();
     }
 
-    /// <summary>The idle condition of a gathering thread: a doorbell rang, or the engine is stopping.</summary>
+    /// <summary>
+    /// The idle condition of a gathering thread: a rung ring holds records, or the engine is stopping. Before parking it
+    /// clears its idle doorbell bits, so that the next post into any of those rings rings the bell and signals.
+    /// </summary>
     private readonly struct Idle(EnginePipeline<TNotifier> pipeline) : IWaitCondition
     {
-        public bool IsSatisfied => pipeline.Gather.AnyRung || pipeline.Stopping;
+        public bool IsSatisfied => pipeline.Gather.HasWork || pipeline.Stopping;
+
+        public void BeforePark() => pipeline.Gather.ReleaseIdleBells();
     }
 
     /// <inheritdoc/>

@@ -10,22 +10,65 @@ namespace IpiEngine.Stages;
 /// the slots to the producer with one release store per run. A ring is drained at most <see cref="RingBudget"/>
 /// records per pass (fairness between vCPUs); a ring keeps its doorbell bit while it holds records.
 /// </summary>
+/// <remarks>
+/// Clearing a bit costs a process-wide barrier (<see cref="DoorbellBitmap"/>), so bits are cleared lazily: a ring's bit
+/// is cleared when the ring was found empty on <see cref="ClearAfterEmptyVisits"/> visits in a row (one barrier for all
+/// the bits a pass clears), and every idle bit is cleared by <see cref="ReleaseIdleBells"/>, which the gathering thread
+/// calls right before it parks (a producer whose bit stays set never signals, so a parked thread must own no idle bit).
+/// Until then a quiet ring costs a visit a read of its tail, a line its producer does not write while it is quiet.
+/// </remarks>
 internal sealed class GatherStage
 {
     /// <summary>Records taken from one ring per pass.</summary>
     public const int RingBudget = 1024;
 
+    /// <summary>The default number of empty visits in a row after which a pass clears a ring's bit.</summary>
+    public const int DefaultClearAfterEmptyVisits = 64;
+
     private readonly SpscRing<ExitRecord>[] _rings;
     private readonly DoorbellBitmap _doorbell;
+    private readonly byte[] _emptyVisits; // per ring, consumer-owned: visits in a row that found it empty
+    private readonly ulong[] _idle;       // per doorbell word, consumer-owned: the bits to clear at the end of a pass
 
-    public GatherStage(SpscRing<ExitRecord>[] rings, DoorbellBitmap doorbell)
+    public GatherStage(SpscRing<ExitRecord>[] rings, DoorbellBitmap doorbell, int clearAfterEmptyVisits = DefaultClearAfterEmptyVisits)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(clearAfterEmptyVisits);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(clearAfterEmptyVisits, byte.MaxValue);
         _rings = rings;
         _doorbell = doorbell;
+        ClearAfterEmptyVisits = clearAfterEmptyVisits;
+        _emptyVisits = new byte[rings.Length];
+        _idle = new ulong[doorbell.WordCount];
     }
 
-    /// <summary>Whether any doorbell is set (a snapshot: the idle wait's condition).</summary>
-    public bool AnyRung => _doorbell.AnySet;
+    /// <summary>How many empty visits in a row make a pass clear a ring's bit.</summary>
+    public int ClearAfterEmptyVisits { get; }
+
+    /// <summary>
+    /// Whether a rung ring holds records (a snapshot: the idle wait's condition). A ring whose producer left the bit
+    /// set counts only once its records are readable; one whose bit is clear is found through its producer's ring.
+    /// </summary>
+    public bool HasWork
+    {
+        get
+        {
+            for (int w = 0; w < _doorbell.WordCount; w++)
+            {
+                ulong bits = _doorbell.Peek(w);
+                while (bits != 0)
+                {
+                    int index = (w << 6) + BitOperations.TrailingZeroCount(bits);
+                    bits &= bits - 1;
+                    if (!_rings[index].IsEmpty)
+                    {
+                        return true;
+                    }
+                }
+            }
+
+            return false;
+        }
+    }
 
     /// <summary>Whether every ring is empty (a snapshot).</summary>
     public bool AllEmpty
@@ -46,37 +89,68 @@ internal sealed class GatherStage
 
     /// <summary>
     /// One pass over the rung rings; returns whether any record was consumed. A ring's bit stays set while it delivers
-    /// records and is cleared only when a visit finds it empty (see <see cref="DoorbellBitmap"/>), so steady traffic
-    /// never makes producers write the doorbell.
+    /// records and is cleared only after <see cref="ClearAfterEmptyVisits"/> empty visits in a row (see the remarks), so
+    /// steady traffic never makes producers write the doorbell.
     /// </summary>
     public bool Pass<TConsumer>(ref TConsumer consumer) where TConsumer : struct, ISpanConsumer
     {
         bool any = false;
+        bool clear = false;
         for (int w = 0; w < _doorbell.WordCount; w++)
         {
             ulong bits = _doorbell.Peek(w);
-            ulong idle = 0;
             while (bits != 0)
             {
                 int bit = BitOperations.TrailingZeroCount(bits);
                 bits &= bits - 1;
-                if (Drain(_rings[(w << 6) + bit], ref consumer))
+                int index = (w << 6) + bit;
+                if (Drain(_rings[index], ref consumer))
                 {
                     any = true;
+                    _emptyVisits[index] = 0;
                 }
-                else
+                else if (++_emptyVisits[index] >= ClearAfterEmptyVisits)
                 {
-                    idle |= 1UL << bit;
+                    _idle[w] |= 1UL << bit;
+                    clear = true;
                 }
-            }
-
-            if (idle != 0)
-            {
-                ClearIdle(w, idle);
             }
         }
 
+        if (clear)
+        {
+            ClearIdle();
+        }
+
         return any;
+    }
+
+    /// <summary>
+    /// Before the gathering thread parks: clears the bit of every rung ring that is empty (one barrier), re-ringing any
+    /// that a producer filled meanwhile. Afterwards a set bit means a ring with records (<see cref="HasWork"/>).
+    /// </summary>
+    public void ReleaseIdleBells()
+    {
+        bool clear = false;
+        for (int w = 0; w < _doorbell.WordCount; w++)
+        {
+            ulong bits = _doorbell.Peek(w);
+            while (bits != 0)
+            {
+                int bit = BitOperations.TrailingZeroCount(bits);
+                bits &= bits - 1;
+                if (_rings[(w << 6) + bit].IsEmpty)
+                {
+                    _idle[w] |= 1UL << bit;
+                    clear = true;
+                }
+            }
+        }
+
+        if (clear)
+        {
+            ClearIdle();
+        }
     }
 
     /// <summary>
@@ -122,18 +196,24 @@ internal sealed class GatherStage
     private static void ThrowConsumerAborted()
         => throw new OperationCanceledException("The gather stage's consumer was aborted: a later stage failed.");
 
-    /// <summary>Clears the bits of rings found empty, then re-rings any that a producer filled meanwhile.</summary>
+    /// <summary>Clears the bits collected in <c>_idle</c> (one barrier), then re-rings any ring a producer filled meanwhile.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ClearIdle(int word, ulong idle)
+    private void ClearIdle()
     {
-        _doorbell.Clear(word, idle); // full fence: the tails below are read after the clear
-        while (idle != 0)
+        _doorbell.Clear(_idle); // atomic ANDs, then the process-wide barrier: the tails below are read after it
+        for (int w = 0; w < _idle.Length; w++)
         {
-            int index = (word << 6) + BitOperations.TrailingZeroCount(idle);
-            idle &= idle - 1;
-            if (!_rings[index].IsEmpty)
+            ulong idle = _idle[w];
+            _idle[w] = 0;
+            while (idle != 0)
             {
-                _doorbell.Ring(index); // its producer may have seen the bit still set and left it to us
+                int index = (w << 6) + BitOperations.TrailingZeroCount(idle);
+                idle &= idle - 1;
+                _emptyVisits[index] = 0;
+                if (!_rings[index].IsEmpty)
+                {
+                    _doorbell.Ring(index); // its producer may have seen the bit still set and left it to us
+                }
             }
         }
     }
