@@ -23,6 +23,14 @@ internal sealed class EventCount
     private readonly object _gate = new(); // a Monitor, not a Lock: waiters use Monitor.Wait
     private PaddedLong _epoch;
     private PaddedLong _waiters;
+    private readonly int _parkTimeoutMilliseconds;
+
+    /// <summary>Creates an event count; a park ends after <paramref name="parkTimeoutMilliseconds"/> even unsignalled (a safety net).</summary>
+    public EventCount(int parkTimeoutMilliseconds = 1000)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(parkTimeoutMilliseconds);
+        _parkTimeoutMilliseconds = parkTimeoutMilliseconds;
+    }
 
     /// <summary>Whether any waiter is registered (a snapshot).</summary>
     public bool HasWaiters => Volatile.Read(ref _waiters.Value) != 0;
@@ -44,10 +52,11 @@ internal sealed class EventCount
         lock (_gate)
         {
             // The timeout is a safety net only: every progress that can satisfy a waiter signals (the test suite passes
-            // in the same time with a 30 s timeout). Long enough that a lost wake-up would show as a stall, not hide.
+            // in the same time with a 30 s timeout, and the lost-wake-up tests use one). Long enough that a lost
+            // wake-up would show as a stall, not hide.
             if (Volatile.Read(ref _epoch.Value) == epoch)
             {
-                Monitor.Wait(_gate, 1000);
+                Monitor.Wait(_gate, _parkTimeoutMilliseconds);
             }
         }
 

@@ -115,11 +115,13 @@ public class DoorbellRingsTests
         Assert.False(doorbell.AnySet);
     }
 
-    /// <summary>Takes a word's bits: a fenced clear of exactly the bits read, before any tail is read.</summary>
+    /// <summary>Takes a word's bits: a clear of exactly the bits read (then the clear's barrier), before any tail is read.</summary>
     private static ulong Take(DoorbellBitmap doorbell, int word)
     {
         ulong bits = doorbell.Peek(word);
-        doorbell.Clear(word, bits);
+        var bitsByWord = new ulong[doorbell.WordCount];
+        bitsByWord[word] = bits;
+        doorbell.Clear(bitsByWord);
         return bits;
     }
 }
