@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using IpiEngine.Rings;
 
 namespace IpiEngine.Pipeline;
 
@@ -8,8 +10,9 @@ namespace IpiEngine.Pipeline;
 /// </summary>
 internal sealed class SingleProducerSequencer : Sequencer
 {
-    private long _nextValue = Sequence.InitialValue;     // producer-owned: the last sequence claimed
-    private long _cachedGating = Sequence.InitialValue;  // producer-owned: the last view of the slowest consumer
+    // Padded: the base class's fields (cursor, wait strategy, signal, abort flag) are read by the consumers on every
+    // wait, and the producer writes these on every claim; sharing a line would send it back and forth each time.
+    private ProducerFields _producer = new() { NextValue = Sequence.InitialValue, CachedGating = Sequence.InitialValue };
 
     /// <summary>Creates a sequencer.</summary>
     public SingleProducerSequencer(int bufferSize, WaitStrategy waitStrategy, EventCount signal)
@@ -21,15 +24,15 @@ internal sealed class SingleProducerSequencer : Sequencer
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public override bool TryNext(int count, out long highest)
     {
-        long next = _nextValue + count;
+        long next = _producer.NextValue + count;
         long wrapPoint = next - BufferSize;
-        if (wrapPoint > _cachedGating && !RefreshGating(wrapPoint))
+        if (wrapPoint > _producer.CachedGating && !RefreshGating(wrapPoint))
         {
-            highest = _nextValue;
+            highest = _producer.NextValue;
             return false;
         }
 
-        _nextValue = next;
+        _producer.NextValue = next;
         highest = next;
         return true;
     }
@@ -47,12 +50,23 @@ internal sealed class SingleProducerSequencer : Sequencer
 
     /// <inheritdoc/>
     protected override bool HasRoomFor(int count)
-        => _nextValue + count - BufferSize <= Sequence.Minimum(GatingSequences, _nextValue);
+        => _producer.NextValue + count - BufferSize <= Sequence.Minimum(GatingSequences, _producer.NextValue);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool RefreshGating(long wrapPoint)
     {
-        _cachedGating = Sequence.Minimum(GatingSequences, _nextValue); // acquire reads of each consumer's progress
-        return wrapPoint <= _cachedGating;
+        _producer.CachedGating = Sequence.Minimum(GatingSequences, _producer.NextValue); // acquire reads of each consumer's progress
+        return wrapPoint <= _producer.CachedGating;
+    }
+
+    /// <summary>The producer-owned fields, on a line of their own.</summary>
+    [StructLayout(LayoutKind.Explicit, Size = 2 * CacheLine.PaddedSize)]
+    private struct ProducerFields
+    {
+        /// <summary>The last sequence claimed.</summary>
+        [FieldOffset(CacheLine.PaddedSize)] public long NextValue;
+
+        /// <summary>The last view of the slowest consumer.</summary>
+        [FieldOffset(CacheLine.PaddedSize + 8)] public long CachedGating;
     }
 }
