@@ -18,8 +18,8 @@ internal sealed partial class PeerLink : IDisposable
     private readonly NodeTransport _node;
     private readonly OutboundWindow _window;
     private readonly WakeSignal _signal = new();
-    private readonly RemoteDelivery[] _scratch = new RemoteDelivery[FrameHeader.MaxRecordsPerFrame]; // an opened frame's payload
-    private readonly byte[] _frameScratch = new byte[FrameHeader.Size + FrameHeader.MaxRecordsPerFrame * FrameHeader.RecordSize + FrameProtection.TagSize];
+    private readonly byte[] _decrypted = new byte[FrameHeader.MaxRecordsPerFrame * FrameHeader.RecordSize]; // an encrypted frame's plain payload
+    private readonly byte[] _frameScratch = new byte[FrameHeader.Size + FrameHeader.MaxRecordsPerFrame * FrameHeader.RecordSize + FrameProtection.TagSize]; // a frame cut across pipe segments
     private readonly SemaphoreSlim _gate = new(1, 1); // one connection at a time (connection setup only)
     private readonly ConcurrentQueue<TopologyMessage> _topologyOut = new(); // TopologyReplication's messages, sent before deliveries
     private LinkConnection? _current;
