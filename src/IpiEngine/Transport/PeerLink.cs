@@ -13,7 +13,7 @@ namespace IpiEngine.Transport;
 internal sealed partial class PeerLink : IDisposable
 {
     // Bytes written before the send loop flushes, so one flush never holds more than this in the pipe.
-    private const int FlushThreshold = 256 * 1024;
+    internal const int FlushThreshold = 256 * 1024;
 
     private readonly NodeTransport _node;
     private readonly OutboundWindow _window;
