@@ -82,6 +82,12 @@ internal readonly struct FrameHeader
             header = default;
             return false;
         }
+        ReadOnlySpan<byte> first = buffer.FirstSpan;
+        if (first.Length >= Size)
+        {
+            header = Parse(first[..Size]); // the common case: the header lies in one segment, read in place
+            return true;
+        }
         Span<byte> bytes = stackalloc byte[Size];
         buffer.Slice(0, Size).CopyTo(bytes);
         header = Parse(bytes);

@@ -101,14 +101,17 @@ internal sealed class FrameProtection : IDisposable
 
     /// <summary>
     /// Checks the next incoming frame (<paramref name="frame"/> = header and payload as received) against its
-    /// <paramref name="tag"/> and writes the plain payload to <paramref name="payload"/>; false if it fails (nothing written).
+    /// <paramref name="tag"/> and returns its plain <paramref name="payload"/>: the frame's own bytes when the payload
+    /// travels in clear (GMAC, or <paramref name="payloadEncrypted"/> false), so nothing is copied; else decrypted into
+    /// <paramref name="decrypted"/>. False if the tag fails (then <paramref name="payload"/> is empty and nothing was decrypted).
     /// </summary>
-    public bool Open(ReadOnlySpan<byte> frame, ReadOnlySpan<byte> tag, Span<byte> payload, bool payloadEncrypted = true)
+    public bool TryOpen(ReadOnlySpan<byte> frame, ReadOnlySpan<byte> tag, Span<byte> decrypted, out ReadOnlySpan<byte> payload, bool payloadEncrypted = true)
     {
         ulong counter = _receiveCounter++;
+        var clear = frame[FrameHeader.Size..];
         if (SkipTags)
         {
-            frame[FrameHeader.Size..].CopyTo(payload);
+            payload = clear;
             return true;
         }
         Span<byte> nonce = stackalloc byte[12];
@@ -117,18 +120,22 @@ internal sealed class FrameProtection : IDisposable
         {
             if (_encrypt && payloadEncrypted)
             {
-                _receiveAead.Decrypt(nonce, frame[FrameHeader.Size..], tag, payload, frame[..FrameHeader.Size]);
+                var plain = decrypted[..clear.Length];
+                _receiveAead.Decrypt(nonce, clear, tag, plain, frame[..FrameHeader.Size]);
+                payload = plain;
             }
             else
             {
                 _receiveAead.Decrypt(nonce, ReadOnlySpan<byte>.Empty, tag, Span<byte>.Empty, frame); // GMAC: checks the tag in constant time
-                frame[FrameHeader.Size..].CopyTo(payload);
+                payload = clear;
             }
             return true;
         }
         catch (AuthenticationTagMismatchException)
         {
-            payload.Clear(); // nothing of a failed frame reaches the caller
+            if (_encrypt && payloadEncrypted)
+                decrypted[..clear.Length].Clear(); // nothing of a failed frame stays readable
+            payload = default;
             return false;
         }
     }

@@ -131,10 +131,9 @@ internal static class Handshake
     private static byte[] OpenTagged(FrameProtection protection, byte[] frame, int peer)
     {
         int tagAt = frame.Length - FrameProtection.TagSize;
-        byte[] payload = new byte[tagAt - FrameHeader.Size];
-        if (!protection.Open(frame.AsSpan(0, tagAt), frame.AsSpan(tagAt), payload, payloadEncrypted: false))
+        if (!protection.TryOpen(frame.AsSpan(0, tagAt), frame.AsSpan(tagAt), Span<byte>.Empty, out var payload, payloadEncrypted: false))
             throw new LinkProtocolException(LinkFault.BadMac, $"the handshake frame from node {peer} failed authentication", peer);
-        return payload;
+        return payload.ToArray();
     }
 
     /// <summary>Acceptor: the last handshake frame.</summary>

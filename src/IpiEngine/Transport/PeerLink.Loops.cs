@@ -5,6 +5,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using IpiEngine.Delivery;
 
 namespace IpiEngine.Transport;
 
@@ -73,6 +74,7 @@ internal sealed partial class PeerLink
         {
             ReadResult result = await reader.ReadAsync(stopping).ConfigureAwait(false);
             ReadOnlySequence<byte> buffer = result.Buffer;
+            long appliedBefore = _nextExpected; // only this loop writes it while the connection runs
             while (FrameHeader.TryRead(buffer, out var header))
             {
                 long frameLength = FrameHeader.Size + header.PayloadLength + FrameProtection.TagSize;
@@ -81,6 +83,10 @@ internal sealed partial class PeerLink
                 OpenAndHandle(protection, header, buffer.Slice(0, frameLength));
                 buffer = buffer.Slice(frameLength);
             }
+            // One acknowledgement for everything this read applied: waking the send loop per frame cost a tagged Ack
+            // frame (and a thread-pool hop and a send) per delivery frame.
+            if (_nextExpected != appliedBefore)
+                _signal.Notify();
             reader.AdvanceTo(buffer.Start, buffer.End);
             Volatile.Write(ref _lastReceived, Stopwatch.GetTimestamp());
             if (result.IsCompleted)
@@ -92,7 +98,11 @@ internal sealed partial class PeerLink
         }
     }
 
-    /// <summary>Checks the tag of one whole frame and hands its plain payload on; the payload lands in <see cref="_scratch"/>.</summary>
+    /// <summary>
+    /// Checks the tag of one whole frame and hands its plain payload on. The payload is read where it arrived, in the
+    /// pipe's buffer; only a frame cut across two of the pipe's segments is first copied whole into
+    /// <see cref="_frameScratch"/>, and only an encrypted payload is decrypted into <see cref="_decrypted"/>.
+    /// </summary>
     private void OpenAndHandle(FrameProtection protection, in FrameHeader header, in ReadOnlySequence<byte> frame)
     {
         ReadOnlySpan<byte> bytes;
@@ -106,8 +116,7 @@ internal sealed partial class PeerLink
             bytes = _frameScratch.AsSpan(0, (int)frame.Length);
         }
         int tagAt = bytes.Length - FrameProtection.TagSize;
-        var payload = MemoryMarshal.AsBytes(_scratch.AsSpan())[..(int)header.PayloadLength];
-        if (!protection.Open(bytes[..tagAt], bytes[tagAt..], payload))
+        if (!protection.TryOpen(bytes[..tagAt], bytes[tagAt..], _decrypted, out var payload))
             ThrowFault(LinkFault.BadMac, $"frame {protection.ReceiveCounter - 1} ({header.Kind}, sequence {header.Sequence}) failed authentication; nothing of it was applied");
         HandleFrame(header, payload);
     }
@@ -117,7 +126,7 @@ internal sealed partial class PeerLink
         switch (header.Kind)
         {
             case FrameKind.Deliveries:
-                Apply(header);
+                Apply(header, MemoryMarshal.Cast<byte, RemoteDelivery>(payload));
                 break;
             case FrameKind.Ack:
                 if (header.Sequence > long.MaxValue || !_window.Release((long)header.Sequence))
@@ -139,15 +148,18 @@ internal sealed partial class PeerLink
         }
     }
 
-    /// <summary>Applies the records of an opened delivery frame (already in <see cref="_scratch"/>) not applied before, after validating all.</summary>
-    private void Apply(in FrameHeader header)
+    /// <summary>
+    /// Applies the <paramref name="records"/> of an opened delivery frame not applied before, after validating all. They
+    /// are the frame's bytes as received (the record image is the wire image; unaligned reads are fine on every
+    /// little-endian target the transport starts on).
+    /// </summary>
+    private void Apply(in FrameHeader header, ReadOnlySpan<RemoteDelivery> records)
     {
         long next = _nextExpected; // only this loop writes it while the connection runs
         if (header.Sequence > (ulong)next)
             ThrowFault(LinkFault.SequenceGap, $"delivery frame starts at {header.Sequence}, next expected is {next}");
         long first = (long)header.Sequence;
-        int count = (int)header.RecordCount;
-        var records = _scratch.AsSpan(0, count);
+        int count = records.Length; // = header.RecordCount: the header's length was checked against it
         var nodeOfVcpu = _node.NodeOfVcpu;
         int self = _node.NodeId;
         for (int i = 0; i < records.Length; i++)
@@ -169,9 +181,8 @@ internal sealed partial class PeerLink
         _node.Sink.Deliver(PeerNode, records[(int)skip..]);
         Volatile.Write(ref _duplicates, _duplicates + skip);
         Volatile.Write(ref _applied, _applied + (count - skip));
-        // Release: the send loop acknowledges only what the sink has applied.
+        // Release: the send loop acknowledges only what the sink has applied (the receive loop wakes it after the read).
         Volatile.Write(ref _nextExpected, first + count);
-        _signal.Notify();
     }
 
     [DoesNotReturn]

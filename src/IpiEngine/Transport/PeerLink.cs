@@ -13,13 +13,13 @@ namespace IpiEngine.Transport;
 internal sealed partial class PeerLink : IDisposable
 {
     // Bytes written before the send loop flushes, so one flush never holds more than this in the pipe.
-    private const int FlushThreshold = 256 * 1024;
+    internal const int FlushThreshold = 256 * 1024;
 
     private readonly NodeTransport _node;
     private readonly OutboundWindow _window;
     private readonly WakeSignal _signal = new();
-    private readonly RemoteDelivery[] _scratch = new RemoteDelivery[FrameHeader.MaxRecordsPerFrame]; // an opened frame's payload
-    private readonly byte[] _frameScratch = new byte[FrameHeader.Size + FrameHeader.MaxRecordsPerFrame * FrameHeader.RecordSize + FrameProtection.TagSize];
+    private readonly byte[] _decrypted = new byte[FrameHeader.MaxRecordsPerFrame * FrameHeader.RecordSize]; // an encrypted frame's plain payload
+    private readonly byte[] _frameScratch = new byte[FrameHeader.Size + FrameHeader.MaxRecordsPerFrame * FrameHeader.RecordSize + FrameProtection.TagSize]; // a frame cut across pipe segments
     private readonly SemaphoreSlim _gate = new(1, 1); // one connection at a time (connection setup only)
     private readonly ConcurrentQueue<TopologyMessage> _topologyOut = new(); // TopologyReplication's messages, sent before deliveries
     private LinkConnection? _current;

@@ -67,6 +67,31 @@ public class FrameHeaderTests
     }
 
     [Fact]
+    public void A_header_cut_across_two_pipe_segments_reads_as_one_in_one_piece()
+    {
+        var bytes = Bytes(new FrameHeader(FrameKind.Deliveries, 5 * 32, 5, 0x1122_3344_5566_7788));
+        for (int cut = 1; cut < FrameHeader.Size; cut++)
+        {
+            var first = new Segment(bytes.AsMemory(0, cut));
+            var last = first.Append(bytes.AsMemory(cut));
+            Assert.True(FrameHeader.TryRead(new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length), out var header));
+            Assert.Equal((FrameKind.Deliveries, 5u * 32, 5u, 0x1122_3344_5566_7788ul), (header.Kind, header.PayloadLength, header.RecordCount, header.Sequence));
+        }
+    }
+
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public Segment(ReadOnlyMemory<byte> memory) => Memory = memory;
+
+        public Segment Append(ReadOnlyMemory<byte> memory)
+        {
+            var next = new Segment(memory) { RunningIndex = RunningIndex + Memory.Length };
+            Next = next;
+            return next;
+        }
+    }
+
+    [Fact]
     public void Any_24_bytes_either_parse_within_the_bounds_or_are_refused_with_a_reason()
         => Gen.Byte.Array[FrameHeader.Size].Sample(bytes =>
         {
