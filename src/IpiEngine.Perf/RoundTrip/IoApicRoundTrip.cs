@@ -30,6 +30,9 @@ internal sealed class IoApicRoundTrip : IDisposable
 
     private IoApicRoundTrip(TimeSpan patience) => patienceTicks = (long)(patience.TotalSeconds * Stopwatch.Frequency);
 
+    /// <summary>The node that owns the IOAPIC (tests read its state).</summary>
+    public Engine IoApicNode => engines[0];
+
     /// <summary>Round trips completed.</summary>
     public long Trips { get; private set; }
 
