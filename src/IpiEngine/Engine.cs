@@ -110,6 +110,9 @@ public sealed partial class Engine : IDisposable
     /// </summary>
     internal IcrResolver Resolver => _resolver;
 
+    /// <summary>This engine's IOAPIC, for observers on other threads (its <c>Observed*</c> state only: the resolve thread owns it).</summary>
+    internal IoApic IoApic => _resolver.IoApic;
+
     /// <summary>The posted-interrupt descriptors (the C ABI and tests; internal: disposing them under a running engine is a footgun).</summary>
     internal DescriptorTable Descriptors => _descriptors;
 

@@ -25,6 +25,9 @@ internal sealed class LatencyHistogram
         histogram.RecordValue(Math.Clamp(ns, 1, HighestNs));
     }
 
+    /// <summary>Records one latency given as a <see cref="Stopwatch"/> tick count.</summary>
+    public void RecordElapsedTicks(long ticks) => RecordTicks(1, 1 + ticks);
+
     /// <summary>Adds every sample of <paramref name="other"/> (per-thread histograms merged after the run).</summary>
     public void Add(LatencyHistogram other)
     {

@@ -12,17 +12,22 @@ internal sealed class RunOptions
     /// <summary>Largest vCPU count accepted (x2APIC cluster with dense IDs holds far more; this bounds memory).</summary>
     public const int MaxVcpus = 4096;
 
+    /// <summary>Most device threads (each drives its share of the IOAPIC's 24 pins: at least one each).</summary>
+    public const int MaxDevices = 16;
+
     /// <summary>Most nodes (processes) a multi-node run starts.</summary>
     public const int MaxNodes = 16;
 
     /// <summary>The options, in help order.</summary>
-    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Duration, Count, Threading, Wait, RingCapacity, Seed, Rate, Batch, Warmup, LatencySamples, Baseline, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, LocalTargets, Plain];
+    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Devices, Duration, Count, Threading, Wait, RingCapacity, Seed, Rate, Batch, Warmup, LatencySamples, Baseline, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, LocalTargets, Plain];
 
     internal Option<string?> Vcpus { get; } = new("--vcpus") { Description = $"Number of emulated vCPUs (default {RunSettings.DefaultVcpus}); with --exits, the trace's vcpus.csv.", HelpName = "N|FILE" };
 
     internal Option<string?> Topology { get; } = new("--topology") { Description = "xapic-flat, xapic-cluster, xapic-physical, x2apic-physical or x2apic-cluster (default), each optionally -sparse.", HelpName = "KIND" };
 
-    internal Option<string?> Workload { get; } = new("--workload") { Description = "unicast, multicast, broadcast, linux-mix (default), storm, or weights such as single=60,resched=30,call=5,tlb=4,broadcast=1,pv-ipi=10 (pv-ipi: CALL_FUNCTION by the KVM_HC_SEND_IPI hypercall); or a closed loop where each vCPU sends and waits for the ack: call-single (one target), tlb-shootdown (a set of 3), ping-pong (pairs bounce one IPI); --count is then round trips.", HelpName = "MIX" };
+    internal Option<string?> Workload { get; } = new("--workload") { Description = "unicast, multicast, broadcast, linux-mix (default), storm, or weights such as single=60,resched=30,call=5,tlb=4,broadcast=1,pv-ipi=10,msi=5,ioapic=5 (pv-ipi: CALL_FUNCTION by the KVM_HC_SEND_IPI hypercall; msi and ioapic: device interrupts posted by --devices threads, level IOAPIC pins EOI'd by the vCPU that takes them); or a closed loop where each vCPU sends and waits for the ack: call-single (one target), tlb-shootdown (a set of 3), ping-pong (pairs bounce one IPI); --count is then round trips.", HelpName = "MIX" };
+
+    internal Option<string?> Devices { get; } = new("--devices") { Description = $"Device threads posting the msi and ioapic weights' interrupts, each on its own ring (default 1; at most {MaxDevices}).", HelpName = "K" };
 
     internal Option<string?> Duration { get; } = new("--duration") { Description = "Length of the measured window, e.g. 10s (default), 0.3s, 500ms.", HelpName = "TIME" };
 
@@ -134,8 +139,14 @@ internal sealed class RunOptions
             throw new RunInputException(error!.Replace("storm, or weights", "storm, call-single, tlb-shootdown, ping-pong, or weights", StringComparison.Ordinal));
         }
 
+        if (Text(parse, Devices) is not null && !mix!.HasDevices)
+        {
+            throw new RunInputException("--devices applies to workloads with msi or ioapic weights, e.g. --workload single=80,msi=10,ioapic=10.");
+        }
+
         return settings with
         {
+            Devices = mix!.HasDevices ? Text(parse, Devices) is { } dv ? (int)OptionValues.Positive("--devices", dv, MaxDevices) : 1 : 0,
             Vcpus = Text(parse, Vcpus) is { } v ? (int)OptionValues.Positive("--vcpus", v, MaxVcpus) : RunSettings.DefaultVcpus,
             Topology = Text(parse, Topology) is { } t ? TopologyChoice.Parse(t) : settings.Topology,
             Mix = mix!,
@@ -152,7 +163,7 @@ internal sealed class RunOptions
     private RunSettings ReadClosedLoop(ParseResult parse, RunSettings settings, ClosedLoopKind kind)
     {
         var name = ClosedLoopRun.NameOf(kind);
-        foreach (var openLoopOnly in new[] { Rate, Batch, LatencySamples, Nodes })
+        foreach (var openLoopOnly in new[] { Rate, Batch, LatencySamples, Nodes, Devices })
         {
             if (Text(parse, openLoopOnly) is not null)
             {
@@ -224,6 +235,11 @@ internal sealed class RunOptions
 
         // The same workload options and defaults as a single-engine run, spread over the nodes.
         var synthetic = ReadSynthetic(parse, settings);
+        if (synthetic.Mix.HasDevices)
+        {
+            throw new RunInputException("--nodes does not take msi or ioapic weights: the node processes run no device threads yet, so drop --nodes or the device weights.");
+        }
+
         if (synthetic.Vcpus < nodes)
         {
             throw new RunInputException($"--vcpus must be at least --nodes (each node holds at least one vCPU), not {synthetic.Vcpus} over {nodes}.");
@@ -254,7 +270,7 @@ internal sealed class RunOptions
 
     private RunSettings ReadTrace(ParseResult parse, RunSettings settings)
     {
-        foreach (var syntheticOnly in new[] { Topology, Workload, Duration, Count, Seed, Rate, Warmup, Batch, LatencySamples })
+        foreach (var syntheticOnly in new[] { Topology, Workload, Devices, Duration, Count, Seed, Rate, Warmup, Batch, LatencySamples })
         {
             if (Text(parse, syntheticOnly) is not null)
             {

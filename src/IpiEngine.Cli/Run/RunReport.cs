@@ -90,7 +90,13 @@ internal sealed class RunReport
     /// <summary>Whether every posted record was accounted for (resolved, latched, topology or rejected) and every resolved destination delivered or coalesced.</summary>
     public required bool ConservationHeld { get; init; }
 
-    /// <summary>Trace replays: whether the deliveries equal the sequential replay's, row for row.</summary>
+    /// <summary>Generated workloads with device threads: posted, resolved and rejected per input kind (ICR, PV IPI, MSI, IOAPIC).</summary>
+    public InputKinds? Inputs { get; init; }
+
+    /// <summary>
+    /// Trace replays: whether the deliveries equal the sequential replay's, row for row. Generated workloads with device
+    /// threads: whether the MSIs and IOAPIC records resolved and rejected as a sequential replay of the same device inputs.
+    /// </summary>
     public bool? MatchesSequentialReplay { get; init; }
 
     /// <summary>Trace replays with a reference: whether the deliveries equal it.</summary>

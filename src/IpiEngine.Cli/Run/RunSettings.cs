@@ -23,6 +23,9 @@ internal sealed record RunSettings
     /// <summary>The IPI mix of a synthetic run.</summary>
     public WorkloadMix Mix { get; init; } = WorkloadMix.LinuxMix;
 
+    /// <summary>Device threads posting the mix's device interrupts (0 when the mix has none).</summary>
+    public int Devices { get; init; }
+
     /// <summary>How long the measured window lasts (when <see cref="Count"/> is null).</summary>
     public TimeSpan Duration { get; init; } = DefaultDuration;
 

@@ -43,6 +43,14 @@ internal static class RunSummaryTable
             Row(table, $"  mode {mode}", Count(count));
         }
 
+        if (report.Inputs is { } inputs)
+        {
+            Input(table, "ICR writes", inputs.Icr);
+            Input(table, "KVM_HC_SEND_IPI calls", inputs.PvIpi);
+            Input(table, "MSIs (device threads)", inputs.Msi);
+            Input(table, "IOAPIC records (pins, EOIs)", inputs.IoApic);
+        }
+
         if (report.PendingTakes is { } takes)
         {
             Row(table, "vCPU takes of pending interrupts", Count(takes));
@@ -87,6 +95,11 @@ internal static class RunSummaryTable
 
         console.Write(table);
     }
+
+    private static void Input(Table table, string name, InputKindCounts counts)
+        => Row(table, $"  {name}: posted = resolved + rejected" + (counts.StateOnly != 0 ? " + state only" : ""),
+            $"{Count(counts.Posted)} = {Count(counts.Resolved)} + {Count(counts.Rejected)}" + (counts.StateOnly != 0 ? $" + {Count(counts.StateOnly)}" : "")
+            + (counts.Held ? "" : "  VIOLATED"));
 
     private static void Row(Table table, string name, string value, bool markup = false)
         => table.AddRow(new Text(name), markup ? new Markup(value) : new Text(value));

@@ -17,6 +17,9 @@ internal static class SyntheticRun
     /// <summary>IPIs generated over all the vCPUs' scripts, at most (bounds their memory); each script loops.</summary>
     private const int ScriptBudgetIpis = 1 << 20;
 
+    /// <summary>Interrupts generated per device thread at most; each device's script loops too.</summary>
+    private const int DeviceScriptIpis = 16384;
+
     /// <summary>
     /// vCPUs of the warm-up, at most: enough to run every code path (and its contention) the measured run takes, without
     /// a second set of thousands of threads to start and stop (on a busy 2-core machine, 4,096 took 5 s to start and
@@ -117,17 +120,20 @@ internal static class SyntheticRun
         }
 
         var ipisPerVcpu = Math.Clamp(ScriptBudgetIpis / settings.Vcpus, 64, 16384);
+        var ipisPerDevice = DeviceScriptIpis;
         if (settings.Count is { } count)
         {
             ipisPerVcpu = (int)Math.Clamp(count / settings.Vcpus + 1, 1, ipisPerVcpu);
+            ipisPerDevice = (int)Math.Clamp(count / Math.Max(1, settings.Devices) + 1, 1, ipisPerDevice);
         }
 
-        return WorkloadGenerator.Generate(VcpuAddressBook.From(topology, choice.Kind), settings.Mix, settings.Seed, ipisPerVcpu);
+        return WorkloadGenerator.Generate(VcpuAddressBook.From(topology, choice.Kind), settings.Mix, settings.Seed, ipisPerVcpu, settings.Devices, ipisPerDevice);
     }
 
     private static EngineOptions Options(RunSettings settings, int logCapacity, DeliveryLogMode logMode = DeliveryLogMode.First) => new()
     {
         DeliveryLogMode = logMode,
+        DeviceSources = settings.Devices,
         Topology = ApicTopology.Configure(settings.Vcpus, settings.Topology.Kind, settings.Topology.SparseIds),
         ThreadingMode = EngineNames.Threading(settings.Threading),
         StampPostTime = true, // the run reports latency (Inline would not stamp by default)
@@ -146,6 +152,7 @@ internal static class SyntheticRun
         var seconds = Math.Max(monitor.Window.TotalSeconds, 1e-9);
         var ipis = end.IpisResolved - start.IpisResolved + end.Rejected - start.Rejected;
         var destinations = end.Delivered - start.Delivered + end.Coalesced - start.Coalesced + end.Forwarded - start.Forwarded;
+        var inputs = script.Devices is null ? null : InputKinds.Of(script, driver, start, end);
         var perMode = new long[8];
         for (var v = 0; v < script.Vcpus.Length; v++)
         {
@@ -184,9 +191,14 @@ internal static class SyntheticRun
                 ? new ProbeBaseline(p.RecordsPerSecond, destinations / seconds / Math.Max(p.RecordsPerSecond, 1e-9), p.Records, p.Seconds, p.SequenceErrors)
                 : null,
 
+            Inputs = inputs,
+            MatchesSequentialReplay = inputs is null ? null
+                : InputKinds.MatchesSequentialReplay(script, driver, ApicTopology.Configure(settings.Vcpus, settings.Topology.Kind, settings.Topology.SparseIds), inputs),
+
             // Nothing lost anywhere: the engine accounts for every record and destination over its whole life, the
-            // window drained, and the IPIs the vCPU threads say they posted are the ones the engine resolved or rejected.
-            ConservationHeld = final.ConservationHolds && monitor.Drained && driver.PostedIpis == ipis,
+            // window drained, and the IPIs the vCPU (and device) threads say they posted are the ones the engine resolved
+            // or rejected, per input kind too.
+            ConservationHeld = final.ConservationHolds && monitor.Drained && driver.PostedIpis == ipis && inputs?.Held != false,
         };
     }
 }

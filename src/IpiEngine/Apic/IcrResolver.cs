@@ -73,6 +73,9 @@ internal sealed class IcrResolver
     /// </summary>
     public int IoApicSource => _latchedHigh.Length + _deviceSources;
 
+    /// <summary>The IOAPIC this resolver keeps (owned by the thread that calls <see cref="Process"/>).</summary>
+    internal IoApic IoApic => _ioApic;
+
     /// <summary>
     /// Processes one record: an ICR high write latches; a firing write is decoded, validated and resolved into
     /// <paramref name="destinations"/> (cleared first; only APICs that accept the delivery mode; lowest priority: one or

@@ -48,6 +48,15 @@ internal sealed class IoApic
     /// <summary>Whether the pin's remote IRR is set (tests, docs).</summary>
     public bool RemoteIrr(int pin) => (_remoteIrr & (1u << pin)) != 0;
 
+    /// <summary>
+    /// The asserted lines, one bit per pin, as the resolve thread last left them: for an observer on another thread
+    /// (the generated workload's device and vCPU threads wait on it; docs/apic.md, "Generated workloads").
+    /// </summary>
+    public uint ObservedLines => Volatile.Read(ref _line); // acquire: pairs with the release in SetLine
+
+    /// <summary>The remote IRR bits, one per pin, for an observer on another thread (see <see cref="ObservedLines"/>).</summary>
+    public uint ObservedRemoteIrr => Volatile.Read(ref _remoteIrr); // acquire: pairs with the releases in WriteEntry, Eoi, Delivered
+
     /// <summary>The line changes level (a device thread's pin record). On <see cref="Effect.Fire"/>, <paramref name="pins"/> has the pin.</summary>
     public Effect SetLine(uint pin, bool asserted, out uint pins, out RejectReason reason)
     {
@@ -61,7 +70,7 @@ internal sealed class IoApic
 
         uint bit = 1u << (int)pin;
         bool wasAsserted = (_line & bit) != 0;
-        _line = asserted ? _line | bit : _line & ~bit;
+        Volatile.Write(ref _line, asserted ? _line | bit : _line & ~bit); // release: an observer that sees the level sees the record processed
         ulong entry = _entries[pin];
         if (!asserted)
         {
@@ -98,7 +107,7 @@ internal sealed class IoApic
         _entries[pin] = value & ~((1ul << 12) | (1ul << 14)); // delivery status and remote IRR are read-only
         if ((value & LevelBit) == 0)
         {
-            _remoteIrr &= ~bit; // KVM ioapic_write_indirect: an edge entry has no remote IRR
+            Volatile.Write(ref _remoteIrr, _remoteIrr & ~bit); // KVM ioapic_write_indirect: an edge entry has no remote IRR (release: for observers)
         }
 
         if ((value & (LevelBit | MaskBit)) == LevelBit && (_line & bit) != 0 && (_remoteIrr & bit) == 0)
@@ -124,7 +133,7 @@ internal sealed class IoApic
             }
 
             uint bit = 1u << pin;
-            _remoteIrr &= ~bit;
+            Volatile.Write(ref _remoteIrr, _remoteIrr & ~bit); // release: an observer that sees it clear sees the EOI processed
             if ((entry & MaskBit) == 0 && (_line & bit) != 0)
             {
                 pins |= bit;
@@ -139,7 +148,7 @@ internal sealed class IoApic
     {
         if ((_entries[pin] & LevelBit) != 0)
         {
-            _remoteIrr |= 1u << pin;
+            Volatile.Write(ref _remoteIrr, _remoteIrr | (1u << pin)); // release: for observers (ObservedRemoteIrr)
         }
     }
 

@@ -23,4 +23,14 @@ internal enum IpiKind
     /// <c>KVM_FEATURE_PV_SEND_IPI</c> sends its multicasts (<c>arch/x86/kernel/kvm.c</c> <c>__send_ipi_mask</c>).
     /// </summary>
     PvIpi,
+    /// <summary>
+    /// A device's MSI (posted by a device thread on its own ring, not by a vCPU): random valid address/data to the
+    /// topology's APIC IDs, physical or logical, fixed or lowest priority (<see cref="DeviceWorkload"/>).
+    /// </summary>
+    Msi,
+    /// <summary>
+    /// A device's IOAPIC pin: an edge pin pulses, a level pin stays asserted until its handler acks the device and its
+    /// vCPU sends the EOI (<see cref="DeviceWorkload"/>, <see cref="LevelPinHandshake"/>).
+    /// </summary>
+    IoApic,
 }

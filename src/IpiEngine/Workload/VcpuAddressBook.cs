@@ -170,6 +170,42 @@ internal sealed class VcpuAddressBook
         return fired;
     }
 
+    /// <summary>
+    /// The logical destination that reaches <paramref name="destinations"/> (ascending, distinct) in one message, as a
+    /// device's MSI names them: flat, the OR of their logical IDs; cluster modes, the first one's cluster and those of
+    /// its members that are in the set (a message reaches one cluster). Only for logical topologies.
+    /// </summary>
+    public uint LogicalDestination(ReadOnlySpan<int> destinations)
+    {
+        if (!IsLogical || destinations.IsEmpty)
+        {
+            throw new InvalidOperationException("A logical destination needs a logical topology and at least one vCPU.");
+        }
+
+        if (Kind == TopologyKind.XApicFlat)
+        {
+            uint mda = 0;
+            foreach (var d in destinations)
+            {
+                mda |= logicalIds[d];
+            }
+
+            return mda;
+        }
+
+        var cluster = ClusterOf(destinations[0]);
+        uint members = 0;
+        foreach (var d in destinations)
+        {
+            if (ClusterOf(d) == cluster)
+            {
+                members |= MemberBitsOf(d);
+            }
+        }
+
+        return cluster | members;
+    }
+
     /// <summary>Appends a physical-mode write to one vCPU (INIT and SIPI go by APIC ID whatever the topology).</summary>
     public void AppendPhysical(List<ExitRecord> into, int source, uint icrLow, int destination, ulong tag)
         => AppendFiring(into, source, icrLow, apicIds[destination], tag);

@@ -17,6 +17,7 @@ internal sealed class VcpuDriver
     private readonly long windowIpis;
     private readonly double ticksPerIpi;
     private readonly double firstDueTicks;
+    private readonly LevelPinHandshake? levelPins;
 
     /// <param name="engine">The engine posted to.</param>
     /// <param name="script">This vCPU's records.</param>
@@ -25,8 +26,10 @@ internal sealed class VcpuDriver
     /// <param name="windowIpis">IPIs to post (long.MaxValue: until told to stop).</param>
     /// <param name="ticksPerIpi">Stopwatch ticks between this vCPU's IPIs (0: unpaced).</param>
     /// <param name="firstDueTicks">When this vCPU's first IPI is due, after posting opens (staggers the vCPUs).</param>
-    public VcpuDriver(Engine engine, VcpuScript script, WorkloadPhase phase, int batch, long windowIpis, double ticksPerIpi, double firstDueTicks)
+    /// <param name="levelPins">With device threads: the level IOAPIC pins' handshake (this vCPU acks and EOIs the ones it takes).</param>
+    public VcpuDriver(Engine engine, VcpuScript script, WorkloadPhase phase, int batch, long windowIpis, double ticksPerIpi, double firstDueTicks, LevelPinHandshake? levelPins = null)
     {
+        this.levelPins = levelPins is not null && levelPins.Serves(script.Vcpu) ? levelPins : null;
         this.firstDueTicks = firstDueTicks;
         this.engine = engine;
         this.script = script;
@@ -88,8 +91,18 @@ internal sealed class VcpuDriver
         }
 
         Sent = sent;
-        Taken = taken;
         phase.Finished(sent);
+        if (levelPins is not null)
+        {
+            // Done posting, still a guest: take the level interrupts the devices raise and EOI them until they are done.
+            while ((levelPins.DevicesRunning > 0 || levelPins.Owes(vcpu)) && phase.Current != WorkloadPhase.Stopping)
+            {
+                taken += TakePending(vcpu);
+                Thread.Yield();
+            }
+        }
+
+        Taken = taken;
     }
 
     /// <summary>
@@ -120,6 +133,11 @@ internal sealed class VcpuDriver
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int TakePending(int vcpu)
     {
+        if (levelPins is not null)
+        {
+            return TakeAndHandleLevelPins(vcpu);
+        }
+
         if (!engine.HasPending(vcpu))
         {
             return 0;
@@ -127,6 +145,21 @@ internal sealed class VcpuDriver
 
         engine.TakePending(vcpu);
         return 1;
+    }
+
+    /// <summary>Takes what is pending, acks the level pins among it and sends the EOIs that are due (<see cref="LevelPinHandshake"/>).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int TakeAndHandleLevelPins(int vcpu)
+    {
+        var taken = 0;
+        if (engine.HasPending(vcpu))
+        {
+            levelPins!.Took(vcpu, engine.TakePending(vcpu));
+            taken = 1;
+        }
+
+        levelPins!.SendEois(vcpu);
+        return taken;
     }
 
     /// <summary>

@@ -57,6 +57,27 @@ internal sealed class VcpuScript
     }
 
     /// <summary>
+    /// How many of the first <paramref name="ipis"/> firing writes this vCPU posts (looping over its script from the
+    /// start) write <paramref name="register"/>.
+    /// </summary>
+    public long CountFiring(long ipis, ushort register)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(ipis);
+        var passes = Ipis == 0 ? 0 : ipis / Ipis;
+        var end = RecordsForIpis(Ipis == 0 ? 0 : (int)(ipis % Ipis));
+        long count = 0;
+        for (var i = 0; i < Records.Length; i++)
+        {
+            if (IpisBefore[i + 1] != IpisBefore[i] && Records[i].Register == register)
+            {
+                count += passes + (i < end ? 1 : 0);
+            }
+        }
+
+        return count;
+    }
+
+    /// <summary>
     /// Adds to <paramref name="perMode"/> (indexed by ICR delivery mode, 8 entries) the modes of the first
     /// <paramref name="ipis"/> firing writes this vCPU posts when it loops over its script from the start.
     /// </summary>

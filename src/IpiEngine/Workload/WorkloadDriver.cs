@@ -14,6 +14,8 @@ internal sealed class WorkloadDriver
     private readonly WorkloadPhase phase;
     private readonly VcpuDriver[] drivers;
     private readonly Thread[] threads;
+    private readonly DeviceDriver[] deviceDrivers;
+    private readonly Thread[] deviceThreads;
     private readonly object startGate = new(); // a Monitor: Start waits on it until every thread is started
     private bool started;
     private int unstarted; // threads not yet started (Start counts them down)
@@ -43,23 +45,45 @@ internal sealed class WorkloadDriver
         this.engine = engine;
         this.script = script;
         var n = script.Vcpus.Length;
-        phase = new WorkloadPhase(n);
+        var devices = script.Devices?.DeviceCount ?? 0;
+        phase = new WorkloadPhase(n + devices);
         drivers = new VcpuDriver[n];
         threads = new Thread[n];
+        deviceDrivers = new DeviceDriver[devices];
+        deviceThreads = new Thread[devices];
+        LevelPins = script.Devices is { } deviceWorkload ? new LevelPinHandshake(engine, deviceWorkload) : null;
+
+        // A counted run gives the devices their weight's share of the IPIs (rounded down), the vCPUs the rest.
+        var deviceTotal = windowIpis is { } all && devices > 0 ? all * script.Mix.DeviceWeight / script.Mix.TotalWeight : 0;
+        for (var d = 0; d < devices; d++)
+        {
+            var share = windowIpis is null ? long.MaxValue : deviceTotal / devices + (d < deviceTotal % devices ? 1 : 0);
+            deviceDrivers[d] = new DeviceDriver(engine, d, phase, LevelPins!, share, script.Mix);
+            var index = d;
+            deviceThreads[d] = new Thread(() => deviceDrivers[index].Run()) { IsBackground = true, Name = $"device{d}" };
+        }
+
+        var vcpuTotal = windowIpis - deviceTotal;
         var ticksPerIpi = ipisPerSecond is { } rate ? Stopwatch.Frequency * n / rate : 0;
         for (var v = 0; v < n; v++)
         {
-            var share = windowIpis is { } total ? total / n + (v < total % n ? 1 : 0) : long.MaxValue;
-            drivers[v] = new VcpuDriver(engine, script.Vcpus[v], phase, batch, share, ticksPerIpi, ticksPerIpi * v / n);
+            var share = vcpuTotal is { } total ? total / n + (v < total % n ? 1 : 0) : long.MaxValue;
+            drivers[v] = new VcpuDriver(engine, script.Vcpus[v], phase, batch, share, ticksPerIpi, ticksPerIpi * v / n, LevelPins);
             var index = v;
             threads[v] = new Thread(() => RunVcpu(index)) { IsBackground = true, Name = $"vcpu{v}" };
         }
     }
 
-    /// <summary>True once every vCPU has posted its share of a counted run (or stopped).</summary>
+    /// <summary>The level IOAPIC pins' handshake, when the script has device threads.</summary>
+    public LevelPinHandshake? LevelPins { get; }
+
+    /// <summary>The device threads' drivers (their counts are final once <see cref="Stop"/> returned).</summary>
+    public IReadOnlyList<DeviceDriver> Devices => deviceDrivers;
+
+    /// <summary>True once every vCPU and device has posted its share of a counted run (or stopped).</summary>
     public bool AllFinished => phase.Running == 0;
 
-    /// <summary>IPIs the vCPU threads posted; final once <see cref="Stop"/> returned.</summary>
+    /// <summary>IPIs the vCPU and device threads posted; final once <see cref="Stop"/> returned.</summary>
     public long PostedIpis => phase.FinishedIpis;
 
     /// <summary>IPIs one vCPU posted; final once <see cref="Stop"/> returned.</summary>
@@ -108,6 +132,11 @@ internal sealed class WorkloadDriver
     {
         started = true;
         unstarted = threads.Length;
+        foreach (var t in deviceThreads)
+        {
+            t.Start(); // a few: started here, idle until BeginPosting like the vCPUs
+        }
+
         StartThread(0);
         lock (startGate)
         {
@@ -156,6 +185,11 @@ internal sealed class WorkloadDriver
         }
 
         foreach (var t in threads)
+        {
+            t.Join();
+        }
+
+        foreach (var t in deviceThreads)
         {
             t.Join();
         }

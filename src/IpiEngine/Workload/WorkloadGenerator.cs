@@ -35,9 +35,11 @@ internal static class WorkloadGenerator
 
     /// <summary>
     /// Generates the bring-up and, for each vCPU, a script of at least <paramref name="ipisPerVcpu"/> firing writes
-    /// (a multicast in a physical mode may add a few more).
+    /// (a multicast in a physical mode may add a few more); with device kinds in the mix, also the scripts of
+    /// <paramref name="devices"/> device threads (<paramref name="ipisPerDevice"/> interrupts each) and vCPU 0's
+    /// IOAPIC programming at the end of the bring-up.
     /// </summary>
-    public static WorkloadScript Generate(VcpuAddressBook addresses, WorkloadMix mix, int seed, int ipisPerVcpu)
+    public static WorkloadScript Generate(VcpuAddressBook addresses, WorkloadMix mix, int seed, int ipisPerVcpu, int devices = 0, int ipisPerDevice = 0)
     {
         ArgumentNullException.ThrowIfNull(addresses);
         ArgumentNullException.ThrowIfNull(mix);
@@ -59,7 +61,14 @@ internal static class WorkloadGenerator
             scripts[v] = GenerateVcpu(addresses, mix, seed, v, ipisPerVcpu);
         }
 
-        return new WorkloadScript(addresses, mix, seed, [.. bringUp], 4 * (addresses.VcpuCount - 1), scripts);
+        DeviceWorkload? deviceWorkload = null;
+        if (mix.HasDevices && devices > 0)
+        {
+            deviceWorkload = DeviceWorkload.Generate(addresses, mix, seed, devices, Math.Max(1, ipisPerDevice));
+            bringUp.AddRange(deviceWorkload.EntryWrites);
+        }
+
+        return new WorkloadScript(addresses, mix, seed, [.. bringUp], 4 * (addresses.VcpuCount - 1), scripts) { Devices = deviceWorkload };
     }
 
     /// <summary>
@@ -84,7 +93,7 @@ internal static class WorkloadGenerator
         while (fired < ipis)
         {
             var tag = (ulong)v << 32 | (uint)fired;
-            var kind = mix.Pick(random.Next(mix.TotalWeight));
+            var kind = mix.PickVcpuKind(random.Next(mix.VcpuWeight));
             var before = records.Count;
             switch (kind)
             {

@@ -31,4 +31,7 @@ internal sealed class WorkloadScript
 
     /// <summary>One script per vCPU, indexed by vCPU.</summary>
     public VcpuScript[] Vcpus { get; }
+
+    /// <summary>The device threads' scripts and IOAPIC set-up, when the mix has device kinds (<c>msi</c>, <c>ioapic</c>).</summary>
+    public DeviceWorkload? Devices { get; init; }
 }
