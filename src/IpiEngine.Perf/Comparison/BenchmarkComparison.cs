@@ -60,6 +60,12 @@ public sealed record BenchmarkComparison
     /// <summary>Median allocated bytes per operation over the diff records.</summary>
     public long? DiffAllocated { get; init; }
 
+    /// <summary>The most any base record (launch) allocated per operation (null: not measured).</summary>
+    public long? BaseAllocatedMax { get; init; }
+
+    /// <summary>The least any diff record (launch) allocated per operation (null: not measured).</summary>
+    public long? DiffAllocatedMin { get; init; }
+
     /// <summary>True when an allocation increase of this benchmark fails the comparison (hot path, not Baselines).</summary>
     public bool AllocationGated { get; init; }
 
@@ -73,13 +79,15 @@ public sealed record BenchmarkComparison
     public bool AllocationChanged => BaseAllocated is { } b && DiffAllocated is { } d && d != b;
 
     /// <summary>
-    /// True when the allocation increase fails the comparison: on a gated benchmark, any increase
-    /// from zero or of a single-threaded benchmark; on a cross-thread benchmark that already
-    /// allocated, more than 10%, because its rig's allocations (timers, thread-pool work) vary
-    /// with scheduling from run to run.
+    /// True when the allocation increase fails the comparison: on a gated benchmark, any increase of
+    /// a single-threaded benchmark; on a cross-thread benchmark, only when every diff launch
+    /// allocated more than every base launch (a new allocation per operation shows in every launch;
+    /// a rig's occasional allocations, timers or thread-pool work, come and go from launch to launch:
+    /// 0 to 8 B per operation on either side of one A/A-like run), and, when the base already
+    /// allocated, by more than 10%.
     /// </summary>
     public bool AllocationRegressed => AllocationIncreased && AllocationGated
-        && (!CrossThread || BaseAllocated == 0 || DiffAllocated > BaseAllocated * 1.1);
+        && (!CrossThread || (DiffAllocatedMin > BaseAllocatedMax && (BaseAllocated == 0 || DiffAllocated > BaseAllocated * 1.1)));
 
     /// <summary>True when this benchmark lacks the evidence for a verdict and its time is gated.</summary>
     public bool IsInconclusive => Time == TimeOutcome.NotEnoughEvidence && TimeGated;

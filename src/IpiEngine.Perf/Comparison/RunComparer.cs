@@ -119,6 +119,8 @@ public sealed class RunComparer
             TimeGated = !crossThread || options.GateCrossThread,
             BaseAllocated = MedianOf(basePooled.Allocated),
             DiffAllocated = MedianOf(diffPooled.Allocated),
+            BaseAllocatedMax = basePooled.Allocated.Count == 0 ? null : basePooled.Allocated.Max(),
+            DiffAllocatedMin = diffPooled.Allocated.Count == 0 ? null : diffPooled.Allocated.Min(),
             AllocationGated = hotPath,
         };
         if (basePooled.AllSamples.Count == 0 || diffPooled.AllSamples.Count == 0)

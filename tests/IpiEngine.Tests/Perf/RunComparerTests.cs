@@ -264,4 +264,19 @@ public class RunComparerTests
         Assert.True(Assert.Single(report.Benchmarks).AllocationIncreased);
         Assert.Equal(fails ? 1 : 0, report.ExitCode);
     }
+
+    [Theory]
+    [InlineData(new long[] { 4, 0, 7, 0, 0 }, new long[] { 5, 7, 0, 5, 0 }, false)] // medians 0 -> 5: the launches overlap (seen in a real run)
+    [InlineData(new long[] { 0, 0, 0, 0, 0 }, new long[] { 8, 8, 8, 8, 8 }, true)]  // a new allocation per operation, in every launch
+    [InlineData(new long[] { 0, 6, 0, 4, 0 }, new long[] { 24, 30, 28, 24, 26 }, true)]
+    public void A_cross_thread_allocation_increase_fails_only_when_every_diff_launch_allocates_more_than_every_base_launch(long[] before, long[] after, bool fails)
+    {
+        var report = Comparer.Compare(
+            Set("base", before.Select((bytes, i) => Record("aaa", Benchmark(Id, Samples(100, 15, seed: 60 + i), allocated: bytes, categories: SuiteCategories.CrossThread))).ToArray()),
+            Set("diff", after.Select((bytes, i) => Record("bbb", Benchmark(Id, Samples(100, 15, seed: 70 + i), allocated: bytes, categories: SuiteCategories.CrossThread))).ToArray()));
+        var result = Assert.Single(report.Benchmarks);
+        Assert.True(result.AllocationIncreased);
+        Assert.Equal(fails, result.AllocationRegressed);
+        Assert.Equal(fails ? 1 : 0, report.ExitCode);
+    }
 }
