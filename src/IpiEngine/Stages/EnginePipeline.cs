@@ -23,7 +23,7 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     {
         ArgumentNullException.ThrowIfNull(parts);
         Parts = parts;
-        Gather = new GatherStage(parts.Rings, parts.Doorbell);
+        Gather = new GatherStage(parts.Rings, parts.Doorbell, minPassClearInterval: GatherStage.DefaultMinPassClearInterval);
         ResolveCounters = new StageCounters();
         DeliverCounters = new StageCounters();
         Resolve = new ResolveStage(parts.Resolver, ResolveCounters);

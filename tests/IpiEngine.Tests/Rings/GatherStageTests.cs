@@ -107,6 +107,37 @@ public class GatherStageTests
         Assert.Equal(10, ring.PublishedCount);
     }
 
+    [Fact]
+    public void Passes_clear_idle_bells_at_most_once_per_interval_and_releasing_them_before_parking_always_clears()
+    {
+        var rings = new[] { new SpscRing<ExitRecord>(16), new SpscRing<ExitRecord>(16) };
+        var doorbell = new DoorbellBitmap(2);
+        var gather = new GatherStage(rings, doorbell, clearAfterEmptyVisits: 1, minPassClearInterval: TimeSpan.FromHours(1));
+        var consumer = new PartialConsumer(int.MaxValue);
+
+        // The first clear is due at once: both bells rung, both rings empty, one pass clears both.
+        doorbell.Ring(0);
+        doorbell.Ring(1);
+        Assert.False(gather.Pass(ref consumer));
+        Assert.Equal(0, doorbell.PopCount());
+
+        // Within the interval passes leave an idle bell set, however many empty visits it gets.
+        Assert.True(rings[0].TryWrite(ExitRecord.Create(0, 0x830, 1, 0)));
+        doorbell.Ring(0);
+        Assert.True(gather.Pass(ref consumer));
+        for (int i = 0; i < 300; i++) // past the byte counter's range: it saturates rather than wrapping
+        {
+            Assert.False(gather.Pass(ref consumer));
+        }
+
+        Assert.Equal(1, doorbell.PopCount());
+
+        // Before parking, every idle bell is released regardless of the interval.
+        gather.ReleaseIdleBells();
+        Assert.Equal(0, doorbell.PopCount());
+        Assert.False(gather.HasWork);
+    }
+
     /// <summary>Takes the first <paramref name="limit"/> records it is offered, then reports itself aborted.</summary>
     private struct PartialConsumer(int limit) : ISpanConsumer
     {
