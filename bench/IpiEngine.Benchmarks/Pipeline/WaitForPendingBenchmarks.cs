@@ -18,7 +18,12 @@ public class WaitForPendingBenchmarks
     private const int Rounds = 256;
     // Something allocates about 256 B once per invocation of the async benchmark (BenchmarkDotNet's wait for the
     // returned ValueTask, as far as we can tell): 1 B/op at 256 rounds, under the 1 B resolution at 2048. Per wait: 0.
-    private const int AsyncRounds = 2048;
+    // BenchmarkDotNet counts every thread's allocations (GC.GetTotalAllocatedBytes), and the CI smoke run (25 ms
+    // iterations, ~5k waits at 2048 rounds) still read 1 B/op in 2 of about 5 runs: a one-off allocation of a few KB
+    // in the measured iteration, such as a thread-pool thread started for the continuations. 16384 rounds (one
+    // invocation of ~80 ms per iteration) keep a one-off of up to ~8 KB under the resolution; a real allocation per
+    // wait would still show as its size per operation.
+    private const int AsyncRounds = 16384;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
     private Engine _engine = null!;
 
