@@ -9,12 +9,12 @@ namespace IpiEngine.Transport;
 /// </summary>
 internal sealed class LinkConnection : IAsyncDisposable
 {
-    // The pipes' segments (rented from the shared pool, returned when consumed). A send segment holds a whole flush
+    // The pipes' segments (rented from SegmentPool, returned when consumed). A send segment holds a whole flush
     // (up to PeerLink.FlushThreshold plus the frame that crossed it), so one flush is one send call; with 64 KiB
     // segments a 1024-record frame (32 KiB and a bit) filled one alone and every frame cost its own send. A receive
     // segment holds several such frames, so few frames are cut across two segments (those are copied before opening).
-    private const int SendSegmentBytes = 2 * PeerLink.FlushThreshold;
-    private const int ReceiveSegmentBytes = 256 * 1024;
+    internal const int SendSegmentBytes = 2 * PeerLink.FlushThreshold;
+    internal const int ReceiveSegmentBytes = 256 * 1024;
 
     private readonly NetworkStream _stream;
     private readonly CancellationTokenSource _stop;
@@ -25,8 +25,8 @@ internal sealed class LinkConnection : IAsyncDisposable
         Socket = socket;
         socket.NoDelay = true; // frames are already batched; Nagle would only add latency
         _stream = new NetworkStream(socket, ownsSocket: true);
-        Reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: ReceiveSegmentBytes, minimumReadSize: 64 * 1024, leaveOpen: true));
-        Writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: SendSegmentBytes, leaveOpen: true));
+        Reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(pool: SegmentPool.Receive, bufferSize: ReceiveSegmentBytes, minimumReadSize: 64 * 1024, leaveOpen: true));
+        Writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(pool: SegmentPool.Send, minimumBufferSize: SendSegmentBytes, leaveOpen: true));
         _stop = CancellationTokenSource.CreateLinkedTokenSource(nodeStopping);
     }
 
