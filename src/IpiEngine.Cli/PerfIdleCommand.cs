@@ -46,10 +46,7 @@ internal static class PerfIdleCommand
                 }
 
                 var jsonPath = parse.GetValue(json);
-                if (jsonPath is not null && jsonPath != "-" && (Directory.Exists(jsonPath) || Path.GetDirectoryName(Path.GetFullPath(jsonPath)) is { } folder && !Directory.Exists(folder)))
-                {
-                    throw new RunInputException($"--json cannot write '{jsonPath}': give a file in an existing folder.");
-                }
+                JsonOutput.CheckPath(jsonPath);
 
                 var report = IdleCost.Measure(
                     EngineNames.WaitStrategy(waitName),

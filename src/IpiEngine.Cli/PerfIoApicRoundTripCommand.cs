@@ -40,10 +40,7 @@ internal static class PerfIoApicRoundTripCommand
             try
             {
                 var jsonPath = parse.GetValue(json);
-                if (jsonPath is not null && jsonPath != "-" && (Directory.Exists(jsonPath) || Path.GetDirectoryName(Path.GetFullPath(jsonPath)) is { } folder && !Directory.Exists(folder)))
-                {
-                    throw new RunInputException($"--json cannot write '{jsonPath}': give a file in an existing folder.");
-                }
+                JsonOutput.CheckPath(jsonPath);
 
                 var trips = parse.GetValue(count) is { } c ? (int)OptionValues.Positive("--count", c, 100_000_000) : DefaultTrips;
                 var warmupTrips = parse.GetValue(warmup) is { } w ? (w.Trim() == "0" ? 0 : (int)OptionValues.Positive("--warmup", w, 100_000_000)) : DefaultWarmupTrips;
