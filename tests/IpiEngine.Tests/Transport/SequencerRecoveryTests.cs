@@ -1,0 +1,220 @@
+using IpiEngine.Apic;
+using IpiEngine.Transport;
+using Xunit;
+
+namespace IpiEngine.Tests.Transport;
+
+/// <summary>
+/// A restarted sequencer (node 0: new incarnation, initial topology, its log lost) recovers the VM's order from the
+/// other nodes before it orders anything new (docs/wire-format.md, "A restarted sequencer recovers the order").
+/// </summary>
+public class SequencerRecoveryTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+    private const int Vcpus = 6; // vCPU v on node v % nodes
+
+    /// <summary>An LDR write: xAPIC flat, one bit per vCPU (the values name the write, so a doubled or lost one shows).</summary>
+    private readonly record struct LdrWrite(int Vcpu, byte Bits)
+    {
+        public ulong Value => (ulong)Bits << 24;
+    }
+
+    private static ReplicatedVm Start(int nodes, TimeSpan? writeTimeout = null, Func<int, System.Net.IPEndPoint, System.Net.IPEndPoint>? route = null)
+        => ReplicatedVm.Start(nodes, Vcpus, TopologyKind.XApicFlat, writeTimeout, route);
+
+    private static async Task ReadyAsync(ReplicatedVm vm)
+        => Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Ready, Bound), "the nodes did not connect or the sequencer did not recover: " + Log(vm));
+
+    private static string Log(ReplicatedVm vm) => string.Join(" | ", vm.Log.TakeLast(12));
+
+    private static void Write(ReplicatedVm vm, LdrWrite write) => vm.Engine(vm.NodeOfVcpu[write.Vcpu]).Post(write.Vcpu, ApicRegister.Ldr, write.Value, 0);
+
+    /// <summary>Starts <paramref name="write"/> on a thread of its own (its posting call blocks until every node applied it); the task ends with its failure, if any.</summary>
+    private static Task<TopologyWriteException?> WriteInBackground(ReplicatedVm vm, LdrWrite write) => Task.Factory.StartNew(() =>
+    {
+        try
+        {
+            Write(vm, write);
+            return null;
+        }
+        catch (TopologyWriteException e)
+        {
+            return e;
+        }
+    }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>
+    /// Every node applied exactly <paramref name="order"/>, in that order (each write once), holds the same epoch and
+    /// digest as a resolver that applied them alone, and resolves every logical destination from every vCPU alike.
+    /// </summary>
+    private static void AssertOneOrderEverywhere(ReplicatedVm vm, IReadOnlyList<LdrWrite> order)
+    {
+        var reference = new IcrResolver(ApicTopology.Configure(Vcpus, TopologyKind.XApicFlat));
+        ulong digest = reference.TopologyDigest();
+        foreach (var write in order)
+        {
+            reference.ApplyTopologyWrite(write.Vcpu, ApicRegister.Ldr, write.Value);
+            digest = TopologyReplication.Chain(digest, write.Vcpu, ApicRegister.Ldr, write.Value);
+        }
+        var expected = order.Select((w, i) => ((long)i, w.Vcpu, ApicRegister.Ldr, w.Value)).ToArray();
+        var mine = new DestinationSet(Vcpus);
+        var theirs = new DestinationSet(Vcpus);
+        for (int node = 0; node < vm.Transports.Length; node++)
+        {
+            var replication = vm.Replication(node);
+            Assert.Equal(expected, replication.AppliedWrites().Select(w => (w.Index, w.Vcpu, w.Register, w.Value)));
+            Assert.Equal(order.Count, replication.Epoch);
+            Assert.Equal(digest, replication.Digest);
+            Assert.Equal(reference.TopologyDigest(), vm.Engine(node).Resolver.TopologyDigest());
+            Assert.Equal(order.Count, vm.Engine(node).ReadCounters().TopologyWrites);
+            for (int source = 0; source < Vcpus; source++)
+            {
+                for (uint mask = 1; mask <= 0xFF; mask++)
+                {
+                    var command = IcrCommand.FromXApic(0x840, mask << 24); // fixed, logical, vector 0x40
+                    vm.Engine(node).Resolver.Map.Resolve(source, command, mine);
+                    reference.Map.Resolve(source, command, theirs);
+                    Assert.True(mine.Vcpus.SequenceEqual(theirs.Vcpus), $"node {node}: logical 0x{mask:x2} from vCPU {source} resolves to [{string.Join(",", mine.Vcpus.ToArray())}], "
+                        + $"the VM's order to [{string.Join(",", theirs.Vcpus.ToArray())}]");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_restarted_sequencer_recovers_the_order_and_both_nodes_write_on()
+    {
+        await using var vm = Start(nodes: 2);
+        await ReadyAsync(vm);
+        // vCPUs 0, 2, 4 on node 0 (the sequencer), 1, 3, 5 on node 1.
+        LdrWrite[] before = [new(0, 0x10), new(1, 0x20), new(2, 0x40)];
+        foreach (var write in before)
+            Write(vm, write);
+
+        await vm.StopNodeAsync(0);
+        vm.StartNode(0); // a new incarnation at the initial topology, with an empty log
+        await ReadyAsync(vm);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).Epoch == before.Length, Bound), "the sequencer did not apply the recovered order: " + Log(vm));
+        Assert.Contains(vm.Log, line => line.Contains($"recovered the VM's order of {before.Length} topology writes", StringComparison.Ordinal));
+
+        LdrWrite[] after = [new(3, 0x80), new(4, 0x01), new(5, 0x02), new(0, 0x04)];
+        foreach (var write in after)
+            Write(vm, write);
+        AssertOneOrderEverywhere(vm, [.. before, .. after]);
+        // The restarted node posted two of the writes; the three from before its restart it applied as a peer's.
+        Assert.Equal(before.Length + 2, vm.Engine(0).ReadCounters().PeerTopologyWrites);
+        Assert.Equal(4, vm.Engine(1).ReadCounters().PeerTopologyWrites); // vCPUs 0, 2, 4, 0 are node 0's
+        Assert.DoesNotContain(vm.Log, line => line.Contains("TopologyMismatch", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_commit_that_reached_one_node_only_before_the_sequencer_died_is_recovered_in_its_place_and_its_write_is_applied_once()
+    {
+        // Node 0 dials nodes 1 and 2 through proxies: its first incarnation's link to node 2 is held during the write,
+        // its second incarnation's link to node 1 while node 2 writes, so the sequencer hears node 2 (epoch 0) first.
+        var proxies = new List<(int Peer, FaultProxy Proxy)>(); // every dialer's, in the order the nodes were started
+        bool holdNode1 = false;
+        await using var vm = Start(nodes: 3, route: (peer, target) =>
+        {
+            var proxy = new FaultProxy(target, seed: 20 + proxies.Count);
+            if (peer == 1 && holdNode1)
+                proxy.Block(); // before node 0 dials through it
+            proxies.Add((peer, proxy));
+            return proxy.EndPoint;
+        });
+        try
+        {
+            FaultProxy ProxyTo(int peer) => proxies.Last(p => p.Peer == peer).Proxy; // the current incarnation of node 0's
+            await ReadyAsync(vm);
+            var first = new LdrWrite(1, 0x10); // vCPU 1 is on node 1
+            Write(vm, first);
+
+            var held = ProxyTo(2);
+            held.Block();
+            var inFlight = new LdrWrite(4, 0x20); // vCPU 4 is on node 1: ordered as #1, its commit reaches node 1 only
+            var pending = WriteInBackground(vm, inFlight);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(1).Epoch == 2, Bound), "node 1 did not apply the write: " + Log(vm));
+            Assert.Equal(1, vm.Replication(2).Epoch);
+            Assert.False(pending.IsCompleted); // node 2 never applied it: not confirmed
+            await vm.StopNodeAsync(0);         // the sequencer dies with write #1 on node 1 only
+
+            // Node 0 comes back; node 1 cannot reach it yet, so write #1 lives on node 1 alone. Node 2 writes meanwhile:
+            // the sequencer must not give that write index 1 before it heard node 1.
+            held.Unblock(); // the dead incarnation's proxy: unused from now on
+            holdNode1 = true;
+            vm.StartNode(0);
+            var late = new LdrWrite(2, 0x40); // vCPU 2 is on node 2
+            var lateWrite = WriteInBackground(vm, late);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(2).IsConnected, Bound), "node 0 did not reconnect to node 2: " + Log(vm));
+            await Task.Delay(TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken); // node 2's State and request reach the sequencer
+            Assert.True(vm.Replication(0).IsRecovering, "the sequencer ended its recovery without hearing node 1");
+            Assert.False(lateWrite.IsCompleted);
+            ProxyTo(1).Unblock();
+
+            Assert.Null(await lateWrite.WaitAsync(Bound, TestContext.Current.CancellationToken));
+            Assert.Null(await pending.WaitAsync(Bound, TestContext.Current.CancellationToken)); // its writer hears Done once every node applied it
+            AssertOneOrderEverywhere(vm, [first, inFlight, late]);
+            Assert.Equal(0, vm.Replication(1).FailureCount(TopologyWriteFailure.NotConfirmed) + vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
+        }
+        finally
+        {
+            await vm.DisposeAsync();
+            foreach (var (_, proxy) in proxies)
+                await proxy.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_write_posted_while_the_sequencer_is_down_is_ordered_once_after_its_recovery()
+    {
+        await using var vm = Start(nodes: 3);
+        await ReadyAsync(vm);
+        LdrWrite[] before = [new(2, 0x10), new(0, 0x20), new(1, 0x40)];
+        foreach (var write in before)
+            Write(vm, write);
+        await vm.StopNodeAsync(0);
+
+        // Posted with the sequencer down: node 1 resends it on the new connection, where it waits for the recovery.
+        var inFlight = new LdrWrite(4, 0x80);
+        var pending = WriteInBackground(vm, inFlight);
+        await Task.Delay(TimeSpan.FromMilliseconds(300), TestContext.Current.CancellationToken);
+        Assert.False(pending.IsCompleted);
+        vm.StartNode(0);
+        Assert.Null(await pending.WaitAsync(Bound, TestContext.Current.CancellationToken));
+
+        var next = new LdrWrite(3, 0x01); // and the restarted sequencer's own vCPU writes on
+        Write(vm, next);
+        AssertOneOrderEverywhere(vm, [.. before, inFlight, next]);
+        Assert.Equal(before.Length + 1, vm.Engine(0).ReadCounters().PeerTopologyWrites); // its own write from before the restart included
+    }
+
+    [Fact]
+    public async Task Recovery_waits_for_a_node_that_is_down_writes_fail_as_not_ordered_with_the_reason_and_succeed_once_it_returns()
+    {
+        await using var vm = Start(nodes: 3, writeTimeout: TimeSpan.FromSeconds(3));
+        await ReadyAsync(vm);
+        var first = new LdrWrite(2, 0x10);
+        Write(vm, first); // node 2 holds it, like every node
+
+        await vm.StopNodeAsync(2);
+        await vm.StopNodeAsync(0);
+        vm.StartNode(0);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(1).IsConnected, Bound));
+
+        var e = Assert.Throws<TopologyWriteException>(() => Write(vm, new LdrWrite(1, 0x20)));
+        Assert.Equal(TopologyWriteFailure.NotOrdered, e.Failure);
+        Assert.Equal(1, vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
+        var own = Assert.Throws<TopologyWriteException>(() => Write(vm, new LdrWrite(0, 0x20)));
+        Assert.Equal(TopologyWriteFailure.NotOrdered, own.Failure);
+        Assert.Contains("recovering the VM's order and has not heard node 2", own.Message, StringComparison.Ordinal);
+        Assert.Equal(1, vm.Replication(0).FailureCount(TopologyWriteFailure.NotOrdered));
+        Assert.True(vm.Replication(0).IsRecovering);
+        Assert.Equal(1, vm.Replication(1).Epoch); // nothing was ordered meanwhile
+
+        vm.StartNode(2); // back, at the initial topology: write #0 lived on node 1 too, so it is recovered from there
+        await ReadyAsync(vm);
+        var next = new LdrWrite(1, 0x40);
+        Write(vm, next);
+        AssertOneOrderEverywhere(vm, [first, next]);
+    }
+}
