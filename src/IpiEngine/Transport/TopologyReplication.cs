@@ -88,6 +88,13 @@ public sealed partial class TopologyReplication : TopologyReplicator
             return [.. _applied];
     }
 
+    /// <summary>Writes applied, writes held (applied, or taken by the applier), and commits received that wait for the applier.</summary>
+    internal (long Epoch, long Held, int Waiting) Progress()
+    {
+        lock (_lock)
+            return (_epoch, Held, _pending.Count);
+    }
+
     /// <summary>How many topology writes posted on this node failed for <paramref name="failure"/>.</summary>
     public long FailureCount(TopologyWriteFailure failure) => Volatile.Read(ref _failures[(int)failure]);
 

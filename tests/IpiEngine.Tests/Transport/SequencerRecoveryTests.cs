@@ -164,6 +164,92 @@ public class SequencerRecoveryTests
         }
     }
 
+    /// <param name="sequencersOwn">
+    /// The write node 2 is applying is the sequencer's own (so nobody resends its request: only node 2's replay keeps it),
+    /// else node 2's, followed by a write of the sequencer that waits on node 2 behind it (which no node applied, so the
+    /// recovered order must not have it, nor may node 2 apply it later in the place of another write).
+    /// </param>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_commit_being_applied_on_one_node_is_recovered_and_one_only_waiting_there_is_dropped(bool sequencersOwn)
+    {
+        // Node 2's pipeline can be held in a delivery (its notifier blocks), so its applier sits inside a write's apply:
+        // that write is held (taken) but not applied, and the next commit waits behind it.
+        using var held = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        bool holding = false, holdNode2 = false;
+        var proxies = new List<FaultProxy>(); // every dialer's, in the order the nodes were started (node 0 dials 1, then 2)
+        await using var vm = ReplicatedVm.Start(3, Vcpus, TopologyKind.XApicFlat, route: (peer, target) =>
+        {
+            var proxy = new FaultProxy(target, seed: 40 + proxies.Count);
+            if (peer == 2 && holdNode2)
+                proxy.Block(); // before node 0 dials through it
+            proxies.Add(proxy);
+            return proxy.EndPoint;
+        }, notify: vcpu =>
+        {
+            if (vcpu % 3 == 2 && Volatile.Read(ref holding))
+            {
+                held.Set();
+                release.Wait(Bound, TestContext.Current.CancellationToken);
+            }
+        });
+        try
+        {
+            await ReadyAsync(vm);
+            var first = new LdrWrite(1, 0x10);
+            Write(vm, first);
+
+            proxies[^2].Block(); // node 0's link to node 1 (node 0 dials 1, then 2): node 1 gets none of the next commits
+            Volatile.Write(ref holding, true);
+            vm.PostXApicIpi(source: 2, destination: 5, vector: 0x40); // local on node 2: its delivery blocks in the notifier
+            Assert.True(held.Wait(Bound, TestContext.Current.CancellationToken));
+            vm.PostXApicIpi(source: 2, destination: 5, vector: 0x41); // not resolved while held: node 2's applier waits for it
+
+            var applying = new LdrWrite(sequencersOwn ? 0 : 5, 0x20); // write #1: node 2's applier takes it and waits
+            var applyingWrite = WriteInBackground(vm, applying);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(2).Progress() == (1, 2, 0), Bound), "node 2 did not take write #1: " + Log(vm));
+            var lostWrite = Task.FromResult<TopologyWriteException?>(null);
+            if (!sequencersOwn)
+            {
+                lostWrite = WriteInBackground(vm, new LdrWrite(0, 0x40)); // the sequencer's write #2: it reaches node 2 only, which cannot apply it yet
+                Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(2).Progress() == (1, 2, 1), Bound), "write #2 did not reach node 2: " + Log(vm));
+            }
+            Assert.Equal(1, vm.Replication(1).Epoch);
+            await vm.StopNodeAsync(0); // its writer is gone: nobody resends its write, and no node applied it
+            var sequencersWrite = sequencersOwn ? applyingWrite : lostWrite;
+            Assert.Equal(TopologyWriteFailure.Stopped, (await sequencersWrite.WaitAsync(Bound, TestContext.Current.CancellationToken))?.Failure);
+
+            // Node 0 hears node 1 first (epoch 1): it must still wait for node 2, which holds write #1.
+            holdNode2 = true;
+            vm.StartNode(0);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(1).IsConnected, Bound));
+            await Task.Delay(TimeSpan.FromMilliseconds(300), TestContext.Current.CancellationToken);
+            Assert.True(vm.Replication(0).IsRecovering);
+            proxies[^1].Unblock();
+            await ReadyAsync(vm);
+            // Recovered: write #1 (node 2 was applying it) is the VM's #1 and reaches node 1; write #2 is no write of the VM.
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(1).Epoch == 2, Bound), "node 1 did not get write #1: " + Log(vm));
+            Volatile.Write(ref holding, false);
+            release.Set();
+            if (!sequencersOwn)
+                Assert.Null(await applyingWrite.WaitAsync(Bound, TestContext.Current.CancellationToken)); // node 2 resent it: applied once, confirmed
+
+            var next = new LdrWrite(4, 0x80); // node 1's: the VM's write #2
+            Write(vm, next);
+            AssertOneOrderEverywhere(vm, [first, applying, next]);
+            Assert.DoesNotContain(vm.Log, line => line.Contains("TopologyMismatch", StringComparison.Ordinal));
+        }
+        finally
+        {
+            release.Set();
+            await vm.DisposeAsync();
+            foreach (var proxy in proxies)
+                await proxy.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task A_write_posted_while_the_sequencer_is_down_is_ordered_once_after_its_recovery()
     {
