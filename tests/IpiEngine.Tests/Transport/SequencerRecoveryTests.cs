@@ -275,6 +275,28 @@ public class SequencerRecoveryTests
     }
 
     [Fact]
+    public async Task A_sequencer_restarted_from_another_topology_is_refused_and_recovers_nothing()
+    {
+        // The sequencer comes back configured with other APIC IDs: its epoch-0 digest differs from the one the peer had
+        // at epoch 0, so the peer refuses it before replaying (were it replayed, write #0 would not chain from that digest).
+        bool restarted = false;
+        await using var vm = ReplicatedVm.Start(2, Vcpus, TopologyKind.XApicPhysical, TimeSpan.FromMilliseconds(500),
+            topologyOf: node => ApicTopology.Configure(Vcpus, TopologyKind.XApicPhysical, sparseIds: node == 0 && restarted));
+        await ReadyAsync(vm);
+        vm.Engine(1).Post(1, ApicRegister.Ldr, 0x10u << 24, 0);
+        await vm.StopNodeAsync(0);
+        restarted = true;
+        vm.StartNode(0);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).FaultCount(LinkFault.TopologyMismatch) > 0, Bound), Log(vm));
+        Assert.True(vm.Log.Any(line => line.Contains("TopologyMismatch", StringComparison.Ordinal) && line.Contains("diverged", StringComparison.Ordinal)), Log(vm));
+        var e = Assert.Throws<TopologyWriteException>(() => vm.Engine(1).Post(1, ApicRegister.Ldr, 0x20u << 24, 0));
+        Assert.Equal(TopologyWriteFailure.NotOrdered, e.Failure);
+        Assert.True(vm.Replication(0).IsRecovering);
+        Assert.Equal(0, vm.Engine(0).ReadCounters().TopologyWrites); // nothing applied on the refused sequencer
+        Assert.Equal(1, vm.Replication(1).Epoch);
+    }
+
+    [Fact]
     public async Task Recovery_waits_for_a_node_that_is_down_writes_fail_as_not_ordered_with_the_reason_and_succeed_once_it_returns()
     {
         await using var vm = Start(nodes: 3, writeTimeout: TimeSpan.FromSeconds(3));
