@@ -126,9 +126,15 @@ public sealed partial class TopologyReplication
         Confirm();
     }
 
-    /// <summary>Why a write was not ordered, when this node is a sequencer still recovering (else empty).</summary>
+    /// <summary>Under the lock: why a write may not have been ordered, when the sequencer may be recovering (else empty).</summary>
     private string RecoveryState()
     {
+        if (!IsSequencer)
+        {
+            return _node.Link(Sequencer).IsConnected
+                ? ": its link is up, so it may be recovering the VM's order after a restart (it orders nothing until it has heard every node)"
+                : "";
+        }
         if (!_recovering)
             return "";
         var unheard = _node.Links.Where(l => !_heard[l.PeerNode]).Select(l => l.PeerNode).ToArray();

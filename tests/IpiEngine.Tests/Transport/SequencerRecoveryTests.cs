@@ -312,6 +312,7 @@ public class SequencerRecoveryTests
         var e = Assert.Throws<TopologyWriteException>(() => Write(vm, new LdrWrite(1, 0x20)));
         Assert.Equal(TopologyWriteFailure.NotOrdered, e.Failure);
         Assert.Equal(1, vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
+        Assert.Contains("may be recovering the VM's order", e.Message, StringComparison.Ordinal);
         var own = Assert.Throws<TopologyWriteException>(() => Write(vm, new LdrWrite(0, 0x20)));
         Assert.Equal(TopologyWriteFailure.NotOrdered, own.Failure);
         Assert.Contains("recovering the VM's order and has not heard node 2", own.Message, StringComparison.Ordinal);
