@@ -157,13 +157,13 @@ extern "C" {
 #define IPI_LINK_FAULT_PEER_SILENT              15u /* nothing heard from the peer for longer than the silence timeout */
 #define IPI_LINK_FAULT_HANDSHAKE_TIMEOUT        16u /* the handshake did not finish in time */
 #define IPI_LINK_FAULT_REPLACED                 17u /* a newer connection from the same peer replaced this one */
-#define IPI_LINK_FAULT_TOPOLOGY_MISMATCH        18u /* the nodes disagree on the VM's topology (or the sequencer restarted) */
+#define IPI_LINK_FAULT_TOPOLOGY_MISMATCH        18u /* the nodes disagree on the VM's topology (digests, or a replayed write) */
 #define IPI_LINK_FAULT_BAD_MAC                  19u /* a frame failed authentication; nothing from it was applied */
 #define IPI_LINK_FAULT_PROTECTION_MISMATCH      20u /* the peers disagree on IPI_NODE_ENCRYPT */
 #define IPI_LINK_FAULTS                         32u /* length of ipi_node_faults_t.link_faults (room for later reasons) */
 
 /* Index into ipi_node_faults_t.topology_write_failures: why a topology write of this node failed (ABI 1.4). */
-#define IPI_TOPOLOGY_WRITE_NOT_ORDERED    0u /* the sequencer (the lowest node id) did not order it in time: its link was down or refused */
+#define IPI_TOPOLOGY_WRITE_NOT_ORDERED    0u /* the sequencer (the lowest node id) did not order it in time: its link was down or refused, or it was recovering */
 #define IPI_TOPOLOGY_WRITE_NOT_CONFIRMED  1u /* ordered and applied here, but some node did not confirm it in time */
 #define IPI_TOPOLOGY_WRITE_STOPPED        2u /* the node stopped while the write was in flight */
 #define IPI_TOPOLOGY_WRITE_FAILURES       4u /* length of ipi_node_faults_t.topology_write_failures */

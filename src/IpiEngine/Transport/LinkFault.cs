@@ -41,7 +41,7 @@ public enum LinkFault : uint
     Replaced,
     /// <summary>
     /// The nodes disagree on the VM's topology: another digest at the same epoch, a replicated write that does not
-    /// reproduce the sequencer's digest, or a sequencer that lost writes a peer already applied (it restarted).
+    /// reproduce the sequencer's digest, or a write replayed to a recovering sequencer that does not follow its order.
     /// </summary>
     TopologyMismatch,
     /// <summary>A frame failed authentication (altered, replayed, reordered or from another connection); nothing from it was applied.</summary>

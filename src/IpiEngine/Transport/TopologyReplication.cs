@@ -12,17 +12,19 @@ namespace IpiEngine.Transport;
 /// them 0, 1, 2 ... and sends each (Commit) to every node; every node applies the commits strictly by number on one
 /// applier thread, reports its epoch (writes applied) and digest (State), and the sequencer tells the writing node once
 /// every node applied its write (Done). Resends after a reconnect are idempotent: a Commit is applied once per number,
-/// a Request once per request id. The engine built with <see cref="EngineOptions.Replicator"/> = this object posts
-/// through it; the transport's <see cref="NodeTransport.Start"/> starts the applier.
+/// a Request once per request id. A sequencer starts by recovering the VM's order from every node (Replay; in
+/// <c>TopologyReplication.Recovery.cs</c>), so a restarted one rejoins. The engine built with
+/// <see cref="EngineOptions.Replicator"/> = this object posts through it; the transport's <see cref="NodeTransport.Start"/>
+/// starts the applier.
 /// </summary>
-public sealed class TopologyReplication : TopologyReplicator
+public sealed partial class TopologyReplication : TopologyReplicator
 {
     private readonly NodeTransport _node;
     private readonly int _self;
     private readonly object _lock = new(); // guards everything below; Monitor.Wait/PulseAll on it wakes writers and the applier
     private readonly SortedDictionary<long, TopologyMessage> _pending = [];   // commits received, not yet taken by the applier
     private readonly List<ulong> _digests = [];                               // [e]: digest after the first e writes applied here
-    private readonly List<TopologyMessage> _applied = [];                     // the commits applied here, in order
+    private readonly List<TopologyMessage> _applied = [];                     // the commits applied here, in order (replayed to a restarted sequencer)
     private readonly long[] _failures = new long[Enum.GetValues<TopologyWriteFailure>().Length];
     private readonly bool[] _checked;                                         // by node id: its State on this connection matched
 
@@ -40,6 +42,7 @@ public sealed class TopologyReplication : TopologyReplicator
     private bool _outstandingDone;
     private long _outstandingIndex = -1;                                       // its index once this node knows it is ordered (not once applied)
     private long _nextToApply;
+    private TopologyMessage? _applying;                                        // the commit the applier took and is applying (held, not yet applied)
     private long _epoch;
     private long _nextAnnouncement;
     private Engine? _engine;
@@ -53,6 +56,9 @@ public sealed class TopologyReplication : TopologyReplicator
         _peerEpoch = new long[nodeCount];
         _resendOnState = new bool[nodeCount];
         _checked = new bool[nodeCount];
+        _heard = new bool[nodeCount];
+        _peerHeld = new long[nodeCount];
+        _recovering = IsSequencer; // a sequencer starts with an empty log: it orders nothing before it heard every node
         _nextRequestId = node.Incarnation; // random per incarnation: a restarted node never reuses a request id
     }
 
@@ -80,6 +86,13 @@ public sealed class TopologyReplication : TopologyReplicator
     {
         lock (_lock)
             return [.. _applied];
+    }
+
+    /// <summary>Writes applied, writes held (applied, or taken by the applier), and commits received that wait for the applier.</summary>
+    internal (long Epoch, long Held, int Waiting) Progress()
+    {
+        lock (_lock)
+            return (_epoch, Held, _pending.Count);
     }
 
     /// <summary>How many topology writes posted on this node failed for <paramref name="failure"/>.</summary>
@@ -157,7 +170,7 @@ public sealed class TopologyReplication : TopologyReplicator
             if (index < 0)
             {
                 throw Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} was not ordered by the sequencer, node {Sequencer}, within "
-                    + $"{timeout.TotalSeconds:0.###} s{LinksDown()}; it may still be applied on every node once the link returns.");
+                    + $"{timeout.TotalSeconds:0.###} s{LinksDown()}{RecoveryState()}; it may still be applied on every node once the link returns.");
             }
             throw Fail(TopologyWriteFailure.NotConfirmed, $"node {_self}: {Describe(vcpu, apicRegister, value)} is topology write #{index} of the VM, applied here in order, but "
                 + $"{Unconfirmed(index)} did not confirm it within {timeout.TotalSeconds:0.###} s; it is applied there once the links return.");
@@ -180,8 +193,11 @@ public sealed class TopologyReplication : TopologyReplicator
     /// <summary>Starts the applier (only when an engine is attached: a transport without one replicates nothing).</summary>
     internal void Start()
     {
-        if (_engine is not null)
-            Volatile.Write(ref _applier, Task.Factory.StartNew(ApplyLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+        if (_engine is null)
+            return;
+        lock (_lock)
+            TryFinishRecovery(); // a VM of one node has nobody to hear from
+        Volatile.Write(ref _applier, Task.Factory.StartNew(ApplyLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
     }
 
     /// <summary>The applier, to await when the node stops (completed when none was started).</summary>
@@ -191,7 +207,9 @@ public sealed class TopologyReplication : TopologyReplicator
     /// A link to <paramref name="link"/>'s peer is up, before its loops run: drop what the previous connection left
     /// queued (everything needed is regenerated here), announce this node's State first (nothing else from a peer is
     /// accepted before its State matched; the sequencer then resends every commit from the peer's epoch on), and
-    /// resend this node's outstanding request to the sequencer.
+    /// resend this node's outstanding request to the sequencer. A new connection to the sequencer also drops the
+    /// commits received and not yet taken by the applier: the sequencer resends them from the epoch, and if it
+    /// restarted they may not be in the order it recovers (no node applied them), so applying them could diverge.
     /// </summary>
     internal void OnConnected(PeerLink link)
     {
@@ -203,6 +221,8 @@ public sealed class TopologyReplication : TopologyReplicator
             _checked[link.PeerNode] = false;
             if (IsSequencer)
                 _resendOnState[link.PeerNode] = true;
+            else if (link.PeerNode == Sequencer)
+                _pending.Clear();
             link.SendTopology(State());
             if (link.PeerNode == Sequencer && _outstanding is { } request)
                 link.SendTopology(request);
@@ -247,11 +267,17 @@ public sealed class TopologyReplication : TopologyReplicator
                 case TopologyMessageType.Done when peer == Sequencer && message.Origin == _self:
                     Confirmed(message.RequestId);
                     break;
+                case TopologyMessageType.Replay when IsSequencer:
+                    Recover(peer, message);
+                    break;
                 case TopologyMessageType.State:
+                    bool first = !_checked[peer];
                     Compare(peer, message.Index, message.Digest);
                     _checked[peer] = true;
                     if (IsSequencer)
-                        OnPeerState(peer, message.Index);
+                        OnPeerState(peer, message.Index, (long)message.Value);
+                    else if (first && peer == Sequencer)
+                        ReplayTo(_node.Link(peer), message.Index);
                     break;
                 default:
                     throw new LinkProtocolException(LinkFault.UnexpectedFrame,
@@ -263,6 +289,11 @@ public sealed class TopologyReplication : TopologyReplicator
     /// <summary>Sequencer, under the lock: gives a new request the next index and sends the commit to every node; a resent request is answered, not ordered again.</summary>
     private void Order(in TopologyMessage request)
     {
+        if (_recovering)
+        {
+            Hold(request);
+            return;
+        }
         if (_lastRequest.TryGetValue(request.Origin, out var last) && last.RequestId == request.RequestId)
         {
             if (AppliedEverywhere(last.Index))
@@ -292,10 +323,17 @@ public sealed class TopologyReplication : TopologyReplicator
             Monitor.PulseAll(_lock);
     }
 
-    /// <summary>Sequencer, under the lock: a peer's epoch; after a reconnect, resend every commit from it.</summary>
-    private void OnPeerState(int peer, long epoch)
+    /// <summary>Sequencer, under the lock: a peer's epoch and writes held; after a reconnect, resend every commit from its epoch (once recovered).</summary>
+    private void OnPeerState(int peer, long epoch, long held)
     {
         _peerEpoch[peer] = epoch;
+        _peerHeld[peer] = held;
+        _heard[peer] = true;
+        if (_recovering)
+        {
+            TryFinishRecovery(); // which resends to the peers behind once it is done
+            return;
+        }
         if (_resendOnState[peer])
         {
             _resendOnState[peer] = false;
@@ -318,8 +356,10 @@ public sealed class TopologyReplication : TopologyReplicator
         {
             if (epoch > _ordered.Count)
             {
-                throw new LinkProtocolException(LinkFault.TopologyMismatch, $"node {peer} applied {epoch} topology writes but this sequencer "
-                    + $"ordered only {_ordered.Count}: it restarted and lost the VM's order; restart the VM");
+                if (_recovering)
+                    return; // the peer replays the writes this log lacks; each replay is checked against the digest chain
+                throw new LinkProtocolException(LinkFault.TopologyMismatch, $"node {peer} applied {epoch} topology writes but this sequencer's order, "
+                    + $"recovered from every node, holds only {_ordered.Count}: the order lost writes that node applied");
             }
             mine = _ordered[(int)epoch - 1].Digest;
         }
@@ -370,7 +410,10 @@ public sealed class TopologyReplication : TopologyReplicator
         }
     }
 
-    private TopologyMessage State() => new(TopologyMessageType.State, _self, 0, 0, 0, 0, _epoch, _digests[^1]);
+    /// <summary>Under the lock: this node's State; its value is the writes held (applied, or taken by the applier), which a restarted sequencer must recover.</summary>
+    private TopologyMessage State() => new(TopologyMessageType.State, _self, 0, 0, (ulong)Held, 0, _epoch, _digests[^1]);
+
+    private long Held => _applied.Count + (_applying is null ? 0 : 1);
 
     /// <summary>The applier: applies commits strictly by index, each with the engine's local ordering guarantee.</summary>
     private void ApplyLoop()
@@ -379,10 +422,10 @@ public sealed class TopologyReplication : TopologyReplicator
         CancellationToken stopping = _node.StoppingToken;
         try
         {
-            while (TakeNext(stopping) is { } commit)
+            while (TakeNext(stopping, out bool fromPeer) is { } commit)
             {
                 // Outside the lock: the engine waits here until everything posted before resolved.
-                engine.ApplyReplicatedTopologyWrite(commit.Vcpu, commit.Register, commit.Value, fromPeer: commit.Origin != _self);
+                engine.ApplyReplicatedTopologyWrite(commit.Vcpu, commit.Register, commit.Value, fromPeer);
                 if (!Applied(commit))
                     return;
             }
@@ -393,19 +436,26 @@ public sealed class TopologyReplication : TopologyReplicator
         }
     }
 
-    /// <summary>Waits for the commit numbered next; null once the node stops.</summary>
-    private TopologyMessage? TakeNext(CancellationToken stopping)
+    /// <summary>
+    /// Waits for the commit numbered next; null once the node stops. <paramref name="fromPeer"/>: not posted by this
+    /// incarnation of the node (another node's write, or this node's from before a restart, replayed to it).
+    /// </summary>
+    private TopologyMessage? TakeNext(CancellationToken stopping, out bool fromPeer)
     {
         lock (_lock)
         {
             TopologyMessage commit;
             while (!_pending.Remove(_nextToApply, out commit))
             {
+                fromPeer = true;
                 if (stopping.IsCancellationRequested)
                     return null;
                 Monitor.Wait(_lock, TimeSpan.FromMilliseconds(100)); // bounded: sees the stop within 100 ms
             }
             _nextToApply++;
+            _applying = commit;
+            // This incarnation's request ids run from its incarnation up to the next one it will give (unsigned, so a wrap is fine).
+            fromPeer = commit.Origin != _self || commit.RequestId - _node.Incarnation >= _nextRequestId - _node.Incarnation;
             return commit;
         }
     }
@@ -418,6 +468,7 @@ public sealed class TopologyReplication : TopologyReplicator
             ulong digest = Chain(_digests[^1], commit.Vcpu, commit.Register, commit.Value);
             _digests.Add(digest);
             _applied.Add(commit);
+            _applying = null;
             Volatile.Write(ref _epoch, _epoch + 1); // release: readers of Epoch see the engine's apply before it
             if (digest != commit.Digest)
             {

@@ -3,7 +3,7 @@ namespace IpiEngine.Transport;
 /// <summary>Why a replicated topology write failed; counted per node (<see cref="TopologyReplication.FailureCount"/>).</summary>
 public enum TopologyWriteFailure
 {
-    /// <summary>The sequencer did not order the write within the timeout (its link was down or it did not answer).</summary>
+    /// <summary>The sequencer did not order the write within the timeout (its link was down, it did not answer, or, restarted, it was still recovering the VM's order: it waits for every node).</summary>
     NotOrdered,
     /// <summary>The write was ordered (and is applied on this node in that order) but not every node confirmed it within the timeout.</summary>
     NotConfirmed,

@@ -10,7 +10,7 @@ namespace IpiEngine.Tests.Transport;
 /// <summary>
 /// Issue 13's topology-write faults as real <c>ipi node --control</c> processes on loopback: the nodes serve until
 /// <c>stop</c> and take topology writes as control lines (<see cref="NodeControl"/>). A node process killed (SIGKILL)
-/// between two writes and started again with the same config; a restarted sequencer; links cut (through a
+/// between two writes and started again with the same config; the sequencer so restarted, which recovers the order; links cut (through a
 /// <see cref="FaultProxy"/>) while writes are in flight.
 /// </summary>
 public class NodeProcessTopologyTests
@@ -141,24 +141,39 @@ public class NodeProcessTopologyTests
     }
 
     [Fact]
-    public async Task A_sequencer_process_restarted_after_a_write_is_refused_by_its_peers_with_the_reason_and_writes_fail_with_a_counted_reason()
+    public async Task A_sequencer_process_killed_between_topology_writes_and_restarted_recovers_the_order_and_every_node_applies_the_next_writes_in_it()
     {
         var log = new ConcurrentQueue<string>();
         var ct = TestContext.Current.CancellationToken;
-        await using var nodes = await NodeProcesses.StartAsync(2, 4, "engine", (_, _) => ["--topology", "xapic-cluster", "--timeout", "60"],
+        await using var nodes = await NodeProcesses.StartAsync(Nodes, Vcpus, "engine", (_, _) => ["--topology", "xapic-cluster", "--timeout", "60"],
             typeof(MultiNodeRun).Assembly.Location, Bound, log.Enqueue, ct);
+        string Log() => string.Join(" | ", log.TakeLast(20));
         await nodes.ExpectFromAllAsync("ready", ct);
-        await nodes.SendAsync(1, $"write 1 0x{Svr:x} 0x1fe", ct);
-        Assert.StartsWith("written 1 ", await nodes.ExpectLineAsync(1, "writ", ct), StringComparison.Ordinal);
 
-        // The sequencer's log lived in its memory: restarted, it cannot order writes consistently with what node 1
-        // applied, so the link is refused (both sides log the reason) instead of diverging silently.
+        // Writes from the sequencer's vCPU 0 and node 2's vCPU 2; after the sequencer's restart, node 1's and node 0's.
+        (int Vcpu, ulong Value)[] writes = [(0, 0x1FE), (2, 0x1FD), (1, 0x1FC), (3, 0x1FB)];
+        ulong digest = ApicTopology.Configure(Vcpus, TopologyKind.XApicCluster).Digest();
+        var expected = new ulong[writes.Length + 1];
+        expected[0] = digest;
+        for (int i = 0; i < writes.Length; i++)
+            expected[i + 1] = digest = TopologyReplication.Chain(digest, writes[i].Vcpu, Svr, writes[i].Value);
+        for (int i = 0; i < 2; i++)
+            Assert.Equal($"written {i + 1} {expected[i + 1]:x16}", await WriteAsync(nodes, writes[i].Vcpu, writes[i].Value, ct));
+
+        // The sequencer dies (SIGKILL: no goodbye) with its log, and comes back from the same config: new incarnation,
+        // initial topology, empty log. It orders nothing until every node's State came and the nodes replayed the two
+        // writes to it; then it applies them and orders the next writes after them.
         await nodes.RestartAsync(0);
-        Assert.True(await LoopbackCluster.WaitUntilAsync(() => log.Any(l => l.Contains("restarted and lost", StringComparison.Ordinal)), Bound),
-            string.Join(" | ", log.TakeLast(20)));
-        await nodes.SendAsync(1, $"write 1 0x{Svr:x} 0x1fd", ct);
-        Assert.Equal($"write-failed {TopologyWriteFailure.NotOrdered}", await nodes.ExpectLineAsync(1, "writ", ct));
-        Assert.Equal(1, (await AskAsync(nodes, 1, ct)).Epoch); // nothing applied past the refusal
+        await nodes.ExpectLineAsync(0, "ready", ct);
+        Assert.Equal($"written 3 {expected[3]:x16}", await WriteAsync(nodes, writes[2].Vcpu, writes[2].Value, ct));
+        Assert.Equal($"written 4 {expected[4]:x16}", await WriteAsync(nodes, writes[3].Vcpu, writes[3].Value, ct));
+        // Synchronous for the writer: when "written 4" came, every node had applied all four, in one order (the chained
+        // digest), each once. Each node counts as its own only what its running process posted: one write each, since node
+        // 0's write #0 came from the incarnation that was killed.
+        for (int node = 0; node < Nodes; node++)
+            Assert.Equal(new TopologyLine(4, expected[4], 4, 3), await AskAsync(nodes, node, ct));
+        Assert.True(log.Any(l => l.Contains("recovered the VM's order of 2 topology writes", StringComparison.Ordinal)), Log());
+        Assert.DoesNotContain(log, l => l.Contains("TopologyMismatch", StringComparison.Ordinal));
         await nodes.StopAsync();
     }
 }

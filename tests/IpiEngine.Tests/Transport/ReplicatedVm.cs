@@ -91,6 +91,9 @@ public sealed class ReplicatedVm : IAsyncDisposable
 
     public bool AllConnected => Transports.All(t => t is null || t.Links.All(l => l.IsConnected || Transports[l.PeerNode] is null));
 
+    /// <summary>Every running node connected, and the sequencer (node 0) running and past its recovery: it orders writes.</summary>
+    public bool Ready => AllConnected && Transports[0] is { } sequencer && !sequencer.Replication.IsRecovering;
+
     /// <summary>A physical fixed xAPIC IPI: ICR high (destination in bits 31:24), then ICR low.</summary>
     public void PostXApicIpi(int source, byte destination, byte vector)
     {

@@ -33,7 +33,7 @@ public class TopologyMessageTests
 
     [Theory]
     [InlineData(0, 0)]      // type 0
-    [InlineData(0, 5)]      // type past State
+    [InlineData(0, 6)]      // type past Replay
     [InlineData(2, 1)]      // reserved byte
     [InlineData(4, 2)]      // origin 2: not a node of this VM
     [InlineData(8, 4)]      // vCPU 4: not a vCPU of this VM
@@ -46,6 +46,31 @@ public class TopologyMessageTests
         bytes[offset] = value;
         var e = Assert.Throws<LinkProtocolException>(() => TopologyMessage.Read(bytes, Vcpus, Nodes));
         Assert.Equal(LinkFault.UnexpectedFrame, e.Fault);
+    }
+
+    [Fact]
+    public void A_replay_is_checked_like_the_commit_it_carries()
+    {
+        var replay = Commit with { Type = TopologyMessageType.Replay };
+        var bytes = Bytes(replay);
+        Assert.Equal(5, bytes[0]);
+        Assert.Equal(replay, TopologyMessage.Read(bytes, Vcpus, Nodes));
+        bytes[8] = 4; // vCPU 4: not a vCPU of this VM
+        Assert.Equal(LinkFault.UnexpectedFrame, Assert.Throws<LinkProtocolException>(() => TopologyMessage.Read(bytes, Vcpus, Nodes)).Fault);
+    }
+
+    [Theory]
+    [InlineData(7ul, true)]              // holds the 7 writes it applied
+    [InlineData(8ul, true)]              // and one its applier is applying
+    [InlineData(6ul, false)]             // holds fewer than it applied
+    [InlineData(1ul << 63, false)]       // past any count
+    public void A_state_holds_at_least_the_writes_it_applied(ulong held, bool valid)
+    {
+        var bytes = Bytes(new TopologyMessage(TopologyMessageType.State, 1, 0, 0, held, 0, 7, 0x1234));
+        if (valid)
+            Assert.Equal(held, TopologyMessage.Read(bytes, Vcpus, Nodes).Value);
+        else
+            Assert.Equal(LinkFault.UnexpectedFrame, Assert.Throws<LinkProtocolException>(() => TopologyMessage.Read(bytes, Vcpus, Nodes)).Fault);
     }
 
     [Fact]

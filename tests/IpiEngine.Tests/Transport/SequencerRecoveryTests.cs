@@ -1,0 +1,329 @@
+using IpiEngine.Apic;
+using IpiEngine.Transport;
+using Xunit;
+
+namespace IpiEngine.Tests.Transport;
+
+/// <summary>
+/// A restarted sequencer (node 0: new incarnation, initial topology, its log lost) recovers the VM's order from the
+/// other nodes before it orders anything new (docs/wire-format.md, "A restarted sequencer recovers the order").
+/// </summary>
+public class SequencerRecoveryTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+    private const int Vcpus = 6; // vCPU v on node v % nodes
+
+    /// <summary>An LDR write: xAPIC flat, one bit per vCPU (the values name the write, so a doubled or lost one shows).</summary>
+    private readonly record struct LdrWrite(int Vcpu, byte Bits)
+    {
+        public ulong Value => (ulong)Bits << 24;
+    }
+
+    private static ReplicatedVm Start(int nodes, TimeSpan? writeTimeout = null, Func<int, System.Net.IPEndPoint, System.Net.IPEndPoint>? route = null)
+        => ReplicatedVm.Start(nodes, Vcpus, TopologyKind.XApicFlat, writeTimeout, route);
+
+    private static async Task ReadyAsync(ReplicatedVm vm)
+        => Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Ready, Bound), "the nodes did not connect or the sequencer did not recover: " + Log(vm));
+
+    private static string Log(ReplicatedVm vm) => string.Join(" | ", vm.Log.TakeLast(12));
+
+    private static void Write(ReplicatedVm vm, LdrWrite write) => vm.Engine(vm.NodeOfVcpu[write.Vcpu]).Post(write.Vcpu, ApicRegister.Ldr, write.Value, 0);
+
+    /// <summary>Starts <paramref name="write"/> on a thread of its own (its posting call blocks until every node applied it); the task ends with its failure, if any.</summary>
+    private static Task<TopologyWriteException?> WriteInBackground(ReplicatedVm vm, LdrWrite write) => Task.Factory.StartNew(() =>
+    {
+        try
+        {
+            Write(vm, write);
+            return null;
+        }
+        catch (TopologyWriteException e)
+        {
+            return e;
+        }
+    }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    /// <summary>
+    /// Every node applied exactly <paramref name="order"/>, in that order (each write once), holds the same epoch and
+    /// digest as a resolver that applied them alone, and resolves every logical destination from every vCPU alike.
+    /// </summary>
+    private static void AssertOneOrderEverywhere(ReplicatedVm vm, IReadOnlyList<LdrWrite> order)
+    {
+        var reference = new IcrResolver(ApicTopology.Configure(Vcpus, TopologyKind.XApicFlat));
+        ulong digest = reference.TopologyDigest();
+        foreach (var write in order)
+        {
+            reference.ApplyTopologyWrite(write.Vcpu, ApicRegister.Ldr, write.Value);
+            digest = TopologyReplication.Chain(digest, write.Vcpu, ApicRegister.Ldr, write.Value);
+        }
+        var expected = order.Select((w, i) => ((long)i, w.Vcpu, ApicRegister.Ldr, w.Value)).ToArray();
+        var mine = new DestinationSet(Vcpus);
+        var theirs = new DestinationSet(Vcpus);
+        for (int node = 0; node < vm.Transports.Length; node++)
+        {
+            var replication = vm.Replication(node);
+            Assert.Equal(expected, replication.AppliedWrites().Select(w => (w.Index, w.Vcpu, w.Register, w.Value)));
+            Assert.Equal(order.Count, replication.Epoch);
+            Assert.Equal(digest, replication.Digest);
+            Assert.Equal(reference.TopologyDigest(), vm.Engine(node).Resolver.TopologyDigest());
+            Assert.Equal(order.Count, vm.Engine(node).ReadCounters().TopologyWrites);
+            for (int source = 0; source < Vcpus; source++)
+            {
+                for (uint mask = 1; mask <= 0xFF; mask++)
+                {
+                    var command = IcrCommand.FromXApic(0x840, mask << 24); // fixed, logical, vector 0x40
+                    vm.Engine(node).Resolver.Map.Resolve(source, command, mine);
+                    reference.Map.Resolve(source, command, theirs);
+                    Assert.True(mine.Vcpus.SequenceEqual(theirs.Vcpus), $"node {node}: logical 0x{mask:x2} from vCPU {source} resolves to [{string.Join(",", mine.Vcpus.ToArray())}], "
+                        + $"the VM's order to [{string.Join(",", theirs.Vcpus.ToArray())}]");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_restarted_sequencer_recovers_the_order_and_both_nodes_write_on()
+    {
+        await using var vm = Start(nodes: 2);
+        await ReadyAsync(vm);
+        // vCPUs 0, 2, 4 on node 0 (the sequencer), 1, 3, 5 on node 1.
+        LdrWrite[] before = [new(0, 0x10), new(1, 0x20), new(2, 0x40)];
+        foreach (var write in before)
+            Write(vm, write);
+
+        await vm.StopNodeAsync(0);
+        vm.StartNode(0); // a new incarnation at the initial topology, with an empty log
+        await ReadyAsync(vm);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).Epoch == before.Length, Bound), "the sequencer did not apply the recovered order: " + Log(vm));
+        Assert.Contains(vm.Log, line => line.Contains($"recovered the VM's order of {before.Length} topology writes", StringComparison.Ordinal));
+
+        LdrWrite[] after = [new(3, 0x80), new(4, 0x01), new(5, 0x02), new(0, 0x04)];
+        foreach (var write in after)
+            Write(vm, write);
+        AssertOneOrderEverywhere(vm, [.. before, .. after]);
+        // The restarted node posted two of the writes; the three from before its restart it applied as a peer's.
+        Assert.Equal(before.Length + 2, vm.Engine(0).ReadCounters().PeerTopologyWrites);
+        Assert.Equal(4, vm.Engine(1).ReadCounters().PeerTopologyWrites); // vCPUs 0, 2, 4, 0 are node 0's
+        Assert.DoesNotContain(vm.Log, line => line.Contains("TopologyMismatch", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_commit_that_reached_one_node_only_before_the_sequencer_died_is_recovered_in_its_place_and_its_write_is_applied_once()
+    {
+        // Node 0 dials nodes 1 and 2 through proxies: its first incarnation's link to node 2 is held during the write,
+        // its second incarnation's link to node 1 while node 2 writes, so the sequencer hears node 2 (epoch 0) first.
+        var proxies = new List<(int Peer, FaultProxy Proxy)>(); // every dialer's, in the order the nodes were started
+        bool holdNode1 = false;
+        await using var vm = Start(nodes: 3, route: (peer, target) =>
+        {
+            var proxy = new FaultProxy(target, seed: 20 + proxies.Count);
+            if (peer == 1 && holdNode1)
+                proxy.Block(); // before node 0 dials through it
+            proxies.Add((peer, proxy));
+            return proxy.EndPoint;
+        });
+        try
+        {
+            FaultProxy ProxyTo(int peer) => proxies.Last(p => p.Peer == peer).Proxy; // the current incarnation of node 0's
+            await ReadyAsync(vm);
+            var first = new LdrWrite(1, 0x10); // vCPU 1 is on node 1
+            Write(vm, first);
+
+            var held = ProxyTo(2);
+            held.Block();
+            var inFlight = new LdrWrite(4, 0x20); // vCPU 4 is on node 1: ordered as #1, its commit reaches node 1 only
+            var pending = WriteInBackground(vm, inFlight);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(1).Epoch == 2, Bound), "node 1 did not apply the write: " + Log(vm));
+            Assert.Equal(1, vm.Replication(2).Epoch);
+            Assert.False(pending.IsCompleted); // node 2 never applied it: not confirmed
+            await vm.StopNodeAsync(0);         // the sequencer dies with write #1 on node 1 only
+
+            // Node 0 comes back; node 1 cannot reach it yet, so write #1 lives on node 1 alone. Node 2 writes meanwhile:
+            // the sequencer must not give that write index 1 before it heard node 1.
+            held.Unblock(); // the dead incarnation's proxy: unused from now on
+            holdNode1 = true;
+            vm.StartNode(0);
+            var late = new LdrWrite(2, 0x40); // vCPU 2 is on node 2
+            var lateWrite = WriteInBackground(vm, late);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(2).IsConnected, Bound), "node 0 did not reconnect to node 2: " + Log(vm));
+            await Task.Delay(TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken); // node 2's State and request reach the sequencer
+            Assert.True(vm.Replication(0).IsRecovering, "the sequencer ended its recovery without hearing node 1");
+            Assert.False(lateWrite.IsCompleted);
+            ProxyTo(1).Unblock();
+
+            Assert.Null(await lateWrite.WaitAsync(Bound, TestContext.Current.CancellationToken));
+            Assert.Null(await pending.WaitAsync(Bound, TestContext.Current.CancellationToken)); // its writer hears Done once every node applied it
+            AssertOneOrderEverywhere(vm, [first, inFlight, late]);
+            Assert.Equal(0, vm.Replication(1).FailureCount(TopologyWriteFailure.NotConfirmed) + vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
+        }
+        finally
+        {
+            await vm.DisposeAsync();
+            foreach (var (_, proxy) in proxies)
+                await proxy.DisposeAsync();
+        }
+    }
+
+    /// <param name="sequencersOwn">
+    /// The write node 2 is applying is the sequencer's own (so nobody resends its request: only node 2's replay keeps it),
+    /// else node 2's, followed by a write of the sequencer that waits on node 2 behind it (which no node applied, so the
+    /// recovered order must not have it, nor may node 2 apply it later in the place of another write).
+    /// </param>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_commit_being_applied_on_one_node_is_recovered_and_one_only_waiting_there_is_dropped(bool sequencersOwn)
+    {
+        // Node 2's pipeline can be held in a delivery (its notifier blocks), so its applier sits inside a write's apply:
+        // that write is held (taken) but not applied, and the next commit waits behind it.
+        using var held = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        bool holding = false, holdNode2 = false;
+        var proxies = new List<FaultProxy>(); // every dialer's, in the order the nodes were started (node 0 dials 1, then 2)
+        await using var vm = ReplicatedVm.Start(3, Vcpus, TopologyKind.XApicFlat, route: (peer, target) =>
+        {
+            var proxy = new FaultProxy(target, seed: 40 + proxies.Count);
+            if (peer == 2 && holdNode2)
+                proxy.Block(); // before node 0 dials through it
+            proxies.Add(proxy);
+            return proxy.EndPoint;
+        }, notify: vcpu =>
+        {
+            if (vcpu % 3 == 2 && Volatile.Read(ref holding))
+            {
+                held.Set();
+                release.Wait(Bound, TestContext.Current.CancellationToken);
+            }
+        });
+        try
+        {
+            await ReadyAsync(vm);
+            var first = new LdrWrite(1, 0x10);
+            Write(vm, first);
+
+            proxies[^2].Block(); // node 0's link to node 1 (node 0 dials 1, then 2): node 1 gets none of the next commits
+            Volatile.Write(ref holding, true);
+            vm.PostXApicIpi(source: 2, destination: 5, vector: 0x40); // local on node 2: its delivery blocks in the notifier
+            Assert.True(held.Wait(Bound, TestContext.Current.CancellationToken));
+            vm.PostXApicIpi(source: 2, destination: 5, vector: 0x41); // not resolved while held: node 2's applier waits for it
+
+            var applying = new LdrWrite(sequencersOwn ? 0 : 5, 0x20); // write #1: node 2's applier takes it and waits
+            var applyingWrite = WriteInBackground(vm, applying);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(2).Progress() == (1, 2, 0), Bound), "node 2 did not take write #1: " + Log(vm));
+            var lostWrite = Task.FromResult<TopologyWriteException?>(null);
+            if (!sequencersOwn)
+            {
+                lostWrite = WriteInBackground(vm, new LdrWrite(0, 0x40)); // the sequencer's write #2: it reaches node 2 only, which cannot apply it yet
+                Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(2).Progress() == (1, 2, 1), Bound), "write #2 did not reach node 2: " + Log(vm));
+            }
+            Assert.Equal(1, vm.Replication(1).Epoch);
+            await vm.StopNodeAsync(0); // its writer is gone: nobody resends its write, and no node applied it
+            var sequencersWrite = sequencersOwn ? applyingWrite : lostWrite;
+            Assert.Equal(TopologyWriteFailure.Stopped, (await sequencersWrite.WaitAsync(Bound, TestContext.Current.CancellationToken))?.Failure);
+
+            // Node 0 hears node 1 first (epoch 1): it must still wait for node 2, which holds write #1.
+            holdNode2 = true;
+            vm.StartNode(0);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(1).IsConnected, Bound));
+            await Task.Delay(TimeSpan.FromMilliseconds(300), TestContext.Current.CancellationToken);
+            Assert.True(vm.Replication(0).IsRecovering);
+            proxies[^1].Unblock();
+            await ReadyAsync(vm);
+            // Recovered: write #1 (node 2 was applying it) is the VM's #1 and reaches node 1; write #2 is no write of the VM.
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(1).Epoch == 2, Bound), "node 1 did not get write #1: " + Log(vm));
+            Volatile.Write(ref holding, false);
+            release.Set();
+            if (!sequencersOwn)
+                Assert.Null(await applyingWrite.WaitAsync(Bound, TestContext.Current.CancellationToken)); // node 2 resent it: applied once, confirmed
+
+            var next = new LdrWrite(4, 0x80); // node 1's: the VM's write #2
+            Write(vm, next);
+            AssertOneOrderEverywhere(vm, [first, applying, next]);
+            Assert.DoesNotContain(vm.Log, line => line.Contains("TopologyMismatch", StringComparison.Ordinal));
+        }
+        finally
+        {
+            release.Set();
+            await vm.DisposeAsync();
+            foreach (var proxy in proxies)
+                await proxy.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_write_posted_while_the_sequencer_is_down_is_ordered_once_after_its_recovery()
+    {
+        await using var vm = Start(nodes: 3);
+        await ReadyAsync(vm);
+        LdrWrite[] before = [new(2, 0x10), new(0, 0x20), new(1, 0x40)];
+        foreach (var write in before)
+            Write(vm, write);
+        await vm.StopNodeAsync(0);
+
+        // Posted with the sequencer down: node 1 resends it on the new connection, where it waits for the recovery.
+        var inFlight = new LdrWrite(4, 0x80);
+        var pending = WriteInBackground(vm, inFlight);
+        await Task.Delay(TimeSpan.FromMilliseconds(300), TestContext.Current.CancellationToken);
+        Assert.False(pending.IsCompleted);
+        vm.StartNode(0);
+        Assert.Null(await pending.WaitAsync(Bound, TestContext.Current.CancellationToken));
+
+        var next = new LdrWrite(3, 0x01); // and the restarted sequencer's own vCPU writes on
+        Write(vm, next);
+        AssertOneOrderEverywhere(vm, [.. before, inFlight, next]);
+        Assert.Equal(before.Length + 1, vm.Engine(0).ReadCounters().PeerTopologyWrites); // its own write from before the restart included
+    }
+
+    [Fact]
+    public async Task A_sequencer_restarted_from_another_topology_is_refused_and_recovers_nothing()
+    {
+        // The sequencer comes back configured with other APIC IDs: its epoch-0 digest differs from the one the peer had
+        // at epoch 0, so the peer refuses it before replaying (were it replayed, write #0 would not chain from that digest).
+        bool restarted = false;
+        await using var vm = ReplicatedVm.Start(2, Vcpus, TopologyKind.XApicPhysical, TimeSpan.FromMilliseconds(500),
+            topologyOf: node => ApicTopology.Configure(Vcpus, TopologyKind.XApicPhysical, sparseIds: node == 0 && restarted));
+        await ReadyAsync(vm);
+        vm.Engine(1).Post(1, ApicRegister.Ldr, 0x10u << 24, 0);
+        await vm.StopNodeAsync(0);
+        restarted = true;
+        vm.StartNode(0);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).FaultCount(LinkFault.TopologyMismatch) > 0, Bound), Log(vm));
+        Assert.True(vm.Log.Any(line => line.Contains("TopologyMismatch", StringComparison.Ordinal) && line.Contains("diverged", StringComparison.Ordinal)), Log(vm));
+        var e = Assert.Throws<TopologyWriteException>(() => vm.Engine(1).Post(1, ApicRegister.Ldr, 0x20u << 24, 0));
+        Assert.Equal(TopologyWriteFailure.NotOrdered, e.Failure);
+        Assert.True(vm.Replication(0).IsRecovering);
+        Assert.Equal(0, vm.Engine(0).ReadCounters().TopologyWrites); // nothing applied on the refused sequencer
+        Assert.Equal(1, vm.Replication(1).Epoch);
+    }
+
+    [Fact]
+    public async Task Recovery_waits_for_a_node_that_is_down_writes_fail_as_not_ordered_with_the_reason_and_succeed_once_it_returns()
+    {
+        await using var vm = Start(nodes: 3, writeTimeout: TimeSpan.FromSeconds(3));
+        await ReadyAsync(vm);
+        var first = new LdrWrite(2, 0x10);
+        Write(vm, first); // node 2 holds it, like every node
+
+        await vm.StopNodeAsync(2);
+        await vm.StopNodeAsync(0);
+        vm.StartNode(0);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(1).IsConnected, Bound));
+
+        var e = Assert.Throws<TopologyWriteException>(() => Write(vm, new LdrWrite(1, 0x20)));
+        Assert.Equal(TopologyWriteFailure.NotOrdered, e.Failure);
+        Assert.Equal(1, vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
+        Assert.Contains("may be recovering the VM's order", e.Message, StringComparison.Ordinal);
+        var own = Assert.Throws<TopologyWriteException>(() => Write(vm, new LdrWrite(0, 0x20)));
+        Assert.Equal(TopologyWriteFailure.NotOrdered, own.Failure);
+        Assert.Contains("recovering the VM's order and has not heard node 2", own.Message, StringComparison.Ordinal);
+        Assert.Equal(1, vm.Replication(0).FailureCount(TopologyWriteFailure.NotOrdered));
+        Assert.True(vm.Replication(0).IsRecovering);
+        Assert.Equal(1, vm.Replication(1).Epoch); // nothing was ordered meanwhile
+
+        vm.StartNode(2); // back, at the initial topology: write #0 lived on node 1 too, so it is recovered from there
+        await ReadyAsync(vm);
+        var next = new LdrWrite(1, 0x40);
+        Write(vm, next);
+        AssertOneOrderEverywhere(vm, [first, next]);
+    }
+}
