@@ -134,20 +134,12 @@ internal sealed class InlinePipeline<TNotifier> : EnginePipeline<TNotifier>, IIn
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Failed(ex);
+            FailOnPostingThread(ex);
         }
         finally
         {
             _delivering = false;
         }
-    }
-
-    [DoesNotReturn]
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void Failed(Exception failure)
-    {
-        Fail(failure);
-        Parts.Posting.ThrowClosed(); // EngineFaultedException with the first failure inside
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
