@@ -29,7 +29,7 @@ public class IdleAssistTests
     [InlineData(WaitStrategyKind.Hybrid, 4)]   // the default: spins and yields first, so both paths mix
     public void Paced_and_bursty_producers_get_every_ipi_delivered_once_in_order_without_a_stall(WaitStrategyKind wait, int producers)
     {
-        using var engine = new Engine(new EngineOptions
+        var engine = new Engine(new EngineOptions
         {
             VcpuCount = producers * 2, // producer p posts to its own sink, vCPU p + producers
             WaitStrategy = wait,
@@ -37,6 +37,7 @@ public class IdleAssistTests
             DeliveryLogCapacity = 1 << 18,
             ParkTimeoutMilliseconds = ParkTimeout,
         });
+        using var disposal = new BoundedDisposal(engine);
         engine.Start();
         var failures = new string?[producers];
         var posted = new long[producers];
@@ -53,8 +54,8 @@ public class IdleAssistTests
             Assert.True(thread.Join(TimeSpan.FromSeconds(120)), "a producer did not finish");
         }
 
-        engine.Stop();
         Assert.All(failures, failure => Assert.Null(failure));
+        Assert.Null(StopWithinBound(engine));
         EngineCounters counters = engine.ReadCounters();
         Assert.True(counters.ConservationHolds, counters.ToString());
         Assert.Equal(posted.Sum(), counters.Posted);
@@ -138,13 +139,14 @@ public class IdleAssistTests
     {
         const int RoundTrips = 2000;
         const byte Vector = 0x41;
-        using var engine = new Engine(new EngineOptions
+        var engine = new Engine(new EngineOptions
         {
             VcpuCount = 2,
             WaitStrategy = wait,
             AssistIdlePipeline = assist,
             ParkTimeoutMilliseconds = ParkTimeout,
         });
+        using var disposal = new BoundedDisposal(engine);
         engine.Start();
         string? partnerFailure = null;
         var partner = new Thread(() =>
@@ -170,7 +172,7 @@ public class IdleAssistTests
 
         Assert.True(partner.Join(Bound), "the partner did not finish");
         Assert.Null(partnerFailure);
-        engine.Stop();
+        Assert.Null(StopWithinBound(engine));
         EngineCounters counters = engine.ReadCounters();
         Assert.True(counters.ConservationHolds, counters.ToString());
         Assert.Equal(2 * RoundTrips, counters.Delivered); // one IPI pending at a time: nothing coalesces
@@ -209,7 +211,7 @@ public class IdleAssistTests
             DeliveryLogCapacity = 1 << 16,
             ParkTimeoutMilliseconds = ParkTimeout,
         });
-        using (engine)
+        using (new BoundedDisposal(engine))
         {
             engine.Start();
             var accepted = new long[producers];
@@ -253,9 +255,7 @@ public class IdleAssistTests
             }
 
             Thread.Sleep(new Random(seed).Next(0, 5));
-            var stopper = new Thread(engine.Stop);
-            stopper.Start();
-            Assert.True(stopper.Join(TimeSpan.FromSeconds(30)), $"cycle {seed}: Stop did not return");
+            Assert.Null(StopWithinBound(engine));
             foreach (Thread thread in threads)
             {
                 Assert.True(thread.Join(TimeSpan.FromSeconds(30)), $"cycle {seed}: a producer did not finish");
@@ -296,7 +296,7 @@ public class IdleAssistTests
                 }
             },
         });
-        using (engine)
+        using (new BoundedDisposal(engine))
         {
             engine.Start();
             long accepted = 0;
@@ -321,11 +321,7 @@ public class IdleAssistTests
             Assert.IsType<InvalidDataException>(fault.InnerException);
             Assert.False(engine.IsRunning);
             Assert.Throws<EngineFaultedException>(() => engine.Post(0, ApicRegister.X2Icr, Unicast(1, 0x40), 1));
-            Exception? stopError = null;
-            var stopper = new Thread(() => stopError = Record.Exception(engine.Stop)); // returns only if the assist gave the role back
-            stopper.Start();
-            Assert.True(stopper.Join(TimeSpan.FromSeconds(30)), "Stop did not return: the failed assist kept the consumer role");
-            Assert.IsType<EngineFaultedException>(stopError);
+            Assert.IsType<EngineFaultedException>(StopWithinBound(engine)); // returns only if the failed assist gave the role back
             EngineCounters counters = engine.ReadCounters();
             Assert.True(counters.ConservationHolds, counters.ToString());
             Assert.Equal(accepted + 1, counters.Posted); // the post that met the failure was taken, resolved and counted first
@@ -357,7 +353,7 @@ public class IdleAssistTests
                 }
             },
         });
-        using (engine)
+        using (new BoundedDisposal(engine))
         {
             engine.Start();
             var random = new Random(5);
@@ -379,7 +375,7 @@ public class IdleAssistTests
                 }
             }
 
-            engine.Stop();
+            Assert.Null(StopWithinBound(engine));
             Assert.True(nested > 0, "the notifier never ran on the posting thread: no assist was exercised");
             EngineCounters counters = engine.ReadCounters();
             Assert.True(counters.ConservationHolds, counters.ToString());
@@ -393,7 +389,8 @@ public class IdleAssistTests
     [InlineData(ThreadingMode.Inline)]
     public void Only_fused_mode_assists(ThreadingMode mode)
     {
-        using var engine = new Engine(new EngineOptions { VcpuCount = 2, ThreadingMode = mode, WaitStrategy = WaitStrategyKind.Blocking });
+        var engine = new Engine(new EngineOptions { VcpuCount = 2, ThreadingMode = mode, WaitStrategy = WaitStrategyKind.Blocking });
+        using var disposal = new BoundedDisposal(engine);
         engine.Start();
         for (int i = 0; i < 50; i++)
         {
@@ -401,10 +398,34 @@ public class IdleAssistTests
             Thread.Sleep(1);
         }
 
-        engine.Stop();
+        Assert.Null(StopWithinBound(engine));
         EngineCounters counters = engine.ReadCounters();
         Assert.Equal(50, counters.IpisResolved);
         Assert.Equal(0, counters.AssistedPasses);
+    }
+
+    /// <summary>
+    /// Stops on another thread, within a bound: a record left in a ring whose bell never rang would keep the stop's
+    /// drain waiting forever, as would a consumer role never given back. Returns what Stop threw.
+    /// </summary>
+    private static Exception? StopWithinBound(Engine engine)
+    {
+        Exception? error = null;
+        var stopper = new Thread(() => error = Record.Exception(engine.Stop)) { IsBackground = true };
+        stopper.Start();
+        Assert.True(stopper.Join(TimeSpan.FromSeconds(30)), "Stop did not return within 30 s: a record stayed in a ring nobody visits, or the consumer role was never given back");
+        return error;
+    }
+
+    /// <summary>Disposes within the same bound, so that a failed test reports its failure instead of hanging in its cleanup.</summary>
+    private sealed class BoundedDisposal(Engine engine) : IDisposable
+    {
+        public void Dispose()
+        {
+            var disposer = new Thread(engine.Dispose) { IsBackground = true };
+            disposer.Start();
+            disposer.Join(TimeSpan.FromSeconds(30));
+        }
     }
 
     /// <summary>
