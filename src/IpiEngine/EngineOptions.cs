@@ -109,8 +109,9 @@ public sealed unsafe class EngineOptions
 
     /// <summary>
     /// A managed notifier, called with a vCPU that has new pending interrupts and no notification outstanding. Called
-    /// from any thread that delivers (see <see cref="IDeliveryNotifier"/>: the deliver thread, the threads that call
-    /// <see cref="Engine.DeliverRemote"/>, and a drain on the caller's thread), possibly concurrently: it must be thread-safe. A vCPU is not notified again until it has taken its pending
+    /// from any thread that delivers (see <see cref="IDeliveryNotifier"/>: the deliver thread, in fused mode a posting thread
+    /// that found it parked (<see cref="AssistIdlePipeline"/>), the threads that call <see cref="Engine.DeliverRemote"/>,
+    /// and a drain on the caller's thread), possibly concurrently: it must be thread-safe. A vCPU is not notified again until it has taken its pending
     /// interrupts. See <see cref="NotifierExceptions"/> for what happens when it throws.
     /// </summary>
     public Action<int>? NotifyCallback { get; init; }
