@@ -141,16 +141,25 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
             return false;
         }
 
-        EndBatch();
-        return true;
-    }
-
-    /// <summary>Ends a fused batch: counts, delivers, wakes producers waiting for room, then throws a kept failure.</summary>
-    protected void EndBatch()
-    {
         Resolve.PublishCounters();
         Batcher.Flush();
         Parts.Signal.Signal(); // producers waiting for room and topology writers waiting for progress may be parked
+        Batcher.ThrowIfFailed(); // a kept failure (fail-fast notifier, forwarder): after the batch is counted
+        return true;
+    }
+
+    /// <summary>
+    /// Resolves and delivers the records of one ring (at most <paramref name="limit"/>) as one batch, on the calling
+    /// thread, which holds the consumer role (Inline mode's lock, fused mode's <see cref="IdleAssist"/>). Signals
+    /// nobody: the only producer that could wait for this ring's room is the caller, and a parked pipeline thread must
+    /// stay parked.
+    /// </summary>
+    protected void PassOverRing(int source, long limit = long.MaxValue)
+    {
+        var consumer = new FusedConsumer<TNotifier>(Resolve, Batcher);
+        Gather.DrainRing(source, ref consumer, limit);
+        Resolve.PublishCounters();
+        Batcher.Flush();
         Batcher.ThrowIfFailed(); // a kept failure (fail-fast notifier, forwarder): after the batch is counted
     }
 

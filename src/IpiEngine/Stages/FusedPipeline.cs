@@ -62,11 +62,8 @@ internal sealed class FusedPipeline<TNotifier> : EnginePipeline<TNotifier>, IIdl
             }
 
             SpscRing<ExitRecord> ring = Parts.Rings[source];
-            long published = ring.PublishedCount - ring.ConsumedCount; // only these: a nested post from the notifier is left to the pipeline
-            var consumer = new FusedConsumer<TNotifier>(Resolve, Batcher);
-            Gather.DrainRing(source, ref consumer, published);
             DeliverCounters.Add(CounterSlot.AssistedPasses, 1);
-            EndBatch();
+            PassOverRing(source, limit: ring.PublishedCount - ring.ConsumedCount); // only these: a nested post from the notifier is left to the pipeline
             return true;
         }
 #pragma warning disable CA1031 // like a pipeline thread's failure (and Inline's pass): the engine fails, the poster is told

@@ -29,8 +29,9 @@ namespace IpiEngine.Stages;
 /// bit; set: done. Slow path, bit clear: (3) a plain read of the word; if ParkedFree, a compare and swap to Assisting.
 /// (4) Won: read its bit again; if set, release and go to (6); otherwise drain its own ring, but only the records
 /// published before (4) (a post from the notifier on this thread during the assist rings its bit and is left to the
-/// pipeline), resolve, flush the batch, count, signal producers waiting for room, release; no bit is set, so no
-/// process-wide barrier is ever paid for it. (5) Not ParkedFree, or the swap lost: (6) ring the bit and signal exactly
+/// pipeline), resolve, flush the batch, count, release; no bit is set, so no process-wide barrier is ever paid for
+/// it, and nobody is signalled, so the pipeline thread stays parked (the only producer that could wait for this ring's
+/// room is the poster itself; topology writers poll). (5) Not ParkedFree, or the swap lost: (6) ring the bit and signal exactly
 /// as without assist.
 /// </para>
 /// <para>

@@ -124,11 +124,7 @@ internal sealed class InlinePipeline<TNotifier> : EnginePipeline<TNotifier>, IIn
                 return;
             }
 
-            var consumer = new FusedConsumer<TNotifier>(Resolve, Batcher);
-            Gather.DrainRing(source, ref consumer);
-            Resolve.PublishCounters();
-            Batcher.Flush();
-            Batcher.ThrowIfFailed(); // a kept failure (fail-fast notifier, forwarder): after the batch is counted
+            PassOverRing(source);
         }
 #pragma warning disable CA1031 // like a pipeline thread's failure: the engine fails, the poster is told
         catch (Exception ex)
