@@ -54,9 +54,10 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
 
     /// <summary>
     /// Fused mode with <see cref="EngineOptions.AssistIdlePipeline"/>: the consumer role that a parked pipeline thread
-    /// lends to posters (<see cref="IdleAssist"/>); null otherwise, and the run loop keeps the role to itself.
+    /// lends to posters (<see cref="IdleAssist"/>); null otherwise, and the run loop keeps the role to itself. Internal
+    /// for the protocol's step-by-step tests.
     /// </summary>
-    protected IdleAssist? Assist { get; init; }
+    internal IdleAssist? Assist { get; private protected init; }
 
     /// <summary>Set by <see cref="StopAndJoin"/> or a fault: the threads drain and exit.</summary>
     protected bool Stopping => _stopping;
