@@ -92,7 +92,9 @@ extern "C" {
 #define IPI_CONFIG_NO_POST_TIMESTAMP  0x2u /* never read the clock on a post (without it: only when the delivery log is on) */
 
 /* ipi_config.threading_mode */
-#define IPI_THREADING_FUSED      0u /* one pipeline thread runs every stage (best on few cores; default) */
+#define IPI_THREADING_FUSED      0u /* one pipeline thread runs every stage (best on few cores; default); while it is
+                                       parked, an ipi_post resolves and delivers (and kicks) its own vCPU's records on
+                                       the posting thread instead of waking it */
 #define IPI_THREADING_PER_STAGE  1u /* one thread per stage (scales on many cores) */
 #define IPI_THREADING_INLINE     2u /* no engine thread: each ipi_post resolves and delivers (and kicks) on the posting
                                        thread before it returns; deterministic; posts from several threads are
@@ -204,9 +206,11 @@ typedef uint64_t ipi_engine_t;
 
 /* Wakes vCPU `vcpu` because interrupts became pending for it and no kick is outstanding: a vCPU is
  * kicked again only after ipi_take_pending has taken its interrupts. Called from any engine thread
- * (the pipeline's, or a transport thread applying deliveries from another node), possibly
- * concurrently with itself for different vCPUs: it must be thread-safe. Must not block, must not
- * call back into the library and must not let a C++ exception escape. */
+ * (the pipeline's; in fused mode also a posting thread, inside its ipi_post, that found the pipeline
+ * parked; or a transport thread applying deliveries from another node), possibly concurrently with
+ * itself for different vCPUs: it must be thread-safe. Must not block (nor take a lock that a thread
+ * may hold while it calls ipi_post), must not call back into the library and must not let a C++
+ * exception escape. */
 typedef void (*ipi_kick_fn)(void *context, uint32_t vcpu);
 
 /* How to build an engine. Zero it, set struct_size = sizeof(ipi_config_t), then the fields you need. */

@@ -64,7 +64,8 @@ static void die(const char *what, int32_t status)
     exit(2);
 }
 
-/* The engine calls this on its own thread when `index` got new pending interrupts: wake that vCPU, nothing more. */
+/* The engine calls this on its pipeline thread (or inside an ipi_post that found it parked) when `index` got new
+ * pending interrupts: wake that vCPU, nothing more. */
 /* The kick may come from any engine thread, concurrently with itself (local deliveries from the pipeline,
  * remote ones from transport threads): the vCPU's mutex makes it safe. */
 static void on_kick(void *context, uint32_t index)

@@ -53,6 +53,8 @@ internal enum CounterSlot
     IoApicRejected,
     /// <summary>Of the latched records, IOAPIC records that only changed its state.</summary>
     IoApicStateOnly,
+    /// <summary>Fused mode: passes a posting thread ran for its own ring while the pipeline thread was parked (<see cref="Stages.IdleAssist"/>).</summary>
+    AssistedPasses,
     /// <summary>First of the rejected-record counters, one per <see cref="RejectReason"/>.</summary>
     RejectedBase,
 }

@@ -38,7 +38,7 @@ public sealed partial class Engine : IDisposable
     private readonly SpscRing<ExitRecord>[] _rings; // one per vCPU, then one per device source
     private readonly DoorbellBitmap _doorbell;
     private readonly PostingRings _posting;
-    private readonly EventCount _signal = new();
+    private readonly EventCount _signal;
     private readonly WaitStrategy _wait;
     private readonly IcrResolver _resolver;
     private readonly DescriptorTable _descriptors;
@@ -78,6 +78,7 @@ public sealed partial class Engine : IDisposable
         }
 
         _doorbell = new DoorbellBitmap(_rings.Length);
+        _signal = new EventCount(options.ParkTimeoutMilliseconds);
         _wait = WaitStrategy.For(options.WaitStrategy);
         int eoiTarget = options.IoApicNode >= 0 && options.Placement!.LocalNode != options.IoApicNode
             ? options.Placement.NodeOfVcpu.IndexOf(options.IoApicNode)
@@ -92,7 +93,7 @@ public sealed partial class Engine : IDisposable
         _posting = new PostingRings(_rings, _doorbell, _signal, _wait, options.BackPressure == BackPressure.Drop, options.Name);
         var parts = new PipelineParts(_rings, _doorbell, _posting, _resolver, _descriptors, _log, options.Placement,
             options.Forwarder, options.LocalTargets, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler),
-            StampDeliveries: !inline || _stamp);
+            StampDeliveries: !inline || _stamp, AssistIdle: options.AssistIdlePipeline && options.ThreadingMode == ThreadingMode.Fused);
         _pipeline = createPipeline(options, parts, _waiters);
         _inline = _pipeline as IInlinePoster;
         AttachReplicator();
@@ -377,7 +378,8 @@ public sealed partial class Engine : IDisposable
             sums[(int)CounterSlot.NotifierFaults], sums[(int)CounterSlot.PeerUnreachable], sums[(int)CounterSlot.Undelivered],
             new DeviceInputCounts(sums[(int)CounterSlot.MsisResolved], sums[(int)CounterSlot.MsisRejected],
                 sums[(int)CounterSlot.PvIpisResolved], sums[(int)CounterSlot.PvIpisRejected],
-                sums[(int)CounterSlot.IoApicResolved], sums[(int)CounterSlot.IoApicRejected], sums[(int)CounterSlot.IoApicStateOnly]));
+                sums[(int)CounterSlot.IoApicResolved], sums[(int)CounterSlot.IoApicRejected], sums[(int)CounterSlot.IoApicStateOnly]),
+            sums[(int)CounterSlot.AssistedPasses]);
     }
 
     private static void Accumulate(StageCounters stage, Span<long> sums, ref RejectCounts rejected)

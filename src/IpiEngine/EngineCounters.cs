@@ -18,8 +18,10 @@ public readonly struct EngineCounters
 
     internal EngineCounters(long posted, long latched, long topologyWrites, long peerTopologyWrites, long ipisResolved, RejectCounts rejected,
         long destinationsResolved, long noDestination, long delivered, long coalesced, long forwarded, long servedByHost, long notifications,
-        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow, long notifierFaults, long peerUnreachable, long undelivered, DeviceInputCounts devices)
+        long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow, long notifierFaults, long peerUnreachable, long undelivered, DeviceInputCounts devices,
+        long assistedPasses = 0)
     {
+        AssistedPasses = assistedPasses;
         MsisResolved = devices.MsisResolved;
         MsisRejected = devices.MsisRejected;
         PvIpisResolved = devices.PvIpisResolved;
@@ -167,6 +169,13 @@ public readonly struct EngineCounters
 
     /// <summary>Notifier calls that threw (the interrupts stay pending in the descriptors; see <see cref="Delivery.NotifierExceptionPolicy"/>).</summary>
     public long NotifierFaults { get; }
+
+    /// <summary>
+    /// Fused mode (<see cref="EngineOptions.AssistIdlePipeline"/>): passes a posting thread ran for its own vCPU's records
+    /// because it found the pipeline thread parked. Not an IPI count: a measure of how often sparse traffic met a parked
+    /// pipeline (each such pass saved a wake of the pipeline thread).
+    /// </summary>
+    public long AssistedPasses { get; }
 
     /// <summary>Records still between posting and resolution (0 when quiescent).</summary>
     public long InFlight => Posted - Latched - (TopologyWrites - PeerTopologyWrites) - IpisResolved - Rejected;

@@ -27,6 +27,7 @@ public static class EngineMetrics
         Observe("ipi.served_by_host", "Local destinations the host's kernel served (LocalTargets.Kernel)", static c => c.ServedByHost);
         Observe("ipi.peer_unreachable", "Destinations on another node refused because the peer was unreachable", static c => c.PeerUnreachable);
         Observe("ipi.notifications", "Notifications raised", static c => c.Notifications);
+        Observe("ipi.assisted_passes", "Passes a posting thread ran because it found the pipeline thread parked", static c => c.AssistedPasses, "{pass}");
     }
 
     internal static void Register(Engine engine)
@@ -45,8 +46,8 @@ public static class EngineMetrics
         }
     }
 
-    private static void Observe(string name, string description, Func<EngineCounters, long> read)
-        => Meter.CreateObservableCounter(name, () => Measure(read), unit: "{record}", description: description);
+    private static void Observe(string name, string description, Func<EngineCounters, long> read, string unit = "{record}")
+        => Meter.CreateObservableCounter(name, () => Measure(read), unit: unit, description: description);
 
     private static List<Measurement<long>> Measure(Func<EngineCounters, long> read)
     {

@@ -78,6 +78,21 @@ public sealed unsafe class EngineOptions
     /// </summary>
     public WaitStrategyKind WaitStrategy { get; init; } = WaitStrategyKind.Hybrid;
 
+    /// <summary>
+    /// Fused mode only (default true): a post that finds the pipeline thread parked resolves and delivers its own vCPU's
+    /// records on the posting thread, instead of waking the pipeline thread (a futex wake and a context switch, which
+    /// dominate latency when traffic is sparse); under load the pipeline thread stays awake and posts are unchanged. The
+    /// notifier then also runs on such a posting thread (never concurrently with the pipeline's own deliveries).
+    /// Counted in <see cref="EngineCounters.AssistedPasses"/>. False: the pipeline thread does all the work.
+    /// </summary>
+    public bool AssistIdlePipeline { get; init; } = true;
+
+    /// <summary>
+    /// Tests: how long a parked engine thread (or a producer waiting for room) sleeps at most without a signal. The
+    /// default 1 s is a safety net; tests raise it so that a lost wake-up shows as a stall instead of a delay.
+    /// </summary>
+    internal int ParkTimeoutMilliseconds { get; init; } = 1000;
+
     /// <summary>Wait (default: never lose a record) or drop (counted) when a vCPU's ring is full.</summary>
     public BackPressure BackPressure { get; init; } = BackPressure.Wait;
 
@@ -94,8 +109,9 @@ public sealed unsafe class EngineOptions
 
     /// <summary>
     /// A managed notifier, called with a vCPU that has new pending interrupts and no notification outstanding. Called
-    /// from any thread that delivers (see <see cref="IDeliveryNotifier"/>: the deliver thread, the threads that call
-    /// <see cref="Engine.DeliverRemote"/>, and a drain on the caller's thread), possibly concurrently: it must be thread-safe. A vCPU is not notified again until it has taken its pending
+    /// from any thread that delivers (see <see cref="IDeliveryNotifier"/>: the deliver thread, in fused mode a posting thread
+    /// that found it parked (<see cref="AssistIdlePipeline"/>), the threads that call <see cref="Engine.DeliverRemote"/>,
+    /// and a drain on the caller's thread), possibly concurrently: it must be thread-safe. A vCPU is not notified again until it has taken its pending
     /// interrupts. See <see cref="NotifierExceptions"/> for what happens when it throws.
     /// </summary>
     public Action<int>? NotifyCallback { get; init; }

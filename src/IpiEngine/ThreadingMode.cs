@@ -3,7 +3,10 @@ namespace IpiEngine;
 /// <summary>How the engine spreads its stages over threads. Every mode delivers exactly the same interrupts.</summary>
 public enum ThreadingMode
 {
-    /// <summary>One thread gathers, resolves, batches and delivers each available batch (best on few cores).</summary>
+    /// <summary>
+    /// One thread gathers, resolves, batches and delivers each available batch (best on few cores). While it is parked, a
+    /// post resolves and delivers its own vCPU's records itself (<see cref="EngineOptions.AssistIdlePipeline"/>).
+    /// </summary>
     Fused,
     /// <summary>A thread per stage (gather, resolve, batch+deliver) linked by ring buffers (scales on many cores).</summary>
     PerStage,

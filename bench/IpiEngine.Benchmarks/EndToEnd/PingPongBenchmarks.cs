@@ -10,7 +10,8 @@ namespace IpiEngine.Benchmarks.EndToEnd;
 /// <c>ipi run --workload ping-pong --vcpus 2</c> does. The benchmark thread is vCPU 0: it posts a RESCHEDULE IPI to
 /// vCPU 1 and spins on <see cref="Engine.TakePending"/> until the answer is pending; a partner thread, vCPU 1, spins on
 /// its own pending interrupts and answers each ping with one IPI back. One operation = one round trip (two posts, two
-/// resolutions and deliveries, two takes). Goal (issue 19): p50 at most 2 µs in the near state. Fused and per-stage.
+/// resolutions and deliveries, two takes). Goal (issue 19): p50 at most 2 µs in the near state. Fused mode with and
+/// without the idle assist (a post that finds the pipeline thread parked delivers itself), and per-stage.
 /// </summary>
 [BenchmarkCategory("EndToEnd", SuiteCategories.ZeroAlloc)]
 [MemoryDiagnoser]
@@ -25,15 +26,32 @@ public class PingPongBenchmarks
     private Thread _partner = null!;
     private volatile bool _closing;
 
-    /// <summary>The engine's threading mode.</summary>
-    [Params(ThreadingMode.Fused, ThreadingMode.PerStage)]
-    public ThreadingMode Mode { get; set; }
+    /// <summary>The engine configurations compared.</summary>
+    public enum PingPongPipeline
+    {
+        /// <summary>Fused mode, the default: with the idle assist.</summary>
+        Fused,
+        /// <summary>Fused mode with <see cref="EngineOptions.AssistIdlePipeline"/> off: every delivery on the pipeline thread.</summary>
+        FusedWithoutAssist,
+        /// <summary>Per-stage mode.</summary>
+        PerStage,
+    }
+
+    /// <summary>The engine's threading mode and assist setting.</summary>
+    [Params(PingPongPipeline.Fused, PingPongPipeline.FusedWithoutAssist, PingPongPipeline.PerStage)]
+    public PingPongPipeline Pipeline { get; set; }
 
     /// <summary>A running two-vCPU engine and the answering vCPU's thread.</summary>
     [GlobalSetup]
     public void Setup()
     {
-        _engine = new Engine(new EngineOptions { Topology = TrafficRecords.Topology(2), ThreadingMode = Mode, Name = "bench-pingpong" });
+        _engine = new Engine(new EngineOptions
+        {
+            Topology = TrafficRecords.Topology(2),
+            ThreadingMode = Pipeline == PingPongPipeline.PerStage ? ThreadingMode.PerStage : ThreadingMode.Fused,
+            AssistIdlePipeline = Pipeline != PingPongPipeline.FusedWithoutAssist,
+            Name = "bench-pingpong",
+        });
         _engine.Start();
         _closing = false;
         _partner = new Thread(Answer) { IsBackground = true, Name = "vcpu-1" };

@@ -22,12 +22,13 @@ internal static class IdleCost
     private static readonly TimeSpan WakePatience = TimeSpan.FromSeconds(30);
 
     /// <summary>Measures and reports.</summary>
-    public static IdleReport Measure(WaitStrategyKind wait, TimeSpan idle, int wakes, TimeSpan interval)
+    public static IdleReport Measure(WaitStrategyKind wait, bool assist, TimeSpan idle, int wakes, TimeSpan interval)
     {
         using var engine = new Engine(new EngineOptions
         {
             Topology = ApicTopology.Configure(2, TopologyKind.X2ApicPhysical),
             WaitStrategy = wait,
+            AssistIdlePipeline = assist,
             Name = "ipi-idle",
         });
         engine.Start();
@@ -53,6 +54,8 @@ internal static class IdleCost
         var counters = engine.ReadCounters();
         return new IdleReport(
             EngineNames.Of(wait),
+            assist,
+            counters.AssistedPasses,
             wall.TotalSeconds,
             cpu.TotalSeconds,
             100 * cpu.TotalSeconds / Math.Max(wall.TotalSeconds, 1e-9),
@@ -77,10 +80,12 @@ internal static class IdleCost
 
 /// <summary>What <c>ipi perf idle</c> measured (JSON, camelCase).</summary>
 /// <param name="Wait">The engine's wait strategy.</param>
+/// <param name="Assist">Whether a post may deliver itself while the pipeline thread is parked (<see cref="EngineOptions.AssistIdlePipeline"/>).</param>
+/// <param name="AssistedPasses">How many passes posting threads ran that way (<see cref="EngineCounters.AssistedPasses"/>).</param>
 /// <param name="IdleSeconds">The idle window, measured.</param>
 /// <param name="CpuSeconds">CPU time the whole process used in the idle window (user + system, every thread).</param>
 /// <param name="CpuPercentOfOneCore">That CPU time as a percentage of one core over the window (goal: under 1).</param>
 /// <param name="WakeIntervalSeconds">The quiet time before each single IPI.</param>
 /// <param name="WakeLatencyNs">Post to "vCPU 1's TakePending sees it", in nanoseconds.</param>
 /// <param name="ConservationHeld">Every posted IPI was resolved and delivered once.</param>
-internal sealed record IdleReport(string Wait, double IdleSeconds, double CpuSeconds, double CpuPercentOfOneCore, double WakeIntervalSeconds, LatencySummary WakeLatencyNs, bool ConservationHeld);
+internal sealed record IdleReport(string Wait, bool Assist, long AssistedPasses, double IdleSeconds, double CpuSeconds, double CpuPercentOfOneCore, double WakeIntervalSeconds, LatencySummary WakeLatencyNs, bool ConservationHeld);

@@ -57,6 +57,8 @@ internal static class ClosedLoopRun
             Workload = NameOf(kind),
             Threading = settings.Threading,
             Wait = EngineNames.Of(EngineNames.WaitStrategy(settings.Wait)),
+            Assist = settings.Threading == "fused" ? settings.Assist : null,
+            AssistedPasses = m.End.AssistedPasses - m.Start.AssistedPasses,
             Batch = 1,
             Seed = settings.Seed,
             WarmupSeconds = warmup.TotalSeconds,
@@ -154,6 +156,7 @@ internal static class ClosedLoopRun
         Topology = ApicTopology.Configure(settings.Vcpus, settings.Topology.Kind, settings.Topology.SparseIds),
         ThreadingMode = EngineNames.Threading(settings.Threading),
         WaitStrategy = EngineNames.WaitStrategy(settings.Wait),
+        AssistIdlePipeline = settings.Assist,
         RingCapacity = settings.RingCapacity ?? new EngineOptions().RingCapacity,
         Name = "ipi-run",
     };

@@ -29,6 +29,18 @@ internal static class EngineNames
     /// <summary>The threading mode a spelling names (the spelling was checked; fused otherwise).</summary>
     public static ThreadingMode Threading(string name) => TryThreading(name) ?? ThreadingMode.Fused;
 
+    /// <summary>
+    /// <c>--assist on|off</c> (<see cref="EngineOptions.AssistIdlePipeline"/>): null means the engine's default; any other
+    /// spelling is a <see cref="RunInputException"/>.
+    /// </summary>
+    public static bool Assist(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null => new EngineOptions().AssistIdlePipeline,
+        "on" => true,
+        "off" => false,
+        _ => throw new RunInputException($"Unknown --assist value '{value}': use on or off."),
+    };
+
     /// <summary>A strategy's spelling: <c>BusySpin</c> becomes <c>busy-spin</c>.</summary>
     public static string Of(WaitStrategyKind kind)
     {

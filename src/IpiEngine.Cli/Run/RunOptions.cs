@@ -19,7 +19,7 @@ internal sealed class RunOptions
     public const int MaxNodes = 16;
 
     /// <summary>The options, in help order.</summary>
-    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Devices, Duration, Count, Threading, Wait, RingCapacity, Seed, Rate, Batch, Warmup, LatencySamples, Baseline, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, LocalTargets, Plain];
+    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Devices, Duration, Count, Threading, Wait, Assist, RingCapacity, Seed, Rate, Batch, Warmup, LatencySamples, Baseline, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, LocalTargets, Plain];
 
     internal Option<string?> Vcpus { get; } = new("--vcpus") { Description = $"Number of emulated vCPUs (default {RunSettings.DefaultVcpus}); with --exits, the trace's vcpus.csv.", HelpName = "N|FILE" };
 
@@ -36,6 +36,8 @@ internal sealed class RunOptions
     internal Option<string?> Threading { get; } = new("--threading") { Description = "Engine threading: fused (default, one thread runs every stage), per-stage, or inline (the posting threads resolve and deliver).", HelpName = "MODE" };
 
     internal Option<string?> Wait { get; } = new("--wait") { Description = $"The engine's wait strategy: {string.Join(", ", EngineNames.WaitStrategies)} (default {EngineNames.Of(new EngineOptions().WaitStrategy)}).", HelpName = "STRATEGY" };
+
+    internal Option<string?> Assist { get; } = new("--assist") { Description = "Fused threading: on (default) lets a post that finds the pipeline thread parked resolve and deliver its own vCPU's records instead of waking it; off leaves all the work to the pipeline thread.", HelpName = "on|off" };
 
     internal Option<string?> RingCapacity { get; } = new("--ring-capacity") { Description = $"Per-vCPU ring capacity in records, a power of two (default: {EngineOptions.MaxAutomaticRingCapacity}, smaller beyond 64 vCPUs so all rings fit in {EngineOptions.AutomaticRingBytes >> 20} MiB).", HelpName = "N" };
 
@@ -87,6 +89,7 @@ internal sealed class RunOptions
         {
             Threading = Choice(parse, Threading, [.. EngineNames.ThreadingModes]) ?? "fused",
             Wait = Choice(parse, Wait, [.. EngineNames.WaitStrategies]),
+            Assist = EngineNames.Assist(Text(parse, Assist)),
             RingCapacity = Text(parse, RingCapacity) is { } rc ? RingCapacityOf(rc) : null,
             JsonPath = Text(parse, Json) is { } json && json != "-" ? WritablePath("--json", json) : Text(parse, Json),
             Plain = parse.GetValue(Plain),
@@ -96,6 +99,11 @@ internal sealed class RunOptions
         if (settings.Baseline && (Text(parse, Nodes) is not null || Text(parse, Trace) is not null || Text(parse, Exits) is not null))
         {
             throw new RunInputException("--baseline applies to a generated workload on one engine, not to --nodes or trace replays.");
+        }
+
+        if (Text(parse, Assist) is not null && (settings.Threading != "fused" || Text(parse, Nodes) is not null || Text(parse, Trace) is not null || Text(parse, Exits) is not null))
+        {
+            throw new RunInputException("--assist applies to fused threading on one engine with a generated workload, not to other threading modes, --nodes or trace replays.");
         }
 
         if (Text(parse, Nodes) is { } nodes)

@@ -24,6 +24,15 @@ internal sealed class RunReport
     /// <summary>Engine wait strategy.</summary>
     public required string Wait { get; init; }
 
+    /// <summary>Fused threading on one engine: whether the idle assist was on (<c>--assist</c>); null otherwise.</summary>
+    public bool? Assist { get; init; }
+
+    /// <summary>
+    /// Passes a posting thread ran in the measured window because it found the pipeline thread parked
+    /// (<see cref="EngineCounters.AssistedPasses"/>); null where the run does not report it.
+    /// </summary>
+    public long? AssistedPasses { get; init; }
+
     /// <summary>Records per post call.</summary>
     public required int Batch { get; init; }
 

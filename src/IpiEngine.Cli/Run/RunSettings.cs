@@ -38,6 +38,9 @@ internal sealed record RunSettings
     /// <summary>Wait strategy name, or null for the engine's default.</summary>
     public string? Wait { get; init; }
 
+    /// <summary>Fused mode's idle assist (<see cref="EngineOptions.AssistIdlePipeline"/>; <c>--assist</c>).</summary>
+    public bool Assist { get; init; } = true;
+
     /// <summary>Per-vCPU ring capacity, or null for the engine's default.</summary>
     public int? RingCapacity { get; init; }
 

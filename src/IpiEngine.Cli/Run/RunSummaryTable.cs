@@ -24,7 +24,8 @@ internal static class RunSummaryTable
         else
         {
             Row(table, "scenario", $"{report.Vcpus} vCPUs, {report.Topology}, {report.Workload}");
-            Row(table, "engine", $"{report.Threading}, wait {report.Wait}, batch {report.Batch}");
+            var assist = report.Assist is { } on ? $", assist {(on ? "on" : "off")} ({Count(report.AssistedPasses ?? 0)} assisted passes)" : string.Empty;
+            Row(table, "engine", $"{report.Threading}, wait {report.Wait}, batch {report.Batch}{assist}");
             Row(table, "measured window", string.Create(CultureInfo.InvariantCulture, $"{report.DurationSeconds:F2} s after {report.WarmupSeconds:F2} s warm-up{interrupted}"));
         }
 

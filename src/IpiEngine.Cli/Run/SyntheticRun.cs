@@ -138,6 +138,7 @@ internal static class SyntheticRun
         ThreadingMode = EngineNames.Threading(settings.Threading),
         StampPostTime = true, // the run reports latency (Inline would not stamp by default)
         WaitStrategy = EngineNames.WaitStrategy(settings.Wait),
+        AssistIdlePipeline = settings.Assist,
         RingCapacity = RingCapacity(settings),
         DeliveryLogCapacity = logCapacity,
         Name = "ipi-run",
@@ -167,6 +168,8 @@ internal static class SyntheticRun
             Workload = settings.Mix.Name,
             Threading = settings.Threading,
             Wait = EngineNames.Of(EngineNames.WaitStrategy(settings.Wait)),
+            Assist = settings.Threading == "fused" ? settings.Assist : null,
+            AssistedPasses = end.AssistedPasses - start.AssistedPasses,
             Batch = settings.Batch,
             Seed = settings.Seed,
             OfferedRate = settings.Rate,

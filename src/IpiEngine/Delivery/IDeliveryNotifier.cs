@@ -5,7 +5,8 @@ namespace IpiEngine.Delivery;
 /// has taken its pending interrupts. Implemented by structs: the engine is generic over the notifier type, so the call
 /// inlines; an embedder supplies one to <see cref="Engine.Create{TNotifier}"/> (the engine keeps a copy per delivery
 /// path, local and remote: shared state belongs in a referenced object). Called from any thread that delivers (the pipeline's
-/// deliver thread, every thread that calls <see cref="Engine.DeliverRemote"/>, and for an engine never started the thread
+/// deliver thread; in fused mode also a posting thread that found the pipeline thread parked and delivered its own records,
+/// <see cref="EngineOptions.AssistIdlePipeline"/>; every thread that calls <see cref="Engine.DeliverRemote"/>; and for an engine never started the thread
 /// whose stop or topology write drains the queue), possibly concurrently: it must be thread-safe. Keep it short (kick
 /// the vCPU), and never post to the engine from it. An exception it throws is handled by
 /// <see cref="EngineOptions.NotifierExceptions"/> (docs/lifecycle.md).

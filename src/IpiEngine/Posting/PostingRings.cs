@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using IpiEngine.Pipeline;
 using IpiEngine.Rings;
+using IpiEngine.Stages;
 
 namespace IpiEngine.Posting;
 
@@ -27,7 +28,10 @@ namespace IpiEngine.Posting;
 /// The doorbell (why no record is left unseen). After publishing, the producer reads its doorbell word and sets its bit
 /// if clear; the consumer clears bits, runs a process-wide barrier and then re-reads those rings' tails
 /// (<see cref="DoorbellBitmap"/> has the argument). A producer whose bit was clear and that set it wakes a parked
-/// consumer through <see cref="EventCount.Signal"/>.
+/// consumer through <see cref="EventCount.Signal"/>. In fused mode with the idle assist, a producer whose bit was clear
+/// first offers to do the consumer's work itself: if the pipeline thread is parked, it takes the consumer role, drains
+/// its own ring and gives the role back, leaving its bit clear (<see cref="IdleAssist"/> has the protocol and the proof);
+/// otherwise it rings and signals as above. The fast path (bit set) is the same in every mode.
 /// </para>
 /// <para>
 /// Waiting for room. A producer whose ring is full waits by the wait strategy until its ring has room or is closed; the
@@ -51,6 +55,7 @@ internal sealed class PostingRings
     private volatile bool _disposed;
     private volatile Exception? _fault;        // set before the rings close: a refused producer reads it after it saw a close flag
     private volatile Exception? _closedFault;  // set once every ring is closed: what Fault (and IsRunning) report
+    private IIdleAssistant? _assistant;        // fused mode's idle assist; set before the pipeline starts, then read only
 
     public PostingRings(SpscRing<ExitRecord>[] rings, DoorbellBitmap doorbell, EventCount signal, WaitStrategy wait, bool drop, string name)
     {
@@ -68,6 +73,9 @@ internal sealed class PostingRings
 
     /// <summary>Whether the rings were closed (by a stop or a fault).</summary>
     public bool IsClosed => _rings[0].IsClosed;
+
+    /// <summary>Fused mode's idle assist: a producer whose doorbell bit is clear offers it the work first (before <see cref="Start"/>).</summary>
+    public void AttachAssistant(IIdleAssistant assistant) => _assistant = assistant;
 
     /// <summary>From now on a producer with a full ring waits (a consumer runs).</summary>
     public void Start() => _started = true;
@@ -203,6 +211,21 @@ internal sealed class PostingRings
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void RingDoorbell(int vcpu)
     {
+        if (!_doorbell.IsRung(vcpu)) // the fast path: a set bit means the consumer will visit
+        {
+            RingSlow(vcpu);
+        }
+    }
+
+    /// <summary>The bit was clear: assist a parked pipeline (fused mode), or ring the bell and wake the consumer.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RingSlow(int vcpu)
+    {
+        if (_assistant?.TryAssist(vcpu) == true)
+        {
+            return; // resolved and delivered on this thread; the bit stays clear (IdleAssist)
+        }
+
         if (_doorbell.Ring(vcpu))
         {
             _signal.Signal(); // wakes a parked pipeline (its registration's barrier orders this read; EventCount remarks)

@@ -58,6 +58,13 @@ internal sealed class DoorbellBitmap
         return (Interlocked.Or(ref word, bit) & bit) == 0; // full fence; a parked consumer is checked after it
     }
 
+    /// <summary>
+    /// Producer, after publishing its tail: whether the ring's bit is set (a plain read, no fence; the same read that
+    /// opens <see cref="Ring"/>). Fused mode's idle assist reads it first and takes the slow path only when it is clear.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool IsRung(int index) => (Volatile.Read(ref Word(index >> 6)) & (1UL << index)) != 0; // unfenced after the tail store, as in Ring (remarks)
+
     /// <summary>Consumer: the word's bits, left set (they are cleared with <see cref="Clear"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Peek(int wordIndex) => Volatile.Read(ref Word(wordIndex)); // acquire: the tails are read after

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using IpiEngine.Pipeline;
@@ -49,6 +51,13 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     protected StageCounters ResolveCounters { get; }
 
     protected StageCounters DeliverCounters { get; }
+
+    /// <summary>
+    /// Fused mode with <see cref="EngineOptions.AssistIdlePipeline"/>: the consumer role that a parked pipeline thread
+    /// lends to posters (<see cref="IdleAssist"/>); null otherwise, and the run loop keeps the role to itself. Internal
+    /// for the protocol's step-by-step tests.
+    /// </summary>
+    internal IdleAssist? Assist { get; private protected init; }
 
     /// <summary>Set by <see cref="StopAndJoin"/> or a fault: the threads drain and exit.</summary>
     protected bool Stopping => _stopping;
@@ -112,6 +121,18 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
         Wake();
     }
 
+    /// <summary>
+    /// A pass on a posting thread failed (Inline mode, fused mode's idle assist): the engine fails as for a pipeline
+    /// thread, and the poster gets <see cref="EngineFaultedException"/> with the first failure inside.
+    /// </summary>
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    protected void FailOnPostingThread(Exception failure)
+    {
+        Fail(failure);
+        Parts.Posting.ThrowClosed();
+    }
+
     /// <summary>One fused pass (gather, resolve, batch, deliver) on the calling thread; returns whether it found work.</summary>
     protected bool FusedPass()
     {
@@ -126,6 +147,21 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
         Parts.Signal.Signal(); // producers waiting for room and topology writers waiting for progress may be parked
         Batcher.ThrowIfFailed(); // a kept failure (fail-fast notifier, forwarder): after the batch is counted
         return true;
+    }
+
+    /// <summary>
+    /// Resolves and delivers the records of one ring (at most <paramref name="limit"/>) as one batch, on the calling
+    /// thread, which holds the consumer role (Inline mode's lock, fused mode's <see cref="IdleAssist"/>). Signals
+    /// nobody: the only producer that could wait for this ring's room is the caller, and a parked pipeline thread must
+    /// stay parked.
+    /// </summary>
+    protected void PassOverRing(int source, long limit = long.MaxValue)
+    {
+        var consumer = new FusedConsumer<TNotifier>(Resolve, Batcher);
+        Gather.DrainRing(source, ref consumer, limit);
+        Resolve.PublishCounters();
+        Batcher.Flush();
+        Batcher.ThrowIfFailed(); // a kept failure (fail-fast notifier, forwarder): after the batch is counted
     }
 
     /// <inheritdoc/>
@@ -147,6 +183,7 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
             if (!pass.Run())
             {
                 Parts.Wait.WaitUntil(ref idle, Parts.Signal);
+                Assist?.TakeBack(); // passes and the drain run holding the consumer role (IdleAssist)
             }
         }
 
@@ -172,13 +209,20 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
 
     /// <summary>
     /// The idle condition of a gathering thread: a rung ring holds records, or the engine is stopping. Before parking it
-    /// clears its idle doorbell bits, so that the next post into any of those rings rings the bell and signals.
+    /// clears its idle doorbell bits, so that the next post into any of those rings rings the bell and signals, and, with
+    /// the idle assist, lends the consumer role to posters (taking it back first when an earlier park of the same wait lent it).
     /// </summary>
     private readonly struct Idle(EnginePipeline<TNotifier> pipeline) : IWaitCondition
     {
-        public bool IsSatisfied => pipeline.Gather.HasWork || pipeline.Stopping;
+        public bool IsSatisfied => pipeline.Gather.HasWork || pipeline.Stopping; // snapshots only: safe while a poster assists
 
-        public void BeforePark() => pipeline.Gather.ReleaseIdleBells();
+        public void BeforePark()
+        {
+            IdleAssist? assist = pipeline.Assist;
+            assist?.TakeBack();
+            pipeline.Gather.ReleaseIdleBells();
+            assist?.Release();
+        }
     }
 
     /// <inheritdoc/>

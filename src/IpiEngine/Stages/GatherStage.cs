@@ -173,25 +173,38 @@ internal sealed class GatherStage
     }
 
     /// <summary>
-    /// Inline mode: hands every record of one ring to the consumer, leaving its doorbell bit alone (a set bit costs
-    /// the producer nothing; the stop's drain clears it).
+    /// Inline mode and fused mode's idle assist: hands every record of one ring to the consumer (at most
+    /// <paramref name="limit"/>), leaving its doorbell bit alone (Inline: a set bit costs the producer nothing, the stop's
+    /// drain clears it; the assist: the bit is clear and stays so, see <see cref="IdleAssist"/>).
     /// </summary>
-    public void DrainRing<TConsumer>(int vcpu, ref TConsumer consumer) where TConsumer : struct, ISpanConsumer
+    public void DrainRing<TConsumer>(int vcpu, ref TConsumer consumer, long limit = long.MaxValue) where TConsumer : struct, ISpanConsumer
     {
         SpscRing<ExitRecord> ring = _rings[vcpu];
-        while (Drain(ring, ref consumer))
+        while (limit > 0)
         {
+            int taken = Drain(ring, ref consumer, (int)Math.Min(limit, RingBudget));
+            if (taken == 0)
+            {
+                return;
+            }
+
+            limit -= taken;
         }
     }
 
     /// <summary>Hands up to <see cref="RingBudget"/> records of one ring to the consumer; whether there were any.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Drain<TConsumer>(SpscRing<ExitRecord> ring, ref TConsumer consumer) where TConsumer : struct, ISpanConsumer
+        => Drain(ring, ref consumer, RingBudget) != 0; // a ring left with records keeps its bit: the next pass visits it again
+
+    /// <summary>Hands up to <paramref name="budget"/> records of one ring to the consumer; returns how many.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Drain<TConsumer>(SpscRing<ExitRecord> ring, ref TConsumer consumer, int budget) where TConsumer : struct, ISpanConsumer
     {
-        int budget = RingBudget;
-        while (budget > 0)
+        int taken = 0;
+        while (taken < budget)
         {
-            ReadOnlySpan<ExitRecord> run = ring.PeekContiguous(budget);
+            ReadOnlySpan<ExitRecord> run = ring.PeekContiguous(budget - taken);
             if (run.IsEmpty)
             {
                 break;
@@ -204,10 +217,10 @@ internal sealed class GatherStage
                 ThrowConsumerAborted(); // the rest stays in the ring, where the fault accounting counts it
             }
 
-            budget -= run.Length;
+            taken += run.Length;
         }
 
-        return budget != RingBudget; // a ring left with records keeps its bit: the next pass visits it again
+        return taken;
     }
 
     [DoesNotReturn]

@@ -124,30 +124,18 @@ internal sealed class InlinePipeline<TNotifier> : EnginePipeline<TNotifier>, IIn
                 return;
             }
 
-            var consumer = new FusedConsumer<TNotifier>(Resolve, Batcher);
-            Gather.DrainRing(source, ref consumer);
-            Resolve.PublishCounters();
-            Batcher.Flush();
-            Batcher.ThrowIfFailed(); // a kept failure (fail-fast notifier, forwarder): after the batch is counted
+            PassOverRing(source);
         }
 #pragma warning disable CA1031 // like a pipeline thread's failure: the engine fails, the poster is told
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Failed(ex);
+            FailOnPostingThread(ex);
         }
         finally
         {
             _delivering = false;
         }
-    }
-
-    [DoesNotReturn]
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void Failed(Exception failure)
-    {
-        Fail(failure);
-        Parts.Posting.ThrowClosed(); // EngineFaultedException with the first failure inside
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -6,7 +6,7 @@ using IpiEngine.Rings;
 
 namespace IpiEngine.Stages;
 
-/// <summary>What the engine hands its pipeline: the rings, the resolver, the descriptors and the options' choices.</summary>
+/// <summary>What the engine hands its pipeline: the rings, the resolver, the descriptors and the options' choices (<paramref name="AssistIdle"/>: fused mode's <see cref="IdleAssist"/>).</summary>
 internal sealed record PipelineParts(
     SpscRing<ExitRecord>[] Rings,
     DoorbellBitmap Doorbell,
@@ -21,4 +21,5 @@ internal sealed record PipelineParts(
     EventCount Signal,
     int PipelineRingSize,
     NotifierFaults NotifierFaults,
-    bool StampDeliveries);
+    bool StampDeliveries,
+    bool AssistIdle);

@@ -1,0 +1,118 @@
+using System.Runtime.CompilerServices;
+using IpiEngine.Rings;
+
+namespace IpiEngine.Stages;
+
+/// <summary>
+/// Fused mode's idle assist: the consumer role (the right to read the vCPU rings, resolve and deliver) as one state
+/// word, so that a posting thread that finds the pipeline thread parked resolves and delivers its own ring's records
+/// itself instead of paying for a futex wake and a context switch. Under load the pipeline thread stays awake, keeps
+/// the role, and posts take the unchanged fast path. The whole protocol and its proof are here; the two sides are
+/// <see cref="FusedPipeline{TNotifier}.TryAssist"/> (a poster) and <see cref="EnginePipeline{TNotifier}"/>'s run loop
+/// and idle condition (the pipeline thread); <see cref="Posting.PostingRings"/> calls the first on its slow path.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The word. <c>Awake</c>: the pipeline thread holds the role. <c>ParkedFree</c>: nobody holds it; the pipeline thread
+/// is parking or parked. <c>Assisting</c>: a posting thread holds it. Transitions: Awake to ParkedFree by the pipeline
+/// thread (a release store, in its idle condition's <c>BeforePark</c>, after <see cref="GatherStage.ReleaseIdleBells"/>);
+/// ParkedFree to Awake by the pipeline thread (a compare and swap, spinning while a poster assists) when its wait
+/// returns, parked or not, and before any further <c>BeforePark</c> of the same wait; ParkedFree to Assisting by a poster
+/// (a compare and swap) and back by the same poster (a release store, in a <c>finally</c>). Only the pipeline thread
+/// writes Awake and only a poster writes Assisting, each only from ParkedFree, so at most one thread holds the role.
+/// Every pass, every <c>ReleaseIdleBells</c> and the stop's drain run holding it. The pipeline thread starts holding it
+/// and exits holding it (after its drain, or after a failure in a pass), so there is no assist before the first park
+/// nor after the pipeline thread ended.
+/// </para>
+/// <para>
+/// The poster. Fast path, unchanged: (1) publish (a release store of the ring's tail), (2) a plain read of its doorbell
+/// bit; set: done. Slow path, bit clear: (3) a plain read of the word; if ParkedFree, a compare and swap to Assisting.
+/// (4) Won: read its bit again; if set, release and go to (6); otherwise drain its own ring, but only the records
+/// published before (4) (a post from the notifier on this thread during the assist rings its bit and is left to the
+/// pipeline), resolve, flush the batch, count, release; no bit is set, so no process-wide barrier is ever paid for
+/// it, and nobody is signalled, so the pipeline thread stays parked (the only producer that could wait for this ring's
+/// room is the poster itself; topology writers poll). (5) Not ParkedFree, or the swap lost: (6) ring the bit and signal exactly
+/// as without assist.
+/// </para>
+/// <para>
+/// What the role carries. The consumer-owned state: each ring's head and cached tail, the <see cref="ResolveStage"/>
+/// with its resolver (ICR2 latches, IOAPIC), the <see cref="Delivery.DeliveryBatcher{TNotifier}"/> (scratch, kept
+/// failure), the delivery log's writer side, and the one-writer <see cref="StageCounters"/> of resolve and delivery.
+/// Every hand-over is a release (store or compare and swap) read by the next holder's acquiring compare and swap, so
+/// the next holder sees all of it. The gather stage's idle bookkeeping (empty visits, bits to clear) is touched only by
+/// the pipeline thread, and only while it holds the role.
+/// </para>
+/// <para>
+/// Proof that nothing is lost. Three facts. (F1) While the role is not with the pipeline thread, no doorbell bit is
+/// cleared (only the pipeline clears, in a pass or in <c>ReleaseIdleBells</c>), and a bit is set only by its own ring's
+/// producer. (F2) An assist never empties a ring whose bit is set: it drains only when its bit reads clear after its
+/// compare and swap, which acquires every re-ring the pipeline made before releasing (the bit cannot be set meanwhile
+/// except by this thread's own nested post, whose records lie past the assist's limit and stay in the ring). (F3) The
+/// pipeline parks only after <c>BeforePark</c> (clear the bits of empty rings, barrier, re-ring any filled meanwhile,
+/// release), registering with its barrier (<see cref="Pipeline.EventCount"/>) and a re-check that found no set bit on a
+/// non-empty ring. Take a record x that a poster P publishes into ring r. If P's read (2) saw r's bit set, the doorbell
+/// argument (<see cref="DoorbellBitmap"/>) shows the bit stays set until a clear whose re-check sees x and re-rings;
+/// so r's bit is set while x is unconsumed, and by (F1, F2) nobody but the pipeline consumes x then, so the pipeline's
+/// re-check (F3) sees it and does not park (or a pass takes x). If the read saw the bit clear and the swap was not won,
+/// P rings and signals as without assist: the event count's argument shows either the signal sees the registration or
+/// the re-check sees r's bit, with x still in r (F2). If P won and its bit is clear, P consumes x before it returns. If
+/// P won and its bit is set, the pipeline re-rang r before releasing, which it does only when its re-check after the
+/// clear found r non-empty, and P's read (2) saw the bit clear, so that re-check saw x (an earlier record of P's would
+/// have left the bit set for (2)); x stays in r (F2), so the re-check of (F3) sees a set bit on a non-empty ring.
+/// </para>
+/// <para>
+/// Nothing doubled or reordered: a record is consumed only by the role's holder, which moves the ring's head past it
+/// (a release store) before the hand-over, and the next holder starts from that head; a ring is first in, first out
+/// and has one consumer at a time, so each source's records are resolved once and in order. (Across sources there is
+/// no order to keep, as without assist.)
+/// </para>
+/// <para>
+/// Stop and faults. The stop closes the rings first, then wakes the pipeline thread, which takes the role back (waiting
+/// for an assist in progress) and drains; an assist racing the close drains only records inside the seal. A failure
+/// in an assisted pass (a fail-fast notifier, a throwing forwarder) fails the engine as Inline mode's pass does: the
+/// batch is counted first, the rings close, the poster gets <see cref="EngineFaultedException"/>, and the role is
+/// released in its <c>finally</c>. The notifier now runs on the pipeline thread or on a posting thread that found it
+/// parked, never on both at once (docs/lifecycle.md).
+/// </para>
+/// </remarks>
+internal sealed class IdleAssist
+{
+    private const long Awake = 0;
+    private const long ParkedFree = 1;
+    private const long Assisting = 2;
+    private PaddedLong _state; // Awake (0) at construction: the pipeline thread starts holding the role
+
+    /// <summary>Pipeline thread, right before it parks (after releasing its idle bells): lets posters assist.</summary>
+    public void Release()
+        => Volatile.Write(ref _state.Value, ParkedFree); // release: a poster whose swap reads it sees the bells and the consumer-owned state
+
+    /// <summary>Pipeline thread: takes the role back (a no-op while it holds it), waiting out an assist in progress.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void TakeBack()
+    {
+        if (Volatile.Read(ref _state.Value) != Awake) // only this thread writes Awake: reading it means the role is held
+        {
+            TakeBackSlow();
+        }
+    }
+
+    /// <summary>Poster, its doorbell bit read clear: takes the role if the pipeline thread left it; true when taken.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryBegin()
+        => Volatile.Read(ref _state.Value) == ParkedFree // a plain look first: under load the word stays Awake and unwritten
+            && Interlocked.CompareExchange(ref _state.Value, Assisting, ParkedFree) == ParkedFree; // acquire: the last holder's writes are visible
+
+    /// <summary>Poster, after its assisted pass (always, in a finally): gives the role back.</summary>
+    public void End()
+        => Volatile.Write(ref _state.Value, ParkedFree); // release: the next holder's swap sees the head moved and the batch counted
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void TakeBackSlow()
+    {
+        SpinWait spin = default;
+        while (Interlocked.CompareExchange(ref _state.Value, Awake, ParkedFree) != ParkedFree) // acquire: an assist's writes are visible
+        {
+            spin.SpinOnce(sleep1Threshold: -1); // a poster holds it for one pass; on 2 cores it may need ours
+        }
+    }
+}

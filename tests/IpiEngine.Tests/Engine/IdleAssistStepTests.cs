@@ -1,0 +1,152 @@
+using IpiEngine.Apic;
+using IpiEngine.Delivery;
+using IpiEngine.Pipeline;
+using IpiEngine.Posting;
+using IpiEngine.Rings;
+using IpiEngine.Stages;
+using Xunit;
+
+namespace IpiEngine.Tests.Facade;
+
+/// <summary>
+/// The idle assist's protocol step by step, on a fused pipeline whose thread is never started: the test plays the
+/// pipeline thread (release, take back) and calls the poster's slow path itself, so the rare interleavings the stress
+/// tests of <see cref="IdleAssistTests"/> can hardly meet (<see cref="IdleAssist"/>'s (F2)) are reached every time.
+/// </summary>
+public class IdleAssistStepTests
+{
+    private const byte Vector = 0x40;
+
+    private const ulong AllExcludingSelf = (3UL << 18) | Vector;
+
+    private static ulong Unicast(uint destination) => ((ulong)destination << 32) | Vector;
+
+    [Fact]
+    public void A_poster_that_finds_the_pipeline_parked_delivers_its_ring_and_leaves_its_bit_clear()
+    {
+        using var rig = new Rig();
+        rig.Posting.Post(0, ApicRegister.X2Icr, Unicast(1), 1, 0, 0, wait: true); // the pipeline holds the role: rung as usual
+        Assert.True(rig.Doorbell.IsRung(0));
+        Assert.Equal(0, rig.Stage.Resolved);
+
+        rig.Doorbell.Clear([1UL]); // what the pipeline's release of its idle bells does to a drained ring...
+        Assert.True(rig.Rings[0].TryRead(out _)); // ...(the record taken by hand stands for its last pass)
+        rig.Assist.Release();                      // ...then it parks
+        rig.Posting.Post(0, ApicRegister.X2Icr, Unicast(1), 1, 0, 0, wait: true);
+
+        Assert.True(rig.Rings[0].IsEmpty);
+        Assert.False(rig.Doorbell.IsRung(0)); // no bit set, so no barrier is ever paid for it
+        Assert.Equal(1, rig.Stage.Resolved);
+        Assert.True(rig.Descriptors.HasPending(1));
+        Assert.Equal(1, rig.Stage.Assisted);
+    }
+
+    [Fact]
+    public void A_poster_whose_bit_the_pipeline_re_rang_before_parking_leaves_its_records_to_the_pipeline()
+    {
+        // The pipeline cleared the bit, saw this ring filled meanwhile and re-rang it, then parked; the poster had read
+        // its bit clear before that re-ring. Draining now would leave a set bit on an empty ring to a parked pipeline,
+        // whose next post would then take the fast path and never wake it (F2).
+        using var rig = new Rig();
+        rig.Posting.Post(0, ApicRegister.X2Icr, Unicast(1), 1, 0, 0, wait: true); // rung (the role is the pipeline's)
+        rig.Assist.Release();
+
+        Assert.False(rig.Pipeline.TryAssist(0)); // the poster's slow path after its stale read of the bit
+        Assert.False(rig.Rings[0].IsEmpty);
+        Assert.True(rig.Doorbell.IsRung(0));
+        Assert.Equal(0, rig.Stage.Assisted);
+        rig.Assist.TakeBack(); // the role was given back: the pipeline thread takes it without waiting
+    }
+
+    [Fact]
+    public void A_post_from_the_notifier_during_an_assist_rings_its_bit_and_stays_in_the_ring_for_the_pipeline()
+    {
+        // 70 broadcasts to 63 vCPUs are more deliveries than one flush holds, so the batcher flushes, and notifies, in the
+        // middle of the assist's drain: the nested post lands in the ring being drained, behind the assist's limit.
+        const int Broadcasts = 70;
+        int nested = 0;
+        using var rig = new Rig(vcpus: 64, ringCapacity: 128, onNotify: (rig, vcpu) =>
+        {
+            if (vcpu == 1 && nested++ == 0)
+            {
+                rig.Posting.Post(0, ApicRegister.X2Icr, Unicast(2), 2, 0, 0, wait: true); // this thread is ring 0's producer
+            }
+        });
+        var broadcasts = new ExitRecord[Broadcasts];
+        Array.Fill(broadcasts, ExitRecord.Create(0, ApicRegister.X2Icr, AllExcludingSelf, 0));
+        rig.Assist.Release();
+        rig.Posting.PostRun(0, broadcasts, 0); // one publication: assisted
+
+        Assert.Equal(1, nested);
+        Assert.Equal(1, rig.Stage.Assisted);
+        Assert.Equal(Broadcasts, rig.Stage.Resolved);        // the assist took only what came before it
+        Assert.Equal(1, rig.Rings[0].PublishedCount - rig.Rings[0].ConsumedCount);
+        Assert.True(rig.Doorbell.IsRung(0));                 // rung and signalled: the pipeline owns it, with its record
+    }
+
+    [Fact]
+    public void The_role_has_one_holder_and_the_pipeline_takes_it_back_only_when_the_poster_ends()
+    {
+        var assist = new IdleAssist();
+        Assert.False(assist.TryBegin()); // the pipeline thread holds it from the start
+        assist.Release();
+        Assert.True(assist.TryBegin());
+        Assert.False(assist.TryBegin()); // a second poster rings and signals instead
+
+        var takenBack = new ManualResetEventSlim();
+        var pipeline = new Thread(() =>
+        {
+            assist.TakeBack();
+            takenBack.Set();
+        });
+        pipeline.Start();
+        Assert.False(takenBack.Wait(TimeSpan.FromMilliseconds(200), TestContext.Current.CancellationToken)); // waits out the assist
+        assist.End();
+        Assert.True(takenBack.Wait(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken));
+        Assert.True(pipeline.Join(TimeSpan.FromSeconds(30)));
+        Assert.False(assist.TryBegin()); // awake again: posts ring as usual
+    }
+
+    /// <summary>A fused pipeline built by hand and never started.</summary>
+    private sealed class Rig : IDisposable
+    {
+        public Rig(int vcpus = 3, int ringCapacity = 16, Action<Rig, int>? onNotify = null)
+        {
+            Rings = [.. Enumerable.Range(0, vcpus).Select(_ => new SpscRing<ExitRecord>(ringCapacity))];
+            Doorbell = new DoorbellBitmap(vcpus);
+            var signal = new EventCount();
+            Posting = new PostingRings(Rings, Doorbell, signal, BlockingWaitStrategy.Instance, drop: false, "steps");
+            Descriptors = new DescriptorTable(vcpus);
+            var parts = new PipelineParts(Rings, Doorbell, Posting, new IcrResolver(ApicTopology.Configure(vcpus, TopologyKind.X2ApicPhysical)),
+                Descriptors, null, null, null, LocalTargets.Engine, BlockingWaitStrategy.Instance, signal, 512,
+                new NotifierFaults(NotifierExceptionPolicy.Continue, null), StampDeliveries: false, AssistIdle: true);
+            Pipeline = new FusedPipeline<CallbackNotifier>(parts, new CallbackNotifier(vcpu => onNotify?.Invoke(this, vcpu)));
+            Assist = Pipeline.Assist!;
+            Stage = new Counts(Pipeline);
+        }
+
+        public SpscRing<ExitRecord>[] Rings { get; }
+
+        public DoorbellBitmap Doorbell { get; }
+
+        public PostingRings Posting { get; }
+
+        public DescriptorTable Descriptors { get; }
+
+        public FusedPipeline<CallbackNotifier> Pipeline { get; }
+
+        public IdleAssist Assist { get; }
+
+        public Counts Stage { get; }
+
+        public void Dispose() => Descriptors.Dispose();
+    }
+
+    /// <summary>The pipeline's counters, summed.</summary>
+    private sealed class Counts(IEnginePipeline pipeline)
+    {
+        public long Resolved => pipeline.Counters.Sum(c => c.Read(CounterSlot.IpisResolved));
+
+        public long Assisted => pipeline.Counters.Sum(c => c.Read(CounterSlot.AssistedPasses));
+    }
+}
