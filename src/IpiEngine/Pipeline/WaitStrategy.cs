@@ -12,6 +12,12 @@ internal abstract class WaitStrategy
     /// <summary>Which strategy this is.</summary>
     public abstract WaitStrategyKind Kind { get; }
 
+    /// <summary>
+    /// The same strategy for a gathering thread whose posters deliver themselves while it is parked (fused mode's idle
+    /// assist): a wake-up then costs a post nothing, so a strategy may park sooner. Most strategies are unchanged.
+    /// </summary>
+    public virtual WaitStrategy ForAssistedGathering => this;
+
     /// <summary>The shared instance of a strategy.</summary>
     public static WaitStrategy For(WaitStrategyKind kind) => kind switch
     {

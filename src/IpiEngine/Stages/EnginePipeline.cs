@@ -178,11 +178,12 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     protected void RunLoop<TPass>(ref TPass pass) where TPass : struct, IGatherPass
     {
         var idle = new Idle(this);
+        WaitStrategy wait = Assist is null ? Parts.Wait : Parts.Wait.ForAssistedGathering;
         while (!Stopping)
         {
             if (!pass.Run())
             {
-                Parts.Wait.WaitUntil(ref idle, Parts.Signal);
+                wait.WaitUntil(ref idle, Parts.Signal);
                 Assist?.TakeBack(); // passes and the drain run holding the consumer role (IdleAssist)
             }
         }

@@ -1,0 +1,38 @@
+using IpiEngine.Pipeline;
+using Xunit;
+
+namespace IpiEngine.Tests.Pipeline;
+
+public sealed class WaitStrategyTests
+{
+    private static int LooksBeforePark(WaitStrategy strategy)
+    {
+        int look = 0;
+        while (!strategy.Pause(look))
+        {
+            look++;
+        }
+
+        return look;
+    }
+
+    [Fact]
+    public void Hybrid_parks_after_its_spins_and_yields_and_sooner_when_posters_assist()
+    {
+        WaitStrategy hybrid = WaitStrategy.For(WaitStrategyKind.Hybrid);
+        Assert.Equal(16 + 48, LooksBeforePark(hybrid));
+        Assert.Equal(16 + 8, LooksBeforePark(hybrid.ForAssistedGathering));
+        Assert.Equal(WaitStrategyKind.Hybrid, hybrid.ForAssistedGathering.Kind);
+    }
+
+    [Theory]
+    [InlineData(WaitStrategyKind.BusySpin)]
+    [InlineData(WaitStrategyKind.Yielding)]
+    [InlineData(WaitStrategyKind.Sleeping)]
+    [InlineData(WaitStrategyKind.Blocking)]
+    public void Other_strategies_wait_the_same_way_when_posters_assist(WaitStrategyKind kind)
+    {
+        WaitStrategy strategy = WaitStrategy.For(kind);
+        Assert.Same(strategy, strategy.ForAssistedGathering);
+    }
+}
