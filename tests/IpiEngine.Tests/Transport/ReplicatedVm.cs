@@ -17,10 +17,12 @@ public sealed class ReplicatedVm : IAsyncDisposable
     private readonly Func<int, ApicTopology> _topologyOf;
     private readonly TimeSpan _writeTimeout;
     private readonly Action<int>? _notify;
+    private readonly bool _assist;
 
-    private ReplicatedVm(int nodes, int vcpus, Func<int, ApicTopology> topologyOf, TimeSpan writeTimeout, Func<int, IPEndPoint, IPEndPoint>? route, Action<int>? notify)
+    private ReplicatedVm(int nodes, int vcpus, Func<int, ApicTopology> topologyOf, TimeSpan writeTimeout, Func<int, IPEndPoint, IPEndPoint>? route, Action<int>? notify, bool assist)
     {
         _notify = notify;
+        _assist = assist;
         NodeOfVcpu = [.. Enumerable.Range(0, vcpus).Select(v => v % nodes)];
         Transports = new NodeTransport?[nodes];
         Engines = new Engine?[nodes];
@@ -41,9 +43,9 @@ public sealed class ReplicatedVm : IAsyncDisposable
 
     /// <summary>Starts every node, highest id first (so each dialer knows its acceptors' ports); <paramref name="notify"/> is every engine's notifier.</summary>
     public static ReplicatedVm Start(int nodes, int vcpus, TopologyKind kind = TopologyKind.XApicPhysical, TimeSpan? writeTimeout = null,
-        Func<int, IPEndPoint, IPEndPoint>? route = null, Func<int, ApicTopology>? topologyOf = null, Action<int>? notify = null)
+        Func<int, IPEndPoint, IPEndPoint>? route = null, Func<int, ApicTopology>? topologyOf = null, Action<int>? notify = null, bool assist = true)
     {
-        var vm = new ReplicatedVm(nodes, vcpus, topologyOf ?? (_ => ApicTopology.Configure(vcpus, kind)), writeTimeout ?? TimeSpan.FromSeconds(30), route, notify);
+        var vm = new ReplicatedVm(nodes, vcpus, topologyOf ?? (_ => ApicTopology.Configure(vcpus, kind)), writeTimeout ?? TimeSpan.FromSeconds(30), route, notify, assist);
         for (int n = nodes - 1; n >= 0; n--)
             vm.StartNode(n);
         return vm;
@@ -70,6 +72,7 @@ public sealed class ReplicatedVm : IAsyncDisposable
             Forwarder = transport,
             Replicator = transport.Replication,
             NotifyCallback = _notify,
+            AssistIdlePipeline = _assist,
             Name = $"node{node}",
         });
         transport.Start(new EngineSink(engine));

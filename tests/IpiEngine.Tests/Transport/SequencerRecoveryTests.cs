@@ -194,7 +194,7 @@ public class SequencerRecoveryTests
                 held.Set();
                 release.Wait(Bound, TestContext.Current.CancellationToken);
             }
-        });
+        }, assist: false); // the pipeline thread, not the posting test thread, must be the one held in the notifier
         try
         {
             await ReadyAsync(vm);
