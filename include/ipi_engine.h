@@ -50,10 +50,11 @@ extern "C" {
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 4u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
+#define IPI_ABI_VERSION_MINOR 5u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
                                     1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE;
                                     1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_faults,
-                                    ipi_node_config_t.placement_count, ipi_config_t.apic_id_count */
+                                    ipi_node_config_t.placement_count, ipi_config_t.apic_id_count;
+                                    1.5: IPI_CONFIG_NO_ASSIST */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -90,11 +91,14 @@ extern "C" {
 /* ipi_config.flags */
 #define IPI_CONFIG_SPARSE_IDS         0x1u /* configured topologies: give the vCPUs non-contiguous APIC IDs */
 #define IPI_CONFIG_NO_POST_TIMESTAMP  0x2u /* never read the clock on a post (without it: only when the delivery log is on) */
+#define IPI_CONFIG_NO_ASSIST          0x4u /* fused threading: an ipi_post never delivers (or kicks) on the posting thread;
+                                              it wakes the parked pipeline thread instead (ABI 1.5; a 1.4 library refuses
+                                              the bit with IPI_E_BAD_CONFIG) */
 
 /* ipi_config.threading_mode */
 #define IPI_THREADING_FUSED      0u /* one pipeline thread runs every stage (best on few cores; default); while it is
                                        parked, an ipi_post resolves and delivers (and kicks) its own vCPU's records on
-                                       the posting thread instead of waking it */
+                                       the posting thread instead of waking it (unless IPI_CONFIG_NO_ASSIST) */
 #define IPI_THREADING_PER_STAGE  1u /* one thread per stage (scales on many cores) */
 #define IPI_THREADING_INLINE     2u /* no engine thread: each ipi_post resolves and delivers (and kicks) on the posting
                                        thread before it returns; deterministic; posts from several threads are

@@ -4,10 +4,10 @@ namespace IpiEngine.Native;
 internal static class AbiValues
 {
     /// <summary>
-    /// <c>IPI_ABI_VERSION</c>: major 1, minor 4 (1.1 added <c>IPI_E_FAULTED</c>; 1.2 nodes; 1.3 descriptors, SN, inline;
-    /// 1.4 the undelivered counter, link fault names and the node config's placement length).
+    /// <c>IPI_ABI_VERSION</c>: major 1, minor 5 (1.1 added <c>IPI_E_FAULTED</c>; 1.2 nodes; 1.3 descriptors, SN, inline;
+    /// 1.4 the undelivered counter, link fault names and the node config's placement length; 1.5 <c>IPI_CONFIG_NO_ASSIST</c>).
     /// </summary>
-    public const uint AbiVersion = (1u << 16) | 4u;
+    public const uint AbiVersion = (1u << 16) | 5u;
 
     /// <summary><c>IPI_MAX_ENGINES</c>.</summary>
     public const int MaxEngines = 256;
@@ -24,7 +24,8 @@ internal static class AbiValues
 
     public const uint FlagSparseIds = 0x1;
     public const uint FlagNoPostTimestamp = 0x2;
-    public const uint KnownFlags = FlagSparseIds | FlagNoPostTimestamp;
+    public const uint FlagNoAssist = 0x4;
+    public const uint KnownFlags = FlagSparseIds | FlagNoPostTimestamp | FlagNoAssist;
 
     public const uint ThreadingFused = 0;
     public const uint ThreadingPerStage = 1;

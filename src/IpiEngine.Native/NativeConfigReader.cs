@@ -69,6 +69,7 @@ internal static unsafe class NativeConfigReader
             WaitStrategy = wait,
             BackPressure = backPressure,
             StampPostTime = (config->Flags & AbiValues.FlagNoPostTimestamp) != 0 ? false : null, // null: when the log can show it
+            AssistIdlePipeline = (config->Flags & AbiValues.FlagNoAssist) == 0,
             // The host's callback, called on the deliver thread once per destination per batch; same ABI as
             // void (*)(void *, uint32_t) on LP64 (pointer in the first register, 32-bit integer in the second).
             NativeNotifier = (delegate* unmanaged<nint, int, void>)config->Kick,

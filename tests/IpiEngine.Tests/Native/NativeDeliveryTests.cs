@@ -84,6 +84,59 @@ public unsafe class NativeDeliveryTests
     [UnmanagedCallersOnly]
     private static void CountKick(nint context, uint vcpu) => Interlocked.Increment(ref ((long*)context)[vcpu]);
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_no_assist_flag_keeps_every_kick_off_the_posting_thread(bool noAssist)
+    {
+        // [0]: the posting thread's managed id; [1]: kicks on that thread; [2]: kicks on another thread.
+        long* seen = (long*)NativeMemory.AllocZeroed(3, sizeof(long));
+        try
+        {
+            NativeConfig config = Abi.Config(2);
+            config.WaitStrategy = AbiValues.WaitBlocking; // the pipeline parks at every empty look: each paced post finds it parked
+            config.Flags = noAssist ? AbiValues.FlagNoAssist : 0;
+            config.Kick = &KickByThread;
+            config.KickContext = (nint)seen;
+            seen[0] = Environment.CurrentManagedThreadId;
+            ulong engine = Abi.CreateOrFail(config);
+            Assert.Equal(Status.Ok, Abi.Start(engine));
+            const int Posts = 40;
+            for (int i = 0; i < Posts; i++)
+            {
+                NativeExit toOne = Abi.Icr(0, 1, 0x40 + (uint)(i % 8));
+                Assert.Equal(Status.Ok, Abi.Post(engine, &toOne));
+                Thread.Sleep(2); // time to deliver and park again
+            }
+
+            Assert.Equal(Status.Ok, Abi.Stop(engine));
+            NativeCounters counters = ReadCounters(engine);
+            Assert.Equal(Status.Ok, Abi.Destroy(engine));
+
+            Assert.Equal((ulong)Posts, counters.Delivered + counters.Coalesced);
+            Assert.Equal((ulong)(seen[1] + seen[2]), counters.Notifications);
+            if (noAssist)
+            {
+                Assert.Equal(0, seen[1]); // never delivered on the posting thread
+            }
+            else
+            {
+                Assert.True(seen[1] > 0, $"no post delivered itself although the pipeline parked between posts ({seen[2]} kicks elsewhere)");
+            }
+        }
+        finally
+        {
+            NativeMemory.Free(seen);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void KickByThread(nint context, uint vcpu)
+    {
+        long* seen = (long*)context;
+        Interlocked.Increment(ref seen[Environment.CurrentManagedThreadId == seen[0] ? 1 : 2]); // read after Stop, which joins the threads
+    }
+
     [Fact]
     public void A_reset_topology_takes_fixed_ipis_only_after_the_guest_enables_the_apic()
     {

@@ -139,6 +139,7 @@ public class NativeLayoutTests
         Assert.Equal(AbiValues.TopologyX2ApicCluster, (uint)d["IPI_TOPOLOGY_X2APIC_CLUSTER"]);
         Assert.Equal(AbiValues.FlagSparseIds, (uint)d["IPI_CONFIG_SPARSE_IDS"]);
         Assert.Equal(AbiValues.FlagNoPostTimestamp, (uint)d["IPI_CONFIG_NO_POST_TIMESTAMP"]);
+        Assert.Equal(AbiValues.FlagNoAssist, (uint)d["IPI_CONFIG_NO_ASSIST"]);
         Assert.Equal(AbiValues.ThreadingFused, (uint)d["IPI_THREADING_FUSED"]);
         Assert.Equal(AbiValues.ThreadingPerStage, (uint)d["IPI_THREADING_PER_STAGE"]);
         Assert.Equal(AbiValues.ThreadingInline, (uint)d["IPI_THREADING_INLINE"]);
