@@ -50,11 +50,16 @@ public class LinkIsolationTests
             using var watching = new CancellationTokenSource();
             var watcher = Task.Run(() =>
             {
-                while (!watching.IsCancellationRequested)
+                // One last look after the cancellation, which comes once the link was seen connected: a loaded machine
+                // could otherwise end the watch before the watcher ever ran again (seen ending "Reconnecting" in CI-like runs).
+                while (true)
                 {
+                    bool last = watching.IsCancellationRequested;
                     var state = link.State;
                     if (seen.Count == 0 || seen[^1] != state)
                         seen.Add(state);
+                    if (last)
+                        break;
                     Thread.Sleep(1);
                 }
             }, TestContext.Current.CancellationToken);
