@@ -25,7 +25,7 @@ internal static class PerfIdleCommand
     public static Command Create()
     {
         var duration = new Option<string?>("--duration") { Description = "Length of the idle window, e.g. 10s (default), 1s, 500ms.", HelpName = "TIME" };
-        var wakes = new Option<string?>("--wakes") { Description = $"Single IPIs posted after the window for the wake latency (default {DefaultWakes}).", HelpName = "N" };
+        var wakes = new Option<string?>("--wakes") { Description = $"Single IPIs posted after the window for the wake latency, each followed by one reference sample without an engine (default {DefaultWakes}).", HelpName = "N" };
         var interval = new Option<string?>("--interval") { Description = $"Quiet time before each of them, long enough for the engine to go idle (default {DefaultInterval.TotalMilliseconds:0}ms).", HelpName = "TIME" };
         var wait = new Option<string?>("--wait") { Description = $"The engine's wait strategy: {string.Join(", ", EngineNames.WaitStrategies)} (default {EngineNames.Of(new EngineOptions().WaitStrategy)}).", HelpName = "STRATEGY" };
         var assist = new Option<string?>("--assist") { Description = "on (default) or off: whether a post delivers itself while the pipeline thread is parked (EngineOptions.AssistIdlePipeline).", HelpName = "on|off" };
@@ -80,6 +80,8 @@ internal static class PerfIdleCommand
         writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ipi perf idle: wait {report.Wait}, assist {(report.Assist ? "on" : "off")} ({report.AssistedPasses} assisted passes)"));
         writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  idle {report.IdleSeconds:F2} s: process CPU {report.CpuSeconds * 1000:F1} ms = {report.CpuPercentOfOneCore:F3} % of one core"));
         writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  wake latency over {l.Samples} single IPIs, {report.WakeIntervalSeconds * 1000:0.#} ms apart: p50 {l.P50 / 1e3:F1} µs, p99 {l.P99 / 1e3:F1} µs, max {l.Max / 1e3:F1} µs"));
+        var r = report.ReferenceLatencyNs;
+        writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  reference without an engine (the same quiet time, then a ConcurrentQueue enqueue and dequeue): p50 {r.P50 / 1e3:F1} µs, p99 {r.P99 / 1e3:F1} µs, max {r.Max / 1e3:F1} µs"));
         writer.WriteLine(report.ConservationHeld ? "  conservation held" : "  conservation VIOLATED");
     }
 }

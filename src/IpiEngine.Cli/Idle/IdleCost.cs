@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using IpiEngine.Apic;
 using IpiEngine.Cli.Run;
@@ -47,12 +48,25 @@ internal static class IdleCost
         var wall = Stopwatch.GetElapsedTime(start);
         var cpu = cpuAfter - cpuBefore;
 
+        // Each wake alternates with a reference sample that has no engine in it: the same sleep, then a hand-off through
+        // a ConcurrentQueue on this thread. What the reference shows (caches and TLB cold after the sleep, the
+        // hypervisor's and the kernel's noise) bounds what any engine could reach on this machine at that moment.
         var latency = new LatencyHistogram();
+        var reference = new LatencyHistogram();
+        var queue = new ConcurrentQueue<long>();
+        queue.Enqueue(0);
+        queue.TryDequeue(out _);
         for (var i = 0; i < wakes; i++)
         {
             Thread.Sleep(interval);
             var (posted, seen) = WakeOnce(engine);
             latency.RecordTicks(posted, seen);
+
+            Thread.Sleep(interval);
+            var handedOff = Stopwatch.GetTimestamp();
+            queue.Enqueue(handedOff);
+            queue.TryDequeue(out _);
+            reference.RecordTicks(handedOff, Stopwatch.GetTimestamp());
         }
 
         engine.Stop();
@@ -66,6 +80,7 @@ internal static class IdleCost
             100 * cpu.TotalSeconds / Math.Max(wall.TotalSeconds, 1e-9),
             interval.TotalSeconds,
             latency.Summarize(),
+            reference.Summarize(),
             counters.ConservationHolds && counters.IpisResolved == wakes + WarmUpWakes && counters.Delivered == wakes + WarmUpWakes);
     }
 
@@ -92,5 +107,9 @@ internal static class IdleCost
 /// <param name="CpuPercentOfOneCore">That CPU time as a percentage of one core over the window (goal: under 1).</param>
 /// <param name="WakeIntervalSeconds">The quiet time before each single IPI.</param>
 /// <param name="WakeLatencyNs">Post to "vCPU 1's TakePending sees it", in nanoseconds.</param>
+/// <param name="ReferenceLatencyNs">
+/// No engine: the same quiet time, then a ConcurrentQueue enqueue and dequeue on the measuring thread, alternating with
+/// the wakes; the machine's own noise after a sleep, in nanoseconds.
+/// </param>
 /// <param name="ConservationHeld">Every posted IPI was resolved and delivered once.</param>
-internal sealed record IdleReport(string Wait, bool Assist, long AssistedPasses, double IdleSeconds, double CpuSeconds, double CpuPercentOfOneCore, double WakeIntervalSeconds, LatencySummary WakeLatencyNs, bool ConservationHeld);
+internal sealed record IdleReport(string Wait, bool Assist, long AssistedPasses, double IdleSeconds, double CpuSeconds, double CpuPercentOfOneCore, double WakeIntervalSeconds, LatencySummary WakeLatencyNs, LatencySummary ReferenceLatencyNs, bool ConservationHeld);

@@ -26,6 +26,11 @@ public class PerfIdleTests
         Assert.True(wake.GetProperty("p50").GetInt64() > 0);
         Assert.True(wake.GetProperty("p50").GetInt64() <= wake.GetProperty("p99").GetInt64());
         Assert.True(wake.GetProperty("p99").GetInt64() <= wake.GetProperty("max").GetInt64());
+        var reference = root.GetProperty("referenceLatencyNs"); // the machine's own noise, measured beside each wake
+        Assert.Equal(10, reference.GetProperty("samples").GetInt64());
+        Assert.True(reference.GetProperty("p50").GetInt64() > 0);
+        Assert.True(reference.GetProperty("p99").GetInt64() <= reference.GetProperty("max").GetInt64());
+        Assert.Contains("reference without an engine", error, StringComparison.Ordinal);
         Assert.True(root.GetProperty("conservationHeld").GetBoolean());
     }
 
