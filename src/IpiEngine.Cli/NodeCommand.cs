@@ -50,27 +50,40 @@ internal static class NodeCommand
         var deliveries = new Option<FileInfo?>("--deliveries") { Description = "Trace replay: where this node writes what it delivered (seq,dest_vcpu lines)." };
         var svrWrites = new Option<int>("--svr-write-every") { Description = "Each local vCPU also writes its SVR (a topology write replicated to every node; routing unchanged) before every N-th IPI (0: never).", DefaultValueFactory = _ => 0 };
         var progress = new Option<int>("--progress-ms") { Description = "While posting, print 'progress TIMESTAMP SERVED' (Stopwatch ticks, local destinations served so far) every N ms (0: never).", DefaultValueFactory = _ => 0 };
+        var assist = new Option<string?>("--assist") { Description = "Fused threading: on (default) lets a post that finds the pipeline thread parked resolve and deliver its own vCPU's records instead of waking it; off leaves all the work to the pipeline thread (EngineOptions.AssistIdlePipeline).", HelpName = "on|off" };
         var command = new Command("node", "Run one node of a VM whose vCPUs are spread over several hosts; forwards IPIs to its peers.")
         {
-            config, topology, workload, seed, ipis, duration, rate, timeout, control, traceVcpus, traceExits, threading, deliveries, svrWrites, progress,
+            config, topology, workload, seed, ipis, duration, rate, timeout, control, traceVcpus, traceExits, threading, assist, deliveries, svrWrites, progress,
         };
-        command.SetAction((parse, ct) => parse.GetValue(traceExits) is { } exits
-            ? RunTraceAsync(parse.GetRequiredValue(config).FullName, parse.GetValue(traceVcpus), exits, parse.GetValue(threading)!, parse.GetValue(deliveries),
-                TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), ct)
-            : RunAsync(new NodeRunArguments(parse.GetRequiredValue(config).FullName, parse.GetValue(topology)!, parse.GetValue(workload)!,
-            parse.GetValue(seed), parse.GetValue(ipis), TimeSpan.FromMilliseconds(parse.GetValue(duration)), parse.GetValue(rate),
-            TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!, parse.GetValue(svrWrites), parse.GetValue(progress)), ct));
+        command.SetAction((parse, ct) =>
+        {
+            bool assistOn;
+            try
+            {
+                assistOn = EngineNames.Assist(parse.GetValue(assist), parse.GetValue(threading)!);
+            }
+            catch (RunInputException e)
+            {
+                return Task.FromResult(Fail(e.Message));
+            }
+            return parse.GetValue(traceExits) is { } exits
+                ? RunTraceAsync(parse.GetRequiredValue(config).FullName, parse.GetValue(traceVcpus), exits, parse.GetValue(threading)!, assistOn, parse.GetValue(deliveries),
+                    TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), ct)
+                : RunAsync(new NodeRunArguments(parse.GetRequiredValue(config).FullName, parse.GetValue(topology)!, parse.GetValue(workload)!,
+                    parse.GetValue(seed), parse.GetValue(ipis), TimeSpan.FromMilliseconds(parse.GetValue(duration)), parse.GetValue(rate),
+                    TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!, parse.GetValue(svrWrites), parse.GetValue(progress), assistOn), ct);
+        });
         return command;
     }
 
-    private static Task<int> RunTraceAsync(string configPath, FileInfo? vcpus, FileInfo exits, string threading, FileInfo? deliveries,
+    private static Task<int> RunTraceAsync(string configPath, FileInfo? vcpus, FileInfo exits, string threading, bool assist, FileInfo? deliveries,
         TimeSpan timeout, bool control, CancellationToken ct)
     {
         if (vcpus is null || deliveries is null || !control)
             return Task.FromResult(Fail("--trace-exits needs --trace-vcpus, --deliveries and --control (the nodes of a trace meet at its topology rows)."));
         if (timeout <= TimeSpan.Zero)
             return Task.FromResult(Fail("--timeout must be positive."));
-        return TraceNodeProcess.RunAsync(configPath, vcpus.FullName, exits.FullName, threading, deliveries.FullName, timeout, ct);
+        return TraceNodeProcess.RunAsync(configPath, vcpus.FullName, exits.FullName, threading, assist, deliveries.FullName, timeout, ct);
     }
 
     private static async Task<int> RunAsync(NodeRunArguments args, CancellationToken ct)
@@ -114,6 +127,7 @@ internal static class NodeCommand
                 Placement = new VcpuPlacement(placement, config.Node),
                 Forwarder = transport,
                 ThreadingMode = EngineNames.Threading(args.Threading),
+                AssistIdlePipeline = args.Assist,
                 LocalTargets = config.LocalTargetsMode,
                 Replicator = transport.Replication, // topology writes go to every node, in the VM's one order
                 DeliveryLogCapacity = LocalLogCapacity,
@@ -291,8 +305,14 @@ internal static class NodeCommand
             PeerTopologyWrites = counters.PeerTopologyWrites,
             TopologyEpoch = replication.Epoch,
             TopologyDigest = replication.Digest,
+            Assist = AssistReported(engine),
+            AssistedPasses = counters.AssistedPasses,
         };
     }
+
+    /// <summary>Whether the engine ran with the idle assist (<see cref="EngineOptions.AssistIdlePipeline"/>), as its options say; null outside fused threading.</summary>
+    internal static bool? AssistReported(Engine engine)
+        => engine.Options.ThreadingMode == ThreadingMode.Fused ? engine.Options.AssistIdlePipeline : null;
 
     private static bool TryParseCounts(string line, int vcpus, out long[] counts)
     {

@@ -28,6 +28,8 @@ internal sealed class MultiNodeRun
     public long Rate { get; init; }
     /// <summary>The engines' threading: <c>fused</c>, <c>per-stage</c> or <c>inline</c>.</summary>
     public string Threading { get; init; } = "fused";
+    /// <summary>With fused threading, every node engine's idle assist (<c>ipi node --assist</c>); ignored otherwise.</summary>
+    public bool Assist { get; init; } = true;
     /// <summary>Who serves each node's own targets: <c>engine</c> or <c>kernel</c> (a stand-in for KVM on each node).</summary>
     public string LocalTargets { get; init; } = "engine";
     /// <summary>Bound on each phase (start, run, stop).</summary>
@@ -80,7 +82,8 @@ internal sealed class MultiNodeRun
             "--seed", Seed.ToString(invariant), "--ipis-per-vcpu", IpisPerVcpu.ToString(invariant),
             "--duration-ms", ((long)Duration.TotalMilliseconds).ToString(invariant),
             "--rate", Rate.ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant),
-            "--svr-write-every", SvrWriteEvery.ToString(invariant), "--progress-ms", ((int)ProgressInterval.TotalMilliseconds).ToString(invariant)], IpiDll, Timeout, Log, ct);
+            "--svr-write-every", SvrWriteEvery.ToString(invariant), "--progress-ms", ((int)ProgressInterval.TotalMilliseconds).ToString(invariant),
+            .. NodeProcesses.AssistArguments(Threading, Assist)], IpiDll, Timeout, Log, ct);
         await nodes.ExpectFromAllAsync("ready", ct);
         await nodes.SendAllAsync("go", ct);
         if (WhileRunning is not null)
@@ -119,9 +122,10 @@ internal sealed record MultiNodeResult(IReadOnlyList<NodeReport> Nodes, double C
     public IReadOnlyList<IReadOnlyList<ProgressSample>> Progress { get; init; } = [];
 
     /// <summary>The run as the JSON summary of <c>ipi run --nodes</c>.</summary>
-    public NodesRunReport ToReport(string threading, string localTargets, int vcpus, string topology, string workload)
-        => NodesRunReport.Build("nodes", localTargets, threading, vcpus, topology, workload, Nodes.Max(r => r.Seconds), Complete,
+    public NodesRunReport ToReport(string threading, bool? assist, string localTargets, int vcpus, string topology, string workload)
+        => NodesRunReport.Build("nodes", localTargets, threading, assist, vcpus, topology, workload, Nodes.Max(r => r.Seconds), Complete,
             [.. Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Posted, r.Resolved, r.Rejected, r.LocalDelivered + r.RemoteDelivered,
                 r.LocalCoalesced + r.RemoteCoalesced, r.EngineForwarded, r.ServedByHost, r.Received, r.Doubled, r.Lost, r.Misrouted,
-                r.EngineConservationHolds, r.LatencyNs, r.AllocatedBytes), r.LocalDelivered + r.LocalCoalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))]);
+                r.EngineConservationHolds, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses },
+                r.LocalDelivered + r.LocalCoalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))]);
 }

@@ -31,6 +31,8 @@ internal static class MultiNodeSummary
         Row("forwarded (engine)", r => Number(r.EngineForwarded));
         Row("expected forwarded", r => Number(r.ExpectedForwarded));
         Row("engine conservation", r => r.EngineConservationHolds ? "holds" : "BROKEN");
+        if (result.Nodes.Any(r => r.Assist is not null))
+            Row("assist / assisted passes", r => r.Assist is { } on ? $"{(on ? "on" : "off")} / {Number(r.AssistedPasses)}" : "-");
         Row("sent / acknowledged (links)", r => $"{Number(r.Forwarded)} / {Number(r.Acknowledged)}");
         Row("resends discarded", r => Number(r.DuplicatesDiscarded));
         Row("received remote", r => Number(r.Received));

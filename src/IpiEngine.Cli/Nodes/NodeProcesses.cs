@@ -87,6 +87,10 @@ internal sealed class NodeProcesses : IAsyncDisposable
         }
     }
 
+    /// <summary>The <c>--assist on|off</c> arguments of every node with fused threading; none otherwise (the node refuses them there).</summary>
+    public static string[] AssistArguments(string threading, bool assist)
+        => threading == "fused" ? ["--assist", assist ? "on" : "off"] : [];
+
     /// <summary>Reads node <paramref name="node"/>'s output up to a line starting with <paramref name="prefix"/>, within the timeout.</summary>
     /// <exception cref="InvalidOperationException">The node did not say it in time, or exited (one sentence).</exception>
     public async Task<string> ExpectLineAsync(int node, string prefix, CancellationToken ct)

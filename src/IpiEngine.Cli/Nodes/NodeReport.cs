@@ -48,6 +48,12 @@ internal sealed record NodeReport(
     /// <summary>Each link's health: state, time per state, stall time, records refused (see <see cref="LinkReport"/>).</summary>
     public IReadOnlyList<LinkReport>? Links { get; init; }
 
+    /// <summary>Whether this node's engine ran with the idle assist (<c>--assist</c>, from its options); null outside fused threading.</summary>
+    public bool? Assist { get; init; }
+
+    /// <summary>Passes posting threads ran because they found this node's pipeline thread parked (<see cref="EngineCounters.AssistedPasses"/>).</summary>
+    public long AssistedPasses { get; init; }
+
     /// <summary>Topology writes applied here, the VM's (whichever node posted them).</summary>
     public long TopologyWrites { get; init; }
 

@@ -3,7 +3,8 @@ namespace IpiEngine.Cli.Nodes;
 /// <summary>
 /// The options of one <c>ipi node</c> process. <see cref="SvrWriteEvery"/>: each local vCPU also writes its SVR (a
 /// replicated topology write, routing unchanged) before every N-th IPI, 0 never; <see cref="ProgressMs"/>: print a
-/// <c>progress</c> line every N ms while posting, 0 never.
+/// <c>progress</c> line every N ms while posting, 0 never; <see cref="Assist"/>: the engine's
+/// <see cref="EngineOptions.AssistIdlePipeline"/> (<c>--assist</c>, fused threading).
 /// </summary>
 internal sealed record NodeRunArguments(
     string ConfigPath,
@@ -17,4 +18,5 @@ internal sealed record NodeRunArguments(
     bool Control,
     string Threading,
     int SvrWriteEvery = 0,
-    int ProgressMs = 0);
+    int ProgressMs = 0,
+    bool Assist = true);

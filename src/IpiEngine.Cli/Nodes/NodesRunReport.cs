@@ -19,6 +19,10 @@ internal sealed record NodesRunReport
     public required string LocalTargets { get; init; }
     /// <summary>The engines' threading.</summary>
     public required string Threading { get; init; }
+    /// <summary>Fused threading: whether every node's engine was told to run the idle assist (<c>--assist</c>); null otherwise.</summary>
+    public bool? Assist { get; init; }
+    /// <summary>Fused threading: the nodes' <see cref="NodeSummary.AssistedPasses"/>, summed; null otherwise.</summary>
+    public long? AssistedPasses { get; init; }
     /// <summary>vCPUs of the VM.</summary>
     public required int Vcpus { get; init; }
     /// <summary>The topology (or "from the trace").</summary>
@@ -68,13 +72,15 @@ internal sealed record NodesRunReport
     /// counts are the nodes' sums, the rate is destinations served (each node's local ones, by its engine or its host,
     /// plus what arrived from the others) per second of <paramref name="seconds"/>.
     /// </summary>
-    internal static NodesRunReport Build(string mode, string localTargets, string threading, int vcpus, string topology, string workload,
+    internal static NodesRunReport Build(string mode, string localTargets, string threading, bool? assist, int vcpus, string topology, string workload,
         double seconds, bool exactlyOnce, IReadOnlyList<NodePart> nodes) => new()
     {
         Mode = mode,
         NodeCount = nodes.Count,
         LocalTargets = localTargets,
         Threading = threading,
+        Assist = assist,
+        AssistedPasses = assist is null ? null : nodes.Sum(n => n.Summary.AssistedPasses ?? 0),
         Vcpus = vcpus,
         Topology = topology,
         Workload = workload,
@@ -101,7 +107,14 @@ internal sealed record NodesRunReport
 /// engine's local and arrived destinations; <see cref="LatencyNs"/> is the latency of what arrived here from the others.
 /// </summary>
 internal sealed record NodeSummary(int Node, long Posted, long Resolved, long Rejected, long Delivered, long Coalesced, long Forwarded, long ServedByHost,
-    long Received, long Doubled, long Lost, long Misrouted, bool ConservationHeld, LatencySummary LatencyNs, long AllocatedBytes);
+    long Received, long Doubled, long Lost, long Misrouted, bool ConservationHeld, LatencySummary LatencyNs, long AllocatedBytes)
+{
+    /// <summary>Whether this node's engine ran with the idle assist, as the node reported from its engine's options; null outside fused threading.</summary>
+    public bool? Assist { get; init; }
+
+    /// <summary>Passes posting threads ran on this node because they found its pipeline thread parked; null outside fused threading.</summary>
+    public long? AssistedPasses { get; init; }
+}
 
 /// <summary>What <see cref="NodesRunReport.Build"/> takes of one node: its summary, its local destinations served (by its engine or its host), its collections.</summary>
 internal readonly record struct NodePart(NodeSummary Summary, long LocalServed, GcCounts Gc);

@@ -41,6 +41,16 @@ internal static class EngineNames
         _ => throw new RunInputException($"Unknown --assist value '{value}': use on or off."),
     };
 
+    /// <summary>
+    /// <c>--assist on|off</c> given with <c>--threading</c> <paramref name="threading"/> (<c>ipi run</c> and <c>ipi node</c>):
+    /// as <see cref="Assist(string?)"/>, and a <see cref="RunInputException"/> when it is given with a valid threading mode
+    /// other than fused, where no pipeline thread parks for a post to help.
+    /// </summary>
+    public static bool Assist(string? value, string threading)
+        => value is not null && TryThreading(threading) is { } mode && mode != ThreadingMode.Fused
+            ? throw new RunInputException($"--assist applies to fused threading only (a post helps a parked pipeline thread), not to --threading {threading.Trim().ToLowerInvariant()}.")
+            : Assist(value);
+
     /// <summary>A strategy's spelling: <c>BusySpin</c> becomes <c>busy-spin</c>.</summary>
     public static string Of(WaitStrategyKind kind)
     {

@@ -39,6 +39,7 @@ internal static class NodesRun
             Duration = settings.Duration,
             Rate = settings.Rate is { } rate ? (long)(rate / nodes) : 0, // a whole multiple of the nodes (RunOptions)
             Threading = settings.Threading,
+            Assist = settings.Assist,
             LocalTargets = settings.LocalTargets,
             Timeout = TimeSpan.FromSeconds(60) + (settings.Count is null ? settings.Duration : TimeSpan.Zero),
             Log = line => error.WriteLine(line),
@@ -52,7 +53,7 @@ internal static class NodesRun
             return outcome?.ExitCode ?? 1;
         }
 
-        JsonOutput.Write(settings.JsonPath, result.ToReport(settings.Threading, settings.LocalTargets, settings.Vcpus, settings.Topology.Name, settings.Mix.Name),
+        JsonOutput.Write(settings.JsonPath, result.ToReport(settings.Threading, AssistSetting(settings), settings.LocalTargets, settings.Vcpus, settings.Topology.Name, settings.Mix.Name),
             NodesRunReportJsonContext.Default.NodesRunReport, jsonOutput ?? console.Writer);
         return code;
     }
@@ -66,6 +67,7 @@ internal static class NodesRun
             VcpusPath = settings.VcpusPath!,
             ExitsPath = settings.ExitsPath!,
             Threading = settings.Threading,
+            Assist = settings.Assist,
             LocalTargets = settings.LocalTargets == "kernel" ? LocalTargets.Kernel : LocalTargets.Engine,
             Log = line => error.WriteLine(line),
         };
@@ -115,13 +117,16 @@ internal static class NodesRun
             }
         }
 
-        JsonOutput.Write(settings.JsonPath, TraceNodesSummary.ToReport(result, settings.TraceName ?? "trace", settings.Threading, settings.LocalTargets, matches, settings.CheckPath),
+        JsonOutput.Write(settings.JsonPath, TraceNodesSummary.ToReport(result, settings.TraceName ?? "trace", settings.Threading, AssistSetting(settings), settings.LocalTargets, matches, settings.CheckPath),
             NodesRunReportJsonContext.Default.NodesRunReport, jsonOutput ?? console.Writer);
         return result.Exact && matches != false ? 0 : 1;
     }
 
+    /// <summary>The assist setting every node was given (fused threading), or null.</summary>
+    private static bool? AssistSetting(RunSettings settings) => settings.Threading == "fused" ? settings.Assist : null;
+
     private static string Suffix(RunSettings settings)
-        => $", {settings.Threading}" + (settings.LocalTargets == "kernel" ? ", local targets served by a kernel stand-in" : "");
+        => $", {settings.Threading}" + (AssistSetting(settings) is { } on ? $", assist {(on ? "on" : "off")}" : "") + (settings.LocalTargets == "kernel" ? ", local targets served by a kernel stand-in" : "");
 
     /// <summary>Runs the work, cancelling it on Ctrl-C; null when interrupted.</summary>
     private static (int ExitCode, T? Result)? Wait<T>(Func<CancellationToken, Task<(int, T?)>> work, RunConsole console, RunInterruption interruption)

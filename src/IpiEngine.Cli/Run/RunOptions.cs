@@ -37,7 +37,7 @@ internal sealed class RunOptions
 
     internal Option<string?> Wait { get; } = new("--wait") { Description = $"The engine's wait strategy: {string.Join(", ", EngineNames.WaitStrategies)} (default {EngineNames.Of(new EngineOptions().WaitStrategy)}).", HelpName = "STRATEGY" };
 
-    internal Option<string?> Assist { get; } = new("--assist") { Description = "Fused threading: on (default) lets a post that finds the pipeline thread parked resolve and deliver its own vCPU's records instead of waking it; off leaves all the work to the pipeline thread.", HelpName = "on|off" };
+    internal Option<string?> Assist { get; } = new("--assist") { Description = "Fused threading: on (default) lets a post that finds the pipeline thread parked resolve and deliver its own vCPU's records instead of waking it; off leaves all the work to the pipeline thread. Applies to generated workloads, trace replays and every node of --nodes.", HelpName = "on|off" };
 
     internal Option<string?> RingCapacity { get; } = new("--ring-capacity") { Description = $"Per-vCPU ring capacity in records, a power of two (default: {EngineOptions.MaxAutomaticRingCapacity}, smaller beyond 64 vCPUs so all rings fit in {EngineOptions.AutomaticRingBytes >> 20} MiB).", HelpName = "N" };
 
@@ -85,11 +85,12 @@ internal sealed class RunOptions
             throw new RunInputException(parse.Errors[0].Message);
         }
 
+        var threading = Choice(parse, Threading, [.. EngineNames.ThreadingModes]) ?? "fused";
         var settings = new RunSettings
         {
-            Threading = Choice(parse, Threading, [.. EngineNames.ThreadingModes]) ?? "fused",
+            Threading = threading,
             Wait = Choice(parse, Wait, [.. EngineNames.WaitStrategies]),
-            Assist = EngineNames.Assist(Text(parse, Assist)),
+            Assist = EngineNames.Assist(Text(parse, Assist), threading),
             RingCapacity = Text(parse, RingCapacity) is { } rc ? RingCapacityOf(rc) : null,
             JsonPath = Text(parse, Json) is { } json && json != "-" ? WritablePath("--json", json) : Text(parse, Json),
             Plain = parse.GetValue(Plain),
@@ -99,11 +100,6 @@ internal sealed class RunOptions
         if (settings.Baseline && (Text(parse, Nodes) is not null || Text(parse, Trace) is not null || Text(parse, Exits) is not null))
         {
             throw new RunInputException("--baseline applies to a generated workload on one engine, not to --nodes or trace replays.");
-        }
-
-        if (Text(parse, Assist) is not null && (settings.Threading != "fused" || Text(parse, Nodes) is not null || Text(parse, Trace) is not null || Text(parse, Exits) is not null))
-        {
-            throw new RunInputException("--assist applies to fused threading on one engine with a generated workload, not to other threading modes, --nodes or trace replays.");
         }
 
         if (Text(parse, Nodes) is { } nodes)

@@ -24,7 +24,7 @@ internal sealed class RunReport
     /// <summary>Engine wait strategy.</summary>
     public required string Wait { get; init; }
 
-    /// <summary>Fused threading on one engine: whether the idle assist was on (<c>--assist</c>); null otherwise.</summary>
+    /// <summary>Fused threading (generated workloads and trace replays): whether the idle assist was on (<c>--assist</c>); null otherwise.</summary>
     public bool? Assist { get; init; }
 
     /// <summary>

@@ -15,16 +15,16 @@ internal static class RunSummaryTable
             .AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
 
         var interrupted = report.Interrupted ? " (interrupted)" : string.Empty;
+        var assist = report.Assist is { } on ? $", assist {(on ? "on" : "off")} ({Count(report.AssistedPasses ?? 0)} assisted passes)" : string.Empty;
         if (report.Loops is { } loops)
         {
             Row(table, "trace", $"{report.Workload}, {report.Vcpus} vCPUs, each posted in order by one of {Math.Min(report.Vcpus, IpiEngine.Trace.ConcurrentTraceReplay.MaxPosterThreads)} threads");
-            Row(table, "engine", $"{report.Threading}, wait {report.Wait}");
+            Row(table, "engine", $"{report.Threading}, wait {report.Wait}{assist}");
             Row(table, "replays", string.Create(CultureInfo.InvariantCulture, $"{loops} in {report.DurationSeconds:F3} s{interrupted}"));
         }
         else
         {
             Row(table, "scenario", $"{report.Vcpus} vCPUs, {report.Topology}, {report.Workload}");
-            var assist = report.Assist is { } on ? $", assist {(on ? "on" : "off")} ({Count(report.AssistedPasses ?? 0)} assisted passes)" : string.Empty;
             Row(table, "engine", $"{report.Threading}, wait {report.Wait}, batch {report.Batch}{assist}");
             Row(table, "measured window", string.Create(CultureInfo.InvariantCulture, $"{report.DurationSeconds:F2} s after {report.WarmupSeconds:F2} s warm-up{interrupted}"));
         }

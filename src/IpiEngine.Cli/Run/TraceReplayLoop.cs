@@ -6,7 +6,7 @@ namespace IpiEngine.Cli.Run;
 
 /// <summary>
 /// Runs the K replays of a trace run between display samples and sums what they did: counters, IPIs per mode,
-/// latency, time, allocations; keeps the first replay's rows (what <c>--deliveries</c> and <c>--check</c> see).
+/// latency, time, allocations, assisted passes; keeps the first replay's rows (what <c>--deliveries</c> and <c>--check</c> see).
 /// </summary>
 internal sealed class TraceReplayLoop
 {
@@ -32,6 +32,7 @@ internal sealed class TraceReplayLoop
     private long delivered;
     private long coalesced;
     private long rejected;
+    private long assistedPasses;
     private bool conservation = true;
     private bool matchesSequential = true;
 
@@ -84,7 +85,7 @@ internal sealed class TraceReplayLoop
 
     private void ReplayOnce()
     {
-        var result = ConcurrentTraceReplay.Run(ids, exits, EngineNames.Threading(settings.Threading), EngineNames.WaitStrategy(settings.Wait), RingCapacity(settings, ids.Length), sequential.Counters.Destinations);
+        var result = ConcurrentTraceReplay.Run(ids, exits, EngineNames.Threading(settings.Threading), EngineNames.WaitStrategy(settings.Wait), RingCapacity(settings, ids.Length), sequential.Counters.Destinations, settings.Assist);
         replaying += result.Elapsed;
         var c = result.Counters;
         records += c.Posted;
@@ -92,6 +93,7 @@ internal sealed class TraceReplayLoop
         delivered += c.Delivered;
         coalesced += c.Coalesced;
         rejected += c.Rejected;
+        assistedPasses += c.AssistedPasses;
         conservation &= c.ConservationHolds;
         foreach (var reason in Enum.GetValues<RejectReason>())
         {
@@ -139,6 +141,8 @@ internal sealed class TraceReplayLoop
             Workload = settings.TraceName ?? "trace",
             Threading = settings.Threading,
             Wait = EngineNames.Of(EngineNames.WaitStrategy(settings.Wait)),
+            Assist = settings.Threading == "fused" ? settings.Assist : null,
+            AssistedPasses = settings.Threading == "fused" ? assistedPasses : null,
             Batch = 1,
             Loops = done,
             WarmupSeconds = 0,

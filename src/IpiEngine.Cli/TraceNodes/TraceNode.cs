@@ -48,6 +48,7 @@ internal sealed class TraceNode : IDisposable
             Forwarder = transport,
             Replicator = transport.Replication, // a row posted here is applied on every node, in the VM's one order
             ThreadingMode = setup.Threading,
+            AssistIdlePipeline = setup.Assist,
             LocalTargets = setup.LocalTargets,
             // Every delivery the trace has, at most; none when the kernel serves (the engine then delivers nothing).
             DeliveryLogCapacity = setup.LocalTargets == LocalTargets.Kernel ? 0 : (int)Math.Min(1 << 26, destinations + 16),
@@ -263,7 +264,11 @@ internal sealed class TraceNode : IDisposable
         var report = new TraceNodeReport(_setup.Node, c.Posted, c.IpisResolved + c.Rejected, c.Rejected, c.TopologyWrites, c.Delivered,
             c.Coalesced, c.Forwarded, c.ServedByHost, arrived.Length, c.RemoteDelivered, c.RemoteCoalesced, ExpectedArrivals, Kernel?.Injected ?? 0, misrouted, c.ConservationHolds,
             seconds, Arrivals.LatencyNs(), allocations.AllocatedBytes, allocations.Gen0,
-            allocations.Gen1, allocations.Gen2, [.. problems]);
+            allocations.Gen1, allocations.Gen2, [.. problems])
+        {
+            Assist = NodeCommand.AssistReported(Engine),
+            AssistedPasses = c.AssistedPasses,
+        };
         return (report, deliveries);
     }
 

@@ -19,7 +19,7 @@ namespace IpiEngine.Cli.TraceNodes;
 internal static class TraceNodeProcess
 {
     /// <summary>Runs the node.</summary>
-    public static async Task<int> RunAsync(string configPath, string vcpusPath, string exitsPath, string threading, string deliveriesPath,
+    public static async Task<int> RunAsync(string configPath, string vcpusPath, string exitsPath, string threading, bool assist, string deliveriesPath,
         TimeSpan timeout, CancellationToken ct)
     {
         NodeConfig config;
@@ -38,7 +38,7 @@ internal static class TraceNodeProcess
 
             ThreadingMode mode = EngineNames.TryThreading(threading)
                 ?? throw new NodeConfigException($"--threading must be fused, per-stage or inline, not '{threading}'");
-            setup = new TraceNodeSetup(config.Node, config.Placement, ids, exits, SequentialReplay.Run(ids, exits), mode, config.LocalTargetsMode, timeout);
+            setup = new TraceNodeSetup(config.Node, config.Placement, ids, exits, SequentialReplay.Run(ids, exits), mode, config.LocalTargetsMode, timeout, assist);
         }
         catch (Exception e) when (e is NodeConfigException or TraceFormatException or IOException or UnauthorizedAccessException)
         {

@@ -30,4 +30,11 @@ internal sealed record TraceNodeReport(
     int Gen0,
     int Gen1,
     int Gen2,
-    string[] Problems);
+    string[] Problems)
+{
+    /// <summary>Whether this node's engine ran with the idle assist (<c>--assist</c>, from its options); null outside fused threading.</summary>
+    public bool? Assist { get; init; }
+
+    /// <summary>Passes posting threads ran because they found this node's pipeline thread parked (<see cref="EngineCounters.AssistedPasses"/>).</summary>
+    public long AssistedPasses { get; init; }
+}

@@ -11,5 +11,6 @@ namespace IpiEngine.Cli.TraceNodes;
 /// <param name="Threading">The engine's threading mode.</param>
 /// <param name="LocalTargets">Who serves this node's targets: the engine, or the host's kernel (<see cref="KernelStandIn"/>).</param>
 /// <param name="Timeout">Bound on each wait (a topology row applied here, the peers at a rendezvous).</param>
+/// <param name="Assist">Fused threading: the engine's <see cref="EngineOptions.AssistIdlePipeline"/> (<c>--assist</c>).</param>
 internal sealed record TraceNodeSetup(int Node, int[] Placement, uint[] ApicIds, ExitRecord[] Exits, ReplayResult Sequential,
-    ThreadingMode Threading, LocalTargets LocalTargets, TimeSpan Timeout);
+    ThreadingMode Threading, LocalTargets LocalTargets, TimeSpan Timeout, bool Assist = true);

@@ -22,6 +22,8 @@ internal sealed class TraceNodesRun
     public required string ExitsPath { get; init; }
     /// <summary>The engines' threading: <c>fused</c>, <c>per-stage</c> or <c>inline</c>.</summary>
     public string Threading { get; init; } = "fused";
+    /// <summary>With fused threading, every node engine's idle assist (<c>ipi node --assist</c>); ignored otherwise.</summary>
+    public bool Assist { get; init; } = true;
     /// <summary>Who serves each node's targets.</summary>
     public LocalTargets LocalTargets { get; init; } = LocalTargets.Engine;
     /// <summary>Bound on each wait (start, each rendezvous, the drain).</summary>
@@ -49,7 +51,8 @@ internal sealed class TraceNodesRun
         string localTargets = LocalTargets == LocalTargets.Kernel ? "kernel" : "engine";
         await using var nodes = await NodeProcesses.StartAsync(Nodes, ids.Length, localTargets, (node, folder) =>
             ["--trace-vcpus", Path.GetFullPath(VcpusPath), "--trace-exits", Path.GetFullPath(ExitsPath), "--threading", Threading,
-             "--deliveries", DeliveriesFile(folder, node), "--timeout", ((int)Timeout.TotalSeconds).ToString(CultureInfo.InvariantCulture)],
+             "--deliveries", DeliveriesFile(folder, node), "--timeout", ((int)Timeout.TotalSeconds).ToString(CultureInfo.InvariantCulture),
+             .. NodeProcesses.AssistArguments(Threading, Assist)],
             IpiDll, Timeout, Log, ct);
         await nodes.ExpectFromAllAsync("ready", ct);
         await nodes.SendAllAsync("go", ct);

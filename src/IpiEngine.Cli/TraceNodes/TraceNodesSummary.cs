@@ -30,6 +30,11 @@ internal static class TraceNodesSummary
         Row("injected (KVM_DSM_IPI)", r => Number(r.Injected));
         Row("doubled / lost / misrouted", r => $"{Number(result.Merge.Doubled[r.Node])} / {Number(result.Merge.Lost[r.Node])} / {Number(r.Misrouted)}");
         Row("engine conservation", r => r.ConservationHeld ? "holds" : "BROKEN");
+        if (result.Nodes.Any(r => r.Assist is not null))
+        {
+            Row("assist / assisted passes", r => r.Assist is { } on ? $"{(on ? "on" : "off")} / {Number(r.AssistedPasses)}" : "-");
+        }
+
         Row("cross-node p50 / p99 (us)", r => $"{(r.LatencyNs.P50 / 1000.0).ToString("0.0", invariant)} / {(r.LatencyNs.P99 / 1000.0).ToString("0.0", invariant)}");
         console.Write(table);
         foreach (var node in result.Nodes)
@@ -52,13 +57,14 @@ internal static class TraceNodesSummary
     }
 
     /// <summary>The run as the JSON summary of <c>ipi run --nodes --trace</c>.</summary>
-    public static NodesRunReport ToReport(TraceNodesResult result, string traceName, string threading, string localTargets, bool? matchesReference, string? referencePath)
+    public static NodesRunReport ToReport(TraceNodesResult result, string traceName, string threading, bool? assist, string localTargets, bool? matchesReference, string? referencePath)
     {
         ArgumentNullException.ThrowIfNull(result);
-        return NodesRunReport.Build("nodes-trace", localTargets, threading, result.Vcpus, "from the trace", traceName, result.Seconds, result.Exact,
+        return NodesRunReport.Build("nodes-trace", localTargets, threading, assist, result.Vcpus, "from the trace", traceName, result.Seconds, result.Exact,
             [.. result.Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Ipis, r.Ipis - r.Rejected, r.Rejected, r.Delivered + r.RemoteDelivered,
                 r.Coalesced + r.RemoteCoalesced, r.Forwarded, r.ServedByHost, r.Received, result.Merge.Doubled[r.Node], result.Merge.Lost[r.Node], r.Misrouted,
-                r.ConservationHeld, r.LatencyNs, r.AllocatedBytes), r.Delivered + r.Coalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))])
+                r.ConservationHeld, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses },
+                r.Delivered + r.Coalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))])
             with { MatchesReference = matchesReference, ReferencePath = referencePath };
     }
 }

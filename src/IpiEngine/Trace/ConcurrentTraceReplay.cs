@@ -30,9 +30,10 @@ internal static class ConcurrentTraceReplay
     /// The deliveries the replay should make (the sequential replay's destinations, summed), which sizes the delivery
     /// log; null to count them here with a sequential replay. More than <see cref="MaxLoggedDeliveries"/> is refused.
     /// </param>
+    /// <param name="assistIdlePipeline">Fused mode: whether a post that finds the pipeline thread parked delivers itself (<see cref="EngineOptions.AssistIdlePipeline"/>).</param>
     public static ConcurrentReplayResult Run(ReadOnlySpan<uint> initialApicIds, IReadOnlyList<ExitRecord> exits,
         ThreadingMode mode = ThreadingMode.Fused, WaitStrategyKind wait = WaitStrategyKind.Hybrid, int ringCapacity = 4096,
-        long? expectedDeliveries = null)
+        long? expectedDeliveries = null, bool assistIdlePipeline = true)
     {
         ArgumentNullException.ThrowIfNull(exits);
         int vcpus = initialApicIds.Length;
@@ -50,6 +51,7 @@ internal static class ConcurrentTraceReplay
             Topology = ApicTopology.Reset(initialApicIds),
             ThreadingMode = mode,
             WaitStrategy = wait,
+            AssistIdlePipeline = assistIdlePipeline,
             RingCapacity = ringCapacity,
             DeliveryLogCapacity = (int)Math.Max(16, expected + 1), // one spare: a delivery too many shows as a difference
             StampPostTime = true, // the replay's latency (the other modes stamp by default when logging; Inline does not)
