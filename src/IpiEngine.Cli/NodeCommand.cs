@@ -21,8 +21,9 @@ namespace IpiEngine.Cli;
 /// <see cref="NodeReport"/>). With <c>--control</c> it serves until <c>go</c> (or leaves at <c>stop</c>), answering
 /// <see cref="NodeControl"/>'s lines meanwhile (topology writes, the topology's epoch and digest); after posting it
 /// waits for <c>expect C0,C1,...</c> (every vCPU's posted IPIs, summed over the nodes) before checking, and for
-/// <c>stop</c> (or end of input) before leaving; without it every vCPU is taken to post <c>--ipis-per-vcpu</c>. Exit codes: 0 complete, 1 incomplete or
-/// timed out, 2 bad input.
+/// <c>stop</c> (or end of input) before leaving; without it every vCPU is taken to post <c>--ipis-per-vcpu</c>. With fused
+/// threading, <c>--assist on|off</c> sets the engine's idle assist (the report says which, and its assisted passes).
+/// Exit codes: 0 complete, 1 incomplete or timed out, 2 bad input.
 /// </summary>
 internal static class NodeCommand
 {

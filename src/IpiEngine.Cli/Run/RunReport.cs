@@ -28,8 +28,8 @@ internal sealed class RunReport
     public bool? Assist { get; init; }
 
     /// <summary>
-    /// Passes a posting thread ran in the measured window because it found the pipeline thread parked
-    /// (<see cref="EngineCounters.AssistedPasses"/>); null where the run does not report it.
+    /// Passes a posting thread ran in the measured window (trace replays: over every loop) because it found the pipeline
+    /// thread parked (<see cref="EngineCounters.AssistedPasses"/>); null where the run does not report it.
     /// </summary>
     public long? AssistedPasses { get; init; }
 
