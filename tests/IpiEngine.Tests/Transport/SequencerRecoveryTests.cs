@@ -82,6 +82,42 @@ public class SequencerRecoveryTests
     }
 
     [Fact]
+    public async Task A_replay_that_contradicts_the_sequencers_order_is_refused_and_changes_nothing()
+    {
+        await using var vm = Start(nodes: 2);
+        await ReadyAsync(vm);
+        LdrWrite[] order = [new(1, 0x10), new(2, 0x20)];
+        foreach (var write in order)
+            Write(vm, write);
+        var sequencer = vm.Replication(0);
+        var last = sequencer.AppliedWrites()[^1];
+
+        // The same place in the order with another write: the orders diverged.
+        var diverged = last with { Type = TopologyMessageType.Replay, Value = last.Value ^ (0x40UL << 24), Digest = last.Digest ^ 1 };
+        var refused = Assert.Throws<LinkProtocolException>(() => sequencer.Receive(1, Image(diverged)));
+        Assert.Equal(LinkFault.TopologyMismatch, refused.Fault);
+        Assert.Contains("the orders diverged", refused.Message, StringComparison.Ordinal);
+
+        // A write past the order of a sequencer that has recovered: the order lost a write that node holds.
+        ulong digest = TopologyReplication.Chain(last.Digest, 3, ApicRegister.Ldr, 0x80UL << 24);
+        var past = last with { Type = TopologyMessageType.Replay, Vcpu = 3, Value = 0x80UL << 24, Index = last.Index + 1, Digest = digest };
+        refused = Assert.Throws<LinkProtocolException>(() => sequencer.Receive(1, Image(past)));
+        Assert.Equal(LinkFault.TopologyMismatch, refused.Fault);
+        Assert.Contains("lost writes", refused.Message, StringComparison.Ordinal);
+
+        // An exact copy of a write it has is taken silently; none of the three changed any node's order.
+        sequencer.Receive(1, Image(last with { Type = TopologyMessageType.Replay }));
+        AssertOneOrderEverywhere(vm, order);
+    }
+
+    private static byte[] Image(in TopologyMessage message)
+    {
+        var bytes = new byte[TopologyMessage.Size];
+        message.Write(bytes);
+        return bytes;
+    }
+
+    [Fact]
     public async Task A_restarted_sequencer_recovers_the_order_and_both_nodes_write_on()
     {
         await using var vm = Start(nodes: 2);
