@@ -123,7 +123,7 @@ internal sealed class IdleAssist
         => Volatile.Write(ref _state.Value, ParkedFree); // release: the next holder's swap sees the head moved and the batch counted
 
     /// <summary>
-    /// Another poster holds the role for one pass: look again for a short, bounded while (step (5) of the remarks) and
+    /// Another poster holds the role for one pass: look again for a short, bounded while (step (3') of the remarks) and
     /// return the word as last read. Ringing at once would wake the pipeline thread for a record that the role's next
     /// holder could deliver itself; a closed loop (ping-pong) answers from inside the pass it waits on, and each such
     /// wake can leave the pipeline thread awake and yielding (measured: 12-15 µs per round trip instead of 1.6, far).
@@ -135,7 +135,7 @@ internal sealed class IdleAssist
         for (int look = 0; look < _otherAssistLooks && state == Assisting; look++)
         {
             Thread.SpinWait(8);
-            state = Volatile.Read(ref _state.Value); // acquire is not needed here: the swap that follows acquires
+            state = Volatile.Read(ref _state.Value); // a look only: the swap that follows is what acquires the role's state
         }
 
         return state;

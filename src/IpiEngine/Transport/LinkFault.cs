@@ -41,7 +41,8 @@ public enum LinkFault : uint
     Replaced,
     /// <summary>
     /// The nodes disagree on the VM's topology: another digest at the same epoch, a replicated write that does not
-    /// reproduce the sequencer's digest, or a write replayed to a recovering sequencer that does not follow its order.
+    /// reproduce the sequencer's digest, or a write replayed to a sequencer that contradicts its order, does not follow
+    /// it while it recovers, or shows that the recovered order lost a write a node holds.
     /// </summary>
     TopologyMismatch,
     /// <summary>A frame failed authentication (altered, replayed, reordered or from another connection); nothing from it was applied.</summary>
