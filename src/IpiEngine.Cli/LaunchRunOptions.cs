@@ -25,18 +25,32 @@ internal sealed class LaunchRunOptions
         Description = "Build A and B in separate clones even when they are the same commit.",
     };
 
+    public Option<string> Mode { get; } = new("--mode")
+    {
+        Description = "How a round measures: 'interleaved' (a worker process per side, blocks of A and B alternating a fraction of a second apart, compared pair by pair) or 'launches' (one BenchmarkDotNet launch per side, compared launch by launch).",
+        DefaultValueFactory = _ => "interleaved",
+    };
+
     public void AddTo(Command command)
     {
+        command.Options.Add(Mode);
         command.Options.Add(Filter);
         command.Options.Add(Rounds);
         command.Options.Add(Budget);
         command.Options.Add(SeparateBuilds);
     }
 
-    /// <summary>The run settings, checked before anything is built.</summary>
-    /// <exception cref="PerfInputException">A bad --rounds or --budget.</exception>
-    public AlternatingRunner.Settings Read(ParseResult parse, IReadOnlyDictionary<string, string>? diffEnvironment = null)
+    /// <summary>The run settings, checked before anything is built; the fewest rounds are the test's for the mode.</summary>
+    /// <exception cref="PerfInputException">A bad --rounds, --budget or --mode.</exception>
+    public AlternatingRunner.Settings Read(ParseResult parse, IpiEngine.Perf.Comparison.RunComparer comparer, IReadOnlyDictionary<string, string>? diffEnvironment = null)
     {
+        ArgumentNullException.ThrowIfNull(comparer);
+        var mode = (parse.GetValue(Mode) ?? "interleaved").Trim().ToLowerInvariant() switch
+        {
+            "interleaved" => AlternatingRunner.RoundMode.Interleaved,
+            "launches" => AlternatingRunner.RoundMode.Launches,
+            var other => throw new PerfInputException($"--mode must be 'interleaved' or 'launches', not '{other}'."),
+        };
         int? rounds = parse.GetValue(Rounds);
         if (rounds is < 1 or > 1000)
         {
@@ -48,6 +62,9 @@ internal sealed class LaunchRunOptions
             Rounds = rounds,
             Budget = BudgetPlanner.ParseBudget(parse.GetValue(Budget) ?? "15m"),
             DiffEnvironment = diffEnvironment ?? new Dictionary<string, string>(),
+            Mode = mode,
+            WorkerCommand = PerfWorkerCommand.CommandLine(),
+            MinimumRounds = mode == AlternatingRunner.RoundMode.Interleaved ? comparer.MinimumPairedRounds : comparer.MinimumLaunches,
         };
     }
 }

@@ -48,7 +48,7 @@ internal static class PerfAaCommand
             var environment = fraction > 0
                 ? new Dictionary<string, string> { [SuiteSlowdown.EnvironmentVariable] = slowdownText!.Trim() }
                 : null;
-            var settings = launches.Read(parse, environment) with { MinimumRounds = comparer.MinimumLaunches };
+            var settings = launches.Read(parse, comparer, environment);
             bool separate = parse.GetValue(launches.SeparateBuilds);
             var git = GitRepository.Open(parse.GetValue(repo) ?? Environment.CurrentDirectory);
             var revision = parse.GetValue(commit)!;

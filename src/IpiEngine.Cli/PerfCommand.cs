@@ -23,6 +23,7 @@ internal static class PerfCommand
         perf.Subcommands.Add(PerfCheckCommand.Create());
         perf.Subcommands.Add(PerfIdleCommand.Create());
         perf.Subcommands.Add(PerfIoApicRoundTripCommand.Create());
+        perf.Subcommands.Add(PerfWorkerCommand.Create());
         return perf;
     }
 

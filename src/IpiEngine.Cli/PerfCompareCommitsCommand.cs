@@ -35,7 +35,7 @@ internal static class PerfCompareCommitsCommand
             // Everything the user typed is checked before the first (long) build.
             var format = PerfComparisonPrinter.Validate(parse.GetValue(policy.Format));
             var comparer = new RunComparer(policy.Read(parse));
-            var settings = launches.Read(parse) with { MinimumRounds = comparer.MinimumLaunches };
+            var settings = launches.Read(parse, comparer);
             var git = GitRepository.Open(parse.GetValue(repo) ?? Environment.CurrentDirectory);
             var runner = new AlternatingRunner(git, error);
             using var builds = runner.Build(parse.GetValue(a)!, parse.GetValue(b)!, parse.GetValue(launches.SeparateBuilds));

@@ -51,6 +51,50 @@ internal static partial class ThreadAffinity
         return sched_setaffinity(0, sizeof(ulong), ref mask) == 0;
     }
 
+    /// <summary>The calling thread's CPUs as a mask (bit n = CPU n), or 0 when the OS does not tell.</summary>
+    public static ulong CurrentMask()
+    {
+        ulong mask = 0;
+        return OperatingSystem.IsLinux() && sched_getaffinity(0, sizeof(ulong), ref mask) == 0 ? mask : 0;
+    }
+
+    /// <summary>
+    /// Pins the calling thread to <paramref name="cpu"/> until the scope is disposed, then gives it
+    /// back the CPUs it had; a no-op for a negative <paramref name="cpu"/> or where pinning is not possible.
+    /// </summary>
+    public static PinScope PinCurrentThread(int cpu)
+    {
+        ulong before = 0;
+        if (cpu < 0 || !OperatingSystem.IsLinux() || sched_getaffinity(0, sizeof(ulong), ref before) != 0 || !TryPinCurrentThread(cpu))
+        {
+            return default;
+        }
+        return new PinScope(before);
+    }
+
+    /// <summary>The CPUs a thread had before <see cref="PinCurrentThread"/>; disposing restores them.</summary>
+    public readonly struct PinScope(ulong before) : IDisposable
+    {
+        /// <summary>True when the thread was pinned.</summary>
+        public bool Pinned => before != 0;
+
+        /// <summary>Restores the thread's CPUs.</summary>
+        public void Dispose()
+        {
+            if (before != 0)
+            {
+                ulong mask = before;
+                _ = sched_setaffinity(0, sizeof(ulong), ref mask);
+            }
+        }
+    }
+
+    /// <summary>The logical CPU the calling thread runs on right now (Linux), or -1.</summary>
+    public static int CurrentCpu() => OperatingSystem.IsLinux() ? sched_getcpu() : -1;
+
+    [LibraryImport("libc")]
+    private static partial int sched_getcpu();
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial int sched_setaffinity(int pid, nuint cpusetsize, ref ulong mask);
 

@@ -10,4 +10,9 @@ namespace IpiEngine.Perf.Comparison;
 /// </summary>
 /// <param name="MedianNs">Median of the launch's iterations, ns per operation.</param>
 /// <param name="State">Probe state around the launch; <see cref="CoreDistanceState.Mixed"/> means it changed during the launch.</param>
-public readonly record struct LaunchObservation(double MedianNs, CoreDistanceState State);
+/// <param name="Round">The <c>compare-commits</c> round the launch belongs to; null for a plain record.</param>
+/// <param name="Blocks">
+/// With the interleaved runner, the launch's block medians in run order: block i of A and block i of
+/// B of one round ran next to each other in time (<see cref="PairedTest"/>); null otherwise.
+/// </param>
+public readonly record struct LaunchObservation(double MedianNs, CoreDistanceState State, int? Round = null, IReadOnlyList<double>? Blocks = null);

@@ -141,29 +141,39 @@ internal sealed class LaunchTest(double alpha, int permutations = 4000, int seed
             States = states,
         };
         string over = Invariant($"over {baseUsed}+{diffUsed} launches ({states}){leftOutNote}");
-        string shift = Invariant($"{(Math.Exp(estimate) - 1) * 100:+0.0;-0.0}%");
-        string limit = Invariant($"{relative * 100:0.#}%");
-        if (pSlower <= Alpha)
+        return Decide(finding, Alpha, over, () => MoreRoundsNeeded(strata, estimate, delta, Math.Min(baseUsed, diffUsed), minimum), "launches");
+    }
+
+    /// <summary>
+    /// The verdict from a finding's p-values at level <paramref name="alpha"/>: slower, faster, same,
+    /// or not enough evidence with the advice of <paramref name="moreRounds"/> (asked only then);
+    /// <paramref name="over"/> says what the evidence was, <paramref name="spreadOf"/> what spreads.
+    /// </summary>
+    internal static LaunchFinding Decide(LaunchFinding finding, double alpha, string over, Func<int?> moreRounds, string spreadOf)
+    {
+        string shift = Invariant($"{(finding.EstimatedRatio - 1) * 100:+0.0;-0.0}%");
+        string limit = Invariant($"{finding.ThresholdRelative * 100:0.#}%");
+        if (finding.PSlower <= alpha)
         {
-            return finding with { Outcome = TimeOutcome.Slower, Reason = Invariant($"slower: {shift} beyond the {limit} threshold, p {pSlower:0.0000} {over}") };
+            return finding with { Outcome = TimeOutcome.Slower, Reason = Invariant($"slower: {shift} beyond the {limit} threshold, p {finding.PSlower:0.0000} {over}") };
         }
-        if (pFaster <= Alpha)
+        if (finding.PFaster <= alpha)
         {
-            return finding with { Outcome = TimeOutcome.Faster, Reason = Invariant($"faster: {shift} beyond the {limit} threshold, p {pFaster:0.0000} {over}") };
+            return finding with { Outcome = TimeOutcome.Faster, Reason = Invariant($"faster: {shift} beyond the {limit} threshold, p {finding.PFaster:0.0000} {over}") };
         }
-        if (pSame <= Alpha)
+        if (finding.PSame <= alpha)
         {
-            return finding with { Outcome = TimeOutcome.Same, Reason = Invariant($"same: {shift}, inside ±{limit}, p {pSame:0.0000} {over}") };
+            return finding with { Outcome = TimeOutcome.Same, Reason = Invariant($"same: {shift}, inside ±{limit}, p {finding.PSame:0.0000} {over}") };
         }
-        int? moreRounds = MoreRoundsNeeded(strata, estimate, delta, Math.Min(baseUsed, diffUsed), minimum);
-        string advice = moreRounds is { } k
+        int? more = moreRounds();
+        string advice = more is { } k
             ? Invariant($"about {k} more round(s) would decide")
-            : Invariant($"even {MostRoundsAdvised} more rounds would likely not decide (the launches spread too widely, or the shift sits right at the threshold)");
+            : Invariant($"even {MostRoundsAdvised} more rounds would likely not decide (the {spreadOf} spread too widely, or the shift sits right at the threshold)");
         return finding with
         {
             Outcome = TimeOutcome.NotEnoughEvidence,
-            MoreRounds = moreRounds,
-            Reason = Invariant($"not enough evidence: {shift} against the {limit} threshold (p slower {pSlower:0.000}, p same {pSame:0.000}) {over}; {advice}"),
+            MoreRounds = more,
+            Reason = Invariant($"not enough evidence: {shift} against the {limit} threshold (p slower {finding.PSlower:0.000}, p same {finding.PSame:0.000}) {over}; {advice}"),
         };
     }
 

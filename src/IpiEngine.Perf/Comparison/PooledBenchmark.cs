@@ -22,7 +22,7 @@ internal sealed class PooledBenchmark
     /// benchmark, whose iterations BenchmarkDotNet lists launch after launch. All launches of one
     /// result share the probe readings around it, so they share its state.
     /// </summary>
-    public void Add(BenchmarkResult result, int launchCount)
+    public void Add(BenchmarkResult result, int launchCount, int? round = null, bool interleaved = false)
     {
         CrossThread |= SuiteCategories.IsCrossThread(result.Categories);
         Baseline |= result.HasCategory(SuiteCategories.Baselines);
@@ -45,7 +45,8 @@ internal sealed class PooledBenchmark
             {
                 iterations[i] = result.Samples[(launch * perLaunch) + i];
             }
-            Launches.Add(new LaunchObservation(SampleTest.Median(iterations), result.Calibration.State));
+            // An interleaved round's samples are its block medians, paired in order with the other side's.
+            Launches.Add(new LaunchObservation(SampleTest.Median(iterations), result.Calibration.State, round, interleaved ? iterations : null));
         }
         if (result.AllocatedBytesPerOp is { } bytes)
         {

@@ -17,6 +17,7 @@ public sealed class RunComparer
     private readonly ComparisonOptions options;
     private readonly SampleTest? _test;
     private readonly LaunchTest? _launchTest;
+    private readonly PairedTest? _pairedTest;
     private readonly PracticalThreshold _singleThreaded;
     private readonly PracticalThreshold _crossThread;
 
@@ -29,6 +30,7 @@ public sealed class RunComparer
         if (options.Unit == ComparisonUnit.Launch)
         {
             _launchTest = new LaunchTest(options.Alpha);
+            _pairedTest = new PairedTest(options.Alpha);
             _singleThreaded = PracticalThreshold.Parse(options.Threshold, options.NoiseFloor, "--threshold", "--noise");
             _crossThread = PracticalThreshold.Parse(options.CrossThreadThreshold, options.CrossThreadNoiseFloor, "--cross-threshold", "--cross-noise");
         }
@@ -41,6 +43,9 @@ public sealed class RunComparer
     /// <summary>Fewest launches per side with which the launch test can give a verdict at all (1 when iterations are compared).</summary>
     public int MinimumLaunches => _launchTest?.MinimumLaunches ?? 1;
 
+    /// <summary>Fewest interleaved rounds with which the paired test can give a verdict at all (1 when iterations are compared).</summary>
+    public int MinimumPairedRounds => _pairedTest?.MinimumRounds ?? 1;
+
     /// <summary>Compares <paramref name="baseSet"/> with <paramref name="diffSet"/>.</summary>
     public ComparisonReport Compare(RecordSet baseSet, RecordSet diffSet)
     {
@@ -48,7 +53,7 @@ public sealed class RunComparer
         ArgumentNullException.ThrowIfNull(diffSet);
         var policy = options.Unit == ComparisonUnit.Launch
             ? string.Create(CultureInfo.InvariantCulture,
-                $"time: one observation per launch (its median), stratified permutation test of the shift against a threshold of {_singleThreaded} single-threaded, {_crossThread} cross-thread, alpha {options.Alpha}; every benchmark within its core state, launches whose state changed left out; cross-thread {(options.GateCrossThread ? "gated" : "warn-only")}; alloc: any increase fails except Baselines (cross-thread rigs that already allocate: over 10%)")
+                $"time: one observation per launch (its median; interleaved rounds: the median log ratio of their paired blocks, sign-flip test), stratified permutation test of the shift against a threshold of {_singleThreaded} single-threaded, {_crossThread} cross-thread, alpha {options.Alpha}; every benchmark within its core state, launches and pairs whose state changed left out; cross-thread {(options.GateCrossThread ? "gated" : "warn-only")}; alloc: any increase fails except Baselines (cross-thread rigs that already allocate: over 10%)")
             : string.Create(CultureInfo.InvariantCulture,
                 $"time: Mann-Whitney equivalence at {options.Threshold} and {options.NoiseFloor}, alpha {options.Alpha}; cross-thread: same calibration state only, {(options.GateCrossThread ? "gated" : "warn-only")}; alloc: any increase fails except Baselines (cross-thread rigs that already allocate: over 10%)");
 
@@ -181,7 +186,12 @@ public sealed class RunComparer
 
     private BenchmarkComparison WithLaunchTime(BenchmarkComparison comparison, List<LaunchObservation> baseLaunches, List<LaunchObservation> diffLaunches, PracticalThreshold threshold)
     {
-        var finding = _launchTest!.Compare(baseLaunches, diffLaunches, threshold);
+        // Interleaved rounds carry their paired blocks: the pairs, not the launches' levels, are compared.
+        bool paired = baseLaunches.Count > 0 && diffLaunches.Count > 0
+            && baseLaunches.TrueForAll(l => l.Blocks is not null) && diffLaunches.TrueForAll(l => l.Blocks is not null);
+        var finding = paired
+            ? _pairedTest!.Compare(baseLaunches, diffLaunches, threshold)
+            : _launchTest!.Compare(baseLaunches, diffLaunches, threshold);
         return comparison with
         {
             Time = finding.Outcome,
@@ -295,7 +305,7 @@ public sealed class RunComparer
                 {
                     pool[benchmark.Id] = pooled = new PooledBenchmark();
                 }
-                pooled.Add(benchmark, record.Run.Job?.LaunchCount ?? 1);
+                pooled.Add(benchmark, record.Run.Job?.LaunchCount ?? 1, record.Run.Round, record.Run.Job?.Name == Interleave.InterleavedRound.Profile.Name);
             }
         }
         return pool;

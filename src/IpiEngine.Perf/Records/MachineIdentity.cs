@@ -15,6 +15,55 @@ public static class MachineIdentity
     public static string From(string? cpu, int logicalCores, string? os) =>
         $"{Slug(cpu, "unknown-cpu")}-{logicalCores}c-{Slug(WithoutCodename(os), "unknown-os")}";
 
+    /// <summary>
+    /// This machine as BenchmarkDotNet describes it (CPU model name, logical cores, OS name and
+    /// version), read without BenchmarkDotNet: records of the interleaved runner land beside those of
+    /// <c>ipi perf record</c> under the same id.
+    /// </summary>
+    public static MachineInfo Current()
+    {
+        string? cpu = null;
+        string? os = null;
+        if (OperatingSystem.IsLinux())
+        {
+            cpu = FirstValue("/proc/cpuinfo", "model name", ':');
+            os = FirstValue("/etc/os-release", "PRETTY_NAME", '=')?.Trim('"') is { } pretty ? "Linux " + pretty : null;
+        }
+        cpu ??= System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
+        os ??= System.Runtime.InteropServices.RuntimeInformation.OSDescription;
+        return new MachineInfo
+        {
+            Id = From(cpu, Environment.ProcessorCount, os),
+            Cpu = cpu,
+            LogicalCores = Environment.ProcessorCount,
+            Os = os,
+            Architecture = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString(),
+        };
+
+        static string? FirstValue(string file, string key, char separator)
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(file))
+                {
+                    int at = line.IndexOf(separator, StringComparison.Ordinal);
+                    if (at > 0 && line[..at].Trim() == key)
+                    {
+                        return line[(at + 1)..].Trim();
+                    }
+                }
+            }
+            catch (IOException)
+            {
+                // Unreadable: the fallback names the machine.
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+            return null;
+        }
+    }
+
     /// <summary>Lower-case letters and digits, runs of anything else turned into one dash.</summary>
     internal static string Slug(string? text, string fallback)
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using IpiEngine.Perf.Comparison;
 using IpiEngine.Perf.Git;
+using IpiEngine.Perf.Interleave;
 using IpiEngine.Perf.Records;
 
 namespace IpiEngine.Perf.Suite;
@@ -20,6 +21,16 @@ namespace IpiEngine.Perf.Suite;
 /// </remarks>
 public sealed class AlternatingRunner(GitRepository git, TextWriter log)
 {
+    /// <summary>How one round measures both sides.</summary>
+    public enum RoundMode
+    {
+        /// <summary>Two worker processes, blocks of A and B alternating a fraction of a second apart (<see cref="InterleavedRound"/>).</summary>
+        Interleaved,
+
+        /// <summary>One BenchmarkDotNet launch of every selected benchmark per side, A then B or B then A.</summary>
+        Launches,
+    }
+
     /// <summary>Each side's records (one per launch) and one line of calibration per round.</summary>
     public sealed record Outcome(RecordSet A, RecordSet B, IReadOnlyList<string> Rounds);
 
@@ -43,6 +54,12 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
 
         /// <summary>Environment variables for B's launches only (the benchmark-only slowdown switch).</summary>
         public IReadOnlyDictionary<string, string> DiffEnvironment { get; init; } = new Dictionary<string, string>();
+
+        /// <summary>How a round measures: two interleaved worker processes (the default), or one BenchmarkDotNet launch per side.</summary>
+        public RoundMode Mode { get; init; } = RoundMode.Interleaved;
+
+        /// <summary>The command line that starts a benchmark worker (<c>dotnet ipi.dll perf worker</c>); needed by <see cref="RoundMode.Interleaved"/>.</summary>
+        public IReadOnlyList<string> WorkerCommand { get; init; } = [];
     }
 
     /// <summary>The built suites of both sides, in a scratch folder deleted on dispose.</summary>
@@ -135,6 +152,27 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
         {
             var (first, second) = LaunchSchedule.Round(round);
             PerfRecord? a = null, b = null;
+            if (settings.Mode == RoundMode.Interleaved)
+            {
+                if (settings.WorkerCommand.Count == 0)
+                {
+                    throw new PerfInputException("The interleaved mode needs the benchmark worker's command line.");
+                }
+                var roundClock = Stopwatch.StartNew();
+                var interleaved = new InterleavedRound(settings.WorkerCommand, log);
+                bool allRan;
+                (a, b, allRan) = interleaved.Run(
+                    new InterleavedRound.SideSetup(builds.RunnerA.Assembly, noEnvironment, builds.CommitA, "A"),
+                    new InterleavedRound.SideSetup(builds.RunnerB.Assembly, settings.DiffEnvironment, builds.CommitB, "B"),
+                    settings.Filters, round);
+                recordsA.Add(a);
+                recordsB.Add(b);
+                var eta = BudgetPlanner.Remaining(clock.Elapsed, round, rounds);
+                log.WriteLine($"round {round} of {rounds} (A {builds.CommitA.ShortSha} and B {builds.CommitB.ShortSha}{slowed} interleaved): {BudgetPlanner.Duration(roundClock.Elapsed)}, {a.Benchmarks.Count} benchmark(s){(allRan ? "" : ", some failed")}; ETA {BudgetPlanner.Duration(eta)}");
+                roundLines.Add($"round {round} (interleaved, blocks A B B A, order flipping per benchmark): A {CalibrationSummary.Of([a])}; B {CalibrationSummary.Of([b])}");
+                rounds = Replan(settings, spentBefore, clock, round, rounds);
+                continue;
+            }
             foreach (var side in (ReadOnlySpan<Side>)[first, second])
             {
                 bool isA = side == Side.A;
@@ -159,17 +197,24 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                 log.WriteLine($"launch {done} of {2 * rounds} (round {round}, {side} {commit.ShortSha}{(isA ? "" : slowed)}): {BudgetPlanner.Duration(launchClock.Elapsed)}, {record.Benchmarks.Count} benchmark(s){(allRan ? "" : ", some failed")}; ETA {BudgetPlanner.Duration(eta)}");
             }
             roundLines.Add($"round {round} ({first} then {second}): A {CalibrationSummary.Of([a!])}; B {CalibrationSummary.Of([b!])}");
-            if (settings.Rounds is null)
-            {
-                var plan = BudgetPlanner.Plan(settings.Budget, spentBefore + clock.Elapsed, clock.Elapsed / round, round, settings.MinimumRounds);
-                if (plan.Rounds != rounds || round == 1)
-                {
-                    log.WriteLine(plan.Line);
-                }
-                rounds = plan.Rounds;
-            }
+            rounds = Replan(settings, spentBefore, clock, round, rounds);
         }
         return new Outcome(new RecordSet(builds.LabelA, recordsA, []), new RecordSet(builds.LabelB + slowed, recordsB, []), roundLines);
+    }
+
+    /// <summary>Without fixed rounds, re-plans them from the budget after each round (printing the plan when it changes).</summary>
+    private int Replan(Settings settings, TimeSpan spentBefore, Stopwatch clock, int round, int rounds)
+    {
+        if (settings.Rounds is not null)
+        {
+            return rounds;
+        }
+        var plan = BudgetPlanner.Plan(settings.Budget, spentBefore + clock.Elapsed, clock.Elapsed / round, round, settings.MinimumRounds);
+        if (plan.Rounds != rounds || round == 1)
+        {
+            log.WriteLine(plan.Line);
+        }
+        return plan.Rounds;
     }
 
     private string Checkout(string sha, string folder)

@@ -18,7 +18,8 @@ public sealed class SuiteRunner(string sourceRoot, TextWriter log)
 
     private string ProjectFolder => Path.GetDirectoryName(Path.Combine(sourceRoot, ProjectPath))!;
 
-    private string Assembly => Path.Combine(ProjectFolder, "bin", "Release", "net10.0", "IpiEngine.Benchmarks.dll");
+    /// <summary>The built suite assembly (what the interleaved runner's workers load).</summary>
+    internal string Assembly => Path.Combine(ProjectFolder, "bin", "Release", "net10.0", "IpiEngine.Benchmarks.dll");
 
     /// <summary>Builds the suite in Release.</summary>
     /// <exception cref="PerfInputException">The tree has no suite, or it does not build.</exception>

@@ -33,6 +33,7 @@ public sealed class PerfCommitsCliTests : IDisposable
     [InlineData("--cross-noise", "fast", "--cross-noise")]
     [InlineData("--alpha", "0.9", "--alpha")]
     [InlineData("--format", "yaml", "yaml")]
+    [InlineData("--mode", "random", "--mode")]
     public void Compare_commits_refuses_bad_options_in_one_sentence_before_building(string option, string value, string mentions)
     {
         var (exit, _, error) = Run("perf", "compare-commits", "HEAD", "HEAD", "--repo", RepositoryRoot, option, value);
@@ -69,6 +70,8 @@ public sealed class PerfCommitsCliTests : IDisposable
         Assert.Equal(0, commitsExit);
         Assert.Contains("--budget", commitsHelp, StringComparison.Ordinal);
         Assert.Contains("--cross-threshold", commitsHelp, StringComparison.Ordinal);
+        Assert.Contains("--mode", commitsHelp, StringComparison.Ordinal);
+        Assert.Contains("interleaved", commitsHelp, StringComparison.Ordinal);
     }
 
     [Fact]

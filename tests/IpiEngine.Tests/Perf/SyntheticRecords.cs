@@ -64,4 +64,11 @@ internal static class SyntheticRecords
     };
 
     public static RecordSet Set(string label, params PerfRecord[] records) => new(label, records, []);
+
+    /// <summary>One side's record of interleaved round <paramref name="round"/>: one benchmark whose samples are its block medians, far.</summary>
+    public static PerfRecord Interleaved(string sha, int round, string id, IReadOnlyList<double> blocks)
+    {
+        var record = Record(sha, Machine, IpiEngine.Perf.Interleave.InterleavedRound.Profile, dirty: false, Benchmark(id, [.. blocks], state: CoreDistanceState.Far, categories: "Apic"));
+        return record with { Run = record.Run with { Round = round } };
+    }
 }

@@ -1,0 +1,247 @@
+using System.Runtime.InteropServices;
+using IpiEngine.Perf.Calibration;
+using IpiEngine.Perf.Records;
+using IpiEngine.Perf.Suite;
+
+namespace IpiEngine.Perf.Interleave;
+
+/// <summary>
+/// One round of <c>compare-commits</c> in the interleaved mode: a worker process per side
+/// (<see cref="BenchmarkWorker"/>), and for every case, blocks of A and B alternating A B B A A B
+/// (the order flipping from case to case and round to round), each block a fraction of a second
+/// with the core-distance probe between blocks. Each side's record for the round lists, per case,
+/// one median per block, the blocks of A and B in pairs that ran next to each other in time.
+/// </summary>
+/// <remarks>
+/// Why blocks and not launches: on this machine a single-threaded loop in one process runs for
+/// half a minute at one speed and then, with nothing changed, at another 25% apart (the machine's
+/// own state, e.g. what shares its physical core), so two launches of 30 s each land on different
+/// levels and only many rounds can separate that from a change. Two blocks a quarter of a second
+/// apart almost always share the level, so the ratio within a pair carries the change and little of
+/// the machine. A pair whose probe readings are not all in one state (near or far) is left out.
+/// The round, a new pair of processes, remains the unit of evidence (<see cref="Comparison.PairedTest"/>):
+/// pairs of one round share their processes' JIT and placement.
+/// </remarks>
+internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, TextWriter log)
+{
+    /// <summary>The job of one side in one round: written into its record, compared only with the same job.</summary>
+    public static SuiteProfile Profile { get; } = new()
+    {
+        Name = "interleaved",
+        LaunchCount = 1,
+        WarmupCount = 1,
+        IterationCount = IterationsPerBlock,
+        IterationTimeMs = IterationMs,
+        Environment = new Dictionary<string, string>(SuiteProfile.CompareLaunch.Environment, StringComparer.Ordinal)
+        {
+            // Every method compiled once, fully optimized, on first call, in call order: each process
+            // lays its code out the same way. With tiering on, when the background compiler finishes
+            // decides where a method lands, and that alone put DestinationMap(X2ApicBroadcast) at
+            // 131 ns in one process and 160 ns in the next, both running identical code.
+            ["DOTNET_TieredCompilation"] = "0",
+        },
+    };
+
+    /// <summary>Pairs of blocks per case per round.</summary>
+    public const int PairsPerRound = 4;
+
+    /// <summary>Measured iterations per block (after one unmeasured).</summary>
+    public const int IterationsPerBlock = 3;
+
+    /// <summary>Target length of one iteration, ms.</summary>
+    public const int IterationMs = 50;
+
+    /// <summary>Length of the pilot block that warms a case up in each new worker, ms.</summary>
+    public const int PilotMs = 300;
+
+    private readonly CoreDistanceProbe _probe = new();
+
+    /// <summary>The side of one worker: its suite, environment, commit and label.</summary>
+    internal sealed record SideSetup(string AssemblyPath, IReadOnlyDictionary<string, string> Environment, CommitInfo Commit, string Label);
+
+    /// <summary>Runs round <paramref name="round"/> and returns each side's record.</summary>
+    /// <exception cref="PerfInputException">A worker cannot start, load its suite, or dies.</exception>
+    public (PerfRecord A, PerfRecord B, bool AllRan) Run(SideSetup a, SideSetup b, IReadOnlyList<string> filters, int round)
+    {
+        var started = DateTimeOffset.UtcNow;
+        // One placement seed for both sides of the round, another in the next round (CodeLayout).
+        int layoutSeed = unchecked((round * 7919) + 17);
+        using var workerA = WorkerProcess.Start(workerCommand, a.AssemblyPath, filters, Environment(a), a.Label, log, layoutSeed);
+        using var workerB = WorkerProcess.Start(workerCommand, b.AssemblyPath, filters, Environment(b), b.Label, log, layoutSeed);
+        if (workerA.Cases.Count == 0 && workerB.Cases.Count == 0)
+        {
+            throw new PerfInputException($"No benchmark matches the filter ({string.Join(" ", filters)}) on either side.");
+        }
+        var resultsA = new List<BenchmarkResult>();
+        var resultsB = new List<BenchmarkResult>();
+        var ids = workerA.Cases.Select(c => c.Id).Concat(workerB.Cases.Select(c => c.Id)).Distinct(StringComparer.Ordinal).ToList();
+        bool allRan = true;
+        for (int k = 0; k < ids.Count; k++)
+        {
+            int caseA = IndexOf(workerA, ids[k]), caseB = IndexOf(workerB, ids[k]);
+            var sides = new List<Side>(2);
+            if (caseA >= 0)
+            {
+                sides.Add(new Side(workerA, caseA, workerA.Cases[caseA]));
+            }
+            if (caseB >= 0)
+            {
+                sides.Add(new Side(workerB, caseB, workerB.Cases[caseB]));
+            }
+            // A then B in even steps, B then A in odd ones: the order flips per case and per round.
+            if (sides.Count == 2 && (round + k) % 2 == 1)
+            {
+                sides.Reverse();
+            }
+            // A single-threaded case runs on one logical CPU on both sides (the other CPU the next
+            // case or round): the two CPUs of this machine are not equally fast at every moment.
+            var cpus = Calibration.ThreadAffinity.TwoAllowedCpus();
+            bool crossThread = sides.Exists(s => SuiteCategories.IsCrossThread(s.Case.Categories));
+            int cpu = crossThread || cpus is not { } two ? -1 : (round + k) % 2 == 0 ? two.First : two.Second;
+            var measured = Measure(sides, cpu);
+            allRan &= measured.All(m => m.Error is null);
+            foreach (var side in sides)
+            {
+                var result = measured[sides.IndexOf(side)].Result;
+                (ReferenceEquals(side.Worker, workerA) ? resultsA : resultsB).Add(result);
+            }
+        }
+        return (Record(a.Commit, started, round, resultsA), Record(b.Commit, started, round, resultsB), allRan);
+    }
+
+    private static Dictionary<string, string> Environment(SideSetup side)
+    {
+        var variables = new Dictionary<string, string>(Profile.Environment, StringComparer.Ordinal);
+        foreach (var (name, value) in side.Environment)
+        {
+            variables[name] = value;
+        }
+        return variables;
+    }
+
+    private static int IndexOf(WorkerProcess worker, string id)
+    {
+        for (int i = 0; i < worker.Cases.Count; i++)
+        {
+            if (worker.Cases[i].Id == id)
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>
+    /// Pilots the case on each side, then runs the pairs: blocks in the order first, second,
+    /// second, first, ... with a probe reading before each block and after the last.
+    /// </summary>
+    private List<(BenchmarkResult Result, string? Error)> Measure(List<Side> sides, int cpu)
+    {
+        var calls = new long[sides.Count];
+        var errors = new string?[sides.Count];
+        for (int s = 0; s < sides.Count; s++)
+        {
+            var reply = sides[s].Worker.Send(new WorkerRequest("pilot", sides[s].Index, WarmupMs: PilotMs, IterationMs: IterationMs, Cpu: cpu));
+            errors[s] = reply.Error;
+            calls[s] = reply.Calls;
+        }
+        // readings[i] is taken before block i; the last one after the last block.
+        var blocks = new List<(int Side, IReadOnlyList<double>? Samples, long Allocated)>();
+        var readings = new List<double?>();
+        for (int pair = 0; pair < PairsPerRound; pair++)
+        {
+            for (int step = 0; step < sides.Count; step++)
+            {
+                int s = pair % 2 == 0 ? step : sides.Count - 1 - step;
+                readings.Add(_probe.Measure().RoundTripNs);
+                if (errors[s] is not null)
+                {
+                    blocks.Add((s, null, 0));
+                    continue;
+                }
+                var reply = sides[s].Worker.Send(new WorkerRequest("block", sides[s].Index, Iterations: IterationsPerBlock, Calls: calls[s], Cpu: cpu));
+                errors[s] ??= reply.Error;
+                blocks.Add((s, reply.Error is null ? reply.SamplesNs : null, reply.AllocatedBytesPerOp));
+            }
+        }
+        readings.Add(_probe.Measure().RoundTripNs);
+
+        // A pair is kept when every reading around its blocks is in one state; then the majority state wins.
+        var thresholds = CoreDistanceThresholds.Default;
+        int perPair = sides.Count;
+        var pairStates = new CoreDistanceState[PairsPerRound];
+        for (int pair = 0; pair < PairsPerRound; pair++)
+        {
+            var states = readings.Skip(pair * perPair).Take(perPair + 1).Select(r => thresholds.Classify(r)).Distinct().ToList();
+            pairStates[pair] = states.Count == 1 ? states[0] : CoreDistanceState.Mixed;
+        }
+        var kept = pairStates.Where(s => s != CoreDistanceState.Mixed).GroupBy(s => s).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).FirstOrDefault()?.Key;
+        var outcome = new List<(BenchmarkResult, string?)>(sides.Count);
+        for (int s = 0; s < sides.Count; s++)
+        {
+            var side = sides[s];
+            // With no pair in one state, every block is kept and the case is labelled mixed: the test leaves it out, as changed, not failed.
+            var mine = Enumerable.Range(0, PairsPerRound)
+                .Where(pair => kept is null || pairStates[pair] == kept)
+                .Select(pair => blocks[(pair * perPair) + (pair % 2 == 0 ? s : perPair - 1 - s)])
+                .ToList();
+            var samples = mine.Select(b => b.Samples is null ? double.NaN : Median(b.Samples)).ToList();
+            bool failed = errors[s] is not null || samples.Count == 0 || samples.Exists(double.IsNaN);
+            if (errors[s] is { } error)
+            {
+                log.WriteLine($"{side.Case.Id}: {error}");
+            }
+            var sorted = samples.Where(double.IsFinite).Order().ToList();
+            outcome.Add((new BenchmarkResult
+            {
+                Id = side.Case.Id,
+                Categories = side.Case.Categories,
+                Failed = failed,
+                Samples = failed ? [] : samples,
+                Median = failed ? null : Quantile(sorted, 0.5),
+                Q1 = failed ? null : Quantile(sorted, 0.25),
+                Q3 = failed ? null : Quantile(sorted, 0.75),
+                AllocatedBytesPerOp = failed ? null : mine.Max(b => b.Allocated),
+                Calibration = new BenchmarkCalibration
+                {
+                    BeforeNs = readings[0],
+                    AfterNs = readings[^1],
+                    State = kept ?? CoreDistanceState.Mixed,
+                },
+            }, errors[s]));
+        }
+        return outcome;
+    }
+
+    private static double Median(IReadOnlyList<double> values) => Quantile(values.Order().ToList(), 0.5);
+
+    private static double Quantile(List<double> sorted, double q)
+    {
+        if (sorted.Count == 0)
+        {
+            return double.NaN;
+        }
+        double position = q * (sorted.Count - 1);
+        int low = (int)Math.Floor(position);
+        int high = Math.Min(low + 1, sorted.Count - 1);
+        return sorted[low] + ((sorted[high] - sorted[low]) * (position - low));
+    }
+
+    private static PerfRecord Record(CommitInfo commit, DateTimeOffset started, int round, List<BenchmarkResult> results) => new()
+    {
+        Commit = commit,
+        Machine = MachineIdentity.Current(),
+        Run = new RunInfo
+        {
+            StartedUtc = started,
+            BenchmarkDotNet = "",
+            Runtime = RuntimeInformation.FrameworkDescription,
+            Job = Profile,
+            Round = round,
+        },
+        Benchmarks = results,
+    };
+
+    /// <summary>One side of one case: its worker, the case's index there, and the case.</summary>
+    private sealed record Side(WorkerProcess Worker, int Index, WorkerCase Case);
+}

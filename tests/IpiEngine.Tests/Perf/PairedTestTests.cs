@@ -1,0 +1,156 @@
+using IpiEngine.Perf.Calibration;
+using IpiEngine.Perf.Comparison;
+using Xunit;
+
+namespace IpiEngine.Tests.Perf;
+
+/// <summary>
+/// The paired statistics of the interleaved rounds on synthetic rounds (seeded: no flakiness). The
+/// machine's level moves both sides of a round alike, as measured on this machine (a loop at 82 ns
+/// for a minute, then 110 ns, with nothing changed), so a test of the launches' levels would have to
+/// wait for many rounds, while the pairs decide.
+/// </summary>
+public sealed class PairedTestTests
+{
+    private static readonly PracticalThreshold SingleThreaded = new(0.05, 0.25);
+    private static readonly PairedTest Test = new(alpha: 0.01);
+
+    /// <summary>
+    /// Rounds of both sides: round r runs at a level drawn from {1, 1.25, 1.9} (the machine), each
+    /// block ±1.5% around it; the diff's blocks are <paramref name="diffFactor"/> times slower.
+    /// </summary>
+    private static (List<LaunchObservation> Base, List<LaunchObservation> Diff) Rounds(int count, double diffFactor, int seed, CoreDistanceState state = CoreDistanceState.Far, int pairs = 4)
+    {
+        var random = new Random(seed);
+        double[] levels = [1, 1.25, 1.9];
+        var baseRounds = new List<LaunchObservation>();
+        var diffRounds = new List<LaunchObservation>();
+        for (int round = 1; round <= count; round++)
+        {
+            double level = levels[random.Next(levels.Length)] * 100;
+            var a = new double[pairs];
+            var b = new double[pairs];
+            for (int i = 0; i < pairs; i++)
+            {
+                a[i] = level * (1 + ((random.NextDouble() - 0.5) * 0.03));
+                b[i] = level * diffFactor * (1 + ((random.NextDouble() - 0.5) * 0.03));
+            }
+            baseRounds.Add(new LaunchObservation(Median(a), state, round, a));
+            diffRounds.Add(new LaunchObservation(Median(b), state, round, b));
+        }
+        return (baseRounds, diffRounds);
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    [Fact]
+    public void Seven_rounds_are_the_fewest_that_can_decide_at_alpha_001()
+    {
+        Assert.Equal(7, Test.MinimumRounds);
+        Assert.Equal(5, new PairedTest(alpha: 0.05).MinimumRounds);
+    }
+
+    [Fact]
+    public void Identical_code_on_levels_that_move_both_sides_is_the_same_where_the_launch_test_cannot_decide()
+    {
+        var (baseRounds, diffRounds) = Rounds(8, 1.0, seed: 1);
+        var finding = Test.Compare(baseRounds, diffRounds, SingleThreaded);
+        Assert.Equal(TimeOutcome.Same, finding.Outcome);
+        Assert.InRange(finding.EstimatedRatio, 0.98, 1.02);
+        Assert.True(finding.PSame <= 0.01, $"p same {finding.PSame}");
+        // The same rounds as launches, unpaired: the levels make equivalence unprovable.
+        var unpaired = new LaunchTest(alpha: 0.01).Compare(baseRounds.ConvertAll(l => l with { Blocks = null }), diffRounds.ConvertAll(l => l with { Blocks = null }), SingleThreaded);
+        Assert.NotEqual(TimeOutcome.Same, unpaired.Outcome);
+    }
+
+    [Fact]
+    public void A_10_percent_slowdown_is_slower_and_a_20_percent_speedup_faster()
+    {
+        var (baseRounds, slowRounds) = Rounds(8, 1.10, seed: 2);
+        var slower = Test.Compare(baseRounds, slowRounds, SingleThreaded);
+        Assert.Equal(TimeOutcome.Slower, slower.Outcome);
+        Assert.InRange(slower.EstimatedRatio, 1.08, 1.12);
+        Assert.Contains("slower", slower.Reason, StringComparison.Ordinal);
+
+        var (baseAgain, fastRounds) = Rounds(8, 0.80, seed: 3);
+        Assert.Equal(TimeOutcome.Faster, Test.Compare(baseAgain, fastRounds, SingleThreaded).Outcome);
+    }
+
+    [Fact]
+    public void Six_rounds_are_not_enough_evidence_even_for_a_50_percent_shift_and_say_how_many_more()
+    {
+        var (baseRounds, diffRounds) = Rounds(6, 1.5, seed: 4);
+        var finding = Test.Compare(baseRounds, diffRounds, SingleThreaded);
+        Assert.Equal(TimeOutcome.NotEnoughEvidence, finding.Outcome);
+        Assert.Equal(1, finding.MoreRounds);
+        Assert.Contains("1 more round", finding.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_shift_right_at_the_threshold_is_not_enough_evidence()
+    {
+        var (baseRounds, diffRounds) = Rounds(10, 1.05, seed: 5);
+        var finding = Test.Compare(baseRounds, diffRounds, SingleThreaded);
+        Assert.Equal(TimeOutcome.NotEnoughEvidence, finding.Outcome);
+        Assert.Contains("not enough evidence", finding.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rounds_in_another_state_or_without_a_partner_are_left_out_and_counted()
+    {
+        var (baseRounds, diffRounds) = Rounds(8, 1.0, seed: 6);
+        // Round 3's diff changed state (mixed), round 5's diff is near while its base is far, and a base round 9 has no partner.
+        diffRounds[2] = diffRounds[2] with { State = CoreDistanceState.Mixed, Blocks = [900, 900, 900, 900] };
+        diffRounds[4] = diffRounds[4] with { State = CoreDistanceState.Near, Blocks = [900, 900, 900, 900] };
+        baseRounds.Add(new LaunchObservation(100, CoreDistanceState.Far, 9, [100, 100, 100, 100]));
+        var finding = Test.Compare(baseRounds, diffRounds, SingleThreaded);
+        Assert.Equal(6, finding.BaseUsed);
+        Assert.Equal(5, finding.LeftOut);
+        Assert.Contains("left out", finding.Reason, StringComparison.Ordinal);
+        // Six paired rounds are below the minimum: the left-out ones did not count as evidence either way.
+        Assert.Equal(TimeOutcome.NotEnoughEvidence, finding.Outcome);
+    }
+
+    [Fact]
+    public void Beyond_the_exact_rounds_the_drawn_flips_decide_the_same_way_every_time()
+    {
+        var (baseRounds, diffRounds) = Rounds(PairedTest.ExactRounds + 4, 1.0, seed: 7);
+        var first = Test.Compare(baseRounds, diffRounds, SingleThreaded);
+        var second = Test.Compare(baseRounds, diffRounds, SingleThreaded);
+        Assert.Equal(TimeOutcome.Same, first.Outcome);
+        Assert.Equal(first.PSame, second.PSame);
+    }
+
+    [Fact]
+    public void A_round_ratio_is_the_median_of_its_pairs_log_ratios()
+    {
+        double? ratio = PairedTest.RoundRatio([100, 200, 100], [110, 220, 500]);
+        Assert.NotNull(ratio);
+        Assert.Equal(Math.Log(1.1), ratio!.Value, precision: 9);
+        Assert.Null(PairedTest.RoundRatio([100, 200], [110]));
+        Assert.Null(PairedTest.RoundRatio(null, [110]));
+    }
+
+    [Fact]
+    public void Stored_interleaved_records_are_compared_pair_by_pair()
+    {
+        var baseRecords = new List<IpiEngine.Perf.Records.PerfRecord>();
+        var diffRecords = new List<IpiEngine.Perf.Records.PerfRecord>();
+        var (baseRounds, diffRounds) = Rounds(8, 1.10, seed: 8);
+        for (int r = 0; r < 8; r++)
+        {
+            baseRecords.Add(SyntheticRecords.Interleaved("aaaaaaaaaaaa", r + 1, "IpiEngine.Benchmarks.Apic.X.Y", baseRounds[r].Blocks!));
+            diffRecords.Add(SyntheticRecords.Interleaved("bbbbbbbbbbbb", r + 1, "IpiEngine.Benchmarks.Apic.X.Y", diffRounds[r].Blocks!));
+        }
+        var comparer = new RunComparer(new ComparisonOptions { Unit = ComparisonUnit.Launch });
+        var report = comparer.Compare(new RecordSet("A", baseRecords, []), new RecordSet("B", diffRecords, []));
+        var benchmark = Assert.Single(report.Benchmarks);
+        Assert.Equal(TimeOutcome.Slower, benchmark.Time);
+        Assert.Contains("paired round", benchmark.Reason, StringComparison.Ordinal);
+        Assert.Equal(7, comparer.MinimumPairedRounds);
+    }
+}
