@@ -31,9 +31,16 @@ internal sealed class LaunchRunOptions
         DefaultValueFactory = _ => "interleaved",
     };
 
+    public Option<string> Placement { get; } = new("--placement")
+    {
+        Description = "Interleaved mode: 'fixed' (each build runs in its one code placement: identical code compares exactly, but a change that moves a loop's placement shows as that build's speed) or 'vary' (every round moves both sides' placement by a new seed: a change's placement effect averages out over rounds, which takes more rounds).",
+        DefaultValueFactory = _ => "fixed",
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Mode);
+        command.Options.Add(Placement);
         command.Options.Add(Filter);
         command.Options.Add(Rounds);
         command.Options.Add(Budget);
@@ -51,6 +58,12 @@ internal sealed class LaunchRunOptions
             "launches" => AlternatingRunner.RoundMode.Launches,
             var other => throw new PerfInputException($"--mode must be 'interleaved' or 'launches', not '{other}'."),
         };
+        bool vary = (parse.GetValue(Placement) ?? "fixed").Trim().ToLowerInvariant() switch
+        {
+            "fixed" => false,
+            "vary" => true,
+            var other => throw new PerfInputException($"--placement must be 'fixed' or 'vary', not '{other}'."),
+        };
         int? rounds = parse.GetValue(Rounds);
         if (rounds is < 1 or > 1000)
         {
@@ -63,6 +76,7 @@ internal sealed class LaunchRunOptions
             Budget = BudgetPlanner.ParseBudget(parse.GetValue(Budget) ?? "15m"),
             DiffEnvironment = diffEnvironment ?? new Dictionary<string, string>(),
             Mode = mode,
+            VaryPlacement = vary,
             WorkerCommand = PerfWorkerCommand.CommandLine(),
             MinimumRounds = mode == AlternatingRunner.RoundMode.Interleaved ? comparer.MinimumPairedRounds : comparer.MinimumLaunches,
         };

@@ -22,7 +22,7 @@ namespace IpiEngine.Perf.Interleave;
 /// The round, a new pair of processes, remains the unit of evidence (<see cref="Comparison.PairedTest"/>):
 /// pairs of one round share their processes' JIT and placement.
 /// </remarks>
-internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, TextWriter log)
+internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, TextWriter log, bool varyPlacement = false)
 {
     /// <summary>The job of one side in one round: written into its record, compared only with the same job.</summary>
     public static SuiteProfile Profile { get; } = new()
@@ -64,8 +64,8 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
     public (PerfRecord A, PerfRecord B, bool AllRan) Run(SideSetup a, SideSetup b, IReadOnlyList<string> filters, int round)
     {
         var started = DateTimeOffset.UtcNow;
-        // One placement seed for both sides of the round, another in the next round (CodeLayout).
-        int layoutSeed = unchecked((round * 7919) + 17);
+        // With varied placement, one seed for both sides of the round and another in the next round (CodeLayout).
+        int? layoutSeed = varyPlacement ? unchecked((round * 7919) + 17) : null;
         using var workerA = WorkerProcess.Start(workerCommand, a.AssemblyPath, filters, Environment(a), a.Label, log, layoutSeed);
         using var workerB = WorkerProcess.Start(workerCommand, b.AssemblyPath, filters, Environment(b), b.Label, log, layoutSeed);
         if (workerA.Cases.Count == 0 && workerB.Cases.Count == 0)

@@ -58,6 +58,13 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
         /// <summary>How a round measures: two interleaved worker processes (the default), or one BenchmarkDotNet launch per side.</summary>
         public RoundMode Mode { get; init; } = RoundMode.Interleaved;
 
+        /// <summary>
+        /// Interleaved mode: move each round's code placement by a seed both sides share
+        /// (<see cref="CodeLayout"/>), so that a change's effect on placement is drawn anew every round
+        /// instead of being the same in all; off, each build runs in its one placement.
+        /// </summary>
+        public bool VaryPlacement { get; init; }
+
         /// <summary>The command line that starts a benchmark worker (<c>dotnet ipi.dll perf worker</c>); needed by <see cref="RoundMode.Interleaved"/>.</summary>
         public IReadOnlyList<string> WorkerCommand { get; init; } = [];
     }
@@ -159,7 +166,7 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                     throw new PerfInputException("The interleaved mode needs the benchmark worker's command line.");
                 }
                 var roundClock = Stopwatch.StartNew();
-                var interleaved = new InterleavedRound(settings.WorkerCommand, log);
+                var interleaved = new InterleavedRound(settings.WorkerCommand, log, settings.VaryPlacement);
                 bool allRan;
                 (a, b, allRan) = interleaved.Run(
                     new InterleavedRound.SideSetup(builds.RunnerA.Assembly, noEnvironment, builds.CommitA, "A"),

@@ -34,6 +34,7 @@ public sealed class PerfCommitsCliTests : IDisposable
     [InlineData("--alpha", "0.9", "--alpha")]
     [InlineData("--format", "yaml", "yaml")]
     [InlineData("--mode", "random", "--mode")]
+    [InlineData("--placement", "shuffled", "--placement")]
     public void Compare_commits_refuses_bad_options_in_one_sentence_before_building(string option, string value, string mentions)
     {
         var (exit, _, error) = Run("perf", "compare-commits", "HEAD", "HEAD", "--repo", RepositoryRoot, option, value);
