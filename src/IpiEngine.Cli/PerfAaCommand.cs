@@ -63,7 +63,13 @@ internal static class PerfAaCommand
                 reports.Add(report);
                 var line = string.Create(CultureInfo.InvariantCulture, $"run {run} of {count}: {report.VerdictLine}; {report.SummaryLine}");
                 // The run's line is the result (stdout); in JSON it goes with the progress, so stdout stays one document.
-                (format == "json" ? error : output).WriteLine(line);
+                var runLog = format == "json" ? error : output;
+                runLog.WriteLine(line);
+                // Every benchmark not called the same, with the verdict's reason: what a series is read for.
+                foreach (var benchmark in report.Benchmarks.Where(b => b.Time != TimeOutcome.Same))
+                {
+                    runLog.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {benchmark.Id}: {benchmark.Time}; {benchmark.Reason ?? benchmark.Note}"));
+                }
             }
             var rates = VerdictRates.From(builds.CommitA.ShortSha, separate, fraction, reports);
             if (format == "json")
