@@ -64,8 +64,9 @@ public sealed class InterleavedRunnerTests
         Assert.Equal(["setup", "cleanup", "setup", "cleanup"], FakeSuite.Calls);
 
         FakeSuite.Calls.Clear();
-        var allocating = allocate.Block(iterations: 2, callsPerIteration: 1000);
-        Assert.Equal(280, allocating.AllocatedBytesPerOp);
+        var allocating = allocate.Block(iterations: 2, callsPerIteration: 100_000);
+        // Counted over every thread, as a cross-thread rig allocates on others: tests running beside this one may add a little.
+        Assert.InRange(allocating.AllocatedBytesPerOp, 280, 400);
         Assert.Equal(["setup", "setup-allocate", "cleanup"], FakeSuite.Calls);
     }
 
