@@ -13,8 +13,7 @@ internal sealed record WorkerHello(IReadOnlyList<WorkerCase> Cases, string? Erro
 
 /// <summary>One request to the worker: <c>pilot</c> or <c>block</c> of case <see cref="Case"/>, or <c>quit</c>.</summary>
 /// <remarks><see cref="Cpu"/>: the logical CPU to run the case on (both sides get the same one), or -1 for wherever the OS puts it.</remarks>
-/// <remarks><see cref="Keep"/>: leave the case's instance set up for its next block (closed when another case is asked for, or at quit).</remarks>
-internal sealed record WorkerRequest(string Op, int Case = 0, double WarmupMs = 0, double IterationMs = 0, int Iterations = 0, long Calls = 0, int Cpu = -1, bool Keep = false);
+internal sealed record WorkerRequest(string Op, int Case = 0, double WarmupMs = 0, double IterationMs = 0, int Iterations = 0, long Calls = 0, int Cpu = -1);
 
 /// <summary>The worker's answer to one request.</summary>
 internal sealed record WorkerReply(string? Error = null, long Calls = 0, IReadOnlyList<double>? SamplesNs = null, long AllocatedBytesPerOp = 0);
@@ -71,19 +70,7 @@ internal static class BenchmarkWorker
             {
                 break;
             }
-            // A kept instance lives only while its own case is asked for.
-            for (int i = 0; i < runners.Length; i++)
-            {
-                if (i != request.Case)
-                {
-                    runners[i].Close();
-                }
-            }
             Write(protocol, Answer(request, runners));
-        }
-        foreach (var runner in runners)
-        {
-            runner.Close();
         }
         return 0;
     }
@@ -111,9 +98,9 @@ internal static class BenchmarkWorker
             switch (request.Op)
             {
                 case "pilot":
-                    return new WorkerReply(Calls: runners[request.Case].Pilot(TimeSpan.FromMilliseconds(request.WarmupMs), TimeSpan.FromMilliseconds(request.IterationMs), request.Cpu, request.Keep));
+                    return new WorkerReply(Calls: runners[request.Case].Pilot(TimeSpan.FromMilliseconds(request.WarmupMs), TimeSpan.FromMilliseconds(request.IterationMs), request.Cpu));
                 case "block":
-                    var block = runners[request.Case].Block(request.Iterations, request.Calls, request.Cpu, request.Keep);
+                    var block = runners[request.Case].Block(request.Iterations, request.Calls, request.Cpu);
                     return new WorkerReply(SamplesNs: block.SamplesNs, AllocatedBytesPerOp: block.AllocatedBytesPerOp);
                 default:
                     return new WorkerReply($"unknown request '{request.Op}'");

@@ -4,14 +4,10 @@ using System.Reflection;
 namespace IpiEngine.Perf.Interleave;
 
 /// <summary>
-/// Runs one <see cref="BenchmarkCase"/> in blocks: one unmeasured iteration, then the measured
-/// ones. By default a block is self-contained: a fresh instance with its parameters set, the global
-/// setup, the iterations, the global cleanup, so nothing of a case (its pipeline threads, its
-/// engines) outlives its block and the other side's block, run by another process right after, has
-/// the machine to itself. With <c>keep</c> (single-threaded cases: nothing runs between calls) the
-/// instance set up by the pilot serves every block until <see cref="Close"/>: its data stays where it
-/// was placed, so the blocks of a round measure one placement, the same on both sides when their
-/// code and allocations are the same.
+/// Runs one <see cref="BenchmarkCase"/> in blocks. A block is self-contained: a fresh instance with
+/// its parameters set, the global setup, one unmeasured iteration, the measured iterations, the
+/// global cleanup. So nothing of a case (its pipeline threads, its engines) outlives its block,
+/// and the other side's block, run by another process right after, has the machine to itself.
 /// </summary>
 /// <remarks>
 /// An iteration calls the method a fixed number of times (sized by <see cref="Pilot"/> so that it
@@ -27,18 +23,14 @@ internal sealed class CaseRunner(BenchmarkCase benchmark)
     /// <param name="AllocatedBytesPerOp">Managed bytes allocated (every thread) per operation over the measured iterations, rounded.</param>
     internal readonly record struct BlockResult(double[] SamplesNs, long AllocatedBytesPerOp);
 
-    // The instance a pilot or block left set up for the next block (keep), or null.
-    private (object Instance, Invoker Invoker)? _kept;
-
     /// <summary>
     /// Runs the case for about <paramref name="warmup"/> (the JIT tiers the code up meanwhile) in
     /// one block, on <paramref name="cpu"/> as <see cref="Block"/> does, and returns the calls per iteration that make an iteration last about
     /// <paramref name="iteration"/>.
     /// </summary>
-    public long Pilot(TimeSpan warmup, TimeSpan iteration, int cpu = -1, bool keep = false)
+    public long Pilot(TimeSpan warmup, TimeSpan iteration, int cpu = -1)
     {
         using var pin = Calibration.ThreadAffinity.PinCurrentThread(cpu);
-        Close();
         var (instance, invoker) = Start();
         try
         {
@@ -64,24 +56,7 @@ internal sealed class CaseRunner(BenchmarkCase benchmark)
         }
         finally
         {
-            if (keep)
-            {
-                _kept = (instance, invoker);
-            }
-            else
-            {
-                Stop(instance);
-            }
-        }
-    }
-
-    /// <summary>Cleans up the instance a pilot or block kept, if any.</summary>
-    public void Close()
-    {
-        if (_kept is { } kept)
-        {
-            _kept = null;
-            Stop(kept.Instance);
+            Stop(instance);
         }
     }
 
@@ -90,7 +65,7 @@ internal sealed class CaseRunner(BenchmarkCase benchmark)
     /// cleanup; on logical CPU <paramref name="cpu"/> when it is not negative (the thread is pinned
     /// for the block and given its CPUs back after).
     /// </summary>
-    public BlockResult Block(int iterations, long callsPerIteration, int cpu = -1, bool keep = false)
+    public BlockResult Block(int iterations, long callsPerIteration, int cpu = -1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(callsPerIteration, 1);
@@ -99,8 +74,7 @@ internal sealed class CaseRunner(BenchmarkCase benchmark)
         GC.WaitForPendingFinalizers();
         GC.Collect();
         using var pin = Calibration.ThreadAffinity.PinCurrentThread(cpu);
-        var (instance, invoker) = _kept ?? Start();
-        _kept = null;
+        var (instance, invoker) = Start();
         try
         {
             RunHooks(benchmark.IterationSetups, instance);
@@ -124,14 +98,7 @@ internal sealed class CaseRunner(BenchmarkCase benchmark)
         }
         finally
         {
-            if (keep)
-            {
-                _kept = (instance, invoker);
-            }
-            else
-            {
-                Stop(instance);
-            }
+            Stop(instance);
         }
     }
 

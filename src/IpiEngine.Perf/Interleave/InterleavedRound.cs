@@ -98,8 +98,7 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
             var cpus = Calibration.ThreadAffinity.TwoAllowedCpus();
             bool crossThread = sides.Exists(s => SuiteCategories.IsCrossThread(s.Case.Categories));
             int cpu = crossThread || cpus is not { } two ? -1 : (round + k) % 2 == 0 ? two.First : two.Second;
-            // A single-threaded case keeps one instance per side for the round: its data stays placed.
-            var measured = Measure(sides, cpu, keep: !crossThread);
+            var measured = Measure(sides, cpu);
             allRan &= measured.All(m => m.Error is null);
             foreach (var side in sides)
             {
@@ -136,13 +135,13 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
     /// Pilots the case on each side, then runs the pairs: blocks in the order first, second,
     /// second, first, ... with a probe reading before each block and after the last.
     /// </summary>
-    private List<(BenchmarkResult Result, string? Error)> Measure(List<Side> sides, int cpu, bool keep)
+    private List<(BenchmarkResult Result, string? Error)> Measure(List<Side> sides, int cpu)
     {
         var calls = new long[sides.Count];
         var errors = new string?[sides.Count];
         for (int s = 0; s < sides.Count; s++)
         {
-            var reply = sides[s].Worker.Send(new WorkerRequest("pilot", sides[s].Index, WarmupMs: PilotMs, IterationMs: IterationMs, Cpu: cpu, Keep: keep));
+            var reply = sides[s].Worker.Send(new WorkerRequest("pilot", sides[s].Index, WarmupMs: PilotMs, IterationMs: IterationMs, Cpu: cpu));
             errors[s] = reply.Error;
             calls[s] = reply.Calls;
         }
@@ -160,7 +159,7 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
                     blocks.Add((s, null, 0));
                     continue;
                 }
-                var reply = sides[s].Worker.Send(new WorkerRequest("block", sides[s].Index, Iterations: IterationsPerBlock, Calls: calls[s], Cpu: cpu, Keep: keep));
+                var reply = sides[s].Worker.Send(new WorkerRequest("block", sides[s].Index, Iterations: IterationsPerBlock, Calls: calls[s], Cpu: cpu));
                 errors[s] ??= reply.Error;
                 blocks.Add((s, reply.Error is null ? reply.SamplesNs : null, reply.AllocatedBytesPerOp));
             }

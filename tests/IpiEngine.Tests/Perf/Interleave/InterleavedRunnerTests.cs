@@ -71,20 +71,6 @@ public sealed class InterleavedRunnerTests
     }
 
     [Fact]
-    public void A_kept_case_is_set_up_once_for_its_pilot_and_blocks_and_cleaned_up_when_closed()
-    {
-        var spin = new CaseRunner(Cases("*FakeSuite.Spin(Work: 1, Kind: Plain)")[0]);
-        FakeSuite.Calls.Clear();
-        long calls = spin.Pilot(TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(2), keep: true);
-        spin.Block(iterations: 1, calls, keep: true);
-        spin.Block(iterations: 1, calls, keep: true);
-        Assert.Equal(["setup"], FakeSuite.Calls);
-        spin.Close();
-        spin.Close();
-        Assert.Equal(["setup", "cleanup"], FakeSuite.Calls);
-    }
-
-    [Fact]
     public void A_case_runs_on_the_cpu_it_is_given_and_the_thread_gets_its_cpus_back()
     {
         Assert.SkipWhen(Environment.ProcessorCount < 2, "needs two logical CPUs");
