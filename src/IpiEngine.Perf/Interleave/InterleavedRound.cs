@@ -21,6 +21,16 @@ namespace IpiEngine.Perf.Interleave;
 /// the machine. A pair whose probe readings are not all in one state (near or far) is left out.
 /// The round, a new pair of processes, remains the unit of evidence (<see cref="Comparison.PairedTest"/>):
 /// pairs of one round share their processes' JIT and placement.
+/// <para>
+/// What is held equal between the two sides of a pair: the time (a quarter second apart), the CPU
+/// (a single-threaded case runs on the same logical CPU on both sides) and the code placement
+/// (tiering off; with <c>varyPlacement</c> a seed per round, the same on both sides,
+/// <see cref="CodeLayout"/>). Data placement is not: each block sets up a fresh instance, so its
+/// placement is drawn anew per block and the median over a round's pairs averages it (one instance
+/// kept for the whole round made a round carry one draw per side: 8 of 21 benchmarks "same" in an
+/// A/A run, against 13-14 of 21 with fresh blocks); a fresh instance also keeps a cross-thread
+/// case's threads from running during the other side's block.
+/// </para>
 /// </remarks>
 internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, TextWriter log, bool varyPlacement = false)
 {

@@ -136,6 +136,17 @@ public sealed class PairedTestTests
     }
 
     [Fact]
+    public void The_reason_lists_each_rounds_ratio_with_a_sign_even_when_it_rounds_to_zero()
+    {
+        var (baseRounds, diffRounds) = Rounds(8, 1.0, seed: 9);
+        // Round 1's diff a hair faster than its base: it reads +0.0, never "-+0.0".
+        diffRounds[0] = diffRounds[0] with { Blocks = baseRounds[0].Blocks!.Select(b => b * 0.99999).ToArray() };
+        var finding = Test.Compare(baseRounds, diffRounds, SingleThreaded);
+        Assert.Contains("each round +0.0 ", finding.Reason, StringComparison.Ordinal);
+        Assert.DoesNotContain("-+", finding.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Stored_interleaved_records_are_compared_pair_by_pair()
     {
         var baseRecords = new List<IpiEngine.Perf.Records.PerfRecord>();
