@@ -76,8 +76,8 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
         var started = DateTimeOffset.UtcNow;
         // With varied placement, one seed for both sides of the round and another in the next round (CodeLayout).
         int? layoutSeed = varyPlacement ? unchecked((round * 7919) + 17) : null;
-        using var workerA = WorkerProcess.Start(workerCommand, a.AssemblyPath, filters, Environment(a), a.Label, log, layoutSeed);
-        using var workerB = WorkerProcess.Start(workerCommand, b.AssemblyPath, filters, Environment(b), b.Label, log, layoutSeed);
+        using var workerA = WorkerProcess.Start(workerCommand, a.AssemblyPath, filters, EnvironmentOf(a), a.Label, log, layoutSeed);
+        using var workerB = WorkerProcess.Start(workerCommand, b.AssemblyPath, filters, EnvironmentOf(b), b.Label, log, layoutSeed);
         if (workerA.Cases.Count == 0 && workerB.Cases.Count == 0)
         {
             throw new PerfInputException($"No benchmark matches the filter ({string.Join(" ", filters)}) on either side.");
@@ -119,7 +119,7 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
         return (Record(a.Commit, started, round, resultsA), Record(b.Commit, started, round, resultsB), allRan);
     }
 
-    private static Dictionary<string, string> Environment(SideSetup side)
+    private static Dictionary<string, string> EnvironmentOf(SideSetup side)
     {
         var variables = new Dictionary<string, string>(Profile.Environment, StringComparer.Ordinal);
         foreach (var (name, value) in side.Environment)

@@ -157,7 +157,6 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
         string slowed = settings.DiffEnvironment.Count == 0 ? "" : $" [{string.Join(", ", settings.DiffEnvironment.Select(p => $"{p.Key}={p.Value}"))}]";
         for (int round = 1; round <= rounds; round++)
         {
-            var (first, second) = LaunchSchedule.Round(round);
             PerfRecord? a = null, b = null;
             if (settings.Mode == RoundMode.Interleaved)
             {
@@ -180,6 +179,7 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                 rounds = Replan(settings, spentBefore, clock, round, rounds);
                 continue;
             }
+            var (first, second) = LaunchSchedule.Round(round);
             foreach (var side in (ReadOnlySpan<Side>)[first, second])
             {
                 bool isA = side == Side.A;
