@@ -316,7 +316,9 @@ public class SequencerRecoveryTests
         // The sequencer comes back configured with other APIC IDs: its epoch-0 digest differs from the one the peer had
         // at epoch 0, so the peer refuses it before replaying (were it replayed, write #0 would not chain from that digest).
         bool restarted = false;
-        await using var vm = ReplicatedVm.Start(2, Vcpus, TopologyKind.XApicPhysical, TimeSpan.FromMilliseconds(500),
+        // The write timeout bounds both writes: the first must be ordered within it even on a loaded CI machine (at 500 ms it
+        // once was not), and the refused one fails only once it has passed.
+        await using var vm = ReplicatedVm.Start(2, Vcpus, TopologyKind.XApicPhysical, TimeSpan.FromSeconds(3),
             topologyOf: node => ApicTopology.Configure(Vcpus, TopologyKind.XApicPhysical, sparseIds: node == 0 && restarted));
         await ReadyAsync(vm);
         vm.Engine(1).Post(1, ApicRegister.Ldr, 0x10u << 24, 0);
