@@ -55,7 +55,10 @@ internal sealed class GatherStage
         _rings = rings;
         _doorbell = doorbell;
         ClearAfterEmptyVisits = clearAfterEmptyVisits;
-        _minClearTicks = (long)(minPassClearInterval.TotalSeconds * Stopwatch.Frequency);
+        _minClearTicks = (long)Math.Min(minPassClearInterval.TotalSeconds * Stopwatch.Frequency, long.MaxValue / 4);
+        // The first clear is due at once: "never cleared" reads as one interval ago, not as the clock's zero (the
+        // machine's boot on Linux, so a machine up for less than the interval would hold its first clear back).
+        _lastPassClear = Stopwatch.GetTimestamp() - _minClearTicks;
         _emptyVisits = new byte[rings.Length];
         _idle = new ulong[doorbell.WordCount];
     }
