@@ -58,8 +58,8 @@ public sealed class InterleavedRunnerTests
         long calls = spin.Pilot(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(5));
         var block = spin.Block(iterations: 3, calls);
         Assert.Equal(3, block.SamplesNs.Length);
-        // Work 3 spins about 30 ns per operation; the clock's own cost can only add to it.
-        Assert.All(block.SamplesNs, ns => Assert.InRange(ns, 25, 5_000));
+        // Work 3 spins about 300 ns per operation; the clock's own cost can only add to it.
+        Assert.All(block.SamplesNs, ns => Assert.InRange(ns, 250, 20_000));
         Assert.Equal(0, block.AllocatedBytesPerOp);
         Assert.Equal(["setup", "cleanup", "setup", "cleanup"], FakeSuite.Calls);
 
@@ -167,10 +167,11 @@ public sealed class InterleavedRunnerTests
         if (a.Benchmarks[0].Calibration.State != CoreDistanceState.Mixed)
         {
             Assert.InRange(blocksA.Count, 1, InterleavedRound.PairsPerRound);
-            // B's worker spins five times longer; A's does not: every pair shows it.
+            // B's worker spins twenty times longer; A's does not: every pair shows it. (With 30 ns spins and a fivefold
+            // slowdown, a CI machine whose clock read cost 29 ns saw only 1.9x: the reads, not the spin, filled the time.)
             for (int i = 0; i < blocksA.Count; i++)
             {
-                Assert.True(blocksB[i] > 2.5 * blocksA[i], $"pair {i}: A {blocksA[i]} ns, B {blocksB[i]} ns");
+                Assert.True(blocksB[i] > 4 * blocksA[i], $"pair {i}: A {blocksA[i]} ns, B {blocksB[i]} ns");
             }
         }
     }
