@@ -6,7 +6,7 @@ using IpiEngine.Perf.Suite;
 namespace IpiEngine.Perf.Interleave;
 
 /// <summary>
-/// One round of <c>compare-commits</c> in the interleaved mode: a worker process per side
+/// One round of <c>compare-commits</c> in the interleaved mode: a worker process per side and pair
 /// (<see cref="BenchmarkWorker"/>), and for every case, blocks of A and B alternating A B B A A B
 /// (the order flipping from case to case and round to round), each block a fraction of a second
 /// with the core-distance probe between blocks. Each side's record for the round lists, per case,
@@ -19,8 +19,16 @@ namespace IpiEngine.Perf.Interleave;
 /// levels and only many rounds can separate that from a change. Two blocks a quarter of a second
 /// apart almost always share the level, so the ratio within a pair carries the change and little of
 /// the machine. A pair whose probe readings are not all in one state (near or far) is left out.
-/// The round, a new pair of processes, remains the unit of evidence (<see cref="Comparison.PairedTest"/>):
-/// pairs of one round share their processes' JIT and placement.
+/// The round remains the unit of evidence (<see cref="Comparison.PairedTest"/>): its pairs share the
+/// machine's state of that minute.
+/// <para>
+/// Why a process per pair (<see cref="WorkersPerSide"/>): even with tiering off and address-space
+/// randomization off, identical code runs at a level of its process. Five processes running the six
+/// <c>BruteForceMatcher</c> cases gave <c>X2ApicClusterMulticast</c> 530, 548, 582, 589 and 596 ns,
+/// each steady over its four blocks (2026-12-03, far). With one process per side a round then
+/// carries one draw of that level per side, 10-15% apart; with a process pair per pair the round's
+/// median over its pairs takes the middle of four draws.
+/// </para>
 /// <para>
 /// What is held equal between the two sides of a pair: the time (a quarter second apart), the CPU
 /// (a single-threaded case runs on the same logical CPU on both sides) and the code placement
@@ -55,6 +63,9 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
     /// <summary>Pairs of blocks per case per round.</summary>
     public const int PairsPerRound = 4;
 
+    /// <summary>Worker processes per side per round: pair <c>p</c> runs in the processes numbered <c>p % WorkersPerSide</c> of each side.</summary>
+    public const int WorkersPerSide = PairsPerRound;
+
     /// <summary>Measured iterations per block (after one unmeasured).</summary>
     public const int IterationsPerBlock = 3;
 
@@ -76,8 +87,31 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
         var started = DateTimeOffset.UtcNow;
         // With varied placement, one seed for both sides of the round and another in the next round (CodeLayout).
         int? layoutSeed = varyPlacement ? unchecked((round * 7919) + 17) : null;
-        using var workerA = WorkerProcess.Start(workerCommand, a.AssemblyPath, filters, EnvironmentOf(a), a.Label, log, layoutSeed);
-        using var workerB = WorkerProcess.Start(workerCommand, b.AssemblyPath, filters, EnvironmentOf(b), b.Label, log, layoutSeed);
+        var workersA = new List<WorkerProcess>(WorkersPerSide);
+        var workersB = new List<WorkerProcess>(WorkersPerSide);
+        try
+        {
+            for (int w = 0; w < WorkersPerSide; w++)
+            {
+                workersA.Add(WorkerProcess.Start(workerCommand, a.AssemblyPath, filters, EnvironmentOf(a), a.Label, log, layoutSeed));
+                workersB.Add(WorkerProcess.Start(workerCommand, b.AssemblyPath, filters, EnvironmentOf(b), b.Label, log, layoutSeed));
+            }
+            return Run(workersA, workersB, a, b, filters, round, started);
+        }
+        finally
+        {
+            foreach (var worker in workersA.Concat(workersB))
+            {
+                worker.Dispose();
+            }
+        }
+    }
+
+    private (PerfRecord A, PerfRecord B, bool AllRan) Run(List<WorkerProcess> workersA, List<WorkerProcess> workersB, SideSetup a, SideSetup b,
+        IReadOnlyList<string> filters, int round, DateTimeOffset started)
+    {
+        // Every worker of a side loaded the same suite with the same filters: the first one's case list is the side's.
+        WorkerProcess workerA = workersA[0], workerB = workersB[0];
         if (workerA.Cases.Count == 0 && workerB.Cases.Count == 0)
         {
             throw new PerfInputException($"No benchmark matches the filter ({string.Join(" ", filters)}) on either side.");
@@ -92,11 +126,11 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
             var sides = new List<Side>(2);
             if (caseA >= 0)
             {
-                sides.Add(new Side(workerA, caseA, workerA.Cases[caseA]));
+                sides.Add(new Side(workersA, caseA, workerA.Cases[caseA]));
             }
             if (caseB >= 0)
             {
-                sides.Add(new Side(workerB, caseB, workerB.Cases[caseB]));
+                sides.Add(new Side(workersB, caseB, workerB.Cases[caseB]));
             }
             // A then B in even steps, B then A in odd ones: the order flips per case and per round.
             if (sides.Count == 2 && (round + k) % 2 == 1)
@@ -113,7 +147,7 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
             foreach (var side in sides)
             {
                 var result = measured[sides.IndexOf(side)].Result;
-                (ReferenceEquals(side.Worker, workerA) ? resultsA : resultsB).Add(result);
+                (ReferenceEquals(side.Workers, workersA) ? resultsA : resultsB).Add(result);
             }
         }
         return (Record(a.Commit, started, round, resultsA), Record(b.Commit, started, round, resultsB), allRan);
@@ -142,8 +176,9 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
     }
 
     /// <summary>
-    /// Pilots the case on each side, then runs the pairs: blocks in the order first, second,
-    /// second, first, ... with a probe reading before each block and after the last.
+    /// Pilots the case on each side (in its first worker: the pilot sizes the iterations), then runs
+    /// the pairs, each in its own workers: blocks in the order first, second, second, first, ... with
+    /// a probe reading before each block and after the last.
     /// </summary>
     private List<(BenchmarkResult Result, string? Error)> Measure(List<Side> sides, int cpu)
     {
@@ -151,7 +186,7 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
         var errors = new string?[sides.Count];
         for (int s = 0; s < sides.Count; s++)
         {
-            var reply = sides[s].Worker.Send(new WorkerRequest("pilot", sides[s].Index, WarmupMs: PilotMs, IterationMs: IterationMs, Cpu: cpu));
+            var reply = sides[s].Workers[0].Send(new WorkerRequest("pilot", sides[s].Index, WarmupMs: PilotMs, IterationMs: IterationMs, Cpu: cpu));
             errors[s] = reply.Error;
             calls[s] = reply.Calls;
         }
@@ -169,7 +204,8 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
                     blocks.Add((s, null, 0));
                     continue;
                 }
-                var reply = sides[s].Worker.Send(new WorkerRequest("block", sides[s].Index, Iterations: IterationsPerBlock, Calls: calls[s], Cpu: cpu));
+                // A worker's first block of a case compiles it in the block's unmeasured iteration (tiering is off).
+                var reply = sides[s].Workers[pair % sides[s].Workers.Count].Send(new WorkerRequest("block", sides[s].Index, Iterations: IterationsPerBlock, Calls: calls[s], Cpu: cpu));
                 errors[s] ??= reply.Error;
                 blocks.Add((s, reply.Error is null ? reply.SamplesNs : null, reply.AllocatedBytesPerOp));
             }
@@ -252,6 +288,6 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
         Benchmarks = results,
     };
 
-    /// <summary>One side of one case: its worker, the case's index there, and the case.</summary>
-    private sealed record Side(WorkerProcess Worker, int Index, WorkerCase Case);
+    /// <summary>One side of one case: its workers, the case's index there (the same in each), and the case.</summary>
+    private sealed record Side(IReadOnlyList<WorkerProcess> Workers, int Index, WorkerCase Case);
 }

@@ -25,6 +25,9 @@ public class FakeSuite
     /// <summary>Set in one worker's environment to slow <see cref="Spin"/> down twentyfold.</summary>
     public const string SlowdownVariable = "IPI_FAKE_SUITE_SLOWDOWN";
 
+    /// <summary>Set in a worker's environment to make <see cref="Setup"/> say its process id on the console (the worker's log).</summary>
+    public const string SayProcessVariable = "IPI_FAKE_SUITE_SAY_PROCESS";
+
     private static readonly int s_factor = Environment.GetEnvironmentVariable(SlowdownVariable) is null ? 1 : 20;
 
     /// <summary>Hooks run, by name, for the in-process tests (the tests that read it run one at a time).</summary>
@@ -51,6 +54,10 @@ public class FakeSuite
     {
         SetupProcessor = IpiEngine.Perf.Calibration.ThreadAffinity.CurrentCpu();
         Record("setup");
+        if (Environment.GetEnvironmentVariable(SayProcessVariable) is not null)
+        {
+            Console.WriteLine($"setup in process {Environment.ProcessId}");
+        }
     }
 
     /// <summary>Runs before <see cref="Allocate"/>'s blocks only.</summary>

@@ -146,10 +146,16 @@ public sealed class InterleavedRunnerTests
         var round = new InterleavedRound(IpiEngine.Cli.PerfWorkerCommand.CommandLine(), log);
         var commit = new CommitInfo { Sha = new string('a', 40) };
         var (a, b, allRan) = round.Run(
-            new InterleavedRound.SideSetup(Suite, new Dictionary<string, string>(), commit, "A"),
-            new InterleavedRound.SideSetup(Suite, new Dictionary<string, string> { [FakeSuite.SlowdownVariable] = "1" }, commit, "B"),
+            new InterleavedRound.SideSetup(Suite, new Dictionary<string, string> { [FakeSuite.SayProcessVariable] = "1" }, commit, "A"),
+            new InterleavedRound.SideSetup(Suite, new Dictionary<string, string> { [FakeSuite.SayProcessVariable] = "1", [FakeSuite.SlowdownVariable] = "1" }, commit, "B"),
             ["*FakeSuite.Spin(Work: 3, Kind: Plain)"], round: 3);
         Assert.True(allRan, log.ToString());
+        // Each pair ran in its own process of each side (the pilot in the first): the setups came from that many processes.
+        foreach (var label in (string[])["[A]", "[B]"])
+        {
+            var processes = log.ToString().Split('\n').Where(line => line.StartsWith(label + " setup in process ", StringComparison.Ordinal)).Distinct().Count();
+            Assert.Equal(InterleavedRound.WorkersPerSide, processes);
+        }
         foreach (var record in (PerfRecord[])[a, b])
         {
             Assert.Equal(3, record.Run.Round);
