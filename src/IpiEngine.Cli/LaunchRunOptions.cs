@@ -11,7 +11,7 @@ internal sealed class LaunchRunOptions
 
     public Option<int?> Rounds { get; } = new("--rounds")
     {
-        Description = "Rounds to run (each one launch of A and one of B, order flipping every round). Default: as many as fit the budget, at least 5.",
+        Description = "Rounds to run (interleaved: 4 pairs of blocks of A and B per benchmark; launches: one launch of A and one of B; the order flips every round). Default: as many as fit the budget, at least the fewest that can decide.",
     };
 
     public Option<string> Budget { get; } = new("--budget")
@@ -27,7 +27,7 @@ internal sealed class LaunchRunOptions
 
     public Option<string> Mode { get; } = new("--mode")
     {
-        Description = "How a round measures: 'interleaved' (a worker process per side, blocks of A and B alternating a fraction of a second apart, compared pair by pair) or 'launches' (one BenchmarkDotNet launch per side, compared launch by launch).",
+        Description = "How a round measures: 'interleaved' (blocks of A and B alternating a fraction of a second apart, each pair in its own worker processes, compared pair by pair) or 'launches' (one BenchmarkDotNet launch per side, compared launch by launch).",
         DefaultValueFactory = _ => "interleaved",
     };
 

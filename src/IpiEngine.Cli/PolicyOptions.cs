@@ -24,7 +24,12 @@ internal sealed class PolicyOptions(bool byLaunch)
 
     public Option<string> CrossThreshold { get; } = new("--cross-threshold") { Description = "Relative threshold for cross-thread benchmarks.", DefaultValueFactory = _ => "12%" };
     public Option<string> CrossNoise { get; } = new("--cross-noise") { Description = "Absolute floor for cross-thread benchmarks.", DefaultValueFactory = _ => "2ns" };
-    public Option<double> Alpha { get; } = new("--alpha") { Description = "Significance level of each one-sided test.", DefaultValueFactory = _ => 0.01 };
+    public Option<double> Alpha { get; } = new("--alpha") { Description = byLaunch ? "Significance level of the slower and faster tests." : "Significance level of each one-sided test.", DefaultValueFactory = _ => 0.01 };
+    public Option<double> EquivalenceAlpha { get; } = new("--equivalence-alpha")
+    {
+        Description = "Level of the equivalence test that calls a benchmark 'same' (slower and faster keep --alpha).",
+        DefaultValueFactory = _ => LaunchTest.DefaultEquivalenceAlpha,
+    };
     public Option<bool> GateCrossThread { get; } = new("--gate-cross-thread") { Description = "Fail on cross-thread slowdowns too (they only warn by default)." };
     public Option<string?> Machine { get; } = new("--machine") { Description = "Machine id to compare on, when both sides have several." };
     public Option<string> Format { get; } = new("--format") { Description = "text, markdown or json.", DefaultValueFactory = _ => "text" };
@@ -39,6 +44,10 @@ internal sealed class PolicyOptions(bool byLaunch)
             command.Options.Add(CrossNoise);
         }
         command.Options.Add(Alpha);
+        if (byLaunch)
+        {
+            command.Options.Add(EquivalenceAlpha);
+        }
         command.Options.Add(GateCrossThread);
         command.Options.Add(Machine);
         command.Options.Add(Format);
@@ -52,6 +61,7 @@ internal sealed class PolicyOptions(bool byLaunch)
         CrossThreadNoiseFloor = parse.GetValue(CrossNoise) ?? "2ns",
         Unit = byLaunch ? ComparisonUnit.Launch : ComparisonUnit.Iteration,
         Alpha = parse.GetValue(Alpha),
+        EquivalenceAlpha = byLaunch ? parse.GetValue(EquivalenceAlpha) : LaunchTest.DefaultEquivalenceAlpha,
         GateCrossThread = parse.GetValue(GateCrossThread),
         MachineId = parse.GetValue(Machine),
     };

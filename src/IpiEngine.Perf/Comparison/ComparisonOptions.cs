@@ -34,6 +34,9 @@ public sealed record ComparisonOptions
     /// <summary>Significance level of each one-sided Mann–Whitney test.</summary>
     public double Alpha { get; init; } = 0.01;
 
+    /// <summary>Level of the equivalence ("same") test of launches and rounds (<see cref="LaunchTest.DefaultEquivalenceAlpha"/>).</summary>
+    public double EquivalenceAlpha { get; init; } = LaunchTest.DefaultEquivalenceAlpha;
+
     /// <summary>When true, a cross-thread slowdown fails like a single-threaded one instead of warning.</summary>
     public bool GateCrossThread { get; init; }
 

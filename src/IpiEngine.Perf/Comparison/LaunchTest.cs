@@ -64,8 +64,17 @@ public sealed record LaunchFinding
 /// at most one rank. Random relabellings come from a fixed seed, so the same launches always give
 /// the same verdict.
 /// </remarks>
-internal sealed class LaunchTest(double alpha, int permutations = 4000, int seed = 20)
+internal sealed class LaunchTest(double alpha, int permutations = 4000, int seed = 20, double equivalenceAlpha = LaunchTest.DefaultEquivalenceAlpha)
 {
+    /// <summary>
+    /// The level of the equivalence ("same") test unless told otherwise: 0.05, the convention of
+    /// two one-sided tests (a 90% interval inside ±δ). Slower and faster keep <see cref="Alpha"/>:
+    /// they decide whether the suite cries wolf; "same" only turns "not enough evidence" into a
+    /// pass. With sign flips over 15 rounds at 0.01, two rounds of fifteen beyond δ on identical
+    /// code (+13% and +16% among rounds within ±4%, an A/A run of 2026-12-03) left p same at 0.011.
+    /// </summary>
+    public const double DefaultEquivalenceAlpha = 0.05;
+
     /// <summary>Beyond this many more rounds the advice is "would likely not decide", not a number.</summary>
     public const int MostRoundsAdvised = 50;
 
@@ -76,6 +85,11 @@ internal sealed class LaunchTest(double alpha, int permutations = 4000, int seed
     public double Alpha { get; } = alpha is > 0 and < 0.5
         ? alpha
         : throw new PerfInputException($"--alpha must be between 0 and 0.5, not {alpha.ToString(CultureInfo.InvariantCulture)}.");
+
+    /// <summary>The level of the equivalence test (both one-sided tests of "same").</summary>
+    public double EquivalenceAlpha { get; } = equivalenceAlpha is > 0 and < 0.5
+        ? equivalenceAlpha
+        : throw new PerfInputException($"--equivalence-alpha must be between 0 and 0.5, not {equivalenceAlpha.ToString(CultureInfo.InvariantCulture)}.");
 
     /// <summary>Fewest launches per side with which a permutation test can reach <see cref="Alpha"/> at all.</summary>
     public int MinimumLaunches
@@ -141,15 +155,15 @@ internal sealed class LaunchTest(double alpha, int permutations = 4000, int seed
             States = states,
         };
         string over = Invariant($"over {baseUsed}+{diffUsed} launches ({states}){leftOutNote}");
-        return Decide(finding, Alpha, over, () => MoreRoundsNeeded(strata, estimate, delta, Math.Min(baseUsed, diffUsed), minimum), "launches");
+        return Decide(finding, Alpha, EquivalenceAlpha, over, () => MoreRoundsNeeded(strata, estimate, delta, Math.Min(baseUsed, diffUsed), minimum), "launches");
     }
 
     /// <summary>
-    /// The verdict from a finding's p-values at level <paramref name="alpha"/>: slower, faster, same,
-    /// or not enough evidence with the advice of <paramref name="moreRounds"/> (asked only then);
+    /// The verdict from a finding's p-values: slower or faster at level <paramref name="alpha"/>, same
+    /// at <paramref name="equivalenceAlpha"/>, or not enough evidence with the advice of <paramref name="moreRounds"/> (asked only then);
     /// <paramref name="over"/> says what the evidence was, <paramref name="spreadOf"/> what spreads.
     /// </summary>
-    internal static LaunchFinding Decide(LaunchFinding finding, double alpha, string over, Func<int?> moreRounds, string spreadOf)
+    internal static LaunchFinding Decide(LaunchFinding finding, double alpha, double equivalenceAlpha, string over, Func<int?> moreRounds, string spreadOf)
     {
         string shift = Invariant($"{(finding.EstimatedRatio - 1) * 100:+0.0;-0.0}%");
         string limit = Invariant($"{finding.ThresholdRelative * 100:0.#}%");
@@ -161,7 +175,7 @@ internal sealed class LaunchTest(double alpha, int permutations = 4000, int seed
         {
             return finding with { Outcome = TimeOutcome.Faster, Reason = Invariant($"faster: {shift} beyond the {limit} threshold, p {finding.PFaster:0.0000} {over}") };
         }
-        if (finding.PSame <= alpha)
+        if (finding.PSame <= equivalenceAlpha)
         {
             return finding with { Outcome = TimeOutcome.Same, Reason = Invariant($"same: {shift}, inside ±{limit}, p {finding.PSame:0.0000} {over}") };
         }

@@ -13,7 +13,7 @@ namespace IpiEngine.Perf.Comparison;
 /// <list type="bullet">
 /// <item>slower: the mean exceeds +δ at level α (H0: mean ≤ +δ);</item>
 /// <item>faster: it is below −δ at level α;</item>
-/// <item>same: both one-sided tests put it inside ±δ at level α (equivalence, TOST);</item>
+/// <item>same: both one-sided tests put it inside ±δ at the equivalence level (0.05 by default; TOST);</item>
 /// <item>otherwise not enough evidence, with an estimate of how many more rounds would decide.</item>
 /// </list>
 /// </summary>
@@ -25,7 +25,7 @@ namespace IpiEngine.Perf.Comparison;
 /// from a fixed seed, so the same rounds always give the same verdict. The fewest rounds that can
 /// reach α are those with 2^-n ≤ α: 7 at α = 0.01.
 /// </remarks>
-internal sealed class PairedTest(double alpha, int draws = 10_000, int seed = 20)
+internal sealed class PairedTest(double alpha, int draws = 10_000, int seed = 20, double equivalenceAlpha = LaunchTest.DefaultEquivalenceAlpha)
 {
     /// <summary>Up to this many rounds the sign flips are enumerated, not drawn.</summary>
     public const int ExactRounds = 14;
@@ -34,6 +34,11 @@ internal sealed class PairedTest(double alpha, int draws = 10_000, int seed = 20
     public double Alpha { get; } = alpha is > 0 and < 0.5
         ? alpha
         : throw new PerfInputException($"--alpha must be between 0 and 0.5, not {alpha.ToString(CultureInfo.InvariantCulture)}.");
+
+    /// <summary>The level of the equivalence test (<see cref="LaunchTest.DefaultEquivalenceAlpha"/> says why it differs).</summary>
+    public double EquivalenceAlpha { get; } = equivalenceAlpha is > 0 and < 0.5
+        ? equivalenceAlpha
+        : throw new PerfInputException($"--equivalence-alpha must be between 0 and 0.5, not {equivalenceAlpha.ToString(CultureInfo.InvariantCulture)}.");
 
     /// <summary>Fewest rounds with which the sign-flip test can reach <see cref="Alpha"/> at all.</summary>
     public int MinimumRounds
@@ -113,7 +118,7 @@ internal sealed class PairedTest(double alpha, int draws = 10_000, int seed = 20
             LeftOut = leftOut,
             States = stateText,
         };
-        return LaunchTest.Decide(finding, Alpha, over, () => MoreRoundsNeeded(ratios, mean, delta, minimum), "rounds");
+        return LaunchTest.Decide(finding, Alpha, EquivalenceAlpha, over, () => MoreRoundsNeeded(ratios, mean, delta, minimum), "rounds");
     }
 
     /// <summary>The median over a round's pairs of log(diff block / base block); null when the round has no usable pair.</summary>

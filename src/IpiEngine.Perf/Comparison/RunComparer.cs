@@ -29,8 +29,8 @@ public sealed class RunComparer
         this.options = options;
         if (options.Unit == ComparisonUnit.Launch)
         {
-            _launchTest = new LaunchTest(options.Alpha);
-            _pairedTest = new PairedTest(options.Alpha);
+            _launchTest = new LaunchTest(options.Alpha, equivalenceAlpha: options.EquivalenceAlpha);
+            _pairedTest = new PairedTest(options.Alpha, equivalenceAlpha: options.EquivalenceAlpha);
             _singleThreaded = PracticalThreshold.Parse(options.Threshold, options.NoiseFloor, "--threshold", "--noise");
             _crossThread = PracticalThreshold.Parse(options.CrossThreadThreshold, options.CrossThreadNoiseFloor, "--cross-threshold", "--cross-noise");
         }
@@ -53,7 +53,7 @@ public sealed class RunComparer
         ArgumentNullException.ThrowIfNull(diffSet);
         var policy = options.Unit == ComparisonUnit.Launch
             ? string.Create(CultureInfo.InvariantCulture,
-                $"time: one observation per launch (its median; interleaved rounds: the median log ratio of their paired blocks, sign-flip test), stratified permutation test of the shift against a threshold of {_singleThreaded} single-threaded, {_crossThread} cross-thread, alpha {options.Alpha}; every benchmark within its core state, launches and pairs whose state changed left out; cross-thread {(options.GateCrossThread ? "gated" : "warn-only")}; alloc: any increase fails except Baselines (cross-thread rigs that already allocate: over 10%)")
+                $"time: one observation per launch (its median; interleaved rounds: the median log ratio of their paired blocks, sign-flip test), stratified permutation test of the shift against a threshold of {_singleThreaded} single-threaded, {_crossThread} cross-thread, alpha {options.Alpha} (same: {options.EquivalenceAlpha}); every benchmark within its core state, launches and pairs whose state changed left out; cross-thread {(options.GateCrossThread ? "gated" : "warn-only")}; alloc: any increase fails except Baselines (cross-thread rigs that already allocate: over 10%)")
             : string.Create(CultureInfo.InvariantCulture,
                 $"time: Mann-Whitney equivalence at {options.Threshold} and {options.NoiseFloor}, alpha {options.Alpha}; cross-thread: same calibration state only, {(options.GateCrossThread ? "gated" : "warn-only")}; alloc: any increase fails except Baselines (cross-thread rigs that already allocate: over 10%)");
 

@@ -47,11 +47,52 @@ public sealed class PairedTestTests
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
+    /// <summary>Rounds with the given percent ratios of diff to base, every pair of a round alike.</summary>
+    private static (List<LaunchObservation> Base, List<LaunchObservation> Diff) RoundsOf(params double[] percents)
+    {
+        var baseRounds = new List<LaunchObservation>();
+        var diffRounds = new List<LaunchObservation>();
+        for (int r = 0; r < percents.Length; r++)
+        {
+            double[] a = [100, 100, 100, 100];
+            double[] b = [.. a.Select(x => x * (1 + (percents[r] / 100)))];
+            baseRounds.Add(new LaunchObservation(100, CoreDistanceState.Far, r + 1, a));
+            diffRounds.Add(new LaunchObservation(b[0], CoreDistanceState.Far, r + 1, b));
+        }
+        return (baseRounds, diffRounds);
+    }
+
     [Fact]
     public void Seven_rounds_are_the_fewest_that_can_decide_at_alpha_001()
     {
         Assert.Equal(7, Test.MinimumRounds);
         Assert.Equal(5, new PairedTest(alpha: 0.05).MinimumRounds);
+        Assert.Throws<IpiEngine.Perf.PerfInputException>(() => new PairedTest(alpha: 0.01, equivalenceAlpha: 0.5));
+    }
+
+    [Fact]
+    public void Two_outlying_rounds_of_fifteen_leave_identical_code_same_at_the_equivalence_level_and_cannot_make_it_slower()
+    {
+        // The rounds of BruteForceMatcher(XApicAllExcludingSelf) in an A/A run (2026-12-03, far and near): the two rounds
+        // at +13% and +16% leave p same at 0.011, which at 0.01 for "same" too was not enough evidence.
+        var (baseRounds, diffRounds) = RoundsOf(-0.5, -4.0, -3.6, +1.3, +1.7, -0.6, +13.4, -0.3, +0.2, -1.6, +15.8, +0.3, +0.3, -0.4, +0.2);
+        var finding = Test.Compare(baseRounds, diffRounds, SingleThreaded);
+        Assert.True(finding.Outcome == TimeOutcome.Same, finding.Reason);
+        Assert.InRange(finding.PSame, 0.01, 0.05);
+        Assert.InRange(finding.EstimatedRatio, 1.00, 1.02);
+        var strict = new PairedTest(alpha: 0.01, equivalenceAlpha: 0.01).Compare(baseRounds, diffRounds, SingleThreaded);
+        Assert.Equal(TimeOutcome.NotEnoughEvidence, strict.Outcome);
+    }
+
+    [Fact]
+    public void A_shift_just_beyond_the_threshold_is_never_same_at_the_equivalence_level()
+    {
+        for (int seed = 1; seed <= 20; seed++)
+        {
+            var (baseRounds, diffRounds) = Rounds(15, 1.07, seed);
+            var finding = Test.Compare(baseRounds, diffRounds, SingleThreaded);
+            Assert.True(finding.Outcome != TimeOutcome.Same, finding.Reason);
+        }
     }
 
     [Fact]
