@@ -165,7 +165,7 @@ internal sealed class LaunchTest(double alpha, int permutations = 4000, int seed
     /// </summary>
     internal static LaunchFinding Decide(LaunchFinding finding, double alpha, double equivalenceAlpha, string over, Func<int?> moreRounds, string spreadOf)
     {
-        string shift = Invariant($"{(finding.EstimatedRatio - 1) * 100:+0.0;-0.0}%");
+        string shift = SignedPercent((finding.EstimatedRatio - 1) * 100) + "%";
         string limit = Invariant($"{finding.ThresholdRelative * 100:0.#}%");
         if (finding.PSlower <= alpha)
         {
@@ -190,6 +190,12 @@ internal sealed class LaunchTest(double alpha, int permutations = 4000, int seed
             Reason = Invariant($"not enough evidence: {shift} against the {limit} threshold (p slower {finding.PSlower:0.000}, p same {finding.PSame:0.000}) {over}; {advice}"),
         };
     }
+
+    /// <summary>
+    /// A percentage with its sign and one decimal. Rounded first (and −0 made +0): a negative value
+    /// that rounds to zero would otherwise take the negative section and print as "-+0.0".
+    /// </summary>
+    internal static string SignedPercent(double percent) => Invariant($"{Math.Round(percent, 1) + 0.0:+0.0;-0.0;+0.0}");
 
     /// <summary>The launches of both sides grouped by state; mixed launches and states only one side has are left out.</summary>
     private static List<Stratum> Stratify(IReadOnlyList<LaunchObservation> baseLaunches, IReadOnlyList<LaunchObservation> diffLaunches, out int leftOut)

@@ -80,8 +80,7 @@ internal sealed class PairedTest(double alpha, int draws = 10_000, int seed = 20
         double relative = threshold.RelativeFor(double.IsFinite(baseNs) ? baseNs : 0);
         double delta = Math.Log(1 + relative);
         int minimum = MinimumRounds;
-        // Rounded first (and -0 made +0), so a tiny negative ratio reads +0.0, not a sign and a zero.
-        string each = string.Join(" ", ratios.Select(r => Invariant($"{Math.Round((Math.Exp(r) - 1) * 100, 1) + 0.0:+0.0;-0.0;+0.0}")));
+        string each = string.Join(" ", ratios.Select(r => LaunchTest.SignedPercent((Math.Exp(r) - 1) * 100)));
         string over = Invariant($"over {ratios.Count} paired round(s) ({stateText}; each round {each} %){leftOutNote}");
         if (ratios.Count < minimum)
         {

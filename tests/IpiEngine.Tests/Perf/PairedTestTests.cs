@@ -85,6 +85,15 @@ public sealed class PairedTestTests
     }
 
     [Fact]
+    public void An_estimate_that_rounds_to_zero_reads_plus_zero_in_the_verdict()
+    {
+        // An A/A run printed "not enough evidence: -+0.0% against the 5% threshold" for a shift of a few thousandths of a percent.
+        var (baseRounds, diffRounds) = RoundsOf(-0.01, -0.02, +0.01, -0.01, -0.02, +0.01, -0.01, -0.02);
+        var finding = Test.Compare(baseRounds, diffRounds, SingleThreaded);
+        Assert.StartsWith("same: +0.0%,", finding.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_shift_just_beyond_the_threshold_is_never_same_at_the_equivalence_level()
     {
         for (int seed = 1; seed <= 20; seed++)
