@@ -56,6 +56,7 @@ internal sealed class PostingRings
     private volatile Exception? _fault;        // set before the rings close: a refused producer reads it after it saw a close flag
     private volatile Exception? _closedFault;  // set once every ring is closed: what Fault (and IsRunning) report
     private IIdleAssistant? _assistant;        // fused mode's idle assist; set before the pipeline starts, then read only
+    private bool _tryPostsAssist;              // whether a try-post may take the assist (not when an assist may wait); set with it
 
     public PostingRings(SpscRing<ExitRecord>[] rings, DoorbellBitmap doorbell, EventCount signal, WaitStrategy wait, bool drop, string name)
     {
@@ -74,8 +75,16 @@ internal sealed class PostingRings
     /// <summary>Whether the rings were closed (by a stop or a fault).</summary>
     public bool IsClosed => _rings[0].IsClosed;
 
-    /// <summary>Fused mode's idle assist: a producer whose doorbell bit is clear offers it the work first (before <see cref="Start"/>).</summary>
-    public void AttachAssistant(IIdleAssistant assistant) => _assistant = assistant;
+    /// <summary>
+    /// Fused mode's idle assist: a producer whose doorbell bit is clear offers it the work first (before <see cref="Start"/>).
+    /// Without <paramref name="tryPostsAssist"/> a try-post never does: an assist resolves, delivers and forwards, and
+    /// forwarding can wait for a peer (a link's full window under the Wait policy), which a try-post promises not to do.
+    /// </summary>
+    public void AttachAssistant(IIdleAssistant assistant, bool tryPostsAssist)
+    {
+        _assistant = assistant;
+        _tryPostsAssist = tryPostsAssist;
+    }
 
     /// <summary>From now on a producer with a full ring waits (a consumer runs).</summary>
     public void Start() => _started = true;
@@ -100,7 +109,7 @@ internal sealed class PostingRings
             ThrowClosed();
         }
 
-        RingDoorbell(source);
+        RingDoorbell(source, mayAssist: wait || _tryPostsAssist);
         return true;
     }
 
@@ -140,7 +149,7 @@ internal sealed class PostingRings
                 ThrowClosed();
             }
 
-            RingDoorbell(source);
+            RingDoorbell(source, mayAssist: true);
             i += count;
         }
     }
@@ -209,19 +218,19 @@ internal sealed class PostingRings
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void RingDoorbell(int vcpu)
+    private void RingDoorbell(int vcpu, bool mayAssist)
     {
         if (!_doorbell.IsRung(vcpu)) // the fast path: a set bit means the consumer will visit
         {
-            RingSlow(vcpu);
+            RingSlow(vcpu, mayAssist);
         }
     }
 
-    /// <summary>The bit was clear: assist a parked pipeline (fused mode), or ring the bell and wake the consumer.</summary>
+    /// <summary>The bit was clear: assist a parked pipeline (fused mode, if <paramref name="mayAssist"/>), or ring the bell and wake the consumer.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void RingSlow(int vcpu)
+    private void RingSlow(int vcpu, bool mayAssist)
     {
-        if (_assistant?.TryAssist(vcpu) == true)
+        if (mayAssist && _assistant?.TryAssist(vcpu) == true)
         {
             return; // resolved and delivered on this thread; the bit stays clear (IdleAssist)
         }

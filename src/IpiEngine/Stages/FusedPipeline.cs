@@ -19,7 +19,9 @@ internal sealed class FusedPipeline<TNotifier> : EnginePipeline<TNotifier>, IIdl
         if (parts.AssistIdle)
         {
             Assist = new IdleAssist();
-            parts.Posting.AttachAssistant(this); // before Start: the posters' slow path finds it from the first post
+            // Before Start: the posters' slow path finds it from the first post. With a forwarder, an assist's flush may
+            // wait for a link's window (policy Wait), which a try-post must never do: try-posts then ring and signal.
+            parts.Posting.AttachAssistant(this, tryPostsAssist: parts.Forwarder is null);
         }
     }
 

@@ -35,7 +35,8 @@ namespace IpiEngine.Stages;
 /// pipeline), resolve, flush the batch, count, release; no bit is set, so no process-wide barrier is ever paid for
 /// it, and nobody is signalled, so the pipeline thread stays parked (the only producer that could wait for this ring's
 /// room is the poster itself; topology writers poll). (5) Not ParkedFree, or the swap lost: (6) ring the bit and signal exactly
-/// as without assist.
+/// as without assist. A try-post on an engine that forwards goes from (2) straight to (6): an assist's flush may wait
+/// for a peer's window, and a try-post never waits (skipping the assist is the same as losing the swap).
 /// </para>
 /// <para>
 /// What the role carries. The consumer-owned state: each ring's head and cached tail, the <see cref="ResolveStage"/>

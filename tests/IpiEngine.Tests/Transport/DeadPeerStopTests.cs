@@ -13,6 +13,66 @@ public class DeadPeerStopTests
     private static readonly int[] TwoNodes = [0, 0, 1, 1];
 
     [Fact]
+    public async Task A_try_post_never_waits_for_a_peer_that_never_reads_even_when_the_pipeline_is_parked()
+    {
+        // One remote IPI at a time with pauses, so the fused pipeline parks between them and each try-post finds its doorbell
+        // bit clear: the poster may then do the pipeline's work itself (the idle assist), forwarding included. Once the
+        // link's window of 64 is full, forwarding waits for the peer; a try-post must not (it hung in 4 of 25 runs of the
+        // test below, CI's one hang, before try-posts stopped assisting on engines that forward).
+        using var deadPeer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        deadPeer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        deadPeer.Listen(8);
+        var held = new List<Socket>();
+        var accepting = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                    held.Add(await deadPeer.AcceptAsync());
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+        }, TestContext.Current.CancellationToken);
+        var transport = new NodeTransport(new TransportOptions
+        {
+            NodeId = 0,
+            NodeOfVcpu = TwoNodes,
+            Key = LoopbackCluster.Key,
+            Peers = [new PeerAddress(1, (IPEndPoint)deadPeer.LocalEndPoint!)],
+            WindowRecords = 64,
+        });
+        var engine = new Engine(new EngineOptions { VcpuCount = TwoNodes.Length, Placement = new VcpuPlacement(TwoNodes, 0), Forwarder = transport });
+        transport.Start(new EngineSink(engine));
+        engine.Start();
+        try
+        {
+            int taken = 0;
+            var posting = Task.Run(() =>
+            {
+                for (int i = 0; i < 200; i++)
+                {
+                    taken += engine.TryPost(0, ApicRegister.X2Icr, (3UL << 32) | 0x40, 3, tag: (ulong)i) ? 1 : 0;
+                    Thread.Sleep(2); // long enough for the pipeline to park
+                }
+            }, TestContext.Current.CancellationToken);
+            bool returned = await Task.WhenAny(posting, Task.Delay(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken)) == posting;
+            Assert.True(returned, "a try-post did not return within 20 s while the peer never reads");
+            await posting;
+            Assert.True(taken > 64, $"only {taken} try-posts taken: the window of 64 never filled");
+        }
+        finally
+        {
+            await transport.DisposeAsync(); // releases a poster still waiting in the link (so the test run goes on)
+            engine.Dispose();
+            deadPeer.Dispose();
+            await accepting;
+            foreach (var s in held)
+                s.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Stop_returns_in_bounded_time_when_the_peer_accepts_and_never_reads()
     {
         // The "peer": a listener that accepts connections and never reads a byte (the handshake never completes).
