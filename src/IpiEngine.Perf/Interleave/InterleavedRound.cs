@@ -27,7 +27,8 @@ namespace IpiEngine.Perf.Interleave;
 /// <c>BruteForceMatcher</c> cases gave <c>X2ApicClusterMulticast</c> 530, 548, 582, 589 and 596 ns,
 /// each steady over its four blocks (2026-12-03, far). With one process per side a round then
 /// carries one draw of that level per side, 10-15% apart; with a process pair per pair the round's
-/// median over its pairs takes the middle of four draws.
+/// median over its pairs takes the middle of four draws. (Rounds in which all four pairs of a case
+/// move alike remain, and are not explained: perf-results/README.md.)
 /// </para>
 /// <para>
 /// What is held equal between the two sides of a pair: the time (a quarter second apart), the CPU
