@@ -4,21 +4,24 @@ using System.Text.RegularExpressions;
 namespace IpiEngine.Perf.Records;
 
 /// <summary>
-/// Record file names: <c>&lt;yyyyMMddTHHmmssZ&gt;_&lt;12-hex sha&gt;[-dirty].json</c>. They sort by
-/// time, carry the commit so that a lookup by sha is a file-name match, and never collide for
-/// repeated runs of one commit.
+/// Record file names: <c>&lt;yyyyMMddTHHmmssZ&gt;_&lt;12-hex sha&gt;[-dirty][-N].json</c>. They sort by
+/// time and carry the commit so that a lookup by sha is a file-name match. Two records of one commit
+/// started in the same second (both sides of an A/A round) get the copy number N = 2, 3, ... from
+/// <see cref="RecordStore.Save"/>, so neither overwrites the other.
 /// </summary>
 public static partial class RecordFileName
 {
     private const string TimestampFormat = "yyyyMMdd'T'HHmmss'Z'";
 
     /// <summary>The file name of a record started at <paramref name="startedUtc"/>.</summary>
-    public static string For(DateTimeOffset startedUtc, string sha, bool dirty)
+    public static string For(DateTimeOffset startedUtc, string sha, bool dirty, int copy = 1)
     {
         ArgumentNullException.ThrowIfNull(sha);
+        ArgumentOutOfRangeException.ThrowIfLessThan(copy, 1);
         var shortSha = sha.Length > 12 ? sha[..12] : sha;
         var stamp = startedUtc.ToUniversalTime().ToString(TimestampFormat, CultureInfo.InvariantCulture);
-        return $"{stamp}_{shortSha.ToLowerInvariant()}{(dirty ? "-dirty" : "")}.json";
+        var number = copy == 1 ? "" : string.Create(CultureInfo.InvariantCulture, $"-{copy}");
+        return $"{stamp}_{shortSha.ToLowerInvariant()}{(dirty ? "-dirty" : "")}{number}.json";
     }
 
     /// <summary>Parses a record file name; false for anything else.</summary>
@@ -38,6 +41,13 @@ public static partial class RecordFileName
         return true;
     }
 
-    [GeneratedRegex(@"^(?<stamp>\d{8}T\d{6}Z)_(?<sha>[0-9a-f]{12})(?<dirty>-dirty)?\.json$")]
+    /// <summary>The copy number of a record file name (1 when it has none, or is no record name).</summary>
+    public static int Copy(string fileName)
+    {
+        var match = Pattern().Match(Path.GetFileName(fileName ?? ""));
+        return match.Success && match.Groups["copy"].Success ? int.Parse(match.Groups["copy"].Value, CultureInfo.InvariantCulture) : 1;
+    }
+
+    [GeneratedRegex(@"^(?<stamp>\d{8}T\d{6}Z)_(?<sha>[0-9a-f]{12})(?<dirty>-dirty)?(?:-(?<copy>[2-9]|[1-9][0-9]{1,8}))?\.json$")]
     private static partial Regex Pattern();
 }

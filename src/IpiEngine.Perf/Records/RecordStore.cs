@@ -14,15 +14,27 @@ public sealed class RecordStore(string root)
     /// <summary>Where the records live.</summary>
     public string RunsFolder => Path.Combine(Root, "runs");
 
-    /// <summary>Writes a record under its machine id and returns the file path.</summary>
+    /// <summary>Writes a record under its machine id and returns the file path; never overwrites another record (a copy number tells them apart).</summary>
     public string Save(PerfRecord record)
     {
         ArgumentNullException.ThrowIfNull(record);
         var folder = Path.Combine(RunsFolder, record.Machine.Id);
         Directory.CreateDirectory(folder);
-        var path = Path.Combine(folder, RecordFileName.For(record.Run.StartedUtc, record.Commit.Sha, record.Commit.Dirty));
-        File.WriteAllBytes(path, JsonSerializer.SerializeToUtf8Bytes(record, PerfJsonContext.Default.PerfRecord));
-        return path;
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(record, PerfJsonContext.Default.PerfRecord);
+        for (int copy = 1; ; copy++)
+        {
+            var path = Path.Combine(folder, RecordFileName.For(record.Run.StartedUtc, record.Commit.Sha, record.Commit.Dirty, copy));
+            try
+            {
+                using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write); // fails if it exists: no overwrite, even racing
+                file.Write(bytes);
+                return path;
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Taken: the other side of the same round, or a run started in the same second. Try the next copy.
+            }
+        }
     }
 
     /// <summary>Every record file under <see cref="RunsFolder"/>, oldest first.</summary>
@@ -62,8 +74,13 @@ public sealed class RecordStore(string root)
                 files.Add((stamp, path));
             }
         }
-        files.Sort((a, b) => a.Stamp != b.Stamp ? a.Stamp.CompareTo(b.Stamp) : string.CompareOrdinal(a.Path, b.Path));
+        // Same stamp: by folder and commit, then by copy number (a plain name comparison would put "-2.json" before ".json").
+        files.Sort((a, b) => a.Stamp != b.Stamp ? a.Stamp.CompareTo(b.Stamp)
+            : string.CompareOrdinal(WithoutCopy(a.Path), WithoutCopy(b.Path)) is var byName && byName != 0 ? byName
+            : RecordFileName.Copy(a.Path).CompareTo(RecordFileName.Copy(b.Path)));
         return files.ConvertAll(f => f.Path);
+
+        static string WithoutCopy(string path) => RecordFileName.Copy(path) == 1 ? path[..^".json".Length] : path[..path.LastIndexOf('-')];
     }
 
     /// <summary>Reads one record.</summary>

@@ -66,6 +66,27 @@ public class RecordConversionTests
     }
 
     [Fact]
+    public void Two_records_of_one_commit_started_in_the_same_second_are_both_kept()
+    {
+        // compare-commits X X --save writes A's and B's record of a round with one start time and one sha: B's overwrote
+        // A's, so half of an A/A run's records were lost (12 files for 12 rounds of two sides, 2026-12-03).
+        using var folder = PerfFixtures.TempFolder();
+        var store = new RecordStore(folder.FullName);
+        var a = ConvertFixture();
+        var b = a with { Benchmarks = [a.Benchmarks[0] with { Samples = [1, 2, 3] }, .. a.Benchmarks.Skip(1)] };
+        var first = store.Save(a);
+        var second = store.Save(b);
+        Assert.NotEqual(first, second);
+        Assert.Equal("20261125T064800Z_0123456789ab-2.json", Path.GetFileName(second));
+        Assert.Equal([first, second], store.FilesOf(a.Commit.Sha));
+        Assert.Equal(a.Benchmarks[0].Samples, RecordStore.Load(first).Benchmarks[0].Samples);
+        Assert.Equal([1, 2, 3], RecordStore.Load(second).Benchmarks[0].Samples);
+        Assert.True(RecordFileName.TryParse(second, out _, out var sha, out bool dirty));
+        Assert.Equal("0123456789ab", sha);
+        Assert.False(dirty);
+    }
+
+    [Fact]
     public void Saved_record_reads_back_equal_and_is_named_by_stamp_and_sha()
     {
         using var folder = PerfFixtures.TempFolder();

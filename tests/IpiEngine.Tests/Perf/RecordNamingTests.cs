@@ -33,8 +33,22 @@ public class RecordNamingTests
     [InlineData("20261125T063005Z_ABCDEF012345.json")]
     [InlineData("20261125T063005_abcdef012345.json")]
     [InlineData("20261125T063005Z_abcdef012345-dirty.txt")]
+    [InlineData("20261125T063005Z_abcdef012345-1.json")]
+    [InlineData("20261125T063005Z_abcdef012345-02.json")]
     public void Other_files_are_not_records(string name) =>
         Assert.False(RecordFileName.TryParse(name, out _, out _, out _));
+
+    [Fact]
+    public void A_second_copy_of_a_name_parses_and_sorts_after_the_first()
+    {
+        var started = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        Assert.Equal("20260102T030405Z_abcdef012345-dirty-2.json", RecordFileName.For(started, Sha, dirty: true, copy: 2));
+        Assert.True(RecordFileName.TryParse("20260102T030405Z_abcdef012345-dirty-12.json", out _, out var sha, out bool dirty));
+        Assert.Equal(("abcdef012345", true), (sha, dirty));
+        Assert.Equal(12, RecordFileName.Copy("20260102T030405Z_abcdef012345-dirty-12.json"));
+        string[] names = ["/r/20260102T030405Z_abcdef012345-10.json", "/r/20260102T030405Z_abcdef012345-2.json", "/r/20260102T030405Z_abcdef012345.json"];
+        Assert.Equal([names[2], names[1], names[0]], IpiEngine.Perf.Records.RecordStore.RecordFiles(names));
+    }
 
     [Fact]
     public void Machine_id_is_stable_and_separates_cpu_cores_and_os()
