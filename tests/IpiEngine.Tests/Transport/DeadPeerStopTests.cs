@@ -12,6 +12,56 @@ public class DeadPeerStopTests
 {
     private static readonly int[] TwoNodes = [0, 0, 1, 1];
 
+    /// <summary>The "peer": a listener that accepts connections and never reads a byte (the handshake never completes).</summary>
+    private sealed class DeadPeer : IAsyncDisposable
+    {
+        private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        private readonly List<Socket> _held = [];
+        private readonly Task _accepting;
+
+        public DeadPeer()
+        {
+            _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _listener.Listen(8);
+            _accepting = Task.Run(async () =>
+            {
+                try
+                {
+                    while (true)
+                        _held.Add(await _listener.AcceptAsync());
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                }
+            });
+        }
+
+        /// <summary>Node 0 of <see cref="TwoNodes"/>, started, forwarding to this peer through a window of 64 records.</summary>
+        public (NodeTransport Transport, Engine Engine) StartNode()
+        {
+            var transport = new NodeTransport(new TransportOptions
+            {
+                NodeId = 0,
+                NodeOfVcpu = TwoNodes,
+                Key = LoopbackCluster.Key,
+                Peers = [new PeerAddress(1, (IPEndPoint)_listener.LocalEndPoint!)],
+                WindowRecords = 64,
+            });
+            var engine = new Engine(new EngineOptions { VcpuCount = TwoNodes.Length, Placement = new VcpuPlacement(TwoNodes, 0), Forwarder = transport });
+            transport.Start(new EngineSink(engine));
+            engine.Start();
+            return (transport, engine);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _listener.Dispose();
+            await _accepting;
+            foreach (var s in _held)
+                s.Dispose();
+        }
+    }
+
     [Fact]
     public async Task A_try_post_never_waits_for_a_peer_that_never_reads_even_when_the_pipeline_is_parked()
     {
@@ -19,32 +69,8 @@ public class DeadPeerStopTests
         // bit clear: the poster may then do the pipeline's work itself (the idle assist), forwarding included. Once the
         // link's window of 64 is full, forwarding waits for the peer; a try-post must not (it hung in 4 of 25 runs of the
         // test below, CI's one hang, before try-posts stopped assisting on engines that forward).
-        using var deadPeer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        deadPeer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        deadPeer.Listen(8);
-        var held = new List<Socket>();
-        var accepting = Task.Run(async () =>
-        {
-            try
-            {
-                while (true)
-                    held.Add(await deadPeer.AcceptAsync());
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-            }
-        }, TestContext.Current.CancellationToken);
-        var transport = new NodeTransport(new TransportOptions
-        {
-            NodeId = 0,
-            NodeOfVcpu = TwoNodes,
-            Key = LoopbackCluster.Key,
-            Peers = [new PeerAddress(1, (IPEndPoint)deadPeer.LocalEndPoint!)],
-            WindowRecords = 64,
-        });
-        var engine = new Engine(new EngineOptions { VcpuCount = TwoNodes.Length, Placement = new VcpuPlacement(TwoNodes, 0), Forwarder = transport });
-        transport.Start(new EngineSink(engine));
-        engine.Start();
+        await using var deadPeer = new DeadPeer();
+        var (transport, engine) = deadPeer.StartNode();
         try
         {
             int taken = 0;
@@ -65,49 +91,14 @@ public class DeadPeerStopTests
         {
             await transport.DisposeAsync(); // releases a poster still waiting in the link (so the test run goes on)
             engine.Dispose();
-            deadPeer.Dispose();
-            await accepting;
-            foreach (var s in held)
-                s.Dispose();
         }
     }
 
     [Fact]
     public async Task Stop_returns_in_bounded_time_when_the_peer_accepts_and_never_reads()
     {
-        // The "peer": a listener that accepts connections and never reads a byte (the handshake never completes).
-        using var deadPeer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        deadPeer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        deadPeer.Listen(8);
-        var held = new List<Socket>();
-        var accepting = Task.Run(async () =>
-        {
-            try
-            {
-                while (true)
-                    held.Add(await deadPeer.AcceptAsync());
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-            }
-        }, TestContext.Current.CancellationToken);
-
-        var transport = new NodeTransport(new TransportOptions
-        {
-            NodeId = 0,
-            NodeOfVcpu = TwoNodes,
-            Key = LoopbackCluster.Key,
-            Peers = [new PeerAddress(1, (IPEndPoint)deadPeer.LocalEndPoint!)],
-            WindowRecords = 64,
-        });
-        var engine = new Engine(new EngineOptions
-        {
-            VcpuCount = TwoNodes.Length,
-            Placement = new VcpuPlacement(TwoNodes, 0),
-            Forwarder = transport,
-        });
-        transport.Start(new EngineSink(engine));
-        engine.Start();
+        await using var deadPeer = new DeadPeer();
+        var (transport, engine) = deadPeer.StartNode();
         Task stop = Task.CompletedTask;
         try
         {
@@ -145,10 +136,6 @@ public class DeadPeerStopTests
             await transport.DisposeAsync(); // also releases a Stop that is still stuck (so the test run goes on)
             await stop.WaitAsync(TimeSpan.FromSeconds(20), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
             engine.Dispose();
-            deadPeer.Dispose();
-            await accepting;
-            foreach (var s in held)
-                s.Dispose();
         }
     }
 }
