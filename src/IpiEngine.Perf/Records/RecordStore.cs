@@ -66,21 +66,21 @@ public sealed class RecordStore(string root)
     public static IReadOnlyList<string> RecordFiles(IEnumerable<string> paths)
     {
         ArgumentNullException.ThrowIfNull(paths);
-        var files = new List<(DateTimeOffset Stamp, string Path)>();
+        // Each name parsed once: its stamp, the path without its copy suffix, and its copy number.
+        var files = new List<(DateTimeOffset Stamp, string Stem, int Copy, string Path)>();
         foreach (var path in paths)
         {
             if (RecordFileName.TryParse(path, out var stamp, out _, out _))
             {
-                files.Add((stamp, path));
+                int copy = RecordFileName.Copy(path);
+                files.Add((stamp, copy == 1 ? path[..^".json".Length] : path[..path.LastIndexOf('-')], copy, path));
             }
         }
         // Same stamp: by folder and commit, then by copy number (a plain name comparison would put "-2.json" before ".json").
         files.Sort((a, b) => a.Stamp != b.Stamp ? a.Stamp.CompareTo(b.Stamp)
-            : string.CompareOrdinal(WithoutCopy(a.Path), WithoutCopy(b.Path)) is var byName && byName != 0 ? byName
-            : RecordFileName.Copy(a.Path).CompareTo(RecordFileName.Copy(b.Path)));
+            : string.CompareOrdinal(a.Stem, b.Stem) is var byStem && byStem != 0 ? byStem
+            : a.Copy.CompareTo(b.Copy));
         return files.ConvertAll(f => f.Path);
-
-        static string WithoutCopy(string path) => RecordFileName.Copy(path) == 1 ? path[..^".json".Length] : path[..path.LastIndexOf('-')];
     }
 
     /// <summary>Reads one record.</summary>

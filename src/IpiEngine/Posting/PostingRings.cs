@@ -109,7 +109,7 @@ internal sealed class PostingRings
             ThrowClosed();
         }
 
-        RingDoorbell(source, mayAssist: wait || _tryPostsAssist);
+        RingDoorbell(source, waits: wait);
         return true;
     }
 
@@ -149,7 +149,7 @@ internal sealed class PostingRings
                 ThrowClosed();
             }
 
-            RingDoorbell(source, mayAssist: true);
+            RingDoorbell(source, waits: true);
             i += count;
         }
     }
@@ -218,19 +218,22 @@ internal sealed class PostingRings
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void RingDoorbell(int vcpu, bool mayAssist)
+    private void RingDoorbell(int vcpu, bool waits)
     {
         if (!_doorbell.IsRung(vcpu)) // the fast path: a set bit means the consumer will visit
         {
-            RingSlow(vcpu, mayAssist);
+            RingSlow(vcpu, waits);
         }
     }
 
-    /// <summary>The bit was clear: assist a parked pipeline (fused mode, if <paramref name="mayAssist"/>), or ring the bell and wake the consumer.</summary>
+    /// <summary>
+    /// The bit was clear: assist a parked pipeline (fused mode; a poster that <paramref name="waits"/> always may, a
+    /// try-post only where an assist cannot wait), or ring the bell and wake the consumer.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void RingSlow(int vcpu, bool mayAssist)
+    private void RingSlow(int vcpu, bool waits)
     {
-        if (mayAssist && _assistant?.TryAssist(vcpu) == true)
+        if ((waits || _tryPostsAssist) && _assistant?.TryAssist(vcpu) == true)
         {
             return; // resolved and delivered on this thread; the bit stays clear (IdleAssist)
         }
