@@ -55,7 +55,9 @@ public sealed class InterleavedRunnerTests
         {
             FakeSuite.Calls.Clear();
         }
-        long calls = spin.Pilot(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(5));
+        // Iterations of 50 ms: allocation is counted over every thread, and tests running beside this one allocate; over
+        // 5 ms iterations of the (now 100 ns-step) spin that read 1 B/op once on CI, over ten times the operations it rounds to 0.
+        long calls = spin.Pilot(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(50));
         var block = spin.Block(iterations: 3, calls);
         Assert.Equal(3, block.SamplesNs.Length);
         // Work 3 spins about 300 ns per operation; the clock's own cost can only add to it.
