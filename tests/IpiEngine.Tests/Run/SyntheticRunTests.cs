@@ -121,6 +121,18 @@ public class SyntheticRunTests
         Assert.True(none.GetProperty("conservationHeld").GetBoolean());
     }
 
+    [Theory]
+    [InlineData("fused")]
+    [InlineData("inline")]
+    public void Posts_are_stamped_only_when_the_run_logs_latency(string threading)
+    {
+        var settings = new RunSettings { Vcpus = 4, Threading = threading };
+
+        // Before, every run stamped: --latency-samples 0 still read the clock on every post (a third of a single-post run's time).
+        Assert.False(SyntheticRun.Options(settings, logCapacity: 0).StampPostTime);
+        Assert.True(SyntheticRun.Options(settings, logCapacity: 1024).StampPostTime);
+    }
+
     [Fact]
     public void A_topology_that_cannot_hold_the_vcpus_is_exit_code_2()
     {
