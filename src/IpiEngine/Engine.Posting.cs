@@ -47,6 +47,13 @@ public sealed partial class Engine
     /// Like <see cref="Post"/>, but returns false instead of waiting when the source's ring is full (the record is then
     /// not posted and not counted). True when the record was taken (including when it was rejected and counted).
     /// </summary>
+    /// <remarks>
+    /// In the fused and per-stage modes a try-post never waits for a peer: on an engine with a forwarder it does not take
+    /// the idle assist (which could forward into a full link window), it rings the pipeline instead. In
+    /// <see cref="ThreadingMode.Inline"/> every post, this one included, delivers on the calling thread under the
+    /// engine's one lock: a try-post waits for a post in flight on another thread and, with a forwarder whose links use
+    /// <see cref="Transport.FullQueuePolicy.Wait"/>, for a peer's window, as <see cref="Post"/> does.
+    /// </remarks>
     /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
     /// <exception cref="EngineFaultedException">The engine's pipeline failed (the inner exception says how).</exception>
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
