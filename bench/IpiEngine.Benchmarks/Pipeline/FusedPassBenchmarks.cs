@@ -57,4 +57,27 @@ public class FusedPassBenchmarks
 
         _engine.DrainQueuedInline();
     }
+
+    /// <summary>
+    /// One record per vCPU, posted one at a time, then a drain; 512 times. The consumer's cost when posts come one by one
+    /// (the single-post flow): each pass finds one record per ring, so its fixed costs (the doorbell scan, the ring
+    /// visits, the counters, the flush) are shared by 8 records instead of 64 per ring. A drain also takes the engine's
+    /// control lock and ends with an empty pass, which a pipeline thread's pass does not: an upper bound on what a
+    /// pass that finds one record per ring costs, read beside <see cref="PostThenDrain"/> (figures: docs/performance.md).
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = Vcpus * PerVcpu)]
+    public void PostOneEachThenDrain()
+    {
+        using var slowdown = BenchmarkSlowdown.Begin();
+        for (int i = 0; i < PerVcpu; i++)
+        {
+            for (int v = 0; v < Vcpus; v++)
+            {
+                ref readonly ExitRecord r = ref _records[v][i];
+                _engine.Post(v, r.Register, r.Value, r.DestinationId, r.Tag);
+            }
+
+            _engine.DrainQueuedInline();
+        }
+    }
 }
