@@ -26,10 +26,15 @@ public static partial class RecordFileName
 
     /// <summary>Parses a record file name; false for anything else.</summary>
     public static bool TryParse(string fileName, out DateTimeOffset startedUtc, out string shortSha, out bool dirty)
+        => TryParse(fileName, out startedUtc, out shortSha, out dirty, out _);
+
+    /// <summary>Parses a record file name with its copy number (1 when it has none); false for anything else.</summary>
+    public static bool TryParse(string fileName, out DateTimeOffset startedUtc, out string shortSha, out bool dirty, out int copy)
     {
         startedUtc = default;
         shortSha = "";
         dirty = false;
+        copy = 1;
         var match = Pattern().Match(Path.GetFileName(fileName ?? ""));
         if (!match.Success || !DateTimeOffset.TryParseExact(match.Groups["stamp"].Value, TimestampFormat,
                 CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out startedUtc))
@@ -38,14 +43,11 @@ public static partial class RecordFileName
         }
         shortSha = match.Groups["sha"].Value;
         dirty = match.Groups["dirty"].Success;
+        if (match.Groups["copy"].Success)
+        {
+            copy = int.Parse(match.Groups["copy"].Value, CultureInfo.InvariantCulture);
+        }
         return true;
-    }
-
-    /// <summary>The copy number of a record file name (1 when it has none, or is no record name).</summary>
-    public static int Copy(string fileName)
-    {
-        var match = Pattern().Match(Path.GetFileName(fileName ?? ""));
-        return match.Success && match.Groups["copy"].Success ? int.Parse(match.Groups["copy"].Value, CultureInfo.InvariantCulture) : 1;
     }
 
     [GeneratedRegex(@"^(?<stamp>\d{8}T\d{6}Z)_(?<sha>[0-9a-f]{12})(?<dirty>-dirty)?(?:-(?<copy>[2-9]|[1-9][0-9]{1,8}))?\.json$")]

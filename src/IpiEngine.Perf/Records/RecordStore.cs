@@ -70,9 +70,8 @@ public sealed class RecordStore(string root)
         var files = new List<(DateTimeOffset Stamp, string Stem, int Copy, string Path)>();
         foreach (var path in paths)
         {
-            if (RecordFileName.TryParse(path, out var stamp, out _, out _))
+            if (RecordFileName.TryParse(path, out var stamp, out _, out _, out int copy))
             {
-                int copy = RecordFileName.Copy(path);
                 files.Add((stamp, copy == 1 ? path[..^".json".Length] : path[..path.LastIndexOf('-')], copy, path));
             }
         }

@@ -56,7 +56,6 @@ internal sealed class PostingRings
     private volatile Exception? _fault;        // set before the rings close: a refused producer reads it after it saw a close flag
     private volatile Exception? _closedFault;  // set once every ring is closed: what Fault (and IsRunning) report
     private IIdleAssistant? _assistant;        // fused mode's idle assist; set before the pipeline starts, then read only
-    private bool _tryPostsAssist;              // whether a try-post may take the assist (not when an assist may wait); set with it
 
     public PostingRings(SpscRing<ExitRecord>[] rings, DoorbellBitmap doorbell, EventCount signal, WaitStrategy wait, bool drop, string name)
     {
@@ -76,15 +75,10 @@ internal sealed class PostingRings
     public bool IsClosed => _rings[0].IsClosed;
 
     /// <summary>
-    /// Fused mode's idle assist: a producer whose doorbell bit is clear offers it the work first (before <see cref="Start"/>).
-    /// Without <paramref name="tryPostsAssist"/> a try-post never does: an assist resolves, delivers and forwards, and
-    /// forwarding can wait for a peer (a link's full window under the Wait policy), which a try-post promises not to do.
+    /// Fused mode's idle assist: a producer whose doorbell bit is clear offers it the work first (before <see cref="Start"/>);
+    /// a try-post says it must not wait, and the assistant refuses it where an assisted pass could.
     /// </summary>
-    public void AttachAssistant(IIdleAssistant assistant, bool tryPostsAssist)
-    {
-        _assistant = assistant;
-        _tryPostsAssist = tryPostsAssist;
-    }
+    public void AttachAssistant(IIdleAssistant assistant) => _assistant = assistant;
 
     /// <summary>From now on a producer with a full ring waits (a consumer runs).</summary>
     public void Start() => _started = true;
@@ -227,13 +221,13 @@ internal sealed class PostingRings
     }
 
     /// <summary>
-    /// The bit was clear: assist a parked pipeline (fused mode; a poster that <paramref name="waits"/> always may, a
-    /// try-post only where an assist cannot wait), or ring the bell and wake the consumer.
+    /// The bit was clear: assist a parked pipeline (fused mode; a try-post, which does not <paramref name="waits"/>, only
+    /// where the assisted pass cannot wait), or ring the bell and wake the consumer.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void RingSlow(int vcpu, bool waits)
     {
-        if ((waits || _tryPostsAssist) && _assistant?.TryAssist(vcpu) == true)
+        if (_assistant?.TryAssist(vcpu, mayWait: waits) == true)
         {
             return; // resolved and delivered on this thread; the bit stays clear (IdleAssist)
         }

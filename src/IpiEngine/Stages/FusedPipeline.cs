@@ -19,9 +19,7 @@ internal sealed class FusedPipeline<TNotifier> : EnginePipeline<TNotifier>, IIdl
         if (parts.AssistIdle)
         {
             Assist = new IdleAssist();
-            // Before Start: the posters' slow path finds it from the first post. With a forwarder, an assist's flush may
-            // wait for a link's window (policy Wait), which a try-post must never do: try-posts then ring and signal.
-            parts.Posting.AttachAssistant(this, tryPostsAssist: parts.Forwarder is null);
+            parts.Posting.AttachAssistant(this); // before Start: the posters' slow path finds it from the first post
         }
     }
 
@@ -48,8 +46,13 @@ internal sealed class FusedPipeline<TNotifier> : EnginePipeline<TNotifier>, IIdl
     /// <inheritdoc/>
     /// <remarks>The poster's side of <see cref="IdleAssist"/> (steps (3) to (6) of its remarks).</remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public bool TryAssist(int source)
+    public bool TryAssist(int source, bool mayWait)
     {
+        if (!mayWait && Parts.Forwarder is not null)
+        {
+            return false; // the flush may forward into a full link window and wait (policy Wait): a try-post rings and signals
+        }
+
         IdleAssist assist = Assist!;
         if (!assist.TryBegin())
         {

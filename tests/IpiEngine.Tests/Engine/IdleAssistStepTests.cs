@@ -51,7 +51,7 @@ public class IdleAssistStepTests
         rig.Posting.Post(0, ApicRegister.X2Icr, Unicast(1), 1, 0, 0, wait: true); // rung (the role is the pipeline's)
         rig.Assist.Release();
 
-        Assert.False(rig.Pipeline.TryAssist(0)); // the poster's slow path after its stale read of the bit
+        Assert.False(rig.Pipeline.TryAssist(0, mayWait: true)); // the poster's slow path after its stale read of the bit
         Assert.False(rig.Rings[0].IsEmpty);
         Assert.True(rig.Doorbell.IsRung(0));
         Assert.Equal(0, rig.Stage.Assisted);

@@ -45,7 +45,8 @@ public class RecordNamingTests
         Assert.Equal("20260102T030405Z_abcdef012345-dirty-2.json", RecordFileName.For(started, Sha, dirty: true, copy: 2));
         Assert.True(RecordFileName.TryParse("20260102T030405Z_abcdef012345-dirty-12.json", out _, out var sha, out bool dirty));
         Assert.Equal(("abcdef012345", true), (sha, dirty));
-        Assert.Equal(12, RecordFileName.Copy("20260102T030405Z_abcdef012345-dirty-12.json"));
+        Assert.True(RecordFileName.TryParse("20260102T030405Z_abcdef012345-dirty-12.json", out _, out _, out _, out int copy));
+        Assert.Equal(12, copy);
         string[] names = ["/r/20260102T030405Z_abcdef012345-10.json", "/r/20260102T030405Z_abcdef012345-2.json", "/r/20260102T030405Z_abcdef012345.json"];
         Assert.Equal([names[2], names[1], names[0]], IpiEngine.Perf.Records.RecordStore.RecordFiles(names));
     }
