@@ -37,6 +37,11 @@ internal sealed class LaunchRunOptions
         DefaultValueFactory = _ => "fixed",
     };
 
+    public Option<bool> KeepSettled { get; } = new("--keep-settled")
+    {
+        Description = "Interleaved mode: run every benchmark in every round. By default, from the fewest rounds that can decide on, a benchmark found the same on both sides is settled and later rounds run only the undecided ones (the run ends when none is left).",
+    };
+
     public void AddTo(Command command)
     {
         command.Options.Add(Mode);
@@ -45,6 +50,7 @@ internal sealed class LaunchRunOptions
         command.Options.Add(Rounds);
         command.Options.Add(Budget);
         command.Options.Add(SeparateBuilds);
+        command.Options.Add(KeepSettled);
     }
 
     /// <summary>The run settings, checked before anything is built; the fewest rounds are the test's for the mode.</summary>
@@ -79,6 +85,8 @@ internal sealed class LaunchRunOptions
             VaryPlacement = vary,
             WorkerCommand = PerfWorkerCommand.CommandLine(),
             MinimumRounds = mode == AlternatingRunner.RoundMode.Interleaved ? comparer.MinimumPairedRounds : comparer.MinimumLaunches,
+            // A launch runs BenchmarkDotNet's own filters, which cannot pick one parameter case: launches run everything.
+            SettleWith = mode == AlternatingRunner.RoundMode.Interleaved && !parse.GetValue(KeepSettled) ? comparer : null,
         };
     }
 }

@@ -67,6 +67,13 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
 
         /// <summary>The command line that starts a benchmark worker (<c>dotnet ipi.dll perf worker</c>); needed by <see cref="RoundMode.Interleaved"/>.</summary>
         public IReadOnlyList<string> WorkerCommand { get; init; } = [];
+
+        /// <summary>
+        /// Interleaved mode: from the fewest rounds that can decide on, the comparison that settles
+        /// benchmarks found the same, so that later rounds run only the undecided ones and the run
+        /// ends once none is left (<see cref="SettledBenchmarks"/>); null: every round runs every benchmark.
+        /// </summary>
+        public RunComparer? SettleWith { get; init; }
     }
 
     /// <summary>The built suites of both sides, in a scratch folder deleted on dispose.</summary>
@@ -154,6 +161,8 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
         var recordsB = new List<PerfRecord>();
         var roundLines = new List<string>();
         int rounds = settings.Rounds ?? settings.MinimumRounds;
+        IReadOnlyList<string> filters = settings.Filters;
+        bool focused = false; // later rounds run only the undecided benchmarks
         string slowed = settings.DiffEnvironment.Count == 0 ? "" : $" [{string.Join(", ", settings.DiffEnvironment.Select(p => $"{p.Key}={p.Value}"))}]";
         for (int round = 1; round <= rounds; round++)
         {
@@ -170,13 +179,33 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                 (a, b, allRan) = interleaved.Run(
                     new InterleavedRound.SideSetup(builds.RunnerA.Assembly, noEnvironment, builds.CommitA, "A"),
                     new InterleavedRound.SideSetup(builds.RunnerB.Assembly, settings.DiffEnvironment, builds.CommitB, "B"),
-                    settings.Filters, round);
+                    filters, round);
                 recordsA.Add(a);
                 recordsB.Add(b);
-                var eta = BudgetPlanner.Remaining(clock.Elapsed, round, rounds);
+                var lastRound = roundClock.Elapsed;
+                // Once the rounds shrink, the last round's time says more about the next ones than the average.
+                var eta = focused ? lastRound * (rounds - round) : BudgetPlanner.Remaining(clock.Elapsed, round, rounds);
                 log.WriteLine($"round {round} of {rounds} (A {builds.CommitA.ShortSha} and B {builds.CommitB.ShortSha}{slowed} interleaved): {BudgetPlanner.Duration(roundClock.Elapsed)}, {a.Benchmarks.Count} benchmark(s){(allRan ? "" : ", some failed")}; ETA {BudgetPlanner.Duration(eta)}");
                 roundLines.Add($"round {round} (interleaved, blocks A B B A, order flipping per benchmark): A {CalibrationSummary.Of([a])}; B {CalibrationSummary.Of([b])}");
-                rounds = Replan(settings, spentBefore, clock, round, rounds);
+                if (settings.SettleWith is { } settler && round >= settings.MinimumRounds)
+                {
+                    var ran = b.Benchmarks.Select(x => x.Id).ToList();
+                    var open = SettledBenchmarks.Open(settler, new RecordSet(builds.LabelA, recordsA, []), new RecordSet(builds.LabelB, recordsB, []), ran);
+                    if (open.Count == 0)
+                    {
+                        log.WriteLine($"settled: after round {round} every benchmark is the same on both sides within its threshold; the run ends here");
+                        roundLines.Add($"the run ended after round {round}: every benchmark was settled the same");
+                        break;
+                    }
+                    if (open.Count < ran.Count)
+                    {
+                        log.WriteLine($"settled: after round {round}, {ran.Count - open.Count} more benchmark(s) are the same on both sides; the next rounds run the {open.Count} undecided: {string.Join(", ", open)}");
+                        roundLines.Add($"after round {round} the rounds ran only the {open.Count} benchmark(s) still undecided");
+                        filters = SettledBenchmarks.FiltersFor(open);
+                        focused = true;
+                    }
+                }
+                rounds = Replan(settings, spentBefore, clock, round, rounds, focused ? lastRound : null);
                 continue;
             }
             var (first, second) = LaunchSchedule.Round(round);
@@ -209,14 +238,20 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
         return new Outcome(new RecordSet(builds.LabelA, recordsA, []), new RecordSet(builds.LabelB + slowed, recordsB, []), roundLines);
     }
 
-    /// <summary>Without fixed rounds, re-plans them from the budget after each round (printing the plan when it changes).</summary>
-    private int Replan(Settings settings, TimeSpan spentBefore, Stopwatch clock, int round, int rounds)
+    /// <summary>
+    /// Without fixed rounds, re-plans them from the budget after each round (printing the plan when it changes). Once
+    /// the rounds run only undecided benchmarks, <paramref name="focusedRound"/> (the last round's time) prices the next
+    /// ones, and they may go on to <see cref="BudgetPlanner.MostFocusedRounds"/>.
+    /// </summary>
+    private int Replan(Settings settings, TimeSpan spentBefore, Stopwatch clock, int round, int rounds, TimeSpan? focusedRound = null)
     {
         if (settings.Rounds is not null)
         {
             return rounds;
         }
-        var plan = BudgetPlanner.Plan(settings.Budget, spentBefore + clock.Elapsed, clock.Elapsed / round, round, settings.MinimumRounds);
+        var plan = focusedRound is { } last
+            ? BudgetPlanner.Plan(settings.Budget, spentBefore + clock.Elapsed, last, round, settings.MinimumRounds, BudgetPlanner.MostFocusedRounds)
+            : BudgetPlanner.Plan(settings.Budget, spentBefore + clock.Elapsed, clock.Elapsed / round, round, settings.MinimumRounds);
         if (plan.Rounds != rounds || round == 1)
         {
             log.WriteLine(plan.Line);

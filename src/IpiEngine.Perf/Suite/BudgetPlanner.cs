@@ -25,6 +25,13 @@ public static class BudgetPlanner
     public const int MostRounds = 20;
 
     /// <summary>
+    /// The most rounds a plan runs once the rounds run only the undecided benchmarks: the noisiest ones need about
+    /// 30 rounds for the equivalence test to call them the same (a spread of 12% per round against a 5% threshold),
+    /// and such rounds are short.
+    /// </summary>
+    public const int MostFocusedRounds = 60;
+
+    /// <summary>
     /// Plans the rounds after <paramref name="roundsDone"/> rounds took <paramref name="roundTime"/>
     /// on average and <paramref name="spent"/> has gone by in all (builds included).
     /// </summary>

@@ -66,9 +66,14 @@ internal static class SyntheticRecords
     public static RecordSet Set(string label, params PerfRecord[] records) => new(label, records, []);
 
     /// <summary>One side's record of interleaved round <paramref name="round"/>: one benchmark whose samples are its block medians, far.</summary>
-    public static PerfRecord Interleaved(string sha, int round, string id, IReadOnlyList<double> blocks)
+    public static PerfRecord Interleaved(string sha, int round, string id, IReadOnlyList<double> blocks) =>
+        Interleaved(sha, round, (id, blocks));
+
+    /// <summary>One side's record of interleaved round <paramref name="round"/> with several benchmarks, each far.</summary>
+    public static PerfRecord Interleaved(string sha, int round, params (string Id, IReadOnlyList<double> Blocks)[] benchmarks)
     {
-        var record = Record(sha, Machine, IpiEngine.Perf.Interleave.InterleavedRound.Profile, dirty: false, Benchmark(id, [.. blocks], state: CoreDistanceState.Far, categories: "Apic"));
+        var record = Record(sha, Machine, IpiEngine.Perf.Interleave.InterleavedRound.Profile, dirty: false,
+            [.. benchmarks.Select(b => Benchmark(b.Id, [.. b.Blocks], state: CoreDistanceState.Far, categories: "Apic"))]);
         return record with { Run = record.Run with { Round = round } };
     }
 }

@@ -1,0 +1,97 @@
+using IpiEngine.Perf.Comparison;
+using IpiEngine.Perf.Interleave;
+using IpiEngine.Perf.Records;
+using IpiEngine.Perf.Suite;
+using IpiEngine.Tests.Perf.Interleave;
+using Xunit;
+
+namespace IpiEngine.Tests.Perf;
+
+/// <summary>
+/// Settling in <c>compare-commits</c>' interleaved rounds: which benchmarks the later rounds leave out (only those
+/// found the same), and that the filters built for the rest select exactly them in a worker.
+/// </summary>
+public sealed class SettledBenchmarksTests
+{
+    private const string Steady = "IpiEngine.Benchmarks.Apic.R.Steady(Case: A)";
+    private const string Noisy = "IpiEngine.Benchmarks.Apic.R.Noisy(Case: B)";
+    private const string Slowed = "IpiEngine.Benchmarks.Apic.R.Slowed(Case: C)";
+    private static readonly string[] All = [Steady, Noisy, Slowed];
+    private static readonly RunComparer Comparer = new(new ComparisonOptions { Unit = ComparisonUnit.Launch });
+
+    /// <summary>
+    /// <paramref name="count"/> rounds of both sides: Steady within ±0.5% in every pair, Noisy with its rounds ±20% apart
+    /// (the BruteForceMatcher levels), Slowed 30% slower on B; the same seed gives the same blocks.
+    /// </summary>
+    private static (RecordSet A, RecordSet B) Rounds(int count)
+    {
+        var random = new Random(7);
+        var a = new List<PerfRecord>();
+        var b = new List<PerfRecord>();
+        for (int round = 1; round <= count; round++)
+        {
+            double swing = round % 2 == 0 ? 1.2 : 0.8;
+            double[] Blocks(double level) => [.. Enumerable.Range(0, 4).Select(_ => level * (1 + ((random.NextDouble() - 0.5) * 0.01)))];
+            a.Add(SyntheticRecords.Interleaved("aaaaaaaaaaaa", round, (Steady, Blocks(100)), (Noisy, Blocks(500)), (Slowed, Blocks(40))));
+            b.Add(SyntheticRecords.Interleaved("aaaaaaaaaaaa", round, (Steady, Blocks(100)), (Noisy, Blocks(500 * swing)), (Slowed, Blocks(52))));
+        }
+        return (SyntheticRecords.Set("A", [.. a]), SyntheticRecords.Set("B", [.. b]));
+    }
+
+    [Fact]
+    public void Only_a_benchmark_found_the_same_settles_a_slower_one_keeps_running_to_its_single_verdict()
+    {
+        var (a, b) = Rounds(Comparer.MinimumPairedRounds);
+        var report = Comparer.Compare(a, b);
+        Assert.Equal(TimeOutcome.Same, report.Benchmarks.Single(x => x.Id == Steady).Time);
+        Assert.Equal(TimeOutcome.NotEnoughEvidence, report.Benchmarks.Single(x => x.Id == Noisy).Time);
+        Assert.Equal(TimeOutcome.Slower, report.Benchmarks.Single(x => x.Id == Slowed).Time);
+
+        Assert.Equal([Noisy, Slowed], SettledBenchmarks.Open(Comparer, a, b, All));
+        // Only what the last round ran can stay open: a benchmark settled earlier is not brought back.
+        Assert.Equal([Slowed], SettledBenchmarks.Open(Comparer, a, b, [Steady, Slowed]));
+    }
+
+    [Fact]
+    public void Before_the_fewest_rounds_that_can_decide_nothing_settles()
+    {
+        var (a, b) = Rounds(Comparer.MinimumPairedRounds - 1);
+        Assert.Equal(All, SettledBenchmarks.Open(Comparer, a, b, All));
+    }
+
+    [Fact]
+    public void A_settled_benchmark_stays_the_same_in_the_final_report_over_the_rounds_it_ran()
+    {
+        // Rounds 1-7 ran all three; rounds 8-12 only the two left open, as the runner does after settling.
+        var (a, b) = Rounds(12);
+        static RecordSet Without(RecordSet set, string id, int afterRound) => SyntheticRecords.Set(set.Label,
+            [.. set.Records.Select(r => r.Run.Round > afterRound ? r with { Benchmarks = [.. r.Benchmarks.Where(x => x.Id != id)] } : r)]);
+        var report = Comparer.Compare(Without(a, Steady, 7), Without(b, Steady, 7));
+        var steady = report.Benchmarks.Single(x => x.Id == Steady);
+        Assert.Equal(TimeOutcome.Same, steady.Time);
+        Assert.Contains("over 7 paired round(s)", steady.Reason, StringComparison.Ordinal);
+        Assert.Contains("over 12 paired round(s)", report.Benchmarks.Single(x => x.Id == Slowed).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_filters_for_the_open_benchmarks_select_exactly_those_cases_in_a_worker()
+    {
+        var cases = BenchmarkCase.Discover(typeof(FakeSuite).Assembly, ["*Interleave.FakeSuite.*"]);
+        var open = cases.Where((_, i) => i % 3 == 1).Select(c => c.Id).ToList();
+        var selected = BenchmarkCase.Discover(typeof(FakeSuite).Assembly, SettledBenchmarks.FiltersFor(open));
+        Assert.Equal(open, selected.Select(c => c.Id));
+        // A wildcard in an id is matched as one character, never as a run of them.
+        Assert.Equal(["IpiEngine.Benchmarks.X.Y(Case: a?b)"], SettledBenchmarks.FiltersFor(["IpiEngine.Benchmarks.X.Y(Case: a*b)"]));
+    }
+
+    [Fact]
+    public void Once_rounds_are_focused_the_plan_may_go_past_the_usual_cap_at_the_last_round_s_cost()
+    {
+        // 8 minutes of 15 gone, focused rounds of 10 s: 42 more fit, past the 20 a plan of whole rounds stops at.
+        var plan = BudgetPlanner.Plan(TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(8), TimeSpan.FromSeconds(10), 7, 7, BudgetPlanner.MostFocusedRounds);
+        Assert.Equal(49, plan.Rounds);
+        Assert.True(plan.WithinBudget);
+        var whole = BudgetPlanner.Plan(TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(8), TimeSpan.FromSeconds(10), 7, 7);
+        Assert.Equal(BudgetPlanner.MostRounds, whole.Rounds);
+    }
+}
