@@ -11,7 +11,7 @@ internal sealed class LaunchRunOptions
 
     public Option<int?> Rounds { get; } = new("--rounds")
     {
-        Description = "Rounds to run (interleaved: 4 pairs of blocks of A and B per benchmark; launches: one launch of A and one of B; the order flips every round). Default: as many as fit the budget, at least the fewest that can decide.",
+        Description = "Rounds to run (interleaved: 4 pairs of blocks of A and B per benchmark; launches: one launch of A and one of B; the order flips every round); interleaved runs end sooner once every benchmark is settled. Default: as many as fit the budget, at least the fewest that can decide.",
     };
 
     public Option<string> Budget { get; } = new("--budget")
@@ -39,7 +39,7 @@ internal sealed class LaunchRunOptions
 
     public Option<bool> KeepSettled { get; } = new("--keep-settled")
     {
-        Description = "Interleaved mode: run every benchmark in every round. By default, from the fewest rounds that can decide on, a benchmark found the same on both sides is settled and later rounds run only the undecided ones (the run ends when none is left).",
+        Description = "Interleaved mode: run every benchmark in every round. By default, from the fewest rounds that can decide on, a benchmark found the same on both sides (or slower or faster at alpha 0.001) is settled and later rounds run only the undecided ones (the run ends when none is left).",
     };
 
     public void AddTo(Command command)

@@ -40,6 +40,15 @@ public sealed class RunComparer
         }
     }
 
+    /// <summary>
+    /// The level at which a look before a run's last round may call a benchmark slower or faster (the Haybittle–Peto
+    /// rule of interim analyses: interim looks at 0.001 leave the final look's alpha almost untouched).
+    /// </summary>
+    public const double InterimAlpha = 0.001;
+
+    /// <summary>This comparison with slower and faster tested at <see cref="InterimAlpha"/> (or its own alpha, if stricter).</summary>
+    public RunComparer ForInterimLooks() => new(options with { Alpha = Math.Min(options.Alpha, InterimAlpha) });
+
     /// <summary>Fewest launches per side with which the launch test can give a verdict at all (1 when iterations are compared).</summary>
     public int MinimumLaunches => _launchTest?.MinimumLaunches ?? 1;
 

@@ -70,8 +70,8 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
 
         /// <summary>
         /// Interleaved mode: from the fewest rounds that can decide on, the comparison that settles
-        /// benchmarks found the same, so that later rounds run only the undecided ones and the run
-        /// ends once none is left (<see cref="SettledBenchmarks"/>); null: every round runs every benchmark.
+        /// decided benchmarks (<see cref="SettledBenchmarks"/>), so that later rounds run only the undecided
+        /// ones and the run ends once none is left; null: every round runs every benchmark.
         /// </summary>
         public RunComparer? SettleWith { get; init; }
     }
@@ -193,13 +193,13 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                     var open = SettledBenchmarks.Open(settler, new RecordSet(builds.LabelA, recordsA, []), new RecordSet(builds.LabelB, recordsB, []), ran);
                     if (open.Count == 0)
                     {
-                        log.WriteLine($"settled: after round {round} every benchmark is the same on both sides within its threshold; the run ends here");
-                        roundLines.Add($"the run ended after round {round}: every benchmark was settled the same");
+                        log.WriteLine($"settled: after round {round} every benchmark is decided (the same within its threshold, or clearly slower or faster); the run ends here");
+                        roundLines.Add($"the run ended after round {round}: every benchmark was decided");
                         break;
                     }
                     if (open.Count < ran.Count)
                     {
-                        log.WriteLine($"settled: after round {round}, {ran.Count - open.Count} more benchmark(s) are the same on both sides; the next rounds run the {open.Count} undecided: {string.Join(", ", open)}");
+                        log.WriteLine($"settled: after round {round}, {ran.Count - open.Count} more benchmark(s) are decided (the same, or clearly slower or faster); the next rounds run the {open.Count} undecided: {string.Join(", ", open)}");
                         roundLines.Add($"after round {round} the rounds ran only the {open.Count} benchmark(s) still undecided");
                         filters = SettledBenchmarks.FiltersFor(open);
                         focused = true;

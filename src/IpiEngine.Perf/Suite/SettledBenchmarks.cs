@@ -4,23 +4,25 @@ using IpiEngine.Perf.Records;
 namespace IpiEngine.Perf.Suite;
 
 /// <summary>
-/// Where the rounds of an interleaved run go once some benchmarks are decided: a benchmark the
-/// comparison already calls the same on both sides (time within its threshold by the equivalence
-/// test, allocation unchanged) is settled, and the later rounds run only the others. A round of
-/// a few undecided benchmarks is much shorter than a round of all, so within the same budget the
-/// noisy benchmarks get several times the rounds they would get if every round ran everything.
+/// Where the rounds of an interleaved run go once some benchmarks are decided. A benchmark is settled when the
+/// comparison of every round so far calls it the same on both sides (time inside its threshold by the equivalence
+/// test, allocation unchanged), or calls it slower or faster at <see cref="RunComparer.InterimAlpha"/>; the later
+/// rounds run only the others. A round of a few undecided benchmarks is much shorter than a round of all, so within
+/// the same budget the noisy benchmarks get several times the rounds they would get if every round ran everything.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Only "same" settles. A benchmark found slower or faster keeps running to the end, so that its
-/// verdict is taken once, over every round, as without settling: the slower and faster tests are
-/// not looked at again and again, which would raise their false-alarm rate above alpha. Looking
-/// at "same" after every round can only end a benchmark's rounds early; it never turns a
-/// difference into a verdict (a shift beyond the threshold does not pass the equivalence test).
+/// Slower and faster are looked at after every round, so each look must be strict: at 0.001 (the Haybittle–Peto rule
+/// of interim analyses), against the final look's 0.01. A sign-flip test reaches 0.001 from 10 rounds on, so a clear
+/// regression settles then, and one that is not clear keeps running to the end, where it gets its verdict at the
+/// usual alpha over every round. "Same" is looked at with the final look's level: repeated looks at "same" can only
+/// end a benchmark's rounds early, never turn a shift beyond the threshold into a verdict (such a shift does not pass
+/// the equivalence test however often it is asked), and the final verdict of a settled benchmark, taken over the
+/// rounds it ran, is the one that settled it.
 /// </para>
 /// <para>
-/// Nothing is settled before the fewest rounds that can decide at all: until then every round runs
-/// every selected benchmark.
+/// Nothing is settled before the fewest rounds that can decide at all: until then every round runs every selected
+/// benchmark.
 /// </para>
 /// </remarks>
 internal static class SettledBenchmarks
@@ -33,11 +35,13 @@ internal static class SettledBenchmarks
     {
         ArgumentNullException.ThrowIfNull(comparer);
         ArgumentNullException.ThrowIfNull(ranLastRound);
-        var report = comparer.Compare(a, b);
-        var settled = report.Benchmarks
+        var settled = comparer.Compare(a, b).Benchmarks
             .Where(c => c.Time == TimeOutcome.Same && !c.AllocationChanged)
             .Select(c => c.Id)
             .ToHashSet(StringComparer.Ordinal);
+        settled.UnionWith(comparer.ForInterimLooks().Compare(a, b).Benchmarks
+            .Where(c => c.Time is TimeOutcome.Slower or TimeOutcome.Faster)
+            .Select(c => c.Id));
         return ranLastRound.Where(id => !settled.Contains(id)).ToList();
     }
 

@@ -8,8 +8,9 @@ using Xunit;
 namespace IpiEngine.Tests.Perf;
 
 /// <summary>
-/// Settling in <c>compare-commits</c>' interleaved rounds: which benchmarks the later rounds leave out (only those
-/// found the same), and that the filters built for the rest select exactly them in a worker.
+/// Settling in <c>compare-commits</c>' interleaved rounds: which benchmarks the later rounds leave out (those found the
+/// same, and those slower or faster at the interim alpha), and that the filters built for the rest select exactly them
+/// in a worker.
 /// </summary>
 public sealed class SettledBenchmarksTests
 {
@@ -39,17 +40,36 @@ public sealed class SettledBenchmarksTests
     }
 
     [Fact]
-    public void Only_a_benchmark_found_the_same_settles_a_slower_one_keeps_running_to_its_single_verdict()
+    public void At_the_fewest_rounds_only_a_benchmark_found_the_same_settles_a_slower_one_needs_the_interim_alpha()
     {
         var (a, b) = Rounds(Comparer.MinimumPairedRounds);
         var report = Comparer.Compare(a, b);
         Assert.Equal(TimeOutcome.Same, report.Benchmarks.Single(x => x.Id == Steady).Time);
         Assert.Equal(TimeOutcome.NotEnoughEvidence, report.Benchmarks.Single(x => x.Id == Noisy).Time);
+        // Slower at 0.01 already, but 7 sign flips cannot reach 0.001: it keeps running.
         Assert.Equal(TimeOutcome.Slower, report.Benchmarks.Single(x => x.Id == Slowed).Time);
 
         Assert.Equal([Noisy, Slowed], SettledBenchmarks.Open(Comparer, a, b, All));
         // Only what the last round ran can stay open: a benchmark settled earlier is not brought back.
         Assert.Equal([Slowed], SettledBenchmarks.Open(Comparer, a, b, [Steady, Slowed]));
+    }
+
+    [Fact]
+    public void A_clear_slowdown_settles_once_the_rounds_reach_the_interim_alpha_and_keeps_its_verdict()
+    {
+        var (nine, nineB) = Rounds(9);
+        Assert.Equal([Noisy, Slowed], SettledBenchmarks.Open(Comparer, nine, nineB, All));
+        var (a, b) = Rounds(10);
+        Assert.Equal([Noisy], SettledBenchmarks.Open(Comparer, a, b, All));
+        Assert.Equal(TimeOutcome.Slower, Comparer.Compare(a, b).Benchmarks.Single(x => x.Id == Slowed).Time);
+    }
+
+    [Fact]
+    public void Interim_looks_test_slower_and_faster_at_0_001_unless_the_user_asked_for_stricter()
+    {
+        Assert.Equal(10, Comparer.ForInterimLooks().MinimumPairedRounds); // 2^-10 < 0.001 < 2^-9
+        var strict = new RunComparer(new ComparisonOptions { Unit = ComparisonUnit.Launch, Alpha = 0.0001 });
+        Assert.Equal(strict.MinimumPairedRounds, strict.ForInterimLooks().MinimumPairedRounds);
     }
 
     [Fact]
