@@ -20,6 +20,22 @@ public class DescriptorTableTests
     }
 
     [Fact]
+    public void Or_of_bits_partly_pending_sets_the_rest_and_of_bits_all_pending_changes_nothing()
+    {
+        using var table = new DescriptorTable(1);
+        const ulong a = 1UL << 5, b = 1UL << 40;
+        Assert.Equal(0UL, table.OrVectors(0, 1, a));
+        Assert.Equal(a, table.OrVectors(0, 1, a | b)); // b is new: must be written, not skipped because a is pending
+        Assert.Equal(a | b, table.OrVectors(0, 1, a)); // all pending: reported as coalesced
+        Assert.Equal(a | b, table.OrVectors(0, 1, a | b));
+        PendingInterrupts pending = table.Take(0);
+        Assert.Equal(2, pending.VectorCount);
+        Assert.True(pending.IsPending(64 + 5));
+        Assert.True(pending.IsPending(64 + 40));
+        Assert.Equal(0UL, table.OrVectors(0, 1, a)); // taken: the next one is new again
+    }
+
+    [Fact]
     public void Or_reports_coalescing_and_take_clears_everything()
     {
         using var table = new DescriptorTable(2);
