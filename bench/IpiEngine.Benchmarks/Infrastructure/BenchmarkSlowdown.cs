@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using IpiEngine.Perf.Suite;
 
 namespace IpiEngine.Benchmarks.Infrastructure;
@@ -14,13 +15,22 @@ namespace IpiEngine.Benchmarks.Infrastructure;
 /// benchmarks' invocations (thousands of operations each).
 /// </summary>
 /// <remarks>
-/// The switch is a plain static field, read at run time, never a <c>static readonly</c> the JIT could
-/// fold: the slowed side then runs the same machine code as the other, placed at the same addresses,
-/// and differs only in the branch taken. A folded switch compiled different code for the two sides,
-/// which moved the placement of the benchmark's loop; measured (2026-12-03, far, interleaved rounds,
-/// tiering off) that made <c>DestinationMap(XApicAllExcludingSelf)</c> read 8% faster under a 10%
-/// slowdown. Switched off, the cost is one load and a predictable branch per invocation (thousands of
-/// operations each).
+/// Both sides must run the same machine code, placed alike, and differ only in how long the spin lasts:
+/// <list type="bullet">
+/// <item>The switch is a plain static field read at run time, never a <c>static readonly</c> the JIT could fold. A
+/// folded switch compiled different code for the two sides, which moved the placement of the benchmark's loop;
+/// measured (2026-12-03, far, interleaved rounds, tiering off), that made <c>DestinationMap(XApicAllExcludingSelf)</c>
+/// read 8% faster under a 10% slowdown.</item>
+/// <item>The benchmark method holds no branch on the switch: <see cref="Begin"/> and <see cref="Scope.Dispose"/> are
+/// calls that never inline and always read the clock, whatever the fraction, so both sides execute the same
+/// instructions and differ only in the spin's iterations. With the branch inlined, the unslowed side skipped both
+/// clock reads; and where tiering and PGO are on (the launches mode), a branch always taken on one side and never on
+/// the other is a profile that can lay the two methods out differently. This is a suspect, not a measured cause, for
+/// the levels A and B held apart in the 10% detection run of 2026-12-04 (perf-results/README.md).</item>
+/// <item>The two helpers are compiled once, fully optimized, without tiering or a profile
+/// (<see cref="MethodImplOptions.AggressiveOptimization"/>), so their code does not depend on which side ran them.</item>
+/// </list>
+/// Off, the cost is two calls and two clock reads per invocation (thousands of operations each).
 /// </remarks>
 public static class BenchmarkSlowdown
 {
@@ -33,8 +43,9 @@ public static class BenchmarkSlowdown
     /// <summary>True when the slowdown switch is on.</summary>
     public static bool Enabled => s_fraction > 0;
 
-    /// <summary>Starts timing one invocation (nothing when the switch is off).</summary>
-    public static Scope Begin() => new(Enabled ? Stopwatch.GetTimestamp() : 0);
+    /// <summary>Starts timing one invocation (the clock is read on both sides, see the remarks).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static Scope Begin() => new(Stopwatch.GetTimestamp());
 
     private static double ReadFraction()
     {
@@ -49,6 +60,17 @@ public static class BenchmarkSlowdown
         }
     }
 
+    /// <summary>Spins for <see cref="Fraction"/> of the time since <paramref name="start"/> (at once when off).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void SpinAfter(long start)
+    {
+        long now = Stopwatch.GetTimestamp();
+        long until = now + (long)((now - start) * s_fraction);
+        while (Stopwatch.GetTimestamp() < until)
+        {
+        }
+    }
+
     /// <summary>One invocation's timing; dispose it at the end of the invocation.</summary>
     public readonly ref struct Scope
     {
@@ -57,17 +79,6 @@ public static class BenchmarkSlowdown
         internal Scope(long start) => _start = start;
 
         /// <summary>Spins for <see cref="Fraction"/> of the time since <see cref="Begin"/>.</summary>
-        public void Dispose()
-        {
-            if (!Enabled)
-            {
-                return;
-            }
-            long now = Stopwatch.GetTimestamp();
-            long until = now + (long)((now - _start) * Fraction);
-            while (Stopwatch.GetTimestamp() < until)
-            {
-            }
-        }
+        public void Dispose() => SpinAfter(_start);
     }
 }
