@@ -39,7 +39,7 @@ internal sealed class LaunchRunOptions
 
     public Option<bool> KeepSettled { get; } = new("--keep-settled")
     {
-        Description = "Interleaved mode: run every benchmark in every round. By default, from the fewest rounds that can decide on, a benchmark found the same on both sides (or slower or faster at alpha 0.001) is settled and later rounds run only the undecided ones (the run ends when none is left).",
+        Description = "Interleaved mode: run every benchmark in every round. By default, from the fewest rounds that can decide on, a benchmark found the same on both sides (or slower or faster at alpha 0.001) is settled and later rounds run only the undecided ones (the run ends when none is left, or after 20 rounds when only warn-only cross-thread ones are).",
     };
 
     public void AddTo(Command command)

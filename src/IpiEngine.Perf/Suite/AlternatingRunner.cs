@@ -190,11 +190,18 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                 if (settings.SettleWith is { } settler && round >= settings.MinimumRounds)
                 {
                     var ran = b.Benchmarks.Select(x => x.Id).ToList();
-                    var open = SettledBenchmarks.Open(settler, new RecordSet(builds.LabelA, recordsA, []), new RecordSet(builds.LabelB, recordsB, []), ran);
+                    var settlement = SettledBenchmarks.Settle(settler, new RecordSet(builds.LabelA, recordsA, []), new RecordSet(builds.LabelB, recordsB, []), ran);
+                    var open = settlement.Open;
                     if (open.Count == 0)
                     {
                         log.WriteLine($"settled: after round {round} every benchmark is decided (the same within its threshold, or clearly slower or faster); the run ends here");
                         roundLines.Add($"the run ended after round {round}: every benchmark was decided");
+                        break;
+                    }
+                    if (settlement.EndsRun(round))
+                    {
+                        log.WriteLine($"settled: after round {round} every gated benchmark is decided; the {open.Count} still undecided only warn (cross-thread, not gated) and had {round} rounds, as many as a run of whole rounds gives them, so the run ends here: {string.Join(", ", open)}");
+                        roundLines.Add($"the run ended after round {round}: every gated benchmark was decided; {open.Count} warn-only benchmark(s) stayed undecided");
                         break;
                     }
                     if (open.Count < ran.Count)

@@ -28,22 +28,39 @@ namespace IpiEngine.Perf.Suite;
 internal static class SettledBenchmarks
 {
     /// <summary>
-    /// The benchmarks of <paramref name="ranLastRound"/> that are still open after comparing every
-    /// round so far (<paramref name="a"/> against <paramref name="b"/>), in the order given.
+    /// The rounds after which a run whose undecided benchmarks are all warn-only (cross-thread, not gated) ends: as
+    /// many as a run of whole rounds (<see cref="BudgetPlanner.MostRounds"/>) gives every benchmark. Their verdict
+    /// cannot change the run's (a warn-only slowdown warns, and their "not enough evidence" does not make a run
+    /// inconclusive), so rounds beyond that would spend the budget on a warning. Measured on 2026-12-03, one
+    /// cross-thread benchmark ran alone from round 21 to 54 of an A/A run and stayed undecided.
     /// </summary>
-    public static IReadOnlyList<string> Open(RunComparer comparer, RecordSet a, RecordSet b, IReadOnlyList<string> ranLastRound)
+    public const int WarnOnlyRounds = BudgetPlanner.MostRounds;
+
+    /// <summary>
+    /// The benchmarks of <paramref name="ranLastRound"/> that are still open after comparing every
+    /// round so far (<paramref name="a"/> against <paramref name="b"/>), in the order given, and which of them are
+    /// warn-only.
+    /// </summary>
+    public static Settlement Settle(RunComparer comparer, RecordSet a, RecordSet b, IReadOnlyList<string> ranLastRound)
     {
         ArgumentNullException.ThrowIfNull(comparer);
         ArgumentNullException.ThrowIfNull(ranLastRound);
-        var settled = comparer.Compare(a, b).Benchmarks
+        var compared = comparer.Compare(a, b).Benchmarks;
+        var settled = compared
             .Where(c => c.Time == TimeOutcome.Same && !c.AllocationChanged)
             .Select(c => c.Id)
             .ToHashSet(StringComparer.Ordinal);
         settled.UnionWith(comparer.ForInterimLooks().Compare(a, b).Benchmarks
             .Where(c => c.Time is TimeOutcome.Slower or TimeOutcome.Faster)
             .Select(c => c.Id));
-        return ranLastRound.Where(id => !settled.Contains(id)).ToList();
+        var warnOnly = compared.Where(c => !c.TimeGated).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+        var open = ranLastRound.Where(id => !settled.Contains(id)).ToList();
+        return new Settlement(open, open.Where(warnOnly.Contains).ToList());
     }
+
+    /// <summary>The open benchmarks of <see cref="Settle"/> alone.</summary>
+    public static IReadOnlyList<string> Open(RunComparer comparer, RecordSet a, RecordSet b, IReadOnlyList<string> ranLastRound)
+        => Settle(comparer, a, b, ranLastRound).Open;
 
     /// <summary>
     /// The filters that run exactly <paramref name="ids"/> in a worker: each id as a glob that
@@ -56,4 +73,14 @@ internal static class SettledBenchmarks
         ArgumentNullException.ThrowIfNull(ids);
         return ids.Select(id => id.Replace('*', '?')).ToList();
     }
+}
+
+/// <summary>After a round: the benchmarks still undecided, and which of those are warn-only (their slowdown only warns).</summary>
+internal sealed record Settlement(IReadOnlyList<string> Open, IReadOnlyList<string> WarnOnly)
+{
+    /// <summary>
+    /// Whether the run ends after round <paramref name="round"/>: nothing is open, or only warn-only benchmarks are
+    /// and they had <see cref="SettledBenchmarks.WarnOnlyRounds"/>.
+    /// </summary>
+    public bool EndsRun(int round) => Open.Count == 0 || (Open.Count == WarnOnly.Count && round >= SettledBenchmarks.WarnOnlyRounds);
 }

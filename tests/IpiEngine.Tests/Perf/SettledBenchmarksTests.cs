@@ -54,6 +54,67 @@ public sealed class SettledBenchmarksTests
         Assert.Equal([Slowed], SettledBenchmarks.Open(Comparer, a, b, [Steady, Slowed]));
     }
 
+    private const string CrossNoisy = "IpiEngine.Benchmarks.EndToEnd.H.CrossNoisy";
+
+    /// <summary>
+    /// <paramref name="count"/> rounds: Steady as above, CrossNoisy a cross-thread benchmark whose rounds swing from
+    /// half to twice (as <c>EnginePerStage</c>'s do), and, when <paramref name="withGatedNoisy"/>, the single-threaded
+    /// Noisy with its ±20%.
+    /// </summary>
+    private static (RecordSet A, RecordSet B) WarnOnlyRounds(int count, bool withGatedNoisy)
+    {
+        var random = new Random(11);
+        string[] apic = ["Apic"];
+        string[] cross = ["EndToEnd", SuiteCategories.CrossThread];
+        var a = new List<PerfRecord>();
+        var b = new List<PerfRecord>();
+        for (int round = 1; round <= count; round++)
+        {
+            bool even = round % 2 == 0;
+            double[] Blocks(double level) => [.. Enumerable.Range(0, 4).Select(_ => level * (1 + ((random.NextDouble() - 0.5) * 0.01)))];
+            (string, IReadOnlyList<double>, string[])[] Side(double crossSwing, double swing) => withGatedNoisy
+                ? [(Steady, Blocks(100), apic), (CrossNoisy, Blocks(20 * crossSwing), cross), (Noisy, Blocks(500 * swing), apic)]
+                : [(Steady, Blocks(100), apic), (CrossNoisy, Blocks(20 * crossSwing), cross)];
+            a.Add(SyntheticRecords.Interleaved("aaaaaaaaaaaa", round, Side(1, 1)));
+            b.Add(SyntheticRecords.Interleaved("aaaaaaaaaaaa", round, Side(even ? 2 : 0.5, even ? 1.2 : 0.8)));
+        }
+        return (SyntheticRecords.Set("A", [.. a]), SyntheticRecords.Set("B", [.. b]));
+    }
+
+    [Fact]
+    public void A_run_whose_only_undecided_benchmarks_are_warn_only_ends_after_as_many_rounds_as_whole_rounds_give()
+    {
+        string[] ran = [Steady, CrossNoisy];
+        var (a19, b19) = WarnOnlyRounds(SettledBenchmarks.WarnOnlyRounds - 1, withGatedNoisy: false);
+        var early = SettledBenchmarks.Settle(Comparer, a19, b19, ran);
+        Assert.Equal([CrossNoisy], early.Open);
+        Assert.Equal([CrossNoisy], early.WarnOnly);
+        Assert.False(early.EndsRun(SettledBenchmarks.WarnOnlyRounds - 1));
+
+        var (a, b) = WarnOnlyRounds(SettledBenchmarks.WarnOnlyRounds, withGatedNoisy: false);
+        var settlement = SettledBenchmarks.Settle(Comparer, a, b, ran);
+        Assert.Equal([CrossNoisy], settlement.WarnOnly);
+        Assert.True(settlement.EndsRun(SettledBenchmarks.WarnOnlyRounds));
+        Assert.Equal(Verdict.Pass, Comparer.Compare(a, b).Verdict); // its "not enough evidence" does not make the run inconclusive
+
+        // Gated cross-thread time (--gate-cross-thread): the same benchmark keeps its rounds.
+        var gating = new RunComparer(new ComparisonOptions { Unit = ComparisonUnit.Launch, GateCrossThread = true });
+        var gated = SettledBenchmarks.Settle(gating, a, b, ran);
+        Assert.Equal([CrossNoisy], gated.Open);
+        Assert.Empty(gated.WarnOnly);
+        Assert.False(gated.EndsRun(SettledBenchmarks.WarnOnlyRounds));
+    }
+
+    [Fact]
+    public void An_undecided_gated_benchmark_keeps_the_run_going_beside_warn_only_ones()
+    {
+        var (a, b) = WarnOnlyRounds(SettledBenchmarks.WarnOnlyRounds + 5, withGatedNoisy: true);
+        var settlement = SettledBenchmarks.Settle(Comparer, a, b, [Steady, CrossNoisy, Noisy]);
+        Assert.Equal([CrossNoisy, Noisy], settlement.Open);
+        Assert.Equal([CrossNoisy], settlement.WarnOnly);
+        Assert.False(settlement.EndsRun(SettledBenchmarks.WarnOnlyRounds + 5));
+    }
+
     [Fact]
     public void A_clear_slowdown_settles_once_the_rounds_reach_the_interim_alpha_and_keeps_its_verdict()
     {

@@ -70,10 +70,14 @@ internal static class SyntheticRecords
         Interleaved(sha, round, (id, blocks));
 
     /// <summary>One side's record of interleaved round <paramref name="round"/> with several benchmarks, each far.</summary>
-    public static PerfRecord Interleaved(string sha, int round, params (string Id, IReadOnlyList<double> Blocks)[] benchmarks)
+    public static PerfRecord Interleaved(string sha, int round, params (string Id, IReadOnlyList<double> Blocks)[] benchmarks) =>
+        Interleaved(sha, round, [.. benchmarks.Select(b => (b.Id, b.Blocks, new[] { "Apic" }))]);
+
+    /// <summary>The same, with each benchmark's categories (e.g. <c>CrossThread</c>).</summary>
+    public static PerfRecord Interleaved(string sha, int round, params (string Id, IReadOnlyList<double> Blocks, string[] Categories)[] benchmarks)
     {
         var record = Record(sha, Machine, IpiEngine.Perf.Interleave.InterleavedRound.Profile, dirty: false,
-            [.. benchmarks.Select(b => Benchmark(b.Id, [.. b.Blocks], state: CoreDistanceState.Far, categories: "Apic"))]);
+            [.. benchmarks.Select(b => Benchmark(b.Id, [.. b.Blocks], state: CoreDistanceState.Far, categories: b.Categories))]);
         return record with { Run = record.Run with { Round = round } };
     }
 }
