@@ -33,7 +33,7 @@ public sealed partial class Engine
             return;
         }
 
-        long timestamp = _stamp ? Stopwatch.GetTimestamp() : 0;
+        long timestamp = _stamp ? _posting.StampFor(sourceVcpu, reg) : 0;
         if (_inline is not null)
         {
             _inline.Post(sourceVcpu, reg, value, destinationId, tag, timestamp, wait: true);
@@ -67,7 +67,7 @@ public sealed partial class Engine
             return true;
         }
 
-        long timestamp = _stamp ? Stopwatch.GetTimestamp() : 0;
+        long timestamp = _stamp ? _posting.StampFor(sourceVcpu, reg) : 0;
         return _inline is not null
             ? _inline.Post(sourceVcpu, reg, value, destinationId, tag, timestamp, wait: false)
             : _posting.Post(sourceVcpu, reg, value, destinationId, tag, timestamp, wait: false);

@@ -90,10 +90,10 @@ public sealed partial class Engine : IDisposable
         _topologySnapshot = new long[_rings.Length];
         bool inline = options.ThreadingMode == ThreadingMode.Inline; // no queue: unstamped by default, so its log is deterministic
         _stamp = options.StampPostTime ?? (!inline && (_log is not null || options.Placement is not null || options.Forwarder is not null));
-        _posting = new PostingRings(_rings, _doorbell, _signal, _wait, options.BackPressure == BackPressure.Drop, options.Name);
+        _posting = new PostingRings(_rings, _doorbell, _signal, _wait, options.BackPressure == BackPressure.Drop, options.Name, options.PostTimeSampleInterval);
         var parts = new PipelineParts(_rings, _doorbell, _posting, _resolver, _descriptors, _log, options.Placement,
             options.Forwarder, options.LocalTargets, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler),
-            StampDeliveries: !inline || _stamp, AssistIdle: options.AssistIdlePipeline && options.ThreadingMode == ThreadingMode.Fused);
+            StampDeliveries: DeliveryStampingFor(inline, options.PostTimeSampleInterval), AssistIdle: options.AssistIdlePipeline && options.ThreadingMode == ThreadingMode.Fused);
         _pipeline = createPipeline(options, parts, _waiters);
         _inline = _pipeline as IInlinePoster;
         AttachReplicator();
@@ -419,6 +419,12 @@ public sealed partial class Engine : IDisposable
             _ => new InlinePipeline<EngineNotifier<TNotifier>>(parts, engineNotifier),
         };
     }
+
+    /// <summary>Deliver times: none for an unstamped Inline engine; with sampled post stamps only where one is.</summary>
+    private DeliveryStamping DeliveryStampingFor(bool inline, int sampleInterval)
+        => inline && !_stamp ? DeliveryStamping.Never
+            : _stamp && sampleInterval > 1 ? DeliveryStamping.WhenPostStamped
+            : DeliveryStamping.Always;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfDisposed()

@@ -108,6 +108,15 @@ public sealed unsafe class EngineOptions
     public bool? StampPostTime { get; init; }
 
     /// <summary>
+    /// While posts are stamped (<see cref="StampPostTime"/>), stamp only one IPI in about this many per source vCPU:
+    /// after <c>N - 1</c> unstamped records the next IPI-firing write (ICR low, x2APIC ICR, self-IPI) is stamped, and every
+    /// other record carries 0, which every reader of the stamp here (latency histograms, delivery-log latencies) leaves
+    /// out. Default 1: every post is stamped. A larger value keeps a latency sample at a fraction of the clock reads (one
+    /// costs about 21 ns on the VM of docs/performance.md); <see cref="Engine.PostBatch"/> stamps once per call either way.
+    /// </summary>
+    public int PostTimeSampleInterval { get; init; } = 1;
+
+    /// <summary>
     /// A managed notifier, called with a vCPU that has new pending interrupts and no notification outstanding. Called
     /// from any thread that delivers (see <see cref="IDeliveryNotifier"/>: the deliver thread, in fused mode a posting thread
     /// that found it parked (<see cref="AssistIdlePipeline"/>), the threads that call <see cref="Engine.DeliverRemote"/>,
@@ -200,6 +209,10 @@ public sealed unsafe class EngineOptions
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(DeliveryLogCapacity);
+        if (PostTimeSampleInterval < 1)
+        {
+            throw new ArgumentException($"PostTimeSampleInterval must be at least 1 (got {PostTimeSampleInterval}).", nameof(PostTimeSampleInterval));
+        }
         if (DeliveryLogMode == DeliveryLogMode.Sample && DeliveryLogCapacity == 1)
         {
             throw new ArgumentException("DeliveryLogCapacity must be 0 (no log) or at least 2 with DeliveryLogMode.Sample (got 1): the sample halves pairs of entries.", nameof(DeliveryLogCapacity));

@@ -27,7 +27,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private readonly DeliveryLog? _log;
     private readonly StageCounters _counters;
     private readonly bool _injection;
-    private readonly bool _stampDeliveries; // false: the log's deliver timestamps are 0 (Inline mode's deterministic log)
+    private readonly DeliveryStamping _stamping; // when the log's entries get a deliver time
     private readonly bool _hostServesLocal;
     private readonly int[]? _nodeOfVcpu;
     private readonly int _localNode;
@@ -50,12 +50,34 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private long _batchNotifierFaults;
     private EngineFaultedException? _failure; // the first failure to throw once the batch is counted
 
+    /// <summary>The deliver timestamp for a flush of <paramref name="entries"/>, by <see cref="DeliveryStamping"/>.</summary>
+    private long DeliverTime(ReadOnlySpan<DeliveryLogEntry> entries)
+    {
+        switch (_stamping)
+        {
+            case DeliveryStamping.Always:
+                return Stopwatch.GetTimestamp();
+            case DeliveryStamping.WhenPostStamped:
+                foreach (ref readonly DeliveryLogEntry entry in entries)
+                {
+                    if (entry.PostTimestamp != 0)
+                    {
+                        return Stopwatch.GetTimestamp();
+                    }
+                }
+
+                return 0;
+            default:
+                return 0;
+        }
+    }
+
     /// <summary>Creates a batcher; <paramref name="injection"/> marks the one that applies deliveries from other nodes.</summary>
     public DeliveryBatcher(DescriptorTable table, TNotifier notifier, DeliveryLog? log, StageCounters counters,
         VcpuPlacement? placement, RemoteForwarder? forwarder, LocalTargets localTargets, bool injection, NotifierFaults notifierFaults,
-        bool stampDeliveries)
+        DeliveryStamping stamping)
     {
-        _stampDeliveries = stampDeliveries;
+        _stamping = stamping;
         _notifierFaults = notifierFaults;
         _table = table;
         _notifier = notifier;
@@ -184,7 +206,8 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         _touchedCount = 0;
         if (_logBuffer is not null)
         {
-            _log!.Append(_logBuffer.AsSpan(0, _logCount), _stampDeliveries ? Stopwatch.GetTimestamp() : 0);
+            ReadOnlySpan<DeliveryLogEntry> entries = _logBuffer.AsSpan(0, _logCount);
+            _log!.Append(entries, DeliverTime(entries));
             _logCount = 0;
         }
 

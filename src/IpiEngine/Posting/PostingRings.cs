@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using IpiEngine.Pipeline;
 using IpiEngine.Rings;
 using IpiEngine.Stages;
+using IpiEngine.Workload;
 
 namespace IpiEngine.Posting;
 
@@ -56,8 +57,13 @@ internal sealed class PostingRings
     private volatile Exception? _fault;        // set before the rings close: a refused producer reads it after it saw a close flag
     private volatile Exception? _closedFault;  // set once every ring is closed: what Fault (and IsRunning) report
     private IIdleAssistant? _assistant;        // fused mode's idle assist; set before the pipeline starts, then read only
+    private readonly int _stampInterval;
+    private readonly long[]? _stampCountdown;  // per source, one padded stride apart: each written only by its source's producer
 
-    public PostingRings(SpscRing<ExitRecord>[] rings, DoorbellBitmap doorbell, EventCount signal, WaitStrategy wait, bool drop, string name)
+    /// <summary>Longs between two sources' stamp countdowns (so two producers never write one line).</summary>
+    private const int StampStride = CacheLine.PaddedSize / sizeof(long);
+
+    public PostingRings(SpscRing<ExitRecord>[] rings, DoorbellBitmap doorbell, EventCount signal, WaitStrategy wait, bool drop, string name, int stampInterval = 1)
     {
         _rings = rings;
         _doorbell = doorbell;
@@ -65,6 +71,38 @@ internal sealed class PostingRings
         _wait = wait;
         _drop = drop;
         _name = name;
+        _stampInterval = stampInterval;
+        _stampCountdown = stampInterval > 1 ? new long[(rings.Length + 1) * StampStride] : null;
+    }
+
+    /// <summary>
+    /// The post timestamp for the next record of <paramref name="source"/> (a valid vCPU index; called by its producer
+    /// only): the clock for every record when the interval is 1; otherwise 0 until <c>interval - 1</c> records went by
+    /// unstamped, then the clock for the next IPI-firing write (a latch-only ICR high write would carry a stamp nobody
+    /// reads, and a fixed period could land on the latches every time).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public long StampFor(int source, ushort register)
+    {
+        if (_stampCountdown is null)
+        {
+            return Stopwatch.GetTimestamp();
+        }
+
+        ref long left = ref _stampCountdown[(source + 1) * StampStride]; // producer-owned: plain reads and writes
+        if (left > 0)
+        {
+            left--;
+            return 0;
+        }
+
+        if (!WorkloadGenerator.Fires(register))
+        {
+            return 0;
+        }
+
+        left = _stampInterval - 1;
+        return Stopwatch.GetTimestamp();
     }
 
     /// <summary>The failure that closed the rings, if a fault did.</summary>

@@ -21,5 +21,5 @@ internal sealed record PipelineParts(
     EventCount Signal,
     int PipelineRingSize,
     NotifierFaults NotifierFaults,
-    bool StampDeliveries,
+    DeliveryStamping StampDeliveries,
     bool AssistIdle);

@@ -65,6 +65,81 @@ public class EngineApiTests
         Assert.All(entries, e => Assert.True(expectStamped ? e.PostTimestamp >= before : e.PostTimestamp == 0, $"post timestamp {e.PostTimestamp}"));
     }
 
+    [Fact]
+    public void A_sample_interval_stamps_one_post_in_n_of_each_source_and_leaves_the_rest_zero()
+    {
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2, DeliveryLogCapacity = 64, PostTimeSampleInterval = 4 });
+        long before = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (ulong tag = 0; tag < 12; tag++)
+        {
+            engine.Post(0, X2Icr, Unicast(1, 0x40), 1, tag);
+            engine.Post(1, X2Icr, Unicast(0, 0x41), 0, tag);
+        }
+
+        engine.Stop();
+
+        foreach (int source in new[] { 0, 1 })
+        {
+            DeliveryLogEntry[] entries = engine.DeliveryLog!.Entries.ToArray().Where(e => e.SourceVcpu == source).OrderBy(e => e.Tag).ToArray();
+            Assert.Equal(12, entries.Length);
+            Assert.Equal([0UL, 4UL, 8UL], entries.Where(e => e.PostTimestamp != 0).Select(e => e.Tag));
+            Assert.All(entries.Where(e => e.PostTimestamp != 0), e => Assert.True(e.PostTimestamp >= before));
+        }
+    }
+
+    [Fact]
+    public void With_a_sample_interval_only_a_batch_with_a_stamped_post_reads_the_deliver_time()
+    {
+        // Inline threading: every post is its own delivery batch, so each entry shows its own batch's choice.
+        using var engine = new Engine(new EngineOptions
+        {
+            VcpuCount = 2, ThreadingMode = ThreadingMode.Inline, StampPostTime = true, DeliveryLogCapacity = 64, PostTimeSampleInterval = 4,
+        });
+        engine.Start();
+        for (ulong tag = 0; tag < 8; tag++)
+        {
+            engine.Post(0, X2Icr, Unicast(1, 0x40), 1, tag);
+        }
+
+        engine.Stop();
+
+        DeliveryLogEntry[] entries = engine.DeliveryLog!.Entries.ToArray();
+        Assert.Equal(8, entries.Length);
+        Assert.All(entries, e => Assert.Equal(e.Tag % 4 == 0, e.PostTimestamp != 0));
+        Assert.All(entries, e => Assert.Equal(e.PostTimestamp != 0, e.DeliverTimestamp != 0));
+        Assert.All(entries, e => Assert.True(e.DeliverTimestamp >= e.PostTimestamp));
+    }
+
+    [Fact]
+    public void A_sample_interval_stamps_the_firing_write_not_the_xapic_latch_before_it()
+    {
+        // ICR high, ICR low, ICR high, ...: a stamp on every second record would land on the latches only.
+        using var engine = new Engine(new EngineOptions
+        {
+            Topology = ApicTopology.Configure(2, TopologyKind.XApicPhysical),
+            DeliveryLogCapacity = 64,
+            PostTimeSampleInterval = 2,
+        });
+        for (ulong tag = 0; tag < 6; tag++)
+        {
+            engine.Post(0, ApicRegister.IcrHigh, 1UL << 24, 1, tag);
+            engine.Post(0, ApicRegister.IcrLow, 0x40 | (1u << 14), 1, tag);
+        }
+
+        engine.Stop();
+
+        DeliveryLogEntry[] entries = engine.DeliveryLog!.Entries.ToArray();
+        Assert.Equal(6, entries.Length);
+        Assert.All(entries, e => Assert.NotEqual(0, e.PostTimestamp));
+    }
+
+    [Fact]
+    public void A_sample_interval_below_one_is_refused_with_its_name()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new Engine(new EngineOptions { VcpuCount = 2, PostTimeSampleInterval = 0 }));
+        Assert.Equal("PostTimeSampleInterval", e.ParamName);
+    }
+
     [Theory]
     [InlineData(ThreadingMode.Fused)]
     [InlineData(ThreadingMode.PerStage)]
