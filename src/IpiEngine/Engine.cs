@@ -93,7 +93,7 @@ public sealed partial class Engine : IDisposable
         _posting = new PostingRings(_rings, _doorbell, _signal, _wait, options.BackPressure == BackPressure.Drop, options.Name, options.PostTimeSampleInterval);
         var parts = new PipelineParts(_rings, _doorbell, _posting, _resolver, _descriptors, _log, options.Placement,
             options.Forwarder, options.LocalTargets, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler),
-            StampDeliveries: DeliveryStampingFor(inline, options.PostTimeSampleInterval), AssistIdle: options.AssistIdlePipeline && options.ThreadingMode == ThreadingMode.Fused);
+            StampDeliveries: DeliveryStampingFor(inline, _stamp, options.PostTimeSampleInterval), AssistIdle: options.AssistIdlePipeline && options.ThreadingMode == ThreadingMode.Fused);
         _pipeline = createPipeline(options, parts, _waiters);
         _inline = _pipeline as IInlinePoster;
         AttachReplicator();
@@ -421,9 +421,9 @@ public sealed partial class Engine : IDisposable
     }
 
     /// <summary>Deliver times: none for an unstamped Inline engine; with sampled post stamps only where one is.</summary>
-    private DeliveryStamping DeliveryStampingFor(bool inline, int sampleInterval)
-        => inline && !_stamp ? DeliveryStamping.Never
-            : _stamp && sampleInterval > 1 ? DeliveryStamping.WhenPostStamped
+    private static DeliveryStamping DeliveryStampingFor(bool inline, bool stampPosts, int sampleInterval)
+        => inline && !stampPosts ? DeliveryStamping.Never
+            : stampPosts && sampleInterval > 1 ? DeliveryStamping.WhenPostStamped
             : DeliveryStamping.Always;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

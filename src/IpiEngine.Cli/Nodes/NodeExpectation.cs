@@ -58,7 +58,7 @@ internal sealed class NodeExpectation
                 ref readonly var record = ref vcpu.Records[cursor];
                 cursor = (cursor + 1) % vcpu.Records.Length;
                 var outcome = resolver.Process(record, destinations);
-                if (!WorkloadGenerator.Fires(record.Register))
+                if (!ApicRegister.FiresIpi(record.Register))
                     continue;
                 fired++;
                 if (outcome.Kind != ExitKind.Fired)

@@ -104,7 +104,7 @@ internal sealed class NodeScript
                     kernel?.Write(record);
                     engine.Post((int)v, record.Register, record.Value, record.DestinationId, record.Tag);
                     cursor[v] = (cursor[v] + 1) % script.Records.Length;
-                    if (WorkloadGenerator.Fires(record.Register))
+                    if (ApicRegister.FiresIpi(record.Register))
                         break;
                 }
                 posted[v]++;

@@ -57,4 +57,7 @@ public static class ApicRegister
     internal const ushort IoApicPin = 0xFEC1;
     /// <summary>Stands for a register number that does not fit 16 bits; always rejected.</summary>
     internal const ushort Invalid = 0xFFFF;
+
+    /// <summary>True for the registers whose write sends an IPI (an ICR high write only latches).</summary>
+    internal static bool FiresIpi(ushort register) => register is IcrLow or X2Icr or X2SelfIpi or PvSendIpi;
 }

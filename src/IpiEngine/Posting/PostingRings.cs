@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
+using IpiEngine.Apic;
 using IpiEngine.Pipeline;
 using IpiEngine.Rings;
 using IpiEngine.Stages;
-using IpiEngine.Workload;
 
 namespace IpiEngine.Posting;
 
@@ -96,7 +96,7 @@ internal sealed class PostingRings
             return 0;
         }
 
-        if (!WorkloadGenerator.Fires(register))
+        if (!ApicRegister.FiresIpi(register))
         {
             return 0;
         }

@@ -126,7 +126,7 @@ internal static class WorkloadGenerator
 
             for (var i = before; i < records.Count; i++)
             {
-                prefix.Add(prefix[^1] + (Fires(records[i].Register) ? 1 : 0));
+                prefix.Add(prefix[^1] + (ApicRegister.FiresIpi(records[i].Register) ? 1 : 0));
             }
         }
 #pragma warning restore CA5394
@@ -141,8 +141,6 @@ internal static class WorkloadGenerator
         return addresses.AppendSend(records, v, vector, to, tag);
     }
 
-    /// <summary>True for the registers whose write sends an IPI.</summary>
-    public static bool Fires(ushort register) => register is ApicRegister.IcrLow or ApicRegister.X2Icr or ApicRegister.X2SelfIpi or ApicRegister.PvSendIpi;
 
     private static int OtherThan(int v, int count, Random random)
     {
