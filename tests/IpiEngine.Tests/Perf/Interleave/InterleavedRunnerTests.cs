@@ -16,7 +16,7 @@ public sealed class InterleavedRunnerTests
     private static readonly string Suite = typeof(FakeSuite).Assembly.Location;
     private static readonly string[] FakeOnly = ["*Interleave.FakeSuite.*"];
 
-    private static IReadOnlyList<BenchmarkCase> Cases(params string[] filters) =>
+    internal static IReadOnlyList<BenchmarkCase> Cases(params string[] filters) =>
         BenchmarkCase.Discover(typeof(FakeSuite).Assembly, filters.Length == 0 ? FakeOnly : filters);
 
     [Fact]
@@ -43,33 +43,6 @@ public sealed class InterleavedRunnerTests
         var one = Assert.Single(Cases("*FakeSuite.Spin(Work: 3, Kind: Twice)"));
         Assert.Equal(3, one.Parameters.Single(p => p.Member.Name == "Work").Value);
         Assert.Empty(Cases("*NoSuchBenchmark*"));
-    }
-
-    [Fact]
-    public void A_block_sets_up_measures_and_cleans_up_its_own_instance_with_targeted_hooks_only_for_their_target()
-    {
-        var cases = Cases();
-        var spin = new CaseRunner(cases.First(c => c.Id.Contains("Spin(Work: 3, Kind: Plain)", StringComparison.Ordinal)));
-        var allocate = new CaseRunner(cases.First(c => c.FilterName.EndsWith(".Allocate", StringComparison.Ordinal)));
-        lock (FakeSuite.Calls)
-        {
-            FakeSuite.Calls.Clear();
-        }
-        // Iterations of 50 ms: allocation is counted over every thread, and tests running beside this one allocate; over
-        // 5 ms iterations of the (now 100 ns-step) spin that read 1 B/op once on CI, over ten times the operations it rounds to 0.
-        long calls = spin.Pilot(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(50));
-        var block = spin.Block(iterations: 3, calls);
-        Assert.Equal(3, block.SamplesNs.Length);
-        // Work 3 spins about 300 ns per operation; the clock's own cost can only add to it.
-        Assert.All(block.SamplesNs, ns => Assert.InRange(ns, 250, 20_000));
-        Assert.Equal(0, block.AllocatedBytesPerOp);
-        Assert.Equal(["setup", "cleanup", "setup", "cleanup"], FakeSuite.Calls);
-
-        FakeSuite.Calls.Clear();
-        var allocating = allocate.Block(iterations: 2, callsPerIteration: 100_000);
-        // Counted over every thread, as a cross-thread rig allocates on others: tests running beside this one may add a little.
-        Assert.InRange(allocating.AllocatedBytesPerOp, 280, 400);
-        Assert.Equal(["setup", "setup-allocate", "cleanup"], FakeSuite.Calls);
     }
 
     [Fact]
