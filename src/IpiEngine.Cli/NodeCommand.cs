@@ -139,6 +139,7 @@ internal static class NodeCommand
                 LocalTargets = config.LocalTargetsMode,
                 Replicator = transport.Replication, // topology writes go to every node, in the VM's one order
                 DeliveryLogCapacity = LocalLogCapacity,
+                StampPostTime = true, // cross-node latency needs the post time in every mode (Inline would not stamp by default)
                 PostTimeSampleInterval = LatencySampleInterval,
                 Name = $"node{config.Node}",
             });

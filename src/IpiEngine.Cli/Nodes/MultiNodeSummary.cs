@@ -41,17 +41,16 @@ internal static class MultiNodeSummary
         Row("rejected on arrival", r => Number(r.RemoteRejected));
         Row("doubled / lost / misrouted", r => $"{Number(r.Doubled)} / {Number(r.Lost)} / {Number(r.Misrouted)}");
         Row("connections", r => Number(r.Connections));
-        Row("cross-node p50 (us)", r => Micro(r.LatencyNs.P50));
-        Row("cross-node p99 (us)", r => Micro(r.LatencyNs.P99));
+        Row("cross-node p50 (us)", r => r.LatencyNs.Micros(r.LatencyNs.P50));
+        Row("cross-node p99 (us)", r => r.LatencyNs.Micros(r.LatencyNs.P99));
         Row("seconds (posting / all)", r => $"{r.PostSeconds.ToString("0.000", invariant)} / {r.Seconds.ToString("0.000", invariant)}");
         console.Write(table);
         var worst = Run.LatencySummary.Worst(result.Nodes.Select(r => r.LatencyNs));
         console.WriteLine($"cross-node IPIs/s: {result.CrossNodeIpisPerSecond.ToString("N0", invariant)}; local IPIs/s: {result.LocalIpisPerSecond.ToString("N0", invariant)}; "
-            + $"cross-node latency p50 {Micro(worst.P50)} us, p99 {Micro(worst.P99)} us (worst node); "
+            + (worst.Samples == 0 ? "no cross-node latency sample; " : $"cross-node latency p50 {worst.Micros(worst.P50)} us, p99 {worst.Micros(worst.P99)} us (worst node); ")
             + (result.Complete ? "every IPI delivered exactly once" : "INCOMPLETE"));
 
         void Row(string label, Func<NodeReport, string> cell) => table.AddRow([label, .. result.Nodes.Select(cell)]);
         string Number(long value) => value.ToString("N0", invariant);
-        string Micro(long nanoseconds) => (nanoseconds / 1000.0).ToString("0.0", invariant);
     }
 }

@@ -4,6 +4,13 @@ namespace IpiEngine.Cli.Run;
 internal sealed record LatencySummary(long Samples, long P50, long P99, long P999, long Max)
 {
     /// <summary>
+    /// <paramref name="nanoseconds"/> (one of this summary's percentiles) in microseconds for a table, or "-" when there
+    /// was no sample: a percentile of nothing is not 0.
+    /// </summary>
+    public string Micros(long nanoseconds) =>
+        Samples == 0 ? "-" : (nanoseconds / 1000.0).ToString("0.0", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>
     /// Several nodes' summaries as one, in the same shape: samples summed, each percentile the worst node's (an upper
     /// bound on the whole VM's: a percentile of a union is at most the largest of the parts'), the largest maximum.
     /// Parts with no sample are left out; none at all gives zeros.

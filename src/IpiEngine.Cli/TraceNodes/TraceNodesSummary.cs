@@ -35,7 +35,7 @@ internal static class TraceNodesSummary
             Row("assist / assisted passes", r => r.Assist is { } on ? $"{(on ? "on" : "off")} / {Number(r.AssistedPasses)}" : "-");
         }
 
-        Row("cross-node p50 / p99 (us)", r => $"{(r.LatencyNs.P50 / 1000.0).ToString("0.0", invariant)} / {(r.LatencyNs.P99 / 1000.0).ToString("0.0", invariant)}");
+        Row("cross-node p50 / p99 (us)", r => $"{r.LatencyNs.Micros(r.LatencyNs.P50)} / {r.LatencyNs.Micros(r.LatencyNs.P99)}");
         console.Write(table);
         foreach (var node in result.Nodes)
         {

@@ -41,6 +41,21 @@ public class NodesRunTests
     }
 
     [Theory]
+    [InlineData("fused")]
+    [InlineData("per-stage")]
+    [InlineData("inline")] // read 0 samples before: an inline engine stamped nothing by default, and the table said 0.0 us
+    public void Cross_node_latency_is_measured_in_every_threading_mode(string threading)
+    {
+        var json = SyntheticRunTests.RunJson("--nodes", "2", "--vcpus", "4", "--workload", "unicast", "--threading", threading, "--count", "8000");
+
+        var latency = json.GetProperty("latencyNs");
+        // The nodes stamp one post in 64 per source: 2,000 IPIs per vCPU give each source 32 stamps, most of them cross-node.
+        Assert.InRange(latency.GetProperty("samples").GetInt64(), 32, 8000);
+        Assert.True(latency.GetProperty("p50").GetInt64() > 0);
+        Assert.All(json.GetProperty("nodes").EnumerateArray(), n => Assert.True(n.GetProperty("latencyNs").GetProperty("samples").GetInt64() > 0));
+    }
+
+    [Theory]
     [InlineData("--nodes", "1")]
     [InlineData("--nodes", "x")]
     [InlineData("--threading", "bogus")]
