@@ -23,7 +23,7 @@ internal sealed class PolicyOptions(bool byLaunch)
     };
 
     public Option<string> CrossThreshold { get; } = new("--cross-threshold") { Description = "Relative threshold for cross-thread benchmarks.", DefaultValueFactory = _ => "12%" };
-    public Option<string> CrossNoise { get; } = new("--cross-noise") { Description = "Absolute floor for cross-thread benchmarks.", DefaultValueFactory = _ => "2ns" };
+    public Option<string> CrossNoise { get; } = new("--cross-noise") { Description = "Absolute floor for cross-thread benchmarks.", DefaultValueFactory = _ => "1ns" };
     public Option<double> Alpha { get; } = new("--alpha") { Description = byLaunch ? "Significance level of the slower and faster tests." : "Significance level of each one-sided test.", DefaultValueFactory = _ => 0.01 };
     public Option<double> EquivalenceAlpha { get; } = new("--equivalence-alpha")
     {
@@ -58,7 +58,7 @@ internal sealed class PolicyOptions(bool byLaunch)
         Threshold = parse.GetValue(Threshold) ?? "5%",
         NoiseFloor = parse.GetValue(Noise) ?? "1ns",
         CrossThreadThreshold = parse.GetValue(CrossThreshold) ?? "12%",
-        CrossThreadNoiseFloor = parse.GetValue(CrossNoise) ?? "2ns",
+        CrossThreadNoiseFloor = parse.GetValue(CrossNoise) ?? "1ns",
         Unit = byLaunch ? ComparisonUnit.Launch : ComparisonUnit.Iteration,
         Alpha = parse.GetValue(Alpha),
         EquivalenceAlpha = byLaunch ? parse.GetValue(EquivalenceAlpha) : LaunchTest.DefaultEquivalenceAlpha,

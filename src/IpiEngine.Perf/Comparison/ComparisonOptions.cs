@@ -25,8 +25,8 @@ public sealed record ComparisonOptions
     /// <summary>Relative threshold for cross-thread benchmarks with <see cref="ComparisonUnit.Launch"/> (<c>12%</c>).</summary>
     public string CrossThreadThreshold { get; init; } = "12%";
 
-    /// <summary>Absolute floor for cross-thread benchmarks with <see cref="ComparisonUnit.Launch"/> (<c>2ns</c>).</summary>
-    public string CrossThreadNoiseFloor { get; init; } = "2ns";
+    /// <summary>Absolute floor for cross-thread benchmarks with <see cref="ComparisonUnit.Launch"/> (<c>1ns</c>).</summary>
+    public string CrossThreadNoiseFloor { get; init; } = "1ns";
 
     /// <summary>What one observation is: an iteration (pooled samples) or a launch's median.</summary>
     public ComparisonUnit Unit { get; init; } = ComparisonUnit.Iteration;

@@ -131,6 +131,27 @@ public sealed class PairedTestTests
     }
 
     [Fact]
+    public void By_default_a_25_percent_slowdown_of_an_8_ns_cross_thread_benchmark_is_slower()
+    {
+        // EngineFused and ProbeBatched run about 8 ns per IPI. Under the 2 ns floor they were tested against about 25% and
+        // a 25% slowdown could not be called slower (2026-12-04); under the default floor it is, as 5 of 5 detection runs were.
+        var defaults = new ComparisonOptions();
+        var crossThread = PracticalThreshold.Parse(defaults.CrossThreadThreshold, defaults.CrossThreadNoiseFloor, "--cross-threshold", "--cross-noise");
+        var (baseRounds, slowRounds) = RoundsOf(+19.8, +27.8, +30.3, +30.5, +31.0, +36.3, +36.8, +23.3, +29.0, +2.4, +27.6, +19.8);
+        var at8ns = (baseRounds.ConvertAll(r => Scaled(r, 0.08)), slowRounds.ConvertAll(r => Scaled(r, 0.08)));
+
+        Assert.Equal(TimeOutcome.Slower, Test.Compare(at8ns.Item1, at8ns.Item2, crossThread).Outcome);
+        Assert.NotEqual(TimeOutcome.Slower, Test.Compare(at8ns.Item1, at8ns.Item2, crossThread with { AbsoluteNs = 2 }).Outcome);
+
+        // Identical code at 8 ns, rounds within a few percent: the same, not slower or faster.
+        var (same, again) = RoundsOf(-2.1, +3.0, +1.2, -0.8, +2.6, -3.1, +0.4, +1.9, -1.5, +0.7);
+        Assert.Equal(TimeOutcome.Same, Test.Compare(same.ConvertAll(r => Scaled(r, 0.08)), again.ConvertAll(r => Scaled(r, 0.08)), crossThread).Outcome);
+
+        static LaunchObservation Scaled(LaunchObservation r, double by) =>
+            r with { MedianNs = r.MedianNs * by, Blocks = [.. r.Blocks!.Select(b => b * by)] };
+    }
+
+    [Fact]
     public void Six_rounds_are_not_enough_evidence_even_for_a_50_percent_shift_and_say_how_many_more()
     {
         var (baseRounds, diffRounds) = Rounds(6, 1.5, seed: 4);
