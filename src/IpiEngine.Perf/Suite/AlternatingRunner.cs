@@ -204,7 +204,14 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                         roundLines.Add($"the run ended after round {round}: every gated benchmark was decided; {open.Count} warn-only benchmark(s) stayed undecided");
                         break;
                     }
-                    if (open.Count < ran.Count)
+                    if (settlement.PastWarnOnlyCap(round))
+                    {
+                        log.WriteLine($"settled: after round {round} every gated benchmark is decided and the warn-only ones had {round} rounds; {settlement.CloseWarnOnly.Count} of them would likely be decided in a few more, so the next rounds (at most {SettledBenchmarks.WarnOnlyRounds + SettledBenchmarks.WarnOnlyExtraRounds - round}) run only those: {string.Join(", ", settlement.CloseWarnOnly)}");
+                        roundLines.Add($"after round {round} the rounds ran only the {settlement.CloseWarnOnly.Count} warn-only benchmark(s) close to a verdict");
+                        filters = SettledBenchmarks.FiltersFor(settlement.CloseWarnOnly);
+                        focused = true;
+                    }
+                    else if (open.Count < ran.Count)
                     {
                         log.WriteLine($"settled: after round {round}, {ran.Count - open.Count} more benchmark(s) are decided (the same, or clearly slower or faster); the next rounds run the {open.Count} undecided: {string.Join(", ", open)}");
                         roundLines.Add($"after round {round} the rounds ran only the {open.Count} benchmark(s) still undecided");

@@ -37,6 +37,15 @@ internal static class SettledBenchmarks
     public const int WarnOnlyRounds = BudgetPlanner.MostRounds;
 
     /// <summary>
+    /// How far past <see cref="WarnOnlyRounds"/> a warn-only benchmark about to be decided may run: one whose rounds say
+    /// that at most this many more would give a verdict goes on alone (with any others as close) for at most this many
+    /// more rounds, within the budget. Measured on 2026-12-04: in two 25% detection runs a cross-thread benchmark
+    /// (<c>EngineFused</c>, then <c>Channels</c>, +22% over 20 rounds at p 0.02) was cut by the cap "about 1 more round"
+    /// from being called slower.
+    /// </summary>
+    public const int WarnOnlyExtraRounds = 5;
+
+    /// <summary>
     /// The benchmarks of <paramref name="ranLastRound"/> that are still open after comparing every
     /// round so far (<paramref name="a"/> against <paramref name="b"/>), in the order given, and which of them are
     /// warn-only.
@@ -54,8 +63,9 @@ internal static class SettledBenchmarks
             .Where(c => c.Time is TimeOutcome.Slower or TimeOutcome.Faster)
             .Select(c => c.Id));
         var warnOnly = compared.Where(c => !c.TimeGated).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+        var close = compared.Where(c => !c.TimeGated && c.MoreRounds is <= WarnOnlyExtraRounds).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
         var open = ranLastRound.Where(id => !settled.Contains(id)).ToList();
-        return new Settlement(open, open.Where(warnOnly.Contains).ToList());
+        return new Settlement(open, open.Where(warnOnly.Contains).ToList(), open.Where(close.Contains).ToList());
     }
 
     /// <summary>The open benchmarks of <see cref="Settle"/> alone.</summary>
@@ -75,12 +85,21 @@ internal static class SettledBenchmarks
     }
 }
 
-/// <summary>After a round: the benchmarks still undecided, and which of those are warn-only (their slowdown only warns).</summary>
-internal sealed record Settlement(IReadOnlyList<string> Open, IReadOnlyList<string> WarnOnly)
+/// <summary>
+/// After a round: the benchmarks still undecided, which of those are warn-only (their slowdown only warns), and which of
+/// the warn-only ones are close to a verdict (at most <see cref="SettledBenchmarks.WarnOnlyExtraRounds"/> more rounds
+/// by their rounds' spread).
+/// </summary>
+internal sealed record Settlement(IReadOnlyList<string> Open, IReadOnlyList<string> WarnOnly, IReadOnlyList<string> CloseWarnOnly)
 {
+    /// <summary>Whether only warn-only benchmarks are open and they had <see cref="SettledBenchmarks.WarnOnlyRounds"/>.</summary>
+    public bool PastWarnOnlyCap(int round) => Open.Count > 0 && Open.Count == WarnOnly.Count && round >= SettledBenchmarks.WarnOnlyRounds;
+
     /// <summary>
-    /// Whether the run ends after round <paramref name="round"/>: nothing is open, or only warn-only benchmarks are
-    /// and they had <see cref="SettledBenchmarks.WarnOnlyRounds"/>.
+    /// Whether the run ends after round <paramref name="round"/>: nothing is open, or only warn-only benchmarks are,
+    /// they had <see cref="SettledBenchmarks.WarnOnlyRounds"/>, and none is close to a verdict (or the close ones had
+    /// their <see cref="SettledBenchmarks.WarnOnlyExtraRounds"/> more).
     /// </summary>
-    public bool EndsRun(int round) => Open.Count == 0 || (Open.Count == WarnOnly.Count && round >= SettledBenchmarks.WarnOnlyRounds);
+    public bool EndsRun(int round) => Open.Count == 0
+        || (PastWarnOnlyCap(round) && (CloseWarnOnly.Count == 0 || round >= SettledBenchmarks.WarnOnlyRounds + SettledBenchmarks.WarnOnlyExtraRounds));
 }

@@ -107,6 +107,90 @@ public sealed class SettledBenchmarksTests
         Assert.False(gated.EndsRun(SettledBenchmarks.WarnOnlyRounds));
     }
 
+    private const string CrossClose = "IpiEngine.Benchmarks.EndToEnd.H.CrossClose";
+
+    /// <summary>
+    /// The rounds of <c>Channels</c> in a 25% detection run (2026-12-04): +22% over 20 rounds, p slower 0.02, "about 1
+    /// more round(s) would decide", cut there by the cap; then <paramref name="after"/>. Beside it, CrossNoisy as in
+    /// <see cref="WarnOnlyRounds"/>, which no number of rounds decides.
+    /// </summary>
+    private static (RecordSet A, RecordSet B) CloseRounds(params double[] after)
+    {
+        double[] percents = [+30.1, +25.0, +53.3, -0.1, +30.7, +31.4, +33.6, +19.9, +16.5, +26.1, +27.0, -29.4, +16.2, +32.3, +28.0, +39.9, +43.9, +26.5, +44.6, -16.1, .. after];
+        string[] cross = ["EndToEnd", SuiteCategories.CrossThread];
+        var a = new List<PerfRecord>();
+        var b = new List<PerfRecord>();
+        for (int round = 1; round <= percents.Length; round++)
+        {
+            double step = (round % 5) - 2;
+            double[] Blocks(double level) => [level, level, level, level];
+            var (close, noisy) = (Blocks(40 * (1 + (percents[round - 1] / 100))), Blocks(2000 * 1.12 * Math.Exp(step * 0.2)));
+            // Past round 20 only the close one runs, as the runner does.
+            a.Add(round <= SettledBenchmarks.WarnOnlyRounds
+                ? SyntheticRecords.Interleaved("aaaaaaaaaaaa", round, (CrossClose, Blocks(40), cross), (CrossNoisy, Blocks(2000), cross))
+                : SyntheticRecords.Interleaved("aaaaaaaaaaaa", round, (CrossClose, Blocks(40), cross)));
+            b.Add(round <= SettledBenchmarks.WarnOnlyRounds
+                ? SyntheticRecords.Interleaved("aaaaaaaaaaaa", round, (CrossClose, close, cross), (CrossNoisy, noisy, cross))
+                : SyntheticRecords.Interleaved("aaaaaaaaaaaa", round, (CrossClose, close, cross)));
+        }
+        return (SyntheticRecords.Set("A", [.. a]), SyntheticRecords.Set("B", [.. b]));
+    }
+
+    [Fact]
+    public void A_warn_only_benchmark_a_round_from_its_verdict_runs_past_the_cap_alone_and_gets_it()
+    {
+        var (a, b) = CloseRounds();
+        var atCap = SettledBenchmarks.Settle(Comparer, a, b, [CrossClose, CrossNoisy]);
+        Assert.Equal([CrossClose, CrossNoisy], atCap.Open);
+        Assert.True(atCap.PastWarnOnlyCap(SettledBenchmarks.WarnOnlyRounds));
+        Assert.Equal([CrossClose], atCap.CloseWarnOnly); // the noisy one would stay undecided: it stops here
+        Assert.False(atCap.EndsRun(SettledBenchmarks.WarnOnlyRounds)); // before, the run ended here, Channels undecided
+        Assert.Equal(TimeOutcome.NotEnoughEvidence, Comparer.Compare(a, b).Benchmarks.Single(x => x.Id == CrossClose).Time);
+
+        // Its next rounds at about +25%: it stays close and the run goes on, until it is slower at the final alpha; then
+        // nothing is close any more and the run ends with that verdict, within the extra rounds. (The two negative
+        // rounds keep p near 0.02 for a few rounds, more than the "about 1" estimate says.)
+        double[] more = [+25.0, +22.0, +28.0, +24.0, +26.0];
+        int decidedAfter = 0;
+        for (int k = 1; k <= more.Length && decidedAfter == 0; k++)
+        {
+            var (ak, bk) = CloseRounds(more[..k]);
+            var time = Comparer.Compare(ak, bk).Benchmarks.Single(x => x.Id == CrossClose).Time;
+            var settlement = SettledBenchmarks.Settle(Comparer, ak, bk, [CrossClose]);
+            if (time == TimeOutcome.Slower)
+            {
+                decidedAfter = k;
+                Assert.True(settlement.EndsRun(SettledBenchmarks.WarnOnlyRounds + k));
+            }
+            else
+            {
+                Assert.Equal([CrossClose], settlement.CloseWarnOnly);
+                Assert.False(settlement.EndsRun(SettledBenchmarks.WarnOnlyRounds + k));
+            }
+        }
+        Assert.InRange(decidedAfter, 2, SettledBenchmarks.WarnOnlyExtraRounds);
+    }
+
+    [Fact]
+    public void A_close_warn_only_benchmark_gets_at_most_the_extra_rounds_and_never_outlasts_a_gated_one()
+    {
+        int cap = SettledBenchmarks.WarnOnlyRounds, last = cap + SettledBenchmarks.WarnOnlyExtraRounds;
+        var close = new Settlement([CrossClose], [CrossClose], [CrossClose]);
+        Assert.False(close.EndsRun(cap));
+        Assert.False(close.EndsRun(last - 1));
+        Assert.True(close.EndsRun(last));
+
+        var hopeless = new Settlement([CrossNoisy], [CrossNoisy], []);
+        Assert.False(hopeless.EndsRun(cap - 1));
+        Assert.True(hopeless.EndsRun(cap));
+
+        // A gated benchmark still open keeps the run going whatever the warn-only ones do (the budget ends it).
+        var gated = new Settlement([CrossClose, Noisy], [CrossClose], [CrossClose]);
+        Assert.False(gated.PastWarnOnlyCap(last));
+        Assert.False(gated.EndsRun(last + 10));
+        Assert.True(new Settlement([], [], []).EndsRun(1));
+    }
+
     [Fact]
     public void An_undecided_gated_benchmark_keeps_the_run_going_beside_warn_only_ones()
     {
