@@ -10,6 +10,8 @@ namespace IpiEngine.Cli;
 /// </summary>
 internal sealed class PolicyOptions(bool byLaunch)
 {
+    private static readonly ComparisonOptions Defaults = new(); // the documented policy: its values are the defaults here
+
     public Option<string> Threshold { get; } = new("--threshold")
     {
         Description = byLaunch ? "Relative threshold for single-threaded benchmarks: smaller changes never count." : "Relative threshold of the equivalence test.",
@@ -22,8 +24,8 @@ internal sealed class PolicyOptions(bool byLaunch)
         DefaultValueFactory = _ => byLaunch ? "0.25ns" : "1ns",
     };
 
-    public Option<string> CrossThreshold { get; } = new("--cross-threshold") { Description = "Relative threshold for cross-thread benchmarks.", DefaultValueFactory = _ => "12%" };
-    public Option<string> CrossNoise { get; } = new("--cross-noise") { Description = "Absolute floor for cross-thread benchmarks.", DefaultValueFactory = _ => "1ns" };
+    public Option<string> CrossThreshold { get; } = new("--cross-threshold") { Description = "Relative threshold for cross-thread benchmarks.", DefaultValueFactory = _ => Defaults.CrossThreadThreshold };
+    public Option<string> CrossNoise { get; } = new("--cross-noise") { Description = "Absolute floor for cross-thread benchmarks.", DefaultValueFactory = _ => Defaults.CrossThreadNoiseFloor };
     public Option<double> Alpha { get; } = new("--alpha") { Description = byLaunch ? "Significance level of the slower and faster tests." : "Significance level of each one-sided test.", DefaultValueFactory = _ => 0.01 };
     public Option<double> EquivalenceAlpha { get; } = new("--equivalence-alpha")
     {
@@ -57,8 +59,8 @@ internal sealed class PolicyOptions(bool byLaunch)
     {
         Threshold = parse.GetValue(Threshold) ?? "5%",
         NoiseFloor = parse.GetValue(Noise) ?? "1ns",
-        CrossThreadThreshold = parse.GetValue(CrossThreshold) ?? "12%",
-        CrossThreadNoiseFloor = parse.GetValue(CrossNoise) ?? "1ns",
+        CrossThreadThreshold = parse.GetValue(CrossThreshold) ?? Defaults.CrossThreadThreshold,
+        CrossThreadNoiseFloor = parse.GetValue(CrossNoise) ?? Defaults.CrossThreadNoiseFloor,
         Unit = byLaunch ? ComparisonUnit.Launch : ComparisonUnit.Iteration,
         Alpha = parse.GetValue(Alpha),
         EquivalenceAlpha = byLaunch ? parse.GetValue(EquivalenceAlpha) : LaunchTest.DefaultEquivalenceAlpha,

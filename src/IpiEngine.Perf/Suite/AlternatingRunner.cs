@@ -204,8 +204,9 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                         roundLines.Add($"the run ended after round {round}: every gated benchmark was decided; {open.Count} warn-only benchmark(s) stayed undecided");
                         break;
                     }
-                    if (settlement.PastWarnOnlyCap(round))
+                    if (settlement.PastWarnOnlyCap(round) && settlement.CloseWarnOnly.Count < ran.Count)
                     {
+                        // Once: the later rounds already run only the close ones (the open set shrinks only by settling).
                         log.WriteLine($"settled: after round {round} every gated benchmark is decided and the warn-only ones had {round} rounds; {settlement.CloseWarnOnly.Count} of them would likely be decided in a few more, so the next rounds (at most {SettledBenchmarks.WarnOnlyRounds + SettledBenchmarks.WarnOnlyExtraRounds - round}) run only those: {string.Join(", ", settlement.CloseWarnOnly)}");
                         roundLines.Add($"after round {round} the rounds ran only the {settlement.CloseWarnOnly.Count} warn-only benchmark(s) close to a verdict");
                         filters = SettledBenchmarks.FiltersFor(settlement.CloseWarnOnly);
