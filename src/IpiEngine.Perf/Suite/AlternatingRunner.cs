@@ -163,6 +163,7 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
         int rounds = settings.Rounds ?? settings.MinimumRounds;
         IReadOnlyList<string> filters = settings.Filters;
         bool focused = false; // later rounds run only the undecided benchmarks
+        bool extending = false; // past the warn-only cap, the rounds run only the warn-only benchmarks then close to a verdict
         string slowed = settings.DiffEnvironment.Count == 0 ? "" : $" [{string.Join(", ", settings.DiffEnvironment.Select(p => $"{p.Key}={p.Value}"))}]";
         for (int round = 1; round <= rounds; round++)
         {
@@ -198,15 +199,16 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                         roundLines.Add($"the run ended after round {round}: every benchmark was decided");
                         break;
                     }
-                    if (settlement.EndsRun(round))
+                    if (settlement.EndsRun(round, extending))
                     {
-                        log.WriteLine($"settled: after round {round} every gated benchmark is decided; the {open.Count} still undecided only warn (cross-thread, not gated) and had {round} rounds, as many as a run of whole rounds gives them, so the run ends here: {string.Join(", ", open)}");
+                        log.WriteLine($"settled: after round {round} every gated benchmark is decided; the {open.Count} still undecided only warn (cross-thread, not gated) and had {round} rounds{(extending ? ", their extra ones included" : ", as many as a run of whole rounds gives them")}, so the run ends here: {string.Join(", ", open)}");
                         roundLines.Add($"the run ended after round {round}: every gated benchmark was decided; {open.Count} warn-only benchmark(s) stayed undecided");
                         break;
                     }
-                    if (settlement.PastWarnOnlyCap(round) && settlement.CloseWarnOnly.Count < ran.Count)
+                    if (settlement.PastWarnOnlyCap(round) && !extending)
                     {
-                        // Once: the later rounds already run only the close ones (the open set shrinks only by settling).
+                        // Once: the later rounds run only these, and the open set shrinks only by settling.
+                        extending = true;
                         log.WriteLine($"settled: after round {round} every gated benchmark is decided and the warn-only ones had {round} rounds; {settlement.CloseWarnOnly.Count} of them would likely be decided in a few more, so the next rounds (at most {SettledBenchmarks.WarnOnlyRounds + SettledBenchmarks.WarnOnlyExtraRounds - round}) run only those: {string.Join(", ", settlement.CloseWarnOnly)}");
                         roundLines.Add($"after round {round} the rounds ran only the {settlement.CloseWarnOnly.Count} warn-only benchmark(s) close to a verdict");
                         filters = SettledBenchmarks.FiltersFor(settlement.CloseWarnOnly);
