@@ -164,8 +164,8 @@ public sealed class SettledBenchmarksTests
         Assert.False(atCap.EndsRun(SettledBenchmarks.WarnOnlyRounds, extending: false)); // before, the run ended here, Channels undecided
         Assert.Equal(TimeOutcome.NotEnoughEvidence, Comparer.Compare(a, b).Benchmarks.Single(x => x.Id == CrossClose).Time);
 
-        // Its next rounds at about +25%: it stays close and the run goes on, until it is slower at the final alpha; then
-        // nothing is close any more and the run ends with that verdict, within the extra rounds.
+        // Its next rounds at about +25%: admitted at the cap, it stays open and the run goes on (whatever its estimate
+        // says now) until the final look calls it slower; the run then ends with that verdict, within the extra rounds.
         double[] more = [+25.0, +22.0, +28.0, +24.0, +26.0, +23.0, +27.0, +25.0, +21.0, +29.0];
         for (int k = 1; k <= SettledBenchmarks.WarnOnlyExtraRounds; k++)
         {
