@@ -165,4 +165,26 @@ public sealed class InterleavedRunnerTests
         var e = Assert.Throws<PerfInputException>(() => round.Run(side, side, ["*NoSuchBenchmark*"], round: 1));
         Assert.Contains("No benchmark matches", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_round_starts_all_its_workers_before_it_waits_for_the_first_one_to_answer()
+    {
+        // A stand-in worker: notes its start, takes a moment to start up, then says it cannot load the suite. A round
+        // that started its workers one by one would stop at the first one's answer, with one start noted.
+        string starts = Path.Combine(Path.GetTempPath(), $"ipi-worker-starts-{Guid.NewGuid():N}");
+        string[] command = ["sh", "-c", $"echo started >> '{starts}'; sleep 0.3; echo '{{\"cases\":[],\"error\":\"stand-in\"}}'", "stand-in-worker"];
+        var round = new InterleavedRound(command, new StringWriter());
+        var side = new InterleavedRound.SideSetup(Suite, new Dictionary<string, string>(), new CommitInfo { Sha = new string('a', 40) }, "A");
+        try
+        {
+            var e = Assert.Throws<PerfInputException>(() => round.Run(side, side, ["*"], round: 1));
+            Assert.Contains("cannot run the suite: stand-in", e.Message, StringComparison.Ordinal);
+            // The failed round waited for every worker to exit, so each one's note is written.
+            Assert.Equal(2 * InterleavedRound.WorkersPerSide, File.ReadAllLines(starts).Length);
+        }
+        finally
+        {
+            File.Delete(starts);
+        }
+    }
 }
