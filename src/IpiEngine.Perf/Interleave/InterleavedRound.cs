@@ -133,6 +133,7 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
         var resultsB = new List<BenchmarkResult>();
         var ids = workerA.Cases.Select(c => c.Id).Concat(workerB.Cases.Select(c => c.Id)).Distinct(StringComparer.Ordinal).ToList();
         bool allRan = true;
+        var placements = new CpuPlacements();
         for (int k = 0; k < ids.Count; k++)
         {
             int caseA = IndexOf(workerA, ids[k]), caseB = IndexOf(workerB, ids[k]);
@@ -150,11 +151,18 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
             {
                 sides.Reverse();
             }
-            // A single-threaded case runs on one logical CPU on both sides (the other CPU the next
-            // case or round): the two CPUs of this machine are not equally fast at every moment.
+            // A single-threaded case runs on one logical CPU on both sides: the one that ran a spin loop
+            // steadier just before (the two CPUs of this machine are not equally quiet at every moment:
+            // CpuSteadiness), or, when neither is clearly steadier, the first in even steps and the second
+            // in odd ones.
             var cpus = Calibration.ThreadAffinity.TwoAllowedCpus();
             bool crossThread = sides.Exists(s => SuiteCategories.IsCrossThread(s.Case.Categories));
-            int cpu = crossThread || cpus is not { } two ? -1 : (round + k) % 2 == 0 ? two.First : two.Second;
+            int cpu = -1;
+            if (!crossThread && cpus is { } two)
+            {
+                (cpu, bool tie) = Calibration.CpuSteadiness.Choose(two.First, two.Second, tieBreak: (round + k) % 2 == 0 ? two.First : two.Second);
+                placements.Count(cpu, tie);
+            }
             var measured = Measure(sides, cpu);
             allRan &= measured.All(m => m.Error is null);
             foreach (var side in sides)
@@ -163,7 +171,28 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
                 (ReferenceEquals(side.Workers, workersA) ? resultsA : resultsB).Add(result);
             }
         }
+        if (placements.Describe() is { } placed)
+        {
+            log.WriteLine($"round {round}: {placed}");
+        }
         return (Record(a.Commit, started, round, resultsA), Record(b.Commit, started, round, resultsB), allRan);
+    }
+
+    /// <summary>Where a round's single-threaded cases ran, for its log line.</summary>
+    private sealed class CpuPlacements
+    {
+        private readonly SortedDictionary<int, int> _byCpu = [];
+        private int _ties;
+
+        public void Count(int cpu, bool tie)
+        {
+            _byCpu[cpu] = _byCpu.GetValueOrDefault(cpu) + 1;
+            _ties += tie ? 1 : 0;
+        }
+
+        public string? Describe() => _byCpu.Count == 0 ? null
+            : $"single-threaded benchmarks ran on {string.Join(", ", _byCpu.Select(p => $"CPU {p.Key} x{p.Value}"))} "
+              + $"(each on the CPU whose spin loop ran steadier just before; {_ties} close call(s) alternated)";
     }
 
     private static Dictionary<string, string> EnvironmentOf(SideSetup side)
