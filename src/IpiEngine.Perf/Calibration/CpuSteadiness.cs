@@ -30,7 +30,6 @@ internal static class CpuSteadiness
     private const int PassesPerChunk = 100;
 
     private static readonly int[] s_data = CreateData();
-    private static long s_sink;
 
     /// <summary>
     /// Reads both CPUs (<paramref name="first"/> then <paramref name="second"/>) and returns the steadier one, or
@@ -75,20 +74,24 @@ internal static class CpuSteadiness
         {
             return double.NaN;
         }
-        s_sink += Spin(PassesPerChunk); // one unmeasured chunk: the thread has just moved
+        Spin(PassesPerChunk); // one unmeasured chunk: the thread has just moved
         var chunks = new double[Chunks];
         for (int k = 0; k < Chunks; k++)
         {
             long start = Stopwatch.GetTimestamp();
-            s_sink += Spin(PassesPerChunk);
+            Spin(PassesPerChunk);
             chunks[k] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
         }
         Array.Sort(chunks);
         return chunks[(Chunks * 9) / 10];
     }
 
-    /// <summary>Loads, compares and arithmetic over a 4 KiB array, the mix of a resolution loop; the result is kept.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    /// <summary>
+    /// Loads, compares and arithmetic over a 4 KiB array, the mix of a resolution loop. Never inlined, so the call and
+    /// its loop always run; compiled fully optimized at once, so the first CPU read in a process is not timed on the
+    /// unoptimized first tier while the second gets the optimized code.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static long Spin(int passes)
     {
         int[] data = s_data;
