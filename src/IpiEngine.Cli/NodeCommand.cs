@@ -270,6 +270,7 @@ internal static class NodeCommand
         NodeExpectation expected, long posted, double postSeconds, double seconds, bool drained)
     {
         var links = transport.Links.Select(l => l.Counters).ToArray();
+        var (epoch, digest) = transport.Replication.Position(); // before the counters: they count at least its writes
         var counters = engine.ReadCounters();
         // Local deliveries are logged (and counted) by the engine before vectors coalesce into descriptors; with the
         // kernel serving them, the kernel counts them per pair (and the engine must have delivered none).
@@ -301,7 +302,6 @@ internal static class NodeCommand
             ? counters.RemoteDelivered + counters.RemoteCoalesced == arrivals.Total
             : kernel.Injected == arrivals.Total && kernel.Misinjected == 0 && counters.Delivered + counters.Coalesced == 0
               && counters.ServedByHost == expected.Local;
-        var replication = transport.Replication;
         return new NodeReport(node, posted, counters.IpisResolved, counters.Rejected, counters.Delivered, counters.Coalesced, counters.Forwarded,
             conservation, links.Sum(c => c.Forwarded), links.Sum(c => c.Acknowledged), links.Sum(c => c.Duplicates),
             arrivals.Total, counters.RemoteDelivered, counters.RemoteCoalesced, counters.RemoteRejected,
@@ -313,8 +313,8 @@ internal static class NodeCommand
             Links = [.. links.Select(LinkReport.Of)],
             TopologyWrites = counters.TopologyWrites,
             PeerTopologyWrites = counters.PeerTopologyWrites,
-            TopologyEpoch = replication.Epoch,
-            TopologyDigest = replication.Digest,
+            TopologyEpoch = epoch,
+            TopologyDigest = digest,
             Assist = AssistReported(engine),
             AssistedPasses = counters.AssistedPasses,
         };

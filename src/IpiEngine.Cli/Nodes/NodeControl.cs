@@ -40,11 +40,15 @@ internal static class NodeControl
         return null;
     }
 
-    private static string Topology(Engine engine, NodeTransport transport)
+    /// <summary>
+    /// The <c>topology</c> line. The epoch and digest are read first, together, and the counters after them: read the
+    /// other way round, a write applied between the reads showed its epoch beside counters that did not count it yet.
+    /// </summary>
+    internal static string Topology(Engine engine, NodeTransport transport)
     {
+        var (epoch, digest) = transport.Replication.Position();
         var counters = engine.ReadCounters();
-        return string.Create(CultureInfo.InvariantCulture,
-            $"topology {transport.Replication.Epoch} {transport.Replication.Digest:x16} {counters.TopologyWrites} {counters.PeerTopologyWrites}");
+        return string.Create(CultureInfo.InvariantCulture, $"topology {epoch} {digest:x16} {counters.TopologyWrites} {counters.PeerTopologyWrites}");
     }
 
     /// <summary>One <c>write</c> line: posted as the vCPU's own write (no other thread posts for it before <c>go</c>).</summary>
@@ -69,7 +73,8 @@ internal static class NodeControl
         {
             return Refuse(self, e.Failure.ToString(), e.Message);
         }
-        return string.Create(CultureInfo.InvariantCulture, $"written {transport.Replication.Epoch} {transport.Replication.Digest:x16}");
+        var (epoch, digest) = transport.Replication.Position();
+        return string.Create(CultureInfo.InvariantCulture, $"written {epoch} {digest:x16}");
     }
 
     private static string Hex(string text) => text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? text[2..] : text;

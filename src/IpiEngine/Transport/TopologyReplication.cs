@@ -81,6 +81,18 @@ public sealed partial class TopologyReplication : TopologyReplicator
         }
     }
 
+    /// <summary>
+    /// <see cref="Epoch"/> and <see cref="Digest"/> read together, under the lock that advances both (read one after the
+    /// other, a write applied in between pairs an epoch with the next write's digest). To report the engine's counters
+    /// beside them, read this first: the engine counts a write before its epoch advances here, so counters read after
+    /// this count at least <c>Epoch</c> writes.
+    /// </summary>
+    internal (long Epoch, ulong Digest) Position()
+    {
+        lock (_lock)
+            return (_epoch, _digests.Count == 0 ? 0 : _digests[^1]);
+    }
+
     /// <summary>The writes applied on this node, in the VM's order (a copy).</summary>
     internal TopologyMessage[] AppliedWrites()
     {

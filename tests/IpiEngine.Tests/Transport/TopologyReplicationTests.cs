@@ -1,4 +1,8 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
 using IpiEngine.Apic;
+using IpiEngine.Cli.Nodes;
 using IpiEngine.Transport;
 using Xunit;
 
@@ -206,5 +210,53 @@ public class TopologyReplicationTests
         Assert.Contains("sequencer, node 0", e.Message, StringComparison.Ordinal);
         Assert.Equal(1, vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
         Assert.Equal(0, vm.Engine(1).ReadCounters().TopologyWrites);
+    }
+
+    /// <summary>
+    /// The race behind a multi-process test that failed once (a restarted node's <c>topology</c> line read epoch 1 with
+    /// the write's digest but 0 writes counted): the line read the engine's counters, then the epoch, then the digest, so
+    /// a write applied between the reads showed in the epoch and not in the counters (or in the digest and not in the
+    /// epoch). Node 1 only applies node 0's writes while a thread reads its line as fast as it can.
+    /// </summary>
+    [Fact]
+    public async Task A_topology_line_read_while_writes_apply_never_shows_an_epoch_its_counters_or_digest_do_not_match()
+    {
+        const int writes = 400;
+        await using var vm = ReplicatedVm.Start(nodes: 2, vcpus: 2);
+        await ConnectAsync(vm);
+        static ulong Value(int k) => 0x100u | (uint)(k & 0xFF);
+        var expected = new ulong[writes + 1];
+        expected[0] = vm.Replication(1).Digest;
+        for (int k = 0; k < writes; k++)
+            expected[k + 1] = TopologyReplication.Chain(expected[k], 0, ApicRegister.Svr, Value(k));
+
+        var torn = new ConcurrentQueue<string>();
+        long lines = 0;
+        bool stop = false;
+        var reader = new Thread(() =>
+        {
+            while (!Volatile.Read(ref stop)) // acquire: nothing to order, a plain stop flag
+            {
+                string line = NodeControl.Topology(vm.Engine(1), vm.Transport(1));
+                var p = line.Split(' ');
+                long epoch = long.Parse(p[1], CultureInfo.InvariantCulture);
+                ulong digest = ulong.Parse(p[2], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                long counted = long.Parse(p[3], CultureInfo.InvariantCulture), peer = long.Parse(p[4], CultureInfo.InvariantCulture);
+                if (epoch > writes || digest != expected[epoch] || counted < epoch || peer < epoch)
+                    torn.Enqueue(line);
+                lines++;
+            }
+        });
+        reader.Start();
+        var clock = Stopwatch.StartNew();
+        int made = 0;
+        for (; made < writes && clock.Elapsed < TimeSpan.FromSeconds(8); made++)
+            vm.Engine(0).Post(0, ApicRegister.Svr, Value(made), 0); // returns once node 1 applied it too
+        Volatile.Write(ref stop, true); // release: the reader stops after its current line
+        Assert.True(reader.Join(Bound), "the reader did not stop");
+
+        Assert.True(made >= 50 && lines >= made, $"{made} writes and {lines} lines read: too few to race");
+        Assert.True(torn.IsEmpty, $"{torn.Count} of {lines} lines torn, the first: {torn.FirstOrDefault()}");
+        Assert.Equal($"topology {made} {expected[made]:x16} {made} {made}", NodeControl.Topology(vm.Engine(1), vm.Transport(1)));
     }
 }
