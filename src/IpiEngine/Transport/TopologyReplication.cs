@@ -72,14 +72,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
     public long Epoch => Volatile.Read(ref _epoch);
 
     /// <summary>The topology digest at <see cref="Epoch"/> (the initial topology's digest chained with every write applied).</summary>
-    public ulong Digest
-    {
-        get
-        {
-            lock (_lock)
-                return _digests.Count == 0 ? 0 : _digests[^1];
-        }
-    }
+    public ulong Digest => Position().Digest;
 
     /// <summary>
     /// <see cref="Epoch"/> and <see cref="Digest"/> read together, under the lock that advances both (read one after the
