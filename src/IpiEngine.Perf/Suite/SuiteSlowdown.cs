@@ -4,8 +4,9 @@ namespace IpiEngine.Perf.Suite;
 
 /// <summary>
 /// The benchmark-only slowdown switch: with <see cref="EnvironmentVariable"/> set to a percentage,
-/// the suite's instrumented benchmarks spin for that part of each invocation's own time after it,
-/// so a build of identical code runs a known amount slower. <c>ipi perf aa --slowdown</c> sets it
+/// the suite's instrumented benchmarks run a known amount slower on identical code: single-threaded
+/// ones do that much more of their own work per invocation (<see cref="ExtraOperations"/>),
+/// cross-thread ones spin for that part of each invocation's own time after it. <c>ipi perf aa --slowdown</c> sets it
 /// on one side to measure how often the suite catches a real regression. Only the benchmark
 /// harness reads it; no shipped code path does.
 /// </summary>
@@ -30,6 +31,22 @@ public static class SuiteSlowdown
             return percent / 100;
         }
         throw new PerfInputException($"{source} '{text}' is not a slowdown from 0% to 400% like 10%.");
+    }
+
+    /// <summary>
+    /// How many more operations an invocation of <paramref name="operations"/> runs to be <paramref name="fraction"/>
+    /// slower per reported operation: 102 for 1024 at 10% (9.96%), 0 when off. Extra work of the benchmark's own kind
+    /// is a slowdown of exactly the code measured, where a spin is other code beside it.
+    /// </summary>
+    public static int ExtraOperations(int operations, double fraction)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(operations);
+        if (!(fraction >= 0 && fraction <= MostFraction))
+        {
+            throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "A slowdown from 0 to 4 (400%).");
+        }
+
+        return (int)Math.Round(operations * fraction, MidpointRounding.AwayFromZero);
     }
 
     /// <summary>The slowdown set in this process's environment: 0 when unset.</summary>

@@ -82,6 +82,22 @@ public sealed class LaunchPlanningTests
     public void Bad_slowdowns_are_refused(string text) =>
         Assert.Throws<PerfInputException>(() => SuiteSlowdown.Parse(text, "--slowdown"));
 
+    [Theory]
+    [InlineData(1024, 0.10, 102)]
+    [InlineData(1024, 0.25, 256)]
+    [InlineData(1024, 0, 0)]
+    [InlineData(1024, 4, 4096)]
+    [InlineData(10, 0.05, 1)]
+    public void A_slowdown_by_extra_work_adds_that_fraction_of_the_operations(int operations, double fraction, int extra) =>
+        Assert.Equal(extra, SuiteSlowdown.ExtraOperations(operations, fraction));
+
+    [Theory]
+    [InlineData(-0.1)]
+    [InlineData(4.5)]
+    [InlineData(double.NaN)]
+    public void Extra_work_outside_the_slowdown_range_is_refused(double fraction) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => SuiteSlowdown.ExtraOperations(1024, fraction));
+
     private static ComparisonReport Report(Verdict verdict, params TimeOutcome[] outcomes) => new()
     {
         Base = new SideSummary { Label = "A" },
