@@ -55,7 +55,7 @@ internal sealed class LaunchRunOptions
 
     /// <summary>The run settings, checked before anything is built; the fewest rounds are the test's for the mode.</summary>
     /// <exception cref="PerfInputException">A bad --rounds, --budget or --mode.</exception>
-    public AlternatingRunner.Settings Read(ParseResult parse, IpiEngine.Perf.Comparison.RunComparer comparer, IReadOnlyDictionary<string, string>? diffEnvironment = null)
+    public AlternatingRunner.Settings Read(ParseResult parse, IpiEngine.Perf.Comparison.RunComparer comparer, IReadOnlyDictionary<string, string>? diffEnvironment = null, IReadOnlyDictionary<string, string>? baseEnvironment = null)
     {
         ArgumentNullException.ThrowIfNull(comparer);
         var mode = (parse.GetValue(Mode) ?? "interleaved").Trim().ToLowerInvariant() switch
@@ -81,6 +81,7 @@ internal sealed class LaunchRunOptions
             Rounds = rounds,
             Budget = BudgetPlanner.ParseBudget(parse.GetValue(Budget) ?? "15m"),
             DiffEnvironment = diffEnvironment ?? new Dictionary<string, string>(),
+            BaseEnvironment = baseEnvironment ?? new Dictionary<string, string>(),
             Mode = mode,
             VaryPlacement = vary,
             WorkerCommand = PerfWorkerCommand.CommandLine(),

@@ -48,20 +48,26 @@ internal static class PerfAaCommand
             var environment = fraction > 0
                 ? new Dictionary<string, string> { [SuiteSlowdown.EnvironmentVariable] = slowdownText!.Trim() }
                 : null;
-            var settings = launches.Read(parse, comparer, environment);
+            // A carries the same variable, switched off, so both sides read it alike (SuiteSlowdown.Unslowed).
+            var baseEnvironment = fraction > 0
+                ? new Dictionary<string, string> { [SuiteSlowdown.EnvironmentVariable] = SuiteSlowdown.Unslowed(slowdownText!) }
+                : null;
+            var settings = launches.Read(parse, comparer, environment, baseEnvironment);
             bool separate = parse.GetValue(launches.SeparateBuilds);
             var git = GitRepository.Open(parse.GetValue(repo) ?? Environment.CurrentDirectory);
             var revision = parse.GetValue(commit)!;
             var runner = new AlternatingRunner(git, error);
             using var builds = runner.Build(revision, revision, separate);
             var reports = new List<ComparisonReport>(count);
+            var seriesClock = System.Diagnostics.Stopwatch.StartNew();
             for (int run = 1; run <= count; run++)
             {
                 error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"A/A run {run} of {count}"));
                 var outcome = runner.Run(builds, settings, builds.BuildTime);
                 var report = comparer.Compare(outcome.A, outcome.B);
                 reports.Add(report);
-                var line = string.Create(CultureInfo.InvariantCulture, $"run {run} of {count}: {report.VerdictLine}; {report.SummaryLine}");
+                var states = VerdictRates.RunOf(run, fraction, report);
+                var line = string.Create(CultureInfo.InvariantCulture, $"run {run} of {count}: {report.VerdictLine}; {report.SummaryLine}; states {states}");
                 // The run's line is the result (stdout); in JSON it goes with the progress, so stdout stays one document.
                 var runLog = format == "json" ? error : output;
                 runLog.WriteLine(line);
@@ -70,6 +76,9 @@ internal static class PerfAaCommand
                 {
                     runLog.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {benchmark.Id}: {benchmark.Time}; {benchmark.Reason ?? benchmark.Note}"));
                 }
+                // A series takes hours: say where it stands (progress, stderr).
+                error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"A/A series: {run} of {count} run(s) in {BudgetPlanner.Duration(seriesClock.Elapsed)}; ETA {BudgetPlanner.Duration(BudgetPlanner.Remaining(seriesClock.Elapsed, run, count))}"));
             }
             var rates = VerdictRates.From(builds.CommitA.ShortSha, separate, fraction, reports);
             if (format == "json")
@@ -79,6 +88,7 @@ internal static class PerfAaCommand
             else
             {
                 output.WriteLine(rates.SummaryLine);
+                output.WriteLine(rates.StatesLine);
             }
             return 0;
         }));

@@ -25,6 +25,69 @@ public sealed record BenchmarkRate
 }
 
 /// <summary>
+/// One run of an <c>ipi perf aa</c> series: its verdict, whether it counted against the series, and the core
+/// states its measurements were taken in (both sides' benchmarks, per launch or per interleaved round).
+/// </summary>
+public sealed record SeriesRun
+{
+    /// <summary>The run's number, from 1.</summary>
+    public int Run { get; init; }
+
+    /// <summary>PASS, REGRESSION, NOT ENOUGH EVIDENCE or NOT COMPARABLE, as the enum names it.</summary>
+    public required string Verdict { get; init; }
+
+    /// <summary>A/A: a benchmark was called slower or faster. With a slowdown: a benchmark was called faster.</summary>
+    public bool FalseVerdict { get; init; }
+
+    /// <summary>With a slowdown: every compared benchmark was called slower.</summary>
+    public bool AllDetected { get; init; }
+
+    /// <summary>Measurements the core-distance probe found near on both sides.</summary>
+    public int Near { get; init; }
+
+    /// <summary>Measurements it found far.</summary>
+    public int Far { get; init; }
+
+    /// <summary>Measurements during which the state switched.</summary>
+    public int Mixed { get; init; }
+
+    /// <summary>Measurements without a usable reading.</summary>
+    public int Unknown { get; init; }
+
+    /// <summary><c>far</c> or <c>near</c> when every reading was that state, <c>both</c> when the run saw a flip, <c>unknown</c> without readings.</summary>
+    public string States => (Near, Far, Mixed) switch
+    {
+        (0, 0, 0) => "unknown",
+        ( > 0, 0, 0) => "near",
+        (0, > 0, 0) => "far",
+        _ => "both",
+    };
+
+    /// <summary>For example <c>far (near 0, far 412, mixed 0)</c>.</summary>
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"{States} (near {Near}, far {Far}, mixed {Mixed})");
+
+    /// <summary>The run's entry from its comparison.</summary>
+    public static SeriesRun Of(int run, ComparisonReport report, bool falseVerdict, bool allDetected)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        CalibrationSummary a = report.Base.Calibration ?? new CalibrationSummary();
+        CalibrationSummary b = report.Diff.Calibration ?? new CalibrationSummary();
+        return new SeriesRun
+        {
+            Run = run,
+            Verdict = report.Verdict.ToString(),
+            FalseVerdict = falseVerdict,
+            AllDetected = allDetected,
+            Near = a.Near + b.Near,
+            Far = a.Far + b.Far,
+            Mixed = a.Mixed + b.Mixed,
+            Unknown = a.Unknown + b.Unknown,
+        };
+    }
+}
+
+/// <summary>
 /// The suite's specification as measured: over N comparisons of a commit with itself, how often a
 /// verdict was false (any benchmark called slower or faster); with a slowdown switched on for B,
 /// how often the slowed benchmarks were caught (called slower), and how often anything was called
@@ -59,10 +122,33 @@ public sealed record VerdictRates
     /// <summary>Per benchmark, how often each outcome came.</summary>
     public IReadOnlyList<BenchmarkRate> Benchmarks { get; init; } = [];
 
+    /// <summary>Per run: its verdict and the core states it was measured in, so a rate can be read per state.</summary>
+    public IReadOnlyList<SeriesRun> RunDetails { get; init; } = [];
+
+    /// <summary>
+    /// The runs grouped by the states they saw, each with its count of false verdicts (A/A) or of runs that flagged
+    /// every benchmark (with a slowdown): <c>states: far 9 run(s), 0 false; both 1, 0 false</c>.
+    /// </summary>
+    public string StatesLine => "states: " + string.Join("; ", RunDetails.GroupBy(r => r.States).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g =>
+        Slowdown > 0
+            ? Invariant($"{g.Key} {g.Count()} run(s), {g.Count(r => r.AllDetected)} with every benchmark flagged, {g.Count(r => r.FalseVerdict)} with one called faster")
+            : Invariant($"{g.Key} {g.Count()} run(s), {g.Count(r => r.FalseVerdict)} with a false verdict")));
+
     /// <summary>The rates in one line.</summary>
     public string SummaryLine => Slowdown > 0
         ? Invariant($"detection at {Slowdown * 100:0.#}% slower: every benchmark flagged SLOWER in {RunsAllDetected} of {Runs} run(s) ({Rate(RunsAllDetected)}); per benchmark {string.Join(", ", Benchmarks.Select(b => $"{Short(b.Id)} {b.Slower}/{b.Runs}"))}; runs with a benchmark called faster: {RunsWithFalseVerdict}")
         : Invariant($"A/A false verdicts: {RunsWithFalseVerdict} of {Runs} run(s) ({Rate(RunsWithFalseVerdict)}) called a benchmark slower or faster; verdicts {string.Join(", ", Verdicts.Select(p => $"{p.Key} {p.Value}"))}");
+
+    /// <summary>The entry of the <paramref name="run"/>th report of a series with <paramref name="slowdown"/>.</summary>
+    public static SeriesRun RunOf(int run, double slowdown, ComparisonReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        bool anySlower = report.Benchmarks.Any(b => b.Time == TimeOutcome.Slower);
+        bool anyFaster = report.Benchmarks.Any(b => b.Time == TimeOutcome.Faster);
+        bool falseVerdict = slowdown > 0 ? anyFaster : anySlower || anyFaster;
+        bool allDetected = slowdown > 0 && report.Benchmarks.Count > 0 && report.Benchmarks.All(b => b.Time == TimeOutcome.Slower);
+        return SeriesRun.Of(run, report, falseVerdict, allDetected);
+    }
 
     /// <summary>Counts the outcomes of <paramref name="reports"/>.</summary>
     public static VerdictRates From(string commit, bool separateBuilds, double slowdown, IReadOnlyList<ComparisonReport> reports)
@@ -70,15 +156,12 @@ public sealed record VerdictRates
         ArgumentNullException.ThrowIfNull(reports);
         var verdicts = new SortedDictionary<string, int>(StringComparer.Ordinal);
         var perBenchmark = new SortedDictionary<string, BenchmarkRate>(StringComparer.Ordinal);
-        int falseRuns = 0, allDetected = 0;
+        var runs = new List<SeriesRun>(reports.Count);
         foreach (var report in reports)
         {
             var name = report.Verdict.ToString();
             verdicts[name] = verdicts.GetValueOrDefault(name) + 1;
-            bool anySlower = report.Benchmarks.Any(b => b.Time == TimeOutcome.Slower);
-            bool anyFaster = report.Benchmarks.Any(b => b.Time == TimeOutcome.Faster);
-            falseRuns += (slowdown > 0 ? anyFaster : anySlower || anyFaster) ? 1 : 0;
-            allDetected += report.Benchmarks.Count > 0 && report.Benchmarks.All(b => b.Time == TimeOutcome.Slower) ? 1 : 0;
+            runs.Add(RunOf(runs.Count + 1, slowdown, report));
             foreach (var benchmark in report.Benchmarks)
             {
                 var rate = perBenchmark.GetValueOrDefault(benchmark.Id) ?? new BenchmarkRate { Id = benchmark.Id };
@@ -99,9 +182,10 @@ public sealed record VerdictRates
             Slowdown = slowdown,
             Runs = reports.Count,
             Verdicts = verdicts,
-            RunsWithFalseVerdict = falseRuns,
-            RunsAllDetected = slowdown > 0 ? allDetected : 0,
+            RunsWithFalseVerdict = runs.Count(r => r.FalseVerdict),
+            RunsAllDetected = runs.Count(r => r.AllDetected),
             Benchmarks = [.. perBenchmark.Values],
+            RunDetails = runs,
         };
     }
 

@@ -55,6 +55,12 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
         /// <summary>Environment variables for B's launches only (the benchmark-only slowdown switch).</summary>
         public IReadOnlyDictionary<string, string> DiffEnvironment { get; init; } = new Dictionary<string, string>();
 
+        /// <summary>
+        /// Environment variables for A's launches only: the same switch, off (<see cref="SuiteSlowdown.Unslowed"/>), so that
+        /// both sides start with the same variables and read them through the same code.
+        /// </summary>
+        public IReadOnlyDictionary<string, string> BaseEnvironment { get; init; } = new Dictionary<string, string>();
+
         /// <summary>How a round measures: two interleaved worker processes (the default), or one BenchmarkDotNet launch per side.</summary>
         public RoundMode Mode { get; init; } = RoundMode.Interleaved;
 
@@ -156,7 +162,7 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
             throw new PerfInputException($"--rounds must be at least 1, not {settings.Rounds}.");
         }
         var clock = Stopwatch.StartNew();
-        var noEnvironment = new Dictionary<string, string>();
+        var baseEnvironment = settings.BaseEnvironment;
         var recordsA = new List<PerfRecord>();
         var recordsB = new List<PerfRecord>();
         var roundLines = new List<string>();
@@ -178,7 +184,7 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                 var interleaved = new InterleavedRound(settings.WorkerCommand, log, settings.VaryPlacement);
                 bool allRan;
                 (a, b, allRan) = interleaved.Run(
-                    new InterleavedRound.SideSetup(builds.RunnerA.Assembly, noEnvironment, builds.CommitA, "A"),
+                    new InterleavedRound.SideSetup(builds.RunnerA.Assembly, baseEnvironment, builds.CommitA, "A"),
                     new InterleavedRound.SideSetup(builds.RunnerB.Assembly, settings.DiffEnvironment, builds.CommitB, "B"),
                     filters, round);
                 recordsA.Add(a);
@@ -233,7 +239,7 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                 var launchClock = Stopwatch.StartNew();
                 var folder = Path.Combine(builds.Scratch.FullName, $"launch-{round}-{side}");
                 var (record, allRan) = (isA ? builds.RunnerA : builds.RunnerB)
-                    .RunLaunch(settings.Profile, settings.Filters, folder, commit, round, isA ? noEnvironment : settings.DiffEnvironment);
+                    .RunLaunch(settings.Profile, settings.Filters, folder, commit, round, isA ? baseEnvironment : settings.DiffEnvironment);
                 Directory.Delete(folder, recursive: true);
                 if (isA)
                 {

@@ -49,6 +49,18 @@ public static class SuiteSlowdown
         return (int)Math.Round(operations * fraction, MidpointRounding.AwayFromZero);
     }
 
+    /// <summary>
+    /// The value that switches the slowdown off and is as long as <paramref name="slowed"/> (<c>00%</c> for <c>10%</c>), for
+    /// the side that is not slowed. Both sides then carry the same variable, of the same size, and read it through the
+    /// same code; with the variable on one side only, that side alone parsed a value at start-up, and a detection run
+    /// (2026-12-05, far) held A and B at levels 30% apart in some rounds and not in others.
+    /// </summary>
+    public static string Unslowed(string slowed)
+    {
+        ArgumentNullException.ThrowIfNull(slowed);
+        return new string('0', Math.Max(1, slowed.Trim().Length - 1)) + "%";
+    }
+
     /// <summary>The slowdown set in this process's environment: 0 when unset.</summary>
     /// <exception cref="PerfInputException">The variable is set but is not a percentage.</exception>
     public static double FromEnvironment()

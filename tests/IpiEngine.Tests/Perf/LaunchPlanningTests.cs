@@ -92,6 +92,19 @@ public sealed class LaunchPlanningTests
         Assert.Equal(extra, SuiteSlowdown.ExtraOperations(operations, fraction));
 
     [Theory]
+    [InlineData("10%", "00%")]
+    [InlineData("25%", "00%")]
+    [InlineData("12.5%", "0000%")]
+    [InlineData("5%", "0%")]
+    [InlineData(" 10% ", "00%")]
+    public void The_unslowed_side_gets_the_switch_off_at_the_same_length(string slowed, string unslowed)
+    {
+        Assert.Equal(unslowed, SuiteSlowdown.Unslowed(slowed));
+        Assert.Equal(0, SuiteSlowdown.Parse(unslowed, "test"));
+        Assert.Equal(slowed.Trim().Length, unslowed.Length);
+    }
+
+    [Theory]
     [InlineData(-0.1)]
     [InlineData(4.5)]
     [InlineData(double.NaN)]
@@ -141,5 +154,43 @@ public sealed class LaunchPlanningTests
         Assert.Equal(2, rates.Benchmarks[1].Slower);
         Assert.Contains("every benchmark flagged SLOWER in 2 of 3 run(s)", rates.SummaryLine, StringComparison.Ordinal);
         Assert.Contains("Type.M1 2/3", rates.SummaryLine, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_series_reads_its_rates_per_core_state_from_both_sides_probe_readings()
+    {
+        static ComparisonReport Measured(Verdict verdict, TimeOutcome outcome, int near, int far, int mixed) =>
+            Report(verdict, outcome) with
+            {
+                Base = new SideSummary { Label = "A", Calibration = new CalibrationSummary { Near = near, Far = far } },
+                Diff = new SideSummary { Label = "B", Calibration = new CalibrationSummary { Near = near, Far = far, Mixed = mixed } },
+            };
+
+        var rates = VerdictRates.From("abc", separateBuilds: false, slowdown: 0,
+        [
+            Measured(Verdict.Pass, TimeOutcome.Same, near: 0, far: 20, mixed: 0),
+            Measured(Verdict.Pass, TimeOutcome.Faster, near: 3, far: 17, mixed: 0),
+            Measured(Verdict.Pass, TimeOutcome.Same, near: 0, far: 19, mixed: 1),
+            Measured(Verdict.Pass, TimeOutcome.Same, near: 20, far: 0, mixed: 0),
+        ]);
+
+        Assert.Equal(["far", "both", "both", "near"], rates.RunDetails.Select(r => r.States));
+        Assert.Equal(40, rates.RunDetails[0].Far);
+        Assert.Equal(1, rates.RunDetails[2].Mixed);
+        Assert.True(rates.RunDetails[1].FalseVerdict);
+        Assert.Equal("states: both 2 run(s), 1 with a false verdict; far 1 run(s), 0 with a false verdict; near 1 run(s), 0 with a false verdict", rates.StatesLine);
+        Assert.Contains("\"states\": \"both\"", VerdictRatesJson.Serialize(rates), StringComparison.Ordinal);
+        Assert.Equal("both (near 6, far 34, mixed 0)", rates.RunDetails[1].ToString());
+    }
+
+    [Fact]
+    public void A_slowed_series_reads_its_detection_per_core_state()
+    {
+        var rates = VerdictRates.From("abc", separateBuilds: false, slowdown: 0.10,
+        [
+            Report(Verdict.Regression, TimeOutcome.Slower) with { Base = new SideSummary { Label = "A", Calibration = new CalibrationSummary { Far = 5 } } },
+            Report(Verdict.Regression, TimeOutcome.Same) with { Base = new SideSummary { Label = "A", Calibration = new CalibrationSummary { Far = 5 } } },
+        ]);
+        Assert.Equal("states: far 2 run(s), 1 with every benchmark flagged, 0 with one called faster", rates.StatesLine);
     }
 }
