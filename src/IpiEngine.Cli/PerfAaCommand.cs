@@ -78,7 +78,7 @@ internal static class PerfAaCommand
                 }
                 // A series takes hours: say where it stands (progress, stderr).
                 error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"A/A series: {run} of {count} run(s) in {BudgetPlanner.Duration(seriesClock.Elapsed)}; ETA {BudgetPlanner.Duration(BudgetPlanner.Remaining(seriesClock.Elapsed, run, count))}"));
+                    $"{(fraction > 0 ? "detection" : "A/A")} series: {run} of {count} run(s) in {BudgetPlanner.Duration(seriesClock.Elapsed)}; ETA {BudgetPlanner.Duration(BudgetPlanner.Remaining(seriesClock.Elapsed, run, count))}"));
             }
             var rates = VerdictRates.From(builds.CommitA.ShortSha, separate, fraction, reports);
             if (format == "json")

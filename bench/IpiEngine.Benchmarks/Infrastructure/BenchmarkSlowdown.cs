@@ -9,9 +9,15 @@ namespace IpiEngine.Benchmarks.Infrastructure;
 /// names, to measure how often the suite flags a real regression, in one of two ways.
 /// <para>A single-threaded benchmark does that fraction more of its own work per invocation: it loops
 /// <see cref="ExtraOperations"/> more times than it reports (1126 writes reported as 1024 at 10%). The slowed code is then
-/// exactly the code measured, which is what a real regression slows. The spin below, used for these benchmarks until
-/// 2026-12-05, is other code beside the loop, and under it <c>DestinationMap(X2ApicBroadcast)</c> read about 6% faster
-/// than the unslowed side for stretches of 10-20 rounds (SLOWER in 3 of 10 detection runs, perf-results/README.md).</para>
+/// exactly the code measured, which is what a real regression slows; the spin below, used for these benchmarks until
+/// 2026-12-05, is other code beside the loop.</para>
+/// <para>Both sides carry the variable (<c>ipi perf aa</c> gives the unslowed side <see cref="SuiteSlowdown.Unslowed"/>), so
+/// both parse it at start-up through the same code. With it on the slowed side only, the two sides sat at levels apart
+/// that the switch does not explain: <c>DestinationMap(X2ApicBroadcast)</c> about 6% faster under a 10% spin for
+/// stretches of 10-20 rounds (SLOWER in 3 of 10 detection runs), and, in the first run with extra work (2026-12-05, far),
+/// <c>BruteForceMatcher(X2ApicBroadcast)</c> and <c>(XApicAllExcludingSelf)</c> at +33 to +49% in 6 rounds of 10 and +10 to
+/// +27% in the other 4, and <c>DestinationMap(X2ApicBroadcast)</c> called the same. With the variable on both sides, the
+/// next run (8 rounds of those two cases of both methods) read 29 of its 32 rounds at +6 to +14% (perf-results/README.md).</para>
 /// <para>A cross-thread benchmark, whose invocation is several threads' work, spins instead. It opts in with
 /// <c>using var slowdown = BenchmarkSlowdown.Begin();</c> as the first line of its method: the
 /// scope reads the clock at the start and, on dispose, spins for the fraction of the time the
