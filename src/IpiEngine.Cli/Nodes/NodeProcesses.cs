@@ -45,6 +45,8 @@ internal sealed class NodeProcesses : IAsyncDisposable
     /// Writes the configs and starts the nodes; <paramref name="arguments"/> gives each node's arguments after
     /// <c>--control</c> from its id and the temporary folder. <paramref name="route"/> (tests: a proxy on the path) gives
     /// the address a node dials for a peer (dialer, peer, the peer's listen address); null: the peer's own address.
+    /// <paramref name="log"/> gets every node's stderr lines, each on that node's reader thread, so several calls run at
+    /// once: it must be thread-safe (<c>NodesRun.SharedLog</c>).
     /// </summary>
     public static async Task<NodeProcesses> StartAsync(int nodes, int vcpus, string localTargets, Func<int, string, IEnumerable<string>> arguments,
         string ipiDll, TimeSpan timeout, Action<string>? log, CancellationToken ct, Func<int, int, IPEndPoint, IPEndPoint>? route = null)

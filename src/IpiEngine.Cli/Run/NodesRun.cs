@@ -20,10 +20,19 @@ internal static class NodesRun
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(error);
         ArgumentNullException.ThrowIfNull(interruption);
+        error = SharedLog(error);
         return settings.IsTrace
             ? Trace(settings, console, error, interruption, jsonOutput)
             : Synthetic(settings, console, error, interruption, jsonOutput);
     }
+
+    /// <summary>
+    /// The error writer as the nodes share it: every node's stderr lines arrive on that process's own reader thread
+    /// (<see cref="NodeProcesses"/>), several at once and beside the run's own lines, and a writer such as a
+    /// <see cref="StringWriter"/> is not safe for that (an embedding test host crashed in <c>StringBuilder.Append</c>,
+    /// 2026-12-05). So every write goes through one lock.
+    /// </summary>
+    internal static TextWriter SharedLog(TextWriter error) => TextWriter.Synchronized(error);
 
     private static int Synthetic(RunSettings settings, RunConsole console, TextWriter error, RunInterruption interruption, TextWriter? jsonOutput)
     {

@@ -1,0 +1,57 @@
+using Xunit;
+using System.Text;
+using IpiEngine.Cli.Run;
+
+namespace IpiEngine.Tests.Run;
+
+/// <summary>The nodes' stderr lines reach the run's error writer from several reader threads at once.</summary>
+public sealed class NodesRunLogTests
+{
+    [Fact]
+    public void Lines_from_several_node_readers_at_once_never_overlap_in_the_error_writer()
+    {
+        var inner = new OverlapDetectingWriter();
+        TextWriter log = NodesRun.SharedLog(inner);
+        const int Readers = 4, LinesEach = 2_000;
+        using var start = new Barrier(Readers);
+        var readers = Enumerable.Range(0, Readers).Select(node => new Thread(() =>
+        {
+            start.SignalAndWait();
+            for (int i = 0; i < LinesEach; i++)
+            {
+                log.WriteLine($"node {node}: line {i}");
+            }
+        })).ToList();
+        readers.ForEach(t => t.Start());
+        readers.ForEach(t => Assert.True(t.Join(TimeSpan.FromSeconds(60)), "a reader thread did not finish"));
+
+        Assert.Equal(0, inner.Overlaps);
+        Assert.Equal(Readers * LinesEach, inner.Lines);
+    }
+
+    /// <summary>Counts writes that began while another was still inside, as two threads in a StringBuilder would.</summary>
+    private sealed class OverlapDetectingWriter : TextWriter
+    {
+        private int _inside;
+        private int _overlaps;
+        private int _lines;
+
+        public int Overlaps => Volatile.Read(ref _overlaps);
+
+        public int Lines => Volatile.Read(ref _lines);
+
+        public override Encoding Encoding => Encoding.UTF8;
+
+        public override void WriteLine(string? value)
+        {
+            if (Interlocked.Exchange(ref _inside, 1) == 1) // full fence: a second writer inside sees the first's flag
+            {
+                Interlocked.Increment(ref _overlaps);
+            }
+
+            Thread.SpinWait(50); // the window a StringBuilder append takes, widened
+            Interlocked.Increment(ref _lines);
+            Volatile.Write(ref _inside, 0); // release: leaving
+        }
+    }
+}
