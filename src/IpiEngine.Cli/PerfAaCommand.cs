@@ -45,13 +45,13 @@ internal static class PerfAaCommand
             }
             var slowdownText = parse.GetValue(slowdown);
             double fraction = slowdownText is null ? 0 : SuiteSlowdown.Parse(slowdownText, "--slowdown");
-            var environment = fraction > 0
-                ? new Dictionary<string, string> { [SuiteSlowdown.EnvironmentVariable] = slowdownText!.Trim() }
-                : null;
-            // A carries the same variable, switched off, so both sides read it alike (SuiteSlowdown.Unslowed).
-            var baseEnvironment = fraction > 0
-                ? new Dictionary<string, string> { [SuiteSlowdown.EnvironmentVariable] = SuiteSlowdown.Unslowed(slowdownText!) }
-                : null;
+            Dictionary<string, string>? environment = null, baseEnvironment = null;
+            if (fraction > 0)
+            {
+                environment = new() { [SuiteSlowdown.EnvironmentVariable] = slowdownText!.Trim() };
+                // A carries the same variable, switched off, so both sides read it alike (SuiteSlowdown.Unslowed).
+                baseEnvironment = new() { [SuiteSlowdown.EnvironmentVariable] = SuiteSlowdown.Unslowed(slowdownText) };
+            }
             var settings = launches.Read(parse, comparer, environment, baseEnvironment);
             bool separate = parse.GetValue(launches.SeparateBuilds);
             var git = GitRepository.Open(parse.GetValue(repo) ?? Environment.CurrentDirectory);
