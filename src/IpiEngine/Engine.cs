@@ -93,7 +93,8 @@ public sealed partial class Engine : IDisposable
         _posting = new PostingRings(_rings, _doorbell, _signal, _wait, options.BackPressure == BackPressure.Drop, options.Name, options.PostTimeSampleInterval);
         var parts = new PipelineParts(_rings, _doorbell, _posting, _resolver, _descriptors, _log, options.Placement,
             options.Forwarder, options.LocalTargets, _wait, _signal, options.PipelineRingSize, new NotifierFaults(options.NotifierExceptions, options.NotifierExceptionHandler),
-            StampDeliveries: DeliveryStampingFor(inline, _stamp, options.PostTimeSampleInterval), AssistIdle: options.AssistIdlePipeline && options.ThreadingMode == ThreadingMode.Fused);
+            StampDeliveries: DeliveryStampingFor(inline, _stamp, options.PostTimeSampleInterval), AssistIdle: options.AssistIdlePipeline && options.ThreadingMode == ThreadingMode.Fused,
+            Cpus: options.PipelineCpusPerThread(options.ThreadingMode));
         _pipeline = createPipeline(options, parts, _waiters);
         _inline = _pipeline as IInlinePoster;
         AttachReplicator();

@@ -79,6 +79,32 @@ public sealed unsafe class EngineOptions
     public WaitStrategyKind WaitStrategy { get; init; } = WaitStrategyKind.Hybrid;
 
     /// <summary>
+    /// The logical CPU each pipeline thread is pinned to (Linux), in pipeline order: fused mode one CPU (its thread);
+    /// per-stage mode three (gather, resolve, deliver), or one for all three. Each must be a CPU the thread that builds
+    /// the engine may run on. Null (the default): the OS places the threads and may move them. Placement decides
+    /// per-stage speed where cores are far apart: on the 2-core VM of docs/performance.md, resolve and deliver on one
+    /// CPU ran at 12-15 ns per IPI, on two far cores at 26-31 ns (the gather thread's place mattered little).
+    /// </summary>
+    public IReadOnlyList<int>? PipelineCpus { get; init; }
+
+    /// <summary>
+    /// <see cref="PipelineCpus"/> as one CPU per pipeline thread of <paramref name="mode"/> (one given for all is
+    /// repeated), or null when not set. Call after <see cref="Validate"/>.
+    /// </summary>
+    internal int[]? PipelineCpusPerThread(ThreadingMode mode)
+        => PipelineCpus is not { } cpus ? null
+            : cpus.Count == 1 ? Enumerable.Repeat(cpus[0], PipelineThreads(mode)).ToArray()
+            : [.. cpus];
+
+    /// <summary>The threads a pipeline of <paramref name="mode"/> runs (inline: none, the posting threads do its work).</summary>
+    internal static int PipelineThreads(ThreadingMode mode) => mode switch
+    {
+        ThreadingMode.Fused => 1,
+        ThreadingMode.PerStage => 3,
+        _ => 0,
+    };
+
+    /// <summary>
     /// Fused mode only (default true): a post that finds the pipeline thread parked resolves and delivers its own vCPU's
     /// records on the posting thread, instead of waking the pipeline thread (a futex wake and a context switch, which
     /// dominate latency when traffic is sparse); under load the pipeline thread stays awake and posts are unchanged. The
@@ -219,12 +245,46 @@ public sealed unsafe class EngineOptions
         }
         ArgumentNullException.ThrowIfNull(Name);
         ValidatePlacement(vcpus);
+        ValidatePipelineCpus();
         if (IoApicNode != -1 && (Placement is null || !Placement.NodeOfVcpu.Contains(IoApicNode)))
         {
             throw new ArgumentException($"IoApicNode {IoApicNode} must be -1 or a node of the Placement that holds vCPUs.", nameof(IoApicNode));
         }
 
         return vcpus;
+    }
+
+    private void ValidatePipelineCpus()
+    {
+        if (PipelineCpus is not { } cpus)
+        {
+            return;
+        }
+
+        int threads = PipelineThreads(ThreadingMode);
+        if (threads == 0)
+        {
+            throw new ArgumentException($"PipelineCpus needs pipeline threads, and {ThreadingMode} mode has none (the posting threads do its work): leave it null.", nameof(PipelineCpus));
+        }
+
+        if (cpus.Count != 1 && cpus.Count != threads)
+        {
+            throw new ArgumentException($"PipelineCpus names {cpus.Count} CPUs; {ThreadingMode} mode runs {threads} pipeline thread(s): give one CPU for each, in pipeline order, or one for all.", nameof(PipelineCpus));
+        }
+
+        int[] allowed = ThreadAffinity.AllowedCpus();
+        if (allowed.Length == 0)
+        {
+            throw new ArgumentException("PipelineCpus: this OS does not let the engine pin its threads (Linux only): leave it null.", nameof(PipelineCpus));
+        }
+
+        foreach (int cpu in cpus)
+        {
+            if (Array.BinarySearch(allowed, cpu) < 0)
+            {
+                throw new ArgumentException($"PipelineCpus: CPU {cpu} is not one this thread may run on (allowed: {string.Join(",", allowed)}).", nameof(PipelineCpus));
+            }
+        }
     }
 
     private void ValidatePlacement(int vcpus)

@@ -58,6 +58,7 @@ internal static class ClosedLoopRun
             Threading = settings.Threading,
             Wait = EngineNames.Of(EngineNames.WaitStrategy(settings.Wait)),
             Assist = settings.Threading == "fused" ? settings.Assist : null,
+            PipelineCpus = settings.PipelineCpus,
             AssistedPasses = m.End.AssistedPasses - m.Start.AssistedPasses,
             Batch = 1,
             Seed = settings.Seed,
@@ -157,6 +158,7 @@ internal static class ClosedLoopRun
         ThreadingMode = EngineNames.Threading(settings.Threading),
         WaitStrategy = EngineNames.WaitStrategy(settings.Wait),
         AssistIdlePipeline = settings.Assist,
+        PipelineCpus = settings.PipelineCpus,
         RingCapacity = settings.RingCapacity ?? new EngineOptions().RingCapacity,
         Name = "ipi-run",
     };

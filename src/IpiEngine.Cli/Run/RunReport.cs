@@ -27,6 +27,9 @@ internal sealed class RunReport
     /// <summary>Fused threading (generated workloads and trace replays): whether the idle assist was on (<c>--assist</c>); null otherwise.</summary>
     public bool? Assist { get; init; }
 
+    /// <summary>The CPUs the pipeline threads were pinned to, in pipeline order (<c>--pipeline-cpus</c>); null: placed by the OS.</summary>
+    public IReadOnlyList<int>? PipelineCpus { get; init; }
+
     /// <summary>
     /// Passes a posting thread ran in the measured window (trace replays: over every loop) because it found the pipeline
     /// thread parked (<see cref="EngineCounters.AssistedPasses"/>); null where the run does not report it.

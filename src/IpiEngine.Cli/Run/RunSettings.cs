@@ -41,6 +41,9 @@ internal sealed record RunSettings
     /// <summary>Fused mode's idle assist (<see cref="EngineOptions.AssistIdlePipeline"/>; <c>--assist</c>).</summary>
     public bool Assist { get; init; } = true;
 
+    /// <summary>The pipeline threads' CPUs (<c>--pipeline-cpus</c>, <see cref="EngineOptions.PipelineCpus"/>); null: the OS places them.</summary>
+    public IReadOnlyList<int>? PipelineCpus { get; init; }
+
     /// <summary>Per-vCPU ring capacity, or null for the engine's default.</summary>
     public int? RingCapacity { get; init; }
 

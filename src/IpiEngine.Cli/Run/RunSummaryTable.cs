@@ -25,7 +25,8 @@ internal static class RunSummaryTable
         else
         {
             Row(table, "scenario", $"{report.Vcpus} vCPUs, {report.Topology}, {report.Workload}");
-            Row(table, "engine", $"{report.Threading}, wait {report.Wait}, batch {report.Batch}{assist}");
+            var pinned = report.PipelineCpus is { } cpus ? $" on CPUs {string.Join(",", cpus)}" : string.Empty;
+            Row(table, "engine", $"{report.Threading}{pinned}, wait {report.Wait}, batch {report.Batch}{assist}");
             Row(table, "measured window", string.Create(CultureInfo.InvariantCulture, $"{report.DurationSeconds:F2} s after {report.WarmupSeconds:F2} s warm-up{interrupted}"));
         }
 

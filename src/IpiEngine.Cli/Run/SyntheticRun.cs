@@ -143,6 +143,7 @@ internal static class SyntheticRun
         StampPostTime = logCapacity > 0, // the log's latency needs the post time (Inline would not stamp by default); no log, no clock read
         WaitStrategy = EngineNames.WaitStrategy(settings.Wait),
         AssistIdlePipeline = settings.Assist,
+        PipelineCpus = settings.PipelineCpus,
         RingCapacity = RingCapacity(settings),
         DeliveryLogCapacity = logCapacity,
         Name = "ipi-run",
@@ -173,6 +174,7 @@ internal static class SyntheticRun
             Threading = settings.Threading,
             Wait = EngineNames.Of(EngineNames.WaitStrategy(settings.Wait)),
             Assist = settings.Threading == "fused" ? settings.Assist : null,
+            PipelineCpus = settings.PipelineCpus,
             AssistedPasses = end.AssistedPasses - start.AssistedPasses,
             Batch = settings.Batch,
             Seed = settings.Seed,

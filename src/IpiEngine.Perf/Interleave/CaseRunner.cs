@@ -30,7 +30,7 @@ internal sealed class CaseRunner(BenchmarkCase benchmark)
     /// </summary>
     public long Pilot(TimeSpan warmup, TimeSpan iteration, int cpu = -1)
     {
-        using var pin = Calibration.ThreadAffinity.PinCurrentThread(cpu);
+        using var pin = ThreadAffinity.PinCurrentThread(cpu);
         var (instance, invoker) = Start();
         try
         {
@@ -73,7 +73,7 @@ internal sealed class CaseRunner(BenchmarkCase benchmark)
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
-        using var pin = Calibration.ThreadAffinity.PinCurrentThread(cpu);
+        using var pin = ThreadAffinity.PinCurrentThread(cpu);
         var (instance, invoker) = Start();
         try
         {

@@ -155,7 +155,7 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
             // steadier just before (the two CPUs of this machine are not equally quiet at every moment:
             // CpuSteadiness), or, when neither is clearly steadier, the first in even steps and the second
             // in odd ones.
-            var cpus = Calibration.ThreadAffinity.TwoAllowedCpus();
+            var cpus = ThreadAffinity.TwoAllowedCpus();
             bool crossThread = sides.Exists(s => SuiteCategories.IsCrossThread(s.Case.Categories));
             int cpu = -1;
             if (!crossThread && cpus is { } two)

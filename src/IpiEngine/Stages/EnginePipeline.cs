@@ -93,6 +93,28 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     {
     }
 
+    /// <summary>
+    /// Starts pipeline thread <paramref name="index"/> (pipeline order) named <paramref name="name"/>: it pins itself to
+    /// its CPU of <see cref="PipelineParts.Cpus"/> when one is set (a failure faults the engine with the reason), then
+    /// runs <paramref name="body"/> under <see cref="Guard"/>.
+    /// </summary>
+    protected Thread StartThread(int index, string name, Action body)
+    {
+        int cpu = Parts.Cpus is { } cpus ? cpus[index] : -1;
+        var thread = new Thread(() => Guard(() =>
+        {
+            if (cpu >= 0 && !ThreadAffinity.TryPinCurrentThread(cpu))
+            {
+                throw new InvalidOperationException($"The {name} thread could not be pinned to CPU {cpu} (EngineOptions.PipelineCpus): sched_setaffinity failed, errno {ThreadAffinity.LastError}.");
+            }
+
+            body();
+        }))
+        { IsBackground = true, Name = name };
+        thread.Start();
+        return thread;
+    }
+
     /// <summary>Runs a thread body, recording a failure instead of letting it end the process.</summary>
     protected void Guard(Action body)
     {

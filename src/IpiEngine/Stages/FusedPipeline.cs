@@ -26,8 +26,7 @@ internal sealed class FusedPipeline<TNotifier> : EnginePipeline<TNotifier>, IIdl
     /// <inheritdoc/>
     public override void Start()
     {
-        _thread = new Thread(() => Guard(Run)) { IsBackground = true, Name = "ipi-fused" };
-        _thread.Start();
+        _thread = StartThread(0, "ipi-fused", Run);
     }
 
     /// <inheritdoc/>

@@ -38,13 +38,9 @@ internal sealed class PerStagePipeline<TNotifier> : EnginePipeline<TNotifier> wh
     /// <inheritdoc/>
     public override void Start()
     {
-        _threads[0] = new Thread(() => Guard(RunGather)) { IsBackground = true, Name = "ipi-gather" };
-        _threads[1] = new Thread(() => Guard(_resolveProcessor.Run)) { IsBackground = true, Name = "ipi-resolve" };
-        _threads[2] = new Thread(() => Guard(_deliverProcessor.Run)) { IsBackground = true, Name = "ipi-deliver" };
-        foreach (Thread thread in _threads)
-        {
-            thread.Start();
-        }
+        _threads[0] = StartThread(0, "ipi-gather", RunGather);
+        _threads[1] = StartThread(1, "ipi-resolve", _resolveProcessor.Run);
+        _threads[2] = StartThread(2, "ipi-deliver", _deliverProcessor.Run);
     }
 
     /// <inheritdoc/>

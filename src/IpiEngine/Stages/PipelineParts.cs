@@ -6,7 +6,11 @@ using IpiEngine.Rings;
 
 namespace IpiEngine.Stages;
 
-/// <summary>What the engine hands its pipeline: the rings, the resolver, the descriptors and the options' choices (<paramref name="AssistIdle"/>: fused mode's <see cref="IdleAssist"/>).</summary>
+/// <summary>
+/// What the engine hands its pipeline: the rings, the resolver, the descriptors and the options' choices
+/// (<paramref name="AssistIdle"/>: fused mode's <see cref="IdleAssist"/>; <paramref name="Cpus"/>: the CPU of each pipeline
+/// thread in pipeline order, or null to leave them to the OS).
+/// </summary>
 internal sealed record PipelineParts(
     SpscRing<ExitRecord>[] Rings,
     DoorbellBitmap Doorbell,
@@ -22,4 +26,5 @@ internal sealed record PipelineParts(
     int PipelineRingSize,
     NotifierFaults NotifierFaults,
     DeliveryStamping StampDeliveries,
-    bool AssistIdle);
+    bool AssistIdle,
+    int[]? Cpus);

@@ -145,7 +145,7 @@ public class IdleAssistStepTests
             Descriptors = new DescriptorTable(vcpus);
             var parts = new PipelineParts(Rings, Doorbell, Posting, new IcrResolver(ApicTopology.Configure(vcpus, TopologyKind.X2ApicPhysical)),
                 Descriptors, null, null, null, LocalTargets.Engine, BlockingWaitStrategy.Instance, signal, 512,
-                new NotifierFaults(NotifierExceptionPolicy.Continue, null), StampDeliveries: DeliveryStamping.Never, AssistIdle: true);
+                new NotifierFaults(NotifierExceptionPolicy.Continue, null), StampDeliveries: DeliveryStamping.Never, AssistIdle: true, Cpus: null);
             Pipeline = new FusedPipeline<CallbackNotifier>(parts, new CallbackNotifier(vcpu => onNotify?.Invoke(this, vcpu)));
             Assist = Pipeline.Assist!;
             Stage = new Counts(Pipeline);

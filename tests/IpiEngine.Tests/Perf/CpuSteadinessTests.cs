@@ -31,11 +31,11 @@ public class CpuSteadinessTests
         var allowed = ThreadAffinity.TwoAllowedCpus();
         Assert.SkipWhen(allowed is null, "Pinning needs Linux and two CPUs.");
         var cpus = allowed!.Value;
-        ulong before = ThreadAffinity.CurrentMask();
+        int[] before = ThreadAffinity.AllowedCpus();
         double reading = CpuSteadiness.SlowChunkMicroseconds(cpus.Second);
         Assert.True(double.IsFinite(reading) && reading > 0, $"reading {reading} µs");
         // The thread gets its CPUs back.
-        Assert.Equal(before, ThreadAffinity.CurrentMask());
+        Assert.Equal(before, ThreadAffinity.AllowedCpus());
         Assert.True(double.IsNaN(CpuSteadiness.SlowChunkMicroseconds(64)));
         var (cpu, _) = CpuSteadiness.Choose(cpus.First, cpus.Second, tieBreak: cpus.First);
         Assert.Contains(cpu, (int[])[cpus.First, cpus.Second]);

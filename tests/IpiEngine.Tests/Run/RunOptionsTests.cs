@@ -22,6 +22,9 @@ public class RunOptionsTests
     [InlineData("--threading", "many")]
     [InlineData("--wait", "nap")]
     [InlineData("--ring-capacity", "1000")]
+    [InlineData("--pipeline-cpus", "a,b")]
+    [InlineData("--pipeline-cpus", "4096")]
+    [InlineData("--pipeline-cpus", "0,0")]
     [InlineData("--batch", "0")]
     [InlineData("--rate", "-1M")]
     [InlineData("--seed", "x")]
@@ -39,6 +42,40 @@ public class RunOptionsTests
         var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.DoesNotContain("   at ", line, StringComparison.Ordinal); // no stack trace
         Assert.EndsWith(".", line.TrimEnd(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Pipeline_cpus_are_checked_against_the_threading_mode_and_refused_beside_nodes_and_traces()
+    {
+        int cpu = ThreadAffinity.AllowedCpus() is [var first, ..] ? first : 0;
+        Assert.Contains("PerStage mode runs 3", Refusal("--threading", "per-stage", "--pipeline-cpus", $"{cpu},{cpu}"), StringComparison.Ordinal);
+        Assert.Contains("Inline mode has none", Refusal("--threading", "inline", "--pipeline-cpus", $"{cpu}"), StringComparison.Ordinal);
+        Assert.Contains("not to --nodes or trace replays", Refusal("--nodes", "2", "--pipeline-cpus", $"{cpu}"), StringComparison.Ordinal);
+        Assert.Contains("not to --nodes or trace replays", Refusal("--trace", "xapic-flat-smp4", "--pipeline-cpus", $"{cpu}"), StringComparison.Ordinal);
+
+        static string Refusal(params string[] args)
+        {
+            var (code, _, error) = RunCli.Invoke(["run", .. args]);
+            Assert.Equal(2, code);
+            return error;
+        }
+    }
+
+    [Fact]
+    public void A_run_with_pipeline_cpus_reports_them_in_the_table_and_the_json()
+    {
+        int[] allowed = ThreadAffinity.AllowedCpus();
+        Assert.SkipWhen(allowed.Length == 0, "Pinning needs Linux.");
+        string cpus = $"{allowed[0]},{allowed[^1]},{allowed[^1]}";
+        var (code, output, error) = RunCli.Invoke("run", "--vcpus", "4", "--workload", "unicast", "--count", "20000", "--threading", "per-stage",
+            "--pipeline-cpus", cpus, "--warmup", "0", "--plain", "--json", "-");
+
+        Assert.True(code == 0, error);
+        using var json = System.Text.Json.JsonDocument.Parse(output);
+        var root = json.RootElement;
+        Assert.Equal(new[] { allowed[0], allowed[^1], allowed[^1] }, root.GetProperty("pipelineCpus").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal(20000, root.GetProperty("posted").GetInt64());
+        Assert.Contains($"per-stage on CPUs {cpus}", error + output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -52,7 +52,7 @@ public class FakeSuite
     [GlobalSetup]
     public void Setup()
     {
-        SetupProcessor = IpiEngine.Perf.Calibration.ThreadAffinity.CurrentCpu();
+        SetupProcessor = IpiEngine.ThreadAffinity.CurrentCpu();
         Record("setup");
         if (Environment.GetEnvironmentVariable(SayProcessVariable) is not null)
         {

@@ -51,14 +51,14 @@ public sealed class InterleavedRunnerTests
         Assert.SkipWhen(Environment.ProcessorCount < 2, "needs two logical CPUs");
         var (first, second) = ThreadAffinity.TwoAllowedCpus()!.Value;
         var spin = new CaseRunner(Cases("*FakeSuite.Spin(Work: 1, Kind: Plain)")[0]);
-        ulong before = ThreadAffinity.CurrentMask();
+        int[] before = ThreadAffinity.AllowedCpus();
         foreach (int cpu in (int[])[second, first])
         {
             var block = spin.Block(iterations: 1, callsPerIteration: 100, cpu);
             Assert.Single(block.SamplesNs);
             // The setup ran on the block's thread: it saw the CPU the block was given.
             Assert.Equal(cpu, FakeSuite.SetupProcessor);
-            Assert.Equal(before, ThreadAffinity.CurrentMask());
+            Assert.Equal(before, ThreadAffinity.AllowedCpus());
         }
         using (var pin = ThreadAffinity.PinCurrentThread(-1))
         {
