@@ -22,8 +22,10 @@ public sealed class EngineRig : IDisposable
     /// Whether a producer visits all of its vCPUs in turn, one batch each (every ring active at once), rather than posting
     /// each vCPU's records before the next one's.
     /// </param>
+    /// <param name="pipelineCpus">The pipeline threads' CPUs (<see cref="EngineOptions.PipelineCpus"/>; default: the OS places them).</param>
     public EngineRig(int producers, ThreadingMode mode, WaitStrategyKind wait, Traffic traffic, int ipisPerInvocation,
-        bool? stampPostTime = null, int deliveryLogCapacity = 0, int batchSize = 64, int? vcpus = null, bool interleave = false, int ringCapacity = 0)
+        bool? stampPostTime = null, int deliveryLogCapacity = 0, int batchSize = 64, int? vcpus = null, bool interleave = false, int ringCapacity = 0,
+        IReadOnlyList<int>? pipelineCpus = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         _batchSize = batchSize;
@@ -48,6 +50,7 @@ public sealed class EngineRig : IDisposable
             DeliveryLogCapacity = deliveryLogCapacity,
             Name = "bench",
             RingCapacity = ringCapacity,
+            PipelineCpus = pipelineCpus,
         });
         Engine.Start();
         _gang = new ProducerGang(producers, Post);

@@ -57,9 +57,15 @@ public class HeadlineBenchmarks
     [GlobalSetup(Target = nameof(EngineFusedSinglePost))]
     public void SetupFusedSingle() => _engine = new EngineRig(Producers, ThreadingMode.Fused, WaitStrategyKind.Hybrid, Traffic.Unicast, Ipis, batchSize: 1);
 
-    /// <summary>Builds a per-stage engine.</summary>
+    /// <summary>
+    /// Builds a per-stage engine with its threads placed (gather on the first CPU this process may use, resolve and
+    /// deliver together on the second): left to the OS, the placement of resolve and deliver decided its time, 12-15 ns
+    /// per IPI together, 26-31 ns apart on far cores, so one launch measured the scheduler's choice more than the engine
+    /// (docs/performance.md). On a machine with one CPU the OS places them.
+    /// </summary>
     [GlobalSetup(Target = nameof(EnginePerStage))]
-    public void SetupPerStage() => _engine = new EngineRig(Producers, ThreadingMode.PerStage, WaitStrategyKind.Hybrid, Traffic.Unicast, Ipis);
+    public void SetupPerStage() => _engine = new EngineRig(Producers, ThreadingMode.PerStage, WaitStrategyKind.Hybrid, Traffic.Unicast, Ipis,
+        pipelineCpus: ThreadAffinity.TwoAllowedCpus() is { } cpus ? [cpus.First, cpus.Second, cpus.Second] : null);
 
     /// <summary>Stops whichever rig ran.</summary>
     [GlobalCleanup]
@@ -125,7 +131,7 @@ public class HeadlineBenchmarks
         _engine!.RunOnce();
     }
 
-    /// <summary>The engine, per-stage mode.</summary>
+    /// <summary>The engine, per-stage mode, its threads placed (<see cref="SetupPerStage"/>).</summary>
     [Benchmark(OperationsPerInvoke = Ipis)]
     [BenchmarkCategory(PerCall64, SuiteCategories.ZeroAlloc)]
     public void EnginePerStage()
