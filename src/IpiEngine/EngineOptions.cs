@@ -83,7 +83,7 @@ public sealed unsafe class EngineOptions
     /// per-stage mode three (gather, resolve, deliver), or one for all three. Each must be a CPU the thread that builds
     /// the engine may run on. Null (the default): the OS places the threads and may move them. Placement decides
     /// per-stage speed where cores are far apart: on the 2-core VM of docs/performance.md, resolve and deliver on one
-    /// CPU ran at 12-15 ns per IPI, on two far cores at 26-31 ns (the gather thread's place mattered little).
+    /// CPU ran at 12-18 ns per IPI, on two far cores at 25-31 ns (the gather thread's place mattered little).
     /// </summary>
     public IReadOnlyList<int>? PipelineCpus { get; init; }
 

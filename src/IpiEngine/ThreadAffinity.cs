@@ -62,8 +62,13 @@ internal static unsafe partial class ThreadAffinity
     /// </summary>
     public static PinScope PinCurrentThread(int cpu)
     {
+        if (cpu < 0)
+        {
+            return default; // asked not to pin: not even the current CPUs are read
+        }
+
         int[] before = AllowedCpus();
-        return cpu < 0 || before.Length == 0 || !TryPinCurrentThread(cpu) ? default : new PinScope(before);
+        return before.Length == 0 || !TryPinCurrentThread(cpu) ? default : new PinScope(before);
     }
 
     /// <summary>The CPUs a thread had before <see cref="PinCurrentThread"/>; disposing restores them.</summary>

@@ -59,8 +59,8 @@ public class HeadlineBenchmarks
 
     /// <summary>
     /// Builds a per-stage engine with its threads placed (gather on the first CPU this process may use, resolve and
-    /// deliver together on the second): left to the OS, the placement of resolve and deliver decided its time, 12-15 ns
-    /// per IPI together, 26-31 ns apart on far cores, so one launch measured the scheduler's choice more than the engine
+    /// deliver together on the second): left to the OS, the placement of resolve and deliver decided its time, 12-18 ns
+    /// per IPI together, 25-31 ns apart on far cores, so one launch measured the scheduler's choice more than the engine
     /// (docs/performance.md). On a machine with one CPU the OS places them.
     /// </summary>
     [GlobalSetup(Target = nameof(EnginePerStage))]
