@@ -50,11 +50,12 @@ extern "C" {
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 5u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
+#define IPI_ABI_VERSION_MINOR 6u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
                                     1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE;
                                     1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_faults,
                                     ipi_node_config_t.placement_count, ipi_config_t.apic_id_count;
-                                    1.5: IPI_CONFIG_NO_ASSIST */
+                                    1.5: IPI_CONFIG_NO_ASSIST;
+                                    1.6: ipi_config_t.pipeline_cpus, pipeline_cpu_count */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -233,6 +234,13 @@ typedef struct ipi_config_t {
     /* ABI 1.4 (a caller built against an older header passes struct_size 56: its apic_ids are not length-checked): */
     uint32_t apic_id_count;    /* entries in apic_ids: vcpu_count when apic_ids is set (IPI_TOPOLOGY_RESET only), else 0 */
     uint32_t reserved;         /* 0 */
+    /* ABI 1.6 (a caller built against an older header passes struct_size 56 or 64: the OS places the threads): */
+    const uint32_t *pipeline_cpus; /* optional (Linux): the logical CPU of each pipeline thread, in pipeline order:
+                                      IPI_THREADING_FUSED one; IPI_THREADING_PER_STAGE three (gather, resolve,
+                                      deliver) or one for all; IPI_THREADING_INLINE has none. Each must be a CPU the
+                                      thread calling ipi_create may run on. NULL: the OS places the threads */
+    uint32_t pipeline_cpu_count;   /* entries in pipeline_cpus: 0 when it is NULL */
+    uint32_t reserved2;            /* 0 */
 } ipi_config_t;
 
 /* One trapped APIC register write, exactly as the hypervisor hands it to userspace. */
@@ -389,7 +397,7 @@ typedef struct ipi_node_faults_t {
 
 /* ---- layout checks: the C# side asserts the same numbers (tests/IpiEngine.Tests/Native) ---- */
 IPI_STATIC_ASSERT(sizeof(void *) == 8, "ipi_engine.h supports LP64 targets only");
-IPI_STATIC_ASSERT(sizeof(ipi_config_t) == 64, "ipi_config layout");
+IPI_STATIC_ASSERT(sizeof(ipi_config_t) == 80, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, vcpu_count) == 4, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, topology) == 8, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, flags) == 12, "ipi_config layout");
@@ -402,6 +410,9 @@ IPI_STATIC_ASSERT(offsetof(ipi_config_t, kick) == 40, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, kick_context) == 48, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, apic_id_count) == 56, "ipi_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_config_t, reserved) == 60, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, pipeline_cpus) == 64, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, pipeline_cpu_count) == 72, "ipi_config layout");
+IPI_STATIC_ASSERT(offsetof(ipi_config_t, reserved2) == 76, "ipi_config layout");
 IPI_STATIC_ASSERT(sizeof(ipi_exit_t) == 32, "ipi_exit layout");
 IPI_STATIC_ASSERT(offsetof(ipi_exit_t, reg) == 4, "ipi_exit layout");
 IPI_STATIC_ASSERT(offsetof(ipi_exit_t, value) == 8, "ipi_exit layout");

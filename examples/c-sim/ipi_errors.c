@@ -111,6 +111,23 @@ static void bad_configs(void)
     config.apic_id_count = 4;
     config.topology = IPI_TOPOLOGY_X2APIC_PHYSICAL; /* a configured topology has its own IDs */
     EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);
+    /* ABI 1.6: pipeline_cpus comes with its length, which must fit the threading mode */
+    static const uint32_t cpus[3] = { 0, 0, 0 };
+    config = valid_config(4);
+    config.pipeline_cpu_count = 1; /* a count without the array */
+    EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);
+    config.pipeline_cpus = cpus;
+    config.pipeline_cpu_count = 3; /* fused mode runs one pipeline thread */
+    EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);
+    config.threading_mode = IPI_THREADING_INLINE; /* no pipeline thread to pin */
+    config.pipeline_cpu_count = 1;
+    EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);
+    config.threading_mode = IPI_THREADING_PER_STAGE;
+    config.pipeline_cpu_count = 2; /* three stages: three CPUs, or one for all */
+    EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);
+    config.struct_size = offsetof(ipi_config_t, pipeline_cpus); /* a caller built before 1.6: not read */
+    EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_OK);
+    EXPECT_STATUS(ipi_engine_destroy(engine), IPI_OK);
     config = valid_config(9);
     config.topology = IPI_TOPOLOGY_XAPIC_FLAT; /* flat logical mode holds 8 APICs */
     EXPECT_STATUS(ipi_engine_create(&config, &engine), IPI_E_BAD_CONFIG);

@@ -51,6 +51,9 @@ internal static unsafe class NativeConfigReader
             if (config->Reserved != 0)
                 return Bad($"ipi_config_t.reserved is {config->Reserved}; it must be 0");
         }
+        int pinStatus = TryPipelineCpus(config, out int[]? pipelineCpus);
+        if (pinStatus != Status.Ok)
+            return pinStatus;
         ApicTopology? topology = Topology(config, (int)vcpus);
         if (topology is null)
             return Bad($"topology {config->Topology} is not an IPI_TOPOLOGY_* value");
@@ -74,11 +77,44 @@ internal static unsafe class NativeConfigReader
             // void (*)(void *, uint32_t) on LP64 (pointer in the first register, 32-bit integer in the second).
             NativeNotifier = (delegate* unmanaged<nint, int, void>)config->Kick,
             NativeNotifierContext = config->KickContext,
+            PipelineCpus = pipelineCpus,
         };
         return Status.Ok;
     }
 
+    /// <summary>The most pipeline threads a mode runs (per-stage: gather, resolve, deliver).</summary>
+    private const uint MaxPipelineThreads = 3;
+
     private static int Bad(string message) => LastError.Set(Status.BadConfig, message);
+
+    /// <summary>
+    /// <c>pipeline_cpus</c> as the engine takes it, or null (the OS places the threads) for a caller built before ABI 1.6
+    /// or one that left it NULL. The count is checked against the pointer before the array is read, and bounded by the
+    /// most threads a mode runs; which counts and CPUs fit the mode and this thread is the engine's own check.
+    /// </summary>
+    private static int TryPipelineCpus(NativeConfig* config, out int[]? cpus)
+    {
+        cpus = null;
+        if (config->StructSize < NativeConfig.PipelineCpusSize)
+            return Status.Ok;
+        if (config->Reserved2 != 0)
+            return Bad($"ipi_config_t.reserved2 is {config->Reserved2}; it must be 0");
+        uint count = config->PipelineCpuCount;
+        if (config->PipelineCpus is null)
+            return count == 0 ? Status.Ok : Bad($"pipeline_cpu_count is {count} but pipeline_cpus is NULL; give the array or set the count to 0");
+        if (count == 0 || count > MaxPipelineThreads)
+            return Bad($"pipeline_cpu_count is {count}; with pipeline_cpus set it must be 1 (one CPU for all) or the mode's thread count (fused 1, per-stage {MaxPipelineThreads})");
+        var read = new int[count];
+        for (int i = 0; i < read.Length; i++)
+        {
+            uint cpu = config->PipelineCpus[i];
+            if (cpu > int.MaxValue)
+                return Bad($"pipeline_cpus[{i}] is {cpu}; it is not a logical CPU number");
+            read[i] = (int)cpu;
+        }
+        cpus = read;
+        return Status.Ok;
+    }
 
     private static ApicTopology? Topology(NativeConfig* config, int vcpus)
     {

@@ -85,6 +85,56 @@ public unsafe class NativeDeliveryTests
     private static void CountKick(nint context, uint vcpu) => Interlocked.Increment(ref ((long*)context)[vcpu]);
 
     [Theory]
+    [InlineData(AbiValues.ThreadingFused, 1)]
+    [InlineData(AbiValues.ThreadingPerStage, 3)]
+    [InlineData(AbiValues.ThreadingPerStage, 1)]
+    public void Pipeline_cpus_pin_the_thread_that_kicks(uint threading, int count)
+    {
+        int[] allowed = ThreadAffinity.AllowedCpus();
+        Assert.SkipWhen(allowed.Length == 0, "Pinning needs Linux.");
+        uint deliverCpu = (uint)allowed[^1]; // the deliver thread is the last in pipeline order and runs the kicks
+        uint* cpus = stackalloc uint[3] { (uint)allowed[0], deliverCpu, deliverCpu };
+        // [0]: the CPU expected; [1]: kicks from a thread that may run on it alone; [2]: any other kick.
+        long* seen = (long*)NativeMemory.AllocZeroed(3, sizeof(long));
+        try
+        {
+            seen[0] = deliverCpu;
+            NativeConfig config = Abi.Config(2);
+            config.ThreadingMode = threading;
+            config.Flags = AbiValues.FlagNoAssist; // fused: kicks only from the pipeline thread, never a posting one
+            config.PipelineCpus = count == 1 ? cpus + 1 : cpus;
+            config.PipelineCpuCount = (uint)count;
+            config.Kick = &KickByCpu;
+            config.KickContext = (nint)seen;
+            ulong engine = Abi.CreateOrFail(config);
+            Assert.Equal(Status.Ok, Abi.Start(engine));
+            NativeExit toOne = Abi.Icr(0, 1, 0x40), toZero = Abi.Icr(1, 0, 0x41);
+            Assert.Equal(Status.Ok, Abi.Post(engine, &toOne));
+            Assert.Equal(Status.Ok, Abi.Post(engine, &toZero));
+            Assert.Equal(Status.Ok, Abi.Stop(engine)); // drains and joins: every kick has happened
+            NativeCounters counters = ReadCounters(engine);
+            Assert.Equal(Status.Ok, Abi.Destroy(engine));
+
+            Assert.Equal(2ul, counters.Delivered);
+            Assert.Equal(0, seen[2]);
+            Assert.Equal((long)counters.Notifications, seen[1]);
+            Assert.True(seen[1] >= 2, $"{seen[1]} kicks, expected one per vCPU");
+        }
+        finally
+        {
+            NativeMemory.Free(seen);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void KickByCpu(nint context, uint vcpu)
+    {
+        long* seen = (long*)context;
+        int[] cpus = ThreadAffinity.AllowedCpus(); // allocates: a test's callback, not a hot path
+        Interlocked.Increment(ref seen[cpus.Length == 1 && cpus[0] == seen[0] ? 1 : 2]); // read after Stop, which joins the threads
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void The_no_assist_flag_keeps_every_kick_off_the_posting_thread(bool noAssist)

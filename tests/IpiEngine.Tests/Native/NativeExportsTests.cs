@@ -10,8 +10,8 @@ namespace IpiEngine.Tests.Native;
 public unsafe class NativeExportsTests
 {
     [Fact]
-    public void Abi_version_is_1_4()
-        => Assert.Equal(0x1_0005u, Abi.AbiVersion());
+    public void Abi_version_is_1_6()
+        => Assert.Equal(0x1_0006u, Abi.AbiVersion());
 
     [Fact]
     public void Every_status_has_its_own_sentence_and_unknown_codes_get_one_too()
@@ -52,7 +52,9 @@ public unsafe class NativeExportsTests
 
     public static TheoryData<string> BadConfigs => ["vcpus 0", "vcpus too many", "topology 0", "topology 99", "ring 3", "ring 1",
         "threading 7", "wait 9", "back-pressure 5", "unknown flag", "xAPIC flat with 9 vCPUs",
-        "apic ids short", "apic ids long", "apic id count without ids", "apic ids with a configured topology", "reserved"];
+        "apic ids short", "apic ids long", "apic id count without ids", "apic ids with a configured topology", "reserved",
+        "pipeline cpu count without cpus", "pipeline cpus without a count", "pipeline cpus 4", "pipeline cpus 2 for per-stage",
+        "pipeline cpus 3 for fused", "pipeline cpus for inline", "pipeline cpu not allowed", "reserved2"];
 
     [Theory]
     [MemberData(nameof(BadConfigs))]
@@ -60,6 +62,7 @@ public unsafe class NativeExportsTests
     {
         NativeConfig config = Abi.Config(4);
         uint* ids = stackalloc uint[4] { 0, 1, 2, 3 };
+        uint* cpus = stackalloc uint[4] { 0, 0, 0, 0 };
         switch (which)
         {
             case "vcpus 0": config.VcpuCount = 0; break;
@@ -78,6 +81,14 @@ public unsafe class NativeExportsTests
             case "apic id count without ids": config.Topology = AbiValues.TopologyReset; config.ApicIdCount = 4; break;
             case "apic ids with a configured topology": config.ApicIds = ids; config.ApicIdCount = 4; break;
             case "reserved": config.Reserved = 1; break;
+            case "pipeline cpu count without cpus": config.PipelineCpuCount = 1; break;
+            case "pipeline cpus without a count": config.PipelineCpus = cpus; break;
+            case "pipeline cpus 4": config.ThreadingMode = AbiValues.ThreadingPerStage; config.PipelineCpus = cpus; config.PipelineCpuCount = 4; break;
+            case "pipeline cpus 2 for per-stage": config.ThreadingMode = AbiValues.ThreadingPerStage; config.PipelineCpus = cpus; config.PipelineCpuCount = 2; break;
+            case "pipeline cpus 3 for fused": config.PipelineCpus = cpus; config.PipelineCpuCount = 3; break;
+            case "pipeline cpus for inline": config.ThreadingMode = AbiValues.ThreadingInline; config.PipelineCpus = cpus; config.PipelineCpuCount = 1; break;
+            case "pipeline cpu not allowed": cpus[0] = (uint)ThreadAffinity.MaxCpus; config.PipelineCpus = cpus; config.PipelineCpuCount = 1; break;
+            case "reserved2": config.Reserved2 = 1; break;
             default: throw new ArgumentOutOfRangeException(nameof(which));
         }
         ulong handle = 99;
@@ -96,6 +107,38 @@ public unsafe class NativeExportsTests
         config.Reserved = 0xBEEF;
         ulong engine = Abi.CreateOrFail(config);
         Assert.Equal(Status.Ok, Abi.Destroy(engine));
+    }
+
+    [Theory]
+    [InlineData(56u)]
+    [InlineData(64u)]
+    public void A_caller_built_before_abi_1_6_leaves_the_pipeline_threads_to_the_os(uint structSize)
+    {
+        NativeConfig config = Abi.Config(2);
+        config.StructSize = structSize; // pipeline_cpus, pipeline_cpu_count and reserved2 are past it: never read
+        config.PipelineCpus = (uint*)0x1;
+        config.PipelineCpuCount = 0xDEAD;
+        config.Reserved2 = 0xBEEF;
+        ulong engine = Abi.CreateOrFail(config);
+        Assert.Equal(Status.Ok, Abi.Start(engine));
+        Assert.Equal(Status.Ok, Abi.Destroy(engine));
+    }
+
+    [Fact]
+    public void A_refused_pipeline_cpu_list_says_what_is_wrong_with_it()
+    {
+        uint* cpus = stackalloc uint[2] { 0, 0 };
+        NativeConfig config = Abi.Config(2);
+        config.ThreadingMode = AbiValues.ThreadingPerStage;
+        config.PipelineCpus = cpus;
+        config.PipelineCpuCount = 2;
+        ulong handle;
+        Assert.Equal(Status.BadConfig, Abi.Create(&config, &handle));
+        Assert.Contains("names 2 CPUs; PerStage mode runs 3", Abi.LastErrorText(), StringComparison.Ordinal);
+
+        config.PipelineCpus = null;
+        Assert.Equal(Status.BadConfig, Abi.Create(&config, &handle));
+        Assert.Contains("pipeline_cpu_count is 2 but pipeline_cpus is NULL", Abi.LastErrorText(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -48,6 +48,8 @@ public class NativeLayoutTests
         ["threading_mode"] = nameof(NativeConfig.ThreadingMode), ["wait_strategy"] = nameof(NativeConfig.WaitStrategy),
         ["back_pressure"] = nameof(NativeConfig.BackPressure), ["apic_ids"] = nameof(NativeConfig.ApicIds),
         ["kick"] = nameof(NativeConfig.Kick), ["kick_context"] = nameof(NativeConfig.KickContext), ["apic_id_count"] = nameof(NativeConfig.ApicIdCount),
+        ["pipeline_cpus"] = nameof(NativeConfig.PipelineCpus), ["pipeline_cpu_count"] = nameof(NativeConfig.PipelineCpuCount),
+        ["reserved2"] = nameof(NativeConfig.Reserved2),
         ["reg"] = nameof(NativeExit.Register), ["value"] = nameof(NativeExit.Value),
         ["dest_id"] = nameof(NativeExit.DestinationId), ["reserved"] = nameof(NativeExit.Reserved), ["tag"] = nameof(NativeExit.Tag),
         ["sipi_vector"] = nameof(NativePending.SipiVector),
