@@ -238,7 +238,8 @@ typedef struct ipi_config_t {
     const uint32_t *pipeline_cpus; /* optional (Linux): the logical CPU of each pipeline thread, in pipeline order:
                                       IPI_THREADING_FUSED one; IPI_THREADING_PER_STAGE three (gather, resolve,
                                       deliver) or one for all; IPI_THREADING_INLINE has none. Each must be a CPU the
-                                      thread calling ipi_create may run on. NULL: the OS places the threads */
+                                      thread calling ipi_engine_create (or ipi_node_create) may run on. NULL: the OS
+                                      places the threads */
     uint32_t pipeline_cpu_count;   /* entries in pipeline_cpus: 0 when it is NULL */
     uint32_t reserved2;            /* 0 */
 } ipi_config_t;
