@@ -139,6 +139,12 @@ public unsafe class NativeExportsTests
         config.PipelineCpus = null;
         Assert.Equal(Status.BadConfig, Abi.Create(&config, &handle));
         Assert.Contains("pipeline_cpu_count is 2 but pipeline_cpus is NULL", Abi.LastErrorText(), StringComparison.Ordinal);
+
+        cpus[0] = uint.MaxValue; // not CPU -1 after a cast: named as the caller wrote it
+        config.PipelineCpus = cpus;
+        config.PipelineCpuCount = 1;
+        Assert.Equal(Status.BadConfig, Abi.Create(&config, &handle));
+        Assert.Contains("pipeline_cpus[0] is 4294967295", Abi.LastErrorText(), StringComparison.Ordinal);
     }
 
     [Fact]
