@@ -59,39 +59,42 @@ internal static class NodeCommand
         var svrWrites = new Option<int>("--svr-write-every") { Description = "Each local vCPU also writes its SVR (a topology write replicated to every node; routing unchanged) before every N-th IPI (0: never).", DefaultValueFactory = _ => 0 };
         var progress = new Option<int>("--progress-ms") { Description = "While posting, print 'progress TIMESTAMP SERVED' (Stopwatch ticks, local destinations served so far) every N ms (0: never).", DefaultValueFactory = _ => 0 };
         var assist = new Option<string?>("--assist") { Description = "Fused threading: on (default) lets a post that finds the pipeline thread parked resolve and deliver its own vCPU's records instead of waking it; off leaves all the work to the pipeline thread (EngineOptions.AssistIdlePipeline).", HelpName = "on|off" };
+        var pipelineCpus = new Option<string?>("--pipeline-cpus") { Description = "Pin this node engine's pipeline threads to these logical CPUs, in pipeline order: fused one; per-stage three (gather,resolve,deliver) or one for all (default: the OS places them; Linux).", HelpName = "CPUS" };
         var command = new Command("node", "Run one node of a VM whose vCPUs are spread over several hosts; forwards IPIs to its peers.")
         {
-            config, topology, workload, seed, ipis, duration, rate, timeout, control, traceVcpus, traceExits, threading, assist, deliveries, svrWrites, progress,
+            config, topology, workload, seed, ipis, duration, rate, timeout, control, traceVcpus, traceExits, threading, assist, pipelineCpus, deliveries, svrWrites, progress,
         };
         command.SetAction((parse, ct) =>
         {
             bool assistOn;
+            int[]? cpus;
             try
             {
                 assistOn = EngineNames.Assist(parse.GetValue(assist), parse.GetValue(threading)!);
+                cpus = parse.GetValue(pipelineCpus) is { } text ? PipelineCpuList.Parse(text, parse.GetValue(threading)!) : null;
             }
             catch (RunInputException e)
             {
                 return Task.FromResult(Fail(e.Message));
             }
             return parse.GetValue(traceExits) is { } exits
-                ? RunTraceAsync(parse.GetRequiredValue(config).FullName, parse.GetValue(traceVcpus), exits, parse.GetValue(threading)!, assistOn, parse.GetValue(deliveries),
+                ? RunTraceAsync(parse.GetRequiredValue(config).FullName, parse.GetValue(traceVcpus), exits, parse.GetValue(threading)!, assistOn, cpus, parse.GetValue(deliveries),
                     TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), ct)
                 : RunAsync(new NodeRunArguments(parse.GetRequiredValue(config).FullName, parse.GetValue(topology)!, parse.GetValue(workload)!,
                     parse.GetValue(seed), parse.GetValue(ipis), TimeSpan.FromMilliseconds(parse.GetValue(duration)), parse.GetValue(rate),
-                    TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!, parse.GetValue(svrWrites), parse.GetValue(progress), assistOn), ct);
+                    TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!, parse.GetValue(svrWrites), parse.GetValue(progress), assistOn) { PipelineCpus = cpus }, ct);
         });
         return command;
     }
 
-    private static Task<int> RunTraceAsync(string configPath, FileInfo? vcpus, FileInfo exits, string threading, bool assist, FileInfo? deliveries,
+    private static Task<int> RunTraceAsync(string configPath, FileInfo? vcpus, FileInfo exits, string threading, bool assist, int[]? pipelineCpus, FileInfo? deliveries,
         TimeSpan timeout, bool control, CancellationToken ct)
     {
         if (vcpus is null || deliveries is null || !control)
             return Task.FromResult(Fail("--trace-exits needs --trace-vcpus, --deliveries and --control (the nodes of a trace meet at its topology rows)."));
         if (timeout <= TimeSpan.Zero)
             return Task.FromResult(Fail("--timeout must be positive."));
-        return TraceNodeProcess.RunAsync(configPath, vcpus.FullName, exits.FullName, threading, assist, deliveries.FullName, timeout, ct);
+        return TraceNodeProcess.RunAsync(configPath, vcpus.FullName, exits.FullName, threading, assist, pipelineCpus, deliveries.FullName, timeout, ct);
     }
 
     private static async Task<int> RunAsync(NodeRunArguments args, CancellationToken ct)
@@ -136,6 +139,7 @@ internal static class NodeCommand
                 Forwarder = transport,
                 ThreadingMode = EngineNames.Threading(args.Threading),
                 AssistIdlePipeline = args.Assist,
+                PipelineCpus = args.PipelineCpus,
                 LocalTargets = config.LocalTargetsMode,
                 Replicator = transport.Replication, // topology writes go to every node, in the VM's one order
                 DeliveryLogCapacity = LocalLogCapacity,
@@ -317,6 +321,7 @@ internal static class NodeCommand
             TopologyDigest = digest,
             Assist = AssistReported(engine),
             AssistedPasses = counters.AssistedPasses,
+            PipelineCpus = engine.Options.PipelineCpus,
         };
     }
 

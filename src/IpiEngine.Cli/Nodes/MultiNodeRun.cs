@@ -30,6 +30,8 @@ internal sealed class MultiNodeRun
     public string Threading { get; init; } = "fused";
     /// <summary>With fused threading, every node engine's idle assist (<c>ipi node --assist</c>); ignored otherwise.</summary>
     public bool Assist { get; init; } = true;
+    /// <summary>Each node's pipeline CPUs (<c>ipi node --pipeline-cpus</c>, indexed by node); null: the OS places every node's threads.</summary>
+    public IReadOnlyList<IReadOnlyList<int>>? PipelineCpus { get; init; }
     /// <summary>Who serves each node's own targets: <c>engine</c> or <c>kernel</c> (a stand-in for KVM on each node).</summary>
     public string LocalTargets { get; init; } = "engine";
     /// <summary>Bound on each phase (start, run, stop).</summary>
@@ -78,12 +80,12 @@ internal sealed class MultiNodeRun
         if (Nodes < 2 || Vcpus < Nodes || IpisPerVcpu < 0 || Duration <= TimeSpan.Zero)
             throw new ArgumentException("a multi-node run needs at least 2 nodes, at least 1 vCPU per node and a non-negative workload");
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
-        await using var nodes = await NodeProcesses.StartAsync(Nodes, Vcpus, LocalTargets, (_, _) => ["--threading", Threading, "--topology", Topology, "--workload", Workload,
+        await using var nodes = await NodeProcesses.StartAsync(Nodes, Vcpus, LocalTargets, (node, _) => ["--threading", Threading, "--topology", Topology, "--workload", Workload,
             "--seed", Seed.ToString(invariant), "--ipis-per-vcpu", IpisPerVcpu.ToString(invariant),
             "--duration-ms", ((long)Duration.TotalMilliseconds).ToString(invariant),
             "--rate", Rate.ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant),
             "--svr-write-every", SvrWriteEvery.ToString(invariant), "--progress-ms", ((int)ProgressInterval.TotalMilliseconds).ToString(invariant),
-            .. NodeProcesses.AssistArguments(Threading, Assist)], IpiDll, Timeout, Log, ct);
+            .. NodeProcesses.AssistArguments(Threading, Assist), .. Run.PipelineCpuList.NodeArguments(PipelineCpus, node)], IpiDll, Timeout, Log, ct);
         await nodes.ExpectFromAllAsync("ready", ct);
         await nodes.SendAllAsync("go", ct);
         if (WhileRunning is not null)
@@ -126,6 +128,6 @@ internal sealed record MultiNodeResult(IReadOnlyList<NodeReport> Nodes, double C
         => NodesRunReport.Build("nodes", localTargets, threading, assist, vcpus, topology, workload, Nodes.Max(r => r.Seconds), Complete,
             [.. Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Posted, r.Resolved, r.Rejected, r.LocalDelivered + r.RemoteDelivered,
                 r.LocalCoalesced + r.RemoteCoalesced, r.EngineForwarded, r.ServedByHost, r.Received, r.Doubled, r.Lost, r.Misrouted,
-                r.EngineConservationHolds, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses },
+                r.EngineConservationHolds, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, PipelineCpus = r.PipelineCpus },
                 r.LocalDelivered + r.LocalCoalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))]);
 }

@@ -54,6 +54,9 @@ internal sealed record NodeReport(
     /// <summary>Passes posting threads ran because they found this node's pipeline thread parked (<see cref="EngineCounters.AssistedPasses"/>).</summary>
     public long AssistedPasses { get; init; }
 
+    /// <summary>The CPUs this node's pipeline threads were pinned to, from its engine's options (<c>--pipeline-cpus</c>); null: placed by the OS.</summary>
+    public IReadOnlyList<int>? PipelineCpus { get; init; }
+
     /// <summary>Topology writes applied here, the VM's (whichever node posted them).</summary>
     public long TopologyWrites { get; init; }
 

@@ -19,4 +19,8 @@ internal sealed record NodeRunArguments(
     string Threading,
     int SvrWriteEvery = 0,
     int ProgressMs = 0,
-    bool Assist = true);
+    bool Assist = true)
+{
+    /// <summary>The engine's pipeline CPUs (<c>--pipeline-cpus</c>, <see cref="EngineOptions.PipelineCpus"/>); null: the OS places them.</summary>
+    public IReadOnlyList<int>? PipelineCpus { get; init; }
+}

@@ -114,6 +114,9 @@ internal sealed record NodeSummary(int Node, long Posted, long Resolved, long Re
 
     /// <summary>Passes posting threads ran on this node because they found its pipeline thread parked; null outside fused threading.</summary>
     public long? AssistedPasses { get; init; }
+
+    /// <summary>The CPUs this node's pipeline threads were pinned to, as the node reported from its engine's options; null: placed by the OS.</summary>
+    public IReadOnlyList<int>? PipelineCpus { get; init; }
 }
 
 /// <summary>What <see cref="NodesRunReport.Build"/> takes of one node: its summary, its local destinations served (by its engine or its host), its collections.</summary>

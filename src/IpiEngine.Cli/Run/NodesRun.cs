@@ -49,6 +49,7 @@ internal static class NodesRun
             Rate = settings.Rate is { } rate ? (long)(rate / nodes) : 0, // a whole multiple of the nodes (RunOptions)
             Threading = settings.Threading,
             Assist = settings.Assist,
+            PipelineCpus = settings.NodePipelineCpus,
             LocalTargets = settings.LocalTargets,
             Timeout = TimeSpan.FromSeconds(60) + (settings.Count is null ? settings.Duration : TimeSpan.Zero),
             Log = line => error.WriteLine(line),
@@ -77,6 +78,7 @@ internal static class NodesRun
             ExitsPath = settings.ExitsPath!,
             Threading = settings.Threading,
             Assist = settings.Assist,
+            PipelineCpus = settings.NodePipelineCpus,
             LocalTargets = settings.LocalTargets == "kernel" ? LocalTargets.Kernel : LocalTargets.Engine,
             Log = line => error.WriteLine(line),
         };
@@ -135,7 +137,9 @@ internal static class NodesRun
     private static bool? AssistSetting(RunSettings settings) => settings.Threading == "fused" ? settings.Assist : null;
 
     private static string Suffix(RunSettings settings)
-        => $", {settings.Threading}" + (AssistSetting(settings) is { } on ? $", assist {(on ? "on" : "off")}" : "") + (settings.LocalTargets == "kernel" ? ", local targets served by a kernel stand-in" : "");
+        => $", {settings.Threading}" + (AssistSetting(settings) is { } on ? $", assist {(on ? "on" : "off")}" : "")
+            + (settings.NodePipelineCpus is { } cpus ? $", pipelines on CPUs {string.Join(" / ", cpus.Select(c => string.Join(',', c)))}" : "")
+            + (settings.LocalTargets == "kernel" ? ", local targets served by a kernel stand-in" : "");
 
     /// <summary>Runs the work, cancelling it on Ctrl-C; null when interrupted.</summary>
     private static (int ExitCode, T? Result)? Wait<T>(Func<CancellationToken, Task<(int, T?)>> work, RunConsole console, RunInterruption interruption)

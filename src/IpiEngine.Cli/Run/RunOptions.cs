@@ -39,7 +39,7 @@ internal sealed class RunOptions
 
     internal Option<string?> Assist { get; } = new("--assist") { Description = "Fused threading: on (default) lets a post that finds the pipeline thread parked resolve and deliver its own vCPU's records instead of waking it; off leaves all the work to the pipeline thread. Applies to generated workloads, trace replays and every node of --nodes.", HelpName = "on|off" };
 
-    internal Option<string?> PipelineCpus { get; } = new("--pipeline-cpus") { Description = "Pin the engine's pipeline threads to these logical CPUs, in pipeline order: fused one; per-stage three (gather,resolve,deliver, e.g. 0,1,1) or one for all (default: the OS places them; Linux). Generated workloads on one engine.", HelpName = "CPUS" };
+    internal Option<string?> PipelineCpus { get; } = new("--pipeline-cpus") { Description = "Pin the engine's pipeline threads to these logical CPUs, in pipeline order: fused one; per-stage three (gather,resolve,deliver, e.g. 0,1,1) or one for all (default: the OS places them; Linux). With --nodes: one list for every node, or one per node separated by slashes (0/1). Not for a trace on one engine.", HelpName = "CPUS" };
 
     internal Option<string?> RingCapacity { get; } = new("--ring-capacity") { Description = $"Per-vCPU ring capacity in records, a power of two (default: {EngineOptions.MaxAutomaticRingCapacity}, smaller beyond 64 vCPUs so all rings fit in {EngineOptions.AutomaticRingBytes >> 20} MiB).", HelpName = "N" };
 
@@ -93,16 +93,16 @@ internal sealed class RunOptions
             Threading = threading,
             Wait = Choice(parse, Wait, [.. EngineNames.WaitStrategies]),
             Assist = EngineNames.Assist(Text(parse, Assist), threading),
-            PipelineCpus = Text(parse, PipelineCpus) is { } pc ? PipelineCpusOf(pc, threading) : null,
+            PipelineCpus = Text(parse, PipelineCpus) is { } pc && Text(parse, Nodes) is null ? PipelineCpuList.Parse(pc, threading) : null,
             RingCapacity = Text(parse, RingCapacity) is { } rc ? RingCapacityOf(rc) : null,
             JsonPath = Text(parse, Json) is { } json && json != "-" ? WritablePath("--json", json) : Text(parse, Json),
             Plain = parse.GetValue(Plain),
             Baseline = parse.GetValue(Baseline),
         };
 
-        if (settings.PipelineCpus is not null && (Text(parse, Nodes) is not null || Text(parse, Trace) is not null || Text(parse, Exits) is not null))
+        if (settings.PipelineCpus is not null && (Text(parse, Trace) is not null || Text(parse, Exits) is not null))
         {
-            throw new RunInputException("--pipeline-cpus applies to a generated workload on one engine, not to --nodes or trace replays.");
+            throw new RunInputException("--pipeline-cpus applies to a generated workload on one engine or to --nodes, not to a trace replayed on one engine.");
         }
 
         if (settings.Baseline && (Text(parse, Nodes) is not null || Text(parse, Trace) is not null || Text(parse, Exits) is not null))
@@ -235,7 +235,11 @@ internal sealed class RunOptions
             }
         }
 
-        settings = settings with { LocalTargets = Choice(parse, LocalTargets, ["engine", "kernel"]) ?? "engine" };
+        settings = settings with
+        {
+            LocalTargets = Choice(parse, LocalTargets, ["engine", "kernel"]) ?? "engine",
+            NodePipelineCpus = Text(parse, PipelineCpus) is { } pc ? PipelineCpuList.ParsePerNode(pc, settings.Threading, nodes) : null,
+        };
         if (Text(parse, Trace) is not null || Text(parse, Exits) is not null)
         {
             var trace = ReadTrace(parse, settings);
@@ -347,32 +351,6 @@ internal sealed class RunOptions
         }
 
         throw new RunInputException($"Unknown {option.Name} value '{Text(parse, option)}': use one of {string.Join(", ", accepted)}.");
-    }
-
-    /// <summary>A comma-separated CPU list, checked against the threading mode and this machine as the engine would.</summary>
-    private static int[] PipelineCpusOf(string text, string threading)
-    {
-        var cpus = new List<int>();
-        foreach (string part in text.Split(','))
-        {
-            if (!int.TryParse(part.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int cpu))
-            {
-                throw new RunInputException($"--pipeline-cpus takes logical CPU numbers separated by commas (such as 0,1,1), not '{text}'.");
-            }
-
-            cpus.Add(cpu);
-        }
-
-        try
-        {
-            _ = new EngineOptions { VcpuCount = 1, ThreadingMode = EngineNames.Threading(threading), PipelineCpus = cpus }.Validate();
-        }
-        catch (ArgumentException e)
-        {
-            throw new RunInputException($"--pipeline-cpus {text} with --threading {threading}: {e.Message.Split(" (Parameter", 2)[0]}");
-        }
-
-        return [.. cpus];
     }
 
     private static int RingCapacityOf(string text)

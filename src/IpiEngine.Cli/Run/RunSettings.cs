@@ -44,6 +44,9 @@ internal sealed record RunSettings
     /// <summary>The pipeline threads' CPUs (<c>--pipeline-cpus</c>, <see cref="EngineOptions.PipelineCpus"/>); null: the OS places them.</summary>
     public IReadOnlyList<int>? PipelineCpus { get; init; }
 
+    /// <summary>With <see cref="Nodes"/>: each node's pipeline CPUs (<c>--pipeline-cpus</c>, <see cref="PipelineCpuList.ParsePerNode"/>); null: the OS places them.</summary>
+    public IReadOnlyList<IReadOnlyList<int>>? NodePipelineCpus { get; init; }
+
     /// <summary>Per-vCPU ring capacity, or null for the engine's default.</summary>
     public int? RingCapacity { get; init; }
 

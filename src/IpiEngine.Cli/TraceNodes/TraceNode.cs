@@ -49,6 +49,7 @@ internal sealed class TraceNode : IDisposable
             Replicator = transport.Replication, // a row posted here is applied on every node, in the VM's one order
             ThreadingMode = setup.Threading,
             AssistIdlePipeline = setup.Assist,
+            PipelineCpus = setup.PipelineCpus,
             LocalTargets = setup.LocalTargets,
             // Every delivery the trace has, at most; none when the kernel serves (the engine then delivers nothing).
             DeliveryLogCapacity = setup.LocalTargets == LocalTargets.Kernel ? 0 : (int)Math.Min(1 << 26, destinations + 16),
@@ -268,6 +269,7 @@ internal sealed class TraceNode : IDisposable
         {
             Assist = NodeCommand.AssistReported(Engine),
             AssistedPasses = c.AssistedPasses,
+            PipelineCpus = Engine.Options.PipelineCpus,
         };
         return (report, deliveries);
     }

@@ -19,7 +19,7 @@ namespace IpiEngine.Cli.TraceNodes;
 internal static class TraceNodeProcess
 {
     /// <summary>Runs the node.</summary>
-    public static async Task<int> RunAsync(string configPath, string vcpusPath, string exitsPath, string threading, bool assist, string deliveriesPath,
+    public static async Task<int> RunAsync(string configPath, string vcpusPath, string exitsPath, string threading, bool assist, IReadOnlyList<int>? pipelineCpus, string deliveriesPath,
         TimeSpan timeout, CancellationToken ct)
     {
         NodeConfig config;
@@ -38,7 +38,10 @@ internal static class TraceNodeProcess
 
             ThreadingMode mode = EngineNames.TryThreading(threading)
                 ?? throw new NodeConfigException($"--threading must be fused, per-stage or inline, not '{threading}'");
-            setup = new TraceNodeSetup(config.Node, config.Placement, ids, exits, SequentialReplay.Run(ids, exits), mode, config.LocalTargetsMode, timeout, assist);
+            setup = new TraceNodeSetup(config.Node, config.Placement, ids, exits, SequentialReplay.Run(ids, exits), mode, config.LocalTargetsMode, timeout, assist)
+            {
+                PipelineCpus = pipelineCpus,
+            };
         }
         catch (Exception e) when (e is NodeConfigException or TraceFormatException or IOException or UnauthorizedAccessException)
         {

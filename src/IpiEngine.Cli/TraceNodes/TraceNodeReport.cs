@@ -35,6 +35,9 @@ internal sealed record TraceNodeReport(
     /// <summary>Whether this node's engine ran with the idle assist (<c>--assist</c>, from its options); null outside fused threading.</summary>
     public bool? Assist { get; init; }
 
+    /// <summary>The CPUs this node's pipeline threads were pinned to, from its engine's options (<c>--pipeline-cpus</c>); null: placed by the OS.</summary>
+    public IReadOnlyList<int>? PipelineCpus { get; init; }
+
     /// <summary>Passes posting threads ran because they found this node's pipeline thread parked (<see cref="EngineCounters.AssistedPasses"/>).</summary>
     public long AssistedPasses { get; init; }
 }

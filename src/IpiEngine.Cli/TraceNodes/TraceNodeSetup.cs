@@ -13,4 +13,8 @@ namespace IpiEngine.Cli.TraceNodes;
 /// <param name="Timeout">Bound on each wait (a topology row applied here, the peers at a rendezvous).</param>
 /// <param name="Assist">Fused threading: the engine's <see cref="EngineOptions.AssistIdlePipeline"/> (<c>--assist</c>).</param>
 internal sealed record TraceNodeSetup(int Node, int[] Placement, uint[] ApicIds, ExitRecord[] Exits, ReplayResult Sequential,
-    ThreadingMode Threading, LocalTargets LocalTargets, TimeSpan Timeout, bool Assist = true);
+    ThreadingMode Threading, LocalTargets LocalTargets, TimeSpan Timeout, bool Assist = true)
+{
+    /// <summary>The engine's pipeline CPUs (<c>--pipeline-cpus</c>, <see cref="EngineOptions.PipelineCpus"/>); null: the OS places them.</summary>
+    public IReadOnlyList<int>? PipelineCpus { get; init; }
+}

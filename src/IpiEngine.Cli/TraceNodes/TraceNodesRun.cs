@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using IpiEngine.Cli.Nodes;
+using IpiEngine.Cli.Run;
 using IpiEngine.Trace;
 
 namespace IpiEngine.Cli.TraceNodes;
@@ -24,6 +25,8 @@ internal sealed class TraceNodesRun
     public string Threading { get; init; } = "fused";
     /// <summary>With fused threading, every node engine's idle assist (<c>ipi node --assist</c>); ignored otherwise.</summary>
     public bool Assist { get; init; } = true;
+    /// <summary>Each node's pipeline CPUs (<c>ipi node --pipeline-cpus</c>, indexed by node); null: the OS places every node's threads.</summary>
+    public IReadOnlyList<IReadOnlyList<int>>? PipelineCpus { get; init; }
     /// <summary>Who serves each node's targets.</summary>
     public LocalTargets LocalTargets { get; init; } = LocalTargets.Engine;
     /// <summary>Bound on each wait (start, each rendezvous, the drain).</summary>
@@ -52,7 +55,7 @@ internal sealed class TraceNodesRun
         await using var nodes = await NodeProcesses.StartAsync(Nodes, ids.Length, localTargets, (node, folder) =>
             ["--trace-vcpus", Path.GetFullPath(VcpusPath), "--trace-exits", Path.GetFullPath(ExitsPath), "--threading", Threading,
              "--deliveries", DeliveriesFile(folder, node), "--timeout", ((int)Timeout.TotalSeconds).ToString(CultureInfo.InvariantCulture),
-             .. NodeProcesses.AssistArguments(Threading, Assist)],
+             .. NodeProcesses.AssistArguments(Threading, Assist), .. PipelineCpuList.NodeArguments(PipelineCpus, node)],
             IpiDll, Timeout, Log, ct);
         await nodes.ExpectFromAllAsync("ready", ct);
         await nodes.SendAllAsync("go", ct);
