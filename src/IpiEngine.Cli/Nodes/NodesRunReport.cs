@@ -47,6 +47,10 @@ internal sealed record NodesRunReport
     public required long ServedByHost { get; init; }
     /// <summary>Destinations served per second, VM-wide (delivered, coalesced, served by the hosts).</summary>
     public required double IpisPerSecond { get; init; }
+    /// <summary>Destinations that crossed a link per second (<see cref="Received"/> over <see cref="DurationSeconds"/>): the table's "cross-node IPIs/s".</summary>
+    public required double CrossNodeIpisPerSecond { get; init; }
+    /// <summary>Each node's own destinations served per second (by its engine or its host), summed: the table's "local IPIs/s".</summary>
+    public required double LocalIpisPerSecond { get; init; }
     /// <summary>
     /// Cross-node latency from post to arrival, nanoseconds, in the single-node run's shape: samples over all nodes,
     /// each percentile and the maximum the worst node's (<see cref="LatencySummary.Worst"/>).
@@ -93,6 +97,8 @@ internal sealed record NodesRunReport
         Received = nodes.Sum(n => n.Summary.Received),
         ServedByHost = nodes.Sum(n => n.Summary.ServedByHost),
         IpisPerSecond = seconds > 0 ? nodes.Sum(n => n.LocalServed + n.Summary.Received) / seconds : 0,
+        CrossNodeIpisPerSecond = seconds > 0 ? nodes.Sum(n => n.Summary.Received) / seconds : 0,
+        LocalIpisPerSecond = seconds > 0 ? nodes.Sum(n => n.LocalServed) / seconds : 0,
         LatencyNs = LatencySummary.Worst(nodes.Select(n => n.Summary.LatencyNs)),
         AllocatedBytes = nodes.Sum(n => n.Summary.AllocatedBytes),
         GcCollections = new GcCounts(nodes.Sum(n => n.Gc.Gen0), nodes.Sum(n => n.Gc.Gen1), nodes.Sum(n => n.Gc.Gen2)),

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Xunit;
 
 namespace IpiEngine.Tests.Run;
@@ -53,6 +54,24 @@ public class NodesRunTests
         Assert.InRange(latency.GetProperty("samples").GetInt64(), 32, 8000);
         Assert.True(latency.GetProperty("p50").GetInt64() > 0);
         Assert.All(json.GetProperty("nodes").EnumerateArray(), n => Assert.True(n.GetProperty("latencyNs").GetProperty("samples").GetInt64() > 0));
+    }
+
+    [Fact]
+    public void The_json_summary_carries_the_cross_node_and_local_rates_the_table_prints()
+    {
+        var (code, output, error) = RunCli.Invoke("run", "--nodes", "2", "--vcpus", "4", "--workload", "unicast", "--count", "8000", "--json", "-");
+
+        Assert.True(code == 0, $"exit {code}: {error}");
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        double seconds = root.GetProperty("durationSeconds").GetDouble();
+        double cross = root.GetProperty("crossNodeIpisPerSecond").GetDouble();
+        double local = root.GetProperty("localIpisPerSecond").GetDouble();
+        Assert.True(cross > 0 && local > 0, root.ToString());
+        Assert.Equal(root.GetProperty("received").GetInt64() / seconds, cross, tolerance: cross * 1e-9);
+        Assert.Equal(root.GetProperty("ipisPerSecond").GetDouble(), cross + local, tolerance: cross * 1e-9); // every destination served is one or the other
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        Assert.Contains($"cross-node IPIs/s: {cross.ToString("N0", invariant)}; local IPIs/s: {local.ToString("N0", invariant)};", error, StringComparison.Ordinal);
     }
 
     [Theory]
