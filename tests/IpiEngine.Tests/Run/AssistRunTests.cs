@@ -87,22 +87,12 @@ public class AssistRunTests
     [Fact]
     public void The_node_verb_takes_the_assist_with_fused_threading_and_refuses_it_otherwise()
     {
-        string folder = Directory.CreateTempSubdirectory("ipi-node-assist-").FullName;
-        try
-        {
-            File.WriteAllText(Path.Combine(folder, "vm.key"), "00112233445566778899AABBCCDDEEFF");
-            string config = Path.Combine(folder, "node.json");
-            File.WriteAllText(config, "{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[]}");
-            string[] run = ["node", "--config", config, "--ipis-per-vcpu", "5", "--timeout", "30"];
+        using var node = new LoneNode();
+        string[] run = node.Run;
 
-            Assert.Equal(0, IpiEngine.Cli.Program.Main([.. run, "--assist", "off"])); // the same node runs with fused threading
-            Assert.Equal(2, IpiEngine.Cli.Program.Main([.. run, "--threading", "per-stage", "--assist", "off"]));
-            Assert.Equal(2, IpiEngine.Cli.Program.Main([.. run, "--assist", "maybe"]));
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        Assert.Equal(0, IpiEngine.Cli.Program.Main([.. run, "--assist", "off"])); // the same node runs with fused threading
+        Assert.Equal(2, IpiEngine.Cli.Program.Main([.. run, "--threading", "per-stage", "--assist", "off"]));
+        Assert.Equal(2, IpiEngine.Cli.Program.Main([.. run, "--assist", "maybe"]));
     }
 
     /// <summary>An <c>ipi run --nodes 2</c> generated run's JSON (the table goes to standard error), after checking it exited 0.</summary>

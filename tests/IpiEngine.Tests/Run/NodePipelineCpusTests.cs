@@ -78,25 +78,15 @@ public class NodePipelineCpusTests
     public void The_node_verb_takes_a_list_its_threading_fits_and_refuses_others()
     {
         int cpu = Cpu();
-        string folder = Directory.CreateTempSubdirectory("ipi-node-cpus-").FullName;
-        try
-        {
-            File.WriteAllText(Path.Combine(folder, "vm.key"), "00112233445566778899AABBCCDDEEFF");
-            string config = Path.Combine(folder, "node.json");
-            File.WriteAllText(config, "{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[]}");
-            string[] run = ["node", "--config", config, "--ipis-per-vcpu", "5", "--timeout", "30"];
+        using var node = new LoneNode();
+        string[] run = node.Run;
 
-            if (ThreadAffinity.AllowedCpus().Length > 0)
-                Assert.Equal(0, IpiEngine.Cli.Program.Main([.. run, "--pipeline-cpus", $"{cpu}"]));
-            Assert.Equal(2, IpiEngine.Cli.Program.Main([.. run, "--pipeline-cpus", "a"]));
-            Assert.Equal(2, IpiEngine.Cli.Program.Main([.. run, "--threading", "per-stage", "--pipeline-cpus", $"{cpu},{cpu}"]));
-            Assert.Equal(2, IpiEngine.Cli.Program.Main([.. run, "--pipeline-cpus", "4096"]));
-            Assert.Equal(2, IpiEngine.Cli.Program.Main([.. run, "--threading", "many", "--pipeline-cpus", $"{cpu}"]));
-        }
-        finally
-        {
-            Directory.Delete(folder, recursive: true);
-        }
+        if (ThreadAffinity.AllowedCpus().Length > 0)
+            Assert.Equal(0, IpiEngine.Cli.Program.Main([.. run, "--pipeline-cpus", $"{cpu}"]));
+        Assert.Equal(2, IpiEngine.Cli.Program.Main([.. run, "--pipeline-cpus", "a"]));
+        Assert.Equal(2, IpiEngine.Cli.Program.Main([.. run, "--threading", "per-stage", "--pipeline-cpus", $"{cpu},{cpu}"]));
+        Assert.Equal(2, IpiEngine.Cli.Program.Main([.. run, "--pipeline-cpus", "4096"]));
+        Assert.Equal(2, IpiEngine.Cli.Program.Main([.. run, "--threading", "many", "--pipeline-cpus", $"{cpu}"]));
     }
 
     private static int Cpu() => ThreadAffinity.AllowedCpus() is [var first, ..] ? first : 0;
