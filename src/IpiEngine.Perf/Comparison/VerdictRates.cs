@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace IpiEngine.Perf.Comparison;
 
@@ -134,9 +135,18 @@ public sealed record VerdictRates
             ? Invariant($"{g.Key} {g.Count()} run(s), {g.Count(r => r.AllDetected)} with every benchmark flagged, {g.Count(r => r.FalseVerdict)} with one called faster")
             : Invariant($"{g.Key} {g.Count()} run(s), {g.Count(r => r.FalseVerdict)} with a false verdict")));
 
-    /// <summary>The rates in one line.</summary>
+    /// <summary>
+    /// With a slowdown: the benchmark flagged SLOWER in the fewest runs, the one the specification's per-benchmark
+    /// detection rate ("at least 9 of 10") is read from; null in an A/A series or without benchmarks.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public BenchmarkRate? LeastDetected => Slowdown > 0
+        ? Benchmarks.Where(b => b.Runs > 0).OrderBy(b => (double)b.Slower / b.Runs).ThenBy(b => b.Id, StringComparer.Ordinal).FirstOrDefault()
+        : null;
+
+    /// <summary>The rates in one line; with a slowdown it leads with the least-caught benchmark, then counts runs that caught all of them.</summary>
     public string SummaryLine => Slowdown > 0
-        ? Invariant($"detection at {Slowdown * 100:0.#}% slower: every benchmark flagged SLOWER in {RunsAllDetected} of {Runs} run(s) ({Rate(RunsAllDetected)}); per benchmark {string.Join(", ", Benchmarks.Select(b => $"{Short(b.Id)} {b.Slower}/{b.Runs}"))}; runs with a benchmark called faster: {RunsWithFalseVerdict}")
+        ? Invariant($"detection at {Slowdown * 100:0.#}% slower: {LeastDetectedText}; every benchmark flagged SLOWER in the same run in {RunsAllDetected} of {Runs} run(s) ({Rate(RunsAllDetected)}); per benchmark {string.Join(", ", Benchmarks.Select(b => $"{Short(b.Id)} {b.Slower}/{b.Runs}"))}; runs with a benchmark called faster: {RunsWithFalseVerdict}")
         : Invariant($"A/A false verdicts: {RunsWithFalseVerdict} of {Runs} run(s) ({Rate(RunsWithFalseVerdict)}) called a benchmark slower or faster; verdicts {string.Join(", ", Verdicts.Select(p => $"{p.Key} {p.Value}"))}");
 
     /// <summary>The entry of the <paramref name="run"/>th report of a series with <paramref name="slowdown"/>.</summary>
@@ -188,6 +198,10 @@ public sealed record VerdictRates
             RunDetails = runs,
         };
     }
+
+    private string LeastDetectedText => LeastDetected is { } least
+        ? Invariant($"the least-caught benchmark, {Short(least.Id)}, flagged SLOWER in {least.Slower} of {least.Runs} run(s)")
+        : "no benchmark compared";
 
     private string Rate(int count) => Runs == 0 ? "n/a" : Invariant($"{100.0 * count / Runs:0.#}%");
 

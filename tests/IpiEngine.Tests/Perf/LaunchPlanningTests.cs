@@ -152,8 +152,31 @@ public sealed class LaunchPlanningTests
         Assert.Equal(2, rates.RunsAllDetected);
         Assert.Equal(0, rates.RunsWithFalseVerdict);
         Assert.Equal(2, rates.Benchmarks[1].Slower);
-        Assert.Contains("every benchmark flagged SLOWER in 2 of 3 run(s)", rates.SummaryLine, StringComparison.Ordinal);
+        Assert.Contains("every benchmark flagged SLOWER in the same run in 2 of 3 run(s)", rates.SummaryLine, StringComparison.Ordinal);
         Assert.Contains("Type.M1 2/3", rates.SummaryLine, StringComparison.Ordinal);
+        Assert.Equal("Ns.Type.M1", rates.LeastDetected?.Id);
+        Assert.Contains("the least-caught benchmark, Type.M1, flagged SLOWER in 2 of 3 run(s)", rates.SummaryLine, StringComparison.Ordinal);
+        Assert.Contains("\"leastDetected\"", VerdictRatesJson.Serialize(rates), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_least_caught_benchmark_is_the_one_with_the_fewest_slower_runs_and_an_aa_series_has_none()
+    {
+        var slowed = VerdictRates.From("abc", separateBuilds: false, slowdown: 0.25,
+        [
+            Report(Verdict.Regression, TimeOutcome.Slower, TimeOutcome.Slower, TimeOutcome.Slower),
+            Report(Verdict.Regression, TimeOutcome.Same, TimeOutcome.Slower, TimeOutcome.Slower),
+            Report(Verdict.Regression, TimeOutcome.Slower, TimeOutcome.Slower, TimeOutcome.NotEnoughEvidence),
+            Report(Verdict.Regression, TimeOutcome.NotEnoughEvidence, TimeOutcome.Slower, TimeOutcome.Slower),
+        ]);
+        Assert.Equal("Ns.Type.M0", slowed.LeastDetected?.Id);
+        Assert.Equal(2, slowed.LeastDetected?.Slower);
+        Assert.Contains("the least-caught benchmark, Type.M0, flagged SLOWER in 2 of 4 run(s)", slowed.SummaryLine, StringComparison.Ordinal);
+        Assert.Contains("in the same run in 1 of 4 run(s)", slowed.SummaryLine, StringComparison.Ordinal);
+
+        var aa = VerdictRates.From("abc", separateBuilds: false, slowdown: 0, [Report(Verdict.Pass, TimeOutcome.Same)]);
+        Assert.Null(aa.LeastDetected);
+        Assert.DoesNotContain("leastDetected", VerdictRatesJson.Serialize(aa), StringComparison.Ordinal);
     }
 
     [Fact]
