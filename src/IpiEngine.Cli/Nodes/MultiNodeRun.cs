@@ -108,26 +108,35 @@ internal sealed class MultiNodeRun
                 ?? throw new InvalidOperationException($"node {node} sent an empty report."));
         }
         await nodes.StopAsync();
-        double seconds = reports.Max(r => r.Seconds);
-        return new MultiNodeResult(reports, seconds > 0 ? reports.Sum(r => r.Received) / seconds : 0,
-            seconds > 0 ? reports.Sum(r => r.LocalDelivered + r.LocalCoalesced + r.ServedByHost) / seconds : 0, reports.All(r => r.Complete))
+        return new MultiNodeResult(reports, reports.All(r => r.Complete))
         {
             Progress = [.. Enumerable.Range(0, Nodes).Select(n => nodes.Progress(n))],
         };
     }
 }
 
-/// <summary>The outcome of a <see cref="MultiNodeRun"/>: every node's report, the cross-node and local delivery rates.</summary>
-internal sealed record MultiNodeResult(IReadOnlyList<NodeReport> Nodes, double CrossNodeIpisPerSecond, double LocalIpisPerSecond, bool Complete)
+/// <summary>The outcome of a <see cref="MultiNodeRun"/>: every node's report, and whether every IPI arrived exactly once.</summary>
+internal sealed record MultiNodeResult(IReadOnlyList<NodeReport> Nodes, bool Complete)
 {
     /// <summary>Each node's progress samples while posting (empty without <see cref="MultiNodeRun.ProgressInterval"/>).</summary>
     public IReadOnlyList<IReadOnlyList<ProgressSample>> Progress { get; init; } = [];
 
+    /// <summary>The run's length: the longest node's.</summary>
+    public double Seconds => Nodes.Max(r => r.Seconds);
+
+    /// <summary>The cross-node and local delivery rates, as the table prints them and the JSON carries them.</summary>
+    public NodeRates Rates => NodeRates.Of(Parts(), Seconds);
+
+    /// <summary>What arrived from other nodes per second.</summary>
+    public double CrossNodeIpisPerSecond => Rates.CrossNode;
+
     /// <summary>The run as the JSON summary of <c>ipi run --nodes</c>.</summary>
     public NodesRunReport ToReport(string threading, bool? assist, string localTargets, int vcpus, string topology, string workload)
-        => NodesRunReport.Build("nodes", localTargets, threading, assist, vcpus, topology, workload, Nodes.Max(r => r.Seconds), Complete,
-            [.. Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Posted, r.Resolved, r.Rejected, r.LocalDelivered + r.RemoteDelivered,
-                r.LocalCoalesced + r.RemoteCoalesced, r.EngineForwarded, r.ServedByHost, r.Received, r.Doubled, r.Lost, r.Misrouted,
-                r.EngineConservationHolds, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, PipelineCpus = r.PipelineCpus },
-                r.LocalDelivered + r.LocalCoalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))]);
+        => NodesRunReport.Build("nodes", localTargets, threading, assist, vcpus, topology, workload, Seconds, Complete, Parts());
+
+    private NodePart[] Parts() =>
+        [.. Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Posted, r.Resolved, r.Rejected, r.LocalDelivered + r.RemoteDelivered,
+            r.LocalCoalesced + r.RemoteCoalesced, r.EngineForwarded, r.ServedByHost, r.Received, r.Doubled, r.Lost, r.Misrouted,
+            r.EngineConservationHolds, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, PipelineCpus = r.PipelineCpus },
+            r.LocalDelivered + r.LocalCoalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))];
 }

@@ -77,35 +77,39 @@ internal sealed record NodesRunReport
     /// plus what arrived from the others) per second of <paramref name="seconds"/>.
     /// </summary>
     internal static NodesRunReport Build(string mode, string localTargets, string threading, bool? assist, int vcpus, string topology, string workload,
-        double seconds, bool exactlyOnce, IReadOnlyList<NodePart> nodes) => new()
+        double seconds, bool exactlyOnce, IReadOnlyList<NodePart> nodes)
     {
-        Mode = mode,
-        NodeCount = nodes.Count,
-        LocalTargets = localTargets,
-        Threading = threading,
-        Assist = assist,
-        AssistedPasses = assist is null ? null : nodes.Sum(n => n.Summary.AssistedPasses ?? 0),
-        Vcpus = vcpus,
-        Topology = topology,
-        Workload = workload,
-        DurationSeconds = seconds,
-        Posted = nodes.Sum(n => n.Summary.Posted),
-        Delivered = nodes.Sum(n => n.Summary.Delivered),
-        Coalesced = nodes.Sum(n => n.Summary.Coalesced),
-        Rejected = nodes.Sum(n => n.Summary.Rejected),
-        Forwarded = nodes.Sum(n => n.Summary.Forwarded),
-        Received = nodes.Sum(n => n.Summary.Received),
-        ServedByHost = nodes.Sum(n => n.Summary.ServedByHost),
-        IpisPerSecond = seconds > 0 ? nodes.Sum(n => n.LocalServed + n.Summary.Received) / seconds : 0,
-        CrossNodeIpisPerSecond = seconds > 0 ? nodes.Sum(n => n.Summary.Received) / seconds : 0,
-        LocalIpisPerSecond = seconds > 0 ? nodes.Sum(n => n.LocalServed) / seconds : 0,
-        LatencyNs = LatencySummary.Worst(nodes.Select(n => n.Summary.LatencyNs)),
-        AllocatedBytes = nodes.Sum(n => n.Summary.AllocatedBytes),
-        GcCollections = new GcCounts(nodes.Sum(n => n.Gc.Gen0), nodes.Sum(n => n.Gc.Gen1), nodes.Sum(n => n.Gc.Gen2)),
-        ConservationHeld = nodes.All(n => n.Summary.ConservationHeld),
-        ExactlyOnce = exactlyOnce,
-        Nodes = [.. nodes.Select(n => n.Summary)],
-    };
+        var rates = NodeRates.Of(nodes, seconds);
+        return new()
+        {
+            Mode = mode,
+            NodeCount = nodes.Count,
+            LocalTargets = localTargets,
+            Threading = threading,
+            Assist = assist,
+            AssistedPasses = assist is null ? null : nodes.Sum(n => n.Summary.AssistedPasses ?? 0),
+            Vcpus = vcpus,
+            Topology = topology,
+            Workload = workload,
+            DurationSeconds = seconds,
+            Posted = nodes.Sum(n => n.Summary.Posted),
+            Delivered = nodes.Sum(n => n.Summary.Delivered),
+            Coalesced = nodes.Sum(n => n.Summary.Coalesced),
+            Rejected = nodes.Sum(n => n.Summary.Rejected),
+            Forwarded = nodes.Sum(n => n.Summary.Forwarded),
+            Received = nodes.Sum(n => n.Summary.Received),
+            ServedByHost = nodes.Sum(n => n.Summary.ServedByHost),
+            IpisPerSecond = rates.All,
+            CrossNodeIpisPerSecond = rates.CrossNode,
+            LocalIpisPerSecond = rates.Local,
+            LatencyNs = LatencySummary.Worst(nodes.Select(n => n.Summary.LatencyNs)),
+            AllocatedBytes = nodes.Sum(n => n.Summary.AllocatedBytes),
+            GcCollections = new GcCounts(nodes.Sum(n => n.Gc.Gen0), nodes.Sum(n => n.Gc.Gen1), nodes.Sum(n => n.Gc.Gen2)),
+            ConservationHeld = nodes.All(n => n.Summary.ConservationHeld),
+            ExactlyOnce = exactlyOnce,
+            Nodes = [.. nodes.Select(n => n.Summary)],
+        };
+    }
 }
 
 /// <summary>
@@ -132,3 +136,24 @@ internal readonly record struct NodePart(NodeSummary Summary, long LocalServed, 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(NodesRunReport))]
 internal sealed partial class NodesRunReportJsonContext : JsonSerializerContext;
+
+/// <summary>
+/// A nodes run's delivery rates, computed here once for its table and its JSON: <see cref="CrossNode"/> is what
+/// arrived from other nodes per second, <see cref="Local"/> each node's local destinations served (by its engine or
+/// its host) per second, summed; <see cref="All"/> is their sum. All 0 when the run took no measurable time.
+/// </summary>
+internal readonly record struct NodeRates(double All, double CrossNode, double Local)
+{
+    /// <summary>The rates of <paramref name="nodes"/> over <paramref name="seconds"/>.</summary>
+    public static NodeRates Of(IReadOnlyList<NodePart> nodes, double seconds)
+    {
+        if (seconds <= 0)
+        {
+            return default;
+        }
+
+        double crossNode = nodes.Sum(n => n.Summary.Received) / seconds;
+        double local = nodes.Sum(n => n.LocalServed) / seconds;
+        return new NodeRates(crossNode + local, crossNode, local);
+    }
+}

@@ -50,6 +50,7 @@ internal static class TraceNodesSummary
             console.WriteLine($"{Number(result.Merge.Unknown)} deliveries belong to no firing write of the trace");
         }
 
+        console.WriteLine(MultiNodeSummary.RatesText(NodeRates.Of(Parts(result), result.Seconds)) + string.Create(invariant, $" over {result.Seconds:0.000} s"));
         console.WriteLine(result.Exact ? "every IPI delivered exactly once" : "NOT exactly once");
 
         void Row(string label, Func<TraceNodeReport, string> cell) => table.AddRow([label, .. result.Nodes.Select(cell)]);
@@ -60,11 +61,13 @@ internal static class TraceNodesSummary
     public static NodesRunReport ToReport(TraceNodesResult result, string traceName, string threading, bool? assist, string localTargets, bool? matchesReference, string? referencePath)
     {
         ArgumentNullException.ThrowIfNull(result);
-        return NodesRunReport.Build("nodes-trace", localTargets, threading, assist, result.Vcpus, "from the trace", traceName, result.Seconds, result.Exact,
-            [.. result.Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Ipis, r.Ipis - r.Rejected, r.Rejected, r.Delivered + r.RemoteDelivered,
-                r.Coalesced + r.RemoteCoalesced, r.Forwarded, r.ServedByHost, r.Received, result.Merge.Doubled[r.Node], result.Merge.Lost[r.Node], r.Misrouted,
-                r.ConservationHeld, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, PipelineCpus = r.PipelineCpus },
-                r.Delivered + r.Coalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))])
+        return NodesRunReport.Build("nodes-trace", localTargets, threading, assist, result.Vcpus, "from the trace", traceName, result.Seconds, result.Exact, Parts(result))
             with { MatchesReference = matchesReference, ReferencePath = referencePath };
     }
+
+    private static NodePart[] Parts(TraceNodesResult result) =>
+        [.. result.Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Ipis, r.Ipis - r.Rejected, r.Rejected, r.Delivered + r.RemoteDelivered,
+            r.Coalesced + r.RemoteCoalesced, r.Forwarded, r.ServedByHost, r.Received, result.Merge.Doubled[r.Node], result.Merge.Lost[r.Node], r.Misrouted,
+            r.ConservationHeld, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, PipelineCpus = r.PipelineCpus },
+            r.Delivered + r.Coalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))];
 }

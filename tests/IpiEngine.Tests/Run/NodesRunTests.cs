@@ -71,7 +71,7 @@ public class NodesRunTests
         Assert.Equal(root.GetProperty("received").GetInt64() / seconds, cross, tolerance: cross * 1e-9);
         Assert.Equal(root.GetProperty("ipisPerSecond").GetDouble(), cross + local, tolerance: cross * 1e-9); // every destination served is one or the other
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
-        Assert.Contains($"cross-node IPIs/s: {cross.ToString("N0", invariant)}; local IPIs/s: {local.ToString("N0", invariant)};", error, StringComparison.Ordinal);
+        Assert.Contains($"cross-node IPIs/s: {cross.ToString("N0", invariant)}; local IPIs/s: {local.ToString("N0", invariant)} over {seconds.ToString("0.000", invariant)} s", error, StringComparison.Ordinal);
     }
 
     [Theory]

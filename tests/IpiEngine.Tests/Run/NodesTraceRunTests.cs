@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Xunit;
 
 namespace IpiEngine.Tests.Run;
@@ -39,6 +41,14 @@ public class NodesTraceRunTests
             Assert.Equal(root.GetProperty("posted").GetInt64(), nodes.Sum(n => n.GetProperty("posted").GetInt64()));
             Assert.All(nodes, n => Assert.Equal(0, n.GetProperty("doubled").GetInt64() + n.GetProperty("lost").GetInt64() + n.GetProperty("misrouted").GetInt64()));
             Assert.All(new[] { "ipisPerSecond", "latencyNs", "allocatedBytes", "gcCollections", "rejected", "coalesced" }, p => Assert.True(root.TryGetProperty(p, out _), p));
+
+            // The table's rate line prints the JSON's two rates over its duration (one computation serves both).
+            var rates = Regex.Match(output, @"cross-node IPIs/s: ([\d,]+); local IPIs/s: ([\d,]+) over ([\d.]+) s\r?$", RegexOptions.Multiline);
+            Assert.True(rates.Success, output);
+            Assert.Equal(root.GetProperty("crossNodeIpisPerSecond").GetDouble().ToString("N0", CultureInfo.InvariantCulture), rates.Groups[1].Value);
+            Assert.Equal(root.GetProperty("localIpisPerSecond").GetDouble().ToString("N0", CultureInfo.InvariantCulture), rates.Groups[2].Value);
+            Assert.Equal(root.GetProperty("durationSeconds").GetDouble().ToString("0.000", CultureInfo.InvariantCulture), rates.Groups[3].Value);
+            Assert.NotEqual("0", rates.Groups[1].Value);
 
             // latencyNs has the single-node run's shape, VM-wide and per node; the VM's samples are the nodes' arrivals.
             var (singleCode, single, singleError) = RunCli.Invoke("run", "--trace", "xapic-phys-smp4", "--json", "-");
