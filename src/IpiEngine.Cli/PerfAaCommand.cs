@@ -12,7 +12,9 @@ namespace IpiEngine.Cli;
 /// <c>--separate-builds</c>) exactly as <c>compare-commits X X</c> would, and reports the
 /// false-verdict rate. With <c>--slowdown 10%</c> B's instrumented benchmarks run that much slower
 /// (<see cref="SuiteSlowdown"/>) and it reports the detection rate instead. The two rates are the
-/// suite's specification (perf-results/README.md). Exit 0 when the series ran, 2 on bad input.
+/// suite's specification (perf-results/README.md). Exit 0 when the series ran, 2 on bad input, 130 when Ctrl-C
+/// stopped it early: the first Ctrl-C (or SIGTERM) lets the run in progress finish, then reports the runs that did;
+/// a second ends the process at once.
 /// </summary>
 internal static class PerfAaCommand
 {
@@ -20,7 +22,7 @@ internal static class PerfAaCommand
     public static Command Create()
     {
         var commit = new Argument<string>("X") { Description = "The commit to compare with itself (sha, branch, tag)." };
-        var runs = new Option<int>("--runs") { Description = "Comparisons to run.", DefaultValueFactory = _ => 20 };
+        var runs = new Option<int>("--runs") { Description = "Comparisons to run; Ctrl-C stops after the one in progress and reports those that finished.", DefaultValueFactory = _ => 20 };
         var slowdown = new Option<string?>("--slowdown")
         {
             Description = "Slow B's instrumented benchmarks (Resolution, Headline, FusedPass) by this much, e.g. 10%, and report the detection rate.",
@@ -58,14 +60,17 @@ internal static class PerfAaCommand
             var revision = parse.GetValue(commit)!;
             var runner = new AlternatingRunner(git, error);
             using var builds = runner.Build(revision, revision, separate);
-            var reports = new List<ComparisonReport>(count);
+            // From here a first Ctrl-C still yields a report (while building there is nothing to report: it ends at once).
+            using var interruption = new Run.RunInterruption(secondSignalEnds: true, onRequest: () => error.WriteLine(
+                "stopping after the run in progress, then reporting the runs that finished; Ctrl-C again stops at once, without a report."));
             var seriesClock = System.Diagnostics.Stopwatch.StartNew();
-            for (int run = 1; run <= count; run++)
+            var reports = RunSeries(count, () => interruption.Requested, run =>
             {
                 error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"A/A run {run} of {count}"));
                 var outcome = runner.Run(builds, settings, builds.BuildTime);
-                var report = comparer.Compare(outcome.A, outcome.B);
-                reports.Add(report);
+                return comparer.Compare(outcome.A, outcome.B);
+            }, (run, report) =>
+            {
                 var states = VerdictRates.RunOf(run, fraction, report);
                 var line = string.Create(CultureInfo.InvariantCulture, $"run {run} of {count}: {report.VerdictLine}; {report.SummaryLine}; states {states}");
                 // The run's line is the result (stdout); in JSON it goes with the progress, so stdout stays one document.
@@ -79,8 +84,8 @@ internal static class PerfAaCommand
                 // A series takes hours: say where it stands (progress, stderr).
                 error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{(fraction > 0 ? "detection" : "A/A")} series: {run} of {count} run(s) in {BudgetPlanner.Duration(seriesClock.Elapsed)}; ETA {BudgetPlanner.Duration(BudgetPlanner.Remaining(seriesClock.Elapsed, run, count))}"));
-            }
-            var rates = VerdictRates.From(builds.CommitA.ShortSha, separate, fraction, reports);
+            });
+            var rates = VerdictRates.From(builds.CommitA.ShortSha, separate, fraction, reports, planned: count);
             if (format == "json")
             {
                 output.WriteLine(VerdictRatesJson.Serialize(rates));
@@ -90,8 +95,26 @@ internal static class PerfAaCommand
                 output.WriteLine(rates.SummaryLine);
                 output.WriteLine(rates.StatesLine);
             }
-            return 0;
+            return rates.Interrupted ? 130 : 0;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Runs comparison 1, 2, ... up to <paramref name="count"/>, each by <paramref name="runOne"/> and then shown by
+    /// <paramref name="finished"/>; <paramref name="stopRequested"/> is asked before each, so a stop lets the run in
+    /// progress finish and starts no other. Returns the reports of the runs that finished.
+    /// </summary>
+    internal static List<ComparisonReport> RunSeries(int count, Func<bool> stopRequested, Func<int, ComparisonReport> runOne, Action<int, ComparisonReport> finished)
+    {
+        var reports = new List<ComparisonReport>(count);
+        for (int run = 1; run <= count && !stopRequested(); run++)
+        {
+            var report = runOne(run);
+            reports.Add(report);
+            finished(run, report);
+        }
+
+        return reports;
     }
 }

@@ -4,16 +4,25 @@ namespace IpiEngine.Cli.Run;
 
 /// <summary>
 /// Turns Ctrl-C (and SIGTERM) into a request to end the run: the process is not killed, the vCPU threads stop
-/// posting, the engine drains, and the summary is still printed.
+/// posting, the engine drains, and the summary is still printed. For work whose current step takes minutes (a run
+/// of <c>ipi perf aa</c>), a second signal can be left to end the process at once.
 /// </summary>
 internal sealed class RunInterruption : IDisposable
 {
     private readonly PosixSignalRegistration? sigterm;
+    private readonly bool secondSignalEnds;
+    private readonly Action? onRequest;
     private int requested;
 
-    /// <summary>Starts listening for Ctrl-C and SIGTERM.</summary>
-    public RunInterruption()
+    /// <summary>
+    /// Starts listening for Ctrl-C and SIGTERM. With <paramref name="secondSignalEnds"/>, a second signal is not
+    /// intercepted, so it ends the process as it would without this object; <paramref name="onRequest"/> runs once,
+    /// on the first signal (to say what will happen).
+    /// </summary>
+    public RunInterruption(bool secondSignalEnds = false, Action? onRequest = null)
     {
+        this.secondSignalEnds = secondSignalEnds;
+        this.onRequest = onRequest;
         Console.CancelKeyPress += OnCancelKeyPress;
         sigterm = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
     }
@@ -31,15 +40,23 @@ internal sealed class RunInterruption : IDisposable
         sigterm?.Dispose();
     }
 
-    private void OnCancelKeyPress(object? sender, ConsoleCancelEventArgs e)
+    /// <summary>
+    /// What a signal does: records the request and says whether to keep the process alive (true), which is always
+    /// the case for the first signal, and for later ones unless a second signal ends the process.
+    /// </summary>
+    internal bool Intercept()
     {
-        e.Cancel = true; // keep the process alive: the run drains and reports
-        Request();
+        // The exchange tells the first signal from later ones, also when two arrive at once on different threads.
+        if (Interlocked.Exchange(ref requested, 1) == 0)
+        {
+            onRequest?.Invoke();
+            return true;
+        }
+
+        return !secondSignalEnds;
     }
 
-    private void OnSignal(PosixSignalContext context)
-    {
-        context.Cancel = true;
-        Request();
-    }
+    private void OnCancelKeyPress(object? sender, ConsoleCancelEventArgs e) => e.Cancel = Intercept(); // true keeps the process alive: the run drains and reports
+
+    private void OnSignal(PosixSignalContext context) => context.Cancel = Intercept();
 }

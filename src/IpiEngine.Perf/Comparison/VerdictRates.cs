@@ -108,6 +108,12 @@ public sealed record VerdictRates
     /// <summary>Comparisons run.</summary>
     public int Runs { get; init; }
 
+    /// <summary>Comparisons asked for; more than <see cref="Runs"/> when the series was interrupted.</summary>
+    public int RunsPlanned { get; init; }
+
+    /// <summary>True when the series stopped before <see cref="RunsPlanned"/> (Ctrl-C): the rates cover the runs that finished.</summary>
+    public bool Interrupted => RunsPlanned > Runs;
+
     /// <summary>Runs with verdict PASS, REGRESSION, NOT ENOUGH EVIDENCE and NOT COMPARABLE.</summary>
     public IReadOnlyDictionary<string, int> Verdicts { get; init; } = new Dictionary<string, int>();
 
@@ -145,9 +151,10 @@ public sealed record VerdictRates
         : null;
 
     /// <summary>The rates in one line; with a slowdown it leads with the least-caught benchmark, then counts runs that caught all of them.</summary>
-    public string SummaryLine => Slowdown > 0
+    public string SummaryLine => (Slowdown > 0
         ? Invariant($"detection at {Slowdown * 100:0.#}% slower: {LeastDetectedText}; every benchmark flagged SLOWER in the same run in {RunsAllDetected} of {Runs} run(s) ({Rate(RunsAllDetected)}); per benchmark {string.Join(", ", Benchmarks.Select(b => $"{Short(b.Id)} {b.Slower}/{b.Runs}"))}; runs with a benchmark called faster: {RunsWithFalseVerdict}")
-        : Invariant($"A/A false verdicts: {RunsWithFalseVerdict} of {Runs} run(s) ({Rate(RunsWithFalseVerdict)}) called a benchmark slower or faster; verdicts {string.Join(", ", Verdicts.Select(p => $"{p.Key} {p.Value}"))}");
+        : Invariant($"A/A false verdicts: {RunsWithFalseVerdict} of {Runs} run(s) ({Rate(RunsWithFalseVerdict)}) called a benchmark slower or faster; verdicts {string.Join(", ", Verdicts.Select(p => $"{p.Key} {p.Value}"))}"))
+        + (Interrupted ? Invariant($"; interrupted: {Runs} of the {RunsPlanned} planned run(s) finished") : string.Empty);
 
     /// <summary>The entry of the <paramref name="run"/>th report of a series with <paramref name="slowdown"/>.</summary>
     public static SeriesRun RunOf(int run, double slowdown, ComparisonReport report)
@@ -160,8 +167,8 @@ public sealed record VerdictRates
         return SeriesRun.Of(run, report, falseVerdict, allDetected);
     }
 
-    /// <summary>Counts the outcomes of <paramref name="reports"/>.</summary>
-    public static VerdictRates From(string commit, bool separateBuilds, double slowdown, IReadOnlyList<ComparisonReport> reports)
+    /// <summary>Counts the outcomes of <paramref name="reports"/>, of <paramref name="planned"/> runs asked for (null: as many as there are reports).</summary>
+    public static VerdictRates From(string commit, bool separateBuilds, double slowdown, IReadOnlyList<ComparisonReport> reports, int? planned = null)
     {
         ArgumentNullException.ThrowIfNull(reports);
         var verdicts = new SortedDictionary<string, int>(StringComparer.Ordinal);
@@ -191,6 +198,7 @@ public sealed record VerdictRates
             SeparateBuilds = separateBuilds,
             Slowdown = slowdown,
             Runs = reports.Count,
+            RunsPlanned = Math.Max(planned ?? reports.Count, reports.Count),
             Verdicts = verdicts,
             RunsWithFalseVerdict = runs.Count(r => r.FalseVerdict),
             RunsAllDetected = runs.Count(r => r.AllDetected),

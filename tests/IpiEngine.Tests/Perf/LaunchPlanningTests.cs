@@ -111,7 +111,7 @@ public sealed class LaunchPlanningTests
     public void Extra_work_outside_the_slowdown_range_is_refused(double fraction) =>
         Assert.Throws<ArgumentOutOfRangeException>(() => SuiteSlowdown.ExtraOperations(1024, fraction));
 
-    private static ComparisonReport Report(Verdict verdict, params TimeOutcome[] outcomes) => new()
+    internal static ComparisonReport Report(Verdict verdict, params TimeOutcome[] outcomes) => new()
     {
         Base = new SideSummary { Label = "A" },
         Diff = new SideSummary { Label = "B" },
