@@ -23,6 +23,9 @@ internal static class PerfWorkerCommand
         command.Hidden = true;
         command.SetAction(parse =>
         {
+            // A terminal's Ctrl-C reaches the whole process group: the worker leaves it to its parent (aa lets the run in
+            // progress finish), and ends when the parent closes its stdin, also when the parent itself was ended.
+            Console.CancelKeyPress += (_, e) => e.Cancel = true;
             // The protocol owns stdout; anything a benchmark prints goes to stderr instead.
             var protocol = Console.Out;
             Console.SetOut(Console.Error);
