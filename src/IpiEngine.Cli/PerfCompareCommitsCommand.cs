@@ -10,7 +10,9 @@ namespace IpiEngine.Cli;
 /// <c>ipi perf compare-commits A B</c>: builds both commits in temporary clones, runs launches of
 /// their suites alternately (A B, B A, ...) with the probe around every benchmark, and compares
 /// them launch by launch (<see cref="ComparisonUnit.Launch"/>). The command to run before merging.
-/// Exit 0 pass, 1 regression, 2 not comparable or bad input, 3 not enough evidence.
+/// Exit 0 pass, 1 regression, 2 not comparable or bad input, 3 not enough evidence, 130 when Ctrl-C ended the rounds
+/// early: the first Ctrl-C (or SIGTERM) lets the round in progress finish and compares the rounds that did; a second
+/// ends the process at once.
 /// </summary>
 internal static class PerfCompareCommitsCommand
 {
@@ -39,7 +41,10 @@ internal static class PerfCompareCommitsCommand
             var git = GitRepository.Open(parse.GetValue(repo) ?? Environment.CurrentDirectory);
             var runner = new AlternatingRunner(git, error);
             using var builds = runner.Build(parse.GetValue(a)!, parse.GetValue(b)!, parse.GetValue(launches.SeparateBuilds));
-            var outcome = runner.Run(builds, settings, builds.BuildTime);
+            // From here a first Ctrl-C still yields a comparison of the finished rounds (while building there is none: it ends at once).
+            using var interruption = new Run.RunInterruption(secondSignalEnds: true, onRequest: () => error.WriteLine(
+                "stopping after the round in progress, then comparing the rounds that finished; Ctrl-C again stops at once, without a report."));
+            var outcome = runner.Run(builds, settings with { StopRequested = () => interruption.Requested }, builds.BuildTime);
             if (parse.GetValue(save))
             {
                 var store = new RecordStore(PerfCommand.ResultsFolder(parse.GetValue(results), git));
@@ -56,8 +61,21 @@ internal static class PerfCompareCommitsCommand
             }
             var report = comparer.Compare(outcome.A, outcome.B);
             PerfComparisonPrinter.Print(report, format, output);
+            if (outcome.Interrupted)
+            {
+                // After the report, so that a reader of the text sees it last; on stderr when stdout is one document.
+                (format == "text" ? output : error).WriteLine(InterruptedLine(outcome));
+                return InterruptedExitCode;
+            }
             return report.ExitCode;
         }));
         return command;
     }
+
+    /// <summary>The exit code of a run that Ctrl-C ended early (128 + SIGINT, as a shell reports it).</summary>
+    internal const int InterruptedExitCode = 130;
+
+    /// <summary>What a run that Ctrl-C ended early says after its report.</summary>
+    internal static string InterruptedLine(AlternatingRunner.Outcome outcome) =>
+        $"interrupted: {outcome.RoundsRun} of the {outcome.RoundsPlanned} planned round(s) finished, and the comparison above stands on those alone; exit {InterruptedExitCode}, not the verdict's code";
 }

@@ -31,8 +31,16 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
         Launches,
     }
 
-    /// <summary>Each side's records (one per launch) and one line of calibration per round.</summary>
-    public sealed record Outcome(RecordSet A, RecordSet B, IReadOnlyList<string> Rounds);
+    /// <summary>
+    /// Each side's records (one per launch) and one line of calibration per round; <paramref name="Interrupted"/> when
+    /// <see cref="Settings.StopRequested"/> ended the rounds before their plan, with <paramref name="RoundsPlanned"/> the
+    /// plan at that moment.
+    /// </summary>
+    public sealed record Outcome(RecordSet A, RecordSet B, IReadOnlyList<string> Rounds, bool Interrupted = false, int RoundsPlanned = 0)
+    {
+        /// <summary>Rounds that finished: each one gave both sides a record.</summary>
+        public int RoundsRun => A.Records.Count;
+    }
 
     /// <summary>What to run, and for how long.</summary>
     public sealed record Settings
@@ -80,6 +88,13 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
         /// ones and the run ends once none is left; null: every round runs every benchmark.
         /// </summary>
         public RunComparer? SettleWith { get; init; }
+
+        /// <summary>
+        /// Asked after every round: true ends the rounds there (the user pressed Ctrl-C), and the outcome holds the
+        /// rounds that finished, marked <see cref="Outcome.Interrupted"/>. A round is the unit that pairs A with B, so
+        /// the one in progress always finishes. Null: the rounds run to their plan.
+        /// </summary>
+        public Func<bool>? StopRequested { get; init; }
     }
 
     /// <summary>The built suites of both sides, in a scratch folder deleted on dispose.</summary>
@@ -171,8 +186,16 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
         bool focused = false; // later rounds run only the undecided benchmarks
         bool extending = false; // past the warn-only cap, the rounds run only the warn-only benchmarks then close to a verdict
         string slowed = settings.DiffEnvironment.Count == 0 ? "" : $" [{string.Join(", ", settings.DiffEnvironment.Select(p => $"{p.Key}={p.Value}"))}]";
+        bool interrupted = false;
         for (int round = 1; round <= rounds; round++)
         {
+            if (round > 1 && settings.StopRequested?.Invoke() == true)
+            {
+                interrupted = true;
+                log.WriteLine($"stopped at the user's request after round {round - 1} of {rounds}; comparing the {round - 1} round(s) that finished");
+                roundLines.Add($"the run was interrupted after round {round - 1} of the {rounds} planned");
+                break;
+            }
             PerfRecord? a = null, b = null;
             if (settings.Mode == RoundMode.Interleaved)
             {
@@ -232,14 +255,38 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                 continue;
             }
             var (first, second) = LaunchSchedule.Round(round);
+            bool cutShort = false;
             foreach (var side in (ReadOnlySpan<Side>)[first, second])
             {
                 bool isA = side == Side.A;
                 var commit = isA ? builds.CommitA : builds.CommitB;
                 var launchClock = Stopwatch.StartNew();
                 var folder = Path.Combine(builds.Scratch.FullName, $"launch-{round}-{side}");
-                var (record, allRan) = (isA ? builds.RunnerA : builds.RunnerB)
-                    .RunLaunch(settings.Profile, settings.Filters, folder, commit, round, isA ? baseEnvironment : settings.DiffEnvironment);
+                (PerfRecord? Record, bool AllRan) launch = default;
+                try
+                {
+                    launch = (isA ? builds.RunnerA : builds.RunnerB)
+                        .RunLaunch(settings.Profile, settings.Filters, folder, commit, round, isA ? baseEnvironment : settings.DiffEnvironment);
+                }
+                catch (PerfInputException) when (settings.StopRequested?.Invoke() == true)
+                {
+                    // A terminal's Ctrl-C reaches the launch's BenchmarkDotNet process too: the launch died of the stop.
+                }
+                var (record, allRan) = launch;
+                if (record is null || (!allRan && settings.StopRequested?.Invoke() == true)) // null: the launch failed after a stop (above)
+                {
+                    // A launch cut short by the stop is no observation: the round's records go, and the rounds before it stand.
+                    if (a is not null)
+                    {
+                        recordsA.Remove(a);
+                    }
+                    if (b is not null)
+                    {
+                        recordsB.Remove(b);
+                    }
+                    cutShort = true;
+                    break;
+                }
                 Directory.Delete(folder, recursive: true);
                 if (isA)
                 {
@@ -255,10 +302,17 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                 var eta = BudgetPlanner.Remaining(clock.Elapsed, done, 2 * rounds);
                 log.WriteLine($"launch {done} of {2 * rounds} (round {round}, {side} {commit.ShortSha}{(isA ? "" : slowed)}): {BudgetPlanner.Duration(launchClock.Elapsed)}, {record.Benchmarks.Count} benchmark(s){(allRan ? "" : ", some failed")}; ETA {BudgetPlanner.Duration(eta)}");
             }
+            if (cutShort)
+            {
+                interrupted = true;
+                log.WriteLine($"stopped at the user's request during round {round} of {rounds}, whose launch it cut short; comparing the {round - 1} round(s) that finished");
+                roundLines.Add($"the run was interrupted after round {round - 1} of the {rounds} planned");
+                break;
+            }
             roundLines.Add($"round {round} ({first} then {second}): A {CalibrationSummary.Of([a!])}; B {CalibrationSummary.Of([b!])}");
             rounds = Replan(settings, spentBefore, clock, round, rounds);
         }
-        return new Outcome(new RecordSet(builds.LabelA, recordsA, []), new RecordSet(builds.LabelB + slowed, recordsB, []), roundLines);
+        return new Outcome(new RecordSet(builds.LabelA, recordsA, []), new RecordSet(builds.LabelB + slowed, recordsB, []), roundLines, interrupted, rounds);
     }
 
     /// <summary>

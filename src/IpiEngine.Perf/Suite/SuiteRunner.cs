@@ -18,8 +18,14 @@ public sealed class SuiteRunner(string sourceRoot, TextWriter log)
 
     private string ProjectFolder => Path.GetDirectoryName(Path.Combine(sourceRoot, ProjectPath))!;
 
+    private readonly string? builtAssembly;
+
+    /// <summary>A runner whose suite is already built at <paramref name="assembly"/> (tests: a stand-in suite).</summary>
+    internal SuiteRunner(string sourceRoot, TextWriter log, string assembly)
+        : this(sourceRoot, log) => builtAssembly = assembly;
+
     /// <summary>The built suite assembly (what the interleaved runner's workers load).</summary>
-    internal string Assembly => Path.Combine(ProjectFolder, "bin", "Release", "net10.0", "IpiEngine.Benchmarks.dll");
+    internal string Assembly => builtAssembly ?? Path.Combine(ProjectFolder, "bin", "Release", "net10.0", "IpiEngine.Benchmarks.dll");
 
     /// <summary>Builds the suite in Release.</summary>
     /// <exception cref="PerfInputException">The tree has no suite, or it does not build.</exception>
