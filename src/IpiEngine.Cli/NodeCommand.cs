@@ -40,6 +40,9 @@ internal static class NodeCommand
     /// </summary>
     internal const int LatencySampleInterval = 64;
 
+    /// <summary>The most IPIs a vCPU posts per turn (<c>--batch</c>), as for <c>ipi run --batch</c>.</summary>
+    internal const int MaxBatch = 4096;
+
     /// <summary>Builds the verb.</summary>
     public static Command Create()
     {
@@ -59,10 +62,11 @@ internal static class NodeCommand
         var svrWrites = new Option<int>("--svr-write-every") { Description = "Each local vCPU also writes its SVR (a topology write replicated to every node; routing unchanged) before every N-th IPI (0: never).", DefaultValueFactory = _ => 0 };
         var progress = new Option<int>("--progress-ms") { Description = "While posting, print 'progress TIMESTAMP SERVED' (Stopwatch ticks, local destinations served so far) every N ms (0: never).", DefaultValueFactory = _ => 0 };
         var assist = new Option<string?>("--assist") { Description = "Fused threading: on (default) lets a post that finds the pipeline thread parked resolve and deliver its own vCPU's records instead of waking it; off leaves all the work to the pipeline thread (EngineOptions.AssistIdlePipeline).", HelpName = "on|off" };
+        var batch = new Option<int>("--batch") { Description = "IPIs each local vCPU posts per turn: 1 posts each record with Post, more gathers them (ICR high writes included) into one PostBatch.", DefaultValueFactory = _ => 1 };
         var pipelineCpus = new Option<string?>("--pipeline-cpus") { Description = "Pin this node engine's pipeline threads to these logical CPUs, in pipeline order: fused one; per-stage three (gather,resolve,deliver) or one for all (default: the OS places them; Linux).", HelpName = "CPUS" };
         var command = new Command("node", "Run one node of a VM whose vCPUs are spread over several hosts; forwards IPIs to its peers.")
         {
-            config, topology, workload, seed, ipis, duration, rate, timeout, control, traceVcpus, traceExits, threading, assist, pipelineCpus, deliveries, svrWrites, progress,
+            config, topology, workload, seed, ipis, duration, rate, timeout, control, traceVcpus, traceExits, threading, assist, pipelineCpus, deliveries, svrWrites, progress, batch,
         };
         command.SetAction((parse, ct) =>
         {
@@ -82,7 +86,7 @@ internal static class NodeCommand
                     TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), ct)
                 : RunAsync(new NodeRunArguments(parse.GetRequiredValue(config).FullName, parse.GetValue(topology)!, parse.GetValue(workload)!,
                     parse.GetValue(seed), parse.GetValue(ipis), TimeSpan.FromMilliseconds(parse.GetValue(duration)), parse.GetValue(rate),
-                    TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!, parse.GetValue(svrWrites), parse.GetValue(progress), assistOn) { PipelineCpus = cpus }, ct);
+                    TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!, parse.GetValue(svrWrites), parse.GetValue(progress), assistOn, parse.GetValue(batch)) { PipelineCpus = cpus }, ct);
         });
         return command;
     }
@@ -101,6 +105,8 @@ internal static class NodeCommand
     {
         if (args.IpisPerVcpu < 0 || args.Rate < 0 || args.SvrWriteEvery < 0 || args.ProgressMs < 0 || args.Timeout <= TimeSpan.Zero || args.Duration <= TimeSpan.Zero)
             return Fail("--ipis-per-vcpu, --rate, --svr-write-every and --progress-ms must be 0 or more, --duration-ms and --timeout positive.");
+        if (args.Batch is < 1 or > MaxBatch)
+            return Fail($"--batch must be between 1 and {MaxBatch}, not {args.Batch}.");
         if (!WorkloadMix.TryParse(args.Workload, out var mix, out var mixError))
             return Fail(mixError!);
         if (EngineNames.TryThreading(args.Threading) is null)
@@ -206,7 +212,7 @@ internal static class NodeCommand
         {
             try
             {
-                posted = await Task.Run(() => script.Post(engine, local, args.IpisPerVcpu, args.Duration, args.Rate, kernel, ct, args.SvrWriteEvery), CancellationToken.None);
+                posted = await Task.Run(() => script.Post(engine, local, args.IpisPerVcpu, args.Duration, args.Rate, kernel, ct, args.SvrWriteEvery, args.Batch), CancellationToken.None);
             }
             catch (TopologyWriteException e)
             {

@@ -26,6 +26,8 @@ internal sealed class MultiNodeRun
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>IPIs per second each node posts (0: as fast as possible). Pace it to read latency rather than queueing.</summary>
     public long Rate { get; init; }
+    /// <summary>IPIs each vCPU posts per turn: 1 with <c>Post</c>, more with one <c>PostBatch</c> (<c>ipi node --batch</c>).</summary>
+    public int Batch { get; init; } = 1;
     /// <summary>The engines' threading: <c>fused</c>, <c>per-stage</c> or <c>inline</c>.</summary>
     public string Threading { get; init; } = "fused";
     /// <summary>With fused threading, every node engine's idle assist (<c>ipi node --assist</c>); ignored otherwise.</summary>
@@ -84,7 +86,7 @@ internal sealed class MultiNodeRun
             "--seed", Seed.ToString(invariant), "--ipis-per-vcpu", IpisPerVcpu.ToString(invariant),
             "--duration-ms", ((long)Duration.TotalMilliseconds).ToString(invariant),
             "--rate", Rate.ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant),
-            "--svr-write-every", SvrWriteEvery.ToString(invariant), "--progress-ms", ((int)ProgressInterval.TotalMilliseconds).ToString(invariant),
+            "--svr-write-every", SvrWriteEvery.ToString(invariant), "--batch", Batch.ToString(invariant), "--progress-ms", ((int)ProgressInterval.TotalMilliseconds).ToString(invariant),
             .. NodeProcesses.AssistArguments(Threading, Assist), .. Run.PipelineCpuList.NodeArguments(PipelineCpus, node)], IpiDll, Timeout, Log, ct);
         await nodes.ExpectFromAllAsync("ready", ct);
         await nodes.SendAllAsync("go", ct);

@@ -14,7 +14,7 @@ namespace IpiEngine.Cli.Nodes;
 internal sealed class NodeArrivals : RemoteDeliverySink
 {
     private readonly Lock _lock = new(); // one lock per frame (links call concurrently), not per record
-    private readonly IReadOnlyList<int> _nodeOfVcpu;
+    private readonly int[] _nodeOfVcpu; // a copy: indexed twice per arrival, an array's load instead of an interface call
     private readonly int _self;
     private readonly long[] _pairs;
     private readonly LatencyHistogram _latency = new();
@@ -25,10 +25,10 @@ internal sealed class NodeArrivals : RemoteDeliverySink
     public NodeArrivals(IReadOnlyList<int> nodeOfVcpu, int self, RemoteDeliverySink? next = null)
     {
         ArgumentNullException.ThrowIfNull(nodeOfVcpu);
-        _nodeOfVcpu = nodeOfVcpu;
+        _nodeOfVcpu = [.. nodeOfVcpu];
         _self = self;
         _nextSink = next;
-        _pairs = new long[nodeOfVcpu.Count * nodeOfVcpu.Count];
+        _pairs = new long[_nodeOfVcpu.Length * _nodeOfVcpu.Length];
     }
 
     /// <summary>Deliveries received (all pairs, misrouted included).</summary>
@@ -41,7 +41,7 @@ internal sealed class NodeArrivals : RemoteDeliverySink
     public long Pair(int source, int destination)
     {
         lock (_lock)
-            return _pairs[source * _nodeOfVcpu.Count + destination];
+            return _pairs[source * _nodeOfVcpu.Length + destination];
     }
 
     /// <summary>Post-to-arrival latency of what arrived, in the shape of a single-node run's <c>latencyNs</c>.</summary>
@@ -58,21 +58,29 @@ internal sealed class NodeArrivals : RemoteDeliverySink
         // Handed on first, counted after: once Total reaches what is due, the next sink (the engine) has taken all of it,
         // so a node that stops its engine as soon as Total is complete never stops it under an arrival still on its way.
         _nextSink?.Deliver(fromNode, deliveries);
-        int vcpus = _nodeOfVcpu.Count;
+        int[] nodeOf = _nodeOfVcpu;
+        int vcpus = nodeOf.Length;
+        long[] pairs = _pairs;
+        long misrouted = 0;
         lock (_lock)
         {
             foreach (ref readonly var d in deliveries)
             {
-                _total++;
-                if (d.SourceVcpu >= (uint)vcpus || d.DestinationVcpu >= (uint)vcpus
-                    || _nodeOfVcpu[(int)d.DestinationVcpu] != _self || _nodeOfVcpu[(int)d.SourceVcpu] != fromNode)
+                uint source = d.SourceVcpu, destination = d.DestinationVcpu;
+                if (source >= (uint)vcpus || destination >= (uint)vcpus || nodeOf[destination] != _self || nodeOf[source] != fromNode)
                 {
-                    _misrouted++;
+                    misrouted++;
                     continue;
                 }
-                _pairs[d.SourceVcpu * vcpus + d.DestinationVcpu]++;
-                _latency.RecordTicks(d.PostTimestamp, now);
+                pairs[(source * (uint)vcpus) + destination]++;
+                if (d.PostTimestamp != 0) // one post in LatencySampleInterval is stamped
+                {
+                    _latency.RecordTicks(d.PostTimestamp, now);
+                }
             }
+            // Counted once per frame, inside the lock: Total is read to decide when everything due has arrived.
+            _total += deliveries.Length;
+            _misrouted += misrouted;
         }
     }
 }

@@ -4,7 +4,8 @@ namespace IpiEngine.Cli.Nodes;
 /// The options of one <c>ipi node</c> process. <see cref="SvrWriteEvery"/>: each local vCPU also writes its SVR (a
 /// replicated topology write, routing unchanged) before every N-th IPI, 0 never; <see cref="ProgressMs"/>: print a
 /// <c>progress</c> line every N ms while posting, 0 never; <see cref="Assist"/>: the engine's
-/// <see cref="EngineOptions.AssistIdlePipeline"/> (<c>--assist</c>, fused threading).
+/// <see cref="EngineOptions.AssistIdlePipeline"/> (<c>--assist</c>, fused threading); <see cref="Batch"/>: IPIs each vCPU
+/// posts per turn, 1 with <c>Post</c>, more with one <c>PostBatch</c> (<see cref="NodeScript.Post"/>).
 /// </summary>
 internal sealed record NodeRunArguments(
     string ConfigPath,
@@ -19,7 +20,8 @@ internal sealed record NodeRunArguments(
     string Threading,
     int SvrWriteEvery = 0,
     int ProgressMs = 0,
-    bool Assist = true)
+    bool Assist = true,
+    int Batch = 1)
 {
     /// <summary>The engine's pipeline CPUs (<c>--pipeline-cpus</c>, <see cref="EngineOptions.PipelineCpus"/>); null: the OS places them.</summary>
     public IReadOnlyList<int>? PipelineCpus { get; init; }

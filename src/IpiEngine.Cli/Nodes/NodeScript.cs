@@ -61,10 +61,18 @@ internal sealed class NodeScript
     /// that leaves routing alone (the software enable stays set; the spurious vector's low bit alternates), so the
     /// expectations still hold while the nodes' writes cross. Returns only when every node applied it.
     /// </param>
-    public long[] Post(Engine engine, uint[] local, long ipisPerVcpu, TimeSpan deadline, long rate, KernelStandIn? kernel, CancellationToken ct, int svrWriteEvery = 0)
+    /// <param name="batch">
+    /// Firing writes each vCPU posts per turn: 1 posts every record alone (<see cref="Engine.Post"/>); more gathers a
+    /// vCPU's next <paramref name="batch"/> IPIs (their ICR high writes and SVR writes included, in order) into one
+    /// <see cref="Engine.PostBatch"/>, as <c>ipi run --batch</c> does on one node.
+    /// </param>
+    public long[] Post(Engine engine, uint[] local, long ipisPerVcpu, TimeSpan deadline, long rate, KernelStandIn? kernel, CancellationToken ct, int svrWriteEvery = 0, int batch = 1)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(local);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        // A batch holds up to `batch` IPIs, each with at most an SVR write and its ICR high write before it.
+        var pending = batch > 1 ? new ExitRecord[batch * 3] : [];
         var posted = new long[Script.Vcpus.Length];
         var cursor = new int[Script.Vcpus.Length];
         var clock = Stopwatch.StartNew();
@@ -91,28 +99,55 @@ internal sealed class NodeScript
                 if (rate > 0 && due > clock.ElapsedMilliseconds)
                     WaitUntil(clock, due);
                 var script = Script.Vcpus[v];
-                if (svrWriteEvery > 0 && posted[v] % svrWriteEvery == 0)
+                int count = 0; // records gathered for one PostBatch
+                int ipis = batch;
+                if (ipisPerVcpu > 0)
+                    ipis = (int)Math.Min(ipis, ipisPerVcpu - posted[v]);
+                for (int k = 0; k < ipis; k++)
                 {
-                    var svr = new ExitRecord((ushort)v, ApicRegister.Svr, 0x1FFu ^ (ulong)(posted[v] / svrWriteEvery & 1), 0, 0, 0);
-                    kernel?.Write(svr);
-                    engine.Post((int)v, svr.Register, svr.Value, 0);
+                    if (svrWriteEvery > 0 && posted[v] % svrWriteEvery == 0)
+                    {
+                        var svr = new ExitRecord((ushort)v, ApicRegister.Svr, 0x1FFu ^ (ulong)(posted[v] / svrWriteEvery & 1), 0, 0, 0);
+                        kernel?.Write(svr);
+                        if (batch > 1)
+                            Gather(engine, (int)v, pending, ref count, svr);
+                        else
+                            engine.Post((int)v, svr.Register, svr.Value, 0);
+                    }
+                    // Up to and including the next firing write (an ICR2 write only latches).
+                    while (true)
+                    {
+                        ref readonly var record = ref script.Records[cursor[v]];
+                        kernel?.Write(record);
+                        if (batch > 1)
+                            Gather(engine, (int)v, pending, ref count, record);
+                        else
+                            engine.Post((int)v, record.Register, record.Value, record.DestinationId, record.Tag);
+                        if (++cursor[v] == script.Records.Length)
+                            cursor[v] = 0; // the script loops (a compare, not a division per record)
+                        if (ApicRegister.FiresIpi(record.Register))
+                            break;
+                    }
+                    posted[v]++;
+                    total++;
                 }
-                // Up to and including the next firing write (an ICR2 write only latches).
-                while (true)
-                {
-                    ref readonly var record = ref script.Records[cursor[v]];
-                    kernel?.Write(record);
-                    engine.Post((int)v, record.Register, record.Value, record.DestinationId, record.Tag);
-                    cursor[v] = (cursor[v] + 1) % script.Records.Length;
-                    if (ApicRegister.FiresIpi(record.Register))
-                        break;
-                }
-                posted[v]++;
-                total++;
+                if (count > 0)
+                    engine.PostBatch((int)v, pending.AsSpan(0, count));
                 more |= ipisPerVcpu <= 0 || posted[v] < ipisPerVcpu;
             }
         }
         return posted;
+    }
+
+    /// <summary>Adds a record to a vCPU's batch, posting the batch first when it is full (a script with long runs of non-firing writes).</summary>
+    private static void Gather(Engine engine, int vcpu, ExitRecord[] pending, ref int count, in ExitRecord record)
+    {
+        if (count == pending.Length)
+        {
+            engine.PostBatch(vcpu, pending);
+            count = 0;
+        }
+        pending[count++] = record;
     }
 
     private static void WaitUntil(Stopwatch clock, long millisecond)

@@ -25,6 +25,8 @@ internal sealed record NodesRunReport
     public long? AssistedPasses { get; init; }
     /// <summary>vCPUs of the VM.</summary>
     public required int Vcpus { get; init; }
+    /// <summary>A generated workload: IPIs each vCPU posted per turn (1: <c>Post</c>; more: one <c>PostBatch</c>); null for a trace.</summary>
+    public int? Batch { get; init; }
     /// <summary>The topology (or "from the trace").</summary>
     public required string Topology { get; init; }
     /// <summary>The workload mix, or the trace's name.</summary>

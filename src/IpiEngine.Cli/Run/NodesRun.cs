@@ -47,6 +47,7 @@ internal static class NodesRun
             IpisPerVcpu = settings.Count is { } count ? count / settings.Vcpus : 0, // a multiple of the vCPUs (RunOptions)
             Duration = settings.Duration,
             Rate = settings.Rate is { } rate ? (long)(rate / nodes) : 0, // a whole multiple of the nodes (RunOptions)
+            Batch = settings.Batch,
             Threading = settings.Threading,
             Assist = settings.Assist,
             PipelineCpus = settings.NodePipelineCpus,
@@ -56,14 +57,14 @@ internal static class NodesRun
         };
         var amount = settings.Count is null ? $"for {settings.Duration.TotalSeconds:0.###} s" : $"{run.IpisPerVcpu:N0} IPIs per vCPU";
         console.Writer.WriteLine($"{nodes} nodes on loopback, {settings.Vcpus} vCPUs (vCPU v on node v % {nodes}), {settings.Topology.Name}, "
-            + $"{settings.Mix.Name}, seed {settings.Seed}, {amount}" + Suffix(settings));
+            + $"{settings.Mix.Name}, seed {settings.Seed}, {amount}, batch {settings.Batch}" + Suffix(settings));
         var outcome = Wait(ct => run.RunAndSummarizeAsync(console.Writer, error, ct), console, interruption);
         if (outcome is not ({ } code, { } result))
         {
             return outcome?.ExitCode ?? 1;
         }
 
-        JsonOutput.Write(settings.JsonPath, result.ToReport(settings.Threading, AssistSetting(settings), settings.LocalTargets, settings.Vcpus, settings.Topology.Name, settings.Mix.Name),
+        JsonOutput.Write(settings.JsonPath, result.ToReport(settings.Threading, AssistSetting(settings), settings.LocalTargets, settings.Vcpus, settings.Topology.Name, settings.Mix.Name) with { Batch = settings.Batch },
             NodesRunReportJsonContext.Default.NodesRunReport, jsonOutput ?? console.Writer);
         return code;
     }

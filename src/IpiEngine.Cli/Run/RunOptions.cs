@@ -226,7 +226,7 @@ internal sealed class RunOptions
             throw new RunInputException("--nodes must be at least 2 (one engine process per node).");
         }
 
-        var notForNodes = new[] { Warmup, Batch, LatencySamples, Wait, RingCapacity, Loop };
+        var notForNodes = new[] { Warmup, LatencySamples, Wait, RingCapacity, Loop };
         foreach (var option in notForNodes)
         {
             if (Text(parse, option) is not null)
@@ -251,6 +251,11 @@ internal sealed class RunOptions
 
         // The same workload options and defaults as a single-engine run, spread over the nodes.
         var synthetic = ReadSynthetic(parse, settings);
+        if (Text(parse, Batch) is null)
+        {
+            synthetic = synthetic with { Batch = RunSettings.DefaultNodesBatch };
+        }
+
         if (synthetic.Mix.HasDevices)
         {
             throw new RunInputException("--nodes does not take msi or ioapic weights: the node processes run no device threads yet, so drop --nodes or the device weights.");

@@ -14,6 +14,12 @@ internal sealed record RunSettings
     /// <summary>Records per <c>PostBatch</c> call by default: an ICR2+ICR pair and a little more, as a vCPU's exit handler might queue.</summary>
     public const int DefaultBatch = 8;
 
+    /// <summary>
+    /// IPIs each vCPU of a <c>--nodes</c> run posts per turn by default: 1, every record its own <c>Post</c>, as the
+    /// node processes always did, so their figures stay comparable from one record to the next.
+    /// </summary>
+    public const int DefaultNodesBatch = 1;
+
     /// <summary>Number of emulated vCPUs (synthetic runs) or of the trace.</summary>
     public int Vcpus { get; init; } = DefaultVcpus;
 

@@ -63,6 +63,39 @@ public class BadRunInputTests
     }
 
     [Fact]
+    public void A_node_posting_in_batches_posts_what_it_posts_one_by_one()
+    {
+        // ipi run --nodes --batch: each vCPU's next IPIs (ICR high and SVR writes included) go in one PostBatch. The same
+        // script through batches of 4 (10 IPIs a vCPU: 4, 4, 2) and one by one resolves the same, in the same amounts.
+        var script = NodeScript.Build(4, TopologyKind.XApicFlat, false, WorkloadMix.LinuxMix, 3, 0);
+        EngineCounters Run(int batch, out long[] posted)
+        {
+            using var engine = new Engine(new EngineOptions { Topology = script.NewTopology() });
+            engine.Start();
+            posted = script.Post(engine, [0, 1, 2, 3], 10, TimeSpan.FromSeconds(30), 0, kernel: null, CancellationToken.None, svrWriteEvery: 3, batch: batch);
+            engine.Stop();
+            return engine.ReadCounters();
+        }
+
+        var one = Run(1, out var postedOne);
+        var four = Run(4, out var postedFour);
+
+        Assert.Equal([10, 10, 10, 10], postedFour);
+        Assert.Equal(postedOne, postedFour);
+        Assert.Equal(16, four.TopologyWrites); // each vCPU's SVR before its IPIs 0, 3, 6 and 9
+        Assert.True(four.Posted > 40, $"{four.Posted} records: xAPIC IPIs carry ICR high writes");
+        Assert.Equal(one.Posted, four.Posted);
+        Assert.Equal(one.Latched, four.Latched);
+        Assert.Equal(one.TopologyWrites, four.TopologyWrites);
+        Assert.Equal(40, four.IpisResolved + four.Rejected);
+        Assert.Equal(one.IpisResolved, four.IpisResolved);
+        Assert.Equal(one.DestinationsResolved, four.DestinationsResolved);
+        Assert.Equal(one.Delivered + one.Coalesced, four.Delivered + four.Coalesced);
+        using var idle = new Engine(new EngineOptions { Topology = script.NewTopology() });
+        Assert.Throws<ArgumentOutOfRangeException>(() => script.Post(idle, [0], 1, TimeSpan.FromSeconds(1), 0, null, CancellationToken.None, batch: 0));
+    }
+
+    [Fact]
     public void A_tiny_rate_offers_no_more_than_it_allows()
     {
         // 0.001 IPIs/s for 0.3 s allows one IPI (the first is due at 0 s); each vCPU's first batch used to go at once.

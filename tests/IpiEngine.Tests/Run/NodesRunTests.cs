@@ -74,6 +74,27 @@ public class NodesRunTests
         Assert.Contains($"cross-node IPIs/s: {cross.ToString("N0", invariant)}; local IPIs/s: {local.ToString("N0", invariant)} over {seconds.ToString("0.000", invariant)} s", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Nodes_post_in_batches_when_asked_and_one_by_one_by_default()
+    {
+        var (code, output, error) = RunCli.Invoke("run", "--nodes", "2", "--vcpus", "4", "--workload", "linux-mix", "--count", "8000", "--batch", "16", "--json", "-");
+
+        Assert.True(code == 0, $"exit {code}: {error}");
+        Assert.Contains("2,000 IPIs per vCPU, batch 16, fused", error, StringComparison.Ordinal); // the header line
+        using (var json = JsonDocument.Parse(output))
+        {
+            var root = json.RootElement;
+            Assert.Equal(16, root.GetProperty("batch").GetInt32());
+            Assert.Equal(8000, root.GetProperty("posted").GetInt64());
+            Assert.True(root.GetProperty("exactlyOnce").GetBoolean(), root.ToString());
+        }
+
+        (code, output, error) = RunCli.Invoke("run", "--nodes", "2", "--vcpus", "4", "--workload", "unicast", "--count", "400", "--json", "-");
+        Assert.True(code == 0, $"exit {code}: {error}");
+        using var byDefault = JsonDocument.Parse(output);
+        Assert.Equal(1, byDefault.RootElement.GetProperty("batch").GetInt32());
+    }
+
     [Theory]
     [InlineData("--nodes", "1")]
     [InlineData("--nodes", "x")]
@@ -83,6 +104,8 @@ public class NodesRunTests
     [InlineData("--vcpus", "1")]
     [InlineData("--topology", "xapic-flat")] // 16 vCPUs by default: more than a flat xAPIC holds
     [InlineData("--workload", "bogus")]
+    [InlineData("--batch", "0")]
+    [InlineData("--batch", "5000")]
     public void Bad_multi_node_input_is_exit_code_2(string option, string value)
     {
         var args = option == "--nodes" ? new[] { "run", option, value } : ["run", "--nodes", "2", option, value];

@@ -7,15 +7,17 @@ namespace IpiEngine.Tests.Transport;
 public class SeparateProcessTests
 {
     [Theory]
-    [InlineData(2, "unicast", 2_000, 0)]
-    [InlineData(3, "linux-mix", 2_000, 0)]
-    [InlineData(2, "storm", 500, 20_000)] // paced: 2 000 IPIs per node at 20 000/s
-    public async Task Every_delivery_crosses_between_node_processes_exactly_once(int nodes, string workload, long ipisPerVcpu, long rate)
+    [InlineData(2, "unicast", 2_000, 0, 1)]
+    [InlineData(3, "linux-mix", 2_000, 0, 1)]
+    [InlineData(2, "storm", 500, 20_000, 1)] // paced: 2 000 IPIs per node at 20 000/s
+    [InlineData(3, "linux-mix", 2_000, 0, 64)] // each vCPU's IPIs in PostBatch calls of 64 (--batch)
+    [InlineData(2, "storm", 500, 20_000, 7)] // paced, in batches that do not divide the count
+    public async Task Every_delivery_crosses_between_node_processes_exactly_once(int nodes, string workload, long ipisPerVcpu, long rate, int batch)
     {
         var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
         var run = new MultiNodeRun
         {
-            Nodes = nodes, Vcpus = 2 * nodes, Workload = workload, IpisPerVcpu = ipisPerVcpu, Rate = rate,
+            Nodes = nodes, Vcpus = 2 * nodes, Workload = workload, IpisPerVcpu = ipisPerVcpu, Rate = rate, Batch = batch,
             Timeout = TimeSpan.FromSeconds(30), Log = log.Enqueue,
         };
         var result = await run.RunAsync(TestContext.Current.CancellationToken);
