@@ -23,7 +23,7 @@ public sealed partial class Engine
     /// <exception cref="EngineStoppedException">The engine is stopped (the record was not taken).</exception>
     /// <exception cref="EngineFaultedException">The engine's pipeline failed (the inner exception says how).</exception>
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inlined)]
     public void Post(int sourceVcpu, uint register, ulong value, uint destinationId, ulong tag = 0)
     {
         ushort reg = register <= 0xFFFE ? (ushort)register : ApicRegister.Invalid;
@@ -57,7 +57,7 @@ public sealed partial class Engine
     /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
     /// <exception cref="EngineFaultedException">The engine's pipeline failed (the inner exception says how).</exception>
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inlined)]
     public bool TryPost(int sourceVcpu, uint register, ulong value, uint destinationId, ulong tag = 0)
     {
         ushort reg = register <= 0xFFFE ? (ushort)register : ApicRegister.Invalid;
@@ -83,6 +83,7 @@ public sealed partial class Engine
     /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
     /// <exception cref="EngineFaultedException">The engine's pipeline failed (the inner exception says how).</exception>
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
+    [MethodImpl(HotPath.Optimized)]
     public void PostBatch(int sourceVcpu, ReadOnlySpan<ExitRecord> records)
     {
         if ((uint)sourceVcpu >= (uint)_rings.Length)

@@ -254,10 +254,12 @@ public sealed partial class Engine : IDisposable
 
     /// <summary>Whether the vCPU has pending interrupts or an outstanding notification.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Not a vCPU index.</exception>
+    [MethodImpl(HotPath.Optimized)]
     public bool HasPending(int vcpu) => _descriptors.HasPending(vcpu);
 
     /// <summary>Takes everything pending for the vCPU in one call (clears it), like the PIR-to-IRR sync at VM entry.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Not a vCPU index.</exception>
+    [MethodImpl(HotPath.Optimized)]
     public PendingInterrupts TakePending(int vcpu) => _descriptors.Take(vcpu);
 
     /// <summary>

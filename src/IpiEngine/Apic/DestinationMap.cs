@@ -88,7 +88,7 @@ internal sealed class DestinationMap
     /// bit, an xAPIC MDA whose row has one member) is exactly one APIC that accepts it; -1 when the full resolution must
     /// decide (nobody, several, not accepting, mixed modes). Equal to <see cref="ResolveInto"/> for every IPI it answers.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inlined)]
     internal int VectoredUnicastTarget(bool x2ApicSender, bool logical, uint destination)
     {
         if (!x2ApicSender)
@@ -123,6 +123,7 @@ internal sealed class DestinationMap
     /// candidates) or none; INIT level de-assert reaches nobody. Allocation-free; never throws for a valid source.
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="destinations"/> cannot hold every vCPU.</exception>
+    [MethodImpl(HotPath.Optimized)]
     public void Resolve(int source, in IcrCommand command, DestinationSet destinations)
     {
         ArgumentNullException.ThrowIfNull(destinations);

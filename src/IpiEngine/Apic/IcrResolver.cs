@@ -156,7 +156,7 @@ internal sealed class IcrResolver
     /// nothing for every other record, which then goes through Process. For the records it takes, the result equals
     /// Process's (one destination; a lowest-priority IPI with one candidate keeps it). Same threading rule as Process.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inlined)]
     internal int TryResolveUnicast(in ExitRecord record, out uint destination)
     {
         // Delivery mode 000/001 (bits 10:9 clear), no shorthand (bits 19:18 clear).

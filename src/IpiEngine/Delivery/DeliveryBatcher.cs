@@ -106,7 +106,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     }
 
     /// <summary>Adds one resolved delivery (destination already validated) to the current batch.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inlined)]
     public void Add(in RemoteDelivery delivery)
     {
         int destination = (int)delivery.DestinationVcpu;
@@ -157,6 +157,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     }
 
     /// <summary>Ends the batch: updates descriptors, notifies, writes the log, forwards, publishes the counters.</summary>
+    [MethodImpl(HotPath.Optimized)]
     public void Flush()
     {
         if (_pending == 0)
@@ -316,14 +317,14 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
     private void AddRemote(in RemoteDelivery delivery, int node)
     {
         _remote![node][_remoteCount![node]++] = delivery;
         _batchForwarded++;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
     private void ForwardAll()
     {
         long refused = 0;

@@ -80,6 +80,7 @@ internal sealed unsafe class DescriptorTable : IDisposable
     }
 
     /// <summary>Whether the vCPU has anything pending or a notification outstanding.</summary>
+    [MethodImpl(HotPath.Optimized)]
     public bool HasPending(int vcpu)
     {
         CheckVcpu(vcpu);
@@ -117,6 +118,7 @@ internal sealed unsafe class DescriptorTable : IDisposable
     /// Takes everything pending for the vCPU in one call: clears ON (keeping SN, NV and NDST), then exchanges the
     /// events word and each PIR word with zero. Any thread, typically the vCPU's own before it enters the guest.
     /// </summary>
+    [MethodImpl(HotPath.Optimized)]
     public PendingInterrupts Take(int vcpu)
     {
         CheckVcpu(vcpu);
@@ -131,7 +133,7 @@ internal sealed unsafe class DescriptorTable : IDisposable
     }
 
     /// <summary>Deliverer: ORs vector bits into PIR word <paramref name="word"/>; returns the bits that were set before.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inlined)]
     internal ulong OrVectors(int vcpu, int word, ulong bits)
     {
         ref ulong pir = ref Words(vcpu)[word];
@@ -211,6 +213,7 @@ internal sealed unsafe class DescriptorTable : IDisposable
     }
 
     /// <summary>The PIR and events words ORed (volatile reads).</summary>
+    [MethodImpl(HotPath.Optimized)]
     private static ulong AnyPending(ulong* d)
         => Volatile.Read(ref d[EventsWord]) | Volatile.Read(ref d[0]) | Volatile.Read(ref d[1])
            | Volatile.Read(ref d[2]) | Volatile.Read(ref d[3]);
@@ -221,6 +224,7 @@ internal sealed unsafe class DescriptorTable : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong* Words(int vcpu) => _words + ((nint)vcpu * WordsPerDescriptor);
 
+    [MethodImpl(HotPath.Optimized)]
     private void CheckVcpu(int vcpu)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

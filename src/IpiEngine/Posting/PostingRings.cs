@@ -126,7 +126,7 @@ internal sealed class PostingRings
     /// drops, by policy) when <paramref name="wait"/>; otherwise returns false when the ring is full. Throws when the
     /// rings are closed. The record is built straight into its slot.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inlined)]
     public bool Post(int source, ushort register, ulong value, uint destinationId, ulong tag, long timestamp, bool wait)
     {
         SpscRing<ExitRecord> ring = _rings[source];
@@ -149,6 +149,7 @@ internal sealed class PostingRings
     /// Posts a run of records of one source (no topology registers among them), in as few publications as the ring's
     /// room allows; a record without a post timestamp gets <paramref name="timestamp"/>.
     /// </summary>
+    [MethodImpl(HotPath.Optimized)]
     public void PostRun(int source, ReadOnlySpan<ExitRecord> run, long timestamp)
     {
         SpscRing<ExitRecord> ring = _rings[source];
@@ -262,7 +263,7 @@ internal sealed class PostingRings
     /// The bit was clear: assist a parked pipeline (fused mode; a try-post, which does not <paramref name="waits"/>, only
     /// where the assisted pass cannot wait), or ring the bell and wake the consumer.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
     private void RingSlow(int vcpu, bool waits)
     {
         if (_assistant?.TryAssist(vcpu, mayWait: waits) == true)
@@ -280,7 +281,7 @@ internal sealed class PostingRings
     /// The ring is full: refuse if closed, drop (counted) or report full, or wait by the strategy until there is room.
     /// Returns false when the record is not to be written (dropped, or full for a try-post).
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
     private bool MakeRoom(SpscRing<ExitRecord> ring, int recordsAtStake, bool wait)
     {
         if (ring.IsClosed)

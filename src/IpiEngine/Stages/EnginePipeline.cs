@@ -156,6 +156,7 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     }
 
     /// <summary>One fused pass (gather, resolve, batch, deliver) on the calling thread; returns whether it found work.</summary>
+    [MethodImpl(HotPath.Optimized)]
     protected bool FusedPass()
     {
         var consumer = new FusedConsumer<TNotifier>(Resolve, Batcher);
@@ -177,6 +178,7 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     /// nobody: the only producer that could wait for this ring's room is the caller, and a parked pipeline thread must
     /// stay parked.
     /// </summary>
+    [MethodImpl(HotPath.Optimized)]
     protected void PassOverRing(int source, long limit = long.MaxValue)
     {
         var consumer = new FusedConsumer<TNotifier>(Resolve, Batcher);
@@ -249,6 +251,7 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     }
 
     /// <inheritdoc/>
+    [MethodImpl(HotPath.Optimized)]
     public void DeliverRemote(ReadOnlySpan<RemoteDelivery> deliveries)
     {
         lock (_remoteGate)

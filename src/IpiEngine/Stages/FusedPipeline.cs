@@ -44,7 +44,7 @@ internal sealed class FusedPipeline<TNotifier> : EnginePipeline<TNotifier>, IIdl
 
     /// <inheritdoc/>
     /// <remarks>The poster's side of <see cref="IdleAssist"/> (steps (3) to (6) of its remarks).</remarks>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
     public bool TryAssist(int source, bool mayWait)
     {
         if (!mayWait && Parts.Forwarder is not null)

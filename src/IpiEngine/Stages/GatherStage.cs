@@ -114,6 +114,7 @@ internal sealed class GatherStage
     /// records and is cleared only after <see cref="ClearAfterEmptyVisits"/> empty visits in a row (see the remarks), so
     /// steady traffic never makes producers write the doorbell.
     /// </summary>
+    [MethodImpl(HotPath.Optimized)]
     public bool Pass<TConsumer>(ref TConsumer consumer) where TConsumer : struct, ISpanConsumer
     {
         bool any = false;
@@ -180,6 +181,7 @@ internal sealed class GatherStage
     /// <paramref name="limit"/>), leaving its doorbell bit alone (Inline: a set bit costs the producer nothing, the stop's
     /// drain clears it; the assist: the bit is clear and stays so, see <see cref="IdleAssist"/>).
     /// </summary>
+    [MethodImpl(HotPath.Optimized)]
     public void DrainRing<TConsumer>(int vcpu, ref TConsumer consumer, long limit = long.MaxValue) where TConsumer : struct, ISpanConsumer
     {
         SpscRing<ExitRecord> ring = _rings[vcpu];
@@ -196,12 +198,12 @@ internal sealed class GatherStage
     }
 
     /// <summary>Hands up to <see cref="RingBudget"/> records of one ring to the consumer; whether there were any.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inlined)]
     private static bool Drain<TConsumer>(SpscRing<ExitRecord> ring, ref TConsumer consumer) where TConsumer : struct, ISpanConsumer
         => Drain(ring, ref consumer, RingBudget) != 0; // a ring left with records keeps its bit: the next pass visits it again
 
     /// <summary>Hands up to <paramref name="budget"/> records of one ring to the consumer; returns how many.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inlined)]
     private static int Drain<TConsumer>(SpscRing<ExitRecord> ring, ref TConsumer consumer, int budget) where TConsumer : struct, ISpanConsumer
     {
         int taken = 0;

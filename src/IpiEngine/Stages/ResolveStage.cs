@@ -27,7 +27,7 @@ internal sealed class ResolveStage
     }
 
     /// <summary>Resolves one record into <paramref name="sink"/>: a unicast by the fast lane, anything else fully.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inlined)]
     public void Resolve<TSink>(in ExitRecord record, ref TSink sink) where TSink : struct, IResolvedSink
     {
         int target = _resolver.TryResolveUnicast(record, out uint destinationField);
@@ -43,7 +43,7 @@ internal sealed class ResolveStage
     }
 
     /// <summary>The full resolution (multicast, broadcast, shorthands, other modes, latches, rejections).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
     private void ResolveFully<TSink>(in ExitRecord record, ref TSink sink) where TSink : struct, IResolvedSink
     {
         ExitOutcome outcome = _resolver.Process(record, _destinations);
@@ -78,6 +78,7 @@ internal sealed class ResolveStage
     }
 
     /// <summary>Publishes the counts gathered since the last call (once per batch).</summary>
+    [MethodImpl(HotPath.Optimized)]
     public void PublishCounters()
     {
         _counters.Add(CounterSlot.Latched, _latched);
