@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace IpiEngine.Pipeline;
 
 /// <summary>
@@ -35,6 +37,7 @@ internal sealed class BatchEventProcessor<T, THandler> where T : unmanaged where
 
     /// <summary>Processes until halted and drained. Call on the processor's own thread, once.</summary>
     /// <exception cref="InvalidOperationException">Already running.</exception>
+    [MethodImpl(HotPath.Optimized)]
     public void Run()
     {
         if (Interlocked.Exchange(ref _running, 1) != 0)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace IpiEngine.Pipeline;
 
 /// <summary>
@@ -25,6 +27,7 @@ internal sealed class SequenceBarrier
     /// Waits by the sequencer's strategy until <paramref name="sequence"/> is available and returns the highest
     /// available sequence (a whole batch); after an alert, returns what is available, possibly less than asked.
     /// </summary>
+    [MethodImpl(HotPath.Optimized)]
     public long WaitFor(long sequence)
     {
         long available = AvailableSequence();

@@ -29,7 +29,7 @@ internal sealed class DeliveryPublisher
     }
 
     /// <summary>Writes one delivery (visible to the deliver thread at the next <see cref="Commit"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(HotPath.Inlined)]
     public void Add(in RemoteDelivery delivery)
     {
         if (_next > _claimedHigh && !Refill())
@@ -41,6 +41,7 @@ internal sealed class DeliveryPublisher
     }
 
     /// <summary>Publishes everything written so far with one release store.</summary>
+    [MethodImpl(HotPath.Optimized)]
     public void Commit()
     {
         long high = _next - 1;
@@ -51,7 +52,7 @@ internal sealed class DeliveryPublisher
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
     private bool Refill()
     {
         Commit(); // before waiting: the deliver thread frees room only for what it can see

@@ -44,6 +44,7 @@ internal sealed class InlinePipeline<TNotifier> : EnginePipeline<TNotifier>, IIn
     }
 
     /// <inheritdoc/>
+    [MethodImpl(HotPath.Optimized)]
     public bool Post(int source, ushort register, ulong value, uint destinationId, ulong tag, long timestamp, bool wait)
     {
         lock (_gate)
@@ -64,6 +65,7 @@ internal sealed class InlinePipeline<TNotifier> : EnginePipeline<TNotifier>, IIn
     }
 
     /// <inheritdoc/>
+    [MethodImpl(HotPath.Optimized)]
     public void PostRun(int source, ReadOnlySpan<ExitRecord> run, long timestamp)
     {
         lock (_gate)
@@ -112,6 +114,7 @@ internal sealed class InlinePipeline<TNotifier> : EnginePipeline<TNotifier>, IIn
     /// Resolves and delivers one source's records, or every ring's (<see cref="AllSources"/>), under the gate; an
     /// exception fails the engine, as on a pipeline thread, and the caller gets <see cref="EngineFaultedException"/>.
     /// </summary>
+    [MethodImpl(HotPath.Optimized)]
     private void PassOne(int source)
     {
         _delivering = true;

@@ -14,6 +14,7 @@ internal readonly struct PublisherSink(DeliveryPublisher publisher) : IResolvedS
 /// <summary>Per-stage mode's resolve processor: each available batch of exit records into the delivery ring.</summary>
 internal readonly struct ResolveHandler(ResolveStage resolve, DeliveryPublisher publisher) : IBatchHandler<ExitRecord>
 {
+    [MethodImpl(HotPath.Optimized)]
     public void OnBatch(RingBuffer<ExitRecord> ring, long first, long last)
     {
         var sink = new PublisherSink(publisher);
@@ -35,6 +36,7 @@ internal readonly struct ResolveHandler(ResolveStage resolve, DeliveryPublisher 
 internal readonly struct DeliverHandler<TNotifier>(DeliveryBatcher<TNotifier> batcher, Sequence counted) : IBatchHandler<RemoteDelivery>
     where TNotifier : struct, IDeliveryNotifier
 {
+    [MethodImpl(HotPath.Optimized)]
     public void OnBatch(RingBuffer<RemoteDelivery> ring, long first, long last)
     {
         for (long start = first; start <= last; start += DeliveryBatcher<TNotifier>.FlushLimit)
@@ -61,6 +63,7 @@ internal readonly struct DeliverHandler<TNotifier>(DeliveryBatcher<TNotifier> ba
 /// </summary>
 internal readonly struct CopyConsumer(RingBuffer<ExitRecord> ring, SingleProducerSequencer sequencer) : ISpanConsumer
 {
+    [MethodImpl(HotPath.Optimized)]
     public int Consume(ReadOnlySpan<ExitRecord> records)
     {
         int chunk = ring.BufferSize / 2; // a run may be longer than the ring: claim it in pieces
