@@ -1,0 +1,52 @@
+using System.Reflection;
+using IpiEngine.Apic;
+using IpiEngine.Delivery;
+using IpiEngine.Pipeline;
+using IpiEngine.Posting;
+using IpiEngine.Stages;
+using Xunit;
+
+namespace IpiEngine.Tests.Facade;
+
+/// <summary>
+/// The hot path is compiled fully optimized at its first call (<see cref="HotPath"/>): where the engine's threads
+/// outnumber the cores, tiered compilation's background thread starves and these methods would run unoptimized for
+/// seconds. A method of the path that loses its mark fails here by name.
+/// </summary>
+public class HotPathTests
+{
+    public static TheoryData<Type, string> HotMethods() => new()
+    {
+        // Posting: every post, from C# and (through the exports) from C.
+        { typeof(global::IpiEngine.Engine), "Post" }, { typeof(global::IpiEngine.Engine), "TryPost" }, { typeof(global::IpiEngine.Engine), "PostBatch" },
+        { typeof(global::IpiEngine.Engine), "HasPending" }, { typeof(global::IpiEngine.Engine), "TakePending" },
+        { typeof(PostingRings), "Post" }, { typeof(PostingRings), "PostRun" }, { typeof(PostingRings), "RingSlow" }, { typeof(PostingRings), "MakeRoom" },
+        // Gathering, resolving, delivering.
+        { typeof(GatherStage), "Pass" }, { typeof(GatherStage), "DrainRing" }, { typeof(GatherStage), "Drain" },
+        { typeof(ResolveStage), "Resolve" }, { typeof(ResolveStage), "ResolveFully" }, { typeof(ResolveStage), "PublishCounters" },
+        { typeof(IcrResolver), "TryResolveUnicast" }, { typeof(DestinationMap), "VectoredUnicastTarget" }, { typeof(DestinationMap), "Resolve" },
+        { typeof(DeliveryBatcher<NoNotifier>), "Add" }, { typeof(DeliveryBatcher<NoNotifier>), "Flush" },
+        { typeof(DeliveryBatcher<NoNotifier>), "AddRemote" }, { typeof(DeliveryBatcher<NoNotifier>), "ForwardAll" },
+        { typeof(DescriptorTable), "OrVectors" }, { typeof(DescriptorTable), "HasPending" }, { typeof(DescriptorTable), "Take" },
+        { typeof(EnginePipeline<NoNotifier>), "FusedPass" }, { typeof(EnginePipeline<NoNotifier>), "PassOverRing" }, { typeof(EnginePipeline<NoNotifier>), "DeliverRemote" },
+        { typeof(FusedPipeline<NoNotifier>), "TryAssist" },
+        // Per-stage and inline modes.
+        { typeof(ResolveHandler), "OnBatch" }, { typeof(DeliverHandler<NoNotifier>), "OnBatch" }, { typeof(CopyConsumer), "Consume" },
+        { typeof(DeliveryPublisher), "Add" }, { typeof(DeliveryPublisher), "Commit" }, { typeof(DeliveryPublisher), "Refill" },
+        { typeof(SequenceBarrier), "WaitFor" }, { typeof(InlinePipeline<NoNotifier>), "Post" }, { typeof(InlinePipeline<NoNotifier>), "PostRun" },
+    };
+
+    [Theory]
+    [MemberData(nameof(HotMethods))]
+    public void Every_overload_of_a_hot_path_method_is_compiled_optimized_at_first_call(Type type, string name)
+    {
+        var methods = type.GetMethods(BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly)
+            .Where(m => m.Name == name)
+            .ToList();
+
+        Assert.NotEmpty(methods);
+        Assert.All(methods, m => Assert.True(
+            m.MethodImplementationFlags.HasFlag(MethodImplAttributes.AggressiveOptimization),
+            $"{type.Name}.{m}: not marked [MethodImpl(HotPath.Optimized)]"));
+    }
+}
