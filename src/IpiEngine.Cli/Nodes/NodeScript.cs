@@ -88,21 +88,24 @@ internal sealed class NodeScript
             {
                 if (ipisPerVcpu > 0 && posted[v] >= ipisPerVcpu)
                     continue;
-                long due = rate > 0 ? total * 1000 / rate : 0;
+                int ipis = batch;
+                if (ipisPerVcpu > 0)
+                    ipis = (int)Math.Min(ipis, ipisPerVcpu - posted[v]);
                 // A timed run ends at its deadline (checked once per sweep above: a clock read per IPI cost a sixth of
-                // the posting thread's time), also when the next IPI would only be due after it.
-                if (ipisPerVcpu <= 0 && due >= deadlineMs)
+                // the posting thread's time), and posts no IPI due after it: a paced batch keeps only those due before.
+                while (ipisPerVcpu <= 0 && rate > 0 && ipis > 0 && (total + ipis - 1) * 1000 / rate >= deadlineMs)
+                    ipis--;
+                if (ipis == 0)
                 {
                     more = false;
                     break;
                 }
+                // Paced, a batch goes when its last IPI is due, so no more than the rate allows is ever offered.
+                long due = rate > 0 ? (total + ipis - 1) * 1000 / rate : 0;
                 if (rate > 0 && due > clock.ElapsedMilliseconds)
                     WaitUntil(clock, due);
                 var script = Script.Vcpus[v];
                 int count = 0; // records gathered for one PostBatch
-                int ipis = batch;
-                if (ipisPerVcpu > 0)
-                    ipis = (int)Math.Min(ipis, ipisPerVcpu - posted[v]);
                 for (int k = 0; k < ipis; k++)
                 {
                     if (svrWriteEvery > 0 && posted[v] % svrWriteEvery == 0)

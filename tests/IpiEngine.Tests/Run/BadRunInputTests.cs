@@ -63,6 +63,25 @@ public class BadRunInputTests
     }
 
     [Fact]
+    public void A_timed_node_posting_in_batches_offers_no_more_than_the_rate_and_nothing_due_after_its_deadline()
+    {
+        // At 8 IPIs/s for 1 s, IPIs 0 to 7 are due (at 0, 125, ... 875 ms). In batches of 3, each batch waits until its
+        // last IPI is due, and the batch that would reach past the deadline keeps only what is due before it.
+        var script = NodeScript.Build(4, TopologyKind.X2ApicCluster, false, WorkloadMix.Unicast, 1, 0);
+        using var engine = new Engine(new EngineOptions { Topology = script.NewTopology() });
+        engine.Start();
+        var clock = Stopwatch.StartNew();
+
+        long[] posted = script.Post(engine, [0, 1, 2, 3], 0, TimeSpan.FromSeconds(1), 8, kernel: null, CancellationToken.None, batch: 3);
+
+        var elapsed = clock.Elapsed;
+        engine.Stop();
+        Assert.Equal(8, posted.Sum());
+        Assert.Equal([3, 3, 2, 0], posted); // vCPU 0: IPIs 0-2, vCPU 1: 3-5, vCPU 2: 6-7 (8 would be due at 1 s)
+        Assert.True(elapsed >= TimeSpan.FromMilliseconds(870), $"the last batch went at {elapsed.TotalMilliseconds} ms, before IPI 7 was due at 875 ms");
+    }
+
+    [Fact]
     public void A_node_posting_in_batches_posts_what_it_posts_one_by_one()
     {
         // ipi run --nodes --batch: each vCPU's next IPIs (ICR high and SVR writes included) go in one PostBatch. The same
