@@ -61,8 +61,7 @@ internal static class PerfAaCommand
             var runner = new AlternatingRunner(git, error);
             using var builds = runner.Build(revision, revision, separate);
             // From here a first Ctrl-C still yields a report (while building there is nothing to report: it ends at once).
-            using var interruption = new Run.RunInterruption(secondSignalEnds: true, onRequest: () => error.WriteLine(
-                "stopping after the run in progress, then reporting the runs that finished; Ctrl-C again stops at once, without a report."));
+            using var interruption = Run.RunInterruption.AfterStep(error, "run", "reporting the runs that finished");
             var seriesClock = System.Diagnostics.Stopwatch.StartNew();
             var reports = RunSeries(count, () => interruption.Requested, run =>
             {
@@ -95,7 +94,7 @@ internal static class PerfAaCommand
                 output.WriteLine(rates.SummaryLine);
                 output.WriteLine(rates.StatesLine);
             }
-            return rates.Interrupted ? 130 : 0;
+            return rates.Interrupted ? Run.RunInterruption.InterruptedExitCode : 0;
         }));
         return command;
     }

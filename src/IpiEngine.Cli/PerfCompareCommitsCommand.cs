@@ -42,8 +42,7 @@ internal static class PerfCompareCommitsCommand
             var runner = new AlternatingRunner(git, error);
             using var builds = runner.Build(parse.GetValue(a)!, parse.GetValue(b)!, parse.GetValue(launches.SeparateBuilds));
             // From here a first Ctrl-C still yields a comparison of the finished rounds (while building there is none: it ends at once).
-            using var interruption = new Run.RunInterruption(secondSignalEnds: true, onRequest: () => error.WriteLine(
-                "stopping after the round in progress, then comparing the rounds that finished; Ctrl-C again stops at once, without a report."));
+            using var interruption = Run.RunInterruption.AfterStep(error, "round", "comparing the rounds that finished");
             var outcome = runner.Run(builds, settings with { StopRequested = () => interruption.Requested }, builds.BuildTime);
             if (parse.GetValue(save))
             {
@@ -65,17 +64,14 @@ internal static class PerfCompareCommitsCommand
             {
                 // After the report, so that a reader of the text sees it last; on stderr when stdout is one document.
                 (format == "text" ? output : error).WriteLine(InterruptedLine(outcome));
-                return InterruptedExitCode;
+                return Run.RunInterruption.InterruptedExitCode;
             }
             return report.ExitCode;
         }));
         return command;
     }
 
-    /// <summary>The exit code of a run that Ctrl-C ended early (128 + SIGINT, as a shell reports it).</summary>
-    internal const int InterruptedExitCode = 130;
-
     /// <summary>What a run that Ctrl-C ended early says after its report.</summary>
     internal static string InterruptedLine(AlternatingRunner.Outcome outcome) =>
-        $"interrupted: {outcome.RoundsRun} of the {outcome.RoundsPlanned} planned round(s) finished, and the comparison above stands on those alone; exit {InterruptedExitCode}, not the verdict's code";
+        $"interrupted: {outcome.RoundsRun} of the {outcome.RoundsPlanned} planned round(s) finished, and the comparison above stands on those alone; exit {Run.RunInterruption.InterruptedExitCode}, not the verdict's code";
 }

@@ -27,6 +27,21 @@ internal sealed class RunInterruption : IDisposable
         sigterm = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
     }
 
+    /// <summary>The exit code of work that a signal ended early and that still reported (128 + SIGINT, as a shell says it).</summary>
+    public const int InterruptedExitCode = 130;
+
+    /// <summary>
+    /// For work made of steps that take minutes (a run of <c>ipi perf aa</c>, a round of <c>compare-commits</c>): the first
+    /// signal says so on <paramref name="error"/> and lets the <paramref name="step"/> in progress finish, then
+    /// <paramref name="afterwards"/>; a second ends the process at once.
+    /// </summary>
+    public static RunInterruption AfterStep(TextWriter error, string step, string afterwards)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        return new RunInterruption(secondSignalEnds: true, onRequest: () => error.WriteLine(
+            $"stopping after the {step} in progress, then {afterwards}; Ctrl-C again stops at once, without a report."));
+    }
+
     /// <summary>True once the user asked to stop.</summary>
     public bool Requested => Volatile.Read(ref requested) != 0; // acquire: pairs with the signal handler's exchange
 

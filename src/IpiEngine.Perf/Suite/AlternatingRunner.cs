@@ -191,9 +191,7 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
         {
             if (round > 1 && settings.StopRequested?.Invoke() == true)
             {
-                interrupted = true;
-                log.WriteLine($"stopped at the user's request after round {round - 1} of {rounds}; comparing the {round - 1} round(s) that finished");
-                roundLines.Add($"the run was interrupted after round {round - 1} of the {rounds} planned");
+                interrupted = Interrupt($"after round {round - 1} of {rounds}", round - 1, rounds);
                 break;
             }
             PerfRecord? a = null, b = null;
@@ -304,15 +302,21 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
             }
             if (cutShort)
             {
-                interrupted = true;
-                log.WriteLine($"stopped at the user's request during round {round} of {rounds}, whose launch it cut short; comparing the {round - 1} round(s) that finished");
-                roundLines.Add($"the run was interrupted after round {round - 1} of the {rounds} planned");
+                interrupted = Interrupt($"during round {round} of {rounds}, whose launch it cut short", round - 1, rounds);
                 break;
             }
             roundLines.Add($"round {round} ({first} then {second}): A {CalibrationSummary.Of([a!])}; B {CalibrationSummary.Of([b!])}");
             rounds = Replan(settings, spentBefore, clock, round, rounds);
         }
         return new Outcome(new RecordSet(builds.LabelA, recordsA, []), new RecordSet(builds.LabelB + slowed, recordsB, []), roundLines, interrupted, rounds);
+
+        // Says where the stop came and what the comparison stands on; true, for the outcome's flag.
+        bool Interrupt(string when, int finished, int planned)
+        {
+            log.WriteLine($"stopped at the user's request {when}; comparing the {finished} round(s) that finished");
+            roundLines.Add($"the run was interrupted after round {finished} of the {planned} planned");
+            return true;
+        }
     }
 
     /// <summary>
