@@ -29,6 +29,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private readonly bool _injection;
     private readonly DeliveryStamping _stamping; // when the log's entries get a deliver time
     private readonly bool _hostServesLocal;
+    private readonly bool _localOnly;       // no nodes, no host serving local vCPUs, no log: every delivery is AddLocal's
     private readonly int[]? _nodeOfVcpu;
     private readonly int _localNode;
     private readonly RemoteForwarder? _forwarder;
@@ -44,7 +45,8 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private int _touchedCount;
     private int _logCount;
     private int _pending;
-    private long _batchCoalesced;
+    private long _batchCoalesced;           // event flags already gathered this batch (vectors: see Flush)
+    private long _batchFlags;               // deliveries of event flags this batch (not vectored)
     private long _batchForwarded;
     private long _batchServedByHost;
     private long _batchNotifierFaults;
@@ -91,6 +93,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         _touchedMark = new bool[vcpus];
         _touched = new int[vcpus];
         _logBuffer = log is null ? null : new DeliveryLogEntry[FlushLimit];
+        _localOnly = log is null && !_hostServesLocal && (placement is null || injection);
         if (placement is not null && !injection)
         {
             _nodeOfVcpu = placement.NodeOfVcpu.ToArray();
@@ -108,8 +111,36 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     /// <summary>Adds one resolved delivery (destination already validated) to the current batch.</summary>
     [MethodImpl(HotPath.Inlined)]
     public void Add(in RemoteDelivery delivery)
+        => Add(delivery.Tag, delivery.PostTimestamp, delivery.SourceVcpu, delivery.DestinationVcpu, delivery.IcrLow, delivery.IcrDestination);
+
+    /// <summary>
+    /// Adds one resolved delivery, field by field (the resolve stage's way in): a batcher that only delivers locally,
+    /// without a log, reads the destination and ICR low and builds nothing; the others route it (<see cref="AddRouted"/>).
+    /// </summary>
+    [MethodImpl(HotPath.Inlined)]
+    public void Add(ulong tag, long postTimestamp, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
     {
-        int destination = (int)delivery.DestinationVcpu;
+        if (_localOnly)
+        {
+            AddLocal((int)destinationVcpu, icrLow);
+        }
+        else
+        {
+            AddRouted(tag, postTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination);
+        }
+
+        if (++_pending >= FlushLimit)
+        {
+            Flush();
+        }
+    }
+
+    /// <summary>A delivery of a batcher with nodes, a host serving local vCPUs, or a log: forwarded, counted as served, or delivered and logged.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
+    private void AddRouted(ulong tag, long postTimestamp, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
+    {
+        var delivery = new RemoteDelivery(tag, postTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination);
+        int destination = (int)destinationVcpu;
         if (_nodeOfVcpu is not null && _nodeOfVcpu[destination] != _localNode)
         {
             AddRemote(delivery, _nodeOfVcpu[destination]);
@@ -120,39 +151,33 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         }
         else
         {
-            uint low = delivery.IcrLow;
-            if ((low & 0x600) == 0)
-            {
-                // Fixed (000) or lowest priority (001): one IRR-like bit per vector (SDM "Interrupt Command Register").
-                ref ulong word = ref _pir[(destination << 2) + (int)((low & 0xFF) >> 6)];
-                ulong bit = 1UL << (int)low; // C# masks the shift count to 6 bits: the vector's bit within its word
-                if ((word & bit) != 0)
-                {
-                    _batchCoalesced++;
-                }
-
-                word |= bit;
-            }
-            else
-            {
-                AddFlag(destination, low);
-            }
-
-            if (!_touchedMark[destination])
-            {
-                _touchedMark[destination] = true;
-                _touched[_touchedCount++] = destination;
-            }
-
+            AddLocal(destination, delivery.IcrLow);
             if (_logBuffer is not null)
             {
                 _logBuffer[_logCount++] = new DeliveryLogEntry(delivery, 0, _injection);
             }
         }
+    }
 
-        if (++_pending >= FlushLimit)
+    /// <summary>A delivery to a vCPU of this node: its vector bit (or event flag) into the scratch, its vCPU marked touched.</summary>
+    [MethodImpl(HotPath.Inlined)]
+    private void AddLocal(int destination, uint low)
+    {
+        if ((low & 0x600) == 0)
         {
-            Flush();
+            // Fixed (000) or lowest priority (001): one IRR-like bit per vector (SDM "Interrupt Command Register").
+            // A bit already set is a coalesced delivery, which Flush counts from the gathered total.
+            _pir[(destination << 2) + (int)((low & 0xFF) >> 6)] |= 1UL << (int)low; // C# masks the shift count to 6 bits: the vector's bit within its word
+        }
+        else
+        {
+            AddFlag(destination, low);
+        }
+
+        if (!_touchedMark[destination])
+        {
+            _touchedMark[destination] = true;
+            _touched[_touchedCount++] = destination;
         }
     }
 
@@ -165,8 +190,10 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
             return;
         }
 
+        // A vector already gathered this batch is coalesced: the vectored deliveries gathered less the distinct bits
+        // they set (counted here once per batch rather than tested per delivery in AddLocal).
         long delivered = 0;
-        long coalesced = _batchCoalesced;
+        long coalesced = _batchCoalesced + (_pending - _batchForwarded - _batchServedByHost - _batchFlags);
         long notifications = 0;
         for (int i = 0; i < _touchedCount; i++)
         {
@@ -179,6 +206,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
                 if (bits != 0)
                 {
                     _pir[first + w] = 0;
+                    coalesced -= BitOperations.PopCount(bits);
                     ulong before = _table.OrVectors(destination, w, bits);
                     delivered += BitOperations.PopCount(bits & ~before);
                     coalesced += BitOperations.PopCount(bits & before);
@@ -234,6 +262,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
 
         _pending = 0;
         _batchCoalesced = 0;
+        _batchFlags = 0;
     }
 
     /// <summary>
@@ -304,6 +333,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
             _ => 0,
         };
         Debug.Assert(bit != 0, "Reserved delivery modes are rejected before delivery.");
+        _batchFlags++;
         if ((control & bit) != 0)
         {
             _batchCoalesced++; // already gathered this batch (a later SIPI still replaces the vector, below)

@@ -8,5 +8,6 @@ internal readonly struct BatcherSink<TNotifier>(DeliveryBatcher<TNotifier> batch
     where TNotifier : struct, IDeliveryNotifier
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Add(in RemoteDelivery delivery) => batcher.Add(delivery);
+    public void Add(ulong tag, long postTimestamp, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
+        => batcher.Add(tag, postTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination);
 }

@@ -11,11 +11,7 @@ internal readonly struct FusedConsumer<TNotifier>(ResolveStage resolve, Delivery
     public int Consume(ReadOnlySpan<ExitRecord> records)
     {
         var sink = new BatcherSink<TNotifier>(batcher);
-        for (int i = 0; i < records.Length; i++)
-        {
-            resolve.Resolve(records[i], ref sink);
-        }
-
+        resolve.ResolveRun(records, ref sink);
         return records.Length;
     }
 }

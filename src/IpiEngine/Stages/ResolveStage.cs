@@ -29,17 +29,33 @@ internal sealed class ResolveStage
     /// <summary>Resolves one record into <paramref name="sink"/>: a unicast by the fast lane, anything else fully.</summary>
     [MethodImpl(HotPath.Inlined)]
     public void Resolve<TSink>(in ExitRecord record, ref TSink sink) where TSink : struct, IResolvedSink
+        => ResolveRun(new ReadOnlySpan<ExitRecord>(in record), ref sink);
+
+    /// <summary>
+    /// Resolves a run of records into <paramref name="sink"/>, in order: each unicast by the fast lane (counted once for
+    /// the run, in locals rather than fields), anything else fully.
+    /// </summary>
+    [MethodImpl(HotPath.Inlined)]
+    public void ResolveRun<TSink>(ReadOnlySpan<ExitRecord> records, ref TSink sink) where TSink : struct, IResolvedSink
     {
-        int target = _resolver.TryResolveUnicast(record, out uint destinationField);
-        if (target >= 0)
+        IcrResolver resolver = _resolver;
+        long unicasts = 0;
+        foreach (ref readonly ExitRecord record in records)
         {
-            _ipis++;
-            _destinationCount++;
-            sink.Add(new RemoteDelivery(record.Tag, record.PostTimestamp, record.SourceVcpu, (uint)target, (uint)record.Value, destinationField));
-            return;
+            int target = resolver.TryResolveUnicast(record, out uint destinationField);
+            if (target >= 0)
+            {
+                unicasts++;
+                sink.Add(record.Tag, record.PostTimestamp, record.SourceVcpu, (uint)target, (uint)record.Value, destinationField);
+            }
+            else
+            {
+                ResolveFully(record, ref sink);
+            }
         }
 
-        ResolveFully(record, ref sink);
+        _ipis += unicasts;
+        _destinationCount += unicasts;
     }
 
     /// <summary>The full resolution (multicast, broadcast, shorthands, other modes, latches, rejections).</summary>
@@ -73,7 +89,7 @@ internal sealed class ResolveStage
 
         for (int i = 0; i < destinations.Length; i++)
         {
-            sink.Add(new RemoteDelivery(record.Tag, record.PostTimestamp, source, (uint)destinations[i], command.Low, command.Destination));
+            sink.Add(record.Tag, record.PostTimestamp, source, (uint)destinations[i], command.Low, command.Destination);
         }
     }
 
