@@ -111,14 +111,25 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     /// <summary>Adds one resolved delivery (destination already validated) to the current batch.</summary>
     [MethodImpl(HotPath.Inlined)]
     public void Add(in RemoteDelivery delivery)
-        => Add(delivery.Tag, delivery.PostTimestamp, delivery.SourceVcpu, delivery.DestinationVcpu, delivery.IcrLow, delivery.IcrDestination);
+    {
+        if (_localOnly)
+        {
+            AddLocal((int)delivery.DestinationVcpu, delivery.IcrLow);
+        }
+        else
+        {
+            AddRouted(delivery);
+        }
+
+        CountPending();
+    }
 
     /// <summary>
-    /// Adds one resolved delivery, field by field (the resolve stage's way in): a batcher that only delivers locally,
-    /// without a log, reads the destination and ICR low and builds nothing; the others route it (<see cref="AddRouted"/>).
+    /// Adds one delivery of <paramref name="record"/> (the resolve stage's way in, destination already validated): a
+    /// batcher that only delivers locally, without a log, reads the destination and ICR low and builds nothing.
     /// </summary>
     [MethodImpl(HotPath.Inlined)]
-    public void Add(ulong tag, long postTimestamp, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
+    public void Add(in ExitRecord record, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
     {
         if (_localOnly)
         {
@@ -126,21 +137,32 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         }
         else
         {
-            AddRouted(tag, postTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination);
+            AddRouted(record, sourceVcpu, destinationVcpu, icrLow, icrDestination);
         }
 
+        CountPending();
+    }
+
+    /// <summary>Counts one delivery into the batch; flushes a full one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CountPending()
+    {
         if (++_pending >= FlushLimit)
         {
             Flush();
         }
     }
 
+    /// <summary>The resolve stage's delivery for a batcher that routes (<see cref="AddRouted(in RemoteDelivery)"/>), built here, off the local path.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
+    private void AddRouted(in ExitRecord record, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
+        => AddRouted(new RemoteDelivery(record.Tag, record.PostTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination));
+
     /// <summary>A delivery of a batcher with nodes, a host serving local vCPUs, or a log: forwarded, counted as served, or delivered and logged.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
-    private void AddRouted(ulong tag, long postTimestamp, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
+    private void AddRouted(in RemoteDelivery delivery)
     {
-        var delivery = new RemoteDelivery(tag, postTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination);
-        int destination = (int)destinationVcpu;
+        int destination = (int)delivery.DestinationVcpu;
         if (_nodeOfVcpu is not null && _nodeOfVcpu[destination] != _localNode)
         {
             AddRemote(delivery, _nodeOfVcpu[destination]);

@@ -8,6 +8,6 @@ internal readonly struct BatcherSink<TNotifier>(DeliveryBatcher<TNotifier> batch
     where TNotifier : struct, IDeliveryNotifier
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Add(ulong tag, long postTimestamp, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
-        => batcher.Add(tag, postTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination);
+    public void Add(in ExitRecord record, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
+        => batcher.Add(record, sourceVcpu, destinationVcpu, icrLow, icrDestination);
 }

@@ -8,8 +8,8 @@ namespace IpiEngine.Stages;
 internal readonly struct PublisherSink(DeliveryPublisher publisher) : IResolvedSink
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Add(ulong tag, long postTimestamp, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
-        => publisher.Add(new RemoteDelivery(tag, postTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination));
+    public void Add(in ExitRecord record, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
+        => publisher.Add(new RemoteDelivery(record.Tag, record.PostTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination));
 }
 
 /// <summary>Per-stage mode's resolve processor: each available batch of exit records into the delivery ring.</summary>

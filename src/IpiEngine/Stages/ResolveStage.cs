@@ -46,7 +46,7 @@ internal sealed class ResolveStage
             if (target >= 0)
             {
                 unicasts++;
-                sink.Add(record.Tag, record.PostTimestamp, record.SourceVcpu, (uint)target, (uint)record.Value, destinationField);
+                sink.Add(record, record.SourceVcpu, (uint)target, (uint)record.Value, destinationField);
             }
             else
             {
@@ -89,7 +89,7 @@ internal sealed class ResolveStage
 
         for (int i = 0; i < destinations.Length; i++)
         {
-            sink.Add(record.Tag, record.PostTimestamp, source, (uint)destinations[i], command.Low, command.Destination);
+            sink.Add(record, source, (uint)destinations[i], command.Low, command.Destination);
         }
     }
 
