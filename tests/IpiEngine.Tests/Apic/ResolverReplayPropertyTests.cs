@@ -38,6 +38,22 @@ public class ResolverReplayPropertyTests
         Assert.True(takenLogical > taken / 10, $"the fast lane took only {takenLogical} logical writes of {taken}");
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(ApicRegister.IcrLow)]
+    [InlineData(ApicRegister.X2Icr)]
+    [InlineData(ApicRegister.Invalid)]
+    public void Fast_lane_declines_every_source_outside_the_vcpus_whatever_its_register(ushort register)
+    {
+        var resolver = new IcrResolver(ApicTopology.Configure(4, TopologyKind.X2ApicPhysical));
+        foreach (int source in new[] { 4, 5, ushort.MaxValue })
+        {
+            // A device source's ring carries its own registers; none of them may reach the per-vCPU latch table.
+            var record = new ExitRecord((ushort)source, register, (1UL << 32) | 0x40, 1, 0, 0);
+            Assert.Equal(-1, resolver.TryResolveUnicast(record, out _));
+        }
+    }
+
     /// <summary>
     /// Two resolvers fed the same writes: one tries the fast lane first, the other only processes. Every write the fast
     /// lane takes must be one Process fires to exactly that vCPU with that destination field, and the latches must stay
