@@ -133,14 +133,30 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     {
         if (_localOnly)
         {
-            AddLocal((int)destinationVcpu, icrLow);
-        }
-        else
-        {
-            AddRouted(record, sourceVcpu, destinationVcpu, icrLow, icrDestination);
+            AddLocal((int)destinationVcpu, icrLow); // counted with the rest of its run (CountResolved): no buffer to bound
+            return;
         }
 
-        CountPending();
+        AddRouted(record, sourceVcpu, destinationVcpu, icrLow, icrDestination);
+        CountPending(); // the routed buffers hold FlushLimit deliveries: counted one by one
+    }
+
+    /// <summary>
+    /// After a run of the resolve stage: counts the <paramref name="deliveries"/> it added through
+    /// <see cref="Add(in ExitRecord, uint, uint, uint, uint)"/> where that did not count them (a local-only batcher, whose
+    /// scratch is one bitmap per vCPU and cannot overflow), and flushes a batch grown past <see cref="FlushLimit"/>.
+    /// </summary>
+    [MethodImpl(HotPath.Inlined)]
+    public void CountResolved(int deliveries)
+    {
+        if (_localOnly)
+        {
+            _pending += deliveries;
+            if (_pending >= FlushLimit)
+            {
+                Flush();
+            }
+        }
     }
 
     /// <summary>Counts one delivery into the batch; flushes a full one.</summary>

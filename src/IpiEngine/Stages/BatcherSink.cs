@@ -10,4 +10,7 @@ internal readonly struct BatcherSink<TNotifier>(DeliveryBatcher<TNotifier> batch
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(in ExitRecord record, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
         => batcher.Add(record, sourceVcpu, destinationVcpu, icrLow, icrDestination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Counted(int deliveries) => batcher.CountResolved(deliveries);
 }

@@ -10,4 +10,7 @@ internal interface IResolvedSink
     /// <see cref="RemoteDelivery"/> only where it keeps one.
     /// </summary>
     void Add(in ExitRecord record, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination);
+
+    /// <summary>After a run: how many deliveries it added (a sink that counts each one as it comes ignores this).</summary>
+    void Counted(int deliveries);
 }

@@ -10,6 +10,11 @@ internal readonly struct PublisherSink(DeliveryPublisher publisher) : IResolvedS
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Add(in ExitRecord record, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
         => publisher.Add(new RemoteDelivery(record.Tag, record.PostTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination));
+
+    public void Counted(int deliveries)
+    {
+        // Each delivery is a slot of the delivery ring, claimed as it comes.
+    }
 }
 
 /// <summary>Per-stage mode's resolve processor: each available batch of exit records into the delivery ring.</summary>

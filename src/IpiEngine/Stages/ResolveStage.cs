@@ -39,7 +39,8 @@ internal sealed class ResolveStage
     public void ResolveRun<TSink>(ReadOnlySpan<ExitRecord> records, ref TSink sink) where TSink : struct, IResolvedSink
     {
         IcrResolver resolver = _resolver;
-        long unicasts = 0;
+        int unicasts = 0;
+        int others = 0; // deliveries of the fully resolved
         foreach (ref readonly ExitRecord record in records)
         {
             int target = resolver.TryResolveUnicast(record, out uint destinationField);
@@ -50,23 +51,24 @@ internal sealed class ResolveStage
             }
             else
             {
-                ResolveFully(record, ref sink);
+                others += ResolveFully(record, ref sink);
             }
         }
 
         _ipis += unicasts;
         _destinationCount += unicasts;
+        sink.Counted(unicasts + others);
     }
 
-    /// <summary>The full resolution (multicast, broadcast, shorthands, other modes, latches, rejections).</summary>
+    /// <summary>The full resolution (multicast, broadcast, shorthands, other modes, latches, rejections); returns the deliveries it added.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
-    private void ResolveFully<TSink>(in ExitRecord record, ref TSink sink) where TSink : struct, IResolvedSink
+    private int ResolveFully<TSink>(in ExitRecord record, ref TSink sink) where TSink : struct, IResolvedSink
     {
         ExitOutcome outcome = _resolver.Process(record, _destinations);
         if (outcome.Kind != ExitKind.Fired)
         {
             CountOther(outcome);
-            return;
+            return 0;
         }
 
         CountDeviceInput(outcome.Input, resolved: true);
@@ -77,7 +79,7 @@ internal sealed class ResolveStage
         if (destinations.IsEmpty)
         {
             _noDestination++;
-            return;
+            return 0;
         }
 
         IcrCommand command = outcome.Command;
@@ -91,6 +93,8 @@ internal sealed class ResolveStage
         {
             sink.Add(record, source, (uint)destinations[i], command.Low, command.Destination);
         }
+
+        return destinations.Length;
     }
 
     /// <summary>Publishes the counts gathered since the last call (once per batch).</summary>

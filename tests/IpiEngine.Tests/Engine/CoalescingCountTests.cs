@@ -64,6 +64,31 @@ public class CoalescingCountTests
         Assert.Equal(1UL << 0x33, two.VectorWord(0));
     }
 
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public void A_pass_with_more_deliveries_than_one_flush_holds_counts_each_once(ThreadingMode mode, int logCapacity)
+    {
+        // 100 x2APIC broadcasts from vCPU 0 to 64 vCPUs: 6,400 deliveries in one pass, past the batcher's 4,096.
+        const int Vcpus = 64;
+        using var engine = new Engine(new EngineOptions { VcpuCount = Vcpus, ThreadingMode = mode, DeliveryLogCapacity = logCapacity });
+        for (int i = 0; i < 100; i++)
+        {
+            engine.Post(0, X2Icr, Icr(0xFFFF_FFFF, (byte)(0x40 + (i % 10))), 0xFFFF_FFFF);
+        }
+
+        engine.Start();
+        engine.Stop();
+        EngineCounters counters = engine.ReadCounters();
+        Assert.Equal(100 * Vcpus, counters.DestinationsResolved);
+        Assert.Equal(Vcpus * 10, counters.Delivered);
+        Assert.Equal((100 * Vcpus) - (Vcpus * 10), counters.Coalesced);
+        Assert.True(counters.ConservationHolds, counters.ToString());
+        for (int v = 0; v < Vcpus; v++)
+        {
+            Assert.Equal(0x3FFUL, engine.TakePending(v).VectorWord(1)); // vectors 0x40-0x49: bits 0-9 of word 1
+        }
+    }
+
     private static void WaitForDestinations(Engine engine, long destinations)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);

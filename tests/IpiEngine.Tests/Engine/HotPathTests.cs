@@ -26,7 +26,7 @@ public class HotPathTests
         { typeof(ResolveStage), "Resolve" }, { typeof(ResolveStage), "ResolveRun" }, { typeof(ResolveStage), "ResolveFully" }, { typeof(ResolveStage), "PublishCounters" },
         { typeof(IcrResolver), "TryResolveUnicast" }, { typeof(DestinationMap), "VectoredUnicastTarget" }, { typeof(DestinationMap), "Resolve" },
         { typeof(DeliveryBatcher<NoNotifier>), "Add" }, { typeof(DeliveryBatcher<NoNotifier>), "AddLocal" }, { typeof(DeliveryBatcher<NoNotifier>), "AddRouted" },
-        { typeof(DeliveryBatcher<NoNotifier>), "Flush" },
+        { typeof(DeliveryBatcher<NoNotifier>), "CountResolved" }, { typeof(DeliveryBatcher<NoNotifier>), "Flush" },
         { typeof(DeliveryBatcher<NoNotifier>), "AddRemote" }, { typeof(DeliveryBatcher<NoNotifier>), "ForwardAll" },
         { typeof(DescriptorTable), "OrVectors" }, { typeof(DescriptorTable), "HasPending" }, { typeof(DescriptorTable), "Take" },
         { typeof(EnginePipeline<NoNotifier>), "FusedPass" }, { typeof(EnginePipeline<NoNotifier>), "PassOverRing" }, { typeof(EnginePipeline<NoNotifier>), "DeliverRemote" },
