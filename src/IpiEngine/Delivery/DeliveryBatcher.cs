@@ -8,7 +8,7 @@ namespace IpiEngine.Delivery;
 /// <summary>
 /// The batch and deliver stages: groups the resolved deliveries of one available batch per destination (vector bits
 /// ORed into a scratch bitmap, flags into a scratch events word), then updates each touched descriptor with at most one atomic
-/// OR per non-zero 64-bit word (none when its bits are all pending already), counts coalescing from the ORs' return values, and notifies each destination at most
+/// OR per non-zero 64-bit word (none when its bits are all pending already), counts coalescing from the ORs' return values (and, within the batch, from the deliveries gathered less the distinct bits they set), and notifies each destination at most
 /// once. Destinations on other nodes are collected per node and forwarded once per batch; with
 /// <see cref="LocalTargets.Kernel"/>, local destinations are only counted (the host's kernel served them). One thread at a time.
 /// A destination's events of one batch (NMI, SMI, INIT, SIPI with its vector) go in with one atomic step, so a take
