@@ -80,12 +80,25 @@ internal sealed unsafe class DescriptorTable : IDisposable
     }
 
     /// <summary>Whether the vCPU has anything pending or a notification outstanding.</summary>
-    [MethodImpl(HotPath.Optimized)]
+    /// <remarks>
+    /// ON alone answers while SN is clear, as KVM's PIR sync at VM entry tests ON before it reads the PIR: every
+    /// delivery sets ON after its ORs unless SN is set (<see cref="RaiseNotification"/>), a take clears ON before it
+    /// empties the words, and clearing SN sets ON when anything is pending (<see cref="SetSuppressNotify"/>). So with SN
+    /// clear, bits without ON are either a delivery whose ON is still to come (this read precedes it, as if it came before
+    /// the ORs) or bits a take in progress is emptying. While SN is set no delivery sets ON, so the words are read.
+    /// </remarks>
+    [MethodImpl(HotPath.Inlined)]
     public bool HasPending(int vcpu)
     {
         CheckVcpu(vcpu);
         ulong* d = Words(vcpu);
-        return ((Volatile.Read(ref d[ControlWord]) & PostedInterruptDescriptor.OutstandingNotification) | AnyPending(d)) != 0;
+        ulong control = Volatile.Read(ref d[ControlWord]); // acquire: the words read below (with SN set) come after
+        if ((control & PostedInterruptDescriptor.OutstandingNotification) != 0)
+        {
+            return true;
+        }
+
+        return (control & PostedInterruptDescriptor.SuppressNotification) != 0 && AnyPending(d) != 0;
     }
 
     /// <summary>
@@ -224,7 +237,7 @@ internal sealed unsafe class DescriptorTable : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ulong* Words(int vcpu) => _words + ((nint)vcpu * WordsPerDescriptor);
 
-    [MethodImpl(HotPath.Optimized)]
+    [MethodImpl(HotPath.Inlined)]
     private void CheckVcpu(int vcpu)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

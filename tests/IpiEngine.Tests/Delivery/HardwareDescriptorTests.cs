@@ -65,6 +65,7 @@ public class HardwareDescriptorTests
         Assert.NotEqual(0UL, seen.Pir1 & (1UL << (0x40 - 64)));
         Assert.Equal(0L, engine.ReadCounters().Notifications);
         Assert.Equal(2L, engine.ReadCounters().Delivered);
+        Assert.True(engine.HasPending(1)); // no ON while suppressed: the check reads the words
 
         Assert.True(engine.SetSuppressNotify(1, false)); // pending: take before waiting
         Assert.True(engine.Descriptors.Read(1).Outstanding); // ON set by the clear: later deliveries need no notification
@@ -119,6 +120,44 @@ public class HardwareDescriptorTests
         Volatile.Write(ref done, true);
         Assert.True(vcpu.Join(TimeSpan.FromSeconds(60)));
         Assert.Equal(posted, taken);
-        Assert.False(table.HasPending(0)); // nothing stranded: every pending vector had a notification or a reporting clear
+        PostedInterruptDescriptor left = table.Read(0);
+        Assert.Equal(0UL, left.Pir0 | left.Pir1 | left.Pir2 | left.Pir3 | left.Events); // nothing stranded: every pending vector had a notification or a reporting clear
+        Assert.False(table.HasPending(0));
+    }
+
+    [Fact]
+    public void A_vcpu_that_takes_only_when_the_check_says_pending_loses_no_vector()
+    {
+        // The pre-entry check reads ON alone while SN is clear: a vCPU that takes only when it says pending, and
+        // ignores notifications, must still get every vector (none left behind without ON), and the check must say
+        // nothing is pending exactly when nothing is.
+        using var table = new DescriptorTable(1);
+        const int Rounds = 200_000;
+        int notified = 0;
+        long taken = 0;
+        bool done = false;
+        var vcpu = new Thread(() =>
+        {
+            while (true)
+            {
+                bool finished = Volatile.Read(ref done); // read before the check: a false check after it means nothing is left
+                if (table.HasPending(0))
+                {
+                    taken += table.Take(0).VectorCount;
+                }
+                else if (finished)
+                {
+                    break;
+                }
+            }
+        });
+        vcpu.Start();
+        long posted = DescriptorTableTests.Deliver(table, Rounds, ref notified);
+
+        Volatile.Write(ref done, true);
+        Assert.True(vcpu.Join(TimeSpan.FromSeconds(60)));
+        Assert.Equal(posted, taken);
+        PostedInterruptDescriptor left = table.Read(0);
+        Assert.Equal(0UL, left.Pir0 | left.Pir1 | left.Pir2 | left.Pir3 | left.Events);
     }
 }
