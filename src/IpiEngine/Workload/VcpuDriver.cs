@@ -46,11 +46,16 @@ internal sealed class VcpuDriver
     public long Taken { get; private set; }
 
     /// <summary>The thread body.</summary>
+    /// <remarks>
+    /// The loop is the guest's side of every IPI, so it is kept small enough for the JIT to hold its state in registers:
+    /// the rare work (pacing, the last batch of a counted run, the level pins after posting) is in methods of its own,
+    /// and nothing in it is passed by reference.
+    /// </remarks>
     [MethodImpl(HotPath.Optimized)]
     public void Run()
     {
-        long taken = 0; // locals, written to the fields once at the end: the drivers sit side by side in memory
-        if (!WaitUntilPosting(ref taken))
+        long taken = WaitUntilPosting(out var posting); // locals, written to the fields once at the end: the drivers sit side by side in memory
+        if (!posting)
         {
             Taken = taken;
             phase.Finished(0);
@@ -62,22 +67,32 @@ internal sealed class VcpuDriver
         var vcpu = script.Vcpu;
         var position = 0;
         long sent = 0;
-        var paceStart = Stopwatch.GetTimestamp();
+        var paceStart = ticksPerIpi > 0 ? Stopwatch.GetTimestamp() : 0;
         while (sent < windowIpis && phase.Current != WorkloadPhase.Stopping)
         {
-            var count = Math.Min(batch, records.Length - position);
-            var ipis = ipisBefore[position + count] - ipisBefore[position];
-            if (sent + ipis > windowIpis)
+            int count;
+            int ipis;
+            if (batch == 1)
             {
-                // The last batch of a counted run: end right after the firing write that reaches the count.
-                ipis = (int)(windowIpis - sent);
-                count = script.RecordsForIpisFrom(position, ipis);
+                // One record: it fires at most one IPI, and sent < windowIpis, so it never passes a counted run's end.
+                count = 1;
+                ipis = ipisBefore[position + 1] - ipisBefore[position];
+            }
+            else
+            {
+                count = NextBatch(position, sent, out ipis);
             }
 
             // Pacing: a batch goes when its last IPI is due, so no more than the rate allows is ever offered.
-            if (ticksPerIpi > 0 && ipis > 0 && !Pace(vcpu, paceStart + (long)(firstDueTicks + ((sent + ipis - 1) * ticksPerIpi)), ref taken))
+            if (ticksPerIpi > 0 && ipis > 0)
             {
-                break;
+                var tookWhilePacing = Pace(vcpu, paceStart + (long)(firstDueTicks + ((sent + ipis - 1) * ticksPerIpi)));
+                if (tookWhilePacing < 0)
+                {
+                    break;
+                }
+
+                taken += tookWhilePacing;
             }
 
             Post(vcpu, records, position, count);
@@ -95,26 +110,54 @@ internal sealed class VcpuDriver
         phase.Finished(sent);
         if (levelPins is not null)
         {
-            // Done posting, still a guest: take the level interrupts the devices raise and EOI them until they are done.
-            while ((levelPins.DevicesRunning > 0 || levelPins.Owes(vcpu)) && phase.Current != WorkloadPhase.Stopping)
-            {
-                taken += TakePending(vcpu);
-                Thread.Yield();
-            }
+            taken += TakeUntilDevicesDone(vcpu);
         }
 
         Taken = taken;
     }
 
     /// <summary>
+    /// The records of the next batch from <paramref name="position"/> (at most <see cref="batch"/>, not past the
+    /// script's end) and the IPIs they fire; the last batch of a counted run ends right after the firing write that
+    /// reaches the count.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int NextBatch(int position, long sent, out int ipis)
+    {
+        var ipisBefore = script.IpisBefore;
+        var count = Math.Min(batch, script.Records.Length - position);
+        ipis = ipisBefore[position + count] - ipisBefore[position];
+        if (sent + ipis > windowIpis)
+        {
+            ipis = (int)(windowIpis - sent);
+            count = script.RecordsForIpisFrom(position, ipis);
+        }
+
+        return count;
+    }
+
+    /// <summary>Done posting, still a guest: takes the level interrupts the devices raise and EOIs them until they are done.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private long TakeUntilDevicesDone(int vcpu)
+    {
+        long taken = 0;
+        while ((levelPins!.DevicesRunning > 0 || levelPins.Owes(vcpu)) && phase.Current != WorkloadPhase.Stopping)
+        {
+            taken += TakePending(vcpu);
+            Thread.Yield();
+        }
+
+        return taken;
+    }
+
+    /// <summary>
     /// Blocks until the controller says post (true) or stop (false), then takes what arrived meanwhile (the bring-up).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool WaitUntilPosting(ref long taken)
+    private int WaitUntilPosting(out bool posting)
     {
-        var state = phase.WaitWhileReady();
-        taken += TakePending(script.Vcpu);
-        return state == WorkloadPhase.Posting;
+        posting = phase.WaitWhileReady() == WorkloadPhase.Posting;
+        return TakePending(script.Vcpu);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -164,22 +207,24 @@ internal sealed class VcpuDriver
     }
 
     /// <summary>
-    /// Offered-load pacing: waits until <paramref name="due"/>, taking interrupts meanwhile; false when told to stop first.
+    /// Offered-load pacing: waits until <paramref name="due"/>, taking interrupts meanwhile; returns how often it took
+    /// them, or -1 when told to stop first.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool Pace(int vcpu, long due, ref long taken)
+    private int Pace(int vcpu, long due)
     {
+        var taken = 0;
         while (true)
         {
             if (phase.Current == WorkloadPhase.Stopping)
             {
-                return false;
+                return -1;
             }
 
             var early = due - Stopwatch.GetTimestamp();
             if (early <= 0)
             {
-                return true;
+                return taken;
             }
 
             taken += TakePending(vcpu);
