@@ -18,6 +18,7 @@ internal sealed class VcpuDriver
     private readonly double ticksPerIpi;
     private readonly double firstDueTicks;
     private readonly LevelPinHandshake? levelPins;
+    private long paceStart; // when posting opened, for a paced run (written once by the thread, before its loop)
 
     /// <param name="engine">The engine posted to.</param>
     /// <param name="script">This vCPU's records.</param>
@@ -62,31 +63,21 @@ internal sealed class VcpuDriver
             return;
         }
 
-        var records = script.Records;
-        var ipisBefore = script.IpisBefore;
         var vcpu = script.Vcpu;
         var position = 0;
         long sent = 0;
-        var paceStart = ticksPerIpi > 0 ? Stopwatch.GetTimestamp() : 0;
+        paceStart = ticksPerIpi > 0 ? Stopwatch.GetTimestamp() : 0;
         while (sent < windowIpis && phase.Current != WorkloadPhase.Stopping)
         {
-            int count;
-            int ipis;
-            if (batch == 1)
-            {
-                // One record: it fires at most one IPI, and sent < windowIpis, so it never passes a counted run's end.
-                count = 1;
-                ipis = ipisBefore[position + 1] - ipisBefore[position];
-            }
-            else
-            {
-                count = NextBatch(position, sent, out ipis);
-            }
+            // One record fires at most one IPI, and sent < windowIpis, so it never passes a counted run's end.
+            var count = batch == 1 ? 1 : NextBatch(position, sent);
+            var ipisBefore = script.IpisBefore; // read from the script, not held: fewer values live across the loop
+            var ipis = ipisBefore[position + count] - ipisBefore[position];
 
             // Pacing: a batch goes when its last IPI is due, so no more than the rate allows is ever offered.
             if (ticksPerIpi > 0 && ipis > 0)
             {
-                var tookWhilePacing = Pace(vcpu, paceStart + (long)(firstDueTicks + ((sent + ipis - 1) * ticksPerIpi)));
+                var tookWhilePacing = Pace(vcpu, sent + ipis - 1);
                 if (tookWhilePacing < 0)
                 {
                     break;
@@ -95,10 +86,10 @@ internal sealed class VcpuDriver
                 taken += tookWhilePacing;
             }
 
-            Post(vcpu, records, position, count);
+            Post(vcpu, script.Records, position, count);
             sent += ipis;
             position += count;
-            if (position == records.Length)
+            if (position == script.Records.Length)
             {
                 position = 0;
             }
@@ -117,23 +108,16 @@ internal sealed class VcpuDriver
     }
 
     /// <summary>
-    /// The records of the next batch from <paramref name="position"/> (at most <see cref="batch"/>, not past the
-    /// script's end) and the IPIs they fire; the last batch of a counted run ends right after the firing write that
-    /// reaches the count.
+    /// The records of the next batch from <paramref name="position"/>: at most <see cref="batch"/>, not past the script's
+    /// end, and in a counted run's last batch ending right after the firing write that reaches the count.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private int NextBatch(int position, long sent, out int ipis)
+    private int NextBatch(int position, long sent)
     {
         var ipisBefore = script.IpisBefore;
         var count = Math.Min(batch, script.Records.Length - position);
-        ipis = ipisBefore[position + count] - ipisBefore[position];
-        if (sent + ipis > windowIpis)
-        {
-            ipis = (int)(windowIpis - sent);
-            count = script.RecordsForIpisFrom(position, ipis);
-        }
-
-        return count;
+        var ipis = ipisBefore[position + count] - ipisBefore[position];
+        return sent + ipis > windowIpis ? script.RecordsForIpisFrom(position, (int)(windowIpis - sent)) : count;
     }
 
     /// <summary>Done posting, still a guest: takes the level interrupts the devices raise and EOIs them until they are done.</summary>
@@ -207,12 +191,13 @@ internal sealed class VcpuDriver
     }
 
     /// <summary>
-    /// Offered-load pacing: waits until <paramref name="due"/>, taking interrupts meanwhile; returns how often it took
-    /// them, or -1 when told to stop first.
+    /// Offered-load pacing: waits until IPI number <paramref name="lastIpi"/> (from 0) is due, taking interrupts
+    /// meanwhile; returns how often it took them, or -1 when told to stop first.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private int Pace(int vcpu, long due)
+    private int Pace(int vcpu, long lastIpi)
     {
+        var due = paceStart + (long)(firstDueTicks + (lastIpi * ticksPerIpi));
         var taken = 0;
         while (true)
         {
