@@ -65,7 +65,7 @@ public class HardwareDescriptorTests
         Assert.NotEqual(0UL, seen.Pir1 & (1UL << (0x40 - 64)));
         Assert.Equal(0L, engine.ReadCounters().Notifications);
         Assert.Equal(2L, engine.ReadCounters().Delivered);
-        Assert.True(engine.HasPending(1)); // no ON while suppressed: the check reads the words
+        Assert.True(engine.HasPending(1)); // no ON while suppressed: the check reads the words too
 
         Assert.True(engine.SetSuppressNotify(1, false)); // pending: take before waiting
         Assert.True(engine.Descriptors.Read(1).Outstanding); // ON set by the clear: later deliveries need no notification
@@ -128,9 +128,8 @@ public class HardwareDescriptorTests
     [Fact]
     public void A_vcpu_that_takes_only_when_the_check_says_pending_loses_no_vector()
     {
-        // The pre-entry check reads ON alone while SN is clear: a vCPU that takes only when it says pending, and
-        // ignores notifications, must still get every vector (none left behind without ON), and the check must say
-        // nothing is pending exactly when nothing is.
+        // A vCPU that takes only when the pre-entry check says pending, and ignores notifications, must still get
+        // every vector, and the check must say nothing is pending exactly when nothing is.
         using var table = new DescriptorTable(1);
         const int Rounds = 200_000;
         int notified = 0;
