@@ -25,23 +25,7 @@ public sealed partial class Engine
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     [MethodImpl(HotPath.Inlined)]
     public void Post(int sourceVcpu, uint register, ulong value, uint destinationId, ulong tag = 0)
-    {
-        ushort reg = register <= 0xFFFE ? (ushort)register : ApicRegister.Invalid;
-        if ((uint)sourceVcpu >= (uint)_rings.Length || ApicTopology.IsTopologyRegister(reg))
-        {
-            PostOutsideRing(sourceVcpu, reg, value, 1);
-            return;
-        }
-
-        long timestamp = _stamp ? _posting.StampFor(sourceVcpu, reg) : 0;
-        if (_inline is not null)
-        {
-            _inline.Post(sourceVcpu, reg, value, destinationId, tag, timestamp, wait: true);
-            return;
-        }
-
-        _posting.Post(sourceVcpu, reg, value, destinationId, tag, timestamp, wait: true);
-    }
+        => PostOne(sourceVcpu, register, value, destinationId, tag, wait: true);
 
     /// <summary>
     /// Like <see cref="Post"/>, but returns false instead of waiting when the source's ring is full (the record is then
@@ -59,6 +43,16 @@ public sealed partial class Engine
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     [MethodImpl(HotPath.Inlined)]
     public bool TryPost(int sourceVcpu, uint register, ulong value, uint destinationId, ulong tag = 0)
+        => PostOne(sourceVcpu, register, value, destinationId, tag, wait: false);
+
+    /// <summary>
+    /// <see cref="Post"/> and <see cref="TryPost"/>. Every call before the record's stores is the last thing its branch
+    /// does, so the record's fields are never live across a call: the JIT keeps them in registers instead of spilling them
+    /// to the stack on every post (stores that queue behind the ring slot's own, which waits for the line while the
+    /// consumer reads its other half).
+    /// </summary>
+    [MethodImpl(HotPath.Inlined)]
+    private bool PostOne(int sourceVcpu, uint register, ulong value, uint destinationId, ulong tag, bool wait)
     {
         ushort reg = register <= 0xFFFE ? (ushort)register : ApicRegister.Invalid;
         if ((uint)sourceVcpu >= (uint)_rings.Length || ApicTopology.IsTopologyRegister(reg))
@@ -67,10 +61,19 @@ public sealed partial class Engine
             return true;
         }
 
+        return _postsStraightToRings
+            ? _posting.Post(sourceVcpu, reg, value, destinationId, tag, timestamp: 0, wait)
+            : PostStampedOrInline(sourceVcpu, reg, value, destinationId, tag, wait);
+    }
+
+    /// <summary><see cref="PostOne"/> on an engine that stamps posts or delivers on the posting thread.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
+    private bool PostStampedOrInline(int sourceVcpu, ushort reg, ulong value, uint destinationId, ulong tag, bool wait)
+    {
         long timestamp = _stamp ? _posting.StampFor(sourceVcpu, reg) : 0;
         return _inline is not null
-            ? _inline.Post(sourceVcpu, reg, value, destinationId, tag, timestamp, wait: false)
-            : _posting.Post(sourceVcpu, reg, value, destinationId, tag, timestamp, wait: false);
+            ? _inline.Post(sourceVcpu, reg, value, destinationId, tag, timestamp, wait)
+            : _posting.Post(sourceVcpu, reg, value, destinationId, tag, timestamp, wait);
     }
 
     /// <summary>

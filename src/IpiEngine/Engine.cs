@@ -50,6 +50,7 @@ public sealed partial class Engine : IDisposable
     private readonly StageCounters _controlCounters = new(); // written only under _control
     private readonly long[] _topologySnapshot;
     private readonly bool _stamp;
+    private readonly bool _postsStraightToRings; // neither stamped nor inline: a post is the rings' fast path alone
     private int _state;
 
     /// <summary>
@@ -97,6 +98,7 @@ public sealed partial class Engine : IDisposable
             Cpus: options.PipelineCpusPerThread(options.ThreadingMode));
         _pipeline = createPipeline(options, parts, _waiters);
         _inline = _pipeline as IInlinePoster;
+        _postsStraightToRings = !_stamp && _inline is null;
         AttachReplicator();
     }
 

@@ -130,11 +130,32 @@ internal sealed class PostingRings
     public bool Post(int source, ushort register, ulong value, uint destinationId, ulong tag, long timestamp, bool wait)
     {
         SpscRing<ExitRecord> ring = _rings[source];
+        if (!ring.HasCachedRoom())
+        {
+            return PostWhenFull(ring, source, register, value, destinationId, tag, timestamp, wait); // the call ends the branch: nothing is live across it
+        }
+
+        WriteAndPublish(ring, source, register, value, destinationId, tag, timestamp, wait);
+        return true;
+    }
+
+    /// <summary><see cref="Post"/> when the cached head shows no room: refresh it, or wait or drop by policy.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
+    private bool PostWhenFull(SpscRing<ExitRecord> ring, int source, ushort register, ulong value, uint destinationId, ulong tag, long timestamp, bool wait)
+    {
         if (ring.FreeSpace() < 1 && !MakeRoom(ring, 1, wait))
         {
             return false; // full (try-post), or dropped by policy and counted
         }
 
+        WriteAndPublish(ring, source, register, value, destinationId, tag, timestamp, wait);
+        return true;
+    }
+
+    /// <summary>Writes the record into the next slot (there is room), publishes it and rings the doorbell.</summary>
+    [MethodImpl(HotPath.Inlined)]
+    private void WriteAndPublish(SpscRing<ExitRecord> ring, int source, ushort register, ulong value, uint destinationId, ulong tag, long timestamp, bool wait)
+    {
         ring.ProducerSlot(0) = new ExitRecord((ushort)source, register, value, destinationId, tag, timestamp);
         if (!ring.TryPublish(1)) // release store of the tail, then the close check; refused only if a close's seal excludes it
         {
@@ -142,7 +163,6 @@ internal sealed class PostingRings
         }
 
         RingDoorbell(source, waits: wait);
-        return true;
     }
 
     /// <summary>

@@ -124,6 +124,13 @@ internal sealed unsafe class SpscRing<T> where T : unmanaged
         return RefreshFreeSpace(tail);
     }
 
+    /// <summary>
+    /// Producer: whether the cached head leaves room for one more record (no load of the consumer's line and no call;
+    /// when false, <see cref="FreeSpace"/> refreshes the cached head).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool HasCachedRoom() => _cursors.Tail - _cursors.CachedHead < _capacity; // producer-owned fields
+
     /// <summary>Producer: the slot <paramref name="offset"/> places past the tail (the caller checked <see cref="FreeSpace"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref T ProducerSlot(int offset)
@@ -150,7 +157,7 @@ internal sealed unsafe class SpscRing<T> where T : unmanaged
         long tail = _cursors.Tail + count; // producer-owned
         Volatile.Write(ref _cursors.Tail, tail); // release: the slots' stores are visible first; no fence (class remarks)
         return Volatile.Read(ref _cursors.Closed) == 0 // after the tail store in program order; the closer's barrier orders the pair (class remarks, (i))
-            || WaitForSeal() >= tail; // closed: taken only if the seal includes this publication ((ii))
+            || SealIncludes(tail); // closed: taken only if the seal includes this publication ((ii))
     }
 
     /// <summary>
@@ -297,6 +304,13 @@ internal sealed unsafe class SpscRing<T> where T : unmanaged
             ? tail
             : WaitForSeal();
     }
+
+    /// <summary>
+    /// Whether the seal includes a publication that ended at <paramref name="tail"/> (<see cref="TryPublish"/> on a closed
+    /// ring). A call of its own, so the publishing caller keeps nothing live across it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool SealIncludes(long tail) => WaitForSeal() >= tail;
 
     /// <summary>The sealed tail, waiting for a closer between its flag and its seal (a short step that takes no lock).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

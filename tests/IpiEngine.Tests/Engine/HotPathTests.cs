@@ -19,8 +19,9 @@ public class HotPathTests
     {
         // Posting: every post, from C# and (through the exports) from C.
         { typeof(global::IpiEngine.Engine), "Post" }, { typeof(global::IpiEngine.Engine), "TryPost" }, { typeof(global::IpiEngine.Engine), "PostBatch" },
+        { typeof(global::IpiEngine.Engine), "PostOne" }, { typeof(global::IpiEngine.Engine), "PostStampedOrInline" },
         { typeof(global::IpiEngine.Engine), "HasPending" }, { typeof(global::IpiEngine.Engine), "TakePending" },
-        { typeof(PostingRings), "Post" }, { typeof(PostingRings), "PostRun" }, { typeof(PostingRings), "RingSlow" }, { typeof(PostingRings), "MakeRoom" },
+        { typeof(PostingRings), "Post" }, { typeof(PostingRings), "PostWhenFull" }, { typeof(PostingRings), "WriteAndPublish" }, { typeof(PostingRings), "PostRun" }, { typeof(PostingRings), "RingSlow" }, { typeof(PostingRings), "MakeRoom" },
         // Gathering, resolving, delivering.
         { typeof(GatherStage), "Pass" }, { typeof(GatherStage), "DrainRing" }, { typeof(GatherStage), "Drain" },
         { typeof(ResolveStage), "Resolve" }, { typeof(ResolveStage), "ResolveRun" }, { typeof(ResolveStage), "ResolveFully" }, { typeof(ResolveStage), "PublishCounters" },
