@@ -69,15 +69,10 @@ internal sealed class VcpuDriver
         paceStart = ticksPerIpi > 0 ? Stopwatch.GetTimestamp() : 0;
         while (sent < windowIpis && phase.Current != WorkloadPhase.Stopping)
         {
-            // One record fires at most one IPI, and sent < windowIpis, so it never passes a counted run's end.
-            var count = batch == 1 ? 1 : NextBatch(position, sent);
-            var ipisBefore = script.IpisBefore; // read from the script, not held: fewer values live across the loop
-            var ipis = ipisBefore[position + count] - ipisBefore[position];
-
             // Pacing: a batch goes when its last IPI is due, so no more than the rate allows is ever offered.
-            if (ticksPerIpi > 0 && ipis > 0)
+            if (ticksPerIpi > 0)
             {
-                var tookWhilePacing = Pace(vcpu, sent + ipis - 1);
+                var tookWhilePacing = Pace(vcpu, position, sent);
                 if (tookWhilePacing < 0)
                 {
                     break;
@@ -86,14 +81,18 @@ internal sealed class VcpuDriver
                 taken += tookWhilePacing;
             }
 
-            Post(vcpu, script.Records, position, count);
-            sent += ipis;
+            // The batch's place and size are consumed by the post's first loads: nothing of this loop but its own four
+            // values (sent, position, vCPU, taken) is live across the post's rare calls.
+            var at = position;
+            var count = BatchAt(at, sent);
+            sent += IpisIn(at, count);
             position += count;
             if (position == script.Records.Length)
             {
                 position = 0;
             }
 
+            Post(vcpu, script.Records, at, count);
             taken += TakePending(vcpu);
         }
 
@@ -108,17 +107,24 @@ internal sealed class VcpuDriver
     }
 
     /// <summary>
-    /// The records of the next batch from <paramref name="position"/>: at most <see cref="batch"/>, not past the script's
-    /// end, and in a counted run's last batch ending right after the firing write that reaches the count.
+    /// The records of the batch from <paramref name="position"/>: at most <see cref="batch"/>, not past the script's end,
+    /// and in a counted run's last batch ending right after the firing write that reaches the count. One record fires at
+    /// most one IPI, and the loop runs only while <paramref name="sent"/> is short of the count, so it never passes it.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int BatchAt(int position, long sent) => batch == 1 ? 1 : LongerBatchAt(position, sent);
+
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private int NextBatch(int position, long sent)
+    private int LongerBatchAt(int position, long sent)
     {
-        var ipisBefore = script.IpisBefore;
         var count = Math.Min(batch, script.Records.Length - position);
-        var ipis = ipisBefore[position + count] - ipisBefore[position];
+        var ipis = IpisIn(position, count);
         return sent + ipis > windowIpis ? script.RecordsForIpisFrom(position, (int)(windowIpis - sent)) : count;
     }
+
+    /// <summary>The IPIs that <paramref name="count"/> records from <paramref name="position"/> fire (from the script's prefix counts).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int IpisIn(int position, int count) => script.IpisBefore[position + count] - script.IpisBefore[position];
 
     /// <summary>Done posting, still a guest: takes the level interrupts the devices raise and EOIs them until they are done.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -191,13 +197,19 @@ internal sealed class VcpuDriver
     }
 
     /// <summary>
-    /// Offered-load pacing: waits until IPI number <paramref name="lastIpi"/> (from 0) is due, taking interrupts
-    /// meanwhile; returns how often it took them, or -1 when told to stop first.
+    /// Offered-load pacing: waits until the last IPI of the batch from <paramref name="position"/> is due, taking
+    /// interrupts meanwhile; returns how often it took them, or -1 when told to stop first.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private int Pace(int vcpu, long lastIpi)
+    private int Pace(int vcpu, int position, long sent)
     {
-        var due = paceStart + (long)(firstDueTicks + (lastIpi * ticksPerIpi));
+        var ipis = IpisIn(position, BatchAt(position, sent));
+        if (ipis == 0)
+        {
+            return 0; // fires nothing (an ICR high write): not paced
+        }
+
+        var due = paceStart + (long)(firstDueTicks + ((sent + ipis - 1) * ticksPerIpi));
         var taken = 0;
         while (true)
         {
