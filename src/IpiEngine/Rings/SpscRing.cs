@@ -131,7 +131,7 @@ internal sealed unsafe class SpscRing<T> where T : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool HasCachedRoom() => _cursors.Tail - _cursors.CachedHead < _capacity; // producer-owned fields
 
-    /// <summary>Producer: the slot <paramref name="offset"/> places past the tail (the caller checked <see cref="FreeSpace"/>).</summary>
+    /// <summary>Producer: the slot <paramref name="offset"/> places past the tail (the caller made sure of the room: <see cref="FreeSpace"/> or <see cref="HasCachedRoom"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref T ProducerSlot(int offset)
     {
