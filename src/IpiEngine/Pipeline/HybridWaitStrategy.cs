@@ -11,21 +11,35 @@ namespace IpiEngine.Pipeline;
 /// do. Measured on 2026-12-03 (far state, 3 alternating rounds, docs/performance.md): ping-pong round trip p50
 /// 1.3-1.6 µs with 8 yields against 12.3-13.1 µs with 48, and the same posting rates (8 producers, one record or 64
 /// per call) within the runs' spread.
+/// <para>
+/// A producer waiting for room in its full ring does not spin (<see cref="ForRoom"/>): it yields for 112 looks, then
+/// parks. A full ring means the pipeline thread is behind, and when threads outnumber cores (8 vCPU threads and the
+/// pipeline thread on this machine's 2) a spinning producer holds a core the pipeline thread may be waiting for; a yield
+/// that finds nothing else to run returns at once. Measured on 2026-12-06 (docs/performance.md, twenty-fourth session).
+/// </para>
 /// </remarks>
 internal sealed class HybridWaitStrategy : WaitStrategy
 {
     private const int SpinLooks = 16;
     private const int YieldLooks = 48;
     private const int AssistedYieldLooks = 8;
+    private const int RoomYieldLooks = 112;
 
+    private readonly int _spinLooks;
     private readonly int _yieldLooks;
 
-    private HybridWaitStrategy(int yieldLooks) => _yieldLooks = yieldLooks;
+    private HybridWaitStrategy(int spinLooks, int yieldLooks)
+    {
+        _spinLooks = spinLooks;
+        _yieldLooks = yieldLooks;
+    }
 
     /// <summary>The shared instance.</summary>
-    public static readonly HybridWaitStrategy Instance = new(YieldLooks);
+    public static readonly HybridWaitStrategy Instance = new(SpinLooks, YieldLooks);
 
-    private static readonly HybridWaitStrategy Assisted = new(AssistedYieldLooks);
+    private static readonly HybridWaitStrategy Assisted = new(SpinLooks, AssistedYieldLooks);
+
+    private static readonly HybridWaitStrategy Room = new(0, RoomYieldLooks);
 
     /// <inheritdoc/>
     public override WaitStrategyKind Kind => WaitStrategyKind.Hybrid;
@@ -34,15 +48,18 @@ internal sealed class HybridWaitStrategy : WaitStrategy
     public override WaitStrategy ForAssistedGathering => Assisted;
 
     /// <inheritdoc/>
+    public override WaitStrategy ForRoom => Room;
+
+    /// <inheritdoc/>
     protected internal override bool Pause(int look)
     {
-        if (look < SpinLooks)
+        if (look < _spinLooks)
         {
             Thread.SpinWait(8);
             return false;
         }
 
-        if (look < SpinLooks + _yieldLooks)
+        if (look < _spinLooks + _yieldLooks)
         {
             Thread.Yield();
             return false;

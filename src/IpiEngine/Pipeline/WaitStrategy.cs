@@ -18,6 +18,12 @@ internal abstract class WaitStrategy
     /// </summary>
     public virtual WaitStrategy ForAssistedGathering => this;
 
+    /// <summary>
+    /// The same strategy for a posting thread that waits for room in its full ring: the pipeline thread is behind, so a
+    /// strategy may stop spinning on a core that thread needs. Most strategies are unchanged.
+    /// </summary>
+    public virtual WaitStrategy ForRoom => this;
+
     /// <summary>The shared instance of a strategy.</summary>
     public static WaitStrategy For(WaitStrategyKind kind) => kind switch
     {

@@ -68,7 +68,7 @@ internal sealed class PostingRings
         _rings = rings;
         _doorbell = doorbell;
         _signal = signal;
-        _wait = wait;
+        _wait = wait.ForRoom; // producers wait only for room
         _drop = drop;
         _name = name;
         _stampInterval = stampInterval;

@@ -25,14 +25,24 @@ public sealed class WaitStrategyTests
         Assert.Equal(WaitStrategyKind.Hybrid, hybrid.ForAssistedGathering.Kind);
     }
 
+    [Fact]
+    public void Hybrid_producers_waiting_for_room_yield_from_the_first_look_then_park()
+    {
+        WaitStrategy room = WaitStrategy.For(WaitStrategyKind.Hybrid).ForRoom;
+        Assert.Equal(112, LooksBeforePark(room));
+        Assert.Equal(WaitStrategyKind.Hybrid, room.Kind);
+        Assert.NotSame(WaitStrategy.For(WaitStrategyKind.Hybrid), room);
+    }
+
     [Theory]
     [InlineData(WaitStrategyKind.BusySpin)]
     [InlineData(WaitStrategyKind.Yielding)]
     [InlineData(WaitStrategyKind.Sleeping)]
     [InlineData(WaitStrategyKind.Blocking)]
-    public void Other_strategies_wait_the_same_way_when_posters_assist(WaitStrategyKind kind)
+    public void Other_strategies_wait_the_same_way_when_posters_assist_or_wait_for_room(WaitStrategyKind kind)
     {
         WaitStrategy strategy = WaitStrategy.For(kind);
         Assert.Same(strategy, strategy.ForAssistedGathering);
+        Assert.Same(strategy, strategy.ForRoom);
     }
 }
