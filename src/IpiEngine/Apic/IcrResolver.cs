@@ -77,6 +77,20 @@ internal sealed class IcrResolver
     internal IoApic IoApic => _ioApic;
 
     /// <summary>
+    /// What <see cref="Process"/> keeps for one source vCPU between its records (its ICR high latch and its
+    /// <c>KVM_HC_SEND_IPI</c> latches): with the topology and the IOAPIC unchanged, two records of the source resolve the
+    /// same when this state is the same. For tools that replay a looping script (the expectation of <c>ipi run --nodes</c>).
+    /// </summary>
+    internal (uint IcrHigh, ulong PvHigh, uint PvIcr) SourceLatches(int vcpu) => (_latchedHigh[vcpu], _pvHigh[vcpu], _pvIcr[vcpu]);
+
+    /// <summary>
+    /// Whether <see cref="Process"/> of a vCPU's write to <paramref name="register"/> reads and writes only that vCPU's
+    /// <see cref="SourceLatches"/> (not the topology, nor the IOAPIC).
+    /// </summary>
+    internal static bool TouchesOnlySourceLatches(ushort register) => register is ApicRegister.IcrHigh or ApicRegister.IcrLow
+        or ApicRegister.X2Icr or ApicRegister.X2SelfIpi or ApicRegister.PvSendIpiHigh or ApicRegister.PvSendIpi;
+
+    /// <summary>
     /// Processes one record: an ICR high write latches; a firing write is decoded, validated and resolved into
     /// <paramref name="destinations"/> (cleared first; only APICs that accept the delivery mode; lowest priority: one or
     /// none); a topology write goes to <see cref="ApplyTopologyWrite"/>. Never throws on bad input, never allocates for IPIs.
