@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using IpiEngine.Apic;
 using IpiEngine.Workload;
 
@@ -81,7 +82,7 @@ internal sealed class NodeExpectation
         {
             VcpuScript vcpu = script.Script.Vcpus[v];
             int perLoop = vcpu.Ipis;
-            if (perLoop == 0 || ipis <= perLoop || !Array.TrueForAll(vcpu.Records, r => IcrResolver.TouchesOnlySourceLatches(r.Register)))
+            if (perLoop == 0 || ipis <= perLoop || !TouchesOnlyItsLatches(vcpu))
             {
                 Run(vcpu, ipis); // record by record, looping as the posting did
                 return;
@@ -107,7 +108,20 @@ internal sealed class NodeExpectation
             Run(vcpu, ipis - (loops * perLoop)); // the last, partial loop, from the latches the whole loops ended with
         }
 
+        /// <summary>Whether every record of the script reads and writes only its vCPU's latches.</summary>
+        private static bool TouchesOnlyItsLatches(VcpuScript vcpu)
+        {
+            foreach (ref readonly var record in vcpu.Records.AsSpan())
+            {
+                if (!IcrResolver.TouchesOnlySourceLatches(record.Register))
+                    return false;
+            }
+
+            return true;
+        }
+
         /// <summary>Resolves the script's records from its start until <paramref name="ipis"/> IPIs fired (looping).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per node, millions of records: no time at tier 0
         private void Run(VcpuScript vcpu, long ipis)
         {
             int cursor = 0;
@@ -119,6 +133,7 @@ internal sealed class NodeExpectation
         }
 
         /// <summary>Resolves every record of the script once, in order.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per node, millions of records: no time at tier 0
         private void RunLoop(VcpuScript vcpu)
         {
             foreach (ref readonly var record in vcpu.Records.AsSpan())
@@ -128,6 +143,7 @@ internal sealed class NodeExpectation
         }
 
         /// <summary>Resolves one record and counts its deliveries; returns 1 when it fires an IPI (delivered or not).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per node, millions of records: no time at tier 0
         private int Resolve(in ExitRecord record)
         {
             int v = record.SourceVcpu;
