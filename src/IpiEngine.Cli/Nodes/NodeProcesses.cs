@@ -202,6 +202,31 @@ internal sealed class NodeProcesses : IAsyncDisposable
 
     private static Process Start(int node, string ipiDll, IEnumerable<string> arguments, Action<string>? log)
     {
+        var process = Process.Start(StartInfo(ipiDll, arguments, Environment.GetEnvironmentVariable(TieredCompilationVariable))) ?? throw new InvalidOperationException($"could not start node {node}.");
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                log?.Invoke($"node {node}: {e.Data}");
+            }
+        };
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>The runtime's switch for tiered compilation, which a node process gets off unless the caller set it.</summary>
+    internal const string TieredCompilationVariable = "DOTNET_TieredCompilation";
+
+    /// <summary>
+    /// How a node process starts: <c>dotnet ipi.dll</c> with the arguments, its standard streams redirected, and tiered
+    /// compilation off unless <paramref name="callersTieredCompilation"/> (the caller's own setting) says otherwise. A node
+    /// posts from its first millisecond with no warm-up, and the runtime's re-compilation of what it runs (transport,
+    /// arrivals, the posting loop) took a core's share in the window's first seconds: with tiering on, 3.2-3.9 M
+    /// cross-node IPIs/s over a 1 s run and 9.6-13.3 M over 5 s; off, 8.7-9.9 M and 15.1-15.4 M (2 nodes, near, 2026-12-06;
+    /// docs/performance.md, twenty-fourth session). The engine's hot paths are compiled optimized at once either way.
+    /// </summary>
+    internal static ProcessStartInfo StartInfo(string ipiDll, IEnumerable<string> arguments, string? callersTieredCompilation)
+    {
         string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH")
             ?? (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet");
         var info = new ProcessStartInfo(host)
@@ -217,16 +242,8 @@ internal sealed class NodeProcesses : IAsyncDisposable
             info.ArgumentList.Add(argument);
         }
 
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start node {node}.");
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                log?.Invoke($"node {node}: {e.Data}");
-            }
-        };
-        process.BeginErrorReadLine();
-        return process;
+        info.Environment[TieredCompilationVariable] = callersTieredCompilation ?? "0";
+        return info;
     }
 
     private static async Task WaitOrKillAsync(Process process)
