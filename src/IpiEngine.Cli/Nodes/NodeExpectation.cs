@@ -82,7 +82,12 @@ internal sealed class NodeExpectation
         {
             VcpuScript vcpu = script.Script.Vcpus[v];
             int perLoop = vcpu.Ipis;
-            if (perLoop == 0 || ipis <= perLoop || !TouchesOnlyItsLatches(vcpu))
+            if (perLoop == 0 && ipis > 0)
+            {
+                throw new InvalidOperationException($"vCPU {v}'s script fires no IPI, yet {ipis:N0} are expected of it.");
+            }
+
+            if (ipis <= perLoop || !TouchesOnlyItsLatches(vcpu))
             {
                 Run(vcpu, ipis); // record by record, looping as the posting did
                 return;
@@ -127,7 +132,7 @@ internal sealed class NodeExpectation
             int cursor = 0;
             for (long fired = 0; fired < ipis;)
             {
-                fired += Resolve(vcpu.Records[cursor]);
+                fired += Resolve(vcpu.Vcpu, vcpu.Records[cursor]);
                 cursor = (cursor + 1) % vcpu.Records.Length;
             }
         }
@@ -138,15 +143,14 @@ internal sealed class NodeExpectation
         {
             foreach (ref readonly var record in vcpu.Records.AsSpan())
             {
-                Resolve(record);
+                Resolve(vcpu.Vcpu, record);
             }
         }
 
-        /// <summary>Resolves one record and counts its deliveries; returns 1 when it fires an IPI (delivered or not).</summary>
+        /// <summary>Resolves one record of vCPU <paramref name="v"/>'s script and counts its deliveries; returns 1 when it fires an IPI (delivered or not).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per node, millions of records: no time at tier 0
-        private int Resolve(in ExitRecord record)
+        private int Resolve(int v, in ExitRecord record)
         {
-            int v = record.SourceVcpu;
             var outcome = _resolver.Process(record, _destinations);
             if (!ApicRegister.FiresIpi(record.Register))
                 return 0;
