@@ -265,7 +265,7 @@ internal static class NodeCommand
     /// <summary>Local deliveries per (source, destination) pair from the stopped engine's log, or null when it overflowed.</summary>
     private static long[]? LocalPairs(Engine engine, int vcpus)
     {
-        if (engine.DeliveryLog is not { Overflowed: 0 } log)
+        if (engine.DeliveryLog is not { } log || engine.ReadCounters().LogOverflow != 0)
             return null;
         var pairs = new long[vcpus * vcpus];
         foreach (ref readonly var entry in log.Entries)

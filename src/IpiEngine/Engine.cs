@@ -379,7 +379,7 @@ public sealed partial class Engine : IDisposable
             sums[(int)CounterSlot.IpisResolved], rejected, sums[(int)CounterSlot.DestinationsResolved],
             sums[(int)CounterSlot.NoDestination], sums[(int)CounterSlot.Delivered], sums[(int)CounterSlot.Coalesced],
             sums[(int)CounterSlot.Forwarded], sums[(int)CounterSlot.ServedByHost], sums[(int)CounterSlot.Notifications], sums[(int)CounterSlot.RemoteDelivered],
-            sums[(int)CounterSlot.RemoteCoalesced], sums[(int)CounterSlot.RemoteRejected], _log?.Overflowed ?? 0,
+            sums[(int)CounterSlot.RemoteCoalesced], sums[(int)CounterSlot.RemoteRejected], (_log?.Overflowed ?? 0) + sums[(int)CounterSlot.LogSkipped],
             sums[(int)CounterSlot.NotifierFaults], sums[(int)CounterSlot.PeerUnreachable], sums[(int)CounterSlot.Undelivered],
             new DeviceInputCounts(sums[(int)CounterSlot.MsisResolved], sums[(int)CounterSlot.MsisRejected],
                 sums[(int)CounterSlot.PvIpisResolved], sums[(int)CounterSlot.PvIpisRejected],

@@ -50,8 +50,18 @@ internal sealed class DeliveryLog : IDisposable
     /// <summary>How many entries were written.</summary>
     public int Count => _random is null ? (int)Math.Min(Volatile.Read(ref _reserved), Capacity) : Volatile.Read(ref _kept);
 
-    /// <summary>Deliveries not kept: those that did not fit (First), or those the sample left out (Sample).</summary>
+    /// <summary>
+    /// Deliveries offered to <see cref="Append"/> and not kept: those that did not fit (First), or those the sample left
+    /// out (Sample). The engine's batchers stop offering once <see cref="IsFull"/> and count the rest themselves
+    /// (<see cref="CounterSlot.LogSkipped"/>): <see cref="EngineCounters.LogOverflow"/> is the total.
+    /// </summary>
     public long Overflowed => Volatile.Read(ref _overflowed);
+
+    /// <summary>
+    /// A <see cref="DeliveryLogMode.First"/> log with no room left: it will keep nothing more, so a writer may stop
+    /// building entries for it. Never true for a sampling log. Once true, stays true (<see cref="_reserved"/> only grows).
+    /// </summary>
+    internal bool IsFull => _random is null && Volatile.Read(ref _reserved) >= Capacity; // acquire: a stale false only costs one more Append
 
     /// <summary>The written entries, in delivery order (read once the engine has stopped).</summary>
     public ReadOnlySpan<DeliveryLogEntry> Entries

@@ -46,6 +46,28 @@ public class EngineApiTests
         Assert.True(tags[^1] >= 9_000 && tags[0] < 1_000, $"the sample spans the run: first {tags[0]}, last {tags[^1]}");
         EngineCounters counters = engine.ReadCounters();
         Assert.Equal(counters.Delivered + counters.Coalesced - tags.Length, engine.DeliveryLog.Overflowed);
+        Assert.Equal(engine.DeliveryLog.Overflowed, counters.LogOverflow);
+    }
+
+    [Fact]
+    public void A_first_mode_log_keeps_the_first_deliveries_and_counts_the_rest_once_full_without_appending_them()
+    {
+        const int Capacity = 100;
+        const int Posts = 10_000; // more than the log holds plus one flush of the batcher (DeliveryBatcher.FlushLimit)
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2, DeliveryLogCapacity = Capacity });
+        engine.Start();
+        for (int i = 0; i < Posts; i++)
+        {
+            engine.Post(0, X2Icr, Unicast(1, (byte)(0x20 + (i % 200))), 1, tag: (ulong)i);
+        }
+
+        engine.Stop();
+        EngineCounters counters = engine.ReadCounters();
+        Assert.Equal(Posts, counters.Delivered + counters.Coalesced);
+        Assert.Equal(Enumerable.Range(0, Capacity).Select(i => (ulong)i), engine.DeliveryLog!.Entries.ToArray().Select(e => e.Tag));
+        Assert.Equal(Posts - Capacity, counters.LogOverflow);
+        // Only the flush that found the log with room was appended; the batches after it were counted, not offered.
+        Assert.InRange(engine.DeliveryLog.Overflowed, 0, DeliveryBatcher<NoNotifier>.FlushLimit - 1);
     }
 
     [Theory]
