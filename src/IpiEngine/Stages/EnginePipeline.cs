@@ -239,12 +239,12 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     /// </summary>
     private readonly struct Idle(EnginePipeline<TNotifier> pipeline) : IWaitCondition
     {
-        public bool IsSatisfied => pipeline.Gather.HasWork || pipeline.Stopping; // snapshots only: safe while a poster assists
+        public bool IsSatisfied => pipeline.Gather.HasWork || pipeline.Stopping || pipeline.Assist is { WakeRequested: true }; // snapshots only: safe while a poster assists
 
         public void BeforePark()
         {
             IdleAssist? assist = pipeline.Assist;
-            assist?.TakeBack();
+            assist?.TakeBackToPark(); // a wake request stays standing for the re-check after the registration
             pipeline.Gather.ReleaseIdleBells();
             assist?.Release();
         }

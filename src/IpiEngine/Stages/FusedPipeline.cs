@@ -13,12 +13,13 @@ internal sealed class FusedPipeline<TNotifier> : EnginePipeline<TNotifier>, IIdl
 {
     private Thread? _thread;
 
-    public FusedPipeline(PipelineParts parts, TNotifier notifier)
+    /// <summary>A fused pipeline; <paramref name="assist"/> replaces the default idle assist (tests stretch its bounds).</summary>
+    public FusedPipeline(PipelineParts parts, TNotifier notifier, IdleAssist? assist = null)
         : base(parts, notifier)
     {
         if (parts.AssistIdle)
         {
-            Assist = new IdleAssist();
+            Assist = assist ?? new IdleAssist();
             parts.Posting.AttachAssistant(this); // before Start: the posters' slow path finds it from the first post
         }
     }
@@ -58,6 +59,7 @@ internal sealed class FusedPipeline<TNotifier> : EnginePipeline<TNotifier>, IIdl
             return false; // the pipeline thread is awake, or another poster assists: ring and signal
         }
 
+        bool denseRunEnded;
         try
         {
             if (Parts.Doorbell.IsRung(source))
@@ -68,7 +70,7 @@ internal sealed class FusedPipeline<TNotifier> : EnginePipeline<TNotifier>, IIdl
             SpscRing<ExitRecord> ring = Parts.Rings[source];
             DeliverCounters.Add(CounterSlot.AssistedPasses, 1);
             PassOverRing(source, limit: ring.PublishedCount - ring.ConsumedCount); // only these: a nested post from the notifier is left to the pipeline
-            return true;
+            denseRunEnded = assist.EndOfDenseRun();
         }
 #pragma warning disable CA1031 // like a pipeline thread's failure (and Inline's pass): the engine fails, the poster is told
         catch (Exception ex)
@@ -81,6 +83,13 @@ internal sealed class FusedPipeline<TNotifier> : EnginePipeline<TNotifier>, IIdl
         {
             assist.End();
         }
+
+        if (denseRunEnded)
+        {
+            Parts.Signal.Signal(); // after the release: the woken pipeline thread takes the role back at once (IdleAssist)
+        }
+
+        return true;
     }
 
     private void Run()

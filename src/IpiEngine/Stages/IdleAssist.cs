@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using IpiEngine.Rings;
 
@@ -71,6 +72,21 @@ namespace IpiEngine.Stages;
 /// no order to keep, as without assist.)
 /// </para>
 /// <para>
+/// A dense run wakes the pipeline thread. Assisted passes cost a poster a whole pass per post, one record at a time,
+/// while the pipeline thread sleeps on the other core; when posts keep coming faster than that (<see cref="DenseRunsToWake"/>
+/// runs in a row of <see cref="DenseRun"/> passes, each within <see cref="DenseRunTime"/>, counted by whoever holds the
+/// role and restarted whenever the pipeline thread parks), the poster that ends the last such run sets the wake request (<see cref="WakeRequested"/>), a word the pipeline
+/// thread's idle condition reads, and signals after its release; the posts after it keep assisting until the pipeline
+/// thread has taken the role back, so no record waits for the wake-up, and from then on they ring as under load and the
+/// pipeline thread batches them while the posters go on posting. For the pipeline thread the request is only a reason
+/// for its wait to return, which the protocol allows at any time (a spurious wake-up: it takes the role back, passes,
+/// and parks again through <c>BeforePark</c>), so the proof above is untouched. The request is set only by a holder, so
+/// the take-back after the wait that follows it always takes the slow path, which clears it; the take-back of
+/// <c>BeforePark</c> leaves it standing, so that a request made between the idle condition's look and the park is seen
+/// by the re-check after the registration (the wait returns, and the take-back after it clears the request). The signal
+/// reaches a parked pipeline by the event count's argument, as a ring's does (the request's store stands for the bit).
+/// </para>
+/// <para>
 /// Stop and faults. The stop closes the rings first, then wakes the pipeline thread, which takes the role back (waiting
 /// for an assist in progress) and drains; an assist racing the close drains only records inside the seal. A failure
 /// in an assisted pass (a fail-fast notifier, a throwing forwarder) fails the engine as Inline mode's pass does: the
@@ -85,23 +101,107 @@ internal sealed class IdleAssist
     private const long ParkedFree = 1;
     private const long Assisting = 2;
     private const int OtherAssistLooks = 64; // 64 short pauses: bounded, in case the holder was descheduled mid-pass
-    private readonly int _otherAssistLooks;
-    private PaddedLong _state; // Awake (0) at construction: the pipeline thread starts holding the role
 
-    /// <summary>A role held by the pipeline thread; <paramref name="otherAssistLooks"/> bounds step (3') (tests stretch it).</summary>
-    public IdleAssist(int otherAssistLooks = OtherAssistLooks) => _otherAssistLooks = otherAssistLooks;
+    /// <summary>Assisted passes in a run that <see cref="EndOfDenseRun"/> times (one clock read per run, not per pass).</summary>
+    internal const int DenseRun = 64;
+
+    /// <summary>A run of <see cref="DenseRun"/> assisted passes this short is dense (250 ns a pass: posts back to back).</summary>
+    internal static readonly TimeSpan DenseRunTime = TimeSpan.FromMicroseconds(16);
+
+    /// <summary>
+    /// Dense runs in a row that ask for the pipeline thread: 1,024 passes back to back, about 0.2 ms of a poster's time,
+    /// where a wake-up costs 0.05-0.1 ms here. A burst shorter than that (a paced load's) stays with the assist.
+    /// </summary>
+    internal const int DenseRunsToWake = 16;
+
+    private readonly int _otherAssistLooks;
+    private readonly long _denseRunTicks;
+    private readonly int _denseRunsToWake;
+    private PaddedLong _state; // Awake (0) at construction: the pipeline thread starts holding the role
+    private PaddedLong _wakeRequested; // 1: a dense run asked the pipeline thread to wake and keep the role
+    private int _runPasses;   // the holder's: assisted passes in the current run
+    private int _denseRuns;   // the holder's: dense runs in a row
+    private long _runStart;   // the holder's: when the current run's first pass ended (Stopwatch ticks)
+
+    /// <summary>
+    /// A role held by the pipeline thread; <paramref name="otherAssistLooks"/> bounds step (3') and
+    /// <paramref name="denseRunTime"/> and <paramref name="denseRunsToWake"/> replace <see cref="DenseRunTime"/> and
+    /// <see cref="DenseRunsToWake"/> (tests stretch them).
+    /// </summary>
+    public IdleAssist(int otherAssistLooks = OtherAssistLooks, TimeSpan? denseRunTime = null, int denseRunsToWake = DenseRunsToWake)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(denseRunsToWake, 1);
+        _otherAssistLooks = otherAssistLooks;
+        _denseRunsToWake = denseRunsToWake;
+        TimeSpan dense = denseRunTime ?? DenseRunTime;
+        _denseRunTicks = dense == TimeSpan.MaxValue ? long.MaxValue : (long)(dense.TotalSeconds * Stopwatch.Frequency);
+    }
+
+    /// <summary>Whether a dense run of assisted passes asked the pipeline thread to wake (its idle condition reads it).</summary>
+    public bool WakeRequested => Volatile.Read(ref _wakeRequested.Value) != 0; // a snapshot: the take-back acquires what it needs
 
     /// <summary>Pipeline thread, right before it parks (after releasing its idle bells): lets posters assist.</summary>
     public void Release()
-        => Volatile.Write(ref _state.Value, ParkedFree); // release: a poster whose swap reads it sees the bells and the consumer-owned state
+    {
+        _runPasses = 0; // holder state, handed over by the store below: the posters' first run starts with their first pass
+        _denseRuns = 0;
+        Volatile.Write(ref _state.Value, ParkedFree); // release: a poster whose swap reads it sees the bells and the consumer-owned state
+    }
 
-    /// <summary>Pipeline thread: takes the role back (a no-op while it holds it), waiting out an assist in progress.</summary>
+    /// <summary>
+    /// Poster, holding the role, after its pass: counts the pass into the current run and, when
+    /// <see cref="DenseRunsToWake"/> runs in a row of <see cref="DenseRun"/> passes each took no longer than the dense
+    /// time, sets the wake request. True: the caller signals the pipeline thread once it has released the role.
+    /// </summary>
+    public bool EndOfDenseRun()
+    {
+        if (_runPasses++ == 0)
+        {
+            _runStart = Stopwatch.GetTimestamp(); // the run's first pass ended: one clock read per run at each end
+            return false;
+        }
+
+        if (_runPasses < DenseRun)
+        {
+            return false;
+        }
+
+        bool dense = Stopwatch.GetTimestamp() - _runStart <= _denseRunTicks;
+        _runPasses = 0;
+        _denseRuns = dense ? _denseRuns + 1 : 0;
+        if (_denseRuns < _denseRunsToWake || _wakeRequested.Value != 0) // only holders write 1 and the take-back clears it: a plain look is exact here
+        {
+            return false;
+        }
+
+        _denseRuns = 0;
+        Volatile.Write(ref _wakeRequested.Value, 1); // release is enough: the parking pipeline's registration barrier orders it before the signal's read (EventCount)
+        return true;
+    }
+
+    /// <summary>
+    /// Pipeline thread, its wait returned: takes the role back (a no-op while it holds it), waiting out an assist in
+    /// progress, and answers a wake request (it passes next).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void TakeBack()
     {
         if (Volatile.Read(ref _state.Value) != Awake) // only this thread writes Awake: reading it means the role is held
         {
-            TakeBackSlow();
+            TakeBackSlow(answerWake: true);
+        }
+    }
+
+    /// <summary>
+    /// Pipeline thread, about to park (<c>BeforePark</c>): takes the role back like <see cref="TakeBack"/> but leaves a
+    /// wake request standing, so that the re-check after its registration sees a request made since its last look.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void TakeBackToPark()
+    {
+        if (Volatile.Read(ref _state.Value) != Awake) // only this thread writes Awake: reading it means the role is held
+        {
+            TakeBackSlow(answerWake: false);
         }
     }
 
@@ -143,12 +243,17 @@ internal sealed class IdleAssist
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void TakeBackSlow()
+    private void TakeBackSlow(bool answerWake)
     {
         SpinWait spin = default;
         while (Interlocked.CompareExchange(ref _state.Value, Awake, ParkedFree) != ParkedFree) // acquire: an assist's writes are visible
         {
             spin.SpinOnce(sleep1Threshold: -1); // a poster holds it for one pass; on 2 cores it may need ours
+        }
+
+        if (answerWake && _wakeRequested.Value != 0) // set only by a holder, whose release the swap above acquired
+        {
+            Volatile.Write(ref _wakeRequested.Value, 0); // answered: the pipeline thread holds the role and passes next
         }
     }
 }

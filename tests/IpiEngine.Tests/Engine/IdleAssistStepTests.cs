@@ -133,20 +133,123 @@ public class IdleAssistStepTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"waited {clock.Elapsed.TotalMilliseconds} ms");
     }
 
+    [Fact]
+    public void Dense_runs_of_assisted_passes_ask_once_for_the_pipeline_thread_until_its_take_back_answers()
+    {
+        var assist = new IdleAssist(denseRunTime: TimeSpan.MaxValue, denseRunsToWake: 3); // every run dense
+        assist.Release();
+        int asked = 0;
+        for (int pass = 1; pass <= 10 * IdleAssist.DenseRun; pass++)
+        {
+            Assert.True(assist.TryBegin());
+            if (assist.EndOfDenseRun())
+            {
+                asked++;
+                Assert.Equal(3 * IdleAssist.DenseRun, pass); // the third run in a row, and only once while it stands
+            }
+
+            assist.End();
+        }
+
+        Assert.Equal(1, asked);
+        Assert.True(assist.WakeRequested);
+        assist.TakeBackToPark(); // the take-back before parking leaves it for the re-check after registering...
+        Assert.True(assist.WakeRequested);
+        assist.Release();
+        assist.TakeBack();       // ...the one after the wait returned answers it
+        Assert.False(assist.WakeRequested);
+
+        // Runs that are never dense (a zero time: every run is slower) never ask; a park restarts the count of runs.
+        var sparse = new IdleAssist(denseRunTime: TimeSpan.Zero, denseRunsToWake: 1);
+        sparse.Release();
+        for (int pass = 0; pass < 10 * IdleAssist.DenseRun; pass++)
+        {
+            Assert.True(sparse.TryBegin());
+            Assert.False(sparse.EndOfDenseRun());
+            sparse.End();
+        }
+
+        var restarted = new IdleAssist(denseRunTime: TimeSpan.MaxValue, denseRunsToWake: 2);
+        restarted.Release();
+        for (int pass = 0; pass < (2 * IdleAssist.DenseRun) - 1; pass++)
+        {
+            Assert.True(restarted.TryBegin());
+            Assert.False(restarted.EndOfDenseRun());
+            restarted.End();
+        }
+
+        restarted.TakeBack(); // the pipeline woke for other work and parks again: the posters' runs start over
+        restarted.Release();
+        for (int pass = 0; pass < IdleAssist.DenseRun; pass++)
+        {
+            Assert.True(restarted.TryBegin());
+            Assert.False(restarted.EndOfDenseRun());
+            restarted.End();
+        }
+
+        Assert.False(restarted.WakeRequested);
+    }
+
+    [Fact]
+    public void A_dense_run_of_assisted_posts_wakes_the_parked_pipeline_thread_which_answers_and_parks_again()
+    {
+        // The pipeline thread runs here: it parks at once (blocking wait), a poster assists post after post, and the run
+        // that makes them dense signals it. Only its idle condition reading the request makes its wait return and its
+        // take-back clear it; without that it would wake, find no doorbell bit, and park again with the request standing.
+        using var rig = new Rig(ringCapacity: 256, assist: new IdleAssist(denseRunTime: TimeSpan.MaxValue, denseRunsToWake: 1));
+        rig.Pipeline.Start();
+        try
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (rig.Stage.Assisted == 0 && DateTime.UtcNow < deadline)
+            {
+                rig.Posting.Post(0, ApicRegister.X2Icr, Unicast(1), 1, 0, 0, wait: true); // until one finds it parked
+                Thread.Sleep(1);
+            }
+
+            Assert.True(rig.Stage.Assisted > 0, "the pipeline thread never parked");
+            int answered = 0;
+            while (answered < 3 && DateTime.UtcNow < deadline)
+            {
+                rig.Posting.Post(0, ApicRegister.X2Icr, Unicast(1), 1, 0, 0, wait: true);
+                if (rig.Assist.WakeRequested)
+                {
+                    var asked = DateTime.UtcNow;
+                    while (rig.Assist.WakeRequested && DateTime.UtcNow < deadline)
+                    {
+                        Thread.Yield(); // the pipeline thread takes the role back and clears it
+                    }
+
+                    Assert.False(rig.Assist.WakeRequested, $"asked at {asked:O}, never answered");
+                    answered++;
+                }
+            }
+
+            Assert.Equal(3, answered);
+        }
+        finally
+        {
+            rig.Posting.Close(null);
+            rig.Pipeline.StopAndJoin();
+        }
+
+        Assert.Equal(rig.Rings[0].PublishedCount, rig.Stage.Resolved); // nothing lost or doubled on the way
+    }
+
     /// <summary>A fused pipeline built by hand and never started.</summary>
     private sealed class Rig : IDisposable
     {
-        public Rig(int vcpus = 3, int ringCapacity = 16, Action<Rig, int>? onNotify = null)
+        public Rig(int vcpus = 3, int ringCapacity = 16, Action<Rig, int>? onNotify = null, IdleAssist? assist = null)
         {
             Rings = [.. Enumerable.Range(0, vcpus).Select(_ => new SpscRing<ExitRecord>(ringCapacity))];
             Doorbell = new DoorbellBitmap(vcpus);
-            var signal = new EventCount();
+            var signal = Signal = new EventCount();
             Posting = new PostingRings(Rings, Doorbell, signal, BlockingWaitStrategy.Instance, drop: false, "steps");
             Descriptors = new DescriptorTable(vcpus);
             var parts = new PipelineParts(Rings, Doorbell, Posting, new IcrResolver(ApicTopology.Configure(vcpus, TopologyKind.X2ApicPhysical)),
                 Descriptors, null, null, null, LocalTargets.Engine, BlockingWaitStrategy.Instance, signal, 512,
                 new NotifierFaults(NotifierExceptionPolicy.Continue, null), StampDeliveries: DeliveryStamping.Never, AssistIdle: true, Cpus: null);
-            Pipeline = new FusedPipeline<CallbackNotifier>(parts, new CallbackNotifier(vcpu => onNotify?.Invoke(this, vcpu)));
+            Pipeline = new FusedPipeline<CallbackNotifier>(parts, new CallbackNotifier(vcpu => onNotify?.Invoke(this, vcpu)), assist);
             Assist = Pipeline.Assist!;
             Stage = new Counts(Pipeline);
         }
@@ -156,6 +259,8 @@ public class IdleAssistStepTests
         public DoorbellBitmap Doorbell { get; }
 
         public PostingRings Posting { get; }
+
+        public EventCount Signal { get; }
 
         public DescriptorTable Descriptors { get; }
 
