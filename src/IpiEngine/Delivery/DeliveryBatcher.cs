@@ -170,10 +170,21 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         }
     }
 
-    /// <summary>The resolve stage's delivery for a batcher that routes (<see cref="AddRouted(in RemoteDelivery)"/>), built here, off the local path.</summary>
+    /// <summary>
+    /// The resolve stage's delivery for a batcher that routes (<see cref="AddRouted(in RemoteDelivery)"/>), off the local
+    /// path: a delivery for another node is written straight into that node's buffer, the others are built here.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
     private void AddRouted(in ExitRecord record, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
-        => AddRouted(new RemoteDelivery(record.Tag, record.PostTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination));
+    {
+        if (_nodeOfVcpu is not null && _nodeOfVcpu[(int)destinationVcpu] is var node && node != _localNode)
+        {
+            RemoteDelivery.WriteTo(ref NextRemote(node), record.Tag, record.PostTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination);
+            return;
+        }
+
+        AddRouted(new RemoteDelivery(record.Tag, record.PostTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination));
+    }
 
     /// <summary>
     /// A delivery of a batcher with nodes, a host serving local vCPUs, or a log: forwarded, counted as served, or
@@ -414,10 +425,14 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
-    private void AddRemote(in RemoteDelivery delivery, int node)
+    private void AddRemote(in RemoteDelivery delivery, int node) => NextRemote(node) = delivery;
+
+    /// <summary>The next slot of <paramref name="node"/>'s forward buffer, counted as forwarded (the caller fills it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref RemoteDelivery NextRemote(int node)
     {
-        _remote![node][_remoteCount![node]++] = delivery;
         _batchForwarded++;
+        return ref _remote![node][_remoteCount![node]++];
     }
 
     [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
