@@ -171,49 +171,65 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     }
 
     /// <summary>
-    /// The resolve stage's delivery for a batcher that routes (<see cref="AddRouted(in RemoteDelivery)"/>), off the local
-    /// path: a delivery for another node is written straight into that node's buffer, the others are built here.
+    /// The resolve stage's delivery for a batcher that routes, as <see cref="AddRouted(in RemoteDelivery)"/> routes, off the
+    /// local path: a delivery for another node is written straight into that node's buffer, the others are built here.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | HotPath.Optimized)]
     private void AddRouted(in ExitRecord record, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
     {
-        if (_nodeOfVcpu is not null && _nodeOfVcpu[(int)destinationVcpu] is var node && node != _localNode)
+        int node = RemoteNodeOf((int)destinationVcpu);
+        if (node >= 0)
         {
             RemoteDelivery.WriteTo(ref NextRemote(node), record.Tag, record.PostTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination);
-            return;
         }
-
-        AddRouted(new RemoteDelivery(record.Tag, record.PostTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination));
+        else
+        {
+            AddHere(new RemoteDelivery(record.Tag, record.PostTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination));
+        }
     }
 
     /// <summary>
     /// A delivery of a batcher with nodes, a host serving local vCPUs, or a log: forwarded, counted as served, or
-    /// delivered and logged. Inlined into its two callers, each already off the local-only path (one call per delivery).
+    /// delivered and logged. Inlined into its caller, already off the local-only path (one call per delivery).
     /// </summary>
     [MethodImpl(HotPath.Inlined)]
     private void AddRouted(in RemoteDelivery delivery)
     {
-        int destination = (int)delivery.DestinationVcpu;
-        if (_nodeOfVcpu is not null && _nodeOfVcpu[destination] != _localNode)
+        int node = RemoteNodeOf((int)delivery.DestinationVcpu);
+        if (node >= 0)
         {
-            AddRemote(delivery, _nodeOfVcpu[destination]);
-        }
-        else if (_hostServesLocal)
-        {
-            _batchServedByHost++; // KVM delivered it at the ICR write; delivering again would double it
+            AddRemote(delivery, node);
         }
         else
         {
-            AddLocal(destination, delivery.IcrLow);
-            if (_logBuffer is not null)
-            {
-                if (!_logFull)
-                {
-                    _logBuffer[_logCount] = new DeliveryLogEntry(delivery, 0, _injection);
-                }
+            AddHere(delivery);
+        }
+    }
 
-                _logCount++;
+    /// <summary>The other node <paramref name="destination"/> lives on, or -1 when it is this node's (or there are no nodes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int RemoteNodeOf(int destination)
+        => _nodeOfVcpu is not null && _nodeOfVcpu[destination] is var node && node != _localNode ? node : -1;
+
+    /// <summary>A routed delivery to a vCPU of this node: counted as served by the host, or delivered and logged.</summary>
+    [MethodImpl(HotPath.Inlined)]
+    private void AddHere(in RemoteDelivery delivery)
+    {
+        if (_hostServesLocal)
+        {
+            _batchServedByHost++; // KVM delivered it at the ICR write; delivering again would double it
+            return;
+        }
+
+        AddLocal((int)delivery.DestinationVcpu, delivery.IcrLow);
+        if (_logBuffer is not null)
+        {
+            if (!_logFull)
+            {
+                _logBuffer[_logCount] = new DeliveryLogEntry(delivery, 0, _injection);
             }
+
+            _logCount++;
         }
     }
 
