@@ -73,9 +73,9 @@ namespace IpiEngine.Stages;
 /// </para>
 /// <para>
 /// A dense run wakes the pipeline thread. Assisted passes cost a poster a whole pass per post, one record at a time,
-/// while the pipeline thread sleeps on the other core; when posts keep coming faster than that (<see cref="DenseRunsToWake"/>
-/// runs in a row of <see cref="DenseRun"/> passes, each within <see cref="DenseRunTime"/>, counted by whoever holds the
-/// role and restarted whenever the pipeline thread parks), the poster that ends the last such run sets the wake request (<see cref="WakeRequested"/>), a word the pipeline
+/// while the pipeline thread sleeps on the other core; when one thread keeps posting faster than that
+/// (<see cref="DenseRunsToWake"/> runs in a row of <see cref="DenseRun"/> of its passes, each within <see cref="DenseRunTime"/>,
+/// counted by whoever holds the role, restarted whenever the pipeline thread parks or another thread's pass comes between), the poster that ends the last such run sets the wake request (<see cref="WakeRequested"/>), a word the pipeline
 /// thread's idle condition reads, and signals after its release; the posts after it keep assisting until the pipeline
 /// thread has taken the role back, so no record waits for the wake-up, and from then on they ring as under load and the
 /// pipeline thread batches them while the posters go on posting. For the pipeline thread the request is only a reason
@@ -122,6 +122,7 @@ internal sealed class IdleAssist
     private int _runPasses;   // the holder's: assisted passes in the current run
     private int _denseRuns;   // the holder's: dense runs in a row
     private long _runStart;   // the holder's: when the current run's first pass ended (Stopwatch ticks)
+    private int _runThread;   // the holder's: the posting thread whose passes the current runs count
 
     /// <summary>
     /// A role held by the pipeline thread; <paramref name="otherAssistLooks"/> bounds step (3') and
@@ -155,6 +156,16 @@ internal sealed class IdleAssist
     /// </summary>
     public bool EndOfDenseRun()
     {
+        int thread = Environment.CurrentManagedThreadId;
+        if (thread != _runThread)
+        {
+            // Runs count one thread's passes: a closed loop (two threads answering each other, each pass by the other
+            // thread) is as dense near but needs no pipeline thread, and waking it there put ping-pong in its slow mode.
+            _runThread = thread;
+            _runPasses = 0;
+            _denseRuns = 0;
+        }
+
         if (_runPasses++ == 0)
         {
             _runStart = Stopwatch.GetTimestamp(); // the run's first pass ended: one clock read per run at each end

@@ -188,6 +188,28 @@ public class IdleAssistStepTests
         }
 
         Assert.False(restarted.WakeRequested);
+
+        // Two threads taking turns (a closed loop) never make a run, however fast: each pass restarts the other's count.
+        var turns = new IdleAssist(denseRunTime: TimeSpan.MaxValue, denseRunsToWake: 1);
+        turns.Release();
+        int asks = 0;
+        for (int pass = 0; pass < 4 * IdleAssist.DenseRun; pass++)
+        {
+            var other = new Thread(() =>
+            {
+                Assert.True(turns.TryBegin());
+                asks += turns.EndOfDenseRun() ? 1 : 0;
+                turns.End();
+            });
+            other.Start();
+            Assert.True(other.Join(TimeSpan.FromSeconds(30)));
+            Assert.True(turns.TryBegin());
+            asks += turns.EndOfDenseRun() ? 1 : 0;
+            turns.End();
+        }
+
+        Assert.Equal(0, asks);
+        Assert.False(turns.WakeRequested);
     }
 
     [Fact]
