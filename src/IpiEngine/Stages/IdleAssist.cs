@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using IpiEngine.Rings;
 
 namespace IpiEngine.Stages;
@@ -95,14 +96,14 @@ namespace IpiEngine.Stages;
 /// parked, never on both at once (docs/lifecycle.md).
 /// </para>
 /// </remarks>
-internal sealed class IdleAssist
+internal sealed unsafe class IdleAssist
 {
     private const long Awake = 0;
     private const long ParkedFree = 1;
     private const long Assisting = 2;
     private const int OtherAssistLooks = 64; // 64 short pauses: bounded, in case the holder was descheduled mid-pass
 
-    /// <summary>Assisted passes in a run that <see cref="EndOfDenseRun"/> times (one clock read per run, not per pass).</summary>
+    /// <summary>Assisted passes in a run that <see cref="EndOfDenseRun"/> times (one clock read per run, at its end).</summary>
     internal const int DenseRun = 64;
 
     /// <summary>A run of <see cref="DenseRun"/> assisted passes this short is dense (250 ns a pass: posts back to back).</summary>
@@ -117,12 +118,24 @@ internal sealed class IdleAssist
     private readonly int _otherAssistLooks;
     private readonly long _denseRunTicks;
     private readonly int _denseRunsToWake;
-    private PaddedLong _state; // Awake (0) at construction: the pipeline thread starts holding the role
+    private readonly byte[] _storage; // pinned: the role's line lives inside it, at _role
+    private readonly RoleLine* _role;   // on a CacheLine.PaddedSize boundary, alone in its pair of lines
     private PaddedLong _wakeRequested; // 1: a dense run asked the pipeline thread to wake and keep the role
-    private int _runPasses;   // the holder's: assisted passes in the current run
-    private int _denseRuns;   // the holder's: dense runs in a row
-    private long _runStart;   // the holder's: when the current run's first pass ended (Stopwatch ticks)
-    private int _runThread;   // the holder's: the posting thread whose passes the current runs count
+
+    /// <summary>
+    /// The role's word and its holder's run counts, declared once: one line, so a holder counts its pass on the line its
+    /// swap has just taken. Held in separate fields, the counts cost a closed loop (ping-pong, where the two vCPUs' threads
+    /// hold the role in turn) a second line transfer per pass.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct RoleLine
+    {
+        public long State;     // Awake, ParkedFree or Assisting; Awake (0) at construction: the pipeline thread holds the role
+        public long RunEnd;    // the holder's: when the last run ended (Stopwatch ticks), where the current one is timed from
+        public int RunPasses;  // the holder's: assisted passes in the current run
+        public int DenseRuns;  // the holder's: dense runs in a row
+        public int RunThread;  // the holder's: the posting thread whose passes the current runs count
+    }
 
     /// <summary>
     /// A role held by the pipeline thread; <paramref name="otherAssistLooks"/> bounds step (3') and
@@ -133,10 +146,16 @@ internal sealed class IdleAssist
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(denseRunsToWake, 1);
         _otherAssistLooks = otherAssistLooks;
+        _storage = GC.AllocateArray<byte>(2 * CacheLine.PaddedSize, pinned: true); // zeroed: Awake, no run
+        byte* start = (byte*)Unsafe.AsPointer(ref _storage[0]); // pinned: the address never changes
+        _role = (RoleLine*)(start + ((CacheLine.PaddedSize - ((nint)start & (CacheLine.PaddedSize - 1))) & (CacheLine.PaddedSize - 1)));
         _denseRunsToWake = denseRunsToWake;
         TimeSpan dense = denseRunTime ?? DenseRunTime;
         _denseRunTicks = dense == TimeSpan.MaxValue ? long.MaxValue : (long)(dense.TotalSeconds * Stopwatch.Frequency);
     }
+
+    /// <summary>The address of the role's line (alignment checks).</summary>
+    internal nint RoleLineAddress => (nint)_role;
 
     /// <summary>Whether a dense run of assisted passes asked the pipeline thread to wake (its idle condition reads it).</summary>
     public bool WakeRequested => Volatile.Read(ref _wakeRequested.Value) != 0; // a snapshot: the take-back acquires what it needs
@@ -144,9 +163,9 @@ internal sealed class IdleAssist
     /// <summary>Pipeline thread, right before it parks (after releasing its idle bells): lets posters assist.</summary>
     public void Release()
     {
-        _runPasses = 0; // holder state, handed over by the store below: the posters' first run starts with their first pass
-        _denseRuns = 0;
-        Volatile.Write(ref _state.Value, ParkedFree); // release: a poster whose swap reads it sees the bells and the consumer-owned state
+        _role->RunPasses = 0; // holder state, on the line the store below hands over: the posters' first run starts with their first pass
+        _role->DenseRuns = 0;
+        Volatile.Write(ref _role->State, ParkedFree); // release: a poster whose swap reads it sees the bells and the consumer-owned state
     }
 
     /// <summary>
@@ -156,36 +175,35 @@ internal sealed class IdleAssist
     /// </summary>
     public bool EndOfDenseRun()
     {
+        RoleLine* role = _role; // the line this holder's swap took: counting here moves no other line
         int thread = Environment.CurrentManagedThreadId;
-        if (thread != _runThread)
+        if (thread != role->RunThread)
         {
             // Runs count one thread's passes: a closed loop (two threads answering each other, each pass by the other
             // thread) is as dense near but needs no pipeline thread, and waking it there put ping-pong in its slow mode.
-            _runThread = thread;
-            _runPasses = 0;
-            _denseRuns = 0;
+            role->RunThread = thread;
+            role->RunPasses = 0;
+            role->DenseRuns = 0;
         }
 
-        if (_runPasses++ == 0)
-        {
-            _runStart = Stopwatch.GetTimestamp(); // the run's first pass ended: one clock read per run at each end
-            return false;
-        }
-
-        if (_runPasses < DenseRun)
+        if (++role->RunPasses < DenseRun)
         {
             return false;
         }
 
-        bool dense = Stopwatch.GetTimestamp() - _runStart <= _denseRunTicks;
-        _runPasses = 0;
-        _denseRuns = dense ? _denseRuns + 1 : 0;
-        if (_denseRuns < _denseRunsToWake || _wakeRequested.Value != 0) // only holders write 1 and the take-back clears it: a plain look is exact here
+        // One clock read per run, at its end: the run is timed from the previous run's end, so a run after a restart
+        // (a park, another thread's pass) is timed from before its first pass: it may read slower, never denser.
+        long now = Stopwatch.GetTimestamp();
+        bool dense = now - role->RunEnd <= _denseRunTicks;
+        role->RunEnd = now;
+        role->RunPasses = 0;
+        role->DenseRuns = dense ? role->DenseRuns + 1 : 0;
+        if (role->DenseRuns < _denseRunsToWake || _wakeRequested.Value != 0) // only holders write 1 and the take-back clears it: a plain look is exact here
         {
             return false;
         }
 
-        _denseRuns = 0;
+        role->DenseRuns = 0;
         Volatile.Write(ref _wakeRequested.Value, 1); // release is enough: the parking pipeline's registration barrier orders it before the signal's read (EventCount)
         return true;
     }
@@ -197,7 +215,7 @@ internal sealed class IdleAssist
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void TakeBack()
     {
-        if (Volatile.Read(ref _state.Value) != Awake) // only this thread writes Awake: reading it means the role is held
+        if (Volatile.Read(ref _role->State) != Awake) // only this thread writes Awake: reading it means the role is held
         {
             TakeBackSlow(answerWake: true);
         }
@@ -210,7 +228,7 @@ internal sealed class IdleAssist
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void TakeBackToPark()
     {
-        if (Volatile.Read(ref _state.Value) != Awake) // only this thread writes Awake: reading it means the role is held
+        if (Volatile.Read(ref _role->State) != Awake) // only this thread writes Awake: reading it means the role is held
         {
             TakeBackSlow(answerWake: false);
         }
@@ -220,19 +238,19 @@ internal sealed class IdleAssist
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryBegin()
     {
-        long state = Volatile.Read(ref _state.Value); // a plain look first: under load the word stays Awake and unwritten
+        long state = Volatile.Read(ref _role->State); // a plain look first: under load the word stays Awake and unwritten
         if (state == Assisting)
         {
             state = AwaitOtherAssist();
         }
 
         return state == ParkedFree
-            && Interlocked.CompareExchange(ref _state.Value, Assisting, ParkedFree) == ParkedFree; // acquire: the last holder's writes are visible
+            && Interlocked.CompareExchange(ref _role->State, Assisting, ParkedFree) == ParkedFree; // acquire: the last holder's writes are visible
     }
 
     /// <summary>Poster, after its assisted pass (always, in a finally): gives the role back.</summary>
     public void End()
-        => Volatile.Write(ref _state.Value, ParkedFree); // release: the next holder's swap sees the head moved and the batch counted
+        => Volatile.Write(ref _role->State, ParkedFree); // release: the next holder's swap sees the head moved and the batch counted
 
     /// <summary>
     /// Another poster holds the role for one pass: look again for a short, bounded while (step (3') of the remarks) and
@@ -247,7 +265,7 @@ internal sealed class IdleAssist
         for (int look = 0; look < _otherAssistLooks && state == Assisting; look++)
         {
             Thread.SpinWait(8);
-            state = Volatile.Read(ref _state.Value); // a look only: the swap that follows is what acquires the role's state
+            state = Volatile.Read(ref _role->State); // a look only: the swap that follows is what acquires the role's state
         }
 
         return state;
@@ -257,7 +275,7 @@ internal sealed class IdleAssist
     private void TakeBackSlow(bool answerWake)
     {
         SpinWait spin = default;
-        while (Interlocked.CompareExchange(ref _state.Value, Awake, ParkedFree) != ParkedFree) // acquire: an assist's writes are visible
+        while (Interlocked.CompareExchange(ref _role->State, Awake, ParkedFree) != ParkedFree) // acquire: an assist's writes are visible
         {
             spin.SpinOnce(sleep1Threshold: -1); // a poster holds it for one pass; on 2 cores it may need ours
         }

@@ -134,6 +134,15 @@ public class IdleAssistStepTests
     }
 
     [Fact]
+    public void The_role_and_its_run_counts_share_one_line_alone_in_its_pair()
+    {
+        for (int i = 0; i < 16; i++) // objects are 8-byte aligned: any of them would show a line placed by chance
+        {
+            Assert.Equal(0, new IdleAssist().RoleLineAddress % CacheLine.PaddedSize);
+        }
+    }
+
+    [Fact]
     public void Dense_runs_of_assisted_passes_ask_once_for_the_pipeline_thread_until_its_take_back_answers()
     {
         var assist = new IdleAssist(denseRunTime: TimeSpan.MaxValue, denseRunsToWake: 3); // every run dense
