@@ -64,9 +64,10 @@ internal static class NodeCommand
         var assist = new Option<string?>("--assist") { Description = "Fused threading: on (default) lets a post that finds the pipeline thread parked resolve and deliver its own vCPU's records instead of waking it; off leaves all the work to the pipeline thread (EngineOptions.AssistIdlePipeline).", HelpName = "on|off" };
         var batch = new Option<int>("--batch") { Description = "IPIs each local vCPU posts per turn: 1 posts each record with Post, more gathers them (ICR high writes included) into one PostBatch.", DefaultValueFactory = _ => 1 };
         var pipelineCpus = new Option<string?>("--pipeline-cpus") { Description = "Pin this node engine's pipeline threads to these logical CPUs, in pipeline order: fused one; per-stage three (gather,resolve,deliver) or one for all (default: the OS places them; Linux).", HelpName = "CPUS" };
+        var warmup = new Option<int>("--warmup-ms") { Description = "Before connecting, run this node's whole path (posting, resolution, the links, arrivals) for N ms on a throw-away VM of two nodes in this process, so that the measured window starts warm (0: no warm-up).", DefaultValueFactory = _ => 0 };
         var command = new Command("node", "Run one node of a VM whose vCPUs are spread over several hosts; forwards IPIs to its peers.")
         {
-            config, topology, workload, seed, ipis, duration, rate, timeout, control, traceVcpus, traceExits, threading, assist, pipelineCpus, deliveries, svrWrites, progress, batch,
+            config, topology, workload, seed, ipis, duration, rate, timeout, control, traceVcpus, traceExits, threading, assist, pipelineCpus, deliveries, svrWrites, progress, batch, warmup,
         };
         command.SetAction((parse, ct) =>
         {
@@ -86,7 +87,7 @@ internal static class NodeCommand
                     TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), ct)
                 : RunAsync(new NodeRunArguments(parse.GetRequiredValue(config).FullName, parse.GetValue(topology)!, parse.GetValue(workload)!,
                     parse.GetValue(seed), parse.GetValue(ipis), TimeSpan.FromMilliseconds(parse.GetValue(duration)), parse.GetValue(rate),
-                    TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!, parse.GetValue(svrWrites), parse.GetValue(progress), assistOn, parse.GetValue(batch)) { PipelineCpus = cpus }, ct);
+                    TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!, parse.GetValue(svrWrites), parse.GetValue(progress), assistOn, parse.GetValue(batch)) { PipelineCpus = cpus, Warmup = TimeSpan.FromMilliseconds(parse.GetValue(warmup)) }, ct);
         });
         return command;
     }
@@ -103,8 +104,8 @@ internal static class NodeCommand
 
     private static async Task<int> RunAsync(NodeRunArguments args, CancellationToken ct)
     {
-        if (args.IpisPerVcpu < 0 || args.Rate < 0 || args.SvrWriteEvery < 0 || args.ProgressMs < 0 || args.Timeout <= TimeSpan.Zero || args.Duration <= TimeSpan.Zero)
-            return Fail("--ipis-per-vcpu, --rate, --svr-write-every and --progress-ms must be 0 or more, --duration-ms and --timeout positive.");
+        if (args.IpisPerVcpu < 0 || args.Rate < 0 || args.SvrWriteEvery < 0 || args.ProgressMs < 0 || args.Warmup < TimeSpan.Zero || args.Timeout <= TimeSpan.Zero || args.Duration <= TimeSpan.Zero)
+            return Fail("--ipis-per-vcpu, --rate, --svr-write-every, --progress-ms and --warmup-ms must be 0 or more, --duration-ms and --timeout positive.");
         if (args.Batch is < 1 or > MaxBatch)
             return Fail($"--batch must be between 1 and {MaxBatch}, not {args.Batch}.");
         if (!WorkloadMix.TryParse(args.Workload, out var mix, out var mixError))
@@ -134,25 +135,16 @@ internal static class NodeCommand
             return Fail($"--topology {args.Topology}: {e.Message.Split(" (Parameter", 2)[0]}");
         }
         int[] placement = config.Placement!;
+        if (args.Warmup > TimeSpan.Zero)
+        {
+            await NodeWarmUp.RunAsync(script, args, config.LocalTargetsMode, options.Encrypt, ct);
+        }
+
         var transport = new NodeTransport(options);
         Engine engine;
         try
         {
-            engine = new Engine(new EngineOptions
-            {
-                Topology = script.NewTopology(),
-                Placement = new VcpuPlacement(placement, config.Node),
-                Forwarder = transport,
-                ThreadingMode = EngineNames.Threading(args.Threading),
-                AssistIdlePipeline = args.Assist,
-                PipelineCpus = args.PipelineCpus,
-                LocalTargets = config.LocalTargetsMode,
-                Replicator = transport.Replication, // topology writes go to every node, in the VM's one order
-                DeliveryLogCapacity = LocalLogCapacity,
-                StampPostTime = true, // cross-node latency needs the post time in every mode (Inline would not stamp by default)
-                PostTimeSampleInterval = LatencySampleInterval,
-                Name = $"node{config.Node}",
-            });
+            engine = NewEngine(script, placement, config.Node, config.LocalTargetsMode, transport, args);
         }
         catch (ArgumentException e)
         {
@@ -169,14 +161,43 @@ internal static class NodeCommand
         }
     }
 
+    /// <summary>Node <paramref name="node"/>'s engine, forwarding through <paramref name="transport"/> (the warm-up builds its throw-away nodes with it too).</summary>
+    /// <exception cref="ArgumentException">The options do not make an engine (said in the message).</exception>
+    internal static Engine NewEngine(NodeScript script, int[] placement, int node, LocalTargets localTargets, NodeTransport transport, NodeRunArguments args)
+        => new(new EngineOptions
+        {
+            Topology = script.NewTopology(),
+            Placement = new VcpuPlacement(placement, node),
+            Forwarder = transport,
+            ThreadingMode = EngineNames.Threading(args.Threading),
+            AssistIdlePipeline = args.Assist,
+            PipelineCpus = args.PipelineCpus,
+            LocalTargets = localTargets,
+            Replicator = transport.Replication, // topology writes go to every node, in the VM's one order
+            DeliveryLogCapacity = LocalLogCapacity,
+            StampPostTime = true, // cross-node latency needs the post time in every mode (Inline would not stamp by default)
+            PostTimeSampleInterval = LatencySampleInterval,
+            Name = $"node{node}",
+        });
+
+    /// <summary>
+    /// What node <paramref name="node"/> does with arrivals: counts them, then hands them to its engine, or, with the
+    /// kernel serving local targets, to the kernel's stand-in, which sees every write first and takes the other nodes'
+    /// IPIs (KVM_DSM_IPI); the stand-in is returned for the posting loop.
+    /// </summary>
+    internal static (NodeArrivals Arrivals, KernelStandIn? Kernel) NewArrivals(NodeScript script, int[] placement, int node, LocalTargets localTargets, Engine engine)
+    {
+        var kernel = localTargets == LocalTargets.Kernel ? new KernelStandIn(script.NewTopology(), placement, node, recordServed: false) : null;
+        var arrivals = new NodeArrivals(placement, node, kernel is null ? new EngineSink(engine)
+            : new InjectorSink(kernel, script.Kind is Apic.TopologyKind.X2ApicCluster or Apic.TopologyKind.X2ApicPhysical));
+        return (arrivals, kernel);
+    }
+
     private static async Task<int> RunNodeAsync(NodeConfig config, TransportOptions options, NodeTransport transport, Engine engine,
         NodeScript script, NodeRunArguments args, CancellationToken ct)
     {
         int[] placement = config.Placement!;
-        // With the kernel serving local targets, it sees every write first and takes the other nodes' IPIs (KVM_DSM_IPI).
-        var kernel = config.LocalTargetsMode == LocalTargets.Kernel ? new KernelStandIn(script.NewTopology(), placement, config.Node, recordServed: false) : null;
-        var arrivals = new NodeArrivals(placement, config.Node, kernel is null ? new EngineSink(engine)
-            : new InjectorSink(kernel, script.Kind is Apic.TopologyKind.X2ApicCluster or Apic.TopologyKind.X2ApicPhysical));
+        var (arrivals, kernel) = NewArrivals(script, placement, config.Node, config.LocalTargetsMode, engine);
         try
         {
             transport.Start(arrivals);

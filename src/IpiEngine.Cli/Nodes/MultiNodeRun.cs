@@ -36,6 +36,8 @@ internal sealed class MultiNodeRun
     public IReadOnlyList<IReadOnlyList<int>>? PipelineCpus { get; init; }
     /// <summary>Who serves each node's own targets: <c>engine</c> or <c>kernel</c> (a stand-in for KVM on each node).</summary>
     public string LocalTargets { get; init; } = "engine";
+    /// <summary>How long each node warms up on a throw-away VM of its own before it says ready (<see cref="NodeWarmUp"/>); zero: not at all.</summary>
+    public TimeSpan Warmup { get; init; }
     /// <summary>Bound on each phase (start, run, stop).</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>The <c>ipi.dll</c> to start; by default the one this type lives in.</summary>
@@ -79,13 +81,13 @@ internal sealed class MultiNodeRun
     /// <summary>Runs the VM once; throws <see cref="InvalidOperationException"/> with one sentence when a node fails to start or answer.</summary>
     public async Task<MultiNodeResult> RunAsync(CancellationToken ct = default)
     {
-        if (Nodes < 2 || Vcpus < Nodes || IpisPerVcpu < 0 || Duration <= TimeSpan.Zero)
+        if (Nodes < 2 || Vcpus < Nodes || IpisPerVcpu < 0 || Duration <= TimeSpan.Zero || Warmup < TimeSpan.Zero)
             throw new ArgumentException("a multi-node run needs at least 2 nodes, at least 1 vCPU per node and a non-negative workload");
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
         await using var nodes = await NodeProcesses.StartAsync(Nodes, Vcpus, LocalTargets, (node, _) => ["--threading", Threading, "--topology", Topology, "--workload", Workload,
             "--seed", Seed.ToString(invariant), "--ipis-per-vcpu", IpisPerVcpu.ToString(invariant),
             "--duration-ms", ((long)Duration.TotalMilliseconds).ToString(invariant),
-            "--rate", Rate.ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant),
+            "--rate", Rate.ToString(invariant), "--warmup-ms", ((long)Warmup.TotalMilliseconds).ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant),
             "--svr-write-every", SvrWriteEvery.ToString(invariant), "--batch", Batch.ToString(invariant), "--progress-ms", ((int)ProgressInterval.TotalMilliseconds).ToString(invariant),
             .. NodeProcesses.AssistArguments(Threading, Assist), .. Run.PipelineCpuList.NodeArguments(PipelineCpus, node)], IpiDll, Timeout, Log, ct);
         await nodes.ExpectFromAllAsync("ready", ct);

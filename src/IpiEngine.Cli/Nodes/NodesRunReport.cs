@@ -27,6 +27,8 @@ internal sealed record NodesRunReport
     public required int Vcpus { get; init; }
     /// <summary>A generated workload: IPIs each vCPU posted per turn (1: <c>Post</c>; more: one <c>PostBatch</c>); null for a trace.</summary>
     public int? Batch { get; init; }
+    /// <summary>A generated workload: how long each node warmed up on a throw-away VM of its own before the window (<c>--warmup</c>); null for a trace.</summary>
+    public double? WarmupSeconds { get; init; }
     /// <summary>The topology (or "from the trace").</summary>
     public required string Topology { get; init; }
     /// <summary>The workload mix, or the trace's name.</summary>

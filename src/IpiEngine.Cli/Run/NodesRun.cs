@@ -52,19 +52,21 @@ internal static class NodesRun
             Assist = settings.Assist,
             PipelineCpus = settings.NodePipelineCpus,
             LocalTargets = settings.LocalTargets,
-            Timeout = TimeSpan.FromSeconds(60) + (settings.Count is null ? settings.Duration : TimeSpan.Zero),
+            Warmup = settings.EffectiveWarmup,
+            Timeout = TimeSpan.FromSeconds(60) + settings.EffectiveWarmup + (settings.Count is null ? settings.Duration : TimeSpan.Zero),
             Log = line => error.WriteLine(line),
         };
         var amount = settings.Count is null ? $"for {settings.Duration.TotalSeconds:0.###} s" : $"{run.IpisPerVcpu:N0} IPIs per vCPU";
         console.Writer.WriteLine($"{nodes} nodes on loopback, {settings.Vcpus} vCPUs (vCPU v on node v % {nodes}), {settings.Topology.Name}, "
-            + $"{settings.Mix.Name}, seed {settings.Seed}, {amount}, batch {settings.Batch}" + Suffix(settings));
+            + $"{settings.Mix.Name}, seed {settings.Seed}, {amount}, batch {settings.Batch}" + Suffix(settings)
+            + (settings.EffectiveWarmup > TimeSpan.Zero ? $", after a {settings.EffectiveWarmup.TotalSeconds:0.###} s warm-up in each node" : ""));
         var outcome = Wait(ct => run.RunAndSummarizeAsync(console.Writer, error, ct), console, interruption);
         if (outcome is not ({ } code, { } result))
         {
             return outcome?.ExitCode ?? 1;
         }
 
-        JsonOutput.Write(settings.JsonPath, result.ToReport(settings.Threading, AssistSetting(settings), settings.LocalTargets, settings.Vcpus, settings.Topology.Name, settings.Mix.Name) with { Batch = settings.Batch },
+        JsonOutput.Write(settings.JsonPath, result.ToReport(settings.Threading, AssistSetting(settings), settings.LocalTargets, settings.Vcpus, settings.Topology.Name, settings.Mix.Name) with { Batch = settings.Batch, WarmupSeconds = settings.EffectiveWarmup.TotalSeconds },
             NodesRunReportJsonContext.Default.NodesRunReport, jsonOutput ?? console.Writer);
         return code;
     }

@@ -49,7 +49,7 @@ internal sealed class RunOptions
 
     internal Option<string?> Batch { get; } = new("--batch") { Description = $"Records per post call: 1 posts each exit alone, more uses PostBatch (default {RunSettings.DefaultBatch}).", HelpName = "N" };
 
-    internal Option<string?> Warmup { get; } = new("--warmup") { Description = "Warm-up on a throw-away engine before the measured window (default: a fifth of the run, at most 1s; 0.1s with --count; 0 to skip).", HelpName = "TIME" };
+    internal Option<string?> Warmup { get; } = new("--warmup") { Description = "Warm-up on a throw-away engine before the measured window (with --nodes: in each node process, on a throw-away VM of two nodes); default: a fifth of the run, at most 1s; 0.1s with --count; 0 to skip.", HelpName = "TIME" };
 
     internal Option<string?> LatencySamples { get; } = new("--latency-samples") { Description = $"Deliveries sampled uniformly over the run for the latency percentiles (default {RunSettings.DefaultLatencySamples}; 0 turns the log off).", HelpName = "N" };
 
@@ -226,7 +226,7 @@ internal sealed class RunOptions
             throw new RunInputException("--nodes must be at least 2 (one engine process per node).");
         }
 
-        var notForNodes = new[] { Warmup, LatencySamples, Wait, RingCapacity, Loop };
+        var notForNodes = new[] { LatencySamples, Wait, RingCapacity, Loop };
         foreach (var option in notForNodes)
         {
             if (Text(parse, option) is not null)
