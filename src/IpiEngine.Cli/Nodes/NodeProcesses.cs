@@ -220,8 +220,9 @@ internal sealed class NodeProcesses : IAsyncDisposable
     /// <summary>
     /// How a node process starts: <c>dotnet ipi.dll</c> with the arguments, its standard streams redirected, and tiered
     /// compilation off unless <paramref name="callersTieredCompilation"/> (the caller's own setting) says otherwise. A node
-    /// posts from its first millisecond with no warm-up, and the runtime's re-compilation of what it runs (transport,
-    /// arrivals, the posting loop) took a core's share in the window's first seconds: with tiering on, 3.2-3.9 M
+    /// posts soon after it starts (its warm-up, <see cref="NodeWarmUp"/>, lasts a second at most), and the runtime's
+    /// re-compilation of what it runs (transport, arrivals, the posting loop) took a core's share in the window's first
+    /// seconds (measured before the warm-up existed): with tiering on, 3.2-3.9 M
     /// cross-node IPIs/s over a 1 s run and 9.6-13.3 M over 5 s; off, 8.7-9.9 M and 15.1-15.4 M (2 nodes, near, 2026-12-06;
     /// docs/performance.md, twenty-fourth session). The engine's hot paths are compiled optimized at once either way.
     /// </summary>
