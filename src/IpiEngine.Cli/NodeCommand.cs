@@ -135,9 +135,9 @@ internal static class NodeCommand
             return Fail($"--topology {args.Topology}: {e.Message.Split(" (Parameter", 2)[0]}");
         }
         int[] placement = config.Placement!;
-        if (args.Warmup > TimeSpan.Zero)
+        if (args.Warmup > TimeSpan.Zero && !await NodeWarmUp.RunAsync(script, args, config.LocalTargetsMode, options.Encrypt, ct))
         {
-            await NodeWarmUp.RunAsync(script, args, config.LocalTargetsMode, options.Encrypt, ct);
+            Console.Error.WriteLine($"node {config.Node}: the warm-up's throw-away VM did not connect or drain in time; the run goes on without a full warm-up.");
         }
 
         var transport = new NodeTransport(options);

@@ -27,9 +27,10 @@ internal static class NodeWarmUp
 
     /// <summary>
     /// Runs <paramref name="script"/> for <see cref="NodeRunArguments.Warmup"/> on both nodes of a throw-away two-node VM
-    /// (vCPU v on node v % 2) with the node's threading, assist, rate, batch, SVR writes, local targets and encryption.
+    /// (vCPU v on node v % 2) with the node's threading, assist, rate, batch, SVR writes, local targets and encryption;
+    /// false when the throw-away VM did not connect, or did not drain, within <see cref="Patience"/> (it is dropped anyway).
     /// </summary>
-    public static async Task RunAsync(NodeScript script, NodeRunArguments args, LocalTargets localTargets, bool encrypt, CancellationToken ct)
+    public static async Task<bool> RunAsync(NodeScript script, NodeRunArguments args, LocalTargets localTargets, bool encrypt, CancellationToken ct)
     {
         int[] placement = [.. Enumerable.Range(0, script.Script.Vcpus.Length).Select(v => v % 2)];
         byte[] key = RandomNumberGenerator.GetBytes(32);
@@ -57,12 +58,12 @@ internal static class NodeWarmUp
 
             if (!await NodeCommand.WaitAsync(() => transports.All(t => t!.Links.All(l => l.IsConnected)), Patience, ct))
             {
-                return; // the real links will say what is wrong with loopback
+                return false;
             }
 
             await Task.WhenAll(Enumerable.Range(0, 2).Select(node => Task.Run(() => script.Post(engines[node]!, NodeWorkload.VcpusOf(placement, node),
                 ipisPerVcpu: 0, args.Warmup, args.Rate, kernels[node], ct, args.SvrWriteEvery, args.Batch), CancellationToken.None)));
-            await NodeCommand.WaitAsync(() => engines.All(e => e!.ReadCounters().InFlight == 0) && transports.All(t => t!.Links.All(l => l.Counters.InFlight == 0)), Patience, ct);
+            return await NodeCommand.WaitAsync(() => engines.All(e => e!.ReadCounters().InFlight == 0) && transports.All(t => t!.Links.All(l => l.Counters.InFlight == 0)), Patience, ct);
         }
         finally
         {
