@@ -54,6 +54,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     private EngineFaultedException? _failure; // the first failure to throw once the batch is counted
 
     /// <summary>The deliver timestamp for a flush of <paramref name="entries"/>, by <see cref="DeliveryStamping"/>.</summary>
+    [MethodImpl(HotPath.Optimized)]
     private long DeliverTime(ReadOnlySpan<DeliveryLogEntry> entries)
     {
         switch (_stamping)
@@ -342,6 +343,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     /// counts them (<see cref="CounterSlot.LogSkipped"/>): a full log's append took two atomic adds on a line every
     /// batcher writes, a clock read and an entry built per delivery, for nothing kept.
     /// </summary>
+    [MethodImpl(HotPath.Optimized)]
     private void FlushLog()
     {
         if (_logFull)

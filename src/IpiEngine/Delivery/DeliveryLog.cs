@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace IpiEngine.Delivery;
 
 /// <summary>
@@ -74,6 +76,7 @@ internal sealed class DeliveryLog : IDisposable
     }
 
     /// <summary>Appends entries, stamping each with <paramref name="deliverTimestamp"/>; any thread.</summary>
+    [MethodImpl(HotPath.Optimized)]
     internal void Append(ReadOnlySpan<DeliveryLogEntry> entries, long deliverTimestamp)
     {
         if (entries.IsEmpty)
@@ -107,6 +110,7 @@ internal sealed class DeliveryLog : IDisposable
     /// at random (then each kept entry is a random pick of a block twice as long) and the stride doubles. The writes are
     /// sequential; a skipped delivery costs nothing.
     /// </summary>
+    [MethodImpl(HotPath.Optimized)]
     private void AppendSampled(ReadOnlySpan<DeliveryLogEntry> entries, long deliverTimestamp)
     {
         lock (_sampleGate)
@@ -130,6 +134,7 @@ internal sealed class DeliveryLog : IDisposable
         }
     }
 
+    [MethodImpl(HotPath.Optimized)]
     private void Halve()
     {
         for (int i = 0; i < _sampleCapacity / 2; i++)

@@ -199,6 +199,7 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     /// The one run loop of a gathering thread, for the fused and per-stage modes: passes while there is work, the idle policy (the wait
     /// strategy, woken by a doorbell or the stop) when there is none, and once stopping the one drain.
     /// </summary>
+    [MethodImpl(HotPath.Optimized)]
     protected void RunLoop<TPass>(ref TPass pass) where TPass : struct, IGatherPass
     {
         var idle = new Idle(this);
