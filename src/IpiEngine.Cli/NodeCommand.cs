@@ -137,6 +137,8 @@ internal static class NodeCommand
         int[] placement = config.Placement!;
         if (args.Warmup > TimeSpan.Zero && !await NodeWarmUp.RunAsync(script, args, config.LocalTargetsMode, options.Encrypt, ct))
         {
+            if (ct.IsCancellationRequested)
+                return 1; // interrupted while warming up: nothing was listened on or posted
             Console.Error.WriteLine($"node {config.Node}: the warm-up's throw-away VM did not connect or drain in time; the run goes on without a full warm-up.");
         }
 

@@ -1,3 +1,7 @@
+using System.Diagnostics;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
 namespace IpiEngine.Rings;
 
 /// <summary>
@@ -11,4 +15,17 @@ internal static class CacheLine
 
     /// <summary>The distance kept between fields written by different threads (two lines: adjacent-line prefetch).</summary>
     public const int PaddedSize = 128;
+
+    /// <summary>
+    /// A zeroed block of <paramref name="bytes"/> that starts on an <paramref name="alignment"/> boundary (a power of two
+    /// of at least 8), inside <paramref name="storage"/>: a pinned array the caller keeps for as long as it uses the block
+    /// (pinned, the address never changes). Managed arrays are only 8-byte aligned, so the block is aligned by hand.
+    /// </summary>
+    public static unsafe byte* AllocatePinnedAligned(int bytes, int alignment, out byte[] storage)
+    {
+        Debug.Assert(BitOperations.IsPow2(alignment) && alignment >= 8);
+        storage = GC.AllocateArray<byte>(bytes + alignment, pinned: true); // the block plus the most an 8-aligned start needs
+        byte* start = (byte*)Unsafe.AsPointer(ref storage[0]);
+        return start + ((alignment - ((nint)start & (alignment - 1))) & (alignment - 1));
+    }
 }

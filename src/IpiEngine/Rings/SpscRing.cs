@@ -74,9 +74,7 @@ internal sealed unsafe class SpscRing<T> where T : unmanaged
 
         _capacity = capacity;
         _mask = capacity - 1;
-        _storage = GC.AllocateArray<byte>((capacity * sizeof(T)) + CacheLine.Size, pinned: true);
-        byte* start = (byte*)Unsafe.AsPointer(ref _storage[0]); // pinned: the address never changes
-        _slots = (T*)(start + ((CacheLine.Size - ((nint)start & (CacheLine.Size - 1))) & (CacheLine.Size - 1)));
+        _slots = (T*)CacheLine.AllocatePinnedAligned(capacity * sizeof(T), CacheLine.Size, out _storage);
         _cursors.FinalTail = -1; // not sealed
     }
 

@@ -146,9 +146,7 @@ internal sealed unsafe class IdleAssist
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(denseRunsToWake, 1);
         _otherAssistLooks = otherAssistLooks;
-        _storage = GC.AllocateArray<byte>(2 * CacheLine.PaddedSize, pinned: true); // zeroed: Awake, no run
-        byte* start = (byte*)Unsafe.AsPointer(ref _storage[0]); // pinned: the address never changes
-        _role = (RoleLine*)(start + ((CacheLine.PaddedSize - ((nint)start & (CacheLine.PaddedSize - 1))) & (CacheLine.PaddedSize - 1)));
+        _role = (RoleLine*)CacheLine.AllocatePinnedAligned(CacheLine.PaddedSize, CacheLine.PaddedSize, out _storage); // zeroed: Awake, no run; the pair of lines is ours alone
         _denseRunsToWake = denseRunsToWake;
         TimeSpan dense = denseRunTime ?? DenseRunTime;
         _denseRunTicks = dense == TimeSpan.MaxValue ? long.MaxValue : (long)(dense.TotalSeconds * Stopwatch.Frequency);
