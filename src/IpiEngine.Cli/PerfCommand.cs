@@ -22,6 +22,7 @@ internal static class PerfCommand
         perf.Subcommands.Add(PerfTrendCommand.Create());
         perf.Subcommands.Add(PerfCheckCommand.Create());
         perf.Subcommands.Add(PerfIdleCommand.Create());
+        perf.Subcommands.Add(PerfStallsCommand.Create());
         perf.Subcommands.Add(PerfIoApicRoundTripCommand.Create());
         perf.Subcommands.Add(PerfWorkerCommand.Create());
         return perf;
