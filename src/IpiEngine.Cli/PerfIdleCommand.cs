@@ -38,7 +38,7 @@ internal static class PerfIdleCommand
         {
             var output = parse.InvocationConfiguration.Output ?? Console.Out;
             var error = parse.InvocationConfiguration.Error ?? Console.Error;
-            try
+            return BadInput.ExitCode(error, () =>
             {
                 var waitName = parse.GetValue(wait)?.Trim().ToLowerInvariant();
                 if (waitName is not null && !EngineNames.WaitStrategies.Contains(waitName))
@@ -59,17 +59,7 @@ internal static class PerfIdleCommand
                 Write(jsonPath == "-" ? error : output, report);
                 JsonOutput.Write(jsonPath, report, IdleReportJsonContext.Default.IdleReport, output);
                 return report.ConservationHeld ? 0 : 1;
-            }
-            catch (RunInputException e)
-            {
-                error.WriteLine(e.Message);
-                return 2;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                error.WriteLine($"Cannot write a file: {e.Message}");
-                return 2;
-            }
+            });
         });
         return command;
     }

@@ -37,33 +37,26 @@ internal static class PerfIoApicRoundTripCommand
         {
             var output = parse.InvocationConfiguration.Output ?? Console.Out;
             var error = parse.InvocationConfiguration.Error ?? Console.Error;
-            try
+            return BadInput.ExitCode(error, () =>
             {
-                var jsonPath = parse.GetValue(json);
-                JsonOutput.CheckPath(jsonPath);
+                try
+                {
+                    var jsonPath = parse.GetValue(json);
+                    JsonOutput.CheckPath(jsonPath);
 
-                var trips = parse.GetValue(count) is { } c ? (int)OptionValues.Positive("--count", c, 100_000_000) : DefaultTrips;
-                var warmupTrips = parse.GetValue(warmup) is { } w ? (w.Trim() == "0" ? 0 : (int)OptionValues.Positive("--warmup", w, 100_000_000)) : DefaultWarmupTrips;
-                var report = Measure(trips, warmupTrips);
-                Write(jsonPath == "-" ? error : output, report);
-                JsonOutput.Write(jsonPath, report, IoApicRoundTripReportJsonContext.Default.IoApicRoundTripReport, output);
-                return report.ConservationHeld ? 0 : 1;
-            }
-            catch (RunInputException e)
-            {
-                error.WriteLine(e.Message);
-                return 2;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                error.WriteLine($"Cannot write a file: {e.Message}");
-                return 2;
-            }
-            catch (Exception e) when (e is TimeoutException or InvalidOperationException)
-            {
-                error.WriteLine(e.Message); // a step timed out, or the round trip was not exact: a failed measurement, not a crash
-                return 1;
-            }
+                    var trips = parse.GetValue(count) is { } c ? (int)OptionValues.Positive("--count", c, 100_000_000) : DefaultTrips;
+                    var warmupTrips = parse.GetValue(warmup) is { } w ? (w.Trim() == "0" ? 0 : (int)OptionValues.Positive("--warmup", w, 100_000_000)) : DefaultWarmupTrips;
+                    var report = Measure(trips, warmupTrips);
+                    Write(jsonPath == "-" ? error : output, report);
+                    JsonOutput.Write(jsonPath, report, IoApicRoundTripReportJsonContext.Default.IoApicRoundTripReport, output);
+                    return report.ConservationHeld ? 0 : 1;
+                }
+                catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+                {
+                    error.WriteLine(e.Message); // a step timed out, or the round trip was not exact: a failed measurement, not a crash
+                    return 1;
+                }
+            });
         });
         return command;
     }

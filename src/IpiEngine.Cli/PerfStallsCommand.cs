@@ -37,7 +37,7 @@ internal static class PerfStallsCommand
         {
             var output = parse.InvocationConfiguration.Output ?? Console.Out;
             var error = parse.InvocationConfiguration.Error ?? Console.Error;
-            try
+            return BadInput.ExitCode(error, () =>
             {
                 var window = parse.GetValue(duration) is { } d ? OptionValues.Duration("--duration", d) : DefaultDuration;
                 var gap = parse.GetValue(threshold) is { } t ? OptionValues.Duration("--threshold", NormalizeMicros(t)) : DefaultThreshold;
@@ -58,17 +58,7 @@ internal static class PerfStallsCommand
                 Write(text, report);
                 JsonOutput.Write(jsonPath, report, StallReportJsonContext.Default.StallReport, output);
                 return 0;
-            }
-            catch (RunInputException e)
-            {
-                error.WriteLine(e.Message);
-                return 2;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                error.WriteLine($"Cannot write a file: {e.Message}");
-                return 2;
-            }
+            });
         });
         return command;
     }
