@@ -1,4 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace IpiEngine;
 
@@ -51,4 +53,43 @@ public readonly struct ExitRecord
 
     /// <summary>The same record with a post timestamp.</summary>
     public ExitRecord WithTimestamp(long timestamp) => new(SourceVcpu, Register, Value, DestinationId, Tag, timestamp);
+
+    /// <summary>
+    /// Copies <paramref name="records"/> into <paramref name="slots"/> (as long) as one source's posts: each copy's source is
+    /// <paramref name="source"/>, and a record without a post timestamp gets <paramref name="timestamp"/>. Where 256-bit
+    /// vectors are fast, a record is one vector (the layout above: <see cref="Value"/>, <see cref="Tag"/>,
+    /// <see cref="PostTimestamp"/>, then <see cref="SourceVcpu"/> in the low 16 bits of the last 8 bytes), fixed up with
+    /// a mask and written with one store: about a third of the field-by-field copy's cost.
+    /// </summary>
+    [MethodImpl(HotPath.Optimized)]
+    internal static void CopyAsPosted(ReadOnlySpan<ExitRecord> records, Span<ExitRecord> slots, ushort source, long timestamp)
+    {
+        if (slots.Length < records.Length)
+        {
+            throw new ArgumentException("The slots are fewer than the records.", nameof(slots));
+        }
+
+        if (Vector256.IsHardwareAccelerated && BitConverter.IsLittleEndian)
+        {
+            Vector256<ulong> keep = Vector256.Create(ulong.MaxValue, ulong.MaxValue, ulong.MaxValue, ~(ulong)ushort.MaxValue); // all but the source
+            Vector256<ulong> sourceBits = Vector256.Create(0, 0, 0, (ulong)source);
+            Vector256<ulong> stamp = Vector256.Create(0, 0, (ulong)timestamp, 0);
+            ref ulong from = ref Unsafe.As<ExitRecord, ulong>(ref MemoryMarshal.GetReference(records));
+            ref ulong to = ref Unsafe.As<ExitRecord, ulong>(ref MemoryMarshal.GetReference(slots));
+            for (nuint i = 0; i < (nuint)records.Length * 4; i += 4)
+            {
+                Vector256<ulong> record = Vector256.LoadUnsafe(ref from, i);
+                Vector256<ulong> unstamped = Vector256.Equals(record, Vector256<ulong>.Zero) & stamp; // the timestamp where PostTimestamp is 0
+                ((record & keep) | sourceBits | unstamped).StoreUnsafe(ref to, i);
+            }
+
+            return;
+        }
+
+        for (int i = 0; i < records.Length; i++)
+        {
+            ref readonly ExitRecord r = ref records[i];
+            slots[i] = new ExitRecord(source, r.Register, r.Value, r.DestinationId, r.Tag, r.PostTimestamp != 0 ? r.PostTimestamp : timestamp);
+        }
+    }
 }

@@ -190,11 +190,11 @@ internal sealed class PostingRings
             }
 
             int count = Math.Min(left, free);
-            for (int k = 0; k < count; k++)
+            for (int written = 0; written < count;)
             {
-                ref readonly ExitRecord r = ref run[i + k];
-                ring.ProducerSlot(k) = new ExitRecord(sourceIndex, r.Register, r.Value, r.DestinationId, r.Tag,
-                    r.PostTimestamp != 0 ? r.PostTimestamp : timestamp);
+                Span<ExitRecord> slots = ring.ProducerSpan(written, count - written); // up to the storage's end: a wrap takes two
+                ExitRecord.CopyAsPosted(run.Slice(i + written, slots.Length), slots, sourceIndex, timestamp);
+                written += slots.Length;
             }
 
             if (!ring.TryPublish(count)) // one release store for the whole piece; refused only if a close's seal excludes it

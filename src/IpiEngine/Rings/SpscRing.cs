@@ -137,6 +137,18 @@ internal sealed unsafe class SpscRing<T> where T : unmanaged
         return ref Slot(_cursors.Tail + offset);
     }
 
+    /// <summary>
+    /// Producer: the free slots from <paramref name="offset"/> places past the tail, at most <paramref name="max"/>, up to
+    /// the end of the storage (the caller made sure of the room; a run that wraps takes a second call).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Span<T> ProducerSpan(int offset, int max)
+    {
+        Debug.Assert((uint)offset + (uint)max <= (uint)_capacity, "Claim no more slots than FreeSpace returned.");
+        int start = (int)((_cursors.Tail + offset) & _mask);
+        return new Span<T>(_slots + start, Math.Min(max, _capacity - start));
+    }
+
     /// <summary>Producer: makes the next <paramref name="count"/> written slots visible with one release store.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Publish(int count)

@@ -22,6 +22,7 @@ public class HotPathTests
         { typeof(global::IpiEngine.Engine), "PostOne" }, { typeof(global::IpiEngine.Engine), "PostStampedOrInline" },
         { typeof(global::IpiEngine.Engine), "HasPending" }, { typeof(global::IpiEngine.Engine), "TakePending" },
         { typeof(PostingRings), "Post" }, { typeof(PostingRings), "PostWhenFull" }, { typeof(PostingRings), "WriteAndPublish" }, { typeof(PostingRings), "PostRun" }, { typeof(PostingRings), "RingSlow" }, { typeof(PostingRings), "MakeRoom" },
+        { typeof(ExitRecord), "CopyAsPosted" },
         // Gathering, resolving, delivering.
         { typeof(GatherStage), "Pass" }, { typeof(GatherStage), "DrainRing" }, { typeof(GatherStage), "Drain" },
         { typeof(ResolveStage), "Resolve" }, { typeof(ResolveStage), "ResolveRun" }, { typeof(ResolveStage), "ResolveFully" }, { typeof(ResolveStage), "PublishCounters" },

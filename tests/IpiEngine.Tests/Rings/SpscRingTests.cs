@@ -57,6 +57,25 @@ public class SpscRingTests
     }
 
     [Fact]
+    public void Producer_span_ends_at_the_wrap_point()
+    {
+        var ring = new SpscRing<int>(8);
+        Assert.Equal(6, ring.TryWrite([0, 1, 2, 3, 4, 5]));
+        Assert.Equal(6, ring.TryRead(new int[6])); // head and tail now at 6
+        Span<int> first = ring.ProducerSpan(0, 5);
+        Assert.Equal(2, first.Length); // slots 6 and 7, up to the end of the buffer
+        first.Fill(1);
+        Span<int> second = ring.ProducerSpan(first.Length, 5 - first.Length);
+        Assert.Equal(3, second.Length); // slots 0 to 2, after the wrap
+        second.Fill(2);
+        Assert.Equal(2, ring.ProducerSpan(1, 1).Length + ring.ProducerSpan(3, 1).Length); // any offset: one slot each
+        ring.Publish(5);
+        var read = new int[5];
+        Assert.Equal(5, ring.TryRead(read));
+        Assert.Equal(new[] { 1, 1, 2, 2, 2 }, read);
+    }
+
+    [Fact]
     public void Behaves_like_a_bounded_queue_for_any_sequence_of_operations()
     {
         // Model-based: random batch writes and reads against Queue<int> with the same bound.
