@@ -83,7 +83,7 @@ internal sealed class DestinationMap
     public bool IsGloballyEnabled(int vcpu) => _apics[vcpu].GloballyEnabled;
 
     /// <summary>
-    /// The fast lane of <see cref="IcrResolver.TryResolveUnicast"/>: the vCPU that a Fixed or lowest-priority IPI without
+    /// The fast lane of <see cref="IcrResolver.TryResolveUnicast(DestinationMap, in ExitRecord, out uint)"/>: the vCPU that a Fixed or lowest-priority IPI without
     /// shorthand reaches when its destination (physical, or logical naming one APIC: an x2APIC cluster with one member
     /// bit, an xAPIC MDA whose row has one member) is exactly one APIC that accepts it; -1 when the full resolution must
     /// decide (nobody, several, not accepting, mixed modes). Equal to <see cref="ResolveInto"/> for every IPI it answers.

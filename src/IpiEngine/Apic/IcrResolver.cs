@@ -172,10 +172,18 @@ internal sealed class IcrResolver
     /// </summary>
     [MethodImpl(HotPath.Inlined)]
     internal int TryResolveUnicast(in ExitRecord record, out uint destination)
+        => TryResolveUnicast(Map, record, out destination);
+
+    /// <summary>
+    /// <see cref="TryResolveUnicast(in ExitRecord, out uint)"/> against a map the caller read (<see cref="Map"/>) for a
+    /// run of records: read after the run's records were published (after its ring's tail), it holds every topology
+    /// write made before any of them was posted, which is all a per-record read promised.
+    /// </summary>
+    [MethodImpl(HotPath.Inlined)]
+    internal int TryResolveUnicast(DestinationMap map, in ExitRecord record, out uint destination)
     {
         // Delivery mode 000/001 (bits 10:9 clear), no shorthand (bits 19:18 clear).
         const uint NotFastLane = (3u << 9) | (3u << 18);
-        DestinationMap map = Volatile.Read(ref _map); // acquire, as in Process
         uint low = (uint)record.Value;
         int source = record.SourceVcpu;
         destination = 0;

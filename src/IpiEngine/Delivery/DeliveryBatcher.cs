@@ -240,15 +240,33 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
     {
         if ((low & 0x600) == 0)
         {
-            // Fixed (000) or lowest priority (001): one IRR-like bit per vector (SDM "Interrupt Command Register").
-            // A bit already set is a coalesced delivery, which Flush counts from the gathered total.
-            _pir[(destination << 2) + (int)((low & 0xFF) >> 6)] |= 1UL << (int)low; // C# masks the shift count to 6 bits: the vector's bit within its word
-        }
-        else
-        {
-            AddFlag(destination, low);
+            AddLocalVectored(destination, low);
+            return;
         }
 
+        AddFlag(destination, low);
+        Touch(destination);
+    }
+
+    /// <summary>Whether every delivery is <see cref="AddLocal"/>'s (no nodes, no host serving local vCPUs, no log).</summary>
+    public bool LocalOnly => _localOnly;
+
+    /// <summary>
+    /// A Fixed (000) or lowest-priority (001) delivery to a vCPU of this node: one IRR-like bit per vector (SDM "Interrupt
+    /// Command Register"); a bit already set is a coalesced delivery, which Flush counts from the gathered total. The
+    /// resolve stage's fast lane calls it for a <see cref="LocalOnly"/> batcher and counts the run (CountResolved).
+    /// </summary>
+    [MethodImpl(HotPath.Inlined)]
+    public void AddLocalVectored(int destination, uint low)
+    {
+        Debug.Assert((low & 0x600) == 0, "a vectored delivery mode");
+        _pir[(destination << 2) + (int)((low & 0xFF) >> 6)] |= 1UL << (int)low; // C# masks the shift count to 6 bits: the vector's bit within its word
+        Touch(destination);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Touch(int destination)
+    {
         if (!_touchedMark[destination])
         {
             _touchedMark[destination] = true;

@@ -11,6 +11,15 @@ internal readonly struct BatcherSink<TNotifier>(DeliveryBatcher<TNotifier> batch
     public void Add(in ExitRecord record, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
         => batcher.Add(record, sourceVcpu, destinationVcpu, icrLow, icrDestination);
 
+    public bool GathersLocalBits
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => batcher.LocalOnly;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void AddLocalVectored(int destinationVcpu, uint icrLow) => batcher.AddLocalVectored(destinationVcpu, icrLow);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Counted(int deliveries) => batcher.CountResolved(deliveries);
 }

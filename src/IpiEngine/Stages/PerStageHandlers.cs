@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using IpiEngine.Delivery;
 using IpiEngine.Pipeline;
@@ -11,10 +12,19 @@ internal readonly struct PublisherSink(DeliveryPublisher publisher) : IResolvedS
     public void Add(in ExitRecord record, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)
         => publisher.Add(new RemoteDelivery(record.Tag, record.PostTimestamp, sourceVcpu, destinationVcpu, icrLow, icrDestination));
 
+    public bool GathersLocalBits => false; // every delivery is a slot of the delivery ring
+
+    public void AddLocalVectored(int destinationVcpu, uint icrLow) => ThrowNotGathering();
+
     public void Counted(int deliveries)
     {
         // Each delivery is a slot of the delivery ring, claimed as it comes.
     }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowNotGathering()
+        => throw new InvalidOperationException("The per-stage sink publishes every delivery: it gathers no vector bits.");
 }
 
 /// <summary>Per-stage mode's resolve processor: each available batch of exit records into the delivery ring.</summary>

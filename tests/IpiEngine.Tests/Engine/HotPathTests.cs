@@ -25,9 +25,9 @@ public class HotPathTests
         { typeof(ExitRecord), "CopyAsPosted" },
         // Gathering, resolving, delivering.
         { typeof(GatherStage), "Pass" }, { typeof(GatherStage), "DrainRing" }, { typeof(GatherStage), "Drain" },
-        { typeof(ResolveStage), "Resolve" }, { typeof(ResolveStage), "ResolveRun" }, { typeof(ResolveStage), "ResolveFully" }, { typeof(ResolveStage), "PublishCounters" },
+        { typeof(ResolveStage), "Resolve" }, { typeof(ResolveStage), "ResolveRun" }, { typeof(ResolveStage), "ResolveUnicasts" }, { typeof(ResolveStage), "ResolveFully" }, { typeof(ResolveStage), "PublishCounters" },
         { typeof(IcrResolver), "TryResolveUnicast" }, { typeof(DestinationMap), "VectoredUnicastTarget" }, { typeof(DestinationMap), "Resolve" },
-        { typeof(DeliveryBatcher<NoNotifier>), "Add" }, { typeof(DeliveryBatcher<NoNotifier>), "AddLocal" }, { typeof(DeliveryBatcher<NoNotifier>), "AddRouted" },
+        { typeof(DeliveryBatcher<NoNotifier>), "Add" }, { typeof(DeliveryBatcher<NoNotifier>), "AddLocal" }, { typeof(DeliveryBatcher<NoNotifier>), "AddLocalVectored" }, { typeof(DeliveryBatcher<NoNotifier>), "AddRouted" },
         { typeof(DeliveryBatcher<NoNotifier>), "CountResolved" }, { typeof(DeliveryBatcher<NoNotifier>), "Flush" },
         { typeof(DeliveryBatcher<NoNotifier>), "AddRemote" }, { typeof(DeliveryBatcher<NoNotifier>), "ForwardAll" },
         // With a delivery log (ipi run's latency sample, a node's pair check): every flush. ipi run's warm-up engine keeps no
