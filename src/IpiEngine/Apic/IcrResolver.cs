@@ -182,8 +182,6 @@ internal sealed class IcrResolver
     [MethodImpl(HotPath.Inlined)]
     internal int TryResolveUnicast(DestinationMap map, in ExitRecord record, out uint destination)
     {
-        // Delivery mode 000/001 (bits 10:9 clear), no shorthand (bits 19:18 clear).
-        const uint NotFastLane = (3u << 9) | (3u << 18);
         uint low = (uint)record.Value;
         int source = record.SourceVcpu;
         destination = 0;
@@ -200,7 +198,7 @@ internal sealed class IcrResolver
             int target = map.VectoredUnicastTarget(true, logical, destination);
             if (target >= 0)
             {
-                _latchedHigh[source] = destination; // as Process: the x2APIC ICR write sets ICR high too
+                LatchX2ApicDestination(source, destination);
             }
 
             return target;
@@ -214,6 +212,28 @@ internal sealed class IcrResolver
 
         return -1;
     }
+
+    /// <summary>Delivery mode 000/001 (bits 10:9 clear) and no shorthand (bits 19:18 clear): the fast lane's ICR low.</summary>
+    private const uint NotFastLane = (3u << 9) | (3u << 18);
+
+    /// <summary>
+    /// The fast lane for an x2APIC ICR write (<see cref="ApicRegister.X2Icr"/>) whose sender the caller found in x2APIC
+    /// mode in <paramref name="map"/>: the vCPU it reaches, or -1, as <see cref="TryResolveUnicast(DestinationMap, in ExitRecord, out uint)"/>
+    /// answers for it, but without its latch effect, which the caller makes with <see cref="LatchX2ApicDestination"/>
+    /// before the next full resolution of the same sender (a stretch of one sender's writes latches only its last).
+    /// </summary>
+    [MethodImpl(HotPath.Inlined)]
+    internal static int X2ApicUnicastTarget(DestinationMap map, ulong icr)
+    {
+        uint low = (uint)icr;
+        return (low & NotFastLane) != 0 || (byte)low < 16
+            ? -1
+            : map.VectoredUnicastTarget(true, (low & (1u << 11)) != 0, (uint)(icr >> 32));
+    }
+
+    /// <summary>The latch effect of a fired x2APIC ICR write: it sets ICR high too (QEMU; as <see cref="Process"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void LatchX2ApicDestination(int source, uint destination) => _latchedHigh[source] = destination;
 
     /// <summary>The digest of the current topology (<see cref="ApicTopology.Digest"/>), taken under the writers' lock.</summary>
     public ulong TopologyDigest()

@@ -79,6 +79,35 @@ internal sealed class ResolveStage
         IcrResolver resolver = _resolver;
         DestinationMap map = resolver.Map;
         int i = start;
+        int source = records[start].SourceVcpu;
+        if (sink.GathersLocalBits && (uint)source < (uint)map.VcpuCount && map.IsX2Apic(source))
+        {
+            // The dominant stretch: one x2APIC sender's x2APIC ICR writes (a ring holds one sender's records). What
+            // depends on the sender is read once, and the ICR-high latch is written once, for the last write taken.
+            ulong last = 0;
+            for (; i < records.Length; i++)
+            {
+                ref readonly ExitRecord record = ref records[i];
+                int target = record.SourceVcpu == source && record.Register == ApicRegister.X2Icr
+                    ? IcrResolver.X2ApicUnicastTarget(map, record.Value)
+                    : -1;
+                if (target < 0)
+                {
+                    break;
+                }
+
+                last = record.Value;
+                sink.AddLocalVectored(target, (uint)last);
+            }
+
+            if (i != start)
+            {
+                resolver.LatchX2ApicDestination(source, (uint)(last >> 32)); // before anything else of this sender is resolved
+            }
+
+            return i;
+        }
+
         if (sink.GathersLocalBits)
         {
             for (; i < records.Length; i++)

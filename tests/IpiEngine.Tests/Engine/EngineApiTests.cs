@@ -417,6 +417,22 @@ public class EngineApiTests
         Assert.Throws<EngineStoppedException>(() => engine.ApplyTopologyWrite(0, ApicRegister.X2Svr, 0x1FF));
     }
 
+    [Theory]
+    [InlineData(new uint[] { 1, 2, 3 }, 3u)]                           // one stretch of unicasts: the last one's destination
+    [InlineData(new uint[] { 1, 0xFFFF_FFFF, 2 }, 2u)]                 // a broadcast between two stretches, each in order
+    [InlineData(new uint[] { 1, 2, 0xFFFF_FFFF }, 0xFFFF_FFFFu)]       // the full resolution after a stretch sees its latch, then sets its own
+    public void An_x2apic_icr_write_latches_its_destination_as_icr_high_in_the_order_posted(uint[] destinations, uint latched)
+    {
+        using var engine = new Engine(new EngineOptions { VcpuCount = 4 });
+        ExitRecord[] records = [.. destinations.Select((d, i) => ExitRecord.Create(0, X2Icr, Unicast(d, (byte)(0x40 + i)), d))];
+        engine.PostBatch(0, records); // one run of one ring: the fast lane takes the unicasts as stretches
+        engine.Start();
+        engine.Stop();
+        Assert.Equal(latched, engine.Resolver.SourceLatches(0).IcrHigh);
+        Assert.Equal(destinations.Length, engine.ReadCounters().IpisResolved);
+        Assert.True(engine.TakePending(destinations[0] == 0xFFFF_FFFF ? 1 : (int)destinations[0]).IsPending(0x40));
+    }
+
     [Fact]
     public void Flags_coalesce_and_the_latest_sipi_vector_wins()
     {
