@@ -195,7 +195,7 @@ internal sealed class IcrResolver
         if (record.Register == ApicRegister.X2Icr && x2Apic)
         {
             destination = (uint)(record.Value >> 32);
-            int target = map.VectoredUnicastTarget(true, logical, destination);
+            int target = X2ApicUnicastTarget(map, record.Value); // the stretch's answer too (ResolveStage): one rule for both
             if (target >= 0)
             {
                 LatchX2ApicDestination(source, destination);

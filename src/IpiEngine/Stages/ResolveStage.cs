@@ -68,10 +68,12 @@ internal sealed class ResolveStage
     /// The loop makes no call (into a batcher that only gathers local bits, a unicast is one OR and the touched mark;
     /// the fast lane's delivery modes never reach the batcher's event flags), so the JIT keeps its state in registers;
     /// everything rare is the caller's, between two stretches. The map is read once per stretch (see
-    /// <see cref="IcrResolver.TryResolveUnicast(DestinationMap, in ExitRecord, out uint)"/>). Inlined into
-    /// <see cref="ResolveRun"/>: posting and draining 8 vCPUs' unicasts on one thread took 4.0-4.2 ns per IPI with this
-    /// loop, 4.4-4.7 ns with the per-record loop that called out for everything else; as its own method, a call per
-    /// stretch cost mixed traffic (stretches of about three) 3-9 % (scratch harness, 2026-12-06).
+    /// <see cref="IcrResolver.TryResolveUnicast(DestinationMap, in ExitRecord, out uint)"/>), and in the dominant
+    /// stretch, one x2APIC sender's x2APIC ICR writes, so is what depends on the sender, and the ICR-high latch is
+    /// written once. Inlined into <see cref="ResolveRun"/>: as its own method, a call per stretch cost mixed traffic
+    /// (stretches of about three) 3-9 %. Posting and draining 8 vCPUs' unicasts on one thread: 4.4-4.7 ns per IPI with
+    /// the per-record loop that called out for everything else, 4.0-4.2 with this loop, 3.4-3.5 with the x2APIC
+    /// stretch (scratch harness, 2026-12-06; docs/performance.md).
     /// </remarks>
     [MethodImpl(HotPath.Inlined)]
     private int ResolveUnicasts<TSink>(ReadOnlySpan<ExitRecord> records, int start, ref TSink sink) where TSink : struct, IResolvedSink
