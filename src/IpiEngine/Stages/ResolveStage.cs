@@ -42,9 +42,12 @@ internal sealed class ResolveStage
         int unicasts = 0;
         int others = 0; // deliveries of the fully resolved
         int next = 0;
+        DestinationMap map = _resolver.Map; // once per run (see ResolveUnicasts)
+        int source = records.IsEmpty ? 0 : records[0].SourceVcpu;
+        bool x2ApicSender = sink.GathersLocalBits && (uint)source < (uint)map.VcpuCount && map.IsX2Apic(source);
         while (next < records.Length)
         {
-            int stop = ResolveUnicasts(records, next, ref sink);
+            int stop = ResolveUnicasts(records, next, map, source, x2ApicSender, ref sink);
             unicasts += stop - next;
             if (stop == records.Length)
             {
@@ -63,26 +66,29 @@ internal sealed class ResolveStage
     /// <summary>
     /// The fast lane over the records from <paramref name="start"/>: hands each unicast it takes to the sink and stops
     /// at the first record it does not take; returns that record's index (the run's length when it took them all).
+    /// <paramref name="map"/> was read once for the run, after its records were published, and
+    /// <paramref name="x2ApicSender"/> says whether <paramref name="source"/> (the run's first record's sender) is an
+    /// x2APIC in it and the sink gathers local bits.
     /// </summary>
     /// <remarks>
     /// The loop makes no call (into a batcher that only gathers local bits, a unicast is one OR and the touched mark;
     /// the fast lane's delivery modes never reach the batcher's event flags), so the JIT keeps its state in registers;
-    /// everything rare is the caller's, between two stretches. The map is read once per stretch (see
-    /// <see cref="IcrResolver.TryResolveUnicast(DestinationMap, in ExitRecord, out uint)"/>), and in the dominant
-    /// stretch, one x2APIC sender's x2APIC ICR writes, so is what depends on the sender, and the ICR-high latch is
-    /// written once. Inlined into <see cref="ResolveRun"/>: as its own method, a call per stretch cost mixed traffic
-    /// (stretches of about three) 3-9 %. Posting and draining 8 vCPUs' unicasts on one thread: 4.4-4.7 ns per IPI with
+    /// everything rare is the caller's, between two stretches. The map is read once per run, and so is what depends on
+    /// the sender (see <see cref="IcrResolver.TryResolveUnicast(DestinationMap, in ExitRecord, out uint)"/>: read after
+    /// the run's records were published, the map holds every topology write made before any of them was posted, and
+    /// topology writes never enter a ring); in the dominant stretch, one x2APIC sender's x2APIC ICR writes, the ICR-high
+    /// latch is written once. Inlined into <see cref="ResolveRun"/>: as its own method, a call per stretch cost mixed
+    /// traffic (stretches of about three) 3-9 %. Posting and draining 8 vCPUs' unicasts on one thread: 4.4-4.7 ns per IPI with
     /// the per-record loop that called out for everything else, 4.0-4.2 with this loop, 3.4-3.5 with the x2APIC
     /// stretch (scratch harness, 2026-12-06; docs/performance.md).
     /// </remarks>
     [MethodImpl(HotPath.Inlined)]
-    private int ResolveUnicasts<TSink>(ReadOnlySpan<ExitRecord> records, int start, ref TSink sink) where TSink : struct, IResolvedSink
+    private int ResolveUnicasts<TSink>(ReadOnlySpan<ExitRecord> records, int start, DestinationMap map, int source, bool x2ApicSender, ref TSink sink)
+        where TSink : struct, IResolvedSink
     {
         IcrResolver resolver = _resolver;
-        DestinationMap map = resolver.Map;
         int i = start;
-        int source = records[start].SourceVcpu;
-        if (sink.GathersLocalBits && (uint)source < (uint)map.VcpuCount && map.IsX2Apic(source))
+        if (x2ApicSender)
         {
             // The dominant stretch: one x2APIC sender's x2APIC ICR writes (a ring holds one sender's records). What
             // depends on the sender is read once, and the ICR-high latch is written once, for the last write taken.
