@@ -55,7 +55,7 @@ public readonly struct ExitRecord
     public ExitRecord WithTimestamp(long timestamp) => new(SourceVcpu, Register, Value, DestinationId, Tag, timestamp);
 
     /// <summary>
-    /// Copies <paramref name="records"/> into <paramref name="slots"/> (as long) as one source's posts: each copy's source is
+    /// Copies <paramref name="records"/> into the first slots of <paramref name="slots"/> (at least as many) as one source's posts: each copy's source is
     /// <paramref name="source"/>, and a record without a post timestamp gets <paramref name="timestamp"/>. Where 256-bit
     /// vectors are fast, a record is one vector (the layout above: <see cref="Value"/>, <see cref="Tag"/>,
     /// <see cref="PostTimestamp"/>, then <see cref="SourceVcpu"/> in the low 16 bits of the last 8 bytes), fixed up with
