@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text.Json;
 
@@ -15,11 +14,13 @@ namespace IpiEngine.Cli.Nodes;
 internal sealed class NodeProcesses : IAsyncDisposable
 {
     private readonly List<Process> _processes = [];
+    private readonly List<ErrorTail> _errorTails = [];
     private readonly List<string[]> _arguments = [];
     private readonly string _ipiDll;
     private readonly Action<string>? _log;
     private readonly List<List<ProgressSample>> _progress = [];
     private readonly TimeSpan _timeout;
+    private int[] _ports = [];
 
     private NodeProcesses(string folder, TimeSpan timeout, string ipiDll, Action<string>? log)
     {
@@ -55,7 +56,7 @@ internal sealed class NodeProcesses : IAsyncDisposable
         try
         {
             await File.WriteAllTextAsync(Path.Combine(started.Folder, "vm.key"), Convert.ToHexString(RandomNumberGenerator.GetBytes(32)), ct);
-            int[] ports = FreeLoopbackPorts(nodes);
+            int[] ports = started._ports = LoopbackPorts.Take(nodes);
             int[] placement = [.. Enumerable.Range(0, vcpus).Select(v => v % nodes)];
             IPEndPoint Dialed(int node, int peer)
             {
@@ -76,7 +77,8 @@ internal sealed class NodeProcesses : IAsyncDisposable
                 string path = Path.Combine(started.Folder, $"node{node}.json");
                 await File.WriteAllTextAsync(path, JsonSerializer.Serialize(config, NodeConfigJsonContext.Default.NodeConfig), ct);
                 started._arguments.Add(["node", "--config", path, "--control", .. arguments(node, started.Folder)]);
-                started._processes.Add(Start(node, ipiDll, started._arguments[node], log));
+                started._errorTails.Add(new ErrorTail());
+                started._processes.Add(Start(node, ipiDll, started._arguments[node], log, started._errorTails[node]));
                 started._progress.Add([]);
             }
 
@@ -119,7 +121,30 @@ internal sealed class NodeProcesses : IAsyncDisposable
             throw new InvalidOperationException($"node {node} did not say \"{prefix.Trim()}\" within {_timeout.TotalSeconds:0} s.");
         }
 
-        throw new InvalidOperationException($"node {node} exited before saying \"{prefix.Trim()}\" (see its log lines).");
+        throw new InvalidOperationException($"node {node} exited before saying \"{prefix.Trim()}\"{await ExitReasonAsync(node, ct)}");
+    }
+
+    /// <summary>
+    /// Why node <paramref name="node"/>, whose output ended, exited: its exit code and its last error lines (read to
+    /// their end: waiting for the exit waits for the redirected streams too), so the sentence says why without the log.
+    /// </summary>
+    private async Task<string> ExitReasonAsync(int node, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            await _processes[node].WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return " (it closed its output but has not exited; see its log lines).";
+        }
+
+        string last = _errorTails[node].Text;
+        return last.Length == 0
+            ? $" (exit code {_processes[node].ExitCode}, nothing on its error output)."
+            : $" (exit code {_processes[node].ExitCode}): {last}";
     }
 
     /// <summary>Reads the line starting with <paramref name="prefix"/> from every node, in node order.</summary>
@@ -161,7 +186,8 @@ internal sealed class NodeProcesses : IAsyncDisposable
         killed.Kill(entireProcessTree: true); // our own child, by its id
         await killed.WaitForExitAsync(CancellationToken.None);
         killed.Dispose();
-        _processes[node] = Start(node, _ipiDll, _arguments[node], _log);
+        _errorTails[node] = new ErrorTail();
+        _processes[node] = Start(node, _ipiDll, _arguments[node], _log, _errorTails[node]);
         _progress[node].Clear();
     }
 
@@ -197,16 +223,18 @@ internal sealed class NodeProcesses : IAsyncDisposable
         }
 
         _processes.Clear();
+        LoopbackPorts.Return(_ports);
         Directory.Delete(Folder, recursive: true);
     }
 
-    private static Process Start(int node, string ipiDll, IEnumerable<string> arguments, Action<string>? log)
+    private static Process Start(int node, string ipiDll, IEnumerable<string> arguments, Action<string>? log, ErrorTail tail)
     {
         var process = Process.Start(StartInfo(ipiDll, arguments, Environment.GetEnvironmentVariable(TieredCompilationVariable))) ?? throw new InvalidOperationException($"could not start node {node}.");
         process.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is not null)
             {
+                tail.Add(e.Data);
                 log?.Invoke($"node {node}: {e.Data}");
             }
         };
@@ -260,26 +288,37 @@ internal sealed class NodeProcesses : IAsyncDisposable
             await process.WaitForExitAsync(CancellationToken.None);
         }
     }
+}
 
-    /// <summary>Ports the OS hands out for loopback right now (bound, read and released; a tiny reuse race is accepted).</summary>
-    private static int[] FreeLoopbackPorts(int count)
+/// <summary>A node process's last few error lines (its reader thread adds, an error message reads).</summary>
+internal sealed class ErrorTail
+{
+    private const int Kept = 5;
+    private readonly Lock _lock = new();
+    private readonly Queue<string> _lines = new(Kept);
+
+    /// <summary>Keeps <paramref name="line"/>, dropping the oldest beyond <see cref="Kept"/>.</summary>
+    public void Add(string line)
     {
-        var sockets = new Socket[count];
-        try
+        lock (_lock)
         {
-            for (int i = 0; i < count; i++)
+            if (_lines.Count == Kept)
             {
-                sockets[i] = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                sockets[i].Bind(new IPEndPoint(IPAddress.Loopback, 0));
+                _lines.Dequeue();
             }
 
-            return [.. sockets.Select(s => ((IPEndPoint)s.LocalEndPoint!).Port)];
+            _lines.Enqueue(line);
         }
-        finally
+    }
+
+    /// <summary>The kept lines, oldest first, joined by " / "; empty if none.</summary>
+    public string Text
+    {
+        get
         {
-            foreach (var s in sockets)
+            lock (_lock)
             {
-                s?.Dispose();
+                return string.Join(" / ", _lines);
             }
         }
     }

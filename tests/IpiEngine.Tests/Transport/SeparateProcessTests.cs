@@ -60,6 +60,20 @@ public class SeparateProcessTests
         var error = new StringWriter();
         Assert.Equal(2, await run.RunAndReportAsync(output, error, TestContext.Current.CancellationToken));
         Assert.StartsWith("ipi run --nodes: node 0 exited before saying \"ready\"", error.ToString(), StringComparison.Ordinal);
+        // The sentence says why (the exit code and the host's own words after it), with no log attached to the run.
+        string[] why = error.ToString().Split("(exit code 1): ", 2);
+        Assert.True(why.Length == 2 && why[1].Trim().Length > 0, error.ToString());
         Assert.Equal("", output.ToString());
+    }
+
+    [Fact]
+    public async Task A_node_that_refuses_its_arguments_is_named_with_its_own_sentence()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var nodes = await NodeProcesses.StartAsync(2, 4, "engine", (node, _) => node == 1 ? ["--batch", "0"] : ["--timeout", "60"],
+            typeof(MultiNodeRun).Assembly.Location, TimeSpan.FromSeconds(60), log: null, ct);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => nodes.ExpectLineAsync(1, "ready", ct));
+        Assert.StartsWith("node 1 exited before saying \"ready\" (exit code 2): --batch must be between 1 and ", refused.Message, StringComparison.Ordinal);
+        await nodes.StopAsync();
     }
 }
