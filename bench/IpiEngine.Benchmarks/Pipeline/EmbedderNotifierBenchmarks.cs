@@ -12,7 +12,7 @@ namespace IpiEngine.Benchmarks.Pipeline;
 /// check, then the embedder's struct), and each vCPU takes its interrupts, so every round notifies again. Shows the
 /// generic notifier path allocates nothing. One operation = one IPI.
 /// </summary>
-[BenchmarkCategory("Pipeline", SuiteCategories.ZeroAlloc)]
+[BenchmarkCategory("Pipeline", SuiteCategories.SingleThread, SuiteCategories.ZeroAlloc)]
 [MemoryDiagnoser]
 public class EmbedderNotifierBenchmarks
 {

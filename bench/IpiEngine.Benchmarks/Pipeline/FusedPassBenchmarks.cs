@@ -10,7 +10,7 @@ namespace IpiEngine.Benchmarks.Pipeline;
 /// engine that was never started, then gathered, resolved, batched and delivered inline. Separates the consumer's cost
 /// (which bounds end-to-end throughput on 2 cores) from cross-core effects. One operation = one IPI.
 /// </summary>
-[BenchmarkCategory("Pipeline", SuiteCategories.ZeroAlloc)]
+[BenchmarkCategory("Pipeline", SuiteCategories.SingleThread, SuiteCategories.ZeroAlloc)]
 [MemoryDiagnoser]
 public class FusedPassBenchmarks
 {

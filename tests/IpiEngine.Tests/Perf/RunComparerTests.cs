@@ -234,6 +234,9 @@ public class RunComparerTests
         Assert.True(SuiteCategories.IsCrossThread(["Transport"]));
         Assert.False(SuiteCategories.IsCrossThread(["Rings"]));
         Assert.True(SuiteCategories.IsCrossThread(["Rings", "CrossThread"]));
+        Assert.False(SuiteCategories.IsCrossThread(["Pipeline", "SingleThread"])); // an inline pass in a cross-thread area
+        Assert.True(SuiteCategories.IsCrossThread(["Pipeline", "SingleThread", "CrossThread"])); // the explicit cross-thread tag wins
+        Assert.False(SuiteCategories.IsCrossThread(["Apic", "SingleThread"]));
         Assert.False(SuiteCategories.IsCrossThread(["Apic", "ZeroAlloc"]));
         var report = Comparer.Compare(
             Set("base", Record("aaa", Benchmark(Id, Samples(100, 15, seed: 39), state: CoreDistanceState.Near, categories: "EndToEnd"))),
