@@ -328,13 +328,30 @@ internal sealed class RunOptions
         };
     }
 
-    /// <summary>A bundled trace by name, or a path prefix such as <c>traces/xapic-flat-smp4</c>; the reference is null when absent.</summary>
+    /// <summary>The files of one trace, by the suffix after its prefix.</summary>
+    private static readonly string[] TraceFileSuffixes = [".vcpus.csv", ".exits.csv", ".deliveries.csv"];
+
+    /// <summary>
+    /// A bundled trace by name, or a path prefix such as <c>traces/xapic-flat-smp4</c>, or one of a trace's own files
+    /// (<c>traces/xapic-flat-smp4.exits.csv</c>: its prefix); the reference is null when absent.
+    /// </summary>
     private static (string Name, string Vcpus, string Exits, string? Reference) LocateTrace(string name)
     {
+        if (File.Exists(name) && Array.Find(TraceFileSuffixes, s => name.EndsWith(s, StringComparison.OrdinalIgnoreCase)) is { } suffix)
+        {
+            name = name[..^suffix.Length]; // one of the trace's files: the rest sit beside it
+        }
+
         var prefix = BundledTraces.Find(name) is { } folder ? Path.Combine(folder, name) : name;
         var (vcpus, exits, reference) = (prefix + ".vcpus.csv", prefix + ".exits.csv", prefix + ".deliveries.csv");
         if (!File.Exists(vcpus) || !File.Exists(exits))
         {
+            if (File.Exists(name) || Directory.Exists(name))
+            {
+                throw new RunInputException($"--trace '{name}' is a {(Directory.Exists(name) ? "folder" : "file")}, not a trace: give a bundled name or a path "
+                    + "prefix P with P.vcpus.csv and P.exits.csv beside each other (or an exits file with --exits FILE --vcpus FILE).");
+            }
+
             var known = BundledTraces.List();
             throw new RunInputException(known.Count == 0
                 ? $"No trace named '{name}' was found (no {name}.vcpus.csv and {name}.exits.csv, and no traces folder)."
@@ -384,9 +401,22 @@ internal sealed class RunOptions
     }
 
     private static int LatencySamplesOf(string text)
-        => text.Trim() == "0" ? 0
-            : (int)OptionValues.Positive("--latency-samples", text, 1 << 26) is var n && n >= 2 ? n
-            : throw new RunInputException($"--latency-samples must be 0 (no log) or at least 2 (an even sample halves pairs), not '{text}'.");
+    {
+        string sentence = $"--latency-samples must be 0 (no log) or a whole number from 2 to {1 << 26:N0} (an even sample halves pairs), not '{text}'.";
+        if (text.Trim() == "0")
+        {
+            return 0;
+        }
+
+        try
+        {
+            return (int)OptionValues.Positive("--latency-samples", text, 1 << 26) is var n && n >= 2 ? n : throw new RunInputException(sentence);
+        }
+        catch (RunInputException)
+        {
+            throw new RunInputException(sentence); // the positive-number sentence would hide that 0 is allowed
+        }
+    }
 
     private static int SeedOf(string text)
         => int.TryParse(text.Trim(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var seed)

@@ -29,6 +29,8 @@ public class RunOptionsTests
     [InlineData("--rate", "-1M")]
     [InlineData("--seed", "x")]
     [InlineData("--latency-samples", "1")]
+    [InlineData("--latency-samples", "-1")]
+    [InlineData("--trace", "/")]
     [InlineData("--loop", "2")]
     [InlineData("--trace", "no-such-trace")]
     [InlineData("--bogus", "1")]
@@ -147,6 +149,45 @@ public class RunOptionsTests
         Assert.Equal(3, settings.Loop);
         Assert.EndsWith("xapic-flat-smp4.exits.csv", settings.ExitsPath, StringComparison.Ordinal);
         Assert.EndsWith("xapic-flat-smp4.deliveries.csv", settings.CheckPath, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_negative_latency_sample_count_is_refused_naming_zero_as_allowed()
+    {
+        var (code, _, error) = RunCli.Invoke("run", "--latency-samples", "-1");
+        Assert.Equal(2, code);
+        Assert.Contains("--latency-samples must be 0 (no log) or a whole number from 2 to 67,108,864", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_trace_named_by_one_of_its_files_is_that_trace()
+    {
+        var byName = Read("--trace", "xapic-flat-smp4");
+        foreach (string file in new[] { ".exits.csv", ".vcpus.csv", ".deliveries.csv" }.Select(s => byName.ExitsPath![..^".exits.csv".Length] + s))
+        {
+            var settings = Read("--trace", file);
+            Assert.Equal(byName.ExitsPath, settings.ExitsPath);
+            Assert.Equal(byName.VcpusPath, settings.VcpusPath);
+            Assert.Equal(byName.CheckPath, settings.CheckPath);
+            Assert.Equal("xapic-flat-smp4", settings.TraceName);
+        }
+    }
+
+    [Fact]
+    public void A_file_that_is_not_a_trace_is_refused_as_a_file_with_what_to_give()
+    {
+        string file = Path.GetTempFileName();
+        try
+        {
+            var (code, _, error) = RunCli.Invoke("run", "--trace", file);
+            Assert.Equal(2, code);
+            Assert.Contains($"--trace '{file}' is a file, not a trace", error, StringComparison.Ordinal);
+            Assert.Contains("--exits FILE --vcpus FILE", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 
     private static RunSettings Read(params string[] args)
