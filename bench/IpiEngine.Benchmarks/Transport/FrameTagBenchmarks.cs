@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using BenchmarkDotNet.Attributes;
+using IpiEngine.Perf.Suite;
 using IpiEngine.Transport;
 
 namespace IpiEngine.Benchmarks.Transport;
@@ -12,7 +13,7 @@ namespace IpiEngine.Benchmarks.Transport;
 /// once, the least any end does with its bytes; <c>ChaCha20Poly1305</c> is the platform's other AEAD, authenticating
 /// the same frame as associated data, for comparison (the protocol does not use it).
 /// </summary>
-[BenchmarkCategory("Transport")]
+[BenchmarkCategory("Transport", SuiteCategories.SingleThread)]
 [MemoryDiagnoser]
 public class FrameTagBenchmarks
 {
