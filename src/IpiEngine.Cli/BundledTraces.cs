@@ -8,6 +8,45 @@ internal static class BundledTraces
 {
     private const string FolderName = "traces";
     private const string VcpusSuffix = ".vcpus.csv";
+    private const string ExitsSuffix = ".exits.csv";
+    private const string DeliveriesSuffix = ".deliveries.csv";
+
+    /// <summary>The files of one trace, by the suffix after its prefix.</summary>
+    private static readonly string[] FileSuffixes = [VcpusSuffix, ExitsSuffix, DeliveriesSuffix];
+
+    /// <summary>
+    /// The files of the trace <c>--trace</c> names, for <c>ipi run</c> and <c>ipi replay</c> alike: a bundled name, a
+    /// path prefix P (P.vcpus.csv and P.exits.csv beside each other), or one of a trace's own files
+    /// (<c>traces/xapic-flat-smp4.exits.csv</c> is the trace <c>traces/xapic-flat-smp4</c>). The reference
+    /// (P.deliveries.csv) is null when absent.
+    /// </summary>
+    /// <exception cref="ArgumentException">No trace there (one sentence: what was found instead, and what to give).</exception>
+    public static TraceFiles Locate(string name)
+    {
+        if (File.Exists(name) && Array.Find(FileSuffixes, s => name.EndsWith(s, StringComparison.OrdinalIgnoreCase)) is { } suffix)
+        {
+            name = name[..^suffix.Length]; // one of the trace's files: the rest sit beside it
+        }
+
+        string prefix = Find(name) is { } folder ? Path.Combine(folder, name) : name;
+        var (vcpus, exits, reference) = (prefix + VcpusSuffix, prefix + ExitsSuffix, prefix + DeliveriesSuffix);
+        if (name.Length > 0 && File.Exists(vcpus) && File.Exists(exits))
+        {
+            return new TraceFiles(Path.GetFileName(prefix), vcpus, exits, File.Exists(reference) ? reference : null);
+        }
+
+        if (name.Length > 0 && (File.Exists(name) || Directory.Exists(name)))
+        {
+            throw new ArgumentException($"--trace '{name}' is a {(Directory.Exists(name) ? "folder" : "file")}, not a trace: give a bundled name or a path "
+                + "prefix P with P.vcpus.csv and P.exits.csv beside each other (or the files themselves with --vcpus FILE --exits FILE).");
+        }
+
+        var known = List();
+        string list = known.Count == 0 ? "none was found (no traces folder above the current directory)" : $"the bundled traces are {string.Join(", ", known)}";
+        throw new ArgumentException(name.Length == 0
+            ? $"--trace needs a trace name: {list}."
+            : $"No trace named '{name}' was found (no {name}{VcpusSuffix} and {name}{ExitsSuffix}): {list}.");
+    }
 
     /// <summary>The folder holding <paramref name="name"/>'s files, or null.</summary>
     public static string? Find(string name)
@@ -61,3 +100,6 @@ internal static class BundledTraces
         }
     }
 }
+
+/// <summary>One trace's files: its name, vcpus.csv, exits.csv and the reference deliveries.csv (null when absent).</summary>
+internal readonly record struct TraceFiles(string Name, string Vcpus, string Exits, string? Reference);

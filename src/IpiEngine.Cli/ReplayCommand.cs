@@ -27,7 +27,7 @@ internal static class ReplayCommand
         var check = new Option<string?>("--check") { Description = "compare with this reference deliveries.csv; exit 1 on any difference", HelpName = "REF.csv" };
         var trace = new Option<string?>("--trace")
         {
-            Description = $"a bundled trace (traces/NAME.*.csv), checked against its deliveries unless --check is given; default {DefaultTrace}",
+            Description = $"a bundled trace (traces/NAME.*.csv), a path prefix P (P.vcpus.csv, P.exits.csv) or one of those files; checked against its deliveries.csv, when there is one, unless --check is given; default {DefaultTrace}",
             HelpName = "NAME",
             Arity = ArgumentArity.ZeroOrOne,
         };
@@ -108,21 +108,19 @@ internal static class ReplayCommand
         }
 
         string name = request.TraceGiven ? request.Trace ?? string.Empty : DefaultTrace;
-        string? folder = BundledTraces.Find(name);
-        if (folder is null)
+        try
         {
-            IReadOnlyList<string> known = BundledTraces.List();
-            string list = known.Count == 0 ? "none found (no traces/ folder above the current directory)" : string.Join(", ", known);
-            problem = name.Length == 0
-                ? $"--trace needs a trace name; bundled traces: {list}."
-                : $"Unknown trace '{name}'; bundled traces: {list}.";
+            var files = BundledTraces.Locate(name);
+            vcpus = files.Vcpus;
+            exits = files.Exits;
+            check ??= files.Reference; // none beside a trace given by path: the rows are written, not checked
+            return true;
+        }
+        catch (ArgumentException e)
+        {
+            problem = e.Message;
             return false;
         }
-
-        vcpus = Path.Combine(folder, name + ".vcpus.csv");
-        exits = Path.Combine(folder, name + ".exits.csv");
-        check ??= Path.Combine(folder, name + ".deliveries.csv");
-        return true;
     }
 
     private static bool TryWriteDeliveries(string path, IReadOnlyList<DeliveryRow> rows, TextWriter output, TextWriter error)

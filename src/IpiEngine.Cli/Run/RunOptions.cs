@@ -328,37 +328,18 @@ internal sealed class RunOptions
         };
     }
 
-    /// <summary>The files of one trace, by the suffix after its prefix.</summary>
-    private static readonly string[] TraceFileSuffixes = [".vcpus.csv", ".exits.csv", ".deliveries.csv"];
-
-    /// <summary>
-    /// A bundled trace by name, or a path prefix such as <c>traces/xapic-flat-smp4</c>, or one of a trace's own files
-    /// (<c>traces/xapic-flat-smp4.exits.csv</c>: its prefix); the reference is null when absent.
-    /// </summary>
+    /// <summary>The trace <c>--trace</c> names (<see cref="BundledTraces.Locate"/>).</summary>
     private static (string Name, string Vcpus, string Exits, string? Reference) LocateTrace(string name)
     {
-        if (File.Exists(name) && Array.Find(TraceFileSuffixes, s => name.EndsWith(s, StringComparison.OrdinalIgnoreCase)) is { } suffix)
+        try
         {
-            name = name[..^suffix.Length]; // one of the trace's files: the rest sit beside it
+            var files = BundledTraces.Locate(name);
+            return (files.Name, files.Vcpus, files.Exits, files.Reference);
         }
-
-        var prefix = BundledTraces.Find(name) is { } folder ? Path.Combine(folder, name) : name;
-        var (vcpus, exits, reference) = (prefix + ".vcpus.csv", prefix + ".exits.csv", prefix + ".deliveries.csv");
-        if (!File.Exists(vcpus) || !File.Exists(exits))
+        catch (ArgumentException e)
         {
-            if (File.Exists(name) || Directory.Exists(name))
-            {
-                throw new RunInputException($"--trace '{name}' is a {(Directory.Exists(name) ? "folder" : "file")}, not a trace: give a bundled name or a path "
-                    + "prefix P with P.vcpus.csv and P.exits.csv beside each other (or an exits file with --exits FILE --vcpus FILE).");
-            }
-
-            var known = BundledTraces.List();
-            throw new RunInputException(known.Count == 0
-                ? $"No trace named '{name}' was found (no {name}.vcpus.csv and {name}.exits.csv, and no traces folder)."
-                : $"No trace named '{name}' was found: the bundled traces are {string.Join(", ", known)}.");
+            throw new RunInputException(e.Message);
         }
-
-        return (Path.GetFileName(prefix), vcpus, exits, File.Exists(reference) ? reference : null);
     }
 
     private static string? Text(ParseResult parse, Option<string?> option)

@@ -108,14 +108,40 @@ public sealed class ReplayCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("no-such-trace", "Unknown trace 'no-such-trace'; bundled traces: x2apic-cluster-smp4, x2apic-phys-smp8, xapic-flat-smp4, xapic-phys-smp4.")]
-    [InlineData(null, "--trace needs a trace name; bundled traces: x2apic-cluster-smp4")]
+    [InlineData("no-such-trace", "No trace named 'no-such-trace' was found (no no-such-trace.vcpus.csv and no-such-trace.exits.csv): the bundled traces are x2apic-cluster-smp4, x2apic-phys-smp8, xapic-flat-smp4, xapic-phys-smp4.")]
+    [InlineData(null, "--trace needs a trace name: the bundled traces are x2apic-cluster-smp4")]
+    [InlineData("/", "--trace '/' is a folder, not a trace")]
     public void Unknown_or_missing_trace_name_lists_the_bundled_traces(string? name, string message)
     {
         var (code, _, error) = name is null ? Run("replay", "--trace") : Run("replay", "--trace", name);
 
         Assert.Equal(2, code);
         Assert.Contains(message, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_trace_given_by_one_of_its_files_or_its_path_prefix_is_replayed_and_checked_like_the_bundled_name()
+    {
+        var (byNameCode, byNameOutput, _) = Run("replay", "--trace", "xapic-phys-smp4");
+        Assert.Equal(0, byNameCode);
+        string? prefix = null;
+        foreach (string folder in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(folder); dir is not null && prefix is null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "traces", "xapic-phys-smp4");
+                prefix = File.Exists(candidate + ".exits.csv") ? candidate : null;
+            }
+        }
+
+        Assert.NotNull(prefix);
+        foreach (string given in new[] { prefix, prefix + ".exits.csv", prefix + ".vcpus.csv", prefix + ".deliveries.csv" })
+        {
+            var (code, output, error) = Run("replay", "--trace", given);
+            Assert.True(code == 0, error);
+            Assert.Contains("rows match, 0 differ", output, StringComparison.Ordinal);
+            Assert.Contains("rows match, 0 differ", byNameOutput, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

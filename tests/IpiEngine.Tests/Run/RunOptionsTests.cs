@@ -182,7 +182,7 @@ public class RunOptionsTests
             var (code, _, error) = RunCli.Invoke("run", "--trace", file);
             Assert.Equal(2, code);
             Assert.Contains($"--trace '{file}' is a file, not a trace", error, StringComparison.Ordinal);
-            Assert.Contains("--exits FILE --vcpus FILE", error, StringComparison.Ordinal);
+            Assert.Contains("--vcpus FILE --exits FILE", error, StringComparison.Ordinal);
         }
         finally
         {
