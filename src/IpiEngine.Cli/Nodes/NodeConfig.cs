@@ -58,6 +58,13 @@ internal sealed class NodeConfig
         {
             throw new NodeConfigException($"cannot read the node config {path}: {e.Message}");
         }
+        catch (JsonException e) when (e.Path is { } at && e.Message.Contains("could not be converted", StringComparison.Ordinal))
+        {
+            // Well-formed JSON of the wrong shape: name the field, not the serializer's target type.
+            throw new NodeConfigException(at == "$"
+                ? $"the node config {path} must be a JSON object with \"node\", \"keyFile\", \"placement\" and \"peers\""
+                : $"{path}: \"{at[2..]}\" has the wrong type (line {e.LineNumber + 1})");
+        }
         catch (JsonException e)
         {
             throw new NodeConfigException($"the node config {path} is not valid JSON: {e.Message}");
@@ -146,8 +153,8 @@ internal sealed class NodePeerConfig
     public string? Address { get; set; }
 }
 
-/// <summary>A node config that cannot be used; the message is one sentence for the user.</summary>
-internal sealed class NodeConfigException(string message) : Exception(message);
+/// <summary>A node config that cannot be used; the message is one sentence for the user, ending with its period.</summary>
+internal sealed class NodeConfigException(string message) : Exception(message.EndsWith('.') ? message : message + ".");
 
 /// <summary>Source-generated JSON for node configs and reports (no reflection).</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = false)]

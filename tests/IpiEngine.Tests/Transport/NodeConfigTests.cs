@@ -38,6 +38,9 @@ public sealed class NodeConfigTests : IDisposable
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,1],\"peers\":[{\"node\":0}]}", "twice")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,1],\"listen\":\"here\",\"peers\":[]}", "\"listen\" must be ip:port")]
     [InlineData("{\"node\":0,", "not valid JSON")]
+    [InlineData("[]", "must be a JSON object with \"node\", \"keyFile\", \"placement\" and \"peers\".")]
+    [InlineData("{\"node\":\"zero\",\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[]}", "\"node\" has the wrong type (line 1).")]
+    [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,\"x\"],\"peers\":[]}", "\"placement[1]\" has the wrong type")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[],\"topologyWriteTimeoutMs\":0}", "\"topologyWriteTimeoutMs\" must be a positive")]
     [InlineData("{\"node\":-1,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[]}", "\"node\" must be a node id from 0 to 1023, not -1")]
     [InlineData("{\"node\":1000000,\"keyFile\":\"vm.key\",\"placement\":[1000000],\"peers\":[]}", "\"node\" must be a node id from 0 to 1023, not 1000000")]
@@ -52,6 +55,8 @@ public sealed class NodeConfigTests : IDisposable
     {
         var e = Assert.Throws<NodeConfigException>(() => NodeConfig.Load(Write(json)));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+        Assert.EndsWith(".", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("IpiEngine.", e.Message, StringComparison.Ordinal); // no type names
     }
 
     [Fact]
@@ -95,7 +100,7 @@ public sealed class NodeConfigTests : IDisposable
     {
         string folder = TempFolder("ipi-config-dir-");
         var e = Assert.Throws<NodeConfigException>(() => NodeConfig.Load(folder));
-        Assert.Equal($"the node config {folder} is a directory, not a file", e.Message);
+        Assert.Equal($"the node config {folder} is a directory, not a file.", e.Message);
     }
 
     [Fact]
