@@ -383,7 +383,7 @@ internal sealed class RunOptions
 
     private static int LatencySamplesOf(string text)
     {
-        string sentence = $"--latency-samples must be 0 (no log) or a whole number from 2 to {1 << 26:N0} (an even sample halves pairs), not '{text}'.";
+        string sentence = $"--latency-samples must be 0 (no log) or a whole number from 2 to {(1 << 26).ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} (an even sample halves pairs), not '{text}'.";
         if (text.Trim() == "0")
         {
             return 0;
