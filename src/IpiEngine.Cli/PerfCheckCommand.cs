@@ -23,6 +23,12 @@ internal static class PerfCheckCommand
             var paths = new List<string>();
             foreach (var spec in parse.GetValue(records) ?? [])
             {
+                if (spec.StartsWith('-') && !File.Exists(spec) && !Directory.Exists(spec))
+                {
+                    // An option check does not have (--base, --results) reaches here as a record path.
+                    throw new PerfInputException($"'{spec}' is not an option of ipi perf check, which takes record files or folders of records (see --help).");
+                }
+
                 if (Directory.Exists(spec))
                 {
                     paths.AddRange(RecordStore.RecordFiles(spec));

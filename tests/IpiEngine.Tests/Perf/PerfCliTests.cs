@@ -25,6 +25,15 @@ public sealed class PerfCliTests : IDisposable
     }
 
     [Fact]
+    public void Check_refuses_an_option_it_does_not_have_instead_of_reading_it_as_a_record()
+    {
+        var (exit, output, error) = Run("perf", "check", "--base", "x");
+        Assert.Equal(2, exit);
+        Assert.Equal("", output);
+        Assert.Contains("'--base' is not an option of ipi perf check", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Compare_of_a_20_percent_slowdown_exits_1_and_prints_the_slower_table()
     {
         var basePath = Save(Record("aaa", Benchmark("Bench.X", Samples(100, 15, 1))));
