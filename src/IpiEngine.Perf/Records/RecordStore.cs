@@ -100,6 +100,12 @@ public sealed class RecordStore(string root)
         {
             record = JsonSerializer.Deserialize(bytes, PerfJsonContext.Default.PerfRecord);
         }
+        catch (JsonException e) when (e.Message.Contains("missing required properties", StringComparison.Ordinal)
+            || e.Message.Contains("could not be converted", StringComparison.Ordinal))
+        {
+            // Well-formed JSON of another shape: say what a record holds, not the serializer's target type.
+            throw new PerfInputException($"{path} is not a perf record: one is a JSON object with \"commit\", \"machine\", \"run\" and \"benchmarks\" (at {e.Path ?? "$"}).", e);
+        }
         catch (JsonException e)
         {
             throw new PerfInputException($"{path} is not a valid perf record ({e.Message}).", e);

@@ -97,6 +97,8 @@ public sealed class PerfCliTests : IDisposable
         var (exit, _, error) = Run("perf", "check", other);
         Assert.Equal(2, exit);
         AssertOneSentenceError(error);
+        Assert.Contains("is not a perf record: one is a JSON object with \"commit\", \"machine\", \"run\" and \"benchmarks\"", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("IpiEngine.", error, StringComparison.Ordinal); // no type names
     }
 
     [Fact]
