@@ -229,7 +229,7 @@ internal sealed class NodeProcesses : IAsyncDisposable
 
     private static Process Start(int node, string ipiDll, IEnumerable<string> arguments, Action<string>? log, ErrorTail tail)
     {
-        var process = Process.Start(StartInfo(ipiDll, arguments, Environment.GetEnvironmentVariable(TieredCompilationVariable))) ?? throw new InvalidOperationException($"could not start node {node}.");
+        var process = Process.Start(StartInfo(ipiDll, arguments, Environment.GetEnvironmentVariable)) ?? throw new InvalidOperationException($"could not start node {node}.");
         process.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is not null)
@@ -246,15 +246,29 @@ internal sealed class NodeProcesses : IAsyncDisposable
     internal const string TieredCompilationVariable = "DOTNET_TieredCompilation";
 
     /// <summary>
-    /// How a node process starts: <c>dotnet ipi.dll</c> with the arguments, its standard streams redirected, and tiered
-    /// compilation off unless <paramref name="callersTieredCompilation"/> (the caller's own setting) says otherwise. A node
-    /// posts soon after it starts (its warm-up, <see cref="NodeWarmUp"/>, lasts a second at most), and the runtime's
-    /// re-compilation of what it runs (transport, arrivals, the posting loop) took a core's share in the window's first
-    /// seconds (measured before the warm-up existed): with tiering on, 3.2-3.9 M
+    /// The sockets' switch that runs socket continuations on the runtime's event thread instead of handing them to the
+    /// thread pool, which a node process gets on unless the caller set it. Every frame that arrives then costs one thread
+    /// wake-up less (the event thread's, not the event thread's and a pool thread's): paced at 1 M IPIs/s, cross-node p50
+    /// 94-103 against 122-137 µs and p99 343-385 against 492-561 µs, 3 alternating rounds, near (docs/performance.md,
+    /// twenty-ninth session). It is safe here because nothing a node's links run on arrival waits: the receive loop
+    /// applies through the engine's sinks (a short lock), topology writes are applied on their own thread, and the send
+    /// loop only awaits; a sink that blocked would hold every socket of the process.
+    /// </summary>
+    internal const string InlineSocketCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
+    /// <summary>The runtime settings a node process starts with unless the caller's environment sets them.</summary>
+    internal static readonly (string Variable, string Value)[] NodeDefaults = [(TieredCompilationVariable, "0"), (InlineSocketCompletionsVariable, "1")];
+
+    /// <summary>
+    /// How a node process starts: <c>dotnet ipi.dll</c> with the arguments, its standard streams redirected, and
+    /// <see cref="NodeDefaults"/> unless <paramref name="callersEnvironment"/> (the caller's own settings) names them.
+    /// Tiered compilation is off because a node posts soon after it starts (its warm-up, <see cref="NodeWarmUp"/>, lasts
+    /// a second at most), and the runtime's re-compilation of what it runs (transport, arrivals, the posting loop) took a
+    /// core's share in the window's first seconds (measured before the warm-up existed): with tiering on, 3.2-3.9 M
     /// cross-node IPIs/s over a 1 s run and 9.6-13.3 M over 5 s; off, 8.7-9.9 M and 15.1-15.4 M (2 nodes, near, 2026-12-06;
     /// docs/performance.md, twenty-fourth session). The engine's hot paths are compiled optimized at once either way.
     /// </summary>
-    internal static ProcessStartInfo StartInfo(string ipiDll, IEnumerable<string> arguments, string? callersTieredCompilation)
+    internal static ProcessStartInfo StartInfo(string ipiDll, IEnumerable<string> arguments, Func<string, string?> callersEnvironment)
     {
         string host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH")
             ?? (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet");
@@ -271,7 +285,11 @@ internal sealed class NodeProcesses : IAsyncDisposable
             info.ArgumentList.Add(argument);
         }
 
-        info.Environment[TieredCompilationVariable] = callersTieredCompilation ?? "0";
+        foreach (var (variable, value) in NodeDefaults)
+        {
+            info.Environment[variable] = callersEnvironment(variable) ?? value;
+        }
+
         return info;
     }
 
