@@ -65,7 +65,7 @@ internal static class NodeCommand
         var batch = new Option<int>("--batch") { Description = "IPIs each local vCPU posts per turn: 1 posts each record with Post, more gathers them (ICR high writes included) into one PostBatch.", DefaultValueFactory = _ => 1 };
         var pipelineCpus = new Option<string?>("--pipeline-cpus") { Description = "Pin this node engine's pipeline threads to these logical CPUs, in pipeline order: fused one; per-stage three (gather,resolve,deliver) or one for all (default: the OS places them; Linux).", HelpName = "CPUS" };
         var warmup = new Option<int>("--warmup-ms") { Description = "Before connecting, run this node's whole path (posting, resolution, the links, arrivals) for N ms on a throw-away VM of two nodes in this process, so that the measured window starts warm (0: no warm-up).", DefaultValueFactory = _ => 0 };
-        var command = new Command("node", "Run one node of a VM whose vCPUs are spread over several hosts; forwards IPIs to its peers.")
+        var command = new Command("node", "Run one node of a VM whose vCPUs are spread over several hosts; forwards IPIs to its peers. For lower cross-node latency start it with DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 in its environment, as ipi run --nodes does (docs/embedding.md, \"Beyond one host\").")
         {
             config, topology, workload, seed, ipis, duration, rate, timeout, control, traceVcpus, traceExits, threading, assist, pipelineCpus, deliveries, svrWrites, progress, batch, warmup,
         };

@@ -249,7 +249,7 @@ internal sealed class NodeProcesses : IAsyncDisposable
     /// The sockets' switch that runs socket continuations on the runtime's event thread instead of handing them to the
     /// thread pool, which a node process gets on unless the caller set it. Every frame that arrives then costs one thread
     /// wake-up less (the event thread's, not the event thread's and a pool thread's): paced at 1 M IPIs/s, cross-node p50
-    /// 94-103 against 122-137 µs and p99 343-385 against 492-561 µs, 3 alternating rounds, near (docs/performance.md,
+    /// 94-132 against 122-162 µs and p99 343-666 against 492-673 µs, 6 alternating rounds, near (docs/performance.md,
     /// twenty-ninth session). It is safe here because nothing a node's links run on arrival waits: the receive loop
     /// applies through the engine's sinks (a short lock), topology writes are applied on their own thread, and the send
     /// loop only awaits; a sink that blocked would hold every socket of the process.
