@@ -82,14 +82,10 @@ internal sealed class LaunchTest(double alpha, int permutations = 4000, int seed
     private static readonly double PowerQuantile = 0.8416;
 
     /// <summary>The test's significance level per one-sided test.</summary>
-    public double Alpha { get; } = alpha is > 0 and < 0.5
-        ? alpha
-        : throw new PerfInputException($"--alpha must be between 0 and 0.5, not {alpha.ToString(CultureInfo.InvariantCulture)}.");
+    public double Alpha { get; } = TestLevel.Checked(alpha, "--alpha");
 
     /// <summary>The level of the equivalence test (both one-sided tests of "same").</summary>
-    public double EquivalenceAlpha { get; } = equivalenceAlpha is > 0 and < 0.5
-        ? equivalenceAlpha
-        : throw new PerfInputException($"--equivalence-alpha must be between 0 and 0.5, not {equivalenceAlpha.ToString(CultureInfo.InvariantCulture)}.");
+    public double EquivalenceAlpha { get; } = TestLevel.Checked(equivalenceAlpha, "--equivalence-alpha");
 
     /// <summary>Fewest launches per side with which a permutation test can reach <see cref="Alpha"/> at all.</summary>
     public int MinimumLaunches

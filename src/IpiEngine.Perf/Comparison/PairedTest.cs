@@ -31,14 +31,10 @@ internal sealed class PairedTest(double alpha, int draws = 10_000, int seed = 20
     public const int ExactRounds = 14;
 
     /// <summary>The test's significance level per one-sided test.</summary>
-    public double Alpha { get; } = alpha is > 0 and < 0.5
-        ? alpha
-        : throw new PerfInputException($"--alpha must be between 0 and 0.5, not {alpha.ToString(CultureInfo.InvariantCulture)}.");
+    public double Alpha { get; } = TestLevel.Checked(alpha, "--alpha");
 
     /// <summary>The level of the equivalence test (<see cref="LaunchTest.DefaultEquivalenceAlpha"/> says why it differs).</summary>
-    public double EquivalenceAlpha { get; } = equivalenceAlpha is > 0 and < 0.5
-        ? equivalenceAlpha
-        : throw new PerfInputException($"--equivalence-alpha must be between 0 and 0.5, not {equivalenceAlpha.ToString(CultureInfo.InvariantCulture)}.");
+    public double EquivalenceAlpha { get; } = TestLevel.Checked(equivalenceAlpha, "--equivalence-alpha");
 
     /// <summary>Fewest rounds with which the sign-flip test can reach <see cref="Alpha"/> at all.</summary>
     public int MinimumRounds

@@ -27,11 +27,7 @@ internal sealed class SampleTest
     {
         _threshold = ParseThreshold(options.Threshold, "--threshold");
         _noiseFloor = ParseThreshold(options.NoiseFloor, "--noise");
-        if (options.Alpha is not (> 0 and < 0.5))
-        {
-            throw new PerfInputException($"--alpha must be between 0 and 0.5, not {options.Alpha}.");
-        }
-        _alpha = new SignificanceLevel(options.Alpha);
+        _alpha = new SignificanceLevel(TestLevel.Checked(options.Alpha, "--alpha"));
         _minSamples = Math.Max(2, options.MinSamples);
     }
 
