@@ -262,7 +262,11 @@ internal static class NodeCommand
         PrintLinks(config.Node, transport);
         var allocations = AllocationWindow.Between(allocationsBefore, AllocationWindow.Now());
         var report = Report(config.Node, placement, engine, kernel, transport, arrivals, expected, posted.Sum(), postSeconds, clock.Elapsed.TotalSeconds, complete)
-            with { AllocatedBytes = allocations.AllocatedBytes, Gen0 = allocations.Gen0, Gen1 = allocations.Gen1, Gen2 = allocations.Gen2 };
+            with
+            {
+                AllocatedBytes = allocations.AllocatedBytes, Gen0 = allocations.Gen0, Gen1 = allocations.Gen1, Gen2 = allocations.Gen2,
+                RuntimeSettings = NodeProcesses.RuntimeSettings(Environment.GetEnvironmentVariable),
+            };
         Console.Out.WriteLine("result " + JsonSerializer.Serialize(report, NodeConfigJsonContext.Default.NodeReport));
         if (args.Control)
             await ReadCommandAsync("stop", ct);

@@ -260,6 +260,13 @@ internal sealed class NodeProcesses : IAsyncDisposable
     internal static readonly (string Variable, string Value)[] NodeDefaults = [(TieredCompilationVariable, "0"), (InlineSocketCompletionsVariable, "1")];
 
     /// <summary>
+    /// The variables of <see cref="NodeDefaults"/> as <paramref name="environment"/> has them (null: not set): what a node
+    /// reports of its own process, so a run's JSON says what its node processes actually ran with.
+    /// </summary>
+    internal static IReadOnlyDictionary<string, string?> RuntimeSettings(Func<string, string?> environment)
+        => NodeDefaults.ToDictionary(d => d.Variable, d => environment(d.Variable), StringComparer.Ordinal);
+
+    /// <summary>
     /// How a node process starts: <c>dotnet ipi.dll</c> with the arguments, its standard streams redirected, and
     /// <see cref="NodeDefaults"/> unless <paramref name="callersEnvironment"/> (the caller's own settings) names them.
     /// Tiered compilation is off because a node posts soon after it starts (its warm-up, <see cref="NodeWarmUp"/>, lasts

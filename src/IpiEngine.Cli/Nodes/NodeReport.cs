@@ -57,6 +57,9 @@ internal sealed record NodeReport(
     /// <summary>The CPUs this node's pipeline threads were pinned to, from its engine's options (<c>--pipeline-cpus</c>); null: placed by the OS.</summary>
     public IReadOnlyList<int>? PipelineCpus { get; init; }
 
+    /// <summary>The runtime settings this node's process ran with (<see cref="NodeProcesses.RuntimeSettings"/>).</summary>
+    public IReadOnlyDictionary<string, string?>? RuntimeSettings { get; init; }
+
     /// <summary>Topology writes applied here, the VM's (whichever node posted them).</summary>
     public long TopologyWrites { get; init; }
 

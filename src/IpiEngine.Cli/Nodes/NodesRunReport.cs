@@ -131,6 +131,9 @@ internal sealed record NodeSummary(int Node, long Posted, long Resolved, long Re
 
     /// <summary>The CPUs this node's pipeline threads were pinned to, as the node reported from its engine's options; null: placed by the OS.</summary>
     public IReadOnlyList<int>? PipelineCpus { get; init; }
+
+    /// <summary>The runtime settings the node's process reported it ran with (tiered compilation, inline socket completions; null: not set).</summary>
+    public IReadOnlyDictionary<string, string?>? RuntimeSettings { get; init; }
 }
 
 /// <summary>What <see cref="NodesRunReport.Build"/> takes of one node: its summary, its local destinations served (by its engine or its host), its collections.</summary>

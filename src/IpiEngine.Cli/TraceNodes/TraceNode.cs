@@ -270,6 +270,7 @@ internal sealed class TraceNode : IDisposable
             Assist = NodeCommand.AssistReported(Engine),
             AssistedPasses = c.AssistedPasses,
             PipelineCpus = Engine.Options.PipelineCpus,
+            RuntimeSettings = Nodes.NodeProcesses.RuntimeSettings(Environment.GetEnvironmentVariable),
         };
         return (report, deliveries);
     }

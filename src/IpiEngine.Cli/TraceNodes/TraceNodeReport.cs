@@ -40,4 +40,7 @@ internal sealed record TraceNodeReport(
 
     /// <summary>Passes posting threads ran because they found this node's pipeline thread parked (<see cref="EngineCounters.AssistedPasses"/>).</summary>
     public long AssistedPasses { get; init; }
+
+    /// <summary>The runtime settings this node's process ran with (<see cref="Nodes.NodeProcesses.RuntimeSettings"/>).</summary>
+    public IReadOnlyDictionary<string, string?>? RuntimeSettings { get; init; }
 }

@@ -68,6 +68,6 @@ internal static class TraceNodesSummary
     private static NodePart[] Parts(TraceNodesResult result) =>
         [.. result.Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Ipis, r.Ipis - r.Rejected, r.Rejected, r.Delivered + r.RemoteDelivered,
             r.Coalesced + r.RemoteCoalesced, r.Forwarded, r.ServedByHost, r.Received, result.Merge.Doubled[r.Node], result.Merge.Lost[r.Node], r.Misrouted,
-            r.ConservationHeld, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, PipelineCpus = r.PipelineCpus },
+            r.ConservationHeld, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, PipelineCpus = r.PipelineCpus, RuntimeSettings = r.RuntimeSettings },
             r.Delivered + r.Coalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))];
 }

@@ -72,6 +72,23 @@ public class NodesRunTests
         Assert.Equal(root.GetProperty("ipisPerSecond").GetDouble(), cross + local, tolerance: cross * 1e-9); // every destination served is one or the other
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
         Assert.Contains($"cross-node IPIs/s: {cross.ToString("N0", invariant)}; local IPIs/s: {local.ToString("N0", invariant)} over {seconds.ToString("0.000", invariant)} s", error, StringComparison.Ordinal);
+        AssertNodesRanWithTheirRuntimeSettings(root);
+    }
+
+    /// <summary>
+    /// Each node reports, from its own process, the runtime settings it started with: the node defaults (tiering off,
+    /// socket continuations inline), or this process's own values where it sets them (node processes inherit them).
+    /// </summary>
+    internal static void AssertNodesRanWithTheirRuntimeSettings(JsonElement root)
+    {
+        Assert.All(root.GetProperty("nodes").EnumerateArray(), node =>
+        {
+            var settings = node.GetProperty("runtimeSettings");
+            foreach (var (variable, value) in IpiEngine.Cli.Nodes.NodeProcesses.NodeDefaults)
+            {
+                Assert.Equal(Environment.GetEnvironmentVariable(variable) ?? value, settings.GetProperty(variable).GetString());
+            }
+        });
     }
 
     [Fact]

@@ -41,6 +41,7 @@ public class NodesTraceRunTests
             Assert.Equal(root.GetProperty("posted").GetInt64(), nodes.Sum(n => n.GetProperty("posted").GetInt64()));
             Assert.All(nodes, n => Assert.Equal(0, n.GetProperty("doubled").GetInt64() + n.GetProperty("lost").GetInt64() + n.GetProperty("misrouted").GetInt64()));
             Assert.All(new[] { "ipisPerSecond", "latencyNs", "allocatedBytes", "gcCollections", "rejected", "coalesced" }, p => Assert.True(root.TryGetProperty(p, out _), p));
+            NodesRunTests.AssertNodesRanWithTheirRuntimeSettings(root);
 
             // The table's rate line prints the JSON's two rates over its duration (one computation serves both).
             var rates = Regex.Match(output, @"cross-node IPIs/s: ([\d,]+); local IPIs/s: ([\d,]+) over ([\d.]+) s\r?$", RegexOptions.Multiline);
