@@ -259,7 +259,7 @@ public unsafe class NativeNodeTests
         {
             byte* host = stackalloc byte[10];
             "127.0.0.1\0"u8.CopyTo(new Span<byte>(host, 10));
-            NativePeer peer = new() { Node = 1, Port = FreePort(), Host = host };
+            NativePeer peer = new() { Node = 1, Port = AbsentPeerPort(out int[] reserved), Host = host };
             NativeNodeConfig node = new()
             {
                 StructSize = (uint)sizeof(NativeNodeConfig), NodeId = 0, Placement = nodes, PlacementCount = 2, Peers = &peer, PeerCount = 1,
@@ -283,6 +283,7 @@ public unsafe class NativeNodeTests
             finally
             {
                 Assert.Equal(Status.Ok, Abi.Destroy(engine));
+                IpiEngine.Cli.Nodes.LoopbackPorts.Return(reserved);
             }
         }
     }
@@ -568,10 +569,13 @@ public unsafe class NativeNodeTests
         }
     }
 
-    private static uint FreePort()
+    /// <summary>
+    /// A port for a peer that never starts: outside the ephemeral range (no <c>bind(0)</c> of another test lands on it)
+    /// and reserved in this process, so the dial is refused rather than answered by some other listener.
+    /// </summary>
+    private static uint AbsentPeerPort(out int[] reserved)
     {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return (uint)((IPEndPoint)probe.LocalEndPoint!).Port;
+        reserved = IpiEngine.Cli.Nodes.LoopbackPorts.Take(1);
+        return (uint)reserved[0];
     }
 }
