@@ -328,13 +328,12 @@ internal sealed class RunOptions
         };
     }
 
-    /// <summary>The trace <c>--trace</c> names (<see cref="BundledTraces.Locate"/>).</summary>
-    private static (string Name, string Vcpus, string Exits, string? Reference) LocateTrace(string name)
+    /// <summary>The trace <c>--trace</c> names (<see cref="BundledTraces.Locate"/>), its refusal as the run's input error.</summary>
+    private static TraceFiles LocateTrace(string name)
     {
         try
         {
-            var files = BundledTraces.Locate(name);
-            return (files.Name, files.Vcpus, files.Exits, files.Reference);
+            return BundledTraces.Locate(name);
         }
         catch (ArgumentException e)
         {
@@ -383,20 +382,23 @@ internal sealed class RunOptions
 
     private static int LatencySamplesOf(string text)
     {
-        string sentence = $"--latency-samples must be 0 (no log) or a whole number from 2 to {(1 << 26).ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} (an even sample halves pairs), not '{text}'.";
         if (text.Trim() == "0")
         {
             return 0;
         }
 
+        long n;
         try
         {
-            return (int)OptionValues.Positive("--latency-samples", text, 1 << 26) is var n && n >= 2 ? n : throw new RunInputException(sentence);
+            n = OptionValues.Positive("--latency-samples", text, 1 << 26);
         }
         catch (RunInputException)
         {
-            throw new RunInputException(sentence); // the positive-number sentence would hide that 0 is allowed
+            n = 0; // refused below with a sentence that says 0 is allowed (the positive-number one would hide it)
         }
+
+        return n >= 2 ? (int)n
+            : throw new RunInputException($"--latency-samples must be 0 (no log) or a whole number from 2 to {(1 << 26).ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} (an even sample halves pairs), not '{text}'.");
     }
 
     private static int SeedOf(string text)
