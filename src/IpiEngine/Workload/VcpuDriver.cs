@@ -67,7 +67,7 @@ internal sealed class VcpuDriver
         var position = 0;
         long sent = 0;
         paceStart = ticksPerIpi > 0 ? Stopwatch.GetTimestamp() : 0;
-        while (sent < windowIpis && phase.Current != WorkloadPhase.Stopping)
+        while (sent < windowIpis && (phase.Current == WorkloadPhase.Posting || ParkedAndResumed()))
         {
             // Pacing: a batch goes when its last IPI is due, so no more than the rate allows is ever offered.
             if (ticksPerIpi > 0)
@@ -75,7 +75,7 @@ internal sealed class VcpuDriver
                 var tookWhilePacing = Pace(vcpu, position, sent);
                 if (tookWhilePacing < 0)
                 {
-                    break;
+                    continue; // paused or stopping: the loop's condition parks or ends
                 }
 
                 taken += tookWhilePacing;
@@ -141,12 +141,35 @@ internal sealed class VcpuDriver
     }
 
     /// <summary>
-    /// Blocks until the controller says post (true) or stop (false), then takes what arrived meanwhile (the bring-up).
+    /// Before a batch, when the phase is no longer <see cref="WorkloadPhase.Posting"/>: when paused, parks until the
+    /// controller says post again (true) or stop (false); when stopping, false.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ParkedAndResumed()
+    {
+        var current = phase.Current;
+        if (current == WorkloadPhase.Paused)
+        {
+            current = phase.ParkWhilePaused();
+        }
+
+        return current == WorkloadPhase.Posting; // posting again (even if it paused once more meanwhile: the loop looks first)
+    }
+
+    /// <summary>
+    /// Blocks until the controller says post (true) or stop (false), parked if it paused first, then takes what arrived
+    /// meanwhile (the bring-up).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private int WaitUntilPosting(out bool posting)
     {
-        posting = phase.WaitWhileReady() == WorkloadPhase.Posting;
+        var current = phase.WaitWhileReady();
+        if (current == WorkloadPhase.Paused)
+        {
+            current = phase.ParkWhilePaused(); // paused before this thread's first post: it parks too, it does not end
+        }
+
+        posting = current == WorkloadPhase.Posting;
         return TakePending(script.Vcpu);
     }
 
@@ -213,9 +236,9 @@ internal sealed class VcpuDriver
         var taken = 0;
         while (true)
         {
-            if (phase.Current == WorkloadPhase.Stopping)
+            if (phase.Current != WorkloadPhase.Posting)
             {
-                return -1;
+                return -1; // stopping or paused: the loop ends the batch there
             }
 
             var early = due - Stopwatch.GetTimestamp();

@@ -175,6 +175,26 @@ internal sealed class WorkloadDriver
     /// <summary>Lets every vCPU thread post (counted runs count from here).</summary>
     public void BeginPosting() => phase.Set(WorkloadPhase.Posting);
 
+    /// <summary>
+    /// Tells every vCPU thread to park after its current batch and returns once every one still posting is parked:
+    /// from then until <see cref="Resume"/> or <see cref="Stop"/> nothing is posted (what was posted before may still be
+    /// in the engine). A paced vCPU catches up after a pause (its IPIs stay due at their times). Not for a workload with
+    /// device threads, which do not park.
+    /// </summary>
+    public void Pause()
+    {
+        if (deviceThreads.Length > 0)
+        {
+            throw new InvalidOperationException("A workload with device threads cannot pause: they do not park.");
+        }
+
+        phase.Set(WorkloadPhase.Paused);
+        phase.WaitUntilParked();
+    }
+
+    /// <summary>Lets the parked vCPU threads post again.</summary>
+    public void Resume() => phase.Set(WorkloadPhase.Posting);
+
     /// <summary>Tells every vCPU thread to stop after its current batch and waits for them.</summary>
     public void Stop()
     {

@@ -2,9 +2,9 @@
 namespace IpiEngine.Workload;
 
 /// <summary>
-/// Ready, posting, stopping: what the vCPU drivers are told to do. Drivers wait for the end of <see cref="Ready"/>
-/// blocked on an event, not polling: thousands of threads each waking every millisecond kept the cores so busy that
-/// starting the remaining threads took minutes.
+/// Ready, posting, paused, stopping: what the vCPU drivers are told to do. Drivers wait for the end of
+/// <see cref="Ready"/> and of <see cref="Paused"/> blocked on an event, not polling: thousands of threads each waking
+/// every millisecond kept the cores so busy that starting the remaining threads took minutes.
 /// </summary>
 internal sealed class WorkloadPhase
 {
@@ -17,8 +17,12 @@ internal sealed class WorkloadPhase
     /// <summary>Finish the current batch and end.</summary>
     public const int Stopping = 2;
 
-    private readonly object gate = new(); // a Monitor (drivers wait on it in Ready), not a Lock
+    /// <summary>Finish the current batch and wait, blocked, until told to post again (or to stop).</summary>
+    public const int Paused = 3;
+
+    private readonly object gate = new(); // a Monitor (drivers wait on it in Ready and Paused), not a Lock
     private WorkloadPhaseState state;
+    private int parked; // drivers blocked in ParkWhilePaused; read and written under the gate only
 
     public WorkloadPhase(int drivers) => state.Running = drivers;
 
@@ -56,6 +60,44 @@ internal sealed class WorkloadPhase
         }
 
         return Current;
+    }
+
+    /// <summary>
+    /// A driver that saw <see cref="Paused"/> after its batch: counts itself parked, blocks until the phase changes, and
+    /// returns the phase that ended the wait (never <see cref="Paused"/>: a pause set again right after is seen by the
+    /// driver's next look, before its next batch).
+    /// </summary>
+    public int ParkWhilePaused()
+    {
+        int seen;
+        lock (gate)
+        {
+            parked++;
+            Monitor.PulseAll(gate); // the controller in WaitUntilParked counts the parked drivers under the gate
+            while ((seen = Current) == Paused)
+            {
+                Monitor.Wait(gate); // checked under the gate: Set's pulse cannot fall between the check and the wait
+            }
+
+            parked--;
+        }
+
+        return seen;
+    }
+
+    /// <summary>
+    /// The controller, after <c>Set(Paused)</c>: blocks until every driver still running is parked (a driver that
+    /// finished its share instead is no longer running). Nothing is posted from then until the phase changes.
+    /// </summary>
+    public void WaitUntilParked()
+    {
+        lock (gate)
+        {
+            while (parked < Running)
+            {
+                Monitor.Wait(gate, 1); // a driver that finishes does not pulse: look again every millisecond
+            }
+        }
     }
 
     /// <summary>A driver's last act: adds its IPIs, then counts itself out (full fences, so the controller sees both).</summary>

@@ -38,14 +38,7 @@ public class WorkloadDriverTests
         Assert.True(WorkloadMix.TryParse(mixName, out var mix, out _));
         var script = WorkloadGenerator.Generate(VcpuAddressBook.From(ApicTopology.Configure(vcpus, kind, sparse), kind), mix!, 11, 150);
         const int Ipis = 2000;
-        using var engine = new Engine(new EngineOptions
-        {
-            Topology = ApicTopology.Configure(vcpus, kind, sparse),
-            ThreadingMode = threading,
-            RingCapacity = 64, // small rings: the vCPU threads meet back-pressure
-            DeliveryLogCapacity = 1 << 18,
-        });
-        engine.Start();
+        using var engine = StartedEngine(ApicTopology.Configure(vcpus, kind, sparse), threading);
         var driver = new WorkloadDriver(engine, script, batch: 5, windowIpis: Ipis, ipisPerSecond: null);
         driver.PostBringUp();
         driver.Start();
@@ -59,15 +52,86 @@ public class WorkloadDriverTests
         driver.Stop();
         engine.Stop();
 
+        AssertDeliveredExactly(engine, driver, script, ApicTopology.Configure(vcpus, kind, sparse), Ipis);
+    }
+
+    [Theory]
+    [InlineData(ThreadingMode.Fused)]
+    [InlineData(ThreadingMode.PerStage)]
+    public void Pauses_post_nothing_while_paused_and_lose_or_double_nothing(ThreadingMode threading)
+    {
+        const int Vcpus = 16;
+        const int Ipis = 40_000;
+        var kind = TopologyKind.X2ApicCluster;
+        Assert.True(WorkloadMix.TryParse("linux-mix", out var mix, out _));
+        var script = WorkloadGenerator.Generate(VcpuAddressBook.From(ApicTopology.Configure(Vcpus, kind), kind), mix!, 5, 400);
+        using var engine = StartedEngine(ApicTopology.Configure(Vcpus, kind), threading);
+        var driver = new WorkloadDriver(engine, script, batch: 3, windowIpis: Ipis, ipisPerSecond: null);
+        driver.PostBringUp();
+        driver.Start();
+        driver.BeginPosting();
+        var deadline = Stopwatch.StartNew();
+        var pauses = 0;
+        while (!driver.AllFinished && deadline.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            driver.Pause();
+            pauses++;
+            Assert.True(SpinWait.SpinUntil(() => engine.ReadCounters().ConservationHolds, TimeSpan.FromSeconds(10)), "the engine did not drain while paused");
+            var parked = engine.ReadCounters().Posted;
+            Thread.Sleep(5);
+            Assert.Equal(parked, engine.ReadCounters().Posted); // parked vCPU threads post nothing
+            driver.Resume();
+            Thread.Sleep(1);
+        }
+
+        driver.Stop();
+        engine.Stop();
+
+        Assert.True(pauses > 1, $"only {pauses} pause(s): the run ended before it could be paused twice");
+        AssertDeliveredExactly(engine, driver, script, ApicTopology.Configure(Vcpus, kind), Ipis);
+    }
+
+    [Fact]
+    public void A_workload_with_device_threads_refuses_to_pause()
+    {
+        Assert.True(WorkloadMix.TryParse("single=80,msi=20", out var mix, out _));
+        var kind = TopologyKind.X2ApicPhysical;
+        var script = WorkloadGenerator.Generate(VcpuAddressBook.From(ApicTopology.Configure(4, kind), kind), mix!, 5, 50, 1, 50);
+        using var engine = new Engine(new EngineOptions { Topology = ApicTopology.Configure(4, kind), DeviceSources = 1 });
+        engine.Start();
+        var driver = new WorkloadDriver(engine, script, batch: 1, windowIpis: 100, ipisPerSecond: null);
+
+        var refusal = Assert.Throws<InvalidOperationException>(driver.Pause);
+
+        Assert.Equal("A workload with device threads cannot pause: they do not park.", refusal.Message);
+    }
+
+    /// <summary>An engine with small rings (the vCPU threads meet back-pressure) and a delivery log for every delivery.</summary>
+    private static Engine StartedEngine(ApicTopology topology, ThreadingMode threading)
+    {
+        var engine = new Engine(new EngineOptions
+        {
+            Topology = topology,
+            ThreadingMode = threading,
+            RingCapacity = 64,
+            DeliveryLogCapacity = 1 << 19,
+        });
+        engine.Start();
+        return engine;
+    }
+
+    /// <summary>Every IPI posted resolved once, and the delivery log holds exactly what a sequential resolution gives.</summary>
+    private static void AssertDeliveredExactly(Engine engine, WorkloadDriver driver, WorkloadScript script, ApicTopology topology, int ipis)
+    {
         var counters = engine.ReadCounters();
         Assert.True(counters.ConservationHolds, counters.ToString());
-        Assert.Equal(Ipis, driver.PostedIpis);
-        Assert.Equal(Ipis + script.BringUpIpis, counters.IpisResolved);
+        Assert.Equal(ipis, driver.PostedIpis);
+        Assert.Equal(ipis + script.BringUpIpis, counters.IpisResolved);
         Assert.Equal(0, counters.Rejected);
         Assert.Equal(0, counters.LogOverflow);
         var actual = engine.DeliveryLog!.Entries.ToArray()
             .Select(e => (e.Tag, e.SourceVcpu, e.DestinationVcpu, e.DeliveryMode, e.Vector)).Order().ToArray();
-        Assert.Equal(Expected(script, driver, ApicTopology.Configure(vcpus, kind, sparse)), actual);
+        Assert.Equal(Expected(script, driver, topology), actual);
     }
 
     /// <summary>What the posted writes resolve to, one vCPU after another (the topology never changes, and the ICR2 latch is per source).</summary>
