@@ -27,6 +27,12 @@ namespace IpiEngine.Perf.Probe;
 /// <para>Publication to readers of the results: after flushing a pass's bits the consumer release-stores its running
 /// record count; <see cref="RunOnce"/> acquire-reads it, so once it sees every record consumed it also sees the pending
 /// bits and the per-destination counts of those records.</para>
+/// <para>Parking (only when built with <c>parkWhenIdle</c>): the consumer may block on <c>_runningGate</c> only while
+/// <c>_running</c> is false, checked under the gate. <see cref="RunOnce"/> and <see cref="RunFor"/> set it true (and
+/// pulse) before the start barrier lets any producer post, and false only after every record posted was consumed, so a
+/// parked consumer never leaves a record behind, and a producer never posts while it could be parked for good.
+/// <see cref="Dispose"/> sets it after <c>_closing</c>, so the consumer wakes and leaves. A Monitor, not an event that
+/// creates its lock on the first wait: the consumer parks while the engine's window runs, which must allocate nothing.</para>
 /// </remarks>
 internal sealed unsafe class ProbeRig : IDisposable
 {
@@ -54,17 +60,26 @@ internal sealed unsafe class ProbeRig : IDisposable
     private readonly Thread[] _producers;
     private readonly Thread _consumer;
     private readonly Barrier _gate;
+    private readonly object _runningGate = new(); // a Monitor: the consumer parks on it between runs, when parkWhenIdle
+    private readonly bool _parkWhenIdle;
+    private bool _running = true; // written under _runningGate; the consumer's first look is without it
     private long _quota;
     private long _consumed;
     private long _sequenceErrors;
     private volatile bool _stopPosting;
     private volatile bool _closing;
+    private volatile bool _consumerParked;
 
     /// <summary>Builds the rings and starts one producer thread per vCPU and the consumer.</summary>
     /// <param name="vcpus">vCPUs: rings and producer threads.</param>
     /// <param name="batch">Records per publication (1 = one release store per record).</param>
     /// <param name="ringCapacity">Records per ring, a power of two.</param>
-    public ProbeRig(int vcpus, int batch, int ringCapacity = 4096)
+    /// <param name="parkWhenIdle">
+    /// The consumer blocks between runs instead of yielding in a loop: for a rig that waits beside other work (the
+    /// engine's slices of <c>ipi run --baseline</c>), where a consumer that never sleeps would hold a core. Off by
+    /// default: a benchmark's back-to-back runs would pay its wake-up in each.
+    /// </param>
+    public ProbeRig(int vcpus, int batch, int ringCapacity = 4096, bool parkWhenIdle = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(vcpus, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
@@ -75,6 +90,7 @@ internal sealed unsafe class ProbeRig : IDisposable
 
         _vcpus = vcpus;
         _batch = batch;
+        _parkWhenIdle = parkWhenIdle;
         _mask = ringCapacity - 1;
         _rings = new ExitRecord*[vcpus];
         _cursors = new SpscCursors[vcpus];
@@ -117,6 +133,9 @@ internal sealed unsafe class ProbeRig : IDisposable
     /// <summary>Records that arrived out of their ring's sequence (lost, doubled or reordered): 0 when the rings are sound.</summary>
     public long SequenceErrors => Interlocked.Read(ref _sequenceErrors); // atomic read of the consumer's atomic count
 
+    /// <summary>True while the consumer is blocked between runs (only with <c>parkWhenIdle</c>).</summary>
+    internal bool ConsumerParked => _consumerParked;
+
     /// <summary>Each producer posts <paramref name="recordsPerVcpu"/> records; returns when the consumer has resolved all of them.</summary>
     public void RunOnce(long recordsPerVcpu)
     {
@@ -124,12 +143,15 @@ internal sealed unsafe class ProbeRig : IDisposable
         var target = Consumed + recordsPerVcpu * _vcpus;
         _quota = recordsPerVcpu; // published to the producers by the barrier
         _stopPosting = false;
+        SetRunning(true); // before the barrier lets a producer post
         _gate.SignalAndWait(); // start
         _gate.SignalAndWait(); // every producer has published its last record
         while (Consumed < target)
         {
             Thread.Yield();
         }
+
+        ParkConsumerIfAsked();
     }
 
     /// <summary>Every producer posts as fast as it can for <paramref name="duration"/>; returns the consumer's rate over that window.</summary>
@@ -137,6 +159,7 @@ internal sealed unsafe class ProbeRig : IDisposable
     {
         _quota = long.MaxValue;
         _stopPosting = false;
+        SetRunning(true); // before the barrier lets a producer post
         _gate.SignalAndWait(); // start
         var start = Stopwatch.GetTimestamp();
         var consumedAtStart = Consumed;
@@ -156,8 +179,31 @@ internal sealed unsafe class ProbeRig : IDisposable
             Thread.Yield(); // drain, so a following run starts empty
         }
 
+        ParkConsumerIfAsked();
+
         var seconds = Stopwatch.GetElapsedTime(start, end).TotalSeconds;
         return new ProbeResult(consumedAtEnd - consumedAtStart, seconds, SequenceErrors);
+    }
+
+    /// <summary>Every record posted is consumed: with <c>parkWhenIdle</c>, the consumer may now block until the next run.</summary>
+    private void ParkConsumerIfAsked()
+    {
+        if (_parkWhenIdle)
+        {
+            SetRunning(false);
+        }
+    }
+
+    private void SetRunning(bool running)
+    {
+        lock (_runningGate)
+        {
+            _running = running;
+            if (running)
+            {
+                Monitor.PulseAll(_runningGate); // after the write, under the gate: the consumer's check and wait are too
+            }
+        }
     }
 
     /// <summary>Records resolved to <paramref name="vcpu"/> so far; read it after <see cref="RunOnce"/> returned.</summary>
@@ -186,6 +232,7 @@ internal sealed unsafe class ProbeRig : IDisposable
         }
 
         _closing = true;
+        SetRunning(true); // a parked consumer wakes, sees _closing and leaves
         _gate.SignalAndWait(); // the producers see _closing and leave
         foreach (var producer in _producers)
         {
@@ -247,6 +294,21 @@ internal sealed unsafe class ProbeRig : IDisposable
         }
 
         _nextSequence[producer * PendingStride] = sequence;
+    }
+
+    /// <summary>The consumer between runs: blocks until the next run starts (or the rig closes).</summary>
+    private void ParkWhileIdle()
+    {
+        lock (_runningGate)
+        {
+            while (!_running)
+            {
+                _consumerParked = true;
+                Monitor.Wait(_runningGate); // checked under the gate: SetRunning's pulse cannot fall between the check and the wait
+            }
+
+            _consumerParked = false;
+        }
     }
 
     private void Consume()
@@ -328,6 +390,13 @@ internal sealed unsafe class ProbeRig : IDisposable
 
             if (++idlePasses > 64)
             {
+                if (!Volatile.Read(ref _running)) // a hint only: the decision is taken under the gate
+                {
+                    ParkWhileIdle();
+                    idlePasses = 0;
+                    continue;
+                }
+
                 Thread.Yield();
             }
         }

@@ -65,4 +65,47 @@ public class ProbeRigTests
         Assert.Equal(probe.Consumed, total); // drained: every posted record was resolved to one destination
         Assert.True(probe.Consumed >= result.Records);
     }
+
+    [Fact]
+    public void A_parking_rig_parks_its_consumer_between_runs_and_loses_nothing()
+    {
+        using var probe = new ProbeRig(vcpus: 4, batch: 8, ringCapacity: 64, parkWhenIdle: true);
+
+        Assert.True(probe.RunFor(TimeSpan.FromMilliseconds(50)).Records > 0, "the first timed run moved no record");
+        AssertParkedAndStill(probe);
+        var before = probe.Consumed;
+        probe.RunOnce(10_000); // a counted run wakes it: all of it consumed before it returns
+        Assert.Equal(before + (4 * 10_000), probe.Consumed);
+        AssertParkedAndStill(probe);
+        Assert.True(probe.RunFor(TimeSpan.FromMilliseconds(50)).Records > 0, "the timed run after two parks moved no record");
+        AssertParkedAndStill(probe);
+
+        Assert.Equal(0, probe.SequenceErrors);
+        var total = 0L;
+        for (var v = 0; v < 4; v++)
+        {
+            total += probe.DeliveredTo(v);
+        }
+
+        Assert.Equal(probe.Consumed, total);
+    }
+
+    [Fact]
+    public void A_rig_that_does_not_park_never_parks()
+    {
+        using var probe = new ProbeRig(vcpus: 2, batch: 4, ringCapacity: 16);
+
+        probe.RunFor(TimeSpan.FromMilliseconds(20));
+        Thread.Sleep(20);
+
+        Assert.False(probe.ConsumerParked);
+    }
+
+    private static void AssertParkedAndStill(ProbeRig probe)
+    {
+        Assert.True(SpinWait.SpinUntil(() => probe.ConsumerParked, TimeSpan.FromSeconds(10)), "the consumer did not park between runs");
+        var parkedAt = probe.Consumed;
+        Thread.Sleep(5);
+        Assert.Equal(parkedAt, probe.Consumed);
+    }
 }
