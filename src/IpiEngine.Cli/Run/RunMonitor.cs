@@ -7,7 +7,9 @@ namespace IpiEngine.Cli.Run;
 /// The main thread's side of a synthetic run: samples the warm-up engine until the warm-up is over, stops it, opens the
 /// measured window (snapshots, then the vCPU threads start posting), wakes a few times a second to hand the display a
 /// sample, and closes the window (the vCPU threads stop, the engine drains, snapshots again) when the duration is up,
-/// the count is posted, or the user presses Ctrl-C.
+/// the count is posted, or the user presses Ctrl-C. With <c>--baseline</c> the window is cut into slices
+/// (<see cref="BaselineSlices"/>): at the end of each the vCPU threads park, the engine drains, the probe takes its turn,
+/// and the vCPU threads resume; the window, its counts and its allocations are those of the engine's slices only.
 /// </summary>
 internal sealed class RunMonitor
 {
@@ -21,16 +23,25 @@ internal sealed class RunMonitor
     private readonly long ringCapacityTotal;
     private readonly long started = Stopwatch.GetTimestamp();
     private readonly WarmUpRun? warmUp;
+    private readonly BaselineSlices? baseline;
     private EngineCounters previous;
     private long previousAt;
     private bool previousFromWarmUp;
     private bool measuring;
     private bool done;
-    private AllocationWindow allocationsBefore;
-    private long monitorBefore;
     private long windowOpened;
 
-    public RunMonitor(Engine engine, WorkloadDriver driver, RunSettings settings, RunInterruption interruption, long ringCapacityTotal, WarmUpRun? warmUp)
+    // The engine's slice in progress, and the slices closed so far (one slice for the whole window without --baseline).
+    private long sliceStarted;
+    private EngineCounters sliceStartCounters;
+    private AllocationWindow sliceAllocationsBefore;
+    private long sliceMonitorBefore;
+    private double slicesSeconds;
+    private AllocationWindow slicesAllocations;
+    private long slicesMonitorAllocated;
+    private bool stalled;
+
+    public RunMonitor(Engine engine, WorkloadDriver driver, RunSettings settings, RunInterruption interruption, long ringCapacityTotal, WarmUpRun? warmUp, BaselineSlices? baseline = null)
     {
         this.engine = engine;
         this.driver = driver;
@@ -38,6 +49,7 @@ internal sealed class RunMonitor
         this.interruption = interruption;
         this.ringCapacityTotal = ringCapacityTotal;
         this.warmUp = warmUp;
+        this.baseline = baseline;
         previousAt = started;
     }
 
@@ -59,7 +71,7 @@ internal sealed class RunMonitor
     /// <summary>The <see cref="Stopwatch"/> timestamp at which the window opened.</summary>
     public long WindowOpenedAt => windowOpened;
 
-    /// <summary>The window's length.</summary>
+    /// <summary>The window's length: the engine's slices (each from its posting's start to the end of its drain).</summary>
     public TimeSpan Window { get; private set; }
 
     /// <summary>True when Ctrl-C ended the run.</summary>
@@ -87,16 +99,26 @@ internal sealed class RunMonitor
             return Sample("measuring");
         }
 
-        // Wake often enough that a counted run's end is seen within milliseconds, but sample only every SampleEvery.
-        var sampleDue = Stopwatch.GetTimestamp() + (long)(SampleEvery.TotalSeconds * Stopwatch.Frequency);
-        while (!WindowOver() && Stopwatch.GetTimestamp() < sampleDue)
+        while (true)
         {
-            Thread.Sleep(CheckEvery);
-        }
+            // Wake often enough that a counted run's end is seen within milliseconds, but sample only every SampleEvery.
+            var sampleDue = Stopwatch.GetTimestamp() + (long)(SampleEvery.TotalSeconds * Stopwatch.Frequency);
+            while (!WindowOver() && !SliceOver() && Stopwatch.GetTimestamp() < sampleDue)
+            {
+                Thread.Sleep(CheckEvery);
+            }
 
-        if (!WindowOver())
-        {
-            return Sample("measuring");
+            if (WindowOver())
+            {
+                break;
+            }
+
+            if (!SliceOver())
+            {
+                return Sample("measuring");
+            }
+
+            TakeProbeTurn();
         }
 
         CloseWindow();
@@ -106,29 +128,76 @@ internal sealed class RunMonitor
 
     private bool WindowOver()
         => interruption.Requested || driver.AllFinished
-            || (settings.Count is null && Stopwatch.GetElapsedTime(windowOpened) >= settings.Duration);
+            || (settings.Count is null && TimeSpan.FromSeconds(slicesSeconds) + Stopwatch.GetElapsedTime(sliceStarted) >= settings.Duration);
+
+    private bool SliceOver() => baseline is not null && Stopwatch.GetElapsedTime(sliceStarted) >= BaselineSlices.SliceLength;
 
     private void OpenWindow()
     {
-        monitorBefore = GC.GetAllocatedBytesForCurrentThread();
-        allocationsBefore = AllocationWindow.Now();
+        baseline?.BeforeEngineSlice();
         WindowStart = engine.ReadCounters();
-        windowOpened = Stopwatch.GetTimestamp();
+        BeginSlice(WindowStart);
+        windowOpened = sliceStarted;
         driver.BeginPosting();
         measuring = true;
     }
+
+    /// <summary>
+    /// <c>--baseline</c>: parks the vCPU threads, lets the engine drain, closes the slice, lets the probe take its turn
+    /// (between core-distance readings), and resumes the vCPU threads in a new slice.
+    /// </summary>
+    private void TakeProbeTurn()
+    {
+        driver.Pause();
+        stalled |= !EngineQuiescence.Wait(engine);
+        var counters = engine.ReadCounters();
+        var seconds = EndSlice();
+        baseline!.AfterEngineSlice(seconds, Destinations(counters) - Destinations(sliceStartCounters));
+        BeginSlice(counters);
+        previous = counters; // the display's next rate counts from the resumption, not across the probe's turn
+        previousAt = sliceStarted;
+        driver.Resume();
+    }
+
+    private void BeginSlice(in EngineCounters counters)
+    {
+        sliceMonitorBefore = GC.GetAllocatedBytesForCurrentThread();
+        sliceAllocationsBefore = AllocationWindow.Now();
+        sliceStartCounters = counters;
+        sliceStarted = Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>Adds the slice in progress (its vCPU threads parked or stopped, the engine drained) to the window; returns its length in seconds.</summary>
+    private double EndSlice()
+    {
+        var seconds = Stopwatch.GetElapsedTime(sliceStarted).TotalSeconds;
+        slicesSeconds += seconds;
+        var slice = AllocationWindow.Between(sliceAllocationsBefore, AllocationWindow.Now());
+        slicesAllocations = new AllocationWindow(
+            slicesAllocations.AllocatedBytes + slice.AllocatedBytes,
+            slicesAllocations.Gen0 + slice.Gen0,
+            slicesAllocations.Gen1 + slice.Gen1,
+            slicesAllocations.Gen2 + slice.Gen2);
+        slicesMonitorAllocated += GC.GetAllocatedBytesForCurrentThread() - sliceMonitorBefore;
+        return seconds;
+    }
+
+    private static long Destinations(in EngineCounters c) => c.Delivered + c.Coalesced + c.Forwarded;
 
     private void CloseWindow()
     {
         Interrupted = interruption.Requested;
         driver.Stop();
-        Drained = EngineQuiescence.Wait(engine);
-        Window = Stopwatch.GetElapsedTime(windowOpened);
+        Drained = EngineQuiescence.Wait(engine) && !stalled;
         WindowEnd = engine.ReadCounters();
-        var after = AllocationWindow.Now();
-        MonitorAllocatedBytes = GC.GetAllocatedBytesForCurrentThread() - monitorBefore;
-        var all = AllocationWindow.Between(allocationsBefore, after);
-        Allocations = all with { AllocatedBytes = Math.Max(0, all.AllocatedBytes - MonitorAllocatedBytes) };
+        var seconds = EndSlice();
+        Window = TimeSpan.FromSeconds(slicesSeconds);
+        MonitorAllocatedBytes = slicesMonitorAllocated;
+        Allocations = slicesAllocations with { AllocatedBytes = Math.Max(0, slicesAllocations.AllocatedBytes - MonitorAllocatedBytes) };
+        if (baseline is not null && !Interrupted)
+        {
+            baseline.AfterEngineSlice(seconds, Destinations(WindowEnd) - Destinations(sliceStartCounters)); // the probe's last turn
+        }
     }
 
     private static long Ipis(in EngineCounters c) => c.IpisResolved + c.Rejected;

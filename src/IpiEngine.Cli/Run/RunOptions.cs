@@ -53,7 +53,7 @@ internal sealed class RunOptions
 
     internal Option<string?> LatencySamples { get; } = new("--latency-samples") { Description = $"Deliveries sampled uniformly over the run for the latency percentiles (default {RunSettings.DefaultLatencySamples}; 0 turns the log off).", HelpName = "N" };
 
-    internal Option<bool> Baseline { get; } = new("--baseline") { Description = "Also run the probe (the engine's bare shape: per-vCPU SPSC rings, one consumer ORing pending bits, unicast) for the same window, vCPU count and batch, and print engine rate, probe rate and their ratio." };
+    internal Option<bool> Baseline { get; } = new("--baseline") { Description = "Also run the probe (the engine's bare shape: per-vCPU SPSC rings, one consumer ORing pending bits, unicast) with the same vCPU count and batch, taking turns with the engine in slices of 0.5 s, each between two core-distance readings; print the engine rate, the probe rate and their ratio, over all slices and over the near and the far slices apart (unpaced, no device weights)." };
 
     internal Option<string?> Json { get; } = new("--json") { Description = "Also write the summary as JSON to FILE, or to stdout with -.", HelpName = "FILE" };
 
@@ -154,6 +154,16 @@ internal sealed class RunOptions
         if (Text(parse, Devices) is not null && !mix!.HasDevices)
         {
             throw new RunInputException("--devices applies to workloads with msi or ioapic weights, e.g. --workload single=80,msi=10,ioapic=10.");
+        }
+
+        if (settings.Baseline && Text(parse, Rate) is { } paced && paced.Trim() != "unlimited")
+        {
+            throw new RunInputException("--baseline compares unpaced throughput with the probe's; it does not apply to --rate.");
+        }
+
+        if (settings.Baseline && mix!.HasDevices)
+        {
+            throw new RunInputException("--baseline compares the vCPUs' IPIs with the probe's; it does not apply to a workload with msi or ioapic weights.");
         }
 
         return settings with

@@ -124,13 +124,26 @@ internal sealed class RunReport
     public ProbeBaseline? Baseline { get; init; }
 }
 
-/// <summary>The probe reference rig's run beside the engine's (JSON <c>baseline</c>).</summary>
-/// <param name="ProbeIpisPerSecond">Records the probe resolved per second of its window (one destination each).</param>
-/// <param name="EngineToProbe">The engine's delivered IPIs/s over the probe's: 1 would be the shape's full speed.</param>
-/// <param name="ProbeRecords">Records the probe resolved in its window.</param>
-/// <param name="ProbeSeconds">The probe's window.</param>
+/// <summary>
+/// The probe reference rig's run beside the engine's (JSON <c>baseline</c>): the two take turns in slices, each labelled
+/// by the core-distance readings around it (<see cref="BaselineSlices"/>).
+/// </summary>
+/// <param name="ProbeIpisPerSecond">Records the probe resolved per second over all its slices (one destination each).</param>
+/// <param name="EngineToProbe">The engine's delivered IPIs/s over the probe's, all slices whatever their state.</param>
+/// <param name="ProbeRecords">Records the probe resolved in its slices.</param>
+/// <param name="ProbeSeconds">The probe's slices, in all.</param>
 /// <param name="ProbeSequenceErrors">Records the probe lost, doubled or reordered: 0.</param>
-internal sealed record ProbeBaseline(double ProbeIpisPerSecond, double EngineToProbe, long ProbeRecords, double ProbeSeconds, long ProbeSequenceErrors);
+internal sealed record ProbeBaseline(double ProbeIpisPerSecond, double EngineToProbe, long ProbeRecords, double ProbeSeconds, long ProbeSequenceErrors)
+{
+    /// <summary>The length of each turn.</summary>
+    public double SliceSeconds { get; init; }
+
+    /// <summary>The engine's and the probe's turns, in the order they ran.</summary>
+    public IReadOnlyList<BaselineSlice> Slices { get; init; } = [];
+
+    /// <summary>The engine's share of the probe's rate over the slices measured near, and over those measured far.</summary>
+    public IReadOnlyList<BaselineState> ByState { get; init; } = [];
+}
 
 /// <summary>Garbage collections by generation.</summary>
 internal sealed record GcCounts(int Gen0, int Gen1, int Gen2);

@@ -79,7 +79,11 @@ internal static class RunSummaryTable
         if (report.Baseline is { } probe)
         {
             Row(table, "probe IPIs/s (the bare shape, same invocation)", PlainRunDisplay.Rate(probe.ProbeIpisPerSecond));
-            Row(table, "engine / probe", string.Create(CultureInfo.InvariantCulture, $"{probe.EngineToProbe:F2}"));
+            Row(table, "engine / probe (all slices)", string.Create(CultureInfo.InvariantCulture, $"{probe.EngineToProbe:F2}"));
+            foreach (var state in probe.ByState)
+            {
+                Row(table, $"engine / probe, {state.State.ToString().ToLowerInvariant()} slices", StateRatio(state));
+            }
         }
 
         Row(table, report.Loops is null ? "bytes allocated in window" : "bytes allocated (incl. an engine per replay)", Count(report.AllocatedBytes));
@@ -107,6 +111,17 @@ internal static class RunSummaryTable
         => table.AddRow(new Text(name), markup ? new Markup(value) : new Text(value));
 
     private static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    /// <summary>One core state's comparison: the ratio and both rates, with how many slices each came from.</summary>
+    private static string StateRatio(BaselineState state)
+    {
+        if (state.EngineToProbe is not { } ratio)
+        {
+            return $"no comparison ({state.EngineSlices} engine and {state.ProbeSlices} probe slices in this state)";
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"{ratio:F2}  ({PlainRunDisplay.Rate(state.EngineIpisPerSecond!.Value)} / {PlainRunDisplay.Rate(state.ProbeIpisPerSecond!.Value)}, {state.EngineSlices} and {state.ProbeSlices} slices)");
+    }
 
     private static string Ns(long ns)
         => ns >= 1_000_000 ? string.Create(CultureInfo.InvariantCulture, $"{ns / 1e6:F2} ms")

@@ -1,3 +1,4 @@
+using System.Globalization;
 using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using IpiEngine.Perf.Probe;
@@ -35,6 +36,7 @@ internal static class SyntheticRun
         ArgumentNullException.ThrowIfNull(interruption);
         var script = Generate(settings);
         var warmup = settings.EffectiveWarmup;
+        using var baseline = settings.Baseline ? StartBaseline(settings, warmup, console) : null;
         using var warmUp = warmup > TimeSpan.Zero ? WarmUp(settings, script) : null;
 
         // The sample may include bring-up deliveries and ones posted before the window opened: they are skipped below.
@@ -50,7 +52,7 @@ internal static class SyntheticRun
         driver.Start();
         startUp.End();
         warmUp?.Begin();
-        var monitor = new RunMonitor(engine, driver, settings, interruption, (long)settings.Vcpus * RingCapacity(settings), warmUp);
+        var monitor = new RunMonitor(engine, driver, settings, interruption, (long)settings.Vcpus * RingCapacity(settings), warmUp, baseline);
         try
         {
             console.Display($"ipi run: {settings.Vcpus} vCPUs, {settings.Topology.Name}, {settings.Mix.Name}", settings.Plain).Show(monitor.Poll);
@@ -72,26 +74,17 @@ internal static class SyntheticRun
             }
         }
 
-        var probe = settings.Baseline ? RunProbe(settings, monitor.Window, console) : (ProbeResult?)null;
-        return Report(settings, warmup, monitor, final, latency.Summarize(), driver, script, probe);
+        return Report(settings, warmup, monitor, final, latency.Summarize(), driver, script, baseline);
     }
 
     /// <summary>
     /// <c>--baseline</c>: the probe reference rig (see <see cref="ProbeRig"/>) with the run's vCPU count, batch and ring
-    /// capacity, for as long as the engine's measured window, after a short warm-up of its own; the engine is stopped by then.
+    /// capacity, warmed up before the engine's warm-up; it takes turns with the engine in the measured window.
     /// </summary>
-    private static ProbeResult RunProbe(RunSettings settings, TimeSpan window, RunConsole console)
+    private static BaselineSlices StartBaseline(RunSettings settings, TimeSpan warmup, RunConsole console)
     {
-        console.Writer.WriteLine($"ipi run: the probe for {window.TotalSeconds:0.###} s ({settings.Vcpus} vCPUs, batch {settings.Batch})");
-        var capacity = Math.Max(RingCapacity(settings), (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)settings.Batch));
-        using var probe = new ProbeRig(settings.Vcpus, settings.Batch, capacity);
-        var warmup = settings.EffectiveWarmup;
-        if (warmup > TimeSpan.Zero)
-        {
-            probe.RunFor(warmup);
-        }
-
-        return probe.RunFor(window);
+        console.Writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ipi run: --baseline: the engine and the probe ({settings.Vcpus} vCPUs, batch {settings.Batch}) take turns of {BaselineSlices.SliceLength.TotalSeconds:0.###} s, each between two core-distance readings"));
+        return BaselineSlices.Start(settings.Vcpus, settings.Batch, RingCapacity(settings), warmup);
     }
 
     /// <summary>The warm-up: the same workload and engine options, on at most <see cref="WarmUpVcpus"/> vCPUs.</summary>
@@ -151,7 +144,7 @@ internal static class SyntheticRun
 
     private static int RingCapacity(RunSettings settings) => TraceReplayLoop.RingCapacity(settings, settings.Vcpus);
 
-    private static RunReport Report(RunSettings settings, TimeSpan warmup, RunMonitor monitor, in EngineCounters final, LatencySummary latency, WorkloadDriver driver, WorkloadScript script, ProbeResult? probe)
+    private static RunReport Report(RunSettings settings, TimeSpan warmup, RunMonitor monitor, in EngineCounters final, LatencySummary latency, WorkloadDriver driver, WorkloadScript script, BaselineSlices? baseline)
     {
         var start = monitor.WindowStart;
         var end = monitor.WindowEnd;
@@ -196,9 +189,7 @@ internal static class SyntheticRun
             AllocatedBytes = monitor.Allocations.AllocatedBytes,
             DisplayAllocatedBytes = monitor.MonitorAllocatedBytes,
             GcCollections = new GcCounts(monitor.Allocations.Gen0, monitor.Allocations.Gen1, monitor.Allocations.Gen2),
-            Baseline = probe is { } p
-                ? new ProbeBaseline(p.RecordsPerSecond, destinations / seconds / Math.Max(p.RecordsPerSecond, 1e-9), p.Records, p.Seconds, p.SequenceErrors)
-                : null,
+            Baseline = baseline?.Summarize(destinations / seconds),
 
             Inputs = inputs,
             MatchesSequentialReplay = inputs is null ? null

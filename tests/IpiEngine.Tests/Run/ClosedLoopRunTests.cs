@@ -1,4 +1,5 @@
 using System.Text.Json;
+using IpiEngine.Perf.Calibration;
 using Xunit;
 
 namespace IpiEngine.Tests.Run;
@@ -94,6 +95,8 @@ public class ClosedLoopRunTests
     [InlineData(new[] { "--workload", "ping-pong", "--vcpus", "300" }, "--vcpus must be a whole number from 1 to 256, not '300'.")]
     [InlineData(new[] { "--workload", "ping-pong", "--baseline" }, "--baseline compares open-loop throughput; it does not apply to --workload ping-pong.")]
     [InlineData(new[] { "--trace", "xapic-flat-smp4", "--baseline" }, "--baseline applies to a generated workload on one engine, not to --nodes or trace replays.")]
+    [InlineData(new[] { "--rate", "1M", "--baseline" }, "--baseline compares unpaced throughput with the probe's; it does not apply to --rate.")]
+    [InlineData(new[] { "--workload", "single=80,msi=20", "--baseline" }, "--baseline compares the vCPUs' IPIs with the probe's; it does not apply to a workload with msi or ioapic weights.")]
     public void Bad_closed_loop_and_baseline_input_is_one_sentence_and_exit_code_2(string[] args, string sentence)
     {
         var (code, output, error) = RunCli.Invoke(["run", .. args]);
@@ -115,6 +118,70 @@ public class ClosedLoopRunTests
         Assert.InRange(baseline.GetProperty("probeSeconds").GetDouble(), 0.15, 60);
         Assert.Equal(json.GetProperty("ipisPerSecond").GetDouble() / probeRate, baseline.GetProperty("engineToProbe").GetDouble(), 6);
     }
+
+    [Fact]
+    public void The_baseline_takes_turns_with_the_engine_and_compares_them_per_core_state()
+    {
+        var json = SyntheticRunTests.RunJson("--workload", "unicast", "--vcpus", "4", "--batch", "16", "--duration", "1200ms", "--warmup", "100ms", "--latency-samples", "0", "--baseline");
+
+        var baseline = json.GetProperty("baseline");
+        Assert.True(json.GetProperty("conservationHeld").GetBoolean());
+        Assert.Equal(0.5, baseline.GetProperty("sliceSeconds").GetDouble());
+        var slices = baseline.GetProperty("slices").EnumerateArray().ToArray();
+        Assert.Equal(6, slices.Length); // 0.5 + 0.5 + 0.2 s of the engine, each followed by the probe for as long
+        double engineSeconds = 0, probeSeconds = 0;
+        long engineCount = 0, probeCount = 0;
+        for (var i = 0; i < slices.Length; i++)
+        {
+            var slice = slices[i];
+            var (seconds, count) = (slice.GetProperty("seconds").GetDouble(), slice.GetProperty("count").GetInt64());
+            Assert.Equal(i % 2 == 0 ? "engine" : "probe", slice.GetProperty("run").GetString());
+            Assert.True(count > 0, $"slice {i} moved nothing");
+            Assert.Equal(count / seconds, slice.GetProperty("perSecond").GetDouble(), 6);
+            var before = Reading(slice, "roundTripBeforeNs");
+            var after = Reading(slice, "roundTripAfterNs");
+            Assert.Equal(CoreDistanceThresholds.Default.Classify(before, after).ToString(), slice.GetProperty("state").GetString());
+            if (i > 0)
+            {
+                Assert.Equal(Reading(slices[i - 1], "roundTripAfterNs"), before); // one reading between two turns
+            }
+
+            if (i % 2 == 0)
+            {
+                (engineSeconds, engineCount) = (engineSeconds + seconds, engineCount + count);
+            }
+            else
+            {
+                Assert.Equal(slices[i - 1].GetProperty("seconds").GetDouble(), seconds, 1); // the probe runs as long as the engine did
+                (probeSeconds, probeCount) = (probeSeconds + seconds, probeCount + count);
+            }
+        }
+
+        Assert.Equal(json.GetProperty("durationSeconds").GetDouble(), engineSeconds, 6); // the window is the engine's turns
+        Assert.InRange(json.GetProperty("ipisPerSecond").GetDouble() / (engineCount / engineSeconds), 1 - 1e-6, 1 + 1e-6); // the window is kept in 100 ns ticks
+        Assert.Equal(probeSeconds, baseline.GetProperty("probeSeconds").GetDouble(), 6);
+        Assert.Equal(probeCount, baseline.GetProperty("probeRecords").GetInt64());
+        var states = baseline.GetProperty("byState").EnumerateArray().ToArray();
+        Assert.Equal(new[] { "Near", "Far" }, states.Select(s => s.GetProperty("state").GetString()));
+        foreach (var state in states)
+        {
+            var name = state.GetProperty("state").GetString();
+            var engine = slices.Where((s, i) => i % 2 == 0 && s.GetProperty("state").GetString() == name).ToArray();
+            var probe = slices.Where((s, i) => i % 2 == 1 && s.GetProperty("state").GetString() == name).ToArray();
+            Assert.Equal(engine.Length, state.GetProperty("engineSlices").GetInt32());
+            Assert.Equal(probe.Length, state.GetProperty("probeSlices").GetInt32());
+            Assert.Equal(engine.Length > 0 && probe.Length > 0, state.TryGetProperty("engineToProbe", out var ratio));
+            if (engine.Length > 0 && probe.Length > 0)
+            {
+                var expected = (engine.Sum(s => s.GetProperty("count").GetInt64()) / engine.Sum(s => s.GetProperty("seconds").GetDouble()))
+                    / (probe.Sum(s => s.GetProperty("count").GetInt64()) / probe.Sum(s => s.GetProperty("seconds").GetDouble()));
+                Assert.Equal(expected, ratio.GetDouble(), 6);
+            }
+        }
+    }
+
+    private static double? Reading(JsonElement slice, string name)
+        => slice.TryGetProperty(name, out var value) ? value.GetDouble() : null;
 
     private static void AssertRoundTripLatency(JsonElement loop, long roundTrips)
     {
