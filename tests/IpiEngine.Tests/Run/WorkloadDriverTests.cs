@@ -81,13 +81,14 @@ public class WorkloadDriverTests
             Thread.Sleep(5);
             Assert.Equal(parked, engine.ReadCounters().Posted); // parked vCPU threads post nothing
             driver.Resume();
-            Thread.Sleep(1);
+            // A few hundred records between two pauses, however fast or slow the machine: many pauses, and progress in each.
+            SpinWait.SpinUntil(() => driver.AllFinished || engine.ReadCounters().Posted >= parked + 500, TimeSpan.FromSeconds(5));
         }
 
         driver.Stop();
         engine.Stop();
 
-        Assert.True(pauses > 1, $"only {pauses} pause(s): the run ended before it could be paused twice");
+        Assert.True(pauses > 3, $"only {pauses} pause(s): the run ended before it could be paused four times");
         AssertDeliveredExactly(engine, driver, script, ApicTopology.Configure(Vcpus, kind), Ipis);
     }
 
