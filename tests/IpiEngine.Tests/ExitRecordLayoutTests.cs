@@ -1,4 +1,7 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using CsCheck;
 using IpiEngine.Apic;
 using Xunit;
@@ -30,6 +33,40 @@ public class ExitRecordLayoutTests
 
             Assert.Equal(new ExitRecord(1, 2, 3, 4, 5, 6), slots[^1]);
         }, iter: 500);
+    }
+
+    [Fact]
+    public unsafe void Long_copies_into_aligned_slots_stream_and_still_copy_exactly()
+    {
+        // The ring's slots start on a line boundary; the test's do too, or 8 bytes past one (not 32-byte aligned).
+        // Each sample has its own memory: CsCheck runs samples on several threads at once.
+        var record = Gen.Select(Gen.UShort, Gen.UShort, Gen.ULong, Gen.UInt, Gen.ULong, Gen.OneOf(Gen.Const(0L), Gen.Long))
+            .Select((s, r, v, d, t, p) => new ExitRecord(s, r, v, d, t, p));
+        Gen.Select(record.Array[0, 80], Gen.UShort, Gen.OneOf(Gen.Const(0L), Gen.Long), Gen.Bool).Sample((records, source, timestamp, aligned) =>
+        {
+            var memory = (byte*)NativeMemory.AlignedAlloc((nuint)(records.Length + 2) * 32, 64);
+            try
+            {
+                var slots = new Span<ExitRecord>(memory + (aligned ? 0 : 8), records.Length + 1);
+                slots[^1] = new ExitRecord(1, 2, 3, 4, 5, 6);
+
+                bool streamed = ExitRecord.CopyAsPosted(records, slots[..^1], source, timestamp);
+                Sse.StoreFence(); // as TryPublishStreamed does before the tail
+
+                Assert.Equal(aligned && records.Length >= ExitRecord.StreamFrom && Avx.IsSupported && Vector256.IsHardwareAccelerated, streamed);
+                for (int i = 0; i < records.Length; i++)
+                {
+                    ExitRecord r = records[i];
+                    Assert.Equal(new ExitRecord(source, r.Register, r.Value, r.DestinationId, r.Tag, r.PostTimestamp != 0 ? r.PostTimestamp : timestamp), slots[i]);
+                }
+
+                Assert.Equal(new ExitRecord(1, 2, 3, 4, 5, 6), slots[^1]);
+            }
+            finally
+            {
+                NativeMemory.AlignedFree(memory);
+            }
+        }, iter: 300);
     }
 
     [Fact]

@@ -190,14 +190,16 @@ internal sealed class PostingRings
             }
 
             int count = Math.Min(left, free);
+            bool streamed = false;
             for (int written = 0; written < count;)
             {
                 Span<ExitRecord> slots = ring.ProducerSpan(written, count - written); // up to the storage's end: a wrap takes two
-                ExitRecord.CopyAsPosted(run.Slice(i + written, slots.Length), slots, sourceIndex, timestamp);
+                streamed |= ExitRecord.CopyAsPosted(run.Slice(i + written, slots.Length), slots, sourceIndex, timestamp);
                 written += slots.Length;
             }
 
-            if (!ring.TryPublish(count)) // one release store for the whole piece; refused only if a close's seal excludes it
+            // One release store for the whole piece (after a store fence if it was streamed); refused only if a close's seal excludes it.
+            if (!(streamed ? ring.TryPublishStreamed(count) : ring.TryPublish(count)))
             {
                 ThrowClosed();
             }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace IpiEngine.Rings;
 
@@ -51,6 +52,14 @@ namespace IpiEngine.Rings;
 /// <para>
 /// The slots start on a <see cref="CacheLine.Size"/> boundary (pinned, aligned by hand), so a record whose size divides
 /// the line (the 32-byte <see cref="ExitRecord"/>) never straddles two lines.
+/// </para>
+/// <para>
+/// Streamed slots. A producer may write slots with non-temporal stores (x86 <c>vmovntdq</c>, as
+/// <see cref="ExitRecord.CopyAsPosted"/> does for long runs). Those are the one kind of x86 store not ordered with the
+/// stores after it, so the tail's release store alone would not make them visible first: such a producer publishes
+/// with <see cref="TryPublishStreamed"/>, which runs <c>sfence</c> (every earlier store, streamed or not, is globally
+/// visible before any later one) and then <see cref="TryPublish"/>. A consumer that acquire-reads that tail then reads
+/// the slots as written, as with plain stores; nothing else changes.
 /// </para>
 /// </remarks>
 /// <typeparam name="T">The record type (blittable).</typeparam>
@@ -168,6 +177,18 @@ internal sealed unsafe class SpscRing<T> where T : unmanaged
         Volatile.Write(ref _cursors.Tail, tail); // release: the slots' stores are visible first; no fence (class remarks)
         return Volatile.Read(ref _cursors.Closed) == 0 // after the tail store in program order; the closer's barrier orders the pair (class remarks, (i))
             || SealIncludes(tail); // closed: taken only if the seal includes this publication ((ii))
+    }
+
+    /// <summary>
+    /// Producer: <see cref="TryPublish"/> for slots written with non-temporal stores: a store fence first, so they are
+    /// visible before the tail (class remarks, "Streamed slots"). Only where <see cref="Sse.IsSupported"/>, as those
+    /// stores are.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryPublishStreamed(int count)
+    {
+        Sse.StoreFence(); // the streamed slot stores become visible before the tail store that publishes them
+        return TryPublish(count);
     }
 
     /// <summary>
