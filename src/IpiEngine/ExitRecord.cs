@@ -62,18 +62,16 @@ public readonly struct ExitRecord
     /// <see cref="PostTimestamp"/>, then <see cref="SourceVcpu"/> in the low 16 bits of the last 8 bytes), fixed up with
     /// a mask and written with one store: about a third of the field-by-field copy's cost.
     /// <para>
-    /// From <see cref="StreamFrom"/> records on, into 32-byte-aligned slots, on x86 with AVX, the stores are
-    /// non-temporal (<c>vmovntdq</c>: written to memory without first taking the line from the cache that holds it) and
-    /// the method returns true: the caller must then publish with <see cref="Rings.SpscRing{T}.TryPublishStreamed"/>,
-    /// whose fence orders these weakly ordered stores before the tail's release store. Where a ring's lines sit in the
-    /// consumer's cache on a far core, taking each line back before writing it was most of a batched post's cost: 64
-    /// records per call went from 70-73 M to 212-219 M IPIs/s far, and 199-202 M to 202-226 M near
-    /// (docs/performance.md, thirtieth session). A short run stays in the cache, where its consumer reads it soonest.
+    /// With <paramref name="stream"/>, from <see cref="StreamFrom"/> records on, into 32-byte-aligned slots, on x86 with
+    /// AVX, the stores are non-temporal (<c>vmovntdq</c>: written to memory without first taking the line from the cache
+    /// that holds it) and the method returns true: the caller must then publish with
+    /// <see cref="Rings.SpscRing{T}.TryPublishStreamed"/>, whose fence orders these weakly ordered stores before the
+    /// tail's release store. The caller streams only where it pays (<see cref="Posting.StreamingChoice"/>).
     /// </para>
     /// </summary>
     /// <returns>True when the slots were written with non-temporal stores (publish with a fence).</returns>
     [MethodImpl(HotPath.Optimized)]
-    internal static unsafe bool CopyAsPosted(ReadOnlySpan<ExitRecord> records, Span<ExitRecord> slots, ushort source, long timestamp)
+    internal static unsafe bool CopyAsPosted(ReadOnlySpan<ExitRecord> records, Span<ExitRecord> slots, ushort source, long timestamp, bool stream = false)
     {
         if (slots.Length < records.Length)
         {
@@ -89,7 +87,7 @@ public readonly struct ExitRecord
             fixed (ExitRecord* first = slots)
             {
                 ulong* to = (ulong*)first;
-                if (records.Length >= StreamFrom && Avx.IsSupported && ((nuint)to & (nuint)(Vector256<byte>.Count - 1)) == 0)
+                if (stream && records.Length >= StreamFrom && Avx.IsSupported && ((nuint)to & (nuint)(Vector256<byte>.Count - 1)) == 0)
                 {
                     for (nuint i = 0; i < (nuint)records.Length * 4; i += 4)
                     {
@@ -122,8 +120,8 @@ public readonly struct ExitRecord
     }
 
     /// <summary>
-    /// Records per copy from which <see cref="CopyAsPosted"/> streams (16: half a kilobyte, eight lines): a batched
-    /// post. One record per call stays in the cache, and pays no fence.
+    /// Records per copy from which <see cref="CopyAsPosted"/> may stream (16: half a kilobyte, eight lines): a batched
+    /// post. One record per call always stays in the cache, and pays no fence.
     /// </summary>
     internal const int StreamFrom = 16;
 }

@@ -36,13 +36,13 @@ public class ExitRecordLayoutTests
     }
 
     [Fact]
-    public unsafe void Long_copies_into_aligned_slots_stream_and_still_copy_exactly()
+    public unsafe void Long_copies_asked_to_stream_into_aligned_slots_do_and_still_copy_exactly()
     {
         // The ring's slots start on a line boundary; the test's do too, or 8 bytes past one (not 32-byte aligned).
         // Each sample has its own memory: CsCheck runs samples on several threads at once.
         var record = Gen.Select(Gen.UShort, Gen.UShort, Gen.ULong, Gen.UInt, Gen.ULong, Gen.OneOf(Gen.Const(0L), Gen.Long))
             .Select((s, r, v, d, t, p) => new ExitRecord(s, r, v, d, t, p));
-        Gen.Select(record.Array[0, 80], Gen.UShort, Gen.OneOf(Gen.Const(0L), Gen.Long), Gen.Bool).Sample((records, source, timestamp, aligned) =>
+        Gen.Select(record.Array[0, 80], Gen.UShort, Gen.OneOf(Gen.Const(0L), Gen.Long), Gen.Bool, Gen.Bool).Sample((records, source, timestamp, aligned, stream) =>
         {
             var memory = (byte*)NativeMemory.AlignedAlloc((nuint)(records.Length + 2) * 32, 64);
             try
@@ -50,10 +50,10 @@ public class ExitRecordLayoutTests
                 var slots = new Span<ExitRecord>(memory + (aligned ? 0 : 8), records.Length + 1);
                 slots[^1] = new ExitRecord(1, 2, 3, 4, 5, 6);
 
-                bool streamed = ExitRecord.CopyAsPosted(records, slots[..^1], source, timestamp);
+                bool streamed = ExitRecord.CopyAsPosted(records, slots[..^1], source, timestamp, stream);
                 Sse.StoreFence(); // as TryPublishStreamed does before the tail
 
-                Assert.Equal(aligned && records.Length >= ExitRecord.StreamFrom && Avx.IsSupported && Vector256.IsHardwareAccelerated, streamed);
+                Assert.Equal(stream && aligned && records.Length >= ExitRecord.StreamFrom && Avx.IsSupported && Vector256.IsHardwareAccelerated, streamed);
                 for (int i = 0; i < records.Length; i++)
                 {
                     ExitRecord r = records[i];

@@ -59,6 +59,7 @@ internal sealed class PostingRings
     private IIdleAssistant? _assistant;        // fused mode's idle assist; set before the pipeline starts, then read only
     private readonly int _stampInterval;
     private readonly long[]? _stampCountdown;  // per source, one padded stride apart: each written only by its source's producer
+    private readonly StreamingChoice[] _streaming; // per source, one padded line each: each written only by its source's producer
 
     /// <summary>Longs between two sources' stamp countdowns (so two producers never write one line).</summary>
     private const int StampStride = CacheLine.PaddedSize / sizeof(long);
@@ -73,6 +74,7 @@ internal sealed class PostingRings
         _name = name;
         _stampInterval = stampInterval;
         _stampCountdown = stampInterval > 1 ? new long[(rings.Length + 1) * StampStride] : null;
+        _streaming = new StreamingChoice[rings.Length];
     }
 
     /// <summary>
@@ -191,11 +193,25 @@ internal sealed class PostingRings
 
             int count = Math.Min(left, free);
             bool streamed = false;
+            bool stream = false;
+            long plainStarted = 0;
+            if (count >= ExitRecord.StreamFrom)
+            {
+                ref StreamingChoice choice = ref _streaming[source];
+                stream = choice.StreamNext();
+                plainStarted = !stream && choice.TimeNextPlain() ? Stopwatch.GetTimestamp() : 0;
+            }
+
             for (int written = 0; written < count;)
             {
                 Span<ExitRecord> slots = ring.ProducerSpan(written, count - written); // up to the storage's end: a wrap takes two
-                streamed |= ExitRecord.CopyAsPosted(run.Slice(i + written, slots.Length), slots, sourceIndex, timestamp);
+                streamed |= ExitRecord.CopyAsPosted(run.Slice(i + written, slots.Length), slots, sourceIndex, timestamp, stream);
                 written += slots.Length;
+            }
+
+            if (plainStarted != 0)
+            {
+                _streaming[source].PlainCopyTook(Stopwatch.GetTimestamp() - plainStarted, count);
             }
 
             // One release store for the whole piece (after a store fence if it was streamed); refused only if a close's seal excludes it.
