@@ -91,9 +91,7 @@ public readonly struct ExitRecord
                 {
                     for (nuint i = 0; i < (nuint)records.Length * 4; i += 4)
                     {
-                        Vector256<ulong> record = Vector256.LoadUnsafe(ref from, i);
-                        Vector256<ulong> unstamped = Vector256.Equals(record, Vector256<ulong>.Zero) & stamp; // the timestamp where PostTimestamp is 0
-                        Avx.StoreAlignedNonTemporal(to + i, (record & keep) | sourceBits | unstamped); // weakly ordered: TryPublishStreamed fences
+                        Avx.StoreAlignedNonTemporal(to + i, AsPosted(Vector256.LoadUnsafe(ref from, i), keep, sourceBits, stamp)); // weakly ordered: TryPublishStreamed fences
                     }
 
                     return true;
@@ -101,9 +99,7 @@ public readonly struct ExitRecord
 
                 for (nuint i = 0; i < (nuint)records.Length * 4; i += 4)
                 {
-                    Vector256<ulong> record = Vector256.LoadUnsafe(ref from, i);
-                    Vector256<ulong> unstamped = Vector256.Equals(record, Vector256<ulong>.Zero) & stamp; // the timestamp where PostTimestamp is 0
-                    ((record & keep) | sourceBits | unstamped).Store(to + i);
+                    AsPosted(Vector256.LoadUnsafe(ref from, i), keep, sourceBits, stamp).Store(to + i);
                 }
             }
 
@@ -118,6 +114,11 @@ public readonly struct ExitRecord
 
         return false;
     }
+
+    /// <summary>One record as posted: its source replaced, and the timestamp where its <see cref="PostTimestamp"/> is 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<ulong> AsPosted(Vector256<ulong> record, Vector256<ulong> keep, Vector256<ulong> sourceBits, Vector256<ulong> stamp)
+        => (record & keep) | sourceBits | (Vector256.Equals(record, Vector256<ulong>.Zero) & stamp);
 
     /// <summary>
     /// Records per copy from which <see cref="CopyAsPosted"/> may stream (32: a kilobyte, sixteen lines): a batched

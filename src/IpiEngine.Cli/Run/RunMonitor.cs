@@ -172,12 +172,7 @@ internal sealed class RunMonitor
     {
         var seconds = Stopwatch.GetElapsedTime(sliceStarted).TotalSeconds;
         slicesSeconds += seconds;
-        var slice = AllocationWindow.Between(sliceAllocationsBefore, AllocationWindow.Now());
-        slicesAllocations = new AllocationWindow(
-            slicesAllocations.AllocatedBytes + slice.AllocatedBytes,
-            slicesAllocations.Gen0 + slice.Gen0,
-            slicesAllocations.Gen1 + slice.Gen1,
-            slicesAllocations.Gen2 + slice.Gen2);
+        slicesAllocations += AllocationWindow.Between(sliceAllocationsBefore, AllocationWindow.Now());
         slicesMonitorAllocated += GC.GetAllocatedBytesForCurrentThread() - sliceMonitorBefore;
         return seconds;
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using IpiEngine.Rings;
 
@@ -26,7 +27,8 @@ internal struct StreamingChoice
     /// <summary>A plain copy slower than this a line means its lines came from a far core.</summary>
     public const double FarLineNanoseconds = 15;
 
-    private static readonly double FarTicksPerLine = FarLineNanoseconds * Stopwatch.Frequency / 1e9;
+    /// <summary>The far threshold as Stopwatch ticks per record (two records share a line).</summary>
+    private static readonly double FarTicksPerRecord = FarLineNanoseconds * Stopwatch.Frequency / 1e9 * Unsafe.SizeOf<ExitRecord>() / CacheLine.Size;
 
     [FieldOffset(0)] private int _streamRuns;
     [FieldOffset(4)] private int _plainRuns;
@@ -49,7 +51,7 @@ internal struct StreamingChoice
     /// <summary>A timed plain copy of <paramref name="records"/> took <paramref name="ticks"/>: stream from now on if it was slow.</summary>
     public void PlainCopyTook(long ticks, int records)
     {
-        if (ticks > records * (32.0 / CacheLine.Size) * FarTicksPerLine)
+        if (ticks > records * FarTicksPerRecord)
         {
             _streamRuns = StreamRuns;
             _plainRuns = 0; // the plain run after the stretch is timed
