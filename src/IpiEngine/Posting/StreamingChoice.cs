@@ -11,9 +11,12 @@ namespace IpiEngine.Posting;
 /// core, since a plain store first takes its line back (36-38 ns a line on this project's VM far, 5-6 ns near); it
 /// costs where the consumer is near, which then reads the records from memory instead of its neighbour's cache
 /// (docs/performance.md, thirtieth session). The producer cannot ask where the consumer runs, but its plain copies show
-/// it: one long plain run in <see cref="SampleEvery"/> is timed, and one slower than <see cref="FarLineNanoseconds"/> a
-/// line switches the source to streaming for <see cref="StreamRuns"/> long runs, after which the next is plain and
-/// timed again. Written only by the source's producer; one padded line per source.
+/// it: one long plain run in <see cref="SampleEvery"/> is timed, and two in a row (the next long run is timed after a
+/// slow one) slower than <see cref="FarLineNanoseconds"/> a line switch the source to streaming for
+/// <see cref="StreamRuns"/> long runs, after which the next is plain and timed again. One slow copy alone (a cold ring,
+/// an interrupt in the middle) is not enough: with one, a benchmark whose vCPUs post and drain on one thread ran 6%
+/// slower (<c>EmbedderNotifierBenchmarks.PostDeliverTake</c>). Written only by the source's producer; one padded line
+/// per source.
 /// </summary>
 [StructLayout(LayoutKind.Explicit, Size = CacheLine.PaddedSize)]
 internal struct StreamingChoice
@@ -32,6 +35,7 @@ internal struct StreamingChoice
 
     [FieldOffset(0)] private int _streamRuns;
     [FieldOffset(4)] private int _plainRuns;
+    [FieldOffset(8)] private bool _confirming; // the last timed copy was slow: the next one decides
 
     /// <summary>For a long run: true to stream it (and count it off the streaming stretch).</summary>
     public bool StreamNext()
@@ -48,13 +52,24 @@ internal struct StreamingChoice
     /// <summary>For a long run about to be copied plain: whether to time it (the first one, then one in <see cref="SampleEvery"/>).</summary>
     public bool TimeNextPlain() => (_plainRuns++ & (SampleEvery - 1)) == 0;
 
-    /// <summary>A timed plain copy of <paramref name="records"/> took <paramref name="ticks"/>: stream from now on if it was slow.</summary>
+    /// <summary>
+    /// A timed plain copy of <paramref name="records"/> took <paramref name="ticks"/>: after a slow one, the next long run
+    /// is timed too; two slow ones in a row start a streaming stretch.
+    /// </summary>
     public void PlainCopyTook(long ticks, int records)
     {
-        if (ticks > records * FarTicksPerRecord)
+        if (ticks <= records * FarTicksPerRecord)
+        {
+            _confirming = false;
+            return;
+        }
+
+        if (_confirming)
         {
             _streamRuns = StreamRuns;
-            _plainRuns = 0; // the plain run after the stretch is timed
         }
+
+        _confirming = !_confirming;
+        _plainRuns = 0; // the next plain run is timed: the confirmation, or the first after the stretch
     }
 }

@@ -4,7 +4,7 @@ using Xunit;
 
 namespace IpiEngine.Tests.Rings;
 
-/// <summary>A source streams its long runs only after a timed plain copy was slow, for a stretch, then tries plain again.</summary>
+/// <summary>A source streams its long runs only after two timed plain copies in a row were slow, for a stretch, then tries plain again.</summary>
 public class StreamingChoiceTests
 {
     [Fact]
@@ -27,13 +27,16 @@ public class StreamingChoiceTests
     }
 
     [Fact]
-    public void A_slow_plain_copy_streams_a_stretch_then_the_next_plain_copy_is_timed_again()
+    public void Two_slow_plain_copies_in_a_row_stream_a_stretch_then_the_next_plain_copy_is_timed_again()
     {
         var choice = default(StreamingChoice);
         Assert.False(choice.StreamNext());
         Assert.True(choice.TimeNextPlain()); // the first long run is timed
 
-        choice.PlainCopyTook(Ticks(36 * 32), 64); // 36 ns a line: far
+        choice.PlainCopyTook(Ticks(36 * 32), 64); // 36 ns a line: far, once
+        Assert.False(choice.StreamNext());
+        Assert.True(choice.TimeNextPlain()); // the next run is timed at once to confirm
+        choice.PlainCopyTook(Ticks(36 * 32), 64); // far again
 
         for (var run = 0; run < StreamingChoice.StreamRuns; run++)
         {
@@ -47,13 +50,26 @@ public class StreamingChoiceTests
     }
 
     [Fact]
+    public void One_slow_copy_between_fast_ones_does_not_stream()
+    {
+        var choice = default(StreamingChoice);
+        choice.PlainCopyTook(Ticks(36 * 32), 64); // slow once (a cold ring, an interrupt)
+        choice.PlainCopyTook(Ticks(5 * 32), 64); // the confirmation is fast
+        choice.PlainCopyTook(Ticks(36 * 32), 64); // slow once more: a new first
+
+        Assert.False(choice.StreamNext());
+    }
+
+    [Fact]
     public void The_threshold_is_per_line()
     {
         var fast = default(StreamingChoice);
         fast.PlainCopyTook(Ticks((StreamingChoice.FarLineNanoseconds - 1) * 8), 16); // 16 records: 8 lines, under the threshold
+        fast.PlainCopyTook(Ticks((StreamingChoice.FarLineNanoseconds - 1) * 8), 16);
         Assert.False(fast.StreamNext());
 
         var slow = default(StreamingChoice);
+        slow.PlainCopyTook(Ticks((StreamingChoice.FarLineNanoseconds + 1) * 8), 16);
         slow.PlainCopyTook(Ticks((StreamingChoice.FarLineNanoseconds + 1) * 8), 16);
         Assert.True(slow.StreamNext());
     }
