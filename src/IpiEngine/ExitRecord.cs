@@ -84,23 +84,28 @@ public readonly struct ExitRecord
             Vector256<ulong> sourceBits = Vector256.Create(0, 0, 0, (ulong)source);
             Vector256<ulong> stamp = Vector256.Create(0, 0, (ulong)timestamp, 0);
             ref ulong from = ref Unsafe.As<ExitRecord, ulong>(ref MemoryMarshal.GetReference(records));
-            fixed (ExitRecord* first = slots)
+            if (stream && records.Length >= StreamFrom && Avx.IsSupported)
             {
-                ulong* to = (ulong*)first;
-                if (stream && records.Length >= StreamFrom && Avx.IsSupported && ((nuint)to & (nuint)(Vector256<byte>.Count - 1)) == 0)
+                fixed (ExitRecord* first = slots)
                 {
-                    for (nuint i = 0; i < (nuint)records.Length * 4; i += 4)
+                    ulong* streamTo = (ulong*)first;
+                    if (((nuint)streamTo & (nuint)(Vector256<byte>.Count - 1)) == 0)
                     {
-                        Avx.StoreAlignedNonTemporal(to + i, AsPosted(Vector256.LoadUnsafe(ref from, i), keep, sourceBits, stamp)); // weakly ordered: TryPublishStreamed fences
+                        for (nuint i = 0; i < (nuint)records.Length * 4; i += 4)
+                        {
+                            Avx.StoreAlignedNonTemporal(streamTo + i, AsPosted(Vector256.LoadUnsafe(ref from, i), keep, sourceBits, stamp)); // weakly ordered: TryPublishStreamed fences
+                        }
+
+                        return true;
                     }
-
-                    return true;
                 }
+            }
 
-                for (nuint i = 0; i < (nuint)records.Length * 4; i += 4)
-                {
-                    AsPosted(Vector256.LoadUnsafe(ref from, i), keep, sourceBits, stamp).Store(to + i);
-                }
+            // The plain copy takes no pin: its loop is the one this method had before streaming.
+            ref ulong to = ref Unsafe.As<ExitRecord, ulong>(ref MemoryMarshal.GetReference(slots));
+            for (nuint i = 0; i < (nuint)records.Length * 4; i += 4)
+            {
+                AsPosted(Vector256.LoadUnsafe(ref from, i), keep, sourceBits, stamp).StoreUnsafe(ref to, i);
             }
 
             return false;
