@@ -53,6 +53,7 @@ internal static class NodeCommand
         var ipis = new Option<long>("--ipis-per-vcpu") { Description = "IPIs each local vCPU posts (0: post for --duration-ms, or only serve without --control).", DefaultValueFactory = _ => 0 };
         var duration = new Option<int>("--duration-ms") { Description = "How long to post when --ipis-per-vcpu is 0 (with --control).", DefaultValueFactory = _ => 1000 };
         var rate = new Option<long>("--rate") { Description = "IPIs per second this node posts (0: as fast as possible; pace it to measure latency rather than queueing).", DefaultValueFactory = _ => 0 };
+        var paceStep = new Option<int>("--pace-step-us") { Description = $"With --rate: post what is due once every N microseconds, sleeping between (1 to 1,000,000; under 1000 needs Linux's clock_nanosleep, elsewhere a step is at least 1 ms).", DefaultValueFactory = _ => PacingClock.DefaultStepMicroseconds };
         var timeout = new Option<int>("--timeout") { Description = "Seconds allowed for connecting and for the run.", DefaultValueFactory = _ => 60 };
         var control = new Option<bool>("--control") { Description = "Wait for 'go', 'expect ...' and 'stop' lines on standard input (used by ipi run --nodes)." };
         var traceVcpus = new Option<FileInfo?>("--trace-vcpus") { Description = "Replay this trace's vcpus.csv over the nodes (with --trace-exits, --deliveries and --control) instead of a workload." };
@@ -67,7 +68,7 @@ internal static class NodeCommand
         var warmup = new Option<int>("--warmup-ms") { Description = "Before connecting, run this node's whole path (posting, resolution, the links, arrivals) for N ms on a throw-away VM of two nodes in this process, so that the measured window starts warm (0: no warm-up).", DefaultValueFactory = _ => 0 };
         var command = new Command("node", "Run one node of a VM whose vCPUs are spread over several hosts; forwards IPIs to its peers. For lower cross-node latency start it with DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 in its environment, as ipi run --nodes does (docs/embedding.md, \"Beyond one host\").")
         {
-            config, topology, workload, seed, ipis, duration, rate, timeout, control, traceVcpus, traceExits, threading, assist, pipelineCpus, deliveries, svrWrites, progress, batch, warmup,
+            config, topology, workload, seed, ipis, duration, rate, paceStep, timeout, control, traceVcpus, traceExits, threading, assist, pipelineCpus, deliveries, svrWrites, progress, batch, warmup,
         };
         command.SetAction((parse, ct) =>
         {
@@ -87,7 +88,7 @@ internal static class NodeCommand
                     TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), ct)
                 : RunAsync(new NodeRunArguments(parse.GetRequiredValue(config).FullName, parse.GetValue(topology)!, parse.GetValue(workload)!,
                     parse.GetValue(seed), parse.GetValue(ipis), TimeSpan.FromMilliseconds(parse.GetValue(duration)), parse.GetValue(rate),
-                    TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!, parse.GetValue(svrWrites), parse.GetValue(progress), assistOn, parse.GetValue(batch)) { PipelineCpus = cpus, Warmup = TimeSpan.FromMilliseconds(parse.GetValue(warmup)) }, ct);
+                    TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!, parse.GetValue(svrWrites), parse.GetValue(progress), assistOn, parse.GetValue(batch)) { PipelineCpus = cpus, Warmup = TimeSpan.FromMilliseconds(parse.GetValue(warmup)), PaceStepMicroseconds = parse.GetValue(paceStep) }, ct);
         });
         return command;
     }
@@ -106,6 +107,8 @@ internal static class NodeCommand
     {
         if (args.IpisPerVcpu < 0 || args.Rate < 0 || args.SvrWriteEvery < 0 || args.ProgressMs < 0 || args.Warmup < TimeSpan.Zero || args.Timeout <= TimeSpan.Zero || args.Duration <= TimeSpan.Zero)
             return Fail("--ipis-per-vcpu, --rate, --svr-write-every, --progress-ms and --warmup-ms must be 0 or more, --duration-ms and --timeout positive.");
+        if (args.PaceStepMicroseconds < 1 || args.PaceStepMicroseconds > PacingClock.MaxStepMicroseconds)
+            return Fail($"--pace-step-us must be from 1 to {PacingClock.MaxStepMicroseconds:N0}, not {args.PaceStepMicroseconds}.");
         if (args.Batch is < 1 or > MaxBatch)
             return Fail($"--batch must be between 1 and {MaxBatch}, not {args.Batch}.");
         if (!WorkloadMix.TryParse(args.Workload, out var mix, out var mixError))
@@ -235,7 +238,7 @@ internal static class NodeCommand
         {
             try
             {
-                posted = await Task.Run(() => script.Post(engine, local, args.IpisPerVcpu, args.Duration, args.Rate, kernel, ct, args.SvrWriteEvery, args.Batch), CancellationToken.None);
+                posted = await Task.Run(() => script.Post(engine, local, args.IpisPerVcpu, args.Duration, args.Rate, kernel, ct, args.SvrWriteEvery, args.Batch, args.PaceStepMicroseconds), CancellationToken.None);
             }
             catch (TopologyWriteException e)
             {

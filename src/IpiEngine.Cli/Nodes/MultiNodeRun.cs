@@ -26,6 +26,8 @@ internal sealed class MultiNodeRun
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>IPIs per second each node posts (0: as fast as possible). Pace it to read latency rather than queueing.</summary>
     public long Rate { get; init; }
+    /// <summary>With a <see cref="Rate"/>: each node's pacing step in microseconds (<c>ipi node --pace-step-us</c>, <see cref="PacingClock"/>).</summary>
+    public int PaceStepMicroseconds { get; init; } = PacingClock.DefaultStepMicroseconds;
     /// <summary>IPIs each vCPU posts per turn: 1 with <c>Post</c>, more with one <c>PostBatch</c> (<c>ipi node --batch</c>).</summary>
     public int Batch { get; init; } = 1;
     /// <summary>The engines' threading: <c>fused</c>, <c>per-stage</c> or <c>inline</c>.</summary>
@@ -87,7 +89,7 @@ internal sealed class MultiNodeRun
         await using var nodes = await NodeProcesses.StartAsync(Nodes, Vcpus, LocalTargets, (node, _) => ["--threading", Threading, "--topology", Topology, "--workload", Workload,
             "--seed", Seed.ToString(invariant), "--ipis-per-vcpu", IpisPerVcpu.ToString(invariant),
             "--duration-ms", ((long)Duration.TotalMilliseconds).ToString(invariant),
-            "--rate", Rate.ToString(invariant), "--warmup-ms", ((long)Warmup.TotalMilliseconds).ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant),
+            "--rate", Rate.ToString(invariant), "--pace-step-us", PaceStepMicroseconds.ToString(invariant), "--warmup-ms", ((long)Warmup.TotalMilliseconds).ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant),
             "--svr-write-every", SvrWriteEvery.ToString(invariant), "--batch", Batch.ToString(invariant), "--progress-ms", ((int)ProgressInterval.TotalMilliseconds).ToString(invariant),
             .. NodeProcesses.AssistArguments(Threading, Assist), .. Run.PipelineCpuList.NodeArguments(PipelineCpus, node)], IpiDll, Timeout, Log, ct);
         await nodes.ExpectFromAllAsync("ready", ct);

@@ -26,6 +26,9 @@ internal sealed record NodeRunArguments(
     /// <summary>The engine's pipeline CPUs (<c>--pipeline-cpus</c>, <see cref="EngineOptions.PipelineCpus"/>); null: the OS places them.</summary>
     public IReadOnlyList<int>? PipelineCpus { get; init; }
 
+    /// <summary>With a rate: the posting thread's pacing step in microseconds (<c>--pace-step-us</c>, <see cref="PacingClock"/>).</summary>
+    public int PaceStepMicroseconds { get; init; } = PacingClock.DefaultStepMicroseconds;
+
     /// <summary>How long the node warms up on a throw-away VM before it is ready (<c>--warmup-ms</c>, <see cref="NodeWarmUp"/>); zero: not at all.</summary>
     public TimeSpan Warmup { get; init; }
 }

@@ -57,7 +57,8 @@ internal sealed class NodeScript
     /// Stops when each vCPU posted <paramref name="ipisPerVcpu"/> IPIs (when positive) or at <paramref name="deadline"/>.
     /// Returns the IPIs (firing writes) posted per vCPU, indexed by vCPU of the whole VM.
     /// </summary>
-    /// <param name="rate">IPIs per second this node posts, in 1 ms steps (0: as fast as the engine takes them).</param>
+    /// <param name="rate">IPIs per second this node posts (0: as fast as the engine takes them).</param>
+    /// <param name="paceStepMicroseconds">With a rate: what is due is posted once per step of this many microseconds (<see cref="PacingClock"/>).</param>
     /// <param name="kernel">With the host's kernel serving local targets: it sees each write first, as KVM does.</param>
     /// <param name="svrWriteEvery">
     /// When positive, each vCPU also writes its SVR before every N-th IPI (its 0th included): a replicated topology write
@@ -69,7 +70,7 @@ internal sealed class NodeScript
     /// vCPU's next <paramref name="batch"/> IPIs (their ICR high writes and SVR writes included, in order) into one
     /// <see cref="Engine.PostBatch"/>, as <c>ipi run --batch</c> does on one node.
     /// </param>
-    public long[] Post(Engine engine, uint[] local, long ipisPerVcpu, TimeSpan deadline, long rate, KernelStandIn? kernel, CancellationToken ct, int svrWriteEvery = 0, int batch = 1)
+    public long[] Post(Engine engine, uint[] local, long ipisPerVcpu, TimeSpan deadline, long rate, KernelStandIn? kernel, CancellationToken ct, int svrWriteEvery = 0, int batch = 1, int paceStepMicroseconds = PacingClock.DefaultStepMicroseconds)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(local);
@@ -79,6 +80,7 @@ internal sealed class NodeScript
         var posted = new long[Script.Vcpus.Length];
         var cursor = new int[Script.Vcpus.Length];
         var clock = Stopwatch.StartNew();
+        var pacing = rate > 0 ? new PacingClock(rate, paceStepMicroseconds) : null;
         double deadlineMs = deadline.TotalMilliseconds;
         long total = 0;
         int sweeps = 0;
@@ -106,9 +108,7 @@ internal sealed class NodeScript
                     break;
                 }
                 // Paced, a batch goes when its last IPI is due, so no more than the rate allows is ever offered.
-                long due = rate > 0 ? (total + ipis - 1) * 1000 / rate : 0;
-                if (rate > 0 && due > clock.ElapsedMilliseconds)
-                    WaitUntil(clock, due);
+                pacing?.WaitFor(total + ipis - 1);
                 var script = Script.Vcpus[v];
                 int count = 0; // records gathered for one PostBatch
                 for (int k = 0; k < ipis; k++)
@@ -156,11 +156,5 @@ internal sealed class NodeScript
             count = 0;
         }
         pending[count++] = record;
-    }
-
-    private static void WaitUntil(Stopwatch clock, long millisecond)
-    {
-        while (clock.ElapsedMilliseconds < millisecond)
-            Thread.Sleep(1);
     }
 }

@@ -29,6 +29,8 @@ internal sealed record NodesRunReport
     public int? Batch { get; init; }
     /// <summary>A generated workload: how long each node warmed up on a throw-away VM of its own before the window (<c>--warmup</c>); null for a trace.</summary>
     public double? WarmupSeconds { get; init; }
+    /// <summary>A paced generated workload: each node's pacing step in microseconds (<c>--pace-step</c>); null when unpaced or for a trace.</summary>
+    public int? PaceStepMicroseconds { get; init; }
     /// <summary>The topology (or "from the trace").</summary>
     public required string Topology { get; init; }
     /// <summary>The workload mix, or the trace's name.</summary>

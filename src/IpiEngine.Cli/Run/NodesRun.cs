@@ -47,6 +47,7 @@ internal static class NodesRun
             IpisPerVcpu = settings.Count is { } count ? count / settings.Vcpus : 0, // a multiple of the vCPUs (RunOptions)
             Duration = settings.Duration,
             Rate = settings.Rate is { } rate ? (long)(rate / nodes) : 0, // a whole multiple of the nodes (RunOptions)
+            PaceStepMicroseconds = PaceStepMicroseconds(settings),
             Batch = settings.Batch,
             Threading = settings.Threading,
             Assist = settings.Assist,
@@ -66,7 +67,7 @@ internal static class NodesRun
             return outcome?.ExitCode ?? 1;
         }
 
-        JsonOutput.Write(settings.JsonPath, result.ToReport(settings.Threading, AssistSetting(settings), settings.LocalTargets, settings.Vcpus, settings.Topology.Name, settings.Mix.Name) with { Batch = settings.Batch, WarmupSeconds = settings.EffectiveWarmup.TotalSeconds },
+        JsonOutput.Write(settings.JsonPath, result.ToReport(settings.Threading, AssistSetting(settings), settings.LocalTargets, settings.Vcpus, settings.Topology.Name, settings.Mix.Name) with { Batch = settings.Batch, WarmupSeconds = settings.EffectiveWarmup.TotalSeconds, PaceStepMicroseconds = settings.Rate is null ? null : PaceStepMicroseconds(settings) },
             NodesRunReportJsonContext.Default.NodesRunReport, jsonOutput ?? console.Writer);
         return code;
     }
@@ -139,10 +140,15 @@ internal static class NodesRun
     /// <summary>The assist setting every node was given (fused threading), or null.</summary>
     private static bool? AssistSetting(RunSettings settings) => settings.Threading == "fused" ? settings.Assist : null;
 
+    /// <summary>Each node's pacing step, in microseconds (RunOptions accepts only whole microseconds).</summary>
+    private static int PaceStepMicroseconds(RunSettings settings)
+        => settings.PaceStep is { } step ? (int)(step.Ticks / TimeSpan.TicksPerMicrosecond) : PacingClock.DefaultStepMicroseconds;
+
     private static string Suffix(RunSettings settings)
         => $", {settings.Threading}" + (AssistSetting(settings) is { } on ? $", assist {(on ? "on" : "off")}" : "")
             + (settings.NodePipelineCpus is { } cpus ? $", pipelines on CPUs {string.Join(" / ", cpus.Select(c => string.Join(',', c)))}" : "")
-            + (settings.LocalTargets == "kernel" ? ", local targets served by a kernel stand-in" : "");
+            + (settings.LocalTargets == "kernel" ? ", local targets served by a kernel stand-in" : "")
+            + (settings.Rate is { } rate && !settings.IsTrace ? $", paced at {rate:N0} IPIs/s in steps of {PaceStepMicroseconds(settings)} µs" : "");
 
     /// <summary>Runs the work, cancelling it on Ctrl-C; null when interrupted.</summary>
     private static (int ExitCode, T? Result)? Wait<T>(Func<CancellationToken, Task<(int, T?)>> work, RunConsole console, RunInterruption interruption)

@@ -8,12 +8,13 @@ internal static class OptionValues
     /// <summary>Longest run accepted (a day).</summary>
     public static readonly TimeSpan MaxDuration = TimeSpan.FromDays(1);
 
-    /// <summary>Parses <c>10</c>, <c>10s</c>, <c>0.3s</c>, <c>300ms</c>, <c>2m</c>; positive, or zero when <paramref name="allowZero"/>.</summary>
+    /// <summary>Parses <c>10</c>, <c>10s</c>, <c>0.3s</c>, <c>300ms</c>, <c>250us</c> (or <c>250µs</c>), <c>2m</c>; positive, or zero when <paramref name="allowZero"/>.</summary>
     public static TimeSpan Duration(string option, string text, bool allowZero = false)
     {
         ArgumentNullException.ThrowIfNull(text);
         var t = text.Trim().ToLowerInvariant();
         var (number, scale) = t.EndsWith("ms", StringComparison.Ordinal) ? (t[..^2], 0.001)
+            : t.EndsWith("us", StringComparison.Ordinal) || t.EndsWith("µs", StringComparison.Ordinal) ? (t[..^2], 0.000_001)
             : t.EndsWith('s') ? (t[..^1], 1.0)
             : t.EndsWith('m') ? (t[..^1], 60.0)
             : (t, 1.0);

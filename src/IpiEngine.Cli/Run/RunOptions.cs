@@ -19,7 +19,7 @@ internal sealed class RunOptions
     public const int MaxNodes = 16;
 
     /// <summary>The options, in help order.</summary>
-    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Devices, Duration, Count, Threading, Wait, Assist, PipelineCpus, RingCapacity, Seed, Rate, Batch, Warmup, LatencySamples, Baseline, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, LocalTargets, Plain];
+    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Devices, Duration, Count, Threading, Wait, Assist, PipelineCpus, RingCapacity, Seed, Rate, PaceStep, Batch, Warmup, LatencySamples, Baseline, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, LocalTargets, Plain];
 
     internal Option<string?> Vcpus { get; } = new("--vcpus") { Description = $"Number of emulated vCPUs (default {RunSettings.DefaultVcpus}); with --exits, the trace's vcpus.csv.", HelpName = "N|FILE" };
 
@@ -46,6 +46,8 @@ internal sealed class RunOptions
     internal Option<string?> Seed { get; } = new("--seed") { Description = "Workload seed: the same seed gives the same offered sequence (default 1).", HelpName = "N" };
 
     internal Option<string?> Rate { get; } = new("--rate") { Description = "Offered load in IPIs/s over all vCPUs, e.g. 2M (default: unlimited).", HelpName = "IPIS" };
+
+    internal Option<string?> PaceStep { get; } = new("--pace-step") { Description = $"With --nodes and --rate: each node posts what is due once per step and sleeps between steps (default {IpiEngine.Cli.Nodes.PacingClock.DefaultStepMicroseconds}us; from 1us to 1s; 1ms gives Thread.Sleep's whole-millisecond bursts).", HelpName = "TIME" };
 
     internal Option<string?> Batch { get; } = new("--batch") { Description = $"Records per post call: 1 posts each exit alone, more uses PostBatch (default {RunSettings.DefaultBatch}).", HelpName = "N" };
 
@@ -113,6 +115,11 @@ internal sealed class RunOptions
         if (Text(parse, Nodes) is { } nodes)
         {
             return ReadNodes(parse, settings, nodes);
+        }
+
+        if (Text(parse, PaceStep) is not null)
+        {
+            throw new RunInputException("--pace-step applies to --nodes with --rate: on one engine each vCPU thread paces every IPI on its own.");
         }
 
         if (Text(parse, LocalTargets) is not null)
@@ -296,12 +303,26 @@ internal sealed class RunOptions
             throw new RunInputException($"--rate with --nodes is shared equally over the nodes: give a whole multiple of {nodes} IPIs/s, not {rate:0.###}.");
         }
 
-        return synthetic with { Nodes = nodes };
+        if (Text(parse, PaceStep) is { } step && synthetic.Rate is null)
+        {
+            throw new RunInputException("--pace-step paces an offered load: give --rate too (an unpaced run posts as fast as the engines take the IPIs).");
+        }
+
+        return synthetic with { Nodes = nodes, PaceStep = Text(parse, PaceStep) is { } ps ? PaceStepOf(ps) : null };
+    }
+
+    private static TimeSpan PaceStepOf(string text)
+    {
+        var step = OptionValues.Duration("--pace-step", text);
+        return step >= TimeSpan.FromMicroseconds(1) && step <= TimeSpan.FromMicroseconds(IpiEngine.Cli.Nodes.PacingClock.MaxStepMicroseconds)
+            && step.Ticks % TimeSpan.TicksPerMicrosecond == 0
+            ? step
+            : throw new RunInputException($"--pace-step must be a whole number of microseconds from 1us to 1s, such as 250us or 1ms, not '{text}'.");
     }
 
     private RunSettings ReadTrace(ParseResult parse, RunSettings settings)
     {
-        foreach (var syntheticOnly in new[] { Topology, Workload, Devices, Duration, Count, Seed, Rate, Warmup, Batch, LatencySamples })
+        foreach (var syntheticOnly in new[] { Topology, Workload, Devices, Duration, Count, Seed, Rate, PaceStep, Warmup, Batch, LatencySamples })
         {
             if (Text(parse, syntheticOnly) is not null)
             {

@@ -62,6 +62,9 @@ internal sealed record RunSettings
     /// <summary>Offered load in IPIs per second over all vCPUs, or null for as fast as the engine takes them.</summary>
     public double? Rate { get; init; }
 
+    /// <summary>With <c>--nodes</c> and a rate: each node's pacing step (<c>--pace-step</c>), or null for the default.</summary>
+    public TimeSpan? PaceStep { get; init; }
+
     /// <summary>Records per post call (1 = <c>Post</c>, more = <c>PostBatch</c>).</summary>
     public int Batch { get; init; } = DefaultBatch;
 

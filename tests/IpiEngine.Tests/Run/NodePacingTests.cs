@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Text.Json;
+using IpiEngine.Cli.Nodes;
+using IpiEngine.Cli.Run;
+using Xunit;
+
+namespace IpiEngine.Tests.Run;
+
+/// <summary>
+/// A node's offered-load pacing (<see cref="PacingClock"/>): the n-th IPI goes at its due time rounded up to the step,
+/// never before; <c>ipi run --nodes --rate</c> takes the step as <c>--pace-step</c> (default 250 µs, was a whole
+/// millisecond) and passes it to every node (<c>ipi node --pace-step-us</c>); bad steps are refused in one sentence.
+/// </summary>
+public class NodePacingTests
+{
+    [Fact]
+    public void An_ipi_is_due_at_its_time_rounded_up_to_the_step()
+    {
+        var clock = new PacingClock(rate: 1_000_000, stepMicroseconds: 250); // one IPI a microsecond
+        long step = Stopwatch.Frequency * 250 / 1_000_000;
+        long start = clock.DueTicks(0);
+
+        Assert.Equal(start + step, clock.DueTicks(1));     // due at 1 µs: the first step's end
+        Assert.Equal(start + step, clock.DueTicks(250));   // due at 250 µs exactly
+        Assert.Equal(start + (2 * step), clock.DueTicks(251));
+        Assert.Equal(start + (4000 * step), clock.DueTicks(999_999)); // the last of the first second: still inside it
+    }
+
+    [Fact]
+    public void A_step_of_a_millisecond_gives_the_old_whole_millisecond_bursts()
+    {
+        var clock = new PacingClock(rate: 500_000, stepMicroseconds: 1000);
+        long millisecond = Stopwatch.Frequency / 1000;
+        long start = clock.DueTicks(0);
+
+        // 500 IPIs a millisecond: IPIs 1 to 500 go together at 1 ms, 501 at 2 ms.
+        Assert.Equal(start + millisecond, clock.DueTicks(1));
+        Assert.Equal(start + millisecond, clock.DueTicks(500));
+        Assert.Equal(start + (2 * millisecond), clock.DueTicks(501));
+        Assert.False(clock.PreciseSleep); // a millisecond is Thread.Sleep's own step
+    }
+
+    [Fact]
+    public void Waiting_never_returns_before_the_ipi_is_due()
+    {
+        var clock = new PacingClock(rate: 100_000, stepMicroseconds: 200); // 20 IPIs a step
+        Assert.Equal(OperatingSystem.IsLinux(), clock.PreciseSleep);
+        for (long ipi = 0; ipi < 400; ipi += 7)
+        {
+            clock.WaitFor(ipi);
+            long now = Stopwatch.GetTimestamp();
+            Assert.True(now >= clock.DueTicks(ipi), $"IPI {ipi} released {clock.DueTicks(ipi) - now} ticks early");
+        }
+    }
+
+    [Theory]
+    [InlineData(0L, 250)]
+    [InlineData(-5L, 250)]
+    [InlineData(1000L, 0)]
+    [InlineData(1000L, 1_000_001)]
+    public void A_clock_refuses_a_rate_or_step_out_of_range(long rate, int step)
+        => Assert.Throws<ArgumentOutOfRangeException>(() => new PacingClock(rate, step));
+
+    [Theory]
+    [InlineData(new[] { "--pace-step", "250us" }, "--pace-step applies to --nodes with --rate: on one engine each vCPU thread paces every IPI on its own.")]
+    [InlineData(new[] { "--nodes", "2", "--pace-step", "250us" }, "--pace-step paces an offered load: give --rate too (an unpaced run posts as fast as the engines take the IPIs).")]
+    [InlineData(new[] { "--nodes", "2", "--rate", "1M", "--pace-step", "0.5us" }, "--pace-step must be a whole number of microseconds from 1us to 1s, such as 250us or 1ms, not '0.5us'.")]
+    [InlineData(new[] { "--nodes", "2", "--rate", "1M", "--pace-step", "2s" }, "--pace-step must be a whole number of microseconds from 1us to 1s, such as 250us or 1ms, not '2s'.")]
+    [InlineData(new[] { "--nodes", "2", "--rate", "1M", "--pace-step", "soon" }, "--pace-step must be a positive time such as 10s, 0.3s or 500ms (at most a day), not 'soon'.")]
+    [InlineData(new[] { "--nodes", "2", "--trace", "xapic-flat-smp4", "--pace-step", "1ms" }, "--pace-step applies to generated workloads only, not to trace replays.")]
+    public void A_step_that_cannot_apply_is_refused_in_one_sentence(string[] options, string sentence)
+    {
+        var (code, output, error) = RunCli.Invoke(["run", .. options]);
+
+        Assert.Equal(2, code);
+        Assert.Equal(string.Empty, output);
+        Assert.Equal(sentence, error.Trim());
+    }
+
+    [Theory]
+    [InlineData("250us", 250)]
+    [InlineData("250µs", 250)]
+    [InlineData("1ms", 1000)]
+    [InlineData("0.5ms", 500)]
+    public void Steps_are_read_in_any_unit(string text, int microseconds)
+        => Assert.Equal(TimeSpan.FromMicroseconds(microseconds), OptionValues.Duration("--pace-step", text));
+
+    [Fact]
+    public void A_paced_nodes_run_passes_its_step_to_every_node_and_reports_it()
+    {
+        var (code, output, error) = RunCli.Invoke("run", "--nodes", "2", "--vcpus", "4", "--workload", "unicast", "--duration", "300ms", "--rate", "20000",
+            "--pace-step", "500us", "--warmup", "0", "--json", "-");
+
+        Assert.True(code == 0, $"exit {code}: {error}\n{output}");
+        Assert.Contains("paced at 20,000 IPIs/s in steps of 500 µs", error, StringComparison.Ordinal); // the header line
+        Assert.Contains("every IPI delivered exactly once", error, StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(output);
+        Assert.Equal(500, json.RootElement.GetProperty("paceStepMicroseconds").GetInt32());
+    }
+
+    [Fact]
+    public void An_unpaced_nodes_run_reports_no_step()
+    {
+        var (code, output, error) = RunCli.Invoke("run", "--nodes", "2", "--vcpus", "4", "--workload", "unicast", "--count", "400", "--warmup", "0", "--json", "-");
+
+        Assert.True(code == 0, $"exit {code}: {error}\n{output}");
+        Assert.DoesNotContain("paced at", error, StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(output);
+        Assert.True(!json.RootElement.TryGetProperty("paceStepMicroseconds", out var step) || step.ValueKind == JsonValueKind.Null, json.RootElement.ToString());
+    }
+
+    [Fact]
+    public void The_node_verb_refuses_a_step_out_of_range_and_runs_with_one_in_range()
+    {
+        using var node = new LoneNode();
+
+        Assert.Equal(0, IpiEngine.Cli.Program.Main([.. node.Run, "--rate", "1000", "--pace-step-us", "100"]));
+        Assert.Equal(2, IpiEngine.Cli.Program.Main([.. node.Run, "--rate", "1000", "--pace-step-us", "0"]));
+        Assert.Equal(2, IpiEngine.Cli.Program.Main([.. node.Run, "--pace-step-us", "1000001"]));
+    }
+}
