@@ -63,6 +63,15 @@ internal sealed class GatherStage
         _idle = new ulong[doorbell.WordCount];
     }
 
+    /// <summary>
+    /// A pass that takes fewer records than this is thin: the gathering thread spins a little before the next
+    /// (<c>EnginePipeline.BackOffAfterThinPass</c>).
+    /// </summary>
+    public const int ThinPassRecords = 64;
+
+    /// <summary>Records the last <see cref="Pass"/> took, over all rings (consumer-owned).</summary>
+    public int LastPassRecords { get; private set; }
+
     /// <summary>How many empty visits in a row make a pass clear a ring's bit.</summary>
     public int ClearAfterEmptyVisits { get; }
 
@@ -110,15 +119,16 @@ internal sealed class GatherStage
     }
 
     /// <summary>
-    /// One pass over the rung rings; returns whether any record was consumed. A ring's bit stays set while it delivers
+    /// One pass over the rung rings; returns whether any record was consumed (<see cref="LastPassRecords"/> says how
+    /// many). A ring's bit stays set while it delivers
     /// records and is cleared only after <see cref="ClearAfterEmptyVisits"/> empty visits in a row (see the remarks), so
     /// steady traffic never makes producers write the doorbell.
     /// </summary>
     [MethodImpl(HotPath.Optimized)]
     public bool Pass<TConsumer>(ref TConsumer consumer) where TConsumer : struct, ISpanConsumer
     {
-        bool any = false;
         bool clear = false;
+        int taken = 0;
         for (int w = 0; w < _doorbell.WordCount; w++)
         {
             ulong bits = _doorbell.Peek(w);
@@ -127,9 +137,10 @@ internal sealed class GatherStage
                 int bit = BitOperations.TrailingZeroCount(bits);
                 bits &= bits - 1;
                 int index = (w << 6) + bit;
-                if (Drain(_rings[index], ref consumer))
+                int n = Drain(_rings[index], ref consumer, RingBudget); // a ring left with records keeps its bit: the next pass visits it again
+                if (n != 0)
                 {
-                    any = true;
+                    taken += n;
                     _emptyVisits[index] = 0;
                 }
                 else if (_emptyVisits[index] >= ClearAfterEmptyVisits || ++_emptyVisits[index] >= ClearAfterEmptyVisits) // saturates while a clear waits
@@ -145,7 +156,8 @@ internal sealed class GatherStage
             ClearIdle(); // the bits not cleared now stay in _idle (their rings stay visited) until a clear is due
         }
 
-        return any;
+        LastPassRecords = taken;
+        return taken != 0;
     }
 
     /// <summary>
@@ -196,11 +208,6 @@ internal sealed class GatherStage
             limit -= taken;
         }
     }
-
-    /// <summary>Hands up to <see cref="RingBudget"/> records of one ring to the consumer; whether there were any.</summary>
-    [MethodImpl(HotPath.Inlined)]
-    private static bool Drain<TConsumer>(SpscRing<ExitRecord> ring, ref TConsumer consumer) where TConsumer : struct, ISpanConsumer
-        => Drain(ring, ref consumer, RingBudget) != 0; // a ring left with records keeps its bit: the next pass visits it again
 
     /// <summary>Hands up to <paramref name="budget"/> records of one ring to the consumer; returns how many.</summary>
     [MethodImpl(HotPath.Inlined)]

@@ -38,11 +38,18 @@ public class GatherStageTests
 
         var checker = new OrderChecker(producers);
         var deadline = DateTime.UtcNow.AddSeconds(30);
+        long countedByPasses = 0; // what the passes say they took (the pipeline backs off after a thin one)
         while (checker.Total < (long)producers * PerProducer && DateTime.UtcNow < deadline)
         {
             if (!gather.Pass(ref checker))
             {
+                Assert.Equal(0, gather.LastPassRecords);
                 Thread.Yield();
+            }
+            else
+            {
+                Assert.InRange(gather.LastPassRecords, 1, producers * GatherStage.RingBudget);
+                countedByPasses += gather.LastPassRecords;
             }
         }
 
@@ -52,6 +59,7 @@ public class GatherStageTests
         }
 
         Assert.Equal((long)producers * PerProducer, checker.Total);
+        Assert.Equal(checker.Total, countedByPasses);
         Assert.Equal(0, checker.OutOfOrder);
         Assert.All(rings, ring => Assert.True(ring.IsEmpty));
         Assert.False(gather.Pass(ref checker)); // nothing left
