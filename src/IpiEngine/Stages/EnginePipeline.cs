@@ -204,6 +204,7 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     protected void RunLoop<TPass>(ref TPass pass) where TPass : struct, IGatherPass
     {
         var idle = new Idle(this);
+        var arrivals = new ArrivalRate(Stopwatch.GetTimestamp());
         WaitStrategy wait = Assist is null ? Parts.Wait : Parts.Wait.ForAssistedGathering;
         while (!Stopping)
         {
@@ -211,15 +212,21 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
             {
                 wait.WaitUntil(ref idle, Parts.Signal);
                 Assist?.TakeBack(); // passes and the drain run holding the consumer role (IdleAssist)
+                arrivals.Count(0);
             }
-            else if (Gather.LastPassRecords < GatherStage.ThinPassRecords)
+            else
             {
-                BackOffAfterThinPass();
+                int taken = Gather.LastPassRecords;
+                if (arrivals.Count(taken) && taken < GatherStage.ThinPassRecords)
+                {
+                    BackOffAfterThinPass();
+                }
             }
         }
 
         Drain(ref pass);
     }
+
 
     /// <summary>How long a gathering thread spins after a thin pass before the next (<see cref="BackOffAfterThinPass"/>).</summary>
     internal static readonly TimeSpan ThinPassBackoff = TimeSpan.FromMicroseconds(2);
@@ -227,13 +234,15 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     private static readonly long ThinPassBackoffTicks = (long)(ThinPassBackoff.TotalSeconds * Stopwatch.Frequency);
 
     /// <summary>
-    /// After a pass that took fewer than <see cref="GatherStage.ThinPassRecords"/> records: spins for
+    /// After a pass that took fewer than <see cref="GatherStage.ThinPassRecords"/> records while records stream in
+    /// (<see cref="ArrivalRate"/>): spins for
     /// <see cref="ThinPassBackoff"/> before the next pass. The producers are still writing those rings; a pass at once
     /// reads their tails and slots again and takes each line back from a producer that must then take it back to write
-    /// the next record, a round trip of 350 ns when this machine's cores are far. Letting records gather for 2 µs moved
-    /// one record per post from 22.5-23.1 to 28.7-30.6 M IPIs/s far and from 48.5-51.5 to 63.2-68.5 M near (8 vCPUs),
-    /// with the steady-load latency unchanged (docs/performance.md, thirty-first session). A thick pass, and a pass
-    /// that found nothing (the wait strategy's turn), go on at once.
+    /// the next record, a round trip of 350 ns when this machine's cores are far. After every thin pass, letting records
+    /// gather for 2 µs moved one record per post from 47-50 to 60-67 M IPIs/s near and from 26-28 to 33 M far (8
+    /// vCPUs) but cost the closed loops 16-21% of their round trips; gated on the arrival rate, one record per post
+    /// read 67-69 against 48-51 M near and 29-35 against 25-26 M far, the closed loops unchanged (docs/performance.md,
+    /// thirty-first session). A thick pass, and a pass that found nothing (the wait strategy's turn), go on at once.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void BackOffAfterThinPass()
