@@ -120,9 +120,9 @@ internal sealed class GatherStage
 
     /// <summary>
     /// One pass over the rung rings; returns whether any record was consumed (<see cref="LastPassRecords"/> says how
-    /// many). A ring's bit stays set while it delivers
-    /// records and is cleared only after <see cref="ClearAfterEmptyVisits"/> empty visits in a row (see the remarks), so
-    /// steady traffic never makes producers write the doorbell.
+    /// many). A ring's bit stays set while it delivers records and is cleared only after
+    /// <see cref="ClearAfterEmptyVisits"/> empty visits in a row (see the remarks), so steady traffic never makes
+    /// producers write the doorbell.
     /// </summary>
     [MethodImpl(HotPath.Optimized)]
     public bool Pass<TConsumer>(ref TConsumer consumer) where TConsumer : struct, ISpanConsumer

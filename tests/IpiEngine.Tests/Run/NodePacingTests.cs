@@ -10,6 +10,7 @@ namespace IpiEngine.Tests.Run;
 /// A node's offered-load pacing (<see cref="PacingClock"/>): the n-th IPI goes at its due time rounded up to the step,
 /// never before; <c>ipi run --nodes --rate</c> takes the step as <c>--pace-step</c> (default 250 µs, was a whole
 /// millisecond) and passes it to every node (<c>ipi node --pace-step-us</c>); bad steps are refused in one sentence.
+/// An unpaced run's lack of a step is checked beside its batch default in <see cref="NodesRunTests"/>.
 /// </summary>
 public class NodePacingTests
 {
@@ -96,17 +97,6 @@ public class NodePacingTests
         Assert.Contains("every IPI delivered exactly once", error, StringComparison.Ordinal);
         using var json = JsonDocument.Parse(output);
         Assert.Equal(500, json.RootElement.GetProperty("paceStepMicroseconds").GetInt32());
-    }
-
-    [Fact]
-    public void An_unpaced_nodes_run_reports_no_step()
-    {
-        var (code, output, error) = RunCli.Invoke("run", "--nodes", "2", "--vcpus", "4", "--workload", "unicast", "--count", "400", "--warmup", "0", "--json", "-");
-
-        Assert.True(code == 0, $"exit {code}: {error}\n{output}");
-        Assert.DoesNotContain("paced at", error, StringComparison.Ordinal);
-        using var json = JsonDocument.Parse(output);
-        Assert.True(!json.RootElement.TryGetProperty("paceStepMicroseconds", out var step) || step.ValueKind == JsonValueKind.Null, json.RootElement.ToString());
     }
 
     [Fact]

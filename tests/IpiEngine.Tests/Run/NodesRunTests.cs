@@ -110,6 +110,9 @@ public class NodesRunTests
         Assert.True(code == 0, $"exit {code}: {error}");
         using var byDefault = JsonDocument.Parse(output);
         Assert.Equal(1, byDefault.RootElement.GetProperty("batch").GetInt32());
+        // Unpaced, so no pacing step either (NodePacingTests has the paced side).
+        Assert.DoesNotContain("paced at", error, StringComparison.Ordinal);
+        Assert.True(!byDefault.RootElement.TryGetProperty("paceStepMicroseconds", out var step) || step.ValueKind == JsonValueKind.Null, byDefault.RootElement.ToString());
     }
 
     [Fact]
