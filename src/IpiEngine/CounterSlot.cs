@@ -55,6 +55,8 @@ internal enum CounterSlot
     IoApicStateOnly,
     /// <summary>Fused mode: passes a posting thread ran for its own ring while the pipeline thread was parked (<see cref="Stages.IdleAssist"/>).</summary>
     AssistedPasses,
+    /// <summary>Thin passes after which the gathering thread let records gather before the next (<c>EnginePipeline.BackOffAfterThinPass</c>).</summary>
+    ThinPassWaits,
     /// <summary>
     /// Local deliveries a batcher did not offer to a full <see cref="Delivery.DeliveryLogMode.First"/> log (it counts
     /// them here, with no shared write, instead of appending): part of <see cref="EngineCounters.LogOverflow"/>.

@@ -384,7 +384,7 @@ public sealed partial class Engine : IDisposable
             new DeviceInputCounts(sums[(int)CounterSlot.MsisResolved], sums[(int)CounterSlot.MsisRejected],
                 sums[(int)CounterSlot.PvIpisResolved], sums[(int)CounterSlot.PvIpisRejected],
                 sums[(int)CounterSlot.IoApicResolved], sums[(int)CounterSlot.IoApicRejected], sums[(int)CounterSlot.IoApicStateOnly]),
-            sums[(int)CounterSlot.AssistedPasses]);
+            sums[(int)CounterSlot.AssistedPasses], sums[(int)CounterSlot.ThinPassWaits]);
     }
 
     private static void Accumulate(StageCounters stage, Span<long> sums, ref RejectCounts rejected)

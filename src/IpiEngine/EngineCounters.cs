@@ -19,9 +19,10 @@ public readonly struct EngineCounters
     internal EngineCounters(long posted, long latched, long topologyWrites, long peerTopologyWrites, long ipisResolved, RejectCounts rejected,
         long destinationsResolved, long noDestination, long delivered, long coalesced, long forwarded, long servedByHost, long notifications,
         long remoteDelivered, long remoteCoalesced, long remoteRejected, long logOverflow, long notifierFaults, long peerUnreachable, long undelivered, DeviceInputCounts devices,
-        long assistedPasses = 0)
+        long assistedPasses = 0, long thinPassWaits = 0)
     {
         AssistedPasses = assistedPasses;
+        ThinPassWaits = thinPassWaits;
         MsisResolved = devices.MsisResolved;
         MsisRejected = devices.MsisRejected;
         PvIpisResolved = devices.PvIpisResolved;
@@ -176,6 +177,14 @@ public readonly struct EngineCounters
     /// pipeline (each such pass saved a wake of the pipeline thread).
     /// </summary>
     public long AssistedPasses { get; }
+
+    /// <summary>
+    /// Fused and per-stage modes: passes after which the gathering thread waited 2 µs before its next pass, because the
+    /// pass took few records while records streamed in at 16 or more a microsecond (so that the next pass finds more,
+    /// and reads the producers' cache lines less often). Not an IPI count: a measure of how often the engine judged its
+    /// traffic a stream; a closed loop or a paced load should show few or none.
+    /// </summary>
+    public long ThinPassWaits { get; }
 
     /// <summary>Records still between posting and resolution (0 when quiescent).</summary>
     public long InFlight => Posted - Latched - (TopologyWrites - PeerTopologyWrites) - IpisResolved - Rejected;

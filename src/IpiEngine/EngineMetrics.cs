@@ -28,6 +28,7 @@ public static class EngineMetrics
         Observe("ipi.peer_unreachable", "Destinations on another node refused because the peer was unreachable", static c => c.PeerUnreachable);
         Observe("ipi.notifications", "Notifications raised", static c => c.Notifications);
         Observe("ipi.assisted_passes", "Passes a posting thread ran because it found the pipeline thread parked", static c => c.AssistedPasses, "{pass}");
+        Observe("ipi.thin_pass_waits", "Thin passes after which the gathering thread let streaming records gather", static c => c.ThinPassWaits, "{pass}");
     }
 
     internal static void Register(Engine engine)

@@ -60,6 +60,7 @@ internal static class ClosedLoopRun
             Assist = settings.Threading == "fused" ? settings.Assist : null,
             PipelineCpus = settings.PipelineCpus,
             AssistedPasses = m.End.AssistedPasses - m.Start.AssistedPasses,
+            ThinPassWaits = settings.Threading == "inline" ? null : m.End.ThinPassWaits - m.Start.ThinPassWaits,
             Batch = 1,
             Seed = settings.Seed,
             WarmupSeconds = warmup.TotalSeconds,

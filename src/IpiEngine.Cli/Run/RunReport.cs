@@ -36,6 +36,13 @@ internal sealed class RunReport
     /// </summary>
     public long? AssistedPasses { get; init; }
 
+    /// <summary>
+    /// Passes in the measured window (trace replays: over every loop) after which the gathering thread waited for records
+    /// to gather because they streamed in (<see cref="EngineCounters.ThinPassWaits"/>); null in inline mode, which has no
+    /// gathering thread.
+    /// </summary>
+    public long? ThinPassWaits { get; init; }
+
     /// <summary>Records per post call.</summary>
     public required int Batch { get; init; }
 

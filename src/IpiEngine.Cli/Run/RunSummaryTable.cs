@@ -20,6 +20,7 @@ internal static class RunSummaryTable
         {
             Row(table, "trace", $"{report.Workload}, {report.Vcpus} vCPUs, each posted in order by one of {Math.Min(report.Vcpus, IpiEngine.Trace.ConcurrentTraceReplay.MaxPosterThreads)} threads");
             Row(table, "engine", $"{report.Threading}, wait {report.Wait}{assist}");
+            ThinPassWaitsRow(table, report);
             Row(table, "replays", string.Create(CultureInfo.InvariantCulture, $"{loops} in {report.DurationSeconds:F3} s{interrupted}"));
         }
         else
@@ -27,6 +28,7 @@ internal static class RunSummaryTable
             Row(table, "scenario", $"{report.Vcpus} vCPUs, {report.Topology}, {report.Workload}");
             var pinned = report.PipelineCpus is { } cpus ? $" on CPUs {string.Join(",", cpus)}" : string.Empty;
             Row(table, "engine", $"{report.Threading}{pinned}, wait {report.Wait}, batch {report.Batch}{assist}");
+            ThinPassWaitsRow(table, report);
             Row(table, "measured window", string.Create(CultureInfo.InvariantCulture, $"{report.DurationSeconds:F2} s after {report.WarmupSeconds:F2} s warm-up{interrupted}"));
         }
 
@@ -106,6 +108,15 @@ internal static class RunSummaryTable
         => Row(table, $"  {name}: posted = resolved + rejected" + (counts.StateOnly != 0 ? " + state only" : ""),
             $"{Count(counts.Posted)} = {Count(counts.Resolved)} + {Count(counts.Rejected)}" + (counts.StateOnly != 0 ? $" + {Count(counts.StateOnly)}" : "")
             + (counts.Held ? "" : "  VIOLATED"));
+
+    /// <summary>The gathering thread's waits for streaming records (none in inline mode, which has no such thread).</summary>
+    private static void ThinPassWaitsRow(Table table, RunReport report)
+    {
+        if (report.ThinPassWaits is { } waits)
+        {
+            Row(table, "thin passes followed by a wait (records streaming)", Count(waits));
+        }
+    }
 
     private static void Row(Table table, string name, string value, bool markup = false)
         => table.AddRow(new Text(name), markup ? new Markup(value) : new Text(value));

@@ -169,6 +169,7 @@ internal static class SyntheticRun
             Assist = settings.Threading == "fused" ? settings.Assist : null,
             PipelineCpus = settings.PipelineCpus,
             AssistedPasses = end.AssistedPasses - start.AssistedPasses,
+            ThinPassWaits = settings.Threading == "inline" ? null : end.ThinPassWaits - start.ThinPassWaits,
             Batch = settings.Batch,
             Seed = settings.Seed,
             OfferedRate = settings.Rate,

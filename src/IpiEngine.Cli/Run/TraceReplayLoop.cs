@@ -33,6 +33,7 @@ internal sealed class TraceReplayLoop
     private long coalesced;
     private long rejected;
     private long assistedPasses;
+    private long thinPassWaits;
     private bool conservation = true;
     private bool matchesSequential = true;
 
@@ -94,6 +95,7 @@ internal sealed class TraceReplayLoop
         coalesced += c.Coalesced;
         rejected += c.Rejected;
         assistedPasses += c.AssistedPasses;
+        thinPassWaits += c.ThinPassWaits;
         conservation &= c.ConservationHolds;
         foreach (var reason in Enum.GetValues<RejectReason>())
         {
@@ -143,6 +145,7 @@ internal sealed class TraceReplayLoop
             Wait = EngineNames.Of(EngineNames.WaitStrategy(settings.Wait)),
             Assist = settings.Threading == "fused" ? settings.Assist : null,
             AssistedPasses = settings.Threading == "fused" ? assistedPasses : null,
+            ThinPassWaits = settings.Threading == "inline" ? null : thinPassWaits,
             Batch = 1,
             Loops = done,
             WarmupSeconds = 0,

@@ -219,6 +219,7 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
                 int taken = Gather.LastPassRecords;
                 if (arrivals.Count(taken) && taken < GatherStage.ThinPassRecords)
                 {
+                    ResolveCounters.Add(CounterSlot.ThinPassWaits, 1); // the gathering thread holds the consumer role here (fused: also against an assisting poster)
                     BackOffAfterThinPass();
                 }
             }

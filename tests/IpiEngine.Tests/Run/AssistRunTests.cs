@@ -23,7 +23,9 @@ public class AssistRunTests
         long passes = root.GetProperty("assistedPasses").GetInt64();
         if (assist == "off")
             Assert.Equal(0, passes);
+        long waits = root.GetProperty("thinPassWaits").GetInt64(); // the gathering thread's own count, beside the posters'
         Assert.Contains($"fused, wait hybrid, assist {assist} ({passes:N0} assisted passes)", error, StringComparison.Ordinal);
+        Assert.Matches($@"thin passes followed by a wait \(records streaming\)\s*│\s*{waits:N0}\s*│", error);
     }
 
     [Fact]
