@@ -357,9 +357,14 @@ internal static class NodeCommand
             TopologyDigest = digest,
             Assist = AssistReported(engine),
             AssistedPasses = counters.AssistedPasses,
+            ThinPassWaits = ThinPassWaitsReported(engine, counters),
             PipelineCpus = engine.Options.PipelineCpus,
         };
     }
+
+    /// <summary>The engine's thin-pass waits, or null in inline threading (no gathering thread to wait).</summary>
+    internal static long? ThinPassWaitsReported(Engine engine, EngineCounters counters)
+        => engine.Options.ThreadingMode == ThreadingMode.Inline ? null : counters.ThinPassWaits;
 
     /// <summary>Whether the engine ran with the idle assist (<see cref="EngineOptions.AssistIdlePipeline"/>), as its options say; null outside fused threading.</summary>
     internal static bool? AssistReported(Engine engine)

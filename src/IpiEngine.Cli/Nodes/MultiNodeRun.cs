@@ -143,6 +143,6 @@ internal sealed record MultiNodeResult(IReadOnlyList<NodeReport> Nodes, bool Com
     private NodePart[] Parts() =>
         [.. Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Posted, r.Resolved, r.Rejected, r.LocalDelivered + r.RemoteDelivered,
             r.LocalCoalesced + r.RemoteCoalesced, r.EngineForwarded, r.ServedByHost, r.Received, r.Doubled, r.Lost, r.Misrouted,
-            r.EngineConservationHolds, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, PipelineCpus = r.PipelineCpus, RuntimeSettings = r.RuntimeSettings },
+            r.EngineConservationHolds, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, ThinPassWaits = r.ThinPassWaits, PipelineCpus = r.PipelineCpus, RuntimeSettings = r.RuntimeSettings },
             r.LocalDelivered + r.LocalCoalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))];
 }

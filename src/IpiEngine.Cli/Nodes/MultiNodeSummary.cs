@@ -33,6 +33,8 @@ internal static class MultiNodeSummary
         Row("engine conservation", r => r.EngineConservationHolds ? "holds" : "BROKEN");
         if (result.Nodes.Any(r => r.Assist is not null))
             Row("assist / assisted passes", r => r.Assist is { } on ? $"{(on ? "on" : "off")} / {Number(r.AssistedPasses)}" : "-");
+        if (result.Nodes.Any(r => r.ThinPassWaits is not null))
+            Row("thin-pass waits", r => r.ThinPassWaits is { } waits ? Number(waits) : "-");
         Row("sent / acknowledged (links)", r => $"{Number(r.Forwarded)} / {Number(r.Acknowledged)}");
         Row("resends discarded", r => Number(r.DuplicatesDiscarded));
         Row("received remote", r => Number(r.Received));

@@ -54,6 +54,12 @@ internal sealed record NodeReport(
     /// <summary>Passes posting threads ran because they found this node's pipeline thread parked (<see cref="EngineCounters.AssistedPasses"/>).</summary>
     public long AssistedPasses { get; init; }
 
+    /// <summary>
+    /// Thin passes after which this node's gathering thread waited for streaming records (<see cref="EngineCounters.ThinPassWaits"/>);
+    /// null in inline threading, which has no gathering thread.
+    /// </summary>
+    public long? ThinPassWaits { get; init; }
+
     /// <summary>The CPUs this node's pipeline threads were pinned to, from its engine's options (<c>--pipeline-cpus</c>); null: placed by the OS.</summary>
     public IReadOnlyList<int>? PipelineCpus { get; init; }
 

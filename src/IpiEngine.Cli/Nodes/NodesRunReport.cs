@@ -23,6 +23,8 @@ internal sealed record NodesRunReport
     public bool? Assist { get; init; }
     /// <summary>Fused threading: the nodes' <see cref="NodeSummary.AssistedPasses"/>, summed; null otherwise.</summary>
     public long? AssistedPasses { get; init; }
+    /// <summary>The nodes' <see cref="NodeSummary.ThinPassWaits"/>, summed; null in inline threading.</summary>
+    public long? ThinPassWaits { get; init; }
     /// <summary>vCPUs of the VM.</summary>
     public required int Vcpus { get; init; }
     /// <summary>A generated workload: IPIs each vCPU posted per turn (1: <c>Post</c>; more: one <c>PostBatch</c>); null for a trace.</summary>
@@ -94,6 +96,7 @@ internal sealed record NodesRunReport
             Threading = threading,
             Assist = assist,
             AssistedPasses = assist is null ? null : nodes.Sum(n => n.Summary.AssistedPasses ?? 0),
+            ThinPassWaits = nodes.All(n => n.Summary.ThinPassWaits is null) ? null : nodes.Sum(n => n.Summary.ThinPassWaits ?? 0),
             Vcpus = vcpus,
             Topology = topology,
             Workload = workload,
@@ -130,6 +133,9 @@ internal sealed record NodeSummary(int Node, long Posted, long Resolved, long Re
 
     /// <summary>Passes posting threads ran on this node because they found its pipeline thread parked; null outside fused threading.</summary>
     public long? AssistedPasses { get; init; }
+
+    /// <summary>Thin passes after which this node's gathering thread waited for streaming records; null in inline threading.</summary>
+    public long? ThinPassWaits { get; init; }
 
     /// <summary>The CPUs this node's pipeline threads were pinned to, as the node reported from its engine's options; null: placed by the OS.</summary>
     public IReadOnlyList<int>? PipelineCpus { get; init; }

@@ -269,6 +269,7 @@ internal sealed class TraceNode : IDisposable
         {
             Assist = NodeCommand.AssistReported(Engine),
             AssistedPasses = c.AssistedPasses,
+            ThinPassWaits = NodeCommand.ThinPassWaitsReported(Engine, c),
             PipelineCpus = Engine.Options.PipelineCpus,
             RuntimeSettings = Nodes.NodeProcesses.RuntimeSettings(Environment.GetEnvironmentVariable),
         };

@@ -41,6 +41,12 @@ internal sealed record TraceNodeReport(
     /// <summary>Passes posting threads ran because they found this node's pipeline thread parked (<see cref="EngineCounters.AssistedPasses"/>).</summary>
     public long AssistedPasses { get; init; }
 
+    /// <summary>
+    /// Thin passes after which this node's gathering thread waited for streaming records (<see cref="EngineCounters.ThinPassWaits"/>);
+    /// null in inline threading, which has no gathering thread.
+    /// </summary>
+    public long? ThinPassWaits { get; init; }
+
     /// <summary>The runtime settings this node's process ran with (<see cref="Nodes.NodeProcesses.RuntimeSettings"/>).</summary>
     public IReadOnlyDictionary<string, string?>? RuntimeSettings { get; init; }
 }

@@ -33,6 +33,8 @@ internal static class TraceNodesSummary
         if (result.Nodes.Any(r => r.Assist is not null))
         {
             Row("assist / assisted passes", r => r.Assist is { } on ? $"{(on ? "on" : "off")} / {Number(r.AssistedPasses)}" : "-");
+        if (result.Nodes.Any(r => r.ThinPassWaits is not null))
+            Row("thin-pass waits", r => r.ThinPassWaits is { } waits ? Number(waits) : "-");
         }
 
         Row("cross-node p50 / p99 (us)", r => $"{r.LatencyNs.Micros(r.LatencyNs.P50)} / {r.LatencyNs.Micros(r.LatencyNs.P99)}");
@@ -68,6 +70,6 @@ internal static class TraceNodesSummary
     private static NodePart[] Parts(TraceNodesResult result) =>
         [.. result.Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Ipis, r.Ipis - r.Rejected, r.Rejected, r.Delivered + r.RemoteDelivered,
             r.Coalesced + r.RemoteCoalesced, r.Forwarded, r.ServedByHost, r.Received, result.Merge.Doubled[r.Node], result.Merge.Lost[r.Node], r.Misrouted,
-            r.ConservationHeld, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, PipelineCpus = r.PipelineCpus, RuntimeSettings = r.RuntimeSettings },
+            r.ConservationHeld, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, ThinPassWaits = r.ThinPassWaits, PipelineCpus = r.PipelineCpus, RuntimeSettings = r.RuntimeSettings },
             r.Delivered + r.Coalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))];
 }

@@ -70,6 +70,8 @@ public class AssistRunTests
         Assert.All(nodes, n => Assert.False(n.GetProperty("assist").GetBoolean()));
         Assert.All(nodes, n => Assert.Equal(0, n.GetProperty("assistedPasses").GetInt64()));
         Assert.Contains("assist / assisted passes", error, StringComparison.Ordinal);
+        Assert.Equal(nodes.Sum(n => n.GetProperty("thinPassWaits").GetInt64()), root.GetProperty("thinPassWaits").GetInt64());
+        Assert.Contains("thin-pass waits", error, StringComparison.Ordinal);
     }
 
     [Theory]

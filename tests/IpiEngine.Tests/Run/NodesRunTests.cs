@@ -54,6 +54,19 @@ public class NodesRunTests
         Assert.InRange(latency.GetProperty("samples").GetInt64(), 32, 8000);
         Assert.True(latency.GetProperty("p50").GetInt64() > 0);
         Assert.All(json.GetProperty("nodes").EnumerateArray(), n => Assert.True(n.GetProperty("latencyNs").GetProperty("samples").GetInt64() > 0));
+
+        // Each node reports its gathering thread's waits, summed at the top; an inline engine has no such thread.
+        var nodes = json.GetProperty("nodes").EnumerateArray().ToArray();
+        if (threading == "inline")
+        {
+            Assert.False(json.TryGetProperty("thinPassWaits", out _));
+            Assert.All(nodes, n => Assert.False(n.TryGetProperty("thinPassWaits", out _)));
+        }
+        else
+        {
+            Assert.All(nodes, n => Assert.True(n.GetProperty("thinPassWaits").GetInt64() >= 0));
+            Assert.Equal(nodes.Sum(n => n.GetProperty("thinPassWaits").GetInt64()), json.GetProperty("thinPassWaits").GetInt64());
+        }
     }
 
     [Fact]
