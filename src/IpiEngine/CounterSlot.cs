@@ -55,7 +55,7 @@ internal enum CounterSlot
     IoApicStateOnly,
     /// <summary>Fused mode: passes a posting thread ran for its own ring while the pipeline thread was parked (<see cref="Stages.IdleAssist"/>).</summary>
     AssistedPasses,
-    /// <summary>Thin passes after which the gathering thread let records gather before the next (<c>EnginePipeline.BackOffAfterThinPass</c>).</summary>
+    /// <summary>Thin passes after which the gathering thread let records gather before the next (<c>EnginePipeline.BackOffAfterThinPass</c>); in the pipeline's gather counters.</summary>
     ThinPassWaits,
     /// <summary>
     /// Local deliveries a batcher did not offer to a full <see cref="Delivery.DeliveryLogMode.First"/> log (it counts
