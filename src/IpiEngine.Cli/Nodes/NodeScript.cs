@@ -80,7 +80,7 @@ internal sealed class NodeScript
         var posted = new long[Script.Vcpus.Length];
         var cursor = new int[Script.Vcpus.Length];
         var clock = Stopwatch.StartNew();
-        var pacing = rate > 0 ? new PacingClock(rate, paceStepMicroseconds) : null;
+        using var pacing = rate > 0 ? new PacingClock(rate, paceStepMicroseconds) : null; // on this thread, which may be a pool thread
         double deadlineMs = deadline.TotalMilliseconds;
         long total = 0;
         int sweeps = 0;

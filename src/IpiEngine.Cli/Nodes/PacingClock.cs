@@ -9,9 +9,10 @@ namespace IpiEngine.Cli.Nodes;
 /// <see cref="Thread.Sleep(int)"/> can do) made each node post about 500 IPIs in one 80 µs burst every millisecond at
 /// 1 M IPIs/s across two nodes, and the link threads woken by the first of them waited for a core behind the rest. On
 /// Linux the sleep is a <c>clock_nanosleep</c> with the thread's timer slack cut to 1 µs (the default 50 µs would
-/// stretch every short step), so steps of 100 µs post about 50 IPIs each.
+/// stretch every short step), so steps of 100 µs post about 50 IPIs each. The slack is the calling thread's (often a
+/// pool thread): <see cref="Dispose"/> gives it back its previous value.
 /// </summary>
-internal sealed partial class PacingClock
+internal sealed partial class PacingClock : IDisposable
 {
     /// <summary>The step, unless the caller says otherwise.</summary>
     public const int DefaultStepMicroseconds = 250;
@@ -20,12 +21,14 @@ internal sealed partial class PacingClock
     public const int MaxStepMicroseconds = 1_000_000;
 
     private const int PrSetTimerSlack = 29; // prctl(2): PR_SET_TIMERSLACK, in nanoseconds
+    private const int PrGetTimerSlack = 30; // prctl(2): PR_GET_TIMERSLACK, returns it
     private const int ClockMonotonic = 1;
 
     private readonly long _start = Stopwatch.GetTimestamp();
     private readonly double _ticksPerIpi;
     private readonly long _stepTicks;
     private readonly bool _preciseSleep;
+    private readonly int _previousSlack = -1; // the thread's slack before, when this clock changed it
 
     /// <param name="rate">IPIs per second (positive).</param>
     /// <param name="stepMicroseconds">The step (1 µs to 1 s); at least 1000 sleeps with <see cref="Thread.Sleep(int)"/> alone.</param>
@@ -37,7 +40,24 @@ internal sealed partial class PacingClock
         _ticksPerIpi = (double)Stopwatch.Frequency / rate;
         _stepTicks = Math.Max(1, Stopwatch.Frequency * stepMicroseconds / 1_000_000);
         // Called on the posting thread: the slack is a per-thread setting.
-        _preciseSleep = stepMicroseconds < 1000 && OperatingSystem.IsLinux() && prctl(PrSetTimerSlack, 1000, 0, 0, 0) == 0;
+        if (stepMicroseconds < 1000 && OperatingSystem.IsLinux())
+        {
+            int previous = prctl(PrGetTimerSlack, 0, 0, 0, 0);
+            _preciseSleep = previous > 0 && prctl(PrSetTimerSlack, 1000, 0, 0, 0) == 0;
+            _previousSlack = _preciseSleep ? previous : -1;
+        }
+    }
+
+    /// <summary>The calling thread's timer slack in nanoseconds (Linux; -1 elsewhere).</summary>
+    internal static int CurrentThreadTimerSlack() => OperatingSystem.IsLinux() ? prctl(PrGetTimerSlack, 0, 0, 0, 0) : -1;
+
+    /// <summary>Gives the calling thread (the one that made this clock) its previous timer slack back.</summary>
+    public void Dispose()
+    {
+        if (_previousSlack > 0)
+        {
+            _ = prctl(PrSetTimerSlack, (nuint)_previousSlack, 0, 0, 0);
+        }
     }
 
     /// <summary>Whether steps under 1 ms sleep precisely (Linux); elsewhere they round up to <see cref="Thread.Sleep(int)"/>'s millisecond.</summary>

@@ -17,7 +17,7 @@ public class NodePacingTests
     [Fact]
     public void An_ipi_is_due_at_its_time_rounded_up_to_the_step()
     {
-        var clock = new PacingClock(rate: 1_000_000, stepMicroseconds: 250); // one IPI a microsecond
+        using var clock = new PacingClock(rate: 1_000_000, stepMicroseconds: 250); // one IPI a microsecond
         long step = Stopwatch.Frequency * 250 / 1_000_000;
         long start = clock.DueTicks(0);
 
@@ -30,7 +30,7 @@ public class NodePacingTests
     [Fact]
     public void A_step_of_a_millisecond_gives_the_old_whole_millisecond_bursts()
     {
-        var clock = new PacingClock(rate: 500_000, stepMicroseconds: 1000);
+        using var clock = new PacingClock(rate: 500_000, stepMicroseconds: 1000);
         long millisecond = Stopwatch.Frequency / 1000;
         long start = clock.DueTicks(0);
 
@@ -44,7 +44,7 @@ public class NodePacingTests
     [Fact]
     public void Waiting_never_returns_before_the_ipi_is_due()
     {
-        var clock = new PacingClock(rate: 100_000, stepMicroseconds: 200); // 20 IPIs a step
+        using var clock = new PacingClock(rate: 100_000, stepMicroseconds: 200); // 20 IPIs a step
         Assert.Equal(OperatingSystem.IsLinux(), clock.PreciseSleep);
         for (long ipi = 0; ipi < 400; ipi += 7)
         {
@@ -52,6 +52,22 @@ public class NodePacingTests
             long now = Stopwatch.GetTimestamp();
             Assert.True(now >= clock.DueTicks(ipi), $"IPI {ipi} released {clock.DueTicks(ipi) - now} ticks early");
         }
+    }
+
+    [Fact]
+    public void A_clock_gives_its_thread_the_timer_slack_it_had_back()
+    {
+        int before = PacingClock.CurrentThreadTimerSlack();
+        using (var clock = new PacingClock(rate: 100_000, stepMicroseconds: 200))
+        {
+            if (clock.PreciseSleep)
+            {
+                Assert.Equal(1000, PacingClock.CurrentThreadTimerSlack()); // 1 µs while pacing
+            }
+        }
+
+        // The posting thread is often a pool thread: whatever runs on it next sleeps as it did before.
+        Assert.Equal(before, PacingClock.CurrentThreadTimerSlack());
     }
 
     [Theory]
