@@ -74,6 +74,8 @@ internal static class NodeCommand
         {
             bool assistOn;
             int[]? cpus;
+            if (parse.GetResult(paceStep) is { Implicit: false } && parse.GetValue(rate) == 0)
+                return Task.FromResult(Fail("--pace-step-us paces an offered load: give --rate too (an unpaced node posts as fast as its engine takes the IPIs)."));
             try
             {
                 assistOn = EngineNames.Assist(parse.GetValue(assist), parse.GetValue(threading)!);

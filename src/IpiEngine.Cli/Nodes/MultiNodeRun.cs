@@ -89,7 +89,7 @@ internal sealed class MultiNodeRun
         await using var nodes = await NodeProcesses.StartAsync(Nodes, Vcpus, LocalTargets, (node, _) => ["--threading", Threading, "--topology", Topology, "--workload", Workload,
             "--seed", Seed.ToString(invariant), "--ipis-per-vcpu", IpisPerVcpu.ToString(invariant),
             "--duration-ms", ((long)Duration.TotalMilliseconds).ToString(invariant),
-            "--rate", Rate.ToString(invariant), "--pace-step-us", PaceStepMicroseconds.ToString(invariant), "--warmup-ms", ((long)Warmup.TotalMilliseconds).ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant),
+            "--rate", Rate.ToString(invariant), .. PaceStepArguments(), "--warmup-ms", ((long)Warmup.TotalMilliseconds).ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant),
             "--svr-write-every", SvrWriteEvery.ToString(invariant), "--batch", Batch.ToString(invariant), "--progress-ms", ((int)ProgressInterval.TotalMilliseconds).ToString(invariant),
             .. NodeProcesses.AssistArguments(Threading, Assist), .. Run.PipelineCpuList.NodeArguments(PipelineCpus, node)], IpiDll, Timeout, Log, ct);
         await nodes.ExpectFromAllAsync("ready", ct);
@@ -119,6 +119,10 @@ internal sealed class MultiNodeRun
             Progress = [.. Enumerable.Range(0, Nodes).Select(n => nodes.Progress(n))],
         };
     }
+
+    /// <summary>The step goes to the nodes only with a rate: an unpaced node refuses one it would ignore.</summary>
+    private string[] PaceStepArguments()
+        => Rate > 0 ? ["--pace-step-us", PaceStepMicroseconds.ToString(System.Globalization.CultureInfo.InvariantCulture)] : [];
 }
 
 /// <summary>The outcome of a <see cref="MultiNodeRun"/>: every node's report, and whether every IPI arrived exactly once.</summary>

@@ -124,4 +124,14 @@ public class NodePacingTests
         Assert.Equal(2, IpiEngine.Cli.Program.Main([.. node.Run, "--rate", "1000", "--pace-step-us", "0"]));
         Assert.Equal(2, IpiEngine.Cli.Program.Main([.. node.Run, "--pace-step-us", "1000001"]));
     }
+
+    [Fact]
+    public void The_node_verb_refuses_a_step_without_a_rate_which_it_would_ignore()
+    {
+        using var node = new LoneNode();
+
+        Assert.Equal(2, IpiEngine.Cli.Program.Main([.. node.Run, "--pace-step-us", "100"]));
+        Assert.Equal(2, IpiEngine.Cli.Program.Main([.. node.Run, "--rate", "0", "--pace-step-us", "100"]));
+        Assert.Equal(0, IpiEngine.Cli.Program.Main([.. node.Run, "--rate", "0"])); // no step given: the default is not a request
+    }
 }
