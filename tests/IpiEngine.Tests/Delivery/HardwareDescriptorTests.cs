@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using Xunit;
+using static IpiEngine.Tests.Facade.TestIcr;
 
 namespace IpiEngine.Tests.Delivery;
 
@@ -11,7 +12,6 @@ namespace IpiEngine.Tests.Delivery;
 /// </summary>
 public class HardwareDescriptorTests
 {
-    private static ulong Unicast(uint destination, byte vector, uint mode = 0) => ((ulong)destination << 32) | vector | (mode << 8) | (1u << 14);
 
     [Fact]
     public unsafe void The_layout_is_the_hardware_posted_interrupt_descriptor()

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using Xunit;
+using static IpiEngine.Tests.Facade.TestIcr;
 
 namespace IpiEngine.Tests.Facade;
 
@@ -12,7 +13,6 @@ namespace IpiEngine.Tests.Facade;
 /// </summary>
 public class CustomNotifierTests
 {
-    private static ulong Unicast(uint destination, byte vector) => ((ulong)destination << 32) | vector | (1u << 14);
 
     /// <summary>What the notifier struct records (it holds only a reference: the engine copies the struct).</summary>
     internal sealed class Probe(int vcpus)

@@ -3,6 +3,7 @@ using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using IpiEngine.Pipeline;
 using Xunit;
+using static IpiEngine.Tests.Facade.TestIcr;
 
 namespace IpiEngine.Tests.Facade;
 
@@ -10,8 +11,6 @@ namespace IpiEngine.Tests.Facade;
 public class EngineApiTests
 {
     private const uint X2Icr = ApicRegister.X2Icr;
-
-    private static ulong Unicast(uint destination, byte vector, uint mode = 0) => ((ulong)destination << 32) | vector | (mode << 8) | (1u << 14);
 
     [Fact]
     public void Inconsistent_options_are_refused_with_a_clear_message()

@@ -1,12 +1,12 @@
 using IpiEngine.Apic;
 using Xunit;
+using static IpiEngine.Tests.Facade.TestIcr;
 
 namespace IpiEngine.Tests.Facade;
 
 /// <summary>A failing notifier stops the engine cleanly; the steady-state hot path allocates nothing.</summary>
 public class EngineFaultAndAllocationTests
 {
-    private static ulong Unicast(uint destination, byte vector) => ((ulong)destination << 32) | vector | (1u << 14);
 
     [Theory]
     [InlineData(ThreadingMode.Fused)]

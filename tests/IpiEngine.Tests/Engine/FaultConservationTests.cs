@@ -2,6 +2,7 @@ using System.Diagnostics;
 using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using Xunit;
+using static IpiEngine.Tests.Facade.TestIcr;
 
 namespace IpiEngine.Tests.Facade;
 
@@ -16,8 +17,6 @@ public class FaultConservationTests
 {
     private const ulong BroadcastExcludingSelf = 0xC0000; // ICR destination shorthand 11b
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
-
-    private static ulong Unicast(uint destination, byte vector) => ((ulong)destination << 32) | vector;
 
     /// <summary>
     /// Per-stage mode, reproduced: the gather thread is copying one ring's run into the full exit-record ring (the

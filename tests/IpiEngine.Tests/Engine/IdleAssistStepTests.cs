@@ -19,7 +19,7 @@ public class IdleAssistStepTests
 
     private const ulong AllExcludingSelf = (3UL << 18) | Vector;
 
-    private static ulong Unicast(uint destination) => ((ulong)destination << 32) | Vector;
+    private static ulong Unicast(uint destination) => TestIcr.Unicast(destination, Vector);
 
     [Fact]
     public void A_poster_that_finds_the_pipeline_parked_delivers_its_ring_and_leaves_its_bit_clear()

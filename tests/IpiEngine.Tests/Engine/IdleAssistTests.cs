@@ -3,6 +3,7 @@ using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using IpiEngine.Pipeline;
 using Xunit;
+using static IpiEngine.Tests.Facade.TestIcr;
 
 namespace IpiEngine.Tests.Facade;
 
@@ -18,8 +19,6 @@ public class IdleAssistTests
     private const int ParkTimeout = 30_000;
     private const byte BurstEnd = 0xFE; // the last IPI of a burst: when it is pending, the whole burst was delivered
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10); // far below the park timeout
-
-    private static ulong Unicast(uint destination, byte vector) => ((ulong)destination << 32) | vector;
 
     private static ulong Tag(int source, long sequence) => ((ulong)source << 32) | (ulong)sequence;
 

@@ -3,6 +3,7 @@ using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using IpiEngine.Trace;
 using Xunit;
+using static IpiEngine.Tests.Facade.TestIcr;
 
 namespace IpiEngine.Tests.Facade;
 
@@ -12,7 +13,6 @@ namespace IpiEngine.Tests.Facade;
 /// </summary>
 public class InlineModeTests
 {
-    private static ulong Unicast(uint destination, byte vector, uint mode = 0) => ((ulong)destination << 32) | vector | (mode << 8) | (1u << 14);
 
     public static TheoryData<string> Traces => ["xapic-flat-smp4", "xapic-phys-smp4", "x2apic-cluster-smp4", "x2apic-phys-smp8"];
 

@@ -1,12 +1,12 @@
 using IpiEngine.Apic;
 using Xunit;
+using static IpiEngine.Tests.Facade.TestIcr;
 
 namespace IpiEngine.Tests.Facade;
 
 /// <summary><see cref="EngineOptions.PipelineCpus"/>: each pipeline thread runs on the CPU it was given, and bad lists are refused.</summary>
 public class PipelineCpusTests
 {
-    private static ulong Unicast(uint destination, byte vector) => ((ulong)destination << 32) | vector | (1u << 14);
 
     private static (int First, int Second) TwoCpus()
     {

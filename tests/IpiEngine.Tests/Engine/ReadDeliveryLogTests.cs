@@ -1,6 +1,7 @@
 using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using Xunit;
+using static IpiEngine.Tests.Facade.TestIcr;
 
 namespace IpiEngine.Tests.Facade;
 
@@ -10,7 +11,6 @@ namespace IpiEngine.Tests.Facade;
 /// </summary>
 public class ReadDeliveryLogTests
 {
-    private static ulong Unicast(uint destination, byte vector) => ((ulong)destination << 32) | vector | (1u << 14);
 
     [Fact]
     public void The_log_is_read_once_the_engine_has_stopped()

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using IpiEngine.Apic;
 using IpiEngine.Pipeline;
 using Xunit;
+using static IpiEngine.Tests.Facade.TestIcr;
 
 namespace IpiEngine.Tests.Facade;
 
@@ -18,8 +19,6 @@ public class StopRaceTests
         TryPost,
         PostBatch,
     }
-
-    private static ulong Unicast(uint destination, byte vector) => ((ulong)destination << 32) | vector;
 
     [Theory]
     [InlineData(ThreadingMode.Fused, PostKind.Post, WaitStrategyKind.Hybrid, 2, 1)]

@@ -1,6 +1,7 @@
 using IpiEngine.Apic;
 using IpiEngine.Pipeline;
 using Xunit;
+using static IpiEngine.Tests.Facade.TestIcr;
 
 namespace IpiEngine.Tests.Facade;
 
@@ -11,7 +12,6 @@ namespace IpiEngine.Tests.Facade;
 /// </summary>
 public class ThinPassWaitTests
 {
-    private static ulong Unicast(uint destination, byte vector) => ((ulong)destination << 32) | vector;
 
     [Theory]
     [InlineData(ThreadingMode.Fused)]

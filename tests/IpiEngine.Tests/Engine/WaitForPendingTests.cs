@@ -2,6 +2,7 @@ using System.Diagnostics;
 using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using Xunit;
+using static IpiEngine.Tests.Facade.TestIcr;
 
 namespace IpiEngine.Tests.Facade;
 
@@ -18,8 +19,6 @@ public class WaitForPendingTests
 
     /// <summary>For a call expected to throw before it returns a task.</summary>
     private static void Discard(ValueTask<PendingInterrupts> task) => Assert.Fail($"expected an exception, got a task ({task.IsCompleted})");
-
-    private static ulong Unicast(uint destination, byte vector) => ((ulong)destination << 32) | vector | (1u << 14);
 
     private static Engine Started(int vcpus = 2, ThreadingMode mode = ThreadingMode.Fused, bool assist = true)
     {
