@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using IpiEngine.Apic;
 using IpiEngine.Rings;
@@ -24,17 +23,11 @@ namespace IpiEngine.Perf.Probe;
 /// Each index is read once (head only grows, by exactly what was read), in index order, which is the producer's order.
 /// Each record carries its ring's running sequence number in <see cref="ExitRecord.Tag"/>; the consumer checks it
 /// against its own count, so a lost, doubled or reordered record shows as a <see cref="SequenceErrors"/> count.</para>
-/// <para>Publication to readers of the results: after flushing a pass's bits the consumer release-stores its running
-/// record count; <see cref="RunOnce"/> acquire-reads it, so once it sees every record consumed it also sees the pending
-/// bits and the per-destination counts of those records.</para>
-/// <para>Parking (only when built with <c>parkWhenIdle</c>): the consumer may block on <c>_runningGate</c> only while
-/// <c>_running</c> is false, checked under the gate. <see cref="RunOnce"/> and <see cref="RunFor"/> set it true (and
-/// pulse) before the start barrier lets any producer post, and false only after every record posted was consumed, so a
-/// parked consumer never leaves a record behind, and a producer never posts while it could be parked for good.
-/// <see cref="Dispose"/> sets it after <c>_closing</c>, so the consumer wakes and leaves. A Monitor, not an event that
-/// creates its lock on the first wait: the consumer parks while the engine's window runs, which must allocate nothing.</para>
+/// <para>Publication of the results: after flushing a pass's bits the consumer's count is published (<see cref="ReferenceRig"/>),
+/// so a reader that sees every record consumed also sees the pending bits and the per-destination counts of those records.
+/// Turns and parking: <see cref="ReferenceRig"/>.</para>
 /// </remarks>
-internal sealed unsafe class ProbeRig : IDisposable
+internal sealed unsafe class ProbeRig : ReferenceRig
 {
     /// <summary>Words of pending bits per vCPU: 256 vectors.</summary>
     public const int PendingWords = 4;
@@ -50,38 +43,24 @@ internal sealed unsafe class ProbeRig : IDisposable
     private readonly int _batch;
     private readonly long _mask;
     private readonly ExitRecord*[] _rings;
-    private readonly SpscCursors[] _cursors;
     private readonly int[][] _destinationCycles; // per producer: the APIC IDs it posts to, in turn
     private readonly int[] _vcpuOfApicId; // the consumer's one table load per record
     private readonly long[] _nextSequence; // per producer, padded: producer-owned
     private readonly long[] _expectedSequence; // consumer-owned
     private readonly long[] _deliveredTo; // consumer-owned
     private readonly ulong[] _pending;
-    private readonly Thread[] _producers;
-    private readonly Thread _consumer;
-    private readonly Barrier _gate;
-    private readonly object _runningGate = new(); // a Monitor: the consumer parks on it between runs, when parkWhenIdle
-    private readonly bool _parkWhenIdle;
-    private bool _running = true; // written under _runningGate; the consumer's first look is without it
-    private long _quota;
-    private long _consumed;
-    private long _sequenceErrors;
-    private volatile bool _stopPosting;
-    private volatile bool _closing;
-    private volatile bool _consumerParked;
+    private readonly ulong[] _scratch; // consumer-owned: a pass's bits before they are ORed into _pending
+    private readonly int[] _touched; // consumer-owned: the destinations a pass reached
+    private readonly bool[] _isTouched; // consumer-owned
 
     /// <summary>Builds the rings and starts one producer thread per vCPU and the consumer.</summary>
     /// <param name="vcpus">vCPUs: rings and producer threads.</param>
     /// <param name="batch">Records per publication (1 = one release store per record).</param>
     /// <param name="ringCapacity">Records per ring, a power of two.</param>
-    /// <param name="parkWhenIdle">
-    /// The consumer blocks between runs instead of yielding in a loop: for a rig that waits beside other work (the
-    /// engine's slices of <c>ipi run --baseline</c>), where a consumer that never sleeps would hold a core. Off by
-    /// default: a benchmark's back-to-back runs would pay its wake-up in each.
-    /// </param>
+    /// <param name="parkWhenIdle">The consumer blocks between runs (<see cref="ReferenceRig"/>).</param>
     public ProbeRig(int vcpus, int batch, int ringCapacity = 4096, bool parkWhenIdle = false)
+        : base(vcpus, parkWhenIdle, "probe")
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(vcpus, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         if (ringCapacity < batch || (ringCapacity & (ringCapacity - 1)) != 0)
         {
@@ -90,16 +69,17 @@ internal sealed unsafe class ProbeRig : IDisposable
 
         _vcpus = vcpus;
         _batch = batch;
-        _parkWhenIdle = parkWhenIdle;
         _mask = ringCapacity - 1;
         _rings = new ExitRecord*[vcpus];
-        _cursors = new SpscCursors[vcpus];
         _destinationCycles = new int[vcpus][];
         _vcpuOfApicId = new int[vcpus];
         _nextSequence = new long[vcpus * PendingStride];
         _expectedSequence = new long[vcpus];
         _deliveredTo = new long[vcpus];
         _pending = new ulong[vcpus * PendingStride];
+        _scratch = new ulong[vcpus * PendingWords];
+        _touched = new int[vcpus];
+        _isTouched = new bool[vcpus];
         for (var v = 0; v < vcpus; v++)
         {
             // Slots start on a line boundary, so no 32-byte record straddles two lines.
@@ -112,101 +92,10 @@ internal sealed unsafe class ProbeRig : IDisposable
             }
         }
 
-        _gate = new Barrier(vcpus + 1);
-        _consumer = new Thread(Consume) { IsBackground = true, Name = "probe-consumer" };
-        _consumer.Start();
-        _producers = new Thread[vcpus];
-        for (var v = 0; v < vcpus; v++)
-        {
-            var producer = v;
-            _producers[v] = new Thread(() => Produce(producer)) { IsBackground = true, Name = $"probe-producer-{v}" };
-            _producers[v].Start();
-        }
+        Start();
     }
 
-    /// <summary>Number of vCPUs (rings, producer threads).</summary>
-    public int Vcpus => _vcpus;
-
-    /// <summary>Records the consumer has resolved since the start.</summary>
-    public long Consumed => Volatile.Read(ref _consumed); // acquire: pairs with the consumer's release after each pass
-
-    /// <summary>Records that arrived out of their ring's sequence (lost, doubled or reordered): 0 when the rings are sound.</summary>
-    public long SequenceErrors => Interlocked.Read(ref _sequenceErrors); // atomic read of the consumer's atomic count
-
-    /// <summary>True while the consumer is blocked between runs (only with <c>parkWhenIdle</c>).</summary>
-    internal bool ConsumerParked => _consumerParked;
-
-    /// <summary>Each producer posts <paramref name="recordsPerVcpu"/> records; returns when the consumer has resolved all of them.</summary>
-    public void RunOnce(long recordsPerVcpu)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(recordsPerVcpu, 1);
-        var target = Consumed + recordsPerVcpu * _vcpus;
-        _quota = recordsPerVcpu; // published to the producers by the barrier
-        _stopPosting = false;
-        SetRunning(true); // before the barrier lets a producer post
-        _gate.SignalAndWait(); // start
-        _gate.SignalAndWait(); // every producer has published its last record
-        while (Consumed < target)
-        {
-            Thread.Yield();
-        }
-
-        ParkConsumerIfAsked();
-    }
-
-    /// <summary>Every producer posts as fast as it can for <paramref name="duration"/>; returns the consumer's rate over that window.</summary>
-    public ProbeResult RunFor(TimeSpan duration)
-    {
-        _quota = long.MaxValue;
-        _stopPosting = false;
-        SetRunning(true); // before the barrier lets a producer post
-        _gate.SignalAndWait(); // start
-        var start = Stopwatch.GetTimestamp();
-        var consumedAtStart = Consumed;
-        Thread.Sleep(duration);
-        var consumedAtEnd = Consumed;
-        var end = Stopwatch.GetTimestamp();
-        _stopPosting = true;
-        _gate.SignalAndWait(); // every producer has stopped
-        long posted = 0;
-        for (var v = 0; v < _vcpus; v++)
-        {
-            posted += Volatile.Read(ref _cursors[v].Tail); // acquire: the barrier already ordered it; this documents the read
-        }
-
-        while (Consumed < posted)
-        {
-            Thread.Yield(); // drain, so a following run starts empty
-        }
-
-        ParkConsumerIfAsked();
-
-        var seconds = Stopwatch.GetElapsedTime(start, end).TotalSeconds;
-        return new ProbeResult(consumedAtEnd - consumedAtStart, seconds, SequenceErrors);
-    }
-
-    /// <summary>Every record posted is consumed: with <c>parkWhenIdle</c>, the consumer may now block until the next run.</summary>
-    private void ParkConsumerIfAsked()
-    {
-        if (_parkWhenIdle)
-        {
-            SetRunning(false);
-        }
-    }
-
-    private void SetRunning(bool running)
-    {
-        lock (_runningGate)
-        {
-            _running = running;
-            if (running)
-            {
-                Monitor.PulseAll(_runningGate); // after the write, under the gate: the consumer's check and wait are too
-            }
-        }
-    }
-
-    /// <summary>Records resolved to <paramref name="vcpu"/> so far; read it after <see cref="RunOnce"/> returned.</summary>
+    /// <summary>Records resolved to <paramref name="vcpu"/> so far; read it after <see cref="ReferenceRig.RunOnce"/> returned.</summary>
     public long DeliveredTo(int vcpu) => _deliveredTo[vcpu];
 
     /// <summary>Takes (reads and clears) one word of <paramref name="vcpu"/>'s pending vector bits.</summary>
@@ -223,54 +112,25 @@ internal sealed unsafe class ProbeRig : IDisposable
     /// <summary>The vCPU the <paramref name="sequence"/>th record of <paramref name="producer"/>'s ring targets.</summary>
     public int DestinationOf(int producer, long sequence) => _destinationCycles[producer][sequence % DestinationCycle];
 
-    /// <summary>Stops the threads and frees the rings.</summary>
-    public void Dispose()
+    /// <inheritdoc/>
+    protected override void FreeQueues()
     {
-        if (_closing)
-        {
-            return;
-        }
-
-        _closing = true;
-        SetRunning(true); // a parked consumer wakes, sees _closing and leaves
-        _gate.SignalAndWait(); // the producers see _closing and leave
-        foreach (var producer in _producers)
-        {
-            producer.Join();
-        }
-
-        _consumer.Join();
-        _gate.Dispose();
         foreach (var ring in _rings)
         {
             NativeMemory.AlignedFree(ring);
         }
     }
 
-    private void Produce(int producer)
+    /// <inheritdoc/>
+    protected override void Post(int producer, long count)
     {
-        while (true)
-        {
-            _gate.SignalAndWait();
-            if (_closing)
-            {
-                return;
-            }
-
-            Post(producer, _quota);
-            _gate.SignalAndWait();
-        }
-    }
-
-    private void Post(int producer, long count)
-    {
-        ref var cursors = ref _cursors[producer];
+        ref var cursors = ref Cursors[producer];
         var ring = _rings[producer];
         var destinations = _destinationCycles[producer];
         var capacity = _mask + 1;
         var tail = cursors.Tail;
         var sequence = _nextSequence[producer * PendingStride];
-        for (long posted = 0; posted < count && !_stopPosting; posted += _batch)
+        for (long posted = 0; posted < count && !StopPosting; posted += _batch)
         {
             var n = (int)Math.Min(_batch, count - posted);
             var spin = default(SpinWait);
@@ -296,116 +156,67 @@ internal sealed unsafe class ProbeRig : IDisposable
         _nextSequence[producer * PendingStride] = sequence;
     }
 
-    /// <summary>The consumer between runs: blocks until the next run starts (or the rig closes).</summary>
-    private void ParkWhileIdle()
+    /// <inheritdoc/>
+    protected override long Pass()
     {
-        lock (_runningGate)
+        var scratch = _scratch;
+        var touched = _touched;
+        var isTouched = _isTouched;
+        var touchedCount = 0;
+        long taken = 0;
+        for (var r = 0; r < _vcpus; r++)
         {
-            while (!_running)
+            ref var cursors = ref Cursors[r];
+            var head = cursors.Head;
+            var tail = Volatile.Read(ref cursors.Tail); // acquire: pairs with the producer's release of the tail
+            if (tail == head)
             {
-                _consumerParked = true;
-                Monitor.Wait(_runningGate); // checked under the gate: SetRunning's pulse cannot fall between the check and the wait
-            }
-
-            _consumerParked = false;
-        }
-    }
-
-    private void Consume()
-    {
-        var scratch = new ulong[_vcpus * PendingWords];
-        var touched = new int[_vcpus];
-        var isTouched = new bool[_vcpus];
-        long consumed = 0;
-        var idlePasses = 0;
-        while (true)
-        {
-            var touchedCount = 0;
-            var any = false;
-            for (var r = 0; r < _vcpus; r++)
-            {
-                ref var cursors = ref _cursors[r];
-                var head = cursors.Head;
-                var tail = Volatile.Read(ref cursors.Tail); // acquire: pairs with the producer's release of the tail
-                if (tail == head)
-                {
-                    continue;
-                }
-
-                var ring = _rings[r];
-                var expected = _expectedSequence[r];
-                for (var i = head; i < tail; i++)
-                {
-                    ref readonly var record = ref ring[i & _mask];
-                    var destination = _vcpuOfApicId[record.DestinationId];
-                    var vector = (int)record.Value;
-                    scratch[destination * PendingWords + (vector >> 6)] |= 1UL << vector;
-                    _deliveredTo[destination]++;
-                    if (!isTouched[destination])
-                    {
-                        isTouched[destination] = true;
-                        touched[touchedCount++] = destination;
-                    }
-
-                    if ((long)record.Tag != expected)
-                    {
-                        Interlocked.Increment(ref _sequenceErrors); // never on a sound run; atomic so readers see whole counts
-                    }
-
-                    expected = (long)record.Tag + 1;
-                }
-
-                _expectedSequence[r] = expected;
-                consumed += tail - head;
-                Volatile.Write(ref cursors.Head, tail); // release: the slots' contents were read before the producer may reuse them
-                any = true;
-            }
-
-            for (var t = 0; t < touchedCount; t++)
-            {
-                var destination = touched[t];
-                isTouched[destination] = false;
-                for (var w = 0; w < PendingWords; w++)
-                {
-                    ref var bits = ref scratch[destination * PendingWords + w];
-                    if (bits != 0)
-                    {
-                        Interlocked.Or(ref _pending[destination * PendingStride + w], bits); // atomic: a taker may clear the word concurrently
-                        bits = 0;
-                    }
-                }
-            }
-
-            if (any)
-            {
-                Volatile.Write(ref _consumed, consumed); // release: the pass's bits and counts are visible before its count
-                idlePasses = 0;
                 continue;
             }
 
-            if (_closing)
+            var ring = _rings[r];
+            var expected = _expectedSequence[r];
+            for (var i = head; i < tail; i++)
             {
-                return;
-            }
-
-            if (++idlePasses > 64)
-            {
-                if (!Volatile.Read(ref _running)) // a hint only: the decision is taken under the gate
+                ref readonly var record = ref ring[i & _mask];
+                var destination = _vcpuOfApicId[record.DestinationId];
+                var vector = (int)record.Value;
+                scratch[destination * PendingWords + (vector >> 6)] |= 1UL << vector;
+                _deliveredTo[destination]++;
+                if (!isTouched[destination])
                 {
-                    ParkWhileIdle();
-                    idlePasses = 0;
-                    continue;
+                    isTouched[destination] = true;
+                    touched[touchedCount++] = destination;
                 }
 
-                Thread.Yield();
+                if ((long)record.Tag != expected)
+                {
+                    CountSequenceError();
+                }
+
+                expected = (long)record.Tag + 1;
+            }
+
+            _expectedSequence[r] = expected;
+            taken += tail - head;
+            Volatile.Write(ref cursors.Head, tail); // release: the slots' contents were read before the producer may reuse them
+        }
+
+        for (var t = 0; t < touchedCount; t++)
+        {
+            var destination = touched[t];
+            isTouched[destination] = false;
+            for (var w = 0; w < PendingWords; w++)
+            {
+                ref var bits = ref scratch[destination * PendingWords + w];
+                if (bits != 0)
+                {
+                    Interlocked.Or(ref _pending[destination * PendingStride + w], bits); // atomic: a taker may clear the word concurrently
+                    bits = 0;
+                }
             }
         }
-    }
-}
 
-/// <summary>What one timed probe run moved: records resolved inside the window, the window's length, sequence errors.</summary>
-internal readonly record struct ProbeResult(long Records, double Seconds, long SequenceErrors)
-{
-    /// <summary>Records resolved per second of the window.</summary>
-    public double RecordsPerSecond => Records / Math.Max(Seconds, 1e-9);
+        return taken;
+    }
 }
