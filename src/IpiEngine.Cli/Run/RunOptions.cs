@@ -19,7 +19,7 @@ internal sealed class RunOptions
     public const int MaxNodes = 16;
 
     /// <summary>The options, in help order.</summary>
-    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Devices, Duration, Count, Threading, Wait, Assist, PipelineCpus, RingCapacity, Seed, Rate, PaceStep, Batch, Warmup, LatencySamples, Baseline, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, LocalTargets, Plain];
+    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Devices, Duration, Count, Threading, Wait, Assist, PipelineCpus, RingCapacity, Seed, Rate, PaceStep, Batch, Warmup, LatencySamples, Baseline, BaselineQueue, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, LocalTargets, Plain];
 
     internal Option<string?> Vcpus { get; } = new("--vcpus") { Description = $"Number of emulated vCPUs (default {RunSettings.DefaultVcpus}); with --exits, the trace's vcpus.csv.", HelpName = "N|FILE" };
 
@@ -56,6 +56,8 @@ internal sealed class RunOptions
     internal Option<string?> LatencySamples { get; } = new("--latency-samples") { Description = $"Deliveries sampled uniformly over the run for the latency percentiles (default {RunSettings.DefaultLatencySamples}; 0 turns the log off).", HelpName = "N" };
 
     internal Option<bool> Baseline { get; } = new("--baseline") { Description = "Also run the probe (the engine's bare shape: per-vCPU SPSC rings, one consumer ORing pending bits, unicast) with the same vCPU count and batch, taking turns with the engine in slices of 0.5 s, each between two core-distance readings; print the engine rate, the probe rate and their ratio, over all slices and over the near and the far slices apart (unpaced, no device weights)." };
+
+    internal Option<bool> BaselineQueue { get; } = new("--baseline-queue") { Description = "With --baseline: a third turn after the probe's, a ConcurrentQueue per vCPU (one record per call; one consumer resolving each record with the engine's resolver and ORing each delivery into the descriptors, the rig of HeadlineBenchmarks.ConcurrentQueues); print the engine's rate as a multiple of it, over all slices and per core state." };
 
     internal Option<string?> Json { get; } = new("--json") { Description = "Also write the summary as JSON to FILE, or to stdout with -.", HelpName = "FILE" };
 
@@ -100,7 +102,13 @@ internal sealed class RunOptions
             JsonPath = Text(parse, Json) is { } json && json != "-" ? WritablePath("--json", json) : Text(parse, Json),
             Plain = parse.GetValue(Plain),
             Baseline = parse.GetValue(Baseline),
+            BaselineQueue = parse.GetValue(BaselineQueue),
         };
+
+        if (settings.BaselineQueue && !settings.Baseline)
+        {
+            throw new RunInputException("--baseline-queue adds a turn to --baseline's: give --baseline too.");
+        }
 
         if (settings.PipelineCpus is not null && (Text(parse, Trace) is not null || Text(parse, Exits) is not null))
         {

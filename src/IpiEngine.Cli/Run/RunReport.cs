@@ -150,6 +150,24 @@ internal sealed record ProbeBaseline(double ProbeIpisPerSecond, double EngineToP
 
     /// <summary>The engine's share of the probe's rate over the slices measured near, and over those measured far.</summary>
     public IReadOnlyList<BaselineState> ByState { get; init; } = [];
+
+    /// <summary>With <c>--baseline-queue</c>: the ConcurrentQueue rig's turns against the engine's (null without).</summary>
+    public QueueBaseline? Queue { get; init; }
+}
+
+/// <summary>
+/// The ConcurrentQueue rig's run beside the engine's (JSON <c>baseline.queue</c>): a ConcurrentQueue per vCPU, one record
+/// per call, the engine's resolver and one atomic OR per delivery (<see cref="IpiEngine.Perf.Probe.QueueRig"/>).
+/// </summary>
+/// <param name="QueueIpisPerSecond">Records the rig resolved per second over all its slices (one destination each).</param>
+/// <param name="EngineToQueue">The engine's delivered IPIs/s as a multiple of the rig's, all slices whatever their state.</param>
+/// <param name="QueueRecords">Records the rig resolved in its slices.</param>
+/// <param name="QueueSeconds">The rig's slices, in all.</param>
+/// <param name="QueueSequenceErrors">Records the rig lost, doubled or reordered: 0.</param>
+internal sealed record QueueBaseline(double QueueIpisPerSecond, double EngineToQueue, long QueueRecords, double QueueSeconds, long QueueSequenceErrors)
+{
+    /// <summary>The engine against the rig over the slices measured near, and over those measured far.</summary>
+    public IReadOnlyList<QueueState> ByState { get; init; } = [];
 }
 
 /// <summary>Garbage collections by generation.</summary>

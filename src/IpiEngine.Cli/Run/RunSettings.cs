@@ -113,6 +113,9 @@ internal sealed record RunSettings
     /// <summary>Also run the probe reference rig for the same window, vCPU count and batch, and report the ratio.</summary>
     public bool Baseline { get; init; }
 
+    /// <summary>With <see cref="Baseline"/>: a ConcurrentQueue per vCPU takes a turn too (<c>--baseline-queue</c>).</summary>
+    public bool BaselineQueue { get; init; }
+
     /// <summary>Force plain progress lines even on a terminal.</summary>
     public bool Plain { get; init; }
 

@@ -86,6 +86,16 @@ internal static class RunSummaryTable
             {
                 Row(table, $"engine / probe, {state.State.ToString().ToLowerInvariant()} slices", StateRatio(state));
             }
+
+            if (probe.Queue is { } queue)
+            {
+                Row(table, "ConcurrentQueue per vCPU IPIs/s (same invocation)", PlainRunDisplay.Rate(queue.QueueIpisPerSecond));
+                Row(table, "engine / queue (all slices)", string.Create(CultureInfo.InvariantCulture, $"{queue.EngineToQueue:F2}"));
+                foreach (var state in queue.ByState)
+                {
+                    Row(table, $"engine / queue, {state.State.ToString().ToLowerInvariant()} slices", StateRatio(state));
+                }
+            }
         }
 
         Row(table, report.Loops is null ? "bytes allocated in window" : "bytes allocated (incl. an engine per replay)", Count(report.AllocatedBytes));
@@ -124,14 +134,20 @@ internal static class RunSummaryTable
     private static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
     /// <summary>One core state's comparison: the ratio and both rates, with how many slices each came from.</summary>
+    private static string StateRatio(QueueState state)
+        => Ratio(state.EngineToQueue, state.EngineIpisPerSecond, state.QueueIpisPerSecond, state.EngineSlices, state.QueueSlices, "queue");
+
     private static string StateRatio(BaselineState state)
+        => Ratio(state.EngineToProbe, state.EngineIpisPerSecond, state.ProbeIpisPerSecond, state.EngineSlices, state.ProbeSlices, "probe");
+
+    private static string Ratio(double? engineToReference, double? engineRate, double? referenceRate, int engineSlices, int referenceSlices, string reference)
     {
-        if (state.EngineToProbe is not { } ratio)
+        if (engineToReference is not { } ratio)
         {
-            return $"no comparison ({state.EngineSlices} engine and {state.ProbeSlices} probe slices in this state)";
+            return $"no comparison ({engineSlices} engine and {referenceSlices} {reference} slices in this state)";
         }
 
-        return string.Create(CultureInfo.InvariantCulture, $"{ratio:F2}  ({PlainRunDisplay.Rate(state.EngineIpisPerSecond!.Value)} / {PlainRunDisplay.Rate(state.ProbeIpisPerSecond!.Value)}, {state.EngineSlices} and {state.ProbeSlices} slices)");
+        return string.Create(CultureInfo.InvariantCulture, $"{ratio:F2}  ({PlainRunDisplay.Rate(engineRate!.Value)} / {PlainRunDisplay.Rate(referenceRate!.Value)}, {engineSlices} and {referenceSlices} slices)");
     }
 
     private static string Ns(long ns)

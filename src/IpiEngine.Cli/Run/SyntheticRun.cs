@@ -83,8 +83,9 @@ internal static class SyntheticRun
     /// </summary>
     private static BaselineSlices StartBaseline(RunSettings settings, TimeSpan warmup, RunConsole console)
     {
-        console.Writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ipi run: --baseline: the engine and the probe ({settings.Vcpus} vCPUs, batch {settings.Batch}) take turns of {BaselineSlices.SliceLength.TotalSeconds:0.###} s, each between two core-distance readings"));
-        return BaselineSlices.Start(settings.Vcpus, settings.Batch, RingCapacity(settings), warmup);
+        var references = settings.BaselineQueue ? "the probe and a ConcurrentQueue per vCPU" : "the probe";
+        console.Writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ipi run: --baseline: the engine and {references} ({settings.Vcpus} vCPUs, batch {settings.Batch}) take turns of {BaselineSlices.SliceLength.TotalSeconds:0.###} s, each between two core-distance readings"));
+        return BaselineSlices.Start(settings.Vcpus, settings.Batch, RingCapacity(settings), warmup, settings.BaselineQueue);
     }
 
     /// <summary>The warm-up: the same workload and engine options, on at most <see cref="WarmUpVcpus"/> vCPUs.</summary>

@@ -55,6 +55,31 @@ public class BaselineSlicesTests
         Assert.Null(near.EngineToProbe);
     }
 
+    [Fact]
+    public void The_queue_is_compared_with_the_engine_from_its_own_slices_only()
+    {
+        BaselineSlice[] rounds =
+        [
+            Slice(BaselineSlice.Engine, 0.5, 100, 60, 70),
+            Slice(BaselineSlice.Probe, 0.5, 400, 70, 65),
+            Slice(BaselineSlice.Queue, 0.5, 50, 65, 62),
+            Slice(BaselineSlice.Engine, 0.5, 30, 400, 420),
+            Slice(BaselineSlice.Probe, 0.5, 10, 420, 410),
+            Slice(BaselineSlice.Queue, 0.25, 30, 410, 390),
+        ];
+
+        var near = BaselineSlices.QueueByState(rounds, CoreDistanceState.Near);
+        var far = BaselineSlices.QueueByState(rounds, CoreDistanceState.Far);
+        var probeNear = BaselineSlices.ByState(rounds, CoreDistanceState.Near);
+
+        Assert.Equal((1, 1), (near.EngineSlices, near.QueueSlices));
+        Assert.Equal(200.0, near.EngineIpisPerSecond);
+        Assert.Equal(100.0, near.QueueIpisPerSecond);
+        Assert.Equal(2.0, near.EngineToQueue!.Value, 9);
+        Assert.Equal(0.5, far.EngineToQueue!.Value, 9); // 60/s against 120/s
+        Assert.Equal(0.25, probeNear.EngineToProbe!.Value, 9); // the probe's ratio ignores the queue's slices
+    }
+
     private static BaselineSlice Slice(string run, double seconds, long count, double? before, double? after)
         => new(run, seconds, count, count / seconds, before, after, CoreDistanceThresholds.Default.Classify(before, after));
 }

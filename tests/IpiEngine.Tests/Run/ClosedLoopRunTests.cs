@@ -103,6 +103,7 @@ public class ClosedLoopRunTests
     [InlineData(new[] { "--workload", "ping-pong", "--baseline" }, "--baseline compares open-loop throughput; it does not apply to --workload ping-pong.")]
     [InlineData(new[] { "--trace", "xapic-flat-smp4", "--baseline" }, "--baseline applies to a generated workload on one engine, not to --nodes or trace replays.")]
     [InlineData(new[] { "--rate", "1M", "--baseline" }, "--baseline compares unpaced throughput with the probe's; it does not apply to --rate.")]
+    [InlineData(new[] { "--baseline-queue" }, "--baseline-queue adds a turn to --baseline's: give --baseline too.")]
     [InlineData(new[] { "--workload", "single=80,msi=20", "--baseline" }, "--baseline compares the vCPUs' IPIs with the probe's; it does not apply to a workload with msi or ioapic weights.")]
     public void Bad_closed_loop_and_baseline_input_is_one_sentence_and_exit_code_2(string[] args, string sentence)
     {
@@ -170,18 +171,71 @@ public class ClosedLoopRunTests
         Assert.Equal(probeCount, baseline.GetProperty("probeRecords").GetInt64());
         var states = baseline.GetProperty("byState").EnumerateArray().ToArray();
         Assert.Equal(new[] { "Near", "Far" }, states.Select(s => s.GetProperty("state").GetString()));
+        AssertComparedPerState(states, slices, "probe", "probeSlices", "engineToProbe");
+    }
+
+    [Fact]
+    public void The_queue_baseline_takes_a_third_turn_and_compares_it_with_the_engine_per_core_state()
+    {
+        var json = SyntheticRunTests.RunJson("--workload", "unicast", "--vcpus", "4", "--batch", "1", "--duration", "700ms", "--warmup", "100ms", "--latency-samples", "0",
+            "--baseline", "--baseline-queue");
+
+        Assert.True(json.GetProperty("conservationHeld").GetBoolean());
+        var baseline = json.GetProperty("baseline");
+        var slices = baseline.GetProperty("slices").EnumerateArray().ToArray();
+        Assert.Equal(6, slices.Length); // 0.5 + 0.2 s of the engine, each followed by the probe, then the queue, for as long
+        for (var i = 0; i < slices.Length; i++)
+        {
+            Assert.Equal((i % 3) switch { 0 => "engine", 1 => "probe", _ => "queue" }, slices[i].GetProperty("run").GetString());
+            Assert.True(slices[i].GetProperty("count").GetInt64() > 0, $"slice {i} moved nothing");
+            if (i > 0)
+            {
+                Assert.Equal(Reading(slices[i - 1], "roundTripAfterNs"), Reading(slices[i], "roundTripBeforeNs")); // one reading between two turns
+            }
+
+            if (i % 3 != 0)
+            {
+                Assert.Equal(slices[i - (i % 3)].GetProperty("seconds").GetDouble(), slices[i].GetProperty("seconds").GetDouble(), 1); // as long as the engine
+            }
+        }
+
+        var queueSlices = slices.Where(s => s.GetProperty("run").GetString() == "queue").ToArray();
+        var queue = baseline.GetProperty("queue");
+        Assert.Equal(0, queue.GetProperty("queueSequenceErrors").GetInt64());
+        Assert.Equal(queueSlices.Sum(s => s.GetProperty("count").GetInt64()), queue.GetProperty("queueRecords").GetInt64());
+        Assert.Equal(queueSlices.Sum(s => s.GetProperty("seconds").GetDouble()), queue.GetProperty("queueSeconds").GetDouble(), 6);
+        var queueRate = queue.GetProperty("queueIpisPerSecond").GetDouble();
+        Assert.Equal(queue.GetProperty("queueRecords").GetInt64() / queue.GetProperty("queueSeconds").GetDouble(), queueRate, 6);
+        Assert.Equal(json.GetProperty("ipisPerSecond").GetDouble() / queueRate, queue.GetProperty("engineToQueue").GetDouble(), 6);
+        Assert.Equal(baseline.GetProperty("probeRecords").GetInt64(), slices.Where(s => s.GetProperty("run").GetString() == "probe").Sum(s => s.GetProperty("count").GetInt64()));
+        AssertComparedPerState(queue.GetProperty("byState").EnumerateArray().ToArray(), slices, "queue", "queueSlices", "engineToQueue");
+    }
+
+    [Fact]
+    public void Without_the_queue_baseline_there_is_no_queue_turn()
+    {
+        var json = SyntheticRunTests.RunJson("--workload", "unicast", "--vcpus", "2", "--batch", "4", "--duration", "200ms", "--warmup", "0", "--latency-samples", "0", "--baseline");
+
+        var baseline = json.GetProperty("baseline");
+        Assert.False(baseline.TryGetProperty("queue", out _));
+        Assert.DoesNotContain(baseline.GetProperty("slices").EnumerateArray(), s => s.GetProperty("run").GetString() == "queue");
+    }
+
+    /// <summary>Each state's entry counts that state's engine and reference slices and compares their rates, as the JSON says.</summary>
+    private static void AssertComparedPerState(JsonElement[] states, JsonElement[] slices, string reference, string referenceSlices, string ratioName)
+    {
         foreach (var state in states)
         {
             var name = state.GetProperty("state").GetString();
-            var engine = slices.Where((s, i) => i % 2 == 0 && s.GetProperty("state").GetString() == name).ToArray();
-            var probe = slices.Where((s, i) => i % 2 == 1 && s.GetProperty("state").GetString() == name).ToArray();
+            var engine = slices.Where(s => s.GetProperty("run").GetString() == "engine" && s.GetProperty("state").GetString() == name).ToArray();
+            var other = slices.Where(s => s.GetProperty("run").GetString() == reference && s.GetProperty("state").GetString() == name).ToArray();
             Assert.Equal(engine.Length, state.GetProperty("engineSlices").GetInt32());
-            Assert.Equal(probe.Length, state.GetProperty("probeSlices").GetInt32());
-            Assert.Equal(engine.Length > 0 && probe.Length > 0, state.TryGetProperty("engineToProbe", out var ratio));
-            if (engine.Length > 0 && probe.Length > 0)
+            Assert.Equal(other.Length, state.GetProperty(referenceSlices).GetInt32());
+            Assert.Equal(engine.Length > 0 && other.Length > 0, state.TryGetProperty(ratioName, out var ratio));
+            if (engine.Length > 0 && other.Length > 0)
             {
                 var expected = (engine.Sum(s => s.GetProperty("count").GetInt64()) / engine.Sum(s => s.GetProperty("seconds").GetDouble()))
-                    / (probe.Sum(s => s.GetProperty("count").GetInt64()) / probe.Sum(s => s.GetProperty("seconds").GetDouble()));
+                    / (other.Sum(s => s.GetProperty("count").GetInt64()) / other.Sum(s => s.GetProperty("seconds").GetDouble()));
                 Assert.Equal(expected, ratio.GetDouble(), 6);
             }
         }
