@@ -87,25 +87,37 @@ public abstract class BaselineRig : IDisposable
         }
     }
 
+    /// <summary>
+    /// The consumer's loop calls <see cref="Pass"/> instead of holding the passes in its own body: a loop entered once and
+    /// never left runs its on-stack-replaced version for good, while a method called per pass is recompiled by tiered
+    /// compilation, as the probe's is (whose consumer measured 1.2-1.7x faster so, thirty-third session): the library's
+    /// queues are not measured with a handicap.
+    /// </summary>
     private void Consume()
     {
         while (!_closing)
         {
-            bool any = false;
-            for (int v = 0; v < VcpuCount; v++)
-            {
-                while (TryDequeue(v, out ExitRecord record))
-                {
-                    Deliver(record);
-                    any = true;
-                }
-            }
-
-            if (!any)
+            if (!Pass())
             {
                 Thread.Yield();
             }
         }
+    }
+
+    /// <summary>One pass over every queue: takes and delivers what is there; false when every queue was empty.</summary>
+    private bool Pass()
+    {
+        bool any = false;
+        for (int v = 0; v < VcpuCount; v++)
+        {
+            while (TryDequeue(v, out ExitRecord record))
+            {
+                Deliver(record);
+                any = true;
+            }
+        }
+
+        return any;
     }
 
     private void Deliver(in ExitRecord record)
