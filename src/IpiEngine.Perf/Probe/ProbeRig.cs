@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using IpiEngine.Apic;
 using IpiEngine.Rings;
@@ -26,6 +27,11 @@ namespace IpiEngine.Perf.Probe;
 /// <para>Publication of the results: after flushing a pass's bits the consumer's count is published (<see cref="ReferenceRig"/>),
 /// so a reader that sees every record consumed also sees the pending bits and the per-destination counts of those records.
 /// Turns and parking: <see cref="ReferenceRig"/>.</para>
+/// <para>Compilation: <see cref="Post"/> and <see cref="Pass"/> as the engine's hot path (<see cref="HotPath.Optimized"/>:
+/// fully optimized at the first call, without a profile), so the probe is the engine's shape compiled as the engine is.
+/// Left to tiered compilation and its profile, the probe posting one record per call had phases of 100-158 M records/s
+/// near lasting one to three turns in most <c>ipi run --baseline</c> runs, and otherwise moved 45-65 M (cause not found;
+/// compiled at once, such a phase showed in 1 of 5 runs; thirty-third session, docs/performance.md).</para>
 /// </remarks>
 internal sealed unsafe class ProbeRig : ReferenceRig
 {
@@ -122,6 +128,7 @@ internal sealed unsafe class ProbeRig : ReferenceRig
     }
 
     /// <inheritdoc/>
+    [MethodImpl(HotPath.Optimized)]
     protected override void Post(int producer, long count)
     {
         ref var cursors = ref Cursors[producer];
@@ -157,6 +164,7 @@ internal sealed unsafe class ProbeRig : ReferenceRig
     }
 
     /// <inheritdoc/>
+    [MethodImpl(HotPath.Optimized)]
     protected override long Pass()
     {
         var scratch = _scratch;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using IpiEngine.Rings;
 
 namespace IpiEngine.Perf.Probe;
@@ -22,13 +23,10 @@ namespace IpiEngine.Perf.Probe;
 /// behind, and a producer never posts while it could be parked for good. <see cref="Dispose"/> sets it after
 /// <c>_closing</c>, so the consumer wakes and leaves. A Monitor, not an event that creates its lock on the first wait: the
 /// consumer parks while the engine's window runs, which must allocate nothing.</para>
-/// <para>Compilation. The consumer's work is a method called once per pass (<see cref="Pass"/>), not a loop entered
-/// once: a loop that is never left runs its on-stack-replaced version for good, never recompiled as a called method is. The probe's
-/// consumer was such a loop until the thirty-third session; split into passes, tiered compilation recompiles
-/// <see cref="Pass"/> with its profile, and the probe posting one record per call moved 69-114 M records/s near
-/// against 56-67 M before (<c>ipi run --baseline --batch 1</c>, alternating builds). Compiled at once without a profile
-/// (<c>AggressiveOptimization</c>, as the engine's hot path is) it moved 44-50 M: the references are left to tiered
-/// compilation, so each is the best its shape does here (docs/performance.md, thirty-third session).</para>
+/// <para>Compilation. The consumer's loop is compiled at once (<see cref="HotPath.Optimized"/>): a loop entered once and
+/// never left would otherwise run its on-stack-replaced version for good. Each subclass decides how its
+/// <see cref="Post"/> and <see cref="Pass"/> are compiled: the probe as the engine's hot path is, the queue rig as the
+/// runtime compiles any program.</para>
 /// </remarks>
 internal abstract class ReferenceRig : IDisposable
 {
@@ -248,6 +246,7 @@ internal abstract class ReferenceRig : IDisposable
         }
     }
 
+    [MethodImpl(HotPath.Optimized)]
     private void Consume()
     {
         long consumed = 0;
