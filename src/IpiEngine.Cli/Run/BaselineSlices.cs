@@ -100,13 +100,14 @@ internal sealed class BaselineSlices : IDisposable
     public ProbeBaseline Summarize(double engineIpisPerSecond)
     {
         var (probeRate, probeRecords, probeSeconds) = Totals(BaselineSlice.Probe);
+        var probe = references.Find(r => r.Run == BaselineSlice.Probe)!; // always built
         var queue = references.Find(r => r.Run == BaselineSlice.Queue);
         return new ProbeBaseline(
             probeRate,
             engineIpisPerSecond / Math.Max(probeRate, 1e-9),
             probeRecords,
             probeSeconds,
-            SequenceErrorsSince(references[0]))
+            SequenceErrorsSince(probe))
         {
             SliceSeconds = SliceLength.TotalSeconds,
             Slices = [.. slices],

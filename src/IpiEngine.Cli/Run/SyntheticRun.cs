@@ -83,8 +83,9 @@ internal static class SyntheticRun
     /// </summary>
     private static BaselineSlices StartBaseline(RunSettings settings, TimeSpan warmup, RunConsole console)
     {
-        var references = settings.BaselineQueue ? "the probe and a ConcurrentQueue per vCPU" : "the probe";
-        console.Writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ipi run: --baseline: the engine and {references} ({settings.Vcpus} vCPUs, batch {settings.Batch}) take turns of {BaselineSlices.SliceLength.TotalSeconds:0.###} s, each between two core-distance readings"));
+        var shape = string.Create(CultureInfo.InvariantCulture, $"({settings.Vcpus} vCPUs, batch {settings.Batch})");
+        var references = settings.BaselineQueue ? $", the probe {shape} and a ConcurrentQueue per vCPU (one record per call)" : $" and the probe {shape}";
+        console.Writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ipi run: --baseline: the engine{references} take turns of {BaselineSlices.SliceLength.TotalSeconds:0.###} s, each between two core-distance readings"));
         return BaselineSlices.Start(settings.Vcpus, settings.Batch, RingCapacity(settings), warmup, settings.BaselineQueue);
     }
 

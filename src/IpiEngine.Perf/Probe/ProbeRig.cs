@@ -29,9 +29,10 @@ namespace IpiEngine.Perf.Probe;
 /// Turns and parking: <see cref="ReferenceRig"/>.</para>
 /// <para>Compilation: <see cref="Post"/> and <see cref="Pass"/> as the engine's hot path (<see cref="HotPath.Optimized"/>:
 /// fully optimized at the first call, without a profile), so the probe is the engine's shape compiled as the engine is.
-/// Left to tiered compilation and its profile, the probe posting one record per call had phases of 100-158 M records/s
-/// near lasting one to three turns in most <c>ipi run --baseline</c> runs, and otherwise moved 45-65 M (cause not found;
-/// compiled at once, such a phase showed in 1 of 5 runs; thirty-third session, docs/performance.md).</para>
+/// Left to tiered compilation and its profile, the probe posting one record per call had phases of 93-114 M records/s
+/// near lasting one to five turns in most <c>ipi run --baseline</c> runs, and otherwise moved 45-65 M; compiled at once,
+/// phases of 154-158 M showed in 2 of 10 runs, one lasting the whole run, with the engine and the queue faster too: a
+/// state of the machine, not of the code (thirty-third session, docs/performance.md).</para>
 /// </remarks>
 internal sealed unsafe class ProbeRig : ReferenceRig
 {

@@ -22,8 +22,9 @@ namespace IpiEngine.Perf.Probe;
 /// Bound and sequence. Producer v enqueues its records in its own sequence (<see cref="ExitRecord.Tag"/>), counting them
 /// in <c>Tail</c>, and enqueues the next only while <c>Tail - Head &lt; capacity</c> for a <c>Head</c> it acquire-read. The
 /// consumer counts what it dequeued of queue v and release-stores <c>Head</c> after each drain of it. The queue itself
-/// orders and publishes each record (it is the thing measured); the consumer checks each record's tag against its own count,
-/// so a lost, doubled or reordered record shows as a <see cref="ReferenceRig.SequenceErrors"/> count. <c>Tail</c> is
+/// orders and publishes each record (it is the thing measured); a record's tag is its place in its queue, so the consumer
+/// checks it against its own count of that queue (<c>Head</c> and the records since), and a lost, doubled or reordered
+/// record shows as a <see cref="ReferenceRig.SequenceErrors"/> count. <c>Tail</c> is
 /// written once per run, at the producer's end: the run's barrier publishes it.
 /// </remarks>
 internal sealed class QueueRig : ReferenceRig
@@ -33,7 +34,6 @@ internal sealed class QueueRig : ReferenceRig
 
     private readonly ConcurrentQueue<ExitRecord>[] _queues;
     private readonly long _capacity;
-    private readonly long[] _expectedSequence; // consumer-owned
     private readonly long[] _deliveredTo; // consumer-owned
     private readonly IcrResolver _resolver; // consumer-owned
     private readonly DestinationSet _destinations; // consumer-owned
@@ -57,7 +57,6 @@ internal sealed class QueueRig : ReferenceRig
             _queues[v] = new ConcurrentQueue<ExitRecord>();
         }
 
-        _expectedSequence = new long[vcpus];
         _deliveredTo = new long[vcpus];
         _resolver = new IcrResolver(ApicTopology.Configure(vcpus, TopologyKind.X2ApicCluster)); // APIC ID = vCPU index
         _destinations = new DestinationSet(vcpus);
@@ -115,7 +114,6 @@ internal sealed class QueueRig : ReferenceRig
         }
 
         Volatile.Write(ref _takes[producer], takes); // release: read after the run's barrier
-
         Volatile.Write(ref cursors.Tail, sequence); // release: the run's barrier publishes it too; this documents the write
     }
 
@@ -129,22 +127,19 @@ internal sealed class QueueRig : ReferenceRig
             var queue = _queues[v];
             var head = cursors.Head;
             var dequeued = head;
-            var expected = _expectedSequence[v];
             while (queue.TryDequeue(out var record))
             {
-                if ((long)record.Tag != expected)
+                if ((long)record.Tag != dequeued)
                 {
                     CountSequenceError();
                 }
 
-                expected = (long)record.Tag + 1;
                 Deliver(record);
                 dequeued++;
             }
 
             if (dequeued != head)
             {
-                _expectedSequence[v] = expected;
                 taken += dequeued - head;
                 Volatile.Write(ref cursors.Head, dequeued); // release: pairs with the producer's acquire of the bound
             }
