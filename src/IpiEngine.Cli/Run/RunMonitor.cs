@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using IpiEngine.Cli.Machine;
 using IpiEngine.Workload;
 
 namespace IpiEngine.Cli.Run;
@@ -39,6 +40,10 @@ internal sealed class RunMonitor
     private double slicesSeconds;
     private AllocationWindow slicesAllocations;
     private long slicesMonitorAllocated;
+    private readonly ThreadCpuTimes? threads; // the run's threads, listed before the warm-up: re-read without allocating
+    private readonly long[] sliceStartTicks;
+    private readonly long[] sliceEndTicks;
+    private readonly double[] slicesCpu = new double[Enum.GetValues<ThreadRole>().Length];
     private bool stalled;
 
     public RunMonitor(Engine engine, WorkloadDriver driver, RunSettings settings, RunInterruption interruption, long ringCapacityTotal, WarmUpRun? warmUp, BaselineSlices? baseline = null)
@@ -51,6 +56,12 @@ internal sealed class RunMonitor
         this.warmUp = warmUp;
         this.baseline = baseline;
         previousAt = started;
+
+        // Every thread of the measured run exists now (the engine started, the vCPU threads wait to post), and the runtime
+        // promotes what the listing called during the warm-up, not in the window (ThreadCpuTimes' remarks).
+        threads = ThreadCpuTimes.TryList();
+        sliceStartTicks = new long[threads?.Count ?? 0];
+        sliceEndTicks = new long[threads?.Count ?? 0];
     }
 
     /// <summary>Counters when the window opened.</summary>
@@ -64,6 +75,12 @@ internal sealed class RunMonitor
 
     /// <summary>What this monitoring thread itself allocated in the window (the display), excluded from <see cref="Allocations"/>.</summary>
     public long MonitorAllocatedBytes { get; private set; }
+
+    /// <summary>
+    /// CPU seconds the run's threads used over the engine's slices, by <see cref="ThreadRole"/>: each slice from its
+    /// opening to the vCPUs' pause (after the drain) or stop (before the final drain); null where the counters cannot be read.
+    /// </summary>
+    public double[]? CpuSeconds => threads is null ? null : slicesCpu;
 
     /// <summary>True when everything posted in the window was processed before the summary (false: a stall).</summary>
     public bool Drained { get; private set; }
@@ -151,6 +168,7 @@ internal sealed class RunMonitor
         driver.Pause();
         stalled |= !EngineQuiescence.Wait(engine);
         var counters = engine.ReadCounters();
+        AddSliceCpu(); // the vCPU threads parked, alive
         var seconds = EndSlice();
         baseline!.AfterEngineSlice(seconds, Destinations(counters) - Destinations(sliceStartCounters));
         BeginSlice(counters);
@@ -161,6 +179,7 @@ internal sealed class RunMonitor
 
     private void BeginSlice(in EngineCounters counters)
     {
+        threads?.ReadTicks(sliceStartTicks); // allocates nothing
         sliceMonitorBefore = GC.GetAllocatedBytesForCurrentThread();
         sliceAllocationsBefore = AllocationWindow.Now();
         sliceStartCounters = counters;
@@ -177,11 +196,22 @@ internal sealed class RunMonitor
         return seconds;
     }
 
+    /// <summary>Adds the CPU seconds the run's threads used since the slice began (allocates nothing: inside the window).</summary>
+    private void AddSliceCpu()
+    {
+        if (threads is not null)
+        {
+            threads.ReadTicks(sliceEndTicks);
+            threads.AddSecondsBetween(sliceStartTicks, sliceEndTicks, slicesCpu);
+        }
+    }
+
     private static long Destinations(in EngineCounters c) => c.Delivered + c.Coalesced + c.Forwarded;
 
     private void CloseWindow()
     {
         Interrupted = interruption.Requested;
+        AddSliceCpu(); // before the stop ends the vCPU threads (an ended thread's time can no longer be read)
         driver.Stop();
         Drained = EngineQuiescence.Wait(engine) && !stalled;
         WindowEnd = engine.ReadCounters();

@@ -106,6 +106,9 @@ internal sealed class RunReport
     /// <summary>Garbage collections in the measured window, by generation.</summary>
     public required GcCounts GcCollections { get; init; }
 
+    /// <summary>Generated open-loop workloads on Linux: the CPU time the run's threads used in the window, by role; null elsewhere.</summary>
+    public ThreadCpu? Cpu { get; init; }
+
     /// <summary>Whether every posted record was accounted for (resolved, latched, topology or rejected) and every resolved destination delivered or coalesced.</summary>
     public required bool ConservationHeld { get; init; }
 
@@ -168,6 +171,56 @@ internal sealed record QueueBaseline(double QueueIpisPerSecond, double EngineToQ
 {
     /// <summary>The engine against the rig over the slices measured near, and over those measured far.</summary>
     public IReadOnlyList<QueueState> ByState { get; init; } = [];
+}
+
+/// <summary>
+/// The CPU time the run's threads used in the measured window (JSON <c>cpu</c>), by role: the engine's pipeline threads,
+/// the vCPU threads (posting, and taking their pending interrupts), the device threads, and every other thread of the
+/// process (the runtime's, the display's). From each thread's own counters (<see cref="Machine.ThreadCpuTimes"/>, 10 ms
+/// ticks), from the window's opening to the vCPUs' stop (with <c>--baseline</c>, over the engine's turns only). On two
+/// cores shared by more threads, a run's rate follows how much of a core the scheduler gave the pipeline thread (a 4 s
+/// look at two near runs: 85 M IPIs/s with 0.95 of a core, 60 M with 0.52), and the seconds per IPI say what each side
+/// costs.
+/// </summary>
+/// <param name="PipelineSeconds">CPU seconds of the engine's pipeline threads (its thin-pass waits included).</param>
+/// <param name="VcpuSeconds">CPU seconds of the vCPU threads.</param>
+/// <param name="DeviceSeconds">CPU seconds of the device threads.</param>
+/// <param name="OtherSeconds">CPU seconds of every other thread.</param>
+/// <param name="WindowSeconds">The window the seconds were counted over.</param>
+/// <param name="Ipis">IPIs posted in the window.</param>
+internal sealed record ThreadCpu(double PipelineSeconds, double VcpuSeconds, double DeviceSeconds, double OtherSeconds, double WindowSeconds, long Ipis)
+{
+    /// <summary>The counters' resolution, in seconds (one clock tick per thread).</summary>
+    public double ResolutionSeconds { get; init; }
+
+    /// <summary>The pipeline threads' share of one core over the window.</summary>
+    public double PipelineCores => PipelineSeconds / WindowSeconds;
+
+    /// <summary>The vCPU threads' cores over the window.</summary>
+    public double VcpuCores => VcpuSeconds / WindowSeconds;
+
+    /// <summary>The device threads' cores over the window.</summary>
+    public double DeviceCores => DeviceSeconds / WindowSeconds;
+
+    /// <summary>Every other thread's cores over the window.</summary>
+    public double OtherCores => OtherSeconds / WindowSeconds;
+
+    /// <summary>The pipeline threads' CPU nanoseconds per posted IPI; null without IPIs.</summary>
+    public double? PipelineNsPerIpi => Ipis == 0 ? null : PipelineSeconds * 1e9 / Ipis;
+
+    /// <summary>The vCPU threads' CPU nanoseconds per posted IPI; null without IPIs.</summary>
+    public double? VcpuNsPerIpi => Ipis == 0 ? null : VcpuSeconds * 1e9 / Ipis;
+
+    /// <summary>The seconds by role, as read, into a report (null when the counters could not be read).</summary>
+    public static ThreadCpu? From(double[]? secondsByRole, double windowSeconds, long ipis)
+        => secondsByRole is null || windowSeconds <= 0 ? null
+            : new ThreadCpu(
+                secondsByRole[(int)Machine.ThreadRole.Pipeline],
+                secondsByRole[(int)Machine.ThreadRole.Vcpu],
+                secondsByRole[(int)Machine.ThreadRole.Device],
+                secondsByRole[(int)Machine.ThreadRole.Other],
+                windowSeconds,
+                ipis) { ResolutionSeconds = Machine.ThreadCpuTimes.ResolutionSeconds };
 }
 
 /// <summary>Garbage collections by generation.</summary>

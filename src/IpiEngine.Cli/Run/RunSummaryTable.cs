@@ -78,6 +78,7 @@ internal static class RunSummaryTable
             Row(table, "acks doubled, missing or undue", Count(loop.Violations));
         }
 
+        CpuRows(table, report.Cpu);
         if (report.Baseline is { } probe)
         {
             Row(table, "probe IPIs/s (the bare shape, same invocation)", PlainRunDisplay.Rate(probe.ProbeIpisPerSecond));
@@ -125,6 +126,23 @@ internal static class RunSummaryTable
         if (report.ThinPassWaits is { } waits)
         {
             Row(table, "thin passes followed by a wait (records streaming)", Count(waits));
+        }
+    }
+
+    /// <summary>Where the window's CPU time went: cores by role, and each side's CPU time per posted IPI.</summary>
+    private static void CpuRows(Table table, ThreadCpu? cpu)
+    {
+        if (cpu is null)
+        {
+            return;
+        }
+
+        var devices = cpu.DeviceSeconds > 0 ? " / devices" : string.Empty;
+        var deviceCores = cpu.DeviceSeconds > 0 ? string.Create(CultureInfo.InvariantCulture, $" / {cpu.DeviceCores:F2}") : string.Empty;
+        Row(table, $"CPU cores: pipeline / vCPU threads{devices} / other", string.Create(CultureInfo.InvariantCulture, $"{cpu.PipelineCores:F2} / {cpu.VcpuCores:F2}{deviceCores} / {cpu.OtherCores:F2}"));
+        if (cpu.PipelineNsPerIpi is { } pipeline && cpu.VcpuNsPerIpi is { } vcpus)
+        {
+            Row(table, "CPU per posted IPI: pipeline / vCPU threads", string.Create(CultureInfo.InvariantCulture, $"{pipeline:F1} ns / {vcpus:F1} ns"));
         }
     }
 

@@ -192,6 +192,7 @@ internal static class SyntheticRun
             AllocatedBytes = monitor.Allocations.AllocatedBytes,
             DisplayAllocatedBytes = monitor.MonitorAllocatedBytes,
             GcCollections = new GcCounts(monitor.Allocations.Gen0, monitor.Allocations.Gen1, monitor.Allocations.Gen2),
+            Cpu = ThreadCpu.From(monitor.CpuSeconds, monitor.Window.TotalSeconds, ipis),
             Baseline = baseline?.Summarize(destinations / seconds),
 
             Inputs = inputs,

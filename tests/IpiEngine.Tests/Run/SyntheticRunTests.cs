@@ -79,6 +79,32 @@ public class SyntheticRunTests
     }
 
     [Fact]
+    public void The_summary_and_json_say_where_the_windows_cpu_time_went()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "threads' CPU time is read from /proc/self/task");
+        var (code, output, error) = RunCli.Invoke("run", "--duration", "1s", "--warmup", "0.1s", "--vcpus", "2", "--workload", "unicast", "--batch", "1", "--latency-samples", "0", "--json", "-");
+        Assert.True(code == 0, $"exit {code}: {error}");
+        Assert.Contains("CPU cores: pipeline / vCPU threads / other", error, StringComparison.Ordinal);
+        Assert.Contains("CPU per posted IPI: pipeline / vCPU threads", error, StringComparison.Ordinal);
+        using var document = JsonDocument.Parse(output);
+        var json = document.RootElement;
+        var cpu = json.GetProperty("cpu");
+
+        var ipis = json.GetProperty("posted").GetInt64();
+        var window = json.GetProperty("durationSeconds").GetDouble();
+        var pipeline = cpu.GetProperty("pipelineSeconds").GetDouble();
+        var vcpus = cpu.GetProperty("vcpuSeconds").GetDouble();
+        Assert.True(pipeline > 0 && vcpus > 0, $"pipeline {pipeline} s, vCPUs {vcpus} s over a 1 s window of busy threads");
+        Assert.True(pipeline + vcpus <= (window * Environment.ProcessorCount) + 0.05, $"{pipeline + vcpus} s of CPU in {window} s");
+        Assert.Equal(0, cpu.GetProperty("deviceSeconds").GetDouble());
+        Assert.Equal(ipis, cpu.GetProperty("ipis").GetInt64());
+        Assert.Equal(window, cpu.GetProperty("windowSeconds").GetDouble(), 9);
+        Assert.Equal(pipeline / window, cpu.GetProperty("pipelineCores").GetDouble(), 9);
+        Assert.Equal(vcpus * 1e9 / ipis, cpu.GetProperty("vcpuNsPerIpi").GetDouble(), 6);
+        Assert.Equal(0.01, cpu.GetProperty("resolutionSeconds").GetDouble(), 9);
+    }
+
+    [Fact]
     public void Json_goes_to_a_file_and_the_summary_to_stdout()
     {
         var path = Path.Combine(Path.GetTempPath(), $"ipi-run-{Guid.NewGuid():N}.json");
