@@ -76,6 +76,7 @@ internal sealed class ClosedLoopDriver : IDisposable
     private readonly LatencyHistogram[] _latency;
     private readonly Thread[] _threads;
     private readonly ManualResetEventSlim _go = new();
+    private readonly ManualResetEventSlim _joining = new(); // a vCPU done with its loop waits for it, alive, so the run can read its CPU time
     private long _violations;
     private int _sendersDone;
     private volatile bool _stop;
@@ -137,7 +138,12 @@ internal sealed class ClosedLoopDriver : IDisposable
             }
 
             var vcpu = v;
-            _threads[v] = new Thread(() => Run(vcpu)) { IsBackground = true, Name = $"vcpu-{v}" };
+            _threads[v] = new Thread(() =>
+            {
+                Run(vcpu);
+                _joining.Wait();
+            })
+            { IsBackground = true, Name = $"vcpu-{v}" };
         }
 #pragma warning restore CA5394
     }
@@ -188,9 +194,10 @@ internal sealed class ClosedLoopDriver : IDisposable
         _stop = true;
     }
 
-    /// <summary>Waits for every vCPU thread, then checks that no ack is left over; returns the merged round-trip latency.</summary>
+    /// <summary>Lets every vCPU thread end (each waits for this once its loop is done) and waits for them, then checks that no ack is left over; returns the merged round-trip latency.</summary>
     public LatencySummary Join()
     {
+        _joining.Set();
         foreach (var thread in _threads)
         {
             thread.Join();
@@ -216,8 +223,12 @@ internal sealed class ClosedLoopDriver : IDisposable
         return merged.Summarize();
     }
 
-    /// <summary>Frees the start signal (after <see cref="Join"/>; the counters stay readable).</summary>
-    public void Dispose() => _go.Dispose();
+    /// <summary>Frees the start signal (after <see cref="Join"/>; the counters stay readable) and lets any vCPU thread still waiting for the join end.</summary>
+    public void Dispose()
+    {
+        _joining.Set(); // a run that failed before Join: no thread stays waiting on a disposed event
+        _go.Dispose();
+    }
 
     private static bool IsFiring(ExitRecord record) => record.Register is Apic.ApicRegister.IcrLow or Apic.ApicRegister.X2Icr;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using IpiEngine.Cli.Machine;
 using IpiEngine.Apic;
 using IpiEngine.Workload;
 
@@ -79,6 +80,7 @@ internal static class ClosedLoopRun
             LatencyNs = new LatencySummary(0, 0, 0, 0, 0), // post-to-delivery is not logged: the round trip is the measure
             AllocatedBytes = m.Allocations.AllocatedBytes,
             GcCollections = new GcCounts(m.Allocations.Gen0, m.Allocations.Gen1, m.Allocations.Gen2),
+            Cpu = ThreadCpu.From(m.CpuSeconds, m.Seconds, ipis),
             ClosedLoop = new ClosedLoopSummary(
                 kind == ClosedLoopKind.PingPong ? "answer IPI" : "shared flag (request mask + outstanding count)",
                 m.Driver.Senders,
@@ -106,8 +108,11 @@ internal static class ClosedLoopRun
         EngineQuiescence.Wait(engine);
         using var driver = new ClosedLoopDriver(engine, addresses, kind, settings.Count, settings.Seed);
         driver.Start();
+        var threads = ThreadCpuTimes.TryList(); // the vCPU threads exist, waiting: listed (allocating) before the window
+        var (startTicks, endTicks) = (new long[threads?.Count ?? 0], new long[threads?.Count ?? 0]);
         var counters = engine.ReadCounters();
         var allocations = AllocationWindow.Now();
+        threads?.ReadTicks(startTicks); // allocates nothing
         var start = Stopwatch.GetTimestamp();
         driver.Go();
         var (progress, progressAt) = (0L, start);
@@ -132,12 +137,15 @@ internal static class ClosedLoopRun
         }
 
         var end = Stopwatch.GetTimestamp();
+        threads?.ReadTicks(endTicks); // before the vCPU threads end
         var window = AllocationWindow.Between(allocations, AllocationWindow.Now());
+        var cpu = threads is null ? null : new double[Enum.GetValues<ThreadRole>().Length];
+        threads?.AddSecondsBetween(startTicks, endTicks, cpu);
         var latency = driver.Join();
         var drained = EngineQuiescence.Wait(engine);
         var endCounters = engine.ReadCounters();
         engine.Stop();
-        return new Measurement(driver, counters, endCounters, engine.ReadCounters(), drained, Stopwatch.GetElapsedTime(start, end).TotalSeconds, driver.RoundTrips, latency, window);
+        return new Measurement(driver, counters, endCounters, engine.ReadCounters(), drained, Stopwatch.GetElapsedTime(start, end).TotalSeconds, driver.RoundTrips, latency, window, cpu);
     }
 
     private static VcpuAddressBook Addresses(RunSettings settings)
@@ -173,7 +181,8 @@ internal static class ClosedLoopRun
         double Seconds,
         long RoundTrips,
         LatencySummary Latency,
-        AllocationWindow Allocations);
+        AllocationWindow Allocations,
+        double[]? CpuSeconds);
 }
 
 /// <summary>What a closed-loop run measured (JSON <c>closedLoop</c>).</summary>

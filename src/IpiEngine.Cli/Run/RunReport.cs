@@ -106,7 +106,7 @@ internal sealed class RunReport
     /// <summary>Garbage collections in the measured window, by generation.</summary>
     public required GcCounts GcCollections { get; init; }
 
-    /// <summary>Generated open-loop workloads on Linux: the CPU time the run's threads used in the window, by role; null elsewhere.</summary>
+    /// <summary>Generated workloads (open and closed loops) on Linux: the CPU time the run's threads used in the window, by role; null elsewhere.</summary>
     public ThreadCpu? Cpu { get; init; }
 
     /// <summary>Whether every posted record was accounted for (resolved, latched, topology or rejected) and every resolved destination delivered or coalesced.</summary>

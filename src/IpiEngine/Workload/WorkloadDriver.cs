@@ -60,7 +60,12 @@ internal sealed class WorkloadDriver
             var share = windowIpis is null ? long.MaxValue : deviceTotal / devices + (d < deviceTotal % devices ? 1 : 0);
             deviceDrivers[d] = new DeviceDriver(engine, d, phase, LevelPins!, share, script.Mix);
             var index = d;
-            deviceThreads[d] = new Thread(() => deviceDrivers[index].Run()) { IsBackground = true, Name = $"device{d}" };
+            deviceThreads[d] = new Thread(() =>
+            {
+                deviceDrivers[index].Run();
+                phase.WaitForStop(); // alive until Stop, as the vCPU threads (RunVcpu)
+            })
+            { IsBackground = true, Name = $"device{d}" };
         }
 
         var vcpuTotal = windowIpis - deviceTotal;
@@ -153,6 +158,7 @@ internal sealed class WorkloadDriver
         StartThread((2 * vcpu) + 1);
         StartThread((2 * vcpu) + 2);
         drivers[vcpu].Run();
+        phase.WaitForStop(); // a counted share may end early: the thread stays, blocked, until Stop, so its CPU time can be read at the window's end
     }
 
     private void StartThread(int vcpu)
@@ -195,7 +201,7 @@ internal sealed class WorkloadDriver
     /// <summary>Lets the parked vCPU threads post again.</summary>
     public void Resume() => phase.Set(WorkloadPhase.Posting);
 
-    /// <summary>Tells every vCPU thread to stop after its current batch and waits for them.</summary>
+    /// <summary>Tells every vCPU thread to stop after its current batch and waits for them (a thread that finished its share waits for this).</summary>
     public void Stop()
     {
         phase.Set(WorkloadPhase.Stopping);

@@ -100,6 +100,21 @@ internal sealed class WorkloadPhase
         }
     }
 
+    /// <summary>
+    /// Blocks until the phase is <see cref="Stopping"/>: a thread whose driver finished its share waits here, blocked,
+    /// instead of ending, so that whoever measures the run can still read the thread's CPU time at the window's end.
+    /// </summary>
+    public void WaitForStop()
+    {
+        lock (gate)
+        {
+            while (Current != Stopping)
+            {
+                Monitor.Wait(gate); // checked under the gate: Set's pulse cannot fall between the check and the wait
+            }
+        }
+    }
+
     /// <summary>A driver's last act: adds its IPIs, then counts itself out (full fences, so the controller sees both).</summary>
     public void Finished(long ipis)
     {

@@ -104,6 +104,22 @@ public class SyntheticRunTests
         Assert.Equal(0.01, cpu.GetProperty("resolutionSeconds").GetDouble(), 9);
     }
 
+    [Theory]
+    [InlineData("unicast")]
+    [InlineData("ping-pong")]
+    public void A_counted_runs_vcpu_threads_are_counted_although_they_finish_before_the_window_closes(string workload)
+    {
+        // Each vCPU thread ends its share on its own; the window closes after the last. Their CPU time is read at the
+        // close, so a thread that had ended by then would count nothing (as before the threads waited for the stop).
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "threads' CPU time is read from /proc/self/task");
+        string[] shape = workload == "ping-pong" ? ["--count", "300000"] : ["--count", "30000000", "--batch", "1", "--latency-samples", "0"];
+        var json = RunJson([.. shape, "--warmup", "0.1s", "--vcpus", "2", "--workload", workload]);
+
+        var cpu = json.GetProperty("cpu");
+        var vcpus = cpu.GetProperty("vcpuSeconds").GetDouble();
+        Assert.True(vcpus >= 0.05, $"vCPU threads: {vcpus} s of CPU for {json.GetProperty("posted").GetInt64()} IPIs in {json.GetProperty("durationSeconds").GetDouble()} s");
+    }
+
     [Fact]
     public void Json_goes_to_a_file_and_the_summary_to_stdout()
     {
