@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using IpiEngine.Apic;
 using IpiEngine.Delivery;
@@ -440,6 +441,6 @@ public sealed partial class Engine : IDisposable
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [DoesNotReturn] // no NoInlining: the JIT sees the throw when it tries to inline, and treats the call's block as cold
     private void ThrowDisposed() => throw new ObjectDisposedException(nameof(Engine), $"The engine '{_options.Name}' was disposed.");
 }

@@ -364,8 +364,7 @@ internal sealed class DestinationMap
         }
     }
 
-    [DoesNotReturn]
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [DoesNotReturn] // no NoInlining: the JIT sees the throw when it tries to inline, and treats the call's block as cold
     internal static void ThrowTooSmall(DestinationSet destinations, int vcpus)
         => throw new ArgumentException($"The destination set holds {destinations.Capacity} vCPUs; this map has {vcpus}.", nameof(destinations));
 

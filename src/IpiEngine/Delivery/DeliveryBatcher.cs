@@ -390,8 +390,7 @@ internal sealed class DeliveryBatcher<TNotifier> where TNotifier : struct, IDeli
         }
     }
 
-    [DoesNotReturn]
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [DoesNotReturn] // no NoInlining: the JIT sees the throw when it tries to inline, and treats the call's block as cold
     private static void ThrowFailed(EngineFaultedException failure)
         => throw new EngineFaultedException(failure.Message, failure.InnerException!); // a fresh instance per throw: callers may hold earlier ones
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using IpiEngine.Rings;
 
@@ -240,7 +241,7 @@ internal sealed unsafe class DescriptorTable : IDisposable
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [DoesNotReturn] // no NoInlining: the JIT sees the throw when it tries to inline, and treats the call's block as cold
     private void ThrowBadVcpu(int vcpu)
         => throw new ArgumentOutOfRangeException(nameof(vcpu), vcpu, $"There are {VcpuCount} vCPUs (0 to {VcpuCount - 1}).");
 }

@@ -271,8 +271,7 @@ internal sealed class PostingRings
     }
 
     /// <summary>Throws the exception that says why the rings refuse records: disposed, faulted or stopped.</summary>
-    [DoesNotReturn]
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [DoesNotReturn] // no NoInlining: the JIT sees the throw when it tries to inline, and treats the call's block as cold
     public void ThrowClosed()
     {
         if (_disposed)

@@ -21,8 +21,7 @@ internal readonly struct PublisherSink(DeliveryPublisher publisher) : IResolvedS
         // Each delivery is a slot of the delivery ring, claimed as it comes.
     }
 
-    [DoesNotReturn]
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [DoesNotReturn] // no NoInlining: the JIT sees the throw when it tries to inline, and treats the call's block as cold
     private static void ThrowNotGathering()
         => throw new InvalidOperationException("The per-stage sink publishes every delivery: it gathers no vector bits.");
 }

@@ -185,7 +185,6 @@ internal sealed partial class PeerLink
         Volatile.Write(ref _nextExpected, first + count);
     }
 
-    [DoesNotReturn]
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [DoesNotReturn] // no NoInlining: the JIT sees the throw when it tries to inline, and treats the call's block as cold
     private static void ThrowFault(LinkFault fault, string message) => throw new LinkProtocolException(fault, message);
 }

@@ -58,4 +58,27 @@ public class HotPathTests
             m.MethodImplementationFlags.HasFlag(MethodImplAttributes.AggressiveOptimization),
             $"{type.Name}.{m}: not marked [MethodImpl(HotPath.Optimized)]"));
     }
+
+    /// <summary>
+    /// A throw helper (a method named Throw..., not ThrowIf...) is [DoesNotReturn] and not NoInlining: the JIT learns that
+    /// a call never returns only when it tries to inline the callee and finds no return, and NoInlining stops it before
+    /// it looks. Then the call's block is cold (its code moves out of the loop, an int3 after the call) instead of laid
+    /// out as a likely path, which the runtime's synthesized profile did for DescriptorTable.ThrowBadVcpu in every
+    /// vCPU's post loop.
+    /// </summary>
+    [Fact]
+    public void Every_throw_helper_of_the_engine_is_seen_by_the_jit_as_never_returning()
+    {
+        var helpers = typeof(global::IpiEngine.Engine).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods(BindingFlags.Instance | BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
+            .Where(m => m.Name.StartsWith("Throw", StringComparison.Ordinal) && !m.Name.StartsWith("ThrowIf", StringComparison.Ordinal) && m.ReturnType == typeof(void))
+            .ToList();
+
+        Assert.True(helpers.Count >= 8, $"{helpers.Count} throw helpers found");
+        Assert.All(helpers, m =>
+        {
+            Assert.True(m.IsDefined(typeof(System.Diagnostics.CodeAnalysis.DoesNotReturnAttribute)), $"{m.DeclaringType!.Name}.{m.Name}: not [DoesNotReturn]");
+            Assert.False(m.MethodImplementationFlags.HasFlag(MethodImplAttributes.NoInlining), $"{m.DeclaringType!.Name}.{m.Name}: NoInlining hides its throw from the JIT");
+        });
+    }
 }
