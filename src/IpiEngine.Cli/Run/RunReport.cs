@@ -106,6 +106,9 @@ internal sealed class RunReport
     /// <summary>Garbage collections in the measured window, by generation.</summary>
     public required GcCounts GcCollections { get; init; }
 
+    /// <summary>Whether the runtime's dynamic PGO was on, which changes how the engine's hot path is compiled.</summary>
+    public RuntimeJit Runtime { get; init; } = RuntimeJit.Current;
+
     /// <summary>Generated workloads (open and closed loops) on Linux: the CPU time the run's threads used in the window, by role; null elsewhere.</summary>
     public ThreadCpu? Cpu { get; init; }
 

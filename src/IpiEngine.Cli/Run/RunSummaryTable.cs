@@ -32,6 +32,8 @@ internal static class RunSummaryTable
             Row(table, "measured window", string.Create(CultureInfo.InvariantCulture, $"{report.DurationSeconds:F2} s after {report.WarmupSeconds:F2} s warm-up{interrupted}"));
         }
 
+        Row(table, "runtime's dynamic PGO", report.Runtime.Describe());
+
         table.AddEmptyRow();
         Row(table, "IPIs posted", Count(report.Posted) + $"  ({Count(report.Records)} records)");
         Row(table, "delivered", Count(report.Delivered));
