@@ -180,10 +180,11 @@ internal sealed record QueueBaseline(double QueueIpisPerSecond, double EngineToQ
 /// The CPU time the run's threads used in the measured window (JSON <c>cpu</c>), by role: the engine's pipeline threads,
 /// the vCPU threads (posting, and taking their pending interrupts), the device threads, and every other thread of the
 /// process (the runtime's, the display's). From each thread's own counters (<see cref="Machine.ThreadCpuTimes"/>, 10 ms
-/// ticks), from the window's opening to the vCPUs' stop (with <c>--baseline</c>, over the engine's turns only). On two
-/// cores shared by more threads, a run's rate follows how much of a core the scheduler gave the pipeline thread (a 4 s
-/// look at two near runs: 85 M IPIs/s with 0.95 of a core, 60 M with 0.52), and the seconds per IPI say what each side
-/// costs.
+/// ticks), from the window's opening to the vCPUs' stop (with <c>--baseline</c>, over the engine's turns only). It says
+/// what each side costs per IPI and whether a slow run was starved of CPU: in 25 runs of 8 vCPUs posting one record per
+/// call on this project's two cores, the pipeline thread had 0.86-0.92 of a core and the vCPU threads 1.03-1.09 in every
+/// one, near or far, while the rate went from 25 to 90 M IPIs/s: what moved was the CPU each IPI cost (docs/performance.md,
+/// thirty-fourth session).
 /// </summary>
 /// <param name="PipelineSeconds">CPU seconds of the engine's pipeline threads (its thin-pass waits included).</param>
 /// <param name="VcpuSeconds">CPU seconds of the vCPU threads.</param>
