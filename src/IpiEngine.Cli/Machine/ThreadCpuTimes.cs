@@ -18,8 +18,14 @@ internal enum ThreadRole
     /// <summary>A device thread of the workload driver (<c>deviceN</c>).</summary>
     Device,
 
-    /// <summary>Any other thread of the process (the runtime's, the display's, a reference rig's).</summary>
+    /// <summary>Any other thread of the process (the runtime's, the display's).</summary>
     Other,
+
+    /// <summary>A reference rig's consumer (<c>probe-consumer</c>, <c>queue-consumer</c>: <c>ipi run --baseline</c>).</summary>
+    ReferenceConsumer,
+
+    /// <summary>A reference rig's producer (<c>probe-producer-N</c>, <c>queue-producer-N</c>).</summary>
+    ReferenceProducer,
 }
 
 /// <summary>
@@ -209,6 +215,8 @@ internal sealed unsafe partial class ThreadCpuTimes
         => name.StartsWith("ipi-"u8) ? ThreadRole.Pipeline
             : name.StartsWith("vcpu"u8) ? ThreadRole.Vcpu
             : name.StartsWith("device"u8) ? ThreadRole.Device
+            : name.IndexOf("-consumer"u8) > 0 ? ThreadRole.ReferenceConsumer
+            : name.IndexOf("-producer"u8) > 0 ? ThreadRole.ReferenceProducer
             : ThreadRole.Other;
 
     /// <summary>The clock ticks a second of <c>utime</c> and <c>stime</c> (<c>sysconf(_SC_CLK_TCK)</c>, 100 on Linux).</summary>

@@ -2,6 +2,8 @@ using System.Numerics;
 using IpiEngine.Perf.Calibration;
 using IpiEngine.Perf.Probe;
 
+using IpiEngine.Cli.Machine;
+
 namespace IpiEngine.Cli.Run;
 
 /// <summary>
@@ -26,6 +28,9 @@ internal sealed class BaselineSlices : IDisposable
     private readonly List<Reference> references;
     private readonly CoreDistanceProbe distance = new();
     private readonly List<BaselineSlice> slices = [];
+    private ThreadCpuTimes? threads; // listed once the rigs' threads exist, re-read around each turn without allocating
+    private long[] turnStartTicks = [];
+    private long[] turnEndTicks = [];
     private double? lastReadingNs;
 
     private BaselineSlices(List<Reference> references) => this.references = references;
@@ -68,6 +73,11 @@ internal sealed class BaselineSlices : IDisposable
             reference.SequenceErrorsBefore = reference.Rig.SequenceErrors;
         }
 
+        // The rigs' threads exist (parked): listed now, before the engine's warm-up, during which the runtime promotes
+        // what the listing called (ThreadCpuTimes' remarks).
+        slices.threads = ThreadCpuTimes.TryList();
+        slices.turnStartTicks = new long[slices.threads?.Count ?? 0];
+        slices.turnEndTicks = new long[slices.threads?.Count ?? 0];
         return slices;
     }
 
@@ -86,7 +96,14 @@ internal sealed class BaselineSlices : IDisposable
         slices.Add(Slice(BaselineSlice.Engine, seconds, destinations, lastReadingNs, before));
         foreach (var reference in references)
         {
+            threads?.ReadTicks(turnStartTicks);
             var result = reference.Rig.RunFor(TimeSpan.FromSeconds(seconds));
+            if (threads is not null)
+            {
+                threads.ReadTicks(turnEndTicks);
+                threads.AddSecondsBetween(turnStartTicks, turnEndTicks, reference.CpuSeconds);
+            }
+
             var after = Reading();
             slices.Add(Slice(reference.Run, result.Seconds, result.Records, before, after));
             before = after;
@@ -109,6 +126,7 @@ internal sealed class BaselineSlices : IDisposable
             probeSeconds,
             SequenceErrorsSince(probe))
         {
+            Cpu = Cpu(probe, probeSeconds, probeRecords),
             SliceSeconds = SliceLength.TotalSeconds,
             Slices = [.. slices],
             ByState = [ByState(slices, CoreDistanceState.Near), ByState(slices, CoreDistanceState.Far)],
@@ -157,6 +175,7 @@ internal sealed class BaselineSlices : IDisposable
         var (rate, records, seconds) = Totals(BaselineSlice.Queue);
         return new QueueBaseline(rate, engineIpisPerSecond / Math.Max(rate, 1e-9), records, seconds, sequenceErrors)
         {
+            Cpu = Cpu(references.Find(r => r.Run == BaselineSlice.Queue)!, seconds, records),
             ByState = [QueueByState(slices, CoreDistanceState.Near), QueueByState(slices, CoreDistanceState.Far)],
         };
     }
@@ -168,6 +187,11 @@ internal sealed class BaselineSlices : IDisposable
         var seconds = turns.Sum(s => s.Seconds);
         return (seconds > 0 ? records / seconds : 0, records, seconds);
     }
+
+    /// <summary>A reference's CPU over its turns (null where the threads' counters cannot be read).</summary>
+    private ReferenceCpu? Cpu(Reference reference, double seconds, long records)
+        => threads is null || seconds <= 0 ? null
+            : new ReferenceCpu(reference.CpuSeconds[(int)ThreadRole.ReferenceConsumer], reference.CpuSeconds[(int)ThreadRole.ReferenceProducer], seconds, records);
 
     private static long SequenceErrorsSince(Reference reference) => reference.Rig.SequenceErrors - reference.SequenceErrorsBefore;
 
@@ -184,6 +208,9 @@ internal sealed class BaselineSlices : IDisposable
         public ReferenceRig Rig { get; } = rig;
 
         public long SequenceErrorsBefore { get; set; }
+
+        /// <summary>CPU seconds by <see cref="ThreadRole"/> over this reference's turns in the window.</summary>
+        public double[] CpuSeconds { get; } = new double[Enum.GetValues<ThreadRole>().Length];
     }
 }
 

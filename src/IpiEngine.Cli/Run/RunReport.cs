@@ -159,6 +159,9 @@ internal sealed record ProbeBaseline(double ProbeIpisPerSecond, double EngineToP
 
     /// <summary>With <c>--baseline-queue</c>: the ConcurrentQueue rig's turns against the engine's (null without).</summary>
     public QueueBaseline? Queue { get; init; }
+
+    /// <summary>The probe's threads' CPU over its turns (Linux; null elsewhere): beside the run's <c>cpu</c>, the engine's.</summary>
+    public ReferenceCpu? Cpu { get; init; }
 }
 
 /// <summary>
@@ -174,6 +177,33 @@ internal sealed record QueueBaseline(double QueueIpisPerSecond, double EngineToQ
 {
     /// <summary>The engine against the rig over the slices measured near, and over those measured far.</summary>
     public IReadOnlyList<QueueState> ByState { get; init; } = [];
+
+    /// <summary>The rig's threads' CPU over its turns (Linux; null elsewhere).</summary>
+    public ReferenceCpu? Cpu { get; init; }
+}
+
+/// <summary>
+/// A reference rig's threads' CPU time over its turns of a <c>--baseline</c> run (JSON <c>baseline.cpu</c>,
+/// <c>baseline.queue.cpu</c>), read as the run's own <c>cpu</c> is (<see cref="Machine.ThreadCpuTimes"/>): its consumer
+/// thread, and its producer threads (which post, and in the queue rig take their pending interrupts).
+/// </summary>
+/// <param name="ConsumerSeconds">CPU seconds of the consumer thread in the rig's turns.</param>
+/// <param name="ProducerSeconds">CPU seconds of the producer threads in the rig's turns.</param>
+/// <param name="TurnSeconds">The rig's turns, in all.</param>
+/// <param name="Records">Records the rig resolved in its turns.</param>
+internal sealed record ReferenceCpu(double ConsumerSeconds, double ProducerSeconds, double TurnSeconds, long Records)
+{
+    /// <summary>The consumer's share of one core over the turns.</summary>
+    public double ConsumerCores => ConsumerSeconds / TurnSeconds;
+
+    /// <summary>The producers' cores over the turns.</summary>
+    public double ProducerCores => ProducerSeconds / TurnSeconds;
+
+    /// <summary>The consumer's CPU nanoseconds per record; null without records.</summary>
+    public double? ConsumerNsPerRecord => Records == 0 ? null : ConsumerSeconds * 1e9 / Records;
+
+    /// <summary>The producers' CPU nanoseconds per record; null without records.</summary>
+    public double? ProducerNsPerRecord => Records == 0 ? null : ProducerSeconds * 1e9 / Records;
 }
 
 /// <summary>

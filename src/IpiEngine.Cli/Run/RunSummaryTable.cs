@@ -85,6 +85,7 @@ internal static class RunSummaryTable
         {
             Row(table, "probe IPIs/s (the bare shape, same invocation)", PlainRunDisplay.Rate(probe.ProbeIpisPerSecond));
             Row(table, "engine / probe (all slices)", string.Create(CultureInfo.InvariantCulture, $"{probe.EngineToProbe:F2}"));
+            ReferenceCpuRow(table, "probe", probe.Cpu);
             foreach (var state in probe.ByState)
             {
                 Row(table, $"engine / probe, {state.State.ToString().ToLowerInvariant()} slices", StateRatio(state));
@@ -94,6 +95,7 @@ internal static class RunSummaryTable
             {
                 Row(table, "ConcurrentQueue per vCPU IPIs/s (same invocation)", PlainRunDisplay.Rate(queue.QueueIpisPerSecond));
                 Row(table, "engine / queue (all slices)", string.Create(CultureInfo.InvariantCulture, $"{queue.EngineToQueue:F2}"));
+                ReferenceCpuRow(table, "queue", queue.Cpu);
                 foreach (var state in queue.ByState)
                 {
                     Row(table, $"engine / queue, {state.State.ToString().ToLowerInvariant()} slices", StateRatio(state));
@@ -145,6 +147,15 @@ internal static class RunSummaryTable
         if (cpu.PipelineNsPerIpi is { } pipeline && cpu.VcpuNsPerIpi is { } vcpus)
         {
             Row(table, "CPU per posted IPI: pipeline / vCPU threads", string.Create(CultureInfo.InvariantCulture, $"{pipeline:F1} ns / {vcpus:F1} ns"));
+        }
+    }
+
+    /// <summary>A reference rig's CPU over its turns, as the engine's rows say it: cores, then ns per record.</summary>
+    private static void ReferenceCpuRow(Table table, string rig, ReferenceCpu? cpu)
+    {
+        if (cpu is { ConsumerNsPerRecord: { } consumer, ProducerNsPerRecord: { } producers })
+        {
+            Row(table, $"{rig} CPU: consumer / producers", string.Create(CultureInfo.InvariantCulture, $"{cpu.ConsumerCores:F2} / {cpu.ProducerCores:F2} cores, {consumer:F1} ns / {producers:F1} ns per record"));
         }
     }
 

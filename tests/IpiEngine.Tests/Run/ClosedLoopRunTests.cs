@@ -209,6 +209,11 @@ public class ClosedLoopRunTests
         Assert.Equal(json.GetProperty("ipisPerSecond").GetDouble() / queueRate, queue.GetProperty("engineToQueue").GetDouble(), 6);
         Assert.Equal(baseline.GetProperty("probeRecords").GetInt64(), slices.Where(s => s.GetProperty("run").GetString() == "probe").Sum(s => s.GetProperty("count").GetInt64()));
         AssertComparedPerState(queue.GetProperty("byState").EnumerateArray().ToArray(), slices, "queue", "queueSlices", "engineToQueue");
+        if (OperatingSystem.IsLinux())
+        {
+            AssertReferenceCpu(baseline.GetProperty("cpu"), baseline.GetProperty("probeRecords").GetInt64(), baseline.GetProperty("probeSeconds").GetDouble());
+            AssertReferenceCpu(queue.GetProperty("cpu"), queue.GetProperty("queueRecords").GetInt64(), queue.GetProperty("queueSeconds").GetDouble());
+        }
     }
 
     [Fact]
@@ -239,6 +244,19 @@ public class ClosedLoopRunTests
                 Assert.Equal(expected, ratio.GetDouble(), 6);
             }
         }
+    }
+
+    /// <summary>A rig's CPU over its turns: its consumer and producers ran (each spins while records flow), per record as the JSON says.</summary>
+    private static void AssertReferenceCpu(JsonElement cpu, long records, double seconds)
+    {
+        var consumer = cpu.GetProperty("consumerSeconds").GetDouble();
+        var producers = cpu.GetProperty("producerSeconds").GetDouble();
+        Assert.True(consumer > 0 && producers > 0, $"consumer {consumer} s, producers {producers} s over {seconds} s of turns");
+        Assert.True(consumer + producers <= (seconds * Environment.ProcessorCount) + 0.05, $"{consumer + producers} s of CPU in {seconds} s");
+        Assert.Equal(records, cpu.GetProperty("records").GetInt64());
+        Assert.Equal(seconds, cpu.GetProperty("turnSeconds").GetDouble(), 9);
+        Assert.Equal(consumer * 1e9 / records, cpu.GetProperty("consumerNsPerRecord").GetDouble(), 6);
+        Assert.Equal(producers / seconds, cpu.GetProperty("producerCores").GetDouble(), 9);
     }
 
     private static double? Reading(JsonElement slice, string name)

@@ -18,7 +18,10 @@ public class ThreadCpuTimesTests
     [InlineData("device0", nameof(ThreadRole.Device))]
     [InlineData(".NET TP Worker", nameof(ThreadRole.Other))]
     [InlineData("we (ir) d) name", nameof(ThreadRole.Other))]
-    [InlineData("probe-consumer", nameof(ThreadRole.Other))]
+    [InlineData("probe-consumer", nameof(ThreadRole.ReferenceConsumer))]
+    [InlineData("queue-consumer", nameof(ThreadRole.ReferenceConsumer))]
+    [InlineData("probe-producer-", nameof(ThreadRole.ReferenceProducer))] // "probe-producer-7" as Linux keeps it (15 bytes)
+    [InlineData("-producer", nameof(ThreadRole.Other))]
     public void A_stat_line_gives_the_role_by_name_and_user_plus_system_ticks(string name, string role)
     {
         Assert.True(ThreadCpuTimes.TryParseStat(Encoding.UTF8.GetBytes(StatLine(name, 1234, 56)), out var parsed, out var ticks));
@@ -66,7 +69,7 @@ public class ThreadCpuTimesTests
             Write(14, "vcpu2", 999, 0);        // started after the listing: not seen
             var after = new long[threads.Count];
             threads.ReadTicks(after);
-            var seconds = new double[4];
+            var seconds = new double[Enum.GetValues<ThreadRole>().Length];
             threads.AddSecondsBetween(before, after, seconds);
 
             var tick = ThreadCpuTimes.ResolutionSeconds;
@@ -114,7 +117,7 @@ public class ThreadCpuTimesOfThisProcessTests
         Thread.Sleep(300);
         var after = new long[threads.Count];
         threads.ReadTicks(after);
-        var seconds = new double[4];
+        var seconds = new double[Enum.GetValues<ThreadRole>().Length];
         threads.AddSecondsBetween(before, after, seconds);
         Assert.Equal(0, seconds[(int)ThreadRole.Vcpu]);
 
@@ -128,7 +131,7 @@ public class ThreadCpuTimesOfThisProcessTests
                 Thread.Sleep(50);
                 after = new long[threads.Count];
                 threads.ReadTicks(after);
-                seconds = new double[4];
+                seconds = new double[Enum.GetValues<ThreadRole>().Length];
                 threads.AddSecondsBetween(before, after, seconds);
                 if (seconds[(int)ThreadRole.Vcpu] >= 0.1)
                 {
