@@ -211,8 +211,8 @@ internal sealed record ReferenceCpu(double ConsumerSeconds, double ProducerSecon
 /// the vCPU threads (posting, and taking their pending interrupts), the device threads, and every other thread of the
 /// process (the runtime's, the display's). From each thread's own counters (<see cref="Machine.ThreadCpuTimes"/>, 10 ms
 /// ticks), from the window's opening to the vCPUs' stop (with <c>--baseline</c>, over the engine's turns only). It says
-/// what each side costs per IPI and whether a slow run was starved of CPU: in 25 runs of 8 vCPUs posting one record per
-/// call on this project's two cores, the pipeline thread had 0.86-0.92 of a core and the vCPU threads 1.03-1.09 in every
+/// what each side costs per IPI and whether a slow run was starved of CPU: in 50 runs of 8 vCPUs posting one record per
+/// call on this project's two cores, the pipeline thread had 0.87-0.92 of a core and the vCPU threads 1.04-1.09 in every
 /// one, near or far, while the rate went from 25 to 90 M IPIs/s: what moved was the CPU each IPI cost (docs/performance.md,
 /// thirty-fourth session).
 /// </summary>

@@ -4,7 +4,7 @@ namespace IpiEngine.Cli.Run;
 /// Whether the runtime's dynamic PGO was on in this process (JSON <c>runtime</c>), and the two variables that decide it.
 /// It changes how the engine's hot path is compiled: with it on (the default), the JIT gives the methods that skip
 /// tiered compilation (<c>HotPath</c>) a synthesized profile, which lays their code out differently; on this project's
-/// machine one record per post moved a median 68.9 M IPIs/s with it and 80.9 M without (12 alternating rounds, near;
+/// machine one record per post moved a median 68.9 M IPIs/s with it and 81.1 M without (12 alternating rounds, near;
 /// docs/embedding.md, "The runtime's dynamic PGO"). The regression suite pins it off.
 /// </summary>
 /// <param name="DynamicPgo">Tiered compilation and tiered PGO both on: the variables first, then the runtime config.</param>
