@@ -1,5 +1,4 @@
 using System.Buffers.Text;
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -38,8 +37,11 @@ internal enum ThreadRole
 /// allocating nothing (<c>open</c>/<c>read</c> into a stack buffer), in methods compiled optimized at their first call.
 /// Listing inside a window put 12 KB into "allocated in the window" in about half of the runs with <c>--baseline</c>,
 /// beyond what the listing thread itself counted: the runtime's tiering promoted the methods the listing called dozens
-/// of times, inside the window, on a worker thread it starts for that; so did re-reads left to tiered compilation. A
-/// thread started after the listing is not seen, nor the time since the last read of one that has ended.
+/// of times, inside the window, on a worker thread it starts for that; so did re-reads left to tiered compilation, and
+/// (in 1 of about 17 runs) a listing before the window that enumerated the directory with the library's methods, whose
+/// promotion the runtime can put off until the window. So the listing reads the directory with <c>opendir</c>/<c>readdir</c>
+/// and every method here is compiled optimized at its first call. A thread started after the listing is not seen, nor
+/// the time since the last read of one that has ended.
 /// </remarks>
 internal sealed unsafe partial class ThreadCpuTimes
 {
@@ -50,7 +52,10 @@ internal sealed unsafe partial class ThreadCpuTimes
     /// <summary>Bytes read of a <c>stat</c> file: its fields up to <c>stime</c> take under 200 (a 15-byte name, numbers).</summary>
     private const int StatBytes = 1024;
 
-    private static readonly Lazy<long> TicksPerSecond = new(ReadTicksPerSecond);
+    /// <summary>How many <see cref="ThreadRole"/>s (the length of a seconds-by-role array).</summary>
+    public static readonly int RoleCount = Enum.GetValues<ThreadRole>().Length;
+
+    private static readonly double SecondsPerTick = 1.0 / ReadTicksPerSecond(); // read once, with the class
     private readonly byte[][] _statPaths; // each NUL-terminated, for open(2)
     private readonly ThreadRole[] _roles;
 
@@ -61,7 +66,7 @@ internal sealed unsafe partial class ThreadCpuTimes
     }
 
     /// <summary>The clock's resolution: one tick.</summary>
-    public static double ResolutionSeconds => 1.0 / TicksPerSecond.Value;
+    public static double ResolutionSeconds => SecondsPerTick;
 
     /// <summary>How many threads were listed.</summary>
     public int Count => _roles.Length;
@@ -75,30 +80,106 @@ internal sealed unsafe partial class ThreadCpuTimes
     /// <summary>Lists the threads under <paramref name="taskDirectory"/> (one directory per thread id, each with a <c>stat</c> file).</summary>
     internal static ThreadCpuTimes? TryList(string taskDirectory)
     {
-        if (!OperatingSystem.IsLinux() || !Directory.Exists(taskDirectory))
+        if (!OperatingSystem.IsLinux())
         {
             return null;
         }
 
-        _ = ResolutionSeconds; // its first read calls sysconf: here, before any window, not in the allocation-free re-read
-        var paths = new List<byte[]>();
-        var roles = new List<ThreadRole>();
-        foreach (var directory in Directory.EnumerateDirectories(taskDirectory))
-        {
-            if (!int.TryParse(Path.GetFileName(directory.AsSpan()), NumberStyles.None, CultureInfo.InvariantCulture, out _))
-            {
-                continue;
-            }
+        _ = SecondsPerTick; // runs the class's initializer (sysconf) here, before any window, not in the first re-read
+        var directory = Encoding.UTF8.GetBytes(taskDirectory.TrimEnd('/') + "/\0");
+        return List(directory);
+    }
 
-            var path = Encoding.UTF8.GetBytes(Path.Join(directory, "stat") + "\0");
-            if (ReadStat(path, out var role, out _))
+    /// <summary>
+    /// The listing itself, by <c>opendir</c>/<c>readdir</c> and this class's own methods only: no library method runs
+    /// once per thread, so none is called often enough for the runtime to promote it later, in a window (remarks).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see the remarks
+    private static ThreadCpuTimes? List(byte[] nulTerminatedDirectory)
+    {
+        nint listing;
+        fixed (byte* path = nulTerminatedDirectory)
+        {
+            listing = OpenDir(path);
+        }
+
+        if (listing == 0)
+        {
+            return null;
+        }
+
+        var paths = new byte[64][];
+        var roles = new ThreadRole[64];
+        var count = 0;
+        try
+        {
+            for (var entry = ReadDir(listing); entry != 0; entry = ReadDir(listing))
             {
-                paths.Add(path);
-                roles.Add(role);
+                var name = new ReadOnlySpan<byte>((byte*)entry + DirentNameOffset, 256);
+                var length = 0;
+                while (length < name.Length && name[length] != 0)
+                {
+                    length++;
+                }
+
+                name = name[..length];
+                if (!IsThreadId(name))
+                {
+                    continue; // "." and ".."
+                }
+
+                // directory + id + "/stat" + NUL
+                var path = new byte[nulTerminatedDirectory.Length - 1 + name.Length + 6];
+                nulTerminatedDirectory.AsSpan(0, nulTerminatedDirectory.Length - 1).CopyTo(path);
+                name.CopyTo(path.AsSpan(nulTerminatedDirectory.Length - 1));
+                "/stat\0"u8.CopyTo(path.AsSpan(nulTerminatedDirectory.Length - 1 + name.Length));
+                if (!ReadStat(path, out var role, out _))
+                {
+                    continue; // ended since the listing began
+                }
+
+                if (count == paths.Length)
+                {
+                    Array.Resize(ref paths, count * 2);
+                    Array.Resize(ref roles, count * 2);
+                }
+
+                paths[count] = path;
+                roles[count++] = role;
+            }
+        }
+        finally
+        {
+            _ = CloseDir(listing);
+        }
+
+        Array.Resize(ref paths, count);
+        Array.Resize(ref roles, count);
+        var listed = new ThreadCpuTimes(paths, roles);
+        var ticks = new long[count];
+        listed.ReadTicks(ticks); // compiles the re-read's methods here, not at their first call in a window
+        listed.AddSecondsBetween(ticks, ticks, new double[RoleCount]);
+        return listed;
+    }
+
+    /// <summary>Whether a directory entry's name is all digits (a thread id).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see the remarks
+    private static bool IsThreadId(ReadOnlySpan<byte> name)
+    {
+        if (name.IsEmpty)
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (c is < (byte)'0' or > (byte)'9')
+            {
+                return false;
             }
         }
 
-        return new ThreadCpuTimes([.. paths], [.. roles]);
+        return true;
     }
 
     /// <summary>
@@ -126,7 +207,7 @@ internal sealed unsafe partial class ThreadCpuTimes
         {
             if (before[i] >= 0 && after[i] >= before[i])
             {
-                secondsByRole[(int)_roles[i]] += (after[i] - before[i]) * ResolutionSeconds;
+                secondsByRole[(int)_roles[i]] += (after[i] - before[i]) * SecondsPerTick;
             }
         }
     }
@@ -155,17 +236,28 @@ internal sealed unsafe partial class ThreadCpuTimes
     }
 
     /// <summary>
-    /// Reads a thread's role (from its name) and its <c>utime + stime</c> from its <c>stat</c> line, without allocating.
-    /// The name sits in parentheses and may hold spaces and parentheses itself (".NET TP Worker"), so the fields after
-    /// it are counted from the line's last ')'.
+    /// Reads a thread's role (from its name) and its <c>utime + stime</c> from its <c>stat</c> line, without allocating
+    /// and with plain loops (no library method: see the remarks). The name sits in parentheses and may hold spaces and
+    /// parentheses itself (".NET TP Worker"), so the fields after it are counted from the line's last ')'.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see the remarks
     internal static bool TryParseStat(ReadOnlySpan<byte> line, out ThreadRole role, out long ticks)
     {
         role = ThreadRole.Other;
         ticks = 0;
-        var open = line.IndexOf((byte)'(');
-        var close = line.LastIndexOf((byte)')');
+        int open = -1, close = -1;
+        for (var at = 0; at < line.Length; at++)
+        {
+            if (line[at] == (byte)'(' && open < 0)
+            {
+                open = at;
+            }
+            else if (line[at] == (byte)')')
+            {
+                close = at;
+            }
+        }
+
         if (open < 0 || close < open)
         {
             return false;
@@ -173,36 +265,38 @@ internal sealed unsafe partial class ThreadCpuTimes
 
         role = RoleOf(line[(open + 1)..close]);
         const int UserTime = 11, SystemTime = 12; // fields 14 and 15 of proc(5), counted from the state (field 3)
-        var rest = line[(close + 1)..];
         long user = 0, system = 0;
+        var i = close + 1;
         for (var field = 0; field <= SystemTime; field++)
         {
-            rest = rest.TrimStart((byte)' ');
-            var end = rest.IndexOf((byte)' ');
-            var value = end < 0 ? rest.TrimEnd((byte)'\n') : rest[..end];
-            if (value.IsEmpty)
+            while (i < line.Length && line[i] == (byte)' ')
             {
-                return false;
+                i++;
             }
 
-            if (field is UserTime or SystemTime)
+            var start = i;
+            long number = 0;
+            var digitsOnly = true;
+            for (; i < line.Length && line[i] is not ((byte)' ' or (byte)'\n'); i++)
             {
-                if (!Utf8Parser.TryParse(value, out long number, out var used) || used != value.Length || number < 0)
-                {
-                    return false;
-                }
-
-                if (field == UserTime)
-                {
-                    user = number;
-                }
-                else
-                {
-                    system = number;
-                }
+                var c = line[i];
+                digitsOnly &= c is >= (byte)'0' and <= (byte)'9';
+                number = (number * 10) + (c - '0');
             }
 
-            rest = end < 0 ? [] : rest[end..];
+            if (i == start || (field >= UserTime && !digitsOnly))
+            {
+                return false; // a missing field, or a time that is not a count
+            }
+
+            if (field == UserTime)
+            {
+                user = number;
+            }
+            else if (field == SystemTime)
+            {
+                system = number;
+            }
         }
 
         ticks = user + system;
@@ -212,12 +306,47 @@ internal sealed unsafe partial class ThreadCpuTimes
     /// <summary>The role a thread's name says it has (Linux keeps the first 15 bytes of a name).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see the remarks
     internal static ThreadRole RoleOf(ReadOnlySpan<byte> name)
-        => name.StartsWith("ipi-"u8) ? ThreadRole.Pipeline
-            : name.StartsWith("vcpu"u8) ? ThreadRole.Vcpu
-            : name.StartsWith("device"u8) ? ThreadRole.Device
-            : name.IndexOf("-consumer"u8) > 0 ? ThreadRole.ReferenceConsumer
-            : name.IndexOf("-producer"u8) > 0 ? ThreadRole.ReferenceProducer
+        => Starts(name, "ipi-"u8) ? ThreadRole.Pipeline
+            : Starts(name, "vcpu"u8) ? ThreadRole.Vcpu
+            : Starts(name, "device"u8) ? ThreadRole.Device
+            : Holds(name, "-consumer"u8) ? ThreadRole.ReferenceConsumer
+            : Holds(name, "-producer"u8) ? ThreadRole.ReferenceProducer
             : ThreadRole.Other;
+
+    /// <summary>Whether <paramref name="name"/> begins with <paramref name="prefix"/> (a plain loop).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see the remarks
+    private static bool Starts(ReadOnlySpan<byte> name, ReadOnlySpan<byte> prefix)
+    {
+        if (name.Length < prefix.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < prefix.Length; i++)
+        {
+            if (name[i] != prefix[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="part"/> occurs in <paramref name="name"/> after its first byte.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see the remarks
+    private static bool Holds(ReadOnlySpan<byte> name, ReadOnlySpan<byte> part)
+    {
+        for (var at = 1; at + part.Length <= name.Length; at++)
+        {
+            if (Starts(name[at..], part))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>The clock ticks a second of <c>utime</c> and <c>stime</c> (<c>sysconf(_SC_CLK_TCK)</c>, 100 on Linux).</summary>
     private static long ReadTicksPerSecond()
@@ -237,4 +366,16 @@ internal sealed unsafe partial class ThreadCpuTimes
 
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int Close(int file);
+
+    /// <summary>Where <c>d_name</c> sits in glibc's <c>struct dirent</c> on 64-bit Linux (after an 8-byte inode, an 8-byte offset, a 2-byte length and a type byte).</summary>
+    private const int DirentNameOffset = 19;
+
+    [LibraryImport("libc", EntryPoint = "opendir")]
+    private static partial nint OpenDir(byte* path);
+
+    [LibraryImport("libc", EntryPoint = "readdir")]
+    private static partial nint ReadDir(nint listing);
+
+    [LibraryImport("libc", EntryPoint = "closedir")]
+    private static partial int CloseDir(nint listing);
 }

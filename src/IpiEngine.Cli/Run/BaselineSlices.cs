@@ -210,7 +210,7 @@ internal sealed class BaselineSlices : IDisposable
         public long SequenceErrorsBefore { get; set; }
 
         /// <summary>CPU seconds by <see cref="ThreadRole"/> over this reference's turns in the window.</summary>
-        public double[] CpuSeconds { get; } = new double[Enum.GetValues<ThreadRole>().Length];
+        public double[] CpuSeconds { get; } = new double[ThreadCpuTimes.RoleCount];
     }
 }
 

@@ -139,7 +139,7 @@ internal static class ClosedLoopRun
         var end = Stopwatch.GetTimestamp();
         threads?.ReadTicks(endTicks); // before the vCPU threads end
         var window = AllocationWindow.Between(allocations, AllocationWindow.Now());
-        var cpu = threads is null ? null : new double[Enum.GetValues<ThreadRole>().Length];
+        var cpu = threads is null ? null : new double[ThreadCpuTimes.RoleCount];
         threads?.AddSecondsBetween(startTicks, endTicks, cpu);
         var latency = driver.Join();
         var drained = EngineQuiescence.Wait(engine);

@@ -43,7 +43,7 @@ internal sealed class RunMonitor
     private readonly ThreadCpuTimes? threads; // the run's threads, listed before the warm-up: re-read without allocating
     private readonly long[] sliceStartTicks;
     private readonly long[] sliceEndTicks;
-    private readonly double[] slicesCpu = new double[Enum.GetValues<ThreadRole>().Length];
+    private readonly double[] slicesCpu = new double[ThreadCpuTimes.RoleCount];
     private bool stalled;
 
     public RunMonitor(Engine engine, WorkloadDriver driver, RunSettings settings, RunInterruption interruption, long ringCapacityTotal, WarmUpRun? warmUp, BaselineSlices? baseline = null)

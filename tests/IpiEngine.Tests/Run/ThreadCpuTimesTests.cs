@@ -69,7 +69,7 @@ public class ThreadCpuTimesTests
             Write(14, "vcpu2", 999, 0);        // started after the listing: not seen
             var after = new long[threads.Count];
             threads.ReadTicks(after);
-            var seconds = new double[Enum.GetValues<ThreadRole>().Length];
+            var seconds = new double[ThreadCpuTimes.RoleCount];
             threads.AddSecondsBetween(before, after, seconds);
 
             var tick = ThreadCpuTimes.ResolutionSeconds;
@@ -117,7 +117,7 @@ public class ThreadCpuTimesOfThisProcessTests
         Thread.Sleep(300);
         var after = new long[threads.Count];
         threads.ReadTicks(after);
-        var seconds = new double[Enum.GetValues<ThreadRole>().Length];
+        var seconds = new double[ThreadCpuTimes.RoleCount];
         threads.AddSecondsBetween(before, after, seconds);
         Assert.Equal(0, seconds[(int)ThreadRole.Vcpu]);
 
@@ -131,7 +131,7 @@ public class ThreadCpuTimesOfThisProcessTests
                 Thread.Sleep(50);
                 after = new long[threads.Count];
                 threads.ReadTicks(after);
-                seconds = new double[Enum.GetValues<ThreadRole>().Length];
+                seconds = new double[ThreadCpuTimes.RoleCount];
                 threads.AddSecondsBetween(before, after, seconds);
                 if (seconds[(int)ThreadRole.Vcpu] >= 0.1)
                 {
