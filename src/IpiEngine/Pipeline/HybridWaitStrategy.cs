@@ -39,7 +39,8 @@ internal sealed class HybridWaitStrategy : WaitStrategy
 
     private static readonly HybridWaitStrategy Assisted = new(SpinLooks, AssistedYieldLooks);
 
-    private static readonly HybridWaitStrategy Room = new(0, RoomYieldLooks);
+    /// <summary>How a producer waits for room in its full ring: yields from the first look, then parks (remarks).</summary>
+    internal static readonly HybridWaitStrategy Room = new(0, RoomYieldLooks);
 
     /// <inheritdoc/>
     public override WaitStrategyKind Kind => WaitStrategyKind.Hybrid;
