@@ -9,7 +9,11 @@ public enum WaitStrategyKind
     /// taking CPU from the threads that would give it work.
     /// </summary>
     Hybrid,
-    /// <summary>Spins with a pause instruction: lowest latency, burns a core; only when every thread has its own core.</summary>
+    /// <summary>
+    /// The pipeline's threads spin with a pause instruction: lowest latency, each burns a core, idle or not; only when
+    /// they have cores of their own. A producer whose ring is full still yields and then parks, as with
+    /// <see cref="Hybrid"/>, so that it never takes the core the pipeline needs to make room.
+    /// </summary>
     BusySpin,
     /// <summary>Spins briefly, then yields the core on every later attempt; never parks.</summary>
     Yielding,
