@@ -37,11 +37,12 @@ internal enum ThreadRole
 /// allocating nothing (<c>open</c>/<c>read</c> into a stack buffer), in methods compiled optimized at their first call.
 /// Listing inside a window put 12 KB into "allocated in the window" in about half of the runs with <c>--baseline</c>,
 /// beyond what the listing thread itself counted: the runtime's tiering promoted the methods the listing called dozens
-/// of times, inside the window, on a worker thread it starts for that; so did re-reads left to tiered compilation, and
-/// (in 1 of about 17 runs) a listing before the window that enumerated the directory with the library's methods, whose
-/// promotion the runtime can put off until the window. So the listing reads the directory with <c>opendir</c>/<c>readdir</c>
-/// and every method here is compiled optimized at its first call. A thread started after the listing is not seen, nor
-/// the time since the last read of one that has ended.
+/// of times, inside the window. Listed before the window with the library's directory enumeration and parsed with its
+/// span helpers, 2 of about 30 runs still did: the runtime's JIT log put this class's initializer, the re-read's first
+/// compilation and the promotion of the library methods the parser called 30 times a read inside the window. So the
+/// listing reads the directory with <c>opendir</c>/<c>readdir</c>, the parser is plain loops, every method here is
+/// compiled optimized at its first call, and the listing runs the initializer and the re-read once (0 B in 24 of 24
+/// runs after). A thread started after the listing is not seen, nor the time since the last read of one that has ended.
 /// </remarks>
 internal sealed unsafe partial class ThreadCpuTimes
 {

@@ -1,8 +1,7 @@
 using System.Numerics;
+using IpiEngine.Cli.Machine;
 using IpiEngine.Perf.Calibration;
 using IpiEngine.Perf.Probe;
-
-using IpiEngine.Cli.Machine;
 
 namespace IpiEngine.Cli.Run;
 
@@ -130,7 +129,7 @@ internal sealed class BaselineSlices : IDisposable
             SliceSeconds = SliceLength.TotalSeconds,
             Slices = [.. slices],
             ByState = [ByState(slices, CoreDistanceState.Near), ByState(slices, CoreDistanceState.Far)],
-            Queue = queue is null ? null : QueueSummary(engineIpisPerSecond, SequenceErrorsSince(queue)),
+            Queue = queue is null ? null : QueueSummary(engineIpisPerSecond, queue),
         };
     }
 
@@ -170,12 +169,12 @@ internal sealed class BaselineSlices : IDisposable
         return (engine.Count, other.Count, engineRate, referenceRate, ratio);
     }
 
-    private QueueBaseline QueueSummary(double engineIpisPerSecond, long sequenceErrors)
+    private QueueBaseline QueueSummary(double engineIpisPerSecond, Reference queue)
     {
         var (rate, records, seconds) = Totals(BaselineSlice.Queue);
-        return new QueueBaseline(rate, engineIpisPerSecond / Math.Max(rate, 1e-9), records, seconds, sequenceErrors)
+        return new QueueBaseline(rate, engineIpisPerSecond / Math.Max(rate, 1e-9), records, seconds, SequenceErrorsSince(queue))
         {
-            Cpu = Cpu(references.Find(r => r.Run == BaselineSlice.Queue)!, seconds, records),
+            Cpu = Cpu(queue, seconds, records),
             ByState = [QueueByState(slices, CoreDistanceState.Near), QueueByState(slices, CoreDistanceState.Far)],
         };
     }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using IpiEngine.Cli.Machine;
 using IpiEngine.Apic;
+using IpiEngine.Cli.Machine;
 using IpiEngine.Workload;
 
 namespace IpiEngine.Cli.Run;

@@ -83,23 +83,12 @@ internal static class RunSummaryTable
         CpuRows(table, report.Cpu);
         if (report.Baseline is { } probe)
         {
-            Row(table, "probe IPIs/s (the bare shape, same invocation)", PlainRunDisplay.Rate(probe.ProbeIpisPerSecond));
-            Row(table, "engine / probe (all slices)", string.Create(CultureInfo.InvariantCulture, $"{probe.EngineToProbe:F2}"));
-            ReferenceCpuRow(table, "probe", probe.Cpu);
-            foreach (var state in probe.ByState)
-            {
-                Row(table, $"engine / probe, {state.State.ToString().ToLowerInvariant()} slices", StateRatio(state));
-            }
-
+            ReferenceRows(table, "probe", "probe IPIs/s (the bare shape, same invocation)", probe.ProbeIpisPerSecond, probe.EngineToProbe, probe.Cpu,
+                probe.ByState.Select(state => (state.State, StateRatio(state))));
             if (probe.Queue is { } queue)
             {
-                Row(table, "ConcurrentQueue per vCPU IPIs/s (same invocation)", PlainRunDisplay.Rate(queue.QueueIpisPerSecond));
-                Row(table, "engine / queue (all slices)", string.Create(CultureInfo.InvariantCulture, $"{queue.EngineToQueue:F2}"));
-                ReferenceCpuRow(table, "queue", queue.Cpu);
-                foreach (var state in queue.ByState)
-                {
-                    Row(table, $"engine / queue, {state.State.ToString().ToLowerInvariant()} slices", StateRatio(state));
-                }
+                ReferenceRows(table, "queue", "ConcurrentQueue per vCPU IPIs/s (same invocation)", queue.QueueIpisPerSecond, queue.EngineToQueue, queue.Cpu,
+                    queue.ByState.Select(state => (state.State, StateRatio(state))));
             }
         }
 
@@ -150,12 +139,22 @@ internal static class RunSummaryTable
         }
     }
 
-    /// <summary>A reference rig's CPU over its turns, as the engine's rows say it: cores, then ns per record.</summary>
-    private static void ReferenceCpuRow(Table table, string rig, ReferenceCpu? cpu)
+    /// <summary>
+    /// A reference rig's rows: its rate, the engine's over it in all slices, its CPU over its turns (cores, then ns per
+    /// record, as the engine's rows say it), and the engine against it per core state.
+    /// </summary>
+    private static void ReferenceRows(Table table, string rig, string rateName, double rate, double engineToRig, ReferenceCpu? cpu, IEnumerable<(Perf.Calibration.CoreDistanceState State, string Ratio)> states)
     {
+        Row(table, rateName, PlainRunDisplay.Rate(rate));
+        Row(table, $"engine / {rig} (all slices)", string.Create(CultureInfo.InvariantCulture, $"{engineToRig:F2}"));
         if (cpu is { ConsumerNsPerRecord: { } consumer, ProducerNsPerRecord: { } producers })
         {
             Row(table, $"{rig} CPU: consumer / producers", string.Create(CultureInfo.InvariantCulture, $"{cpu.ConsumerCores:F2} / {cpu.ProducerCores:F2} cores, {consumer:F1} ns / {producers:F1} ns per record"));
+        }
+
+        foreach (var (state, ratio) in states)
+        {
+            Row(table, $"engine / {rig}, {state.ToString().ToLowerInvariant()} slices", ratio);
         }
     }
 
