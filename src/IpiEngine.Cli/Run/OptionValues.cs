@@ -13,18 +13,23 @@ internal static class OptionValues
     {
         ArgumentNullException.ThrowIfNull(text);
         var t = text.Trim().ToLowerInvariant();
-        var (number, scale) = t.EndsWith("ms", StringComparison.Ordinal) ? (t[..^2], 0.001)
-            : t.EndsWith("us", StringComparison.Ordinal) || t.EndsWith("µs", StringComparison.Ordinal) ? (t[..^2], 0.000_001)
-            : t.EndsWith('s') ? (t[..^1], 1.0)
-            : t.EndsWith('m') ? (t[..^1], 60.0)
-            : (t, 1.0);
-        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)
-            || double.IsNaN(value) || value * scale > MaxDuration.TotalSeconds || (value == 0 && !allowZero))
+        // Ticks per unit, and the arithmetic in decimal: 100 x 0.000001 s in floating point is a fraction of a tick
+        // short of 100 µs, and TimeSpan.FromSeconds(double) kept 99.9 µs.
+        var (number, ticksPerUnit) = t.EndsWith("ms", StringComparison.Ordinal) ? (t[..^2], TimeSpan.TicksPerMillisecond)
+            : t.EndsWith("us", StringComparison.Ordinal) || t.EndsWith("µs", StringComparison.Ordinal) ? (t[..^2], TimeSpan.TicksPerMicrosecond)
+            : t.EndsWith('s') ? (t[..^1], TimeSpan.TicksPerSecond)
+            : t.EndsWith('m') ? (t[..^1], TimeSpan.TicksPerMinute)
+            : (t, TimeSpan.TicksPerSecond);
+        var ticks = decimal.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value)
+            && value <= MaxDuration.Ticks / ticksPerUnit
+            ? (long)Math.Round(value * ticksPerUnit, MidpointRounding.AwayFromZero)
+            : -1;
+        if (ticks < 0 || (ticks == 0 && !allowZero))
         {
             throw new RunInputException($"{option} must be a positive time such as 10s, 0.3s or 500ms (at most a day), not '{text}'.");
         }
 
-        return TimeSpan.FromSeconds(value * scale);
+        return TimeSpan.FromTicks(ticks);
     }
 
     /// <summary>Parses a whole number from 1 to <paramref name="max"/>.</summary>

@@ -83,6 +83,8 @@ public class NodePacingTests
     [InlineData(new[] { "--nodes", "2", "--pace-step", "250us" }, "--pace-step paces an offered load: give --rate too (an unpaced run posts as fast as the engines take the IPIs).")]
     [InlineData(new[] { "--nodes", "2", "--rate", "1M", "--pace-step", "0.5us" }, "--pace-step must be a whole number of microseconds from 1us to 1s, such as 250us or 1ms, not '0.5us'.")]
     [InlineData(new[] { "--nodes", "2", "--rate", "1M", "--pace-step", "2s" }, "--pace-step must be a whole number of microseconds from 1us to 1s, such as 250us or 1ms, not '2s'.")]
+    [InlineData(new[] { "--nodes", "2", "--rate", "1M", "--pace-step", "0.00000001s" }, "--pace-step must be a positive time such as 10s, 0.3s or 500ms (at most a day), not '0.00000001s'.")]
+    [InlineData(new[] { "--nodes", "2", "--rate", "1M", "--pace-step", "1e3us" }, "--pace-step must be a positive time such as 10s, 0.3s or 500ms (at most a day), not '1e3us'.")]
     [InlineData(new[] { "--nodes", "2", "--rate", "1M", "--pace-step", "soon" }, "--pace-step must be a positive time such as 10s, 0.3s or 500ms (at most a day), not 'soon'.")]
     [InlineData(new[] { "--nodes", "2", "--trace", "xapic-flat-smp4", "--pace-step", "1ms" }, "--pace-step applies to generated workloads only, not to trace replays.")]
     public void A_step_that_cannot_apply_is_refused_in_one_sentence(string[] options, string sentence)
@@ -99,20 +101,35 @@ public class NodePacingTests
     [InlineData("250µs", 250)]
     [InlineData("1ms", 1000)]
     [InlineData("0.5ms", 500)]
+    [InlineData("100us", 100)]
+    [InlineData("0.1ms", 100)]
     public void Steps_are_read_in_any_unit(string text, int microseconds)
         => Assert.Equal(TimeSpan.FromMicroseconds(microseconds), OptionValues.Duration("--pace-step", text));
+
+    [Fact]
+    public void Every_whole_number_of_microseconds_or_milliseconds_is_read_exactly()
+    {
+        // 100us once read as 100 µs and a fraction of a tick (100 x 0.000001 in floating point), which the step's
+        // check then refused as "not a whole number of microseconds".
+        for (var n = 1; n <= 2000; n++)
+        {
+            Assert.Equal(TimeSpan.FromMicroseconds(n), OptionValues.Duration("--pace-step", $"{n}us"));
+            Assert.Equal(TimeSpan.FromMilliseconds(n), OptionValues.Duration("--duration", $"{n}ms"));
+            Assert.Equal(TimeSpan.FromMicroseconds(n * 100), OptionValues.Duration("--duration", $"{n / 10_000.0:0.####}s"));
+        }
+    }
 
     [Fact]
     public void A_paced_nodes_run_passes_its_step_to_every_node_and_reports_it()
     {
         var (code, output, error) = RunCli.Invoke("run", "--nodes", "2", "--vcpus", "4", "--workload", "unicast", "--duration", "300ms", "--rate", "20000",
-            "--pace-step", "500us", "--warmup", "0", "--json", "-");
+            "--pace-step", "100us", "--warmup", "0", "--json", "-"); // 100us was refused once (read as 99.9 µs)
 
         Assert.True(code == 0, $"exit {code}: {error}\n{output}");
-        Assert.Contains("paced at 20,000 IPIs/s in steps of 500 µs", error, StringComparison.Ordinal); // the header line
+        Assert.Contains("paced at 20,000 IPIs/s in steps of 100 µs", error, StringComparison.Ordinal); // the header line
         Assert.Contains("every IPI delivered exactly once", error, StringComparison.Ordinal);
         using var json = JsonDocument.Parse(output);
-        Assert.Equal(500, json.RootElement.GetProperty("paceStepMicroseconds").GetInt32());
+        Assert.Equal(100, json.RootElement.GetProperty("paceStepMicroseconds").GetInt32());
     }
 
     [Fact]
