@@ -20,6 +20,7 @@ internal static class PerfCommand
         perf.Subcommands.Add(PerfCompareCommitsCommand.Create());
         perf.Subcommands.Add(PerfAaCommand.Create());
         perf.Subcommands.Add(PerfTrendCommand.Create());
+        perf.Subcommands.Add(PerfRatioCommand.Create());
         perf.Subcommands.Add(PerfCheckCommand.Create());
         perf.Subcommands.Add(PerfIdleCommand.Create());
         perf.Subcommands.Add(PerfStallsCommand.Create());

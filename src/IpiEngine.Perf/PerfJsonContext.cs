@@ -18,4 +18,5 @@ namespace IpiEngine.Perf;
 [JsonSerializable(typeof(PerfRecord))]
 [JsonSerializable(typeof(ComparisonReport))]
 [JsonSerializable(typeof(VerdictRates))]
+[JsonSerializable(typeof(IpiEngine.Perf.Ratios.RatioReport))]
 internal sealed partial class PerfJsonContext : JsonSerializerContext;
