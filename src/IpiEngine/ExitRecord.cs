@@ -129,7 +129,7 @@ public readonly struct ExitRecord
     /// Records per copy from which <see cref="CopyAsPosted"/> may stream (32: a kilobyte, sixteen lines): a batched
     /// post. Shorter runs always stay in the cache and pay no fence: with 8 records a run, the two clock reads of a
     /// timed copy added about 6 ns a line, enough to pass for far near, and streamed runs of 8 posted 3x slower near
-    /// (53 against 142-149 M IPIs/s, docs/performance.md, thirtieth session).
+    /// (53 against 142-149 M IPIs/s, docs/performance-log.md, thirtieth session).
     /// </summary>
     internal const int StreamFrom = 32;
 }

@@ -14,7 +14,7 @@ namespace IpiEngine;
 /// vCPUs' pending-interrupt checks were still running their unoptimized first versions (perf, 2026-12-05). Marked,
 /// the same run (<c>taskset -c 0 ipi run --vcpus 8 --workload unicast</c>) posted 53-55 M IPIs/s one record per call
 /// and 94-98 M/s 64 per call, against 24-33 M and 26-38 M unmarked; on two CPUs, near or far, and in the benchmarks,
-/// where tiering finishes, nothing moved (docs/performance.md). The cost: these methods get no profile-guided
+/// where tiering finishes, nothing moved (docs/performance-log.md). The cost: these methods get no profile-guided
 /// optimization, which the engine's struct-generic, devirtualized path hardly needs. A method also marked
 /// <c>AggressiveInlining</c> is still inlined where its caller is optimized; this only decides how it is compiled where
 /// it is called.

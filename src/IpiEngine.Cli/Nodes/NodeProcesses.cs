@@ -249,7 +249,7 @@ internal sealed class NodeProcesses : IAsyncDisposable
     /// The sockets' switch that runs socket continuations on the runtime's event thread instead of handing them to the
     /// thread pool, which a node process gets on unless the caller set it. Every frame that arrives then costs one thread
     /// wake-up less (the event thread's, not the event thread's and a pool thread's): paced at 1 M IPIs/s, cross-node p50
-    /// 94-132 against 122-162 µs and p99 343-666 against 492-673 µs, 6 alternating rounds, near (docs/performance.md,
+    /// 94-132 against 122-162 µs and p99 343-666 against 492-673 µs, 6 alternating rounds, near (docs/performance-log.md,
     /// twenty-ninth session). It is safe here because nothing a node's links run on arrival waits: the receive loop
     /// applies through the engine's sinks (a short lock), topology writes are applied on their own thread, and the send
     /// loop only awaits; a sink that blocked would hold every socket of the process.
@@ -273,7 +273,7 @@ internal sealed class NodeProcesses : IAsyncDisposable
     /// a second at most), and the runtime's re-compilation of what it runs (transport, arrivals, the posting loop) took a
     /// core's share in the window's first seconds (measured before the warm-up existed): with tiering on, 3.2-3.9 M
     /// cross-node IPIs/s over a 1 s run and 9.6-13.3 M over 5 s; off, 8.7-9.9 M and 15.1-15.4 M (2 nodes, near, 2026-12-06;
-    /// docs/performance.md, twenty-fourth session). The engine's hot paths are compiled optimized at once either way.
+    /// docs/performance-log.md, twenty-fourth session). The engine's hot paths are compiled optimized at once either way.
     /// </summary>
     internal static ProcessStartInfo StartInfo(string ipiDll, IEnumerable<string> arguments, Func<string, string?> callersEnvironment)
     {

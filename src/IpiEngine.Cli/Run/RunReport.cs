@@ -213,7 +213,7 @@ internal sealed record ReferenceCpu(double ConsumerSeconds, double ProducerSecon
 /// ticks), from the window's opening to the vCPUs' stop (with <c>--baseline</c>, over the engine's turns only). It says
 /// what each side costs per IPI and whether a slow run was starved of CPU: in 50 runs of 8 vCPUs posting one record per
 /// call on this project's two cores, the pipeline thread had 0.87-0.92 of a core and the vCPU threads 1.04-1.09 in every
-/// one, near or far, while the rate went from 25 to 90 M IPIs/s: what moved was the CPU each IPI cost (docs/performance.md,
+/// one, near or far, while the rate went from 25 to 90 M IPIs/s: what moved was the CPU each IPI cost (docs/performance-log.md,
 /// thirty-fourth session).
 /// </summary>
 /// <param name="PipelineSeconds">CPU seconds of the engine's pipeline threads (its thin-pass waits included).</param>

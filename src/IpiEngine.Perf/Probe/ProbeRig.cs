@@ -32,7 +32,7 @@ namespace IpiEngine.Perf.Probe;
 /// Left to tiered compilation and its profile, the probe posting one record per call had phases of 93-114 M records/s
 /// near lasting one to five turns in most <c>ipi run --baseline</c> runs, and otherwise moved 45-65 M; compiled at once,
 /// phases of 154-158 M showed in 2 of 10 runs, one lasting the whole run, with the engine and the queue faster too: a
-/// state of the machine, not of the code (thirty-third session, docs/performance.md).</para>
+/// state of the machine, not of the code (thirty-third session, docs/performance-log.md).</para>
 /// </remarks>
 internal sealed unsafe class ProbeRig : ReferenceRig
 {

@@ -7,7 +7,7 @@ namespace IpiEngine.Pipeline;
 /// strategy: room comes only from the pipeline thread, and spinning producers take the cores it needs. With eight vCPU
 /// threads and the pipeline on this machine's two cores, spinning producers left the pipeline thread 0.22-0.23 of a core
 /// and the run 6.3-15.2 M IPIs/s (4 runs, `ipi run --vcpus 8 --workload unicast --batch 1 --wait busy-spin`), against
-/// 0.90 of a core and 37.6-74.8 M with Hybrid in the same rounds, near and far (docs/performance.md, thirty-fourth
+/// 0.90 of a core and 37.6-74.8 M with Hybrid in the same rounds, near and far (docs/performance-log.md, thirty-fourth
 /// session); waiting for room as Hybrid's producers do, busy-spin moved 54.3-68.7 M near.
 /// </remarks>
 internal sealed class BusySpinWaitStrategy : WaitStrategy

@@ -10,7 +10,7 @@ namespace IpiEngine.Posting;
 /// (<see cref="ExitRecord.CopyAsPosted"/>). Streaming pays where the ring's lines sit in the consumer's cache on a far
 /// core, since a plain store first takes its line back (36-38 ns a line on this project's VM far, 5-6 ns near); it
 /// costs where the consumer is near, which then reads the records from memory instead of its neighbour's cache
-/// (docs/performance.md, thirtieth session). The producer cannot ask where the consumer runs, but its plain copies show
+/// (docs/performance-log.md, thirtieth session). The producer cannot ask where the consumer runs, but its plain copies show
 /// it: one long plain run in <see cref="SampleEvery"/> is timed, and two in a row (the next long run is timed after a
 /// slow one) slower than <see cref="FarLineNanoseconds"/> a line switch the source to streaming for
 /// <see cref="StreamRuns"/> long runs, after which the next is plain and timed again. One slow copy alone (a cold ring,

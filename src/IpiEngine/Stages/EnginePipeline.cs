@@ -245,7 +245,7 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     /// the next record, a round trip of 350 ns when this machine's cores are far. After every thin pass, letting records
     /// gather for 2 µs moved one record per post from 47-50 to 60-67 M IPIs/s near and from 26-28 to 33 M far (8
     /// vCPUs) but cost the closed loops 16-21% of their round trips; gated on the arrival rate, one record per post
-    /// read 67-69 against 48-51 M near and 29-35 against 25-26 M far, the closed loops unchanged (docs/performance.md,
+    /// read 67-69 against 48-51 M near and 29-35 against 25-26 M far, the closed loops unchanged (docs/performance-log.md,
     /// thirty-first session). A thick pass, and a pass that found nothing (the wait strategy's turn), go on at once.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -80,7 +80,7 @@ internal sealed class ResolveStage
     /// latch is written once. Inlined into <see cref="ResolveRun"/>: as its own method, a call per stretch cost mixed
     /// traffic (stretches of about three) 3-9 %. Posting and draining 8 vCPUs' unicasts on one thread: 4.4-4.7 ns per IPI with
     /// the per-record loop that called out for everything else, 4.0-4.2 with this loop, 3.4-3.5 with the x2APIC
-    /// stretch (scratch harness, 2026-12-06; docs/performance.md).
+    /// stretch (scratch harness, 2026-12-06; docs/performance-log.md).
     /// </remarks>
     [MethodImpl(HotPath.Inlined)]
     private int ResolveUnicasts<TSink>(ReadOnlySpan<ExitRecord> records, int start, DestinationMap map, int source, bool x2ApicSender, ref TSink sink)
