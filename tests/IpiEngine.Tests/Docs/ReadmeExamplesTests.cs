@@ -69,6 +69,24 @@ public sealed partial class ReadmeExamplesTests
     }
 
     [Fact]
+    public void Every_relative_link_of_the_docs_names_a_file_of_the_repository()
+    {
+        var docs = Directory.GetFiles(RepoFiles.Path("docs"), "*.md");
+        Assert.Contains(docs, d => d.EndsWith("performance-log.md", StringComparison.Ordinal));
+        int checkedLinks = 0;
+        foreach (string doc in docs)
+        {
+            string folder = Path.GetDirectoryName(doc)!;
+            var targets = LinkTarget().Matches(File.ReadAllText(doc)).Select(m => m.Groups["target"].Value)
+                .Where(t => !t.Contains("://", StringComparison.Ordinal) && !t.StartsWith('#') && !t.StartsWith("mailto:", StringComparison.Ordinal)).ToList();
+            Assert.All(targets, target => Assert.True(Path.Exists(Path.Combine(folder, target.Split('#')[0])), $"{Path.GetFileName(doc)} links to {target}, which does not exist"));
+            checkedLinks += targets.Count;
+        }
+
+        Assert.True(checkedLinks >= 4, $"only {checkedLinks} relative links found in docs/");
+    }
+
+    [Fact]
     public void The_moved_sections_live_in_docs_and_the_readme_links_them()
     {
         string readme = Readme();
@@ -80,6 +98,9 @@ public sealed partial class ReadmeExamplesTests
         // Facts moved, not dropped: a sample of each moved section, word for word.
         Assert.Contains("doorbell bitmap of non-empty rings", File.ReadAllText(RepoFiles.Path("docs", "architecture.md")), StringComparison.Ordinal);
         Assert.Contains("**engine, fused** (PostBatch of 64)", File.ReadAllText(RepoFiles.Path("docs", "performance.md")), StringComparison.Ordinal);
+        Assert.Contains("](docs/performance-log.md)", readme, StringComparison.Ordinal);
+        Assert.Contains("## Measured on 2026-12-02 (after issues 13, 14, 17, 20 landed in part)", File.ReadAllText(RepoFiles.Path("docs", "performance-log.md")), StringComparison.Ordinal);
+        Assert.Contains("## Appendix: the goals table's long form", File.ReadAllText(RepoFiles.Path("docs", "performance-log.md")), StringComparison.Ordinal);
         Assert.Contains("`ipi node --config node.json` runs one node", File.ReadAllText(RepoFiles.Path("docs", "embedding.md")), StringComparison.Ordinal);
     }
 
