@@ -50,18 +50,19 @@ internal static class OptionValues
     {
         ArgumentNullException.ThrowIfNull(text);
         var t = text.Trim();
-        var scale = t.Length == 0 ? 1.0 : t[^1] switch { 'k' or 'K' => 1e3, 'm' or 'M' => 1e6, 'g' or 'G' => 1e9, _ => 1.0 };
-        if (scale != 1.0)
+        var scale = t.Length == 0 ? 1m : t[^1] switch { 'k' or 'K' => 1e3m, 'm' or 'M' => 1e6m, 'g' or 'G' => 1e9m, _ => 1m };
+        if (scale != 1m)
         {
             t = t[..^1];
         }
 
-        if (!double.TryParse(t, NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
-            || !double.IsFinite(value) || value <= 0)
+        // In decimal: 4.1 x 1e6 in floating point is 4,099,999.9999999995, which --nodes 2 could not share equally.
+        if (!decimal.TryParse(t, NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
+            || value <= 0 || value > decimal.MaxValue / scale)
         {
             throw new RunInputException($"{option} must be a positive number such as 500000, 250k or 5M, not '{text}'.");
         }
 
-        return value * scale;
+        return (double)(value * scale);
     }
 }

@@ -85,6 +85,7 @@ public class NodePacingTests
     [InlineData(new[] { "--nodes", "2", "--rate", "1M", "--pace-step", "2s" }, "--pace-step must be a whole number of microseconds from 1us to 1s, such as 250us or 1ms, not '2s'.")]
     [InlineData(new[] { "--nodes", "2", "--rate", "1M", "--pace-step", "0.00000001s" }, "--pace-step must be a positive time such as 10s, 0.3s or 500ms (at most a day), not '0.00000001s'.")]
     [InlineData(new[] { "--nodes", "2", "--rate", "1M", "--pace-step", "1e3us" }, "--pace-step must be a positive time such as 10s, 0.3s or 500ms (at most a day), not '1e3us'.")]
+    [InlineData(new[] { "--nodes", "2", "--rate", "4.1M", "--pace-step", "soon" }, "--pace-step must be a positive time such as 10s, 0.3s or 500ms (at most a day), not 'soon'.")] // 4.1M is shared over 2 nodes: it gets as far as the step
     [InlineData(new[] { "--nodes", "2", "--rate", "1M", "--pace-step", "soon" }, "--pace-step must be a positive time such as 10s, 0.3s or 500ms (at most a day), not 'soon'.")]
     [InlineData(new[] { "--nodes", "2", "--trace", "xapic-flat-smp4", "--pace-step", "1ms" }, "--pace-step applies to generated workloads only, not to trace replays.")]
     public void A_step_that_cannot_apply_is_refused_in_one_sentence(string[] options, string sentence)
@@ -105,6 +106,20 @@ public class NodePacingTests
     [InlineData("0.1ms", 100)]
     public void Steps_are_read_in_any_unit(string text, int microseconds)
         => Assert.Equal(TimeSpan.FromMicroseconds(microseconds), OptionValues.Duration("--pace-step", text));
+
+    [Fact]
+    public void A_rate_in_millions_is_read_exactly_so_nodes_can_share_it()
+    {
+        // 4.1M once read as 4,099,999.9999999995 (4.1 x 1e6 in floating point), and --nodes 2 refused it as "not a whole
+        // multiple of 2 IPIs/s, not 4100000".
+        for (var tenths = 1; tenths <= 200; tenths++)
+        {
+            Assert.Equal(tenths * 100_000.0, OptionValues.Scaled("--rate", $"{tenths / 10.0:0.#}M"));
+            Assert.Equal(tenths * 100.0, OptionValues.Scaled("--rate", $"{tenths / 10.0:0.#}k"));
+        }
+
+        Assert.Equal(1.5, OptionValues.Scaled("--rate", "1.5"));
+    }
 
     [Fact]
     public void Every_whole_number_of_microseconds_or_milliseconds_is_read_exactly()
