@@ -1,6 +1,7 @@
 using System.CommandLine;
 using IpiEngine.Perf;
 using IpiEngine.Perf.Git;
+using IpiEngine.Perf.Records;
 
 namespace IpiEngine.Cli;
 
@@ -77,4 +78,17 @@ internal static class PerfCommand
     /// <summary>The results folder: <paramref name="results"/>, else <c>perf-results/</c> at the repository root or here.</summary>
     internal static string ResultsFolder(string? results, GitRepository? git) =>
         results ?? Path.Combine(git?.Root ?? Environment.CurrentDirectory, "perf-results");
+
+    /// <summary>Every record of <paramref name="store"/>, oldest first; an empty store is refused in one sentence.</summary>
+    internal static List<PerfRecord> AllRecords(RecordStore store)
+    {
+        var files = store.AllFiles();
+        return files.Count > 0
+            ? [.. files.Select(RecordStore.Load)]
+            : throw new PerfInputException($"No records in {store.RunsFolder}; run 'ipi perf record' first.");
+    }
+
+    /// <summary>The machine named by <c>--machine</c>, else the one with the most of <paramref name="records"/>.</summary>
+    internal static string MachineOf(IEnumerable<PerfRecord> records, string? named) =>
+        named ?? records.GroupBy(r => r.Machine.Id).OrderByDescending(g => g.Count()).First().Key;
 }

@@ -27,11 +27,14 @@ internal static class PerfComparisonPrinter
         }
     }
 
-    /// <summary>Checks a <c>--format</c> value.</summary>
-    public static string Validate(string? format) =>
-        format is not null && Formats.Contains(format)
+    /// <summary>Checks a <c>--format</c> value against <paramref name="allowed"/> (default: <see cref="Formats"/>).</summary>
+    public static string Validate(string? format, IReadOnlyList<string>? allowed = null)
+    {
+        allowed ??= Formats;
+        return format is not null && allowed.Contains(format)
             ? format
-            : throw new PerfInputException($"Unknown format '{format}'; use one of: {string.Join(", ", Formats)}.");
+            : throw new PerfInputException($"Unknown format '{format}'; use one of: {string.Join(", ", allowed)}.");
+    }
 
     private static void PrintText(ComparisonReport report, TextWriter output)
     {

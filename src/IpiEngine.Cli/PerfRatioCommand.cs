@@ -34,16 +34,11 @@ internal static class PerfRatioCommand
         };
         command.SetAction(parse => PerfCommand.Guarded(parse, (stdout, _) =>
         {
-            var outputFormat = parse.GetValue(format);
-            if (outputFormat is null || !Formats.Contains(outputFormat))
-            {
-                throw new PerfInputException($"Unknown format '{outputFormat}'; use one of: {string.Join(", ", Formats)}.");
-            }
-
+            var outputFormat = PerfComparisonPrinter.Validate(parse.GetValue(format), Formats);
             var git = PerfCommand.TryOpenRepository(parse.GetValue(repo));
             var store = new RecordStore(PerfCommand.ResultsFolder(parse.GetValue(results), git));
             var selected = Select(store, git, parse.GetValue(records));
-            var machineId = parse.GetValue(machine) ?? selected.GroupBy(r => r.Machine.Id).OrderByDescending(g => g.Count()).First().Key;
+            var machineId = PerfCommand.MachineOf(selected, parse.GetValue(machine));
             var report = SpeedRatios.Read(selected, machineId, parse.GetValue(benchmark)!, parse.GetValue(reference)!, parse.GetValue(goal));
             if (outputFormat == "json")
             {
@@ -66,13 +61,7 @@ internal static class PerfRatioCommand
             return [.. new RecordSelector(store, git).Select(spec, isBaseline: false).Records];
         }
 
-        var files = store.AllFiles();
-        if (files.Count == 0)
-        {
-            throw new PerfInputException($"No records in {store.RunsFolder}; run 'ipi perf record' first.");
-        }
-
-        var clean = files.Select(RecordStore.Load).Where(r => !r.Commit.Dirty).ToList();
+        var clean = PerfCommand.AllRecords(store).Where(r => !r.Commit.Dirty).ToList();
         return clean.Count > 0 ? clean : throw new PerfInputException($"Every record in {store.RunsFolder} comes from a dirty tree; name one with --records.");
     }
 

@@ -29,18 +29,13 @@ internal static class PerfTrendCommand
         };
         command.SetAction(parse => PerfCommand.Guarded(parse, (stdout, _) =>
         {
-            var folder = PerfCommand.ResultsFolder(parse.GetValue(results), PerfCommand.TryOpenRepository(parse.GetValue(repo)));
-            var files = new RecordStore(folder).AllFiles();
-            if (files.Count == 0)
-            {
-                throw new PerfInputException($"No records in {Path.Combine(folder, "runs")}; run 'ipi perf record' first.");
-            }
             if (parse.GetValue(minDistance) < 1)
             {
                 throw new PerfInputException("--min-distance must be at least 1.");
             }
-            var records = files.Select(RecordStore.Load).ToList();
-            var machineId = parse.GetValue(machine) ?? records.GroupBy(r => r.Machine.Id).OrderByDescending(g => g.Count()).First().Key;
+            var folder = PerfCommand.ResultsFolder(parse.GetValue(results), PerfCommand.TryOpenRepository(parse.GetValue(repo)));
+            var records = PerfCommand.AllRecords(new RecordStore(folder));
+            var machineId = PerfCommand.MachineOf(records, parse.GetValue(machine));
             var glob = parse.GetValue(filter) is { } pattern
                 ? new Regex("^" + Regex.Escape(pattern).Replace("\\*", ".*", StringComparison.Ordinal).Replace("\\?", ".", StringComparison.Ordinal) + "$", RegexOptions.IgnoreCase)
                 : null;
