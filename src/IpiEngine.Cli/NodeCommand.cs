@@ -65,20 +65,24 @@ internal static class NodeCommand
         var assist = new Option<string?>("--assist") { Description = "Fused threading: on (default) lets a post that finds the pipeline thread parked resolve and deliver its own vCPU's records instead of waking it; off leaves all the work to the pipeline thread (EngineOptions.AssistIdlePipeline).", HelpName = "on|off" };
         var batch = new Option<int>("--batch") { Description = "IPIs each local vCPU posts per turn: 1 posts each record with Post, more gathers them (ICR high writes included) into one PostBatch.", DefaultValueFactory = _ => 1 };
         var pipelineCpus = new Option<string?>("--pipeline-cpus") { Description = "Pin this node engine's pipeline threads to these logical CPUs, in pipeline order: fused one; per-stage three (gather,resolve,deliver) or one for all (default: the OS places them; Linux).", HelpName = "CPUS" };
+        var sendBatch = new Option<string?>("--send-batch") { Description = "With --rate: on (default) lets the posting thread send the links' frames itself at each pacing step where a link's send loop is parked (NodeTransport.BeginSendBatch), instead of waking the loop through the thread pool; off wakes the loop per forward.", HelpName = "on|off" };
         var warmup = new Option<int>("--warmup-ms") { Description = "Before connecting, run this node's whole path (posting, resolution, the links, arrivals) for N ms on a throw-away VM of two nodes in this process, so that the measured window starts warm (0: no warm-up).", DefaultValueFactory = _ => 0 };
         var command = new Command("node", "Run one node of a VM whose vCPUs are spread over several hosts; forwards IPIs to its peers. For lower cross-node latency start it with DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 in its environment, as ipi run --nodes does (docs/embedding.md, \"Beyond one host\").")
         {
-            config, topology, workload, seed, ipis, duration, rate, paceStep, timeout, control, traceVcpus, traceExits, threading, assist, pipelineCpus, deliveries, svrWrites, progress, batch, warmup,
+            config, topology, workload, seed, ipis, duration, rate, paceStep, timeout, control, traceVcpus, traceExits, threading, assist, pipelineCpus, deliveries, svrWrites, progress, batch, warmup, sendBatch,
         };
         command.SetAction((parse, ct) =>
         {
-            bool assistOn;
+            bool assistOn, sendBatchOn;
             int[]? cpus;
             if (parse.GetResult(paceStep) is { Implicit: false } && parse.GetValue(rate) == 0)
                 return Task.FromResult(Fail("--pace-step-us paces an offered load: give --rate too (an unpaced node posts as fast as its engine takes the IPIs)."));
+            if (parse.GetValue(sendBatch) is not null && parse.GetValue(rate) == 0)
+                return Task.FromResult(Fail("--send-batch flushes at each pacing step: give --rate too (an unpaced node never sleeps between steps)."));
             try
             {
                 assistOn = EngineNames.Assist(parse.GetValue(assist), parse.GetValue(threading)!);
+                sendBatchOn = EngineNames.OnOff("--send-batch", parse.GetValue(sendBatch), fallback: true);
                 cpus = parse.GetValue(pipelineCpus) is { } text ? PipelineCpuList.Parse(text, parse.GetValue(threading)!) : null;
             }
             catch (RunInputException e)
@@ -90,7 +94,7 @@ internal static class NodeCommand
                     TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), ct)
                 : RunAsync(new NodeRunArguments(parse.GetRequiredValue(config).FullName, parse.GetValue(topology)!, parse.GetValue(workload)!,
                     parse.GetValue(seed), parse.GetValue(ipis), TimeSpan.FromMilliseconds(parse.GetValue(duration)), parse.GetValue(rate),
-                    TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!, parse.GetValue(svrWrites), parse.GetValue(progress), assistOn, parse.GetValue(batch)) { PipelineCpus = cpus, Warmup = TimeSpan.FromMilliseconds(parse.GetValue(warmup)), PaceStepMicroseconds = parse.GetValue(paceStep) }, ct);
+                    TimeSpan.FromSeconds(parse.GetValue(timeout)), parse.GetValue(control), parse.GetValue(threading)!, parse.GetValue(svrWrites), parse.GetValue(progress), assistOn, parse.GetValue(batch)) { PipelineCpus = cpus, Warmup = TimeSpan.FromMilliseconds(parse.GetValue(warmup)), PaceStepMicroseconds = parse.GetValue(paceStep), SendBatch = sendBatchOn }, ct);
         });
         return command;
     }
@@ -240,7 +244,8 @@ internal static class NodeCommand
         {
             try
             {
-                posted = await Task.Run(() => script.Post(engine, local, args.IpisPerVcpu, args.Duration, args.Rate, kernel, ct, args.SvrWriteEvery, args.Batch, args.PaceStepMicroseconds), CancellationToken.None);
+                posted = await Task.Run(() => script.Post(engine, local, args.IpisPerVcpu, args.Duration, args.Rate, kernel, ct, args.SvrWriteEvery, args.Batch, args.PaceStepMicroseconds,
+                    args.SendBatch ? transport : null), CancellationToken.None);
             }
             catch (TopologyWriteException e)
             {
@@ -271,6 +276,8 @@ internal static class NodeCommand
             {
                 AllocatedBytes = allocations.AllocatedBytes, Gen0 = allocations.Gen0, Gen1 = allocations.Gen1, Gen2 = allocations.Gen2,
                 RuntimeSettings = NodeProcesses.RuntimeSettings(Environment.GetEnvironmentVariable),
+                SendBatch = args.Rate > 0 ? args.SendBatch : null,
+                FlushSends = transport.Links.Sum(l => l.Counters.FlushSends),
             };
         Console.Out.WriteLine("result " + JsonSerializer.Serialize(report, NodeConfigJsonContext.Default.NodeReport));
         if (args.Control)

@@ -28,6 +28,9 @@ internal sealed class MultiNodeRun
     public long Rate { get; init; }
     /// <summary>With a <see cref="Rate"/>: each node's pacing step in microseconds (<c>ipi node --pace-step-us</c>, <see cref="PacingClock"/>).</summary>
     public int PaceStepMicroseconds { get; init; } = PacingClock.DefaultStepMicroseconds;
+
+    /// <summary>With a <see cref="Rate"/>: whether each node's posting thread holds a send batch (<c>ipi node --send-batch</c>, <see cref="IpiEngine.Transport.SendBatch"/>).</summary>
+    public bool SendBatch { get; init; } = true;
     /// <summary>IPIs each vCPU posts per turn: 1 with <c>Post</c>, more with one <c>PostBatch</c> (<c>ipi node --batch</c>).</summary>
     public int Batch { get; init; } = 1;
     /// <summary>The engines' threading: <c>fused</c>, <c>per-stage</c> or <c>inline</c>.</summary>
@@ -120,9 +123,9 @@ internal sealed class MultiNodeRun
         };
     }
 
-    /// <summary>The step goes to the nodes only with a rate: an unpaced node refuses one it would ignore.</summary>
+    /// <summary>The step and the send batch go to the nodes only with a rate: an unpaced node refuses what it would ignore.</summary>
     private string[] PaceStepArguments()
-        => Rate > 0 ? ["--pace-step-us", PaceStepMicroseconds.ToString(System.Globalization.CultureInfo.InvariantCulture)] : [];
+        => Rate > 0 ? ["--pace-step-us", PaceStepMicroseconds.ToString(System.Globalization.CultureInfo.InvariantCulture), "--send-batch", SendBatch ? "on" : "off"] : [];
 }
 
 /// <summary>The outcome of a <see cref="MultiNodeRun"/>: every node's report, and whether every IPI arrived exactly once.</summary>
@@ -147,6 +150,7 @@ internal sealed record MultiNodeResult(IReadOnlyList<NodeReport> Nodes, bool Com
     private NodePart[] Parts() =>
         [.. Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Posted, r.Resolved, r.Rejected, r.LocalDelivered + r.RemoteDelivered,
             r.LocalCoalesced + r.RemoteCoalesced, r.EngineForwarded, r.ServedByHost, r.Received, r.Doubled, r.Lost, r.Misrouted,
-            r.EngineConservationHolds, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, ThinPassWaits = r.ThinPassWaits, PipelineCpus = r.PipelineCpus, RuntimeSettings = r.RuntimeSettings },
+            r.EngineConservationHolds, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, ThinPassWaits = r.ThinPassWaits, PipelineCpus = r.PipelineCpus, RuntimeSettings = r.RuntimeSettings,
+                SendBatch = r.SendBatch, FlushSends = r.SendBatch == true ? r.FlushSends : null },
             r.LocalDelivered + r.LocalCoalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))];
 }

@@ -35,6 +35,8 @@ internal static class MultiNodeSummary
             Row("assist / assisted passes", r => r.Assist is { } on ? $"{(on ? "on" : "off")} / {Number(r.AssistedPasses)}" : "-");
         if (result.Nodes.Any(r => r.ThinPassWaits is not null))
             Row("thin-pass waits", r => r.ThinPassWaits is { } waits ? Number(waits) : "-");
+        if (result.Nodes.Any(r => r.SendBatch is not null))
+            Row("send batch / flush sends", r => r.SendBatch is { } on ? $"{(on ? "on" : "off")} / {Number(r.FlushSends)}" : "-");
         Row("sent / acknowledged (links)", r => $"{Number(r.Forwarded)} / {Number(r.Acknowledged)}");
         Row("resends discarded", r => Number(r.DuplicatesDiscarded));
         Row("received remote", r => Number(r.Received));

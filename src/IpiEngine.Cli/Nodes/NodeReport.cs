@@ -60,6 +60,12 @@ internal sealed record NodeReport(
     /// </summary>
     public long? ThinPassWaits { get; init; }
 
+    /// <summary>Whether the paced posting thread held a send batch (<c>--send-batch</c>); null when unpaced (no batch).</summary>
+    public bool? SendBatch { get; init; }
+
+    /// <summary>Sends the posting thread's flushes made itself while a link's send loop stayed parked, summed over the links.</summary>
+    public long FlushSends { get; init; }
+
     /// <summary>The CPUs this node's pipeline threads were pinned to, from its engine's options (<c>--pipeline-cpus</c>); null: placed by the OS.</summary>
     public IReadOnlyList<int>? PipelineCpus { get; init; }
 

@@ -29,6 +29,13 @@ internal sealed record NodeRunArguments(
     /// <summary>With a rate: the posting thread's pacing step in microseconds (<c>--pace-step-us</c>, <see cref="PacingClock"/>).</summary>
     public int PaceStepMicroseconds { get; init; } = PacingClock.DefaultStepMicroseconds;
 
+    /// <summary>
+    /// With a rate: the posting thread holds a send batch of the node's transport and sends the links' frames itself at
+    /// each pacing step (<c>--send-batch</c>, <see cref="IpiEngine.Transport.SendBatch"/>); false: the links' send loops
+    /// are woken through the thread pool per forward. Ignored without a rate.
+    /// </summary>
+    public bool SendBatch { get; init; } = true;
+
     /// <summary>How long the node warms up on a throw-away VM before it is ready (<c>--warmup-ms</c>, <see cref="NodeWarmUp"/>); zero: not at all.</summary>
     public TimeSpan Warmup { get; init; }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using IpiEngine.Apic;
 using IpiEngine.Cli.TraceNodes;
+using IpiEngine.Transport;
 using IpiEngine.Workload;
 
 namespace IpiEngine.Cli.Nodes;
@@ -70,7 +71,12 @@ internal sealed class NodeScript
     /// vCPU's next <paramref name="batch"/> IPIs (their ICR high writes and SVR writes included, in order) into one
     /// <see cref="Engine.PostBatch"/>, as <c>ipi run --batch</c> does on one node.
     /// </param>
-    public long[] Post(Engine engine, uint[] local, long ipisPerVcpu, TimeSpan deadline, long rate, KernelStandIn? kernel, CancellationToken ct, int svrWriteEvery = 0, int batch = 1, int paceStepMicroseconds = PacingClock.DefaultStepMicroseconds)
+    /// <param name="sendBatchOf">
+    /// With a rate: the node's transport, whose send batch this thread holds while it posts, flushing it before each
+    /// pacing sleep (<see cref="SendBatch"/>, <c>--send-batch</c>); null: the links' send loops are woken per forward.
+    /// </param>
+    public long[] Post(Engine engine, uint[] local, long ipisPerVcpu, TimeSpan deadline, long rate, KernelStandIn? kernel, CancellationToken ct, int svrWriteEvery = 0, int batch = 1, int paceStepMicroseconds = PacingClock.DefaultStepMicroseconds,
+        NodeTransport? sendBatchOf = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(local);
@@ -81,6 +87,7 @@ internal sealed class NodeScript
         var cursor = new int[Script.Vcpus.Length];
         var clock = Stopwatch.StartNew();
         using var pacing = rate > 0 ? new PacingClock(rate, paceStepMicroseconds) : null; // on this thread, which may be a pool thread
+        using var sendBatch = pacing is not null && sendBatchOf is not null ? sendBatchOf.BeginSendBatch() : default; // closed (and flushed) on this thread
         double deadlineMs = deadline.TotalMilliseconds;
         long total = 0;
         int sweeps = 0;
@@ -108,7 +115,7 @@ internal sealed class NodeScript
                     break;
                 }
                 // Paced, a batch goes when its last IPI is due, so no more than the rate allows is ever offered.
-                pacing?.WaitFor(total + ipis - 1);
+                pacing?.WaitFor(total + ipis - 1, sendBatch);
                 var script = Script.Vcpus[v];
                 int count = 0; // records gathered for one PostBatch
                 for (int k = 0; k < ipis; k++)

@@ -62,7 +62,8 @@ internal static class NodeWarmUp
             }
 
             await Task.WhenAll(Enumerable.Range(0, 2).Select(node => Task.Run(() => script.Post(engines[node]!, NodeWorkload.VcpusOf(placement, node),
-                ipisPerVcpu: 0, args.Warmup, args.Rate, kernels[node], ct, args.SvrWriteEvery, args.Batch, args.PaceStepMicroseconds), CancellationToken.None)));
+                ipisPerVcpu: 0, args.Warmup, args.Rate, kernels[node], ct, args.SvrWriteEvery, args.Batch, args.PaceStepMicroseconds,
+                args.SendBatch ? transports[node] : null), CancellationToken.None)));
             return await NodeCommand.WaitAsync(() => engines.All(e => e!.ReadCounters().InFlight == 0) && transports.All(t => t!.Links.All(l => l.Counters.InFlight == 0)), Patience, ct);
         }
         finally

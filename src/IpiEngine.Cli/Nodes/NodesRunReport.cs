@@ -140,6 +140,12 @@ internal sealed record NodeSummary(int Node, long Posted, long Resolved, long Re
     /// <summary>The CPUs this node's pipeline threads were pinned to, as the node reported from its engine's options; null: placed by the OS.</summary>
     public IReadOnlyList<int>? PipelineCpus { get; init; }
 
+    /// <summary>Whether the node's paced posting thread held a send batch (<c>--send-batch</c>); null when unpaced or a trace.</summary>
+    public bool? SendBatch { get; init; }
+
+    /// <summary>With a send batch: sends its flushes made on the posting thread while a link's send loop stayed parked; null without one.</summary>
+    public long? FlushSends { get; init; }
+
     /// <summary>The runtime settings the node's process reported it ran with (tiered compilation, inline socket completions; null: not set).</summary>
     public IReadOnlyDictionary<string, string?>? RuntimeSettings { get; init; }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using IpiEngine.Transport;
 
 namespace IpiEngine.Cli.Nodes;
 
@@ -71,15 +72,26 @@ internal sealed partial class PacingClock : IDisposable
         return _start + (steps * _stepTicks);
     }
 
-    /// <summary>Sleeps until IPI number <paramref name="ipi"/> is due (returns at once when it is).</summary>
-    public void WaitFor(long ipi)
+    /// <summary>
+    /// Sleeps until IPI number <paramref name="ipi"/> is due (returns at once when it is). Before it sleeps it flushes
+    /// <paramref name="batch"/>: the step's posts are out, so their frames go now, on this thread
+    /// (<see cref="SendBatch"/>; a default batch flushes nothing).
+    /// </summary>
+    public void WaitFor(long ipi, in SendBatch batch = default)
     {
         long due = DueTicks(ipi);
+        bool flushed = false;
         while (true)
         {
             long early = due - Stopwatch.GetTimestamp();
             if (early <= 0)
                 return;
+            if (!flushed)
+            {
+                batch.Flush();
+                flushed = true;
+                continue; // the flush took time: read the clock again
+            }
             if (_preciseSleep)
             {
                 long nanoseconds = (long)(early * (1e9 / Stopwatch.Frequency));

@@ -33,12 +33,15 @@ internal static class EngineNames
     /// <c>--assist on|off</c> (<see cref="EngineOptions.AssistIdlePipeline"/>): null means the engine's default; any other
     /// spelling is a <see cref="RunInputException"/>.
     /// </summary>
-    public static bool Assist(string? value) => value?.Trim().ToLowerInvariant() switch
+    public static bool Assist(string? value) => OnOff("--assist", value, new EngineOptions().AssistIdlePipeline);
+
+    /// <summary>An <c>on|off</c> option's value (<paramref name="option"/> names it in the error); null gives <paramref name="fallback"/>.</summary>
+    public static bool OnOff(string option, string? value, bool fallback) => value?.Trim().ToLowerInvariant() switch
     {
-        null => new EngineOptions().AssistIdlePipeline,
+        null => fallback,
         "on" => true,
         "off" => false,
-        _ => throw new RunInputException($"Unknown --assist value '{value}': use on or off."),
+        _ => throw new RunInputException($"Unknown {option} value '{value}': use on or off."),
     };
 
     /// <summary>

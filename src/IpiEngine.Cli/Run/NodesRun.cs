@@ -48,6 +48,7 @@ internal static class NodesRun
             Duration = settings.Duration,
             Rate = settings.Rate is { } rate ? (long)(rate / nodes) : 0, // a whole multiple of the nodes (RunOptions)
             PaceStepMicroseconds = PaceStepMicroseconds(settings),
+            SendBatch = settings.SendBatch,
             Batch = settings.Batch,
             Threading = settings.Threading,
             Assist = settings.Assist,
@@ -148,7 +149,7 @@ internal static class NodesRun
         => $", {settings.Threading}" + (AssistSetting(settings) is { } on ? $", assist {(on ? "on" : "off")}" : "")
             + (settings.NodePipelineCpus is { } cpus ? $", pipelines on CPUs {string.Join(" / ", cpus.Select(c => string.Join(',', c)))}" : "")
             + (settings.LocalTargets == "kernel" ? ", local targets served by a kernel stand-in" : "")
-            + (settings.Rate is { } rate && !settings.IsTrace ? $", paced at {rate:N0} IPIs/s in steps of {PaceStepMicroseconds(settings)} µs" : "");
+            + (settings.Rate is { } rate && !settings.IsTrace ? $", paced at {rate:N0} IPIs/s in steps of {PaceStepMicroseconds(settings)} µs, send batch {(settings.SendBatch ? "on" : "off")}" : "");
 
     /// <summary>Runs the work, cancelling it on Ctrl-C; null when interrupted.</summary>
     private static (int ExitCode, T? Result)? Wait<T>(Func<CancellationToken, Task<(int, T?)>> work, RunConsole console, RunInterruption interruption)

@@ -19,7 +19,7 @@ internal sealed class RunOptions
     public const int MaxNodes = 16;
 
     /// <summary>The options, in help order.</summary>
-    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Devices, Duration, Count, Threading, Wait, Assist, PipelineCpus, RingCapacity, Seed, Rate, PaceStep, Batch, Warmup, LatencySamples, Baseline, BaselineQueue, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, LocalTargets, Plain];
+    public IReadOnlyList<Option> All => [Vcpus, Topology, Workload, Devices, Duration, Count, Threading, Wait, Assist, PipelineCpus, RingCapacity, Seed, Rate, PaceStep, SendBatch, Batch, Warmup, LatencySamples, Baseline, BaselineQueue, Json, Trace, Exits, Deliveries, Check, Loop, Nodes, LocalTargets, Plain];
 
     internal Option<string?> Vcpus { get; } = new("--vcpus") { Description = $"Number of emulated vCPUs (default {RunSettings.DefaultVcpus}); with --exits, the trace's vcpus.csv.", HelpName = "N|FILE" };
 
@@ -48,6 +48,8 @@ internal sealed class RunOptions
     internal Option<string?> Rate { get; } = new("--rate") { Description = "Offered load in IPIs/s over all vCPUs, e.g. 2M (default: unlimited).", HelpName = "IPIS" };
 
     internal Option<string?> PaceStep { get; } = new("--pace-step") { Description = $"With --nodes and --rate: each node posts what is due once per step and sleeps between steps (default {IpiEngine.Cli.Nodes.PacingClock.DefaultStepMicroseconds}us; from 1us to 1s; 1ms gives Thread.Sleep's whole-millisecond bursts).", HelpName = "TIME" };
+
+    internal Option<string?> SendBatch { get; } = new("--send-batch") { Description = "With --nodes and --rate: on (default) lets each node's posting thread send its links' frames itself at the end of each pacing step, while a link's send loop is parked, instead of waking that loop through the thread pool (NodeTransport.BeginSendBatch); off wakes the loop per forward.", HelpName = "on|off" };
 
     internal Option<string?> Batch { get; } = new("--batch") { Description = $"Records per post call: 1 posts each exit alone, more uses PostBatch (default {RunSettings.DefaultBatch}).", HelpName = "N" };
 
@@ -128,6 +130,11 @@ internal sealed class RunOptions
         if (Text(parse, PaceStep) is not null)
         {
             throw new RunInputException("--pace-step applies to --nodes with --rate: on one engine each vCPU thread paces every IPI on its own.");
+        }
+
+        if (Text(parse, SendBatch) is not null)
+        {
+            throw new RunInputException("--send-batch applies to --nodes with --rate: one engine has no links to send on.");
         }
 
         if (Text(parse, LocalTargets) is not null)
@@ -316,7 +323,17 @@ internal sealed class RunOptions
             throw new RunInputException("--pace-step paces an offered load: give --rate too (an unpaced run posts as fast as the engines take the IPIs).");
         }
 
-        return synthetic with { Nodes = nodes, PaceStep = Text(parse, PaceStep) is { } ps ? PaceStepOf(ps) : null };
+        if (Text(parse, SendBatch) is not null && synthetic.Rate is null)
+        {
+            throw new RunInputException("--send-batch flushes at each pacing step: give --rate too (an unpaced node never sleeps between steps).");
+        }
+
+        return synthetic with
+        {
+            Nodes = nodes,
+            PaceStep = Text(parse, PaceStep) is { } ps ? PaceStepOf(ps) : null,
+            SendBatch = EngineNames.OnOff("--send-batch", Text(parse, SendBatch), fallback: true),
+        };
     }
 
     private static TimeSpan PaceStepOf(string text)
@@ -330,7 +347,7 @@ internal sealed class RunOptions
 
     private RunSettings ReadTrace(ParseResult parse, RunSettings settings)
     {
-        foreach (var syntheticOnly in new[] { Topology, Workload, Devices, Duration, Count, Seed, Rate, PaceStep, Warmup, Batch, LatencySamples })
+        foreach (var syntheticOnly in new[] { Topology, Workload, Devices, Duration, Count, Seed, Rate, PaceStep, SendBatch, Warmup, Batch, LatencySamples })
         {
             if (Text(parse, syntheticOnly) is not null)
             {

@@ -65,6 +65,9 @@ internal sealed record RunSettings
     /// <summary>With <c>--nodes</c> and a rate: each node's pacing step (<c>--pace-step</c>), or null for the default.</summary>
     public TimeSpan? PaceStep { get; init; }
 
+    /// <summary>With <c>--nodes</c> and a rate: whether each node's posting thread holds a send batch (<c>--send-batch</c>, default on).</summary>
+    public bool SendBatch { get; init; } = true;
+
     /// <summary>Records per post call (1 = <c>Post</c>, more = <c>PostBatch</c>).</summary>
     public int Batch { get; init; } = DefaultBatch;
 

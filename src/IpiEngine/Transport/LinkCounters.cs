@@ -24,6 +24,9 @@ internal readonly record struct LinkCounters(
     /// <summary>Records refused because the peer was declared unreachable (full queue under the fail policy).</summary>
     public long Unreachable { get; init; }
 
+    /// <summary>Sends a <see cref="SendBatch.Flush"/> made on its own thread while the link's send loop stayed parked.</summary>
+    public long FlushSends { get; init; }
+
     /// <summary>Time the forwarding thread spent waiting for room in this peer's full queue.</summary>
     public TimeSpan Stalled { get; init; }
 

@@ -22,6 +22,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     private Socket? _listener;
     private Timer? _timer;
     private long _engineStopDeadline; // Stopwatch ticks; 0 while the engine runs
+    private int _openBatches;          // SendBatch: batches open on any thread
 
     private RemoteDeliverySink? _sink;
 
@@ -140,8 +141,9 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
         _timer = new Timer(_ =>
         {
             long now = Stopwatch.GetTimestamp();
+            bool batches = Volatile.Read(ref _openBatches) != 0; // a plain look: a tick late is the backstop's whole promise (SendBatch, (4))
             foreach (var link in _links)
-                link.OnTick(now, heartbeat, silence);
+                link.OnTick(now, heartbeat, silence, batches);
             Replication.OnTick(now, heartbeat);
         }, null, period, period);
     }
@@ -151,6 +153,41 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     /// many records were refused (see <see cref="PeerLink.Forward"/>). One calling thread per link (the deliver thread).
     /// </summary>
     public override int Forward(int node, ReadOnlySpan<RemoteDelivery> batch) => Link(node).Forward(batch);
+
+    /// <summary>
+    /// Opens a send batch on the calling thread: until it is disposed, the records this thread forwards and the
+    /// acknowledgements of what arrives wait for its <see cref="SendBatch.Flush"/>, which sends them on the calling
+    /// thread instead of waking each link's send loop (<see cref="SendBatch"/> says when that pays and why nothing is
+    /// lost). One batch per thread at a time.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A batch is already open on this thread.</exception>
+    public SendBatch BeginSendBatch() => SendBatch.Open(this);
+
+    /// <summary>Batches open on any thread (<see cref="SendBatch"/>, (2)): acknowledgements wait for a flush while positive.</summary>
+    internal bool BatchesOpen
+    {
+        get
+        {
+            if (Volatile.Read(ref _openBatches) == 0)
+                return false; // the caller wakes its send loop: always safe, and the case of every transport without batches
+            Interlocked.MemoryBarrier(); // the caller's publish of what it applied comes before the read that decides (SendBatch remarks)
+            return Volatile.Read(ref _openBatches) != 0;
+        }
+    }
+
+    /// <summary>Whether a forward on the calling thread waits for its batch's flush (<see cref="SendBatch"/>, (1)).</summary>
+    internal bool DefersForwards => Volatile.Read(ref _openBatches) != 0 && SendBatch.Defers(this); // a plain look first: no thread-static read without batches
+
+    internal void OpenBatch() => Interlocked.Increment(ref _openBatches); // full fence; a late view only wakes a send loop once more
+
+    internal void CloseBatch() => Interlocked.Decrement(ref _openBatches); // full fence: before the closing flush reads what was applied
+
+    /// <summary>Each link sends what is due on this thread if its send loop is parked, or wakes the loop (<see cref="SendBatch"/>, (3)).</summary>
+    internal void FlushLinks()
+    {
+        foreach (var link in _links)
+            link.SendNow();
+    }
 
     /// <summary>From now on a forward waits for a full queue at most <see cref="TransportOptions.StopGrace"/> more.</summary>
     public override void OnEngineStopping()

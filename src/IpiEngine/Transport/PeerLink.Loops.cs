@@ -12,51 +12,136 @@ namespace IpiEngine.Transport;
 /// <summary>The two loops of a running connection: frames out (send) and frames in (receive, validate, apply).</summary>
 internal sealed partial class PeerLink
 {
-    /// <summary>Writes acknowledgements, unsent records and heartbeats; parks on the wake signal when there is nothing.</summary>
+    /// <summary>
+    /// Writes acknowledgements, unsent records and heartbeats; parks on the wake signal when there is nothing. While it
+    /// is parked, a <see cref="SendBatch.Flush"/> may do its work on the flushing thread (<see cref="SendNow"/>).
+    /// </summary>
     private async Task SendLoopAsync(LinkConnection connection, long cursor)
     {
         await Task.Yield(); // leave the caller's thread: both loops start before either runs
         PipeWriter writer = connection.Writer;
-        FrameProtection protection = connection.Protection!;
         CancellationToken stopping = connection.Stopping;
-        int maxPerFrame = _node.Options.MaxRecordsPerFrame;
-        long ackSent = -1;
+        _send = new SendState(connection, cursor);
         while (true)
         {
+            if (_send.PendingFlush is { } pending) // a flush that a claimer's send could not finish at once
+            {
+                _send.PendingFlush = null;
+                ThrowIfEnded(await pending.ConfigureAwait(false));
+            }
             stopping.ThrowIfCancellationRequested();
-            int written = 0;
-            long next = Volatile.Read(ref _nextExpected);
-            if (next != ackSent)
-            {
-                written += FrameWriter.WriteEmpty(writer, protection, FrameKind.Ack, next);
-                ackSent = next;
-            }
-            while (written < FlushThreshold && _topologyOut.TryDequeue(out var topology))
-                written += FrameWriter.WriteTopology(writer, protection, topology);
-            long published = _window.Published;
-            long sentBefore = cursor;
-            while (cursor < published && written < FlushThreshold)
-            {
-                var slice = _window.Slice(cursor, published, maxPerFrame);
-                written += FrameWriter.WriteDeliveries(writer, protection, slice, cursor);
-                cursor += slice.Length;
-            }
-            if (_heartbeatDue)
-            {
-                _heartbeatDue = false;
-                if (written == 0)
-                    written += FrameWriter.WriteEmpty(writer, protection, FrameKind.Heartbeat, 0);
-            }
-            if (written == 0)
+            if (WriteDue(writer, connection.Protection!) == 0)
             {
                 await _signal.WaitAsync();
                 continue;
             }
-            Volatile.Write(ref _recordsSent, _recordsSent + (cursor - sentBefore));
+            ThrowIfEnded(await writer.FlushAsync(stopping).ConfigureAwait(false));
+        }
+    }
+
+    private static void ThrowIfEnded(FlushResult flushed)
+    {
+        if (flushed.IsCompleted || flushed.IsCanceled)
+            throw new OperationCanceledException();
+    }
+
+    /// <summary>
+    /// The send loop's state, held by whoever has its role: the loop while it runs, or a flushing thread that claimed it
+    /// while the loop is parked (<see cref="WakeSignal.TryClaimParked"/>, whose transitions order the two).
+    /// </summary>
+    private sealed class SendState(LinkConnection connection, long cursor)
+    {
+        public LinkConnection Connection { get; } = connection;
+        public long Cursor = cursor;        // the first record not yet written
+        public long AckSent = -1;           // the acknowledgement last written
+        public ValueTask<FlushResult>? PendingFlush; // left by a claimer for the loop to await
+    }
+
+    private SendState? _send;
+
+    /// <summary>Writes what is due (acknowledgement, topology messages, records, a due heartbeat) into the pipe; returns the bytes written.</summary>
+    private int WriteDue(PipeWriter writer, FrameProtection protection)
+    {
+        var send = _send!;
+        int written = 0;
+        long next = Volatile.Read(ref _nextExpected);
+        if (next != send.AckSent)
+        {
+            written += FrameWriter.WriteEmpty(writer, protection, FrameKind.Ack, next);
+            send.AckSent = next;
+        }
+        while (written < FlushThreshold && _topologyOut.TryDequeue(out var topology))
+            written += FrameWriter.WriteTopology(writer, protection, topology);
+        long published = _window.Published;
+        long cursor = send.Cursor;
+        long sentBefore = cursor;
+        int maxPerFrame = _node.Options.MaxRecordsPerFrame;
+        while (cursor < published && written < FlushThreshold)
+        {
+            var slice = _window.Slice(cursor, published, maxPerFrame);
+            written += FrameWriter.WriteDeliveries(writer, protection, slice, cursor);
+            cursor += slice.Length;
+        }
+        send.Cursor = cursor;
+        if (_heartbeatDue)
+        {
+            _heartbeatDue = false;
+            if (written == 0)
+                written += FrameWriter.WriteEmpty(writer, protection, FrameKind.Heartbeat, 0);
+        }
+        if (written != 0)
+        {
+            Volatile.Write(ref _recordsSent, _recordsSent + (cursor - sentBefore)); // release: readers see whole counts
             Volatile.Write(ref _lastSent, Stopwatch.GetTimestamp());
-            FlushResult flushed = await writer.FlushAsync(stopping).ConfigureAwait(false);
-            if (flushed.IsCompleted || flushed.IsCanceled)
-                throw new OperationCanceledException();
+        }
+        return written;
+    }
+
+    /// <summary>
+    /// A flush's visit (<see cref="SendBatch"/>, (3)): when the send loop is parked, writes and flushes what is due on
+    /// this thread and leaves the loop parked; otherwise, or when the socket cannot take it all at once or fails, the
+    /// loop is woken to do or finish it (and to meet the error itself).
+    /// </summary>
+    internal void SendNow()
+    {
+        if (!_signal.TryClaimParked())
+        {
+            _signal.Notify();
+            return;
+        }
+        bool wake = false;
+        try
+        {
+            var send = _send!; // a parked loop set it before its first wait
+            var connection = send.Connection;
+            if (connection.Stopping.IsCancellationRequested)
+            {
+                wake = true; // the loop ends itself
+                return;
+            }
+            if (WriteDue(connection.Writer, connection.Protection!) == 0)
+                return;
+            Volatile.Write(ref _flushSends, _flushSends + 1); // release: readers see whole counts; one claimer at a time writes it
+            ValueTask<FlushResult> flush = connection.Writer.FlushAsync(connection.Stopping);
+            if (!flush.IsCompletedSuccessfully)
+            {
+                send.PendingFlush = flush; // the loop awaits it (and meets its error) before anything else
+                wake = true;
+            }
+            else if (flush.Result is { IsCompleted: true } or { IsCanceled: true })
+            {
+                wake = true;
+            }
+        }
+        catch (Exception)
+        {
+            // Never the host's problem: the connection is failing, and the loop's next write or flush meets the same
+            // error and ends the connection as it would have without the flush (records wait in the window for the next one).
+            wake = true;
+        }
+        finally
+        {
+            _signal.ReleaseClaim(wake);
         }
     }
 
@@ -85,7 +170,8 @@ internal sealed partial class PeerLink
             }
             // One acknowledgement for everything this read applied: waking the send loop per frame cost a tagged Ack
             // frame (and a thread-pool hop and a send) per delivery frame.
-            if (_nextExpected != appliedBefore)
+            // While a send batch is open the acknowledgement rides on its next flush (SendBatch, (2)).
+            if (_nextExpected != appliedBefore && !_node.BatchesOpen)
                 _signal.Notify();
             reader.AdvanceTo(buffer.Start, buffer.End);
             Volatile.Write(ref _lastReceived, Stopwatch.GetTimestamp());

@@ -45,7 +45,8 @@ internal sealed partial class PeerLink
     {
         int refused = _policy == FullQueuePolicy.Fail ? QueueOrRefuse(records) : QueueWaiting(records, 0);
         Volatile.Write(ref _forwarded, _forwarded + records.Length - refused);
-        _signal.Notify();
+        if (!_node.DefersForwards)
+            _signal.Notify(); // a batch open on this thread sends them at its flush (SendBatch, (1))
         return refused;
     }
 

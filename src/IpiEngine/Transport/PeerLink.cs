@@ -26,7 +26,7 @@ internal sealed partial class PeerLink : IDisposable
 
     private long _nextExpected;       // receive state: written by the receive loop and the handshake
     private ulong _peerIncarnation;   // which incarnation of the peer _nextExpected belongs to (0 = none yet)
-    private long _forwarded, _abandoned, _recordsSent, _applied, _duplicates, _connections;
+    private long _forwarded, _abandoned, _recordsSent, _applied, _duplicates, _connections, _flushSends;
     private long _lastReceived, _lastSent;
     private int _lastFault;
     private volatile bool _heartbeatDue;
@@ -57,6 +57,7 @@ internal sealed partial class PeerLink : IDisposable
                 (LinkFault)Volatile.Read(ref _lastFault))
             {
                 Unreachable = Volatile.Read(ref _unreachableCount),
+                FlushSends = Volatile.Read(ref _flushSends),
                 Stalled = Stopwatch.GetElapsedTime(0, Volatile.Read(ref _stallTicks)),
                 State = state,
                 Times = times,
@@ -234,8 +235,11 @@ internal sealed partial class PeerLink : IDisposable
         _ => LinkFault.ConnectionLost,
     };
 
-    /// <summary>Called by the node's timer: heartbeat when idle, close when the peer went silent.</summary>
-    internal void OnTick(long now, long heartbeatTicks, long silenceTicks)
+    /// <summary>
+    /// Called by the node's timer: heartbeat when idle, close when the peer went silent, and while a send batch is
+    /// open, wake the send loop for what the batch held back (<see cref="SendBatch"/>, (4)).
+    /// </summary>
+    internal void OnTick(long now, long heartbeatTicks, long silenceTicks, bool batchesOpen)
     {
         var connection = Volatile.Read(ref _current);
         if (connection is null)
@@ -249,6 +253,10 @@ internal sealed partial class PeerLink : IDisposable
         if (now - Volatile.Read(ref _lastSent) >= heartbeatTicks)
         {
             _heartbeatDue = true;
+            _signal.Notify();
+        }
+        else if (batchesOpen)
+        {
             _signal.Notify();
         }
     }
