@@ -128,9 +128,11 @@ internal sealed partial class PeerLink
                 send.PendingFlush = flush; // the loop awaits it (and meets its error) before anything else
                 wake = true;
             }
-            else if (flush.Result is { IsCompleted: true } or { IsCanceled: true })
+            else
             {
-                wake = true;
+                // Ended, or more is due than one pipe's worth (FlushThreshold): the loop sends the rest on a pool thread,
+                // so a flush holds the host's thread for one socket send at most.
+                wake = flush.Result is { IsCompleted: true } or { IsCanceled: true } || send.Cursor < _window.Published || !_topologyOut.IsEmpty;
             }
         }
         catch (Exception)

@@ -113,6 +113,25 @@ public class SendBatchTests
     }
 
     [Fact]
+    public async Task One_flush_sends_more_than_one_pipes_worth()
+    {
+        await using var cluster = LoopbackCluster.Start(TwoNodes, tune: Quiet);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.AllConnected, Bound));
+        var records = Records(20_000, TwoNodes, to: 1); // about three times PeerLink.FlushThreshold in frames
+
+        await Task.Run(() =>
+        {
+            Thread.Sleep(50);
+            using var batch = cluster.Nodes[0].BeginSendBatch();
+            Assert.Equal(0, cluster.Nodes[0].Forward(1, records));
+            batch.Flush(); // the first pipe's worth on this thread, the rest by the woken loop (no tick for 15 s)
+            Assert.True(WaitUntil(() => cluster.Sinks[1].Count == records.Length, TimeSpan.FromSeconds(5)),
+                $"{cluster.Sinks[1].Count} of {records.Length} records arrived after one flush");
+            Assert.Equal(1, FlushSends(cluster.Nodes[0]));
+        }, TestContext.Current.CancellationToken).WaitAsync(Bound, TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
     public async Task Acknowledgements_wait_for_the_receiving_nodes_flush()
     {
         await using var cluster = LoopbackCluster.Start(TwoNodes, tune: Quiet);
