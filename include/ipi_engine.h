@@ -50,12 +50,13 @@ extern "C" {
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 6u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
+#define IPI_ABI_VERSION_MINOR 7u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
                                     1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE;
                                     1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_faults,
                                     ipi_node_config_t.placement_count, ipi_config_t.apic_id_count;
                                     1.5: IPI_CONFIG_NO_ASSIST;
-                                    1.6: ipi_config_t.pipeline_cpus, pipeline_cpu_count */
+                                    1.6: ipi_config_t.pipeline_cpus, pipeline_cpu_count;
+                                    1.7: ipi_node_send_batch_begin, _flush, _end */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -567,6 +568,20 @@ int32_t ipi_node_faults(ipi_engine_t engine, ipi_node_faults_t *out);
 
 /* The port the node listens on (useful with listen_port 0): IPI_E_STATE before ipi_engine_start or if not a node. */
 int32_t ipi_node_port(ipi_engine_t engine, uint32_t *out_port);
+
+/* Send batches (ABI 1.7): a vCPU thread that handles a run of exits before it re-enters the guest can send its link
+ * frames itself, once per run, instead of having each forward wake the link's sender on another thread (which on a
+ * loaded host waits for a core). Between ipi_node_send_batch_begin and _end on a thread, the records that thread's
+ * posts forward to other nodes (in the pipeline passes the engine runs on it when its pipeline thread is parked) and
+ * the acknowledgements of what this node receives wait for ipi_node_send_batch_flush, which sends them on the calling
+ * thread; records forwarded by the engine's own pipeline thread still go at once. _end flushes and closes the batch.
+ * Nothing waits longer than half the heartbeat interval, and a cut link still loses and doubles nothing. One batch per
+ * thread; each call refers to the calling thread's batch: IPI_E_STATE if the engine is not a node, if _begin finds a
+ * batch open on this thread, or if _flush or _end finds none. Typical loop: _begin; for each run: ipi_post...,
+ * _flush, re-enter the guest; _end. */
+int32_t ipi_node_send_batch_begin(ipi_engine_t engine);
+int32_t ipi_node_send_batch_flush(ipi_engine_t engine);
+int32_t ipi_node_send_batch_end(ipi_engine_t engine);
 
 /* Benchmark aid: posts `count` records `repeat` times from managed code inside the library, the way
  * a C# embedder would (batch_size 0: one Post per record; else PostBatch of that many), so a C

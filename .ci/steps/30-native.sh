@@ -61,6 +61,8 @@ timeout 120 "$work/build/c-sim" --vcpus 3 --ipis 5000 --xapic
 echo "-- c-sim --nodes: the VM over 2 and 3 processes on loopback (engine-, then kernel-served local targets)"
 timeout 180 "$work/build/c-sim" --nodes 2 --vcpus 4 --ipis 20000
 timeout 180 "$work/build/c-sim" --nodes 3 --vcpus 7 --ipis 10000 --local-targets kernel
+echo "-- c-sim --nodes with send batches: each vCPU thread sends its link frames itself every 16 exits (ABI 1.7)"
+timeout 180 "$work/build/c-sim" --nodes 2 --vcpus 4 --ipis 20000 --send-batch 16
 echo "-- c-trace-nodes: every bundled trace over 2 C nodes, against its reference deliveries"
 for vcpus in traces/*.vcpus.csv; do
   timeout 300 "$work/build/c-trace-nodes" --trace "${vcpus%.vcpus.csv}" | tail -n 1

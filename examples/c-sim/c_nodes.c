@@ -10,7 +10,10 @@
  *   - forwarded IPIs arrive as KVM_DSM_IPI-style records (the 64-bit ICR companion, ipi_inject_x2apic_fn) and are
  *     "re-injected" into a per-vCPU pending set, and the vCPU thread is woken;
  *   - before re-entry the vCPU takes what is pending (its pending set, and ipi_take_pending for engine deliveries); now
- *     and then it halts until kicked.
+ *     and then it halts until kicked;
+ *   - with --send-batch K, each vCPU thread holds a send batch (ipi_node_send_batch_begin) and sends its link frames
+ *     itself every K exits (ipi_node_send_batch_flush) and before it halts, instead of having each forward wake the
+ *     link's sender on another thread.
  * The vector of every IPI names its source (0x20 + source vCPU) and the workload is a seeded script every node can
  * recompute, so each node checks, per (source, destination) pair, that every IPI reached every destination on it exactly
  * once: injected and kernel-served ones are counted one by one. Engine-delivered local ones coalesce like a real IRR,
@@ -48,7 +51,7 @@ typedef struct node_vcpu {
 
 typedef struct node_state {
     ipi_engine_t engine;
-    uint32_t self, nodes, vcpu_count, halt_every, kernel;
+    uint32_t self, nodes, vcpu_count, halt_every, kernel, send_batch;
     uint64_t ipis_per_vcpu;
     uint32_t placement[MAX_VCPUS];
     node_vcpu_t *vcpus;                      /* every vCPU of the VM; only local ones run */
@@ -165,6 +168,9 @@ static void *vcpu_loop(void *arg)
 {
     node_vcpu_t *v = arg;
     node_state_t *node = g_node;
+    int32_t status;
+    if (node->send_batch != 0 && (status = ipi_node_send_batch_begin(node->engine)) != IPI_OK)
+        vm_die("ipi_node_send_batch_begin", status);
     for (uint64_t i = 0; i < node->ipis_per_vcpu; i++) {
         /* KVM_RUN returned: the guest wrote the ICR. */
         uint32_t dest = script_destination(v->index, i, node->vcpu_count);
@@ -174,14 +180,20 @@ static void *vcpu_loop(void *arg)
             kernel_serve(node, v->index, dest);
         ipi_exit_t exit_record = { .src_vcpu = v->index, .reg = X2APIC_ICR, .value = icr,
                                    .dest_id = dest == MAX_VCPUS ? 0 : dest, .reserved = 0, .tag = i };
-        int32_t status = ipi_post(node->engine, &exit_record);
+        status = ipi_post(node->engine, &exit_record);
         if (status != IPI_OK)
             vm_die("ipi_post", status);
         v->ipis_sent++;
         take_pending(node, v);
-        if (node->halt_every != 0 && i % node->halt_every == node->halt_every - 1 && !take_pending(node, v))
+        int halting = node->halt_every != 0 && i % node->halt_every == node->halt_every - 1;
+        if (node->send_batch != 0 && (halting || i % node->send_batch == node->send_batch - 1)
+            && (status = ipi_node_send_batch_flush(node->engine)) != IPI_OK)
+            vm_die("ipi_node_send_batch_flush", status);
+        if (halting && !take_pending(node, v))
             vm_halt(&v->lock, &v->kicked_cond, &v->kicked);
     }
+    if (node->send_batch != 0 && (status = ipi_node_send_batch_end(node->engine)) != IPI_OK)
+        vm_die("ipi_node_send_batch_end", status);
     return NULL;
 }
 
@@ -209,13 +221,16 @@ static int parse_options(const vm_node_args_t *args, node_state_t *node, FILE *e
         } else if (!strcmp(a, "--halt-every") && value) {
             node->halt_every = (uint32_t)strtoul(value, NULL, 10);
             i++;
+        } else if (!strcmp(a, "--send-batch") && value) {
+            node->send_batch = (uint32_t)strtoul(value, NULL, 10);
+            i++;
         } else if (!strcmp(a, "--local-targets") && value && (!strcmp(value, "kernel") || !strcmp(value, "engine"))) {
             node->kernel = !strcmp(value, "kernel");
             i++;
         } else if ((!strcmp(a, "--nodes") || !strcmp(a, "--node") || !strcmp(a, "--peer-ports")) && value) {
             i++;
         } else {
-            fprintf(err, "usage: c-sim --nodes N (2..%u) [--vcpus V (N..%u)] [--ipis PER_VCPU] [--local-targets kernel|engine] [--halt-every K]\n",
+            fprintf(err, "usage: c-sim --nodes N (2..%u) [--vcpus V (N..%u)] [--ipis PER_VCPU] [--local-targets kernel|engine] [--halt-every K] [--send-batch K]\n",
                     VM_MAX_NODES, MAX_VCPUS);
             return 1;
         }

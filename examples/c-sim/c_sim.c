@@ -214,7 +214,7 @@ int main(int argc, char **argv)
             sim->xapic = 1;
         else {
             fprintf(stderr, "usage: c-sim [--vcpus N (2..255)] [--ipis PER_VCPU] [--xapic] [--halt-every K]\n"
-                            "       c-sim --nodes N [--local-targets kernel|engine] [--vcpus V] [--ipis PER_VCPU] [--halt-every K]\n");
+                            "       c-sim --nodes N [--local-targets kernel|engine] [--vcpus V] [--ipis PER_VCPU] [--halt-every K] [--send-batch K]\n");
             return 2;
         }
     }

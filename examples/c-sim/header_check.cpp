@@ -14,7 +14,7 @@ static_assert(std::is_standard_layout_v<ipi_node_config_t> && std::is_trivially_
 static_assert(std::is_standard_layout_v<ipi_peer_t> && std::is_standard_layout_v<ipi_link_t>);
 static_assert(std::is_standard_layout_v<ipi_injection_t> && std::is_standard_layout_v<ipi_x2apic_injection_t>);
 static_assert(std::is_standard_layout_v<ipi_node_faults_t> && std::is_trivially_copyable_v<ipi_node_faults_t>);
-static_assert(IPI_ABI_VERSION == 0x10006u && IPI_CONFIG_NO_ASSIST == 0x4u);
+static_assert(IPI_ABI_VERSION == 0x10007u && IPI_CONFIG_NO_ASSIST == 0x4u);
 static_assert(sizeof(ipi_config_t) == 80 && offsetof(ipi_config_t, pipeline_cpus) == 64);
 static_assert(IPI_LINK_FAULT_PROTECTION_MISMATCH == 20u && offsetof(ipi_node_config_t, placement_count) == 96);
 
@@ -52,9 +52,14 @@ int main()
     ipi_node_faults_t faults{};
     faults.struct_size = sizeof faults;
     const int32_t faults_status = ipi_node_faults(IPI_NULL_ENGINE, &faults);
-    std::printf("header-check-cpp: node with both injectors -> %d, link/port/faults of no engine -> %d/%d/%d\n",
-                static_cast<int>(node_status), static_cast<int>(link_status), static_cast<int>(port_status), static_cast<int>(faults_status));
+    const int32_t batch_status = ipi_node_send_batch_begin(IPI_NULL_ENGINE); // ABI 1.7
+    const int32_t flush_status = ipi_node_send_batch_flush(IPI_NULL_ENGINE);
+    const int32_t end_status = ipi_node_send_batch_end(IPI_NULL_ENGINE);
+    std::printf("header-check-cpp: node with both injectors -> %d, link/port/faults of no engine -> %d/%d/%d, send batch -> %d/%d/%d\n",
+                static_cast<int>(node_status), static_cast<int>(link_status), static_cast<int>(port_status), static_cast<int>(faults_status),
+                static_cast<int>(batch_status), static_cast<int>(flush_status), static_cast<int>(end_status));
     return ipi_abi_version() == IPI_ABI_VERSION && status == IPI_E_BAD_CONFIG && engine == IPI_NULL_ENGINE
         && node_status == IPI_E_BAD_CONFIG && link_status == IPI_E_BAD_HANDLE && port_status == IPI_E_BAD_HANDLE
-        && faults_status == IPI_E_BAD_HANDLE ? 0 : 1;
+        && faults_status == IPI_E_BAD_HANDLE && batch_status == IPI_E_BAD_HANDLE && flush_status == IPI_E_BAD_HANDLE
+        && end_status == IPI_E_BAD_HANDLE ? 0 : 1;
 }

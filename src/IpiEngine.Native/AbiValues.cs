@@ -8,7 +8,7 @@ internal static class AbiValues
     /// 1.4 the undelivered counter, link fault names and the node config's placement length; 1.5 <c>IPI_CONFIG_NO_ASSIST</c>;
     /// 1.6 the pipeline threads' CPUs in <c>ipi_config_t</c>).
     /// </summary>
-    public const uint AbiVersion = (1u << 16) | 6u;
+    public const uint AbiVersion = (1u << 16) | 7u;
 
     /// <summary><c>IPI_MAX_ENGINES</c>.</summary>
     public const int MaxEngines = 256;

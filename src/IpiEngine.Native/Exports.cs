@@ -266,6 +266,45 @@ internal static unsafe class Exports
         }
     }
 
+    [UnmanagedCallersOnly(EntryPoint = "ipi_node_send_batch_begin")]
+    public static int NodeSendBatchBegin(ulong handle)
+    {
+        try
+        {
+            return EngineHandleTable.Find(handle)?.SendBatchBegin() ?? LastError.BadHandle(handle);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_node_send_batch_flush")]
+    public static int NodeSendBatchFlush(ulong handle)
+    {
+        try
+        {
+            return EngineHandleTable.Find(handle)?.SendBatchFlush(end: false) ?? LastError.BadHandle(handle);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_node_send_batch_end")]
+    public static int NodeSendBatchEnd(ulong handle)
+    {
+        try
+        {
+            return EngineHandleTable.Find(handle)?.SendBatchFlush(end: true) ?? LastError.BadHandle(handle);
+        }
+        catch (Exception e)
+        {
+            return LastError.From(e);
+        }
+    }
+
     /// <summary>Gives a new engine its handle, or frees it when every slot is taken.</summary>
     private static int Register(NativeEngine engine, ulong* outEngine)
     {

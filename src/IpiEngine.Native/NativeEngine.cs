@@ -162,6 +162,38 @@ internal sealed unsafe class NativeEngine
         return Status.Ok;
     }
 
+    /// <summary><c>ipi_node_send_batch_begin</c>: opens a send batch of this node on the calling thread (<see cref="SendBatch"/>).</summary>
+    public int SendBatchBegin()
+    {
+        if (_transport is null)
+            return NotANode();
+        if (SendBatch.OpenHere(_transport) is not null)
+            return LastError.Set(Status.State, "a send batch of this node is already open on this thread: end it first");
+        try
+        {
+            _ = _transport.BeginSendBatch(); // the batch lives in the thread's state; flush and end find it there
+            return Status.Ok;
+        }
+        catch (InvalidOperationException e)
+        {
+            return LastError.Set(Status.State, e.Message);
+        }
+    }
+
+    /// <summary><c>ipi_node_send_batch_flush</c> and <c>_end</c>: the calling thread's batch of this node sends (and closes).</summary>
+    public int SendBatchFlush(bool end)
+    {
+        if (_transport is null)
+            return NotANode();
+        if (SendBatch.OpenHere(_transport) is not { } batch)
+            return LastError.Set(Status.State, "no send batch of this node is open on this thread (ipi_node_send_batch_begin opens one)");
+        if (end)
+            batch.Dispose();
+        else
+            batch.Flush();
+        return Status.Ok;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static int NotANode() => LastError.Set(Status.State, "the engine is not a node of a multi-host VM (ipi_node_create makes one)");
 

@@ -70,6 +70,9 @@ public readonly struct SendBatch : IDisposable
     /// <summary>Whether the calling thread's forwards through <paramref name="transport"/> wait for a flush ((1)).</summary>
     internal static bool Defers(NodeTransport transport) => ReferenceEquals(t_open, transport);
 
+    /// <summary>The batch of <paramref name="transport"/> open on the calling thread, if any (a host that keeps no <see cref="SendBatch"/> value: the C library).</summary>
+    internal static SendBatch? OpenHere(NodeTransport transport) => Defers(transport) ? new SendBatch(transport) : null;
+
     /// <summary>Opens a batch of <paramref name="transport"/> on the calling thread (one per thread at a time).</summary>
     internal static SendBatch Open(NodeTransport transport)
     {

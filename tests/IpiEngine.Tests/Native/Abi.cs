@@ -30,6 +30,9 @@ internal static unsafe class Abi
     public static int NodeLink(ulong engine, uint peer, NativeLink* link) => ((delegate* unmanaged<ulong, uint, NativeLink*, int>)&Exports.NodeLink)(engine, peer, link);
     public static int NodeFaults(ulong engine, NativeNodeFaults* faults) => ((delegate* unmanaged<ulong, NativeNodeFaults*, int>)&Exports.NodeFaults)(engine, faults);
     public static int NodePort(ulong engine, uint* port) => ((delegate* unmanaged<ulong, uint*, int>)&Exports.NodePort)(engine, port);
+    public static int NodeSendBatchBegin(ulong engine) => ((delegate* unmanaged<ulong, int>)&Exports.NodeSendBatchBegin)(engine);
+    public static int NodeSendBatchFlush(ulong engine) => ((delegate* unmanaged<ulong, int>)&Exports.NodeSendBatchFlush)(engine);
+    public static int NodeSendBatchEnd(ulong engine) => ((delegate* unmanaged<ulong, int>)&Exports.NodeSendBatchEnd)(engine);
     public static int BenchPostManaged(ulong engine, NativeExit* records, uint count, uint repeat, uint batch)
         => ((delegate* unmanaged<ulong, NativeExit*, uint, uint, uint, int>)&Exports.BenchPostManaged)(engine, records, count, repeat, batch);
 

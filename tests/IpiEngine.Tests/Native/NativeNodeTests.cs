@@ -184,6 +184,81 @@ public unsafe class NativeNodeTests
         }
     }
 
+    [Fact]
+    public void Remote_ipis_posted_inside_a_send_batch_arrive_exactly_once_sent_by_the_posting_thread()
+    {
+        // A sync test body runs on one thread: the batch opened here is this thread's.
+        (ulong node0, ulong node1) = StartPair();
+        try
+        {
+            Assert.Equal(Status.Ok, Abi.NodeSendBatchBegin(node0));
+            var sent = new int[4];
+            for (int run = 0; run < 50; run++)
+            {
+                int[] posted = PostRounds(node0, 6); // a run of exits ...
+                for (int v = 0; v < 4; v++)
+                    sent[v] += posted[v];
+                Assert.Equal(Status.Ok, Abi.NodeSendBatchFlush(node0)); // ... then its frames go, before re-entering the guest
+                Thread.Sleep(1);
+            }
+            Assert.Equal(Status.Ok, Abi.NodeSendBatchEnd(node0));
+            Assert.Equal(Status.Ok, Abi.Stop(node0));
+            WaitFor(() => LinkOf(node0, 1).Acknowledged == (ulong)(sent[2] + sent[3]), "node 1 to acknowledge every forwarded IPI");
+
+            NativeCounters c0 = CountersOf(node0), c1 = CountersOf(node1);
+            Assert.Equal((ulong)(sent[2] + sent[3]), c0.Forwarded);
+            Assert.Equal((ulong)(sent[2] + sent[3]), c1.RemoteDelivered + c1.RemoteCoalesced);
+            Assert.Equal((ulong)(sent[2] + sent[3]), LinkOf(node1, 0).Applied); // each once
+            Assert.Equal((ulong)(sent[2] + sent[3]), LinkOf(node0, 1).RecordsSent); // no resend
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(node0));
+            Assert.Equal(Status.Ok, Abi.Destroy(node1));
+        }
+    }
+
+    [Fact]
+    public void Send_batch_calls_refuse_plain_engines_strangers_and_a_thread_without_its_batch()
+    {
+        ulong plain = Abi.CreateOrFail(Abi.Config(2));
+        try
+        {
+            Assert.Equal(Status.State, Abi.NodeSendBatchBegin(plain));
+            Assert.Equal(Status.State, Abi.NodeSendBatchFlush(plain));
+            Assert.Equal(Status.State, Abi.NodeSendBatchEnd(plain));
+            Assert.Equal(Status.BadHandle, Abi.NodeSendBatchBegin(12345));
+            Assert.Equal(Status.BadHandle, Abi.NodeSendBatchFlush(12345));
+            Assert.Equal(Status.BadHandle, Abi.NodeSendBatchEnd(12345));
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(plain));
+        }
+
+        Assert.Equal(Status.Ok, CreateNode(0, [0, 1], [(1, 9)], out ulong single));
+        try
+        {
+            Assert.Equal(Status.State, Abi.NodeSendBatchFlush(single)); // none open on this thread
+            Assert.Equal(Status.State, Abi.NodeSendBatchEnd(single));
+            Assert.Equal(Status.Ok, Abi.NodeSendBatchBegin(single));
+            Assert.Equal(Status.State, Abi.NodeSendBatchBegin(single)); // one per thread
+            Assert.Contains("already open on this thread", Abi.LastErrorText(), StringComparison.Ordinal);
+            int otherThread = Status.Ok;
+            var other = new Thread(() => otherThread = Abi.NodeSendBatchFlush(single)); // another thread has none
+            other.Start();
+            other.Join();
+            Assert.Equal(Status.State, otherThread);
+            Assert.Equal(Status.Ok, Abi.NodeSendBatchFlush(single)); // not started: nothing to send, nothing fails
+            Assert.Equal(Status.Ok, Abi.NodeSendBatchEnd(single));
+            Assert.Equal(Status.State, Abi.NodeSendBatchEnd(single)); // closed
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(single));
+        }
+    }
+
     [Theory]
     [InlineData(Injector.KvmRecord)]
     [InlineData(Injector.X2Apic)]
