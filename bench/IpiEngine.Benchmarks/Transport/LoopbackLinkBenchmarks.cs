@@ -104,6 +104,30 @@ public class LoopbackLinkBenchmarks
             spin.SpinOnce(sleep1Threshold: -1);
     }
 
+    /// <summary>
+    /// <see cref="ForwardOneBatchAndWait"/> with the send on this thread: the batch is forwarded inside a send batch
+    /// (<see cref="SendBatch"/>) and flushed at once, so the frame goes out on the forwarding thread while the link's
+    /// send loop stays parked, instead of waking that loop through the thread pool (the same run's
+    /// <see cref="ForwardOneBatchAndWait"/> is the reference).
+    /// </summary>
+    [Benchmark]
+    [BenchmarkCategory(SuiteCategories.CrossThread)]
+    public void ForwardOneBatchFlushAndWait()
+    {
+        long target = _sink.Applied + _batch.Length;
+        long now = Stopwatch.GetTimestamp();
+        for (int i = 0; i < _batch.Length; i++)
+            _batch[i] = new RemoteDelivery((ulong)i, now, 0, 1, 0xFD, 1);
+        using (var batch = _sender.BeginSendBatch())
+        {
+            _sender.Link(1).Forward(_batch);
+            batch.Flush();
+        }
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _sink.Applied) < target)
+            spin.SpinOnce(sleep1Threshold: -1);
+    }
+
     /// <summary>Prints the latency percentiles and stops both nodes.</summary>
     [GlobalCleanup]
     public void Cleanup()
