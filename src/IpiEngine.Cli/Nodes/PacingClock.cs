@@ -30,6 +30,7 @@ internal sealed partial class PacingClock : IDisposable
     private readonly long _stepTicks;
     private readonly bool _preciseSleep;
     private readonly int _previousSlack = -1; // the thread's slack before, when this clock changed it
+    private long _flushedStep;                // the step (from the start) of the last flush of WaitFor's batch
 
     /// <param name="rate">IPIs per second (positive).</param>
     /// <param name="stepMicroseconds">The step (1 µs to 1 s); at least 1000 sleeps with <see cref="Thread.Sleep(int)"/> alone.</param>
@@ -73,9 +74,10 @@ internal sealed partial class PacingClock : IDisposable
     }
 
     /// <summary>
-    /// Sleeps until IPI number <paramref name="ipi"/> is due (returns at once when it is). Before it sleeps it flushes
-    /// <paramref name="batch"/>: the step's posts are out, so their frames go now, on this thread
-    /// (<see cref="SendBatch"/>; a default batch flushes nothing).
+    /// Sleeps until IPI number <paramref name="ipi"/> is due (returns at once when it is). It flushes
+    /// <paramref name="batch"/> before it sleeps (the step's posts are out, so their frames go now, on this thread) and,
+    /// when the thread is behind and does not sleep, once per step that began since its last flush, so a node that cannot
+    /// keep up with its rate still sends every step (<see cref="SendBatch"/>; a default batch flushes nothing).
     /// </summary>
     public void WaitFor(long ipi, in SendBatch batch = default)
     {
@@ -83,15 +85,27 @@ internal sealed partial class PacingClock : IDisposable
         bool flushed = false;
         while (true)
         {
-            long early = due - Stopwatch.GetTimestamp();
+            long now = Stopwatch.GetTimestamp();
+            long early = due - now;
             if (early <= 0)
+            {
+                long step = (now - _start) / _stepTicks;
+                if (!flushed && step != _flushedStep)
+                {
+                    batch.Flush(); // behind: a step began without a sleep since the last flush
+                }
+
+                _flushedStep = step;
                 return;
+            }
+
             if (!flushed)
             {
-                batch.Flush();
+                batch.Flush(); // about to sleep: this step's posts are out
                 flushed = true;
                 continue; // the flush took time: read the clock again
             }
+
             if (_preciseSleep)
             {
                 long nanoseconds = (long)(early * (1e9 / Stopwatch.Frequency));
@@ -102,6 +116,8 @@ internal sealed partial class PacingClock : IDisposable
             {
                 Thread.Sleep(1);
             }
+
+            _flushedStep = (Stopwatch.GetTimestamp() - _start) / _stepTicks; // awake in the step whose posts come next
         }
     }
 

@@ -90,6 +90,7 @@ internal sealed partial class PeerLink
             }
             if (records.IsEmpty)
                 return 0;
+            _signal.Notify(); // a send batch may hold the window's records unsent: they go now, whatever the peer's state
             _unreachable = true;
             SetPressured(true);
             _node.Log($"link {_node.NodeId}->{PeerNode}: queue of {_window.Capacity} records full, peer declared unreachable (policy fail)");

@@ -40,27 +40,37 @@ public readonly struct SendBatch : IDisposable
     [ThreadStatic]
     private static NodeTransport? t_open; // the transport whose batch is open on this thread, if any
 
+    [ThreadStatic]
+    private static long t_token; // which opening of it: a copy of an earlier batch closes nothing
+
+    private static long s_lastToken;
+
     private readonly NodeTransport? _transport;
+    private readonly long _token;
     private readonly int _thread; // the opener's managed thread id
 
-    private SendBatch(NodeTransport transport)
+    private SendBatch(NodeTransport transport, long token)
     {
         _transport = transport;
+        _token = token;
         _thread = Environment.CurrentManagedThreadId;
     }
 
     /// <summary>Sends, on the calling thread where it can, what the batch held back (see the type's remarks, (3)).</summary>
     public void Flush() => _transport?.FlushLinks();
 
-    /// <summary>Closes the batch and flushes; a second call does nothing. Only the thread that opened it may close it.</summary>
-    /// <exception cref="InvalidOperationException">Called on another thread than the one that opened the batch.</exception>
+    /// <summary>
+    /// Closes the batch and flushes; a second call, or a call on a copy of a batch already closed, does nothing. Only the
+    /// thread that opened it may close it: a batch cannot span an <c>await</c> that may resume on another thread.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Called on another thread than the one that opened the batch (the batch stays open).</exception>
     public void Dispose()
     {
         if (_transport is null)
             return;
         if (Environment.CurrentManagedThreadId != _thread)
             ThrowOtherThread();
-        if (!ReferenceEquals(t_open, _transport))
+        if (!IsOpenHere(_transport, _token))
             return;
         t_open = null;
         _transport.CloseBatch(); // full fence before the flush reads what the receive loops applied (remarks)
@@ -71,17 +81,29 @@ public readonly struct SendBatch : IDisposable
     internal static bool Defers(NodeTransport transport) => ReferenceEquals(t_open, transport);
 
     /// <summary>The batch of <paramref name="transport"/> open on the calling thread, if any (a host that keeps no <see cref="SendBatch"/> value: the C library).</summary>
-    internal static SendBatch? OpenHere(NodeTransport transport) => Defers(transport) ? new SendBatch(transport) : null;
+    internal static SendBatch? OpenHere(NodeTransport transport) => Defers(transport) ? new SendBatch(transport, t_token) : null;
 
-    /// <summary>Opens a batch of <paramref name="transport"/> on the calling thread (one per thread at a time).</summary>
+    /// <summary>
+    /// Opens a batch of <paramref name="transport"/> on the calling thread (one per thread at a time). A batch of a
+    /// transport since disposed no longer counts: its thread may open another.
+    /// </summary>
     internal static SendBatch Open(NodeTransport transport)
     {
-        if (t_open is not null)
-            ThrowAlreadyOpen(ReferenceEquals(t_open, transport));
+        if (t_open is { } open)
+        {
+            if (!open.IsStopping)
+                ThrowAlreadyOpen(ReferenceEquals(open, transport));
+            t_open = null; // left open on a transport that has stopped: nothing of it can be sent any more
+        }
+
         transport.OpenBatch();
+        long token = Interlocked.Increment(ref s_lastToken);
         t_open = transport;
-        return new SendBatch(transport);
+        t_token = token;
+        return new SendBatch(transport, token);
     }
+
+    private static bool IsOpenHere(NodeTransport transport, long token) => ReferenceEquals(t_open, transport) && t_token == token;
 
     [DoesNotReturn]
     private static void ThrowOtherThread() => throw new InvalidOperationException(

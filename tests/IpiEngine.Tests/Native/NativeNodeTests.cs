@@ -257,6 +257,21 @@ public unsafe class NativeNodeTests
         {
             Assert.Equal(Status.Ok, Abi.Destroy(single));
         }
+
+        // A node destroyed with this thread's batch open leaves nothing behind: the thread opens one on the next node.
+        Assert.Equal(Status.Ok, CreateNode(0, [0, 1], [(1, 9)], out ulong gone));
+        Assert.Equal(Status.Ok, Abi.NodeSendBatchBegin(gone));
+        Assert.Equal(Status.Ok, Abi.Destroy(gone));
+        Assert.Equal(Status.Ok, CreateNode(0, [0, 1], [(1, 9)], out ulong next));
+        try
+        {
+            Assert.Equal(Status.Ok, Abi.NodeSendBatchBegin(next)); // IPI_E_STATE ("another transport") before
+            Assert.Equal(Status.Ok, Abi.NodeSendBatchEnd(next));
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(next));
+        }
     }
 
     [Theory]

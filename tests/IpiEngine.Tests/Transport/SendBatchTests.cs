@@ -233,6 +233,61 @@ public class SendBatchTests
         Assert.True(opener.Join(Bound));
     }
 
+    [Fact]
+    public async Task A_paced_poster_behind_its_rate_still_flushes_every_step()
+    {
+        await using var cluster = LoopbackCluster.Start(TwoNodes, tune: Quiet); // no tick within the test: only flushes send
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.AllConnected, Bound));
+
+        await Task.Run(() =>
+        {
+            using var clock = new PacingClock(rate: 1_000_000_000, stepMicroseconds: 200); // every IPI overdue: it never sleeps
+            using var batch = cluster.Nodes[0].BeginSendBatch();
+            var remote = NodeWorkload.VcpusOf(TwoNodes, 1);
+            const int Posted = 20_000;
+            for (long i = 0; i < Posted; i++)
+            {
+                cluster.Nodes[0].Forward(1, [NodeWorkload.Make(0, (ulong)i, remote)]);
+                clock.WaitFor(i, batch); // all due within the first 200 µs: after them the thread never sleeps
+            }
+
+            Thread.Sleep(1); // a step begins ...
+            clock.WaitFor(Posted, batch); // ... and the next post's wait, overdue, flushes what the steps before held
+            Assert.True(WaitUntil(() => cluster.Sinks[1].Count == Posted, TimeSpan.FromSeconds(5)),
+                $"{cluster.Sinks[1].Count} of {Posted} records arrived while the batch was open: a poster behind its rate did not flush ({cluster.Nodes[0].Links[0].Counters})");
+        }, TestContext.Current.CancellationToken).WaitAsync(Bound, TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public async Task A_batch_left_open_on_a_disposed_transport_does_not_hold_its_thread()
+    {
+        await using var first = LoopbackCluster.Start(TwoNodes);
+        await using var second = LoopbackCluster.Start(TwoNodes);
+        await Task.Run(() =>
+        {
+            _ = first.Nodes[0].BeginSendBatch(); // never closed (a host destroyed the node with it open)
+            first.Nodes[0].DisposeAsync().AsTask().GetAwaiter().GetResult();
+            using var next = second.Nodes[0].BeginSendBatch(); // refused with "another transport is open" before
+            Assert.Throws<InvalidOperationException>(() => second.Nodes[0].BeginSendBatch()); // and it is open
+        }, TestContext.Current.CancellationToken).WaitAsync(Bound, TestContext.Current.CancellationToken);
+    }
+
+    [Fact]
+    public async Task A_copy_of_a_closed_batch_does_not_close_the_next_one()
+    {
+        await using var cluster = LoopbackCluster.Start(TwoNodes);
+        await Task.Run(() =>
+        {
+            var batch = cluster.Nodes[0].BeginSendBatch();
+            var copy = batch;
+            batch.Dispose();
+            using var next = cluster.Nodes[0].BeginSendBatch();
+            copy.Dispose(); // closed what `next` is before
+            var e = Assert.Throws<InvalidOperationException>(() => cluster.Nodes[0].BeginSendBatch());
+            Assert.Contains("already open", e.Message, StringComparison.Ordinal);
+        }, TestContext.Current.CancellationToken).WaitAsync(Bound, TestContext.Current.CancellationToken);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
