@@ -94,14 +94,9 @@ public class LoopbackLinkBenchmarks
     [BenchmarkCategory(SuiteCategories.CrossThread)]
     public void ForwardOneBatchAndWait()
     {
-        long target = _sink.Applied + _batch.Length;
-        long now = Stopwatch.GetTimestamp();
-        for (int i = 0; i < _batch.Length; i++)
-            _batch[i] = new RemoteDelivery((ulong)i, now, 0, 1, 0xFD, 1);
+        long target = FillOneBatch();
         _sender.Link(1).Forward(_batch);
-        var spin = new SpinWait();
-        while (Volatile.Read(ref _sink.Applied) < target)
-            spin.SpinOnce(sleep1Threshold: -1);
+        WaitUntilApplied(target);
     }
 
     /// <summary>
@@ -114,15 +109,28 @@ public class LoopbackLinkBenchmarks
     [BenchmarkCategory(SuiteCategories.CrossThread)]
     public void ForwardOneBatchFlushAndWait()
     {
-        long target = _sink.Applied + _batch.Length;
-        long now = Stopwatch.GetTimestamp();
-        for (int i = 0; i < _batch.Length; i++)
-            _batch[i] = new RemoteDelivery((ulong)i, now, 0, 1, 0xFD, 1);
+        long target = FillOneBatch();
         using (var batch = _sender.BeginSendBatch())
         {
             _sender.Link(1).Forward(_batch);
             batch.Flush();
         }
+        WaitUntilApplied(target);
+    }
+
+    /// <summary>Stamps one batch of records now; returns the applied count that means the receiver has them all.</summary>
+    private long FillOneBatch()
+    {
+        long target = _sink.Applied + _batch.Length;
+        long now = Stopwatch.GetTimestamp();
+        for (int i = 0; i < _batch.Length; i++)
+            _batch[i] = new RemoteDelivery((ulong)i, now, 0, 1, 0xFD, 1);
+        return target;
+    }
+
+    /// <summary>Spins (never sleeps) until the receiver has applied <paramref name="target"/> records.</summary>
+    private void WaitUntilApplied(long target)
+    {
         var spin = new SpinWait();
         while (Volatile.Read(ref _sink.Applied) < target)
             spin.SpinOnce(sleep1Threshold: -1);
