@@ -167,14 +167,12 @@ internal sealed unsafe class NativeEngine
     {
         if (_transport is null)
             return NotANode();
-        if (SendBatch.OpenHere(_transport) is not null)
-            return LastError.Set(Status.State, "a send batch of this node is already open on this thread: end it first");
         try
         {
             _ = _transport.BeginSendBatch(); // the batch lives in the thread's state; flush and end find it there
             return Status.Ok;
         }
-        catch (InvalidOperationException e)
+        catch (InvalidOperationException e) // one already open on this thread (this node's or another's): its sentence
         {
             return LastError.Set(Status.State, e.Message);
         }
