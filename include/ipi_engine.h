@@ -50,13 +50,14 @@ extern "C" {
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 7u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
+#define IPI_ABI_VERSION_MINOR 8u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
                                     1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE;
                                     1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_faults,
                                     ipi_node_config_t.placement_count, ipi_config_t.apic_id_count;
                                     1.5: IPI_CONFIG_NO_ASSIST;
                                     1.6: ipi_config_t.pipeline_cpus, pipeline_cpu_count;
-                                    1.7: ipi_node_send_batch_begin, _flush, _end */
+                                    1.7: ipi_node_send_batch_begin, _flush, _end;
+                                    1.8: ipi_link_t.flush_sends and the time in each IPI_LINK_* state */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -386,6 +387,13 @@ typedef struct ipi_link_t {
     uint64_t unreachable;        /* records refused because the peer was declared unreachable */
     uint64_t connections;        /* authenticated connections made */
     uint64_t stalled_ns;         /* time forwarding waited for room in this peer's full queue */
+    /* ABI 1.8 (a caller built against an older header passes struct_size 88 and does not get these): */
+    uint64_t flush_sends;        /* sends that an ipi_node_send_batch_flush made on its own thread (the link's
+                                    send loop parked); a flush that found the loop running notified it instead */
+    uint64_t down_ns;            /* time this link spent in IPI_LINK_DOWN since the node was created */
+    uint64_t reconnecting_ns;    /* ... in IPI_LINK_RECONNECTING */
+    uint64_t connected_ns;       /* ... in IPI_LINK_CONNECTED */
+    uint64_t back_pressured_ns;  /* ... in IPI_LINK_BACK_PRESSURED */
 } ipi_link_t;
 
 /* A node's fault counts (ABI 1.4): every connection closed or refused, by reason (all links together, and connections
@@ -465,9 +473,11 @@ IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, reserved) == 100, "ipi_node_config
 IPI_STATIC_ASSERT(sizeof(ipi_node_faults_t) == 296, "ipi_node_faults layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_faults_t, link_faults) == 8, "ipi_node_faults layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_faults_t, topology_write_failures) == 264, "ipi_node_faults layout");
-IPI_STATIC_ASSERT(sizeof(ipi_link_t) == 88, "ipi_link layout");
+IPI_STATIC_ASSERT(sizeof(ipi_link_t) == 128, "ipi_link layout");
 IPI_STATIC_ASSERT(offsetof(ipi_link_t, forwarded) == 16, "ipi_link layout");
 IPI_STATIC_ASSERT(offsetof(ipi_link_t, stalled_ns) == 80, "ipi_link layout");
+IPI_STATIC_ASSERT(offsetof(ipi_link_t, flush_sends) == 88, "ipi_link layout");
+IPI_STATIC_ASSERT(offsetof(ipi_link_t, back_pressured_ns) == 120, "ipi_link layout");
 
 IPI_STATIC_ASSERT(sizeof(ipi_pi_desc_t) == 64, "ipi_pi_desc layout: 512 bits, as VT-x's");
 IPI_STATIC_ASSERT(IPI_ALIGNOF(ipi_pi_desc_t) == 64, "ipi_pi_desc layout: 64-byte aligned, as VT-x requires");

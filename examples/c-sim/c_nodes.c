@@ -360,8 +360,16 @@ int c_nodes_node(const vm_node_args_t *args, FILE *in, FILE *out)
     ok &= check(stderr, node.self, "IPIs that never reached a destination here", lost, 0);
     ok &= check(stderr, node.self, "engine-delivered local pairs missing or misrouted", missing_pairs, 0);
     ok &= check(stderr, node.self, "injected records for no local vCPU", atomic_load(&node.misrouted), 0);
-    fprintf(out, "result %s sent=%" PRIu64 " local=%" PRIu64 " forwarded=%" PRIu64 " arrived=%" PRIu64 "\n",
-            ok ? "ok" : "FAILED", sent, local, c.forwarded, injected);
+    uint64_t flush_sends = 0; /* ABI 1.8: sends this node's vCPU threads made themselves (--send-batch) */
+    for (uint32_t k = 0; k < node.nodes; k++) {
+        ipi_link_t link;
+        memset(&link, 0, sizeof link);
+        link.struct_size = sizeof link;
+        if (k != node.self && (status = ipi_node_link(node.engine, k, &link)) == IPI_OK)
+            flush_sends += link.flush_sends;
+    }
+    fprintf(out, "result %s sent=%" PRIu64 " local=%" PRIu64 " forwarded=%" PRIu64 " arrived=%" PRIu64 " flush_sends=%" PRIu64 "\n",
+            ok ? "ok" : "FAILED", sent, local, c.forwarded, injected, flush_sends);
     fflush(out);
 
     vm_expect(in, "stop"); /* keep the links up until every node is done: their acknowledgements may still be on the way */

@@ -298,6 +298,13 @@ static void bad_nodes(void)
     EXPECT_STATUS(ipi_node_link(engine, 1, &link), IPI_OK);
     EXPECT_TRUE(link.peer_node == 1 && link.state == IPI_LINK_DOWN && link.forwarded == 0);
     EXPECT_STATUS(ipi_node_link(engine, 3, &link), IPI_E_BAD_CONFIG); /* not a peer */
+    memset(&link, 0xAB, sizeof link);
+    link.struct_size = offsetof(ipi_link_t, flush_sends); /* a caller built against ABI 1.2-1.7 */
+    EXPECT_STATUS(ipi_node_link(engine, 1, &link), IPI_OK);
+    EXPECT_TRUE(link.forwarded == 0 && link.flush_sends == 0xABABABABABABABABull); /* nothing written past its struct */
+    link.struct_size = sizeof link;
+    EXPECT_STATUS(ipi_node_link(engine, 1, &link), IPI_OK);
+    EXPECT_TRUE(link.flush_sends == 0 && link.connected_ns == 0 && link.back_pressured_ns == 0); /* ABI 1.8; never connected */
     ipi_node_faults_t faults;
     memset(&faults, 0xAB, sizeof faults);
     faults.struct_size = sizeof faults;

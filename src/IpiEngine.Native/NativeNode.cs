@@ -52,7 +52,7 @@ internal struct NativeX2ApicInjection
     public ulong Icr;
 }
 
-/// <summary>Mirror of <c>ipi_link_t</c>: one peer link's health and counters (88 bytes).</summary>
+/// <summary>Mirror of <c>ipi_link_t</c>: one peer link's health and counters (128 bytes; 88 before ABI 1.8).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct NativeLink
 {
@@ -72,6 +72,12 @@ internal struct NativeLink
     public ulong Unreachable;
     public ulong Connections;
     public ulong StalledNanoseconds;
+    // ABI 1.8:
+    public ulong FlushSends;
+    public ulong DownNanoseconds;
+    public ulong ReconnectingNanoseconds;
+    public ulong ConnectedNanoseconds;
+    public ulong BackPressuredNanoseconds;
 
     /// <summary>The snapshot of <paramref name="counters"/> as the C struct.</summary>
     public static NativeLink From(in LinkCounters counters) => new()
@@ -88,8 +94,15 @@ internal struct NativeLink
         Abandoned = (ulong)counters.Abandoned,
         Unreachable = (ulong)counters.Unreachable,
         Connections = (ulong)counters.Connections,
-        StalledNanoseconds = (ulong)counters.Stalled.Ticks * 100,
+        StalledNanoseconds = Nanoseconds(counters.Stalled),
+        FlushSends = (ulong)counters.FlushSends,
+        DownNanoseconds = Nanoseconds(counters.Times.Down),
+        ReconnectingNanoseconds = Nanoseconds(counters.Times.Reconnecting),
+        ConnectedNanoseconds = Nanoseconds(counters.Times.Connected),
+        BackPressuredNanoseconds = Nanoseconds(counters.Times.BackPressured),
     };
+
+    private static ulong Nanoseconds(TimeSpan time) => (ulong)time.Ticks * 100;
 }
 
 /// <summary>Mirror of <c>ipi_node_faults_t</c>: a node's closed or refused connections and failed topology writes, by reason (296 bytes; ABI 1.4).</summary>

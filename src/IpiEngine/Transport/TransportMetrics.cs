@@ -35,6 +35,8 @@ public static class TransportMetrics
             description: "Authenticated connections of the link");
         Meter.CreateObservableCounter("ipi.link.faults", MeasureFaults, unit: "{connection}",
             description: "Connections closed or refused, by reason");
+        Meter.CreateObservableCounter("ipi.link.flush_sends", () => MeasureLinks(static c => c.FlushSends), unit: "{send}",
+            description: "Sends a send batch's flush made on its own thread while the link's send loop was parked");
     }
 
     internal static void Register(NodeTransport node)

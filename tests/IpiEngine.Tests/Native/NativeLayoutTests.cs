@@ -69,6 +69,7 @@ public class NativeLayoutTests
         ["inject"] = nameof(NativeNodeConfig.Inject), ["inject_x2apic"] = nameof(NativeNodeConfig.InjectX2Apic),
         ["inject_context"] = nameof(NativeNodeConfig.InjectContext), ["placement_count"] = nameof(NativeNodeConfig.PlacementCount),
         ["forwarded"] = nameof(NativeLink.Forwarded), ["stalled_ns"] = nameof(NativeLink.StalledNanoseconds),
+        ["flush_sends"] = nameof(NativeLink.FlushSends), ["back_pressured_ns"] = nameof(NativeLink.BackPressuredNanoseconds),
         ["link_faults"] = nameof(NativeNodeFaults.LinkFaults), ["topology_write_failures"] = nameof(NativeNodeFaults.TopologyWriteFailures),
     };
 

@@ -209,7 +209,9 @@ public unsafe class NativeNodeTests
             Assert.Equal((ulong)(sent[2] + sent[3]), c0.Forwarded);
             Assert.Equal((ulong)(sent[2] + sent[3]), c1.RemoteDelivered + c1.RemoteCoalesced);
             Assert.Equal((ulong)(sent[2] + sent[3]), LinkOf(node1, 0).Applied); // each once
-            Assert.Equal((ulong)(sent[2] + sent[3]), LinkOf(node0, 1).RecordsSent); // no resend
+            NativeLink link = LinkOf(node0, 1);
+            Assert.Equal((ulong)(sent[2] + sent[3]), link.RecordsSent); // no resend
+            Assert.True(link.FlushSends > 0, "ipi_link_t.flush_sends (ABI 1.8) counts the sends this thread's flushes made");
         }
         finally
         {
@@ -535,6 +537,36 @@ public unsafe class NativeNodeTests
         finally
         {
             Assert.Equal(Status.Ok, Abi.Destroy(single)); // never started: destroy still frees it
+        }
+    }
+
+    [Fact]
+    public void A_caller_built_against_abi_1_7_gets_the_link_it_knows_and_a_newer_one_the_time_in_each_state()
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        (ulong node0, ulong node1) = StartPair();
+        try
+        {
+            NativeLink old = new() { StructSize = NativeLink.MinimumSize, FlushSends = 0xAAAA, BackPressuredNanoseconds = 0xBBBB };
+            Assert.Equal(Status.Ok, Abi.NodeLink(node0, 1, &old));
+            Assert.Equal((uint)LinkState.Connected, old.State);
+            Assert.Equal(0xAAAAul, old.FlushSends); // ABI 1.8's fields: untouched
+            Assert.Equal(0xBBBBul, old.BackPressuredNanoseconds);
+
+            Thread.Sleep(20);
+            NativeLink link = LinkOf(node0, 1);
+            ulong elapsed = (ulong)clock.Elapsed.Ticks * 100;
+            Assert.Equal((uint)sizeof(NativeLink), link.StructSize);
+            Assert.True(link.ConnectedNanoseconds >= 20_000_000, $"connected {link.ConnectedNanoseconds} ns after a 20 ms sleep");
+            Assert.Equal(0ul, link.BackPressuredNanoseconds);
+            Assert.Equal(0ul, link.FlushSends); // no batch on this node
+            ulong total = link.DownNanoseconds + link.ReconnectingNanoseconds + link.ConnectedNanoseconds + link.BackPressuredNanoseconds;
+            Assert.True(total <= elapsed, $"{total} ns in all states, more than the {elapsed} ns since the nodes were created");
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(node0));
+            Assert.Equal(Status.Ok, Abi.Destroy(node1));
         }
     }
 
