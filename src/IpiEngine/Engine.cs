@@ -166,7 +166,8 @@ public sealed partial class Engine : IDisposable
     /// Idempotent, except that every call reports a pipeline failure.
     /// Deliveries for another node are handed to the forwarder, which bounds how long it waits for a peer whose queue
     /// stays full (<see cref="RemoteForwarder.OnEngineStopping"/>); what it refuses is counted in
-    /// <see cref="EngineCounters.PeerUnreachable"/>.
+    /// <see cref="EngineCounters.PeerUnreachable"/>. If the forwarder's <see cref="RemoteForwarder.OnEngineStopping"/> throws,
+    /// the stop still completes (threads joined, rings drained) and that exception then leaves this call, once.
     /// </summary>
     /// <exception cref="EngineFaultedException">The pipeline failed (the inner exception says how); records it never resolved are counted as rejected.</exception>
     public void Stop()
@@ -212,29 +213,43 @@ public sealed partial class Engine : IDisposable
                 bool wasRunning = _state == Running;
                 Volatile.Write(ref _state, Stopping); // release: readers of the state see the stop begin
                 _posting.Close(null); // every tail closed: what was published before is drained below, nothing after
-                _options.Forwarder?.OnEngineStopping(); // a peer that takes nothing must not hold the drain forever
-                if (wasRunning)
+                try
                 {
-                    _pipeline.StopAndJoin();
+                    _options.Forwarder?.OnEngineStopping(); // a peer that takes nothing must not hold the drain forever
                 }
-
-                if (_posting.Fault is not null)
+                finally
                 {
-                    _controlCounters.AddRejected(RejectReason.EngineFaulted, _pipeline.UnresolvedAfterFault()); // once: the state leaves Stopping
-                    _controlCounters.Add(CounterSlot.Undelivered, _pipeline.UndeliveredAfterFault());
+                    // The embedder's notice may throw: the stop completes anyway (joined, drained, Stopped), then its
+                    // exception leaves. Left in Stopping, the next call would drain beside the live pipeline thread.
+                    JoinAndDrain(wasRunning);
                 }
-                else if (!wasRunning)
-                {
-                    _pipeline.DrainInline(); // what was posted before a start that never came
-                }
-
-                // A pipeline that ran drained every ring before its threads exited (the rings were closed first), so the
-                // stopping thread runs no pass of its own: in per-stage mode that pass had never run, and its first call
-                // was charged ~6 KB on the stopping thread.
-                Debug.Assert(_posting.Fault is not null || _posting.Unconsumed() == 0, "A stopped pipeline left records in its rings.");
-                Volatile.Write(ref _state, Stopped);
             }
         }
+    }
+
+    /// <summary>The rest of <see cref="CloseAndDrain"/>, under <c>_control</c>, the rings closed: the threads, the drain, Stopped.</summary>
+    private void JoinAndDrain(bool wasRunning)
+    {
+        if (wasRunning)
+        {
+            _pipeline.StopAndJoin();
+        }
+
+        if (_posting.Fault is not null)
+        {
+            _controlCounters.AddRejected(RejectReason.EngineFaulted, _pipeline.UnresolvedAfterFault()); // once: the state leaves Stopping
+            _controlCounters.Add(CounterSlot.Undelivered, _pipeline.UndeliveredAfterFault());
+        }
+        else if (!wasRunning)
+        {
+            _pipeline.DrainInline(); // what was posted before a start that never came
+        }
+
+        // A pipeline that ran drained every ring before its threads exited (the rings were closed first), so the
+        // stopping thread runs no pass of its own: in per-stage mode that pass had never run, and its first call
+        // was charged ~6 KB on the stopping thread.
+        Debug.Assert(_posting.Fault is not null || _posting.Unconsumed() == 0, "A stopped pipeline left records in its rings.");
+        Volatile.Write(ref _state, Stopped);
     }
 
     /// <summary>

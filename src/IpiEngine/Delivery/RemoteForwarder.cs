@@ -17,7 +17,8 @@ public abstract class RemoteForwarder
 
     /// <summary>
     /// Called once by <see cref="Engine.Stop"/> before it drains: from now on a forward must not wait without bound
-    /// for a peer (refuse what does not fit after a short grace instead). Any thread.
+    /// for a peer (refuse what does not fit after a short grace instead). Any thread. An exception thrown here does not
+    /// cut the stop short: the engine still joins its threads and drains, then <see cref="Engine.Stop"/> rethrows it.
     /// </summary>
     public virtual void OnEngineStopping()
     {

@@ -176,6 +176,72 @@ public class FaultConservationTests
         }
     }
 
+    /// <summary>
+    /// Reproduced (review of 2026-12-07): a forwarder whose <see cref="RemoteForwarder.OnEngineStopping"/> threw left
+    /// <see cref="Engine.Stop"/> before it joined the pipeline thread, with the engine stuck in "stopping"; the next Stop or
+    /// Dispose then drained the rings on the calling thread beside the live pipeline thread (two consumers). Now the stop
+    /// completes (threads joined, rings drained, counted) and then lets the forwarder's exception out, once.
+    /// </summary>
+    [Fact]
+    public void A_forwarder_that_throws_when_told_of_the_stop_still_gets_a_complete_stop()
+    {
+        using var gate = new ManualResetEventSlim();
+        int notifying = 0, notified = 0;
+        var engine = new Engine(new EngineOptions
+        {
+            VcpuCount = 4,
+            Placement = new VcpuPlacement([0, 0, 1, 1], 0),
+            Forwarder = new StopNoticeThrows(),
+            NotifyCallback = _ =>
+            {
+                if (Interlocked.Increment(ref notifying) == 1)
+                    gate.Wait(Bound); // the pipeline thread is held in its pass while Stop begins
+                Interlocked.Increment(ref notified);
+            },
+        });
+        try
+        {
+            engine.Start();
+            engine.Post(0, ApicRegister.X2Icr, Unicast(1, 0x40), 1, tag: 1); // local: its notification holds the pass
+            Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref notifying) == 1, Bound), "the pipeline thread never notified");
+            for (ulong tag = 2; tag < 100; tag++)
+                engine.Post(0, ApicRegister.X2Icr, Unicast((uint)(1 + (tag % 3)), (byte)(0x40 + tag)), 0, tag); // local and remote
+
+            using var opener = new Timer(_ => gate.Set(), null, 200, Timeout.Infinite);
+            var thrown = Record.Exception(engine.Stop);
+            Assert.IsType<InvalidDataException>(thrown); // the forwarder's own exception, after the stop
+            Assert.True(gate.IsSet, "Stop returned while the pipeline thread was still in its pass: it was not joined");
+            int after = Volatile.Read(ref notified);
+            Assert.Null(Record.Exception(engine.Stop)); // stopped: nothing left to do, nothing to report
+            Thread.Sleep(50);
+            Assert.Equal(after, Volatile.Read(ref notified)); // no pass after the stop
+            EngineCounters counters = engine.ReadCounters();
+            Assert.Equal(99, counters.Posted);
+            Assert.Equal(99, counters.IpisResolved);
+            Assert.True(counters.ConservationHolds, counters.ToString());
+        }
+        finally
+        {
+            gate.Set();
+            try
+            {
+                engine.Dispose();
+            }
+            catch (InvalidDataException)
+            {
+                // before the fix, Dispose ran the stop again and its notice threw once more
+            }
+        }
+    }
+
+    /// <summary>A forwarder that takes every batch and throws when told the engine stops.</summary>
+    private sealed class StopNoticeThrows : RemoteForwarder
+    {
+        public override int Forward(int node, ReadOnlySpan<RemoteDelivery> batch) => 0;
+
+        public override void OnEngineStopping() => throw new InvalidDataException("the stop notice failed");
+    }
+
     /// <summary>An embedder's forwarder that takes every batch, and throws at the injected call.</summary>
     private sealed class InjectingForwarder(Func<bool> inject) : RemoteForwarder
     {
