@@ -208,7 +208,7 @@ internal sealed partial class PeerLink : IDisposable
         Task send = SendLoopAsync(connection, _window.Acked);
         Task receive = ReceiveLoopAsync(connection);
         Task first = await Task.WhenAny(send, receive).ConfigureAwait(false);
-        connection.Abort(FaultOf(first.Exception?.InnerException));
+        connection.Abort(FaultOf(first, _node.IsStopping));
         _signal.Notify();
         try
         {
@@ -228,10 +228,14 @@ internal sealed partial class PeerLink : IDisposable
         _node.RecordFault(fault, $"link {_node.NodeId}<->{PeerNode}: closed ({fault}): {first.Exception?.InnerException?.Message ?? "connection ended"}");
     }
 
-    private LinkFault FaultOf(Exception? e) => e switch
+    /// <summary>
+    /// Why a connection's loop ended. A loop the node's stop cancelled ends as a cancelled task, which carries no
+    /// exception: read as "connection lost", that closed the link without a goodbye and counted the wrong reason.
+    /// </summary>
+    internal static LinkFault FaultOf(Task ended, bool stopping) => ended.Exception?.InnerException switch
     {
         LinkProtocolException p => p.Fault,
-        OperationCanceledException when _node.IsStopping => LinkFault.Shutdown,
+        _ when stopping && (ended.IsCanceled || ended.Exception?.InnerException is OperationCanceledException) => LinkFault.Shutdown,
         _ => LinkFault.ConnectionLost,
     };
 

@@ -35,6 +35,45 @@ public class LivenessTests
         Assert.False(node.Link(0).IsConnected);
     }
 
+    /// <summary>
+    /// Reproduced (review of 2026-12-07): a node's stop cancelled its connections' loops before it aborted its links
+    /// with <see cref="LinkFault.Shutdown"/>, and a loop that ended cancelled carries no exception, so the close was
+    /// often recorded as <see cref="LinkFault.ConnectionLost"/>, and then no goodbye went to the peer.
+    /// </summary>
+    [Fact]
+    public async Task A_node_that_stops_counts_a_shutdown_and_tells_its_peer_goodbye()
+    {
+        for (int round = 0; round < 10; round++)
+        {
+            var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            await using var b = Node(1, null, log, silenceMs: 5000);
+            b.Start(new RecordingSink());
+            var a = Node(0, b.LocalEndPoint, log, silenceMs: 5000);
+            a.Start(new RecordingSink());
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => a.Link(1).IsConnected && b.Link(0).IsConnected, TimeSpan.FromSeconds(20)));
+
+            await a.DisposeAsync();
+            Assert.True(a.FaultCount(LinkFault.Shutdown) == 1 && a.FaultCount(LinkFault.ConnectionLost) == 0,
+                $"round {round}: shutdown {a.FaultCount(LinkFault.Shutdown)}, connection lost {a.FaultCount(LinkFault.ConnectionLost)}: " + string.Join(" | ", log));
+            Assert.Equal(LinkFault.Shutdown, a.Link(1).Counters.LastFault);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => log.Any(line => line.Contains("the peer said goodbye (Shutdown)", StringComparison.Ordinal)), TimeSpan.FromSeconds(20)),
+                $"round {round}: node 1 was not told goodbye: " + string.Join(" | ", log));
+        }
+    }
+
+    [Fact]
+    public void A_loop_cancelled_by_the_stop_is_a_shutdown_and_any_other_end_keeps_its_reason()
+    {
+        var cancelled = Task.FromCanceled(new CancellationToken(canceled: true));
+        Assert.Equal(LinkFault.Shutdown, PeerLink.FaultOf(cancelled, stopping: true)); // before the fix: ConnectionLost
+        Assert.Equal(LinkFault.Shutdown, PeerLink.FaultOf(Task.FromException(new OperationCanceledException()), stopping: true));
+        Assert.Equal(LinkFault.ConnectionLost, PeerLink.FaultOf(cancelled, stopping: false)); // the connection's own cancel
+        Assert.Equal(LinkFault.ConnectionLost, PeerLink.FaultOf(Task.FromException(new IOException("reset")), stopping: true));
+        Assert.Equal(LinkFault.ConnectionLost, PeerLink.FaultOf(Task.CompletedTask, stopping: false)); // the peer closed
+        var refused = new LinkProtocolException(LinkFault.BadMac, "tag mismatch");
+        Assert.Equal(LinkFault.BadMac, PeerLink.FaultOf(Task.FromException(refused), stopping: true));
+    }
+
     [Fact]
     public async Task Heartbeats_keep_an_idle_link_up_well_past_the_silence_timeout()
     {
