@@ -134,7 +134,7 @@ internal sealed partial class PeerLink
             }
             spin.SpinOnce();
         }
-        SetPressured(false);
+        SetPressured(_unreachable); // a peer declared unreachable (fail policy: an NMI waited) stays back-pressured
         Volatile.Write(ref _stallTicks, _stallTicks + (Stopwatch.GetTimestamp() - start));
         return room;
     }

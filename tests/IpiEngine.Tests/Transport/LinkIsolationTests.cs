@@ -97,6 +97,55 @@ public class LinkIsolationTests
         }
     }
 
+    /// <summary>
+    /// Reproduced (review of 2026-12-07): under the fail policy, an NMI that had to wait for room in the reserve set the
+    /// link's state back to connected when room came, while the peer was still declared unreachable (its ordinary IPIs
+    /// still refused): the state and the time counted in it said otherwise. The peer here acknowledges nothing while its
+    /// send batch holds its acknowledgements (no tick within the test: 30 s heartbeats).
+    /// </summary>
+    [Fact]
+    public async Task Fail_policy_a_peer_declared_unreachable_stays_back_pressured_after_an_nmi_waited_for_room()
+    {
+        await using var cluster = LoopbackCluster.Start(TwoNodes, tune: o => o with
+        {
+            WindowRecords = 64, // 8 of them reserved for NMI, SMI, INIT and SIPI
+            FullQueuePolicy = FullQueuePolicy.Fail,
+            HeartbeatInterval = TimeSpan.FromSeconds(30),
+            SilenceTimeout = TimeSpan.FromSeconds(60),
+        });
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.AllConnected, Bound));
+        using var holding = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var acker = new Thread(() =>
+        {
+            using var batch = cluster.Nodes[1].BeginSendBatch(); // node 1's acknowledgements wait for this batch
+            holding.Set();
+            release.Wait(Bound);
+        }); // the close sends them
+        acker.Start();
+        Assert.True(holding.Wait(Bound, TestContext.Current.CancellationToken));
+
+        var node0 = cluster.Nodes[0];
+        var link = node0.Link(1);
+        static RemoteDelivery Ipi(ulong tag, uint mode) => new(tag, 0, 0, 2, (mode << 8) | 0x40, 2);
+        RemoteDelivery[] ordinary = [.. Enumerable.Range(0, 57).Select(i => Ipi((ulong)i, 0))];
+        Assert.Equal(1, node0.Forward(1, ordinary)); // 56 fit beside the reserve, the 57th is refused: unreachable
+        Assert.Equal(LinkState.BackPressured, link.State);
+        Assert.Equal(1, link.Counters.Unreachable);
+        for (int i = 0; i < 8; i++)
+            Assert.Equal(0, node0.Forward(1, [Ipi((ulong)(100 + i), 4)])); // NMIs fill the reserve: never refused
+        var waiting = Task.Run(() => node0.Forward(1, [Ipi(200, 4)]), TestContext.Current.CancellationToken); // the reserve is full: it waits
+        await Task.Delay(100, TestContext.Current.CancellationToken);
+        Assert.False(waiting.IsCompleted, "the NMI did not wait for room");
+
+        release.Set(); // node 1 acknowledges
+        acker.Join();
+        Assert.Equal(0, await waiting.WaitAsync(Bound, TestContext.Current.CancellationToken));
+        Assert.Equal(LinkState.BackPressured, link.State); // before the fix: Connected, with the peer still unreachable
+        Assert.Equal(0, node0.Forward(1, [Ipi(300, 0)])); // the queue emptied: reachable again, forwarding resumes
+        Assert.Equal(LinkState.Connected, link.State);
+    }
+
     [Fact]
     public async Task Fail_policy_with_a_peer_gone_for_good_counts_its_ipis_unreachable_and_delivers_everything_else()
     {
