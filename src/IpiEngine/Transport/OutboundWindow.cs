@@ -21,8 +21,9 @@ namespace IpiEngine.Transport;
 /// did.</para>
 /// <para><b>Why the producer alone may recycle.</b> A slab returns to the free stack only when
 /// <c>Acked &gt;= (k + 1) * SegmentRecords</c> for its segment k. The send loop reads only sequences at or above the
-/// acknowledgement it started from and never past <see cref="Published"/>, and the peer acknowledges only records a
-/// send loop has already sent, so no slice being sent lies in a recycled slab. The table has at least
+/// acknowledgement it started from and never past <see cref="Published"/>, and an acknowledgement is taken only up to
+/// <see cref="Sent"/> (<see cref="Release"/>: a peer that acknowledges a record no send loop has written is refused),
+/// so no slice being sent lies in a recycled slab. The table has at least
 /// <c>2 * capacity / SegmentRecords</c> entries, and at most <c>capacity / SegmentRecords + 1</c> segments are live
 /// (published - acked never exceeds capacity), so a live segment's entry is never overwritten. There are enough slabs:
 /// when the producer starts segment s, the live segments are those from <c>Acked / SegmentRecords</c> to s - 1, at
@@ -45,6 +46,7 @@ internal sealed class OutboundWindow
     // Written by different threads, so each sits alone (padding is decided in Rings.CacheLine).
     private PaddedLong _published; // written by the producer only
     private PaddedLong _acked;     // written by the link's receive loop or handshake only
+    private PaddedLong _sent;      // written by the holder of the link's send role only (its loop or a flushing thread)
 
     public OutboundWindow(int capacity)
     {
@@ -116,10 +118,23 @@ internal sealed class OutboundWindow
         return _slabs.AsSpan(slab * _segment + offset, n);
     }
 
+    /// <summary>The first record no connection has written yet: the most any honest acknowledgement can say.</summary>
+    public long Sent => Volatile.Read(ref _sent.Value); // acquire: pairs with MarkSent's release
+
+    /// <summary>
+    /// Send role: records below <paramref name="cursor"/> are written into the connection's pipe. Called before the flush
+    /// that lets them out, so no acknowledgement of them can arrive before it; a resend's lower cursor changes nothing.
+    /// </summary>
+    public void MarkSent(long cursor)
+    {
+        if (cursor > _sent.Value)
+            Volatile.Write(ref _sent.Value, cursor); // release: the receive loop's check of an acknowledgement reads it
+    }
+
     /// <summary>Receive loop: every record below <paramref name="sequence"/> was applied by the peer. False if that was never sent.</summary>
     public bool Release(long sequence)
     {
-        if (sequence > Published)
+        if (sequence > Sent)
             return false;
         if (sequence > _acked.Value)
             Volatile.Write(ref _acked.Value, sequence); // release: the producer may now reuse those slots

@@ -83,6 +83,7 @@ internal sealed partial class PeerLink
             cursor += slice.Length;
         }
         send.Cursor = cursor;
+        _window.MarkSent(cursor); // before the flush: the peer may acknowledge these from now on
         if (_heartbeatDue)
         {
             _heartbeatDue = false;
@@ -218,7 +219,7 @@ internal sealed partial class PeerLink
                 break;
             case FrameKind.Ack:
                 if (header.Sequence > long.MaxValue || !_window.Release((long)header.Sequence))
-                    ThrowFault(LinkFault.BadAcknowledgement, $"acknowledgement of {header.Sequence} records, only {_window.Published} sent");
+                    ThrowFault(LinkFault.BadAcknowledgement, $"acknowledgement of {header.Sequence} records, only {_window.Sent} sent");
                 break;
             case FrameKind.Heartbeat:
                 break;

@@ -190,7 +190,7 @@ internal sealed partial class PeerLink : IDisposable
             throw new LinkProtocolException(LinkFault.SequenceGap, $"node {PeerNode} resends from {peer.ResendFrom} but {_nextExpected} is the next record expected");
         }
         if (peer.KnownPeerIncarnation == _node.Incarnation && !_window.Release(peer.NextExpected))
-            throw new LinkProtocolException(LinkFault.BadAcknowledgement, $"node {PeerNode} acknowledges {peer.NextExpected} records but only {_window.Published} were sent");
+            throw new LinkProtocolException(LinkFault.BadAcknowledgement, $"node {PeerNode} acknowledges {peer.NextExpected} records but only {_window.Sent} were sent");
     }
 
     /// <summary>Runs both loops of an authenticated connection until one of them ends; records why.</summary>

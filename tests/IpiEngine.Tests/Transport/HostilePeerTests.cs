@@ -187,6 +187,40 @@ public class HostilePeerTests
         }, cluster => Assert.Equal(0, cluster.Sinks[1].Count));
     }
 
+    /// <summary>
+    /// Reproduced (review of 2026-12-07): acknowledgements were checked against the records queued, not those sent, so a
+    /// peer holding the key could acknowledge records its link had never written (and the queue's slab reuse assumes no
+    /// honest peer does). Here the impostor's resume block claims the ten records node 1 queued for node 0 while the link
+    /// was down, before any of them went out.
+    /// </summary>
+    [Fact]
+    public async Task A_peer_that_acknowledges_records_queued_but_never_sent_is_cut_off()
+    {
+        await AttackNode0LinkAsync(async cluster =>
+        {
+            var toNode0 = Enumerable.Range(0, 10).Select(i => new RemoteDelivery((ulong)i, 0, 2, 0, 0xFD, 0)).ToArray();
+            Assert.Equal(0, cluster.Nodes[1].Forward(0, toNode0)); // queued: the link to node 0 is down
+            Assert.Equal(0, cluster.Nodes[1].Link(0).Counters.RecordsSent);
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(cluster.Nodes[1].LocalEndPoint, TestContext.Current.CancellationToken);
+            await using var liar = new LinkConnection(socket, TestContext.Current.CancellationToken);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            timeout.CancelAfter(Bound);
+            var claim = new ResumeState(ResendFrom: 0, KnownPeerIncarnation: cluster.Nodes[1].Incarnation, NextExpected: 10);
+            try
+            {
+                await Handshake.DialAsync(liar, 0, 1, 0xBAD, LoopbackCluster.Key, false, () => claim, timeout.Token);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or LinkProtocolException or System.IO.EndOfStreamException)
+            {
+                // refused during the handshake: what the check below looks for
+            }
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.Nodes[1].FaultCount(LinkFault.BadAcknowledgement) > 0, Bound),
+                "the acknowledgement of records never sent was taken: " + string.Join(" | ", cluster.Log));
+            Assert.Equal(0, cluster.Nodes[1].Link(0).Counters.Acknowledged);
+        }, cluster => Assert.Equal(0, cluster.Sinks[1].Count));
+    }
+
     /// <summary>What an attacker on the path (without the key) does to frames of a running link.</summary>
     public static TheoryData<string> Tampering => new() { "one bit flipped in a delivery frame", "a frame replayed", "a frame spliced from another connection", "frames reordered" };
 
