@@ -63,8 +63,9 @@ namespace IpiEngine.Stages;
 /// P rings and signals as without assist: the event count's argument shows either the signal sees the registration or
 /// the re-check sees r's bit, with x still in r (F2). If P won and its bit is clear, P consumes x before it returns. If
 /// P won and its bit is set, the pipeline re-rang r before releasing, which it does only when its re-check after the
-/// clear found r non-empty, and P's read (2) saw the bit clear, so that re-check saw x (an earlier record of P's would
-/// have left the bit set for (2)); x stays in r (F2), so the re-check of (F3) sees a set bit on a non-empty ring.
+/// clear found r non-empty: it saw x, or an earlier record of P's published after the clear's look at r (P's read (2)
+/// can see the bit clear between that clear and the re-ring). Either way P drains nothing (F2), so x stays in r with
+/// r's bit set, and the re-check of (F3) sees a set bit on a non-empty ring.
 /// </para>
 /// <para>
 /// Nothing doubled or reordered: a record is consumed only by the role's holder, which moves the ring's head past it
