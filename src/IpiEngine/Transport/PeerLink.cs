@@ -26,6 +26,7 @@ internal sealed partial class PeerLink : IDisposable
 
     private long _nextExpected;       // receive state: written by the receive loop and the handshake
     private ulong _peerIncarnation;   // which incarnation of the peer _nextExpected belongs to (0 = none yet)
+    private long _acceptedHandshakes; // authenticated handshakes from this peer so far (RunAcceptedAsync: the newest wins)
     private long _forwarded, _abandoned, _recordsSent, _applied, _duplicates, _connections, _flushSends;
     private long _lastReceived, _lastSent;
     private int _lastFault;
@@ -80,6 +81,9 @@ internal sealed partial class PeerLink : IDisposable
 
     /// <summary>True when every forwarded record was acknowledged.</summary>
     internal bool IsDrained => _window.Acked == _window.Published;
+
+    /// <summary>Tests: which incarnation of the peer the receive state belongs to (0: none yet).</summary>
+    internal ulong PeerIncarnation => Volatile.Read(ref _peerIncarnation); // acquire: written under the gate by a handshake
 
     internal ResumeState CaptureResume() => new(_window.Acked, _peerIncarnation, Volatile.Read(ref _nextExpected));
 
@@ -154,12 +158,27 @@ internal sealed partial class PeerLink : IDisposable
     internal async Task RunAcceptedAsync(LinkConnection connection, Handshake.Accepted accepted, CancellationToken stopping)
     {
         // The newest connection wins: keep closing whichever one holds the link (it may still be in its own
-        // welcome when this one arrives) until it lets go.
-        do
+        // welcome when this one arrives) until it lets go. Newest by handshake, not by who takes the gate first: of
+        // two connections waiting here, the older may come from an incarnation of the peer that has since restarted,
+        // and running it after the newer one would set the receive state back to that dead incarnation. So a
+        // connection that sees a later handshake stops waiting (and closes unwelcomed), also once it holds the gate.
+        long ticket = Interlocked.Increment(ref _acceptedHandshakes); // the order of authenticated handshakes from this peer
+        while (true)
         {
+            if (ticket != Volatile.Read(ref _acceptedHandshakes))
+            {
+                CloseSuperseded(accepted.PeerIncarnation); // a later handshake is waiting or running: it wins
+                return;
+            }
             Volatile.Read(ref _current)?.Abort(LinkFault.Replaced);
+            if (!await _gate.WaitAsync(TimeSpan.FromMilliseconds(10), stopping).ConfigureAwait(false))
+                continue;
+            if (ticket == Volatile.Read(ref _acceptedHandshakes))
+                break;
+            _gate.Release(); // a later handshake came while this one waited: it takes the link
+            CloseSuperseded(accepted.PeerIncarnation);
+            return;
         }
-        while (!await _gate.WaitAsync(TimeSpan.FromMilliseconds(10), stopping).ConfigureAwait(false));
         SetConnectionState(LinkState.Reconnecting);
         try
         {
@@ -173,6 +192,10 @@ internal sealed partial class PeerLink : IDisposable
             _gate.Release();
         }
     }
+
+    /// <summary>An accepted connection that a later handshake from the same peer superseded before it ran: counted, never welcomed.</summary>
+    private void CloseSuperseded(ulong peerIncarnation)
+        => _node.RecordFault(LinkFault.Replaced, $"link {_node.NodeId}<->{PeerNode}: a connection (peer incarnation {peerIncarnation:x}) closed unused: a later one from that peer came while it waited");
 
     /// <summary>
     /// Adopts the peer's view: a peer incarnation we have no receive state for starts at its resend point; if the peer

@@ -100,14 +100,14 @@ public class HostilePeerTests
         return connection;
     }
 
-    private static async Task<LinkConnection> DialAsNode0Async(LoopbackCluster cluster)
+    private static async Task<LinkConnection> DialAsNode0Async(LoopbackCluster cluster, ulong incarnation = 0xBAD)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(cluster.Nodes[1].LocalEndPoint, TestContext.Current.CancellationToken);
         var connection = new LinkConnection(socket, TestContext.Current.CancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(Bound);
-        await Handshake.DialAsync(connection, 0, 1, 0xBAD, LoopbackCluster.Key, false, () => default, timeout.Token);
+        await Handshake.DialAsync(connection, 0, 1, incarnation, LoopbackCluster.Key, false, () => default, timeout.Token);
         return connection;
     }
 
@@ -219,6 +219,62 @@ public class HostilePeerTests
                 "the acknowledgement of records never sent was taken: " + string.Join(" | ", cluster.Log));
             Assert.Equal(0, cluster.Nodes[1].Link(0).Counters.Acknowledged);
         }, cluster => Assert.Equal(0, cluster.Sinks[1].Count));
+    }
+
+    /// <summary>
+    /// Found by a review (2026-12-07): of two authenticated connections from a peer waiting for its link (the one before
+    /// still winding down), whichever took the link last won, so a connection from an incarnation that had since
+    /// restarted could displace the newer one and set the receive state back to the dead incarnation (records the newer
+    /// one had applied, unacknowledged, were then applied again when it resent them). The newest handshake now wins: here
+    /// node 0 "restarts" twice while its first connection is held inside node 1's sink; the older waiting connection
+    /// (incarnation 0xA0) must never run once the newer one (0xB0) arrived, whichever of them gets the link first.
+    /// </summary>
+    [Fact]
+    public async Task Of_two_connections_waiting_for_the_link_the_newer_handshake_wins()
+    {
+        for (int round = 0; round < 6; round++)
+        {
+            await AttackNode0LinkAsync(async cluster =>
+            {
+                var link = cluster.Nodes[1].Link(0);
+                using var hold = new ManualResetEventSlim();
+                cluster.Sinks[1].HoldBeforeDeliver = hold;
+                await using var first = await DialAsNode0Async(cluster, incarnation: 0xC0);
+                FrameWriter.WriteRaw(first.Writer, first.Protection!, DeliveryFrame(0, new RemoteDelivery(0xC, 1, 0, 2, 0xFD, 2)));
+                await first.Writer.FlushAsync(TestContext.Current.CancellationToken);
+                Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.Sinks[1].Held == 1, Bound)); // the link's loop is held
+
+                var older = DialAsNode0Async(cluster, incarnation: 0xA0); // welcomed only once it holds the link
+                await Task.Delay(100, TestContext.Current.CancellationToken);
+                var newer = DialAsNode0Async(cluster, incarnation: 0xB0);
+                await Task.Delay(100, TestContext.Current.CancellationToken);
+                cluster.Sinks[1].HoldBeforeDeliver = null;
+                hold.Set();
+
+                await using var winner = await newer.WaitAsync(Bound, TestContext.Current.CancellationToken);
+                LinkConnection? loser = null;
+                try
+                {
+                    loser = await older.WaitAsync(Bound, TestContext.Current.CancellationToken); // welcomed: it held the link at some point
+                }
+                catch (Exception e) when (e is IOException or EndOfStreamException or LinkProtocolException or OperationCanceledException or SocketException)
+                {
+                    // closed unwelcomed: the newer handshake had come
+                }
+                await Task.Delay(100, TestContext.Current.CancellationToken); // an older connection that took the link back would run by now
+                try
+                {
+                    Assert.Null(loser); // before the fix: welcomed whenever it got the link after the newer one
+                    Assert.Equal(0xB0ul, link.PeerIncarnation);
+                    Assert.True(link.IsConnected);
+                }
+                finally
+                {
+                    if (loser is not null)
+                        await loser.DisposeAsync();
+                }
+            }, cluster => Assert.Single(cluster.Sinks[1].Snapshot(), r => r.Delivery.Tag == 0xC));
+        }
     }
 
     /// <summary>What an attacker on the path (without the key) does to frames of a running link.</summary>

@@ -24,8 +24,22 @@ public sealed class RecordingSink : RemoteDeliverySink
             return [.. _received];
     }
 
+    /// <summary>When set, each delivery waits for it first (holding the receiving link's loop), counted in <see cref="Held"/>.</summary>
+    public ManualResetEventSlim? HoldBeforeDeliver { get; set; }
+
+    /// <summary>Deliveries that reached <see cref="HoldBeforeDeliver"/>.</summary>
+    public int Held => Volatile.Read(ref _held);
+
+    private int _held;
+
     public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
     {
+        if (HoldBeforeDeliver is { } hold)
+        {
+            Interlocked.Increment(ref _held);
+            hold.Wait(TimeSpan.FromSeconds(30));
+        }
+
         lock (_lock)
         {
             foreach (var d in deliveries)
