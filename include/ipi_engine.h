@@ -551,7 +551,8 @@ int32_t ipi_counters(ipi_engine_t engine, ipi_counters_t *out);
 int32_t ipi_engine_stop(ipi_engine_t engine);
 
 /* Stops (draining) if needed and frees the engine. The handle becomes invalid: using it again,
- * destroying it twice included, returns IPI_E_BAD_HANDLE. */
+ * destroying it twice included, returns IPI_E_BAD_HANDLE. IPI_OK once freed, also after a pipeline
+ * failure (ipi_engine_stop and every post after it report IPI_E_FAULTED). */
 int32_t ipi_engine_destroy(ipi_engine_t engine);
 
 /* ---- nodes of a multi-host VM (ABI 1.2) ---- */

@@ -25,7 +25,7 @@ internal sealed unsafe class NativeEngine
     private readonly System.Net.IPEndPoint? _listen;
     private int _state;
 
-    private NativeEngine(Engine engine, int vcpuCount, NodeTransport? transport = null, RemoteDeliverySink? arrivals = null, System.Net.IPEndPoint? listen = null)
+    internal NativeEngine(Engine engine, int vcpuCount, NodeTransport? transport = null, RemoteDeliverySink? arrivals = null, System.Net.IPEndPoint? listen = null)
     {
         _engine = engine;
         VcpuCount = vcpuCount;
@@ -104,11 +104,14 @@ internal sealed unsafe class NativeEngine
             {
                 _transport.Start(_arrivals!); // as ipi node: arrivals may come before the pipeline runs (they do not use it)
             }
-            catch (System.Net.Sockets.SocketException e)
+            catch (Exception e)
             {
-                // Nothing started: back to created (release, the CAS above's partner), so the host may fix the port and retry.
-                Volatile.Write(ref _state, Created);
-                return LastError.Set(Status.Network, $"node {_transport.NodeId} cannot listen on {_listen}: {e.Message}");
+                // Nothing started: back to created, so the host may fix the port and retry; a compare and swap, so a stop
+                // that came meanwhile (any thread may stop) stays stopped.
+                Interlocked.CompareExchange(ref _state, Created, Running);
+                if (e is System.Net.Sockets.SocketException)
+                    return LastError.Set(Status.Network, $"node {_transport.NodeId} cannot listen on {_listen}: {e.Message}");
+                throw;
             }
         }
         _engine.Start();
@@ -214,8 +217,12 @@ internal sealed unsafe class NativeEngine
         }
         return _engine.TryPost((int)record.SourceVcpu, record.Register, record.Value, record.DestinationId, record.Tag)
             ? Status.Ok
-            : Status.WouldBlock;
+            : WouldBlock();
     }
+
+    /// <summary>A try-post's full ring, with its sentence for <c>ipi_last_error</c> like every other failure (a literal: nothing allocated).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int WouldBlock() => LastError.Set(Status.WouldBlock, "the source vCPU's ring is full: ipi_try_post does not wait");
 
     /// <summary>
     /// <c>ipi_post_batch</c>: checks every record first (all or nothing), then hands each run of records from one
@@ -324,12 +331,19 @@ internal sealed unsafe class NativeEngine
         ? "the engine was stopped: it accepts no more records"
         : "ipi_post_batch needs a started engine (before ipi_engine_start nothing could make room in a full ring)");
 
-    /// <summary><c>ipi_engine_destroy</c> after the handle left the table: drain, then free.</summary>
+    /// <summary>
+    /// <c>ipi_engine_destroy</c> after the handle left the table: drain, then free. A pipeline failure is not its result
+    /// (the engine is freed all the same): <c>ipi_engine_stop</c> and every post after the failure report it.
+    /// </summary>
     public void Destroy()
     {
         try
         {
             Stop();
+        }
+        catch (EngineFaultedException)
+        {
+            // Reported by stop and the posts; destroy frees, and says so (IPI_OK).
         }
         finally
         {

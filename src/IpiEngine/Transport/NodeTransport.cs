@@ -109,22 +109,22 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(sink);
         if (_sink is not null)
             throw new InvalidOperationException("the transport is already started");
-        _sink = sink;
         var listen = Options.Listen;
-        var listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        Socket? listener = null;
         // No ReuseAddress: on Linux .NET maps it to SO_REUSEPORT too, which would let a second node bind the same
         // port silently. .NET already sets SO_REUSEADDR on Unix listeners, so a restarted node can bind its old port.
         try
         {
+            listener = new Socket(listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp); // may fail too (no descriptors left)
             listener.Bind(listen);
             listener.Listen(64);
         }
         catch (SocketException)
         {
-            listener.Dispose();
-            _sink = null; // not started: Start may be called again
-            throw;
+            listener?.Dispose();
+            throw; // not started (nothing set): Start may be called again
         }
+        _sink = sink;
         _listener = listener;
         TransportMetrics.Register(this);
         Replication.Start();

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using IpiEngine.Apic;
+using IpiEngine.Delivery;
 using IpiEngine.Native;
 using Xunit;
 
@@ -252,6 +253,37 @@ public unsafe class NativeDeliveryTests
         }
     }
 
+    /// <summary>
+    /// Found by a review (2026-12-07): destroying a faulted engine freed it and then returned IPI_E_FAULTED, which a
+    /// host reads as "not destroyed" (the C examples die on it). A C host cannot make the pipeline fail (its kick cannot
+    /// throw), so the engine here is built around a managed one whose notifier fails fast.
+    /// </summary>
+    [Fact]
+    public void Destroying_a_faulted_engine_frees_it_and_says_ok()
+    {
+        var managed = new Engine(new EngineOptions
+        {
+            VcpuCount = 2,
+            NotifierExceptions = NotifierExceptionPolicy.FailFast,
+            NotifyCallback = _ => throw new InvalidDataException("kick failed"),
+        });
+        var native = new NativeEngine(managed, 2);
+        Assert.True(EngineHandleTable.TryAdd(native));
+        ulong engine = native.Handle;
+        Assert.Equal(Status.Ok, Abi.Start(engine));
+        NativeExit record = Abi.Icr(0, 1, 0x40);
+        int status = Status.Ok;
+        for (var waited = System.Diagnostics.Stopwatch.StartNew(); status != Status.Faulted && waited.Elapsed < TimeSpan.FromSeconds(20);)
+        {
+            status = Abi.Post(engine, &record);
+            Thread.Sleep(1);
+        }
+        Assert.Equal(Status.Faulted, status); // the pipeline failed at its first notification
+        Assert.Equal(Status.Faulted, Abi.Stop(engine)); // the failure is reported here ...
+        Assert.Equal(Status.Ok, Abi.Destroy(engine)); // ... and destroy frees (before the fix: IPI_E_FAULTED)
+        Assert.Equal(Status.BadHandle, Abi.Destroy(engine));
+    }
+
     [Fact]
     public void Before_start_a_full_ring_refuses_instead_of_waiting_forever()
     {
@@ -266,6 +298,7 @@ public unsafe class NativeDeliveryTests
                 statuses[i] = i % 2 == 0 ? Abi.Post(engine, &record) : Abi.TryPost(engine, &record);
             Assert.Equal(Status.Ok, statuses[0]);
             Assert.Equal(Status.WouldBlock, statuses[^1]); // at most two fit
+            Assert.Contains("ring is full", Abi.LastErrorText(), StringComparison.Ordinal); // its sentence, not a stale one (before: none)
             Assert.Equal(Status.State, Abi.PostBatch(engine, &record, 1));
             int accepted = statuses.Count(s => s == Status.Ok);
 
