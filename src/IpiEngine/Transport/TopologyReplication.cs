@@ -34,6 +34,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
     private readonly bool[] _resendOnState;                                    // by node id: a new connection awaits its State
     private readonly Dictionary<int, (ulong RequestId, long Index)> _lastRequest = [];
     private readonly Queue<TopologyMessage> _unconfirmed = new();              // commits not yet applied everywhere, by index
+    private readonly List<(int Origin, ulong RequestId, long Index)> _doneOwed = []; // resent requests whose Done waits for a node behind again
     private ulong _orderDigest;
 
     // Writer and applier state (under _lock).
@@ -303,6 +304,8 @@ public sealed partial class TopologyReplication : TopologyReplicator
         {
             if (AppliedEverywhere(last.Index))
                 SendDone(request.Origin, request.RequestId, last.Index);
+            else if (!_doneOwed.Contains((request.Origin, request.RequestId, last.Index)))
+                _doneOwed.Add((request.Origin, request.RequestId, last.Index)); // a node that restarted is behind again: Confirm sends it
             return;
         }
         long index = _ordered.Count;
@@ -382,6 +385,16 @@ public sealed partial class TopologyReplication : TopologyReplicator
         {
             _unconfirmed.Dequeue();
             SendDone(commit.Origin, commit.RequestId, commit.Index);
+        }
+        // A Done already sent once may have been lost with its connection; the writer's resent request found a node
+        // that had restarted since (its epoch back below the write), so it is owed here until that node catches up.
+        for (int i = _doneOwed.Count - 1; i >= 0; i--)
+        {
+            var (origin, requestId, index) = _doneOwed[i];
+            if (!AppliedEverywhere(index))
+                continue;
+            _doneOwed.RemoveAt(i);
+            SendDone(origin, requestId, index);
         }
     }
 
@@ -502,10 +515,11 @@ public sealed partial class TopologyReplication : TopologyReplicator
         return down.Length == 0 ? "" : $" (links down to node{(down.Length > 1 ? "s" : "")} {string.Join(", ", down)})";
     }
 
+    /// <summary>Who did not confirm write <paramref name="index"/>: the subject of the not-confirmed sentence.</summary>
     private string Unconfirmed(long index)
     {
         if (!IsSequencer)
-            return "not every node" + LinksDown();
+            return $"the sequencer, node {Sequencer}{LinksDown()},";
         lock (_lock)
         {
             var missing = _node.Links.Where(l => _peerEpoch[l.PeerNode] <= index).Select(l => l.PeerNode).ToArray();

@@ -286,6 +286,76 @@ public class SequencerRecoveryTests
         }
     }
 
+    /// <summary>
+    /// Found by a review (2026-12-07): a Done lost with its connection was sent again when the writer resent its request
+    /// only if the write was applied everywhere at that moment; if another node had restarted meanwhile (its epoch back
+    /// to 0), the resent request was dropped and nothing sent the Done later, so the writer failed as not confirmed
+    /// although every node applied the write. Node 1 writes; its Done is lost with the sequencer's link to it; node 2
+    /// restarts and is held before it applies the write again; node 1's resent request arrives then.
+    /// </summary>
+    [Fact]
+    public async Task A_done_lost_while_another_node_restarts_is_sent_once_that_node_applied_the_write()
+    {
+        using var held = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        bool holding = false;
+        var proxies = new List<(int Peer, FaultProxy Proxy)>(); // node 1 dials 2, then node 0 dials 1 and 2
+        await using var vm = ReplicatedVm.Start(3, Vcpus, TopologyKind.XApicFlat, writeTimeout: TimeSpan.FromSeconds(10), route: (peer, target) =>
+        {
+            var proxy = new FaultProxy(target, seed: 60 + proxies.Count);
+            proxies.Add((peer, proxy));
+            return proxy.EndPoint;
+        }, notify: vcpu =>
+        {
+            if (vcpu % 3 == 2 && Volatile.Read(ref holding))
+            {
+                held.Set();
+                release.Wait(Bound, TestContext.Current.CancellationToken);
+            }
+        }, assist: false); // the pipeline thread, not the posting test thread, must be the one held in the notifier
+        try
+        {
+            await ReadyAsync(vm);
+            FaultProxy sequencerToNode1 = proxies.Single(p => p.Peer == 1).Proxy, sequencerToNode2 = proxies[^1].Proxy;
+
+            sequencerToNode2.Block(); // node 2 does not get the commit yet: no Done
+            var write = WriteInBackground(vm, new LdrWrite(1, 0x10)); // node 1's write
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(1).Epoch == 1, Bound), "node 1 did not apply its write: " + Log(vm));
+            await Task.Delay(300, TestContext.Current.CancellationToken); // its State reaches the sequencer
+
+            sequencerToNode1.Block(); // the Done that node 2's State will allow goes into a dead link
+            sequencerToNode2.Unblock();
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(2).Epoch == 1, Bound), "node 2 did not apply the write: " + Log(vm));
+            await Task.Delay(300, TestContext.Current.CancellationToken); // confirmed everywhere: the Done is sent, and lost
+
+            await vm.StopNodeAsync(2); // node 2 restarts: at epoch 0 until it applies the write again
+            Volatile.Write(ref holding, true);
+            vm.StartNode(2);
+            vm.PostXApicIpi(source: 2, destination: 5, vector: 0x40); // local on node 2: its delivery blocks in the notifier
+            Assert.True(held.Wait(Bound, TestContext.Current.CancellationToken));
+            vm.PostXApicIpi(source: 2, destination: 5, vector: 0x41); // not resolved while held: node 2's applier waits for it
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(2).IsConnected, Bound));
+            await Task.Delay(300, TestContext.Current.CancellationToken); // its State (epoch 0) reaches the sequencer
+
+            sequencerToNode1.Unblock(); // node 1 reconnects and resends its request: not yet applied everywhere
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(1).IsConnected, Bound));
+            await Task.Delay(300, TestContext.Current.CancellationToken);
+            Assert.False(write.IsCompleted, "the write returned before node 2 applied it again");
+            Volatile.Write(ref holding, false);
+            release.Set(); // node 2 applies the write: now it is applied everywhere
+
+            Assert.Null(await write.WaitAsync(Bound, TestContext.Current.CancellationToken)); // before the fix: NotConfirmed after 10 s
+            Assert.Equal(1, vm.Replication(2).Epoch);
+        }
+        finally
+        {
+            release.Set();
+            await vm.DisposeAsync();
+            foreach (var (_, proxy) in proxies)
+                await proxy.DisposeAsync();
+        }
+    }
+
     [Fact]
     public async Task A_write_posted_while_the_sequencer_is_down_is_ordered_once_after_its_recovery()
     {
