@@ -53,7 +53,9 @@ internal static class MsiMessage
             return RejectReason.NotAnMsiAddress;
         }
 
-        if (mode is (uint)DeliveryMode.Reserved3 or (uint)DeliveryMode.StartUp)
+        // 011 and 110 are reserved for MSIs (SDM); 111 (ExtINT) KVM accepts and delivers nothing (__apic_accept_irq
+        // leaves APIC_DM_EXTINT to the PIC path): refused here, so no destination is counted that nothing delivers.
+        if (mode is (uint)DeliveryMode.Reserved3 or (uint)DeliveryMode.StartUp or (uint)DeliveryMode.Reserved7)
         {
             return RejectReason.ReservedDeliveryMode;
         }

@@ -49,6 +49,7 @@ public class DeviceInterruptVectorTests
     [Theory]
     [InlineData(ThreadingMode.Fused)]
     [InlineData(ThreadingMode.Inline)]
+    [InlineData(ThreadingMode.PerStage)]
     public void An_engine_delivers_every_case_through_PostMsi_and_PostPvIpi_and_counts_each_kind(ThreadingMode mode)
     {
         foreach (DeviceInterruptCase c in DeviceInterruptCases.All)
