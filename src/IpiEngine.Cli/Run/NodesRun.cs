@@ -55,7 +55,7 @@ internal static class NodesRun
             PipelineCpus = settings.NodePipelineCpus,
             LocalTargets = settings.LocalTargets,
             Warmup = settings.EffectiveWarmup,
-            Timeout = TimeSpan.FromSeconds(60) + settings.EffectiveWarmup + (settings.Count is null ? settings.Duration : TimeSpan.Zero),
+            Timeout = NodeTimeout(settings),
             Log = line => error.WriteLine(line),
         };
         var amount = settings.Count is null ? $"for {settings.Duration.TotalSeconds:0.###} s" : $"{run.IpisPerVcpu:N0} IPIs per vCPU";
@@ -139,6 +139,23 @@ internal static class NodesRun
     }
 
     /// <summary>The assist setting every node was given (fused threading), or null.</summary>
+    /// <summary>The slowest rate a counted unpaced run is given time for: a twentieth of this machine's slowest readings.</summary>
+    private const double SlowestUnpacedIpisPerSecond = 500_000;
+
+    /// <summary>
+    /// The bound on each wait for the nodes (their start, posting, draining and report): a minute of slack, the warm-up,
+    /// and the posting itself: the duration of a timed run, or for a counted one its IPIs at the rate asked (unpaced: at
+    /// <see cref="SlowestUnpacedIpisPerSecond"/>). Counted runs got no posting time before, so one whose posting took
+    /// over a minute failed as a node that did not answer (review of 2026-12-07).
+    /// </summary>
+    internal static TimeSpan NodeTimeout(RunSettings settings)
+    {
+        TimeSpan posting = settings.Count is { } count
+            ? TimeSpan.FromSeconds(count / (settings.Rate ?? SlowestUnpacedIpisPerSecond))
+            : settings.Duration;
+        return TimeSpan.FromSeconds(60) + settings.EffectiveWarmup + posting;
+    }
+
     private static bool? AssistSetting(RunSettings settings) => settings.Threading == "fused" ? settings.Assist : null;
 
     /// <summary>Each node's pacing step, in microseconds (RunOptions accepts only whole microseconds).</summary>

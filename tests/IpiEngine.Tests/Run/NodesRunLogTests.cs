@@ -7,6 +7,21 @@ namespace IpiEngine.Tests.Run;
 /// <summary>The nodes' stderr lines reach the run's error writer from several reader threads at once.</summary>
 public sealed class NodesRunLogTests
 {
+    /// <summary>
+    /// Reproduced (review of 2026-12-07): a counted run's wait bound held no posting time, so `ipi run --nodes 2 --vcpus 2
+    /// --count 1400 --rate 20` (70 s of posting) failed after 60 s as a node that did not say "posted".
+    /// </summary>
+    [Fact]
+    public void The_bound_on_the_nodes_waits_holds_a_counted_runs_posting_time()
+    {
+        var paced = new RunSettings { Vcpus = 2, Count = 1400, Rate = 20, Warmup = TimeSpan.Zero };
+        Assert.True(NodesRun.NodeTimeout(paced) >= TimeSpan.FromSeconds(60 + 70), $"{NodesRun.NodeTimeout(paced)}");
+        var unpaced = new RunSettings { Vcpus = 2, Count = 2_000_000_000, Warmup = TimeSpan.Zero };
+        Assert.True(NodesRun.NodeTimeout(unpaced) >= TimeSpan.FromSeconds(60 + 2_000_000_000 / 1e6), $"{NodesRun.NodeTimeout(unpaced)}"); // 1 M IPIs/s is slower than any run here
+        var timed = new RunSettings { Vcpus = 2, Duration = TimeSpan.FromSeconds(30), Warmup = TimeSpan.FromSeconds(1) };
+        Assert.Equal(TimeSpan.FromSeconds(91), NodesRun.NodeTimeout(timed));
+    }
+
     [Fact]
     public void Lines_from_several_node_readers_at_once_never_overlap_in_the_error_writer()
     {
