@@ -83,6 +83,13 @@ internal sealed class MultiNodeRun
         return (result.Complete ? 0 : 1, result);
     }
 
+    /// <summary>
+    /// How much longer the parent waits for each node than the node waits for its own drain (<c>--timeout</c>): a node that
+    /// is not drained reports itself incomplete (lost and doubled counts) after its bound, and the parent must still be
+    /// listening then, or the run ends as a node that did not answer and the report is lost (review of 2026-12-07).
+    /// </summary>
+    private static readonly TimeSpan ReportMargin = TimeSpan.FromSeconds(30);
+
     /// <summary>Runs the VM once; throws <see cref="InvalidOperationException"/> with one sentence when a node fails to start or answer.</summary>
     public async Task<MultiNodeResult> RunAsync(CancellationToken ct = default)
     {
@@ -94,7 +101,7 @@ internal sealed class MultiNodeRun
             "--duration-ms", ((long)Duration.TotalMilliseconds).ToString(invariant),
             "--rate", Rate.ToString(invariant), .. PaceStepArguments(), "--warmup-ms", ((long)Warmup.TotalMilliseconds).ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant),
             "--svr-write-every", SvrWriteEvery.ToString(invariant), "--batch", Batch.ToString(invariant), "--progress-ms", ((int)ProgressInterval.TotalMilliseconds).ToString(invariant),
-            .. NodeProcesses.AssistArguments(Threading, Assist), .. Run.PipelineCpuList.NodeArguments(PipelineCpus, node)], IpiDll, Timeout, Log, ct);
+            .. NodeProcesses.AssistArguments(Threading, Assist), .. Run.PipelineCpuList.NodeArguments(PipelineCpus, node)], IpiDll, Timeout + ReportMargin, Log, ct);
         await nodes.ExpectFromAllAsync("ready", ct);
         await nodes.SendAllAsync("go", ct);
         if (WhileRunning is not null)
