@@ -207,18 +207,31 @@ internal sealed class NodeProcesses : IAsyncDisposable
             }
         }
 
-        foreach (var process in _processes)
-        {
-            await WaitOrKillAsync(process);
-        }
+        await Task.WhenAll(_processes.Select(WaitOrKillAsync)); // one grace for all of them, not one per node
     }
 
-    /// <inheritdoc/>
+    /// <summary>
+    /// Ends the nodes: closes their input (a node waiting for a command leaves), gives them all one grace of 5 s
+    /// together, then kills whoever is left. A run cancelled mid-posting (Ctrl+C, SIGTERM) used to wait 5 s per node in
+    /// turn with their input open, so 16 nodes took 80 s to go (review of 2026-12-07).
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         foreach (var process in _processes)
         {
-            await WaitOrKillAsync(process);
+            try
+            {
+                process.StandardInput.Close();
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException)
+            {
+                // gone already: the wait below sees it
+            }
+        }
+
+        await Task.WhenAll(_processes.Select(WaitOrKillAsync));
+        foreach (var process in _processes)
+        {
             process.Dispose();
         }
 

@@ -112,6 +112,26 @@ public class NodeProcessFaultTests
         Assert.NotEqual(0UL, result.Nodes[0].TopologyDigest);
     }
 
+    /// <summary>
+    /// Reproduced (review of 2026-12-07): a run cancelled while its nodes post (Ctrl+C, SIGTERM) disposed the nodes one
+    /// by one, each given 5 s with its input still open before it was killed: 3 posting nodes took 15 s to go.
+    /// </summary>
+    [Fact]
+    public async Task Disposing_nodes_in_the_middle_of_a_run_ends_them_all_within_one_grace()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var nodes = await NodeProcesses.StartAsync(3, 6, "engine", (_, _) => ["--duration-ms", "600000", "--timeout", "60"],
+            typeof(MultiNodeRun).Assembly.Location, Bound, null, ct);
+        int[] ids = [.. nodes.ProcessIds];
+        await nodes.ExpectFromAllAsync("ready", ct);
+        await nodes.SendAllAsync("go", ct); // posting for 10 minutes: they read no input meanwhile
+        var clock = Stopwatch.StartNew();
+        await nodes.DisposeAsync();
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"disposing 3 posting nodes took {clock.Elapsed.TotalSeconds:0.0} s (one grace is 5 s)");
+        foreach (int id in ids)
+            Assert.Throws<ArgumentException>(() => Process.GetProcessById(id)); // none left running
+    }
+
     [Fact]
     public async Task Node_processes_that_start_from_different_topologies_refuse_each_other_with_the_reason()
     {
