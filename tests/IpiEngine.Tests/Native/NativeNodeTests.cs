@@ -211,7 +211,10 @@ public unsafe class NativeNodeTests
             Assert.Equal((ulong)(sent[2] + sent[3]), LinkOf(node1, 0).Applied); // each once
             NativeLink link = LinkOf(node0, 1);
             Assert.Equal((ulong)(sent[2] + sent[3]), link.RecordsSent); // no resend
-            Assert.True(link.FlushSends > 0, "ipi_link_t.flush_sends (ABI 1.8) counts the sends this thread's flushes made");
+            // ipi_link_t.flush_sends (ABI 1.8): at most one send per flush (50 flushes and the close). Whether a flush found the send loop
+            // parked depends on the machine's load, so its being above 0 is checked where it is deterministic
+            // (SendBatchTests: a quiet link, one flush, the loop parked).
+            Assert.InRange(link.FlushSends, 0ul, 51ul);
         }
         finally
         {
