@@ -47,6 +47,19 @@ public class SequencerRecoveryTests
     /// Every node applied exactly <paramref name="order"/>, in that order (each write once), holds the same epoch and
     /// digest as a resolver that applied them alone, and resolves every logical destination from every vCPU alike.
     /// </summary>
+    /// <summary>
+    /// A notifier that, while <paramref name="holding"/> says so, holds the pipeline thread of node 2 (vCPUs v % 3 == 2) in
+    /// a delivery until <paramref name="release"/>: node 2's applier then waits behind the IPI posted after that one.
+    /// </summary>
+    private static Action<int> HoldNode2(ManualResetEventSlim held, ManualResetEventSlim release, Func<bool> holding) => vcpu =>
+    {
+        if (vcpu % 3 == 2 && holding())
+        {
+            held.Set();
+            release.Wait(Bound, TestContext.Current.CancellationToken);
+        }
+    };
+
     private static void AssertOneOrderEverywhere(ReplicatedVm vm, IReadOnlyList<LdrWrite> order)
     {
         var reference = new IcrResolver(ApicTopology.Configure(Vcpus, TopologyKind.XApicFlat));
@@ -223,14 +236,7 @@ public class SequencerRecoveryTests
                 proxy.Block(); // before node 0 dials through it
             proxies.Add(proxy);
             return proxy.EndPoint;
-        }, notify: vcpu =>
-        {
-            if (vcpu % 3 == 2 && Volatile.Read(ref holding))
-            {
-                held.Set();
-                release.Wait(Bound, TestContext.Current.CancellationToken);
-            }
-        }, assist: false); // the pipeline thread, not the posting test thread, must be the one held in the notifier
+        }, notify: HoldNode2(held, release, () => Volatile.Read(ref holding)), assist: false); // the pipeline thread, not the posting test thread, must be the one held in the notifier
         try
         {
             await ReadyAsync(vm);
@@ -305,14 +311,7 @@ public class SequencerRecoveryTests
             var proxy = new FaultProxy(target, seed: 60 + proxies.Count);
             proxies.Add((peer, proxy));
             return proxy.EndPoint;
-        }, notify: vcpu =>
-        {
-            if (vcpu % 3 == 2 && Volatile.Read(ref holding))
-            {
-                held.Set();
-                release.Wait(Bound, TestContext.Current.CancellationToken);
-            }
-        }, assist: false); // the pipeline thread, not the posting test thread, must be the one held in the notifier
+        }, notify: HoldNode2(held, release, () => Volatile.Read(ref holding)), assist: false); // the pipeline thread, not the posting test thread, must be the one held in the notifier
         try
         {
             await ReadyAsync(vm);
