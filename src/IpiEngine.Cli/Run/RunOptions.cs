@@ -318,6 +318,18 @@ internal sealed class RunOptions
             throw new RunInputException($"--rate with --nodes is shared equally over the nodes: give a whole multiple of {nodes} IPIs/s, not {rate:0.###}.");
         }
 
+        // The node processes take their times in whole milliseconds: refuse what they would cut (review of 2026-12-07:
+        // --duration 500us reached the nodes as 0 and was refused by them, after they started, naming --duration-ms).
+        if (synthetic.Count is null && (synthetic.Duration < TimeSpan.FromMilliseconds(1) || synthetic.Duration.Ticks % TimeSpan.TicksPerMillisecond != 0))
+        {
+            throw new RunInputException($"--duration with --nodes reaches the node processes in whole milliseconds: give at least 1ms in whole milliseconds, not {synthetic.Duration.TotalMilliseconds:0.###}ms.");
+        }
+
+        if (synthetic.Warmup is { } warmup && warmup.Ticks % TimeSpan.TicksPerMillisecond != 0)
+        {
+            throw new RunInputException($"--warmup with --nodes reaches the node processes in whole milliseconds: give 0 or whole milliseconds, not {warmup.TotalMilliseconds:0.###}ms.");
+        }
+
         if (Text(parse, PaceStep) is { } step && synthetic.Rate is null)
         {
             throw new RunInputException("--pace-step paces an offered load: give --rate too (an unpaced run posts as fast as the engines take the IPIs).");

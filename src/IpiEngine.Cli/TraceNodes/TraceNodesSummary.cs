@@ -33,8 +33,11 @@ internal static class TraceNodesSummary
         if (result.Nodes.Any(r => r.Assist is not null))
         {
             Row("assist / assisted passes", r => r.Assist is { } on ? $"{(on ? "on" : "off")} / {Number(r.AssistedPasses)}" : "-");
+        }
+
         if (result.Nodes.Any(r => r.ThinPassWaits is not null))
-            Row("thin-pass waits", r => r.ThinPassWaits is { } waits ? Number(waits) : "-");
+        {
+            Row("thin-pass waits", r => r.ThinPassWaits is { } waits ? Number(waits) : "-"); // per-stage too, as MultiNodeSummary prints it
         }
 
         Row("cross-node p50 / p99 (us)", r => $"{r.LatencyNs.Micros(r.LatencyNs.P50)} / {r.LatencyNs.Micros(r.LatencyNs.P99)}");

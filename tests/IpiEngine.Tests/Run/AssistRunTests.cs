@@ -74,6 +74,19 @@ public class AssistRunTests
         Assert.Contains("thin-pass waits", error, StringComparison.Ordinal);
     }
 
+    /// <summary>Reproduced (review of 2026-12-07): the trace-over-nodes table printed its thin-pass row only inside the assist's block, so never per-stage.</summary>
+    [Fact]
+    public void A_trace_over_node_processes_per_stage_reports_its_thin_pass_waits()
+    {
+        var (code, output, error) = RunCli.Invoke("run", "--nodes", "2", "--trace", "xapic-flat-smp4", "--threading", "per-stage", "--json", "-");
+
+        Assert.True(code == 0, $"exit {code}: {error}\n{output}");
+        using var json = JsonDocument.Parse(output);
+        Assert.All(json.RootElement.GetProperty("nodes").EnumerateArray(), n => Assert.Equal(JsonValueKind.Number, n.GetProperty("thinPassWaits").ValueKind));
+        Assert.DoesNotContain("assist / assisted passes", error, StringComparison.Ordinal); // no assist per-stage
+        Assert.Contains("thin-pass waits", error, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("per-stage", "run", "--count", "10")]
     [InlineData("inline", "run", "--trace", "xapic-flat-smp4")]

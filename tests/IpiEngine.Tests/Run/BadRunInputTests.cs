@@ -36,6 +36,9 @@ public class BadRunInputTests
     [InlineData("--count", "1", "--count with --nodes is shared equally over the vCPUs: give a multiple of --vcpus (16), not 1.")]
     [InlineData("--rate", "1", "--rate with --nodes is shared equally over the nodes: give a whole multiple of 2 IPIs/s, not 1.")]
     [InlineData("--rate", "0.001", "--rate with --nodes is shared equally over the nodes: give a whole multiple of 2 IPIs/s, not 0.001.")]
+    [InlineData("--duration", "500us", "--duration with --nodes reaches the node processes in whole milliseconds: give at least 1ms in whole milliseconds, not 0.5ms.")]
+    [InlineData("--duration", "1.5ms", "--duration with --nodes reaches the node processes in whole milliseconds: give at least 1ms in whole milliseconds, not 1.5ms.")]
+    [InlineData("--warmup", "500us", "--warmup with --nodes reaches the node processes in whole milliseconds: give 0 or whole milliseconds, not 0.5ms.")]
     public void Multi_node_numbers_that_cannot_be_honoured_are_refused_up_front(string option, string value, string sentence)
     {
         // These once ran: --count 1 posted 16 IPIs, --rate 1 --duration 1s posted for 7 s.
