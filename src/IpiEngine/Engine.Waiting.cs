@@ -51,8 +51,11 @@ public sealed partial class Engine
     }
 
     /// <summary>
-    /// For async hosts: completes when the vCPU has pending interrupts, with them taken (as <see cref="TakePending"/>;
-    /// empty only if another thread took them meanwhile). The continuation never runs on an engine thread. One waiter per
+    /// For async hosts: completes when the vCPU has pending interrupts, with them taken (as <see cref="TakePending"/>).
+    /// The result can be empty: when another thread took them meanwhile, and when the notification that woke the wait was
+    /// for vectors this vCPU's previous take already had (a delivery's bits can be taken before its notification lands,
+    /// which then finds nothing new); wait again. The synchronous <see cref="WaitForPending"/> loops over such wakes
+    /// itself. The continuation never runs on an engine thread. One waiter per
     /// vCPU at a time; await the result once. Allocation-free in steady state (the vCPU's waiter is reused; a cancellable
     /// token registers once per wait, without allocating after the first).
     /// </summary>
