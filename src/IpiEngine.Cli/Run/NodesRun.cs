@@ -151,10 +151,13 @@ internal static class NodesRun
     internal static TimeSpan NodeTimeout(RunSettings settings)
     {
         TimeSpan posting = settings.Count is { } count
-            ? TimeSpan.FromSeconds(count / (settings.Rate ?? SlowestUnpacedIpisPerSecond))
+            ? TimeSpan.FromSeconds(Math.Min(count / (settings.Rate ?? SlowestUnpacedIpisPerSecond), MaxPosting.TotalSeconds))
             : settings.Duration;
         return TimeSpan.FromSeconds(60) + settings.EffectiveWarmup + posting;
     }
+
+    /// <summary>The most posting time a counted run is given: a year (the nodes take the bound in whole seconds, an int).</summary>
+    private static readonly TimeSpan MaxPosting = TimeSpan.FromDays(365);
 
     private static bool? AssistSetting(RunSettings settings) => settings.Threading == "fused" ? settings.Assist : null;
 

@@ -18,6 +18,8 @@ public sealed class NodesRunLogTests
         Assert.True(NodesRun.NodeTimeout(paced) >= TimeSpan.FromSeconds(60 + 70), $"{NodesRun.NodeTimeout(paced)}");
         var unpaced = new RunSettings { Vcpus = 2, Count = 2_000_000_000, Warmup = TimeSpan.Zero };
         Assert.True(NodesRun.NodeTimeout(unpaced) >= TimeSpan.FromSeconds(60 + 2_000_000_000 / 1e6), $"{NodesRun.NodeTimeout(unpaced)}"); // 1 M IPIs/s is slower than any run here
+        var largest = new RunSettings { Vcpus = 2, Count = long.MaxValue / 4, Warmup = TimeSpan.Zero }; // --count's own bound
+        Assert.InRange(NodesRun.NodeTimeout(largest).TotalSeconds, 86_400, int.MaxValue - 60); // no overflow: the nodes take whole seconds in an int
         var timed = new RunSettings { Vcpus = 2, Duration = TimeSpan.FromSeconds(30), Warmup = TimeSpan.FromSeconds(1) };
         Assert.Equal(TimeSpan.FromSeconds(91), NodesRun.NodeTimeout(timed));
     }
