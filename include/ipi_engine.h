@@ -226,7 +226,7 @@ typedef struct ipi_config_t {
     uint32_t vcpu_count;       /* 1 .. IPI_MAX_VCPUS (and what the topology can hold) */
     uint32_t topology;         /* IPI_TOPOLOGY_* (required: 0 is refused) */
     uint32_t flags;            /* IPI_CONFIG_* */
-    uint32_t ring_capacity;    /* per-vCPU ring entries, a power of two; 0 = the engine's default */
+    uint32_t ring_capacity;    /* per-vCPU ring entries, a power of two up to 2^24; 0 = the engine's default */
     uint32_t threading_mode;   /* IPI_THREADING_* */
     uint32_t wait_strategy;    /* IPI_WAIT_* */
     uint32_t back_pressure;    /* IPI_BACK_PRESSURE_* */

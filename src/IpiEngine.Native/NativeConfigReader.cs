@@ -36,8 +36,8 @@ internal static unsafe class NativeConfigReader
         if (!TryBackPressure(config->BackPressure, out BackPressure backPressure))
             return Bad($"back_pressure {config->BackPressure} is not an IPI_BACK_PRESSURE_* value");
         int ring = (int)Math.Min(config->RingCapacity, int.MaxValue);
-        if (ring != 0 && (ring < 2 || !int.IsPow2(ring)))
-            return Bad($"ring_capacity {config->RingCapacity} is not a power of two of at least 2 (or 0 for the default)");
+        if (ring != 0 && (ring < 2 || ring > EngineOptions.MaxRingCapacity || !int.IsPow2(ring)))
+            return Bad($"ring_capacity {config->RingCapacity} is not a power of two from 2 to {EngineOptions.MaxRingCapacity} (or 0 for the default)");
 
         if (config->StructSize >= NativeConfig.ApicIdCountSize)
         {

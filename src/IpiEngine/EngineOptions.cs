@@ -37,12 +37,15 @@ public sealed unsafe class EngineOptions
     public int IoApicNode { get; init; } = -1;
 
     /// <summary>
-    /// Records each vCPU's ring holds (a power of two, at least 2), or 0 (the default) for automatic: 4096 while the
+    /// Records each vCPU's ring holds (a power of two, from 2 to 16777216), or 0 (the default) for automatic: 4096 while the
     /// VM's rings together fit in 8 MiB (up to 64 vCPUs), then halved as the vCPUs double, down to 64 (1024 vCPUs: 256).
     /// Rings that outgrow the caches make every record a cache miss: with 4096-record rings, 1024 vCPUs posted several
     /// times slower than 8 (<c>VcpuScalingBenchmarks</c>).
     /// </summary>
     public int RingCapacity { get; init; }
+
+    /// <summary>The largest <see cref="RingCapacity"/> accepted: 2^24 records, 512 MiB of one vCPU's ring.</summary>
+    internal const int MaxRingCapacity = 1 << 24;
 
     /// <summary>The largest per-vCPU ring, in records, of the automatic <see cref="RingCapacity"/>.</summary>
     internal const int MaxAutomaticRingCapacity = 4096;
@@ -219,9 +222,9 @@ public sealed unsafe class EngineOptions
             throw new ArgumentException($"DeviceSources must be between 0 and {MaxVcpus - vcpus} with {vcpus} vCPUs (got {DeviceSources}).", nameof(DeviceSources));
         }
 
-        if (RingCapacity != 0 && (RingCapacity < 2 || !BitOperations.IsPow2(RingCapacity)))
+        if (RingCapacity != 0 && (RingCapacity < 2 || RingCapacity > MaxRingCapacity || !BitOperations.IsPow2(RingCapacity)))
         {
-            throw new ArgumentException($"RingCapacity must be a power of two of at least 2, or 0 for automatic (got {RingCapacity}).", nameof(RingCapacity));
+            throw new ArgumentException($"RingCapacity must be a power of two of at least 2 and at most {MaxRingCapacity}, or 0 for automatic (got {RingCapacity}).", nameof(RingCapacity));
         }
 
         if (PipelineRingSize < 512 || !BitOperations.IsPow2(PipelineRingSize))

@@ -70,15 +70,25 @@ internal sealed unsafe class SpscRing<T> where T : unmanaged
     private readonly T* _slots;       // on a CacheLine.Size boundary
     private readonly int _capacity;
     private readonly long _mask;
+
+    /// <summary>The most bytes of records one ring's storage holds: one array, less the alignment slack.</summary>
+    private const long MaxStorageBytes = 1L << 30;
     private SpscCursors _cursors;
 
     /// <summary>Creates an empty ring.</summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is not a power of two of at least 2.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is not a power of two of at least 2, or its
+    /// storage would not fit one array.</exception>
     public SpscRing(int capacity)
     {
         if (capacity < 2 || !BitOperations.IsPow2(capacity))
         {
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "The ring capacity must be a power of two of at least 2.");
+        }
+
+        if ((long)capacity * sizeof(T) > MaxStorageBytes)
+        {
+            // Checked in 64 bits: in 32 the size wraps (2^27 records of 32 bytes to 0), and the ring writes past its block.
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"A ring of {sizeof(T)}-byte records holds at most {MaxStorageBytes / sizeof(T)} records.");
         }
 
         _capacity = capacity;

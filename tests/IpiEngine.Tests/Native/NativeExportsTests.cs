@@ -50,7 +50,7 @@ public unsafe class NativeExportsTests
         Assert.Equal(0ul, handle);
     }
 
-    public static TheoryData<string> BadConfigs => ["vcpus 0", "vcpus too many", "topology 0", "topology 99", "ring 3", "ring 1",
+    public static TheoryData<string> BadConfigs => ["vcpus 0", "vcpus too many", "topology 0", "topology 99", "ring 3", "ring 1", "ring 2^27",
         "threading 7", "wait 9", "back-pressure 5", "unknown flag", "xAPIC flat with 9 vCPUs",
         "apic ids short", "apic ids long", "apic id count without ids", "apic ids with a configured topology", "reserved",
         "pipeline cpu count without cpus", "pipeline cpus without a count", "pipeline cpus 4", "pipeline cpus 2 for per-stage",
@@ -71,6 +71,7 @@ public unsafe class NativeExportsTests
             case "topology 99": config.Topology = 99; break;
             case "ring 3": config.RingCapacity = 3; break;
             case "ring 1": config.RingCapacity = 1; break;
+            case "ring 2^27": config.RingCapacity = 1u << 27; break; // 32-byte records: the storage size wrapped to 0
             case "threading 7": config.ThreadingMode = 7; break;
             case "wait 9": config.WaitStrategy = 9; break;
             case "back-pressure 5": config.BackPressure = 5; break;

@@ -15,6 +15,16 @@ public class SpscRingTests
     public void Capacity_must_be_a_power_of_two_of_at_least_two(int capacity)
         => Assert.Throws<ArgumentOutOfRangeException>(() => new SpscRing<long>(capacity));
 
+    [Theory]
+    [InlineData(1 << 26)] // 32-byte records: 2^31 bytes, negative as an int
+    [InlineData(1 << 27)] // wrapped to 0 bytes: a 64-byte block the ring believed held 2^27 records
+    [InlineData(1 << 30)]
+    public void A_capacity_whose_storage_exceeds_an_array_is_refused_before_allocating(int capacity)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new SpscRing<ExitRecord>(capacity));
+        Assert.Contains("at most", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Full_and_empty_edges()
     {
