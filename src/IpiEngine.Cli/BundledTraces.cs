@@ -21,23 +21,33 @@ internal static class BundledTraces
     /// (P.deliveries.csv) is null when absent.
     /// </summary>
     /// <exception cref="ArgumentException">No trace there (one sentence: what was found instead, and what to give).</exception>
-    public static TraceFiles Locate(string name)
+    public static TraceFiles Locate(string name) => Locate(name, directory: null);
+
+    /// <summary>
+    /// <see cref="Locate(string)"/> with relative names taken from <paramref name="directory"/> (null: the current
+    /// directory). A trace that exists as given wins over a bundled trace of the same name: a file named on the command
+    /// line (or the prefix of files there) is what the user means, also when the bundled folder holds a namesake.
+    /// </summary>
+    internal static TraceFiles Locate(string name, string? directory)
     {
-        if (File.Exists(name) && Array.Find(FileSuffixes, s => name.EndsWith(s, StringComparison.OrdinalIgnoreCase)) is { } suffix)
+        string At(string path) => directory is null ? path : Path.Combine(directory, path);
+        bool ownFile = false;
+        if (File.Exists(At(name)) && Array.Find(FileSuffixes, s => name.EndsWith(s, StringComparison.OrdinalIgnoreCase)) is { } suffix)
         {
             name = name[..^suffix.Length]; // one of the trace's files: the rest sit beside it
+            ownFile = true;
         }
 
-        string prefix = Find(name) is { } folder ? Path.Combine(folder, name) : name;
+        string prefix = !ownFile && !File.Exists(At(name + VcpusSuffix)) && Find(name, directory) is { } folder ? Path.Combine(folder, name) : At(name);
         var (vcpus, exits, reference) = (prefix + VcpusSuffix, prefix + ExitsSuffix, prefix + DeliveriesSuffix);
         if (name.Length > 0 && File.Exists(vcpus) && File.Exists(exits))
         {
             return new TraceFiles(Path.GetFileName(prefix), vcpus, exits, File.Exists(reference) ? reference : null);
         }
 
-        if (name.Length > 0 && (File.Exists(name) || Directory.Exists(name)))
+        if (name.Length > 0 && (File.Exists(At(name)) || Directory.Exists(At(name))))
         {
-            throw new ArgumentException($"--trace '{name}' is a {(Directory.Exists(name) ? "folder" : "file")}, not a trace: give a bundled name or a path "
+            throw new ArgumentException($"--trace '{name}' is a {(Directory.Exists(At(name)) ? "folder" : "file")}, not a trace: give a bundled name or a path "
                 + "prefix P with P.vcpus.csv and P.exits.csv beside each other (or the files themselves with --vcpus FILE --exits FILE).");
         }
 
@@ -49,14 +59,16 @@ internal static class BundledTraces
     }
 
     /// <summary>The folder holding <paramref name="name"/>'s files, or null.</summary>
-    public static string? Find(string name)
+    public static string? Find(string name) => Find(name, directory: null);
+
+    private static string? Find(string name, string? directory)
     {
         if (name.Length == 0 || name.IndexOfAny(['/', '\\']) >= 0)
         {
             return null;
         }
 
-        foreach (string folder in CandidateFolders())
+        foreach (string folder in CandidateFolders(directory))
         {
             if (File.Exists(Path.Combine(folder, name + VcpusSuffix)))
             {
@@ -85,9 +97,9 @@ internal static class BundledTraces
         return [];
     }
 
-    private static IEnumerable<string> CandidateFolders()
+    private static IEnumerable<string> CandidateFolders(string? directory = null)
     {
-        foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        foreach (string start in new[] { directory ?? Environment.CurrentDirectory, AppContext.BaseDirectory })
         {
             for (DirectoryInfo? dir = new(start); dir is not null; dir = dir.Parent)
             {
