@@ -1,3 +1,5 @@
+using IpiEngine.Apic;
+
 namespace IpiEngine.Workload;
 
 /// <summary>
@@ -92,8 +94,21 @@ internal sealed class VcpuScript
         {
             if (IpisBefore[i + 1] != IpisBefore[i])
             {
-                perMode[(int)((Records[i].Value >> 8) & 7)] += passes + (i < end ? 1 : 0);
+                perMode[(int)ModeOf(i)] += passes + (i < end ? 1 : 0);
             }
         }
+    }
+
+    /// <summary>
+    /// The ICR delivery mode of firing record <paramref name="index"/>: bits 10:8 of its ICR low, which a PV IPI's firing
+    /// half does not carry (its value is the APIC-ID bitmap): its ICR low is the destination id of the latching half
+    /// posted just before it (<see cref="ApicRegister.PvSendIpiHigh"/>).
+    /// </summary>
+    private uint ModeOf(int index)
+    {
+        var icrLow = Records[index].Register == ApicRegister.PvSendIpi && index > 0 && Records[index - 1].Register == ApicRegister.PvSendIpiHigh
+            ? Records[index - 1].DestinationId
+            : Records[index].Value;
+        return (uint)(icrLow >> 8) & 7;
     }
 }

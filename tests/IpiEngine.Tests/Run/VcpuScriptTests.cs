@@ -31,4 +31,19 @@ public class VcpuScriptTests
         Assert.Equal(4, perMode[(int)DeliveryMode.Init]); // assert and de-assert, for two APs
         Assert.Equal(4, perMode[(int)DeliveryMode.StartUp]);
     }
+
+    [Fact]
+    public void A_pv_ipi_is_counted_by_its_icr_low_not_by_its_apic_id_bitmap()
+    {
+        var book = AddressBooks.Dense(TopologyKind.X2ApicPhysical, 16);
+        var records = new List<ExitRecord>();
+        book.AppendPvIpi(records, 0, 0xFC, [1, 9], tag: 0); // bitmap 0x101: bit 8 set, as a lowest-priority ICR would have
+        var script = new VcpuScript(0, [.. records], [0, 0, 1]);
+        var perMode = new long[8];
+
+        script.CountFiringByMode(3, perMode);
+
+        Assert.Equal(3, perMode[(int)DeliveryMode.Fixed]);
+        Assert.Equal(3, perMode.Sum());
+    }
 }
