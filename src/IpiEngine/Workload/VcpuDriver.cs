@@ -18,7 +18,7 @@ internal sealed class VcpuDriver
     private readonly double ticksPerIpi;
     private readonly double firstDueTicks;
     private readonly LevelPinHandshake? levelPins;
-    private long paceStart; // when posting opened, for a paced run (written once by the thread, before its loop)
+    private long paceStart; // when posting opened (the phase's instant), for a paced run (written once by the thread, before its loop)
 
     /// <param name="engine">The engine posted to.</param>
     /// <param name="script">This vCPU's records.</param>
@@ -43,6 +43,9 @@ internal sealed class VcpuDriver
     /// <summary>IPIs this vCPU posted (read after the thread ends).</summary>
     public long Sent { get; private set; }
 
+    /// <summary>The instant a paced run's schedule counts from (0 unpaced; read after the thread ends).</summary>
+    internal long PaceStart => paceStart;
+
     /// <summary>How often this vCPU found interrupts pending and took them (read after the thread ends).</summary>
     public long Taken { get; private set; }
 
@@ -66,7 +69,7 @@ internal sealed class VcpuDriver
         var vcpu = script.Vcpu;
         var position = 0;
         long sent = 0;
-        paceStart = ticksPerIpi > 0 ? Stopwatch.GetTimestamp() : 0;
+        paceStart = ticksPerIpi > 0 ? phase.OpenedAt : 0;
         while (sent < windowIpis && (phase.Current == WorkloadPhase.Posting || ParkedAndResumed()))
         {
             // Pacing: a batch goes when its last IPI is due, so no more than the rate allows is ever offered.

@@ -54,7 +54,7 @@ internal sealed class WorkloadDriver
         LevelPins = script.Devices is { } deviceWorkload ? new LevelPinHandshake(engine, deviceWorkload) : null;
 
         // A counted run gives the devices their weight's share of the IPIs (rounded down), the vCPUs the rest.
-        var deviceTotal = windowIpis is { } all && devices > 0 ? all * script.Mix.DeviceWeight / script.Mix.TotalWeight : 0;
+        var deviceTotal = DeviceShareOf(windowIpis, script.Mix, devices);
         for (var d = 0; d < devices; d++)
         {
             var share = windowIpis is null ? long.MaxValue : deviceTotal / devices + (d < deviceTotal % devices ? 1 : 0);
@@ -79,6 +79,14 @@ internal sealed class WorkloadDriver
         }
     }
 
+    /// <summary>
+    /// The IPIs a counted run of <paramref name="windowIpis"/> gives its <paramref name="devices"/> device threads
+    /// together: their weight's share, rounded down (0 uncounted or without devices). Multiplied in 128 bits: a large
+    /// count times a large weight overflows a long (10^13 IPIs with msi=1000000 gave the devices a negative share).
+    /// </summary>
+    internal static long DeviceShareOf(long? windowIpis, WorkloadMix mix, int devices)
+        => windowIpis is { } all && devices > 0 ? (long)((Int128)all * mix.DeviceWeight / mix.TotalWeight) : 0;
+
     /// <summary>The level IOAPIC pins' handshake, when the script has device threads.</summary>
     public LevelPinHandshake? LevelPins { get; }
 
@@ -93,6 +101,12 @@ internal sealed class WorkloadDriver
 
     /// <summary>IPIs one vCPU posted; final once <see cref="Stop"/> returned.</summary>
     public long PostedIpisOf(int vcpu) => drivers[vcpu].Sent;
+
+    /// <summary>The instant vCPU <paramref name="vcpu"/>'s paced schedule counted from (after <see cref="Stop"/>; 0 unpaced).</summary>
+    internal long PaceStartOf(int vcpu) => drivers[vcpu].PaceStart;
+
+    /// <summary>When posting first opened (<see cref="BeginPosting"/>; a <see cref="Stopwatch"/> timestamp, 0 before).</summary>
+    internal long PostingOpenedAt => phase.OpenedAt;
 
     /// <summary>How often the vCPUs found interrupts pending and took them; final once <see cref="Stop"/> returned.</summary>
     public long TakenInterrupts

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 
 namespace IpiEngine.Workload;
 
@@ -35,9 +36,20 @@ internal sealed class WorkloadPhase
     /// <summary>IPIs posted by the drivers that finished.</summary>
     public long FinishedIpis => Interlocked.Read(ref state.FinishedIpis);
 
+    /// <summary>
+    /// When posting first opened (a <see cref="Stopwatch"/> timestamp; 0 before): the one instant every paced driver's
+    /// schedule counts from, so a thread woken late catches up rather than shifting its IPIs (and its stagger) by its wake.
+    /// </summary>
+    public long OpenedAt => state.OpenedAt; // plain: read by a driver after it saw Posting, whose acquire orders it
+
     /// <summary>Moves every driver to <paramref name="phase"/> (release: pairs with <see cref="Current"/>).</summary>
     public void Set(int phase)
     {
+        if (phase == Posting && state.OpenedAt == 0)
+        {
+            state.OpenedAt = Stopwatch.GetTimestamp(); // before the release below: a driver that sees Posting sees it
+        }
+
         Volatile.Write(ref state.Current, phase);
         if (phase != Ready)
         {

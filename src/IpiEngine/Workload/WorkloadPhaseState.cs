@@ -11,6 +11,7 @@ namespace IpiEngine.Workload;
 internal struct WorkloadPhaseState
 {
     [FieldOffset(CacheLine.PaddedSize)] public int Current;
+    [FieldOffset(CacheLine.PaddedSize + 8)] public long OpenedAt; // written once, before Current first reads Posting
     [FieldOffset(2 * CacheLine.PaddedSize)] public int Running;
     [FieldOffset(2 * CacheLine.PaddedSize + 8)] public long FinishedIpis;
 }

@@ -100,6 +100,40 @@ public class WorkloadDriverTests
     }
 
     [Fact]
+    public void Every_paced_vcpu_counts_its_schedule_from_the_instant_posting_opened()
+    {
+        const int Vcpus = 64;
+        var kind = TopologyKind.X2ApicPhysical;
+        var script = WorkloadGenerator.Generate(VcpuAddressBook.From(ApicTopology.Configure(Vcpus, kind), kind), WorkloadMix.Unicast, 5, 20);
+        using var engine = StartedEngine(ApicTopology.Configure(Vcpus, kind), ThreadingMode.Fused);
+        var driver = new WorkloadDriver(engine, script, batch: 1, windowIpis: null, ipisPerSecond: 64_000);
+        driver.Start();
+        driver.BeginPosting();
+        Thread.Sleep(50); // every thread woke and posted (1 k IPIs/s each): their schedules are set
+        driver.Stop();
+        engine.Stop();
+
+        Assert.NotEqual(0, driver.PostingOpenedAt);
+        for (var v = 0; v < Vcpus; v++)
+        {
+            // One instant for all: a thread that took the gate late would otherwise shift its IPIs (and its stagger) by its wake.
+            Assert.Equal(driver.PostingOpenedAt, driver.PaceStartOf(v));
+        }
+    }
+
+    [Theory]
+    [InlineData(10_000_000_000_000L, "single=1,msi=1000000", 9_999_990_000_009L)] // 10^13 x 10^6 overflowed a long
+    [InlineData(1000L, "single=80,msi=20", 200L)]
+    [InlineData(null, "single=80,msi=20", 0L)]
+    public void A_counted_run_gives_the_devices_their_weights_share(long? window, string mixText, long expected)
+    {
+        Assert.True(WorkloadMix.TryParse(mixText, out var mix, out _));
+
+        Assert.Equal(expected, WorkloadDriver.DeviceShareOf(window, mix!, devices: 1));
+        Assert.Equal(0, WorkloadDriver.DeviceShareOf(window, mix!, devices: 0));
+    }
+
+    [Fact]
     public void A_workload_with_device_threads_refuses_to_pause()
     {
         Assert.True(WorkloadMix.TryParse("single=80,msi=20", out var mix, out _));
