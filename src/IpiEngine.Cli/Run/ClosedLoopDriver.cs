@@ -73,6 +73,7 @@ internal sealed class ClosedLoopDriver : IDisposable
     private readonly long[] _acksServed; // [vcpu * Stride]
     private readonly long[] _posted; // [vcpu * Stride] firing writes posted
     private readonly long[] _quota; // [vcpu] round trips this sender makes (long.MaxValue: until stopped)
+    private readonly long[] _sendingSpan; // [sender * Stride] its first post, [sender * Stride + 1] its last round's end (timestamps; read after Join)
     private readonly LatencyHistogram[] _latency;
     private readonly Thread[] _threads;
     private readonly ManualResetEventSlim _go = new();
@@ -102,6 +103,7 @@ internal sealed class ClosedLoopDriver : IDisposable
         _targets = new int[_vcpus][][];
         _targetsPerSend = new int[_vcpus];
         _quota = new long[_vcpus];
+        _sendingSpan = new long[_vcpus * Stride];
         _latency = new LatencyHistogram[_vcpus];
         _threads = new Thread[_vcpus];
         Senders = kind == ClosedLoopKind.PingPong ? _vcpus / 2 : _vcpus;
@@ -162,6 +164,29 @@ internal sealed class ClosedLoopDriver : IDisposable
 
     /// <summary>Workload vectors the vCPUs took from the engine (what coalescing left of the IPIs).</summary>
     public long IpisTaken => SumOf(_ipisTaken);
+
+    /// <summary>
+    /// Seconds from the first sender's first post to the last sender's last completed round trip (after <see cref="Join"/>;
+    /// 0 when nothing was sent): the window the round trips happened in, without the threads' wake-up before it or the
+    /// controller's poll interval after it (a counted run of a few round trips read a millisecond of polling as its time).
+    /// </summary>
+    public double SendingSeconds
+    {
+        get
+        {
+            var (first, last) = (long.MaxValue, long.MinValue);
+            for (var v = 0; v < _vcpus; v++)
+            {
+                if (_sendingSpan[v * Stride] != 0)
+                {
+                    first = Math.Min(first, _sendingSpan[v * Stride]);
+                    last = Math.Max(last, _sendingSpan[v * Stride + 1]);
+                }
+            }
+
+            return first == long.MaxValue ? 0 : Stopwatch.GetElapsedTime(first, last).TotalSeconds;
+        }
+    }
 
     /// <summary>Doubled acks, acks still outstanding at the end, answers that were not due: 0 on a sound run.</summary>
     public long Violations => Interlocked.Read(ref _violations); // atomic read: vCPU threads add to it atomically
@@ -258,13 +283,16 @@ internal sealed class ClosedLoopDriver : IDisposable
         var sends = _sends[v];
         var latency = _latency[v];
         long round = 0;
+        var (firstPost, lastEnd) = (0L, 0L);
         for (; round < _quota[v] && !_stop; round++)
         {
             var start = Stopwatch.GetTimestamp();
+            firstPost = firstPost == 0 ? start : firstPost;
+            bool answered;
             if (_kind == ClosedLoopKind.PingPong)
             {
                 PostAll(v, sends[0]);
-                while (!TakeVector(v, PingPongVector) && !_abandoned)
+                while (!(answered = TakeVector(v, PingPongVector)) && !_abandoned)
                 {
                     spin.SpinOnce(sleep1Threshold: -1);
                 }
@@ -280,18 +308,25 @@ internal sealed class ClosedLoopDriver : IDisposable
                 }
 
                 PostAll(v, send);
-                while (Volatile.Read(ref _outstanding[v * Stride]) != 0 && !_abandoned) // acquire: pairs with the targets' decrements
+                while (!(answered = Volatile.Read(ref _outstanding[v * Stride]) == 0) && !_abandoned) // acquire: pairs with the targets' decrements
                 {
                     Serve(v);
                     spin.SpinOnce(sleep1Threshold: -1);
                 }
             }
 
-            latency.RecordTicks(start, Stopwatch.GetTimestamp());
+            if (!answered)
+            {
+                break; // abandoned: this round trip never ended, so it is neither timed nor counted
+            }
+
+            lastEnd = Stopwatch.GetTimestamp();
+            latency.RecordTicks(start, lastEnd);
             Volatile.Write(ref _roundTrips[v * Stride], round + 1); // release: read whole by the progress counters
             spin.Reset();
         }
 
+        (_sendingSpan[v * Stride], _sendingSpan[v * Stride + 1]) = lastEnd == 0 ? (0, 0) : (firstPost, lastEnd); // read after Join
         Interlocked.Increment(ref _sendersDone); // full fence: this sender's last round is over before it counts as done
         if (_kind != ClosedLoopKind.PingPong)
         {

@@ -80,7 +80,7 @@ internal static class ClosedLoopRun
             LatencyNs = new LatencySummary(0, 0, 0, 0, 0), // post-to-delivery is not logged: the round trip is the measure
             AllocatedBytes = m.Allocations.AllocatedBytes,
             GcCollections = new GcCounts(m.Allocations.Gen0, m.Allocations.Gen1, m.Allocations.Gen2),
-            Cpu = ThreadCpu.From(m.CpuSeconds, m.Seconds, ipis),
+            Cpu = ThreadCpu.From(m.CpuSeconds, m.WindowSeconds, ipis),
             ClosedLoop = new ClosedLoopSummary(
                 kind == ClosedLoopKind.PingPong ? "answer IPI" : "shared flag (request mask + outstanding count)",
                 m.Driver.Senders,
@@ -145,7 +145,9 @@ internal static class ClosedLoopRun
         var drained = EngineQuiescence.Wait(engine);
         var endCounters = engine.ReadCounters();
         engine.Stop();
-        return new Measurement(driver, counters, endCounters, engine.ReadCounters(), drained, Stopwatch.GetElapsedTime(start, end).TotalSeconds, driver.RoundTrips, latency, window, cpu);
+        var windowSeconds = Stopwatch.GetElapsedTime(start, end).TotalSeconds;
+        var seconds = driver.SendingSeconds is > 0 and var sending ? sending : windowSeconds;
+        return new Measurement(driver, counters, endCounters, engine.ReadCounters(), drained, seconds, windowSeconds, driver.RoundTrips, latency, window, cpu);
     }
 
     private static VcpuAddressBook Addresses(RunSettings settings)
@@ -178,7 +180,8 @@ internal static class ClosedLoopRun
         EngineCounters End,
         EngineCounters Final,
         bool Drained,
-        double Seconds,
+        double Seconds, // first post to last round trip's end
+        double WindowSeconds, // the controller's window, which the threads' CPU times cover
         long RoundTrips,
         LatencySummary Latency,
         AllocationWindow Allocations,

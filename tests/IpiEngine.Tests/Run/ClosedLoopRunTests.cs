@@ -1,5 +1,8 @@
 using System.Text.Json;
+using IpiEngine.Apic;
+using IpiEngine.Cli.Run;
 using IpiEngine.Perf.Calibration;
+using IpiEngine.Workload;
 using Xunit;
 
 namespace IpiEngine.Tests.Run;
@@ -91,6 +94,46 @@ public class ClosedLoopRunTests
         Assert.InRange(json.GetProperty("durationSeconds").GetDouble(), 0.25, 60);
         Assert.InRange(loop.GetProperty("roundTripsPerSecond").GetDouble(), 0.5 * trips / 60, 1.01 * trips / 0.25);
         Assert.True(json.GetProperty("conservationHeld").GetBoolean());
+    }
+
+    [Fact]
+    public void A_counted_run_is_timed_from_the_first_post_to_the_last_ack_not_by_the_controllers_polling()
+    {
+        var json = SyntheticRunTests.RunJson("--workload", "ping-pong", "--vcpus", "2", "--count", "2", "--warmup", "50ms");
+
+        var loop = json.GetProperty("closedLoop");
+        Assert.Equal(2, loop.GetProperty("roundTrips").GetInt64());
+        var max = loop.GetProperty("roundTripLatencyNs").GetProperty("max").GetInt64();
+        var seconds = json.GetProperty("durationSeconds").GetDouble();
+        // One sender, two round trips back to back: the window is their two latencies and the step between them (the
+        // controller polls every millisecond; its poll and the threads' wake-up are not the round trips' time).
+        Assert.True(seconds * 1e9 <= (2.1 * max) + 100_000, $"{seconds * 1e9:0} ns for two round trips of at most {max} ns");
+        Assert.Equal(2 / seconds, loop.GetProperty("roundTripsPerSecond").GetDouble(), 6);
+    }
+
+    [Fact]
+    public void An_abandoned_round_trip_is_neither_counted_nor_timed()
+    {
+        var kind = TopologyKind.X2ApicPhysical;
+        using var engine = new Engine(new EngineOptions { Topology = ApicTopology.Configure(4, kind) });
+        // The vCPUs address APIC IDs the engine's VM does not have: every call goes nowhere, and no ack ever comes.
+        var nowhere = VcpuAddressBook.From(ApicTopology.Reset([100, 101, 102, 103]), kind);
+        engine.Start();
+        using var driver = new ClosedLoopDriver(engine, nowhere, ClosedLoopKind.CallSingle, roundTrips: 40, seed: 1);
+        driver.Start();
+        driver.Go();
+        Thread.Sleep(50);
+        Assert.Equal(0, driver.RoundTrips);
+
+        driver.Abandon();
+        Assert.True(SpinWait.SpinUntil(() => driver.SendersFinished, TimeSpan.FromSeconds(10)), "the senders did not give up");
+        var latency = driver.Join();
+        engine.Stop();
+
+        Assert.Equal(0, driver.RoundTrips);
+        Assert.Equal(0, latency.Samples);
+        Assert.Equal(0, driver.SendingSeconds);
+        Assert.True(driver.Violations > 0); // the run reports the ack it never got
     }
 
     [Theory]
