@@ -49,7 +49,7 @@ internal abstract class WaitStrategy
     }
 
     /// <summary>
-    /// One empty look, number <paramref name="look"/> (from 0) of this wait: pause in the strategy's way and return
+    /// One empty look, number <paramref name="look"/> (from 0, staying at <see cref="int.MaxValue"/> once there) of this wait: pause in the strategy's way and return
     /// false, or return true to park on the event until signalled.
     /// </summary>
     protected internal abstract bool Pause(int look);
@@ -58,7 +58,9 @@ internal abstract class WaitStrategy
     private void WaitSlow<TCondition>(ref TCondition condition, EventCount signal) where TCondition : struct, IWaitCondition
     {
         ArgumentNullException.ThrowIfNull(signal);
-        for (int step = 0; !condition.IsSatisfied; step++)
+        // The look number saturates: wrapped to int.MinValue, a sleeping or yielding wait idle for 2^31 looks (Yielding:
+        // under an hour) would read as "still in its first spins" and busy-spin for the next 2^31.
+        for (int step = 0; !condition.IsSatisfied; step = step == int.MaxValue ? step : step + 1)
         {
             if (!Pause(step))
             {

@@ -17,6 +17,18 @@ public sealed class WaitStrategyTests
     }
 
     [Fact]
+    public void A_wait_idle_for_more_than_2_to_the_31_looks_never_reads_as_its_first_spins()
+    {
+        var strategy = new RecordingLooks();
+        var condition = new SatisfiedAfter((long)int.MaxValue + 4);
+
+        strategy.WaitUntil(ref condition, new EventCount()); // about 2^31 empty looks: a few seconds
+
+        Assert.Equal(int.MaxValue, strategy.Last); // saturated, not wrapped to int.MinValue
+        Assert.False(strategy.SawNegative);
+    }
+
+    [Fact]
     public void Hybrid_parks_after_its_spins_and_yields_and_sooner_when_posters_assist()
     {
         WaitStrategy hybrid = WaitStrategy.For(WaitStrategyKind.Hybrid);
@@ -53,5 +65,34 @@ public sealed class WaitStrategyTests
         WaitStrategy strategy = WaitStrategy.For(kind);
         Assert.Same(strategy, strategy.ForAssistedGathering);
         Assert.Same(strategy, strategy.ForRoom);
+    }
+
+    /// <summary>A strategy that never parks and records the look numbers it was given.</summary>
+    private sealed class RecordingLooks : WaitStrategy
+    {
+        public bool SawNegative { get; private set; }
+
+        public int Last { get; private set; }
+
+        public override WaitStrategyKind Kind => WaitStrategyKind.Yielding;
+
+        protected internal override bool Pause(int look)
+        {
+            SawNegative |= look < 0;
+            Last = look;
+            return false;
+        }
+    }
+
+    /// <summary>Satisfied after a given number of looks (the wait takes it by reference, so the count goes down).</summary>
+    private struct SatisfiedAfter(long looks) : IWaitCondition
+    {
+        private long _left = looks;
+
+        public bool IsSatisfied => --_left < 0;
+
+        public readonly void BeforePark()
+        {
+        }
     }
 }
