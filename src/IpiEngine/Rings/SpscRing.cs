@@ -22,7 +22,8 @@ namespace IpiEngine.Rings;
 /// every store the rare side made before its barrier. Hence the asymmetric Dekker rule used below: if the rare side
 /// stores X, barriers, then loads Y, and the producer stores Y, then loads X, at least one of the two loads sees the
 /// other side's store. (The JIT keeps volatile accesses in program order; the hardware's store-to-load reordering is the
-/// one the barrier covers, and on Arm64 a release store followed by an acquire load is ordered anyway.) The consumer
+/// one the barrier covers, on Arm64 as on x86: nothing here relies on a release store and a later acquire load being
+/// ordered by themselves, which an RCpc acquire (LDAPR) does not promise.) The consumer
 /// reads slots after an acquire load of the tail and returns them with one release store of the head
 /// (<see cref="Advance"/>).
 /// <para>
