@@ -1,4 +1,5 @@
 using IpiEngine.Perf.Calibration;
+using IpiEngine.Perf.Comparison;
 using IpiEngine.Perf.Records;
 using IpiEngine.Perf.Suite;
 using Perfolizer.Mathematics.Cpd;
@@ -9,7 +10,9 @@ namespace IpiEngine.Perf.Trend;
 /// Builds per-benchmark series of per-commit medians from clean records of one machine, and finds
 /// steps in them with Perfolizer's EdPelt change-point detector. A cross-thread benchmark gets one
 /// series per calibration state (near, far), because a switch of state would otherwise show up as
-/// a step no commit caused; its mixed and unknown samples are left out.
+/// a step no commit caused; its mixed and unknown samples are left out. Records of different job settings (a
+/// BenchmarkDotNet profile's iteration times, an interleaved round's block medians) are never pooled or drawn in one
+/// series either, for the same reason: when the store holds more than one, each series is named with its job's.
 /// </summary>
 public static class TrendBuilder
 {
@@ -30,17 +33,20 @@ public static class TrendBuilder
             .OrderBy(c => c.When)
             .ToList();
 
+        var jobs = JobLabels(commits.SelectMany(c => c.Records).Where(r => r.Benchmarks.Any(b => !b.Failed && include(b.Id))));
         var pooled = new Dictionary<string, SortedDictionary<int, List<double>>>(StringComparer.Ordinal);
         for (int index = 0; index < commits.Count; index++)
         {
             foreach (var record in commits[index].Records)
             {
+                var job = jobs[RunComparer.JobSignature(record.Run.Job)];
                 foreach (var benchmark in record.Benchmarks)
                 {
                     if (benchmark.Failed || !include(benchmark.Id) || SeriesName(benchmark) is not { } name)
                     {
                         continue;
                     }
+                    name = job.Length == 0 ? name : $"{name} ({job})";
                     if (!pooled.TryGetValue(name, out var byCommit))
                     {
                         pooled[name] = byCommit = [];
@@ -63,6 +69,28 @@ public static class TrendBuilder
             series.Add(new TrendSeries(name, points, ChangePoints(points, minDistance)));
         }
         return series;
+    }
+
+    /// <summary>
+    /// A label per job signature of <paramref name="records"/>: empty when they share one job (the series keep their plain
+    /// names), else the job's name, numbered when two signatures share a name (a profile whose settings changed).
+    /// </summary>
+    private static Dictionary<string, string> JobLabels(IEnumerable<PerfRecord> records)
+    {
+        var signatures = records
+            .Select(r => (Signature: RunComparer.JobSignature(r.Run.Job), Name: r.Run.Job?.Name ?? "unknown job"))
+            .DistinctBy(j => j.Signature)
+            .ToList();
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var group in signatures.GroupBy(j => j.Name, StringComparer.Ordinal))
+        {
+            int n = 0;
+            foreach (var (signature, name) in group)
+            {
+                labels[signature] = signatures.Count == 1 ? "" : group.Count() == 1 ? name : $"{name} #{++n}";
+            }
+        }
+        return labels;
     }
 
     private static string? SeriesName(BenchmarkResult benchmark)

@@ -1,4 +1,5 @@
 using IpiEngine.Perf.Calibration;
+using IpiEngine.Perf.Interleave;
 using IpiEngine.Perf.Suite;
 using IpiEngine.Perf.Trend;
 using Xunit;
@@ -28,6 +29,23 @@ public class TrendTests
             .Select(i => Record($"c{i:d2}", Benchmark("Bench.X", Samples(100, 15, seed: 100 + i))))
             .ToList();
         Assert.Empty(Assert.Single(TrendBuilder.Build(records, Machine, _ => true, minDistance: 2)).ChangePoints);
+    }
+
+    [Fact]
+    public void Records_of_different_job_settings_are_separate_series_not_a_step()
+    {
+        // The same code throughout: three commits recorded by the full profile, three by interleaved rounds, whose block
+        // medians read 30% higher. Pooled as one series, the switch of job read as a step at c03.
+        var records = Enumerable.Range(0, 6)
+            .Select(i => Record($"c{i:d2}", Machine, i < 3 ? SuiteProfile.Full : InterleavedRound.Profile, dirty: false,
+                Benchmark("Bench.X", Samples(i < 3 ? 100 : 130, 15, seed: 300 + i))))
+            .ToList();
+
+        var series = TrendBuilder.Build(records, Machine, _ => true, minDistance: 1);
+
+        Assert.Equal(["Bench.X (full)", $"Bench.X ({InterleavedRound.Profile.Name})"], series.Select(s => s.Name));
+        Assert.All(series, s => Assert.Equal(3, s.Points.Count));
+        Assert.All(series, s => Assert.Empty(s.ChangePoints));
     }
 
     [Fact]
