@@ -21,6 +21,10 @@ namespace IpiEngine.Perf.Suite;
 /// rounds it ran, is the one that settled it.
 /// </para>
 /// <para>
+/// A benchmark that more rounds cannot decide is settled too: one on a single side (added or removed by the commit),
+/// one that failed on a side. One whose time is the same but whose allocation changed runs on under the warn-only cap.
+/// </para>
+/// <para>
 /// Nothing is settled before the fewest rounds that can decide at all: until then every round runs every selected
 /// benchmark.
 /// </para>
@@ -57,15 +61,25 @@ internal static class SettledBenchmarks
     {
         ArgumentNullException.ThrowIfNull(comparer);
         ArgumentNullException.ThrowIfNull(ranLastRound);
-        var compared = comparer.Compare(a, b).Benchmarks;
+        var report = comparer.Compare(a, b);
+        var compared = report.Benchmarks;
         var settled = compared
-            .Where(c => c.Time == TimeOutcome.Same && !c.AllocationChanged)
+            .Where(c => c.Time is TimeOutcome.Same && !c.AllocationChanged || c.Time is TimeOutcome.Failed)
             .Select(c => c.Id)
             .ToHashSet(StringComparer.Ordinal);
         settled.UnionWith(comparer.ForInterimLooks().Compare(a, b).Benchmarks
             .Where(c => c.Time is TimeOutcome.Slower or TimeOutcome.Faster)
             .Select(c => c.Id));
-        var warnOnly = compared.Where(c => !c.TimeGated).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+
+        // Nothing more rounds could decide: a benchmark on one side only (a commit added or removed it) has nothing to be
+        // compared with, and one that failed on a side every round so far has no samples there. Open, either ran alone
+        // until the budget was spent.
+        settled.UnionWith(report.New);
+        settled.UnionWith(report.Missing);
+
+        // Time found the same but allocation changed: the time is decided, and more rounds only re-read the allocation's
+        // median. Such a benchmark runs on as a warn-only one does, so it cannot hold the run past WarnOnlyRounds.
+        var warnOnly = compared.Where(c => !c.TimeGated || (c.Time == TimeOutcome.Same && c.AllocationChanged)).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
         var close = compared.Where(c => !c.TimeGated && c.MoreRounds is <= WarnOnlyExtraRounds).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
         var decided = compared.Where(c => c.Time is TimeOutcome.Slower or TimeOutcome.Faster).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
         var open = ranLastRound.Where(id => !settled.Contains(id)).ToList();

@@ -54,6 +54,51 @@ public sealed class SettledBenchmarksTests
         Assert.Equal([Slowed], SettledBenchmarks.Open(Comparer, a, b, [Steady, Slowed]));
     }
 
+    private const string Added = "IpiEngine.Benchmarks.Apic.R.Added(Case: D)";
+
+    /// <summary><paramref name="count"/> rounds of Steady on both sides; B also runs Added, which A does not have, and with <paramref name="bAllocates"/> B's Steady allocates 8 B/op.</summary>
+    private static (RecordSet A, RecordSet B) RoundsWithAnAddedBenchmark(int count, bool bAllocates)
+    {
+        var random = new Random(3);
+        var a = new List<PerfRecord>();
+        var b = new List<PerfRecord>();
+        for (int round = 1; round <= count; round++)
+        {
+            double[] Blocks(double level) => [.. Enumerable.Range(0, 4).Select(_ => level * (1 + ((random.NextDouble() - 0.5) * 0.01)))];
+            a.Add(SyntheticRecords.Interleaved("aaaaaaaaaaaa", round, (Steady, Blocks(100))));
+            var diff = SyntheticRecords.Interleaved("bbbbbbbbbbbb", round, (Steady, Blocks(100)), (Added, Blocks(70)));
+            b.Add(bAllocates ? diff with { Benchmarks = [.. diff.Benchmarks.Select(x => x.Id == Steady ? x with { AllocatedBytesPerOp = 8 } : x)] } : diff);
+        }
+        return (SyntheticRecords.Set("A", [.. a]), SyntheticRecords.Set("B", [.. b]));
+    }
+
+    [Fact]
+    public void A_benchmark_only_one_side_has_is_settled_at_once_so_it_does_not_run_alone_until_the_budget_ends()
+    {
+        var (a, b) = RoundsWithAnAddedBenchmark(Comparer.MinimumPairedRounds, bAllocates: false);
+
+        var settlement = SettledBenchmarks.Settle(Comparer, a, b, [Steady, Added]);
+
+        Assert.Empty(settlement.Open);
+        Assert.True(settlement.EndsRun(Comparer.MinimumPairedRounds, extending: false));
+        Assert.Empty(SettledBenchmarks.Open(Comparer, b, a, [Steady, Added])); // removed by the commit: the same
+    }
+
+    [Fact]
+    public void A_benchmark_whose_time_is_the_same_but_allocation_changed_runs_only_to_the_warn_only_cap()
+    {
+        var (a, b) = RoundsWithAnAddedBenchmark(SettledBenchmarks.WarnOnlyRounds, bAllocates: true);
+        var report = Comparer.Compare(a, b).Benchmarks.Single(x => x.Id == Steady);
+        Assert.Equal(TimeOutcome.Same, report.Time);
+        Assert.True(report.AllocationChanged);
+
+        var settlement = SettledBenchmarks.Settle(Comparer, a, b, [Steady, Added]);
+
+        Assert.Equal([Steady], settlement.Open); // not settled: it reports its allocation change at the end
+        Assert.False(settlement.EndsRun(SettledBenchmarks.WarnOnlyRounds - 1, extending: false));
+        Assert.True(settlement.EndsRun(SettledBenchmarks.WarnOnlyRounds, extending: false)); // more rounds cannot change its time verdict
+    }
+
     private const string CrossNoisy = "IpiEngine.Benchmarks.EndToEnd.H.CrossNoisy";
 
     /// <summary>
