@@ -26,7 +26,7 @@ internal sealed class PolicyOptions(bool byLaunch)
 
     public Option<string> CrossThreshold { get; } = new("--cross-threshold") { Description = "Relative threshold for cross-thread benchmarks.", DefaultValueFactory = _ => Defaults.CrossThreadThreshold };
     public Option<string> CrossNoise { get; } = new("--cross-noise") { Description = "Absolute floor for cross-thread benchmarks.", DefaultValueFactory = _ => Defaults.CrossThreadNoiseFloor };
-    public Option<double> Alpha { get; } = new("--alpha") { Description = byLaunch ? "Significance level of the slower and faster tests." : "Significance level of each one-sided test.", DefaultValueFactory = _ => 0.01 };
+    public Option<double> Alpha { get; } = new("--alpha") { Description = byLaunch ? "Significance level of the slower and faster tests (0.0001 to 0.5)." : "Significance level of each one-sided test (0.0001 to 0.5).", DefaultValueFactory = _ => 0.01 };
     public Option<double> EquivalenceAlpha { get; } = new("--equivalence-alpha")
     {
         Description = "Level of the equivalence test that calls a benchmark 'same' (slower and faster keep --alpha).",

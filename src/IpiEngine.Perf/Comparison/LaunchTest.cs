@@ -82,7 +82,9 @@ internal sealed class LaunchTest(double alpha, int permutations = 4000, int seed
     private static readonly double PowerQuantile = 0.8416;
 
     /// <summary>The test's significance level per one-sided test.</summary>
-    public double Alpha { get; } = TestLevel.Checked(alpha, "--alpha");
+    public double Alpha { get; } = TestLevel.CheckedAlpha(alpha);
+
+    private readonly int _permutations = TestLevel.DrawsFor(TestLevel.CheckedAlpha(alpha), permutations); // the p floor under α / 10
 
     /// <summary>The level of the equivalence test (both one-sided tests of "same").</summary>
     public double EquivalenceAlpha { get; } = TestLevel.Checked(equivalenceAlpha, "--equivalence-alpha");
@@ -225,7 +227,7 @@ internal sealed class LaunchTest(double alpha, int permutations = 4000, int seed
         var random = new Random(seed);
         var labels = strata.Select(s => new int[s.Base.Length + s.Diff.Length]).ToArray();
         int atLeast = 0, atMost = 0;
-        for (int r = 0; r < permutations; r++)
+        for (int r = 0; r < _permutations; r++)
         {
             for (int s = 0; s < strata.Count; s++)
             {
@@ -248,7 +250,7 @@ internal sealed class LaunchTest(double alpha, int permutations = 4000, int seed
                 atMost++;
             }
         }
-        return ((1.0 + atLeast) / (1.0 + permutations), (1.0 + atMost) / (1.0 + permutations));
+        return ((1.0 + atLeast) / (1.0 + _permutations), (1.0 + atMost) / (1.0 + _permutations));
     }
 
     /// <summary>

@@ -31,7 +31,9 @@ internal sealed class PairedTest(double alpha, int draws = 10_000, int seed = 20
     public const int ExactRounds = 14;
 
     /// <summary>The test's significance level per one-sided test.</summary>
-    public double Alpha { get; } = TestLevel.Checked(alpha, "--alpha");
+    public double Alpha { get; } = TestLevel.CheckedAlpha(alpha);
+
+    private readonly int _draws = TestLevel.DrawsFor(TestLevel.CheckedAlpha(alpha), draws); // the p floor under α / 10
 
     /// <summary>The level of the equivalence test (<see cref="LaunchTest.DefaultEquivalenceAlpha"/> says why it differs).</summary>
     public double EquivalenceAlpha { get; } = TestLevel.Checked(equivalenceAlpha, "--equivalence-alpha");
@@ -164,7 +166,7 @@ internal sealed class PairedTest(double alpha, int draws = 10_000, int seed = 20
         }
         var random = new Random(seed);
         int hits = 0;
-        for (int d = 0; d < draws; d++)
+        for (int d = 0; d < _draws; d++)
         {
             double sum = 0;
             for (int i = 0; i < n; i++)
@@ -176,7 +178,7 @@ internal sealed class PairedTest(double alpha, int draws = 10_000, int seed = 20
                 hits++;
             }
         }
-        return (1.0 + hits) / (1.0 + draws);
+        return (1.0 + hits) / (1.0 + _draws);
     }
 
     /// <summary>

@@ -27,7 +27,7 @@ internal sealed class SampleTest
     {
         _threshold = ParseThreshold(options.Threshold, "--threshold");
         _noiseFloor = ParseThreshold(options.NoiseFloor, "--noise");
-        _alpha = new SignificanceLevel(TestLevel.Checked(options.Alpha, "--alpha"));
+        _alpha = new SignificanceLevel(TestLevel.CheckedAlpha(options.Alpha));
         _minSamples = Math.Max(2, options.MinSamples);
     }
 

@@ -46,6 +46,17 @@ public sealed class LaunchTestTests
         Assert.Contains("slower", finding.Reason, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0.0002)] // 4,000 relabellings could not go below 1 / 4,001 = 2.5e-4: slower was out of reach
+    [InlineData(0.0001)]
+    public void A_strict_alpha_can_still_be_reached_by_a_clear_slowdown(double alpha)
+    {
+        var finding = new LaunchTest(alpha).Compare(Launches(100, 12, seed: 13), Launches(200, 12, seed: 14), SingleThreaded);
+
+        Assert.Equal(TimeOutcome.Slower, finding.Outcome);
+        Assert.True(finding.PSlower <= alpha, $"p {finding.PSlower}");
+    }
+
     [Fact]
     public void A_real_20_percent_speedup_is_faster()
     {

@@ -15,6 +15,8 @@ public class TestLevelTests
         { "--equivalence-alpha must be between 0 and 0.5, not 0.5.", () => _ = new LaunchTest(alpha: 0.01, equivalenceAlpha: 0.5) },
         { "--equivalence-alpha must be between 0 and 0.5, not 0.5.", () => _ = new PairedTest(alpha: 0.01, equivalenceAlpha: 0.5) },
         { "--alpha must be between 0 and 0.5, not 0.", () => _ = new PairedTest(alpha: 0) },
+        { "--alpha must be at least 0.0001 (the tests' random relabellings cannot reach a stricter level), not 1E-07.", () => _ = new PairedTest(alpha: 1e-7) },
+        { "--alpha must be at least 0.0001 (the tests' random relabellings cannot reach a stricter level), not 5E-05.", () => _ = new LaunchTest(alpha: 0.00005) },
     };
 
     [Theory]
