@@ -197,7 +197,7 @@ internal sealed class RunOptions
             Duration = Text(parse, Duration) is { } d ? OptionValues.Duration("--duration", d) : RunSettings.DefaultDuration,
             Count = Text(parse, Count) is { } c ? OptionValues.Positive("--count", c, long.MaxValue / 4) : null,
             Seed = Text(parse, Seed) is { } s ? SeedOf(s) : 1,
-            Rate = Text(parse, Rate) is { } r && r.Trim() != "unlimited" ? RateOf(r) : null,
+            Rate = Text(parse, Rate) is { } r && r.Trim() != "unlimited" ? OptionValues.Scaled("--rate", r) : null,
             Batch = Text(parse, Batch) is { } b ? (int)OptionValues.Positive("--batch", b, 4096) : RunSettings.DefaultBatch,
             Warmup = Text(parse, Warmup) is { } wu ? OptionValues.Duration("--warmup", wu, allowZero: true) : null,
             LatencySamples = Text(parse, LatencySamples) is { } ls ? LatencySamplesOf(ls) : RunSettings.DefaultLatencySamples,
@@ -421,16 +421,6 @@ internal sealed class RunOptions
         }
 
         throw new RunInputException($"Unknown {option.Name} value '{Text(parse, option)}': use one of {string.Join(", ", accepted)}.");
-    }
-
-    /// <summary>
-    /// <c>--rate</c>: at least one IPI a second over all vCPUs. Slower, a vCPU's interval between IPIs outgrows the
-    /// timestamps its pacing counts in (1e-9 IPIs/s wrapped its due time, and vCPU 0 posted unpaced).
-    /// </summary>
-    private static double RateOf(string text)
-    {
-        var rate = OptionValues.Scaled("--rate", text);
-        return rate >= 1 ? rate : throw new RunInputException($"--rate must be at least 1 IPI/s over all vCPUs, not '{text}'.");
     }
 
     private static int RingCapacityOf(string text)
