@@ -60,7 +60,18 @@ internal static class PerfCommand
             error.WriteLine(e.Message);
             return 2;
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Not a verdict: left to System.CommandLine, a failure of the tool itself (a worker that died mid-request, a
+            // line it garbled) exited 1, which a CI job reads as REGRESSION.
+            error.WriteLine($"ipi perf failed ({e.GetType().Name}): {e.Message} No verdict was reached; exit {ToolFailedExitCode}.");
+            error.WriteLine(e.StackTrace);
+            return ToolFailedExitCode;
+        }
     }
+
+    /// <summary>The exit code of a perf command that failed in itself, distinct from every verdict's (0-3) and input errors' (2).</summary>
+    internal const int ToolFailedExitCode = 4;
 
     /// <summary>The repository, or null when <paramref name="repo"/> is not inside one and git is optional.</summary>
     internal static GitRepository? TryOpenRepository(string? repo)

@@ -10,7 +10,7 @@ namespace IpiEngine.Cli;
 /// <c>ipi perf compare-commits A B</c>: builds both commits in temporary clones, runs launches of
 /// their suites alternately (A B, B A, ...) with the probe around every benchmark, and compares
 /// them launch by launch (<see cref="ComparisonUnit.Launch"/>). The command to run before merging.
-/// Exit 0 pass, 1 regression, 2 not comparable or bad input, 3 not enough evidence, 130 when Ctrl-C ended the rounds
+/// Exit 0 pass, 1 regression, 2 not comparable or bad input, 3 not enough evidence, 4 the tool itself failed (no verdict), 130 when Ctrl-C ended the rounds
 /// early: the first Ctrl-C (or SIGTERM) lets the round in progress finish and compares the rounds that did; a second
 /// ends the process at once.
 /// </summary>

@@ -110,9 +110,19 @@ public sealed class RecordStore(string root)
         {
             throw new PerfInputException($"{path} is not a valid perf record ({e.Message}).", e);
         }
-        if (record is null || record.Benchmarks is null || record.Machine?.Id is null || record.Commit?.Sha is null)
+        if (record is null || record.Benchmarks is null || record.Machine?.Id is null || record.Commit?.Sha is null || record.Run is null)
         {
-            throw new PerfInputException($"{path} is not a perf record (commit, machine or benchmarks missing).");
+            throw new PerfInputException($"{path} is not a perf record (commit, machine, run or benchmarks missing).");
+        }
+        // JSON null where a value is required passes the serializer's required-property check and failed later, far
+        // from the file, as a NullReferenceException: each benchmark is checked here.
+        for (int i = 0; i < record.Benchmarks.Count; i++)
+        {
+            if (record.Benchmarks[i] is not { Id: not null, Samples: not null, Categories: not null, Calibration: not null })
+            {
+                string named = record.Benchmarks[i]?.Id is { } id ? $" ('{id}')" : "";
+                throw new PerfInputException($"{path} is not a perf record: benchmark {i + 1}{named} lacks its id, samples, categories or calibration.");
+            }
         }
         if (record.SchemaVersion != PerfRecord.CurrentSchemaVersion)
         {

@@ -89,6 +89,46 @@ public sealed class PerfCliTests : IDisposable
         Assert.Contains("not a valid perf record", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("run")]
+    [InlineData("benchmark")]
+    [InlineData("samples")]
+    public void A_record_with_null_where_a_value_is_required_is_one_sentence_and_exit_2(string nulled)
+    {
+        var good = Save(Record("bbb", Benchmark("Bench.X", Samples(100, 15, 9))));
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(good))!.AsObject();
+        var benchmarks = json["benchmarks"]!.AsArray();
+        switch (nulled)
+        {
+            case "run": json["run"] = null; break;
+            case "benchmark": benchmarks[0] = null; break;
+            default: benchmarks[0]!["samples"] = null; break;
+        }
+        var bad = _folder.File("20260101T000000Z_0badc0ffee01.json");
+        File.WriteAllText(bad, json.ToJsonString());
+
+        var (exit, _, error) = Run("perf", "compare", "--base", bad, "--diff", good);
+
+        Assert.Equal(2, exit); // it was a NullReferenceException far from the file, exit 1: read as REGRESSION
+        AssertOneSentenceError(error);
+        Assert.Contains("is not a perf record", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_failure_of_the_tool_itself_exits_4_not_a_verdicts_code()
+    {
+        var parse = new System.CommandLine.RootCommand().Parse([]);
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        parse.InvocationConfiguration.Output = output;
+        parse.InvocationConfiguration.Error = error;
+
+        var exit = IpiEngine.Cli.PerfCommand.Guarded(parse, (_, _) => throw new IOException("Broken pipe"));
+
+        Assert.Equal(4, exit);
+        Assert.Contains("ipi perf failed (IOException): Broken pipe No verdict was reached; exit 4.", error.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_json_file_that_is_not_a_record_is_one_sentence_and_exit_2()
     {
