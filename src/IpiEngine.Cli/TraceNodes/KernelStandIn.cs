@@ -18,7 +18,7 @@ internal sealed class KernelStandIn : IcrInjector
     private readonly IReadOnlyList<int> _nodeOfVcpu;
     private readonly int _self;
     private readonly List<(long Seq, int Destination)>? _served;
-    private readonly long[] _pairs;
+    private readonly long[]? _pairs; // only when not recording: vCPUs squared longs (a 50,000-vCPU trace overflowed an int)
     private long _servedTotal;
     private readonly Dictionary<(int Target, byte Vector), long> _injected = [];
     private long _injectedTotal;
@@ -37,7 +37,7 @@ internal sealed class KernelStandIn : IcrInjector
         _nodeOfVcpu = nodeOfVcpu;
         _self = self;
         _served = recordServed ? [] : null;
-        _pairs = new long[topology.VcpuCount * topology.VcpuCount];
+        _pairs = recordServed ? null : new long[checked(topology.VcpuCount * topology.VcpuCount)];
     }
 
     /// <summary>Local targets served at ICR writes, all pairs.</summary>
@@ -52,14 +52,17 @@ internal sealed class KernelStandIn : IcrInjector
         }
     }
 
-    /// <summary>Local targets served per (source, target) pair, indexed <c>source * vCPUs + target</c> (a copy).</summary>
-    public long[] ServedPairs
+    /// <summary>
+    /// Local targets served per (source, target) pair, indexed <c>source * vCPUs + target</c> (a copy); null for a
+    /// stand-in that records every served target instead (<see cref="Served"/>).
+    /// </summary>
+    public long[]? ServedPairs
     {
         get
         {
             lock (_lock)
             {
-                return [.. _pairs];
+                return _pairs is null ? null : [.. _pairs];
             }
         }
     }
@@ -131,7 +134,11 @@ internal sealed class KernelStandIn : IcrInjector
                 if (_nodeOfVcpu[destination] == _self)
                 {
                     _served?.Add(((long)record.Tag, destination));
-                    _pairs[(record.SourceVcpu * _nodeOfVcpu.Count) + destination]++;
+                    if (_pairs is not null)
+                    {
+                        _pairs[(record.SourceVcpu * _nodeOfVcpu.Count) + destination]++;
+                    }
+
                     _servedTotal++;
                 }
             }

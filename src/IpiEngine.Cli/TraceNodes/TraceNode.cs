@@ -100,9 +100,11 @@ internal sealed class TraceNode : IDisposable
     }
 
     /// <summary>
-    /// Posts this node's share of the trace, a thread per local vCPU, and applies the topology rows at the rendezvous.
-    /// Returns when every local record is posted; throws <see cref="InvalidOperationException"/> (one sentence) when a
-    /// thread or a wait failed.
+    /// Posts this node's share of the trace and applies the topology rows at the rendezvous: each local vCPU's records are
+    /// posted by one thread, in trace order, on at most <see cref="ConcurrentTraceReplay.MaxPosterThreads"/> threads (the
+    /// i-th local vCPU on thread i % threads: a node of thousands of vCPUs neither starts thousands of threads, each
+    /// scanning the whole trace, nor passes a Barrier's 32,767 participants). Returns when every local record is posted;
+    /// throws <see cref="InvalidOperationException"/> (one sentence) when a thread or a wait failed.
     /// </summary>
     public void Post(NodeRendezvous rendezvous, CancellationToken ct)
     {
@@ -111,29 +113,37 @@ internal sealed class TraceNode : IDisposable
         var rowPhases = _phases.Where(p => p.TopologyWrites.Count > 0).ToArray();
         int next = 0;
         Exception? failure = null;
-        // The post-phase action runs once all local threads reached the rows, before any is released.
-        using var barrier = new Barrier(_local.Length, _ =>
+        int posters = Math.Min(_local.Length, ConcurrentTraceReplay.MaxPosterThreads);
+        var posterOf = new int[_setup.Placement.Length];
+        Array.Fill(posterOf, -1); // not this node's
+        for (int i = 0; i < _local.Length; i++)
+        {
+            posterOf[_local[i]] = i % posters;
+        }
+
+        // The post-phase action runs once all posting threads reached the rows, before any is released.
+        using var barrier = new Barrier(posters, _ =>
         {
             TracePhase phase = rowPhases[next++];
             rendezvous.Arrive(next, failed.Token); // every node has posted what precedes the rows
             ApplyRows(phase, failed.Token);
         });
-        var threads = new Thread[_local.Length];
-        for (int i = 0; i < _local.Length; i++)
+        var threads = new Thread[posters];
+        for (int i = 0; i < posters; i++)
         {
-            int vcpu = _local[i];
+            int poster = i;
             threads[i] = new Thread(() =>
             {
                 try
                 {
-                    PostVcpu(vcpu, barrier, failed.Token);
+                    PostShare(poster, posterOf, barrier, failed.Token);
                 }
                 catch (Exception e)
                 {
                     Interlocked.CompareExchange(ref failure, e is BarrierPostPhaseException { InnerException: { } inner } ? inner : e, null);
                     failed.Cancel(); // the others stop at their next wait
                 }
-            }) { IsBackground = true, Name = $"node{_setup.Node}-vcpu{vcpu}" };
+            }) { IsBackground = true, Name = $"node{_setup.Node}-poster{poster}" };
             threads[i].Start();
         }
 
@@ -150,13 +160,14 @@ internal sealed class TraceNode : IDisposable
         }
     }
 
-    private void PostVcpu(int vcpu, Barrier barrier, CancellationToken ct)
+    /// <summary>The records of the vCPUs <paramref name="poster"/> owns, in trace order; a wait at each run of rows.</summary>
+    private void PostShare(int poster, int[] posterOf, Barrier barrier, CancellationToken ct)
     {
         foreach (TracePhase phase in _phases)
         {
             foreach (ExitRecord r in phase.Records)
             {
-                if (r.SourceVcpu == vcpu)
+                if (posterOf[r.SourceVcpu] == poster)
                 {
                     Kernel?.Write(r); // KVM resolves and serves local targets before the exit reaches userspace
                     Engine.Post(r.SourceVcpu, r.Register, r.Value, r.DestinationId, r.Tag);

@@ -339,3 +339,5 @@ trace("xapic-cluster-smp16-sparse", [2 * i for i in range(16)], "cluster", False
 trace("xapic-phys-smp8-sparse", [0, 1, 2, 4, 5, 6, 8, 9], "phys", False, 500, 3, kexec=True)
 trace("x2apic-cluster-smp64-sparse", [2 * i for i in range(64)], "x2cluster", True, 1200, 4)
 trace("x2apic-phys-smp40-stride8", [8 * i for i in range(40)], "phys", True, 800, 5, kexec=True)
+# More vCPUs on one node than a trace-over-nodes node has posting threads (64): vCPUs share posting threads there.
+trace("x2apic-phys-smp160", list(range(160)), "phys", True, 700, 6)
