@@ -10,6 +10,13 @@ internal readonly struct IcrCommand : IEquatable<IcrCommand>
 {
     private const uint SelfShorthandBits = 1u << 18;
 
+    /// <summary>
+    /// ICR low bits 31:20, reserved (SDM Vol. 3A "Interrupt Command Register"): the APIC ignores them, so a decoded guest
+    /// write drops them. They must not travel: bit 31 of a forwarded delivery marks an IOAPIC EOI between nodes
+    /// (<see cref="Delivery.RemoteDelivery.IoApicEoiFlag"/>), and a guest's IPI with it set arrived as an EOI, lost.
+    /// </summary>
+    public const uint ReservedLowBits = 0xFFF0_0000;
+
     private IcrCommand(uint low, uint destination, bool isX2Apic)
     {
         Low = low;
@@ -17,7 +24,10 @@ internal readonly struct IcrCommand : IEquatable<IcrCommand>
         IsX2Apic = isX2Apic;
     }
 
-    /// <summary>The ICR low 32 bits as written (bit 12, delivery status, is read-only and ignored).</summary>
+    /// <summary>
+    /// The ICR low 32 bits as written, less the reserved bits 31:20 of a guest's write (bit 12, delivery status, is
+    /// read-only and ignored).
+    /// </summary>
     public uint Low { get; }
 
     /// <summary>The destination field: xAPIC ICR high bits 31:24 (8 bits) or x2APIC ICR bits 63:32 (32 bits).</summary>
@@ -52,11 +62,11 @@ internal readonly struct IcrCommand : IEquatable<IcrCommand>
 
     /// <summary>Decodes an xAPIC ICR low write with the sender's latched ICR high (destination = high bits 31:24).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static IcrCommand FromXApic(uint low, uint latchedHigh) => new(low, latchedHigh >> 24, false);
+    public static IcrCommand FromXApic(uint low, uint latchedHigh) => new(low & ~ReservedLowBits, latchedHigh >> 24, false);
 
     /// <summary>Decodes a 64-bit x2APIC ICR write (MSR 0x830): low bits 31:0, destination bits 63:32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static IcrCommand FromX2Apic(ulong icr) => new((uint)icr, (uint)(icr >> 32), true);
+    public static IcrCommand FromX2Apic(ulong icr) => new((uint)icr & ~ReservedLowBits, (uint)(icr >> 32), true);
 
     /// <summary>
     /// The x2APIC SELF IPI MSR (0x83F): a fixed, edge-triggered IPI with this vector to the writer

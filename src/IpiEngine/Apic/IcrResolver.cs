@@ -213,8 +213,11 @@ internal sealed class IcrResolver
         return -1;
     }
 
-    /// <summary>Delivery mode 000/001 (bits 10:9 clear) and no shorthand (bits 19:18 clear): the fast lane's ICR low.</summary>
-    private const uint NotFastLane = (3u << 9) | (3u << 18);
+    /// <summary>
+    /// Delivery mode 000/001 (bits 10:9 clear), no shorthand (bits 19:18 clear) and no reserved bit (31:20, which the fast
+    /// lane would forward as written; <see cref="IcrCommand.ReservedLowBits"/>): the fast lane's ICR low.
+    /// </summary>
+    private const uint NotFastLane = (3u << 9) | (3u << 18) | IcrCommand.ReservedLowBits;
 
     /// <summary>
     /// The fast lane for an x2APIC ICR write (<see cref="ApicRegister.X2Icr"/>) whose sender the caller found in x2APIC
@@ -351,7 +354,7 @@ internal sealed class IcrResolver
     {
         int source = record.SourceVcpu;
         ulong high = _pvHigh[source];
-        uint icr = _pvIcr[source];
+        uint icr = _pvIcr[source] & ~IcrCommand.ReservedLowBits; // a3 is ICR low bits: the reserved ones do not travel either
         _pvHigh[source] = 0;
         _pvIcr[source] = 0;
         var command = IcrCommand.FromDevice(icr, record.DestinationId);

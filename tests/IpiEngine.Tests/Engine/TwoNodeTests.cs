@@ -120,10 +120,47 @@ public class TwoNodeTests
         Assert.True(Assert.Single(b.DeliveryLog!.Entries.ToArray(), e => e.Tag == 1).Remote);
     }
 
-    private static Engine NewNode(int node, int[] nodeOf, RemoteForwarder forwarder, ThreadingMode mode)
+    [Theory]
+    [InlineData(ThreadingMode.Fused, false)]
+    [InlineData(ThreadingMode.PerStage, false)]
+    [InlineData(ThreadingMode.Fused, true)]
+    public void An_ipi_whose_icr_has_reserved_bits_set_crosses_nodes_as_an_ipi_not_as_an_ioapic_eoi(ThreadingMode mode, bool x2Apic)
+    {
+        int[] nodeOf = [0, 0, 1, 1];
+        var toB = new LoopbackForwarder();
+        var toA = new LoopbackForwarder();
+        var kind = x2Apic ? TopologyKind.X2ApicPhysical : TopologyKind.XApicPhysical;
+        using var a = NewNode(0, nodeOf, toB, mode, kind);
+        using var b = NewNode(1, nodeOf, toA, mode, kind);
+        toB.Peer = b;
+        toA.Peer = a;
+        a.Start();
+        b.Start();
+
+        // Bit 31 (reserved; the APIC ignores it) is how a forwarded delivery marks an IOAPIC EOI between nodes.
+        const uint Low = 0x8000_40FDu;
+        if (x2Apic)
+        {
+            a.Post(0, ApicRegister.X2Icr, (3UL << 32) | Low, 3, tag: 1);
+        }
+        else
+        {
+            a.Post(0, ApicRegister.IcrHigh, 3u << 24, 3, tag: 0);
+            a.Post(0, ApicRegister.IcrLow, Low, 3, tag: 1);
+        }
+
+        a.Stop();
+        b.Stop();
+
+        Assert.True(b.TakePending(3).IsPending(0xFD), "the IPI did not arrive on node 1");
+        Assert.Equal(1, b.ReadCounters().RemoteDelivered);
+        Assert.Equal(1, a.ReadCounters().Forwarded);
+    }
+
+    private static Engine NewNode(int node, int[] nodeOf, RemoteForwarder forwarder, ThreadingMode mode, TopologyKind kind = TopologyKind.X2ApicPhysical)
         => new(new EngineOptions
         {
-            Topology = ApicTopology.Configure(nodeOf.Length, TopologyKind.X2ApicPhysical),
+            Topology = ApicTopology.Configure(nodeOf.Length, kind),
             Placement = new VcpuPlacement(nodeOf, node),
             Forwarder = forwarder,
             ThreadingMode = mode,
