@@ -2,7 +2,7 @@ namespace IpiEngine.Trace;
 
 /// <summary>
 /// Compares produced rows with reference rows, joined by <c>seq</c>: how many match, how many differ (a different row,
-/// or a row only one side has), and the first differences in seq order.
+/// a row only one side has, or a seq one side has twice), and the first differences in seq order.
 /// </summary>
 internal sealed class DeliveryComparison
 {
@@ -31,19 +31,28 @@ internal sealed class DeliveryComparison
         ArgumentNullException.ThrowIfNull(expected);
         ArgumentNullException.ThrowIfNull(actual);
         var expectedBySeq = new Dictionary<long, DeliveryRow>(expected.Count);
-        foreach (DeliveryRow row in expected)
-        {
-            expectedBySeq.TryAdd(row.Seq, row);
-        }
-
-        var seen = new HashSet<long>();
         var differences = new List<(long Seq, string Text)>();
         int matching = 0;
         int differing = 0;
+        foreach (DeliveryRow row in expected)
+        {
+            if (!expectedBySeq.TryAdd(row.Seq, row))
+            {
+                // A seq is one exit: a reference that repeats one cannot be matched row for row, and the copy is reported.
+                differing++;
+                differences.Add((row.Seq, $"seq {row.Seq}: in the reference twice ('{expectedBySeq[row.Seq]}', then '{row}')"));
+            }
+        }
+
+        var seen = new HashSet<long>();
         foreach (DeliveryRow row in actual)
         {
-            seen.Add(row.Seq);
-            if (!expectedBySeq.TryGetValue(row.Seq, out DeliveryRow? reference))
+            if (!seen.Add(row.Seq))
+            {
+                differing++; // produced twice: a doubled delivery never counts as a match
+                differences.Add((row.Seq, $"seq {row.Seq}: produced twice, again '{row}'"));
+            }
+            else if (!expectedBySeq.TryGetValue(row.Seq, out DeliveryRow? reference))
             {
                 differing++;
                 differences.Add((row.Seq, $"seq {row.Seq}: not in the reference, produced '{row}'"));
@@ -59,7 +68,7 @@ internal sealed class DeliveryComparison
             }
         }
 
-        foreach (DeliveryRow row in expected)
+        foreach (DeliveryRow row in expectedBySeq.Values)
         {
             if (!seen.Contains(row.Seq))
             {

@@ -83,4 +83,20 @@ public class TraceFormatTests
              "seq 4: not in the reference, produced '4,0,SMI,0x00,3'"],
             comparison.FirstDifferences);
     }
+
+    [Fact]
+    public void A_seq_one_side_has_twice_is_a_difference_not_a_match()
+    {
+        var row = new DeliveryRow(5, 0, "FIXED", 0xfd, [1]);
+
+        var doubled = DeliveryComparison.Compare([row], [row, row]); // a delivery produced twice
+        var repeated = DeliveryComparison.Compare([row, row], [row]); // a reference that repeats a seq
+
+        Assert.False(doubled.Identical);
+        Assert.Equal((1, 1), (doubled.Matching, doubled.Differing));
+        Assert.Equal(["seq 5: produced twice, again '5,0,FIXED,0xfd,1'"], doubled.FirstDifferences);
+        Assert.False(repeated.Identical);
+        Assert.Equal((1, 1), (repeated.Matching, repeated.Differing));
+        Assert.Equal(["seq 5: in the reference twice ('5,0,FIXED,0xfd,1', then '5,0,FIXED,0xfd,1')"], repeated.FirstDifferences);
+    }
 }
