@@ -15,10 +15,12 @@ namespace IpiEngine.Perf.Suite;
 /// Slower and faster are looked at after every round, so each look must be strict: at 0.001 (the Haybittle–Peto rule
 /// of interim analyses), against the final look's 0.01. A sign-flip test reaches 0.001 from 10 rounds on, so a clear
 /// regression settles then, and one that is not clear keeps running to the end, where it gets its verdict at the
-/// usual alpha over every round. "Same" is looked at with the final look's level: repeated looks at "same" can only
-/// end a benchmark's rounds early, never turn a shift beyond the threshold into a verdict (such a shift does not pass
-/// the equivalence test however often it is asked), and the final verdict of a settled benchmark, taken over the
-/// rounds it ran, is the one that settled it.
+/// usual alpha over every round. "Same" is looked at with the final look's level, and the final verdict of a settled
+/// benchmark, taken over the rounds it ran, is the one that settled it. Those repeated looks are not free: a shift just
+/// beyond the threshold passes each look's equivalence test with a chance of up to its level (0.05), and over a run's
+/// looks (up to 14 before the warn-only cap) those chances add up, so a slowdown of 1-1.5 times the threshold is called
+/// the same more often than the level says. A shift well beyond the threshold passes no look. (Not corrected yet: a
+/// spent equivalence level per look would need fresh false-alarm and detection runs to set.)
 /// </para>
 /// <para>
 /// A benchmark that more rounds cannot decide is settled too: one on a single side (added or removed by the commit),
