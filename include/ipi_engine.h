@@ -93,7 +93,7 @@ extern "C" {
 
 /* ipi_config.flags */
 #define IPI_CONFIG_SPARSE_IDS         0x1u /* configured topologies: give the vCPUs non-contiguous APIC IDs */
-#define IPI_CONFIG_NO_POST_TIMESTAMP  0x2u /* never read the clock on a post (without it: only when the delivery log is on) */
+#define IPI_CONFIG_NO_POST_TIMESTAMP  0x2u /* never read the clock on a post (without it: every post of a node engine, ipi_node_create's, reads it) */
 #define IPI_CONFIG_NO_ASSIST          0x4u /* fused threading: an ipi_post never delivers (or kicks) on the posting thread;
                                               it wakes the parked pipeline thread instead (ABI 1.5; a 1.4 library refuses
                                               the bit with IPI_E_BAD_CONFIG) */
@@ -552,7 +552,8 @@ int32_t ipi_engine_stop(ipi_engine_t engine);
 
 /* Stops (draining) if needed and frees the engine. The handle becomes invalid: using it again,
  * destroying it twice included, returns IPI_E_BAD_HANDLE. IPI_OK once freed, also after a pipeline
- * failure (ipi_engine_stop and every post after it report IPI_E_FAULTED). */
+ * failure (ipi_engine_stop reports IPI_E_FAULTED, and so does every post before it; after it a post
+ * reports IPI_E_STOPPED, as after any stop). */
 int32_t ipi_engine_destroy(ipi_engine_t engine);
 
 /* ---- nodes of a multi-host VM (ABI 1.2) ---- */

@@ -148,8 +148,9 @@ public readonly struct EngineCounters
     public long PeerUnreachable { get; }
 
     /// <summary>
-    /// Destinations resolved but never delivered because the pipeline failed first (per-stage mode: still in the delivery
-    /// ring when the deliver thread failed, or resolved after it failed). 0 unless <see cref="Engine.Fault"/> is set.
+    /// Destinations resolved but never delivered because the pipeline failed first: in per-stage mode those still in the
+    /// delivery ring when the pipeline halted, or resolved after it halted; in every mode those of a
+    /// <see cref="Delivery.RemoteForwarder"/> call that threw. 0 unless <see cref="Engine.Fault"/> is set.
     /// </summary>
     public long Undelivered { get; }
 
