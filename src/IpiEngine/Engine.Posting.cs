@@ -180,11 +180,18 @@ public sealed partial class Engine
     /// (docs/apic.md, "IOAPIC"). Counted in <see cref="EngineCounters.IoApicResolved"/> and its siblings.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The device or the pin does not exist.</exception>
+    /// <exception cref="InvalidOperationException">The VM's IOAPIC is on another node (<see cref="EngineOptions.IoApicNode"/>).</exception>
     /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
     /// <exception cref="EngineFaultedException">The engine's pipeline failed.</exception>
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
     public void SetIoApicPin(int device, int pin, bool asserted, ulong tag = 0)
     {
+        if (_options.IoApicNode >= 0 && _options.Placement!.LocalNode != _options.IoApicNode)
+        {
+            // This node's own IOAPIC is not the VM's: its entries stay masked, and a pin driven here would be lost.
+            throw new InvalidOperationException($"The VM's IOAPIC is on node {_options.IoApicNode} (EngineOptions.IoApicNode): drive its pins there, not on node {_options.Placement.LocalNode}.");
+        }
+
         ArgumentOutOfRangeException.ThrowIfNegative(device);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(device, _rings.Length - _vcpus);
         ArgumentOutOfRangeException.ThrowIfNegative(pin);
@@ -195,7 +202,8 @@ public sealed partial class Engine
     /// <summary>
     /// <paramref name="vcpu"/> writes IOAPIC redirection entry <paramref name="pin"/> (the 64-bit entry: vector, delivery
     /// mode, destination mode, trigger, mask, destination in bits 63:56), on its ring, in order with its other records.
-    /// Every pin starts masked. Unmasking an asserted level pin delivers it.
+    /// Every pin starts masked. Unmasking an asserted level pin delivers it. With <see cref="EngineOptions.IoApicNode"/>
+    /// another node, the write travels to that node's IOAPIC, the VM's one (entry bits 31:17, reserved, do not travel).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The vCPU or the pin does not exist.</exception>
     /// <exception cref="EngineStoppedException">The engine is stopped.</exception>

@@ -318,10 +318,11 @@ public sealed partial class Engine : IDisposable
     }
 
     /// <summary>
-    /// An EOI another node's vCPU sent to this node's IOAPIC: posted as that vCPU's EOI record on its ring here, which no
-    /// local thread uses (the vCPU runs on the other node), so the link from that node is the ring's one producer and
-    /// the IOAPIC is touched only by the resolve thread. Refused and counted (<see cref="EngineCounters.RemoteRejected"/>)
-    /// when the source is not a vCPU of another node or the engine has stopped.
+    /// An EOI or a redirection entry write another node's vCPU sent to this node's IOAPIC
+    /// (<see cref="RemoteDelivery.IoApicEntryFlag"/>): posted as that vCPU's record on its ring here, which no local thread
+    /// uses (the vCPU runs on the other node), so the link from that node is the ring's one producer and the IOAPIC is
+    /// touched only by the resolve thread. Refused and counted (<see cref="EngineCounters.RemoteRejected"/>) when the source
+    /// is not a vCPU of another node or the engine has stopped.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void TakeRemoteEoi(in RemoteDelivery eoi)
@@ -330,6 +331,13 @@ public sealed partial class Engine : IDisposable
         bool fromPeerVcpu = (uint)source < (uint)_vcpus && _options.Placement is { } placement && !placement.IsLocal(source);
         try
         {
+            if (fromPeerVcpu && (eoi.IcrLow & RemoteDelivery.IoApicEntryFlag) != 0)
+            {
+                var (pin, entry) = RemoteDelivery.UnpackEntryWrite(eoi);
+                Post(source, ApicRegister.IoApicEntry, entry, pin, eoi.Tag);
+                return;
+            }
+
             if (fromPeerVcpu)
             {
                 Post(source, ApicRegister.Eoi, (byte)eoi.IcrLow, 0, eoi.Tag);

@@ -319,6 +319,14 @@ internal sealed class IcrResolver
                 return ProcessPvSendIpi(record, map, destinations);
             case ApicRegister.Msi or ApicRegister.IoApicPin:
                 return Reject(RejectReason.UnknownRegister, default, false); // a vCPU writes no MSI and drives no line: devices do
+            case ApicRegister.IoApicEntry when _eoiTarget >= 0:
+            {
+                // The IOAPIC lives on another node: the write travels there, as an EOI does, so the VM has one table.
+                destinations.Add(_eoiTarget);
+                var (low, high) = RemoteDelivery.PackEntryWrite(record.DestinationId, record.Value);
+                return new ExitOutcome(ExitKind.Fired, RejectReason.None, IcrCommand.FromDevice(low, high), true, InterruptInput.IoApic);
+            }
+
             case ApicRegister.IoApicEntry:
             {
                 IoApic.Effect effect = _ioApic.WriteEntry(record.DestinationId, record.Value, out uint pins, out RejectReason reason);

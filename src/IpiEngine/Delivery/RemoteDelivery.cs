@@ -30,10 +30,29 @@ public readonly struct RemoteDelivery
     [FieldOffset(IcrDestinationAt)] public readonly uint IcrDestination;
 
     /// <summary>
-    /// <see cref="IcrLow"/> bit 31 (reserved in the ICR): not an interrupt but a vCPU's EOI of vector bits 7:0 travelling
-    /// to the node that owns the IOAPIC (<see cref="EngineOptions.IoApicNode"/>); its destination is that node's first vCPU.
+    /// <see cref="IcrLow"/> bit 31 (reserved in the ICR, dropped from every guest ICR at decode): not an interrupt but a
+    /// vCPU's write to the IOAPIC travelling to the node that owns it (<see cref="EngineOptions.IoApicNode"/>); its
+    /// destination is that node's first vCPU. Without <see cref="IoApicEntryFlag"/>: an EOI of vector bits 7:0.
     /// </summary>
     internal const uint IoApicEoiFlag = 1u << 31;
+
+    /// <summary>
+    /// With <see cref="IoApicEoiFlag"/>: a redirection entry write instead of an EOI, packed by <see cref="PackEntryWrite"/>
+    /// (pin in <see cref="IcrLow"/> bits 24:20, entry bits 16:0 in bits 16:0, entry bits 63:32 in <see cref="IcrDestination"/>;
+    /// entry bits 31:17 are reserved and do not travel). One IOAPIC takes every node's writes, as the guest's one IOAPIC does.
+    /// </summary>
+    internal const uint IoApicEntryFlag = 1u << 30;
+
+    private const uint EntryLowBits = 0x1_FFFF;
+    private const int PinShift = 20;
+
+    /// <summary>The <see cref="IcrLow"/> and <see cref="IcrDestination"/> of pin <paramref name="pin"/>'s entry write <paramref name="entry"/>.</summary>
+    internal static (uint IcrLow, uint IcrDestination) PackEntryWrite(uint pin, ulong entry)
+        => (IoApicEoiFlag | IoApicEntryFlag | (pin << PinShift) | ((uint)entry & EntryLowBits), (uint)(entry >> 32));
+
+    /// <summary>The pin and entry of a delivery with <see cref="IoApicEntryFlag"/> (<see cref="PackEntryWrite"/>).</summary>
+    internal static (uint Pin, ulong Entry) UnpackEntryWrite(in RemoteDelivery delivery)
+        => ((delivery.IcrLow >> PinShift) & 0x1F, ((ulong)delivery.IcrDestination << 32) | (delivery.IcrLow & EntryLowBits));
 
     /// <summary>Creates a delivery.</summary>
     public RemoteDelivery(ulong tag, long postTimestamp, uint sourceVcpu, uint destinationVcpu, uint icrLow, uint icrDestination)

@@ -14,7 +14,7 @@ internal readonly struct FrameHeader
     /// <summary>"IPIF" as little-endian bytes 49 50 49 46.</summary>
     public const uint Magic = 0x4649_5049;
     /// <summary>The only protocol version this build speaks.</summary>
-    public const byte Version = 5;
+    public const byte Version = 6;
     /// <summary>Bytes in the header.</summary>
     public const int Size = 24;
     /// <summary>Bytes in one delivery record.</summary>

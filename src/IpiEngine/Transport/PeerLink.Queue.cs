@@ -113,8 +113,13 @@ internal sealed partial class PeerLink
         return unreachable + abandoned;
     }
 
-    /// <summary>SMI (010), NMI (100), INIT (101), start-up (110): one-shot events a vCPU cannot get again by a later IPI.</summary>
-    private static bool IsNeverDropped(uint icrLow) => ((icrLow >> 8) & 7) is 2 or 4 or 5 or 6;
+    /// <summary>
+    /// SMI (010), NMI (100), INIT (101), start-up (110): one-shot events a vCPU cannot get again by a later IPI; and the
+    /// IOAPIC's EOIs and entry writes (<see cref="RemoteDelivery.IoApicEoiFlag"/>), whose loss would leave a pin's remote
+    /// IRR set or its entry stale for good.
+    /// </summary>
+    internal static bool IsNeverDropped(uint icrLow)
+        => (icrLow & RemoteDelivery.IoApicEoiFlag) != 0 || ((icrLow >> 8) & 7) is 2 or 4 or 5 or 6;
 
     /// <summary>Spins, then sleeps, until there is room; false once the node stops or the engine's stop grace ran out.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -89,4 +89,59 @@ public class DeviceInterruptAcrossNodesTests
         Assert.Equal((2L, 2L), (other.IoApicResolved, other.Forwarded)); // node 1's two EOIs, forwarded
         Assert.Equal(0, ioApicNode.RemoteRejected);
     }
+
+    /// <summary>
+    /// A vCPU on node 1 (re)programs pin 3 (Linux rewrites an entry from the CPU that moves the interrupt): the write
+    /// reaches node 0's IOAPIC, the VM's one, so the device's assertion there is delivered as programmed and a later mask
+    /// from node 1 holds it. Each node used to keep its own table: node 0's pin stayed masked and the interrupt was lost.
+    /// </summary>
+    [Fact]
+    public async Task An_entry_written_on_another_node_programs_the_vms_one_ioapic()
+    {
+        int[] placement = [0, 0, 1, 1];
+        await using var nodes = new TwoEngineNodes(placement, (node, place, transport) => new EngineOptions
+        {
+            VcpuCount = placement.Length,
+            Placement = place,
+            Forwarder = transport,
+            DeviceSources = 1,
+            IoApicNode = 0,
+        });
+        var engines = nodes.Engines;
+        TimeSpan patience = TimeSpan.FromSeconds(20);
+
+        engines[1].WriteIoApicEntry(2, 3, 0x46 | (2ul << 56)); // edge, unmasked, to APIC ID 2 (node 1)
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[0].ReadCounters().IoApicStateOnly == 1, patience)); // applied on node 0
+        engines[0].SetIoApicPin(0, 3, asserted: true);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[1].HasPending(2), patience), "the pin programmed from node 1 did not fire");
+        Assert.True(engines[1].TakePending(2).IsPending(0x46));
+
+        engines[1].WriteIoApicEntry(2, 3, 0x46 | (1ul << 16) | (2ul << 56)); // masked, from node 1 again
+        engines[0].SetIoApicPin(0, 3, asserted: false);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[0].ReadCounters().IoApicStateOnly == 3, patience));
+        engines[0].SetIoApicPin(0, 3, asserted: true); // refused: masked (MaskedPin), as node 1 asked
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => engines[0].ReadCounters().IoApicRejected == 1, patience));
+        Assert.False(engines[1].HasPending(2));
+
+        // Node 1's own IOAPIC is not the VM's: a device there cannot drive a pin.
+        var refusal = Assert.Throws<InvalidOperationException>(() => engines[1].SetIoApicPin(0, 3, asserted: true));
+        Assert.Contains("IOAPIC is on node 0", refusal.Message, StringComparison.Ordinal);
+
+        engines[1].Stop();
+        engines[0].Stop();
+        EngineCounters ioApicNode = engines[0].ReadCounters(), other = engines[1].ReadCounters();
+        Assert.True(ioApicNode.ConservationHolds, ioApicNode.ToString());
+        Assert.True(other.ConservationHolds, other.ToString());
+        Assert.Equal((2L, 2L), (other.IoApicResolved, other.Forwarded)); // node 1's two entry writes, forwarded
+        Assert.Equal(0, ioApicNode.RemoteRejected);
+    }
+
+    [Fact]
+    public void The_ioapics_eois_and_entry_writes_are_never_refused_under_the_fail_policy()
+    {
+        Assert.True(PeerLink.IsNeverDropped(RemoteDelivery.IoApicEoiFlag | 0x45)); // an EOI: a fixed vector's bits
+        Assert.True(PeerLink.IsNeverDropped(RemoteDelivery.PackEntryWrite(3, 0x46 | (2ul << 56)).IcrLow));
+        Assert.False(PeerLink.IsNeverDropped(0x4045)); // a fixed IPI may be refused
+        Assert.True(PeerLink.IsNeverDropped(0x4400)); // NMI
+    }
 }

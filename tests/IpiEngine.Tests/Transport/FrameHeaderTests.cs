@@ -37,7 +37,8 @@ public class FrameHeaderTests
     [InlineData(4, 2, LinkFault.UnsupportedVersion)] // version 2 had no frame tags
     [InlineData(4, 3, LinkFault.UnsupportedVersion)] // version 3 tagged frames with HMAC-SHA256 and had no device sources nor IOAPIC EOI records
     [InlineData(4, 4, LinkFault.UnsupportedVersion)] // version 4 had no Replay message, so its sequencer could not recover the order after a restart
-    [InlineData(4, 6, LinkFault.UnsupportedVersion)]
+    [InlineData(4, 5, LinkFault.UnsupportedVersion)] // version 5 read an IOAPIC entry write (bit 30) as an EOI
+    [InlineData(4, 7, LinkFault.UnsupportedVersion)]
     [InlineData(5, 0, LinkFault.UnknownFrameKind)]
     [InlineData(5, 10, LinkFault.UnknownFrameKind)]
     [InlineData(6, 1, LinkFault.ReservedBitsSet)]
