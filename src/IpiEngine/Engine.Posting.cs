@@ -221,7 +221,8 @@ public sealed partial class Engine
     /// <summary>
     /// <paramref name="vcpu"/> ended the handler of <paramref name="vector"/> (an EOI write; with APICv, the EOI exit of a
     /// level-triggered vector): every level IOAPIC pin with that vector loses its remote IRR, and one still asserted
-    /// is delivered again.
+    /// is delivered again. Post only EOIs of vectors the vCPU accepted as level-triggered: the engine keeps no TMR, so
+    /// the EOI of an edge interrupt sharing a level pin's vector would clear that pin's remote IRR (docs/apic.md).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The vCPU does not exist.</exception>
     /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
