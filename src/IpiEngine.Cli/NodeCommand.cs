@@ -75,6 +75,14 @@ internal static class NodeCommand
         {
             bool assistOn, sendBatchOn;
             int[]? cpus;
+            // Each mode's options are refused in the other, rather than silently ignored.
+            Option[] workloadOnly = [topology, workload, seed, ipis, duration, rate, paceStep, svrWrites, progress, batch, warmup, sendBatch];
+            Option[] traceOnly = [traceVcpus, deliveries];
+            bool tracing = parse.GetResult(traceExits) is not null;
+            if ((tracing ? workloadOnly : traceOnly).FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } misplaced)
+                return Task.FromResult(Fail(tracing
+                    ? $"{misplaced.Name} applies to a generated workload, not to a trace replay (--trace-exits)."
+                    : $"{misplaced.Name} applies to a trace replay: give --trace-exits too."));
             if (parse.GetResult(paceStep) is { Implicit: false } && parse.GetValue(rate) == 0)
                 return Task.FromResult(Fail("--pace-step-us paces an offered load: give --rate too (an unpaced node posts as fast as its engine takes the IPIs)."));
             if (parse.GetValue(sendBatch) is not null && parse.GetValue(rate) == 0)
@@ -106,6 +114,8 @@ internal static class NodeCommand
             return Task.FromResult(Fail("--trace-exits needs --trace-vcpus, --deliveries and --control (the nodes of a trace meet at its topology rows)."));
         if (timeout <= TimeSpan.Zero)
             return Task.FromResult(Fail("--timeout must be positive."));
+        if (Directory.Exists(deliveries.FullName) || !Directory.Exists(deliveries.DirectoryName))
+            return Task.FromResult(Fail($"--deliveries cannot write '{deliveries.FullName}': give a file in an existing folder.")); // checked before listening, not after the replay
         return TraceNodeProcess.RunAsync(configPath, vcpus.FullName, exits.FullName, threading, assist, pipelineCpus, deliveries.FullName, timeout, ct);
     }
 

@@ -87,8 +87,9 @@ internal static class PerfCommand
     }
 
     /// <summary>The results folder: <paramref name="results"/>, else <c>perf-results/</c> at the repository root or here.</summary>
-    internal static string ResultsFolder(string? results, GitRepository? git) =>
-        results ?? Path.Combine(git?.Root ?? Environment.CurrentDirectory, "perf-results");
+    internal static string ResultsFolder(string? results, GitRepository? git) => results is { } given
+        ? given.Trim().Length > 0 ? given : throw new PerfInputException("--results needs a folder, not an empty string.")
+        : Path.Combine(git?.Root ?? Environment.CurrentDirectory, "perf-results");
 
     /// <summary>Every record of <paramref name="store"/>, oldest first; an empty store is refused in one sentence.</summary>
     internal static List<PerfRecord> AllRecords(RecordStore store)

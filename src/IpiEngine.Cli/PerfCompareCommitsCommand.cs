@@ -39,14 +39,15 @@ internal static class PerfCompareCommitsCommand
             var comparer = new RunComparer(policy.Read(parse));
             var settings = launches.Read(parse, comparer);
             var git = GitRepository.Open(parse.GetValue(repo) ?? Environment.CurrentDirectory);
+            var store = parse.GetValue(save) ? new RecordStore(PerfCommand.ResultsFolder(parse.GetValue(results), git)) : null;
+            store?.EnsureWritable(); // the rounds' records must have somewhere to go before the rounds run
             var runner = new AlternatingRunner(git, error);
             using var builds = runner.Build(parse.GetValue(a)!, parse.GetValue(b)!, parse.GetValue(launches.SeparateBuilds));
             // From here a first Ctrl-C still yields a comparison of the finished rounds (while building there is none: it ends at once).
             using var interruption = Run.RunInterruption.AfterStep(error, "round", "comparing the rounds that finished");
             var outcome = runner.Run(builds, settings with { StopRequested = () => interruption.Requested }, builds.BuildTime);
-            if (parse.GetValue(save))
+            if (store is not null)
             {
-                var store = new RecordStore(PerfCommand.ResultsFolder(parse.GetValue(results), git));
                 foreach (var record in outcome.A.Records.Concat(outcome.B.Records))
                 {
                     error.WriteLine($"saved {store.Save(record)}");

@@ -31,6 +31,8 @@ internal static class PerfRecordCommand
             var git = GitRepository.Open(parse.GetValue(repo) ?? Environment.CurrentDirectory);
             bool dirty = git.IsDirty();
             var commit = git.Describe("HEAD", dirty);
+            var store = new RecordStore(PerfCommand.ResultsFolder(parse.GetValue(results), git));
+            store.EnsureWritable(); // before the builds and the benchmarks: their record must have somewhere to go
             var runner = new SuiteRunner(git.Root, error);
             if (!parse.GetValue(noBuild))
             {
@@ -40,7 +42,7 @@ internal static class PerfRecordCommand
             try
             {
                 var (record, allRan) = runner.Run(suiteProfile, parse.GetValue(filter) ?? [], work.FullName, commit);
-                var path = new RecordStore(PerfCommand.ResultsFolder(parse.GetValue(results), git)).Save(record);
+                var path = store.Save(record);
                 int failed = record.Benchmarks.Count(b => b.Failed);
                 output.WriteLine($"recorded {record.Benchmarks.Count} benchmark(s), {failed} failed, of {commit.ShortSha}{(dirty ? " (dirty tree: never a baseline)" : "")} on {record.Machine.Id}");
                 output.WriteLine($"calibration: {CalibrationSummary.Of([record])}");

@@ -90,10 +90,14 @@ internal sealed class NodeConfig
             throw new NodeConfigException($"{path}: \"peers\" lists node {badPeer.Node}; node ids go from 0 to {MaxNodeId}");
         if (peers.Any(p => p.Node == Node) || peers.Select(p => p.Node).Distinct().Count() != peers.Count)
             throw new NodeConfigException($"{path}: \"peers\" lists this node or a node twice");
-        foreach (var peer in peers.Where(p => p.Node > Node))
+        foreach (var peer in peers)
         {
-            if (!IPEndPoint.TryParse(peer.Address ?? "", out var ep) || ep.Port == 0)
-                throw new NodeConfigException($"{path}: peer {peer.Node} needs an \"address\" ip:port (this node dials peers with a higher id)");
+            // A peer with a higher id is dialled, so it needs an address; one given for a lower id is checked as well
+            // (read when the transport starts, a bad one failed there with a stack trace).
+            if ((peer.Node > Node || peer.Address is not null) && (!IPEndPoint.TryParse(peer.Address ?? "", out var ep) || ep.Port == 0))
+                throw new NodeConfigException(peer.Node > Node
+                    ? $"{path}: peer {peer.Node} needs an \"address\" ip:port (this node dials peers with a higher id)"
+                    : $"{path}: peer {peer.Node}'s \"address\" must be ip:port with a port from 1 to 65535, got \"{peer.Address}\"");
         }
         if (LocalTargets is not (null or "engine" or "kernel"))
             throw new NodeConfigException($"{path}: \"localTargets\" must be \"engine\" or \"kernel\", not \"{LocalTargets}\"");
@@ -103,7 +107,7 @@ internal sealed class NodeConfig
             throw new NodeConfigException($"{path}: \"fullQueue\" must be \"wait\" or \"fail\", got \"{FullQueue}\"");
         if (TopologyWriteTimeoutMs is <= 0)
             throw new NodeConfigException($"{path}: \"topologyWriteTimeoutMs\" must be a positive number of milliseconds, got {TopologyWriteTimeoutMs}");
-        if (Listen is not null && !IPEndPoint.TryParse(Listen, out _))
+        if (Listen is not null && (!IPEndPoint.TryParse(Listen, out var listen) || listen.Port > 65535))
             throw new NodeConfigException($"{path}: \"listen\" must be ip:port, got \"{Listen}\"");
         if (Array.FindIndex(Placement, n => n != Node && !peers.Any(p => p.Node == n)) is var unreachable and >= 0)
             throw new NodeConfigException($"{path}: \"placement\" puts vCPU {unreachable} on node {Placement[unreachable]}, which has no entry in \"peers\" (IPIs to it could not be forwarded)");

@@ -13,7 +13,7 @@ internal static class JsonOutput
     /// <exception cref="RunInputException">It cannot be written there (one sentence).</exception>
     public static void CheckPath(string? path)
     {
-        if (path is not null && path != "-" && (Directory.Exists(path) || Path.GetDirectoryName(Path.GetFullPath(path)) is { } folder && !Directory.Exists(folder)))
+        if (path is not null && path != "-" && (path.Trim().Length == 0 || Directory.Exists(path) || Path.GetDirectoryName(Path.GetFullPath(path)) is { } folder && !Directory.Exists(folder)))
         {
             throw new RunInputException($"--json cannot write '{path}': give a file in an existing folder.");
         }

@@ -14,6 +14,26 @@ public sealed class RecordStore(string root)
     /// <summary>Where the records live.</summary>
     public string RunsFolder => Path.Combine(Root, "runs");
 
+    /// <summary>
+    /// Creates the runs folder if needed, before a long run whose record it will hold: a results path that is a file, or
+    /// a folder that cannot be written, is refused up front, not after the benchmarks ran.
+    /// </summary>
+    /// <exception cref="PerfInputException">The folder cannot be created or written.</exception>
+    public void EnsureWritable()
+    {
+        try
+        {
+            Directory.CreateDirectory(RunsFolder);
+            string probe = Path.Combine(RunsFolder, $".write-check-{Environment.ProcessId}");
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new PerfInputException($"--results '{Root}' cannot hold records ({e.Message.TrimEnd('.')}): give a folder you can write.", e);
+        }
+    }
+
     /// <summary>Writes a record under its machine id and returns the file path; never overwrites another record (a copy number tells them apart).</summary>
     public string Save(PerfRecord record)
     {
@@ -91,9 +111,9 @@ public sealed class RecordStore(string root)
         {
             bytes = File.ReadAllBytes(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
-            throw new PerfInputException($"Cannot read the record {path}: {e.Message}", e);
+            throw new PerfInputException($"Cannot read the record '{path}': {e.Message}", e);
         }
         PerfRecord? record;
         try

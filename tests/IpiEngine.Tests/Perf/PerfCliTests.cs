@@ -114,6 +114,33 @@ public sealed class PerfCliTests : IDisposable
         Assert.Contains("is not a perf record", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("perf", "check", "")]
+    [InlineData("perf", "ratio", "A", "B", "--results", "")]
+    [InlineData("perf", "idle", "--json", "")]
+    [InlineData("perf", "stalls", "--json", "")]
+    [InlineData("perf", "ioapic-roundtrip", "--json", "")]
+    public void An_empty_path_is_one_sentence_and_exit_2(params string[] args)
+    {
+        var (exit, _, error) = Run(args);
+
+        Assert.Equal(2, exit); // an ArgumentException from the path API: a stack trace and exit 4 or 1 (idle's "conservation violated")
+        AssertOneSentenceError(error);
+    }
+
+    [Fact]
+    public void Record_refuses_a_results_path_that_is_a_file_before_running_anything()
+    {
+        var file = _folder.File("not-a-folder");
+        File.WriteAllText(file, "x");
+
+        var (exit, _, error) = Run("perf", "record", "--no-build", "--results", file);
+
+        Assert.Equal(2, exit); // the suite's records were lost after the whole run, exit 4
+        AssertOneSentenceError(error);
+        Assert.Contains("--results", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_failure_of_the_tool_itself_exits_4_not_a_verdicts_code()
     {

@@ -51,6 +51,9 @@ public sealed class NodeConfigTests : IDisposable
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0,1,1],\"peers\":[]}", "\"placement\" puts vCPU 2 on node 1, which has no entry in \"peers\"")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[],\"queueRecords\":1000}", "\"queueRecords\" must be a power of two")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[],\"fullQueue\":\"drop\"}", "\"fullQueue\" must be \"wait\" or \"fail\"")]
+    [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[],\"queueRecords\":2147483648}", "\"queueRecords\" has the wrong type")]
+    [InlineData("{\"node\":1,\"keyFile\":\"vm.key\",\"placement\":[0,1],\"peers\":[{\"node\":0,\"address\":\"nope\"}]}", "peer 0's \"address\" must be ip:port")]
+    [InlineData("{\"node\":1,\"keyFile\":\"vm.key\",\"placement\":[0,1],\"peers\":[{\"node\":0,\"address\":\"127.0.0.1:99999\"}]}", "peer 0's \"address\" must be ip:port")]
     public void A_bad_config_is_one_clear_sentence(string json, string expected)
     {
         var e = Assert.Throws<NodeConfigException>(() => NodeConfig.Load(Write(json)));
@@ -89,6 +92,7 @@ public sealed class NodeConfigTests : IDisposable
     [InlineData("{\"node\":1000000,\"keyFile\":\"vm.key\",\"placement\":[1000000,1000000],\"peers\":[]}")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0],\"peers\":[{\"node\":-3,\"address\":\"127.0.0.1:7001\"}]}")]
     [InlineData("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0,1,1],\"peers\":[]}")]
+    [InlineData("{\"node\":1,\"keyFile\":\"vm.key\",\"placement\":[0,1],\"peers\":[{\"node\":0,\"address\":\"nope\"}]}")] // a lower id's address: not dialled, but parsed
     public void The_node_verb_exits_2_before_listening_on_a_bad_config(string json)
     {
         // Each of these once got past the config check and ended in a stack trace (or, for the missing peer, after "ready").
@@ -101,6 +105,35 @@ public sealed class NodeConfigTests : IDisposable
         string folder = TempFolder("ipi-config-dir-");
         var e = Assert.Throws<NodeConfigException>(() => NodeConfig.Load(folder));
         Assert.Equal($"the node config {folder} is a directory, not a file.", e.Message);
+    }
+
+    [Theory]
+    [InlineData("--trace-vcpus", "v.csv")] // a trace's option without --trace-exits: the workload ran, the option ignored
+    [InlineData("--deliveries", "out.csv")]
+    public void A_trace_replays_option_without_the_trace_is_refused(string option, string value)
+    {
+        string path = Write("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0],\"peers\":[]}");
+        Assert.Equal(2, IpiEngine.Cli.Program.Main(["node", "--config", path, "--ipis-per-vcpu", "5", option, value, "--timeout", "5"]));
+    }
+
+    [Theory]
+    [InlineData("--ipis-per-vcpu", "5")] // a workload's option beside a trace: ignored before
+    [InlineData("--batch", "0")]
+    public void A_workloads_option_beside_a_trace_is_refused(string option, string value)
+    {
+        string folder = TempFolder("ipi-node-trace-");
+        string path = Write("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0,0,0],\"peers\":[]}"); // the trace's 4 vCPUs, all here
+        Assert.Equal(2, IpiEngine.Cli.Program.Main(["node", "--config", path, "--control", "--trace-vcpus", RepoFiles.Path("traces", "xapic-flat-smp4.vcpus.csv"),
+            "--trace-exits", RepoFiles.Path("traces", "xapic-flat-smp4.exits.csv"), "--deliveries", Path.Combine(folder, "out.csv"), option, value, "--timeout", "5"]));
+    }
+
+    [Fact]
+    public void A_trace_nodes_deliveries_path_in_a_missing_folder_is_refused_before_listening()
+    {
+        string path = Write("{\"node\":0,\"keyFile\":\"vm.key\",\"placement\":[0,0,0,0],\"peers\":[]}");
+        // Refused at once: it used to listen, wait for the run, replay, and only then fail, with a stack trace.
+        Assert.Equal(2, IpiEngine.Cli.Program.Main(["node", "--config", path, "--control", "--trace-vcpus", RepoFiles.Path("traces", "xapic-flat-smp4.vcpus.csv"),
+            "--trace-exits", RepoFiles.Path("traces", "xapic-flat-smp4.exits.csv"), "--deliveries", "/nonexistent/dir/out.csv", "--timeout", "5"]));
     }
 
     [Fact]
