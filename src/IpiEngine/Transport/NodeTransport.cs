@@ -254,6 +254,16 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
         Log(message);
     }
 
+    /// <summary>The pause after a failed accept before the next (a full descriptor table would otherwise spin the loop).</summary>
+    internal static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// Whether an accept that threw <paramref name="failure"/> ends the accept loop: only when the node is stopping or
+    /// its listener is gone; a socket error (EMFILE, ENOBUFS, a connection reset before it was taken) does not.
+    /// </summary>
+    internal static bool AcceptFailureEndsListening(Exception failure, bool stopping)
+        => stopping || failure is OperationCanceledException or ObjectDisposedException;
+
     private async Task AcceptLoopAsync(Socket listener, CancellationToken stopping)
     {
         var running = new List<Task>();
@@ -266,7 +276,24 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
             {
-                break;
+                if (AcceptFailureEndsListening(e, stopping.IsCancellationRequested))
+                {
+                    break;
+                }
+
+                // Out of descriptors or buffers, an aborted connection: the listener is still bound, so peers keep
+                // connecting into its backlog. Ending the loop here cut every lower-id peer off for good.
+                Log($"node {NodeId}: accepting a connection failed ({e.Message}); listening on");
+                try
+                {
+                    await Task.Delay(AcceptRetryDelay, stopping).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                continue;
             }
             running.RemoveAll(t => t.IsCompleted);
             running.Add(ServeAcceptedAsync(socket, stopping));
