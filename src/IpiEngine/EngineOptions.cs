@@ -68,7 +68,7 @@ public sealed unsafe class EngineOptions
     /// <summary>The per-vCPU ring capacity this engine uses: <see cref="RingCapacity"/>, or the automatic one.</summary>
     internal int EffectiveRingCapacity(int vcpus) => RingCapacity != 0 ? RingCapacity : AutomaticRingCapacity(vcpus);
 
-    /// <summary>Entries of each pipeline ring in per-stage mode (a power of two, at least 512). Default 16384.</summary>
+    /// <summary>Entries of each pipeline ring in per-stage mode (a power of two, from 512 to 16777216). Default 16384.</summary>
     public int PipelineRingSize { get; init; } = 16384;
 
     /// <summary>Fused (default), per-stage, or inline (no engine thread: the posting thread delivers; deterministic).</summary>
@@ -227,9 +227,9 @@ public sealed unsafe class EngineOptions
             throw new ArgumentException($"RingCapacity must be a power of two of at least 2 and at most {MaxRingCapacity}, or 0 for automatic (got {RingCapacity}).", nameof(RingCapacity));
         }
 
-        if (PipelineRingSize < 512 || !BitOperations.IsPow2(PipelineRingSize))
+        if (PipelineRingSize < 512 || PipelineRingSize > MaxRingCapacity || !BitOperations.IsPow2(PipelineRingSize))
         {
-            throw new ArgumentException($"PipelineRingSize must be a power of two of at least 512 (got {PipelineRingSize}).", nameof(PipelineRingSize));
+            throw new ArgumentException($"PipelineRingSize must be a power of two from 512 to {MaxRingCapacity} (got {PipelineRingSize}).", nameof(PipelineRingSize));
         }
 
         if (!Enum.IsDefined(ThreadingMode) || !Enum.IsDefined(WaitStrategy) || !Enum.IsDefined(BackPressure) || !Enum.IsDefined(DeliveryLogMode) || !Enum.IsDefined(NotifierExceptions) || !Enum.IsDefined(LocalTargets))

@@ -8,7 +8,8 @@ namespace IpiEngine.Delivery;
 /// deliver thread; in fused mode also a posting thread that found the pipeline thread parked and delivered its own records,
 /// <see cref="EngineOptions.AssistIdlePipeline"/>; every thread that calls <see cref="Engine.DeliverRemote"/>; and for an engine never started the thread
 /// whose stop or topology write drains the queue), possibly concurrently: it must be thread-safe. Keep it short (kick
-/// the vCPU), and never post to the engine from it. An exception it throws is handled by
+/// the vCPU), and never post to the engine from it, nor stop, dispose or write its topology (each waits for the thread
+/// that is running the notifier, or takes its locks in the other order: the engine hangs). An exception it throws is handled by
 /// <see cref="EngineOptions.NotifierExceptions"/> (docs/lifecycle.md).
 /// </summary>
 public interface IDeliveryNotifier

@@ -18,6 +18,8 @@ public class EngineApiTests
         Assert.Contains("power of two", Assert.Throws<ArgumentException>(() => new Engine(new EngineOptions { VcpuCount = 2, RingCapacity = 100 })).Message);
         Assert.Contains("VcpuCount", Assert.Throws<ArgumentException>(() => new Engine(new EngineOptions())).Message);
         Assert.Contains("at most 16777216", Assert.Throws<ArgumentException>(() => new Engine(new EngineOptions { VcpuCount = 1, RingCapacity = 1 << 27 })).Message);
+        // 2^30 32-byte records between the per-stage threads: 32 GiB, an OutOfMemoryException rather than this sentence.
+        Assert.Contains("from 512 to 16777216", Assert.Throws<ArgumentException>(() => new Engine(new EngineOptions { VcpuCount = 1, ThreadingMode = ThreadingMode.PerStage, PipelineRingSize = 1 << 30 })).Message);
         Assert.Contains("topology has 4", Assert.Throws<ArgumentException>(
             () => new Engine(new EngineOptions { VcpuCount = 2, Topology = ApicTopology.Configure(4, TopologyKind.X2ApicPhysical) })).Message);
         Assert.Contains("Forwarder", Assert.Throws<ArgumentException>(
