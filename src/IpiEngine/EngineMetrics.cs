@@ -4,7 +4,9 @@ namespace IpiEngine;
 
 /// <summary>
 /// Publishes every running engine's counters through <c>System.Diagnostics.Metrics</c> observable counters on one
-/// meter, <c>IpiEngine</c>, tagged with the engine's name. Read on collection only: nothing on the hot path.
+/// meter, <c>IpiEngine</c>, tagged with the engine's name (<c>engine</c>) and its instance number in the process
+/// (<c>engine.instance</c>, from 1 in creation order), so that two engines of one name are two series, not one twice.
+/// Read on collection only: nothing on the hot path.
 /// </summary>
 public static class EngineMetrics
 {
@@ -12,7 +14,8 @@ public static class EngineMetrics
     public const string MeterName = "IpiEngine";
 
     private static readonly Lock Gate = new();
-    private static readonly List<Engine> Engines = [];
+    private static readonly List<(Engine Engine, int Instance)> Engines = [];
+    private static int s_instances; // under Gate
     private static readonly Meter Meter = new(MeterName);
 
     static EngineMetrics()
@@ -35,7 +38,7 @@ public static class EngineMetrics
     {
         lock (Gate)
         {
-            Engines.Add(engine);
+            Engines.Add((engine, ++s_instances));
         }
     }
 
@@ -43,7 +46,7 @@ public static class EngineMetrics
     {
         lock (Gate)
         {
-            Engines.Remove(engine);
+            Engines.RemoveAll(e => e.Engine == engine);
         }
     }
 
@@ -55,9 +58,10 @@ public static class EngineMetrics
         lock (Gate)
         {
             var measurements = new List<Measurement<long>>(Engines.Count);
-            foreach (Engine engine in Engines)
+            foreach (var (engine, instance) in Engines)
             {
-                measurements.Add(new Measurement<long>(read(engine.ReadCounters()), new KeyValuePair<string, object?>("engine", engine.Options.Name)));
+                measurements.Add(new Measurement<long>(read(engine.ReadCounters()),
+                    new KeyValuePair<string, object?>("engine", engine.Options.Name), new KeyValuePair<string, object?>("engine.instance", instance)));
             }
 
             return measurements;

@@ -400,6 +400,40 @@ public class EngineApiTests
     }
 
     [Fact]
+    public void Two_engines_of_one_name_are_two_metric_series()
+    {
+        using var first = new Engine(new EngineOptions { VcpuCount = 2, Name = "twin-metrics" });
+        using var second = new Engine(new EngineOptions { VcpuCount = 2, Name = "twin-metrics" });
+        first.Start();
+        second.Start();
+        first.Post(0, X2Icr, Unicast(1, 0x40), 1);
+        Assert.True(SpinWait.SpinUntil(() => first.ReadCounters().Delivered == 1, TimeSpan.FromSeconds(10)));
+        var posted = new List<(object? Instance, long Value)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == EngineMetrics.MeterName && instrument.Name == "ipi.posted")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            var all = tags.ToArray();
+            if (all.Any(t => t.Key == "engine" && (string?)t.Value == "twin-metrics"))
+            {
+                posted.Add((all.SingleOrDefault(t => t.Key == "engine.instance").Value, value));
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+
+        Assert.Equal(2, posted.Count);
+        Assert.Equal(2, posted.Select(p => p.Instance).Distinct().Count()); // one name, two tag sets: an exporter keeps both
+        Assert.Equal([0L, 1L], posted.Select(p => p.Value).Order());
+    }
+
+    [Fact]
     public void Per_stage_mode_takes_runs_longer_than_its_pipeline_ring()
     {
         // A vCPU ring of 4096 drained in runs of up to 1024 into a 512-entry pipeline ring.
