@@ -8,17 +8,24 @@ namespace IpiEngine.Tests.Transport;
 /// <summary>Device interrupts in a VM over two loopback nodes: the devices live on node 0, their targets anywhere.</summary>
 public class DeviceInterruptAcrossNodesTests
 {
-    [Fact]
-    public async Task An_msi_and_a_pv_ipi_reach_vcpus_on_the_other_node()
+    /// <summary>vCPUs 0 and 1 on node 0, 2 and 3 on node 1; a device on node 0 (and on node 1 too when asked).</summary>
+    private static TwoEngineNodes FourVcpusOnTwoNodes(bool devicesOnNode1, int ioApicNode)
     {
         int[] placement = [0, 0, 1, 1];
-        await using var nodes = new TwoEngineNodes(placement, (node, place, transport) => new EngineOptions
+        return new TwoEngineNodes(placement, (node, place, transport) => new EngineOptions
         {
             VcpuCount = placement.Length,
             Placement = place,
             Forwarder = transport,
-            DeviceSources = node == 0 ? 1 : 0,
+            DeviceSources = node == 0 || devicesOnNode1 ? 1 : 0,
+            IoApicNode = ioApicNode,
         });
+    }
+
+    [Fact]
+    public async Task An_msi_and_a_pv_ipi_reach_vcpus_on_the_other_node()
+    {
+        await using var nodes = FourVcpusOnTwoNodes(devicesOnNode1: false, ioApicNode: -1);
         var (transports, engines) = (nodes.Transports, nodes.Engines);
 
         // Device 0 on node 0: MSI vector 0x41 to APIC ID 3 (node 1). vCPU 0 on node 0: PV IPI 0xFD to IDs 1 and 2.
@@ -45,15 +52,7 @@ public class DeviceInterruptAcrossNodesTests
     [Fact]
     public async Task A_level_pin_round_trip_sends_the_eoi_back_to_the_ioapic_node()
     {
-        int[] placement = [0, 0, 1, 1];
-        await using var nodes = new TwoEngineNodes(placement, (node, place, transport) => new EngineOptions
-        {
-            VcpuCount = placement.Length,
-            Placement = place,
-            Forwarder = transport,
-            DeviceSources = node == 0 ? 1 : 0,
-            IoApicNode = 0,
-        });
+        await using var nodes = FourVcpusOnTwoNodes(devicesOnNode1: false, ioApicNode: 0);
         var (transports, engines) = (nodes.Transports, nodes.Engines);
 
         TimeSpan patience = TimeSpan.FromSeconds(20);
@@ -98,15 +97,7 @@ public class DeviceInterruptAcrossNodesTests
     [Fact]
     public async Task An_entry_written_on_another_node_programs_the_vms_one_ioapic()
     {
-        int[] placement = [0, 0, 1, 1];
-        await using var nodes = new TwoEngineNodes(placement, (node, place, transport) => new EngineOptions
-        {
-            VcpuCount = placement.Length,
-            Placement = place,
-            Forwarder = transport,
-            DeviceSources = 1,
-            IoApicNode = 0,
-        });
+        await using var nodes = FourVcpusOnTwoNodes(devicesOnNode1: true, ioApicNode: 0);
         var engines = nodes.Engines;
         TimeSpan patience = TimeSpan.FromSeconds(20);
 
