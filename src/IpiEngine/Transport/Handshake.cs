@@ -61,12 +61,16 @@ internal static class Handshake
 
             byte[] welcome = await ReadAsync(c.Reader, FrameKind.Welcome, ct).ConfigureAwait(false);
             var peerResume = OpenTagged(protection, welcome, peer);
-            c.Protection = protection;
+            c.Protection = protection; // the connection's from here: a refusal below is sealed with it, and it disposes it
             return new Dialed(peerIncarnation, ResumeState.Read(peerResume));
         }
         catch
         {
-            protection.Dispose();
+            if (c.Protection != protection)
+            {
+                protection.Dispose();
+            }
+
             throw;
         }
     }
@@ -109,12 +113,16 @@ internal static class Handshake
         try
         {
             var payload = OpenTagged(protection, auth, dialer);
-            c.Protection = protection;
+            c.Protection = protection; // the connection's from here: the refusal of a bad resume block is sealed with it
             return new Accepted(dialer, peerIncarnation, ResumeState.Read(payload.AsSpan(FrameHeader.MacSize)));
         }
         catch
         {
-            protection.Dispose();
+            if (c.Protection != protection)
+            {
+                protection.Dispose(); // disposed here once, or by the connection, never both
+            }
+
             throw;
         }
     }

@@ -222,6 +222,31 @@ public class HostilePeerTests
     }
 
     /// <summary>
+    /// Found by a review (2026-12-07, second): a resume block with a negative sequence number was refused after the
+    /// handshake had disposed the connection's protection, so the sealed goodbye could not be written and the dialer saw
+    /// the connection drop instead of the reason. The refusal now travels: the dialer reads BadAcknowledgement.
+    /// </summary>
+    [Fact]
+    public async Task A_resume_block_with_a_negative_sequence_is_refused_with_its_reason()
+    {
+        await AttackNode0LinkAsync(async cluster =>
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(cluster.Nodes[1].LocalEndPoint, TestContext.Current.CancellationToken);
+            await using var liar = new LinkConnection(socket, TestContext.Current.CancellationToken);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            timeout.CancelAfter(Bound);
+            var claim = new ResumeState(ResendFrom: -1, KnownPeerIncarnation: 0, NextExpected: 0);
+
+            var refusal = await Assert.ThrowsAsync<LinkProtocolException>(
+                () => Handshake.DialAsync(liar, 0, 1, 0xBAD, LoopbackCluster.Key, false, () => claim, timeout.Token));
+
+            Assert.Equal(LinkFault.BadAcknowledgement, refusal.Fault); // was ConnectionLost or TruncatedFrame: the goodbye was lost
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.Nodes[1].FaultCount(LinkFault.BadAcknowledgement) > 0, Bound));
+        }, cluster => Assert.Equal(0, cluster.Sinks[1].Count));
+    }
+
+    /// <summary>
     /// Found by a review (2026-12-07): of two authenticated connections from a peer waiting for its link (the one before
     /// still winding down), whichever took the link last won, so a connection from an incarnation that had since
     /// restarted could displace the newer one and set the receive state back to the dead incarnation (records the newer
