@@ -331,16 +331,18 @@ public sealed partial class Engine : IDisposable
         bool fromPeerVcpu = (uint)source < (uint)_vcpus && _options.Placement is { } placement && !placement.IsLocal(source);
         try
         {
-            if (fromPeerVcpu && (eoi.IcrLow & RemoteDelivery.IoApicEntryFlag) != 0)
-            {
-                var (pin, entry) = RemoteDelivery.UnpackEntryWrite(eoi);
-                Post(source, ApicRegister.IoApicEntry, entry, pin, eoi.Tag);
-                return;
-            }
-
             if (fromPeerVcpu)
             {
-                Post(source, ApicRegister.Eoi, (byte)eoi.IcrLow, 0, eoi.Tag);
+                if ((eoi.IcrLow & RemoteDelivery.IoApicEntryFlag) != 0)
+                {
+                    var (pin, entry) = RemoteDelivery.UnpackEntryWrite(eoi);
+                    Post(source, ApicRegister.IoApicEntry, entry, pin, eoi.Tag);
+                }
+                else
+                {
+                    Post(source, ApicRegister.Eoi, (byte)eoi.IcrLow, 0, eoi.Tag);
+                }
+
                 return;
             }
         }

@@ -321,7 +321,13 @@ internal sealed class IcrResolver
                 return Reject(RejectReason.UnknownRegister, default, false); // a vCPU writes no MSI and drives no line: devices do
             case ApicRegister.IoApicEntry when _eoiTarget >= 0:
             {
-                // The IOAPIC lives on another node: the write travels there, as an EOI does, so the VM has one table.
+                // The IOAPIC lives on another node: the write travels there, as an EOI does, so the VM has one table. A
+                // pin past the table is refused here, as there: packed, its high bits would name another pin.
+                if (record.DestinationId >= IoApic.PinCount)
+                {
+                    return IoApicOutcome(IoApic.Effect.Rejected, 0, RejectReason.UnknownPin, map, destinations);
+                }
+
                 destinations.Add(_eoiTarget);
                 var (low, high) = RemoteDelivery.PackEntryWrite(record.DestinationId, record.Value);
                 return new ExitOutcome(ExitKind.Fired, RejectReason.None, IcrCommand.FromDevice(low, high), true, InterruptInput.IoApic);

@@ -127,4 +127,20 @@ public class IoApicTests
         Assert.Equal(1, counters.RejectedBy(RejectReason.MaskedPin));
         Assert.True(counters.ConservationHolds, counters.ToString());
     }
+
+    [Fact]
+    public void An_entry_write_bound_for_another_nodes_ioapic_is_refused_past_the_last_pin_as_at_home()
+    {
+        var forwarding = new IcrResolver(ApicTopology.Configure(4, TopologyKind.XApicFlat), deviceSources: 1, eoiTarget: 2);
+        var set = new DestinationSet(4);
+
+        // Pin 1000 packed into the travelling record would have named pin 8 (1000 & 31) on the IOAPIC node.
+        ExitOutcome past = forwarding.Process(new ExitRecord(0, ApicRegister.IoApicEntry, Entry(0x45, 1), 1000, 0, 0), set);
+        Assert.Equal((ExitKind.Rejected, RejectReason.UnknownPin, InterruptInput.IoApic), (past.Kind, past.Reason, past.Input));
+        Assert.Empty(set.Vcpus.ToArray());
+
+        ExitOutcome last = forwarding.Process(new ExitRecord(0, ApicRegister.IoApicEntry, Entry(0x45, 1), 23, 0, 0), set);
+        Assert.Equal(ExitKind.Fired, last.Kind); // travels to the IOAPIC node's first vCPU
+        Assert.Equal([2], set.Vcpus.ToArray());
+    }
 }
