@@ -50,14 +50,15 @@ extern "C" {
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 8u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
+#define IPI_ABI_VERSION_MINOR 9u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
                                     1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE;
                                     1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_faults,
                                     ipi_node_config_t.placement_count, ipi_config_t.apic_id_count;
                                     1.5: IPI_CONFIG_NO_ASSIST;
                                     1.6: ipi_config_t.pipeline_cpus, pipeline_cpu_count;
                                     1.7: ipi_node_send_batch_begin, _flush, _end;
-                                    1.8: ipi_link_t.flush_sends and the time in each IPI_LINK_* state */
+                                    1.8: ipi_link_t.flush_sends and the time in each IPI_LINK_* state;
+                                    1.9: IPI_LINK_FAULT_TOO_MANY_HANDSHAKES */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -169,6 +170,7 @@ extern "C" {
 #define IPI_LINK_FAULT_TOPOLOGY_MISMATCH        18u /* the nodes disagree on the VM's topology (digests, or a replayed write) */
 #define IPI_LINK_FAULT_BAD_MAC                  19u /* a frame failed authentication; nothing from it was applied */
 #define IPI_LINK_FAULT_PROTECTION_MISMATCH      20u /* the peers disagree on IPI_NODE_ENCRYPT */
+#define IPI_LINK_FAULT_TOO_MANY_HANDSHAKES      21u /* 64 accepted connections were still authenticating: closed unheard (ABI 1.9) */
 #define IPI_LINK_FAULTS                         32u /* length of ipi_node_faults_t.link_faults (room for later reasons) */
 
 /* Index into ipi_node_faults_t.topology_write_failures: why a topology write of this node failed (ABI 1.4). */

@@ -49,4 +49,9 @@ public enum LinkFault : uint
     BadMac,
     /// <summary>The peers disagree on frame protection (one encrypts with AES-GCM, the other only authenticates).</summary>
     ProtectionMismatch,
+    /// <summary>
+    /// Too many connections were authenticating at once (a flood of connections that never finish the handshake): this
+    /// one was closed unheard, without a goodbye. Counted on the accepting node only.
+    /// </summary>
+    TooManyHandshakes,
 }

@@ -23,6 +23,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     private Timer? _timer;
     private long _engineStopDeadline; // Stopwatch ticks; 0 while the engine runs
     private int _openBatches;          // SendBatch: batches open on any thread
+    private int _pendingHandshakes;    // accepted connections not yet authenticated (AcceptLoopAsync / ServeAcceptedAsync)
 
     private RemoteDeliverySink? _sink;
 
@@ -296,6 +297,15 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
                 continue;
             }
             running.RemoveAll(t => t.IsCompleted);
+            if (_pendingHandshakes >= Options.PendingHandshakeLimit) // only this loop increments, so the check holds until it does
+            {
+                // A flood of connections that never authenticate: each would hold a receive segment (256 KiB, kept by
+                // the pool for good) until its handshake timed out. Closed unheard, before any buffer is rented.
+                RecordFault(LinkFault.TooManyHandshakes, $"node {NodeId}: closed a connection from {socket.RemoteEndPoint?.ToString() ?? "?"} unheard: {Options.PendingHandshakeLimit} others are still authenticating");
+                socket.Dispose();
+                continue;
+            }
+            Interlocked.Increment(ref _pendingHandshakes); // the serving task decrements it once the handshake ended either way
             running.Add(ServeAcceptedAsync(socket, stopping));
         }
         await Task.WhenAll(running).ConfigureAwait(false);
@@ -306,6 +316,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     {
         var connection = new LinkConnection(socket, stopping);
         string remote = socket.RemoteEndPoint?.ToString() ?? "?";
+        int pending = 1; // this connection's share of _pendingHandshakes, given back once
         try
         {
             Handshake.Accepted accepted;
@@ -323,6 +334,8 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
                     throw new LinkProtocolException(LinkFault.HandshakeTimeout, $"no complete handshake from {remote} within {Options.HandshakeTimeout.TotalSeconds:0.#} s");
                 }
             }
+            Interlocked.Decrement(ref _pendingHandshakes); // authenticated: no longer pending
+            pending = 0;
             await _linkOfNode[accepted.PeerNode]!.RunAcceptedAsync(connection, accepted, stopping).ConfigureAwait(false);
         }
         catch (LinkProtocolException e)
@@ -338,7 +351,11 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
         }
         finally
         {
+            Interlocked.Add(ref _pendingHandshakes, -pending); // refused, timed out or vanished before authenticating
             await connection.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    /// <summary>Accepted connections still authenticating (tests).</summary>
+    internal int PendingHandshakes => Volatile.Read(ref _pendingHandshakes);
 }

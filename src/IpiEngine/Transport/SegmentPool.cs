@@ -30,6 +30,16 @@ internal sealed class SegmentPool : MemoryPool<byte>
     /// <summary>Segments allocated so far (diagnostics and tests).</summary>
     public int Allocated { get; private set; }
 
+    /// <summary>Segments a pipe holds right now (diagnostics and tests).</summary>
+    public int InUse
+    {
+        get
+        {
+            lock (_gate)
+                return Allocated - _free.Count;
+        }
+    }
+
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(minBufferSize, _segmentBytes);

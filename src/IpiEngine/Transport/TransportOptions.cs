@@ -62,6 +62,17 @@ public sealed record TransportOptions
     /// <summary>A connection that heard nothing for this long is closed as <see cref="LinkFault.PeerSilent"/>.</summary>
     public TimeSpan SilenceTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Accepted connections that may be authenticating at once (internal; tests lower it). Past it a new connection is
+    /// closed unheard and counted as <see cref="LinkFault.TooManyHandshakes"/>: each pending one holds a 256 KiB receive
+    /// segment until its handshake ends, so a flood of idle connections would otherwise grow the process by that much
+    /// per connection. The peers that dial a node hold one connection each, and reconnect if refused.
+    /// </summary>
+    internal int PendingHandshakeLimit { get; init; } = DefaultPendingHandshakeLimit;
+
+    /// <summary>The default <see cref="PendingHandshakeLimit"/>: 64 (16 MiB of receive segments at most).</summary>
+    internal const int DefaultPendingHandshakeLimit = 64;
+
     /// <summary>Time allowed for connecting plus the handshake.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(5);
 

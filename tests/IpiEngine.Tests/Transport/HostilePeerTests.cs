@@ -90,6 +90,50 @@ public class HostilePeerTests
         Workload.AssertExactlyOnceInOrder(cluster.Sinks[1].Snapshot(), TwoNodes, self: 1, perSource: 500);
     }
 
+    [Fact]
+    public async Task A_flood_of_connections_that_never_authenticate_holds_a_bounded_number_of_receive_segments()
+    {
+        // Each accepted connection rents a 256 KiB receive segment for its handshake, which the pool keeps for good.
+        // Before the limit, 20 idle connections held 20 segments (5 MiB) until their handshakes timed out, and a
+        // flood from anyone who can reach the port grew the process without bound.
+        const int limit = 4, flood = 20;
+        await using var cluster = LoopbackCluster.Start(TwoNodes, tune: o => o with { PendingHandshakeLimit = limit, HandshakeTimeout = TimeSpan.FromSeconds(30) });
+        var target = cluster.Nodes[1];
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.AllConnected && target.PendingHandshakes == 0, Bound), string.Join(" | ", cluster.Log));
+        int inUseBefore = SegmentPool.Receive.InUse;
+        var idle = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < flood; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                idle.Add(socket);
+                await socket.ConnectAsync(target.LocalEndPoint, TestContext.Current.CancellationToken);
+            }
+
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => target.FaultCount(LinkFault.TooManyHandshakes) == flood - limit, Bound),
+                $"refused {target.FaultCount(LinkFault.TooManyHandshakes)} of {flood - limit}: " + string.Join(" | ", cluster.Log));
+            Assert.Equal(limit, target.PendingHandshakes);
+            Assert.InRange(SegmentPool.Receive.InUse - inUseBefore, 0, limit);
+
+            // The ones past the limit were closed unheard: no goodbye, the stream just ends. The first four wait on.
+            var buffer = new byte[256];
+            for (int i = limit; i < flood; i++)
+                Assert.Equal(0, await idle[i].ReceiveAsync(buffer, SocketFlags.None, TestContext.Current.CancellationToken));
+            Assert.Equal(0, target.FaultCount(LinkFault.HandshakeTimeout));
+        }
+        finally
+        {
+            idle.ForEach(s => s.Dispose());
+        }
+
+        // Once the flood is gone its slots are given back, and the real peer is served exactly once and in order.
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => target.PendingHandshakes == 0, Bound));
+        await Task.Run(() => Workload.Run(cluster.Nodes[0], TwoNodes, perSource: 500), TestContext.Current.CancellationToken);
+        Assert.True(await cluster.Nodes[0].DrainAsync(Bound).WaitAsync(TestContext.Current.CancellationToken));
+        Workload.AssertExactlyOnceInOrder(cluster.Sinks[1].Snapshot(), TwoNodes, self: 1, perSource: 500);
+    }
+
     /// <summary>Authenticates as node 0 (a buggy peer that holds the key), then sends <paramref name="frames"/>, each tagged.</summary>
     private static async Task<LinkConnection> ImpersonateNode0Async(LoopbackCluster cluster, params byte[][] frames)
     {
