@@ -207,7 +207,7 @@ public class IcrResolverTests
             {
                 resolver.ApplyTopologyWrite(1, ApicRegister.Svr, (i & 1) == 0 ? 0xFFul : 0x1FFul);
             }
-        });
+        }) { IsBackground = true };
         writer.Start();
         resolver.Process(Write(0, ApicRegister.IcrHigh, 0x0300_0000), set); // MDA 0x03: vCPUs 0 and 1
         int iterations = 0;

@@ -111,7 +111,7 @@ public class DescriptorTableTests
 
                 taken += between?.Invoke(table, i) ?? 0;
             }
-        });
+        }) { IsBackground = true };
         vcpu.Start();
         long posted = Deliver(table, 200_000, ref notified.Value);
 

@@ -112,7 +112,7 @@ public class CustomNotifierTests
         {
             stopper = Environment.CurrentManagedThreadId;
             engine.Stop(); // the drain runs here
-        });
+        }) { IsBackground = true };
         thread.Start();
         Assert.True(thread.Join(TimeSpan.FromSeconds(30)));
         Assert.Equal(1, probe.Calls[1]);

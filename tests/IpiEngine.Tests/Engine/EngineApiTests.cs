@@ -300,7 +300,7 @@ public class EngineApiTests
                         engine.TakePending((source + 1) % 4); // the destination takes now and then: notifications resume
                     }
                 }
-            });
+            }) { IsBackground = true };
             producers[p].Start();
         }
 

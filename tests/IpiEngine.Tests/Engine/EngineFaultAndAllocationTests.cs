@@ -36,7 +36,7 @@ public class EngineFaultAndAllocationTests
             {
                 // expected once the pipeline has failed and the ring is full
             }
-        });
+        }) { IsBackground = true };
         poster.Start();
         Assert.True(poster.Join(TimeSpan.FromSeconds(30)), "a producer hung after the pipeline failed");
         var error = Assert.Throws<EngineFaultedException>(engine.Stop);

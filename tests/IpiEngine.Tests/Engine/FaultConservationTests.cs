@@ -146,7 +146,7 @@ public class FaultConservationTests
             {
                 int vcpu = p;
                 int seed = random.Next();
-                threads[p] = new Thread(() => Produce(engine, vcpu, vcpus, new Random(seed), ref accepted[vcpu], ref inCall[vcpu], ref unexpected[vcpu]));
+                threads[p] = new Thread(() => Produce(engine, vcpu, vcpus, new Random(seed), ref accepted[vcpu], ref inCall[vcpu], ref unexpected[vcpu])) { IsBackground = true };
                 threads[p].Start();
             }
 

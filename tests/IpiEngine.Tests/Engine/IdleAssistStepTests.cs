@@ -98,7 +98,7 @@ public class IdleAssistStepTests
         {
             assist.TakeBack();
             takenBack.Set();
-        });
+        }) { IsBackground = true };
         pipeline.Start();
         Assert.False(takenBack.Wait(TimeSpan.FromMilliseconds(200), TestContext.Current.CancellationToken)); // waits out the assist
         assist.End();
@@ -116,7 +116,7 @@ public class IdleAssistStepTests
         assist.Release();
         Assert.True(assist.TryBegin()); // poster A's pass
         bool? taken = null;
-        var posterB = new Thread(() => taken = assist.TryBegin());
+        var posterB = new Thread(() => taken = assist.TryBegin()) { IsBackground = true };
         posterB.Start();
         Assert.False(posterB.Join(TimeSpan.FromMilliseconds(100))); // waits while A holds the role
         assist.End();
@@ -209,7 +209,7 @@ public class IdleAssistStepTests
                 Assert.True(turns.TryBegin());
                 asks += turns.EndOfDenseRun() ? 1 : 0;
                 turns.End();
-            });
+            }) { IsBackground = true };
             other.Start();
             Assert.True(other.Join(TimeSpan.FromSeconds(30)));
             Assert.True(turns.TryBegin());

@@ -44,7 +44,7 @@ public class IdleAssistTests
         for (int p = 0; p < producers; p++)
         {
             int me = p;
-            threads[p] = new Thread(() => failures[me] = ProduceBursts(engine, me, me + producers, out posted[me]));
+            threads[p] = new Thread(() => failures[me] = ProduceBursts(engine, me, me + producers, out posted[me])) { IsBackground = true };
             threads[p].Start();
         }
 
@@ -169,7 +169,7 @@ public class IdleAssistTests
 
                 engine.Post(1, ApicRegister.X2Icr, Unicast(0, Vector), 0, (ulong)i);
             }
-        });
+        }) { IsBackground = true };
         partner.Start();
         for (int i = 0; i < RoundTrips && partnerFailure is null; i++)
         {
@@ -258,7 +258,7 @@ public class IdleAssistTests
                     {
                         unexpected[me] = e;
                     }
-                });
+                }) { IsBackground = true };
                 threads[p].Start();
             }
 

@@ -66,7 +66,7 @@ public class InitSipiOrderTests
             }
 
             Volatile.Write(ref done, true);
-        });
+        }) { IsBackground = true };
         deliverer.Start();
         long takes = 0;
         string? split = null;

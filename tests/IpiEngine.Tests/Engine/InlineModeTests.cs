@@ -133,7 +133,7 @@ public class InlineModeTests
                 {
                     engine.Post(source, ApicRegister.X2Icr, Unicast(Threads, (byte)(0x20 + source)), Threads, (ulong)i);
                 }
-            });
+            }) { IsBackground = true };
             posters[t].Start();
         }
 

@@ -61,7 +61,7 @@ public class NotifierContractTests
 
                     engine.DeliverRemote(deliveries);
                 }
-            }));
+            }) { IsBackground = true });
         }
 
         workers.Add(new Thread(() =>
@@ -70,7 +70,7 @@ public class NotifierContractTests
             {
                 engine.Post(round % Vcpus, ApicRegister.X2Icr, ((ulong)((round + 1) % Vcpus) << 32) | 0x30, 0, (ulong)round);
             }
-        }));
+        }) { IsBackground = true });
         foreach (Thread worker in workers)
         {
             worker.Start();

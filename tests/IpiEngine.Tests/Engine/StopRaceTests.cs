@@ -60,7 +60,7 @@ public class StopRaceTests
         {
             int vcpu = p;
             producers[p] = new Thread(() => Produce(engine, kind, vcpu, producerCount, ref accepted[vcpu],
-                ref acceptedAfterStop[vcpu], ref unexpected[vcpu], ref stopsReturned));
+                ref acceptedAfterStop[vcpu], ref unexpected[vcpu], ref stopsReturned)) { IsBackground = true };
             producers[p].Start();
         }
 
@@ -90,7 +90,7 @@ public class StopRaceTests
                 }
 
                 Interlocked.Increment(ref stopsReturned);
-            });
+            }) { IsBackground = true };
             stopThreads[s].Start();
         }
 

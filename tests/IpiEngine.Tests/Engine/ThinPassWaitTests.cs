@@ -40,7 +40,7 @@ public class ThinPassWaitTests
                     if (engine.ReadCounters().ThinPassWaits > 0)
                         enough.Cancel();
                 }
-            });
+            }) { IsBackground = true };
             threads[p].Start();
         }
 

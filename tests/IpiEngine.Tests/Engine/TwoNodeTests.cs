@@ -47,7 +47,7 @@ public class TwoNodeTests
                         home.Post(source, ApicRegister.X2Icr, ((ulong)destination << 32) | low, destination, tag);
                     }
                 }
-            });
+            }) { IsBackground = true };
             threads[v].Start();
         }
 

@@ -33,7 +33,7 @@ public class WaitForPendingTests
         using Engine engine = Started();
         PendingInterrupts pending = default;
         bool woken = false;
-        var waiter = new Thread(() => woken = engine.WaitForPending(1, Long, out pending));
+        var waiter = new Thread(() => woken = engine.WaitForPending(1, Long, out pending)) { IsBackground = true };
         waiter.Start();
         Thread.Sleep(50); // usually parked by now; either way the wait must end with the IPI
         engine.Post(0, ApicRegister.X2Icr, Unicast(1, 0x41), 1);
@@ -116,7 +116,7 @@ public class WaitForPendingTests
         Engine engine = Started();
         ValueTask<PendingInterrupts> waiting = engine.WaitForPendingAsync(1, TestCancel);
         Exception? blocked = null;
-        var thread = new Thread(() => blocked = Record.Exception(() => engine.WaitForPending(0, Long, out _)));
+        var thread = new Thread(() => blocked = Record.Exception(() => engine.WaitForPending(0, Long, out _))) { IsBackground = true };
         thread.Start();
         Thread.Sleep(50);
         engine.Dispose();
@@ -144,7 +144,7 @@ public class WaitForPendingTests
 
                 engine.DeliverRemote(batch);
             }
-        });
+        }) { IsBackground = true };
         deliverer.Start();
         long taken = 0;
         for (int round = 0; round < Rounds; round++)
@@ -224,7 +224,7 @@ public class WaitForPendingTests
             }
 
             engine.Post(0, ApicRegister.X2Icr, Unicast(1, Last), 1);
-        });
+        }) { IsBackground = true };
         producer.Start();
         long taken = 0;
         for (bool last = false; !last;)

@@ -250,7 +250,7 @@ public unsafe class NativeNodeTests
             Assert.Equal(Status.State, Abi.NodeSendBatchBegin(single)); // one per thread
             Assert.Contains("already open on this thread", Abi.LastErrorText(), StringComparison.Ordinal);
             int otherThread = Status.Ok;
-            var other = new Thread(() => otherThread = Abi.NodeSendBatchFlush(single)); // another thread has none
+            var other = new Thread(() => otherThread = Abi.NodeSendBatchFlush(single)) { IsBackground = true }; // another thread has none
             other.Start();
             other.Join();
             Assert.Equal(Status.State, otherThread);

@@ -66,7 +66,7 @@ public unsafe class NativeStopRaceTests
                         Volatile.Write(ref ok[vcpu], ok[vcpu] + 1);
                         okAfterStop[vcpu] += stopped ? 1 : 0;
                     }
-                });
+                }) { IsBackground = true };
                 threads.Add(thread);
                 thread.Start();
             }
@@ -91,7 +91,7 @@ public unsafe class NativeStopRaceTests
                     Abi.Counters(engine, &counters);
                     inFlight[index] = (long)(counters.Posted - counters.Latched - counters.TopologyWrites - counters.IpisResolved - counters.Rejected);
                     Interlocked.Increment(ref stopsReturned);
-                });
+                }) { IsBackground = true };
                 stoppers[s].Start();
             }
 

@@ -24,7 +24,7 @@ public class ProcessorChainTests
         var first = new BatchEventProcessor<long, OrderCheck>(ring, sequencer.NewBarrier(), signal, default);
         var second = new BatchEventProcessor<long, OrderCheck>(ring, sequencer.NewBarrier(first.Sequence), signal, default);
         sequencer.SetGatingSequences(second.Sequence);
-        var threads = new[] { new Thread(first.Run), new Thread(second.Run) };
+        var threads = new[] { new Thread(first.Run) { IsBackground = true }, new Thread(second.Run) { IsBackground = true } };
         foreach (Thread thread in threads)
         {
             thread.Start();
@@ -66,7 +66,7 @@ public class ProcessorChainTests
         var signal = new EventCount();
         var sequencer = new SingleProducerSequencer(8, BlockingWaitStrategy.Instance, signal);
         var processor = new BatchEventProcessor<long, OrderCheck>(new RingBuffer<long>(8), sequencer.NewBarrier(), signal, default);
-        var thread = new Thread(processor.Run);
+        var thread = new Thread(processor.Run) { IsBackground = true };
         thread.Start();
         Assert.True(SpinWait.SpinUntil(() => signal.HasWaiters, TimeSpan.FromSeconds(10))); // parked: it is running
         Assert.Throws<InvalidOperationException>(processor.Run);

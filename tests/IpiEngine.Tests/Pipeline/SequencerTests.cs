@@ -59,7 +59,7 @@ public class SequencerTests
         const int Producers = 4;
         var processor = new BatchEventProcessor<long, OrderHandler>(ring, barrier, signal, new OrderHandler(Producers));
         sequencer.SetGatingSequences(processor.Sequence);
-        var consumer = new Thread(processor.Run);
+        var consumer = new Thread(processor.Run) { IsBackground = true };
         consumer.Start();
         const int PerProducer = 20_000;
         var producers = new Thread[Producers];
@@ -74,7 +74,7 @@ public class SequencerTests
                     ring[high] = (producer << 32) | (uint)i; // tagged: which producer, and its i-th value
                     sequencer.Publish(high, high);
                 }
-            });
+            }) { IsBackground = true };
             producers[p].Start();
         }
 

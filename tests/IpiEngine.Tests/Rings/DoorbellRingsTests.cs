@@ -51,7 +51,7 @@ public class DoorbellRingsTests
                     doorbell.Ring(me);
                     next += n;
                 }
-            });
+            }) { IsBackground = true };
             threads[p].Start();
         }
 

@@ -32,7 +32,7 @@ public class GatherStageTests
         for (int p = 0; p < producers; p++)
         {
             int me = p;
-            threads[p] = new Thread(() => Produce(rings[me], doorbell, me, PerProducer));
+            threads[p] = new Thread(() => Produce(rings[me], doorbell, me, PerProducer)) { IsBackground = true };
             threads[p].Start();
         }
 

@@ -133,7 +133,7 @@ public class SpscRingTests
 
                 next += size;
             }
-        });
+        }) { IsBackground = true };
         producer.Start();
 
         var consumerRandom = new Random(2);

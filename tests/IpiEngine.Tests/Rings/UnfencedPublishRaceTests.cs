@@ -48,7 +48,7 @@ public class UnfencedPublishRaceTests
         for (int p = 0; p < producers; p++)
         {
             int me = p;
-            threads[p] = new Thread(() => failures[me] = PingPong(rings[me], doorbell, signal, me, clock, out rounds[me]));
+            threads[p] = new Thread(() => failures[me] = PingPong(rings[me], doorbell, signal, me, clock, out rounds[me])) { IsBackground = true };
             threads[p].Start();
         }
 
@@ -199,7 +199,7 @@ public class UnfencedPublishRaceTests
             {
                 unexpected[producerCount] = e;
             }
-        });
+        }) { IsBackground = true };
         var producers = new Thread[producerCount];
         for (int p = 0; p < producerCount; p++)
         {
@@ -269,7 +269,7 @@ public class UnfencedPublishRaceTests
                 {
                     unexpected[me] = e;
                 }
-            });
+            }) { IsBackground = true };
         }
 
         var closerThreads = new Thread[closers];
@@ -281,7 +281,7 @@ public class UnfencedPublishRaceTests
                 Thread.SpinWait(delay);
                 posting.Close(null);
                 Interlocked.Increment(ref closed);
-            });
+            }) { IsBackground = true };
         }
 
         consumer.Start();
@@ -340,7 +340,7 @@ public class UnfencedPublishRaceTests
         ring.BeginClose(); // the closer is between its flag and its seal
         ring.ProducerSlot(0) = 7;
         bool? taken = null;
-        var producer = new Thread(() => taken = ring.TryPublish(1));
+        var producer = new Thread(() => taken = ring.TryPublish(1)) { IsBackground = true };
         producer.Start();
         Assert.False(producer.Join(TimeSpan.FromMilliseconds(100))); // it waits for the seal, it does not guess
         Interlocked.MemoryBarrierProcessWide();

@@ -53,7 +53,7 @@ internal static class InProcessTraceNodes
                     failures[node] = e;
                     cancel.Cancel();
                 }
-            })).ToArray();
+            }) { IsBackground = true }).ToArray();
             foreach (var thread in threads)
                 thread.Start();
             foreach (var thread in threads)

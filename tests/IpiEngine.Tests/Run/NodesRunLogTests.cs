@@ -38,7 +38,7 @@ public sealed class NodesRunLogTests
             {
                 log.WriteLine($"node {node}: line {i}");
             }
-        })).ToList();
+        }) { IsBackground = true }).ToList();
         readers.ForEach(t => t.Start());
         readers.ForEach(t => Assert.True(t.Join(TimeSpan.FromSeconds(60)), "a reader thread did not finish"));
 

@@ -121,7 +121,7 @@ public class LinkIsolationTests
             using var batch = cluster.Nodes[1].BeginSendBatch(); // node 1's acknowledgements wait for this batch
             holding.Set();
             release.Wait(Bound);
-        }); // the close sends them
+        }) { IsBackground = true }; // the close sends them
         acker.Start();
         Assert.True(holding.Wait(Bound, TestContext.Current.CancellationToken));
 

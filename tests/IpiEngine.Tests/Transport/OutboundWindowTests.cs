@@ -166,7 +166,7 @@ public class OutboundWindowTests
                 }
                 next += done;
             }
-        });
+        }) { IsBackground = true };
         var sender = new Thread(() =>
         {
             try
@@ -196,7 +196,7 @@ public class OutboundWindowTests
             {
                 failure = e;
             }
-        });
+        }) { IsBackground = true };
         producer.Start();
         sender.Start();
         Assert.True(producer.Join(TimeSpan.FromSeconds(90)) && sender.Join(TimeSpan.FromSeconds(90)), "the threads did not finish");

@@ -222,7 +222,7 @@ public class SendBatchTests
             tried.Wait(Bound);
             batch.Dispose(); // the opener closes it
             using var next = cluster.Nodes[1].BeginSendBatch(); // and may open another
-        });
+        }) { IsBackground = true };
         opener.Start();
         Assert.True(opened.Wait(Bound, TestContext.Current.CancellationToken));
         Assert.Null(failure);

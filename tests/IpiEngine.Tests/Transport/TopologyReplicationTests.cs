@@ -46,7 +46,7 @@ public class TopologyReplicationTests
         {
             for (int k = 0; k < perVcpu; k++)
                 vm.Engine(vm.NodeOfVcpu[v]).Post(v, ApicRegister.Svr, 0x100u | (uint)(v << 4) | (uint)k, 0);
-        })).ToArray();
+        }) { IsBackground = true }).ToArray();
         foreach (var t in writers)
             t.Start();
         foreach (var t in writers)
@@ -246,7 +246,7 @@ public class TopologyReplicationTests
                     torn.Enqueue(line);
                 lines++;
             }
-        });
+        }) { IsBackground = true };
         reader.Start();
         var clock = Stopwatch.StartNew();
         int made = 0;
