@@ -45,7 +45,7 @@ internal sealed class BaselineSlices : IDisposable
     public static BaselineSlices Start(int vcpus, int batch, int ringCapacity, TimeSpan warmUp, bool withQueue = false)
     {
         var capacity = Math.Max(ringCapacity, (int)BitOperations.RoundUpToPowerOf2((uint)batch));
-        List<Reference> references = [new(BaselineSlice.Probe, new ProbeRig(vcpus, batch, capacity, parkWhenIdle: true))];
+        List<Reference> references = [new(BaselineSlice.Probe, new ProbeRig(vcpus, batch, capacity, parkWhenIdle: true, takeAfterPost: true))];
         if (withQueue)
         {
             references.Add(new(BaselineSlice.Queue, new QueueRig(vcpus, capacity, parkWhenIdle: true, takeAfterPost: true)));

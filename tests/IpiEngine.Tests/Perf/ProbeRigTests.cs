@@ -46,6 +46,44 @@ public class ProbeRigTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(64)]
+    public void Producers_that_take_after_each_publication_take_what_was_delivered_to_them_and_lose_nothing(int batch)
+    {
+        const long PerVcpu = 20_000;
+        using var probe = new ProbeRig(vcpus: 4, batch, ringCapacity: 256, takeAfterPost: true);
+
+        probe.RunOnce(PerVcpu);
+
+        Assert.Equal(4 * PerVcpu, probe.Consumed);
+        Assert.Equal(0, probe.SequenceErrors);
+        for (var v = 0; v < 4; v++)
+        {
+            Assert.Equal(PerVcpu, probe.DeliveredTo(v)); // each vCPU is every other's destination in turn
+            Assert.InRange(probe.TakesBy(v), 1, PerVcpu / batch); // at most one take per publication
+        }
+    }
+
+    [Fact]
+    public void Bits_already_pending_are_not_ORed_again_and_a_taken_vector_is_set_again()
+    {
+        // The skipped OR (a read finds every bit pending) must not lose a vector that was taken meanwhile: after a take
+        // the next record for that vector sets it again.
+        using var probe = new ProbeRig(vcpus: 2, batch: 1, ringCapacity: 16);
+        for (var round = 0; round < 3; round++)
+        {
+            probe.RunOnce(128); // vCPU 0 sends vectors 0x20..0x9F to vCPU 1, and vCPU 1 to vCPU 0: words 0-2 of each
+            for (var v = 0; v < 2; v++)
+            {
+                Assert.Equal(0xFFFF_FFFF_0000_0000UL, probe.TakePending(v, 0));
+                Assert.Equal(ulong.MaxValue, probe.TakePending(v, 1));
+                Assert.Equal(0xFFFF_FFFFUL, probe.TakePending(v, 2));
+                Assert.Equal(0UL, probe.TakePending(v, 3));
+            }
+        }
+    }
+
     [Fact]
     public void A_timed_run_drains_and_reports_its_window()
     {
