@@ -21,8 +21,8 @@
  *    ipi_engine_destroy must not race with other calls on the same engine. A node's injector runs on its
  *    transport threads and may not post (see ipi_inject_fn).
  *  - Stop: a post racing with ipi_engine_stop either returns IPI_OK and its record is delivered by the
- *    stop's drain, or returns IPI_E_STOPPED; once ipi_engine_stop has returned every post returns
- *    IPI_E_STOPPED. Every ipi_engine_stop, also two at once, returns only when the engine is drained.
+ *    stop's drain, or returns IPI_E_STOPPED (a batch: per record, see ipi_post_batch); once
+ *    ipi_engine_stop has returned every post returns IPI_E_STOPPED. Every ipi_engine_stop, also two at once, returns only when the engine is drained.
  *  - Never call into the library from a signal handler; the kick callback may run on any engine
  *    thread, concurrently with itself (see ipi_kick_fn), and must only wake the vCPU (set a flag,
  *    signal a condition variable, write an eventfd).
@@ -217,9 +217,11 @@ typedef uint64_t ipi_engine_t;
  * kicked again only after ipi_take_pending has taken its interrupts. Called from any engine thread
  * (the pipeline's; in fused mode also a posting thread, inside its ipi_post, that found the pipeline
  * parked; or a transport thread applying deliveries from another node), possibly concurrently with
- * itself for different vCPUs: it must be thread-safe. Must not block (nor take a lock that a thread
- * may hold while it calls ipi_post), must not call back into the library and must not let a C++
- * exception escape. */
+ * itself for different vCPUs: it must be thread-safe. In inline mode, and for records posted before
+ * start, it may also run inside ipi_engine_start, ipi_engine_stop or ipi_topology_write on the calling
+ * thread (they deliver what waits in the rings). Must not block (nor take a lock that a thread may hold
+ * while it calls ipi_post, ipi_engine_start, ipi_engine_stop or ipi_topology_write), must not call back
+ * into the library and must not let a C++ exception escape. */
 typedef void (*ipi_kick_fn)(void *context, uint32_t vcpu);
 
 /* How to build an engine. Zero it, set struct_size = sizeof(ipi_config_t), then the fields you need. */
@@ -286,7 +288,8 @@ typedef struct ipi_pi_desc_t {
 typedef struct ipi_counters_t {
     uint32_t struct_size;          /* in: sizeof(ipi_counters_t); the library fills at most that much */
     uint32_t reserved;
-    uint64_t posted;               /* records accepted by ipi_post / ipi_try_post / ipi_post_batch */
+    uint64_t posted;               /* records accepted by ipi_post / ipi_try_post / ipi_post_batch, and topology
+                                      writes applied by ipi_topology_write */
     uint64_t latched;              /* ICR high (0x310) writes: latch only */
     uint64_t topology_writes;      /* topology register writes applied */
     uint64_t ipis_resolved;        /* firing writes resolved to an IPI (even one with no destination) */
@@ -505,7 +508,8 @@ int32_t ipi_last_error(char *buffer, uint32_t capacity);
  * On success *out_engine is the new handle; on failure it is IPI_NULL_ENGINE. */
 int32_t ipi_engine_create(const ipi_config_t *config, ipi_engine_t *out_engine);
 
-/* Starts the engine's pipeline thread(s). Records posted before start wait in the rings; until then ipi_post
+/* Starts the engine's pipeline thread(s). Records posted before start wait in the rings (a topology write
+ * before start delivers them first, on its thread, so they resolve with the old topology); until then ipi_post
  * does not wait (a full ring gives IPI_E_WOULD_BLOCK) and ipi_post_batch returns IPI_E_STATE. */
 int32_t ipi_engine_start(ipi_engine_t engine);
 
@@ -517,9 +521,14 @@ int32_t ipi_post(ipi_engine_t engine, const ipi_exit_t *record);
 /* Like ipi_post, but returns IPI_E_WOULD_BLOCK instead of waiting when the ring is full. */
 int32_t ipi_try_post(ipi_engine_t engine, const ipi_exit_t *record);
 
-/* Posts `count` records with one boundary crossing; each run of records from one source vCPU is published
- * together, in order. As for ipi_post, no other thread may post for those source vCPUs meanwhile. Every
- * record's vCPU is checked first: if one is out of range, nothing is posted. */
+/* Posts `count` records with one boundary crossing, each source vCPU's records in order. As for ipi_post, no
+ * other thread may post for those source vCPUs meanwhile. Every record's vCPU is checked first: if one is out
+ * of range, nothing is posted, and before start (IPI_E_STATE) nothing is posted either. Records are published
+ * in pieces (a run of one source, at most 64 records, ended early by a topology write or by a full ring), so a
+ * failure after that (IPI_E_STOPPED from a racing stop, IPI_E_FAULTED, IPI_E_NOT_REPLICATED from a topology
+ * write) may come after a first part of the batch was posted: those records are delivered, the rest are not.
+ * A host that must know which posts topology writes and stop-racing batches one record at a time, or reads
+ * ipi_counters_t.posted before and after when it is the engine's only poster. */
 int32_t ipi_post_batch(ipi_engine_t engine, const ipi_exit_t *exits, uint32_t count);
 
 /* Applies a topology register write of `vcpu` (APIC ID 0x020, LDR 0x0D0, DFR 0x0E0, SVR 0x0F0 /
@@ -555,7 +564,9 @@ int32_t ipi_engine_stop(ipi_engine_t engine);
 /* Stops (draining) if needed and frees the engine. The handle becomes invalid: using it again,
  * destroying it twice included, returns IPI_E_BAD_HANDLE. IPI_OK once freed, also after a pipeline
  * failure (ipi_engine_stop reports IPI_E_FAULTED, and so does every post before it; after it a post
- * reports IPI_E_STOPPED, as after any stop). */
+ * reports IPI_E_STOPPED, as after any stop). Should closing a node's links fail unexpectedly, it returns
+ * IPI_E_INTERNAL (ipi_last_error says why), and the engine is freed all the same: the handle is invalid
+ * whatever it returns, except IPI_E_BAD_HANDLE for a handle that was not valid. */
 int32_t ipi_engine_destroy(ipi_engine_t engine);
 
 /* ---- nodes of a multi-host VM (ABI 1.2) ---- */

@@ -287,8 +287,14 @@ int c_nodes_node(const vm_node_args_t *args, FILE *in, FILE *out)
     int32_t status = vm_create_node(args, &config, &node_config, node.placement, &node.engine, out);
     if (status != IPI_OK)
         vm_die("creating the node", status);
-    if (vm_ready(node.engine, args, in, out))
+    if (vm_ready(node.engine, args, in, out)) {
+        /* Told to stop before the run: the engine's kick and inject contexts point at this frame, so it goes first. */
+        if ((status = ipi_engine_destroy(node.engine)) != IPI_OK)
+            vm_die("ipi_engine_destroy", status);
+        free(node.vcpus);
+        free(expected);
         return 1;
+    }
 
     for (uint32_t v = node.self; v < node.vcpu_count; v += node.nodes)
         pthread_create(&node.vcpus[v].thread, NULL, vcpu_loop, &node.vcpus[v]);

@@ -223,8 +223,9 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    if (ipi_abi_version() >> 16 != IPI_ABI_VERSION_MAJOR) {
-        fprintf(stderr, "c-sim: library ABI %#x does not match the header's %#x\n", ipi_abi_version(), IPI_ABI_VERSION);
+    /* The header's rule: the same major, and a minor at least the header's (this program uses 1.6 structures). */
+    if (ipi_abi_version() >> 16 != IPI_ABI_VERSION_MAJOR || (ipi_abi_version() & 0xFFFFu) < IPI_ABI_VERSION_MINOR) {
+        fprintf(stderr, "c-sim: library ABI %#x cannot serve the header's %#x\n", ipi_abi_version(), IPI_ABI_VERSION);
         return 2;
     }
 

@@ -104,7 +104,10 @@ static int load(trace_node_t *node, const char *trace)
     FILE *f = open_part(trace, "vcpus");
     if (f == NULL)
         return 1;
-    fgets(line, sizeof line, f); /* header */
+    if (fgets(line, sizeof line, f) == NULL) { /* header */
+        fclose(f);
+        return 1;
+    }
     while (fgets(line, sizeof line, f) && node->vcpus < MAX_VCPUS) {
         unsigned v, id;
         if (sscanf(line, "%u,%x", &v, &id) == 2 && v == node->vcpus)
@@ -114,7 +117,10 @@ static int load(trace_node_t *node, const char *trace)
     if ((f = open_part(trace, "exits")) == NULL)
         return 1;
     size_t capacity = 0;
-    fgets(line, sizeof line, f);
+    if (fgets(line, sizeof line, f) == NULL) { /* header */
+        fclose(f);
+        return 1;
+    }
     while (fgets(line, sizeof line, f)) {
         trace_row_t r;
         if (sscanf(line, "%u,%u,%x,%" SCNx64 ",%x", &r.seq, &r.src, &r.reg, &r.value, &r.dest_id) != 5)
@@ -129,7 +135,10 @@ static int load(trace_node_t *node, const char *trace)
     fclose(f);
     if ((f = open_part(trace, "deliveries")) == NULL)
         return 1;
-    fgets(line, sizeof line, f);
+    if (fgets(line, sizeof line, f) == NULL) { /* header */
+        fclose(f);
+        return 1;
+    }
     while (fgets(line, sizeof line, f)) {
         unsigned seq, src, vector;
         char mode_name[32];

@@ -15,6 +15,7 @@ internal sealed unsafe class NativeEngine
     private const int Created = 0;
     private const int Running = 1;
     private const int Stopped = 2;
+    private const int Starting = 3; // ipi_engine_start is under way: posts do not wait yet (the rings may not be started)
 
     /// <summary>Records converted per <see cref="Engine.PostBatch"/> call: 64 x 32 bytes of stack.</summary>
     private const int BatchChunk = 64;
@@ -95,9 +96,12 @@ internal sealed unsafe class NativeEngine
     /// <summary><c>ipi_engine_start</c>: once, from the created state.</summary>
     public int Start()
     {
-        // The CAS makes two racing starts see exactly one winner.
-        if (Interlocked.CompareExchange(ref _state, Running, Created) != Created)
-            return Volatile.Read(ref _state) == Stopped ? Refused(Status.Stopped) : LastError.Set(Status.State, "the engine was already started");
+        // The CAS makes two racing starts see exactly one winner. Running is set only once the engine runs: until then a
+        // post that finds its ring full returns IPI_E_WOULD_BLOCK as before start (with Running set first, such a post
+        // waited on rings not yet started and got IPI_E_STATE), and a batch is refused with IPI_E_STATE.
+        int seen = Interlocked.CompareExchange(ref _state, Starting, Created);
+        if (seen != Created)
+            return seen == Stopped ? Refused(Status.Stopped) : LastError.Set(Status.State, "the engine was already started");
         if (_transport is not null)
         {
             try
@@ -108,14 +112,23 @@ internal sealed unsafe class NativeEngine
             {
                 // Nothing started: back to created, so the host may fix the port and retry; a compare and swap, so a stop
                 // that came meanwhile (any thread may stop) stays stopped.
-                Interlocked.CompareExchange(ref _state, Created, Running);
+                Interlocked.CompareExchange(ref _state, Created, Starting);
                 if (e is System.Net.Sockets.SocketException)
                     return LastError.Set(Status.Network, $"node {_transport.NodeId} cannot listen on {_listen}: {e.Message}");
                 throw;
             }
         }
-        _engine.Start();
-        return Status.Ok;
+        try
+        {
+            _engine.Start();
+        }
+        catch (InvalidOperationException) when (Volatile.Read(ref _state) == Stopped)
+        {
+            return Refused(Status.Stopped); // a stop on another thread came first: the engine never ran
+        }
+        // Release: a post that reads Running sees the started rings. A stop that came meanwhile keeps Stopped (it stopped
+        // the engine after this start, or before it and the start above refused).
+        return Interlocked.CompareExchange(ref _state, Running, Starting) == Starting ? Status.Ok : Refused(Status.Stopped);
     }
 
     /// <summary><c>ipi_node_link</c>: the link to <paramref name="peer"/>, written up to the caller's struct_size.</summary>
@@ -159,9 +172,16 @@ internal sealed unsafe class NativeEngine
     {
         if (_transport is null)
             return NotANode();
-        if (Volatile.Read(ref _state) == Created)
+        if (Volatile.Read(ref _state) is Created or Starting)
             return LastError.Set(Status.State, "the node listens only once ipi_engine_start has returned IPI_OK");
-        *port = (uint)_transport.LocalEndPoint.Port;
+        try
+        {
+            *port = (uint)_transport.LocalEndPoint.Port;
+        }
+        catch (InvalidOperationException)
+        {
+            return LastError.Set(Status.State, "the node never listened: it was stopped before ipi_engine_start");
+        }
         return Status.Ok;
     }
 
