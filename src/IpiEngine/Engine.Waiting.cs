@@ -68,4 +68,7 @@ public sealed partial class Engine
         ThrowIfDisposed();
         return _waiters.For(vcpu).WaitAsync(cancellationToken);
     }
+
+    /// <summary>A thread is blocked in <see cref="WaitForPending"/> for <paramref name="vcpu"/> (tests: a wake-up test waits for it first).</summary>
+    internal bool IsWaitBlocked(int vcpu) => _waiters.IsBlocked(vcpu);
 }

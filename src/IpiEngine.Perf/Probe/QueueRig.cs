@@ -10,9 +10,11 @@ namespace IpiEngine.Perf.Probe;
 /// producer thread per vCPU enqueuing one record per call (unicast, x2APIC physical destinations cycling over every other
 /// vCPU), one consumer thread that dequeues every queue in turn, resolves each record with the engine's own
 /// <see cref="IcrResolver"/> and ORs each delivery into the posted-interrupt descriptors one at a time (the vector's bit,
-/// then the notification): the rig of <c>HeadlineBenchmarks.ConcurrentQueues</c>, against which issue 19 asks one
-/// <c>Post</c> per record to be 3x faster. A queue holds at most <c>capacity</c> records, as a ring does, so a producer
-/// ahead of the consumer waits instead of growing the heap. Built with <c>takeAfterPost</c>, each producer also acts as
+/// then the notification), against which issue 19 asks one <c>Post</c> per record to be 3x faster. It is modelled on
+/// <c>HeadlineBenchmarks.ConcurrentQueues</c> (bench/.../Baselines/ConcurrentQueueRig.cs) but is not that rig: that one's
+/// queues are unbounded (its producers never wait) and its records cycle over 200 vectors, where here 128. A queue
+/// here holds at most <c>capacity</c> records, as a ring does, so a producer ahead of the consumer waits instead of
+/// growing the heap. Built with <c>takeAfterPost</c>, each producer also acts as
 /// its vCPU's guest after every post, as <c>ipi run</c>'s vCPU threads do: it checks its own descriptor and takes what is
 /// pending, so the consumer's ORs and the guests' takes share the descriptors' lines in the rig as they do in the run.
 /// Unlike the probe, the rig's code is left to tiered compilation and its profile, as a plain C# program's would be

@@ -29,6 +29,9 @@ internal sealed class PendingWaiters(DescriptorTable descriptors)
     /// <summary>The deliverer, after setting the vCPU's outstanding-notification bit (a full fence): wakes its waiter.</summary>
     public void Wake(int vcpu) => Volatile.Read(ref _waiters[vcpu])?.Wake(); // after the fence: see VcpuWaiter's remarks
 
+    /// <summary>A thread is blocked waiting for <paramref name="vcpu"/> (tests).</summary>
+    public bool IsBlocked(int vcpu) => Volatile.Read(ref _waiters[vcpu])?.IsBlocked == true; // acquire: a published waiter is fully built
+
     /// <summary>The engine was disposed: every waiter throws <see cref="ObjectDisposedException"/>.</summary>
     public void AbortAll()
     {

@@ -42,6 +42,9 @@ internal sealed class VcpuWaiter : IValueTaskSource<PendingInterrupts>
         _vcpu = vcpu;
     }
 
+    /// <summary>A thread is blocked in <see cref="Wait"/> (or about to sleep, holding the gate): tests wait for it.</summary>
+    internal bool IsBlocked => Volatile.Read(ref _state) == Blocking; // acquire: pairs with the arm's exchange
+
     /// <summary>
     /// Blocks until the vCPU has pending interrupts (then takes them) or the timeout passes. True with the interrupts;
     /// false (and nothing taken) on timeout.

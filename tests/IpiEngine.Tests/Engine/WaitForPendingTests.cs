@@ -35,7 +35,7 @@ public class WaitForPendingTests
         bool woken = false;
         var waiter = new Thread(() => woken = engine.WaitForPending(1, Long, out pending)) { IsBackground = true };
         waiter.Start();
-        Thread.Sleep(50); // usually parked by now; either way the wait must end with the IPI
+        Assert.True(SpinWait.SpinUntil(() => engine.IsWaitBlocked(1), Long), "the waiter never blocked"); // so the post must wake it
         engine.Post(0, ApicRegister.X2Icr, Unicast(1, 0x41), 1);
         Assert.True(waiter.Join(Long + TimeSpan.FromSeconds(5)));
         Assert.True(woken);
@@ -118,7 +118,7 @@ public class WaitForPendingTests
         Exception? blocked = null;
         var thread = new Thread(() => blocked = Record.Exception(() => engine.WaitForPending(0, Long, out _))) { IsBackground = true };
         thread.Start();
-        Thread.Sleep(50);
+        Assert.True(SpinWait.SpinUntil(() => engine.IsWaitBlocked(0), Long), "the waiter never blocked"); // so the dispose must release it
         engine.Dispose();
         await Assert.ThrowsAsync<ObjectDisposedException>(async () => await waiting.AsTask().WaitAsync(Long, TestCancel));
         Assert.True(thread.Join(Long));

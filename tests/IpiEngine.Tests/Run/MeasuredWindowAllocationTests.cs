@@ -22,7 +22,6 @@ public class MeasuredWindowAllocationTests
         var posted = json.GetProperty("posted").GetInt64();
         var allocated = json.GetProperty("allocatedBytes").GetInt64();
         Assert.True(allocated < posted / 4, $"{allocated} bytes allocated for {posted} IPIs");
-        Assert.True(json.GetProperty("displayAllocatedBytes").GetInt64() >= 0);
     }
 
 }

@@ -86,7 +86,6 @@ public class LinkIsolationTests
             // heartbeat timeout) depends on the machine's load, and a loaded CI run noticed it after 850 ms (down 148 ms).
             Assert.True(after.Down > before.Down, $"down {after.Down - before.Down}");
             Assert.True(after.Reconnecting > before.Reconnecting, "no reconnect attempt was counted");
-            Assert.True(seen.Skip(down).Contains(LinkState.Reconnecting) || after.Reconnecting > before.Reconnecting);
             Assert.True(link.Counters.Connections >= 2);
         }
         finally

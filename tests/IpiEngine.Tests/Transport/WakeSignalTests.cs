@@ -83,7 +83,7 @@ public class WakeSignalTests
     {
         var signal = new WakeSignal();
         long added = 0, done = 0;
-        int holders = 0, overlaps = 0;
+        int holders = 0, overlaps = 0, claims = 0;
         bool stop = false;
 
         void DoWork()
@@ -112,6 +112,7 @@ public class WakeSignalTests
                     Thread.SpinWait(random.Next(50));
                     continue;
                 }
+                claims++; // the claimer's own count, read after it ended
                 DoWork();
                 signal.ReleaseClaim(wake: random.Next(8) == 0);
             }
@@ -141,5 +142,6 @@ public class WakeSignalTests
         Volatile.Write(ref stop, true);
         signal.Notify();
         await Task.WhenAll(waiter, claimer).WaitAsync(Bound, TestContext.Current.CancellationToken);
+        Assert.True(claims > 0, "the claimer never claimed the parked role: only the waiter's path was exercised");
     }
 }
