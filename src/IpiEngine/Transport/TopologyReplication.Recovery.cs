@@ -27,6 +27,20 @@ public sealed partial class TopologyReplication
         }
     }
 
+    /// <summary>Tests: the epoch this sequencer last heard from <paramref name="node"/> (its last State), or -1 if none since it started.</summary>
+    internal long EpochHeardFrom(int node)
+    {
+        lock (_lock)
+            return _heard[node] ? _peerEpoch[node] : -1;
+    }
+
+    /// <summary>Tests: whether this recovering sequencer heard <paramref name="node"/>'s State, and holds a request of it that waits.</summary>
+    internal (bool Heard, bool RequestWaits) RecoveryViewOf(int node)
+    {
+        lock (_lock)
+            return (_heard[node], _waiting.ContainsKey(node));
+    }
+
     /// <summary>Node side, under the lock: the sequencer's first State on a connection shows <paramref name="from"/> writes; replay those this node holds past it.</summary>
     private void ReplayTo(PeerLink sequencer, long from)
     {

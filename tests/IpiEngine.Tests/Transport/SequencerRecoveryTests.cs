@@ -195,7 +195,8 @@ public class SequencerRecoveryTests
             var late = new LdrWrite(2, 0x40); // vCPU 2 is on node 2
             var lateWrite = WriteInBackground(vm, late);
             Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(2).IsConnected, Bound), "node 0 did not reconnect to node 2: " + Log(vm));
-            await Task.Delay(TimeSpan.FromMilliseconds(500), TestContext.Current.CancellationToken); // node 2's State and request reach the sequencer
+            // Node 2's State and its request reached the sequencer (observed, not slept for), and still it orders nothing.
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).RecoveryViewOf(2) == (true, true), Bound), "node 2's State and request never reached the sequencer: " + Log(vm));
             Assert.True(vm.Replication(0).IsRecovering, "the sequencer ended its recovery without hearing node 1");
             Assert.False(lateWrite.IsCompleted);
             ProxyTo(1).Unblock();
@@ -267,8 +268,8 @@ public class SequencerRecoveryTests
             holdNode2 = true;
             vm.StartNode(0);
             Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(1).IsConnected, Bound));
-            await Task.Delay(TimeSpan.FromMilliseconds(300), TestContext.Current.CancellationToken);
-            Assert.True(vm.Replication(0).IsRecovering);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).RecoveryViewOf(1).Heard, Bound), "node 1's State never reached the sequencer: " + Log(vm));
+            Assert.True(vm.Replication(0).IsRecovering); // heard node 1, and still waits for node 2
             proxies[^1].Unblock();
             await ReadyAsync(vm);
             // Recovered: write #1 (node 2 was applying it) is the VM's #1 and reaches node 1; write #2 is no write of the VM.
@@ -320,12 +321,13 @@ public class SequencerRecoveryTests
             sequencerToNode2.Block(); // node 2 does not get the commit yet: no Done
             var write = WriteInBackground(vm, new LdrWrite(1, 0x10)); // node 1's write
             Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(1).Epoch == 1, Bound), "node 1 did not apply its write: " + Log(vm));
-            await Task.Delay(300, TestContext.Current.CancellationToken); // its State reaches the sequencer
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).EpochHeardFrom(1) == 1, Bound), "node 1's State never reached the sequencer: " + Log(vm));
 
             sequencerToNode1.Block(); // the Done that node 2's State will allow goes into a dead link
             sequencerToNode2.Unblock();
             Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(2).Epoch == 1, Bound), "node 2 did not apply the write: " + Log(vm));
-            await Task.Delay(300, TestContext.Current.CancellationToken); // confirmed everywhere: the Done is sent, and lost
+            // Node 2's State (epoch 1) reached the sequencer: confirmed everywhere, the Done is sent, and lost.
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).EpochHeardFrom(2) == 1, Bound), "node 2's State never reached the sequencer: " + Log(vm));
 
             await vm.StopNodeAsync(2); // node 2 restarts: at epoch 0 until it applies the write again
             Volatile.Write(ref holding, true);
@@ -334,7 +336,7 @@ public class SequencerRecoveryTests
             Assert.True(held.Wait(Bound, TestContext.Current.CancellationToken));
             vm.PostXApicIpi(source: 2, destination: 5, vector: 0x41); // not resolved while held: node 2's applier waits for it
             Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(2).IsConnected, Bound));
-            await Task.Delay(300, TestContext.Current.CancellationToken); // its State (epoch 0) reaches the sequencer
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).EpochHeardFrom(2) == 0, Bound), "the restarted node 2's State never reached the sequencer: " + Log(vm));
 
             sequencerToNode1.Unblock(); // node 1 reconnects and resends its request: not yet applied everywhere
             Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(1).IsConnected, Bound));
