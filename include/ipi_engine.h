@@ -363,7 +363,7 @@ typedef struct ipi_node_config_t {
     uint32_t listen_port;        /* 0: an ephemeral port (ipi_node_port tells which, after start) */
     uint32_t flags;              /* IPI_NODE_* */
     uint32_t local_targets;      /* IPI_LOCAL_TARGETS_* */
-    uint32_t queue_records;      /* each peer's outbound queue in records: a power of two >= 64; 0: 2^24 */
+    uint32_t queue_records;      /* each peer's outbound queue in records: a power of two, 64 to 2^30; 0: 2^24 */
     uint32_t full_queue;         /* IPI_FULL_QUEUE_* */
     uint32_t topology_write_timeout_ms; /* how long a topology write may take to reach every node; 0: 5000 */
     ipi_inject_fn inject;        /* optional: forwarded IPIs go here as KVM_DSM_IPI records ... */

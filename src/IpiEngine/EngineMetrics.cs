@@ -29,7 +29,12 @@ public static class EngineMetrics
         Observe("ipi.forwarded", "Destinations forwarded to other nodes", static c => c.Forwarded);
         Observe("ipi.served_by_host", "Local destinations the host's kernel served (LocalTargets.Kernel)", static c => c.ServedByHost);
         Observe("ipi.peer_unreachable", "Destinations on another node refused because the peer was unreachable", static c => c.PeerUnreachable);
+        Observe("ipi.undelivered", "Destinations resolved but never delivered because the pipeline failed", static c => c.Undelivered);
+        Observe("ipi.remote_delivered", "Deliveries from other nodes applied here", static c => c.RemoteDelivered);
+        Observe("ipi.remote_coalesced", "Deliveries from other nodes coalesced here", static c => c.RemoteCoalesced);
+        Observe("ipi.remote_rejected", "Deliveries from other nodes refused here", static c => c.RemoteRejected);
         Observe("ipi.notifications", "Notifications raised", static c => c.Notifications);
+        Observe("ipi.notifier_faults", "Notifier calls that threw", static c => c.NotifierFaults);
         Observe("ipi.assisted_passes", "Passes a posting thread ran because it found the pipeline thread parked", static c => c.AssistedPasses, "{pass}");
         Observe("ipi.thin_pass_waits", "Thin passes after which the gathering thread let streaming records gather", static c => c.ThinPassWaits, "{pass}");
     }

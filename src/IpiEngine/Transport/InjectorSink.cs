@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using IpiEngine.Delivery;
 
 namespace IpiEngine.Transport;
@@ -8,12 +9,17 @@ namespace IpiEngine.Transport;
 /// source wrote: the low dword as written, the high dword rebuilt from the destination field (xAPIC: ICR2 with the
 /// 8-bit destination in bits 31:24; x2APIC: the 32-bit destination, SDM Vol. 3A 11.6.1 and 11.12.9), chosen by the
 /// VM's APIC mode that the embedder states. Safe for concurrent links: each call converts in a buffer of its own thread.
+/// On the VM's IOAPIC node (<see cref="EngineOptions.IoApicNode"/>) other nodes also send their vCPUs' IOAPIC EOIs and
+/// redirection-entry writes: those are not interrupts for the kernel but writes to the engine's IOAPIC, so build the
+/// sink with that engine (<see cref="InjectorSink(IcrInjector, bool, Engine)"/>), which applies them there; a sink
+/// without one refuses them (the link closes and says why) rather than inject them as IPIs.
 /// </summary>
 public sealed class InjectorSink : RemoteDeliverySink
 {
     [ThreadStatic] private static IcrInjection[]? t_scratch;
     private readonly IcrInjector _injector;
     private readonly bool _x2Apic;
+    private readonly Engine? _ioApic;
 
     /// <summary>Creates the sink; <paramref name="x2Apic"/> says how to rebuild ICR high (see the class remarks).</summary>
     public InjectorSink(IcrInjector injector, bool x2Apic)
@@ -23,6 +29,17 @@ public sealed class InjectorSink : RemoteDeliverySink
         _x2Apic = x2Apic;
     }
 
+    /// <summary>
+    /// Creates the sink of the VM's IOAPIC node: IPIs go to <paramref name="injector"/>, other nodes' IOAPIC EOIs and
+    /// entry writes to <paramref name="ioApicEngine"/>'s IOAPIC (<see cref="Engine.DeliverRemote"/>).
+    /// </summary>
+    public InjectorSink(IcrInjector injector, bool x2Apic, Engine ioApicEngine)
+        : this(injector, x2Apic)
+    {
+        ArgumentNullException.ThrowIfNull(ioApicEngine);
+        _ioApic = ioApicEngine;
+    }
+
     /// <inheritdoc/>
     public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
     {
@@ -30,14 +47,35 @@ public sealed class InjectorSink : RemoteDeliverySink
         var scratch = t_scratch ??= new IcrInjection[FrameHeader.MaxRecordsPerFrame];
         while (!deliveries.IsEmpty)
         {
-            int n = Math.Min(deliveries.Length, scratch.Length);
-            for (int i = 0; i < n; i++)
+            int n = 0, taken = 0;
+            for (; taken < deliveries.Length && n < scratch.Length; taken++)
             {
-                ref readonly var d = ref deliveries[i];
-                scratch[i] = new IcrInjection(d.DestinationVcpu, d.IcrLow, _x2Apic ? d.IcrDestination : d.IcrDestination << 24, d.IcrDestination);
+                ref readonly var d = ref deliveries[taken];
+                if ((d.IcrLow & RemoteDelivery.IoApicEoiFlag) != 0)
+                {
+                    // In order with the IPIs around it: what was converted so far goes first.
+                    if (n > 0)
+                        _injector.Inject(scratch.AsSpan(0, n));
+                    n = 0;
+                    ApplyToIoApic(fromNode, deliveries.Slice(taken, 1));
+                    continue;
+                }
+                scratch[n++] = new IcrInjection(d.DestinationVcpu, d.IcrLow, _x2Apic ? d.IcrDestination : d.IcrDestination << 24, d.IcrDestination);
             }
-            _injector.Inject(scratch.AsSpan(0, n));
-            deliveries = deliveries[n..];
+            if (n > 0)
+                _injector.Inject(scratch.AsSpan(0, n));
+            deliveries = deliveries[taken..];
         }
     }
+
+    private void ApplyToIoApic(int fromNode, ReadOnlySpan<RemoteDelivery> control)
+    {
+        if (_ioApic is null)
+            ThrowNoIoApicEngine(fromNode);
+        _ioApic.DeliverRemote(control);
+    }
+
+    [DoesNotReturn]
+    private static void ThrowNoIoApicEngine(int fromNode)
+        => throw new InvalidOperationException($"node {fromNode} sent an IOAPIC EOI or entry write: this node holds the VM's IOAPIC (EngineOptions.IoApicNode), so build its InjectorSink with the engine (InjectorSink(injector, x2Apic, engine)); it is not an interrupt to inject");
 }

@@ -396,6 +396,9 @@ public class EngineApiTests
         Assert.Equal(1, seen["ipi.posted"]);
         Assert.Equal(1, seen["ipi.delivered"]);
         Assert.Equal(1, seen["ipi.resolved"]);
+        // The whole accounting is published: destinations = delivered + coalesced + forwarded + served + unreachable + undelivered.
+        Assert.Equal(seen["ipi.destinations"], seen["ipi.delivered"] + seen["ipi.coalesced"] + seen["ipi.forwarded"] + seen["ipi.served_by_host"] + seen["ipi.peer_unreachable"] + seen["ipi.undelivered"]);
+        Assert.Equal(0, seen["ipi.notifier_faults"] + seen["ipi.remote_delivered"] + seen["ipi.remote_coalesced"] + seen["ipi.remote_rejected"]);
         engine.Stop();
     }
 

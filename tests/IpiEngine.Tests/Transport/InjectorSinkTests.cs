@@ -1,3 +1,4 @@
+using IpiEngine.Apic;
 using IpiEngine.Delivery;
 using IpiEngine.Transport;
 using Xunit;
@@ -25,5 +26,46 @@ public class InjectorSinkTests
         Assert.Equal(deliveries.Length, capture.Seen.Count); // more than one scratch buffer's worth, in order
         for (int i = 0; i < deliveries.Length; i++)
             Assert.Equal(new IcrInjection((uint)(i % 7), 0x0000_40FD, icrHigh, 5), capture.Seen[i]);
+    }
+
+    private sealed class Nowhere : RemoteForwarder
+    {
+        public override int Forward(int node, ReadOnlySpan<RemoteDelivery> batch) => 0;
+    }
+
+    [Fact]
+    public void On_the_ioapic_node_entry_writes_from_other_nodes_reach_the_engines_ioapic_not_the_kernel()
+    {
+        // Node 0 holds the VM's IOAPIC and injects IPIs through the kernel. Node 1's vCPU 2 programs pin 3 (fixed 0x46 to
+        // APIC ID 0, edge, unmasked) between two IPIs. The sink used to inject the entry write as a third "IPI" to vCPU 0,
+        // and the pin stayed masked: the device's interrupt was lost.
+        using var engine = new Engine(new EngineOptions
+        {
+            Topology = ApicTopology.Configure(4, TopologyKind.X2ApicPhysical),
+            Placement = new VcpuPlacement([0, 0, 1, 1], 0),
+            Forwarder = new Nowhere(),
+            IoApicNode = 0,
+            DeviceSources = 1,
+        });
+        engine.Start();
+        var capture = new Capture();
+        var entry = RemoteDelivery.PackEntryWrite(3, 0x46);
+        RemoteDelivery[] fromNode1 =
+        [
+            new(1, 0, 2, 0, 0x0000_40FD, 0),
+            new(2, 0, 2, 0, entry.IcrLow, entry.IcrDestination),
+            new(3, 0, 3, 1, 0x0000_40FC, 1),
+        ];
+        new InjectorSink(capture, x2Apic: true, engine).Deliver(1, fromNode1);
+
+        Assert.Equal([new IcrInjection(0, 0x40FD, 0, 0), new IcrInjection(1, 0x40FC, 1, 1)], capture.Seen); // the IPIs, in order
+        engine.SetIoApicPin(0, 3, asserted: true);
+        engine.Stop();
+        Assert.True(engine.TakePending(0).IsPending(0x46), "the pin programmed from node 1 did not fire");
+        Assert.Equal(0, engine.ReadCounters().IoApicRejected);
+
+        // Without the engine the sink cannot apply it, and says so rather than inject it.
+        var refusal = Assert.Throws<InvalidOperationException>(() => new InjectorSink(new Capture(), x2Apic: true).Deliver(1, fromNode1));
+        Assert.Contains("IoApicNode", refusal.Message, StringComparison.Ordinal);
     }
 }
