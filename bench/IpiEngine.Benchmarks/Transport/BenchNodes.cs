@@ -57,9 +57,7 @@ internal sealed class BenchNodes : IDisposable
             engine.Start();
         }
 
-        var clock = Stopwatch.StartNew();
-        while (!nodes.Transports.All(t => t.Links.All(l => l.IsConnected)) && clock.Elapsed < TimeSpan.FromSeconds(10))
-            Thread.Sleep(1);
+        LinkWait.Until(() => nodes.Transports.All(t => t.Links.All(l => l.IsConnected)), "the nodes' links were");
         return nodes;
     }
 

@@ -62,11 +62,7 @@ public class CrossNodeEngineBenchmarks
             _engines[node].Start();
         }
 
-        var clock = Stopwatch.StartNew();
-        while (!_transports[0].Link(1).IsConnected && clock.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            Thread.Sleep(1);
-        }
+        LinkWait.Until(() => _transports[0].Link(1).IsConnected, "the link between the two engines was");
     }
 
     /// <summary>Posts every one of node 0's vCPUs' scripts and waits until all of it is resolved, delivered or applied on node 1.</summary>

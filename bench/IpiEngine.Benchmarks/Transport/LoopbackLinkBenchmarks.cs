@@ -61,9 +61,7 @@ public class LoopbackLinkBenchmarks
         _receiver.Start(_sink);
         _sender = new NodeTransport(new TransportOptions { NodeId = 0, NodeOfVcpu = placement, Key = key, Peers = [new PeerAddress(1, _receiver.LocalEndPoint)], Encrypt = Tags == FrameTags.AesGcm, UntaggedFramesForBenchmarks = Tags == FrameTags.Untagged });
         _sender.Start(new CountingSink());
-        var clock = Stopwatch.StartNew();
-        while (!_sender.Link(1).IsConnected && clock.Elapsed < TimeSpan.FromSeconds(10))
-            Thread.Sleep(1);
+        LinkWait.Until(() => _sender.Link(1).IsConnected, "the loopback link was");
         _batch = new RemoteDelivery[Batch];
     }
 
