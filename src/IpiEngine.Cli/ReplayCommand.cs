@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json.Serialization;
+using IpiEngine.Cli.Run;
 using IpiEngine.Trace;
-using Spectre.Console;
 
 namespace IpiEngine.Cli;
 
@@ -31,9 +32,10 @@ internal static class ReplayCommand
             HelpName = "NAME",
             Arity = ArgumentArity.ZeroOrOne,
         };
+        var json = new Option<string?>("--json") { Description = "also write the summary (and the check's result) as JSON to FILE, or to stdout with -", HelpName = "FILE" };
         var command = new Command("replay", "Replay an IPI trace through the APIC resolver and write or check its deliveries.")
         {
-            vcpus, exits, deliveries, check, trace,
+            vcpus, exits, deliveries, check, trace, json,
         };
         command.SetAction(parseResult =>
         {
@@ -43,7 +45,8 @@ internal static class ReplayCommand
                 parseResult.GetValue(deliveries),
                 parseResult.GetValue(check),
                 parseResult.GetResult(trace) is not null,
-                parseResult.GetValue(trace));
+                parseResult.GetValue(trace),
+                parseResult.GetValue(json));
             return Run(request, parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error);
         });
         return command;
@@ -54,6 +57,22 @@ internal static class ReplayCommand
         if (!TryResolveInputs(request, out string vcpusPath, out string exitsPath, out string? checkPath, out string? problem))
         {
             error.WriteLine(problem);
+            return 2;
+        }
+
+        if (request.Json is "-" && request.Deliveries is "-")
+        {
+            error.WriteLine("--json - and --deliveries - would both write to stdout: send one of them to a file.");
+            return 2;
+        }
+
+        try
+        {
+            JsonOutput.CheckPath(request.Json); // before the work: a path that cannot be written is refused first
+        }
+        catch (RunInputException e)
+        {
+            error.WriteLine(e.Message);
             return 2;
         }
 
@@ -73,7 +92,11 @@ internal static class ReplayCommand
             }
 
             ReplaySummary.Write(error, result.Counters, elapsed);
-            return reference is null ? 0 : Check(reference, result.Rows, checkPath!, request.Deliveries == "-" ? error : output);
+            DeliveryComparison? comparison = reference is null ? null : DeliveryComparison.Compare(reference, result.Rows, ShownDifferences);
+            if (comparison is not null)
+                Report(comparison, checkPath!, request.Deliveries == "-" || request.Json == "-" ? error : output);
+            JsonOutput.Write(request.Json, ReplayReport.From(vcpusPath, exitsPath, result.Counters, elapsed, checkPath, comparison), ReplayReportJsonContext.Default.ReplayReport, output);
+            return comparison is null || comparison.Identical ? 0 : 1;
         }
         catch (TraceFormatException e)
         {
@@ -144,9 +167,8 @@ internal static class ReplayCommand
         }
     }
 
-    private static int Check(List<DeliveryRow> reference, IReadOnlyList<DeliveryRow> produced, string referencePath, TextWriter output)
+    private static void Report(DeliveryComparison comparison, string referencePath, TextWriter output)
     {
-        DeliveryComparison comparison = DeliveryComparison.Compare(reference, produced, ShownDifferences);
         CultureInfo invariant = CultureInfo.InvariantCulture;
         output.WriteLine(string.Create(invariant,
             $"Check against {referencePath}: {comparison.Matching} rows match, {comparison.Differing} differ"));
@@ -154,9 +176,40 @@ internal static class ReplayCommand
         {
             output.WriteLine("  " + difference);
         }
-
-        return comparison.Identical ? 0 : 1;
     }
 
-    private sealed record ReplayRequest(string? Vcpus, string? Exits, string? Deliveries, string? Check, bool TraceGiven, string? Trace);
+    private sealed record ReplayRequest(string? Vcpus, string? Exits, string? Deliveries, string? Check, bool TraceGiven, string? Trace, string? Json);
 }
+
+/// <summary><c>ipi replay --json</c>: the summary table's figures, and the check's result when there was one.</summary>
+internal sealed record ReplayReport(
+    string Vcpus,
+    string Exits,
+    long Records,
+    long Latched,
+    long TopologyWrites,
+    long IpisFired,
+    IReadOnlyDictionary<string, long> IpisByMode,
+    long Destinations,
+    long Rejected,
+    IReadOnlyDictionary<string, long> RejectedByReason,
+    double ElapsedMs,
+    double RowsPerSecond,
+    ReplayCheck? Check)
+{
+    public static ReplayReport From(string vcpus, string exits, ReplayCounters c, TimeSpan elapsed, string? reference, DeliveryComparison? comparison)
+        => new(vcpus, exits, c.Records, c.Latched, c.TopologyWrites, c.Fired,
+            c.IpisByMode.OrderBy(p => p.Key, StringComparer.Ordinal).ToDictionary(p => p.Key, p => p.Value),
+            c.Destinations, c.Rejected,
+            c.RejectedByReason.OrderBy(p => p.Key).ToDictionary(p => p.Key.ToString(), p => p.Value),
+            elapsed.TotalMilliseconds, c.Records / Math.Max(elapsed.TotalSeconds, 1e-9),
+            comparison is null ? null : new ReplayCheck(reference!, comparison.Matching, comparison.Differing, comparison.Identical, [.. comparison.FirstDifferences]));
+}
+
+/// <summary>The check against a reference deliveries.csv: rows that match, rows that differ, the first differences.</summary>
+internal sealed record ReplayCheck(string Reference, long Matching, long Differing, bool Identical, IReadOnlyList<string> FirstDifferences);
+
+/// <summary>Source-generated JSON for <see cref="ReplayReport"/>.</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ReplayReport))]
+internal sealed partial class ReplayReportJsonContext : JsonSerializerContext;

@@ -160,6 +160,51 @@ public sealed class ReplayCommandTests : IDisposable
         return path;
     }
 
+    [Fact]
+    public void Json_to_stdout_carries_the_summary_and_the_checks_result()
+    {
+        var (code, output, error) = Run("replay", "--trace", "xapic-flat-smp4", "--json", "-");
+
+        Assert.Equal(0, code);
+        using var json = System.Text.Json.JsonDocument.Parse(output); // stdout holds the JSON alone: the check's line went to stderr
+        var root = json.RootElement;
+        Assert.Equal(root.GetProperty("records").GetInt64(), root.GetProperty("latched").GetInt64() + root.GetProperty("topologyWrites").GetInt64() + root.GetProperty("ipisFired").GetInt64() + root.GetProperty("rejected").GetInt64());
+        Assert.Equal(root.GetProperty("ipisFired").GetInt64(), root.GetProperty("ipisByMode").EnumerateObject().Sum(m => m.Value.GetInt64()));
+        var check = root.GetProperty("check");
+        Assert.Equal(13985, check.GetProperty("matching").GetInt64());
+        Assert.Equal(0, check.GetProperty("differing").GetInt64());
+        Assert.True(check.GetProperty("identical").GetBoolean());
+        Assert.Contains("13985 rows match, 0 differ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Json_to_a_file_records_a_failed_check_with_its_first_difference()
+    {
+        string reference = Write("ref.csv", "seq,src_vcpu,delivery_mode,vector,dest_cpus\n2,0,FIXED,0xfd,0\n");
+        string path = Path.Combine(_dir, "summary.json");
+        var (code, _, _) = Run("replay", "--vcpus", Write("v.csv", VcpusText), "--exits", Write("e.csv", GoodExits), "--check", reference, "--json", path);
+
+        Assert.Equal(1, code);
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+        var check = json.RootElement.GetProperty("check");
+        Assert.False(check.GetProperty("identical").GetBoolean());
+        Assert.Equal(1, check.GetProperty("differing").GetInt64());
+        Assert.Contains("seq 2", check.GetProperty("firstDifferences")[0].GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--json", "-", "--deliveries", "-")]
+    [InlineData("--json", "/no/such/folder/summary.json")]
+    public void A_json_destination_that_cannot_work_is_refused_before_the_replay(params string[] options)
+    {
+        var (code, output, error) = Run(["replay", "--trace", "xapic-flat-smp4", .. options]);
+
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.DoesNotContain("IPIs fired", error, StringComparison.Ordinal); // refused before any work
+        Assert.Contains("--json", error, StringComparison.Ordinal);
+    }
+
     private static (int Code, string Output, string Error) Run(params string[] args)
     {
         using var output = new StringWriter();
