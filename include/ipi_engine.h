@@ -50,7 +50,7 @@ extern "C" {
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 9u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
+#define IPI_ABI_VERSION_MINOR 10u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
                                     1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE;
                                     1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_faults,
                                     ipi_node_config_t.placement_count, ipi_config_t.apic_id_count;
@@ -58,7 +58,8 @@ extern "C" {
                                     1.6: ipi_config_t.pipeline_cpus, pipeline_cpu_count;
                                     1.7: ipi_node_send_batch_begin, _flush, _end;
                                     1.8: ipi_link_t.flush_sends and the time in each IPI_LINK_* state;
-                                    1.9: IPI_LINK_FAULT_TOO_MANY_HANDSHAKES */
+                                    1.9: IPI_LINK_FAULT_TOO_MANY_HANDSHAKES;
+                                    1.10: IPI_REJECT_RESERVED_BITS_SET, ipi_counters_t.rejected_reserved_bits */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -205,7 +206,10 @@ extern "C" {
 #define IPI_REJECT_DESTINATION_BEYOND_VM  13u /* KVM_HC_SEND_IPI naming an APIC ID above the VM's highest (ABI 1.4) */
 #define IPI_REJECT_MASKED_PIN             14u /* an IOAPIC assertion on a masked pin (ABI 1.4) */
 #define IPI_REJECT_UNKNOWN_PIN            15u /* an IOAPIC pin past the last redirection entry (ABI 1.4) */
-#define IPI_REJECT_REASONS                16u /* length of rejected_by_reason (room for later reasons) */
+#define IPI_REJECT_REASONS                16u /* length of rejected_by_reason (every slot used since ABI 1.4) */
+#define IPI_REJECT_RESERVED_BITS_SET      16u /* an x2APIC ICR write with bits 31:20, 17:16 or 13 set, or a SELF IPI write with a
+                                                 bit above 7 (the WRMSR faults): counted in rejected_reserved_bits, not in
+                                                 rejected_by_reason (ABI 1.10) */
 
 /* ---- types ------------------------------------------------------------------------------ */
 
@@ -310,6 +314,8 @@ typedef struct ipi_counters_t {
     uint64_t peer_topology_writes; /* topology writes of other nodes applied here (also counted in topology_writes) */
     /* ABI 1.4: */
     uint64_t undelivered;          /* pairs resolved but never delivered because the pipeline failed (IPI_E_FAULTED) first */
+    /* ABI 1.10: */
+    uint64_t rejected_reserved_bits; /* records rejected as IPI_REJECT_RESERVED_BITS_SET (also counted in rejected) */
 } ipi_counters_t;
 
 /* A peer node of a multi-host VM and where to reach it. */
@@ -437,7 +443,7 @@ IPI_STATIC_ASSERT(offsetof(ipi_exit_t, tag) == 24, "ipi_exit layout");
 IPI_STATIC_ASSERT(sizeof(ipi_pending_t) == 40, "ipi_pending layout");
 IPI_STATIC_ASSERT(offsetof(ipi_pending_t, flags) == 32, "ipi_pending layout");
 IPI_STATIC_ASSERT(offsetof(ipi_pending_t, sipi_vector) == 36, "ipi_pending layout");
-IPI_STATIC_ASSERT(sizeof(ipi_counters_t) == 280, "ipi_counters layout");
+IPI_STATIC_ASSERT(sizeof(ipi_counters_t) == 288, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, posted) == 8, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, notifications) == 88, "ipi_counters layout");
 IPI_STATIC_ASSERT(offsetof(ipi_counters_t, rejected_by_reason) == 96, "ipi_counters layout");

@@ -30,6 +30,7 @@ internal static unsafe class CountersTranslator
         full.PeerUnreachable = (ulong)source.PeerUnreachable;
         full.PeerTopologyWrites = (ulong)source.PeerTopologyWrites;
         full.Undelivered = (ulong)source.Undelivered;
+        full.RejectedReservedBits = (ulong)source.RejectedBy(RejectReason.ReservedBitsSet); // its own field: the array's 16 slots are taken
         foreach (RejectReason reason in s_reasons)
         {
             if (reason != RejectReason.None && (int)reason < NativeCounters.ReasonSlots)

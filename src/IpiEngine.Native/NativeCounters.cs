@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace IpiEngine.Native;
 
-/// <summary>Mirror of <c>ipi_counters_t</c>: a snapshot of the engine's accounting (280 bytes; 272 before ABI 1.4, 248 before ABI 1.2).</summary>
+/// <summary>Mirror of <c>ipi_counters_t</c>: a snapshot of the engine's accounting (288 bytes; 280 before ABI 1.10, 272 before ABI 1.4, 248 before ABI 1.2).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct NativeCounters
 {
@@ -33,4 +33,5 @@ internal unsafe struct NativeCounters
     public ulong PeerUnreachable;    // ABI 1.2
     public ulong PeerTopologyWrites; // ABI 1.2
     public ulong Undelivered;        // ABI 1.4
+    public ulong RejectedReservedBits; // ABI 1.10: IPI_REJECT_RESERVED_BITS_SET, past the 16 slots of RejectedByReason
 }

@@ -11,7 +11,7 @@ namespace IpiEngine;
 internal sealed class StageCounters
 {
     /// <summary>The number of rejection reasons (slots from <see cref="CounterSlot.RejectedBase"/>).</summary>
-    public const int RejectReasonCount = (int)RejectReason.UnknownPin + 1;
+    public const int RejectReasonCount = (int)RejectReason.ReservedBitsSet + 1;
 
     private const int Pad = CacheLine.PaddedSize / sizeof(long);
     private const int SlotCount = (int)CounterSlot.RejectedBase + RejectReasonCount;

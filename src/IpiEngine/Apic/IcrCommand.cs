@@ -17,6 +17,13 @@ internal readonly struct IcrCommand : IEquatable<IcrCommand>
     /// </summary>
     public const uint ReservedLowBits = 0xFFF0_0000;
 
+    /// <summary>
+    /// The reserved bits of an x2APIC ICR's low half (KVM's <c>X2APIC_ICR_RESERVED_BITS</c>): 31:20, 17:16 and 13 (the
+    /// delivery status bit 12 is not among them). A WRMSR that sets any of them faults (SDM Vol. 3A "Reserved Bit
+    /// Checking" in the x2APIC chapter), so the resolver refuses the write (<see cref="RejectReason.ReservedBitsSet"/>).
+    /// </summary>
+    public const uint X2ApicReservedLowBits = ReservedLowBits | (3u << 16) | (1u << 13);
+
     private IcrCommand(uint low, uint destination, bool isX2Apic)
     {
         Low = low;

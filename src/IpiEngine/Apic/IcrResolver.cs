@@ -138,6 +138,11 @@ internal sealed class IcrResolver
                     return Reject(RejectReason.WrongApicMode, command, true);
                 }
 
+                if (((uint)record.Value & IcrCommand.X2ApicReservedLowBits) != 0)
+                {
+                    return Reject(RejectReason.ReservedBitsSet, command, true); // the WRMSR faults: no send, no latch
+                }
+
                 _latchedHigh[source] = command.Destination; // QEMU: the x2APIC ICR write sets ICR high too
                 break;
             case ApicRegister.X2SelfIpi:
@@ -145,6 +150,11 @@ internal sealed class IcrResolver
                 if (!map.IsX2Apic(source))
                 {
                     return Reject(RejectReason.WrongApicMode, command, true);
+                }
+
+                if (record.Value > byte.MaxValue)
+                {
+                    return Reject(RejectReason.ReservedBitsSet, command, true); // bits 31:8 (and the MSR's upper half) are reserved: the WRMSR faults
                 }
 
                 break;
@@ -215,9 +225,11 @@ internal sealed class IcrResolver
 
     /// <summary>
     /// Delivery mode 000/001 (bits 10:9 clear), no shorthand (bits 19:18 clear) and no reserved bit (31:20, which the fast
-    /// lane would forward as written; <see cref="IcrCommand.ReservedLowBits"/>): the fast lane's ICR low.
+    /// lane would forward as written, <see cref="IcrCommand.ReservedLowBits"/>; 17:16 and 13, which an x2APIC write may not
+    /// set, <see cref="IcrCommand.X2ApicReservedLowBits"/>): the fast lane's ICR low. One constant for both modes: an xAPIC
+    /// write with bits 17:16 or 13 takes the full path, which ignores them.
     /// </summary>
-    private const uint NotFastLane = (3u << 9) | (3u << 18) | IcrCommand.ReservedLowBits;
+    private const uint NotFastLane = (3u << 9) | (3u << 18) | IcrCommand.X2ApicReservedLowBits;
 
     /// <summary>
     /// The fast lane for an x2APIC ICR write (<see cref="ApicRegister.X2Icr"/>) whose sender the caller found in x2APIC

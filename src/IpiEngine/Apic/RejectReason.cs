@@ -40,4 +40,10 @@ public enum RejectReason : byte
     MaskedPin,
     /// <summary>An IOAPIC pin number, or a device source, that the engine does not have.</summary>
     UnknownPin,
+    /// <summary>
+    /// An x2APIC ICR write (MSR 0x830) with a reserved bit set (31:20, 17:16 or 13), or an x2APIC SELF IPI write (MSR
+    /// 0x83F) with a bit above 7: the SDM's reserved-bit checking raises #GP for the WRMSR, and KVM refuses it, so nothing
+    /// is sent. (xAPIC ignores reserved ICR bits: there they are dropped, not refused.)
+    /// </summary>
+    ReservedBitsSet,
 }

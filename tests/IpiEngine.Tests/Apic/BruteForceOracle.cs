@@ -40,6 +40,9 @@ internal sealed class BruteForceOracle
                 _latch[source] = 0;
                 command = IcrCommand.FromX2Apic((uint)record.Value);
                 break;
+            case ApicRegister.X2Icr when sender.X2Apic && ((uint)record.Value & IcrCommand.X2ApicReservedLowBits) != 0:
+            case ApicRegister.X2SelfIpi when sender.X2Apic && record.Value > 0xFF:
+                return ExitKind.Rejected; // reserved bits: the WRMSR faults (no send, no latch)
             case ApicRegister.X2Icr when sender.X2Apic:
                 command = IcrCommand.FromX2Apic(record.Value);
                 _latch[source] = command.Destination;

@@ -49,6 +49,42 @@ public class IcrResolverTests
         Assert.Equal(0, set.Count);
     }
 
+    [Theory]
+    [InlineData(1u << 13)]
+    [InlineData(1u << 16)]
+    [InlineData(1u << 17)]
+    [InlineData(1u << 20)]
+    [InlineData(1u << 31)]
+    public void An_x2apic_icr_write_with_a_reserved_bit_is_refused_and_the_same_bit_in_xapic_is_ignored(uint reserved)
+    {
+        // SDM x2APIC "Reserved Bit Checking": a WRMSR to 0x830 setting a reserved bit faults (KVM: X2APIC_ICR_RESERVED_BITS).
+        var x2 = new IcrResolver(ApicTopology.Configure(4, TopologyKind.X2ApicPhysical));
+        var set = new DestinationSet(4);
+        ExitOutcome refused = x2.Process(Write(0, ApicRegister.X2Icr, (2ul << 32) | 0x40FD | reserved), set);
+        Assert.Equal((ExitKind.Rejected, RejectReason.ReservedBitsSet), (refused.Kind, refused.Reason));
+        Assert.Equal(0, set.Count);
+        Assert.Equal(-1, x2.TryResolveUnicast(Write(0, ApicRegister.X2Icr, (2ul << 32) | 0x40FD | reserved), out _)); // not the fast lane's either
+        Assert.Equal(ExitKind.Fired, x2.Process(Write(0, ApicRegister.X2Icr, (2ul << 32) | 0x40FD | (1u << 12)), set).Kind); // bit 12 (delivery status) is not checked
+        Assert.Equal([2], set.Vcpus.ToArray());
+
+        var x1 = new IcrResolver(ApicTopology.Configure(4, TopologyKind.XApicPhysical));
+        x1.Process(Write(0, ApicRegister.IcrHigh, 0x0200_0000), set);
+        Assert.Equal(ExitKind.Fired, x1.Process(Write(0, ApicRegister.IcrLow, 0x40FD | reserved), set).Kind); // an xAPIC ignores it
+        Assert.Equal([2], set.Vcpus.ToArray());
+    }
+
+    [Fact]
+    public void An_x2apic_self_ipi_write_with_a_bit_above_7_is_refused()
+    {
+        var resolver = new IcrResolver(ApicTopology.Configure(4, TopologyKind.X2ApicPhysical));
+        var set = new DestinationSet(4);
+        Assert.Equal(RejectReason.ReservedBitsSet, resolver.Process(Write(1, ApicRegister.X2SelfIpi, 0x1FD), set).Reason);
+        Assert.Equal(RejectReason.ReservedBitsSet, resolver.Process(Write(1, ApicRegister.X2SelfIpi, (1ul << 32) | 0xFD), set).Reason);
+        Assert.Equal(0, set.Count);
+        Assert.Equal(ExitKind.Fired, resolver.Process(Write(1, ApicRegister.X2SelfIpi, 0xFD), set).Kind);
+        Assert.Equal([1], set.Vcpus.ToArray());
+    }
+
     [Fact]
     public void Lowest_priority_with_all_excluding_self_is_legal()
     {

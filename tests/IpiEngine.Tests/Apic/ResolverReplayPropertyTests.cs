@@ -173,12 +173,16 @@ public class ResolverReplayPropertyTests
         return ExitRecord.Create((ushort)source, ApicRegister.X2Icr, (ulong)destination << 32 | low, 0);
     }
 
+    /// <summary>The ICR low bits an x2APIC write may not set (<see cref="IcrCommand.X2ApicReservedLowBits"/>), one at a time.</summary>
+    private static readonly uint[] ReservedBits = [1u << 13, 1u << 16, 1u << 17, 1u << 20, 1u << 27, 1u << 31];
+
     private static ExitRecord RandomWrite(Random random, int count, ApicTopology topology)
     {
         int source = random.Next(count);
         int target = random.Next(count);
         uint low = (uint)random.Next(0, 256) | (uint)random.Next(8) << 8 | (uint)random.Next(2) << 11
-                   | (uint)random.Next(2) << 14 | (uint)random.Next(2) << 15 | (random.Next(5) == 0 ? (uint)random.Next(4) << 18 : 0);
+                   | (uint)random.Next(2) << 14 | (uint)random.Next(2) << 15 | (random.Next(5) == 0 ? (uint)random.Next(4) << 18 : 0)
+                   | (random.Next(16) == 0 ? ReservedBits[random.Next(ReservedBits.Length)] : 0); // xAPIC ignores it, x2APIC refuses
         uint id = topology.Apics[target].CurrentId;
         (ushort register, ulong value) = random.Next(20) switch
         {
@@ -188,7 +192,7 @@ public class ResolverReplayPropertyTests
             3 => (ApicRegister.Dfr, random.Next(2) == 0 ? 0xFFFF_FFFFul : 0x0FFF_FFFFul),
             4 => (ApicRegister.Id, (ulong)random.Next(256) << 24),
             5 => (ApicRegister.ApicBase, random.Next(6) switch { 0 => 0xFEE0_0000ul, 1 => 0xFEE0_0800ul, _ => 0xFEE0_0C00ul }),
-            6 => (ApicRegister.X2SelfIpi, (ulong)random.Next(256)),
+            6 => (ApicRegister.X2SelfIpi, (ulong)(uint)random.Next(256) | (random.Next(16) == 0 ? 0x100ul : 0ul)),
             < 11 => (ApicRegister.IcrHigh, (ulong)(random.Next(3) == 0 ? 0xFFu : id & 0xFF) << 24),
             < 15 => (ApicRegister.IcrLow, low),
             _ => (ApicRegister.X2Icr, (ulong)(random.Next(4) switch { 0 => uint.MaxValue, 1 => topology.Apics[target].X2ApicLdr, _ => id }) << 32 | low),
