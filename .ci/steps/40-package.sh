@@ -45,8 +45,15 @@ done
 symbol_files=$(unzip -Z1 "$feed/IpiEngine.$version.snupkg")
 grep -qx lib/net10.0/IpiEngine.pdb <<<"$symbol_files" || fail "the symbols package lacks IpiEngine.pdb"
 tool_files=$(unzip -Z1 "$feed/IpiEngine.Cli.$version.nupkg")
-for f in tools/net10.0/any/ipi.dll tools/net10.0/any/DotnetToolSettings.xml tools/net10.0/any/traces/xapic-flat-smp4.vcpus.csv; do
+for f in tools/net10.0/any/ipi.dll tools/net10.0/any/DotnetToolSettings.xml; do
   grep -qx "$f" <<<"$tool_files" || fail "IpiEngine.Cli.$version.nupkg lacks $f"
+done
+# Every bundled trace with all three of its files: a replay without its reference checks nothing, and exits 0.
+for trace in traces/*.vcpus.csv; do
+  name=$(basename "$trace" .vcpus.csv)
+  for part in vcpus exits deliveries; do
+    grep -qx "tools/net10.0/any/traces/$name.$part.csv" <<<"$tool_files" || fail "IpiEngine.Cli.$version.nupkg lacks traces/$name.$part.csv"
+  done
 done
 tool_settings=$(unzip -p "$feed/IpiEngine.Cli.$version.nupkg" tools/net10.0/any/DotnetToolSettings.xml)
 grep -q 'Name="ipi"' <<<"$tool_settings" || fail "the tool's command is not named ipi"
@@ -80,8 +87,10 @@ ipi="$work/tools/ipi"
 cd "$work"   # away from the repository: the tool must find its bundled traces beside itself
 tool_version=$(timeout 60 "$ipi" --version)
 [[ "$tool_version" == "$version"* ]] || fail "ipi --version says $tool_version, not $version"
-timeout 120 "$ipi" replay --trace xapic-flat-smp4 > replay.txt || { cat replay.txt; fail "ipi replay of the bundled trace failed"; }
+timeout 120 "$ipi" replay --trace xapic-flat-smp4 --json replay.json > replay.txt || { cat replay.txt; fail "ipi replay of the bundled trace failed"; }
 tail -n 3 replay.txt
+# Checked against the reference the tool carries, not merely replayed.
+grep -q '"identical": true' replay.json || { cat replay.json; fail "ipi replay did not check the bundled trace against its reference"; }
 timeout 60 "$ipi" run --duration 1s --warmup 0.2s --json - > run.json 2> run.txt || { cat run.txt; fail "ipi run failed"; }
 grep -q '"conservationHeld": true' run.json || { cat run.json; fail "ipi run: conservation did not hold"; }
 rc=0

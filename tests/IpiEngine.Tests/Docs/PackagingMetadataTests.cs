@@ -50,6 +50,19 @@ public sealed class PackagingMetadataTests
         Assert.Equal("ipi", tool.Descendants("ToolCommandName").Single().Value);
     }
 
+    [Fact]
+    public void A_new_abi_minor_comes_with_a_new_package_version()
+    {
+        // The C ABI each package version carries (docs/packaging.md, "One version"). Raising IPI_ABI_VERSION_MINOR fails
+        // here until VersionPrefix moves too and the pair is added: a package name then says which ABI is inside.
+        var abiMinorOf = new Dictionary<string, long> { ["0.2.0"] = 10 };
+        string version = BuildProperty("VersionPrefix");
+        long headerMinor = IpiEngine.Tests.Native.NativeHeader.Defines()["IPI_ABI_VERSION_MINOR"];
+
+        Assert.True(abiMinorOf.TryGetValue(version, out long minor), $"VersionPrefix {version} has no ABI recorded here");
+        Assert.Equal(minor, headerMinor);
+    }
+
     private static string BuildProperty(string name)
         => XDocument.Load(RepoFiles.Path("Directory.Build.props")).Descendants(name).Single().Value;
 }
