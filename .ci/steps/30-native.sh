@@ -8,6 +8,7 @@
 # trace replay unless every node's deliveries equal the reference. Bounded: every run has a timeout.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+repo_root=$PWD
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -47,6 +48,14 @@ cmake --build "$work/build" -j 2 > "$work/build.log" || { cat "$work/build.log";
 
 echo "-- the README's C example"
 timeout 60 "$work/build/readme-example"
+# Also as the README builds it, with no CMake: cc and pkg-config alone, from another folder, no LD_LIBRARY_PATH. The
+# program must find the library through the rpath the .pc file adds (CMake adds its own rpath and would hide a
+# broken one).
+mkdir -p "$work/plain-cc"
+(cd "$work/plain-cc" && cc -std=c11 -Wall -Werror -o readme-example "$repo_root/examples/c-sim/readme_example.c" \
+   $(PKG_CONFIG_PATH="$native/lib/pkgconfig" pkg-config --cflags --libs ipi_engine) \
+   && env -u LD_LIBRARY_PATH timeout 60 ./readme-example) || { echo "the README's cc + pkg-config build or run failed"; exit 1; }
+echo "readme-example built with cc + pkg-config, found the library by its rpath"
 echo "readme-example: vector 0xFD taken by vCPU 2"
 echo "-- C++17 header check"
 timeout 60 "$work/build/header-check-cpp"
