@@ -56,7 +56,7 @@ public class LatencyBenchmarks
             return Math.Max(0, ticks);
         }
 
-        _clipped++; // the callback runs on the engine's one delivering thread
+        _clipped++; // the callback runs on this thread, after the load's Stop (SteadyLoad replays the delivery log)
         return _histogram.HighestTrackableValue;
     }
 
