@@ -21,6 +21,12 @@ internal static class TraceReader
         ApicRegister.Ldr, ApicRegister.Dfr, ApicRegister.Svr, ApicRegister.X2Svr, ApicRegister.ApicBase,
     ];
 
+    /// <summary>The xAPIC MMIO registers among <see cref="KnownRegisters"/>: 32-bit writes (the others are 64-bit MSRs).</summary>
+    private static readonly ushort[] XApicMmioRegisters =
+    [
+        ApicRegister.IcrLow, ApicRegister.IcrHigh, ApicRegister.Id, ApicRegister.Ldr, ApicRegister.Dfr, ApicRegister.Svr,
+    ];
+
     /// <summary>
     /// Reads <c>vcpus.csv</c>: the initial APIC ID of each vCPU, which must be numbered 0, 1, 2... in order; two vCPUs
     /// may not share an APIC ID.
@@ -121,6 +127,12 @@ internal static class TraceReader
             }
 
             ulong value = table.Hex(3, "value", 64);
+            if (value > uint.MaxValue && Array.IndexOf(XApicMmioRegisters, (ushort)register) >= 0)
+            {
+                // An MMIO write is 32 bits: the upper half would be dropped without a word (the trace is malformed).
+                throw table.Error($"value 0x{value:x} does not fit register 0x{register:x3}, a 32-bit xAPIC MMIO register");
+            }
+
             uint destination = (uint)table.Hex(4, "dest_id", 32);
             records.Add(new ExitRecord((ushort)source, (ushort)register, value, destination, (ulong)seq, 0));
         }

@@ -21,6 +21,30 @@ public class BadTraceInputTests
     }
 
     [Theory]
+    [InlineData("0x300", "0x1000040fd")]
+    [InlineData("0x310", "0x100000000")]
+    [InlineData("0x0f0", "0xffffffff000001ff")]
+    public void An_xapic_mmio_write_wider_than_32_bits_is_refused(string register, string value)
+    {
+        // It used to be taken with its upper half dropped without a word.
+        string text = ExitsHeader + "0,0,0x830,0xfd,0x0\n1,1," + register + "," + value + ",0x0\n";
+        var error = Assert.Throws<TraceFormatException>(() => TraceReader.ReadExits(new StringReader(text), "e.csv", 2));
+
+        Assert.Equal(3, error.Line);
+        Assert.Contains("32-bit xAPIC MMIO register", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_64_bit_registers_take_a_64_bit_value()
+    {
+        string text = ExitsHeader + "0,0,0x830,0x1000040fd,0x1\n1,1,0x01b,0x1fee00c00,0x0\n";
+        var records = TraceReader.ReadExits(new StringReader(text), "e.csv", 2);
+
+        Assert.Equal(0x1_0000_40FDul, records[0].Value);
+        Assert.Equal(0x1_FEE0_0C00ul, records[1].Value);
+    }
+
+    [Theory]
     [InlineData(DeliveriesHeader + "3,0,FIXED,0xfd,1\n3,0,FIXED,0xfd,1\n", 3, "seq 3 appears twice")]
     [InlineData(DeliveriesHeader + "3,0,FIXED,0xfd,1\n2,0,FIXED,0xfd,1\n", 3, "seq 2 after seq 3")]
     public void Deliveries_with_a_repeated_or_backward_seq_are_refused(string text, int line, string problem)
