@@ -95,7 +95,16 @@ internal static class ReplayCommand
             DeliveryComparison? comparison = reference is null ? null : DeliveryComparison.Compare(reference, result.Rows, ShownDifferences);
             if (comparison is not null)
                 Report(comparison, checkPath!, request.Deliveries == "-" || request.Json == "-" ? error : output);
-            JsonOutput.Write(request.Json, ReplayReport.From(vcpusPath, exitsPath, result.Counters, elapsed, checkPath, comparison), ReplayReportJsonContext.Default.ReplayReport, output);
+            try
+            {
+                JsonOutput.Write(request.Json, ReplayReport.From(vcpusPath, exitsPath, result.Counters, elapsed, checkPath, comparison), ReplayReportJsonContext.Default.ReplayReport, output);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                error.WriteLine($"{request.Json}: cannot write the JSON summary ({e.Message}).");
+                return 2; // not 1: that says the rows differ
+            }
+
             return comparison is null || comparison.Identical ? 0 : 1;
         }
         catch (TraceFormatException e)

@@ -44,6 +44,8 @@ public sealed class InjectorSink : RemoteDeliverySink
     public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
     {
         // One buffer per receiving thread, sized by the protocol bound: allocated once, never per frame.
+        if (_ioApic is null)
+            RefuseIoApicRecords(fromNode, deliveries); // before injecting anything: the link resends the whole frame after it closes
         var scratch = t_scratch ??= new IcrInjection[FrameHeader.MaxRecordsPerFrame];
         while (!deliveries.IsEmpty)
         {
@@ -73,6 +75,16 @@ public sealed class InjectorSink : RemoteDeliverySink
         if (_ioApic is null)
             ThrowNoIoApicEngine(fromNode);
         _ioApic.DeliverRemote(control);
+    }
+
+    /// <summary>Without an IOAPIC engine: throws if any record is an IOAPIC EOI or entry write, before anything is injected.</summary>
+    private static void RefuseIoApicRecords(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
+    {
+        foreach (ref readonly var d in deliveries)
+        {
+            if ((d.IcrLow & RemoteDelivery.IoApicEoiFlag) != 0)
+                ThrowNoIoApicEngine(fromNode);
+        }
     }
 
     [DoesNotReturn]

@@ -314,11 +314,13 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     /// <summary>One accepted connection: authenticate, then hand it to the peer's link. Never throws.</summary>
     private async Task ServeAcceptedAsync(Socket socket, CancellationToken stopping)
     {
-        var connection = new LinkConnection(socket, stopping);
-        string remote = socket.RemoteEndPoint?.ToString() ?? "?";
-        int pending = 1; // this connection's share of _pendingHandshakes, given back once
+        int pending = 1; // this connection's share of _pendingHandshakes, given back once, whatever happens below
+        LinkConnection? connection = null;
+        string remote = "?";
         try
         {
+            remote = socket.RemoteEndPoint?.ToString() ?? "?"; // inside: a connection reset before it was served throws here
+            connection = new LinkConnection(socket, stopping);
             Handshake.Accepted accepted;
             using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping))
             {
@@ -343,7 +345,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
             RecordFault(e.Fault, $"node {NodeId}: refused connection from {remote}: {e.Message}");
             if (e.PeerNode >= 0)
                 _linkOfNode[e.PeerNode]!.RecordRefusal(e.Fault); // set only once the dialer was checked to be a peer that dials here
-            await connection.SendGoodbyeAsync(e.Fault).ConfigureAwait(false);
+            await connection!.SendGoodbyeAsync(e.Fault).ConfigureAwait(false); // thrown only once the connection was made
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -352,7 +354,10 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
         finally
         {
             Interlocked.Add(ref _pendingHandshakes, -pending); // refused, timed out or vanished before authenticating
-            await connection.DisposeAsync().ConfigureAwait(false);
+            if (connection is not null)
+                await connection.DisposeAsync().ConfigureAwait(false);
+            else
+                socket.Dispose();
         }
     }
 

@@ -192,6 +192,17 @@ public sealed class ReplayCommandTests : IDisposable
         Assert.Contains("seq 2", check.GetProperty("firstDifferences")[0].GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_json_file_that_cannot_be_written_at_the_end_exits_2_with_a_sentence_not_1()
+    {
+        // /proc/version passes the early check (its folder exists) and refuses the write even to root.
+        var (code, _, error) = Run("replay", "--trace", "xapic-flat-smp4", "--json", "/proc/version");
+
+        Assert.Equal(2, code);
+        Assert.Contains("/proc/version: cannot write the JSON summary", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal); // no stack trace
+    }
+
     [Theory]
     [InlineData("--json", "-", "--deliveries", "-")]
     [InlineData("--json", "/no/such/folder/summary.json")]

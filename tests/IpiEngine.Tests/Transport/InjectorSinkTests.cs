@@ -64,8 +64,11 @@ public class InjectorSinkTests
         Assert.True(engine.TakePending(0).IsPending(0x46), "the pin programmed from node 1 did not fire");
         Assert.Equal(0, engine.ReadCounters().IoApicRejected);
 
-        // Without the engine the sink cannot apply it, and says so rather than inject it.
-        var refusal = Assert.Throws<InvalidOperationException>(() => new InjectorSink(new Capture(), x2Apic: true).Deliver(1, fromNode1));
+        // Without the engine the sink cannot apply it, and says so rather than inject it, before injecting anything: the
+        // link closes and resends the whole frame, so an IPI injected before the refusal would be injected again.
+        var alone = new Capture();
+        var refusal = Assert.Throws<InvalidOperationException>(() => new InjectorSink(alone, x2Apic: true).Deliver(1, fromNode1));
         Assert.Contains("IoApicNode", refusal.Message, StringComparison.Ordinal);
+        Assert.Empty(alone.Seen);
     }
 }
