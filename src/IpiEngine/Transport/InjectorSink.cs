@@ -44,9 +44,9 @@ public sealed class InjectorSink : RemoteDeliverySink
     public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
     {
         // One buffer per receiving thread, sized by the protocol bound: allocated once, never per frame.
-        if (_ioApic is null)
-            RefuseIoApicRecords(fromNode, deliveries); // before injecting anything: the link resends the whole frame after it closes
         var scratch = t_scratch ??= new IcrInjection[FrameHeader.MaxRecordsPerFrame];
+        if (_ioApic is null && deliveries.Length > scratch.Length)
+            RefuseIoApicRecords(fromNode, deliveries); // a span longer than a frame: its first part would be injected before the loop saw the rest
         while (!deliveries.IsEmpty)
         {
             int n = 0, taken = 0;
@@ -55,11 +55,17 @@ public sealed class InjectorSink : RemoteDeliverySink
                 ref readonly var d = ref deliveries[taken];
                 if ((d.IcrLow & RemoteDelivery.IoApicEoiFlag) != 0)
                 {
+                    // Refused before anything of the frame is injected: the link closes and resends the whole frame, so an
+                    // IPI injected before the refusal would be injected again. (Nothing was: only this branch injects
+                    // before the loop ends, and a span this long was checked above.)
+                    if (_ioApic is null)
+                        ThrowNoIoApicEngine(fromNode);
+
                     // In order with the IPIs around it: what was converted so far goes first.
                     if (n > 0)
                         _injector.Inject(scratch.AsSpan(0, n));
                     n = 0;
-                    ApplyToIoApic(fromNode, deliveries.Slice(taken, 1));
+                    _ioApic.DeliverRemote(deliveries.Slice(taken, 1));
                     continue;
                 }
                 scratch[n++] = new IcrInjection(d.DestinationVcpu, d.IcrLow, _x2Apic ? d.IcrDestination : d.IcrDestination << 24, d.IcrDestination);
@@ -70,14 +76,7 @@ public sealed class InjectorSink : RemoteDeliverySink
         }
     }
 
-    private void ApplyToIoApic(int fromNode, ReadOnlySpan<RemoteDelivery> control)
-    {
-        if (_ioApic is null)
-            ThrowNoIoApicEngine(fromNode);
-        _ioApic.DeliverRemote(control);
-    }
-
-    /// <summary>Without an IOAPIC engine: throws if any record is an IOAPIC EOI or entry write, before anything is injected.</summary>
+    /// <summary>Without an IOAPIC engine, for a span longer than one frame: throws if any record is an IOAPIC EOI or entry write.</summary>
     private static void RefuseIoApicRecords(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
     {
         foreach (ref readonly var d in deliveries)

@@ -70,5 +70,11 @@ public class InjectorSinkTests
         var refusal = Assert.Throws<InvalidOperationException>(() => new InjectorSink(alone, x2Apic: true).Deliver(1, fromNode1));
         Assert.Contains("IoApicNode", refusal.Message, StringComparison.Ordinal);
         Assert.Empty(alone.Seen);
+
+        // The same for a span longer than a frame, its IOAPIC record last: the first part is not injected either.
+        var entryLast = Enumerable.Range(0, FrameHeader.MaxRecordsPerFrame + 5).Select(i => new RemoteDelivery((ulong)i, 0, 2, 0, 0x0000_40FD, 0))
+            .Append(fromNode1[1]).ToArray();
+        Assert.Throws<InvalidOperationException>(() => new InjectorSink(alone, x2Apic: true).Deliver(1, entryLast));
+        Assert.Empty(alone.Seen);
     }
 }
