@@ -60,6 +60,11 @@ internal static class PerfCommand
             error.WriteLine(e.Message);
             return 2;
         }
+        catch (PerfToolException e)
+        {
+            error.WriteLine($"{e.Message} No verdict was reached; exit {ToolFailedExitCode}.");
+            return ToolFailedExitCode;
+        }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // Not a verdict: left to System.CommandLine, a failure of the tool itself (a worker that died mid-request, a

@@ -92,8 +92,14 @@ public sealed record BenchmarkComparison
     /// <summary>True when this benchmark lacks the evidence for a verdict and its time is gated.</summary>
     public bool IsInconclusive => Time == TimeOutcome.NotEnoughEvidence && TimeGated;
 
+    /// <summary>
+    /// True when the benchmark ran on the base side but failed on the diff side (no samples): the diff broke it. A
+    /// regression whatever the gate, since a failure is not noise.
+    /// </summary>
+    public bool DiffFailed { get; init; }
+
     /// <summary>True when this benchmark alone makes the comparison fail.</summary>
-    public bool IsRegression => (Time == TimeOutcome.Slower && TimeGated) || AllocationRegressed;
+    public bool IsRegression => (Time == TimeOutcome.Slower && TimeGated) || AllocationRegressed || DiffFailed;
 
     /// <summary>True when this benchmark got slower but is only warned about.</summary>
     public bool IsWarning => Time == TimeOutcome.Slower && !TimeGated;

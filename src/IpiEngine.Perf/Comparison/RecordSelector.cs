@@ -16,7 +16,11 @@ public sealed class RecordSelector(RecordStore store, GitRepository? git)
     /// <exception cref="PerfInputException">Nothing usable is found; the message says what and why.</exception>
     public RecordSet Select(string spec, bool isBaseline)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(spec);
+        ArgumentNullException.ThrowIfNull(spec);
+        if (string.IsNullOrWhiteSpace(spec))
+        {
+            throw new PerfInputException($"The {(isBaseline ? "base" : "diff")} side is empty: name a record file, a folder of records, or a commit.");
+        }
         if (File.Exists(spec))
         {
             var record = RecordStore.Load(spec);

@@ -93,9 +93,12 @@ public sealed class RunComparer
         {
             return NotComparable(baseSummary, diffSummary, policy, "the two sides have no benchmark in common");
         }
-        if (compared.TrueForAll(c => c.Time is TimeOutcome.NotComparable or TimeOutcome.Failed) && !compared.Exists(c => c.AllocationChanged))
+        // Nothing decided anywhere (no shared state, too few samples, failed on both sides or in base only) is no PASS:
+        // a failure in the diff alone is a verdict of its own (a regression), so it is not folded in here.
+        if (compared.TrueForAll(c => c.Time is TimeOutcome.NotComparable or TimeOutcome.Failed or TimeOutcome.Unknown)
+            && !compared.Exists(c => c.AllocationChanged || c.DiffFailed))
         {
-            return NotComparable(baseSummary, diffSummary, policy, "no common benchmark could be compared (no shared calibration state, or failed runs)") with
+            return NotComparable(baseSummary, diffSummary, policy, "no common benchmark could be compared (no shared calibration state, too few samples, or failed runs)") with
             {
                 Benchmarks = compared,
                 New = added,
@@ -139,7 +142,13 @@ public sealed class RunComparer
         };
         if (basePooled.AllSamples.Count == 0 || diffPooled.AllSamples.Count == 0)
         {
-            return comparison with { Time = TimeOutcome.Failed, Note = basePooled.AllSamples.Count == 0 ? "failed in base" : "failed in diff" };
+            bool diffOnly = basePooled.AllSamples.Count > 0;
+            return comparison with
+            {
+                Time = TimeOutcome.Failed,
+                DiffFailed = diffOnly,
+                Note = diffOnly ? "failed in diff (ran in base): a regression" : diffPooled.AllSamples.Count == 0 ? "failed on both sides" : "failed in base",
+            };
         }
         if (_launchTest is not null)
         {
@@ -354,11 +363,13 @@ public sealed class RunComparer
     {
         int timeRegressions = compared.Count(c => c.Time == TimeOutcome.Slower && c.TimeGated);
         int allocRegressions = compared.Count(c => c.AllocationRegressed);
+        int broken = compared.Count(c => c.DiffFailed);
+        var failedInDiff = broken == 0 ? "" : $", {broken} benchmark(s) failed in diff only";
         int warnings = compared.Count(c => c.IsWarning);
         var warned = warnings == 0 ? "" : $"; {warnings} cross-thread slowdown(s) warned, not gated";
         return verdict switch
         {
-            Verdict.Regression => $"verdict: REGRESSION, {timeRegressions} gated time regression(s), {allocRegressions} allocation increase(s){warned} (exit 1)",
+            Verdict.Regression => $"verdict: REGRESSION, {timeRegressions} gated time regression(s), {allocRegressions} allocation increase(s){failedInDiff}{warned} (exit 1)",
             Verdict.NotEnoughEvidence => $"verdict: NOT ENOUGH EVIDENCE, no regression found but {compared.Count(c => c.IsInconclusive)} gated benchmark(s) undecided; {MoreRoundsAdvice(compared)}{warned} (exit 3)",
             _ => $"verdict: PASS, no regression on a gated metric{warned} (exit 0)",
         };

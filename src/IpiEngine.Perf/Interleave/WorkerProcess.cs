@@ -93,7 +93,8 @@ internal sealed class WorkerProcess : IDisposable
     }
 
     /// <summary>Waits for the worker's first line and keeps its cases (the caller disposes the worker when this throws).</summary>
-    /// <exception cref="PerfInputException">It cannot load the suite, died, or said nothing within two minutes.</exception>
+    /// <exception cref="PerfInputException">It cannot load the suite.</exception>
+    /// <exception cref="PerfToolException">It died, or said nothing within two minutes.</exception>
     public void ReadCases()
     {
         var line = ReadLine(TimeSpan.FromMinutes(2));
@@ -126,7 +127,7 @@ internal sealed class WorkerProcess : IDisposable
     }
 
     /// <summary>Sends one request and waits for its answer.</summary>
-    /// <exception cref="PerfInputException">The worker died or did not answer in time.</exception>
+    /// <exception cref="PerfToolException">The worker died or did not answer in time.</exception>
     public WorkerReply Send(WorkerRequest request)
     {
         _process.StandardInput.WriteLine(JsonSerializer.Serialize(request, WorkerJsonContext.Default.WorkerRequest));
@@ -163,9 +164,10 @@ internal sealed class WorkerProcess : IDisposable
         if (!read.Wait(timeout))
         {
             _process.Kill(entireProcessTree: true);
-            throw new PerfInputException($"The benchmark worker of {_label} did not answer within {timeout.TotalMinutes:0} minutes; it was stopped.");
+            throw new PerfToolException($"The benchmark worker of {_label} did not answer within {timeout.TotalMinutes:0} minutes; it was stopped.");
         }
-        return read.Result ?? throw new PerfInputException(
+        // A worker that dies (a benchmark that crashed its process) is the tool failing, exit 4: not bad input (2).
+        return read.Result ?? throw new PerfToolException(
             $"The benchmark worker of {_label} ended unexpectedly{(_process.WaitForExit(TimeSpan.FromSeconds(5)) ? $" (exit code {_process.ExitCode})" : "")}; its stderr is in the log above.");
     }
 }

@@ -82,7 +82,11 @@ public static class SpeedRatios
     public static string ResolveId(IReadOnlyList<string> ids, string name)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(name);
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw new PerfInputException("A benchmark name is empty: give the id or its end, such as EngineFusedSinglePost.");
+        }
         var exact = ids.Where(id => string.Equals(id, name, StringComparison.OrdinalIgnoreCase)).ToList();
         var matches = exact.Count > 0 ? exact : ids.Where(id => id.EndsWith("." + name, StringComparison.OrdinalIgnoreCase)).ToList();
         return matches.Count switch

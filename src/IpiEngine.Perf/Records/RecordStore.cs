@@ -144,6 +144,21 @@ public sealed class RecordStore(string root)
                 throw new PerfInputException($"{path} is not a perf record: benchmark {i + 1}{named} lacks its id, samples, categories or calibration.");
             }
         }
+        if (record.Run.Calibration is null || record.Run.ValidationErrors is null)
+        {
+            throw new PerfInputException($"{path} is not a perf record: its run has a null {(record.Run.Calibration is null ? "calibration" : "validationErrors")}.");
+        }
+        foreach (var benchmark in record.Benchmarks)
+        {
+            // A sample of NaN or Infinity (the reader takes them as strings) is no time: refused here, not in a test's library.
+            foreach (double sample in benchmark.Samples)
+            {
+                if (!double.IsFinite(sample) || sample < 0)
+                {
+                    throw new PerfInputException($"{path} is not a usable perf record: benchmark '{benchmark.Id}' has the sample {sample.ToString(System.Globalization.CultureInfo.InvariantCulture)} (every sample is a finite, non-negative time in ns).");
+                }
+            }
+        }
         if (record.SchemaVersion != PerfRecord.CurrentSchemaVersion)
         {
             throw new PerfInputException($"{path} has schema version {record.SchemaVersion}; this tool reads version {PerfRecord.CurrentSchemaVersion}.");

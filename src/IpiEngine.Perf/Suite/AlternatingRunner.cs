@@ -204,10 +204,19 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                 var roundClock = Stopwatch.StartNew();
                 var interleaved = new InterleavedRound(settings.WorkerCommand, log, settings.VaryPlacement);
                 bool allRan;
-                (a, b, allRan) = interleaved.Run(
-                    new InterleavedRound.SideSetup(builds.RunnerA.Assembly, baseEnvironment, builds.CommitA, "A"),
-                    new InterleavedRound.SideSetup(builds.RunnerB.Assembly, settings.DiffEnvironment, builds.CommitB, "B"),
-                    filters, round);
+                try
+                {
+                    (a, b, allRan) = interleaved.Run(
+                        new InterleavedRound.SideSetup(builds.RunnerA.Assembly, baseEnvironment, builds.CommitA, "A"),
+                        new InterleavedRound.SideSetup(builds.RunnerB.Assembly, settings.DiffEnvironment, builds.CommitB, "B"),
+                        filters, round);
+                }
+                catch (PerfToolException) when (settings.StopRequested?.Invoke() == true)
+                {
+                    // A terminal's Ctrl-C reaches the workers too: they died of the stop, and the round is no observation.
+                    interrupted = Interrupt($"during round {round} of {rounds}, whose workers it stopped", round - 1, rounds);
+                    break;
+                }
                 recordsA.Add(a);
                 recordsB.Add(b);
                 var lastRound = roundClock.Elapsed;

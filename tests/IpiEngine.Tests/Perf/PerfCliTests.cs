@@ -93,6 +93,10 @@ public sealed class PerfCliTests : IDisposable
     [InlineData("run")]
     [InlineData("benchmark")]
     [InlineData("samples")]
+    [InlineData("calibration")]
+    [InlineData("validationErrors")]
+    [InlineData("NaN")]
+    [InlineData("-Infinity")]
     public void A_record_with_null_where_a_value_is_required_is_one_sentence_and_exit_2(string nulled)
     {
         var good = Save(Record("bbb", Benchmark("Bench.X", Samples(100, 15, 9))));
@@ -102,6 +106,8 @@ public sealed class PerfCliTests : IDisposable
         {
             case "run": json["run"] = null; break;
             case "benchmark": benchmarks[0] = null; break;
+            case "calibration" or "validationErrors": json["run"]![nulled] = null; break;
+            case "NaN" or "-Infinity": benchmarks[0]!["samples"]![3] = nulled; break; // the reader takes these as strings
             default: benchmarks[0]!["samples"] = null; break;
         }
         var bad = _folder.File("20260101T000000Z_0badc0ffee01.json");
@@ -111,7 +117,28 @@ public sealed class PerfCliTests : IDisposable
 
         Assert.Equal(2, exit); // it was a NullReferenceException far from the file, exit 1: read as REGRESSION
         AssertOneSentenceError(error);
-        Assert.Contains("is not a perf record", error, StringComparison.Ordinal);
+        Assert.Contains(nulled is "NaN" or "-Infinity" ? "is not a usable perf record" : "is not a perf record", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("base", "side is empty")]
+    [InlineData("diff", "side is empty")]
+    [InlineData("ratio", "benchmark name is empty")]
+    public void An_empty_side_or_benchmark_name_is_one_sentence_and_exit_2(string empty, string expected)
+    {
+        var good = Save(Record("bbb", Benchmark("Bench.X", Samples(100, 15, 10)), Benchmark("Bench.Y", Samples(50, 15, 11))));
+        string[] args = empty switch
+        {
+            "base" => ["perf", "compare", "--base", "", "--diff", good],
+            "diff" => ["perf", "compare", "--base", good, "--diff", " "],
+            _ => ["perf", "ratio", "", "Bench.Y", "--results", _folder.FullName],
+        };
+
+        var (exit, _, error) = Run(args);
+
+        Assert.Equal(2, exit); // an ArgumentException: a stack trace and exit 4
+        AssertOneSentenceError(error);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -154,6 +181,22 @@ public sealed class PerfCliTests : IDisposable
 
         Assert.Equal(4, exit);
         Assert.Contains("ipi perf failed (IOException): Broken pipe No verdict was reached; exit 4.", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_worker_that_died_exits_4_with_one_sentence()
+    {
+        var parse = new System.CommandLine.RootCommand().Parse([]);
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        parse.InvocationConfiguration.Output = output;
+        parse.InvocationConfiguration.Error = error;
+
+        var exit = IpiEngine.Cli.PerfCommand.Guarded(parse, (_, _) => throw new IpiEngine.Perf.PerfToolException("The benchmark worker of B ended unexpectedly (exit code 9); its stderr is in the log above."));
+
+        Assert.Equal(4, exit); // as a PerfInputException it exited 2, "bad input"
+        AssertOneSentenceError(error.ToString());
+        Assert.Contains("No verdict was reached; exit 4.", error.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -199,13 +199,46 @@ public class RunComparerTests
     }
 
     [Fact]
-    public void Three_samples_per_side_give_no_time_verdict_even_for_a_large_shift()
+    public void Three_samples_per_side_give_no_time_verdict_even_for_a_large_shift_and_alone_no_pass()
     {
         var report = Comparer.Compare(
             Set("base", Record("aaa", Benchmark(Id, Samples(100, 3, seed: 33)))),
             Set("diff", Record("bbb", Benchmark(Id, Samples(200, 3, seed: 34)))));
         Assert.Equal(TimeOutcome.Unknown, Assert.Single(report.Benchmarks).Time);
-        Assert.Equal(0, report.ExitCode);
+        Assert.Equal(2, report.ExitCode); // was PASS (0): a 2x slowdown nothing could test passed
+        Assert.Contains("no common benchmark could be compared", report.VerdictLine, StringComparison.Ordinal);
+
+        var withDecided = Comparer.Compare(
+            Set("base", Record("aaa", Benchmark(Id, Samples(100, 3, seed: 33)), Benchmark("Other", Samples(10, 15, seed: 44)))),
+            Set("diff", Record("bbb", Benchmark(Id, Samples(200, 3, seed: 34)), Benchmark("Other", Samples(10, 15, seed: 45)))));
+        Assert.Equal(0, withDecided.ExitCode); // one decided benchmark: the too-short one is listed, not gated
+    }
+
+    [Fact]
+    public void A_benchmark_that_failed_only_in_the_diff_is_a_regression()
+    {
+        var report = Comparer.Compare(
+            Set("base", Record("aaa", Benchmark(Id, Samples(100, 15, seed: 46)), Benchmark("Other", Samples(10, 15, seed: 47)))),
+            Set("diff", Record("bbb", Benchmark(Id, []), Benchmark("Other", Samples(10, 15, seed: 48)))));
+
+        var broken = report.Benchmarks.Single(b => b.Id == Id);
+        Assert.Equal(TimeOutcome.Failed, broken.Time);
+        Assert.True(broken.DiffFailed);
+        Assert.Equal(Verdict.Regression, report.Verdict); // was PASS (exit 0): the diff broke a benchmark and CI went green
+        Assert.Equal(1, report.ExitCode);
+        Assert.Contains("1 benchmark(s) failed in diff only", report.VerdictLine, StringComparison.Ordinal);
+        Assert.Contains("\"diffFailed\": true", ComparisonJson.Serialize(report), StringComparison.Ordinal);
+
+        var allBroken = Comparer.Compare(
+            Set("base", Record("aaa", Benchmark(Id, Samples(100, 15, seed: 46)))),
+            Set("diff", Record("bbb", Benchmark(Id, []))));
+        Assert.Equal(1, allBroken.ExitCode); // was NOT COMPARABLE (2): every benchmark broken is a regression too
+
+        var bothBroken = Comparer.Compare(
+            Set("base", Record("aaa", Benchmark(Id, []), Benchmark("Other", Samples(10, 15, seed: 47)))),
+            Set("diff", Record("bbb", Benchmark(Id, []), Benchmark("Other", Samples(10, 15, seed: 48)))));
+        Assert.False(bothBroken.Benchmarks.Single(b => b.Id == Id).DiffFailed);
+        Assert.Equal(0, bothBroken.ExitCode); // broken before the diff: not the diff's regression
     }
 
     [Fact]
