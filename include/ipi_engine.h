@@ -50,7 +50,7 @@ extern "C" {
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 10u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
+#define IPI_ABI_VERSION_MINOR 11u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
                                     1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE;
                                     1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_faults,
                                     ipi_node_config_t.placement_count, ipi_config_t.apic_id_count;
@@ -59,7 +59,8 @@ extern "C" {
                                     1.7: ipi_node_send_batch_begin, _flush, _end;
                                     1.8: ipi_link_t.flush_sends and the time in each IPI_LINK_* state;
                                     1.9: IPI_LINK_FAULT_TOO_MANY_HANDSHAKES;
-                                    1.10: IPI_REJECT_RESERVED_BITS_SET, ipi_counters_t.rejected_reserved_bits */
+                                    1.10: IPI_REJECT_RESERVED_BITS_SET, ipi_counters_t.rejected_reserved_bits;
+                                    1.11: IPI_LINK_FAULT_SINK_FAILED */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -172,6 +173,8 @@ extern "C" {
 #define IPI_LINK_FAULT_BAD_MAC                  19u /* a frame failed authentication; nothing from it was applied */
 #define IPI_LINK_FAULT_PROTECTION_MISMATCH      20u /* the peers disagree on IPI_NODE_ENCRYPT */
 #define IPI_LINK_FAULT_TOO_MANY_HANDSHAKES      21u /* 64 accepted connections were still authenticating: closed unheard (ABI 1.9) */
+#define IPI_LINK_FAULT_SINK_FAILED              22u /* this node could not apply a frame (its injector or engine threw): the peer
+                                                      resends it after a redial with backoff (ABI 1.11) */
 #define IPI_LINK_FAULTS                         32u /* length of ipi_node_faults_t.link_faults (room for later reasons) */
 
 /* Index into ipi_node_faults_t.topology_write_failures: why a topology write of this node failed (ABI 1.4). */

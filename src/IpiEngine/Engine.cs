@@ -293,17 +293,19 @@ public sealed partial class Engine : IDisposable
     /// and log rules as local delivery; counted as remote delivered / coalesced; a destination that is not a local
     /// vCPU (or a reserved delivery mode) is counted as remote rejected. Any thread.
     /// </summary>
+    /// <exception cref="EngineFaultedException">The pipeline failed (a fail-fast notifier): every delivery was still applied and counted.</exception>
     public void DeliverRemote(ReadOnlySpan<RemoteDelivery> deliveries)
     {
         ThrowIfDisposed();
         int start = 0;
+        EngineFaultedException? failed = null;
         for (int i = 0; i < deliveries.Length; i++)
         {
             if ((deliveries[i].IcrLow & RemoteDelivery.IoApicEoiFlag) != 0)
             {
                 if (i > start)
                 {
-                    _pipeline.DeliverRemote(deliveries[start..i]);
+                    failed = DeliverRemoteRun(deliveries[start..i]) ?? failed;
                 }
 
                 TakeRemoteEoi(deliveries[i]);
@@ -313,7 +315,26 @@ public sealed partial class Engine : IDisposable
 
         if (start < deliveries.Length)
         {
-            _pipeline.DeliverRemote(deliveries[start..]);
+            failed = DeliverRemoteRun(deliveries[start..]) ?? failed;
+        }
+
+        if (failed is not null)
+        {
+            throw failed; // after every run was applied: a failed pipeline applies and counts, then reports
+        }
+    }
+
+    /// <summary>One run of <see cref="DeliverRemote"/> between IOAPIC records: applied and counted, then the pipeline's failure if it has one.</summary>
+    private EngineFaultedException? DeliverRemoteRun(ReadOnlySpan<RemoteDelivery> run)
+    {
+        try
+        {
+            _pipeline.DeliverRemote(run);
+            return null;
+        }
+        catch (EngineFaultedException e)
+        {
+            return e;
         }
     }
 

@@ -17,6 +17,20 @@ public sealed class EngineSink : RemoteDeliverySink
         _engine = engine;
     }
 
-    /// <inheritdoc/>
-    public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries) => _engine.DeliverRemote(deliveries);
+    /// <summary>
+    /// Applies the records to the engine's descriptors. An engine whose pipeline failed still applies and counts them
+    /// (<see cref="Engine.DeliverRemote"/>) before it reports the failure: that is its host's to see (every post and
+    /// stop says so), and not a reason to have the link hand the same records again.
+    /// </summary>
+    public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
+    {
+        try
+        {
+            _engine.DeliverRemote(deliveries);
+        }
+        catch (EngineFaultedException)
+        {
+            // Applied and counted (see above): the sink's contract is that a throw applied nothing.
+        }
+    }
 }

@@ -54,4 +54,10 @@ public enum LinkFault : uint
     /// one was closed unheard, without a goodbye. Counted on the accepting node only.
     /// </summary>
     TooManyHandshakes,
+    /// <summary>
+    /// This node's sink (<see cref="RemoteDeliverySink"/>: its engine, or the embedder's injector) threw while applying
+    /// a frame. The frame counts as not applied: the link closes, says so to the peer, and redials with backoff, and the
+    /// peer resends the frame on the next connection.
+    /// </summary>
+    SinkFailed,
 }

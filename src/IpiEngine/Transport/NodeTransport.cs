@@ -24,6 +24,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     private long _engineStopDeadline; // Stopwatch ticks; 0 while the engine runs
     private int _openBatches;          // SendBatch: batches open on any thread
     private int _pendingHandshakes;    // accepted connections not yet authenticated (AcceptLoopAsync / ServeAcceptedAsync)
+    private long _logFailures;         // lines the host's Log callback threw on
 
     private RemoteDeliverySink? _sink;
 
@@ -247,7 +248,22 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
         _stopping.Dispose();
     }
 
-    internal void Log(string message) => Options.Log?.Invoke(message);
+    internal void Log(string message)
+    {
+        try
+        {
+            Options.Log?.Invoke(message);
+        }
+        catch (Exception)
+        {
+            // The host's logger failed: one line lost, never a link (a throw here left a link marked connected that had
+            // stopped, ended its redial loop, and made the transport's dispose throw).
+            Interlocked.Increment(ref _logFailures);
+        }
+    }
+
+    /// <summary>Lines <see cref="TransportOptions.Log"/> threw on (swallowed; tests).</summary>
+    internal long LogFailures => Interlocked.Read(ref _logFailures);
 
     internal void RecordFault(LinkFault fault, string message)
     {

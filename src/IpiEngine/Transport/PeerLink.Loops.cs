@@ -228,8 +228,9 @@ internal sealed partial class PeerLink
                 break;
             case FrameKind.Goodbye:
                 var said = (LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(payload);
-                // A topology refusal holds for both sides (and slows the redial); any other goodbye is a lost connection here.
-                ThrowFault(said == LinkFault.TopologyMismatch ? said : LinkFault.ConnectionLost, $"the peer said goodbye ({said})");
+                // A topology refusal or a failing sink holds for both sides (and slows the redial); any other goodbye is a
+                // lost connection here.
+                ThrowFault(PeerLink.SlowsRedial(said) ? said : LinkFault.ConnectionLost, $"the peer said goodbye ({said})");
                 break;
             default:
                 ThrowFault(LinkFault.UnexpectedFrame, $"{header.Kind} frame after the handshake");
@@ -267,7 +268,16 @@ internal sealed partial class PeerLink
             Volatile.Write(ref _duplicates, _duplicates + count);
             return;
         }
-        _node.Sink.Deliver(PeerNode, records[(int)skip..]);
+        try
+        {
+            _node.Sink.Deliver(PeerNode, records[(int)skip..]);
+        }
+        catch (Exception e) when (e is not LinkProtocolException)
+        {
+            // The sink's contract: a throw applied nothing that is not applied again. Nothing is counted or expected past
+            // the frame, so the peer resends it on the next connection, which the redial's backoff delays.
+            ThrowFault(LinkFault.SinkFailed, $"the sink could not apply records {first + skip} to {first + count - 1}: {e.GetType().Name}: {e.Message}");
+        }
         Volatile.Write(ref _duplicates, _duplicates + skip);
         Volatile.Write(ref _applied, _applied + (count - skip));
         // Release: the send loop acknowledges only what the sink has applied (the receive loop wakes it after the read).

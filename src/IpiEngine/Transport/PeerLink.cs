@@ -137,8 +137,9 @@ internal sealed partial class PeerLink : IDisposable
                     socket.Dispose();
                 SetConnectionState(LinkState.Down);
             }
-            // A connection refused for diverged topologies is redialed with backoff too: it stays refused until a restart.
-            bool refused = (LinkFault)Volatile.Read(ref _lastFault) == LinkFault.TopologyMismatch;
+            // A connection refused for diverged topologies, or closed by a sink that failed, is redialed with backoff too: it
+            // stays refused until a restart, and a failing sink would otherwise be handed the same frame 100 times a second.
+            bool refused = SlowsRedial((LinkFault)Volatile.Read(ref _lastFault));
             delay = ran && !refused ? options.ReconnectMinDelay : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, options.ReconnectMaxDelay.Ticks));
             try
             {
@@ -150,6 +151,9 @@ internal sealed partial class PeerLink : IDisposable
             }
         }
     }
+
+    /// <summary>Faults that are likely to repeat on the next connection, so the dialer backs off instead of redialing at once.</summary>
+    internal static bool SlowsRedial(LinkFault fault) => fault is LinkFault.TopologyMismatch or LinkFault.SinkFailed;
 
     /// <summary>A handshake with this peer was refused (by either side): the reason is the link's last fault, so a host sees why it stays down.</summary>
     internal void RecordRefusal(LinkFault fault) => Volatile.Write(ref _lastFault, (int)fault); // a plain publish: readers want the latest reason only

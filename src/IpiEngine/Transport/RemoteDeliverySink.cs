@@ -10,7 +10,11 @@ namespace IpiEngine.Transport;
 /// </summary>
 public abstract class RemoteDeliverySink
 {
-    /// <summary>Applies one frame's records, in order, exactly once each.</summary>
+    /// <summary>
+    /// Applies one frame's records, in order, exactly once each. A call that throws counts as not applied: the link
+    /// closes as <see cref="LinkFault.SinkFailed"/>, redials with backoff and is handed the same records again, so a
+    /// sink throws only before it applied anything (a record applied before a throw would be applied twice).
+    /// </summary>
     /// <param name="fromNode">The node that forwarded them.</param>
     /// <param name="deliveries">The records; the span is only valid during the call.</param>
     public abstract void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries);

@@ -91,6 +91,9 @@ public sealed record TransportOptions
     /// <summary>The default <see cref="TopologyWriteTimeout"/>: 5 s.</summary>
     public static TimeSpan DefaultTopologyWriteTimeout => TimeSpan.FromSeconds(5);
 
-    /// <summary>Receives one line per link event (connected, refused with reason, closed with reason).</summary>
+    /// <summary>
+    /// Receives one line per link event (connected, refused with reason, closed with reason), on the link's threads. An
+    /// exception it throws is swallowed: that line is lost, the link is not.
+    /// </summary>
     public Action<string>? Log { get; init; }
 }

@@ -32,8 +32,20 @@ public sealed class RecordingSink : RemoteDeliverySink
 
     private int _held;
 
+    /// <summary>The next this many calls throw before they record anything (a sink that fails, as its contract allows).</summary>
+    public int ThrowNext
+    {
+        get => Volatile.Read(ref _throwNext);
+        set => Volatile.Write(ref _throwNext, value);
+    }
+
+    private int _throwNext;
+
     public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
     {
+        if (ThrowNext > 0 && Interlocked.Decrement(ref _throwNext) >= 0)
+            throw new InvalidOperationException("the test's sink refuses this frame");
+
         if (HoldBeforeDeliver is { } hold)
         {
             Interlocked.Increment(ref _held);

@@ -1,0 +1,98 @@
+using IpiEngine.Apic;
+using IpiEngine.Delivery;
+using IpiEngine.Transport;
+using Xunit;
+
+namespace IpiEngine.Tests.Transport;
+
+/// <summary>
+/// Where a link meets the node's sink (review of 2026-12-07, helper-47): a frame the sink could not apply is handed
+/// again on the next connection, never applied twice, and a host callback that throws does not end a link.
+/// </summary>
+public class SinkFailureTests
+{
+    /// <summary>
+    /// Reproduced: an engine whose fail-fast notifier failed applies and counts every remote delivery, then throws. The
+    /// link read that as "not applied", closed, and was handed the same frame again on every reconnect (100 a second),
+    /// applying it each time and never acknowledging it.
+    /// </summary>
+    [Fact]
+    public async Task A_faulted_engine_applies_each_forwarded_record_once_and_acknowledges_it()
+    {
+        const int Records = 300;
+        int[] placement = [0, 1];
+        await using var nodes = new TwoEngineNodes(placement, (node, place, transport) => new EngineOptions
+        {
+            VcpuCount = placement.Length,
+            Placement = place,
+            Forwarder = transport,
+            NotifierExceptions = NotifierExceptionPolicy.FailFast,
+            NotifyCallback = node == 1 ? _ => throw new InvalidDataException("kick failed") : null,
+        });
+        var (transports, engines) = (nodes.Transports, nodes.Engines);
+        for (int i = 0; i < Records; i++)
+        {
+            engines[0].Post(0, ApicRegister.X2Icr, (1UL << 32) | (uint)(0x20 + (i % 200)), 1, (ulong)i);
+        }
+
+        bool acknowledged = await LoopbackCluster.WaitUntilAsync(() => transports[0].Link(1).Counters.Acknowledged == Records, TimeSpan.FromSeconds(20));
+        await Task.Delay(200, TestContext.Current.CancellationToken); // room for a wrong redelivery to show
+
+        var link = transports[1].Link(0).Counters;
+        var receiver = engines[1].ReadCounters();
+        Assert.True(acknowledged, $"acknowledged {transports[0].Link(1).Counters.Acknowledged} of {Records}; receiver applied {link.Applied} over {link.Connections} connections");
+        Assert.Equal(Records, link.Applied);
+        Assert.Equal(1, link.Connections);
+        Assert.Equal(Records, receiver.RemoteDelivered + receiver.RemoteCoalesced); // was a multiple: each reconnect applied the frame again
+        Assert.IsType<EngineFaultedException>(Record.Exception(engines[1].Stop)); // the failure is the receiving host's to see
+    }
+
+    [Fact]
+    public async Task A_sink_that_throws_gets_the_frame_again_after_a_backoff_and_applies_everything_once_in_order()
+    {
+        const int PerSource = 500;
+        int[] placement = [0, 1, 0, 1];
+        await using var cluster = LoopbackCluster.Start(placement);
+        cluster.Sinks[1].ThrowNext = 3;
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.AllConnected, TimeSpan.FromSeconds(20)));
+
+        Workload.Run(cluster.Nodes[0], placement, PerSource);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.Sinks[1].Count == 2 * PerSource, TimeSpan.FromSeconds(30)),
+            $"{cluster.Sinks[1].Count} of {2 * PerSource}: " + string.Join(" | ", cluster.Log));
+
+        Workload.AssertExactlyOnceInOrder(cluster.Sinks[1].Snapshot(), placement, self: 1, PerSource);
+        Assert.Equal(3, cluster.Nodes[1].FaultCount(LinkFault.SinkFailed)); // the receiving side: one close per refused frame
+        Assert.Equal(3, cluster.Nodes[0].FaultCount(LinkFault.SinkFailed)); // the sender heard why (it used to read "connection lost")
+        Assert.Equal(0, cluster.Nodes[0].FaultCount(LinkFault.ConnectionLost));
+        Assert.Equal(4, cluster.Nodes[1].Link(0).Counters.Connections);
+        Assert.Contains(cluster.Log, line => line.Contains("the sink could not apply records", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// Reproduced: the host's <see cref="TransportOptions.Log"/> throwing on "connected" left the link marked connected
+    /// with no loops running, ended the dialer's redial loop, and made the transport's dispose throw.
+    /// </summary>
+    [Fact]
+    public async Task A_log_callback_that_throws_loses_its_lines_not_the_link()
+    {
+        const int PerSource = 200;
+        int[] placement = [0, 1];
+        var cluster = LoopbackCluster.Start(placement, tune: o => o with { Log = _ => throw new IOException("the log's disk is full") });
+        try
+        {
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.AllConnected, TimeSpan.FromSeconds(20)));
+            Workload.Run(cluster.Nodes[0], placement, PerSource);
+            Workload.Run(cluster.Nodes[1], placement, PerSource);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.Sinks[0].Count == PerSource && cluster.Sinks[1].Count == PerSource, TimeSpan.FromSeconds(20)),
+                $"delivered {cluster.Sinks[0].Count} and {cluster.Sinks[1].Count} of {PerSource} each");
+            Workload.AssertExactlyOnceInOrder(cluster.Sinks[1].Snapshot(), placement, self: 1, PerSource);
+            Workload.AssertExactlyOnceInOrder(cluster.Sinks[0].Snapshot(), placement, self: 0, PerSource);
+            Assert.True(cluster.Nodes[0].LogFailures > 0 && cluster.Nodes[1].LogFailures > 0);
+        }
+        finally
+        {
+            var disposed = Record.Exception(() => cluster.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(20), TestContext.Current.CancellationToken));
+            Assert.Null(disposed);
+        }
+    }
+}
