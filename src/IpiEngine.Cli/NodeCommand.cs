@@ -278,6 +278,13 @@ internal static class NodeCommand
         var expected = NodeExpectation.Compute(script, placement, config.Node, all);
         bool complete = await WaitAsync(() => engine.ReadCounters().InFlight == 0 && transport.Links.All(l => l.Counters.InFlight == 0)
             && arrivals.Total >= expected.Remote, args.Timeout, ct);
+        if (args.Control)
+        {
+            // Counted only once every node drained (TraceNodesRun says why): a late copy cannot land after the count.
+            Console.Out.WriteLine("drained");
+            if (await ReadCommandAsync("finish", ct) is null)
+                return Fail($"node {config.Node}: expected 'finish'.");
+        }
         engine.Stop(); // drained: the delivery log may now be read
         PrintLinks(config.Node, transport);
         var allocations = AllocationWindow.Between(allocationsBefore, AllocationWindow.Now());

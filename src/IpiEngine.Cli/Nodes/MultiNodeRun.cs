@@ -117,6 +117,8 @@ internal sealed class MultiNodeRun
                 posted[v] += long.Parse(counts[v], invariant);
         }
         await nodes.SendAllAsync("expect " + string.Join(',', posted), ct);
+        await nodes.ExpectFromAllAsync("drained", ct); // every node drained before any counts (NodeCommand)
+        await nodes.SendAllAsync("finish", ct);
         var reports = new List<NodeReport>();
         foreach (var (line, node) in (await nodes.ExpectFromAllAsync("result ", ct)).Select((l, i) => (l, i)))
         {

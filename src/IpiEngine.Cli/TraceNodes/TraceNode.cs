@@ -51,6 +51,7 @@ internal sealed class TraceNode : IDisposable
             AssistIdlePipeline = setup.Assist,
             PipelineCpus = setup.PipelineCpus,
             LocalTargets = setup.LocalTargets,
+            StampPostTime = true, // cross-node latency needs the post time in every mode (Inline would not stamp by default)
             // Every delivery the trace has, at most; none when the kernel serves (the engine then delivers nothing).
             DeliveryLogCapacity = setup.LocalTargets == LocalTargets.Kernel ? 0 : (int)Math.Min(1 << 26, destinations + 16),
             Name = $"node{setup.Node}",

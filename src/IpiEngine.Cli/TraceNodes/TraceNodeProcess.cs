@@ -108,6 +108,12 @@ internal static class TraceNodeProcess
         }
 
         bool drained = await NodeCommand.WaitAsync(() => node.Drained && transport.Links.All(l => l.Counters.InFlight == 0), timeout, ct);
+        Console.Out.WriteLine("drained"); // also when not: the report below says so
+        if (await NodeCommand.ReadCommandAsync("finish", ct) is null)
+        {
+            return 1;
+        }
+
         var (report, deliveries) = node.Finish();
         if (!drained)
         {

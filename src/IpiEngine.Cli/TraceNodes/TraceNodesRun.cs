@@ -67,6 +67,10 @@ internal sealed class TraceNodesRun
             await nodes.SendAllAsync(string.Create(CultureInfo.InvariantCulture, $"pass {k}"), ct);
         }
 
+        // Every node drained (its links acknowledged all it forwarded, and it took all it expected) before any counts: a
+        // copy a resend applied late still lands before its sender saw the acknowledgement, so no node reports early.
+        await nodes.ExpectFromAllAsync("drained", ct);
+        await nodes.SendAllAsync("finish", ct);
         var reports = new List<TraceNodeReport>();
         foreach (var (line, node) in (await nodes.ExpectFromAllAsync("result ", ct)).Select((l, i) => (l, i)))
         {
@@ -88,6 +92,10 @@ internal sealed class TraceNodesRun
 /// <summary>What a trace replayed over nodes did: each node's report, the merged deliveries, the sequential reference.</summary>
 internal sealed record TraceNodesResult(IReadOnlyList<TraceNodeReport> Nodes, TraceNodesMerge Merge, ReplayResult Sequential, int Vcpus, int Records, double Seconds)
 {
-    /// <summary>Every destination exactly once, and every node's checks held.</summary>
-    public bool Exact => Merge.ExactlyOnce && Nodes.All(n => n.Problems.Length == 0);
+    /// <summary>
+    /// Every destination exactly once, every node's checks held, and the VM's links carried each forwarded delivery to
+    /// exactly one arrival: what the nodes forwarded is what arrived, and each node took what it expected.
+    /// </summary>
+    public bool Exact => Merge.ExactlyOnce && Nodes.All(n => n.Problems.Length == 0 && n.Received == n.ExpectedReceived)
+        && Nodes.Sum(n => n.Forwarded) == Nodes.Sum(n => n.Received);
 }

@@ -38,6 +38,22 @@ public class TraceOverNodesTests
     public void Other_traces_of_the_same_form_over_nodes_equal_their_reference(string name, int nodes, ThreadingMode mode, LocalTargets local)
         => AssertExact(RepoFiles.Path("tests", "IpiEngine.Tests", "Vectors", "synthetic", name), nodes, mode, local);
 
+    /// <summary>
+    /// Reproduced (review of 2026-12-07, helper-49): trace nodes in inline threading did not stamp their posts, so the
+    /// cross-node latency had no sample. And the CLI's verdict now also needs what the VM forwarded to be what arrived.
+    /// </summary>
+    [Fact]
+    public void Inline_threading_over_nodes_measures_latency_and_a_surplus_arrival_is_not_exact()
+    {
+        var outcome = InProcessTraceNodes.Run(RepoFiles.Path("traces", "x2apic-phys-smp8"), 2, ThreadingMode.Inline, LocalTargets.Engine);
+
+        Assert.True(outcome.Reports.Sum(r => r.LatencyNs.Samples) > 0, "no cross-node latency sample"); // was 0 inline
+        var result = new TraceNodesResult(outcome.Reports, outcome.Merge, outcome.Sequential, 8, outcome.Exits.Length, 1.0);
+        Assert.True(result.Exact);
+        TraceNodeReport[] surplus = [.. outcome.Reports.Select((r, i) => i == 1 ? r with { Received = r.Received + 1 } : r)];
+        Assert.False((result with { Nodes = surplus }).Exact); // a late copy the merge never saw: the sums tell
+    }
+
     private static void AssertExact(string prefix, int nodes, ThreadingMode mode, LocalTargets local)
     {
         var outcome = InProcessTraceNodes.Run(prefix, nodes, mode, local);
