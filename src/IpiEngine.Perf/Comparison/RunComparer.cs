@@ -69,8 +69,9 @@ public sealed class RunComparer
         var (machine, problem) = CommonMachine(baseSet, diffSet);
         var baseRecords = baseSet.Records.Where(r => r.Machine.Id == machine).ToList();
         var diffRecords = diffSet.Records.Where(r => r.Machine.Id == machine).ToList();
-        var baseSummary = Summarize(baseSet, baseRecords);
-        var diffSummary = Summarize(diffSet, diffRecords);
+        var jobNotes = SharedJob(baseRecords, diffRecords);
+        var baseSummary = Summarize(baseSet, baseRecords, jobNotes.Base);
+        var diffSummary = Summarize(diffSet, diffRecords, jobNotes.Diff);
         problem ??= JobMismatch(baseSummary, diffSummary);
         if (problem is not null)
         {
@@ -278,14 +279,45 @@ public sealed class RunComparer
         return null;
     }
 
-    private static SideSummary Summarize(RecordSet set, List<PerfRecord> used) => new()
+    /// <summary>
+    /// When a side holds records of several job settings (a commit with <c>record --profile full</c> records and
+    /// <c>compare-commits --save</c> ones), keeps on both sides only the job they share (the one with the most records if
+    /// they share several), and says what it left out; sides that share no job are left whole for
+    /// <see cref="JobMismatch"/> to refuse.
+    /// </summary>
+    private static (string? Base, string? Diff) SharedJob(List<PerfRecord> baseRecords, List<PerfRecord> diffRecords)
+    {
+        var baseJobs = baseRecords.GroupBy(r => JobSignature(r.Run.Job)).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var diffJobs = diffRecords.GroupBy(r => JobSignature(r.Run.Job)).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        if (baseJobs.Count <= 1 && diffJobs.Count <= 1)
+        {
+            return (null, null);
+        }
+        var shared = baseJobs.Keys.Where(diffJobs.ContainsKey)
+            .OrderByDescending(job => baseJobs[job] + diffJobs[job]).ThenBy(job => job, StringComparer.Ordinal).ToList();
+        if (shared.Count == 0)
+        {
+            return (null, null);
+        }
+        string job = shared[0];
+        return (Keep(baseRecords), Keep(diffRecords));
+
+        string? Keep(List<PerfRecord> records)
+        {
+            int removed = records.RemoveAll(r => JobSignature(r.Run.Job) != job);
+            return removed == 0 ? null : string.Create(CultureInfo.InvariantCulture,
+                $"{removed} record(s) made with other job settings left out: compared on the job both sides share{(shared.Count > 1 ? " with the most records" : "")}");
+        }
+    }
+
+    private static SideSummary Summarize(RecordSet set, List<PerfRecord> used, string? jobNote = null) => new()
     {
         Label = set.Label,
         Records = used.Count,
         Commits = used.Select(r => r.Commit.ShortSha + (r.Commit.Dirty ? "-dirty" : "")).Distinct().ToList(),
         Machines = set.Records.Select(r => r.Machine.Id).Distinct().ToList(),
         Jobs = used.Select(r => JobSignature(r.Run.Job)).Distinct().ToList(),
-        LeftOut = set.LeftOut,
+        LeftOut = jobNote is null ? set.LeftOut : [.. set.LeftOut, jobNote],
         Calibration = CalibrationSummary.Of(used),
     };
 

@@ -90,6 +90,23 @@ public class RunComparerTests
     }
 
     [Fact]
+    public void A_side_with_records_of_two_jobs_is_compared_on_the_job_both_sides_share()
+    {
+        // A commit with record --profile full records and compare-commits --save ones: it was NOT COMPARABLE (exit 2)
+        // against anything, "one side pools records made with different job settings".
+        var report = Comparer.Compare(
+            Set("base", Record("aaa", Machine, SuiteProfile.Full, false, Benchmark(Id, Samples(100, 15, seed: 49))),
+                Record("aaa", Machine, SuiteProfile.Ci, false, Benchmark(Id, Samples(300, 15, seed: 50)))),
+            Set("diff", Record("bbb", Machine, SuiteProfile.Full, false, Benchmark(Id, Samples(100, 15, seed: 51)))));
+
+        Assert.Equal(0, report.ExitCode);
+        Assert.Equal(TimeOutcome.Same, Assert.Single(report.Benchmarks).Time); // the 300 ns Ci record was not pooled in
+        Assert.Equal(1, report.Base.Records);
+        Assert.Contains(report.Base.LeftOut, note => note.StartsWith("1 record(s) made with other job settings left out", StringComparison.Ordinal));
+        Assert.Empty(report.Diff.LeftOut);
+    }
+
+    [Fact]
     public void Records_made_with_different_job_settings_are_not_comparable()
     {
         var report = Comparer.Compare(
