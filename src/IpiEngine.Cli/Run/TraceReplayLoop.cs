@@ -25,6 +25,8 @@ internal sealed class TraceReplayLoop
     private AllocationWindow allocations;
     private long monitorBefore;
     private long monitorAllocated;
+    private long replayAllocated; // this (the display's) thread's allocations inside the replays: the replays', not the display's
+    private bool windowClosed;
     private TimeSpan replaying;
     private int done;
     private long records;
@@ -57,6 +59,7 @@ internal sealed class TraceReplayLoop
     {
         if (done == settings.Loop || (done > 0 && interruption.Requested))
         {
+            CloseWindow(); // a Ctrl-C between two polls: the window still closes, or the report read 0 bytes and 0 GCs
             return null;
         }
 
@@ -69,19 +72,34 @@ internal sealed class TraceReplayLoop
         var sampleStart = Stopwatch.GetTimestamp();
         do
         {
+            // The replay runs on this thread (it builds its engine here): its allocations are the run's, not the display's.
+            long before = GC.GetAllocatedBytesForCurrentThread();
             ReplayOnce();
+            replayAllocated += GC.GetAllocatedBytesForCurrentThread() - before;
         }
         while (done < settings.Loop && !interruption.Requested && Stopwatch.GetElapsedTime(sampleStart) < SampleEvery);
 
         if (done == settings.Loop || interruption.Requested)
         {
-            allocations = AllocationWindow.Between(allocationsBefore, AllocationWindow.Now());
-            monitorAllocated = GC.GetAllocatedBytesForCurrentThread() - monitorBefore;
+            CloseWindow();
         }
 
         var seconds = Math.Max(replaying.TotalSeconds, 1e-9);
         var phase = done == settings.Loop || interruption.Requested ? RunProgress.Done : $"loop {done}/{settings.Loop}";
         return new RunProgress(Stopwatch.GetElapsedTime(started), phase, ipis, delivered + coalesced, rejected, ipis / seconds, (delivered + coalesced) / seconds, 0);
+    }
+
+    /// <summary>Once: the run's allocations, and the display thread's own (its allocations outside the replays).</summary>
+    private void CloseWindow()
+    {
+        if (windowClosed)
+        {
+            return;
+        }
+
+        windowClosed = true;
+        allocations = AllocationWindow.Between(allocationsBefore, AllocationWindow.Now());
+        monitorAllocated = Math.Max(0, GC.GetAllocatedBytesForCurrentThread() - monitorBefore - replayAllocated);
     }
 
     private void ReplayOnce()

@@ -30,6 +30,25 @@ public class TraceRunTests
         Assert.Contains(" 0 differ", error, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Reproduced (review of 2026-12-07, helper-49): each replay builds its engine on the display's thread, and the
+    /// display's own allocations were subtracted from the run's, so the engines (their delivery logs, 40 B a delivery)
+    /// were left out of "bytes allocated (incl. an engine per replay)" and counted as the display's.
+    /// </summary>
+    [Fact]
+    public void A_looped_replay_counts_each_replays_engine_in_its_allocations()
+    {
+        long deliveries = File.ReadLines(RepoFiles.Path("traces", "xapic-flat-smp4.deliveries.csv")).LongCount() - 1;
+
+        var (code, output, error) = RunCli.Invoke("run", "--trace", "xapic-flat-smp4", "--loop", "2", "--json", "-");
+
+        using var json = ParseExactReplay(code, output, error);
+        long allocated = json.RootElement.GetProperty("allocatedBytes").GetInt64();
+        long display = json.RootElement.GetProperty("displayAllocatedBytes").GetInt64();
+        Assert.True(allocated >= 2 * 40 * deliveries, $"{allocated:N0} B for two replays of {deliveries:N0} deliveries (display {display:N0} B)");
+        Assert.True(display < allocated, $"display {display:N0} B, run {allocated:N0} B");
+    }
+
     [Fact]
     public void Deliveries_are_written_in_the_reference_format_and_loops_add_up()
     {
