@@ -42,6 +42,23 @@ public sealed class LaunchComparisonTests
     }
 
     [Fact]
+    public void The_medians_beside_the_ratio_come_from_the_state_both_sides_saw()
+    {
+        // Review of 2026-12-07 (helper-48): base 5 far launches at 400 ns; diff 4 far at 480 and 5 near at 100. The far
+        // stratum alone is tested (1.20, slower), but the table printed base 400 ns against diff 100 ns beside it.
+        var baseSide = Side("aaa", "Apic.Unicast", Around(400, 5, seed: 60), CoreDistanceState.Far);
+        var diffFar = Side("bbb", "Apic.Unicast", Around(480, 4, seed: 61), CoreDistanceState.Far);
+        var diffNear = Side("bbb", "Apic.Unicast", Around(100, 5, seed: 62), CoreDistanceState.Near, seed: 70);
+        var report = new RunComparer(ByLaunch).Compare(baseSide, Set("bbb", [.. diffFar.Records, .. diffNear.Records]));
+
+        var benchmark = Assert.Single(report.Benchmarks);
+        Assert.Equal(TimeOutcome.Slower, benchmark.Time);
+        Assert.InRange(benchmark.DiffMedian / benchmark.BaseMedian, 1.15, 1.25); // was 0.25: the near launches' median
+        Assert.InRange(benchmark.Ratio, 1.15, 1.25);
+        Assert.Equal(9, benchmark.DiffLaunches.Count); // the launch table still shows every launch
+    }
+
+    [Fact]
     public void Eight_alternating_launches_of_identical_code_with_one_outlier_pass()
     {
         var baseCenters = Around(12.8, 8, seed: 5);
