@@ -367,8 +367,10 @@ public sealed partial class Engine : IDisposable
                 return;
             }
         }
-        catch (EngineStoppedException)
+        catch (Exception e) when (e is EngineStoppedException or EngineFaultedException)
         {
+            // Refused like any post after a stop or a failure, and counted: the rest of its frame is still applied
+            // (DeliverRemote's contract, which the link's EngineSink relies on).
         }
 
         lock (_control)

@@ -178,6 +178,15 @@ public sealed partial class TopologyReplication : TopologyReplicator
                 throw Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} was not ordered by the sequencer, node {Sequencer}, within "
                     + $"{timeout.TotalSeconds:0.###} s{LinksDown()}{RecoveryState()}; it may still be applied on every node once the link returns.");
             }
+            if (index >= Held)
+            {
+                // Ordered, but its commit only waits here behind a write still being applied: not held, so a sequencer that
+                // restarts before this node takes it recovers an order without it. "Applied here" would be a promise that
+                // recovery does not keep (review of 2026-12-07).
+                throw Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} was ordered as topology write #{index} of the VM, but its "
+                    + $"commit still waited here behind write #{Held - 1} when {timeout.TotalSeconds:0.###} s ran out{LinksDown()}; it is applied on every node in that order "
+                    + "unless the sequencer restarts before this node takes it, and then on none.");
+            }
             throw Fail(TopologyWriteFailure.NotConfirmed, $"node {_self}: {Describe(vcpu, apicRegister, value)} is topology write #{index} of the VM, applied here in order, but "
                 + $"{Unconfirmed(index)} did not confirm it within {timeout.TotalSeconds:0.###} s; it is applied there once the links return.");
         }
@@ -228,7 +237,11 @@ public sealed partial class TopologyReplication : TopologyReplicator
             if (IsSequencer)
                 _resendOnState[link.PeerNode] = true;
             else if (link.PeerNode == Sequencer)
+            {
                 _pending.Clear();
+                if (_outstandingIndex >= Held)
+                    _outstandingIndex = -1; // its commit went with them: not ordered as far as this node knows (resent below)
+            }
             link.SendTopology(State());
             if (link.PeerNode == Sequencer && _outstanding is { } request)
                 link.SendTopology(request);

@@ -294,6 +294,68 @@ public class SequencerRecoveryTests
     }
 
     /// <summary>
+    /// Reproduced (review of 2026-12-07, helper-51): a write whose commit reached its own node but only waited there
+    /// (the applier was still inside the write before it) failed as NotConfirmed, "applied here in order", when its
+    /// time ran out. The sequencer then restarted, the node dropped the commit it had not taken, no node held the write,
+    /// and the recovered order went on without it: the caller had been told it was in force. It is NotOrdered now.
+    /// </summary>
+    [Fact]
+    public async Task A_write_only_queued_on_its_node_when_its_time_ran_out_is_not_reported_as_applied_there()
+    {
+        using var held = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        bool holding = false;
+        var proxies = new List<FaultProxy>(); // every dialer's, in the order the nodes were started (node 0 dials 1, then 2)
+        var vm = ReplicatedVm.Start(3, Vcpus, TopologyKind.XApicFlat, writeTimeout: TimeSpan.FromSeconds(1), route: (peer, target) =>
+        {
+            var proxy = new FaultProxy(target, seed: 60 + proxies.Count);
+            proxies.Add(proxy);
+            return proxy.EndPoint;
+        }, notify: HoldNode2(held, release, () => Volatile.Read(ref holding)), assist: false);
+        try
+        {
+            await ReadyAsync(vm);
+            var first = new LdrWrite(1, 0x10);
+            Write(vm, first);
+
+            proxies[^2].Block(); // node 0's link to node 1: node 1 gets none of the next commits
+            Volatile.Write(ref holding, true);
+            vm.PostXApicIpi(source: 2, destination: 5, vector: 0x40); // local on node 2: its delivery blocks in the notifier
+            Assert.True(held.Wait(Bound, TestContext.Current.CancellationToken));
+            vm.PostXApicIpi(source: 2, destination: 5, vector: 0x41); // not resolved while held: node 2's applier waits for it
+            var applying = new LdrWrite(0, 0x20); // the sequencer's write #1: node 2's applier takes it and waits
+            var applyingWrite = WriteInBackground(vm, applying);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(2).Progress() == (1, 2, 0), Bound), "node 2 did not take write #1: " + Log(vm));
+            var queued = WriteInBackground(vm, new LdrWrite(5, 0x40)); // node 2's own write #2: ordered, its commit waits on node 2
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(2).Progress() == (1, 2, 1), Bound), "write #2 did not reach node 2: " + Log(vm));
+
+            var failure = await queued.WaitAsync(Bound, TestContext.Current.CancellationToken); // 1 s: it runs out while #1 is held
+            Assert.NotNull(failure);
+            Assert.Equal(TopologyWriteFailure.NotOrdered, failure.Failure); // was NotConfirmed: "applied here in order"
+            Assert.Contains("unless the sequencer restarts before this node takes it", failure.Message, StringComparison.Ordinal);
+
+            await vm.StopNodeAsync(0); // the sequencer restarts before node 2 took #2, and node 1 never got it: no node holds it
+            var applyingFailure = await applyingWrite.WaitAsync(Bound, TestContext.Current.CancellationToken); // node 2 holds it: kept
+            Assert.True(applyingFailure?.Failure is TopologyWriteFailure.NotConfirmed or TopologyWriteFailure.Stopped, applyingFailure?.ToString() ?? "confirmed");
+            vm.StartNode(0);
+            await ReadyAsync(vm);
+            Volatile.Write(ref holding, false);
+            release.Set();
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(1).Epoch == 2 && vm.Replication(2).Epoch == 2, Bound), "write #1 was not recovered: " + Log(vm));
+            var next = new LdrWrite(4, 0x80); // node 1's: the VM's write #2 now
+            Write(vm, next);
+            AssertOneOrderEverywhere(vm, [first, applying, next]); // node 2's write is in no node's order, as its failure said it could not be
+        }
+        finally
+        {
+            release.Set();
+            await vm.DisposeAsync();
+            foreach (var proxy in proxies)
+                await proxy.DisposeAsync();
+        }
+    }
+
+    /// <summary>
     /// Found by a review (2026-12-07): a Done lost with its connection was sent again when the writer resent its request
     /// only if the write was applied everywhere at that moment; if another node had restarted meanwhile (its epoch back
     /// to 0), the resent request was dropped and nothing sent the Done later, so the writer failed as not confirmed
