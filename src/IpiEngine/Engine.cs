@@ -196,6 +196,10 @@ public sealed partial class Engine : IDisposable
                     Volatile.Write(ref _state, Disposed);
                     EngineMetrics.Unregister(this);
                     _descriptors.Dispose();
+                    // Full fence: the disposed flag's store before AbortAll's reads of the waiter slots. A first waiter
+                    // publishes itself (CAS) and then reads the flag: without it each side could miss the other (store-load),
+                    // and that waiter would block with no one left to wake it.
+                    Interlocked.MemoryBarrier();
                     _waiters.AbortAll(); // after the descriptors: a woken waiter finds them disposed
                     _log?.Dispose();
                 }

@@ -63,11 +63,15 @@ internal sealed class VcpuWaiter : IValueTaskSource<PendingInterrupts>
                     return true;
                 }
 
-                long remaining = deadline == long.MaxValue ? -1 : Math.Max(0, (long)((deadline - Stopwatch.GetTimestamp()) * 1000.0 / Stopwatch.Frequency));
-                if (remaining == 0)
+                // Whole milliseconds rounded up: rounded down, a timeout under 1 ms never blocked and every wait could end
+                // up to 1 ms early (review of 2026-12-07).
+                long left = deadline - Stopwatch.GetTimestamp();
+                if (deadline != long.MaxValue && left <= 0)
                 {
                     return false;
                 }
+
+                long remaining = deadline == long.MaxValue ? -1 : (long)Math.Ceiling(left * 1000.0 / Stopwatch.Frequency);
 
                 lock (_gate)
                 {

@@ -27,6 +27,24 @@ public class WaitForPendingTests
         return engine;
     }
 
+    /// <summary>
+    /// Reproduced (review of 2026-12-07, helper-50): the time left was cut to whole milliseconds, so a timeout under
+    /// 1 ms returned at once and a 1.5 ms one after about 1 ms. A timeout is now waited out in full.
+    /// </summary>
+    [Theory]
+    [InlineData(900)]
+    [InlineData(1500)]
+    public void A_timeout_is_waited_out_in_full_also_under_a_millisecond(int microseconds)
+    {
+        using var engine = Started();
+        var timeout = TimeSpan.FromMicroseconds(microseconds);
+        var clock = Stopwatch.StartNew();
+
+        Assert.False(engine.WaitForPending(1, timeout, out _));
+
+        Assert.True(clock.Elapsed >= timeout, $"returned after {clock.Elapsed.TotalMicroseconds:0} µs of a {microseconds} µs timeout");
+    }
+
     [Fact]
     public void A_blocked_wait_is_woken_by_the_delivery_and_takes_it()
     {
