@@ -173,13 +173,15 @@ extern "C" {
 #define IPI_LINK_FAULT_BAD_MAC                  19u /* a frame failed authentication; nothing from it was applied */
 #define IPI_LINK_FAULT_PROTECTION_MISMATCH      20u /* the peers disagree on IPI_NODE_ENCRYPT */
 #define IPI_LINK_FAULT_TOO_MANY_HANDSHAKES      21u /* 64 accepted connections were still authenticating: closed unheard (ABI 1.9) */
-#define IPI_LINK_FAULT_SINK_FAILED              22u /* this node could not apply a frame (its injector or engine threw): the peer
-                                                      resends it after a redial with backoff (ABI 1.11) */
+#define IPI_LINK_FAULT_SINK_FAILED              22u /* this node's sink threw on a frame (a C# host's injector or its own sink;
+                                                      never a C injector, which may not throw): nothing of it counts as applied,
+                                                      and the peer resends it after a redial with backoff (ABI 1.11) */
 #define IPI_LINK_FAULTS                         32u /* length of ipi_node_faults_t.link_faults (room for later reasons) */
 
 /* Index into ipi_node_faults_t.topology_write_failures: why a topology write of this node failed (ABI 1.4). */
-#define IPI_TOPOLOGY_WRITE_NOT_ORDERED    0u /* the sequencer (the lowest node id) did not order it in time: its link was down or refused, or it was recovering */
-#define IPI_TOPOLOGY_WRITE_NOT_CONFIRMED  1u /* ordered and applied here, but some node did not confirm it in time */
+#define IPI_TOPOLOGY_WRITE_NOT_ORDERED    0u /* the sequencer (the lowest node id) did not order it in time: its link was down or refused, or it was recovering;
+                                               or it ordered it but this node had not taken it yet (it may still be applied everywhere) */
+#define IPI_TOPOLOGY_WRITE_NOT_CONFIRMED  1u /* ordered and taken here (kept by any recovery), but some node did not confirm it in time */
 #define IPI_TOPOLOGY_WRITE_STOPPED        2u /* the node stopped while the write was in flight */
 #define IPI_TOPOLOGY_WRITE_FAILURES       4u /* length of ipi_node_faults_t.topology_write_failures */
 

@@ -21,5 +21,22 @@ if ! timeout 1200 dotnet "$ipi" perf record --profile ci --no-build --results "$
 fi
 cat "$out/record.out"
 grep -E '^\|' "$out/record.log" | grep -vE '^\|-' | head -n 200 || true
-dotnet "$ipi" perf check "$out/results/runs"
+if ! dotnet "$ipi" perf check "$out/results/runs" >"$out/check.out" 2>&1; then
+  cat "$out/check.out"
+  # A cross-thread rig's one-off allocation somewhere in the process (a thread's first park, the runtime's own work)
+  # now and then lands in a few-iteration run's per-operation figure (6 B/op once for PingPongBenchmarks per-stage);
+  # an allocation per operation shows again. So when every problem is a ZeroAlloc allocation, those benchmarks run
+  # once more, and only a second allocation fails the step. Errors are never retried.
+  problems=$(sed -nE 's/^check: ([0-9]+) problem\(s\).*/\1/p' "$out/check.out")
+  allocations=$(grep -c 'is tagged ZeroAlloc but allocated' "$out/check.out" || true)
+  if [ -z "$problems" ] || [ "$problems" != "$allocations" ]; then
+    exit 1
+  fi
+  mapfile -t filters < <(sed -nE 's/^[^:]+: ([^ ]+)(\(.*\))? is tagged ZeroAlloc but allocated.*/*\1*/p' "$out/check.out" | sed -E 's/\(.*$/*/' | sort -u)
+  echo "retrying the ZeroAlloc benchmark(s) that allocated, once: ${filters[*]}"
+  args=()
+  for f in "${filters[@]}"; do args+=(--filter "$f"); done
+  timeout 600 dotnet "$ipi" perf record --profile ci --no-build --results "$out/retry" "${args[@]}" >"$out/retry.out" 2>"$out/retry.log" || { tail -n 40 "$out/retry.log"; exit 1; }
+  dotnet "$ipi" perf check "$out/retry/runs"
+fi
 echo "benchmark smoke run took $(( $(date +%s) - start )) s"

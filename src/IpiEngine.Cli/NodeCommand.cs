@@ -20,7 +20,9 @@ namespace IpiEngine.Cli;
 /// <c>posted C0,C1,...</c> (IPIs per vCPU of the VM, 0 for the others' vCPUs) and finally <c>result {json}</c> (a
 /// <see cref="NodeReport"/>). With <c>--control</c> it serves until <c>go</c> (or leaves at <c>stop</c>), answering
 /// <see cref="NodeControl"/>'s lines meanwhile (topology writes, the topology's epoch and digest); after posting it
-/// waits for <c>expect C0,C1,...</c> (every vCPU's posted IPIs, summed over the nodes) before checking, and for
+/// waits for <c>expect C0,C1,...</c> (every vCPU's posted IPIs, summed over the nodes), prints <c>drained</c> once all
+/// it forwarded is acknowledged and all it expects arrived (or its timeout passed), waits for <c>finish</c> (sent once
+/// every node said <c>drained</c>, so no node counts while a copy could still land) before checking, and for
 /// <c>stop</c> (or end of input) before leaving; without it every vCPU is taken to post <c>--ipis-per-vcpu</c>. With fused
 /// threading, <c>--assist on|off</c> sets the engine's idle assist (the report says which, and its assisted passes).
 /// Exit codes: 0 complete, 1 incomplete or timed out, 2 bad input.
@@ -55,7 +57,7 @@ internal static class NodeCommand
         var rate = new Option<long>("--rate") { Description = "IPIs per second this node posts (0: as fast as possible; pace it to measure latency rather than queueing).", DefaultValueFactory = _ => 0 };
         var paceStep = new Option<int>("--pace-step-us") { Description = $"With --rate: post what is due once every N microseconds, sleeping between (1 to 1,000,000; under 1000 needs Linux's clock_nanosleep, elsewhere a step is at least 1 ms).", DefaultValueFactory = _ => PacingClock.DefaultStepMicroseconds };
         var timeout = new Option<int>("--timeout") { Description = "Seconds allowed for connecting and for the run.", DefaultValueFactory = _ => 60 };
-        var control = new Option<bool>("--control") { Description = "Wait for 'go', 'expect ...' and 'stop' lines on standard input (used by ipi run --nodes)." };
+        var control = new Option<bool>("--control") { Description = "Wait for 'go', 'expect ...', 'finish' (after printing 'drained') and 'stop' lines on standard input (used by ipi run --nodes)." };
         var traceVcpus = new Option<FileInfo?>("--trace-vcpus") { Description = "Replay this trace's vcpus.csv over the nodes (with --trace-exits, --deliveries and --control) instead of a workload." };
         var traceExits = new Option<FileInfo?>("--trace-exits") { Description = "The trace's exits.csv: this node posts its vCPUs' records and applies the topology rows." };
         var threading = new Option<string>("--threading") { Description = "The engine's threading: fused, per-stage or inline.", DefaultValueFactory = _ => "fused" };

@@ -82,7 +82,8 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
     internal sealed record SideSetup(string AssemblyPath, IReadOnlyDictionary<string, string> Environment, CommitInfo Commit, string Label);
 
     /// <summary>Runs round <paramref name="round"/> and returns each side's record.</summary>
-    /// <exception cref="PerfInputException">A worker cannot start, load its suite, or dies.</exception>
+    /// <exception cref="PerfInputException">A worker cannot start or load its suite.</exception>
+    /// <exception cref="PerfToolException">A worker dies before it listed its cases, or a base (A) worker dies later (a diff worker that dies fails its benchmark instead).</exception>
     public (PerfRecord A, PerfRecord B, bool AllRan) Run(SideSetup a, SideSetup b, IReadOnlyList<string> filters, int round)
     {
         var started = DateTimeOffset.UtcNow;
@@ -140,11 +141,11 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
             var sides = new List<Side>(2);
             if (caseA >= 0)
             {
-                sides.Add(new Side(workersA, caseA, workerA.Cases[caseA]));
+                sides.Add(new Side(workersA, caseA, workerA.Cases[caseA], IsDiff: false));
             }
             if (caseB >= 0)
             {
-                sides.Add(new Side(workersB, caseB, workerB.Cases[caseB]));
+                sides.Add(new Side(workersB, caseB, workerB.Cases[caseB], IsDiff: true));
             }
             // A then B in even steps, B then A in odd ones: the order flips per case and per round.
             if (sides.Count == 2 && (round + k) % 2 == 1)
@@ -224,11 +225,25 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
     /// </summary>
     private List<(BenchmarkResult Result, string? Error)> Measure(List<Side> sides, int cpu)
     {
+        // A diff benchmark that takes its worker down (a stack overflow, a fail-fast, a crash in unsafe code) is that
+        // benchmark failing in the diff, a regression: not the tool failing, which the base's worker dying still is.
+        static WorkerReply Ask(Side side, WorkerProcess worker, WorkerRequest request)
+        {
+            try
+            {
+                return worker.Send(request);
+            }
+            catch (Exception e) when (side.IsDiff && e is PerfToolException or IOException)
+            {
+                return new WorkerReply(Error: $"its worker died: {e.Message}");
+            }
+        }
+
         var calls = new long[sides.Count];
         var errors = new string?[sides.Count];
         for (int s = 0; s < sides.Count; s++)
         {
-            var reply = sides[s].Workers[0].Send(new WorkerRequest("pilot", sides[s].Index, WarmupMs: PilotMs, IterationMs: IterationMs, Cpu: cpu));
+            var reply = Ask(sides[s], sides[s].Workers[0], new WorkerRequest("pilot", sides[s].Index, WarmupMs: PilotMs, IterationMs: IterationMs, Cpu: cpu));
             errors[s] = reply.Error;
             calls[s] = reply.Calls;
         }
@@ -247,7 +262,7 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
                     continue;
                 }
                 // A worker's first block of a case compiles it in the block's unmeasured iteration (tiering is off).
-                var reply = sides[s].Workers[pair % sides[s].Workers.Count].Send(new WorkerRequest("block", sides[s].Index, Iterations: IterationsPerBlock, Calls: calls[s], Cpu: cpu));
+                var reply = Ask(sides[s], sides[s].Workers[pair % sides[s].Workers.Count], new WorkerRequest("block", sides[s].Index, Iterations: IterationsPerBlock, Calls: calls[s], Cpu: cpu));
                 errors[s] ??= reply.Error;
                 blocks.Add((s, reply.Error is null ? reply.SamplesNs : null, reply.AllocatedBytesPerOp));
             }
@@ -331,5 +346,5 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
     };
 
     /// <summary>One side of one case: its workers, the case's index there (the same in each), and the case.</summary>
-    private sealed record Side(IReadOnlyList<WorkerProcess> Workers, int Index, WorkerCase Case);
+    private sealed record Side(IReadOnlyList<WorkerProcess> Workers, int Index, WorkerCase Case, bool IsDiff);
 }

@@ -184,8 +184,8 @@ public sealed partial class TopologyReplication : TopologyReplicator
                 // restarts before this node takes it recovers an order without it. "Applied here" would be a promise that
                 // recovery does not keep (review of 2026-12-07).
                 throw Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} was ordered as topology write #{index} of the VM, but its "
-                    + $"commit still waited here behind write #{Held - 1} when {timeout.TotalSeconds:0.###} s ran out{LinksDown()}; it is applied on every node in that order "
-                    + "unless the sequencer restarts before this node takes it, and then on none.");
+                    + $"commit still waited here, not taken{(Held > 0 ? $" (behind write #{Held - 1})" : "")}, when {timeout.TotalSeconds:0.###} s ran out{LinksDown()}; it is "
+                    + "applied on every node in that order unless the sequencer restarts before any node takes it, and then on none.");
             }
             throw Fail(TopologyWriteFailure.NotConfirmed, $"node {_self}: {Describe(vcpu, apicRegister, value)} is topology write #{index} of the VM, applied here in order, but "
                 + $"{Unconfirmed(index)} did not confirm it within {timeout.TotalSeconds:0.###} s; it is applied there once the links return.");

@@ -27,6 +27,39 @@ public sealed class WorkerProcessTests : IDisposable
         Assert.Contains("ended unexpectedly (exit code 9)", failure.Message, StringComparison.Ordinal); // was PerfInputException: exit 2, "bad input"
     }
 
+    /// <summary>
+    /// Review of this session's own change (helper-52): once a dead worker was a tool failure, a diff whose benchmark
+    /// crashed its worker in the default interleaved mode ended the run with exit 4 and no verdict. It is that
+    /// benchmark failing in the diff now, which the comparison calls a regression; the base's worker dying still ends it.
+    /// </summary>
+    [Fact]
+    public void In_an_interleaved_round_a_diff_worker_that_dies_fails_its_benchmark_and_a_base_one_fails_the_run()
+    {
+        // Each stand-in lists one case, answers a pilot with calls and a block with samples; the one whose suite path
+        // names the crashing side exits instead of measuring.
+        const string Worker = """
+            echo '{"cases":[{"id":"X.Y","categories":["Apic"],"operationsPerInvoke":1}]}'
+            while read line; do
+              case "$line" in
+                *quit*) exit 0 ;;
+                *block*) case "$1" in *crash*) exit 9 ;; esac; echo '{"samplesNs":[10,10,10]}' ;;
+                *) echo '{"calls":1000}' ;;
+              esac
+            done
+            """;
+        var round = new InterleavedRound(["/bin/sh", "-c", Worker, "worker"], TextWriter.Null, varyPlacement: false);
+        var commit = new IpiEngine.Perf.Records.CommitInfo { Sha = new string('a', 40), Subject = "test", Dirty = false, CommittedUtc = DateTimeOffset.UnixEpoch };
+        InterleavedRound.SideSetup Side(string folder) => new(Path.Combine(Directory.CreateDirectory(_folder.File(folder)).FullName, "suite.dll"),
+            new Dictionary<string, string>(), commit, folder);
+
+        var (a, b, allRan) = round.Run(Side("base"), Side("diff-crash"), [], 1);
+
+        Assert.False(allRan);
+        Assert.False(Assert.Single(a.Benchmarks).Failed);
+        Assert.True(Assert.Single(b.Benchmarks).Failed); // was a PerfToolException out of the round: exit 4, no verdict
+        Assert.Throws<PerfToolException>(() => round.Run(Side("base-crash"), Side("diff"), [], 2));
+    }
+
     [Fact]
     public void A_worker_that_dies_before_its_cases_is_a_tool_failure_and_one_saying_why_is_bad_input()
     {

@@ -332,7 +332,7 @@ public class SequencerRecoveryTests
             var failure = await queued.WaitAsync(Bound, TestContext.Current.CancellationToken); // 1 s: it runs out while #1 is held
             Assert.NotNull(failure);
             Assert.Equal(TopologyWriteFailure.NotOrdered, failure.Failure); // was NotConfirmed: "applied here in order"
-            Assert.Contains("unless the sequencer restarts before this node takes it", failure.Message, StringComparison.Ordinal);
+            Assert.Contains("unless the sequencer restarts before any node takes it", failure.Message, StringComparison.Ordinal);
 
             await vm.StopNodeAsync(0); // the sequencer restarts before node 2 took #2, and node 1 never got it: no node holds it
             var applyingFailure = await applyingWrite.WaitAsync(Bound, TestContext.Current.CancellationToken); // node 2 holds it: kept
