@@ -111,6 +111,7 @@ internal static class TraceNodeProcess
         Console.Out.WriteLine("drained"); // also when not: the report below says so
         if (await NodeCommand.ReadCommandAsync("finish", ct) is null)
         {
+            Console.Error.WriteLine($"node {options.NodeId}: expected 'finish' after 'drained'; the input ended.");
             return 1;
         }
 

@@ -10,7 +10,7 @@ public sealed record ComparisonTable(string Title, IReadOnlyList<string> Headers
 
 /// <summary>
 /// The header lines and tables of a comparison, shared by the text (Spectre.Console) and Markdown
-/// printers: Slower, Faster, Allocation changed, Not compared.
+/// printers: Slower, Failed in diff, Faster, Allocation changed, Not compared.
 /// </summary>
 public static class ComparisonTables
 {
@@ -49,6 +49,13 @@ public static class ComparisonTables
             tables.Add(new ComparisonTable("Slower", ["diff/base", "Base median", "Diff median", "State", "Samples", "Modality", "Gate"],
                 slower.Select(b => Row(b.Id, Ratio(b.Ratio), Ns(b.BaseMedian), Ns(b.DiffMedian), b.State, Samples(b), b.Modality, b.TimeGated ? "fail" : "warn")).ToList()));
         }
+        var broken = report.Benchmarks.Where(b => b.DiffFailed).ToList();
+        if (broken.Count > 0)
+        {
+            // A regression of its own: listed beside the slower ones, not only under "Not compared".
+            tables.Add(new ComparisonTable("Failed in diff", ["Base median", "Why", "Gate"],
+                broken.Select(b => Row(b.Id, Ns(b.BaseMedian), b.Note ?? "no sample in diff", "fail")).ToList()));
+        }
         var faster = report.Benchmarks.Where(b => b.Time == TimeOutcome.Faster).OrderBy(b => b.Ratio).ToList();
         if (faster.Count > 0)
         {
@@ -62,7 +69,7 @@ public static class ComparisonTables
                 allocation.Select(b => Row(b.Id, Bytes(b.BaseAllocated), Bytes(b.DiffAllocated),
                     !b.AllocationIncreased ? "" : b.AllocationRegressed ? "fail" : "warn")).ToList()));
         }
-        var notCompared = report.Benchmarks.Where(b => b.Time is TimeOutcome.NotComparable or TimeOutcome.Failed or TimeOutcome.Unknown or TimeOutcome.NotEnoughEvidence).ToList();
+        var notCompared = report.Benchmarks.Where(b => !b.DiffFailed && b.Time is TimeOutcome.NotComparable or TimeOutcome.Failed or TimeOutcome.Unknown or TimeOutcome.NotEnoughEvidence).ToList();
         if (notCompared.Count > 0)
         {
             tables.Add(new ComparisonTable("Not compared", ["Outcome", "Why"],

@@ -147,6 +147,7 @@ public sealed class RunComparer
             return comparison with
             {
                 Time = TimeOutcome.Failed,
+                BaseMedian = diffOnly ? SampleTest.Median(basePooled.AllSamples) : 0,
                 DiffFailed = diffOnly,
                 Note = diffOnly ? "failed in diff (ran in base): a regression" : diffPooled.AllSamples.Count == 0 ? "failed on both sides" : "failed in base",
             };

@@ -168,35 +168,35 @@ public sealed class PerfCliTests : IDisposable
         Assert.Contains("--results", error, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void A_failure_of_the_tool_itself_exits_4_not_a_verdicts_code()
+    /// <summary>Runs <paramref name="failing"/> through <see cref="IpiEngine.Cli.PerfCommand.Guarded"/>: its exit code and stderr.</summary>
+    private static (int Exit, string Error) Guarded(Exception failing)
     {
         var parse = new System.CommandLine.RootCommand().Parse([]);
         using var output = new StringWriter();
         using var error = new StringWriter();
         parse.InvocationConfiguration.Output = output;
         parse.InvocationConfiguration.Error = error;
+        int exit = IpiEngine.Cli.PerfCommand.Guarded(parse, (_, _) => throw failing);
+        return (exit, error.ToString());
+    }
 
-        var exit = IpiEngine.Cli.PerfCommand.Guarded(parse, (_, _) => throw new IOException("Broken pipe"));
+    [Fact]
+    public void A_failure_of_the_tool_itself_exits_4_not_a_verdicts_code()
+    {
+        var (exit, error) = Guarded(new IOException("Broken pipe"));
 
         Assert.Equal(4, exit);
-        Assert.Contains("ipi perf failed (IOException): Broken pipe No verdict was reached; exit 4.", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains("ipi perf failed (IOException): Broken pipe No verdict was reached; exit 4.", error, StringComparison.Ordinal);
     }
 
     [Fact]
     public void A_worker_that_died_exits_4_with_one_sentence()
     {
-        var parse = new System.CommandLine.RootCommand().Parse([]);
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        parse.InvocationConfiguration.Output = output;
-        parse.InvocationConfiguration.Error = error;
-
-        var exit = IpiEngine.Cli.PerfCommand.Guarded(parse, (_, _) => throw new IpiEngine.Perf.PerfToolException("The benchmark worker of B ended unexpectedly (exit code 9); its stderr is in the log above."));
+        var (exit, error) = Guarded(new IpiEngine.Perf.PerfToolException("The benchmark worker of B ended unexpectedly (exit code 9); its stderr is in the log above."));
 
         Assert.Equal(4, exit); // as a PerfInputException it exited 2, "bad input"
-        AssertOneSentenceError(error.ToString());
-        Assert.Contains("No verdict was reached; exit 4.", error.ToString(), StringComparison.Ordinal);
+        AssertOneSentenceError(error);
+        Assert.Contains("No verdict was reached; exit 4.", error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -245,6 +245,9 @@ public class RunComparerTests
         Assert.Equal(1, report.ExitCode);
         Assert.Contains("1 benchmark(s) failed in diff only", report.VerdictLine, StringComparison.Ordinal);
         Assert.Contains("\"diffFailed\": true", ComparisonJson.Serialize(report), StringComparison.Ordinal);
+        var failedTable = Assert.Single(ComparisonTables.Build(report), t => t.Title == "Failed in diff");
+        Assert.Equal(Id, Assert.Single(failedTable.Rows)[0]);
+        Assert.DoesNotContain(ComparisonTables.Build(report), t => t.Title == "Not compared");
 
         var allBroken = Comparer.Compare(
             Set("base", Record("aaa", Benchmark(Id, Samples(100, 15, seed: 46)))),
