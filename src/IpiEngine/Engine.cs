@@ -196,9 +196,9 @@ public sealed partial class Engine : IDisposable
                     Volatile.Write(ref _state, Disposed);
                     EngineMetrics.Unregister(this);
                     _descriptors.Dispose();
-                    // Full fence: the disposed flag's store before AbortAll's reads of the waiter slots. A first waiter
-                    // publishes itself (CAS) and then reads the flag: without it each side could miss the other (store-load),
-                    // and that waiter would block with no one left to wake it.
+                    // Full fence: the descriptors' disposed flag's store before AbortAll's reads of the waiter slots. A
+                    // first waiter publishes itself (CAS) and then reads that flag: without it each side could miss the
+                    // other (store-load), and that waiter would block with no one left to wake it.
                     Interlocked.MemoryBarrier();
                     _waiters.AbortAll(); // after the descriptors: a woken waiter finds them disposed
                     _log?.Dispose();
@@ -300,6 +300,19 @@ public sealed partial class Engine : IDisposable
     /// <exception cref="EngineFaultedException">The pipeline failed (a fail-fast notifier): every delivery was still applied and counted.</exception>
     public void DeliverRemote(ReadOnlySpan<RemoteDelivery> deliveries)
     {
+        if (DeliverRemoteReportingFailure(deliveries) is { } failed)
+        {
+            throw failed; // after every run was applied: a failed pipeline applies and counts, then reports
+        }
+    }
+
+    /// <summary>
+    /// <see cref="DeliverRemote"/> that returns the pipeline's failure instead of throwing it (every delivery applied and
+    /// counted either way): the link's <see cref="Transport.EngineSink"/> takes the frame as done, and the failure is the host's to
+    /// see on its own posts and stop.
+    /// </summary>
+    internal EngineFaultedException? DeliverRemoteReportingFailure(ReadOnlySpan<RemoteDelivery> deliveries)
+    {
         ThrowIfDisposed();
         int start = 0;
         EngineFaultedException? failed = null;
@@ -322,10 +335,7 @@ public sealed partial class Engine : IDisposable
             failed = DeliverRemoteRun(deliveries[start..]) ?? failed;
         }
 
-        if (failed is not null)
-        {
-            throw failed; // after every run was applied: a failed pipeline applies and counts, then reports
-        }
+        return failed;
     }
 
     /// <summary>One run of <see cref="DeliverRemote"/> between IOAPIC records: applied and counted, then the pipeline's failure if it has one.</summary>
@@ -371,9 +381,13 @@ public sealed partial class Engine : IDisposable
                 return;
             }
         }
-        catch (Exception e) when (e is EngineStoppedException or EngineFaultedException)
+        catch (EngineStoppedException)
         {
-            // Refused like any post after a stop or a failure, and counted: the rest of its frame is still applied
+            // Refused like any post after a stop, and counted below.
+        }
+        catch (EngineFaultedException)
+        {
+            // Refused like any post after a failure, and counted below: the rest of its frame is still applied
             // (DeliverRemote's contract, which the link's EngineSink relies on).
         }
 

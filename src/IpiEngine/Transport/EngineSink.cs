@@ -23,14 +23,5 @@ public sealed class EngineSink : RemoteDeliverySink
     /// stop says so), and not a reason to have the link hand the same records again.
     /// </summary>
     public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
-    {
-        try
-        {
-            _engine.DeliverRemote(deliveries);
-        }
-        catch (EngineFaultedException)
-        {
-            // Applied and counted (see above): the sink's contract is that a throw applied nothing.
-        }
-    }
+        => _ = _engine.DeliverRemoteReportingFailure(deliveries); // applied and counted: the sink's contract is that a throw applied nothing
 }

@@ -313,7 +313,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
                 continue;
             }
             running.RemoveAll(t => t.IsCompleted);
-            if (_pendingHandshakes >= Options.PendingHandshakeLimit) // only this loop increments, so the check holds until it does
+            if (Volatile.Read(ref _pendingHandshakes) >= Options.PendingHandshakeLimit) // only this loop increments, so the check holds until it does
             {
                 // A flood of connections that never authenticate: each would hold a receive segment (256 KiB, kept by
                 // the pool for good) until its handshake timed out. Closed unheard, before any buffer is rented.
