@@ -14,17 +14,12 @@ internal static class TraceReader
     /// <summary>The header of <c>exits.csv</c>.</summary>
     public const string ExitsHeader = "seq,src_vcpu,reg,value,dest_id";
 
-    /// <summary>The registers an exit row may name.</summary>
-    private static readonly ushort[] KnownRegisters =
+    /// <summary>The registers an exit row may name, each with its width: the xAPIC MMIO registers take 32-bit writes, the MSRs 64-bit.</summary>
+    private static readonly (ushort Register, bool Is32Bit)[] KnownRegisters =
     [
-        ApicRegister.IcrLow, ApicRegister.IcrHigh, ApicRegister.X2Icr, ApicRegister.X2SelfIpi, ApicRegister.Id,
-        ApicRegister.Ldr, ApicRegister.Dfr, ApicRegister.Svr, ApicRegister.X2Svr, ApicRegister.ApicBase,
-    ];
-
-    /// <summary>The xAPIC MMIO registers among <see cref="KnownRegisters"/>: 32-bit writes (the others are 64-bit MSRs).</summary>
-    private static readonly ushort[] XApicMmioRegisters =
-    [
-        ApicRegister.IcrLow, ApicRegister.IcrHigh, ApicRegister.Id, ApicRegister.Ldr, ApicRegister.Dfr, ApicRegister.Svr,
+        (ApicRegister.IcrLow, true), (ApicRegister.IcrHigh, true), (ApicRegister.Id, true), (ApicRegister.Ldr, true),
+        (ApicRegister.Dfr, true), (ApicRegister.Svr, true), (ApicRegister.X2Icr, false), (ApicRegister.X2SelfIpi, false),
+        (ApicRegister.X2Svr, false), (ApicRegister.ApicBase, false),
     ];
 
     /// <summary>
@@ -121,13 +116,14 @@ internal static class TraceReader
             }
 
             ulong register = table.Hex(2, "reg", 32);
-            if (register > ushort.MaxValue || Array.IndexOf(KnownRegisters, (ushort)register) < 0)
+            int known = register > ushort.MaxValue ? -1 : Array.FindIndex(KnownRegisters, k => k.Register == register);
+            if (known < 0)
             {
                 throw table.Error($"unknown register 0x{register:x3}");
             }
 
             ulong value = table.Hex(3, "value", 64);
-            if (value > uint.MaxValue && Array.IndexOf(XApicMmioRegisters, (ushort)register) >= 0)
+            if (value > uint.MaxValue && KnownRegisters[known].Is32Bit)
             {
                 // An MMIO write is 32 bits: the upper half would be dropped without a word (the trace is malformed).
                 throw table.Error($"value 0x{value:x} does not fit register 0x{register:x3}, a 32-bit xAPIC MMIO register");

@@ -27,6 +27,14 @@ public class EngineApiTests
     }
 
     [Fact]
+    public void Every_rejection_reason_has_a_counter_slot()
+    {
+        // The slot count is a constant (an inline array's length), so a reason added after the last one must raise it.
+        int largest = Enum.GetValues<RejectReason>().Max(r => (int)r);
+        Assert.Equal(StageCounters.RejectReasonCount, largest + 1);
+    }
+
+    [Fact]
     public void A_sampling_log_spreads_over_a_run_that_overflows_it()
     {
         Assert.Contains("DeliveryLogMode", Assert.Throws<ArgumentException>(
