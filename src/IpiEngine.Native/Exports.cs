@@ -191,7 +191,17 @@ internal static unsafe class Exports
             NativeEngine? engine = EngineHandleTable.Remove(handle);
             if (engine is null)
                 return LastError.BadHandle(handle);
-            engine.Destroy();
+            try
+            {
+                engine.Destroy();
+            }
+            catch (Exception e)
+            {
+                // The handle is gone whatever failed: not IPI_E_BAD_HANDLE (a disposed link), not IPI_E_NETWORK or
+                // IPI_E_STATE, which would read as "try again" on a handle that no longer exists.
+                return LastError.Set(Status.Internal, "the engine was freed, but closing it failed: " + e.Message);
+            }
+
             return Status.Ok;
         }
         catch (Exception e)

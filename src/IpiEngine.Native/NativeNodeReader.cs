@@ -70,7 +70,8 @@ internal static unsafe class NativeNodeReader
             if (peer->Node > MaxNodeId || peer->Node == self || peers.Exists(p => p.NodeId == peer->Node))
                 return Bad($"peers[{i}] is node {peer->Node}: a peer must be another node (0 to {MaxNodeId}), listed once");
             IPEndPoint? address = null;
-            if (peer->Host is not null || peer->Node > self)
+            // A lower id dials this node, so its address is optional (the header: "else 0"); given, it must be whole.
+            if (peer->Node > self || (peer->Host is not null && peer->Port != 0))
             {
                 if (!TryEndPoint(peer->Host, peer->Port, $"peers[{i}].host", out address, out string? error) || address!.Port == 0)
                     return Bad(error ?? $"peers[{i}] (node {peer->Node}) needs a port: this node dials peers with a higher id");

@@ -421,8 +421,24 @@ public sealed partial class Engine : IDisposable
     }
 
     /// <summary>Reads every counter (summed over the threads that own them). Allocation-free.</summary>
+    /// <remarks>
+    /// Every count only grows, and a record is counted resolved or rejected only after it left its ring, so the stages
+    /// are read from the last back to the first and the rings last: a snapshot never shows more resolved and rejected
+    /// than posted (<see cref="EngineCounters.InFlight"/> is never negative), and one with nothing in flight was
+    /// settled when its resolve counts were read.
+    /// </remarks>
     public EngineCounters ReadCounters()
     {
+        var rejected = new RejectCounts();
+        Span<long> sums = stackalloc long[(int)CounterSlot.RejectedBase];
+        StageCounters[] stages = _pipeline.Counters; // upstream first
+        for (int i = stages.Length - 1; i >= 0; i--)
+        {
+            Accumulate(stages[i], sums, ref rejected);
+        }
+
+        Accumulate(_controlCounters, sums, ref rejected);
+        // Read again after the sums: the posted side is at least what they hold.
         long posted = _controlCounters.Read(CounterSlot.TopologyWrites) - _controlCounters.Read(CounterSlot.PeerTopologyWrites)
             + _controlCounters.ReadRejected(RejectReason.UnknownSource);
         long dropped = 0;
@@ -433,14 +449,6 @@ public sealed partial class Engine : IDisposable
         }
 
         posted += dropped;
-        var rejected = new RejectCounts();
-        Span<long> sums = stackalloc long[(int)CounterSlot.RejectedBase];
-        foreach (StageCounters stage in _pipeline.Counters)
-        {
-            Accumulate(stage, sums, ref rejected);
-        }
-
-        Accumulate(_controlCounters, sums, ref rejected);
         rejected[(int)RejectReason.Dropped] += dropped;
         return new EngineCounters(posted, sums[(int)CounterSlot.Latched], sums[(int)CounterSlot.TopologyWrites], sums[(int)CounterSlot.PeerTopologyWrites],
             sums[(int)CounterSlot.IpisResolved], rejected, sums[(int)CounterSlot.DestinationsResolved],

@@ -36,7 +36,7 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
         _injection = new DeliveryBatcher<TNotifier>(parts.Descriptors, notifier, parts.Log, _injectionCounters,
             null, null, LocalTargets.Engine, injection: true, parts.NotifierFaults, parts.StampDeliveries);
         _vcpuCount = parts.Descriptors.VcpuCount;
-        _counters = [ResolveCounters, DeliverCounters, GatherCounters, _injectionCounters];
+        _counters = [GatherCounters, ResolveCounters, DeliverCounters, _injectionCounters];
     }
 
     /// <inheritdoc/>

@@ -9,7 +9,10 @@ namespace IpiEngine.Stages;
 /// </summary>
 internal interface IEnginePipeline
 {
-    /// <summary>Every counter block the pipeline's threads own.</summary>
+    /// <summary>
+    /// Every counter block the pipeline's threads own, in the order of the data flow (<see cref="Engine.ReadCounters"/>
+    /// reads them backwards).
+    /// </summary>
     StageCounters[] Counters { get; }
 
     /// <summary>Starts the threads.</summary>

@@ -488,6 +488,31 @@ public unsafe class NativeNodeTests
     }
 
     [Fact]
+    public void A_lower_peer_may_be_listed_with_its_host_and_no_port()
+    {
+        // The header asks a port only of peers with a higher id (this node dials them); a symmetric peer list names
+        // every host, and the lower ones' port may be 0.
+        uint[] placement = [0, 1, 2];
+        NativeConfig config = Abi.Config(3);
+        byte* host = stackalloc byte[16];
+        "127.0.0.1\0"u8.CopyTo(new Span<byte>(host, 16));
+        NativePeer* peers = stackalloc NativePeer[2];
+        peers[0] = new NativePeer { Node = 0, Port = 0, Host = host };
+        peers[1] = new NativePeer { Node = 2, Port = 9, Host = host };
+        fixed (uint* nodes = placement)
+        fixed (byte* key = s_key)
+        {
+            NativeNodeConfig node = new()
+            {
+                StructSize = (uint)sizeof(NativeNodeConfig), NodeId = 1, Placement = nodes, PlacementCount = 3, Peers = peers, PeerCount = 2, Key = key, KeyLength = 32,
+            };
+            ulong engine = 0;
+            Assert.True(Status.Ok == Abi.NodeCreate(&config, &node, &engine), Abi.LastErrorText());
+            Assert.Equal(Status.Ok, Abi.Destroy(engine));
+        }
+    }
+
+    [Fact]
     public void Node_calls_refuse_null_pointers_plain_engines_and_strangers()
     {
         NativeConfig config = Abi.Config(2);
