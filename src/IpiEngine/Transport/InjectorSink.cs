@@ -72,7 +72,7 @@ public sealed class InjectorSink : RemoteDeliverySink
                         if (n > 0)
                             _injector.Inject(scratch.AsSpan(0, n));
                         n = 0;
-                        applied = next;
+                        applied = next; // the IPIs before it went through
                         _ioApic.DeliverRemote(deliveries.Slice(next, 1));
                         applied = next + 1;
                         continue;

@@ -3,7 +3,9 @@ namespace IpiEngine.Transport;
 /// <summary>
 /// A sink of this library failed part way through a frame, after it applied the frame's first <see cref="Applied"/>
 /// records in order (the cause is the inner exception). The link takes those as applied and closes as
-/// <see cref="LinkFault.SinkFailed"/>; the peer resends only the rest, so none of them is applied twice.
+/// <see cref="LinkFault.SinkFailed"/>; the peer resends only the rest, so none of them is applied twice. Only an
+/// <see cref="InjectorSink"/> with an IOAPIC engine throws it (without one, a frame is one injector call); a sink that
+/// wraps such a sink and counts what it passed on must count those records as passed on before it lets this through.
 /// </summary>
 internal sealed class PartlyAppliedException : Exception
 {
