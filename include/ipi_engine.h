@@ -50,7 +50,7 @@ extern "C" {
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 11u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
+#define IPI_ABI_VERSION_MINOR 12u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
                                     1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE;
                                     1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_faults,
                                     ipi_node_config_t.placement_count, ipi_config_t.apic_id_count;
@@ -60,7 +60,8 @@ extern "C" {
                                     1.8: ipi_link_t.flush_sends and the time in each IPI_LINK_* state;
                                     1.9: IPI_LINK_FAULT_TOO_MANY_HANDSHAKES;
                                     1.10: IPI_REJECT_RESERVED_BITS_SET, ipi_counters_t.rejected_reserved_bits;
-                                    1.11: IPI_LINK_FAULT_SINK_FAILED */
+                                    1.11: IPI_LINK_FAULT_SINK_FAILED;
+                                    1.12: ipi_post_batch_ex */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -174,8 +175,9 @@ extern "C" {
 #define IPI_LINK_FAULT_PROTECTION_MISMATCH      20u /* the peers disagree on IPI_NODE_ENCRYPT */
 #define IPI_LINK_FAULT_TOO_MANY_HANDSHAKES      21u /* 64 accepted connections were still authenticating: closed unheard (ABI 1.9) */
 #define IPI_LINK_FAULT_SINK_FAILED              22u /* this node's sink threw on a frame (a C# host's injector or its own sink;
-                                                      never a C injector, which may not throw): nothing of it counts as applied,
-                                                      and the peer resends it after a redial with backoff (ABI 1.11) */
+                                                      never a C injector, which may not throw): nothing of it counts as applied
+                                                      but what went through before the throw, and the peer resends the rest
+                                                      after a redial with backoff (ABI 1.11) */
 #define IPI_LINK_FAULTS                         32u /* length of ipi_node_faults_t.link_faults (room for later reasons) */
 
 /* Index into ipi_node_faults_t.topology_write_failures: why a topology write of this node failed (ABI 1.4). */
@@ -538,9 +540,15 @@ int32_t ipi_try_post(ipi_engine_t engine, const ipi_exit_t *record);
  * in pieces (a run of one source, at most 64 records, ended early by a topology write or by a full ring), so a
  * failure after that (IPI_E_STOPPED from a racing stop, IPI_E_FAULTED, IPI_E_NOT_REPLICATED from a topology
  * write) may come after a first part of the batch was posted: those records are delivered, the rest are not.
- * A host that must know which posts topology writes and stop-racing batches one record at a time, or reads
- * ipi_counters_t.posted before and after when it is the engine's only poster. */
+ * A host that must know how many were posted calls ipi_post_batch_ex. */
 int32_t ipi_post_batch(ipi_engine_t engine, const ipi_exit_t *exits, uint32_t count);
+
+/* ipi_post_batch that says how far it got (ABI 1.12): *out_posted is how many of the leading records were posted
+ * (taken, then delivered or counted like any post), whatever the status; none after them was. It is count with
+ * IPI_OK, 0 when the batch was refused whole (IPI_E_VCPU_RANGE, IPI_E_STATE, ...), and in between when a failure came
+ * part way (a topology write refused with IPI_E_NOT_REPLICATED is not counted, as ipi_post would not count it), so
+ * a host resumes at exits[*out_posted]. IPI_E_NULL_POINTER if out_posted is NULL (then nothing is posted). */
+int32_t ipi_post_batch_ex(ipi_engine_t engine, const ipi_exit_t *exits, uint32_t count, uint32_t *out_posted);
 
 /* Applies a topology register write of `vcpu` (APIC ID 0x020, LDR 0x0D0, DFR 0x0E0, SVR 0x0F0 /
  * 0x80F, IA32_APIC_BASE 0x01B), ordered with the IPIs as ipi_post orders it. */

@@ -188,6 +188,10 @@ static void life_cycle(void)
     EXPECT_STATUS(ipi_post_batch(engine, NULL, 2), IPI_E_NULL_POINTER);
     EXPECT_STATUS(ipi_post_batch(engine, NULL, 0), IPI_OK);
     EXPECT_STATUS(ipi_post_batch(engine, batch, 3), IPI_E_VCPU_RANGE); /* all or nothing */
+    uint32_t posted = 7;
+    EXPECT_STATUS(ipi_post_batch_ex(engine, batch, 3, &posted), IPI_E_VCPU_RANGE);
+    EXPECT_TRUE(posted == 0); /* and says so */
+    EXPECT_STATUS(ipi_post_batch_ex(engine, batch, 3, NULL), IPI_E_NULL_POINTER);
     EXPECT_STATUS(ipi_pending(engine, 4), IPI_E_VCPU_RANGE);
     EXPECT_STATUS(ipi_take_pending(engine, 4, &pending), IPI_E_VCPU_RANGE);
     EXPECT_STATUS(ipi_take_pending(engine, 0, NULL), IPI_E_NULL_POINTER);
@@ -210,6 +214,9 @@ static void life_cycle(void)
     EXPECT_STATUS(ipi_post(engine, &good), IPI_E_STOPPED);
     EXPECT_STATUS(ipi_try_post(engine, &good), IPI_E_STOPPED);
     EXPECT_STATUS(ipi_post_batch(engine, &good, 1), IPI_E_STOPPED);
+    posted = 7;
+    EXPECT_STATUS(ipi_post_batch_ex(engine, &good, 1, &posted), IPI_E_STOPPED);
+    EXPECT_TRUE(posted == 0);
     EXPECT_STATUS(ipi_topology_write(engine, 0, 0x80F, 0x1FF), IPI_E_STOPPED);
     EXPECT_STATUS(ipi_engine_start(engine), IPI_E_STOPPED);
     EXPECT_STATUS(ipi_engine_stop(engine), IPI_OK); /* idempotent */

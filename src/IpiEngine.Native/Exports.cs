@@ -70,6 +70,24 @@ internal static unsafe class Exports
     [UnmanagedCallersOnly(EntryPoint = "ipi_post_batch")]
     public static int PostBatch(ulong handle, NativeExit* records, uint count)
     {
+        int posted = 0;
+        return PostBatchCounting(handle, records, count, ref posted);
+    }
+
+    [UnmanagedCallersOnly(EntryPoint = "ipi_post_batch_ex")]
+    public static int PostBatchEx(ulong handle, NativeExit* records, uint count, uint* outPosted)
+    {
+        if (outPosted is null)
+            return LastError.NullPointer("out_posted");
+        int posted = 0;
+        int status = PostBatchCounting(handle, records, count, ref posted);
+        *outPosted = (uint)posted; // also after a failure: the records before it were taken
+        return status;
+    }
+
+    /// <summary><c>ipi_post_batch</c> and <c>ipi_post_batch_ex</c>: <paramref name="posted"/> counts the leading records taken, whatever the status.</summary>
+    private static int PostBatchCounting(ulong handle, NativeExit* records, uint count, ref int posted)
+    {
         if (records is null && count != 0)
             return LastError.NullPointer("records");
         try
@@ -77,7 +95,7 @@ internal static unsafe class Exports
             NativeEngine? engine = EngineHandleTable.Find(handle);
             if (engine is null)
                 return LastError.BadHandle(handle);
-            return count > int.MaxValue ? LastError.Set(Status.BadConfig, "count is above 2^31 - 1") : engine.PostBatch(new ReadOnlySpan<NativeExit>(records, (int)count));
+            return count > int.MaxValue ? LastError.Set(Status.BadConfig, "count is above 2^31 - 1") : engine.PostBatch(new ReadOnlySpan<NativeExit>(records, (int)count), ref posted);
         }
         catch (Exception e)
         {

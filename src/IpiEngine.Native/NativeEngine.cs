@@ -247,8 +247,10 @@ internal sealed unsafe class NativeEngine
     /// <summary>
     /// <c>ipi_post_batch</c>: checks every record first (all or nothing), then hands each run of records from one
     /// source vCPU to <see cref="Engine.PostBatch"/>, converted to ring records in stack chunks (no allocation).
+    /// <paramref name="posted"/> counts the leading records taken, also when a chunk is refused part way: a topology
+    /// write is a chunk of its own, so a refused chunk took just what its source's ring took.
     /// </summary>
-    public int PostBatch(ReadOnlySpan<NativeExit> records)
+    public int PostBatch(ReadOnlySpan<NativeExit> records, ref int posted)
     {
         uint vcpus = (uint)VcpuCount;
         foreach (ref readonly NativeExit record in records)
@@ -272,9 +274,25 @@ internal sealed unsafe class NativeEngine
             while (count < chunk.Length && start + count < records.Length && records[start + count].SourceVcpu == source)
             {
                 ref readonly NativeExit r = ref records[start + count];
-                chunk[count++] = ExitRecord.Create((ushort)source, r.Register, r.Value, r.DestinationId, r.Tag);
+                var record = ExitRecord.Create((ushort)source, r.Register, r.Value, r.DestinationId, r.Tag);
+                bool topology = ApicTopology.IsTopologyRegister(record.Register);
+                if (topology && count > 0)
+                    break;
+                chunk[count++] = record;
+                if (topology)
+                    break;
             }
-            _engine.PostBatch((int)source, chunk[..count]);
+            long takenBefore = _engine.RecordsTakenFrom((int)source);
+            try
+            {
+                _engine.PostBatch((int)source, chunk[..count]);
+            }
+            catch
+            {
+                posted += (int)(_engine.RecordsTakenFrom((int)source) - takenBefore); // the ring's pieces published (or dropped, counted) before the refusal
+                throw;
+            }
+            posted += count;
             start += count;
         }
         return Status.Ok;

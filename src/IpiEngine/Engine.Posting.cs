@@ -126,6 +126,12 @@ public sealed partial class Engine
     }
 
     /// <summary>
+    /// Records of <paramref name="sourceVcpu"/>'s ring taken so far (published, or dropped by policy and counted), for
+    /// its producer: the difference across a refused <see cref="PostBatch"/> is how many of its ring records were taken.
+    /// </summary>
+    internal long RecordsTakenFrom(int sourceVcpu) => _rings[sourceVcpu].PublishedCount + _rings[sourceVcpu].DroppedCount;
+
+    /// <summary>
     /// Posts a message-signalled interrupt that device <paramref name="device"/> wrote (an address/data pair, decoded as
     /// KVM's <c>kvm_set_msi_irq</c> does: docs/apic.md, "Device interrupts") on the device's own ring, to be resolved by
     /// the same destination rules as an ICR write. One thread per device at a time. Invalid MSIs are rejected and

@@ -298,6 +298,8 @@ public sealed partial class Engine : IDisposable
     /// vCPU (or a reserved delivery mode) is counted as remote rejected. Any thread.
     /// </summary>
     /// <exception cref="EngineFaultedException">The pipeline failed (a fail-fast notifier): every delivery was still applied and counted.</exception>
+    /// <exception cref="InvalidOperationException">The engine is not started and a peer vCPU's ring has no room for that
+    /// vCPU's IOAPIC EOIs and entry writes among the deliveries: none of them was applied.</exception>
     public void DeliverRemote(ReadOnlySpan<RemoteDelivery> deliveries)
     {
         if (DeliverRemoteReportingFailure(deliveries) is { } failed)
@@ -309,7 +311,7 @@ public sealed partial class Engine : IDisposable
     /// <summary>
     /// <see cref="DeliverRemote"/> that returns the pipeline's failure instead of throwing it (every delivery applied and
     /// counted either way): the link's <see cref="Transport.EngineSink"/> takes the frame as done, and the failure is the host's to
-    /// see on its own posts and stop.
+    /// see on its own posts and stop. A throw applied nothing (the link's sink contract).
     /// </summary>
     internal EngineFaultedException? DeliverRemoteReportingFailure(ReadOnlySpan<RemoteDelivery> deliveries)
     {
@@ -320,6 +322,11 @@ public sealed partial class Engine : IDisposable
         {
             if ((deliveries[i].IcrLow & RemoteDelivery.IoApicEoiFlag) != 0)
             {
+                if (start == 0 && _posting.RefusesWhenFull)
+                {
+                    ThrowIfPeerRingsLackRoom(deliveries[i..]); // nothing applied yet: runs are applied only from here on
+                }
+
                 if (i > start)
                 {
                     failed = DeliverRemoteRun(deliveries[start..i]) ?? failed;
@@ -363,10 +370,9 @@ public sealed partial class Engine : IDisposable
     private void TakeRemoteEoi(in RemoteDelivery eoi)
     {
         int source = (int)eoi.SourceVcpu;
-        bool fromPeerVcpu = (uint)source < (uint)_vcpus && _options.Placement is { } placement && !placement.IsLocal(source);
         try
         {
-            if (fromPeerVcpu)
+            if (IsPeerVcpu(source))
             {
                 if ((eoi.IcrLow & RemoteDelivery.IoApicEntryFlag) != 0)
                 {
@@ -394,6 +400,38 @@ public sealed partial class Engine : IDisposable
         lock (_control)
         {
             _controlCounters.Add(CounterSlot.RemoteRejected, 1);
+        }
+    }
+
+    /// <summary>Whether <paramref name="source"/> is a vCPU of another node (whose IOAPIC records this node posts on its ring).</summary>
+    private bool IsPeerVcpu(int source) => (uint)source < (uint)_vcpus && _options.Placement is { } placement && !placement.IsLocal(source);
+
+    /// <summary>
+    /// Before the start a full ring refuses a post (nothing would make room): throws that refusal if a peer vCPU's
+    /// IOAPIC record among <paramref name="deliveries"/> would meet it, so that the frame is refused before any of it is
+    /// applied rather than part way. Quadratic in the IOAPIC records, and only before the start.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowIfPeerRingsLackRoom(ReadOnlySpan<RemoteDelivery> deliveries)
+    {
+        for (int i = 0; i < deliveries.Length; i++)
+        {
+            int source = (int)deliveries[i].SourceVcpu;
+            if ((deliveries[i].IcrLow & RemoteDelivery.IoApicEoiFlag) == 0 || !IsPeerVcpu(source))
+            {
+                continue;
+            }
+
+            int records = 1; // this one and the earlier ones of its source: its ring takes them all before this one
+            for (int j = 0; j < i; j++)
+            {
+                if ((deliveries[j].IcrLow & RemoteDelivery.IoApicEoiFlag) != 0 && deliveries[j].SourceVcpu == deliveries[i].SourceVcpu)
+                {
+                    records++;
+                }
+            }
+
+            _posting.ThrowIfNoRoomBeforeStart(source, records);
         }
     }
 

@@ -339,8 +339,7 @@ internal sealed class PostingRings
 
         if (!_started)
         {
-            throw new InvalidOperationException(
-                $"The ring is full ({ring.Capacity} records) and the engine '{_name}' is not started: start it, or post fewer records before starting.");
+            ThrowFullBeforeStart(ring);
         }
 
         var room = new Room(ring);
@@ -353,6 +352,28 @@ internal sealed class PostingRings
         Debug.Assert(ring.FreeSpace() >= 1, "The wait ends with room or the close.");
         return true;
     }
+
+    /// <summary>Whether a post that finds its ring full throws now (before <see cref="Start"/>, unless full rings drop).</summary>
+    public bool RefusesWhenFull => !_started && !_drop;
+
+    /// <summary>
+    /// For a producer that must post <paramref name="records"/> records into <paramref name="source"/>'s ring all or none:
+    /// throws what the post that found the ring full would (before <see cref="Start"/>, unless full rings drop) if they do
+    /// not all fit now. Room only grows until the producer posts, so a check that passed still holds when it does.
+    /// </summary>
+    public void ThrowIfNoRoomBeforeStart(int source, int records)
+    {
+        SpscRing<ExitRecord> ring = _rings[source];
+        if (RefusesWhenFull && ring.FreeSpace(records) < records)
+        {
+            ThrowFullBeforeStart(ring);
+        }
+    }
+
+    [DoesNotReturn]
+    private void ThrowFullBeforeStart(SpscRing<ExitRecord> ring)
+        => throw new InvalidOperationException(
+            $"The ring is full ({ring.Capacity} records) and the engine '{_name}' is not started: start it, or post fewer records before starting.");
 
     /// <summary>A producer's wait: room in its ring, or the ring closed.</summary>
     private readonly struct Room(SpscRing<ExitRecord> ring) : IWaitCondition

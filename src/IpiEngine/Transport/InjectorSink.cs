@@ -40,39 +40,53 @@ public sealed class InjectorSink : RemoteDeliverySink
         _ioApic = ioApicEngine;
     }
 
-    /// <inheritdoc/>
+    /// <summary>
+    /// Injects the IPIs and applies the IOAPIC records, in order. When the injector (or the IOAPIC engine) throws after
+    /// part of the span went through, the throw says how many leading records did (<see cref="PartlyAppliedException"/>),
+    /// so that the link is handed only the rest again: a throwing <see cref="IcrInjector.Inject"/> call counts as having
+    /// injected none of its records.
+    /// </summary>
     public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
     {
         // One buffer per receiving thread, sized by the protocol bound: allocated once, never per frame.
         var scratch = t_scratch ??= new IcrInjection[FrameHeader.MaxRecordsPerFrame];
         if (_ioApic is null && deliveries.Length > scratch.Length)
             RefuseIoApicRecords(fromNode, deliveries); // a span longer than a frame: its first part would be injected before the loop saw the rest
-        while (!deliveries.IsEmpty)
+        int applied = 0; // the leading records injected or applied so far
+        try
         {
-            int n = 0, taken = 0;
-            for (; taken < deliveries.Length && n < scratch.Length; taken++)
+            while (applied < deliveries.Length)
             {
-                ref readonly var d = ref deliveries[taken];
-                if ((d.IcrLow & RemoteDelivery.IoApicEoiFlag) != 0)
+                int n = 0, next = applied;
+                for (; next < deliveries.Length && n < scratch.Length; next++)
                 {
-                    // Refused before anything of the frame is injected: the link closes and resends the whole frame, so an
-                    // IPI injected before the refusal would be injected again. (Nothing was: only this branch injects
-                    // before the loop ends, and a span this long was checked above.)
-                    if (_ioApic is null)
-                        ThrowNoIoApicEngine(fromNode);
+                    ref readonly var d = ref deliveries[next];
+                    if ((d.IcrLow & RemoteDelivery.IoApicEoiFlag) != 0)
+                    {
+                        // Refused before anything of the frame is injected (only this branch injects before the loop ends,
+                        // and a span this long was checked above), so the link's resend of the whole frame doubles nothing.
+                        if (_ioApic is null)
+                            ThrowNoIoApicEngine(fromNode);
 
-                    // In order with the IPIs around it: what was converted so far goes first.
-                    if (n > 0)
-                        _injector.Inject(scratch.AsSpan(0, n));
-                    n = 0;
-                    _ioApic.DeliverRemote(deliveries.Slice(taken, 1));
-                    continue;
+                        // In order with the IPIs around it: what was converted so far goes first.
+                        if (n > 0)
+                            _injector.Inject(scratch.AsSpan(0, n));
+                        n = 0;
+                        applied = next; // the IPIs before it went through
+                        _ioApic.DeliverRemote(deliveries.Slice(next, 1));
+                        applied = next + 1;
+                        continue;
+                    }
+                    scratch[n++] = new IcrInjection(d.DestinationVcpu, d.IcrLow, _x2Apic ? d.IcrDestination : d.IcrDestination << 24, d.IcrDestination);
                 }
-                scratch[n++] = new IcrInjection(d.DestinationVcpu, d.IcrLow, _x2Apic ? d.IcrDestination : d.IcrDestination << 24, d.IcrDestination);
+                if (n > 0)
+                    _injector.Inject(scratch.AsSpan(0, n));
+                applied = next;
             }
-            if (n > 0)
-                _injector.Inject(scratch.AsSpan(0, n));
-            deliveries = deliveries[taken..];
+        }
+        catch (Exception e) when (applied > 0)
+        {
+            throw new PartlyAppliedException(applied, e); // the link resends from the first record not applied, not the frame's first
         }
     }
 

@@ -56,8 +56,9 @@ public enum LinkFault : uint
     TooManyHandshakes,
     /// <summary>
     /// This node's sink (<see cref="RemoteDeliverySink"/>: its engine, or the embedder's injector) threw while applying
-    /// a frame. The frame counts as not applied: the link closes, says so to the peer, and redials with backoff, and the
-    /// peer resends the frame on the next connection.
+    /// a frame. The frame counts as not applied (but for the leading records an <see cref="InjectorSink"/> says it
+    /// applied before its injector threw): the link closes, says so to the peer, and redials with backoff, and the peer
+    /// resends the rest on the next connection.
     /// </summary>
     SinkFailed,
 }

@@ -274,9 +274,19 @@ internal sealed partial class PeerLink
         }
         catch (Exception e) when (e is not LinkProtocolException)
         {
-            // The sink's contract: a throw applied nothing that is not applied again. Nothing is counted or expected past
-            // the frame, so the peer resends it on the next connection, which the redial's backoff delays.
-            ThrowFault(LinkFault.SinkFailed, $"the sink could not apply records {first + skip} to {first + count - 1}: {e.GetType().Name}: {e.Message}");
+            // The sink's contract: a throw applied nothing, or (this library's sinks) says how many leading records it
+            // applied. Those are counted and expected no more; the peer resends the rest on the next connection (the
+            // resume state tells it where they start), which the redial's backoff delays.
+            int applied = e is PartlyAppliedException partly ? partly.Applied : 0;
+            Debug.Assert(applied >= 0 && applied < count - skip, "A sink that failed applied part of the frame at most.");
+            Exception cause = e is PartlyAppliedException ? e.InnerException ?? e : e;
+            if (applied > 0)
+            {
+                Volatile.Write(ref _duplicates, _duplicates + skip);
+                Volatile.Write(ref _applied, _applied + applied);
+                Volatile.Write(ref _nextExpected, first + skip + applied); // release: as below; the next resume state carries it
+            }
+            ThrowFault(LinkFault.SinkFailed, $"the sink could not apply records {first + skip + applied} to {first + count - 1}: {cause.GetType().Name}: {cause.Message}");
         }
         Volatile.Write(ref _duplicates, _duplicates + skip);
         Volatile.Write(ref _applied, _applied + (count - skip));

@@ -13,7 +13,8 @@ public abstract class RemoteDeliverySink
     /// <summary>
     /// Applies one frame's records, in order, exactly once each. A call that throws counts as not applied: the link
     /// closes as <see cref="LinkFault.SinkFailed"/>, redials with backoff and is handed the same records again, so a
-    /// sink throws only before it applied anything (a record applied before a throw would be applied twice). A sink
+    /// sink throws only before it applied anything (a record applied before a throw would be applied twice; this
+    /// library's <see cref="InjectorSink"/> says how far it got instead, which the link then resends from). A sink
     /// that calls <see cref="Engine.DeliverRemote"/> catches <see cref="EngineFaultedException"/>, as
     /// <see cref="EngineSink"/> does: the engine applied and counted every record before it reported its failure.
     /// </summary>

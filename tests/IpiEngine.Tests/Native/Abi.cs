@@ -16,6 +16,8 @@ internal static unsafe class Abi
     public static int Post(ulong engine, NativeExit* record) => ((delegate* unmanaged<ulong, NativeExit*, int>)&Exports.Post)(engine, record);
     public static int TryPost(ulong engine, NativeExit* record) => ((delegate* unmanaged<ulong, NativeExit*, int>)&Exports.TryPost)(engine, record);
     public static int PostBatch(ulong engine, NativeExit* records, uint count) => ((delegate* unmanaged<ulong, NativeExit*, uint, int>)&Exports.PostBatch)(engine, records, count);
+    public static int PostBatchEx(ulong engine, NativeExit* records, uint count, uint* posted)
+        => ((delegate* unmanaged<ulong, NativeExit*, uint, uint*, int>)&Exports.PostBatchEx)(engine, records, count, posted);
     public static int TopologyWrite(ulong engine, uint vcpu, uint register, ulong value) => ((delegate* unmanaged<ulong, uint, uint, ulong, int>)&Exports.TopologyWrite)(engine, vcpu, register, value);
     public static int Pending(ulong engine, uint vcpu) => ((delegate* unmanaged<ulong, uint, int>)&Exports.Pending)(engine, vcpu);
     public static int TakePending(ulong engine, uint vcpu, NativePending* pending) => ((delegate* unmanaged<ulong, uint, NativePending*, int>)&Exports.TakePending)(engine, vcpu, pending);

@@ -284,6 +284,71 @@ public unsafe class NativeDeliveryTests
         Assert.Equal(Status.BadHandle, Abi.Destroy(engine));
     }
 
+    /// <summary>
+    /// Found by a review (2026-12-07, helper-B): a batch that failed part way returned only the failure, and a host could
+    /// not tell which of its records were posted. ipi_post_batch_ex says how many leading records were. The pipeline
+    /// fails at the batch's first delivery (inline mode: on the posting thread), after vCPU 0's record was taken and
+    /// before vCPU 1's were.
+    /// </summary>
+    [Fact]
+    public void A_batch_that_fails_part_way_says_how_many_of_its_records_were_posted()
+    {
+        var native = new NativeEngine(new Engine(new EngineOptions
+        {
+            VcpuCount = 2,
+            ThreadingMode = ThreadingMode.Inline,
+            NotifierExceptions = NotifierExceptionPolicy.FailFast,
+            NotifyCallback = _ => throw new InvalidDataException("kick failed"),
+        }), 2);
+        Assert.True(EngineHandleTable.TryAdd(native));
+        ulong engine = native.Handle;
+        try
+        {
+            Assert.Equal(Status.Ok, Abi.Start(engine));
+            NativeExit* batch = stackalloc NativeExit[3] { Abi.Icr(0, 1, 0x40), Abi.Icr(1, 0, 0x41), Abi.Icr(1, 0, 0x42) };
+            uint posted = 7;
+
+            Assert.Equal(Status.Faulted, Abi.PostBatchEx(engine, batch, 3, &posted));
+            Assert.Equal(1u, posted);
+            Assert.Equal(Status.Faulted, Abi.PostBatchEx(engine, batch + 1, 2, &posted)); // the rest, again: none taken now
+            Assert.Equal(0u, posted);
+            Assert.Equal(Status.NullPointer, Abi.PostBatchEx(engine, batch, 3, null));
+            Assert.Equal(Status.Faulted, Abi.Stop(engine));
+            Assert.Equal(1ul, ReadCounters(engine).Posted); // the count the engine keeps agrees
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(engine));
+        }
+    }
+
+    [Fact]
+    public void A_batch_that_is_posted_whole_or_refused_whole_says_so()
+    {
+        ulong engine = Abi.CreateOrFail(Abi.Config(2));
+        try
+        {
+            NativeExit* batch = stackalloc NativeExit[3] { Abi.Icr(0, 1, 0x40), Abi.Icr(1, 0, 0x41), Abi.Icr(2, 0, 0x42) };
+            uint posted = 7;
+            Assert.Equal(Status.State, Abi.PostBatchEx(engine, batch, 2, &posted)); // before start
+            Assert.Equal(0u, posted);
+            Assert.Equal(Status.Ok, Abi.Start(engine));
+            posted = 7;
+            Assert.Equal(Status.VcpuRange, Abi.PostBatchEx(engine, batch, 3, &posted));
+            Assert.Equal(0u, posted);
+            Assert.Equal(Status.Ok, Abi.PostBatchEx(engine, batch, 2, &posted));
+            Assert.Equal(2u, posted);
+            Assert.Equal(Status.Ok, Abi.Stop(engine));
+            Assert.Equal(2ul, ReadCounters(engine).Posted);
+            Assert.Equal(Status.Stopped, Abi.PostBatchEx(engine, batch, 2, &posted));
+            Assert.Equal(0u, posted);
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(engine));
+        }
+    }
+
     [Fact]
     public void Before_start_a_full_ring_refuses_instead_of_waiting_forever()
     {

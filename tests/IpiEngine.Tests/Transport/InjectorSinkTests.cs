@@ -77,4 +77,65 @@ public class InjectorSinkTests
         Assert.Throws<InvalidOperationException>(() => new InjectorSink(alone, x2Apic: true).Deliver(1, entryLast));
         Assert.Empty(alone.Seen);
     }
+
+    /// <summary>An injector whose first call with <c>vector</c> in it throws before it injects anything (an ioctl that failed).</summary>
+    internal sealed class FailsOnceOn(uint vector) : IcrInjector
+    {
+        private bool _failed;
+
+        public List<IcrInjection> Seen { get; } = [];
+
+        public override void Inject(ReadOnlySpan<IcrInjection> injections)
+        {
+            foreach (var injection in injections)
+            {
+                if ((injection.IcrLow & 0xFF) == vector && !_failed)
+                {
+                    _failed = true;
+                    throw new IOException("KVM_DSM_IPI failed");
+                }
+            }
+            Seen.AddRange(injections);
+        }
+    }
+
+    /// <summary>
+    /// Reproduced (review of 2026-12-07, helper-B): on the IOAPIC node the sink injected the IPIs before an IOAPIC record,
+    /// applied the record, then the injector threw on the IPIs after it; the frame counted as not applied, and its resend
+    /// injected the leading IPIs and applied the IOAPIC record a second time. The throw now says how far the sink got.
+    /// </summary>
+    [Fact]
+    public void An_injector_that_throws_after_part_of_the_span_went_through_is_reported_with_how_many_records_did()
+    {
+        using var engine = new Engine(new EngineOptions
+        {
+            Topology = ApicTopology.Configure(4, TopologyKind.X2ApicPhysical),
+            Placement = new VcpuPlacement([0, 0, 1, 1], 0),
+            Forwarder = new Nowhere(),
+            IoApicNode = 0,
+        });
+        engine.Start();
+        var injector = new FailsOnceOn(0x42);
+        var sink = new InjectorSink(injector, x2Apic: true, engine);
+        RemoteDelivery[] frame =
+        [
+            new(1, 0, 2, 0, 0x0000_4041, 0),
+            new(2, 0, 2, 0, RemoteDelivery.IoApicEoiFlag | 0x30, 0),
+            new(3, 0, 3, 1, 0x0000_4042, 1),
+        ];
+
+        var failure = Assert.Throws<PartlyAppliedException>(() => sink.Deliver(1, frame));
+        Assert.Equal(2, failure.Applied); // the IPI and the EOI before the call that threw
+        Assert.IsType<IOException>(failure.InnerException);
+        sink.Deliver(1, frame.AsSpan(failure.Applied)); // what the link is handed again
+        engine.Stop();
+
+        Assert.Equal([new IcrInjection(0, 0x4041, 0, 0), new IcrInjection(1, 0x4042, 1, 1)], injector.Seen); // each once, in order
+        Assert.Equal(1, engine.ReadCounters().Posted); // the EOI, once
+
+        // A throw before anything went through is the injector's own: the link is handed the whole frame again.
+        var first = new FailsOnceOn(0x41);
+        Assert.Throws<IOException>(() => new InjectorSink(first, x2Apic: true).Deliver(1, frame.AsSpan(0, 1)));
+        Assert.Empty(first.Seen);
+    }
 }

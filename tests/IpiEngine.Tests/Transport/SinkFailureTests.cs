@@ -69,6 +69,52 @@ public class SinkFailureTests
     }
 
     /// <summary>
+    /// Reproduced (review of 2026-12-07, helper-B): on the VM's IOAPIC node an injector that threw on the IPI after a
+    /// peer's IOAPIC EOI made the link resend the whole frame, whose leading IPI was injected and EOI applied again.
+    /// </summary>
+    [Fact]
+    public async Task An_injector_that_throws_part_way_through_a_frame_is_handed_only_the_rest_again()
+    {
+        int[] placement = [0, 1];
+        var receiver = new NodeTransport(OptionsOf(1, placement, new PeerAddress(0)));
+        await using var receiving = receiver;
+        using var ioApic = new Engine(new EngineOptions { VcpuCount = 2, Placement = new VcpuPlacement(placement, 1), Forwarder = receiver, IoApicNode = 1 });
+        ioApic.Start();
+        var injector = new InjectorSinkTests.FailsOnceOn(0x42);
+        receiver.Start(new InjectorSink(injector, x2Apic: true, ioApic));
+        var sender = new NodeTransport(OptionsOf(0, placement, new PeerAddress(1, receiver.LocalEndPoint)));
+        await using var sending = sender;
+        RemoteDelivery[] frame =
+        [
+            new(1, 0, 0, 1, 0x0000_4041, 1),
+            new(2, 0, 0, 1, RemoteDelivery.IoApicEoiFlag | 0x30, 1),
+            new(3, 0, 0, 1, 0x0000_4042, 1),
+        ];
+        Assert.Equal(0, sender.Forward(1, frame)); // queued before the link is up: its first connection sends them in one frame
+        sender.Start(new RecordingSink());
+
+        bool acknowledged = await LoopbackCluster.WaitUntilAsync(() => sender.Link(1).Counters.Acknowledged == frame.Length, TimeSpan.FromSeconds(20));
+        await Task.Delay(100, TestContext.Current.CancellationToken); // room for a wrong redelivery to show
+
+        var link = receiver.Link(0).Counters;
+        Assert.True(acknowledged, $"acknowledged {sender.Link(1).Counters.Acknowledged} of {frame.Length}; applied {link.Applied} over {link.Connections} connections");
+        Assert.Equal([new IcrInjection(1, 0x4041, 1, 1), new IcrInjection(1, 0x4042, 1, 1)], injector.Seen); // the first was injected twice
+        Assert.Equal(1, receiver.FaultCount(LinkFault.SinkFailed));
+        Assert.Equal(frame.Length, link.Applied); // each record once: the resend started at the one not applied
+        ioApic.Stop();
+        Assert.Equal(1, ioApic.ReadCounters().Posted); // the EOI, once (was twice)
+    }
+
+    private static TransportOptions OptionsOf(int node, int[] placement, PeerAddress peer) => new()
+    {
+        NodeId = node,
+        NodeOfVcpu = placement,
+        Key = LoopbackCluster.Key,
+        Peers = [peer],
+        ReconnectMaxDelay = TimeSpan.FromMilliseconds(100),
+    };
+
+    /// <summary>
     /// Reproduced: the host's <see cref="TransportOptions.Log"/> throwing on "connected" left the link marked connected
     /// with no loops running, ended the dialer's redial loop, and made the transport's dispose throw.
     /// </summary>
