@@ -19,8 +19,11 @@ internal static class Handshake
     private static readonly byte[] AcceptorLabel = Encoding.ASCII.GetBytes("IPIF acceptor v3");
     private static readonly byte[] DialerLabel = Encoding.ASCII.GetBytes("IPIF dialer   v3");
 
-    /// <summary>What the acceptor learned from a dialer that proved the key.</summary>
-    public readonly record struct Accepted(int PeerNode, ulong PeerIncarnation, ResumeState PeerResume);
+    /// <summary>
+    /// What the acceptor learned from a dialer that proved the key. <paramref name="HelloOrder"/>: where its Hello came
+    /// among the Hellos naming that peer (<see cref="PeerLink.OrderHello"/>), the order in which its handshakes compete.
+    /// </summary>
+    public readonly record struct Accepted(int PeerNode, ulong PeerIncarnation, ResumeState PeerResume, long HelloOrder);
 
     /// <summary>What the dialer learned from an acceptor that proved the key.</summary>
     public readonly record struct Dialed(ulong PeerIncarnation, ResumeState PeerResume);
@@ -75,9 +78,12 @@ internal static class Handshake
         }
     }
 
-    /// <summary>Acceptor side up to the dialer's proof; the link sends the welcome once it owns the connection.</summary>
+    /// <summary>
+    /// Acceptor side up to the dialer's proof; the link sends the welcome once it owns the connection. <paramref name="orderHello"/>
+    /// numbers a Hello from a peer that dials this node (from 1, in the order they come), or returns 0 for any other id.
+    /// </summary>
     public static async Task<Accepted> AcceptAsync(LinkConnection c, int self, ulong incarnation, ReadOnlyMemory<byte> key,
-        bool encrypt, Func<int, bool> isDialingPeer, CancellationToken ct)
+        bool encrypt, Func<int, long> orderHello, CancellationToken ct)
     {
         byte[] hello = (await ReadAsync(c.Reader, FrameKind.Hello, null, ct).ConfigureAwait(false))[FrameHeader.Size..];
         int dialer = BinaryPrimitives.ReadInt32LittleEndian(hello);
@@ -86,7 +92,10 @@ internal static class Handshake
         var peerNonce = hello.AsSpan(16, FrameHeader.NonceSize).ToArray();
         if (target != self)
             throw new LinkProtocolException(LinkFault.UnknownNode, $"a peer dialed node {target} but this is node {self}");
-        if (!isDialingPeer(dialer))
+        // Numbered before the Challenge goes out: an incarnation of the peer can answer it only while alive, so any later
+        // incarnation's Hello comes after this one and gets a higher number (PeerLink.RunAcceptedAsync).
+        long helloOrder = orderHello(dialer);
+        if (helloOrder == 0)
             throw new LinkProtocolException(LinkFault.UnknownNode, $"node {dialer} is not a peer that dials node {self}");
         uint mode = BinaryPrimitives.ReadUInt32LittleEndian(hello.AsSpan(16 + FrameHeader.NonceSize));
         if (mode != (encrypt ? 1u : 0u))
@@ -114,7 +123,7 @@ internal static class Handshake
         {
             var payload = OpenTagged(protection, auth, dialer);
             c.Protection = protection; // the connection's from here: the refusal of a bad resume block is sealed with it
-            return new Accepted(dialer, peerIncarnation, ResumeState.Read(payload.AsSpan(FrameHeader.MacSize)));
+            return new Accepted(dialer, peerIncarnation, ResumeState.Read(payload.AsSpan(FrameHeader.MacSize)), helloOrder);
         }
         catch
         {

@@ -1,11 +1,12 @@
 using System.Net;
 using System.Net.Sockets;
+using IpiEngine.Delivery;
 using IpiEngine.Transport;
 using Xunit;
 
 namespace IpiEngine.Tests.Transport;
 
-/// <summary>Goodbyes during the handshake (review of 2026-12-07, third).</summary>
+/// <summary>Goodbyes during the handshake, and the order of handshakes from one peer (review of 2026-12-07, third).</summary>
 public partial class HostilePeerTests
 {
     private static byte[] UntaggedGoodbye(LinkFault reason) => [.. Header(FrameKind.Goodbye, 4, 0), .. BitConverter.GetBytes((uint)reason)];
@@ -92,5 +93,62 @@ public partial class HostilePeerTests
 
         Assert.Equal(LinkFault.BadAcknowledgement, refusal.Fault); // was UnexpectedFrame with encrypt: the reason read encrypted
         Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.Nodes[1].FaultCount(LinkFault.BadAcknowledgement) > 0, Bound));
+    }
+
+    /// <summary>
+    /// Reproduced: the newest handshake won by the moment its Auth checked out, not by when its Hello came. An Auth that
+    /// the network held back, sent by an incarnation of node 0 that died after sending it, took the link from the
+    /// incarnation that restarted meanwhile and set the receive state back to the dead one; when the live one resent its
+    /// unacknowledged records, node 1 applied them twice. Handshakes are now ordered by their Hello, which a dead
+    /// incarnation's always precedes (its Auth answers a Challenge sent after its Hello came, and the restart follows it).
+    /// </summary>
+    [Fact]
+    public async Task A_held_back_auth_of_a_dead_incarnation_never_takes_the_link_from_the_one_that_restarted()
+    {
+        await using var cluster = LoopbackCluster.Start(TwoNodes, absent: 0, tune: o => o with { HandshakeTimeout = TimeSpan.FromSeconds(30) });
+        var node1 = cluster.Nodes[1];
+        var link = node1.Link(0);
+        var ct = TestContext.Current.CancellationToken;
+
+        // Incarnation 0xA1 dials through a relay the test holds: its Hello and node 1's Challenge pass, its Auth is held.
+        using var relay = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        relay.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        relay.Listen(1);
+        var deadSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await deadSocket.ConnectAsync(relay.LocalEndPoint!, ct);
+        await using var dead = new LinkConnection(deadSocket, ct);
+        using var fromDead = await relay.AcceptAsync(ct);
+        using var toNode1 = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await toNode1.ConnectAsync(node1.LocalEndPoint, ct);
+        using var deadGivesUp = BoundedToken();
+        var deadDial = Handshake.DialAsync(dead, 0, 1, 0xA1, LoopbackCluster.Key, false, () => default, deadGivesUp.Token);
+        await toNode1.SendAsync(await ReceiveExactlyAsync(fromDead, HandshakeFrameBytes(FrameKind.Hello)), SocketFlags.None, ct);
+        await fromDead.SendAsync(await ReceiveExactlyAsync(toNode1, HandshakeFrameBytes(FrameKind.Challenge)), SocketFlags.None, ct);
+        byte[] heldAuth = await ReceiveExactlyAsync(fromDead, HandshakeFrameBytes(FrameKind.Auth));
+
+        // Node 0 restarts as 0xB2, connects, and node 1 applies its ten records (their acknowledgement never reaches it).
+        var records = Enumerable.Range(0, 10).Select(i => new RemoteDelivery((ulong)i, 1, 0, 2, 0xFD, 2)).ToArray();
+        await using var live = await DialAsNode0Async(cluster, incarnation: 0xB2);
+        FrameWriter.WriteRaw(live.Writer, live.Protection!, DeliveryFrame(0, records));
+        await live.Writer.FlushAsync(ct);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.Sinks[1].Count == 10, Bound), string.Join(" | ", cluster.Log));
+
+        // The dead incarnation's Auth arrives now.
+        long replacedBefore = node1.FaultCount(LinkFault.Replaced);
+        await toNode1.SendAsync(heldAuth, SocketFlags.None, ct);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => node1.FaultCount(LinkFault.Replaced) > replacedBefore, Bound), string.Join(" | ", cluster.Log));
+        await Task.Delay(200, ct); // a dead handshake that took the link has set the receive state back by now
+        Assert.Equal(0xB2ul, link.PeerIncarnation);
+
+        // 0xB2 reconnects and resends its unacknowledged records: node 1 applies none of them again.
+        await using var again = await DialAsNode0Async(cluster, incarnation: 0xB2, resume: new ResumeState(0, node1.Incarnation, 0));
+        FrameWriter.WriteRaw(again.Writer, again.Protection!, DeliveryFrame(0, records));
+        await again.Writer.FlushAsync(ct);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => link.Counters.Applied + link.Counters.Duplicates == 20, Bound), string.Join(" | ", cluster.Log));
+        Assert.Equal(10, link.Counters.Applied);
+        Assert.Equal(10, cluster.Sinks[1].Count);
+
+        await deadGivesUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<Exception>(() => deadDial);
     }
 }
