@@ -248,8 +248,10 @@ internal sealed partial class PeerLink : IDisposable
         Interlocked.Increment(ref _connections);
         SetConnectionState(LinkState.Connected);
         _node.Replication.OnConnected(this);
-        _node.Log($"link {_node.NodeId}<->{PeerNode}: connected, resending from {_window.Acked}, expecting {_nextExpected}");
-        Task send = SendLoopAsync(connection, _window.Acked);
+        long resendFrom = _window.Acked; // only this connection's receive loop, not started yet, moves it from here
+        _window.BeginConnection(resendFrom); // this connection's acknowledgements are bounded by what it writes from here
+        _node.Log($"link {_node.NodeId}<->{PeerNode}: connected, resending from {resendFrom}, expecting {_nextExpected}");
+        Task send = SendLoopAsync(connection, resendFrom);
         Task receive = ReceiveLoopAsync(connection);
         Task first = await Task.WhenAny(send, receive).ConfigureAwait(false);
         connection.Abort(FaultOf(first, _node.IsStopping));

@@ -6,7 +6,7 @@ using Xunit;
 
 namespace IpiEngine.Tests.Transport;
 
-/// <summary>Goodbyes during the handshake, and the order of handshakes from one peer (review of 2026-12-07, third).</summary>
+/// <summary>Handshake goodbyes, the order of handshakes from one peer, and acknowledgements bounded by the connection (review of 2026-12-07, third).</summary>
 public partial class HostilePeerTests
 {
     private static byte[] UntaggedGoodbye(LinkFault reason) => [.. Header(FrameKind.Goodbye, 4, 0), .. BitConverter.GetBytes((uint)reason)];
@@ -150,5 +150,49 @@ public partial class HostilePeerTests
 
         await deadGivesUp.CancelAsync();
         await Assert.ThrowsAnyAsync<Exception>(() => deadDial);
+    }
+
+    /// <summary>
+    /// Reproduced: an acknowledgement was bounded by every record any connection ever wrote, not by what the running
+    /// one wrote. After a reconnect the link resends from the first unacknowledged record; here node 0 stops reading, so
+    /// the resend stalls far short of what the first connection sent, and node 0 acknowledges all of it on the second.
+    /// Node 1 took it (and could recycle the queue's slabs under the records its send loop was about to read); it now
+    /// closes the connection with BadAcknowledgement and releases nothing.
+    /// </summary>
+    [Fact]
+    public async Task An_acknowledgement_past_what_the_running_connection_sent_is_refused()
+    {
+        const int Records = 1 << 19; // 16 MiB of records: far past the socket buffers, so the resend stalls
+        await using var cluster = LoopbackCluster.Start(TwoNodes, absent: 0, tune: o => o with { WindowRecords = 1 << 20 });
+        var node1 = cluster.Nodes[1];
+        var link = node1.Link(0);
+        var batch = Enumerable.Range(0, 4096).Select(i => new RemoteDelivery((ulong)i, 0, 2, 0, 0xFD, 0)).ToArray();
+        for (int queued = 0; queued < Records; queued += batch.Length)
+            Assert.Equal(0, node1.Forward(0, batch));
+
+        // The first connection carries them all; node 0 reads them and acknowledges none.
+        await using (var first = await DialAsNode0Async(cluster))
+        {
+            using var bounded = BoundedToken();
+            while (link.Counters.RecordsSent < Records)
+            {
+                var read = await first.Reader.ReadAsync(bounded.Token);
+                first.Reader.AdvanceTo(read.Buffer.End);
+            }
+        }
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => !link.IsConnected, Bound));
+
+        // The second resends from 0 into a socket node 0 no longer reads.
+        await using var second = await DialAsNode0Async(cluster, resume: new ResumeState(0, node1.Incarnation, 0), receiveBuffer: 4096);
+        await Task.Delay(300, TestContext.Current.CancellationToken);
+        long resent = link.Counters.RecordsSent - Records;
+        Assert.True(resent < Records / 2, $"the resend did not stall: {resent} records written");
+
+        FrameWriter.WriteRaw(second.Writer, second.Protection!, Header(FrameKind.Ack, 0, 0, sequence: Records));
+        await second.Writer.FlushAsync(TestContext.Current.CancellationToken);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(
+            () => node1.FaultCount(LinkFault.BadAcknowledgement) > 0 || link.Counters.Acknowledged > 0, Bound), string.Join(" | ", cluster.Log));
+        Assert.Equal(0, link.Counters.Acknowledged);
+        Assert.Equal(1, node1.FaultCount(LinkFault.BadAcknowledgement));
     }
 }
