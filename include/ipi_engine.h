@@ -166,7 +166,7 @@ extern "C" {
 #define IPI_LINK_FAULT_WRONG_KEY                11u /* the peer could not prove it holds the pre-shared key */
 #define IPI_LINK_FAULT_RECORD_OUTSIDE_PLACEMENT 12u /* a record named a vCPU not placed where the link says */
 #define IPI_LINK_FAULT_SEQUENCE_GAP             13u /* a delivery frame started past the next expected sequence */
-#define IPI_LINK_FAULT_BAD_ACKNOWLEDGEMENT      14u /* an acknowledgement covered records never sent */
+#define IPI_LINK_FAULT_BAD_ACKNOWLEDGEMENT      14u /* an acknowledgement covered records its connection had not sent */
 #define IPI_LINK_FAULT_PEER_SILENT              15u /* nothing heard from the peer for longer than the silence timeout */
 #define IPI_LINK_FAULT_HANDSHAKE_TIMEOUT        16u /* the handshake did not finish in time */
 #define IPI_LINK_FAULT_REPLACED                 17u /* a newer connection from the same peer replaced this one */

@@ -19,8 +19,11 @@ internal static class Handshake
     private static readonly byte[] AcceptorLabel = Encoding.ASCII.GetBytes("IPIF acceptor v3");
     private static readonly byte[] DialerLabel = Encoding.ASCII.GetBytes("IPIF dialer   v3");
 
-    /// <summary>What the acceptor learned from a dialer that proved the key.</summary>
-    public readonly record struct Accepted(int PeerNode, ulong PeerIncarnation, ResumeState PeerResume);
+    /// <summary>
+    /// What the acceptor learned from a dialer that proved the key. <paramref name="HelloOrder"/>: where its Hello came
+    /// among the Hellos naming that peer (<see cref="PeerLink.OrderHello"/>), the order in which its handshakes compete.
+    /// </summary>
+    public readonly record struct Accepted(int PeerNode, ulong PeerIncarnation, ResumeState PeerResume, long HelloOrder);
 
     /// <summary>What the dialer learned from an acceptor that proved the key.</summary>
     public readonly record struct Dialed(ulong PeerIncarnation, ResumeState PeerResume);
@@ -39,7 +42,7 @@ internal static class Handshake
         FrameWriter.WriteControl(c.Writer, FrameKind.Hello, hello);
         await c.Writer.FlushAsync(ct).ConfigureAwait(false);
 
-        byte[] challenge = (await ReadAsync(c.Reader, FrameKind.Challenge, ct).ConfigureAwait(false))[FrameHeader.Size..];
+        byte[] challenge = (await ReadAsync(c.Reader, FrameKind.Challenge, null, ct).ConfigureAwait(false))[FrameHeader.Size..];
         int acceptor = BinaryPrimitives.ReadInt32LittleEndian(challenge);
         ulong peerIncarnation = BinaryPrimitives.ReadUInt64LittleEndian(challenge.AsSpan(8));
         var peerNonce = challenge.AsSpan(16, FrameHeader.NonceSize);
@@ -59,7 +62,7 @@ internal static class Handshake
             FrameWriter.WriteControl(c.Writer, FrameKind.Auth, auth, protection);
             await c.Writer.FlushAsync(ct).ConfigureAwait(false);
 
-            byte[] welcome = await ReadAsync(c.Reader, FrameKind.Welcome, ct).ConfigureAwait(false);
+            byte[] welcome = await ReadAsync(c.Reader, FrameKind.Welcome, protection, ct).ConfigureAwait(false);
             var peerResume = OpenTagged(protection, welcome, peer);
             c.Protection = protection; // the connection's from here: a refusal below is sealed with it, and it disposes it
             return new Dialed(peerIncarnation, ResumeState.Read(peerResume));
@@ -75,18 +78,24 @@ internal static class Handshake
         }
     }
 
-    /// <summary>Acceptor side up to the dialer's proof; the link sends the welcome once it owns the connection.</summary>
+    /// <summary>
+    /// Acceptor side up to the dialer's proof; the link sends the welcome once it owns the connection. <paramref name="orderHello"/>
+    /// numbers a Hello from a peer that dials this node (from 1, in the order they come), or returns 0 for any other id.
+    /// </summary>
     public static async Task<Accepted> AcceptAsync(LinkConnection c, int self, ulong incarnation, ReadOnlyMemory<byte> key,
-        bool encrypt, Func<int, bool> isDialingPeer, CancellationToken ct)
+        bool encrypt, Func<int, long> orderHello, CancellationToken ct)
     {
-        byte[] hello = (await ReadAsync(c.Reader, FrameKind.Hello, ct).ConfigureAwait(false))[FrameHeader.Size..];
+        byte[] hello = (await ReadAsync(c.Reader, FrameKind.Hello, null, ct).ConfigureAwait(false))[FrameHeader.Size..];
         int dialer = BinaryPrimitives.ReadInt32LittleEndian(hello);
         int target = BinaryPrimitives.ReadInt32LittleEndian(hello.AsSpan(4));
         ulong peerIncarnation = BinaryPrimitives.ReadUInt64LittleEndian(hello.AsSpan(8));
         var peerNonce = hello.AsSpan(16, FrameHeader.NonceSize).ToArray();
         if (target != self)
             throw new LinkProtocolException(LinkFault.UnknownNode, $"a peer dialed node {target} but this is node {self}");
-        if (!isDialingPeer(dialer))
+        // Numbered before the Challenge goes out: an incarnation of the peer can answer it only while alive, so any later
+        // incarnation's Hello comes after this one and gets a higher number (PeerLink.RunAcceptedAsync).
+        long helloOrder = orderHello(dialer);
+        if (helloOrder == 0)
             throw new LinkProtocolException(LinkFault.UnknownNode, $"node {dialer} is not a peer that dials node {self}");
         uint mode = BinaryPrimitives.ReadUInt32LittleEndian(hello.AsSpan(16 + FrameHeader.NonceSize));
         if (mode != (encrypt ? 1u : 0u))
@@ -106,7 +115,7 @@ internal static class Handshake
         FrameWriter.WriteControl(c.Writer, FrameKind.Challenge, challenge);
         await c.Writer.FlushAsync(ct).ConfigureAwait(false);
 
-        byte[] auth = await ReadAsync(c.Reader, FrameKind.Auth, ct).ConfigureAwait(false);
+        byte[] auth = await ReadAsync(c.Reader, FrameKind.Auth, null, ct).ConfigureAwait(false); // no keys yet: the dialer's goodbyes before Welcome carry no tag
         if (!ProofMatches(key, peerNonce, nonce, dialer, self, peerIncarnation, incarnation, auth.AsSpan(FrameHeader.Size, FrameHeader.MacSize)))
             throw new LinkProtocolException(LinkFault.WrongKey, $"node {dialer} could not prove it holds this VM's key", dialer);
         var protection = FrameProtection.Derive(key.Span, encrypt, dialer: false, peerNonce, nonce, dialer, self, peerIncarnation, incarnation);
@@ -114,7 +123,7 @@ internal static class Handshake
         {
             var payload = OpenTagged(protection, auth, dialer);
             c.Protection = protection; // the connection's from here: the refusal of a bad resume block is sealed with it
-            return new Accepted(dialer, peerIncarnation, ResumeState.Read(payload.AsSpan(FrameHeader.MacSize)));
+            return new Accepted(dialer, peerIncarnation, ResumeState.Read(payload.AsSpan(FrameHeader.MacSize)), helloOrder);
         }
         catch
         {
@@ -168,29 +177,60 @@ internal static class Handshake
         HMACSHA256.HashData(key.Span, message, mac);
     }
 
-    /// <summary>Reads one whole frame (header and payload) of kind <paramref name="expected"/>; a goodbye becomes the peer's stated fault.</summary>
-    private static async Task<byte[]> ReadAsync(PipeReader reader, FrameKind expected, CancellationToken ct)
+    /// <summary>
+    /// Reads one whole frame (header and payload) of kind <paramref name="expected"/>. A goodbye instead ends the handshake
+    /// (<see cref="Refusal"/>): once this side holds the connection's <paramref name="protection"/> (the dialer awaiting
+    /// Welcome), the acceptor may have refused with a tagged goodbye, so its tag is awaited until the stream ends.
+    /// </summary>
+    private static async Task<byte[]> ReadAsync(PipeReader reader, FrameKind expected, FrameProtection? protection, CancellationToken ct)
     {
         while (true)
         {
             ReadResult result = await reader.ReadAsync(ct).ConfigureAwait(false);
             ReadOnlySequence<byte> buffer = result.Buffer;
-            if (FrameHeader.TryRead(buffer, out var header) && buffer.Length >= FrameHeader.Size + header.PayloadLength)
+            if (FrameHeader.TryRead(buffer, out var header))
             {
-                byte[] frame = buffer.Slice(0, FrameHeader.Size + header.PayloadLength).ToArray();
-                reader.AdvanceTo(buffer.GetPosition(FrameHeader.Size + header.PayloadLength));
-                if (header.Kind == FrameKind.Goodbye)
+                long length = FrameHeader.Size + header.PayloadLength;
+                bool goodbye = header.Kind == FrameKind.Goodbye;
+                long tagged = goodbye && protection is not null ? length + FrameProtection.TagSize : length;
+                // A goodbye whose tag never came (the stream ended after it): sent before the acceptor had keys.
+                long whole = buffer.Length >= tagged ? tagged : goodbye && result.IsCompleted && buffer.Length >= length ? length : -1;
+                if (whole >= 0)
                 {
-                    var reason = (LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(FrameHeader.Size));
-                    throw new LinkProtocolException(Enum.IsDefined(reason) ? reason : LinkFault.UnexpectedFrame, $"peer refused the handshake: {reason}");
+                    byte[] frame = buffer.Slice(0, whole).ToArray();
+                    reader.AdvanceTo(buffer.GetPosition(whole));
+                    if (goodbye)
+                        throw Refusal(frame, whole == tagged ? protection : null);
+                    if (header.Kind != expected)
+                        throw new LinkProtocolException(LinkFault.UnexpectedFrame, $"expected a {expected} frame, got {header.Kind}");
+                    return frame;
                 }
-                if (header.Kind != expected)
-                    throw new LinkProtocolException(LinkFault.UnexpectedFrame, $"expected a {expected} frame, got {header.Kind}");
-                return frame;
             }
             reader.AdvanceTo(buffer.Start, buffer.End);
             if (result.IsCompleted)
                 throw new LinkProtocolException(buffer.IsEmpty ? LinkFault.ConnectionLost : LinkFault.TruncatedFrame, "the peer closed the connection during the handshake");
         }
+    }
+
+    /// <summary>
+    /// The fault a handshake goodbye ends with. Only a tagged one (the acceptor's refusal once both sides derived the
+    /// keys, sealed and in AES-GCM mode encrypted like any frame after the handshake) proves the peer said it: its reason
+    /// is the fault. An untagged one may come from anyone who can reach the port or sits on the path, so its claim is
+    /// only logged and it counts as what it is to this node, the connection lost: believed, it let anyone raise any
+    /// fault counter and set a link's last fault (a TopologyMismatch or SinkFailed slows the dialer's redial).
+    /// </summary>
+    private static LinkProtocolException Refusal(byte[] frame, FrameProtection? protection)
+    {
+        if (protection is null)
+        {
+            var claim = (LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(FrameHeader.Size));
+            return new LinkProtocolException(LinkFault.ConnectionLost, $"the handshake ended with an untagged goodbye (it says {claim}; not counted as that, anyone could have sent it)");
+        }
+        int tagAt = frame.Length - FrameProtection.TagSize;
+        Span<byte> decrypted = stackalloc byte[4];
+        if (!protection.TryOpen(frame.AsSpan(0, tagAt), frame.AsSpan(tagAt), decrypted, out var payload))
+            return new LinkProtocolException(LinkFault.BadMac, "the peer's goodbye during the handshake failed authentication");
+        var reason = (LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(payload);
+        return new LinkProtocolException(Enum.IsDefined(reason) ? reason : LinkFault.UnexpectedFrame, $"peer refused the handshake: {reason}");
     }
 }

@@ -31,7 +31,7 @@ public enum LinkFault : uint
     RecordOutsidePlacement,
     /// <summary>A delivery frame starts past the next expected sequence number.</summary>
     SequenceGap,
-    /// <summary>An acknowledgement covers records that were never sent.</summary>
+    /// <summary>An acknowledgement covers records this connection has not sent (a resume block: records no connection sent).</summary>
     BadAcknowledgement,
     /// <summary>Nothing was heard from the peer for longer than the silence timeout.</summary>
     PeerSilent,

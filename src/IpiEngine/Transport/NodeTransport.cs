@@ -344,7 +344,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
                 try
                 {
                     accepted = await Handshake.AcceptAsync(connection, NodeId, Incarnation, Options.Key, Options.Encrypt,
-                        node => node >= 0 && node < NodeId && node < _linkOfNode.Length && _linkOfNode[node] is not null,
+                        node => node >= 0 && node < NodeId && node < _linkOfNode.Length && _linkOfNode[node] is { } link ? link.OrderHello() : 0,
                         timeout.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!stopping.IsCancellationRequested)

@@ -22,8 +22,9 @@ namespace IpiEngine.Transport;
 /// <para><b>Why the producer alone may recycle.</b> A slab returns to the free stack only when
 /// <c>Acked &gt;= (k + 1) * SegmentRecords</c> for its segment k. The send loop reads only sequences at or above the
 /// acknowledgement it started from and never past <see cref="Published"/>, and an acknowledgement is taken only up to
-/// <see cref="Sent"/> (<see cref="Release"/>: a peer that acknowledges a record no send loop has written is refused),
-/// so no slice being sent lies in a recycled slab. The table has at least
+/// <see cref="SentOnConnection"/>, what the running connection's send loop has written (<see cref="ReleaseAcknowledged"/>: a
+/// peer that acknowledges a record this connection has not written is refused; a resume block, before that loop starts
+/// from the point it sets, only up to <see cref="Sent"/>), so no slice being sent lies in a recycled slab. The table has at least
 /// <c>2 * capacity / SegmentRecords</c> entries, and at most <c>capacity / SegmentRecords + 1</c> segments are live
 /// (published - acked never exceeds capacity), so a live segment's entry is never overwritten. There are enough slabs:
 /// when the producer starts segment s, the live segments are those from <c>Acked / SegmentRecords</c> to s - 1, at
@@ -47,6 +48,7 @@ internal sealed class OutboundWindow
     private PaddedLong _published; // written by the producer only
     private PaddedLong _acked;     // written by the link's receive loop or handshake only
     private PaddedLong _sent;      // written by the holder of the link's send role only (its loop or a flushing thread)
+    private PaddedLong _sentOnConnection; // likewise, and by the link as a connection starts, before its send loop does
 
     public OutboundWindow(int capacity)
     {
@@ -118,23 +120,35 @@ internal sealed class OutboundWindow
         return _slabs.AsSpan(slab * _segment + offset, n);
     }
 
-    /// <summary>The first record no connection has written yet: the most any honest acknowledgement can say.</summary>
+    /// <summary>The first record no connection has written yet: the most a resume block (which covers every earlier connection) can acknowledge.</summary>
     public long Sent => Volatile.Read(ref _sent.Value); // acquire: pairs with MarkSent's release
+
+    /// <summary>The first record the running connection has not written yet: the most its acknowledgements can say.</summary>
+    public long SentOnConnection => Volatile.Read(ref _sentOnConnection.Value); // acquire: pairs with MarkSent's release
+
+    /// <summary>A connection starts: its send loop writes from <paramref name="cursor"/> (the acknowledged point). Called before that loop starts.</summary>
+    public void BeginConnection(long cursor) => Volatile.Write(ref _sentOnConnection.Value, cursor); // release: the new loops start after it
 
     /// <summary>
     /// Send role: records below <paramref name="cursor"/> are written into the connection's pipe. Called before the flush
-    /// that lets them out, so no acknowledgement of them can arrive before it; a resend's lower cursor changes nothing.
+    /// that lets them out, so no acknowledgement of them can arrive before it; a resend's lower cursor leaves <see cref="Sent"/>.
     /// </summary>
     public void MarkSent(long cursor)
     {
+        Volatile.Write(ref _sentOnConnection.Value, cursor); // release: the receive loop's check of an acknowledgement reads it
         if (cursor > _sent.Value)
-            Volatile.Write(ref _sent.Value, cursor); // release: the receive loop's check of an acknowledgement reads it
+            Volatile.Write(ref _sent.Value, cursor); // release: the next handshake's check of a resume block reads it
     }
 
-    /// <summary>Receive loop: every record below <paramref name="sequence"/> was applied by the peer. False if that was never sent.</summary>
-    public bool Release(long sequence)
+    /// <summary>Handshake: every record below <paramref name="sequence"/> was applied by the peer. False if no connection sent that.</summary>
+    public bool Release(long sequence) => ReleaseUpTo(sequence, Sent);
+
+    /// <summary>Receive loop: the peer acknowledges every record below <paramref name="sequence"/>. False if the running connection did not send that.</summary>
+    public bool ReleaseAcknowledged(long sequence) => ReleaseUpTo(sequence, SentOnConnection);
+
+    private bool ReleaseUpTo(long sequence, long sent)
     {
-        if (sequence > Sent)
+        if (sequence > sent)
             return false;
         if (sequence > _acked.Value)
             Volatile.Write(ref _acked.Value, sequence); // release: the producer may now reuse those slots

@@ -218,8 +218,8 @@ internal sealed partial class PeerLink
                 Apply(header, MemoryMarshal.Cast<byte, RemoteDelivery>(payload));
                 break;
             case FrameKind.Ack:
-                if (header.Sequence > long.MaxValue || !_window.Release((long)header.Sequence))
-                    ThrowFault(LinkFault.BadAcknowledgement, $"acknowledgement of {header.Sequence} records, only {_window.Sent} sent");
+                if (header.Sequence > long.MaxValue || !_window.ReleaseAcknowledged((long)header.Sequence))
+                    ThrowFault(LinkFault.BadAcknowledgement, $"acknowledgement of {header.Sequence} records, only {_window.SentOnConnection} sent on this connection");
                 break;
             case FrameKind.Heartbeat:
                 break;

@@ -26,7 +26,8 @@ internal sealed partial class PeerLink : IDisposable
 
     private long _nextExpected;       // receive state: written by the receive loop and the handshake
     private ulong _peerIncarnation;   // which incarnation of the peer _nextExpected belongs to (0 = none yet)
-    private long _acceptedHandshakes; // authenticated handshakes from this peer so far (RunAcceptedAsync: the newest wins)
+    private long _hellos;             // Hellos naming this peer so far, authenticated or not (OrderHello)
+    private long _newestHandshake;    // the highest Hello order of an authenticated handshake from this peer (RunAcceptedAsync: it wins)
     private long _forwarded, _abandoned, _recordsSent, _applied, _duplicates, _connections, _flushSends;
     private long _lastReceived, _lastSent;
     private int _lastFault;
@@ -158,18 +159,34 @@ internal sealed partial class PeerLink : IDisposable
     /// <summary>A handshake with this peer was refused (by either side): the reason is the link's last fault, so a host sees why it stays down.</summary>
     internal void RecordRefusal(LinkFault fault) => Volatile.Write(ref _lastFault, (int)fault); // a plain publish: readers want the latest reason only
 
+    /// <summary>Acceptor: numbers a Hello from this peer (from 1) in the order Hellos come (<see cref="Handshake.AcceptAsync"/>).</summary>
+    internal long OrderHello() => Interlocked.Increment(ref _hellos); // one total order over all accepting tasks
+
     /// <summary>Acceptor side: replace any running connection with this authenticated one, welcome it and run it.</summary>
     internal async Task RunAcceptedAsync(LinkConnection connection, Handshake.Accepted accepted, CancellationToken stopping)
     {
-        // The newest connection wins: keep closing whichever one holds the link (it may still be in its own
-        // welcome when this one arrives) until it lets go. Newest by handshake, not by who takes the gate first: of
-        // two connections waiting here, the older may come from an incarnation of the peer that has since restarted,
-        // and running it after the newer one would set the receive state back to that dead incarnation. So a
-        // connection that sees a later handshake stops waiting (and closes unwelcomed), also once it holds the gate.
-        long ticket = Interlocked.Increment(ref _acceptedHandshakes); // the order of authenticated handshakes from this peer
+        // The newest connection wins: keep closing whichever one holds the link (it may still be in its own welcome when
+        // this one arrives) until it lets go. Newest by Hello, not by who takes the gate first nor by whose Auth checked
+        // out first: an incarnation of the peer answers its Challenge only while alive, so a restarted incarnation's Hello
+        // always comes after the Hello of every handshake its dead predecessor completed, while that predecessor's Auth may
+        // be held back by the network until after the newer one ran. Running the older after the newer would set the receive
+        // state back to the dead incarnation, and the newer one's resend would then be applied twice. So a connection that
+        // sees an authenticated handshake with a later Hello stops waiting (and closes unwelcomed), also once it holds the gate.
+        long ticket = accepted.HelloOrder;
         while (true)
         {
-            if (ticket != Volatile.Read(ref _acceptedHandshakes))
+            long newest = Volatile.Read(ref _newestHandshake); // the exchange below checks it is still the newest
+            if (newest > ticket)
+            {
+                CloseSuperseded(accepted.PeerIncarnation); // a handshake with a later Hello authenticated first: it wins
+                return;
+            }
+            if (Interlocked.CompareExchange(ref _newestHandshake, ticket, newest) == newest)
+                break; // full fence: raised to this ticket, or a later one came meanwhile and the loop sees it
+        }
+        while (true)
+        {
+            if (ticket != Volatile.Read(ref _newestHandshake))
             {
                 CloseSuperseded(accepted.PeerIncarnation); // a later handshake is waiting or running: it wins
                 return;
@@ -177,7 +194,7 @@ internal sealed partial class PeerLink : IDisposable
             Volatile.Read(ref _current)?.Abort(LinkFault.Replaced);
             if (!await _gate.WaitAsync(TimeSpan.FromMilliseconds(10), stopping).ConfigureAwait(false))
                 continue;
-            if (ticket == Volatile.Read(ref _acceptedHandshakes))
+            if (ticket == Volatile.Read(ref _newestHandshake))
                 break;
             _gate.Release(); // a later handshake came while this one waited: it takes the link
             CloseSuperseded(accepted.PeerIncarnation);
@@ -197,7 +214,7 @@ internal sealed partial class PeerLink : IDisposable
         }
     }
 
-    /// <summary>An accepted connection that a later handshake from the same peer superseded before it ran: counted, never welcomed.</summary>
+    /// <summary>An accepted connection that a handshake with a later Hello from the same peer superseded before it ran: counted, never welcomed.</summary>
     private void CloseSuperseded(ulong peerIncarnation)
         => _node.RecordFault(LinkFault.Replaced, $"link {_node.NodeId}<->{PeerNode}: a connection (peer incarnation {peerIncarnation:x}) closed unused: a later one from that peer came while it waited");
 
@@ -231,8 +248,10 @@ internal sealed partial class PeerLink : IDisposable
         Interlocked.Increment(ref _connections);
         SetConnectionState(LinkState.Connected);
         _node.Replication.OnConnected(this);
-        _node.Log($"link {_node.NodeId}<->{PeerNode}: connected, resending from {_window.Acked}, expecting {_nextExpected}");
-        Task send = SendLoopAsync(connection, _window.Acked);
+        long resendFrom = _window.Acked; // only this connection's receive loop, not started yet, moves it from here
+        _window.BeginConnection(resendFrom); // this connection's acknowledgements are bounded by what it writes from here
+        _node.Log($"link {_node.NodeId}<->{PeerNode}: connected, resending from {resendFrom}, expecting {_nextExpected}");
+        Task send = SendLoopAsync(connection, resendFrom);
         Task receive = ReceiveLoopAsync(connection);
         Task first = await Task.WhenAny(send, receive).ConfigureAwait(false);
         connection.Abort(FaultOf(first, _node.IsStopping));

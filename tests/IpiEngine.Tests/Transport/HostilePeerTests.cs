@@ -17,7 +17,7 @@ public sealed class HostilePeersRunAlone;
 
 /// <summary>Garbage, mutated and lying frames sent at a node: it closes that connection and keeps serving its real peer.</summary>
 [Collection(nameof(HostilePeerTests))]
-public class HostilePeerTests
+public partial class HostilePeerTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
     private static readonly int[] TwoNodes = [0, 0, 1, 1];
@@ -154,14 +154,17 @@ public class HostilePeerTests
         return connection;
     }
 
-    private static async Task<LinkConnection> DialAsNode0Async(LoopbackCluster cluster, ulong incarnation = 0xBAD)
+    /// <summary>Authenticates as node 0; <paramref name="receiveBuffer"/> (if not 0) is the socket's receive buffer, set before it connects.</summary>
+    private static async Task<LinkConnection> DialAsNode0Async(LoopbackCluster cluster, ulong incarnation = 0xBAD, ResumeState resume = default, int receiveBuffer = 0)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        if (receiveBuffer != 0)
+            socket.ReceiveBufferSize = receiveBuffer;
         await socket.ConnectAsync(cluster.Nodes[1].LocalEndPoint, TestContext.Current.CancellationToken);
         var connection = new LinkConnection(socket, TestContext.Current.CancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(Bound);
-        await Handshake.DialAsync(connection, 0, 1, incarnation, LoopbackCluster.Key, false, () => default, timeout.Token);
+        await Handshake.DialAsync(connection, 0, 1, incarnation, LoopbackCluster.Key, false, () => resume, timeout.Token);
         return connection;
     }
 
