@@ -80,13 +80,25 @@ internal sealed class TraceNodesRun
 
         double seconds = clock.Elapsed.TotalSeconds;
         int[] placement = [.. Enumerable.Range(0, ids.Length).Select(v => v % Nodes)];
-        var merge = TraceNodesMerge.Merge(sequential, placement,
-            Enumerable.Range(0, Nodes).SelectMany(node => TraceNodeProcess.ReadDeliveries(DeliveriesFile(nodes.Folder, node))));
+        var merge = TraceNodesMerge.Merge(sequential, placement, Enumerable.Range(0, Nodes).SelectMany(node => ReadDeliveries(nodes.Folder, node)));
         await nodes.StopAsync();
         return new TraceNodesResult(reports, merge, sequential, ids.Length, exits.Length, seconds);
     }
 
     private static string DeliveriesFile(string folder, int node) => Path.Combine(folder, $"node{node}.deliveries.csv");
+
+    /// <summary>Node <paramref name="node"/>'s deliveries file; <see cref="InvalidOperationException"/> (one sentence) when it is missing or malformed.</summary>
+    private static List<NodeDelivery> ReadDeliveries(string folder, int node)
+    {
+        try
+        {
+            return NodeDelivery.Read(DeliveriesFile(folder, node));
+        }
+        catch (TraceFormatException e)
+        {
+            throw new InvalidOperationException($"node {node} wrote deliveries that cannot be read: {e.Message}.", e);
+        }
+    }
 }
 
 /// <summary>What a trace replayed over nodes did: each node's report, the merged deliveries, the sequential reference.</summary>
