@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using IpiEngine.Cli.Nodes;
 using IpiEngine.Cli.Run;
 using IpiEngine.Trace;
@@ -29,7 +28,7 @@ internal sealed class TraceNodesRun
     public IReadOnlyList<IReadOnlyList<int>>? PipelineCpus { get; init; }
     /// <summary>Who serves each node's targets.</summary>
     public LocalTargets LocalTargets { get; init; } = LocalTargets.Engine;
-    /// <summary>Bound on each wait (start, each rendezvous, the drain).</summary>
+    /// <summary>Each node's bound on each of its waits (start, each rendezvous, the drain); this run waits <see cref="NodeProcesses.ReportMargin"/> longer for a node's line.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>The <c>ipi.dll</c> to start; by default the one this type lives in.</summary>
     public string IpiDll { get; init; } = typeof(TraceNodesRun).Assembly.Location;
@@ -56,7 +55,7 @@ internal sealed class TraceNodesRun
             ["--trace-vcpus", Path.GetFullPath(VcpusPath), "--trace-exits", Path.GetFullPath(ExitsPath), "--threading", Threading,
              "--deliveries", DeliveriesFile(folder, node), "--timeout", ((int)Timeout.TotalSeconds).ToString(CultureInfo.InvariantCulture),
              .. NodeProcesses.AssistArguments(Threading, Assist), .. PipelineCpuList.NodeArguments(PipelineCpus, node)],
-            IpiDll, Timeout, Log, ct);
+            IpiDll, Timeout + NodeProcesses.ReportMargin, Log, ct);
         await nodes.ExpectFromAllAsync("ready", ct);
         await nodes.SendAllAsync("go", ct);
         var clock = Stopwatch.StartNew();
@@ -74,8 +73,7 @@ internal sealed class TraceNodesRun
         var reports = new List<TraceNodeReport>();
         foreach (var (line, node) in (await nodes.ExpectFromAllAsync("result ", ct)).Select((l, i) => (l, i)))
         {
-            reports.Add(JsonSerializer.Deserialize(line["result ".Length..], TraceNodeJsonContext.Default.TraceNodeReport)
-                ?? throw new InvalidOperationException($"node {node} sent an empty report."));
+            reports.Add(NodeProcesses.ParseResult(node, line, TraceNodeJsonContext.Default.TraceNodeReport));
         }
 
         double seconds = clock.Elapsed.TotalSeconds;
