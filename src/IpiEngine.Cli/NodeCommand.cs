@@ -61,7 +61,7 @@ internal static class NodeCommand
         var traceVcpus = new Option<FileInfo?>("--trace-vcpus") { Description = "Replay this trace's vcpus.csv over the nodes (with --trace-exits, --deliveries and --control) instead of a workload." };
         var traceExits = new Option<FileInfo?>("--trace-exits") { Description = "The trace's exits.csv: this node posts its vCPUs' records and applies the topology rows." };
         var threading = new Option<string>("--threading") { Description = "The engine's threading: fused, per-stage or inline.", DefaultValueFactory = _ => "fused" };
-        var deliveries = new Option<FileInfo?>("--deliveries") { Description = "Trace replay: where this node writes what it delivered (seq,dest_vcpu lines)." };
+        var deliveries = new Option<FileInfo?>("--deliveries") { Description = "Trace replay: where this node writes what it delivered (seq,dest_vcpu,delivery_mode,vector lines)." };
         var svrWrites = new Option<int>("--svr-write-every") { Description = "Each local vCPU also writes its SVR (a topology write replicated to every node; routing unchanged) before every N-th IPI (0: never).", DefaultValueFactory = _ => 0 };
         var progress = new Option<int>("--progress-ms") { Description = "While posting, print 'progress TIMESTAMP SERVED' (Stopwatch ticks, local destinations served so far) every N ms (0: never).", DefaultValueFactory = _ => 0 };
         var assist = new Option<string?>("--assist") { Description = "Fused threading: on (default) lets a post that finds the pipeline thread parked resolve and deliver its own vCPU's records instead of waking it; off leaves all the work to the pipeline thread (EngineOptions.AssistIdlePipeline).", HelpName = "on|off" };

@@ -28,6 +28,7 @@ internal static class IdleCost
     private static readonly TimeSpan WakePatience = TimeSpan.FromSeconds(30);
 
     /// <summary>Measures and reports.</summary>
+    /// <exception cref="MeasurementFailedException">The engine did not deliver a wake's IPI in time (one sentence).</exception>
     public static IdleReport Measure(WaitStrategyKind wait, bool assist, TimeSpan idle, int wakes, TimeSpan interval)
     {
         using var engine = new Engine(new EngineOptions
@@ -115,14 +116,20 @@ internal static class IdleCost
         return posted;
     }
 
-    /// <summary>Posts one IPI from vCPU 0 to vCPU 1 and waits, blocked, until vCPU 1 has it; returns both timestamps.</summary>
-    private static (long Posted, long Seen) WakeOnce(Engine engine)
+    /// <summary>
+    /// Posts one IPI from vCPU 0 to vCPU 1 and waits, blocked, until vCPU 1 has it (at most <paramref name="patience"/>,
+    /// by default <see cref="WakePatience"/>); returns both timestamps.
+    /// </summary>
+    /// <exception cref="MeasurementFailedException">vCPU 1 did not get it in time (one sentence).</exception>
+    internal static (long Posted, long Seen) WakeOnce(Engine engine, TimeSpan? patience = null)
     {
+        var wait = patience ?? WakePatience;
         var posted = Stopwatch.GetTimestamp();
         engine.Post(0, ApicRegister.X2Icr, 1UL << 32 | 1u << 14 | Vector, 1);
-        if (!engine.WaitForPending(1, WakePatience, out var pending) || !pending.IsPending(Vector))
+        if (!engine.WaitForPending(1, wait, out var pending) || !pending.IsPending(Vector))
         {
-            throw new InvalidOperationException($"The engine did not deliver one IPI within {WakePatience.TotalSeconds:0} s.");
+            throw new MeasurementFailedException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"ipi perf idle: the engine did not deliver vector 0x{Vector:x2} from vCPU 0 to vCPU 1 within {wait.TotalSeconds:0.###} s, so there is no wake latency to measure."));
         }
 
         return (posted, Stopwatch.GetTimestamp());

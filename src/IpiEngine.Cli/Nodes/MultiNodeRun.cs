@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace IpiEngine.Cli.Nodes;
 
 /// <summary>
@@ -83,13 +81,6 @@ internal sealed class MultiNodeRun
         return (result.Complete ? 0 : 1, result);
     }
 
-    /// <summary>
-    /// How much longer the parent waits for each node than the node waits for its own drain (<c>--timeout</c>): a node that
-    /// is not drained reports itself incomplete (lost and doubled counts) after its bound, and the parent must still be
-    /// listening then, or the run ends as a node that did not answer and the report is lost (review of 2026-12-07).
-    /// </summary>
-    private static readonly TimeSpan ReportMargin = TimeSpan.FromSeconds(30);
-
     /// <summary>Runs the VM once; throws <see cref="InvalidOperationException"/> with one sentence when a node fails to start or answer.</summary>
     public async Task<MultiNodeResult> RunAsync(CancellationToken ct = default)
     {
@@ -101,7 +92,7 @@ internal sealed class MultiNodeRun
             "--duration-ms", ((long)Duration.TotalMilliseconds).ToString(invariant),
             "--rate", Rate.ToString(invariant), .. PaceStepArguments(), "--warmup-ms", ((long)Warmup.TotalMilliseconds).ToString(invariant), "--timeout", ((int)Timeout.TotalSeconds).ToString(invariant),
             "--svr-write-every", SvrWriteEvery.ToString(invariant), "--batch", Batch.ToString(invariant), "--progress-ms", ((int)ProgressInterval.TotalMilliseconds).ToString(invariant),
-            .. NodeProcesses.AssistArguments(Threading, Assist), .. Run.PipelineCpuList.NodeArguments(PipelineCpus, node)], IpiDll, Timeout + ReportMargin, Log, ct);
+            .. NodeProcesses.AssistArguments(Threading, Assist), .. Run.PipelineCpuList.NodeArguments(PipelineCpus, node)], IpiDll, Timeout + NodeProcesses.ReportMargin, Log, ct);
         await nodes.ExpectFromAllAsync("ready", ct);
         await nodes.SendAllAsync("go", ct);
         if (WhileRunning is not null)
@@ -114,7 +105,11 @@ internal sealed class MultiNodeRun
             if (counts.Length != Vcpus)
                 throw new InvalidOperationException($"node {node} reported {counts.Length} vCPU counts, not {Vcpus}.");
             for (int v = 0; v < Vcpus; v++)
-                posted[v] += long.Parse(counts[v], invariant);
+            {
+                if (!long.TryParse(counts[v], System.Globalization.NumberStyles.None, invariant, out long count))
+                    throw new InvalidOperationException($"node {node} reported vCPU {v}'s posts as '{counts[v]}', not a count.");
+                posted[v] += count;
+            }
         }
         await nodes.SendAllAsync("expect " + string.Join(',', posted), ct);
         await nodes.ExpectFromAllAsync("drained", ct); // every node drained before any counts (NodeCommand)
@@ -122,8 +117,7 @@ internal sealed class MultiNodeRun
         var reports = new List<NodeReport>();
         foreach (var (line, node) in (await nodes.ExpectFromAllAsync("result ", ct)).Select((l, i) => (l, i)))
         {
-            reports.Add(JsonSerializer.Deserialize(line["result ".Length..], NodeConfigJsonContext.Default.NodeReport)
-                ?? throw new InvalidOperationException($"node {node} sent an empty report."));
+            reports.Add(NodeProcesses.ParseResult(node, line, NodeConfigJsonContext.Default.NodeReport));
         }
         await nodes.StopAsync();
         return new MultiNodeResult(reports, reports.All(r => r.Complete))

@@ -30,6 +30,13 @@ internal sealed class NodeProcesses : IAsyncDisposable
         _log = log;
     }
 
+    /// <summary>
+    /// How much longer a run waits for each node's line than the node waits for its own peers and drain (<c>--timeout</c>):
+    /// a node that is not drained reports itself (its lost counts, its reason) after its bound, and the run must still be
+    /// listening then, or it ends as a node that did not answer and the node's report is lost (review of 2026-12-07).
+    /// </summary>
+    public static readonly TimeSpan ReportMargin = TimeSpan.FromSeconds(30);
+
     /// <summary>The temporary folder (configs, key, and whatever files the nodes are told to write).</summary>
     public string Folder { get; }
 
@@ -146,6 +153,26 @@ internal sealed class NodeProcesses : IAsyncDisposable
             ? $" (exit code {_processes[node].ExitCode}, nothing on its error output)."
             : $" (exit code {_processes[node].ExitCode}): {last}";
     }
+
+    /// <summary>The report in node <paramref name="node"/>'s <c>result {json}</c> line.</summary>
+    /// <exception cref="InvalidOperationException">The line holds no report of that shape (one sentence).</exception>
+    public static T ParseResult<T>(int node, string line, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> shape)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        string json = line.StartsWith(ResultPrefix, StringComparison.Ordinal) ? line[ResultPrefix.Length..] : line;
+        try
+        {
+            return JsonSerializer.Deserialize(json, shape) ?? throw new InvalidOperationException($"node {node} sent an empty report.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidOperationException($"node {node} sent a result line that is not its report ({e.Message}).", e);
+        }
+    }
+
+    /// <summary>The start of a node's report line.</summary>
+    public const string ResultPrefix = "result ";
 
     /// <summary>Reads the line starting with <paramref name="prefix"/> from every node, in node order.</summary>
     public async Task<string[]> ExpectFromAllAsync(string prefix, CancellationToken ct)

@@ -70,7 +70,7 @@ internal sealed record NodesRunReport
     public required GcCounts GcCollections { get; init; }
     /// <summary>Every engine's conservation held.</summary>
     public required bool ConservationHeld { get; init; }
-    /// <summary>Every destination exactly once: nothing doubled, lost or misrouted.</summary>
+    /// <summary>Every destination exactly once: nothing doubled, lost or misrouted (a trace: nor delivered with another mode or vector, <see cref="NodeSummary.Mismatched"/>).</summary>
     public required bool ExactlyOnce { get; init; }
     /// <summary>Trace runs: whether the merged deliveries equal the reference (null without one).</summary>
     public bool? MatchesReference { get; init; }
@@ -128,6 +128,9 @@ internal sealed record NodesRunReport
 internal sealed record NodeSummary(int Node, long Posted, long Resolved, long Rejected, long Delivered, long Coalesced, long Forwarded, long ServedByHost,
     long Received, long Doubled, long Lost, long Misrouted, bool ConservationHeld, LatencySummary LatencyNs, long AllocatedBytes)
 {
+    /// <summary>A trace: deliveries to this node's vCPUs made with another mode or vector than the sequential replay's; null for a generated workload.</summary>
+    public long? Mismatched { get; init; }
+
     /// <summary>Whether this node's engine ran with the idle assist, as the node reported from its engine's options; null outside fused threading.</summary>
     public bool? Assist { get; init; }
 

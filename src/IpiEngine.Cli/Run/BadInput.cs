@@ -5,7 +5,8 @@ internal static class BadInput
 {
     /// <summary>
     /// Runs <paramref name="command"/> and returns its exit code; bad input (<see cref="RunInputException"/>) or a file that
-    /// cannot be written ends as one sentence on <paramref name="error"/> and exit code 2.
+    /// cannot be written ends as one sentence on <paramref name="error"/> and exit code 2, a measurement that could not be
+    /// made (<see cref="MeasurementFailedException"/>) as one sentence and exit code 1.
     /// </summary>
     public static int ExitCode(TextWriter error, Func<int> command)
     {
@@ -17,6 +18,11 @@ internal static class BadInput
         {
             error.WriteLine(e.Message);
             return 2;
+        }
+        catch (MeasurementFailedException e)
+        {
+            error.WriteLine(e.Message);
+            return 1;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

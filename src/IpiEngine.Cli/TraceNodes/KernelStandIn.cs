@@ -17,16 +17,16 @@ internal sealed class KernelStandIn : IcrInjector
     private readonly DestinationSet _destinations;
     private readonly IReadOnlyList<int> _nodeOfVcpu;
     private readonly int _self;
-    private readonly List<(long Seq, int Destination)>? _served;
+    private readonly List<NodeDelivery>? _served;
     private readonly long[]? _pairs; // only when not recording: vCPUs squared longs (a 50,000-vCPU trace overflowed an int)
     private long _servedTotal;
-    private readonly Dictionary<(int Target, byte Vector), long> _injected = [];
+    private readonly Dictionary<IcrInjection, long> _injected = [];
     private long _injectedTotal;
     private long _misinjected;
 
     /// <summary>
     /// Creates the kernel of node <paramref name="self"/>, with its own copy of the VM's topology; with
-    /// <paramref name="recordServed"/> it keeps every served (tag, target), else only counts per (source, target).
+    /// <paramref name="recordServed"/> it keeps every served (tag, target, mode, vector), else only counts per (source, target).
     /// </summary>
     public KernelStandIn(ApicTopology topology, IReadOnlyList<int> nodeOfVcpu, int self, bool recordServed)
     {
@@ -67,8 +67,8 @@ internal sealed class KernelStandIn : IcrInjector
         }
     }
 
-    /// <summary>Local targets served at ICR writes, as (the record's tag, the target vCPU); empty unless recorded.</summary>
-    public IReadOnlyList<(long Seq, int Destination)> Served
+    /// <summary>Local targets served at ICR writes, as (the record's tag, the target vCPU, the IPI's mode and vector); empty unless recorded.</summary>
+    public IReadOnlyList<NodeDelivery> Served
     {
         get
         {
@@ -103,14 +103,14 @@ internal sealed class KernelStandIn : IcrInjector
         }
     }
 
-    /// <summary>Injections per (target vCPU, vector).</summary>
-    public IReadOnlyDictionary<(int Target, byte Vector), long> InjectedByTarget
+    /// <summary>The <c>KVM_DSM_IPI</c> records taken for this host's vCPUs, as the injector wrote them, each with how many times.</summary>
+    public IReadOnlyDictionary<IcrInjection, long> InjectedRecords
     {
         get
         {
             lock (_lock)
             {
-                return new Dictionary<(int, byte), long>(_injected);
+                return new Dictionary<IcrInjection, long>(_injected);
             }
         }
     }
@@ -133,7 +133,7 @@ internal sealed class KernelStandIn : IcrInjector
             {
                 if (_nodeOfVcpu[destination] == _self)
                 {
-                    _served?.Add(((long)record.Tag, destination));
+                    _served?.Add(new NodeDelivery((long)record.Tag, destination, outcome.Command.DeliveryMode, outcome.Command.Vector));
                     if (_pairs is not null)
                     {
                         _pairs[(record.SourceVcpu * _nodeOfVcpu.Count) + destination]++;
@@ -159,8 +159,7 @@ internal sealed class KernelStandIn : IcrInjector
                     continue;
                 }
 
-                var key = ((int)injection.TargetVcpu, (byte)injection.IcrLow);
-                _injected[key] = _injected.GetValueOrDefault(key) + 1;
+                _injected[injection] = _injected.GetValueOrDefault(injection) + 1;
             }
         }
     }

@@ -8,7 +8,7 @@ namespace IpiEngine.Cli.TraceNodes;
 /// <summary>
 /// Records every delivery that arrives from another node (the record's tag, source and destination) once it has
 /// handed the frame on: to the node's engine (<see cref="EngineSink"/>) or, when the kernel serves local targets, to
-/// the kernel's <c>KVM_DSM_IPI</c> path (<see cref="InjectorSink"/>, whose records carry no tag).
+/// the kernel's <c>KVM_DSM_IPI</c> path (<see cref="SourceModeInjectorSink"/>, whose records carry no tag).
 /// </summary>
 internal sealed class TraceArrivals(RemoteDeliverySink next) : RemoteDeliverySink
 {

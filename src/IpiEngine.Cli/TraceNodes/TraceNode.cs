@@ -22,6 +22,7 @@ internal sealed class TraceNode : IDisposable
     private readonly int[] _local;
     private readonly Stopwatch _clock = new();
     private AllocationWindow _allocationsBefore;
+    private readonly Dictionary<Injection, long> _expectedInjections = []; // kernel: the KVM_DSM_IPI records the replay sends here
 
     /// <summary>
     /// Builds the node's engine (forwarding through <paramref name="transport"/>, its topology writes replicated VM-wide
@@ -61,8 +62,7 @@ internal sealed class TraceNode : IDisposable
             Kernel = new KernelStandIn(ApicTopology.Reset(setup.ApicIds), setup.Placement, setup.Node, recordServed: true);
         }
 
-        bool x2Apic = setup.Exits.Any(e => e.Register == ApicRegister.X2Icr);
-        Arrivals = new TraceArrivals(Kernel is null ? new EngineSink(Engine) : new InjectorSink(Kernel, x2Apic));
+        Arrivals = new TraceArrivals(Kernel is null ? new EngineSink(Engine) : new SourceModeInjectorSink(Kernel, setup.Exits));
         foreach (DeliveryRow row in setup.Sequential.Rows)
         {
             if (setup.Placement[row.SourceVcpu] == setup.Node)
@@ -72,7 +72,15 @@ internal sealed class TraceNode : IDisposable
 
             foreach (int destination in row.Destinations)
             {
-                ExpectedArrivals += setup.Placement[destination] == setup.Node ? 1 : 0;
+                if (setup.Placement[destination] == setup.Node)
+                {
+                    ExpectedArrivals++;
+                    if (Kernel is not null)
+                    {
+                        var expected = Injection.Sent(row, destination, setup.Exits);
+                        _expectedInjections[expected] = _expectedInjections.GetValueOrDefault(expected) + 1;
+                    }
+                }
             }
         }
     }
@@ -223,9 +231,10 @@ internal sealed class TraceNode : IDisposable
 
     /// <summary>
     /// Stops the engine (call once every node is drained) and returns this node's deliveries, as (seq, destination
-    /// vCPU): with the engine serving, its log (local and arrived); with the kernel, what it served plus what arrived.
+    /// vCPU, mode, vector): with the engine serving, its log (local and arrived); with the kernel, what it served plus
+    /// what arrived.
     /// </summary>
-    public (TraceNodeReport Report, List<(long Seq, int Destination)> Deliveries) Finish()
+    public (TraceNodeReport Report, List<NodeDelivery> Deliveries) Finish()
     {
         Engine.Stop();
         double seconds = _clock.Elapsed.TotalSeconds;
@@ -233,7 +242,7 @@ internal sealed class TraceNode : IDisposable
         EngineCounters c = Engine.ReadCounters();
         RemoteDelivery[] arrived = Arrivals.Arrived;
         var problems = new List<string>();
-        var deliveries = new List<(long Seq, int Destination)>();
+        var deliveries = new List<NodeDelivery>();
         long misrouted = arrived.LongCount(d => d.DestinationVcpu >= (uint)_setup.Placement.Length || d.SourceVcpu >= (uint)_setup.Placement.Length
             || _setup.Placement[(int)d.DestinationVcpu] != _setup.Node || _setup.Placement[(int)d.SourceVcpu] == _setup.Node);
         if (Kernel is null)
@@ -245,7 +254,7 @@ internal sealed class TraceNode : IDisposable
 
             foreach (DeliveryLogEntry entry in Engine.DeliveryLog!.Entries)
             {
-                deliveries.Add(((long)entry.Tag, entry.DestinationVcpu));
+                deliveries.Add(new NodeDelivery((long)entry.Tag, entry.DestinationVcpu, entry.DeliveryMode, entry.Vector));
             }
 
             if (c.RemoteDelivered + c.RemoteCoalesced + c.RemoteRejected != arrived.Length || c.RemoteRejected != 0)
@@ -256,8 +265,8 @@ internal sealed class TraceNode : IDisposable
         else
         {
             deliveries.AddRange(Kernel.Served);
-            deliveries.AddRange(arrived.Select(d => ((long)d.Tag, (int)d.DestinationVcpu)));
-            CheckInjections(arrived, problems);
+            deliveries.AddRange(arrived.Select(d => new NodeDelivery((long)d.Tag, (int)d.DestinationVcpu, d.DeliveryMode, d.Vector)));
+            CheckInjections(problems);
             if (c.Delivered + c.Coalesced != 0)
             {
                 problems.Add($"the engine delivered {c.Delivered + c.Coalesced} local targets that the kernel had served.");
@@ -288,21 +297,60 @@ internal sealed class TraceNode : IDisposable
         return (report, deliveries);
     }
 
-    /// <summary>The kernel took, as <c>KVM_DSM_IPI</c> records, exactly what arrived: per (target, vector), none elsewhere.</summary>
-    private void CheckInjections(RemoteDelivery[] arrived, List<string> problems)
+    /// <summary>
+    /// The kernel took, as <c>KVM_DSM_IPI</c> records, exactly what the sequential replay sends this host's vCPUs from
+    /// the other nodes: per target, delivery mode and vector (decoded from ICR low), ICR high and destination id as the
+    /// source's APIC mode at its write encodes them; nothing else, none for a vCPU elsewhere.
+    /// </summary>
+    private void CheckInjections(List<string> problems)
     {
         if (Kernel!.Misinjected != 0)
         {
             problems.Add($"{Kernel.Misinjected} KVM_DSM_IPI records named a vCPU that is not on this host.");
         }
 
-        var expected = arrived.GroupBy(d => ((int)d.DestinationVcpu, d.Vector)).ToDictionary(g => g.Key, g => (long)g.Count());
-        var injected = Kernel.InjectedByTarget;
-        if (Kernel.Injected != arrived.Length || expected.Count != injected.Count
-            || expected.Any(e => injected.GetValueOrDefault(e.Key) != e.Value))
+        var taken = new Dictionary<Injection, long>();
+        foreach (var (record, count) in Kernel.InjectedRecords)
         {
-            problems.Add($"the kernel took {Kernel.Injected} KVM_DSM_IPI records for the {arrived.Length} deliveries that arrived, not one each per target and vector.");
+            var injection = Injection.Taken(record);
+            taken[injection] = taken.GetValueOrDefault(injection) + count;
         }
+
+        var surplus = taken.Where(t => t.Value > _expectedInjections.GetValueOrDefault(t.Key)).ToArray();
+        long wrong = surplus.Sum(t => t.Value - _expectedInjections.GetValueOrDefault(t.Key));
+        long missing = _expectedInjections.Sum(e => Math.Max(0, e.Value - taken.GetValueOrDefault(e.Key)));
+        if (wrong + missing > 0)
+        {
+            problems.Add($"the kernel took {wrong} KVM_DSM_IPI records that the sequential replay does not send here"
+                + (surplus.Length > 0 ? $" (first: {surplus[0].Key})" : "") + $" and missed {missing} that it sends.");
+        }
+    }
+
+    /// <summary>
+    /// A <c>KVM_DSM_IPI</c> record as the check compares it: the target vCPU, the delivery mode and vector of its ICR
+    /// low, its ICR high and destination id as written.
+    /// </summary>
+    private readonly record struct Injection(int Target, string Mode, byte Vector, uint IcrHigh, uint DestinationId)
+    {
+        /// <summary>What the kernel was given.</summary>
+        public static Injection Taken(IcrInjection record)
+            => new((int)record.TargetVcpu, DeliveryRow.ModeName((DeliveryMode)((record.IcrLow >> 8) & 7)), (byte)record.IcrLow, record.IcrHigh, record.DestinationId);
+
+        /// <summary>
+        /// What the replay's <paramref name="row"/> sends <paramref name="target"/>: the row's mode and vector, and the
+        /// destination field of its firing write (<paramref name="exits"/>, seq ascending) in ICR high as the source's
+        /// APIC mode at that write places it (xAPIC: bits 31:24 of ICR2; x2APIC: all 32 bits).
+        /// </summary>
+        public static Injection Sent(DeliveryRow row, int target, ExitRecord[] exits)
+        {
+            ExitRecord write = SourceModeInjectorSink.WriteOf(exits, (ulong)row.Seq);
+            uint field = write.DestinationId;
+            return new(target, row.Mode, row.Vector, SourceModeInjectorSink.IsX2ApicWrite(write) ? field : field << 24, field);
+        }
+
+        /// <inheritdoc/>
+        public override string ToString()
+            => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"vCPU {Target}, {Mode} 0x{Vector:x2}, ICR high 0x{IcrHigh:x}, destination id 0x{DestinationId:x}");
     }
 
     /// <inheritdoc/>

@@ -13,7 +13,7 @@ namespace IpiEngine.Cli.TraceNodes;
 /// several node processes (<see cref="TraceNode"/>). Control lines: prints <c>listening ADDRESS</c> and <c>ready</c>,
 /// waits for <c>go</c>; at the K-th run of topology rows prints <c>at K</c> and waits for <c>pass K</c> (every node is
 /// there); when everything posted here is resolved and everything due here has arrived, writes its deliveries to OUT
-/// (<c>seq,dest_vcpu</c> lines), prints <c>result {json}</c> (a <see cref="TraceNodeReport"/>) and waits for <c>stop</c>.
+/// (<see cref="NodeDelivery"/> lines: <c>seq,dest_vcpu,delivery_mode,vector</c>), prints <c>result {json}</c> (a <see cref="TraceNodeReport"/>) and waits for <c>stop</c>.
 /// Exit codes: 0 every check held on this node, 1 not, 2 bad input.
 /// </summary>
 internal static class TraceNodeProcess
@@ -121,28 +121,10 @@ internal static class TraceNodeProcess
             report = report with { Problems = [.. report.Problems, $"not drained within {timeout.TotalSeconds:0} s: {report.Received} of {report.ExpectedReceived} deliveries arrived."] };
         }
 
-        await using (var writer = new StreamWriter(deliveriesPath))
-        {
-            await writer.WriteLineAsync("seq,dest_vcpu");
-            foreach (var (seq, destination) in deliveries)
-            {
-                await writer.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{seq},{destination}"));
-            }
-        }
-
+        await NodeDelivery.WriteAsync(deliveriesPath, deliveries);
         Console.Out.WriteLine("result " + JsonSerializer.Serialize(report, TraceNodeJsonContext.Default.TraceNodeReport));
         await NodeCommand.ReadCommandAsync("stop", ct);
         return report.Problems.Length == 0 ? 0 : 1;
-    }
-
-    /// <summary>Reads a node's deliveries file (<c>seq,dest_vcpu</c> lines).</summary>
-    public static IEnumerable<(long Seq, int Destination)> ReadDeliveries(string path)
-    {
-        foreach (string line in File.ReadLines(path).Skip(1))
-        {
-            int comma = line.IndexOf(',', StringComparison.Ordinal);
-            yield return (long.Parse(line.AsSpan(0, comma), CultureInfo.InvariantCulture), int.Parse(line.AsSpan(comma + 1), CultureInfo.InvariantCulture));
-        }
     }
 
     /// <summary>The rendezvous through the orchestrator: <c>at K</c> out, <c>pass K</c> in.</summary>

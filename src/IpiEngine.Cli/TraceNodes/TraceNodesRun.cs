@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using IpiEngine.Cli.Nodes;
 using IpiEngine.Cli.Run;
 using IpiEngine.Trace;
@@ -29,7 +28,7 @@ internal sealed class TraceNodesRun
     public IReadOnlyList<IReadOnlyList<int>>? PipelineCpus { get; init; }
     /// <summary>Who serves each node's targets.</summary>
     public LocalTargets LocalTargets { get; init; } = LocalTargets.Engine;
-    /// <summary>Bound on each wait (start, each rendezvous, the drain).</summary>
+    /// <summary>Each node's bound on each of its waits (start, each rendezvous, the drain); this run waits <see cref="NodeProcesses.ReportMargin"/> longer for a node's line.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
     /// <summary>The <c>ipi.dll</c> to start; by default the one this type lives in.</summary>
     public string IpiDll { get; init; } = typeof(TraceNodesRun).Assembly.Location;
@@ -56,7 +55,7 @@ internal sealed class TraceNodesRun
             ["--trace-vcpus", Path.GetFullPath(VcpusPath), "--trace-exits", Path.GetFullPath(ExitsPath), "--threading", Threading,
              "--deliveries", DeliveriesFile(folder, node), "--timeout", ((int)Timeout.TotalSeconds).ToString(CultureInfo.InvariantCulture),
              .. NodeProcesses.AssistArguments(Threading, Assist), .. PipelineCpuList.NodeArguments(PipelineCpus, node)],
-            IpiDll, Timeout, Log, ct);
+            IpiDll, Timeout + NodeProcesses.ReportMargin, Log, ct);
         await nodes.ExpectFromAllAsync("ready", ct);
         await nodes.SendAllAsync("go", ct);
         var clock = Stopwatch.StartNew();
@@ -74,19 +73,30 @@ internal sealed class TraceNodesRun
         var reports = new List<TraceNodeReport>();
         foreach (var (line, node) in (await nodes.ExpectFromAllAsync("result ", ct)).Select((l, i) => (l, i)))
         {
-            reports.Add(JsonSerializer.Deserialize(line["result ".Length..], TraceNodeJsonContext.Default.TraceNodeReport)
-                ?? throw new InvalidOperationException($"node {node} sent an empty report."));
+            reports.Add(NodeProcesses.ParseResult(node, line, TraceNodeJsonContext.Default.TraceNodeReport));
         }
 
         double seconds = clock.Elapsed.TotalSeconds;
         int[] placement = [.. Enumerable.Range(0, ids.Length).Select(v => v % Nodes)];
-        var merge = TraceNodesMerge.Merge(sequential, placement,
-            Enumerable.Range(0, Nodes).SelectMany(node => TraceNodeProcess.ReadDeliveries(DeliveriesFile(nodes.Folder, node))));
+        var merge = TraceNodesMerge.Merge(sequential, placement, Enumerable.Range(0, Nodes).SelectMany(node => ReadDeliveries(nodes.Folder, node)));
         await nodes.StopAsync();
         return new TraceNodesResult(reports, merge, sequential, ids.Length, exits.Length, seconds);
     }
 
     private static string DeliveriesFile(string folder, int node) => Path.Combine(folder, $"node{node}.deliveries.csv");
+
+    /// <summary>Node <paramref name="node"/>'s deliveries file; <see cref="InvalidOperationException"/> (one sentence) when it is missing or malformed.</summary>
+    private static List<NodeDelivery> ReadDeliveries(string folder, int node)
+    {
+        try
+        {
+            return NodeDelivery.Read(DeliveriesFile(folder, node));
+        }
+        catch (TraceFormatException e)
+        {
+            throw new InvalidOperationException($"node {node} wrote deliveries that cannot be read: {e.Message}.", e);
+        }
+    }
 }
 
 /// <summary>What a trace replayed over nodes did: each node's report, the merged deliveries, the sequential reference.</summary>

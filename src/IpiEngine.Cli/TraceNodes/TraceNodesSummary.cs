@@ -29,6 +29,7 @@ internal static class TraceNodesSummary
         Row("received / expected", r => $"{Number(r.Received)} / {Number(r.ExpectedReceived)}");
         Row("injected (KVM_DSM_IPI)", r => Number(r.Injected));
         Row("doubled / lost / misrouted", r => $"{Number(result.Merge.Doubled[r.Node])} / {Number(result.Merge.Lost[r.Node])} / {Number(r.Misrouted)}");
+        Row("delivered with another mode or vector", r => Number(result.Merge.Mismatched[r.Node]));
         Row("engine conservation", r => r.ConservationHeld ? "holds" : "BROKEN");
         if (result.Nodes.Any(r => r.Assist is not null))
         {
@@ -73,6 +74,6 @@ internal static class TraceNodesSummary
     private static NodePart[] Parts(TraceNodesResult result) =>
         [.. result.Nodes.Select(r => new NodePart(new NodeSummary(r.Node, r.Ipis, r.Ipis - r.Rejected, r.Rejected, r.Delivered + r.RemoteDelivered,
             r.Coalesced + r.RemoteCoalesced, r.Forwarded, r.ServedByHost, r.Received, result.Merge.Doubled[r.Node], result.Merge.Lost[r.Node], r.Misrouted,
-            r.ConservationHeld, r.LatencyNs, r.AllocatedBytes) { Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, ThinPassWaits = r.ThinPassWaits, PipelineCpus = r.PipelineCpus, RuntimeSettings = r.RuntimeSettings },
+            r.ConservationHeld, r.LatencyNs, r.AllocatedBytes) { Mismatched = result.Merge.Mismatched[r.Node], Assist = r.Assist, AssistedPasses = r.Assist is null ? null : r.AssistedPasses, ThinPassWaits = r.ThinPassWaits, PipelineCpus = r.PipelineCpus, RuntimeSettings = r.RuntimeSettings },
             r.Delivered + r.Coalesced + r.ServedByHost, new Run.GcCounts(r.Gen0, r.Gen1, r.Gen2)))];
 }

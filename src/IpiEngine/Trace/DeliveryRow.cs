@@ -58,6 +58,17 @@ internal sealed class DeliveryRow : IEquatable<DeliveryRow>
         return outcome.Command.IsInitDeassert ? InitDeassertMode : ModeNames[(int)outcome.Command.DeliveryMode];
     }
 
+    /// <summary>The mode name of one delivery made in <paramref name="mode"/> (a delivered INIT is an assert: a de-assert delivers nothing).</summary>
+    public static string ModeName(DeliveryMode mode) => ModeNames[(int)mode & 7];
+
+    /// <summary>The delivery mode <see cref="ModeName(DeliveryMode)"/> names <paramref name="name"/>; false for any other text.</summary>
+    public static bool TryParseDeliveredMode(string name, out DeliveryMode mode)
+    {
+        int index = Array.IndexOf(ModeNames, name);
+        mode = (DeliveryMode)Math.Max(index, 0);
+        return index >= 0;
+    }
+
     /// <summary>Whether a mode name may appear in <c>deliveries.csv</c>.</summary>
     public static bool IsKnownMode(string mode)
         => mode is RejectedMode or InitDeassertMode || (Array.IndexOf(ModeNames, mode) >= 0 && !mode.StartsWith("RESERVED", StringComparison.Ordinal));

@@ -13,7 +13,12 @@ internal static class InProcessTraceNodes
 {
     public sealed record Outcome(TraceNodesMerge Merge, TraceNodeReport[] Reports, ReplayResult Sequential, ExitRecord[] Exits);
 
-    public static Outcome Run(string prefix, int nodes, ThreadingMode threading, LocalTargets localTargets)
+    /// <summary>
+    /// Runs the trace at <paramref name="prefix"/>; <paramref name="link"/> (node, the node's receiving side) may put a
+    /// sink of the test's in front of what arrives at a node, as a faulty link would be.
+    /// </summary>
+    public static Outcome Run(string prefix, int nodes, ThreadingMode threading, LocalTargets localTargets,
+        Func<int, RemoteDeliverySink, RemoteDeliverySink>? link = null)
     {
         uint[] ids = TraceReader.ReadVcpus(prefix + ".vcpus.csv");
         ExitRecord[] exits = TraceReader.ReadExits(prefix + ".exits.csv", ids.Length);
@@ -34,7 +39,7 @@ internal static class InProcessTraceNodes
                     Peers = [.. Enumerable.Range(0, nodes).Where(p => p != node).Select(p => new PeerAddress(p, p > node ? transports[p].LocalEndPoint : null))],
                 });
                 members[node] = new TraceNode(new TraceNodeSetup(node, placement, ids, exits, sequential, threading, localTargets, timeout), transports[node]);
-                transports[node].Start(members[node].Arrivals);
+                transports[node].Start(link?.Invoke(node, members[node].Arrivals) ?? members[node].Arrivals);
                 members[node].Start();
             }
 
