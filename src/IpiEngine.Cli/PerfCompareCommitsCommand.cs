@@ -53,23 +53,36 @@ internal static class PerfCompareCommitsCommand
                     error.WriteLine($"saved {store.Save(record)}");
                 }
             }
-            // Round lines go with the text; JSON and Markdown stay one document on stdout.
-            var roundLog = format == "text" ? output : error;
-            foreach (var line in outcome.Rounds)
-            {
-                roundLog.WriteLine(line);
-            }
-            var report = comparer.Compare(outcome.A, outcome.B);
-            PerfComparisonPrinter.Print(report, format, output);
-            if (outcome.Interrupted)
-            {
-                // After the report, so that a reader of the text sees it last; on stderr when stdout is one document.
-                (format == "text" ? output : error).WriteLine(InterruptedLine(outcome));
-                return Run.RunInterruption.InterruptedExitCode;
-            }
-            return report.ExitCode;
+            return Report(outcome, comparer, format, output, error);
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Prints the round lines and the comparison of <paramref name="outcome"/>'s rounds in <paramref name="format"/>, and
+    /// returns the exit code: the verdict's, or 130 when Ctrl-C ended the rounds early, the same code the report's own
+    /// <c>exitCode</c> gives.
+    /// </summary>
+    internal static int Report(AlternatingRunner.Outcome outcome, RunComparer comparer, string format, TextWriter output, TextWriter error)
+    {
+        // Round lines go with the text; JSON and Markdown stay one document on stdout.
+        var roundLog = format == "text" ? output : error;
+        foreach (var line in outcome.Rounds)
+        {
+            roundLog.WriteLine(line);
+        }
+        var report = comparer.Compare(outcome.A, outcome.B);
+        if (outcome.Interrupted)
+        {
+            report = report with { Interrupted = new RoundsInterrupted(outcome.RoundsRun, outcome.RoundsPlanned, Run.RunInterruption.InterruptedExitCode) };
+        }
+        PerfComparisonPrinter.Print(report, format, output);
+        if (outcome.Interrupted)
+        {
+            // After the report, so that a reader of the text sees it last; on stderr when stdout is one document.
+            (format == "text" ? output : error).WriteLine(InterruptedLine(outcome));
+        }
+        return report.ExitCode;
     }
 
     /// <summary>What a run that Ctrl-C ended early says after its report.</summary>

@@ -11,7 +11,7 @@ namespace IpiEngine.Cli;
 
 /// <summary>
 /// <c>ipi perf ratio A B</c>: how many times as fast benchmark A ran as benchmark B in the stored records, per core
-/// state (<see cref="SpeedRatios"/>), and with <c>--goal</c> how often a record reached a goal.
+/// state and per job settings (<see cref="SpeedRatios"/>), and with <c>--goal</c> how often a record reached a goal.
 /// </summary>
 internal static class PerfRatioCommand
 {
@@ -28,7 +28,7 @@ internal static class PerfRatioCommand
         var format = new Option<string>("--format") { Description = "text or json.", DefaultValueFactory = _ => "text" };
         var results = PerfCommand.ResultsOption();
         var repo = PerfCommand.RepoOption();
-        var command = new Command("ratio", "How many times as fast one benchmark ran as another in the same records (the reference's median over the benchmark's), per core-distance state: median, quartiles, range, and how often a goal was reached.")
+        var command = new Command("ratio", "How many times as fast one benchmark ran as another in the same records (the reference's median over the benchmark's), per core-distance state and per job settings (never pooled): median, quartiles, range, and how often a goal was reached.")
         {
             benchmark, reference, records, goal, machine, format, results, repo,
         };
@@ -68,15 +68,24 @@ internal static class PerfRatioCommand
     private static void Print(RatioReport report, TextWriter output)
     {
         output.WriteLine($"{SpeedRatios.ShortName(report.Benchmark)} against {SpeedRatios.ShortName(report.Reference)}: how many times as fast, per core-distance state");
-        output.WriteLine($"machine {report.Machine}: {report.Readings.Count} record(s) of {report.Commits} commit(s) ({report.Benchmark}; {report.Reference})");
-        output.WriteLine();
-        var goal = report.Goal is { } g ? string.Create(CultureInfo.InvariantCulture, $"reached {g:0.###}x") : "";
-        output.WriteLine($"{"state",-8} {"records",7} {"median",8}  {"q1 - q3",-15} {"min - max",-15} {goal}".TrimEnd());
-        foreach (var s in report.States)
+        if (report.Jobs.Count > 1)
         {
-            var reached = s.ReachedGoal is { } n ? string.Create(CultureInfo.InvariantCulture, $"{n} ({100.0 * n / s.Records:0}%)") : "";
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{StateName(s.State),-8} {s.Records,7} {s.Median,7:0.00}x  {$"{s.Q1:0.00} - {s.Q3:0.00}",-15} {$"{s.Min:0.00} - {s.Max:0.00}",-15} {reached}").TrimEnd());
+            output.WriteLine($"the records were made with {report.Jobs.Count} different job settings, which measure differently: one table per job, never pooled");
+        }
+        var goal = report.Goal is { } g ? string.Create(CultureInfo.InvariantCulture, $"reached {g:0.###}x") : "";
+        foreach (var job in report.Jobs)
+        {
+            output.WriteLine();
+            output.WriteLine($"machine {report.Machine}: {job.Readings.Count} record(s) of {job.Commits} commit(s) ({report.Benchmark}; {report.Reference})");
+            output.WriteLine($"job {job.Job}");
+            output.WriteLine();
+            output.WriteLine($"{"state",-8} {"records",7} {"median",8}  {"q1 - q3",-15} {"min - max",-15} {goal}".TrimEnd());
+            foreach (var s in job.States)
+            {
+                var reached = s.ReachedGoal is { } n ? string.Create(CultureInfo.InvariantCulture, $"{n} ({100.0 * n / s.Records:0}%)") : "";
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{StateName(s.State),-8} {s.Records,7} {s.Median,7:0.00}x  {$"{s.Q1:0.00} - {s.Q3:0.00}",-15} {$"{s.Min:0.00} - {s.Max:0.00}",-15} {reached}").TrimEnd());
+            }
         }
 
         output.WriteLine();

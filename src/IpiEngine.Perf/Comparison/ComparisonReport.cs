@@ -74,8 +74,17 @@ public sealed record ComparisonReport
     /// <summary>What the comparison cannot tell, in one line (stored records cannot separate drift from change), or null.</summary>
     public string? Caveat { get; init; }
 
-    /// <summary>The process exit code: 0 pass, 1 regression, 2 not comparable, 3 not enough evidence.</summary>
-    public int ExitCode => (int)Verdict;
+    /// <summary>
+    /// Set when the user stopped the rounds early (Ctrl-C): the comparison stands on the rounds that finished, and the
+    /// process exits with the interruption's code, not the verdict's.
+    /// </summary>
+    public RoundsInterrupted? Interrupted { get; init; }
+
+    /// <summary>
+    /// The process exit code: 0 pass, 1 regression, 2 not comparable, 3 not enough evidence; the code of
+    /// <see cref="Interrupted"/> (130) when the rounds were stopped early.
+    /// </summary>
+    public int ExitCode => Interrupted?.ExitCode ?? (int)Verdict;
 
     /// <summary>The one-line verdict.</summary>
     public required string VerdictLine { get; init; }
@@ -83,3 +92,9 @@ public sealed record ComparisonReport
     /// <summary>The one-line summary of counts.</summary>
     public required string SummaryLine { get; init; }
 }
+
+/// <summary>How many rounds finished of those planned when the user stopped them, and the exit code that says so.</summary>
+/// <param name="RoundsRun">Rounds that finished: the comparison stands on these.</param>
+/// <param name="RoundsPlanned">Rounds planned when the stop came.</param>
+/// <param name="ExitCode">The process exit code of a run stopped early.</param>
+public sealed record RoundsInterrupted(int RoundsRun, int RoundsPlanned, int ExitCode);

@@ -46,8 +46,28 @@ public sealed class RunComparer
     /// </summary>
     public const double InterimAlpha = 0.001;
 
+    /// <summary>
+    /// The share of the final look's equivalence level at which a look before a run's last round may call a benchmark the
+    /// same: a tenth, as <see cref="InterimAlpha"/> is of the final look's 0.01 (0.005 against 0.05). At the final
+    /// look's level after every round, a shift just beyond the threshold passed one of a run's looks far more often
+    /// than 5% (about 16% over 20 rounds at the threshold, in a simulation of Gaussian rounds); at a tenth the looks
+    /// before the last add a few tenths of a percent to the final look's 5%. A sign-flip test reaches 0.005 from 8
+    /// rounds on, when every round is inside the threshold.
+    /// </summary>
+    internal const double InterimEquivalenceShare = 0.1;
+
     /// <summary>This comparison with slower and faster tested at <see cref="InterimAlpha"/> (or its own alpha, if stricter).</summary>
     public RunComparer ForInterimLooks() => new(options with { Alpha = Math.Min(options.Alpha, InterimAlpha) });
+
+    /// <summary>
+    /// This comparison with "same" tested at <see cref="InterimEquivalenceShare"/> of its equivalence level. Apart from
+    /// <see cref="ForInterimLooks"/>: at <see cref="InterimAlpha"/> the tests give no verdict at all before 10 rounds,
+    /// and this one keeps its own alpha's fewest rounds.
+    /// </summary>
+    internal RunComparer ForInterimSameLooks() => new(options with { EquivalenceAlpha = options.EquivalenceAlpha * InterimEquivalenceShare });
+
+    /// <summary>The test of interleaved rounds (null when iterations are compared).</summary>
+    internal PairedTest? Paired => _pairedTest;
 
     /// <summary>Fewest launches per side with which the launch test can give a verdict at all (1 when iterations are compared).</summary>
     public int MinimumLaunches => _launchTest?.MinimumLaunches ?? 1;

@@ -83,7 +83,10 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
 
     /// <summary>Runs round <paramref name="round"/> and returns each side's record.</summary>
     /// <exception cref="PerfInputException">A worker cannot start or load its suite.</exception>
-    /// <exception cref="PerfToolException">A worker dies before it listed its cases, or a base (A) worker dies later (a diff worker that dies fails its benchmark instead).</exception>
+    /// <exception cref="PerfToolException">
+    /// A worker dies before it listed its cases, a base (A) worker dies later, or a fresh diff worker cannot start (a diff
+    /// worker that dies fails its benchmark instead, and a fresh one takes its place for the benchmarks after it).
+    /// </exception>
     public (PerfRecord A, PerfRecord B, bool AllRan) Run(SideSetup a, SideSetup b, IReadOnlyList<string> filters, int round)
     {
         var started = DateTimeOffset.UtcNow;
@@ -91,12 +94,13 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
         int? layoutSeed = varyPlacement ? unchecked((round * 7919) + 17) : null;
         var workersA = new List<WorkerProcess>(WorkersPerSide);
         var workersB = new List<WorkerProcess>(WorkersPerSide);
+        WorkerProcess Launch(SideSetup side) => WorkerProcess.Launch(workerCommand, side.AssemblyPath, filters, EnvironmentOf(side), side.Label, log, layoutSeed);
         try
         {
             for (int w = 0; w < WorkersPerSide; w++)
             {
-                workersA.Add(WorkerProcess.Launch(workerCommand, a.AssemblyPath, filters, EnvironmentOf(a), a.Label, log, layoutSeed));
-                workersB.Add(WorkerProcess.Launch(workerCommand, b.AssemblyPath, filters, EnvironmentOf(b), b.Label, log, layoutSeed));
+                workersA.Add(Launch(a));
+                workersB.Add(Launch(b));
             }
             // All eight start up at once, then each waits on its stdin: the round pays the slowest start-up, not their
             // sum (a third of a second each here; a round of one benchmark went from 6-7 s to 5-6 s). Nothing is
@@ -105,7 +109,7 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
             {
                 worker.ReadCases();
             }
-            return Run(workersA, workersB, a, b, filters, round, started);
+            return Run(workersA, workersB, () => Launch(b), a, b, filters, round, started);
         }
         finally
         {
@@ -121,8 +125,8 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
         }
     }
 
-    private (PerfRecord A, PerfRecord B, bool AllRan) Run(List<WorkerProcess> workersA, List<WorkerProcess> workersB, SideSetup a, SideSetup b,
-        IReadOnlyList<string> filters, int round, DateTimeOffset started)
+    private (PerfRecord A, PerfRecord B, bool AllRan) Run(List<WorkerProcess> workersA, List<WorkerProcess> workersB, Func<WorkerProcess> launchB,
+        SideSetup a, SideSetup b, IReadOnlyList<string> filters, int round, DateTimeOffset started)
     {
         // Every worker of a side loaded the same suite with the same filters: the first one's case list is the side's.
         WorkerProcess workerA = workersA[0], workerB = workersB[0];
@@ -141,11 +145,11 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
             var sides = new List<Side>(2);
             if (caseA >= 0)
             {
-                sides.Add(new Side(workersA, caseA, workerA.Cases[caseA], IsDiff: false));
+                sides.Add(new Side(workersA, caseA, workerA.Cases[caseA], Relaunch: null));
             }
             if (caseB >= 0)
             {
-                sides.Add(new Side(workersB, caseB, workerB.Cases[caseB], IsDiff: true));
+                sides.Add(new Side(workersB, caseB, workerB.Cases[caseB], Relaunch: launchB));
             }
             // A then B in even steps, B then A in odd ones: the order flips per case and per round.
             if (sides.Count == 2 && (round + k) % 2 == 1)
@@ -227,14 +231,16 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
     {
         // A diff benchmark that takes its worker down (a stack overflow, a fail-fast, a crash in unsafe code) is that
         // benchmark failing in the diff, a regression: not the tool failing, which the base's worker dying still is.
-        static WorkerReply Ask(Side side, WorkerProcess worker, WorkerRequest request)
+        // A fresh worker takes the dead one's place, so that the benchmarks after it are measured, not failed for it.
+        WorkerReply Ask(Side side, WorkerProcess worker, WorkerRequest request)
         {
             try
             {
                 return worker.Send(request);
             }
-            catch (Exception e) when (side.IsDiff && e is PerfToolException or IOException)
+            catch (Exception e) when (side.Relaunch is not null && e is PerfToolException or IOException)
             {
+                Replace(side, worker);
                 return new WorkerReply(Error: $"its worker died: {e.Message}");
             }
         }
@@ -316,6 +322,18 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
         return outcome;
     }
 
+    /// <summary>Puts a fresh worker in the place of <paramref name="dead"/>, which the benchmark of <paramref name="side"/> took down.</summary>
+    /// <exception cref="PerfToolException">The fresh worker dies before it lists its cases.</exception>
+    private void Replace(Side side, WorkerProcess dead)
+    {
+        int slot = side.Workers.IndexOf(dead);
+        dead.Dispose();
+        // In the list before it is asked anything: the round's cleanup disposes it even when it fails to start.
+        side.Workers[slot] = side.Relaunch!();
+        side.Workers[slot].ReadCases();
+        log.WriteLine($"{side.Case.Id} took down diff worker {slot + 1}; a fresh one runs the benchmarks after it");
+    }
+
     private static double Median(IReadOnlyList<double> values) => Quantile(values.Order().ToList(), 0.5);
 
     private static double Quantile(List<double> sorted, double q)
@@ -345,6 +363,9 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
         Benchmarks = results,
     };
 
-    /// <summary>One side of one case: its workers, the case's index there (the same in each), and the case.</summary>
-    private sealed record Side(IReadOnlyList<WorkerProcess> Workers, int Index, WorkerCase Case, bool IsDiff);
+    /// <summary>
+    /// One side of one case: its workers, the case's index there (the same in each), and the case; for the diff,
+    /// <paramref name="Relaunch"/> starts a worker to replace one that died (null for the base, whose worker dying ends the run).
+    /// </summary>
+    private sealed record Side(List<WorkerProcess> Workers, int Index, WorkerCase Case, Func<WorkerProcess>? Relaunch);
 }

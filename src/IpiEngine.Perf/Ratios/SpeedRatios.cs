@@ -1,4 +1,5 @@
 using IpiEngine.Perf.Calibration;
+using IpiEngine.Perf.Comparison;
 using IpiEngine.Perf.Records;
 using Perfolizer.Mathematics.QuantileEstimators;
 using Pragmastat;
@@ -10,7 +11,9 @@ namespace IpiEngine.Perf.Ratios;
 /// goal such as "one <c>Post</c> per record at least 3x a ConcurrentQueue, in either state" asks of the stored suite
 /// records. Only the two benchmarks of one record are compared with each other (same build, same session, minutes
 /// apart), and a record counts in a state only when both of its readings were labelled that state; a record where
-/// they differ, or either was mixed, counts as mixed.
+/// they differ, or either was mixed, counts as mixed. Records made with different job settings (a <c>ci</c> and a
+/// <c>full</c> profile record, an interleaved round) measure differently, so each job gets its own summaries, never a
+/// pooled one.
 /// </summary>
 public static class SpeedRatios
 {
@@ -42,14 +45,14 @@ public static class SpeedRatios
             throw new PerfInputException($"'{benchmark}' and '{reference}' are the same benchmark ({benchmarkId}): name two.");
         }
 
-        var readings = new List<RatioReading>();
+        var readings = new List<(string Job, RatioReading Reading)>();
         foreach (var record in onMachine.OrderBy(r => r.Run.StartedUtc))
         {
             var b = Usable(record, benchmarkId);
             var r = Usable(record, referenceId);
             if (b is not null && r is not null)
             {
-                readings.Add(new RatioReading(record.Commit.ShortSha, record.Run.StartedUtc, StateOf(b, r), b.Median!.Value, r.Median!.Value));
+                readings.Add((RunComparer.JobSignature(record.Run.Job), new RatioReading(record.Commit.ShortSha, record.Run.StartedUtc, StateOf(b, r), b.Median!.Value, r.Median!.Value)));
             }
         }
 
@@ -58,9 +61,10 @@ public static class SpeedRatios
             throw new PerfInputException($"No record on machine '{machineId}' holds a result of both {benchmarkId} and {referenceId}.");
         }
 
-        var states = new[] { CoreDistanceState.Near, CoreDistanceState.Far, CoreDistanceState.Mixed, CoreDistanceState.Unknown }
-            .Select(s => Summarize(s, readings.Where(x => x.State == s).Select(x => x.Ratio).ToList(), goal))
-            .OfType<RatioSummary>()
+        var jobs = readings
+            .GroupBy(x => x.Job, StringComparer.Ordinal)
+            .OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => Job(g.Key, [.. g.Select(x => x.Reading)], goal))
             .ToList();
         return new RatioReport
         {
@@ -68,11 +72,20 @@ public static class SpeedRatios
             Benchmark = benchmarkId,
             Reference = referenceId,
             Goal = goal,
-            Commits = readings.Select(x => x.ShortSha).Distinct(StringComparer.Ordinal).Count(),
-            States = states,
-            Readings = readings,
+            Jobs = jobs,
         };
     }
+
+    private static RatioJob Job(string job, List<RatioReading> readings, double? goal) => new()
+    {
+        Job = job,
+        Commits = readings.Select(x => x.ShortSha).Distinct(StringComparer.Ordinal).Count(),
+        States = new[] { CoreDistanceState.Near, CoreDistanceState.Far, CoreDistanceState.Mixed, CoreDistanceState.Unknown }
+            .Select(s => Summarize(s, readings.Where(x => x.State == s).Select(x => x.Ratio).ToList(), goal))
+            .OfType<RatioSummary>()
+            .ToList(),
+        Readings = readings,
+    };
 
     /// <summary>
     /// The one id among <paramref name="ids"/> that <paramref name="name"/> names: the whole id, or its end after a dot
@@ -204,6 +217,16 @@ public sealed record RatioReport
 
     /// <summary>The goal, when one was given.</summary>
     public double? Goal { get; init; }
+
+    /// <summary>The readings of each job settings apart, the job with the most records first.</summary>
+    public required IReadOnlyList<RatioJob> Jobs { get; init; }
+}
+
+/// <summary>The readings of the records made with one job settings, and their summaries.</summary>
+public sealed record RatioJob
+{
+    /// <summary>The job: its profile name and settings (<see cref="RunComparer.JobSignature"/>).</summary>
+    public required string Job { get; init; }
 
     /// <summary>How many commits the readings come from.</summary>
     public required int Commits { get; init; }

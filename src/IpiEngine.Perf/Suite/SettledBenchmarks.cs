@@ -6,7 +6,8 @@ namespace IpiEngine.Perf.Suite;
 /// <summary>
 /// Where the rounds of an interleaved run go once some benchmarks are decided. A benchmark is settled when the
 /// comparison of every round so far calls it the same on both sides (time inside its threshold by the equivalence
-/// test, allocation unchanged), or calls it slower or faster at <see cref="RunComparer.InterimAlpha"/>; the later
+/// test at <see cref="RunComparer.InterimEquivalenceShare"/> of its level, allocation unchanged), or calls it slower
+/// or faster at <see cref="RunComparer.InterimAlpha"/>; the later
 /// rounds run only the others. A round of a few undecided benchmarks is much shorter than a round of all, so within
 /// the same budget the noisy benchmarks get several times the rounds they would get if every round ran everything.
 /// </summary>
@@ -15,12 +16,11 @@ namespace IpiEngine.Perf.Suite;
 /// Slower and faster are looked at after every round, so each look must be strict: at 0.001 (the Haybittle–Peto rule
 /// of interim analyses), against the final look's 0.01. A sign-flip test reaches 0.001 from 10 rounds on, so a clear
 /// regression settles then, and one that is not clear keeps running to the end, where it gets its verdict at the
-/// usual alpha over every round. "Same" is looked at with the final look's level, and the final verdict of a settled
-/// benchmark, taken over the rounds it ran, is the one that settled it. Those repeated looks are not free: a shift just
-/// beyond the threshold passes each look's equivalence test with a chance of up to its level (0.05), and over a run's
-/// looks (up to 14 before the warn-only cap) those chances add up, so a slowdown of 1-1.5 times the threshold is called
-/// the same more often than the level says. A shift well beyond the threshold passes no look. (Not corrected yet: a
-/// spent equivalence level per look would need fresh false-alarm and detection runs to set.)
+/// usual alpha over every round. "Same" is repeated as often, and a shift just beyond the threshold passes each look's
+/// equivalence test with a chance of up to its level: at the final look's 0.05 after every round, those chances added
+/// up to about 16% over 20 rounds, so the interim looks ask for a tenth of it (0.005, from 8 rounds on) and the run's
+/// chance stays close to the final look's 5%. The final verdict of a settled benchmark, taken over the rounds it ran, is
+/// the one that settled it (a stricter level passed is a looser one passed).
 /// </para>
 /// <para>
 /// A benchmark that more rounds cannot decide is settled too: one on a single side (added or removed by the commit),
@@ -65,7 +65,8 @@ internal static class SettledBenchmarks
         ArgumentNullException.ThrowIfNull(ranLastRound);
         var report = comparer.Compare(a, b);
         var compared = report.Benchmarks;
-        var settled = compared
+        // Decided at the interim levels (every round's look is one of many); the final look's report says the rest.
+        var settled = comparer.ForInterimSameLooks().Compare(a, b).Benchmarks
             .Where(c => c.Time is TimeOutcome.Same && !c.AllocationChanged || c.Time is TimeOutcome.Failed)
             .Select(c => c.Id)
             .ToHashSet(StringComparer.Ordinal);

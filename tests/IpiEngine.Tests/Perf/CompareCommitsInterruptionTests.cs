@@ -1,5 +1,6 @@
 using IpiEngine.Cli;
 using IpiEngine.Perf;
+using IpiEngine.Perf.Comparison;
 using IpiEngine.Perf.Git;
 using IpiEngine.Perf.Records;
 using IpiEngine.Perf.Suite;
@@ -69,6 +70,42 @@ public sealed class CompareCommitsInterruptionTests
         Assert.Equal("the run was interrupted after round 0 of the 2 planned", outcome.Rounds[^1]);
         Assert.Contains("stopped at the user's request during round 1 of 2", log.ToString(), StringComparison.Ordinal);
         Assert.Throws<PerfInputException>(() => runner.Run(builds, settings, TimeSpan.Zero));
+    }
+
+    /// <summary>
+    /// Review (s41): after Ctrl-C the process exited 130 but the JSON report's <c>exitCode</c> was the verdict's, so a
+    /// script reading the document and one reading the exit status disagreed. Both say 130 now, and the document says why.
+    /// </summary>
+    [Fact]
+    public void A_stopped_run_s_json_gives_the_exit_code_the_process_exits_with()
+    {
+        const string Id = "IpiEngine.Benchmarks.Apic.R.Steady(Case: A)";
+        var a = SyntheticRecords.Set("A", SyntheticRecords.Interleaved("aaaaaaaaaaaa", 1, Id, [100.0, 100, 100, 100]));
+        var b = SyntheticRecords.Set("B", SyntheticRecords.Interleaved("aaaaaaaaaaaa", 1, Id, [100.0, 100, 100, 100]));
+        var stopped = new AlternatingRunner.Outcome(a, b, ["the run was interrupted after round 1 of the 3 planned"], Interrupted: true, RoundsPlanned: 3);
+        var comparer = new RunComparer(new ComparisonOptions { Unit = ComparisonUnit.Launch });
+
+        var (exit, json, error) = Report(stopped);
+
+        Assert.Equal(130, exit);
+        Assert.Equal("NotEnoughEvidence", json.GetProperty("verdict").GetString()); // one round: the verdict's code is 3
+        Assert.Equal(130, json.GetProperty("exitCode").GetInt32()); // was 3
+        Assert.Equal(1, json.GetProperty("interrupted").GetProperty("roundsRun").GetInt32());
+        Assert.Equal(3, json.GetProperty("interrupted").GetProperty("roundsPlanned").GetInt32());
+        Assert.Contains("interrupted: 1 of the 3 planned round(s) finished", error, StringComparison.Ordinal);
+
+        var (wholeExit, whole, _) = Report(stopped with { Interrupted = false, RoundsPlanned = 1 });
+        Assert.Equal(3, wholeExit);
+        Assert.Equal(3, whole.GetProperty("exitCode").GetInt32());
+        Assert.False(whole.TryGetProperty("interrupted", out _));
+
+        (int Exit, System.Text.Json.JsonElement Json, string Error) Report(AlternatingRunner.Outcome outcome)
+        {
+            var output = new StringWriter();
+            var errors = new StringWriter();
+            int code = PerfCompareCommitsCommand.Report(outcome, comparer, "json", output, errors);
+            return (code, System.Text.Json.JsonDocument.Parse(output.ToString()).RootElement.Clone(), errors.ToString());
+        }
     }
 
     private static (AlternatingRunner.Outcome Outcome, string Log, int Asked) RunThreeRounds(int? stopAfterRound, int rounds = 3)

@@ -38,19 +38,20 @@ public sealed class SpeedRatioTests : IDisposable
 
         Assert.Equal(Engine, report.Benchmark);
         Assert.Equal(Queue, report.Reference);
-        Assert.Equal(6, report.Readings.Count);
-        Assert.Equal(6, report.Commits);
-        var near = Assert.Single(report.States, s => s.State == CoreDistanceState.Near);
+        var job = Assert.Single(report.Jobs);
+        Assert.Equal(6, job.Readings.Count);
+        Assert.Equal(6, job.Commits);
+        var near = Assert.Single(job.States, s => s.State == CoreDistanceState.Near);
         Assert.Equal(3, near.Records);
         Assert.Equal(2, near.ReachedGoal); // 3.15 and 4 reach 3; 2.5 does not
         Assert.InRange(near.Median, 3.05, 3.25);
         Assert.InRange(near.Min, 2.45, 2.55);
         Assert.InRange(near.Max, 3.9, 4.1);
-        var far = Assert.Single(report.States, s => s.State == CoreDistanceState.Far);
+        var far = Assert.Single(job.States, s => s.State == CoreDistanceState.Far);
         Assert.Equal(2, far.Records);
         Assert.Equal(0, far.ReachedGoal);
         Assert.InRange(far.Median, 1.3, 1.4);
-        var mixed = Assert.Single(report.States, s => s.State == CoreDistanceState.Mixed);
+        var mixed = Assert.Single(job.States, s => s.State == CoreDistanceState.Mixed);
         Assert.Equal(1, mixed.Records);
         Assert.InRange(mixed.Median, 4.4, 4.6);
     }
@@ -67,9 +68,10 @@ public sealed class SpeedRatioTests : IDisposable
 
         var report = SpeedRatios.Read(records, Machine, Engine, Queue, goal: null);
 
-        Assert.Equal(6, report.Readings.Count);
-        Assert.All(report.States, s => Assert.Null(s.ReachedGoal));
-        Assert.DoesNotContain(report.Readings, r => r.ShortSha.StartsWith('b'));
+        var job = Assert.Single(report.Jobs);
+        Assert.Equal(6, job.Readings.Count);
+        Assert.All(job.States, s => Assert.Null(s.ReachedGoal));
+        Assert.DoesNotContain(job.Readings, r => r.ShortSha.StartsWith('b'));
     }
 
     [Theory]
@@ -136,9 +138,45 @@ public sealed class SpeedRatioTests : IDisposable
         var root = document.RootElement;
         Assert.Equal(Engine, root.GetProperty("benchmark").GetString());
         Assert.Equal(3, root.GetProperty("goal").GetDouble());
-        Assert.Equal(6, root.GetProperty("readings").GetArrayLength());
-        var nearJson = root.GetProperty("states").EnumerateArray().Single(s => s.GetProperty("state").GetString() == "Near");
+        var jobJson = Assert.Single(root.GetProperty("jobs").EnumerateArray());
+        Assert.Equal(6, jobJson.GetProperty("readings").GetArrayLength());
+        var nearJson = jobJson.GetProperty("states").EnumerateArray().Single(s => s.GetProperty("state").GetString() == "Near");
         Assert.Equal(2, nearJson.GetProperty("reachedGoal").GetInt32());
+    }
+
+    /// <summary>
+    /// Review (s41): records of different job settings were pooled into one ratio: a <c>ci</c> profile record (3
+    /// iterations of 25 ms) counted beside <c>full</c> ones. Each job gets its own table, the one with most records first.
+    /// </summary>
+    [Fact]
+    public void Records_of_different_job_settings_are_summarized_per_job_never_pooled()
+    {
+        var store = new RecordStore(_folder.FullName);
+        foreach (var record in History())
+        {
+            store.Save(record);
+        }
+        foreach (var sha in (string[])["e1", "e2", "e3", "e4"])
+        {
+            store.Save(Record(sha, Machine, IpiEngine.Perf.Suite.SuiteProfile.Ci, dirty: false,
+                Benchmark(Engine, Samples(10, 3, 9), state: CoreDistanceState.Near), Benchmark(Queue, Samples(12, 3, 10), state: CoreDistanceState.Near))); // 1.2x
+        }
+
+        var (exit, output, error) = PerfFixtures.RunCli("perf", "ratio", "EngineSingle", "Queues", "--goal", "3", "--results", _folder.FullName);
+
+        Assert.True(exit == 0, error);
+        Assert.Contains("made with 2 different job settings", output, StringComparison.Ordinal);
+        Assert.Contains($"machine {Machine}: 6 record(s) of 6 commit(s)", output, StringComparison.Ordinal); // was 10 of 10, pooled
+        Assert.Contains($"machine {Machine}: 4 record(s) of 4 commit(s)", output, StringComparison.Ordinal);
+        Assert.Matches(@"job ci: launches 1, warmup 1, iterations 3 x 25 ms[^\n]*\n\s*\n[^\n]*\nnear\s+4\s+1\.[12]\dx\s+.*0 \(0%\)", output.ReplaceLineEndings("\n"));
+        Assert.Matches(@"job full: [^\n]*\n\s*\n[^\n]*\nnear\s+3\s+3\.\d\dx\s+.*2 \(67%\)", output.ReplaceLineEndings("\n"));
+
+        var (_, json, _) = PerfFixtures.RunCli("perf", "ratio", "EngineSingle", "Queues", "--results", _folder.FullName, "--format", "json");
+        using var document = JsonDocument.Parse(json);
+        var jobs = document.RootElement.GetProperty("jobs").EnumerateArray().ToList();
+        Assert.Equal(2, jobs.Count);
+        Assert.StartsWith("full:", jobs[0].GetProperty("job").GetString(), StringComparison.Ordinal); // most records first
+        Assert.Equal(4, jobs[1].GetProperty("readings").GetArrayLength());
     }
 
     [Fact]

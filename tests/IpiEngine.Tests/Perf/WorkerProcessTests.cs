@@ -60,6 +60,43 @@ public sealed class WorkerProcessTests : IDisposable
         Assert.Throws<PerfToolException>(() => round.Run(Side("base-crash"), Side("diff"), [], 2));
     }
 
+    /// <summary>
+    /// Review (s41): a diff worker that died stayed in the round, so every later benchmark sent to it failed as "failed in
+    /// diff" too, blaming benchmarks that did nothing wrong. A fresh worker takes its place: only the crashing one fails,
+    /// and the log names it.
+    /// </summary>
+    [Fact]
+    public void In_an_interleaved_round_the_benchmarks_after_one_that_took_down_its_diff_worker_still_run()
+    {
+        // Two cases; on the crashing side, a block of the first (case index 0) exits the worker.
+        const string Worker = """
+            echo '{"cases":[{"id":"X.Crashes","categories":["Apic"],"operationsPerInvoke":1},{"id":"X.Fine","categories":["Apic"],"operationsPerInvoke":1}]}'
+            while read line; do
+              case "$line" in
+                *quit*) exit 0 ;;
+                *'"op":"block","case":0,'*) case "$1" in *crash*) exit 9 ;; esac; echo '{"samplesNs":[10,10,10]}' ;;
+                *block*) echo '{"samplesNs":[10,10,10]}' ;;
+                *) echo '{"calls":1000}' ;;
+              esac
+            done
+            """;
+        var log = new StringWriter();
+        var round = new InterleavedRound(["/bin/sh", "-c", Worker, "worker"], log, varyPlacement: false);
+        var commit = new IpiEngine.Perf.Records.CommitInfo { Sha = new string('a', 40), Subject = "test", Dirty = false, CommittedUtc = DateTimeOffset.UnixEpoch };
+        InterleavedRound.SideSetup Side(string folder) => new(Path.Combine(Directory.CreateDirectory(_folder.File(folder)).FullName, "suite.dll"),
+            new Dictionary<string, string>(), commit, folder);
+
+        var (a, b, allRan) = round.Run(Side("base"), Side("diff-crash"), [], 1);
+
+        Assert.False(allRan);
+        Assert.All(a.Benchmarks, x => Assert.False(x.Failed));
+        Assert.True(b.Benchmarks.Single(x => x.Id == "X.Crashes").Failed);
+        var fine = b.Benchmarks.Single(x => x.Id == "X.Fine");
+        Assert.False(fine.Failed); // was failed: its pilot went to the dead worker ("its worker died")
+        Assert.Equal(10, fine.Median);
+        Assert.Contains("X.Crashes took down diff worker 1", log.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_worker_that_dies_before_its_cases_is_a_tool_failure_and_one_saying_why_is_bad_input()
     {
