@@ -12,7 +12,8 @@ namespace IpiEngine.Transport;
 /// them 0, 1, 2 ... and sends each (Commit) to every node; every node applies the commits strictly by number on one
 /// applier thread, reports its epoch (writes applied) and digest (State), and the sequencer tells the writing node once
 /// every node applied its write (Done). Resends after a reconnect are idempotent: a Commit is applied once per number,
-/// a Request once per request id. A sequencer starts by recovering the VM's order from every node (Replay; in
+/// a Request once per request id, and a caller's retry of a write that failed reuses its request id, so it is not
+/// ordered twice ("A caller's retry" there). A sequencer starts by recovering the VM's order from every node (Replay; in
 /// <c>TopologyReplication.Recovery.cs</c>), so a restarted one rejoins. The engine built with
 /// <see cref="EngineOptions.Replicator"/> = this object posts through it; the transport's <see cref="NodeTransport.Start"/>
 /// starts the applier.
@@ -32,7 +33,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
     private readonly List<TopologyMessage> _ordered = [];                      // every commit, by index
     private readonly long[] _peerEpoch;                                        // by node id: writes it reported applied
     private readonly bool[] _resendOnState;                                    // by node id: a new connection awaits its State
-    private readonly Dictionary<int, (ulong RequestId, long Index)> _lastRequest = [];
+    private readonly Dictionary<(int Origin, int Vcpu), (ulong RequestId, long Index)> _lastRequest = []; // per vCPU: a retry may come after another vCPU's write
     private readonly Queue<TopologyMessage> _unconfirmed = new();              // commits not yet applied everywhere, by index
     private readonly List<(int Origin, ulong RequestId, long Index)> _doneOwed = []; // resent requests whose Done waits for a node behind again
     private ulong _orderDigest;
@@ -42,6 +43,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
     private TopologyMessage? _outstanding;                                     // this node's write in flight (one at a time)
     private bool _outstandingDone;
     private long _outstandingIndex = -1;                                       // its index once this node knows it is ordered (not once applied)
+    private readonly Dictionary<int, (TopologyMessage Request, long Index)> _unsettled = []; // by vCPU: its last write whose writer gave up after sending it, and its index once known here
     private long _nextToApply;
     private TopologyMessage? _applying;                                        // the commit the applier took and is applying (held, not yet applied)
     private long _epoch;
@@ -153,9 +155,12 @@ public sealed partial class TopologyReplication : TopologyReplicator
                         : Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} waited {timeout.TotalSeconds:0.###} s behind another write of this node that did not finish; it was not sent.");
                 }
             }
-            var request = new TopologyMessage(TopologyMessageType.Request, _self, vcpu, apicRegister, value, _nextRequestId++, 0, 0);
+            // The same write again after its writer gave up is that write, not a new one: it keeps its request id, which
+            // the sequencer orders at most once (it may have ordered it already), so a retry never applies it twice.
+            bool retry = _unsettled.Remove(vcpu, out var failed) && failed.Request.Register == apicRegister && failed.Request.Value == value;
+            var request = retry ? failed.Request : new TopologyMessage(TopologyMessageType.Request, _self, vcpu, apicRegister, value, _nextRequestId++, 0, 0);
             _outstanding = request;
-            _outstandingIndex = -1;
+            _outstandingIndex = retry ? failed.Index : -1;
             _outstandingDone = false;
             if (IsSequencer)
                 Order(request);
@@ -171,12 +176,13 @@ public sealed partial class TopologyReplication : TopologyReplicator
             Monitor.PulseAll(_lock); // the next writer of this node may go
             if (done)
                 return;
+            _unsettled[vcpu] = (request, index); // it may still be applied: the vCPU's next write, if the same, is answered with its outcome
             if (stopping.IsCancellationRequested)
                 throw Fail(TopologyWriteFailure.Stopped, $"node {_self} stopped while {Describe(vcpu, apicRegister, value)} was replicated; other nodes may have applied it.");
             if (index < 0)
             {
                 throw Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} was not ordered by the sequencer, node {Sequencer}, within "
-                    + $"{timeout.TotalSeconds:0.###} s{LinksDown()}{RecoveryState()}; it may still be applied on every node once the link returns.");
+                    + $"{timeout.TotalSeconds:0.###} s{LinksDown()}{RecoveryState()}; it may still be applied on every node once the link returns.{RetryHint(vcpu)}");
             }
             if (index >= Held)
             {
@@ -185,12 +191,15 @@ public sealed partial class TopologyReplication : TopologyReplicator
                 // recovery does not keep (review of 2026-12-07).
                 throw Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} was ordered as topology write #{index} of the VM, but its "
                     + $"commit still waited here, not taken{(Held > 0 ? $" (behind write #{Held - 1})" : "")}, when {timeout.TotalSeconds:0.###} s ran out{LinksDown()}; it is "
-                    + "applied on every node in that order unless the sequencer restarts before any node takes it, and then on none.");
+                    + $"applied on every node in that order unless the sequencer restarts before any node takes it, and then on none.{RetryHint(vcpu)}");
             }
             throw Fail(TopologyWriteFailure.NotConfirmed, $"node {_self}: {Describe(vcpu, apicRegister, value)} is topology write #{index} of the VM, applied here in order, but "
-                + $"{Unconfirmed(index)} did not confirm it within {timeout.TotalSeconds:0.###} s; it is applied there once the links return.");
+                + $"{Unconfirmed(index)} did not confirm it within {timeout.TotalSeconds:0.###} s; it is applied there once the links return.{RetryHint(vcpu)}");
         }
     }
+
+    /// <summary>The end of every failure of a write that was sent: how to learn its outcome without applying it twice.</summary>
+    private static string RetryHint(int vcpu) => $" Posting the same write as vCPU {vcpu}'s next topology write waits for this one's outcome; it is never applied twice.";
 
     private static string Describe(int vcpu, ushort apicRegister, ulong value)
         => $"the topology write of vCPU {vcpu} (register 0x{apicRegister:x} = 0x{value:x})";
@@ -241,6 +250,8 @@ public sealed partial class TopologyReplication : TopologyReplicator
                 _pending.Clear();
                 if (_outstandingIndex >= Held)
                     _outstandingIndex = -1; // its commit went with them: not ordered as far as this node knows (resent below)
+                foreach (var (vcpu, failed) in _unsettled.Where(u => u.Value.Index >= Held).ToArray())
+                    _unsettled[vcpu] = failed with { Index = -1 }; // likewise for a write that failed: the resend from the epoch brings it back
             }
             link.SendTopology(State());
             if (link.PeerNode == Sequencer && _outstanding is { } request)
@@ -313,7 +324,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
             Hold(request);
             return;
         }
-        if (_lastRequest.TryGetValue(request.Origin, out var last) && last.RequestId == request.RequestId)
+        if (_lastRequest.TryGetValue((request.Origin, request.Vcpu), out var last) && last.RequestId == request.RequestId)
         {
             if (AppliedEverywhere(last.Index))
                 SendDone(request.Origin, request.RequestId, last.Index);
@@ -325,7 +336,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
         _orderDigest = Chain(_orderDigest, request.Vcpu, request.Register, request.Value);
         var commit = request with { Type = TopologyMessageType.Commit, Index = index, Digest = _orderDigest };
         _ordered.Add(commit);
-        _lastRequest[request.Origin] = (request.RequestId, index);
+        _lastRequest[(request.Origin, request.Vcpu)] = (request.RequestId, index);
         _unconfirmed.Enqueue(commit);
         Accept(commit);
         foreach (var link in _node.LinkArray)
@@ -340,6 +351,8 @@ public sealed partial class TopologyReplication : TopologyReplicator
     {
         if (commit.Origin == _self && _outstanding?.RequestId == commit.RequestId)
             _outstandingIndex = commit.Index;
+        else if (commit.Origin == _self && _unsettled.TryGetValue(commit.Vcpu, out var failed) && failed.Request.RequestId == commit.RequestId)
+            _unsettled[commit.Vcpu] = failed with { Index = commit.Index }; // a retry of it starts from what this node knows
         if (commit.Index >= _nextToApply && _pending.TryAdd(commit.Index, commit))
             Monitor.PulseAll(_lock);
     }

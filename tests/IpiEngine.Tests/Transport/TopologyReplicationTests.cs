@@ -213,6 +213,59 @@ public class TopologyReplicationTests
     }
 
     /// <summary>
+    /// Found by a review (2026-12-07): a write that failed <c>NotOrdered</c> because its link dropped before the commit
+    /// came back had reached the sequencer, so it was applied everywhere later; the caller's retry was a new write, ordered
+    /// again: applied twice. Node 0 (the sequencer) dials node 1, so holding the proxy's client-to-server direction keeps
+    /// commits and Dones from node 1 while its request gets through. The retry is posted after the link returned (and
+    /// the original was applied everywhere), or while it is still down.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_write_that_failed_when_the_link_dropped_is_applied_once_when_the_caller_retries(bool retryWhileDown)
+    {
+        var proxies = new List<FaultProxy>();
+        await using var vm = ReplicatedVm.Start(nodes: 2, vcpus: 2, writeTimeout: TimeSpan.FromSeconds(2), route: (_, target) =>
+        {
+            var proxy = new FaultProxy(target, seed: 70);
+            proxies.Add(proxy);
+            return proxy.EndPoint;
+        });
+        try
+        {
+            await ConnectAsync(vm);
+            var link = proxies.Single();
+            void Write() => vm.Engine(1).Post(1, ApicRegister.Ldr, 0x10u << 24, 0);
+
+            link.HoldToServer = true;
+            var e = Assert.Throws<TopologyWriteException>(Write);
+            Assert.Equal(TopologyWriteFailure.NotOrdered, e.Failure);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).Epoch == 1, Bound), "the request did not reach the sequencer: " + string.Join(" | ", vm.Log.TakeLast(10)));
+            link.Block(); // the link drops: the commit it held is lost
+            link.HoldToServer = false;
+            Task retry = Task.CompletedTask;
+            if (retryWhileDown)
+                retry = Task.Factory.StartNew(Write, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            link.Unblock();
+            if (!retryWhileDown)
+            {
+                // The sequencer resends the commit on the new connection: applied everywhere, as the failure said it might be.
+                Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(1).Epoch == 1, Bound), "the failed write was not applied on node 1: " + string.Join(" | ", vm.Log.TakeLast(10)));
+                Write();
+            }
+            await retry.WaitAsync(Bound, TestContext.Current.CancellationToken);
+            AssertOneOrderEverywhere(vm, 1, node => node == 1 ? 1 : 0); // before the fix: 2 writes, the retry ordered again
+            Assert.Contains("never applied twice", e.Message, StringComparison.Ordinal); // the failure says how to retry
+        }
+        finally
+        {
+            await vm.DisposeAsync();
+            foreach (var proxy in proxies)
+                await proxy.DisposeAsync();
+        }
+    }
+
+    /// <summary>
     /// The race behind a multi-process test that failed once (a restarted node's <c>topology</c> line read epoch 1 with
     /// the write's digest but 0 writes counted): the line read the engine's counters, then the epoch, then the digest, so
     /// a write applied between the reads showed in the epoch and not in the counters (or in the digest and not in the
