@@ -27,6 +27,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
     private readonly List<ulong> _digests = [];                               // [e]: digest after the first e writes applied here
     private readonly List<TopologyMessage> _applied = [];                     // the commits applied here, in order (replayed to a restarted sequencer)
     private readonly long[] _failures = new long[Enum.GetValues<TopologyWriteFailure>().Length];
+    private long _failedButApplied;
     private readonly bool[] _checked;                                         // by node id: its State on this connection matched
 
     // Sequencer only (all under _lock).
@@ -44,6 +45,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
     private bool _outstandingDone;
     private long _outstandingIndex = -1;                                       // its index once this node knows it is ordered (not once applied)
     private readonly Dictionary<int, (TopologyMessage Request, long Index)> _unsettled = []; // by vCPU: its last write whose writer gave up after sending it, and its index once known here
+    private readonly Dictionary<ulong, (int Vcpu, int Failures, ulong IdsGiven)> _failedNotApplied = []; // by request id: failed calls whose write may still be applied here; the ids given before its last send
     private long _nextToApply;
     private TopologyMessage? _applying;                                        // the commit the applier took and is applying (held, not yet applied)
     private long _epoch;
@@ -103,8 +105,16 @@ public sealed partial class TopologyReplication : TopologyReplicator
             return (_epoch, Held, _pending.Count);
     }
 
-    /// <summary>How many topology writes posted on this node failed for <paramref name="failure"/>.</summary>
+    /// <summary>How many posting calls of topology writes on this node failed for <paramref name="failure"/> (a retry that fails again counts again).</summary>
     public long FailureCount(TopologyWriteFailure failure) => Volatile.Read(ref _failures[(int)failure]);
+
+    /// <summary>
+    /// Of the failed calls counted in <see cref="FailureCount"/> (all reasons), those whose write is applied on this node
+    /// anyway, before its call failed (<see cref="TopologyWriteFailure.NotConfirmed"/>) or after (a write that reached the
+    /// sequencer): the engine's <see cref="EngineCounters.Posted"/> counts such a write too, once. The sum of
+    /// <see cref="FailureCount"/> minus this is the failed calls whose write this node has not applied (yet).
+    /// </summary>
+    public long FailedButApplied => Volatile.Read(ref _failedButApplied);
 
     /// <summary>Chains one write into a digest: the first 8 bytes of SHA-256(previous ‖ vCPU ‖ register ‖ value), little-endian.</summary>
     internal static ulong Chain(ulong previous, int vcpu, ushort register, ulong value)
@@ -177,6 +187,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
             if (done)
                 return;
             _unsettled[vcpu] = (request, index); // it may still be applied: the vCPU's next write, if the same, is answered with its outcome
+            CountFailedCall(request, index);
             if (stopping.IsCancellationRequested)
                 throw Fail(TopologyWriteFailure.Stopped, $"node {_self} stopped while {Describe(vcpu, apicRegister, value)} was replicated; other nodes may have applied it.");
             if (index < 0)
@@ -195,6 +206,37 @@ public sealed partial class TopologyReplication : TopologyReplicator
             }
             throw Fail(TopologyWriteFailure.NotConfirmed, $"node {_self}: {Describe(vcpu, apicRegister, value)} is topology write #{index} of the VM, applied here in order, but "
                 + $"{Unconfirmed(index)} did not confirm it within {timeout.TotalSeconds:0.###} s; it is applied there once the links return.{RetryHint(vcpu)}");
+        }
+    }
+
+    /// <summary>Under the lock: a call that sent <paramref name="request"/> failed; it counts in <see cref="FailedButApplied"/> now if its write is applied here, else once it is.</summary>
+    private void CountFailedCall(in TopologyMessage request, long index)
+    {
+        if (index >= 0 && index < _applied.Count)
+        {
+            Volatile.Write(ref _failedButApplied, _failedButApplied + 1); // release: a plain counter, written only under the lock
+            return;
+        }
+        int failures = _failedNotApplied.TryGetValue(request.RequestId, out var earlier) ? earlier.Failures : 0;
+        _failedNotApplied[request.RequestId] = (request.Vcpu, failures + 1, _nextRequestId);
+    }
+
+    /// <summary>
+    /// Under the lock: this incarnation's write <paramref name="commit"/> was applied here. Its failed calls count as
+    /// applied; a failed write sent before this one was created that is not applied by now never will be (a node's
+    /// requests are ordered in the order sent), unless a retry may still send it again.
+    /// </summary>
+    private void SettleFailedCalls(in TopologyMessage commit)
+    {
+        if (_failedNotApplied.Count == 0)
+            return;
+        if (_failedNotApplied.Remove(commit.RequestId, out var failed))
+            Volatile.Write(ref _failedButApplied, _failedButApplied + failed.Failures); // release: a plain counter, written only under the lock
+        foreach (var (requestId, entry) in _failedNotApplied) // removing while enumerating a Dictionary is allowed
+        {
+            bool retryable = (_unsettled.TryGetValue(entry.Vcpu, out var last) && last.Request.RequestId == requestId) || _outstanding?.RequestId == requestId;
+            if (!retryable && commit.RequestId - _node.Incarnation >= entry.IdsGiven - _node.Incarnation) // unsigned from the incarnation, as in TakeNext
+                _failedNotApplied.Remove(requestId);
         }
     }
 
@@ -470,7 +512,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
             {
                 // Outside the lock: the engine waits here until everything posted before resolved.
                 engine.ApplyReplicatedTopologyWrite(commit.Vcpu, commit.Register, commit.Value, fromPeer);
-                if (!Applied(commit))
+                if (!Applied(commit, fromPeer))
                     return;
             }
         }
@@ -505,7 +547,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
     }
 
     /// <summary>Records an applied commit; false (and the link to the sequencer closed) when it did not reproduce the sequencer's digest.</summary>
-    private bool Applied(in TopologyMessage commit)
+    private bool Applied(in TopologyMessage commit, bool fromPeer)
     {
         lock (_lock)
         {
@@ -513,7 +555,9 @@ public sealed partial class TopologyReplication : TopologyReplicator
             _digests.Add(digest);
             _applied.Add(commit);
             _applying = null;
-            Volatile.Write(ref _epoch, _epoch + 1); // release: readers of Epoch see the engine's apply before it
+            if (!fromPeer)
+                SettleFailedCalls(commit);
+            Volatile.Write(ref _epoch, _epoch + 1); // release: readers of Epoch see the engine's apply (and FailedButApplied) before it
             if (digest != commit.Digest)
             {
                 _node.Log($"node {_self}: topology write #{commit.Index} gives digest {digest:x16} here but {commit.Digest:x16} on the sequencer: the topologies diverged; no more writes are applied");

@@ -171,7 +171,9 @@ public class TopologyReplicationTests
         Assert.Contains("node 1", e.Message, StringComparison.Ordinal);
         Assert.Equal(1, vm.Replication(0).FailureCount(TopologyWriteFailure.NotConfirmed));
         // Ordered, so applied here (however slowly the applier runs on a loaded machine): not silently dropped.
-        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Engine(0).ReadCounters().TopologyWrites == 1, Bound));
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).Epoch == 1, Bound));
+        Assert.Equal(1, vm.Engine(0).ReadCounters().Posted);
+        Assert.Equal(1, vm.Replication(0).FailedButApplied); // the failed call's write is the one in Posted
     }
 
     [Fact]
@@ -210,6 +212,7 @@ public class TopologyReplicationTests
         Assert.Contains("sequencer, node 0", e.Message, StringComparison.Ordinal);
         Assert.Equal(1, vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
         Assert.Equal(0, vm.Engine(1).ReadCounters().TopologyWrites);
+        Assert.Equal(0, vm.Replication(1).FailedButApplied);
     }
 
     /// <summary>
@@ -251,11 +254,16 @@ public class TopologyReplicationTests
             {
                 // The sequencer resends the commit on the new connection: applied everywhere, as the failure said it might be.
                 Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(1).Epoch == 1, Bound), "the failed write was not applied on node 1: " + string.Join(" | ", vm.Log.TakeLast(10)));
+                Assert.Equal(1, vm.Replication(1).FailedButApplied); // in Posted now, and its failure says so
                 Write();
             }
             await retry.WaitAsync(Bound, TestContext.Current.CancellationToken);
             AssertOneOrderEverywhere(vm, 1, node => node == 1 ? 1 : 0); // before the fix: 2 writes, the retry ordered again
             Assert.Contains("never applied twice", e.Message, StringComparison.Ordinal); // the failure says how to retry
+            // One write, posted once, one failed call whose write was applied after all: the counters say each once.
+            Assert.Equal(1, vm.Engine(1).ReadCounters().Posted);
+            Assert.Equal(1, vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
+            Assert.Equal(1, vm.Replication(1).FailedButApplied);
         }
         finally
         {
