@@ -213,6 +213,35 @@ public class TopologyReplicationTests
         Assert.Equal(1, vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
         Assert.Equal(0, vm.Engine(1).ReadCounters().TopologyWrites);
         Assert.Equal(0, vm.Replication(1).FailedButApplied);
+        Assert.Equal(0, e.RecordsPosted); // the batch's first record
+    }
+
+    /// <summary>
+    /// Found by a review (2026-12-07): a PostBatch cut short by a topology write that failed threw without saying how far
+    /// it got, so the caller could not tell which records were posted. vCPU 1 (node 1) sends a physical IPI to vCPU 3
+    /// (local on node 1), writes its LDR while the sequencer is down, and would send another IPI.
+    /// </summary>
+    [Fact]
+    public async Task A_batch_cut_short_by_a_failed_topology_write_says_how_many_of_its_records_were_posted()
+    {
+        await using var vm = ReplicatedVm.Start(nodes: 2, vcpus: 4, writeTimeout: TimeSpan.FromMilliseconds(300));
+        await ConnectAsync(vm);
+        await vm.StopNodeAsync(0);
+        ExitRecord[] batch =
+        [
+            new(1, ApicRegister.IcrHigh, 3u << 24, 3, 0, 0),
+            new(1, ApicRegister.IcrLow, 0x40, 3, 0, 0),
+            new(1, ApicRegister.Ldr, 2u << 24, 0, 0, 0),
+            new(1, ApicRegister.IcrLow, 0x41, 3, 0, 0),
+        ];
+        var e = Assert.Throws<TopologyWriteException>(() => vm.Engine(1).PostBatch(1, batch));
+        Assert.Equal(TopologyWriteFailure.NotOrdered, e.Failure);
+        Assert.Equal(2, e.RecordsPosted); // before the fix: 0
+        // What it says is what happened: the two records before the write were posted (and resolved), the one after it not.
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Engine(1).ReadCounters() is { InFlight: 0, Posted: 2, IpisResolved: 1 }, Bound), vm.Engine(1).ReadCounters().ToString());
+        var pending = vm.Engine(1).TakePending(3);
+        Assert.True(pending.IsPending(0x40), "the IPI posted before the write did not arrive");
+        Assert.False(pending.IsPending(0x41), "the IPI after the failed write was posted");
     }
 
     /// <summary>
