@@ -111,6 +111,7 @@ public sealed partial class TopologyReplication
         if (_ordered.Count < target)
             return;
         _recovering = false;
+        _catchUpTarget = _ordered.Count; // caught up once its applier applied the recovered order
         for (int i = 0; i < _ordered.Count; i++)
             _lastRequest[(_ordered[i].Origin, _ordered[i].Vcpu)] = (_ordered[i].RequestId, i);
         foreach (long index in _lastRequest.Values.Select(last => last.Index).Order())

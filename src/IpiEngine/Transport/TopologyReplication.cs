@@ -49,6 +49,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
     private long _nextToApply;
     private TopologyMessage? _applying;                                        // the commit the applier took and is applying (held, not yet applied)
     private long _epoch;
+    private long _catchUpTarget = -1;                                          // the epoch that makes this incarnation caught up (-1: not known yet)
     private long _nextAnnouncement;
     private Engine? _engine;
     private Task? _applier;
@@ -90,6 +91,36 @@ public sealed partial class TopologyReplication : TopologyReplicator
         lock (_lock)
             return (_epoch, _digests.Count == 0 ? 0 : _digests[^1]);
     }
+
+    /// <summary>
+    /// Waits until this incarnation of the node has caught up with the VM's topology: it applied every write the
+    /// sequencer had applied when this node's link to it came up (on the sequencer: its recovery of the VM's order is
+    /// over and it applied the recovered order). Until then a restarted node resolves IPIs with the topology it has
+    /// applied so far, from the initial one on; an embedder that must not do so waits here before it runs its vCPUs.
+    /// Once caught up it stays so (later writes are applied as they come). False when <paramref name="timeout"/> passes
+    /// first (the sequencer is unreachable or still recovering) or the node stops.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative.</exception>
+    /// <exception cref="InvalidOperationException">The transport is not started or serves no engine.</exception>
+    public bool WaitCaughtUp(TimeSpan timeout)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
+        if (Volatile.Read(ref _applier) is null)
+            throw new InvalidOperationException($"node {_self}: the transport is not started or serves no engine; it replicates no topology.");
+        long deadline = Stopwatch.GetTimestamp() + (long)Math.Min(timeout.TotalSeconds * Stopwatch.Frequency, long.MaxValue / 2);
+        lock (_lock)
+        {
+            while (!CaughtUp)
+            {
+                if (!WaitUntil(deadline, _node.StoppingToken))
+                    return CaughtUp;
+            }
+            return true;
+        }
+    }
+
+    /// <summary>Under the lock: see <see cref="WaitCaughtUp"/>.</summary>
+    private bool CaughtUp => _catchUpTarget >= 0 && _epoch >= _catchUpTarget;
 
     /// <summary>The writes applied on this node, in the VM's order (a copy).</summary>
     internal TopologyMessage[] AppliedWrites()
@@ -289,6 +320,8 @@ public sealed partial class TopologyReplication : TopologyReplicator
                 _resendOnState[link.PeerNode] = true;
             else if (link.PeerNode == Sequencer)
             {
+                if (!CaughtUp)
+                    _catchUpTarget = -1; // set by the sequencer's first State on this connection (one that restarted may have fewer writes)
                 _pending.Clear();
                 if (_outstandingIndex >= Held)
                     _outstandingIndex = -1; // its commit went with them: not ordered as far as this node knows (resent below)
@@ -349,7 +382,14 @@ public sealed partial class TopologyReplication : TopologyReplicator
                     if (IsSequencer)
                         OnPeerState(peer, message.Index, (long)message.Value);
                     else if (first && peer == Sequencer)
+                    {
                         ReplayTo(_node.Link(peer), message.Index);
+                        if (!CaughtUp)
+                        {
+                            _catchUpTarget = message.Index;
+                            Monitor.PulseAll(_lock); // a node that already holds that many is caught up now
+                        }
+                    }
                     break;
                 default:
                     throw new LinkProtocolException(LinkFault.UnexpectedFrame,
@@ -558,6 +598,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
             if (!fromPeer)
                 SettleFailedCalls(commit);
             Volatile.Write(ref _epoch, _epoch + 1); // release: readers of Epoch see the engine's apply (and FailedButApplied) before it
+            Monitor.PulseAll(_lock); // WaitCaughtUp
             if (digest != commit.Digest)
             {
                 _node.Log($"node {_self}: topology write #{commit.Index} gives digest {digest:x16} here but {commit.Digest:x16} on the sequencer: the topologies diverged; no more writes are applied");

@@ -146,6 +146,32 @@ public class TopologyReplicationTests
         AssertOneOrderEverywhere(vm, 4, node => node switch { 0 => 0, 1 => 3, _ => 1 });
     }
 
+    /// <summary>
+    /// Found by a review (2026-12-07): a restarted node resolves IPIs with the initial topology until it has replayed the
+    /// VM's writes, and nothing told the embedder when that was over.
+    /// </summary>
+    [Fact]
+    public async Task A_restarted_node_can_wait_until_it_has_caught_up_before_it_runs_its_vcpus()
+    {
+        await using var vm = ReplicatedVm.Start(nodes: 3, vcpus: 3);
+        await ConnectAsync(vm);
+        for (uint k = 0; k < 3; k++)
+            vm.Engine(1).Post(1, ApicRegister.Ldr, (1u << (int)(k + 1)) << 24, 0);
+        await vm.StopNodeAsync(2);
+        vm.StartNode(2);
+        Assert.True(vm.Replication(2).WaitCaughtUp(Bound), "the restarted node did not catch up: " + string.Join(" | ", vm.Log.TakeLast(10)));
+        Assert.Equal(3, vm.Replication(2).Epoch); // the moment it returns, not eventually
+        Assert.Equal(vm.Engine(0).Resolver.TopologyDigest(), vm.Engine(2).Resolver.TopologyDigest());
+
+        // Restarted while the sequencer is down: it cannot know what it lacks, so it is not caught up; the others stay caught up.
+        await vm.StopNodeAsync(0);
+        await vm.StopNodeAsync(2);
+        vm.StartNode(2);
+        Assert.False(vm.Replication(2).WaitCaughtUp(TimeSpan.FromMilliseconds(300)));
+        Assert.True(vm.Replication(1).WaitCaughtUp(TimeSpan.Zero));
+        Assert.Throws<ArgumentOutOfRangeException>(() => vm.Replication(1).WaitCaughtUp(TimeSpan.FromSeconds(-1)));
+    }
+
     [Fact]
     public async Task Nodes_that_start_from_different_topologies_are_refused_with_a_reason()
     {
