@@ -275,15 +275,17 @@ public class TopologyReplicationTests
     /// came back had reached the sequencer, so it was applied everywhere later; the caller's retry was a new write, ordered
     /// again: applied twice. Node 0 (the sequencer) dials node 1, so holding the proxy's client-to-server direction keeps
     /// commits and Dones from node 1 while its request gets through. The retry is posted after the link returned (and
-    /// the original was applied everywhere), or while it is still down.
+    /// the original was applied everywhere), or while it is still down, or after another vCPU of node 1 wrote (so the
+    /// sequencer's last request from node 1 is not the retried one).
     /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_write_that_failed_when_the_link_dropped_is_applied_once_when_the_caller_retries(bool retryWhileDown)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task A_write_that_failed_when_the_link_dropped_is_applied_once_when_the_caller_retries(bool retryWhileDown, bool anotherVcpuWritesFirst)
     {
         var proxies = new List<FaultProxy>();
-        await using var vm = ReplicatedVm.Start(nodes: 2, vcpus: 2, writeTimeout: TimeSpan.FromSeconds(2), route: (_, target) =>
+        await using var vm = ReplicatedVm.Start(nodes: 2, vcpus: 4, writeTimeout: TimeSpan.FromSeconds(2), route: (_, target) =>
         {
             var proxy = new FaultProxy(target, seed: 70);
             proxies.Add(proxy);
@@ -310,13 +312,16 @@ public class TopologyReplicationTests
                 // The sequencer resends the commit on the new connection: applied everywhere, as the failure said it might be.
                 Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(1).Epoch == 1, Bound), "the failed write was not applied on node 1: " + string.Join(" | ", vm.Log.TakeLast(10)));
                 Assert.Equal(1, vm.Replication(1).FailedButApplied); // in Posted now, and its failure says so
+                if (anotherVcpuWritesFirst)
+                    vm.Engine(1).Post(3, ApicRegister.Ldr, 0x20u << 24, 0);
                 Write();
             }
             await retry.WaitAsync(Bound, TestContext.Current.CancellationToken);
-            AssertOneOrderEverywhere(vm, 1, node => node == 1 ? 1 : 0); // before the fix: 2 writes, the retry ordered again
+            int writes = anotherVcpuWritesFirst ? 2 : 1;
+            AssertOneOrderEverywhere(vm, writes, node => node == 1 ? writes : 0); // before the fix: one more write, the retry ordered again
             Assert.Contains("never applied twice", e.Message, StringComparison.Ordinal); // the failure says how to retry
-            // One write, posted once, one failed call whose write was applied after all: the counters say each once.
-            Assert.Equal(1, vm.Engine(1).ReadCounters().Posted);
+            // Each write posted once, one failed call whose write was applied after all: the counters say each once.
+            Assert.Equal(writes, vm.Engine(1).ReadCounters().Posted);
             Assert.Equal(1, vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
             Assert.Equal(1, vm.Replication(1).FailedButApplied);
         }
