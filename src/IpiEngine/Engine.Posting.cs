@@ -82,6 +82,8 @@ public sealed partial class Engine
     /// batch's. Topology registers among them are applied in order, as by <see cref="Post"/>. When the engine stops or
     /// fails part way, the records before the refused piece were taken (and are resolved by the drain), the rest not.
     /// </summary>
+    /// <exception cref="Transport.TopologyWriteException">A topology write among them was not replicated to every node:
+    /// its <see cref="Transport.TopologyWriteException.RecordsPosted"/> records before it were posted, those after it not.</exception>
     /// <exception cref="InvalidOperationException">The engine is not started and the ring is full.</exception>
     /// <exception cref="EngineStoppedException">The engine is stopped.</exception>
     /// <exception cref="EngineFaultedException">The engine's pipeline failed (the inner exception says how).</exception>
@@ -101,7 +103,7 @@ public sealed partial class Engine
         {
             if (ApicTopology.IsTopologyRegister(records[i].Register))
             {
-                PostOutsideRing(sourceVcpu, records[i].Register, records[i].Value, 1);
+                PostBatchTopologyWrite(sourceVcpu, records[i].Register, records[i].Value, posted: i);
                 i++;
                 continue;
             }
@@ -122,6 +124,21 @@ public sealed partial class Engine
             }
 
             i += run;
+        }
+    }
+
+    /// <summary>A topology write of a batch, after <paramref name="posted"/> of its records: a failure to replicate it says how many.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void PostBatchTopologyWrite(int sourceVcpu, ushort register, ulong value, int posted)
+    {
+        try
+        {
+            PostOutsideRing(sourceVcpu, register, value, 1);
+        }
+        catch (Transport.TopologyWriteException e)
+        {
+            e.RecordsPosted = posted;
+            throw;
         }
     }
 

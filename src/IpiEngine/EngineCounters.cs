@@ -54,8 +54,9 @@ public readonly struct EngineCounters
 
     /// <summary>
     /// Records posted on this engine (every <c>Post</c>, every record of a <c>PostBatch</c>, every topology write). A
-    /// topology write replicated by <see cref="EngineOptions.Replicator"/> is counted when it is applied here; one that
-    /// failed before that is counted by the replicator (<c>TopologyReplication.FailureCount</c>), not here.
+    /// topology write replicated by <see cref="EngineOptions.Replicator"/> is counted when it is applied here, once, also
+    /// when its posting call failed (the replicator counts the failed call in <c>TopologyReplication.FailureCount</c>
+    /// and, once the write is applied here, in <c>TopologyReplication.FailedButApplied</c>).
     /// </summary>
     public long Posted { get; }
 

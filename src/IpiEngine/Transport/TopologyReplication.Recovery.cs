@@ -6,7 +6,7 @@ namespace IpiEngine.Transport;
 /// A sequencer's recovery of the VM's order (protocol and proof in <c>docs/wire-format.md</c>, "A restarted sequencer
 /// recovers the order"). A sequencer starts with an empty log: it gives no index until every node's State arrived and
 /// it holds every commit any node reported holding; nodes replay the commits its State shows it lacks (Replay), each
-/// checked against the digest chain. Then it rebuilds the last request ordered per origin, resends the log to the
+/// checked against the digest chain. Then it rebuilds the last request ordered per origin and vCPU, resends the log to the
 /// nodes behind, orders the requests that waited, and orders as before.
 /// </summary>
 public sealed partial class TopologyReplication
@@ -93,8 +93,8 @@ public sealed partial class TopologyReplication
 
     /// <summary>
     /// Sequencer, under the lock: ends the recovery once every node's State arrived and the log holds every write any of
-    /// them holds. Then: the last request ordered per origin (a resend of one is not ordered twice), a Done owed for the
-    /// last write of each origin (the one its writer may still wait for), the log resent to the nodes behind, and the
+    /// them holds. Then: the last request ordered per origin and vCPU (a resend or retry of one is not ordered twice), a
+    /// Done owed for each of those (the write its writer may still wait for), the log resent to the nodes behind, and the
     /// requests that waited ordered, oldest first (one older than the write timeout is dropped: its writer gave up).
     /// </summary>
     private void TryFinishRecovery()
@@ -111,8 +111,9 @@ public sealed partial class TopologyReplication
         if (_ordered.Count < target)
             return;
         _recovering = false;
+        _catchUpTarget = _ordered.Count; // caught up once its applier applied the recovered order
         for (int i = 0; i < _ordered.Count; i++)
-            _lastRequest[_ordered[i].Origin] = (_ordered[i].RequestId, i);
+            _lastRequest[(_ordered[i].Origin, _ordered[i].Vcpu)] = (_ordered[i].RequestId, i);
         foreach (long index in _lastRequest.Values.Select(last => last.Index).Order())
             _unconfirmed.Enqueue(_ordered[(int)index]);
         foreach (var link in _node.LinkArray)

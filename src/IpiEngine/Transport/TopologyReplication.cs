@@ -12,7 +12,8 @@ namespace IpiEngine.Transport;
 /// them 0, 1, 2 ... and sends each (Commit) to every node; every node applies the commits strictly by number on one
 /// applier thread, reports its epoch (writes applied) and digest (State), and the sequencer tells the writing node once
 /// every node applied its write (Done). Resends after a reconnect are idempotent: a Commit is applied once per number,
-/// a Request once per request id. A sequencer starts by recovering the VM's order from every node (Replay; in
+/// a Request once per request id, and a caller's retry of a write that failed reuses its request id, so it is not
+/// ordered twice ("A caller's retry" there). A sequencer starts by recovering the VM's order from every node (Replay; in
 /// <c>TopologyReplication.Recovery.cs</c>), so a restarted one rejoins. The engine built with
 /// <see cref="EngineOptions.Replicator"/> = this object posts through it; the transport's <see cref="NodeTransport.Start"/>
 /// starts the applier.
@@ -26,13 +27,14 @@ public sealed partial class TopologyReplication : TopologyReplicator
     private readonly List<ulong> _digests = [];                               // [e]: digest after the first e writes applied here
     private readonly List<TopologyMessage> _applied = [];                     // the commits applied here, in order (replayed to a restarted sequencer)
     private readonly long[] _failures = new long[Enum.GetValues<TopologyWriteFailure>().Length];
+    private long _failedButApplied;
     private readonly bool[] _checked;                                         // by node id: its State on this connection matched
 
     // Sequencer only (all under _lock).
     private readonly List<TopologyMessage> _ordered = [];                      // every commit, by index
     private readonly long[] _peerEpoch;                                        // by node id: writes it reported applied
     private readonly bool[] _resendOnState;                                    // by node id: a new connection awaits its State
-    private readonly Dictionary<int, (ulong RequestId, long Index)> _lastRequest = [];
+    private readonly Dictionary<(int Origin, int Vcpu), (ulong RequestId, long Index)> _lastRequest = []; // per vCPU: a retry may come after another vCPU's write
     private readonly Queue<TopologyMessage> _unconfirmed = new();              // commits not yet applied everywhere, by index
     private readonly List<(int Origin, ulong RequestId, long Index)> _doneOwed = []; // resent requests whose Done waits for a node behind again
     private ulong _orderDigest;
@@ -42,9 +44,12 @@ public sealed partial class TopologyReplication : TopologyReplicator
     private TopologyMessage? _outstanding;                                     // this node's write in flight (one at a time)
     private bool _outstandingDone;
     private long _outstandingIndex = -1;                                       // its index once this node knows it is ordered (not once applied)
+    private readonly Dictionary<int, (TopologyMessage Request, long Index)> _unsettled = []; // by vCPU: its last write whose writer gave up after sending it, and its index once known here
+    private readonly Dictionary<ulong, (int Vcpu, int Failures, ulong IdsGiven)> _failedNotApplied = []; // by request id: failed calls whose write may still be applied here; the ids given before its last send
     private long _nextToApply;
     private TopologyMessage? _applying;                                        // the commit the applier took and is applying (held, not yet applied)
     private long _epoch;
+    private long _catchUpTarget = -1;                                          // the epoch that makes this incarnation caught up (-1: not known yet)
     private long _nextAnnouncement;
     private Engine? _engine;
     private Task? _applier;
@@ -87,6 +92,36 @@ public sealed partial class TopologyReplication : TopologyReplicator
             return (_epoch, _digests.Count == 0 ? 0 : _digests[^1]);
     }
 
+    /// <summary>
+    /// Waits until this incarnation of the node has caught up with the VM's topology: it applied every write the
+    /// sequencer had applied when this node's link to it came up (on the sequencer: its recovery of the VM's order is
+    /// over and it applied the recovered order). Until then a restarted node resolves IPIs with the topology it has
+    /// applied so far, from the initial one on; an embedder that must not do so waits here before it runs its vCPUs.
+    /// Once caught up it stays so (later writes are applied as they come). False when <paramref name="timeout"/> passes
+    /// first (the sequencer is unreachable or still recovering) or the node stops.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative.</exception>
+    /// <exception cref="InvalidOperationException">The transport is not started or serves no engine.</exception>
+    public bool WaitCaughtUp(TimeSpan timeout)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
+        if (Volatile.Read(ref _applier) is null)
+            throw new InvalidOperationException($"node {_self}: the transport is not started or serves no engine; it replicates no topology.");
+        long deadline = Stopwatch.GetTimestamp() + (long)Math.Min(timeout.TotalSeconds * Stopwatch.Frequency, long.MaxValue / 2);
+        lock (_lock)
+        {
+            while (!CaughtUp)
+            {
+                if (!WaitUntil(deadline, _node.StoppingToken))
+                    return CaughtUp;
+            }
+            return true;
+        }
+    }
+
+    /// <summary>Under the lock: see <see cref="WaitCaughtUp"/>.</summary>
+    private bool CaughtUp => _catchUpTarget >= 0 && _epoch >= _catchUpTarget;
+
     /// <summary>The writes applied on this node, in the VM's order (a copy).</summary>
     internal TopologyMessage[] AppliedWrites()
     {
@@ -101,8 +136,16 @@ public sealed partial class TopologyReplication : TopologyReplicator
             return (_epoch, Held, _pending.Count);
     }
 
-    /// <summary>How many topology writes posted on this node failed for <paramref name="failure"/>.</summary>
+    /// <summary>How many posting calls of topology writes on this node failed for <paramref name="failure"/> (a retry that fails again counts again).</summary>
     public long FailureCount(TopologyWriteFailure failure) => Volatile.Read(ref _failures[(int)failure]);
+
+    /// <summary>
+    /// Of the failed calls counted in <see cref="FailureCount"/> (all reasons), those whose write is applied on this node
+    /// anyway, before its call failed (<see cref="TopologyWriteFailure.NotConfirmed"/>) or after (a write that reached the
+    /// sequencer): the engine's <see cref="EngineCounters.Posted"/> counts such a write too, once. The sum of
+    /// <see cref="FailureCount"/> minus this is the failed calls whose write this node has not applied (yet).
+    /// </summary>
+    public long FailedButApplied => Volatile.Read(ref _failedButApplied);
 
     /// <summary>Chains one write into a digest: the first 8 bytes of SHA-256(previous ‖ vCPU ‖ register ‖ value), little-endian.</summary>
     internal static ulong Chain(ulong previous, int vcpu, ushort register, ulong value)
@@ -153,9 +196,12 @@ public sealed partial class TopologyReplication : TopologyReplicator
                         : Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} waited {timeout.TotalSeconds:0.###} s behind another write of this node that did not finish; it was not sent.");
                 }
             }
-            var request = new TopologyMessage(TopologyMessageType.Request, _self, vcpu, apicRegister, value, _nextRequestId++, 0, 0);
+            // The same write again after its writer gave up is that write, not a new one: it keeps its request id, which
+            // the sequencer orders at most once (it may have ordered it already), so a retry never applies it twice.
+            bool retry = _unsettled.Remove(vcpu, out var failed) && failed.Request.Register == apicRegister && failed.Request.Value == value;
+            var request = retry ? failed.Request : new TopologyMessage(TopologyMessageType.Request, _self, vcpu, apicRegister, value, _nextRequestId++, 0, 0);
             _outstanding = request;
-            _outstandingIndex = -1;
+            _outstandingIndex = retry ? failed.Index : -1;
             _outstandingDone = false;
             if (IsSequencer)
                 Order(request);
@@ -171,12 +217,14 @@ public sealed partial class TopologyReplication : TopologyReplicator
             Monitor.PulseAll(_lock); // the next writer of this node may go
             if (done)
                 return;
+            _unsettled[vcpu] = (request, index); // it may still be applied: the vCPU's next write, if the same, is answered with its outcome
+            CountFailedCall(request, index);
             if (stopping.IsCancellationRequested)
                 throw Fail(TopologyWriteFailure.Stopped, $"node {_self} stopped while {Describe(vcpu, apicRegister, value)} was replicated; other nodes may have applied it.");
             if (index < 0)
             {
                 throw Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} was not ordered by the sequencer, node {Sequencer}, within "
-                    + $"{timeout.TotalSeconds:0.###} s{LinksDown()}{RecoveryState()}; it may still be applied on every node once the link returns.");
+                    + $"{timeout.TotalSeconds:0.###} s{LinksDown()}{RecoveryState()}; it may still be applied on every node once the link returns.{RetryHint(vcpu)}");
             }
             if (index >= Held)
             {
@@ -185,12 +233,46 @@ public sealed partial class TopologyReplication : TopologyReplicator
                 // recovery does not keep (review of 2026-12-07).
                 throw Fail(TopologyWriteFailure.NotOrdered, $"node {_self}: {Describe(vcpu, apicRegister, value)} was ordered as topology write #{index} of the VM, but its "
                     + $"commit still waited here, not taken{(Held > 0 ? $" (behind write #{Held - 1})" : "")}, when {timeout.TotalSeconds:0.###} s ran out{LinksDown()}; it is "
-                    + "applied on every node in that order unless the sequencer restarts before any node takes it, and then on none.");
+                    + $"applied on every node in that order unless the sequencer restarts before any node takes it, and then on none.{RetryHint(vcpu)}");
             }
             throw Fail(TopologyWriteFailure.NotConfirmed, $"node {_self}: {Describe(vcpu, apicRegister, value)} is topology write #{index} of the VM, applied here in order, but "
-                + $"{Unconfirmed(index)} did not confirm it within {timeout.TotalSeconds:0.###} s; it is applied there once the links return.");
+                + $"{Unconfirmed(index)} did not confirm it within {timeout.TotalSeconds:0.###} s; it is applied there once the links return.{RetryHint(vcpu)}");
         }
     }
+
+    /// <summary>Under the lock: a call that sent <paramref name="request"/> failed; it counts in <see cref="FailedButApplied"/> now if its write is applied here, else once it is.</summary>
+    private void CountFailedCall(in TopologyMessage request, long index)
+    {
+        if (index >= 0 && index < _applied.Count)
+        {
+            Volatile.Write(ref _failedButApplied, _failedButApplied + 1); // release: a plain counter, written only under the lock
+            return;
+        }
+        int failures = _failedNotApplied.TryGetValue(request.RequestId, out var earlier) ? earlier.Failures : 0;
+        _failedNotApplied[request.RequestId] = (request.Vcpu, failures + 1, _nextRequestId);
+    }
+
+    /// <summary>
+    /// Under the lock: this incarnation's write <paramref name="commit"/> was applied here. Its failed calls count as
+    /// applied; a failed write sent before this one was created that is not applied by now never will be (a node's
+    /// requests are ordered in the order sent), unless a retry may still send it again.
+    /// </summary>
+    private void SettleFailedCalls(in TopologyMessage commit)
+    {
+        if (_failedNotApplied.Count == 0)
+            return;
+        if (_failedNotApplied.Remove(commit.RequestId, out var failed))
+            Volatile.Write(ref _failedButApplied, _failedButApplied + failed.Failures); // release: a plain counter, written only under the lock
+        foreach (var (requestId, entry) in _failedNotApplied) // removing while enumerating a Dictionary is allowed
+        {
+            bool retryable = (_unsettled.TryGetValue(entry.Vcpu, out var last) && last.Request.RequestId == requestId) || _outstanding?.RequestId == requestId;
+            if (!retryable && commit.RequestId - _node.Incarnation >= entry.IdsGiven - _node.Incarnation) // unsigned from the incarnation, as in TakeNext
+                _failedNotApplied.Remove(requestId);
+        }
+    }
+
+    /// <summary>The end of every failure of a write that was sent: how to learn its outcome without applying it twice.</summary>
+    private static string RetryHint(int vcpu) => $" Posting the same write as vCPU {vcpu}'s next topology write waits for this one's outcome; it is never applied twice.";
 
     private static string Describe(int vcpu, ushort apicRegister, ulong value)
         => $"the topology write of vCPU {vcpu} (register 0x{apicRegister:x} = 0x{value:x})";
@@ -238,9 +320,13 @@ public sealed partial class TopologyReplication : TopologyReplicator
                 _resendOnState[link.PeerNode] = true;
             else if (link.PeerNode == Sequencer)
             {
+                if (!CaughtUp)
+                    _catchUpTarget = -1; // set by the sequencer's first State on this connection (one that restarted may have fewer writes)
                 _pending.Clear();
                 if (_outstandingIndex >= Held)
                     _outstandingIndex = -1; // its commit went with them: not ordered as far as this node knows (resent below)
+                foreach (var (vcpu, failed) in _unsettled.Where(u => u.Value.Index >= Held).ToArray())
+                    _unsettled[vcpu] = failed with { Index = -1 }; // likewise for a write that failed: the resend from the epoch brings it back
             }
             link.SendTopology(State());
             if (link.PeerNode == Sequencer && _outstanding is { } request)
@@ -296,7 +382,14 @@ public sealed partial class TopologyReplication : TopologyReplicator
                     if (IsSequencer)
                         OnPeerState(peer, message.Index, (long)message.Value);
                     else if (first && peer == Sequencer)
+                    {
                         ReplayTo(_node.Link(peer), message.Index);
+                        if (!CaughtUp)
+                        {
+                            _catchUpTarget = message.Index;
+                            Monitor.PulseAll(_lock); // a node that already holds that many is caught up now
+                        }
+                    }
                     break;
                 default:
                     throw new LinkProtocolException(LinkFault.UnexpectedFrame,
@@ -313,7 +406,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
             Hold(request);
             return;
         }
-        if (_lastRequest.TryGetValue(request.Origin, out var last) && last.RequestId == request.RequestId)
+        if (_lastRequest.TryGetValue((request.Origin, request.Vcpu), out var last) && last.RequestId == request.RequestId)
         {
             if (AppliedEverywhere(last.Index))
                 SendDone(request.Origin, request.RequestId, last.Index);
@@ -325,7 +418,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
         _orderDigest = Chain(_orderDigest, request.Vcpu, request.Register, request.Value);
         var commit = request with { Type = TopologyMessageType.Commit, Index = index, Digest = _orderDigest };
         _ordered.Add(commit);
-        _lastRequest[request.Origin] = (request.RequestId, index);
+        _lastRequest[(request.Origin, request.Vcpu)] = (request.RequestId, index);
         _unconfirmed.Enqueue(commit);
         Accept(commit);
         foreach (var link in _node.LinkArray)
@@ -340,6 +433,8 @@ public sealed partial class TopologyReplication : TopologyReplicator
     {
         if (commit.Origin == _self && _outstanding?.RequestId == commit.RequestId)
             _outstandingIndex = commit.Index;
+        else if (commit.Origin == _self && _unsettled.TryGetValue(commit.Vcpu, out var failed) && failed.Request.RequestId == commit.RequestId)
+            _unsettled[commit.Vcpu] = failed with { Index = commit.Index }; // a retry of it starts from what this node knows
         if (commit.Index >= _nextToApply && _pending.TryAdd(commit.Index, commit))
             Monitor.PulseAll(_lock);
     }
@@ -457,7 +552,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
             {
                 // Outside the lock: the engine waits here until everything posted before resolved.
                 engine.ApplyReplicatedTopologyWrite(commit.Vcpu, commit.Register, commit.Value, fromPeer);
-                if (!Applied(commit))
+                if (!Applied(commit, fromPeer))
                     return;
             }
         }
@@ -492,7 +587,7 @@ public sealed partial class TopologyReplication : TopologyReplicator
     }
 
     /// <summary>Records an applied commit; false (and the link to the sequencer closed) when it did not reproduce the sequencer's digest.</summary>
-    private bool Applied(in TopologyMessage commit)
+    private bool Applied(in TopologyMessage commit, bool fromPeer)
     {
         lock (_lock)
         {
@@ -500,7 +595,10 @@ public sealed partial class TopologyReplication : TopologyReplicator
             _digests.Add(digest);
             _applied.Add(commit);
             _applying = null;
-            Volatile.Write(ref _epoch, _epoch + 1); // release: readers of Epoch see the engine's apply before it
+            if (!fromPeer)
+                SettleFailedCalls(commit);
+            Volatile.Write(ref _epoch, _epoch + 1); // release: readers of Epoch see the engine's apply (and FailedButApplied) before it
+            Monitor.PulseAll(_lock); // WaitCaughtUp
             if (digest != commit.Digest)
             {
                 _node.Log($"node {_self}: topology write #{commit.Index} gives digest {digest:x16} here but {commit.Digest:x16} on the sequencer: the topologies diverged; no more writes are applied");

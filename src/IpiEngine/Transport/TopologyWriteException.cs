@@ -20,4 +20,11 @@ public sealed class TopologyWriteException : Exception
 
     /// <summary>Why the write failed.</summary>
     public TopologyWriteFailure Failure { get; }
+
+    /// <summary>
+    /// How many records of the posting call were posted before the failed write: in <see cref="Engine.PostBatch"/>, the
+    /// write's index in the records (those before it were posted, those after it were not); 0 for a call that posts one
+    /// record (<see cref="Engine.Post"/>, <see cref="Engine.TryPost"/>, <see cref="Engine.ApplyTopologyWrite"/>).
+    /// </summary>
+    public int RecordsPosted { get; internal set; }
 }

@@ -1,6 +1,10 @@
 namespace IpiEngine.Transport;
 
-/// <summary>Why a replicated topology write failed; counted per node (<see cref="TopologyReplication.FailureCount"/>).</summary>
+/// <summary>
+/// Why a replicated topology write failed; counted per node (<see cref="TopologyReplication.FailureCount"/>). A write
+/// that failed after it was sent may still be applied; posting the same write again as that vCPU's next topology write
+/// returns once it is applied everywhere, and never applies it twice (docs/wire-format.md, "A caller's retry").
+/// </summary>
 public enum TopologyWriteFailure
 {
     /// <summary>

@@ -18,7 +18,7 @@ public sealed class FaultProxy : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Task _acceptLoop;
     private int _cuts, _connections, _flipped;
-    private bool _blocked;
+    private bool _blocked, _holdToServer;
     private CancellationTokenSource _generation = new();
 
     public FaultProxy(IPEndPoint target, int seed)
@@ -51,6 +51,16 @@ public sealed class FaultProxy : IAsyncDisposable
     /// on the path altering a frame.
     /// </summary>
     public long FlipBitAtByte { get; set; }
+
+    /// <summary>
+    /// While set, what the client sends is held, not forwarded (the server's side still flows): a path that loses one
+    /// direction. Held bytes go on once it is cleared, or are lost with the connection when <see cref="Block"/> cuts it.
+    /// </summary>
+    public bool HoldToServer
+    {
+        get => Volatile.Read(ref _holdToServer); // acquire: nothing to order, a plain flag the pumps poll
+        set => Volatile.Write(ref _holdToServer, value); // release: likewise, the pumps see it on their next piece
+    }
 
     /// <summary>Whether the bit was flipped.</summary>
     public bool Flipped => Volatile.Read(ref _flipped) != 0;
@@ -122,7 +132,7 @@ public sealed class FaultProxy : IAsyncDisposable
             }
             var budget = new StrongBox(cutAt);
             long flipAt = first && FlipBitAtByte > 0 ? FlipBitAtByte : long.MaxValue;
-            await Task.WhenAny(PumpAsync(client, server, budget, flipAt, connection.Token), PumpAsync(server, client, budget, long.MaxValue, connection.Token));
+            await Task.WhenAny(PumpAsync(client, server, budget, flipAt, toServer: true, connection.Token), PumpAsync(server, client, budget, long.MaxValue, toServer: false, connection.Token));
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
         {
@@ -141,7 +151,7 @@ public sealed class FaultProxy : IAsyncDisposable
         public long Remaining = value;
     }
 
-    private async Task PumpAsync(Socket from, Socket to, StrongBox budget, long flipAt, CancellationToken ct)
+    private async Task PumpAsync(Socket from, Socket to, StrongBox budget, long flipAt, bool toServer, CancellationToken ct)
     {
         var buffer = new byte[64 * 1024];
         long forwarded = 0;
@@ -176,6 +186,8 @@ public sealed class FaultProxy : IAsyncDisposable
                     }
                     if (Delay > TimeSpan.Zero)
                         await Task.Delay(Delay, ct);
+                    while (toServer && HoldToServer)
+                        await Task.Delay(10, ct);
                     await to.SendAsync(buffer.AsMemory(offset, piece), SocketFlags.None, ct);
                     offset += piece;
                 }

@@ -142,8 +142,9 @@ public class SequencerRecoveryTests
 
         await vm.StopNodeAsync(0);
         vm.StartNode(0); // a new incarnation at the initial topology, with an empty log
+        Assert.True(vm.Replication(0).WaitCaughtUp(Bound), "the sequencer did not recover and apply the order: " + Log(vm));
+        Assert.Equal(before.Length, vm.Replication(0).Epoch); // caught up means the recovered order is applied
         await ReadyAsync(vm);
-        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).Epoch == before.Length, Bound), "the sequencer did not apply the recovered order: " + Log(vm));
         Assert.Contains(vm.Log, line => line.Contains($"recovered the VM's order of {before.Length} topology writes", StringComparison.Ordinal));
 
         LdrWrite[] after = [new(3, 0x80), new(4, 0x01), new(5, 0x02), new(0, 0x04)];

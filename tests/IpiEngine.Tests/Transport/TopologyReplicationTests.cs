@@ -146,6 +146,32 @@ public class TopologyReplicationTests
         AssertOneOrderEverywhere(vm, 4, node => node switch { 0 => 0, 1 => 3, _ => 1 });
     }
 
+    /// <summary>
+    /// Found by a review (2026-12-07): a restarted node resolves IPIs with the initial topology until it has replayed the
+    /// VM's writes, and nothing told the embedder when that was over.
+    /// </summary>
+    [Fact]
+    public async Task A_restarted_node_can_wait_until_it_has_caught_up_before_it_runs_its_vcpus()
+    {
+        await using var vm = ReplicatedVm.Start(nodes: 3, vcpus: 3);
+        await ConnectAsync(vm);
+        for (uint k = 0; k < 3; k++)
+            vm.Engine(1).Post(1, ApicRegister.Ldr, (1u << (int)(k + 1)) << 24, 0);
+        await vm.StopNodeAsync(2);
+        vm.StartNode(2);
+        Assert.True(vm.Replication(2).WaitCaughtUp(Bound), "the restarted node did not catch up: " + string.Join(" | ", vm.Log.TakeLast(10)));
+        Assert.Equal(3, vm.Replication(2).Epoch); // the moment it returns, not eventually
+        Assert.Equal(vm.Engine(0).Resolver.TopologyDigest(), vm.Engine(2).Resolver.TopologyDigest());
+
+        // Restarted while the sequencer is down: it cannot know what it lacks, so it is not caught up; the others stay caught up.
+        await vm.StopNodeAsync(0);
+        await vm.StopNodeAsync(2);
+        vm.StartNode(2);
+        Assert.False(vm.Replication(2).WaitCaughtUp(TimeSpan.FromMilliseconds(300)));
+        Assert.True(vm.Replication(1).WaitCaughtUp(TimeSpan.Zero));
+        Assert.Throws<ArgumentOutOfRangeException>(() => vm.Replication(1).WaitCaughtUp(TimeSpan.FromSeconds(-1)));
+    }
+
     [Fact]
     public async Task Nodes_that_start_from_different_topologies_are_refused_with_a_reason()
     {
@@ -171,7 +197,9 @@ public class TopologyReplicationTests
         Assert.Contains("node 1", e.Message, StringComparison.Ordinal);
         Assert.Equal(1, vm.Replication(0).FailureCount(TopologyWriteFailure.NotConfirmed));
         // Ordered, so applied here (however slowly the applier runs on a loaded machine): not silently dropped.
-        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Engine(0).ReadCounters().TopologyWrites == 1, Bound));
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).Epoch == 1, Bound));
+        Assert.Equal(1, vm.Engine(0).ReadCounters().Posted);
+        Assert.Equal(1, vm.Replication(0).FailedButApplied); // the failed call's write is the one in Posted
     }
 
     [Fact]
@@ -210,6 +238,99 @@ public class TopologyReplicationTests
         Assert.Contains("sequencer, node 0", e.Message, StringComparison.Ordinal);
         Assert.Equal(1, vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
         Assert.Equal(0, vm.Engine(1).ReadCounters().TopologyWrites);
+        Assert.Equal(0, vm.Replication(1).FailedButApplied);
+        Assert.Equal(0, e.RecordsPosted); // the batch's first record
+    }
+
+    /// <summary>
+    /// Found by a review (2026-12-07): a PostBatch cut short by a topology write that failed threw without saying how far
+    /// it got, so the caller could not tell which records were posted. vCPU 1 (node 1) sends a physical IPI to vCPU 3
+    /// (local on node 1), writes its LDR while the sequencer is down, and would send another IPI.
+    /// </summary>
+    [Fact]
+    public async Task A_batch_cut_short_by_a_failed_topology_write_says_how_many_of_its_records_were_posted()
+    {
+        await using var vm = ReplicatedVm.Start(nodes: 2, vcpus: 4, writeTimeout: TimeSpan.FromMilliseconds(300));
+        await ConnectAsync(vm);
+        await vm.StopNodeAsync(0);
+        ExitRecord[] batch =
+        [
+            new(1, ApicRegister.IcrHigh, 3u << 24, 3, 0, 0),
+            new(1, ApicRegister.IcrLow, 0x40, 3, 0, 0),
+            new(1, ApicRegister.Ldr, 2u << 24, 0, 0, 0),
+            new(1, ApicRegister.IcrLow, 0x41, 3, 0, 0),
+        ];
+        var e = Assert.Throws<TopologyWriteException>(() => vm.Engine(1).PostBatch(1, batch));
+        Assert.Equal(TopologyWriteFailure.NotOrdered, e.Failure);
+        Assert.Equal(2, e.RecordsPosted); // before the fix: 0
+        // What it says is what happened: the two records before the write were posted (and resolved), the one after it not.
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Engine(1).ReadCounters() is { InFlight: 0, Posted: 2, IpisResolved: 1 }, Bound), vm.Engine(1).ReadCounters().ToString());
+        var pending = vm.Engine(1).TakePending(3);
+        Assert.True(pending.IsPending(0x40), "the IPI posted before the write did not arrive");
+        Assert.False(pending.IsPending(0x41), "the IPI after the failed write was posted");
+    }
+
+    /// <summary>
+    /// Found by a review (2026-12-07): a write that failed <c>NotOrdered</c> because its link dropped before the commit
+    /// came back had reached the sequencer, so it was applied everywhere later; the caller's retry was a new write, ordered
+    /// again: applied twice. Node 0 (the sequencer) dials node 1, so holding the proxy's client-to-server direction keeps
+    /// commits and Dones from node 1 while its request gets through. The retry is posted after the link returned (and
+    /// the original was applied everywhere), or while it is still down, or after another vCPU of node 1 wrote (so the
+    /// sequencer's last request from node 1 is not the retried one).
+    /// </summary>
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task A_write_that_failed_when_the_link_dropped_is_applied_once_when_the_caller_retries(bool retryWhileDown, bool anotherVcpuWritesFirst)
+    {
+        var proxies = new List<FaultProxy>();
+        await using var vm = ReplicatedVm.Start(nodes: 2, vcpus: 4, writeTimeout: TimeSpan.FromSeconds(2), route: (_, target) =>
+        {
+            var proxy = new FaultProxy(target, seed: 70);
+            proxies.Add(proxy);
+            return proxy.EndPoint;
+        });
+        try
+        {
+            await ConnectAsync(vm);
+            var link = proxies.Single();
+            void Write() => vm.Engine(1).Post(1, ApicRegister.Ldr, 0x10u << 24, 0);
+
+            link.HoldToServer = true;
+            var e = Assert.Throws<TopologyWriteException>(Write);
+            Assert.Equal(TopologyWriteFailure.NotOrdered, e.Failure);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).Epoch == 1, Bound), "the request did not reach the sequencer: " + string.Join(" | ", vm.Log.TakeLast(10)));
+            link.Block(); // the link drops: the commit it held is lost
+            link.HoldToServer = false;
+            Task retry = Task.CompletedTask;
+            if (retryWhileDown)
+                retry = Task.Factory.StartNew(Write, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            link.Unblock();
+            if (!retryWhileDown)
+            {
+                // The sequencer resends the commit on the new connection: applied everywhere, as the failure said it might be.
+                Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(1).Epoch == 1, Bound), "the failed write was not applied on node 1: " + string.Join(" | ", vm.Log.TakeLast(10)));
+                Assert.Equal(1, vm.Replication(1).FailedButApplied); // in Posted now, and its failure says so
+                if (anotherVcpuWritesFirst)
+                    vm.Engine(1).Post(3, ApicRegister.Ldr, 0x20u << 24, 0);
+                Write();
+            }
+            await retry.WaitAsync(Bound, TestContext.Current.CancellationToken);
+            int writes = anotherVcpuWritesFirst ? 2 : 1;
+            AssertOneOrderEverywhere(vm, writes, node => node == 1 ? writes : 0); // before the fix: one more write, the retry ordered again
+            Assert.Contains("never applied twice", e.Message, StringComparison.Ordinal); // the failure says how to retry
+            // Each write posted once, one failed call whose write was applied after all: the counters say each once.
+            Assert.Equal(writes, vm.Engine(1).ReadCounters().Posted);
+            Assert.Equal(1, vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
+            Assert.Equal(1, vm.Replication(1).FailedButApplied);
+        }
+        finally
+        {
+            await vm.DisposeAsync();
+            foreach (var proxy in proxies)
+                await proxy.DisposeAsync();
+        }
     }
 
     /// <summary>
