@@ -475,10 +475,13 @@ public sealed partial class Engine : IDisposable
             Accumulate(stages[i], sums, ref rejected);
         }
 
+        // What the control path posted and took itself (local topology writes, unknown sources) counts on both sides of
+        // the balance: taken from this one read, a peer write applied between two reads cannot tip it either way.
+        long localWrites = sums[(int)CounterSlot.PeerTopologyWrites] - sums[(int)CounterSlot.TopologyWrites];
+        long unknownSources = rejected[(int)RejectReason.UnknownSource];
         Accumulate(_controlCounters, sums, ref rejected);
-        // Read again after the sums: the posted side is at least what they hold.
-        long posted = _controlCounters.Read(CounterSlot.TopologyWrites) - _controlCounters.Read(CounterSlot.PeerTopologyWrites)
-            + _controlCounters.ReadRejected(RejectReason.UnknownSource);
+        localWrites += sums[(int)CounterSlot.TopologyWrites] - sums[(int)CounterSlot.PeerTopologyWrites];
+        long posted = localWrites + rejected[(int)RejectReason.UnknownSource] - unknownSources;
         long dropped = 0;
         foreach (SpscRing<ExitRecord> ring in _rings)
         {

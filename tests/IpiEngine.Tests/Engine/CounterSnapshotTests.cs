@@ -9,9 +9,10 @@ namespace IpiEngine.Tests.Facade;
 public class CounterSnapshotTests
 {
     [Theory]
-    [InlineData(ThreadingMode.Fused)]
-    [InlineData(ThreadingMode.PerStage)]
-    public void A_snapshot_never_shows_more_resolved_than_posted(ThreadingMode mode)
+    [InlineData(ThreadingMode.Fused, false)]
+    [InlineData(ThreadingMode.PerStage, false)]
+    [InlineData(ThreadingMode.Fused, true)]
+    public void A_snapshot_never_shows_more_resolved_than_posted(ThreadingMode mode, bool peerWrites)
     {
         const int Vcpus = 4;
         using var engine = new Engine(new EngineOptions { VcpuCount = Vcpus, RingCapacity = 1024, ThreadingMode = mode });
@@ -33,6 +34,19 @@ public class CounterSnapshotTests
 
             posted[source] = n;
         }) { IsBackground = true }).ToArray();
+        if (peerWrites)
+        {
+            // Another node's topology writes, applied here as the replicator's applier does: counted as writes and as
+            // peer writes in two steps, which a snapshot may fall between.
+            posters = [.. posters, new Thread(() =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    engine.ApplyReplicatedTopologyWrite(3, ApicRegister.X2Svr, 0x1FF, fromPeer: true);
+                }
+            }) { IsBackground = true }];
+        }
+
         foreach (Thread poster in posters)
         {
             poster.Start();
@@ -57,5 +71,6 @@ public class CounterSnapshotTests
         Assert.True(negative == 0, $"{negative} of {snapshots} snapshots showed more resolved and rejected than posted (in flight down to {lowest}).");
         Assert.Equal(posted.Sum(), engine.ReadCounters().Posted);
         Assert.True(engine.ReadCounters().ConservationHolds);
+        Assert.Equal(peerWrites, engine.ReadCounters().PeerTopologyWrites > 0);
     }
 }
