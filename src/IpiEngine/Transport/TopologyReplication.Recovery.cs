@@ -125,6 +125,11 @@ public sealed partial class TopologyReplication
             for (long i = _peerEpoch[peer]; i < _ordered.Count; i++)
                 link.SendTopology(_ordered[(int)i]);
         }
+        foreach (var link in _node.LinkArray)
+        {
+            if (_checked[link.PeerNode])
+                link.SendTopology(State()); // the order's length, which a node catching up waits for (its earlier States had none)
+        }
         if (_ordered.Count > 0)
             _node.Log($"node {_self}: sequencer recovered the VM's order of {_ordered.Count} topology writes from every node; ordering again");
         long oldest = Stopwatch.GetTimestamp() - (long)(_node.Options.TopologyWriteTimeout.TotalSeconds * Stopwatch.Frequency);

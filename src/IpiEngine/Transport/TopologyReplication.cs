@@ -94,8 +94,9 @@ public sealed partial class TopologyReplication : TopologyReplicator
 
     /// <summary>
     /// Waits until this incarnation of the node has caught up with the VM's topology: it applied every write the
-    /// sequencer had applied when this node's link to it came up (on the sequencer: its recovery of the VM's order is
-    /// over and it applied the recovered order). Until then a restarted node resolves IPIs with the topology it has
+    /// sequencer's order held when it first told this node, on this node's current link to it, once the sequencer has an
+    /// order (a restarted one recovering has none yet; on the sequencer: its recovery of the VM's order is over and it
+    /// applied the recovered order). Until then a restarted node resolves IPIs with the topology it has
     /// applied so far, from the initial one on; an embedder that must not do so waits here before it runs its vCPUs.
     /// Once caught up it stays so (later writes are applied as they come). False when <paramref name="timeout"/> passes
     /// first (the sequencer is unreachable or still recovering) or the node stops.
@@ -381,12 +382,14 @@ public sealed partial class TopologyReplication : TopologyReplicator
                     _checked[peer] = true;
                     if (IsSequencer)
                         OnPeerState(peer, message.Index, (long)message.Value);
-                    else if (first && peer == Sequencer)
+                    else if (peer == Sequencer)
                     {
-                        ReplayTo(_node.Link(peer), message.Index);
-                        if (!CaughtUp)
+                        if (first)
+                            ReplayTo(_node.Link(peer), message.Index);
+                        if (_catchUpTarget < 0 && message.RequestId > 0)
                         {
-                            _catchUpTarget = message.Index;
+                            // The writes the sequencer's order held: not sent while it recovers (it has no order yet).
+                            _catchUpTarget = (long)message.RequestId - 1;
                             Monitor.PulseAll(_lock); // a node that already holds that many is caught up now
                         }
                     }
@@ -537,7 +540,12 @@ public sealed partial class TopologyReplication : TopologyReplicator
     }
 
     /// <summary>Under the lock: this node's State; its value is the writes held (applied, or taken by the applier), which a restarted sequencer must recover.</summary>
-    private TopologyMessage State() => new(TopologyMessageType.State, _self, 0, 0, (ulong)Held, 0, _epoch, _digests[^1]);
+    /// <summary>
+    /// This node's State. The sequencer's also carries, in the request id, the writes its order holds plus one, or 0
+    /// while it recovers: what a node that catches up must apply (<see cref="WaitCaughtUp"/>).
+    /// </summary>
+    private TopologyMessage State()
+        => new(TopologyMessageType.State, _self, 0, 0, (ulong)Held, IsSequencer && !_recovering ? (ulong)_ordered.Count + 1 : 0, _epoch, _digests[^1]);
 
     private long Held => _applied.Count + (_applying is null ? 0 : 1);
 

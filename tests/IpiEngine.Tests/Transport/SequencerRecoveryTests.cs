@@ -158,6 +158,53 @@ public class SequencerRecoveryTests
     }
 
     [Fact]
+    public async Task A_node_restarted_with_the_sequencer_is_caught_up_only_once_the_recovered_order_is_applied()
+    {
+        // Nodes 0 (the sequencer) and 1 restart together; node 2 alone keeps the writes. Node 0's new incarnation cannot
+        // reach node 2 at first, so its recovery waits while node 1 is already connected to it.
+        var proxies = new List<(int Peer, FaultProxy Proxy)>();
+        bool holdNode2 = false;
+        await using var vm = Start(nodes: 3, route: (peer, target) =>
+        {
+            var proxy = new FaultProxy(target, seed: 40 + proxies.Count);
+            if (peer == 2 && holdNode2)
+                proxy.Block(); // before node 0 dials through it
+            proxies.Add((peer, proxy));
+            return proxy.EndPoint;
+        });
+        try
+        {
+            await ReadyAsync(vm);
+            LdrWrite[] writes = [new(0, 0x10), new(1, 0x20), new(2, 0x40)];
+            foreach (var write in writes)
+                Write(vm, write);
+
+            await vm.StopNodeAsync(0);
+            await vm.StopNodeAsync(1);
+            vm.StartNode(1); // at epoch 0
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(1).Link(2).IsConnected, Bound), "node 1 did not reconnect to node 2: " + Log(vm));
+            holdNode2 = true; // node 0's dials of node 2 from here on
+            vm.StartNode(0);
+            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(1).Link(0).IsConnected, Bound), "node 0 did not reconnect to node 1: " + Log(vm));
+            Assert.True(vm.Replication(0).IsRecovering, "the sequencer ended its recovery without hearing node 2");
+            // The recovering sequencer's State says epoch 0: taken as the target, node 1 read as caught up at the initial topology.
+            Assert.False(vm.Replication(1).WaitCaughtUp(TimeSpan.FromSeconds(1)), $"node 1 read as caught up at epoch {vm.Replication(1).Epoch} while the sequencer recovered");
+
+            holdNode2 = false;
+            foreach (var (_, proxy) in proxies.Where(p => p.Peer == 2).ToArray())
+                proxy.Unblock();
+            Assert.True(vm.Replication(1).WaitCaughtUp(Bound), "node 1 never caught up: " + Log(vm));
+            Assert.Equal(writes.Length, vm.Replication(1).Epoch);
+        }
+        finally
+        {
+            await vm.DisposeAsync();
+            foreach (var (_, proxy) in proxies)
+                await proxy.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_commit_that_reached_one_node_only_before_the_sequencer_died_is_recovered_in_its_place_and_its_write_is_applied_once()
     {
         // Node 0 dials nodes 1 and 2 through proxies: its first incarnation's link to node 2 is held during the write,
