@@ -19,17 +19,29 @@ internal sealed class SourceModeInjectorSink(IcrInjector injector, ExitRecord[] 
     /// <inheritdoc/>
     public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
     {
-        while (!deliveries.IsEmpty)
+        int applied = 0; // the leading arrivals the runs before took: a failure says so, as InjectorSink's own does
+        try
         {
-            bool x2Apic = IsX2ApicTag(deliveries[0].Tag);
-            int run = 1;
-            while (run < deliveries.Length && IsX2ApicTag(deliveries[run].Tag) == x2Apic)
+            while (applied < deliveries.Length)
             {
-                run++;
-            }
+                bool x2Apic = IsX2ApicTag(deliveries[applied].Tag);
+                int run = 1;
+                while (applied + run < deliveries.Length && IsX2ApicTag(deliveries[applied + run].Tag) == x2Apic)
+                {
+                    run++;
+                }
 
-            (x2Apic ? _x2Apic : _xApic).Deliver(fromNode, deliveries[..run]);
-            deliveries = deliveries[run..];
+                (x2Apic ? _x2Apic : _xApic).Deliver(fromNode, deliveries.Slice(applied, run));
+                applied += run;
+            }
+        }
+        catch (PartlyAppliedException partly)
+        {
+            throw new PartlyAppliedException(applied + partly.Applied, deliveries.Length, partly.InnerException ?? partly);
+        }
+        catch (Exception e) when (applied > 0)
+        {
+            throw new PartlyAppliedException(applied, deliveries.Length, e);
         }
     }
 

@@ -54,7 +54,21 @@ internal sealed class TraceArrivals(RemoteDeliverySink next) : RemoteDeliverySin
     {
         long now = Stopwatch.GetTimestamp();
         // Handed on first, recorded after: once Count reaches what is due, the next sink has taken all of it.
-        next.Deliver(fromNode, deliveries);
+        try
+        {
+            next.Deliver(fromNode, deliveries);
+        }
+        catch (PartlyAppliedException partly)
+        {
+            Record(deliveries[..partly.Applied], now); // the link takes those as applied and is handed only the rest again
+            throw;
+        }
+
+        Record(deliveries, now);
+    }
+
+    private void Record(ReadOnlySpan<RemoteDelivery> deliveries, long now)
+    {
         lock (_lock)
         {
             foreach (ref readonly RemoteDelivery delivery in deliveries)

@@ -86,7 +86,7 @@ public sealed class InjectorSink : RemoteDeliverySink
         }
         catch (Exception e) when (applied > 0)
         {
-            throw new PartlyAppliedException(applied, e); // the link resends from the first record not applied, not the frame's first
+            throw new PartlyAppliedException(applied, deliveries.Length, e); // the link resends from the first record not applied, not the frame's first
         }
     }
 

@@ -277,7 +277,8 @@ internal sealed partial class PeerLink
             // The sink's contract: a throw applied nothing, or (this library's sinks) says how many leading records it
             // applied. Those are counted and expected no more; the peer resends the rest on the next connection (the
             // resume state tells it where they start), which the redial's backoff delays.
-            int applied = e is PartlyAppliedException partly ? partly.Applied : 0;
+            // Believed only for the span handed over: one counted from a part a host's sink passed on means nothing here.
+            int applied = e is PartlyAppliedException partly && partly.Total == count - skip ? partly.Applied : 0;
             Debug.Assert(applied >= 0 && applied < count - skip, "A sink that failed applied part of the frame at most.");
             Exception cause = e is PartlyAppliedException ? e.InnerException ?? e : e;
             if (applied > 0)

@@ -105,6 +105,55 @@ public class SinkFailureTests
         Assert.Equal(1, ioApic.ReadCounters().Posted); // the EOI, once (was twice)
     }
 
+    /// <summary>
+    /// Review of 2026-12-07: an <see cref="InjectorSink"/> says how many of the records it was handed it applied, and the
+    /// link took that count as the frame's. A host's sink that hands it a filtered copy (here: all but the IPIs it
+    /// handles itself, after) made the link skip a record the host never handled. Now the count is believed only for
+    /// the whole span the link handed over; else the throw counts as nothing applied (a resend may double, never lose).
+    /// </summary>
+    [Fact]
+    public async Task A_host_sink_that_hands_an_injector_sink_part_of_a_frame_loses_nothing_when_it_fails()
+    {
+        int[] placement = [0, 1];
+        var receiver = new NodeTransport(OptionsOf(1, placement, new PeerAddress(0)));
+        await using var receiving = receiver;
+        using var ioApic = new Engine(new EngineOptions { VcpuCount = 2, Placement = new VcpuPlacement(placement, 1), Forwarder = receiver, IoApicNode = 1 });
+        ioApic.Start();
+        var injector = new InjectorSinkTests.FailsOnceOn(0x42);
+        var host = new HostHandlesVector(0x50, new InjectorSink(injector, x2Apic: true, ioApic));
+        receiver.Start(host);
+        var sender = new NodeTransport(OptionsOf(0, placement, new PeerAddress(1, receiver.LocalEndPoint)));
+        await using var sending = sender;
+        RemoteDelivery[] frame =
+        [
+            new(1, 0, 0, 1, 0x0000_4041, 1),
+            new(2, 0, 0, 1, 0x0000_4050, 1), // the host's own
+            new(3, 0, 0, 1, RemoteDelivery.IoApicEoiFlag | 0x30, 1),
+            new(4, 0, 0, 1, 0x0000_4042, 1), // the injector fails on it once
+        ];
+        Assert.Equal(0, sender.Forward(1, frame));
+        sender.Start(new RecordingSink());
+
+        bool acknowledged = await LoopbackCluster.WaitUntilAsync(() => sender.Link(1).Counters.Acknowledged == frame.Length, TimeSpan.FromSeconds(20));
+        Assert.True(acknowledged, $"acknowledged {sender.Link(1).Counters.Acknowledged} of {frame.Length}");
+        Assert.Equal([2ul], host.Handled); // was empty: the link resent from the third record, past the host's own
+        Assert.Contains(injector.Seen, i => i.IcrLow == 0x4042);
+        Assert.Equal(1, receiver.FaultCount(LinkFault.SinkFailed));
+    }
+
+    /// <summary>A host's sink: handles the IPIs of one vector itself, after handing everything else on (a filtered copy).</summary>
+    private sealed class HostHandlesVector(uint vector, RemoteDeliverySink next) : RemoteDeliverySink
+    {
+        public List<ulong> Handled { get; } = [];
+
+        public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
+        {
+            RemoteDelivery[] all = deliveries.ToArray();
+            next.Deliver(fromNode, all.Where(d => (d.IcrLow & 0xFF) != vector || (d.IcrLow & RemoteDelivery.IoApicEoiFlag) != 0).ToArray());
+            Handled.AddRange(all.Where(d => (d.IcrLow & 0xFF) == vector && (d.IcrLow & RemoteDelivery.IoApicEoiFlag) == 0).Select(d => d.Tag));
+        }
+    }
+
     private static TransportOptions OptionsOf(int node, int[] placement, PeerAddress peer) => new()
     {
         NodeId = node,
