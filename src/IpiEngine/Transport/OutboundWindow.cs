@@ -135,7 +135,8 @@ internal sealed class OutboundWindow
     /// </summary>
     public void MarkSent(long cursor)
     {
-        Volatile.Write(ref _sentOnConnection.Value, cursor); // release: the receive loop's check of an acknowledgement reads it
+        if (cursor != _sentOnConnection.Value) // a write of acknowledgements or heartbeats only leaves the receive loop's line clean
+            Volatile.Write(ref _sentOnConnection.Value, cursor); // release: the receive loop's check of an acknowledgement reads it
         if (cursor > _sent.Value)
             Volatile.Write(ref _sent.Value, cursor); // release: the next handshake's check of a resume block reads it
     }
