@@ -49,14 +49,15 @@ public unsafe class NativeNodeTests
 
     /// <summary>Creates a node of a VM of <paramref name="placement"/>.Length x2APIC-physical vCPUs with peers on loopback.</summary>
     private static int CreateNode(uint self, uint[] placement, (uint Node, uint Port)[] peers, out ulong engine,
-        uint localTargets = NativeNodeReader.LocalTargetsEngine, Injector injector = Injector.None, nint context = 0, bool encrypt = false)
+        uint localTargets = NativeNodeReader.LocalTargetsEngine, Injector injector = Injector.None, nint context = 0, bool encrypt = false,
+        bool hostForEveryPeer = false)
     {
         NativeConfig config = Abi.Config((uint)placement.Length);
         byte* host = stackalloc byte[10];
         "127.0.0.1\0"u8.CopyTo(new Span<byte>(host, 10));
         NativePeer* peerArray = stackalloc NativePeer[Math.Max(1, peers.Length)];
         for (int i = 0; i < peers.Length; i++)
-            peerArray[i] = new NativePeer { Node = peers[i].Node, Port = peers[i].Port, Host = peers[i].Port != 0 ? host : null };
+            peerArray[i] = new NativePeer { Node = peers[i].Node, Port = peers[i].Port, Host = peers[i].Port != 0 || hostForEveryPeer ? host : null };
         fixed (uint* nodes = placement)
         fixed (byte* key = s_key)
         {
@@ -492,24 +493,9 @@ public unsafe class NativeNodeTests
     {
         // The header asks a port only of peers with a higher id (this node dials them); a symmetric peer list names
         // every host, and the lower ones' port may be 0.
-        uint[] placement = [0, 1, 2];
-        NativeConfig config = Abi.Config(3);
-        byte* host = stackalloc byte[16];
-        "127.0.0.1\0"u8.CopyTo(new Span<byte>(host, 16));
-        NativePeer* peers = stackalloc NativePeer[2];
-        peers[0] = new NativePeer { Node = 0, Port = 0, Host = host };
-        peers[1] = new NativePeer { Node = 2, Port = 9, Host = host };
-        fixed (uint* nodes = placement)
-        fixed (byte* key = s_key)
-        {
-            NativeNodeConfig node = new()
-            {
-                StructSize = (uint)sizeof(NativeNodeConfig), NodeId = 1, Placement = nodes, PlacementCount = 3, Peers = peers, PeerCount = 2, Key = key, KeyLength = 32,
-            };
-            ulong engine = 0;
-            Assert.True(Status.Ok == Abi.NodeCreate(&config, &node, &engine), Abi.LastErrorText());
-            Assert.Equal(Status.Ok, Abi.Destroy(engine));
-        }
+        int status = CreateNode(1, [0, 1, 2], [(0, 0), (2, 9)], out ulong engine, hostForEveryPeer: true);
+        Assert.True(status == Status.Ok, Abi.LastErrorText());
+        Assert.Equal(Status.Ok, Abi.Destroy(engine));
     }
 
     [Fact]

@@ -75,34 +75,23 @@ public class SinkFailureTests
     [Fact]
     public async Task An_injector_that_throws_part_way_through_a_frame_is_handed_only_the_rest_again()
     {
-        int[] placement = [0, 1];
-        var receiver = new NodeTransport(OptionsOf(1, placement, new PeerAddress(0)));
-        await using var receiving = receiver;
-        using var ioApic = new Engine(new EngineOptions { VcpuCount = 2, Placement = new VcpuPlacement(placement, 1), Forwarder = receiver, IoApicNode = 1 });
-        ioApic.Start();
         var injector = new InjectorSinkTests.FailsOnceOn(0x42);
-        receiver.Start(new InjectorSink(injector, x2Apic: true, ioApic));
-        var sender = new NodeTransport(OptionsOf(0, placement, new PeerAddress(1, receiver.LocalEndPoint)));
-        await using var sending = sender;
         RemoteDelivery[] frame =
         [
             new(1, 0, 0, 1, 0x0000_4041, 1),
             new(2, 0, 0, 1, RemoteDelivery.IoApicEoiFlag | 0x30, 1),
             new(3, 0, 0, 1, 0x0000_4042, 1),
         ];
-        Assert.Equal(0, sender.Forward(1, frame)); // queued before the link is up: its first connection sends them in one frame
-        sender.Start(new RecordingSink());
-
-        bool acknowledged = await LoopbackCluster.WaitUntilAsync(() => sender.Link(1).Counters.Acknowledged == frame.Length, TimeSpan.FromSeconds(20));
+        await using var pair = await IoApicPair.ForwardAsync(ioApic => new InjectorSink(injector, x2Apic: true, ioApic), frame);
         await Task.Delay(100, TestContext.Current.CancellationToken); // room for a wrong redelivery to show
 
-        var link = receiver.Link(0).Counters;
-        Assert.True(acknowledged, $"acknowledged {sender.Link(1).Counters.Acknowledged} of {frame.Length}; applied {link.Applied} over {link.Connections} connections");
+        var link = pair.Receiver.Link(0).Counters;
+        Assert.True(pair.Acknowledged, $"acknowledged {pair.Sender.Link(1).Counters.Acknowledged} of {frame.Length}; applied {link.Applied} over {link.Connections} connections");
         Assert.Equal([new IcrInjection(1, 0x4041, 1, 1), new IcrInjection(1, 0x4042, 1, 1)], injector.Seen); // the first was injected twice
-        Assert.Equal(1, receiver.FaultCount(LinkFault.SinkFailed));
+        Assert.Equal(1, pair.Receiver.FaultCount(LinkFault.SinkFailed));
         Assert.Equal(frame.Length, link.Applied); // each record once: the resend started at the one not applied
-        ioApic.Stop();
-        Assert.Equal(1, ioApic.ReadCounters().Posted); // the EOI, once (was twice)
+        pair.IoApic.Stop();
+        Assert.Equal(1, pair.IoApic.ReadCounters().Posted); // the EOI, once (was twice)
     }
 
     /// <summary>
@@ -114,16 +103,8 @@ public class SinkFailureTests
     [Fact]
     public async Task A_host_sink_that_hands_an_injector_sink_part_of_a_frame_loses_nothing_when_it_fails()
     {
-        int[] placement = [0, 1];
-        var receiver = new NodeTransport(OptionsOf(1, placement, new PeerAddress(0)));
-        await using var receiving = receiver;
-        using var ioApic = new Engine(new EngineOptions { VcpuCount = 2, Placement = new VcpuPlacement(placement, 1), Forwarder = receiver, IoApicNode = 1 });
-        ioApic.Start();
         var injector = new InjectorSinkTests.FailsOnceOn(0x42);
-        var host = new HostHandlesVector(0x50, new InjectorSink(injector, x2Apic: true, ioApic));
-        receiver.Start(host);
-        var sender = new NodeTransport(OptionsOf(0, placement, new PeerAddress(1, receiver.LocalEndPoint)));
-        await using var sending = sender;
+        HostHandlesVector? host = null;
         RemoteDelivery[] frame =
         [
             new(1, 0, 0, 1, 0x0000_4041, 1),
@@ -131,14 +112,57 @@ public class SinkFailureTests
             new(3, 0, 0, 1, RemoteDelivery.IoApicEoiFlag | 0x30, 1),
             new(4, 0, 0, 1, 0x0000_4042, 1), // the injector fails on it once
         ];
-        Assert.Equal(0, sender.Forward(1, frame));
-        sender.Start(new RecordingSink());
+        await using var pair = await IoApicPair.ForwardAsync(ioApic => host = new HostHandlesVector(0x50, new InjectorSink(injector, x2Apic: true, ioApic)), frame);
 
-        bool acknowledged = await LoopbackCluster.WaitUntilAsync(() => sender.Link(1).Counters.Acknowledged == frame.Length, TimeSpan.FromSeconds(20));
-        Assert.True(acknowledged, $"acknowledged {sender.Link(1).Counters.Acknowledged} of {frame.Length}");
-        Assert.Equal([2ul], host.Handled); // was empty: the link resent from the third record, past the host's own
+        Assert.True(pair.Acknowledged, $"acknowledged {pair.Sender.Link(1).Counters.Acknowledged} of {frame.Length}");
+        Assert.Equal([2ul], host!.Handled); // was empty: the link resent from the third record, past the host's own
         Assert.Contains(injector.Seen, i => i.IcrLow == 0x4042);
-        Assert.Equal(1, receiver.FaultCount(LinkFault.SinkFailed));
+        Assert.Equal(1, pair.Receiver.FaultCount(LinkFault.SinkFailed));
+    }
+
+    /// <summary>
+    /// Node 1, the VM's IOAPIC node, with the sink <c>sinkOf</c> makes from its engine; node 0 forwards a frame to it,
+    /// queued before the link is up, so that its first connection sends the records in one frame.
+    /// </summary>
+    private sealed class IoApicPair : IAsyncDisposable
+    {
+        private static readonly int[] Placement = [0, 1];
+
+        private IoApicPair(NodeTransport receiver, Engine ioApic, NodeTransport sender)
+        {
+            Receiver = receiver;
+            IoApic = ioApic;
+            Sender = sender;
+        }
+
+        public NodeTransport Receiver { get; }
+
+        public Engine IoApic { get; }
+
+        public NodeTransport Sender { get; }
+
+        /// <summary>Whether the sender saw every record of the frame acknowledged within 20 s.</summary>
+        public bool Acknowledged { get; private set; }
+
+        public static async Task<IoApicPair> ForwardAsync(Func<Engine, RemoteDeliverySink> sinkOf, RemoteDelivery[] frame)
+        {
+            var receiver = new NodeTransport(OptionsOf(1, Placement, new PeerAddress(0)));
+            var ioApic = new Engine(new EngineOptions { VcpuCount = 2, Placement = new VcpuPlacement(Placement, 1), Forwarder = receiver, IoApicNode = 1 });
+            ioApic.Start();
+            receiver.Start(sinkOf(ioApic));
+            var pair = new IoApicPair(receiver, ioApic, new NodeTransport(OptionsOf(0, Placement, new PeerAddress(1, receiver.LocalEndPoint))));
+            Assert.Equal(0, pair.Sender.Forward(1, frame));
+            pair.Sender.Start(new RecordingSink());
+            pair.Acknowledged = await LoopbackCluster.WaitUntilAsync(() => pair.Sender.Link(1).Counters.Acknowledged == frame.Length, TimeSpan.FromSeconds(20));
+            return pair;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Sender.DisposeAsync();
+            IoApic.Dispose();
+            await Receiver.DisposeAsync();
+        }
     }
 
     /// <summary>A host's sink: handles the IPIs of one vector itself, after handing everything else on (a filtered copy).</summary>
