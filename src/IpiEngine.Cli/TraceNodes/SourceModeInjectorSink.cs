@@ -59,27 +59,11 @@ internal sealed class SourceModeInjectorSink(IcrInjector injector, ExitRecord[] 
     /// <summary>A tag that names no record of the trace (a corrupt arrival) is encoded as xAPIC; the kernel's check then finds it.</summary>
     private bool IsX2ApicTag(ulong tag) => IndexOf(exits, tag) is var at && at >= 0 && IsX2ApicWrite(exits[at]);
 
-    private static int IndexOf(ExitRecord[] exits, ulong tag)
+    private static int IndexOf(ExitRecord[] exits, ulong tag) => exits.AsSpan().BinarySearch(new TagOf(tag));
+
+    /// <summary>Compares a record's tag with the one sought (the records are in tag order).</summary>
+    private readonly struct TagOf(ulong tag) : IComparable<ExitRecord>
     {
-        int low = 0, high = exits.Length - 1;
-        while (low <= high)
-        {
-            int middle = low + ((high - low) / 2);
-            if (exits[middle].Tag == tag)
-            {
-                return middle;
-            }
-
-            if (exits[middle].Tag < tag)
-            {
-                low = middle + 1;
-            }
-            else
-            {
-                high = middle - 1;
-            }
-        }
-
-        return -1;
+        public int CompareTo(ExitRecord other) => tag.CompareTo(other.Tag);
     }
 }

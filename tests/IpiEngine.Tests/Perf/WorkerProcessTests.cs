@@ -11,6 +11,10 @@ public sealed class WorkerProcessTests : IDisposable
 
     public void Dispose() => _folder.Dispose();
 
+    /// <summary>One side of an interleaved round of stand-in workers; a folder name with "crash" makes its worker exit.</summary>
+    private InterleavedRound.SideSetup Side(string folder) => new(Path.Combine(Directory.CreateDirectory(_folder.File(folder)).FullName, "suite.dll"),
+        new Dictionary<string, string>(), new IpiEngine.Perf.Records.CommitInfo { Sha = new string('a', 40), Subject = "test", Dirty = false, CommittedUtc = DateTimeOffset.UnixEpoch }, folder);
+
     /// <summary>A stand-in worker: a shell script (the launcher's own arguments become its ignored positionals).</summary>
     private WorkerProcess Launch(string script) => WorkerProcess.Launch(
         ["/bin/sh", "-c", script, "worker"], _folder.File("suite.dll"), [], new Dictionary<string, string>(), "B", TextWriter.Null);
@@ -48,9 +52,6 @@ public sealed class WorkerProcessTests : IDisposable
             done
             """;
         var round = new InterleavedRound(["/bin/sh", "-c", Worker, "worker"], TextWriter.Null, varyPlacement: false);
-        var commit = new IpiEngine.Perf.Records.CommitInfo { Sha = new string('a', 40), Subject = "test", Dirty = false, CommittedUtc = DateTimeOffset.UnixEpoch };
-        InterleavedRound.SideSetup Side(string folder) => new(Path.Combine(Directory.CreateDirectory(_folder.File(folder)).FullName, "suite.dll"),
-            new Dictionary<string, string>(), commit, folder);
 
         var (a, b, allRan) = round.Run(Side("base"), Side("diff-crash"), [], 1);
 
@@ -82,9 +83,6 @@ public sealed class WorkerProcessTests : IDisposable
             """;
         var log = new StringWriter();
         var round = new InterleavedRound(["/bin/sh", "-c", Worker, "worker"], log, varyPlacement: false);
-        var commit = new IpiEngine.Perf.Records.CommitInfo { Sha = new string('a', 40), Subject = "test", Dirty = false, CommittedUtc = DateTimeOffset.UnixEpoch };
-        InterleavedRound.SideSetup Side(string folder) => new(Path.Combine(Directory.CreateDirectory(_folder.File(folder)).FullName, "suite.dll"),
-            new Dictionary<string, string>(), commit, folder);
 
         var (a, b, allRan) = round.Run(Side("base"), Side("diff-crash"), [], 1);
 

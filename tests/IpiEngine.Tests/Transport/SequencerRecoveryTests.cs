@@ -19,6 +19,53 @@ public class SequencerRecoveryTests
         public ulong Value => (ulong)Bits << 24;
     }
 
+    /// <summary>
+    /// Every dial of the VM's nodes through a proxy of its own (<see cref="Route"/>), kept in the order the dials came;
+    /// a dial of the node named by <see cref="Hold"/> gets a proxy that starts blocked. Disposed after the VM.
+    /// </summary>
+    private sealed class ProxiedDials(int seed) : IAsyncDisposable
+    {
+        private readonly List<(int Peer, FaultProxy Proxy)> _made = [];
+
+        /// <summary>The node whose next dials start blocked (before the dialer connects through them), or none.</summary>
+        public int? Hold { get; set; }
+
+        public System.Net.IPEndPoint Route(int peer, System.Net.IPEndPoint target)
+        {
+            lock (_made)
+            {
+                var proxy = new FaultProxy(target, seed: seed + _made.Count);
+                if (peer == Hold)
+                    proxy.Block();
+                _made.Add((peer, proxy));
+                return proxy.EndPoint;
+            }
+        }
+
+        /// <summary>The proxy of a dial, counted in the order the dials came (^1: the latest).</summary>
+        public FaultProxy this[Index dial]
+        {
+            get
+            {
+                lock (_made)
+                    return _made[dial].Proxy;
+            }
+        }
+
+        /// <summary>The proxies of every dial of <paramref name="peer"/>, oldest first.</summary>
+        public FaultProxy[] To(int peer)
+        {
+            lock (_made)
+                return [.. _made.Where(p => p.Peer == peer).Select(p => p.Proxy)];
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var (_, proxy) in _made)
+                await proxy.DisposeAsync();
+        }
+    }
+
     private static ReplicatedVm Start(int nodes, TimeSpan? writeTimeout = null, Func<int, System.Net.IPEndPoint, System.Net.IPEndPoint>? route = null)
         => ReplicatedVm.Start(nodes, Vcpus, TopologyKind.XApicFlat, writeTimeout, route);
 
@@ -162,46 +209,29 @@ public class SequencerRecoveryTests
     {
         // Nodes 0 (the sequencer) and 1 restart together; node 2 alone keeps the writes. Node 0's new incarnation cannot
         // reach node 2 at first, so its recovery waits while node 1 is already connected to it.
-        var proxies = new List<(int Peer, FaultProxy Proxy)>();
-        bool holdNode2 = false;
-        await using var vm = Start(nodes: 3, route: (peer, target) =>
-        {
-            var proxy = new FaultProxy(target, seed: 40 + proxies.Count);
-            if (peer == 2 && holdNode2)
-                proxy.Block(); // before node 0 dials through it
-            proxies.Add((peer, proxy));
-            return proxy.EndPoint;
-        });
-        try
-        {
-            await ReadyAsync(vm);
-            LdrWrite[] writes = [new(0, 0x10), new(1, 0x20), new(2, 0x40)];
-            foreach (var write in writes)
-                Write(vm, write);
+        await using var dials = new ProxiedDials(seed: 40);
+        await using var vm = Start(nodes: 3, route: dials.Route);
+        await ReadyAsync(vm);
+        LdrWrite[] writes = [new(0, 0x10), new(1, 0x20), new(2, 0x40)];
+        foreach (var write in writes)
+            Write(vm, write);
 
-            await vm.StopNodeAsync(0);
-            await vm.StopNodeAsync(1);
-            vm.StartNode(1); // at epoch 0
-            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(1).Link(2).IsConnected, Bound), "node 1 did not reconnect to node 2: " + Log(vm));
-            holdNode2 = true; // node 0's dials of node 2 from here on
-            vm.StartNode(0);
-            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(1).Link(0).IsConnected, Bound), "node 0 did not reconnect to node 1: " + Log(vm));
-            Assert.True(vm.Replication(0).IsRecovering, "the sequencer ended its recovery without hearing node 2");
-            // The recovering sequencer's State says epoch 0: taken as the target, node 1 read as caught up at the initial topology.
-            Assert.False(vm.Replication(1).WaitCaughtUp(TimeSpan.FromSeconds(1)), $"node 1 read as caught up at epoch {vm.Replication(1).Epoch} while the sequencer recovered");
+        await vm.StopNodeAsync(0);
+        await vm.StopNodeAsync(1);
+        vm.StartNode(1); // at epoch 0
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(1).Link(2).IsConnected, Bound), "node 1 did not reconnect to node 2: " + Log(vm));
+        dials.Hold = 2; // node 0's dials of node 2 from here on
+        vm.StartNode(0);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(1).Link(0).IsConnected, Bound), "node 0 did not reconnect to node 1: " + Log(vm));
+        Assert.True(vm.Replication(0).IsRecovering, "the sequencer ended its recovery without hearing node 2");
+        // The recovering sequencer's State says epoch 0: taken as the target, node 1 read as caught up at the initial topology.
+        Assert.False(vm.Replication(1).WaitCaughtUp(TimeSpan.FromSeconds(1)), $"node 1 read as caught up at epoch {vm.Replication(1).Epoch} while the sequencer recovered");
 
-            holdNode2 = false;
-            foreach (var (_, proxy) in proxies.Where(p => p.Peer == 2).ToArray())
-                proxy.Unblock();
-            Assert.True(vm.Replication(1).WaitCaughtUp(Bound), "node 1 never caught up: " + Log(vm));
-            Assert.Equal(writes.Length, vm.Replication(1).Epoch);
-        }
-        finally
-        {
-            await vm.DisposeAsync();
-            foreach (var (_, proxy) in proxies)
-                await proxy.DisposeAsync();
-        }
+        dials.Hold = null;
+        foreach (var proxy in dials.To(2))
+            proxy.Unblock();
+        Assert.True(vm.Replication(1).WaitCaughtUp(Bound), "node 1 never caught up: " + Log(vm));
+        Assert.Equal(writes.Length, vm.Replication(1).Epoch);
     }
 
     [Fact]
@@ -209,57 +239,40 @@ public class SequencerRecoveryTests
     {
         // Node 0 dials nodes 1 and 2 through proxies: its first incarnation's link to node 2 is held during the write,
         // its second incarnation's link to node 1 while node 2 writes, so the sequencer hears node 2 (epoch 0) first.
-        var proxies = new List<(int Peer, FaultProxy Proxy)>(); // every dialer's, in the order the nodes were started
-        bool holdNode1 = false;
-        await using var vm = Start(nodes: 3, route: (peer, target) =>
-        {
-            var proxy = new FaultProxy(target, seed: 20 + proxies.Count);
-            if (peer == 1 && holdNode1)
-                proxy.Block(); // before node 0 dials through it
-            proxies.Add((peer, proxy));
-            return proxy.EndPoint;
-        });
-        try
-        {
-            FaultProxy ProxyTo(int peer) => proxies.Last(p => p.Peer == peer).Proxy; // the current incarnation of node 0's
-            await ReadyAsync(vm);
-            var first = new LdrWrite(1, 0x10); // vCPU 1 is on node 1
-            Write(vm, first);
+        await using var dials = new ProxiedDials(seed: 20); // every dialer's, in the order the nodes were started
+        await using var vm = Start(nodes: 3, route: dials.Route);
+        FaultProxy ProxyTo(int peer) => dials.To(peer)[^1]; // the current incarnation of node 0's
+        await ReadyAsync(vm);
+        var first = new LdrWrite(1, 0x10); // vCPU 1 is on node 1
+        Write(vm, first);
 
-            var held = ProxyTo(2);
-            held.Block();
-            var inFlight = new LdrWrite(4, 0x20); // vCPU 4 is on node 1: ordered as #1, its commit reaches node 1 only
-            var pending = WriteInBackground(vm, inFlight);
-            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(1).Epoch == 2, Bound), "node 1 did not apply the write: " + Log(vm));
-            Assert.Equal(1, vm.Replication(2).Epoch);
-            Assert.False(pending.IsCompleted); // node 2 never applied it: not confirmed
-            await vm.StopNodeAsync(0);         // the sequencer dies with write #1 on node 1 only
+        var held = ProxyTo(2);
+        held.Block();
+        var inFlight = new LdrWrite(4, 0x20); // vCPU 4 is on node 1: ordered as #1, its commit reaches node 1 only
+        var pending = WriteInBackground(vm, inFlight);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(1).Epoch == 2, Bound), "node 1 did not apply the write: " + Log(vm));
+        Assert.Equal(1, vm.Replication(2).Epoch);
+        Assert.False(pending.IsCompleted); // node 2 never applied it: not confirmed
+        await vm.StopNodeAsync(0);         // the sequencer dies with write #1 on node 1 only
 
-            // Node 0 comes back; node 1 cannot reach it yet, so write #1 lives on node 1 alone. Node 2 writes meanwhile:
-            // the sequencer must not give that write index 1 before it heard node 1.
-            held.Unblock(); // the dead incarnation's proxy: unused from now on
-            holdNode1 = true;
-            vm.StartNode(0);
-            var late = new LdrWrite(2, 0x40); // vCPU 2 is on node 2
-            var lateWrite = WriteInBackground(vm, late);
-            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(2).IsConnected, Bound), "node 0 did not reconnect to node 2: " + Log(vm));
-            // Node 2's State and its request reached the sequencer (observed, not slept for), and still it orders nothing.
-            Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).RecoveryViewOf(2) == (true, true), Bound), "node 2's State and request never reached the sequencer: " + Log(vm));
-            Assert.True(vm.Replication(0).IsRecovering, "the sequencer ended its recovery without hearing node 1");
-            Assert.False(lateWrite.IsCompleted);
-            ProxyTo(1).Unblock();
+        // Node 0 comes back; node 1 cannot reach it yet, so write #1 lives on node 1 alone. Node 2 writes meanwhile:
+        // the sequencer must not give that write index 1 before it heard node 1.
+        held.Unblock(); // the dead incarnation's proxy: unused from now on
+        dials.Hold = 1; // before node 0 dials through it
+        vm.StartNode(0);
+        var late = new LdrWrite(2, 0x40); // vCPU 2 is on node 2
+        var lateWrite = WriteInBackground(vm, late);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(2).IsConnected, Bound), "node 0 did not reconnect to node 2: " + Log(vm));
+        // Node 2's State and its request reached the sequencer (observed, not slept for), and still it orders nothing.
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).RecoveryViewOf(2) == (true, true), Bound), "node 2's State and request never reached the sequencer: " + Log(vm));
+        Assert.True(vm.Replication(0).IsRecovering, "the sequencer ended its recovery without hearing node 1");
+        Assert.False(lateWrite.IsCompleted);
+        ProxyTo(1).Unblock();
 
-            Assert.Null(await lateWrite.WaitAsync(Bound, TestContext.Current.CancellationToken));
-            Assert.Null(await pending.WaitAsync(Bound, TestContext.Current.CancellationToken)); // its writer hears Done once every node applied it
-            AssertOneOrderEverywhere(vm, [first, inFlight, late]);
-            Assert.Equal(0, vm.Replication(1).FailureCount(TopologyWriteFailure.NotConfirmed) + vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
-        }
-        finally
-        {
-            await vm.DisposeAsync();
-            foreach (var (_, proxy) in proxies)
-                await proxy.DisposeAsync();
-        }
+        Assert.Null(await lateWrite.WaitAsync(Bound, TestContext.Current.CancellationToken));
+        Assert.Null(await pending.WaitAsync(Bound, TestContext.Current.CancellationToken)); // its writer hears Done once every node applied it
+        AssertOneOrderEverywhere(vm, [first, inFlight, late]);
+        Assert.Equal(0, vm.Replication(1).FailureCount(TopologyWriteFailure.NotConfirmed) + vm.Replication(1).FailureCount(TopologyWriteFailure.NotOrdered));
     }
 
     /// <param name="sequencersOwn">
@@ -276,23 +289,16 @@ public class SequencerRecoveryTests
         // that write is held (taken) but not applied, and the next commit waits behind it.
         using var held = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
-        bool holding = false, holdNode2 = false;
-        var proxies = new List<FaultProxy>(); // every dialer's, in the order the nodes were started (node 0 dials 1, then 2)
-        await using var vm = ReplicatedVm.Start(3, Vcpus, TopologyKind.XApicFlat, route: (peer, target) =>
-        {
-            var proxy = new FaultProxy(target, seed: 40 + proxies.Count);
-            if (peer == 2 && holdNode2)
-                proxy.Block(); // before node 0 dials through it
-            proxies.Add(proxy);
-            return proxy.EndPoint;
-        }, notify: HoldNode2(held, release, () => Volatile.Read(ref holding)), assist: false); // the pipeline thread, not the posting test thread, must be the one held in the notifier
+        bool holding = false;
+        await using var dials = new ProxiedDials(seed: 40); // every dialer's, in the order the nodes were started (node 0 dials 1, then 2)
+        await using var vm = ReplicatedVm.Start(3, Vcpus, TopologyKind.XApicFlat, route: dials.Route, notify: HoldNode2(held, release, () => Volatile.Read(ref holding)), assist: false); // the pipeline thread, not the posting test thread, must be the one held in the notifier
         try
         {
             await ReadyAsync(vm);
             var first = new LdrWrite(1, 0x10);
             Write(vm, first);
 
-            proxies[^2].Block(); // node 0's link to node 1 (node 0 dials 1, then 2): node 1 gets none of the next commits
+            dials[^2].Block(); // node 0's link to node 1 (node 0 dials 1, then 2): node 1 gets none of the next commits
             Volatile.Write(ref holding, true);
             vm.PostXApicIpi(source: 2, destination: 5, vector: 0x40); // local on node 2: its delivery blocks in the notifier
             Assert.True(held.Wait(Bound, TestContext.Current.CancellationToken));
@@ -313,12 +319,12 @@ public class SequencerRecoveryTests
             Assert.Equal(TopologyWriteFailure.Stopped, (await sequencersWrite.WaitAsync(Bound, TestContext.Current.CancellationToken))?.Failure);
 
             // Node 0 hears node 1 first (epoch 1): it must still wait for node 2, which holds write #1.
-            holdNode2 = true;
+            dials.Hold = 2; // before node 0 dials through it
             vm.StartNode(0);
             Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Transport(0).Link(1).IsConnected, Bound));
             Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(0).RecoveryViewOf(1).Heard, Bound), "node 1's State never reached the sequencer: " + Log(vm));
             Assert.True(vm.Replication(0).IsRecovering); // heard node 1, and still waits for node 2
-            proxies[^1].Unblock();
+            dials[^1].Unblock();
             await ReadyAsync(vm);
             // Recovered: write #1 (node 2 was applying it) is the VM's #1 and reaches node 1; write #2 is no write of the VM.
             Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Replication(1).Epoch == 2, Bound), "node 1 did not get write #1: " + Log(vm));
@@ -336,8 +342,6 @@ public class SequencerRecoveryTests
         {
             release.Set();
             await vm.DisposeAsync();
-            foreach (var proxy in proxies)
-                await proxy.DisposeAsync();
         }
     }
 
@@ -353,20 +357,15 @@ public class SequencerRecoveryTests
         using var held = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
         bool holding = false;
-        var proxies = new List<FaultProxy>(); // every dialer's, in the order the nodes were started (node 0 dials 1, then 2)
-        var vm = ReplicatedVm.Start(3, Vcpus, TopologyKind.XApicFlat, writeTimeout: TimeSpan.FromSeconds(1), route: (peer, target) =>
-        {
-            var proxy = new FaultProxy(target, seed: 60 + proxies.Count);
-            proxies.Add(proxy);
-            return proxy.EndPoint;
-        }, notify: HoldNode2(held, release, () => Volatile.Read(ref holding)), assist: false);
+        await using var dials = new ProxiedDials(seed: 60); // every dialer's, in the order the nodes were started (node 0 dials 1, then 2)
+        var vm = ReplicatedVm.Start(3, Vcpus, TopologyKind.XApicFlat, writeTimeout: TimeSpan.FromSeconds(1), route: dials.Route, notify: HoldNode2(held, release, () => Volatile.Read(ref holding)), assist: false);
         try
         {
             await ReadyAsync(vm);
             var first = new LdrWrite(1, 0x10);
             Write(vm, first);
 
-            proxies[^2].Block(); // node 0's link to node 1: node 1 gets none of the next commits
+            dials[^2].Block(); // node 0's link to node 1: node 1 gets none of the next commits
             Volatile.Write(ref holding, true);
             vm.PostXApicIpi(source: 2, destination: 5, vector: 0x40); // local on node 2: its delivery blocks in the notifier
             Assert.True(held.Wait(Bound, TestContext.Current.CancellationToken));
@@ -398,8 +397,6 @@ public class SequencerRecoveryTests
         {
             release.Set();
             await vm.DisposeAsync();
-            foreach (var proxy in proxies)
-                await proxy.DisposeAsync();
         }
     }
 
@@ -416,17 +413,12 @@ public class SequencerRecoveryTests
         using var held = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
         bool holding = false;
-        var proxies = new List<(int Peer, FaultProxy Proxy)>(); // node 1 dials 2, then node 0 dials 1 and 2
-        await using var vm = ReplicatedVm.Start(3, Vcpus, TopologyKind.XApicFlat, writeTimeout: TimeSpan.FromSeconds(10), route: (peer, target) =>
-        {
-            var proxy = new FaultProxy(target, seed: 60 + proxies.Count);
-            proxies.Add((peer, proxy));
-            return proxy.EndPoint;
-        }, notify: HoldNode2(held, release, () => Volatile.Read(ref holding)), assist: false); // the pipeline thread, not the posting test thread, must be the one held in the notifier
+        await using var dials = new ProxiedDials(seed: 60); // node 1 dials 2, then node 0 dials 1 and 2
+        await using var vm = ReplicatedVm.Start(3, Vcpus, TopologyKind.XApicFlat, writeTimeout: TimeSpan.FromSeconds(10), route: dials.Route, notify: HoldNode2(held, release, () => Volatile.Read(ref holding)), assist: false); // the pipeline thread, not the posting test thread, must be the one held in the notifier
         try
         {
             await ReadyAsync(vm);
-            FaultProxy sequencerToNode1 = proxies.Single(p => p.Peer == 1).Proxy, sequencerToNode2 = proxies[^1].Proxy;
+            FaultProxy sequencerToNode1 = Assert.Single(dials.To(1)), sequencerToNode2 = dials[^1];
 
             sequencerToNode2.Block(); // node 2 does not get the commit yet: no Done
             var write = WriteInBackground(vm, new LdrWrite(1, 0x10)); // node 1's write
@@ -462,8 +454,6 @@ public class SequencerRecoveryTests
         {
             release.Set();
             await vm.DisposeAsync();
-            foreach (var (_, proxy) in proxies)
-                await proxy.DisposeAsync();
         }
     }
 
