@@ -253,7 +253,8 @@ public sealed partial class Engine : IDisposable
         // stopping thread runs no pass of its own: in per-stage mode that pass had never run, and its first call
         // was charged ~6 KB on the stopping thread.
         Debug.Assert(_posting.Fault is not null || _posting.Unconsumed() == 0, "A stopped pipeline left records in its rings.");
-        Volatile.Write(ref _state, Stopped);
+        _pipeline.SealLog(); // the links still deliver here: the log read after the stop must not change under its reader
+        Volatile.Write(ref _state, Stopped); // release: a reader that sees Stopped sees the sealed log's last entries
     }
 
     /// <summary>

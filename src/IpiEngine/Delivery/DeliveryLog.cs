@@ -7,7 +7,8 @@ namespace IpiEngine.Delivery;
 /// reserve a range with one atomic add and copy their entries in; when full, further entries are counted in
 /// <see cref="Overflowed"/>. In <see cref="DeliveryLogMode.Sample"/> mode it keeps an evenly spread random sample of all
 /// deliveries, in delivery order (batches take a lock; skipped deliveries cost nothing each). Nothing is allocated
-/// after construction. Read it when the engine is stopped.
+/// after construction. Read it when the engine is stopped: the stop seals it (<see cref="Seal"/>), so that the links'
+/// deliveries a stopped engine still applies are counted, not written under the reader.
 /// </summary>
 internal sealed class DeliveryLog : IDisposable
 {
@@ -16,6 +17,7 @@ internal sealed class DeliveryLog : IDisposable
     private readonly Random? _random;
     private readonly int _sampleCapacity; // Sample: an even number of slots, so that halving pairs them all
     private volatile bool _disposed;
+    private bool _sealed; // written once, under the engine's remote gate (Seal's remarks); read by Append
     private long _reserved; // First: entries offered so far; Sample: deliveries seen so far
     private long _overflowed;
     private int _kept;      // Sample: entries in the log
@@ -65,6 +67,15 @@ internal sealed class DeliveryLog : IDisposable
     /// </summary>
     internal bool IsFull => _random is null && Volatile.Read(ref _reserved) >= Capacity; // acquire: a stale false only costs one more Append
 
+    /// <summary>
+    /// Keeps nothing more: every later <see cref="Append"/> only counts its entries in <see cref="Overflowed"/>. Called
+    /// by the stop, after the pipeline's threads have exited and under the lock every remote delivery takes, so no append
+    /// is under way and each later one takes that lock first and sees the flag. The stop then release-writes the
+    /// engine's Stopped state, which a reader acquire-reads before <see cref="Entries"/>: it reads finished entries that
+    /// no writer touches again.
+    /// </summary>
+    internal void Seal() => _sealed = true;
+
     /// <summary>The written entries, in delivery order (read once the engine has stopped).</summary>
     public ReadOnlySpan<DeliveryLogEntry> Entries
     {
@@ -81,6 +92,12 @@ internal sealed class DeliveryLog : IDisposable
     {
         if (entries.IsEmpty)
         {
+            return;
+        }
+
+        if (_sealed)
+        {
+            Interlocked.Add(ref _overflowed, entries.Length); // after a Sample log's last absolute write: the seal ordered it
             return;
         }
 

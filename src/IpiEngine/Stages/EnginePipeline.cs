@@ -295,6 +295,15 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     }
 
     /// <inheritdoc/>
+    public void SealLog()
+    {
+        lock (_remoteGate) // waits for a remote delivery's append under way; every later one sees the seal
+        {
+            Parts.Log?.Seal();
+        }
+    }
+
+    /// <inheritdoc/>
     [MethodImpl(HotPath.Optimized)]
     public void DeliverRemote(ReadOnlySpan<RemoteDelivery> deliveries)
     {

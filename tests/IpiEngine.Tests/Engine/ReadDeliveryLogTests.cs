@@ -28,6 +28,28 @@ public class ReadDeliveryLogTests
         Assert.Throws<ObjectDisposedException>(() => engine.ReadDeliveryLog().Length);
     }
 
+    [Theory]
+    [InlineData(DeliveryLogMode.First)]
+    [InlineData(DeliveryLogMode.Sample)]
+    public void The_log_read_after_the_stop_does_not_change_under_later_remote_deliveries(DeliveryLogMode mode)
+    {
+        // A stopped engine still applies what a link delivers (DeliverRemote), so its log must not be written under a
+        // reader that was told it may read: a delivery after the stop is counted in LogOverflow, not kept.
+        using var engine = new Engine(new EngineOptions { VcpuCount = 2, DeliveryLogCapacity = 64, DeliveryLogMode = mode });
+        engine.Start();
+        engine.Post(0, ApicRegister.X2Icr, Unicast(1, 0x61), 1, tag: 7);
+        engine.Stop();
+        DeliveryLogEntry[] before = engine.ReadDeliveryLog().ToArray();
+        long overflowBefore = engine.ReadCounters().LogOverflow;
+
+        engine.DeliverRemote([new RemoteDelivery(9, 0, 1, 0, 0x62, 0), new RemoteDelivery(10, 0, 1, 1, 0x63, 1)]);
+
+        Assert.Equal(before, engine.ReadDeliveryLog().ToArray());
+        EngineCounters after = engine.ReadCounters();
+        Assert.Equal(2, after.RemoteDelivered + after.RemoteCoalesced); // applied all the same
+        Assert.Equal(overflowBefore + 2, after.LogOverflow);
+    }
+
     [Fact]
     public void An_engine_without_a_log_says_how_to_get_one()
     {
