@@ -439,7 +439,8 @@ public sealed partial class Engine : IDisposable
     /// <summary>
     /// The delivery log's entries, in delivery order (<see cref="EngineOptions.DeliveryLogCapacity"/>,
     /// <see cref="EngineOptions.DeliveryLogMode"/>): read-only, and only once the engine has stopped, since the pipeline
-    /// writes the entries while it runs. Deliveries not kept are counted in <see cref="EngineCounters.LogOverflow"/>.
+    /// writes the entries while it runs. Deliveries not kept are counted in <see cref="EngineCounters.LogOverflow"/>, among
+    /// them those <see cref="DeliverRemote"/> applies after the stop: the log read then does not change.
     /// </summary>
     /// <exception cref="InvalidOperationException">The engine has no delivery log, or has not stopped yet.</exception>
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>
