@@ -523,7 +523,11 @@ int32_t ipi_engine_create(const ipi_config_t *config, ipi_engine_t *out_engine);
 
 /* Starts the engine's pipeline thread(s). Records posted before start wait in the rings (a topology write
  * before start delivers them first, on its thread, so they resolve with the old topology); until then ipi_post
- * does not wait (a full ring gives IPI_E_WOULD_BLOCK) and ipi_post_batch returns IPI_E_STATE. */
+ * does not wait (a full ring gives IPI_E_WOULD_BLOCK) and ipi_post_batch returns IPI_E_STATE. IPI_E_STATE if
+ * already started, IPI_E_STOPPED if stopped. A start that fails (IPI_E_FAULTED, ipi_last_error says why: the
+ * pipeline failed delivering the records posted before it, or its threads could not be made) leaves the engine
+ * failed for good: every later ipi_engine_start and post returns IPI_E_FAULTED with that reason (IPI_E_STOPPED once
+ * stopped); ipi_engine_stop and ipi_engine_destroy work as after a pipeline failure. */
 int32_t ipi_engine_start(ipi_engine_t engine);
 
 /* Posts one exit record (an ICR write, an ICR high latch, or a topology write). Under
