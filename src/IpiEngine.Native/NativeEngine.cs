@@ -177,20 +177,21 @@ internal sealed unsafe class NativeEngine
         return LastError.Set(Status.BadConfig, $"node {peer} is not a peer of node {_transport.NodeId}");
     }
 
-    /// <summary><c>ipi_node_faults</c>: the node's fault counts, written up to the caller's struct_size.</summary>
+    /// <summary><c>ipi_node_faults</c>: the node's fault counts, written up to the caller's struct_size (296 before ABI 1.13).</summary>
     public int ReadFaults(NativeNodeFaults* faults)
     {
         if (_transport is null)
             return NotANode();
-        if (faults->StructSize < sizeof(NativeNodeFaults))
-            return LastError.Set(Status.StructSize, $"ipi_node_faults_t.struct_size is {faults->StructSize}; it must be at least {sizeof(NativeNodeFaults)}");
+        if (faults->StructSize < NativeNodeFaults.MinimumSize)
+            return LastError.Set(Status.StructSize, $"ipi_node_faults_t.struct_size is {faults->StructSize}; it must be at least {NativeNodeFaults.MinimumSize}");
         NativeNodeFaults full = default;
         full.StructSize = faults->StructSize;
         foreach (LinkFault fault in Enum.GetValues<LinkFault>())
             full.LinkFaults[(int)fault] = (ulong)_transport.FaultCount(fault);
         foreach (TopologyWriteFailure failure in Enum.GetValues<TopologyWriteFailure>())
             full.TopologyWriteFailures[(int)failure] = (ulong)_transport.Replication.FailureCount(failure);
-        Unsafe.CopyBlockUnaligned(faults, &full, (uint)sizeof(NativeNodeFaults));
+        full.TopologyWriteFailuresApplied = (ulong)_transport.Replication.FailedButApplied; // like the others, not one atomic snapshot with them
+        Unsafe.CopyBlockUnaligned(faults, &full, Math.Min(faults->StructSize, (uint)sizeof(NativeNodeFaults))); // a 1.4 caller's struct ends before the applied count
         return Status.Ok;
     }
 
