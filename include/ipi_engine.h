@@ -50,7 +50,7 @@ extern "C" {
 /* Version of this ABI: major in bits 31:16, minor in bits 15:0. A library with the same major and a
  * minor at least the header's serves this header; compare with ipi_abi_version() at start-up. */
 #define IPI_ABI_VERSION_MAJOR 1u
-#define IPI_ABI_VERSION_MINOR 12u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
+#define IPI_ABI_VERSION_MINOR 13u /* 1.1: IPI_E_FAULTED; 1.2: nodes of a multi-host VM (ipi_node_*), counters appended;
                                     1.3: ipi_descriptor, ipi_vcpu_set_running, IPI_THREADING_INLINE;
                                     1.4: ipi_counters_t.undelivered, IPI_LINK_FAULT_*, ipi_node_faults,
                                     ipi_node_config_t.placement_count, ipi_config_t.apic_id_count;
@@ -61,7 +61,9 @@ extern "C" {
                                     1.9: IPI_LINK_FAULT_TOO_MANY_HANDSHAKES;
                                     1.10: IPI_REJECT_RESERVED_BITS_SET, ipi_counters_t.rejected_reserved_bits;
                                     1.11: IPI_LINK_FAULT_SINK_FAILED;
-                                    1.12: ipi_post_batch_ex */
+                                    1.12: ipi_post_batch_ex;
+                                    1.13: ipi_node_faults_t.topology_write_failures_applied, and a failed
+                                    ipi_engine_start leaves the engine failed (IPI_E_FAULTED from then on) */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
 /* ---- status codes ------------------------------------------------------------------------ */
@@ -421,6 +423,12 @@ typedef struct ipi_node_faults_t {
     uint32_t reserved;
     uint64_t link_faults[IPI_LINK_FAULTS];                     /* index: IPI_LINK_FAULT_* */
     uint64_t topology_write_failures[IPI_TOPOLOGY_WRITE_FAILURES]; /* index: IPI_TOPOLOGY_WRITE_*; each also returned IPI_E_NOT_REPLICATED */
+    /* ABI 1.13 (a caller built against an older header passes struct_size 296 and does not get it): */
+    uint64_t topology_write_failures_applied; /* of the failed calls above (all reasons), those whose write is applied on
+                                    this node all the same, before the call failed (NOT_CONFIRMED) or since (a write that
+                                    reached the sequencer): ipi_counters_t.posted and topology_writes count each such write
+                                    once, and retrying it as that vCPU's next topology write applies nothing twice. The
+                                    failures minus this are the failed writes not applied here (yet). */
 } ipi_node_faults_t;
 
 /* ---- layout checks: the C# side asserts the same numbers (tests/IpiEngine.Tests/Native) ---- */
@@ -488,9 +496,10 @@ IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject_x2apic) == 80, "ipi_node_co
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject_context) == 88, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, placement_count) == 96, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, reserved) == 100, "ipi_node_config layout");
-IPI_STATIC_ASSERT(sizeof(ipi_node_faults_t) == 296, "ipi_node_faults layout");
+IPI_STATIC_ASSERT(sizeof(ipi_node_faults_t) == 304, "ipi_node_faults layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_faults_t, link_faults) == 8, "ipi_node_faults layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_faults_t, topology_write_failures) == 264, "ipi_node_faults layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_faults_t, topology_write_failures_applied) == 296, "ipi_node_faults layout");
 IPI_STATIC_ASSERT(sizeof(ipi_link_t) == 128, "ipi_link layout");
 IPI_STATIC_ASSERT(offsetof(ipi_link_t, forwarded) == 16, "ipi_link layout");
 IPI_STATIC_ASSERT(offsetof(ipi_link_t, stalled_ns) == 80, "ipi_link layout");
@@ -523,7 +532,11 @@ int32_t ipi_engine_create(const ipi_config_t *config, ipi_engine_t *out_engine);
 
 /* Starts the engine's pipeline thread(s). Records posted before start wait in the rings (a topology write
  * before start delivers them first, on its thread, so they resolve with the old topology); until then ipi_post
- * does not wait (a full ring gives IPI_E_WOULD_BLOCK) and ipi_post_batch returns IPI_E_STATE. */
+ * does not wait (a full ring gives IPI_E_WOULD_BLOCK) and ipi_post_batch returns IPI_E_STATE. IPI_E_STATE if
+ * already started, IPI_E_STOPPED if stopped. A start that fails (IPI_E_FAULTED, ipi_last_error says why: the
+ * pipeline failed delivering the records posted before it, or its threads could not be made) leaves the engine
+ * failed for good: every later ipi_engine_start and post returns IPI_E_FAULTED with that reason (IPI_E_STOPPED once
+ * stopped); ipi_engine_stop and ipi_engine_destroy work as after a pipeline failure. */
 int32_t ipi_engine_start(ipi_engine_t engine);
 
 /* Posts one exit record (an ICR write, an ICR high latch, or a topology write). Under
@@ -606,8 +619,8 @@ int32_t ipi_node_create(const ipi_config_t *config, const ipi_node_config_t *nod
  * node, IPI_E_BAD_CONFIG if peer_node is not one of its peers. Any thread. */
 int32_t ipi_node_link(ipi_engine_t engine, uint32_t peer_node, ipi_link_t *out);
 
-/* Fills *out (at most out->struct_size bytes) with the node's fault counts (ABI 1.4): IPI_E_STATE if the engine is not
- * a node. Any thread. */
+/* Fills *out (at most out->struct_size bytes, at least 296) with the node's fault counts (ABI 1.4): IPI_E_STATE if the
+ * engine is not a node. Any thread. */
 int32_t ipi_node_faults(ipi_engine_t engine, ipi_node_faults_t *out);
 
 /* The port the node listens on (useful with listen_port 0): IPI_E_STATE before ipi_engine_start or if not a node. */

@@ -1,8 +1,8 @@
 /*
  * ipi-errors: the C ABI's error paths, called from C as a host would call them. Every bad call must come back
  * as a status code (never a crash or an abort): null config, bad sizes and values, null and stale handles,
- * double destroy, out-of-range vCPUs, posting after stop, too many engines, bad node configs (ABI 1.2), and a
- * caller that passes the ABI 1.1 counters size.
+ * double destroy, out-of-range vCPUs, posting after stop, too many engines, bad node configs (ABI 1.2), and
+ * callers that pass older struct sizes (the ABI 1.1 counters, the ABI 1.4 node faults).
  * Prints one line per check and exits 1 if any failed.
  */
 #include <stddef.h>
@@ -317,6 +317,11 @@ static void bad_nodes(void)
     faults.struct_size = sizeof faults;
     EXPECT_STATUS(ipi_node_faults(engine, &faults), IPI_OK); /* ABI 1.4 */
     EXPECT_TRUE(faults.link_faults[IPI_LINK_FAULT_PROTECTION_MISMATCH] == 0 && faults.topology_write_failures[IPI_TOPOLOGY_WRITE_NOT_ORDERED] == 0);
+    EXPECT_TRUE(faults.topology_write_failures_applied == 0); /* ABI 1.13 */
+    memset(&faults, 0xAB, sizeof faults);
+    faults.struct_size = offsetof(ipi_node_faults_t, topology_write_failures_applied); /* a caller built against ABI 1.4-1.12 */
+    EXPECT_STATUS(ipi_node_faults(engine, &faults), IPI_OK);
+    EXPECT_TRUE(faults.topology_write_failures[IPI_TOPOLOGY_WRITE_NOT_ORDERED] == 0 && faults.topology_write_failures_applied == 0xABABABABABABABABull); /* nothing written past its struct */
     faults.struct_size = 8;
     EXPECT_STATUS(ipi_node_faults(engine, &faults), IPI_E_STRUCT_SIZE);
     EXPECT_STATUS(ipi_node_faults(engine, NULL), IPI_E_NULL_POINTER);

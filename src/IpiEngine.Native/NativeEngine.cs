@@ -14,8 +14,9 @@ internal sealed unsafe class NativeEngine
 {
     private const int Created = 0;
     private const int Running = 1;
-    private const int Stopped = 2;
-    private const int Starting = 3; // ipi_engine_start is under way: posts do not wait yet (the rings may not be started)
+    private const int Starting = 2; // ipi_engine_start is under way: posts do not wait yet (the rings may not be started)
+    private const int Stopped = 3; // this state and the next refuse every post (one compare on the hot path)
+    private const int StartFailed = 4; // the engine's start threw: it never runs (a retry could start a second pipeline)
 
     /// <summary>Records converted per <see cref="Engine.PostBatch"/> call: 64 x 32 bytes of stack.</summary>
     private const int BatchChunk = 64;
@@ -25,6 +26,7 @@ internal sealed unsafe class NativeEngine
     private readonly RemoteDeliverySink? _arrivals;
     private readonly System.Net.IPEndPoint? _listen;
     private int _state;
+    private string? _startFailure; // why the start failed: written before _state becomes StartFailed
 
     internal NativeEngine(Engine engine, int vcpuCount, NodeTransport? transport = null, RemoteDeliverySink? arrivals = null, System.Net.IPEndPoint? listen = null)
     {
@@ -93,7 +95,10 @@ internal sealed unsafe class NativeEngine
         }
     }
 
-    /// <summary><c>ipi_engine_start</c>: once, from the created state.</summary>
+    /// <summary>
+    /// <c>ipi_engine_start</c>: once, from the created state. A listener that cannot open leaves the engine created (the
+    /// host may free the port and retry); a failure of the engine's own start leaves it failed for good.
+    /// </summary>
     public int Start()
     {
         // The CAS makes two racing starts see exactly one winner. Running is set only once the engine runs: until then a
@@ -101,7 +106,7 @@ internal sealed unsafe class NativeEngine
         // waited on rings not yet started and got IPI_E_STATE), and a batch is refused with IPI_E_STATE.
         int seen = Interlocked.CompareExchange(ref _state, Starting, Created);
         if (seen != Created)
-            return seen == Stopped ? Refused(Status.Stopped) : LastError.Set(Status.State, "the engine was already started");
+            return seen is Stopped or StartFailed ? Refused(seen) : LastError.Set(Status.State, "the engine was already started");
         if (_transport is not null)
         {
             try
@@ -124,12 +129,34 @@ internal sealed unsafe class NativeEngine
         }
         catch (InvalidOperationException) when (Volatile.Read(ref _state) == Stopped)
         {
-            return Refused(Status.Stopped); // a stop on another thread came first: the engine never ran
+            return Refused(Stopped); // a stop on another thread came first: the engine never ran
+        }
+        catch (Exception e)
+        {
+            return FailStart(e);
         }
         // Release: a post that reads Running sees the started rings. A stop that came meanwhile keeps Stopped (it stopped
         // the engine after this start, or before it and the start above refused).
-        return Interlocked.CompareExchange(ref _state, Running, Starting) == Starting ? Status.Ok : Refused(Status.Stopped);
+        return Interlocked.CompareExchange(ref _state, Running, Starting) == Starting ? Status.Ok : Refused(Stopped);
     }
+
+    /// <summary>
+    /// The engine's start threw (its pipeline failed on the records posted before it, or a thread could not be made):
+    /// the engine may be faulted or half started, so it is never started again. From now on a start or a post returns
+    /// IPI_E_FAULTED with this failure; stop and destroy work (stop reports a pipeline failure, as always).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int FailStart(Exception failure)
+    {
+        _startFailure = failure.Message;
+        // Full fence: the message is written before the state that makes others read it. A stop that came meanwhile keeps
+        // Stopped (posts then say stopped, as after any stop).
+        Interlocked.CompareExchange(ref _state, StartFailed, Starting);
+        return LastError.Set(Status.Faulted, StartFailedSentence(failure.Message));
+    }
+
+    private static string StartFailedSentence(string? failure)
+        => $"ipi_engine_start failed ({failure}); the engine cannot run or be started again: stop and destroy it";
 
     /// <summary><c>ipi_node_link</c>: the link to <paramref name="peer"/>, written up to the caller's struct_size.</summary>
     public int ReadLink(uint peer, NativeLink* link)
@@ -150,20 +177,21 @@ internal sealed unsafe class NativeEngine
         return LastError.Set(Status.BadConfig, $"node {peer} is not a peer of node {_transport.NodeId}");
     }
 
-    /// <summary><c>ipi_node_faults</c>: the node's fault counts, written up to the caller's struct_size.</summary>
+    /// <summary><c>ipi_node_faults</c>: the node's fault counts, written up to the caller's struct_size (296 before ABI 1.13).</summary>
     public int ReadFaults(NativeNodeFaults* faults)
     {
         if (_transport is null)
             return NotANode();
-        if (faults->StructSize < sizeof(NativeNodeFaults))
-            return LastError.Set(Status.StructSize, $"ipi_node_faults_t.struct_size is {faults->StructSize}; it must be at least {sizeof(NativeNodeFaults)}");
+        if (faults->StructSize < NativeNodeFaults.MinimumSize)
+            return LastError.Set(Status.StructSize, $"ipi_node_faults_t.struct_size is {faults->StructSize}; it must be at least {NativeNodeFaults.MinimumSize}");
         NativeNodeFaults full = default;
         full.StructSize = faults->StructSize;
         foreach (LinkFault fault in Enum.GetValues<LinkFault>())
             full.LinkFaults[(int)fault] = (ulong)_transport.FaultCount(fault);
         foreach (TopologyWriteFailure failure in Enum.GetValues<TopologyWriteFailure>())
             full.TopologyWriteFailures[(int)failure] = (ulong)_transport.Replication.FailureCount(failure);
-        Unsafe.CopyBlockUnaligned(faults, &full, (uint)sizeof(NativeNodeFaults));
+        full.TopologyWriteFailuresApplied = (ulong)_transport.Replication.FailedButApplied; // like the others, not one atomic snapshot with them
+        Unsafe.CopyBlockUnaligned(faults, &full, Math.Min(faults->StructSize, (uint)sizeof(NativeNodeFaults))); // a 1.4 caller's struct ends before the applied count
         return Status.Ok;
     }
 
@@ -225,11 +253,11 @@ internal sealed unsafe class NativeEngine
         if (record.SourceVcpu >= (uint)VcpuCount)
             return LastError.VcpuRange(record.SourceVcpu, VcpuCount);
         // Acquire read of the life-cycle state: a post racing with stop is the engine's to settle (it refuses and we
-        // map that); this refuses posts after ipi_engine_stop returned, and never waits before start, when nothing
-        // would ever make room in a full ring.
+        // map that); this refuses posts after ipi_engine_stop returned or a failed start, and never waits before
+        // start, when nothing would ever make room in a full ring.
         int state = Volatile.Read(ref _state);
-        if (state == Stopped)
-            return Refused(Status.Stopped);
+        if (state >= Stopped)
+            return Refused(state);
         if (wait && state == Running)
         {
             _engine.Post((int)record.SourceVcpu, record.Register, record.Value, record.DestinationId, record.Tag);
@@ -263,7 +291,7 @@ internal sealed unsafe class NativeEngine
         // Before start a batch could fill the ring half way and then have nowhere to wait: refuse it whole.
         int state = Volatile.Read(ref _state);
         if (state != Running)
-            return Refused(state == Stopped ? Status.Stopped : Status.State);
+            return Refused(state);
 
         Span<ExitRecord> chunk = stackalloc ExitRecord[BatchChunk];
         int start = 0;
@@ -363,11 +391,14 @@ internal sealed unsafe class NativeEngine
         return Status.Ok;
     }
 
-    /// <summary>A refusal because of the life-cycle state, with the sentence that says which.</summary>
+    /// <summary>A refusal because of the life-cycle <paramref name="state"/>, with the status and sentence that say which.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int Refused(int status) => LastError.Set(status, status == Status.Stopped
-        ? "the engine was stopped: it accepts no more records"
-        : "ipi_post_batch needs a started engine (before ipi_engine_start nothing could make room in a full ring)");
+    private int Refused(int state) => state switch
+    {
+        Stopped => LastError.Set(Status.Stopped, "the engine was stopped: it accepts no more records"),
+        StartFailed => LastError.Set(Status.Faulted, StartFailedSentence(Volatile.Read(ref _startFailure))), // acquire: written before the state
+        _ => LastError.Set(Status.State, "ipi_post_batch needs a started engine (before ipi_engine_start nothing could make room in a full ring)"),
+    };
 
     /// <summary>
     /// <c>ipi_engine_destroy</c> after the handle left the table: drain, then free. A pipeline failure is not its result

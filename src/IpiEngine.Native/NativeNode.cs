@@ -105,10 +105,13 @@ internal struct NativeLink
     private static ulong Nanoseconds(TimeSpan time) => (ulong)time.Ticks * 100;
 }
 
-/// <summary>Mirror of <c>ipi_node_faults_t</c>: a node's closed or refused connections and failed topology writes, by reason (296 bytes; ABI 1.4).</summary>
+/// <summary>Mirror of <c>ipi_node_faults_t</c>: a node's closed or refused connections and failed topology writes, by reason (304 bytes; 296 before ABI 1.13).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct NativeNodeFaults
 {
+    /// <summary>The first layout's size (ABI 1.4).</summary>
+    public const uint MinimumSize = 296;
+
     /// <summary><c>IPI_LINK_FAULTS</c>: room for <see cref="LinkFault"/> values added later.</summary>
     public const int LinkFaultSlots = 32;
 
@@ -119,4 +122,5 @@ internal unsafe struct NativeNodeFaults
     public uint Reserved;
     public fixed ulong LinkFaults[LinkFaultSlots];
     public fixed ulong TopologyWriteFailures[TopologyWriteFailureSlots];
+    public ulong TopologyWriteFailuresApplied; // ABI 1.13: TopologyReplication.FailedButApplied
 }

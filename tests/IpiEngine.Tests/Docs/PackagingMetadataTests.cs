@@ -55,7 +55,7 @@ public sealed class PackagingMetadataTests
     {
         // The C ABI each package version carries (docs/packaging.md, "One version"). Raising IPI_ABI_VERSION_MINOR fails
         // here until VersionPrefix moves too and the pair is added: a package name then says which ABI is inside.
-        var abiMinorOf = new Dictionary<string, long> { ["0.2.0"] = 10, ["0.3.0"] = 11, ["0.4.0"] = 12 };
+        var abiMinorOf = new Dictionary<string, long> { ["0.2.0"] = 10, ["0.3.0"] = 11, ["0.4.0"] = 12, ["0.5.0"] = 13 };
         string version = BuildProperty("VersionPrefix");
         long headerMinor = IpiEngine.Tests.Native.NativeHeader.Defines()["IPI_ABI_VERSION_MINOR"];
 

@@ -11,7 +11,7 @@ public unsafe class NativeExportsTests
 {
     [Fact]
     public void Abi_version_is_1_12()
-        => Assert.Equal(0x1_000Cu, Abi.AbiVersion());
+        => Assert.Equal(0x1_000Du, Abi.AbiVersion());
 
     [Fact]
     public void Every_status_has_its_own_sentence_and_unknown_codes_get_one_too()

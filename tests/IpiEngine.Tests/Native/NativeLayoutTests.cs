@@ -71,6 +71,7 @@ public class NativeLayoutTests
         ["forwarded"] = nameof(NativeLink.Forwarded), ["stalled_ns"] = nameof(NativeLink.StalledNanoseconds),
         ["flush_sends"] = nameof(NativeLink.FlushSends), ["back_pressured_ns"] = nameof(NativeLink.BackPressuredNanoseconds),
         ["link_faults"] = nameof(NativeNodeFaults.LinkFaults), ["topology_write_failures"] = nameof(NativeNodeFaults.TopologyWriteFailures),
+        ["topology_write_failures_applied"] = nameof(NativeNodeFaults.TopologyWriteFailuresApplied),
     };
 
     [Fact]

@@ -50,7 +50,7 @@ public unsafe class NativeNodeTests
     /// <summary>Creates a node of a VM of <paramref name="placement"/>.Length x2APIC-physical vCPUs with peers on loopback.</summary>
     private static int CreateNode(uint self, uint[] placement, (uint Node, uint Port)[] peers, out ulong engine,
         uint localTargets = NativeNodeReader.LocalTargetsEngine, Injector injector = Injector.None, nint context = 0, bool encrypt = false,
-        bool hostForEveryPeer = false)
+        bool hostForEveryPeer = false, uint topologyWriteTimeoutMs = 0)
     {
         NativeConfig config = Abi.Config((uint)placement.Length);
         byte* host = stackalloc byte[10];
@@ -73,6 +73,7 @@ public unsafe class NativeNodeTests
                 KeyLength = (uint)s_key.Length,
                 LocalTargets = localTargets,
                 QueueRecords = 1024,
+                TopologyWriteTimeoutMs = topologyWriteTimeoutMs,
                 Flags = (injector == Injector.KvmRecord ? NativeNodeReader.FlagX2ApicRecords : 0) | (encrypt ? NativeNodeReader.FlagEncrypt : 0),
                 InjectContext = context,
             };
@@ -89,7 +90,7 @@ public unsafe class NativeNodeTests
 
     /// <summary>A two-node VM, vCPUs 0-1 on node 0 and 2-3 on node 1, both started and linked.</summary>
     private static (ulong Node0, ulong Node1) StartPair(uint localTargets0 = NativeNodeReader.LocalTargetsEngine, Injector injector1 = Injector.None, nint context1 = 0,
-        bool encrypt = false)
+        bool encrypt = false, uint topologyWriteTimeoutMs = 0)
     {
         uint[] placement = [0, 0, 1, 1];
         Assert.Equal(Status.Ok, CreateNode(1, placement, [(0, 0)], out ulong node1, injector: injector1, context: context1, encrypt: encrypt));
@@ -97,7 +98,7 @@ public unsafe class NativeNodeTests
         uint port;
         Assert.Equal(Status.Ok, Abi.NodePort(node1, &port));
         Assert.NotEqual(0u, port);
-        Assert.Equal(Status.Ok, CreateNode(0, placement, [(1, port)], out ulong node0, localTargets0, encrypt: encrypt));
+        Assert.Equal(Status.Ok, CreateNode(0, placement, [(1, port)], out ulong node0, localTargets0, encrypt: encrypt, topologyWriteTimeoutMs: topologyWriteTimeoutMs));
         Assert.Equal(Status.Ok, Abi.Start(node0));
         WaitFor(() => LinkOf(node0, 1).State == (uint)LinkState.Connected && LinkOf(node1, 0).State == (uint)LinkState.Connected, "the link to come up");
         return (node0, node1);
@@ -384,6 +385,53 @@ public unsafe class NativeNodeTests
         }
     }
 
+    /// <summary>
+    /// ABI 1.13 (review, helper-42-b): C# tells a failed topology write whose write was applied all the same
+    /// (<see cref="TopologyReplication.FailedButApplied"/>) from one that was not; C read only the failure counts. Node 1
+    /// goes away, so node 0 (the sequencer) orders and applies its vCPU 0's write but nobody confirms it: the batch
+    /// returns IPI_E_NOT_REPLICATED, says the IPI before the write was posted (C#'s RecordsPosted: ipi_post_batch_ex has
+    /// reported it since 1.12), and the node faults now say the failed write is applied here.
+    /// </summary>
+    [Fact]
+    public void A_failed_topology_write_that_was_applied_here_is_counted_as_applied_in_the_node_faults()
+    {
+        (ulong node0, ulong node1) = StartPair(topologyWriteTimeoutMs: 1000);
+        try
+        {
+            // The sequencer orders nothing until it has heard every node (it may have restarted): let it hear node 1 first.
+            var replication = (TopologyReplication)EngineHandleTable.Find(node0)!.Engine.Options.Replicator!;
+            WaitFor(() => !replication.IsRecovering, "the sequencer to hear node 1");
+            Assert.Equal(Status.Ok, Abi.Destroy(node1));
+            node1 = 0;
+            // vCPU 0 sends vCPU 1 (both on node 0) an IPI, software-enables its APIC (SVR, x2APIC MSR 0x80F), sends another.
+            NativeExit* batch = stackalloc NativeExit[3] { Abi.Icr(0, 1, 0x40), new NativeExit { SourceVcpu = 0, Register = 0x80F, Value = 0x1FF }, Abi.Icr(0, 1, 0x41) };
+            uint posted = 7;
+            Assert.Equal(Status.NotReplicated, Abi.PostBatchEx(node0, batch, 3, &posted));
+            Assert.Equal(1u, posted); // the IPI before the write; the write and the IPI after it are the host's to post again
+            string failure = Abi.LastErrorText();
+            Assert.True(failure.Contains("did not confirm", StringComparison.Ordinal), failure);
+
+            WaitFor(() => FaultsOf(node0).TopologyWriteFailuresApplied == 1, "the failed write to count as applied");
+            NativeNodeFaults faults = FaultsOf(node0);
+            Assert.Equal(1ul, faults.TopologyWriteFailures[(int)TopologyWriteFailure.NotConfirmed]);
+            Assert.Equal(0ul, faults.TopologyWriteFailures[(int)TopologyWriteFailure.NotOrdered] + faults.TopologyWriteFailures[(int)TopologyWriteFailure.Stopped]);
+            NativeCounters counters = CountersOf(node0);
+            Assert.Equal(1ul, counters.TopologyWrites); // applied here once ...
+            Assert.Equal(2ul, counters.Posted); // ... and posted: the IPI and the write whose call failed
+
+            NativeNodeFaults old = new() { StructSize = NativeNodeFaults.MinimumSize, TopologyWriteFailuresApplied = 0xAAAA };
+            Assert.Equal(Status.Ok, Abi.NodeFaults(node0, &old)); // a caller built against ABI 1.4-1.12
+            Assert.Equal(1ul, old.TopologyWriteFailures[(int)TopologyWriteFailure.NotConfirmed]);
+            Assert.Equal(0xAAAAul, old.TopologyWriteFailuresApplied); // past its struct: untouched
+        }
+        finally
+        {
+            Assert.Equal(Status.Ok, Abi.Destroy(node0));
+            if (node1 != 0)
+                Assert.Equal(Status.Ok, Abi.Destroy(node1));
+        }
+    }
+
     [Fact]
     public void Start_on_a_taken_port_is_a_network_error_and_may_be_retried()
     {
@@ -542,7 +590,7 @@ public unsafe class NativeNodeTests
             link.StructSize = (uint)sizeof(NativeLink);
             Assert.Equal(Status.Ok, Abi.NodeLink(single, 1, &link));
             Assert.Equal((uint)LinkState.Down, link.State); // not started: nothing dialed yet
-            NativeNodeFaults faults = new() { StructSize = (uint)sizeof(NativeNodeFaults) - 8 };
+            NativeNodeFaults faults = new() { StructSize = NativeNodeFaults.MinimumSize - 8 };
             Assert.Equal(Status.StructSize, Abi.NodeFaults(single, &faults));
             faults.StructSize = (uint)sizeof(NativeNodeFaults);
             Assert.Equal(Status.Ok, Abi.NodeFaults(single, &faults));
