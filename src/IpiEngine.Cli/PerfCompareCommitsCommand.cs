@@ -72,9 +72,20 @@ internal static class PerfCompareCommitsCommand
             roundLog.WriteLine(line);
         }
         var report = comparer.Compare(outcome.A, outcome.B);
+        if (outcome.NotRun is { Count: > 0 } notRun)
+        {
+            report = report with { VerdictLine = WithClause(report.VerdictLine,
+                $"; {notRun.Count} benchmark run(s) not run on either side, no fresh diff worker could start ({string.Join(", ", notRun)})", report.ExitCode) };
+        }
         if (outcome.Interrupted)
         {
-            report = report with { Interrupted = new RoundsInterrupted(outcome.RoundsRun, outcome.RoundsPlanned, Run.RunInterruption.InterruptedExitCode) };
+            report = report with
+            {
+                Interrupted = new RoundsInterrupted(outcome.RoundsRun, outcome.RoundsPlanned, Run.RunInterruption.InterruptedExitCode),
+                // The line ends with the code the process exits with, as the report's exitCode does.
+                VerdictLine = WithClause(report.VerdictLine, $"; interrupted after {outcome.RoundsRun} of the {outcome.RoundsPlanned} planned round(s), the verdict's own code is {report.ExitCode}",
+                    Run.RunInterruption.InterruptedExitCode),
+            };
         }
         PerfComparisonPrinter.Print(report, format, output);
         if (outcome.Interrupted)
@@ -83,6 +94,13 @@ internal static class PerfCompareCommitsCommand
             (format == "text" ? output : error).WriteLine(InterruptedLine(outcome));
         }
         return report.ExitCode;
+    }
+
+    /// <summary><paramref name="verdictLine"/> with <paramref name="clause"/> added and its closing <c>(exit N)</c> saying <paramref name="exitCode"/>.</summary>
+    private static string WithClause(string verdictLine, string clause, int exitCode)
+    {
+        int exit = verdictLine.LastIndexOf(" (exit ", StringComparison.Ordinal);
+        return $"{(exit < 0 ? verdictLine : verdictLine[..exit])}{clause} (exit {exitCode})";
     }
 
     /// <summary>What a run that Ctrl-C ended early says after its report.</summary>

@@ -77,6 +77,14 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
     public const int PilotMs = 300;
 
     private readonly CoreDistanceProbe _probe = new();
+    private string? _diffDown; // this round: why no fresh diff worker could start (the later benchmarks are not run), or null
+    private readonly List<string> _notRun = [];
+
+    /// <summary>
+    /// The benchmarks the last <see cref="Run(SideSetup, SideSetup, IReadOnlyList{string}, int)"/> left out on both
+    /// sides: those after a diff worker died and no fresh one could start in its place. Empty when every one ran.
+    /// </summary>
+    public IReadOnlyList<string> NotRun => _notRun;
 
     /// <summary>The side of one worker: its suite, environment, commit and label.</summary>
     internal sealed record SideSetup(string AssemblyPath, IReadOnlyDictionary<string, string> Environment, CommitInfo Commit, string Label);
@@ -84,12 +92,15 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
     /// <summary>Runs round <paramref name="round"/> and returns each side's record.</summary>
     /// <exception cref="PerfInputException">A worker cannot start or load its suite.</exception>
     /// <exception cref="PerfToolException">
-    /// A worker dies before it listed its cases, a base (A) worker dies later, or a fresh diff worker cannot start (a diff
-    /// worker that dies fails its benchmark instead, and a fresh one takes its place for the benchmarks after it).
+    /// A worker dies before it listed its cases, or a base (A) worker dies later (a diff worker that dies fails its
+    /// benchmark instead, and a fresh one takes its place for the benchmarks after it; if none can start, those are
+    /// <see cref="NotRun"/>).
     /// </exception>
     public (PerfRecord A, PerfRecord B, bool AllRan) Run(SideSetup a, SideSetup b, IReadOnlyList<string> filters, int round)
     {
         var started = DateTimeOffset.UtcNow;
+        _diffDown = null;
+        _notRun.Clear();
         // With varied placement, one seed for both sides of the round and another in the next round (CodeLayout).
         int? layoutSeed = varyPlacement ? unchecked((round * 7919) + 17) : null;
         var workersA = new List<WorkerProcess>(WorkersPerSide);
@@ -142,6 +153,13 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
         for (int k = 0; k < ids.Count; k++)
         {
             int caseA = IndexOf(workerA, ids[k]), caseB = IndexOf(workerB, ids[k]);
+            if (_diffDown is not null && caseB >= 0)
+            {
+                // No diff worker to pair it with: neither side runs it, so the round pairs only what both measured.
+                _notRun.Add(ids[k]);
+                allRan = false;
+                continue;
+            }
             var sides = new List<Side>(2);
             if (caseA >= 0)
             {
@@ -179,6 +197,10 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
         if (placements.Describe() is { } placed)
         {
             log.WriteLine($"round {round}: {placed}");
+        }
+        if (_notRun.Count > 0)
+        {
+            log.WriteLine($"round {round}: {_notRun.Count} benchmark(s) not run on either side, {_diffDown}: {string.Join(", ", _notRun)}");
         }
         return (Record(a.Commit, started, round, resultsA), Record(b.Commit, started, round, resultsB), allRan);
     }
@@ -241,7 +263,7 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
             catch (Exception e) when (side.Relaunch is not null && e is PerfToolException or IOException)
             {
                 Replace(side, worker);
-                return new WorkerReply(Error: $"its worker died: {e.Message}");
+                return new WorkerReply(Error: $"its worker died: {e.Message}{(_diffDown is null ? "" : $"; {_diffDown}")}");
             }
         }
 
@@ -322,15 +344,26 @@ internal sealed class InterleavedRound(IReadOnlyList<string> workerCommand, Text
         return outcome;
     }
 
-    /// <summary>Puts a fresh worker in the place of <paramref name="dead"/>, which the benchmark of <paramref name="side"/> took down.</summary>
-    /// <exception cref="PerfToolException">The fresh worker dies before it lists its cases.</exception>
+    /// <summary>
+    /// Puts a fresh worker in the place of <paramref name="dead"/>, which the benchmark of <paramref name="side"/> took
+    /// down. When none can start, says why in <see cref="_diffDown"/>: the benchmarks after it are then not run.
+    /// </summary>
     private void Replace(Side side, WorkerProcess dead)
     {
         int slot = side.Workers.IndexOf(dead);
         dead.Dispose();
-        // In the list before it is asked anything: the round's cleanup disposes it even when it fails to start.
-        side.Workers[slot] = side.Relaunch!();
-        side.Workers[slot].ReadCases();
+        try
+        {
+            // In the list before it is asked anything: the round's cleanup disposes it even when it fails to start.
+            side.Workers[slot] = side.Relaunch!();
+            side.Workers[slot].ReadCases();
+        }
+        catch (Exception e) when (e is PerfToolException or PerfInputException or IOException)
+        {
+            _diffDown = $"no fresh diff worker could start after {side.Case.Id} took down diff worker {slot + 1} ({e.Message})";
+            log.WriteLine(_diffDown);
+            return;
+        }
         log.WriteLine($"{side.Case.Id} took down diff worker {slot + 1}; a fresh one runs the benchmarks after it");
     }
 

@@ -34,9 +34,11 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
     /// <summary>
     /// Each side's records (one per launch) and one line of calibration per round; <paramref name="Interrupted"/> when
     /// <see cref="Settings.StopRequested"/> ended the rounds before their plan, with <paramref name="RoundsPlanned"/> the
-    /// plan at that moment.
+    /// plan at that moment; <paramref name="NotRun"/>, one entry per benchmark a round left out on both sides because no
+    /// fresh diff worker could start (<see cref="InterleavedRound.NotRun"/>), as "round N: id".
     /// </summary>
-    public sealed record Outcome(RecordSet A, RecordSet B, IReadOnlyList<string> Rounds, bool Interrupted = false, int RoundsPlanned = 0)
+    public sealed record Outcome(RecordSet A, RecordSet B, IReadOnlyList<string> Rounds, bool Interrupted = false, int RoundsPlanned = 0,
+        IReadOnlyList<string>? NotRun = null)
     {
         /// <summary>Rounds that finished: each one gave both sides a record.</summary>
         public int RoundsRun => A.Records.Count;
@@ -187,6 +189,7 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
         bool extending = false; // past the warn-only cap, the rounds run only the warn-only benchmarks then close to a verdict
         string slowed = settings.DiffEnvironment.Count == 0 ? "" : $" [{string.Join(", ", settings.DiffEnvironment.Select(p => $"{p.Key}={p.Value}"))}]";
         bool interrupted = false;
+        var notRun = new List<string>();
         for (int round = 1; round <= rounds; round++)
         {
             if (round > 1 && settings.StopRequested?.Invoke() == true)
@@ -219,10 +222,11 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
                 }
                 recordsA.Add(a);
                 recordsB.Add(b);
+                notRun.AddRange(interleaved.NotRun.Select(id => $"round {round}: {id}"));
                 var lastRound = roundClock.Elapsed;
                 // Once the rounds shrink, the last round's time says more about the next ones than the average.
                 var eta = focused ? lastRound * (rounds - round) : BudgetPlanner.Remaining(clock.Elapsed, round, rounds);
-                log.WriteLine($"round {round} of {rounds} (A {builds.CommitA.ShortSha} and B {builds.CommitB.ShortSha}{slowed} interleaved): {BudgetPlanner.Duration(roundClock.Elapsed)}, {a.Benchmarks.Count} benchmark(s){(allRan ? "" : ", some failed")}; ETA {BudgetPlanner.Duration(eta)}");
+                log.WriteLine($"round {round} of {rounds} (A {builds.CommitA.ShortSha} and B {builds.CommitB.ShortSha}{slowed} interleaved): {BudgetPlanner.Duration(roundClock.Elapsed)}, {a.Benchmarks.Count} benchmark(s){(allRan ? "" : ", some failed")}{(interleaved.NotRun.Count == 0 ? "" : $", {interleaved.NotRun.Count} not run")}; ETA {BudgetPlanner.Duration(eta)}");
                 roundLines.Add($"round {round} (interleaved, blocks A B B A, order flipping per benchmark): A {CalibrationSummary.Of([a])}; B {CalibrationSummary.Of([b])}");
                 if (settings.SettleWith is { } settler && round >= settings.MinimumRounds)
                 {
@@ -317,7 +321,7 @@ public sealed class AlternatingRunner(GitRepository git, TextWriter log)
             roundLines.Add($"round {round} ({first} then {second}): A {CalibrationSummary.Of([a!])}; B {CalibrationSummary.Of([b!])}");
             rounds = Replan(settings, spentBefore, clock, round, rounds);
         }
-        return new Outcome(new RecordSet(builds.LabelA, recordsA, []), new RecordSet(builds.LabelB + slowed, recordsB, []), roundLines, interrupted, rounds);
+        return new Outcome(new RecordSet(builds.LabelA, recordsA, []), new RecordSet(builds.LabelB + slowed, recordsB, []), roundLines, interrupted, rounds, notRun);
 
         // Says where the stop came and what the comparison stands on; true, for the outcome's flag.
         bool Interrupt(string when, int finished, int planned)

@@ -36,7 +36,8 @@ internal sealed class IcrResolver
     private readonly int _deviceSources;
     private readonly IoApic _ioApic = new(); // only Process touches it
     private readonly int _eoiTarget; // -1: EOIs go to _ioApic; else the first vCPU of the IOAPIC's node, EOIs are forwarded
-    private readonly DestinationSet _scratch; // one pin's destinations when an EOI re-delivers several pins
+    private uint _pinsLeft; // pins the last IOAPIC record delivered past its first, for NextIoApicPin; only Process and it
+    private DestinationMap? _pinsLeftMap; // the map that record was resolved against
     private readonly Lock _topologyGate = new();
     private DestinationMap _map;
 
@@ -57,7 +58,6 @@ internal sealed class IcrResolver
         _pvIcr = new uint[topology.VcpuCount];
         _deviceSources = deviceSources;
         _eoiTarget = eoiTarget;
-        _scratch = new DestinationSet(topology.VcpuCount);
         _map = topology.BuildMap();
     }
 
@@ -320,6 +320,7 @@ internal sealed class IcrResolver
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ExitOutcome ProcessOtherRegister(in ExitRecord record, DestinationMap map, DestinationSet destinations)
     {
+        _pinsLeft = 0; // an IOAPIC record's pins are asked for before the next record, or not at all
         int source = record.SourceVcpu;
         switch (record.Register)
         {
@@ -397,6 +398,7 @@ internal sealed class IcrResolver
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ExitOutcome ProcessDeviceSource(in ExitRecord record, DestinationMap map, DestinationSet destinations)
     {
+        _pinsLeft = 0; // as in ProcessOtherRegister
         if (record.SourceVcpu - map.VcpuCount >= _deviceSources)
         {
             return Reject(RejectReason.UnknownSource, default, IcrFamily(record.Register));
@@ -429,9 +431,34 @@ internal sealed class IcrResolver
     }
 
     /// <summary>
-    /// Delivers the IOAPIC pins a record fired, each as the MSI its entry sends: one pin's destinations, or (an EOI
-    /// re-delivering several pins with one vector) their union, ascending. A pin whose entry is invalid is refused with
-    /// the MSI's reason and keeps no remote IRR; the record is rejected only when no pin was delivered.
+    /// After <see cref="Process"/> returned a fired IOAPIC outcome, and until this returns false: the next pin that record
+    /// delivered (an EOI re-delivering several level pins of its vector), resolved into <paramref name="destinations"/>
+    /// (cleared first) with that pin's own <paramref name="command"/>, as KVM's <c>__kvm_ioapic_update_eoi</c> services
+    /// each pin with its own entry (<c>ioapic_service</c>). The pin's remote IRR was already set by Process; a caller that
+    /// counts records only may skip this. Same threading rule as Process.
+    /// </summary>
+    internal bool NextIoApicPin(DestinationSet destinations, out IcrCommand command)
+    {
+        command = default;
+        if (_pinsLeft == 0)
+        {
+            return false;
+        }
+
+        int pin = BitOperations.TrailingZeroCount(_pinsLeft);
+        _pinsLeft &= _pinsLeft - 1;
+        DecodePin(pin, out command); // valid: Process checked it, and no entry changed since (only Process writes them)
+        destinations.Clear();
+        _pinsLeftMap!.ResolveInto(0, command, destinations);
+        return true;
+    }
+
+    /// <summary>
+    /// Delivers the IOAPIC pins a record fired, each as the MSI its entry sends: the lowest pin's destinations and command
+    /// now, every further pin's (an EOI re-delivering several pins with one vector) by <see cref="NextIoApicPin"/>, each
+    /// with its own command (pins sharing a vector may differ in delivery mode and destination). A pin whose entry is
+    /// invalid is refused with the MSI's reason and keeps no remote IRR; the record is rejected only when no pin was
+    /// delivered.
     /// </summary>
     private ExitOutcome IoApicOutcome(IoApic.Effect effect, uint pins, RejectReason reason, DestinationMap map, DestinationSet destinations)
     {
@@ -445,14 +472,12 @@ internal sealed class IcrResolver
             return new ExitOutcome(ExitKind.Latched, RejectReason.None, default, false, InterruptInput.IoApic);
         }
 
-        IcrCommand fired = default;
         RejectReason firstReason = RejectReason.None;
-        bool delivered = false;
+        uint delivered = 0;
         for (; pins != 0; pins &= pins - 1)
         {
             int pin = BitOperations.TrailingZeroCount(pins);
-            ulong msi = _ioApic.MsiOf(pin, out uint addressHigh);
-            RejectReason pinReason = MsiMessage.Decode(msi, addressHigh, out IcrCommand command, out _);
+            RejectReason pinReason = DecodePin(pin, out _);
             if (pinReason != RejectReason.None)
             {
                 firstReason = firstReason == RejectReason.None ? pinReason : firstReason;
@@ -460,30 +485,26 @@ internal sealed class IcrResolver
             }
 
             _ioApic.Delivered(pin);
-            DestinationSet into = delivered ? _scratch : destinations;
-            into.Clear();
-            map.ResolveInto(0, command, into);
-            if (delivered)
-            {
-                int sorted = destinations.Count; // the union stays within the capacity: only vCPUs not there yet are added
-                foreach (int vcpu in _scratch.Vcpus)
-                {
-                    if (destinations.Vcpus[..sorted].BinarySearch(vcpu) < 0)
-                    {
-                        destinations.Add(vcpu);
-                    }
-                }
-
-                destinations.SortUnique();
-            }
-
-            fired = command;
-            delivered = true;
+            delivered |= 1u << pin;
         }
 
-        return delivered
-            ? new ExitOutcome(ExitKind.Fired, RejectReason.None, fired, true, InterruptInput.IoApic)
-            : new ExitOutcome(ExitKind.Rejected, firstReason, default, true, InterruptInput.IoApic);
+        if (delivered == 0)
+        {
+            return new ExitOutcome(ExitKind.Rejected, firstReason, default, true, InterruptInput.IoApic);
+        }
+
+        DecodePin(BitOperations.TrailingZeroCount(delivered), out IcrCommand command);
+        map.ResolveInto(0, command, destinations);
+        _pinsLeft = delivered & (delivered - 1);
+        _pinsLeftMap = map;
+        return new ExitOutcome(ExitKind.Fired, RejectReason.None, command, true, InterruptInput.IoApic);
+    }
+
+    /// <summary>The command of the MSI a pin's entry sends, and why it is refused (<see cref="RejectReason.None"/> if it is not).</summary>
+    private RejectReason DecodePin(int pin, out IcrCommand command)
+    {
+        ulong msi = _ioApic.MsiOf(pin, out uint addressHigh);
+        return MsiMessage.Decode(msi, addressHigh, out command, out _);
     }
 
     private static bool IcrFamily(ushort register)

@@ -160,29 +160,35 @@ internal sealed class ResolveStage
         }
 
         CountDeviceInput(outcome.Input, resolved: true);
-
-        ReadOnlySpan<int> destinations = _destinations.Vcpus;
         _ipis++;
-        _destinationCount += destinations.Length;
-        if (destinations.IsEmpty)
-        {
-            _noDestination++;
-            return 0;
-        }
-
         IcrCommand command = outcome.Command;
         uint source = record.SourceVcpu;
-        if (outcome.Input == InterruptInput.IoApic && (command.Low & RemoteDelivery.IoApicEoiFlag) == 0)
+        bool pinsFired = outcome.Input == InterruptInput.IoApic && (command.Low & RemoteDelivery.IoApicEoiFlag) == 0;
+        if (pinsFired)
         {
             source = (uint)_resolver.IoApicSource; // a pin fired: the IOAPIC sends it (an EOI on its way there keeps its vCPU)
         }
 
-        for (int i = 0; i < destinations.Length; i++)
+        int added = 0;
+        do
         {
-            sink.Add(record, source, (uint)destinations[i], command.Low, command.Destination);
+            ReadOnlySpan<int> destinations = _destinations.Vcpus;
+            for (int i = 0; i < destinations.Length; i++)
+            {
+                sink.Add(record, source, (uint)destinations[i], command.Low, command.Destination);
+            }
+
+            added += destinations.Length;
+        }
+        while (pinsFired && _resolver.NextIoApicPin(_destinations, out command)); // each further pin an EOI fired, with its own command
+
+        _destinationCount += added;
+        if (added == 0)
+        {
+            _noDestination++;
         }
 
-        return destinations.Length;
+        return added;
     }
 
     /// <summary>Publishes the counts gathered since the last call (once per batch).</summary>

@@ -148,6 +148,16 @@ public sealed partial class TopologyReplication : TopologyReplicator
     /// </summary>
     public long FailedButApplied => Volatile.Read(ref _failedButApplied);
 
+    /// <summary>Tests: the failed writes (one per request id, however many calls failed) not known yet to be applied here or never.</summary>
+    internal int FailedWritesAwaitingOutcome
+    {
+        get
+        {
+            lock (_lock)
+                return _failedNotApplied.Count;
+        }
+    }
+
     /// <summary>Chains one write into a digest: the first 8 bytes of SHA-256(previous ‖ vCPU ‖ register ‖ value), little-endian.</summary>
     internal static ulong Chain(ulong previous, int vcpu, ushort register, ulong value)
     {
@@ -241,7 +251,11 @@ public sealed partial class TopologyReplication : TopologyReplicator
         }
     }
 
-    /// <summary>Under the lock: a call that sent <paramref name="request"/> failed; it counts in <see cref="FailedButApplied"/> now if its write is applied here, else once it is.</summary>
+    /// <summary>
+    /// Under the lock: a call that sent <paramref name="request"/> failed; it counts in <see cref="FailedButApplied"/> now
+    /// if its write is applied here, else once it is. One entry per write, not per call: a retry is sent with the failed
+    /// write's request id (<see cref="Replicate"/>), so retrying through a long outage only counts up its entry.
+    /// </summary>
     private void CountFailedCall(in TopologyMessage request, long index)
     {
         if (index >= 0 && index < _applied.Count)

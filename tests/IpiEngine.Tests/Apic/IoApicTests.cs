@@ -1,4 +1,5 @@
 using IpiEngine.Apic;
+using IpiEngine.Delivery;
 using Xunit;
 
 namespace IpiEngine.Tests.Apic;
@@ -20,7 +21,13 @@ public class IoApicTests
     {
         ExitOutcome outcome = _resolver.Process(new ExitRecord(source, register, value, pin, 0, 0), _set);
         Assert.Equal(InterruptInput.IoApic, outcome.Input);
-        return (outcome.Kind, outcome.Reason, string.Join(',', _set.Vcpus.ToArray()));
+        var vcpus = new List<int>(_set.Vcpus.ToArray());
+        while (_resolver.NextIoApicPin(_set, out _))
+        {
+            vcpus.AddRange(_set.Vcpus.ToArray());
+        }
+
+        return (outcome.Kind, outcome.Reason, string.Join(',', vcpus));
     }
 
     private (ExitKind, RejectReason, string) Pin(uint pin, bool asserted) => Do(Device, ApicRegister.IoApicPin, asserted ? 1ul : 0, pin);
@@ -75,14 +82,56 @@ public class IoApicTests
     }
 
     [Fact]
-    public void An_eoi_redelivers_every_asserted_pin_of_its_vector_as_one_union()
+    public void An_eoi_redelivers_every_asserted_pin_of_its_vector_each_as_its_own_entry_sends_it()
     {
-        Write(1, Entry(0x70, destination: 0b0001, logical: true, Level));
-        Write(9, Entry(0x70, destination: 0b0100, logical: true, Level));
-        Assert.Equal("0", Pin(1, true).Item3);
-        Assert.Equal("2", Pin(9, true).Item3);
+        Write(1, Entry(0x70, destination: 0b0011, logical: true, Level));
+        Write(9, Entry(0x70, destination: 0b0110, logical: true, Level | (ulong)DeliveryMode.Nmi << 8));
+        Write(12, Entry(0x70, destination: 0b1000, logical: true, Level | Masked));
+        Assert.Equal("0,1", Pin(1, true).Item3);
+        Assert.Equal("1,2", Pin(9, true).Item3);
 
-        Assert.Equal((ExitKind.Fired, RejectReason.None, "0,2"), Eoi(2, 0x70));
+        // KVM's __kvm_ioapic_update_eoi: ioapic_service per pin, each with its own entry; vCPU 1 is named by both.
+        ExitOutcome outcome = _resolver.Process(new ExitRecord(2, ApicRegister.Eoi, 0x70, 0, 0, 0), _set);
+        Assert.Equal((ExitKind.Fired, DeliveryMode.Fixed, "0,1"), (outcome.Kind, outcome.Command.DeliveryMode, string.Join(',', _set.Vcpus.ToArray())));
+        Assert.True(_resolver.NextIoApicPin(_set, out IcrCommand second));
+        Assert.Equal((DeliveryMode.Nmi, 0b0110u, "1,2"), (second.DeliveryMode, second.Destination, string.Join(',', _set.Vcpus.ToArray())));
+        Assert.False(_resolver.NextIoApicPin(_set, out _)); // pin 12 is masked
+        Assert.True(_resolver.IoApic.RemoteIrr(1) && _resolver.IoApic.RemoteIrr(9));
+
+        Assert.Equal(ExitKind.Latched, Pin(1, false).Item1); // the next record drops what was not asked for
+        Assert.False(_resolver.NextIoApicPin(_set, out _));
+        Assert.Equal((ExitKind.Fired, RejectReason.None, "1,2"), Eoi(2, 0x70)); // pin 1's line is low now: pin 9 alone
+    }
+
+    [Fact]
+    public void An_eoi_redelivering_pins_of_one_vector_gives_each_pins_destinations_that_pins_delivery_mode()
+    {
+        // KVM's __kvm_ioapic_update_eoi services each pin with its own entry (ioapic_service): pin 1 sends vector 0x70
+        // Fixed to vCPU 0, pin 9 an NMI (same vector field) to vCPU 2. vCPU 0 must not get pin 9's NMI.
+        using var engine = new Engine(new EngineOptions
+        {
+            Topology = ApicTopology.Configure(4, TopologyKind.XApicPhysical), DeviceSources = 1, ThreadingMode = ThreadingMode.Inline,
+        });
+        engine.Start();
+        engine.WriteIoApicEntry(0, 1, Entry(0x70, destination: 0, flags: Level));
+        engine.WriteIoApicEntry(0, 9, Entry(0x70, destination: 2, flags: Level | (ulong)DeliveryMode.Nmi << 8));
+        engine.SetIoApicPin(0, 1, asserted: true);
+        engine.SetIoApicPin(0, 9, asserted: true);
+        Assert.Equal((true, false, false, true), Modes());
+
+        engine.PostEoi(0, 0x70); // both pins' remote IRR cleared, both lines still high: each delivered again
+        Assert.Equal((true, false, false, true), Modes());
+        engine.Stop();
+
+        EngineCounters counters = engine.ReadCounters();
+        Assert.Equal((3L, 3L, 4L), (counters.IoApicResolved, counters.IpisResolved, counters.DestinationsResolved)); // 3 records fired, 4 destinations
+        Assert.True(counters.ConservationHolds, counters.ToString());
+
+        (bool FixedAt0, bool NmiAt0, bool FixedAt2, bool NmiAt2) Modes()
+        {
+            PendingInterrupts at0 = engine.TakePending(0), at2 = engine.TakePending(2);
+            return (at0.IsPending(0x70), at0.Nmi, at2.IsPending(0x70), at2.Nmi);
+        }
     }
 
     [Fact]

@@ -93,11 +93,22 @@ public sealed class CompareCommitsInterruptionTests
         Assert.Equal(1, json.GetProperty("interrupted").GetProperty("roundsRun").GetInt32());
         Assert.Equal(3, json.GetProperty("interrupted").GetProperty("roundsPlanned").GetInt32());
         Assert.Contains("interrupted: 1 of the 3 planned round(s) finished", error, StringComparison.Ordinal);
+        // Review (s42): the verdict line still ended "(exit 3)", the verdict's own code, beside an exitCode of 130.
+        var line = json.GetProperty("verdictLine").GetString()!;
+        Assert.StartsWith("verdict: NOT ENOUGH EVIDENCE", line, StringComparison.Ordinal);
+        Assert.EndsWith("; interrupted after 1 of the 3 planned round(s), the verdict's own code is 3 (exit 130)", line, StringComparison.Ordinal);
 
         var (wholeExit, whole, _) = Report(stopped with { Interrupted = false, RoundsPlanned = 1 });
         Assert.Equal(3, wholeExit);
         Assert.Equal(3, whole.GetProperty("exitCode").GetInt32());
         Assert.False(whole.TryGetProperty("interrupted", out _));
+        Assert.EndsWith("(exit 3)", whole.GetProperty("verdictLine").GetString(), StringComparison.Ordinal);
+
+        // Benchmarks a round could not run (no fresh diff worker started) are named in the verdict, which keeps its code.
+        var (shortExit, shortJson, _) = Report(stopped with { Interrupted = false, RoundsPlanned = 1, NotRun = ["round 1: X.Later"] });
+        Assert.Equal(3, shortExit);
+        Assert.EndsWith("; 1 benchmark run(s) not run on either side, no fresh diff worker could start (round 1: X.Later) (exit 3)",
+            shortJson.GetProperty("verdictLine").GetString(), StringComparison.Ordinal);
 
         (int Exit, System.Text.Json.JsonElement Json, string Error) Report(AlternatingRunner.Outcome outcome)
         {

@@ -95,6 +95,40 @@ public sealed class WorkerProcessTests : IDisposable
         Assert.Contains("X.Crashes took down diff worker 1", log.ToString(), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Review (s42): when the fresh diff worker that replaces a dead one could not start, the round threw and the run ended
+    /// with exit 4 and no verdict, though the benchmarks before it were measured. Now the crashing benchmark fails in the
+    /// diff as before, the ones after it are not run on either side (the round says which), and the rounds go on.
+    /// </summary>
+    [Fact]
+    public void In_an_interleaved_round_a_fresh_diff_worker_that_cannot_start_leaves_the_later_benchmarks_not_run()
+    {
+        // Three cases; on the crashing side a block of the first exits the worker and leaves a mark in its suite folder
+        // (the working directory), and a worker started there after the mark dies before listing its cases.
+        const string Worker = """
+            case "$1" in *crash*) [ -e crashed ] && exit 3 ;; esac
+            echo '{"cases":[{"id":"X.Crashes","categories":["Apic"],"operationsPerInvoke":1},{"id":"X.Later","categories":["Apic"],"operationsPerInvoke":1},{"id":"X.Last","categories":["Apic"],"operationsPerInvoke":1}]}'
+            while read line; do
+              case "$line" in
+                *quit*) exit 0 ;;
+                *'"op":"block","case":0,'*) case "$1" in *crash*) touch crashed; exit 9 ;; esac; echo '{"samplesNs":[10,10,10]}' ;;
+                *block*) echo '{"samplesNs":[10,10,10]}' ;;
+                *) echo '{"calls":1000}' ;;
+              esac
+            done
+            """;
+        var log = new StringWriter();
+        var round = new InterleavedRound(["/bin/sh", "-c", Worker, "worker"], log, varyPlacement: false);
+
+        var (a, b, allRan) = round.Run(Side("base"), Side("diff-crash"), [], 1); // was a PerfToolException: exit 4
+
+        Assert.False(allRan);
+        Assert.Equal(["X.Crashes"], a.Benchmarks.Select(x => x.Id));
+        Assert.True(Assert.Single(b.Benchmarks).Failed);
+        Assert.Equal(["X.Later", "X.Last"], round.NotRun);
+        Assert.Contains("no fresh diff worker could start", log.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_worker_that_dies_before_its_cases_is_a_tool_failure_and_one_saying_why_is_bad_input()
     {

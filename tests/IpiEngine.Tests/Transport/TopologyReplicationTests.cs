@@ -243,6 +243,39 @@ public class TopologyReplicationTests
     }
 
     /// <summary>
+    /// Retrying a failed write through a long sequencer outage keeps one record of it, whatever the number of failed
+    /// calls: the retry reuses its request id. A different write of the vCPU is another record (the first may still have
+    /// reached the sequencer); both are settled once the retried write is applied after the sequencer returns.
+    /// </summary>
+    [Fact]
+    public async Task Retries_of_a_write_through_a_sequencer_outage_keep_one_record_of_it_until_it_is_applied()
+    {
+        await using var vm = ReplicatedVm.Start(nodes: 2, vcpus: 2, writeTimeout: TimeSpan.FromMilliseconds(200));
+        await ConnectAsync(vm);
+        await vm.StopNodeAsync(0);
+        var replication = vm.Replication(1);
+        void Write(uint ldr) => Assert.Equal(TopologyWriteFailure.NotOrdered, Assert.Throws<TopologyWriteException>(() => vm.Engine(1).Post(1, ApicRegister.Ldr, ldr, 0)).Failure);
+        for (int call = 1; call <= 4; call++)
+        {
+            Write(0x10u << 24);
+            Assert.Equal((call, 1), (replication.FailureCount(TopologyWriteFailure.NotOrdered), replication.FailedWritesAwaitingOutcome));
+        }
+
+        Write(0x20u << 24); // another write of vCPU 1: a new request id
+        Assert.Equal(2, replication.FailedWritesAwaitingOutcome);
+        for (int call = 0; call < 3; call++)
+            Write(0x20u << 24);
+        Assert.Equal((8L, 2), (replication.FailureCount(TopologyWriteFailure.NotOrdered), replication.FailedWritesAwaitingOutcome));
+
+        vm.StartNode(0);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => vm.Ready, Bound), "the sequencer did not return: " + string.Join(" | ", vm.Log.TakeLast(10)));
+        vm.Engine(1).Post(1, ApicRegister.Ldr, 0x20u << 24, 0); // the retry that succeeds: applied once
+        Assert.Equal((1L, 0x20u << 24), (replication.Epoch, (uint)replication.AppliedWrites().Single().Value));
+        Assert.Equal((4L, 0), (replication.FailedButApplied, replication.FailedWritesAwaitingOutcome)); // its four failed calls; the first write never will be
+        Assert.Equal(1, vm.Engine(1).ReadCounters().Posted);
+    }
+
+    /// <summary>
     /// Found by a review (2026-12-07): a PostBatch cut short by a topology write that failed threw without saying how far
     /// it got, so the caller could not tell which records were posted. vCPU 1 (node 1) sends a physical IPI to vCPU 3
     /// (local on node 1), writes its LDR while the sequencer is down, and would send another IPI.
