@@ -216,15 +216,20 @@ internal static class Handshake
     /// The fault a handshake goodbye ends with. Only a tagged one (the acceptor's refusal once both sides derived the
     /// keys, sealed and in AES-GCM mode encrypted like any frame after the handshake) proves the peer said it: its reason
     /// is the fault. An untagged one may come from anyone who can reach the port or sits on the path, so its claim is
-    /// only logged and it counts as what it is to this node, the connection lost: believed, it let anyone raise any
-    /// fault counter and set a link's last fault (a TopologyMismatch or SinkFailed slows the dialer's redial).
+    /// only logged: believed, it let anyone raise any fault counter and set a link's last fault (a TopologyMismatch or
+    /// SinkFailed slows the dialer's redial). It is a lost connection to this node's link, but counted apart from one
+    /// (<see cref="LinkProtocolException.Unauthenticated"/>): a peer holding another key (or someone who is no peer)
+    /// refuses that way, and an operator must tell that from a flaky network.
     /// </summary>
     private static LinkProtocolException Refusal(byte[] frame, FrameProtection? protection)
     {
         if (protection is null)
         {
             var claim = (LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(FrameHeader.Size));
-            return new LinkProtocolException(LinkFault.ConnectionLost, $"the handshake ended with an untagged goodbye (it says {claim}; not counted as that, anyone could have sent it)");
+            return new LinkProtocolException(LinkFault.ConnectionLost, $"the handshake was rejected with an untagged goodbye (it says {claim}; not counted as that, anyone could have sent it)")
+            {
+                Unauthenticated = true,
+            };
         }
         int tagAt = frame.Length - FrameProtection.TagSize;
         Span<byte> decrypted = stackalloc byte[4];

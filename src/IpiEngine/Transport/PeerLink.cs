@@ -122,7 +122,7 @@ internal sealed partial class PeerLink : IDisposable
             catch (LinkProtocolException e)
             {
                 RecordRefusal(e.Fault);
-                _node.RecordFault(e.Fault, $"link {_node.NodeId}->{PeerNode}: handshake refused: {e.Message}");
+                _node.RecordRefusal(e, $"link {_node.NodeId}->{PeerNode}: handshake refused: {e.Message}");
                 if (connection is not null)
                     await connection.SendGoodbyeAsync(e.Fault).ConfigureAwait(false);
             }

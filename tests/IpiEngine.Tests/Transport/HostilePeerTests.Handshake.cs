@@ -30,7 +30,8 @@ public partial class HostilePeerTests
 
     /// <summary>
     /// Reproduced: a goodbye during the handshake was taken at its word before any key was proven, so anyone who can
-    /// reach the port raised whichever fault counter it named (here TopologyMismatch). It now counts as the connection lost.
+    /// reach the port raised whichever fault counter it named (here TopologyMismatch). It is now counted as a rejected
+    /// handshake (under no fault: nor as a lost connection, which an operator must tell apart from a refusal).
     /// </summary>
     [Theory]
     [MemberData(nameof(UntaggedGoodbyeMoments))]
@@ -38,20 +39,24 @@ public partial class HostilePeerTests
     {
         await using var cluster = LoopbackCluster.Start(TwoNodes);
         var target = cluster.Nodes[1];
-        long lostBefore = target.FaultCount(LinkFault.ConnectionLost);
+        long lostBefore = target.FaultCount(LinkFault.ConnectionLost), rejectedBefore = target.RejectedHandshakes;
         using (var attacker = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
         {
             await attacker.ConnectAsync(target.LocalEndPoint, TestContext.Current.CancellationToken);
             byte[] goodbye = UntaggedGoodbye(LinkFault.TopologyMismatch);
             await attacker.SendAsync(when == "after a hello" ? [.. Hello(0, 1), .. goodbye] : goodbye, SocketFlags.None, TestContext.Current.CancellationToken);
             Assert.True(await LoopbackCluster.WaitUntilAsync(
-                () => target.FaultCount(LinkFault.TopologyMismatch) > 0 || target.FaultCount(LinkFault.ConnectionLost) > lostBefore, Bound), string.Join(" | ", cluster.Log));
+                () => target.FaultCount(LinkFault.TopologyMismatch) > 0 || target.RejectedHandshakes > rejectedBefore, Bound), string.Join(" | ", cluster.Log));
         }
         Assert.Equal(0, target.FaultCount(LinkFault.TopologyMismatch));
+        Assert.Equal(lostBefore, target.FaultCount(LinkFault.ConnectionLost));
         Assert.Contains(cluster.Log, line => line.Contains("untagged goodbye (it says TopologyMismatch", StringComparison.Ordinal));
     }
 
-    /// <summary>Reproduced: whoever answered a dialer's Hello with an untagged goodbye set the dialer's count and its link's last fault.</summary>
+    /// <summary>
+    /// Reproduced: whoever answered a dialer's Hello with an untagged goodbye set the dialer's count and its link's last
+    /// fault. The link now reads it as the connection lost, and the node counts it as a rejected handshake.
+    /// </summary>
     [Fact]
     public async Task An_untagged_goodbye_at_the_dialer_is_not_taken_as_its_link_fault()
     {
@@ -65,9 +70,10 @@ public partial class HostilePeerTests
             await ReceiveExactlyAsync(answer, HandshakeFrameBytes(FrameKind.Hello));
             await answer.SendAsync(UntaggedGoodbye(LinkFault.TopologyMismatch), SocketFlags.None, TestContext.Current.CancellationToken);
             Assert.True(await LoopbackCluster.WaitUntilAsync(
-                () => dialer.FaultCount(LinkFault.TopologyMismatch) > 0 || dialer.FaultCount(LinkFault.ConnectionLost) > 0, Bound), string.Join(" | ", cluster.Log));
+                () => dialer.FaultCount(LinkFault.TopologyMismatch) > 0 || dialer.RejectedHandshakes > 0, Bound), string.Join(" | ", cluster.Log));
         }
         Assert.Equal(0, dialer.FaultCount(LinkFault.TopologyMismatch));
+        Assert.Equal(0, dialer.FaultCount(LinkFault.ConnectionLost));
         Assert.Equal(LinkFault.ConnectionLost, dialer.Link(1).Counters.LastFault);
     }
 
