@@ -62,7 +62,15 @@ internal static class Handshake
             FrameWriter.WriteControl(c.Writer, FrameKind.Auth, auth, protection);
             await c.Writer.FlushAsync(ct).ConfigureAwait(false);
 
-            byte[] welcome = await ReadAsync(c.Reader, FrameKind.Welcome, protection, ct).ConfigureAwait(false);
+            byte[] welcome;
+            try
+            {
+                welcome = await ReadAsync(c.Reader, FrameKind.Welcome, protection, ct).ConfigureAwait(false);
+            }
+            catch (LinkProtocolException e) when (e.Fault == LinkFault.ProtectionMismatch) // only a sealed refusal says it
+            {
+                throw new LinkProtocolException(LinkFault.ProtectionMismatch, MismatchMessage(peer, !encrypt, encrypt), peer);
+            }
             var peerResume = OpenTagged(protection, welcome, peer);
             c.Protection = protection; // the connection's from here: a refusal below is sealed with it, and it disposes it
             return new Dialed(peerIncarnation, ResumeState.Read(peerResume));
@@ -98,13 +106,11 @@ internal static class Handshake
         if (helloOrder == 0)
             throw new LinkProtocolException(LinkFault.UnknownNode, $"node {dialer} is not a peer that dials node {self}");
         uint mode = BinaryPrimitives.ReadUInt32LittleEndian(hello.AsSpan(16 + FrameHeader.NonceSize));
-        if (mode != (encrypt ? 1u : 0u))
-        {
-            throw new LinkProtocolException(LinkFault.ProtectionMismatch, mode > 1
-                ? $"node {dialer} asks for frame protection mode {mode}, which this node does not know"
-                : $"node {dialer} {(mode == 1 ? "encrypts" : "does not encrypt")} frames but this node {(encrypt ? "does" : "does not")} (set the same \"encrypt\" on both)",
-                dialer);
-        }
+        if (mode > 1)
+            throw new LinkProtocolException(LinkFault.ProtectionMismatch, $"node {dialer} asks for frame protection mode {mode}, which this node does not know", dialer);
+        // A known mode that differs from this node's is refused only once the dialer proved the key, with a goodbye sealed
+        // under the keys of the dialer's mode: the dialer can check it and report the mismatch, not a lost connection.
+        bool dialerEncrypts = mode == 1;
 
         byte[] nonce = RandomNumberGenerator.GetBytes(FrameHeader.NonceSize);
         byte[] challenge = new byte[FrameHeader.FixedPayloadLength(FrameKind.Challenge)];
@@ -118,11 +124,13 @@ internal static class Handshake
         byte[] auth = await ReadAsync(c.Reader, FrameKind.Auth, null, ct).ConfigureAwait(false); // no keys yet: the dialer's goodbyes before Welcome carry no tag
         if (!ProofMatches(key, peerNonce, nonce, dialer, self, peerIncarnation, incarnation, auth.AsSpan(FrameHeader.Size, FrameHeader.MacSize)))
             throw new LinkProtocolException(LinkFault.WrongKey, $"node {dialer} could not prove it holds this VM's key", dialer);
-        var protection = FrameProtection.Derive(key.Span, encrypt, dialer: false, peerNonce, nonce, dialer, self, peerIncarnation, incarnation);
+        var protection = FrameProtection.Derive(key.Span, dialerEncrypts, dialer: false, peerNonce, nonce, dialer, self, peerIncarnation, incarnation);
         try
         {
             var payload = OpenTagged(protection, auth, dialer);
-            c.Protection = protection; // the connection's from here: the refusal of a bad resume block is sealed with it
+            c.Protection = protection; // the connection's from here: the refusal of a bad resume block or a mismatch is sealed with it
+            if (dialerEncrypts != encrypt)
+                throw new LinkProtocolException(LinkFault.ProtectionMismatch, MismatchMessage(dialer, dialerEncrypts, encrypt), dialer);
             return new Accepted(dialer, peerIncarnation, ResumeState.Read(payload.AsSpan(FrameHeader.MacSize)), helloOrder);
         }
         catch
@@ -143,6 +151,9 @@ internal static class Handshake
         Prove(key, DialerLabel, dialerNonce, acceptorNonce, dialer, acceptor, dialerIncarnation, acceptorIncarnation, expected);
         return CryptographicOperations.FixedTimeEquals(expected, proof);
     }
+
+    private static string MismatchMessage(int peer, bool peerEncrypts, bool selfEncrypts)
+        => $"node {peer} {(peerEncrypts ? "encrypts" : "does not encrypt")} frames but this node {(selfEncrypts ? "does" : "does not")} (set the same \"encrypt\" on both)";
 
     /// <summary>Checks the tag that ends a whole Auth or Welcome <paramref name="frame"/>; returns its payload without the tag.</summary>
     private static byte[] OpenTagged(FrameProtection protection, byte[] frame, int peer)
@@ -216,15 +227,20 @@ internal static class Handshake
     /// The fault a handshake goodbye ends with. Only a tagged one (the acceptor's refusal once both sides derived the
     /// keys, sealed and in AES-GCM mode encrypted like any frame after the handshake) proves the peer said it: its reason
     /// is the fault. An untagged one may come from anyone who can reach the port or sits on the path, so its claim is
-    /// only logged and it counts as what it is to this node, the connection lost: believed, it let anyone raise any
-    /// fault counter and set a link's last fault (a TopologyMismatch or SinkFailed slows the dialer's redial).
+    /// only logged: believed, it let anyone raise any fault counter and set a link's last fault (a TopologyMismatch or
+    /// SinkFailed slows the dialer's redial). It is a lost connection to this node's link, but counted apart from one
+    /// (<see cref="LinkProtocolException.Unauthenticated"/>): a peer holding another key (or someone who is no peer)
+    /// refuses that way, and an operator must tell that from a flaky network.
     /// </summary>
     private static LinkProtocolException Refusal(byte[] frame, FrameProtection? protection)
     {
         if (protection is null)
         {
             var claim = (LinkFault)BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(FrameHeader.Size));
-            return new LinkProtocolException(LinkFault.ConnectionLost, $"the handshake ended with an untagged goodbye (it says {claim}; not counted as that, anyone could have sent it)");
+            return new LinkProtocolException(LinkFault.ConnectionLost, $"the handshake was rejected with an untagged goodbye (it says {claim}; not counted as that, anyone could have sent it)")
+            {
+                Unauthenticated = true,
+            };
         }
         int tagAt = frame.Length - FrameProtection.TagSize;
         Span<byte> decrypted = stackalloc byte[4];

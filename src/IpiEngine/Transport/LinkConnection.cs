@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 
@@ -68,6 +69,38 @@ internal sealed class LinkConnection : IAsyncDisposable
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
         {
             // The peer is gone or not reading: nothing more to tell it.
+        }
+    }
+
+    /// <summary>How long <see cref="LingerAfterGoodbyeAsync"/> waits for the peer to read a goodbye and close.</summary>
+    internal static readonly TimeSpan GoodbyeLinger = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// After a goodbye: ends this side's stream and drops what the peer still sends until it closes too (at most
+    /// <see cref="GoodbyeLinger"/>; not while the node stops). A socket closed with the peer's frames unread is reset
+    /// (RST), and a peer whose send failed on the reset before its receive loop read the goodbye counted the connection
+    /// lost instead of the reason, and so redialed a failing sink without the backoff.
+    /// </summary>
+    public async ValueTask LingerAfterGoodbyeAsync(CancellationToken nodeStopping)
+    {
+        byte[] dropped = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            Socket.Shutdown(SocketShutdown.Send); // after the goodbye: the peer reads it, then the end of the stream
+            using var linger = CancellationTokenSource.CreateLinkedTokenSource(nodeStopping);
+            linger.CancelAfter(GoodbyeLinger);
+            while (await Socket.ReceiveAsync(dropped, SocketFlags.None, linger.Token).ConfigureAwait(false) > 0)
+            {
+                // Both loops ended, so nothing else reads the socket: what the peer sent after the goodbye is dropped.
+            }
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The peer reset, or stayed past the bound, or the node stops: close as without the linger.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(dropped);
         }
     }
 

@@ -23,4 +23,11 @@ internal sealed class LinkProtocolException : Exception
 
     /// <summary>The peer the refused handshake came from, once it was known to be one of this node's peers; -1 before.</summary>
     public int PeerNode { get; } = -1;
+
+    /// <summary>
+    /// The handshake ended with a goodbye sent before any key was proven (untagged): someone refused it, but its reason
+    /// is not believed, so <see cref="Fault"/> is <see cref="LinkFault.ConnectionLost"/> and the node counts it apart
+    /// (<see cref="NodeTransport.RejectedHandshakes"/>).
+    /// </summary>
+    public bool Unauthenticated { get; init; }
 }

@@ -25,6 +25,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     private int _openBatches;          // SendBatch: batches open on any thread
     private int _pendingHandshakes;    // accepted connections not yet authenticated (AcceptLoopAsync / ServeAcceptedAsync)
     private long _logFailures;         // lines the host's Log callback threw on
+    private long _rejectedHandshakes;  // handshakes ended by a goodbye that proved nothing (RejectedHandshakes)
 
     private RemoteDeliverySink? _sink;
 
@@ -104,6 +105,14 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
 
     /// <summary>How many connections closed or were refused for <paramref name="fault"/>.</summary>
     public long FaultCount(LinkFault fault) => Volatile.Read(ref _faults[(int)fault]);
+
+    /// <summary>
+    /// Handshakes the other side ended with a goodbye sent before it proved the key (untagged): a peer that holds another
+    /// key (its reason, logged, says <see cref="LinkFault.WrongKey"/>), a frame altered on the path so that a proof
+    /// failed there, or someone who is no peer. Its reason is not believed, so it is counted here and under no
+    /// <see cref="FaultCount"/>: a lost connection without such a goodbye is <see cref="LinkFault.ConnectionLost"/>.
+    /// </summary>
+    public long RejectedHandshakes => Volatile.Read(ref _rejectedHandshakes);
 
     /// <summary>Opens the listener and starts dialing the peers with a higher node id; what peers forward goes to <paramref name="sink"/>.</summary>
     public void Start(RemoteDeliverySink sink)
@@ -271,6 +280,20 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
         Log(message);
     }
 
+    /// <summary>Counts a refused handshake under its fault, or as rejected when the refusal proved nothing (<see cref="RejectedHandshakes"/>).</summary>
+    internal void RecordRefusal(LinkProtocolException refusal, string message)
+    {
+        if (refusal.Unauthenticated)
+        {
+            Interlocked.Increment(ref _rejectedHandshakes);
+            Log(message);
+        }
+        else
+        {
+            RecordFault(refusal.Fault, message);
+        }
+    }
+
     /// <summary>The pause after a failed accept before the next (a full descriptor table would otherwise spin the loop).</summary>
     internal static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(50);
 
@@ -358,7 +381,7 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
         }
         catch (LinkProtocolException e)
         {
-            RecordFault(e.Fault, $"node {NodeId}: refused connection from {remote}: {e.Message}");
+            RecordRefusal(e, $"node {NodeId}: refused connection from {remote}: {e.Message}");
             if (e.PeerNode >= 0)
                 _linkOfNode[e.PeerNode]!.RecordRefusal(e.Fault); // set only once the dialer was checked to be a peer that dials here
             await connection!.SendGoodbyeAsync(e.Fault).ConfigureAwait(false); // thrown only once the connection was made

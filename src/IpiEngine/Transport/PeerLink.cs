@@ -122,7 +122,7 @@ internal sealed partial class PeerLink : IDisposable
             catch (LinkProtocolException e)
             {
                 RecordRefusal(e.Fault);
-                _node.RecordFault(e.Fault, $"link {_node.NodeId}->{PeerNode}: handshake refused: {e.Message}");
+                _node.RecordRefusal(e, $"link {_node.NodeId}->{PeerNode}: handshake refused: {e.Message}");
                 if (connection is not null)
                     await connection.SendGoodbyeAsync(e.Fault).ConfigureAwait(false);
             }
@@ -269,9 +269,13 @@ internal sealed partial class PeerLink : IDisposable
         LinkFault fault = connection.Fault;
         Volatile.Write(ref _lastFault, (int)fault);
         // Tell the peer why, unless the connection is already gone or a newer one from that peer took over.
-        if (fault is not (LinkFault.ConnectionLost or LinkFault.Replaced))
+        bool goodbye = fault is not (LinkFault.ConnectionLost or LinkFault.Replaced);
+        if (goodbye)
             await connection.SendGoodbyeAsync(fault).ConfigureAwait(false);
         _node.RecordFault(fault, $"link {_node.NodeId}<->{PeerNode}: closed ({fault}): {first.Exception?.InnerException?.Message ?? "connection ended"}");
+        if (goodbye)
+            await connection.LingerAfterGoodbyeAsync(_node.StoppingToken).ConfigureAwait(false); // no reset overtakes the goodbye
+
     }
 
     /// <summary>

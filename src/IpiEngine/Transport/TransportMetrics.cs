@@ -35,6 +35,8 @@ public static class TransportMetrics
             description: "Authenticated connections of the link");
         Meter.CreateObservableCounter("ipi.link.faults", MeasureFaults, unit: "{connection}",
             description: "Connections closed or refused, by reason");
+        Meter.CreateObservableCounter("ipi.node.rejected_handshakes", MeasureRejectedHandshakes, unit: "{connection}",
+            description: "Handshakes the other side ended with a goodbye that proved no key (another key, altered on the path, or no peer)");
         Meter.CreateObservableCounter("ipi.link.flush_sends", () => MeasureLinks(static c => c.FlushSends), unit: "{send}",
             description: "Sends a send batch's flush made on its own thread while the link's send loop was parked");
     }
@@ -91,6 +93,12 @@ public static class TransportMetrics
             }
             return measurements;
         }
+    }
+
+    private static List<Measurement<long>> MeasureRejectedHandshakes()
+    {
+        lock (Gate)
+            return [.. Nodes.Select(static node => new Measurement<long>(node.RejectedHandshakes, new KeyValuePair<string, object?>("node", node.NodeId)))];
     }
 
     private static List<Measurement<long>> MeasureFaults()

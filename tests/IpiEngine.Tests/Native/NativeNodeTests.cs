@@ -722,10 +722,10 @@ public unsafe class NativeNodeTests
             Assert.Equal(Status.Ok, Abi.NodePort(node1, &port));
             Assert.Equal(Status.Ok, CreateNode(0, placement, [(1, port)], out node0, encrypt: false));
             Assert.Equal(Status.Ok, Abi.Start(node0));
-            // Node 0 dials; node 1 refuses its Hello and says why in a Goodbye, which carries no tag (no keys exist yet):
-            // node 1's link names the reason, node 0 logs the claim but counts only what it can tell, the connection lost.
+            // Node 0 dials; node 1 refuses once node 0 proved the key, with a Goodbye sealed under node 0's mode: both
+            // links name the reason (node 0's named the connection lost while the refusal came untagged, at the Hello).
             var clock = Stopwatch.StartNew();
-            while (!(LinkOf(node0, 1).LastFault == (uint)LinkFault.ConnectionLost && LinkOf(node1, 0).LastFault == (uint)LinkFault.ProtectionMismatch))
+            while (!(LinkOf(node0, 1).LastFault == (uint)LinkFault.ProtectionMismatch && LinkOf(node1, 0).LastFault == (uint)LinkFault.ProtectionMismatch))
             {
                 Assert.True(clock.Elapsed < Patience, $"last faults: node 0's link {(LinkFault)LinkOf(node0, 1).LastFault}, node 1's link {(LinkFault)LinkOf(node1, 0).LastFault}");
                 Thread.Sleep(5);
@@ -735,8 +735,8 @@ public unsafe class NativeNodeTests
             Assert.Equal(0ul, LinkOf(node0, 1).Connections);
             // ... and counted per node, by reason, on both sides.
             NativeNodeFaults dialer = FaultsOf(node0), acceptor = FaultsOf(node1);
-            Assert.Equal(0ul, dialer.LinkFaults[(int)LinkFault.ProtectionMismatch]);
-            Assert.True(dialer.LinkFaults[(int)LinkFault.ConnectionLost] > 0);
+            Assert.True(dialer.LinkFaults[(int)LinkFault.ProtectionMismatch] > 0);
+            Assert.Equal(0ul, dialer.LinkFaults[(int)LinkFault.ConnectionLost]);
             Assert.True(acceptor.LinkFaults[(int)LinkFault.ProtectionMismatch] > 0);
             Assert.Equal(0ul, acceptor.LinkFaults[(int)LinkFault.WrongKey]);
             // Local IPIs still work on a node whose link is refused; the engine stops and is destroyed cleanly.

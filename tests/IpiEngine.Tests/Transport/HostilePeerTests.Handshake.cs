@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using IpiEngine.Delivery;
@@ -6,7 +7,10 @@ using Xunit;
 
 namespace IpiEngine.Tests.Transport;
 
-/// <summary>Handshake goodbyes, the order of handshakes from one peer, and acknowledgements bounded by the connection (review of 2026-12-07, third).</summary>
+/// <summary>
+/// Handshake goodbyes, the order of handshakes from one peer, and acknowledgements bounded by the connection (review of
+/// 2026-12-07, third); a goodbye that no reset overtakes.
+/// </summary>
 public partial class HostilePeerTests
 {
     private static byte[] UntaggedGoodbye(LinkFault reason) => [.. Header(FrameKind.Goodbye, 4, 0), .. BitConverter.GetBytes((uint)reason)];
@@ -30,7 +34,8 @@ public partial class HostilePeerTests
 
     /// <summary>
     /// Reproduced: a goodbye during the handshake was taken at its word before any key was proven, so anyone who can
-    /// reach the port raised whichever fault counter it named (here TopologyMismatch). It now counts as the connection lost.
+    /// reach the port raised whichever fault counter it named (here TopologyMismatch). It is now counted as a rejected
+    /// handshake (under no fault: nor as a lost connection, which an operator must tell apart from a refusal).
     /// </summary>
     [Theory]
     [MemberData(nameof(UntaggedGoodbyeMoments))]
@@ -38,20 +43,24 @@ public partial class HostilePeerTests
     {
         await using var cluster = LoopbackCluster.Start(TwoNodes);
         var target = cluster.Nodes[1];
-        long lostBefore = target.FaultCount(LinkFault.ConnectionLost);
+        long lostBefore = target.FaultCount(LinkFault.ConnectionLost), rejectedBefore = target.RejectedHandshakes;
         using (var attacker = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
         {
             await attacker.ConnectAsync(target.LocalEndPoint, TestContext.Current.CancellationToken);
             byte[] goodbye = UntaggedGoodbye(LinkFault.TopologyMismatch);
             await attacker.SendAsync(when == "after a hello" ? [.. Hello(0, 1), .. goodbye] : goodbye, SocketFlags.None, TestContext.Current.CancellationToken);
             Assert.True(await LoopbackCluster.WaitUntilAsync(
-                () => target.FaultCount(LinkFault.TopologyMismatch) > 0 || target.FaultCount(LinkFault.ConnectionLost) > lostBefore, Bound), string.Join(" | ", cluster.Log));
+                () => target.FaultCount(LinkFault.TopologyMismatch) > 0 || target.RejectedHandshakes > rejectedBefore, Bound), string.Join(" | ", cluster.Log));
         }
         Assert.Equal(0, target.FaultCount(LinkFault.TopologyMismatch));
+        Assert.Equal(lostBefore, target.FaultCount(LinkFault.ConnectionLost));
         Assert.Contains(cluster.Log, line => line.Contains("untagged goodbye (it says TopologyMismatch", StringComparison.Ordinal));
     }
 
-    /// <summary>Reproduced: whoever answered a dialer's Hello with an untagged goodbye set the dialer's count and its link's last fault.</summary>
+    /// <summary>
+    /// Reproduced: whoever answered a dialer's Hello with an untagged goodbye set the dialer's count and its link's last
+    /// fault. The link now reads it as the connection lost, and the node counts it as a rejected handshake.
+    /// </summary>
     [Fact]
     public async Task An_untagged_goodbye_at_the_dialer_is_not_taken_as_its_link_fault()
     {
@@ -65,9 +74,10 @@ public partial class HostilePeerTests
             await ReceiveExactlyAsync(answer, HandshakeFrameBytes(FrameKind.Hello));
             await answer.SendAsync(UntaggedGoodbye(LinkFault.TopologyMismatch), SocketFlags.None, TestContext.Current.CancellationToken);
             Assert.True(await LoopbackCluster.WaitUntilAsync(
-                () => dialer.FaultCount(LinkFault.TopologyMismatch) > 0 || dialer.FaultCount(LinkFault.ConnectionLost) > 0, Bound), string.Join(" | ", cluster.Log));
+                () => dialer.FaultCount(LinkFault.TopologyMismatch) > 0 || dialer.RejectedHandshakes > 0, Bound), string.Join(" | ", cluster.Log));
         }
         Assert.Equal(0, dialer.FaultCount(LinkFault.TopologyMismatch));
+        Assert.Equal(0, dialer.FaultCount(LinkFault.ConnectionLost));
         Assert.Equal(LinkFault.ConnectionLost, dialer.Link(1).Counters.LastFault);
     }
 
@@ -93,6 +103,56 @@ public partial class HostilePeerTests
 
         Assert.Equal(LinkFault.BadAcknowledgement, refusal.Fault); // was UnexpectedFrame with encrypt: the reason read encrypted
         Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.Nodes[1].FaultCount(LinkFault.BadAcknowledgement) > 0, Bound));
+    }
+
+    /// <summary>
+    /// Reproduced (SinkFailureTests once counted 2 of its 3 SinkFailed under load): a node that closed a connection with a
+    /// goodbye then closed its socket at once, so the peer's next frame met a closed socket and the kernel reset the
+    /// connection. A peer whose send failed on that reset before its receive loop read the goodbye counted the connection
+    /// lost, not the reason (and redialed a failing sink without the backoff). The node now ends its side after the
+    /// goodbye and drops what the peer still sends until the peer closes too: the peer's sends keep working meanwhile.
+    /// </summary>
+    [Fact]
+    public async Task A_goodbye_is_not_overtaken_by_a_reset_while_the_peer_still_sends()
+    {
+        await using var cluster = LoopbackCluster.Start(TwoNodes, absent: 0);
+        cluster.Sinks[1].ThrowNext = 1;
+        var ct = TestContext.Current.CancellationToken;
+        await using var peer = await DialAsNode0Async(cluster);
+        FrameWriter.WriteRaw(peer.Writer, peer.Protection!, DeliveryFrame(0, new RemoteDelivery(1, 0, 0, 2, 0x40, 2)));
+        await peer.Writer.FlushAsync(ct);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.Nodes[1].FaultCount(LinkFault.SinkFailed) > 0, Bound), string.Join(" | ", cluster.Log));
+
+        // The peer's send loop goes on before its receive loop reads the goodbye (a late thread on a loaded machine).
+        for (int beat = 0; beat < 5; beat++)
+        {
+            await Task.Delay(20, ct);
+            FrameWriter.WriteEmpty(peer.Writer, peer.Protection!, FrameKind.Heartbeat, 0);
+            var failed = await Record.ExceptionAsync(async () => await peer.Writer.FlushAsync(ct));
+            Assert.True(failed is null, $"heartbeat {beat} after the goodbye: {failed?.Message}"); // was the reset
+        }
+
+        // Its receive loop then reads the goodbye, and the end of the stream.
+        LinkFault? said = null;
+        using var bounded = BoundedToken();
+        while (true)
+        {
+            var read = await peer.Reader.ReadAsync(bounded.Token);
+            var buffer = read.Buffer;
+            while (FrameHeader.TryRead(buffer, out var header) && buffer.Length >= FrameHeader.Size + header.PayloadLength + FrameProtection.TagSize)
+            {
+                byte[] frame = buffer.Slice(0, FrameHeader.Size + header.PayloadLength + FrameProtection.TagSize).ToArray();
+                buffer = buffer.Slice(frame.Length);
+                int tagAt = frame.Length - FrameProtection.TagSize;
+                Assert.True(peer.Protection!.TryOpen(frame.AsSpan(0, tagAt), frame.AsSpan(tagAt), new byte[frame.Length], out var payload));
+                if (header.Kind == FrameKind.Goodbye)
+                    said = (LinkFault)BitConverter.ToUInt32(payload);
+            }
+            peer.Reader.AdvanceTo(buffer.Start, buffer.End);
+            if (read.IsCompleted)
+                break;
+        }
+        Assert.Equal(LinkFault.SinkFailed, said);
     }
 
     /// <summary>

@@ -38,6 +38,11 @@ public class InProcessLinkTests
         Assert.Contains("not a peer", e.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The acceptor, which holds the VM's key, hears the dialer's refusal only as an untagged goodbye. That was counted as
+    /// a lost connection, so its operator could not tell a peer with another key from a flaky network; it is now counted
+    /// as a rejected handshake, and never as a lost connection.
+    /// </summary>
     [Fact]
     public async Task A_wrong_key_is_refused_on_both_sides_and_nothing_is_delivered()
     {
@@ -57,10 +62,14 @@ public class InProcessLinkTests
             ReconnectMaxDelay = TimeSpan.FromMilliseconds(50),
         });
         a.Start(new RecordingSink());
-        Assert.True(await LoopbackCluster.WaitUntilAsync(() => a.FaultCount(LinkFault.WrongKey) > 0, Bound));
+        Assert.True(await LoopbackCluster.WaitUntilAsync(() => a.FaultCount(LinkFault.WrongKey) > 0 && b.RejectedHandshakes > 0, Bound),
+            $"dialer: wrong key {a.FaultCount(LinkFault.WrongKey)}; acceptor: rejected handshakes {b.RejectedHandshakes}, connections lost {b.FaultCount(LinkFault.ConnectionLost)}: " + string.Join(" | ", log));
         Assert.False(a.Link(1).IsConnected);
         Assert.False(b.Link(0).IsConnected);
         Assert.Contains(log, line => line.Contains("could not prove it holds this VM's key", StringComparison.Ordinal));
+        Assert.Contains(log, line => line.Contains("untagged goodbye (it says WrongKey", StringComparison.Ordinal)); // the acceptor logs the claim
+        Assert.Equal(0, b.FaultCount(LinkFault.ConnectionLost)); // was one per refused handshake
+        Assert.Equal(0, a.RejectedHandshakes); // the dialer's refusal is its own, proven: WrongKey
         Assert.Equal(0, acceptor.Count);
     }
 

@@ -25,13 +25,29 @@ public class LinkIsolationTests
         Assert.Equal(0, cluster.Nodes[1].FaultCount(LinkFault.BadMac));
     }
 
-    [Fact]
-    public async Task Peers_that_disagree_on_encryption_are_refused_with_the_reason()
+    /// <summary>
+    /// Reproduced: the acceptor refused the mismatch at the dialer's Hello, before any key was proven, so its goodbye
+    /// carried no tag and the dialer could only count a lost connection. The acceptor now refuses once the dialer proved
+    /// the key, with a goodbye sealed under the dialer's mode, and both sides count and log the mismatch.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(0)]
+    public async Task Peers_that_disagree_on_encryption_are_refused_with_the_reason_on_both_sides(int encrypting)
     {
-        await using var cluster = LoopbackCluster.Start(TwoNodes, tune: o => o with { Encrypt = o.NodeId == 1 });
-        Assert.True(await LoopbackCluster.WaitUntilAsync(() => cluster.Nodes[1].FaultCount(LinkFault.ProtectionMismatch) > 0, Bound));
-        Assert.False(cluster.Nodes[0].Link(1).IsConnected);
-        Assert.Contains(cluster.Log, line => line.Contains("encrypt", StringComparison.Ordinal));
+        await using var cluster = LoopbackCluster.Start(TwoNodes, tune: o => o with { Encrypt = o.NodeId == encrypting });
+        var (dialer, acceptor) = (cluster.Nodes[0], cluster.Nodes[1]);
+        Assert.True(await LoopbackCluster.WaitUntilAsync(
+            () => acceptor.FaultCount(LinkFault.ProtectionMismatch) > 0 && dialer.FaultCount(LinkFault.ProtectionMismatch) > 0, Bound),
+            $"mismatches: dialer {dialer.FaultCount(LinkFault.ProtectionMismatch)}, acceptor {acceptor.FaultCount(LinkFault.ProtectionMismatch)}: " + string.Join(" | ", cluster.Log));
+        Assert.False(dialer.Link(1).IsConnected);
+        Assert.Equal(LinkFault.ProtectionMismatch, dialer.Link(1).Counters.LastFault); // was ConnectionLost
+        Assert.Equal(LinkFault.ProtectionMismatch, acceptor.Link(0).Counters.LastFault);
+        Assert.Equal(0, dialer.FaultCount(LinkFault.ConnectionLost) + dialer.RejectedHandshakes);
+        string dialerSees = encrypting == 1 ? "node 1 encrypts frames but this node does not" : "node 1 does not encrypt frames but this node does";
+        string acceptorSees = encrypting == 1 ? "node 0 does not encrypt frames but this node does" : "node 0 encrypts frames but this node does not";
+        Assert.Contains(cluster.Log, line => line.Contains("link 0->1: handshake refused: " + dialerSees, StringComparison.Ordinal));
+        Assert.Contains(cluster.Log, line => line.Contains(acceptorSees, StringComparison.Ordinal));
     }
 
     [Fact]
