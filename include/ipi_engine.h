@@ -62,7 +62,8 @@ extern "C" {
                                     1.10: IPI_REJECT_RESERVED_BITS_SET, ipi_counters_t.rejected_reserved_bits;
                                     1.11: IPI_LINK_FAULT_SINK_FAILED;
                                     1.12: ipi_post_batch_ex;
-                                    1.13: ipi_node_faults_t.topology_write_failures_applied, and a failed
+                                    1.13: ipi_node_faults_t.topology_write_failures_applied and
+                                    rejected_handshakes, and a failed
                                     ipi_engine_start leaves the engine failed (IPI_E_FAULTED from then on) */
 #define IPI_ABI_VERSION ((IPI_ABI_VERSION_MAJOR << 16) | IPI_ABI_VERSION_MINOR)
 
@@ -423,12 +424,16 @@ typedef struct ipi_node_faults_t {
     uint32_t reserved;
     uint64_t link_faults[IPI_LINK_FAULTS];                     /* index: IPI_LINK_FAULT_* */
     uint64_t topology_write_failures[IPI_TOPOLOGY_WRITE_FAILURES]; /* index: IPI_TOPOLOGY_WRITE_*; each also returned IPI_E_NOT_REPLICATED */
-    /* ABI 1.13 (a caller built against an older header passes struct_size 296 and does not get it): */
+    /* ABI 1.13 (a caller built against an older header passes struct_size 296 and does not get them): */
     uint64_t topology_write_failures_applied; /* of the failed calls above (all reasons), those whose write is applied on
                                     this node all the same, before the call failed (NOT_CONFIRMED) or since (a write that
                                     reached the sequencer): ipi_counters_t.posted and topology_writes count each such write
                                     once, and retrying it as that vCPU's next topology write applies nothing twice. The
                                     failures minus this are the failed writes not applied here (yet). */
+    uint64_t rejected_handshakes; /* ABI 1.13: handshakes the other side ended with a goodbye that proved no key (untagged):
+                                    a peer holding another key, or anyone who reaches the port; not a reason of
+                                    link_faults, since such a goodbye's claimed reason is not believed (C#'s
+                                    NodeTransport.RejectedHandshakes) */
 } ipi_node_faults_t;
 
 /* ---- layout checks: the C# side asserts the same numbers (tests/IpiEngine.Tests/Native) ---- */
@@ -496,10 +501,11 @@ IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject_x2apic) == 80, "ipi_node_co
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, inject_context) == 88, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, placement_count) == 96, "ipi_node_config layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_config_t, reserved) == 100, "ipi_node_config layout");
-IPI_STATIC_ASSERT(sizeof(ipi_node_faults_t) == 304, "ipi_node_faults layout");
+IPI_STATIC_ASSERT(sizeof(ipi_node_faults_t) == 312, "ipi_node_faults layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_faults_t, link_faults) == 8, "ipi_node_faults layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_faults_t, topology_write_failures) == 264, "ipi_node_faults layout");
 IPI_STATIC_ASSERT(offsetof(ipi_node_faults_t, topology_write_failures_applied) == 296, "ipi_node_faults layout");
+IPI_STATIC_ASSERT(offsetof(ipi_node_faults_t, rejected_handshakes) == 304, "ipi_node_faults layout");
 IPI_STATIC_ASSERT(sizeof(ipi_link_t) == 128, "ipi_link layout");
 IPI_STATIC_ASSERT(offsetof(ipi_link_t, forwarded) == 16, "ipi_link layout");
 IPI_STATIC_ASSERT(offsetof(ipi_link_t, stalled_ns) == 80, "ipi_link layout");

@@ -317,11 +317,12 @@ static void bad_nodes(void)
     faults.struct_size = sizeof faults;
     EXPECT_STATUS(ipi_node_faults(engine, &faults), IPI_OK); /* ABI 1.4 */
     EXPECT_TRUE(faults.link_faults[IPI_LINK_FAULT_PROTECTION_MISMATCH] == 0 && faults.topology_write_failures[IPI_TOPOLOGY_WRITE_NOT_ORDERED] == 0);
-    EXPECT_TRUE(faults.topology_write_failures_applied == 0); /* ABI 1.13 */
+    EXPECT_TRUE(faults.topology_write_failures_applied == 0 && faults.rejected_handshakes == 0); /* ABI 1.13 */
     memset(&faults, 0xAB, sizeof faults);
     faults.struct_size = offsetof(ipi_node_faults_t, topology_write_failures_applied); /* a caller built against ABI 1.4-1.12 */
     EXPECT_STATUS(ipi_node_faults(engine, &faults), IPI_OK);
-    EXPECT_TRUE(faults.topology_write_failures[IPI_TOPOLOGY_WRITE_NOT_ORDERED] == 0 && faults.topology_write_failures_applied == 0xABABABABABABABABull); /* nothing written past its struct */
+    EXPECT_TRUE(faults.topology_write_failures[IPI_TOPOLOGY_WRITE_NOT_ORDERED] == 0 && faults.topology_write_failures_applied == 0xABABABABABABABABull
+                && faults.rejected_handshakes == 0xABABABABABABABABull); /* nothing written past its struct */
     faults.struct_size = 8;
     EXPECT_STATUS(ipi_node_faults(engine, &faults), IPI_E_STRUCT_SIZE);
     EXPECT_STATUS(ipi_node_faults(engine, NULL), IPI_E_NULL_POINTER);

@@ -8,8 +8,8 @@ internal static class AbiValues
     /// 1.4 the undelivered counter, link fault names and the node config's placement length; 1.5 <c>IPI_CONFIG_NO_ASSIST</c>;
     /// 1.6 the pipeline threads' CPUs in <c>ipi_config_t</c>; 1.7 send batches; 1.8 <c>ipi_link_t</c>'s flush sends and
     /// time in each link state; 1.9 <c>IPI_LINK_FAULT_TOO_MANY_HANDSHAKES</c>; 1.10 <c>ipi_counters_t.rejected_reserved_bits</c>; 1.11
-    /// <c>IPI_LINK_FAULT_SINK_FAILED</c>; 1.12 <c>ipi_post_batch_ex</c>; 1.13 <c>ipi_node_faults_t.topology_write_failures_applied</c>
-    /// and a failed start leaving the engine failed).
+    /// <c>IPI_LINK_FAULT_SINK_FAILED</c>; 1.12 <c>ipi_post_batch_ex</c>; 1.13 <c>ipi_node_faults_t.topology_write_failures_applied</c> and
+    /// <c>rejected_handshakes</c>, and a failed start leaving the engine failed).
     /// </summary>
     public const uint AbiVersion = (1u << 16) | 13u;
 

@@ -191,6 +191,7 @@ internal sealed unsafe class NativeEngine
         foreach (TopologyWriteFailure failure in Enum.GetValues<TopologyWriteFailure>())
             full.TopologyWriteFailures[(int)failure] = (ulong)_transport.Replication.FailureCount(failure);
         full.TopologyWriteFailuresApplied = (ulong)_transport.Replication.FailedButApplied; // like the others, not one atomic snapshot with them
+        full.RejectedHandshakes = (ulong)_transport.RejectedHandshakes;
         Unsafe.CopyBlockUnaligned(faults, &full, Math.Min(faults->StructSize, (uint)sizeof(NativeNodeFaults))); // a 1.4 caller's struct ends before the applied count
         return Status.Ok;
     }

@@ -105,7 +105,7 @@ internal struct NativeLink
     private static ulong Nanoseconds(TimeSpan time) => (ulong)time.Ticks * 100;
 }
 
-/// <summary>Mirror of <c>ipi_node_faults_t</c>: a node's closed or refused connections and failed topology writes, by reason (304 bytes; 296 before ABI 1.13).</summary>
+/// <summary>Mirror of <c>ipi_node_faults_t</c>: a node's closed or refused connections and failed topology writes, by reason (312 bytes; 296 before ABI 1.13).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct NativeNodeFaults
 {
@@ -123,4 +123,5 @@ internal unsafe struct NativeNodeFaults
     public fixed ulong LinkFaults[LinkFaultSlots];
     public fixed ulong TopologyWriteFailures[TopologyWriteFailureSlots];
     public ulong TopologyWriteFailuresApplied; // ABI 1.13: TopologyReplication.FailedButApplied
+    public ulong RejectedHandshakes; // ABI 1.13: NodeTransport.RejectedHandshakes
 }

@@ -72,6 +72,7 @@ public class NativeLayoutTests
         ["flush_sends"] = nameof(NativeLink.FlushSends), ["back_pressured_ns"] = nameof(NativeLink.BackPressuredNanoseconds),
         ["link_faults"] = nameof(NativeNodeFaults.LinkFaults), ["topology_write_failures"] = nameof(NativeNodeFaults.TopologyWriteFailures),
         ["topology_write_failures_applied"] = nameof(NativeNodeFaults.TopologyWriteFailuresApplied),
+        ["rejected_handshakes"] = nameof(NativeNodeFaults.RejectedHandshakes),
     };
 
     [Fact]

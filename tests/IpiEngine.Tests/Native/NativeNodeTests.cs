@@ -50,8 +50,9 @@ public unsafe class NativeNodeTests
     /// <summary>Creates a node of a VM of <paramref name="placement"/>.Length x2APIC-physical vCPUs with peers on loopback.</summary>
     private static int CreateNode(uint self, uint[] placement, (uint Node, uint Port)[] peers, out ulong engine,
         uint localTargets = NativeNodeReader.LocalTargetsEngine, Injector injector = Injector.None, nint context = 0, bool encrypt = false,
-        bool hostForEveryPeer = false, uint topologyWriteTimeoutMs = 0)
+        bool hostForEveryPeer = false, uint topologyWriteTimeoutMs = 0, byte[]? vmKey = null)
     {
+        byte[] keyBytes = vmKey ?? s_key;
         NativeConfig config = Abi.Config((uint)placement.Length);
         byte* host = stackalloc byte[10];
         "127.0.0.1\0"u8.CopyTo(new Span<byte>(host, 10));
@@ -59,7 +60,7 @@ public unsafe class NativeNodeTests
         for (int i = 0; i < peers.Length; i++)
             peerArray[i] = new NativePeer { Node = peers[i].Node, Port = peers[i].Port, Host = peers[i].Port != 0 || hostForEveryPeer ? host : null };
         fixed (uint* nodes = placement)
-        fixed (byte* key = s_key)
+        fixed (byte* key = keyBytes)
         {
             NativeNodeConfig node = new()
             {
@@ -70,7 +71,7 @@ public unsafe class NativeNodeTests
                 Peers = peerArray,
                 PeerCount = (uint)peers.Length,
                 Key = key,
-                KeyLength = (uint)s_key.Length,
+                KeyLength = (uint)keyBytes.Length,
                 LocalTargets = localTargets,
                 QueueRecords = 1024,
                 TopologyWriteTimeoutMs = topologyWriteTimeoutMs,
@@ -706,6 +707,44 @@ public unsafe class NativeNodeTests
             ulong engine;
             Assert.Equal(Status.Ok, Abi.NodeCreate(&config, &node, &engine));
             Assert.Equal(Status.Ok, Abi.Destroy(engine));
+        }
+    }
+
+    [Fact]
+    public void A_peer_with_another_key_is_counted_as_a_wrong_key_by_the_dialer_and_a_rejected_handshake_by_the_acceptor()
+    {
+        uint[] placement = [0, 0, 1, 1];
+        Assert.Equal(Status.Ok, CreateNode(1, placement, [(0, 0)], out ulong node1));
+        ulong node0 = 0;
+        try
+        {
+            Assert.Equal(Status.Ok, Abi.Start(node1));
+            uint port;
+            Assert.Equal(Status.Ok, Abi.NodePort(node1, &port));
+            Assert.Equal(Status.Ok, CreateNode(0, placement, [(1, port)], out node0, vmKey: [.. s_key.Select(b => (byte)~b)]));
+            Assert.Equal(Status.Ok, Abi.Start(node0));
+            // Node 0 dials with another key: node 1 refuses with a goodbye node 0 can check (WrongKey); node 0's own
+            // refusal comes before any key is proven, so node 1 does not believe its reason and counts it apart.
+            var clock = Stopwatch.StartNew();
+            while (true)
+            {
+                NativeNodeFaults dialer = FaultsOf(node0);
+                ulong wrongKey = dialer.LinkFaults[(int)LinkFault.WrongKey], rejected = FaultsOf(node1).RejectedHandshakes;
+                if (wrongKey > 0 && rejected > 0)
+                    break;
+                Assert.True(clock.Elapsed < Patience, $"dialer wrong key {wrongKey}, acceptor rejected handshakes {rejected}");
+                Thread.Sleep(5);
+            }
+
+            NativeNodeFaults acceptor = FaultsOf(node1);
+            Assert.Equal(0ul, acceptor.LinkFaults[(int)LinkFault.ConnectionLost]); // not a flaky network
+            Assert.Equal(0ul, LinkOf(node0, 1).Connections);
+        }
+        finally
+        {
+            if (node0 != 0)
+                Assert.Equal(Status.Ok, Abi.Destroy(node0));
+            Assert.Equal(Status.Ok, Abi.Destroy(node1));
         }
     }
 
