@@ -1,4 +1,5 @@
 using IpiEngine.Apic;
+using IpiEngine.Delivery;
 using IpiEngine.Transport;
 using Xunit;
 using static IpiEngine.Tests.Facade.TestIcr;
@@ -90,5 +91,135 @@ public class IoApicBackPressureTests
         // Node 0's forwards (the IPIs and the pin's firings) reached node 1, each once.
         Assert.Equal(ioApic.Forwarded, other.RemoteDelivered + other.RemoteCoalesced);
         Assert.Equal(ioApic.Forwarded, transports[1].Link(0).Counters.Applied);
+    }
+
+    /// <summary>
+    /// Reproduced (helper s42-a), the cycle without sockets: the pipeline waits in a forward to node 1 (a full window),
+    /// and node 1's link hands the sink more of vCPU 1's EOIs than its ring holds. The sink waited for the ring for good;
+    /// now it applies what fits, says so, and the link's resend of the rest applies each record once.
+    /// </summary>
+    [Fact]
+    public async Task The_sink_gives_up_on_a_full_ring_while_the_pipeline_waits_for_that_link_and_the_resend_applies_the_rest_once()
+    {
+        using var forwarder = new GatedForwarder(blockedNode: 1);
+        using var engine = IoApicNodeEngine(forwarder, pinTarget: 1);
+        var sink = new EngineSink(engine);
+        RemoteDelivery[] frame = [PeerEoi(1), PeerEoi(2), new(3, 0, sourceVcpu: 1, destinationVcpu: 0, icrLow: 0x41, icrDestination: 0), PeerEoi(4), PeerEoi(5)];
+
+        Exception? failure;
+        try
+        {
+            var deliver = Task.Run(() => Record.Exception(() => sink.Deliver(1, frame)), TestContext.Current.CancellationToken);
+            Assert.True(await Within(deliver, TimeSpan.FromSeconds(10)),
+                "the sink waited for vCPU 1's ring while the pipeline, its consumer, waited for node 1's link");
+            failure = await deliver;
+        }
+        finally
+        {
+            forwarder.Open(); // the peer acknowledges: the pipeline moves on
+        }
+
+        var partly = Assert.IsType<PartlyAppliedException>(failure);
+        Assert.Equal((3, frame.Length), (partly.Applied, partly.Total)); // two EOIs (the ring's room) and the IPI
+        Assert.Contains("is full", partly.Message, StringComparison.Ordinal);
+        sink.Deliver(1, frame.AsSpan(partly.Applied)); // the link's resend: the rest only
+        engine.Stop();
+
+        AssertEachOnce(engine, peerIoApicRecords: 4, remoteIpis: 1);
+    }
+
+    /// <summary>
+    /// The sink gives up only when the pipeline may wait for its own link: a pipeline that waits for another node's link
+    /// (whose receive loop reads that node's acknowledgements) is waited for, and nothing is handed again.
+    /// </summary>
+    [Fact]
+    public async Task The_sink_waits_for_a_full_ring_while_the_pipeline_waits_for_another_link()
+    {
+        using var forwarder = new GatedForwarder(blockedNode: 2);
+        using var engine = IoApicNodeEngine(forwarder, pinTarget: 2);
+        var sink = new EngineSink(engine);
+        RemoteDelivery[] frame = [PeerEoi(1), PeerEoi(2), PeerEoi(3), PeerEoi(4)];
+
+        var deliver = Task.Run(() => sink.Deliver(1, frame), TestContext.Current.CancellationToken);
+        try
+        {
+            Assert.False(await Within(deliver, TimeSpan.FromMilliseconds(300)), "the sink gave up although node 1's link was not waited for");
+        }
+        finally
+        {
+            forwarder.Open();
+        }
+
+        Assert.True(await Within(deliver, TimeSpan.FromSeconds(10)), "the sink did not finish once the pipeline moved on");
+        await deliver; // no throw: nothing to hand again
+        engine.Stop();
+        AssertEachOnce(engine, peerIoApicRecords: 4, remoteIpis: 0);
+    }
+
+    /// <summary>
+    /// Node 0 of three (vCPU n on node n), the VM's IOAPIC node, vCPU rings of two records; pin 3 (level, held
+    /// asserted) targets vCPU <paramref name="pinTarget"/>, and its first firing is forwarded when this returns.
+    /// </summary>
+    private static Engine IoApicNodeEngine(GatedForwarder forwarder, int pinTarget)
+    {
+        var engine = new Engine(new EngineOptions
+        {
+            VcpuCount = 3,
+            Placement = new VcpuPlacement([0, 1, 2], 0),
+            Forwarder = forwarder,
+            DeviceSources = 1,
+            IoApicNode = 0,
+            RingCapacity = 2,
+        });
+        engine.Start();
+        engine.WriteIoApicEntry(0, Pin, PinVector | (1ul << 15) | ((ulong)pinTarget << 56));
+        engine.SetIoApicPin(0, Pin, asserted: true);
+        Assert.True(SpinWait.SpinUntil(() => forwarder.Waiting, TimeSpan.FromSeconds(10)), "the pin's firing was not forwarded");
+        return engine;
+    }
+
+    /// <summary>After the stop: the IOAPIC took its own two records and each of vCPU 1's once; the remote IPIs were applied once.</summary>
+    private static void AssertEachOnce(Engine engine, int peerIoApicRecords, int remoteIpis)
+    {
+        EngineCounters counters = engine.ReadCounters();
+        Assert.True(counters.ConservationHolds, counters.ToString());
+        Assert.Equal(peerIoApicRecords, engine.RecordsTakenFrom(1));
+        Assert.Equal(2 + peerIoApicRecords, counters.IoApicResolved + counters.IoApicRejected + counters.IoApicStateOnly);
+        Assert.Equal(remoteIpis, counters.RemoteDelivered + counters.RemoteCoalesced);
+        Assert.Equal(0, counters.RemoteRejected);
+    }
+
+    /// <summary>Whether <paramref name="task"/> ends within <paramref name="time"/>.</summary>
+    private static async Task<bool> Within(Task task, TimeSpan time)
+        => await Task.WhenAny(task, Task.Delay(time, TestContext.Current.CancellationToken)) == task;
+
+    private static RemoteDelivery PeerEoi(ulong tag)
+        => new(tag, 0, sourceVcpu: 1, destinationVcpu: 0, icrLow: RemoteDelivery.IoApicEoiFlag | PinVector, icrDestination: 0);
+
+    /// <summary>Forwards to <c>blockedNode</c> wait at a gate until <see cref="Open"/>, and say so while they do (a link's full window).</summary>
+    private sealed class GatedForwarder(int blockedNode) : RemoteForwarder, IDisposable
+    {
+        private readonly ManualResetEventSlim _gate = new();
+        private volatile bool _waiting;
+
+        public bool Waiting => _waiting;
+
+        public override int Forward(int node, ReadOnlySpan<RemoteDelivery> batch)
+        {
+            if (node == blockedNode && !_gate.IsSet)
+            {
+                _waiting = true;
+                _gate.Wait(TimeSpan.FromSeconds(30)); // bounded: a test that fails still ends
+                _waiting = false;
+            }
+
+            return 0;
+        }
+
+        internal override bool MayWaitForRoom(int node) => node == blockedNode && _waiting;
+
+        public void Open() => _gate.Set();
+
+        public void Dispose() => _gate.Dispose();
     }
 }
