@@ -170,6 +170,7 @@ public class IoApicBackPressureTests
             DeviceSources = 1,
             IoApicNode = 0,
             RingCapacity = 2,
+            AssistIdlePipeline = false, // the pin's firing waits at the gate on the pipeline thread, never on this one
         });
         engine.Start();
         engine.WriteIoApicEntry(0, Pin, PinVector | (1ul << 15) | ((ulong)pinTarget << 56));
