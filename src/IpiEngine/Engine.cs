@@ -491,7 +491,7 @@ public sealed partial class Engine : IDisposable
     {
         int source = (int)deliveries[at].SourceVcpu;
         var full = new InvalidOperationException(
-            $"vCPU {source}'s ring in the engine '{_options.Name}' is full ({_rings[source].Capacity} records) while the pipeline waits for this link: its IOAPIC records from here on are taken when the peer sends them again.");
+            $"vCPU {source}'s ring in the engine '{_options.Name}' is full ({_rings[source].Capacity} records) and its pipeline cannot be waited for (it may wait for this link, or the engine is not running): its IOAPIC records from here on are taken when the peer sends them again.");
         throw at == 0 ? full : new Transport.PartlyAppliedException(at, deliveries.Length, full);
     }
 
