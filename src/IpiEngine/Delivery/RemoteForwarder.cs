@@ -23,4 +23,11 @@ public abstract class RemoteForwarder
     public virtual void OnEngineStopping()
     {
     }
+
+    /// <summary>
+    /// Whether a forward to <paramref name="node"/> may be waiting now for room that only that node's acknowledgements
+    /// free: the receive thread of that node's link then must not wait for the pipeline (see the engine's
+    /// <c>ThrowPeerRingFull</c>). Any thread. A forwarder that cannot tell says true, so that such a thread never waits.
+    /// </summary>
+    internal virtual bool MayWaitForRoom(int node) => true;
 }

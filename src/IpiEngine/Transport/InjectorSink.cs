@@ -73,7 +73,7 @@ public sealed class InjectorSink : RemoteDeliverySink
                             _injector.Inject(scratch.AsSpan(0, n));
                         n = 0;
                         applied = next; // the IPIs before it went through
-                        _ioApic.DeliverRemote(deliveries.Slice(next, 1));
+                        _ = _ioApic.DeliverRemoteReportingFailure(deliveries.Slice(next, 1), fromNode); // one IOAPIC record: no run whose failure to report; a full ring throws, not applied
                         applied = next + 1;
                         continue;
                     }

@@ -165,6 +165,9 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     /// </summary>
     public override int Forward(int node, ReadOnlySpan<RemoteDelivery> batch) => Link(node).Forward(batch);
 
+    /// <inheritdoc/>
+    internal override bool MayWaitForRoom(int node) => Link(node).ForwardWaitsForRoom;
+
     /// <summary>
     /// Opens a send batch on the calling thread: until it is disposed, the records this thread forwards and the
     /// acknowledgements of what arrives wait for its <see cref="SendBatch.Flush"/>, which sends them on the calling

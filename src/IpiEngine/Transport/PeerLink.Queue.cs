@@ -16,6 +16,7 @@ internal sealed partial class PeerLink
     private readonly FullQueuePolicy _policy;
     private readonly int _ordinaryReserve;  // slots only NMI/SMI/INIT/SIPI may fill (fail policy)
     private bool _unreachable;              // producer only
+    private volatile bool _forwardWaits;    // written by the producer around its wait for room; read by any thread
     private long _unreachableCount, _stallTicks;
 
     // Link state: two inputs (connection progress, producer pressure), one effective state, time per state.
@@ -121,10 +122,17 @@ internal sealed partial class PeerLink
     internal static bool IsNeverDropped(uint icrLow)
         => (icrLow & RemoteDelivery.IoApicEoiFlag) != 0 || ((icrLow >> 8) & 7) is 2 or 4 or 5 or 6;
 
+    /// <summary>
+    /// Whether a forward waits for room in this peer's queue now, which only the peer's acknowledgements free (read by
+    /// this link's receive thread before it waits for the engine: <see cref="Delivery.RemoteForwarder.MayWaitForRoom"/>).
+    /// </summary>
+    internal bool ForwardWaitsForRoom => _forwardWaits; // volatile: a reader polls it, so seeing it a look late is enough
+
     /// <summary>Spins, then sleeps, until there is room; false once the node stops or the engine's stop grace ran out.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool WaitForRoom(int reserve)
     {
+        _forwardWaits = true; // volatile, before the first look: it stays set for as long as this wait lasts
         _signal.Notify();
         long start = Stopwatch.GetTimestamp();
         SetPressured(true);
@@ -141,6 +149,7 @@ internal sealed partial class PeerLink
         }
         SetPressured(_unreachable); // a peer declared unreachable (fail policy: an NMI waited) stays back-pressured
         Volatile.Write(ref _stallTicks, _stallTicks + (Stopwatch.GetTimestamp() - start));
+        _forwardWaits = false; // volatile: a receive thread may wait for the engine again
         return room;
     }
 

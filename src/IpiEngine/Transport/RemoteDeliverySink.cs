@@ -14,9 +14,11 @@ public abstract class RemoteDeliverySink
     /// Applies one frame's records, in order, exactly once each. A call that throws counts as not applied: the link
     /// closes as <see cref="LinkFault.SinkFailed"/>, redials with backoff and is handed the same records again, so a
     /// sink throws only before it applied anything (a record applied before a throw would be applied twice; this
-    /// library's <see cref="InjectorSink"/> says how far it got instead, which the link then resends from). A sink
-    /// that calls <see cref="Engine.DeliverRemote"/> catches <see cref="EngineFaultedException"/>, as
-    /// <see cref="EngineSink"/> does: the engine applied and counted every record before it reported its failure.
+    /// library's <see cref="InjectorSink"/> and <see cref="EngineSink"/> say how far they got instead, which the link
+    /// then resends from). A sink that calls <see cref="Engine.DeliverRemote"/> catches <see cref="EngineFaultedException"/>,
+    /// as <see cref="EngineSink"/> does: the engine applied and counted every record before it reported its failure; on
+    /// the VM's IOAPIC node it may also wait there for the pipeline while the pipeline waits for this link (see its
+    /// remarks), which <see cref="EngineSink"/> does not.
     /// </summary>
     /// <param name="fromNode">The node that forwarded them.</param>
     /// <param name="deliveries">The records; the span is only valid during the call.</param>

@@ -16,6 +16,8 @@ public class RemoteDeliveryFaultTests
     private sealed class NoLink : RemoteForwarder
     {
         public override int Forward(int node, ReadOnlySpan<RemoteDelivery> batch) => batch.Length;
+
+        internal override bool MayWaitForRoom(int node) => false; // it refuses at once: a link's sink may wait for room
     }
 
     /// <summary>

@@ -13,18 +13,22 @@ internal sealed class TwoEngineNodes : IAsyncDisposable
 
     public Engine[] Engines { get; } = new Engine[2];
 
-    /// <summary>Starts both nodes; <paramref name="options"/> builds a node's engine options from its id, placement and transport.</summary>
-    public TwoEngineNodes(int[] placement, Func<int, VcpuPlacement, NodeTransport, EngineOptions> options)
+    /// <summary>
+    /// Starts both nodes; <paramref name="options"/> builds a node's engine options from its id, placement and transport,
+    /// and <paramref name="tune"/>, if given, changes both nodes' transport options.
+    /// </summary>
+    public TwoEngineNodes(int[] placement, Func<int, VcpuPlacement, NodeTransport, EngineOptions> options, Func<TransportOptions, TransportOptions>? tune = null)
     {
         for (int node = 1; node >= 0; node--)
         {
-            Transports[node] = new NodeTransport(new TransportOptions
+            var transport = new TransportOptions
             {
                 NodeId = node,
                 NodeOfVcpu = placement,
                 Key = LoopbackCluster.Key,
                 Peers = [node == 0 ? new PeerAddress(1, Transports[1].LocalEndPoint) : new PeerAddress(0)],
-            });
+            };
+            Transports[node] = new NodeTransport(tune is null ? transport : tune(transport));
             Engines[node] = new Engine(options(node, new VcpuPlacement(placement, node), Transports[node]));
             Transports[node].Start(new EngineSink(Engines[node]));
             Engines[node].Start();
