@@ -1,7 +1,7 @@
 namespace IpiEngine.Transport;
 
 /// <summary>The health of one link (time spent in each state is counted: <see cref="LinkCounters"/>).</summary>
-internal enum LinkState
+public enum LinkState
 {
     /// <summary>No connection and no attempt running (before the first contact, after a cut, between retries).</summary>
     Down,

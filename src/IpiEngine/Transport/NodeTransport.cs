@@ -101,7 +101,26 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     /// <summary>The link to <paramref name="node"/>.</summary>
     internal PeerLink Link(int node) => (uint)node < (uint)_linkOfNode.Length && _linkOfNode[node] is { } link
         ? link
-        : throw new ArgumentOutOfRangeException(nameof(node), node, "not a peer of this node");
+        : throw new ArgumentOutOfRangeException(nameof(node), node, $"node {node} is not a peer of node {NodeId}");
+
+    /// <summary>The link to peer <paramref name="peerNode"/> now: its counters, state and time in each state (C's <c>ipi_node_link</c>). Any thread.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="peerNode"/> is not a peer of this node.</exception>
+    public LinkCounters ReadLink(int peerNode) => Link(peerNode).Counters;
+
+    /// <summary>Every link now, one per peer, by ascending peer node id (<see cref="ReadLink"/>). Any thread.</summary>
+    public IReadOnlyList<LinkCounters> ReadLinks()
+    {
+        var links = new List<LinkCounters>(_links.Length);
+        foreach (PeerLink? link in _linkOfNode) // indexed by node id: ascending
+        {
+            if (link is not null)
+            {
+                links.Add(link.Counters);
+            }
+        }
+
+        return links;
+    }
 
     /// <summary>How many connections closed or were refused for <paramref name="fault"/>.</summary>
     public long FaultCount(LinkFault fault) => Volatile.Read(ref _faults[(int)fault]);

@@ -190,7 +190,11 @@ internal sealed partial class PeerLink
             var now = _state;
             state = now;
             TimeSpan In(LinkState s) => Stopwatch.GetElapsedTime(0, _ticksIn[(int)s] + (s == now ? current : 0));
-            return new LinkStateTimes(In(LinkState.Down), In(LinkState.Reconnecting), In(LinkState.Connected), In(LinkState.BackPressured));
+            return new LinkStateTimes
+            {
+                Down = In(LinkState.Down), Reconnecting = In(LinkState.Reconnecting), Connected = In(LinkState.Connected),
+                BackPressured = In(LinkState.BackPressured),
+            };
         }
     }
 }

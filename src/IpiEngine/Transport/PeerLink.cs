@@ -54,10 +54,17 @@ internal sealed partial class PeerLink : IDisposable
         get
         {
             var times = ReadTimes(out var state);
-            return new(PeerNode, Volatile.Read(ref _forwarded), _window.Acked, Volatile.Read(ref _recordsSent),
-                Volatile.Read(ref _applied), Volatile.Read(ref _duplicates), Volatile.Read(ref _abandoned), Volatile.Read(ref _connections),
-                (LinkFault)Volatile.Read(ref _lastFault))
+            return new()
             {
+                PeerNode = PeerNode,
+                Forwarded = Volatile.Read(ref _forwarded),
+                Acknowledged = _window.Acked,
+                RecordsSent = Volatile.Read(ref _recordsSent),
+                Applied = Volatile.Read(ref _applied),
+                Duplicates = Volatile.Read(ref _duplicates),
+                Abandoned = Volatile.Read(ref _abandoned),
+                Connections = Volatile.Read(ref _connections),
+                LastFault = (LinkFault)Volatile.Read(ref _lastFault),
                 Unreachable = Volatile.Read(ref _unreachableCount),
                 FlushSends = Volatile.Read(ref _flushSends),
                 Stalled = Stopwatch.GetElapsedTime(0, Volatile.Read(ref _stallTicks)),

@@ -30,6 +30,37 @@ public class InProcessLinkTests
         }
     }
 
+    /// <summary>A C# host reads a link as C's <c>ipi_node_link</c> does: one peer's snapshot, or every link's, by peer id.</summary>
+    [Fact]
+    public async Task A_host_reads_each_link_s_counters_and_state_through_the_public_snapshot()
+    {
+        int[] nodeOfVcpu = [0, 1, 2, 0, 1, 2];
+        await using var cluster = LoopbackCluster.Start(nodeOfVcpu);
+        var senders = cluster.Nodes.Select(n => Task.Run(() => Workload.Run(n, nodeOfVcpu, 2_000), TestContext.Current.CancellationToken)).ToArray();
+        await Task.WhenAll(senders).WaitAsync(Bound, TestContext.Current.CancellationToken);
+        Assert.True(await cluster.DrainAsync(Bound), "not every record was acknowledged: " + string.Join(" | ", cluster.Log));
+
+        NodeTransport middle = cluster.Nodes[1];
+        IReadOnlyList<LinkCounters> links = middle.ReadLinks();
+        Assert.Equal([0, 2], links.Select(l => l.PeerNode));
+        foreach (LinkCounters link in links)
+        {
+            Assert.Equal(LinkState.Connected, link.State);
+            Assert.True(link.Forwarded > 0, $"nothing forwarded to node {link.PeerNode}: {link}");
+            Assert.Equal(link.Forwarded, link.Acknowledged);
+            Assert.Equal(0, link.InFlight);
+            Assert.Equal(link.Applied, cluster.Nodes[link.PeerNode].ReadLink(1).Forwarded); // what node 1 applied is what that peer sent it
+            Assert.True(link.Connections >= 1, $"no connection counted: {link}");
+            Assert.True(link.Times.Connected > TimeSpan.Zero && link.Times.Of(LinkState.Connected) == link.Times.Connected);
+            Assert.Equal(link.PeerNode, middle.ReadLink(link.PeerNode).PeerNode);
+        }
+
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => middle.ReadLink(1));
+        Assert.Contains("node 1 is not a peer of node 1", e.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => middle.ReadLink(-1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => middle.ReadLink(3));
+    }
+
     [Fact]
     public async Task Forward_to_a_node_that_is_not_a_peer_is_refused_with_a_clear_error()
     {
