@@ -17,7 +17,8 @@ static_assert(std::is_standard_layout_v<ipi_node_faults_t> && std::is_trivially_
 static_assert(IPI_ABI_VERSION == 0x1000Du && IPI_CONFIG_NO_ASSIST == 0x4u);
 static_assert(sizeof(ipi_counters_t) == 288 && offsetof(ipi_counters_t, rejected_reserved_bits) == 280); // ABI 1.10
 static_assert(sizeof(ipi_link_t) == 128 && offsetof(ipi_link_t, flush_sends) == 88); // ABI 1.8
-static_assert(sizeof(ipi_node_faults_t) == 304 && offsetof(ipi_node_faults_t, topology_write_failures_applied) == 296); // ABI 1.13
+static_assert(sizeof(ipi_node_faults_t) == 312 && offsetof(ipi_node_faults_t, topology_write_failures_applied) == 296
+              && offsetof(ipi_node_faults_t, rejected_handshakes) == 304); // ABI 1.13
 static_assert(sizeof(ipi_config_t) == 80 && offsetof(ipi_config_t, pipeline_cpus) == 64);
 static_assert(IPI_LINK_FAULT_TOO_MANY_HANDSHAKES == 21u && IPI_LINK_FAULT_SINK_FAILED == 22u && offsetof(ipi_node_config_t, placement_count) == 96);
 

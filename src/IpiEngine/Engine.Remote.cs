@@ -20,7 +20,8 @@ public sealed partial class Engine
     /// A peer vCPU's IOAPIC EOI or entry write among the deliveries (on the VM's IOAPIC node) is posted on that vCPU's
     /// ring here, and this call waits while that ring is full, as <see cref="Post"/> does: do not call it from a thread
     /// that the pipeline's forwards wait for, such as the receive loop of a link whose acknowledgements free a peer's
-    /// window. The links of <see cref="Transport.NodeTransport"/> never wait there (<see cref="Transport.EngineSink"/>).
+    /// window. The links of <see cref="Transport.NodeTransport"/> wait there only while no forward waits for a peer's
+    /// window, and otherwise hand the rest of the frame back to be sent again (<see cref="Transport.EngineSink"/>).
     /// </remarks>
     /// <exception cref="EngineFaultedException">The pipeline failed (a fail-fast notifier): every delivery was still applied and counted.</exception>
     /// <exception cref="InvalidOperationException">The engine is not started and a peer vCPU's ring has no room for that
@@ -146,8 +147,8 @@ public sealed partial class Engine
 
     /// <summary>
     /// A peer's IOAPIC record, posted by the receive thread of <paramref name="linkNode"/>'s link: while the ring is full
-    /// it waits for room only as long as the engine runs and no forward to that node may be waiting for that node's
-    /// window (<see cref="RemoteForwarder.MayWaitForRoom"/>, looked at on every look); then it gives up, false, having
+    /// it waits for room only as long as the engine runs and no forward may be waiting for a peer's window
+    /// (<see cref="RemoteForwarder.MayWaitForRoom"/>, looked at on every look); then it gives up, false, having
     /// taken nothing (<see cref="ThrowPeerRingFull"/> says why that is safe).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -182,12 +183,13 @@ public sealed partial class Engine
     /// Why it never does. (1) It posts with a try-post, which neither waits nor runs the pipeline's pass on this thread
     /// (the pass could forward into that window: <see cref="Stages.FusedPipeline{TNotifier}.TryAssist"/> refuses a
     /// try-post on an engine with a forwarder). (2) While the ring is full, <see cref="PostFromLink"/> looks again only
-    /// as long as no forward to N may be waiting for N's window; the transport's forward raises that flag before its
-    /// first look for room and lowers it after its last (<see cref="Transport.PeerLink.ForwardWaitsForRoom"/>), so a
-    /// pipeline that waits for N's window is seen within a look, and the loop gives up and goes back to reading. A
-    /// pipeline that waits for another peer M's window is freed by M's loop, which reads M's acknowledgements, or, if it
-    /// waits in a sink here too, sees that forward and gives up. So no wait of a receive loop here is part of a cycle;
-    /// what is left is a pipeline that waits for a notifier of the host's, as every poster's wait would.
+    /// as long as no forward may be waiting for any peer's window; the transport's forward raises its link's flag when it
+    /// starts waiting for room and lowers it when it stops (<see cref="Transport.PeerLink.ForwardWaitsForRoom"/>), so a
+    /// pipeline that waits for a window is seen within a look, and the loop gives up and goes back to reading. Any peer,
+    /// not only N: with inline socket completions the receive loops of N and of another peer M may share one event
+    /// thread, and a loop waiting here would keep M's from reading the acknowledgements that free M's window. So no
+    /// wait of a receive loop here is part of a cycle; what is left is a pipeline that waits for a notifier of the
+    /// host's, as every poster's wait would.
     /// (<see cref="ThreadingMode.Inline"/> resolves every post on its posting thread, a try-post too: there the receive
     /// thread resolves the record and forwards what it fires itself, and may wait for that window; the mode is for
     /// single-threaded simulators.)
@@ -205,7 +207,6 @@ public sealed partial class Engine
     /// leave a pin's remote IRR set or its entry stale. The hot path is untouched: only a peer's IOAPIC records take this way.
     /// </remarks>
     [DoesNotReturn]
-    [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowPeerRingFull(ReadOnlySpan<RemoteDelivery> deliveries, int at)
     {
         int source = (int)deliveries[at].SourceVcpu;

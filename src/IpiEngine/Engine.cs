@@ -253,8 +253,7 @@ public sealed partial class Engine : IDisposable
         // stopping thread runs no pass of its own: in per-stage mode that pass had never run, and its first call
         // was charged ~6 KB on the stopping thread.
         Debug.Assert(_posting.Fault is not null || _posting.Unconsumed() == 0, "A stopped pipeline left records in its rings.");
-        _pipeline.SealLog(); // the links still deliver here: the log read after the stop must not change under its reader
-        Volatile.Write(ref _state, Stopped); // release: a reader that sees Stopped sees the sealed log's last entries
+        Volatile.Write(ref _state, Stopped); // release: a reader that sees Stopped sees the drain's last log entries
     }
 
     /// <summary>
@@ -296,8 +295,9 @@ public sealed partial class Engine : IDisposable
     /// <summary>
     /// The delivery log's entries, in delivery order (<see cref="EngineOptions.DeliveryLogCapacity"/>,
     /// <see cref="EngineOptions.DeliveryLogMode"/>): read-only, and only once the engine has stopped, since the pipeline
-    /// writes the entries while it runs. Deliveries not kept are counted in <see cref="EngineCounters.LogOverflow"/>, among
-    /// them those <see cref="DeliverRemote"/> applies after the stop: the log read then does not change.
+    /// writes the entries while it runs. Deliveries not kept are counted in <see cref="EngineCounters.LogOverflow"/>. A
+    /// stopped engine still applies and logs what its links deliver (<see cref="DeliverRemote"/>): a read shows the
+    /// entries written by then, and does not change under its reader when more come.
     /// </summary>
     /// <exception cref="InvalidOperationException">The engine has no delivery log, or has not stopped yet.</exception>
     /// <exception cref="ObjectDisposedException">The engine was disposed.</exception>

@@ -7,17 +7,18 @@ namespace IpiEngine.Delivery;
 /// reserve a range with one atomic add and copy their entries in; when full, further entries are counted in
 /// <see cref="Overflowed"/>. In <see cref="DeliveryLogMode.Sample"/> mode it keeps an evenly spread random sample of all
 /// deliveries, in delivery order (batches take a lock; skipped deliveries cost nothing each). Nothing is allocated
-/// after construction. Read it when the engine is stopped: the stop seals it (<see cref="Seal"/>), so that the links'
-/// deliveries a stopped engine still applies are counted, not written under the reader.
+/// after construction. Read it when the engine is stopped (<see cref="Entries"/>): the pipeline's threads have ended, but
+/// a stopped engine still applies what its links deliver, so those appends hold <see cref="LateAppendGate"/> and a read
+/// takes it too.
 /// </summary>
 internal sealed class DeliveryLog : IDisposable
 {
     private readonly DeliveryLogEntry[] _entries;
     private readonly Lock _sampleGate = new();
+    private readonly Lock _lateAppendGate = new();
     private readonly Random? _random;
     private readonly int _sampleCapacity; // Sample: an even number of slots, so that halving pairs them all
     private volatile bool _disposed;
-    private bool _sealed; // written once, under the engine's remote gate (Seal's remarks); read by Append
     private long _reserved; // First: entries offered so far; Sample: deliveries seen so far
     private long _overflowed;
     private int _kept;      // Sample: entries in the log
@@ -68,21 +69,26 @@ internal sealed class DeliveryLog : IDisposable
     internal bool IsFull => _random is null && Volatile.Read(ref _reserved) >= Capacity; // acquire: a stale false only costs one more Append
 
     /// <summary>
-    /// Keeps nothing more: every later <see cref="Append"/> only counts its entries in <see cref="Overflowed"/>. Called
-    /// by the stop, after the pipeline's threads have exited and under the lock every remote delivery takes, so no append
-    /// is under way and each later one takes that lock first and sees the flag. The stop then release-writes the
-    /// engine's Stopped state, which a reader acquire-reads before <see cref="Entries"/>: it reads finished entries that
-    /// no writer touches again.
+    /// Held by every append that may run after the engine stopped: the remote path's (<c>DeliverRemote</c> holds it for
+    /// its whole call), the only writer left once the pipeline's threads have ended.
     /// </summary>
-    internal void Seal() => _sealed = true;
+    internal Lock LateAppendGate => _lateAppendGate;
 
-    /// <summary>The written entries, in delivery order (read once the engine has stopped).</summary>
+    /// <summary>
+    /// The written entries, in delivery order; read once the engine has stopped. Taken under <see cref="LateAppendGate"/>,
+    /// so no append is under way: a First log's entries below its count are all written in full, and a later append
+    /// writes past them, so the span stays as read; a Sample log's later append may halve the log in place, so its
+    /// entries are copied.
+    /// </summary>
     public ReadOnlySpan<DeliveryLogEntry> Entries
     {
         get
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return new ReadOnlySpan<DeliveryLogEntry>(_entries, 0, Count);
+            lock (_lateAppendGate)
+            {
+                return _random is null ? new ReadOnlySpan<DeliveryLogEntry>(_entries, 0, Count) : _entries.AsSpan(0, Count).ToArray();
+            }
         }
     }
 
@@ -92,12 +98,6 @@ internal sealed class DeliveryLog : IDisposable
     {
         if (entries.IsEmpty)
         {
-            return;
-        }
-
-        if (_sealed)
-        {
-            Interlocked.Add(ref _overflowed, entries.Length); // after a Sample log's last absolute write: the seal ordered it
             return;
         }
 

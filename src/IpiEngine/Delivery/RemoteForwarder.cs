@@ -25,9 +25,10 @@ public abstract class RemoteForwarder
     }
 
     /// <summary>
-    /// Whether a forward to <paramref name="node"/> may be waiting now for room that only that node's acknowledgements
-    /// free: the receive thread of that node's link then must not wait for the pipeline (see the engine's
-    /// <c>ThrowPeerRingFull</c>). Any thread. A forwarder that cannot tell says true, so that such a thread never waits.
+    /// Whether a forward may be waiting now for room that only a peer's acknowledgements free (one to
+    /// <paramref name="node"/>, or to any peer where receive loops may share a thread): the receive thread of
+    /// <paramref name="node"/>'s link then must not wait for the pipeline (see the engine's <c>ThrowPeerRingFull</c>). Any
+    /// thread; never throws. A forwarder that cannot tell says true, so that such a thread never waits.
     /// </summary>
     internal virtual bool MayWaitForRoom(int node) => true;
 }

@@ -16,7 +16,7 @@ namespace IpiEngine.Stages;
 internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotifier : struct, IDeliveryNotifier
 {
     private volatile bool _stopping;
-    private readonly Lock _remoteGate = new();
+    private readonly Lock _remoteGate; // DeliverRemote's, for its whole call: the log's LateAppendGate when there is a log
     private readonly DeliveryBatcher<TNotifier> _injection;
     private readonly StageCounters _injectionCounters = new();
     private readonly int _vcpuCount;
@@ -26,6 +26,7 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
     {
         ArgumentNullException.ThrowIfNull(parts);
         Parts = parts;
+        _remoteGate = parts.Log?.LateAppendGate ?? new Lock(); // its appends are the ones that go on after the stop
         Gather = new GatherStage(parts.Rings, parts.Doorbell, minPassClearInterval: GatherStage.DefaultMinPassClearInterval);
         ResolveCounters = new StageCounters();
         DeliverCounters = new StageCounters();
@@ -291,15 +292,6 @@ internal abstract class EnginePipeline<TNotifier> : IEnginePipeline where TNotif
             assist?.TakeBackToPark(); // a wake request stays standing for the re-check after the registration
             pipeline.Gather.ReleaseIdleBells();
             assist?.Release();
-        }
-    }
-
-    /// <inheritdoc/>
-    public void SealLog()
-    {
-        lock (_remoteGate) // waits for a remote delivery's append under way; every later one sees the seal
-        {
-            Parts.Log?.Seal();
         }
     }
 

@@ -44,10 +44,4 @@ internal interface IEnginePipeline
 
     /// <summary>Applies deliveries forwarded by another node (any thread; serialised).</summary>
     void DeliverRemote(ReadOnlySpan<RemoteDelivery> deliveries);
-
-    /// <summary>
-    /// With the threads joined: seals the delivery log (<see cref="DeliveryLog.Seal"/>) between two remote deliveries,
-    /// which a stopped engine still applies, so that the log a reader gets after the stop stays as it is.
-    /// </summary>
-    void SealLog();
 }

@@ -21,8 +21,9 @@ public sealed class EngineSink : RemoteDeliverySink
     /// Applies the records to the engine's descriptors. An engine whose pipeline failed still applies and counts them
     /// (<see cref="Engine.DeliverRemote"/>) before it reports the failure: that is its host's to see (every post and
     /// stop says so), and not a reason to have the link hand the same records again. On the VM's IOAPIC node, a peer
-    /// vCPU's EOI or entry write that finds that vCPU's ring full is not waited for: the call stops there and says how
-    /// many leading records it applied (<see cref="PartlyAppliedException"/>), and the link is handed the rest again.
+    /// vCPU's EOI or entry write that finds that vCPU's ring full is waited for only while no forward waits for room in a
+    /// peer's window; then the call stops there and says how many leading records it applied
+    /// (<see cref="PartlyAppliedException"/>), and the link is handed the rest again.
     /// </summary>
     public override void Deliver(int fromNode, ReadOnlySpan<RemoteDelivery> deliveries)
         => _ = _engine.DeliverRemoteReportingFailure(deliveries, fromNode); // a failed pipeline's records were applied and counted: not thrown, so not handed again

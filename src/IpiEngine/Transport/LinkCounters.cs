@@ -38,8 +38,11 @@ public readonly record struct LinkCounters
     /// <summary>Why the link's last connection closed or was refused (<see cref="LinkFault.None"/> if none did).</summary>
     public LinkFault LastFault { get; internal init; }
 
-    /// <summary>Records queued for the peer and not yet acknowledged by it.</summary>
-    public long InFlight => Forwarded - Acknowledged;
+    /// <summary>
+    /// Records queued for the peer and not yet acknowledged by it. A forward is counted in <see cref="Forwarded"/> when
+    /// its call returns, after its records were queued, so a snapshot may see them acknowledged first: never below 0.
+    /// </summary>
+    public long InFlight => Math.Max(0, Forwarded - Acknowledged);
 
     /// <summary>Records refused because the peer was declared unreachable (full queue under the fail policy).</summary>
     public long Unreachable { get; internal init; }

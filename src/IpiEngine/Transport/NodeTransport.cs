@@ -185,7 +185,24 @@ public sealed class NodeTransport : RemoteForwarder, IAsyncDisposable
     public override int Forward(int node, ReadOnlySpan<RemoteDelivery> batch) => Link(node).Forward(batch);
 
     /// <inheritdoc/>
-    internal override bool MayWaitForRoom(int node) => Link(node).ForwardWaitsForRoom;
+    /// <remarks>
+    /// Any peer's, not only <paramref name="node"/>'s: with inline socket completions (<c>ipi run --nodes</c> sets
+    /// them) every link's receive loop may run on one event thread, so a loop that waited here could keep another link's
+    /// loop from reading the acknowledgements the pipeline waits for. Never throws (an unknown node too): it is asked on
+    /// a sink's path, where a throw would read as nothing applied.
+    /// </remarks>
+    internal override bool MayWaitForRoom(int node)
+    {
+        foreach (PeerLink link in _links)
+        {
+            if (link.ForwardWaitsForRoom)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>
     /// Opens a send batch on the calling thread: until it is disposed, the records this thread forwards and the

@@ -132,7 +132,7 @@ internal sealed partial class PeerLink
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool WaitForRoom(int reserve)
     {
-        _forwardWaits = true; // volatile, before the first look: it stays set for as long as this wait lasts
+        _forwardWaits = true; // volatile, as this wait starts (a reader polls it, so a store seen a look late is enough); set for as long as it lasts
         _signal.Notify();
         long start = Stopwatch.GetTimestamp();
         SetPressured(true);

@@ -280,7 +280,7 @@ internal sealed partial class PeerLink : IDisposable
         if (goodbye)
             await connection.SendGoodbyeAsync(fault).ConfigureAwait(false);
         _node.RecordFault(fault, $"link {_node.NodeId}<->{PeerNode}: closed ({fault}): {first.Exception?.InnerException?.Message ?? "connection ended"}");
-        if (goodbye)
+        if (goodbye && fault != LinkFault.PeerSilent) // a silent peer will not read it, nor close: lingering would only delay the redial
             await connection.LingerAfterGoodbyeAsync(_node.StoppingToken).ConfigureAwait(false); // no reset overtakes the goodbye
 
     }

@@ -1,3 +1,4 @@
+using IpiEngine.Delivery;
 using IpiEngine.Native;
 
 namespace IpiEngine.Tests.Native;
@@ -63,6 +64,23 @@ internal static unsafe class Abi
         NativeCounters counters = new() { StructSize = (uint)sizeof(NativeCounters) };
         Xunit.Assert.Equal(Status.Ok, Counters(engine, &counters));
         return counters;
+    }
+
+    /// <summary>
+    /// A C handle around a managed two-vCPU Inline-mode engine whose kick fails fast, so the pipeline fails at the first
+    /// delivery, on the posting (or starting) thread: a failure a C host's own kick cannot cause, since it cannot throw.
+    /// </summary>
+    public static ulong EngineWhoseKickFails()
+    {
+        var native = new NativeEngine(new Engine(new EngineOptions
+        {
+            VcpuCount = 2,
+            ThreadingMode = ThreadingMode.Inline,
+            NotifierExceptions = NotifierExceptionPolicy.FailFast,
+            NotifyCallback = _ => throw new InvalidDataException("kick failed"),
+        }), 2);
+        Xunit.Assert.True(EngineHandleTable.TryAdd(native));
+        return native.Handle;
     }
 
     /// <summary>Creates an engine or fails the test with the status's sentence.</summary>

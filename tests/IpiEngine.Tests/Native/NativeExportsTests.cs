@@ -10,7 +10,7 @@ namespace IpiEngine.Tests.Native;
 public unsafe class NativeExportsTests
 {
     [Fact]
-    public void Abi_version_is_1_12()
+    public void Abi_version_is_1_13()
         => Assert.Equal(0x1_000Du, Abi.AbiVersion());
 
     [Fact]

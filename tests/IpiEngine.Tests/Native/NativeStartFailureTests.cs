@@ -18,15 +18,7 @@ public unsafe class NativeStartFailureTests
     [Fact]
     public void A_start_that_throws_leaves_the_engine_failed_with_its_reason_and_stop_and_destroy_still_work()
     {
-        var native = new NativeEngine(new Engine(new EngineOptions
-        {
-            VcpuCount = 2,
-            ThreadingMode = ThreadingMode.Inline,
-            NotifierExceptions = NotifierExceptionPolicy.FailFast,
-            NotifyCallback = _ => throw new InvalidDataException("kick failed"),
-        }), 2);
-        Assert.True(EngineHandleTable.TryAdd(native));
-        ulong engine = native.Handle;
+        ulong engine = Abi.EngineWhoseKickFails();
         try
         {
             NativeExit record = Abi.Icr(0, 1, 0x40);

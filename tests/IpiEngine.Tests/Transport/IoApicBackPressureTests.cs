@@ -122,6 +122,7 @@ public class IoApicBackPressureTests
         var partly = Assert.IsType<PartlyAppliedException>(failure);
         Assert.Equal((3, frame.Length), (partly.Applied, partly.Total)); // two EOIs (the ring's room) and the IPI
         Assert.Contains("is full", partly.Message, StringComparison.Ordinal);
+        Assert.True(SpinWait.SpinUntil(() => !forwarder.Waiting, TimeSpan.FromSeconds(10)), "the opened forward never ended"); // as the resend comes on a new connection, after the ack
         sink.Deliver(1, frame.AsSpan(partly.Applied)); // the link's resend: the rest only
         engine.Stop();
 
