@@ -161,14 +161,40 @@ internal sealed class ResolveStage
 
         CountDeviceInput(outcome.Input, resolved: true);
         _ipis++;
-        IcrCommand command = outcome.Command;
-        uint source = record.SourceVcpu;
-        bool pinsFired = outcome.Input == InterruptInput.IoApic && (command.Low & RemoteDelivery.IoApicEoiFlag) == 0;
-        if (pinsFired)
+        if (outcome.Input == InterruptInput.IoApic)
         {
-            source = (uint)_resolver.IoApicSource; // a pin fired: the IOAPIC sends it (an EOI on its way there keeps its vCPU)
+            return AddIoApicOutcome(record, outcome.Command, ref sink);
         }
 
+        ReadOnlySpan<int> destinations = _destinations.Vcpus;
+        _destinationCount += destinations.Length;
+        if (destinations.IsEmpty)
+        {
+            _noDestination++;
+            return 0;
+        }
+
+        IcrCommand command = outcome.Command;
+        for (int i = 0; i < destinations.Length; i++)
+        {
+            sink.Add(record, record.SourceVcpu, (uint)destinations[i], command.Low, command.Destination);
+        }
+
+        return destinations.Length;
+    }
+
+    /// <summary>
+    /// A fired IOAPIC outcome: an EOI or entry write on its way to the node that owns the IOAPIC (it keeps its vCPU as
+    /// the source), or the pins the record fired, which the IOAPIC sends: the first pin's destinations with its command,
+    /// then each further pin's (an EOI re-delivering several level pins of its vector) with that pin's own
+    /// (<see cref="IcrResolver.NextIoApicPin"/>). Apart from the multicast path above, which it would slow (its
+    /// <c>out</c> command is address-taken). Returns the deliveries added.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int AddIoApicOutcome<TSink>(in ExitRecord record, IcrCommand command, ref TSink sink) where TSink : struct, IResolvedSink
+    {
+        bool pinsFired = (command.Low & RemoteDelivery.IoApicEoiFlag) == 0;
+        uint source = pinsFired ? (uint)_resolver.IoApicSource : record.SourceVcpu;
         int added = 0;
         do
         {
@@ -180,7 +206,7 @@ internal sealed class ResolveStage
 
             added += destinations.Length;
         }
-        while (pinsFired && _resolver.NextIoApicPin(_destinations, out command)); // each further pin an EOI fired, with its own command
+        while (pinsFired && _resolver.NextIoApicPin(_destinations, out command));
 
         _destinationCount += added;
         if (added == 0)
