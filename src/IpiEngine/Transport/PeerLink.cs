@@ -282,7 +282,6 @@ internal sealed partial class PeerLink : IDisposable
         _node.RecordFault(fault, $"link {_node.NodeId}<->{PeerNode}: closed ({fault}): {first.Exception?.InnerException?.Message ?? "connection ended"}");
         if (goodbye && fault != LinkFault.PeerSilent) // a silent peer will not read it, nor close: lingering would only delay the redial
             await connection.LingerAfterGoodbyeAsync(_node.StoppingToken).ConfigureAwait(false); // no reset overtakes the goodbye
-
     }
 
     /// <summary>
